@@ -1,0 +1,73 @@
+#pragma once
+// GPU figures and cluster descriptions. Loaded from a cluster YAML file or the --nodes/--gpu
+// shorthand (cluster/loader.hpp); GPU defaults come from the built-in catalog (cluster/gpu_catalog.hpp).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace brix::cluster {
+
+/// One GPU model's figures (dense, no sparsity). Bandwidths in bytes/s, FLOP/s as numbers.
+struct GpuSpec {
+  std::string id;      ///< catalog key, e.g. "h100-sxm"
+  std::string display; ///< e.g. "H100 SXM 80GB"
+  double memory_bytes = 0;
+  double hbm_bytes_per_s = 0;
+  double bf16_flops = 0;
+  double fp8_flops = 0;          ///< 0 when the GPU has no FP8 tensor cores
+  double nvlink_bytes_per_s = 0; ///< bidirectional per GPU; 0 when there is no NVLink
+  int default_nics_per_node = 8; ///< the usual node's compute adapters for this GPU
+  double default_nic_gbps = 400;
+};
+
+enum class NetworkShape { rail_optimized, fat_tree, single_switch };
+
+/// A set of identical nodes.
+struct NodeGroup {
+  std::string name;
+  int nodes = 0;
+  int gpus_per_node = 0;
+  GpuSpec gpu;
+  int nvlink_domain = 0;         ///< GPUs sharing one NVLink/NVSwitch domain (default: the node)
+  double nvlink_bytes_per_s = 0; ///< bidirectional per GPU inside the domain
+  int nics_per_node = 0;
+  double nic_gbps = 0;           ///< per adapter
+  /// Optional measured bus bandwidths (bytes/s, nccl-tests convention); 0 = not measured.
+  double measured_intra_busbw = 0;
+  double measured_inter_busbw = 0;
+
+  [[nodiscard]] int gpus() const { return nodes * gpus_per_node; }
+  /// Inter-node bandwidth available to one GPU, bytes/s per direction.
+  [[nodiscard]] double nic_bytes_per_s_per_gpu() const {
+    return gpus_per_node > 0 ? nics_per_node * nic_gbps * 1e9 / 8.0 / gpus_per_node : 0.0;
+  }
+};
+
+struct ClusterSpec {
+  std::string name;
+  std::string source; ///< file it was read from, or "--nodes/--gpu"
+  std::vector<NodeGroup> groups;
+  NetworkShape network = NetworkShape::rail_optimized;
+  double oversubscription = 1.0; ///< 1.0 = non-blocking; 2.0 = 2:1 tapered
+  double storage_write_bytes_per_s = 0;
+  double storage_read_bytes_per_s = 0;
+
+  [[nodiscard]] int total_gpus() const {
+    int total = 0;
+    for (const auto& group : groups) {
+      total += group.gpus();
+    }
+    return total;
+  }
+  [[nodiscard]] bool homogeneous() const {
+    for (const auto& group : groups) {
+      if (group.gpu.id != groups.front().gpu.id || group.gpus_per_node != groups.front().gpus_per_node) {
+        return false;
+      }
+    }
+    return true;
+  }
+};
+
+} // namespace brix::cluster

@@ -1,0 +1,80 @@
+#pragma once
+// A decoder-only transformer as brix plans it. Loaded from a Hugging Face config.json or a brix
+// YAML model file (model/loader.hpp); everything else (parameter counts, FLOPs, memory, time)
+// is computed from these fields by pure functions.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace brix::model {
+
+enum class NormKind { layernorm, rmsnorm };
+/// gelu: two matrices (h→f→h); gated (SwiGLU/GeGLU): three (gate, up, down).
+enum class MlpKind { gelu, gated };
+/// learned: a [max_positions, h] table (GPT-2, OPT, Megatron GPT); rotary and alibi have none.
+enum class PositionKind { learned, rotary, alibi };
+
+/// Multi-head latent attention (DeepSeek-V2/V3): low-rank q and kv projections.
+struct MlaSpec {
+  std::int64_t q_lora_rank = 0; ///< 0: q projected directly from h
+  std::int64_t kv_lora_rank = 0;
+  std::int64_t qk_nope_head_dim = 0;
+  std::int64_t qk_rope_head_dim = 0;
+  std::int64_t v_head_dim = 0;
+};
+
+/// Mixture of experts in the MLP of some layers.
+struct MoeSpec {
+  std::int64_t routed_experts = 0;
+  std::int64_t experts_per_token = 0;
+  std::int64_t expert_ffn = 0;       ///< intermediate size of one routed expert
+  std::int64_t shared_experts = 0;   ///< count of always-active experts
+  std::int64_t shared_ffn = 0;       ///< intermediate size of all shared experts together
+  std::int64_t first_dense_layers = 0; ///< the first k layers keep a dense MLP (DeepSeek)
+  std::int64_t layer_frequency = 1;  ///< every n-th layer (after the dense ones) is MoE
+  bool router_bias = false;          ///< per-expert score-correction bias (DeepSeek-V3)
+  bool shared_expert_gate = false;   ///< Qwen2-MoE's sigmoid gate on the shared expert (h params)
+};
+
+struct ModelSpec {
+  std::string name;   ///< e.g. "deepseek-r1"
+  std::string family; ///< HF model_type, or "gpt" for brix YAML GPT models
+  std::string source; ///< file it was read from
+
+  std::int64_t hidden = 0;
+  std::int64_t layers = 0;
+  std::int64_t heads = 0;
+  std::int64_t kv_heads = 0;
+  std::int64_t head_dim = 0; ///< per-head q/k/v size for standard attention
+  std::int64_t ffn = 0;      ///< intermediate size of the dense MLP
+  std::int64_t vocab = 0;
+  std::int64_t max_positions = 0;
+  std::int64_t default_seq_len = 4096;
+
+  bool tied_embeddings = false;
+  NormKind norm = NormKind::rmsnorm;
+  MlpKind mlp = MlpKind::gated;
+  PositionKind position = PositionKind::rotary;
+  bool qkv_bias = false;    ///< bias on the q/k/v projections (Qwen2, GPT)
+  bool linear_bias = false; ///< bias on every linear layer (GPT-2/3, OPT, BLOOM, NeoX)
+  bool dropout = false;     ///< dropout masks are stored for backward (Megatron GPT of 2021–22)
+  bool embedding_norm = false; ///< a norm right after the embedding (BLOOM)
+
+  std::optional<MlaSpec> mla;
+  std::optional<MoeSpec> moe;
+  std::int64_t mtp_layers = 0; ///< multi-token-prediction modules (DeepSeek-V3 nextn layers)
+
+  /// Whether decoder layer `layer` (0-based) has a MoE MLP.
+  [[nodiscard]] bool is_moe_layer(std::int64_t layer) const {
+    if (!moe) {
+      return false;
+    }
+    if (layer < moe->first_dense_layers) {
+      return false;
+    }
+    return (layer - moe->first_dense_layers) % moe->layer_frequency == 0;
+  }
+};
+
+} // namespace brix::model

@@ -1,0 +1,48 @@
+#pragma once
+// One parallel layout: how a training job is split over GPUs. Megatron-LM terms throughout.
+
+#include <cstdint>
+#include <string>
+
+namespace brix::plan {
+
+enum class Schedule { one_f_one_b, interleaved, zb_h1, dualpipe };
+enum class Recompute { none, selective, full };
+enum class Precision { bf16, fp8 };
+enum class GradCompression { none, fp8 };
+
+struct Layout {
+  int tp = 1;  ///< tensor parallel
+  int pp = 1;  ///< pipeline parallel
+  int dp = 1;  ///< data parallel (of the dense part)
+  int ep = 1;  ///< expert parallel
+  int etp = 1; ///< expert tensor parallel
+  int cp = 1;  ///< context parallel
+  bool sp = false; ///< sequence parallel (needs tp > 1 to matter)
+  int micro_batch = 1;
+  int vpp = 1; ///< virtual (interleaved) stages per device
+  Schedule schedule = Schedule::one_f_one_b;
+  Recompute recompute = Recompute::none;
+  int zero = 0; ///< 0–3; 1 = Megatron's distributed optimizer
+  Precision precision = Precision::bf16;
+  GradCompression grad_compression = GradCompression::none;
+
+  [[nodiscard]] int world() const { return tp * pp * dp * cp; }
+  /// Data-parallel size of the expert weights: world / (ep · etp · pp).
+  [[nodiscard]] int expert_dp() const { return (tp * dp * cp) / (ep * etp); }
+};
+
+/// The training run being planned.
+struct TrainingShape {
+  std::int64_t global_batch = 0; ///< sequences per step
+  std::int64_t seq_len = 0;
+};
+
+[[nodiscard]] std::string to_string(Schedule schedule);
+[[nodiscard]] std::string to_string(Recompute recompute);
+[[nodiscard]] std::string to_string(Precision precision);
+[[nodiscard]] std::string to_string(GradCompression compression);
+/// "tp=8,pp=4,dp=2,ep=1,etp=1,cp=1,sp=1,mbs=1,vpp=1,schedule=1f1b,recompute=selective,zero=1,..."
+[[nodiscard]] std::string to_string(const Layout& layout);
+
+} // namespace brix::plan

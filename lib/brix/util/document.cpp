@@ -1,0 +1,204 @@
+#include <brix/util/document.hpp>
+
+#include <brix/util/error.hpp>
+#include <brix/util/strings.hpp>
+
+#include <cmath>
+#include <fmt/format.h>
+#include <fstream>
+#include <sstream>
+
+namespace brix::util {
+
+DocNode::DocNode(YAML::Node node, std::shared_ptr<const std::string> file)
+    : m_node(std::move(node)), m_file(std::move(file)) {}
+
+namespace {
+DocNode parse(const std::string& text, const std::string& name) {
+  auto file = std::make_shared<const std::string>(name);
+  try {
+    YAML::Node root = YAML::Load(text);
+    if (!root.IsDefined() || root.IsNull()) {
+      fail_input(name, 0, "the file is empty", "expected a YAML or JSON mapping");
+    }
+    return DocNode(root, file);
+  } catch (const YAML::Exception& error) {
+    fail_input(name, error.mark.line + 1, fmt::format("malformed YAML/JSON: {}", error.msg));
+  }
+}
+} // namespace
+
+DocNode DocNode::load_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    fail_input(path, 0, "cannot open the file", "expected a readable YAML or JSON file");
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return parse(buffer.str(), path);
+}
+
+DocNode DocNode::load_string(std::string_view text, const std::string& name) {
+  return parse(std::string(text), name);
+}
+
+int DocNode::line() const {
+  const auto mark = m_node.Mark();
+  return mark.line >= 0 ? mark.line + 1 : 0;
+}
+
+bool DocNode::has(std::string_view key) const {
+  return m_node.IsMap() && m_node[std::string(key)].IsDefined();
+}
+
+DocNode DocNode::at(std::string_view key) const {
+  if (!m_node.IsMap()) {
+    fail(fmt::format("expected a mapping with key '{}'", key));
+  }
+  const YAML::Node child = m_node[std::string(key)];
+  if (!child.IsDefined()) {
+    fail(fmt::format("missing key '{}'", key), "it is required here");
+  }
+  return DocNode(child, m_file);
+}
+
+std::optional<DocNode> DocNode::find(std::string_view key) const {
+  if (!m_node.IsMap()) {
+    return std::nullopt;
+  }
+  const YAML::Node child = m_node[std::string(key)];
+  if (!child.IsDefined() || child.IsNull()) {
+    return std::nullopt;
+  }
+  return DocNode(child, m_file);
+}
+
+std::vector<std::string> DocNode::keys() const {
+  std::vector<std::string> out;
+  if (m_node.IsMap()) {
+    for (const auto& item : m_node) {
+      out.push_back(item.first.as<std::string>());
+    }
+  }
+  return out;
+}
+
+std::vector<DocNode> DocNode::elements() const {
+  if (!m_node.IsSequence()) {
+    fail("expected a list");
+  }
+  std::vector<DocNode> out;
+  for (const auto& item : m_node) {
+    out.emplace_back(item, m_file);
+  }
+  return out;
+}
+
+void DocNode::require_known_keys(std::span<const std::string> allowed, std::string_view where) const {
+  if (!m_node.IsMap()) {
+    fail(fmt::format("{} must be a mapping", where));
+  }
+  for (const auto& item : m_node) {
+    const auto key = item.first.as<std::string>();
+    bool known = false;
+    for (const auto& name : allowed) {
+      known = known || name == key;
+    }
+    if (!known) {
+      const DocNode key_node(item.first, m_file);
+      key_node.fail(fmt::format("unknown key '{}' in {}{}", key, where, did_you_mean(key, allowed)));
+    }
+  }
+}
+
+std::string DocNode::as_string() const {
+  if (!m_node.IsScalar()) {
+    fail("expected a string");
+  }
+  return m_node.Scalar();
+}
+
+std::int64_t DocNode::as_int() const {
+  if (!m_node.IsScalar()) {
+    fail("expected an integer");
+  }
+  const auto value = parse_int(m_node.Scalar());
+  if (!value) {
+    fail(fmt::format("'{}' is not an integer", m_node.Scalar()), "expected a whole number");
+  }
+  return *value;
+}
+
+double DocNode::as_double() const {
+  if (!m_node.IsScalar()) {
+    fail("expected a number");
+  }
+  const auto value = parse_double(m_node.Scalar());
+  if (!value) {
+    fail(fmt::format("'{}' is not a number", m_node.Scalar()), "expected a finite number");
+  }
+  return *value;
+}
+
+bool DocNode::as_bool() const {
+  if (m_node.IsScalar()) {
+    const auto text = to_lower(m_node.Scalar());
+    if (text == "true" || text == "yes" || text == "on") {
+      return true;
+    }
+    if (text == "false" || text == "no" || text == "off") {
+      return false;
+    }
+  }
+  fail("expected true or false");
+}
+
+std::int64_t DocNode::as_positive_int(std::string_view name) const {
+  const auto value = as_int();
+  if (value <= 0) {
+    fail(fmt::format("{} must be > 0 (got {})", name, value));
+  }
+  return value;
+}
+
+std::int64_t DocNode::as_non_negative_int(std::string_view name) const {
+  const auto value = as_int();
+  if (value < 0) {
+    fail(fmt::format("{} must be >= 0 (got {})", name, value));
+  }
+  return value;
+}
+
+double DocNode::as_positive_double(std::string_view name) const {
+  const auto value = as_double();
+  if (!(value > 0.0)) {
+    fail(fmt::format("{} must be > 0 (got {})", name, m_node.Scalar()));
+  }
+  return value;
+}
+
+std::int64_t DocNode::int_or(std::string_view key, std::int64_t fallback) const {
+  const auto child = find(key);
+  return child ? child->as_int() : fallback;
+}
+
+double DocNode::double_or(std::string_view key, double fallback) const {
+  const auto child = find(key);
+  return child ? child->as_double() : fallback;
+}
+
+bool DocNode::bool_or(std::string_view key, bool fallback) const {
+  const auto child = find(key);
+  return child ? child->as_bool() : fallback;
+}
+
+std::string DocNode::string_or(std::string_view key, std::string_view fallback) const {
+  const auto child = find(key);
+  return child ? child->as_string() : std::string(fallback);
+}
+
+void DocNode::fail(std::string_view what, std::string_view expected) const {
+  fail_input(*m_file, line(), what, expected);
+}
+
+} // namespace brix::util

@@ -1,0 +1,37 @@
+#include "command.hpp"
+
+#include <brix/util/error.hpp>
+#include <brix/util/strings.hpp>
+
+#include <fmt/format.h>
+#include <iostream>
+
+namespace brix::cli {
+
+void add_help_command(CLI::App& app, CommandContext& context) {
+  auto* command = app.add_subcommand("help", "Show help for brix or one command");
+  auto topic = std::make_shared<std::string>();
+  command->add_option("command", *topic, "Command to describe");
+  command->callback([&app, &context, topic] {
+    if (topic->empty()) {
+      std::cout << app.help();
+      context.exit_code = 0;
+      return;
+    }
+    for (const auto* sub : app.get_subcommands({})) {
+      if (sub->get_name() == *topic) {
+        std::cout << sub->help();
+        context.exit_code = 0;
+        return;
+      }
+    }
+    std::vector<std::string> names;
+    for (const auto& entry : commands()) {
+      names.emplace_back(entry.name);
+    }
+    throw InputError(fmt::format("help: unknown command '{}'{}", *topic,
+                                 util::did_you_mean(*topic, names)));
+  });
+}
+
+} // namespace brix::cli

@@ -1,0 +1,28 @@
+#pragma once
+// The command table: every `brix` subcommand is one entry, so help, `brix help X` and
+// "did you mean" all read the same list. A command is registered only when it works.
+
+#include <CLI/CLI.hpp>
+
+#include <span>
+#include <string_view>
+
+namespace brix::cli {
+
+struct CommandContext {
+  int exit_code = 0; ///< set by the command that ran
+};
+
+struct Command {
+  std::string_view name;
+  std::string_view summary;
+  /// Adds the subcommand to `app`; its callback runs the command and sets context.exit_code.
+  void (*add)(CLI::App& app, CommandContext& context);
+};
+
+[[nodiscard]] std::span<const Command> commands();
+
+/// Adds the standard `--format text|json|yaml` option bound to `target`.
+CLI::Option* add_format_option(CLI::App& command, std::string& target);
+
+} // namespace brix::cli

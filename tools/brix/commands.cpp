@@ -1,0 +1,24 @@
+#include "command.hpp"
+
+#include <brix/util/output.hpp>
+
+namespace brix::cli {
+
+void add_help_command(CLI::App& app, CommandContext& context);
+
+namespace {
+// One row per subcommand, in the order help lists them.
+constexpr Command k_commands[] = {
+    {"help", "Show help for brix or one command", add_help_command},
+};
+} // namespace
+
+std::span<const Command> commands() { return k_commands; }
+
+CLI::Option* add_format_option(CLI::App& command, std::string& target) {
+  target = "text";
+  return command.add_option("--format", target, "Output format: text, json or yaml")
+      ->default_str("text");
+}
+
+} // namespace brix::cli
