@@ -87,6 +87,9 @@ struct LayoutVerdict {
   std::vector<std::string> problems;
   std::optional<PlanEstimate> estimate;
 };
+/// A complete layout from a partial query: missing fields take the least memory-hungry
+/// common choice (EP/ETP/CP/DP 1, SP on with TP, micro-batch 1, 1F1B, full recompute, ZeRO-1).
+[[nodiscard]] Layout complete_layout(const LayoutQuery& query);
 [[nodiscard]] LayoutVerdict explain_layout(const model::ModelSpec& model,
                                            const cluster::ClusterSpec& cluster,
                                            const SearchOptions& options, const Layout& layout);
