@@ -102,6 +102,32 @@ inline Target pick_target(const cluster::ClusterSpec& cluster) {
   return target;
 }
 
+/// The work of stage `stage` of `pp` holding `span`: layer kinds and parameters.
+inline StageWork stage_work(const model::ModelSpec& model, const StageSpan& span, int stage, int pp) {
+  StageWork work;
+  work.first_stage = stage;
+  work.has_embedding = stage == 0;
+  work.has_head = stage == pp - 1;
+  for (auto layer = span.first_layer; layer <= span.last_layer; ++layer) {
+    const auto params = model::layer_parameters(model, layer);
+    if (model.is_moe_layer(layer)) {
+      ++work.moe_layers;
+    } else {
+      ++work.dense_layers;
+    }
+    work.dense_params += static_cast<double>(params.attention + params.mlp_dense + params.router + params.norms);
+    work.expert_params += static_cast<double>(params.experts);
+  }
+  const auto counts = model::count_parameters(model);
+  if (work.has_embedding) {
+    work.dense_params += static_cast<double>(counts.embedding + counts.position_embedding);
+  }
+  if (work.has_head) {
+    work.dense_params += static_cast<double>(counts.output_head + counts.mtp);
+  }
+  return work;
+}
+
 /// Everything that depends only on the model, cluster and options, shared by all threads.
 class Evaluator {
 public:
@@ -141,27 +167,7 @@ public:
     out.spans = uniform_stages(m_model, pp);
     for (int s = 0; s < pp; ++s) {
       const auto& span = out.spans[static_cast<std::size_t>(s)];
-      StageWork work;
-      work.first_stage = s;
-      work.has_embedding = s == 0;
-      work.has_head = s == pp - 1;
-      for (auto layer = span.first_layer; layer <= span.last_layer; ++layer) {
-        const auto params = model::layer_parameters(m_model, layer);
-        if (m_model.is_moe_layer(layer)) {
-          ++work.moe_layers;
-        } else {
-          ++work.dense_layers;
-        }
-        work.dense_params += static_cast<double>(params.attention + params.mlp_dense + params.router + params.norms);
-        work.expert_params += static_cast<double>(params.experts);
-      }
-      const auto counts = model::count_parameters(m_model);
-      if (work.has_embedding) {
-        work.dense_params += static_cast<double>(counts.embedding + counts.position_embedding);
-      }
-      if (work.has_head) {
-        work.dense_params += static_cast<double>(counts.output_head + counts.mtp);
-      }
+      StageWork work = stage_work(m_model, span, s, pp);
       auto same = [&](const StageWork& a) {
         return a.dense_layers == work.dense_layers && a.moe_layers == work.moe_layers &&
                !a.has_embedding && !work.has_embedding && !a.has_head && !work.has_head &&

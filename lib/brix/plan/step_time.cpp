@@ -54,6 +54,61 @@ void add_layers(StagePass& pass, const LayerCost& cost, int count, const Layout&
 
 } // namespace
 
+DataParallelCost data_parallel_cost(const CostContext& context, const Layout& layout, const Placement& placement,
+                                    double dense_params, double expert_params, double grad_wire_bytes,
+                                    double micro_batches, double stage_s, double backward_window_s) {
+  const auto& device = context.device;
+  DataParallelCost cost;
+  // Gradients reduced (and parameters gathered under the distributed optimizer): dense weights
+  // over DP·CP, experts over expert-DP.
+  const double dense_local = dense_params / layout.tp;
+  const double expert_local = expert_params / (layout.ep * layout.etp);
+  auto reduce = [&](double params, const GroupPlacement& group) {
+    if (group.ranks <= 1 || params <= 0) {
+      return 0.0;
+    }
+    const double grad_bytes = params * grad_wire_bytes;
+    if (layout.zero == 0) {
+      return collective_seconds(device, Collective::all_reduce, grad_bytes, group);
+    }
+    // Distributed optimizer: reduce-scatter gradients, all-gather updated bf16 parameters.
+    return collective_seconds(device, Collective::reduce_scatter, grad_bytes, group) +
+           collective_seconds(device, Collective::all_gather, params * 2.0, group);
+  };
+  if (layout.zero == 3) {
+    // ZeRO-3: parameters gathered for every forward, backward (and recompute) of every
+    // micro-batch, gradients reduce-scattered each micro-batch; prefetching overlaps them
+    // with compute, so only their excess over the stage's compute is exposed.
+    const double gathers = layout.recompute == Recompute::full ? 3.0 : 2.0;
+    auto per_micro = [&](double params, const GroupPlacement& group) {
+      if (group.ranks <= 1 || params <= 0) {
+        return 0.0;
+      }
+      return gathers * collective_seconds(device, Collective::all_gather, params * 2.0, group) +
+             collective_seconds(device, Collective::reduce_scatter, params * grad_wire_bytes, group);
+    };
+    const double per_mb = per_micro(dense_local, placement.dp) + per_micro(expert_local, placement.expert_dp);
+    const double exposed_per_mb =
+        context.software.overlap_param_gather ? overlapped_seconds(stage_s, per_mb) - stage_s : per_mb;
+    cost.pipeline_extra_s = micro_batches * exposed_per_mb;
+  } else {
+    const double total = reduce(dense_local, placement.dp) + reduce(expert_local, placement.expert_dp);
+    if (context.software.overlap_grad_reduce) {
+      // Buckets reduce while backward of the last micro-batch runs; the last bucket cannot.
+      const double bucket_share = std::min(1.0, 40e6 / std::max(1.0, dense_local + expert_local));
+      cost.exposed_s = std::max(total * bucket_share, overlapped_seconds(backward_window_s, total) - backward_window_s);
+    } else {
+      cost.exposed_s = total;
+    }
+  }
+  // Optimizer: Adam reads gradient, master, m, v (4 B each), writes master, m, v and the bf16
+  // weight: 30 bytes per locally owned parameter.
+  const double shard_dense = layout.zero >= 1 ? dense_local / (layout.dp * layout.cp) : dense_local;
+  const double shard_expert = layout.zero >= 1 ? expert_local / std::max(1, layout.expert_dp()) : expert_local;
+  cost.optimizer_s = memory_seconds(device, 30.0 * (shard_dense + shard_expert)) + 50 * device.kernel_overhead_s;
+  return cost;
+}
+
 StepEstimate estimate_step(const StepInputs& in, std::span<const StageWork> stages) {
   const auto& layout = *in.layout;
   const auto& context = *in.context;
@@ -141,62 +196,14 @@ StepEstimate estimate_step(const StepInputs& in, std::span<const StageWork> stag
   estimate.pipeline_s = micro_batches * max_stage + bubble;
   estimate.bubble_s = bubble;
 
-  // Data parallel: gradients reduced (and parameters gathered under the distributed optimizer),
-  // dense weights over DP·CP, experts over expert-DP. Computed for the critical stage.
   const auto& work = *critical_work;
   estimate.critical_stage_s = max_stage;
-  const double dense_local = work.dense_params / layout.tp;
-  const double expert_local = work.expert_params / (layout.ep * layout.etp);
-  auto reduce = [&](double params, const GroupPlacement& group) {
-    if (group.ranks <= 1 || params <= 0) {
-      return 0.0;
-    }
-    const double grad_bytes = params * in.grad_wire_bytes;
-    if (layout.zero == 0) {
-      return collective_seconds(device, Collective::all_reduce, grad_bytes, group);
-    }
-    // Distributed optimizer: reduce-scatter gradients, all-gather updated bf16 parameters.
-    return collective_seconds(device, Collective::reduce_scatter, grad_bytes, group) +
-           collective_seconds(device, Collective::all_gather, params * 2.0, group);
-  };
-  double dp_total = reduce(dense_local, placement.dp) + reduce(expert_local, placement.expert_dp);
-  double dp_exposed = 0;
-  if (layout.zero == 3) {
-    // ZeRO-3: parameters gathered for every forward, backward (and recompute) of every
-    // micro-batch, gradients reduce-scattered each micro-batch; prefetching overlaps them
-    // with compute, so only their excess over the stage's compute is exposed.
-    const double gathers = layout.recompute == Recompute::full ? 3.0 : 2.0;
-    auto per_micro = [&](double params, const GroupPlacement& group) {
-      if (group.ranks <= 1 || params <= 0) {
-        return 0.0;
-      }
-      return gathers * collective_seconds(device, Collective::all_gather, params * 2.0, group) +
-             collective_seconds(device, Collective::reduce_scatter, params * in.grad_wire_bytes, group);
-    };
-    const double per_mb = per_micro(dense_local, placement.dp) + per_micro(expert_local, placement.expert_dp);
-    const double exposed_per_mb = context.software.overlap_param_gather
-                                      ? overlapped_seconds(max_stage, per_mb) - max_stage
-                                      : per_mb;
-    estimate.pipeline_s += micro_batches * exposed_per_mb;
-    estimate.comm.dp = micro_batches * exposed_per_mb;
-  } else if (context.software.overlap_grad_reduce) {
-    // Buckets reduce while backward of the last micro-batch runs; the last bucket cannot.
-    const double window = critical.backward;
-    const double bucket_share = std::min(1.0, 40e6 / std::max(1.0, dense_local + expert_local));
-    dp_exposed = std::max(dp_total * bucket_share, overlapped_seconds(window, dp_total) - window);
-  } else {
-    dp_exposed = dp_total;
-  }
-  if (layout.zero != 3) {
-    estimate.comm.dp = dp_exposed;
-  }
-
-  // Optimizer: Adam reads gradient, master, m, v (4 B each), writes master, m, v and the bf16
-  // weight: 30 bytes per locally owned parameter.
-  const double shard_dense = layout.zero >= 1 ? dense_local / (layout.dp * layout.cp) : dense_local;
-  const double shard_expert = layout.zero >= 1 ? expert_local / std::max(1, layout.expert_dp()) : expert_local;
-  estimate.optimizer_s = memory_seconds(device, 30.0 * (shard_dense + shard_expert)) + 50 * device.kernel_overhead_s;
-
+  const auto data_parallel = data_parallel_cost(context, layout, placement, work.dense_params, work.expert_params,
+                                                in.grad_wire_bytes, micro_batches, max_stage, critical.backward);
+  estimate.pipeline_s += data_parallel.pipeline_extra_s;
+  estimate.comm.dp = data_parallel.pipeline_extra_s + data_parallel.exposed_s;
+  estimate.optimizer_s = data_parallel.optimizer_s;
+  const double dp_exposed = data_parallel.exposed_s;
   estimate.step_s = estimate.pipeline_s + dp_exposed + estimate.optimizer_s;
   estimate.bubble_fraction = estimate.step_s > 0 ? bubble / estimate.step_s : 0.0;
   estimate.comm.tp = micro_batches * critical.tp;

@@ -52,6 +52,18 @@ struct StepInputs {
   double grad_wire_bytes = 4.0; ///< bytes per gradient element on the wire (fp32 = 4)
 };
 
+/// Data-parallel traffic and the optimizer step of one pipeline stage holding `dense_params`
+/// (split by TP) and `expert_params` (split by EP·ETP).
+struct DataParallelCost {
+  double pipeline_extra_s = 0; ///< ZeRO-3: exposed per-micro-batch gathers, inside the pipeline
+  double exposed_s = 0;        ///< gradient reduction not hidden behind backward
+  double optimizer_s = 0;
+};
+[[nodiscard]] DataParallelCost data_parallel_cost(const CostContext& context, const Layout& layout,
+                                                  const Placement& placement, double dense_params,
+                                                  double expert_params, double grad_wire_bytes,
+                                                  double micro_batches, double stage_s, double backward_window_s);
+
 [[nodiscard]] StepEstimate estimate_step(const StepInputs& inputs, std::span<const StageWork> stages);
 
 } // namespace brix::plan
