@@ -103,6 +103,7 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   LayerCost cost;
   Gemms gemms{device, bytes};
   const auto attention = attention_gemms(model, layout, tokens, gemms);
+  const double attention_gemm_s = gemms.seconds;
 
   // Attention core: QK^T and AV over the full key length (CP splits the queries).
   const double core_flops =
@@ -174,6 +175,12 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   const double elementwise_s = memory_seconds(device, elementwise) + 10 * device.kernel_overhead_s;
 
   cost.forward_s = gemms.seconds + core_forward + elementwise_s;
+  // Split for sub-block recomputation: the attention block takes its projections, its core,
+  // the first norm and residual and its rotary/copies; the MLP block the rest.
+  const double attention_elementwise =
+      memory_seconds(device, norm_bytes / 2 + residual_bytes / 2 + rope_copy_bytes) + 5 * device.kernel_overhead_s;
+  cost.attention_forward_s = attention_gemm_s + core_forward + attention_elementwise;
+  cost.attention_backward_s = 2.0 * attention_gemm_s + core_backward + 2.0 * attention_elementwise;
   cost.weight_grad_s = gemms.seconds;
   cost.backward_s = 2.0 * gemms.seconds + core_backward + 2.0 * elementwise_s;
   cost.recompute_full_s = cost.forward_s;

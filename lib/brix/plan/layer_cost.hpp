@@ -21,6 +21,8 @@ struct LayerCost {
   double ep_comm_s = 0;   ///< expert all-to-all (dispatch + combine) of one pass
   double cp_comm_s = 0;   ///< context-parallel K/V exchange of one pass, before overlap
   double forward_flops = 0; ///< FLOPs this GPU executes in one forward pass
+  double attention_forward_s = 0;  ///< the attention block's share of forward_s (rest: MLP block)
+  double attention_backward_s = 0; ///< the attention block's share of backward_s
 };
 
 /// Where each process group sits: from the rank order (Megatron's tp-cp-ep-dp-pp) and the
