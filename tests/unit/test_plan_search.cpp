@@ -99,8 +99,8 @@ TEST_CASE("plan::calibration against published Megatron-LM runs") {
   REQUIRE(report.rows.size() >= 30);
   std::printf("%-6s %-12s %6s %-15s %10s %10s %8s\n", "table", "model", "GPUs", "metric", "published", "predicted", "error");
   for (const auto& row : report.rows) {
-    std::printf("%-6s %-12s %6d %-15s %10.3f %10.3f %+7.1f%%\n", row.table.c_str(), row.model.c_str(), row.gpus,
-                row.metric.c_str(), row.published, row.predicted, row.error * 100);
+    std::printf("%-6s %-12s %6d %-15s %10.3f %10.3f %+7.1f%%  %s\n", row.table.c_str(), row.model.c_str(), row.gpus,
+                row.metric.c_str(), row.published, row.predicted, row.error * 100, row.note.c_str());
     CHECK_MESSAGE(std::abs(row.error) <= 0.15, row.table, " ", row.model, " ", row.layout);
   }
   std::printf("mean absolute error %.1f%%, max %.1f%%\n", report.mean_abs_error * 100, report.max_abs_error * 100);

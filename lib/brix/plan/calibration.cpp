@@ -7,6 +7,7 @@
 #include <brix/util/document.hpp>
 
 #include <cmath>
+#include <optional>
 #include <fmt/format.h>
 
 namespace brix::plan {
@@ -47,11 +48,24 @@ CalibrationReport run_calibration(const std::string& path) {
     options.fixed = parse_layout_query(row.layout);
     options.software = software_by_name(run.string_or("software", "modern"));
     const auto result = search_layouts(model, cluster, options);
-    if (result.plans.empty()) {
-      std::string why = result.rejected.empty() ? "no layout" : result.rejected.front().reason;
-      run.fail(fmt::format("the published layout of {} cannot be evaluated: {}", row.model, why));
+    std::optional<PlanEstimate> chosen;
+    if (!result.plans.empty()) {
+      chosen = result.plans.front();
+    } else {
+      // The run happened, so time it even where brix's memory model says it does not fit
+      // (e.g. DeepSpeed offloaded checkpoints to host memory); the row says so.
+      auto query = options.fixed;
+      const int model_parallel = query.tp.value_or(1) * query.pp.value_or(1) * query.cp.value_or(1);
+      query.dp = query.dp.value_or(row.gpus / model_parallel);
+      const auto verdict = explain_layout(model, cluster, options, complete_layout(query));
+      if (!verdict.estimate) {
+        const std::string why = result.rejected.empty() ? "no layout" : result.rejected.front().reason;
+        run.fail(fmt::format("the published layout of {} cannot be evaluated: {}", row.model, why));
+      }
+      chosen = verdict.estimate;
+      row.note = verdict.problems.empty() ? "" : verdict.problems.front();
     }
-    const auto& plan = result.plans.front();
+    const auto& plan = *chosen;
     row.chosen = to_string(plan.layout);
     // Count FLOPs as the publications did (72·B·s·l·h²(…), ×4/3 with full recomputation), so
     // that only the predicted time is compared.

@@ -17,6 +17,7 @@ struct CalibrationRow {
   double predicted = 0;
   double error = 0;     ///< (predicted − published) / published
   std::string chosen;   ///< the full layout evaluated
+  std::string note;     ///< e.g. brix's memory model says the published layout does not fit
 };
 
 struct CalibrationReport {

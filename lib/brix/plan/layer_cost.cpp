@@ -185,7 +185,8 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   cost.backward_s = 2.0 * gemms.seconds + core_backward + 2.0 * elementwise_s;
   cost.recompute_full_s = cost.forward_s;
   cost.recompute_selective_s = context.software.flash_attention ? 0.0 : core_forward;
-  cost.forward_flops = gemms.flops + executed;
+  // FLOPs counted as Megatron does (the full score matrix), so HFU ≥ MFU with causal kernels too.
+  cost.forward_flops = gemms.flops + core_flops;
 
   // TP: two collectives per pass on the full activation (all-reduce, or reduce-scatter +
   // all-gather with SP: the same bytes on the wire).
