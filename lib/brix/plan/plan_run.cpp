@@ -6,7 +6,7 @@
 #include <brix/plan/emit.hpp>
 #include <brix/plan/layout_parse.hpp>
 #include <brix/plan/mixed.hpp>
-#include <brix/plan/report.hpp>
+#include <brix/plan/search_report.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/strings.hpp>
 

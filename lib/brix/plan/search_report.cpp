@@ -1,4 +1,4 @@
-#include <brix/plan/report.hpp>
+#include <brix/plan/search_report.hpp>
 
 #include <brix/util/strings.hpp>
 
