@@ -55,17 +55,65 @@ struct StageParams {
   double largest_layer = 0;
 };
 
-void add_layer(StageParams& params, const model::LayerParams& layer) {
-  params.tp_split += static_cast<double>(layer.attention + layer.mlp_dense);
-  params.replicated += static_cast<double>(layer.norms + layer.router);
-  params.experts += static_cast<double>(layer.experts);
+void add_layer(StageParams& params, const model::LayerParams& layer, double count = 1.0) {
+  if (count <= 0) {
+    return;
+  }
+  params.tp_split += count * static_cast<double>(layer.attention + layer.mlp_dense);
+  params.replicated += count * static_cast<double>(layer.norms + layer.router);
+  params.experts += count * static_cast<double>(layer.experts);
   params.largest_layer = std::max(params.largest_layer, static_cast<double>(layer.total()));
+}
+
+/// Decoder layers of a span by kind. Layers of one kind are identical, so the search costs a
+/// stage in O(1) instead of O(layers).
+struct LayerKinds {
+  std::int64_t dense = 0, moe = 0;
+  std::int64_t dense_example = -1, moe_example = -1; ///< a layer of each kind, -1 if none
+};
+
+LayerKinds layer_kinds(const ModelSpec& model, const StageSpan& span) {
+  LayerKinds kinds;
+  if (span.last_layer < span.first_layer) {
+    return kinds;
+  }
+  if (!model.moe) {
+    kinds.dense = span.layers();
+    kinds.dense_example = span.first_layer;
+    return kinds;
+  }
+  const auto& moe = *model.moe;
+  // MoE layers: l >= first_dense_layers with (l − first_dense_layers) % frequency == 0.
+  auto moe_up_to = [&](std::int64_t last) -> std::int64_t { // MoE layers in [0, last]
+    if (last < moe.first_dense_layers) {
+      return 0;
+    }
+    return (last - moe.first_dense_layers) / moe.layer_frequency + 1;
+  };
+  kinds.moe = moe_up_to(span.last_layer) - moe_up_to(span.first_layer - 1);
+  kinds.dense = span.layers() - kinds.moe;
+  const std::int64_t first = span.first_layer;
+  const std::int64_t dense_from = moe.first_dense_layers;
+  const std::int64_t frequency = moe.layer_frequency;
+  if (kinds.moe > 0) {
+    const std::int64_t start = std::max(first, dense_from);
+    const std::int64_t offset = (start - dense_from) % frequency;
+    kinds.moe_example = offset == 0 ? start : start + frequency - offset;
+  }
+  if (kinds.dense > 0) {
+    kinds.dense_example = first < dense_from || (first - dense_from) % frequency != 0 ? first : first + 1;
+  }
+  return kinds;
 }
 
 StageParams stage_params(const ModelSpec& model, const Layout& layout, const StageSpan& span) {
   StageParams params;
-  for (int layer = span.first_layer; layer <= span.last_layer; ++layer) {
-    add_layer(params, model::layer_parameters(model, layer));
+  const auto kinds = layer_kinds(model, span);
+  if (kinds.dense_example >= 0) {
+    add_layer(params, model::layer_parameters(model, kinds.dense_example), static_cast<double>(kinds.dense));
+  }
+  if (kinds.moe_example >= 0) {
+    add_layer(params, model::layer_parameters(model, kinds.moe_example), static_cast<double>(kinds.moe));
   }
   const double h = static_cast<double>(model.hidden);
   const double width =
@@ -264,14 +312,18 @@ StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, co
   const Shard shard = shard_of(model, layout, shape);
   double per_micro_batch = 0;
   double transient = 0;
-  const auto add_layer_activations = [&](std::int64_t layer) {
+  const auto add_layer_activations = [&](std::int64_t layer, double count = 1.0) {
     const auto act = layer_activation_bytes(model, layout, shape, layer);
     const double stored = stored_activation_bytes(act, layout.recompute);
-    per_micro_batch += stored;
+    per_micro_batch += count * stored;
     transient = std::max(transient, act.total() - stored);
   };
-  for (int layer = span.first_layer; layer <= span.last_layer; ++layer) {
-    add_layer_activations(layer);
+  const auto kinds = layer_kinds(model, span);
+  if (kinds.dense_example >= 0) {
+    add_layer_activations(kinds.dense_example, static_cast<double>(kinds.dense));
+  }
+  if (kinds.moe_example >= 0) {
+    add_layer_activations(kinds.moe_example, static_cast<double>(kinds.moe));
   }
   const double h = static_cast<double>(model.hidden);
   if (span.embedding && model.dropout) {

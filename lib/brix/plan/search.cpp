@@ -25,6 +25,9 @@ public:
     m_mbs = only_or(fixed.micro_batch, std::vector<int>{1, 2, 4, 8, 16});
     m_recompute = only_or(fixed.recompute, std::vector<Recompute>{Recompute::none, Recompute::selective, Recompute::full});
     m_zero = only_or(fixed.zero, std::vector<int>{0, 1, 2, 3});
+    // Evaluated from the most sharded down (see evaluate_leaf).
+    m_zero_order = m_zero;
+    std::sort(m_zero_order.rbegin(), m_zero_order.rend());
     if (model.moe) {
       const int experts = static_cast<int>(model.moe->routed_experts);
       m_ep = only_or(fixed.ep, divisors(experts, std::min(experts, gpus)));
@@ -225,9 +228,14 @@ private:
       return;
     }
 
+    const double limit = m_eval.memory_limit();
     for (const auto& choice : schedules) {
       for (const auto recompute : m_recompute) {
-        for (const int zero : m_zero) {
+        // ZeRO 0→1→2 only shard more, so memory falls monotonically with the stage: once a
+        // stage does not fit, the lower ones do not either, by at least as much (ZeRO-3 adds
+        // gather buffers and is checked on its own).
+        std::optional<std::int64_t> oom_from_higher;
+        for (const int zero : m_zero_order) {
           Layout layout = base;
           layout.schedule = choice.schedule;
           layout.vpp = choice.vpp;
@@ -237,9 +245,17 @@ private:
           if (!schedule_fits(layout, micro_batches, partial, count)) {
             continue;
           }
-          const auto memory = m_eval.memory(layout, stages);
-          if (memory.total > m_eval.memory_limit()) {
-            partial.reject({Reason::out_of_memory, oom_bucket(memory.total - m_eval.memory_limit())}, count);
+          if (oom_from_higher && zero < 3) {
+            partial.reject({Reason::out_of_memory, *oom_from_higher}, count);
+            continue;
+          }
+          const auto memory = m_eval.memory(layout, stages, limit);
+          if (memory.total > limit) {
+            const auto bucket = oom_bucket(memory.total - limit);
+            partial.reject({Reason::out_of_memory, bucket}, count);
+            if (zero < 3) {
+              oom_from_higher = bucket;
+            }
             continue;
           }
           for (const auto compression : compressions) {
@@ -291,7 +307,7 @@ private:
   }
 
   const Evaluator& m_eval;
-  std::vector<int> m_tp, m_cp, m_ep, m_mbs, m_zero;
+  std::vector<int> m_tp, m_cp, m_ep, m_mbs, m_zero, m_zero_order;
   std::vector<Recompute> m_recompute;
 };
 

@@ -199,7 +199,9 @@ public:
     return out;
   }
 
-  [[nodiscard]] MemoryEstimate memory(const Layout& layout, const Stages& stages) const {
+  /// The worst probed stage; stops at the first stage over `limit` (that one is returned).
+  [[nodiscard]] MemoryEstimate memory(const Layout& layout, const Stages& stages,
+                                      double limit = INFINITY) const {
     MemoryEstimate worst;
     for (const int s : stages.memory_probe) {
       const auto stage = stage_memory(m_model, m_target.group.gpu, layout, m_options.shape, s,
@@ -207,6 +209,9 @@ public:
       if (stage.total > worst.total) {
         worst = MemoryEstimate{stage.weights, stage.grads, stage.optimizer, stage.activations,
                                stage.other, stage.total, s};
+      }
+      if (worst.total > limit) {
+        break;
       }
     }
     return worst;
