@@ -60,6 +60,10 @@ int run_plan(const PlanOptions& options) {
   const auto layout = plan::parse_layout(options.layout);
   const auto report = plan::layout_memory_report(
       model, cluster, layout, plan::TrainingShape{options.global_batch, seq_len});
+  if (report.check != plan::LayoutCheck::none) {
+    throw InputError(fmt::format("--layout {}: invalid on {} ({} GPUs): {}", options.layout,
+                                 cluster.name, cluster.total_gpus(), report.check_message));
+  }
   if (format == util::Format::text) {
     std::cout << plan::model_summary_text(model, seq_len, style) << '\n'
               << plan::cluster_summary_text(cluster, style) << '\n'
