@@ -55,4 +55,15 @@ for cluster in example-deployment selene dgx-h100-superpod h800-2048 h200-node; 
   expect_rc 0 "cluster $cluster"; expect_out '"gpus_used": 8'
 done
 
+# The man pages render without warnings.
+if command -v man >/dev/null; then
+  for page in brix brix-plan; do
+    run env MANWIDTH=100 man --warnings -l "$BRIX_SOURCE_DIR/man/$page.1"
+    expect_rc 0 "man $page"; expect_out 'SYNOPSIS'
+    checks=$((checks + 1)); [ -z "$err" ] || fail "man $page warnings: $err"
+  done
+else
+  echo "skip: man is not installed (man-db)"
+fi
+
 finish
