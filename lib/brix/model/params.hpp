@@ -36,6 +36,9 @@ struct LayerParams {
   std::int64_t expert_one = 0; ///< one routed expert
   std::int64_t router = 0;
   std::int64_t norms = 0;      ///< the two layer norms (+ MLA/qk inner norms)
+  /// The largest single weight matrix as frameworks store it (fused q/k/v, fused gate+up): what a
+  /// ZeRO-3/FSDP implementation gathering per module holds at once.
+  std::int64_t largest_matrix = 0;
   [[nodiscard]] std::int64_t total() const {
     return attention + mlp_dense + experts + router + norms;
   }

@@ -52,14 +52,14 @@ struct StageParams {
   double tp_split = 0;   ///< split over TP (projections, MLPs, vocab-parallel embedding/head)
   double replicated = 0; ///< replicated over TP (norms, router, position table)
   double experts = 0;    ///< routed experts, split over EP·ETP
-  double largest_layer = 0;
+  double largest_matrix = 0;
 };
 
 void add_layer(StageParams& params, const model::LayerParams& layer) {
   params.tp_split += static_cast<double>(layer.attention + layer.mlp_dense);
   params.replicated += static_cast<double>(layer.norms + layer.router);
   params.experts += static_cast<double>(layer.experts);
-  params.largest_layer = std::max(params.largest_layer, static_cast<double>(layer.total()));
+  params.largest_matrix = std::max(params.largest_matrix, static_cast<double>(layer.largest_matrix));
 }
 
 StageParams stage_params(const ModelSpec& model, const Layout& layout, const StageSpan& span) {
@@ -73,6 +73,9 @@ StageParams stage_params(const ModelSpec& model, const Layout& layout, const Sta
   const double vocab_matrix = static_cast<double>(model.vocab) * width;
   const double projection = model.embedding_projection > 0 ? width * h : 0.0;
   const double norm = model.norm == model::NormKind::layernorm ? 2.0 * h : h;
+  if (span.embedding || span.head) {
+    params.largest_matrix = std::max(params.largest_matrix, vocab_matrix);
+  }
   if (span.embedding) {
     params.tp_split += vocab_matrix + projection;
     if (model.position == model::PositionKind::learned) {
@@ -254,7 +257,9 @@ StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, co
     memory.weights += copies * 1.0 * sharded(3); // cached FP8 weights for the GEMMs
   }
   if (layout.zero >= 3) {
-    memory.weights += 2.0 * 2.0 * params.largest_layer / t; // gathered layer + prefetched next
+    // ZeRO-3 gathers each module's weights just before use (DeepSpeed: per sub-module) and
+    // prefetches the next: two of the largest matrices in bf16 are live at once.
+    memory.weights += 2.0 * 2.0 * params.largest_matrix / t;
   }
   memory.grads = copies * 4.0 * sharded(2);
   memory.optimizer = copies * 12.0 * sharded(1);

@@ -86,7 +86,7 @@ struct LayerActivations {
 
 /// Bytes of one GPU of one pipeline stage.
 struct StageMemory {
-  double weights = 0;     ///< bf16 weights (+ fp8 copies, + ZeRO-3 gathered layers)
+  double weights = 0;     ///< bf16 weights (+ fp8 copies, + ZeRO-3 gathered matrices)
   double grads = 0;       ///< fp32 gradients
   double optimizer = 0;   ///< fp32 master weights + Adam m, v
   double activations = 0; ///< in-flight micro-batches × stored bytes (+ full-recompute working layer)
