@@ -101,11 +101,29 @@ std::int64_t v_head_dim(const ModelSpec& model) {
   return model.mla ? model.mla->v_head_dim : model.head_dim;
 }
 
+std::int64_t moe_layers_in(const ModelSpec& model, std::int64_t first, std::int64_t last) {
+  if (!model.moe || first > last) {
+    return 0;
+  }
+  const i64 dense = model.moe->first_dense_layers;
+  const i64 every = std::max<i64>(1, model.moe->layer_frequency);
+  const i64 low = std::max(first, dense);
+  if (low > last) {
+    return 0;
+  }
+  const i64 first_moe = low + (every - (low - dense) % every) % every;
+  return first_moe > last ? 0 : (last - first_moe) / every + 1;
+}
+
 LayerParams layer_parameters(const ModelSpec& model, std::int64_t layer) {
+  return layer_parameters_of_kind(model, model.is_moe_layer(layer));
+}
+
+LayerParams layer_parameters_of_kind(const ModelSpec& model, bool moe_layer) {
   LayerParams params;
   params.attention = attention_weights(model) + attention_biases(model);
   params.norms = layer_norm_params(model);
-  if (model.is_moe_layer(layer)) {
+  if (moe_layer && model.moe) {
     const auto& moe = *model.moe;
     params.expert_one = mlp_params(model, moe.expert_ffn);
     params.experts = moe.routed_experts * params.expert_one;

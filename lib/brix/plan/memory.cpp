@@ -55,18 +55,35 @@ struct StageParams {
   double largest_matrix = 0;
 };
 
-void add_layer(StageParams& params, const model::LayerParams& layer) {
-  params.tp_split += static_cast<double>(layer.attention + layer.mlp_dense);
-  params.replicated += static_cast<double>(layer.norms + layer.router);
-  params.experts += static_cast<double>(layer.experts);
+/// Adds `count` layers like `layer`.
+void add_layers(StageParams& params, const model::LayerParams& layer, double count) {
+  if (count <= 0) {
+    return;
+  }
+  params.tp_split += count * static_cast<double>(layer.attention + layer.mlp_dense);
+  params.replicated += count * static_cast<double>(layer.norms + layer.router);
+  params.experts += count * static_cast<double>(layer.experts);
   params.largest_matrix = std::max(params.largest_matrix, static_cast<double>(layer.largest_matrix));
+}
+
+/// Dense and MoE layers of a span: all layers of one kind are alike, so the span costs O(1).
+struct LayerMix {
+  double dense = 0;
+  double moe = 0;
+};
+
+LayerMix layer_mix(const ModelSpec& model, const StageSpan& span) {
+  LayerMix mix;
+  mix.moe = static_cast<double>(model::moe_layers_in(model, span.first_layer, span.last_layer));
+  mix.dense = std::max(0, span.layers()) - mix.moe;
+  return mix;
 }
 
 StageParams stage_params(const ModelSpec& model, const Layout& layout, const StageSpan& span) {
   StageParams params;
-  for (int layer = span.first_layer; layer <= span.last_layer; ++layer) {
-    add_layer(params, model::layer_parameters(model, layer));
-  }
+  const LayerMix mix = layer_mix(model, span);
+  add_layers(params, model::layer_parameters_of_kind(model, false), mix.dense);
+  add_layers(params, model::layer_parameters_of_kind(model, true), mix.moe);
   const double h = static_cast<double>(model.hidden);
   const double width =
       static_cast<double>(model.embedding_projection > 0 ? model.embedding_projection : model.hidden);
@@ -90,12 +107,10 @@ StageParams stage_params(const ModelSpec& model, const Layout& layout, const Sta
     }
     params.replicated += norm;
     if (model.mtp_layers > 0) {
-      const auto mtp_layer = model::layer_parameters(model, model.layers - 1);
-      for (std::int64_t i = 0; i < model.mtp_layers; ++i) {
-        add_layer(params, mtp_layer);
-        params.tp_split += 2.0 * h * h; // eh_proj
-        params.replicated += 3.0 * norm;
-      }
+      const double modules = static_cast<double>(model.mtp_layers);
+      add_layers(params, model::layer_parameters(model, model.layers - 1), modules);
+      params.tp_split += modules * 2.0 * h * h; // eh_proj
+      params.replicated += modules * 3.0 * norm;
     }
   }
   return params;
@@ -138,6 +153,11 @@ std::vector<StageSpan> uniform_stages(const ModelSpec& model, int pp) {
 
 LayerActivations layer_activation_bytes(const ModelSpec& model, const Layout& layout,
                                         const TrainingShape& shape, std::int64_t layer) {
+  return layer_activation_bytes_of_kind(model, layout, shape, model.is_moe_layer(layer));
+}
+
+LayerActivations layer_activation_bytes_of_kind(const ModelSpec& model, const Layout& layout,
+                                                const TrainingShape& shape, bool moe_layer) {
   const Shard shard = shard_of(model, layout, shape);
   const double sb = shard.tokens();
   const double t = shard.t;
@@ -174,7 +194,7 @@ LayerActivations layer_activation_bytes(const ModelSpec& model, const Layout& la
     act.attention_scores = (model.dropout ? 5.0 : 2.0) * a * sb * shard.s / t;
   }
 
-  if (model.is_moe_layer(layer)) {
+  if (moe_layer && model.moe) {
     const auto& moe = *model.moe;
     const double experts = static_cast<double>(moe.routed_experts);
     const double k = static_cast<double>(moe.experts_per_token);
@@ -269,15 +289,18 @@ StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, co
   const Shard shard = shard_of(model, layout, shape);
   double per_micro_batch = 0;
   double transient = 0;
-  const auto add_layer_activations = [&](std::int64_t layer) {
-    const auto act = layer_activation_bytes(model, layout, shape, layer);
+  const auto add_layer_activations = [&](bool moe_layer, double count) {
+    if (count <= 0) {
+      return;
+    }
+    const auto act = layer_activation_bytes_of_kind(model, layout, shape, moe_layer);
     const double stored = stored_activation_bytes(act, layout.recompute);
-    per_micro_batch += stored;
+    per_micro_batch += count * stored;
     transient = std::max(transient, act.total() - stored);
   };
-  for (int layer = span.first_layer; layer <= span.last_layer; ++layer) {
-    add_layer_activations(layer);
-  }
+  const LayerMix mix = layer_mix(model, span);
+  add_layer_activations(false, mix.dense);
+  add_layer_activations(true, mix.moe);
   const double h = static_cast<double>(model.hidden);
   if (span.embedding && model.dropout) {
     per_micro_batch += shard.tokens() * h / shard.rep; // embedding dropout mask
@@ -286,7 +309,7 @@ StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, co
   if (span.head) {
     head = head_bytes(model, shard);
     for (std::int64_t i = 0; i < model.mtp_layers; ++i) {
-      add_layer_activations(model.layers - 1);
+      add_layer_activations(model.is_moe_layer(model.layers - 1), 1.0);
       // eh_proj input [2h], enorm/hnorm inputs, and the module's own logits.
       per_micro_batch += (2.0 * shard.linear + 4.0) * shard.tokens() * h / shard.rep;
       head += head_bytes(model, shard);

@@ -34,7 +34,7 @@ std::string mlp_kind(const model::ModelSpec& model) {
                      moe.shared_ffn, moe.first_dense_layers, model.ffn);
 }
 
-double tflop(double flops) { return flops / 1e12; }
+double gflop(double flops) { return flops / 1e9; }
 
 } // namespace
 
@@ -89,7 +89,7 @@ std::string model_summary_text(const model::ModelSpec& model, std::int64_t seq_l
   const auto flops = model::flops_per_token(model, seq_len);
   std::string out = fmt::format("{} {} ({}, {})\n", style.bold("model"), model.name, model.family,
                                 model.source);
-  out += fmt::format("  {} layers, hidden {}, vocab {}; attention {}; {}\n", model.layers,
+  out += fmt::format("  {} layers, hidden {}, vocab {}\n  attention {}\n  {}\n", model.layers,
                      model.hidden, model.vocab, attention_kind(model), mlp_kind(model));
   util::Table table({"parameters", "count", "share"}, {util::Align::left, util::Align::right, util::Align::right});
   const double total = static_cast<double>(counts.total);
@@ -116,12 +116,12 @@ std::string model_summary_text(const model::ModelSpec& model, std::int64_t seq_l
                    util::human_count(static_cast<double>(counts.mtp))});
   }
   out += table.render(2);
-  out += fmt::format("  FLOPs per token at seq {}: forward {:.3f} TFLOP (attention core {:.1f}%), "
-                     "training {:.3f} TFLOP (3 × forward){}\n",
-                     seq_len, tflop(flops.forward), 100.0 * flops.attention_core / flops.forward,
-                     tflop(flops.training),
+  out += fmt::format("  FLOPs per token at seq {}: forward {:.1f} GFLOP (attention core {:.1f}%), "
+                     "training {:.1f} GFLOP (3 × forward){}\n",
+                     seq_len, gflop(flops.forward), 100.0 * flops.attention_core / flops.forward,
+                     gflop(flops.training),
                      flops.mtp_forward > 0
-                         ? fmt::format("; MTP adds {:.3f} TFLOP forward", tflop(flops.mtp_forward))
+                         ? fmt::format("; MTP adds {:.1f} GFLOP forward", gflop(flops.mtp_forward))
                          : std::string());
   out += fmt::format("  KV cache per token: {} bytes in bf16 ({:.1f} KiB), {} bytes in fp8\n",
                      util::with_thousands(model::kv_cache_bytes_per_token(model, 2)),
