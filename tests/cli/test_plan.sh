@@ -44,8 +44,6 @@ run "$BRIX" plan --model llama-3.1-70b --cluster h200-node --layout tp=8,zero=1 
 expect_rc 0 "memory json"
 expect_out '"fits": (true|false)'; expect_out '"optimizer": [0-9.e+]+'; expect_out '"stages": \['
 
-run "$BRIX" plan --cluster "$BRIX_SOURCE_DIR/configs/clusters/example-annotated.yaml" --describe
-expect_rc 0 "annotated cluster example loads"
 run "$BRIX" plan --model gpt-1.7b --cluster "$BRIX_SOURCE_DIR/configs/clusters/example-annotated.yaml" --layout tp=1,dp=48 --global-batch 480
 expect_rc 0 "annotated cluster example"; expect_out 'dgx-h100'; expect_out 'a100-edr'
 

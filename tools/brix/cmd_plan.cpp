@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <iostream>
 #include <memory>
+#include <vector>
 #include <unistd.h>
 
 namespace brix::cli {
@@ -84,30 +85,43 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
   auto options = std::make_shared<PlanOptions>();
   auto* command = app.add_subcommand(
       "plan", "Describe a model and a cluster and check the memory of a parallel layout");
-  command->add_option("--model", options->model,
-                      "Bundled model name or a path to a HF config.json / brix model YAML")
-      ->default_str("deepseek-r1");
-  auto* cluster = command->add_option("--cluster", options->cluster.cluster,
-                                      "Bundled cluster name or a cluster YAML (default "
-                                      "example-deployment)");
-  command->add_option("--nodes", options->cluster.nodes, "Shorthand cluster: number of nodes")
-      ->excludes(cluster);
-  command->add_option("--gpus-per-node", options->cluster.gpus_per_node,
-                      "Shorthand cluster: GPUs per node (default: the GPU's usual node)");
-  command->add_option("--gpu", options->cluster.gpu, "Shorthand cluster: GPU catalog id (see --gpus)");
-  command->add_option("--nics-per-node", options->cluster.nics_per_node,
-                      "Shorthand cluster: compute adapters per node (default: the usual node)");
-  command->add_option("--nic-gbps", options->cluster.nic_gbps,
-                      "Shorthand cluster: Gb/s per adapter (default: the usual node)");
-  command->add_option("--seq-len", options->seq_len, "Training sequence length (default: the model's)");
-  command->add_option("--global-batch", options->global_batch, "Sequences per step")
-      ->default_str("1024");
-  command->add_option("--layout", options->layout,
-                      "Parallel layout: tp=,pp=,dp=,ep=,etp=,cp=,sp=,mbs=,vpp=,schedule=,"
-                      "recompute=,zero=,precision=,flash=")
-      ->default_str("tp=8,pp=4,dp=2");
-  command->add_flag("--describe", options->describe, "Print the model summary only");
-  command->add_flag("--gpus", options->gpus, "List the GPU catalog");
+  auto* model = command->add_option("--model", options->model,
+                                    "Bundled model name or a path to a HF config.json / brix model YAML")
+                    ->default_str("deepseek-r1");
+  std::vector<CLI::Option*> cluster_options{
+      command->add_option("--cluster", options->cluster.cluster,
+                          "Bundled cluster name or a cluster YAML (default example-deployment)"),
+      command->add_option("--nodes", options->cluster.nodes, "Shorthand cluster: number of nodes"),
+      command->add_option("--gpus-per-node", options->cluster.gpus_per_node,
+                          "Shorthand cluster: GPUs per node (default: the GPU's usual node)"),
+      command->add_option("--gpu", options->cluster.gpu, "Shorthand cluster: GPU catalog id (see --gpus)"),
+      command->add_option("--nics-per-node", options->cluster.nics_per_node,
+                          "Shorthand cluster: compute adapters per node (default: the usual node)"),
+      command->add_option("--nic-gbps", options->cluster.nic_gbps,
+                          "Shorthand cluster: Gb/s per adapter (default: the usual node)")};
+  cluster_options[0]->excludes(cluster_options[1]);
+  auto* seq_len = command->add_option("--seq-len", options->seq_len,
+                                      "Training sequence length (default: the model's)");
+  auto* batch = command->add_option("--global-batch", options->global_batch, "Sequences per step")
+                    ->default_str("1024");
+  auto* layout = command->add_option("--layout", options->layout,
+                                     "Parallel layout: tp=,pp=,dp=,ep=,etp=,cp=,sp=,mbs=,vpp=,"
+                                     "schedule=,recompute=,zero=,precision=,flash=")
+                     ->default_str("tp=8,pp=4,dp=2");
+  auto* describe = command->add_flag("--describe", options->describe, "Print the model summary only");
+  auto* gpus = command->add_flag("--gpus", options->gpus, "List the GPU catalog");
+  // Options that would be parsed but not used are refused instead.
+  for (auto* option : cluster_options) {
+    describe->excludes(option);
+    gpus->excludes(option);
+  }
+  for (auto* option : {batch, layout}) {
+    describe->excludes(option);
+    gpus->excludes(option);
+  }
+  for (auto* option : {model, seq_len, describe}) {
+    gpus->excludes(option);
+  }
   add_format_option(*command, options->format);
   command->callback([options, &context] { context.exit_code = run_plan(*options); });
 }
