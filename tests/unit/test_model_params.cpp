@@ -111,3 +111,31 @@ TEST_CASE("model::kv_cache_bytes_per_token") {
   // GQA: 2 · 8 kv heads · 128 · 126 layers · 2 bytes.
   CHECK(kv_cache_bytes_per_token(bundled("llama-3.1-405b.json"), 2) == 2 * 8 * 128 * 126 * 2);
 }
+
+TEST_CASE("model::moe_layers_in agrees with is_moe_layer") {
+  ModelSpec model;
+  model.layers = 40;
+  for (std::int64_t dense : {0, 1, 3}) {
+    for (std::int64_t every : {1, 2, 3}) {
+      MoeSpec moe;
+      moe.first_dense_layers = dense;
+      moe.layer_frequency = every;
+      model.moe = moe;
+      for (std::int64_t first = 0; first < 40; first += 3) {
+        for (std::int64_t last = first - 1; last < 40; last += 4) {
+          std::int64_t brute = 0;
+          for (std::int64_t layer = first; layer <= last; ++layer) {
+            brute += model.is_moe_layer(layer) ? 1 : 0;
+          }
+          CAPTURE(dense);
+          CAPTURE(every);
+          CAPTURE(first);
+          CAPTURE(last);
+          CHECK(moe_layers_in(model, first, last) == brute);
+        }
+      }
+    }
+  }
+  model.moe.reset();
+  CHECK(moe_layers_in(model, 0, 39) == 0);
+}

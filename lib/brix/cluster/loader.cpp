@@ -241,6 +241,25 @@ ClusterSpec shorthand_cluster(int nodes, int gpus_per_node, const std::string& g
   return cluster;
 }
 
+ClusterSpec select_cluster(const ClusterChoice& choice, const std::string& default_cluster) {
+  const bool shorthand = choice.nodes || choice.gpus_per_node || !choice.gpu.empty() ||
+                         choice.nics_per_node || choice.nic_gbps;
+  if (!shorthand) {
+    return load_cluster(choice.cluster.empty() ? default_cluster : choice.cluster);
+  }
+  if (!choice.cluster.empty()) {
+    throw InputError("--cluster cannot be combined with --nodes/--gpus-per-node/--gpu/--nics-per-node/"
+                     "--nic-gbps (give a cluster file or the shorthand)");
+  }
+  if (!choice.nodes || choice.gpu.empty()) {
+    throw InputError(fmt::format("the cluster shorthand needs --nodes and --gpu (missing {})",
+                                 !choice.nodes ? "--nodes" : "--gpu"));
+  }
+  const auto& gpu = find_gpu(choice.gpu);
+  return shorthand_cluster(*choice.nodes, choice.gpus_per_node.value_or(gpu.default_gpus_per_node),
+                           choice.gpu, choice.nics_per_node, choice.nic_gbps);
+}
+
 std::vector<std::string> bundled_clusters() { return util::bundled_names("clusters", k_extensions); }
 
 } // namespace brix::cluster

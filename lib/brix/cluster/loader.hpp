@@ -25,6 +25,22 @@ namespace brix::cluster {
                                             std::optional<int> nics_per_node,
                                             std::optional<double> nic_gbps);
 
+/// What the user named on the command line: a cluster file/name, or the shorthand.
+struct ClusterChoice {
+  std::string cluster;              ///< --cluster (empty: not given)
+  std::optional<int> nodes;         ///< --nodes
+  std::optional<int> gpus_per_node; ///< --gpus-per-node (default: the GPU's usual node)
+  std::string gpu;                  ///< --gpu
+  std::optional<int> nics_per_node; ///< --nics-per-node
+  std::optional<double> nic_gbps;   ///< --nic-gbps
+};
+
+/// The cluster of `choice`: --cluster, or the shorthand when --nodes is given, or
+/// `default_cluster` when neither is. Mixing both, or shorthand options without --nodes/--gpu,
+/// is an InputError naming the options.
+[[nodiscard]] ClusterSpec select_cluster(const ClusterChoice& choice,
+                                         const std::string& default_cluster);
+
 /// Bundled cluster names (file stems under <config_dir>/clusters), sorted.
 [[nodiscard]] std::vector<std::string> bundled_clusters();
 

@@ -1,5 +1,7 @@
 #include <brix/model/params.hpp>
 
+#include <algorithm>
+
 namespace brix::model {
 
 namespace {
@@ -36,6 +38,25 @@ i64 attention_weights(const ModelSpec& model) {
   }
   const i64 d = model.head_dim;
   return h * a * d + 2 * h * model.kv_heads * d + a * d * h;
+}
+
+/// The largest attention matrix: fused q/k/v and the output projection, MLA's up-projections.
+i64 largest_attention_matrix(const ModelSpec& model) {
+  const i64 h = model.hidden;
+  const i64 a = model.heads;
+  if (model.mla) {
+    const auto& m = *model.mla;
+    const i64 qk = m.qk_nope_head_dim + m.qk_rope_head_dim;
+    const i64 q = m.q_lora_rank > 0 ? std::max(h * m.q_lora_rank, m.q_lora_rank * a * qk) : h * a * qk;
+    return std::max({q, h * (m.kv_lora_rank + m.qk_rope_head_dim),
+                     m.kv_lora_rank * a * (m.qk_nope_head_dim + m.v_head_dim), a * m.v_head_dim * h});
+  }
+  return std::max(h * (a + 2 * model.kv_heads) * model.head_dim, a * model.head_dim * h);
+}
+
+/// fc1 (gate and up fused for gated MLPs) is the larger MLP matrix.
+i64 largest_mlp_matrix(const ModelSpec& model, i64 ffn) {
+  return (model.mlp == MlpKind::gated ? 2 : 1) * model.hidden * ffn;
 }
 
 i64 attention_biases(const ModelSpec& model) {
@@ -80,19 +101,41 @@ std::int64_t v_head_dim(const ModelSpec& model) {
   return model.mla ? model.mla->v_head_dim : model.head_dim;
 }
 
+std::int64_t moe_layers_in(const ModelSpec& model, std::int64_t first, std::int64_t last) {
+  if (!model.moe || first > last) {
+    return 0;
+  }
+  const i64 dense = model.moe->first_dense_layers;
+  const i64 every = std::max<i64>(1, model.moe->layer_frequency);
+  const i64 low = std::max(first, dense);
+  if (low > last) {
+    return 0;
+  }
+  const i64 first_moe = low + (every - (low - dense) % every) % every;
+  return first_moe > last ? 0 : (last - first_moe) / every + 1;
+}
+
 LayerParams layer_parameters(const ModelSpec& model, std::int64_t layer) {
+  return layer_parameters_of_kind(model, model.is_moe_layer(layer));
+}
+
+LayerParams layer_parameters_of_kind(const ModelSpec& model, bool moe_layer) {
   LayerParams params;
   params.attention = attention_weights(model) + attention_biases(model);
   params.norms = layer_norm_params(model);
-  if (model.is_moe_layer(layer)) {
+  if (moe_layer && model.moe) {
     const auto& moe = *model.moe;
     params.expert_one = mlp_params(model, moe.expert_ffn);
     params.experts = moe.routed_experts * params.expert_one;
     params.mlp_dense = shared_expert_params(model);
     params.router = model.hidden * moe.routed_experts + (moe.router_bias ? moe.routed_experts : 0);
+    params.largest_matrix = std::max(largest_mlp_matrix(model, moe.expert_ffn),
+                                     largest_mlp_matrix(model, moe.shared_ffn));
   } else {
     params.mlp_dense = mlp_params(model, model.ffn);
+    params.largest_matrix = largest_mlp_matrix(model, model.ffn);
   }
+  params.largest_matrix = std::max(params.largest_matrix, largest_attention_matrix(model));
   return params;
 }
 

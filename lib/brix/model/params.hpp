@@ -25,7 +25,10 @@ struct ParameterCounts {
   std::int64_t output_head = 0;        ///< untied LM head (0 when tied to the embedding)
   std::int64_t mtp = 0;                ///< MTP modules (their embedding/head are shared, not counted)
   std::int64_t total = 0;              ///< main model
-  std::int64_t active = 0;             ///< per token: total minus the routed experts not selected
+  /// Per token: total minus the routed experts not selected. Embedding and head are included
+  /// (Qwen's convention); DeepSeek quotes activated counts without the input embedding (V3:
+  /// 37.6B here, 36.6B without it; both within 3% of the published 37B).
+  std::int64_t active = 0;
 };
 
 /// Parameters of one decoder layer, split the way memory and time need them.
@@ -36,6 +39,9 @@ struct LayerParams {
   std::int64_t expert_one = 0; ///< one routed expert
   std::int64_t router = 0;
   std::int64_t norms = 0;      ///< the two layer norms (+ MLA/qk inner norms)
+  /// The largest single weight matrix as frameworks store it (fused q/k/v, fused gate+up): what a
+  /// ZeRO-3/FSDP implementation gathering per module holds at once.
+  std::int64_t largest_matrix = 0;
   [[nodiscard]] std::int64_t total() const {
     return attention + mlp_dense + experts + router + norms;
   }
@@ -60,6 +66,11 @@ struct FlopsPerToken {
 };
 
 [[nodiscard]] LayerParams layer_parameters(const ModelSpec& model, std::int64_t layer);
+/// Every dense layer has the same parameters, and every MoE layer: the per-kind value.
+[[nodiscard]] LayerParams layer_parameters_of_kind(const ModelSpec& model, bool moe_layer);
+/// MoE layers among decoder layers [first, last] (inclusive), in O(1).
+[[nodiscard]] std::int64_t moe_layers_in(const ModelSpec& model, std::int64_t first,
+                                         std::int64_t last);
 /// The params of one MTP module (DeepSeek-V3: eh_proj + norms + one MoE decoder layer).
 [[nodiscard]] std::int64_t mtp_module_parameters(const ModelSpec& model);
 [[nodiscard]] ParameterCounts count_parameters(const ModelSpec& model);

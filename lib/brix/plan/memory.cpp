@@ -52,75 +52,47 @@ struct StageParams {
   double tp_split = 0;   ///< split over TP (projections, MLPs, vocab-parallel embedding/head)
   double replicated = 0; ///< replicated over TP (norms, router, position table)
   double experts = 0;    ///< routed experts, split over EP·ETP
-  double largest_layer = 0;
+  double largest_matrix = 0;
 };
 
-void add_layer(StageParams& params, const model::LayerParams& layer, double count = 1.0) {
+/// Adds `count` layers like `layer`.
+void add_layers(StageParams& params, const model::LayerParams& layer, double count) {
   if (count <= 0) {
     return;
   }
   params.tp_split += count * static_cast<double>(layer.attention + layer.mlp_dense);
   params.replicated += count * static_cast<double>(layer.norms + layer.router);
   params.experts += count * static_cast<double>(layer.experts);
-  params.largest_layer = std::max(params.largest_layer, static_cast<double>(layer.total()));
+  params.largest_matrix = std::max(params.largest_matrix, static_cast<double>(layer.largest_matrix));
 }
 
-/// Decoder layers of a span by kind. Layers of one kind are identical, so the search costs a
-/// stage in O(1) instead of O(layers).
-struct LayerKinds {
-  std::int64_t dense = 0, moe = 0;
-  std::int64_t dense_example = -1, moe_example = -1; ///< a layer of each kind, -1 if none
+/// Dense and MoE layers of a span: all layers of one kind are alike, so the span costs O(1).
+struct LayerMix {
+  double dense = 0;
+  double moe = 0;
 };
 
-LayerKinds layer_kinds(const ModelSpec& model, const StageSpan& span) {
-  LayerKinds kinds;
-  if (span.last_layer < span.first_layer) {
-    return kinds;
-  }
-  if (!model.moe) {
-    kinds.dense = span.layers();
-    kinds.dense_example = span.first_layer;
-    return kinds;
-  }
-  const auto& moe = *model.moe;
-  // MoE layers: l >= first_dense_layers with (l − first_dense_layers) % frequency == 0.
-  auto moe_up_to = [&](std::int64_t last) -> std::int64_t { // MoE layers in [0, last]
-    if (last < moe.first_dense_layers) {
-      return 0;
-    }
-    return (last - moe.first_dense_layers) / moe.layer_frequency + 1;
-  };
-  kinds.moe = moe_up_to(span.last_layer) - moe_up_to(span.first_layer - 1);
-  kinds.dense = span.layers() - kinds.moe;
-  const std::int64_t first = span.first_layer;
-  const std::int64_t dense_from = moe.first_dense_layers;
-  const std::int64_t frequency = moe.layer_frequency;
-  if (kinds.moe > 0) {
-    const std::int64_t start = std::max(first, dense_from);
-    const std::int64_t offset = (start - dense_from) % frequency;
-    kinds.moe_example = offset == 0 ? start : start + frequency - offset;
-  }
-  if (kinds.dense > 0) {
-    kinds.dense_example = first < dense_from || (first - dense_from) % frequency != 0 ? first : first + 1;
-  }
-  return kinds;
+LayerMix layer_mix(const ModelSpec& model, const StageSpan& span) {
+  LayerMix mix;
+  mix.moe = static_cast<double>(model::moe_layers_in(model, span.first_layer, span.last_layer));
+  mix.dense = std::max(0, span.layers()) - mix.moe;
+  return mix;
 }
 
 StageParams stage_params(const ModelSpec& model, const Layout& layout, const StageSpan& span) {
   StageParams params;
-  const auto kinds = layer_kinds(model, span);
-  if (kinds.dense_example >= 0) {
-    add_layer(params, model::layer_parameters(model, kinds.dense_example), static_cast<double>(kinds.dense));
-  }
-  if (kinds.moe_example >= 0) {
-    add_layer(params, model::layer_parameters(model, kinds.moe_example), static_cast<double>(kinds.moe));
-  }
+  const LayerMix mix = layer_mix(model, span);
+  add_layers(params, model::layer_parameters_of_kind(model, false), mix.dense);
+  add_layers(params, model::layer_parameters_of_kind(model, true), mix.moe);
   const double h = static_cast<double>(model.hidden);
   const double width =
       static_cast<double>(model.embedding_projection > 0 ? model.embedding_projection : model.hidden);
   const double vocab_matrix = static_cast<double>(model.vocab) * width;
   const double projection = model.embedding_projection > 0 ? width * h : 0.0;
   const double norm = model.norm == model::NormKind::layernorm ? 2.0 * h : h;
+  if (span.embedding || span.head) {
+    params.largest_matrix = std::max(params.largest_matrix, vocab_matrix);
+  }
   if (span.embedding) {
     params.tp_split += vocab_matrix + projection;
     if (model.position == model::PositionKind::learned) {
@@ -135,12 +107,10 @@ StageParams stage_params(const ModelSpec& model, const Layout& layout, const Sta
     }
     params.replicated += norm;
     if (model.mtp_layers > 0) {
-      const auto mtp_layer = model::layer_parameters(model, model.layers - 1);
-      for (std::int64_t i = 0; i < model.mtp_layers; ++i) {
-        add_layer(params, mtp_layer);
-        params.tp_split += 2.0 * h * h; // eh_proj
-        params.replicated += 3.0 * norm;
-      }
+      const double modules = static_cast<double>(model.mtp_layers);
+      add_layers(params, model::layer_parameters(model, model.layers - 1), modules);
+      params.tp_split += modules * 2.0 * h * h; // eh_proj
+      params.replicated += modules * 3.0 * norm;
     }
   }
   return params;
@@ -183,6 +153,11 @@ std::vector<StageSpan> uniform_stages(const ModelSpec& model, int pp) {
 
 LayerActivations layer_activation_bytes(const ModelSpec& model, const Layout& layout,
                                         const TrainingShape& shape, std::int64_t layer) {
+  return layer_activation_bytes_of_kind(model, layout, shape, model.is_moe_layer(layer));
+}
+
+LayerActivations layer_activation_bytes_of_kind(const ModelSpec& model, const Layout& layout,
+                                                const TrainingShape& shape, bool moe_layer) {
   const Shard shard = shard_of(model, layout, shape);
   const double sb = shard.tokens();
   const double t = shard.t;
@@ -219,7 +194,7 @@ LayerActivations layer_activation_bytes(const ModelSpec& model, const Layout& la
     act.attention_scores = (model.dropout ? 5.0 : 2.0) * a * sb * shard.s / t;
   }
 
-  if (model.is_moe_layer(layer)) {
+  if (moe_layer && model.moe) {
     const auto& moe = *model.moe;
     const double experts = static_cast<double>(moe.routed_experts);
     const double k = static_cast<double>(moe.experts_per_token);
@@ -302,7 +277,9 @@ StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, co
     memory.weights += copies * 1.0 * sharded(3); // cached FP8 weights for the GEMMs
   }
   if (layout.zero >= 3) {
-    memory.weights += 2.0 * 2.0 * params.largest_layer / t; // gathered layer + prefetched next
+    // ZeRO-3 gathers each module's weights just before use (DeepSpeed: per sub-module) and
+    // prefetches the next: two of the largest matrices in bf16 are live at once.
+    memory.weights += 2.0 * 2.0 * params.largest_matrix / t;
   }
   memory.grads = copies * 4.0 * sharded(2);
   memory.optimizer = copies * 12.0 * sharded(1);
@@ -312,19 +289,18 @@ StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, co
   const Shard shard = shard_of(model, layout, shape);
   double per_micro_batch = 0;
   double transient = 0;
-  const auto add_layer_activations = [&](std::int64_t layer, double count = 1.0) {
-    const auto act = layer_activation_bytes(model, layout, shape, layer);
+  const auto add_layer_activations = [&](bool moe_layer, double count) {
+    if (count <= 0) {
+      return;
+    }
+    const auto act = layer_activation_bytes_of_kind(model, layout, shape, moe_layer);
     const double stored = stored_activation_bytes(act, layout.recompute);
     per_micro_batch += count * stored;
     transient = std::max(transient, act.total() - stored);
   };
-  const auto kinds = layer_kinds(model, span);
-  if (kinds.dense_example >= 0) {
-    add_layer_activations(kinds.dense_example, static_cast<double>(kinds.dense));
-  }
-  if (kinds.moe_example >= 0) {
-    add_layer_activations(kinds.moe_example, static_cast<double>(kinds.moe));
-  }
+  const LayerMix mix = layer_mix(model, span);
+  add_layer_activations(false, mix.dense);
+  add_layer_activations(true, mix.moe);
   const double h = static_cast<double>(model.hidden);
   if (span.embedding && model.dropout) {
     per_micro_batch += shard.tokens() * h / shard.rep; // embedding dropout mask
@@ -333,7 +309,7 @@ StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, co
   if (span.head) {
     head = head_bytes(model, shard);
     for (std::int64_t i = 0; i < model.mtp_layers; ++i) {
-      add_layer_activations(model.layers - 1);
+      add_layer_activations(model.is_moe_layer(model.layers - 1), 1.0);
       // eh_proj input [2h], enorm/hnorm inputs, and the module's own logits.
       per_micro_batch += (2.0 * shard.linear + 4.0) * shard.tokens() * h / shard.rep;
       head += head_bytes(model, shard);

@@ -69,6 +69,12 @@ struct LayerActivations {
                                                       const TrainingShape& shape,
                                                       std::int64_t layer);
 
+/// The same for any dense (moe_layer false) or MoE layer: all layers of one kind are alike.
+[[nodiscard]] LayerActivations layer_activation_bytes_of_kind(const model::ModelSpec& model,
+                                                              const Layout& layout,
+                                                              const TrainingShape& shape,
+                                                              bool moe_layer);
+
 /// Bytes kept between forward and backward under a uniform recompute policy: none keeps all,
 /// selective drops attention_scores (Megatron recomputes core attention), full keeps layer_input.
 [[nodiscard]] double stored_activation_bytes(const LayerActivations& layer, Recompute recompute);
@@ -86,7 +92,7 @@ struct LayerActivations {
 
 /// Bytes of one GPU of one pipeline stage.
 struct StageMemory {
-  double weights = 0;     ///< bf16 weights (+ fp8 copies, + ZeRO-3 gathered layers)
+  double weights = 0;     ///< bf16 weights (+ fp8 copies, + ZeRO-3 gathered matrices)
   double grads = 0;       ///< fp32 gradients
   double optimizer = 0;   ///< fp32 master weights + Adam m, v
   double activations = 0; ///< in-flight micro-batches × stored bytes (+ full-recompute working layer)
