@@ -5,11 +5,13 @@
 namespace brix::cli {
 
 void add_help_command(CLI::App& app, CommandContext& context);
+void add_probe_command(CLI::App& app, CommandContext& context);
 
 namespace {
 // One row per subcommand, in the order help lists them.
 constexpr Command k_commands[] = {
     {"help", "Show help for brix or one command", add_help_command},
+    {"probe", "Describe this node (GPUs, adapters, PCIe paths, versions); merge many", add_probe_command},
 };
 } // namespace
 
