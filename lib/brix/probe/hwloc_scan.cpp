@@ -5,11 +5,15 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <fmt/format.h>
 
 namespace brix::probe {
 
 namespace {
+
+/// hwloc keeps link speeds as floats (63.015384674…); three decimals of GB/s are what it means.
+double link_speed(float gb_per_s) { return std::round(static_cast<double>(gb_per_s) * 1000.0) / 1000.0; }
 
 std::int64_t int_or(const std::string& text, std::int64_t fallback) {
   return util::parse_int(util::trim(text)).value_or(fallback);
@@ -77,7 +81,7 @@ HwlocDevice describe(hwloc_obj_t object) {
     device.vendor_id = attr->vendor_id;
     device.device_id = attr->device_id;
     device.class_id = attr->class_id;
-    device.link_gb_per_s = attr->linkspeed;
+    device.link_gb_per_s = link_speed(attr->linkspeed);
     device.pci_name = info(object, "PCIDevice");
   }
   const hwloc_obj_t locality = non_io_ancestor(object);
@@ -103,7 +107,7 @@ PciNode pci_node(hwloc_obj_t object) {
     node.device_id = attr->device_id;
     node.subvendor_id = attr->subvendor_id;
     node.subdevice_id = attr->subdevice_id;
-    node.link_gb_per_s = attr->linkspeed;
+    node.link_gb_per_s = link_speed(attr->linkspeed);
     node.name = info(object, "PCIDevice");
     if (node.name.empty()) {
       if (auto known = known_pci_device(attr->vendor_id, attr->device_id)) {
