@@ -55,9 +55,17 @@ std::string expand_host(std::string path, const std::string& host) {
 void run_probe(const ProbeOptions& options) {
   const auto format = util::parse_format(options.format);
   probe::ProbeRequest request;
-  request.topology_file = !options.topology.empty() ? options.topology : env("HWLOC_XMLFILE");
+  const bool from_env = options.topology.empty() && !env("HWLOC_XMLFILE").empty();
+  request.topology_file = from_env ? env("HWLOC_XMLFILE") : options.topology;
   request.naming.slurm_node_name = env("SLURMD_NODENAME");
-  const auto report = probe::probe_node(request);
+  const auto report = [&] {
+    try {
+      return probe::probe_node(request);
+    } catch (const InputError& e) {
+      // Say where the path came from when the user did not type it.
+      throw InputError(from_env ? fmt::format("HWLOC_XMLFILE: {}", e.what()) : e.what());
+    }
+  }();
   if (report.host.find('/') != std::string::npos) {
     throw InputError(fmt::format("node name '{}' contains '/' (it names the output file)", report.host));
   }

@@ -45,8 +45,8 @@ NodeReport read_probe_file(const std::string& path) {
   }
   const auto groups = document.at("node_groups").elements();
   if (groups.size() != 1) {
-    document.at("node_groups").fail(fmt::format("{} node groups in one probe file", groups.size()),
-                                    "one node per file, as `brix probe --out` writes them");
+    document.at("node_groups").fail(fmt::format("a merged cluster file ({} node groups)", groups.size()),
+                                    "per-node files from `brix probe --out DIR`");
   }
   const auto hosts = groups.front().find("hosts");
   if (hosts && hosts->elements().size() > 1) {

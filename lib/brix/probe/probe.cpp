@@ -69,6 +69,11 @@ Gpu make_gpu(const HwlocDevice& device, const DriverGpu* driver, std::vector<std
     warnings.push_back(fmt::format("GPU {} ({}): PCIe link x{}, expected x{}", gpu.pci_bus_id, gpu.model,
                                    gpu.pcie_width, gpu.pcie_expected_width));
   }
+  if (model_info && model_info->nvlink_links > 0 && gpu.nvlink.active_links > 0 &&
+      gpu.nvlink.active_links < model_info->nvlink_links) {
+    warnings.push_back(fmt::format("GPU {} ({}): {} of {} NVLinks active", gpu.pci_bus_id, gpu.model,
+                                   gpu.nvlink.active_links, model_info->nvlink_links));
+  }
   const int expected_gen = driver != nullptr && driver->pcie_max_gen > 0 ? driver->pcie_max_gen : 0;
   if (gpu.pcie_gen > 0 && expected_gen > gpu.pcie_gen) {
     warnings.push_back(fmt::format("GPU {} ({}): PCIe Gen{}, expected Gen{}", gpu.pci_bus_id, gpu.model,
