@@ -139,4 +139,11 @@ expect_rc 2 "--matrix with --out"; expect_one_line_err
 run "$BRIX" probe --topology "$fixtures/dgx-h100.xml" --nccl-topo "$work/no/such/dir/topo.xml"
 expect_rc 2 "--nccl-topo into a missing directory"; expect_err 'cannot write'; expect_one_line_err
 
+# --- the man page renders without warnings ------------------------------------------------------
+if have man "man page"; then
+  run env MANWIDTH=100 man -l "$BRIX_SOURCE_DIR/man/brix-probe.1"
+  expect_rc 0 "man -l man/brix-probe.1"; expect_out 'NCCL_TOPO_FILE'
+  checks=$((checks + 1)); [ -z "$err" ] || fail "man page warnings: $err"
+fi
+
 finish
