@@ -1,6 +1,7 @@
 #include "probe_fixtures.hpp"
 
 #include <brix/probe/cluster_doc.hpp>
+#include <brix/probe/node_files.hpp>
 #include <brix/probe/report_json.hpp>
 #include <brix/probe/report_text.hpp>
 #include <brix/util/document.hpp>
@@ -104,4 +105,14 @@ TEST_CASE("probe::text report and matrix") {
   CHECK(json["cpu_affinity"][4] == "56-111,168-223");
   CHECK(json["numa_affinity"][4] == "1");
   CHECK(json["nic_legend"]["NIC9"] == "mlx5_9");
+}
+
+TEST_CASE("probe::node files") {
+  CHECK(expand_node_name("probes/%h.nccl.xml", "node001") == "probes/node001.nccl.xml");
+  CHECK(expand_node_name("%h-%h", "a") == "a-a");
+  CHECK(expand_node_name("%h", "x%hx") == "x%hx");
+  CHECK(expand_node_name("plain.xml", "n") == "plain.xml");
+  NodeReport report;
+  report.host = "../evil";
+  CHECK_THROWS_WITH_AS((void)write_node_file("/tmp", report), "node name '../evil' cannot name a file", brix::InputError);
 }

@@ -6,6 +6,7 @@
 #include <brix/probe/cluster_doc.hpp>
 #include <brix/probe/merge.hpp>
 #include <brix/probe/nccl_topo.hpp>
+#include <brix/probe/node_files.hpp>
 #include <brix/probe/probe.hpp>
 #include <brix/probe/report_json.hpp>
 #include <brix/probe/report_text.hpp>
@@ -14,7 +15,6 @@
 #include <brix/util/output.hpp>
 
 #include <cstdlib>
-#include <filesystem>
 #include <fmt/format.h>
 #include <iostream>
 #include <unistd.h>
@@ -44,14 +44,6 @@ std::string env(const char* name) {
   return value != nullptr ? value : "";
 }
 
-/// "%h" in an output path stands for the node name (one file per node under srun).
-std::string expand_host(std::string path, const std::string& host) {
-  for (auto at = path.find("%h"); at != std::string::npos; at = path.find("%h", at + host.size())) {
-    path.replace(at, 2, host);
-  }
-  return path;
-}
-
 void run_probe(const ProbeOptions& options) {
   const auto format = util::parse_format(options.format);
   probe::ProbeRequest request;
@@ -66,24 +58,14 @@ void run_probe(const ProbeOptions& options) {
       throw InputError(from_env ? fmt::format("HWLOC_XMLFILE: {}", e.what()) : e.what());
     }
   }();
-  if (report.host.find('/') != std::string::npos) {
-    throw InputError(fmt::format("node name '{}' contains '/' (it names the output file)", report.host));
-  }
 
   if (!options.nccl_topo.empty()) {
-    const auto path = expand_host(options.nccl_topo, report.host);
+    const auto path = probe::expand_node_name(options.nccl_topo, report.host);
     util::write_file_atomically(path, probe::nccl_topology_xml(report));
     std::cerr << fmt::format("brix: wrote NCCL topology {}\n", path);
   }
   if (!options.out_dir.empty()) {
-    std::error_code error;
-    std::filesystem::create_directories(options.out_dir, error);
-    if (error) {
-      throw InputError(located(options.out_dir, 0, fmt::format("cannot create directory ({})", error.message()),
-                               "a writable directory for one file per node"));
-    }
-    const auto path = (std::filesystem::path(options.out_dir) / (report.host + ".yaml")).string();
-    util::write_file_atomically(path, util::to_yaml(probe::single_node_cluster(report)));
+    const auto path = probe::write_node_file(options.out_dir, report);
     std::cout << fmt::format("wrote {} (node name from {})\n", path, report.host_source);
     return;
   }
@@ -141,12 +123,15 @@ void add_probe_command(CLI::App& app, CommandContext& context) {
   auto probe_options = std::make_shared<ProbeOptions>();
   add_format_option(*command, probe_options->format);
   command->add_option("--topology", probe_options->topology,
-                      "Read an hwloc XML file (lstopo --of xml) instead of this machine; default $HWLOC_XMLFILE");
+                      "Read an hwloc XML file (lstopo --of xml) instead of this machine; default $HWLOC_XMLFILE")
+      ->type_name("FILE.xml");
   command->add_flag("--matrix", probe_options->matrix, "Print the nvidia-smi topo -m style GPU/adapter matrix");
   command->add_option("--nccl-topo", probe_options->nccl_topo,
-                      "Write an NCCL topology XML (NCCL_TOPO_FILE); %h stands for the node name");
+                      "Write an NCCL topology XML (NCCL_TOPO_FILE); %h stands for the node name")
+      ->type_name("FILE");
   auto* out = command->add_option("--out", probe_options->out_dir,
-                                  "Write DIR/<node>.yaml (node name from SLURMD_NODENAME, else the hostname)");
+                                  "Write DIR/<node>.yaml (node name from SLURMD_NODENAME, else the hostname)")
+                  ->type_name("DIR");
   command->get_option("--matrix")->excludes(out);
   command->footer("Examples:\n  brix probe --matrix\n  srun --ntasks-per-node=1 brix probe --out probes/\n"
                   "  brix probe merge probes/ -o cluster.yaml --strict\nSee man brix-probe.");
@@ -155,17 +140,18 @@ void add_probe_command(CLI::App& app, CommandContext& context) {
   auto* merge = command->add_subcommand("merge", "Group probe files into node groups, write a cluster file, report drift");
   auto merge_options = std::make_shared<MergeOptions>();
   add_format_option(*merge, merge_options->format);
-  merge->add_option("inputs", merge_options->inputs, "Directories of probe files, or probe files")->required();
-  merge->add_option("-o,--output", merge_options->output, "Write the cluster description (YAML) here");
+  merge->add_option("inputs", merge_options->inputs, "Directories of probe files, or probe files")
+      ->required()
+      ->type_name("DIR|FILE");
+  merge->add_option("-o,--output", merge_options->output, "Write the cluster description (YAML) here")->type_name("FILE");
   merge->add_option("--name", merge_options->name, "Cluster name in the written file")->default_str("probed-cluster");
   merge->add_flag("--strict", merge_options->strict, "Exit 1 when any node differs from its group's majority");
   merge->callback([merge_options, &context] { context.exit_code = run_merge(*merge_options); });
 
-  command->callback([command, merge, probe_options, &context] {
+  command->callback([merge, probe_options, &context] {
     if (merge->parsed()) {
       return;
     }
-    (void)command;
     run_probe(*probe_options);
     context.exit_code = 0;
   });
