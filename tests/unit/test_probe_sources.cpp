@@ -1,5 +1,6 @@
 #include "probe_fixtures.hpp"
 
+#include <brix/probe/hwloc_scan.hpp>
 #include <brix/probe/sources.hpp>
 
 #include <doctest/doctest.h>
@@ -175,4 +176,19 @@ TEST_CASE("probe::system verbs on this machine") {
   CHECK_FALSE(scan.available);
   CHECK(scan.devices.empty());
   CHECK(scan.status.rfind("no RDMA", 0) == 0);
+}
+
+TEST_CASE("probe::live topology and host facts of this machine") {
+  const auto topology = HwlocTopology::load_live();
+  CHECK_FALSE(topology.from_file());
+  const auto scan = scan_topology(topology);
+  REQUIRE_FALSE(scan.packages.empty());
+  CHECK(scan.packages.front().threads >= 1);
+  CHECK_FALSE(scan.packages.front().cpus.empty());
+  CHECK(scan.machine_infos.count("hwlocVersion") == 1);
+  const auto facts = make_sysfs_host("/")->facts();
+  CHECK_FALSE(facts.kernel.empty());
+  CHECK_FALSE(facts.hostname.empty());
+  CHECK_FALSE(facts.architecture.empty());
+  MESSAGE("this machine: " << facts.os << ", kernel " << facts.kernel << ", " << facts.disks.size() << " disks");
 }
