@@ -7,6 +7,10 @@
 #include <brix/util/strings.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <optional>
+#include <thread>
 #include <cmath>
 #include <filesystem>
 #include <fmt/format.h>
@@ -86,15 +90,40 @@ std::vector<ProbeFile> read_probe_files(const std::vector<std::string>& inputs) 
     std::sort(found.begin(), found.end(), natural_less);
     paths.insert(paths.end(), found.begin(), found.end());
   }
+  // YAML parsing dominates (~25 ms for a DGX node's file): parse the files on all cores.
+  std::vector<std::optional<NodeReport>> reports(paths.size());
+  std::vector<std::exception_ptr> errors(paths.size());
+  std::atomic<std::size_t> next{0};
+  const auto worker = [&] {
+    for (std::size_t i = next++; i < paths.size(); i = next++) {
+      try {
+        reports[i] = read_probe_file(paths[i]);
+      } catch (...) {
+        errors[i] = std::current_exception();
+      }
+    }
+  };
+  const std::size_t threads = std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, std::max<std::size_t>(paths.size(), 1));
+  std::vector<std::thread> pool;
+  for (std::size_t t = 1; t < threads; ++t) {
+    pool.emplace_back(worker);
+  }
+  worker();
+  for (auto& thread : pool) {
+    thread.join();
+  }
   std::vector<ProbeFile> files;
   std::map<std::string, std::string> seen;
-  for (const auto& path : paths) {
-    auto report = read_probe_file(path);
-    if (const auto [where, inserted] = seen.emplace(report.host, path); !inserted) {
-      throw InputError(located(path, 0, fmt::format("host '{}' was already read from {}", report.host, where->second),
+  for (std::size_t i = 0; i < paths.size(); ++i) {
+    if (errors[i]) {
+      std::rethrow_exception(errors[i]); // the first bad file in input order
+    }
+    const std::string& host = reports[i]->host;
+    if (const auto [where, inserted] = seen.emplace(host, paths[i]); !inserted) {
+      throw InputError(located(paths[i], 0, fmt::format("host '{}' was already read from {}", host, where->second),
                                "one probe file per node"));
     }
-    files.push_back({path, std::move(report)});
+    files.push_back({paths[i], std::move(*reports[i])});
   }
   return files;
 }
