@@ -6,7 +6,9 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
 #include <fmt/format.h>
+#include <fstream>
 
 using namespace brix::probe;
 using probe_test::fixture;
@@ -172,4 +174,52 @@ TEST_CASE("probe::topology file errors are one-line input errors") {
                        doctest::Contains("/nonexistent/topo.xml: cannot open topology file"), brix::InputError);
   const auto bad = std::string(BRIX_TEST_SOURCE_DIR) + "/tests/fixtures/hwloc/make_fixtures.py";
   CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(bad), doctest::Contains("not an XML file"), brix::InputError);
+}
+
+TEST_CASE("probe::adapters far from every GPU are all compute adapters") {
+  // A PCIe server: one GPU and one adapter, each on its own root port of the same socket.
+  const char* xml = R"(<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE topology SYSTEM "hwloc2.dtd">
+<topology version="2.0">
+  <object type="Machine" os_index="0" cpuset="0x00000003" complete_cpuset="0x00000003" allowed_cpuset="0x00000003" nodeset="0x00000001" complete_nodeset="0x00000001" allowed_nodeset="0x00000001" gp_index="1">
+    <info name="HostName" value="pcie-server"/>
+    <object type="Package" os_index="0" cpuset="0x00000003" complete_cpuset="0x00000003" nodeset="0x00000001" complete_nodeset="0x00000001" gp_index="2">
+      <object type="NUMANode" os_index="0" cpuset="0x00000003" complete_cpuset="0x00000003" nodeset="0x00000001" complete_nodeset="0x00000001" gp_index="3" local_memory="1073741824"/>
+      <object type="Core" os_index="0" cpuset="0x00000003" complete_cpuset="0x00000003" nodeset="0x00000001" complete_nodeset="0x00000001" gp_index="4">
+        <object type="PU" os_index="0" cpuset="0x00000001" complete_cpuset="0x00000001" nodeset="0x00000001" complete_nodeset="0x00000001" gp_index="5"/>
+        <object type="PU" os_index="1" cpuset="0x00000002" complete_cpuset="0x00000002" nodeset="0x00000001" complete_nodeset="0x00000001" gp_index="6"/>
+      </object>
+      <object type="Bridge" gp_index="7" bridge_type="0-1" depth="0" bridge_pci="0000:[00-02]">
+        <object type="Bridge" gp_index="8" bridge_type="1-1" depth="1" bridge_pci="0000:[01-01]" pci_busid="0000:00:01.0" pci_type="0604 [8086:352a] [8086:0000] 04" pci_link_speed="31.507692">
+          <object type="PCIDev" gp_index="9" pci_busid="0000:01:00.0" pci_type="0302 [10de:26b9] [10de:1851] a1" pci_link_speed="31.507692"/>
+        </object>
+        <object type="Bridge" gp_index="10" bridge_type="1-1" depth="1" bridge_pci="0000:[02-02]" pci_busid="0000:00:02.0" pci_type="0604 [8086:352a] [8086:0000] 04" pci_link_speed="31.507692">
+          <object type="PCIDev" gp_index="11" pci_busid="0000:02:00.0" pci_type="0207 [15b3:101b] [15b3:0007] 00" pci_link_speed="31.507692">
+            <object type="OSDev" gp_index="12" name="mlx5_0" osdev_type="3">
+              <info name="Port1State" value="4"/>
+              <info name="Port1LinkLayer" value="InfiniBand"/>
+              <info name="Port1ActiveWidth" value="2"/>
+              <info name="Port1ActiveSpeed" value="64"/>
+            </object>
+          </object>
+        </object>
+      </object>
+    </object>
+  </object>
+</topology>
+)";
+  const std::string path = (std::filesystem::temp_directory_path() / "brix-pcie-server.xml").string();
+  std::ofstream(path) << xml;
+  brix::probe::ProbeRequest request;
+  request.topology_file = path;
+  const auto report = brix::probe::probe_node(request);
+  std::filesystem::remove(path);
+  REQUIRE(report.gpus.size() == 1);
+  CHECK(report.gpus[0].model == "NVIDIA L40S");
+  CHECK(report.gpus[0].pcie_width == 16);
+  REQUIRE(report.nics.size() == 1);
+  CHECK(report.gpus[0].nearest_nics[0].path == PathClass::phb);
+  CHECK(report.nics[0].compute);
+  CHECK(report.nics[0].primary_port()->rate_gbps == doctest::Approx(200));
+  CHECK(report.host == "pcie-server");
 }

@@ -263,7 +263,14 @@ NodeReport assemble_report(const HwlocScan& scan, const ProbeInputs& inputs, con
       nic.nearest_gpu = static_cast<int>(std::get<2>(best));
       nic.nearest_gpu_path = static_cast<PathClass>(std::get<0>(best));
     }
-    nic.compute = report.gpus.empty() || nic.nearest_gpu_path == PathClass::pix || nic.nearest_gpu_path == PathClass::pxb;
+    nic.compute = nic.nearest_gpu_path == PathClass::pix || nic.nearest_gpu_path == PathClass::pxb;
+  }
+  // Without GPU-local adapters (a CPU node, or a PCIe server with its adapters on the root
+  // complex) every RDMA adapter carries the job's traffic.
+  if (std::none_of(report.nics.begin(), report.nics.end(), [](const Nic& nic) { return nic.compute; })) {
+    for (auto& nic : report.nics) {
+      nic.compute = true;
+    }
   }
 
   report.gpu_pairs.assign(report.gpus.size(), std::vector<GpuPair>(report.gpus.size()));
