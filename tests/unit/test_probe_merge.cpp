@@ -1,6 +1,8 @@
 #include "probe_fixtures.hpp"
 
+#include <brix/cluster/loader.hpp>
 #include <brix/probe/cluster_doc.hpp>
+#include <brix/util/document.hpp>
 #include <brix/probe/merge.hpp>
 #include <brix/probe/report_json.hpp>
 #include <brix/util/error.hpp>
@@ -152,4 +154,46 @@ TEST_CASE("probe::read_probe_files reads directories and files, rejects bad inpu
   TempDir empty;
   CHECK_THROWS_WITH_AS(read_probe_files({empty.path.string()}), doctest::Contains("no probe files in this directory"),
                        brix::InputError);
+}
+
+TEST_CASE("probe::merged and single-node cluster files load with the cluster loader") {
+  const auto result = merge_reports(dgx_h100_cluster(), "probed");
+  const auto merged = brix::cluster::cluster_from_document(
+      brix::util::DocNode::load_string(brix::util::to_yaml(result.cluster), "cluster.yaml"), "probed");
+  REQUIRE(merged.groups.size() == 2);
+  CHECK(merged.name == "probed");
+  const auto& h100 = merged.groups[1];
+  CHECK(h100.name == "h100-sxm");
+  CHECK(h100.nodes == 4);
+  CHECK(h100.gpus_per_node == 8);
+  CHECK(h100.gpu.id == "h100-sxm");
+  CHECK(h100.nics_per_node == 8);
+  CHECK(h100.nic_gbps == doctest::Approx(400));
+  CHECK(h100.nvlink_domain == 8);
+  CHECK(h100.nvlink_bytes_per_s == doctest::Approx(900e9));
+  CHECK(h100.hosts == std::vector<std::string>{"node001", "node002", "node003", "node004"});
+  CHECK(h100.topology_yaml.find("brix_probe: 1") != std::string::npos);
+  CHECK(merged.groups[0].gpu.id == "a100-sxm-80gb");
+  CHECK(merged.groups[0].nic_gbps == doctest::Approx(200));
+  CHECK(result.notes.empty());
+
+  const auto single = brix::cluster::cluster_from_document(
+      brix::util::DocNode::load_string(brix::util::to_yaml(single_node_cluster(probe_fixture("dgx-a100.xml", "n7"))),
+                                       "n7.yaml"),
+      "n7");
+  REQUIRE(single.groups.size() == 1);
+  CHECK(single.groups[0].hosts == std::vector<std::string>{"n7"});
+  CHECK(single.groups[0].gpus() == 8);
+}
+
+TEST_CASE("probe::merge notes a GPU the catalog does not know") {
+  auto report = probe_fixture("dgx-h100.xml", "old1");
+  for (auto& gpu : report.gpus) {
+    gpu.model = "Tesla V100-SXM2-32GB";
+  }
+  const auto result = merge_reports({report}, "c");
+  REQUIRE(result.notes.size() == 1);
+  CHECK(result.notes[0].find("'tesla-v100-sxm2-32gb'") == std::string::npos);
+  CHECK(result.notes[0].find("gpu: tesla-v100-sxm2-32gb") != std::string::npos);
+  CHECK(result.cluster["node_groups"][0]["gpu"] == "tesla-v100-sxm2-32gb");
 }

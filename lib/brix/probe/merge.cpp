@@ -1,5 +1,7 @@
 #include <brix/probe/merge.hpp>
 
+#include <brix/cluster/gpu_catalog.hpp>
+
 #include <brix/probe/hwloc_scan.hpp>
 #include <brix/probe/report_json.hpp>
 #include <brix/util/document.hpp>
@@ -272,6 +274,13 @@ MergeResult merge_reports(const std::vector<NodeReport>& reports, const std::str
     group.adapters = compute_adapters(representative);
     group.in_cluster = !representative.gpus.empty();
     if (group.in_cluster) {
+      const std::string gpu_id = gpu_catalog_id(representative);
+      const auto catalog = cluster::gpu_catalog();
+      if (std::none_of(catalog.begin(), catalog.end(), [&](const cluster::GpuSpec& spec) { return spec.id == gpu_id; })) {
+        result.notes.push_back(fmt::format("group {}: GPU '{}' (written as gpu: {}) is not in the GPU catalog "
+                                           "(`brix plan --gpus`); edit the id before planning",
+                                           group.name, group.gpu_model, gpu_id));
+      }
       groups.push_back(node_group_document(group.name, representative, group.hosts));
     } else {
       result.notes.push_back(fmt::format("{} node{} without GPUs ({}) not written as a node group: the planner places "
