@@ -115,6 +115,16 @@ addrinfo* resolve(const std::string& host, int port, int flags) {
   return result;
 }
 
+/// A non-blocking, close-on-exec socket for `info`; invalid (and `error` set) on failure.
+Fd open_socket(const addrinfo* info, std::string& error) {
+  Fd fd(::socket(info->ai_family, info->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+                 info->ai_protocol));
+  if (!fd.valid()) {
+    error = std::strerror(errno);
+  }
+  return fd;
+}
+
 } // namespace
 
 std::string Endpoint::text() const {
@@ -150,12 +160,9 @@ std::unique_ptr<Stream> TcpConnector::connect(const Endpoint& endpoint,
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   addrinfo* list = resolve(endpoint.host, endpoint.port, 0);
   std::string last_error = "no address";
-  bool retryable = true;
   for (auto* info = list; info != nullptr; info = info->ai_next) {
-    Fd fd(::socket(info->ai_family, info->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                   info->ai_protocol));
+    Fd fd = open_socket(info, last_error);
     if (!fd.valid()) {
-      last_error = std::strerror(errno);
       continue;
     }
     int rc = ::connect(fd.get(), info->ai_addr, info->ai_addrlen);
@@ -180,17 +187,15 @@ std::unique_ptr<Stream> TcpConnector::connect(const Endpoint& endpoint,
     return std::make_unique<TcpStream>(std::move(fd), endpoint.text());
   }
   ::freeaddrinfo(list);
-  throw NetError(fmt::format("cannot connect to {}: {}", endpoint.text(), last_error), retryable);
+  throw NetError(fmt::format("cannot connect to {}: {}", endpoint.text(), last_error), true);
 }
 
 Fd listen_tcp(const std::string& address, int port, int backlog) {
   addrinfo* list = resolve(address, port, AI_PASSIVE);
   std::string last_error = "no address";
   for (auto* info = list; info != nullptr; info = info->ai_next) {
-    Fd fd(::socket(info->ai_family, info->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                   info->ai_protocol));
+    Fd fd = open_socket(info, last_error);
     if (!fd.valid()) {
-      last_error = std::strerror(errno);
       continue;
     }
     const int one = 1;
