@@ -3,6 +3,7 @@
 #include <brix/util/error.hpp>
 #include <brix/util/strings.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -41,6 +42,50 @@ void child_error(const char* what, const char* detail) {
   }
 }
 
+/// The guard: reads "+pid"/"-pid" lines (process groups to kill / forget) until the agent's end
+/// of the pipe closes, then SIGKILLs the groups left. Runs in a forked child of a process that
+/// has no threads yet.
+[[noreturn]] void run_guard(int pipe_fd) {
+  for (const int signal : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE}) {
+    ::signal(signal, SIG_IGN); // only the agent's death ends the guard
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  ::prctl(PR_SET_NAME, "brix-guard");
+  std::vector<int> groups;
+  std::string pending;
+  char buffer[4096];
+  while (true) {
+    const auto got = ::read(pipe_fd, buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got <= 0) {
+      break;
+    }
+    pending.append(buffer, static_cast<std::size_t>(got));
+    std::size_t newline = 0;
+    while ((newline = pending.find('\n')) != std::string::npos) {
+      const auto line = pending.substr(0, newline);
+      pending.erase(0, newline + 1);
+      const auto pid = line.size() > 1 ? util::parse_int(line.substr(1)) : std::nullopt;
+      if (!pid) {
+        continue;
+      }
+      if (line[0] == '+') {
+        groups.push_back(static_cast<int>(*pid));
+      } else {
+        std::erase(groups, static_cast<int>(*pid));
+      }
+    }
+  }
+  for (const int group : groups) {
+    ::kill(-group, SIGKILL);
+  }
+  ::_exit(0);
+}
+
 } // namespace
 
 PosixProcessControl::PosixProcessControl() : m_agent_pid(::getpid()) {
@@ -52,9 +97,27 @@ PosixProcessControl::PosixProcessControl() : m_agent_pid(::getpid()) {
   }
   // Orphaned grandchildren come to the agent, which reaps them and kills them after an attempt.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    throw JobError(fmt::format("pipe: {}", std::strerror(errno)));
+  }
+  m_guard_pid = ::fork();
+  if (m_guard_pid == 0) {
+    ::close(fds[1]);
+    run_guard(fds[0]);
+  }
+  ::close(fds[0]);
+  if (m_guard_pid < 0) {
+    ::close(fds[1]);
+    throw JobError(fmt::format("fork: {}", std::strerror(errno)));
+  }
+  m_guard_fd = fds[1];
 }
 
 PosixProcessControl::~PosixProcessControl() {
+  ::close(m_guard_fd); // the guard kills what is left, then exits
+  int status = 0;
+  ::waitpid(m_guard_pid, &status, 0);
   ::close(m_signal_fd);
   const auto set = agent_signals();
   ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
@@ -127,9 +190,16 @@ SpawnedWorker PosixProcessControl::spawn(const WorkerSpec& spec) {
   }
   // Also from the parent, so that signal_group cannot race the child's own setpgid.
   ::setpgid(pid, pid);
+  m_workers.push_back(pid);
+  tell_guard('+', pid);
   ::close(out[1]);
   ::close(err[1]);
   return {pid, out[0], err[0]};
+}
+
+void PosixProcessControl::tell_guard(char change, int pid) {
+  const auto line = fmt::format("{}{}\n", change, pid);
+  [[maybe_unused]] const auto ignored = ::write(m_guard_fd, line.data(), line.size());
 }
 
 void PosixProcessControl::signal_group(int pid, int signal) {
@@ -163,7 +233,7 @@ void PosixProcessControl::kill_strays() {
     char state = 0;
     int ppid = 0;
     if (close_paren != nullptr && std::sscanf(close_paren + 1, " %c %d", &state, &ppid) == 2 &&
-        ppid == m_agent_pid && state != 'Z') {
+        ppid == m_agent_pid && state != 'Z' && *pid != m_guard_pid) {
       ::kill(static_cast<pid_t>(*pid), SIGKILL);
     }
   }
@@ -176,6 +246,13 @@ void PosixProcessControl::reap() {
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) {
       return;
+    }
+    if (const auto worker = std::find(m_workers.begin(), m_workers.end(), pid);
+        worker != m_workers.end()) {
+      // Its group dies with it (the supervisor SIGKILLs it on exit): the guard may forget it.
+      m_workers.erase(worker);
+      ::kill(-pid, SIGKILL);
+      tell_guard('-', pid);
     }
     Event event;
     event.kind = Event::Kind::exited;
@@ -218,6 +295,18 @@ Event PosixProcessControl::next(util::Clock::TimePoint deadline) {
       }
     }
   }
+}
+
+int PosixProcessControl::take_stop_signal() {
+  signalfd_siginfo info{};
+  while (::read(m_signal_fd, &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+    const int signal = static_cast<int>(info.ssi_signo);
+    if (signal == SIGTERM || signal == SIGINT || signal == SIGHUP) {
+      return signal;
+    }
+  }
+  reap();
+  return 0;
 }
 
 std::string resolve_program(const std::string& name, const std::string& path_env) {

@@ -67,7 +67,9 @@ inline constexpr int k_forwarded_signals[] = {1 /*HUP*/, 2 /*INT*/, 10 /*USR1*/,
                                               15 /*TERM*/};
 
 /// Real processes. Construct it before any thread starts: it blocks SIGCHLD and the forwarded
-/// signals (delivered through a signalfd) and makes the agent a child subreaper.
+/// signals (delivered through a signalfd), makes the agent a child subreaper, and forks a guard
+/// process that kills every worker's process group when the agent dies, however it dies
+/// (PR_SET_PDEATHSIG reaches only the workers themselves, not what they started).
 class PosixProcessControl final : public ProcessControl, public EventSource {
 public:
   PosixProcessControl();
@@ -76,11 +78,17 @@ public:
   void signal_group(int pid, int signal) override;
   void kill_strays() override;
   Event next(util::Clock::TimePoint deadline) override;
+  /// A pending TERM, INT or HUP (0 when none), without waiting: for the phases without workers.
+  [[nodiscard]] int take_stop_signal();
 
 private:
   void reap();
+  void tell_guard(char change, int pid);
   int m_signal_fd = -1;
   int m_agent_pid = 0;
+  int m_guard_pid = 0;
+  int m_guard_fd = -1; ///< write end of the guard's pipe
+  std::vector<int> m_workers;
   std::vector<Event> m_queue;
 };
 

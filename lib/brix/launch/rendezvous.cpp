@@ -2,6 +2,7 @@
 
 #include <brix/util/error.hpp>
 
+#include <algorithm>
 #include <fmt/format.h>
 
 namespace brix::launch {
@@ -88,6 +89,25 @@ std::string describe_missing(net::StoreClient& store, int attempt,
   return text;
 }
 
+/// store.wait in one-second steps, so that a signal can end the wait.
+bool wait_interruptible(net::StoreClient& store, const std::vector<std::string>& keys,
+                        std::chrono::milliseconds timeout, const RendezvousOptions& options) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      return false;
+    }
+    if (store.wait(keys, std::min<std::chrono::milliseconds>(left, std::chrono::seconds(1)))) {
+      return true;
+    }
+    if (options.check_interrupt) {
+      options.check_interrupt();
+    }
+  }
+}
+
 } // namespace
 
 World join_rendezvous(net::StoreClient& store, const AgentInfo& me, int attempt,
@@ -107,7 +127,7 @@ World join_rendezvous(net::StoreClient& store, const AgentInfo& me, int attempt,
     for (int rank = 0; rank < options.nnodes; ++rank) {
       keys.push_back(node_key(attempt, rank));
     }
-    if (!store.wait(keys, options.timeout)) {
+    if (!wait_interruptible(store, keys, options.timeout, options)) {
       std::size_t count = 0;
       const auto names = describe_missing(store, attempt, options, count);
       const auto message = fmt::format("rendezvous (attempt {}) timed out after {} s: {} of {} "
@@ -138,7 +158,8 @@ World join_rendezvous(net::StoreClient& store, const AgentInfo& me, int attempt,
   }
 
   // Node 0 reports missing nodes itself; wait a little longer than it does.
-  if (!store.wait({world_key}, options.timeout + std::chrono::seconds(5))) {
+  if (!wait_interruptible(store, {world_key}, options.timeout + std::chrono::seconds(5),
+                          options)) {
     std::size_t count = 0;
     const auto names = describe_missing(store, attempt, options, count);
     throw JobError(fmt::format("rendezvous (attempt {}) timed out after {} s waiting for node 0 "

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,8 @@ struct RendezvousOptions {
   std::string master_addr; ///< node 0 publishes these
   int master_port = 0;
   std::vector<std::string> hosts; ///< expected node names, to name the missing ones
+  /// Called about once a second while waiting; throws to abandon the rendezvous (a signal).
+  std::function<void()> check_interrupt;
 };
 
 /// Joins attempt `attempt`; returns the agreed World. A node that does not arrive within the
