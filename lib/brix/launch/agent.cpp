@@ -56,7 +56,8 @@ private:
   int m_nproc = 1;
   std::string m_run_id;
   std::string m_token;
-  std::string m_node0;
+  std::string m_node0; ///< node 0 as this node reaches it
+  std::string m_self;  ///< this node's own address, for peers
   int m_store_port = 0;
   std::string m_log_dir;
   std::vector<std::string> m_command;
@@ -136,6 +137,7 @@ std::vector<WorkerSpec> Agent::worker_specs(const World& world, const std::strin
     context.error_file = spec.error_file;
     context.log_dir = attempt_dir;
     context.store_addr = m_node0;
+    context.node_address = m_self;
     context.store_port = m_store_port;
     context.store_token = m_token;
     context.binding = bindings[local];
@@ -180,7 +182,8 @@ int Agent::run() {
   m_command[0] = resolve_program(m_command[0], m_env("PATH").value_or("/usr/bin:/bin"));
   m_run_id = choose_run_id(m_options.run_id, m_env);
   m_token = choose_token(m_options.token, m_env, m_run_id, single);
-  m_node0 = node0_address(m_nodes, m_options.rdzv_host);
+  m_node0 = m_options.rdzv_host.empty() ? node_address(m_nodes, 0) : m_options.rdzv_host;
+  m_self = me == 0 && m_options.rdzv_host.empty() ? m_node0 : node_address(m_nodes, me);
   const int rdzv_port = m_options.rdzv_port > 0 ? m_options.rdzv_port : (single ? 0 : 29400);
   int master_port = m_options.master_port;
   if (master_port <= 0) {
@@ -213,7 +216,7 @@ int Agent::run() {
 
   try {
     connect(client);
-    AgentInfo info{me, m_nodes.name(), m_node0, m_nproc, m_nodes.nnodes()};
+    AgentInfo info{me, m_nodes.name(), m_self, m_nproc, m_nodes.nnodes()};
     RendezvousOptions rendezvous;
     rendezvous.nnodes = m_nodes.nnodes();
     rendezvous.timeout = m_options.rdzv_timeout;

@@ -63,10 +63,7 @@ bool is_loopback(const std::string& address) {
   return address.starts_with("127.") || address == "::1" || address == "localhost";
 }
 
-std::string node0_address(const NodeSet& nodes, const std::string& given_host) {
-  if (!given_host.empty()) {
-    return given_host;
-  }
+std::string node_address(const NodeSet& nodes, int node_rank) {
   if (nodes.source == "single node") {
     return "127.0.0.1";
   }
@@ -76,7 +73,7 @@ std::string node0_address(const NodeSet& nodes, const std::string& given_host) {
   if (nodes.source == "slurm" || !nodes.job_id.empty()) {
     resolvers.push_back(&slurm);
   }
-  return resolve_node(nodes.hosts.at(0), resolvers);
+  return resolve_node(nodes.hosts.at(node_rank), resolvers);
 }
 
 int free_local_port() {

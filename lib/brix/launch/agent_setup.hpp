@@ -20,9 +20,9 @@ namespace brix::launch {
 /// 32 hex digits from /dev/urandom.
 [[nodiscard]] std::string random_hex();
 
-/// Where node 0 can be reached from this node: --rdzv-endpoint's host, 127.0.0.1 for one node,
-/// else node 0's name resolved by DNS, then (under Slurm) by its NodeAddr.
-[[nodiscard]] std::string node0_address(const NodeSet& nodes, const std::string& given_host);
+/// Where node `node_rank` can be reached from this node: 127.0.0.1 for one node, else its name
+/// resolved by DNS, then (under Slurm) by its NodeAddr.
+[[nodiscard]] std::string node_address(const NodeSet& nodes, int node_rank);
 
 /// Whether `address` is a loopback address (emulated nodes, one machine).
 [[nodiscard]] bool is_loopback(const std::string& address);

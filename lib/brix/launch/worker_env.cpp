@@ -55,6 +55,7 @@ std::vector<std::string> worker_environment(const std::vector<std::string>& base
     set("OMP_NUM_THREADS", "1");
   }
   set("BRIX_NODE", node.node);
+  set("BRIX_NODE_ADDR", context.node_address);
   set("BRIX_NODE_RANK", std::to_string(context.node_rank));
   set("BRIX_NNODES", std::to_string(world.nodes.size()));
   set("BRIX_ATTEMPT", std::to_string(world.attempt));

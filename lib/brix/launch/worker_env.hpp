@@ -19,6 +19,7 @@ struct WorkerContext {
   std::string master_addr;    ///< as this node reaches node 0
   std::string error_file;     ///< TORCHELASTIC_ERROR_FILE
   std::string log_dir;        ///< this attempt's log directory
+  std::string node_address;   ///< this node's address for peers (gloo binds to it)
   std::string store_addr;     ///< the rendezvous store, for brix-worker (gloo, NCCL ids)
   int store_port = 0;
   std::string store_token;
