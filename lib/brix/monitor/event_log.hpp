@@ -28,6 +28,7 @@ inline constexpr std::string_view change_point = "change_point"; ///< step time 
 inline constexpr std::string_view periodic = "periodic_slowdown"; ///< slowdowns recur
 inline constexpr std::string_view suspect = "suspect";       ///< a node marked suspect
 inline constexpr std::string_view heartbeat_lost = "heartbeat_lost"; ///< a rank went silent
+inline constexpr std::string_view heartbeat_resumed = "heartbeat_resumed"; ///< it reports again
 inline constexpr std::string_view auth_refused = "auth_refused"; ///< a peer had the wrong token
 inline constexpr std::string_view monitor_start = "monitor_start";
 } // namespace event_type
