@@ -61,7 +61,7 @@ TEST_CASE("monitor::StragglerDetector: jitter alone flags nobody; a missing rank
       CHECK(detector.add(rank, step, 0.1 * jitter(rank, step)).empty());
     }
   }
-  CHECK(detector.last_scored_step() >= 197);
+  CHECK(detector.last_scored_step() == 199 - StragglerOptions{}.lag);
 }
 
 TEST_CASE("monitor::StragglerDetector against its own history") {
@@ -133,4 +133,31 @@ TEST_CASE("monitor::periodic slowdowns are recognised") {
   CHECK(*period == doctest::Approx(600).epsilon(0.02));
   CHECK_FALSE(periodic_interval({0, 100, 900}).has_value());
   CHECK_FALSE(periodic_interval({0, 100}).has_value());
+}
+
+TEST_CASE("monitor::StragglerDetector scores a rank that reports late against the step's peers") {
+  StragglerDetector detector; // lag 4, steps 5
+  detector.set_world_size(4);
+  std::int64_t flagged_at = -1;
+  // Ranks 0-2 run ahead freely; rank 3 is 1.5x slower and falls further and further behind.
+  std::int64_t slow_step = 0;
+  double slow_clock = 0;
+  for (std::int64_t step = 0; step < 60; ++step) {
+    for (int rank = 0; rank < 3; ++rank) {
+      (void)detector.add(rank, step, 0.1 * jitter(rank, step));
+    }
+    const double now = static_cast<double>(step + 1) * 0.1;
+    while (slow_clock + 0.15 <= now) {
+      slow_clock += 0.15;
+      for (const auto& change : detector.add(3, slow_step, 0.15)) {
+        if (change.flagged) {
+          flagged_at = change.step;
+          CHECK(change.rank == 3);
+          CHECK(change.reason == "peers");
+        }
+      }
+      ++slow_step;
+    }
+  }
+  CHECK(flagged_at == 4); // its 5th step, scored against peers that were already complete
 }

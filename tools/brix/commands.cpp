@@ -5,11 +5,13 @@
 namespace brix::cli {
 
 void add_help_command(CLI::App& app, CommandContext& context);
+void add_monitor_command(CLI::App& app, CommandContext& context);
 
 namespace {
 // One row per subcommand, in the order help lists them.
 constexpr Command k_commands[] = {
     {"help", "Show help for brix or one command", add_help_command},
+    {"monitor", "Watch a running job: stragglers, heartbeats, GPUs, rules, Prometheus", add_monitor_command},
 };
 } // namespace
 

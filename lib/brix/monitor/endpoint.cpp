@@ -28,7 +28,7 @@ MonitorEndpoint::MonitorEndpoint(EndpointOptions options, const Clock& clock)
   if (m_options.token.empty()) {
     throw InputError("the monitor endpoint needs a job token (expected --token-file, BRIX_JOB_TOKEN or JOB_DIR/token)");
   }
-  m_listen_fd = net::listen_tcp(m_options.host, m_options.port);
+  m_listen_fd = net::listen_on(m_options.host, m_options.port);
   m_port = net::local_port(m_listen_fd);
   // Events already in the log (launch's joins, an earlier attempt) are history, not news.
   (void)read_events_from(event_log_path(m_options.job_dir), m_log_offset);

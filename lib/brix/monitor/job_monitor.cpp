@@ -174,8 +174,9 @@ void JobMonitor::on_step(const StepRecord& record, const std::string& node) {
   if (stage) {
     auto& steps = m_stage_steps[*stage];
     auto& slowest = steps[record.step];
-    slowest.first = std::max(slowest.first, busy);
-    slowest.second = std::max(slowest.second, record.seconds);
+    slowest.compute = std::max(slowest.compute, busy);
+    slowest.wall = std::max(slowest.wall, record.seconds);
+    ++slowest.ranks;
     while (static_cast<int>(steps.size()) > m_options.stage_window) {
       steps.erase(steps.begin());
     }
@@ -276,14 +277,14 @@ Snapshot JobMonitor::snapshot() const {
                          entry.subject.rank, entry.subject.gpu, std::string(state_name(entry.state)),
                          entry.value, entry.since});
   }
-  const auto scored = m_stragglers.last_scored_step();
   for (const auto& [stage, steps] : m_stage_steps) {
     std::vector<double> compute;
     std::vector<double> wall;
+    const auto ranks = static_cast<int>(stage_ranks[stage].size());
     for (const auto& [step, slowest] : steps) {
-      if (step <= scored) { // later steps may still lack some of the stage's ranks
-        compute.push_back(slowest.first);
-        wall.push_back(slowest.second);
+      if (slowest.ranks >= ranks) { // a step counts once every rank of the stage reported it
+        compute.push_back(slowest.compute);
+        wall.push_back(slowest.wall);
       }
     }
     if (!compute.empty()) {

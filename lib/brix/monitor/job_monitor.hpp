@@ -67,8 +67,12 @@ private:
   std::optional<double> m_period;
   std::string m_period_node;
   RuleEngine m_rules;
-  /// stage -> step -> (slowest compute, slowest step time) among the stage's ranks
-  std::map<int, std::map<std::int64_t, std::pair<double, double>>> m_stage_steps;
+  struct StageStep {
+    double compute = 0; ///< slowest compute time among the stage's ranks
+    double wall = 0;    ///< slowest step time
+    int ranks = 0;      ///< ranks of the stage that reported this step
+  };
+  std::map<int, std::map<std::int64_t, StageStep>> m_stage_steps; ///< stage -> step -> times
   std::map<std::string, std::uint64_t> m_event_counts;
 };
 

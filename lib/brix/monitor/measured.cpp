@@ -19,7 +19,7 @@ std::string measured_stages_yaml(const Snapshot& snapshot) {
     stages.push_back({{"stage", stage.stage}, {"ranks", stage.ranks}, {"steps", stage.steps},
                       {"compute_seconds", stage.compute_seconds}, {"step_seconds", stage.step_seconds}});
   }
-  const nlohmann::ordered_json document{{"brix_measured", 1}, {"job", snapshot.job}, {"taken", snapshot.time},
+  const nlohmann::ordered_json document{{"brix_measured", 1}, {"job", snapshot.job}, {"taken", static_cast<std::int64_t>(snapshot.time)},
                                         {"world_size", snapshot.world_size}, {"stages", std::move(stages)}};
   return "# Measured per-stage step times (brix monitor --save-measured); for brix plan --measured.\n" +
          util::to_yaml(document);

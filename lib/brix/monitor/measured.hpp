@@ -4,7 +4,7 @@
 //
 //   brix_measured: 1
 //   job: train-42
-//   taken: 1732841234.5        # unix seconds
+//   taken: 1732841234          # unix seconds
 //   world_size: 32
 //   stages:
 //     - {stage: 0, ranks: [0, 1, 2, 3], steps: 200, compute_seconds: 0.412, step_seconds: 0.55}

@@ -144,7 +144,8 @@ Snapshot snapshot_from_json(const nlohmann::json& in, const std::string& source)
       rank.history_ratio = item.value("history_ratio", 1.0);
       rank.straggler = item.value("straggler", false);
       rank.straggler_reason = item.value("straggler_reason", "");
-      for (const auto& [key, value] : item.value("values", nlohmann::json::object()).items()) {
+      const auto values = item.value("values", nlohmann::json::object());
+      for (const auto& [key, value] : values.items()) {
         rank.values.emplace_back(key, value.get<double>());
       }
       snapshot.ranks.push_back(std::move(rank));
@@ -174,7 +175,8 @@ Snapshot snapshot_from_json(const nlohmann::json& in, const std::string& source)
     for (const auto& item : in.at("events")) {
       snapshot.events.push_back(parse_event_line(item.dump(), source, 0));
     }
-    for (const auto& [type, count] : in.value("event_counts", nlohmann::json::object()).items()) {
+    const auto counts = in.value("event_counts", nlohmann::json::object());
+    for (const auto& [type, count] : counts.items()) {
       snapshot.event_counts[type] = count.get<std::uint64_t>();
     }
     return snapshot;

@@ -5,10 +5,13 @@
 // of the slowdown (plus the steps still in flight). Each rank is also scored against its own
 // history (recent median / older median), which catches a rank that slows with the whole job.
 // Feed it compute times where workers report them: a synchronous all-reduce equalises wall times.
+// A report arriving after its step was scored (a rank more than `lag` steps behind) is scored
+// against the peers recorded for that step.
 
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,7 +22,7 @@ struct StragglerOptions {
   double history_ratio = 1.25; ///< flagged when slower than its own older median by this factor
   int steps = 5;               ///< consecutive steps above a threshold before flagging/clearing
   int history = 50;            ///< steps of own history kept per rank
-  int lag = 2;                 ///< a step is scored once complete or `lag` steps later
+  int lag = 4;                 ///< a step is scored once complete or `lag` steps later
   int min_ranks = 2;           ///< fewer ranks in a step: no peer score
 };
 
@@ -59,10 +62,14 @@ public:
 
 private:
   std::vector<StragglerChange> score_step(std::int64_t step, const std::map<int, double>& times);
+  /// Scores one rank's time against `times` (which may include the rank itself).
+  std::optional<StragglerChange> score_rank(int rank, std::int64_t step, double seconds,
+                                            const std::map<int, double>& times);
 
   StragglerOptions m_options;
   int m_world_size = 0;
   std::map<std::int64_t, std::map<int, double>> m_pending; ///< step -> rank -> seconds
+  std::map<std::int64_t, std::map<int, double>> m_scored;  ///< the last `history` scored steps
   std::map<int, StragglerScore> m_scores;
   std::map<int, std::deque<double>> m_history;
   std::int64_t m_last_scored = -1;

@@ -16,6 +16,11 @@ std::string seconds_or_dash(const std::optional<double>& value) {
   return value ? util::human_seconds(*value) : "-";
 }
 
+std::string memory(std::uint64_t bytes) {
+  return bytes >= (1ULL << 30) ? util::gib(static_cast<double>(bytes))
+                               : fmt::format("{:.0f} MiB", static_cast<double>(bytes) / (1 << 20));
+}
+
 std::string clock_time(double unix_seconds) {
   const auto seconds = static_cast<std::time_t>(unix_seconds);
   std::tm local{};
@@ -62,7 +67,7 @@ std::string node_table(const Snapshot& snapshot, double now, const util::Style& 
       }
       row.push_back(std::to_string(node.gpus.size()));
       row.push_back(util_count ? fmt::format("{:.0f}%", util_sum / util_count) : "-");
-      row.push_back(util::gib(used * 1024 * 1024));
+      row.push_back(memory(static_cast<std::uint64_t>(used * 1024 * 1024)));
       row.push_back(fmt::format("{:.0f} C", temp));
       row.push_back(fmt::format("{:.0f} W", power));
       row.push_back(xids ? style.red(std::to_string(xids)) : "0");
@@ -105,7 +110,7 @@ std::string rank_table(const Snapshot& snapshot, double now, const ViewOptions& 
                    seconds_or_dash(rank->compute_seconds), fmt::format("{:.2f}x", rank->peer_ratio),
                    rank->last_report > 0 ? util::human_seconds(now - rank->last_report) : "-",
                    rank->cpu_percent ? fmt::format("{:.0f}%", *rank->cpu_percent) : "-",
-                   rank->rss_bytes ? util::gib(static_cast<double>(*rank->rss_bytes)) : "-", state});
+                   rank->rss_bytes ? memory(*rank->rss_bytes) : "-", state});
   }
   std::string out = table.render(2);
   if (shown < ranks.size()) {

@@ -54,7 +54,7 @@ bool parse_request_line(std::string_view line, std::string& method, std::string&
 }
 
 HttpServer::HttpServer(const std::string& host, int port, HttpHandler handler)
-    : m_handler(std::move(handler)), m_listen_fd(listen_tcp(host, port)), m_port(local_port(m_listen_fd)) {}
+    : m_handler(std::move(handler)), m_listen_fd(listen_on(host, port)), m_port(local_port(m_listen_fd)) {}
 
 HttpServer::~HttpServer() {
   stop();

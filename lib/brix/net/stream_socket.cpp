@@ -56,11 +56,11 @@ addrinfo* resolve(const std::string& host, int port, bool passive) {
 }
 } // namespace
 
-int listen_tcp(const std::string& host, int port, int backlog) {
+int listen_on(const std::string& host, int port, int backlog) {
   addrinfo* addresses = resolve(host, port, true);
   std::string reason = "no usable address";
   for (auto* address = addresses; address != nullptr; address = address->ai_next) {
-    const int fd = ::socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC, address->ai_protocol);
+    const int fd = ::socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, address->ai_protocol);
     if (fd < 0) {
       reason = std::strerror(errno);
       continue;

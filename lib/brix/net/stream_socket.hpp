@@ -18,9 +18,9 @@ struct HostPort {
 [[nodiscard]] HostPort parse_host_port(std::string_view text, std::string_view default_host,
                                        std::string_view what);
 
-/// A listening socket on `host:port` (port 0 picks a free one). Throws JobError, naming the
+/// A non-blocking listening socket on `host:port` (port 0 picks a free one). Throws JobError, naming the
 /// address, when it is in use or cannot be bound.
-[[nodiscard]] int listen_tcp(const std::string& host, int port, int backlog = 128);
+[[nodiscard]] int listen_on(const std::string& host, int port, int backlog = 128);
 /// The port a bound socket listens on.
 [[nodiscard]] int local_port(int fd);
 /// Connects within `timeout_ms`; throws JobError naming host:port and the reason.
