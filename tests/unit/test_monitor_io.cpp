@@ -8,6 +8,8 @@
 #include <brix/net/http_server.hpp>
 #include <brix/util/error.hpp>
 
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -18,11 +20,6 @@
 using namespace brix::monitor;
 
 namespace {
-std::string temp_dir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "brix-monitor-XXXXXX").string();
-  REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-  return pattern;
-}
 
 Snapshot sample_snapshot() {
   Snapshot snapshot;
@@ -100,7 +97,7 @@ TEST_CASE("monitor::render_prometheus") {
 }
 
 TEST_CASE("monitor::measured stage times round-trip; errors name the line") {
-  const auto dir = temp_dir();
+  const auto dir = brix::test::make_temp_dir();
   const auto path = dir + "/measured.yaml";
   write_measured_stages(path, sample_snapshot());
   const auto measured = read_measured_stages(path);
@@ -134,7 +131,7 @@ TEST_CASE("monitor::wire hello and tokens") {
 }
 
 TEST_CASE("monitor::MonitorEndpoint over real TCP: viewers with the token get snapshots, others are refused and logged") {
-  const auto dir = temp_dir();
+  const auto dir = brix::test::make_temp_dir();
   SystemClock clock;
   EndpointOptions options;
   options.job_dir = dir;

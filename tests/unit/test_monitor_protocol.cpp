@@ -4,6 +4,8 @@
 #include <brix/monitor/unix_datagram.hpp>
 #include <brix/util/error.hpp>
 
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
 
 #include <csignal>
@@ -13,14 +15,6 @@
 #include <unistd.h>
 
 using namespace brix::monitor;
-
-namespace {
-std::string temp_dir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "brix-monitor-XXXXXX").string();
-  REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-  return pattern;
-}
-} // namespace
 
 TEST_CASE("monitor::parse_report") {
   const auto parsed = parse_report("rank=3 step=120 time=0.412 compute=0.371 loss=2.31 stage=1 tokens=524288");
@@ -47,7 +41,7 @@ TEST_CASE("monitor::parse_report") {
 }
 
 TEST_CASE("monitor::Reporter sends to the collector socket; the kernel tells the pid") {
-  const auto dir = temp_dir();
+  const auto dir = brix::test::make_temp_dir();
   const auto path = dir + "/monitor.sock";
   DatagramReceiver receiver(path);
   Reporter reporter(path, 7, 2);
@@ -71,7 +65,7 @@ TEST_CASE("monitor::Reporter sends to the collector socket; the kernel tells the
 }
 
 TEST_CASE("monitor::EventLog appends and reads back; a torn last line is skipped") {
-  const auto dir = temp_dir();
+  const auto dir = brix::test::make_temp_dir();
   const auto path = event_log_path(dir);
   {
     EventLog log(path);

@@ -103,10 +103,8 @@ int run_monitor_view(SnapshotSource& source, const LiveOptions& options, std::os
       return net::HttpResponse{404, "text/plain; charset=utf-8", "not found; metrics are at /metrics\n"};
     });
     server->start();
-    if (!options.quiet || options.once) {
-      std::cerr << fmt::format("brix monitor: serving Prometheus metrics on http://{}:{}/metrics\n",
-                               options.prometheus->host, server->port());
-    }
+    std::cerr << fmt::format("brix monitor: serving Prometheus metrics on http://{}:{}/metrics\n",
+                             options.prometheus->host, server->port());
   }
   for (int refresh = 0; !stop; ++refresh) {
     Snapshot snapshot = fetch();

@@ -99,11 +99,11 @@ std::string rank_table(const Snapshot& snapshot, double now, const ViewOptions& 
       break;
     }
     ++shown;
-    std::string state = rank->state;
-    if (rank->state == rank_state::exited || rank->state == rank_state::stale) {
-      state = style.red(state);
-    } else if (rank->straggler) {
-      state = style.yellow(fmt::format("{} STRAGGLER ({})", state, rank->straggler_reason));
+    std::string state = rank->state == rank_state::exited || rank->state == rank_state::stale
+                            ? style.red(rank->state)
+                            : rank->state;
+    if (rank->straggler) {
+      state += " " + style.yellow(fmt::format("STRAGGLER ({})", rank->straggler_reason));
     }
     table.add_row({std::to_string(rank->rank), rank->node, rank->stage ? std::to_string(*rank->stage) : "-",
                    rank->step >= 0 ? std::to_string(rank->step) : "-", seconds_or_dash(rank->step_seconds),
