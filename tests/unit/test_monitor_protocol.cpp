@@ -43,23 +43,38 @@ TEST_CASE("monitor::parse_report") {
 TEST_CASE("monitor::Reporter sends to the collector socket; the kernel tells the pid") {
   const auto dir = brix::test::make_temp_dir();
   const auto path = dir + "/monitor.sock";
-  DatagramReceiver receiver(path);
-  Reporter reporter(path, 7, 2);
-  REQUIRE(reporter.enabled());
   ProgressReport report;
   report.step = 11;
   report.step_seconds = 0.25;
   report.values.emplace_back("loss", 1.5);
-  CHECK(reporter.send(report));
-  const auto datagram = receiver.receive(1000);
-  REQUIRE(datagram);
-  CHECK(datagram->pid == ::getpid());
-  CHECK(datagram->text == "rank=7 step=11 time=0.25 stage=2 loss=1.5\n");
-  CHECK_FALSE(receiver.receive(0).has_value());
-  std::filesystem::remove_all(dir);
-  // No collector: the report is dropped and counted, never an exception.
+  Reporter reporter(path, 7, 2);
+  REQUIRE(reporter.enabled());
+  {
+    DatagramReceiver receiver(path);
+    CHECK(reporter.send(report));
+    const auto datagram = receiver.receive(1000);
+    REQUIRE(datagram);
+    CHECK(datagram->pid == ::getpid());
+    CHECK(datagram->text == "rank=7 step=11 time=0.25 stage=2 loss=1.5\n");
+    CHECK_FALSE(receiver.receive(0).has_value());
+  }
+  // The collector is gone: the report is dropped and counted, never an exception.
   CHECK_FALSE(reporter.send(report));
   CHECK(reporter.dropped() == 1);
+  {
+    // A restarted collector (a new socket at the same path) gets the next report.
+    DatagramReceiver receiver(path);
+    CHECK(reporter.send(report));
+    CHECK(receiver.receive(1000).has_value());
+    // A full queue (net.unix.max_dgram_qlen) drops reports after a short wait instead of blocking.
+    int sent = 0;
+    for (int i = 0; i < 2000 && reporter.send(report); ++i) {
+      ++sent;
+    }
+    CHECK(sent < 2000);
+    CHECK(reporter.dropped() == 2);
+  }
+  std::filesystem::remove_all(dir);
   CHECK_FALSE(Reporter().enabled());
   CHECK_THROWS_AS(DatagramReceiver(std::string(200, 'x')), brix::JobError);
 }

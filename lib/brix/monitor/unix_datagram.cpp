@@ -94,14 +94,36 @@ DatagramSender::~DatagramSender() {
   }
 }
 
+bool DatagramSender::connect_to_collector() {
+  const auto address = address_of(m_path);
+  m_connected = ::connect(m_fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0;
+  return m_connected;
+}
+
 bool DatagramSender::send(std::string_view text) {
   if (m_fd < 0) {
     return false;
   }
-  const auto address = address_of(m_path);
-  const auto sent = ::sendto(m_fd, text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL,
-                             reinterpret_cast<const sockaddr*>(&address), sizeof(address));
-  return sent == static_cast<ssize_t>(text.size());
+  // Two attempts: the collector may have restarted (a stale connection is refused) or its queue
+  // (net.unix.max_dgram_qlen, 10 by default) may be full for a moment.
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!m_connected && !connect_to_collector()) {
+      return false;
+    }
+    if (::send(m_fd, text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL) == static_cast<ssize_t>(text.size())) {
+      return true;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      // A connected datagram socket polls writable when the collector's queue has room.
+      pollfd item{m_fd, POLLOUT, 0};
+      if (::poll(&item, 1, k_full_queue_wait_ms) <= 0) {
+        return false;
+      }
+    } else {
+      m_connected = false; // ECONNREFUSED, ENOENT: reconnect to the collector's new socket
+    }
+  }
+  return false;
 }
 
 } // namespace brix::monitor

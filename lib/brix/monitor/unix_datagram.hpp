@@ -33,7 +33,8 @@ private:
   int m_fd = -1;
 };
 
-/// A worker's sending side; never blocks and never throws after construction.
+/// A worker's sending side; never throws after construction, and waits at most
+/// k_full_queue_wait_ms when the collector's queue is full (then the report is dropped).
 class DatagramSender {
 public:
   /// Throws JobError when `path` is too long for a Unix socket address.
@@ -42,12 +43,17 @@ public:
   DatagramSender(const DatagramSender&) = delete;
   DatagramSender& operator=(const DatagramSender&) = delete;
 
-  /// False when the datagram was not delivered (no collector, queue full).
+  static constexpr int k_full_queue_wait_ms = 1;
+
+  /// False when the datagram was not delivered (no collector, queue still full).
   bool send(std::string_view text);
 
 private:
+  bool connect_to_collector();
+
   std::string m_path;
   int m_fd = -1;
+  bool m_connected = false;
 };
 
 } // namespace brix::monitor
