@@ -5,6 +5,7 @@
 namespace brix::cli {
 
 void add_help_command(CLI::App& app, CommandContext& context);
+void add_monitor_command(CLI::App& app, CommandContext& context);
 void add_plan_command(CLI::App& app, CommandContext& context);
 void add_probe_command(CLI::App& app, CommandContext& context);
 void add_launch_command(CLI::App& app, CommandContext& context);
@@ -16,6 +17,7 @@ constexpr Command k_commands[] = {
     {"plan", "Search parallel layouts; predict memory, step time and MFU; describe models", add_plan_command},
     {"probe", "Describe this node (GPUs, adapters, PCIe paths, versions); merge many", add_probe_command},
     {"launch", "Start and supervise workers on every node (torchrun-compatible)", add_launch_command},
+    {"monitor", "Watch a running job: stragglers, heartbeats, GPUs, rules, Prometheus", add_monitor_command},
 };
 } // namespace
 
