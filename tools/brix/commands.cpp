@@ -6,12 +6,14 @@ namespace brix::cli {
 
 void add_help_command(CLI::App& app, CommandContext& context);
 void add_plan_command(CLI::App& app, CommandContext& context);
+void add_shard_command(CLI::App& app, CommandContext& context);
 
 namespace {
 // One row per subcommand, in the order help lists them.
 constexpr Command k_commands[] = {
     {"help", "Show help for brix or one command", add_help_command},
     {"plan", "Describe a model and a cluster and check the memory of a parallel layout", add_plan_command},
+    {"shard", "Place a plan's ranks on nodes and reshard checkpoints for it", add_shard_command},
 };
 } // namespace
 

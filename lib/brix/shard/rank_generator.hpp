@@ -26,6 +26,8 @@ public:
   RankGenerator(const std::vector<std::string>& order, int tp, int cp, int ep, int dp, int pp);
 
   [[nodiscard]] int world() const { return m_world; }
+  /// All five dimensions, fastest-varying first.
+  [[nodiscard]] const std::vector<std::string>& order() const { return m_order; }
   /// The size of one dimension ("tp", ...).
   [[nodiscard]] int size(std::string_view dimension) const;
   /// Coordinate of `rank` along `dimension`.
