@@ -6,9 +6,12 @@
 #include <brix/shard/plan_inputs.hpp>
 #include <brix/shard/rank_generator.hpp>
 #include <brix/shard/rank_report.hpp>
+#include <brix/shard/reshard.hpp>
 #include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/output.hpp>
+#include <brix/util/strings.hpp>
+#include <brix/util/thread_pool.hpp>
 
 #include <fmt/format.h>
 #include <iostream>
@@ -48,6 +51,76 @@ int run_rank_map(const RankMapOptions& options) {
   return 0;
 }
 
+struct WeightsOptions {
+  std::string plan;
+  std::string in;
+  std::string out;
+  unsigned threads = 0;
+  std::string format;
+};
+
+/// The summary both weight commands print.
+void print_stats(const shard::ReshardStats& stats, const std::string& what, const std::string& out_dir,
+                 util::Format format) {
+  const double rate = stats.seconds > 0 ? static_cast<double>(stats.bytes_written) / stats.seconds : 0.0;
+  if (format != util::Format::text) {
+    util::emit_document(std::cout,
+                        nlohmann::ordered_json{{"out", out_dir},
+                                               {"files", stats.files},
+                                               {"tensors", stats.tensors},
+                                               {"bytes_read", stats.bytes_read},
+                                               {"bytes_written", stats.bytes_written},
+                                               {"seconds", stats.seconds},
+                                               {"bytes_per_second", rate},
+                                               {"threads", stats.threads}},
+                        format);
+    return;
+  }
+  std::cout << fmt::format("{} {}: {} files, {} tensors, {} read, {} written in {} ({}/s, {} threads)\n", what,
+                           out_dir, stats.files, stats.tensors, util::gib(static_cast<double>(stats.bytes_read)),
+                           util::gib(static_cast<double>(stats.bytes_written)), util::human_seconds(stats.seconds),
+                           util::gib(rate), stats.threads);
+}
+
+unsigned threads_or_default(unsigned threads) { return threads > 0 ? threads : util::default_threads(); }
+
+int run_weights(const WeightsOptions& options) {
+  const auto format = util::parse_format(options.format);
+  const auto plan = plan::load_plan_file(options.plan);
+  const auto job = shard::prepare_reshard(plan, options.in);
+  const auto stats = shard::write_reshard(job.checkpoint, job.plan, plan, job.model, options.out,
+                                          threads_or_default(options.threads));
+  print_stats(stats, "wrote", options.out, format);
+  return 0;
+}
+
+int run_merge(const WeightsOptions& options) {
+  const auto format = util::parse_format(options.format);
+  const auto stats = shard::merge_shards(options.in, options.out, threads_or_default(options.threads));
+  print_stats(stats, "rebuilt", options.out, format);
+  return 0;
+}
+
+void add_weights_commands(CLI::App& command, CommandContext& context) {
+  auto weights = command.add_subcommand(
+      "weights", "Reshard a Hugging Face safetensors checkpoint: one file per (pp, tp, ep) rank + brix-shards.json");
+  auto options = std::make_shared<WeightsOptions>();
+  weights->add_option("--plan", options->plan, "plan.yaml")->required();
+  weights->add_option("--in", options->in, "Hugging Face checkpoint folder (safetensors + index)")->required();
+  weights->add_option("--out", options->out, "Output folder (must not exist)")->required();
+  weights->add_option("--threads", options->threads, "Worker threads (default: all cores)");
+  add_format_option(*weights, options->format);
+  weights->callback([options, &context] { context.exit_code = run_weights(*options); });
+
+  auto merge = command.add_subcommand("merge", "Rebuild the original checkpoint files, bit for bit, from shards");
+  auto merge_options = std::make_shared<WeightsOptions>();
+  merge->add_option("--in", merge_options->in, "Folder written by brix shard weights")->required();
+  merge->add_option("--out", merge_options->out, "Output folder (must not exist)")->required();
+  merge->add_option("--threads", merge_options->threads, "Worker threads (default: all cores)");
+  add_format_option(*merge, merge_options->format);
+  merge->callback([merge_options, &context] { context.exit_code = run_merge(*merge_options); });
+}
+
 } // namespace
 
 void add_shard_command(CLI::App& app, CommandContext& context) {
@@ -63,7 +136,13 @@ void add_shard_command(CLI::App& app, CommandContext& context) {
   command->add_option("--hostfile", options->hostfile,
                       "Also write a Slurm hostfile (one host per rank) for --distribution=arbitrary");
   add_format_option(*command, options->format);
-  command->callback([options, &context] { context.exit_code = run_rank_map(*options); });
+  add_weights_commands(*command, context);
+  command->require_subcommand(0, 1);
+  command->callback([command, options, &context] {
+    if (command->get_subcommands().empty()) {
+      context.exit_code = run_rank_map(*options);
+    }
+  });
 }
 
 } // namespace brix::cli
