@@ -53,8 +53,8 @@ std::string weight_name_of_scale(const std::string& scale) {
 /// Checks one split against the tensor's shape; the FP8 block rules come in check_scales.
 void check_split(const SourceTensor& tensor, const safetensors::TensorInfo& info) {
   const auto& split = tensor.split;
-  if (split.parts == 1) {
-    return;
+  if (split.parts == 1 || split.role.scale) {
+    return; // a block scale splits wherever its weight does: check_scales checks the pair
   }
   if (static_cast<int>(info.shape.size()) <= split.dim) {
     fail_tensor(tensor, fmt::format("shape {} has no dimension {} to split ({}-parallel {})",
@@ -67,7 +67,7 @@ void check_split(const SourceTensor& tensor, const safetensors::TensorInfo& info
                                     split.dim, safetensors::shape_text(info.shape), split.parts,
                                     split_name(split.role.split)));
   }
-  const auto unit = split.role.scale ? 1 : split.role.unit;
+  const auto unit = split.role.unit;
   if ((size / split.parts) % unit != 0) {
     fail_tensor(tensor, fmt::format("{} rows of {} per head do not split into {} parts of whole heads ({} heads)",
                                     size, unit, split.parts, size / unit),
