@@ -100,6 +100,8 @@ ReshardStats write_reshard(const safetensors::Checkpoint& checkpoint, const Resh
         split_geometry(info.shape, source.split.dim, safetensors::dtype_size(info.dtype));
     write_piece(file.data(info), geometry, piece.part, source.split.parts, outputs[task.file],
                 layouts[task.file].offsets[task.tensor], buffer);
+    // Unmap what was read (it stays in the page cache): resident memory stays at the buffers.
+    file.mapped().advise_done(file.data_offset() + info.begin, info.bytes());
   });
   stats.tensors = tasks.size();
   finish_all(outputs, threads);
@@ -182,6 +184,11 @@ ReshardStats merge_shards(const std::string& shard_dir, const std::string& out_d
                                          safetensors::dtype_size(tensor.dtype));
     const auto offset = 8 + index.files[task.file].header.size() + tensor.begin;
     write_joined(task.pieces, geometry, outputs[task.file], offset, buffer);
+    for (std::size_t k = 0; k < task.pieces.size(); ++k) {
+      const auto& shard = shards[tensor.shards[k]];
+      const auto at = static_cast<std::uint64_t>(task.pieces[k].data() - shard.mapped().bytes().data());
+      shard.mapped().advise_done(at, task.pieces[k].size());
+    }
   });
   stats.tensors = tasks.size();
   finish_all(outputs, threads);
