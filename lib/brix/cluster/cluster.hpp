@@ -19,6 +19,11 @@ struct GpuSpec {
   double nvlink_bytes_per_s = 0; ///< bidirectional per GPU; 0 when there is no NVLink
   int default_nics_per_node = 8; ///< the usual node's compute adapters for this GPU
   double default_nic_gbps = 400;
+  /// Compute adapters per GPU in the usual node (0.5 = one adapter per GPU pair); the shorthand
+  /// --nodes/--gpu scales it by --gpus-per-node.
+  double default_nics_per_gpu = 1.0;
+  int default_gpus_per_node = 8;
+  double pcie_bytes_per_s = 0;   ///< host link per GPU, bidirectional (the path without NVLink)
 };
 
 enum class NetworkShape { rail_optimized, fat_tree, single_switch };
@@ -36,6 +41,8 @@ struct NodeGroup {
   /// Optional measured bus bandwidths (bytes/s, nccl-tests convention); 0 = not measured.
   double measured_intra_busbw = 0;
   double measured_inter_busbw = 0;
+  std::vector<std::string> hosts; ///< optional host names (from `brix probe merge`)
+  std::string topology_yaml;      ///< optional free-form node details, kept as YAML text
 
   [[nodiscard]] int gpus() const { return nodes * gpus_per_node; }
   /// Inter-node bandwidth available to one GPU, bytes/s per direction.

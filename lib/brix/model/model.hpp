@@ -60,6 +60,10 @@ struct ModelSpec {
   bool linear_bias = false; ///< bias on every linear layer (GPT-2/3, OPT, BLOOM, NeoX)
   bool dropout = false;     ///< dropout masks are stored for backward (Megatron GPT of 2021–22)
   bool embedding_norm = false; ///< a norm right after the embedding (BLOOM)
+  bool qk_norm = false;        ///< per-head RMSNorm on q and k (Qwen3): 2·head_dim params per layer
+  /// Learned input/output projections between a smaller embedding and the hidden size (OPT-350M's
+  /// word_embed_proj_dim); 0 when the embedding has the hidden size.
+  std::int64_t embedding_projection = 0;
 
   std::optional<MlaSpec> mla;
   std::optional<MoeSpec> moe;

@@ -26,6 +26,9 @@ struct Layout {
   int zero = 0; ///< 0–3; 1 = Megatron's distributed optimizer
   Precision precision = Precision::bf16;
   GradCompression grad_compression = GradCompression::none;
+  /// Flash-attention style kernels: the a·s² score/softmax/dropout tensors are not stored
+  /// (Korthikanti's 5·a·s²·b term vanishes). Megatron of 2021–22 (the calibration runs) had none.
+  bool flash_attention = true;
 
   [[nodiscard]] int world() const { return tp * pp * dp * cp; }
   /// Data-parallel size of the expert weights: world / (ep · etp · pp).

@@ -1,0 +1,76 @@
+#include <brix/cluster/gpu_catalog.hpp>
+
+#include <brix/util/error.hpp>
+#include <brix/util/strings.hpp>
+
+#include <array>
+#include <fmt/format.h>
+
+namespace brix::cluster {
+
+namespace {
+
+constexpr double k_mib = 1024.0 * 1024.0;
+constexpr double k_tb = 1e12;
+constexpr double k_gb = 1e9;
+constexpr double k_tflops = 1e12;
+
+/// Memory is what the driver reports as total (nvidia-smi "MiB", rocm-smi bytes): the datasheet's
+/// "80 GB" H100 shows 81559 MiB, of which the job sees all but the CUDA context (plan/memory.hpp).
+/// Fabric defaults are the usual node for the GPU (hardware.md): DGX H100/H200/H800, HGX H20 and
+/// B200 one 400 Gb/s adapter per GPU; DGX A100 one 200 Gb/s HDR adapter per GPU; L40S PCIe
+/// servers one 200 Gb/s adapter per GPU pair; MI300X platforms one 400 Gb/s adapter per GPU.
+GpuSpec gpu(const char* id, const char* display, double memory_mib, double hbm_tb_s,
+            double bf16_tflops, double fp8_tflops, double nvlink_gb_s, double nics_per_gpu,
+            double nic_gbps, double pcie_gb_s) {
+  GpuSpec spec;
+  spec.id = id;
+  spec.display = display;
+  spec.memory_bytes = memory_mib * k_mib;
+  spec.hbm_bytes_per_s = hbm_tb_s * k_tb;
+  spec.bf16_flops = bf16_tflops * k_tflops;
+  spec.fp8_flops = fp8_tflops * k_tflops;
+  spec.nvlink_bytes_per_s = nvlink_gb_s * k_gb;
+  spec.default_nics_per_gpu = nics_per_gpu;
+  spec.default_gpus_per_node = 8;
+  spec.default_nics_per_node = static_cast<int>(nics_per_gpu * spec.default_gpus_per_node + 0.5);
+  spec.default_nic_gbps = nic_gbps;
+  spec.pcie_bytes_per_s = pcie_gb_s * k_gb;
+  return spec;
+}
+
+const std::array<GpuSpec, 9>& catalog() {
+  // PCIe: gen4 x16 64 GB/s, gen5 x16 128 GB/s (bidirectional).
+  static const std::array<GpuSpec, 9> k_catalog{
+      gpu("a100-sxm-40gb", "A100 SXM 40GB", 40960, 1.555, 312, 0, 600, 1.0, 200, 64),
+      gpu("a100-sxm-80gb", "A100 SXM 80GB", 81920, 2.039, 312, 0, 600, 1.0, 200, 64),
+      gpu("h100-sxm", "H100 SXM 80GB", 81559, 3.35, 989, 1979, 900, 1.0, 400, 128),
+      gpu("h800-sxm", "H800 SXM 80GB", 81559, 3.35, 989, 1979, 400, 1.0, 400, 128),
+      gpu("h200-sxm", "H200 SXM 141GB", 143771, 4.8, 989, 1979, 900, 1.0, 400, 128),
+      gpu("h20", "H20 96GB", 97871, 4.0, 148, 296, 900, 1.0, 400, 128),
+      gpu("b200", "B200 (HGX) 180GB", 183359, 8.0, 2250, 4500, 1800, 1.0, 400, 128),
+      gpu("l40s", "L40S PCIe 48GB", 46068, 0.864, 362, 733, 0, 0.5, 200, 64),
+      gpu("mi300x", "MI300X 192GB", 196592, 5.3, 1307, 2615, 896, 1.0, 400, 128),
+  };
+  return k_catalog;
+}
+
+} // namespace
+
+std::span<const GpuSpec> gpu_catalog() { return catalog(); }
+
+const GpuSpec& find_gpu(std::string_view id) {
+  for (const auto& spec : catalog()) {
+    if (spec.id == id) {
+      return spec;
+    }
+  }
+  std::vector<std::string> ids;
+  for (const auto& spec : catalog()) {
+    ids.push_back(spec.id);
+  }
+  throw InputError(fmt::format("unknown GPU '{}'{} (expected one of {}; see 'brix plan --gpus')",
+                               id, util::did_you_mean(id, ids), fmt::join(ids, ", ")));
+}
+
+} // namespace brix::cluster

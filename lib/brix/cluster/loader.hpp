@@ -1,0 +1,49 @@
+#pragma once
+// Reading cluster descriptions (schema: man/brix-plan.1, annotated example
+// configs/clusters/example-annotated.yaml) and the --nodes/--gpus-per-node/--gpu shorthand.
+
+#include <brix/cluster/cluster.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace brix::util {
+class DocNode;
+}
+
+namespace brix::cluster {
+
+/// A path to a cluster YAML, or a bundled name resolved in <config_dir>/clusters/<name>.yaml.
+[[nodiscard]] ClusterSpec load_cluster(const std::string& name_or_path);
+
+[[nodiscard]] ClusterSpec cluster_from_document(const util::DocNode& root, const std::string& name);
+
+/// One node group of `nodes` × `gpus_per_node` catalog GPUs; NICs default to the usual node's
+/// fabric for that GPU (e.g. one 400 Gb/s adapter per H100, one 200 Gb/s per A100).
+[[nodiscard]] ClusterSpec shorthand_cluster(int nodes, int gpus_per_node, const std::string& gpu,
+                                            std::optional<int> nics_per_node,
+                                            std::optional<double> nic_gbps);
+
+/// What the user named on the command line: a cluster file/name, or the shorthand.
+struct ClusterChoice {
+  std::string cluster;              ///< --cluster (empty: not given)
+  std::optional<int> nodes;         ///< --nodes
+  std::optional<int> gpus_per_node; ///< --gpus-per-node (default: the GPU's usual node)
+  std::string gpu;                  ///< --gpu
+  std::optional<int> nics_per_node; ///< --nics-per-node
+  std::optional<double> nic_gbps;   ///< --nic-gbps
+};
+
+/// The cluster of `choice`: --cluster, or the shorthand when --nodes is given, or
+/// `default_cluster` when neither is. Mixing both, or shorthand options without --nodes/--gpu,
+/// is an InputError naming the options.
+[[nodiscard]] ClusterSpec select_cluster(const ClusterChoice& choice,
+                                         const std::string& default_cluster);
+
+/// Bundled cluster names (file stems under <config_dir>/clusters), sorted.
+[[nodiscard]] std::vector<std::string> bundled_clusters();
+
+[[nodiscard]] std::string to_string(NetworkShape shape);
+
+} // namespace brix::cluster

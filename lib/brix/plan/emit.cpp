@@ -1,0 +1,102 @@
+#include <brix/plan/emit.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace brix::plan {
+
+namespace {
+std::int64_t accumulation(const Layout& layout, const EmitContext& context) {
+  return context.shape.global_batch / (static_cast<std::int64_t>(layout.dp) * layout.micro_batch);
+}
+} // namespace
+
+std::string emit_megatron(const Layout& layout, const EmitContext& context) {
+  std::vector<std::string> flags;
+  flags.push_back(fmt::format("--tensor-model-parallel-size {}", layout.tp));
+  flags.push_back(fmt::format("--pipeline-model-parallel-size {}", layout.pp));
+  if (layout.cp > 1) {
+    flags.push_back(fmt::format("--context-parallel-size {}", layout.cp));
+  }
+  if (context.model->moe) {
+    flags.push_back(fmt::format("--expert-model-parallel-size {}", layout.ep));
+    flags.push_back(fmt::format("--expert-tensor-parallel-size {}", layout.etp));
+  }
+  if (layout.sp && layout.tp > 1) {
+    flags.emplace_back("--sequence-parallel");
+  }
+  flags.push_back(fmt::format("--micro-batch-size {}", layout.micro_batch));
+  flags.push_back(fmt::format("--global-batch-size {}", context.shape.global_batch));
+  flags.push_back(fmt::format("--seq-length {}", context.shape.seq_len));
+  if (layout.schedule == Schedule::interleaved && layout.vpp > 1) {
+    const auto per_virtual = context.model->layers / (static_cast<std::int64_t>(layout.pp) * layout.vpp);
+    flags.push_back(fmt::format("--num-layers-per-virtual-pipeline-stage {}", std::max<std::int64_t>(1, per_virtual)));
+  }
+  switch (layout.recompute) {
+  case Recompute::full:
+    flags.emplace_back("--recompute-granularity full");
+    flags.emplace_back("--recompute-method uniform");
+    flags.emplace_back("--recompute-num-layers 1");
+    break;
+  case Recompute::selective:
+    flags.emplace_back("--recompute-granularity selective");
+    break;
+  case Recompute::none:
+    break;
+  }
+  if (layout.zero == 1 || layout.zero == 2) {
+    flags.emplace_back("--use-distributed-optimizer");
+  } else if (layout.zero == 3) {
+    flags.emplace_back("--use-custom-fsdp");
+    flags.emplace_back("--data-parallel-sharding-strategy optim_grads_params");
+  }
+  flags.emplace_back("--bf16");
+  if (layout.precision == Precision::fp8) {
+    flags.emplace_back("--fp8-format hybrid");
+  }
+  flags.emplace_back("--overlap-grad-reduce");
+  if (layout.zero >= 1) {
+    flags.emplace_back("--overlap-param-gather");
+  }
+  std::string out;
+  for (std::size_t i = 0; i < flags.size(); ++i) {
+    out += flags[i] + (i + 1 < flags.size() ? " \\\n" : "\n");
+  }
+  // What Megatron-LM has no flag for is said, not dropped.
+  if (layout.schedule == Schedule::zb_h1 || layout.schedule == Schedule::dualpipe) {
+    out += fmt::format("# schedule {} has no Megatron-LM flag: run it with a framework that implements it\n",
+                       to_string(layout.schedule));
+  }
+  if (layout.grad_compression == GradCompression::fp8) {
+    out += "# grad_compression fp8 has no Megatron-LM flag: use brix's compressed all-reduce (kernels/)\n";
+  }
+  return out;
+}
+
+std::string emit_deepspeed(const Layout& layout, const EmitContext& context) {
+  nlohmann::ordered_json config;
+  config["train_batch_size"] = context.shape.global_batch;
+  config["train_micro_batch_size_per_gpu"] = layout.micro_batch;
+  config["gradient_accumulation_steps"] = accumulation(layout, context);
+  config["zero_optimization"] = {{"stage", layout.zero},
+                                 {"overlap_comm", true},
+                                 {"contiguous_gradients", true}};
+  config["bf16"] = {{"enabled", true}};
+  config["gradient_clipping"] = 1.0;
+  if (layout.recompute != Recompute::none) {
+    config["activation_checkpointing"] = {{"partition_activations", layout.tp > 1},
+                                          {"contiguous_memory_optimization", false}};
+  }
+  return config.dump(2) + "\n";
+}
+
+std::string emit_torchrun(const Layout& layout, const EmitContext& context) {
+  std::string out = fmt::format(
+      "torchrun --nnodes {} --nproc-per-node {} --rdzv-backend c10d --rdzv-endpoint \"$MASTER_ADDR:29400\" "
+      "--rdzv-id \"${{SLURM_JOB_ID:-brix}}\" pretrain_gpt.py \\\n",
+      context.nodes, context.gpus_per_node);
+  out += emit_megatron(layout, context);
+  return out;
+}
+
+} // namespace brix::plan

@@ -1,0 +1,261 @@
+#include <brix/plan/layer_cost.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+namespace brix::plan {
+
+namespace {
+
+GroupPlacement make_group(int ranks, int stride, int gpus_per_node) {
+  // Consecutive blocks of `stride` ranks share a node when stride < node size.
+  const int per_node = std::clamp(gpus_per_node / std::max(1, stride), 1, ranks);
+  return GroupPlacement{ranks, per_node};
+}
+
+double act_bytes(const Layout& layout) { return layout.precision == Precision::fp8 ? 1.0 : 2.0; }
+
+/// Sums a GEMM's forward time and FLOPs.
+struct Gemms {
+  const DeviceModel& device;
+  double bytes;
+  double seconds = 0;
+  double flops = 0;
+  void add(double m, double n, double k, double count = 1.0) {
+    if (m <= 0 || n <= 0 || k <= 0 || count <= 0) {
+      return;
+    }
+    seconds += count * gemm_seconds(device, m, n, k, bytes);
+    flops += count * 2.0 * m * n * k;
+  }
+};
+
+struct AttentionShape {
+  double q_heads = 0;  ///< heads on this TP rank
+  double qk_dim = 0;   ///< per-head q/k size
+  double v_dim = 0;    ///< per-head v size
+  double kv_exchange = 0; ///< K+V elements per token this rank exchanges under CP
+};
+
+/// Attention projections (GEMMs) for `tokens` rows; returns the core's shape.
+AttentionShape attention_gemms(const model::ModelSpec& model, const Layout& layout, double tokens,
+                               Gemms& gemms) {
+  const double t = layout.tp;
+  const double h = static_cast<double>(model.hidden);
+  AttentionShape shape;
+  shape.q_heads = static_cast<double>(model.heads) / t;
+  if (model.mla) {
+    const auto& mla = *model.mla;
+    const double qk = static_cast<double>(mla.qk_nope_head_dim + mla.qk_rope_head_dim);
+    shape.qk_dim = qk;
+    shape.v_dim = static_cast<double>(mla.v_head_dim);
+    if (mla.q_lora_rank > 0) {
+      gemms.add(tokens, static_cast<double>(mla.q_lora_rank), h);        // q down (replicated)
+      gemms.add(tokens, shape.q_heads * qk, static_cast<double>(mla.q_lora_rank)); // q up
+    } else {
+      gemms.add(tokens, shape.q_heads * qk, h);
+    }
+    gemms.add(tokens, static_cast<double>(mla.kv_lora_rank + mla.qk_rope_head_dim), h); // kv down
+    gemms.add(tokens, shape.q_heads * (mla.qk_nope_head_dim + mla.v_head_dim),
+              static_cast<double>(mla.kv_lora_rank)); // kv up
+    gemms.add(tokens, h, shape.q_heads * shape.v_dim); // output projection
+    shape.kv_exchange = shape.q_heads * (qk + shape.v_dim);
+    return shape;
+  }
+  const double d = static_cast<double>(model.head_dim);
+  const double kv_heads = std::max(1.0, static_cast<double>(model.kv_heads) / t);
+  shape.qk_dim = d;
+  shape.v_dim = d;
+  gemms.add(tokens, (shape.q_heads + 2.0 * kv_heads) * d, h);
+  gemms.add(tokens, h, shape.q_heads * d);
+  shape.kv_exchange = 2.0 * kv_heads * d;
+  return shape;
+}
+
+} // namespace
+
+Placement place_groups(const Layout& layout, int gpus_per_node) {
+  // Megatron-LM order tp-cp-ep-dp-pp for the dense part; experts use etp-ep-edp-pp.
+  Placement p;
+  p.tp = make_group(layout.tp, 1, gpus_per_node);
+  p.cp = make_group(layout.cp, layout.tp, gpus_per_node);
+  p.dp = make_group(layout.dp * layout.cp, layout.tp, gpus_per_node);
+  p.etp = make_group(layout.etp, 1, gpus_per_node);
+  p.ep = make_group(layout.ep, layout.etp, gpus_per_node);
+  p.expert_dp = make_group(layout.expert_dp(), layout.etp * layout.ep, gpus_per_node);
+  const int stage_size = layout.tp * layout.cp * layout.dp;
+  p.pp = GroupPlacement{layout.pp, stage_size >= gpus_per_node ? 1 : std::min(layout.pp, gpus_per_node / stage_size)};
+  return p;
+}
+
+LayerCost layer_cost(const CostContext& context, const Layout& layout, const Placement& placement,
+                     bool moe_layer) {
+  const auto& model = *context.model;
+  const auto& device = context.device;
+  const double t = layout.tp;
+  const double h = static_cast<double>(model.hidden);
+  const double seq = static_cast<double>(context.seq_len);
+  const double tokens = static_cast<double>(layout.micro_batch) * seq / layout.cp; // GEMM rows
+  const double bytes = act_bytes(layout);
+  // h-sized elementwise work runs on tokens/t rows with sequence parallelism, else replicated.
+  const double h_rows = layout.sp ? tokens / t : tokens;
+
+  LayerCost cost;
+  Gemms gemms{device, bytes};
+  const auto attention = attention_gemms(model, layout, tokens, gemms);
+  const double attention_gemm_s = gemms.seconds;
+
+  // Attention core: QK^T and AV over the full key length (CP splits the queries).
+  const double core_flops =
+      2.0 * tokens * seq * attention.q_heads * (attention.qk_dim + attention.v_dim);
+  const double executed = context.software.causal_skip ? 0.5 * core_flops : core_flops;
+  double core_forward = 0;
+  double core_backward = 0;
+  if (context.software.flash_attention) {
+    core_forward = executed / (device.peak_flops * device.attention_fraction) + device.kernel_overhead_s;
+    core_backward = 2.5 * core_forward; // FlashAttention backward: 5 matmuls vs 2 forward
+  } else {
+    const double per_head_eff = gemm_shape_efficiency(seq / layout.cp, seq, attention.qk_dim);
+    const double gemm_time = executed / (device.peak_flops * device.gemm_fraction * per_head_eff);
+    // Scale-mask-softmax (read + write bf16 scores), plus dropout (mask + output) when used.
+    const double scores = tokens * seq * attention.q_heads;
+    const double score_bytes = scores * (model.dropout ? 9.0 : 4.0);
+    core_forward = gemm_time + memory_seconds(device, score_bytes) + 4 * device.kernel_overhead_s;
+    core_backward = 2.0 * gemm_time + memory_seconds(device, 2.0 * score_bytes) + 6 * device.kernel_overhead_s;
+  }
+  cost.attention_core_s = core_forward;
+
+  // MLP: dense, or shared + routed experts.
+  const double mlp_gate = model.mlp == model::MlpKind::gated ? 2.0 : 1.0;
+  double act_elements = 0; // activation-function inputs per token on this GPU
+  double permute_bytes = 0;
+  double ep_bytes = 0;
+  if (moe_layer && model.moe) {
+    const auto& moe = *model.moe;
+    const double experts = static_cast<double>(moe.routed_experts);
+    const double f = static_cast<double>(moe.expert_ffn);
+    gemms.add(tokens, experts, h); // router, replicated across TP
+    if (moe.shared_experts > 0) {
+      const double fs = static_cast<double>(moe.shared_ffn) / t;
+      gemms.add(tokens, mlp_gate * fs, h);
+      gemms.add(tokens, h, fs);
+      act_elements += tokens * fs;
+    }
+    // Balanced routing: each GPU processes tokens·k/t token-expert pairs, spread over its
+    // experts/ep local experts, each sliced f/etp wide.
+    const double pairs = tokens * static_cast<double>(moe.experts_per_token) / t;
+    const double local_experts = experts / layout.ep;
+    const double rows = pairs * layout.etp / local_experts;
+    const double fe = f / layout.etp;
+    Gemms grouped{device, bytes};
+    grouped.add(rows, mlp_gate * fe, h, local_experts);
+    grouped.add(rows, h, fe, local_experts);
+    // A grouped GEMM is one launch, not one per expert.
+    grouped.seconds -= (2.0 * local_experts - 2.0) * device.kernel_overhead_s;
+    gemms.seconds += grouped.seconds;
+    gemms.flops += grouped.flops;
+    act_elements += rows * local_experts * fe;
+    permute_bytes = 8.0 * pairs * h; // permute + unpermute, read and write bf16
+    // Dispatch (fp8 under fp8 training, as DeepSeek-V3 does) and combine (bf16).
+    ep_bytes = pairs * h * (bytes + 2.0);
+  } else {
+    const double f = static_cast<double>(model.ffn) / t;
+    gemms.add(tokens, mlp_gate * f, h);
+    gemms.add(tokens, h, f);
+    act_elements += tokens * f;
+  }
+
+  // Memory-bound kernels, bytes per forward pass.
+  const double norm_bytes = 2.0 * h_rows * h * 4.0;              // two norms, read + write
+  const double residual_bytes = 2.0 * h_rows * h * (model.dropout ? 9.0 : 6.0);
+  const double activation_bytes = act_elements * (mlp_gate > 1.0 ? 6.0 : 4.0);
+  const double qkv_dims = attention.q_heads * (attention.qk_dim + attention.v_dim) + attention.kv_exchange;
+  const double rope_copy_bytes = tokens * qkv_dims * 4.0;
+  const double elementwise = norm_bytes + residual_bytes + activation_bytes + rope_copy_bytes + permute_bytes;
+  const double elementwise_s = memory_seconds(device, elementwise) + 10 * device.kernel_overhead_s;
+
+  cost.forward_s = gemms.seconds + core_forward + elementwise_s;
+  // Split for sub-block recomputation: the attention block takes its projections, its core,
+  // the first norm and residual and its rotary/copies; the MLP block the rest.
+  const double attention_elementwise =
+      memory_seconds(device, norm_bytes / 2 + residual_bytes / 2 + rope_copy_bytes) + 5 * device.kernel_overhead_s;
+  cost.attention_forward_s = attention_gemm_s + core_forward + attention_elementwise;
+  cost.attention_backward_s = 2.0 * attention_gemm_s + core_backward + 2.0 * attention_elementwise;
+  cost.weight_grad_s = gemms.seconds;
+  cost.backward_s = 2.0 * gemms.seconds + core_backward + 2.0 * elementwise_s;
+  cost.recompute_full_s = cost.forward_s;
+  cost.recompute_selective_s = context.software.flash_attention ? 0.0 : core_forward;
+  // FLOPs counted as Megatron does (the full score matrix), so HFU ≥ MFU with causal kernels too.
+  cost.forward_flops = gemms.flops + core_flops;
+
+  // TP: two collectives per pass on the full activation (all-reduce, or reduce-scatter +
+  // all-gather with SP: the same bytes on the wire).
+  if (layout.tp > 1) {
+    const double activation = tokens * h * 2.0;
+    const double one = layout.sp
+                           ? collective_seconds(device, Collective::reduce_scatter, activation, placement.tp) +
+                                 collective_seconds(device, Collective::all_gather, activation, placement.tp)
+                           : collective_seconds(device, Collective::all_reduce, activation, placement.tp);
+    cost.tp_comm_s = 2.0 * one * (1.0 - context.software.tp_comm_overlap);
+  }
+  if (ep_bytes > 0 && layout.ep > 1) {
+    cost.ep_comm_s = collective_seconds(device, Collective::all_to_all, ep_bytes, placement.ep);
+  }
+  if (ep_bytes > 0 && layout.etp > 1) {
+    const double gathered = tokens * h * 2.0 * static_cast<double>(model.moe->experts_per_token) / t;
+    cost.ep_comm_s += 2.0 * collective_seconds(device, Collective::all_gather, gathered, placement.etp);
+  }
+  if (layout.cp > 1) {
+    // Ring exchange: each rank's K/V chunk visits the other cp−1 ranks.
+    const double chunk = tokens * attention.kv_exchange * 2.0;
+    cost.cp_comm_s = collective_seconds(device, Collective::all_gather, chunk * layout.cp, placement.cp);
+  }
+  return cost;
+}
+
+LayerCost embedding_cost(const CostContext& context, const Layout& layout, const Placement& placement) {
+  const auto& model = *context.model;
+  const double tokens = static_cast<double>(layout.micro_batch) * context.seq_len / layout.cp;
+  const double h = static_cast<double>(model.hidden);
+  LayerCost cost;
+  cost.forward_s = memory_seconds(context.device, tokens * h * 4.0) + context.device.kernel_overhead_s;
+  cost.backward_s = 2.0 * cost.forward_s;
+  if (layout.tp > 1) { // vocabulary-parallel embedding: one all-reduce of the output
+    cost.tp_comm_s = collective_seconds(context.device, Collective::all_reduce, tokens * h * 2.0, placement.tp);
+  }
+  return cost;
+}
+
+LayerCost head_cost(const CostContext& context, const Layout& layout, const Placement& placement) {
+  const auto& model = *context.model;
+  const auto& device = context.device;
+  const double tokens = static_cast<double>(layout.micro_batch) * context.seq_len / layout.cp;
+  const double h = static_cast<double>(model.hidden);
+  const double vocab = static_cast<double>(model.vocab) / layout.tp;
+  Gemms gemms{device, act_bytes(layout)};
+  gemms.add(tokens, vocab, h);
+  // Cross-entropy in fp32 over the vocabulary shard: logits read/written a few times.
+  const double softmax_bytes = tokens * vocab * 4.0 * 3.0;
+  LayerCost cost;
+  cost.forward_s = gemms.seconds + memory_seconds(device, softmax_bytes) + 4 * device.kernel_overhead_s;
+  cost.backward_s = 2.0 * gemms.seconds + memory_seconds(device, softmax_bytes);
+  cost.weight_grad_s = gemms.seconds;
+  cost.forward_flops = gemms.flops;
+  if (model.mtp_layers > 0) {
+    // Each MTP module: a projection of [h; h] → h, one decoder layer and the shared head.
+    const Placement& p = placement;
+    const auto layer = layer_cost(context, layout, p, model.moe.has_value());
+    Gemms extra{device, act_bytes(layout)};
+    extra.add(tokens, h, 2.0 * h);
+    const double modules = static_cast<double>(model.mtp_layers);
+    cost.forward_s += modules * (layer.forward_s + extra.seconds + gemms.seconds);
+    cost.backward_s += modules * (layer.backward_s + 2.0 * (extra.seconds + gemms.seconds));
+    cost.weight_grad_s += modules * (layer.weight_grad_s + extra.seconds + gemms.seconds);
+    cost.forward_flops += modules * (layer.forward_flops + extra.flops + gemms.flops);
+    cost.tp_comm_s += modules * layer.tp_comm_s;
+    cost.ep_comm_s += modules * layer.ep_comm_s;
+  }
+  return cost;
+}
+
+} // namespace brix::plan

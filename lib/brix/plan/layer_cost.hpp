@@ -1,0 +1,54 @@
+#pragma once
+// Time of one transformer layer (and of the embedding/head ends of the pipeline) for one
+// micro-batch on one GPU: GEMMs by shape, attention core, memory-bound kernels, and the
+// collective volumes of tensor, expert and context parallelism. Pure functions.
+
+#include <brix/model/model.hpp>
+#include <brix/plan/layout.hpp>
+#include <brix/plan/physics.hpp>
+
+namespace brix::plan {
+
+/// Seconds for one micro-batch through one layer on one GPU.
+struct LayerCost {
+  double forward_s = 0;   ///< compute of the forward pass
+  double backward_s = 0;  ///< compute of the backward pass (input and weight gradients)
+  double weight_grad_s = 0; ///< the weight-gradient share of backward (zero-bubble schedules)
+  double recompute_full_s = 0;      ///< extra forward when the layer is fully recomputed
+  double recompute_selective_s = 0; ///< extra time when only the attention core is recomputed
+  double attention_core_s = 0;      ///< forward attention-core compute (hides CP exchange)
+  double tp_comm_s = 0;   ///< TP (+SP) collectives of one pass, after overlap
+  double ep_comm_s = 0;   ///< expert all-to-all (dispatch + combine) of one pass
+  double cp_comm_s = 0;   ///< context-parallel K/V exchange of one pass, before overlap
+  double forward_flops = 0; ///< FLOPs this GPU executes in one forward pass
+  double attention_forward_s = 0;  ///< the attention block's share of forward_s (rest: MLP block)
+  double attention_backward_s = 0; ///< the attention block's share of backward_s
+};
+
+/// Where each process group sits: from the rank order (Megatron's tp-cp-ep-dp-pp) and the
+/// node size.
+struct Placement {
+  GroupPlacement tp, cp, ep, etp, dp, expert_dp, pp;
+};
+
+[[nodiscard]] Placement place_groups(const Layout& layout, int gpus_per_node);
+
+struct CostContext {
+  const model::ModelSpec* model = nullptr;
+  DeviceModel device;
+  SoftwareProfile software;
+  std::int64_t seq_len = 0;
+};
+
+/// Cost of decoder layer `layer` (dense or MoE per the model) under `layout`.
+[[nodiscard]] LayerCost layer_cost(const CostContext& context, const Layout& layout,
+                                   const Placement& placement, bool moe_layer);
+
+/// Extra per-micro-batch cost on the first stage (embedding) and the last (final norm,
+/// output head, cross-entropy, multi-token-prediction modules).
+[[nodiscard]] LayerCost embedding_cost(const CostContext& context, const Layout& layout,
+                                       const Placement& placement);
+[[nodiscard]] LayerCost head_cost(const CostContext& context, const Layout& layout,
+                                  const Placement& placement);
+
+} // namespace brix::plan

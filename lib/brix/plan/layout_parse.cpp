@@ -1,0 +1,164 @@
+#include <brix/plan/layout_parse.hpp>
+
+#include <brix/util/error.hpp>
+#include <brix/util/strings.hpp>
+
+#include <array>
+#include <fmt/format.h>
+#include <optional>
+
+namespace brix::plan {
+
+namespace {
+
+template <typename Enum, std::size_t N>
+Enum parse_choice(std::string_view text, std::string_view what, std::string_view key,
+                  const std::array<std::pair<std::string_view, Enum>, N>& options) {
+  std::vector<std::string> names;
+  for (const auto& [name, value] : options) {
+    if (name == text) {
+      return value;
+    }
+    names.emplace_back(name);
+  }
+  throw InputError(fmt::format("{}: unknown {} '{}'{} (expected one of {})", what, key, text,
+                               util::did_you_mean(text, names), fmt::join(names, ", ")));
+}
+
+int parse_degree(std::string_view key, std::string_view value, std::string_view what, int minimum) {
+  const auto number = util::parse_int(value);
+  if (!number || *number < minimum || *number > 1'000'000) {
+    throw InputError(fmt::format("{}: {}={} is not valid (expected an integer >= {})", what, key,
+                                 value, minimum));
+  }
+  return static_cast<int>(*number);
+}
+
+bool parse_flag(std::string_view key, std::string_view value, std::string_view what) {
+  if (value == "1" || value == "true" || value == "on" || value == "yes") {
+    return true;
+  }
+  if (value == "0" || value == "false" || value == "off" || value == "no") {
+    return false;
+  }
+  throw InputError(fmt::format("{}: {}={} is not valid (expected 1 or 0)", what, key, value));
+}
+
+const std::vector<std::string> k_layout_keys{
+    "tp",  "pp",       "dp",        "ep",   "etp",       "cp",       "sp",
+    "mbs", "micro_batch", "vpp",    "schedule", "recompute", "zero", "precision",
+    "grad_compression", "flash"};
+
+} // namespace
+
+Schedule parse_schedule(std::string_view text, std::string_view what) {
+  static constexpr std::array<std::pair<std::string_view, Schedule>, 4> k_options{
+      {{"1f1b", Schedule::one_f_one_b},
+       {"interleaved", Schedule::interleaved},
+       {"zb-h1", Schedule::zb_h1},
+       {"dualpipe", Schedule::dualpipe}}};
+  return parse_choice(text, what, "schedule", k_options);
+}
+
+Recompute parse_recompute(std::string_view text, std::string_view what) {
+  static constexpr std::array<std::pair<std::string_view, Recompute>, 3> k_options{
+      {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}}};
+  return parse_choice(text, what, "recompute", k_options);
+}
+
+Precision parse_precision(std::string_view text, std::string_view what) {
+  static constexpr std::array<std::pair<std::string_view, Precision>, 2> k_options{
+      {{"bf16", Precision::bf16}, {"fp8", Precision::fp8}}};
+  return parse_choice(text, what, "precision", k_options);
+}
+
+GradCompression parse_grad_compression(std::string_view text, std::string_view what) {
+  static constexpr std::array<std::pair<std::string_view, GradCompression>, 2> k_options{
+      {{"none", GradCompression::none}, {"fp8", GradCompression::fp8}}};
+  return parse_choice(text, what, "grad_compression", k_options);
+}
+
+LayoutQuery parse_layout_query(std::string_view text, std::string_view what) {
+  LayoutQuery query;
+  for (const auto& [key, value] : util::parse_key_values(text, what)) {
+    if (key == "tp") {
+      query.tp = parse_degree(key, value, what, 1);
+    } else if (key == "pp") {
+      query.pp = parse_degree(key, value, what, 1);
+    } else if (key == "dp") {
+      query.dp = parse_degree(key, value, what, 1);
+    } else if (key == "ep") {
+      query.ep = parse_degree(key, value, what, 1);
+    } else if (key == "etp") {
+      query.etp = parse_degree(key, value, what, 1);
+    } else if (key == "cp") {
+      query.cp = parse_degree(key, value, what, 1);
+    } else if (key == "sp") {
+      query.sp = parse_flag(key, value, what);
+    } else if (key == "mbs" || key == "micro_batch") {
+      query.micro_batch = parse_degree(key, value, what, 1);
+    } else if (key == "vpp") {
+      query.vpp = parse_degree(key, value, what, 1);
+    } else if (key == "schedule") {
+      query.schedule = parse_schedule(value, what);
+    } else if (key == "recompute") {
+      query.recompute = parse_recompute(value, what);
+    } else if (key == "zero") {
+      query.zero = parse_degree(key, value, what, 0);
+      if (*query.zero > 3) {
+        throw InputError(fmt::format("{}: zero={} is not valid (expected 0, 1, 2 or 3)", what, value));
+      }
+    } else if (key == "precision") {
+      query.precision = parse_precision(value, what);
+    } else if (key == "grad_compression") {
+      query.grad_compression = parse_grad_compression(value, what);
+    } else if (key == "flash") {
+      query.flash_attention = parse_flag(key, value, what);
+    } else {
+      throw InputError(fmt::format("{}: unknown key '{}'{} (expected keys {})", what, key,
+                                   util::did_you_mean(key, k_layout_keys),
+                                   fmt::join(k_layout_keys, ", ")));
+    }
+  }
+  if (query.vpp && *query.vpp > 1 && query.schedule && *query.schedule != Schedule::interleaved) {
+    throw InputError(fmt::format("{}: vpp={} needs schedule=interleaved (got {})", what, *query.vpp,
+                                 to_string(*query.schedule)));
+  }
+  return query;
+}
+
+bool LayoutQuery::complete() const {
+  return tp && pp && dp && ep && etp && cp && micro_batch && vpp && zero && sp && schedule &&
+         recompute && grad_compression;
+}
+
+Layout complete_layout(const LayoutQuery& query, Recompute default_recompute) {
+  Layout layout;
+  layout.tp = query.tp.value_or(1);
+  layout.pp = query.pp.value_or(1);
+  layout.dp = query.dp.value_or(1);
+  layout.ep = query.ep.value_or(1);
+  layout.etp = query.etp.value_or(1);
+  layout.cp = query.cp.value_or(1);
+  layout.sp = query.sp.value_or(layout.tp > 1);
+  layout.micro_batch = query.micro_batch.value_or(1);
+  layout.vpp = query.vpp.value_or(1);
+  // vpp > 1 means the interleaved schedule.
+  layout.schedule = query.schedule.value_or(layout.vpp > 1 ? Schedule::interleaved : Schedule::one_f_one_b);
+  layout.recompute = query.recompute.value_or(default_recompute);
+  layout.zero = query.zero.value_or(1);
+  layout.precision = query.precision.value_or(Precision::bf16);
+  layout.grad_compression = query.grad_compression.value_or(GradCompression::none);
+  layout.flash_attention = query.flash_attention.value_or(true);
+  return layout;
+}
+
+Layout parse_layout(std::string_view text, std::string_view what) {
+  const auto query = parse_layout_query(text, what);
+  auto layout = complete_layout(query, Recompute::selective);
+  // Without a zero key the layout is plain data parallelism (ZeRO-0).
+  layout.zero = query.zero.value_or(0);
+  return layout;
+}
+
+} // namespace brix::plan

@@ -1,0 +1,361 @@
+#include <brix/plan/memory.hpp>
+
+#include <brix/model/params.hpp>
+
+#include <algorithm>
+
+namespace brix::plan {
+
+using model::ModelSpec;
+
+namespace {
+
+/// The per-GPU shape of one micro-batch: sequence slice, batch, and the divisors.
+struct Shard {
+  double s = 0;       ///< full sequence (for the quadratic score term)
+  double s_local = 0; ///< sequence per context-parallel rank
+  double b = 0;       ///< micro-batch
+  double t = 1;       ///< tensor-parallel size: divides head/ffn-sharded tensors
+  double rep = 1;     ///< divides tensors that TP replicates unless sequence parallelism shards them
+  double linear = 2;  ///< bytes of a saved linear-layer input: 2 (bf16) or 1 (fp8)
+  [[nodiscard]] double tokens() const { return s_local * b; }
+};
+
+Shard shard_of(const ModelSpec& model, const Layout& layout, const TrainingShape& shape) {
+  Shard shard;
+  shard.s = static_cast<double>(shape.seq_len > 0 ? shape.seq_len : model.default_seq_len);
+  shard.s_local = shard.s / std::max(1, layout.cp);
+  shard.b = std::max(1, layout.micro_batch);
+  shard.t = std::max(1, layout.tp);
+  shard.rep = layout.sp && layout.tp > 1 ? shard.t : 1.0;
+  shard.linear = layout.precision == Precision::fp8 ? 1.0 : 2.0;
+  return shard;
+}
+
+/// Bytes of the saved tensors of an MLP of intermediate size `ffn` per token, sharded over t:
+/// GeLU: activation input 2f + fc2 input (linear) f; gated: fc1 output (gate and up) 4f + fc2
+/// input. The MLP input and dropout mask are counted by the caller.
+double mlp_hidden_bytes(const ModelSpec& model, double ffn, double linear) {
+  return (model.mlp == model::MlpKind::gated ? 4.0 : 2.0) * ffn + linear * ffn;
+}
+
+/// Activations of the language-model head for one micro-batch: final norm input, head GEMM
+/// input, fp32 logits kept by the vocab-parallel cross entropy.
+double head_bytes(const ModelSpec& model, const Shard& shard) {
+  const double h = static_cast<double>(model.hidden);
+  const double v = static_cast<double>(model.vocab);
+  return (2.0 + shard.linear) * shard.tokens() * h / shard.rep + 4.0 * shard.tokens() * v / shard.t;
+}
+
+/// Parameters of a stage split by how they are distributed.
+struct StageParams {
+  double tp_split = 0;   ///< split over TP (projections, MLPs, vocab-parallel embedding/head)
+  double replicated = 0; ///< replicated over TP (norms, router, position table)
+  double experts = 0;    ///< routed experts, split over EP·ETP
+  double largest_matrix = 0;
+};
+
+/// Adds `count` layers like `layer`.
+void add_layers(StageParams& params, const model::LayerParams& layer, double count) {
+  if (count <= 0) {
+    return;
+  }
+  params.tp_split += count * static_cast<double>(layer.attention + layer.mlp_dense);
+  params.replicated += count * static_cast<double>(layer.norms + layer.router);
+  params.experts += count * static_cast<double>(layer.experts);
+  params.largest_matrix = std::max(params.largest_matrix, static_cast<double>(layer.largest_matrix));
+}
+
+/// Dense and MoE layers of a span: all layers of one kind are alike, so the span costs O(1).
+struct LayerMix {
+  double dense = 0;
+  double moe = 0;
+};
+
+LayerMix layer_mix(const ModelSpec& model, const StageSpan& span) {
+  LayerMix mix;
+  mix.moe = static_cast<double>(model::moe_layers_in(model, span.first_layer, span.last_layer));
+  mix.dense = std::max(0, span.layers()) - mix.moe;
+  return mix;
+}
+
+StageParams stage_params(const ModelSpec& model, const Layout& layout, const StageSpan& span) {
+  StageParams params;
+  const LayerMix mix = layer_mix(model, span);
+  add_layers(params, model::layer_parameters_of_kind(model, false), mix.dense);
+  add_layers(params, model::layer_parameters_of_kind(model, true), mix.moe);
+  const double h = static_cast<double>(model.hidden);
+  const double width =
+      static_cast<double>(model.embedding_projection > 0 ? model.embedding_projection : model.hidden);
+  const double vocab_matrix = static_cast<double>(model.vocab) * width;
+  const double projection = model.embedding_projection > 0 ? width * h : 0.0;
+  const double norm = model.norm == model::NormKind::layernorm ? 2.0 * h : h;
+  if (span.embedding || span.head) {
+    params.largest_matrix = std::max(params.largest_matrix, vocab_matrix);
+  }
+  if (span.embedding) {
+    params.tp_split += vocab_matrix + projection;
+    if (model.position == model::PositionKind::learned) {
+      params.replicated += static_cast<double>(model.max_positions) * h;
+    }
+    params.replicated += model.embedding_norm ? norm : 0.0;
+  }
+  if (span.head) {
+    // A tied head still needs its own copy of the embedding on the last stage when pp > 1.
+    if (!model.tied_embeddings || (layout.pp > 1 && !span.embedding)) {
+      params.tp_split += vocab_matrix + projection;
+    }
+    params.replicated += norm;
+    if (model.mtp_layers > 0) {
+      const double modules = static_cast<double>(model.mtp_layers);
+      add_layers(params, model::layer_parameters(model, model.layers - 1), modules);
+      params.tp_split += modules * 2.0 * h * h; // eh_proj
+      params.replicated += modules * 3.0 * norm;
+    }
+  }
+  return params;
+}
+
+} // namespace
+
+StageSpan uniform_stage(const ModelSpec& model, int pp, int stage_index) {
+  const int layers = static_cast<int>(model.layers);
+  pp = std::clamp(pp, 1, std::max(1, layers));
+  const int base = layers / pp;
+  const int remainder = layers % pp;
+  const int middle = std::max(0, pp - 2);
+  // Extra layers go to the middle stages 1..r first; a remainder of pp−1 also loads stage 0.
+  auto extra_before = [&](int stage) {
+    if (remainder <= middle) {
+      return std::clamp(stage - 1, 0, remainder);
+    }
+    return std::min(stage, remainder);
+  };
+  StageSpan span;
+  span.first_layer = stage_index * base + extra_before(stage_index);
+  span.last_layer = (stage_index + 1) * base + extra_before(stage_index + 1) - 1;
+  span.embedding = stage_index == 0;
+  span.head = stage_index == pp - 1;
+  return span;
+}
+
+void uniform_stages(const ModelSpec& model, int pp, std::span<StageSpan> out) {
+  for (int stage = 0; stage < pp && stage < static_cast<int>(out.size()); ++stage) {
+    out[static_cast<std::size_t>(stage)] = uniform_stage(model, pp, stage);
+  }
+}
+
+std::vector<StageSpan> uniform_stages(const ModelSpec& model, int pp) {
+  std::vector<StageSpan> stages(static_cast<std::size_t>(std::max(pp, 1)));
+  uniform_stages(model, pp, stages);
+  return stages;
+}
+
+LayerActivations layer_activation_bytes(const ModelSpec& model, const Layout& layout,
+                                        const TrainingShape& shape, std::int64_t layer) {
+  return layer_activation_bytes_of_kind(model, layout, shape, model.is_moe_layer(layer));
+}
+
+LayerActivations layer_activation_bytes_of_kind(const ModelSpec& model, const Layout& layout,
+                                                const TrainingShape& shape, bool moe_layer) {
+  const Shard shard = shard_of(model, layout, shape);
+  const double sb = shard.tokens();
+  const double t = shard.t;
+  const double rep = shard.rep;
+  const double lin = shard.linear;
+  const double h = static_cast<double>(model.hidden);
+  const double a = static_cast<double>(model.heads);
+  const double kv = static_cast<double>(model.kv_heads);
+  const double dqk = static_cast<double>(model::qk_head_dim(model));
+  const double dv = static_cast<double>(model::v_head_dim(model));
+  const double dropout_mask = model.dropout ? sb * h / rep : 0.0; // 1 byte per element
+
+  LayerActivations act;
+  act.layer_input = 2.0 * sb * h / rep;
+  act.norms = 2.0 * sb * h / rep; // pre-MLP norm input
+  if (model.qk_norm) {
+    act.norms += 2.0 * sb * (a + kv) * dqk / t;
+  }
+  // Saved GEMM inputs: q/k/v (or MLA down) projection input, output projection input.
+  act.attention_projections = lin * sb * h / rep + lin * sb * a * dv / t + dropout_mask;
+  if (model.mla) {
+    // Latents are computed by down-projections that TP replicates: their norm inputs and the
+    // up-projection inputs are sharded only by sequence parallelism.
+    const double q_latent = static_cast<double>(model.mla->q_lora_rank);
+    const double kv_latent = static_cast<double>(model.mla->kv_lora_rank);
+    act.norms += 2.0 * sb * (q_latent + kv_latent) / rep;
+    act.attention_projections += lin * sb * (q_latent + kv_latent) / rep;
+  }
+  act.attention_core = 2.0 * sb * (a * dqk + kv * dqk + kv * dv) / t;
+  if (layout.flash_attention) {
+    act.attention_core += 4.0 * sb * a / t; // fp32 log-sum-exp per query row
+  } else {
+    // Softmax output 2 B; with dropout also its mask 1 B and output 2 B (Korthikanti's 5·a·s²·b).
+    act.attention_scores = (model.dropout ? 5.0 : 2.0) * a * sb * shard.s / t;
+  }
+
+  if (moe_layer && model.moe) {
+    const auto& moe = *model.moe;
+    const double experts = static_cast<double>(moe.routed_experts);
+    const double k = static_cast<double>(moe.experts_per_token);
+    const double expert_ffn = static_cast<double>(moe.expert_ffn);
+    // Input to router, shared experts and dispatcher; fp32 router logits; dropout mask.
+    act.mlp = lin * sb * h / rep + 4.0 * sb * experts / rep + dropout_mask;
+    if (moe.shared_ffn > 0) {
+      act.mlp += sb * mlp_hidden_bytes(model, static_cast<double>(moe.shared_ffn), lin) / t;
+    }
+    // Balanced routing spreads the k·tokens copies evenly over the stage's GPUs: per GPU the
+    // expert intermediates are k·s·b·(…)·f/(t·cp); token-sized inputs (linear) and outputs
+    // (2 B, kept for the combine's backward) are replicated over the ETP group.
+    act.experts = k * sb * mlp_hidden_bytes(model, expert_ffn, lin) / t +
+                  k * sb * std::max(1, layout.etp) * (lin + 2.0) * h / t;
+  } else {
+    act.mlp = lin * sb * h / rep + sb * mlp_hidden_bytes(model, static_cast<double>(model.ffn), lin) / t +
+              dropout_mask;
+  }
+  return act;
+}
+
+double stored_activation_bytes(const LayerActivations& layer, Recompute recompute) {
+  switch (recompute) {
+  case Recompute::none:
+    return layer.total();
+  case Recompute::selective:
+    return layer.total() - layer.attention_scores;
+  case Recompute::full:
+    return layer.layer_input;
+  }
+  return layer.total();
+}
+
+std::int64_t micro_batches_per_step(const Layout& layout, const TrainingShape& shape) {
+  if (shape.global_batch <= 0) {
+    return static_cast<std::int64_t>(std::max(1, layout.pp) * std::max(1, layout.vpp));
+  }
+  const std::int64_t per_step =
+      shape.global_batch / (static_cast<std::int64_t>(std::max(1, layout.micro_batch)) * std::max(1, layout.dp));
+  return std::max<std::int64_t>(per_step, 1);
+}
+
+double in_flight_micro_batches(const Layout& layout, const TrainingShape& shape, int stage_index) {
+  const auto m = static_cast<double>(micro_batches_per_step(layout, shape));
+  const int pp = std::max(1, layout.pp);
+  const int v = std::max(1, layout.vpp);
+  switch (layout.schedule) {
+  case Schedule::one_f_one_b:
+  case Schedule::zb_h1:
+    return std::min(m, static_cast<double>(pp - stage_index));
+  case Schedule::interleaved: {
+    const double chunks = std::min(m * v, 2.0 * (pp - stage_index - 1) + (v - 1.0) * pp + 1.0);
+    return chunks / v;
+  }
+  case Schedule::dualpipe:
+    return std::min(m, static_cast<double>(pp + 1));
+  }
+  return std::min(m, static_cast<double>(pp - stage_index));
+}
+
+StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, const Layout& layout,
+                         const TrainingShape& shape, int stage_index, const StageSpan& span) {
+  StageMemory memory;
+  memory.capacity = gpu.memory_bytes;
+
+  // Model states.
+  const StageParams params = stage_params(model, layout, span);
+  const double t = std::max(1, layout.tp);
+  const double dense = params.tp_split / t + params.replicated;
+  const double experts = params.experts / std::max(1, layout.ep * layout.etp);
+  const double d = std::max(1, layout.dp * layout.cp);
+  const double de = std::max(1, layout.expert_dp());
+  auto sharded = [&](int stage) { return dense / (layout.zero >= stage ? d : 1.0) +
+                                         experts / (layout.zero >= stage ? de : 1.0); };
+  memory.params = dense + experts;
+  memory.expert_params = experts;
+  const double copies = layout.schedule == Schedule::dualpipe ? 2.0 : 1.0; // DualPipe: 2 stages
+  memory.weights = copies * 2.0 * sharded(3);
+  if (layout.precision == Precision::fp8) {
+    memory.weights += copies * 1.0 * sharded(3); // cached FP8 weights for the GEMMs
+  }
+  if (layout.zero >= 3) {
+    // ZeRO-3 gathers each module's weights just before use (DeepSpeed: per sub-module) and
+    // prefetches the next: two of the largest matrices in bf16 are live at once.
+    memory.weights += 2.0 * 2.0 * params.largest_matrix / t;
+  }
+  memory.grads = copies * 4.0 * sharded(2);
+  memory.optimizer = copies * 12.0 * sharded(1);
+
+  // Activations: the span's stored bytes per micro-batch × in-flight micro-batches, plus the
+  // transient working set of one layer being recomputed, plus the head/loss of one micro-batch.
+  const Shard shard = shard_of(model, layout, shape);
+  double per_micro_batch = 0;
+  double transient = 0;
+  const auto add_layer_activations = [&](bool moe_layer, double count) {
+    if (count <= 0) {
+      return;
+    }
+    const auto act = layer_activation_bytes_of_kind(model, layout, shape, moe_layer);
+    const double stored = stored_activation_bytes(act, layout.recompute);
+    per_micro_batch += count * stored;
+    transient = std::max(transient, act.total() - stored);
+  };
+  const LayerMix mix = layer_mix(model, span);
+  add_layer_activations(false, mix.dense);
+  add_layer_activations(true, mix.moe);
+  const double h = static_cast<double>(model.hidden);
+  if (span.embedding && model.dropout) {
+    per_micro_batch += shard.tokens() * h / shard.rep; // embedding dropout mask
+  }
+  double head = 0;
+  if (span.head) {
+    head = head_bytes(model, shard);
+    for (std::int64_t i = 0; i < model.mtp_layers; ++i) {
+      add_layer_activations(model.is_moe_layer(model.layers - 1), 1.0);
+      // eh_proj input [2h], enorm/hnorm inputs, and the module's own logits.
+      per_micro_batch += (2.0 * shard.linear + 4.0) * shard.tokens() * h / shard.rep;
+      head += head_bytes(model, shard);
+    }
+  }
+  memory.activations_per_micro_batch = per_micro_batch;
+  memory.in_flight = in_flight_micro_batches(layout, shape, stage_index);
+  memory.activations = memory.in_flight * per_micro_batch + transient + head;
+
+  // Communication buffers: NCCL per process group, pipeline send/recv, MoE dispatch/combine.
+  int groups = 0;
+  groups += layout.tp > 1 ? 1 : 0;
+  groups += layout.dp * layout.cp > 1 ? 1 : 0;
+  groups += layout.pp > 1 ? 2 : 0; // previous and next stage
+  groups += layout.cp > 1 ? 1 : 0;
+  groups += layout.ep > 1 ? 1 : 0;
+  groups += layout.etp > 1 ? 1 : 0;
+  memory.comm_buffers = groups * k_nccl_bytes_per_group;
+  if (layout.pp > 1) {
+    memory.comm_buffers += 4.0 * 2.0 * shard.tokens() * h / shard.rep; // send+recv, both ways
+  }
+  if (model.moe && layout.ep > 1) {
+    const double k = static_cast<double>(model.moe->experts_per_token);
+    memory.comm_buffers += 2.0 * k * shard.tokens() * h * 2.0 / shard.rep;
+  }
+  memory.cuda_context = k_cuda_context_bytes;
+  const double live = memory.weights + memory.grads + memory.optimizer + memory.activations +
+                      memory.comm_buffers;
+  memory.allocator_reserve = k_allocator_reserve_fraction * live;
+  memory.other = memory.comm_buffers + memory.cuda_context + memory.allocator_reserve;
+  memory.total = live + memory.cuda_context + memory.allocator_reserve;
+  return memory;
+}
+
+PipelineMemoryPeak peak_stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu,
+                                     const Layout& layout, const TrainingShape& shape) {
+  PipelineMemoryPeak peak;
+  for (int stage = 0; stage < std::max(1, layout.pp); ++stage) {
+    const auto memory = stage_memory(model, gpu, layout, shape, stage,
+                                     uniform_stage(model, layout.pp, stage));
+    if (stage == 0 || memory.total > peak.memory.total) {
+      peak.stage = stage;
+      peak.memory = memory;
+    }
+  }
+  return peak;
+}
+
+} // namespace brix::plan

@@ -1,0 +1,173 @@
+#pragma once
+// Per-GPU memory of one parallel layout, per pipeline stage: model states (weights, gradients,
+// optimizer), activations (Korthikanti et al. 2022, generalised to GQA, MLA, MoE, flash
+// attention, fp8), pipeline in-flight micro-batches, communication buffers, CUDA context and an
+// allocator reserve. Pure and allocation-free (except uniform_stages returning a vector): the
+// planner's search calls these millions of times.
+//
+// Model states (Megatron mixed precision with Adam): bf16 weights 2 B/param, fp32 gradients
+// 4 B/param, fp32 master weights + Adam m and v 12 B/param = 18 B/param. ZeRO-1 (Megatron's
+// distributed optimizer) shards the 12 B over the data-parallel group (6 + 12/d), ZeRO-2 also
+// the gradients, ZeRO-3 also the weights. Dense parameters are split over TP and sharded over
+// d = dp·cp; routed experts are split over EP·ETP and sharded over expert-DP = tp·dp·cp/(ep·etp).
+//
+// fp8 (Transformer Engine recipe): the saved inputs of linear layers are kept in FP8 (1 B instead
+// of 2), norm inputs, softmax/activation-function tensors stay 16-bit; the weights gain a cached
+// FP8 copy (+1 B/param), master weights, gradients and optimizer states are unchanged.
+
+#include <brix/cluster/cluster.hpp>
+#include <brix/model/model.hpp>
+#include <brix/plan/layout.hpp>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace brix::plan {
+
+/// Decoder layers [first_layer, last_layer] (inclusive, as in plan.yaml) of one pipeline stage.
+struct StageSpan {
+  int first_layer = 0;
+  int last_layer = -1;
+  bool embedding = false; ///< holds the token (and position) embedding: the first stage
+  bool head = false;      ///< holds the final norm, the LM head and the MTP modules: the last stage
+  [[nodiscard]] int layers() const { return last_layer - first_layer + 1; }
+};
+
+/// Stage `stage_index` of a uniform split of the decoder layers over `pp` stages (1 <= pp <=
+/// layers): every stage gets layers/pp; the remainder goes to the middle stages first (the first
+/// and last carry the embedding and the head), then to the first, then the last. O(1).
+[[nodiscard]] StageSpan uniform_stage(const model::ModelSpec& model, int pp, int stage_index);
+/// All stages into `out` (out.size() >= pp), no allocation.
+void uniform_stages(const model::ModelSpec& model, int pp, std::span<StageSpan> out);
+[[nodiscard]] std::vector<StageSpan> uniform_stages(const model::ModelSpec& model, int pp);
+
+/// Activation bytes of one decoder layer for ONE micro-batch on one GPU, with the TP/SP/CP
+/// division and precision of `layout` applied and no recomputation (a recompute policy picks
+/// which components stay stored: stored_activation_bytes). Korthikanti's dense GPT layer with
+/// dropout and no flash is 34·s·b·h + 5·a·s²·b bytes; the components below split it as
+/// layer_input 2 + norms 2 + attention_projections 5 + attention_core 6 + mlp 19 (× s·b·h) and
+/// attention_scores 5·a·s²·b.
+struct LayerActivations {
+  double layer_input = 0;           ///< the layer's input (first norm's input); what full recompute keeps
+  double norms = 0;                 ///< other norm inputs: pre-MLP norm, qk-norm, MLA latent norms
+  double attention_projections = 0; ///< saved inputs of q/k/v (MLA down/up) and output projections, dropout mask
+  double attention_core = 0;        ///< q, k, v saved for scores and attention·v (+ flash softmax statistics)
+  double attention_scores = 0;      ///< softmax output (+ dropout mask and output): 0 with flash attention
+  double mlp = 0;                   ///< dense MLP, or MoE shared experts + router + dispatch input
+  double experts = 0;               ///< routed experts on this GPU: k copies per token, balanced routing
+  [[nodiscard]] double total() const {
+    return layer_input + norms + attention_projections + attention_core + attention_scores + mlp +
+           experts;
+  }
+};
+
+[[nodiscard]] LayerActivations layer_activation_bytes(const model::ModelSpec& model,
+                                                      const Layout& layout,
+                                                      const TrainingShape& shape,
+                                                      std::int64_t layer);
+
+/// The same for any dense (moe_layer false) or MoE layer: all layers of one kind are alike.
+[[nodiscard]] LayerActivations layer_activation_bytes_of_kind(const model::ModelSpec& model,
+                                                              const Layout& layout,
+                                                              const TrainingShape& shape,
+                                                              bool moe_layer);
+
+/// Bytes kept between forward and backward under a uniform recompute policy: none keeps all,
+/// selective drops attention_scores (Megatron recomputes core attention), full keeps layer_input.
+[[nodiscard]] double stored_activation_bytes(const LayerActivations& layer, Recompute recompute);
+
+/// Micro-batches per pipeline per step: global_batch / (micro_batch · dp); when the global batch
+/// is not given (0), pp · vpp (just enough to fill the pipeline).
+[[nodiscard]] std::int64_t micro_batches_per_step(const Layout& layout, const TrainingShape& shape);
+
+/// Micro-batches whose activations stage `stage_index` holds at its peak, in units of the
+/// stage's whole layer span: 1F1B and ZB-H1 min(m, pp − stage); interleaved (Megatron warm-up)
+/// min(m·v, 2·(pp − stage − 1) + (v − 1)·pp + 1) chunks of 1/v of the span (stage 0:
+/// pp·(1 + (pp−1)/(pp·v)), Korthikanti's figure); DualPipe pp + 1.
+[[nodiscard]] double in_flight_micro_batches(const Layout& layout, const TrainingShape& shape,
+                                             int stage_index);
+
+/// Bytes of one GPU of one pipeline stage.
+struct StageMemory {
+  double weights = 0;     ///< bf16 weights (+ fp8 copies, + ZeRO-3 gathered matrices)
+  double grads = 0;       ///< fp32 gradients
+  double optimizer = 0;   ///< fp32 master weights + Adam m, v
+  double activations = 0; ///< in-flight micro-batches × stored bytes (+ full-recompute working layer)
+  double other = 0;       ///< comm_buffers + cuda_context + allocator_reserve
+  double total = 0;
+  // Breakdown.
+  double params = 0;                 ///< parameters held by this GPU (before ZeRO sharding)
+  double expert_params = 0;          ///< of which routed experts
+  double activations_per_micro_batch = 0; ///< stored bytes of the span for one micro-batch
+  double in_flight = 0;              ///< in_flight_micro_batches()
+  double comm_buffers = 0;           ///< NCCL buffers per process group + p2p + MoE all-to-all
+  double cuda_context = 0;           ///< CUDA context, kernels, cuBLAS workspaces
+  double allocator_reserve = 0;      ///< caching-allocator fragmentation
+  double capacity = 0;               ///< the GPU's memory
+  [[nodiscard]] bool fits() const { return total <= capacity; }
+};
+
+/// Fixed costs in `other`, documented: NCCL reserves NCCL_BUFFSIZE (4 MiB) per channel and peer
+/// direction; ~200 MiB per process group of size > 1 is what nvidia-smi shows per communicator
+/// on DGX nodes. The CUDA context with PyTorch kernels and cuBLAS/cuDNN workspaces takes
+/// 0.6–1 GiB. The PyTorch caching allocator keeps 3–10% above the live peak; we reserve 5%.
+inline constexpr double k_nccl_bytes_per_group = 200.0 * 1024 * 1024;
+inline constexpr double k_cuda_context_bytes = 0.75 * 1024 * 1024 * 1024;
+inline constexpr double k_allocator_reserve_fraction = 0.05;
+
+/// Memory of stage `stage_index` (0-based) holding `span`. Expects a layout accepted by
+/// check_layout.
+[[nodiscard]] StageMemory stage_memory(const model::ModelSpec& model, const cluster::GpuSpec& gpu,
+                                       const Layout& layout, const TrainingShape& shape,
+                                       int stage_index, const StageSpan& span);
+
+/// The stage with the largest total under a uniform split (no allocation).
+struct PipelineMemoryPeak {
+  int stage = 0;
+  StageMemory memory;
+};
+[[nodiscard]] PipelineMemoryPeak peak_stage_memory(const model::ModelSpec& model,
+                                                   const cluster::GpuSpec& gpu,
+                                                   const Layout& layout,
+                                                   const TrainingShape& shape);
+
+/// Why a layout cannot run; `none` when it can.
+enum class LayoutCheck {
+  none,
+  invalid_size,          ///< a degree, micro-batch or vpp below 1, zero outside 0–3
+  world_mismatch,        ///< tp·pp·dp·cp != GPUs
+  tp_heads,              ///< tp does not divide the attention heads
+  tp_kv_heads,           ///< tp does not divide the key/value heads (GQA groups)
+  tp_crosses_node,       ///< tp larger than, or not dividing, the GPUs of a node
+  ep_experts,            ///< ep does not divide the routed experts (or ep > 1 without experts)
+  etp_ep_world,          ///< ep·etp does not divide tp·dp·cp (expert groups must tile the stage)
+  pp_layers,             ///< pp larger than the decoder layers
+  cp_seq,                ///< seq_len not divisible by 2·cp (load-balanced causal chunks)
+  batch_divisibility,    ///< global batch not a multiple of micro_batch · dp
+  vpp_invalid,           ///< vpp > 1 without the interleaved schedule, or layers < pp·vpp
+  interleaved_batches,   ///< interleaved schedule: micro-batches not a multiple of pp
+  schedule_invalid,      ///< interleaved with vpp 1, pipeline schedules with pp 1, DualPipe with odd pp
+  moe_tp_needs_sp,       ///< MoE with tp > 1 needs sequence parallelism (Megatron-core)
+  fp8_unsupported,       ///< fp8 on a GPU without FP8 tensor cores (checked by check_layout_gpu)
+};
+
+[[nodiscard]] LayoutCheck check_layout(const model::ModelSpec& model, const Layout& layout,
+                                       const TrainingShape& shape, int world_gpus,
+                                       int gpus_per_node);
+/// check_layout plus the GPU's capabilities (fp8).
+[[nodiscard]] LayoutCheck check_layout_gpu(const model::ModelSpec& model, const Layout& layout,
+                                           const TrainingShape& shape, int world_gpus,
+                                           const cluster::GpuSpec& gpu, int gpus_per_node);
+
+/// Short id, e.g. "tp_heads".
+[[nodiscard]] std::string_view to_string(LayoutCheck reason);
+/// One line naming the constraint with the numbers, e.g.
+/// "tp=3 does not divide the 128 attention heads (tp must divide heads)".
+[[nodiscard]] std::string explain(LayoutCheck reason, const model::ModelSpec& model,
+                                  const Layout& layout, const TrainingShape& shape, int world_gpus,
+                                  int gpus_per_node);
+
+} // namespace brix::plan

@@ -1,0 +1,197 @@
+#include <brix/plan/physics.hpp>
+
+#include <brix/util/error.hpp>
+#include <brix/util/strings.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace brix::plan {
+
+namespace {
+// Achievable fractions from public microbenchmarks (not fitted to any training run):
+// - HBM: STREAM-like copies reach ~80-90% of the datasheet bandwidth; fused elementwise
+//   kernels with several inputs nearer 75%.
+constexpr double k_hbm_fraction = 0.75;
+// - NVLink: nccl-tests all-reduce busbw reaches ~80% of the per-direction NVLink bandwidth
+//   (A100: ~230-240 of 300 GB/s; H800: ~160 of 200 GB/s per DeepSeek).
+constexpr double k_nvlink_fraction = 0.80;
+// - InfiniBand/RoCE: multi-node nccl-tests bus bandwidth reaches ~85% of the adapters' line
+//   rate for large messages.
+constexpr double k_nic_fraction = 0.85;
+// - Kernel launch plus tail effects per kernel (CUDA graphs not assumed).
+constexpr double k_kernel_overhead_s = 6e-6;
+// - Shape efficiency: a dimension d keeps d/(d + knee) of the tensor-core throughput, the
+//   combined effect of tile padding, wave quantisation and pipeline ramp-up.
+constexpr double k_gemm_knee = 48.0;
+
+/// Large-GEMM fraction of dense peak by GPU generation (cuBLAS bf16 microbenchmarks:
+/// A100 ~ 250-270 of 312 TFLOP/s; H100/H200/H800 ~ 650-750 of 989, clock-limited under load;
+/// MI300X ~ 55-65% with hipBLASLt).
+double large_gemm_fraction(const cluster::GpuSpec& gpu) {
+  const auto& id = gpu.id;
+  if (id.rfind("a100", 0) == 0) {
+    return 0.84;
+  }
+  if (id.rfind("mi300", 0) == 0) {
+    return 0.60;
+  }
+  if (id.rfind("l40", 0) == 0) {
+    return 0.70;
+  }
+  return 0.72; // Hopper and Blackwell SXM parts
+}
+
+/// Fused (flash) attention fraction of peak, forward and backward together: FlashAttention-2
+/// reaches ~50-60% of peak on A100, FlashAttention-3 ~55-65% on H100.
+double attention_fraction(const cluster::GpuSpec& gpu) {
+  return gpu.id.rfind("a100", 0) == 0 ? 0.55 : 0.50;
+}
+} // namespace
+
+SoftwareProfile software_modern() { return SoftwareProfile{}; }
+
+SoftwareProfile software_megatron_2021() {
+  SoftwareProfile profile;
+  profile.flash_attention = false;
+  profile.overlap_grad_reduce = false;
+  profile.overlap_param_gather = false;
+  profile.tp_comm_overlap = 0.0;
+  profile.causal_skip = false;
+  profile.zero_bubble_schedules = false;
+  profile.batched_p2p = false;
+  return profile;
+}
+
+SoftwareProfile software_deepspeed_2021() {
+  SoftwareProfile profile = software_megatron_2021();
+  profile.overlap_param_gather = true;
+  profile.overlap_grad_reduce = true;
+  profile.multi_rail = false;
+  profile.grad_reduce_bytes = 2.0; // fp16/bf16 gradients reduce-scattered as they are
+  return profile;
+}
+
+double overlapped_seconds(double compute, double comm) {
+  return std::max(comm, compute + k_overlap_contention * std::min(compute, comm));
+}
+
+SoftwareProfile software_by_name(std::string_view name) {
+  if (name == "modern") {
+    return software_modern();
+  }
+  if (name == "megatron-2021") {
+    return software_megatron_2021();
+  }
+  if (name == "deepspeed-2021") {
+    return software_deepspeed_2021();
+  }
+  const std::vector<std::string> names{"modern", "megatron-2021", "deepspeed-2021"};
+  throw InputError(fmt::format("unknown software profile '{}'{} (expected modern, megatron-2021 or deepspeed-2021)",
+                               name, util::did_you_mean(name, names)));
+}
+
+DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, double oversubscription) {
+  DeviceModel device;
+  const auto& gpu = group.gpu;
+  const bool has_fp8 = gpu.fp8_flops > 0;
+  device.peak_flops = fp8 && has_fp8 ? gpu.fp8_flops : gpu.bf16_flops;
+  // FP8 GEMMs lose more to scaling, casts and smaller tiles than bf16 (TransformerEngine
+  // measurements: ~1.3-1.5x over bf16 end to end, not 2x).
+  device.gemm_fraction = large_gemm_fraction(gpu) * (fp8 && has_fp8 ? 0.75 : 1.0);
+  device.attention_fraction = attention_fraction(gpu);
+  device.hbm_bytes_per_s = gpu.hbm_bytes_per_s * k_hbm_fraction;
+  device.kernel_overhead_s = k_kernel_overhead_s;
+
+  const double nvlink_per_direction = group.nvlink_bytes_per_s / 2.0;
+  if (group.measured_intra_busbw > 0) {
+    device.intra_busbw = group.measured_intra_busbw;
+  } else if (nvlink_per_direction > 0) {
+    device.intra_busbw = nvlink_per_direction * k_nvlink_fraction;
+  } else {
+    // PCIe-only nodes: collectives go through host bridges (~20 GB/s achievable, PCIe 4 x16).
+    device.intra_busbw = 20e9;
+  }
+  if (group.measured_inter_busbw > 0) {
+    device.inter_busbw_per_gpu = group.measured_inter_busbw;
+  } else {
+    device.inter_busbw_per_gpu =
+        group.nic_bytes_per_s_per_gpu() * k_nic_fraction / std::max(1.0, oversubscription);
+  }
+  device.intra_latency_s = 8e-6;
+  device.inter_latency_s = 20e-6;
+  return device;
+}
+
+double gemm_shape_efficiency(double m, double n, double k) {
+  return (m / (m + k_gemm_knee)) * (n / (n + k_gemm_knee)) * (k / (k + k_gemm_knee));
+}
+
+double gemm_seconds(const DeviceModel& device, double m, double n, double k,
+                    double bytes_per_element) {
+  if (m <= 0 || n <= 0 || k <= 0) {
+    return 0.0;
+  }
+  const double flops = 2.0 * m * n * k;
+  const double compute =
+      flops / (device.peak_flops * device.gemm_fraction * gemm_shape_efficiency(m, n, k));
+  const double bytes = (m * k + k * n + m * n) * bytes_per_element;
+  const double memory = bytes / device.hbm_bytes_per_s;
+  return std::max(compute, memory) + device.kernel_overhead_s;
+}
+
+double memory_seconds(const DeviceModel& device, double bytes) {
+  return bytes / device.hbm_bytes_per_s;
+}
+
+double bus_factor(Collective op, int ranks) {
+  if (ranks <= 1) {
+    return 0.0;
+  }
+  const double n = ranks;
+  switch (op) {
+  case Collective::all_reduce:
+    return 2.0 * (n - 1.0) / n;
+  case Collective::all_gather:
+  case Collective::reduce_scatter:
+  case Collective::all_to_all:
+    return (n - 1.0) / n;
+  case Collective::send_recv:
+    return 1.0;
+  }
+  return 1.0;
+}
+
+double collective_seconds(const DeviceModel& device, Collective op, double bytes,
+                          const GroupPlacement& placement) {
+  if (placement.ranks <= 1 || bytes <= 0) {
+    return 0.0;
+  }
+  const double factor = bus_factor(op, placement.ranks);
+  if (!placement.crosses_nodes()) {
+    const double steps = op == Collective::all_reduce ? 2.0 * (placement.ranks - 1) : placement.ranks - 1;
+    return bytes * factor / device.intra_busbw + device.intra_latency_s * std::min(steps, 8.0);
+  }
+  // Across nodes the node's adapters carry the traffic of its ranks in the group; rings use
+  // every adapter of the node, so the group's bus bandwidth is ranks_per_node adapters' worth,
+  // capped by NVLink. All-to-all sends only the off-node share through the adapters.
+  const double rails = device.multi_rail ? placement.ranks_per_node : 1.0;
+  const double inter = std::min(device.intra_busbw, device.inter_busbw_per_gpu * rails);
+  double seconds = 0.0;
+  if (op == Collective::all_to_all) {
+    const double off_node = 1.0 - static_cast<double>(placement.ranks_per_node) / placement.ranks;
+    const double on_node = 1.0 - off_node;
+    seconds = std::max(bytes * off_node / device.inter_busbw_per_gpu,
+                       bytes * on_node / device.intra_busbw);
+  } else {
+    seconds = bytes * factor / inter;
+  }
+  const double nodes = static_cast<double>(placement.ranks) / placement.ranks_per_node;
+  // Ring latency grows with the nodes on the ring; NCCL's trees make it logarithmic.
+  const double hops = op == Collective::all_to_all ? nodes : 2.0 * std::log2(std::max(2.0, nodes));
+  return seconds + device.inter_latency_s * hops;
+}
+
+} // namespace brix::plan

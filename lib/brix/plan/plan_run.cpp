@@ -1,0 +1,357 @@
+#include <brix/plan/plan_run.hpp>
+
+#include <brix/cluster/loader.hpp>
+#include <brix/model/loader.hpp>
+#include <brix/model/params.hpp>
+#include <brix/plan/emit.hpp>
+#include <brix/plan/layout_parse.hpp>
+#include <brix/plan/mixed.hpp>
+#include <brix/plan/search_report.hpp>
+#include <brix/util/error.hpp>
+#include <brix/util/strings.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <fmt/format.h>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <unistd.h>
+
+namespace brix::plan {
+
+namespace {
+
+constexpr double k_gib = 1024.0 * 1024.0 * 1024.0;
+
+/// Progress bar on stderr, drawn only after the search has run for a second.
+class Progress {
+public:
+  explicit Progress(std::ostream& err, bool enabled) : m_err(err), m_enabled(enabled), m_start(clock::now()) {}
+  ~Progress() {
+    if (m_drawn) {
+      m_err << "\r\x1b[K" << std::flush;
+    }
+  }
+  void update(double fraction) {
+    if (!m_enabled) {
+      return;
+    }
+    const auto elapsed = std::chrono::duration<double>(clock::now() - m_start).count();
+    if (elapsed < 1.0) {
+      return;
+    }
+    std::lock_guard lock(m_mutex);
+    const int width = 30;
+    const int filled = static_cast<int>(fraction * width);
+    m_err << fmt::format("\rsearching [{}{}] {:3.0f}% {:.1f} s", std::string(static_cast<std::size_t>(filled), '#'),
+                         std::string(static_cast<std::size_t>(width - filled), ' '), fraction * 100, elapsed)
+          << std::flush;
+    m_drawn = true;
+  }
+
+private:
+  using clock = std::chrono::steady_clock;
+  std::ostream& m_err;
+  bool m_enabled;
+  clock::time_point m_start;
+  std::mutex m_mutex;
+  bool m_drawn = false;
+};
+
+nlohmann::ordered_json details_to_json(const PlanDetails& details, const RecomputeReport* recompute) {
+  nlohmann::ordered_json json;
+  json["stages"] = nlohmann::ordered_json::array();
+  for (const auto& stage : details.stages) {
+    json["stages"].push_back({{"first_layer", stage.first_layer},
+                              {"last_layer", stage.last_layer},
+                              {"node_group", stage.node_group},
+                              {"time_s", stage.time_s},
+                              {"memory_gib", stage.memory_bytes / k_gib}});
+  }
+  json["stage_split"] = {{"uniform_step_s", details.uniform_step_s},
+                         {"balanced_step_s", details.balanced_step_s},
+                         {"gain", details.uniform_step_s > 0 ? 1.0 - details.balanced_step_s / details.uniform_step_s : 0.0}};
+  if (recompute) {
+    nlohmann::ordered_json options = nlohmann::ordered_json::array();
+    for (const auto& option : recompute->options) {
+      options.push_back({{"name", option.name},
+                         {"activation_gib", option.activation_bytes / k_gib},
+                         {"time_s", option.time_s},
+                         {"fits", option.fits}});
+    }
+    json["recompute_plan"] = {{"stage", recompute->stage},
+                              {"budget_gib_per_micro_batch", recompute->budget_bytes / k_gib},
+                              {"options", options},
+                              {"recomputed", recompute->recomputed},
+                              {"claim_83pct_less_memory_time_added", recompute->claim_time_added}};
+  }
+  if (details.checkpoint) {
+    const auto& c = *details.checkpoint;
+    json["checkpoint"] = {{"interval_s", c.interval_s},   {"young_s", c.young_s},     {"size_gib", details.checkpoint_bytes / k_gib},
+                          {"write_s", c.write_s},         {"job_mtbf_s", c.job_mtbf_s}, {"overhead", c.overhead},
+                          {"goodput", c.goodput}};
+  } else {
+    json["checkpoint"] = nullptr;
+  }
+  json["batch"] = {{"global", details.batch.global}, {"micro", details.batch.micro}, {"accumulation", details.batch.accumulation}};
+  return json;
+}
+
+std::string details_to_text(const PlanDetails& details, std::int64_t layers) {
+  std::string out;
+  out += "\nstage split (best plan):\n";
+  util::Table table({"stage", "layers", "node group", "time/micro-batch", "memory/GPU"},
+                    {util::Align::right, util::Align::left, util::Align::left, util::Align::right, util::Align::right});
+  for (std::size_t s = 0; s < details.stages.size(); ++s) {
+    const auto& stage = details.stages[s];
+    table.add_row({std::to_string(s), fmt::format("{}–{}", stage.first_layer, stage.last_layer), stage.node_group,
+                   util::human_seconds(stage.time_s), util::gib(stage.memory_bytes)});
+  }
+  out += table.render(2);
+  if (details.split_is_uniform) {
+    out += "  the DP split equals the uniform one\n";
+  } else {
+    out += fmt::format("  DP split: step {} vs {} uniform ({:.1f}% faster)\n", util::human_seconds(details.balanced_step_s),
+                       util::human_seconds(details.uniform_step_s),
+                       100.0 * (1.0 - details.balanced_step_s / details.uniform_step_s));
+    const auto flags = megatron_split_flags(details, layers);
+    out += flags.empty() ? "  Megatron cannot express it: the per-stage list goes to plan.yaml\n"
+                         : fmt::format("  Megatron: {}\n", fmt::join(flags, " "));
+  }
+  if (details.recompute) {
+    const auto& r = *details.recompute;
+    out += fmt::format("\nrecomputation (stage {}, budget {} per micro-batch):\n", r.stage, util::gib(r.budget_bytes));
+    util::Table options({"policy", "activations", "time/micro-batch", "fits"},
+                        {util::Align::left, util::Align::right, util::Align::right, util::Align::left});
+    for (const auto& option : r.options) {
+      options.add_row({option.name, util::gib(option.activation_bytes), util::human_seconds(option.time_s), option.fits ? "yes" : "no"});
+    }
+    out += options.render(2);
+    out += r.claim_time_added >= 0
+               ? fmt::format("  83% less activation memory costs {:.1f}% more time here (the seed claimed ≤ 12%)\n",
+                             r.claim_time_added * 100)
+               : "  83% less activation memory is not reachable by recomputation here\n";
+  }
+  if (details.checkpoint) {
+    const auto& c = *details.checkpoint;
+    out += fmt::format("\ncheckpoint: {} per save, written in {}; job MTBF {}; every {} (Young {}); overhead {:.1f}%, "
+                       "goodput {:.1f}%\n",
+                       util::gib(details.checkpoint_bytes), util::human_seconds(c.write_s), util::human_seconds(c.job_mtbf_s),
+                       util::human_seconds(c.interval_s), util::human_seconds(c.young_s), c.overhead * 100, c.goodput * 100);
+  } else {
+    out += "\ncheckpoint: the cluster file gives no storage bandwidth (storage.write_gb_per_s): interval not computed\n";
+  }
+  out += fmt::format("batch: global {} = micro-batch {} × accumulation {} × DP {}\n", details.batch.global, details.batch.micro,
+                     details.batch.accumulation, details.batch.data_parallel);
+  return out;
+}
+
+/// Lower bound on GPUs for model states alone (18 B/param fully sharded).
+std::string capacity_hint(const model::ModelSpec& model, const cluster::ClusterSpec& cluster) {
+  const auto counts = model::count_parameters(model);
+  const double states = 18.0 * static_cast<double>(counts.total + counts.mtp);
+  double smallest = INFINITY;
+  for (const auto& group : cluster.groups) {
+    smallest = std::min(smallest, group.gpu.memory_bytes);
+  }
+  const double usable = smallest * 0.9;
+  return fmt::format("model states alone (18 B/param, {:.1f} TiB) need at least {:.0f} GPUs of {:.0f} GiB even fully sharded; "
+                     "the cluster has {}",
+                     states / (k_gib * 1024), std::ceil(states / usable), smallest / k_gib, cluster.total_gpus());
+}
+
+void write_output(const std::string& text, const std::string& path, std::ostream& out) {
+  if (path.empty()) {
+    out << text;
+    return;
+  }
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
+    if (!file || !(file << text) || !file.flush()) {
+      throw InputError(fmt::format("{}: cannot write the file", path));
+    }
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    throw InputError(fmt::format("{}: cannot rename {} into place", path, temporary));
+  }
+}
+
+} // namespace
+
+std::int64_t propose_global_batch(std::int64_t seq_len, int gpus) {
+  const double target = 4.0 * 1024 * 1024 / static_cast<double>(seq_len);
+  auto batch = static_cast<std::int64_t>(std::pow(2.0, std::round(std::log2(std::max(1.0, target)))));
+  while (batch * 8 < gpus) {
+    batch *= 2;
+  }
+  return batch;
+}
+
+int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
+  const auto model = model::load_model(request.model);
+  const auto cluster = cluster::select_cluster(request.cluster, k_default_cluster);
+  SearchOptions options;
+  options.shape.seq_len = request.seq_len > 0 ? request.seq_len : model.default_seq_len;
+  const bool proposed = request.global_batch <= 0;
+  options.shape.global_batch = proposed ? propose_global_batch(options.shape.seq_len, cluster.total_gpus()) : request.global_batch;
+  options.precision = parse_precision(request.precision, "--precision");
+  options.software = software_by_name(request.software);
+  if (!request.layout.empty()) {
+    options.fixed = parse_layout_query(request.layout);
+    if (options.fixed.precision) {
+      options.precision = *options.fixed.precision;
+    }
+    if (options.fixed.flash_attention) {
+      options.software.flash_attention = *options.fixed.flash_attention;
+    }
+  }
+  options.top_k = std::max(1, request.top);
+  options.threads = std::max(1, request.threads);
+  if (options.precision == Precision::fp8) {
+    for (const auto& group : cluster.groups) {
+      if (group.gpu.fp8_flops <= 0) {
+        throw InputError(fmt::format("--precision fp8: node group '{}' has {} GPUs without FP8 tensor cores (expected bf16 "
+                                     "there)", group.name, group.gpu.display));
+      }
+    }
+  }
+  Progress progress(err, request.progress);
+  options.progress = [&progress](double fraction) { progress.update(fraction); };
+
+  auto result = search_layouts(model, cluster, options);
+  ReportContext context{&model, &cluster, &options, request.price};
+  std::vector<PlanDetails> details;
+  for (auto& plan : result.plans) {
+    details.push_back(refine_plan(model, cluster, options, request.checkpoint, plan));
+  }
+  std::optional<LayoutVerdict> verdict;
+  if (!request.layout.empty() && result.plans.empty()) {
+    verdict = explain_layout(model, cluster, options, complete_layout(options.fixed));
+  }
+  std::optional<MixedResult> mixed;
+  if (!cluster.homogeneous()) {
+    mixed = plan_mixed(model, cluster, options);
+  }
+
+  if (!request.emit.empty()) {
+    if (result.plans.empty()) {
+      throw JobError(fmt::format("--emit {}: no layout fits, nothing to emit", request.emit));
+    }
+    const auto& best = result.plans.front();
+    EmitContext emit{&model, options.shape, cluster.total_gpus() / cluster.groups.front().gpus_per_node,
+                     cluster.groups.front().gpus_per_node};
+    std::string text;
+    if (request.emit == "megatron") {
+      text = emit_megatron(best.layout, emit);
+      for (const auto& flag : megatron_split_flags(details.front(), model.layers)) {
+        text += flag + "\n";
+      }
+    } else if (request.emit == "deepspeed") {
+      text = emit_deepspeed(best.layout, emit);
+    } else if (request.emit == "torchrun") {
+      text = emit_torchrun(best.layout, emit);
+    } else if (request.emit == "json") {
+      auto json = plan_to_json(best, context);
+      json.update(details_to_json(details.front(), details.front().recompute ? &*details.front().recompute : nullptr));
+      text = json.dump(2) + "\n";
+    } else {
+      const std::vector<std::string> names{"megatron", "deepspeed", "torchrun", "yaml", "json"};
+      throw InputError(fmt::format("--emit: unknown target '{}'{} (expected megatron, deepspeed, torchrun, yaml or json)",
+                                   request.emit, util::did_you_mean(request.emit, names)));
+    }
+    write_output(text, request.output, out);
+    return 0;
+  }
+
+  if (request.format != util::Format::text) {
+    auto json = search_to_json(result, context);
+    json["global_batch_proposed"] = proposed;
+    for (std::size_t i = 0; i < result.plans.size(); ++i) {
+      const auto& d = details[i];
+      json["plans"][i].update(details_to_json(d, d.recompute ? &*d.recompute : nullptr));
+    }
+    if (verdict) {
+      json["layout_problems"] = verdict->problems;
+      if (verdict->estimate) {
+        json["layout_estimate"] = plan_to_json(*verdict->estimate, context);
+      }
+    }
+    if (result.plans.empty()) {
+      json["capacity"] = capacity_hint(model, cluster);
+    }
+    if (mixed && mixed->best) {
+      nlohmann::ordered_json stages = nlohmann::ordered_json::array();
+      for (const auto& stage : mixed->best->stages) {
+        stages.push_back({{"first_layer", stage.first_layer}, {"last_layer", stage.last_layer}, {"node_group", stage.node_group},
+                          {"time_s", stage.time_s}, {"memory_gib", stage.memory_bytes / k_gib}});
+      }
+      json["mixed"] = {{"layout", to_string(mixed->best->layout)}, {"step_time_s", mixed->best->step_s},
+                       {"uniform_step_time_s", mixed->best->uniform_step_s}, {"tokens_per_s", mixed->best->tokens_per_s},
+                       {"mfu", mixed->best->mfu}, {"stages", stages}};
+    }
+    if (mixed) {
+      json["homogeneous_subset"] = {{"node_group", mixed->homogeneous_group}, {"gpus", mixed->homogeneous_gpus},
+                                    {"step_time_s", mixed->homogeneous ? nlohmann::ordered_json(mixed->homogeneous->step.step_s) : nlohmann::ordered_json()}};
+    }
+    util::emit_document(out, json, request.format);
+    return verdict ? 1 : 0;
+  }
+
+  const util::Style style{util::use_colour(STDOUT_FILENO)};
+  out << search_to_text(result, context, style);
+  if (proposed) {
+    out << fmt::format("(global batch {} proposed: ~4M tokens per step; set it with --global-batch)\n", options.shape.global_batch);
+  }
+  if (!result.plans.empty()) {
+    out << details_to_text(details.front(), model.layers);
+  } else {
+    out << "\n" << capacity_hint(model, cluster) << "\n";
+  }
+  if (verdict) {
+    out << fmt::format("\nlayout {} cannot run:\n", to_string(complete_layout(options.fixed)));
+    for (const auto& problem : verdict->problems) {
+      out << "  - " << problem << "\n";
+    }
+    out << "  (fields not given were filled with EP/ETP/CP 1, SP with TP, micro-batch 1, 1F1B, full recompute, ZeRO-1)\n";
+  }
+  if (mixed) {
+    out << "\nmixed cluster: stages on node groups, layers split by speed\n";
+    if (mixed->best) {
+      const auto& m = *mixed->best;
+      out << fmt::format("  best: {}: step {}, {} tokens/s, MFU {:.1f}% (uniform split: {})\n", short_layout(m.layout),
+                         util::human_seconds(m.step_s), util::with_thousands(static_cast<std::int64_t>(m.tokens_per_s)),
+                         m.mfu * 100, m.uniform_step_s > 0 ? util::human_seconds(m.uniform_step_s) : std::string("does not fit"));
+      for (const auto& stage : m.stages) {
+        out << fmt::format("    layers {:>3}–{:<3} on {:<12} {} per micro-batch, {}\n", stage.first_layer, stage.last_layer,
+                           stage.node_group, util::human_seconds(stage.time_s), util::gib(stage.memory_bytes));
+      }
+    } else {
+      out << fmt::format("  no stage assignment fits ({} layouts tried)\n", mixed->evaluated);
+    }
+    out << fmt::format("  largest homogeneous subset ({}, {} GPUs): {}\n", mixed->homogeneous_group, mixed->homogeneous_gpus,
+                       mixed->homogeneous ? fmt::format("{} step {}", short_layout(mixed->homogeneous->layout),
+                                                        util::human_seconds(mixed->homogeneous->step.step_s))
+                                          : std::string("no layout fits"));
+  }
+  for (const double beta : request.lamb_betas) {
+    int nodes = 0;
+    for (const auto& group : cluster.groups) {
+      nodes += group.nodes;
+    }
+    const auto scaled = scale_lamb_beta(beta, nodes);
+    out << (scaled.clamped ? fmt::format("warning: LAMB {}\n", scaled.warning)
+                           : fmt::format("LAMB beta {} for {} nodes: {:.6f}\n", beta, nodes, scaled.value));
+  }
+  if (request.base_lr && request.base_batch > 0) {
+    out << fmt::format("learning rate for batch {}: {:.3g} (Adam, square-root scaling from {:.3g} at batch {})\n",
+                       options.shape.global_batch, scale_learning_rate(*request.base_lr, request.base_batch, options.shape.global_batch, true),
+                       *request.base_lr, request.base_batch);
+  }
+  // A search that finds nothing is still a report (exit 0); a layout asked for that cannot run
+  // is a failed request (exit 1).
+  return verdict ? 1 : 0;
+}
+
+} // namespace brix::plan

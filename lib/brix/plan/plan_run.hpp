@@ -1,0 +1,47 @@
+#pragma once
+// `brix plan` as a library call: load the model and cluster, search (or explain one layout),
+// refine the best plans, render or emit. tools/brix/cmd_plan.cpp only fills a PlanRequest.
+
+#include <brix/cluster/loader.hpp>
+#include <brix/plan/refine.hpp>
+#include <brix/util/output.hpp>
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace brix::plan {
+
+struct PlanRequest {
+  std::string model = "deepseek-r1";
+  cluster::ClusterChoice cluster;      ///< --cluster or the --nodes/--gpu shorthand
+  std::int64_t seq_len = 0;            ///< 0: the model's default
+  std::int64_t global_batch = 0;       ///< 0: proposed
+  std::string precision = "bf16";
+  std::string layout;                  ///< --layout
+  int top = 5;
+  int threads = 1;
+  std::optional<double> price;         ///< per GPU-hour
+  std::string emit;                    ///< megatron | deepspeed | torchrun | yaml | json
+  std::string output;                  ///< -o FILE for --emit
+  util::Format format = util::Format::text;
+  std::string software = "modern";
+  CheckpointOptions checkpoint;
+  std::vector<double> lamb_betas;      ///< --lamb-beta: scaled for the plan's node count
+  std::optional<double> base_lr;       ///< with base_batch: LR suggestion for the chosen batch
+  std::int64_t base_batch = 0;
+  bool progress = false;               ///< progress bar on stderr (a terminal)
+};
+
+inline constexpr const char* k_default_cluster = "example-deployment";
+
+/// The proposed global batch when none is asked for: about 4M tokens per step (a power of two
+/// in sequences), at least one sequence per 8 GPUs.
+[[nodiscard]] std::int64_t propose_global_batch(std::int64_t seq_len, int gpus);
+
+/// Runs the request; returns the exit code: 0 for a report (also "no layout fits"), 1 when the
+/// layout asked for with --layout cannot run.
+int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err);
+
+} // namespace brix::plan

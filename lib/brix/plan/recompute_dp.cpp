@@ -1,0 +1,200 @@
+#include <brix/plan/recompute_dp.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+#include <limits>
+
+namespace brix::plan {
+
+namespace {
+
+constexpr double k_infinity = std::numeric_limits<double>::infinity();
+
+/// C(m, i, l): the least time to run forward and backward of steps [i, l] with their input
+/// a_i already held and m memory units free (rotor recurrence):
+///   C(m, i, i) = f_i + b_i                              if ā_i ≤ m
+///   C(m, i, l) = min( f_i + b_i + C(m − ā_i, i+1, l)     keep step i's activations,
+///                     min_{i<j≤l, a_j ≤ m} Σ_{k=i}^{j−1} f_k + C(m − a_j, j, l) + C(m, i, j−1) )
+///                                                       checkpoint the input of j, recompute [i, j)
+class Rotor {
+public:
+  Rotor(std::span<const ChainStep> chain, std::vector<int> input, std::vector<int> saved, int slots)
+      : m_chain(chain), m_input(std::move(input)), m_saved(std::move(saved)), m_slots(slots),
+        m_n(static_cast<int>(chain.size())),
+        m_table(static_cast<std::size_t>(m_n * m_n * (slots + 1)), -1.0),
+        m_choice(static_cast<std::size_t>(m_n * m_n * (slots + 1)), -2) {
+    m_forward_prefix.assign(static_cast<std::size_t>(m_n + 1), 0.0);
+    for (int i = 0; i < m_n; ++i) {
+      m_forward_prefix[static_cast<std::size_t>(i + 1)] = m_forward_prefix[static_cast<std::size_t>(i)] + chain[static_cast<std::size_t>(i)].forward_s;
+    }
+  }
+
+  double cost(int m, int i, int l) {
+    if (m < 0) {
+      return k_infinity;
+    }
+    auto& cell = m_table[index(m, i, l)];
+    if (cell >= 0.0) {
+      return cell;
+    }
+    const auto& step = m_chain[static_cast<std::size_t>(i)];
+    double best = k_infinity;
+    int choice = -1;
+    if (m_saved[static_cast<std::size_t>(i)] <= m) {
+      best = step.forward_s + step.backward_s + (i == l ? 0.0 : cost(m - m_saved[static_cast<std::size_t>(i)], i + 1, l));
+      choice = -1; // keep
+    }
+    for (int j = i + 1; j <= l; ++j) {
+      const int a = m_input[static_cast<std::size_t>(j)];
+      if (a > m) {
+        continue;
+      }
+      const double forward = m_forward_prefix[static_cast<std::size_t>(j)] - m_forward_prefix[static_cast<std::size_t>(i)];
+      const double value = forward + cost(m - a, j, l) + cost(m, i, j - 1);
+      if (value < best) {
+        best = value;
+        choice = j;
+      }
+    }
+    cell = best;
+    m_choice[index(m, i, l)] = choice;
+    return best;
+  }
+
+  /// Reads the decisions back.
+  void trace(int m, int i, int l, RecomputePlan& plan, int depth) {
+    if (i > l || cost(m, i, l) == k_infinity) {
+      return;
+    }
+    const int choice = m_choice[index(m, i, l)];
+    if (choice == -1) {
+      if (depth == 0) {
+        plan.stored[static_cast<std::size_t>(i)] = true;
+      }
+      if (i < l) {
+        trace(m - m_saved[static_cast<std::size_t>(i)], i + 1, l, plan, depth);
+      }
+      return;
+    }
+    plan.checkpoint[static_cast<std::size_t>(choice)] = true;
+    plan.recomputed_steps += choice - i;
+    trace(m - m_input[static_cast<std::size_t>(choice)], choice, l, plan, depth);
+    trace(m, i, choice - 1, plan, depth + 1);
+  }
+
+private:
+  [[nodiscard]] std::size_t index(int m, int i, int l) const {
+    return (static_cast<std::size_t>(m) * static_cast<std::size_t>(m_n) + static_cast<std::size_t>(i)) *
+               static_cast<std::size_t>(m_n) + static_cast<std::size_t>(l);
+  }
+
+  std::span<const ChainStep> m_chain;
+  std::vector<int> m_input, m_saved;
+  int m_slots;
+  int m_n;
+  std::vector<double> m_table;
+  std::vector<int> m_choice;
+  std::vector<double> m_forward_prefix;
+};
+
+/// Exact recursion with real-valued memory and no table.
+double exact(std::span<const ChainStep> chain, double m, int i, int l) {
+  const auto& step = chain[static_cast<std::size_t>(i)];
+  double best = k_infinity;
+  if (step.saved_bytes <= m) {
+    best = step.forward_s + step.backward_s + (i == l ? 0.0 : exact(chain, m - step.saved_bytes, i + 1, l));
+  }
+  double forward = 0;
+  for (int j = i + 1; j <= l; ++j) {
+    forward += chain[static_cast<std::size_t>(j - 1)].forward_s;
+    const double a = chain[static_cast<std::size_t>(j)].input_bytes;
+    if (a > m) {
+      continue;
+    }
+    best = std::min(best, forward + exact(chain, m - a, j, l) + exact(chain, m, i, j - 1));
+  }
+  return best;
+}
+
+} // namespace
+
+std::optional<RecomputePlan> plan_recompute(std::span<const ChainStep> chain, double budget_bytes, int slots) {
+  if (chain.empty()) {
+    return RecomputePlan{};
+  }
+  if (budget_bytes <= 0 || slots <= 0) {
+    return std::nullopt;
+  }
+  // Round sizes up to whole slots: the discretised schedule never exceeds the budget.
+  const double slot = budget_bytes / slots;
+  std::vector<int> input, saved;
+  for (const auto& step : chain) {
+    input.push_back(static_cast<int>(std::ceil(step.input_bytes / slot - 1e-9)));
+    saved.push_back(static_cast<int>(std::ceil(step.saved_bytes / slot - 1e-9)));
+  }
+  Rotor rotor(chain, input, saved, slots);
+  const int last = static_cast<int>(chain.size()) - 1;
+  const double time = rotor.cost(slots, 0, last);
+  if (time == k_infinity) {
+    return std::nullopt;
+  }
+  RecomputePlan plan;
+  plan.time_s = time;
+  plan.stored.assign(chain.size(), false);
+  plan.checkpoint.assign(chain.size(), false);
+  rotor.trace(slots, 0, last, plan, 0);
+  // Peak: the smallest budget (in slots) that still achieves this time.
+  int low = 0, high = slots;
+  while (low < high) {
+    const int mid = (low + high) / 2;
+    if (rotor.cost(mid, 0, last) <= time * (1 + 1e-12)) {
+      high = mid;
+    } else {
+      low = mid + 1;
+    }
+  }
+  plan.peak_bytes = low * slot;
+  return plan;
+}
+
+std::optional<double> recompute_brute_force(std::span<const ChainStep> chain, double budget_bytes) {
+  if (chain.empty()) {
+    return 0.0;
+  }
+  const double value = exact(chain, budget_bytes, 0, static_cast<int>(chain.size()) - 1);
+  if (value == k_infinity) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+StrategyCost strategy_store_all(std::span<const ChainStep> chain) {
+  StrategyCost cost{"none (store all)", 0, 0};
+  for (const auto& step : chain) {
+    cost.time_s += step.forward_s + step.backward_s;
+    cost.peak_bytes += step.saved_bytes;
+  }
+  return cost;
+}
+
+StrategyCost strategy_every_k(std::span<const ChainStep> chain, int k) {
+  // Checkpoint the input of every k-th step; recompute each segment once, storing its
+  // activations during the recomputation (Chen et al. 2016).
+  StrategyCost cost{k == 1 ? std::string("full (every step)") : fmt::format("every {} steps", k), 0, 0};
+  double checkpoints = 0;
+  double widest_segment = 0;
+  for (std::size_t start = 0; start < chain.size(); start += static_cast<std::size_t>(k)) {
+    double segment = 0;
+    checkpoints += chain[start].input_bytes;
+    for (std::size_t i = start; i < std::min(chain.size(), start + static_cast<std::size_t>(k)); ++i) {
+      cost.time_s += 2.0 * chain[i].forward_s + chain[i].backward_s;
+      segment += chain[i].saved_bytes;
+    }
+    widest_segment = std::max(widest_segment, segment);
+  }
+  cost.peak_bytes = checkpoints + widest_segment;
+  return cost;
+}
+
+} // namespace brix::plan

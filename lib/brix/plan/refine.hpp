@@ -1,0 +1,50 @@
+#pragma once
+// Refines a plan from the search: the stage split chosen by the partition DP (against
+// Megatron's uniform split), the recomputation report of the memory-critical stage, the
+// checkpoint interval and the batch split.
+
+#include <brix/plan/batch_settings.hpp>
+#include <brix/plan/checkpoint_interval.hpp>
+#include <brix/plan/recompute_report.hpp>
+#include <brix/plan/search.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace brix::plan {
+
+struct StageDetail {
+  int first_layer = 0;
+  int last_layer = -1;
+  std::string node_group;
+  double time_s = 0;       ///< per micro-batch
+  double memory_bytes = 0; ///< per GPU at peak
+};
+
+struct CheckpointOptions {
+  double gpu_mtbf_hours = k_llama3_gpu_mtbf_hours;
+  double restart_overhead_s = 300; ///< relaunch, rendezvous, warm-up, excluding the load
+};
+
+struct PlanDetails {
+  std::vector<StageDetail> stages;  ///< the split the plan uses
+  double uniform_step_s = 0;        ///< the step with Megatron's uniform split
+  double balanced_step_s = 0;       ///< the step with the DP split
+  bool split_is_uniform = true;
+  std::optional<RecomputeReport> recompute;
+  std::optional<CheckpointPlan> checkpoint; ///< absent when the cluster gives no storage bandwidth
+  double checkpoint_bytes = 0;
+  BatchSplit batch;
+};
+
+/// Refines `plan` in place (its step estimate takes the better split) and returns the details.
+[[nodiscard]] PlanDetails refine_plan(const model::ModelSpec& model, const cluster::ClusterSpec& cluster,
+                                      const SearchOptions& options, const CheckpointOptions& checkpoint,
+                                      PlanEstimate& plan);
+
+/// Megatron flags for the split when they can express it (first/last stage sizes, the middle
+/// uniform); empty when an explicit per-stage list is needed.
+[[nodiscard]] std::vector<std::string> megatron_split_flags(const PlanDetails& details, std::int64_t layers);
+
+} // namespace brix::plan

@@ -1,0 +1,70 @@
+#pragma once
+// Renderings shared by `brix plan` and the planner: model and cluster summaries, the GPU catalog
+// and the per-stage memory of one layout, each as a JSON document (for --format json|yaml) and
+// as aligned text.
+
+#include <brix/cluster/cluster.hpp>
+#include <brix/model/model.hpp>
+#include <brix/plan/layout.hpp>
+#include <brix/plan/memory.hpp>
+#include <brix/util/output.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace brix::plan {
+
+/// Model summary: parameters by kind (params_total, params_active, params_mtp as integers),
+/// layers, attention kind, FLOPs per token (forward, training) at `seq_len`, KV-cache bytes.
+[[nodiscard]] nlohmann::ordered_json model_summary_json(const model::ModelSpec& model,
+                                                        std::int64_t seq_len);
+[[nodiscard]] std::string model_summary_text(const model::ModelSpec& model, std::int64_t seq_len,
+                                             const util::Style& style);
+
+[[nodiscard]] nlohmann::ordered_json cluster_summary_json(const cluster::ClusterSpec& cluster);
+[[nodiscard]] std::string cluster_summary_text(const cluster::ClusterSpec& cluster,
+                                               const util::Style& style);
+
+[[nodiscard]] nlohmann::ordered_json gpu_catalog_json();
+[[nodiscard]] std::string gpu_catalog_text();
+
+/// One pipeline stage placed on the cluster: its GPU and node group.
+struct PlacedStage {
+  int stage = 0;
+  StageSpan span;
+  std::string group; ///< node group name ("a+b" when the stage straddles two groups)
+  cluster::GpuSpec gpu; ///< the smallest-memory GPU of the stage's groups
+  int gpus_per_node = 0;
+  StageMemory memory;
+};
+
+/// Per-stage memory of one layout on a cluster. Stages are placed in order on the node groups
+/// as listed (stage i on GPUs [i·g, (i+1)·g) with g = tp·dp·cp); a layout smaller than the
+/// cluster uses its first GPUs.
+struct LayoutMemoryReport {
+  Layout layout;
+  TrainingShape shape;
+  int gpus_used = 0;
+  int cluster_gpus = 0;
+  LayoutCheck check = LayoutCheck::none;
+  std::string check_message; ///< explain(check), empty when valid
+  std::vector<PlacedStage> stages;
+  std::int64_t micro_batches = 0;
+  double model_state_bytes_total = 0; ///< 18 B/param (incl. MTP) over the whole model
+  double cluster_memory_bytes = 0;
+  [[nodiscard]] bool fits() const;
+  /// The stage with the largest total / capacity.
+  [[nodiscard]] const PlacedStage* tightest() const;
+};
+
+[[nodiscard]] LayoutMemoryReport layout_memory_report(const model::ModelSpec& model,
+                                                      const cluster::ClusterSpec& cluster,
+                                                      const Layout& layout,
+                                                      const TrainingShape& shape);
+[[nodiscard]] nlohmann::ordered_json layout_memory_json(const LayoutMemoryReport& report);
+[[nodiscard]] std::string layout_memory_text(const LayoutMemoryReport& report,
+                                             const util::Style& style);
+
+} // namespace brix::plan

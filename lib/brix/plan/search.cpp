@@ -1,0 +1,427 @@
+#include <brix/plan/search_detail.hpp>
+
+#include <chrono>
+#include <thread>
+
+namespace brix::plan {
+
+using namespace detail;
+
+namespace {
+
+struct WorkItem {
+  int tp, cp, pp;
+};
+
+/// Enumerates the layouts below one (tp, cp, pp) triple.
+class Searcher {
+public:
+  explicit Searcher(const Evaluator& evaluator) : m_eval(evaluator) {
+    const auto& model = evaluator.model();
+    const auto& fixed = evaluator.options().fixed;
+    const int gpus = evaluator.target().gpus;
+    m_tp = only_or(fixed.tp, powers_of_two_up_to(std::min(64, gpus)));
+    m_cp = only_or(fixed.cp, powers_of_two_up_to(std::min(16, gpus)));
+    m_mbs = only_or(fixed.micro_batch, std::vector<int>{1, 2, 4, 8, 16});
+    m_recompute = only_or(fixed.recompute, std::vector<Recompute>{Recompute::none, Recompute::selective, Recompute::full});
+    m_zero = only_or(fixed.zero, std::vector<int>{0, 1, 2, 3});
+    // Evaluated from the most sharded down (see evaluate_leaf).
+    m_zero_order = m_zero;
+    std::sort(m_zero_order.rbegin(), m_zero_order.rend());
+    if (model.moe) {
+      const int experts = static_cast<int>(model.moe->routed_experts);
+      m_ep = only_or(fixed.ep, divisors(experts, std::min(experts, gpus)));
+    } else {
+      m_ep = only_or(fixed.ep, std::vector<int>{1});
+    }
+  }
+
+  [[nodiscard]] std::vector<WorkItem> items() const {
+    std::vector<WorkItem> out;
+    const auto& fixed = m_eval.options().fixed;
+    const int gpus = m_eval.target().gpus;
+    for (const int tp : m_tp) {
+      for (const int cp : m_cp) {
+        if (gpus % (tp * cp) != 0 && !fixed.pp) {
+          continue; // not a factorisation of this world: no layout to count
+        }
+        const auto pps = fixed.pp ? std::vector<int>{*fixed.pp}
+                                  : divisors(gpus / std::max(1, tp * cp), gpus);
+        for (const int pp : pps) {
+          out.push_back({tp, cp, pp});
+        }
+      }
+    }
+    return out;
+  }
+
+  /// Runs one item; `threshold` is the shared K-th best step time for bound pruning.
+  void run(const WorkItem& item, Partial& partial, std::atomic<double>& threshold) const {
+    const auto& model = m_eval.model();
+    const auto& options = m_eval.options();
+    const auto& fixed = options.fixed;
+    const int gpus = m_eval.target().gpus;
+    const int tp = item.tp, cp = item.cp, pp = item.pp;
+    const std::int64_t batch = options.shape.global_batch;
+
+    // Family-level constraints: count everything below and move on.
+    auto family = [&](ReasonKey key) { partial.reject(key, count_below(item)); };
+    if (tp > m_eval.domain()) {
+      return family({Reason::tp_crosses_node, tp, m_eval.domain()});
+    }
+    if (model.heads % tp != 0 || (model.kv_heads > 0 && !model.mla && model.kv_heads % tp != 0 && tp % model.kv_heads != 0)) {
+      return family({Reason::tp_heads, tp});
+    }
+    if (options.shape.seq_len % (2 * cp) != 0 && cp > 1) {
+      return family({Reason::cp_sequence, cp});
+    }
+    if (pp > model.layers) {
+      return family({Reason::pp_layers, pp});
+    }
+    if (gpus % (tp * cp * pp) != 0 || (fixed.dp && *fixed.dp * tp * cp * pp != gpus)) {
+      return family({Reason::world_size, static_cast<std::int64_t>(tp) * cp * pp * fixed.dp.value_or(1)});
+    }
+    const int dp = gpus / (tp * cp * pp);
+    const auto stages = m_eval.stages(pp);
+
+    for (const int ep : m_ep) {
+      const auto etps = etp_options(tp);
+      for (const int etp : etps) {
+        const std::int64_t below = count_inner(tp, pp, dp, cp, ep, etp);
+        if (model.moe ? model.moe->routed_experts % ep != 0 : ep != 1) {
+          partial.reject({Reason::ep_experts, ep}, below);
+          continue;
+        }
+        if ((tp * cp * dp) % (ep * etp) != 0) {
+          partial.reject({Reason::ep_group, ep * etp, tp * cp * dp}, below);
+          continue;
+        }
+        for (const int mbs : m_mbs) {
+          const std::int64_t per_mbs = below / static_cast<std::int64_t>(m_mbs.size());
+          if (batch % (static_cast<std::int64_t>(dp) * mbs) != 0) {
+            partial.reject({Reason::batch, dp, mbs}, per_mbs);
+            continue;
+          }
+          const std::int64_t micro_batches = batch / (static_cast<std::int64_t>(dp) * mbs);
+          for (const bool sp : sp_options(tp)) {
+            Layout base;
+            base.tp = tp, base.pp = pp, base.dp = dp, base.cp = cp, base.ep = ep, base.etp = etp;
+            base.micro_batch = mbs;
+            base.sp = sp;
+            base.precision = options.precision;
+            base.flash_attention = options.software.flash_attention;
+            evaluate_leaf(base, stages, micro_batches, partial, threshold);
+          }
+        }
+      }
+    }
+  }
+
+  [[nodiscard]] std::int64_t count_below(const WorkItem& item) const {
+    const int dp = std::max(1, m_eval.target().gpus / std::max(1, item.tp * item.cp * item.pp));
+    std::int64_t total = 0;
+    for (const int ep : m_ep) {
+      for (const int etp : etp_options(item.tp)) {
+        total += count_inner(item.tp, item.pp, dp, item.cp, ep, etp);
+      }
+    }
+    return total;
+  }
+
+private:
+  [[nodiscard]] std::vector<int> etp_options(int tp) const {
+    const auto& fixed = m_eval.options().fixed;
+    if (!m_eval.model().moe) {
+      return only_or(fixed.etp, std::vector<int>{1});
+    }
+    return only_or(fixed.etp, powers_of_two_up_to(tp));
+  }
+
+  [[nodiscard]] std::vector<bool> sp_options(int tp) const {
+    const auto& fixed = m_eval.options().fixed;
+    if (fixed.sp) {
+      return {*fixed.sp};
+    }
+    return tp > 1 ? std::vector<bool>{false, true} : std::vector<bool>{false};
+  }
+
+  [[nodiscard]] std::vector<ScheduleChoice> schedule_options(int pp) const {
+    const auto& fixed = m_eval.options().fixed;
+    std::vector<ScheduleChoice> out;
+    auto allowed = [&](Schedule schedule, int vpp) {
+      return (!fixed.schedule || *fixed.schedule == schedule) && (!fixed.vpp || *fixed.vpp == vpp);
+    };
+    if (allowed(Schedule::one_f_one_b, 1)) {
+      out.push_back({Schedule::one_f_one_b, 1});
+    }
+    if (pp > 1) {
+      for (const int vpp : {2, 3, 4, 6, 8}) {
+        if (allowed(Schedule::interleaved, vpp)) {
+          out.push_back({Schedule::interleaved, vpp});
+        }
+      }
+      // Zero-bubble schedules exist only in the frameworks that implement them.
+      const bool zero_bubble = m_eval.options().software.zero_bubble_schedules;
+      if (zero_bubble && allowed(Schedule::zb_h1, 1)) {
+        out.push_back({Schedule::zb_h1, 1});
+      }
+      if (zero_bubble && allowed(Schedule::dualpipe, 1)) {
+        out.push_back({Schedule::dualpipe, 1});
+      }
+    } else if (fixed.schedule && *fixed.schedule != Schedule::one_f_one_b) {
+      // A pipeline schedule asked for without a pipeline: counted (and rejected) as such.
+      out.push_back({*fixed.schedule, fixed.vpp.value_or(1)});
+    }
+    return out;
+  }
+
+  [[nodiscard]] std::vector<GradCompression> compression_options(int dp, int cp, int expert_dp) const {
+    const auto& fixed = m_eval.options().fixed;
+    if (fixed.grad_compression) {
+      return {*fixed.grad_compression};
+    }
+    if (dp * cp > 1 || expert_dp > 1) {
+      return {GradCompression::none, GradCompression::fp8};
+    }
+    return {GradCompression::none};
+  }
+
+  [[nodiscard]] std::int64_t count_inner(int tp, int pp, int dp, int cp, int ep, int etp) const {
+    const int expert_dp = std::max(1, (tp * dp * cp) / std::max(1, ep * etp));
+    return static_cast<std::int64_t>(m_mbs.size()) * static_cast<std::int64_t>(sp_options(tp).size()) *
+           static_cast<std::int64_t>(schedule_options(pp).size()) *
+           static_cast<std::int64_t>(m_recompute.size()) * static_cast<std::int64_t>(m_zero.size()) *
+           static_cast<std::int64_t>(compression_options(dp, cp, expert_dp).size());
+  }
+
+  void evaluate_leaf(const Layout& base, const Evaluator::Stages& stages, std::int64_t micro_batches,
+                     Partial& partial, std::atomic<double>& threshold) const {
+    const auto& options = m_eval.options();
+    const auto& model = m_eval.model();
+    const auto placement = place_groups(base, m_eval.target().group.gpus_per_node);
+    const auto& context = m_eval.context();
+    const LayerCost dense = layer_cost(context, base, placement, false);
+    const LayerCost moe = model.moe ? layer_cost(context, base, placement, true) : dense;
+    const LayerCost embedding = embedding_cost(context, base, placement);
+    const LayerCost head = head_cost(context, base, placement);
+    const auto schedules = schedule_options(base.pp);
+    const auto compressions = compression_options(base.dp, base.cp, base.expert_dp());
+    const std::int64_t leaves = static_cast<std::int64_t>(schedules.size() * m_recompute.size() *
+                                                          m_zero.size() * compressions.size());
+
+    // Bound: no schedule, recomputation or overlap makes a step faster than the slowest
+    // stage's forward + backward compute for every micro-batch.
+    double slowest = 0;
+    for (const auto& work : stages.work) {
+      double t = work.dense_layers * (dense.forward_s + dense.backward_s) +
+                 work.moe_layers * (moe.forward_s + moe.backward_s);
+      if (work.has_embedding) {
+        t += embedding.forward_s + embedding.backward_s;
+      }
+      if (work.has_head) {
+        t += head.forward_s + head.backward_s;
+      }
+      slowest = std::max(slowest, t);
+    }
+    if (static_cast<double>(micro_batches) * slowest >= threshold.load(std::memory_order_relaxed)) {
+      partial.reject({Reason::bound, options.top_k}, leaves);
+      return;
+    }
+
+    const double limit = m_eval.memory_limit();
+    for (const auto& choice : schedules) {
+      for (const auto recompute : m_recompute) {
+        // ZeRO 0→1→2 only shard more, so memory falls monotonically with the stage: once a
+        // stage does not fit, the lower ones do not either, by at least as much (ZeRO-3 adds
+        // gather buffers and is checked on its own).
+        std::optional<std::int64_t> oom_from_higher;
+        for (const int zero : m_zero_order) {
+          Layout layout = base;
+          layout.schedule = choice.schedule;
+          layout.vpp = choice.vpp;
+          layout.recompute = recompute;
+          layout.zero = zero;
+          const auto count = static_cast<std::int64_t>(compressions.size());
+          if (!schedule_fits(layout, micro_batches, partial, count)) {
+            continue;
+          }
+          if (oom_from_higher && zero < 3) {
+            partial.reject({Reason::out_of_memory, *oom_from_higher}, count);
+            continue;
+          }
+          const auto memory = m_eval.memory(layout, stages, limit);
+          if (memory.total > limit) {
+            const auto bucket = oom_bucket(memory.total - limit);
+            partial.reject({Reason::out_of_memory, bucket}, count);
+            if (zero < 3) {
+              oom_from_higher = bucket;
+            }
+            continue;
+          }
+          for (const auto compression : compressions) {
+            layout.grad_compression = compression;
+            StepInputs inputs;
+            inputs.context = &context;
+            inputs.layout = &layout;
+            inputs.placement = &placement;
+            inputs.dense = &dense;
+            inputs.moe = &moe;
+            inputs.embedding = &embedding;
+            inputs.head = &head;
+            inputs.global_batch = options.shape.global_batch;
+            inputs.grad_wire_bytes = m_eval.grad_wire_bytes(compression);
+            const auto step = estimate_step(inputs, stages.work);
+            ++partial.evaluated;
+            ++partial.valid;
+            if (step.step_s < partial.threshold(options.top_k)) {
+              partial.offer(m_eval.finish(layout, step, memory), options.top_k);
+              const double mine = partial.threshold(options.top_k);
+              double shared = threshold.load(std::memory_order_relaxed);
+              while (mine < shared && !threshold.compare_exchange_weak(shared, mine)) {
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  bool schedule_fits(const Layout& layout, std::int64_t micro_batches, Partial& partial, std::int64_t count) const {
+    const auto& model = m_eval.model();
+    if (layout.pp == 1 && layout.schedule != Schedule::one_f_one_b) {
+      partial.reject({Reason::interleave, 0, 0}, count);
+      return false;
+    }
+    if (layout.schedule == Schedule::interleaved) {
+      // Megatron: micro-batches a multiple of PP; each virtual stage needs at least one layer.
+      if (micro_batches % layout.pp != 0 || model.layers < static_cast<std::int64_t>(layout.pp) * layout.vpp) {
+        partial.reject({Reason::interleave, layout.pp, layout.vpp}, count);
+        return false;
+      }
+    }
+    if (layout.schedule == Schedule::dualpipe && (layout.pp % 2 != 0 || micro_batches < 2 * layout.pp)) {
+      partial.reject({Reason::dualpipe, layout.pp}, count);
+      return false;
+    }
+    return true;
+  }
+
+  const Evaluator& m_eval;
+  std::vector<int> m_tp, m_cp, m_ep, m_mbs, m_zero, m_zero_order;
+  std::vector<Recompute> m_recompute;
+};
+
+} // namespace
+
+std::string detail::describe(const ReasonKey& key, const Evaluator& eval) {
+  const auto& model = eval.model();
+  const auto& options = eval.options();
+  switch (key.reason) {
+  case Reason::tp_crosses_node:
+    return fmt::format("TP={} crosses nodes ({} GPUs per NVLink domain)", key.a, key.b);
+  case Reason::tp_heads:
+    return fmt::format("TP={} does not divide the attention heads ({} heads, {} KV heads)", key.a,
+                       model.heads, model.kv_heads);
+  case Reason::cp_sequence:
+    return fmt::format("CP={}: sequence length {} is not divisible by 2×CP", key.a, options.shape.seq_len);
+  case Reason::pp_layers:
+    return fmt::format("PP={} exceeds the {} layers", key.a, model.layers);
+  case Reason::world_size:
+    return fmt::format("TP×CP×PP×DP does not equal the {} GPUs of the cluster", eval.target().gpus);
+  case Reason::ep_experts:
+    return model.moe ? fmt::format("EP={} does not divide the {} routed experts", key.a, model.moe->routed_experts)
+                     : fmt::format("EP={} on a dense model (no experts)", key.a);
+  case Reason::ep_group:
+    return "EP×ETP does not divide TP×CP×DP (expert groups must tile each pipeline stage)";
+  case Reason::batch:
+    return fmt::format("global batch {} not divisible by DP×micro-batch", options.shape.global_batch);
+  case Reason::interleave:
+    return key.a == 0 ? std::string("pipeline schedule without pipeline parallelism (PP=1)")
+                      : std::string("interleaved schedule: micro-batches not a multiple of PP, or fewer layers than PP×VPP");
+  case Reason::dualpipe:
+    return "DualPipe needs an even PP and at least 2×PP micro-batches";
+  case Reason::out_of_memory:
+    return key.a == 0 ? fmt::format("out of memory by < 4 GiB (GPU has {:.0f} GiB)", eval.memory_limit() / k_gib)
+                      : fmt::format("out of memory by ≥ {} GiB (GPU has {:.0f} GiB)", key.a, eval.memory_limit() / k_gib);
+  case Reason::bound:
+    return fmt::format("cannot beat the top {} (compute lower bound)", key.a);
+  }
+  return "?";
+}
+
+namespace {
+
+SearchResult collect(const Evaluator& eval, std::vector<Partial>& partials, double seconds) {
+  SearchResult result;
+  std::map<ReasonKey, std::int64_t> rejected;
+  for (auto& partial : partials) {
+    result.evaluated += partial.evaluated;
+    result.valid += partial.valid;
+    for (auto& plan : partial.best) {
+      result.plans.push_back(std::move(plan));
+    }
+    for (const auto& [key, count] : partial.rejected) {
+      rejected[key] += count;
+    }
+  }
+  std::sort(result.plans.begin(), result.plans.end(), [](const auto& a, const auto& b) {
+    if (a.step.step_s != b.step.step_s) {
+      return a.step.step_s < b.step.step_s;
+    }
+    return to_string(a.layout) < to_string(b.layout);
+  });
+  if (static_cast<int>(result.plans.size()) > eval.options().top_k) {
+    result.plans.resize(static_cast<std::size_t>(eval.options().top_k));
+  }
+  // Merge keys that render the same (e.g. batch reasons for different DP sizes).
+  std::map<std::string, std::int64_t> by_text;
+  for (const auto& [key, count] : rejected) {
+    by_text[describe(key, eval)] += count;
+  }
+  for (const auto& [text, count] : by_text) {
+    result.rejected.push_back({text, count});
+  }
+  std::sort(result.rejected.begin(), result.rejected.end(),
+            [](const auto& a, const auto& b) { return a.count > b.count; });
+  result.seconds = seconds;
+  result.gpus = eval.target().gpus;
+  result.device = eval.target().group.gpu.display;
+  return result;
+}
+
+} // namespace
+
+SearchResult search_layouts(const model::ModelSpec& model, const cluster::ClusterSpec& cluster,
+                            const SearchOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const Evaluator eval(model, cluster, options);
+  const Searcher searcher(eval);
+  const auto items = searcher.items();
+  const int threads = std::max(1, std::min<int>(options.threads, static_cast<int>(items.size())));
+  std::vector<Partial> partials(static_cast<std::size_t>(threads));
+  std::atomic<std::size_t> next{0};
+  std::atomic<std::size_t> done{0};
+  std::atomic<double> threshold{INFINITY};
+  auto worker = [&](int index) {
+    auto& partial = partials[static_cast<std::size_t>(index)];
+    for (std::size_t i = next++; i < items.size(); i = next++) {
+      searcher.run(items[i], partial, threshold);
+      const auto finished = ++done;
+      if (options.progress) {
+        options.progress(static_cast<double>(finished) / static_cast<double>(items.size()));
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) {
+    pool.emplace_back(worker, t);
+  }
+  worker(0);
+  for (auto& thread : pool) {
+    thread.join();
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return collect(eval, partials, seconds);
+}
+
+} // namespace brix::plan

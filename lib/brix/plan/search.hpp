@@ -1,0 +1,81 @@
+#pragma once
+// Layout search: every valid combination of TP, PP, DP, EP, expert-TP, CP, sequence
+// parallelism, micro-batch, virtual stages, schedule, recomputation, ZeRO stage and gradient
+// compression, ranked by predicted step time. Families that cannot run are counted under the
+// reason they fail; bounds prune layouts that cannot enter the top K (also counted).
+
+#include <brix/cluster/cluster.hpp>
+#include <brix/model/model.hpp>
+#include <brix/plan/layout.hpp>
+#include <brix/plan/layout_parse.hpp>
+#include <brix/plan/physics.hpp>
+#include <brix/plan/step_time.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace brix::plan {
+
+struct SearchOptions {
+  TrainingShape shape;            ///< global_batch must be > 0
+  Precision precision = Precision::bf16;
+  SoftwareProfile software = software_modern();
+  LayoutQuery fixed;
+  int top_k = 5;
+  int threads = 1;
+  /// Called from the searching threads with the fraction done; may be empty.
+  std::function<void(double)> progress;
+};
+
+/// Memory of the worst pipeline stage, bytes per GPU.
+struct MemoryEstimate {
+  double weights = 0, grads = 0, optimizer = 0, activations = 0, other = 0, total = 0;
+  int stage = 0;
+};
+
+struct PlanEstimate {
+  Layout layout;
+  StepEstimate step;
+  MemoryEstimate memory;
+  double tokens_per_s = 0;
+  double tflops_per_gpu = 0; ///< executed FLOPs (recompute included) per GPU per second
+  double mfu = 0;            ///< model FLOPs (no recompute) / peak
+  double hfu = 0;            ///< executed FLOPs / peak
+};
+
+struct RejectionGroup {
+  std::string reason;
+  std::int64_t count = 0;
+};
+
+struct SearchResult {
+  std::vector<PlanEstimate> plans;      ///< best first, at most top_k
+  std::vector<RejectionGroup> rejected; ///< largest group first
+  std::int64_t evaluated = 0;           ///< layouts considered (valid or not)
+  std::int64_t valid = 0;               ///< layouts that fit and were costed
+  double seconds = 0;
+  int gpus = 0;
+  std::string device;                   ///< GPU model the plan was costed on
+};
+
+/// Searches the layouts of `model` on `cluster`. A mixed cluster is costed on its slowest,
+/// smallest GPU (a conservative bound; the stage-assignment planner does better).
+[[nodiscard]] SearchResult search_layouts(const model::ModelSpec& model,
+                                          const cluster::ClusterSpec& cluster,
+                                          const SearchOptions& options);
+
+/// Evaluates one complete layout, returning every reason it cannot run (empty if it can)
+/// and its estimate when the layout is structurally evaluable.
+struct LayoutVerdict {
+  std::vector<std::string> problems;
+  std::optional<PlanEstimate> estimate;
+};
+[[nodiscard]] LayoutVerdict explain_layout(const model::ModelSpec& model,
+                                           const cluster::ClusterSpec& cluster,
+                                           const SearchOptions& options, const Layout& layout);
+
+} // namespace brix::plan

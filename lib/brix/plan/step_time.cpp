@@ -1,0 +1,218 @@
+#include <brix/plan/step_time.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+namespace brix::plan {
+
+namespace {
+
+struct StagePass {
+  double forward = 0;     ///< compute + exposed comm of forward, one micro-batch
+  double backward = 0;    ///< backward incl. recompute and exposed comm
+  double weight_grad = 0; ///< part of backward that zero-bubble schedules may defer
+  double tp = 0, ep = 0, cp = 0, pp = 0;
+  double flops = 0;       ///< executed FLOPs per micro-batch
+};
+
+double recompute_time(const LayerCost& cost, Recompute recompute) {
+  switch (recompute) {
+  case Recompute::full:
+    return cost.recompute_full_s;
+  case Recompute::selective:
+    return cost.recompute_selective_s;
+  case Recompute::none:
+    break;
+  }
+  return 0.0;
+}
+
+void add_layers(StagePass& pass, const LayerCost& cost, int count, const Layout& layout,
+                bool overlap_ep) {
+  if (count <= 0) {
+    return;
+  }
+  const double n = count;
+  const double recompute = recompute_time(cost, layout.recompute);
+  const bool full = layout.recompute == Recompute::full;
+  // Full recomputation repeats the forward collectives inside backward.
+  const double tp_passes = full ? 3.0 : 2.0;
+  const double ep_passes = full ? 3.0 : 2.0;
+  // CP's K/V ring overlaps the attention-core chunks; only the excess is exposed.
+  const double cp_exposed = std::max(0.0, cost.cp_comm_s - cost.attention_core_s);
+  const double ep_exposed = overlap_ep ? std::max(0.0, cost.ep_comm_s - 0.5 * cost.forward_s) : cost.ep_comm_s;
+  pass.forward += n * (cost.forward_s + cost.tp_comm_s + ep_exposed + cp_exposed);
+  pass.backward += n * (cost.backward_s + recompute + (tp_passes - 1.0) * cost.tp_comm_s +
+                        (ep_passes - 1.0) * ep_exposed + 2.0 * cp_exposed);
+  pass.weight_grad += n * cost.weight_grad_s;
+  pass.tp += n * tp_passes * cost.tp_comm_s;
+  pass.ep += n * ep_passes * ep_exposed;
+  pass.cp += n * 3.0 * cp_exposed;
+  const double recompute_flops = layout.recompute == Recompute::full ? cost.forward_flops : 0.0;
+  pass.flops += n * (3.0 * cost.forward_flops + recompute_flops);
+}
+
+} // namespace
+
+DataParallelCost data_parallel_cost(const CostContext& context, const Layout& layout, const Placement& placement,
+                                    double dense_params, double expert_params, double grad_wire_bytes,
+                                    double micro_batches, double stage_s, double backward_window_s) {
+  const auto& device = context.device;
+  DataParallelCost cost;
+  // Gradients reduced (and parameters gathered under the distributed optimizer): dense weights
+  // over DP·CP, experts over expert-DP.
+  const double dense_local = dense_params / layout.tp;
+  const double expert_local = expert_params / (layout.ep * layout.etp);
+  auto reduce = [&](double params, const GroupPlacement& group) {
+    if (group.ranks <= 1 || params <= 0) {
+      return 0.0;
+    }
+    const double grad_bytes = params * grad_wire_bytes;
+    if (layout.zero == 0) {
+      return collective_seconds(device, Collective::all_reduce, grad_bytes, group);
+    }
+    // Distributed optimizer: reduce-scatter gradients, all-gather updated bf16 parameters.
+    return collective_seconds(device, Collective::reduce_scatter, grad_bytes, group) +
+           collective_seconds(device, Collective::all_gather, params * 2.0, group);
+  };
+  if (layout.zero == 3) {
+    // ZeRO-3: parameters gathered for every forward, backward (and recompute) of every
+    // micro-batch, gradients reduce-scattered each micro-batch; prefetching overlaps them
+    // with compute, so only their excess over the stage's compute is exposed.
+    const double gathers = layout.recompute == Recompute::full ? 3.0 : 2.0;
+    auto per_micro = [&](double params, const GroupPlacement& group) {
+      if (group.ranks <= 1 || params <= 0) {
+        return 0.0;
+      }
+      return gathers * collective_seconds(device, Collective::all_gather, params * 2.0, group) +
+             collective_seconds(device, Collective::reduce_scatter, params * grad_wire_bytes, group);
+    };
+    const double per_mb = per_micro(dense_local, placement.dp) + per_micro(expert_local, placement.expert_dp);
+    const double exposed_per_mb =
+        context.software.overlap_param_gather ? overlapped_seconds(stage_s, per_mb) - stage_s : per_mb;
+    cost.pipeline_extra_s = micro_batches * exposed_per_mb;
+  } else {
+    const double total = reduce(dense_local, placement.dp) + reduce(expert_local, placement.expert_dp);
+    if (context.software.overlap_grad_reduce) {
+      // Buckets reduce while backward of the last micro-batch runs; the last bucket cannot.
+      const double bucket_share = std::min(1.0, 40e6 / std::max(1.0, dense_local + expert_local));
+      cost.exposed_s = std::max(total * bucket_share, overlapped_seconds(backward_window_s, total) - backward_window_s);
+    } else {
+      cost.exposed_s = total;
+    }
+  }
+  // Optimizer: Adam reads gradient, master, m, v (4 B each), writes master, m, v and the bf16
+  // weight: 30 bytes per locally owned parameter.
+  const double shard_dense = layout.zero >= 1 ? dense_local / (layout.dp * layout.cp) : dense_local;
+  const double shard_expert = layout.zero >= 1 ? expert_local / std::max(1, layout.expert_dp()) : expert_local;
+  cost.optimizer_s = memory_seconds(device, 30.0 * (shard_dense + shard_expert)) + 50 * device.kernel_overhead_s;
+  return cost;
+}
+
+StepEstimate estimate_step(const StepInputs& in, std::span<const StageWork> stages) {
+  const auto& layout = *in.layout;
+  const auto& context = *in.context;
+  const auto& device = context.device;
+  const auto& placement = *in.placement;
+  StepEstimate estimate;
+  const int pp = layout.pp;
+  const double micro_batches =
+      static_cast<double>(in.global_batch) / (static_cast<double>(layout.dp) * layout.micro_batch);
+  const bool dualpipe = layout.schedule == Schedule::dualpipe;
+
+  // Pipeline point-to-point: one activation per micro-batch each way per stage boundary,
+  // split over TP ranks (Megatron's scatter/gather), once per virtual stage.
+  const double tokens = static_cast<double>(layout.micro_batch) * context.seq_len / layout.cp;
+  const double p2p_bytes = tokens * static_cast<double>(context.model->hidden) * 2.0 / layout.tp;
+  double p2p = pp > 1 ? collective_seconds(device, Collective::send_recv, p2p_bytes, placement.pp) : 0.0;
+  if (pp > 1 && layout.tp > 1 && !layout.sp) {
+    // Without SP the receiver all-gathers the TP-scattered activation over NVLink.
+    p2p += collective_seconds(device, Collective::all_gather, p2p_bytes * layout.tp, placement.tp);
+  }
+
+  double sum_stage = 0, max_stage = 0, max_forward = 0, max_backward = 0;
+  double max_weight_grad = 0;
+  double flops_per_micro_batch = 0;
+  StagePass critical;
+  const StageWork* critical_work = &stages.front();
+  for (const auto& work : stages) {
+    const int s = work.first_stage;
+    StagePass pass;
+    add_layers(pass, *in.dense, work.dense_layers, layout, dualpipe);
+    add_layers(pass, *in.moe, work.moe_layers, layout, dualpipe);
+    if (work.has_embedding) {
+      add_layers(pass, *in.embedding, 1, layout, dualpipe);
+    }
+    if (work.has_head) {
+      add_layers(pass, *in.head, 1, layout, dualpipe);
+    }
+    const int last = work.first_stage + work.count - 1;
+    const double sends = (s > 0 || last > 0 ? 1.0 : 0.0) + (last + 1 < pp || s + 1 < pp ? 1.0 : 0.0);
+    // Batched: the send to one neighbour and the receive from the other share one wait.
+    // Unbatched (2021): each receive and each send of forward and backward waits in turn.
+    const double transfers = context.software.batched_p2p ? sends : 2.0 * sends;
+    pass.pp = transfers * p2p * layout.vpp;
+    pass.forward += 0.5 * pass.pp;
+    pass.backward += 0.5 * pass.pp;
+    const double total = pass.forward + pass.backward;
+    sum_stage += work.count * total;
+    flops_per_micro_batch += work.count * pass.flops;
+    if (total > max_stage) {
+      max_stage = total;
+      critical = pass;
+      critical_work = &work;
+      estimate.critical_stage = s;
+    }
+    max_forward = std::max(max_forward, pass.forward);
+    max_backward = std::max(max_backward, pass.backward);
+    max_weight_grad = std::max(max_weight_grad, pass.weight_grad);
+  }
+
+  // Bubble by schedule (planning-formulas.md), generalised to unequal stages: the fill and
+  // drain cost the other stages' time once, the steady state is the slowest stage m times.
+  const double others = sum_stage - max_stage;
+  double bubble = 0;
+  switch (layout.schedule) {
+  case Schedule::one_f_one_b:
+    bubble = others;
+    break;
+  case Schedule::interleaved:
+    bubble = others / layout.vpp;
+    break;
+  case Schedule::zb_h1: {
+    // ZB-H1: bubble (p−1)(F + B − W) with B the input-gradient part: deferring W fills it.
+    const double share = (max_forward + max_backward - 2.0 * max_weight_grad) / std::max(max_stage, 1e-12);
+    bubble = others * std::clamp(share, 1.0 / 3.0, 1.0) / 1.0;
+    bubble = std::min(bubble, others);
+    break;
+  }
+  case Schedule::dualpipe: {
+    // DualPipe: (p/2 − 1)(F&B + B − 3W), with F&B the overlapped forward+backward chunk.
+    const double chunk = std::max(0.0, max_forward + 2.0 * max_backward - 3.0 * max_weight_grad);
+    bubble = std::max(0.0, pp / 2.0 - 1.0) * chunk;
+    break;
+  }
+  }
+  estimate.pipeline_s = micro_batches * max_stage + bubble;
+  estimate.bubble_s = bubble;
+
+  const auto& work = *critical_work;
+  estimate.critical_stage_s = max_stage;
+  const auto data_parallel = data_parallel_cost(context, layout, placement, work.dense_params, work.expert_params,
+                                                in.grad_wire_bytes, micro_batches, max_stage, critical.backward);
+  estimate.pipeline_s += data_parallel.pipeline_extra_s;
+  estimate.comm.dp = data_parallel.pipeline_extra_s + data_parallel.exposed_s;
+  estimate.optimizer_s = data_parallel.optimizer_s;
+  const double dp_exposed = data_parallel.exposed_s;
+  estimate.step_s = estimate.pipeline_s + dp_exposed + estimate.optimizer_s;
+  estimate.bubble_fraction = estimate.step_s > 0 ? bubble / estimate.step_s : 0.0;
+  estimate.comm.tp = micro_batches * critical.tp;
+  estimate.comm.ep = micro_batches * critical.ep;
+  estimate.comm.cp = micro_batches * critical.cp;
+  estimate.comm.pp = micro_batches * critical.pp;
+  // Executed FLOPs: every stage's work on every micro-batch of every data-parallel replica.
+  estimate.hardware_flops = flops_per_micro_batch * micro_batches * layout.dp * layout.cp * layout.tp;
+  return estimate;
+}
+
+} // namespace brix::plan

@@ -1,0 +1,69 @@
+#pragma once
+// Step time of a training layout: pipeline schedule over per-stage micro-batch times, plus the
+// exposed data-parallel traffic and the optimizer step. Pure function of its inputs.
+
+#include <brix/plan/layer_cost.hpp>
+
+#include <array>
+#include <cstdint>
+#include <span>
+
+namespace brix::plan {
+
+/// What one pipeline stage holds (per model replica, before any parallel split).
+struct StageWork {
+  int count = 1;        ///< identical consecutive stages this entry stands for
+  int first_stage = 0;  ///< index of the first of them
+  int dense_layers = 0;
+  int moe_layers = 0;
+  bool has_embedding = false;
+  bool has_head = false; ///< final norm, output head, MTP modules
+  double dense_params = 0;  ///< parameters split by TP (and replicated norms)
+  double expert_params = 0; ///< routed-expert parameters, split by EP·ETP
+};
+
+/// Stages are given compressed: runs of identical stages as one entry with a count, in order.
+/// Exposed communication per parallel dimension, seconds per step.
+struct CommExposed {
+  double tp = 0, pp = 0, dp = 0, ep = 0, cp = 0;
+};
+
+struct StepEstimate {
+  double step_s = 0;
+  double pipeline_s = 0;   ///< forward/backward of all micro-batches including bubbles
+  double bubble_s = 0;     ///< idle time of the slowest stage inside pipeline_s
+  double optimizer_s = 0;
+  double bubble_fraction = 0; ///< bubble_s / step_s
+  CommExposed comm;
+  double hardware_flops = 0;  ///< FLOPs executed per step on all GPUs (recompute included)
+  int critical_stage = 0;
+  double critical_stage_s = 0; ///< per-micro-batch time of the slowest stage
+};
+
+struct StepInputs {
+  const CostContext* context = nullptr;
+  const Layout* layout = nullptr;
+  const Placement* placement = nullptr;
+  const LayerCost* dense = nullptr; ///< cost of a dense decoder layer
+  const LayerCost* moe = nullptr;   ///< cost of a MoE decoder layer (may equal dense)
+  const LayerCost* embedding = nullptr;
+  const LayerCost* head = nullptr;
+  std::int64_t global_batch = 0;
+  double grad_wire_bytes = 4.0; ///< bytes per gradient element on the wire (fp32 = 4)
+};
+
+/// Data-parallel traffic and the optimizer step of one pipeline stage holding `dense_params`
+/// (split by TP) and `expert_params` (split by EP·ETP).
+struct DataParallelCost {
+  double pipeline_extra_s = 0; ///< ZeRO-3: exposed per-micro-batch gathers, inside the pipeline
+  double exposed_s = 0;        ///< gradient reduction not hidden behind backward
+  double optimizer_s = 0;
+};
+[[nodiscard]] DataParallelCost data_parallel_cost(const CostContext& context, const Layout& layout,
+                                                  const Placement& placement, double dense_params,
+                                                  double expert_params, double grad_wire_bytes,
+                                                  double micro_batches, double stage_s, double backward_window_s);
+
+[[nodiscard]] StepEstimate estimate_step(const StepInputs& inputs, std::span<const StageWork> stages);
+
+} // namespace brix::plan

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# brix plan rejects bad input with one line on stderr and exit 2.
+source "$(dirname "$0")/lib.sh"
+
+bad() { # bad DESCRIPTION STDERR-REGEX ARGS...
+  local what=$1 pattern=$2
+  shift 2
+  run "$BRIX" plan "$@"
+  expect_rc 2 "$what"; expect_err "^brix: error: .*$pattern"; expect_one_line_err
+}
+
+printf 'name: x\nnode_groups:\n  - nodes: [1, 2\n' >"$work/malformed.yaml"
+bad "malformed YAML" "malformed.yaml:[0-9]+: malformed YAML/JSON" --cluster "$work/malformed.yaml"
+
+printf '{\n  "model_type": "llama",\n  "hidden_size": 4096,\n' >"$work/malformed.json"
+bad "malformed JSON" "malformed.json:[0-9]+: malformed YAML/JSON" --model "$work/malformed.json" --describe
+
+printf 'name: m\nhidden: 1024\nlayrs: 4\nheads: 8\n' >"$work/typo-model.yaml"
+bad "unknown model key" "typo-model.yaml:3: unknown key 'layrs' in the model file \(did you mean 'layers'\?\)" \
+  --model "$work/typo-model.yaml" --describe
+
+printf 'name: c\nnode_groups:\n  - nodes: 2\n    gpu: h100-sxm\n    gpus_per_nod: 8\n' >"$work/typo-cluster.yaml"
+bad "unknown cluster key" "typo-cluster.yaml:5: unknown key 'gpus_per_nod' in a node group \(did you mean 'gpus_per_node'\?\)" \
+  --cluster "$work/typo-cluster.yaml"
+
+printf 'name: m\nhidden: 1024\nlayers: 0\nheads: 8\n' >"$work/zero.yaml"
+bad "zero size" "zero.yaml:3: layers must be > 0 \(got 0\)" --model "$work/zero.yaml" --describe
+
+printf 'name: c\nnode_groups:\n  - nodes: -2\n    gpu: h100-sxm\n    gpus_per_node: 8\n' >"$work/negative.yaml"
+bad "negative size" "negative.yaml:3: nodes must be > 0 \(got -2\)" --cluster "$work/negative.yaml"
+
+printf '{\n  "model_type": "llama",\n  "hidden_size": -4096,\n  "num_hidden_layers": 2\n}\n' >"$work/negative.json"
+bad "negative HF size" "negative.json:3: hidden_size must be > 0 \(got -4096\)" --model "$work/negative.json" --describe
+
+printf 'name: c\nnode_groups:\n  - nodes: 2\n    gpu: h100-smx\n    gpus_per_node: 8\n' >"$work/gpu.yaml"
+bad "unknown GPU in a file" "gpu.yaml:4: unknown GPU 'h100-smx' \(did you mean 'h100-sxm'\?\)" --cluster "$work/gpu.yaml"
+bad "unknown GPU shorthand" "unknown GPU 'h100-smx' \(did you mean 'h100-sxm'\?\)" --nodes 2 --gpu h100-smx
+bad "shorthand zero nodes" "--nodes must be > 0 \(got 0\)" --nodes 0 --gpu h100-sxm
+bad "shorthand without gpu" "needs --nodes and --gpu" --nodes 2
+
+bad "missing model file" "/nonexistent/config.json: cannot open the file" --model /nonexistent/config.json
+bad "missing cluster file" "nosuch.yaml: cannot open the file" --cluster nosuch.yaml
+bad "unknown bundled model" "unknown model 'deepseek-r2' \(did you mean 'deepseek-r1'\?\)" --model deepseek-r2
+bad "unknown bundled cluster" "unknown cluster 'selen' \(did you mean 'selene'\?\)" --cluster selen
+
+printf '{"model_type": "llama4", "hidden_size": 8}\n' >"$work/type.json"
+bad "unsupported model_type" "type.json:1: unsupported model_type 'llama4' \(did you mean 'llama'\?\)" --model "$work/type.json" --describe
+
+bad "unknown layout key" "--layout: unknown key 'tpp' \(did you mean 'tp'\?\)" --layout tpp=8
+bad "invalid layout" "tp=3 does not divide the 128 attention heads" --memory --layout tp=3,pp=4,dp=2 --nodes 3 --gpu h100-sxm
+bad "world mismatch" "tp·pp·dp·cp = 8·4·2·1 = 64 GPUs, but the cluster has 8" --memory --cluster h200-node
+bad "options that would be ignored" "(--describe excludes --layout|--layout excludes --describe)" --describe --layout tp=8
+bad "options that would be ignored" "(--gpus excludes --model|--model excludes --gpus)" --gpus --model gpt-175b
+bad "bad format" "unknown format 'xml'" --describe --format xml
+bad "zero seq len" "--seq-len must be > 0 \(got 0\)" --describe --seq-len 0
+
+finish

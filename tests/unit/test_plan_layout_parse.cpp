@@ -1,0 +1,45 @@
+#include <brix/plan/layout_parse.hpp>
+#include <brix/util/error.hpp>
+
+#include <doctest/doctest.h>
+
+using namespace brix::plan;
+
+namespace {
+std::string error_of(auto&& fn) {
+  try {
+    fn();
+  } catch (const brix::InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+} // namespace
+
+TEST_CASE("plan::parse_layout") {
+  const auto layout = parse_layout("tp=8, pp=4,dp=2,ep=8,mbs=2,recompute=full,zero=1,precision=fp8");
+  CHECK(layout.tp == 8);
+  CHECK(layout.pp == 4);
+  CHECK(layout.dp == 2);
+  CHECK(layout.ep == 8);
+  CHECK(layout.micro_batch == 2);
+  CHECK(layout.sp); // defaults on with tp > 1
+  CHECK(layout.recompute == Recompute::full);
+  CHECK(layout.zero == 1);
+  CHECK(layout.precision == Precision::fp8);
+  CHECK(layout.flash_attention);
+  CHECK_FALSE(parse_layout("tp=1").sp);
+  CHECK(parse_layout("").recompute == Recompute::selective);
+  CHECK(parse_layout("pp=4,vpp=2").schedule == Schedule::interleaved);
+  CHECK(parse_layout("tp=2,sp=0,flash=0,schedule=zb-h1").schedule == Schedule::zb_h1);
+  // to_string output reads back.
+  const auto again = parse_layout(to_string(layout));
+  CHECK(to_string(again) == to_string(layout));
+
+  CHECK(error_of([] { (void)parse_layout("tpp=8"); }).rfind("--layout: unknown key 'tpp' (did you mean 'tp'?)", 0) == 0);
+  CHECK(error_of([] { (void)parse_layout("tp=0"); }) == "--layout: tp=0 is not valid (expected an integer >= 1)");
+  CHECK(error_of([] { (void)parse_layout("zero=4"); }) == "--layout: zero=4 is not valid (expected 0, 1, 2 or 3)");
+  CHECK(error_of([] { (void)parse_layout("recompute=selectve"); })
+            .find("did you mean 'selective'") != std::string::npos);
+  CHECK(error_of([] { (void)parse_layout("tp=8,tp=4"); }).find("tp") != std::string::npos);
+}

@@ -1,0 +1,232 @@
+#include <brix/cluster/gpu_catalog.hpp>
+#include <brix/model/loader.hpp>
+#include <brix/model/params.hpp>
+#include <brix/plan/memory.hpp>
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using namespace brix;
+using namespace brix::plan;
+
+namespace {
+
+model::ModelSpec bundled(const std::string& name) {
+  return model::load_model(std::string(BRIX_TEST_SOURCE_DIR) + "/configs/models/" + name);
+}
+
+/// Korthikanti et al. 2022 setting: Megatron GPT with dropout and without flash attention.
+Layout korthikanti(int tp, bool sp, Recompute recompute) {
+  Layout layout;
+  layout.tp = tp;
+  layout.sp = sp;
+  layout.recompute = recompute;
+  layout.flash_attention = false;
+  return layout;
+}
+
+} // namespace
+
+TEST_CASE("plan::layer_activation_bytes matches Korthikanti's table") {
+  const auto model = bundled("gpt-22b.yaml");
+  const TrainingShape shape{4, 2048};
+  const double s = 2048, b = 1, h = 6144, a = 64, t = 8;
+  const double sbh = s * b * h;
+  const double scores = 5.0 * a * s / h; // the 5·a·s/h term, in units of s·b·h
+
+  auto stored = [&](const Layout& layout) {
+    return stored_activation_bytes(layer_activation_bytes(model, layout, shape, 0), layout.recompute);
+  };
+  CHECK(stored(korthikanti(1, false, Recompute::none)) == doctest::Approx(sbh * (34 + scores)));
+  CHECK(stored(korthikanti(8, false, Recompute::none)) ==
+        doctest::Approx(sbh * (10 + 24 / t + scores / t)));
+  CHECK(stored(korthikanti(8, true, Recompute::none)) == doctest::Approx(sbh * (34 / t + scores / t)));
+  CHECK(stored(korthikanti(8, false, Recompute::selective)) == doctest::Approx(sbh * (10 + 24 / t)));
+  CHECK(stored(korthikanti(8, true, Recompute::selective)) == doctest::Approx(34 * sbh / t));
+  CHECK(stored(korthikanti(1, false, Recompute::full)) == doctest::Approx(2 * sbh));
+
+  SUBCASE("components: attention 11sbh + 5as²b, MLP 19sbh, norms 4sbh") {
+    const auto act = layer_activation_bytes(model, korthikanti(1, false, Recompute::none), shape, 0);
+    CHECK(act.attention_projections + act.attention_core == doctest::Approx(11 * sbh));
+    CHECK(act.attention_scores == doctest::Approx(5 * a * s * s * b));
+    CHECK(act.mlp == doctest::Approx(19 * sbh));
+    CHECK(act.layer_input + act.norms == doctest::Approx(4 * sbh));
+  }
+  SUBCASE("flash attention drops the score term, CP divides the sequence") {
+    Layout flash = korthikanti(8, true, Recompute::none);
+    flash.flash_attention = true;
+    const auto act = layer_activation_bytes(model, flash, shape, 0);
+    CHECK(act.attention_scores == 0);
+    flash.cp = 2;
+    CHECK(layer_activation_bytes(model, flash, shape, 0).total() == doctest::Approx(act.total() / 2));
+  }
+  SUBCASE("fp8 keeps linear-layer inputs in one byte") {
+    Layout fp8 = korthikanti(1, false, Recompute::selective);
+    fp8.precision = Precision::fp8;
+    // Saved GEMM inputs: qkv 2, out 2, fc1 2, fc2 8 (× s·b·h) halve: 34 − 7 = 27.
+    CHECK(stored(fp8) == doctest::Approx(27 * sbh));
+  }
+}
+
+TEST_CASE("plan::layer_activation_bytes MoE and GQA") {
+  const auto model = bundled("deepseek-r1.json");
+  Layout layout;
+  layout.tp = 8;
+  layout.sp = true;
+  layout.ep = 8;
+  const TrainingShape shape{1024, 4096};
+  const auto dense = layer_activation_bytes(model, layout, shape, 0);
+  const auto moe = layer_activation_bytes(model, layout, shape, 3);
+  CHECK(dense.experts == 0);
+  CHECK(moe.experts > 0);
+  // k = 8 routed copies: the routed intermediates (gate+up 4f, fc2 input 2f) of 8 experts.
+  const double sb = 4096;
+  CHECK(moe.experts == doctest::Approx(8 * sb * (6.0 * 2048) / 8 + 8 * sb * 1 * 4.0 * 7168 / 8));
+  // GQA shrinks k and v: Llama-405B has 8 kv heads of 128 for 128 query heads.
+  const auto llama = bundled("llama-3.1-405b.json");
+  Layout one;
+  const auto act = layer_activation_bytes(llama, one, TrainingShape{1, 1}, 0);
+  CHECK(act.attention_core == doctest::Approx(2.0 * (16384 + 1024 + 1024) + 4.0 * 128));
+}
+
+TEST_CASE("plan::stage_memory model states: 18 B/param, 6 + 12/d with the distributed optimizer") {
+  const auto model = bundled("gpt-1.7b.yaml");
+  const auto& gpu = cluster::find_gpu("a100-sxm-80gb");
+  const double params = static_cast<double>(model::count_parameters(model).total);
+  Layout layout;
+  const TrainingShape shape{8, 2048};
+  const auto whole = stage_memory(model, gpu, layout, shape, 0, uniform_stage(model, 1, 0));
+  CHECK(whole.params == doctest::Approx(params));
+  CHECK(whole.weights + whole.grads + whole.optimizer == doctest::Approx(18 * params));
+  layout.dp = 8;
+  layout.zero = 1;
+  const auto sharded = stage_memory(model, gpu, layout, shape, 0, uniform_stage(model, 1, 0));
+  CHECK(sharded.weights + sharded.grads + sharded.optimizer == doctest::Approx((6 + 12.0 / 8) * params));
+  layout.zero = 3;
+  const auto zero3 = stage_memory(model, gpu, layout, shape, 0, uniform_stage(model, 1, 0));
+  CHECK(zero3.grads == doctest::Approx(4 * params / 8));
+  // + the largest matrix (here the 51200 × 2304 embedding) gathered and one prefetched, in bf16.
+  CHECK(zero3.weights == doctest::Approx(2 * params / 8 + 2 * 2 * 51200.0 * 2304));
+  CHECK(whole.total == doctest::Approx(whole.weights + whole.grads + whole.optimizer +
+                                       whole.activations + whole.other));
+  CHECK(whole.fits());
+}
+
+TEST_CASE("plan::stage_memory experts shard over EP and expert-DP") {
+  const auto model = bundled("deepseek-r1.json");
+  const auto& gpu = cluster::find_gpu("h100-sxm");
+  Layout layout;
+  layout.tp = 8;
+  layout.sp = true;
+  layout.pp = 4;
+  layout.dp = 2;
+  layout.ep = 8;
+  layout.zero = 1;
+  const TrainingShape shape{1024, 4096};
+  const auto span = uniform_stage(model, 4, 1);
+  const auto memory = stage_memory(model, gpu, layout, shape, 1, span);
+  double experts = 0;
+  for (int layer = span.first_layer; layer <= span.last_layer; ++layer) {
+    experts += static_cast<double>(model::layer_parameters(model, layer).experts);
+  }
+  CHECK(memory.expert_params == doctest::Approx(experts / 8));
+  // Expert-DP = tp·dp·cp/(ep·etp) = 2: the 12 B optimizer of the experts is halved.
+  layout.zero = 0;
+  const auto unsharded = stage_memory(model, gpu, layout, shape, 1, span);
+  CHECK(unsharded.optimizer - memory.optimizer ==
+        doctest::Approx(12.0 * (memory.params - memory.expert_params) / 2 + 12.0 * memory.expert_params / 2));
+  // The seed's proposal does not fit 80 GB H100s: ~1.3 TB of model states over 64 GPUs.
+  CHECK_FALSE(memory.fits());
+}
+
+TEST_CASE("plan::uniform_stage splits contiguously") {
+  const auto model = bundled("deepseek-r1.json"); // 61 layers
+  for (int pp : {1, 2, 3, 4, 8, 16, 61}) {
+    CAPTURE(pp);
+    const auto stages = uniform_stages(model, pp);
+    int next = 0;
+    for (int i = 0; i < pp; ++i) {
+      CHECK(stages[i].first_layer == next);
+      CHECK(stages[i].layers() >= 61 / pp);
+      CHECK(stages[i].layers() <= 61 / pp + 1);
+      next = stages[i].last_layer + 1;
+    }
+    CHECK(next == 61);
+    CHECK(stages.front().embedding);
+    CHECK(stages.back().head);
+  }
+  // 61 = 4·15 + 1: the extra layer goes to a middle stage, not to the embedding or head stage.
+  const auto four = uniform_stages(model, 4);
+  CHECK(four[0].layers() == 15);
+  CHECK(four[1].layers() == 16);
+  CHECK(four[3].layers() == 15);
+}
+
+TEST_CASE("plan::in_flight_micro_batches") {
+  Layout layout;
+  layout.pp = 8;
+  const TrainingShape shape{512, 2048};
+  CHECK(in_flight_micro_batches(layout, shape, 0) == 8);
+  CHECK(in_flight_micro_batches(layout, shape, 7) == 1);
+  CHECK(in_flight_micro_batches(layout, TrainingShape{4, 2048}, 0) == 4); // m < pp
+  layout.schedule = Schedule::interleaved;
+  layout.vpp = 4;
+  // Korthikanti: the first stage holds p·(1 + (p−1)/(p·v)) micro-batches' worth.
+  CHECK(in_flight_micro_batches(layout, shape, 0) == doctest::Approx(8 * (1 + 7.0 / 32)));
+}
+
+TEST_CASE("plan::check_layout names the constraint") {
+  const auto model = bundled("deepseek-r1.json");
+  const TrainingShape shape{1024, 4096};
+  Layout layout;
+  layout.tp = 8;
+  layout.sp = true;
+  layout.pp = 4;
+  layout.dp = 2;
+  layout.ep = 8;
+  CHECK(check_layout(model, layout, shape, 64, 8) == LayoutCheck::none);
+  CHECK(check_layout(model, layout, shape, 160, 8) == LayoutCheck::world_mismatch);
+  CHECK(explain(LayoutCheck::world_mismatch, model, layout, shape, 160, 8).find("160") != std::string::npos);
+  Layout bad = layout;
+  bad.tp = 3;
+  bad.dp = 4; // keep tp·pp·dp = 48
+  CHECK(check_layout(model, bad, shape, 48, 8) == LayoutCheck::tp_heads);
+  bad = layout;
+  bad.ep = 3;
+  CHECK(check_layout(model, bad, shape, 64, 8) == LayoutCheck::ep_experts);
+  bad = layout;
+  bad.tp = 16;
+  bad.dp = 1;
+  CHECK(check_layout(model, bad, shape, 64, 8) == LayoutCheck::tp_crosses_node);
+  bad = layout;
+  bad.ep = 32;
+  CHECK(check_layout(model, bad, shape, 64, 8) == LayoutCheck::etp_ep_world);
+  bad = layout;
+  bad.sp = false;
+  CHECK(check_layout(model, bad, shape, 64, 8) == LayoutCheck::moe_tp_needs_sp);
+  CHECK(check_layout(model, layout, TrainingShape{1023, 4096}, 64, 8) == LayoutCheck::batch_divisibility);
+  bad = layout;
+  bad.pp = 64;
+  bad.dp = 1;
+  bad.tp = 1;
+  bad.ep = 1;
+  CHECK(check_layout(model, bad, shape, 64, 8) == LayoutCheck::pp_layers);
+  bad = layout;
+  bad.cp = 2;
+  bad.dp = 1;
+  CHECK(check_layout(model, bad, TrainingShape{1024, 4098}, 64, 8) == LayoutCheck::cp_seq);
+  bad = layout;
+  bad.vpp = 2;
+  CHECK(check_layout(model, bad, shape, 64, 8) == LayoutCheck::vpp_invalid);
+  const auto llama = bundled("llama-3.1-405b.json"); // 8 kv heads
+  Layout gqa;
+  gqa.tp = 16;
+  gqa.sp = true;
+  CHECK(check_layout(llama, gqa, shape, 16, 16) == LayoutCheck::tp_kv_heads);
+  Layout fp8;
+  fp8.precision = Precision::fp8;
+  CHECK(check_layout_gpu(llama, fp8, shape, 1, cluster::find_gpu("a100-sxm-80gb"), 8) ==
+        LayoutCheck::fp8_unsupported);
+  CHECK(to_string(LayoutCheck::tp_heads) == "tp_heads");
+}

@@ -1,0 +1,91 @@
+#include <brix/plan/step_time.hpp>
+
+#include <doctest/doctest.h>
+
+using namespace brix::plan;
+
+namespace {
+struct Fixture {
+  brix::model::ModelSpec model;
+  CostContext context;
+  Layout layout;
+  Placement placement;
+  LayerCost layer, none;
+  Fixture() {
+    model.hidden = 1024;
+    context.model = &model;
+    context.seq_len = 1024;
+    context.device.peak_flops = 1e15;
+    context.device.hbm_bytes_per_s = 1e12;
+    context.device.intra_busbw = 1e11;
+    context.device.inter_busbw_per_gpu = 1e10;
+    context.software = software_modern();
+    layer.forward_s = 1.0;
+    layer.backward_s = 2.0;
+    layer.weight_grad_s = 1.0;
+    layer.recompute_full_s = 1.0;
+  }
+  StepEstimate run(int pp, int layers_per_stage, std::int64_t micro_batches) {
+    layout.pp = pp;
+    placement = place_groups(layout, 8);
+    std::vector<StageWork> stages;
+    for (int s = 0; s < pp; ++s) {
+      StageWork work;
+      work.first_stage = s;
+      work.dense_layers = layers_per_stage;
+      stages.push_back(work);
+    }
+    StepInputs in;
+    in.context = &context;
+    in.layout = &layout;
+    in.placement = &placement;
+    in.dense = &layer;
+    in.moe = &layer;
+    in.embedding = &none;
+    in.head = &none;
+    in.global_batch = micro_batches * layout.dp * layout.micro_batch;
+    return estimate_step(in, stages);
+  }
+};
+} // namespace
+
+TEST_CASE("plan::estimate_step 1F1B bubble is (p-1)/m of the ideal") {
+  Fixture f;
+  const auto step = f.run(4, 2, 16);
+  const double t = 2 * 3.0; // two layers of F+B per micro-batch
+  // p2p between stages is the only other cost here and is tiny.
+  CHECK(step.pipeline_s == doctest::Approx((16 + 4 - 1) * t).epsilon(0.01));
+  CHECK(step.bubble_s == doctest::Approx(3 * t).epsilon(0.01));
+}
+
+TEST_CASE("plan::estimate_step interleaving divides the bubble by vpp") {
+  Fixture f;
+  f.layout.schedule = Schedule::interleaved;
+  f.layout.vpp = 2;
+  const auto step = f.run(4, 2, 16);
+  CHECK(step.bubble_s == doctest::Approx(3 * 6.0 / 2).epsilon(0.02));
+}
+
+TEST_CASE("plan::estimate_step zero-bubble and DualPipe beat 1F1B") {
+  Fixture base;
+  const auto one_f_one_b = base.run(8, 2, 32);
+  Fixture zb;
+  zb.layout.schedule = Schedule::zb_h1;
+  const auto zero_bubble = zb.run(8, 2, 32);
+  Fixture dual;
+  dual.layout.schedule = Schedule::dualpipe;
+  const auto dualpipe = dual.run(8, 2, 32);
+  CHECK(zero_bubble.bubble_s < one_f_one_b.bubble_s);
+  // ZB-H1 with F = B_input = W: about a third of 1F1B's bubble.
+  CHECK(zero_bubble.bubble_s == doctest::Approx(one_f_one_b.bubble_s / 3).epsilon(0.05));
+  CHECK(dualpipe.bubble_s < one_f_one_b.bubble_s);
+}
+
+TEST_CASE("plan::estimate_step full recomputation adds a forward") {
+  Fixture plain;
+  const auto base = plain.run(1, 4, 8);
+  Fixture recompute;
+  recompute.layout.recompute = Recompute::full;
+  const auto slower = recompute.run(1, 4, 8);
+  CHECK(slower.pipeline_s == doctest::Approx(base.pipeline_s * 4.0 / 3.0).epsilon(0.01));
+}
