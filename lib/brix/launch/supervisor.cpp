@@ -157,6 +157,7 @@ AttemptResult Supervisor::run(const std::vector<WorkerSpec>& workers, JobChannel
         adopt(*in_force, SIGTERM);
       } else if (running.empty() && !stop && !reported_success) {
         reported_success = true;
+        next_poll = m_clock.now(); // the last node to succeed has just posted `done`
         if (auto lost = guarded([&] {
               channel.report_success();
               return std::optional<StopRecord>();
