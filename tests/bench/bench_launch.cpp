@@ -161,6 +161,13 @@ std::string ratio_text(std::optional<double> torch, double brix, int cap_s) {
   return fmt::format("{:.1f}x", *torch / brix);
 }
 
+void print_row(int count, double brix, std::optional<double> torch, const Settings& settings) {
+  std::cout << fmt::format("{:>8} {:>12.4f} {:>12} {:>10}\n", count, brix,
+                           torch ? fmt::format("{:.4f}", *torch) : "-",
+                           settings.torch ? ratio_text(torch, brix, settings.torch_cap_s) : "-")
+            << std::flush;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -235,12 +242,7 @@ int main(int argc, char** argv) {
         torch_median = median(torch_times);
       }
     }
-    std::cout << fmt::format("{:>8} {:>12.4f} {:>12} {:>10}\n", workers, brix_median,
-                             torch_median ? fmt::format("{:.4f}", *torch_median) : "-",
-                             settings.torch ? ratio_text(torch_median, brix_median,
-                                                         settings.torch_cap_s)
-                                            : "-")
-              << std::flush;
+    print_row(workers, brix_median, torch_median, settings);
   }
 
   std::cout << "\n# agents joining one rendezvous, threads over TCP on 127.0.0.1 (seconds)\n";
@@ -259,12 +261,7 @@ int main(int argc, char** argv) {
     if (settings.torch) {
       torch_time = torch_rendezvous(settings, agents);
     }
-    std::cout << fmt::format("{:>8} {:>12.4f} {:>12} {:>10}\n", agents, brix_median,
-                             torch_time ? fmt::format("{:.4f}", *torch_time) : "-",
-                             settings.torch ? ratio_text(torch_time, brix_median,
-                                                         settings.torch_cap_s)
-                                            : "-")
-              << std::flush;
+    print_row(agents, brix_median, torch_time, settings);
   }
   fs::remove_all(scratch);
   return 0;
