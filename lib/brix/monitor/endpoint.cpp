@@ -2,6 +2,7 @@
 
 #include <brix/monitor/atomic_file.hpp>
 #include <brix/monitor/wire.hpp>
+#include <brix/net/socket.hpp>
 #include <brix/util/error.hpp>
 
 #include <algorithm>
@@ -28,8 +29,8 @@ MonitorEndpoint::MonitorEndpoint(EndpointOptions options, const Clock& clock)
   if (m_options.token.empty()) {
     throw InputError("the monitor endpoint needs a job token (expected --token-file, BRIX_JOB_TOKEN or JOB_DIR/token)");
   }
-  m_listen_fd = net::listen_on(m_options.host, m_options.port);
-  m_port = net::local_port(m_listen_fd);
+  m_listen_fd = net::listen_or_fail(m_options.host, m_options.port);
+  m_port = net::bound_port(m_listen_fd);
   // Events already in the log (launch's joins, an earlier attempt) are history, not news.
   (void)read_events_from(event_log_path(m_options.job_dir), m_log_offset);
   Event started{clock.now(), std::string(event_type::monitor_start), "", std::nullopt,
@@ -65,7 +66,7 @@ void MonitorEndpoint::accept_clients() {
     if (fd < 0) {
       return;
     }
-    auto client = std::make_unique<Client>(Client{net::LineStream(fd), net::peer_name(fd), std::nullopt, m_clock.now()});
+    auto client = std::make_unique<Client>(Client{net::LineStream(fd), net::peer_text(fd), std::nullopt, m_clock.now()});
     m_clients.push_back(std::move(client));
   }
 }
