@@ -22,9 +22,16 @@ struct MonitorEndpoint::Client {
   double connected = 0;
 };
 
+namespace {
+/// The job directory, with its monitor/ folder created (before the event log is opened in it).
+const std::string& prepared(const std::string& job_dir) {
+  std::filesystem::create_directories(job_dir + "/monitor");
+  return job_dir;
+}
+} // namespace
+
 MonitorEndpoint::MonitorEndpoint(EndpointOptions options, const Clock& clock)
-    : m_options(std::move(options)), m_clock(clock),
-      m_actions((std::filesystem::create_directories(m_options.job_dir + "/monitor"), m_options.job_dir)),
+    : m_options(std::move(options)), m_clock(clock), m_actions(prepared(m_options.job_dir)),
       m_monitor(m_options.monitor, clock, m_actions) {
   if (m_options.token.empty()) {
     throw InputError("the monitor endpoint needs a job token (expected --token-file, BRIX_JOB_TOKEN or JOB_DIR/token)");
