@@ -1,26 +1,27 @@
 #!/usr/bin/env python3
 """Fake synchronous data-parallel ranks for the monitor tests: each rank computes (sleeps), then
-waits at a barrier as an all-reduce would, and reports the step with the snippet of
-man brix-monitor (REPORTING PROGRESS) — no brix library involved. One rank can be slowed."""
+waits at a barrier as an all-reduce would, and reports the step with the Python snippet of
+man brix-monitor (REPORTING PROGRESS), read from the man page itself — no brix library
+involved. One rank can be slowed."""
 import argparse
 import multiprocessing as mp
 import os
-import socket
 import time
 
-_sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+MAN_PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "man", "brix-monitor.1")
 
 
-def report(step, seconds, **values):
-    path = os.environ.get("BRIX_MONITOR_SOCKET")
-    if not path:
-        return
-    fields = "".join(f" {k}={v}" for k, v in values.items())
-    line = f"rank={os.environ.get('RANK', '0')} step={step} time={seconds:.6f}{fields}\n"
-    try:
-        _sock.sendto(line.encode(), path)
-    except OSError:
-        pass  # no collector: monitoring must never break training
+def load_report_snippet(man_page):
+    """The Python reporting snippet exactly as man brix-monitor documents it."""
+    text = open(man_page).read()
+    start = text.index("Without brix, in Python:")
+    block = text[text.index(".nf\n", start) + 4:text.index(".fi\n", start)]
+    namespace = {}
+    exec(block.replace("\\\\", "\\"), namespace)  # roff writes a backslash as two
+    return namespace["report"]
+
+
+report = load_report_snippet(MAN_PAGE)
 
 
 def rank_main(rank, args, barrier):

@@ -1,6 +1,7 @@
 #include <brix/monitor/clock.hpp>
 #include <brix/monitor/endpoint.hpp>
 #include <brix/monitor/gpu_stats.hpp>
+#include <brix/monitor/job_dir_actions.hpp>
 #include <brix/monitor/measured.hpp>
 #include <brix/monitor/process_stats.hpp>
 #include <brix/monitor/prometheus.hpp>
@@ -186,4 +187,39 @@ TEST_CASE("net::HttpServer serves GET and HEAD, refuses other methods") {
   CHECK(request("POST /metrics HTTP/1.1\r\n\r").rfind("HTTP/1.1 405", 0) == 0);
   CHECK(request("nonsense\r\n\r").rfind("HTTP/1.1 400", 0) == 0);
   server.stop();
+}
+
+TEST_CASE("monitor::JobDirActions: events, real hooks and the suspect list for recover") {
+  const auto dir = brix::test::make_temp_dir();
+  {
+    JobDirActions actions(dir);
+    actions.event(Event{5, "threshold", "n2", 3, "rule x"});
+    actions.hook("echo \"$BRIX_RULE $BRIX_STATE\" > \"$OUT_FILE\"",
+                 {{"BRIX_RULE", "inter_node_latency"}, {"BRIX_STATE", "abnormal"}, {"OUT_FILE", dir + "/hook.out"}});
+    actions.suspect("n2", "rule inter_node_latency abnormal on rank 3", 6);
+    actions.suspect("n2", "again", 7); // once per node
+  }
+  std::string text;
+  for (int i = 0; i < 100 && text.empty(); ++i) { // the hook runs asynchronously: up to 5 s
+    std::ifstream in(dir + "/hook.out");
+    std::getline(in, text);
+    if (text.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  CHECK(text == "inter_node_latency abnormal");
+  const auto events = read_events(event_log_path(dir));
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].node == "n2");
+  const auto suspects = read_suspect_nodes(dir);
+  REQUIRE(suspects.size() == 1);
+  CHECK(suspects[0].node == "n2");
+  CHECK(suspects[0].reason.find("inter_node_latency") != std::string::npos);
+  // A second writer (a restarted endpoint) keeps the earlier suspects.
+  {
+    JobDirActions again(dir);
+    again.suspect("n5", "xid", 8);
+  }
+  CHECK(read_suspect_nodes(dir).size() == 2);
+  std::filesystem::remove_all(dir);
 }

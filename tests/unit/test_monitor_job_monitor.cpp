@@ -206,3 +206,30 @@ TEST_CASE("monitor::JobMonitor rules: threshold events, suspect nodes and hooks"
   CHECK(sink.of_type("threshold").size() == 2);
   CHECK(sink.of_type("threshold")[1].rank == 0);
 }
+
+TEST_CASE("monitor::JobMonitor starts step statistics over when the workers restart") {
+  FakeJob job(1);
+  RecordingSink sink;
+  JobMonitorOptions options;
+  options.world_size = 4;
+  JobMonitor monitor(options, job.clock, sink);
+  for (int rank = 0; rank < 4; ++rank) {
+    job.processes.set(100 + rank, {});
+  }
+  auto run_steps = [&](int slow_rank) {
+    for (int step = 0; step < 20; ++step) {
+      for (int rank = 0; rank < 4; ++rank) {
+        job.nodes[0]->ingest(fmt::format("rank={} step={} time=0.2 compute={}", rank, step,
+                                         rank == slow_rank && step >= 5 ? 0.15 : 0.1), 100 + rank);
+      }
+      job.clock.advance(0.2);
+      monitor.ingest(job.nodes[0]->sample());
+    }
+  };
+  run_steps(1);
+  CHECK(monitor.snapshot().ranks[1].straggler);
+  run_steps(3); // attempt 2: steps start again at 0, now rank 3 is slow
+  const auto snapshot = monitor.snapshot();
+  CHECK_FALSE(snapshot.ranks[1].straggler);
+  CHECK(snapshot.ranks[3].straggler);
+}

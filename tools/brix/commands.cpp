@@ -26,6 +26,8 @@ constexpr Command k_commands[] = {
     {"plan", "Describe a model and a cluster and check the memory of a parallel layout", add_plan_command},
     {"probe", "Describe this node (GPUs, adapters, PCIe paths, versions); merge many", add_probe_command},
     {"launch", "Start and supervise workers on every node (torchrun-compatible)", add_launch_command},
+    {"launch", "Start and supervise workers on every node (torchrun-compatible)", add_launch_command},
+    {"monitor", "Watch a running job: stragglers, heartbeats, GPUs, rules, Prometheus", add_monitor_command},
 };
 } // namespace
 

@@ -1,12 +1,9 @@
 #include <brix/monitor/clock.hpp>
 
-#include <chrono>
+#include <brix/util/clock.hpp>
 
 namespace brix::monitor {
 
-double SystemClock::now() const {
-  const auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
-  return std::chrono::duration<double>(since_epoch).count();
-}
+double SystemClock::now() const { return util::unix_seconds(); }
 
 } // namespace brix::monitor

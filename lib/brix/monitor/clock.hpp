@@ -1,6 +1,7 @@
 #pragma once
 // Time for the monitor: one interface so that heartbeats, rule durations and straggler windows
-// are unit-tested with a fake clock.
+// are unit-tested with a fake clock. Wall time (Unix seconds), unlike util::Clock's steady time:
+// events and heartbeats are compared across nodes and written to files others read.
 
 namespace brix::monitor {
 

@@ -17,6 +17,8 @@
 
 namespace brix::monitor {
 
+class DatagramReceiver;
+
 struct CollectorAgentOptions {
   std::string node;          ///< this node's name (hostname by default in the CLI)
   std::string socket_path;   ///< where ranks send reports (BRIX_MONITOR_SOCKET)
@@ -51,7 +53,7 @@ private:
 
   CollectorAgentOptions m_options;
   NodeCollector m_collector;
-  std::unique_ptr<class DatagramReceiver> m_receiver;
+  std::unique_ptr<DatagramReceiver> m_receiver;
   std::mutex m_mutex;
   std::unique_ptr<net::LineStream> m_connection;
   std::deque<std::string> m_unsent;

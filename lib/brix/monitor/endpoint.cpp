@@ -2,6 +2,7 @@
 
 #include <brix/monitor/atomic_file.hpp>
 #include <brix/monitor/wire.hpp>
+#include <brix/net/socket.hpp>
 #include <brix/util/error.hpp>
 
 #include <algorithm>
@@ -21,15 +22,22 @@ struct MonitorEndpoint::Client {
   double connected = 0;
 };
 
+namespace {
+/// The job directory, with its monitor/ folder created (before the event log is opened in it).
+const std::string& prepared(const std::string& job_dir) {
+  std::filesystem::create_directories(job_dir + "/monitor");
+  return job_dir;
+}
+} // namespace
+
 MonitorEndpoint::MonitorEndpoint(EndpointOptions options, const Clock& clock)
-    : m_options(std::move(options)), m_clock(clock),
-      m_actions((std::filesystem::create_directories(m_options.job_dir + "/monitor"), m_options.job_dir)),
+    : m_options(std::move(options)), m_clock(clock), m_actions(prepared(m_options.job_dir)),
       m_monitor(m_options.monitor, clock, m_actions) {
   if (m_options.token.empty()) {
     throw InputError("the monitor endpoint needs a job token (expected --token-file, BRIX_JOB_TOKEN or JOB_DIR/token)");
   }
-  m_listen_fd = net::listen_on(m_options.host, m_options.port);
-  m_port = net::local_port(m_listen_fd);
+  m_listen_fd = net::listen_or_fail(m_options.host, m_options.port);
+  m_port = net::bound_port(m_listen_fd);
   // Events already in the log (launch's joins, an earlier attempt) are history, not news.
   (void)read_events_from(event_log_path(m_options.job_dir), m_log_offset);
   Event started{clock.now(), std::string(event_type::monitor_start), "", std::nullopt,
@@ -65,7 +73,7 @@ void MonitorEndpoint::accept_clients() {
     if (fd < 0) {
       return;
     }
-    auto client = std::make_unique<Client>(Client{net::LineStream(fd), net::peer_name(fd), std::nullopt, m_clock.now()});
+    auto client = std::make_unique<Client>(Client{net::LineStream(fd), net::peer_text(fd), std::nullopt, m_clock.now()});
     m_clients.push_back(std::move(client));
   }
 }

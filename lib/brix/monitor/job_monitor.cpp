@@ -107,8 +107,25 @@ void JobMonitor::ingest(const NodeSample& sample) {
   tick();
 }
 
+void JobMonitor::restart_step_statistics() {
+  m_stragglers = StragglerDetector(m_options.straggler);
+  m_stragglers.set_world_size(m_options.world_size);
+  m_change_points.clear();
+  m_stage_steps.clear();
+  m_last_step.clear();
+  for (auto& [number, view] : m_ranks) {
+    view.straggler = false;
+    view.straggler_reason.clear();
+    view.peer_ratio = view.history_ratio = 1.0;
+  }
+}
+
 void JobMonitor::on_step(const StepRecord& record, const std::string& node) {
   const double now = m_clock.now();
+  if (const auto last = m_last_step.find(record.rank); last != m_last_step.end() && record.step < last->second) {
+    restart_step_statistics();
+  }
+  m_last_step[record.rank] = record.step;
   // Synchronous collectives equalise wall times: score compute time when the worker gives it.
   const double busy = record.compute_seconds.value_or(record.seconds);
   const Subject subject{node, record.rank, std::nullopt};

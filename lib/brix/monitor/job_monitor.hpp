@@ -54,6 +54,8 @@ private:
   void observe(const Subject& subject, const std::string& metric, double value, double now);
   void emit(Event event);
   void mark_suspect(const std::string& node, const std::string& reason, double now);
+  /// The workers restarted (steps went back): step statistics start over.
+  void restart_step_statistics();
 
   JobMonitorOptions m_options;
   const Clock& m_clock;
@@ -74,6 +76,7 @@ private:
   };
   std::map<int, std::map<std::int64_t, StageStep>> m_stage_steps; ///< stage -> step -> times
   std::map<std::string, std::uint64_t> m_event_counts;
+  std::map<int, std::int64_t> m_last_step; ///< per rank, to notice a restart (steps going back)
 };
 
 } // namespace brix::monitor

@@ -3,7 +3,8 @@
 // nvml.h (NVML API v11+; the _v2 names have existed since CUDA 9 drivers).
 #include <brix/monitor/gpu_stats.hpp>
 
-#include <dlfcn.h>
+#include <brix/util/dynamic_library.hpp>
+
 #include <fmt/format.h>
 
 namespace brix::monitor {
@@ -34,7 +35,6 @@ constexpr unsigned long long k_event_xid_critical = 0x8;
 constexpr int k_temperature_gpu = 0;
 
 struct NvmlApi {
-  void* handle = nullptr;
   nvmlReturn_t (*init)() = nullptr;
   nvmlReturn_t (*shutdown)() = nullptr;
   const char* (*error_string)(nvmlReturn_t) = nullptr;
@@ -53,8 +53,8 @@ struct NvmlApi {
 };
 
 template <typename F>
-bool bind(void* handle, const char* symbol, F& target) {
-  target = reinterpret_cast<F>(::dlsym(handle, symbol));
+bool bind(const util::DynamicLibrary& library, const char* symbol, F& target) {
+  target = library.symbol<F>(symbol);
   return target != nullptr;
 }
 
@@ -69,8 +69,8 @@ private:
 
 class NvmlGpuSource final : public GpuSource {
 public:
-  NvmlGpuSource(NvmlApi api, std::vector<nvmlDevice_t> devices)
-      : m_api(api), m_devices(std::move(devices)), m_xid_count(m_devices.size(), 0),
+  NvmlGpuSource(util::DynamicLibrary library, NvmlApi api, std::vector<nvmlDevice_t> devices)
+      : m_library(std::move(library)), m_api(api), m_devices(std::move(devices)), m_xid_count(m_devices.size(), 0),
         m_last_xid(m_devices.size()) {
     // XID events are optional (not supported on every board or without privileges).
     if (m_api.event_set_create && m_api.register_events && m_api.event_set_wait &&
@@ -85,7 +85,6 @@ public:
       m_api.event_set_free(m_events);
     }
     m_api.shutdown();
-    ::dlclose(m_api.handle);
   }
 
   GpuReadout read() override {
@@ -142,6 +141,7 @@ private:
     }
   }
 
+  util::DynamicLibrary m_library; ///< kept open while the entry points are used
   NvmlApi m_api;
   std::vector<nvmlDevice_t> m_devices;
   std::vector<std::uint64_t> m_xid_count;
@@ -152,34 +152,34 @@ private:
 } // namespace
 
 std::unique_ptr<GpuSource> open_nvml() {
-  NvmlApi api;
-  api.handle = ::dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
-  if (api.handle == nullptr) {
-    return std::make_unique<UnavailableGpuSource>("NVML not available: libnvidia-ml.so.1 not found (no NVIDIA driver)");
+  std::string error;
+  auto library = util::DynamicLibrary::open_first({"libnvidia-ml.so.1"}, &error);
+  if (!library) {
+    return std::make_unique<UnavailableGpuSource>(
+        fmt::format("NVML not available (no NVIDIA driver): {}", error));
   }
-  const bool complete = bind(api.handle, "nvmlInit_v2", api.init) &&
-                        bind(api.handle, "nvmlShutdown", api.shutdown) &&
-                        bind(api.handle, "nvmlErrorString", api.error_string) &&
-                        bind(api.handle, "nvmlDeviceGetCount_v2", api.device_count) &&
-                        bind(api.handle, "nvmlDeviceGetHandleByIndex_v2", api.device_by_index) &&
-                        bind(api.handle, "nvmlDeviceGetUUID", api.uuid) &&
-                        bind(api.handle, "nvmlDeviceGetUtilizationRates", api.utilization) &&
-                        bind(api.handle, "nvmlDeviceGetMemoryInfo", api.memory) &&
-                        bind(api.handle, "nvmlDeviceGetTemperature", api.temperature) &&
-                        bind(api.handle, "nvmlDeviceGetPowerUsage", api.power);
+  NvmlApi api;
+  const auto& lib = *library;
+  const bool complete = bind(lib, "nvmlInit_v2", api.init) && bind(lib, "nvmlShutdown", api.shutdown) &&
+                        bind(lib, "nvmlErrorString", api.error_string) &&
+                        bind(lib, "nvmlDeviceGetCount_v2", api.device_count) &&
+                        bind(lib, "nvmlDeviceGetHandleByIndex_v2", api.device_by_index) &&
+                        bind(lib, "nvmlDeviceGetUUID", api.uuid) &&
+                        bind(lib, "nvmlDeviceGetUtilizationRates", api.utilization) &&
+                        bind(lib, "nvmlDeviceGetMemoryInfo", api.memory) &&
+                        bind(lib, "nvmlDeviceGetTemperature", api.temperature) &&
+                        bind(lib, "nvmlDeviceGetPowerUsage", api.power);
   if (!complete) {
-    ::dlclose(api.handle);
     return std::make_unique<UnavailableGpuSource>("NVML not available: libnvidia-ml.so.1 lacks a required symbol");
   }
-  (void)bind(api.handle, "nvmlDeviceGetName", api.name);
-  (void)bind(api.handle, "nvmlEventSetCreate", api.event_set_create);
-  (void)bind(api.handle, "nvmlDeviceRegisterEvents", api.register_events);
-  (void)bind(api.handle, "nvmlEventSetWait_v2", api.event_set_wait);
-  (void)bind(api.handle, "nvmlEventSetFree", api.event_set_free);
+  (void)bind(lib, "nvmlDeviceGetName", api.name);
+  (void)bind(lib, "nvmlEventSetCreate", api.event_set_create);
+  (void)bind(lib, "nvmlDeviceRegisterEvents", api.register_events);
+  (void)bind(lib, "nvmlEventSetWait_v2", api.event_set_wait);
+  (void)bind(lib, "nvmlEventSetFree", api.event_set_free);
   if (const auto status = api.init(); status != k_success) {
-    auto reason = fmt::format("NVML not available: nvmlInit failed: {}", api.error_string(status));
-    ::dlclose(api.handle);
-    return std::make_unique<UnavailableGpuSource>(std::move(reason));
+    return std::make_unique<UnavailableGpuSource>(
+        fmt::format("NVML not available: nvmlInit failed: {}", api.error_string(status)));
   }
   unsigned int count = 0;
   std::vector<nvmlDevice_t> devices;
@@ -191,7 +191,7 @@ std::unique_ptr<GpuSource> open_nvml() {
       }
     }
   }
-  return std::make_unique<NvmlGpuSource>(api, std::move(devices));
+  return std::make_unique<NvmlGpuSource>(std::move(*library), api, std::move(devices));
 }
 
 } // namespace brix::monitor

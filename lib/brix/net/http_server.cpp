@@ -1,5 +1,6 @@
 #include <brix/net/http_server.hpp>
 
+#include <brix/net/socket.hpp>
 #include <brix/net/stream_socket.hpp>
 #include <brix/util/strings.hpp>
 
@@ -54,7 +55,7 @@ bool parse_request_line(std::string_view line, std::string& method, std::string&
 }
 
 HttpServer::HttpServer(const std::string& host, int port, HttpHandler handler)
-    : m_handler(std::move(handler)), m_listen_fd(listen_on(host, port)), m_port(local_port(m_listen_fd)) {}
+    : m_handler(std::move(handler)), m_listen_fd(listen_or_fail(host, port)), m_port(bound_port(m_listen_fd)) {}
 
 HttpServer::~HttpServer() {
   stop();

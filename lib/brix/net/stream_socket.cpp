@@ -1,9 +1,10 @@
 #include <brix/net/stream_socket.hpp>
 
+#include <brix/net/socket.hpp>
+
 #include <brix/util/error.hpp>
 #include <brix/util/strings.hpp>
 
-#include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -56,38 +57,12 @@ addrinfo* resolve(const std::string& host, int port, bool passive) {
 }
 } // namespace
 
-int listen_on(const std::string& host, int port, int backlog) {
-  addrinfo* addresses = resolve(host, port, true);
-  std::string reason = "no usable address";
-  for (auto* address = addresses; address != nullptr; address = address->ai_next) {
-    const int fd = ::socket(address->ai_family, address->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, address->ai_protocol);
-    if (fd < 0) {
-      reason = std::strerror(errno);
-      continue;
-    }
-    const int on = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-    if (::bind(fd, address->ai_addr, address->ai_addrlen) == 0 && ::listen(fd, backlog) == 0) {
-      ::freeaddrinfo(addresses);
-      return fd;
-    }
-    reason = errno == EADDRINUSE ? "the port is already in use" : std::strerror(errno);
-    ::close(fd);
+int listen_or_fail(const std::string& host, int port) {
+  try {
+    return listen_tcp(host, port, 128).release();
+  } catch (const NetError& error) {
+    throw JobError(error.what());
   }
-  ::freeaddrinfo(addresses);
-  throw JobError(fmt::format("{}:{}: cannot listen: {}", host, port, reason));
-}
-
-int local_port(int fd) {
-  sockaddr_storage address{};
-  socklen_t length = sizeof(address);
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    return 0;
-  }
-  if (address.ss_family == AF_INET6) {
-    return ntohs(reinterpret_cast<sockaddr_in6*>(&address)->sin6_port);
-  }
-  return ntohs(reinterpret_cast<sockaddr_in*>(&address)->sin_port);
 }
 
 int connect_tcp(const std::string& host, int port, int timeout_ms) {
@@ -125,26 +100,6 @@ int connect_tcp(const std::string& host, int port, int timeout_ms) {
   }
   ::freeaddrinfo(addresses);
   throw JobError(fmt::format("{}:{}: cannot connect: {}", host, port, reason));
-}
-
-std::string peer_name(int fd) {
-  sockaddr_storage address{};
-  socklen_t length = sizeof(address);
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    return "unknown peer";
-  }
-  char host[INET6_ADDRSTRLEN] = {};
-  int port = 0;
-  if (address.ss_family == AF_INET6) {
-    const auto* in6 = reinterpret_cast<sockaddr_in6*>(&address);
-    ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-    port = ntohs(in6->sin6_port);
-  } else {
-    const auto* in4 = reinterpret_cast<sockaddr_in*>(&address);
-    ::inet_ntop(AF_INET, &in4->sin_addr, host, sizeof(host));
-    port = ntohs(in4->sin_port);
-  }
-  return fmt::format("{}:{}", host, port);
 }
 
 LineStream::LineStream(int fd, std::size_t max_line) : m_fd(fd), m_max_line(max_line) {}

@@ -1,6 +1,7 @@
 #pragma once
-// Small TCP helpers shared by brix's servers and clients: listening (127.0.0.1 unless told
-// otherwise), connecting with a timeout, and reading/writing newline-terminated lines.
+// Line-oriented TCP for brix's small servers and clients (the monitor endpoint, /metrics):
+// "[ADDR:]PORT" arguments, connecting with a timeout, reading and writing newline-terminated
+// lines on a plain descriptor. Listening and peer names come from net/socket.hpp.
 
 #include <optional>
 #include <string>
@@ -18,15 +19,11 @@ struct HostPort {
 [[nodiscard]] HostPort parse_host_port(std::string_view text, std::string_view default_host,
                                        std::string_view what);
 
-/// A non-blocking listening socket on `host:port` (port 0 picks a free one). Throws JobError, naming the
-/// address, when it is in use or cannot be bound.
-[[nodiscard]] int listen_on(const std::string& host, int port, int backlog = 128);
-/// The port a bound socket listens on.
-[[nodiscard]] int local_port(int fd);
+/// A listening socket for a brix server (net::listen_tcp); JobError naming the address when it
+/// is in use or cannot be bound.
+[[nodiscard]] int listen_or_fail(const std::string& host, int port);
 /// Connects within `timeout_ms`; throws JobError naming host:port and the reason.
 [[nodiscard]] int connect_tcp(const std::string& host, int port, int timeout_ms);
-/// "1.2.3.4:5678" for a connected socket.
-[[nodiscard]] std::string peer_name(int fd);
 
 /// A connected socket read and written as lines; owns (closes) the descriptor.
 class LineStream {
