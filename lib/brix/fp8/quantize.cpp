@@ -99,7 +99,7 @@ void quantize_with_feedback(const QuantizeSpec& spec, std::span<const float> inp
   quantize_blocks(
       grid, spec.format,
       [&](std::int64_t i) {
-        return add_rn(input[static_cast<std::size_t>(i)], residual[static_cast<std::size_t>(i)]);
+        return with_residual(input[static_cast<std::size_t>(i)], residual[static_cast<std::size_t>(i)]);
       },
       codes, scales,
       [&](std::int64_t i, float y, std::uint8_t code, float scale) {

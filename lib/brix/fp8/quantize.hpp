@@ -29,7 +29,8 @@ void quantize(const QuantizeSpec& spec, std::span<const float> input,
 
 /// Error feedback (1-bit SGD / EF-SGD style): quantises y = input + residual, then stores
 /// residual = y - dequantised(y), rounded once. Where y is NaN or ±Inf the residual becomes 0,
-/// so a bad step does not poison every later one. Over steps, the sum of dequantised outputs
+/// so a bad step does not poison every later one. The residual must start finite (zeros).
+/// Dequantised NaNs have an unspecified sign and payload. Over steps, the sum of dequantised outputs
 /// equals the sum of inputs minus the final residual.
 void quantize_with_feedback(const QuantizeSpec& spec, std::span<const float> input,
                             std::span<float> residual, std::span<std::uint8_t> codes,

@@ -119,6 +119,13 @@ BRIX_FP8_HD BlockScale block_scale(float amax, Format format) {
   return {div_rn(amax, fp8_max), div_rn(fp8_max, amax)};
 }
 
+/// The value error feedback quantises: x + residual, one rounding. A non-finite x passes as it
+/// is, so that its sign reaches the code the same way on the CPU and the GPU (the GPU's
+/// arithmetic returns a canonical NaN). The residual is finite as quantize_with_feedback leaves it.
+BRIX_FP8_HD float with_residual(float x, float residual) {
+  return is_finite(x) ? add_rn(x, residual) : x;
+}
+
 /// The code of a NaN or ±Inf input (only called for non-finite x).
 BRIX_FP8_HD std::uint8_t non_finite_code(float x, Format format) {
   const auto sign = static_cast<std::uint8_t>((float_bits(x) >> 24) & 0x80u);
