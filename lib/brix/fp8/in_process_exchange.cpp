@@ -5,6 +5,7 @@
 #include <cstring>
 #include <exception>
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace brix::fp8 {
@@ -16,6 +17,14 @@ class PeerFailed : public JobError {
 public:
   PeerFailed() : JobError("in-process exchange: another rank failed") {}
 };
+
+/// Every rank of a collective must pass buffers of the same size.
+void check_posted(std::string_view collective, std::size_t from, std::size_t posted, int rank, std::size_t mine) {
+  if (posted != mine) {
+    throw JobError("in-process " + std::string(collective) + ": rank " + std::to_string(from) + " sent " +
+                   std::to_string(posted) + " bytes, rank " + std::to_string(rank) + " " + std::to_string(mine));
+  }
+}
 
 } // namespace
 
@@ -80,11 +89,7 @@ void InProcessExchange::all_to_all(std::span<const std::byte> send, std::span<st
   m_group.exchange(m_rank, send, [&] {
     for (std::size_t from = 0; from < ranks; ++from) {
       const auto posted = m_group.m_posted[from];
-      if (posted.size() != send.size()) {
-        throw JobError("in-process all_to_all: rank " + std::to_string(from) + " sent " +
-                       std::to_string(posted.size()) + " bytes, rank " + std::to_string(m_rank) + " " +
-                       std::to_string(send.size()));
-      }
+      check_posted("all_to_all", from, posted.size(), m_rank, send.size());
       std::memcpy(recv.data() + from * piece_bytes, posted.data() + static_cast<std::size_t>(m_rank) * piece_bytes,
                   piece_bytes);
     }
@@ -101,11 +106,7 @@ void InProcessExchange::all_gather(std::span<const std::byte> send, std::span<st
   m_group.exchange(m_rank, send, [&] {
     for (std::size_t from = 0; from < ranks; ++from) {
       const auto posted = m_group.m_posted[from];
-      if (posted.size() != send.size()) {
-        throw JobError("in-process all_gather: rank " + std::to_string(from) + " sent " +
-                       std::to_string(posted.size()) + " bytes, rank " + std::to_string(m_rank) + " " +
-                       std::to_string(send.size()));
-      }
+      check_posted("all_gather", from, posted.size(), m_rank, send.size());
       std::memcpy(recv.data() + from * send.size(), posted.data(), send.size());
     }
   });
