@@ -2,8 +2,8 @@
 # brix plan: the default run, --describe, --gpus, the cluster shorthand, output formats.
 source "$(dirname "$0")/lib.sh"
 
-run "$BRIX" plan
-expect_rc 0 "plan (defaults)"
+run "$BRIX" plan --memory
+expect_rc 1 "plan --memory (the seed's layout does not fit)"
 expect_out '^model deepseek-r1'; expect_out 'cluster example-deployment'; expect_out 'verdict: '
 expect_out '64 of 160 GPUs'
 
@@ -33,22 +33,23 @@ done
 run "$BRIX" plan --gpus --format json
 expect_rc 0 "gpus json"; expect_out '"id": "mi300x"'
 
-run "$BRIX" plan --model llama-3.1-8b --nodes 2 --gpu h100-sxm --layout tp=8,dp=2,zero=1 --global-batch 64
+run "$BRIX" plan --memory --model llama-3.1-8b --nodes 2 --gpu h100-sxm --layout tp=8,dp=2,zero=1 --global-batch 64
 expect_rc 0 "shorthand"
 expect_out '2x8xh100-sxm'; expect_out '8 × 400 Gb/s'; expect_out 'verdict: fits'
 
-run "$BRIX" plan --model llama-3.1-8b --nodes 1 --gpu l40s --layout tp=8 --global-batch 8
+run "$BRIX" plan --memory --model llama-3.1-8b --nodes 1 --gpu l40s --layout tp=8 --global-batch 8
 expect_rc 0 "shorthand l40s"; expect_out '4 × 200 Gb/s'
 
-run "$BRIX" plan --model llama-3.1-70b --cluster h200-node --layout tp=8,zero=1 --global-batch 16 --format json
-expect_rc 0 "memory json"
+run "$BRIX" plan --memory --model llama-3.1-70b --cluster h200-node --layout tp=8,zero=1 --global-batch 16 --format json
+# 70B with TP8 and ZeRO-1 alone (no PP, DP 1) does not fit in 141 GB: exit 1, verdict in the JSON.
+expect_rc 1 "memory json"; expect_out '"fits": false' 
 expect_out '"fits": (true|false)'; expect_out '"optimizer": [0-9.e+]+'; expect_out '"stages": \['
 
-run "$BRIX" plan --model gpt-1.7b --cluster "$BRIX_SOURCE_DIR/configs/clusters/example-annotated.yaml" --layout tp=1,dp=48 --global-batch 480
+run "$BRIX" plan --memory --model gpt-1.7b --cluster "$BRIX_SOURCE_DIR/configs/clusters/example-annotated.yaml" --layout tp=1,dp=48 --global-batch 480
 expect_rc 0 "annotated cluster example"; expect_out 'dgx-h100'; expect_out 'a100-edr'
 
 for cluster in example-deployment selene dgx-h100-superpod h800-2048 h200-node; do
-  run "$BRIX" plan --cluster "$cluster" --model llama-3.1-8b --layout tp=8 --global-batch 8 --format json
+  run "$BRIX" plan --memory --cluster "$cluster" --model llama-3.1-8b --layout tp=8 --global-batch 8 --format json
   # Each bundled cluster loads; the layout uses 8 GPUs of it.
   expect_rc 0 "cluster $cluster"; expect_out '"gpus_used": 8'
 done

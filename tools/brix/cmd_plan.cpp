@@ -1,14 +1,19 @@
-// brix plan: model and cluster summaries, the GPU catalog, and the per-stage memory of a layout.
+// brix plan: search layouts (default), the memory of one layout (--memory), model summaries
+// (--describe) and the GPU catalog (--gpus).
 #include "command.hpp"
 
 #include <brix/cluster/gpu_catalog.hpp>
 #include <brix/cluster/loader.hpp>
 #include <brix/model/loader.hpp>
+#include <brix/plan/calibration.hpp>
 #include <brix/plan/layout_parse.hpp>
+#include <brix/plan/plan_run.hpp>
 #include <brix/plan/report.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/output.hpp>
+#include <brix/util/paths.hpp>
 
+#include <cmath>
 #include <fmt/format.h>
 #include <iostream>
 #include <memory>
@@ -20,18 +25,18 @@ namespace brix::cli {
 namespace {
 
 struct PlanOptions {
-  std::string model = "deepseek-r1";
-  cluster::ClusterChoice cluster;
+  plan::PlanRequest request;
   std::optional<std::int64_t> seq_len;
-  std::int64_t global_batch = 1024;
-  std::string layout = "tp=8,pp=4,dp=2";
+  std::optional<std::int64_t> global_batch;
   bool describe = false;
   bool gpus = false;
+  bool memory = false;
   std::string format;
+  std::string calibrate_file;
+  std::string calibrate_format;
 };
 
-int run_plan(const PlanOptions& options) {
-  const auto format = util::parse_format(options.format);
+int run_describe_or_memory(const PlanOptions& options, util::Format format) {
   const util::Style style{util::use_colour(STDOUT_FILENO)};
   if (options.gpus) {
     if (format == util::Format::text) {
@@ -41,11 +46,8 @@ int run_plan(const PlanOptions& options) {
     }
     return 0;
   }
-  const auto model = model::load_model(options.model);
+  const auto model = model::load_model(options.request.model);
   const std::int64_t seq_len = options.seq_len.value_or(model.default_seq_len);
-  if (seq_len <= 0) {
-    throw InputError(fmt::format("--seq-len must be > 0 (got {})", seq_len));
-  }
   if (options.describe) {
     if (format == util::Format::text) {
       std::cout << plan::model_summary_text(model, seq_len, style);
@@ -54,16 +56,16 @@ int run_plan(const PlanOptions& options) {
     }
     return 0;
   }
-  if (options.global_batch <= 0) {
-    throw InputError(fmt::format("--global-batch must be > 0 (got {})", options.global_batch));
-  }
-  const auto cluster = cluster::select_cluster(options.cluster, "example-deployment");
-  const auto layout = plan::parse_layout(options.layout);
-  const auto report = plan::layout_memory_report(
-      model, cluster, layout, plan::TrainingShape{options.global_batch, seq_len});
+  // --memory: the per-stage memory of exactly one layout (the seed's by default).
+  const auto cluster = cluster::select_cluster(options.request.cluster, plan::k_default_cluster);
+  const std::string text = options.request.layout.empty() ? "tp=8,pp=4,dp=2" : options.request.layout;
+  const auto layout = plan::parse_layout(text);
+  const std::int64_t batch =
+      options.global_batch.value_or(plan::propose_global_batch(seq_len, cluster.total_gpus()));
+  const auto report = plan::layout_memory_report(model, cluster, layout, plan::TrainingShape{batch, seq_len});
   if (report.check != plan::LayoutCheck::none) {
-    throw InputError(fmt::format("--layout {}: invalid on {} ({} GPUs): {}", options.layout,
-                                 cluster.name, cluster.total_gpus(), report.check_message));
+    throw InputError(fmt::format("--layout {}: invalid on {} ({} GPUs): {}", text, cluster.name,
+                                 cluster.total_gpus(), report.check_message));
   }
   if (format == util::Format::text) {
     std::cout << plan::model_summary_text(model, seq_len, style) << '\n'
@@ -76,6 +78,34 @@ int run_plan(const PlanOptions& options) {
     doc["memory"] = plan::layout_memory_json(report);
     util::emit_document(std::cout, doc, format);
   }
+  return report.fits() ? 0 : 1;
+}
+
+int run_calibrate(const std::string& file, util::Format format) {
+  const std::string path = file.empty() ? (util::config_dir() / "calibration" / "megatron-2021.yaml").string() : file;
+  const auto report = plan::run_calibration(path);
+  if (format == util::Format::text) {
+    util::Table table({"table", "model", "GPUs", "metric", "published", "predicted", "error", "layout evaluated"},
+                      {util::Align::left, util::Align::left, util::Align::right, util::Align::left, util::Align::right,
+                       util::Align::right, util::Align::right, util::Align::left});
+    for (const auto& row : report.rows) {
+      table.add_row({row.table, row.model, std::to_string(row.gpus), row.metric, fmt::format("{:.3g}", row.published),
+                     fmt::format("{:.3g}", row.predicted), fmt::format("{:+.1f}%", row.error * 100), row.chosen});
+    }
+    std::cout << table.render() << fmt::format("mean absolute error {:.1f}%, max {:.1f}% over {} runs\n",
+                                               report.mean_abs_error * 100, report.max_abs_error * 100, report.rows.size());
+  } else {
+    nlohmann::ordered_json doc;
+    doc["runs"] = nlohmann::ordered_json::array();
+    for (const auto& row : report.rows) {
+      doc["runs"].push_back({{"table", row.table}, {"model", row.model}, {"gpus", row.gpus}, {"metric", row.metric},
+                             {"published", row.published}, {"predicted", row.predicted}, {"error", row.error},
+                             {"layout", row.chosen}, {"note", row.note}});
+    }
+    doc["mean_abs_error"] = report.mean_abs_error;
+    doc["max_abs_error"] = report.max_abs_error;
+    util::emit_document(std::cout, doc, format);
+  }
   return 0;
 }
 
@@ -83,34 +113,67 @@ int run_plan(const PlanOptions& options) {
 
 void add_plan_command(CLI::App& app, CommandContext& context) {
   auto options = std::make_shared<PlanOptions>();
+  auto& request = options->request;
   auto* command = app.add_subcommand(
-      "plan", "Describe a model and a cluster and check the memory of a parallel layout");
-  auto* model = command->add_option("--model", options->model,
+      "plan", "Search parallel layouts and predict memory, step time and MFU; describe models and clusters");
+  auto* model = command->add_option("--model", request.model,
                                     "Bundled model name or a path to a HF config.json / brix model YAML")
                     ->default_str("deepseek-r1");
   std::vector<CLI::Option*> cluster_options{
-      command->add_option("--cluster", options->cluster.cluster,
+      command->add_option("--cluster", request.cluster.cluster,
                           "Bundled cluster name or a cluster YAML (default example-deployment)"),
-      command->add_option("--nodes", options->cluster.nodes, "Shorthand cluster: number of nodes"),
-      command->add_option("--gpus-per-node", options->cluster.gpus_per_node,
+      command->add_option("--nodes", request.cluster.nodes, "Shorthand cluster: number of nodes"),
+      command->add_option("--gpus-per-node", request.cluster.gpus_per_node,
                           "Shorthand cluster: GPUs per node (default: the GPU's usual node)"),
-      command->add_option("--gpu", options->cluster.gpu, "Shorthand cluster: GPU catalog id (see --gpus)"),
-      command->add_option("--nics-per-node", options->cluster.nics_per_node,
+      command->add_option("--gpu", request.cluster.gpu, "Shorthand cluster: GPU catalog id (see --gpus)"),
+      command->add_option("--nics-per-node", request.cluster.nics_per_node,
                           "Shorthand cluster: compute adapters per node (default: the usual node)"),
-      command->add_option("--nic-gbps", options->cluster.nic_gbps,
+      command->add_option("--nic-gbps", request.cluster.nic_gbps,
                           "Shorthand cluster: Gb/s per adapter (default: the usual node)")};
   cluster_options[0]->excludes(cluster_options[1]);
-  auto* seq_len = command->add_option("--seq-len", options->seq_len,
-                                      "Training sequence length (default: the model's)");
-  auto* batch = command->add_option("--global-batch", options->global_batch, "Sequences per step")
-                    ->default_str("1024");
-  auto* layout = command->add_option("--layout", options->layout,
-                                     "Parallel layout: tp=,pp=,dp=,ep=,etp=,cp=,sp=,mbs=,vpp=,"
-                                     "schedule=,recompute=,zero=,precision=,flash=")
-                     ->default_str("tp=8,pp=4,dp=2");
+  auto* seq_len = command->add_option("--seq-len", options->seq_len, "Training sequence length (default: the model's)");
+  auto* batch = command->add_option("--global-batch", options->global_batch,
+                                    "Sequences per step (default: proposed, ~4M tokens)");
+  auto* layout = command->add_option("--layout", request.layout,
+                                     "Fix layout fields, search the rest: tp=,pp=,dp=,ep=,etp=,cp=,sp=,mbs=,vpp=,"
+                                     "schedule=,recompute=,zero=,grad_compression=,precision=,flash=");
+  auto* precision = command->add_option("--precision", request.precision, "bf16 or fp8")->default_str("bf16");
+  auto* top = command->add_option("--top", request.top, "Plans to show")->default_str("5");
+  auto* threads = command->add_option("--threads", request.threads, "Search threads")->default_str("1");
+  auto* price = command->add_option("--price", request.price, "Price per GPU-hour: adds cost per 1T tokens");
+  auto* emit = command->add_option("--emit", request.emit,
+                                   "Print the best plan as megatron | deepspeed | torchrun | yaml | json");
+  auto* output = command->add_option("-o,--output", request.output, "With --emit: write to this file (atomically)");
+  auto* software = command->add_option("--software", request.software,
+                                       "Framework generation: modern, megatron-2021, deepspeed-2021")
+                       ->default_str("modern");
+  auto* mtbf = command->add_option("--gpu-mtbf-hours", request.checkpoint.gpu_mtbf_hours,
+                                   "Per-GPU mean time between failures (default: Llama 3's, ~50,700 h)");
+  auto* restart = command->add_option("--restart-s", request.checkpoint.restart_overhead_s,
+                                      "Restart overhead besides loading the checkpoint (default 300 s)");
+  auto* lamb = command->add_option("--lamb-beta", request.lamb_betas,
+                                   "LAMB beta(s) to scale as beta·(1 + 0.05·ln nodes), refused when >= 1");
+  auto* base_lr = command->add_option("--base-lr", request.base_lr, "Learning rate tuned at --base-batch");
+  auto* base_batch = command->add_option("--base-batch", request.base_batch, "Global batch --base-lr was tuned at");
+  base_lr->needs(base_batch);
+  base_batch->needs(base_lr);
   auto* describe = command->add_flag("--describe", options->describe, "Print the model summary only");
   auto* gpus = command->add_flag("--gpus", options->gpus, "List the GPU catalog");
+  auto* memory = command->add_flag("--memory", options->memory,
+                                   "Per-stage memory of exactly one layout (--layout, default tp=8,pp=4,dp=2)");
+  auto* calibrate = command->add_subcommand("calibrate", "Compare predictions with published runs");
+  calibrate->add_option("file", options->calibrate_file,
+                        "Calibration file (default configs/calibration/megatron-2021.yaml)");
+  add_format_option(*calibrate, options->calibrate_format);
+
   // Options that would be parsed but not used are refused instead.
+  const std::vector<CLI::Option*> search_only{precision, top, threads, price, emit, output, software,
+                                              mtbf, restart, lamb, base_lr, base_batch};
+  for (auto* mode : {describe, gpus, memory}) {
+    for (auto* option : search_only) {
+      mode->excludes(option);
+    }
+  }
   for (auto* option : cluster_options) {
     describe->excludes(option);
     gpus->excludes(option);
@@ -119,11 +182,40 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
     describe->excludes(option);
     gpus->excludes(option);
   }
-  for (auto* option : {model, seq_len, describe}) {
+  for (auto* option : {model, seq_len, describe, memory}) {
     gpus->excludes(option);
   }
+  describe->excludes(memory);
+  output->needs(emit);
   add_format_option(*command, options->format);
-  command->callback([options, &context] { context.exit_code = run_plan(*options); });
+  calibrate->callback([options, &context] {
+    context.exit_code = run_calibrate(options->calibrate_file, util::parse_format(options->calibrate_format));
+  });
+  command->callback([options, calibrate, &context] {
+    if (calibrate->parsed()) {
+      return;
+    }
+    const auto format = util::parse_format(options->format);
+    if (options->seq_len && *options->seq_len <= 0) {
+      throw InputError(fmt::format("--seq-len must be > 0 (got {})", *options->seq_len));
+    }
+    if (options->global_batch && *options->global_batch <= 0) {
+      throw InputError(fmt::format("--global-batch must be > 0 (got {})", *options->global_batch));
+    }
+    if (options->describe || options->gpus || options->memory) {
+      context.exit_code = run_describe_or_memory(*options, format);
+      return;
+    }
+    auto request = options->request;
+    request.format = format;
+    request.seq_len = options->seq_len.value_or(0);
+    request.global_batch = options->global_batch.value_or(0);
+    request.progress = ::isatty(STDERR_FILENO) == 1;
+    if (request.top < 1 || request.threads < 1) {
+      throw InputError("--top and --threads must be >= 1");
+    }
+    context.exit_code = plan::run_plan(request, std::cout, std::cerr);
+  });
 }
 
 } // namespace brix::cli

@@ -6,12 +6,16 @@ namespace brix::cli {
 
 void add_help_command(CLI::App& app, CommandContext& context);
 void add_plan_command(CLI::App& app, CommandContext& context);
+void add_probe_command(CLI::App& app, CommandContext& context);
+void add_launch_command(CLI::App& app, CommandContext& context);
 
 namespace {
 // One row per subcommand, in the order help lists them.
 constexpr Command k_commands[] = {
     {"help", "Show help for brix or one command", add_help_command},
-    {"plan", "Describe a model and a cluster and check the memory of a parallel layout", add_plan_command},
+    {"plan", "Search parallel layouts; predict memory, step time and MFU; describe models", add_plan_command},
+    {"probe", "Describe this node (GPUs, adapters, PCIe paths, versions); merge many", add_probe_command},
+    {"launch", "Start and supervise workers on every node (torchrun-compatible)", add_launch_command},
 };
 } // namespace
 

@@ -94,22 +94,4 @@ LayoutVerdict explain_layout(const model::ModelSpec& model, const cluster::Clust
   return verdict;
 }
 
-Layout complete_layout(const LayoutQuery& query) {
-  Layout layout;
-  layout.tp = query.tp.value_or(1);
-  layout.pp = query.pp.value_or(1);
-  layout.dp = query.dp.value_or(1);
-  layout.ep = query.ep.value_or(1);
-  layout.etp = query.etp.value_or(1);
-  layout.cp = query.cp.value_or(1);
-  layout.sp = query.sp.value_or(layout.tp > 1);
-  layout.micro_batch = query.micro_batch.value_or(1);
-  layout.vpp = query.vpp.value_or(1);
-  layout.schedule = query.schedule.value_or(layout.vpp > 1 ? Schedule::interleaved : Schedule::one_f_one_b);
-  layout.recompute = query.recompute.value_or(Recompute::full);
-  layout.zero = query.zero.value_or(1);
-  layout.grad_compression = query.grad_compression.value_or(GradCompression::none);
-  return layout;
-}
-
 } // namespace brix::plan

@@ -78,54 +78,86 @@ GradCompression parse_grad_compression(std::string_view text, std::string_view w
   return parse_choice(text, what, "grad_compression", k_options);
 }
 
-Layout parse_layout(std::string_view text, std::string_view what) {
-  Layout layout;
-  layout.recompute = Recompute::selective;
-  std::optional<bool> sp;
+LayoutQuery parse_layout_query(std::string_view text, std::string_view what) {
+  LayoutQuery query;
   for (const auto& [key, value] : util::parse_key_values(text, what)) {
     if (key == "tp") {
-      layout.tp = parse_degree(key, value, what, 1);
+      query.tp = parse_degree(key, value, what, 1);
     } else if (key == "pp") {
-      layout.pp = parse_degree(key, value, what, 1);
+      query.pp = parse_degree(key, value, what, 1);
     } else if (key == "dp") {
-      layout.dp = parse_degree(key, value, what, 1);
+      query.dp = parse_degree(key, value, what, 1);
     } else if (key == "ep") {
-      layout.ep = parse_degree(key, value, what, 1);
+      query.ep = parse_degree(key, value, what, 1);
     } else if (key == "etp") {
-      layout.etp = parse_degree(key, value, what, 1);
+      query.etp = parse_degree(key, value, what, 1);
     } else if (key == "cp") {
-      layout.cp = parse_degree(key, value, what, 1);
+      query.cp = parse_degree(key, value, what, 1);
     } else if (key == "sp") {
-      sp = parse_flag(key, value, what);
+      query.sp = parse_flag(key, value, what);
     } else if (key == "mbs" || key == "micro_batch") {
-      layout.micro_batch = parse_degree(key, value, what, 1);
+      query.micro_batch = parse_degree(key, value, what, 1);
     } else if (key == "vpp") {
-      layout.vpp = parse_degree(key, value, what, 1);
+      query.vpp = parse_degree(key, value, what, 1);
     } else if (key == "schedule") {
-      layout.schedule = parse_schedule(value, what);
+      query.schedule = parse_schedule(value, what);
     } else if (key == "recompute") {
-      layout.recompute = parse_recompute(value, what);
+      query.recompute = parse_recompute(value, what);
     } else if (key == "zero") {
-      layout.zero = parse_degree(key, value, what, 0);
-      if (layout.zero > 3) {
+      query.zero = parse_degree(key, value, what, 0);
+      if (*query.zero > 3) {
         throw InputError(fmt::format("{}: zero={} is not valid (expected 0, 1, 2 or 3)", what, value));
       }
     } else if (key == "precision") {
-      layout.precision = parse_precision(value, what);
+      query.precision = parse_precision(value, what);
     } else if (key == "grad_compression") {
-      layout.grad_compression = parse_grad_compression(value, what);
+      query.grad_compression = parse_grad_compression(value, what);
     } else if (key == "flash") {
-      layout.flash_attention = parse_flag(key, value, what);
+      query.flash_attention = parse_flag(key, value, what);
     } else {
       throw InputError(fmt::format("{}: unknown key '{}'{} (expected keys {})", what, key,
                                    util::did_you_mean(key, k_layout_keys),
                                    fmt::join(k_layout_keys, ", ")));
     }
   }
-  layout.sp = sp.value_or(layout.tp > 1);
-  if (layout.vpp > 1 && layout.schedule == Schedule::one_f_one_b) {
-    layout.schedule = Schedule::interleaved; // vpp > 1 means the interleaved schedule
+  if (query.vpp && *query.vpp > 1 && query.schedule && *query.schedule != Schedule::interleaved) {
+    throw InputError(fmt::format("{}: vpp={} needs schedule=interleaved (got {})", what, *query.vpp,
+                                 to_string(*query.schedule)));
   }
+  return query;
+}
+
+bool LayoutQuery::complete() const {
+  return tp && pp && dp && ep && etp && cp && micro_batch && vpp && zero && sp && schedule &&
+         recompute && grad_compression;
+}
+
+Layout complete_layout(const LayoutQuery& query, Recompute default_recompute) {
+  Layout layout;
+  layout.tp = query.tp.value_or(1);
+  layout.pp = query.pp.value_or(1);
+  layout.dp = query.dp.value_or(1);
+  layout.ep = query.ep.value_or(1);
+  layout.etp = query.etp.value_or(1);
+  layout.cp = query.cp.value_or(1);
+  layout.sp = query.sp.value_or(layout.tp > 1);
+  layout.micro_batch = query.micro_batch.value_or(1);
+  layout.vpp = query.vpp.value_or(1);
+  // vpp > 1 means the interleaved schedule.
+  layout.schedule = query.schedule.value_or(layout.vpp > 1 ? Schedule::interleaved : Schedule::one_f_one_b);
+  layout.recompute = query.recompute.value_or(default_recompute);
+  layout.zero = query.zero.value_or(1);
+  layout.precision = query.precision.value_or(Precision::bf16);
+  layout.grad_compression = query.grad_compression.value_or(GradCompression::none);
+  layout.flash_attention = query.flash_attention.value_or(true);
+  return layout;
+}
+
+Layout parse_layout(std::string_view text, std::string_view what) {
+  const auto query = parse_layout_query(text, what);
+  auto layout = complete_layout(query, Recompute::selective);
+  // Without a zero key the layout is plain data parallelism (ZeRO-0).
+  layout.zero = query.zero.value_or(0);
   return layout;
 }
 

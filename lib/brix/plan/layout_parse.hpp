@@ -4,9 +4,28 @@
 
 #include <brix/plan/layout.hpp>
 
+#include <optional>
 #include <string_view>
 
 namespace brix::plan {
+
+/// Fields of a layout fixed by the user (`--layout "tp=8,pp=4"`); the planner searches the rest.
+struct LayoutQuery {
+  std::optional<int> tp, pp, dp, ep, etp, cp, micro_batch, vpp, zero;
+  std::optional<bool> sp, flash_attention;
+  std::optional<Schedule> schedule;
+  std::optional<Recompute> recompute;
+  std::optional<Precision> precision;
+  std::optional<GradCompression> grad_compression;
+  [[nodiscard]] bool complete() const;
+};
+
+/// Parses the keys below into a query; unknown keys and bad values are InputErrors naming `what`.
+[[nodiscard]] LayoutQuery parse_layout_query(std::string_view text, std::string_view what = "--layout");
+
+/// A complete layout from a query: missing degrees 1, SP on with TP, micro-batch 1, 1F1B (or
+/// interleaved when vpp > 1), `default_recompute`, ZeRO-1, bf16, flash attention.
+[[nodiscard]] Layout complete_layout(const LayoutQuery& query, Recompute default_recompute = Recompute::full);
 
 /// Keys: tp pp dp ep etp cp sp mbs|micro_batch vpp schedule recompute zero precision
 /// grad_compression flash. Unset keys keep the defaults of Layout{} except that sp defaults to

@@ -72,12 +72,25 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
   const double model_flops = model::flops_per_token(model, options.shape.seq_len).training *
                              static_cast<double>(batch) * static_cast<double>(options.shape.seq_len);
 
+  // Fields fixed with --layout are honoured; the rest searched.
+  const auto& fixed = options.fixed;
+  auto allowed = [](const std::optional<int>& pinned, int value) { return !pinned || *pinned == value; };
+  if ((fixed.schedule && *fixed.schedule != Schedule::one_f_one_b) || (fixed.vpp && *fixed.vpp != 1) ||
+      (fixed.grad_compression && *fixed.grad_compression != GradCompression::none)) {
+    return result; // the mixed planner runs 1F1B without compression
+  }
   for (const int tp : tps) {
-    if (model.heads % tp != 0) {
+    if (model.heads % tp != 0 || !allowed(fixed.tp, tp)) {
       continue;
     }
     for (const int cp : {1, 2, 4}) {
+      if (!allowed(fixed.cp, cp)) {
+        continue;
+      }
       for (int dp = 1; dp <= 64; dp *= 2) {
+        if (!allowed(fixed.dp, dp)) {
+          continue;
+        }
         const int stage_size = tp * cp * dp;
         int pp = 0;
         bool tiles = true;
@@ -85,25 +98,31 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
           tiles = tiles && group.gpus() % stage_size == 0 && (stage_size <= group.gpus_per_node || stage_size % group.gpus_per_node == 0);
           pp += group.gpus() / stage_size;
         }
-        if (!tiles || pp < 2 || pp > model.layers) {
+        if (!tiles || pp < 2 || pp > model.layers || !allowed(fixed.pp, pp)) {
           continue;
         }
         for (const int ep : eps) {
           for (const int etp : model.moe ? powers_of_two_up_to(tp) : std::vector<int>{1}) {
-            if (stage_size % (ep * etp) != 0) {
+            if (stage_size % (ep * etp) != 0 || !allowed(fixed.ep, ep) || !allowed(fixed.etp, etp)) {
               continue;
             }
             for (const int mbs : {1, 2, 4}) {
-              if (batch % (static_cast<std::int64_t>(dp) * mbs) != 0) {
+              if (batch % (static_cast<std::int64_t>(dp) * mbs) != 0 || !allowed(fixed.micro_batch, mbs)) {
                 continue;
               }
               const std::int64_t micro_batches = batch / (static_cast<std::int64_t>(dp) * mbs);
               for (const auto recompute : recomputes) {
+                if (fixed.recompute && *fixed.recompute != recompute) {
+                  continue;
+                }
                 for (const int zero : {1, 3}) {
+                  if (!allowed(fixed.zero, zero)) {
+                    continue;
+                  }
                   ++result.evaluated;
                   Layout layout;
                   layout.tp = tp, layout.cp = cp, layout.dp = dp, layout.pp = pp, layout.ep = ep, layout.etp = etp;
-                  layout.sp = tp > 1;
+                  layout.sp = fixed.sp.value_or(tp > 1);
                   layout.micro_batch = mbs;
                   layout.recompute = recompute;
                   layout.zero = zero;

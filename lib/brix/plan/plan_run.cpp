@@ -24,21 +24,6 @@ namespace {
 
 constexpr double k_gib = 1024.0 * 1024.0 * 1024.0;
 
-cluster::ClusterSpec load_target(const PlanRequest& request) {
-  const bool shorthand = request.nodes || request.gpus_per_node || !request.gpu.empty();
-  if (shorthand && !request.cluster.empty()) {
-    throw InputError("plan: give --cluster or --nodes/--gpus-per-node/--gpu, not both");
-  }
-  if (shorthand) {
-    if (!request.nodes || !request.gpus_per_node || request.gpu.empty()) {
-      throw InputError("plan: the shorthand needs --nodes, --gpus-per-node and --gpu together");
-    }
-    return cluster::shorthand_cluster(*request.nodes, *request.gpus_per_node, request.gpu, request.nics_per_node,
-                                      request.nic_gbps);
-  }
-  return cluster::load_cluster(request.cluster.empty() ? k_default_cluster : request.cluster);
-}
-
 /// Progress bar on stderr, drawn only after the search has run for a second.
 class Progress {
 public:
@@ -206,18 +191,24 @@ std::int64_t propose_global_batch(std::int64_t seq_len, int gpus) {
 
 int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
   const auto model = model::load_model(request.model);
-  const auto cluster = load_target(request);
+  const auto cluster = cluster::select_cluster(request.cluster, k_default_cluster);
   SearchOptions options;
   options.shape.seq_len = request.seq_len > 0 ? request.seq_len : model.default_seq_len;
   const bool proposed = request.global_batch <= 0;
   options.shape.global_batch = proposed ? propose_global_batch(options.shape.seq_len, cluster.total_gpus()) : request.global_batch;
   options.precision = parse_precision(request.precision, "--precision");
   options.software = software_by_name(request.software);
-  options.top_k = std::max(1, request.top);
-  options.threads = std::max(1, request.threads);
   if (!request.layout.empty()) {
     options.fixed = parse_layout_query(request.layout);
+    if (options.fixed.precision) {
+      options.precision = *options.fixed.precision;
+    }
+    if (options.fixed.flash_attention) {
+      options.software.flash_attention = *options.fixed.flash_attention;
+    }
   }
+  options.top_k = std::max(1, request.top);
+  options.threads = std::max(1, request.threads);
   if (options.precision == Precision::fp8) {
     for (const auto& group : cluster.groups) {
       if (group.gpu.fp8_flops <= 0) {
@@ -305,7 +296,7 @@ int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
                                     {"step_time_s", mixed->homogeneous ? nlohmann::ordered_json(mixed->homogeneous->step.step_s) : nlohmann::ordered_json()}};
     }
     util::emit_document(out, json, request.format);
-    return result.plans.empty() && !(mixed && mixed->best) ? 1 : 0;
+    return verdict ? 1 : 0;
   }
 
   const util::Style style{util::use_colour(STDOUT_FILENO)};
@@ -358,7 +349,9 @@ int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
                        options.shape.global_batch, scale_learning_rate(*request.base_lr, request.base_batch, options.shape.global_batch, true),
                        *request.base_lr, request.base_batch);
   }
-  return result.plans.empty() && !(mixed && mixed->best) ? 1 : 0;
+  // A search that finds nothing is still a report (exit 0); a layout asked for that cannot run
+  // is a failed request (exit 1).
+  return verdict ? 1 : 0;
 }
 
 } // namespace brix::plan

@@ -2,6 +2,7 @@
 // `brix plan` as a library call: load the model and cluster, search (or explain one layout),
 // refine the best plans, render or emit. tools/brix/cmd_plan.cpp only fills a PlanRequest.
 
+#include <brix/cluster/loader.hpp>
 #include <brix/plan/refine.hpp>
 #include <brix/util/output.hpp>
 
@@ -14,10 +15,7 @@ namespace brix::plan {
 
 struct PlanRequest {
   std::string model = "deepseek-r1";
-  std::string cluster;                 ///< name or path; empty: the shorthand, else the default
-  std::optional<int> nodes, gpus_per_node, nics_per_node;
-  std::optional<double> nic_gbps;
-  std::string gpu;
+  cluster::ClusterChoice cluster;      ///< --cluster or the --nodes/--gpu shorthand
   std::int64_t seq_len = 0;            ///< 0: the model's default
   std::int64_t global_batch = 0;       ///< 0: proposed
   std::string precision = "bf16";
@@ -42,7 +40,8 @@ inline constexpr const char* k_default_cluster = "example-deployment";
 /// in sequences), at least one sequence per 8 GPUs.
 [[nodiscard]] std::int64_t propose_global_batch(std::int64_t seq_len, int gpus);
 
-/// Runs the request; returns the exit code (0 plans found, 1 nothing fits).
+/// Runs the request; returns the exit code: 0 for a report (also "no layout fits"), 1 when the
+/// layout asked for with --layout cannot run.
 int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err);
 
 } // namespace brix::plan

@@ -332,7 +332,7 @@ std::string detail::describe(const ReasonKey& key, const Evaluator& eval) {
     return model.moe ? fmt::format("EP={} does not divide the {} routed experts", key.a, model.moe->routed_experts)
                      : fmt::format("EP={} on a dense model (no experts)", key.a);
   case Reason::ep_group:
-    return fmt::format("EP×ETP={} does not divide TP×CP×DP={}", key.a, key.b);
+    return "EP×ETP does not divide TP×CP×DP (expert groups must tile each pipeline stage)";
   case Reason::batch:
     return fmt::format("global batch {} not divisible by DP×micro-batch", options.shape.global_batch);
   case Reason::interleave:

@@ -7,6 +7,7 @@
 #include <brix/cluster/cluster.hpp>
 #include <brix/model/model.hpp>
 #include <brix/plan/layout.hpp>
+#include <brix/plan/layout_parse.hpp>
 #include <brix/plan/physics.hpp>
 #include <brix/plan/step_time.hpp>
 
@@ -18,20 +19,6 @@
 #include <vector>
 
 namespace brix::plan {
-
-/// Fields of a layout fixed by the user (`--layout "tp=8,pp=4"`); the rest are searched.
-struct LayoutQuery {
-  std::optional<int> tp, pp, dp, ep, etp, cp, micro_batch, vpp, zero;
-  std::optional<bool> sp;
-  std::optional<Schedule> schedule;
-  std::optional<Recompute> recompute;
-  std::optional<GradCompression> grad_compression;
-  [[nodiscard]] bool complete() const;
-};
-
-/// Parses "tp=8,pp=4,dp=2,ep=1,mbs=1,vpp=1,recompute=selective,zero=1" (also etp, cp, sp,
-/// schedule, grad_compression); unknown keys and bad values are InputErrors.
-[[nodiscard]] LayoutQuery parse_layout_query(std::string_view text);
 
 struct SearchOptions {
   TrainingShape shape;            ///< global_batch must be > 0
@@ -87,9 +74,6 @@ struct LayoutVerdict {
   std::vector<std::string> problems;
   std::optional<PlanEstimate> estimate;
 };
-/// A complete layout from a partial query: missing fields take the least memory-hungry
-/// common choice (EP/ETP/CP/DP 1, SP on with TP, micro-batch 1, 1F1B, full recompute, ZeRO-1).
-[[nodiscard]] Layout complete_layout(const LayoutQuery& query);
 [[nodiscard]] LayoutVerdict explain_layout(const model::ModelSpec& model,
                                            const cluster::ClusterSpec& cluster,
                                            const SearchOptions& options, const Layout& layout);

@@ -170,8 +170,18 @@ std::string search_to_text(const SearchResult& result, const ReportContext& cont
   if (!result.rejected.empty()) {
     out += "\nrejected:\n";
     util::Table table({"reason", "layouts"}, {util::Align::left, util::Align::right});
-    for (const auto& group : result.rejected) {
-      table.add_row({group.reason, util::with_thousands(group.count)});
+    constexpr std::size_t k_shown = 12;
+    std::int64_t rest = 0;
+    for (std::size_t i = 0; i < result.rejected.size(); ++i) {
+      if (i < k_shown) {
+        table.add_row({result.rejected[i].reason, util::with_thousands(result.rejected[i].count)});
+      } else {
+        rest += result.rejected[i].count;
+      }
+    }
+    if (rest > 0) {
+      table.add_row({fmt::format("{} other reasons (--format json lists all)", result.rejected.size() - k_shown),
+                     util::with_thousands(rest)});
     }
     out += table.render(2);
   }

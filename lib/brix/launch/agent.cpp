@@ -1,0 +1,314 @@
+#include <brix/launch/agent.hpp>
+
+#include <brix/launch/agent_setup.hpp>
+#include <brix/launch/job_channel.hpp>
+#include <brix/launch/log_pump.hpp>
+#include <brix/launch/process.hpp>
+#include <brix/launch/rendezvous.hpp>
+#include <brix/launch/supervisor.hpp>
+#include <brix/launch/worker_env.hpp>
+#include <brix/net/store_server.hpp>
+#include <brix/util/error.hpp>
+#include <brix/util/strings.hpp>
+
+#include <filesystem>
+#include <fmt/format.h>
+#include <memory>
+#include <thread>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace brix::launch {
+namespace {
+
+/// A stop signal arrived while no workers ran.
+struct Interrupted {
+  int signal = 0;
+};
+
+class Agent {
+public:
+  Agent(const LaunchOptions& options, NodeSet nodes, EnvLookup env)
+      : m_options(options), m_nodes(std::move(nodes)), m_env(std::move(env)) {}
+  int run();
+
+private:
+  void note(std::string_view line) const {
+    fmt::print(stderr, "{}: {}\n", m_tag, line);
+    std::fflush(stderr);
+  }
+  void check_interrupt() {
+    if (const int signal = m_processes.take_stop_signal()) {
+      throw Interrupted{signal};
+    }
+  }
+  std::unique_ptr<net::StoreServer> host_store(const std::string& address, int port);
+  void connect(net::StoreClient& client);
+  std::vector<WorkerSpec> worker_specs(const World& world, const std::string& attempt_dir);
+  void finish(net::StoreClient& client, int final_attempt);
+
+  const LaunchOptions& m_options;
+  NodeSet m_nodes;
+  EnvLookup m_env;
+  std::string m_tag;
+  PosixProcessControl m_processes; // first: blocks the signals before any thread starts
+  int m_nproc = 1;
+  std::string m_run_id;
+  std::string m_token;
+  std::string m_node0; ///< node 0 as this node reaches it
+  std::string m_self;  ///< this node's own address, for peers
+  int m_store_port = 0;
+  std::string m_log_dir;
+  std::vector<std::string> m_command;
+};
+
+std::unique_ptr<net::StoreServer> Agent::host_store(const std::string& address, int port) {
+  // Off loopback, listen on every interface: node 0 may not know which of its addresses the
+  // others resolve its name to.
+  const auto bind_address = is_loopback(address) ? address : std::string();
+  net::StoreServerOptions options{bind_address, port, m_token,
+                                  [this](std::string_view line) {
+                                    note(fmt::format("rendezvous store: {}", line));
+                                  },
+                                  4096};
+  // A port still held by a store that is shutting down frees up within seconds.
+  for (int attempt = 0;; ++attempt) {
+    try {
+      auto server = std::make_unique<net::StoreServer>(options);
+      server->serve();
+      return server;
+    } catch (const net::NetError& e) {
+      if (!e.retryable() || attempt >= 10) {
+        throw JobError(fmt::format("cannot host the rendezvous store on {} port {}: {} (another "
+                                   "job on this node? choose another with --rdzv-port)",
+                                   m_nodes.name(), port, e.what()));
+      }
+      check_interrupt();
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  }
+}
+
+void Agent::connect(net::StoreClient& client) {
+  // Connect in short rounds so that a signal still ends the agent while node 0 is not up.
+  const auto deadline = std::chrono::steady_clock::now() + m_options.rdzv_timeout;
+  while (true) {
+    try {
+      client.connect();
+      return;
+    } catch (const net::StoreRefused& e) {
+      throw JobError(e.what());
+    } catch (const net::NetError& e) {
+      check_interrupt();
+      if (std::chrono::steady_clock::now() >= deadline) {
+        throw JobError(fmt::format("node 0 ({}) never answered: {}", m_nodes.hosts.at(0),
+                                   e.what()));
+      }
+    }
+  }
+}
+
+std::vector<WorkerSpec> Agent::worker_specs(const World& world, const std::string& attempt_dir) {
+  const auto bindings = plan_bindings(m_nproc, m_options.bind, m_options.topology_xml);
+  std::vector<std::string> base;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    base.emplace_back(*entry);
+  }
+  std::vector<WorkerSpec> specs;
+  const int first = world.first_rank(m_nodes.node_rank);
+  for (int local = 0; local < m_nproc; ++local) {
+    WorkerSpec spec;
+    spec.rank = first + local;
+    spec.local_rank = local;
+    spec.argv = m_command;
+    spec.stdout_path = fmt::format("{}/rank_{}.out", attempt_dir, spec.rank);
+    spec.stderr_path = fmt::format("{}/rank_{}.err", attempt_dir, spec.rank);
+    spec.error_file = fmt::format("{}/rank_{}.error.json", attempt_dir, spec.rank);
+    std::filesystem::remove(spec.error_file);
+    spec.cpus = bindings[local].cpus;
+    spec.numa_node = bindings[local].numa_node;
+    WorkerContext context;
+    context.world = &world;
+    context.node_rank = m_nodes.node_rank;
+    context.local_rank = local;
+    context.max_restarts = m_options.max_restarts;
+    context.master_addr = m_options.master_addr.empty() ? m_node0 : m_options.master_addr;
+    context.error_file = spec.error_file;
+    context.log_dir = attempt_dir;
+    context.store_addr = m_node0;
+    context.node_address = m_self;
+    context.store_port = m_store_port;
+    context.store_token = m_token;
+    context.binding = bindings[local];
+    if (m_options.rank_env) {
+      context.extra = m_options.rank_env(spec.rank, world.world_size());
+    }
+    spec.env = worker_environment(base, context);
+    specs.push_back(std::move(spec));
+  }
+  return specs;
+}
+
+void Agent::finish(net::StoreClient& client, int final_attempt) {
+  // Node 0 keeps the store up until every agent has read how the job ended.
+  try {
+    client.set(fmt::format("job/final/{}", m_nodes.node_rank), std::to_string(final_attempt));
+    if (m_nodes.node_rank == 0) {
+      std::vector<std::string> keys;
+      for (int node = 0; node < m_nodes.nnodes(); ++node) {
+        keys.push_back(fmt::format("job/final/{}", node));
+      }
+      (void)client.wait(keys, std::chrono::seconds(10));
+    }
+  } catch (const net::NetError&) {
+    // Node 0 already gone: nothing left to tell it.
+  }
+}
+
+int Agent::run() {
+  m_tag = m_nodes.source == "single node" ? "brix launch"
+                                          : fmt::format("brix launch [{}]", m_nodes.name());
+  const bool single = m_nodes.source == "single node";
+  const int me = m_nodes.node_rank;
+  m_nproc = m_options.nproc_per_node;
+  if (m_nproc <= 0) {
+    m_nproc = !m_nodes.slots.empty() && m_nodes.slots[me] > 0 ? m_nodes.slots[me] : 1;
+  }
+  if (m_options.command.empty()) {
+    throw InputError("no command to launch (expected brix launch [options] -- CMD ARGS...)");
+  }
+  m_command = m_options.command;
+  m_command[0] = resolve_program(m_command[0], m_env("PATH").value_or("/usr/bin:/bin"));
+  m_run_id = choose_run_id(m_options.run_id, m_env);
+  m_token = choose_token(m_options.token, m_env, m_run_id, single);
+  m_node0 = m_options.rdzv_host.empty() ? node_address(m_nodes, 0) : m_options.rdzv_host;
+  m_self = me == 0 && m_options.rdzv_host.empty() ? m_node0 : node_address(m_nodes, me);
+  const int rdzv_port = m_options.rdzv_port > 0 ? m_options.rdzv_port : (single ? 0 : 29400);
+  int master_port = m_options.master_port;
+  if (master_port <= 0) {
+    master_port = single ? free_local_port() : 29500;
+  }
+  m_log_dir = m_options.log_dir.empty()
+                  ? fmt::format("{}/brix-{}", m_env("TMPDIR").value_or("/tmp"), m_run_id)
+                  : m_options.log_dir;
+
+  std::unique_ptr<net::StoreServer> server;
+  if (me == 0) {
+    const auto master_bind = is_loopback(m_node0) ? m_node0 : std::string();
+    if (m_options.master_port > 0 || !single) {
+      if (port_in_use(master_bind, master_port)) {
+        throw JobError(fmt::format("master port {} is already in use on {} (another job on this "
+                                   "node? choose another with --master-port)",
+                                   master_port, m_nodes.name()));
+      }
+    }
+    server = host_store(m_node0, rdzv_port);
+  }
+  m_store_port = server ? server->port() : rdzv_port;
+
+  net::TcpConnector connector;
+  net::StoreClientOptions client_options;
+  client_options.token = m_token;
+  client_options.name = fmt::format("agent {} (node rank {})", m_nodes.name(), me);
+  client_options.connect_timeout = std::chrono::seconds(2);
+  net::StoreClient client(connector, {m_node0, m_store_port}, client_options);
+
+  try {
+    connect(client);
+    AgentInfo info{me, m_nodes.name(), m_self, m_nproc, m_nodes.nnodes()};
+    RendezvousOptions rendezvous;
+    rendezvous.nnodes = m_nodes.nnodes();
+    rendezvous.timeout = m_options.rdzv_timeout;
+    rendezvous.run_id = m_run_id;
+    rendezvous.master_addr = m_options.master_addr.empty() ? m_node0 : m_options.master_addr;
+    rendezvous.master_port = master_port;
+    rendezvous.hosts = m_nodes.hosts;
+    rendezvous.check_interrupt = [this] { check_interrupt(); };
+
+    for (int attempt = 0;; ++attempt) {
+      const auto world = join_rendezvous(client, info, attempt, rendezvous);
+      const auto attempt_dir = fmt::format("{}/attempt_{}", m_log_dir, attempt);
+      std::filesystem::create_directories(attempt_dir);
+      if (me == 0) {
+        note(fmt::format("attempt {}: {} node(s), {} rank(s), master {}:{}, run id {}, logs {}",
+                         attempt, world.nodes.size(), world.world_size(), rendezvous.master_addr,
+                         world.master_port, m_run_id, m_log_dir));
+      }
+      const auto specs = worker_specs(world, attempt_dir);
+      AttemptResult result;
+      {
+        LogPump pump;
+        JobChannelOptions channel_options;
+        channel_options.agent_timeout = m_options.agent_timeout;
+        StoreJobChannel channel(client, world, me, channel_options);
+        SupervisorOptions supervision;
+        supervision.node = m_nodes.name();
+        supervision.node_rank = me;
+        supervision.grace = m_options.grace;
+        supervision.monitor_interval = m_options.monitor_interval;
+        supervision.no_restart_exit_codes = m_options.no_restart_exit_codes;
+        Supervisor supervisor(m_processes, m_processes, util::system_clock(), supervision,
+                              [this](std::string_view line) { note(line); });
+        const bool console = m_options.console;
+        result = supervisor.run(specs, channel, [&](const WorkerSpec& spec, const SpawnedWorker& w) {
+          const auto prefix = fmt::format("[rank {}] ", spec.rank);
+          pump.add(w.stdout_fd, spec.stdout_path, prefix, console ? STDOUT_FILENO : -1);
+          pump.add(w.stderr_fd, spec.stderr_path, prefix, console ? STDERR_FILENO : -1);
+        });
+        pump.drain(std::chrono::seconds(2));
+      }
+      const auto& stop = result.stop;
+      if (stop.kind == StopKind::done) {
+        if (me == 0) {
+          note(fmt::format("job done: {} rank(s) exited 0 (attempt {})", world.world_size(),
+                           attempt));
+        }
+        finish(client, attempt);
+        return 0;
+      }
+      if (stop.node_rank == me || (me == 0 && stop.kind == StopKind::lost)) {
+        for (const auto& line :
+             util::split(failure_report(stop, attempt, m_options.max_restarts), '\n')) {
+          if (!line.empty()) {
+            note(line);
+          }
+        }
+      }
+      if (result.received_signal != 0) {
+        finish(client, attempt);
+        return 128 + result.received_signal;
+      }
+      if (stop.kind == StopKind::failed && stop.restartable && attempt < m_options.max_restarts) {
+        if (me == 0) {
+          note(fmt::format("restarting every worker: restart {} of {} (rank {} on {} failed)",
+                           attempt + 1, m_options.max_restarts, stop.rank, stop.node));
+        }
+        check_interrupt();
+        continue;
+      }
+      if (me == 0) {
+        note(fmt::format("job failed after {} restart(s): {} on node {}", attempt,
+                         stop.kind == StopKind::failed ? fmt::format("rank {}", stop.rank)
+                                                       : to_string(stop.kind),
+                         stop.node));
+      }
+      finish(client, attempt);
+      return exit_code_for(stop);
+    }
+  } catch (const Interrupted& interrupted) {
+    note(fmt::format("received {} before workers started: stopping", signal_name(interrupted.signal)));
+    return 128 + interrupted.signal;
+  }
+}
+
+} // namespace
+
+int run_launch(const LaunchOptions& options) {
+  auto env = process_environment();
+  auto nodes = detect_nodes(options.nodes, env);
+  Agent agent(options, std::move(nodes), std::move(env));
+  return agent.run();
+}
+
+} // namespace brix::launch

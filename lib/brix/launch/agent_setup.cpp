@@ -1,0 +1,93 @@
+#include <brix/launch/agent_setup.hpp>
+
+#include <brix/net/socket.hpp>
+#include <brix/util/error.hpp>
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace brix::launch {
+
+std::string random_hex() {
+  unsigned char bytes[16] = {};
+  const int fd = ::open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::read(fd, bytes, sizeof bytes) != static_cast<ssize_t>(sizeof bytes)) {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    throw JobError("cannot read /dev/urandom");
+  }
+  ::close(fd);
+  std::string text;
+  for (const auto byte : bytes) {
+    text += fmt::format("{:02x}", byte);
+  }
+  return text;
+}
+
+std::string choose_run_id(const std::string& given, const EnvLookup& env) {
+  if (!given.empty()) {
+    return given;
+  }
+  if (const auto job = env("SLURM_JOB_ID")) {
+    return fmt::format("slurm-{}", *job);
+  }
+  return random_hex().substr(0, 12);
+}
+
+std::string choose_token(const std::string& given, const EnvLookup& env, const std::string& run_id,
+                         bool single_node) {
+  if (!given.empty()) {
+    return given;
+  }
+  if (const auto token = env("BRIX_JOB_TOKEN"); token && !token->empty()) {
+    return *token;
+  }
+  if (single_node) {
+    return random_hex();
+  }
+  // FNV-1a (64 bit) of what every agent of this job shares.
+  std::uint64_t hash = 14695981039346656037ull;
+  for (const char c : fmt::format("brix:{}:{}", run_id, ::getuid())) {
+    hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  }
+  return fmt::format("derived-{:016x}", hash);
+}
+
+bool is_loopback(const std::string& address) {
+  return address.starts_with("127.") || address == "::1" || address == "localhost";
+}
+
+std::string node_address(const NodeSet& nodes, int node_rank) {
+  if (nodes.source == "single node") {
+    return "127.0.0.1";
+  }
+  DnsResolver dns;
+  SlurmNodeAddrResolver slurm;
+  std::vector<NameResolver*> resolvers{&dns};
+  if (nodes.source == "slurm" || !nodes.job_id.empty()) {
+    resolvers.push_back(&slurm);
+  }
+  return resolve_node(nodes.hosts.at(node_rank), resolvers);
+}
+
+int free_local_port() {
+  const auto socket = net::listen_tcp("127.0.0.1", 0, 1);
+  return net::bound_port(socket.get());
+}
+
+bool port_in_use(const std::string& address, int port) {
+  try {
+    (void)net::listen_tcp(address, port, 1);
+    return false;
+  } catch (const net::NetError& e) {
+    return std::string_view(e.what()).find("already in use") != std::string_view::npos;
+  }
+}
+
+} // namespace brix::launch

@@ -1,0 +1,177 @@
+#include <brix/launch/stop_record.hpp>
+
+#include <brix/util/strings.hpp>
+
+#include <cstring>
+#include <fmt/format.h>
+#include <fstream>
+#include <sstream>
+
+namespace brix::launch {
+
+std::string to_string(StopKind kind) {
+  switch (kind) {
+  case StopKind::done: return "done";
+  case StopKind::failed: return "failed";
+  case StopKind::signalled: return "signalled";
+  case StopKind::lost: return "lost";
+  }
+  return "?";
+}
+
+nlohmann::json StopRecord::to_json() const {
+  return nlohmann::json{{"kind", to_string(kind)},   {"node_rank", node_rank},
+                        {"node", node},              {"rank", rank},
+                        {"local_rank", local_rank},  {"pid", pid},
+                        {"exit_code", exit_code},    {"signal", signal},
+                        {"time", time},              {"restartable", restartable},
+                        {"message", message},        {"traceback", traceback},
+                        {"stderr_path", stderr_path}, {"stderr_tail", stderr_tail}};
+}
+
+StopRecord StopRecord::from_json(const nlohmann::json& json) {
+  StopRecord record;
+  const auto kind = json.value("kind", std::string("failed"));
+  for (const auto candidate :
+       {StopKind::done, StopKind::failed, StopKind::signalled, StopKind::lost}) {
+    if (to_string(candidate) == kind) {
+      record.kind = candidate;
+    }
+  }
+  record.node_rank = json.value("node_rank", -1);
+  record.node = json.value("node", std::string());
+  record.rank = json.value("rank", -1);
+  record.local_rank = json.value("local_rank", -1);
+  record.pid = json.value("pid", 0);
+  record.exit_code = json.value("exit_code", 0);
+  record.signal = json.value("signal", 0);
+  record.time = json.value("time", 0.0);
+  record.restartable = json.value("restartable", true);
+  record.message = json.value("message", std::string());
+  record.traceback = json.value("traceback", std::string());
+  record.stderr_path = json.value("stderr_path", std::string());
+  record.stderr_tail = json.value("stderr_tail", std::vector<std::string>{});
+  return record;
+}
+
+std::string signal_name(int signal) {
+  if (const char* abbrev = ::sigabbrev_np(signal)) {
+    return fmt::format("SIG{}", abbrev);
+  }
+  return fmt::format("SIG{}", signal);
+}
+
+int exit_code_for(const StopRecord& record) {
+  switch (record.kind) {
+  case StopKind::done:
+    return 0;
+  case StopKind::failed:
+    if (record.signal != 0) {
+      return 128 + record.signal;
+    }
+    return record.exit_code > 0 && record.exit_code < 256 ? record.exit_code : 1;
+  case StopKind::signalled:
+    return 128 + record.signal;
+  case StopKind::lost:
+    return 1;
+  }
+  return 1;
+}
+
+std::optional<ErrorFile> read_error_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return std::nullopt;
+  }
+  try {
+    const auto json = nlohmann::json::parse(in);
+    ErrorFile file;
+    const auto& outer = json.at("message");
+    if (outer.is_string()) {
+      file.message = outer.get<std::string>();
+      return file;
+    }
+    file.message = outer.value("message", std::string());
+    if (outer.contains("extraInfo")) {
+      const auto& extra = outer["extraInfo"];
+      file.traceback = extra.value("py_callstack", std::string());
+      if (extra.contains("timestamp")) {
+        const auto& stamp = extra["timestamp"];
+        if (stamp.is_number()) {
+          file.timestamp = stamp.get<double>();
+        } else if (stamp.is_string()) {
+          file.timestamp = util::parse_double(stamp.get<std::string>());
+        }
+      }
+    }
+    return file;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+std::vector<std::string> tail_lines(const std::string& path, std::size_t count) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in || count == 0) {
+    return {};
+  }
+  // The last 64 KiB hold the lines anyone reads in a report.
+  const std::streamoff size = in.tellg();
+  const std::streamoff start = std::max<std::streamoff>(0, size - (64 << 10));
+  in.seekg(start);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto lines = util::split(text, '\n');
+  if (!lines.empty() && lines.back().empty()) {
+    lines.pop_back();
+  }
+  if (start > 0 && !lines.empty()) {
+    lines.erase(lines.begin()); // probably cut in the middle
+  }
+  if (lines.size() > count) {
+    lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(count));
+  }
+  return lines;
+}
+
+std::string failure_report(const StopRecord& record, int attempt, int max_restarts) {
+  std::string out;
+  const auto restarts = fmt::format("attempt {} (--max-restarts {})", attempt, max_restarts);
+  switch (record.kind) {
+  case StopKind::done:
+    return fmt::format("all workers exited 0 ({})\n", restarts);
+  case StopKind::signalled:
+    return fmt::format("node {} (node rank {}) received {}: workers stopped ({})\n", record.node,
+                       record.node_rank, signal_name(record.signal), restarts);
+  case StopKind::lost:
+    return fmt::format("node {} (node rank {}) was lost: {} ({})\n", record.node, record.node_rank,
+                       record.message, restarts);
+  case StopKind::failed:
+    break;
+  }
+  const auto how = record.signal != 0
+                       ? fmt::format("was killed by signal {} ({})", record.signal,
+                                     signal_name(record.signal))
+                       : fmt::format("exited with code {}", record.exit_code);
+  out += fmt::format("first failure: rank {} (local rank {}, pid {}) on node {} (node rank {}) {} "
+                     "at {:.3f}, {}{}\n",
+                     record.rank, record.local_rank, record.pid, record.node, record.node_rank, how,
+                     record.time, restarts,
+                     record.restartable ? "" : "; its exit code is in --no-restart-exit-codes");
+  if (!record.message.empty()) {
+    out += fmt::format("  error file: {}\n", record.message);
+  }
+  if (!record.traceback.empty()) {
+    for (const auto& line : util::split(record.traceback, '\n')) {
+      out += fmt::format("    {}\n", line);
+    }
+  }
+  if (!record.stderr_tail.empty()) {
+    out += fmt::format("  last lines of {}:\n", record.stderr_path);
+    for (const auto& line : record.stderr_tail) {
+      out += fmt::format("  | {}\n", line);
+    }
+  }
+  return out;
+}
+
+} // namespace brix::launch

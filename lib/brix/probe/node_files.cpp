@@ -1,0 +1,35 @@
+#include <brix/probe/node_files.hpp>
+
+#include <brix/probe/cluster_doc.hpp>
+#include <brix/util/atomic_file.hpp>
+#include <brix/util/error.hpp>
+#include <brix/util/output.hpp>
+
+#include <filesystem>
+#include <fmt/format.h>
+
+namespace brix::probe {
+
+std::string expand_node_name(std::string pattern, const std::string& host) {
+  for (auto at = pattern.find("%h"); at != std::string::npos; at = pattern.find("%h", at + host.size())) {
+    pattern.replace(at, 2, host);
+  }
+  return pattern;
+}
+
+std::string write_node_file(const std::string& directory, const NodeReport& report) {
+  if (report.host.empty() || report.host.find('/') != std::string::npos || report.host.front() == '.') {
+    throw InputError(fmt::format("node name '{}' cannot name a file", report.host));
+  }
+  std::error_code error;
+  std::filesystem::create_directories(directory, error);
+  if (error) {
+    throw InputError(located(directory, 0, fmt::format("cannot create directory ({})", error.message()),
+                             "a writable directory for one file per node"));
+  }
+  const auto path = (std::filesystem::path(directory) / (report.host + ".yaml")).string();
+  util::write_file_atomically(path, util::to_yaml(single_node_cluster(report)));
+  return path;
+}
+
+} // namespace brix::probe

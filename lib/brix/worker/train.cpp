@@ -1,0 +1,127 @@
+#include <brix/worker/train.hpp>
+
+#include <brix/util/error.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <fmt/format.h>
+#include <thread>
+
+namespace brix::worker {
+namespace {
+
+/// splitmix64 (Steele, Lea, Flood 2014): a counter-based generator, so sample i is the same
+/// whichever rank draws it.
+std::uint64_t mix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+float uniform(std::uint64_t key) {
+  return static_cast<float>(static_cast<double>(mix(key) >> 11) * 0x1.0p-53 * 2.0 - 1.0);
+}
+
+/// The hidden weights the model learns.
+float true_weight(std::uint64_t seed, int k) {
+  return uniform(mix(seed ^ 0x5eedull) + static_cast<std::uint64_t>(k));
+}
+
+} // namespace
+
+nlohmann::json TrainState::to_json() const {
+  return {{"step", step}, {"params", params}, {"last_loss", last_loss}};
+}
+
+TrainState TrainState::from_json(const nlohmann::json& json) {
+  TrainState state;
+  state.step = json.at("step").get<int>();
+  state.params = json.at("params").get<std::vector<float>>();
+  state.last_loss = json.value("last_loss", 0.0);
+  return state;
+}
+
+TrainState initial_state(const TrainOptions& options) {
+  TrainState state;
+  state.params.assign(static_cast<std::size_t>(options.dim), 0.0f);
+  return state;
+}
+
+void make_sample(std::uint64_t seed, std::uint64_t index, int dim, std::vector<float>& features,
+                 float& target) {
+  features.resize(static_cast<std::size_t>(dim));
+  double y = 0;
+  const auto base = mix(seed + index * 0x100000001b3ull);
+  for (int k = 0; k < dim; ++k) {
+    features[k] = uniform(base + static_cast<std::uint64_t>(k));
+    y += static_cast<double>(features[k]) * true_weight(seed, k);
+  }
+  target = static_cast<float>(y + 0.01 * uniform(base ^ 0xabcdefull));
+}
+
+std::uint64_t params_checksum(const std::vector<float>& params) {
+  std::uint64_t hash = 14695981039346656037ull;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(params.data());
+  for (std::size_t i = 0; i < params.size() * sizeof(float); ++i) {
+    hash = (hash ^ bytes[i]) * 1099511628211ull;
+  }
+  return hash;
+}
+
+void train(collective::Communicator& comm, const TrainOptions& options, TrainState& state,
+           const StepHook& after_step) {
+  const int ranks = comm.size();
+  if (options.global_batch % ranks != 0) {
+    throw InputError(fmt::format("--global-batch {} does not split over {} ranks (expected a "
+                                 "multiple of the world size)",
+                                 options.global_batch, ranks));
+  }
+  if (state.params.size() != static_cast<std::size_t>(options.dim)) {
+    throw InputError(fmt::format("state has {} parameters, --dim is {}", state.params.size(),
+                                 options.dim));
+  }
+  const int local_batch = options.global_batch / ranks;
+  const auto dim = static_cast<std::size_t>(options.dim);
+  // Gradient and loss travel together: one all-reduce per step.
+  auto buffer = comm.allocate((dim + 1) * sizeof(float));
+  std::vector<float> reduced(dim + 1);
+  std::vector<float> features;
+  while (state.step < options.steps) {
+    std::vector<float> local(dim + 1, 0.0f);
+    for (int j = 0; j < local_batch; ++j) {
+      const auto index = static_cast<std::uint64_t>(state.step) * options.global_batch +
+                         static_cast<std::uint64_t>(comm.rank()) * local_batch + j;
+      float target = 0;
+      make_sample(options.seed, index, options.dim, features, target);
+      float prediction = 0;
+      for (std::size_t k = 0; k < dim; ++k) {
+        prediction += state.params[k] * features[k];
+      }
+      const float error = prediction - target;
+      for (std::size_t k = 0; k < dim; ++k) {
+        local[k] += error * features[k];
+      }
+      local[dim] += 0.5f * error * error;
+    }
+    if (options.step_sleep_ms > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(options.step_sleep_ms));
+    }
+    comm.copy_in(*buffer, 0, local.data(), local.size() * sizeof(float));
+    comm.all_reduce(buffer->data(), buffer->data(), dim + 1, collective::DataType::f32);
+    comm.synchronize();
+    comm.copy_out(reduced.data(), *buffer, 0, reduced.size() * sizeof(float));
+    const auto scale = static_cast<float>(options.learning_rate / options.global_batch);
+    for (std::size_t k = 0; k < dim; ++k) {
+      state.params[k] -= scale * reduced[k];
+    }
+    state.last_loss = reduced[dim] / options.global_batch;
+    ++state.step;
+    if (after_step) {
+      after_step(state);
+    }
+  }
+}
+
+} // namespace brix::worker

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# A real Slurm cluster on this machine for brix's tests: a private munged, slurmctld and 4
+# emulated nodes (n1..n4, multiple-slurmd mode) on loopback, all in one temporary directory.
+# It installs nothing: `slurm-wlm` and `munge` come from scripts/packages.txt.
+#
+#   scripts/local-slurm.sh start [DIR]   starts everything; prints DIR (use DIR/env: SLURM_CONF)
+#   scripts/local-slurm.sh stop DIR      cancels jobs, stops the daemons (TERM, then KILL by the
+#                                        PIDs in their pid files) and removes DIR
+# Environment: BRIX_SLURM_NODES (default 4), BRIX_SLURM_CPUS per node (default 8),
+# BRIX_SLURM_PORT (controller port; nodes use the next ones; default: a free range).
+# Exit codes: 0 ok, 77 cannot run here (not root, packages missing), 1 failed to start.
+set -uo pipefail
+
+die() { echo "local-slurm: $*" >&2; exit 1; }
+skip() { echo "local-slurm: cannot run: $*" >&2; exit 77; }
+
+# pids_of_dir DIR: every process that inherited SLURM_CONF=DIR/slurm.conf (slurmstepd, job tasks).
+pids_of_dir() {
+  local conf="SLURM_CONF=$1/slurm.conf" p
+  for p in /proc/[0-9]*; do
+    [ "${p#/proc/}" = "$$" ] && continue
+    tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qxF "$conf" && echo "${p#/proc/}"
+  done
+}
+
+# stop_pid PID NAME: SIGTERM, up to 5 s, then SIGKILL; never waits forever.
+stop_pid() {
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null
+  for i in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  echo "local-slurm: $2 (pid $pid) ignored SIGTERM; SIGKILL" >&2
+  kill -KILL "$pid" 2>/dev/null
+}
+
+stop() {
+  local dir=$1 f pid
+  [ -f "$dir/slurm.conf" ] || [ -d "$dir/munge" ] || die "stop: $dir is not a local-slurm directory"
+  export SLURM_CONF=$dir/slurm.conf
+  if [ -f "$dir/slurmctld.pid" ]; then
+    timeout 5 scancel --quiet --full --user="$(id -un)" 2>/dev/null
+  fi
+  for f in "$dir"/slurmd-*.pid "$dir/slurmctld.pid"; do
+    [ -f "$f" ] && stop_pid "$(cat "$f")" "$(basename "$f" .pid)"
+  done
+  # Job steps outlive slurmd (slurmstepd and their tasks): stop them by their inherited SLURM_CONF.
+  for pid in $(pids_of_dir "$dir"); do
+    kill -KILL "$pid" 2>/dev/null
+  done
+  [ -f "$dir/munge/munged.pid" ] && stop_pid "$(cat "$dir/munge/munged.pid")" munged
+  case "$dir" in /tmp/brix-slurm.*) rm -rf "$dir" ;; esac
+}
+
+free_port_base() {
+  # A range of nodes+1 ports nobody listens on, from a random start (other test runs may hold one).
+  local count=$1 base p used
+  for _ in $(seq 50); do
+    base=$((20000 + RANDOM % 20000))
+    used=0
+    for p in $(seq "$base" $((base + count))); do
+      ss -Htln "sport = :$p" 2>/dev/null | grep -q . && used=1
+    done
+    [ "$used" = 0 ] && { echo "$base"; return; }
+  done
+  die "no free port range found"
+}
+
+start() {
+  [ "$(id -u)" = 0 ] || skip "slurmd must run as root (this is uid $(id -u))"
+  local tool
+  for tool in munged munge unmunge slurmctld slurmd sbatch srun scontrol sinfo squeue runuser; do
+    command -v "$tool" >/dev/null || skip "'$tool' is not installed (scripts/packages.txt: slurm-wlm munge)"
+  done
+  id munge >/dev/null 2>&1 || skip "no 'munge' user (is the munge package installed?)"
+  [ -r /etc/munge/munge.key ] || skip "no /etc/munge/munge.key"
+
+  local nodes=${BRIX_SLURM_NODES:-4} cpus=${BRIX_SLURM_CPUS:-8}
+  local dir=${1:-$(mktemp -d /tmp/brix-slurm.XXXXXX)}
+  mkdir -p "$dir" && chmod 755 "$dir"
+  local base=${BRIX_SLURM_PORT:-$(free_port_base "$nodes")}
+
+  # A private munged: its own socket, so runs do not share (or stop) another one.
+  mkdir -p "$dir/munge" && chown munge:munge "$dir/munge" && chmod 755 "$dir/munge"
+  runuser -u munge -- munged --socket="$dir/munge/socket" --pid-file="$dir/munge/munged.pid" \
+    --log-file="$dir/munge/munged.log" --seed-file="$dir/munge/seed" \
+    || { echo "local-slurm: munged: $(tail -1 "$dir/munge/munged.log" 2>/dev/null)" >&2; stop "$dir"; die "munged failed to start"; }
+  local ok=0
+  for _ in $(seq 50); do
+    munge -S "$dir/munge/socket" -n 2>/dev/null | unmunge -S "$dir/munge/socket" >/dev/null 2>&1 && { ok=1; break; }
+    sleep 0.1
+  done
+  [ "$ok" = 1 ] || { stop "$dir"; die "munge -n | unmunge fails with the private munged"; }
+
+  mkdir -p "$dir/state" "$dir/spool"
+  chown slurm:slurm "$dir/state" 2>/dev/null || true
+  local host
+  host=$(hostname)
+  {
+    echo "ClusterName=brixtest"
+    echo "SlurmctldHost=localhost"
+    echo "SlurmctldPort=$base"
+    echo "SlurmUser=root"
+    echo "AuthType=auth/munge"
+    echo "CredType=cred/munge"
+    echo "AuthInfo=socket=$dir/munge/socket"
+    echo "MpiDefault=none"
+    echo "ProctrackType=proctrack/linuxproc"
+    echo "TaskPlugin=task/none"
+    echo "SelectType=select/cons_tres"
+    echo "SelectTypeParameters=CR_Core"
+    echo "SchedulerType=sched/backfill"
+    echo "AccountingStorageType=accounting_storage/none"
+    echo "JobAcctGatherType=jobacct_gather/none"
+    echo "JobCompType=jobcomp/none"
+    echo "StateSaveLocation=$dir/state"
+    echo "SlurmdSpoolDir=$dir/spool/%n"
+    echo "SlurmctldPidFile=$dir/slurmctld.pid"
+    echo "SlurmdPidFile=$dir/slurmd-%n.pid"
+    echo "SlurmctldLogFile=$dir/slurmctld.log"
+    echo "SlurmdLogFile=$dir/slurmd-%n.log"
+    echo "SlurmdParameters=config_overrides"
+    echo "ReturnToService=2"
+    echo "SlurmdTimeout=10"
+    echo "InactiveLimit=0"
+    echo "KillWait=${BRIX_SLURM_KILLWAIT:-10}"
+    echo "MinJobAge=300"
+    echo "MailProg=/bin/true"
+    local i
+    for i in $(seq "$nodes"); do
+      echo "NodeName=n$i NodeHostname=$host NodeAddr=127.0.0.1 Port=$((base + i)) CPUs=$cpus RealMemory=4000 State=UNKNOWN"
+    done
+    echo "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP"
+  } >"$dir/slurm.conf"
+  echo "export SLURM_CONF=$dir/slurm.conf" >"$dir/env"
+  export SLURM_CONF=$dir/slurm.conf
+
+  slurmctld -i || { stop "$dir"; die "slurmctld failed: $(tail -5 "$dir/slurmctld.log")"; }
+  for i in $(seq "$nodes"); do
+    slurmd -N "n$i" || { stop "$dir"; die "slurmd n$i failed: $(tail -5 "$dir/slurmd-n$i.log")"; }
+  done
+  for _ in $(seq 300); do
+    if [ "$(sinfo -h -o '%t' 2>/dev/null | sort -u | tr -d ' \n')" = idle ]; then
+      echo "$dir"
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "local-slurm: nodes did not become idle within 30 s:" >&2
+  sinfo >&2
+  stop "$dir"
+  exit 1
+}
+
+case "${1:-}" in
+start) start "${2:-}" ;;
+stop) [ -n "${2:-}" ] || die "usage: $0 stop DIR"; stop "$2" ;;
+*) echo "usage: $0 start [DIR] | stop DIR" >&2; exit 2 ;;
+esac

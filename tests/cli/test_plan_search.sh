@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# brix plan's layout search: the default job, explanations, JSON, emitters, calibration.
+source "$(dirname "$0")/lib.sh"
+
+# The main job: DeepSeek-R1 on the example deployment (mixed H100 + A100 cluster).
+run "$BRIX" plan
+expect_rc 0 "plan (defaults)"
+expect_out 'deepseek-r1 on example-deployment'; expect_out 'layouts searched'
+expect_out 'rejected:'; expect_out 'mixed cluster'; expect_out 'largest homogeneous subset'
+
+# The seed's TP8 × PP4 × DP2 is explained: wrong world size and out of memory by how much.
+run "$BRIX" plan --layout tp=8,pp=4,dp=2
+expect_rc 1 "seed layout"
+expect_out '64 ranks, but the cluster has 160 GPUs'; expect_out 'out of memory on stage [0-9]+: needs [0-9.]+ GiB'
+
+# A dense model on one H100 node: ranked plans with every JSON field of the man page.
+run "$BRIX" plan --model llama-3.1-8b --nodes 1 --gpu h100-sxm --global-batch 64 --seq-len 4096 --format json --price 2.5
+expect_rc 0 "llama json"
+for key in '"plans": \[' '"tp": [0-9]+' '"etp": ' '"grad_compression": ' '"memory_gib": \{' '"activations": ' \
+           '"step_time_s": ' '"tokens_per_s": ' '"tflops_per_gpu": ' '"mfu": 0\.' '"hfu": 0\.' '"bubble_fraction": ' \
+           '"comm_exposed_s": \{' '"rejected": \[' '"evaluated": [0-9]+' '"seconds": ' '"stages": \[' \
+           '"checkpoint": ' '"batch": \{' '"recompute_plan": \{' '"cost_per_1t_tokens": '; do
+  expect_out "$key"
+done
+python3 - "$out" <<'PY' || fail "JSON plans are not ranked or not consistent"
+import json, sys
+doc = json.loads(sys.argv[1])
+plans = doc["plans"]
+assert plans, "no plans"
+times = [p["step_time_s"] for p in plans]
+assert times == sorted(times), times
+for p in plans:
+    l = p["layout"]
+    assert l["tp"] * l["pp"] * l["dp"] * l["cp"] == 8, l
+    assert p["memory_gib"]["total"] <= 80, p["memory_gib"]
+    assert p["hfu"] >= p["mfu"] > 0
+    b = p["batch"]
+    assert b["micro"] * b["accumulation"] * l["dp"] == b["global"] == 64, b
+PY
+checks=$((checks + 1))
+
+# Fixed fields are honoured; the rest are searched.
+run "$BRIX" plan --model llama-3.1-70b --nodes 4 --gpu h100-sxm --layout tp=8,pp=2 --global-batch 256 --format json
+expect_rc 0 "fixed fields"
+python3 - "$out" <<'PY' || fail "fixed fields not honoured"
+import json, sys
+doc = json.loads(sys.argv[1])
+assert doc["plans"] and all(p["layout"]["tp"] == 8 and p["layout"]["pp"] == 2 for p in doc["plans"])
+PY
+checks=$((checks + 1))
+
+# Emitters.
+run "$BRIX" plan --model llama-3.1-70b --nodes 4 --gpu h100-sxm --global-batch 256 --emit megatron
+expect_rc 0 "emit megatron"; expect_out '^--tensor-model-parallel-size [0-9]+'; expect_out '--global-batch-size 256'
+run "$BRIX" plan --model llama-3.1-70b --nodes 4 --gpu h100-sxm --global-batch 256 --emit deepspeed
+expect_rc 0 "emit deepspeed"; expect_out '"train_batch_size": 256'; expect_out '"zero_optimization"'
+run "$BRIX" plan --model llama-3.1-70b --nodes 4 --gpu h100-sxm --global-batch 256 --emit torchrun
+expect_rc 0 "emit torchrun"; expect_out '^torchrun --nnodes 4 --nproc-per-node 8'
+run "$BRIX" plan --model llama-3.1-70b --nodes 4 --gpu h100-sxm --global-batch 256 --emit json -o "$work/plan.json"
+expect_rc 0 "emit json to file"; checks=$((checks + 1)); grep -q '"step_time_s"' "$work/plan.json" || fail "plan.json not written"
+run "$BRIX" plan --model llama-3.1-70b --nodes 4 --gpu h100-sxm --emit nonsense
+expect_rc 2 "emit unknown"; expect_one_line_err
+
+# fp8 on a GPU without FP8 tensor cores is refused, not silently run in bf16.
+run "$BRIX" plan --model llama-3.1-8b --nodes 1 --gpu a100-sxm-80gb --precision fp8
+expect_rc 2 "fp8 on A100"; expect_err 'without FP8 tensor cores'; expect_one_line_err
+
+# LAMB beta scaling refuses a beta that leaves (0, 1).
+run "$BRIX" plan --model llama-3.1-8b --nodes 2 --gpu h100-sxm --global-batch 64 --lamb-beta 0.9 --lamb-beta 0.999
+expect_rc 0 "lamb"; expect_out 'LAMB beta 0.9 for 2 nodes'; expect_out 'warning: LAMB beta 0.999 .* scaling refused'
+
+# Calibration against the published runs (also a unit test; here through the CLI).
+run "$BRIX" plan calibrate
+expect_rc 0 "calibrate"; expect_out 'mean absolute error [0-9.]+%'
+
+finish

@@ -1,0 +1,227 @@
+// gloo collectives, the bench and the training loop with ranks as threads of this process,
+// connected through a real brix store on 127.0.0.1.
+#include <brix/collective/gloo_communicator.hpp>
+#include <brix/collective/nccl_communicator.hpp>
+#include <brix/collective/worker_store.hpp>
+#include <brix/net/store_server.hpp>
+#include <brix/util/error.hpp>
+#include <brix/worker/bench.hpp>
+#include <brix/worker/train.hpp>
+
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <mutex>
+#include <thread>
+
+using namespace brix;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Runs `body(comm)` on `ranks` threads, each with its own store client and gloo communicator.
+void with_ranks(int ranks, const std::function<void(collective::Communicator&)>& body) {
+  net::StoreServer server({"127.0.0.1", 0, "tok", {}});
+  server.serve();
+  net::TcpConnector connector;
+  std::vector<std::thread> threads;
+  std::mutex mutex;
+  std::vector<std::string> errors;
+  for (int rank = 0; rank < ranks; ++rank) {
+    threads.emplace_back([&, rank] {
+      try {
+        net::StoreClientOptions options;
+        options.token = "tok";
+        net::StoreClient client(connector, {"127.0.0.1", server.port()}, options);
+        client.connect();
+        collective::GlooStore store(client, "test/", 20s);
+        collective::GlooCommunicator comm(rank, ranks, store, "127.0.0.1", 20s);
+        body(comm);
+      } catch (const std::exception& e) {
+        std::lock_guard lock(mutex);
+        errors.emplace_back(e.what());
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  for (const auto& error : errors) {
+    FAIL_CHECK(error);
+  }
+}
+
+/// Passes everything through but corrupts one element of every all-reduce result on rank 1.
+class Corrupting final : public collective::Communicator {
+public:
+  explicit Corrupting(collective::Communicator& inner) : m_inner(inner) {}
+  int rank() const override { return m_inner.rank(); }
+  int size() const override { return m_inner.size(); }
+  std::string_view backend() const override { return "corrupting"; }
+  std::unique_ptr<collective::Buffer> allocate(std::size_t bytes) override {
+    return m_inner.allocate(bytes);
+  }
+  void copy_in(collective::Buffer& to, std::size_t offset, const void* from,
+               std::size_t bytes) override {
+    m_inner.copy_in(to, offset, from, bytes);
+  }
+  void copy_out(void* to, collective::Buffer& from, std::size_t offset,
+                std::size_t bytes) override {
+    m_inner.copy_out(to, from, offset, bytes);
+  }
+  void all_reduce(const void* send, void* recv, std::size_t count,
+                  collective::DataType type) override {
+    m_inner.all_reduce(send, recv, count, type);
+    if (rank() == 1 && count > 2) {
+      static_cast<float*>(recv)[count / 2] += 1.0f;
+    }
+  }
+  void all_gather(const void* s, void* r, std::size_t c, collective::DataType t) override {
+    m_inner.all_gather(s, r, c, t);
+  }
+  void reduce_scatter(const void* s, void* r, std::size_t c, collective::DataType t) override {
+    m_inner.reduce_scatter(s, r, c, t);
+  }
+  void all_to_all(const void* s, void* r, std::size_t c, collective::DataType t) override {
+    m_inner.all_to_all(s, r, c, t);
+  }
+  void send_recv(const void* s, void* r, std::size_t c, collective::DataType t) override {
+    m_inner.send_recv(s, r, c, t);
+  }
+  void barrier() override { m_inner.barrier(); }
+  void synchronize() override { m_inner.synchronize(); }
+
+private:
+  collective::Communicator& m_inner;
+};
+
+worker::BenchOptions small_bench(worker::BenchOp op) {
+  worker::BenchOptions options;
+  options.op = op;
+  options.min_bytes = 8;
+  options.max_bytes = 4096;
+  options.factor = 8;
+  options.warmup = 1;
+  options.iterations = 2;
+  return options;
+}
+
+} // namespace
+
+TEST_CASE("collective::gloo bench checks every operation") {
+  for (const auto op : {worker::BenchOp::all_reduce, worker::BenchOp::all_gather,
+                        worker::BenchOp::reduce_scatter, worker::BenchOp::all_to_all,
+                        worker::BenchOp::send_recv}) {
+    CAPTURE(worker::bench_op_name(op));
+    std::vector<worker::BenchReport> reports(3);
+    with_ranks(3, [&](collective::Communicator& comm) {
+      reports[comm.rank()] = worker::run_bench(comm, small_bench(op), "r");
+    });
+    CHECK(reports[0].wrong == 0);
+    CHECK_FALSE(reports[0].rows.empty());
+    CHECK(reports[0].rows[0].out_of_place.wrong == 0);
+    CHECK(reports[2].ranks.size() == 3);
+    const auto text = worker::format_bench(reports[0], small_bench(op), "gloo", 3);
+    CHECK(text.find("# Avg bus bandwidth") != std::string::npos);
+  }
+}
+
+TEST_CASE("collective::bench counts wrong results") {
+  std::vector<worker::BenchReport> reports(2);
+  with_ranks(2, [&](collective::Communicator& comm) {
+    Corrupting corrupt(comm);
+    reports[comm.rank()] = worker::run_bench(corrupt, small_bench(worker::BenchOp::all_reduce), "r");
+  });
+  CHECK(reports[0].wrong > 0);
+  CHECK(worker::format_bench(reports[0], small_bench(worker::BenchOp::all_reduce), "x", 2)
+            .find("FAILED") != std::string::npos);
+}
+
+TEST_CASE("collective::bench arithmetic") {
+  using worker::BenchOp;
+  CHECK(worker::bus_bandwidth_factor(BenchOp::all_reduce, 8) == doctest::Approx(1.75));
+  CHECK(worker::bus_bandwidth_factor(BenchOp::all_gather, 8) == doctest::Approx(0.875));
+  CHECK(worker::bus_bandwidth_factor(BenchOp::reduce_scatter, 4) == doctest::Approx(0.75));
+  CHECK(worker::bus_bandwidth_factor(BenchOp::all_to_all, 2) == doctest::Approx(0.5));
+  CHECK(worker::bus_bandwidth_factor(BenchOp::send_recv, 8) == doctest::Approx(1.0));
+  CHECK(worker::parse_byte_size("1G", "--max") == (1u << 30));
+  CHECK(worker::parse_byte_size("64K", "--max") == 65536);
+  CHECK_THROWS_AS((void)worker::parse_byte_size("1T", "--max"), InputError);
+  CHECK(worker::bench_sizes(8, 64, 2) == std::vector<std::size_t>{8, 16, 32, 64});
+  CHECK(worker::usable_bytes(BenchOp::all_gather, 100, 3) == 96);
+  CHECK(worker::parse_bench_op("reducescatter") == BenchOp::reduce_scatter);
+  CHECK_THROWS_AS((void)worker::parse_bench_op("broadcast"), InputError);
+}
+
+TEST_CASE("collective::train is deterministic and learns") {
+  worker::TrainOptions options;
+  options.steps = 30;
+  options.dim = 16;
+  options.global_batch = 8;
+  std::vector<std::uint64_t> checksums(4);
+  std::vector<double> first_loss(2);
+  std::vector<double> last_loss(2);
+  for (int run = 0; run < 2; ++run) {
+    with_ranks(2, [&](collective::Communicator& comm) {
+      auto state = worker::initial_state(options);
+      double first = -1;
+      worker::train(comm, options, state, [&](const worker::TrainState& now) {
+        if (first < 0) {
+          first = now.last_loss;
+        }
+      });
+      checksums[run * 2 + comm.rank()] = worker::params_checksum(state.params);
+      if (comm.rank() == 0) {
+        first_loss[run] = first;
+        last_loss[run] = state.last_loss;
+      }
+      // The state survives a JSON round trip (checkpoints).
+      CHECK(worker::TrainState::from_json(state.to_json()).params == state.params);
+    });
+  }
+  CHECK(checksums[0] == checksums[1]); // ranks agree
+  CHECK(checksums[0] == checksums[2]); // runs agree
+  CHECK(last_loss[0] == last_loss[1]);
+  CHECK(last_loss[0] < first_loss[0] * 0.5);
+}
+
+TEST_CASE("collective::share_blob distributes NCCL unique ids") {
+  net::StoreServer server({"127.0.0.1", 0, "tok", {}});
+  server.serve();
+  net::TcpConnector connector;
+  const bool real = collective::nccl_available();
+  auto make = [real] { return real ? collective::nccl_unique_id() : std::string(128, '\x07'); };
+  std::vector<std::string> blobs(4);
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < 4; ++rank) {
+    threads.emplace_back([&, rank] {
+      net::StoreClientOptions options;
+      options.token = "tok";
+      net::StoreClient client(connector, {"127.0.0.1", server.port()}, options);
+      client.connect();
+      blobs[rank] = collective::share_blob(client, "w/nccl_unique_id", rank, make, 10s);
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  CHECK(blobs[0].size() == 128);
+  for (const auto& blob : blobs) {
+    CHECK(blob == blobs[0]);
+  }
+}
+
+TEST_CASE("collective::nccl without a GPU fails, naming the reason") {
+  if (collective::cuda_device_count() > 0) {
+    return; // a machine with a GPU: covered by the device check script
+  }
+  net::StoreServer server({"127.0.0.1", 0, "tok", {}});
+  server.serve();
+  net::TcpConnector connector;
+  net::StoreClientOptions options;
+  options.token = "tok";
+  net::StoreClient client(connector, {"127.0.0.1", server.port()}, options);
+  client.connect();
+  CHECK_THROWS_WITH_AS((void)collective::make_nccl_communicator(0, 1, 0, client, "w/", 1s),
+                       doctest::Contains("NCCL"), JobError);
+}

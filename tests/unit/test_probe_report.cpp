@@ -1,0 +1,118 @@
+#include "probe_fixtures.hpp"
+
+#include <brix/probe/cluster_doc.hpp>
+#include <brix/probe/node_files.hpp>
+#include <brix/probe/report_json.hpp>
+#include <brix/probe/report_text.hpp>
+#include <brix/util/document.hpp>
+#include <brix/util/error.hpp>
+#include <brix/util/output.hpp>
+
+#include <doctest/doctest.h>
+
+using namespace brix::probe;
+using brix::util::DocNode;
+
+TEST_CASE("probe::report JSON has the documented keys") {
+  const auto report = probe_test::probe_fixture("dgx-h100.xml", "node001");
+  const auto json = report_to_json(report);
+  CHECK(json["brix_probe"] == 1);
+  CHECK(json["host"] == "node001");
+  const auto& gpu = json["gpus"][0];
+  CHECK(gpu["index"] == 0);
+  CHECK(gpu["model"] == "NVIDIA H100 80GB HBM3");
+  CHECK(gpu["pci_bus_id"] == "0000:1c:00.0");
+  CHECK(gpu["numa_node"] == 0);
+  CHECK(gpu["pcie_width"] == 16);
+  CHECK(gpu["nearest_nics"][0]["name"] == "mlx5_0");
+  CHECK(gpu["nearest_nics"][0]["path"] == "PIX");
+  const auto& nic = json["nics"][0];
+  CHECK(nic["name"] == "mlx5_0");
+  CHECK(nic["port_state"] == "ACTIVE");
+  CHECK(nic["link_layer"] == "InfiniBand");
+  CHECK(nic["rate_gbps"] == 400.0);
+  CHECK(nic["firmware"] == "28.39.1002");
+  CHECK(json["gpu_paths"][0][1] == "NV18/NODE");
+  CHECK(json["nic_paths"][0][8] == "NODE");
+  CHECK(json["software"]["cuda_runtime"].is_null());
+}
+
+TEST_CASE("probe::report survives JSON and YAML round trips") {
+  const auto report = probe_test::probe_fixture("dgx-h100-faulty.xml", "node004");
+  const auto json = report_to_json(report);
+  for (const auto& text : {json.dump(2), brix::util::to_yaml(json)}) {
+    const auto back = report_to_json(report_from_doc(DocNode::load_string(text, "report")));
+    for (const auto& [key, value] : json.items()) {
+      CHECK_MESSAGE(back[key] == value, "key: ", key);
+    }
+  }
+}
+
+TEST_CASE("probe::report reading rejects what it cannot use, at its line") {
+  CHECK_THROWS_WITH_AS(report_from_doc(DocNode::load_string("brix_probe: 7\nhost: x\n", "r.yaml")),
+                       "r.yaml:1: unsupported node report version 7 (version 1)", brix::InputError);
+  CHECK_THROWS_WITH_AS(report_from_doc(DocNode::load_string("brix_probe: 1\n", "r.yaml")),
+                       doctest::Contains("r.yaml:1: missing key 'host'"), brix::InputError);
+  CHECK_THROWS_WITH_AS(report_from_doc(DocNode::load_string(
+                           "brix_probe: 1\nhost: x\ngpus:\n  - index: 0\n    model: m\n    nearest_nics:\n"
+                           "      - {name: mlx5_0, path: FAR}\n",
+                           "r.yaml")),
+                       doctest::Contains("r.yaml:7: unknown path class 'FAR'"), brix::InputError);
+}
+
+TEST_CASE("probe::single-node cluster document follows the cluster schema") {
+  const auto report = probe_test::probe_fixture("dgx-h100.xml", "node001");
+  const auto cluster = single_node_cluster(report);
+  CHECK(cluster["name"] == "node001");
+  REQUIRE(cluster["node_groups"].size() == 1);
+  const auto& group = cluster["node_groups"][0];
+  CHECK(group["name"] == "h100-sxm");
+  CHECK(group["nodes"] == 1);
+  CHECK(group["gpu"] == "h100-sxm");
+  CHECK(group["gpus_per_node"] == 8);
+  CHECK(group["nvlink"]["domain"] == 8);
+  CHECK(group["nvlink"]["gb_per_s"] == 900.0);
+  CHECK(group["nics"]["count"] == 8); // the two storage adapters are not compute adapters
+  CHECK(group["nics"]["gbps"] == 400.0);
+  CHECK(group["hosts"] == nlohmann::ordered_json::array({"node001"}));
+  CHECK(group["topology"]["host"] == "node001");
+}
+
+TEST_CASE("probe::text report and matrix") {
+  const auto report = probe_test::probe_fixture("dgx-h100-faulty.xml");
+  const brix::util::Style plain;
+  const auto sections = report_sections(report, plain);
+  REQUIRE(sections.size() == 5);
+  CHECK(sections[1].title == "GPUs");
+  CHECK(sections[2].title == "RDMA adapters");
+  CHECK(sections[3].title == "Disks");
+  CHECK(sections[4].title == "Warnings");
+  auto with_bench = sections;
+  with_bench.push_back({"Fabric bench", "  all-reduce  48.1 GB/s\n"});
+  const auto text = render_sections(with_bench, plain);
+  CHECK(text.find("Gen5 x8 (of x16)") != std::string::npos);
+  CHECK(text.find("mlx5_3  0000:60:00.0  0     DOWN") != std::string::npos);
+  CHECK(text.find("\nFabric bench\n  all-reduce  48.1 GB/s\n") != std::string::npos);
+  const auto matrix = render_matrix(report);
+  CHECK(matrix.rfind("      GPU0  GPU1", 0) == 0);
+  CHECK(matrix.find("CPU Affinity    NUMA Affinity") != std::string::npos);
+  CHECK(matrix.find("\nGPU0  X     NV18") != std::string::npos);
+  CHECK(matrix.find("NIC Legend:\n\n  NIC0: mlx5_0\n") != std::string::npos);
+  const auto json = matrix_to_json(report);
+  CHECK(json["devices"].size() == 18);
+  CHECK(json["rows"][0][8] == "PIX");
+  CHECK(json["rows"][8][0] == "PIX");
+  CHECK(json["cpu_affinity"][4] == "56-111,168-223");
+  CHECK(json["numa_affinity"][4] == "1");
+  CHECK(json["nic_legend"]["NIC9"] == "mlx5_9");
+}
+
+TEST_CASE("probe::node files") {
+  CHECK(expand_node_name("probes/%h.nccl.xml", "node001") == "probes/node001.nccl.xml");
+  CHECK(expand_node_name("%h-%h", "a") == "a-a");
+  CHECK(expand_node_name("%h", "x%hx") == "x%hx");
+  CHECK(expand_node_name("plain.xml", "n") == "plain.xml");
+  NodeReport report;
+  report.host = "../evil";
+  CHECK_THROWS_WITH_AS((void)write_node_file("/tmp", report), "node name '../evil' cannot name a file", brix::InputError);
+}

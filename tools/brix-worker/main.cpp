@@ -1,0 +1,136 @@
+// brix-worker: the program `brix launch` starts on every rank for fabric benchmarks
+// (nccl-tests style) and a synthetic data-parallel training job. Parses flags, calls lib/.
+#include <brix/util/error.hpp>
+#include <brix/worker/bench.hpp>
+#include <brix/worker/session.hpp>
+#include <brix/worker/train.hpp>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <iostream>
+
+namespace {
+
+using namespace brix;
+
+struct BenchFlags {
+  std::string op = "allreduce";
+  std::string min = "8";
+  std::string max = "1G";
+  int factor = 2;
+  int warmup = 5;
+  int iterations = 20;
+  int check = 1;
+  std::string backend = "auto";
+  double timeout_s = 300;
+};
+
+struct TrainFlags {
+  worker::TrainOptions options;
+  std::string backend = "gloo";
+  double timeout_s = 300;
+};
+
+std::chrono::milliseconds to_ms(double seconds) {
+  return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+}
+
+int run_bench(const BenchFlags& flags) {
+  worker::BenchOptions options;
+  options.op = worker::parse_bench_op(flags.op);
+  options.min_bytes = worker::parse_byte_size(flags.min, "--min");
+  options.max_bytes = worker::parse_byte_size(flags.max, "--max");
+  options.factor = flags.factor;
+  options.warmup = flags.warmup;
+  options.iterations = flags.iterations;
+  options.check = flags.check != 0;
+  (void)worker::bench_sizes(options.min_bytes, options.max_bytes, options.factor); // validates
+  auto session = worker::open_session(flags.backend, to_ms(flags.timeout_s));
+  auto& comm = *session.comm;
+  const auto report = worker::run_bench(comm, options, worker::describe_rank(session.identity));
+  if (comm.rank() == 0) {
+    std::cout << worker::format_bench(report, options, comm.backend(), comm.size()) << std::flush;
+  }
+  return report.wrong == 0 ? 0 : 1;
+}
+
+int run_train(const TrainFlags& flags) {
+  auto session = worker::open_session(flags.backend, to_ms(flags.timeout_s));
+  auto& comm = *session.comm;
+  auto state = worker::initial_state(flags.options);
+  worker::train(comm, flags.options, state, [&](const worker::TrainState& now) {
+    if (comm.rank() == 0) {
+      std::cout << fmt::format("step {} loss {:.6f}", now.step, now.last_loss) << std::endl;
+    }
+  });
+  std::cout << fmt::format("train: rank {} done after {} steps, loss {:.6f}, params checksum "
+                           "{:016x}",
+                           comm.rank(), state.step, state.last_loss,
+                           worker::params_checksum(state.params))
+            << std::endl;
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"brix-worker: collective benchmarks and synthetic training, started by brix launch",
+               "brix-worker"};
+  app.require_subcommand(1);
+  int exit_code = 0;
+
+  BenchFlags bench;
+  auto* bench_command = app.add_subcommand("bench", "nccl-tests style collective benchmark");
+  bench_command->add_option("--op", bench.op,
+                            "allreduce, allgather, reducescatter, alltoall or sendrecv");
+  bench_command->add_option("-b,--min", bench.min, "Smallest size in bytes (K, M, G suffixes)");
+  bench_command->add_option("-e,--max", bench.max, "Largest size in bytes");
+  bench_command->add_option("-f,--factor", bench.factor, "Size multiplier between rows");
+  bench_command->add_option("-w,--warmup", bench.warmup, "Warm-up iterations per size")
+      ->check(CLI::Range(0, 100000));
+  bench_command->add_option("-n,--iters", bench.iterations, "Timed iterations per size")
+      ->check(CLI::Range(1, 1000000));
+  bench_command->add_option("-c,--check", bench.check, "Check results (#wrong): 1 or 0");
+  bench_command->add_option("--backend", bench.backend,
+                            "gloo (CPU), nccl (GPU) or auto (nccl when a GPU is visible)");
+  bench_command->add_option("--timeout", bench.timeout_s, "Seconds for rendezvous and each op");
+  bench_command->callback([&] { exit_code = run_bench(bench); });
+
+  TrainFlags train;
+  auto* train_command =
+      app.add_subcommand("train", "Deterministic synthetic data-parallel training (gloo)");
+  train_command->add_option("--steps", train.options.steps, "Steps to run")
+      ->check(CLI::Range(1, 100000000));
+  train_command->add_option("--dim", train.options.dim, "Parameters")
+      ->check(CLI::Range(1, 100000000));
+  train_command->add_option("--global-batch", train.options.global_batch, "Samples per step")
+      ->check(CLI::Range(1, 100000000));
+  train_command->add_option("--lr", train.options.learning_rate, "Learning rate");
+  train_command->add_option("--seed", train.options.seed, "Seed of the synthetic data");
+  train_command->add_option("--step-sleep-ms", train.options.step_sleep_ms,
+                            "Extra time per step, to look like real work")
+      ->check(CLI::Range(0, 3600000));
+  train_command->add_option("--backend", train.backend, "gloo, nccl or auto");
+  train_command->add_option("--timeout", train.timeout_s, "Seconds for rendezvous and each op");
+  train_command->callback([&] { exit_code = run_train(train); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {
+      return app.exit(e);
+    }
+    std::cerr << "brix-worker: error: " << e.what() << '\n';
+    return static_cast<int>(ExitCode::bad_input);
+  } catch (const InputError& e) {
+    std::cerr << "brix-worker: error: " << e.what() << '\n';
+    return static_cast<int>(ExitCode::bad_input);
+  } catch (const JobError& e) {
+    std::cerr << "brix-worker: error: " << e.what() << '\n';
+    return static_cast<int>(ExitCode::job_failed);
+  } catch (const std::exception& e) {
+    std::cerr << "brix-worker: error: " << e.what() << '\n';
+    return static_cast<int>(ExitCode::job_failed);
+  }
+  return exit_code;
+}

@@ -1,0 +1,160 @@
+// brix probe: what is in this node (GPUs, adapters, PCIe paths, versions), and
+// brix probe merge: what is in this cluster and which node differs.
+
+#include "command.hpp"
+
+#include <brix/probe/cluster_doc.hpp>
+#include <brix/probe/merge.hpp>
+#include <brix/probe/nccl_topo.hpp>
+#include <brix/probe/node_files.hpp>
+#include <brix/probe/probe.hpp>
+#include <brix/probe/report_json.hpp>
+#include <brix/probe/report_text.hpp>
+#include <brix/util/atomic_file.hpp>
+#include <brix/util/error.hpp>
+#include <brix/util/output.hpp>
+
+#include <cstdlib>
+#include <fmt/format.h>
+#include <iostream>
+#include <unistd.h>
+
+namespace brix::cli {
+
+namespace {
+
+struct ProbeOptions {
+  std::string format;
+  std::string topology;
+  std::string nccl_topo;
+  std::string out_dir;
+  bool matrix = false;
+};
+
+struct MergeOptions {
+  std::string format;
+  std::vector<std::string> inputs;
+  std::string output;
+  std::string name = "probed-cluster";
+  bool strict = false;
+};
+
+std::string env(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr ? value : "";
+}
+
+void run_probe(const ProbeOptions& options) {
+  const auto format = util::parse_format(options.format);
+  probe::ProbeRequest request;
+  const bool from_env = options.topology.empty() && !env("HWLOC_XMLFILE").empty();
+  request.topology_file = from_env ? env("HWLOC_XMLFILE") : options.topology;
+  request.naming.slurm_node_name = env("SLURMD_NODENAME");
+  const auto report = [&] {
+    try {
+      return probe::probe_node(request);
+    } catch (const InputError& e) {
+      // Say where the path came from when the user did not type it.
+      throw InputError(from_env ? fmt::format("HWLOC_XMLFILE: {}", e.what()) : e.what());
+    }
+  }();
+
+  if (!options.nccl_topo.empty()) {
+    const auto path = probe::expand_node_name(options.nccl_topo, report.host);
+    util::write_file_atomically(path, probe::nccl_topology_xml(report));
+    std::cerr << fmt::format("brix: wrote NCCL topology {}\n", path);
+  }
+  if (!options.out_dir.empty()) {
+    const auto path = probe::write_node_file(options.out_dir, report);
+    std::cout << fmt::format("wrote {} (node name from {})\n", path, report.host_source);
+    return;
+  }
+  if (options.matrix) {
+    if (format == util::Format::text) {
+      std::cout << probe::render_matrix(report);
+    } else {
+      util::emit_document(std::cout, probe::matrix_to_json(report), format);
+    }
+    return;
+  }
+  switch (format) {
+  case util::Format::text: {
+    const util::Style style{util::use_colour(STDOUT_FILENO)};
+    std::cout << probe::render_sections(probe::report_sections(report, style), style);
+    return;
+  }
+  case util::Format::json:
+    util::emit_document(std::cout, probe::report_to_json(report), format);
+    return;
+  case util::Format::yaml:
+    // The YAML is itself a cluster file: one node group holding this host.
+    util::emit_document(std::cout, probe::single_node_cluster(report), format);
+    return;
+  }
+}
+
+int run_merge(const MergeOptions& options) {
+  const auto format = util::parse_format(options.format);
+  const auto files = probe::read_probe_files(options.inputs);
+  std::vector<probe::NodeReport> reports;
+  for (const auto& file : files) {
+    reports.push_back(file.report);
+  }
+  const auto result = probe::merge_reports(reports, options.name);
+  if (!options.output.empty()) {
+    util::write_file_atomically(options.output, util::to_yaml(result.cluster));
+  }
+  if (format == util::Format::text) {
+    const util::Style style{util::use_colour(STDOUT_FILENO)};
+    std::cout << probe::merge_to_text(result, style);
+    if (!options.output.empty()) {
+      std::cout << fmt::format("wrote {}\n", options.output);
+    }
+  } else {
+    util::emit_document(std::cout, probe::merge_to_json(result), format);
+  }
+  return options.strict && !result.drift.empty() ? 1 : 0;
+}
+
+} // namespace
+
+void add_probe_command(CLI::App& app, CommandContext& context) {
+  auto* command = app.add_subcommand("probe", "Describe this node (GPUs, adapters, PCIe paths, versions); merge many");
+  auto probe_options = std::make_shared<ProbeOptions>();
+  add_format_option(*command, probe_options->format);
+  command->add_option("--topology", probe_options->topology,
+                      "Read an hwloc XML file (lstopo --of xml) instead of this machine; default $HWLOC_XMLFILE")
+      ->type_name("FILE.xml");
+  command->add_flag("--matrix", probe_options->matrix, "Print the nvidia-smi topo -m style GPU/adapter matrix");
+  command->add_option("--nccl-topo", probe_options->nccl_topo,
+                      "Write an NCCL topology XML (NCCL_TOPO_FILE); %h stands for the node name")
+      ->type_name("FILE");
+  auto* out = command->add_option("--out", probe_options->out_dir,
+                                  "Write DIR/<node>.yaml (node name from SLURMD_NODENAME, else the hostname)")
+                  ->type_name("DIR");
+  command->get_option("--matrix")->excludes(out);
+  command->footer("Examples:\n  brix probe --matrix\n  srun --ntasks-per-node=1 brix probe --out probes/\n"
+                  "  brix probe merge probes/ -o cluster.yaml --strict\nSee man brix-probe.");
+  command->require_subcommand(0, 1);
+
+  auto* merge = command->add_subcommand("merge", "Group probe files into node groups, write a cluster file, report drift");
+  auto merge_options = std::make_shared<MergeOptions>();
+  add_format_option(*merge, merge_options->format);
+  merge->add_option("inputs", merge_options->inputs, "Directories of probe files, or probe files")
+      ->required()
+      ->type_name("DIR|FILE");
+  merge->add_option("-o,--output", merge_options->output, "Write the cluster description (YAML) here")->type_name("FILE");
+  merge->add_option("--name", merge_options->name, "Cluster name in the written file")->default_str("probed-cluster");
+  merge->add_flag("--strict", merge_options->strict, "Exit 1 when any node differs from its group's majority");
+  merge->callback([merge_options, &context] { context.exit_code = run_merge(*merge_options); });
+
+  command->callback([merge, probe_options, &context] {
+    if (merge->parsed()) {
+      return;
+    }
+    run_probe(*probe_options);
+    context.exit_code = 0;
+  });
+}
+
+} // namespace brix::cli
