@@ -110,6 +110,10 @@ int main(int argc, char** argv) {
   train_command->add_option("--step-sleep-ms", train.options.step_sleep_ms,
                             "Extra time per step, to look like real work")
       ->check(CLI::Range(0, 3600000));
+  train_command->add_option("--slow-rank", train.options.slow_rank,
+                            "Rank that computes --slow-ms longer per step (a straggler for tests)");
+  train_command->add_option("--slow-ms", train.options.slow_ms, "Extra milliseconds per step of --slow-rank");
+  train_command->add_option("--slow-from", train.options.slow_from_step, "First slow step of --slow-rank");
   train_command->add_option("--backend", train.backend, "gloo, nccl or auto");
   train_command->add_option("--timeout", train.timeout_s, "Seconds for rendezvous and each op");
   train_command->callback([&] { exit_code = run_train(train); });

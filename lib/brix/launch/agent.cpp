@@ -7,7 +7,10 @@
 #include <brix/launch/rendezvous.hpp>
 #include <brix/launch/supervisor.hpp>
 #include <brix/launch/worker_env.hpp>
+#include <brix/monitor/event_log.hpp>
+#include <brix/monitor/node_monitoring.hpp>
 #include <brix/net/store_server.hpp>
+#include <brix/util/clock.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/strings.hpp>
 
@@ -47,6 +50,11 @@ private:
   void connect(net::StoreClient& client);
   std::vector<WorkerSpec> worker_specs(const World& world, const std::string& attempt_dir);
   void finish(net::StoreClient& client, int final_attempt);
+  /// Node 0 hosts the job's monitor endpoint; every agent runs a node collector. Monitoring is
+  /// an aid: when it cannot start the job still runs, and the agent says why.
+  void start_monitoring(net::StoreClient& client);
+  /// Appends to the job's event log on node 0 (where the endpoint keeps it).
+  void log_event(const monitor::Event& event);
 
   const LaunchOptions& m_options;
   NodeSet m_nodes;
@@ -61,6 +69,8 @@ private:
   int m_store_port = 0;
   std::string m_log_dir;
   std::vector<std::string> m_command;
+  std::unique_ptr<monitor::MonitorEndpoint> m_monitor_endpoint;
+  std::unique_ptr<monitor::NodeMonitoring> m_node_monitoring;
 };
 
 std::unique_ptr<net::StoreServer> Agent::host_store(const std::string& address, int port) {
@@ -113,7 +123,12 @@ std::vector<WorkerSpec> Agent::worker_specs(const World& world, const std::strin
   const auto bindings = plan_bindings(m_nproc, m_options.bind, m_options.topology_xml);
   std::vector<std::string> base;
   for (char** entry = environ; *entry != nullptr; ++entry) {
-    base.emplace_back(*entry);
+    if (!m_node_monitoring || !std::string_view(*entry).starts_with("BRIX_MONITOR_SOCKET=")) {
+      base.emplace_back(*entry);
+    }
+  }
+  if (m_node_monitoring) {
+    base.push_back(fmt::format("BRIX_MONITOR_SOCKET={}", m_node_monitoring->socket_path()));
   }
   std::vector<WorkerSpec> specs;
   const int first = world.first_rank(m_nodes.node_rank);
@@ -163,6 +178,44 @@ void Agent::finish(net::StoreClient& client, int final_attempt) {
     }
   } catch (const net::NetError&) {
     // Node 0 already gone: nothing left to tell it.
+  }
+}
+
+void Agent::start_monitoring(net::StoreClient& client) {
+  const std::string key = "monitor/endpoint";
+  try {
+    if (m_nodes.node_rank == 0) {
+      try {
+        m_monitor_endpoint = monitor::start_job_endpoint(m_log_dir, m_node0, m_token, m_run_id);
+        client.set(key, fmt::format("{}:{}", m_node0, m_monitor_endpoint->port()));
+      } catch (const JobError& e) {
+        client.set(key, "");
+        throw;
+      }
+    }
+    const auto address = client.wait_get(key, std::chrono::seconds(60));
+    if (address.empty()) {
+      throw JobError("node 0 could not start the monitor endpoint");
+    }
+    m_node_monitoring = std::make_unique<monitor::NodeMonitoring>(
+        m_nodes.name(), fmt::format("/tmp/brix-monitor-{}-{}.sock", m_run_id, m_nodes.node_rank),
+        net::parse_host_port(address, "", "monitor endpoint"), m_token);
+    if (m_nodes.node_rank == 0) {
+      note(fmt::format("monitor: {} (brix monitor {})", address, m_log_dir));
+    }
+  } catch (const std::exception& e) {
+    note(fmt::format("monitoring disabled: {}", e.what()));
+  }
+}
+
+void Agent::log_event(const monitor::Event& event) {
+  if (m_nodes.node_rank != 0 || !m_monitor_endpoint) {
+    return;
+  }
+  try {
+    monitor::EventLog(monitor::event_log_path(m_log_dir)).append(event);
+  } catch (const JobError& e) {
+    note(e.what());
   }
 }
 
@@ -216,6 +269,7 @@ int Agent::run() {
 
   try {
     connect(client);
+    start_monitoring(client);
     AgentInfo info{me, m_nodes.name(), m_self, m_nproc, m_nodes.nnodes()};
     RendezvousOptions rendezvous;
     rendezvous.nnodes = m_nodes.nnodes();
@@ -255,10 +309,18 @@ int Agent::run() {
           const auto prefix = fmt::format("[rank {}] ", spec.rank);
           pump.add(w.stdout_fd, spec.stdout_path, prefix, console ? STDOUT_FILENO : -1);
           pump.add(w.stderr_fd, spec.stderr_path, prefix, console ? STDERR_FILENO : -1);
+          if (m_node_monitoring) {
+            m_node_monitoring->expect_rank(spec.rank, w.pid);
+          }
         });
         pump.drain(std::chrono::seconds(2));
       }
       const auto& stop = result.stop;
+      if (stop.kind == StopKind::failed) {
+        log_event(monitor::make_exit_event(stop.time, stop.node, stop.rank,
+                                           stop.signal == 0 ? std::optional<int>(stop.exit_code) : std::nullopt,
+                                           stop.signal != 0 ? std::optional<int>(stop.signal) : std::nullopt));
+      }
       if (stop.kind == StopKind::done) {
         if (me == 0) {
           note(fmt::format("job done: {} rank(s) exited 0 (attempt {})", world.world_size(),
@@ -284,6 +346,8 @@ int Agent::run() {
         if (me == 0) {
           note(fmt::format("restarting every worker: restart {} of {} (rank {} on {} failed)",
                            attempt + 1, m_options.max_restarts, stop.rank, stop.node));
+          log_event(monitor::make_restart_event(util::unix_seconds(), stop.node, stop.rank, attempt,
+                                                m_options.max_restarts));
         }
         check_interrupt();
         continue;

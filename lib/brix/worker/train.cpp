@@ -1,5 +1,6 @@
 #include <brix/worker/train.hpp>
 
+#include <brix/monitor/report.hpp>
 #include <brix/util/error.hpp>
 
 #include <chrono>
@@ -88,7 +89,9 @@ void train(collective::Communicator& comm, const TrainOptions& options, TrainSta
   auto buffer = comm.allocate((dim + 1) * sizeof(float));
   std::vector<float> reduced(dim + 1);
   std::vector<float> features;
+  using Steady = std::chrono::steady_clock;
   while (state.step < options.steps) {
+    const auto step_start = Steady::now();
     std::vector<float> local(dim + 1, 0.0f);
     for (int j = 0; j < local_batch; ++j) {
       const auto index = static_cast<std::uint64_t>(state.step) * options.global_batch +
@@ -105,9 +108,14 @@ void train(collective::Communicator& comm, const TrainOptions& options, TrainSta
       }
       local[dim] += 0.5f * error * error;
     }
-    if (options.step_sleep_ms > 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(options.step_sleep_ms));
+    int sleep_ms = options.step_sleep_ms;
+    if (comm.rank() == options.slow_rank && state.step >= options.slow_from_step) {
+      sleep_ms += options.slow_ms;
     }
+    if (sleep_ms > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms));
+    }
+    const double compute_seconds = std::chrono::duration<double>(Steady::now() - step_start).count();
     comm.copy_in(*buffer, 0, local.data(), local.size() * sizeof(float));
     comm.all_reduce(buffer->data(), buffer->data(), dim + 1, collective::DataType::f32);
     comm.synchronize();
@@ -117,6 +125,13 @@ void train(collective::Communicator& comm, const TrainOptions& options, TrainSta
       state.params[k] -= scale * reduced[k];
     }
     state.last_loss = reduced[dim] / options.global_batch;
+    double gradient_squares = 0;
+    for (std::size_t k = 0; k < dim; ++k) {
+      gradient_squares += static_cast<double>(reduced[k]) * reduced[k];
+    }
+    monitor::report_step(state.step, std::chrono::duration<double>(Steady::now() - step_start).count(),
+                         {{"loss", state.last_loss}, {"grad_norm", std::sqrt(gradient_squares) / options.global_batch}},
+                         compute_seconds);
     ++state.step;
     if (after_step) {
       after_step(state);

@@ -2,7 +2,9 @@
 // `brix-worker train`: a deterministic synthetic data-parallel training loop. A linear model
 // learns fixed hidden weights from generated samples; each rank computes the gradient of its
 // share of the global batch, one all-reduce sums gradients and losses, every rank applies the
-// same SGD step. Same seed and world size, same losses, bit for bit.
+// same SGD step. Same seed and world size, same losses, bit for bit. Every step is reported to
+// brix monitor (BRIX_MONITOR_SOCKET): wall time, compute time before the all-reduce, loss and
+// gradient norm.
 
 #include <brix/collective/communicator.hpp>
 
@@ -21,6 +23,9 @@ struct TrainOptions {
   double learning_rate = 0.1;
   std::uint64_t seed = 1234;
   int step_sleep_ms = 0;   ///< pretend each step computes this long
+  int slow_rank = -1;      ///< this rank computes slow_ms longer per step (a straggler, for tests)
+  int slow_ms = 0;
+  int slow_from_step = 0;  ///< from this step on
 };
 
 /// Everything a checkpoint needs: plain data, serialisable as JSON.

@@ -1,0 +1,33 @@
+#pragma once
+// Time for the monitor: one interface so that heartbeats, rule durations and straggler windows
+// are unit-tested with a fake clock. Wall time (Unix seconds), unlike util::Clock's steady time:
+// events and heartbeats are compared across nodes and written to files others read.
+
+namespace brix::monitor {
+
+/// Seconds since the Unix epoch (wall time: event timestamps are compared across nodes).
+class Clock {
+public:
+  virtual ~Clock() = default;
+  [[nodiscard]] virtual double now() const = 0;
+};
+
+/// The system's real-time clock.
+class SystemClock final : public Clock {
+public:
+  [[nodiscard]] double now() const override;
+};
+
+/// A clock tests move by hand.
+class FakeClock final : public Clock {
+public:
+  explicit FakeClock(double start = 1'700'000'000.0) : m_now(start) {}
+  [[nodiscard]] double now() const override { return m_now; }
+  void advance(double seconds) { m_now += seconds; }
+  void set(double seconds) { m_now = seconds; }
+
+private:
+  double m_now;
+};
+
+} // namespace brix::monitor

@@ -1,0 +1,56 @@
+#pragma once
+// Line-oriented TCP for brix's small servers and clients (the monitor endpoint, /metrics):
+// "[ADDR:]PORT" arguments, connecting with a timeout, reading and writing newline-terminated
+// lines on a plain descriptor. Listening and peer names come from net/socket.hpp.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace brix::net {
+
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+
+/// "[ADDR:]PORT" (ADDR defaults to `default_host`) or "HOST:PORT"; "[::1]:9000" for IPv6.
+/// `what` names the option in the InputError.
+[[nodiscard]] HostPort parse_host_port(std::string_view text, std::string_view default_host,
+                                       std::string_view what);
+
+/// A listening socket for a brix server (net::listen_tcp); JobError naming the address when it
+/// is in use or cannot be bound.
+[[nodiscard]] int listen_or_fail(const std::string& host, int port);
+/// Connects within `timeout_ms`; throws JobError naming host:port and the reason.
+[[nodiscard]] int connect_tcp(const std::string& host, int port, int timeout_ms);
+
+/// A connected socket read and written as lines; owns (closes) the descriptor.
+class LineStream {
+public:
+  explicit LineStream(int fd, std::size_t max_line = 64 << 20);
+  ~LineStream();
+  LineStream(LineStream&& other) noexcept;
+  LineStream& operator=(LineStream&& other) noexcept;
+  LineStream(const LineStream&) = delete;
+  LineStream& operator=(const LineStream&) = delete;
+
+  /// Writes `line` plus '\n' (blocking, bounded by `timeout_ms`); false when the peer is gone.
+  bool send_line(std::string_view line, int timeout_ms = 5000);
+  /// The next complete line without '\n'; nullopt on timeout or when closed (see closed()).
+  [[nodiscard]] std::optional<std::string> read_line(int timeout_ms);
+  /// Reads what is available without blocking; true if anything arrived.
+  bool fill();
+  /// A complete buffered line, if any (no reading).
+  [[nodiscard]] std::optional<std::string> next_buffered_line();
+  [[nodiscard]] bool closed() const { return m_closed; }
+  [[nodiscard]] int fd() const { return m_fd; }
+
+private:
+  int m_fd = -1;
+  std::size_t m_max_line;
+  std::string m_buffer;
+  bool m_closed = false;
+};
+
+} // namespace brix::net

@@ -1,0 +1,38 @@
+# Shared by the monitor CLI tests: a real endpoint (brix monitor serve), a real node collector
+# (brix monitor collect) and fake synchronous ranks speaking the line protocol (monitor_ranks.py).
+# Source after lib.sh. Every wait is bounded.
+
+command -v python3 >/dev/null || { echo "SKIP: python3 is needed for the fake ranks"; exit 77; }
+job="$work/job"
+monitor_pids=()
+stop_monitor() {
+  for pid in "${monitor_pids[@]}"; do kill "$pid" 2>/dev/null; done
+  for pid in "${monitor_pids[@]}"; do wait "$pid" 2>/dev/null; done
+  monitor_pids=()
+}
+trap 'stop_monitor; rm -rf "$work"' EXIT
+
+# wait_for FILE: up to 10 s.
+wait_for() {
+  for _ in $(seq 100); do [ -e "$1" ] && return 0; sleep 0.1; done
+  echo "FAIL: $1 did not appear" >&2; return 1
+}
+
+# start_monitor: endpoint + one collector for node-a; exports BRIX_MONITOR_SOCKET.
+start_monitor() {
+  mkdir -p "$job"
+  "$BRIX" monitor serve --job-dir "$job" --interval 0.2 --heartbeat-timeout 5 2>"$work/serve.err" &
+  monitor_pids+=($!)
+  wait_for "$job/monitor/endpoint" || return 1
+  "$BRIX" monitor collect --job-dir "$job" --node node-a --socket "$work/node-a.sock" --interval 0.2 \
+    2>"$work/collect.err" &
+  monitor_pids+=($!)
+  wait_for "$work/node-a.sock" || return 1
+  export BRIX_MONITOR_SOCKET="$work/node-a.sock"
+}
+
+# run_ranks ARGS...: the fake ranks (see monitor_ranks.py --help), then one more sample interval.
+run_ranks() {
+  python3 "$BRIX_SOURCE_DIR/tests/cli/monitor_ranks.py" "$@" || return 1
+  sleep 1
+}

@@ -1,0 +1,235 @@
+#include <brix/monitor/collector.hpp>
+#include <brix/monitor/job_monitor.hpp>
+#include <brix/monitor/node_sample.hpp>
+#include <brix/monitor/process_stats.hpp>
+#include <brix/monitor/snapshot.hpp>
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <unistd.h>
+
+using namespace brix::monitor;
+
+namespace {
+
+struct RecordingSink final : ActionSink {
+  std::vector<Event> events;
+  std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> hooks;
+  std::vector<std::string> suspects;
+  void event(const Event& event) override { events.push_back(event); }
+  void hook(const std::string& command, const std::vector<std::pair<std::string, std::string>>& env) override {
+    hooks.emplace_back(command, env);
+  }
+  void suspect(const std::string& node, const std::string&, double) override { suspects.push_back(node); }
+  [[nodiscard]] std::vector<Event> of_type(std::string_view type) const {
+    std::vector<Event> out;
+    for (const auto& event : events) {
+      if (event.type == type) {
+        out.push_back(event);
+      }
+    }
+    return out;
+  }
+};
+
+/// Fake ranks on fake nodes: each node's collector gets report lines as the ranks would send them.
+struct FakeJob {
+  FakeClock clock;
+  FakeProcessStats processes;
+  FakeGpuSource gpus{GpuReadout{false, "no NVML in this test", {}}};
+  std::vector<std::unique_ptr<NodeCollector>> nodes;
+  explicit FakeJob(int node_count) {
+    for (int i = 0; i < node_count; ++i) {
+      nodes.push_back(std::make_unique<NodeCollector>("node" + std::to_string(i), processes, gpus, clock));
+    }
+  }
+};
+
+} // namespace
+
+TEST_CASE("monitor::NodeCollector parses reports, samples /proc figures and keeps every step") {
+  FakeClock clock(1000);
+  FakeProcessStats processes;
+  FakeGpuSource gpus(GpuReadout{true, "", {GpuFigures{0, "GPU-1", "H100", 93.0, 1000.0, 80000.0, 60.0, 500.0, 0, {}}}});
+  NodeCollector collector("n1", processes, gpus, clock);
+  processes.set(4242, {10.0, 1 << 30});
+  collector.ingest("rank=3 step=1 time=0.5 compute=0.4 loss=2\nrank=3 step=2 time=0.5 loss=1.5\nbogus\n", 4242);
+  clock.advance(1);
+  auto sample = collector.sample();
+  CHECK(sample.node == "n1");
+  REQUIRE(sample.ranks.size() == 1);
+  CHECK(sample.ranks[0].pid == 4242);
+  CHECK(sample.ranks[0].step == 2);
+  CHECK(sample.ranks[0].values.size() == 1);
+  CHECK(sample.ranks[0].values[0].second == 1.5);
+  CHECK(sample.ranks[0].rss_bytes == (1u << 30));
+  CHECK_FALSE(sample.ranks[0].cpu_percent.has_value()); // needs two samples
+  CHECK(sample.steps.size() == 2);
+  CHECK(sample.rejected_lines == 1);
+  CHECK(sample.last_rejection.find("bogus") != std::string::npos);
+  CHECK(sample.gpus.gpus.at(0).utilization_percent == 93.0);
+  processes.set(4242, {10.5, 1 << 30});
+  clock.advance(1);
+  sample = collector.sample();
+  CHECK(sample.steps.empty());
+  CHECK(*sample.ranks[0].cpu_percent == doctest::Approx(50.0));
+  processes.remove(4242);
+  sample = collector.sample();
+  CHECK_FALSE(sample.ranks[0].alive);
+  // The wire form round-trips.
+  const auto back = node_sample_from_json(nlohmann::json::parse(to_json(sample).dump()));
+  CHECK(back.ranks.at(0).values.at(0).first == "loss");
+  CHECK_FALSE(back.ranks.at(0).alive);
+  CHECK(back.gpus.gpus.at(0).uuid == "GPU-1");
+}
+
+TEST_CASE("monitor::JobMonitor flags a slowed rank among fake ranks and logs it") {
+  FakeJob job(2);
+  RecordingSink sink;
+  JobMonitorOptions options;
+  options.job = "fake";
+  options.world_size = 8;
+  options.stage_window = 10;
+  JobMonitor monitor(options, job.clock, sink);
+  for (int rank = 0; rank < 8; ++rank) {
+    job.processes.set(1000 + rank, {});
+  }
+  for (int step = 0; step < 40; ++step) {
+    for (int rank = 0; rank < 8; ++rank) {
+      const double compute = rank == 6 && step >= 20 ? 0.14 : 0.1;
+      // A synchronous step: every rank's wall time is the slowest compute plus the all-reduce.
+      const double wall = (step >= 20 ? 0.14 : 0.1) + 0.01;
+      job.nodes[rank / 4]->ingest(fmt::format("rank={} step={} time={} compute={} stage={}", rank, step, wall,
+                                              compute, rank / 4), 1000 + rank);
+    }
+    job.clock.advance(0.11);
+    for (auto& node : job.nodes) {
+      monitor.ingest(node->sample());
+    }
+  }
+  const auto stragglers = sink.of_type("straggler");
+  REQUIRE(stragglers.size() == 1);
+  CHECK(stragglers[0].rank == 6);
+  CHECK(stragglers[0].node == "node1");
+  CHECK(stragglers[0].details["step"] == 24);
+  CHECK(sink.of_type("join").size() == 8);
+  const auto snapshot = monitor.snapshot();
+  CHECK(snapshot.world_size == 8);
+  CHECK(snapshot.step == 39);
+  REQUIRE(snapshot.ranks.size() == 8);
+  CHECK(snapshot.ranks[6].straggler);
+  CHECK(snapshot.ranks[6].peer_ratio == doctest::Approx(1.4));
+  CHECK_FALSE(snapshot.ranks[5].straggler);
+  REQUIRE(snapshot.stages.size() == 2);
+  CHECK(snapshot.stages[1].compute_seconds == doctest::Approx(0.14)); // the last 10 steps' slowest
+  CHECK(snapshot.stages[1].steps == 10);
+  CHECK(snapshot.stages[0].compute_seconds == doctest::Approx(0.1));
+  // The document round-trips.
+  const auto back = snapshot_from_json(nlohmann::json::parse(to_json(snapshot, job.clock.now()).dump()), "test");
+  CHECK(back.ranks[6].straggler);
+  CHECK(back.stages[1].ranks == std::vector<int>{4, 5, 6, 7});
+}
+
+TEST_CASE("monitor::JobMonitor heartbeats: silent ranks go stale, then resume; vanished ones exit") {
+  FakeJob job(1);
+  RecordingSink sink;
+  JobMonitorOptions options;
+  options.heartbeat_timeout = 10;
+  JobMonitor monitor(options, job.clock, sink);
+  job.processes.set(501, {});
+  job.processes.set(502, {});
+  job.nodes[0]->ingest("rank=0 step=0 time=1", 501);
+  job.nodes[0]->ingest("rank=1", 502); // a heartbeat
+  monitor.ingest(job.nodes[0]->sample());
+  CHECK(monitor.snapshot().ranks[1].state == "running");
+  job.clock.advance(11);
+  job.nodes[0]->ingest("rank=0 step=1 time=1", 501);
+  monitor.ingest(job.nodes[0]->sample());
+  auto snapshot = monitor.snapshot();
+  CHECK(snapshot.ranks[0].state == "running");
+  CHECK(snapshot.ranks[1].state == "stale");
+  REQUIRE(sink.of_type("heartbeat_lost").size() == 1);
+  CHECK(sink.of_type("heartbeat_lost")[0].rank == 1);
+  job.nodes[0]->ingest("rank=1", 502);
+  monitor.ingest(job.nodes[0]->sample());
+  CHECK(monitor.snapshot().ranks[1].state == "running");
+  CHECK(sink.of_type("heartbeat_resumed").size() == 1);
+  job.processes.remove(502);
+  monitor.ingest(job.nodes[0]->sample());
+  CHECK(monitor.snapshot().ranks[1].state == "exited");
+  CHECK(sink.of_type("exit").size() == 1);
+}
+
+TEST_CASE("monitor::JobMonitor rules: threshold events, suspect nodes and hooks") {
+  FakeJob job(1);
+  job.gpus.readout() = GpuReadout{true, "", {GpuFigures{0, "GPU-a", "H100", 95.0, 10.0, 70000.0, 50.0, 300.0, 0, {}}}};
+  RecordingSink sink;
+  JobMonitorOptions options;
+  options.rules = default_rules();
+  options.rules[2].hook = "echo utilisation";
+  JobMonitor monitor(options, job.clock, sink);
+  monitor.ingest(job.nodes[0]->sample());
+  CHECK(sink.of_type("threshold").empty());
+  job.gpus.readout().gpus[0].utilization_percent = 40.0;
+  for (int i = 0; i <= 6; ++i) { // 60 s at 10 s per sample
+    monitor.ingest(job.nodes[0]->sample());
+    job.clock.advance(10);
+  }
+  const auto crossings = sink.of_type("threshold");
+  REQUIRE(crossings.size() == 1);
+  CHECK(crossings[0].details["rule"] == "compute_utilization");
+  CHECK(crossings[0].details["to"] == "abnormal");
+  CHECK(crossings[0].details["gpu"] == 0);
+  CHECK(sink.suspects == std::vector<std::string>{"node0"});
+  CHECK(sink.of_type("suspect").size() == 1);
+  REQUIRE(sink.hooks.size() == 1);
+  CHECK(sink.hooks[0].first == "echo utilisation");
+  bool saw_state = false;
+  for (const auto& [name, value] : sink.hooks[0].second) {
+    saw_state = saw_state || (name == "BRIX_STATE" && value == "abnormal");
+  }
+  CHECK(saw_state);
+  const auto snapshot = monitor.snapshot();
+  CHECK(snapshot.nodes[0].suspect);
+  bool abnormal = false;
+  for (const auto& rule : snapshot.rules) {
+    abnormal = abnormal || (rule.rule == "compute_utilization" && rule.state == "abnormal");
+  }
+  CHECK(abnormal);
+  // Reported values are watched too: fragmentation from rank 0.
+  job.nodes[0]->ingest("rank=0 memory_fragmentation=45", 0);
+  for (int i = 0; i <= 13; ++i) {
+    monitor.ingest(job.nodes[0]->sample());
+    job.clock.advance(10);
+  }
+  CHECK(sink.of_type("threshold").size() == 2);
+  CHECK(sink.of_type("threshold")[1].rank == 0);
+}
+
+TEST_CASE("monitor::JobMonitor starts step statistics over when the workers restart") {
+  FakeJob job(1);
+  RecordingSink sink;
+  JobMonitorOptions options;
+  options.world_size = 4;
+  JobMonitor monitor(options, job.clock, sink);
+  for (int rank = 0; rank < 4; ++rank) {
+    job.processes.set(100 + rank, {});
+  }
+  auto run_steps = [&](int slow_rank) {
+    for (int step = 0; step < 20; ++step) {
+      for (int rank = 0; rank < 4; ++rank) {
+        job.nodes[0]->ingest(fmt::format("rank={} step={} time=0.2 compute={}", rank, step,
+                                         rank == slow_rank && step >= 5 ? 0.15 : 0.1), 100 + rank);
+      }
+      job.clock.advance(0.2);
+      monitor.ingest(job.nodes[0]->sample());
+    }
+  };
+  run_steps(1);
+  CHECK(monitor.snapshot().ranks[1].straggler);
+  run_steps(3); // attempt 2: steps start again at 0, now rank 3 is slow
+  const auto snapshot = monitor.snapshot();
+  CHECK_FALSE(snapshot.ranks[1].straggler);
+  CHECK(snapshot.ranks[3].straggler);
+}
