@@ -2,10 +2,10 @@
 //  1. time from starting the launcher to every one of N trivial workers running (N = 8, 32,
 //     128 on this node), brix launch vs torchrun --standalone (Debian's, patched to start:
 //     tests/bench/torchrun_patched.py);
-//  2. time for A agents to join one rendezvous (A = 128, 1024), brix's store and protocol vs
+//  2. time for A agents to join one rendezvous (A = 64, 1024), brix's store and protocol vs
 //     torchrun's c10d rendezvous (tests/bench/torch_rendezvous.py), agents as threads.
 // Prints medians and the ratio torchrun / brix. Usage: bench-launch [--workers 8,32,128]
-// [--agents 128,1024] [--repeat 3] [--torch-repeat 1] [--torch-cap 300] [--no-torch]
+// [--agents 64,1024] [--repeat 3] [--torch-repeat 1] [--torch-cap 120] [--no-torch]
 #include <brix/build_config.hpp>
 #include <brix/launch/rendezvous.hpp>
 #include <brix/net/store_server.hpp>
@@ -44,10 +44,10 @@ int stamp(const std::string& dir) {
 
 struct Settings {
   std::vector<int> workers{8, 32, 128};
-  std::vector<int> agents{128, 1024};
+  std::vector<int> agents{64, 1024};
   int repeat = 3;
   int torch_repeat = 1;
-  int torch_cap_s = 300;
+  int torch_cap_s = 120;
   bool torch = true;
   std::string self;
   std::string brix;

@@ -153,3 +153,17 @@ TEST_CASE("launch::StoreJobChannel") {
     CHECK(record->node == "n2");
   }
 }
+
+TEST_CASE("launch::World encode and decode") {
+  World world;
+  world.attempt = 3;
+  world.run_id = "slurm-42";
+  world.master_addr = "10.0.0.1";
+  world.master_port = 29500;
+  world.nodes = {agent(0, 2, 8), agent(1, 2, 4)};
+  CHECK(World::decode(world.encode()).to_json() == world.to_json());
+  CHECK_THROWS_WITH_AS((void)World::decode("error\trendezvous timed out: n3 missing"),
+                       "rendezvous timed out: n3 missing", brix::JobError);
+  CHECK_THROWS_AS((void)World::decode("attempt\tx\n"), brix::JobError);
+  CHECK_THROWS_AS((void)World::decode("garbage\n"), brix::JobError);
+}

@@ -251,3 +251,23 @@ TEST_CASE("net::StoreClient") {
     CHECK(connector.connects == 1);
   }
 }
+
+TEST_CASE("net::StoreCore multi_get and dirty connections") {
+  StoreCore core("t", {});
+  core.open(1, "p");
+  Session client{core, 1};
+  client.send(request(Op::hello, {"t", "x"}));
+  (void)client.next();
+  CHECK(core.take_dirty() == std::vector<ConnectionId>{1});
+  CHECK(core.take_dirty().empty());
+  client.send(request(Op::set, {"a", "1"}));
+  client.send(request(Op::set, {"b", "2"}));
+  (void)client.next();
+  (void)client.next();
+  client.send(request(Op::multi_get, {"b", "a"}));
+  CHECK(client.next()->fields == std::vector<std::string>{"2", "1"});
+  client.send(request(Op::multi_get, {"a", "zz"}));
+  auto missing = client.next();
+  CHECK(missing->code == static_cast<std::uint8_t>(Status::not_found));
+  CHECK(missing->fields == std::vector<std::string>{"zz"});
+}

@@ -3,6 +3,7 @@
 #include <brix/util/error.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <fmt/format.h>
 
 namespace brix::launch {
@@ -48,6 +49,61 @@ World World::from_json(const nlohmann::json& json) {
   world.master_port = json.at("master_port").get<int>();
   for (const auto& node : json.at("nodes")) {
     world.nodes.push_back(AgentInfo::from_json(node));
+  }
+  return world;
+}
+
+std::string World::encode() const {
+  std::string text = fmt::format("attempt\t{}\nrun_id\t{}\nmaster_addr\t{}\nmaster_port\t{}\n",
+                                 attempt, run_id, master_addr, master_port);
+  for (const auto& node : nodes) {
+    text += fmt::format("node\t{}\t{}\t{}\t{}\t{}\n", node.node_rank, node.nproc, node.nnodes,
+                        node.node, node.address);
+  }
+  return text;
+}
+
+World World::decode(std::string_view text) {
+  World world;
+  auto number = [](std::string_view field) {
+    int value = 0;
+    const auto result = std::from_chars(field.data(), field.data() + field.size(), value);
+    if (result.ec != std::errc() || result.ptr != field.data() + field.size()) {
+      throw JobError(fmt::format("malformed world from node 0: '{}' is not a number", field));
+    }
+    return value;
+  };
+  while (!text.empty()) {
+    const auto end = text.find('\n');
+    const auto line = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+    std::vector<std::string_view> fields;
+    for (std::size_t start = 0;;) {
+      const auto tab = line.find('\t', start);
+      fields.push_back(line.substr(start, tab == std::string_view::npos ? tab : tab - start));
+      if (tab == std::string_view::npos) {
+        break;
+      }
+      start = tab + 1;
+    }
+    const auto key = fields[0];
+    if (key == "error" && fields.size() >= 2) {
+      throw JobError(std::string(line.substr(6)));
+    }
+    if (key == "node" && fields.size() == 6) {
+      world.nodes.push_back({number(fields[1]), std::string(fields[4]), std::string(fields[5]),
+                             number(fields[2]), number(fields[3])});
+    } else if (fields.size() == 2 && key == "attempt") {
+      world.attempt = number(fields[1]);
+    } else if (fields.size() == 2 && key == "run_id") {
+      world.run_id = fields[1];
+    } else if (fields.size() == 2 && key == "master_addr") {
+      world.master_addr = fields[1];
+    } else if (fields.size() == 2 && key == "master_port") {
+      world.master_port = number(fields[1]);
+    } else if (!line.empty()) {
+      throw JobError(fmt::format("malformed world from node 0: '{}'", line));
+    }
   }
   return world;
 }
@@ -133,7 +189,7 @@ World join_rendezvous(net::StoreClient& store, const AgentInfo& me, int attempt,
       const auto message = fmt::format("rendezvous (attempt {}) timed out after {} s: {} of {} "
                                        "nodes did not join: {}",
                                        attempt, seconds, count, options.nnodes, names);
-      store.set(world_key, nlohmann::json{{"error", message}}.dump());
+      store.set(world_key, "error\t" + message);
       throw JobError(message);
     }
     World world;
@@ -141,19 +197,23 @@ World join_rendezvous(net::StoreClient& store, const AgentInfo& me, int attempt,
     world.run_id = options.run_id;
     world.master_addr = options.master_addr;
     world.master_port = options.master_port;
+    const auto infos = store.get_many(keys);
+    if (!infos) {
+      throw JobError(fmt::format("rendezvous (attempt {}): a node's entry vanished", attempt));
+    }
     for (int rank = 0; rank < options.nnodes; ++rank) {
-      auto info = AgentInfo::from_json(nlohmann::json::parse(*store.get(keys[rank])));
+      auto info = AgentInfo::from_json(nlohmann::json::parse((*infos)[rank]));
       if (info.nnodes != options.nnodes) {
         const auto message =
             fmt::format("node {} (node rank {}) expects {} nodes but node 0 expects {} (expected "
                         "the same node list on every node)",
                         info.node, rank, info.nnodes, options.nnodes);
-        store.set(world_key, nlohmann::json{{"error", message}}.dump());
+        store.set(world_key, "error\t" + message);
         throw InputError(message);
       }
       world.nodes.push_back(std::move(info));
     }
-    store.set(world_key, world.to_json().dump());
+    store.set(world_key, world.encode());
     return world;
   }
 
@@ -166,11 +226,7 @@ World join_rendezvous(net::StoreClient& store, const AgentInfo& me, int attempt,
                                "to publish the world; not joined: {}",
                                attempt, seconds, names.empty() ? "none" : names));
   }
-  const auto json = nlohmann::json::parse(*store.get(world_key));
-  if (json.contains("error")) {
-    throw JobError(json["error"].get<std::string>());
-  }
-  return World::from_json(json);
+  return World::decode(*store.get(world_key));
 }
 
 } // namespace brix::launch

@@ -35,6 +35,11 @@ struct World {
   [[nodiscard]] int first_rank(int node_rank) const;
   [[nodiscard]] nlohmann::json to_json() const;
   [[nodiscard]] static World from_json(const nlohmann::json& json);
+  /// A compact tab-separated form for the store: every agent reads the whole world, so at
+  /// thousands of nodes its parse cost matters (a JSON parse of it dominated a 1,024-agent run).
+  [[nodiscard]] std::string encode() const;
+  /// Throws JobError on a malformed text, or with the message of an "error" line.
+  [[nodiscard]] static World decode(std::string_view text);
 };
 
 struct RendezvousOptions {

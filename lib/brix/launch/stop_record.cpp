@@ -3,6 +3,7 @@
 #include <brix/util/strings.hpp>
 
 #include <cstring>
+#include <ctime>
 #include <fmt/format.h>
 #include <fstream>
 #include <sstream>
@@ -133,6 +134,19 @@ std::vector<std::string> tail_lines(const std::string& path, std::size_t count) 
   return lines;
 }
 
+namespace {
+/// "2025-03-01 12:00:00.250 UTC" for Unix seconds.
+std::string utc_text(double seconds) {
+  const auto whole = static_cast<std::time_t>(seconds);
+  std::tm parts{};
+  ::gmtime_r(&whole, &parts);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S", &parts);
+  return fmt::format("{}.{:03d} UTC", text,
+                     static_cast<int>((seconds - static_cast<double>(whole)) * 1000));
+}
+} // namespace
+
 std::string failure_report(const StopRecord& record, int attempt, int max_restarts) {
   std::string out;
   const auto restarts = fmt::format("attempt {} (--max-restarts {})", attempt, max_restarts);
@@ -156,9 +170,9 @@ std::string failure_report(const StopRecord& record, int attempt, int max_restar
                                      signal_name(record.signal))
                        : fmt::format("exited with code {}", record.exit_code);
   out += fmt::format("first failure: rank {} (local rank {}, pid {}) on node {} (node rank {}) {} "
-                     "at {:.3f}, {}{}\n",
+                     "at {}, {}{}\n",
                      record.rank, record.local_rank, record.pid, record.node, record.node_rank, how,
-                     record.time, restarts,
+                     utc_text(record.time), restarts,
                      record.restartable ? "" : "; its exit code is in --no-restart-exit-codes");
   if (!record.message.empty()) {
     out += fmt::format("  error file: {}\n", record.message);

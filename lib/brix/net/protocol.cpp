@@ -97,6 +97,7 @@ std::string_view op_name(std::uint8_t code) {
   case Op::compare_set: return "compare_set";
   case Op::check: return "check";
   case Op::remove: return "remove";
+  case Op::multi_get: return "multi_get";
   }
   return "unknown";
 }

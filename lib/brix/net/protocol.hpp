@@ -21,6 +21,7 @@ enum class Op : std::uint8_t {
   compare_set = 6, ///< {key, expected, desired} -> {value after}; number = 1 when swapped
   check = 7,       ///< keys -> fields = the keys that do not exist
   remove = 8,      ///< {key} -> number = 1 when it existed
+  multi_get = 9,   ///< keys -> their values in order, or not_found with the first missing key
 };
 
 enum class Status : std::uint8_t {

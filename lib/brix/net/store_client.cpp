@@ -144,6 +144,15 @@ StoreClient::CompareSetResult StoreClient::compare_set(const std::string& key,
   return {reply.fields.empty() ? std::string() : std::move(reply.fields[0]), reply.number == 1};
 }
 
+std::optional<std::vector<std::string>>
+StoreClient::get_many(const std::vector<std::string>& keys) {
+  auto reply = call(request(Op::multi_get, keys), m_options.request_timeout);
+  if (is(reply, Status::not_found)) {
+    return std::nullopt;
+  }
+  return std::move(reply.fields);
+}
+
 std::vector<std::string> StoreClient::missing(const std::vector<std::string>& keys) {
   return call(request(Op::check, keys), m_options.request_timeout).fields;
 }

@@ -63,6 +63,8 @@ public:
   /// Sets `desired` if the current value is `expected` (a missing key equals "").
   CompareSetResult compare_set(const std::string& key, const std::string& expected,
                                const std::string& desired);
+  /// The values of `keys` in order, in one round trip; nullopt when one of them does not exist.
+  [[nodiscard]] std::optional<std::vector<std::string>> get_many(const std::vector<std::string>& keys);
   /// The keys of `keys` that do not exist.
   [[nodiscard]] std::vector<std::string> missing(const std::vector<std::string>& keys);
   bool remove(const std::string& key);

@@ -30,8 +30,12 @@ StoreCore::StoreCore(std::string token, LogSink log)
     : m_token(std::move(token)), m_log(std::move(log)) {}
 
 void StoreCore::open(ConnectionId id, std::string peer) {
-  m_connections[id].peer = std::move(peer);
+  auto& connection = m_connections[id];
+  connection.id = id;
+  connection.peer = std::move(peer);
 }
+
+std::vector<ConnectionId> StoreCore::take_dirty() { return std::exchange(m_dirty, {}); }
 
 void StoreCore::close(ConnectionId id) {
   const auto found = m_connections.find(id);
@@ -80,6 +84,9 @@ void StoreCore::serve(ConnectionId id, TimePoint now) {
 
 void StoreCore::reply(Connection& connection, Status status, std::int64_t number,
                       std::vector<std::string> fields) {
+  if (connection.output.empty()) {
+    m_dirty.push_back(connection.id);
+  }
   encode(Message{static_cast<std::uint8_t>(status), number, std::move(fields)}, connection.output);
 }
 
@@ -138,6 +145,20 @@ void StoreCore::handle(ConnectionId id, Connection& connection, Message request,
       }
     }
     return;
+  case Op::multi_get: {
+    std::vector<std::string> values;
+    values.reserve(fields.size());
+    for (const auto& key : fields) {
+      const auto value = m_data.find(key);
+      if (value == m_data.end()) {
+        reply(connection, Status::not_found, 0, {key});
+        return;
+      }
+      values.push_back(value->second);
+    }
+    reply(connection, Status::ok, 0, std::move(values));
+    return;
+  }
   case Op::check: {
     std::vector<std::string> missing;
     for (auto& key : fields) {

@@ -41,6 +41,9 @@ public:
   /// Whether the connection should be closed once its output is flushed.
   [[nodiscard]] bool closing(ConnectionId id) const;
 
+  /// Connections with output or closing since the last call (so the server need not scan all).
+  [[nodiscard]] std::vector<ConnectionId> take_dirty();
+
   [[nodiscard]] std::size_t connections() const { return m_connections.size(); }
   [[nodiscard]] std::size_t keys() const { return m_data.size(); }
   [[nodiscard]] std::size_t refused() const { return m_refused; }
@@ -51,6 +54,7 @@ private:
     std::multimap<TimePoint, ConnectionId>::iterator deadline;
   };
   struct Connection {
+    ConnectionId id = 0;
     std::string peer;
     std::string input;
     std::string output;
@@ -76,6 +80,7 @@ private:
   /// key -> connections whose WAIT is blocked on that key (registered under one missing key).
   std::unordered_map<std::string, std::vector<ConnectionId>> m_waiters;
   std::multimap<TimePoint, ConnectionId> m_deadlines;
+  std::vector<ConnectionId> m_dirty;
   std::size_t m_refused = 0;
 };
 

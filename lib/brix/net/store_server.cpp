@@ -131,18 +131,16 @@ void StoreServer::loop() {
       }
     }
     core.expire(now);
-    // A request on one connection may release WAITs on many: flush everyone with output.
-    std::vector<ConnectionId> ids;
-    for (const auto& entry : sockets) {
-      if (core.has_output(entry.first) || core.closing(entry.first)) {
-        ids.push_back(entry.first);
+    // A request on one connection may release WAITs on many: flush every connection that
+    // got output (the core lists them, so this does not scan thousands of idle clients).
+    for (const auto id : core.take_dirty()) {
+      if (!sockets.contains(id)) {
+        continue;
       }
-    }
-    for (const auto id : ids) {
-      if (sockets.contains(id) && !pending.contains(id)) {
-        flush(id);
-      } else if (sockets.contains(id)) {
+      if (pending.contains(id)) {
         pending[id] += core.take_output(id);
+      } else {
+        flush(id);
       }
     }
     m_refused = core.refused();
