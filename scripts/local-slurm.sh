@@ -19,21 +19,28 @@ pids_of_dir() {
   local conf="SLURM_CONF=$1/slurm.conf" p
   for p in /proc/[0-9]*; do
     [ "${p#/proc/}" = "$$" ] && continue
-    tr '\0' '\n' <"$p/environ" 2>/dev/null | grep -qxF "$conf" && echo "${p#/proc/}"
+    { tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -qxF "$conf" && echo "${p#/proc/}"
   done
 }
 
-# stop_pid PID NAME: SIGTERM, up to 5 s, then SIGKILL; never waits forever.
-stop_pid() {
-  local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null
-  for i in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || return 0
+# stop_pids NAME=PID...: SIGTERM to all at once, up to 5 s for all of them, then SIGKILL to the
+# ones left; never waits forever (a slurmd without munge ignores SIGTERM).
+stop_pids() {
+  local entry pid left
+  for entry in "$@"; do kill -TERM "${entry#*=}" 2>/dev/null; done
+  for _ in $(seq 50); do
+    left=0
+    for entry in "$@"; do kill -0 "${entry#*=}" 2>/dev/null && left=1; done
+    [ "$left" = 0 ] && return 0
     sleep 0.1
   done
-  echo "local-slurm: $2 (pid $pid) ignored SIGTERM; SIGKILL" >&2
-  kill -KILL "$pid" 2>/dev/null
+  for entry in "$@"; do
+    pid=${entry#*=}
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "local-slurm: ${entry%%=*} (pid $pid) ignored SIGTERM; SIGKILL" >&2
+      kill -KILL "$pid" 2>/dev/null
+    fi
+  done
 }
 
 stop() {
@@ -43,14 +50,16 @@ stop() {
   if [ -f "$dir/slurmctld.pid" ]; then
     timeout 5 scancel --quiet --full --user="$(id -un)" 2>/dev/null
   fi
+  local daemons=()
   for f in "$dir"/slurmd-*.pid "$dir/slurmctld.pid"; do
-    [ -f "$f" ] && stop_pid "$(cat "$f")" "$(basename "$f" .pid)"
+    [ -f "$f" ] && daemons+=("$(basename "$f" .pid)=$(cat "$f")")
   done
+  [ "${#daemons[@]}" -gt 0 ] && stop_pids "${daemons[@]}"
   # Job steps outlive slurmd (slurmstepd and their tasks): stop them by their inherited SLURM_CONF.
   for pid in $(pids_of_dir "$dir"); do
     kill -KILL "$pid" 2>/dev/null
   done
-  [ -f "$dir/munge/munged.pid" ] && stop_pid "$(cat "$dir/munge/munged.pid")" munged
+  [ -f "$dir/munge/munged.pid" ] && stop_pids "munged=$(cat "$dir/munge/munged.pid")"
   case "$dir" in /tmp/brix-slurm.*) rm -rf "$dir" ;; esac
 }
 

@@ -15,14 +15,15 @@
 namespace {
 
 brix::plan::SearchResult run(const brix::model::ModelSpec& model, const brix::cluster::ClusterSpec& cluster,
-                             std::int64_t batch, std::int64_t seq, int threads, int top_k) {
+                             std::int64_t batch, std::int64_t seq, int threads, bool prune, int repeats = 3) {
   brix::plan::SearchOptions options;
   options.shape = {batch, seq};
   options.threads = threads;
-  options.top_k = top_k;
-  // Best of three: the machine is shared.
+  options.top_k = 5;
+  options.bound_pruning = prune;
+  // Best of several: the machine is shared.
   brix::plan::SearchResult best;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < repeats; ++i) {
     auto result = brix::plan::search_layouts(model, cluster, options);
     if (i == 0 || result.seconds < best.seconds) {
       best = std::move(result);
@@ -34,9 +35,9 @@ brix::plan::SearchResult run(const brix::model::ModelSpec& model, const brix::cl
 void scenario(const char* name, const brix::model::ModelSpec& model, const brix::cluster::ClusterSpec& cluster,
               std::int64_t batch, std::int64_t seq) {
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const auto one = run(model, cluster, batch, seq, 1, 5);
-  const auto many = run(model, cluster, batch, seq, cores, 5);
-  const auto exhaustive = run(model, cluster, batch, seq, 1, 1 << 30);
+  const auto one = run(model, cluster, batch, seq, 1, true);
+  const auto many = run(model, cluster, batch, seq, cores, true);
+  const auto exhaustive = run(model, cluster, batch, seq, 1, false, 1);
   std::printf("%s\n", name);
   std::printf("  1 thread : %10lld layouts in %.3f s = %.2fM layouts/s (target < 1 s: %s)\n",
               static_cast<long long>(one.evaluated), one.seconds, one.evaluated / one.seconds / 1e6,

@@ -233,11 +233,11 @@ int Agent::run() {
   }
   m_command = m_options.command;
   m_command[0] = resolve_program(m_command[0], m_env("PATH").value_or("/usr/bin:/bin"));
-  m_run_id = choose_run_id(m_options.run_id, m_env);
+  const int rdzv_port = m_options.rdzv_port > 0 ? m_options.rdzv_port : (single ? 0 : 29400);
+  m_run_id = choose_run_id(m_options.run_id, m_env, m_nodes, rdzv_port);
   m_token = choose_token(m_options.token, m_env, m_run_id, single);
   m_node0 = m_options.rdzv_host.empty() ? node_address(m_nodes, 0) : m_options.rdzv_host;
   m_self = me == 0 && m_options.rdzv_host.empty() ? m_node0 : node_address(m_nodes, me);
-  const int rdzv_port = m_options.rdzv_port > 0 ? m_options.rdzv_port : (single ? 0 : 29400);
   int master_port = m_options.master_port;
   if (master_port <= 0) {
     master_port = single ? free_local_port() : 29500;
@@ -329,7 +329,8 @@ int Agent::run() {
         finish(client, attempt);
         return 0;
       }
-      if (stop.node_rank == me || (me == 0 && stop.kind == StopKind::lost)) {
+      // The node a failure happened on reports it; a lost node, everyone (nobody else may).
+      if (stop.node_rank == me || stop.kind == StopKind::lost) {
         for (const auto& line :
              util::split(failure_report(stop, attempt, m_options.max_restarts), '\n')) {
           if (!line.empty()) {

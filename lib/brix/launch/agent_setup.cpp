@@ -30,12 +30,31 @@ std::string random_hex() {
   return text;
 }
 
-std::string choose_run_id(const std::string& given, const EnvLookup& env) {
+namespace {
+/// FNV-1a, 64 bit: a stable digest every agent computes alike (not a secret).
+std::uint64_t fnv1a(std::string_view text) {
+  std::uint64_t hash = 14695981039346656037ull;
+  for (const char c : text) {
+    hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  }
+  return hash;
+}
+} // namespace
+
+std::string choose_run_id(const std::string& given, const EnvLookup& env, const NodeSet& nodes,
+                          int rdzv_port) {
   if (!given.empty()) {
     return given;
   }
   if (const auto job = env("SLURM_JOB_ID")) {
     return fmt::format("slurm-{}", *job);
+  }
+  if (nodes.nnodes() > 1) {
+    std::string all = std::to_string(rdzv_port);
+    for (const auto& host : nodes.hosts) {
+      all += "," + host;
+    }
+    return fmt::format("hosts-{:012x}", fnv1a(all) >> 16);
   }
   return random_hex().substr(0, 12);
 }
@@ -51,12 +70,7 @@ std::string choose_token(const std::string& given, const EnvLookup& env, const s
   if (single_node) {
     return random_hex();
   }
-  // FNV-1a (64 bit) of what every agent of this job shares.
-  std::uint64_t hash = 14695981039346656037ull;
-  for (const char c : fmt::format("brix:{}:{}", run_id, ::getuid())) {
-    hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-  }
-  return fmt::format("derived-{:016x}", hash);
+  return fmt::format("derived-{:016x}", fnv1a(fmt::format("brix:{}:{}", run_id, ::getuid())));
 }
 
 bool is_loopback(const std::string& address) {

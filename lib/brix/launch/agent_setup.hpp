@@ -7,8 +7,10 @@
 
 namespace brix::launch {
 
-/// --rdzv-id, else SLURM_JOB_ID, else a random id.
-[[nodiscard]] std::string choose_run_id(const std::string& given, const EnvLookup& env);
+/// --rdzv-id; else slurm-$SLURM_JOB_ID; else, for several nodes, an id derived from the node
+/// list and the rendezvous port (every agent of the job computes the same); else a random id.
+[[nodiscard]] std::string choose_run_id(const std::string& given, const EnvLookup& env,
+                                        const NodeSet& nodes, int rdzv_port);
 
 /// --rdzv-token, else BRIX_JOB_TOKEN, else (one node) a random token, else a token derived from
 /// the run id and the user: every agent of the job derives the same one. A derived token only

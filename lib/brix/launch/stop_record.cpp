@@ -143,7 +143,10 @@ std::string failure_report(const StopRecord& record, int attempt, int max_restar
     return fmt::format("node {} (node rank {}) received {}: workers stopped ({})\n", record.node,
                        record.node_rank, signal_name(record.signal), restarts);
   case StopKind::lost:
-    return fmt::format("node {} (node rank {}) was lost: {} ({})\n", record.node, record.node_rank,
+    return fmt::format("{} (node rank {}) was lost: {} ({})\n",
+                       record.node.find(' ') == std::string::npos ? "node " + record.node
+                                                                 : record.node,
+                       record.node_rank,
                        record.message, restarts);
   case StopKind::failed:
     break;

@@ -73,7 +73,7 @@ AttemptResult Supervisor::run(const std::vector<WorkerSpec>& workers, JobChannel
       StopRecord lost;
       lost.kind = StopKind::lost;
       lost.node_rank = 0;
-      lost.node = "node 0";
+      lost.node = "the rendezvous store's node";
       lost.time = util::unix_seconds();
       lost.restartable = false;
       lost.message = fmt::format("lost the rendezvous store: {}", e.what());
@@ -121,7 +121,7 @@ AttemptResult Supervisor::run(const std::vector<WorkerSpec>& workers, JobChannel
       next_poll = now + m_options.monitor_interval;
       if (auto posted = guarded([&] { return channel.poll(); }); posted && !stop) {
         if (posted->kind != StopKind::done) {
-          note(fmt::format("attempt over ({} on node {}): stopping local workers",
+          note(fmt::format("attempt over: {} on {}: stopping local workers",
                            to_string(posted->kind), posted->node));
         }
         adopt(*posted, SIGTERM);
@@ -157,6 +157,7 @@ AttemptResult Supervisor::run(const std::vector<WorkerSpec>& workers, JobChannel
         adopt(*in_force, SIGTERM);
       } else if (running.empty() && !stop && !reported_success) {
         reported_success = true;
+        next_poll = m_clock.now(); // the last node to succeed has just posted `done`
         if (auto lost = guarded([&] {
               channel.report_success();
               return std::optional<StopRecord>();

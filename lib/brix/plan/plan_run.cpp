@@ -10,6 +10,7 @@
 #include <brix/util/error.hpp>
 #include <brix/util/strings.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <fmt/format.h>
@@ -225,6 +226,24 @@ int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
   std::vector<PlanDetails> details;
   for (auto& plan : result.plans) {
     details.push_back(refine_plan(model, cluster, options, request.checkpoint, plan));
+  }
+  // The balanced stage split can reorder the plans.
+  std::vector<std::size_t> order(result.plans.size());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+  }
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return result.plans[a].step.step_s < result.plans[b].step.step_s;
+  });
+  {
+    std::vector<PlanEstimate> plans;
+    std::vector<PlanDetails> sorted;
+    for (const auto i : order) {
+      plans.push_back(result.plans[i]);
+      sorted.push_back(details[i]);
+    }
+    result.plans = std::move(plans);
+    details = std::move(sorted);
   }
   std::optional<LayoutVerdict> verdict;
   if (!request.layout.empty() && result.plans.empty()) {

@@ -23,7 +23,11 @@ public:
     m_tp = only_or(fixed.tp, powers_of_two_up_to(std::min(64, gpus)));
     m_cp = only_or(fixed.cp, powers_of_two_up_to(std::min(16, gpus)));
     m_mbs = only_or(fixed.micro_batch, std::vector<int>{1, 2, 4, 8, 16});
-    m_recompute = only_or(fixed.recompute, std::vector<Recompute>{Recompute::none, Recompute::selective, Recompute::full});
+    // With flash attention the scores are never stored, so Megatron's selective recomputation
+    // keeps and recomputes exactly what none does: one family, listed as none.
+    const bool flash = evaluator.options().software.flash_attention;
+    m_recompute = only_or(fixed.recompute, flash ? std::vector<Recompute>{Recompute::none, Recompute::full}
+                                                 : std::vector<Recompute>{Recompute::none, Recompute::selective, Recompute::full});
     m_zero = only_or(fixed.zero, std::vector<int>{0, 1, 2, 3});
     // Evaluated from the most sharded down (see evaluate_leaf).
     m_zero_order = m_zero;
@@ -142,6 +146,9 @@ private:
     if (fixed.sp) {
       return {*fixed.sp};
     }
+    if (tp > 1 && m_eval.model().moe) {
+      return {true}; // Megatron-core's MoE layers with TP need sequence parallelism
+    }
     return tp > 1 ? std::vector<bool>{false, true} : std::vector<bool>{false};
   }
 
@@ -223,7 +230,8 @@ private:
       }
       slowest = std::max(slowest, t);
     }
-    if (static_cast<double>(micro_batches) * slowest >= threshold.load(std::memory_order_relaxed)) {
+    if (options.bound_pruning &&
+        static_cast<double>(micro_batches) * slowest >= threshold.load(std::memory_order_relaxed)) {
       partial.reject({Reason::bound, options.top_k}, leaves);
       return;
     }

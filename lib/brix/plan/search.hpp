@@ -27,6 +27,7 @@ struct SearchOptions {
   LayoutQuery fixed;
   int top_k = 5;
   int threads = 1;
+  bool bound_pruning = true; ///< off: cost every valid layout (the benchmark's baseline)
   /// Called from the searching threads with the fraction done; may be empty.
   std::function<void(double)> progress;
 };

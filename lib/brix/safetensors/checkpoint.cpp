@@ -1,0 +1,104 @@
+#include <brix/safetensors/checkpoint.hpp>
+
+#include <brix/util/error.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace brix::safetensors {
+
+namespace fs = std::filesystem;
+
+std::string read_small_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    fail_input(path, 0, "cannot open the file");
+  }
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+bool is_plain_file_name(std::string_view name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string_view::npos &&
+         name.find('\0') == std::string_view::npos;
+}
+
+std::uint64_t Checkpoint::total_bytes() const {
+  std::uint64_t total = 0;
+  for (const auto& file : files) {
+    total += file.file_size();
+  }
+  return total;
+}
+
+Checkpoint open_checkpoint(const std::string& dir) {
+  Checkpoint checkpoint;
+  checkpoint.dir = dir;
+  std::error_code error;
+  if (!fs::is_directory(dir, error)) {
+    fail_input(dir, 0, "not a folder", "a Hugging Face checkpoint folder with *.safetensors");
+  }
+  const auto index_path = (fs::path(dir) / k_index_name).string();
+  std::unordered_map<std::string, std::string> weight_map;
+  if (fs::exists(index_path, error)) {
+    checkpoint.index_name = k_index_name;
+    checkpoint.index_text = read_small_file(index_path);
+    nlohmann::ordered_json index;
+    try {
+      index = nlohmann::ordered_json::parse(checkpoint.index_text);
+    } catch (const nlohmann::json::parse_error& e) {
+      const std::string message = e.what();
+      fail_input(index_path, 0, fmt::format("malformed JSON: {}", message.substr(message.find("] ") + 2)));
+    }
+    if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
+      fail_input(index_path, 0, "no weight_map object", "{\"metadata\": {...}, \"weight_map\": {tensor: file}}");
+    }
+    std::set<std::string> names;
+    for (const auto& [tensor, file] : index["weight_map"].items()) {
+      if (!file.is_string() || !is_plain_file_name(file.get<std::string>())) {
+        fail_input(index_path, 0, fmt::format("weight_map['{}'] is not a file name in this folder: {}", tensor, file.dump()));
+      }
+      weight_map[tensor] = file.get<std::string>();
+      names.insert(file.get<std::string>());
+    }
+    checkpoint.file_names.assign(names.begin(), names.end());
+  } else if (fs::exists(fs::path(dir) / k_single_name, error)) {
+    checkpoint.file_names = {k_single_name};
+  } else {
+    fail_input(dir, 0, fmt::format("neither {} nor {} is here", k_index_name, k_single_name),
+               "a Hugging Face safetensors checkpoint folder");
+  }
+  for (const auto& name : checkpoint.file_names) {
+    checkpoint.files.push_back(SafetensorsFile::open((fs::path(dir) / name).string()));
+  }
+  for (std::size_t f = 0; f < checkpoint.files.size(); ++f) {
+    const auto& file = checkpoint.files[f];
+    for (const auto& tensor : file.tensors()) {
+      if (!checkpoint.index_name.empty()) {
+        const auto it = weight_map.find(tensor.name);
+        if (it == weight_map.end() || it->second != checkpoint.file_names[f]) {
+          fail_input(index_path, 0,
+                     fmt::format("tensor '{}' is in {} but the weight_map {}", tensor.name, checkpoint.file_names[f],
+                                 it == weight_map.end() ? "does not name it" : "puts it in " + it->second));
+        }
+      }
+      if (!checkpoint.tensors.emplace(tensor.name, TensorLocation{f, &tensor}).second) {
+        fail_input(file.path(), 0, fmt::format("tensor '{}' is also in {}", tensor.name,
+                                               checkpoint.file_names[checkpoint.tensors[tensor.name].file]));
+      }
+    }
+  }
+  for (const auto& [tensor, file] : weight_map) {
+    if (checkpoint.tensors.count(tensor) == 0) {
+      fail_input(index_path, 0, fmt::format("weight_map names tensor '{}' in {} but that file lacks it", tensor, file));
+    }
+  }
+  return checkpoint;
+}
+
+} // namespace brix::safetensors

@@ -1,0 +1,68 @@
+#pragma once
+// The machines a plan is placed on, in rank order, with what `brix probe` found inside each one.
+// Read from cluster files (node_groups with optional hosts and topology) or from probe reports
+// (`brix probe --format json|yaml`). Only the topology fields placement needs are read; the
+// rest of the free-form block is left alone (schema: man/brix-probe.1).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace brix::util {
+class DocNode;
+}
+
+namespace brix::shard {
+
+/// An RDMA adapter of a node.
+struct TopologyNic {
+  std::string name; ///< verbs device, "mlx5_0"
+  int numa_node = -1;
+  bool compute = false; ///< close to some GPU (PIX/PXB): meant for GPU traffic, not storage
+  int port = 1;         ///< first port number, as NCCL_IB_HCA wants it ("mlx5_0:1")
+};
+
+/// The PCIe distance class of a path, best to worst (nvidia-smi topo -m's legend).
+enum class PathClass { pix, pxb, phb, node, sys };
+
+struct NicDistance {
+  std::string name;
+  PathClass path = PathClass::sys;
+};
+
+struct TopologyGpu {
+  int index = 0;      ///< PCI bus order (CUDA_DEVICE_ORDER=PCI_BUS_ID)
+  int numa_node = -1; ///< -1: unknown
+  std::string cpus;   ///< CPU list local to the GPU
+  std::vector<NicDistance> nearest_nics; ///< closest first
+};
+
+struct NodeTopology {
+  std::string source; ///< "<file>:<line>" of the block, for messages
+  std::vector<TopologyGpu> gpus;
+  std::vector<TopologyNic> nics;
+
+  [[nodiscard]] const TopologyNic* find_nic(const std::string& name) const;
+};
+
+struct ClusterNode {
+  std::string name;    ///< host name, or "<group>#<i>" when the cluster file lists no hosts
+  bool named = false;  ///< name is a real host name
+  std::string group;   ///< node group
+  int gpus = 0;
+  std::shared_ptr<const NodeTopology> topology; ///< null: no topology block for this node
+};
+
+[[nodiscard]] std::string path_class_name(PathClass path);
+
+/// Reads the fields above from a `topology:` block / probe report. Missing or mistyped fields
+/// it needs are InputErrors at their line.
+[[nodiscard]] NodeTopology read_topology(const util::DocNode& block);
+
+/// Nodes of one file: a cluster file (`node_groups:`) expands every group into its nodes; a probe
+/// report (`brix_probe:`) is one node. Anything else is an InputError.
+[[nodiscard]] std::vector<ClusterNode> load_nodes_file(const std::string& path);
+/// The nodes of several files, in order.
+[[nodiscard]] std::vector<ClusterNode> load_nodes(const std::vector<std::string>& paths);
+
+} // namespace brix::shard

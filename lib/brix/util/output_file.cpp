@@ -1,0 +1,121 @@
+#include <brix/util/output_file.hpp>
+
+#include <brix/util/error.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <fmt/format.h>
+#include <unistd.h>
+#include <utility>
+
+namespace brix::util {
+
+namespace {
+[[noreturn]] void fail_io(const std::string& path, std::string_view what, int error) {
+  throw JobError(fmt::format("{}: {} ({})", path, what, std::strerror(error)));
+}
+} // namespace
+
+OutputFile::OutputFile(const std::string& path, std::uint64_t size) : m_path(path) {
+  m_fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (m_fd < 0) {
+    fail_io(path, "cannot create the file", errno);
+  }
+  if (::ftruncate(m_fd, static_cast<off_t>(size)) != 0) {
+    const int error = errno;
+    ::close(m_fd);
+    m_fd = -1;
+    fail_io(path, "cannot size the file", error);
+  }
+}
+
+OutputFile::~OutputFile() {
+  if (m_fd >= 0) {
+    ::close(m_fd);
+  }
+}
+
+OutputFile::OutputFile(OutputFile&& other) noexcept
+    : m_path(std::move(other.m_path)), m_fd(std::exchange(other.m_fd, -1)) {}
+
+void OutputFile::write_at(std::uint64_t offset, std::span<const std::byte> bytes) const {
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const auto n = ::pwrite(m_fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      fail_io(m_path, "write failed", errno);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+void OutputFile::finish() {
+  if (m_fd < 0) {
+    return;
+  }
+  const int fd = std::exchange(m_fd, -1);
+  if (::fsync(fd) != 0) {
+    const int error = errno;
+    ::close(fd);
+    fail_io(m_path, "fsync failed", error);
+  }
+  if (::close(fd) != 0) {
+    fail_io(m_path, "close failed", errno);
+  }
+}
+
+void remove_tree_quietly(const std::string& path) {
+  std::error_code error;
+  std::filesystem::remove_all(path, error);
+}
+
+} // namespace brix::util
+
+namespace brix::util {
+
+StagedDirectory::StagedDirectory(const std::string& target, std::string_view what) : m_target(target) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (target.empty()) {
+    throw InputError(fmt::format("{}: empty path", what));
+  }
+  if (fs::exists(target, error)) {
+    throw InputError(fmt::format("{} {}: already exists (brix never writes into an existing folder; remove it "
+                                 "or choose another)",
+                                 what, target));
+  }
+  const auto parent = fs::absolute(fs::path(target), error).parent_path();
+  if (!fs::is_directory(parent, error)) {
+    throw InputError(fmt::format("{} {}: the parent folder {} does not exist", what, target, parent.string()));
+  }
+  m_temporary = fmt::format("{}.tmp.{}", fs::absolute(fs::path(target), error).string(), ::getpid());
+  remove_tree_quietly(m_temporary); // a leftover of an earlier crash with the same pid
+  if (!fs::create_directory(m_temporary, error)) {
+    throw JobError(fmt::format("{}: cannot create the folder ({})", m_temporary, error.message()));
+  }
+}
+
+StagedDirectory::~StagedDirectory() {
+  if (!m_committed) {
+    remove_tree_quietly(m_temporary);
+  }
+}
+
+void StagedDirectory::commit() {
+  const int fd = ::open(m_temporary.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd); // the folder's entries, before it becomes visible under its name
+    ::close(fd);
+  }
+  if (std::rename(m_temporary.c_str(), m_target.c_str()) != 0) {
+    fail_io(m_target, fmt::format("cannot rename {} into place", m_temporary), errno);
+  }
+  m_committed = true;
+}
+
+} // namespace brix::util

@@ -1,0 +1,59 @@
+#pragma once
+// A file written at known offsets from many threads (pwrite), then flushed to disk.
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace brix::util {
+
+class OutputFile {
+public:
+  /// Creates `path` (it must not exist) and sizes it to `size` bytes. Failures are JobErrors.
+  OutputFile(const std::string& path, std::uint64_t size);
+  ~OutputFile();
+  OutputFile(OutputFile&& other) noexcept;
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+  OutputFile& operator=(OutputFile&&) = delete;
+
+  /// Writes all of `bytes` at `offset`; safe to call from several threads at once.
+  void write_at(std::uint64_t offset, std::span<const std::byte> bytes) const;
+  /// fsync and close; errors are JobErrors.
+  void finish();
+  [[nodiscard]] const std::string& path() const { return m_path; }
+
+private:
+  std::string m_path;
+  int m_fd = -1;
+};
+
+/// Removes a directory tree, ignoring errors (cleanup after a failure).
+void remove_tree_quietly(const std::string& path);
+
+} // namespace brix::util
+
+namespace brix::util {
+
+/// A folder filled under a temporary name beside its target and renamed into place by commit():
+/// readers never see a half-written folder, and a failure leaves nothing behind.
+class StagedDirectory {
+public:
+  /// `target` must not exist (InputError naming `what`, e.g. "--out"); its parent must.
+  StagedDirectory(const std::string& target, std::string_view what);
+  ~StagedDirectory();
+  StagedDirectory(const StagedDirectory&) = delete;
+  StagedDirectory& operator=(const StagedDirectory&) = delete;
+
+  /// The temporary folder to write into.
+  [[nodiscard]] const std::string& path() const { return m_temporary; }
+  /// Renames the temporary folder to the target (JobError on failure).
+  void commit();
+
+private:
+  std::string m_target;
+  std::string m_temporary;
+  bool m_committed = false;
+};
+
+} // namespace brix::util

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# brix shard: the rank map of a plan on real-looking nodes, its output formats, hostfile and errors.
+source "$(dirname "$0")/lib.sh"
+fixtures="$BRIX_SOURCE_DIR/tests/fixtures/shard"
+
+# A Llama-3.1-8B plan on two DGX H100 nodes: tp 4, pp 2, dp 2.
+cat >"$work/plan.yaml" <<YAML
+brix_plan: 1
+model: {name: llama-3.1-8b, source: ""}
+cluster: {name: dgx-pair, source: $fixtures/dgx-h100-pair.yaml}
+seq_len: 8192
+batch: {global: 64, micro: 1, accumulation: 32}
+layout: {tp: 4, pp: 2, dp: 2, ep: 1, etp: 1, cp: 1, sp: true, micro_batch: 1, vpp: 1,
+         schedule: 1f1b, recompute: selective, zero: 1, precision: bf16, grad_compression: none}
+YAML
+
+run "$BRIX" shard --plan "$work/plan.yaml" --hostfile "$work/hosts"
+expect_rc 0 "rank map"
+expect_out '^16 ranks on 2 node\(s\)'
+expect_out '^ +5 +dgx-a +5 +1 +0 +1 +0 +0 +5 +0-15 +1 +70-83,182-195 +mlx5_5 \(PXB\)'
+expect_out '^ +13 +dgx-b +5 +1 +0 +1 +1 +0 +5 +16-31 '
+checks=$((checks + 1)); [ "$(sort "$work/hosts" | uniq -c | tr -s ' ')" = "$(printf ' 8 dgx-a\n 8 dgx-b')" ] || fail "hostfile: $(cat "$work/hosts")"
+
+run "$BRIX" shard --plan "$work/plan.yaml" --format json
+expect_rc 0 "json"
+checks=$((checks + 1))
+python3 - "$out" <<'PY' || fail "json content"
+import json, sys
+doc = json.loads(sys.argv[1])
+r = doc["ranks"][5]
+assert doc["world"] == 16 and doc["order"] == "tp-cp-ep-dp-pp"
+assert r["groups"]["tp"] == [4, 5, 6, 7] and r["groups"]["dp"] == [1, 5] and r["groups"]["pp"] == [5, 13]
+assert r["env"]["NCCL_IB_HCA"] == "=mlx5_5:1" and r["env"]["LOCAL_RANK"] == "5"
+assert r["bind"] == "numactl --physcpubind=70-83,182-195 --membind=1"
+assert doc["findings"] == []
+PY
+
+run "$BRIX" shard --plan "$work/plan.yaml" --format yaml
+expect_rc 0 "yaml"; expect_out '^order: tp-cp-ep-dp-pp'
+
+# Probe reports as nodes: two copies of one node's report.
+run "$BRIX" shard --plan "$work/plan.yaml" --nodes "$fixtures/dgx-a-probe.yaml" "$fixtures/dgx-a-probe.yaml" --order tp-dp-pp
+expect_rc 0 "probe files"; expect_out 'order tp-dp-pp-cp-ep'
+
+# Checks: a TP group across nodes (pp and dp before tp) is reported, the map still printed.
+run "$BRIX" shard --plan "$work/plan.yaml" --order pp-dp-tp-cp-ep
+expect_rc 0 "tp across nodes"; expect_out 'warning: \[tp-across-nodes\]'
+
+# Bad input: one line, exit 2.
+sed 's/tp: 4, pp: 2, dp: 2/tp: 8, pp: 2, dp: 2/; s/global: 64/global: 64/' "$work/plan.yaml" >"$work/big.yaml"
+run "$BRIX" shard --plan "$work/big.yaml"
+expect_rc 2 "more ranks than GPUs"; expect_one_line_err
+expect_err 'the plan needs 32 ranks \(tp 8 × cp 1 × dp 2 × pp 2\) but the nodes have 16 GPUs \(2 nodes\)'
+
+run "$BRIX" shard --plan "$work/plan.yaml" --order tp-cp-xq-dp-pp
+expect_rc 2 "bad order"; expect_one_line_err; expect_err "unknown dimension 'xq'"
+
+sed 's/seq_len:/seq_lne:/' "$work/plan.yaml" >"$work/typo.yaml"
+run "$BRIX" shard --plan "$work/typo.yaml"
+expect_rc 2 "typo"; expect_one_line_err; expect_err "typo.yaml:4: unknown key 'seq_lne' in the plan \(did you mean 'seq_len'\?\)"
+
+run "$BRIX" shard
+expect_rc 2 "no plan"; expect_err -- '--plan is required'
+
+sed 's/cluster: {name: dgx-pair, source: .*}/cluster: {name: dgx-pair, source: nowhere.yaml}/' "$work/plan.yaml" >"$work/lost.yaml"
+run "$BRIX" shard --plan "$work/lost.yaml"
+expect_rc 2 "missing cluster"; expect_one_line_err; expect_err "cluster.source 'nowhere.yaml' not found"
+
+# A cluster file without hosts: the map prints, the hostfile is refused.
+run "$BRIX" shard --plan "$work/plan.yaml" --nodes "$BRIX_SOURCE_DIR/configs/clusters/example-deployment.yaml" --hostfile "$work/h2"
+expect_rc 2 "hostfile without hosts"; expect_err 'cannot write a hostfile'
+checks=$((checks + 1)); [ ! -e "$work/h2" ] || fail "hostfile written anyway"
+
+finish

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# brix shard weights / merge on a small Llama-shaped checkpoint written here: shard files,
+# bit-exact round trip, and bad input (one line, exit 2, nothing left behind).
+source "$(dirname "$0")/lib.sh"
+command -v python3 >/dev/null || { echo "skip: python3 is needed to write the test checkpoint"; exit 77; }
+
+# make_checkpoint DIR [EXTRA_TENSOR]: 2 layers, hidden 64, 4 heads (2 kv heads), vocab 128, two files.
+make_checkpoint() {
+  python3 - "$1" "${2:-}" <<'PY'
+import json, os, struct, sys, random
+out, extra = sys.argv[1], sys.argv[2]
+os.makedirs(out, exist_ok=True)
+h, heads, kv, ffn, vocab, layers = 64, 4, 2, 128, 128, 2
+hd = h // heads
+json.dump({"model_type": "llama", "hidden_size": h, "num_hidden_layers": layers, "num_attention_heads": heads,
+           "num_key_value_heads": kv, "intermediate_size": ffn, "vocab_size": vocab,
+           "max_position_embeddings": 2048}, open(f"{out}/config.json", "w"))
+tensors = [("model.embed_tokens.weight", [vocab, h])]
+for l in range(layers):
+    p = f"model.layers.{l}."
+    tensors += [(p + "input_layernorm.weight", [h]), (p + "self_attn.q_proj.weight", [heads * hd, h]),
+                (p + "self_attn.k_proj.weight", [kv * hd, h]), (p + "self_attn.v_proj.weight", [kv * hd, h]),
+                (p + "self_attn.o_proj.weight", [h, heads * hd]), (p + "post_attention_layernorm.weight", [h]),
+                (p + "mlp.gate_proj.weight", [ffn, h]), (p + "mlp.up_proj.weight", [ffn, h]),
+                (p + "mlp.down_proj.weight", [h, ffn])]
+tensors += [("model.norm.weight", [h]), ("lm_head.weight", [vocab, h])]
+if extra:
+    tensors.append((extra, [4, 4]))
+rng = random.Random(5)
+weight_map = {}
+halves = [tensors[: len(tensors) // 2], tensors[len(tensors) // 2:]]
+for i, part in enumerate(halves):
+    name = f"model-{i + 1:05}-of-00002.safetensors"
+    header, offset, blobs = {"__metadata__": {"format": "pt"}}, 0, []
+    for t, shape in part:
+        n = 2
+        for d in shape:
+            n *= d
+        header[t] = {"dtype": "BF16", "shape": shape, "data_offsets": [offset, offset + n]}
+        blobs.append(bytes(rng.getrandbits(8) for _ in range(n)))
+        offset += n
+        weight_map[t] = name
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(f"{out}/{name}", "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+json.dump({"metadata": {"total_size": 0}, "weight_map": weight_map}, open(f"{out}/model.safetensors.index.json", "w"), indent=2)
+PY
+}
+
+# A plan for the checkpoint in $2 with layout $3.
+make_plan() {
+  cat >"$1" <<YAML
+brix_plan: 1
+model: {name: tiny, source: $2/config.json}
+cluster: {name: none, source: ""}
+seq_len: 2048
+batch: {global: 8, micro: 1, accumulation: 8}
+layout: $3
+YAML
+}
+
+# nothing_left OUT: neither OUT nor a temporary beside it.
+nothing_left() {
+  checks=$((checks + 1))
+  if [ -e "$1" ] || compgen -G "$1.tmp.*" >/dev/null; then fail "output left behind for $1"; fi
+}
+
+make_checkpoint "$work/hf"
+make_plan "$work/plan.yaml" "$work/hf" "{tp: 2, pp: 2, dp: 1}"
+
+run "$BRIX" shard weights --plan "$work/plan.yaml" --in "$work/hf" --out "$work/shards" --threads 2
+expect_rc 0 "weights"; expect_out '^wrote .*shards: 4 files'
+checks=$((checks + 1)); [ "$(ls "$work/shards" | sort | tr '\n' ' ')" = "brix-shards.json model-pp000-tp00-ep000.safetensors model-pp000-tp01-ep000.safetensors model-pp001-tp00-ep000.safetensors model-pp001-tp01-ep000.safetensors " ] || fail "shard files: $(ls "$work/shards")"
+
+run "$BRIX" shard merge --in "$work/shards" --out "$work/back" --format json
+expect_rc 0 "merge"; expect_out '"files": 3'
+for f in "$work"/hf/*.safetensors "$work/hf/model.safetensors.index.json"; do
+  checks=$((checks + 1)); cmp -s "$f" "$work/back/$(basename "$f")" || fail "not bit-exact: $(basename "$f")"
+done
+
+# The output folder exists: refused, untouched.
+run "$BRIX" shard weights --plan "$work/plan.yaml" --in "$work/hf" --out "$work/shards"
+expect_rc 2 "existing out"; expect_one_line_err; expect_err 'already exists'
+
+# Bad checkpoints. Each gets a fresh copy, and must leave no output.
+bad() { rm -rf "$work/bad"; cp -r "$work/hf" "$work/bad"; }
+second="$work/bad/model-00002-of-00002.safetensors"
+
+bad; truncate -s -7 "$second"
+run "$BRIX" shard weights --plan "$work/plan.yaml" --in "$work/bad" --out "$work/o1"
+expect_rc 2 "truncated"; expect_one_line_err; expect_err 'run past the end of the data'; nothing_left "$work/o1"
+
+bad; printf '\xff\xff\xff\xff\x00\x00\x00\x00' | dd of="$second" bs=1 seek=0 conv=notrunc status=none
+run "$BRIX" shard weights --plan "$work/plan.yaml" --in "$work/bad" --out "$work/o2"
+expect_rc 2 "header length"; expect_one_line_err; expect_err 'header length 4294967295 runs past the end of the file'; nothing_left "$work/o2"
+
+# Rewrite one header: overlapping offsets, then a dtype that disagrees with the shape.
+patch_header() {
+  python3 - "$second" "$1" <<'PY'
+import json, struct, sys
+path, how = sys.argv[1], sys.argv[2]
+raw = open(path, "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+header = json.loads(raw[8:8 + n])
+names = [k for k in header if k != "__metadata__"]
+if how == "overlap":
+    header[names[1]]["data_offsets"][0] -= 2
+    header[names[1]]["data_offsets"][1] -= 2
+    header[names[1]]["shape"] = header[names[1]]["shape"]
+elif how == "dtype":
+    header[names[0]]["dtype"] = "F32"
+text = json.dumps(header).encode()
+text += b" " * (-len(text) % 8)
+open(path, "wb").write(struct.pack("<Q", len(text)) + text + raw[8 + n:])
+PY
+}
+bad; patch_header overlap
+run "$BRIX" shard weights --plan "$work/plan.yaml" --in "$work/bad" --out "$work/o3"
+expect_rc 2 "overlap"; expect_one_line_err; expect_err 'overlap'; nothing_left "$work/o3"
+
+bad; patch_header dtype
+run "$BRIX" shard weights --plan "$work/plan.yaml" --in "$work/bad" --out "$work/o4"
+expect_rc 2 "dtype/shape"; expect_one_line_err; expect_err "dtype F32 and shape \[[0-9, ]+\] need [0-9]+ bytes"; nothing_left "$work/o4"
+
+bad; echo '{"weight_map": {' >"$work/bad/model.safetensors.index.json"
+run "$BRIX" shard weights --plan "$work/plan.yaml" --in "$work/bad" --out "$work/o5"
+expect_rc 2 "malformed index"; expect_one_line_err; expect_err 'model.safetensors.index.json: malformed JSON'; nothing_left "$work/o5"
+
+# A tensor the plan cannot place.
+make_checkpoint "$work/odd" "model.layers.0.self_attn.rotary_mystery.weight"
+make_plan "$work/odd.yaml" "$work/odd" "{tp: 2, pp: 2, dp: 1}"
+run "$BRIX" shard weights --plan "$work/odd.yaml" --in "$work/odd" --out "$work/o6"
+expect_rc 2 "unknown tensor"; expect_one_line_err
+expect_err "tensor 'model.layers.0.self_attn.rotary_mystery.weight': no known parallel role"; nothing_left "$work/o6"
+
+# A split that cuts heads: 2 kv heads over tp 4.
+make_plan "$work/tp4.yaml" "$work/hf" "{tp: 4, pp: 1, dp: 1}"
+run "$BRIX" shard weights --plan "$work/tp4.yaml" --in "$work/hf" --out "$work/o7"
+expect_rc 2 "heads"; expect_one_line_err; expect_err "k_proj.weight': 32 rows of 16 per head do not split into 4 parts"; nothing_left "$work/o7"
+
+# A shard that does not match the index: merge refuses before writing.
+cp -r "$work/shards" "$work/shards2"
+python3 - "$work/shards2/brix-shards.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+doc["source"]["files"][0]["tensors"][0]["shape"][0] *= 2
+json.dump(doc, open(sys.argv[1], "w"))
+PY
+run "$BRIX" shard merge --in "$work/shards2" --out "$work/o8"
+expect_rc 2 "merge mismatch"; expect_one_line_err; expect_err 'the index expects'; nothing_left "$work/o8"
+
+finish

@@ -1,0 +1,115 @@
+#include <brix/safetensors/checkpoint.hpp>
+#include <brix/safetensors/reader.hpp>
+#include <brix/safetensors/writer.hpp>
+#include <brix/util/error.hpp>
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+using namespace brix::safetensors;
+
+namespace {
+
+struct TempDir {
+  fs::path path = fs::temp_directory_path() / ("brix-test-st-" + std::to_string(::getpid()));
+  TempDir() { fs::create_directories(path); }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+/// A file with header `json` (length prefix `length`, default its size) and `data` bytes.
+std::string write_raw(const fs::path& path, const std::string& json, std::size_t data,
+                      std::optional<std::uint64_t> length = std::nullopt) {
+  std::ofstream out(path, std::ios::binary);
+  out << length_prefix(length.value_or(json.size())) << json << std::string(data, '\x5a');
+  return path.string();
+}
+
+std::string error_of(const std::string& path) {
+  try {
+    (void)SafetensorsFile::open(path);
+  } catch (const brix::InputError& e) {
+    return std::string(e.what()).substr(path.size() + 2);
+  }
+  return "";
+}
+
+} // namespace
+
+TEST_CASE("safetensors::SafetensorsFile reads what layout_file writes") {
+  TempDir dir;
+  const std::vector<TensorEntry> entries{{"b", Dtype::bf16, {2, 3}}, {"a", Dtype::f32, {4}}, {"s", Dtype::u8, {}}};
+  const auto layout = layout_file(entries, nlohmann::ordered_json{{"format", "pt"}});
+  CHECK(layout.header.size() % 8 == 0);
+  CHECK(layout.size == layout.header.size() + 12 + 16 + 1);
+  const auto path = dir.path / "x.safetensors";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << layout.header << std::string(29, '\x01');
+  }
+  const auto file = SafetensorsFile::open(path.string());
+  REQUIRE(file.tensors().size() == 3);
+  CHECK(file.tensors()[0].name == "b");
+  CHECK(file.tensors()[1].begin == 12);
+  CHECK(file.find("a")->shape == std::vector<std::int64_t>{4});
+  CHECK(file.find("s")->bytes() == 1);
+  CHECK(file.metadata()["format"] == "pt");
+  CHECK(file.data_offset() == layout.header.size());
+  CHECK(file.header_bytes().size() == layout.header.size() - 8);
+}
+
+TEST_CASE("safetensors::SafetensorsFile rejects bad files with one line") {
+  TempDir dir;
+  const auto p = dir.path / "bad.safetensors";
+  {
+    std::ofstream(p, std::ios::binary) << "abc";
+  }
+  CHECK(error_of(p.string()) == "truncated: 3 bytes, too short for the 8-byte header length (a safetensors file)");
+  CHECK(error_of(write_raw(p, R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}})", 4, 1000)) ==
+        "header length 1000 runs past the end of the file (65 bytes) (truncated or not a safetensors file)");
+  CHECK(error_of(write_raw(p, R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]})", 4))
+            .starts_with("malformed header JSON: parse error at line 1, column 53: syntax error"));
+  CHECK(error_of(write_raw(p, R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,8]}})", 4)) ==
+        "tensor 'a': data_offsets [0, 8] run past the end of the data (4 bytes) (truncated file or corrupt header)");
+  CHECK(error_of(write_raw(p,
+                           R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},)"
+                           R"("b":{"dtype":"U8","shape":[4],"data_offsets":[2,6]}})",
+                           6)) == "tensors 'a' and 'b' overlap (data_offsets [0, 4] and [2, 6])");
+  CHECK(error_of(write_raw(p, R"({"a":{"dtype":"BF16","shape":[4],"data_offsets":[0,4]}})", 4)) ==
+        "tensor 'a': dtype BF16 and shape [4] need 8 bytes but data_offsets [0, 4] hold 4");
+  CHECK(error_of(write_raw(p, R"({"a":{"dtype":"Q4","shape":[4],"data_offsets":[0,4]}})", 4))
+            .starts_with("tensor 'a': unknown dtype \"Q4\" (one of F64 F32"));
+  CHECK(error_of(write_raw(p, R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}})", 6)) ==
+        "2 bytes after the last tensor belong to no tensor (tensors cover the data without gaps)");
+  CHECK(error_of(write_raw(p, R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}})", 4)) ==
+        "data bytes [0, 2) belong to no tensor (before 'a') (tensors cover the data without gaps)");
+  CHECK(error_of(write_raw(p,
+                           R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},)"
+                           R"("a":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}})",
+                           4)) == "header names tensor 'a' twice");
+  CHECK(error_of(write_raw(p, R"({"a":{"dtype":"U8","shape":[-2],"data_offsets":[0,2]}})", 2))
+            .starts_with("tensor 'a': shape holds something other than non-negative integers"));
+  CHECK(error_of(write_raw(p, R"([1, 2])", 0)).starts_with("the header is not a JSON object"));
+}
+
+TEST_CASE("safetensors::open_checkpoint checks the index against the files") {
+  TempDir dir;
+  const auto layout = layout_file({{"a", Dtype::u8, {4}}});
+  {
+    std::ofstream out(dir.path / "m-1.safetensors", std::ios::binary);
+    out << layout.header << "1234";
+  }
+  std::ofstream(dir.path / k_index_name) << R"({"weight_map": {"a": "m-1.safetensors", "b": "m-1.safetensors"}})";
+  CHECK_THROWS_WITH_AS((void)open_checkpoint(dir.path.string()),
+                       doctest::Contains("weight_map names tensor 'b' in m-1.safetensors but that file lacks it"),
+                       brix::InputError);
+  std::ofstream(dir.path / k_index_name) << R"({"weight_map": {"a": "../m-1.safetensors"}})";
+  CHECK_THROWS_WITH_AS((void)open_checkpoint(dir.path.string()), doctest::Contains("is not a file name in this folder"),
+                       brix::InputError);
+  std::ofstream(dir.path / k_index_name) << R"({"weight_map": {"a": "m-1.safetensors"}})";
+  const auto checkpoint = open_checkpoint(dir.path.string());
+  CHECK(checkpoint.tensors.at("a").info->bytes() == 4);
+  CHECK(checkpoint.file_names == std::vector<std::string>{"m-1.safetensors"});
+}

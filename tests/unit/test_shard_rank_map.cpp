@@ -1,0 +1,172 @@
+#include <brix/plan/plan_file.hpp>
+#include <brix/shard/nodes.hpp>
+#include <brix/shard/rank_map.hpp>
+#include <brix/shard/rank_generator.hpp>
+#include <brix/util/document.hpp>
+#include <brix/util/error.hpp>
+
+#include <doctest/doctest.h>
+
+#include <fmt/format.h>
+
+using namespace brix::shard;
+using brix::InputError;
+
+namespace {
+
+const std::string k_fixture = std::string(BRIX_TEST_SOURCE_DIR) + "/tests/fixtures/shard/dgx-h100-pair.yaml";
+
+brix::plan::PlanFile plan_of(const std::string& layout, std::int64_t accumulation = 8) {
+  return brix::plan::parse_plan_file(
+      fmt::format("brix_plan: 1\nmodel: {{name: m, source: m.json}}\ncluster: {{name: c, source: c.yaml}}\n"
+                  "seq_len: 4096\nlayout: {}\nbatch: {{global: {}, micro: 1, accumulation: {}}}\n",
+                  layout, accumulation * std::stoi(layout.substr(layout.find("dp: ") + 4)), accumulation),
+      "plan.yaml");
+}
+
+const std::string* env_of(const RankPlacement& rank, const std::string& key) {
+  for (const auto& [name, value] : rank.env) {
+    if (name == key) {
+      return &value;
+    }
+  }
+  return nullptr;
+}
+
+/// A node with `gpus` GPUs on two sockets and the adapters given as "gpu:nic:path" triples.
+ClusterNode synthetic_node(const std::string& name, const std::string& topology_yaml, int gpus) {
+  const auto doc = brix::util::DocNode::load_string(topology_yaml, name + ".yaml");
+  ClusterNode node;
+  node.name = name;
+  node.named = true;
+  node.group = "g";
+  node.gpus = gpus;
+  node.topology = std::make_shared<const NodeTopology>(read_topology(doc));
+  return node;
+}
+
+} // namespace
+
+TEST_CASE("shard::build_rank_map on two DGX H100 nodes") {
+  const auto nodes = load_nodes({k_fixture});
+  REQUIRE(nodes.size() == 2);
+  CHECK(nodes[1].name == "dgx-b");
+  const auto plan = plan_of("{tp: 4, pp: 2, dp: 2, ep: 4}");
+  const auto map = build_rank_map(plan, nodes, parse_order("tp-cp-ep-dp-pp"), 10);
+  REQUIRE(map.ranks.size() == 16);
+  const auto& r5 = map.ranks[5];
+  CHECK(r5.node == 0);
+  CHECK(r5.gpu == 5);
+  CHECK(r5.tp == 1);
+  CHECK(r5.dp == 1);
+  CHECK(r5.pp == 0);
+  CHECK(r5.ep == 1);
+  CHECK(r5.expert_dp == 1);
+  CHECK(r5.groups.tp == std::vector<int>{4, 5, 6, 7});
+  CHECK(r5.groups.dp == std::vector<int>{1, 5});
+  CHECK(r5.groups.pp == std::vector<int>{5, 13});
+  CHECK(r5.groups.embedding == std::vector<int>{5, 13});
+  CHECK(r5.groups.ep == std::vector<int>{4, 5, 6, 7});
+  CHECK(r5.groups.expert_dp == std::vector<int>{1, 5});
+  REQUIRE(r5.stages.size() == 1);
+  CHECK(r5.stages[0].first_layer == 0);
+  CHECK(r5.stages[0].last_layer == 4);
+  CHECK(map.ranks[13].stages[0].first_layer == 5);
+  CHECK(map.ranks[13].node == 1);
+  // Topology: GPU 5 sits on NUMA node 1 with three other GPUs: a quarter of its CPUs, whole cores.
+  CHECK(r5.numa_node == 1);
+  CHECK(r5.cpus == "70-83,182-195");
+  CHECK(map.ranks[0].cpus == "0-13,112-125");
+  CHECK(r5.nics == std::vector<std::string>{"mlx5_5"});
+  CHECK(r5.nic_path == static_cast<int>(PathClass::pxb));
+  REQUIRE(env_of(r5, "NCCL_IB_HCA") != nullptr);
+  CHECK(*env_of(r5, "NCCL_IB_HCA") == "=mlx5_5:1");
+  CHECK(*env_of(r5, "LOCAL_RANK") == "5");
+  CHECK(*env_of(r5, "CUDA_VISIBLE_DEVICES") == "0,1,2,3,4,5,6,7");
+  CHECK(r5.bind == "numactl --physcpubind=70-83,182-195 --membind=1");
+  CHECK(map.findings.empty());
+  CHECK(slurm_hostfile(map) == "dgx-a\ndgx-a\ndgx-a\ndgx-a\ndgx-a\ndgx-a\ndgx-a\ndgx-a\n"
+                               "dgx-b\ndgx-b\ndgx-b\ndgx-b\ndgx-b\ndgx-b\ndgx-b\ndgx-b\n");
+}
+
+TEST_CASE("shard::build_rank_map interleaved stages") {
+  const auto nodes = load_nodes({k_fixture});
+  const auto plan = plan_of("{tp: 2, pp: 4, dp: 2, vpp: 2, schedule: interleaved}");
+  const auto map = build_rank_map(plan, nodes, parse_order("tp-cp-ep-dp-pp"), 16);
+  // Rank 4 is pp rank 1: virtual stages 1 and 5 of 8 (two layers each).
+  const auto& rank = map.ranks[4];
+  CHECK(rank.pp == 1);
+  REQUIRE(rank.stages.size() == 2);
+  CHECK(rank.stages[0].stage == 1);
+  CHECK(rank.stages[0].first_layer == 2);
+  CHECK(rank.stages[1].stage == 5);
+  CHECK(rank.stages[1].first_layer == 10);
+  CHECK(rank.stages[1].last_layer == 11);
+}
+
+TEST_CASE("shard::build_rank_map checks") {
+  const auto nodes = load_nodes({k_fixture});
+  SUBCASE("more ranks than GPUs") {
+    CHECK_THROWS_WITH_AS(build_rank_map(plan_of("{tp: 8, pp: 2, dp: 2}"), nodes, parse_order("tp-cp-ep-dp-pp"), 8),
+                         "the plan needs 32 ranks (tp 8 × cp 1 × dp 2 × pp 2) but the nodes have 16 "
+                         "GPUs (2 nodes)",
+                         InputError);
+  }
+  SUBCASE("tensor parallel across nodes, idle GPUs") {
+    const auto map = build_rank_map(plan_of("{tp: 4, pp: 1, dp: 3}"), nodes, parse_order("dp-tp"), 8);
+    // dp fastest: rank = dp + 3·tp, so every TP group {d, d+3, d+6, d+9} reaches rank 8+.
+    REQUIRE(map.findings.size() == 3);
+    CHECK(map.findings[0].check == "tp-across-nodes");
+    CHECK(map.findings[0].message.starts_with("3 of 3 tensor-parallel groups span nodes (e.g. ranks 0,3,6,9 on dgx-a, dgx-b)"));
+    // dgx-b hosts ranks 8-11 only: adapters 0-3 serve one rank each, 4-7 none.
+    CHECK(map.findings[1].check == "adapters-uneven");
+    CHECK(map.findings[1].message.starts_with("dgx-b: compute adapters serve different numbers of ranks (mlx5_0 1, "));
+    CHECK(map.findings[2].check == "idle-gpus");
+    CHECK(map.findings[2].message == "4 of 16 GPUs stay idle (the plan has 12 ranks)");
+  }
+  SUBCASE("adapter across the socket and uneven sharing") {
+    // Two adapters on socket 0; GPUs 2 and 3 live on socket 1.
+    const std::string topology = R"(
+gpus:
+  - {index: 0, numa_node: 0, cpus: "0-7", nearest_nics: [{name: ib0, path: PIX}, {name: ib1, path: NODE}]}
+  - {index: 1, numa_node: 0, cpus: "0-7", nearest_nics: [{name: ib1, path: PIX}, {name: ib0, path: NODE}]}
+  - {index: 2, numa_node: 1, cpus: "8-15", nearest_nics: [{name: ib0, path: SYS}, {name: ib1, path: SYS}]}
+  - {index: 3, numa_node: 1, cpus: "8-15", nearest_nics: [{name: ib1, path: SYS}]}
+nics:
+  - {name: ib0, numa_node: 0, compute: true}
+  - {name: ib1, numa_node: 0, compute: true, ports: [{number: 2}]}
+)";
+    const auto node = synthetic_node("n0", topology, 4);
+    const auto map = build_rank_map(plan_of("{tp: 1, pp: 1, dp: 4}"), {node}, parse_order("tp-cp-ep-dp-pp"), 4);
+    CHECK(map.ranks[2].nics == std::vector<std::string>{"ib0", "ib1"});
+    CHECK(*env_of(map.ranks[2], "NCCL_IB_HCA") == "=ib0:1,ib1:2");
+    CHECK(map.ranks[2].cpus == "8-11");
+    CHECK(map.ranks[3].cpus == "12-15");
+    REQUIRE(map.findings.size() == 2);
+    CHECK(map.findings[0].check == "adapter-across-socket");
+    CHECK(map.findings[0].message ==
+          "2 GPU(s) reach their nearest adapter only across the CPU socket (SYS): n0 GPU 2 -> "
+          "ib0+ib1; n0 GPU 3 -> ib1");
+    CHECK(map.findings[1].check == "adapters-uneven");
+    CHECK(map.findings[1].message.starts_with("n0: compute adapters serve different numbers of ranks (ib0 2, ib1 3)"));
+  }
+  SUBCASE("no hosts: no hostfile") {
+    auto unnamed = nodes;
+    unnamed[0].named = false;
+    const auto map = build_rank_map(plan_of("{tp: 8, pp: 1, dp: 1}"), unnamed, parse_order("tp-cp-ep-dp-pp"), 8);
+    CHECK_THROWS_AS((void)slurm_hostfile(map), InputError);
+  }
+}
+
+TEST_CASE("shard::read_topology errors") {
+  const auto bad_path = brix::util::DocNode::load_string(
+      "gpus:\n  - {index: 0, nearest_nics: [{name: ib0, path: FAR}]}\nnics: [{name: ib0}]\n", "t.yaml");
+  CHECK_THROWS_WITH_AS(read_topology(bad_path),
+                       "t.yaml:2: unknown path class 'FAR' (expected PIX, PXB, PHB, NODE or SYS)", InputError);
+  const auto unknown_nic = brix::util::DocNode::load_string(
+      "gpus:\n  - {index: 0, nearest_nics: [{name: ib9, path: PIX}]}\nnics: [{name: ib0}]\n", "t.yaml");
+  CHECK_THROWS_WITH_AS(read_topology(unknown_nic), "t.yaml:1: GPU 0 lists adapter 'ib9' that is not under nics",
+                       InputError);
+  const auto bad_cpus = brix::util::DocNode::load_string("gpus:\n  - {index: 0, cpus: \"3-1\"}\n", "t.yaml");
+  CHECK_THROWS_WITH_AS(read_topology(bad_cpus), "t.yaml:2: '3-1' is not a CPU list (e.g. 0-55,112-167)", InputError);
+}

@@ -1,0 +1,248 @@
+#include "../support/synthetic_checkpoint.hpp"
+
+#include <brix/plan/plan_file.hpp>
+#include <brix/safetensors/checkpoint.hpp>
+#include <brix/shard/reshard.hpp>
+#include <brix/util/error.hpp>
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+namespace fs = std::filesystem;
+using namespace brix;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  explicit TempDir(const std::string& name)
+      : path(fs::temp_directory_path() / fmt::format("brix-test-{}-{}", name, ::getpid())) {
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+plan::PlanFile plan_for(const fs::path& hf, const std::string& layout) {
+  const auto dp = std::stoi(layout.substr(layout.find("dp: ") + 4));
+  return plan::parse_plan_file(fmt::format("brix_plan: 1\nmodel: {{name: synthetic, source: {}}}\n"
+                                           "cluster: {{name: c, source: c.yaml}}\nseq_len: 4096\n"
+                                           "batch: {{global: {}, micro: 1, accumulation: 4}}\nlayout: {}\n",
+                                           (hf / "config.json").string(), 4 * dp, layout),
+                               "plan.yaml");
+}
+
+std::string file_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+/// The stage (pipeline rank) of a layer under a uniform split of `layers` over pp · vpp stages;
+/// MTP layers ride on the last stage.
+int pipeline_rank_of(int layer, int layers, const plan::Layout& layout) {
+  const int stages = layout.pp * layout.vpp;
+  if (layer >= layers) {
+    return layout.pp - 1;
+  }
+  int first = 0;
+  for (int s = 0; s < stages; ++s) {
+    const int size = layers / stages + (s < layers % stages ? 1 : 0);
+    if (layer < first + size) {
+      return s % layout.pp;
+    }
+    first += size;
+  }
+  return -1;
+}
+
+/// Checks every shard against the original, independently of the resharder: which tensors each
+/// file must hold (from the names alone), their piece shapes, and their bytes element by element.
+void check_shards(const fs::path& hf, const fs::path& out, const plan::Layout& layout, int layers, int experts,
+                  bool tied) {
+  const auto checkpoint = safetensors::open_checkpoint(hf.string());
+  const auto index = nlohmann::json::parse(file_bytes(out / "brix-shards.json"));
+  std::map<std::string, int> split_dim;
+  for (const auto& file : index["source"]["files"]) {
+    for (const auto& tensor : file["tensors"]) {
+      split_dim[tensor["name"]] = tensor["dim"];
+    }
+  }
+  const std::regex layer_re(R"(^model\.layers\.(\d+)\.)");
+  const std::regex expert_re(R"(\.experts\.(\d+)\.)");
+  std::set<std::string> seen;
+  int files = 0;
+  for (const auto& shard : index["shards"]) {
+    ++files;
+    const int pp = shard["pp"], tp = shard["tp"], ep = shard["ep"], etp = shard["expert_tp"];
+    const auto file = safetensors::SafetensorsFile::open((out / shard["file"].get<std::string>()).string());
+    std::set<std::string> expected;
+    for (const auto& [name, location] : checkpoint.tensors) {
+      std::smatch match;
+      bool here = false;
+      if (std::regex_search(name, match, layer_re)) {
+        here = pipeline_rank_of(std::stoi(match[1]), layers, layout) == pp;
+      } else if (name == "model.embed_tokens.weight") {
+        here = pp == 0 || (tied && pp == layout.pp - 1);
+      } else {
+        here = pp == layout.pp - 1;
+      }
+      if (here && std::regex_search(name, match, expert_re)) {
+        here = std::stoi(match[1]) / (experts / layout.ep) == ep;
+      }
+      if (here) {
+        expected.insert(name);
+      }
+    }
+    std::set<std::string> actual;
+    for (const auto& tensor : file.tensors()) {
+      actual.insert(tensor.name);
+    }
+    CHECK_MESSAGE(actual == expected, shard["file"].get<std::string>());
+    for (const auto& piece : file.tensors()) {
+      const auto& source = *checkpoint.tensors.at(piece.name).info;
+      const auto& source_file = checkpoint.files[checkpoint.tensors.at(piece.name).file];
+      const int dim = split_dim.at(piece.name);
+      const bool expert = piece.name.find(".experts.") != std::string::npos;
+      const int parts = dim < 0 ? 1 : (expert ? layout.etp : layout.tp);
+      const int part = dim < 0 ? 0 : (expert ? etp : tp);
+      auto shape = source.shape;
+      if (dim >= 0) {
+        shape[static_cast<std::size_t>(dim)] /= parts;
+      }
+      REQUIRE_MESSAGE(piece.shape == shape, piece.name);
+      REQUIRE(piece.dtype == source.dtype);
+      // Element by element: piece index i maps to the source index with i[dim] + part · size.
+      const auto element = safetensors::dtype_size(source.dtype);
+      const auto src = source_file.data(source);
+      const auto dst = file.data(piece);
+      const auto count = safetensors::element_count(shape).value();
+      std::vector<std::int64_t> at(shape.size(), 0);
+      bool same = true;
+      for (std::uint64_t i = 0; i < count && same; ++i) {
+        std::uint64_t flat = 0;
+        for (std::size_t d = 0; d < shape.size(); ++d) {
+          const auto coordinate = at[d] + (static_cast<int>(d) == dim ? part * shape[d] : 0);
+          flat = flat * static_cast<std::uint64_t>(source.shape[d]) + static_cast<std::uint64_t>(coordinate);
+        }
+        same = std::memcmp(&dst[i * element], &src[flat * element], element) == 0;
+        for (int d = static_cast<int>(shape.size()) - 1; d >= 0; --d) {
+          if (++at[static_cast<std::size_t>(d)] < shape[static_cast<std::size_t>(d)]) {
+            break;
+          }
+          at[static_cast<std::size_t>(d)] = 0;
+        }
+      }
+      CHECK_MESSAGE(same, piece.name, " in ", shard["file"].get<std::string>());
+      seen.insert(piece.name);
+    }
+  }
+  CHECK(seen.size() == checkpoint.tensors.size()); // every tensor went somewhere
+  CHECK(files == static_cast<int>(std::distance(fs::directory_iterator(out), {})) - 1);
+}
+
+/// Merges `out` back and compares every original file byte for byte.
+void check_round_trip(const fs::path& hf, const fs::path& out, const fs::path& back) {
+  const auto stats = shard::merge_shards(out.string(), back.string(), 3);
+  std::size_t compared = 0;
+  for (const auto& entry : fs::directory_iterator(hf)) {
+    const auto name = entry.path().filename().string();
+    if (name == "config.json") {
+      continue;
+    }
+    REQUIRE_MESSAGE(fs::exists(back / name), name);
+    CHECK_MESSAGE(file_bytes(entry.path()) == file_bytes(back / name), name);
+    ++compared;
+  }
+  CHECK(compared == stats.files);
+  CHECK(static_cast<std::size_t>(std::distance(fs::directory_iterator(back), {})) == compared);
+}
+
+void reshard_and_check(const test::SyntheticCheckpoint& model, int source_files, const std::string& layout,
+                       int layers, int experts, bool tied = false) {
+  CAPTURE(layout);
+  TempDir dir("reshard");
+  test::write_checkpoint((dir.path / "hf").string(), model, source_files, 7, source_files > 1);
+  const auto plan = plan_for(dir.path / "hf", layout);
+  const auto job = shard::prepare_reshard(plan, (dir.path / "hf").string());
+  const auto stats = shard::write_reshard(job.checkpoint, job.plan, plan, job.model, (dir.path / "out").string(), 3);
+  CHECK(stats.files == job.plan.files.size());
+  CHECK(!fs::exists(dir.path / fmt::format("out.tmp.{}", ::getpid())));
+  check_shards(dir.path / "hf", dir.path / "out", plan.layout, layers, experts, tied);
+  check_round_trip(dir.path / "hf", dir.path / "out", dir.path / "back");
+}
+
+std::string reshard_error(const test::SyntheticCheckpoint& model, const std::string& layout) {
+  TempDir dir("reshard-bad");
+  test::write_checkpoint((dir.path / "hf").string(), model, 2);
+  const auto plan = plan_for(dir.path / "hf", layout);
+  try {
+    const auto job = shard::prepare_reshard(plan, (dir.path / "hf").string());
+    (void)shard::write_reshard(job.checkpoint, job.plan, plan, job.model, (dir.path / "out").string(), 2);
+  } catch (const InputError& e) {
+    CHECK(!fs::exists(dir.path / "out"));
+    return e.what();
+  }
+  return "";
+}
+
+} // namespace
+
+TEST_CASE("shard::reshard DeepSeek-V3-shaped FP8 checkpoint") {
+  const auto model = test::deepseek_v3_like({});
+  SUBCASE("tp 2, pp 2, dp 2, ep 4") { reshard_and_check(model, 3, "{tp: 2, pp: 2, dp: 2, ep: 4}", 4, 8); }
+  SUBCASE("tp 4, ep 2, etp 2") { reshard_and_check(model, 2, "{tp: 4, pp: 1, dp: 1, ep: 2, etp: 2}", 4, 8); }
+  SUBCASE("pp 3 (uneven), single file") { reshard_and_check(model, 1, "{tp: 1, pp: 3, dp: 1}", 4, 8); }
+}
+
+TEST_CASE("shard::reshard Llama-shaped checkpoint") {
+  SUBCASE("tp 4, pp 2") { reshard_and_check(test::llama_like({}), 2, "{tp: 4, pp: 2, dp: 1}", 4, 1); }
+  SUBCASE("tied embeddings, pp 2") {
+    test::LlamaShape shape;
+    shape.tied = true;
+    reshard_and_check(test::llama_like(shape), 2, "{tp: 2, pp: 2, dp: 2}", 4, 1, true);
+  }
+  SUBCASE("interleaved, pp 2 × vpp 2") {
+    reshard_and_check(test::llama_like({}), 2, "{tp: 2, pp: 2, dp: 1, vpp: 2, schedule: interleaved}", 4, 1);
+  }
+}
+
+TEST_CASE("shard::reshard refuses what it cannot place") {
+  // o_proj's input has 8 heads × 64 = 512 columns: 8 parts of 64 cut its 128-wide FP8 blocks.
+  CHECK(reshard_error(test::deepseek_v3_like({}), "{tp: 8, pp: 1, dp: 1}") ==
+        "tensor 'model.layers.0.self_attn.o_proj.weight': splitting dimension 1 (512) into 8 parts of 64 cuts "
+        "through its 128-wide FP8 scale blocks (each part must be a whole number of blocks)");
+  // 4 key/value heads of 32 rows over 8 ranks.
+  CHECK(reshard_error(test::llama_like({}), "{tp: 8, pp: 1, dp: 1}") ==
+        "tensor 'model.layers.0.self_attn.k_proj.weight': 128 rows of 32 per head do not split into 8 parts of "
+        "whole heads (4 heads) (the number of heads must be a multiple of the tensor-parallel size)");
+  auto unknown = test::llama_like({});
+  unknown.tensors.push_back({"model.layers.1.self_attn.mystery.weight", safetensors::Dtype::bf16, {4, 4}});
+  CHECK(reshard_error(unknown, "{tp: 2, pp: 1, dp: 1}")
+            .starts_with("tensor 'model.layers.1.self_attn.mystery.weight': no known parallel role (in "
+                         "model-00002-of-00002.safetensors; model hf)"));
+  auto beyond = test::deepseek_v3_like({});
+  beyond.tensors.push_back({"model.layers.2.mlp.experts.8.up_proj.weight", safetensors::Dtype::bf16, {4, 4}});
+  CHECK(reshard_error(beyond, "{tp: 1, pp: 1, dp: 2, ep: 2}")
+            .starts_with("tensor 'model.layers.2.mlp.experts.8.up_proj.weight': no known parallel role"));
+}
+
+TEST_CASE("shard::merge refuses shards that disagree with the index") {
+  TempDir dir("merge-bad");
+  test::write_checkpoint((dir.path / "hf").string(), test::llama_like({}), 2);
+  const auto plan = plan_for(dir.path / "hf", "{tp: 2, pp: 1, dp: 1}");
+  const auto job = shard::prepare_reshard(plan, (dir.path / "hf").string());
+  (void)shard::write_reshard(job.checkpoint, job.plan, plan, job.model, (dir.path / "out").string(), 2);
+  CHECK_THROWS_WITH_AS(shard::merge_shards((dir.path / "out").string(), (dir.path / "out").string(), 2),
+                       doctest::Contains("already exists"), InputError);
+  fs::remove(dir.path / "out" / "model-pp000-tp01-ep000.safetensors");
+  CHECK_THROWS_WITH_AS(shard::merge_shards((dir.path / "out").string(), (dir.path / "back").string(), 2),
+                       doctest::Contains("model-pp000-tp01-ep000.safetensors: cannot open the file"), InputError);
+  CHECK(!fs::exists(dir.path / "back"));
+}
