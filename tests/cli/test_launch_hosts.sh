@@ -38,7 +38,8 @@ for node in 0 1; do
     --master-port "$master" --agent-timeout 2 --grace 2 --quiet -- sh -c "sleep 60; : $tag" 2>"$work/lost$node.err" &
   eval "agent$node=$!"
 done
-for _ in $(seq 100); do [ "$(pgrep -f "sleep 60; : $tag" | wc -l)" -ge 2 ] && break; sleep 0.1; done
+# Wait for both workers (the pattern matches workers only: an agent's command line holds it too).
+for _ in $(seq 100); do [ "$(pgrep -f "^sh -c sleep 60; : $tag" | wc -l)" -ge 2 ] && break; sleep 0.1; done
 kill -KILL "$agent1"
 wait "$agent0" && rc=0 || rc=$?
 err=$(cat "$work/lost0.err")
@@ -53,7 +54,7 @@ for node in 0 1; do
     --master-port "$master" --grace 2 --quiet -- sh -c "sleep 60; : $tag" 2>"$work/gone$node.err" &
   eval "agent$node=$!"
 done
-for _ in $(seq 100); do [ "$(pgrep -f "sleep 60; : $tag" | wc -l)" -ge 2 ] && break; sleep 0.1; done
+for _ in $(seq 100); do [ "$(pgrep -f "^sh -c sleep 60; : $tag" | wc -l)" -ge 2 ] && break; sleep 0.1; done
 kill -KILL "$agent0"
 wait "$agent1" && rc=0 || rc=$?
 err=$(cat "$work/gone1.err")

@@ -118,7 +118,7 @@ expect_count "workers that saw SIGUSR1" "$(count_files "$work/marks/usr1.*")" 2
 # SIGKILL to the agent: no worker outlives it, not even what the workers started.
 "$BRIX" launch --nproc-per-node 3 --quiet -- sh -c "sleep 60 & sleep 61; : $tag" 2>/dev/null &
 agent=$!
-for _ in $(seq 50); do [ "$(pgrep -f "$tag" | wc -l)" -ge 3 ] && break; sleep 0.1; done
+for _ in $(seq 50); do [ "$(pgrep -f "^sh -c sleep 60 & sleep 61; : $tag" | wc -l)" -ge 3 ] && break; sleep 0.1; done
 sleep 0.3
 kill -KILL "$agent"
 wait "$agent" 2>/dev/null

@@ -11,5 +11,7 @@ world = dist.get_world_size()
 value = torch.tensor([float(rank + 1)])
 dist.all_reduce(value)
 dist.barrier()
-print(f"torch rank {rank}/{world} local {os.environ['LOCAL_RANK']} sum {value.item():.0f}", flush=True)
+# One write per line: ranks sharing a pipe (torchrun without --tee) do not interleave.
+line = f"torch rank {rank}/{world} local {os.environ['LOCAL_RANK']} sum {value.item():.0f}\n"
+os.write(1, line.encode())
 dist.destroy_process_group()
