@@ -127,11 +127,13 @@ TEST_CASE("shard::build_rank_map checks") {
   SUBCASE("adapter across the socket and uneven sharing") {
     // Two adapters on socket 0; GPUs 2 and 3 live on socket 1.
     const std::string topology = R"(
+brix_probe: 1
+host: n0
 gpus:
-  - {index: 0, numa_node: 0, cpus: "0-7", nearest_nics: [{name: ib0, path: PIX}, {name: ib1, path: NODE}]}
-  - {index: 1, numa_node: 0, cpus: "0-7", nearest_nics: [{name: ib1, path: PIX}, {name: ib0, path: NODE}]}
-  - {index: 2, numa_node: 1, cpus: "8-15", nearest_nics: [{name: ib0, path: SYS}, {name: ib1, path: SYS}]}
-  - {index: 3, numa_node: 1, cpus: "8-15", nearest_nics: [{name: ib1, path: SYS}]}
+  - {index: 0, model: H100, numa_node: 0, cpus: "0-7", nearest_nics: [{name: ib0, path: PIX}, {name: ib1, path: NODE}]}
+  - {index: 1, model: H100, numa_node: 0, cpus: "0-7", nearest_nics: [{name: ib1, path: PIX}, {name: ib0, path: NODE}]}
+  - {index: 2, model: H100, numa_node: 1, cpus: "8-15", nearest_nics: [{name: ib0, path: SYS}, {name: ib1, path: SYS}]}
+  - {index: 3, model: H100, numa_node: 1, cpus: "8-15", nearest_nics: [{name: ib1, path: SYS}]}
 nics:
   - {name: ib0, numa_node: 0, compute: true}
   - {name: ib1, numa_node: 0, compute: true, ports: [{number: 2}]}
@@ -159,14 +161,17 @@ nics:
 }
 
 TEST_CASE("shard::read_topology errors") {
+  const std::string head = "brix_probe: 1\nhost: n\ngpus:\n  - {index: 0, model: H100, ";
   const auto bad_path = brix::util::DocNode::load_string(
-      "gpus:\n  - {index: 0, nearest_nics: [{name: ib0, path: FAR}]}\nnics: [{name: ib0}]\n", "t.yaml");
-  CHECK_THROWS_WITH_AS(read_topology(bad_path),
-                       "t.yaml:2: unknown path class 'FAR' (expected PIX, PXB, PHB, NODE or SYS)", InputError);
-  const auto unknown_nic = brix::util::DocNode::load_string(
-      "gpus:\n  - {index: 0, nearest_nics: [{name: ib9, path: PIX}]}\nnics: [{name: ib0}]\n", "t.yaml");
-  CHECK_THROWS_WITH_AS(read_topology(unknown_nic), "t.yaml:1: GPU 0 lists adapter 'ib9' that is not under nics",
+      head + "nearest_nics: [{name: ib0, path: FAR}]}\nnics: [{name: ib0}]\n", "t.yaml");
+  CHECK_THROWS_WITH_AS(read_topology(bad_path), "t.yaml:4: unknown path class 'FAR' (PIX, PXB, PHB, NODE or SYS)",
                        InputError);
-  const auto bad_cpus = brix::util::DocNode::load_string("gpus:\n  - {index: 0, cpus: \"3-1\"}\n", "t.yaml");
-  CHECK_THROWS_WITH_AS(read_topology(bad_cpus), "t.yaml:2: '3-1' is not a CPU list (e.g. 0-55,112-167)", InputError);
+  const auto unknown_nic = brix::util::DocNode::load_string(
+      head + "nearest_nics: [{name: ib9, path: PIX}]}\nnics: [{name: ib0}]\n", "t.yaml");
+  CHECK_THROWS_WITH_AS(read_topology(unknown_nic), "t.yaml:4: GPU 0 lists adapter 'ib9' that is not under nics",
+                       InputError);
+  const auto bad_cpus = brix::util::DocNode::load_string(head + "cpus: \"3-1\"}\n", "t.yaml");
+  CHECK_THROWS_WITH_AS(read_topology(bad_cpus), "t.yaml:4: '3-1' is not a CPU list (e.g. 0-55,112-167)", InputError);
+  const auto no_version = brix::util::DocNode::load_string("host: n\ngpus: []\n", "t.yaml");
+  CHECK_THROWS_WITH_AS(read_topology(no_version), doctest::Contains("missing key 'brix_probe'"), InputError);
 }

@@ -1,11 +1,11 @@
 #include <brix/shard/nodes.hpp>
 
 #include <brix/cluster/loader.hpp>
+#include <brix/probe/report_json.hpp>
 #include <brix/util/cpu_list.hpp>
 #include <brix/util/document.hpp>
 #include <brix/util/error.hpp>
 
-#include <array>
 #include <fmt/format.h>
 
 namespace brix::shard {
@@ -14,30 +14,9 @@ namespace {
 
 using util::DocNode;
 
-constexpr std::array<std::string_view, 5> k_path_names{"PIX", "PXB", "PHB", "NODE", "SYS"};
-
-PathClass read_path(const DocNode& node) {
-  const auto text = node.as_string();
-  for (std::size_t i = 0; i < k_path_names.size(); ++i) {
-    if (k_path_names[i] == text) {
-      return static_cast<PathClass>(i);
-    }
-  }
-  node.fail(fmt::format("unknown path class '{}'", text), "expected PIX, PXB, PHB, NODE or SYS");
-}
-
-int numa_of(const DocNode& item) {
-  const auto numa = item.find("numa_node"); // null: unknown or spanning several nodes
-  return numa ? static_cast<int>(numa->as_non_negative_int("numa_node")) : -1;
-}
-
 std::string where(const DocNode& node) { return fmt::format("{}:{}", node.file(), node.line()); }
 
 } // namespace
-
-std::string path_class_name(PathClass path) {
-  return std::string(k_path_names[static_cast<std::size_t>(path)]);
-}
 
 const TopologyNic* NodeTopology::find_nic(const std::string& name) const {
   for (const auto& nic : nics) {
@@ -49,52 +28,32 @@ const TopologyNic* NodeTopology::find_nic(const std::string& name) const {
 }
 
 NodeTopology read_topology(const DocNode& block) {
-  if (!block.is_map()) {
-    block.fail("topology must be a mapping", "the node report `brix probe --format yaml` writes");
-  }
+  const auto report = probe::report_from_doc(block);
   NodeTopology topology;
   topology.source = where(block);
-  for (const auto& item : block.at("gpus").elements()) {
-    TopologyGpu gpu;
-    gpu.index = static_cast<int>(item.at("index").as_non_negative_int("gpus[].index"));
-    gpu.numa_node = numa_of(item);
-    if (const auto cpus = item.find("cpus")) {
-      gpu.cpus = cpus->as_string();
-      if (!util::parse_cpu_list(gpu.cpus)) {
-        cpus->fail(fmt::format("'{}' is not a CPU list", gpu.cpus), "e.g. 0-55,112-167");
-      }
+  for (const auto& nic : report.nics) {
+    const auto* port = nic.primary_port();
+    topology.nics.push_back({nic.name, nic.numa_node, nic.compute, port != nullptr ? port->number : 1});
+  }
+  const auto gpu_nodes = block.at("gpus").elements();
+  for (std::size_t i = 0; i < report.gpus.size(); ++i) {
+    const auto& gpu = report.gpus[i];
+    if (!util::parse_cpu_list(gpu.cpus)) {
+      gpu_nodes[i].fail(fmt::format("'{}' is not a CPU list", gpu.cpus), "e.g. 0-55,112-167");
     }
-    if (const auto nearest = item.find("nearest_nics")) {
-      for (const auto& nic : nearest->elements()) {
-        gpu.nearest_nics.push_back({nic.at("name").as_string(), read_path(nic.at("path"))});
+    TopologyGpu out{gpu.index, gpu.numa_node, gpu.cpus, {}};
+    for (const auto& nic : gpu.nearest_nics) {
+      if (topology.find_nic(nic.name) == nullptr) {
+        gpu_nodes[i].fail(fmt::format("GPU {} lists adapter '{}' that is not under nics", gpu.index, nic.name));
       }
+      out.nearest_nics.push_back({nic.name, nic.path});
     }
     for (const auto& seen : topology.gpus) {
       if (seen.index == gpu.index) {
-        item.fail(fmt::format("GPU index {} appears twice", gpu.index));
+        gpu_nodes[i].fail(fmt::format("GPU index {} appears twice", gpu.index));
       }
     }
-    topology.gpus.push_back(std::move(gpu));
-  }
-  if (const auto nics = block.find("nics")) {
-    for (const auto& item : nics->elements()) {
-      TopologyNic nic;
-      nic.name = item.at("name").as_string();
-      nic.numa_node = numa_of(item);
-      nic.compute = item.bool_or("compute", false);
-      if (const auto ports = item.find("ports"); ports && !ports->elements().empty()) {
-        nic.port = static_cast<int>(ports->elements().front().int_or("number", 1));
-      }
-      topology.nics.push_back(std::move(nic));
-    }
-  }
-  for (const auto& gpu : topology.gpus) {
-    for (const auto& nic : gpu.nearest_nics) {
-      if (topology.find_nic(nic.name) == nullptr) {
-        fail_input(block.file(), block.line(),
-                   fmt::format("GPU {} lists adapter '{}' that is not under nics", gpu.index, nic.name));
-      }
-    }
+    topology.gpus.push_back(std::move(out));
   }
   return topology;
 }

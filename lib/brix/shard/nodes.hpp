@@ -1,8 +1,10 @@
 #pragma once
 // The machines a plan is placed on, in rank order, with what `brix probe` found inside each one.
 // Read from cluster files (node_groups with optional hosts and topology) or from probe reports
-// (`brix probe --format json|yaml`). Only the topology fields placement needs are read; the
-// rest of the free-form block is left alone (schema: man/brix-probe.1).
+// (`brix probe --format json|yaml`), both parsed by the probe's own reader (probe/report_json);
+// placement keeps the few fields it needs (schema: man/brix-probe.1).
+
+#include <brix/probe/path_class.hpp>
 
 #include <memory>
 #include <string>
@@ -22,8 +24,7 @@ struct TopologyNic {
   int port = 1;         ///< first port number, as NCCL_IB_HCA wants it ("mlx5_0:1")
 };
 
-/// The PCIe distance class of a path, best to worst (nvidia-smi topo -m's legend).
-enum class PathClass { pix, pxb, phb, node, sys };
+using probe::PathClass;
 
 struct NicDistance {
   std::string name;
@@ -53,10 +54,9 @@ struct ClusterNode {
   std::shared_ptr<const NodeTopology> topology; ///< null: no topology block for this node
 };
 
-[[nodiscard]] std::string path_class_name(PathClass path);
-
-/// Reads the fields above from a `topology:` block / probe report. Missing or mistyped fields
-/// it needs are InputErrors at their line.
+/// Reads a `topology:` block / probe report (probe::report_from_doc) and keeps the fields above.
+/// Malformed reports, CPU lists that do not parse and adapters a GPU names but the report does
+/// not list are InputErrors at their line.
 [[nodiscard]] NodeTopology read_topology(const util::DocNode& block);
 
 /// Nodes of one file: a cluster file (`node_groups:`) expands every group into its nodes; a probe

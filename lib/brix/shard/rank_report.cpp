@@ -94,7 +94,7 @@ Json rank_map_to_json(const RankMap& map) {
                      {"numa_node", index_or_null(rank.numa_node)},
                      {"cpus", text_or_null(rank.cpus)},
                      {"nics", rank.nics},
-                     {"nic_path", rank.nic_path >= 0 ? Json(path_class_name(static_cast<PathClass>(rank.nic_path)))
+                     {"nic_path", rank.nic_path >= 0 ? Json(std::string(probe::path_class_name(static_cast<PathClass>(rank.nic_path))))
                                                      : Json(nullptr)},
                      {"env", env},
                      {"bind", text_or_null(rank.bind)}});
@@ -132,7 +132,7 @@ std::string render_rank_map_text(const RankMap& map, const util::Style& style) {
   for (const auto& rank : map.ranks) {
     std::string adapter = rank.nics.empty() ? "-" : fmt::format("{}", fmt::join(rank.nics, ","));
     if (rank.nic_path >= 0) {
-      adapter += fmt::format(" ({})", path_class_name(static_cast<PathClass>(rank.nic_path)));
+      adapter += fmt::format(" ({})", probe::path_class_name(static_cast<PathClass>(rank.nic_path)));
     }
     table.add_row({std::to_string(rank.rank), map.nodes[static_cast<std::size_t>(rank.node)].name,
                    std::to_string(rank.gpu), std::to_string(rank.tp), std::to_string(rank.cp),
