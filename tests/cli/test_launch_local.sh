@@ -131,6 +131,25 @@ expect_out "^\[rank 0\] refused$"
 expect_out "^\[rank 0\] ok$"
 expect_err "rendezvous store: refused client 127\.0\.0\.1:[0-9]+: wrong job token from 'test client'"
 
+# --plan: every worker gets its coordinates in the plan (Llama-3.1-8B, tp 2 x pp 2).
+cat >"$work/plan.yaml" <<'YAML'
+brix_plan: 1
+model: {name: llama-3.1-8b, source: ""}
+cluster: {name: none, source: ""}
+seq_len: 4096
+batch: {global: 8, micro: 1, accumulation: 8}
+layout: {tp: 2, pp: 2, dp: 1, ep: 1, etp: 1, cp: 1, sp: true, micro_batch: 1, vpp: 1,
+         schedule: 1f1b, recompute: selective, zero: 1, precision: bf16, grad_compression: none}
+YAML
+run "$BRIX" launch --plan "$work/plan.yaml" -- sh -c 'echo "plan tp $BRIX_TP_RANK pp $BRIX_PP_RANK dp $BRIX_DP_RANK layers $BRIX_LAYERS"'
+expect_rc 0 "--plan"
+expect_out "^\[rank 0\] plan tp 0 pp 0 dp 0 layers 0-15$"
+expect_out "^\[rank 1\] plan tp 1 pp 0 dp 0 layers 0-15$"
+expect_out "^\[rank 3\] plan tp 1 pp 1 dp 0 layers 16-31$"
+run "$BRIX" launch --plan "$work/plan.yaml" --nproc-per-node 3 -- true
+expect_rc 2 "--plan with the wrong world"
+expect_err "the plan needs 4 ranks \(tp 2 × cp 1 × dp 1 × pp 2\) but this job has 3 on 1 node"
+
 # Usage errors are one line, exit 2.
 run "$BRIX" launch --nproc-per-node 2 -- no-such-program-xyz
 expect_rc 2 "unknown program"; expect_err "command 'no-such-program-xyz' not found on PATH"; expect_one_line_err

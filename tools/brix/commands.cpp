@@ -10,9 +10,6 @@ void add_plan_command(CLI::App& app, CommandContext& context);
 void add_probe_command(CLI::App& app, CommandContext& context);
 void add_launch_command(CLI::App& app, CommandContext& context);
 void add_shard_command(CLI::App& app, CommandContext& context);
-void add_plan_command(CLI::App& app, CommandContext& context);
-void add_probe_command(CLI::App& app, CommandContext& context);
-void add_launch_command(CLI::App& app, CommandContext& context);
 
 namespace {
 // One row per subcommand, in the order help lists them.
@@ -21,11 +18,6 @@ constexpr Command k_commands[] = {
     {"plan", "Search parallel layouts; predict memory, step time and MFU; describe models", add_plan_command},
     {"probe", "Describe this node (GPUs, adapters, PCIe paths, versions); merge many", add_probe_command},
     {"shard", "Place a plan's ranks on nodes and reshard checkpoints for it", add_shard_command},
-    {"launch", "Start and supervise workers on every node (torchrun-compatible)", add_launch_command},
-    {"monitor", "Watch a running job: stragglers, heartbeats, GPUs, rules, Prometheus", add_monitor_command},
-    {"plan", "Describe a model and a cluster and check the memory of a parallel layout", add_plan_command},
-    {"probe", "Describe this node (GPUs, adapters, PCIe paths, versions); merge many", add_probe_command},
-    {"launch", "Start and supervise workers on every node (torchrun-compatible)", add_launch_command},
     {"launch", "Start and supervise workers on every node (torchrun-compatible)", add_launch_command},
     {"monitor", "Watch a running job: stragglers, heartbeats, GPUs, rules, Prometheus", add_monitor_command},
 };
