@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cd "${BRIX_BUILD_DIR:-build}"
-ctest --output-on-failure --timeout 900 -j "${BRIX_TEST_JOBS:-2}"
+ctest --output-on-failure --timeout 900 -j "${BRIX_TEST_JOBS:-1}"

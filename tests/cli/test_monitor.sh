@@ -18,16 +18,20 @@ start_monitor || { finish; exit 1; }
 # 4 ranks, 50 ms steps; rank 2 computes 1.5x longer from step 10 on.
 run_ranks --ranks 4 --steps 40 --step 0.05 --slow-rank 2 --slow-from 10 --slowdown 1.5 &
 ranks_pid=$!
-# While they run: live process figures from /proc for every rank.
-sleep 1.5
-run "$BRIX" monitor "$job" --once --format json
+# While they run: live process figures from /proc for every rank (polled, up to 10 s).
 checks=$((checks + 1))
-python3 - "$out" <<'PY' || fail "mid-run snapshot: every rank running with /proc figures"
+mid_run=""
+for _ in $(seq 50); do
+  run "$BRIX" monitor "$job" --once --format json
+  if python3 - "$out" <<'PY'; then mid_run=ok; break; fi
 import json, sys
 ranks = json.loads(sys.argv[1])["ranks"]
 assert len(ranks) == 4 and all(r["state"] == "running" for r in ranks), ranks
 assert all(r["rss_bytes"] > 0 and "cpu_percent" in r and r["heartbeat_age_seconds"] < 2 for r in ranks), ranks
 PY
+  sleep 0.2
+done
+[ -n "$mid_run" ] || fail "mid-run snapshot: every rank running with /proc figures: $out"
 wait "$ranks_pid" && rc=0 || rc=$?
 expect_rc 0 "ranks"
 
@@ -62,6 +66,17 @@ PY
 NO_COLOR=1 run "$BRIX" monitor "$job" --once
 expect_rc 0 "--once text"; expect_out 'STRAGGLER \(peers\)'; expect_out 'Recent events'
 checks=$((checks + 1)); ! grep -q $'\x1b' <<<"$out" || fail "escape sequences in piped output"
+# On a terminal (script(1) gives it one): redrawn in place, colour only without NO_COLOR.
+if command -v script >/dev/null; then
+  TERM=xterm script -qec "$BRIX monitor $job --count 2 --refresh 0.2" /dev/null >"$work/tty.out" 2>&1
+  checks=$((checks + 1)); grep -q $'\x1b\[H' "$work/tty.out" || fail "no in-place redraw on a terminal"
+  checks=$((checks + 1)); grep -q $'\x1b\[33mSTRAGGLER' "$work/tty.out" || fail "straggler not coloured on a terminal"
+  NO_COLOR=1 TERM=xterm script -qec "$BRIX monitor $job --count 2 --refresh 0.2" /dev/null >"$work/tty.out" 2>&1
+  checks=$((checks + 1)); grep -q $'\x1b\[H' "$work/tty.out" || fail "no in-place redraw with NO_COLOR"
+  checks=$((checks + 1)); ! grep -q $'\x1b\[3[0-9]m' "$work/tty.out" || fail "colour despite NO_COLOR"
+else
+  echo "note: script(1) missing, terminal view not checked"
+fi
 run "$BRIX" monitor "$job" --once --format yaml
 expect_rc 0 "--once yaml"; expect_out '^brix_monitor_snapshot: 1'
 run "$BRIX" monitor "$job" --format json

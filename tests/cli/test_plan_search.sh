@@ -58,6 +58,10 @@ run "$BRIX" plan --model llama-3.1-70b --nodes 4 --gpu h100-sxm --global-batch 2
 expect_rc 0 "emit torchrun"; expect_out '^torchrun --nnodes 4 --nproc-per-node 8'
 run "$BRIX" plan --model llama-3.1-70b --nodes 4 --gpu h100-sxm --global-batch 256 --emit json -o "$work/plan.json"
 expect_rc 0 "emit json to file"; checks=$((checks + 1)); grep -q '"step_time_s"' "$work/plan.json" || fail "plan.json not written"
+run "$BRIX" plan --model llama-3.1-8b --cluster h200-node --global-batch 64 --emit yaml -o "$work/plan.yaml"
+expect_rc 0 "emit plan.yaml"
+run "$BRIX" shard --plan "$work/plan.yaml" --format json
+expect_rc 0 "shard reads the emitted plan.yaml"
 run "$BRIX" plan --model llama-3.1-70b --nodes 4 --gpu h100-sxm --emit nonsense
 expect_rc 2 "emit unknown"; expect_one_line_err
 

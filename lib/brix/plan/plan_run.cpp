@@ -6,6 +6,7 @@
 #include <brix/plan/emit.hpp>
 #include <brix/plan/layout_parse.hpp>
 #include <brix/plan/mixed.hpp>
+#include <brix/plan/plan_file.hpp>
 #include <brix/plan/search_report.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/strings.hpp>
@@ -271,6 +272,26 @@ int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
       text = emit_deepspeed(best.layout, emit);
     } else if (request.emit == "torchrun") {
       text = emit_torchrun(best.layout, emit);
+    } else if (request.emit == "yaml") {
+      // plan.yaml, what shard, launch and recover read; the balanced split as explicit stages.
+      PlanFile file;
+      file.model = {model.name, model.source};
+      file.cluster = {cluster.name, cluster.source};
+      file.seq_len = options.shape.seq_len;
+      const auto& d = details.front();
+      file.batch = {d.batch.global, d.batch.micro, d.batch.accumulation};
+      file.layout = best.layout;
+      if (!d.split_is_uniform) {
+        for (const auto& stage : d.stages) {
+          file.stages.push_back({stage.first_layer, stage.last_layer, stage.node_group});
+        }
+      }
+      validate_plan(file);
+      if (!request.output.empty()) {
+        save_plan_file(file, request.output);
+        return 0;
+      }
+      text = to_yaml_text(file);
     } else if (request.emit == "json") {
       auto json = plan_to_json(best, context);
       json.update(details_to_json(details.front(), details.front().recompute ? &*details.front().recompute : nullptr));
