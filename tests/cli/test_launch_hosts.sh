@@ -35,11 +35,10 @@ expect_err "1 of 2 nodes did not join: 127\.0\.0\.1 \(node rank 1\)"
 rdzv=$(free_port); master=$(free_port)
 for node in 0 1; do
   "$BRIX" launch --rdzv-timeout 30 --hosts "$hosts" --node-rank $node --nproc-per-node 1 --rdzv-port "$rdzv" \
-    --master-port "$master" --agent-timeout 2 --grace 2 --quiet -- sh -c "sleep 60; : $tag" 2>"$work/lost$node.err" &
+    --master-port "$master" --agent-timeout 2 --grace 2 --quiet -- sh -c "touch $work/up-lost.\$RANK; sleep 60; : $tag" 2>"$work/lost$node.err" &
   eval "agent$node=$!"
 done
-# Wait for both workers (the pattern matches workers only: an agent's command line holds it too).
-for _ in $(seq 100); do [ "$(pgrep -f "^sh -c sleep 60; : $tag" | wc -l)" -ge 2 ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ "$(count_files "$work/up-lost.*")" -eq 2 ] && break; sleep 0.1; done
 kill -KILL "$agent1"
 wait "$agent0" && rc=0 || rc=$?
 err=$(cat "$work/lost0.err")
@@ -51,10 +50,10 @@ no_process_left "$tag"
 rdzv=$(free_port); master=$(free_port)
 for node in 0 1; do
   "$BRIX" launch --rdzv-timeout 30 --hosts "$hosts" --node-rank $node --nproc-per-node 1 --rdzv-port "$rdzv" \
-    --master-port "$master" --grace 2 --quiet -- sh -c "sleep 60; : $tag" 2>"$work/gone$node.err" &
+    --master-port "$master" --grace 2 --quiet -- sh -c "touch $work/up-gone.\$RANK; sleep 60; : $tag" 2>"$work/gone$node.err" &
   eval "agent$node=$!"
 done
-for _ in $(seq 100); do [ "$(pgrep -f "^sh -c sleep 60; : $tag" | wc -l)" -ge 2 ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ "$(count_files "$work/up-gone.*")" -eq 2 ] && break; sleep 0.1; done
 kill -KILL "$agent0"
 wait "$agent1" && rc=0 || rc=$?
 err=$(cat "$work/gone1.err")

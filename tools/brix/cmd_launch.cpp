@@ -83,8 +83,11 @@ void add_launch_command(CLI::App& app, CommandContext& context) {
       "elsewhere with --hosts/--hostfile and --node-rank on each node. Exit code: 0 when every "
       "worker exited 0, else the first failure's exit code (128+N for signal N). "
       "See man/brix-launch.1.");
+  command->add_option("--plan", o.plan_path,
+                      "plan.yaml (brix plan --emit yaml): BRIX_TP_RANK, BRIX_PP_RANK, ... per rank");
   command->add_option("--nproc-per-node,--nproc_per_node", o.nproc_per_node,
-                      "Workers per node (default: the hostfile's slots, else 1)")
+                      "Workers per node (default: the plan's ranks per node, the hostfile's "
+                      "slots, else 1)")
       ->envname("PET_NPROC_PER_NODE")
       ->check(CLI::Range(1, 4096));
   command->add_option("--nnodes", flags->nnodes, "Expected number of nodes (a consistency check)")

@@ -3,6 +3,7 @@
 #include <brix/launch/agent_setup.hpp>
 #include <brix/launch/job_channel.hpp>
 #include <brix/launch/log_pump.hpp>
+#include <brix/launch/plan_env.hpp>
 #include <brix/launch/process.hpp>
 #include <brix/launch/rendezvous.hpp>
 #include <brix/launch/supervisor.hpp>
@@ -16,7 +17,9 @@
 
 #include <filesystem>
 #include <fmt/format.h>
+#include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <unistd.h>
 
@@ -49,6 +52,7 @@ private:
   std::unique_ptr<net::StoreServer> host_store(const std::string& address, int port);
   void connect(net::StoreClient& client);
   std::vector<WorkerSpec> worker_specs(const World& world, const std::string& attempt_dir);
+  std::optional<LaunchPlan> m_plan;
   void finish(net::StoreClient& client, int final_attempt);
   /// Node 0 hosts the job's monitor endpoint; every agent runs a node collector. Monitoring is
   /// an aid: when it cannot start the job still runs, and the agent says why.
@@ -121,6 +125,8 @@ void Agent::connect(net::StoreClient& client) {
 
 std::vector<WorkerSpec> Agent::worker_specs(const World& world, const std::string& attempt_dir) {
   const auto bindings = plan_bindings(m_nproc, m_options.bind, m_options.topology_xml);
+  const auto plan_envs = m_plan ? plan_environment(*m_plan, world)
+                                : std::vector<std::map<std::string, std::string>>();
   std::vector<std::string> base;
   for (char** entry = environ; *entry != nullptr; ++entry) {
     if (!m_node_monitoring || !std::string_view(*entry).starts_with("BRIX_MONITOR_SOCKET=")) {
@@ -156,8 +162,8 @@ std::vector<WorkerSpec> Agent::worker_specs(const World& world, const std::strin
     context.store_port = m_store_port;
     context.store_token = m_token;
     context.binding = bindings[local];
-    if (m_options.rank_env) {
-      context.extra = m_options.rank_env(spec.rank, world.world_size());
+    if (m_plan) {
+      context.extra = plan_envs.at(static_cast<std::size_t>(spec.rank));
     }
     spec.env = worker_environment(base, context);
     specs.push_back(std::move(spec));
@@ -224,8 +230,13 @@ int Agent::run() {
                                           : fmt::format("brix launch [{}]", m_nodes.name());
   const bool single = m_nodes.source == "single node";
   const int me = m_nodes.node_rank;
+  if (!m_options.plan_path.empty()) {
+    m_plan = load_launch_plan(m_options.plan_path);
+  }
   m_nproc = m_options.nproc_per_node;
-  if (m_nproc <= 0) {
+  if (m_nproc <= 0 && m_plan) {
+    m_nproc = plan_nproc_per_node(*m_plan, m_nodes.nnodes());
+  } else if (m_nproc <= 0) {
     m_nproc = !m_nodes.slots.empty() && m_nodes.slots[me] > 0 ? m_nodes.slots[me] : 1;
   }
   if (m_options.command.empty()) {

@@ -7,8 +7,6 @@
 #include <brix/launch/environment.hpp>
 
 #include <chrono>
-#include <functional>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -16,7 +14,7 @@ namespace brix::launch {
 
 struct LaunchOptions {
   NodeRequest nodes;
-  int nproc_per_node = 0;      ///< 0: from the hostfile's slots, else 1
+  int nproc_per_node = 0;      ///< 0: the plan's ranks per node, the hostfile's slots, else 1
   std::string master_addr;     ///< "" = node 0 as each node reaches it
   int master_port = 0;         ///< 0 = 29500 (multi-node) or a free port (one node)
   std::string rdzv_host;       ///< "" = node 0
@@ -33,9 +31,7 @@ struct LaunchOptions {
   BindMode bind = BindMode::automatic;
   std::string topology_xml;    ///< hwloc XML instead of this machine (tests)
   bool console = true;         ///< copy worker output, prefixed, to the console
-  /// Extra BRIX_* variables of one global rank (plan coordinates); may throw InputError when
-  /// the world does not fit the plan.
-  std::function<std::map<std::string, std::string>(int rank, int world_size)> rank_env;
+  std::string plan_path;       ///< --plan: BRIX_* plan coordinates for every worker
   std::vector<std::string> command;
 };
 
