@@ -1,7 +1,9 @@
 // brix-worker: the program `brix launch` starts on every rank for fabric benchmarks
 // (nccl-tests style) and a synthetic data-parallel training job. Parses flags, calls lib/.
 #include <brix/util/error.hpp>
+#include <brix/fp8/format.hpp>
 #include <brix/worker/bench.hpp>
+#include <brix/worker/compressed_bench.hpp>
 #include <brix/worker/session.hpp>
 #include <brix/worker/train.hpp>
 
@@ -23,6 +25,9 @@ struct BenchFlags {
   int check = 1;
   std::string backend = "auto";
   double timeout_s = 300;
+  std::string compress = "none";
+  std::string fp8_format = "e4m3";
+  CLI::Option* fp8_format_option = nullptr;
 };
 
 struct TrainFlags {
@@ -45,8 +50,31 @@ int run_bench(const BenchFlags& flags) {
   options.iterations = flags.iterations;
   options.check = flags.check != 0;
   (void)worker::bench_sizes(options.min_bytes, options.max_bytes, options.factor); // validates
+  if (flags.compress != "none" && flags.compress != "fp8") {
+    throw InputError(fmt::format("--compress '{}' (expected none or fp8)", flags.compress));
+  }
+  const auto format = fp8::parse_format(flags.fp8_format);
+  if (!format || (flags.compress == "none" && flags.fp8_format_option->count() > 0)) {
+    throw InputError(fmt::format("--fp8-format '{}' (expected e4m3 or e5m2, with --compress fp8)",
+                                 flags.fp8_format));
+  }
+  if (flags.compress == "fp8") {
+    worker::require_compressible(options);
+  }
   auto session = worker::open_session(flags.backend, to_ms(flags.timeout_s));
   auto& comm = *session.comm;
+  if (flags.compress == "fp8") {
+    const auto report = worker::run_compressed_bench(comm, options, *format,
+                                                     worker::describe_rank(session.identity));
+    if (comm.rank() == 0) {
+      std::cout << worker::format_compressed_bench(report, options, *format, comm.backend(),
+                                                   comm.size())
+                << std::flush;
+    }
+    const bool ok = report.identical && (comm.rank() != 0 || report.worst_error <=
+                                                              worker::compressed_error_bound(*format));
+    return !options.check || ok ? 0 : 1;
+  }
   const auto report = worker::run_bench(comm, options, worker::describe_rank(session.identity));
   if (comm.rank() == 0) {
     std::cout << worker::format_bench(report, options, comm.backend(), comm.size()) << std::flush;
@@ -94,6 +122,10 @@ int main(int argc, char** argv) {
   bench_command->add_option("--backend", bench.backend,
                             "gloo (CPU), nccl (GPU) or auto (nccl when a GPU is visible)");
   bench_command->add_option("--timeout", bench.timeout_s, "Seconds for rendezvous and each op");
+  bench_command->add_option("--compress", bench.compress,
+                            "none, or fp8: all-reduce with FP8 on the wire (gloo), beside fp32");
+  bench.fp8_format_option = bench_command->add_option("--fp8-format", bench.fp8_format,
+                                                      "With --compress fp8: e4m3 (default) or e5m2");
   bench_command->callback([&] { exit_code = run_bench(bench); });
 
   TrainFlags train;

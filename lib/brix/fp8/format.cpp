@@ -17,15 +17,11 @@ constexpr Layout layout_of(Format format) {
   return format == Format::e4m3 ? Layout{3, 7} : Layout{2, 15};
 }
 
-/// v >> shift rounded to nearest, ties to even (shift >= 1).
+/// v >> shift rounded to nearest, ties to even (1 <= shift < 32, v < 2^31): adding half an ulp
+/// minus one, plus the kept part's lowest bit, carries exactly when RNE rounds up.
 std::uint32_t shift_right_rne(std::uint32_t v, int shift) {
-  if (shift >= 32) {
-    return 0; // callers pass v < 2^24, below half of 2^shift
-  }
-  const std::uint32_t kept = v >> shift;
-  const std::uint32_t rest = v & ((1u << shift) - 1u);
-  const std::uint32_t half = 1u << (shift - 1);
-  return kept + ((rest > half || (rest == half && (kept & 1u) != 0)) ? 1u : 0u);
+  const std::uint32_t odd = (v >> shift) & 1u;
+  return (v + ((1u << (shift - 1)) - 1u) + odd) >> shift;
 }
 
 float decode_exact(std::uint8_t code, Format format) {
@@ -82,15 +78,12 @@ std::uint8_t encode(float x, Format format) {
     code = shift_right_rne(magnitude_bits, 23 - mantissa_bits) -
            (static_cast<std::uint32_t>(127 - bias) << mantissa_bits);
   } else {
-    // Subnormal range (fp32 subnormals included): count quanta of 2^(1 - bias - m). Rounding
-    // up to 2^m quanta gives the smallest normal's code, which is the right answer.
-    const bool fp32_subnormal = fp32_exponent_field == 0;
-    const std::uint32_t significand = (magnitude_bits & 0x7fffffu) | (fp32_subnormal ? 0u : 0x800000u);
-    const int exponent = fp32_subnormal ? -126 : fp32_exponent_field - 127;
-    code = shift_right_rne(significand, 24 - bias - mantissa_bits - exponent);
-  }
-  if (code > max_code(format)) { // not reachable after the saturation test; kept as a guard
-    code = max_code(format);
+    // Subnormal range (fp32 subnormals included): adding 2^(23 + 1 - bias - m) makes the fp32
+    // sum's last mantissa bit worth one FP8 quantum, so the addition itself rounds to nearest
+    // even (the default rounding mode); the mantissa bits of the sum count quanta. Rounding up to 2^m quanta gives the
+    // smallest normal's code, which is the right answer.
+    const float magic = bits_float(static_cast<std::uint32_t>(127 + 23 + 1 - bias - mantissa_bits) << 23);
+    code = float_bits(bits_float(magnitude_bits) + magic) - float_bits(magic);
   }
   return static_cast<std::uint8_t>(sign | code);
 }

@@ -90,6 +90,8 @@ float expected(BenchOp op, int rank, int ranks, std::size_t i, const Shape& shap
   return 0;
 }
 
+} // namespace
+
 double sum_over_ranks(Communicator& comm, Buffer& scratch, double value) {
   const auto as_float = static_cast<float>(value);
   comm.copy_in(scratch, 0, &as_float, k_word);
@@ -99,6 +101,8 @@ double sum_over_ranks(Communicator& comm, Buffer& scratch, double value) {
   comm.copy_out(&total, scratch, 0, k_word);
   return total;
 }
+
+namespace {
 
 class Bench {
 public:
@@ -195,7 +199,8 @@ private:
   std::unique_ptr<Buffer> m_recv;
 };
 
-/// Every rank's description, gathered as fixed 96-byte records.
+} // namespace
+
 std::vector<std::string> gather_descriptions(Communicator& comm, const std::string& mine) {
   constexpr std::size_t k_record = 96;
   char record[k_record] = {};
@@ -214,8 +219,6 @@ std::vector<std::string> gather_descriptions(Communicator& comm, const std::stri
   }
   return descriptions;
 }
-
-} // namespace
 
 BenchOp parse_bench_op(std::string_view name) {
   for (const auto op : {BenchOp::all_reduce, BenchOp::all_gather, BenchOp::reduce_scatter,

@@ -66,6 +66,14 @@ struct BenchReport {
 [[nodiscard]] std::string format_bench(const BenchReport& report, const BenchOptions& options,
                                        std::string_view backend, int ranks);
 
+/// Every rank's description, in rank order (fixed 96-byte records, all-gathered).
+[[nodiscard]] std::vector<std::string> gather_descriptions(collective::Communicator& comm,
+                                                           const std::string& mine);
+
+/// The sum over ranks of one value (as float, through `scratch`: 4 bytes of comm's memory).
+[[nodiscard]] double sum_over_ranks(collective::Communicator& comm, collective::Buffer& scratch,
+                                    double value);
+
 /// Value rank `rank` puts at element `index` of its send buffer; exact in float, so sums of up
 /// to thousands of ranks compare exactly.
 [[nodiscard]] float fill_value(int rank, std::size_t index);

@@ -6,9 +6,12 @@
 
 #include "gpu_common.hpp"
 
+#include <brix/fp8/compressed_allreduce.hpp>
 #include <brix/fp8/format.hpp>
+#include <brix/fp8/in_process_exchange.hpp>
 #include <brix/fp8/quantize.hpp>
 #include <brix/kernels/fp8.hpp>
+#include <brix/kernels/fp8_allreduce.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -17,6 +20,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -274,6 +278,75 @@ bool run_case(const Case& c, std::uint32_t seed) {
   return bad == 0;
 }
 
+/// The device all-reduce (ranks sharing this GPU, the test moving the pieces) against
+/// fp8::compressed_all_reduce on threads: the same bits on every rank, with and without error
+/// feedback, over two steps (so the residual is used).
+bool check_all_reduce(int ranks, std::int64_t n, Format format, bool feedback) {
+  const auto un = static_cast<std::size_t>(n);
+  std::vector<std::vector<float>> inputs;
+  for (int rank = 0; rank < ranks; ++rank) {
+    inputs.push_back(make_input(Data::spread, {{1, n}, BlockShape::row_1x128, format}, 100u + static_cast<std::uint32_t>(rank)));
+  }
+  constexpr int k_steps = 2;
+  // CPU reference.
+  std::vector<std::vector<float>> cpu(static_cast<std::size_t>(ranks));
+  fp8::run_in_process(ranks, [&](fp8::InProcessExchange& exchange) {
+    const auto r = static_cast<std::size_t>(exchange.rank());
+    std::vector<float> residual(feedback ? un : 0, 0.0f);
+    for (int step = 0; step < k_steps; ++step) {
+      cpu[r] = inputs[r];
+      (void)fp8::compressed_all_reduce(exchange, cpu[r], format, residual);
+    }
+  });
+  // GPU: every rank's phases on this device; the all-to-all and all-gather are copies.
+  std::vector<std::unique_ptr<kernels::CompressedAllReduce>> rank_state;
+  std::vector<std::unique_ptr<DeviceBuffer<float>>> data;
+  std::vector<std::unique_ptr<DeviceBuffer<float>>> residual;
+  for (int rank = 0; rank < ranks; ++rank) {
+    rank_state.push_back(std::make_unique<kernels::CompressedAllReduce>(n, ranks, rank, format));
+    data.push_back(std::make_unique<DeviceBuffer<float>>(un));
+    residual.push_back(std::make_unique<DeviceBuffer<float>>(un));
+    BRIX_CUDA_CHECK(cudaMemset(residual.back()->get(), 0, un * sizeof(float)));
+  }
+  const std::size_t piece = rank_state[0]->piece_bytes();
+  for (int step = 0; step < k_steps; ++step) {
+    for (int rank = 0; rank < ranks; ++rank) {
+      const auto r = static_cast<std::size_t>(rank);
+      upload(data[r]->get(), inputs[r]);
+      BRIX_CUDA_CHECK(rank_state[r]->quantize_shards(data[r]->get(), feedback ? residual[r]->get() : nullptr, nullptr));
+    }
+    for (int to = 0; to < ranks; ++to) {
+      for (int from = 0; from < ranks; ++from) {
+        BRIX_CUDA_CHECK(cudaMemcpy(rank_state[static_cast<std::size_t>(to)]->recv() + piece * static_cast<std::size_t>(from),
+                                   rank_state[static_cast<std::size_t>(from)]->send() + piece * static_cast<std::size_t>(to),
+                                   piece, cudaMemcpyDeviceToDevice));
+      }
+    }
+    for (auto& state : rank_state) {
+      BRIX_CUDA_CHECK(state->reduce_shard(nullptr));
+    }
+    for (int to = 0; to < ranks; ++to) {
+      for (int from = 0; from < ranks; ++from) {
+        BRIX_CUDA_CHECK(cudaMemcpy(rank_state[static_cast<std::size_t>(to)]->send() + piece * static_cast<std::size_t>(from),
+                                   rank_state[static_cast<std::size_t>(from)]->own(), piece, cudaMemcpyDeviceToDevice));
+      }
+    }
+    for (int rank = 0; rank < ranks; ++rank) {
+      const auto r = static_cast<std::size_t>(rank);
+      BRIX_CUDA_CHECK(rank_state[r]->dequantize_shards(rank_state[r]->send(), data[r]->get(), nullptr));
+    }
+  }
+  BRIX_CUDA_CHECK(cudaDeviceSynchronize());
+  std::int64_t bad = 0;
+  for (int rank = 0; rank < ranks; ++rank) {
+    const auto r = static_cast<std::size_t>(rank);
+    bad += count_different("all-reduced", download(data[r]->get(), un), cpu[r], same_float);
+  }
+  std::printf("%-4s all-reduce, %d ranks, %lld values%s: %s\n", std::string(fp8::to_string(format)).c_str(), ranks,
+              static_cast<long long>(n), feedback ? ", error feedback" : "", bad == 0 ? "equal" : "DIFFERENT");
+  return bad == 0;
+}
+
 } // namespace
 
 int main() {
@@ -300,6 +373,15 @@ int main() {
             }
           }
         }
+      }
+    }
+  }
+  for (const int ranks : {1, 3, 8}) {
+    for (const std::int64_t n : {std::int64_t{1000}, std::int64_t{(1 << 20) + 77}}) {
+      for (const bool feedback : {false, true}) {
+        const Format format = feedback ? Format::e4m3 : Format::e5m2;
+        ++cases;
+        failures += check_all_reduce(ranks, n, format, feedback) ? 0 : 1;
       }
     }
   }
