@@ -7,6 +7,27 @@ run "$BRIX" plan
 expect_rc 0 "plan (defaults)"
 expect_out 'deepseek-r1 on example-deployment'; expect_out 'layouts searched'
 expect_out 'rejected:'; expect_out 'mixed cluster'; expect_out 'largest homogeneous subset'
+# The mixed plan has the homogeneous plans' details: split, recomputation (the 83% claim
+# checked), checkpoint interval and batch split.
+expect_out ' dgx-h100 +[0-9]+ ms'; expect_out ' a100-edr +[0-9]+ ms'
+expect_out '^recomputation \(stage [0-9]+, budget'; expect_out 'rotor DP at budget'
+expect_out '83% less activation memory costs [0-9.]+% more time here'
+expect_out '^checkpoint: [0-9.]+ GiB per save'; expect_out '^batch: global 1024 = micro-batch'
+run "$BRIX" plan --format json
+expect_rc 0 "plan (defaults) json"
+python3 - "$out" <<'PY' || fail "mixed plan JSON lacks its details"
+import json, sys
+mixed = json.loads(sys.argv[1])["mixed"]
+groups = {s["node_group"] for s in mixed["stages"]}
+assert groups == {"dgx-h100", "a100-edr"}, groups
+assert mixed["recompute_plan"]["options"][0]["name"] == "none"
+assert mixed["checkpoint"]["interval_s"] > 0 and mixed["batch"]["global"] == 1024
+assert mixed["stage_split"]["balanced_step_s"] == mixed["step_time_s"]
+PY
+# Where only the stage-assignment planner finds a plan, --emit yaml writes it, stages on groups.
+run "$BRIX" plan --emit yaml
+expect_rc 0 "emit yaml (mixed)"
+expect_out 'node_group: dgx-h100'; expect_out 'node_group: a100-edr'
 
 # The seed's TP8 × PP4 × DP2 is explained: wrong world size and out of memory by how much.
 run "$BRIX" plan --layout tp=8,pp=4,dp=2

@@ -13,7 +13,9 @@ struct GroupModel {
   const cluster::NodeGroup* group = nullptr;
   int stages = 0;
   double dense_s = 0, moe_s = 0, embedding_s = 0, head_s = 0; ///< per micro-batch
-  double dense_static = 0, moe_static = 0, dense_act = 0, moe_act = 0, fixed = 0;
+  double dense_static = 0, moe_static = 0, dense_act = 0, moe_act = 0;
+  double transient = 0; ///< one layer's recomputed working set (the widest)
+  double fixed = 0;     ///< communication buffers (the CUDA context is taken off the capacity)
   double embedding_static = 0, head_static = 0;
 };
 
@@ -23,15 +25,24 @@ double layer_seconds(const LayerCost& cost, Recompute recompute) {
   return cost.forward_s + cost.backward_s + extra + 2.0 * cost.tp_comm_s + 2.0 * cost.ep_comm_s;
 }
 
-/// Static (model-state) and activation bytes of a one-layer span, and the fixed overhead.
+/// Static (model-state) and per-micro-batch activation bytes of a one-layer span, and the
+/// transient working set of recomputing it.
 void layer_memory(const model::ModelSpec& model, const cluster::GpuSpec& gpu, const Layout& layout,
-                  const TrainingShape& shape, std::int64_t layer, double& static_bytes, double& activation) {
+                  const TrainingShape& shape, std::int64_t layer, double& static_bytes, double& activation,
+                  double& transient) {
   StageSpan span;
   span.first_layer = static_cast<int>(layer);
   span.last_layer = static_cast<int>(layer);
   const auto memory = stage_memory(model, gpu, layout, shape, 0, span);
   static_bytes = memory.weights + memory.grads + memory.optimizer;
   activation = memory.activations_per_micro_batch;
+  transient = std::max(transient, memory.activations - memory.in_flight * memory.activations_per_micro_batch);
+}
+
+/// Layers' budget on one GPU. stage_memory's total is (live)·(1 + reserve) + CUDA context, with
+/// live = states + activations + transient + buffers: solved for the layers' share.
+double layer_budget(double capacity, double fixed, double transient) {
+  return (capacity - k_cuda_context_bytes) / (1.0 + k_allocator_reserve_fraction) - fixed - transient;
 }
 
 } // namespace
@@ -144,9 +155,10 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
                     g.moe_s = model.moe ? layer_seconds(layer_cost(context, layout, placement, true), recompute) : g.dense_s;
                     g.embedding_s = layer_seconds(embedding_cost(context, layout, placement), recompute);
                     g.head_s = layer_seconds(head_cost(context, layout, placement), recompute);
-                    layer_memory(model, group.gpu, layout, options.shape, 0, g.dense_static, g.dense_act);
+                    layer_memory(model, group.gpu, layout, options.shape, 0, g.dense_static, g.dense_act, g.transient);
                     if (model.moe) {
-                      layer_memory(model, group.gpu, layout, options.shape, model.layers - 1, g.moe_static, g.moe_act);
+                      layer_memory(model, group.gpu, layout, options.shape, model.layers - 1, g.moe_static, g.moe_act,
+                                   g.transient);
                     } else {
                       g.moe_static = g.dense_static, g.moe_act = g.dense_act;
                     }
@@ -154,7 +166,7 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
                     none.first_layer = 0;
                     none.last_layer = -1;
                     const auto empty = stage_memory(model, group.gpu, layout, options.shape, 0, none);
-                    g.fixed = empty.other;
+                    g.fixed = empty.comm_buffers;
                     StageSpan first = none;
                     first.embedding = true;
                     const auto with_embedding = stage_memory(model, group.gpu, layout, options.shape, 0, first);
@@ -162,7 +174,9 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
                     StageSpan last = none;
                     last.head = true;
                     const auto with_head = stage_memory(model, group.gpu, layout, options.shape, pp - 1, last);
-                    g.head_static = with_head.weights + with_head.grads + with_head.optimizer;
+                    // The head's states, plus its logits (and the MTP module's activations) for the one
+                    // micro-batch the last 1F1B stage holds.
+                    g.head_static = with_head.weights + with_head.grads + with_head.optimizer + with_head.activations;
                     groups.push_back(g);
                   }
                   // Chain in the first group's seconds; other stages run at their speed ratio.
@@ -184,12 +198,29 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
                     for (int s = 0; s < g.stages; ++s) {
                       const int index = static_cast<int>(devices.size());
                       const double in_flight = static_cast<double>(std::min<std::int64_t>(micro_batches, pp - index));
-                      devices.push_back({speed, g.group->gpu.memory_bytes - g.fixed, in_flight});
+                      devices.push_back({speed, layer_budget(g.group->gpu.memory_bytes, g.fixed, g.transient), in_flight});
                       owner.push_back(&g);
                     }
                   }
                   const auto split = partition_stages(items, devices);
                   if (!split) {
+                    continue;
+                  }
+                  // The DP's additive memory model, checked stage by stage with the full one.
+                  std::vector<double> stage_bytes;
+                  for (std::size_t s = 0; s < devices.size(); ++s) {
+                    StageSpan span;
+                    span.first_layer = split->first[s];
+                    span.last_layer = (s + 1 < devices.size() ? split->first[s + 1] : static_cast<int>(items.size())) - 1;
+                    span.embedding = s == 0;
+                    span.head = s + 1 == devices.size();
+                    const auto memory = stage_memory(model, owner[s]->group->gpu, layout, options.shape, static_cast<int>(s), span);
+                    if (!memory.fits()) {
+                      break;
+                    }
+                    stage_bytes.push_back(memory.total);
+                  }
+                  if (stage_bytes.size() != devices.size()) {
                     continue;
                   }
                   ++result.fitting;
@@ -231,7 +262,7 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
                     stage.last_layer = (s + 1 < devices.size() ? split->first[s + 1] : static_cast<int>(items.size())) - 1;
                     stage.node_group = owner[s]->group->name;
                     stage.time_s = split->stage_s[s];
-                    stage.memory_bytes = split->stage_bytes[s] + owner[s]->fixed;
+                    stage.memory_bytes = stage_bytes[s];
                     plan.stages.push_back(stage);
                   }
                   const auto first = uniform_partition(static_cast<int>(items.size()), pp);
