@@ -88,6 +88,9 @@ public:
   void send_recv(const void* s, void* r, std::size_t c, collective::DataType t) override {
     m_inner.send_recv(s, r, c, t);
   }
+  void exchange(const void* s, void* r, std::size_t c, collective::DataType t, int peer) override {
+    m_inner.exchange(s, r, c, t, peer);
+  }
   void barrier() override { m_inner.barrier(); }
   void synchronize() override { m_inner.synchronize(); }
 

@@ -4,6 +4,11 @@
 #include <brix/fp8/format.hpp>
 #include <brix/worker/bench.hpp>
 #include <brix/worker/compressed_bench.hpp>
+#include <brix/worker/fabric.hpp>
+#include <brix/probe/fabric_report.hpp>
+#include <brix/util/atomic_file.hpp>
+#include <brix/util/output.hpp>
+#include <brix/launch/environment.hpp>
 #include <brix/worker/session.hpp>
 #include <brix/worker/train.hpp>
 
@@ -28,6 +33,18 @@ struct BenchFlags {
   std::string compress = "none";
   std::string fp8_format = "e4m3";
   CLI::Option* fp8_format_option = nullptr;
+};
+
+struct FabricFlags {
+  std::string size = "64M";
+  int warmup = 2;
+  int iterations = 10;
+  std::string backend = "auto";
+  double timeout_s = 300;
+  double threshold = 0.8;
+  std::string out;
+  int throttle_node = -1;
+  double throttle_factor = 4;
 };
 
 struct TrainFlags {
@@ -82,6 +99,34 @@ int run_bench(const BenchFlags& flags) {
   return report.wrong == 0 ? 0 : 1;
 }
 
+int run_fabric(const FabricFlags& flags) {
+  worker::FabricOptions options;
+  options.bytes = worker::parse_byte_size(flags.size, "--size");
+  options.warmup = flags.warmup;
+  options.iterations = flags.iterations;
+  if (flags.throttle_node >= 0) {
+    if (!(flags.throttle_factor >= 1)) {
+      throw InputError(fmt::format("--throttle-factor {} (expected >= 1)", flags.throttle_factor));
+    }
+    options.throttle = probe::Throttle{flags.throttle_node, flags.throttle_factor};
+  }
+  auto session = worker::open_session(flags.backend, to_ms(flags.timeout_s));
+  auto& comm = *session.comm;
+  const auto me = worker::node_of_rank(launch::process_environment(), session.identity.local_rank);
+  const auto result = worker::run_fabric(comm, options, me);
+  if (comm.rank() != 0) {
+    return 0;
+  }
+  const auto findings = probe::analyse_fabric(result, flags.threshold);
+  if (!flags.out.empty()) {
+    util::write_file_atomically(flags.out, probe::fabric_document(result, findings).dump(2) + "\n");
+  }
+  std::cout << probe::fabric_text(result, findings, util::Style{util::use_colour(1)})
+            << std::flush;
+  // The verdict is in the table and the file; brix probe --bench turns it into an exit code.
+  return result.allreduce_wrong == 0 ? 0 : 1;
+}
+
 int run_train(const TrainFlags& flags) {
   auto session = worker::open_session(flags.backend, to_ms(flags.timeout_s));
   auto& comm = *session.comm;
@@ -127,6 +172,31 @@ int main(int argc, char** argv) {
   bench.fp8_format_option = bench_command->add_option("--fp8-format", bench.fp8_format,
                                                       "With --compress fp8: e4m3 (default) or e5m2");
   bench_command->callback([&] { exit_code = run_bench(bench); });
+
+  FabricFlags fabric;
+  auto* fabric_command = app.add_subcommand(
+      "fabric", "Point-to-point bandwidth/latency of every node pair and local pair, all-reduce "
+                "reference; names slow links and nodes");
+  fabric_command->add_option("-s,--size", fabric.size, "Bytes per exchange (K, M, G suffixes)")
+      ->default_str("64M");
+  fabric_command->add_option("-w,--warmup", fabric.warmup, "Warm-up exchanges per link")
+      ->check(CLI::Range(0, 100000));
+  fabric_command->add_option("-n,--iters", fabric.iterations, "Timed exchanges per link")
+      ->check(CLI::Range(1, 1000000));
+  fabric_command->add_option("--backend", fabric.backend,
+                             "gloo (CPU), nccl (GPU) or auto (nccl when a GPU is visible)");
+  fabric_command->add_option("--timeout", fabric.timeout_s, "Seconds for rendezvous and each op");
+  fabric_command->add_option("--threshold", fabric.threshold,
+                             "A link is slow below this fraction of its class median (0.8)")
+      ->check(CLI::Range(0.01, 1.0));
+  fabric_command->add_option("-o,--out", fabric.out,
+                             "Rank 0 writes the result (JSON, for brix probe --bench --results)");
+  fabric_command->add_option("--throttle-node", fabric.throttle_node,
+                             "Fault injection for drills: slow this node rank's sends down")
+      ->check(CLI::Range(0, 1000000));
+  fabric_command->add_option("--throttle-factor", fabric.throttle_factor,
+                             "How many times slower --throttle-node's links run (4)");
+  fabric_command->callback([&] { exit_code = run_fabric(fabric); });
 
   TrainFlags train;
   auto* train_command =

@@ -2,6 +2,7 @@
 // brix probe merge: what is in this cluster and which node differs.
 
 #include "command.hpp"
+#include "probe_bench.hpp"
 
 #include <brix/probe/cluster_doc.hpp>
 #include <brix/probe/merge.hpp>
@@ -133,8 +134,11 @@ void add_probe_command(CLI::App& app, CommandContext& context) {
                                   "Write DIR/<node>.yaml (node name from SLURMD_NODENAME, else the hostname)")
                   ->type_name("DIR");
   command->get_option("--matrix")->excludes(out);
+  auto bench_flags = add_probe_bench_options(*command);
+  command->get_option("--bench")->excludes(out)->excludes("--matrix")->excludes("--nccl-topo")->excludes("--topology");
   command->footer("Examples:\n  brix probe --matrix\n  srun --ntasks-per-node=1 brix probe --out probes/\n"
-                  "  brix probe merge probes/ -o cluster.yaml --strict\nSee man brix-probe.");
+                  "  brix probe merge probes/ -o cluster.yaml --strict\n"
+                  "  srun --ntasks-per-node=1 brix probe --bench --nproc-per-node 8\nSee man brix-probe.");
   command->require_subcommand(0, 1);
 
   auto* merge = command->add_subcommand("merge", "Group probe files into node groups, write a cluster file, report drift");
@@ -148,8 +152,12 @@ void add_probe_command(CLI::App& app, CommandContext& context) {
   merge->add_flag("--strict", merge_options->strict, "Exit 1 when any node differs from its group's majority");
   merge->callback([merge_options, &context] { context.exit_code = run_merge(*merge_options); });
 
-  command->callback([merge, probe_options, &context] {
+  command->callback([merge, probe_options, bench_flags, &context] {
     if (merge->parsed()) {
+      return;
+    }
+    if (bench_requested(*bench_flags)) {
+      context.exit_code = run_probe_bench(*bench_flags, probe_options->format);
       return;
     }
     run_probe(*probe_options);

@@ -50,6 +50,10 @@ public:
   virtual void all_to_all(const void* send, void* recv, std::size_t count, DataType type) = 0;
   /// Sends `count` elements to rank+1 and receives as many from rank−1 (a ring). Not in place.
   virtual void send_recv(const void* send, void* recv, std::size_t count, DataType type) = 0;
+  /// Point to point: sends `count` elements to `peer` and receives as many from it, both ways
+  /// at once. Only this rank and `peer` take part (the others do not call it). Not in place.
+  virtual void exchange(const void* send, void* recv, std::size_t count, DataType type,
+                        int peer) = 0;
   virtual void barrier() = 0;
   /// Waits until every operation issued so far has completed (a no-op for blocking backends).
   virtual void synchronize() = 0;

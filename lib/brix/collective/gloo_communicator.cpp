@@ -151,6 +151,23 @@ void GlooCommunicator::send_recv(const void* send, void* recv, std::size_t count
   out->waitSend(m_context->getTimeout());
 }
 
+void GlooCommunicator::exchange(const void* send, void* recv, std::size_t count, DataType type,
+                                int peer) {
+  if (peer < 0 || peer >= size() || peer == rank()) {
+    throw InputError(fmt::format("exchange: peer {} (expected another rank of {})", peer, size()));
+  }
+  const auto bytes = count * element_size(type);
+  // A slot prefix of its own keeps point-to-point traffic apart from the collectives' slots.
+  constexpr std::uint64_t k_exchange_prefix = std::uint64_t{0xB1} << 56;
+  const auto slot = k_exchange_prefix | m_exchanges[peer]++;
+  auto out = m_context->createUnboundBuffer(const_cast<void*>(send), bytes);
+  auto in = m_context->createUnboundBuffer(recv, bytes);
+  in->recv(peer, slot);
+  out->send(peer, slot);
+  in->waitRecv(m_context->getTimeout());
+  out->waitSend(m_context->getTimeout());
+}
+
 void GlooCommunicator::barrier() {
   gloo::BarrierOptions options(m_context);
   options.setTag(next_tag());

@@ -35,6 +35,8 @@ public:
   void reduce_scatter(const void* send, void* recv, std::size_t count, DataType type) override;
   void all_to_all(const void* send, void* recv, std::size_t count, DataType type) override;
   void send_recv(const void* send, void* recv, std::size_t count, DataType type) override;
+  void exchange(const void* send, void* recv, std::size_t count, DataType type,
+                int peer) override;
   void barrier() override;
   void synchronize() override {}
 
@@ -43,6 +45,9 @@ private:
   std::uint32_t next_tag();
   std::shared_ptr<gloo::Context> m_context;
   std::uint32_t m_tag = 0;
+  /// Exchanges so far with each peer: both ends count alike, so the count names the slot
+  /// without touching m_tag, which every rank must advance together for the collectives.
+  std::map<int, std::uint64_t> m_exchanges;
   /// gloo's reduce-scatter is an algorithm object with buffers bound at construction; one per
   /// element count, reused across calls.
   std::map<std::size_t, std::unique_ptr<ReduceScatterPlan>> m_reduce_scatter;

@@ -107,6 +107,13 @@ public:
                "ncclRecv");
     check_nccl(ncclGroupEnd(), "ncclGroupEnd");
   }
+  void exchange(const void* send, void* recv, std::size_t count, DataType type,
+                int peer) override {
+    check_nccl(ncclGroupStart(), "ncclGroupStart");
+    check_nccl(ncclSend(send, count, nccl_type(type), peer, m_comm, m_stream), "ncclSend");
+    check_nccl(ncclRecv(recv, count, nccl_type(type), peer, m_comm, m_stream), "ncclRecv");
+    check_nccl(ncclGroupEnd(), "ncclGroupEnd");
+  }
   void barrier() override {
     // An all-reduce of one float is NCCL's barrier.
     DeviceBuffer one(sizeof(float));

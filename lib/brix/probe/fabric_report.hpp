@@ -1,0 +1,27 @@
+#pragma once
+// The fabric result file (`brix-worker fabric --out`, read by `brix probe --bench --results`)
+// and the report printed from it: measurements, findings, and a text table.
+
+#include <brix/probe/fabric_analysis.hpp>
+#include <brix/util/document.hpp>
+#include <brix/util/output.hpp>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace brix::probe {
+
+/// `{"brix_fabric": 1, ...}`: the measurements and, computed with `findings`, each link's ratio
+/// and verdict, the slow nodes and `healthy`. Reading it back takes the measurements only.
+[[nodiscard]] nlohmann::ordered_json fabric_document(const FabricResult& result,
+                                                     const FabricFindings& findings);
+
+/// Reads the measurements of a fabric document; bad content is an InputError at its line.
+[[nodiscard]] FabricResult read_fabric_result(const util::DocNode& document);
+
+/// Links with their bandwidth, latency and verdict, the all-reduce reference, then the verdict:
+/// slow nodes named with advice, or "fabric healthy".
+[[nodiscard]] std::string fabric_text(const FabricResult& result, const FabricFindings& findings,
+                                      const util::Style& style);
+
+} // namespace brix::probe
