@@ -39,8 +39,8 @@ expect_count "intra-node links" "$(grep -c '^intra-node' <<<"$out")" 5
 expect_out "# all-reduce over 10 ranks, 1048576 bytes: busbw [0-9.]+ GB/s, #wrong 0"
 expect_out "^fabric healthy"
 
-# Node rank 2 throttled 20x: its links and the node are named, exit 1; the result is saved.
-fabric throttled --threshold 0.2 --throttle-node 2 --throttle-factor 20 --save "$work/fabric.json" \
+# Node rank 2 throttled 50x: its links and the node are named, exit 1; the result is saved.
+fabric throttled --threshold 0.2 --throttle-node 2 --throttle-factor 50 --save "$work/fabric.json" \
   --format json
 expect_rc 1 "throttled node"
 verdict=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1]));
@@ -48,15 +48,15 @@ print(d["healthy"], sorted({(n["node_rank"], n["class"]) for n in d["slow_nodes"
       sum(l["slow"] for l in d["links"] if l["class"] == "inter-node"), int(d["throttle"]["factor"]))' \
   /dev/stdin <<<"$out" 2>&1)
 checks=$((checks + 1))
-[ "$verdict" = "False [(2, 'inter-node'), (2, 'intra-node')] 4 20" ] ||
-  [ "$verdict" = "False [(2, 'inter-node')] 4 20" ] || fail "throttled verdict: $verdict; $out"
+[ "$verdict" = "False [(2, 'inter-node'), (2, 'intra-node')] 4 50" ] ||
+  [ "$verdict" = "False [(2, 'inter-node')] 4 50" ] || fail "throttled verdict: $verdict; $out"
 checks=$((checks + 1)); [ -s "$work/fabric.json" ] || fail "no saved result"
 
 # The saved file, rendered again: the text names the node; a laxer threshold passes it.
 run "$BRIX" probe --bench --results "$work/fabric.json" --threshold 0.2
 expect_rc 1 "saved result"
 expect_out "^node 127\.0\.0\.1#2: 4 of 4 inter-node links slow, its median link at [0-9]+% of the other links' median: check its network adapter"
-expect_out "fault injected: node 127\.0\.0\.1#2 throttled 20x"
+expect_out "fault injected: node 127\.0\.0\.1#2 throttled 50x"
 run "$BRIX" probe --bench --results "$work/fabric.json" --threshold 0.01
 expect_rc 0 "saved result, threshold 0.01"
 

@@ -6,6 +6,7 @@
 #include <brix/net/store_server.hpp>
 #include <brix/util/error.hpp>
 #include <brix/worker/bench.hpp>
+#include <brix/worker/fabric.hpp>
 #include <brix/worker/train.hpp>
 
 #include <doctest/doctest.h>
@@ -227,4 +228,75 @@ TEST_CASE("collective::nccl without a GPU fails, naming the reason") {
   client.connect();
   CHECK_THROWS_WITH_AS((void)collective::make_nccl_communicator(0, 1, 0, client, "w/", 1s),
                        doctest::Contains("NCCL"), JobError);
+}
+
+TEST_CASE("collective::gloo exchange between pairs, collectives still in step") {
+  with_ranks(4, [](collective::Communicator& comm) {
+    const std::size_t count = 1000;
+    auto send = comm.allocate(count * sizeof(float));
+    auto recv = comm.allocate(count * sizeof(float));
+    const std::vector<float> mine(count, static_cast<float>(comm.rank() + 1));
+    comm.copy_in(*send, 0, mine.data(), count * sizeof(float));
+    const auto exchange_with = [&](int peer) {
+      comm.exchange(send->data(), recv->data(), count, collective::DataType::f32, peer);
+      std::vector<float> got(count);
+      comm.copy_out(got.data(), *recv, 0, count * sizeof(float));
+      CHECK(got.front() == static_cast<float>(peer + 1));
+      CHECK(got.back() == static_cast<float>(peer + 1));
+    };
+    // Ranks 0 and 1 exchange more often than 2 and 3: the all-reduce must not notice.
+    exchange_with(comm.rank() ^ 1);
+    if (comm.rank() < 2) {
+      exchange_with(comm.rank() ^ 1);
+    }
+    exchange_with(comm.rank() ^ 2);
+    comm.all_reduce(send->data(), recv->data(), count, collective::DataType::f32);
+    std::vector<float> sum(count);
+    comm.copy_out(sum.data(), *recv, 0, count * sizeof(float));
+    CHECK(sum[count / 2] == 10.0f);
+    CHECK_THROWS_AS(comm.exchange(send->data(), recv->data(), count, collective::DataType::f32,
+                                  comm.rank()),
+                    InputError);
+  });
+}
+
+TEST_CASE("collective::fabric measures every link and names a throttled node") {
+  // Two nodes of two ranks (threads): one inter-node link, two intra-node links; node 1's
+  // ranks throttled 50x (far beyond a loaded host's noise), so its intra-node link stands out
+  // against node 0's.
+  std::mutex mutex;
+  std::vector<probe::FabricResult> results;
+  with_ranks(4, [&](collective::Communicator& comm) {
+    worker::FabricOptions options;
+    options.bytes = 1 << 20;
+    options.warmup = 1;
+    options.iterations = 5;
+    options.throttle = probe::Throttle{1, 50};
+    worker::NodeOfRank me;
+    me.place = {comm.rank() / 2, comm.rank() % 2};
+    me.node_name = comm.rank() < 2 ? "n1" : "n2";
+    auto result = worker::run_fabric(comm, options, me);
+    std::lock_guard lock(mutex);
+    results.push_back(std::move(result));
+  });
+  REQUIRE(results.size() == 4);
+  const auto& result = results.front();
+  CHECK(result.node_names == std::vector<std::string>{"n1", "n2"});
+  REQUIRE(result.links.size() == 3);
+  CHECK(result.links[0].link.link_class == probe::LinkClass::inter_node);
+  for (const auto& other : results) {
+    CHECK(other.links[1].bandwidth_gb_per_s == result.links[1].bandwidth_gb_per_s);
+  }
+  for (const auto& link : result.links) {
+    CHECK(link.bandwidth_gb_per_s > 0);
+    CHECK(link.latency_us > 0);
+  }
+  CHECK(result.allreduce_wrong == 0);
+  CHECK(result.allreduce_busbw_gb_per_s > 0);
+  const auto findings = probe::analyse_fabric(result, 0.5);
+  CAPTURE(result.links[1].bandwidth_gb_per_s);
+  CAPTURE(result.links[2].bandwidth_gb_per_s);
+  REQUIRE(findings.slow_nodes.size() == 1);
+  CHECK(findings.slow_nodes.front().node == 1);
+  CHECK(findings.slow_nodes.front().link_class == probe::LinkClass::intra_node);
 }
