@@ -63,6 +63,8 @@ expect_rc 0 "saved result, threshold 0.01"
 # Usage errors: bench options without --bench; a broken result file; the worker outside launch.
 run "$BRIX" probe --hosts a,b
 expect_rc 2 "--hosts without --bench"
+run "$BRIX" probe --bench --results "$work/fabric.json" --hosts a,b
+expect_rc 2 "--results with --hosts"
 printf '{"brix_fabric": 1, "backend": "gloo"}\n' >"$work/bad.json"
 run "$BRIX" probe --bench --results "$work/bad.json"
 expect_rc 2 "bad result file"; expect_err "bad\.json:1: "

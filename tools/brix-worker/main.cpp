@@ -105,9 +105,6 @@ int run_fabric(const FabricFlags& flags) {
   options.warmup = flags.warmup;
   options.iterations = flags.iterations;
   if (flags.throttle_node >= 0) {
-    if (!(flags.throttle_factor >= 1)) {
-      throw InputError(fmt::format("--throttle-factor {} (expected >= 1)", flags.throttle_factor));
-    }
     options.throttle = probe::Throttle{flags.throttle_node, flags.throttle_factor};
   }
   auto session = worker::open_session(flags.backend, to_ms(flags.timeout_s));
@@ -191,11 +188,16 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.01, 1.0));
   fabric_command->add_option("-o,--out", fabric.out,
                              "Rank 0 writes the result (JSON, for brix probe --bench --results)");
-  fabric_command->add_option("--throttle-node", fabric.throttle_node,
-                             "Fault injection for drills: slow this node rank's sends down")
-      ->check(CLI::Range(0, 1000000));
-  fabric_command->add_option("--throttle-factor", fabric.throttle_factor,
-                             "How many times slower --throttle-node's links run (4)");
+  auto* throttle_node =
+      fabric_command
+          ->add_option("--throttle-node", fabric.throttle_node,
+                       "Fault injection for drills: slow this node rank's sends down")
+          ->check(CLI::Range(0, 1000000));
+  fabric_command
+      ->add_option("--throttle-factor", fabric.throttle_factor,
+                   "How many times slower --throttle-node's links run (4)")
+      ->check(CLI::Range(1.0, 1000.0))
+      ->needs(throttle_node);
   fabric_command->callback([&] { exit_code = run_fabric(fabric); });
 
   TrainFlags train;

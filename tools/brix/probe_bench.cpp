@@ -34,14 +34,21 @@ std::shared_ptr<ProbeBenchFlags> add_probe_bench_options(CLI::App& probe) {
                                "Measure every node pair and local pair with brix-worker fabric; "
                                "name slow links and nodes (exit 1)")
                     ->group(group);
-  const auto with_bench = [&](CLI::Option* option) { option->group(group)->needs(bench); };
-  with_bench(probe.add_option("--results", f.results,
-                              "Report a result file (brix-worker fabric --out, --save) instead "
-                              "of measuring")
-                 ->type_name("FILE"));
-  with_bench(probe.add_option("--threshold", f.threshold,
-                              "A link is slow below this fraction of its class median (0.8)")
-                 ->check(CLI::Range(0.01, 1.0)));
+  auto* results = probe.add_option("--results", f.results,
+                                   "Report a result file (brix-worker fabric --out, --save) "
+                                   "instead of measuring")
+                      ->type_name("FILE")
+                      ->group(group)
+                      ->needs(bench);
+  probe.add_option("--threshold", f.threshold,
+                   "A link is slow below this fraction of its class median (0.8)")
+      ->check(CLI::Range(0.01, 1.0))
+      ->group(group)
+      ->needs(bench);
+  // Every other option measures: none of them goes with --results.
+  const auto with_bench = [&](CLI::Option* option) {
+    option->group(group)->needs(bench)->excludes(results);
+  };
   with_bench(probe.add_option("--size", r.size, "Bytes per exchange (K, M, G suffixes; 64M)"));
   with_bench(probe.add_option("--iters", r.iterations, "Timed exchanges per link (10)")
                  ->check(CLI::Range(1, 1000000)));
@@ -50,12 +57,15 @@ std::shared_ptr<ProbeBenchFlags> add_probe_bench_options(CLI::App& probe) {
   with_bench(probe.add_option("--backend", r.backend, "gloo, nccl or auto (nccl with a GPU)"));
   with_bench(probe.add_option("--save", r.save, "Node 0 keeps the result file here")
                  ->type_name("FILE"));
-  with_bench(probe.add_option("--throttle-node", f.throttle_node,
-                              "Fault injection for drills: run this node rank's links slower")
-                 ->check(CLI::Range(0, 1000000)));
+  auto* throttle_node = probe.add_option("--throttle-node", f.throttle_node,
+                                         "Fault injection for drills: run this node rank's "
+                                         "links slower")
+                            ->check(CLI::Range(0, 1000000));
+  with_bench(throttle_node);
   with_bench(probe.add_option("--throttle-factor", f.throttle_factor,
                               "How many times slower --throttle-node runs (4)")
-                 ->check(CLI::Range(1.0, 1000.0)));
+                 ->check(CLI::Range(1.0, 1000.0))
+                 ->needs(throttle_node));
   auto& l = r.launch;
   with_bench(probe.add_option("--hosts", l.nodes.hosts, "Node names, hostlist syntax (as brix launch)"));
   with_bench(probe.add_option("--hostfile", l.nodes.hostfile, "DeepSpeed hostfile (as brix launch)"));
