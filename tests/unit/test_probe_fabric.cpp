@@ -181,6 +181,15 @@ TEST_CASE("probe::analyse_fabric") {
     CHECK(findings.slow_nodes.front().link_class == LinkClass::intra_node);
     CHECK(findings.slow_link_count() == 1);
   }
+  SUBCASE("nothing measured is said, not called healthy") {
+    FabricResult lone;
+    lone.ranks = 1;
+    lone.node_names = {"n1"};
+    const auto findings = analyse_fabric(lone, 0.8);
+    const auto text = fabric_text(lone, findings, brix::util::Style{});
+    CHECK(text.find("no links measured") != std::string::npos);
+    CHECK(text.find("healthy") == std::string::npos);
+  }
   SUBCASE("the threshold is a fraction") {
     CHECK_THROWS_AS((void)analyse_fabric(fake_fabric(3, 1, -1, 1), 0), brix::InputError);
     CHECK_THROWS_AS((void)analyse_fabric(fake_fabric(3, 1, -1, 1), 1.5), brix::InputError);

@@ -157,7 +157,9 @@ std::string fabric_text(const FabricResult& result, const FabricFindings& findin
                    fmt::format("{:.0f}%", 100 * findings.ratio[i]),
                    findings.slow[i] ? style.red("SLOW") : "ok"});
   }
-  out += table.render();
+  if (table.rows() > 0) {
+    out += table.render();
+  }
   for (const auto& [name, value] :
        {std::pair{"inter-node", findings.inter_median}, {"intra-node", findings.intra_median}}) {
     if (value) {
@@ -170,7 +172,10 @@ std::string fabric_text(const FabricResult& result, const FabricFindings& findin
   for (const auto& node : findings.slow_nodes) {
     out += style.red(node.message) + "\n";
   }
-  if (findings.healthy()) {
+  if (result.links.empty()) {
+    out += style.yellow("no links measured: one node with one rank (give several nodes, or "
+                        "--nproc-per-node > 1)\n");
+  } else if (findings.healthy()) {
     out += style.green(fmt::format("fabric healthy: every link at or above {:.0f}% of its "
                                    "class median\n",
                                    100 * findings.threshold));
