@@ -219,13 +219,13 @@ TEST_CASE("probe::fabric_document") {
   SUBCASE("bad content is named with its line") {
     auto bad = doc;
     bad["links"][0]["class"] = "sideways";
-    CHECK_THROWS_WITH_AS((void)read_fabric_result(
-                             brix::util::DocNode::load_string(bad.dump(2), "f.json")),
-                         doctest::Contains("f.json:"), brix::InputError);
+    CHECK_THROWS_WITH_AS(
+        (void)read_fabric_result(brix::util::DocNode::load_string(bad.dump(2), "f.json")),
+        doctest::Contains("f.json:"), brix::InputError);
     auto unknown = doc;
     unknown["bandwith"] = 1;
-    CHECK_THROWS_AS((void)read_fabric_result(
-                        brix::util::DocNode::load_string(unknown.dump(), "f.json")),
-                    brix::InputError);
+    CHECK_THROWS_AS(
+        (void)read_fabric_result(brix::util::DocNode::load_string(unknown.dump(), "f.json")),
+        brix::InputError);
   }
 }

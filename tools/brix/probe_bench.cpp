@@ -30,18 +30,21 @@ std::shared_ptr<ProbeBenchFlags> add_probe_bench_options(CLI::App& probe) {
   auto& f = *flags;
   auto& r = f.request;
   const std::string group = "Fabric benchmark (--bench)";
-  auto* bench = probe.add_flag("--bench", f.bench,
-                               "Measure every node pair and local pair with brix-worker fabric; "
-                               "name slow links and nodes (exit 1)")
+  auto* bench = probe
+                    .add_flag("--bench", f.bench,
+                              "Measure every node pair and local pair with brix-worker fabric; "
+                              "name slow links and nodes (exit 1)")
                     ->group(group);
-  auto* results = probe.add_option("--results", f.results,
-                                   "Report a result file (brix-worker fabric --out, --save) "
-                                   "instead of measuring")
+  auto* results = probe
+                      .add_option("--results", f.results,
+                                  "Report a result file (brix-worker fabric --out, --save) "
+                                  "instead of measuring")
                       ->type_name("FILE")
                       ->group(group)
                       ->needs(bench);
-  probe.add_option("--threshold", f.threshold,
-                   "A link is slow below this fraction of its class median (0.8)")
+  probe
+      .add_option("--threshold", f.threshold,
+                  "A link is slow below this fraction of its class median (0.8)")
       ->check(CLI::Range(0.01, 1.0))
       ->group(group)
       ->needs(bench);
@@ -55,32 +58,37 @@ std::shared_ptr<ProbeBenchFlags> add_probe_bench_options(CLI::App& probe) {
   with_bench(probe.add_option("--warmup", r.warmup, "Warm-up exchanges per link (2)")
                  ->check(CLI::Range(0, 100000)));
   with_bench(probe.add_option("--backend", r.backend, "gloo, nccl or auto (nccl with a GPU)"));
-  with_bench(probe.add_option("--save", r.save, "Node 0 keeps the result file here")
-                 ->type_name("FILE"));
-  auto* throttle_node = probe.add_option("--throttle-node", f.throttle_node,
-                                         "Fault injection for drills: run this node rank's "
-                                         "links slower")
+  with_bench(
+      probe.add_option("--save", r.save, "Node 0 keeps the result file here")->type_name("FILE"));
+  auto* throttle_node = probe
+                            .add_option("--throttle-node", f.throttle_node,
+                                        "Fault injection for drills: run this node rank's "
+                                        "links slower")
                             ->check(CLI::Range(0, 1000000));
   with_bench(throttle_node);
-  with_bench(probe.add_option("--throttle-factor", f.throttle_factor,
-                              "How many times slower --throttle-node runs (4)")
+  with_bench(probe
+                 .add_option("--throttle-factor", f.throttle_factor,
+                             "How many times slower --throttle-node runs (4)")
                  ->check(CLI::Range(1.0, 1000.0))
                  ->needs(throttle_node));
   auto& l = r.launch;
-  with_bench(probe.add_option("--hosts", l.nodes.hosts, "Node names, hostlist syntax (as brix launch)"));
-  with_bench(probe.add_option("--hostfile", l.nodes.hostfile, "DeepSpeed hostfile (as brix launch)"));
+  with_bench(
+      probe.add_option("--hosts", l.nodes.hosts, "Node names, hostlist syntax (as brix launch)"));
+  with_bench(
+      probe.add_option("--hostfile", l.nodes.hostfile, "DeepSpeed hostfile (as brix launch)"));
   with_bench(probe.add_option("--node-rank", f.node_rank, "This node's rank in --hosts/--hostfile")
                  ->check(CLI::Range(0, 1000000)));
-  with_bench(probe.add_option("--nproc-per-node", l.nproc_per_node,
-                              "Ranks per node (one per GPU; default 1: inter-node links only)")
+  with_bench(probe
+                 .add_option("--nproc-per-node", l.nproc_per_node,
+                             "Ranks per node (one per GPU; default 1: inter-node links only)")
                  ->check(CLI::Range(1, 4096)));
   with_bench(probe.add_option("--rdzv-port", l.rdzv_port, "Rendezvous port (default 29400)")
                  ->check(CLI::Range(1, 65535)));
   with_bench(probe.add_option("--master-port", l.master_port, "MASTER_PORT (default 29500)")
                  ->check(CLI::Range(1, 65535)));
-  with_bench(probe.add_option("--rdzv-timeout", f.rdzv_timeout_s,
-                              "Seconds to wait for every node (600)")
-                 ->check(CLI::Range(0.1, 1e7)));
+  with_bench(
+      probe.add_option("--rdzv-timeout", f.rdzv_timeout_s, "Seconds to wait for every node (600)")
+          ->check(CLI::Range(0.1, 1e7)));
   with_bench(probe.add_option("--log-dir", l.log_dir, "Worker logs (as brix launch)"));
   return flags;
 }

@@ -36,8 +36,7 @@ std::string gbps(double value) { return fmt::format("{:.2f}", value); }
 
 } // namespace
 
-nlohmann::ordered_json fabric_document(const FabricResult& result,
-                                       const FabricFindings& findings) {
+nlohmann::ordered_json fabric_document(const FabricResult& result, const FabricFindings& findings) {
   nlohmann::ordered_json doc;
   doc["brix_fabric"] = k_version;
   doc["backend"] = result.backend;
@@ -87,9 +86,9 @@ nlohmann::ordered_json fabric_document(const FabricResult& result,
 
 FabricResult read_fabric_result(const util::DocNode& document) {
   static const std::vector<std::string> keys = {
-      "brix_fabric", "backend", "bytes",     "iterations",       "ranks",      "nodes",
-      "throttle",    "allreduce", "threshold", "medians_gb_per_s", "links",      "slow_nodes",
-      "slow_links",  "healthy"};
+      "brix_fabric", "backend",    "bytes",      "iterations", "ranks",
+      "nodes",       "throttle",   "allreduce",  "threshold",  "medians_gb_per_s",
+      "links",       "slow_nodes", "slow_links", "healthy"};
   if (!document.is_map()) {
     document.fail("not a fabric result", "a map from brix-worker fabric --out");
   }
@@ -107,9 +106,9 @@ FabricResult read_fabric_result(const util::DocNode& document) {
     result.node_names.push_back(name.as_string());
   }
   if (const auto throttle = document.find("throttle")) {
-    result.throttle = Throttle{static_cast<int>(throttle->at("node_rank").as_non_negative_int(
-                                   "node_rank")),
-                               throttle->at("factor").as_positive_double("factor")};
+    result.throttle =
+        Throttle{static_cast<int>(throttle->at("node_rank").as_non_negative_int("node_rank")),
+                 throttle->at("factor").as_positive_double("factor")};
   }
   const auto allreduce = document.at("allreduce");
   result.allreduce_busbw_gb_per_s = allreduce.at("busbw_gb_per_s").as_double();
@@ -126,7 +125,8 @@ FabricResult read_fabric_result(const util::DocNode& document) {
     if (link.link.a.node >= nodes || link.link.b.node >= nodes) {
       item.fail("link to a node rank outside 'nodes'", fmt::format("node ranks < {}", nodes));
     }
-    link.bandwidth_gb_per_s = item.at("bandwidth_gb_per_s").as_positive_double("bandwidth_gb_per_s");
+    link.bandwidth_gb_per_s =
+        item.at("bandwidth_gb_per_s").as_positive_double("bandwidth_gb_per_s");
     link.latency_us = item.at("latency_us").as_positive_double("latency_us");
     result.links.push_back(link);
   }
@@ -166,9 +166,9 @@ std::string fabric_text(const FabricResult& result, const FabricFindings& findin
       out += fmt::format("# median {} link: {} GB/s\n", name, gbps(*value));
     }
   }
-  out += fmt::format("# all-reduce over {} ranks, {} bytes: busbw {} GB/s, #wrong {}\n",
-                     result.ranks, result.bytes, gbps(result.allreduce_busbw_gb_per_s),
-                     result.allreduce_wrong);
+  out +=
+      fmt::format("# all-reduce over {} ranks, {} bytes: busbw {} GB/s, #wrong {}\n", result.ranks,
+                  result.bytes, gbps(result.allreduce_busbw_gb_per_s), result.allreduce_wrong);
   for (const auto& node : findings.slow_nodes) {
     out += style.red(node.message) + "\n";
   }

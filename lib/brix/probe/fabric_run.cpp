@@ -1,18 +1,18 @@
 #include <brix/probe/fabric_run.hpp>
 
 #include <brix/probe/fabric_report.hpp>
+#include <brix/util/atomic_file.hpp>
 #include <brix/util/document.hpp>
 #include <brix/util/error.hpp>
-#include <brix/util/atomic_file.hpp>
 #include <brix/util/paths.hpp>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fmt/format.h>
 #include <fstream>
 #include <iterator>
-#include <fmt/format.h>
 #include <stdlib.h>
 
 namespace brix::probe {
@@ -20,21 +20,16 @@ namespace fs = std::filesystem;
 
 std::vector<std::string> fabric_worker_command(const FabricRunRequest& request,
                                                const std::string& out) {
-  std::vector<std::string> command = {request.worker,
-                                      "fabric",
-                                      "--size",
-                                      request.size,
-                                      "--warmup",
-                                      std::to_string(request.warmup),
-                                      "--iters",
-                                      std::to_string(request.iterations),
-                                      "--backend",
-                                      request.backend,
-                                      "--out",
-                                      out};
+  std::vector<std::string> command = {request.worker, "fabric",
+                                      "--size",       request.size,
+                                      "--warmup",     std::to_string(request.warmup),
+                                      "--iters",      std::to_string(request.iterations),
+                                      "--backend",    request.backend,
+                                      "--out",        out};
   if (request.throttle) {
-    command.insert(command.end(), {"--throttle-node", std::to_string(request.throttle->node),
-                                   "--throttle-factor", fmt::format("{}", request.throttle->factor)});
+    command.insert(command.end(),
+                   {"--throttle-node", std::to_string(request.throttle->node), "--throttle-factor",
+                    fmt::format("{}", request.throttle->factor)});
   }
   return command;
 }
@@ -52,8 +47,8 @@ FabricRun run_fabric_probe(FabricRunRequest request) {
       (fs::path(tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp") / "brix-fabric-XXXXXX")
           .string();
   if (::mkdtemp(pattern.data()) == nullptr) {
-    throw JobError(fmt::format("cannot make a temporary directory {} ({})", pattern,
-                               std::strerror(errno)));
+    throw JobError(
+        fmt::format("cannot make a temporary directory {} ({})", pattern, std::strerror(errno)));
   }
   const fs::path scratch = pattern;
   const auto out = scratch / "fabric.json";

@@ -89,7 +89,8 @@ std::vector<std::vector<ScheduledLink>> fabric_schedule(const std::vector<RankPl
   }
   std::vector<std::vector<ScheduledLink>> intra;
   for (int node = 0; node < nodes; ++node) {
-    const auto local = round_robin_rounds(static_cast<int>(members[static_cast<std::size_t>(node)].size()));
+    const auto local =
+        round_robin_rounds(static_cast<int>(members[static_cast<std::size_t>(node)].size()));
     intra.resize(std::max(intra.size(), local.size()));
     for (std::size_t round = 0; round < local.size(); ++round) {
       for (const auto& pair : local[round]) {

@@ -56,8 +56,8 @@ private:
     m_comm.exchange(m_send->data(), m_recv->data(), bytes, DataType::u8, peer);
     m_comm.synchronize();
     const auto end = Clock::now();
-    m_fastest_transfer = std::min<std::chrono::duration<double>>(m_fastest_transfer,
-                                                                 end - transfer_start);
+    m_fastest_transfer =
+        std::min<std::chrono::duration<double>>(m_fastest_transfer, end - transfer_start);
     return std::chrono::duration<double>(end - start).count();
   }
 
@@ -70,7 +70,8 @@ private:
 };
 
 /// Element-wise sum over ranks of `values` (every rank passes as many).
-std::vector<double> sum_over_ranks(collective::Communicator& comm, const std::vector<double>& values) {
+std::vector<double> sum_per_element(collective::Communicator& comm,
+                                    const std::vector<double>& values) {
   std::vector<float> floats(values.begin(), values.end());
   auto buffer = comm.allocate(std::max<std::size_t>(floats.size(), 1) * sizeof(float));
   comm.copy_in(*buffer, 0, floats.data(), floats.size() * sizeof(float));
@@ -153,11 +154,12 @@ probe::FabricResult run_fabric(collective::Communicator& comm, const FabricOptio
     }
     comm.barrier(); // the next round's pairs start together, alone on their ends
   }
-  const auto totals = sum_over_ranks(comm, seconds);
+  const auto totals = sum_per_element(comm, seconds);
   for (std::size_t i = 0; i < result.links.size(); ++i) {
     const double bandwidth_seconds = totals[2 * i] / 2; // the mean of the two ends
     const double latency_seconds = totals[2 * i + 1] / 2;
-    result.links[i].bandwidth_gb_per_s = static_cast<double>(options.bytes) / bandwidth_seconds / 1e9;
+    result.links[i].bandwidth_gb_per_s =
+        static_cast<double>(options.bytes) / bandwidth_seconds / 1e9;
     result.links[i].latency_us = latency_seconds * 1e6;
   }
   BenchOptions allreduce;
@@ -165,9 +167,10 @@ probe::FabricResult run_fabric(collective::Communicator& comm, const FabricOptio
   allreduce.min_bytes = allreduce.max_bytes = options.bytes;
   allreduce.warmup = options.warmup;
   allreduce.iterations = options.iterations;
-  const auto report = run_bench(
-      comm, allreduce, fmt::format("{} local rank {}", me.node_name, me.place.local_rank));
-  result.allreduce_busbw_gb_per_s = report.rows.empty() ? 0 : report.rows.front().out_of_place.busbw;
+  const auto report = run_bench(comm, allreduce,
+                                fmt::format("{} local rank {}", me.node_name, me.place.local_rank));
+  result.allreduce_busbw_gb_per_s =
+      report.rows.empty() ? 0 : report.rows.front().out_of_place.busbw;
   result.allreduce_wrong = report.wrong;
   return result;
 }
