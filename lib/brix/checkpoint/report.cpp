@@ -26,6 +26,18 @@ Json infos_to_json(const std::filesystem::path& dir, const std::vector<Checkpoin
 
 namespace {
 
+/// "812 B", "28.0 KiB", "1.50 GiB": checkpoints and their increments span many magnitudes.
+std::string bytes_text(std::uint64_t bytes) {
+  static constexpr const char* k_units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double value = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(k_units)) {
+    value /= 1024;
+    ++unit;
+  }
+  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.{}f} {}", value, value < 100 ? 2 : 1, k_units[unit]);
+}
+
 std::string coloured_status(const std::string& status, const util::Style& style) {
   return status == "complete" ? style.green(status) : status == "incomplete" ? style.yellow(status) : style.red(status);
 }
@@ -41,7 +53,7 @@ std::string render_infos_text(const std::vector<CheckpointInfo>& infos, const ut
                      util::Align::left});
   for (const auto& info : infos) {
     table.add_row({info.step >= 0 ? std::to_string(info.step) : "-", info.format,
-                   util::gib(static_cast<double>(info.bytes)), util::gib(static_cast<double>(info.new_bytes)),
+                   bytes_text(info.bytes), bytes_text(info.new_bytes),
                    coloured_status(info.status, style), info.detail.empty() ? info.path : info.detail});
   }
   return table.render();
