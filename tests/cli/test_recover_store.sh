@@ -155,5 +155,9 @@ run "$BRIX" launch --nproc-per-node 2 --log-dir "$work/mr" -- "$WORKER" "${train
 expect_rc 0 "resume from the mirror"
 expect_out "resumed from checkpoint step 60 \($work/ckm, the mirror: .*chunk 0 of params\.f32 is damaged"
 expect_out "rank 0 done after 65 steps"
+expect_out "primary repaired from the mirror \([1-9][0-9]* chunk\(s\) rewritten\)"
+checks=$((checks + 1))
+status=$("$BRIX" recover list "$work/ck" --verify --format json | jq -r '.checkpoints[] | select(.step == 60) | .status')
+[ "$status" = complete ] || fail "step 60 in the primary after the repair: $status"
 no_process_left "^$WORKER train"
 finish

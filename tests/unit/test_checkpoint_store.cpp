@@ -254,6 +254,13 @@ TEST_CASE("checkpoint::restore_latest falls back to the mirror") {
     CHECK(result->primary_problem.find("rank_0.bin") != std::string::npos);
     CHECK(result->files[0].bytes == a);
     CHECK_THROWS_AS((void)restore_latest(primary.path, std::nullopt), brix::JobError);
+    // Mirroring back without repair trusts the damaged chunk (right size); with repair it is
+    // hashed and rewritten.
+    CHECK(copy.mirror_to(store, copy.manifest(3)) == 0);
+    CHECK(store.check(store.manifest(3), true));
+    CHECK(copy.mirror_to(store, copy.manifest(3), true) == 1);
+    CHECK_FALSE(store.check(store.manifest(3), true));
+    CHECK_FALSE(restore_latest(primary.path, mirror.path)->from_mirror);
   }
   SUBCASE("primary missing") {
     fs::remove_all(primary.path);

@@ -90,7 +90,8 @@ int run_train(const TrainFlags& flags) {
   auto& comm = *session.comm;
   auto state = worker::initial_state(flags.options);
   const auto& checkpoint = flags.checkpoint;
-  if (const auto resumed = worker::resume_training(checkpoint, flags.options, state); resumed && comm.rank() == 0) {
+  if (const auto resumed = worker::resume_training(checkpoint, flags.options, state, comm.rank() == 0);
+      resumed && comm.rank() == 0) {
     std::cout << "train: " << *resumed << std::endl;
   }
   // Rank 0 alone writes: every rank holds the same state (see train_checkpoint.hpp).

@@ -84,8 +84,11 @@ public:
   /// Rebuilds the files' exact bytes, checking every hash; JobError naming the first bad file.
   [[nodiscard]] std::vector<RestoredFile> restore(const Manifest& manifest);
   /// Copies `manifest`'s checkpoint into `mirror` (chunks it lacks, each read back and verified
-  /// after writing), then publishes the manifest and `latest` there.
-  void mirror_to(Store& mirror, const Manifest& manifest);
+  /// after writing), then publishes the manifest and `latest` there. With `repair`, chunks the
+  /// mirror already has are hashed too and replaced when damaged (restoring a damaged store from
+  /// its copy); otherwise a chunk present with the right size is trusted, as in save().
+  /// Returns the number of chunks written.
+  int mirror_to(Store& mirror, const Manifest& manifest, bool repair = false);
   /// Removes leftovers of crashed writers, all manifests but the newest `keep_last` (0: keep all;
   /// the one `latest` names always stays), and every chunk no remaining manifest names. Waits for
   /// running writers (exclusive lock).

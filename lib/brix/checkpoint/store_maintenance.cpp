@@ -12,7 +12,7 @@ namespace brix::checkpoint {
 
 namespace fs = std::filesystem;
 
-void Store::mirror_to(Store& mirror, const Manifest& manifest) {
+int Store::mirror_to(Store& mirror, const Manifest& manifest, bool repair) {
   auto& target = mirror.m_fs;
   target.create_directories(mirror.m_dir / "manifests");
   target.create_directories(mirror.m_dir / "chunks");
@@ -20,10 +20,14 @@ void Store::mirror_to(Store& mirror, const Manifest& manifest) {
   const StoreLock lock(mirror.m_dir, StoreLock::Mode::shared);
   std::set<std::string> done;
   std::set<fs::path> touched;
+  int written = 0;
   for (const auto& file : manifest.files) {
     for (const auto& chunk : file.chunks) {
       const auto to = mirror.chunk_path(chunk.hash);
-      if (!done.insert(chunk.hash).second || target.size(to) == chunk.size) {
+      if (!done.insert(chunk.hash).second) {
+        continue;
+      }
+      if (target.size(to) == chunk.size && (!repair || sha256_hex(target.read(to)) == chunk.hash)) {
         continue;
       }
       const auto bytes = m_fs.read(chunk_path(chunk.hash));
@@ -43,6 +47,7 @@ void Store::mirror_to(Store& mirror, const Manifest& manifest) {
         throw JobError(fmt::format("{}: mirror copy of a chunk of {} reads back wrong", to.string(), file.name));
       }
       target.rename(temp, to);
+      ++written;
     }
   }
   for (const auto& dir : touched) {
@@ -54,7 +59,17 @@ void Store::mirror_to(Store& mirror, const Manifest& manifest) {
   if (parse_manifest(target.read(mirror.manifest_path(manifest.step)), "mirror").step != manifest.step) {
     throw JobError(fmt::format("{}: mirror manifest reads back wrong", mirror.manifest_path(manifest.step).string()));
   }
-  publish_file(target, mirror.m_dir / k_latest_name, manifest_name(manifest.step) + "\n");
+  // `latest` moves forward only: a repaired older checkpoint does not hide newer ones.
+  std::optional<std::int64_t> latest;
+  try {
+    latest = mirror.latest_step();
+  } catch (const JobError&) {
+    // A damaged `latest` is replaced.
+  }
+  if (!latest || *latest <= manifest.step) {
+    publish_file(target, mirror.m_dir / k_latest_name, manifest_name(manifest.step) + "\n");
+  }
+  return written;
 }
 
 GcResult Store::collect_garbage(int keep_last) {

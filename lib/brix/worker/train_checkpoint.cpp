@@ -24,7 +24,7 @@ nlohmann::json run_identity(const TrainOptions& options) {
 } // namespace
 
 std::optional<std::string> resume_training(const TrainCheckpointOptions& checkpoint, const TrainOptions& options,
-                                           TrainState& state) {
+                                           TrainState& state, bool repair) {
   if (checkpoint.dir.empty()) {
     return std::nullopt;
   }
@@ -59,6 +59,16 @@ std::optional<std::string> resume_training(const TrainCheckpointOptions& checkpo
   std::memcpy(state.params.data(), params->data(), params->size());
   std::string line = fmt::format("resumed from checkpoint step {} ({}", state.step, restored->dir.string());
   line += restored->from_mirror ? fmt::format(", the mirror: {})", restored->primary_problem) : ", primary)";
+  if (restored->from_mirror && repair) {
+    try {
+      checkpoint::Store mirror(checkpoint.mirror);
+      checkpoint::Store primary(checkpoint.dir);
+      const int rewritten = mirror.mirror_to(primary, restored->manifest, true);
+      line += fmt::format("; primary repaired from the mirror ({} chunk(s) rewritten)", rewritten);
+    } catch (const JobError& e) {
+      line += fmt::format("; primary not repaired: {}", e.what());
+    }
+  }
   return line;
 }
 

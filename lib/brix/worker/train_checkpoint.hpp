@@ -22,10 +22,12 @@ struct TrainCheckpointOptions {
 };
 
 /// Restores `state` from the latest checkpoint; nullopt (state untouched) when there is none.
-/// Returns a line for the log: which step, which copy (primary or mirror, and why). InputError
-/// when the checkpoint was written for another --dim, --seed or --global-batch.
+/// Returns a line for the log: which step, which copy (primary or mirror, and why). With
+/// `repair`, a primary found damaged is rewritten from the mirror (one rank should do it).
+/// InputError when the checkpoint was written for another --dim, --seed, --global-batch or --lr.
 [[nodiscard]] std::optional<std::string> resume_training(const TrainCheckpointOptions& checkpoint,
-                                                         const TrainOptions& options, TrainState& state);
+                                                         const TrainOptions& options, TrainState& state,
+                                                         bool repair);
 
 /// Saves `state` (and mirrors it), then collects garbage; returns a line for the log.
 std::string save_training(const TrainCheckpointOptions& checkpoint, const TrainOptions& options,
