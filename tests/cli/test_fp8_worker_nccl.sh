@@ -6,8 +6,8 @@
 source "$BRIX_SOURCE_DIR/tests/cli/lib.sh"
 source "$BRIX_SOURCE_DIR/tests/cli/launch_lib.sh"
 
-bench=(bench --op allreduce --compress fp8 -b 64K -e 16M -f 4 -w 2 -n 5 --timeout 120)
-run "$BRIX" launch --nproc-per-node 1 --quiet --log-dir "$work/nccl" -- "$WORKER" "${bench[@]}" --backend nccl
+bench=(bench --op allreduce --compress fp8 -b 64K -f 4 -w 2 -n 5 --timeout 120)
+run "$BRIX" launch --nproc-per-node 1 --quiet --log-dir "$work/nccl" -- "$WORKER" "${bench[@]}" -e 16M --backend nccl
 rank_out=$(cat "$work/nccl"/attempt_0/rank_0.out 2>/dev/null)
 rank_err=$(cat "$work/nccl"/attempt_0/rank_0.err 2>/dev/null)
 if [ "$rc" -ne 0 ] && grep -qE "needs a GPU, and rank 0 has none|built without NCCL" <<<"$rank_err"; then

@@ -2,10 +2,13 @@
 # The FP8 GPU checks in one go, for a machine with an NVIDIA GPU (sm_89 or later), the CUDA
 # toolkit, CMake and a C++20 compiler; none of brix's other dependencies are needed (this
 # directory's CMakeLists.txt builds the kernels and the CPU reference on their own).
-#   1. builds brix_kernels, brix-fp8-gpu-test, brix-fp8-gpu-bench, brix-fp8-cuda-host-test;
+#   1. builds brix_kernels, brix-fp8-gpu-test, brix-fp8-gpu-exchange-test, brix-fp8-gpu-bench,
+#      brix-fp8-cuda-host-test;
 #   2. brix-fp8-cuda-host-test: the CPU encoder against the toolkit's host emulation;
 #   3. brix-fp8-gpu-test: kernels against the CPU reference, bit for bit (all 2^32 fp32
 #      patterns through the encoder, then quantise/feedback/dequantise/accumulate cases);
+#   3b. brix-fp8-gpu-exchange-test: CompressedAllReduce::run and ExchangeAllReduce::run (what
+#      brix-worker's NCCL path calls) with ranks as threads against the CPU all-reduces;
 #   4. brix-fp8-gpu-bench: throughput as a fraction of peak HBM bandwidth and of a D2D copy;
 #      on an H200 (datasheet 4.8 TB/s) it must reach 85% of peak for quantise 1x128 e4m3;
 #   5. the compressed all-reduce on NCCL: builds brix and brix-worker from the whole tree (which
@@ -60,6 +63,10 @@ record brix-fp8-cuda-host-test "${PIPESTATUS[0]}"
 log "kernels against the CPU reference"
 "$build/brix-fp8-gpu-test" 2>&1 | tee "$results/fp8-gpu-test.log"
 record brix-fp8-gpu-test "${PIPESTATUS[0]}"
+
+log "device all-reduces through run(), ranks as threads, against the CPU reference"
+"$build/brix-fp8-gpu-exchange-test" 2>&1 | tee "$results/fp8-gpu-exchange-test.log"
+record brix-fp8-gpu-exchange-test "${PIPESTATUS[0]}"
 
 log "throughput"
 bench=("$build/brix-fp8-gpu-bench" "$@")
