@@ -244,7 +244,7 @@ TEST_CASE("collective::nccl without a GPU fails, naming the reason") {
                        doctest::Contains("NCCL"), JobError);
 }
 
-TEST_CASE("collective::compressed bench on gloo: CPU reference paths, same bits, bounded error") {
+TEST_CASE("collective::compressed bench on gloo runs the CPU reference with the same bits and a bounded error") {
   auto options = small_bench(worker::BenchOp::all_reduce);
   options.min_bytes = 4096;
   options.max_bytes = 65536;
