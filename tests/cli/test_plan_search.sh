@@ -24,6 +24,12 @@ assert mixed["recompute_plan"]["options"][0]["name"] == "none"
 assert mixed["checkpoint"]["interval_s"] > 0 and mixed["batch"]["global"] == 1024
 assert mixed["stage_split"]["balanced_step_s"] == mixed["step_time_s"]
 PY
+# Megatron flags for the mixed plan, split flags included, are one shell-continued command.
+run "$BRIX" plan --emit megatron
+expect_rc 0 "emit megatron (mixed)"; expect_out '^--decoder-first-pipeline-num-layers [0-9]+'
+checks=$((checks + 1))
+[ "$(sed '$d' <<<"$out" | grep -cv ' \\$')" -eq 0 ] && ! grep -q ' \\$' <<<"$(tail -1 <<<"$out")" ||
+  fail "--emit megatron: every line but the last must end with ' \\': $out"
 # Where only the stage-assignment planner finds a plan, --emit yaml writes it, stages on groups.
 run "$BRIX" plan --emit yaml
 expect_rc 0 "emit yaml (mixed)"

@@ -289,8 +289,12 @@ int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
                            "uniform split (step {} instead of {}); --emit yaml writes the per-stage list\n",
                            util::human_seconds(best_details.uniform_step_s), util::human_seconds(best_details.balanced_step_s));
       }
+      // The flags are shell-continued lines: continue the last one into the split flags.
       for (const auto& flag : flags) {
-        text += flag + "\n";
+        if (!text.empty() && text.back() == '\n') {
+          text.pop_back();
+        }
+        text += " \\\n" + flag + "\n";
       }
     } else if (request.emit == "deepspeed") {
       text = emit_deepspeed(best_layout, emit);
