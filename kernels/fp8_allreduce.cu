@@ -4,8 +4,10 @@
 
 #include <brix/kernels/fp8.hpp>
 #include <brix/kernels/fp8_allreduce.hpp>
+#include <brix/fp8/scale_rule.hpp>
 #include <brix/util/error.hpp>
 
+#include <algorithm>
 #include <string>
 
 namespace brix::kernels {
@@ -37,6 +39,40 @@ T* device_alloc(std::size_t bytes) {
     throw JobError("fp8 all-reduce: cudaMemset failed");
   }
   return static_cast<T*>(p);
+}
+
+/// sum[i] += part[i], rounded once as fp8::fp32_all_reduce's sum.
+__global__ void add_elements(const float* part, float* sum, std::int64_t count) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < count;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    sum[i] = fp8::add_rn(sum[i], part[i]);
+  }
+}
+
+cudaError_t add_fp32(const float* part, float* sum, std::int64_t count, cudaStream_t stream) {
+  if (count == 0) {
+    return cudaSuccess;
+  }
+  constexpr int k_threads = 256;
+  const std::int64_t ctas = std::min<std::int64_t>((count + k_threads - 1) / k_threads, 65535);
+  add_elements<<<static_cast<unsigned>(ctas), k_threads, 0, stream>>>(part, sum, count);
+  return cudaGetLastError();
+}
+
+/// Copies every rank's shard of `data` into its piece of `pieces` (to_pieces) or back.
+cudaError_t copy_shards(const fp8::Sharding& sharding, int ranks, std::size_t piece, float* data, std::uint8_t* pieces,
+                        bool to_pieces, cudaStream_t stream) {
+  for (int rank = 0; rank < ranks; ++rank) {
+    float* shard = data + sharding.begin(rank);
+    std::uint8_t* slot = pieces + piece * static_cast<std::size_t>(rank);
+    const auto bytes = static_cast<std::size_t>(sharding.elements(rank)) * sizeof(float);
+    const cudaError_t error = to_pieces ? cudaMemcpyAsync(slot, shard, bytes, cudaMemcpyDeviceToDevice, stream)
+                                        : cudaMemcpyAsync(shard, slot, bytes, cudaMemcpyDeviceToDevice, stream);
+    if (error != cudaSuccess) {
+      return error;
+    }
+  }
+  return cudaSuccess;
 }
 
 } // namespace
@@ -114,6 +150,44 @@ cudaError_t CompressedAllReduce::run(DeviceByteExchange& exchange, float* data, 
   }
   exchange.all_gather(m_own, m_recv, piece_bytes(), stream);
   return dequantize_shards(m_recv, data, stream);
+}
+
+ExchangeAllReduce::ExchangeAllReduce(std::int64_t elements, int ranks, int rank)
+    : m_sharding(elements, ranks), m_ranks(ranks), m_rank(rank) {
+  const std::size_t all = piece_bytes() * static_cast<std::size_t>(ranks);
+  m_send = device_alloc<std::uint8_t>(all);
+  m_recv = device_alloc<std::uint8_t>(all);
+  m_own = device_alloc<std::uint8_t>(piece_bytes());
+}
+
+ExchangeAllReduce::~ExchangeAllReduce() {
+  cudaFree(m_send);
+  cudaFree(m_recv);
+  cudaFree(m_own);
+}
+
+cudaError_t ExchangeAllReduce::run(DeviceByteExchange& exchange, float* data, cudaStream_t stream) {
+  const std::size_t piece = piece_bytes();
+  if (piece == 0) {
+    return cudaSuccess;
+  }
+  if (cudaError_t error = copy_shards(m_sharding, m_ranks, piece, data, m_send, true, stream); error != cudaSuccess) {
+    return error;
+  }
+  exchange.all_to_all(m_send, m_recv, piece, stream);
+  auto* sum = reinterpret_cast<float*>(m_own);
+  const std::int64_t elements = m_sharding.elements(m_rank);
+  if (cudaError_t error = cudaMemsetAsync(sum, 0, piece, stream); error != cudaSuccess) {
+    return error;
+  }
+  for (int from = 0; from < m_ranks; ++from) {
+    const auto* part = reinterpret_cast<const float*>(m_recv + piece * static_cast<std::size_t>(from));
+    if (cudaError_t error = add_fp32(part, sum, elements, stream); error != cudaSuccess) {
+      return error;
+    }
+  }
+  exchange.all_gather(m_own, m_recv, piece, stream);
+  return copy_shards(m_sharding, m_ranks, piece, data, m_recv, false, stream);
 }
 
 } // namespace brix::kernels

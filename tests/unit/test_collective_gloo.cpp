@@ -7,6 +7,7 @@
 #include <brix/util/error.hpp>
 #include <brix/worker/bench.hpp>
 #include <brix/worker/fabric.hpp>
+#include <brix/worker/compressed_bench.hpp>
 #include <brix/worker/train.hpp>
 
 #include <doctest/doctest.h>
@@ -52,13 +53,13 @@ void with_ranks(int ranks, const std::function<void(collective::Communicator&)>&
   }
 }
 
-/// Passes everything through but corrupts one element of every all-reduce result on rank 1.
-class Corrupting final : public collective::Communicator {
+/// Passes everything through to `inner`; tests override what they change.
+class Forwarding : public collective::Communicator {
 public:
-  explicit Corrupting(collective::Communicator& inner) : m_inner(inner) {}
+  explicit Forwarding(collective::Communicator& inner) : m_inner(inner) {}
   int rank() const override { return m_inner.rank(); }
   int size() const override { return m_inner.size(); }
-  std::string_view backend() const override { return "corrupting"; }
+  std::string_view backend() const override { return m_inner.backend(); }
   std::unique_ptr<collective::Buffer> allocate(std::size_t bytes) override {
     return m_inner.allocate(bytes);
   }
@@ -70,12 +71,8 @@ public:
                 std::size_t bytes) override {
     m_inner.copy_out(to, from, offset, bytes);
   }
-  void all_reduce(const void* send, void* recv, std::size_t count,
-                  collective::DataType type) override {
-    m_inner.all_reduce(send, recv, count, type);
-    if (rank() == 1 && count > 2) {
-      static_cast<float*>(recv)[count / 2] += 1.0f;
-    }
+  void all_reduce(const void* s, void* r, std::size_t c, collective::DataType t) override {
+    m_inner.all_reduce(s, r, c, t);
   }
   void all_gather(const void* s, void* r, std::size_t c, collective::DataType t) override {
     m_inner.all_gather(s, r, c, t);
@@ -97,6 +94,27 @@ public:
 
 private:
   collective::Communicator& m_inner;
+};
+
+/// Corrupts one element of every all-reduce result on rank 1.
+class Corrupting final : public Forwarding {
+public:
+  using Forwarding::Forwarding;
+  std::string_view backend() const override { return "corrupting"; }
+  void all_reduce(const void* send, void* recv, std::size_t count,
+                  collective::DataType type) override {
+    Forwarding::all_reduce(send, recv, count, type);
+    if (rank() == 1 && count > 2) {
+      static_cast<float*>(recv)[count / 2] += 1.0f;
+    }
+  }
+};
+
+/// Claims a device stream, as NCCL's communicator does.
+class ClaimsDevice final : public Forwarding {
+public:
+  using Forwarding::Forwarding;
+  void* device_stream() override { return this; }
 };
 
 worker::BenchOptions small_bench(worker::BenchOp op) {
@@ -299,4 +317,38 @@ TEST_CASE("collective::fabric measures every link and names a throttled node") {
   REQUIRE(findings.slow_nodes.size() == 1);
   CHECK(findings.slow_nodes.front().node == 1);
   CHECK(findings.slow_nodes.front().link_class == probe::LinkClass::intra_node);
+}
+
+TEST_CASE("collective::compressed bench on gloo runs the CPU reference with the same bits and a bounded error") {
+  auto options = small_bench(worker::BenchOp::all_reduce);
+  options.min_bytes = 4096;
+  options.max_bytes = 65536;
+  std::vector<worker::CompressedReport> reports(3);
+  with_ranks(3, [&](collective::Communicator& comm) {
+    const auto paths = worker::make_host_paths(comm, fp8::Format::e4m3);
+    reports[comm.rank()] = worker::run_compressed_bench(comm, *paths, options, "r");
+  });
+  const auto& report = reports[0];
+  REQUIRE(report.rows.size() == 2); // 4 KiB and 32 KiB (factor 8)
+  CHECK(report.kernels == "CPU reference kernels");
+  CHECK(report.identical);
+  CHECK(reports[2].identical);
+  CHECK(report.worst_error > 0);
+  CHECK(report.worst_error <= worker::compressed_error_bound(fp8::Format::e4m3));
+  for (const auto& row : report.rows) {
+    CHECK(row.native.wire_bytes == 0);
+    CHECK(row.compressed.wire_bytes > 0);
+    CHECK(row.compressed.wire_bytes < row.exchange.wire_bytes);
+  }
+  const auto text = worker::format_compressed_bench(report, options, fp8::Format::e4m3, "gloo", 3);
+  CHECK(text.find("compress fp8 e4m3 (1x128 blocks, fp32 scales; CPU reference kernels)") != std::string::npos);
+}
+
+TEST_CASE("collective::compressed bench host paths refuse device memory") {
+  with_ranks(1, [&](collective::Communicator& comm) {
+    ClaimsDevice device(comm);
+    CHECK_THROWS_WITH_AS((void)worker::make_host_paths(device, fp8::Format::e4m3),
+                         doctest::Contains("--backend gloo"), JobError);
+    CHECK(comm.device_stream() == nullptr);
+  });
 }

@@ -1,5 +1,6 @@
 // brix-worker: the program `brix launch` starts on every rank for fabric benchmarks
 // (nccl-tests style) and a synthetic data-parallel training job. Parses flags, calls lib/.
+#include <brix/build_config.hpp>
 #include <brix/util/error.hpp>
 #include <brix/fp8/format.hpp>
 #include <brix/worker/bench.hpp>
@@ -13,6 +14,10 @@
 #include <brix/worker/train.hpp>
 #include <brix/worker/train_checkpoint.hpp>
 #include <brix/checkpoint/stress.hpp>
+
+#if BRIX_HAVE_CUDA
+#include <brix/kernels/device_compressed_bench.hpp>
+#endif
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -60,6 +65,24 @@ std::chrono::milliseconds to_ms(double seconds) {
   return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
 }
 
+/// The compressed bench's paths for `comm`'s memory: CUDA kernels on a device backend (in a
+/// CUDA build), the CPU reference on host memory.
+std::unique_ptr<worker::CompressedPaths> compressed_paths(collective::Communicator& comm, fp8::Format format) {
+#if BRIX_HAVE_CUDA
+  if (comm.device_stream() != nullptr) {
+    return kernels::make_device_paths(comm, format);
+  }
+#endif
+  return worker::make_host_paths(comm, format);
+}
+
+/// Rank 0 says why "auto" chose gloo.
+void say_backend_note(const worker::Session& session) {
+  if (!session.backend_note.empty() && session.comm->rank() == 0) {
+    std::cerr << "brix-worker: " << session.backend_note << '\n';
+  }
+}
+
 int run_bench(const BenchFlags& flags) {
   worker::BenchOptions options;
   options.op = worker::parse_bench_op(flags.op);
@@ -83,8 +106,10 @@ int run_bench(const BenchFlags& flags) {
   }
   auto session = worker::open_session(flags.backend, to_ms(flags.timeout_s));
   auto& comm = *session.comm;
+  say_backend_note(session);
   if (flags.compress == "fp8") {
-    const auto report = worker::run_compressed_bench(comm, options, *format,
+    const auto paths = compressed_paths(comm, *format);
+    const auto report = worker::run_compressed_bench(comm, *paths, options,
                                                      worker::describe_rank(session.identity));
     if (comm.rank() == 0) {
       std::cout << worker::format_compressed_bench(report, options, *format, comm.backend(),
@@ -130,6 +155,7 @@ int run_fabric(const FabricFlags& flags) {
 int run_train(const TrainFlags& flags) {
   auto session = worker::open_session(flags.backend, to_ms(flags.timeout_s));
   auto& comm = *session.comm;
+  say_backend_note(session);
   auto state = worker::initial_state(flags.options);
   const auto& checkpoint = flags.checkpoint;
   if (const auto resumed = worker::resume_training(checkpoint, flags.options, state, comm.rank() == 0);
@@ -183,7 +209,7 @@ int main(int argc, char** argv) {
                             "gloo (CPU), nccl (GPU) or auto (nccl when a GPU is visible)");
   bench_command->add_option("--timeout", bench.timeout_s, "Seconds for rendezvous and each op");
   bench_command->add_option("--compress", bench.compress,
-                            "none, or fp8: all-reduce with FP8 on the wire (gloo), beside fp32");
+                            "none, or fp8: all-reduce with FP8 on the wire beside fp32 (gloo: CPU reference, nccl: CUDA kernels)");
   bench.fp8_format_option = bench_command->add_option("--fp8-format", bench.fp8_format,
                                                       "With --compress fp8: e4m3 (default) or e5m2");
   bench_command->callback([&] { exit_code = run_bench(bench); });

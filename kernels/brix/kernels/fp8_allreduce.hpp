@@ -64,4 +64,27 @@ private:
   float* m_sum = nullptr;
 };
 
+/// fp8::fp32_all_reduce on device memory: the same all-to-all of fp32 shards, sum in rank order
+/// and all-gather, the uncompressed baseline of CompressedAllReduce.
+class ExchangeAllReduce {
+public:
+  /// Allocates the send, receive and own-piece buffers; JobError when cudaMalloc fails.
+  ExchangeAllReduce(std::int64_t elements, int ranks, int rank);
+  ~ExchangeAllReduce();
+  ExchangeAllReduce(const ExchangeAllReduce&) = delete;
+  ExchangeAllReduce& operator=(const ExchangeAllReduce&) = delete;
+
+  [[nodiscard]] std::size_t piece_bytes() const { return static_cast<std::size_t>(m_sharding.fp32_piece_bytes()); }
+  /// In-place sum over the ranks of `data` (elements values), `exchange` moving the bytes.
+  [[nodiscard]] cudaError_t run(DeviceByteExchange& exchange, float* data, cudaStream_t stream);
+
+private:
+  fp8::Sharding m_sharding;
+  int m_ranks;
+  int m_rank;
+  std::uint8_t* m_send = nullptr;
+  std::uint8_t* m_recv = nullptr;
+  std::uint8_t* m_own = nullptr;
+};
+
 } // namespace brix::kernels

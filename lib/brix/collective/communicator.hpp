@@ -57,6 +57,9 @@ public:
   virtual void barrier() = 0;
   /// Waits until every operation issued so far has completed (a no-op for blocking backends).
   virtual void synchronize() = 0;
+  /// The CUDA stream (a cudaStream_t) collectives are enqueued on, so that kernels working on
+  /// the same buffers can be ordered with them; nullptr where buffers are host memory.
+  [[nodiscard]] virtual void* device_stream() { return nullptr; }
 };
 
 } // namespace brix::collective

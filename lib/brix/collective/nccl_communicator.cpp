@@ -121,6 +121,7 @@ public:
     synchronize();
   }
   void synchronize() override { check_cuda(cudaStreamSynchronize(m_stream), "cudaStreamSynchronize"); }
+  void* device_stream() override { return m_stream; }
 
 private:
   int m_rank;

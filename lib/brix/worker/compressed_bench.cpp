@@ -36,46 +36,80 @@ std::uint64_t fingerprint(const std::vector<float>& data) {
   return hash;
 }
 
+/// The paths on host memory: the CPU reference through CommunicatorExchange.
+class HostPaths final : public CompressedPaths {
+public:
+  HostPaths(Communicator& comm, fp8::Format format) : m_comm(comm), m_format(format), m_exchange(comm) {}
+
+  void load(std::span<const float> input) override {
+    m_input.assign(input.begin(), input.end());
+    if (!m_native || m_native->bytes() < input.size_bytes()) {
+      m_native = m_comm.allocate(std::max<std::size_t>(input.size_bytes(), 4));
+    }
+  }
+  std::int64_t native() override {
+    m_comm.copy_in(*m_native, 0, m_input.data(), m_input.size() * sizeof(float));
+    m_comm.all_reduce(m_native->data(), m_native->data(), m_input.size(), DataType::f32);
+    m_comm.synchronize();
+    m_native_last = true; // copied out by result() only, not timed
+    return 0;
+  }
+  std::int64_t exchange() override {
+    m_work = m_input;
+    m_native_last = false;
+    return fp8::fp32_all_reduce(m_exchange, m_work).bytes_sent;
+  }
+  std::int64_t compressed() override {
+    m_work = m_input;
+    m_native_last = false;
+    return fp8::compressed_all_reduce(m_exchange, m_work, m_format).bytes_sent;
+  }
+  std::vector<float> result() override {
+    if (m_native_last) {
+      m_work.resize(m_input.size());
+      m_comm.copy_out(m_work.data(), *m_native, 0, m_input.size() * sizeof(float));
+    }
+    return m_work;
+  }
+  std::string_view kernels() const override { return "CPU reference kernels"; }
+
+private:
+  Communicator& m_comm;
+  fp8::Format m_format;
+  CommunicatorExchange m_exchange;
+  std::unique_ptr<collective::Buffer> m_native;
+  std::vector<float> m_input;
+  std::vector<float> m_work;
+  bool m_native_last = false;
+};
+
 class CompressedBench {
 public:
-  CompressedBench(Communicator& comm, const BenchOptions& options, fp8::Format format)
-      : m_comm(comm), m_options(options), m_format(format), m_exchange(comm), m_scratch(comm.allocate(4)),
-        m_native(comm.allocate(std::max<std::size_t>(options.max_bytes, 4))) {}
+  CompressedBench(Communicator& comm, CompressedPaths& paths, const BenchOptions& options)
+      : m_comm(comm), m_paths(paths), m_options(options), m_scratch(comm.allocate(4)) {}
 
   CompressedRow measure(std::size_t bytes) {
     CompressedRow row;
     row.bytes = bytes;
     row.count = bytes / sizeof(float);
-    const auto n = row.count;
-    m_input.resize(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      m_input[i] = gradient_value(m_comm.rank(), i);
+    std::vector<float> input(row.count);
+    for (std::size_t i = 0; i < row.count; ++i) {
+      input[i] = gradient_value(m_comm.rank(), i);
     }
-    m_work = m_input;
-    (void)fp8::compressed_all_reduce(m_exchange, m_work, m_format);
-    check(row);
+    m_paths.load(input);
+    (void)m_paths.compressed();
+    check(row, m_paths.result());
 
-    row.native = time([&] {
-      m_comm.copy_in(*m_native, 0, m_input.data(), bytes);
-      m_comm.all_reduce(m_native->data(), m_native->data(), n, DataType::f32);
-      m_comm.synchronize();
-      return std::int64_t{0};
-    }, bytes);
-    row.exchange = time([&] {
-      m_work = m_input;
-      return fp8::fp32_all_reduce(m_exchange, m_work).bytes_sent;
-    }, bytes);
-    row.compressed = time([&] {
-      m_work = m_input;
-      return fp8::compressed_all_reduce(m_exchange, m_work, m_format).bytes_sent;
-    }, bytes);
+    row.native = time([&] { return m_paths.native(); }, bytes);
+    row.exchange = time([&] { return m_paths.exchange(); }, bytes);
+    row.compressed = time([&] { return m_paths.compressed(); }, bytes);
     return row;
   }
 
 private:
   /// Relative error against the exact sum (rank 0) and agreement of every rank's bits.
-  void check(CompressedRow& row) {
-    const std::uint64_t mine = fingerprint(m_work);
+  void check(CompressedRow& row, const std::vector<float>& result) {
+    const std::uint64_t mine = fingerprint(result);
     const auto ranks = static_cast<std::size_t>(m_comm.size());
     auto all = m_comm.allocate(8 * ranks);
     m_comm.copy_in(*all, 8 * static_cast<std::size_t>(m_comm.rank()), &mine, 8);
@@ -86,13 +120,13 @@ private:
     m_comm.copy_out(prints.data(), *all, 0, 8 * ranks);
     row.identical = std::all_of(prints.begin(), prints.end(), [&](std::uint64_t p) { return p == prints[0]; });
     if (m_comm.rank() == 0) {
-      std::vector<double> exact(m_work.size(), 0.0);
+      std::vector<double> exact(result.size(), 0.0);
       for (int rank = 0; rank < m_comm.size(); ++rank) {
         for (std::size_t i = 0; i < exact.size(); ++i) {
           exact[i] += gradient_value(rank, i);
         }
       }
-      row.relative_error = fp8::relative_error(m_work, exact);
+      row.relative_error = fp8::relative_error(result, exact);
     }
   }
 
@@ -119,13 +153,9 @@ private:
   }
 
   Communicator& m_comm;
+  CompressedPaths& m_paths;
   const BenchOptions& m_options;
-  fp8::Format m_format;
-  CommunicatorExchange m_exchange;
   std::unique_ptr<collective::Buffer> m_scratch;
-  std::unique_ptr<collective::Buffer> m_native;
-  std::vector<float> m_input;
-  std::vector<float> m_work;
 };
 
 } // namespace
@@ -164,17 +194,22 @@ void require_compressible(const BenchOptions& options) {
   }
 }
 
-CompressedReport run_compressed_bench(Communicator& comm, const BenchOptions& options, fp8::Format format,
-                                      const std::string& rank_description) {
-  require_compressible(options);
-  if (comm.backend() != "gloo") {
-    throw JobError(fmt::format("--compress fp8 on {}: the compressed all-reduce runs on gloo (CPU) in this build; "
-                               "use --backend gloo",
+std::unique_ptr<CompressedPaths> make_host_paths(Communicator& comm, fp8::Format format) {
+  if (comm.device_stream() != nullptr) {
+    throw JobError(fmt::format("--compress fp8 on {}: this brix-worker was built without the CUDA kernels the device "
+                               "path needs; use --backend gloo",
                                comm.backend()));
   }
+  return std::make_unique<HostPaths>(comm, format);
+}
+
+CompressedReport run_compressed_bench(Communicator& comm, CompressedPaths& paths, const BenchOptions& options,
+                                      const std::string& rank_description) {
+  require_compressible(options);
   CompressedReport report;
   report.ranks = gather_descriptions(comm, rank_description);
-  CompressedBench bench(comm, options, format);
+  report.kernels = std::string(paths.kernels());
+  CompressedBench bench(comm, paths, options);
   for (const auto size : bench_sizes(options.min_bytes, options.max_bytes, options.factor)) {
     const auto bytes = usable_bytes(BenchOp::all_reduce, size, comm.size());
     if (bytes == 0 || (!report.rows.empty() && report.rows.back().bytes == bytes)) {
@@ -190,9 +225,9 @@ CompressedReport run_compressed_bench(Communicator& comm, const BenchOptions& op
 std::string format_compressed_bench(const CompressedReport& report, const BenchOptions& options, fp8::Format format,
                                     std::string_view backend, int ranks) {
   std::string out;
-  out += fmt::format("# brix-worker bench: allreduce on {}, {} ranks, compress fp8 {} (1x128 blocks, fp32 scales; CPU "
-                     "reference kernels), minBytes {} maxBytes {} step: {}(factor) warmup iters: {} iters: {}\n",
-                     backend, ranks, fp8::to_string(format), options.min_bytes, options.max_bytes, options.factor,
+  out += fmt::format("# brix-worker bench: allreduce on {}, {} ranks, compress fp8 {} (1x128 blocks, fp32 scales; {}), "
+                     "minBytes {} maxBytes {} step: {}(factor) warmup iters: {} iters: {}\n",
+                     backend, ranks, fp8::to_string(format), report.kernels, options.min_bytes, options.max_bytes, options.factor,
                      options.warmup, options.iterations);
   out += "#\n";
   for (std::size_t rank = 0; rank < report.ranks.size(); ++rank) {

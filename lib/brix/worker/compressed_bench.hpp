@@ -1,7 +1,8 @@
 #pragma once
-// `brix-worker bench --op allreduce --compress fp8`: the FP8-compressed all-reduce
-// (brix::fp8::compressed_all_reduce, CPU reference kernels) against fp32 on the same ranks, per
-// size: the backend's own fp32 all-reduce, the same exchange pattern in fp32, and FP8. Bus
+// `brix-worker bench --op allreduce --compress fp8`: the FP8-compressed all-reduce against fp32
+// on the same ranks, per size: the backend's own fp32 all-reduce, the same exchange pattern in
+// fp32, and FP8 — on gloo with the CPU reference (brix::fp8::compressed_all_reduce), on NCCL
+// with the CUDA kernels (kernels/brix/kernels/device_compressed_bench.hpp). Bus
 // bandwidth counts the fp32 payload (nccl-tests' all-reduce factor 2(n−1)/n), so FP8's figure is
 // the effective one; the wire bytes per rank and the relative error of the result against the
 // exact sum (in double) are reported beside it.
@@ -13,6 +14,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +38,27 @@ private:
   std::unique_ptr<collective::Buffer> m_recv;
 };
 
+/// The three all-reduces the bench compares, on one backend's memory. Each run starts from the
+/// loaded input, has completed when it returns, and returns the bytes this rank sent (0: not
+/// known, the backend's own).
+class CompressedPaths {
+public:
+  virtual ~CompressedPaths() = default;
+  /// This rank's input for the following runs (every rank loads the same count).
+  virtual void load(std::span<const float> input) = 0;
+  virtual std::int64_t native() = 0;     ///< the backend's fp32 all-reduce
+  virtual std::int64_t exchange() = 0;   ///< fp32 through the all-to-all + all-gather pattern
+  virtual std::int64_t compressed() = 0; ///< FP8
+  /// The last run's result, on the host.
+  [[nodiscard]] virtual std::vector<float> result() = 0;
+  /// Which kernels quantise, for the table's title.
+  [[nodiscard]] virtual std::string_view kernels() const = 0;
+};
+
+/// The paths on a backend whose buffers are host memory (gloo), with the CPU reference kernels;
+/// JobError for a device backend.
+[[nodiscard]] std::unique_ptr<CompressedPaths> make_host_paths(collective::Communicator& comm, fp8::Format format);
+
 struct CompressedResult {
   double time_us = 0; ///< mean per all-reduce, averaged over ranks
   double busbw = 0;   ///< GB/s of the fp32 payload × 2(n−1)/n
@@ -55,6 +78,7 @@ struct CompressedRow {
 struct CompressedReport {
   std::vector<CompressedRow> rows;
   std::vector<std::string> ranks;
+  std::string kernels; ///< CompressedPaths::kernels()
   double worst_error = 0;
   bool identical = true;
 };
@@ -65,10 +89,10 @@ struct CompressedReport {
 /// InputError unless the options ask for an all-reduce (the only compressed operation).
 void require_compressible(const BenchOptions& options);
 
-/// Runs on every rank (require_compressible; JobError on a device backend, whose FP8 path is not
-/// wired into the bench). Rank 0's report holds the errors.
-[[nodiscard]] CompressedReport run_compressed_bench(collective::Communicator& comm, const BenchOptions& options,
-                                                    fp8::Format format, const std::string& rank_description);
+/// Runs on every rank (require_compressible), the three `paths` per size. Rank 0's report holds
+/// the errors.
+[[nodiscard]] CompressedReport run_compressed_bench(collective::Communicator& comm, CompressedPaths& paths,
+                                                    const BenchOptions& options, const std::string& rank_description);
 
 [[nodiscard]] std::string format_compressed_bench(const CompressedReport& report, const BenchOptions& options,
                                                   fp8::Format format, std::string_view backend, int ranks);

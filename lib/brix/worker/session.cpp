@@ -28,6 +28,11 @@ Session open_session(const std::string& backend, std::chrono::milliseconds timeo
                                                       *session.store, who.store_prefix, timeout);
     return session;
   }
+  if (backend == "auto") {
+    session.backend_note = collective::nccl_available()
+                               ? "--backend auto: no CUDA device visible to this process; running on gloo (CPU)"
+                               : "--backend auto: this build has no NCCL; running on gloo (CPU)";
+  }
   session.gloo_store =
       std::make_unique<collective::GlooStore>(*session.store, who.store_prefix + "gloo/", timeout);
   session.comm = std::make_unique<collective::GlooCommunicator>(

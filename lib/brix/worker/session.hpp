@@ -17,6 +17,8 @@ struct Session {
   std::unique_ptr<net::StoreClient> store;
   std::unique_ptr<collective::GlooStore> gloo_store;
   std::unique_ptr<collective::Communicator> comm;
+  /// Set when "auto" chose gloo: why (for the user, on stderr).
+  std::string backend_note;
 };
 
 /// `backend`: "gloo", "nccl", or "auto" (NCCL when this build has it and a GPU is visible, else
