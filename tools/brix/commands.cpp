@@ -10,6 +10,7 @@ void add_plan_command(CLI::App& app, CommandContext& context);
 void add_probe_command(CLI::App& app, CommandContext& context);
 void add_launch_command(CLI::App& app, CommandContext& context);
 void add_shard_command(CLI::App& app, CommandContext& context);
+void add_recover_command(CLI::App& app, CommandContext& context);
 
 namespace {
 // One row per subcommand, in the order help lists them.
@@ -20,6 +21,7 @@ constexpr Command k_commands[] = {
     {"shard", "Place a plan's ranks on nodes and reshard checkpoints for it", add_shard_command},
     {"launch", "Start and supervise workers on every node (torchrun-compatible)", add_launch_command},
     {"monitor", "Watch a running job: stragglers, heartbeats, GPUs, rules, Prometheus", add_monitor_command},
+    {"recover", "After a failure: name it, exclude bad nodes, re-plan, relaunch", add_recover_command},
 };
 } // namespace
 
