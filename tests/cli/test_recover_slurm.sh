@@ -25,18 +25,18 @@ rdzv=$(free_port); master=$(free_port)
 started=$(date +%s.%N)
 id=$(sbatch --parsable --no-requeue -N 2 -o "$work/train.out" "$wrapper" --nproc-per-node 1 \
   --agent-timeout 3 --grace 2 --rdzv-port "$rdzv" --master-port "$master" --log-dir "$job" -- \
-  "$WORKER" train --steps 150 --step-sleep-ms 40 --backend gloo --timeout 20)
-for _ in $(seq 200); do [ -s "$job/attempt_0/rank_1.out" ] && break; sleep 0.1; done
+  "$WORKER" train --steps 300 --step-sleep-ms 40 --backend gloo --timeout 20)
+for _ in $(seq 200); do grep -q "step 10 " "$job/attempt_0/rank_0.out" 2>/dev/null && break; sleep 0.1; done
 checks=$((checks + 1)); [ -s "$job/launch.json" ] || fail "no launch.json after 20 s: $(cat "$work/train.out")"
 nodes=$(scontrol show job "$id" | grep -o ' NodeList=[^ ]*' | cut -d= -f2)
 victim=$(scontrol show hostnames "$nodes" | tail -1)
-sleep 1
 
 # The node dies: its slurmd, the job step's slurmstepd there and everything it started.
 kill_at=$(date +%s.%N)
 pids=$(env_pids "SLURMD_NODENAME=$victim")
 parents=$(for p in $pids; do ps -o ppid= -p "$p"; done | sort -u)
 for p in $parents; do [ "$(cat "/proc/$p/comm" 2>/dev/null)" = slurmstepd ] && pids="$pids $p"; done
+checks=$((checks + 1)); [ -n "$pids" ] || fail "no process of the job on $victim"
 kill -KILL "$(cat "$slurm_dir/slurmd-$victim.pid")" $pids 2>/dev/null
 wait_job "$id" 90
 failed_at=$(date +%s.%N)
@@ -49,15 +49,19 @@ checks=$((checks + 1))
 python3 - "$out" "$victim" <<'PY' || fail "dry-run report: $out"
 import json, sys
 r, victim = json.loads(sys.argv[1]), sys.argv[2]
-assert r["first_failure"]["kind"] == "node_lost" and r["first_failure"]["node"] == victim, r["first_failure"]
-assert r["exclude"][0]["node"] == victim, r["exclude"]
+# The first failure is often a peer's collective error (rank 0 exits 1 when its connection to the
+# dead node resets); the node itself is named by the launcher (lost) or by Slurm (NODE_FAIL).
+assert r["first_failure"] is not None, r
+assert any(f["node"] == victim and f["kind"] in ("node_lost", "node_failed") for f in r["failures"]), r["failures"]
+assert [e["node"] for e in r["exclude"]] == [victim], r["exclude"]
 assert victim not in r["usable_nodes"] and len(r["usable_nodes"]) == 2, r["usable_nodes"]
 assert r["relaunch"]["commands"][0].startswith("sbatch --exclude=" + victim + " --nodes=2"), r["relaunch"]
 PY
 
 run "$BRIX" recover "$job" --submit --max-restarts 1
 expect_rc 0 "recover --submit"
-expect_out "node $victim lost \(its agent stopped answering\)"
+expect_out "node $victim (lost|failed)"
+expect_out "^  $victim: failure: node $victim (lost|failed)"
 expect_out "^submitted Slurm job [0-9]+$"
 new_id=$(grep -oE '^submitted Slurm job [0-9]+$' <<<"$out" | grep -oE '[0-9]+$')
 checks=$((checks + 1)); [ -n "$new_id" ] || fail "no new job id: $out"

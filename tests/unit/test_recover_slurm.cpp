@@ -1,4 +1,5 @@
 #include <brix/recover/exclusions.hpp>
+#include <brix/recover/failures.hpp>
 #include <brix/recover/slurm.hpp>
 
 #include <doctest/doctest.h>
@@ -117,4 +118,18 @@ TEST_CASE("recover::decide_exclusions") {
   const auto kept = kept_nodes_notes({exited, lost});
   REQUIRE(kept.size() == 1);
   CHECK(kept[0] == "rank 3 on n4 exited with code 1: the program's error, node n4 kept");
+}
+
+TEST_CASE("recover::slurm_failures names the nodes of a NODE_FAIL job") {
+  const auto job = parse_scontrol_job("JobId=5 JobState=NODE_FAIL NodeList=n[1-2] NumNodes=2 "
+                                      "EndTime=2026-11-29T04:48:56 Command=/x.sh");
+  CHECK(job.end_time > 0);
+  const auto failures = slurm_failures(job, parse_scontrol_nodes(k_nodes));
+  REQUIRE(failures.size() == 1);
+  CHECK(failures[0].node == "n2");
+  CHECK(failures[0].describe() == "node n2 failed (Slurm ended job 5 NODE_FAIL; node DOWN+NOT_RESPONDING)");
+  CHECK(blames_node(failures[0]));
+  auto failed = job;
+  failed.state = "FAILED";
+  CHECK(slurm_failures(failed, parse_scontrol_nodes(k_nodes)).empty());
 }

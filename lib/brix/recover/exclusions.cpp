@@ -30,6 +30,7 @@ bool blames_node(const Failure& failure) {
   switch (failure.kind) {
   case FailureKind::node_lost:
   case FailureKind::heartbeat_lost:
+  case FailureKind::node_failed:
     return !failure.node.empty();
   case FailureKind::killed:
     return !failure.node.empty() && failure.signal && !stop_signal(*failure.signal);

@@ -91,6 +91,7 @@ std::string to_string(FailureKind kind) {
   case FailureKind::node_lost: return "node_lost";
   case FailureKind::heartbeat_lost: return "heartbeat_lost";
   case FailureKind::stopped: return "stopped";
+  case FailureKind::node_failed: return "node_failed";
   }
   return "?";
 }
@@ -107,6 +108,8 @@ std::string Failure::describe() const {
     return fmt::format("node {} lost (its agent stopped answering)", node.empty() ? "?" : node);
   case FailureKind::heartbeat_lost:
     return fmt::format("{} stopped sending heartbeats", who);
+  case FailureKind::node_failed:
+    return fmt::format("node {} failed ({})", node, message);
   case FailureKind::stopped:
     return fmt::format("job stopped by {}{}", monitor::signal_name(signal.value_or(0)),
                        node.empty() ? "" : fmt::format(" (received on {})", node));

@@ -21,6 +21,7 @@ enum class FailureKind {
   node_lost,      ///< an agent stopped answering: node down or agent killed
   heartbeat_lost, ///< the monitor stopped hearing from a rank
   stopped,        ///< an agent received TERM/INT/HUP (scancel, time limit, preemption)
+  node_failed,    ///< Slurm ended the job NODE_FAIL and marked this node unusable
 };
 
 [[nodiscard]] std::string to_string(FailureKind kind);

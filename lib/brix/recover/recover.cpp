@@ -157,9 +157,6 @@ RecoveryReport recover_job(const RecoverOptions& options, const RecoverEnv& env)
                                                  "worker exiting 0): nothing to relaunch",
                                                  job.stops.back().attempt));
   }
-  if (job.failures.empty()) {
-    return refuse(std::move(report), "no failure recorded in the job directory (still running?)");
-  }
 
   std::optional<std::vector<SlurmNode>> slurm_nodes;
   std::optional<SlurmJob> slurm_job;
@@ -172,8 +169,19 @@ RecoveryReport recover_job(const RecoverOptions& options, const RecoverEnv& env)
                                  report.slurm_job_id));
     }
     slurm_job = query_job(env.run, report.slurm_job_id);
+    if (slurm_job) {
+      // A node failure often shows first as a peer's collective error: Slurm names the node.
+      for (auto& failure : slurm_failures(*slurm_job, *slurm_nodes)) {
+        report.failures.push_back(std::move(failure));
+      }
+      std::stable_sort(report.failures.begin(), report.failures.end(),
+                       [](const Failure& a, const Failure& b) { return a.time < b.time; });
+    }
   }
-  report.exclusions = decide_exclusions(job.failures, job.suspects,
+  if (report.failures.empty()) {
+    return refuse(std::move(report), "no failure recorded in the job directory or by Slurm (still running?)");
+  }
+  report.exclusions = decide_exclusions(report.failures, job.suspects,
                                         slurm_nodes.value_or(std::vector<SlurmNode>{}));
   for (const auto& node : node_pool(slurm_nodes, job)) {
     const bool excluded = std::any_of(report.exclusions.begin(), report.exclusions.end(),

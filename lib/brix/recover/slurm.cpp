@@ -1,10 +1,12 @@
 #include <brix/recover/slurm.hpp>
 
 #include <brix/launch/hostlist.hpp>
+#include <brix/recover/failures.hpp>
 #include <brix/util/strings.hpp>
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -183,6 +185,13 @@ SlurmJob parse_scontrol_job(std::string_view line) {
   job.node_list = get(record, "NodeList");
   job.excluded = get(record, "ExcNodeList");
   job.num_nodes = to_int(record, "NumNodes");
+  if (const auto end = get(record, "EndTime"); !end.empty()) {
+    std::tm tm{};
+    if (::strptime(end.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) != nullptr) {
+      tm.tm_isdst = -1;
+      job.end_time = static_cast<double>(std::mktime(&tm)); // Slurm prints local time
+    }
+  }
   job.restarts = to_int(record, "Restarts");
   job.batch = get(record, "BatchFlag") != "0";
   job.requeue = get(record, "Requeue") == "1";
@@ -199,6 +208,26 @@ std::optional<SlurmJob> query_job(const CommandRunner& run, const std::string& i
     return std::nullopt;
   }
   return job;
+}
+
+std::vector<Failure> slurm_failures(const SlurmJob& job, const std::vector<SlurmNode>& nodes) {
+  std::vector<Failure> failures;
+  if (job.state != "NODE_FAIL" || job.node_list.empty()) {
+    return failures;
+  }
+  for (const auto& name : launch::expand_hostlist(job.node_list, "NodeList")) {
+    const auto node = std::find_if(nodes.begin(), nodes.end(), [&](const SlurmNode& n) { return n.name == name; });
+    if (node != nodes.end() && unusable_reason(*node)) {
+      Failure failure;
+      failure.kind = FailureKind::node_failed;
+      failure.time = job.end_time;
+      failure.node = name;
+      failure.source = fmt::format("scontrol show job {}", job.id);
+      failure.message = fmt::format("Slurm ended job {} NODE_FAIL; node {}", job.id, node->state());
+      failures.push_back(std::move(failure));
+    }
+  }
+  return failures;
 }
 
 bool waiting_to_run(const SlurmJob& job) {

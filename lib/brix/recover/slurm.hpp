@@ -14,6 +14,8 @@
 
 namespace brix::recover {
 
+struct Failure;
+
 /// Runs argv (argv[0] on PATH) and returns its exit code and standard output.
 using CommandRunner = std::function<util::CommandResult(const std::vector<std::string>& argv)>;
 
@@ -57,6 +59,7 @@ struct SlurmJob {
   std::string partition;
   std::string node_list;   ///< NodeList= of the last run
   std::string excluded;    ///< ExcNodeList=
+  double end_time = 0;     ///< EndTime= as Unix seconds (0 when unknown)
   int num_nodes = 0;
   int restarts = 0;
   bool batch = true;
@@ -66,6 +69,10 @@ struct SlurmJob {
 [[nodiscard]] SlurmJob parse_scontrol_job(std::string_view line);
 /// `scontrol show job -o ID`; nullopt when Slurm no longer knows the job (past MinJobAge).
 [[nodiscard]] std::optional<SlurmJob> query_job(const CommandRunner& run, const std::string& id);
+
+/// Failures Slurm saw: for a job that ended NODE_FAIL, one per node of its NodeList that is now
+/// unusable.
+[[nodiscard]] std::vector<Failure> slurm_failures(const SlurmJob& job, const std::vector<SlurmNode>& nodes);
 
 /// A job Slurm still holds to run again (PENDING after a requeue, REQUEUED, REQUEUE_HOLD, ...).
 [[nodiscard]] bool waiting_to_run(const SlurmJob& job);
