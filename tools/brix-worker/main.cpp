@@ -6,6 +6,8 @@
 #include <brix/worker/compressed_bench.hpp>
 #include <brix/worker/session.hpp>
 #include <brix/worker/train.hpp>
+#include <brix/worker/train_checkpoint.hpp>
+#include <brix/checkpoint/stress.hpp>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -32,6 +34,7 @@ struct BenchFlags {
 
 struct TrainFlags {
   worker::TrainOptions options;
+  worker::TrainCheckpointOptions checkpoint;
   std::string backend = "gloo";
   double timeout_s = 300;
 };
@@ -86,11 +89,26 @@ int run_train(const TrainFlags& flags) {
   auto session = worker::open_session(flags.backend, to_ms(flags.timeout_s));
   auto& comm = *session.comm;
   auto state = worker::initial_state(flags.options);
+  const auto& checkpoint = flags.checkpoint;
+  if (const auto resumed = worker::resume_training(checkpoint, flags.options, state, comm.rank() == 0);
+      resumed && comm.rank() == 0) {
+    std::cout << "train: " << *resumed << std::endl;
+  }
+  // Rank 0 alone writes: every rank holds the same state (see train_checkpoint.hpp).
+  const bool writer = !checkpoint.dir.empty() && comm.rank() == 0;
+  int last_saved = state.step;
   worker::train(comm, flags.options, state, [&](const worker::TrainState& now) {
     if (comm.rank() == 0) {
       std::cout << fmt::format("step {} loss {:.6f}", now.step, now.last_loss) << std::endl;
     }
+    if (writer && checkpoint.every > 0 && now.step % checkpoint.every == 0) {
+      std::cout << "train: " << worker::save_training(checkpoint, flags.options, now, comm.size()) << std::endl;
+      last_saved = now.step;
+    }
   });
+  if (writer && last_saved != state.step) {
+    std::cout << "train: " << worker::save_training(checkpoint, flags.options, state, comm.size()) << std::endl;
+  }
   std::cout << fmt::format("train: rank {} done after {} steps, loss {:.6f}, params checksum "
                            "{:016x}",
                            comm.rank(), state.step, state.last_loss,
@@ -148,7 +166,36 @@ int main(int argc, char** argv) {
   train_command->add_option("--slow-from", train.options.slow_from_step, "First slow step of --slow-rank");
   train_command->add_option("--backend", train.backend, "gloo, nccl or auto");
   train_command->add_option("--timeout", train.timeout_s, "Seconds for rendezvous and each op");
-  train_command->callback([&] { exit_code = run_train(train); });
+  train_command->add_option("--checkpoint-dir", train.checkpoint.dir,
+                            "Checkpoint store: resume from its latest checkpoint, save into it");
+  train_command->add_option("--checkpoint-every", train.checkpoint.every,
+                            "Save every N steps (0: once, at the end)")
+      ->check(CLI::Range(0, 100000000));
+  train_command->add_option("--checkpoint-keep", train.checkpoint.keep,
+                            "Checkpoints kept after each save (0: all); older ones are collected")
+      ->check(CLI::Range(0, 1000000));
+  train_command->add_option("--checkpoint-chunk", train.checkpoint.chunk_size, "Chunk size in bytes")
+      ->check(CLI::Range(1, 1 << 30));
+  train_command->add_option("--mirror", train.checkpoint.mirror,
+                            "Second store: every checkpoint copied and verified there; resume falls back to it");
+  train_command->callback([&] {
+    if (train.checkpoint.dir.empty() && (!train.checkpoint.mirror.empty() || train.checkpoint.every > 0)) {
+      throw InputError("--mirror and --checkpoint-every need --checkpoint-dir");
+    }
+    exit_code = run_train(train);
+  });
+
+  checkpoint::StressOptions stress;
+  auto* stress_command = app.add_subcommand(
+      "checkpoint-stress", "Save checkpoints in a loop (10% of the chunks change each time): a writer to kill in tests");
+  stress_command->add_option("--dir", stress.dir, "Checkpoint store")->required();
+  stress_command->add_option("--bytes", stress.bytes, "Bytes per checkpoint")->check(CLI::Range(1, 1 << 30));
+  stress_command->add_option("--chunk", stress.chunk_size, "Chunk size in bytes")->check(CLI::Range(1, 1 << 30));
+  stress_command->add_option("--saves", stress.saves, "Checkpoints to save")->check(CLI::Range(1, 1000000));
+  stress_command->add_option("--keep", stress.keep, "Manifests kept by garbage collection (0: all)")
+      ->check(CLI::Range(0, 1000000));
+  stress_command->add_option("--mirror", stress.mirror, "Also mirror every checkpoint there");
+  stress_command->callback([&] { exit_code = checkpoint::run_stress(stress, std::cout); });
 
   try {
     app.parse(argc, argv);

@@ -1,48 +1,149 @@
-// brix recover JOB_DIR: after a failure, name it, exclude nodes, re-plan and relaunch
-// (brix::recover::recover_job does the work).
+// brix recover: check and list checkpoints (`verify`, `list`), collect the store's garbage
+// (`gc`); with a JOB_DIR and no subcommand, the after-failure flow (recover/recover.hpp).
 #include "command.hpp"
 
+#include <brix/checkpoint/report.hpp>
+#include <brix/checkpoint/store.hpp>
 #include <brix/recover/recover.hpp>
 #include <brix/recover/system_env.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/output.hpp>
+#include <brix/util/strings.hpp>
 
+#include <fmt/format.h>
 #include <iostream>
+#include <memory>
+#include <unistd.h>
 
 namespace brix::cli {
+
 namespace {
 
-struct RecoverJobFlags {
+struct VerifyArgs {
+  std::string dir;
+  std::string mirror;
+  bool latest_only = false;
+  std::string format;
+};
+
+int run_verify(const VerifyArgs& args) {
+  const auto format = util::parse_format(args.format);
+  std::vector<checkpoint::VerifyReport> reports{checkpoint::verify_checkpoints(args.dir, args.latest_only)};
+  if (!args.mirror.empty()) {
+    reports.push_back(checkpoint::verify_checkpoints(args.mirror, args.latest_only));
+  }
+  bool ok = true;
+  nlohmann::ordered_json documents = nlohmann::ordered_json::array();
+  const util::Style style{util::use_colour(STDOUT_FILENO)};
+  for (const auto& report : reports) {
+    ok = ok && report.ok();
+    if (format == util::Format::text) {
+      std::cout << checkpoint::render_verify_text(report, style);
+    } else {
+      documents.push_back(checkpoint::verify_to_json(report));
+    }
+  }
+  if (format != util::Format::text) {
+    util::emit_document(std::cout, {{"ok", ok}, {"stores", documents}}, format);
+  }
+  for (const auto& report : reports) {
+    if (report.first_bad) {
+      std::cerr << fmt::format("brix: error: {}: step {}: {}\n", report.dir.string(), report.first_bad->step,
+                               report.first_bad->detail);
+    } else if (report.checked.empty()) {
+      std::cerr << fmt::format("brix: error: {}: no checkpoint to verify\n", report.dir.string());
+    }
+  }
+  return ok ? 0 : static_cast<int>(ExitCode::job_failed);
+}
+
+struct ListArgs {
+  std::string dir;
+  bool verify = false;
+  std::string format;
+};
+
+int run_list(const ListArgs& args) {
+  const auto format = util::parse_format(args.format);
+  const auto infos = checkpoint::list_checkpoints(args.dir, args.verify);
+  if (format == util::Format::text) {
+    std::cout << checkpoint::render_infos_text(infos, util::Style{util::use_colour(STDOUT_FILENO)});
+  } else {
+    util::emit_document(std::cout, checkpoint::infos_to_json(args.dir, infos), format);
+  }
+  return 0;
+}
+
+struct GcArgs {
+  std::string dir;
+  int keep = 0;
+  std::string format;
+};
+
+int run_gc(const GcArgs& args) {
+  const auto format = util::parse_format(args.format);
+  if (!checkpoint::is_store(args.dir)) {
+    throw InputError(located(args.dir, 0, "not a brix checkpoint store", "a directory with manifests/ and latest"));
+  }
+  const auto result = checkpoint::Store(args.dir).collect_garbage(args.keep);
+  if (format == util::Format::text) {
+    std::cout << fmt::format("removed {} manifest(s), {} chunk(s) ({}), {} temporary file(s)\n",
+                             result.manifests_removed, result.chunks_removed,
+                             util::gib(static_cast<double>(result.bytes_freed)), result.temps_removed);
+    if (!result.skipped.empty()) {
+      std::cout << "chunks kept: " << result.skipped << '\n';
+    }
+  } else {
+    util::emit_document(std::cout,
+                        {{"manifests_removed", result.manifests_removed},
+                         {"chunks_removed", result.chunks_removed},
+                         {"bytes_freed", result.bytes_freed},
+                         {"temps_removed", result.temps_removed},
+                         {"skipped", result.skipped}},
+                        format);
+  }
+  return 0;
+}
+
+void add_store_commands(CLI::App& command, CommandContext& context) {
+  auto* verify = command.add_subcommand("verify", "Check every hash of the checkpoints in DIR; name the first bad file");
+  auto verify_args = std::make_shared<VerifyArgs>();
+  verify->add_option("dir", verify_args->dir, "Checkpoint directory (brix store, Megatron-LM, DCP, safetensors)")
+      ->required();
+  verify->add_option("--mirror", verify_args->mirror, "Also verify this mirror of DIR");
+  verify->add_flag("--latest", verify_args->latest_only, "Only the checkpoint `latest` names (brix stores)");
+  add_format_option(*verify, verify_args->format);
+  verify->callback([verify_args, &context] { context.exit_code = run_verify(*verify_args); });
+
+  auto* list = command.add_subcommand("list", "Checkpoints in DIR: step, format, size, new bytes, status");
+  auto list_args = std::make_shared<ListArgs>();
+  list->add_option("dir", list_args->dir, "Checkpoint directory")->required();
+  list->add_flag("--verify", list_args->verify, "Hash every chunk (default: sizes and structure only)");
+  add_format_option(*list, list_args->format);
+  list->callback([list_args, &context] { context.exit_code = run_list(*list_args); });
+
+  auto* gc = command.add_subcommand("gc", "Remove chunks no manifest names (and manifests beyond --keep)");
+  auto gc_args = std::make_shared<GcArgs>();
+  gc->add_option("dir", gc_args->dir, "brix checkpoint store")->required();
+  gc->add_option("--keep", gc_args->keep, "Keep the newest N manifests (0: all); latest always stays")
+      ->check(CLI::Range(0, 1000000));
+  add_format_option(*gc, gc_args->format);
+  gc->callback([gc_args, &context] { context.exit_code = run_gc(*gc_args); });
+}
+
+// `brix recover JOB_DIR` (no subcommand): the after-failure flow — name the failure, exclude
+// nodes, re-plan, relaunch (brix::recover::recover_job).
+
+struct JobRecoveryArgs {
   recover::RecoverOptions options;
   bool dry_run = false;
   bool submit = false;
-  std::string format = "text";
+  std::string format;
 };
 
-void run_recover_job(RecoverJobFlags& flags, CommandContext& context) {
-  if (flags.dry_run && flags.submit) {
-    throw InputError("--dry-run and --submit together (expected one of them)");
-  }
-  const auto format = util::parse_format(flags.format);
-  flags.options.mode = flags.dry_run ? recover::RecoverMode::dry_run
-                       : flags.submit ? recover::RecoverMode::submit
-                                      : recover::RecoverMode::print;
-  const auto report = recover::recover_job(flags.options, recover::system_env());
-  if (format == util::Format::text) {
-    std::cout << recover::to_text(report);
-  } else {
-    util::emit_document(std::cout, recover::to_json(report), format);
-  }
-  context.exit_code = report.can_recover ? 0 : 1;
-}
-
-} // namespace
-
-/// `brix recover JOB_DIR` on the `recover` command (its default action).
-void add_recover_job_action(CLI::App& command, CommandContext& context) {
-  auto flags = std::make_shared<RecoverJobFlags>();
-  auto& o = flags->options;
-  command.add_option("job_dir", o.job_dir, "The job's directory: brix launch --log-dir");
+void add_job_recovery_options(CLI::App& command, JobRecoveryArgs& args) {
+  auto& o = args.options;
+  command.add_option("job_dir", o.job_dir, "The job's directory (brix launch --log-dir): recover it");
   command.add_option("--plan", o.plan_path, "plan.yaml to re-plan (default: the one brix launch ran)");
   command.add_option("--checkpoint-dir", o.checkpoint_dir,
                      "Checkpoints to resume from (default: the worker command's --checkpoint-dir)");
@@ -50,26 +151,48 @@ void add_recover_job_action(CLI::App& command, CommandContext& context) {
                      "Relaunches allowed for this job dir, counted in JOB_DIR/recover-restarts.json "
                      "(default 3)")
       ->check(CLI::Range(0, 1000000));
-  command.add_flag("--from-scratch", o.from_scratch, "Relaunch even without a good checkpoint");
-  command.add_flag("--dry-run", flags->dry_run, "Explain everything; write and run nothing");
-  command.add_flag("--submit", flags->submit, "Relaunch: run sbatch / scontrol update");
-  add_format_option(command, flags->format);
-  command.callback([flags, &context, &command] {
-    if (command.get_subcommands().empty()) {
-      if (flags->options.job_dir.empty()) {
-        throw InputError("brix recover: no JOB_DIR (expected brix recover JOB_DIR [--dry-run|--submit])");
-      }
-      run_recover_job(*flags, context);
-    }
-  });
+  command.add_flag("--from-scratch", o.from_scratch, "Relaunch without requiring a good checkpoint");
+  command.add_flag("--dry-run", args.dry_run, "Explain everything; write and run nothing");
+  command.add_flag("--submit", args.submit, "Relaunch: run sbatch / scontrol update");
+  add_format_option(command, args.format);
 }
+
+int run_job_recovery(JobRecoveryArgs& args) {
+  if (args.options.job_dir.empty()) {
+    throw InputError("recover: a subcommand (verify, list, gc) or a JOB_DIR is required");
+  }
+  if (args.dry_run && args.submit) {
+    throw InputError("--dry-run and --submit together (expected one of them)");
+  }
+  const auto format = util::parse_format(args.format);
+  args.options.mode = args.dry_run ? recover::RecoverMode::dry_run
+                      : args.submit ? recover::RecoverMode::submit
+                                    : recover::RecoverMode::print;
+  const auto report = recover::recover_job(args.options, recover::system_env());
+  if (format == util::Format::text) {
+    std::cout << recover::to_text(report);
+  } else {
+    util::emit_document(std::cout, recover::to_json(report), format);
+  }
+  return report.can_recover ? 0 : static_cast<int>(ExitCode::job_failed);
+}
+
+} // namespace
 
 void add_recover_command(CLI::App& app, CommandContext& context) {
   auto* command = app.add_subcommand(
-      "recover", "After a failure: name it, exclude bad nodes, re-plan, relaunch");
-  command->footer("Exit code: 0 a relaunch was (or would be) done; 1 cannot recover (the report "
-                  "says why); 2 bad input. See man/brix-recover.1.");
-  add_recover_job_action(*command, context);
+      "recover", "After a failure: name it, exclude nodes, re-plan, relaunch; verify and list checkpoints");
+  command->footer("brix recover JOB_DIR: exit 0 a relaunch was (or would be) done; 1 cannot recover "
+                  "(the report says why); 2 bad input. See man/brix-recover.1.");
+  add_store_commands(*command, context);
+  command->require_subcommand(0, 1);
+  auto job_args = std::make_shared<JobRecoveryArgs>();
+  add_job_recovery_options(*command, *job_args);
+  command->callback([command, job_args, &context] {
+    if (command->get_subcommands().empty()) {
+      context.exit_code = run_job_recovery(*job_args);
+    }
+  });
 }
 
 } // namespace brix::cli

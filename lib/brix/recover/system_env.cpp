@@ -1,5 +1,6 @@
 #include <brix/recover/system_env.hpp>
 
+#include <brix/checkpoint/catalog.hpp>
 #include <brix/shard/reshard.hpp>
 #include <brix/util/clock.hpp>
 #include <brix/util/error.hpp>
@@ -14,9 +15,15 @@ RecoverEnv system_env() {
   RecoverEnv env;
   env.run = system_runner();
   env.latest_checkpoint = [](const std::string& dir) -> std::optional<CheckpointFound> {
-    throw JobError(fmt::format("{}: this build has no checkpoint store yet (pass --from-scratch "
-                               "to relaunch without looking for a checkpoint)",
-                               dir));
+    if (!std::filesystem::is_directory(dir)) {
+      return std::nullopt; // the job failed before its first save
+    }
+    // Every hash checked: a relaunch must not resume from a checkpoint that does not verify.
+    const auto latest = checkpoint::latest_good(dir, true);
+    if (!latest) {
+      return std::nullopt;
+    }
+    return CheckpointFound{latest->format, latest->path, latest->step, latest->status};
   };
   env.reshard = [](const plan::PlanFile& plan, const std::string& in, const std::string& out) {
     std::filesystem::create_directories(std::filesystem::path(out).parent_path());

@@ -2,6 +2,7 @@
 
 #include <brix/monitor/report.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/splitmix.hpp>
 
 #include <chrono>
 #include <cmath>
@@ -12,22 +13,15 @@
 namespace brix::worker {
 namespace {
 
-/// splitmix64 (Steele, Lea, Flood 2014): a counter-based generator, so sample i is the same
-/// whichever rank draws it.
-std::uint64_t mix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+using util::splitmix64;
 
 float uniform(std::uint64_t key) {
-  return static_cast<float>(static_cast<double>(mix(key) >> 11) * 0x1.0p-53 * 2.0 - 1.0);
+  return static_cast<float>(static_cast<double>(splitmix64(key) >> 11) * 0x1.0p-53 * 2.0 - 1.0);
 }
 
 /// The hidden weights the model learns.
 float true_weight(std::uint64_t seed, int k) {
-  return uniform(mix(seed ^ 0x5eedull) + static_cast<std::uint64_t>(k));
+  return uniform(splitmix64(seed ^ 0x5eedull) + static_cast<std::uint64_t>(k));
 }
 
 } // namespace
@@ -54,7 +48,7 @@ void make_sample(std::uint64_t seed, std::uint64_t index, int dim, std::vector<f
                  float& target) {
   features.resize(static_cast<std::size_t>(dim));
   double y = 0;
-  const auto base = mix(seed + index * 0x100000001b3ull);
+  const auto base = splitmix64(seed + index * 0x100000001b3ull);
   for (int k = 0; k < dim; ++k) {
     features[k] = uniform(base + static_cast<std::uint64_t>(k));
     y += static_cast<double>(features[k]) * true_weight(seed, k);

@@ -1,0 +1,309 @@
+#include <brix/checkpoint/foreign.hpp>
+
+#include <brix/safetensors/checkpoint.hpp>
+#include <brix/util/error.hpp>
+#include <brix/util/strings.hpp>
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+
+namespace brix::checkpoint {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* k_tracker = "latest_checkpointed_iteration.txt";
+
+std::vector<fs::path> entries(const fs::path& dir) {
+  std::vector<fs::path> paths;
+  std::error_code error;
+  for (fs::directory_iterator it(dir, error), end; !error && it != end; it.increment(error)) {
+    paths.push_back(it->path());
+  }
+  std::sort(paths.begin(), paths.end());
+  return paths;
+}
+
+std::uint64_t tree_bytes(const fs::path& dir) {
+  std::uint64_t total = 0;
+  std::error_code error;
+  for (fs::recursive_directory_iterator it(dir, error), end; !error && it != end; it.increment(error)) {
+    if (it->is_regular_file(error)) {
+      total += it->file_size(error);
+    }
+  }
+  return total;
+}
+
+std::uint64_t file_size_or_zero(const fs::path& path) {
+  std::error_code error;
+  const auto size = fs::file_size(path, error);
+  return error ? 0 : size;
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+/// Sets status/detail of `info` to the first problem only.
+void problem(CheckpointInfo& info, const char* status, std::string detail) {
+  if (info.status == "complete") {
+    info.status = status;
+    info.detail = std::move(detail);
+  }
+}
+
+/// DCP's checks, shared by plain DCP folders and Megatron's torch_dist iterations.
+void check_dcp(const fs::path& dir, CheckpointInfo& info) {
+  const auto metadata_path = dir / ".metadata";
+  const auto metadata = read_file(metadata_path);
+  if (metadata.empty()) {
+    problem(info, "incomplete", ".metadata is empty (the coordinator writes it last)");
+    return;
+  }
+  // torch.save/pickle protocol ≥ 2 starts with PROTO (0x80) and ends with STOP ('.').
+  if (static_cast<unsigned char>(metadata.front()) != 0x80 || metadata.back() != '.') {
+    problem(info, "corrupt", ".metadata is not a whole pickle (truncated or damaged)");
+    return;
+  }
+  std::set<std::string> present;
+  for (const auto& path : entries(dir)) {
+    if (path.extension() == ".distcp") {
+      present.insert(path.filename().string());
+      if (file_size_or_zero(path) == 0) {
+        problem(info, "incomplete", fmt::format("{} is empty", path.filename().string()));
+      }
+    }
+  }
+  // Every storage entry in .metadata names its file ("__<rank>_<n>.distcp") in plain text.
+  static const std::regex k_name(R"(__[0-9]+_[0-9]+\.distcp)");
+  std::set<std::string> referenced;
+  for (std::sregex_iterator it(metadata.begin(), metadata.end(), k_name), end; it != end; ++it) {
+    referenced.insert(it->str());
+  }
+  for (const auto& name : referenced) {
+    if (!present.contains(name)) {
+      problem(info, "incomplete", fmt::format("{} named by .metadata is missing", name));
+    }
+  }
+  if (present.empty()) {
+    problem(info, "incomplete", "no *.distcp data files");
+  }
+  info.layout["data_files"] = present.size();
+}
+
+} // namespace
+
+bool zip_has_end_record(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  const auto size = file_size_or_zero(file);
+  // End-of-central-directory: 22 bytes plus a comment of at most 65535 bytes, at the very end.
+  const std::uint64_t tail = std::min<std::uint64_t>(size, 22 + 65535);
+  if (!in || tail < 22) {
+    return false;
+  }
+  std::string bytes(tail, '\0');
+  in.seekg(static_cast<std::streamoff>(size - tail));
+  in.read(bytes.data(), static_cast<std::streamsize>(tail));
+  const auto at = bytes.rfind(std::string("PK\x05\x06", 4));
+  return at != std::string::npos && at + 22 <= bytes.size();
+}
+
+bool is_megatron(const fs::path& dir) {
+  if (fs::exists(dir / k_tracker)) {
+    return true;
+  }
+  const auto children = entries(dir);
+  return std::any_of(children.begin(), children.end(), [](const fs::path& p) {
+    return p.filename().string().starts_with("iter_") && fs::is_directory(p);
+  });
+}
+
+std::vector<CheckpointInfo> megatron_checkpoints(const fs::path& dir) {
+  std::optional<std::int64_t> tracked; // -2: "release"
+  std::string tracker_note;
+  if (fs::exists(dir / k_tracker)) {
+    const auto text = read_file(dir / k_tracker);
+    const std::string value(util::trim(text));
+    if (value == "release") {
+      tracked = -2;
+    } else if (const auto step = step_from_name(value); step >= 0 && value.find_first_not_of("0123456789") == std::string::npos) {
+      tracked = step;
+    } else {
+      tracker_note = fmt::format("{} holds '{}' (expected an iteration or 'release')", k_tracker, value);
+    }
+  } else {
+    tracker_note = fmt::format("no {}", k_tracker);
+  }
+  static const std::regex k_rank(R"(mp_rank_([0-9]+)(?:_([0-9]+))?(?:_([0-9]+))?)");
+  std::vector<CheckpointInfo> infos;
+  bool tracked_found = false;
+  for (const auto& iteration : entries(dir)) {
+    const auto name = iteration.filename().string();
+    const bool release = name == "release";
+    if (!fs::is_directory(iteration) || !(release || (name.starts_with("iter_") && step_from_name(name) >= 0))) {
+      continue;
+    }
+    CheckpointInfo info;
+    info.format = "megatron";
+    info.path = iteration.string();
+    info.step = release ? -1 : step_from_name(name);
+    info.status = "complete";
+    info.bytes = info.new_bytes = tree_bytes(iteration);
+    info.layout = nlohmann::ordered_json::object();
+    const bool is_tracked = tracked && (release ? *tracked == -2 : *tracked == info.step);
+    tracked_found = tracked_found || is_tracked;
+    if (fs::exists(iteration / ".metadata")) {
+      info.layout["format"] = "torch_dist";
+      check_dcp(iteration, info);
+    } else {
+      // mp_rank_TT (tp), mp_rank_TT_PPP (tp, pp), mp_rank_TT_PPP_EEE (tp, pp, ep): a full grid.
+      std::set<std::vector<int>> ranks;
+      std::vector<int> extent;
+      for (const auto& rank_dir : entries(iteration)) {
+        std::smatch match;
+        const auto rank_name = rank_dir.filename().string();
+        if (!fs::is_directory(rank_dir) || !std::regex_match(rank_name, match, k_rank)) {
+          continue;
+        }
+        std::vector<int> index;
+        for (std::size_t g = 1; g < match.size() && match[g].matched; ++g) {
+          index.push_back(std::stoi(match[g].str()));
+        }
+        if (!extent.empty() && extent.size() != index.size()) {
+          problem(info, "corrupt", fmt::format("{} mixes rank name forms", rank_name));
+        }
+        extent.resize(std::max(extent.size(), index.size()), 0);
+        for (std::size_t d = 0; d < index.size(); ++d) {
+          extent[d] = std::max(extent[d], index[d] + 1);
+        }
+        ranks.insert(index);
+        bool has_pt = false;
+        for (const auto& file : entries(rank_dir)) {
+          if (file.extension() != ".pt") {
+            continue;
+          }
+          has_pt = true;
+          if (!zip_has_end_record(file)) {
+            problem(info, file_size_or_zero(file) == 0 ? "incomplete" : "corrupt",
+                    fmt::format("{}/{} is not a whole torch.save archive (no ZIP end record)", rank_name,
+                                file.filename().string()));
+          }
+        }
+        if (!has_pt) {
+          problem(info, "incomplete", fmt::format("{} holds no .pt file", rank_name));
+        }
+      }
+      std::size_t expected = extent.empty() ? 0 : 1;
+      for (const int e : extent) {
+        expected *= static_cast<std::size_t>(e);
+      }
+      if (ranks.empty()) {
+        problem(info, "incomplete", "no mp_rank_* directories");
+      } else if (ranks.size() != expected) {
+        problem(info, "incomplete", fmt::format("{} of {} mp_rank_* directories present (a {} grid)", ranks.size(),
+                                                expected, fmt::join(extent, " x ")));
+      }
+      static const char* k_dims[] = {"tensor_parallel", "pipeline_parallel", "expert_parallel"};
+      for (std::size_t d = 0; d < extent.size() && d < 3; ++d) {
+        info.layout[k_dims[d]] = extent[d];
+      }
+    }
+    if (tracked && !is_tracked && !release && *tracked >= 0 && info.step > *tracked) {
+      problem(info, "incomplete",
+              fmt::format("newer than {} ({}): the save did not finish, Megatron-LM would not load it", k_tracker,
+                          *tracked));
+    }
+    if (info.status == "complete") {
+      info.detail = is_tracked ? "latest" : tracker_note;
+    }
+    infos.push_back(std::move(info));
+  }
+  if (tracked && !tracked_found) {
+    CheckpointInfo info;
+    info.format = "megatron";
+    info.path = (dir / k_tracker).string();
+    info.step = *tracked;
+    info.status = "corrupt";
+    info.detail = fmt::format("{} names iteration {} but its directory is missing", k_tracker, *tracked);
+    infos.push_back(std::move(info));
+  }
+  return infos;
+}
+
+bool is_dcp(const fs::path& dir) { return fs::is_regular_file(dir / ".metadata"); }
+
+CheckpointInfo dcp_checkpoint(const fs::path& dir) {
+  CheckpointInfo info;
+  info.format = "dcp";
+  info.path = dir.string();
+  info.step = step_from_name(dir.filename().string());
+  info.status = "complete";
+  info.bytes = info.new_bytes = tree_bytes(dir);
+  info.layout = nlohmann::ordered_json::object();
+  check_dcp(dir, info);
+  return info;
+}
+
+bool is_safetensors(const fs::path& dir) {
+  return fs::is_regular_file(dir / safetensors::k_index_name) || fs::is_regular_file(dir / safetensors::k_single_name);
+}
+
+CheckpointInfo safetensors_checkpoint(const fs::path& dir) {
+  CheckpointInfo info;
+  info.format = "safetensors";
+  info.path = dir.string();
+  info.step = step_from_name(dir.filename().string());
+  info.status = "complete";
+  info.bytes = info.new_bytes = tree_bytes(dir);
+  info.layout = nlohmann::ordered_json::object();
+  const auto index_path = dir / safetensors::k_index_name;
+  std::optional<std::uint64_t> total_size;
+  if (fs::is_regular_file(index_path)) {
+    // Shards named by the index but absent: the save (or the download) did not finish.
+    try {
+      const auto index = nlohmann::json::parse(read_file(index_path));
+      std::set<std::string> files;
+      for (const auto& [tensor, file] : index.at("weight_map").items()) {
+        files.insert(file.get<std::string>());
+      }
+      for (const auto& file : files) {
+        if (!fs::is_regular_file(dir / file)) {
+          problem(info, "incomplete", fmt::format("{} named by the index is missing", file));
+          return info;
+        }
+      }
+      if (index.contains("metadata") && index["metadata"].contains("total_size")) {
+        total_size = index["metadata"]["total_size"].get<std::uint64_t>();
+      }
+    } catch (const nlohmann::json::exception& e) {
+      problem(info, "corrupt", fmt::format("{}: not a valid index ({})", safetensors::k_index_name, e.what()));
+      return info;
+    }
+  }
+  try {
+    const auto checkpoint = safetensors::open_checkpoint(dir.string());
+    std::uint64_t tensor_bytes = 0;
+    for (const auto& file : checkpoint.files) {
+      for (const auto& tensor : file.tensors()) {
+        tensor_bytes += tensor.bytes();
+      }
+    }
+    info.layout["files"] = checkpoint.files.size();
+    info.layout["tensors"] = checkpoint.tensors.size();
+    if (total_size && *total_size != tensor_bytes) {
+      info.detail = fmt::format("index total_size {} differs from the tensors' {} bytes", *total_size, tensor_bytes);
+    }
+  } catch (const InputError& e) {
+    problem(info, "corrupt", e.what());
+  }
+  return info;
+}
+
+} // namespace brix::checkpoint

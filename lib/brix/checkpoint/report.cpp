@@ -1,0 +1,105 @@
+#include <brix/checkpoint/report.hpp>
+
+#include <brix/checkpoint/store.hpp>
+#include <brix/util/error.hpp>
+#include <brix/util/strings.hpp>
+
+#include <fmt/format.h>
+
+namespace brix::checkpoint {
+
+using Json = nlohmann::ordered_json;
+
+Json info_to_json(const CheckpointInfo& info) {
+  return {{"step", info.step},     {"format", info.format},       {"path", info.path},
+          {"bytes", info.bytes},   {"new_bytes", info.new_bytes}, {"status", info.status},
+          {"detail", info.detail}, {"layout", info.layout.is_null() ? Json::object() : info.layout}};
+}
+
+Json infos_to_json(const std::filesystem::path& dir, const std::vector<CheckpointInfo>& infos) {
+  Json rows = Json::array();
+  for (const auto& info : infos) {
+    rows.push_back(info_to_json(info));
+  }
+  return {{"dir", dir.string()}, {"checkpoints", rows}};
+}
+
+namespace {
+
+/// "812 B", "28.0 KiB", "1.50 GiB": checkpoints and their increments span many magnitudes.
+std::string bytes_text(std::uint64_t bytes) {
+  static constexpr const char* k_units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  double value = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(k_units)) {
+    value /= 1024;
+    ++unit;
+  }
+  return unit == 0 ? fmt::format("{} B", bytes) : fmt::format("{:.{}f} {}", value, value < 100 ? 2 : 1, k_units[unit]);
+}
+
+std::string coloured_status(const std::string& status, const util::Style& style) {
+  return status == "complete" ? style.green(status) : status == "incomplete" ? style.yellow(status) : style.red(status);
+}
+
+} // namespace
+
+std::string render_infos_text(const std::vector<CheckpointInfo>& infos, const util::Style& style) {
+  if (infos.empty()) {
+    return "no checkpoints found\n";
+  }
+  util::Table table({"step", "format", "size", "new", "status", "detail"},
+                    {util::Align::right, util::Align::left, util::Align::right, util::Align::right, util::Align::left,
+                     util::Align::left});
+  for (const auto& info : infos) {
+    table.add_row({info.step >= 0 ? std::to_string(info.step) : "-", info.format,
+                   bytes_text(info.bytes), bytes_text(info.new_bytes),
+                   coloured_status(info.status, style), info.detail.empty() ? info.path : info.detail});
+  }
+  return table.render();
+}
+
+VerifyReport verify_checkpoints(const std::filesystem::path& dir, bool latest_only) {
+  VerifyReport report;
+  report.dir = dir;
+  auto infos = list_checkpoints(dir, true);
+  std::optional<std::int64_t> latest;
+  if (latest_only && is_store(dir)) {
+    try {
+      latest = Store(dir).latest_step();
+    } catch (const JobError&) {
+      // The damaged `latest` shows up as its own corrupt row below.
+    }
+  }
+  for (auto& info : infos) {
+    const bool is_latest_row = info.format == "brix" && (latest ? info.step == *latest : info.step < 0);
+    if (latest_only && is_store(dir) && !is_latest_row) {
+      continue;
+    }
+    if (info.status != "complete" && !report.first_bad) {
+      report.first_bad = info;
+    }
+    report.checked.push_back(std::move(info));
+  }
+  return report;
+}
+
+Json verify_to_json(const VerifyReport& report) {
+  auto json = infos_to_json(report.dir, report.checked);
+  json["ok"] = report.ok();
+  json["first_bad"] = report.first_bad ? info_to_json(*report.first_bad) : Json(nullptr);
+  return json;
+}
+
+std::string render_verify_text(const VerifyReport& report, const util::Style& style) {
+  std::string text = fmt::format("{}:\n", report.dir.string());
+  text += render_infos_text(report.checked, style);
+  if (report.first_bad) {
+    text += fmt::format("{} step {}: {}\n", style.red("bad:"), report.first_bad->step, report.first_bad->detail);
+  } else if (report.ok()) {
+    text += fmt::format("{} {} checkpoint(s), every hash matches\n", style.green("ok:"), report.checked.size());
+  }
+  return text;
+}
+
+} // namespace brix::checkpoint

@@ -1,0 +1,34 @@
+#pragma once
+// What `brix recover list` and `brix recover verify` show: checkpoint rows as JSON and as a text
+// table, and the verification of one store (and its mirror).
+
+#include <brix/checkpoint/catalog.hpp>
+#include <brix/util/output.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace brix::checkpoint {
+
+[[nodiscard]] nlohmann::ordered_json info_to_json(const CheckpointInfo& info);
+[[nodiscard]] nlohmann::ordered_json infos_to_json(const std::filesystem::path& dir,
+                                                   const std::vector<CheckpointInfo>& infos);
+/// STEP FORMAT SIZE NEW STATUS DETAIL, one row per checkpoint.
+[[nodiscard]] std::string render_infos_text(const std::vector<CheckpointInfo>& infos, const util::Style& style);
+
+struct VerifyReport {
+  std::filesystem::path dir;
+  std::vector<CheckpointInfo> checked;
+  std::optional<CheckpointInfo> first_bad; ///< the oldest checkpoint that failed
+  [[nodiscard]] bool ok() const { return !first_bad && !checked.empty(); }
+};
+
+/// Checks every hash of every checkpoint in `dir` (only the one `latest` names with
+/// `latest_only`, brix stores). A directory without any checkpoint is not ok.
+[[nodiscard]] VerifyReport verify_checkpoints(const std::filesystem::path& dir, bool latest_only);
+[[nodiscard]] nlohmann::ordered_json verify_to_json(const VerifyReport& report);
+[[nodiscard]] std::string render_verify_text(const VerifyReport& report, const util::Style& style);
+
+} // namespace brix::checkpoint
