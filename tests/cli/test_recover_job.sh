@@ -74,6 +74,11 @@ assert r["usable_nodes"] == ["n1", "n5"] and r["can_recover"] is True
 assert r["relaunch"]["kind"] == "sbatch"
 PY
 
+# Without --from-scratch a good checkpoint is required: the worker's --checkpoint-dir has none.
+run "$BRIX" recover "$job" --dry-run
+expect_rc 1 "no checkpoint"
+expect_out "^cannot recover: no good checkpoint in $work/ckpt \(--from-scratch relaunches without one\)$"
+
 # --submit runs sbatch and counts the relaunch; the budget then refuses (exit 1).
 run "$BRIX" recover "$job" --submit --max-restarts 1 --from-scratch
 expect_rc 0 "submit"
