@@ -5,4 +5,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cd "${BRIX_BUILD_DIR:-build}"
-ctest --output-on-failure --timeout 900 -j "${BRIX_TEST_JOBS:-1}"
+rc=0
+ctest --output-on-failure --timeout 900 -j "${BRIX_TEST_JOBS:-1}" || rc=$?
+# Skipped tests (no GPU, no Slurm, ...) say why: their reason lines, from ctest's log.
+awk '/^[0-9]+\/[0-9]+ Test: /{sub(/^[0-9]+\/[0-9]+ Test: /, ""); name=$0} /^Output:/{out=1; next} /^<end of output>/{out=0}
+     out && name && /(skip|SKIP)/ && !/\[doctest\]/{print "skipped: " name ": " $0}' Testing/Temporary/LastTest.log | sort -u
+# A unit-test entry that selected no test case (a name CMake split, e.g. at ';') checks nothing.
+empty=$(awk '/^[0-9]+\/[0-9]+ Test: /{sub(/^[0-9]+\/[0-9]+ Test: /, ""); name=$0}
+             /\[doctest\] test cases: +0 \|/{print "  " name}' Testing/Temporary/LastTest.log)
+if [ -n "$empty" ]; then
+  echo "error: these unit-test entries ran no test case (rename them: no ';' in TEST_CASE names):" >&2
+  echo "$empty" >&2
+  rc=1
+fi
+exit "$rc"

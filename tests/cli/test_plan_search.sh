@@ -7,6 +7,33 @@ run "$BRIX" plan
 expect_rc 0 "plan (defaults)"
 expect_out 'deepseek-r1 on example-deployment'; expect_out 'layouts searched'
 expect_out 'rejected:'; expect_out 'mixed cluster'; expect_out 'largest homogeneous subset'
+# The mixed plan has the homogeneous plans' details: split, recomputation (the 83% claim
+# checked), checkpoint interval and batch split.
+expect_out ' dgx-h100 +[0-9]+ ms'; expect_out ' a100-edr +[0-9]+ ms'
+expect_out '^recomputation \(stage [0-9]+, budget'; expect_out 'rotor DP at budget'
+expect_out '83% less activation memory costs [0-9.]+% more time here'
+expect_out '^checkpoint: [0-9.]+ GiB per save'; expect_out '^batch: global 1024 = micro-batch'
+run "$BRIX" plan --format json
+expect_rc 0 "plan (defaults) json"
+python3 - "$out" <<'PY' || fail "mixed plan JSON lacks its details"
+import json, sys
+mixed = json.loads(sys.argv[1])["mixed"]
+groups = {s["node_group"] for s in mixed["stages"]}
+assert groups == {"dgx-h100", "a100-edr"}, groups
+assert mixed["recompute_plan"]["options"][0]["name"] == "none"
+assert mixed["checkpoint"]["interval_s"] > 0 and mixed["batch"]["global"] == 1024
+assert mixed["stage_split"]["balanced_step_s"] == mixed["step_time_s"]
+PY
+# Megatron flags for the mixed plan, split flags included, are one shell-continued command.
+run "$BRIX" plan --emit megatron
+expect_rc 0 "emit megatron (mixed)"; expect_out '^--decoder-first-pipeline-num-layers [0-9]+'
+checks=$((checks + 1))
+[ "$(sed '$d' <<<"$out" | grep -cv ' \\$')" -eq 0 ] && ! grep -q ' \\$' <<<"$(tail -1 <<<"$out")" ||
+  fail "--emit megatron: every line but the last must end with ' \\': $out"
+# Where only the stage-assignment planner finds a plan, --emit yaml writes it, stages on groups.
+run "$BRIX" plan --emit yaml
+expect_rc 0 "emit yaml (mixed)"
+expect_out 'node_group: dgx-h100'; expect_out 'node_group: a100-edr'
 
 # The seed's TP8 × PP4 × DP2 is explained: wrong world size and out of memory by how much.
 run "$BRIX" plan --layout tp=8,pp=4,dp=2
@@ -72,6 +99,47 @@ expect_rc 2 "fp8 on A100"; expect_err 'without FP8 tensor cores'; expect_one_lin
 # LAMB beta scaling refuses a beta that leaves (0, 1).
 run "$BRIX" plan --model llama-3.1-8b --nodes 2 --gpu h100-sxm --global-batch 64 --lamb-beta 0.9 --lamb-beta 0.999
 expect_rc 0 "lamb"; expect_out 'LAMB beta 0.9 for 2 nodes'; expect_out 'warning: LAMB beta 0.999 .* scaling refused'
+
+# A plan on the --nodes/--gpu shorthand names its cluster so that shard and plan read it back;
+# measured stage times (brix monitor --save-measured) rebalance its split.
+run "$BRIX" plan --model llama-3.1-70b --nodes 4 --gpu h100-sxm --layout tp=8,pp=4,dp=1,vpp=1 --global-batch 64 \
+  --emit yaml -o "$work/p70.yaml"
+expect_rc 0 "emit yaml (shorthand)"
+run "$BRIX" shard --plan "$work/p70.yaml"
+expect_rc 0 "shard reads a shorthand plan"; expect_out '^32 ranks on 4 node'
+cat >"$work/measured.yaml" <<'YAML'
+brix_measured: 1
+job: cli-test
+taken: 1732841234
+world_size: 32
+stages:
+  - {stage: 0, ranks: [0], steps: 50, compute_seconds: 10.0, step_seconds: 14}
+  - {stage: 1, ranks: [8], steps: 50, compute_seconds: 10.2, step_seconds: 14}
+  - {stage: 2, ranks: [16], steps: 50, compute_seconds: 10.1, step_seconds: 14}
+  - {stage: 3, ranks: [24], steps: 50, compute_seconds: 13.5, step_seconds: 14}
+YAML
+run "$BRIX" plan --measured "$work/measured.yaml" --plan "$work/p70.yaml"
+expect_rc 0 "rebalance"
+expect_out '^  now +0 +0–19 '; expect_out '^  rebalanced +0 '
+expect_out 'slowest stage 13\.50 s → [0-9.]+ s per step \([0-9.]+% faster pipeline\)'
+run "$BRIX" plan --measured "$work/measured.yaml" --plan "$work/p70.yaml" --emit yaml -o "$work/p70-rebalanced.yaml"
+expect_rc 0 "rebalance emit"
+run "$BRIX" shard --plan "$work/p70-rebalanced.yaml" --format json
+expect_rc 0 "shard reads the rebalanced plan"
+python3 - "$out" <<'PY' || fail "rebalanced plan: stage 3 should hold fewer layers than 20"
+import json, sys
+ranks = json.loads(sys.argv[1])["ranks"]
+last = [r for r in ranks if r["coordinates"]["pp"] == 3][0]
+first, end = last["stages"][0]["layers"]
+assert end == 79 and end - first + 1 < 20, (first, end)
+PY
+sed -i '/stage: 3,/d' "$work/measured.yaml"
+run "$BRIX" plan --measured "$work/measured.yaml" --plan "$work/p70.yaml"
+expect_rc 2 "a stage missing"; expect_err 'no time for stage 3'; expect_one_line_err
+run "$BRIX" plan --measured "$work/measured.yaml"
+expect_rc 2 "--measured without --plan"
+run "$BRIX" plan --measured "$work/measured.yaml" --plan "$work/p70.yaml" --model gpt-175b
+expect_rc 2 "--measured with search options"
 
 # Calibration against the published runs (also a unit test; here through the CLI).
 run "$BRIX" plan calibrate

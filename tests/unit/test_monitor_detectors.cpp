@@ -50,7 +50,7 @@ TEST_CASE("monitor::StragglerDetector flags a slowed rank within `steps` steps, 
   CHECK(detector.last_scored_step() == 119);
 }
 
-TEST_CASE("monitor::StragglerDetector: jitter alone flags nobody; a missing rank does not stall scoring") {
+TEST_CASE("monitor::StragglerDetector: jitter alone flags nobody - a missing rank does not stall scoring") {
   StragglerDetector detector;
   detector.set_world_size(4);
   for (std::int64_t step = 0; step < 200; ++step) {

@@ -97,7 +97,7 @@ TEST_CASE("monitor::render_prometheus") {
   CHECK(escape_label_value("a\\b\"c\nd") == "a\\\\b\\\"c\\nd");
 }
 
-TEST_CASE("monitor::measured stage times round-trip; errors name the line") {
+TEST_CASE("monitor::measured stage times round-trip - errors name the line") {
   const auto dir = brix::test::make_temp_dir();
   const auto path = dir + "/measured.yaml";
   write_measured_stages(path, sample_snapshot());

@@ -131,7 +131,7 @@ TEST_CASE("monitor::JobMonitor flags a slowed rank among fake ranks and logs it"
   CHECK(back.stages[1].ranks == std::vector<int>{4, 5, 6, 7});
 }
 
-TEST_CASE("monitor::JobMonitor heartbeats: silent ranks go stale, then resume; vanished ones exit") {
+TEST_CASE("monitor::JobMonitor heartbeats: silent ranks go stale, then resume - vanished ones exit") {
   FakeJob job(1);
   RecordingSink sink;
   JobMonitorOptions options;

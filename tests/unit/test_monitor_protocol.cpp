@@ -40,7 +40,7 @@ TEST_CASE("monitor::parse_report") {
   CHECK(parse_report(std::string(5000, 'x')).error.find("longer than") != std::string::npos);
 }
 
-TEST_CASE("monitor::Reporter sends to the collector socket; the kernel tells the pid") {
+TEST_CASE("monitor::Reporter sends to the collector socket - the kernel tells the pid") {
   const auto dir = brix::test::make_temp_dir();
   const auto path = dir + "/monitor.sock";
   ProgressReport report;
@@ -79,7 +79,7 @@ TEST_CASE("monitor::Reporter sends to the collector socket; the kernel tells the
   CHECK_THROWS_AS(DatagramReceiver(std::string(200, 'x')), brix::JobError);
 }
 
-TEST_CASE("monitor::EventLog appends and reads back; a torn last line is skipped") {
+TEST_CASE("monitor::EventLog appends and reads back - a torn last line is skipped") {
   const auto dir = brix::test::make_temp_dir();
   const auto path = event_log_path(dir);
   {

@@ -109,7 +109,7 @@ TEST_CASE("monitor::RuleEngine waits `for` before firing, then recovers past the
   CHECK(fired[0].to == RuleState::normal);
 }
 
-TEST_CASE("monitor::RuleEngine: an interruption restarts the `for` timer; subjects are separate") {
+TEST_CASE("monitor::RuleEngine: an interruption restarts the `for` timer - subjects are separate") {
   RuleEngine engine({latency_rule(10, 0)});
   const Subject a{"n1", 0, std::nullopt};
   const Subject b{"n2", 1, std::nullopt};

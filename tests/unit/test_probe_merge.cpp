@@ -96,7 +96,7 @@ TEST_CASE("probe::merge drift covers versions, firmware, GPUs and memory") {
   CHECK(result.drifting_nodes() == 4);
 }
 
-TEST_CASE("probe::merge of identical nodes has no drift; small memory differences are not drift") {
+TEST_CASE("probe::merge of identical nodes has no drift - small memory differences are not drift") {
   auto reports = std::vector<NodeReport>{probe_fixture("dgx-h100.xml", "n1"), probe_fixture("dgx-h100.xml", "n2")};
   reports[1].numa_nodes[0].memory_bytes -= 512ULL << 20; // firmware reserving 512 MiB more
   const auto result = merge_reports(reports, "c");

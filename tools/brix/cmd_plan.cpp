@@ -8,6 +8,7 @@
 #include <brix/plan/calibration.hpp>
 #include <brix/plan/layout_parse.hpp>
 #include <brix/plan/plan_run.hpp>
+#include <brix/plan/rebalance_run.hpp>
 #include <brix/plan/report.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/output.hpp>
@@ -33,6 +34,8 @@ struct PlanOptions {
   bool memory = false;
   std::string format;
   std::string calibrate_file;
+  std::string measured;  ///< --measured
+  std::string plan_file; ///< --plan (with --measured)
   std::string calibrate_format;
 };
 
@@ -157,6 +160,11 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
   auto* base_batch = command->add_option("--base-batch", request.base_batch, "Global batch --base-lr was tuned at");
   base_lr->needs(base_batch);
   base_batch->needs(base_lr);
+  auto* measured = command->add_option("--measured", options->measured,
+                                       "Rebalance --plan's stage split from measured stage times (brix monitor --save-measured)");
+  auto* plan_file = command->add_option("--plan", options->plan_file, "With --measured: the plan the job ran");
+  measured->needs(plan_file);
+  plan_file->needs(measured);
   auto* describe = command->add_flag("--describe", options->describe, "Print the model summary only");
   auto* gpus = command->add_flag("--gpus", options->gpus, "List the GPU catalog");
   auto* memory = command->add_flag("--memory", options->memory,
@@ -186,6 +194,14 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
     gpus->excludes(option);
   }
   describe->excludes(memory);
+  // --measured works on the plan file: the search's inputs would be ignored, so they are refused.
+  for (auto* option : std::vector<CLI::Option*>{model, layout, batch, seq_len, precision, top, threads, price, mtbf, restart,
+                                                lamb, base_lr, base_batch, describe, gpus, memory}) {
+    measured->excludes(option);
+  }
+  for (auto* option : cluster_options) {
+    measured->excludes(option);
+  }
   output->needs(emit);
   add_format_option(*command, options->format);
   calibrate->callback([options, &context] {
@@ -201,6 +217,12 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
     }
     if (options->global_batch && *options->global_batch <= 0) {
       throw InputError(fmt::format("--global-batch must be > 0 (got {})", *options->global_batch));
+    }
+    if (!options->measured.empty()) {
+      plan::RebalanceRequest rebalance{options->measured, options->plan_file, options->request.software,
+                                       options->request.emit, options->request.output, format};
+      context.exit_code = plan::run_rebalance(rebalance, std::cout);
+      return;
     }
     if (options->describe || options->gpus || options->memory) {
       context.exit_code = run_describe_or_memory(*options, format);

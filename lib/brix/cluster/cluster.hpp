@@ -53,7 +53,7 @@ struct NodeGroup {
 
 struct ClusterSpec {
   std::string name;
-  std::string source; ///< file it was read from, or "--nodes/--gpu"
+  std::string source; ///< file it was read from, or the shorthand's spec (shorthand_spec)
   std::vector<NodeGroup> groups;
   NetworkShape network = NetworkShape::rail_optimized;
   double oversubscription = 1.0; ///< 1.0 = non-blocking; 2.0 = 2:1 tapered

@@ -202,6 +202,9 @@ ClusterSpec cluster_from_document(const DocNode& root, const std::string& name) 
 }
 
 ClusterSpec load_cluster(const std::string& name_or_path) {
+  if (name_or_path.starts_with(k_shorthand_prefix)) {
+    return parse_shorthand_spec(name_or_path);
+  }
   const auto path = util::resolve_bundled(name_or_path, "clusters", k_extensions, "--cluster");
   const auto root = util::DocNode::load_file(path);
   return cluster_from_document(root, std::filesystem::path(path).stem().string());
@@ -235,10 +238,61 @@ ClusterSpec shorthand_cluster(int nodes, int gpus_per_node, const std::string& g
   }
   ClusterSpec cluster;
   cluster.name = fmt::format("{}x{}x{}", nodes, gpus_per_node, gpu);
-  cluster.source = "--nodes/--gpu";
+  cluster.source = shorthand_spec(nodes, gpus_per_node, gpu, nics_per_node, nic_gbps);
   cluster.network = nodes == 1 ? NetworkShape::single_switch : NetworkShape::rail_optimized;
   cluster.groups.push_back(std::move(group));
   return cluster;
+}
+
+std::string shorthand_spec(int nodes, int gpus_per_node, const std::string& gpu, std::optional<int> nics_per_node,
+                           std::optional<double> nic_gbps) {
+  auto spec = fmt::format("{}nodes={},gpus_per_node={},gpu={}", k_shorthand_prefix, nodes, gpus_per_node, gpu);
+  if (nics_per_node) {
+    spec += fmt::format(",nics_per_node={}", *nics_per_node);
+  }
+  if (nic_gbps) {
+    spec += fmt::format(",nic_gbps={}", *nic_gbps);
+  }
+  return spec;
+}
+
+ClusterSpec parse_shorthand_spec(std::string_view spec) {
+  const std::string what(spec);
+  std::optional<int> nodes, gpus_per_node, nics_per_node;
+  std::optional<double> nic_gbps;
+  std::string gpu;
+  const auto as_int = [&](const std::string& key, const std::string& value) {
+    const auto parsed = util::parse_int(value);
+    if (!parsed) {
+      throw InputError(fmt::format("cluster '{}': {}={} is not an integer", what, key, value));
+    }
+    return static_cast<int>(*parsed);
+  };
+  for (const auto& [key, value] : util::parse_key_values(spec.substr(k_shorthand_prefix.size()), what)) {
+    if (key == "nodes") {
+      nodes = as_int(key, value);
+    } else if (key == "gpus_per_node") {
+      gpus_per_node = as_int(key, value);
+    } else if (key == "gpu") {
+      gpu = value;
+    } else if (key == "nics_per_node") {
+      nics_per_node = as_int(key, value);
+    } else if (key == "nic_gbps") {
+      nic_gbps = util::parse_double(value);
+      if (!nic_gbps) {
+        throw InputError(fmt::format("cluster '{}': nic_gbps={} is not a number", what, value));
+      }
+    } else {
+      const std::vector<std::string> keys{"nodes", "gpus_per_node", "gpu", "nics_per_node", "nic_gbps"};
+      throw InputError(fmt::format("cluster '{}': unknown key '{}'{} (expected {})", what, key, util::did_you_mean(key, keys),
+                                   "nodes, gpus_per_node, gpu, nics_per_node, nic_gbps"));
+    }
+  }
+  if (!nodes || gpu.empty()) {
+    throw InputError(fmt::format("cluster '{}': needs nodes= and gpu= (as brix plan --nodes N --gpu ID writes it)", what));
+  }
+  return shorthand_cluster(*nodes, gpus_per_node.value_or(find_gpu(gpu).default_gpus_per_node), gpu, nics_per_node,
+                           nic_gbps);
 }
 
 ClusterSpec select_cluster(const ClusterChoice& choice, const std::string& default_cluster) {

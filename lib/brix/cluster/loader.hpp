@@ -5,6 +5,7 @@
 #include <brix/cluster/cluster.hpp>
 
 #include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,14 @@ namespace brix::cluster {
 
 /// A path to a cluster YAML, or a bundled name resolved in <config_dir>/clusters/<name>.yaml.
 [[nodiscard]] ClusterSpec load_cluster(const std::string& name_or_path);
+
+/// How a shorthand cluster is named where a file would be (a plan file's cluster.source):
+/// "shorthand:nodes=4,gpus_per_node=8,gpu=h100-sxm[,nics_per_node=K][,nic_gbps=X]".
+inline constexpr std::string_view k_shorthand_prefix = "shorthand:";
+[[nodiscard]] std::string shorthand_spec(int nodes, int gpus_per_node, const std::string& gpu,
+                                         std::optional<int> nics_per_node, std::optional<double> nic_gbps);
+/// The cluster of a shorthand spec (load_cluster does this for names with the prefix).
+[[nodiscard]] ClusterSpec parse_shorthand_spec(std::string_view spec);
 
 [[nodiscard]] ClusterSpec cluster_from_document(const util::DocNode& root, const std::string& name);
 

@@ -11,7 +11,7 @@ namespace brix::monitor {
 
 std::string measured_stages_yaml(const Snapshot& snapshot) {
   if (snapshot.stages.empty()) {
-    throw JobError("no measured stage times yet: ranks must report stage= (BRIX_PIPELINE_STAGE) "
+    throw JobError("no measured stage times yet: ranks must report stage= (BRIX_PP_RANK) "
                    "and complete some steps");
   }
   nlohmann::ordered_json stages = nlohmann::ordered_json::array();

@@ -11,7 +11,7 @@
 //
 // compute_seconds/step_seconds: median over the recent `steps` of the stage's slowest rank
 // (the pipeline moves at its slowest member's pace). Stages come from the ranks' `stage=`
-// reports (BRIX_PIPELINE_STAGE for brix's reporter).
+// reports (BRIX_PP_RANK for brix's reporter).
 
 #include <brix/monitor/snapshot.hpp>
 

@@ -41,7 +41,7 @@ Reporter Reporter::from_environment() {
   if (path == nullptr || *path == '\0') {
     return Reporter();
   }
-  return Reporter(path, int_from_env("RANK").value_or(0), int_from_env("BRIX_PIPELINE_STAGE"));
+  return Reporter(path, int_from_env("RANK").value_or(0), int_from_env("BRIX_PP_RANK"));
 }
 
 bool Reporter::send(ProgressReport report) {

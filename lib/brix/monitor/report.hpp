@@ -21,7 +21,7 @@ class DatagramSender;
 /// Sends reports for one process. The rank comes from RANK (torchrun's variable) unless given.
 class Reporter {
 public:
-  /// A reporter for BRIX_MONITOR_SOCKET / RANK / BRIX_PIPELINE_STAGE; disabled without a socket.
+  /// A reporter for BRIX_MONITOR_SOCKET / RANK / BRIX_PP_RANK; disabled without a socket.
   [[nodiscard]] static Reporter from_environment();
   Reporter(std::string socket_path, int rank, std::optional<int> stage);
   Reporter(); ///< disabled

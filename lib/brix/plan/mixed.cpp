@@ -1,40 +1,12 @@
 #include <brix/plan/mixed.hpp>
 
+#include <brix/plan/group_costs.hpp>
 #include <brix/plan/search_detail.hpp>
 
 namespace brix::plan {
 
 using namespace detail;
 
-namespace {
-
-/// What one node group contributes: its stages' device, per-layer costs and memory.
-struct GroupModel {
-  const cluster::NodeGroup* group = nullptr;
-  int stages = 0;
-  double dense_s = 0, moe_s = 0, embedding_s = 0, head_s = 0; ///< per micro-batch
-  double dense_static = 0, moe_static = 0, dense_act = 0, moe_act = 0, fixed = 0;
-  double embedding_static = 0, head_static = 0;
-};
-
-double layer_seconds(const LayerCost& cost, Recompute recompute) {
-  const double extra = recompute == Recompute::full ? cost.recompute_full_s + cost.tp_comm_s
-                                                    : (recompute == Recompute::selective ? cost.recompute_selective_s : 0.0);
-  return cost.forward_s + cost.backward_s + extra + 2.0 * cost.tp_comm_s + 2.0 * cost.ep_comm_s;
-}
-
-/// Static (model-state) and activation bytes of a one-layer span, and the fixed overhead.
-void layer_memory(const model::ModelSpec& model, const cluster::GpuSpec& gpu, const Layout& layout,
-                  const TrainingShape& shape, std::int64_t layer, double& static_bytes, double& activation) {
-  StageSpan span;
-  span.first_layer = static_cast<int>(layer);
-  span.last_layer = static_cast<int>(layer);
-  const auto memory = stage_memory(model, gpu, layout, shape, 0, span);
-  static_bytes = memory.weights + memory.grads + memory.optimizer;
-  activation = memory.activations_per_micro_batch;
-}
-
-} // namespace
 
 MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec& cluster, const SearchOptions& options) {
   MixedResult result;
@@ -129,67 +101,43 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
                   layout.precision = options.precision;
                   layout.flash_attention = options.software.flash_attention;
                   // Per group: costs on its own GPUs and links.
-                  std::vector<GroupModel> groups;
+                  std::vector<GroupCosts> groups;
                   for (const auto& group : cluster.groups) {
-                    GroupModel g;
-                    g.group = &group;
-                    g.stages = group.gpus() / stage_size;
-                    CostContext context;
-                    context.model = &model;
-                    context.device = device_model(group, options.precision == Precision::fp8, cluster.oversubscription);
-                    context.software = options.software;
-                    context.seq_len = options.shape.seq_len;
-                    const auto placement = place_groups(layout, group.gpus_per_node);
-                    g.dense_s = layer_seconds(layer_cost(context, layout, placement, false), recompute);
-                    g.moe_s = model.moe ? layer_seconds(layer_cost(context, layout, placement, true), recompute) : g.dense_s;
-                    g.embedding_s = layer_seconds(embedding_cost(context, layout, placement), recompute);
-                    g.head_s = layer_seconds(head_cost(context, layout, placement), recompute);
-                    layer_memory(model, group.gpu, layout, options.shape, 0, g.dense_static, g.dense_act);
-                    if (model.moe) {
-                      layer_memory(model, group.gpu, layout, options.shape, model.layers - 1, g.moe_static, g.moe_act);
-                    } else {
-                      g.moe_static = g.dense_static, g.moe_act = g.dense_act;
-                    }
-                    StageSpan none;
-                    none.first_layer = 0;
-                    none.last_layer = -1;
-                    const auto empty = stage_memory(model, group.gpu, layout, options.shape, 0, none);
-                    g.fixed = empty.other;
-                    StageSpan first = none;
-                    first.embedding = true;
-                    const auto with_embedding = stage_memory(model, group.gpu, layout, options.shape, 0, first);
-                    g.embedding_static = with_embedding.weights + with_embedding.grads + with_embedding.optimizer;
-                    StageSpan last = none;
-                    last.head = true;
-                    const auto with_head = stage_memory(model, group.gpu, layout, options.shape, pp - 1, last);
-                    g.head_static = with_head.weights + with_head.grads + with_head.optimizer;
-                    groups.push_back(g);
+                    groups.push_back(group_costs(model, cluster, group, layout, options, pp));
+                    groups.back().stages = group.gpus() / stage_size;
                   }
                   // Chain in the first group's seconds; other stages run at their speed ratio.
                   const auto& reference = groups.front();
-                  std::vector<ChainItem> items;
-                  for (std::int64_t layer = 0; layer < model.layers; ++layer) {
-                    const bool moe = model.is_moe_layer(layer);
-                    items.push_back({moe ? reference.moe_s : reference.dense_s, moe ? reference.moe_static : reference.dense_static,
-                                     moe ? reference.moe_act : reference.dense_act});
-                  }
-                  items.front().time += reference.embedding_s;
-                  items.front().static_bytes += reference.embedding_static;
-                  items.back().time += reference.head_s;
-                  items.back().static_bytes += reference.head_static;
+                  const auto items = layer_chain(model, reference);
                   std::vector<StageDevice> devices;
-                  std::vector<const GroupModel*> owner;
+                  std::vector<const GroupCosts*> owner;
                   for (const auto& g : groups) {
-                    const double speed = (model.moe ? reference.moe_s / g.moe_s : reference.dense_s / g.dense_s);
                     for (int s = 0; s < g.stages; ++s) {
                       const int index = static_cast<int>(devices.size());
                       const double in_flight = static_cast<double>(std::min<std::int64_t>(micro_batches, pp - index));
-                      devices.push_back({speed, g.group->gpu.memory_bytes - g.fixed, in_flight});
+                      devices.push_back(stage_device(model, g, reference, in_flight));
                       owner.push_back(&g);
                     }
                   }
                   const auto split = partition_stages(items, devices);
                   if (!split) {
+                    continue;
+                  }
+                  // The DP's additive memory model, checked stage by stage with the full one.
+                  std::vector<double> stage_bytes;
+                  for (std::size_t s = 0; s < devices.size(); ++s) {
+                    StageSpan span;
+                    span.first_layer = split->first[s];
+                    span.last_layer = (s + 1 < devices.size() ? split->first[s + 1] : static_cast<int>(items.size())) - 1;
+                    span.embedding = s == 0;
+                    span.head = s + 1 == devices.size();
+                    const auto memory = stage_memory(model, owner[s]->group->gpu, layout, options.shape, static_cast<int>(s), span);
+                    if (!memory.fits()) {
+                      break;
+                    }
+                    stage_bytes.push_back(memory.total);
+                  }
+                  if (stage_bytes.size() != devices.size()) {
                     continue;
                   }
                   ++result.fitting;
@@ -231,7 +179,7 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
                     stage.last_layer = (s + 1 < devices.size() ? split->first[s + 1] : static_cast<int>(items.size())) - 1;
                     stage.node_group = owner[s]->group->name;
                     stage.time_s = split->stage_s[s];
-                    stage.memory_bytes = split->stage_bytes[s] + owner[s]->fixed;
+                    stage.memory_bytes = stage_bytes[s];
                     plan.stages.push_back(stage);
                   }
                   const auto first = uniform_partition(static_cast<int>(items.size()), pp);

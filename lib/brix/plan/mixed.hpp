@@ -3,6 +3,7 @@
 // assigned to node groups — never a TP or EP group across GPU models — and the decoder layers
 // are split over the stages by speed and memory with the stage-partition DP.
 
+#include <brix/plan/refine.hpp>
 #include <brix/plan/search.hpp>
 #include <brix/plan/stage_partition.hpp>
 
@@ -43,5 +44,12 @@ struct MixedResult {
 /// group.
 [[nodiscard]] MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec& cluster,
                                      const SearchOptions& options);
+
+/// The mixed plan's details in the homogeneous plans' shape: its stages, the recomputation report
+/// of the stage tightest in memory (on its own group's GPUs), the checkpoint interval over the
+/// whole cluster and the batch split.
+[[nodiscard]] PlanDetails mixed_details(const model::ModelSpec& model, const cluster::ClusterSpec& cluster,
+                                        const SearchOptions& options, const CheckpointOptions& checkpoint,
+                                        const MixedPlan& plan);
 
 } // namespace brix::plan

@@ -71,9 +71,12 @@ nlohmann::ordered_json details_to_json(const PlanDetails& details, const Recompu
                               {"time_s", stage.time_s},
                               {"memory_gib", stage.memory_bytes / k_gib}});
   }
-  json["stage_split"] = {{"uniform_step_s", details.uniform_step_s},
+  // The uniform split may not fit at all: null, not a made-up gain.
+  const bool uniform_fits = details.uniform_step_s > 0;
+  json["stage_split"] = {{"uniform_step_s", uniform_fits ? nlohmann::ordered_json(details.uniform_step_s) : nlohmann::ordered_json()},
                          {"balanced_step_s", details.balanced_step_s},
-                         {"gain", details.uniform_step_s > 0 ? 1.0 - details.balanced_step_s / details.uniform_step_s : 0.0}};
+                         {"gain", uniform_fits ? nlohmann::ordered_json(1.0 - details.balanced_step_s / details.uniform_step_s)
+                                               : nlohmann::ordered_json()}};
   if (recompute) {
     nlohmann::ordered_json options = nlohmann::ordered_json::array();
     for (const auto& option : recompute->options) {
@@ -102,7 +105,7 @@ nlohmann::ordered_json details_to_json(const PlanDetails& details, const Recompu
 
 std::string details_to_text(const PlanDetails& details, std::int64_t layers) {
   std::string out;
-  out += "\nstage split (best plan):\n";
+  out += "\nstage split:\n";
   util::Table table({"stage", "layers", "node group", "time/micro-batch", "memory/GPU"},
                     {util::Align::right, util::Align::left, util::Align::left, util::Align::right, util::Align::right});
   for (std::size_t s = 0; s < details.stages.size(); ++s) {
@@ -114,9 +117,12 @@ std::string details_to_text(const PlanDetails& details, std::int64_t layers) {
   if (details.split_is_uniform) {
     out += "  the DP split equals the uniform one\n";
   } else {
-    out += fmt::format("  DP split: step {} vs {} uniform ({:.1f}% faster)\n", util::human_seconds(details.balanced_step_s),
-                       util::human_seconds(details.uniform_step_s),
-                       100.0 * (1.0 - details.balanced_step_s / details.uniform_step_s));
+    out += details.uniform_step_s > 0
+               ? fmt::format("  DP split: step {} vs {} uniform ({:.1f}% faster)\n", util::human_seconds(details.balanced_step_s),
+                             util::human_seconds(details.uniform_step_s),
+                             100.0 * (1.0 - details.balanced_step_s / details.uniform_step_s))
+               : fmt::format("  DP split: step {}; the uniform split does not fit in memory\n",
+                             util::human_seconds(details.balanced_step_s));
     const auto flags = megatron_split_flags(details, layers);
     out += flags.empty() ? "  Megatron cannot express it: the per-stage list goes to plan.yaml\n"
                          : fmt::format("  Megatron: {}\n", fmt::join(flags, " "));
@@ -254,34 +260,57 @@ int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
   if (!cluster.homogeneous()) {
     mixed = plan_mixed(model, cluster, options);
   }
+  std::optional<PlanDetails> mixed_plan_details;
+  if (mixed && mixed->best) {
+    mixed_plan_details = mixed_details(model, cluster, options, request.checkpoint, *mixed->best);
+  }
 
   if (!request.emit.empty()) {
-    if (result.plans.empty()) {
+    // The homogeneous search's best, or on a mixed cluster where only the stage-assignment
+    // planner finds one, its plan (stages pinned to node groups).
+    const bool use_mixed = result.plans.empty() && mixed_plan_details.has_value();
+    if (result.plans.empty() && !use_mixed) {
       throw JobError(fmt::format("--emit {}: no layout fits, nothing to emit", request.emit));
     }
-    const auto& best = result.plans.front();
+    const Layout& best_layout = use_mixed ? mixed->best->layout : result.plans.front().layout;
+    const PlanDetails& best_details = use_mixed ? *mixed_plan_details : details.front();
     EmitContext emit{&model, options.shape, cluster.total_gpus() / cluster.groups.front().gpus_per_node,
                      cluster.groups.front().gpus_per_node};
     std::string text;
     if (request.emit == "megatron") {
-      text = emit_megatron(best.layout, emit);
-      for (const auto& flag : megatron_split_flags(details.front(), model.layers)) {
-        text += flag + "\n";
+      text = emit_megatron(best_layout, emit);
+      const auto flags = megatron_split_flags(best_details, model.layers);
+      if (flags.empty() && !best_details.split_is_uniform) {
+        if (best_details.uniform_step_s <= 0) {
+          throw JobError("--emit megatron: Megatron's flags cannot express this stage split and the uniform split does "
+                         "not fit in memory (use --emit yaml for the per-stage list)");
+        }
+        err << fmt::format("brix: warning: Megatron's flags cannot express the DP stage split; these flags run the "
+                           "uniform split (step {} instead of {}); --emit yaml writes the per-stage list\n",
+                           util::human_seconds(best_details.uniform_step_s), util::human_seconds(best_details.balanced_step_s));
+      }
+      // The flags are shell-continued lines: continue the last one into the split flags.
+      for (const auto& flag : flags) {
+        if (!text.empty() && text.back() == '\n') {
+          text.pop_back();
+        }
+        text += " \\\n" + flag + "\n";
       }
     } else if (request.emit == "deepspeed") {
-      text = emit_deepspeed(best.layout, emit);
+      text = emit_deepspeed(best_layout, emit);
     } else if (request.emit == "torchrun") {
-      text = emit_torchrun(best.layout, emit);
+      text = emit_torchrun(best_layout, emit);
     } else if (request.emit == "yaml") {
-      // plan.yaml, what shard, launch and recover read; the balanced split as explicit stages.
+      // plan.yaml, what shard, launch and recover read; a non-uniform split (or stages on node
+      // groups) as explicit stages.
       PlanFile file;
       file.model = {model.name, model.source};
       file.cluster = {cluster.name, cluster.source};
       file.seq_len = options.shape.seq_len;
-      const auto& d = details.front();
+      const auto& d = best_details;
       file.batch = {d.batch.global, d.batch.micro, d.batch.accumulation};
-      file.layout = best.layout;
-      if (!d.split_is_uniform) {
+      file.layout = best_layout;
+      if (!d.split_is_uniform || use_mixed) {
         for (const auto& stage : d.stages) {
           file.stages.push_back({stage.first_layer, stage.last_layer, stage.node_group});
         }
@@ -293,8 +322,14 @@ int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
       }
       text = to_yaml_text(file);
     } else if (request.emit == "json") {
-      auto json = plan_to_json(best, context);
-      json.update(details_to_json(details.front(), details.front().recompute ? &*details.front().recompute : nullptr));
+      nlohmann::ordered_json json;
+      if (use_mixed) {
+        json = {{"layout", to_string(best_layout)}, {"step_time_s", mixed->best->step_s},
+                {"tokens_per_s", mixed->best->tokens_per_s}, {"mfu", mixed->best->mfu}};
+      } else {
+        json = plan_to_json(result.plans.front(), context);
+      }
+      json.update(details_to_json(best_details, best_details.recompute ? &*best_details.recompute : nullptr));
       text = json.dump(2) + "\n";
     } else {
       const std::vector<std::string> names{"megatron", "deepspeed", "torchrun", "yaml", "json"};
@@ -322,14 +357,10 @@ int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
       json["capacity"] = capacity_hint(model, cluster);
     }
     if (mixed && mixed->best) {
-      nlohmann::ordered_json stages = nlohmann::ordered_json::array();
-      for (const auto& stage : mixed->best->stages) {
-        stages.push_back({{"first_layer", stage.first_layer}, {"last_layer", stage.last_layer}, {"node_group", stage.node_group},
-                          {"time_s", stage.time_s}, {"memory_gib", stage.memory_bytes / k_gib}});
-      }
       json["mixed"] = {{"layout", to_string(mixed->best->layout)}, {"step_time_s", mixed->best->step_s},
                        {"uniform_step_time_s", mixed->best->uniform_step_s}, {"tokens_per_s", mixed->best->tokens_per_s},
-                       {"mfu", mixed->best->mfu}, {"stages", stages}};
+                       {"mfu", mixed->best->mfu}};
+      json["mixed"].update(details_to_json(*mixed_plan_details, mixed_plan_details->recompute ? &*mixed_plan_details->recompute : nullptr));
     }
     if (mixed) {
       json["homogeneous_subset"] = {{"node_group", mixed->homogeneous_group}, {"gpus", mixed->homogeneous_gpus},
@@ -363,10 +394,7 @@ int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
       out << fmt::format("  best: {}: step {}, {} tokens/s, MFU {:.1f}% (uniform split: {})\n", short_layout(m.layout),
                          util::human_seconds(m.step_s), util::with_thousands(static_cast<std::int64_t>(m.tokens_per_s)),
                          m.mfu * 100, m.uniform_step_s > 0 ? util::human_seconds(m.uniform_step_s) : std::string("does not fit"));
-      for (const auto& stage : m.stages) {
-        out << fmt::format("    layers {:>3}–{:<3} on {:<12} {} per micro-batch, {}\n", stage.first_layer, stage.last_layer,
-                           stage.node_group, util::human_seconds(stage.time_s), util::gib(stage.memory_bytes));
-      }
+      out << details_to_text(*mixed_plan_details, model.layers);
     } else {
       out << fmt::format("  no stage assignment fits ({} layouts tried)\n", mixed->evaluated);
     }

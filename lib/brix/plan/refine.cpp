@@ -132,23 +132,29 @@ PlanDetails refine_plan(const model::ModelSpec& model, const cluster::ClusterSpe
   details.recompute = recompute_report(model, gpu, layout, options.shape, dense, moe, critical_memory_stage,
                                        chosen[static_cast<std::size_t>(critical_memory_stage)]);
 
-  // Checkpoint: bf16 weights + fp32 master weights and Adam moments = 14 B/param (MTP included).
-  const auto counts = model::count_parameters(model);
-  details.checkpoint_bytes = 14.0 * static_cast<double>(counts.total + counts.mtp);
-  if (cluster.storage_write_bytes_per_s > 0) {
-    CheckpointInputs inputs;
-    inputs.gpu_mtbf_s = checkpoint.gpu_mtbf_hours * 3600.0;
-    inputs.gpus = eval.target().gpus;
-    inputs.size_bytes = details.checkpoint_bytes;
-    inputs.write_bytes_per_s = cluster.storage_write_bytes_per_s;
-    const double read = cluster.storage_read_bytes_per_s > 0 ? cluster.storage_read_bytes_per_s : cluster.storage_write_bytes_per_s;
-    inputs.restart_s = checkpoint.restart_overhead_s + details.checkpoint_bytes / read;
-    details.checkpoint = plan_checkpoints(inputs);
-  }
+  details.checkpoint = checkpoint_for(model, cluster, eval.target().gpus, checkpoint, details.checkpoint_bytes);
   if (const auto split = split_batch(options.shape.global_batch, layout.micro_batch, layout.dp)) {
     details.batch = *split;
   }
   return details;
+}
+
+std::optional<CheckpointPlan> checkpoint_for(const model::ModelSpec& model, const cluster::ClusterSpec& cluster, int gpus,
+                                             const CheckpointOptions& options, double& size_bytes) {
+  // bf16 weights + fp32 master weights and Adam moments = 14 B/param (MTP included).
+  const auto counts = model::count_parameters(model);
+  size_bytes = 14.0 * static_cast<double>(counts.total + counts.mtp);
+  if (cluster.storage_write_bytes_per_s <= 0) {
+    return std::nullopt;
+  }
+  CheckpointInputs inputs;
+  inputs.gpu_mtbf_s = options.gpu_mtbf_hours * 3600.0;
+  inputs.gpus = gpus;
+  inputs.size_bytes = size_bytes;
+  inputs.write_bytes_per_s = cluster.storage_write_bytes_per_s;
+  const double read = cluster.storage_read_bytes_per_s > 0 ? cluster.storage_read_bytes_per_s : cluster.storage_write_bytes_per_s;
+  inputs.restart_s = options.restart_overhead_s + size_bytes / read;
+  return plan_checkpoints(inputs);
 }
 
 std::vector<std::string> megatron_split_flags(const PlanDetails& details, std::int64_t layers) {

@@ -43,6 +43,10 @@ struct PlanDetails {
                                       const SearchOptions& options, const CheckpointOptions& checkpoint,
                                       PlanEstimate& plan);
 
+/// Checkpoint size (bf16 weights + fp32 master and Adam moments) into `size_bytes`, and the
+/// Young/Daly interval for `gpus` GPUs; nullopt when the cluster gives no storage bandwidth.
+[[nodiscard]] std::optional<CheckpointPlan> checkpoint_for(const model::ModelSpec& model, const cluster::ClusterSpec& cluster,
+                                                           int gpus, const CheckpointOptions& options, double& size_bytes);
 /// Megatron flags for the split when they can express it (first/last stage sizes, the middle
 /// uniform); empty when an explicit per-stage list is needed.
 [[nodiscard]] std::vector<std::string> megatron_split_flags(const PlanDetails& details, std::int64_t layers);

@@ -1,5 +1,6 @@
 #include <brix/shard/plan_inputs.hpp>
 
+#include <brix/cluster/loader.hpp>
 #include <brix/model/loader.hpp>
 #include <brix/util/bundled.hpp>
 #include <brix/util/error.hpp>
@@ -15,6 +16,9 @@ std::string resolve_plan_source(const plan::PlanFile& plan, const plan::PlanSour
                                 std::string_view what) {
   if (source.source.empty()) {
     return source.name;
+  }
+  if (source.source.starts_with(cluster::k_shorthand_prefix)) {
+    return source.source; // --nodes/--gpu: the spec itself, no file
   }
   const fs::path path(source.source);
   std::error_code error;
@@ -40,6 +44,15 @@ std::vector<ClusterNode> load_plan_nodes(const plan::PlanFile& plan, const std::
     return load_nodes(files);
   }
   const auto name = resolve_plan_source(plan, plan.cluster, "cluster");
+  if (name.starts_with(cluster::k_shorthand_prefix)) {
+    std::vector<ClusterNode> nodes;
+    for (const auto& group : cluster::parse_shorthand_spec(name).groups) {
+      for (int i = 0; i < group.nodes; ++i) {
+        nodes.push_back({fmt::format("{}#{}", group.name, i), false, group.name, group.gpus_per_node, nullptr});
+      }
+    }
+    return nodes;
+  }
   return load_nodes({util::resolve_bundled(name, "clusters", {".yaml", ".yml", ".json"}, "cluster")});
 }
 

@@ -1,0 +1,36 @@
+#pragma once
+// What one node group contributes to a pipeline whose stages may sit on different GPU models:
+// per-layer times and memory on its GPUs, and the stage device the partition DP sees. Shared by
+// the mixed-cluster planner and the rebalancing from measured stage times.
+
+#include <brix/plan/search.hpp>
+#include <brix/plan/stage_partition.hpp>
+
+#include <vector>
+
+namespace brix::plan {
+
+struct GroupCosts {
+  const cluster::NodeGroup* group = nullptr;
+  int stages = 0;
+  double dense_s = 0, moe_s = 0, embedding_s = 0, head_s = 0; ///< per micro-batch
+  double dense_static = 0, moe_static = 0, dense_act = 0, moe_act = 0;
+  double embedding_static = 0, head_static = 0;
+  double transient = 0; ///< one layer's recomputed working set (the widest)
+  double fixed = 0;     ///< communication buffers (the CUDA context is taken off the capacity)
+};
+
+/// Costs of `layout` on `group`'s GPUs and links (1F1B with `pp` stages).
+[[nodiscard]] GroupCosts group_costs(const model::ModelSpec& model, const cluster::ClusterSpec& cluster,
+                                     const cluster::NodeGroup& group, const Layout& layout,
+                                     const SearchOptions& options, int pp);
+
+/// The decoder layers as a chain in `reference`'s seconds and bytes; the embedding rides on the
+/// first layer, the head (and MTP) on the last.
+[[nodiscard]] std::vector<ChainItem> layer_chain(const model::ModelSpec& model, const GroupCosts& reference);
+
+/// A stage on `group`: its speed relative to `reference` and its layers' memory budget.
+[[nodiscard]] StageDevice stage_device(const model::ModelSpec& model, const GroupCosts& group,
+                                       const GroupCosts& reference, double in_flight);
+
+} // namespace brix::plan
