@@ -190,3 +190,44 @@ TEST_CASE("recover::recover_job re-plans with the plan file") {
   CHECK(reread.batch.accumulation == 16);
   CHECK(report.checkpoint_action == "resume from step 40: layout unchanged, no reshard");
 }
+
+TEST_CASE("recover::recover_job searches afresh and reshards a safetensors checkpoint") {
+  JobFixture job;
+  std::ofstream(job.dir + "/cluster.yaml") << "name: four\nnetwork: {shape: rail-optimized, oversubscription: 1.0}\n"
+                                              "storage: {write_gb_per_s: 200, read_gb_per_s: 200}\nnode_groups:\n"
+                                              "  - {name: h100, nodes: 4, gpu: h100-sxm, gpus_per_node: 8}\n";
+  // tp × pp = 16 GPUs cannot fit on the one node left: a fresh search must choose another layout.
+  std::ofstream(job.dir + "/plan.yaml")
+      << "brix_plan: 1\nmodel: {name: llama-3.1-8b, source: " << BRIX_TEST_SOURCE_DIR
+      << "/configs/models/llama-3.1-8b.json}\ncluster: {name: four, source: cluster.yaml}\nseq_len: 4096\n"
+         "batch: {global: 64, micro: 1, accumulation: 32}\n"
+         "layout: {tp: 8, pp: 2, dp: 2, ep: 1, etp: 1, cp: 1, sp: true, micro_batch: 1, vpp: 1,\n"
+         "         schedule: 1f1b, recompute: selective, zero: 1, precision: bf16, grad_compression: none}\n";
+  job.slurm.nodes = "NodeName=n1 State=IDLE\nNodeName=n2 State=DOWN\n";
+  job.checkpoint = CheckpointFound{"safetensors", "/ckpt/hf", 100, "complete"};
+  std::vector<std::string> resharded;
+  auto env = job.env();
+  env.reshard = [&](const brix::plan::PlanFile& plan, const std::string& in, const std::string& out) {
+    CHECK(plan.layout.tp * plan.layout.pp * plan.layout.dp <= 8);
+    resharded = {in, out};
+  };
+  auto options = job.options(RecoverMode::print);
+  options.plan_path = job.dir + "/plan.yaml";
+  const auto report = recover_job(options, env);
+  INFO(to_text(report));
+  REQUIRE(report.can_recover);
+  REQUIRE(report.replan);
+  CHECK(report.replan->decision == ReplanDecision::fresh_search);
+  CHECK(report.nodes_needed == 1);
+  const auto& batch = report.replan->plan.batch;
+  CHECK(batch.micro * batch.accumulation * report.replan->plan.layout.dp == 64);
+  CHECK(resharded == std::vector<std::string>{"/ckpt/hf", job.dir + "/recover-1/checkpoint"});
+  CHECK(report.checkpoint_action.find("resharded /ckpt/hf into") != std::string::npos);
+
+  options.mode = RecoverMode::dry_run;
+  resharded.clear();
+  const auto dry = recover_job(options, env);
+  CHECK(resharded.empty());
+  CHECK(dry.checkpoint_action.find("would run brix shard weights --plan " + job.dir + "/recover-1/plan.yaml --in /ckpt/hf") !=
+        std::string::npos);
+}
