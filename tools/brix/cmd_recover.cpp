@@ -1,9 +1,11 @@
 // brix recover: check and list checkpoints (`verify`, `list`), collect the store's garbage
-// (`gc`). The after-failure flow `brix recover JOB_DIR` (no subcommand) is its own part below.
+// (`gc`); with a JOB_DIR and no subcommand, the after-failure flow (recover/recover.hpp).
 #include "command.hpp"
 
 #include <brix/checkpoint/report.hpp>
 #include <brix/checkpoint/store.hpp>
+#include <brix/recover/recover.hpp>
+#include <brix/recover/system_env.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/output.hpp>
 #include <brix/util/strings.hpp>
@@ -129,23 +131,66 @@ void add_store_commands(CLI::App& command, CommandContext& context) {
   gc->callback([gc_args, &context] { context.exit_code = run_gc(*gc_args); });
 }
 
-// ---------------------------------------------------------------------------------------------
-// `brix recover JOB_DIR` (no subcommand): the after-failure flow — read the event log, exclude
-// nodes, re-plan, relaunch. Owned by the recover-job branch: add its options with an
-// `add_job_recovery_options(CLI::App&, ...)` and its action `run_job_recovery(...)` here, and call
-// it from the callback in add_recover_command where marked.
-// ---------------------------------------------------------------------------------------------
+// `brix recover JOB_DIR` (no subcommand): the after-failure flow — name the failure, exclude
+// nodes, re-plan, relaunch (brix::recover::recover_job).
+
+struct JobRecoveryArgs {
+  recover::RecoverOptions options;
+  bool dry_run = false;
+  bool submit = false;
+  std::string format;
+};
+
+void add_job_recovery_options(CLI::App& command, JobRecoveryArgs& args) {
+  auto& o = args.options;
+  command.add_option("job_dir", o.job_dir, "The job's directory (brix launch --log-dir): recover it");
+  command.add_option("--plan", o.plan_path, "plan.yaml to re-plan (default: the one brix launch ran)");
+  command.add_option("--checkpoint-dir", o.checkpoint_dir,
+                     "Checkpoints to resume from (default: the worker command's --checkpoint-dir)");
+  command.add_option("--max-restarts", o.max_restarts,
+                     "Relaunches allowed for this job dir, counted in JOB_DIR/recover-restarts.json "
+                     "(default 3)")
+      ->check(CLI::Range(0, 1000000));
+  command.add_flag("--from-scratch", o.from_scratch, "Relaunch without requiring a good checkpoint");
+  command.add_flag("--dry-run", args.dry_run, "Explain everything; write and run nothing");
+  command.add_flag("--submit", args.submit, "Relaunch: run sbatch / scontrol update");
+  add_format_option(command, args.format);
+}
+
+int run_job_recovery(JobRecoveryArgs& args) {
+  if (args.options.job_dir.empty()) {
+    throw InputError("recover: a subcommand (verify, list, gc) or a JOB_DIR is required");
+  }
+  if (args.dry_run && args.submit) {
+    throw InputError("--dry-run and --submit together (expected one of them)");
+  }
+  const auto format = util::parse_format(args.format);
+  args.options.mode = args.dry_run ? recover::RecoverMode::dry_run
+                      : args.submit ? recover::RecoverMode::submit
+                                    : recover::RecoverMode::print;
+  const auto report = recover::recover_job(args.options, recover::system_env());
+  if (format == util::Format::text) {
+    std::cout << recover::to_text(report);
+  } else {
+    util::emit_document(std::cout, recover::to_json(report), format);
+  }
+  return report.can_recover ? 0 : static_cast<int>(ExitCode::job_failed);
+}
 
 } // namespace
 
 void add_recover_command(CLI::App& app, CommandContext& context) {
-  auto* command = app.add_subcommand("recover", "Verify, list and collect checkpoints");
+  auto* command = app.add_subcommand(
+      "recover", "After a failure: name it, exclude nodes, re-plan, relaunch; verify and list checkpoints");
+  command->footer("brix recover JOB_DIR: exit 0 a relaunch was (or would be) done; 1 cannot recover "
+                  "(the report says why); 2 bad input. See man/brix-recover.1.");
   add_store_commands(*command, context);
   command->require_subcommand(0, 1);
-  command->callback([command] {
+  auto job_args = std::make_shared<JobRecoveryArgs>();
+  add_job_recovery_options(*command, *job_args);
+  command->callback([command, job_args, &context] {
     if (command->get_subcommands().empty()) {
-      // JOB_DIR recovery (recover-job branch) goes here.
-      throw InputError("recover: a subcommand is required (verify, list or gc)");
+      context.exit_code = run_job_recovery(*job_args);
     }
   });
 }

@@ -21,7 +21,7 @@ constexpr Command k_commands[] = {
     {"shard", "Place a plan's ranks on nodes and reshard checkpoints for it", add_shard_command},
     {"launch", "Start and supervise workers on every node (torchrun-compatible)", add_launch_command},
     {"monitor", "Watch a running job: stragglers, heartbeats, GPUs, rules, Prometheus", add_monitor_command},
-    {"recover", "Verify and list checkpoints (brix, Megatron-LM, DCP, safetensors); collect garbage", add_recover_command},
+    {"recover", "After a failure: exclude nodes, re-plan, relaunch; verify and list checkpoints", add_recover_command},
 };
 } // namespace
 

@@ -1,6 +1,7 @@
 #include <brix/launch/agent.hpp>
 
 #include <brix/launch/agent_setup.hpp>
+#include <brix/launch/job_record.hpp>
 #include <brix/launch/job_channel.hpp>
 #include <brix/launch/log_pump.hpp>
 #include <brix/launch/plan_env.hpp>
@@ -59,6 +60,9 @@ private:
   void start_monitoring(net::StoreClient& client);
   /// Appends to the job's event log on node 0 (where the endpoint keeps it).
   void log_event(const monitor::Event& event);
+  /// launch.json / attempt_N/stop.json for `brix recover` (best effort: a note when it fails).
+  void record_attempt(const World& world);
+  void record_stop(int attempt, const StopRecord& stop);
 
   const LaunchOptions& m_options;
   NodeSet m_nodes;
@@ -225,6 +229,40 @@ void Agent::log_event(const monitor::Event& event) {
   }
 }
 
+void Agent::record_attempt(const World& world) {
+  if (m_nodes.node_rank != 0) {
+    return;
+  }
+  JobRecord record;
+  record.run_id = m_run_id;
+  record.slurm_job_id = m_nodes.job_id;
+  record.attempt = world.attempt;
+  record.max_restarts = m_options.max_restarts;
+  record.nodes = world.nodes;
+  if (!m_options.plan_path.empty()) {
+    record.plan_path = std::filesystem::absolute(m_options.plan_path).string();
+  }
+  record.command = m_options.command;
+  record.launch_args = own_launch_args();
+  record.time = util::unix_seconds();
+  try {
+    write_job_record(m_log_dir, record);
+  } catch (const std::exception& e) {
+    note(fmt::format("cannot write {}: {}", job_record_path(m_log_dir), e.what()));
+  }
+}
+
+void Agent::record_stop(int attempt, const StopRecord& stop) {
+  if (!writes_job_records(m_nodes.node_rank, stop)) {
+    return;
+  }
+  try {
+    write_stop_record(m_log_dir, attempt, stop);
+  } catch (const std::exception& e) {
+    note(fmt::format("cannot write {}: {}", stop_record_path(m_log_dir, attempt), e.what()));
+  }
+}
+
 int Agent::run() {
   m_tag = m_nodes.source == "single node" ? "brix launch"
                                           : fmt::format("brix launch [{}]", m_nodes.name());
@@ -295,6 +333,7 @@ int Agent::run() {
       const auto world = join_rendezvous(client, info, attempt, rendezvous);
       const auto attempt_dir = fmt::format("{}/attempt_{}", m_log_dir, attempt);
       std::filesystem::create_directories(attempt_dir);
+      record_attempt(world);
       if (me == 0) {
         note(fmt::format("attempt {}: {} node(s), {} rank(s), master {}:{}, run id {}, logs {}",
                          attempt, world.nodes.size(), world.world_size(), rendezvous.master_addr,
@@ -327,6 +366,7 @@ int Agent::run() {
         pump.drain(std::chrono::seconds(2));
       }
       const auto& stop = result.stop;
+      record_stop(attempt, stop);
       if (stop.kind == StopKind::failed) {
         log_event(monitor::make_exit_event(stop.time, stop.node, stop.rank,
                                            stop.signal == 0 ? std::optional<int>(stop.exit_code) : std::nullopt,

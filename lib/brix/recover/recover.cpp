@@ -1,0 +1,276 @@
+#include <brix/recover/recover.hpp>
+
+#include <brix/launch/hostlist.hpp>
+#include <brix/recover/planner.hpp>
+#include <brix/shard/plan_inputs.hpp>
+#include <brix/util/error.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fmt/format.h>
+
+namespace brix::recover {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// The nodes a relaunch may pick from: every node Slurm knows, else the job's own nodes.
+std::vector<std::string> node_pool(const std::optional<std::vector<SlurmNode>>& slurm_nodes,
+                                   const JobDir& job) {
+  std::vector<std::string> pool;
+  if (slurm_nodes) {
+    for (const auto& node : *slurm_nodes) {
+      pool.push_back(node.name);
+    }
+  } else if (job.launch) {
+    for (const auto& node : job.launch->nodes) {
+      pool.push_back(node.node);
+    }
+  }
+  return pool;
+}
+
+std::string resolve_dir(const std::string& dir, const std::optional<SlurmJob>& job) {
+  if (dir.empty() || fs::path(dir).is_absolute() || !job || job->work_dir.empty()) {
+    return dir;
+  }
+  return (fs::path(job->work_dir) / dir).lexically_normal().string();
+}
+
+RecoveryReport refuse(RecoveryReport report, std::string why) {
+  report.can_recover = false;
+  report.verdict = "cannot recover: " + std::move(why);
+  return report;
+}
+
+/// Re-plans, fills the report's plan fields; false (with the verdict) when nothing fits.
+bool replan_job(RecoveryReport& report, const std::string& plan_path, int restart) {
+  const auto context = load_plan_context(plan_path);
+  report.old_plan = context.plan;
+  const int usable = static_cast<int>(report.usable_nodes.size());
+  auto result = replan(context.plan, context.gpus_per_node(), usable, planner_check(context),
+                       planner_search(context));
+  report.nodes_needed = result.decision == ReplanDecision::impossible ? result.old_nodes : result.nodes;
+  if (result.decision != ReplanDecision::unchanged && result.decision != ReplanDecision::impossible) {
+    report.new_plan_path = fmt::format("{}/recover-{}/plan.yaml", report.job_dir, restart);
+    result.plan.path = report.new_plan_path;
+    // The new plan lives in JOB_DIR: its sources must not depend on where it sits.
+    for (auto* source : {&result.plan.model, &result.plan.cluster}) {
+      if (!source->source.empty()) {
+        source->source = fs::absolute(shard::resolve_plan_source(context.plan, *source, "source")).string();
+      }
+    }
+    report.mapping = map_layouts(context.plan, result.plan, context.model.layers);
+  }
+  report.replan = std::move(result);
+  return report.replan->decision != ReplanDecision::impossible;
+}
+
+/// Finds the checkpoint to resume from and, when the layout changed, prepares its reshard.
+std::optional<std::string> prepare_checkpoint(RecoveryReport& report, const RecoverOptions& options,
+                                              const RecoverEnv& env, int restart) {
+  if (report.checkpoint_dir.empty()) {
+    report.checkpoint_action = "no checkpoint directory known (the worker command has no "
+                               "--checkpoint-dir; pass --checkpoint-dir): the job restarts as it did";
+    return std::nullopt;
+  }
+  if (options.from_scratch) {
+    report.checkpoint_action = "--from-scratch: no checkpoint required";
+    return std::nullopt;
+  }
+  report.checkpoint = env.latest_checkpoint(report.checkpoint_dir);
+  if (!report.checkpoint) {
+    return fmt::format("no good checkpoint in {} (--from-scratch relaunches without one)",
+                       report.checkpoint_dir);
+  }
+  const bool changed = report.replan && report.old_plan && report.replan->layout_changed(*report.old_plan);
+  if (!changed) {
+    report.checkpoint_action = fmt::format("resume from step {}: layout unchanged, no reshard",
+                                           report.checkpoint->step);
+    return std::nullopt;
+  }
+  const auto out = fmt::format("{}/recover-{}/checkpoint", report.job_dir, restart);
+  const auto command = fmt::format("brix shard weights --plan {} --in {} --out {}",
+                                   report.new_plan_path, report.checkpoint->path, out);
+  if (report.checkpoint->format != "safetensors") {
+    report.checkpoint_action = fmt::format(
+        "layout changed and the checkpoint is {} (not safetensors): convert it, then run: {}",
+        report.checkpoint->format, command);
+  } else if (options.mode == RecoverMode::dry_run) {
+    report.checkpoint_action = "layout changed: would run " + command;
+  } else {
+    env.reshard(report.replan->plan, report.checkpoint->path, out);
+    report.checkpoint_action = fmt::format("layout changed: resharded {} into {}",
+                                           report.checkpoint->path, out);
+  }
+  return std::nullopt;
+}
+
+void submit(RecoveryReport& report, const RecoverEnv& env) {
+  for (const auto& argv : report.relaunch->commands) {
+    const auto result = env.run(argv);
+    if (result.exit_code != 0) {
+      throw JobError(fmt::format("{} failed (exit {}): {}", argv.front(), result.exit_code,
+                                 shell_line(argv)));
+    }
+    if (argv.front() == "sbatch") {
+      report.submitted_job = parse_submitted_job_id(result.output).value_or("");
+    }
+  }
+  std::vector<std::string> excluded;
+  for (const auto& exclusion : report.exclusions) {
+    excluded.push_back(exclusion.node);
+  }
+  record_restart(report.job_dir, {{"time", env.now},
+                                  {"action", to_string(report.relaunch->kind)},
+                                  {"slurm_job_id", report.slurm_job_id},
+                                  {"new_job_id", report.submitted_job},
+                                  {"excluded", excluded},
+                                  {"plan", report.new_plan_path}});
+}
+
+} // namespace
+
+std::string checkpoint_dir_of(const std::vector<std::string>& command) {
+  for (std::size_t i = 0; i < command.size(); ++i) {
+    if (command[i] == "--checkpoint-dir" && i + 1 < command.size()) {
+      return command[i + 1];
+    }
+    if (command[i].starts_with("--checkpoint-dir=")) {
+      return command[i].substr(17);
+    }
+  }
+  return {};
+}
+
+RecoveryReport recover_job(const RecoverOptions& options, const RecoverEnv& env) {
+  RecoveryReport report;
+  report.job_dir = options.job_dir;
+  report.mode = options.mode;
+  report.max_restarts = options.max_restarts;
+  const auto job = read_job_dir(options.job_dir);
+  report.failures = job.failures;
+  report.kept_notes = kept_nodes_notes(job.failures);
+  report.restarts_used = static_cast<int>(read_restarts(options.job_dir).size());
+  if (job.completed()) {
+    return refuse(std::move(report), fmt::format("the job completed (attempt {} ended with every "
+                                                 "worker exiting 0): nothing to relaunch",
+                                                 job.stops.back().attempt));
+  }
+
+  std::optional<std::vector<SlurmNode>> slurm_nodes;
+  std::optional<SlurmJob> slurm_job;
+  if (job.launch && !job.launch->slurm_job_id.empty()) {
+    report.slurm_job_id = job.launch->slurm_job_id;
+    slurm_nodes = query_nodes(env.run);
+    if (!slurm_nodes) {
+      throw JobError(fmt::format("job {} ran under Slurm but neither `scontrol show node` nor "
+                                 "`sinfo` ran here (run brix recover on a Slurm login node)",
+                                 report.slurm_job_id));
+    }
+    slurm_job = query_job(env.run, report.slurm_job_id);
+    if (slurm_job) {
+      // A node failure often shows first as a peer's collective error: Slurm names the node.
+      for (auto& failure : slurm_failures(*slurm_job, *slurm_nodes)) {
+        report.failures.push_back(std::move(failure));
+      }
+      std::stable_sort(report.failures.begin(), report.failures.end(),
+                       [](const Failure& a, const Failure& b) { return a.time < b.time; });
+    }
+  }
+  if (report.failures.empty()) {
+    return refuse(std::move(report), "no failure recorded in the job directory or by Slurm (still running?)");
+  }
+  report.exclusions = decide_exclusions(report.failures, job.suspects,
+                                        slurm_nodes.value_or(std::vector<SlurmNode>{}));
+  for (const auto& node : node_pool(slurm_nodes, job)) {
+    const bool excluded = std::any_of(report.exclusions.begin(), report.exclusions.end(),
+                                      [&](const Exclusion& e) { return e.node == node; });
+    if (!excluded) {
+      report.usable_nodes.push_back(node);
+    }
+  }
+
+  const int restart = report.restarts_used + 1;
+  const auto plan_path = !options.plan_path.empty() ? options.plan_path
+                         : job.launch                ? job.launch->plan_path
+                                                     : std::string();
+  if (!plan_path.empty()) {
+    if (!replan_job(report, plan_path, restart)) {
+      return refuse(std::move(report), report.replan->why);
+    }
+  } else {
+    report.nodes_needed = slurm_job && slurm_job->num_nodes > 0 ? slurm_job->num_nodes
+                          : job.launch ? static_cast<int>(job.launch->nodes.size())
+                                       : 0;
+    if (report.nodes_needed == 0) {
+      throw InputError(fmt::format("{}: no launch.json and no --plan: cannot tell how many nodes "
+                                   "the job needs", options.job_dir));
+    }
+  }
+  if (static_cast<int>(report.usable_nodes.size()) < report.nodes_needed) {
+    return refuse(std::move(report),
+                  fmt::format("not enough nodes left: {} usable, {} needed{}",
+                              report.usable_nodes.size(), report.nodes_needed,
+                              plan_path.empty() ? " (without a plan the node count is fixed)" : ""));
+  }
+
+  report.checkpoint_dir = resolve_dir(
+      !options.checkpoint_dir.empty() ? options.checkpoint_dir
+      : job.launch                    ? checkpoint_dir_of(job.launch->command)
+                                      : std::string(),
+      slurm_job);
+  if (const auto why_not = prepare_checkpoint(report, options, env, restart)) {
+    return refuse(std::move(report), *why_not);
+  }
+  if (report.restarts_used >= options.max_restarts) {
+    return refuse(std::move(report),
+                  fmt::format("restart budget spent: {} of {} relaunches used (see {}; raise "
+                              "--max-restarts)",
+                              report.restarts_used, options.max_restarts, restarts_path(options.job_dir)));
+  }
+
+  RelaunchRequest request;
+  request.job = slurm_job;
+  if (job.launch) {
+    request.record = *job.launch;
+  }
+  for (const auto& exclusion : report.exclusions) {
+    request.exclude.push_back(exclusion.node);
+  }
+  request.hosts.assign(report.usable_nodes.begin(),
+                       report.usable_nodes.begin() + std::min<std::size_t>(report.usable_nodes.size(),
+                                                                           static_cast<std::size_t>(report.nodes_needed)));
+  request.nodes = report.nodes_needed;
+  request.plan_path = report.new_plan_path;
+  try {
+    report.relaunch = plan_relaunch(request);
+  } catch (const JobError& e) {
+    return refuse(std::move(report), e.what());
+  }
+
+  report.can_recover = true;
+  if (options.mode == RecoverMode::dry_run) {
+    report.verdict = "dry run: would relaunch as shown (nothing written, nothing run)";
+    return report;
+  }
+  if (!report.new_plan_path.empty()) {
+    fs::create_directories(fs::path(report.new_plan_path).parent_path());
+    plan::save_plan_file(report.replan->plan, report.new_plan_path);
+  }
+  if (options.mode == RecoverMode::print) {
+    report.verdict = "run the command(s) above to relaunch (or use --submit)";
+    return report;
+  }
+  if (report.relaunch->kind == RelaunchKind::manual) {
+    throw InputError("--submit relaunches Slurm jobs only; this job ran without Slurm (run the "
+                     "printed brix launch line on each node)");
+  }
+  submit(report, env);
+  report.verdict = report.submitted_job.empty()
+                       ? fmt::format("relaunched ({})", to_string(report.relaunch->kind))
+                       : fmt::format("submitted Slurm job {}", report.submitted_job);
+  return report;
+}
+
+} // namespace brix::recover
