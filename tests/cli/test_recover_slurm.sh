@@ -27,8 +27,16 @@ id=$(sbatch --parsable --no-requeue -N 2 -o "$work/train.out" "$wrapper" --nproc
   --agent-timeout 3 --grace 2 --rdzv-port "$rdzv" --master-port "$master" --log-dir "$job" -- \
   "$WORKER" train --steps 300 --step-sleep-ms 40 --backend gloo --timeout 20 \
   --checkpoint-dir "$work/ckpt" --checkpoint-every 20)
-for _ in $(seq 200); do grep -q "step 10 " "$job/attempt_0/rank_0.out" 2>/dev/null && break; sleep 0.1; done
-checks=$((checks + 1)); [ -s "$job/launch.json" ] || fail "no launch.json after 20 s: $(cat "$work/train.out")"
+# Kill only once a checkpoint is on disk (step 20 of 300, 40 ms a step): the recovery must have
+# one to resume from, and waiting on the saved line (not a step count) keeps that true however
+# fast or slow the machine runs.
+for _ in $(seq 300); do
+  grep -q "checkpoint step [0-9]* saved" "$job/attempt_0/rank_0.out" 2>/dev/null && break; sleep 0.1
+done
+checks=$((checks + 1)); [ -s "$job/launch.json" ] || fail "no launch.json after 30 s: $(cat "$work/train.out")"
+checks=$((checks + 1))
+grep -q "checkpoint step [0-9]* saved" "$job/attempt_0/rank_0.out" 2>/dev/null ||
+  fail "no checkpoint saved after 30 s: $(tail -5 "$job/attempt_0/rank_0.out" 2>/dev/null)"
 nodes=$(scontrol show job "$id" | grep -o ' NodeList=[^ ]*' | cut -d= -f2)
 victim=$(scontrol show hostnames "$nodes" | tail -1)
 
