@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # brix recover JOB_DIR on synthetic job directories: --dry-run text/json naming the first failure
 # and the exclusions; a fake scontrol/sbatch on PATH stands in for Slurm (the real one is
-# exercised by test_recover_slurm.sh); exit codes 0 / 1 / 2.
+# exercised by test_recover_slurm.sh); a layout change after losing a node reshards a safetensors
+# checkpoint and points the relaunch at it; exit codes 0 / 1 / 2.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/tiny_checkpoint.sh"
 job=$work/job
 mkdir -p "$job/attempt_0" "$job/attempt_1" "$work/bin"
 
@@ -94,6 +96,55 @@ rm "$job/recover-restarts.json"
 run "$BRIX" recover "$job" --dry-run --from-scratch --format yaml
 expect_rc 1 "no nodes"
 expect_out "^verdict: \"?cannot recover: not enough nodes left: 1 usable, 2 needed"
+
+# A layout change (no Slurm): tp 2 x pp 2 on two nodes of 2 GPUs; n2 lost leaves one node, so the
+# layout changes; the safetensors checkpoint is resharded and the relaunch must load the reshard.
+command -v python3 >/dev/null || { echo "skip: python3 writes the test checkpoint"; exit 77; }
+lj=$work/layout-job
+mkdir -p "$lj/attempt_0"
+make_checkpoint "$work/hf-ckpt/checkpoint-100"
+cat >"$lj/cluster.yaml" <<'YAML'
+name: two
+network: {shape: rail-optimized, oversubscription: 1.0}
+storage: {write_gb_per_s: 200, read_gb_per_s: 200}
+node_groups:
+  - {name: h100, nodes: 2, gpu: h100-sxm, gpus_per_node: 2}
+YAML
+cat >"$lj/plan.yaml" <<YAML
+brix_plan: 1
+model: {name: tiny, source: $work/hf-ckpt/checkpoint-100/config.json}
+cluster: {name: two, source: cluster.yaml}
+seq_len: 2048
+batch: {global: 8, micro: 1, accumulation: 8}
+layout: {tp: 2, pp: 2, dp: 1}
+YAML
+cat >"$lj/launch.json" <<JSON
+{"brix_launch": 1, "run_id": "local-1", "slurm_job_id": "", "attempt": 0, "max_restarts": 0,
+ "nodes": [{"node_rank": 0, "node": "n1", "address": "n1", "nproc": 2, "nnodes": 2},
+           {"node_rank": 1, "node": "n2", "address": "n2", "nproc": 2, "nnodes": 2}],
+ "plan": "$lj/plan.yaml", "command": ["brix-worker", "train", "--checkpoint-dir", "$work/hf-ckpt", "--steps", "9"],
+ "launch_args": [], "time": 1764380000}
+JSON
+cat >"$lj/attempt_0/stop.json" <<'JSON'
+{"kind": "lost", "node_rank": 1, "node": "n2", "rank": -1, "time": 1764380200.0}
+JSON
+run "$BRIX" recover "$lj" --format json
+expect_rc 0 "layout change"
+checks=$((checks + 1))
+python3 - "$out" "$lj" "$work" <<'PY' || fail "layout change report: $out"
+import json, sys
+r, lj, work = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+assert r["replan"]["layout_changed"] is True, r["replan"]
+assert r["checkpoint"]["latest"]["format"] == "safetensors" and r["checkpoint"]["latest"]["step"] == 100
+assert r["checkpoint"]["resume_from"] == f"{lj}/recover-1/checkpoint", r["checkpoint"]
+assert r["checkpoint"]["action"].startswith("layout changed: resharded"), r["checkpoint"]
+cmd = r["relaunch"]["commands"][0]
+assert cmd == (f"brix launch --hosts n1 --nproc-per-node 2 --plan {lj}/recover-1/plan.yaml -- "
+               f"brix-worker train --checkpoint-dir {lj}/recover-1/checkpoint --steps 9"), cmd
+assert f"{work}/hf-ckpt " not in cmd + " "
+PY
+checks=$((checks + 1))
+[ -f "$lj/recover-1/checkpoint/brix-shards.json" ] || fail "no reshard in $lj/recover-1/checkpoint: $(ls -R "$lj/recover-1")"
 
 # Bad input: exit 2, one line.
 run "$BRIX" recover "$work/nope" --dry-run

@@ -188,7 +188,9 @@ TEST_CASE("recover::recover_job re-plans with the plan file") {
   CHECK(fs::exists(report.new_plan_path));
   const auto reread = brix::plan::load_plan_file(report.new_plan_path);
   CHECK(reread.batch.accumulation == 16);
-  CHECK(report.checkpoint_action == "resume from step 40: layout unchanged, no reshard");
+  CHECK(report.checkpoint_action == "resume from step 40: only the data-parallel size changed (every rank's "
+                                   "weight shard stays valid), no reshard");
+  CHECK(report.resume_from.empty());
 }
 
 TEST_CASE("recover::recover_job searches afresh and reshards a safetensors checkpoint") {
@@ -223,6 +225,13 @@ TEST_CASE("recover::recover_job searches afresh and reshards a safetensors check
   CHECK(batch.micro * batch.accumulation * report.replan->plan.layout.dp == 64);
   CHECK(resharded == std::vector<std::string>{"/ckpt/hf", job.dir + "/recover-1/checkpoint"});
   CHECK(report.checkpoint_action.find("resharded /ckpt/hf into") != std::string::npos);
+  // The relaunch loads the resharded checkpoint, not the old layout's.
+  CHECK(report.resume_from == job.dir + "/recover-1/checkpoint");
+  REQUIRE(report.relaunch);
+  const auto line = shell_line(report.relaunch->commands.at(0));
+  CHECK(line.ends_with(" -- brix-worker train --checkpoint-dir " + job.dir + "/recover-1/checkpoint"));
+  CHECK(line.find("--plan") == std::string::npos); // the launch args had none to swap
+  CHECK(report.relaunch->why.find("(--checkpoint-dir rewritten)") != std::string::npos);
 
   options.mode = RecoverMode::dry_run;
   resharded.clear();
@@ -230,4 +239,76 @@ TEST_CASE("recover::recover_job searches afresh and reshards a safetensors check
   CHECK(resharded.empty());
   CHECK(dry.checkpoint_action.find("would run brix shard weights --plan " + job.dir + "/recover-1/plan.yaml --in /ckpt/hf") !=
         std::string::npos);
+  CHECK(shell_line(dry.relaunch->commands.at(0)).ends_with("--checkpoint-dir " + job.dir + "/recover-1/checkpoint"));
+
+  SUBCASE("other formats are not resharded, and the report says what to do") {
+    env.reshard = [](const brix::plan::PlanFile&, const std::string&, const std::string&) {
+      FAIL("only safetensors is resharded");
+    };
+    const auto action = [&](CheckpointFound found) {
+      job.checkpoint = std::move(found);
+      const auto r = recover_job(options, env);
+      CHECK(r.resume_from.empty());
+      CHECK(shell_line(r.relaunch->commands.at(0)).ends_with("--checkpoint-dir ckpt"));
+      return r.checkpoint_action;
+    };
+    const nlohmann::ordered_json replicated = {{"world_size", 16}, {"data_parallel", 16}};
+    CHECK(action({"brix", "/ckpt/manifests/step_40.json", 40, "complete", replicated}) ==
+          "resume from step 40: the brix checkpoint holds state replicated over its 16 data-parallel rank(s), "
+          "which any layout restores as is: no reshard");
+    const nlohmann::ordered_json sharded = {{"world_size", 16}, {"tensor_parallel", 8}};
+    CHECK(action({"brix", "/ckpt/manifests/step_40.json", 40, "complete", sharded}).find("brix reshards safetensors only") !=
+          std::string::npos);
+    CHECK(action({"dcp", "/ckpt/step_40", 40, "complete", {}}).find("reshards as it loads") != std::string::npos);
+    const nlohmann::ordered_json torch_dist = {{"format", "torch_dist"}};
+    CHECK(action({"megatron", "/ckpt/iter_40", 40, "complete", torch_dist}).find("Megatron-LM torch_dist") !=
+          std::string::npos);
+    const auto legacy = action({"megatron", "/ckpt/iter_40", 40, "complete", {{"tensor_parallel", 8}}});
+    CHECK(legacy.find("tools/checkpoint/convert.py (--target-tensor-parallel-size " +
+                      std::to_string(report.replan->plan.layout.tp)) != std::string::npos);
+    CHECK(legacy.find("convert it") != std::string::npos);
+  }
+}
+
+TEST_CASE("recover::with_resume_dir rewrites --checkpoint-dir, else --load, else nothing") {
+  auto r = with_resume_dir({"brix-worker", "train", "--checkpoint-dir=/old", "--steps", "5"}, "/new");
+  CHECK(r.how == ResumeArgument::checkpoint_dir);
+  CHECK(r.command == std::vector<std::string>{"brix-worker", "train", "--checkpoint-dir=/new", "--steps", "5"});
+  r = with_resume_dir({"python", "pretrain_gpt.py", "--save", "/ck", "--load", "/ck"}, "/new");
+  CHECK(r.how == ResumeArgument::megatron_load);
+  CHECK(r.command == std::vector<std::string>{"python", "pretrain_gpt.py", "--save", "/ck", "--load", "/new"});
+  r = with_resume_dir({"python", "train.py", "--load"}, "/new"); // a flag with no value: nothing to rewrite
+  CHECK(r.how == ResumeArgument::environment);
+  CHECK(r.command == std::vector<std::string>{"python", "train.py", "--load"});
+}
+
+TEST_CASE("recover::plan_relaunch exports BRIX_RESUME_FROM when the command names no checkpoint") {
+  RelaunchRequest request;
+  request.record.command = {"python", "train.py"};
+  request.record.nodes = {{0, "n1", "n1", 4, 1}};
+  request.hosts = {"n1"};
+  request.nodes = 1;
+  request.resume_from = "/job/recover-1/checkpoint";
+  auto relaunch = plan_relaunch(request);
+  CHECK(shell_line(relaunch.commands.at(0)) ==
+        "env BRIX_RESUME_FROM=/job/recover-1/checkpoint brix launch --hosts n1 --nproc-per-node 4 -- python train.py");
+  CHECK(relaunch.why.find("BRIX_RESUME_FROM=/job/recover-1/checkpoint is exported") != std::string::npos);
+
+  request.record.slurm_job_id = "7";
+  request.record.launch_args = {"--nproc-per-node", "4", "--", "python", "train.py"};
+  SlurmJob job;
+  job.state = "FAILED";
+  job.batch = true;
+  job.command = "/w/run.sh";
+  request.job = job;
+  relaunch = plan_relaunch(request);
+  CHECK(shell_line(relaunch.commands.at(0)) ==
+        "sbatch --exclude= --nodes=1 --export=ALL,BRIX_RESUME_FROM=/job/recover-1/checkpoint /w/run.sh "
+        "--nproc-per-node 4 -- python train.py");
+
+  job.state = "PENDING";
+  request.job = job;
+  relaunch = plan_relaunch(request);
+  CHECK(relaunch.kind == RelaunchKind::update_requeued);
+  CHECK(relaunch.why.find("keeps its arguments") != std::string::npos);
 }

@@ -84,19 +84,57 @@ std::optional<std::string> prepare_checkpoint(RecoveryReport& report, const Reco
                        report.checkpoint_dir);
   }
   const bool changed = report.replan && report.old_plan && report.replan->layout_changed(*report.old_plan);
+  const auto step = report.checkpoint->step;
   if (!changed) {
-    report.checkpoint_action = fmt::format("resume from step {}: layout unchanged, no reshard",
-                                           report.checkpoint->step);
+    report.checkpoint_action =
+        report.replan && report.replan->decision == ReplanDecision::shrink_dp
+            ? fmt::format("resume from step {}: only the data-parallel size changed (every rank's weight "
+                          "shard stays valid), no reshard",
+                          step)
+            : fmt::format("resume from step {}: layout unchanged, no reshard", step);
+    return std::nullopt;
+  }
+  const auto& new_layout = report.replan->plan.layout;
+  const auto& layout = report.checkpoint->layout;
+  const auto& format = report.checkpoint->format;
+  if (format == "brix") {
+    if (layout.is_object() && layout.contains("data_parallel") && layout.contains("world_size") &&
+        layout["data_parallel"] == layout["world_size"]) {
+      // brix-worker train: every rank holds the whole state and rank 0 saves it.
+      report.checkpoint_action = fmt::format(
+          "resume from step {}: the brix checkpoint holds state replicated over its {} data-parallel "
+          "rank(s), which any layout restores as is: no reshard",
+          step, layout["data_parallel"].dump());
+    } else {
+      report.checkpoint_action = fmt::format(
+          "layout changed and the brix checkpoint at step {} holds per-rank files (layout {}): brix "
+          "reshards safetensors only; reshard it with the program that wrote it, or relaunch with "
+          "--from-scratch",
+          step, layout.is_null() ? "{}" : layout.dump());
+    }
+    return std::nullopt;
+  }
+  if (format == "dcp" || (format == "megatron" && layout.is_object() && layout.value("format", "") == "torch_dist")) {
+    report.checkpoint_action = fmt::format(
+        "resume from step {}: a {} checkpoint in PyTorch Distributed Checkpoint form reshards as it "
+        "loads (.metadata records every tensor's saved sharding): no conversion",
+        step, format == "dcp" ? "DCP" : "Megatron-LM torch_dist");
+    return std::nullopt;
+  }
+  if (format == "megatron") {
+    report.checkpoint_action = fmt::format(
+        "layout changed and the Megatron-LM checkpoint at step {} is in per-rank form (mp_rank_*), which "
+        "loads only with the tensor/pipeline sizes it was saved with: convert it with Megatron-LM's "
+        "tools/checkpoint/convert.py (--target-tensor-parallel-size {} --target-pipeline-parallel-size {}) "
+        "and relaunch with --load pointing at the result",
+        step, new_layout.tp, new_layout.pp);
     return std::nullopt;
   }
   const auto out = fmt::format("{}/recover-{}/checkpoint", report.job_dir, restart);
   const auto command = fmt::format("brix shard weights --plan {} --in {} --out {}",
                                    report.new_plan_path, report.checkpoint->path, out);
-  if (report.checkpoint->format != "safetensors") {
-    report.checkpoint_action = fmt::format(
-        "layout changed and the checkpoint is {} (not safetensors): convert it, then run: {}",
-        report.checkpoint->format, command);
-  } else if (options.mode == RecoverMode::dry_run) {
+  report.resume_from = out;
+  if (options.mode == RecoverMode::dry_run) {
     report.checkpoint_action = "layout changed: would run " + command;
   } else {
     env.reshard(report.replan->plan, report.checkpoint->path, out);
@@ -126,7 +164,8 @@ void submit(RecoveryReport& report, const RecoverEnv& env) {
                                   {"slurm_job_id", report.slurm_job_id},
                                   {"new_job_id", report.submitted_job},
                                   {"excluded", excluded},
-                                  {"plan", report.new_plan_path}});
+                                  {"plan", report.new_plan_path},
+                                  {"resume_from", report.resume_from}});
 }
 
 } // namespace
@@ -243,6 +282,7 @@ RecoveryReport recover_job(const RecoverOptions& options, const RecoverEnv& env)
                                                                            static_cast<std::size_t>(report.nodes_needed)));
   request.nodes = report.nodes_needed;
   request.plan_path = report.new_plan_path;
+  request.resume_from = report.resume_from;
   try {
     report.relaunch = plan_relaunch(request);
   } catch (const JobError& e) {

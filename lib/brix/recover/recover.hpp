@@ -42,6 +42,7 @@ struct CheckpointFound {
   std::string path;
   std::int64_t step = -1;
   std::string status;
+  nlohmann::ordered_json layout; ///< what the checkpoint records of its layout (catalog.hpp)
 };
 
 struct RecoverEnv {
@@ -67,6 +68,7 @@ struct RecoveryReport {
   std::string checkpoint_dir;
   std::optional<CheckpointFound> checkpoint;
   std::string checkpoint_action;             ///< reshard done / command to run / nothing
+  std::string resume_from;                   ///< the resharded checkpoint the relaunch loads ("" = none)
   int restarts_used = 0;
   int max_restarts = 0;
   std::optional<Relaunch> relaunch;

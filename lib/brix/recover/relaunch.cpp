@@ -37,7 +37,52 @@ std::string exclude_list(const RelaunchRequest& request) {
   return launch::compress_hostlist(hosts);
 }
 
+/// Rewrites the worker command inside `args` (after `--` when there is one: before it come
+/// brix launch's own options) and says in `why` how the relaunch finds the checkpoint.
+std::vector<std::string> resume_in(std::vector<std::string> args, const std::string& dir, std::string& why,
+                                   bool& export_env) {
+  const auto separator = std::find(args.begin(), args.end(), "--");
+  const auto begin = separator == args.end() ? args.begin() : separator + 1;
+  auto rewrite = with_resume_dir({begin, args.end()}, dir);
+  args.erase(begin, args.end());
+  args.insert(args.end(), rewrite.command.begin(), rewrite.command.end());
+  switch (rewrite.how) {
+  case ResumeArgument::checkpoint_dir:
+    why += fmt::format("; resumes from the resharded checkpoint {} (--checkpoint-dir rewritten)", dir);
+    break;
+  case ResumeArgument::megatron_load:
+    why += fmt::format("; resumes from the resharded checkpoint {} (--load rewritten, --save kept)", dir);
+    break;
+  case ResumeArgument::environment:
+    why += fmt::format("; the command has neither --checkpoint-dir nor --load: {}={} is exported and the "
+                       "program must read it to resume from the resharded checkpoint",
+                       k_resume_env, dir);
+    export_env = true;
+    break;
+  }
+  return args;
+}
+
 } // namespace
+
+ResumeRewrite with_resume_dir(std::vector<std::string> command, const std::string& dir) {
+  for (const auto* flag : {"--checkpoint-dir", "--load"}) {
+    const std::string name(flag);
+    for (std::size_t i = 0; i < command.size(); ++i) {
+      const bool separate = command[i] == name && i + 1 < command.size();
+      if (separate || command[i].starts_with(name + "=")) {
+        if (separate) {
+          command[i + 1] = dir;
+        } else {
+          command[i] = name + "=" + dir;
+        }
+        return {std::move(command),
+                name == "--load" ? ResumeArgument::megatron_load : ResumeArgument::checkpoint_dir};
+      }
+    }
+  }
+  return {std::move(command), ResumeArgument::environment};
+}
 
 std::string to_string(RelaunchKind kind) {
   switch (kind) {
@@ -79,10 +124,18 @@ Relaunch plan_relaunch(const RelaunchRequest& request) {
     if (!plan.empty()) {
       argv.insert(argv.end(), {"--plan", plan});
     }
-    argv.push_back("--");
-    argv.insert(argv.end(), request.record.command.begin(), request.record.command.end());
-    relaunch.commands.push_back(std::move(argv));
     relaunch.why = "not a Slurm job: run this on each node with --node-rank 0..N-1";
+    argv.push_back("--");
+    auto command = request.record.command;
+    if (!request.resume_from.empty()) {
+      bool export_env = false;
+      command = resume_in(std::move(command), request.resume_from, relaunch.why, export_env);
+      if (export_env) {
+        argv.insert(argv.begin(), {"env", fmt::format("{}={}", k_resume_env, request.resume_from)});
+      }
+    }
+    argv.insert(argv.end(), command.begin(), command.end());
+    relaunch.commands.push_back(std::move(argv));
     return relaunch;
   }
   const auto& id = request.record.slurm_job_id;
@@ -98,6 +151,12 @@ Relaunch plan_relaunch(const RelaunchRequest& request) {
     relaunch.why = fmt::format("Slurm already requeued job {} ({}): it runs again without the "
                                "excluded nodes",
                                id, job.state);
+    if (!request.plan_path.empty() || !request.resume_from.empty()) {
+      relaunch.why += fmt::format("; a requeued job keeps its arguments, so it does not see the new plan{}: "
+                                  "scancel {} and resubmit to use them",
+                                  request.resume_from.empty() ? "" : " nor the resharded checkpoint " + request.resume_from,
+                                  id);
+    }
     return relaunch;
   }
   if (job.state == "RUNNING" || job.state == "COMPLETING" || job.state == "SUSPENDED") {
@@ -117,8 +176,24 @@ Relaunch plan_relaunch(const RelaunchRequest& request) {
     // Slurm shows only the script: its arguments are what the agents were started with.
     words = request.record.launch_args;
   }
+  relaunch.why = fmt::format("job {} ended {}: submit its script again on {} node(s)", id,
+                             job.state, request.nodes);
+  auto args = with_plan(words, request.plan_path);
+  bool export_env = false;
+  if (!request.resume_from.empty()) {
+    args = resume_in(std::move(args), request.resume_from, relaunch.why, export_env);
+  }
   std::vector<std::string> argv{"sbatch", "--exclude=" + exclude,
                                 fmt::format("--nodes={}", request.nodes)};
+  if (export_env) {
+    if (request.resume_from.find(',') != std::string::npos) {
+      throw JobError(fmt::format("the resharded checkpoint {} has a comma in its path, which sbatch "
+                                 "--export cannot carry: move the job directory",
+                                 request.resume_from));
+    }
+    // ALL keeps the submitting shell's environment, as sbatch does without --export.
+    argv.push_back(fmt::format("--export=ALL,{}={}", k_resume_env, request.resume_from));
+  }
   if (!job.name.empty()) {
     argv.push_back("--job-name=" + job.name);
   }
@@ -132,11 +207,8 @@ Relaunch plan_relaunch(const RelaunchRequest& request) {
     argv.push_back("--output=" + job.std_out);
   }
   argv.push_back(script);
-  const auto args = with_plan(words, request.plan_path);
   argv.insert(argv.end(), args.begin(), args.end());
   relaunch.commands.push_back(std::move(argv));
-  relaunch.why = fmt::format("job {} ended {}: submit its script again on {} node(s)", id,
-                             job.state, request.nodes);
   return relaunch;
 }
 

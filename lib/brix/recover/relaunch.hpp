@@ -35,6 +35,7 @@ struct RelaunchRequest {
   std::vector<std::string> hosts;    ///< nodes to run on outside Slurm
   int nodes = 0;                     ///< nodes the relaunch needs
   std::string plan_path;             ///< the plan to run with ("" = none or unchanged)
+  std::string resume_from;           ///< a resharded checkpoint to load ("" = the job's own)
 };
 
 /// The commands of a relaunch. A Slurm job still running, or one Slurm forgot (past MinJobAge),
@@ -44,6 +45,25 @@ struct RelaunchRequest {
 /// The script's arguments with the value of `--plan` replaced by `plan_path` (unchanged when
 /// `plan_path` is empty or no --plan is present).
 [[nodiscard]] std::vector<std::string> with_plan(std::vector<std::string> args, const std::string& plan_path);
+
+/// The environment variable a relaunch exports when the worker command names no checkpoint
+/// directory brix can rewrite.
+inline constexpr const char* k_resume_env = "BRIX_RESUME_FROM";
+
+enum class ResumeArgument {
+  checkpoint_dir, ///< the command's --checkpoint-dir (brix-worker, and programs like it)
+  megatron_load,  ///< Megatron-LM's --load (its --save stays)
+  environment,    ///< neither: BRIX_RESUME_FROM=DIR is exported and the program must read it
+};
+
+struct ResumeRewrite {
+  std::vector<std::string> command;
+  ResumeArgument how = ResumeArgument::environment;
+};
+
+/// A worker command pointed at the checkpoint directory `dir`: the value of its --checkpoint-dir,
+/// else of --load, replaced; with neither, the command unchanged and `how` environment.
+[[nodiscard]] ResumeRewrite with_resume_dir(std::vector<std::string> command, const std::string& dir);
 
 /// A shell-ready line: words quoted where needed.
 [[nodiscard]] std::string shell_line(const std::vector<std::string>& argv);

@@ -49,7 +49,10 @@ nlohmann::ordered_json to_json(const RecoveryReport& r) {
     json["new_plan"] = r.new_plan_path;
     json["mapping"] = to_json(r.mapping);
   }
-  nlohmann::ordered_json checkpoint{{"dir", r.checkpoint_dir}, {"action", r.checkpoint_action}};
+  nlohmann::ordered_json checkpoint{{"dir", r.checkpoint_dir},
+                                    {"action", r.checkpoint_action},
+                                    {"resume_from", r.resume_from.empty() ? nlohmann::ordered_json(nullptr)
+                                                                          : nlohmann::ordered_json(r.resume_from)}};
   if (r.checkpoint) {
     checkpoint["latest"] = {{"format", r.checkpoint->format}, {"path", r.checkpoint->path},
                             {"step", r.checkpoint->step}, {"status", r.checkpoint->status}};

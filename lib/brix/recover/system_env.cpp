@@ -23,7 +23,7 @@ RecoverEnv system_env() {
     if (!latest) {
       return std::nullopt;
     }
-    return CheckpointFound{latest->format, latest->path, latest->step, latest->status};
+    return CheckpointFound{latest->format, latest->path, latest->step, latest->status, latest->layout};
   };
   env.reshard = [](const plan::PlanFile& plan, const std::string& in, const std::string& out) {
     std::filesystem::create_directories(std::filesystem::path(out).parent_path());
