@@ -1,12 +1,14 @@
 #include "temp_dir.hpp"
 
 #include <brix/checkpoint/catalog.hpp>
+#include <brix/checkpoint/crash_points.hpp>
 #include <brix/checkpoint/hash.hpp>
 #include <brix/checkpoint/store.hpp>
 #include <brix/util/error.hpp>
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -28,39 +30,13 @@ std::string bytes_of(std::size_t size, std::uint32_t seed) {
   return bytes;
 }
 
-/// The real file system, but every mutating call after the first `budget` ones throws, like a
-/// process killed at that point (what was done stays done).
-class CrashingFileSystem final : public FileSystem {
-public:
-  explicit CrashingFileSystem(int budget) : m_budget(budget) {}
-  struct Crash {};
-  std::string read(const fs::path& path) override { return m_real.read(path); }
-  std::optional<std::uint64_t> size(const fs::path& path) override { return m_real.size(path); }
-  void write_synced(const fs::path& path, std::string_view bytes) override {
-    if (spend()) {
-      // A write cut short: half the bytes reach the file.
-      m_real.write_synced(path, bytes.substr(0, bytes.size() / 2));
-      throw Crash{};
-    }
-    m_real.write_synced(path, bytes);
-  }
-  void rename(const fs::path& from, const fs::path& to) override { step(), m_real.rename(from, to); }
-  void sync_directory(const fs::path& dir) override { step(), m_real.sync_directory(dir); }
-  void create_directories(const fs::path& dir) override { step(), m_real.create_directories(dir); }
-  void remove(const fs::path& path) override { step(), m_real.remove(path); }
-  std::vector<std::string> list(const fs::path& dir) override { return m_real.list(dir); }
-  [[nodiscard]] bool crashed() const { return m_budget < 0; }
-
-private:
-  bool spend() { return --m_budget < 0; }
-  void step() {
-    if (spend()) {
-      throw Crash{};
-    }
-  }
-  LocalFileSystem m_real;
-  int m_budget;
+/// What a crash point does in a unit test: unwind, like a process killed there (what was done
+/// stays done).
+struct Crash {
+  std::string point;
 };
+
+[[noreturn]] void throw_crash(const std::string& point) { throw Crash{point}; }
 
 struct Dir {
   fs::path path = brix::test::make_temp_dir();
@@ -200,19 +176,21 @@ TEST_CASE("checkpoint::store crash at every point keeps the previous checkpoint"
   b[100] ^= 1;
   b[15000] ^= 1;
   int crashes = 0;
-  for (int budget = 0;; ++budget) {
-    CrashingFileSystem crashing(budget);
+  std::vector<std::string> points;
+  for (int crash_at = 1;; ++crash_at) {
+    CrashPointFileSystem crashing(local_file_system(), crash_at, throw_crash);
     Store writer(dir.path, crashing);
     bool crashed = false;
     try {
       (void)writer.save(2, {}, files_of(a, b), 4096);
-    } catch (const CrashingFileSystem::Crash&) {
+    } catch (const Crash& crash) {
       crashed = true;
+      points.push_back(crash.point);
     }
     Store reader(dir.path);
     const auto latest = reader.latest_step();
     REQUIRE(latest);
-    INFO("crash after " << budget << " operations");
+    INFO("crash at step " << crash_at << ": " << (crashed ? points.back() : "none"));
     CHECK_FALSE(reader.check(reader.manifest(*latest), true));
     CHECK_FALSE(reader.check(reader.manifest(1), true));
     CHECK(reader.restore(reader.manifest(1))[1].bytes != b);
@@ -228,6 +206,25 @@ TEST_CASE("checkpoint::store crash at every point keeps the previous checkpoint"
     (void)reader.collect_garbage(0);
   }
   CHECK(crashes > 8);
+  // Every kind of durable step was a crash point, the last one the directory fsync after `latest`.
+  const auto seen = [&](const std::string& text) {
+    return std::any_of(points.begin(), points.end(), [&](const auto& p) { return p.find(text) != std::string::npos; });
+  };
+  for (const auto* kind : {"before write", "write cut short", "after write and fsync", "before rename to",
+                           "after rename to", "after fsync of directory"}) {
+    CHECK_MESSAGE(seen(kind), kind);
+  }
+  CHECK(points.front() == "crash point 1: after fsync of directory " + dir.path.string());
+  CHECK(points.back() == "crash point " + std::to_string(points.size()) + ": after fsync of directory " + dir.path.string());
+  CHECK(seen("before rename to " + (dir.path / "latest").string()));
+}
+
+TEST_CASE("checkpoint::parse_crash_at") {
+  CHECK_FALSE(parse_crash_at(nullptr));
+  CHECK_FALSE(parse_crash_at(""));
+  CHECK(parse_crash_at("17") == 17);
+  CHECK_THROWS_WITH_AS((void)parse_crash_at("0"), "BRIX_CHECKPOINT_CRASH_AT: '0' (a step number >= 1)", brix::InputError);
+  CHECK_THROWS_AS((void)parse_crash_at("3x"), brix::InputError);
 }
 
 TEST_CASE("checkpoint::restore_latest falls back to the mirror") {
@@ -286,7 +283,7 @@ TEST_CASE("checkpoint::list_checkpoints brix store") {
   REQUIRE(infos.size() == 2);
   CHECK(infos[0].format == "brix");
   CHECK(infos[0].status == "complete");
-  CHECK(infos[1].new_bytes == 4096);
+  CHECK(infos[1].new_bytes == std::optional<std::uint64_t>(4096));
   CHECK(infos[1].bytes == 16384);
   CHECK(infos[1].detail == "latest");
   CHECK(infos[1].layout["dp"] == 2);

@@ -13,7 +13,9 @@
 #include <brix/worker/session.hpp>
 #include <brix/worker/train.hpp>
 #include <brix/worker/train_checkpoint.hpp>
+#include <brix/checkpoint/crash_points.hpp>
 #include <brix/checkpoint/stress.hpp>
+#include <cstdlib>
 
 #if BRIX_HAVE_CUDA
 #include <brix/kernels/device_compressed_bench.hpp>
@@ -293,7 +295,11 @@ int main(int argc, char** argv) {
   stress_command->add_option("--keep", stress.keep, "Manifests kept by garbage collection (0: all)")
       ->check(CLI::Range(0, 1000000));
   stress_command->add_option("--mirror", stress.mirror, "Also mirror every checkpoint there");
-  stress_command->callback([&] { exit_code = checkpoint::run_stress(stress, std::cout); });
+  stress_command->callback([&] {
+    // A fault-test hook, not an option: the crash point must reach writers started by scripts.
+    stress.crash_at = checkpoint::parse_crash_at(std::getenv("BRIX_CHECKPOINT_CRASH_AT")).value_or(0);
+    exit_code = checkpoint::run_stress(stress, std::cout);
+  });
 
   try {
     app.parse(argc, argv);

@@ -1,5 +1,6 @@
 #include <brix/checkpoint/stress.hpp>
 
+#include <brix/checkpoint/crash_points.hpp>
 #include <brix/checkpoint/store.hpp>
 #include <brix/util/splitmix.hpp>
 
@@ -29,14 +30,16 @@ std::string stress_data(std::int64_t step, std::uint64_t bytes, std::uint64_t ch
 }
 
 int run_stress(const StressOptions& options, std::ostream& out) {
-  Store store(options.dir);
+  CrashPointFileSystem crashing(local_file_system(), options.crash_at, kill_self);
+  FileSystem& fs = options.crash_at > 0 ? static_cast<FileSystem&>(crashing) : local_file_system();
+  Store store(options.dir, fs);
   const auto latest = store.latest_step();
   const std::int64_t first = latest ? *latest + 1 : 0;
   for (std::int64_t step = first; step < first + options.saves; ++step) {
     const auto data = stress_data(step, options.bytes, options.chunk_size);
     const auto saved = store.save(step, {{"writer", "checkpoint-stress"}}, {{"data.bin", data}}, options.chunk_size);
     if (!options.mirror.empty()) {
-      Store mirror(options.mirror);
+      Store mirror(options.mirror, fs);
       store.mirror_to(mirror, saved.manifest);
     }
     if (options.keep > 0) {
