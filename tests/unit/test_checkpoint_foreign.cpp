@@ -2,6 +2,7 @@
 
 #include <brix/checkpoint/catalog.hpp>
 #include <brix/checkpoint/foreign.hpp>
+#include <brix/checkpoint/report.hpp>
 #include <brix/checkpoint/stress.hpp>
 #include <brix/safetensors/writer.hpp>
 
@@ -9,6 +10,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <sstream>
 
 namespace fs = std::filesystem;
 using namespace brix::checkpoint;
@@ -70,20 +73,35 @@ TEST_CASE("checkpoint::megatron") {
   CHECK(infos[1].layout["pipeline_parallel"] == 2);
   CHECK(latest_good(dir.path, false)->step == 200);
 
-  SUBCASE("a save newer than the tracker is incomplete") {
-    megatron_iteration(dir.path, 300, 2, 2);
+  SUBCASE("a save newer than the tracker is untracked: a warning of verify, not a failure") {
+    megatron_iteration(dir.path, 300, 1, 2); // unfinished: half its ranks
     infos = list_checkpoints(dir.path, false);
     REQUIRE(infos.size() == 3);
-    CHECK(infos[2].status == "incomplete");
+    CHECK(infos[2].status == "untracked");
     CHECK(infos[2].detail.find("latest_checkpointed_iteration.txt") != std::string::npos);
+    CHECK(infos[1].status == "complete"); // its smaller grid does not count against the others
     CHECK(latest_good(dir.path, false)->step == 200);
+    const auto report = verify_checkpoints(dir.path, false);
+    CHECK(report.ok());
+    REQUIRE(report.warnings.size() == 1);
+    CHECK(report.warnings[0].step == 300);
+    CHECK(render_verify_text(report, brix::util::Style{false}).find("warning: step 300: newer than") != std::string::npos);
   }
   SUBCASE("a missing rank directory") {
     fs::remove_all(dir.path / "iter_0000200" / "mp_rank_01_001");
     infos = list_checkpoints(dir.path, false);
     CHECK(infos[1].status == "incomplete");
-    CHECK(infos[1].detail.find("3 of 4") != std::string::npos);
+    CHECK(infos[1].detail == "missing mp_rank_01_001 (a 2 x 2 grid, from its own rank names)");
     CHECK(latest_good(dir.path, false)->step == 100);
+  }
+  SUBCASE("a missing rank seen only by comparing with a sibling iteration") {
+    fs::remove_all(dir.path / "iter_0000200" / "mp_rank_01_000");
+    fs::remove_all(dir.path / "iter_0000200" / "mp_rank_01_001");
+    infos = list_checkpoints(dir.path, false);
+    CHECK(infos[1].status == "incomplete");
+    CHECK(infos[1].detail == "missing mp_rank_01_000 and 1 more (a 2 x 2 grid, from iter_0000100)");
+    CHECK(latest_good(dir.path, false)->step == 100);
+    CHECK_FALSE(verify_checkpoints(dir.path, false).ok());
   }
   SUBCASE("a truncated rank file") {
     write(dir.path / "iter_0000200" / "mp_rank_00_001" / "model_optim_rng.pt", std::string(100, 'z'));
@@ -98,6 +116,32 @@ TEST_CASE("checkpoint::megatron") {
     CHECK(infos[2].status == "corrupt");
     CHECK(infos[2].step == 400);
   }
+}
+
+/// A model_optim_rng.pt whose pickled arguments record the tensor and pipeline sizes (protocol 2
+/// and 4 spellings of a string key and an integer).
+std::string torch_save_with_args(int tp, int pp) {
+  std::string pickle = "\x80\x02";
+  pickle += "X" + std::string(1, '\x1a') + std::string(3, '\0') + "tensor_model_parallel_size" + "q\x07K" +
+            std::string(1, static_cast<char>(tp));
+  pickle += "\x8c\x1cpipeline_model_parallel_size\x94M" + std::string(1, static_cast<char>(pp)) + '\0';
+  return pickle + fake_torch_save();
+}
+
+TEST_CASE("checkpoint::megatron rank grid from the checkpoint arguments") {
+  Dir dir;
+  // One iteration only, mp_rank_00 (tp 1 by its names) but its arguments say tp 2, pp 1.
+  write(dir.path / "iter_0000200" / "mp_rank_00" / "model_optim_rng.pt", torch_save_with_args(2, 1));
+  write(dir.path / "latest_checkpointed_iteration.txt", "200");
+  auto infos = list_checkpoints(dir.path, false);
+  REQUIRE(infos.size() == 1);
+  CHECK(infos[0].status == "incomplete");
+  CHECK(infos[0].detail ==
+        "missing mp_rank_01 (a 2 grid, from the checkpoint's arguments (tensor/pipeline_model_parallel_size))");
+  write(dir.path / "iter_0000200" / "mp_rank_01" / "model_optim_rng.pt", torch_save_with_args(2, 1));
+  infos = list_checkpoints(dir.path, false);
+  CHECK(infos[0].status == "complete");
+  CHECK(infos[0].layout["tensor_parallel"] == 2);
 }
 
 TEST_CASE("checkpoint::dcp") {
@@ -144,6 +188,16 @@ TEST_CASE("checkpoint::safetensors") {
   CHECK(infos[0].step == 300);
   CHECK(infos[0].status == "complete");
   CHECK(infos[0].layout["tensors"] == 2);
+  // Safetensors does not say which bytes are new: "-" and null, not the size again.
+  CHECK_FALSE(infos[0].new_bytes);
+  CHECK(infos_to_json(dir.path, infos)["checkpoints"][0]["new_bytes"].is_null());
+  std::istringstream table(render_infos_text(infos, brix::util::Style{false}));
+  std::string header;
+  std::getline(table, header);
+  std::vector<std::string> row{std::istream_iterator<std::string>(table), {}};
+  REQUIRE(row.size() >= 6); // 300 safetensors <size> B - complete ...
+  CHECK(row[3] == "B");
+  CHECK(row[4] == "-");
   SUBCASE("a missing shard") {
     fs::remove(folder / "model-00002-of-00002.safetensors");
     infos = list_checkpoints(dir.path, false);

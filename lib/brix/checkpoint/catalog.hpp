@@ -19,7 +19,8 @@ struct CheckpointInfo {
   std::string path;   ///< manifest (brix) or checkpoint directory
   std::int64_t step = -1;
   std::uint64_t bytes = 0;
-  std::uint64_t new_bytes = 0; ///< bytes this checkpoint added (brix incremental saves; else = bytes)
+  /// Bytes this checkpoint added (brix incremental saves); nullopt for formats that do not say.
+  std::optional<std::uint64_t> new_bytes;
   std::string status;          ///< complete | incomplete | corrupt
   std::string detail;          ///< the first problem, or notes ("latest")
   nlohmann::ordered_json layout;

@@ -98,6 +98,100 @@ void check_dcp(const fs::path& dir, CheckpointInfo& info) {
   info.layout["data_files"] = present.size();
 }
 
+/// The rank grid of one legacy (mp_rank_*) Megatron-LM iteration.
+struct RankGrid {
+  std::set<std::vector<int>> ranks;
+  std::vector<int> extent; ///< largest index + 1 per dimension (tensor, pipeline, expert)
+};
+
+std::string rank_dir_name(const std::vector<int>& index) {
+  std::string name = fmt::format("mp_rank_{:02}", index.at(0));
+  for (std::size_t d = 1; d < index.size(); ++d) {
+    name += fmt::format("_{:03}", index[d]);
+  }
+  return name;
+}
+
+/// The rank directories a grid of `extent` needs that `grid` lacks, in order.
+std::vector<std::string> missing_ranks(const RankGrid& grid, const std::vector<int>& extent) {
+  std::vector<std::string> missing;
+  std::vector<int> index(extent.size(), 0);
+  while (!extent.empty()) {
+    if (!grid.ranks.contains(index)) {
+      missing.push_back(rank_dir_name(index));
+    }
+    std::size_t d = extent.size();
+    while (d > 0 && ++index[d - 1] == extent[d - 1]) {
+      index[--d] = 0;
+    }
+    if (d == 0) {
+      break;
+    }
+  }
+  return missing;
+}
+
+/// Megatron-LM pickles its arguments (an argparse Namespace) into model_optim_rng.pt; torch.save
+/// stores data.pkl uncompressed at the start of the archive, so an integer argument can be read
+/// from the bytes: its name (SHORT_BINUNICODE or BINUNICODE), optional memo opcodes, then BININT1,
+/// BININT2 or BININT. nullopt when that exact shape is not there.
+std::optional<int> pickled_argument(const std::string& bytes, std::string_view name) {
+  for (auto at = bytes.find(name); at != std::string::npos; at = bytes.find(name, at + 1)) {
+    const bool short_form = at >= 2 && static_cast<unsigned char>(bytes[at - 2]) == 0x8c &&
+                            static_cast<unsigned char>(bytes[at - 1]) == name.size();
+    const bool long_form = at >= 5 && bytes[at - 5] == 'X' && static_cast<unsigned char>(bytes[at - 4]) == name.size() &&
+                           bytes[at - 3] == 0 && bytes[at - 2] == 0 && bytes[at - 1] == 0;
+    if (!short_form && !long_form) {
+      continue;
+    }
+    auto i = at + name.size();
+    const auto byte = [&](std::size_t k) { return k < bytes.size() ? static_cast<unsigned char>(bytes[k]) : 0u; };
+    if (byte(i) == 0x94) { // MEMOIZE
+      i += 1;
+    } else if (byte(i) == 'q') { // BINPUT
+      i += 2;
+    } else if (byte(i) == 'r') { // LONG_BINPUT
+      i += 5;
+    }
+    if (byte(i) == 'K') {
+      return static_cast<int>(byte(i + 1));
+    }
+    if (byte(i) == 'M') {
+      return static_cast<int>(byte(i + 1) | byte(i + 2) << 8);
+    }
+    if (byte(i) == 'J' && i + 4 < bytes.size()) {
+      return static_cast<int>(byte(i + 1) | byte(i + 2) << 8 | byte(i + 3) << 16 | byte(i + 4) << 24);
+    }
+  }
+  return std::nullopt;
+}
+
+/// Reads at most the first `limit` bytes of a file.
+std::string read_prefix(const fs::path& path, std::size_t limit) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes(limit, '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(limit));
+  bytes.resize(static_cast<std::size_t>(std::max<std::streamsize>(in.gcount(), 0)));
+  return bytes;
+}
+
+/// Tensor and pipeline sizes from the first rank's arguments, when readable.
+std::vector<int> recorded_extent(const fs::path& iteration, const RankGrid& grid) {
+  if (grid.ranks.empty()) {
+    return {};
+  }
+  const auto first = iteration / rank_dir_name(*grid.ranks.begin()) / "model_optim_rng.pt";
+  // data.pkl comes first in the archive; its size does not grow with the weights.
+  constexpr std::size_t k_args_window = 4u << 20;
+  const auto bytes = read_prefix(first, k_args_window);
+  const auto tp = pickled_argument(bytes, "tensor_model_parallel_size");
+  const auto pp = pickled_argument(bytes, "pipeline_model_parallel_size");
+  if (!tp || !pp || *tp < 1 || *pp < 1) {
+    return {};
+  }
+  return {*tp, *pp};
+}
+
 } // namespace
 
 bool zip_has_end_record(const fs::path& file) {
@@ -125,6 +219,55 @@ bool is_megatron(const fs::path& dir) {
   });
 }
 
+namespace {
+
+/// Every legacy iteration must hold the full rank grid: the largest of its own, its siblings' (the
+/// same run saves the same grid each time) and the sizes its arguments record.
+void check_rank_grids(std::vector<CheckpointInfo>& infos, const std::map<std::size_t, RankGrid>& grids) {
+  static const char* k_dims[] = {"tensor_parallel", "pipeline_parallel", "expert_parallel"};
+  for (const auto& [i, grid] : grids) {
+    if (grid.ranks.empty()) {
+      continue;
+    }
+    auto expected = grid.extent;
+    std::string source = "its own rank names";
+    const auto widen = [&](const std::vector<int>& other, const std::string& from) {
+      bool wider = false;
+      for (std::size_t d = 0; d < other.size() && d < expected.size(); ++d) {
+        wider = wider || other[d] > expected[d];
+        expected[d] = std::max(expected[d], other[d]);
+      }
+      if (wider) {
+        source = from;
+      }
+    };
+    for (const auto& [j, sibling] : grids) {
+      // An unfinished newer save proves nothing about the grid.
+      if (j != i && sibling.extent.size() == grid.extent.size() && infos[j].status != "untracked") {
+        widen(sibling.extent, fs::path(infos[j].path).filename().string());
+      }
+    }
+    // Legacy names drop the pipeline index when pp is 1: mp_rank_TT has one dimension.
+    auto recorded = recorded_extent(infos[i].path, grid);
+    if (recorded.size() == 2 && expected.size() == 1 && recorded[1] == 1) {
+      recorded.resize(1);
+    }
+    widen(recorded, "the checkpoint's arguments (tensor/pipeline_model_parallel_size)");
+    const auto missing = missing_ranks(grid, expected);
+    if (!missing.empty()) {
+      problem(infos[i], "incomplete",
+              fmt::format("missing {}{} (a {} grid, from {})", missing.front(),
+                          missing.size() > 1 ? fmt::format(" and {} more", missing.size() - 1) : "",
+                          fmt::join(expected, " x "), source));
+    }
+    for (std::size_t d = 0; d < expected.size() && d < 3; ++d) {
+      infos[i].layout[k_dims[d]] = expected[d];
+    }
+  }
+}
+
+} // namespace
+
 std::vector<CheckpointInfo> megatron_checkpoints(const fs::path& dir) {
   std::optional<std::int64_t> tracked; // -2: "release"
   std::string tracker_note;
@@ -143,6 +286,7 @@ std::vector<CheckpointInfo> megatron_checkpoints(const fs::path& dir) {
   }
   static const std::regex k_rank(R"(mp_rank_([0-9]+)(?:_([0-9]+))?(?:_([0-9]+))?)");
   std::vector<CheckpointInfo> infos;
+  std::map<std::size_t, RankGrid> grids; ///< legacy iterations, by index in infos
   bool tracked_found = false;
   for (const auto& iteration : entries(dir)) {
     const auto name = iteration.filename().string();
@@ -155,7 +299,7 @@ std::vector<CheckpointInfo> megatron_checkpoints(const fs::path& dir) {
     info.path = iteration.string();
     info.step = release ? -1 : step_from_name(name);
     info.status = "complete";
-    info.bytes = info.new_bytes = tree_bytes(iteration);
+    info.bytes = tree_bytes(iteration);
     info.layout = nlohmann::ordered_json::object();
     const bool is_tracked = tracked && (release ? *tracked == -2 : *tracked == info.step);
     tracked_found = tracked_found || is_tracked;
@@ -164,8 +308,9 @@ std::vector<CheckpointInfo> megatron_checkpoints(const fs::path& dir) {
       check_dcp(iteration, info);
     } else {
       // mp_rank_TT (tp), mp_rank_TT_PPP (tp, pp), mp_rank_TT_PPP_EEE (tp, pp, ep): a full grid.
-      std::set<std::vector<int>> ranks;
-      std::vector<int> extent;
+      auto& grid = grids[infos.size()];
+      auto& ranks = grid.ranks;
+      auto& extent = grid.extent;
       for (const auto& rank_dir : entries(iteration)) {
         std::smatch match;
         const auto rank_name = rank_dir.filename().string();
@@ -200,31 +345,22 @@ std::vector<CheckpointInfo> megatron_checkpoints(const fs::path& dir) {
           problem(info, "incomplete", fmt::format("{} holds no .pt file", rank_name));
         }
       }
-      std::size_t expected = extent.empty() ? 0 : 1;
-      for (const int e : extent) {
-        expected *= static_cast<std::size_t>(e);
-      }
       if (ranks.empty()) {
         problem(info, "incomplete", "no mp_rank_* directories");
-      } else if (ranks.size() != expected) {
-        problem(info, "incomplete", fmt::format("{} of {} mp_rank_* directories present (a {} grid)", ranks.size(),
-                                                expected, fmt::join(extent, " x ")));
-      }
-      static const char* k_dims[] = {"tensor_parallel", "pipeline_parallel", "expert_parallel"};
-      for (std::size_t d = 0; d < extent.size() && d < 3; ++d) {
-        info.layout[k_dims[d]] = extent[d];
       }
     }
     if (tracked && !is_tracked && !release && *tracked >= 0 && info.step > *tracked) {
-      problem(info, "incomplete",
-              fmt::format("newer than {} ({}): the save did not finish, Megatron-LM would not load it", k_tracker,
-                          *tracked));
+      problem(info, "untracked",
+              fmt::format("newer than {} ({}): a save not finished (or still running), Megatron-LM would not "
+                          "load it",
+                          k_tracker, *tracked));
     }
     if (info.status == "complete") {
       info.detail = is_tracked ? "latest" : tracker_note;
     }
     infos.push_back(std::move(info));
   }
+  check_rank_grids(infos, grids);
   if (tracked && !tracked_found) {
     CheckpointInfo info;
     info.format = "megatron";
@@ -245,7 +381,7 @@ CheckpointInfo dcp_checkpoint(const fs::path& dir) {
   info.path = dir.string();
   info.step = step_from_name(dir.filename().string());
   info.status = "complete";
-  info.bytes = info.new_bytes = tree_bytes(dir);
+  info.bytes = tree_bytes(dir);
   info.layout = nlohmann::ordered_json::object();
   check_dcp(dir, info);
   return info;
@@ -261,7 +397,7 @@ CheckpointInfo safetensors_checkpoint(const fs::path& dir) {
   info.path = dir.string();
   info.step = step_from_name(dir.filename().string());
   info.status = "complete";
-  info.bytes = info.new_bytes = tree_bytes(dir);
+  info.bytes = tree_bytes(dir);
   info.layout = nlohmann::ordered_json::object();
   const auto index_path = dir / safetensors::k_index_name;
   std::optional<std::uint64_t> total_size;

@@ -12,7 +12,7 @@ using Json = nlohmann::ordered_json;
 
 Json info_to_json(const CheckpointInfo& info) {
   return {{"step", info.step},     {"format", info.format},       {"path", info.path},
-          {"bytes", info.bytes},   {"new_bytes", info.new_bytes}, {"status", info.status},
+          {"bytes", info.bytes},   {"new_bytes", info.new_bytes ? Json(*info.new_bytes) : Json(nullptr)}, {"status", info.status},
           {"detail", info.detail}, {"layout", info.layout.is_null() ? Json::object() : info.layout}};
 }
 
@@ -39,7 +39,9 @@ std::string bytes_text(std::uint64_t bytes) {
 }
 
 std::string coloured_status(const std::string& status, const util::Style& style) {
-  return status == "complete" ? style.green(status) : status == "incomplete" ? style.yellow(status) : style.red(status);
+  return status == "complete"                              ? style.green(status)
+         : status == "incomplete" || status == "untracked" ? style.yellow(status)
+                                                           : style.red(status);
 }
 
 } // namespace
@@ -53,7 +55,7 @@ std::string render_infos_text(const std::vector<CheckpointInfo>& infos, const ut
                      util::Align::left});
   for (const auto& info : infos) {
     table.add_row({info.step >= 0 ? std::to_string(info.step) : "-", info.format,
-                   bytes_text(info.bytes), bytes_text(info.new_bytes),
+                   bytes_text(info.bytes), info.new_bytes ? bytes_text(*info.new_bytes) : "-",
                    coloured_status(info.status, style), info.detail.empty() ? info.path : info.detail});
   }
   return table.render();
@@ -76,7 +78,9 @@ VerifyReport verify_checkpoints(const std::filesystem::path& dir, bool latest_on
     if (latest_only && is_store(dir) && !is_latest_row) {
       continue;
     }
-    if (info.status != "complete" && !report.first_bad) {
+    if (info.status == "untracked") {
+      report.warnings.push_back(info);
+    } else if (info.status != "complete" && !report.first_bad) {
       report.first_bad = info;
     }
     report.checked.push_back(std::move(info));
@@ -88,12 +92,20 @@ Json verify_to_json(const VerifyReport& report) {
   auto json = infos_to_json(report.dir, report.checked);
   json["ok"] = report.ok();
   json["first_bad"] = report.first_bad ? info_to_json(*report.first_bad) : Json(nullptr);
+  Json warnings = Json::array();
+  for (const auto& info : report.warnings) {
+    warnings.push_back(info_to_json(info));
+  }
+  json["warnings"] = warnings;
   return json;
 }
 
 std::string render_verify_text(const VerifyReport& report, const util::Style& style) {
   std::string text = fmt::format("{}:\n", report.dir.string());
   text += render_infos_text(report.checked, style);
+  for (const auto& info : report.warnings) {
+    text += fmt::format("{} step {}: {}\n", style.yellow("warning:"), info.step, info.detail);
+  }
   if (report.first_bad) {
     text += fmt::format("{} step {}: {}\n", style.red("bad:"), report.first_bad->step, report.first_bad->detail);
   } else if (report.ok()) {

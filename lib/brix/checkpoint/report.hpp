@@ -22,6 +22,9 @@ struct VerifyReport {
   std::filesystem::path dir;
   std::vector<CheckpointInfo> checked;
   std::optional<CheckpointInfo> first_bad; ///< the oldest checkpoint that failed
+  /// Saves not published yet (a Megatron-LM iteration newer than its tracker): not loadable, but
+  /// not a fault of the published checkpoints either.
+  std::vector<CheckpointInfo> warnings;
   [[nodiscard]] bool ok() const { return !first_bad && !checked.empty(); }
 };
 
