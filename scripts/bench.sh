@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs brix's benchmarks (build/bench/bench-*), each printing its measurements beside a baseline
-# measured in the same run. Builds them first. Extra arguments go to every benchmark.
+# Runs brix's benchmarks (build/bench/bench-* and the scripts tests/bench/bench_*.sh), each
+# printing its measurements beside a baseline measured in the same run. Builds them first. Extra
+# arguments go to every benchmark.
 #   scripts/bench.sh                 all benchmarks
 #   BENCH=bench-launch scripts/bench.sh --workers 32 --agents 1024
 set -euo pipefail
@@ -13,5 +14,11 @@ for bench in "$build"/bench/${BENCH:-bench-*}; do
   [ -x "$bench" ] || continue
   echo "== $(basename "$bench")"
   "$bench" "$@" || status=1
+done
+for script in tests/bench/bench_*.sh; do
+  name=$(basename "$script" .sh | tr _ -)
+  [[ "$name" == ${BENCH:-bench-*} ]] || continue
+  echo "== $name"
+  BRIX_BUILD_DIR="$build" bash "$script" "$@" || status=1
 done
 exit $status

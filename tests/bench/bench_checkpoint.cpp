@@ -3,8 +3,9 @@
 //     most 15% of the full bytes (chunks plus manifest); prints the ratio, exits 1 above 0.15;
 //  2. restore (read every chunk, check every SHA-256, rebuild the file, write it, fsync) against a
 //     plain copy of the same bytes (read the file, write it, fsync); prints both rates and the ratio.
-// The time from a kill to the first resumed training step is measured with real processes in
-// tests/cli/test_recover_store.sh (it prints it). Data lives under /tmp and is removed at the end.
+// The time from a kill to the first resumed training step, against a cold start, is measured with
+// real processes by tests/bench/bench_resume.sh (scripts/bench.sh runs both). Data lives under
+// /tmp and is removed at the end.
 #include <brix/checkpoint/file_system.hpp>
 #include <brix/checkpoint/store.hpp>
 #include <brix/checkpoint/stress.hpp>
