@@ -56,55 +56,68 @@ expect_one_line_err
 # --- crashes during saves: every durable step of a save, then random SIGKILLs -----------------
 # BRIX_CHECKPOINT_CRASH_AT=N makes the writer SIGKILL itself at its N-th durable step (before a
 # write, a write cut short, after write+fsync, before/after each rename, after each directory
-# fsync or removal). Each trial starts from a copy of the same store (steps 0-2) and saves step 3,
-# crashing at N = 1, 2, ... until a save runs through: every crash point is hit once.
-"$WORKER" checkpoint-stress --dir "$work/base" --bytes 1048576 --chunk 8192 --saves 3 --keep 3 >/dev/null ||
-  fail "writing the base store"
-base_latest=$(cat "$work/base/latest")
-# check_after_crash TRIAL STORE: latest verifies, never went back, and step 2 is intact.
+# fsync). Each trial saves step 3 onto the same store (steps 0-2), crashing at N = 1, 2, ... until
+# a save runs through, so every crash point of a save is hit once; between trials the store is
+# put back exactly (step 3 dropped, `latest` reset, gc), which the test checks.
+store=$work/crash
+stress=(checkpoint-stress --dir "$store" --bytes 655360 --chunk 8192)
+"$WORKER" "${stress[@]}" --saves 3 --keep 0 >/dev/null || fail "writing the base store"
+base_latest=$(cat "$store/latest")
+base_files=$(cd "$store" && find . -type f ! -name .lock | sort)
+# check_after_crash TRIAL STORE PREVIOUS: latest verifies and did not go back from PREVIOUS (a
+# manifest name), which is intact, or removed by gc (--keep 3) after three newer ones.
 check_after_crash() {
   run "$BRIX" recover verify "$2" --latest
   expect_rc 0 "$1: latest verifies"
   checks=$((checks + 1))
-  [[ ! "$(cat "$2/latest")" < "$base_latest" ]] || fail "$1: latest went back from $base_latest to $(cat "$2/latest")"
-  status=$("$BRIX" recover list "$2" --verify --format json | jq -r '.checkpoints[] | select(.step == 2) | .status')
+  [[ ! "$(cat "$2/latest")" < "$3" ]] || fail "$1: latest went back from $3 to $(cat "$2/latest")"
+  local step=$((10#$(sed 's/step_\([0-9]*\)\.json/\1/' <<<"$3"))) status newer
   checks=$((checks + 1))
-  [ "$status" = complete ] || fail "$1: the previous checkpoint (step 2) is ${status:-gone}"
+  if [ -f "$2/manifests/$3" ]; then
+    status=$("$BRIX" recover list "$2" --verify --format json | jq -r ".checkpoints[] | select(.step == $step) | .status")
+    [ "$status" = complete ] || fail "$1: the previous checkpoint $3 is $status"
+  else
+    newer=$(ls "$2/manifests" | awk -v p="$3" '$0 > p' | wc -l)
+    [ "$newer" -ge 3 ] || fail "$1: the previous checkpoint $3 lost with only $newer newer"
+  fi
 }
 declare -i crashes=0 mid_save=0
-store=$work/crash
-for n in $(seq 1 500); do
-  rm -rf "$store"; cp -a "$work/base" "$store"
-  BRIX_CHECKPOINT_CRASH_AT=$n "$WORKER" checkpoint-stress --dir "$store" --bytes 1048576 --chunk 8192 --saves 1 \
-    --keep 3 >"$work/stress.out" 2>"$work/stress.err"
-  rc=$?
-  [ "$rc" = 0 ] && break
+for n in $(seq 1 300); do
+  # In the background, its wait silenced: bash would report every SIGKILL on stderr.
+  BRIX_CHECKPOINT_CRASH_AT=$n "$WORKER" "${stress[@]}" --saves 1 --keep 0 >"$work/stress.out" 2>"$work/stress.err" &
+  wait $! 2>/dev/null
+  writer_rc=$?
+  [ "$writer_rc" = 0 ] && break
   checks=$((checks + 1))
   point=$(grep -o '^crash point .*' "$work/stress.err")
-  [ "$rc" = 137 ] && [ -n "$point" ] || { fail "crash point $n: exit $rc, stderr $(cat "$work/stress.err")"; break; }
+  [ "$writer_rc" = 137 ] && [ -n "$point" ] || { fail "crash point $n: exit $writer_rc, stderr $(cat "$work/stress.err")"; break; }
   crashes+=1
-  # A save is under way until the fsync after `latest`'s rename; removals are garbage collection.
-  [[ "$point" == *"after removing"* || "$point" == *"after fsync of directory $store" && "$(cat "$store/latest")" == step_0000000003.json ]] ||
+  # The save is under way until the directory fsync that follows the rename of `latest`.
+  [[ "$point" == *"after fsync of directory $store" && "$(cat "$store/latest")" == step_0000000003.json ]] ||
     mid_save+=1
-  check_after_crash "crash point $n ($point)" "$store"
+  check_after_crash "crash point $n ($point)" "$store" "$base_latest"
+  rm -f "$store/manifests/step_0000000003.json"
+  echo "$base_latest" >"$store/latest.reset" && mv "$store/latest.reset" "$store/latest"
+  "$BRIX" recover gc "$store" >/dev/null || fail "gc after crash point $n"
+  checks=$((checks + 1))
+  [ "$(cd "$store" && find . -type f ! -name .lock | sort)" = "$base_files" ] || { fail "crash point $n: store not restored"; break; }
 done
 checks=$((checks + 1))
-[ "$rc" = 0 ] && grep -q "saved step 3" "$work/stress.out" || fail "no save ran through after $crashes crash points"
+[ "$writer_rc" = 0 ] && grep -q "saved step 3" "$work/stress.out" || fail "no save ran through after $crashes crash points"
 checks=$((checks + 1))
 [ "$mid_save" -ge 50 ] || fail "only $mid_save crash points inside a save (expected >= 50)"
 echo "crash points: $crashes, $mid_save of them inside a save"
 
-# Random SIGKILLs of a writer saving in a loop (timing differs by machine: the crash points above
-# are the guarantee, these add whatever the scheduler does).
-store=$work/random
-cp -a "$work/base" "$store"
+# Random SIGKILLs of a writer saving in a loop, garbage collection included (timing differs by
+# machine: the crash points above are the guarantee, these add whatever the scheduler does).
 for trial in $(seq 5); do
-  "$WORKER" checkpoint-stress --dir "$store" --bytes 1048576 --chunk 8192 --saves 100000 --keep 3 >/dev/null 2>&1 &
+  before=$(cat "$store/latest")
+  "$WORKER" "${stress[@]}" --saves 100000 --keep 3 >/dev/null 2>&1 &
   pid=$!
   sleep "0.0$((RANDOM % 90 + 5))"
   kill -KILL "$pid"
   wait "$pid" 2>/dev/null
-  check_after_crash "random kill $trial" "$store"
+  check_after_crash "random kill $trial" "$store" "$before"
 done
 run "$BRIX" recover gc "$store" --keep 3
 expect_rc 0 "gc after the crashes"
