@@ -1,3 +1,4 @@
+#include <csignal>
 #include <brix/recover/exclusions.hpp>
 #include <brix/recover/failures.hpp>
 #include <brix/recover/slurm.hpp>
@@ -104,6 +105,15 @@ TEST_CASE("recover::decide_exclusions") {
   CHECK(blames_node(killed));
   CHECK_FALSE(blames_node(termed));
   CHECK(blames_node(lost));
+  // A rank killed by SIGPIPE wrote to a dead peer's socket: the peer's node failed, not its own.
+  for (const int program : {SIGPIPE, SIGABRT, SIGSEGV}) {
+    Failure own = killed;
+    own.signal = program;
+    CHECK_FALSE(blames_node(own));
+  }
+  Failure bus = killed;
+  bus.signal = SIGBUS;
+  CHECK(blames_node(bus));
   const std::vector<brix::monitor::SuspectNode> suspects{{"n5", "gpu 3 at 95 C", 1.0}};
   const auto exclusions =
       decide_exclusions({exited, killed, termed, lost}, suspects, parse_scontrol_nodes(k_nodes));

@@ -1,6 +1,7 @@
 // brix-worker: the program `brix launch` starts on every rank for fabric benchmarks
 // (nccl-tests style) and a synthetic data-parallel training job. Parses flags, calls lib/.
 #include <brix/build_config.hpp>
+#include <csignal>
 #include <brix/util/error.hpp>
 #include <brix/fp8/format.hpp>
 #include <brix/worker/bench.hpp>
@@ -190,6 +191,9 @@ int run_train(const TrainFlags& flags) {
 } // namespace
 
 int main(int argc, char** argv) {
+  // A peer that dies closes its sockets; writing to one must be an error this rank reports (and
+  // brix launch records as an exit), not a SIGPIPE that reads as if this rank's node failed.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"brix-worker: collective benchmarks and synthetic training, started by brix launch",
                "brix-worker"};
   app.require_subcommand(1);

@@ -24,6 +24,17 @@ void add(std::vector<Exclusion>& exclusions, const std::string& node, std::strin
 
 bool stop_signal(int signal) { return signal == SIGTERM || signal == SIGINT || signal == SIGHUP; }
 
+/// Signals a process brings on itself or gets from a peer, not from its node: SIGPIPE (a peer
+/// closed the connection it wrote to: the peer's failure, seen here), SIGABRT (the program
+/// aborted: an assertion, an uncaught exception, a collective watchdog), SIGSEGV and SIGFPE
+/// (program bugs far more often than hardware), SIGUSR1/2 and SIGALRM (sent on purpose).
+/// What remains (SIGKILL from the OOM killer or a dying node, SIGBUS from memory errors,
+/// SIGILL, ...) blames the node.
+bool program_signal(int signal) {
+  return signal == SIGPIPE || signal == SIGABRT || signal == SIGSEGV || signal == SIGFPE ||
+         signal == SIGUSR1 || signal == SIGUSR2 || signal == SIGALRM;
+}
+
 } // namespace
 
 bool blames_node(const Failure& failure) {
@@ -33,7 +44,8 @@ bool blames_node(const Failure& failure) {
   case FailureKind::node_failed:
     return !failure.node.empty();
   case FailureKind::killed:
-    return !failure.node.empty() && failure.signal && !stop_signal(*failure.signal);
+    return !failure.node.empty() && failure.signal && !stop_signal(*failure.signal) &&
+           !program_signal(*failure.signal);
   case FailureKind::exited:
   case FailureKind::stopped:
     return false;
