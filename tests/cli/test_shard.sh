@@ -42,6 +42,28 @@ expect_rc 0 "yaml"; expect_out '^order: tp-cp-ep-dp-pp'
 run "$BRIX" shard --plan "$work/plan.yaml" --nodes "$fixtures/dgx-a-probe.yaml" "$fixtures/dgx-a-probe.yaml" --order tp-dp-pp
 expect_rc 0 "probe files"; expect_out 'order tp-dp-pp-cp-ep'
 
+# An adapter whose port is down (the faulty fixture's mlx5_3) is passed over and reported.
+hwloc="$BRIX_SOURCE_DIR/tests/fixtures/hwloc"
+run env SLURMD_NODENAME=f1 "$BRIX" probe --topology "$hwloc/dgx-h100-faulty.xml" --out "$work/P"
+expect_rc 0 "probe f1"
+run env SLURMD_NODENAME=a1 "$BRIX" probe --topology "$hwloc/dgx-a100.xml" --out "$work/P"
+expect_rc 0 "probe a1"
+run "$BRIX" shard --plan "$work/plan.yaml" --nodes "$work/P/f1.yaml" "$work/P/a1.yaml" --format json
+expect_rc 0 "adapter down"
+checks=$((checks + 1))
+python3 - "$out" <<'PY' || fail "adapter down: $out"
+import json, sys
+doc = json.loads(sys.argv[1])
+f1 = [r for r in doc["ranks"] if r["node"]["name"] == "f1"]
+assert len(f1) == 8
+assert all("mlx5_3" not in r["env"]["NCCL_IB_HCA"] for r in f1), [r["env"]["NCCL_IB_HCA"] for r in f1]
+assert doc["ranks"][3]["env"]["NCCL_IB_HCA"] != "=mlx5_3:1"
+down = [f for f in doc["findings"] if f["check"] == "adapter-down"]
+assert len(down) == 1 and down[0]["message"].startswith("f1: adapter mlx5_3 port 1 is DOWN"), doc["findings"]
+PY
+run "$BRIX" shard --plan "$work/plan.yaml" --nodes "$work/P/f1.yaml" "$work/P/a1.yaml"
+expect_rc 0 "adapter down, text"; expect_out 'warning: \[adapter-down\] f1: adapter mlx5_3 port 1 is DOWN'
+
 # Checks: a TP group across nodes (pp and dp before tp) is reported, the map still printed.
 run "$BRIX" shard --plan "$work/plan.yaml" --order pp-dp-tp-cp-ep
 expect_rc 0 "tp across nodes"; expect_out 'warning: \[tp-across-nodes\]'

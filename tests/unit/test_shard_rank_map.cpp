@@ -1,13 +1,20 @@
+#include "probe_fixtures.hpp"
+
 #include <brix/plan/plan_file.hpp>
+#include <brix/probe/report_json.hpp>
 #include <brix/shard/nodes.hpp>
 #include <brix/shard/rank_map.hpp>
 #include <brix/shard/rank_generator.hpp>
 #include <brix/util/document.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/output.hpp>
+#include <brix/util/strings.hpp>
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <fmt/format.h>
+#include <map>
 
 using namespace brix::shard;
 using brix::InputError;
@@ -45,7 +52,44 @@ ClusterNode synthetic_node(const std::string& name, const std::string& topology_
   return node;
 }
 
+/// A node as `brix probe --topology FIXTURE --format yaml` describes it, read back by shard.
+ClusterNode probed_node(const std::string& fixture, const std::string& host) {
+  const auto yaml = brix::util::to_yaml(brix::probe::report_to_json(probe_test::probe_fixture(fixture, host)));
+  auto node = synthetic_node(host, yaml, 0);
+  node.gpus = static_cast<int>(node.topology->gpus.size());
+  return node;
+}
+
 } // namespace
+
+TEST_CASE("shard::build_rank_map passes over an adapter whose port is down") {
+  // dgx-h100-faulty.xml: mlx5_3, the adapter beside GPU 3, is DOWN.
+  const auto faulty = probed_node("dgx-h100-faulty.xml", "f1");
+  REQUIRE(faulty.topology->find_nic("mlx5_3") != nullptr);
+  CHECK(faulty.topology->find_nic("mlx5_3")->down());
+  CHECK_FALSE(faulty.topology->find_nic("mlx5_2")->down());
+  const auto healthy = probed_node("dgx-h100.xml", "h1");
+  const auto map = build_rank_map(plan_of("{tp: 8, pp: 1, dp: 2}"), {faulty, healthy}, parse_order("tp-cp-ep-dp-pp"), 8);
+  const auto& r3 = map.ranks[3];
+  CHECK(r3.gpu == 3);
+  REQUIRE_FALSE(r3.nics.empty());
+  for (const auto& name : r3.nics) {
+    CHECK(name != "mlx5_3");
+    CHECK_FALSE(faulty.topology->find_nic(name)->down());
+  }
+  REQUIRE(env_of(r3, "NCCL_IB_HCA") != nullptr);
+  CHECK(env_of(r3, "NCCL_IB_HCA")->find("mlx5_3") == std::string::npos);
+  // The other GPUs keep their own adapter; the same GPU on the healthy node keeps mlx5_3.
+  CHECK(map.ranks[2].nics == std::vector<std::string>{"mlx5_2"});
+  CHECK(map.ranks[11].nics == std::vector<std::string>{"mlx5_3"});
+  REQUIRE_FALSE(map.findings.empty());
+  CHECK(map.findings[0].check == "adapter-down");
+  CHECK(map.findings[0].message.starts_with("f1: adapter mlx5_3 port 1 is DOWN, so the next-nearest active one "
+                                            "serves its ranks: rank 3 (GPU 3) uses "));
+  for (const auto& finding : map.findings) {
+    CHECK(finding.message.find("h1: adapter") == std::string::npos);
+  }
+}
 
 TEST_CASE("shard::build_rank_map on two DGX H100 nodes") {
   const auto nodes = load_nodes({k_fixture});

@@ -22,18 +22,19 @@ std::vector<int> embedding_group(const std::vector<int>& pipeline) {
 }
 
 /// The nearest compute adapters of a GPU: every adapter at the best path class among the compute
-/// adapters it lists (all adapters when none is marked compute).
+/// adapters it lists (all adapters when none is marked compute). Adapters whose port is down are
+/// passed over, so a GPU whose own adapter is down falls back to the next-nearest active one.
 std::pair<std::vector<std::string>, int> nearest_adapters(const TopologyGpu& gpu, const NodeTopology& topology) {
   bool any_compute = false;
   for (const auto& nic : gpu.nearest_nics) {
     const auto* info = topology.find_nic(nic.name);
-    any_compute = any_compute || (info != nullptr && info->compute);
+    any_compute = any_compute || (info != nullptr && info->compute && !info->down());
   }
   std::vector<std::string> names;
   int best = -1;
   for (const auto& nic : gpu.nearest_nics) {
     const auto* info = topology.find_nic(nic.name);
-    if (any_compute && (info == nullptr || !info->compute)) {
+    if ((info != nullptr && info->down()) || (any_compute && (info == nullptr || !info->compute))) {
       continue;
     }
     const int path = static_cast<int>(nic.path);
