@@ -133,6 +133,28 @@ TEST_CASE("shard::build_rank_map on two DGX H100 nodes") {
                                "dgx-b\ndgx-b\ndgx-b\ndgx-b\ndgx-b\ndgx-b\ndgx-b\ndgx-b\n");
 }
 
+TEST_CASE("shard::build_rank_map takes Megatron's pp-before-dp order for a dense model") {
+  // Llama-3.1-8B-like: tp 2, pp 2, dp 4 on 16 GPUs, order tp-cp-ep-pp-dp. Megatron defaults
+  // expert-TP to TP for a dense model, so its dense and expert pipeline groups agree.
+  const auto nodes = load_nodes({k_fixture});
+  const auto plan = plan_of("{tp: 2, pp: 2, dp: 4}");
+  const auto map = build_rank_map(plan, nodes, parse_order("tp-cp-ep-pp-dp"), 8, false);
+  REQUIRE(map.ranks.size() == 16);
+  // rank = tp + 2·(pp + 2·dp): rank 6 is tp 0, pp 1, dp 1.
+  const auto& r6 = map.ranks[6];
+  CHECK(r6.tp == 0);
+  CHECK(r6.pp == 1);
+  CHECK(r6.dp == 1);
+  CHECK(r6.groups.tp == std::vector<int>{6, 7});
+  CHECK(r6.groups.pp == std::vector<int>{4, 6});
+  CHECK(r6.groups.dp == std::vector<int>{2, 6, 10, 14});
+  CHECK(r6.groups.expert_tp == r6.groups.tp);
+  CHECK(r6.groups.ep == std::vector<int>{6});
+  // The same layout for a model with experts keeps the plan's etp 1: Megatron refuses that order.
+  CHECK_THROWS_WITH_AS(build_rank_map(plan, nodes, parse_order("tp-cp-ep-pp-dp"), 8, true),
+                       doctest::Contains("the pipeline groups of the dense and the expert layers differ"), InputError);
+}
+
 TEST_CASE("shard::build_rank_map interleaved stages") {
   const auto nodes = load_nodes({k_fixture});
   const auto plan = plan_of("{tp: 2, pp: 4, dp: 2, vpp: 2, schedule: interleaved}");
