@@ -178,6 +178,8 @@ void reshard_and_check(const test::SyntheticCheckpoint& model, int source_files,
   check_round_trip(dir.path / "hf", dir.path / "out", dir.path / "back");
 }
 
+/// The error of resharding `model` for `layout`, with the temporary folder's path left out
+/// ("model-00001-of-00002.safetensors: tensor ...", "<hf>/config.json" → "config.json").
 std::string reshard_error(const test::SyntheticCheckpoint& model, const std::string& layout) {
   TempDir dir("reshard-bad");
   test::write_checkpoint((dir.path / "hf").string(), model, 2);
@@ -187,7 +189,12 @@ std::string reshard_error(const test::SyntheticCheckpoint& model, const std::str
     (void)shard::write_reshard(job.checkpoint, job.plan, plan, job.model, (dir.path / "out").string(), 2);
   } catch (const InputError& e) {
     CHECK(!fs::exists(dir.path / "out"));
-    return e.what();
+    std::string message = e.what();
+    const auto folder = (dir.path / "hf").string() + "/";
+    for (auto at = message.find(folder); at != std::string::npos; at = message.find(folder)) {
+      message.erase(at, folder.size());
+    }
+    return message;
   }
   return "";
 }
@@ -215,22 +222,29 @@ TEST_CASE("shard::reshard Llama-shaped checkpoint") {
 
 TEST_CASE("shard::reshard refuses what it cannot place") {
   // o_proj's input has 8 heads × 64 = 512 columns: 8 parts of 64 cut its 128-wide FP8 blocks.
+  // Every message is "<file>: <what> (<expected>)", the file being the checkpoint file or the plan.
   CHECK(reshard_error(test::deepseek_v3_like({}), "{tp: 8, pp: 1, dp: 1}") ==
-        "tensor 'model.layers.0.self_attn.o_proj.weight': splitting dimension 1 (512) into 8 parts of 64 cuts "
-        "through its 128-wide FP8 scale blocks (each part must be a whole number of blocks)");
+        "model-00001-of-00002.safetensors: tensor 'model.layers.0.self_attn.o_proj.weight': splitting dimension 1 "
+        "(512) into 8 parts of 64 cuts through its 128-wide FP8 scale blocks (each part must be a whole number of "
+        "blocks)");
   // 4 key/value heads of 32 rows over 8 ranks.
   CHECK(reshard_error(test::llama_like({}), "{tp: 8, pp: 1, dp: 1}") ==
-        "tensor 'model.layers.0.self_attn.k_proj.weight': 128 rows of 32 per head do not split into 8 parts of "
-        "whole heads (4 heads) (the number of heads must be a multiple of the tensor-parallel size)");
+        "model-00001-of-00002.safetensors: tensor 'model.layers.0.self_attn.k_proj.weight': 128 rows of 32 per head "
+        "do not split into 8 parts of whole heads (4 heads) (the number of heads must be a multiple of the "
+        "tensor-parallel size)");
   auto unknown = test::llama_like({});
   unknown.tensors.push_back({"model.layers.1.self_attn.mystery.weight", safetensors::Dtype::bf16, {4, 4}});
-  CHECK(reshard_error(unknown, "{tp: 2, pp: 1, dp: 1}")
-            .starts_with("tensor 'model.layers.1.self_attn.mystery.weight': no known parallel role (in "
-                         "model-00002-of-00002.safetensors; model hf)"));
+  CHECK(reshard_error(unknown, "{tp: 2, pp: 1, dp: 1}") ==
+        "model-00002-of-00002.safetensors: tensor 'model.layers.1.self_attn.mystery.weight': no known parallel "
+        "role (model hf) (brix places the Llama/Mistral/Qwen/Mixtral/DeepSeek tensor names of transformers)");
   auto beyond = test::deepseek_v3_like({});
   beyond.tensors.push_back({"model.layers.2.mlp.experts.8.up_proj.weight", safetensors::Dtype::bf16, {4, 4}});
   CHECK(reshard_error(beyond, "{tp: 1, pp: 1, dp: 2, ep: 2}")
-            .starts_with("tensor 'model.layers.2.mlp.experts.8.up_proj.weight': no known parallel role"));
+            .ends_with("tensor 'model.layers.2.mlp.experts.8.up_proj.weight': no known parallel role (model hf) (brix "
+                       "places the Llama/Mistral/Qwen/Mixtral/DeepSeek tensor names of transformers)"));
+  // 8 routed experts over ep 3: the plan's layout is at fault.
+  CHECK(reshard_error(test::deepseek_v3_like({}), "{tp: 1, pp: 1, dp: 3, ep: 3}") ==
+        "plan.yaml: layout ep 3 does not split the 8 routed experts of hf (ep dividing 8)");
 }
 
 TEST_CASE("shard::merge refuses shards that disagree with the index") {
