@@ -99,7 +99,7 @@ expect_rc 2 "header length"; expect_one_line_err; nothing_left "$work/o2"
 expect_err "^brix: error: $second: header length 4294967295 runs past the end of the file \([0-9]+ bytes\) \(truncated or not a safetensors file\)\$"
 
 # Rewrite one header (of $2, default the second file): overlapping offsets, a dtype that disagrees
-# with the shape, malformed JSON.
+# with the shape, malformed JSON, a q_proj with the right bytes but not the config's shape.
 patch_header() {
   python3 - "${2:-$second}" "$1" <<'PY'
 import json, struct, sys
@@ -114,6 +114,8 @@ if how == "overlap":
     header[names[1]]["shape"] = header[names[1]]["shape"]
 elif how == "dtype":
     header[names[0]]["dtype"] = "F32"
+elif how == "qshape":
+    header["model.layers.0.self_attn.q_proj.weight"]["shape"] = [32, 128]
 text = json.dumps(header).encode()
 if how == "badjson":
     text = json.dumps(header, indent=1).encode()[:-1]  # no closing brace, on line > 1
@@ -136,6 +138,12 @@ run "$BRIX" shard weights --plan "$work/plan.yaml" --in "$work/bad" --out "$work
 expect_rc 2 "malformed header"; expect_one_line_err; nothing_left "$work/o9"
 expect_err "^brix: error: $second:[0-9]+: malformed header JSON: syntax error while parsing object - unexpected end of input; expected '}' \(\{\"tensor\": .*\)\$"
 checks=$((checks + 1)); ! grep -q 'line [0-9]*, column' <<<"$err" || fail "the line is inside the message: $err"
+
+# A tensor with the bytes of its role but not the shape config.json gives it (q_proj is [64, 64]).
+bad; patch_header qshape "$work/bad/model-00001-of-00002.safetensors"
+run "$BRIX" shard weights --plan "$work/plan.yaml" --in "$work/bad" --out "$work/o10"
+expect_rc 2 "shape against config"; expect_one_line_err; nothing_left "$work/o10"
+expect_err "^brix: error: $work/bad/model-00001-of-00002.safetensors: tensor 'model.layers.0.self_attn.q_proj.weight': shape \[32, 128\] does not match the model config \(expected \[64, 64\] = \[heads × head_dim, hidden\] from $work/bad/config.json\)\$"
 
 bad; echo '{"weight_map": {' >"$work/bad/model.safetensors.index.json"
 run "$BRIX" shard weights --plan "$work/plan.yaml" --in "$work/bad" --out "$work/o5"

@@ -247,6 +247,48 @@ TEST_CASE("shard::reshard refuses what it cannot place") {
         "plan.yaml: layout ep 3 does not split the 8 routed experts of hf (ep dividing 8)");
 }
 
+TEST_CASE("shard::reshard checks every tensor's shape against the model config") {
+  // q_proj with the right byte count but the wrong shape: [128, 512] where the config says
+  // 8 heads × 32 = 256 rows of hidden 256.
+  auto wrong = test::llama_like({});
+  for (auto& tensor : wrong.tensors) {
+    if (tensor.name == "model.layers.0.self_attn.q_proj.weight") {
+      tensor.shape = {128, 512};
+    }
+  }
+  CHECK(reshard_error(wrong, "{tp: 2, pp: 1, dp: 1}") ==
+        "model-00001-of-00002.safetensors: tensor 'model.layers.0.self_attn.q_proj.weight': shape [128, 512] does "
+        "not match the model config (expected [256, 256] = [heads × head_dim, hidden] from config.json)");
+  // With tp 1 nothing is split, and the shape is still checked.
+  CHECK(reshard_error(wrong, "{tp: 1, pp: 1, dp: 1}").find("shape [128, 512] does not match") != std::string::npos);
+  // MLA and MoE roles: kv_b_proj from the MLA ranks, an expert from the expert intermediate size.
+  auto mla = test::deepseek_v3_like({});
+  for (auto& tensor : mla.tensors) {
+    if (tensor.name == "model.layers.1.self_attn.kv_b_proj.weight") {
+      tensor.shape = {512, 256}; // the bytes of [8 × (64 + 64), 128]
+    }
+    if (tensor.name == "model.layers.1.self_attn.kv_b_proj.weight_scale_inv") {
+      tensor.shape = {4, 2};
+    }
+  }
+  CHECK(reshard_error(mla, "{tp: 2, pp: 1, dp: 1}")
+            .ends_with("tensor 'model.layers.1.self_attn.kv_b_proj.weight': shape [512, 256] does not match the "
+                       "model config (expected [1024, 128] = [heads × (qk_nope_head_dim + v_head_dim), kv_lora_rank] "
+                       "from config.json)"));
+  auto expert = test::deepseek_v3_like({});
+  for (auto& tensor : expert.tensors) {
+    if (tensor.name == "model.layers.2.mlp.experts.3.down_proj.weight") {
+      tensor.shape = {512, 256};
+    }
+    if (tensor.name == "model.layers.2.mlp.experts.3.down_proj.weight_scale_inv") {
+      tensor.shape = {4, 2};
+    }
+  }
+  CHECK(reshard_error(expert, "{tp: 1, pp: 1, dp: 2, ep: 2}")
+            .ends_with("tensor 'model.layers.2.mlp.experts.3.down_proj.weight': shape [512, 256] does not match the "
+                       "model config (expected [256, 512] = [hidden, moe_intermediate] from config.json)"));
+}
+
 TEST_CASE("shard::merge refuses shards that disagree with the index") {
   TempDir dir("merge-bad");
   test::write_checkpoint((dir.path / "hf").string(), test::llama_like({}), 2);

@@ -1,6 +1,7 @@
 #include <brix/shard/weight_plan.hpp>
 
 #include <brix/shard/rank_generator.hpp>
+#include <brix/shard/weight_shapes.hpp>
 #include <brix/util/document.hpp>
 #include <brix/util/error.hpp>
 
@@ -67,6 +68,18 @@ std::string weight_name_of_scale(const std::string& scale) {
                               const std::string& what, std::string_view expected) {
   fail_input(checkpoint.files[tensor.location.file].path(), 0, fmt::format("tensor '{}': {}", tensor.name, what),
              expected);
+}
+
+/// Checks the tensor's shape against what the model config says its role has.
+void check_shape(const safetensors::Checkpoint& checkpoint, const SourceTensor& tensor,
+                 const safetensors::TensorInfo& info, const model::ModelSpec& model) {
+  const auto expected = expected_shape(tensor.name, tensor.split.role, model);
+  if (expected && info.shape != expected->shape) {
+    fail_tensor(checkpoint, tensor,
+                fmt::format("shape {} does not match the model config", safetensors::shape_text(info.shape)),
+                fmt::format("expected {} = {} from {}", safetensors::shape_text(expected->shape), expected->formula,
+                            model.source.empty() ? model.name : model.source));
+  }
 }
 
 /// Checks one split against the tensor's shape; the FP8 block rules come in check_scales.
@@ -203,6 +216,7 @@ ReshardPlan plan_reshard(const safetensors::Checkpoint& checkpoint, const plan::
         tensor.split.dim = split_dimension(role->split);
         tensor.split.parts = role->expert >= 0 ? layout.etp : layout.tp;
       }
+      check_shape(checkpoint, tensor, info, model);
       check_split(checkpoint, tensor, info);
       by_name[tensor.name] = out.sources.size();
       out.sources.push_back(std::move(tensor));
