@@ -90,6 +90,16 @@ checks=$((checks + 1)); grep -q '^    gpu: h100-sxm$' "$work/cluster.yaml" || fa
 run "$BRIX" probe merge "$probes" --strict
 expect_rc 1 "merge --strict with drift"
 
+# --format json with --out writes <node>.json (the report --format json prints); merge reads it.
+mkdir -p "$work/json-probes"; cp "$probes/node001.yaml" "$work/json-probes/"
+run env SLURMD_NODENAME=node009 "$BRIX" probe --topology "$fixtures/dgx-h100-faulty.xml" --out "$work/json-probes" --format json
+expect_rc 0 "--out --format json"; expect_out "^wrote $work/json-probes/node009.json \(node name from SLURMD_NODENAME\)$"
+checks=$((checks + 1)); [ ! -e "$work/json-probes/node009.yaml" ] || fail "--format json wrote YAML too"
+checks=$((checks + 1)); python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["brix_probe"] == 1 and d["host"] == "node009"' \
+  "$work/json-probes/node009.json" || fail "node009.json is not the JSON report"
+run "$BRIX" probe merge "$work/json-probes"
+expect_rc 0 "merge of a JSON probe file"; expect_out '^2 nodes in 1 group$'; expect_out 'node009 +h100-sxm +mlx5_3 port state +DOWN'
+
 # Disk firmware and driver drift, from a copy of the fixture with another NVMe firmware and driver.
 sed -e 's/value="EPK9CB5Q"/value="EPK9AB5Q"/' -e 's/name="NVIDIADriverVersion" value="550.54.15"/name="NVIDIADriverVersion" value="535.104.05"/' \
   "$fixtures/dgx-h100.xml" >"$work/dgx-h100-old.xml"
