@@ -62,8 +62,39 @@ int pipeline_rank_of(int layer, int layers, const plan::Layout& layout) {
   return -1;
 }
 
+/// The dimension Megatron-LM's tensor parallelism cuts a Hugging Face tensor along, from its name
+/// alone (-1: every rank keeps it whole). Column-parallel layers (q/k/v, gate/up, MLA q_b/kv_b,
+/// the MTP eh_proj) cut their output rows, dim 0; row-parallel layers (o_proj, down_proj / w2)
+/// their input columns, dim 1, and keep their bias whole; vocabulary-parallel embeddings and heads
+/// cut dim 0; norms, routers and the MLA down-projections stay whole. A weight_scale_inv follows
+/// its weight.
+int megatron_split_dim(std::string name) {
+  if (name.ends_with("_scale_inv")) {
+    name.erase(name.size() - std::string_view("_scale_inv").size());
+  }
+  const auto last_dot = name.rfind('.');
+  const std::string param = name.substr(last_dot + 1);
+  const std::string module_path = name.substr(0, last_dot);
+  const std::string module = module_path.substr(module_path.rfind('.') + 1);
+  static const std::set<std::string> column{"q_proj", "k_proj", "v_proj", "gate_proj", "up_proj", "w1", "w3",
+                                            "q_b_proj", "kv_b_proj", "eh_proj"};
+  static const std::set<std::string> row{"o_proj", "down_proj", "w2"};
+  static const std::set<std::string> vocab{"embed_tokens", "lm_head", "head"};
+  if (column.count(module) != 0) {
+    return 0;
+  }
+  if (row.count(module) != 0) {
+    return param == "bias" ? -1 : 1;
+  }
+  if (vocab.count(module) != 0) {
+    return 0;
+  }
+  return -1;
+}
+
 /// Checks every shard against the original, independently of the resharder: which tensors each
-/// file must hold (from the names alone), their piece shapes, and their bytes element by element.
+/// file must hold and where each is cut (from the names alone), their piece shapes, and their
+/// bytes element by element.
 void check_shards(const fs::path& hf, const fs::path& out, const plan::Layout& layout, int layers, int experts,
                   bool tied) {
   const auto checkpoint = safetensors::open_checkpoint(hf.string());
@@ -71,7 +102,10 @@ void check_shards(const fs::path& hf, const fs::path& out, const plan::Layout& l
   std::map<std::string, int> split_dim;
   for (const auto& file : index["source"]["files"]) {
     for (const auto& tensor : file["tensors"]) {
-      split_dim[tensor["name"]] = tensor["dim"];
+      const std::string name = tensor["name"];
+      split_dim[name] = megatron_split_dim(name);
+      // brix's own index must say the same; the pieces below are cut by the derived dimension.
+      CHECK_MESSAGE(tensor["dim"].get<int>() == split_dim[name], name);
     }
   }
   const std::regex layer_re(R"(^model\.layers\.(\d+)\.)");
