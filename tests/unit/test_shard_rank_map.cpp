@@ -241,3 +241,128 @@ TEST_CASE("shard::read_topology errors") {
   const auto no_version = brix::util::DocNode::load_string("host: n\ngpus: []\n", "t.yaml");
   CHECK_THROWS_WITH_AS(read_topology(no_version), doctest::Contains("missing key 'brix_probe'"), InputError);
 }
+
+namespace {
+
+using RankGroupList = std::vector<std::vector<int>>;
+
+/// Megatron-LM's generate_masked_orthogonal_rank_groups, written again here from its description
+/// so brix's RankGenerator is compared with something it does not share code with: the world is
+/// a mixed-radix number over `sizes` (first fastest); the masked dimensions enumerate the members
+/// of a group, the unmasked ones enumerate the groups, each in the given order.
+RankGroupList megatron_masked_groups(const std::vector<int>& sizes, const std::vector<bool>& mask) {
+  std::vector<int> stride(sizes.size(), 1);
+  for (std::size_t d = 1; d < sizes.size(); ++d) {
+    stride[d] = stride[d - 1] * sizes[d - 1];
+  }
+  const int world = stride.back() * sizes.back();
+  std::vector<int> masked_size, masked_stride, free_size, free_stride;
+  for (std::size_t d = 0; d < sizes.size(); ++d) {
+    (mask[d] ? masked_size : free_size).push_back(sizes[d]);
+    (mask[d] ? masked_stride : free_stride).push_back(stride[d]);
+  }
+  // index → digits over `shape` (first fastest) → Σ digit · stride
+  const auto place = [](int index, const std::vector<int>& shape, const std::vector<int>& strides) {
+    int rank = 0;
+    for (std::size_t d = 0; d < shape.size(); ++d) {
+      rank += (index % shape[d]) * strides[d];
+      index /= shape[d];
+    }
+    return rank;
+  };
+  int group_size = 1;
+  for (const int size : masked_size) {
+    group_size *= size;
+  }
+  RankGroupList groups;
+  for (int group = 0; group < world / group_size; ++group) {
+    std::vector<int> members;
+    for (int member = 0; member < group_size; ++member) {
+      members.push_back(place(member, masked_size, masked_stride) + place(group, free_size, free_stride));
+    }
+    groups.push_back(std::move(members));
+  }
+  return groups;
+}
+
+/// Megatron-LM's RankGenerator.get_ranks: `order` names some of tp, cp, ep, dp, pp (the rest, of
+/// size 1, are appended); `token` names the masked ones, "dp-cp" style.
+RankGroupList megatron_get_ranks(const std::string& order, std::map<std::string, int> sizes, const std::string& token) {
+  auto names = brix::util::split(order, '-');
+  for (const std::string name : {"tp", "cp", "ep", "dp", "pp"}) {
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      REQUIRE(sizes.at(name) == 1);
+      names.push_back(name);
+    }
+  }
+  const auto wanted = brix::util::split(token, '-');
+  std::vector<int> ordered;
+  std::vector<bool> mask;
+  for (const auto& name : names) {
+    ordered.push_back(sizes.at(name));
+    mask.push_back(std::find(wanted.begin(), wanted.end(), name) != wanted.end());
+  }
+  return megatron_masked_groups(ordered, mask);
+}
+
+const std::vector<int>& group_holding(const RankGroupList& groups, int rank) {
+  for (const auto& group : groups) {
+    if (std::find(group.begin(), group.end(), rank) != group.end()) {
+      return group;
+    }
+  }
+  FAIL("rank ", rank, " is in no group");
+  return groups.front();
+}
+
+} // namespace
+
+TEST_CASE("shard::build_rank_map groups equal Megatron-LM's for several layouts") {
+  struct Case {
+    std::string layout;
+    std::string order;
+    bool moe;
+    std::int64_t layers;
+  };
+  const Case cases[] = {
+      {"{tp: 2, cp: 2, pp: 2, dp: 2}", "tp-cp-ep-dp-pp", false, 8},
+      {"{tp: 2, pp: 2, dp: 4, ep: 4}", "tp-cp-ep-dp-pp", true, 8},
+      {"{tp: 4, pp: 2, dp: 2, ep: 2, etp: 2}", "tp-cp-ep-dp-pp", true, 8},
+      {"{tp: 2, cp: 2, pp: 1, dp: 4, ep: 4, etp: 1}", "tp-cp-ep-dp-pp", true, 8},
+      {"{tp: 2, pp: 4, dp: 2, vpp: 2, schedule: interleaved}", "tp-cp-ep-dp-pp", false, 16},
+      {"{tp: 2, pp: 2, dp: 4}", "tp-cp-ep-pp-dp", false, 8},
+      {"{tp: 2, pp: 2, dp: 4, ep: 2, etp: 1}", "tp-cp-ep-pp-dp", true, 8},
+      {"{tp: 1, cp: 2, pp: 2, dp: 4, ep: 2}", "tp-cp-ep-pp-dp", true, 8},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.layout);
+    CAPTURE(c.order);
+    const auto plan = plan_of(c.layout);
+    const auto& layout = plan.layout;
+    ClusterNode node;
+    node.name = "n";
+    node.group = "g";
+    node.gpus = layout.world();
+    const auto map = build_rank_map(plan, {node}, parse_order(c.order), c.layers, c.moe);
+    // Megatron: dense groups over (tp, cp, dp, pp); expert groups over (etp, ep, expert-dp, pp) with
+    // etp = tp when the model has no experts (the flag is not passed) and cp folded into expert-dp.
+    const int etp = c.moe ? layout.etp : layout.tp;
+    const int ep = c.moe ? layout.ep : 1;
+    const std::map<std::string, int> dense{{"tp", layout.tp}, {"cp", layout.cp}, {"ep", 1}, {"dp", layout.dp},
+                                           {"pp", layout.pp}};
+    const std::map<std::string, int> expert{{"tp", etp}, {"cp", 1}, {"ep", ep},
+                                            {"dp", layout.world() / (etp * ep * layout.pp)}, {"pp", layout.pp}};
+    REQUIRE(static_cast<int>(map.ranks.size()) == layout.world());
+    for (const auto& rank : map.ranks) {
+      CAPTURE(rank.rank);
+      CHECK(rank.groups.tp == group_holding(megatron_get_ranks(c.order, dense, "tp"), rank.rank));
+      CHECK(rank.groups.cp == group_holding(megatron_get_ranks(c.order, dense, "cp"), rank.rank));
+      CHECK(rank.groups.dp == group_holding(megatron_get_ranks(c.order, dense, "dp"), rank.rank));
+      CHECK(rank.groups.dp_cp == group_holding(megatron_get_ranks(c.order, dense, "dp-cp"), rank.rank));
+      CHECK(rank.groups.pp == group_holding(megatron_get_ranks(c.order, dense, "pp"), rank.rank));
+      CHECK(rank.groups.ep == group_holding(megatron_get_ranks(c.order, expert, "ep"), rank.rank));
+      CHECK(rank.groups.expert_tp == group_holding(megatron_get_ranks(c.order, expert, "tp"), rank.rank));
+      CHECK(rank.groups.expert_dp == group_holding(megatron_get_ranks(c.order, expert, "dp"), rank.rank));
+    }
+  }
+}
