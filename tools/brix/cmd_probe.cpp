@@ -63,7 +63,8 @@ void run_probe(const ProbeOptions& options) {
   if (!options.nccl_topo.empty()) {
     const auto path = probe::expand_node_name(options.nccl_topo, report.host);
     util::write_file_atomically(path, probe::nccl_topology_xml(report));
-    std::cerr << fmt::format("brix: wrote NCCL topology {}\n", path);
+    std::cerr << fmt::format("brix: wrote NCCL topology {}{}\n", path,
+                             report.gpus.empty() ? " (no GPUs found: it describes the CPUs and adapters only)" : "");
   }
   if (!options.out_dir.empty()) {
     const auto path = probe::write_node_file(options.out_dir, report, format);
