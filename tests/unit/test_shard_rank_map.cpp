@@ -84,8 +84,8 @@ TEST_CASE("shard::build_rank_map passes over an adapter whose port is down") {
   CHECK(map.ranks[11].nics == std::vector<std::string>{"mlx5_3"});
   REQUIRE_FALSE(map.findings.empty());
   CHECK(map.findings[0].check == "adapter-down");
-  CHECK(map.findings[0].message.starts_with("f1: adapter mlx5_3 port 1 is DOWN, so the next-nearest active one "
-                                            "serves its ranks: rank 3 (GPU 3) uses "));
+  CHECK(map.findings[0].message.starts_with("f1: adapter mlx5_3 port 1 is DOWN; its ranks use the next-nearest "
+                                            "active adapters: rank 3 (GPU 3) -> "));
   for (const auto& finding : map.findings) {
     CHECK(finding.message.find("h1: adapter") == std::string::npos);
   }

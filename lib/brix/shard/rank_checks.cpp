@@ -64,7 +64,7 @@ void check_adapters_down(const RankMap& map, std::vector<Finding>& out) {
         }
         for (const auto& listed : gpu->nearest_nics) {
           if (listed.name == nic.name && (rank.nic_path < 0 || static_cast<int>(listed.path) < rank.nic_path)) {
-            moved.push_back(fmt::format("rank {} (GPU {}) uses {}", rank.rank, rank.gpu,
+            moved.push_back(fmt::format("rank {} (GPU {}) -> {}", rank.rank, rank.gpu,
                                         rank.nics.empty() ? std::string("no adapter")
                                                           : fmt::format("{}", fmt::join(rank.nics, "+"))));
           }
@@ -76,7 +76,7 @@ void check_adapters_down(const RankMap& map, std::vector<Finding>& out) {
       out.push_back({"adapter-down",
                      fmt::format("{}: adapter {} port {} is {}{}{}; bring the port up or leave the node out", node.name,
                                  nic.name, nic.port, nic.port_state,
-                                 moved.empty() ? "" : ", so the next-nearest active one serves its ranks: ",
+                                 moved.empty() ? "" : "; its ranks use the next-nearest active adapters: ",
                                  fmt::join(moved, "; "))});
     }
   }
