@@ -1,6 +1,8 @@
 // How fast `brix shard weights` reshards, against a plain copy of the same checkpoint measured in
-// the same run with the same threads, memory maps and fsync. Target: reshard throughput (bytes
-// written per second) at least 70% of the copy's. The checkpoint (DeepSeek-V3-shaped, FP8 with
+// the same run with the same threads, memory maps and fsync. Target: reshard throughput at least
+// 70% of the copy's, counted both ways: by bytes written (replicated tensors make the shards larger
+// than the checkpoint) and by source bytes (how much checkpoint is resharded per second, i.e. the
+// copy's time over the reshard's for the same checkpoint). The checkpoint (DeepSeek-V3-shaped, FP8 with
 // block scales, <= 2 GiB) lives under /tmp and is removed at the end.
 #include "../support/synthetic_checkpoint.hpp"
 
@@ -98,6 +100,7 @@ int main() {
 
   double best_copy = 0;
   double best_reshard = 0;
+  double best_reshard_source = 0;
   std::uint64_t copy_bytes = 0;
   shard::ReshardStats stats;
   for (int round = 0; round < 2; ++round) {
@@ -109,15 +112,21 @@ int main() {
     fs::remove_all(out);
     const double copy_rate = static_cast<double>(copy_bytes) / copy_seconds;
     const double reshard_rate = static_cast<double>(stats.bytes_written) / stats.seconds;
-    std::printf("round %d: copy %.2f GiB in %.2f s (%.2f GiB/s); reshard wrote %.2f GiB in %.2f s (%.2f GiB/s)\n",
+    const double reshard_source_rate = static_cast<double>(stats.bytes_read) / stats.seconds;
+    std::printf("round %d: copy %.2f GiB in %.2f s (%.2f GiB/s); reshard read %.2f GiB and wrote %.2f GiB in %.2f s "
+                "(%.2f GiB/s of source, %.2f GiB/s written)\n",
                 round + 1, static_cast<double>(copy_bytes) / (1u << 30), copy_seconds, copy_rate / (1u << 30),
-                static_cast<double>(stats.bytes_written) / (1u << 30), stats.seconds, reshard_rate / (1u << 30));
+                static_cast<double>(stats.bytes_read) / (1u << 30), static_cast<double>(stats.bytes_written) / (1u << 30),
+                stats.seconds, reshard_source_rate / (1u << 30), reshard_rate / (1u << 30));
     best_copy = std::max(best_copy, copy_rate);
     best_reshard = std::max(best_reshard, reshard_rate);
+    best_reshard_source = std::max(best_reshard_source, reshard_source_rate);
   }
   const double ratio = best_reshard / best_copy;
-  std::printf("reshard / copy throughput (bytes written per second, best of 2): %.2f (target >= 0.70) %s\n", ratio,
-              ratio >= 0.7 ? "ok" : "BELOW TARGET");
+  const double source_ratio = best_reshard_source / best_copy;
+  std::printf("reshard / copy throughput, best of 2: %.2f by bytes written, %.2f by source bytes (target >= 0.70 "
+              "both) %s\n",
+              ratio, source_ratio, std::min(ratio, source_ratio) >= 0.7 ? "ok" : "BELOW TARGET");
   std::printf("max resident set: %.0f MiB after writing the checkpoint, %.0f MiB at the end (inputs %.0f MiB)\n",
               rss_after_writing, max_resident_mib(), static_cast<double>(job.checkpoint.total_bytes()) / (1u << 20));
   return 0;

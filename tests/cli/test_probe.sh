@@ -41,6 +41,15 @@ run "$BRIX" probe --topology "$fixtures/dgx-h100-faulty.xml"
 expect_rc 0 "faulty fixture"; expect_out 'Gen5 x8 \(of x16\)'; expect_out 'mlx5_3 +0000:60:00.0 +0 +DOWN'
 expect_out 'PCIe link x8, expected x16'; expect_out 'mlx5_3: port 1 DOWN'
 
+# Without GPUs and adapters the matrix says so, and the NCCL XML still describes the CPUs.
+if [ ! -e /proc/driver/nvidia/version ] && [ ! -e /sys/class/infiniband ]; then
+  run env -u HWLOC_XMLFILE "$BRIX" probe --matrix
+  expect_rc 0 "matrix without GPUs"; expect_out '^No GPUs and no RDMA adapters found on '
+  run env -u HWLOC_XMLFILE "$BRIX" probe --nccl-topo "$work/cpu-only.xml"
+  expect_rc 0 "--nccl-topo without GPUs"; expect_err 'no GPUs found: it describes the CPUs and adapters only'
+  checks=$((checks + 1)); grep -q '^  <cpu numaid="[0-9]*" affinity="[0-9a-f,]*" arch=' "$work/cpu-only.xml" || fail "no <cpu> in $(cat "$work/cpu-only.xml")"
+fi
+
 run "$BRIX" probe --topology "$fixtures/dgx-a100.xml" --matrix
 expect_rc 0 "matrix"; expect_out '^ +GPU0 +GPU1 .* NIC9 +CPU Affinity +NUMA Affinity$'
 expect_out '^GPU0 +X +NV12 .*PXB +PXB +NODE +NODE +SYS +SYS +SYS +SYS +NODE +SYS +0-63,128-191 +0$'
@@ -60,7 +69,7 @@ if have xmllint "NCCL XML parse-back"; then
                'count(//pci[not(@busid) or not(@class) or not(@vendor) or not(@device) or not(@link_speed) or not(@link_width)])=0' \
                'count(//gpu[not(@dev) or not(@sm) or not(@rank) or not(@gdr)])=0' \
                'count(//nvlink[not(@target) or not(@count) or not(@tclass)])=0' \
-               'count(//net[not(@name) or not(@dev) or not(@speed) or not(@port) or not(@latency) or not(@guid)])=0' \
+               'count(//net[not(@name) or not(@dev) or not(@speed) or not(@port) or not(@latency) or not(@guid) or not(@maxconn)])=0' \
                'count(//gpu[not(parent::pci)])=0' 'count(//net[not(parent::nic/parent::pci)])=0' \
                '//pci[gpu/@dev="0"]/../pci/nic/net/@name="mlx5_0"' '//net[@name="mlx5_0"]/@speed="400000"'; do
     checks=$((checks + 1)); [ "$(xpath "boolean($query)")" = "true" ] || fail "NCCL XML: $query"
@@ -89,6 +98,16 @@ checks=$((checks + 1)); grep -q '^    gpu: h100-sxm$' "$work/cluster.yaml" || fa
 
 run "$BRIX" probe merge "$probes" --strict
 expect_rc 1 "merge --strict with drift"
+
+# --format json with --out writes <node>.json (the report --format json prints); merge reads it.
+mkdir -p "$work/json-probes"; cp "$probes/node001.yaml" "$work/json-probes/"
+run env SLURMD_NODENAME=node009 "$BRIX" probe --topology "$fixtures/dgx-h100-faulty.xml" --out "$work/json-probes" --format json
+expect_rc 0 "--out --format json"; expect_out "^wrote $work/json-probes/node009.json \(node name from SLURMD_NODENAME\)$"
+checks=$((checks + 1)); [ ! -e "$work/json-probes/node009.yaml" ] || fail "--format json wrote YAML too"
+checks=$((checks + 1)); python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["brix_probe"] == 1 and d["host"] == "node009"' \
+  "$work/json-probes/node009.json" || fail "node009.json is not the JSON report"
+run "$BRIX" probe merge "$work/json-probes"
+expect_rc 0 "merge of a JSON probe file"; expect_out '^2 nodes in 1 group$'; expect_out 'node009 +h100-sxm +mlx5_3 port state +DOWN'
 
 # Disk firmware and driver drift, from a copy of the fixture with another NVMe firmware and driver.
 sed -e 's/value="EPK9CB5Q"/value="EPK9AB5Q"/' -e 's/name="NVIDIADriverVersion" value="550.54.15"/name="NVIDIADriverVersion" value="535.104.05"/' \

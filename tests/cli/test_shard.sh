@@ -17,8 +17,9 @@ YAML
 run "$BRIX" shard --plan "$work/plan.yaml" --hostfile "$work/hosts"
 expect_rc 0 "rank map"
 expect_out '^16 ranks on 2 node\(s\)'
-expect_out '^ +5 +dgx-a +5 +1 +0 +1 +0 +0 +5 +0-15 +1 +70-83,182-195 +mlx5_5 \(PXB\)'
-expect_out '^ +13 +dgx-b +5 +1 +0 +1 +1 +0 +5 +16-31 '
+# Llama is dense: Megatron's expert-TP is tp, so the expert-data-parallel rank (edp) equals dp.
+expect_out '^ +5 +dgx-a +5 +1 +0 +1 +0 +0 +1 +0-15 +1 +70-83,182-195 +mlx5_5 \(PXB\)'
+expect_out '^ +13 +dgx-b +5 +1 +0 +1 +1 +0 +1 +16-31 '
 checks=$((checks + 1)); [ "$(sort "$work/hosts" | uniq -c | tr -s ' ')" = "$(printf ' 8 dgx-a\n 8 dgx-b')" ] || fail "hostfile: $(cat "$work/hosts")"
 
 run "$BRIX" shard --plan "$work/plan.yaml" --format json
@@ -41,6 +42,40 @@ expect_rc 0 "yaml"; expect_out '^order: tp-cp-ep-dp-pp'
 # Probe reports as nodes: two copies of one node's report.
 run "$BRIX" shard --plan "$work/plan.yaml" --nodes "$fixtures/dgx-a-probe.yaml" "$fixtures/dgx-a-probe.yaml" --order tp-dp-pp
 expect_rc 0 "probe files"; expect_out 'order tp-dp-pp-cp-ep'
+
+# A dense model with Megatron's pp-before-dp order: expert-TP defaults to TP, so it is accepted.
+run "$BRIX" shard --plan "$work/plan.yaml" --order tp-cp-ep-pp-dp --format json
+expect_rc 0 "dense model, order tp-cp-ep-pp-dp"
+checks=$((checks + 1))
+python3 - "$out" <<'PY' || fail "dense pp-before-dp groups: $err"
+import json, sys
+doc = json.loads(sys.argv[1])
+r = doc["ranks"][5]  # rank = tp + 4·(pp + 2·dp): tp 1, pp 1, dp 0
+assert doc["order"] == "tp-cp-ep-pp-dp"
+assert r["groups"]["tp"] == [4, 5, 6, 7] and r["groups"]["pp"] == [1, 5] and r["groups"]["dp"] == [5, 13]
+PY
+
+# An adapter whose port is down (the faulty fixture's mlx5_3) is passed over and reported.
+hwloc="$BRIX_SOURCE_DIR/tests/fixtures/hwloc"
+run env SLURMD_NODENAME=f1 "$BRIX" probe --topology "$hwloc/dgx-h100-faulty.xml" --out "$work/P"
+expect_rc 0 "probe f1"
+run env SLURMD_NODENAME=a1 "$BRIX" probe --topology "$hwloc/dgx-a100.xml" --out "$work/P"
+expect_rc 0 "probe a1"
+run "$BRIX" shard --plan "$work/plan.yaml" --nodes "$work/P/f1.yaml" "$work/P/a1.yaml" --format json
+expect_rc 0 "adapter down"
+checks=$((checks + 1))
+python3 - "$out" <<'PY' || fail "adapter down: $out"
+import json, sys
+doc = json.loads(sys.argv[1])
+f1 = [r for r in doc["ranks"] if r["node"]["name"] == "f1"]
+assert len(f1) == 8
+assert all("mlx5_3" not in r["env"]["NCCL_IB_HCA"] for r in f1), [r["env"]["NCCL_IB_HCA"] for r in f1]
+assert doc["ranks"][3]["env"]["NCCL_IB_HCA"] != "=mlx5_3:1"
+down = [f for f in doc["findings"] if f["check"] == "adapter-down"]
+assert len(down) == 1 and down[0]["message"].startswith("f1: adapter mlx5_3 port 1 is DOWN"), doc["findings"]
+PY
+run "$BRIX" shard --plan "$work/plan.yaml" --nodes "$work/P/f1.yaml" "$work/P/a1.yaml"
+expect_rc 0 "adapter down, text"; expect_out 'warning: \[adapter-down\] f1: adapter mlx5_3 port 1 is DOWN'
 
 # Checks: a TP group across nodes (pp and dp before tp) is reported, the map still printed.
 run "$BRIX" shard --plan "$work/plan.yaml" --order pp-dp-tp-cp-ep

@@ -47,15 +47,19 @@ second="$work/bad/model-00002-of-00002.safetensors"
 
 bad; truncate -s -7 "$second"
 run "$BRIX" shard weights --plan "$work/plan.yaml" --in "$work/bad" --out "$work/o1"
-expect_rc 2 "truncated"; expect_one_line_err; expect_err 'run past the end of the data'; nothing_left "$work/o1"
+expect_rc 2 "truncated"; expect_one_line_err; nothing_left "$work/o1"
+# Every message: brix: error: <file>[:<line>]: <what> (<what was expected>)
+expect_err "^brix: error: $second: tensor '[^']+': data_offsets \[[0-9]+, [0-9]+\] run past the end of the data \([0-9]+ bytes\) \(truncated file or corrupt header\)\$"
 
 bad; printf '\xff\xff\xff\xff\x00\x00\x00\x00' | dd of="$second" bs=1 seek=0 conv=notrunc status=none
 run "$BRIX" shard weights --plan "$work/plan.yaml" --in "$work/bad" --out "$work/o2"
-expect_rc 2 "header length"; expect_one_line_err; expect_err 'header length 4294967295 runs past the end of the file'; nothing_left "$work/o2"
+expect_rc 2 "header length"; expect_one_line_err; nothing_left "$work/o2"
+expect_err "^brix: error: $second: header length 4294967295 runs past the end of the file \([0-9]+ bytes\) \(truncated or not a safetensors file\)\$"
 
-# Rewrite one header: overlapping offsets, then a dtype that disagrees with the shape.
+# Rewrite one header (of $2, default the second file): overlapping offsets, a dtype that disagrees
+# with the shape, malformed JSON, a q_proj with the right bytes but not the config's shape.
 patch_header() {
-  python3 - "$second" "$1" <<'PY'
+  python3 - "${2:-$second}" "$1" <<'PY'
 import json, struct, sys
 path, how = sys.argv[1], sys.argv[2]
 raw = open(path, "rb").read()
@@ -68,34 +72,55 @@ if how == "overlap":
     header[names[1]]["shape"] = header[names[1]]["shape"]
 elif how == "dtype":
     header[names[0]]["dtype"] = "F32"
+elif how == "qshape":
+    header["model.layers.0.self_attn.q_proj.weight"]["shape"] = [32, 128]
 text = json.dumps(header).encode()
+if how == "badjson":
+    text = json.dumps(header, indent=1).encode()[:-1]  # no closing brace, on line > 1
 text += b" " * (-len(text) % 8)
 open(path, "wb").write(struct.pack("<Q", len(text)) + text + raw[8 + n:])
 PY
 }
 bad; patch_header overlap
 run "$BRIX" shard weights --plan "$work/plan.yaml" --in "$work/bad" --out "$work/o3"
-expect_rc 2 "overlap"; expect_one_line_err; expect_err 'overlap'; nothing_left "$work/o3"
+expect_rc 2 "overlap"; expect_one_line_err; nothing_left "$work/o3"
+expect_err "^brix: error: $second: tensors '[^']+' and '[^']+' overlap \(data_offsets \[[0-9]+, [0-9]+\] and \[[0-9]+, [0-9]+\]\) \(each tensor's bytes start where the previous tensor's end\)\$"
 
 bad; patch_header dtype
 run "$BRIX" shard weights --plan "$work/plan.yaml" --in "$work/bad" --out "$work/o4"
-expect_rc 2 "dtype/shape"; expect_one_line_err; expect_err "dtype F32 and shape \[[0-9, ]+\] need [0-9]+ bytes"; nothing_left "$work/o4"
+expect_rc 2 "dtype/shape"; expect_one_line_err; nothing_left "$work/o4"
+expect_err "^brix: error: $second: tensor '[^']+': dtype F32 and shape \[[0-9, ]+\] need [0-9]+ bytes but data_offsets \[[0-9]+, [0-9]+\] hold [0-9]+ \(data_offsets spanning the elements of the shape times the dtype's size\)\$"
+
+bad; patch_header badjson
+run "$BRIX" shard weights --plan "$work/plan.yaml" --in "$work/bad" --out "$work/o9"
+expect_rc 2 "malformed header"; expect_one_line_err; nothing_left "$work/o9"
+expect_err "^brix: error: $second:[0-9]+: malformed header JSON: syntax error while parsing object - unexpected end of input; expected '}' \(\{\"tensor\": .*\)\$"
+checks=$((checks + 1)); ! grep -q 'line [0-9]*, column' <<<"$err" || fail "the line is inside the message: $err"
+
+# A tensor with the bytes of its role but not the shape config.json gives it (q_proj is [64, 64]).
+bad; patch_header qshape "$work/bad/model-00001-of-00002.safetensors"
+run "$BRIX" shard weights --plan "$work/plan.yaml" --in "$work/bad" --out "$work/o10"
+expect_rc 2 "shape against config"; expect_one_line_err; nothing_left "$work/o10"
+expect_err "^brix: error: $work/bad/model-00001-of-00002.safetensors: tensor 'model.layers.0.self_attn.q_proj.weight': shape \[32, 128\] does not match the model config \(expected \[64, 64\] = \[heads × head_dim, hidden\] from $work/bad/config.json\)\$"
 
 bad; echo '{"weight_map": {' >"$work/bad/model.safetensors.index.json"
 run "$BRIX" shard weights --plan "$work/plan.yaml" --in "$work/bad" --out "$work/o5"
-expect_rc 2 "malformed index"; expect_one_line_err; expect_err 'model.safetensors.index.json: malformed JSON'; nothing_left "$work/o5"
+expect_rc 2 "malformed index"; expect_one_line_err; nothing_left "$work/o5"
+expect_err "^brix: error: $work/bad/model.safetensors.index.json:2: malformed JSON: syntax error while parsing object key - unexpected end of input; expected string literal \(\{\"metadata\": \{...\}, \"weight_map\": \{tensor: file\}\}\)\$"
 
 # A tensor the plan cannot place.
 make_checkpoint "$work/odd" "model.layers.0.self_attn.rotary_mystery.weight"
 make_plan "$work/odd.yaml" "$work/odd" "{tp: 2, pp: 2, dp: 1}"
 run "$BRIX" shard weights --plan "$work/odd.yaml" --in "$work/odd" --out "$work/o6"
 expect_rc 2 "unknown tensor"; expect_one_line_err
-expect_err "tensor 'model.layers.0.self_attn.rotary_mystery.weight': no known parallel role"; nothing_left "$work/o6"
+expect_err "^brix: error: $work/odd/model-00002-of-00002.safetensors: tensor 'model.layers.0.self_attn.rotary_mystery.weight': no known parallel role \(model [^)]+\) \(brix places the Llama/Mistral/Qwen/Mixtral/DeepSeek tensor names of transformers\)\$"
+nothing_left "$work/o6"
 
 # A split that cuts heads: 2 kv heads over tp 4.
 make_plan "$work/tp4.yaml" "$work/hf" "{tp: 4, pp: 1, dp: 1}"
 run "$BRIX" shard weights --plan "$work/tp4.yaml" --in "$work/hf" --out "$work/o7"
-expect_rc 2 "heads"; expect_one_line_err; expect_err "k_proj.weight': 32 rows of 16 per head do not split into 4 parts"; nothing_left "$work/o7"
+expect_rc 2 "heads"; expect_one_line_err; nothing_left "$work/o7"
+expect_err "^brix: error: $work/hf/model-0000[12]-of-00002.safetensors: tensor 'model.layers.0.self_attn.k_proj.weight': 32 rows of 16 per head do not split into 4 parts of whole heads \(2 heads\) \(the number of heads must be a multiple of the tensor-parallel size\)\$"
 
 # A shard that does not match the index: merge refuses before writing.
 cp -r "$work/shards" "$work/shards2"

@@ -121,7 +121,7 @@ TEST_CASE("probe::NCCL topology XML for the DGX H100 fixture parses back") {
   const auto nets = all(*root, "net");
   REQUIRE(nets.size() == 10);
   for (const auto* net : nets) {
-    require_attributes(*net, {"name", "dev", "speed", "port", "latency", "guid", "gdr"});
+    require_attributes(*net, {"name", "dev", "speed", "port", "latency", "guid", "maxconn", "gdr"});
     CHECK(net->parent->name == "nic");
     CHECK(net->parent->parent->name == "pci");
   }
@@ -156,6 +156,21 @@ TEST_CASE("probe::NCCL topology without the peer-memory module leaves gdr to NCC
   for (const auto* net : all(*root, "net")) {
     CHECK(net->attributes.count("gdr") == 0);
   }
+}
+
+TEST_CASE("probe::NCCL topology XML of a node without GPUs or adapters still lists its CPUs") {
+  auto report = probe_test::probe_fixture("dgx-h100.xml");
+  report.gpus.clear();
+  report.nics.clear();
+  const auto root = parse(nccl_topology_xml(report));
+  const auto cpus = all(*root, "cpu");
+  REQUIRE(cpus.size() == report.numa_nodes.size());
+  REQUIRE(cpus.size() == 2);
+  for (const auto* cpu : cpus) {
+    require_attributes(*cpu, {"numaid", "affinity", "arch"});
+    CHECK(cpu->children.empty());
+  }
+  CHECK(cpus[0]->attributes.at("affinity") == "000000ff,ffffffff,ffff0000,00000000,00ffffff,ffffffff");
 }
 
 TEST_CASE("probe::cpu_list_to_mask") {

@@ -78,6 +78,16 @@ TEST_CASE("probe::single-node cluster document follows the cluster schema") {
   CHECK(group["topology"]["host"] == "node001");
 }
 
+TEST_CASE("probe::single-node cluster document counts only adapters whose port is up") {
+  // The faulty fixture's mlx5_3 is DOWN: seven compute adapters carry traffic, not eight.
+  const auto report = probe_test::probe_fixture("dgx-h100-faulty.xml", "f1");
+  const auto adapters = compute_adapters(report);
+  CHECK(adapters.count == 7);
+  CHECK(adapters.down == 1);
+  CHECK(adapters.gbps == 400.0);
+  CHECK(single_node_cluster(report)["node_groups"][0]["nics"]["count"] == 7);
+}
+
 TEST_CASE("probe::text report and matrix") {
   const auto report = probe_test::probe_fixture("dgx-h100-faulty.xml");
   const brix::util::Style plain;

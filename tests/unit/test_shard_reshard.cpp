@@ -62,8 +62,39 @@ int pipeline_rank_of(int layer, int layers, const plan::Layout& layout) {
   return -1;
 }
 
+/// The dimension Megatron-LM's tensor parallelism cuts a Hugging Face tensor along, from its name
+/// alone (-1: every rank keeps it whole). Column-parallel layers (q/k/v, gate/up, MLA q_b/kv_b,
+/// the MTP eh_proj) cut their output rows, dim 0; row-parallel layers (o_proj, down_proj / w2)
+/// their input columns, dim 1, and keep their bias whole; vocabulary-parallel embeddings and heads
+/// cut dim 0; norms, routers and the MLA down-projections stay whole. A weight_scale_inv follows
+/// its weight.
+int megatron_split_dim(std::string name) {
+  if (name.ends_with("_scale_inv")) {
+    name.erase(name.size() - std::string_view("_scale_inv").size());
+  }
+  const auto last_dot = name.rfind('.');
+  const std::string param = name.substr(last_dot + 1);
+  const std::string module_path = name.substr(0, last_dot);
+  const std::string module = module_path.substr(module_path.rfind('.') + 1);
+  static const std::set<std::string> column{"q_proj", "k_proj", "v_proj", "gate_proj", "up_proj", "w1", "w3",
+                                            "q_b_proj", "kv_b_proj", "eh_proj"};
+  static const std::set<std::string> row{"o_proj", "down_proj", "w2"};
+  static const std::set<std::string> vocab{"embed_tokens", "lm_head", "head"};
+  if (column.count(module) != 0) {
+    return 0;
+  }
+  if (row.count(module) != 0) {
+    return param == "bias" ? -1 : 1;
+  }
+  if (vocab.count(module) != 0) {
+    return 0;
+  }
+  return -1;
+}
+
 /// Checks every shard against the original, independently of the resharder: which tensors each
-/// file must hold (from the names alone), their piece shapes, and their bytes element by element.
+/// file must hold and where each is cut (from the names alone), their piece shapes, and their
+/// bytes element by element.
 void check_shards(const fs::path& hf, const fs::path& out, const plan::Layout& layout, int layers, int experts,
                   bool tied) {
   const auto checkpoint = safetensors::open_checkpoint(hf.string());
@@ -71,7 +102,10 @@ void check_shards(const fs::path& hf, const fs::path& out, const plan::Layout& l
   std::map<std::string, int> split_dim;
   for (const auto& file : index["source"]["files"]) {
     for (const auto& tensor : file["tensors"]) {
-      split_dim[tensor["name"]] = tensor["dim"];
+      const std::string name = tensor["name"];
+      split_dim[name] = megatron_split_dim(name);
+      // brix's own index must say the same; the pieces below are cut by the derived dimension.
+      CHECK_MESSAGE(tensor["dim"].get<int>() == split_dim[name], name);
     }
   }
   const std::regex layer_re(R"(^model\.layers\.(\d+)\.)");
@@ -178,6 +212,8 @@ void reshard_and_check(const test::SyntheticCheckpoint& model, int source_files,
   check_round_trip(dir.path / "hf", dir.path / "out", dir.path / "back");
 }
 
+/// The error of resharding `model` for `layout`, with the temporary folder's path left out
+/// ("model-00001-of-00002.safetensors: tensor ...", "<hf>/config.json" → "config.json").
 std::string reshard_error(const test::SyntheticCheckpoint& model, const std::string& layout) {
   TempDir dir("reshard-bad");
   test::write_checkpoint((dir.path / "hf").string(), model, 2);
@@ -187,7 +223,12 @@ std::string reshard_error(const test::SyntheticCheckpoint& model, const std::str
     (void)shard::write_reshard(job.checkpoint, job.plan, plan, job.model, (dir.path / "out").string(), 2);
   } catch (const InputError& e) {
     CHECK(!fs::exists(dir.path / "out"));
-    return e.what();
+    std::string message = e.what();
+    const auto folder = (dir.path / "hf").string() + "/";
+    for (auto at = message.find(folder); at != std::string::npos; at = message.find(folder)) {
+      message.erase(at, folder.size());
+    }
+    return message;
   }
   return "";
 }
@@ -215,22 +256,71 @@ TEST_CASE("shard::reshard Llama-shaped checkpoint") {
 
 TEST_CASE("shard::reshard refuses what it cannot place") {
   // o_proj's input has 8 heads × 64 = 512 columns: 8 parts of 64 cut its 128-wide FP8 blocks.
+  // Every message is "<file>: <what> (<expected>)", the file being the checkpoint file or the plan.
   CHECK(reshard_error(test::deepseek_v3_like({}), "{tp: 8, pp: 1, dp: 1}") ==
-        "tensor 'model.layers.0.self_attn.o_proj.weight': splitting dimension 1 (512) into 8 parts of 64 cuts "
-        "through its 128-wide FP8 scale blocks (each part must be a whole number of blocks)");
+        "model-00001-of-00002.safetensors: tensor 'model.layers.0.self_attn.o_proj.weight': splitting dimension 1 "
+        "(512) into 8 parts of 64 cuts through its 128-wide FP8 scale blocks (each part must be a whole number of "
+        "blocks)");
   // 4 key/value heads of 32 rows over 8 ranks.
   CHECK(reshard_error(test::llama_like({}), "{tp: 8, pp: 1, dp: 1}") ==
-        "tensor 'model.layers.0.self_attn.k_proj.weight': 128 rows of 32 per head do not split into 8 parts of "
-        "whole heads (4 heads) (the number of heads must be a multiple of the tensor-parallel size)");
+        "model-00001-of-00002.safetensors: tensor 'model.layers.0.self_attn.k_proj.weight': 128 rows of 32 per head "
+        "do not split into 8 parts of whole heads (4 heads) (the number of heads must be a multiple of the "
+        "tensor-parallel size)");
   auto unknown = test::llama_like({});
   unknown.tensors.push_back({"model.layers.1.self_attn.mystery.weight", safetensors::Dtype::bf16, {4, 4}});
-  CHECK(reshard_error(unknown, "{tp: 2, pp: 1, dp: 1}")
-            .starts_with("tensor 'model.layers.1.self_attn.mystery.weight': no known parallel role (in "
-                         "model-00002-of-00002.safetensors; model hf)"));
+  CHECK(reshard_error(unknown, "{tp: 2, pp: 1, dp: 1}") ==
+        "model-00002-of-00002.safetensors: tensor 'model.layers.1.self_attn.mystery.weight': no known parallel "
+        "role (model hf) (brix places the Llama/Mistral/Qwen/Mixtral/DeepSeek tensor names of transformers)");
   auto beyond = test::deepseek_v3_like({});
   beyond.tensors.push_back({"model.layers.2.mlp.experts.8.up_proj.weight", safetensors::Dtype::bf16, {4, 4}});
   CHECK(reshard_error(beyond, "{tp: 1, pp: 1, dp: 2, ep: 2}")
-            .starts_with("tensor 'model.layers.2.mlp.experts.8.up_proj.weight': no known parallel role"));
+            .ends_with("tensor 'model.layers.2.mlp.experts.8.up_proj.weight': no known parallel role (model hf) (brix "
+                       "places the Llama/Mistral/Qwen/Mixtral/DeepSeek tensor names of transformers)"));
+  // 8 routed experts over ep 3: the plan's layout is at fault.
+  CHECK(reshard_error(test::deepseek_v3_like({}), "{tp: 1, pp: 1, dp: 3, ep: 3}") ==
+        "plan.yaml: layout ep 3 does not split the 8 routed experts of hf (ep dividing 8)");
+}
+
+TEST_CASE("shard::reshard checks every tensor's shape against the model config") {
+  // q_proj with the right byte count but the wrong shape: [128, 512] where the config says
+  // 8 heads × 32 = 256 rows of hidden 256.
+  auto wrong = test::llama_like({});
+  for (auto& tensor : wrong.tensors) {
+    if (tensor.name == "model.layers.0.self_attn.q_proj.weight") {
+      tensor.shape = {128, 512};
+    }
+  }
+  CHECK(reshard_error(wrong, "{tp: 2, pp: 1, dp: 1}") ==
+        "model-00001-of-00002.safetensors: tensor 'model.layers.0.self_attn.q_proj.weight': shape [128, 512] does "
+        "not match the model config (expected [256, 256] = [heads × head_dim, hidden] from config.json)");
+  // With tp 1 nothing is split, and the shape is still checked.
+  CHECK(reshard_error(wrong, "{tp: 1, pp: 1, dp: 1}").find("shape [128, 512] does not match") != std::string::npos);
+  // MLA and MoE roles: kv_b_proj from the MLA ranks, an expert from the expert intermediate size.
+  auto mla = test::deepseek_v3_like({});
+  for (auto& tensor : mla.tensors) {
+    if (tensor.name == "model.layers.1.self_attn.kv_b_proj.weight") {
+      tensor.shape = {512, 256}; // the bytes of [8 × (64 + 64), 128]
+    }
+    if (tensor.name == "model.layers.1.self_attn.kv_b_proj.weight_scale_inv") {
+      tensor.shape = {4, 2};
+    }
+  }
+  CHECK(reshard_error(mla, "{tp: 2, pp: 1, dp: 1}")
+            .ends_with("tensor 'model.layers.1.self_attn.kv_b_proj.weight': shape [512, 256] does not match the "
+                       "model config (expected [1024, 128] = [heads × (qk_nope_head_dim + v_head_dim), kv_lora_rank] "
+                       "from config.json)"));
+  auto expert = test::deepseek_v3_like({});
+  for (auto& tensor : expert.tensors) {
+    if (tensor.name == "model.layers.2.mlp.experts.3.down_proj.weight") {
+      tensor.shape = {512, 256};
+    }
+    if (tensor.name == "model.layers.2.mlp.experts.3.down_proj.weight_scale_inv") {
+      tensor.shape = {4, 2};
+    }
+  }
+  CHECK(reshard_error(expert, "{tp: 1, pp: 1, dp: 2, ep: 2}")
+            .ends_with("tensor 'model.layers.2.mlp.experts.3.down_proj.weight': shape [512, 256] does not match the "
+                       "model config (expected [256, 512] = [hidden, moe_intermediate] from config.json)"));
 }
 
 TEST_CASE("shard::merge refuses shards that disagree with the index") {

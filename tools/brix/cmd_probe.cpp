@@ -63,10 +63,11 @@ void run_probe(const ProbeOptions& options) {
   if (!options.nccl_topo.empty()) {
     const auto path = probe::expand_node_name(options.nccl_topo, report.host);
     util::write_file_atomically(path, probe::nccl_topology_xml(report));
-    std::cerr << fmt::format("brix: wrote NCCL topology {}\n", path);
+    std::cerr << fmt::format("brix: wrote NCCL topology {}{}\n", path,
+                             report.gpus.empty() ? " (no GPUs found: it describes the CPUs and adapters only)" : "");
   }
   if (!options.out_dir.empty()) {
-    const auto path = probe::write_node_file(options.out_dir, report);
+    const auto path = probe::write_node_file(options.out_dir, report, format);
     std::cout << fmt::format("wrote {} (node name from {})\n", path, report.host_source);
     return;
   }
@@ -131,7 +132,8 @@ void add_probe_command(CLI::App& app, CommandContext& context) {
                       "Write an NCCL topology XML (NCCL_TOPO_FILE); %h stands for the node name")
       ->type_name("FILE");
   auto* out = command->add_option("--out", probe_options->out_dir,
-                                  "Write DIR/<node>.yaml (node name from SLURMD_NODENAME, else the hostname)")
+                                  "Write DIR/<node>.yaml, or DIR/<node>.json with --format json (node name from "
+                                  "SLURMD_NODENAME, else the hostname)")
                   ->type_name("DIR");
   command->get_option("--matrix")->excludes(out);
   auto bench_flags = add_probe_bench_options(*command);

@@ -39,7 +39,7 @@ int run_rank_map(const RankMapOptions& options) {
   const auto plan = plan::load_plan_file(options.plan);
   const auto model = shard::load_plan_model(plan);
   const auto nodes = shard::load_plan_nodes(plan, options.nodes);
-  const auto map = shard::build_rank_map(plan, nodes, order, model.layers);
+  const auto map = shard::build_rank_map(plan, nodes, order, model.layers, model.moe.has_value());
   if (!options.hostfile.empty()) {
     util::write_file_atomically(options.hostfile, shard::slurm_hostfile(map));
   }

@@ -55,10 +55,13 @@ ComputeAdapters compute_adapters(const NodeReport& report) {
     if (!nic.compute || port == nullptr) {
       continue;
     }
-    ++adapters.count;
     all.push_back(port->rate_gbps);
-    if (port->state == "ACTIVE") {
+    // Only adapters that carry traffic count: a node with one port down has one adapter fewer.
+    if (port->state == "ACTIVE" || port->state == "ACTIVE_DEFER") {
+      ++adapters.count;
       active.push_back(port->rate_gbps);
+    } else {
+      ++adapters.down;
     }
   }
   adapters.gbps = most_common(active.empty() ? all : active);

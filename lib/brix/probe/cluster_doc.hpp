@@ -16,10 +16,12 @@ namespace brix::probe {
 [[nodiscard]] std::string dominant_gpu_model(const NodeReport& report);
 /// Catalog id of the dominant GPU model ("h100-sxm"); a derived id for models brix does not know.
 [[nodiscard]] std::string gpu_catalog_id(const NodeReport& report);
-/// Compute adapters (nearest to a GPU at PIX/PXB) and their most common active rate.
+/// Compute adapters (nearest to a GPU at PIX/PXB) whose first port is active, and their most
+/// common rate; those whose port is not active are counted apart.
 struct ComputeAdapters {
   int count = 0;
   double gbps = 0;
+  int down = 0;
 };
 [[nodiscard]] ComputeAdapters compute_adapters(const NodeReport& report);
 

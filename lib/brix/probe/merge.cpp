@@ -304,6 +304,7 @@ nlohmann::ordered_json merge_to_json(const MergeResult& result) {
                       {"gpus_per_node", group.gpus_per_node},
                       {"compute_adapters", group.adapters.count},
                       {"adapter_gbps", group.adapters.gbps},
+                      {"compute_adapters_down", group.adapters.down},
                       {"hosts", group.hosts},
                       {"in_cluster", group.in_cluster}});
   }
@@ -328,7 +329,10 @@ std::string merge_to_text(const MergeResult& result, const util::Style& style) {
                                 result.groups.size(), result.groups.size() == 1 ? "" : "s");
   util::Table groups({"group", "nodes", "GPUs/node", "GPU", "adapters", "hosts"}, {util::Align::left, util::Align::right, util::Align::right});
   for (const auto& group : result.groups) {
-    const std::string adapters = group.adapters.count > 0 ? fmt::format("{} × {:g} Gb/s", group.adapters.count, group.adapters.gbps) : "-";
+    std::string adapters = group.adapters.count > 0 ? fmt::format("{} × {:g} Gb/s", group.adapters.count, group.adapters.gbps) : "-";
+    if (group.adapters.down > 0) {
+      adapters += fmt::format(" ({} down)", group.adapters.down);
+    }
     std::string hosts = fmt::format("{}", fmt::join(group.hosts, ","));
     if (hosts.size() > 60) {
       hosts = fmt::format("{} … {} ({} hosts)", group.hosts.front(), group.hosts.back(), group.hosts.size());

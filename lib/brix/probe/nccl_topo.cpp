@@ -41,6 +41,8 @@ std::string cpu_list_to_mask(const std::string& cpus) {
 
 namespace {
 
+constexpr int k_default_max_connections = 131072;
+
 /// One <pci> element of the output: a switch (bridge) or an endpoint.
 struct Element {
   const PciNode* pci = nullptr;
@@ -182,6 +184,9 @@ void write_element(const Element& element, const NodeReport& report, int indent,
     if (!guid.empty()) {
       attributes += fmt::format(R"( guid="0x{}")", guid);
     }
+    // NCCL fills maxconn from the verbs device's max_qp; mlx5 adapters report 131072 and NCCL's
+    // own topology dumps show that value.
+    attributes += fmt::format(R"( maxconn="{}")", k_default_max_connections);
     // gdr only when the peer-memory module was seen; otherwise NCCL detects it itself.
     if (!report.software.gpudirect_rdma.empty()) {
       attributes += R"( gdr="1")";
@@ -225,6 +230,15 @@ std::string nccl_topology_xml(const NodeReport& report) {
   std::map<std::string, int> devs;
   for (std::size_t n = 0; n < report.nics.size(); ++n) {
     devs[report.nics[n].name] = static_cast<int>(n);
+  }
+  if (builder.cpus.empty()) {
+    // No GPU or adapter on the PCI tree: still describe the CPUs, one element per NUMA node.
+    for (const auto& node : report.numa_nodes) {
+      builder.cpus[node.index];
+    }
+    if (builder.cpus.empty()) {
+      builder.cpus[0];
+    }
   }
   std::string out = "<system version=\"1\">\n";
   for (auto& [numa, cpu] : builder.cpus) {

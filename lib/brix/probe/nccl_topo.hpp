@@ -2,7 +2,9 @@
 // NCCL topology XML (the NCCL_TOPO_FILE format) for a probed node:
 //   <system version="1"><cpu numaid affinity arch vendor familyid modelid>
 //     <pci busid class vendor device subsystem_vendor subsystem_device link_speed link_width>
-//       <gpu dev sm rank gdr><nvlink target count tclass/></gpu> | <nic><net .../></nic>
+//       <gpu dev sm rank gdr><nvlink target count tclass/></gpu> |
+//       <nic><net name dev speed port latency guid maxconn gdr/></nic>
+// A node without GPUs and adapters still gets its <cpu> elements (one per NUMA node).
 // PCIe switches are written the way NCCL's own sysfs walk sees them: one <pci> element per
 // switch (its upstream port), downstream ports and root ports folded away, so that NCCL derives
 // the same PIX/PXB/PHB paths as `brix probe`. Written for NCCL's own parser: no XML declaration,

@@ -1,6 +1,7 @@
 #include <brix/probe/node_files.hpp>
 
 #include <brix/probe/cluster_doc.hpp>
+#include <brix/probe/report_json.hpp>
 #include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/output.hpp>
@@ -17,7 +18,7 @@ std::string expand_node_name(std::string pattern, const std::string& host) {
   return pattern;
 }
 
-std::string write_node_file(const std::string& directory, const NodeReport& report) {
+std::string write_node_file(const std::string& directory, const NodeReport& report, util::Format format) {
   if (report.host.empty() || report.host.find('/') != std::string::npos || report.host.front() == '.') {
     throw InputError(fmt::format("node name '{}' cannot name a file", report.host));
   }
@@ -26,6 +27,11 @@ std::string write_node_file(const std::string& directory, const NodeReport& repo
   if (error) {
     throw InputError(located(directory, 0, fmt::format("cannot create directory ({})", error.message()),
                              "a writable directory for one file per node"));
+  }
+  if (format == util::Format::json) {
+    const auto path = (std::filesystem::path(directory) / (report.host + ".json")).string();
+    util::write_file_atomically(path, report_to_json(report).dump(2) + "\n");
+    return path;
   }
   const auto path = (std::filesystem::path(directory) / (report.host + ".yaml")).string();
   util::write_file_atomically(path, util::to_yaml(single_node_cluster(report)));

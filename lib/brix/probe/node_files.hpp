@@ -3,6 +3,7 @@
 // named by the node.
 
 #include <brix/probe/node_report.hpp>
+#include <brix/util/output.hpp>
 
 #include <string>
 
@@ -11,8 +12,11 @@ namespace brix::probe {
 /// Replaces every "%h" in `pattern` with the node name.
 [[nodiscard]] std::string expand_node_name(std::string pattern, const std::string& host);
 
-/// Writes DIR/<host>.yaml (the one-node cluster file) atomically, creating DIR; returns the path.
-/// A host name that cannot be a file name, or a directory that cannot be made, is an InputError.
-std::string write_node_file(const std::string& directory, const NodeReport& report);
+/// Writes what `brix probe --format FORMAT` prints into DIR/<host>.<ext>, atomically, creating
+/// DIR; returns the path. Text and YAML write <host>.yaml (the one-node cluster file), JSON writes
+/// <host>.json (the node report); `brix probe merge` reads both. A host name that cannot be a
+/// file name, or a directory that cannot be made, is an InputError.
+std::string write_node_file(const std::string& directory, const NodeReport& report,
+                            util::Format format = util::Format::yaml);
 
 } // namespace brix::probe

@@ -201,6 +201,10 @@ std::string render_matrix(const NodeReport& report) {
     table.add_row(std::move(row));
   }
   std::string out = table.render();
+  if (matrix.devices.empty()) {
+    return out + fmt::format("No GPUs and no RDMA adapters found on {} (GPUs: {}; RDMA: {}).\n", report.host,
+                             report.gpu_status, report.rdma_status);
+  }
   out += "\nLegend:\n\n"
          "  X    = Self\n"
          "  SYS  = Connection traversing PCIe as well as the SMP interconnect between NUMA nodes (e.g., QPI/UPI)\n"

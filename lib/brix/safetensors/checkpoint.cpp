@@ -1,6 +1,7 @@
 #include <brix/safetensors/checkpoint.hpp>
 
 #include <brix/util/error.hpp>
+#include <brix/util/json_error.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -13,10 +14,22 @@ namespace brix::safetensors {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+/// The line of the index that names `tensor` (0 when it is not there).
+int index_line(std::string_view text, const std::string& tensor) {
+  const auto at = text.find(fmt::format("\"{}\"", tensor));
+  return at == std::string_view::npos ? 0 : 1 + static_cast<int>(std::count(text.begin(), text.begin() + at, '\n'));
+}
+
+constexpr std::string_view k_weight_map_expected = "the weight_map names every tensor of the folder's files once";
+
+} // namespace
+
 std::string read_small_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    fail_input(path, 0, "cannot open the file");
+    fail_input(path, 0, "cannot open the file", "a readable file");
   }
   std::ostringstream out;
   out << in.rdbuf();
@@ -52,8 +65,8 @@ Checkpoint open_checkpoint(const std::string& dir) {
     try {
       index = nlohmann::ordered_json::parse(checkpoint.index_text);
     } catch (const nlohmann::json::parse_error& e) {
-      const std::string message = e.what();
-      fail_input(index_path, 0, fmt::format("malformed JSON: {}", message.substr(message.find("] ") + 2)));
+      util::fail_json_syntax(index_path, checkpoint.index_text, e,
+                             "{\"metadata\": {...}, \"weight_map\": {tensor: file}}");
     }
     if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
       fail_input(index_path, 0, "no weight_map object", "{\"metadata\": {...}, \"weight_map\": {tensor: file}}");
@@ -61,7 +74,9 @@ Checkpoint open_checkpoint(const std::string& dir) {
     std::set<std::string> names;
     for (const auto& [tensor, file] : index["weight_map"].items()) {
       if (!file.is_string() || !is_plain_file_name(file.get<std::string>())) {
-        fail_input(index_path, 0, fmt::format("weight_map['{}'] is not a file name in this folder: {}", tensor, file.dump()));
+        fail_input(index_path, index_line(checkpoint.index_text, tensor),
+                   fmt::format("weight_map['{}'] is not a file name in this folder: {}", tensor, file.dump()),
+                   "a file name such as \"model-00001-of-00002.safetensors\"");
       }
       weight_map[tensor] = file.get<std::string>();
       names.insert(file.get<std::string>());
@@ -82,20 +97,25 @@ Checkpoint open_checkpoint(const std::string& dir) {
       if (!checkpoint.index_name.empty()) {
         const auto it = weight_map.find(tensor.name);
         if (it == weight_map.end() || it->second != checkpoint.file_names[f]) {
-          fail_input(index_path, 0,
+          fail_input(index_path, index_line(checkpoint.index_text, tensor.name),
                      fmt::format("tensor '{}' is in {} but the weight_map {}", tensor.name, checkpoint.file_names[f],
-                                 it == weight_map.end() ? "does not name it" : "puts it in " + it->second));
+                                 it == weight_map.end() ? "does not name it" : "puts it in " + it->second),
+                     k_weight_map_expected);
         }
       }
       if (!checkpoint.tensors.emplace(tensor.name, TensorLocation{f, &tensor}).second) {
-        fail_input(file.path(), 0, fmt::format("tensor '{}' is also in {}", tensor.name,
-                                               checkpoint.file_names[checkpoint.tensors[tensor.name].file]));
+        fail_input(file.path(), 0,
+                   fmt::format("tensor '{}' is also in {}", tensor.name,
+                               checkpoint.file_names[checkpoint.tensors[tensor.name].file]),
+                   "each tensor in one file");
       }
     }
   }
   for (const auto& [tensor, file] : weight_map) {
     if (checkpoint.tensors.count(tensor) == 0) {
-      fail_input(index_path, 0, fmt::format("weight_map names tensor '{}' in {} but that file lacks it", tensor, file));
+      fail_input(index_path, index_line(checkpoint.index_text, tensor),
+                 fmt::format("weight_map names tensor '{}' in {} but that file lacks it", tensor, file),
+                 k_weight_map_expected);
     }
   }
   return checkpoint;

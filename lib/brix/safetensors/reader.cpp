@@ -1,6 +1,7 @@
 #include <brix/safetensors/reader.hpp>
 
 #include <brix/util/error.hpp>
+#include <brix/util/json_error.hpp>
 
 #include <algorithm>
 #include <fmt/format.h>
@@ -11,6 +12,9 @@ namespace brix::safetensors {
 namespace {
 
 using Json = nlohmann::ordered_json;
+
+constexpr std::string_view k_header_expected =
+    "{\"tensor\": {\"dtype\": \"BF16\", \"shape\": [r, c], \"data_offsets\": [b, e]}, ...}";
 
 std::uint64_t read_le64(std::span<const std::byte> bytes) {
   std::uint64_t value = 0;
@@ -91,15 +95,15 @@ void SafetensorsFile::parse() {
       return true;
     });
   } catch (const nlohmann::json::parse_error& error) {
-    const std::string message = error.what();
-    const auto at = message.find("] ");
-    fail(fmt::format("malformed header JSON: {}", at == std::string::npos ? message : message.substr(at + 2)));
+    // The line is the header's own: the JSON after the 8-byte length.
+    fail_input(file, util::json_error_line(header_bytes(), error),
+               fmt::format("malformed header JSON: {}", util::json_error_reason(error)), k_header_expected);
   }
   if (!duplicate.empty()) {
-    fail(fmt::format("header names tensor '{}' twice", duplicate));
+    fail(fmt::format("header names tensor '{}' twice", duplicate), "each tensor name once");
   }
   if (!header.is_object()) {
-    fail("the header is not a JSON object", "{\"tensor\": {\"dtype\", \"shape\", \"data_offsets\"}, ...}");
+    fail("the header is not a JSON object", k_header_expected);
   }
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
@@ -110,7 +114,7 @@ void SafetensorsFile::parse() {
       continue;
     }
     auto bad = [&](std::string_view what) {
-      fail(fmt::format("tensor '{}': {}", name, what), "{\"dtype\": \"BF16\", \"shape\": [r, c], \"data_offsets\": [b, e]}");
+      fail(fmt::format("tensor '{}': {}", name, what), k_header_expected);
     };
     if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets")) {
       bad("needs dtype, shape and data_offsets");
@@ -144,7 +148,8 @@ void SafetensorsFile::parse() {
     tensor.begin = offsets[0].get<std::uint64_t>();
     tensor.end = offsets[1].get<std::uint64_t>();
     if (tensor.end < tensor.begin) {
-      fail(fmt::format("tensor '{}': data_offsets [{}, {}] end before they begin", name, tensor.begin, tensor.end));
+      fail(fmt::format("tensor '{}': data_offsets [{}, {}] end before they begin", name, tensor.begin, tensor.end),
+           "data_offsets [begin, end] with begin <= end");
     }
     if (tensor.end > data_size) {
       fail(fmt::format("tensor '{}': data_offsets [{}, {}] run past the end of the data ({} bytes)", name,
@@ -157,7 +162,8 @@ void SafetensorsFile::parse() {
       fail(fmt::format("tensor '{}': dtype {} and shape {} need {} bytes but data_offsets [{}, {}] hold {}", name,
                        dtype_name(tensor.dtype), shape_text(tensor.shape),
                        count ? fmt::format("{}", *count * dtype_size(tensor.dtype)) : std::string("too many"),
-                       tensor.begin, tensor.end, tensor.bytes()));
+                       tensor.begin, tensor.end, tensor.bytes()),
+           "data_offsets spanning the elements of the shape times the dtype's size");
     }
     m_tensors.push_back(std::move(tensor));
   }
@@ -169,7 +175,8 @@ void SafetensorsFile::parse() {
   for (const auto& tensor : m_tensors) {
     if (tensor.begin < covered) {
       fail(fmt::format("tensors '{}' and '{}' overlap (data_offsets [{}, {}] and [{}, {}])", previous->name,
-                       tensor.name, previous->begin, previous->end, tensor.begin, tensor.end));
+                       tensor.name, previous->begin, previous->end, tensor.begin, tensor.end),
+           "each tensor's bytes start where the previous tensor's end");
     }
     if (tensor.begin > covered) {
       fail(fmt::format("data bytes [{}, {}) belong to no tensor (before '{}')", covered, tensor.begin, tensor.name),

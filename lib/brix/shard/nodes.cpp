@@ -32,8 +32,16 @@ NodeTopology read_topology(const DocNode& block) {
   NodeTopology topology;
   topology.source = where(block);
   for (const auto& nic : report.nics) {
-    const auto* port = nic.primary_port();
-    topology.nics.push_back({nic.name, nic.numa_node, nic.compute, port != nullptr ? port->number : 1});
+    // NCCL uses the port named in NCCL_IB_HCA: the first active one, else the first one.
+    const probe::NicPort* port = nic.primary_port();
+    for (const auto& each : nic.ports) {
+      if (each.state == "ACTIVE" || each.state == "ACTIVE_DEFER") {
+        port = &each;
+        break;
+      }
+    }
+    topology.nics.push_back({nic.name, nic.numa_node, nic.compute, port != nullptr ? port->number : 1,
+                             port != nullptr ? port->state : std::string()});
   }
   const auto gpu_nodes = block.at("gpus").elements();
   for (std::size_t i = 0; i < report.gpus.size(); ++i) {

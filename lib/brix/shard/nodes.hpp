@@ -21,7 +21,11 @@ struct TopologyNic {
   std::string name; ///< verbs device, "mlx5_0"
   int numa_node = -1;
   bool compute = false; ///< close to some GPU (PIX/PXB): meant for GPU traffic, not storage
-  int port = 1;         ///< first port number, as NCCL_IB_HCA wants it ("mlx5_0:1")
+  int port = 1;         ///< first active port (else the first port), as NCCL_IB_HCA wants it ("mlx5_0:1")
+  std::string port_state; ///< that port's state, "ACTIVE", "DOWN", ...; "" when the report gives none
+
+  /// Known to carry no traffic: a port state other than ACTIVE / ACTIVE_DEFER was reported.
+  [[nodiscard]] bool down() const { return !port_state.empty() && port_state != "ACTIVE" && port_state != "ACTIVE_DEFER"; }
 };
 
 using probe::PathClass;

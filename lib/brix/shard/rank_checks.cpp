@@ -1,5 +1,6 @@
 #include <brix/shard/rank_checks.hpp>
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <map>
 #include <set>
@@ -38,7 +39,51 @@ void check_tp_across_nodes(const RankMap& map, std::vector<Finding>& out) {
   }
 }
 
+/// Adapters whose port is down on nodes that host ranks, and which ranks had to fall back because
+/// the adapter would otherwise have been theirs.
+void check_adapters_down(const RankMap& map, std::vector<Finding>& out) {
+  for (std::size_t n = 0; n < map.nodes.size(); ++n) {
+    const auto& node = map.nodes[n];
+    if (!node.topology) {
+      continue;
+    }
+    for (const auto& nic : node.topology->nics) {
+      if (!nic.down()) {
+        continue;
+      }
+      std::vector<std::string> moved;
+      for (const auto& rank : map.ranks) {
+        if (rank.node != static_cast<int>(n)) {
+          continue;
+        }
+        // The rank was moved when the down adapter is closer to its GPU than what it got.
+        const auto gpu = std::find_if(node.topology->gpus.begin(), node.topology->gpus.end(),
+                                      [&](const TopologyGpu& each) { return each.index == rank.gpu; });
+        if (gpu == node.topology->gpus.end()) {
+          continue;
+        }
+        for (const auto& listed : gpu->nearest_nics) {
+          if (listed.name == nic.name && (rank.nic_path < 0 || static_cast<int>(listed.path) < rank.nic_path)) {
+            moved.push_back(fmt::format("rank {} (GPU {}) -> {}", rank.rank, rank.gpu,
+                                        rank.nics.empty() ? std::string("no adapter")
+                                                          : fmt::format("{}", fmt::join(rank.nics, "+"))));
+          }
+        }
+      }
+      if (!nic.compute && moved.empty()) {
+        continue; // a storage adapter no rank would use
+      }
+      out.push_back({"adapter-down",
+                     fmt::format("{}: adapter {} port {} is {}{}{}; bring the port up or leave the node out", node.name,
+                                 nic.name, nic.port, nic.port_state,
+                                 moved.empty() ? "" : "; its ranks use the next-nearest active adapters: ",
+                                 fmt::join(moved, "; "))});
+    }
+  }
+}
+
 void check_adapters(const RankMap& map, std::vector<Finding>& out) {
+  check_adapters_down(map, out);
   std::vector<std::string> across;
   for (const auto& rank : map.ranks) {
     if (rank.nic_path == static_cast<int>(PathClass::sys)) {
@@ -60,7 +105,7 @@ void check_adapters(const RankMap& map, std::vector<Finding>& out) {
     }
     std::map<std::string, int> served;
     for (const auto& nic : node.topology->nics) {
-      if (nic.compute) {
+      if (nic.compute && !nic.down()) {
         served[nic.name] = 0;
       }
     }

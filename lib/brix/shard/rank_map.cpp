@@ -22,18 +22,19 @@ std::vector<int> embedding_group(const std::vector<int>& pipeline) {
 }
 
 /// The nearest compute adapters of a GPU: every adapter at the best path class among the compute
-/// adapters it lists (all adapters when none is marked compute).
+/// adapters it lists (all adapters when none is marked compute). Adapters whose port is down are
+/// passed over, so a GPU whose own adapter is down falls back to the next-nearest active one.
 std::pair<std::vector<std::string>, int> nearest_adapters(const TopologyGpu& gpu, const NodeTopology& topology) {
   bool any_compute = false;
   for (const auto& nic : gpu.nearest_nics) {
     const auto* info = topology.find_nic(nic.name);
-    any_compute = any_compute || (info != nullptr && info->compute);
+    any_compute = any_compute || (info != nullptr && info->compute && !info->down());
   }
   std::vector<std::string> names;
   int best = -1;
   for (const auto& nic : gpu.nearest_nics) {
     const auto* info = topology.find_nic(nic.name);
-    if (any_compute && (info == nullptr || !info->compute)) {
+    if ((info != nullptr && info->down()) || (any_compute && (info == nullptr || !info->compute))) {
       continue;
     }
     const int path = static_cast<int>(nic.path);
@@ -108,7 +109,7 @@ void set_environment(RankPlacement& rank, const ClusterNode& node) {
 } // namespace
 
 RankMap build_rank_map(const plan::PlanFile& plan, const std::vector<ClusterNode>& nodes,
-                       const std::vector<std::string>& order, std::int64_t decoder_layers) {
+                       const std::vector<std::string>& order, std::int64_t decoder_layers, bool has_experts) {
   const auto& layout = plan.layout;
   RankMap map;
   map.layout = layout;
@@ -116,14 +117,17 @@ RankMap build_rank_map(const plan::PlanFile& plan, const std::vector<ClusterNode
   map.stages = plan::resolve_stages(plan, decoder_layers);
 
   const RankGenerator dense(order, layout.tp, layout.cp, 1, layout.dp, layout.pp);
-  const int expert_dp = layout.world() / (layout.etp * layout.ep * layout.pp);
-  const RankGenerator expert(order, layout.etp, 1, layout.ep, expert_dp, layout.pp);
+  // Megatron-LM: expert_tensor_parallel_size defaults to tensor_model_parallel_size.
+  const int expert_tp = has_experts ? layout.etp : layout.tp;
+  const int expert_ep = has_experts ? layout.ep : 1;
+  const int expert_dp = layout.world() / (expert_tp * expert_ep * layout.pp);
+  const RankGenerator expert(order, expert_tp, 1, expert_ep, expert_dp, layout.pp);
   if (dense.groups("pp") != expert.groups("pp")) {
     // Megatron asserts the same; it happens when pp is not last and expert-dp differs from dp.
     throw InputError(fmt::format(
         "order '{}': the pipeline groups of the dense and the expert layers differ (ep × etp = {} "
         "vs tp × cp = {}); put pp last in the order",
-        fmt::join(order, "-"), layout.ep * layout.etp, layout.tp * layout.cp));
+        fmt::join(order, "-"), expert_ep * expert_tp, layout.tp * layout.cp));
   }
   map.order = dense.order();
 

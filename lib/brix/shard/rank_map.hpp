@@ -71,8 +71,11 @@ struct RankMap {
 };
 
 /// Builds the map. More ranks than GPUs, or an order Megatron would refuse, is an InputError.
+/// `has_experts` false is a dense model: Megatron is then given no expert-TP size and defaults it
+/// to TP (as `brix plan --emit megatron` does), so the expert groups follow tp, not the plan's etp.
 [[nodiscard]] RankMap build_rank_map(const plan::PlanFile& plan, const std::vector<ClusterNode>& nodes,
-                                     const std::vector<std::string>& order, std::int64_t decoder_layers);
+                                     const std::vector<std::string>& order, std::int64_t decoder_layers,
+                                     bool has_experts = true);
 
 /// One line per rank in rank order: the host of each rank, for `srun --distribution=arbitrary`
 /// (SLURM_HOSTFILE). Nodes without host names are an InputError.

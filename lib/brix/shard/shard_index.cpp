@@ -1,6 +1,7 @@
 #include <brix/shard/shard_index.hpp>
 
 #include <brix/util/error.hpp>
+#include <brix/util/json_error.hpp>
 
 #include <fmt/format.h>
 #include <map>
@@ -72,8 +73,7 @@ ShardIndex read_shard_index(const std::string& path) {
   try {
     root = Json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
-    const std::string message = e.what();
-    fail(fmt::format("malformed JSON: {}", message.substr(message.find("] ") + 2)));
+    util::fail_json_syntax(path, text, e, "an index written by brix shard weights");
   }
   ShardIndex index;
   try {

@@ -1,6 +1,7 @@
 #include <brix/shard/weight_plan.hpp>
 
 #include <brix/shard/rank_generator.hpp>
+#include <brix/shard/weight_shapes.hpp>
 #include <brix/util/document.hpp>
 #include <brix/util/error.hpp>
 
@@ -14,10 +15,25 @@ namespace brix::shard {
 
 namespace {
 
+/// The line of `layout:` in the plan file (0 when the plan was not read from a file).
+int layout_line(const plan::PlanFile& plan) {
+  std::error_code error;
+  if (plan.path.empty() || !std::filesystem::exists(plan.path, error)) {
+    return 0;
+  }
+  const auto root = util::DocNode::load_file(plan.path);
+  const auto layout = root.find("layout");
+  return layout ? layout->line() : 0;
+}
 
+/// Throws "<plan file>:<line of layout>: <what> (<expected>)".
+[[noreturn]] void fail_layout(const plan::PlanFile& plan, const std::string& what, std::string_view expected) {
+  fail_input(plan.path.empty() ? std::string("plan") : plan.path, layout_line(plan), what, expected);
+}
 
 /// The shard files: one per distinct (pp, tp, ep) among the ranks, in Megatron's default order.
-std::vector<ShardCoordinates> shard_coordinates(const plan::Layout& layout) {
+std::vector<ShardCoordinates> shard_coordinates(const plan::PlanFile& plan) {
+  const auto& layout = plan.layout;
   const auto order = parse_order(k_default_order);
   const RankGenerator dense(order, layout.tp, layout.cp, 1, layout.dp, layout.pp);
   const RankGenerator expert(order, layout.etp, 1, layout.ep, layout.world() / (layout.etp * layout.ep * layout.pp),
@@ -29,10 +45,11 @@ std::vector<ShardCoordinates> shard_coordinates(const plan::Layout& layout) {
     const int expert_tp = expert.coordinate(rank, "tp");
     const auto [it, inserted] = expert_tp_of.emplace(key, expert_tp);
     if (!inserted && it->second != expert_tp) {
-      throw InputError(fmt::format("weights: with tp {} and etp {}, ranks with the same (pp, tp, ep) = ({}, {}, {}) "
-                                   "hold different expert-tensor-parallel pieces; one file per (pp, tp, ep) "
-                                   "needs etp to divide tp",
-                                   layout.tp, layout.etp, key[0], key[1], key[2]));
+      fail_layout(plan,
+                  fmt::format("with tp {} and etp {}, ranks with the same (pp, tp, ep) = ({}, {}, {}) hold different "
+                              "expert-tensor-parallel pieces, so one shard file per (pp, tp, ep) cannot serve them",
+                              layout.tp, layout.etp, key[0], key[1], key[2]),
+                  "etp dividing tp");
     }
   }
   std::vector<ShardCoordinates> out;
@@ -46,36 +63,57 @@ std::string weight_name_of_scale(const std::string& scale) {
   return scale.substr(0, scale.size() - std::string_view("_scale_inv").size());
 }
 
-[[noreturn]] void fail_tensor(const SourceTensor& tensor, const std::string& what, std::string_view expected = {}) {
-  throw InputError(located("", 0, fmt::format("tensor '{}': {}", tensor.name, what), expected));
+/// "<checkpoint file>: tensor '<name>': <what> (<expected>)".
+[[noreturn]] void fail_tensor(const safetensors::Checkpoint& checkpoint, const SourceTensor& tensor,
+                              const std::string& what, std::string_view expected) {
+  fail_input(checkpoint.files[tensor.location.file].path(), 0, fmt::format("tensor '{}': {}", tensor.name, what),
+             expected);
+}
+
+/// Checks the tensor's shape against what the model config says its role has.
+void check_shape(const safetensors::Checkpoint& checkpoint, const SourceTensor& tensor,
+                 const safetensors::TensorInfo& info, const model::ModelSpec& model) {
+  const auto expected = expected_shape(tensor.name, tensor.split.role, model);
+  if (expected && info.shape != expected->shape) {
+    fail_tensor(checkpoint, tensor,
+                fmt::format("shape {} does not match the model config", safetensors::shape_text(info.shape)),
+                fmt::format("expected {} = {} from {}", safetensors::shape_text(expected->shape), expected->formula,
+                            model.source.empty() ? model.name : model.source));
+  }
 }
 
 /// Checks one split against the tensor's shape; the FP8 block rules come in check_scales.
-void check_split(const SourceTensor& tensor, const safetensors::TensorInfo& info) {
+void check_split(const safetensors::Checkpoint& checkpoint, const SourceTensor& tensor,
+                 const safetensors::TensorInfo& info) {
   const auto& split = tensor.split;
   if (split.parts == 1 || split.role.scale) {
     return; // a block scale splits wherever its weight does: check_scales checks the pair
   }
   if (static_cast<int>(info.shape.size()) <= split.dim) {
-    fail_tensor(tensor, fmt::format("shape {} has no dimension {} to split ({}-parallel {})",
-                                    safetensors::shape_text(info.shape), split.dim, split_name(split.role.split),
-                                    split.role.module));
+    fail_tensor(checkpoint, tensor,
+                fmt::format("shape {} has no dimension {} to split ({}-parallel {})",
+                            safetensors::shape_text(info.shape), split.dim, split_name(split.role.split),
+                            split.role.module),
+                fmt::format("a tensor of at least {} dimensions", split.dim + 1));
   }
   const auto size = info.shape[static_cast<std::size_t>(split.dim)];
   if (size % split.parts != 0) {
-    fail_tensor(tensor, fmt::format("dimension {} of shape {} does not split into {} equal parts ({}-parallel)",
-                                    split.dim, safetensors::shape_text(info.shape), split.parts,
-                                    split_name(split.role.split)));
+    fail_tensor(checkpoint, tensor,
+                fmt::format("dimension {} of shape {} does not split into {} equal parts ({}-parallel)", split.dim,
+                            safetensors::shape_text(info.shape), split.parts, split_name(split.role.split)),
+                "a size divisible by the tensor-parallel size");
   }
   const auto unit = split.role.unit;
   if ((size / split.parts) % unit != 0) {
-    fail_tensor(tensor, fmt::format("{} rows of {} per head do not split into {} parts of whole heads ({} heads)",
-                                    size, unit, split.parts, size / unit),
+    fail_tensor(checkpoint, tensor,
+                fmt::format("{} rows of {} per head do not split into {} parts of whole heads ({} heads)", size, unit,
+                            split.parts, size / unit),
                 "the number of heads must be a multiple of the tensor-parallel size");
   }
 }
 
-void check_scales(const ReshardPlan& plan, const std::map<std::string, std::size_t>& by_name) {
+void check_scales(const safetensors::Checkpoint& checkpoint, const ReshardPlan& plan,
+                  const std::map<std::string, std::size_t>& by_name) {
   const auto& block = plan.fp8_block;
   for (const auto& tensor : plan.sources) {
     if (!tensor.split.role.scale) {
@@ -84,7 +122,8 @@ void check_scales(const ReshardPlan& plan, const std::map<std::string, std::size
     const auto weight_name = weight_name_of_scale(tensor.name);
     const auto it = by_name.find(weight_name);
     if (it == by_name.end()) {
-      fail_tensor(tensor, fmt::format("a block scale without its weight '{}'", weight_name));
+      fail_tensor(checkpoint, tensor, fmt::format("a block scale without its weight '{}'", weight_name),
+                  "each weight_scale_inv beside its weight");
     }
     const auto& weight = plan.sources[it->second];
     const auto& shape = weight.location.info->shape;
@@ -95,18 +134,20 @@ void check_scales(const ReshardPlan& plan, const std::map<std::string, std::size
       expected.push_back((shape[d] + b - 1) / b);
     }
     if (scale_shape != expected) {
-      fail_tensor(tensor, fmt::format("shape {} does not match weight {} in {} × {} blocks (expected {})",
-                                      safetensors::shape_text(scale_shape), safetensors::shape_text(shape),
-                                      block[0], block[1], safetensors::shape_text(expected)));
+      fail_tensor(checkpoint, tensor,
+                  fmt::format("shape {} does not match weight {} in {} × {} blocks",
+                              safetensors::shape_text(scale_shape), safetensors::shape_text(shape), block[0], block[1]),
+                  fmt::format("expected {}", safetensors::shape_text(expected)));
     }
     const auto& split = weight.split;
     if (split.parts > 1) {
       const auto piece = shape[static_cast<std::size_t>(split.dim)] / split.parts;
       const auto b = block[static_cast<std::size_t>(split.dim)];
       if (piece % b != 0) {
-        fail_tensor(weight, fmt::format("splitting dimension {} ({}) into {} parts of {} cuts through its {}-wide "
-                                        "FP8 scale blocks",
-                                        split.dim, shape[static_cast<std::size_t>(split.dim)], split.parts, piece, b),
+        fail_tensor(checkpoint, weight,
+                    fmt::format("splitting dimension {} ({}) into {} parts of {} cuts through its {}-wide FP8 scale "
+                                "blocks",
+                                split.dim, shape[static_cast<std::size_t>(split.dim)], split.parts, piece, b),
                     "each part must be a whole number of blocks");
       }
     }
@@ -153,8 +194,10 @@ ReshardPlan plan_reshard(const safetensors::Checkpoint& checkpoint, const plan::
   int experts_per_rank = 1;
   if (model.moe) {
     if (model.moe->routed_experts % layout.ep != 0) {
-      throw InputError(fmt::format("weights: {} routed experts do not split over ep {}", model.moe->routed_experts,
-                                   layout.ep));
+      fail_layout(plan,
+                 fmt::format("layout ep {} does not split the {} routed experts of {}", layout.ep,
+                             model.moe->routed_experts, model.name),
+                 fmt::format("ep dividing {}", model.moe->routed_experts));
     }
     experts_per_rank = static_cast<int>(model.moe->routed_experts / layout.ep);
   }
@@ -165,7 +208,7 @@ ReshardPlan plan_reshard(const safetensors::Checkpoint& checkpoint, const plan::
       SourceTensor tensor{info.name, {f, &info}, {}};
       const auto role = classify_weight(info.name, model);
       if (!role) {
-        fail_tensor(tensor, fmt::format("no known parallel role (in {}; model {})", checkpoint.file_names[f], model.name),
+        fail_tensor(checkpoint, tensor, fmt::format("no known parallel role (model {})", model.name),
                     "brix places the Llama/Mistral/Qwen/Mixtral/DeepSeek tensor names of transformers");
       }
       tensor.split.role = *role;
@@ -173,15 +216,16 @@ ReshardPlan plan_reshard(const safetensors::Checkpoint& checkpoint, const plan::
         tensor.split.dim = split_dimension(role->split);
         tensor.split.parts = role->expert >= 0 ? layout.etp : layout.tp;
       }
-      check_split(tensor, info);
+      check_shape(checkpoint, tensor, info, model);
+      check_split(checkpoint, tensor, info);
       by_name[tensor.name] = out.sources.size();
       out.sources.push_back(std::move(tensor));
     }
   }
-  check_scales(out, by_name);
+  check_scales(checkpoint, out, by_name);
 
   const bool tied_head = model.tied_embeddings && by_name.count("lm_head.weight") == 0;
-  for (const auto& at : shard_coordinates(layout)) {
+  for (const auto& at : shard_coordinates(plan)) {
     ShardFile file{at, shard_file_name(at), {}};
     for (std::size_t s = 0; s < out.sources.size(); ++s) {
       const auto& source = out.sources[s];
