@@ -42,6 +42,19 @@ expect_err "\| something broke on rank 1"
 expect_err "job failed after 0 restart"
 no_process_left "$tag"
 
+# The report and stop.json carry the failed rank's stderr every time, not only when the log
+# pump happens to have copied it before the worker is reaped (it is drained first).
+for i in $(seq 20); do
+  run "$BRIX" launch --quiet --nproc-per-node 2 --grace 5 --log-dir "$work/fail-tail/$i" -- "$work/fail.sh" "$tag"
+  expect_rc 3 "failing rank, run $i"
+  expect_err "last lines of .*rank_1\.err"
+  expect_err "\| something broke on rank 1"
+  checks=$((checks + 1))
+  grep -q '"something broke on rank 1"' "$work/fail-tail/$i/attempt_0/stop.json" ||
+    fail "run $i: stop.json lacks the stderr tail: $(cat "$work/fail-tail/$i/attempt_0/stop.json")"
+done
+no_process_left "$tag"
+
 # --max-restarts 1: rank 1 fails in attempt 0 only; all workers restart once and succeed.
 cat >"$work/flaky.sh" <<'SCRIPT'
 #!/bin/sh

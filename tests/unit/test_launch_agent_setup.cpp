@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 #include <unistd.h>
 
 using namespace brix::launch;
@@ -81,6 +82,41 @@ TEST_CASE("launch::LogPump") {
   ::close(console[0]);
   CHECK(shown == "[rank 3] first line\n[rank 3] second half\n[rank 3] no newline at the end\n");
   CHECK(read(dir / "rank_3.out") == "first line\nsecond half\nno newline at the end");
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("launch::LogPump wait_eof") {
+  const auto dir = std::filesystem::temp_directory_path() / fmt::format("brix-pump-eof-{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  const auto log = dir / "rank_1.err";
+  int worker[2];
+  REQUIRE(::pipe(worker) == 0);
+  auto write_text = [&](const std::string& text) {
+    REQUIRE(::write(worker[1], text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+  };
+  LogPump pump;
+  const auto id = pump.add(worker[0], log.string(), "[rank 1] ", -1);
+  SUBCASE("returns once the writer closed the pipe and every byte is in the file") {
+    std::thread writer([&] {
+      write_text("first line\n");
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      write_text("second line\n");
+      ::close(worker[1]);
+    });
+    CHECK(pump.wait_eof(id, std::chrono::seconds(5)));
+    CHECK(read(log) == "first line\nsecond line\n");
+    writer.join();
+  }
+  SUBCASE("gives up after the timeout while the pipe is held open") {
+    write_text("held\n");
+    const auto start = std::chrono::steady_clock::now();
+    CHECK_FALSE(pump.wait_eof(id, std::chrono::milliseconds(100)));
+    CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(100));
+    ::close(worker[1]);
+    CHECK(pump.wait_eof(id, std::chrono::seconds(5)));
+    CHECK(read(log) == "held\n");
+  }
+  pump.drain(std::chrono::seconds(1));
   std::filesystem::remove_all(dir);
 }
 

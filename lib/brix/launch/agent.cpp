@@ -355,14 +355,21 @@ int Agent::run() {
         Supervisor supervisor(m_processes, m_processes, util::system_clock(), supervision,
                               [this](std::string_view line) { note(line); });
         const bool console = m_options.console;
-        result = supervisor.run(specs, channel, [&](const WorkerSpec& spec, const SpawnedWorker& w) {
+        std::map<int, std::uint64_t> stderr_source; // by rank
+        const auto on_spawn = [&](const WorkerSpec& spec, const SpawnedWorker& w) {
           const auto prefix = fmt::format("[rank {}] ", spec.rank);
           pump.add(w.stdout_fd, spec.stdout_path, prefix, console ? STDOUT_FILENO : -1);
-          pump.add(w.stderr_fd, spec.stderr_path, prefix, console ? STDERR_FILENO : -1);
+          stderr_source[spec.rank] =
+              pump.add(w.stderr_fd, spec.stderr_path, prefix, console ? STDERR_FILENO : -1);
           if (m_node_monitoring) {
             m_node_monitoring->expect_rank(spec.rank, w.pid);
           }
-        });
+        };
+        // The failure report quotes the stderr log: let the pump finish copying it first.
+        const auto flush_output = [&](const WorkerSpec& spec) {
+          (void)pump.wait_eof(stderr_source.at(spec.rank), std::chrono::milliseconds(500));
+        };
+        result = supervisor.run(specs, channel, on_spawn, flush_output);
         pump.drain(std::chrono::seconds(2));
       }
       const auto& stop = result.stop;
