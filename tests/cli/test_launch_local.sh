@@ -93,7 +93,7 @@ chmod +x "$work/graceful.sh"
 mkdir -p "$work/marks"
 MARKS=$work/marks "$BRIX" launch --nproc-per-node 4 --grace 10 --quiet -- "$work/graceful.sh" "$tag" 2>"$work/term.err" &
 agent=$!
-for _ in $(seq 100); do [ "$(count_files "$work/marks/up.*")" -eq 4 ] && break; sleep 0.1; done
+wait_until 30 "4 workers started" have_files 4 "$work/marks/up.*"
 kill -TERM "$agent"
 wait "$agent" && rc=0 || rc=$?
 err=$(cat "$work/term.err")
@@ -107,7 +107,7 @@ no_process_left "$tag"
 rm -f "$work"/marks/*
 MARKS=$work/marks "$BRIX" launch --nproc-per-node 2 --grace 2 --quiet -- sh -c "trap '' TERM; touch \$MARKS/deaf.\$RANK; while :; do sleep 0.1; done; : $tag" 2>"$work/kill.err" &
 agent=$!
-for _ in $(seq 100); do [ "$(count_files "$work/marks/deaf.*")" -eq 2 ] && break; sleep 0.1; done
+wait_until 30 "2 workers ignoring SIGTERM started" have_files 2 "$work/marks/deaf.*"
 start=$(date +%s%N)
 kill -TERM "$agent"
 wait "$agent" && rc=0 || rc=$?
@@ -123,16 +123,20 @@ no_process_left "$tag"
 rm -f "$work"/marks/*
 MARKS=$work/marks "$BRIX" launch --nproc-per-node 2 --quiet -- sh -c 'trap "touch \$MARKS/usr1.\$RANK" USR1; touch $MARKS/up.$RANK; i=0; while [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done' 2>"$work/usr1.err" &
 agent=$!
-for _ in $(seq 100); do [ "$(count_files "$work/marks/up.*")" -eq 2 ] && break; sleep 0.1; done
+wait_until 30 "2 workers trapping SIGUSR1 started" have_files 2 "$work/marks/up.*"
 kill -USR1 "$agent"
 wait "$agent" && rc=0 || rc=$?
 expect_rc 0 "SIGUSR1 forwarded, job finishes"
 expect_count "workers that saw SIGUSR1" "$(count_files "$work/marks/usr1.*")" 2
 
-# SIGKILL to the agent: no worker outlives it, not even what the workers started.
-"$BRIX" launch --nproc-per-node 3 --quiet -- sh -c "sleep 60 & touch $work/marks/bg.\$RANK; sleep 61; : $tag" 2>/dev/null &
+# SIGKILL to the agent: no worker outlives it, not even what the workers started (the
+# background shell carries the tag too, so a surviving grandchild is seen).
+"$BRIX" launch --nproc-per-node 3 --quiet -- sh -c "sh -c 'sleep 60; : $tag' & touch $work/marks/bg.\$RANK; sleep 61; : $tag" 2>/dev/null &
 agent=$!
-for _ in $(seq 100); do [ "$(count_files "$work/marks/bg.*")" -eq 3 ] && break; sleep 0.1; done
+wait_until 30 "3 workers with a background child started" have_files 3 "$work/marks/bg.*"
+checks=$((checks + 1))
+[ "$(pgrep -fx -- "sh -c sleep 60; : $tag" | wc -l)" -eq 3 ] || fail "the tagged grandchildren are not running"
+
 kill -KILL "$agent"
 wait "$agent" 2>/dev/null
 no_process_left "$tag"
