@@ -148,6 +148,15 @@ expect_out "^\[rank 0\] refused$"
 expect_out "^\[rank 0\] ok$"
 expect_err "rendezvous store: refused client 127\.0\.0\.1:[0-9]+: wrong job token from 'test client'"
 
+# A 100-character --rdzv-id still gets monitoring: the collector's socket path is a digest of
+# the run id, within sun_path's 107 bytes.
+run "$BRIX" launch --rdzv-id "$(printf 'r%.0s' $(seq 100))" --log-dir "$work/long-id" -- \
+  sh -c 'test -S "$BRIX_MONITOR_SOCKET" && echo "socket ok"'
+expect_rc 0 "100-character run id"
+expect_out "^\[rank 0\] socket ok$"
+expect_err "monitor: 127\.0\.0\.1:[0-9]+"
+checks=$((checks + 1)); ! grep -q "monitoring disabled" <<<"$err" || fail "monitoring off for a long run id: $err"
+
 # --plan: every worker gets its coordinates in the plan (Llama-3.1-8B, tp 2 x pp 2).
 cat >"$work/plan.yaml" <<'YAML'
 brix_plan: 1
@@ -177,7 +186,38 @@ run "$BRIX" launch --hostfile "$work/hostfile" --node-rank 0 -- true
 expect_rc 2 "bad hostfile"; expect_err "hostfile:2: unknown field 'gpus=8'"
 run "$BRIX" launch --nnodes 2 -- true
 expect_rc 2 "--nnodes without a node list"; expect_err "no node list"
+
+# torchrun's spellings: --nnodes N or N:N, --standalone, --rdzv-backend c10d.
+run "$BRIX" launch --standalone --nnodes 1:1 --rdzv-backend c10d --nproc-per-node 2 -- sh -c 'echo "ws $WORLD_SIZE"'
+expect_rc 0 "torchrun flags"; expect_out "^\[rank 1\] ws 2$"
+run "$BRIX" launch --nnodes=1 --rdzv_backend=c10d -- true
+expect_rc 0 "--nnodes=1 --rdzv_backend=c10d"
+# --standalone inside a Slurm step is this node alone, not the allocation.
+SLURM_JOB_ID=5 SLURM_JOB_NODELIST='zz[1-2]' SLURM_NODEID=1 SLURM_STEP_ID=0 SLURMD_NODENAME=zz2 \
+  run "$BRIX" launch --standalone -- sh -c 'echo "ws $WORLD_SIZE $MASTER_ADDR"'
+expect_rc 0 "--standalone under Slurm"; expect_out "^\[rank 0\] ws 1 127\.0\.0\.1$"
+run "$BRIX" launch --nnodes 1:4 -- true
+expect_rc 2 "elastic range"; expect_err "^brix: error: --nnodes 1:4: elastic node ranges are not supported"; expect_one_line_err
+run "$BRIX" launch --hosts "127.0.0.1,127.0.0.1" --node-rank 0 --nnodes 3:3 -- true
+expect_rc 2 "--nnodes disagrees"; expect_err "--nnodes 3 but --hosts gives 2 nodes"; expect_one_line_err
+run "$BRIX" launch --nnodes x -- true
+expect_rc 2 "bad --nnodes"; expect_err "expected N or N:N"; expect_one_line_err
+run "$BRIX" launch --rdzv-backend etcd -- true
+expect_rc 2 "etcd"; expect_err "^brix: error: --rdzv-backend 'etcd' \(expected c10d"; expect_one_line_err
+run "$BRIX" launch --standalone --hosts "a,b" --node-rank 0 -- true
+expect_rc 2 "--standalone with --hosts"; expect_err "--standalone with --hosts"; expect_one_line_err
+run "$BRIX" launch --standalone --rdzv-endpoint 127.0.0.1:29400 -- true
+expect_rc 2 "--standalone with --rdzv-endpoint"; expect_err "--standalone with --rdzv-endpoint"; expect_one_line_err
 run "$BRIX" launch --hosts "n[1-2]" --node-rank 1 --rdzv-timeout 1 -- true
 expect_rc 2 "unresolvable node 0"; expect_err "node 'n1' does not resolve"
+expect_err "or node 0's address with --master-addr or --rdzv-endpoint"
+# What that suggests works: under Slurm with node names that resolve nowhere, --master-addr is
+# where node 0 hosts the store (the agent gets as far as waiting for node 1).
+SLURM_CONF=/nonexistent SLURM_JOB_ID=5 SLURM_JOB_NODELIST='zz[1-2]' SLURM_NODEID=0 SLURM_STEP_ID=0 \
+  SLURMD_NODENAME=zz1 BRIX_JOB_TOKEN=t run "$BRIX" launch --master-addr 127.0.0.1 \
+  --rdzv-port "$(free_port)" --master-port "$(free_port)" --rdzv-timeout 1 --log-dir "$work/zz" -- true
+expect_rc 1 "--master-addr for an unresolvable node 0"
+expect_err "1 of 2 nodes did not join: zz2 \(node rank 1\)"
+checks=$((checks + 1)); ! grep -q "does not resolve" <<<"$err" || fail "--master-addr ignored: $err"
 
 finish

@@ -1,6 +1,7 @@
 #include <brix/launch/agent_setup.hpp>
 #include <brix/launch/log_pump.hpp>
 #include <brix/launch/stop_record.hpp>
+#include <brix/util/error.hpp>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -51,9 +52,35 @@ TEST_CASE("launch::choose_run_id and choose_token") {
   CHECK(choose_token("", env_of({}), "r", false) == choose_token("", env_of({}), "r", false));
   CHECK(choose_token("", env_of({}), "r", false) != choose_token("", env_of({}), "s", false));
   CHECK(choose_token("", env_of({}), "r", true) != choose_token("", env_of({}), "r", true));
+  NodeSet standalone;
+  standalone.hosts = {"localhost"};
+  standalone.source = "single node";
+  CHECK(choose_run_id("", env_of({{"SLURM_JOB_ID", "7"}}), standalone, 0) != "slurm-7");
+  check_rdzv_backend("c10d");
+  CHECK_THROWS_WITH_AS(check_rdzv_backend("etcd"), doctest::Contains("expected c10d"),
+                       brix::InputError);
+  CHECK(token_is_guessable("", env_of({}), false));
+  CHECK(token_is_guessable("", env_of({{"BRIX_JOB_TOKEN", ""}}), false));
+  CHECK_FALSE(token_is_guessable("", env_of({{"BRIX_JOB_TOKEN", "env"}}), false));
+  CHECK_FALSE(token_is_guessable("given", env_of({}), false));
+  CHECK_FALSE(token_is_guessable("", env_of({}), true)); // one node: a random token
   CHECK(random_hex().size() == 32);
   CHECK(is_loopback("127.0.0.1"));
   CHECK_FALSE(is_loopback("10.1.2.3"));
+}
+
+TEST_CASE("launch::monitor_socket_path") {
+  const std::string long_id(100, 'r');
+  const auto path = monitor_socket_path(long_id, 12, env_of({}));
+  CHECK(path.size() <= 107); // sun_path
+  CHECK(path.starts_with("/tmp/brix-monitor-"));
+  CHECK(path.ends_with("-12.sock"));
+  CHECK(path == monitor_socket_path(long_id, 12, env_of({})));
+  CHECK(path != monitor_socket_path(long_id + "x", 12, env_of({})));
+  CHECK(path != monitor_socket_path(long_id, 13, env_of({})));
+  CHECK(monitor_socket_path(long_id, 0, env_of({{"TMPDIR", "/scratch/me/"}})).starts_with("/scratch/me/brix-monitor-"));
+  const auto deep = "/" + std::string(90, 'd');
+  CHECK(monitor_socket_path(long_id, 0, env_of({{"TMPDIR", deep}})).starts_with("/tmp/"));
 }
 
 TEST_CASE("launch::LogPump") {
