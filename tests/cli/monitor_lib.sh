@@ -31,8 +31,17 @@ start_monitor() {
   export BRIX_MONITOR_SOCKET="$work/node-a.sock"
 }
 
-# run_ranks ARGS...: the fake ranks (see monitor_ranks.py --help), then one more sample interval.
+# run_ranks ARGS...: the fake ranks (see monitor_ranks.py --help); then waits (up to 30 s) until
+# the monitor has seen every rank exit, so their last reports are in.
 run_ranks() {
   python3 "$BRIX_SOURCE_DIR/tests/cli/monitor_ranks.py" "$@" || return 1
-  sleep 1
+  for _ in $(seq 150); do
+    "$BRIX" monitor "$job" --once --format json 2>/dev/null | python3 -c '
+import json, sys
+ranks = json.load(sys.stdin)["ranks"]
+sys.exit(0 if ranks and all(r["state"] == "exited" for r in ranks) else 1)' && return 0
+    sleep 0.2
+  done
+  echo "FAIL: the monitor did not see every rank exit within 30 s" >&2
+  return 1
 }

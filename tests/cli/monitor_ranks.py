@@ -6,6 +6,7 @@ involved. One rank can be slowed."""
 import argparse
 import multiprocessing as mp
 import os
+import sys
 import time
 
 MAN_PAGE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "man", "brix-monitor.1")
@@ -51,9 +52,18 @@ def main():
     ranks = [context.Process(target=rank_main, args=(r, args, barrier)) for r in range(args.ranks)]
     for process in ranks:
         process.start()
+    deadline = time.monotonic() + 120
+    hung = []
     for process in ranks:
-        process.join(timeout=120)
-    raise SystemExit(max(abs(p.exitcode or 0) for p in ranks))
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
+        if process.is_alive():  # a hung rank is a failure, not exit code None
+            hung.append(process)
+            process.kill()
+            process.join()
+    if hung:
+        print(f"monitor_ranks: {len(hung)} rank(s) still running after 120 s, killed", file=sys.stderr)
+        raise SystemExit(1)
+    raise SystemExit(max(abs(p.exitcode) for p in ranks))
 
 
 if __name__ == "__main__":

@@ -25,11 +25,17 @@ expect_out "^\[rank 0\] # brix-worker bench: allreduce on gloo, 4 ranks"
 expect_out "Out of bounds values : 0 OK"
 expect_count "rank logs" "$(count_files "$work/two/attempt_0/rank_*.out")" 4
 
-# A node that never arrives is named by node rank, on node 0.
+# A node that never arrives is named by node rank, on node 0. Without BRIX_JOB_TOKEN node 0
+# warns that the derived token can be guessed; with it, it does not.
 rdzv=$(free_port)
-run "$BRIX" launch --hosts "$hosts" --node-rank 0 --rdzv-port "$rdzv" --rdzv-timeout 1 -- true
+run env -u BRIX_JOB_TOKEN "$BRIX" launch --hosts "$hosts" --node-rank 0 --rdzv-port "$rdzv" --rdzv-timeout 1 -- true
 expect_rc 1 "missing node"
 expect_err "1 of 2 nodes did not join: 127\.0\.0\.1 \(node rank 1\)"
+expect_err "^brix launch: warning: BRIX_JOB_TOKEN is not set"
+checks=$((checks + 1)); [ "$(grep -c warning <<<"$err")" -eq 1 ] || fail "the token warning is not one line: $err"
+BRIX_JOB_TOKEN=secret run "$BRIX" launch --hosts "$hosts" --node-rank 0 --rdzv-port "$rdzv" --rdzv-timeout 1 -- true
+expect_rc 1 "missing node, with a token"
+checks=$((checks + 1)); ! grep -q "warning" <<<"$err" || fail "token warning despite BRIX_JOB_TOKEN: $err"
 
 # Node 1's agent is SIGKILLed: node 0 sees no heartbeat and ends the job, no worker left.
 rdzv=$(free_port); master=$(free_port)

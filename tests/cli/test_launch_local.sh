@@ -42,6 +42,19 @@ expect_err "\| something broke on rank 1"
 expect_err "job failed after 0 restart"
 no_process_left "$tag"
 
+# The report and stop.json carry the failed rank's stderr every time, not only when the log
+# pump happens to have copied it before the worker is reaped (it is drained first).
+for i in $(seq 20); do
+  run "$BRIX" launch --quiet --nproc-per-node 2 --grace 5 --log-dir "$work/fail-tail/$i" -- "$work/fail.sh" "$tag"
+  expect_rc 3 "failing rank, run $i"
+  expect_err "last lines of .*rank_1\.err"
+  expect_err "\| something broke on rank 1"
+  checks=$((checks + 1))
+  grep -q '"something broke on rank 1"' "$work/fail-tail/$i/attempt_0/stop.json" ||
+    fail "run $i: stop.json lacks the stderr tail: $(cat "$work/fail-tail/$i/attempt_0/stop.json")"
+done
+no_process_left "$tag"
+
 # --max-restarts 1: rank 1 fails in attempt 0 only; all workers restart once and succeed.
 cat >"$work/flaky.sh" <<'SCRIPT'
 #!/bin/sh
@@ -80,7 +93,7 @@ chmod +x "$work/graceful.sh"
 mkdir -p "$work/marks"
 MARKS=$work/marks "$BRIX" launch --nproc-per-node 4 --grace 10 --quiet -- "$work/graceful.sh" "$tag" 2>"$work/term.err" &
 agent=$!
-for _ in $(seq 100); do [ "$(count_files "$work/marks/up.*")" -eq 4 ] && break; sleep 0.1; done
+wait_until 30 "4 workers started" have_files 4 "$work/marks/up.*"
 kill -TERM "$agent"
 wait "$agent" && rc=0 || rc=$?
 err=$(cat "$work/term.err")
@@ -94,7 +107,7 @@ no_process_left "$tag"
 rm -f "$work"/marks/*
 MARKS=$work/marks "$BRIX" launch --nproc-per-node 2 --grace 2 --quiet -- sh -c "trap '' TERM; touch \$MARKS/deaf.\$RANK; while :; do sleep 0.1; done; : $tag" 2>"$work/kill.err" &
 agent=$!
-for _ in $(seq 100); do [ "$(count_files "$work/marks/deaf.*")" -eq 2 ] && break; sleep 0.1; done
+wait_until 30 "2 workers ignoring SIGTERM started" have_files 2 "$work/marks/deaf.*"
 start=$(date +%s%N)
 kill -TERM "$agent"
 wait "$agent" && rc=0 || rc=$?
@@ -110,16 +123,20 @@ no_process_left "$tag"
 rm -f "$work"/marks/*
 MARKS=$work/marks "$BRIX" launch --nproc-per-node 2 --quiet -- sh -c 'trap "touch \$MARKS/usr1.\$RANK" USR1; touch $MARKS/up.$RANK; i=0; while [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done' 2>"$work/usr1.err" &
 agent=$!
-for _ in $(seq 100); do [ "$(count_files "$work/marks/up.*")" -eq 2 ] && break; sleep 0.1; done
+wait_until 30 "2 workers trapping SIGUSR1 started" have_files 2 "$work/marks/up.*"
 kill -USR1 "$agent"
 wait "$agent" && rc=0 || rc=$?
 expect_rc 0 "SIGUSR1 forwarded, job finishes"
 expect_count "workers that saw SIGUSR1" "$(count_files "$work/marks/usr1.*")" 2
 
-# SIGKILL to the agent: no worker outlives it, not even what the workers started.
-"$BRIX" launch --nproc-per-node 3 --quiet -- sh -c "sleep 60 & touch $work/marks/bg.\$RANK; sleep 61; : $tag" 2>/dev/null &
+# SIGKILL to the agent: no worker outlives it, not even what the workers started (the
+# background shell carries the tag too, so a surviving grandchild is seen).
+"$BRIX" launch --nproc-per-node 3 --quiet -- sh -c "sh -c 'sleep 60; : $tag' & touch $work/marks/bg.\$RANK; sleep 61; : $tag" 2>/dev/null &
 agent=$!
-for _ in $(seq 100); do [ "$(count_files "$work/marks/bg.*")" -eq 3 ] && break; sleep 0.1; done
+wait_until 30 "3 workers with a background child started" have_files 3 "$work/marks/bg.*"
+checks=$((checks + 1))
+[ "$(pgrep -fx -- "sh -c sleep 60; : $tag" | wc -l)" -eq 3 ] || fail "the tagged grandchildren are not running"
+
 kill -KILL "$agent"
 wait "$agent" 2>/dev/null
 no_process_left "$tag"
@@ -130,6 +147,15 @@ expect_rc 0 "token check"
 expect_out "^\[rank 0\] refused$"
 expect_out "^\[rank 0\] ok$"
 expect_err "rendezvous store: refused client 127\.0\.0\.1:[0-9]+: wrong job token from 'test client'"
+
+# A 100-character --rdzv-id still gets monitoring: the collector's socket path is a digest of
+# the run id, within sun_path's 107 bytes.
+run "$BRIX" launch --rdzv-id "$(printf 'r%.0s' $(seq 100))" --log-dir "$work/long-id" -- \
+  sh -c 'test -S "$BRIX_MONITOR_SOCKET" && echo "socket ok"'
+expect_rc 0 "100-character run id"
+expect_out "^\[rank 0\] socket ok$"
+expect_err "monitor: 127\.0\.0\.1:[0-9]+"
+checks=$((checks + 1)); ! grep -q "monitoring disabled" <<<"$err" || fail "monitoring off for a long run id: $err"
 
 # --plan: every worker gets its coordinates in the plan (Llama-3.1-8B, tp 2 x pp 2).
 cat >"$work/plan.yaml" <<'YAML'
@@ -160,7 +186,38 @@ run "$BRIX" launch --hostfile "$work/hostfile" --node-rank 0 -- true
 expect_rc 2 "bad hostfile"; expect_err "hostfile:2: unknown field 'gpus=8'"
 run "$BRIX" launch --nnodes 2 -- true
 expect_rc 2 "--nnodes without a node list"; expect_err "no node list"
+
+# torchrun's spellings: --nnodes N or N:N, --standalone, --rdzv-backend c10d.
+run "$BRIX" launch --standalone --nnodes 1:1 --rdzv-backend c10d --nproc-per-node 2 -- sh -c 'echo "ws $WORLD_SIZE"'
+expect_rc 0 "torchrun flags"; expect_out "^\[rank 1\] ws 2$"
+run "$BRIX" launch --nnodes=1 --rdzv_backend=c10d -- true
+expect_rc 0 "--nnodes=1 --rdzv_backend=c10d"
+# --standalone inside a Slurm step is this node alone, not the allocation.
+SLURM_JOB_ID=5 SLURM_JOB_NODELIST='zz[1-2]' SLURM_NODEID=1 SLURM_STEP_ID=0 SLURMD_NODENAME=zz2 \
+  run "$BRIX" launch --standalone -- sh -c 'echo "ws $WORLD_SIZE $MASTER_ADDR"'
+expect_rc 0 "--standalone under Slurm"; expect_out "^\[rank 0\] ws 1 127\.0\.0\.1$"
+run "$BRIX" launch --nnodes 1:4 -- true
+expect_rc 2 "elastic range"; expect_err "^brix: error: --nnodes 1:4: elastic node ranges are not supported"; expect_one_line_err
+run "$BRIX" launch --hosts "127.0.0.1,127.0.0.1" --node-rank 0 --nnodes 3:3 -- true
+expect_rc 2 "--nnodes disagrees"; expect_err "--nnodes 3 but --hosts gives 2 nodes"; expect_one_line_err
+run "$BRIX" launch --nnodes x -- true
+expect_rc 2 "bad --nnodes"; expect_err "expected N or N:N"; expect_one_line_err
+run "$BRIX" launch --rdzv-backend etcd -- true
+expect_rc 2 "etcd"; expect_err "^brix: error: --rdzv-backend 'etcd' \(expected c10d"; expect_one_line_err
+run "$BRIX" launch --standalone --hosts "a,b" --node-rank 0 -- true
+expect_rc 2 "--standalone with --hosts"; expect_err "--standalone with --hosts"; expect_one_line_err
+run "$BRIX" launch --standalone --rdzv-endpoint 127.0.0.1:29400 -- true
+expect_rc 2 "--standalone with --rdzv-endpoint"; expect_err "--standalone with --rdzv-endpoint"; expect_one_line_err
 run "$BRIX" launch --hosts "n[1-2]" --node-rank 1 --rdzv-timeout 1 -- true
 expect_rc 2 "unresolvable node 0"; expect_err "node 'n1' does not resolve"
+expect_err "or node 0's address with --master-addr or --rdzv-endpoint"
+# What that suggests works: under Slurm with node names that resolve nowhere, --master-addr is
+# where node 0 hosts the store (the agent gets as far as waiting for node 1).
+SLURM_CONF=/nonexistent SLURM_JOB_ID=5 SLURM_JOB_NODELIST='zz[1-2]' SLURM_NODEID=0 SLURM_STEP_ID=0 \
+  SLURMD_NODENAME=zz1 BRIX_JOB_TOKEN=t run "$BRIX" launch --master-addr 127.0.0.1 \
+  --rdzv-port "$(free_port)" --master-port "$(free_port)" --rdzv-timeout 1 --log-dir "$work/zz" -- true
+expect_rc 1 "--master-addr for an unresolvable node 0"
+expect_err "1 of 2 nodes did not join: zz2 \(node rank 1\)"
+checks=$((checks + 1)); ! grep -q "does not resolve" <<<"$err" || fail "--master-addr ignored: $err"
 
 finish

@@ -15,8 +15,9 @@ run "$BRIX" monitor "$work/nonexistent" --once
 expect_rc 2 "bad target"; expect_err 'neither a job directory nor HOST:PORT'; expect_one_line_err
 
 start_monitor || { finish; exit 1; }
-# 4 ranks, 50 ms steps; rank 2 computes 1.5x longer from step 10 on.
-run_ranks --ranks 4 --steps 40 --step 0.05 --slow-rank 2 --slow-from 10 --slowdown 1.5 &
+# 4 ranks, 50 ms steps; rank 2 computes 2x longer from step 10 on (far past the 1.15 threshold,
+# so scheduler jitter on a loaded machine cannot hide it).
+run_ranks --ranks 4 --steps 40 --step 0.05 --slow-rank 2 --slow-from 10 --slowdown 2 &
 ranks_pid=$!
 # While they run: live process figures from /proc for every rank (polled, up to 10 s).
 checks=$((checks + 1))
@@ -51,14 +52,18 @@ assert ranks[0]["values"]["loss"] > 0 and ranks[0]["state"] == "exited", ranks[0
 assert snapshot["nodes"][0]["gpu_available"] is False and "NVML" in snapshot["nodes"][0]["gpu_reason"]
 PY
 
-# The event log: rank 2 flagged within the straggler window (5 steps) of the slowdown.
+# The event log: rank 2 flagged within the straggler window (5 steps) of the slowdown. Jitter
+# may flag an unslowed rank for a moment, never for good: it is cleared again by the end.
 checks=$((checks + 1))
 python3 - "$job/events.jsonl" <<'PY' || fail "event log: no timely straggler event for rank 2"
 import json, sys
 events = [json.loads(line) for line in open(sys.argv[1])]
-flagged = [e for e in events if e["type"] == "straggler" and e["flagged"]]
-assert [e["rank"] for e in flagged] == [2], flagged
-assert 10 <= flagged[0]["step"] <= 10 + 5, flagged[0]
+changes = [e for e in events if e["type"] == "straggler"]
+flagged = [e for e in changes if e["flagged"] and e["rank"] == 2]
+assert flagged and 10 <= flagged[0]["step"] <= 10 + 5, changes
+for rank in (0, 1, 3):
+    mine = [e["flagged"] for e in changes if e["rank"] == rank]
+    assert not mine or not mine[-1], (rank, changes)
 assert len([e for e in events if e["type"] == "join"]) == 4
 PY
 

@@ -8,9 +8,10 @@ source "$(dirname "$0")/launch_lib.sh"
 command -v python3 >/dev/null || { echo "SKIP: python3 is needed to read the JSON"; exit 77; }
 
 job="$work/job"
-# 4 ranks, 40 ms steps; rank 2 computes 30 ms longer from step 15 on.
+# 4 ranks, 40 ms steps; rank 2 computes 60 ms longer from step 15 on (2.5x: far past the 1.15
+# threshold, so scheduler jitter on a loaded machine cannot hide it).
 run "$BRIX" launch --nproc-per-node 4 --log-dir "$job" --quiet -- \
-  "$WORKER" train --steps 60 --step-sleep-ms 40 --slow-rank 2 --slow-ms 30 --slow-from 15
+  "$WORKER" train --steps 60 --step-sleep-ms 40 --slow-rank 2 --slow-ms 60 --slow-from 15
 expect_rc 0 "launch train"
 expect_err 'monitor: 127\.0\.0\.1:[0-9]+'
 
@@ -19,19 +20,26 @@ python3 - "$job" <<'PY' || fail "rank 2 not flagged in the snapshot and the even
 import json, sys
 job = sys.argv[1]
 events = [json.loads(line) for line in open(f"{job}/events.jsonl")]
-flagged = [e for e in events if e["type"] == "straggler" and e["flagged"]]
-assert [e["rank"] for e in flagged] == [2], flagged
-assert 15 <= flagged[0]["step"] <= 15 + 5 + 4, flagged[0]   # within the window (+ scoring lag)
+changes = [e for e in events if e["type"] == "straggler"]
+flagged = [e for e in changes if e["flagged"] and e["rank"] == 2]
+assert flagged and 15 <= flagged[0]["step"] <= 15 + 5 + 4, changes  # within the window (+ lag)
+for rank in (0, 1, 3):  # jitter may flag an unslowed rank for a moment, never for good
+    mine = [e["flagged"] for e in changes if e["rank"] == rank]
+    assert not mine or not mine[-1], (rank, changes)
 assert len([e for e in events if e["type"] == "join"]) == 4, events
 snapshot = json.load(open(f"{job}/monitor/snapshot.json"))
 ranks = {r["rank"]: r for r in snapshot["ranks"]}
 assert sorted(ranks) == [0, 1, 2, 3]
 assert ranks[2]["straggler"] and not any(ranks[r]["straggler"] for r in (0, 1, 3)), ranks
 assert all(r["step"] == 59 for r in ranks.values()), ranks
-assert {"loss", "grad_norm"} <= set(ranks[0]["values"]), ranks[0]
-# Wall times are equal (the all-reduce waits for rank 2): the score used compute time.
-assert abs(ranks[0]["step_seconds"] - ranks[2]["step_seconds"]) < 0.02, ranks
-assert ranks[2]["compute_seconds"] > ranks[0]["compute_seconds"] + 0.02, ranks
+values = ranks[0]["values"]
+assert {"loss", "grad_norm", "grad_variance", "tokens"} <= set(values), ranks[0]
+assert values["tokens"] == 64 and values["grad_variance"] > 0, values  # 64: the default global batch
+# Wall times are alike (the all-reduce waits for rank 2) while compute times differ by ~60 ms:
+# the score used compute time. Bounds are loose: a loaded machine delays single steps.
+gap = ranks[2]["compute_seconds"] - ranks[0]["compute_seconds"]
+assert gap > 0.03, ranks
+assert abs(ranks[0]["step_seconds"] - ranks[2]["step_seconds"]) < 0.75 * gap, ranks
 PY
 NO_COLOR=1 run "$BRIX" monitor "$job" --once
 expect_rc 0 "monitor --once"; expect_out 'STRAGGLER \(peers\)'

@@ -207,6 +207,17 @@ TEST_CASE("collective::train is deterministic and learns") {
   CHECK(last_loss[0] < first_loss[0] * 0.5);
 }
 
+TEST_CASE("worker::gradient_variance") {
+  // Ranks' mean gradients (1, 3) and (3, 1): per-parameter variance 1 and 1, mean (2, 2).
+  const std::vector<float> mean{2.0f, 2.0f};
+  CHECK(worker::gradient_variance(10.0 + 10.0, 2, mean, 2) == doctest::Approx(1.0));
+  // Identical gradients on every rank: no variance (and never a negative one from rounding).
+  const std::vector<float> same{0.1f, 0.2f};
+  const double square = 0.1f * 0.1f + 0.2f * 0.2f;
+  CHECK(worker::gradient_variance(3 * square, 3, same, 2) == doctest::Approx(0.0));
+  CHECK(worker::gradient_variance(3 * square * (1 - 1e-9), 3, same, 2) >= 0.0);
+}
+
 TEST_CASE("collective::share_blob distributes NCCL unique ids") {
   net::StoreServer server({"127.0.0.1", 0, "tok", {}});
   server.serve();

@@ -113,6 +113,37 @@ TEST_CASE("launch::detect_nodes from --hosts, --hostfile or nothing") {
     request.nnodes = 2;
     CHECK_THROWS_AS((void)detect_nodes(request, env_of({})), brix::InputError);
   }
+  SUBCASE("--standalone: one node, even inside a Slurm step") {
+    NodeRequest request;
+    request.standalone = true;
+    const auto nodes = detect_nodes(request, env_of(slurm_step(2)));
+    CHECK(nodes.source == "single node");
+    CHECK(nodes.hosts == std::vector<std::string>{"localhost"});
+    request.nnodes = 1;
+    CHECK(detect_nodes(request, env_of({})).nnodes() == 1);
+  }
+  SUBCASE("--standalone with a node list or several nodes is an error") {
+    NodeRequest request;
+    request.standalone = true;
+    request.hosts = "a,b";
+    CHECK_THROWS_WITH_AS((void)detect_nodes(request, env_of({})),
+                         doctest::Contains("--standalone with --hosts"), brix::InputError);
+    request.hosts.clear();
+    request.nnodes = 2;
+    CHECK_THROWS_AS((void)detect_nodes(request, env_of({})), brix::InputError);
+  }
+}
+
+TEST_CASE("launch::parse_nnodes") {
+  CHECK(parse_nnodes("4") == 4);
+  CHECK(parse_nnodes("1:1") == 1);
+  CHECK(parse_nnodes("8:8") == 8);
+  CHECK_THROWS_WITH_AS((void)parse_nnodes("1:4"),
+                       doctest::Contains("elastic node ranges are not supported"), brix::InputError);
+  for (const char* bad : {"", "0", "x", "2:", ":2", "-1", "1:2:3"}) {
+    CHECK_THROWS_WITH_AS((void)parse_nnodes(bad), doctest::Contains("expected N or N:N"),
+                         brix::InputError);
+  }
 }
 
 TEST_CASE("launch::parse_hostfile") {
@@ -138,6 +169,10 @@ TEST_CASE("launch::resolve_node") {
   CHECK_THROWS_WITH_AS((void)resolve_node("n9", {&dns, &slurm}),
                        doctest::Contains("node 'n9' does not resolve (DNS: unknown; scontrol show "
                                          "node: unknown)"),
+                       brix::InputError);
+  CHECK_THROWS_WITH_AS((void)resolve_node("n9", {&dns}, "or node 0's address with --master-addr"),
+                       doctest::Contains("expected a resolvable name or Slurm's NodeAddr, or node "
+                                         "0's address with --master-addr"),
                        brix::InputError);
   CHECK(parse_node_addr("NodeName=n1 Arch=x86_64\n   NodeAddr=127.0.0.1 NodeHostName=vm\n") ==
         "127.0.0.1");

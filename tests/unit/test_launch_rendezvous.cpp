@@ -46,6 +46,14 @@ AgentInfo agent(int node_rank, int nnodes, int nproc) {
   return {node_rank, "n" + std::to_string(node_rank + 1), "127.0.0.1", nproc, nnodes};
 }
 
+StopRecord failure_at(int rank, double time) {
+  StopRecord record;
+  record.kind = StopKind::failed;
+  record.rank = rank;
+  record.time = time;
+  return record;
+}
+
 } // namespace
 
 TEST_CASE("launch::join_rendezvous") {
@@ -129,14 +137,49 @@ TEST_CASE("launch::StoreJobChannel") {
     CHECK(record->kind == StopKind::done);
   }
   SUBCASE("the first failure wins") {
-    StopRecord first;
-    first.kind = StopKind::failed;
-    first.rank = 1;
-    StopRecord second = first;
-    second.rank = 0;
+    const auto first = failure_at(1, 100.5);
+    const auto second = failure_at(0, 101.0);
     CHECK(node1.post_stop(first).rank == 1);
     CHECK(node0.post_stop(second).rank == 1);
     CHECK(node0.poll()->rank == 1);
+  }
+  SUBCASE("an earlier failure posted later replaces the posted one") {
+    const auto late = failure_at(1, 200.0);
+    const auto early = failure_at(0, 199.25); // e.g. its error file's timestamp
+    CHECK(node1.post_stop(late).rank == 1);
+    CHECK(node0.post_stop(early).rank == 0);
+    CHECK(node1.poll()->rank == 0);
+    const auto tie = failure_at(3, 199.25);
+    CHECK(node1.post_stop(tie).rank == 0); // a tie keeps the record in force
+  }
+  SUBCASE("settle waits for every node, then returns the earliest failure") {
+    const auto late = failure_at(1, 200.0);
+    const auto early = failure_at(0, 150.0);
+    CHECK(node1.post_stop(late).rank == 1);
+    StopRecord settled0;
+    std::thread other([&] {
+      settled0 = node0.settle(late, 10s); // waits for node 1, which posts first
+    });
+    std::this_thread::sleep_for(100ms);
+    CHECK(node1.post_stop(early).rank == 0);
+    CHECK(node1.settle(late, 10s).rank == 0);
+    other.join();
+    CHECK(settled0.rank == 0);
+  }
+  SUBCASE("settle gives up on a node that never gets there") {
+    const auto failure = failure_at(1, 10.0);
+    (void)node1.post_stop(failure);
+    const auto start = std::chrono::steady_clock::now();
+    CHECK(node0.settle(failure, 200ms).rank == 1);
+    CHECK(std::chrono::steady_clock::now() - start >= 200ms);
+  }
+  SUBCASE("only failures compete by time") {
+    StopRecord signalled;
+    signalled.kind = StopKind::signalled;
+    signalled.time = 300.0;
+    const auto failure = failure_at(1, 10.0);
+    CHECK(node0.post_stop(signalled).kind == StopKind::signalled);
+    CHECK(node1.post_stop(failure).kind == StopKind::signalled);
   }
   SUBCASE("a node without heartbeats is lost") {
     (void)node0.poll();

@@ -103,6 +103,9 @@ public:
     }
     return posted;
   }
+  StopRecord settle(const StopRecord& adopted, std::chrono::milliseconds) override {
+    return posted.value_or(adopted);
+  }
 };
 
 std::vector<WorkerSpec> workers(int count) {
@@ -238,6 +241,52 @@ TEST_CASE("launch::Supervisor") {
     CHECK(report.find("exited with code 1") != std::string::npos);
     CHECK(report.find("| RuntimeError: boom") != std::string::npos);
     std::filesystem::remove_all(dir);
+  }
+  SUBCASE("a failed worker's output is flushed before its stderr tail is read") {
+    const auto dir = std::filesystem::temp_directory_path() / "brix-supervisor-flush-test";
+    std::filesystem::create_directories(dir);
+    auto specs = workers(2);
+    specs[1].stderr_path = (dir / "rank_11.err").string();
+    std::filesystem::remove(specs[1].stderr_path);
+    processes.exit_later(101, {2, 0});
+    std::vector<int> flushed;
+    Supervisor supervisor(processes, processes, clock, settings);
+    const auto result = supervisor.run(specs, channel, {}, [&](const WorkerSpec& spec) {
+      flushed.push_back(spec.rank);
+      std::ofstream(spec.stderr_path) << "copied late\n"; // what the log pump still held
+    });
+    CHECK(flushed == std::vector<int>{11});
+    CHECK(result.stop.stderr_tail == std::vector<std::string>{"copied late"});
+    std::filesystem::remove_all(dir);
+  }
+  SUBCASE("an earlier failure posted by another node replaces the adopted one") {
+    processes.exit_later(100, {1, 0});
+    StopRecord earlier;
+    earlier.kind = StopKind::failed;
+    earlier.node = "n4";
+    earlier.rank = 7;
+    earlier.time = 1.0; // long before this worker's exit
+    struct LateChannel final : JobChannel {
+      std::optional<StopRecord> posted;
+      StopRecord earlier;
+      int settled = 0;
+      StopRecord post_stop(const StopRecord& record) override {
+        posted = record;
+        return record;
+      }
+      void report_success() override {}
+      std::optional<StopRecord> poll() override { return posted; }
+      StopRecord settle(const StopRecord&, std::chrono::milliseconds) override {
+        ++settled;
+        return earlier; // node n4 posted its earlier failure after ours
+      }
+    } late;
+    late.earlier = earlier;
+    Supervisor supervisor(processes, processes, clock, settings);
+    const auto result = supervisor.run(workers(1), late);
+    CHECK(late.settled == 1);
+    CHECK(result.stop.node == "n4");
+    CHECK(result.stop.rank == 7);
   }
   SUBCASE("a worker killed by a signal is named by the signal") {
     processes.exit_later(100, {0, SIGSEGV});

@@ -2,6 +2,7 @@
 #include "command.hpp"
 
 #include <brix/launch/agent.hpp>
+#include <brix/launch/agent_setup.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/strings.hpp>
 
@@ -13,7 +14,9 @@ namespace {
 struct LaunchFlags {
   launch::LaunchOptions options;
   int node_rank = -1;
-  int nnodes = 0;
+  std::string nnodes;
+  bool standalone = false;
+  std::string rdzv_backend = "c10d";
   std::string rdzv_endpoint;
   double rdzv_timeout_s = 600;
   double grace_s = 30;
@@ -36,8 +39,15 @@ void run(LaunchFlags& flags, CommandContext& context) {
   if (flags.node_rank >= 0) {
     options.nodes.node_rank = flags.node_rank;
   }
-  if (flags.nnodes > 0) {
-    options.nodes.nnodes = flags.nnodes;
+  if (!flags.nnodes.empty()) {
+    options.nodes.nnodes = launch::parse_nnodes(flags.nnodes);
+  }
+  launch::check_rdzv_backend(flags.rdzv_backend);
+  options.nodes.standalone = flags.standalone;
+  if (flags.standalone && !flags.rdzv_endpoint.empty()) {
+    throw InputError(fmt::format("--standalone with --rdzv-endpoint '{}' (expected one of them: "
+                                 "--standalone hosts the rendezvous on this node)",
+                                 flags.rdzv_endpoint));
   }
   if (!flags.rdzv_endpoint.empty()) {
     const auto colon = flags.rdzv_endpoint.rfind(':');
@@ -90,9 +100,15 @@ void add_launch_command(CLI::App& app, CommandContext& context) {
                       "slots, else 1)")
       ->envname("PET_NPROC_PER_NODE")
       ->check(CLI::Range(1, 4096));
-  command->add_option("--nnodes", flags->nnodes, "Expected number of nodes (a consistency check)")
-      ->envname("PET_NNODES")
-      ->check(CLI::Range(1, 1000000));
+  command->add_option("--nnodes", flags->nnodes,
+                      "Expected number of nodes, N or N:N (a consistency check; no elastic ranges)")
+      ->envname("PET_NNODES");
+  command->add_flag("--standalone", flags->standalone,
+                    "One node, this one, with a local rendezvous (even under Slurm)")
+      ->envname("PET_STANDALONE");
+  command->add_option("--rdzv-backend,--rdzv_backend", flags->rdzv_backend,
+                      "Rendezvous backend: c10d, the only one (brix's own store)")
+      ->envname("PET_RDZV_BACKEND");
   command->add_option("--node-rank,--node_rank", flags->node_rank,
                       "This node's rank in --hosts/--hostfile (under Slurm: SLURM_NODEID)")
       ->envname("PET_NODE_RANK")

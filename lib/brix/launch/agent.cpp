@@ -208,7 +208,7 @@ void Agent::start_monitoring(net::StoreClient& client) {
       throw JobError("node 0 could not start the monitor endpoint");
     }
     m_node_monitoring = std::make_unique<monitor::NodeMonitoring>(
-        m_nodes.name(), fmt::format("/tmp/brix-monitor-{}-{}.sock", m_run_id, m_nodes.node_rank),
+        m_nodes.name(), monitor_socket_path(m_run_id, m_nodes.node_rank, m_env),
         net::parse_host_port(address, "", "monitor endpoint"), m_token);
     if (m_nodes.node_rank == 0) {
       note(fmt::format("monitor: {} (brix monitor {})", address, m_log_dir));
@@ -285,7 +285,16 @@ int Agent::run() {
   const int rdzv_port = m_options.rdzv_port > 0 ? m_options.rdzv_port : (single ? 0 : 29400);
   m_run_id = choose_run_id(m_options.run_id, m_env, m_nodes, rdzv_port);
   m_token = choose_token(m_options.token, m_env, m_run_id, single);
-  m_node0 = m_options.rdzv_host.empty() ? node_address(m_nodes, 0) : m_options.rdzv_host;
+  if (me == 0 && token_is_guessable(m_options.token, m_env, single)) {
+    fmt::print(stderr, "brix launch: warning: BRIX_JOB_TOKEN is not set: the job token is derived "
+                       "from the run id and user id, so others can guess it; set a secret "
+                       "BRIX_JOB_TOKEN on every node (scripts/sbatch-brix.sh does)\n");
+  }
+  // Without --rdzv-endpoint the store is on node 0 at --master-addr when given (as torchrun's
+  // static rendezvous does), else at node 0's name resolved.
+  m_node0 = !m_options.rdzv_host.empty()   ? m_options.rdzv_host
+            : !m_options.master_addr.empty() ? m_options.master_addr
+                                             : node_address(m_nodes, 0);
   m_self = me == 0 && m_options.rdzv_host.empty() ? m_node0 : node_address(m_nodes, me);
   int master_port = m_options.master_port;
   if (master_port <= 0) {
@@ -355,14 +364,21 @@ int Agent::run() {
         Supervisor supervisor(m_processes, m_processes, util::system_clock(), supervision,
                               [this](std::string_view line) { note(line); });
         const bool console = m_options.console;
-        result = supervisor.run(specs, channel, [&](const WorkerSpec& spec, const SpawnedWorker& w) {
+        std::map<int, std::uint64_t> stderr_source; // by rank
+        const auto on_spawn = [&](const WorkerSpec& spec, const SpawnedWorker& w) {
           const auto prefix = fmt::format("[rank {}] ", spec.rank);
           pump.add(w.stdout_fd, spec.stdout_path, prefix, console ? STDOUT_FILENO : -1);
-          pump.add(w.stderr_fd, spec.stderr_path, prefix, console ? STDERR_FILENO : -1);
+          stderr_source[spec.rank] =
+              pump.add(w.stderr_fd, spec.stderr_path, prefix, console ? STDERR_FILENO : -1);
           if (m_node_monitoring) {
             m_node_monitoring->expect_rank(spec.rank, w.pid);
           }
-        });
+        };
+        // The failure report quotes the stderr log: let the pump finish copying it first.
+        const auto flush_output = [&](const WorkerSpec& spec) {
+          (void)pump.wait_eof(stderr_source.at(spec.rank), std::chrono::milliseconds(500));
+        };
+        result = supervisor.run(specs, channel, on_spawn, flush_output);
         pump.drain(std::chrono::seconds(2));
       }
       const auto& stop = result.stop;

@@ -15,9 +15,10 @@ namespace brix::launch {
 struct LaunchOptions {
   NodeRequest nodes;
   int nproc_per_node = 0;      ///< 0: the plan's ranks per node, the hostfile's slots, else 1
-  std::string master_addr;     ///< "" = node 0 as each node reaches it
+  std::string master_addr;     ///< "" = node 0 as each node reaches it; also the store's host
+                               ///< when rdzv_host is ""
   int master_port = 0;         ///< 0 = 29500 (multi-node) or a free port (one node)
-  std::string rdzv_host;       ///< "" = node 0
+  std::string rdzv_host;       ///< "" = master_addr, else node 0
   int rdzv_port = 0;           ///< 0 = 29400 (multi-node) or a free port (one node)
   std::string run_id;          ///< "" = SLURM_JOB_ID or a random id
   std::string token;           ///< "" = BRIX_JOB_TOKEN, else derived (see the man page)

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 namespace brix::launch {
@@ -46,7 +47,8 @@ std::string choose_run_id(const std::string& given, const EnvLookup& env, const 
   if (!given.empty()) {
     return given;
   }
-  if (const auto job = env("SLURM_JOB_ID")) {
+  // --standalone under Slurm is its own job on this node, not the allocation's.
+  if (const auto job = env("SLURM_JOB_ID"); job && nodes.source != "single node") {
     return fmt::format("slurm-{}", *job);
   }
   if (nodes.nnodes() > 1) {
@@ -57,6 +59,32 @@ std::string choose_run_id(const std::string& given, const EnvLookup& env, const 
     return fmt::format("hosts-{:012x}", fnv1a(all) >> 16);
   }
   return random_hex().substr(0, 12);
+}
+
+std::string monitor_socket_path(const std::string& run_id, int node_rank, const EnvLookup& env) {
+  constexpr std::size_t k_sun_path_max = sizeof(sockaddr_un{}.sun_path) - 1;
+  const auto name = fmt::format("brix-monitor-{:016x}-{}.sock",
+                                fnv1a(fmt::format("{}:{}", run_id, ::getuid())), node_rank);
+  auto dir = env("TMPDIR").value_or("");
+  while (dir.size() > 1 && dir.back() == '/') {
+    dir.pop_back();
+  }
+  if (dir.empty() || dir.size() + 1 + name.size() > k_sun_path_max) {
+    dir = "/tmp";
+  }
+  return dir + "/" + name;
+}
+
+void check_rdzv_backend(const std::string& backend) {
+  if (backend != "c10d") {
+    throw InputError(fmt::format("--rdzv-backend '{}' (expected c10d: brix's own TCP store is the "
+                                 "only rendezvous backend)",
+                                 backend));
+  }
+}
+
+bool token_is_guessable(const std::string& given, const EnvLookup& env, bool single_node) {
+  return !single_node && given.empty() && env("BRIX_JOB_TOKEN").value_or("").empty();
 }
 
 std::string choose_token(const std::string& given, const EnvLookup& env, const std::string& run_id,
@@ -87,7 +115,10 @@ std::string node_address(const NodeSet& nodes, int node_rank) {
   if (nodes.source == "slurm" || !nodes.job_id.empty()) {
     resolvers.push_back(&slurm);
   }
-  return resolve_node(nodes.hosts.at(node_rank), resolvers);
+  // Node 0's address can also be given (the agent reaches the store there); a node's own cannot.
+  return resolve_node(nodes.hosts.at(node_rank), resolvers,
+                      node_rank == 0 ? "or node 0's address with --master-addr or --rdzv-endpoint"
+                                     : "");
 }
 
 int free_local_port() {

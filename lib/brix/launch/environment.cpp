@@ -162,11 +162,40 @@ std::vector<HostfileEntry> parse_hostfile(std::string_view text, const std::stri
   return entries;
 }
 
+int parse_nnodes(const std::string& text) {
+  const auto colon = text.find(':');
+  const auto min = util::parse_int(text.substr(0, colon));
+  const auto max = colon == std::string::npos ? min : util::parse_int(text.substr(colon + 1));
+  if (!min || !max || *min < 1 || *max < 1 || *min > 1000000 || *max > 1000000) {
+    throw InputError(fmt::format("--nnodes '{}' (expected N or N:N, a node count >= 1)", text));
+  }
+  if (*min != *max) {
+    throw InputError(fmt::format("--nnodes {}: elastic node ranges are not supported (expected N or "
+                                 "{}:{}, a fixed node count)",
+                                 text, *max, *max));
+  }
+  return static_cast<int>(*min);
+}
+
 NodeSet detect_nodes(const NodeRequest& request, const EnvLookup& env) {
   if (!request.hosts.empty() && !request.hostfile.empty()) {
     throw InputError("--hosts and --hostfile both given (expected one of them)");
   }
   NodeSet nodes;
+  if (request.standalone) {
+    // Asked for by name: one node even under Slurm (like torchrun --standalone in an srun step).
+    if (!request.hosts.empty() || !request.hostfile.empty()) {
+      throw InputError(fmt::format("--standalone with {} (expected one of them: --standalone is "
+                                   "one node)",
+                                   request.hosts.empty() ? "--hostfile" : "--hosts"));
+    }
+    if (request.node_rank.value_or(0) != 0 || request.nnodes.value_or(1) != 1) {
+      throw InputError("--standalone with --node-rank or --nnodes other than 1 (expected one node)");
+    }
+    nodes.source = "single node";
+    nodes.hosts = {"localhost"};
+    return nodes;
+  }
   if (!request.hosts.empty() || !request.hostfile.empty()) {
     nodes = from_list(request, env);
   } else if (env("SLURM_JOB_ID")) {
@@ -253,7 +282,8 @@ std::optional<std::string> SlurmNodeAddrResolver::address_of(const std::string& 
   return address;
 }
 
-std::string resolve_node(const std::string& name, const std::vector<NameResolver*>& resolvers) {
+std::string resolve_node(const std::string& name, const std::vector<NameResolver*>& resolvers,
+                         std::string_view hint) {
   std::vector<std::string> reasons;
   for (auto* resolver : resolvers) {
     std::string why;
@@ -266,9 +296,9 @@ std::string resolve_node(const std::string& name, const std::vector<NameResolver
   for (const auto& reason : reasons) {
     joined += (joined.empty() ? "" : "; ") + reason;
   }
-  throw InputError(fmt::format("node '{}' does not resolve ({}); expected a resolvable name, "
-                               "Slurm's NodeAddr, or --master-addr",
-                               name, joined));
+  throw InputError(fmt::format("node '{}' does not resolve ({}); expected a resolvable name or "
+                               "Slurm's NodeAddr{}{}",
+                               name, joined, hint.empty() ? "" : ", ", hint));
 }
 
 } // namespace brix::launch

@@ -21,7 +21,11 @@ struct NodeRequest {
   std::string hostfile; ///< --hostfile path
   std::optional<int> node_rank;
   std::optional<int> nnodes;
+  bool standalone = false; ///< --standalone: this node alone, whatever Slurm says
 };
+
+/// torchrun's --nnodes: "N" or "MIN:MAX" with MIN == MAX (elastic ranges are an InputError).
+[[nodiscard]] int parse_nnodes(const std::string& text);
 
 struct NodeSet {
   std::vector<std::string> hosts; ///< node names in node-rank order
@@ -72,9 +76,10 @@ public:
 /// `NodeAddr=...` from `scontrol show node` output; nullopt when absent.
 [[nodiscard]] std::optional<std::string> parse_node_addr(std::string_view scontrol_output);
 
-/// Tries each resolver in order; none knowing the name is an InputError naming the node and
-/// what every resolver said.
+/// Tries each resolver in order; none knowing the name is an InputError naming the node, what
+/// every resolver said and `hint` (another way to give the address, if there is one).
 [[nodiscard]] std::string resolve_node(const std::string& name,
-                                       const std::vector<NameResolver*>& resolvers);
+                                       const std::vector<NameResolver*>& resolvers,
+                                       std::string_view hint = {});
 
 } // namespace brix::launch

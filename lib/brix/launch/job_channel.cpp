@@ -17,9 +17,25 @@ std::string StoreJobChannel::key(const std::string& name) const {
   return fmt::format("job/{}/{}", m_world.attempt, name);
 }
 
+bool replaces_stop(const StopRecord& candidate, const StopRecord& posted) {
+  return candidate.kind == StopKind::failed && posted.kind == StopKind::failed &&
+         candidate.time < posted.time;
+}
+
 StopRecord StoreJobChannel::post_stop(const StopRecord& record) {
-  const auto result = m_store.compare_set(key("stop"), "", record.to_json().dump());
-  return result.swapped ? record : StopRecord::from_json(nlohmann::json::parse(result.value));
+  const auto mine = record.to_json().dump();
+  std::string expected; // a missing key compares equal to ""
+  while (true) {
+    const auto result = m_store.compare_set(key("stop"), expected, mine);
+    if (result.swapped) {
+      return record;
+    }
+    auto posted = StopRecord::from_json(nlohmann::json::parse(result.value));
+    if (!replaces_stop(record, posted)) {
+      return posted;
+    }
+    expected = result.value; // another agent may replace it meanwhile: compare again
+  }
 }
 
 void StoreJobChannel::report_success() {
@@ -47,6 +63,19 @@ std::optional<StopRecord> StoreJobChannel::poll() {
     return StopRecord::from_json(nlohmann::json::parse(*posted));
   }
   return std::nullopt;
+}
+
+StopRecord StoreJobChannel::settle(const StopRecord& adopted, std::chrono::milliseconds timeout) {
+  m_store.set(key(fmt::format("settled/{}", m_node_rank)), "1");
+  std::vector<std::string> keys;
+  for (std::size_t node = 0; node < m_world.nodes.size(); ++node) {
+    keys.push_back(key(fmt::format("settled/{}", node)));
+  }
+  (void)m_store.wait(keys, timeout); // a node lost meanwhile: what is posted by then
+  if (const auto posted = m_store.get(key("stop"))) {
+    return StopRecord::from_json(nlohmann::json::parse(*posted));
+  }
+  return adopted;
 }
 
 void StoreJobChannel::check_liveness(util::Clock::TimePoint now) {

@@ -2,6 +2,7 @@
 
 #include <brix/util/error.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -59,17 +60,20 @@ void LogPump::wake() {
   [[maybe_unused]] const auto ignored = ::write(m_wake_write, &byte, 1);
 }
 
-void LogPump::add(int pipe_fd, const std::string& file, std::string prefix, int console_fd) {
+std::uint64_t LogPump::add(int pipe_fd, const std::string& file, std::string prefix, int console_fd) {
   const int file_fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (file_fd < 0) {
     ::close(pipe_fd);
     throw JobError(fmt::format("cannot write log {}: {}", file, std::strerror(errno)));
   }
+  std::uint64_t id = 0;
   {
     std::lock_guard lock(m_mutex);
-    m_sources[pipe_fd] = Source{file_fd, console_fd, std::move(prefix), {}};
+    id = m_next_id++;
+    m_sources[pipe_fd] = Source{id, file_fd, console_fd, std::move(prefix), {}};
   }
   wake();
+  return id;
 }
 
 void LogPump::emit(Source& source, const char* data, std::size_t size, bool flush) {
@@ -104,6 +108,7 @@ void LogPump::close_source(int pipe_fd) {
   ::close(found->second.file_fd);
   ::close(pipe_fd);
   m_sources.erase(found);
+  m_closed.notify_all();
 }
 
 void LogPump::loop() {
@@ -142,6 +147,15 @@ void LogPump::loop() {
       }
     }
   }
+}
+
+bool LogPump::wait_eof(std::uint64_t id, std::chrono::milliseconds timeout) {
+  // By id, not fd: a pipe closed early may have lent its fd number to a later worker's pipe.
+  std::unique_lock lock(m_mutex);
+  return m_closed.wait_for(lock, timeout, [&] {
+    return std::none_of(m_sources.begin(), m_sources.end(),
+                        [&](const auto& entry) { return entry.second.id == id; });
+  });
 }
 
 void LogPump::drain(std::chrono::milliseconds timeout) {

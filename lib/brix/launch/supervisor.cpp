@@ -46,7 +46,7 @@ Supervisor::Supervisor(ProcessControl& processes, EventSource& events, util::Clo
       m_note(std::move(note)) {}
 
 AttemptResult Supervisor::run(const std::vector<WorkerSpec>& workers, JobChannel& channel,
-                              const SpawnHook& on_spawn) {
+                              const SpawnHook& on_spawn, const OutputFlush& flush_output) {
   AttemptResult result;
   std::map<int, std::size_t> running; // pid -> index into workers
   result.workers.resize(workers.size());
@@ -152,6 +152,9 @@ AttemptResult Supervisor::run(const std::vector<WorkerSpec>& workers, JobChannel
       // Its process group may hold more processes: they go with the worker.
       m_processes.signal_group(event.pid, SIGKILL);
       if (!event.status.success() && !stop) {
+        if (flush_output) {
+          flush_output(workers[index]);
+        }
         const auto record = failure_record(workers[index], event.pid, event.status, m_options);
         auto in_force = guarded([&] { return std::optional(channel.post_stop(record)); });
         adopt(*in_force, SIGTERM);
@@ -192,6 +195,16 @@ AttemptResult Supervisor::run(const std::vector<WorkerSpec>& workers, JobChannel
         note(fmt::format("received {}: forwarded to {} worker(s)", signal_name(event.signal),
                          running.size()));
       }
+    }
+  }
+  // An earlier failure on another node, reaped later than ours, may still replace the record
+  // adopted here: once every node's workers are gone, all nodes read the same first failure
+  // (and so take the same restart decision).
+  if (stop->kind == StopKind::failed) {
+    try {
+      stop = channel.settle(*stop, m_options.grace + std::chrono::seconds(5));
+    } catch (const net::NetError&) {
+      // The store is gone: the record adopted here is the best this node knows.
     }
   }
   m_processes.kill_strays();

@@ -43,6 +43,9 @@ struct AttemptResult {
 
 /// Called for each started worker (the agent attaches its log pump to the pipes).
 using SpawnHook = std::function<void(const WorkerSpec&, const SpawnedWorker&)>;
+/// Called for a failed worker before its stderr tail is read: returns once its output is in its
+/// log file (the agent waits, bounded, for its log pump to reach the pipe's end).
+using OutputFlush = std::function<void(const WorkerSpec&)>;
 /// One line for the agent's console.
 using NoteSink = std::function<void(std::string_view)>;
 
@@ -52,7 +55,8 @@ public:
              SupervisorOptions options, NoteSink note = {});
 
   [[nodiscard]] AttemptResult run(const std::vector<WorkerSpec>& workers, JobChannel& channel,
-                                  const SpawnHook& on_spawn = {});
+                                  const SpawnHook& on_spawn = {},
+                                  const OutputFlush& flush_output = {});
 
 private:
   ProcessControl& m_processes;

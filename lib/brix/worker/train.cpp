@@ -65,6 +65,17 @@ std::uint64_t params_checksum(const std::vector<float>& params) {
   return hash;
 }
 
+double gradient_variance(double rank_square_sum, int ranks, const std::vector<float>& mean_gradient,
+                         std::size_t parameters) {
+  double mean_square = 0;
+  for (std::size_t k = 0; k < parameters; ++k) {
+    mean_square += static_cast<double>(mean_gradient[k]) * mean_gradient[k];
+  }
+  // E[g²] − E[g]² per parameter, summed; rounding may leave a tiny negative for equal gradients.
+  const double variance = (rank_square_sum / ranks - mean_square) / static_cast<double>(parameters);
+  return variance > 0 ? variance : 0.0;
+}
+
 void train(collective::Communicator& comm, const TrainOptions& options, TrainState& state,
            const StepHook& after_step) {
   const int ranks = comm.size();
@@ -79,14 +90,16 @@ void train(collective::Communicator& comm, const TrainOptions& options, TrainSta
   }
   const int local_batch = options.global_batch / ranks;
   const auto dim = static_cast<std::size_t>(options.dim);
-  // Gradient and loss travel together: one all-reduce per step.
-  auto buffer = comm.allocate((dim + 1) * sizeof(float));
-  std::vector<float> reduced(dim + 1);
+  // Gradient, loss and this rank's squared mean-gradient norm travel together: one all-reduce
+  // per step.
+  auto buffer = comm.allocate((dim + 2) * sizeof(float));
+  std::vector<float> reduced(dim + 2);
+  std::vector<float> mean_gradient(dim);
   std::vector<float> features;
   using Steady = std::chrono::steady_clock;
   while (state.step < options.steps) {
     const auto step_start = Steady::now();
-    std::vector<float> local(dim + 1, 0.0f);
+    std::vector<float> local(dim + 2, 0.0f);
     for (int j = 0; j < local_batch; ++j) {
       const auto index = static_cast<std::uint64_t>(state.step) * options.global_batch +
                          static_cast<std::uint64_t>(comm.rank()) * local_batch + j;
@@ -102,6 +115,12 @@ void train(collective::Communicator& comm, const TrainOptions& options, TrainSta
       }
       local[dim] += 0.5f * error * error;
     }
+    double rank_square = 0; // ||this rank's mean gradient||², for the variance across ranks
+    for (std::size_t k = 0; k < dim; ++k) {
+      const double g = static_cast<double>(local[k]) / local_batch;
+      rank_square += g * g;
+    }
+    local[dim + 1] = static_cast<float>(rank_square);
     int sleep_ms = options.step_sleep_ms;
     if (comm.rank() == options.slow_rank && state.step >= options.slow_from_step) {
       sleep_ms += options.slow_ms;
@@ -111,7 +130,7 @@ void train(collective::Communicator& comm, const TrainOptions& options, TrainSta
     }
     const double compute_seconds = std::chrono::duration<double>(Steady::now() - step_start).count();
     comm.copy_in(*buffer, 0, local.data(), local.size() * sizeof(float));
-    comm.all_reduce(buffer->data(), buffer->data(), dim + 1, collective::DataType::f32);
+    comm.all_reduce(buffer->data(), buffer->data(), dim + 2, collective::DataType::f32);
     comm.synchronize();
     comm.copy_out(reduced.data(), *buffer, 0, reduced.size() * sizeof(float));
     const auto scale = static_cast<float>(options.learning_rate / options.global_batch);
@@ -122,9 +141,15 @@ void train(collective::Communicator& comm, const TrainOptions& options, TrainSta
     double gradient_squares = 0;
     for (std::size_t k = 0; k < dim; ++k) {
       gradient_squares += static_cast<double>(reduced[k]) * reduced[k];
+      // Equal local batches: the global mean gradient is the mean of the ranks' mean gradients.
+      mean_gradient[k] = reduced[k] / static_cast<float>(options.global_batch);
     }
+    const double variance = gradient_variance(reduced[dim + 1], ranks, mean_gradient, dim);
     monitor::report_step(state.step, std::chrono::duration<double>(Steady::now() - step_start).count(),
-                         {{"loss", state.last_loss}, {"grad_norm", std::sqrt(gradient_squares) / options.global_batch}},
+                         {{"loss", state.last_loss},
+                          {"grad_norm", std::sqrt(gradient_squares) / options.global_batch},
+                          {"grad_variance", variance},
+                          {"tokens", static_cast<double>(options.global_batch)}},
                          compute_seconds);
     ++state.step;
     if (after_step) {

@@ -3,8 +3,9 @@
 // learns fixed hidden weights from generated samples; each rank computes the gradient of its
 // share of the global batch, one all-reduce sums gradients and losses, every rank applies the
 // same SGD step. Same seed and world size, same losses, bit for bit. Every step is reported to
-// brix monitor (BRIX_MONITOR_SOCKET): wall time, compute time before the all-reduce, loss and
-// gradient norm.
+// brix monitor (BRIX_MONITOR_SOCKET): wall time, compute time before the all-reduce, loss,
+// gradient norm, gradient variance across ranks (grad_variance) and tokens (the global
+// batch's samples: one synthetic sample is one token).
 
 #include <brix/collective/communicator.hpp>
 
@@ -47,6 +48,13 @@ using StepHook = std::function<void(const TrainState&)>;
 /// evenly over the ranks.
 void train(collective::Communicator& comm, const TrainOptions& options, TrainState& state,
            const StepHook& after_step);
+
+/// The variance across ranks of each rank's mean gradient, averaged over the `parameters`:
+/// (1/P) Σ_k [(1/R) Σ_r g_rk² − ḡ_k²], from Σ_r ||g_r||² (what the all-reduce sums), the rank
+/// count R and the mean gradient ḡ. 0 on one rank; large while ranks' batches disagree.
+[[nodiscard]] double gradient_variance(double rank_square_sum, int ranks,
+                                       const std::vector<float>& mean_gradient,
+                                       std::size_t parameters);
 
 /// One synthetic sample: features (dim values in [−1, 1)) and its target.
 void make_sample(std::uint64_t seed, std::uint64_t index, int dim, std::vector<float>& features,
