@@ -12,7 +12,7 @@ expect_out 'rejected:'; expect_out 'mixed cluster'; expect_out 'largest homogene
 expect_out ' dgx-h100 +[0-9]+ ms'; expect_out ' a100-edr +[0-9]+ ms'
 expect_out '^recomputation \(stage [0-9]+, budget'; expect_out 'rotor DP at budget'
 expect_out '83% less activation memory costs [0-9.]+% more time here'
-expect_out '^checkpoint: [0-9.]+ GiB per save'; expect_out '^batch: global 1024 = micro-batch'
+expect_out '^checkpoint: [0-9.]+ GiB per save'; expect_out '^batch: global 1280 = micro-batch'
 run "$BRIX" plan --format json
 expect_rc 0 "plan (defaults) json"
 python3 - "$out" <<'PY' || fail "mixed plan JSON lacks its details"
@@ -21,24 +21,63 @@ mixed = json.loads(sys.argv[1])["mixed"]
 groups = {s["node_group"] for s in mixed["stages"]}
 assert groups == {"dgx-h100", "a100-edr"}, groups
 assert mixed["recompute_plan"]["options"][0]["name"] == "none"
-assert mixed["checkpoint"]["interval_s"] > 0 and mixed["batch"]["global"] == 1024
+assert mixed["checkpoint"]["interval_s"] > 0 and mixed["batch"]["global"] == 1280
 assert mixed["stage_split"]["balanced_step_s"] == mixed["step_time_s"]
 PY
-# Megatron flags for the mixed plan, split flags included, are one shell-continued command.
-run "$BRIX" plan --emit megatron
+# Megatron flags for the mixed plan, split flags included, are one shell-continued command. (At
+# the proposed batch, 1280, DP 20 lets a homogeneous plan fit; at 1024 only the mixed plan does.)
+run "$BRIX" plan --global-batch 1024 --emit megatron
 expect_rc 0 "emit megatron (mixed)"; expect_out '^--decoder-first-pipeline-num-layers [0-9]+'
 checks=$((checks + 1))
 [ "$(sed '$d' <<<"$out" | grep -cv ' \\$')" -eq 0 ] && ! grep -q ' \\$' <<<"$(tail -1 <<<"$out")" ||
   fail "--emit megatron: every line but the last must end with ' \\': $out"
+megatron=$out
+# torchrun starts pretrain_gpt.py with the same Megatron flags, the split flags included.
+run "$BRIX" plan --global-batch 1024 --emit torchrun
+expect_rc 0 "emit torchrun (mixed)"; expect_out '^--decoder-first-pipeline-num-layers [0-9]+'
+checks=$((checks + 1))
+[ "$(tail -n +2 <<<"$out")" = "$megatron" ] || fail "--emit torchrun: flags differ from --emit megatron: $out"
 # Where only the stage-assignment planner finds a plan, --emit yaml writes it, stages on groups.
-run "$BRIX" plan --emit yaml
+run "$BRIX" plan --global-batch 1024 --emit yaml
 expect_rc 0 "emit yaml (mixed)"
 expect_out 'node_group: dgx-h100'; expect_out 'node_group: a100-edr'
 
-# The seed's TP8 × PP4 × DP2 is explained: wrong world size and out of memory by how much.
+# The seed's TP8 × PP4 × DP2 is explained: wrong world size and out of memory by how much, with
+# the fields it leaves free (EP, ZeRO, ...) set to the completion closest to running, and named.
 run "$BRIX" plan --layout tp=8,pp=4,dp=2
 expect_rc 1 "seed layout"
 expect_out '64 ranks, but the cluster has 160 GPUs'; expect_out 'out of memory on stage [0-9]+: needs [0-9.]+ GiB'
+expect_out '^  \(fields not given, set to the completion closest to running: cp=1, ep=[0-9]+, etp=[0-9]+, sp=1, mbs=1, vpp=1, schedule=1f1b, recompute=full, zero=[0-3], grad_compression=none\)$'
+checks=$((checks + 1))
+over=$(grep -oE 'over by [0-9.]+ GiB' <<<"$out" | grep -oE '[0-9.]+')
+python3 -c "import sys; sys.exit(0 if float('$over') < 500 else 1)" || fail "seed layout: over by $over GiB (EP and ZeRO not searched?)"
+# A TP that does not divide the GPUs is said so, not blamed on a DP of 1 filled in.
+run "$BRIX" plan --model llama-3.1-8b --nodes 2 --gpu h100-sxm --layout tp=3
+expect_rc 1 "tp=3 on 16 GPUs"
+expect_out 'TP×CP×PP = 3×1×1 = 3 does not divide the cluster.s 16 GPUs'
+checks=$((checks + 1)); ! grep -q 'ranks, but the cluster has' <<<"$out" || fail "tp=3: spurious world-size mismatch: $out"
+checks=$((checks + 1)); grep -A1 'cannot run:' <<<"$out" | grep -q '^  - ' || fail "tp=3: no reason given: $out"
+
+# The best plan does not depend on --top: plans are ranked on the stage split they run with.
+for top in 1 5 20; do
+  run "$BRIX" plan --cluster h800-2048 --seq-len 4096 --top $top --format json
+  expect_rc 0 "h800-2048 --top $top"
+  printf '%s' "$out" >"$work/top$top.json"
+done
+python3 - "$work" <<'PY' || fail "plans[0] depends on --top, or memory_gib is not the split's worst stage"
+import json, sys
+docs = {top: json.load(open(f"{sys.argv[1]}/top{top}.json")) for top in (1, 5, 20)}
+best = {top: (json.dumps(d["plans"][0]["layout"], sort_keys=True), d["plans"][0]["step_time_s"]) for top, d in docs.items()}
+assert best[1] == best[5] == best[20], best
+for p in docs[20]["plans"]:
+    worst = max(s["memory_gib"] for s in p["stages"])
+    assert abs(p["memory_gib"]["total"] - worst) < 0.01, (p["memory_gib"], worst)
+    assert p["stage_split"]["balanced_step_s"] == p["step_time_s"]
+    assert p["step_time_s"] <= p["stage_split"]["uniform_step_s"]
+times = [p["step_time_s"] for p in docs[20]["plans"]]
+assert times == sorted(times), times
+PY
+checks=$((checks + 1))
 
 # A dense model on one H100 node: ranked plans with every JSON field of the man page.
 run "$BRIX" plan --model llama-3.1-8b --nodes 1 --gpu h100-sxm --global-batch 64 --seq-len 4096 --format json --price 2.5
@@ -81,8 +120,13 @@ run "$BRIX" plan --model llama-3.1-70b --nodes 4 --gpu h100-sxm --global-batch 2
 expect_rc 0 "emit megatron"; expect_out '^--tensor-model-parallel-size [0-9]+'; expect_out '--global-batch-size 256'
 run "$BRIX" plan --model llama-3.1-70b --nodes 4 --gpu h100-sxm --global-batch 256 --emit deepspeed
 expect_rc 0 "emit deepspeed"; expect_out '"train_batch_size": 256'; expect_out '"zero_optimization"'
+# What the DeepSpeed config cannot hold is named in one warning, not dropped.
+expect_err '^brix: warning: --emit deepspeed: a DeepSpeed config cannot express tp=[0-9]+'; expect_one_line_err
 run "$BRIX" plan --model llama-3.1-70b --nodes 4 --gpu h100-sxm --global-batch 256 --emit torchrun
 expect_rc 0 "emit torchrun"; expect_out '^torchrun --nnodes 4 --nproc-per-node 8'
+# --emit chooses the output format: --format with it is refused, not ignored.
+run "$BRIX" plan --model llama-3.1-70b --nodes 4 --gpu h100-sxm --global-batch 256 --emit yaml --format json
+expect_rc 2 "--emit with --format"; expect_err '^brix: error: --format: not with --emit'; expect_one_line_err
 run "$BRIX" plan --model llama-3.1-70b --nodes 4 --gpu h100-sxm --global-batch 256 --emit json -o "$work/plan.json"
 expect_rc 0 "emit json to file"; checks=$((checks + 1)); grep -q '"step_time_s"' "$work/plan.json" || fail "plan.json not written"
 run "$BRIX" plan --model llama-3.1-8b --cluster h200-node --global-batch 64 --emit yaml -o "$work/plan.yaml"
@@ -91,6 +135,23 @@ run "$BRIX" shard --plan "$work/plan.yaml" --format json
 expect_rc 0 "shard reads the emitted plan.yaml"
 run "$BRIX" plan --model llama-3.1-70b --nodes 4 --gpu h100-sxm --emit nonsense
 expect_rc 2 "emit unknown"; expect_one_line_err
+
+# The proposed global batch divides by the data-parallel sizes of 2,520 GPUs (315 × 8): plans fit.
+run "$BRIX" plan --model gpt-530b --nodes 315 --gpu a100-sxm-80gb --format json
+expect_rc 0 "530b proposed batch"
+python3 - "$out" <<'PY' || fail "530B on 2,520 A100s: proposed batch does not fit the DP sizes"
+import json, sys
+doc = json.loads(sys.argv[1])
+assert doc["global_batch_proposed"] and doc["global_batch"] % 315 == 0, doc["global_batch"]
+assert doc["plans"], doc["rejected"][:3]
+PY
+checks=$((checks + 1))
+# Any VPP that splits the layers evenly is searched; one that does not is refused by name.
+run "$BRIX" plan --model gpt-530b --nodes 315 --gpu a100-sxm-80gb --global-batch 2520 --layout tp=8,pp=7,vpp=5,dp=45
+expect_rc 0 "vpp=5"; expect_out 'interleaved×5'
+checks=$((checks + 1)); ! grep -qE '^  .* +0$' <<<"$out" || fail "vpp=5: rejected rows with no layouts: $out"
+run "$BRIX" plan --model gpt-530b --nodes 315 --gpu a100-sxm-80gb --global-batch 2520 --layout tp=8,pp=15,vpp=6,dp=21
+expect_rc 1 "pp15 vpp6"; expect_out 'the 105 layers are not divisible by PP×VPP = 90'
 
 # fp8 on a GPU without FP8 tensor cores is refused, not silently run in bf16.
 run "$BRIX" plan --model llama-3.1-8b --nodes 1 --gpu a100-sxm-80gb --precision fp8

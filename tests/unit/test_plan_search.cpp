@@ -1,7 +1,9 @@
 #include <brix/cluster/loader.hpp>
 #include <brix/model/loader.hpp>
 #include <brix/plan/calibration.hpp>
+#include <brix/plan/plan_run.hpp>
 #include <brix/plan/search.hpp>
+#include <brix/plan/stage_balance.hpp>
 #include <brix/util/error.hpp>
 
 #include <doctest/doctest.h>
@@ -105,4 +107,144 @@ TEST_CASE("plan::calibration against published Megatron-LM runs") {
   }
   std::printf("mean absolute error %.1f%%, max %.1f%%\n", report.mean_abs_error * 100, report.max_abs_error * 100);
   CHECK(report.mean_abs_error < 0.10);
+}
+
+TEST_CASE("plan::split_lower_bound is below the step of every stage split") {
+  using namespace brix::plan::detail;
+  const auto model = brix::model::load_model("llama-3.1-70b");
+  const auto cluster = brix::cluster::shorthand_cluster(4, 8, "h100-sxm", std::nullopt, std::nullopt);
+  const auto options = options_for(256, 4096);
+  const Evaluator eval(model, cluster, options);
+  for (const auto schedule : {Schedule::one_f_one_b, Schedule::zb_h1, Schedule::dualpipe}) {
+    Layout layout;
+    layout.tp = 8, layout.pp = 4, layout.dp = 1, layout.sp = true;
+    layout.schedule = schedule;
+    layout.recompute = Recompute::full;
+    const auto placement = place_groups(layout, 8);
+    const auto dense = layer_cost(eval.context(), layout, placement, false);
+    const auto embedding = embedding_cost(eval.context(), layout, placement);
+    const auto head = head_cost(eval.context(), layout, placement);
+    const LayoutCosts costs{&placement, &dense, &dense, &embedding, &head};
+    const auto uniform = uniform_stages(model, layout.pp);
+    const auto base = step_for_split(eval, layout, uniform, costs);
+    const double bound = split_lower_bound(layout, base, 256);
+    CHECK(bound < base.step_s);
+    // Every split of the 80 layers into 4 stages in steps of 4 layers.
+    for (int a = 4; a < 80; a += 4) {
+      for (int b = a + 4; b < 80; b += 4) {
+        for (int c = b + 4; c < 80; c += 4) {
+          const std::vector<int> first{0, a, b, c};
+          const auto step = step_for_split(eval, layout, spans_from_first(first, model.layers), costs);
+          CHECK(bound <= step.step_s);
+          CHECK(step.stage_sum_s == doctest::Approx(base.stage_sum_s));
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("plan::search_layouts with stages rebalanced ranks on the split the plan uses") {
+  const auto model = brix::model::load_model("llama-3.1-70b");
+  const auto cluster = brix::cluster::shorthand_cluster(4, 8, "h100-sxm", std::nullopt, std::nullopt);
+  auto options = options_for(256, 4096);
+  options.balance_stages = true;
+  const auto pruned = search_layouts(model, cluster, options);
+  REQUIRE_FALSE(pruned.plans.empty());
+  for (std::size_t i = 1; i < pruned.plans.size(); ++i) {
+    CHECK(pruned.plans[i - 1].step.step_s <= pruned.plans[i].step.step_s);
+  }
+  for (const auto& plan : pruned.plans) {
+    CHECK(plan.step.step_s <= plan.uniform_step_s);
+    CHECK(plan.split.size() == (plan.split.empty() ? 0U : static_cast<std::size_t>(plan.layout.pp)));
+  }
+  // The bound only skips plans that cannot win: the same answer as rebalancing every plan.
+  options.bound_pruning = false;
+  const auto exhaustive = search_layouts(model, cluster, options);
+  REQUIRE_FALSE(exhaustive.plans.empty());
+  CHECK(to_string(pruned.plans.front().layout) == to_string(exhaustive.plans.front().layout));
+  CHECK(pruned.plans.front().step.step_s == exhaustive.plans.front().step.step_s);
+  CHECK(pruned.balanced < exhaustive.balanced);
+  // The answer does not depend on how many plans are shown.
+  options.bound_pruning = true;
+  for (const int top : {1, 20}) {
+    options.top_k = top;
+    const auto other = search_layouts(model, cluster, options);
+    REQUIRE_FALSE(other.plans.empty());
+    CHECK(to_string(other.plans.front().layout) == to_string(pruned.plans.front().layout));
+    CHECK(other.plans.front().step.step_s == pruned.plans.front().step.step_s);
+  }
+}
+
+TEST_CASE("plan::search_layouts searches VPP over the divisors of the layers per stage") {
+  const auto model = brix::model::load_model("gpt-530b"); // 105 layers
+  const auto cluster = brix::cluster::shorthand_cluster(315, 8, "a100-sxm-80gb", std::nullopt, std::nullopt);
+  auto options = options_for(2520, 2048);
+  options.fixed = parse_layout_query("tp=8,pp=7,vpp=5,dp=45");
+  const auto five = search_layouts(model, cluster, options);
+  CHECK(five.evaluated > 0);
+  REQUIRE_FALSE(five.plans.empty());
+  CHECK(five.plans.front().layout.vpp == 5);
+  for (const auto& group : five.rejected) {
+    CHECK(group.count > 0);
+  }
+  // 105 layers over PP 15 × VPP 6 is not an equal split: rejected, the constraint named.
+  options.fixed = parse_layout_query("tp=8,pp=15,vpp=6,dp=21");
+  const auto six = search_layouts(model, cluster, options);
+  CHECK(six.plans.empty());
+  bool named = false;
+  for (const auto& group : six.rejected) {
+    named = named || group.reason.find("not divisible by PP×VPP = 90") != std::string::npos;
+  }
+  CHECK(named);
+  // The free search only proposes interleaving Megatron can run.
+  options.fixed = {};
+  options.top_k = 20;
+  for (const auto& plan : search_layouts(model, cluster, options).plans) {
+    CHECK(model.layers % (plan.layout.pp * plan.layout.vpp) == 0);
+  }
+}
+
+TEST_CASE("plan::closest_completion explains the seed's TP8×PP4×DP2 with the fields it leaves free searched") {
+  const auto model = brix::model::load_model("deepseek-r1");
+  const auto cluster = brix::cluster::load_cluster("example-deployment");
+  const auto options = options_for(1024, 4096);
+  const auto query = parse_layout_query("tp=8,pp=4,dp=2");
+  const auto completion = closest_completion(model, cluster, options, query);
+  CHECK(completion.layout.tp == 8);
+  CHECK(completion.layout.pp == 4);
+  CHECK(completion.layout.dp == 2);
+  CHECK(completion.layout.zero == 3); // states sharded as far as they go
+  const auto closest = explain_layout(model, cluster, options, completion.layout);
+  const auto defaults = explain_layout(model, cluster, options, complete_layout(query));
+  REQUIRE(closest.estimate.has_value());
+  REQUIRE(defaults.estimate.has_value());
+  CHECK(closest.estimate->memory.total < defaults.estimate->memory.total / 4);
+  // Only the fields not given are listed, with the values used.
+  bool ep = false;
+  for (const auto& field : completion.filled) {
+    CHECK(field.rfind("tp=", 0) != 0);
+    CHECK(field.rfind("dp=", 0) != 0);
+    ep = ep || field == "ep=" + std::to_string(completion.layout.ep);
+  }
+  CHECK(ep);
+  // A DP left out fills the cluster.
+  const auto filled = closest_completion(model, cluster, options, parse_layout_query("tp=8,pp=4"));
+  CHECK(filled.layout.world() == 160);
+}
+
+TEST_CASE("plan::propose_global_batch divides by every data-parallel size the GPU count allows") {
+  CHECK(propose_global_batch(4096, 2048) == 1024);
+  CHECK(propose_global_batch(2048, 2520) == 2520); // 315 × 8: odd part 315
+  CHECK(propose_global_batch(4096, 160) % 5 == 0);
+  for (const int gpus : {8, 24, 160, 2520, 1000, 4096}) {
+    const auto batch = propose_global_batch(4096, gpus);
+    int odd = gpus;
+    while (odd % 2 == 0) {
+      odd /= 2;
+    }
+    CHECK(batch % odd == 0);
+    CHECK(batch * 8 >= gpus);
+    // Within a factor √2 of 1024 sequences (4M tokens), unless the GPU count asks for more.
+    CHECK((batch <= 1449 || batch / 2 * 8 < gpus || batch / 2 % odd != 0));
+  }
 }

@@ -1,5 +1,7 @@
 #include <brix/plan/emit.hpp>
 
+#include <brix/util/error.hpp>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -29,8 +31,13 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   flags.push_back(fmt::format("--global-batch-size {}", context.shape.global_batch));
   flags.push_back(fmt::format("--seq-length {}", context.shape.seq_len));
   if (layout.schedule == Schedule::interleaved && layout.vpp > 1) {
-    const auto per_virtual = context.model->layers / (static_cast<std::int64_t>(layout.pp) * layout.vpp);
-    flags.push_back(fmt::format("--num-layers-per-virtual-pipeline-stage {}", std::max<std::int64_t>(1, per_virtual)));
+    const auto chunks = static_cast<std::int64_t>(layout.pp) * layout.vpp;
+    if (context.model->layers % chunks != 0) {
+      throw InputError(fmt::format("--emit megatron: pp={} vpp={}: the {} layers are not divisible by pp·vpp = {} "
+                                   "(Megatron gives every virtual stage the same number of layers)",
+                                   layout.pp, layout.vpp, context.model->layers, chunks));
+    }
+    flags.push_back(fmt::format("--num-layers-per-virtual-pipeline-stage {}", context.model->layers / chunks));
   }
   switch (layout.recompute) {
   case Recompute::full:
@@ -58,6 +65,7 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   if (layout.zero >= 1) {
     flags.emplace_back("--overlap-param-gather");
   }
+  flags.insert(flags.end(), context.split_flags.begin(), context.split_flags.end());
   std::string out;
   for (std::size_t i = 0; i < flags.size(); ++i) {
     out += flags[i] + (i + 1 < flags.size() ? " \\\n" : "\n");
@@ -88,6 +96,34 @@ std::string emit_deepspeed(const Layout& layout, const EmitContext& context) {
                                           {"contiguous_memory_optimization", false}};
   }
   return config.dump(2) + "\n";
+}
+
+std::vector<std::string> deepspeed_unexpressed(const Layout& layout) {
+  std::vector<std::string> out;
+  auto degree = [&](const char* name, int value) {
+    if (value > 1) {
+      out.push_back(fmt::format("{}={}", name, value));
+    }
+  };
+  degree("tp", layout.tp);
+  degree("pp", layout.pp);
+  degree("ep", layout.ep);
+  degree("etp", layout.etp);
+  degree("cp", layout.cp);
+  degree("vpp", layout.vpp);
+  if (layout.sp && layout.tp > 1) {
+    out.emplace_back("sp=1");
+  }
+  if (layout.pp > 1 && layout.schedule != Schedule::one_f_one_b) {
+    out.push_back("schedule=" + to_string(layout.schedule));
+  }
+  if (layout.grad_compression != GradCompression::none) {
+    out.push_back("grad_compression=" + to_string(layout.grad_compression));
+  }
+  if (layout.precision == Precision::fp8) {
+    out.emplace_back("precision=fp8");
+  }
+  return out;
 }
 
 std::string emit_torchrun(const Layout& layout, const EmitContext& context) {

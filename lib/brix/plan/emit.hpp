@@ -5,6 +5,7 @@
 #include <brix/plan/layout.hpp>
 
 #include <string>
+#include <vector>
 
 namespace brix::plan {
 
@@ -13,12 +14,18 @@ struct EmitContext {
   TrainingShape shape;
   int nodes = 0;
   int gpus_per_node = 0;
+  /// Megatron flags for the stage split (megatron_split_flags), after the layout's flags.
+  std::vector<std::string> split_flags;
 };
 
 /// Megatron-LM command-line flags (one per line, shell-continued).
 [[nodiscard]] std::string emit_megatron(const Layout& layout, const EmitContext& context);
-/// A DeepSpeed JSON config (batch, micro-batch, accumulation, ZeRO stage, precision).
+/// A DeepSpeed JSON config (batch, micro-batch, accumulation, ZeRO stage, bf16, activation
+/// checkpointing).
 [[nodiscard]] std::string emit_deepspeed(const Layout& layout, const EmitContext& context);
+/// The settings of `layout` a DeepSpeed config cannot express ("tp=8", "precision=fp8", …): they
+/// belong in the training script (model parallel groups, MoE layers, pipeline module).
+[[nodiscard]] std::vector<std::string> deepspeed_unexpressed(const Layout& layout);
 /// A torchrun line that starts Megatron-LM's pretrain_gpt.py with the flags above.
 [[nodiscard]] std::string emit_torchrun(const Layout& layout, const EmitContext& context);
 

@@ -15,7 +15,11 @@ LayoutVerdict explain_layout(const model::ModelSpec& model, const cluster::Clust
   const int gpus = eval.target().gpus;
   const std::int64_t batch = options.shape.global_batch;
 
-  if (layout.world() != gpus) {
+  if (const int model_parallel = layout.tp * layout.cp * layout.pp; gpus % model_parallel != 0) {
+    problems.push_back(fmt::format("TP×CP×PP = {}×{}×{} = {} does not divide the cluster's {} GPUs (no data-parallel "
+                                   "size fills it)",
+                                   layout.tp, layout.cp, layout.pp, model_parallel, gpus));
+  } else if (layout.world() != gpus) {
     problems.push_back(fmt::format("TP×CP×PP×DP = {}×{}×{}×{} = {} ranks, but the cluster has {} GPUs",
                                    layout.tp, layout.cp, layout.pp, layout.dp, layout.world(), gpus));
   }
@@ -47,7 +51,10 @@ LayoutVerdict explain_layout(const model::ModelSpec& model, const cluster::Clust
   }
   const std::int64_t micro_batches = std::max<std::int64_t>(1, batch / per_step);
   if (layout.schedule == Schedule::interleaved &&
-      (micro_batches % layout.pp != 0 || model.layers < static_cast<std::int64_t>(layout.pp) * layout.vpp)) {
+      (layout.vpp < 2 || model.layers % (static_cast<std::int64_t>(layout.pp) * layout.vpp) != 0)) {
+    problems.push_back(describe({Reason::vpp_layers, layout.pp, layout.vpp}, eval));
+  }
+  if (layout.schedule == Schedule::interleaved && micro_batches % layout.pp != 0) {
     problems.push_back(describe({Reason::interleave, layout.pp, layout.vpp}, eval));
   }
   if (layout.schedule == Schedule::dualpipe && (layout.pp % 2 != 0 || micro_batches < 2 * layout.pp)) {
@@ -92,6 +99,69 @@ LayoutVerdict explain_layout(const model::ModelSpec& model, const cluster::Clust
   const auto step = estimate_step(inputs, stages.work);
   verdict.estimate = eval.finish(layout, step, worst);
   return verdict;
+}
+
+Completion closest_completion(const model::ModelSpec& model, const cluster::ClusterSpec& cluster,
+                              const SearchOptions& options, const LayoutQuery& query) {
+  const Evaluator eval(model, cluster, options);
+  const int gpus = eval.target().gpus;
+  Layout base = complete_layout(query);
+  // The data-parallel size (or else the pipeline depth) fills the cluster when not given.
+  if (!query.dp && gpus % (base.tp * base.pp * base.cp) == 0) {
+    base.dp = gpus / (base.tp * base.pp * base.cp);
+  } else if (query.dp && !query.pp && gpus % (base.tp * base.cp * base.dp) == 0 &&
+             gpus / (base.tp * base.cp * base.dp) <= model.layers) {
+    base.pp = gpus / (base.tp * base.cp * base.dp);
+  }
+  // The fields that decide memory, searched: fewest problems first, then least memory.
+  const bool moe = model.moe.has_value();
+  const auto eps = only_or(query.ep, moe ? divisors(static_cast<int>(model.moe->routed_experts), gpus) : std::vector<int>{1});
+  const auto etps = only_or(query.etp, moe ? powers_of_two_up_to(base.tp) : std::vector<int>{1});
+  const auto zeros = only_or(query.zero, std::vector<int>{0, 1, 2, 3});
+  std::optional<std::pair<std::size_t, double>> best;
+  Layout winner = base;
+  for (const int ep : eps) {
+    for (const int etp : etps) {
+      for (const int zero : zeros) {
+        Layout layout = base;
+        layout.ep = ep;
+        layout.etp = etp;
+        layout.zero = zero;
+        const auto verdict = explain_layout(model, cluster, options, layout);
+        const double memory = verdict.estimate ? verdict.estimate->memory.total : INFINITY;
+        const std::size_t others = verdict.problems.size() - (memory > eval.memory_limit() && verdict.estimate ? 1 : 0);
+        const std::pair<std::size_t, double> score{others, memory};
+        if (!best || score < *best) {
+          best = score;
+          winner = layout;
+        }
+      }
+    }
+  }
+  Completion completion;
+  completion.layout = winner;
+  completion.layout.precision = options.precision;
+  completion.layout.flash_attention = options.software.flash_attention;
+  auto filled = [&](bool given, std::string text) {
+    if (!given) {
+      completion.filled.push_back(std::move(text));
+    }
+  };
+  const auto& l = completion.layout;
+  filled(query.tp.has_value(), fmt::format("tp={}", l.tp));
+  filled(query.pp.has_value(), fmt::format("pp={}", l.pp));
+  filled(query.dp.has_value(), fmt::format("dp={}", l.dp));
+  filled(query.cp.has_value(), fmt::format("cp={}", l.cp));
+  filled(query.ep.has_value(), fmt::format("ep={}", l.ep));
+  filled(query.etp.has_value(), fmt::format("etp={}", l.etp));
+  filled(query.sp.has_value(), fmt::format("sp={}", l.sp ? 1 : 0));
+  filled(query.micro_batch.has_value(), fmt::format("mbs={}", l.micro_batch));
+  filled(query.vpp.has_value(), fmt::format("vpp={}", l.vpp));
+  filled(query.schedule.has_value(), fmt::format("schedule={}", to_string(l.schedule)));
+  filled(query.recompute.has_value(), fmt::format("recompute={}", to_string(l.recompute)));
+  filled(query.zero.has_value(), fmt::format("zero={}", l.zero));
+  filled(query.grad_compression.has_value(), fmt::format("grad_compression={}", to_string(l.grad_compression)));
+  return completion;
 }
 
 } // namespace brix::plan

@@ -45,7 +45,7 @@ LayoutCheck check_layout(const ModelSpec& model, const Layout& layout, const Tra
     return LayoutCheck::batch_divisibility;
   }
   if (layout.vpp > 1 && (layout.schedule != Schedule::interleaved ||
-                         model.layers < static_cast<std::int64_t>(layout.pp) * layout.vpp)) {
+                         model.layers % (static_cast<std::int64_t>(layout.pp) * layout.vpp) != 0)) {
     return LayoutCheck::vpp_invalid;
   }
   if ((layout.schedule == Schedule::interleaved && (layout.vpp < 2 || layout.pp < 2)) ||
@@ -145,7 +145,8 @@ std::string explain(LayoutCheck reason, const ModelSpec& model, const Layout& la
                        layout.micro_batch, layout.dp);
   case LayoutCheck::vpp_invalid:
     return fmt::format("vpp={} with schedule {} and {} layers over pp={} (vpp > 1 needs the "
-                       "interleaved schedule and at least pp·vpp layers)", layout.vpp,
+                       "interleaved schedule and layers divisible by pp·vpp: Megatron gives every "
+                       "virtual stage the same number of layers)", layout.vpp,
                        to_string(layout.schedule), model.layers, layout.pp);
   case LayoutCheck::interleaved_batches:
     return fmt::format("{} micro-batches per step is not a multiple of pp={} (the interleaved "

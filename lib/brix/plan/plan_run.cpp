@@ -35,7 +35,8 @@ public:
       m_err << "\r\x1b[K" << std::flush;
     }
   }
-  void update(double fraction) {
+  /// `fraction` of phase `phase` ("searching", "details") done.
+  void update(double fraction, std::string_view phase = "searching") {
     if (!m_enabled) {
       return;
     }
@@ -46,7 +47,7 @@ public:
     std::lock_guard lock(m_mutex);
     const int width = 30;
     const int filled = static_cast<int>(fraction * width);
-    m_err << fmt::format("\rsearching [{}{}] {:3.0f}% {:.1f} s", std::string(static_cast<std::size_t>(filled), '#'),
+    m_err << fmt::format("\r{:<9} [{}{}] {:3.0f}% {:.1f} s", phase, std::string(static_cast<std::size_t>(filled), '#'),
                          std::string(static_cast<std::size_t>(width - filled), ' '), fraction * 100, elapsed)
           << std::flush;
     m_drawn = true;
@@ -189,8 +190,17 @@ void write_output(const std::string& text, const std::string& path, std::ostream
 } // namespace
 
 std::int64_t propose_global_batch(std::int64_t seq_len, int gpus) {
+  // DP = GPUs / (TP·CP·PP) with TP and CP powers of two: the odd part of every DP size divides
+  // the odd part of the GPU count, so odd·2^k sequences divide evenly for every DP size up to
+  // that power of two. k puts the batch nearest the token target (in ratio).
   const double target = 4.0 * 1024 * 1024 / static_cast<double>(seq_len);
-  auto batch = static_cast<std::int64_t>(std::pow(2.0, std::round(std::log2(std::max(1.0, target)))));
+  std::int64_t batch = std::max(1, gpus);
+  while (batch % 2 == 0) {
+    batch /= 2;
+  }
+  while (static_cast<double>(batch) < target / std::sqrt(2.0)) {
+    batch *= 2;
+  }
   while (batch * 8 < gpus) {
     batch *= 2;
   }
@@ -198,6 +208,10 @@ std::int64_t propose_global_batch(std::int64_t seq_len, int gpus) {
 }
 
 int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
+  if (!request.emit.empty() && request.format != util::Format::text) {
+    throw InputError("--format: not with --emit (--emit chooses the output: Megatron flags, a DeepSpeed JSON config, a "
+                     "torchrun line, plan.yaml or the best plan's JSON)");
+  }
   const auto model = model::load_model(request.model);
   const auto cluster = cluster::select_cluster(request.cluster, k_default_cluster);
   SearchOptions options;
@@ -228,33 +242,29 @@ int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
   Progress progress(err, request.progress);
   options.progress = [&progress](double fraction) { progress.update(fraction); };
 
+  options.balance_stages = true; // rank on the split the plan runs with
   auto result = search_layouts(model, cluster, options);
   ReportContext context{&model, &cluster, &options, request.price};
   std::vector<PlanDetails> details;
-  for (auto& plan : result.plans) {
-    details.push_back(refine_plan(model, cluster, options, request.checkpoint, plan));
-  }
-  // The balanced stage split can reorder the plans.
-  std::vector<std::size_t> order(result.plans.size());
-  for (std::size_t i = 0; i < order.size(); ++i) {
-    order[i] = i;
-  }
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return result.plans[a].step.step_s < result.plans[b].step.step_s;
-  });
-  {
-    std::vector<PlanEstimate> plans;
-    std::vector<PlanDetails> sorted;
-    for (const auto i : order) {
-      plans.push_back(result.plans[i]);
-      sorted.push_back(details[i]);
-    }
-    result.plans = std::move(plans);
-    details = std::move(sorted);
+  for (std::size_t i = 0; i < result.plans.size(); ++i) {
+    details.push_back(refine_plan(model, cluster, options, request.checkpoint, result.plans[i]));
+    progress.update(static_cast<double>(i + 1) / static_cast<double>(result.plans.size()), "details");
   }
   std::optional<LayoutVerdict> verdict;
+  std::optional<Completion> completion;
   if (!request.layout.empty() && result.plans.empty()) {
-    verdict = explain_layout(model, cluster, options, complete_layout(options.fixed));
+    completion = closest_completion(model, cluster, options, options.fixed);
+    verdict = explain_layout(model, cluster, options, completion->layout);
+    if (verdict->problems.empty()) {
+      // That completion runs on its own, yet the search found none: say what stopped it.
+      for (std::size_t i = 0; i < std::min<std::size_t>(3, result.rejected.size()); ++i) {
+        verdict->problems.push_back(fmt::format("{} ({} layouts with these fields)", result.rejected[i].reason,
+                                                util::with_thousands(result.rejected[i].count)));
+      }
+      if (verdict->problems.empty()) {
+        verdict->problems.emplace_back("no layout with these fields exists on this cluster");
+      }
+    }
   }
   std::optional<MixedResult> mixed;
   if (!cluster.homogeneous()) {
@@ -277,29 +287,27 @@ int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
     EmitContext emit{&model, options.shape, cluster.total_gpus() / cluster.groups.front().gpus_per_node,
                      cluster.groups.front().gpus_per_node};
     std::string text;
-    if (request.emit == "megatron") {
-      text = emit_megatron(best_layout, emit);
-      const auto flags = megatron_split_flags(best_details, model.layers);
-      if (flags.empty() && !best_details.split_is_uniform) {
+    if (request.emit == "megatron" || request.emit == "torchrun") {
+      // torchrun starts pretrain_gpt.py with the same Megatron flags, the split flags included.
+      emit.split_flags = megatron_split_flags(best_details, model.layers);
+      if (emit.split_flags.empty() && !best_details.split_is_uniform) {
         if (best_details.uniform_step_s <= 0) {
-          throw JobError("--emit megatron: Megatron's flags cannot express this stage split and the uniform split does "
-                         "not fit in memory (use --emit yaml for the per-stage list)");
+          throw JobError(fmt::format("--emit {}: Megatron's flags cannot express this stage split and the uniform split "
+                                     "does not fit in memory (use --emit yaml for the per-stage list)",
+                                     request.emit));
         }
         err << fmt::format("brix: warning: Megatron's flags cannot express the DP stage split; these flags run the "
                            "uniform split (step {} instead of {}); --emit yaml writes the per-stage list\n",
                            util::human_seconds(best_details.uniform_step_s), util::human_seconds(best_details.balanced_step_s));
       }
-      // The flags are shell-continued lines: continue the last one into the split flags.
-      for (const auto& flag : flags) {
-        if (!text.empty() && text.back() == '\n') {
-          text.pop_back();
-        }
-        text += " \\\n" + flag + "\n";
-      }
+      text = request.emit == "megatron" ? emit_megatron(best_layout, emit) : emit_torchrun(best_layout, emit);
     } else if (request.emit == "deepspeed") {
       text = emit_deepspeed(best_layout, emit);
-    } else if (request.emit == "torchrun") {
-      text = emit_torchrun(best_layout, emit);
+      if (const auto missing = deepspeed_unexpressed(best_layout); !missing.empty()) {
+        err << fmt::format("brix: warning: --emit deepspeed: a DeepSpeed config cannot express {}; set them in the "
+                           "training script (model-parallel groups, MoE layers, pipeline module)\n",
+                           fmt::join(missing, ", "));
+      }
     } else if (request.emit == "yaml") {
       // plan.yaml, what shard, launch and recover read; a non-uniform split (or stages on node
       // groups) as explicit stages.
@@ -348,6 +356,8 @@ int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
       json["plans"][i].update(details_to_json(d, d.recompute ? &*d.recompute : nullptr));
     }
     if (verdict) {
+      json["layout_explained"] = to_string(completion->layout);
+      json["layout_filled"] = completion->filled;
       json["layout_problems"] = verdict->problems;
       if (verdict->estimate) {
         json["layout_estimate"] = plan_to_json(*verdict->estimate, context);
@@ -373,7 +383,9 @@ int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
   const util::Style style{util::use_colour(STDOUT_FILENO)};
   out << search_to_text(result, context, style);
   if (proposed) {
-    out << fmt::format("(global batch {} proposed: ~4M tokens per step; set it with --global-batch)\n", options.shape.global_batch);
+    out << fmt::format("(global batch {} proposed: near 4M tokens per step, and a multiple of the odd part of the {} GPUs so "
+                       "that data-parallel sizes divide it; set it with --global-batch)\n",
+                       options.shape.global_batch, cluster.total_gpus());
   }
   if (!result.plans.empty()) {
     out << details_to_text(details.front(), model.layers);
@@ -381,11 +393,14 @@ int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
     out << "\n" << capacity_hint(model, cluster) << "\n";
   }
   if (verdict) {
-    out << fmt::format("\nlayout {} cannot run:\n", to_string(complete_layout(options.fixed)));
+    out << fmt::format("\nlayout {} cannot run:\n", to_string(completion->layout));
     for (const auto& problem : verdict->problems) {
       out << "  - " << problem << "\n";
     }
-    out << "  (fields not given were filled with EP/ETP/CP 1, SP with TP, micro-batch 1, 1F1B, full recompute, ZeRO-1)\n";
+    if (!completion->filled.empty()) {
+      out << fmt::format("  (fields not given, set to the completion closest to running: {})\n",
+                         fmt::join(completion->filled, ", "));
+    }
   }
   if (mixed) {
     out << "\nmixed cluster: stages on node groups, layers split by speed\n";

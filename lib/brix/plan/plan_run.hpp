@@ -36,8 +36,9 @@ struct PlanRequest {
 
 inline constexpr const char* k_default_cluster = "example-deployment";
 
-/// The proposed global batch when none is asked for: about 4M tokens per step (a power of two
-/// in sequences), at least one sequence per 8 GPUs.
+/// The proposed global batch when none is asked for: the odd part of the GPU count times the
+/// power of two that comes nearest 4M tokens per step (so that every data-parallel size the GPU
+/// count allows divides it), at least one sequence per 8 GPUs.
 [[nodiscard]] std::int64_t propose_global_batch(std::int64_t seq_len, int gpus);
 
 /// Runs the request; returns the exit code: 0 for a report (also "no layout fits"), 1 when the

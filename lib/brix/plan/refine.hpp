@@ -1,7 +1,7 @@
 #pragma once
-// Refines a plan from the search: the stage split chosen by the partition DP (against
-// Megatron's uniform split), the recomputation report of the memory-critical stage, the
-// checkpoint interval and the batch split.
+// Details of a plan from the search: its stage split (the partition DP's, chosen in the
+// search, against Megatron's uniform split), the recomputation report of the memory-critical
+// stage, the checkpoint interval and the batch split.
 
 #include <brix/plan/batch_settings.hpp>
 #include <brix/plan/checkpoint_interval.hpp>
@@ -38,7 +38,8 @@ struct PlanDetails {
   BatchSplit batch;
 };
 
-/// Refines `plan` in place (its step estimate takes the better split) and returns the details.
+/// The details of `plan` under the split it runs with (the search's choice: `plan.split`, or
+/// the uniform split when empty); sets `plan.memory` to the worst of all its stages.
 [[nodiscard]] PlanDetails refine_plan(const model::ModelSpec& model, const cluster::ClusterSpec& cluster,
                                       const SearchOptions& options, const CheckpointOptions& checkpoint,
                                       PlanEstimate& plan);

@@ -1,4 +1,5 @@
 #include <brix/plan/search_detail.hpp>
+#include <brix/plan/stage_balance.hpp>
 
 #include <chrono>
 #include <thread>
@@ -8,6 +9,9 @@ namespace brix::plan {
 using namespace detail;
 
 namespace {
+
+/// Virtual stages per GPU searched at most (Megatron runs use 2–8; more only adds p2p).
+constexpr int k_max_vpp = 16;
 
 struct WorkItem {
   int tp, cp, pp;
@@ -47,6 +51,9 @@ public:
     for (const int tp : m_tp) {
       for (const int cp : m_cp) {
         if (gpus % (tp * cp) != 0 && !fixed.pp) {
+          if (fixed.tp || fixed.cp) {
+            out.push_back({tp, cp, 1}); // asked for: counted under the constraint it breaks
+          }
           continue; // not a factorisation of this world: no layout to count
         }
         const auto pps = fixed.pp ? std::vector<int>{*fixed.pp}
@@ -162,7 +169,19 @@ private:
       out.push_back({Schedule::one_f_one_b, 1});
     }
     if (pp > 1) {
-      for (const int vpp : {2, 3, 4, 6, 8}) {
+      // Megatron's interleaving gives every virtual stage layers / (PP·VPP) layers: VPP runs
+      // over the divisors of the layers per stage (up to k_max_vpp); a VPP asked for is
+      // searched whatever it is, and rejected by the constraint it breaks.
+      std::vector<int> vpps;
+      if (fixed.vpp) {
+        if (*fixed.vpp > 1 || fixed.schedule == Schedule::interleaved) {
+          vpps.push_back(*fixed.vpp);
+        }
+      } else if (m_eval.model().layers % pp == 0) {
+        vpps = divisors(static_cast<int>(m_eval.model().layers / pp), k_max_vpp);
+        std::erase(vpps, 1);
+      }
+      for (const int vpp : vpps) {
         if (allowed(Schedule::interleaved, vpp)) {
           out.push_back({Schedule::interleaved, vpp});
         }
@@ -211,6 +230,7 @@ private:
     const LayerCost moe = model.moe ? layer_cost(context, base, placement, true) : dense;
     const LayerCost embedding = embedding_cost(context, base, placement);
     const LayerCost head = head_cost(context, base, placement);
+    const LayoutCosts costs{&placement, &dense, &moe, &embedding, &head};
     const auto schedules = schedule_options(base.pp);
     const auto compressions = compression_options(base.dp, base.cp, base.expert_dp());
     const std::int64_t leaves = static_cast<std::int64_t>(schedules.size() * m_recompute.size() *
@@ -218,7 +238,9 @@ private:
 
     // Bound: no schedule, recomputation or overlap makes a step faster than the slowest
     // stage's forward + backward compute for every micro-batch.
+    // With the stages rebalanced, the slowest stage is still at least the mean.
     double slowest = 0;
+    double sum = 0;
     for (const auto& work : stages.work) {
       double t = work.dense_layers * (dense.forward_s + dense.backward_s) +
                  work.moe_layers * (moe.forward_s + moe.backward_s);
@@ -229,9 +251,11 @@ private:
         t += head.forward_s + head.backward_s;
       }
       slowest = std::max(slowest, t);
+      sum += work.count * t;
     }
+    const double stage_bound = options.balance_stages ? sum / base.pp : slowest;
     if (options.bound_pruning &&
-        static_cast<double>(micro_batches) * slowest >= threshold.load(std::memory_order_relaxed)) {
+        static_cast<double>(micro_batches) * stage_bound > threshold.load(std::memory_order_relaxed)) {
       partial.reject({Reason::bound, options.top_k}, leaves);
       return;
     }
@@ -281,8 +305,28 @@ private:
             const auto step = estimate_step(inputs, stages.work);
             ++partial.evaluated;
             ++partial.valid;
-            if (step.step_s < partial.threshold(options.top_k)) {
-              partial.offer(m_eval.finish(layout, step, memory), options.top_k);
+            // Rebalancing can only make a plan faster, down to its lower bound: plans whose
+            // bound cannot beat the K-th best (rebalanced) plan are not rebalanced.
+            const double cutoff = std::min(partial.threshold(options.top_k), threshold.load(std::memory_order_relaxed));
+            // Without bound pruning every plan is rebalanced (the exhaustive baseline).
+            const double lower = !options.balance_stages ? step.step_s
+                                 : options.bound_pruning ? split_lower_bound(layout, step, micro_batches)
+                                                         : -INFINITY;
+            if (lower > cutoff) {
+              continue; // (a plan equal to the K-th may still win on the tie-break)
+            }
+            auto plan = m_eval.finish(layout, step, memory);
+            plan.uniform_step_s = step.step_s;
+            if (options.balance_stages && lower < step.step_s) {
+              if (auto balanced = balance_stages(m_eval, layout, costs, stages.spans, step.step_s)) {
+                plan = m_eval.finish(layout, balanced->step, balanced->memory);
+                plan.uniform_step_s = step.step_s;
+                plan.split = std::move(balanced->first);
+                ++partial.balanced;
+              }
+            }
+            if (plan.step.step_s <= partial.threshold(options.top_k)) {
+              partial.offer(std::move(plan), options.top_k);
               const double mine = partial.threshold(options.top_k);
               double shared = threshold.load(std::memory_order_relaxed);
               while (mine < shared && !threshold.compare_exchange_weak(shared, mine)) {
@@ -301,8 +345,12 @@ private:
       return false;
     }
     if (layout.schedule == Schedule::interleaved) {
-      // Megatron: micro-batches a multiple of PP; each virtual stage needs at least one layer.
-      if (micro_batches % layout.pp != 0 || model.layers < static_cast<std::int64_t>(layout.pp) * layout.vpp) {
+      // Megatron: micro-batches a multiple of PP; every virtual stage the same number of layers.
+      if (layout.vpp < 2 || model.layers % (static_cast<std::int64_t>(layout.pp) * layout.vpp) != 0) {
+        partial.reject({Reason::vpp_layers, layout.pp, layout.vpp}, count);
+        return false;
+      }
+      if (micro_batches % layout.pp != 0) {
         partial.reject({Reason::interleave, layout.pp, layout.vpp}, count);
         return false;
       }
@@ -345,7 +393,14 @@ std::string detail::describe(const ReasonKey& key, const Evaluator& eval) {
     return fmt::format("global batch {} not divisible by DP×micro-batch", options.shape.global_batch);
   case Reason::interleave:
     return key.a == 0 ? std::string("pipeline schedule without pipeline parallelism (PP=1)")
-                      : std::string("interleaved schedule: micro-batches not a multiple of PP, or fewer layers than PP×VPP");
+                      : std::string("interleaved schedule: micro-batches per step not a multiple of PP");
+  case Reason::vpp_layers:
+    if (key.b < 2) {
+      return fmt::format("interleaved schedule with VPP={} (it needs VPP ≥ 2)", key.b);
+    }
+    return fmt::format("PP={} × VPP={}: the {} layers are not divisible by PP×VPP = {} (Megatron gives every virtual "
+                       "stage the same number of layers)",
+                       key.a, key.b, model.layers, key.a * key.b);
   case Reason::dualpipe:
     return "DualPipe needs an even PP and at least 2×PP micro-batches";
   case Reason::out_of_memory:
@@ -365,6 +420,7 @@ SearchResult collect(const Evaluator& eval, std::vector<Partial>& partials, doub
   for (auto& partial : partials) {
     result.evaluated += partial.evaluated;
     result.valid += partial.valid;
+    result.balanced += partial.balanced;
     for (auto& plan : partial.best) {
       result.plans.push_back(std::move(plan));
     }
@@ -372,19 +428,16 @@ SearchResult collect(const Evaluator& eval, std::vector<Partial>& partials, doub
       rejected[key] += count;
     }
   }
-  std::sort(result.plans.begin(), result.plans.end(), [](const auto& a, const auto& b) {
-    if (a.step.step_s != b.step.step_s) {
-      return a.step.step_s < b.step.step_s;
-    }
-    return to_string(a.layout) < to_string(b.layout);
-  });
+  std::sort(result.plans.begin(), result.plans.end(), Partial::better);
   if (static_cast<int>(result.plans.size()) > eval.options().top_k) {
     result.plans.resize(static_cast<std::size_t>(eval.options().top_k));
   }
   // Merge keys that render the same (e.g. batch reasons for different DP sizes).
   std::map<std::string, std::int64_t> by_text;
   for (const auto& [key, count] : rejected) {
-    by_text[describe(key, eval)] += count;
+    if (count > 0) {
+      by_text[describe(key, eval)] += count;
+    }
   }
   for (const auto& [text, count] : by_text) {
     result.rejected.push_back({text, count});

@@ -28,6 +28,10 @@ struct SearchOptions {
   int top_k = 5;
   int threads = 1;
   bool bound_pruning = true; ///< off: cost every valid layout (the benchmark's baseline)
+  /// Rank plans on the stage split the partition DP chooses (the split `brix plan` runs with)
+  /// instead of Megatron's uniform one. Off for checks against published runs, which used the
+  /// uniform split.
+  bool balance_stages = false;
   /// Called from the searching threads with the fraction done; may be empty.
   std::function<void(double)> progress;
 };
@@ -46,6 +50,10 @@ struct PlanEstimate {
   double tflops_per_gpu = 0; ///< executed FLOPs (recompute included) per GPU per second
   double mfu = 0;            ///< model FLOPs (no recompute) / peak
   double hfu = 0;            ///< executed FLOPs / peak
+  double uniform_step_s = 0; ///< the step with Megatron's uniform split
+  /// First decoder layer of each stage when the plan runs the partition DP's split; empty when
+  /// it runs the uniform one.
+  std::vector<int> split;
 };
 
 struct RejectionGroup {
@@ -58,6 +66,7 @@ struct SearchResult {
   std::vector<RejectionGroup> rejected; ///< largest group first
   std::int64_t evaluated = 0;           ///< layouts considered (valid or not)
   std::int64_t valid = 0;               ///< layouts that fit and were costed
+  std::int64_t balanced = 0;            ///< plans whose stage split the DP rebalanced
   double seconds = 0;
   int gpus = 0;
   std::string device;                   ///< GPU model the plan was costed on
@@ -78,5 +87,15 @@ struct LayoutVerdict {
 [[nodiscard]] LayoutVerdict explain_layout(const model::ModelSpec& model,
                                            const cluster::ClusterSpec& cluster,
                                            const SearchOptions& options, const Layout& layout);
+
+/// The complete layout that explains a `--layout` query no layout of which runs: DP (or else PP)
+/// fills the cluster when not given, the other fields not given are 1 / 1F1B / full recompute,
+/// except EP, ETP and the ZeRO stage, chosen for the fewest problems, then the least memory.
+struct Completion {
+  Layout layout;
+  std::vector<std::string> filled; ///< "ep=16", … for every field the query did not give
+};
+[[nodiscard]] Completion closest_completion(const model::ModelSpec& model, const cluster::ClusterSpec& cluster,
+                                            const SearchOptions& options, const LayoutQuery& query);
 
 } // namespace brix::plan

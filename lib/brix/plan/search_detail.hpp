@@ -27,6 +27,7 @@ enum class Reason {
   ep_group,
   batch,
   interleave,
+  vpp_layers,
   dualpipe,
   out_of_memory,
   bound,
@@ -255,6 +256,7 @@ struct Partial {
   std::map<ReasonKey, std::int64_t> rejected;
   std::int64_t evaluated = 0;
   std::int64_t valid = 0;
+  std::int64_t balanced = 0;
 
   void reject(ReasonKey key, std::int64_t count) {
     rejected[key] += count;
@@ -263,10 +265,16 @@ struct Partial {
   [[nodiscard]] double threshold(int top_k) const {
     return static_cast<int>(best.size()) < top_k ? INFINITY : best.back().step.step_s;
   }
-  void offer(PlanEstimate plan, int top_k) {
-    auto at = std::lower_bound(best.begin(), best.end(), plan, [](const auto& a, const auto& b) {
+  /// Faster first; equal times by layout text, so that the top K, and so the best plan, do not
+  /// depend on K, the threads or the order layouts are met in.
+  static bool better(const PlanEstimate& a, const PlanEstimate& b) {
+    if (a.step.step_s != b.step.step_s) {
       return a.step.step_s < b.step.step_s;
-    });
+    }
+    return to_string(a.layout) < to_string(b.layout);
+  }
+  void offer(PlanEstimate plan, int top_k) {
+    auto at = std::lower_bound(best.begin(), best.end(), plan, better);
     best.insert(at, std::move(plan));
     if (static_cast<int>(best.size()) > top_k) {
       best.pop_back();

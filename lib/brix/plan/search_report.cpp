@@ -110,6 +110,7 @@ nlohmann::ordered_json search_to_json(const SearchResult& result, const ReportCo
   }
   json["search"] = {{"evaluated", result.evaluated},
                     {"valid", result.valid},
+                    {"rebalanced", result.balanced},
                     {"seconds", result.seconds},
                     {"threads", context.options->threads}};
   return json;

@@ -61,34 +61,47 @@ std::optional<StagePartition> partition_stages(std::span<const ChainItem> items,
     return std::nullopt;
   }
   const Prefix prefix(items);
-  // best[s][i]: smallest slowest-stage time placing items [0, i) on stages [0, s).
-  std::vector<std::vector<double>> best(p + 1, std::vector<double>(n + 1, k_infinity));
-  std::vector<std::vector<int>> cut(p + 1, std::vector<int>(n + 1, -1));
-  best[0][0] = 0.0;
+  // best[s][i]: smallest slowest-stage time placing items [0, i) on stages [0, s); cut[s][i]
+  // the first item of stage s−1 there (the smallest, among ties).
+  const std::size_t width = n + 1;
+  std::vector<double> best((p + 1) * width, k_infinity);
+  std::vector<int> cut((p + 1) * width, -1);
+  best[0] = 0.0;
   for (std::size_t s = 1; s <= p; ++s) {
     const auto& device = devices[s - 1];
     // Stage s−1 must leave at least one item for each later stage.
     for (std::size_t i = s; i + (p - s) <= n; ++i) {
-      for (std::size_t j = s - 1; j < i; ++j) {
-        if (best[s - 1][j] == k_infinity || !prefix.fits(j, i, device)) {
+      double& here = best[s * width + i];
+      // Stage s−1 = items [j, i), growing as j falls: its time and memory only grow, so the
+      // scan stops at the first range that does not fit or is slower than the best so far.
+      for (std::size_t j = i; j-- > s - 1;) {
+        if (!prefix.fits(j, i, device)) {
+          break;
+        }
+        const double stage = prefix.stage_time(j, i, device);
+        if (stage > here) {
+          break;
+        }
+        const double before = best[(s - 1) * width + j];
+        if (before == k_infinity) {
           continue;
         }
-        const double value = std::max(best[s - 1][j], prefix.stage_time(j, i, device));
-        if (value < best[s][i]) {
-          best[s][i] = value;
-          cut[s][i] = static_cast<int>(j);
+        const double value = std::max(before, stage);
+        if (value <= here) {
+          here = value;
+          cut[s * width + i] = static_cast<int>(j);
         }
       }
     }
   }
-  if (best[p][n] == k_infinity) {
+  if (best[p * width + n] == k_infinity) {
     return std::nullopt;
   }
   std::vector<int> first(p);
   std::size_t end = n;
   for (std::size_t s = p; s >= 1; --s) {
-    first[s - 1] = cut[s][end];
-    end = static_cast<std::size_t>(cut[s][end]);
+    first[s - 1] = cut[s * width + end];
+    end = static_cast<std::size_t>(first[s - 1]);
   }
   return evaluate_partition(items, devices, first);
 }

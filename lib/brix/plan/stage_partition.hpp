@@ -32,7 +32,7 @@ struct StagePartition {
 };
 
 /// Optimal contiguous split of `items` over `devices.size()` stages (every stage non-empty);
-/// nullopt when no split fits in memory. O(n²·p).
+/// nullopt when no split fits in memory. O(n²·p) at worst; ties go to the earliest cuts.
 [[nodiscard]] std::optional<StagePartition> partition_stages(std::span<const ChainItem> items,
                                                              std::span<const StageDevice> devices);
 

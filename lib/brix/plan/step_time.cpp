@@ -198,6 +198,7 @@ StepEstimate estimate_step(const StepInputs& in, std::span<const StageWork> stag
 
   const auto& work = *critical_work;
   estimate.critical_stage_s = max_stage;
+  estimate.stage_sum_s = sum_stage;
   const auto data_parallel = data_parallel_cost(context, layout, placement, work.dense_params, work.expert_params,
                                                 in.grad_wire_bytes, micro_batches, max_stage, critical.backward);
   estimate.pipeline_s += data_parallel.pipeline_extra_s;

@@ -38,6 +38,9 @@ struct StepEstimate {
   double hardware_flops = 0;  ///< FLOPs executed per step on all GPUs (recompute included)
   int critical_stage = 0;
   double critical_stage_s = 0; ///< per-micro-batch time of the slowest stage
+  /// Sum over all stages of one micro-batch's forward + backward (p2p included): the same for
+  /// every contiguous split of the layers, which bounds what rebalancing the stages can gain.
+  double stage_sum_s = 0;
 };
 
 struct StepInputs {
