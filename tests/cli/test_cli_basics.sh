@@ -5,8 +5,19 @@ source "$(dirname "$0")/lib.sh"
 run "$BRIX" --version
 expect_rc 0 "--version"; expect_out '^brix [0-9]+\.[0-9]+\.[0-9]+'; expect_out 'cuda'; expect_out 'nccl'
 
+# `brix help` lists every registered command (the table in tools/brix/commands.cpp), not the
+# help of the `help` subcommand itself.
 run "$BRIX" help
-expect_rc 0 "help"; expect_out 'help'
+expect_rc 0 "help"; expect_out '^Usage: brix '; expect_out '^Subcommands:'
+commands=$(sed -n 's/^ *{"\([a-z]*\)", ".*", add_.*_command},$/\1/p' "$BRIX_SOURCE_DIR/tools/brix/commands.cpp")
+[ "$(wc -w <<<"$commands")" -ge 7 ] || fail "could not read the command table: $commands"
+for command in $commands; do
+  expect_out "^  $command( |$)"
+done
+checks=$((checks + 1)); ! grep -q '^Positionals:' <<<"$out" || fail "brix help printed the help subcommand's own help: $out"
+
+run "$BRIX" help plan
+expect_rc 0 "help plan"; expect_out '^Usage: brix plan '; expect_out '--model'
 
 run "$BRIX" --help
 expect_rc 0 "--help"; expect_out 'Usage'

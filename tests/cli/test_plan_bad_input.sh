@@ -10,7 +10,7 @@ bad() { # bad DESCRIPTION STDERR-REGEX ARGS...
 }
 
 printf 'name: x\nnode_groups:\n  - nodes: [1, 2\n' >"$work/malformed.yaml"
-bad "malformed YAML" "malformed.yaml:[0-9]+: malformed YAML/JSON" --cluster "$work/malformed.yaml"
+bad "malformed YAML" "malformed.yaml:[0-9]+: malformed YAML/JSON: .* \(expected well-formed YAML or JSON" --cluster "$work/malformed.yaml"
 
 printf '{\n  "model_type": "llama",\n  "hidden_size": 4096,\n' >"$work/malformed.json"
 bad "malformed JSON" "malformed.json:[0-9]+: malformed YAML/JSON" --model "$work/malformed.json" --describe
@@ -53,5 +53,36 @@ bad "options that would be ignored" "(--describe excludes --layout|--layout excl
 bad "options that would be ignored" "(--gpus excludes --model|--model excludes --gpus)" --gpus --model gpt-175b
 bad "bad format" "unknown format 'xml'" --describe --format xml
 bad "zero seq len" "--seq-len must be > 0 \(got 0\)" --describe --seq-len 0
+
+# Numeric options are checked before anything is searched or printed (JSON included).
+bad "negative MTBF" "--gpu-mtbf-hours: -5 must be > 0 \(expected" --gpu-mtbf-hours -5
+bad "zero MTBF" "--gpu-mtbf-hours: 0 must be > 0" --gpu-mtbf-hours 0
+bad "negative restart" "--restart-s: -100 must be >= 0 \(expected" --restart-s -100
+bad "zero price" "--price: 0 must be > 0 \(expected" --price 0
+bad "negative price" "--price: -1 must be > 0" --price -1
+bad "negative base lr" "--base-lr: -3 must be > 0" --base-lr -3 --base-batch 1024
+bad "zero storage" "--storage-gb-per-s: 0 must be > 0" --storage-gb-per-s 0
+bad "LAMB beta >= 1 in JSON" "--lamb-beta: 1.5 is outside \(0, 1\) \(expected" --lamb-beta 1.5 --format json
+checks=$((checks + 1)); [ -z "$out" ] || fail "a refused --lamb-beta still printed a report: $out"
+bad "LAMB beta >= 1 in text" "--lamb-beta: 1.5 is outside \(0, 1\)" --lamb-beta 1.5
+checks=$((checks + 1)); [ -z "$out" ] || fail "a refused --lamb-beta still printed a report: $out"
+bad "empty layout" "--layout: empty \(expected" --layout ""
+bad "empty layout field" "--layout: empty field in 'tp=8,,' \(expected" --layout "tp=8,,"
+bad "price not a number" "--price: 'abc' is not a number \(expected" --price abc
+bad "top not an integer" "--top: 'x' is not an integer \(expected" --top x
+bad "misspelt option" "--modle: unknown option of brix plan \(did you mean '--model'\?\)" --modle x
+bad "unknown option far from any" "--zzzzzzzz: unknown option of brix plan \(expected one of .*--model" --zzzzzzzz
+
+# Files: duplicate keys, unknown families, numbers as strings, unknown keys listed, empty files.
+printf 'name: c\nnode_groups:\n  - nodes: 2\n    gpu: h100-sxm\n    gpus_per_node: 8\n    nodes: 4\n' >"$work/dup.yaml"
+bad "duplicate key" "dup.yaml:6: key 'nodes' given twice in one mapping \(expected each key at most once\)" --cluster "$work/dup.yaml"
+printf 'name: m\nfamily: gptx\nhidden: 1024\nlayers: 4\nheads: 8\n' >"$work/family.yaml"
+bad "unknown family" "family.yaml:2: unknown family 'gptx' \(did you mean 'gpt'\?\) \(one of gpt" --model "$work/family.yaml" --describe
+printf '{\n  "model_type": "llama",\n  "hidden_size": "4096",\n  "num_hidden_layers": 2\n}\n' >"$work/string.json"
+bad "number as a string" "string.json:3: \"4096\" is a string \(expected an integer, without quotes\)" --model "$work/string.json" --describe
+printf 'name: c\nnode_groups:\n  - nodes: 2\n    gpu: h100-sxm\n    gpus_per_node: 8\n    memory_gib: 80\n' >"$work/far-key.yaml"
+bad "unknown key without a close match" "far-key.yaml:6: unknown key 'memory_gib' in a node group \(expected one of name, nodes, gpu, gpus_per_node, gpu_overrides" --cluster "$work/far-key.yaml"
+: >"$work/empty.yaml"
+bad "empty file" "empty.yaml:1: the file is empty \(expected a YAML or JSON mapping\)" --cluster "$work/empty.yaml"
 
 finish

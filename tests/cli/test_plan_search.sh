@@ -159,7 +159,7 @@ expect_rc 2 "fp8 on A100"; expect_err 'without FP8 tensor cores'; expect_one_lin
 
 # LAMB beta scaling refuses a beta that leaves (0, 1).
 run "$BRIX" plan --model llama-3.1-8b --nodes 2 --gpu h100-sxm --global-batch 64 --lamb-beta 0.9 --lamb-beta 0.999
-expect_rc 0 "lamb"; expect_out 'LAMB beta 0.9 for 2 nodes'; expect_out 'warning: LAMB beta 0.999 .* scaling refused'
+expect_rc 0 "lamb"; expect_out 'LAMB beta 0.9 for 2 nodes'; expect_err '^brix: warning: LAMB beta 0.999 .* scaling refused'
 
 # A plan on the --nodes/--gpu shorthand names its cluster so that shard and plan read it back;
 # measured stage times (brix monitor --save-measured) rebalance its split.

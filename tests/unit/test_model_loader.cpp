@@ -140,7 +140,7 @@ TEST_CASE("model::model_from_brix_yaml") {
   CHECK(gpt.max_positions == 2048);
   CHECK(gpt.dropout);
   CHECK(gpt.ffn == 1024);
-  const auto llama_like = parse("family: custom\nhidden: 256\nlayers: 2\nheads: 4\nkv_heads: 2\n"
+  const auto llama_like = parse("family: llama\nhidden: 256\nlayers: 2\nheads: 4\nkv_heads: 2\n"
                                 "vocab: 1000\nmoe: {routed_experts: 8, experts_per_token: 2, expert_ffn: 64}\n",
                                 "m.yaml");
   CHECK(llama_like.norm == NormKind::rmsnorm);
@@ -149,15 +149,20 @@ TEST_CASE("model::model_from_brix_yaml") {
   CHECK(count_parameters(llama_like).routed_experts == 2 * 8 * 3 * 256 * 64);
 
   CHECK(error_of([] { (void)parse("hidden: 256\nlayers: 2\nheads: 4\ncolour: 3\n", "m.yaml"); }) ==
-        "m.yaml:4: unknown key 'colour' in the model file");
+        "m.yaml:4: unknown key 'colour' in the model file (expected one of brix_model, name, family, hidden, layers, heads, "
+        "kv_heads, head_dim, ffn, vocab, max_positions, seq_len, norm, mlp, position, tied_embeddings, qkv_bias, "
+        "linear_bias, dropout, embedding_norm, qk_norm, mla, moe, mtp_layers)");
   CHECK(error_of([] { (void)parse("hidden: 256\nlayers: 2\nheads: 4\nhiden: 3\n", "m.yaml"); }) ==
         "m.yaml:4: unknown key 'hiden' in the model file (did you mean 'hidden'?)");
   CHECK(error_of([] { (void)parse("hidden: 256\nlayers: -2\nheads: 4\n", "m.yaml"); }) ==
         "m.yaml:2: layers must be > 0 (got -2)");
   CHECK(error_of([] { (void)parse("hidden: 256\nlayers: 2\nheads: 4\nnorm: rmsnrom\n", "m.yaml"); }) ==
         "m.yaml:4: unknown norm 'rmsnrom' (did you mean 'rmsnorm'?) (one of layernorm, rmsnorm)");
-  CHECK(error_of([] { (void)parse("family: x\nhidden: 256\nlayers: 2\nheads: 4\n", "m.yaml"); })
+  CHECK(error_of([] { (void)parse("family: llama\nhidden: 256\nlayers: 2\nheads: 4\n", "m.yaml"); })
             .find("missing key 'vocab'") != std::string::npos);
+  CHECK(error_of([] { (void)parse("family: gptx\nhidden: 256\nlayers: 2\nheads: 4\n", "m.yaml"); }) ==
+        "m.yaml:1: unknown family 'gptx' (did you mean 'gpt'?) (one of gpt (Megatron GPT defaults), llama (Llama-style "
+        "defaults))");
   CHECK(error_of([] {
           (void)parse("hidden: 256\nlayers: 2\nheads: 4\nmoe: {routed_experts: 4, experts_per_token: 8, expert_ffn: 8}\n",
                       "m.yaml");

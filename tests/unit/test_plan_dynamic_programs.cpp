@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -84,6 +85,78 @@ TEST_CASE("plan::plan_recompute equals brute force on small chains") {
   }
 }
 
+TEST_CASE("plan::plan_recompute with non-integer sizes against brute force") {
+  std::mt19937 random(23);
+  std::uniform_real_distribution<double> size(0.3, 4.7), time(0.5, 2.0);
+  for (int trial = 0; trial < 300; ++trial) {
+    const int n = 1 + trial % 6;
+    std::vector<ChainStep> chain;
+    for (int i = 0; i < n; ++i) {
+      const double input = size(random);
+      chain.push_back({time(random), 2.0 * time(random), input, input + size(random)});
+    }
+    const double budget = 3.1 + 0.37 * (trial % 40);
+    const int slots = 500;
+    const auto dp = plan_recompute(chain, budget, slots);
+    const auto brute = recompute_brute_force(chain, budget);
+    // Sizes round up: the DP's schedule fits the real budget, so it cannot beat the optimum ...
+    if (dp) {
+      REQUIRE(brute.has_value());
+      CHECK(dp->time_s >= *brute - 1e-9);
+      CHECK(dp->peak_bytes <= budget + 1e-9);
+    }
+    // ... and loses at most one slot per held item (2n of them) to rounding.
+    const auto tighter = recompute_brute_force(chain, budget - 2.0 * n * budget / slots);
+    if (tighter) {
+      REQUIRE(dp.has_value());
+      CHECK(dp->time_s <= *tighter + 1e-9);
+    }
+  }
+}
+
+TEST_CASE("plan::plan_recompute is never worse than the uniform strategies that fit") {
+  std::mt19937 random(5);
+  std::uniform_real_distribution<double> size(0.7, 3.3), time(0.2, 1.7);
+  for (int trial = 0; trial < 24; ++trial) {
+    const int n = 6 + trial % 18;
+    std::vector<ChainStep> chain;
+    for (int i = 0; i < n; ++i) {
+      const double input = size(random);
+      chain.push_back({time(random), 2.5 * time(random), input, input + 3.0 * size(random)});
+    }
+    std::vector<StrategyCost> baselines{strategy_store_all(chain)};
+    for (int k = 1; k <= n; ++k) {
+      baselines.push_back(strategy_every_k(chain, k));
+    }
+    // A budget exactly at a baseline's peak is the tightest case for rounding: store-all, full
+    // (k = 1), every 2, every 3 and √n.
+    const int root = static_cast<int>(std::lround(std::sqrt(static_cast<double>(n))));
+    for (const auto& baseline : {baselines[0], baselines[1], baselines[2], baselines[3],
+                                 baselines[static_cast<std::size_t>(root)]}) {
+      const auto dp = plan_recompute(chain, baseline.peak_bytes);
+      REQUIRE(dp.has_value());
+      CHECK(dp->peak_bytes <= baseline.peak_bytes + 1e-9);
+      for (const auto& other : baselines) {
+        if (other.peak_bytes <= baseline.peak_bytes) {
+          CHECK(dp->time_s <= other.time_s + 1e-9);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("plan::plan_recompute stores everything when it fits exactly") {
+  // Sizes that do not divide into slots: rounding must not turn "fits" into "recompute".
+  std::vector<ChainStep> chain(7, ChainStep{1.0, 2.0, 0.37, 1.13});
+  const auto all = strategy_store_all(chain);
+  const auto plan = plan_recompute(chain, all.peak_bytes, 200);
+  REQUIRE(plan);
+  CHECK(plan->time_s == doctest::Approx(all.time_s));
+  CHECK(plan->peak_bytes == doctest::Approx(all.peak_bytes));
+  CHECK(plan->recomputed_steps == 0);
+  CHECK(std::all_of(plan->stored.begin(), plan->stored.end(), [](bool stored) { return stored; }));
+}
+
 TEST_CASE("plan::plan_recompute between store-all and full recomputation") {
   std::vector<ChainStep> chain(16, ChainStep{1.0, 2.0, 1.0, 10.0});
   const auto all = strategy_store_all(chain);
@@ -103,6 +176,27 @@ TEST_CASE("plan::plan_recompute between store-all and full recomputation") {
   const auto sqrt_n = strategy_every_k(chain, 4);
   CHECK(sqrt_n.time_s == doctest::Approx(64.0));
   CHECK(plan->time_s <= sqrt_n.time_s);
+}
+
+TEST_CASE("plan::checkpoint_storage from the option, the cluster file or the per-node default") {
+  brix::cluster::ClusterSpec cluster;
+  brix::cluster::NodeGroup group;
+  group.nodes = 4;
+  cluster.groups = {group, group};
+  auto storage = checkpoint_storage(cluster, std::nullopt);
+  CHECK(storage.assumed);
+  CHECK(storage.write_bytes_per_s == doctest::Approx(8 * k_assumed_storage_gb_per_s_per_node * 1e9));
+  CHECK(storage.read_bytes_per_s == storage.write_bytes_per_s);
+  cluster.storage_write_bytes_per_s = 100e9;
+  cluster.storage_read_bytes_per_s = 300e9;
+  storage = checkpoint_storage(cluster, std::nullopt);
+  CHECK_FALSE(storage.assumed);
+  CHECK(storage.write_bytes_per_s == 100e9);
+  CHECK(storage.read_bytes_per_s == 300e9);
+  storage = checkpoint_storage(cluster, 50.0);
+  CHECK_FALSE(storage.assumed);
+  CHECK(storage.write_bytes_per_s == 50e9);
+  CHECK(storage.source == "--storage-gb-per-s");
 }
 
 TEST_CASE("plan::checkpoint intervals (Young, Daly)") {

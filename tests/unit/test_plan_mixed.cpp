@@ -1,9 +1,12 @@
 #include <brix/cluster/loader.hpp>
 #include <brix/model/loader.hpp>
+#include <brix/plan/layout_parse.hpp>
 #include <brix/plan/memory.hpp>
 #include <brix/plan/mixed.hpp>
 
 #include <doctest/doctest.h>
+
+#include <algorithm>
 
 using namespace brix::plan;
 
@@ -86,13 +89,84 @@ TEST_CASE("plan::mixed_details: recomputation, checkpoint and batch for the mixe
   CHECK(r.options[2].name == "full");
   CHECK(r.options[2].activation_bytes < r.options[0].activation_bytes);
   CHECK(r.options[2].time_s > r.options[0].time_s);
+  // The rotor DP at the budget is never slower than a policy that fits the same budget, and
+  // recomputes nothing when storing everything fits.
+  const auto rotor = std::find_if(r.options.begin(), r.options.end(), [](const auto& o) { return o.name == "rotor DP at budget"; });
+  REQUIRE(rotor != r.options.end());
+  CHECK(rotor->fits);
+  for (const auto& option : r.options) {
+    if (option.fits) {
+      CHECK_MESSAGE(rotor->time_s <= option.time_s * (1 + 1e-12), option.name);
+    }
+  }
+  if (r.options[0].fits) {
+    CHECK(r.recomputed.empty());
+    CHECK(rotor->activation_bytes == doctest::Approx(r.options[0].activation_bytes));
+  }
+  for (const auto& name : r.recomputed) {
+    CHECK((name.ends_with("attention projections") || name.ends_with("attention core") || name.ends_with("mlp")));
+  }
   // The 83% claim is checked: reachable here, at a cost (the DP's optimum, not a guess).
   CHECK(r.claim_time_added > 0);
   CHECK(r.claim_time_added < 0.5);
-  REQUIRE(details.checkpoint.has_value());
-  CHECK(details.checkpoint->interval_s > details.checkpoint->write_s);
-  CHECK(details.checkpoint->goodput > 0.9);
+  CHECK_FALSE(details.checkpoint.storage.assumed);
+  CHECK(details.checkpoint.interval_s > details.checkpoint.write_s);
+  CHECK(details.checkpoint.goodput > 0.9);
   CHECK(details.batch.global == 1024);
   CHECK(details.batch.micro * details.batch.accumulation * details.batch.data_parallel == 1024);
   CHECK(details.stages.size() == result.best->stages.size());
+}
+
+TEST_CASE("plan::mixed_estimate has the homogeneous plans' fields") {
+  const DefaultJob job;
+  const auto& [model, cluster, options] = job;
+  const auto result = plan_mixed(model, cluster, options);
+  REQUIRE(result.best.has_value());
+  const auto& plan = *result.best;
+  const auto& estimate = plan.estimate;
+  CHECK(estimate.layout.pp == plan.layout.pp);
+  CHECK(estimate.step.step_s == plan.step_s);
+  // 1F1B over unequal stages: the others' time once, a fraction of the step.
+  CHECK(estimate.step.bubble_fraction > 0);
+  CHECK(estimate.step.bubble_fraction < 1);
+  CHECK(estimate.hfu >= estimate.mfu);
+  CHECK(estimate.hfu < 1);
+  CHECK(estimate.tflops_per_gpu > 0);
+  // Pipeline transfers and DP traffic are costed; DeepSeek's EP all-to-all too when EP crosses GPUs.
+  CHECK(estimate.step.comm.pp > 0);
+  CHECK(estimate.step.comm.dp >= 0);
+  // The memory reported is the tightest stage's, on its own GPUs, and it fits.
+  const auto& stage = plan.stages[static_cast<std::size_t>(estimate.memory.stage)];
+  CHECK(estimate.memory.total == doctest::Approx(stage.memory_bytes));
+  CHECK(estimate.memory.weights + estimate.memory.grads + estimate.memory.optimizer + estimate.memory.activations <=
+        estimate.memory.total);
+  const double tightest = stage.memory_bytes / group_named(cluster, stage.node_group).gpu.memory_bytes;
+  CHECK(tightest <= 1.0);
+  for (const auto& other : plan.stages) {
+    CHECK(other.memory_bytes / group_named(cluster, other.node_group).gpu.memory_bytes <= tightest * (1 + 1e-12));
+  }
+}
+
+TEST_CASE("plan::plan_mixed says what it cannot search") {
+  DefaultJob job;
+  job.options.fixed = parse_layout_query("schedule=zb-h1");
+  auto result = plan_mixed(job.model, job.cluster, job.options);
+  CHECK_FALSE(result.best.has_value());
+  CHECK(result.not_searched == "schedule=zb-h1 (it runs 1F1B only)");
+  job.options.fixed = parse_layout_query("vpp=2,schedule=interleaved");
+  CHECK(plan_mixed(job.model, job.cluster, job.options).not_searched.starts_with("schedule=interleaved"));
+  job.options.fixed = parse_layout_query("grad_compression=fp8");
+  CHECK(plan_mixed(job.model, job.cluster, job.options).not_searched.starts_with("grad_compression=fp8"));
+  CHECK(mixed_search_coverage().find("ZeRO 1/3") != std::string::npos);
+}
+
+TEST_CASE("plan::plan_mixed evaluates a fixed field outside its lists as given") {
+  DefaultJob job;
+  job.options.fixed = parse_layout_query("zero=2,mbs=1");
+  const auto result = plan_mixed(job.model, job.cluster, job.options);
+  CHECK(result.not_searched.empty());
+  CHECK(result.evaluated > 0);
+  if (result.best) {
+    CHECK(result.best->layout.zero == 2);
+  }
 }

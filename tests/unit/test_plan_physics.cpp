@@ -1,8 +1,12 @@
+#include <brix/cluster/loader.hpp>
+#include <brix/model/loader.hpp>
 #include <brix/plan/physics.hpp>
+#include <brix/plan/search.hpp>
 
 #include <doctest/doctest.h>
 
 using namespace brix::plan;
+using brix::cluster::NetworkShape;
 
 namespace {
 brix::cluster::NodeGroup dgx_a100() {
@@ -31,7 +35,7 @@ TEST_CASE("plan::bus_factor follows nccl-tests") {
 TEST_CASE("plan::gemm efficiency grows with shape and is bounded") {
   CHECK(gemm_shape_efficiency(64, 64, 64) < gemm_shape_efficiency(4096, 4096, 4096));
   CHECK(gemm_shape_efficiency(1e6, 1e6, 1e6) <= 1.0);
-  const auto device = device_model(dgx_a100(), false, 1.0);
+  const auto device = device_model(dgx_a100(), false, NetworkShape::rail_optimized, 1.0);
   const double big = gemm_seconds(device, 8192, 8192, 8192, 2);
   const double achieved = 2.0 * 8192.0 * 8192 * 8192 / big;
   // Large bf16 GEMMs on A100 reach ~250-270 TFLOP/s in cuBLAS.
@@ -43,7 +47,7 @@ TEST_CASE("plan::gemm efficiency grows with shape and is bounded") {
 }
 
 TEST_CASE("plan::collective_seconds uses NVLink inside a node and adapters across") {
-  const auto device = device_model(dgx_a100(), false, 1.0);
+  const auto device = device_model(dgx_a100(), false, NetworkShape::rail_optimized, 1.0);
   const double bytes = 1e9;
   const double intra = collective_seconds(device, Collective::all_reduce, bytes, {8, 8});
   const double inter = collective_seconds(device, Collective::all_reduce, bytes, {8, 1});
@@ -51,6 +55,54 @@ TEST_CASE("plan::collective_seconds uses NVLink inside a node and adapters acros
   // One 200 Gb/s adapter per GPU: 25 GB/s line rate, ~20 GB/s achievable.
   CHECK(inter == doctest::Approx(bytes * 1.75 / 20e9).epsilon(0.01));
   CHECK(collective_seconds(device, Collective::all_reduce, bytes, {1, 1}) == 0.0);
+}
+
+TEST_CASE("plan::collective_seconds follows the network shape") {
+  const double bytes = 1e9;
+  const auto time = [&](NetworkShape shape, double oversubscription, Collective op) {
+    return collective_seconds(device_model(dgx_a100(), false, shape, oversubscription), op, bytes, {32, 8});
+  };
+  // Rings across nodes: on their rails (rail-optimised) as fast as one switch; through the spine
+  // of a fat tree slower, and slower again when it is tapered.
+  const double single = time(NetworkShape::single_switch, 1.0, Collective::all_reduce);
+  CHECK(time(NetworkShape::rail_optimized, 1.0, Collective::all_reduce) == doctest::Approx(single));
+  CHECK(time(NetworkShape::fat_tree, 1.0, Collective::all_reduce) > single * 1.1);
+  CHECK(time(NetworkShape::fat_tree, 2.0, Collective::all_reduce) > time(NetworkShape::fat_tree, 1.0, Collective::all_reduce) * 1.8);
+  // A taper above rail switches leaves rings alone; a single switch has no taper at all.
+  CHECK(time(NetworkShape::rail_optimized, 2.0, Collective::all_reduce) == doctest::Approx(single));
+  CHECK(time(NetworkShape::single_switch, 2.0, Collective::all_reduce) == doctest::Approx(single));
+  // All-to-all reaches other rails: on a rail-optimised network it crosses the (tapered) spine.
+  const double a2a_single = time(NetworkShape::single_switch, 1.0, Collective::all_to_all);
+  CHECK(time(NetworkShape::rail_optimized, 1.0, Collective::all_to_all) > a2a_single * 1.1);
+  CHECK(time(NetworkShape::rail_optimized, 2.0, Collective::all_to_all) >
+        time(NetworkShape::rail_optimized, 1.0, Collective::all_to_all) * 1.8);
+  // Inside a node nothing depends on the network.
+  CHECK(collective_seconds(device_model(dgx_a100(), false, NetworkShape::fat_tree, 4.0), Collective::all_reduce, bytes, {8, 8}) ==
+        doctest::Approx(collective_seconds(device_model(dgx_a100(), false, NetworkShape::single_switch, 1.0),
+                                           Collective::all_reduce, bytes, {8, 8})));
+}
+
+TEST_CASE("plan::the network shape changes a plan's step time") {
+  // Data parallelism over 4 nodes, one micro-batch: the gradient reduction crosses nodes and
+  // has little backward to hide behind.
+  const auto model = brix::model::load_model("llama-3.1-8b");
+  SearchOptions options;
+  options.shape = {4, 4096};
+  options.fixed = parse_layout_query("tp=8,pp=1,dp=4,ep=1,etp=1,cp=1,sp=1,mbs=1,vpp=1,schedule=1f1b,recompute=selective,zero=1,"
+                                     "grad_compression=none");
+  const auto step = [&](NetworkShape shape, double oversubscription) {
+    auto cluster = brix::cluster::shorthand_cluster(4, 8, "h100-sxm", std::nullopt, std::nullopt);
+    cluster.network = shape;
+    cluster.oversubscription = oversubscription;
+    const auto result = search_layouts(model, cluster, options);
+    REQUIRE(result.plans.size() == 1);
+    return result.plans.front().step.step_s;
+  };
+  const double rail = step(NetworkShape::rail_optimized, 1.0);
+  CHECK(step(NetworkShape::single_switch, 1.0) == doctest::Approx(rail));
+  const double fat_tree = step(NetworkShape::fat_tree, 1.0);
+  CHECK(fat_tree > rail);
+  CHECK(step(NetworkShape::fat_tree, 4.0) > fat_tree);
 }
 
 TEST_CASE("plan::software profiles") {

@@ -26,6 +26,10 @@ TEST_CASE("util::parse_key_values") {
   CHECK(items[1].second == "4");
   CHECK_THROWS_AS((void)parse_key_values("tp=8,tp=4", "--layout"), brix::InputError);
   CHECK_THROWS_AS((void)parse_key_values("tp", "--layout"), brix::InputError);
+  CHECK(parse_key_values("  ", "--layout").empty());
+  CHECK_THROWS_WITH_AS((void)parse_key_values("tp=8,,", "--layout"),
+                       doctest::Contains("--layout: empty field in 'tp=8,,'"), brix::InputError);
+  CHECK_THROWS_AS((void)parse_key_values("tp=8,", "--layout"), brix::InputError);
 }
 
 TEST_CASE("util::parse numbers") {

@@ -14,13 +14,14 @@ void add_help_command(CLI::App& app, CommandContext& context) {
   command->add_option("command", *topic, "Command to describe");
   command->callback([&app, &context, topic] {
     if (topic->empty()) {
-      std::cout << app.help();
+      // app.help() would describe the parsed subcommand (this one): format the top level itself.
+      std::cout << app.get_formatter()->make_help(&app, app.get_name(), CLI::AppFormatMode::Normal);
       context.exit_code = 0;
       return;
     }
     for (const auto* sub : app.get_subcommands({})) {
       if (sub->get_name() == *topic) {
-        std::cout << sub->help();
+        std::cout << sub->help(app.get_name()); // "Usage: brix plan", not "Usage: plan"
         context.exit_code = 0;
         return;
       }

@@ -13,6 +13,7 @@
 #include <brix/util/error.hpp>
 #include <brix/util/output.hpp>
 #include <brix/util/paths.hpp>
+#include <brix/util/strings.hpp>
 
 #include <cmath>
 #include <fmt/format.h>
@@ -154,6 +155,9 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
                                    "Per-GPU mean time between failures (default: Llama 3's, ~50,700 h)");
   auto* restart = command->add_option("--restart-s", request.checkpoint.restart_overhead_s,
                                       "Restart overhead besides loading the checkpoint (default 300 s)");
+  auto* storage = command->add_option("--storage-gb-per-s", request.checkpoint.storage_write_gb_per_s,
+                                      "Checkpoint storage write bandwidth, GB/s (default: the cluster file's, else "
+                                      "2 GB/s per node, marked assumed)");
   auto* lamb = command->add_option("--lamb-beta", request.lamb_betas,
                                    "LAMB beta(s) to scale as beta·(1 + 0.05·ln nodes), refused when >= 1");
   auto* base_lr = command->add_option("--base-lr", request.base_lr, "Learning rate tuned at --base-batch");
@@ -176,7 +180,7 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
 
   // Options that would be parsed but not used are refused instead.
   const std::vector<CLI::Option*> search_only{precision, top, threads, price, emit, output, software,
-                                              mtbf, restart, lamb, base_lr, base_batch};
+                                              mtbf, restart, storage, lamb, base_lr, base_batch};
   for (auto* mode : {describe, gpus, memory}) {
     for (auto* option : search_only) {
       mode->excludes(option);
@@ -196,7 +200,7 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
   describe->excludes(memory);
   // --measured works on the plan file: the search's inputs would be ignored, so they are refused.
   for (auto* option : std::vector<CLI::Option*>{model, layout, batch, seq_len, precision, top, threads, price, mtbf, restart,
-                                                lamb, base_lr, base_batch, describe, gpus, memory}) {
+                                                storage, lamb, base_lr, base_batch, describe, gpus, memory}) {
     measured->excludes(option);
   }
   for (auto* option : cluster_options) {
@@ -207,11 +211,14 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
   calibrate->callback([options, &context] {
     context.exit_code = run_calibrate(options->calibrate_file, util::parse_format(options->calibrate_format));
   });
-  command->callback([options, calibrate, &context] {
+  command->callback([options, calibrate, layout_option = layout, &context] {
     if (calibrate->parsed()) {
       return;
     }
     const auto format = util::parse_format(options->format);
+    if (layout_option->count() > 0 && util::trim(options->request.layout).empty()) {
+      throw InputError("--layout: empty (expected fields such as tp=8,pp=4; leave --layout out to search every layout)");
+    }
     if (options->seq_len && *options->seq_len <= 0) {
       throw InputError(fmt::format("--seq-len must be > 0 (got {})", *options->seq_len));
     }

@@ -2,6 +2,7 @@
 // This file only wires the command table to CLI11 and turns errors into exit codes.
 
 #include "command.hpp"
+#include "parse_errors.hpp"
 
 #include <brix/util/error.hpp>
 #include <brix/util/strings.hpp>
@@ -48,7 +49,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "brix: error: " << e.what() << " (see 'brix help')\n";
+    std::cerr << "brix: error: " << cli::describe_parse_error(app, e) << '\n';
     return static_cast<int>(ExitCode::bad_input);
   } catch (const InputError& e) {
     std::cerr << "brix: error: " << e.what() << '\n';

@@ -3,6 +3,7 @@
 #include <brix/model/read_helpers.hpp>
 #include <brix/util/strings.hpp>
 
+#include <algorithm>
 #include <array>
 #include <fmt/format.h>
 
@@ -100,7 +101,16 @@ ModelSpec model_from_brix_yaml(const DocNode& root, const std::string& fallback_
   }
   ModelSpec model;
   model.name = root.string_or("name", fallback_name);
-  model.family = root.string_or("family", "gpt");
+  model.family = "gpt";
+  if (const auto family = root.find("family")) {
+    // The family picks the defaults below; a misspelt one would silently pick Llama's.
+    const std::vector<std::string> families{"gpt", "llama"};
+    model.family = family->as_string();
+    if (std::find(families.begin(), families.end(), model.family) == families.end()) {
+      family->fail(fmt::format("unknown family '{}'{}", model.family, util::did_you_mean(model.family, families)),
+                   "one of gpt (Megatron GPT defaults), llama (Llama-style defaults)");
+    }
+  }
   model.source = root.file();
   apply_family_defaults(model);
 

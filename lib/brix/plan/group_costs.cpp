@@ -28,15 +28,21 @@ void layer_memory(const model::ModelSpec& model, const cluster::GpuSpec& gpu, co
 
 } // namespace
 
+CostContext group_cost_context(const model::ModelSpec& model, const cluster::ClusterSpec& cluster,
+                               const cluster::NodeGroup& group, const SearchOptions& options) {
+  CostContext context;
+  context.model = &model;
+  context.device = device_model(group, options.precision == Precision::fp8, cluster.network, cluster.oversubscription);
+  context.software = options.software;
+  context.seq_len = options.shape.seq_len;
+  return context;
+}
+
 GroupCosts group_costs(const model::ModelSpec& model, const cluster::ClusterSpec& cluster, const cluster::NodeGroup& group,
                        const Layout& layout, const SearchOptions& options, int pp) {
   GroupCosts g;
   g.group = &group;
-  CostContext context;
-  context.model = &model;
-  context.device = device_model(group, options.precision == Precision::fp8, cluster.oversubscription);
-  context.software = options.software;
-  context.seq_len = options.shape.seq_len;
+  const auto context = group_cost_context(model, cluster, group, options);
   const auto placement = place_groups(layout, group.gpus_per_node);
   const auto recompute = layout.recompute;
   g.dense_s = layer_seconds(layer_cost(context, layout, placement, false), recompute);

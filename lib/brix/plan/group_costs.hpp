@@ -20,6 +20,11 @@ struct GroupCosts {
   double fixed = 0;     ///< communication buffers (the CUDA context is taken off the capacity)
 };
 
+/// The cost context of `group`'s GPUs and links on `cluster`'s network, at the search's precision,
+/// software and sequence length.
+[[nodiscard]] CostContext group_cost_context(const model::ModelSpec& model, const cluster::ClusterSpec& cluster,
+                                             const cluster::NodeGroup& group, const SearchOptions& options);
+
 /// Costs of `layout` on `group`'s GPUs and links (1F1B with `pp` stages).
 [[nodiscard]] GroupCosts group_costs(const model::ModelSpec& model, const cluster::ClusterSpec& cluster,
                                      const cluster::NodeGroup& group, const Layout& layout,

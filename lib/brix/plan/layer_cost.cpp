@@ -124,6 +124,7 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     core_backward = 2.0 * gemm_time + memory_seconds(device, 2.0 * score_bytes) + 6 * device.kernel_overhead_s;
   }
   cost.attention_core_s = core_forward;
+  cost.attention_core_backward_s = core_backward;
 
   // MLP: dense, or shared + routed experts.
   const double mlp_gate = model.mlp == model::MlpKind::gated ? 2.0 : 1.0;

@@ -23,6 +23,7 @@ struct LayerCost {
   double forward_flops = 0; ///< FLOPs this GPU executes in one forward pass
   double attention_forward_s = 0;  ///< the attention block's share of forward_s (rest: MLP block)
   double attention_backward_s = 0; ///< the attention block's share of backward_s
+  double attention_core_backward_s = 0; ///< the attention core's share of attention_backward_s
 };
 
 /// Where each process group sits: from the rank order (Megatron's tp-cp-ep-dp-pp) and the

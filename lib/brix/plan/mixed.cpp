@@ -3,10 +3,11 @@
 #include <brix/plan/group_costs.hpp>
 #include <brix/plan/search_detail.hpp>
 
+#include <fmt/format.h>
+
 namespace brix::plan {
 
 using namespace detail;
-
 
 MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec& cluster, const SearchOptions& options) {
   MixedResult result;
@@ -44,25 +45,37 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
   const double model_flops = model::flops_per_token(model, options.shape.seq_len).training *
                              static_cast<double>(batch) * static_cast<double>(options.shape.seq_len);
 
-  // Fields fixed with --layout are honoured; the rest searched.
+  // Fields fixed with --layout replace their candidate lists (k_mixed_* in mixed.hpp); the
+  // schedule, vpp and gradient compression have no other value here, so another is refused.
   const auto& fixed = options.fixed;
   auto allowed = [](const std::optional<int>& pinned, int value) { return !pinned || *pinned == value; };
-  if ((fixed.schedule && *fixed.schedule != Schedule::one_f_one_b) || (fixed.vpp && *fixed.vpp != 1) ||
-      (fixed.grad_compression && *fixed.grad_compression != GradCompression::none)) {
-    return result; // the mixed planner runs 1F1B without compression
+  auto candidates = [](const std::optional<int>& pinned, std::vector<int> searched) {
+    return pinned ? std::vector<int>{*pinned} : searched;
+  };
+  if (fixed.schedule && *fixed.schedule != Schedule::one_f_one_b) {
+    result.not_searched = fmt::format("schedule={} (it runs 1F1B only)", to_string(*fixed.schedule));
+  } else if (fixed.vpp && *fixed.vpp != 1) {
+    result.not_searched = fmt::format("vpp={} (it runs one stage per rank group)", *fixed.vpp);
+  } else if (fixed.grad_compression && *fixed.grad_compression != GradCompression::none) {
+    result.not_searched = fmt::format("grad_compression={} (it reduces gradients uncompressed)",
+                                      to_string(*fixed.grad_compression));
   }
-  for (const int tp : tps) {
-    if (model.heads % tp != 0 || !allowed(fixed.tp, tp)) {
+  if (fixed.tp && *fixed.tp > domain) {
+    result.not_searched = fmt::format("tp={} (a TP group stays inside the smallest NVLink domain, {} GPUs)", *fixed.tp, domain);
+  }
+  if (!result.not_searched.empty()) {
+    return result;
+  }
+  std::vector<int> dps;
+  for (int dp = 1; dp <= k_mixed_max_dp; dp *= 2) {
+    dps.push_back(dp);
+  }
+  for (const int tp : candidates(fixed.tp, tps)) {
+    if (model.heads % tp != 0) {
       continue;
     }
-    for (const int cp : {1, 2, 4}) {
-      if (!allowed(fixed.cp, cp)) {
-        continue;
-      }
-      for (int dp = 1; dp <= 64; dp *= 2) {
-        if (!allowed(fixed.dp, dp)) {
-          continue;
-        }
+    for (const int cp : candidates(fixed.cp, {k_mixed_cp.begin(), k_mixed_cp.end()})) {
+      for (const int dp : candidates(fixed.dp, dps)) {
         const int stage_size = tp * cp * dp;
         int pp = 0;
         bool tiles = true;
@@ -78,8 +91,8 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
             if (stage_size % (ep * etp) != 0 || !allowed(fixed.ep, ep) || !allowed(fixed.etp, etp)) {
               continue;
             }
-            for (const int mbs : {1, 2, 4}) {
-              if (batch % (static_cast<std::int64_t>(dp) * mbs) != 0 || !allowed(fixed.micro_batch, mbs)) {
+            for (const int mbs : candidates(fixed.micro_batch, {k_mixed_micro_batch.begin(), k_mixed_micro_batch.end()})) {
+              if (batch % (static_cast<std::int64_t>(dp) * mbs) != 0) {
                 continue;
               }
               const std::int64_t micro_batches = batch / (static_cast<std::int64_t>(dp) * mbs);
@@ -87,10 +100,7 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
                 if (fixed.recompute && *fixed.recompute != recompute) {
                   continue;
                 }
-                for (const int zero : {1, 3}) {
-                  if (!allowed(fixed.zero, zero)) {
-                    continue;
-                  }
+                for (const int zero : candidates(fixed.zero, {k_mixed_zero.begin(), k_mixed_zero.end()})) {
                   ++result.evaluated;
                   Layout layout;
                   layout.tp = tp, layout.cp = cp, layout.dp = dp, layout.pp = pp, layout.ep = ep, layout.etp = etp;
@@ -154,16 +164,15 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
                   span.first_layer = split->first[critical];
                   span.last_layer = (critical + 1 < devices.size() ? split->first[critical + 1] : static_cast<int>(items.size())) - 1;
                   const auto work = stage_work(model, span, static_cast<int>(critical), pp);
-                  CostContext context;
-                  context.model = &model;
-                  context.device = device_model(*owner[critical]->group, options.precision == Precision::fp8, cluster.oversubscription);
-                  context.software = options.software;
-                  context.seq_len = options.shape.seq_len;
+                  const auto context = group_cost_context(model, cluster, *owner[critical]->group, options);
                   const auto placement = place_groups(layout, owner[critical]->group->gpus_per_node);
                   const auto data_parallel = data_parallel_cost(
                       context, layout, placement, work.dense_params, work.expert_params, options.software.grad_reduce_bytes,
                       static_cast<double>(micro_batches), split->slowest_s, 2.0 / 3.0 * split->slowest_s);
-                  const double step = (static_cast<double>(micro_batches) - 1.0) * split->slowest_s + sum +
+                  // Each stage sends and receives one activation per micro-batch and pass.
+                  const double transfer = 2.0 * pipeline_transfer_seconds(context, layout, placement);
+                  const double m = static_cast<double>(micro_batches);
+                  const double step = (m - 1.0) * (split->slowest_s + transfer) + sum + pp * transfer +
                                       data_parallel.pipeline_extra_s + data_parallel.exposed_s + data_parallel.optimizer_s;
                   if (result.best && step >= result.best->step_s) {
                     continue;
@@ -171,6 +180,10 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
                   MixedPlan plan;
                   plan.layout = layout;
                   plan.step_s = step;
+                  plan.micro_batches = micro_batches;
+                  plan.transfer_s = transfer;
+                  plan.critical_stage = static_cast<int>(critical);
+                  plan.data_parallel = data_parallel;
                   plan.tokens_per_s = static_cast<double>(batch) * options.shape.seq_len / step;
                   plan.mfu = model_flops / step / peak_flops;
                   for (std::size_t s = 0; s < devices.size(); ++s) {
@@ -188,7 +201,7 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
                     for (const double t : uniform->stage_s) {
                       uniform_sum += t;
                     }
-                    plan.uniform_step_s = (static_cast<double>(micro_batches) - 1.0) * uniform->slowest_s + uniform_sum +
+                    plan.uniform_step_s = (m - 1.0) * (uniform->slowest_s + transfer) + uniform_sum + pp * transfer +
                                           data_parallel.pipeline_extra_s + data_parallel.exposed_s + data_parallel.optimizer_s;
                   }
                   result.best = std::move(plan);
@@ -200,7 +213,19 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
       }
     }
   }
+  if (result.best) {
+    result.best->estimate = mixed_estimate(model, cluster, options, *result.best);
+  }
   return result;
+}
+
+std::string mixed_search_coverage() {
+  return fmt::format("1F1B, vpp 1, no gradient compression; TP powers of two within the smallest NVLink domain (≤ 8), "
+                     "CP {}, DP powers of two ≤ {}, micro-batch {}, EP dividing the experts, ETP ≤ TP, recompute "
+                     "none/selective/full, ZeRO {}; TP, CP, DP, micro-batch and ZeRO fixed with --layout are "
+                     "evaluated as given",
+                     fmt::join(k_mixed_cp, "/"), k_mixed_max_dp, fmt::join(k_mixed_micro_batch, "/"),
+                     fmt::join(k_mixed_zero, "/"));
 }
 
 } // namespace brix::plan

@@ -23,6 +23,11 @@ constexpr double k_nvlink_fraction = 0.80;
 constexpr double k_nic_fraction = 0.85;
 // - Kernel launch plus tail effects per kernel (CUDA graphs not assumed).
 constexpr double k_kernel_overhead_s = 6e-6;
+// Traffic between leaf switches of an Ethernet/InfiniBand fat tree is spread by ECMP/adaptive
+// routing; a few long-lived collective flows collide on uplinks and lose bandwidth even at 1:1
+// (Meta's RoCE training fabric, SIGCOMM 2024; Alibaba HPN, SIGCOMM 2024, report it as the
+// reason for rail and dual-plane designs). Fraction of the line rate left, before any taper.
+constexpr double k_spine_fraction = 0.85;
 // - Shape efficiency: a dimension d keeps d/(d + knee) of the tensor-core throughput, the
 //   combined effect of tile padding, wave quantisation and pipeline ramp-up.
 constexpr double k_gemm_knee = 48.0;
@@ -93,7 +98,8 @@ SoftwareProfile software_by_name(std::string_view name) {
                                name, util::did_you_mean(name, names)));
 }
 
-DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, double oversubscription) {
+DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, cluster::NetworkShape shape,
+                         double oversubscription) {
   DeviceModel device;
   const auto& gpu = group.gpu;
   const bool has_fp8 = gpu.fp8_flops > 0;
@@ -114,11 +120,35 @@ DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, double overs
     // PCIe-only nodes: collectives go through host bridges (~20 GB/s achievable, PCIe 4 x16).
     device.intra_busbw = 20e9;
   }
+  device.inter_busbw_per_gpu = group.measured_inter_busbw > 0 ? group.measured_inter_busbw
+                                                              : group.nic_bytes_per_s_per_gpu() * k_nic_fraction;
+  // What the network shape does to traffic between nodes (man/brix-plan.1, CLUSTER FILES):
+  //  single-switch: every adapter on one switch, full bisection: no spine, no taper.
+  //  rail-optimized: adapter i of every node on rail switch i. Rings (all-reduce, all-gather,
+  //    reduce-scatter, pipeline sends) pair equal local ranks, so they stay on their rail;
+  //    all-to-all also reaches other local ranks: its off-node traffic crosses the spine.
+  //  fat-tree: every node's adapters on its leaf; traffic between nodes crosses the spine.
+  // The spine is tapered by the oversubscription and loses k_spine_fraction to flow collisions.
+  const double spine = k_spine_fraction / std::max(1.0, oversubscription);
+  switch (shape) {
+  case cluster::NetworkShape::single_switch:
+    device.ring_fraction = 1.0;
+    device.all_to_all_fraction = 1.0;
+    break;
+  case cluster::NetworkShape::rail_optimized:
+    device.ring_fraction = 1.0;
+    device.all_to_all_fraction = spine;
+    break;
+  case cluster::NetworkShape::fat_tree:
+    device.ring_fraction = spine;
+    device.all_to_all_fraction = spine;
+    break;
+  }
   if (group.measured_inter_busbw > 0) {
-    device.inter_busbw_per_gpu = group.measured_inter_busbw;
-  } else {
-    device.inter_busbw_per_gpu =
-        group.nic_bytes_per_s_per_gpu() * k_nic_fraction / std::max(1.0, oversubscription);
+    // A measured all-reduce already ran through this fabric: rings take it as it is, and only
+    // all-to-all's cross-rail traffic on a rail-optimised network leaves the rails it used.
+    device.all_to_all_fraction = shape == cluster::NetworkShape::rail_optimized ? spine : 1.0;
+    device.ring_fraction = 1.0;
   }
   device.intra_latency_s = 8e-6;
   device.inter_latency_s = 20e-6;
@@ -178,12 +208,12 @@ double collective_seconds(const DeviceModel& device, Collective op, double bytes
   // every adapter of the node, so the group's bus bandwidth is ranks_per_node adapters' worth,
   // capped by NVLink. All-to-all sends only the off-node share through the adapters.
   const double rails = device.multi_rail ? placement.ranks_per_node : 1.0;
-  const double inter = std::min(device.intra_busbw, device.inter_busbw_per_gpu * rails);
+  const double inter = std::min(device.intra_busbw, device.inter_busbw_per_gpu * device.ring_fraction * rails);
   double seconds = 0.0;
   if (op == Collective::all_to_all) {
     const double off_node = 1.0 - static_cast<double>(placement.ranks_per_node) / placement.ranks;
     const double on_node = 1.0 - off_node;
-    seconds = std::max(bytes * off_node / device.inter_busbw_per_gpu,
+    seconds = std::max(bytes * off_node / (device.inter_busbw_per_gpu * device.all_to_all_fraction),
                        bytes * on_node / device.intra_busbw);
   } else {
     seconds = bytes * factor / inter;

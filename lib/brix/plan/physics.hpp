@@ -55,13 +55,18 @@ struct DeviceModel {
   double kernel_overhead_s = 0; ///< launch + tail per kernel
   double intra_busbw = 0;       ///< achievable bus bandwidth inside the NVLink domain, bytes/s
   double inter_busbw_per_gpu = 0; ///< achievable inter-node bus bandwidth per GPU, bytes/s
+  /// Share of inter_busbw_per_gpu left by the network shape (device_model): for ring traffic
+  /// (all-reduce, all-gather, reduce-scatter, send/recv) and for all-to-all's off-node part.
+  double ring_fraction = 1.0;
+  double all_to_all_fraction = 1.0;
   double intra_latency_s = 0;
   double inter_latency_s = 0;
   bool multi_rail = true; ///< see SoftwareProfile::multi_rail
 };
 
-/// Derives the device model of one node group at a precision ("bf16"/"fp8" peak).
-[[nodiscard]] DeviceModel device_model(const cluster::NodeGroup& group, bool fp8,
+/// Derives the device model of one node group at a precision ("bf16"/"fp8" peak) on a network
+/// of `shape` tapered `oversubscription`:1 above the leaf switches.
+[[nodiscard]] DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, cluster::NetworkShape shape,
                                        double oversubscription);
 
 /// GEMM of [m×k]·[k×n] in `bytes_per_element`: the slower of tensor-core time at a

@@ -6,7 +6,9 @@
 #include <brix/plan/emit.hpp>
 #include <brix/plan/layout_parse.hpp>
 #include <brix/plan/mixed.hpp>
+#include <brix/plan/optimizer_advice.hpp>
 #include <brix/plan/plan_file.hpp>
+#include <brix/plan/request_check.hpp>
 #include <brix/plan/search_report.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/strings.hpp>
@@ -92,14 +94,11 @@ nlohmann::ordered_json details_to_json(const PlanDetails& details, const Recompu
                               {"recomputed", recompute->recomputed},
                               {"claim_83pct_less_memory_time_added", recompute->claim_time_added}};
   }
-  if (details.checkpoint) {
-    const auto& c = *details.checkpoint;
-    json["checkpoint"] = {{"interval_s", c.interval_s},   {"young_s", c.young_s},     {"size_gib", details.checkpoint_bytes / k_gib},
-                          {"write_s", c.write_s},         {"job_mtbf_s", c.job_mtbf_s}, {"overhead", c.overhead},
-                          {"goodput", c.goodput}};
-  } else {
-    json["checkpoint"] = nullptr;
-  }
+  const auto& c = details.checkpoint;
+  json["checkpoint"] = {{"interval_s", c.interval_s},   {"young_s", c.young_s},     {"size_gib", details.checkpoint_bytes / k_gib},
+                        {"write_s", c.write_s},         {"job_mtbf_s", c.job_mtbf_s}, {"overhead", c.overhead},
+                        {"goodput", c.goodput},         {"storage_write_gb_per_s", c.storage.write_bytes_per_s / 1e9},
+                        {"storage_assumed", c.storage.assumed}, {"storage_source", c.storage.source}};
   json["batch"] = {{"global", details.batch.global}, {"micro", details.batch.micro}, {"accumulation", details.batch.accumulation}};
   return json;
 }
@@ -142,15 +141,13 @@ std::string details_to_text(const PlanDetails& details, std::int64_t layers) {
                              r.claim_time_added * 100)
                : "  83% less activation memory is not reachable by recomputation here\n";
   }
-  if (details.checkpoint) {
-    const auto& c = *details.checkpoint;
-    out += fmt::format("\ncheckpoint: {} per save, written in {}; job MTBF {}; every {} (Young {}); overhead {:.1f}%, "
-                       "goodput {:.1f}%\n",
-                       util::gib(details.checkpoint_bytes), util::human_seconds(c.write_s), util::human_seconds(c.job_mtbf_s),
-                       util::human_seconds(c.interval_s), util::human_seconds(c.young_s), c.overhead * 100, c.goodput * 100);
-  } else {
-    out += "\ncheckpoint: the cluster file gives no storage bandwidth (storage.write_gb_per_s): interval not computed\n";
-  }
+  const auto& c = details.checkpoint;
+  out += fmt::format("\ncheckpoint: {} per save, written in {} at {:.0f} GB/s{}; job MTBF {}; every {} (Young {}); overhead "
+                     "{:.1f}%, goodput {:.1f}%\n",
+                     util::gib(details.checkpoint_bytes), util::human_seconds(c.write_s), c.storage.write_bytes_per_s / 1e9,
+                     c.storage.assumed ? fmt::format(" ({})", c.storage.source) : std::string(),
+                     util::human_seconds(c.job_mtbf_s), util::human_seconds(c.interval_s), util::human_seconds(c.young_s),
+                     c.overhead * 100, c.goodput * 100);
   out += fmt::format("batch: global {} = micro-batch {} × accumulation {} × DP {}\n", details.batch.global, details.batch.micro,
                      details.batch.accumulation, details.batch.data_parallel);
   return out;
@@ -208,6 +205,7 @@ std::int64_t propose_global_batch(std::int64_t seq_len, int gpus) {
 }
 
 int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
+  check_plan_request(request);
   if (!request.emit.empty() && request.format != util::Format::text) {
     throw InputError("--format: not with --emit (--emit chooses the output: Megatron flags, a DeepSpeed JSON config, a "
                      "torchrun line, plan.yaml or the best plan's JSON)");
@@ -239,6 +237,12 @@ int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
       }
     }
   }
+  int nodes = 0;
+  for (const auto& group : cluster.groups) {
+    nodes += group.nodes;
+  }
+  const auto optimizer = optimizer_advice({options.shape.global_batch, options.shape.seq_len, nodes, request.base_lr,
+                                           request.base_batch, request.lamb_betas});
   Progress progress(err, request.progress);
   options.progress = [&progress](double fraction) { progress.update(fraction); };
 
@@ -332,8 +336,7 @@ int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
     } else if (request.emit == "json") {
       nlohmann::ordered_json json;
       if (use_mixed) {
-        json = {{"layout", to_string(best_layout)}, {"step_time_s", mixed->best->step_s},
-                {"tokens_per_s", mixed->best->tokens_per_s}, {"mfu", mixed->best->mfu}};
+        json = plan_to_json(mixed->best->estimate, context);
       } else {
         json = plan_to_json(result.plans.front(), context);
       }
@@ -348,8 +351,12 @@ int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
     return 0;
   }
 
+  for (const auto& warning : optimizer_warnings(optimizer)) {
+    err << warning << '\n';
+  }
   if (request.format != util::Format::text) {
     auto json = search_to_json(result, context);
+    json["optimizer"] = optimizer_json(optimizer);
     json["global_batch_proposed"] = proposed;
     for (std::size_t i = 0; i < result.plans.size(); ++i) {
       const auto& d = details[i];
@@ -366,15 +373,29 @@ int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
     if (result.plans.empty()) {
       json["capacity"] = capacity_hint(model, cluster);
     }
-    if (mixed && mixed->best) {
-      json["mixed"] = {{"layout", to_string(mixed->best->layout)}, {"step_time_s", mixed->best->step_s},
-                       {"uniform_step_time_s", mixed->best->uniform_step_s}, {"tokens_per_s", mixed->best->tokens_per_s},
-                       {"mfu", mixed->best->mfu}};
-      json["mixed"].update(details_to_json(*mixed_plan_details, mixed_plan_details->recompute ? &*mixed_plan_details->recompute : nullptr));
-    }
     if (mixed) {
-      json["homogeneous_subset"] = {{"node_group", mixed->homogeneous_group}, {"gpus", mixed->homogeneous_gpus},
-                                    {"step_time_s", mixed->homogeneous ? nlohmann::ordered_json(mixed->homogeneous->step.step_s) : nlohmann::ordered_json()}};
+      json["mixed_search"] = {{"covers", mixed_search_coverage()},
+                              {"not_searched", mixed->not_searched.empty() ? nlohmann::ordered_json()
+                                                                           : nlohmann::ordered_json(mixed->not_searched)},
+                              {"evaluated", mixed->evaluated},
+                              {"fitting", mixed->fitting}};
+      json["mixed"] = nullptr;
+      if (mixed->best) {
+        // The same fields as plans[], on the whole cluster.
+        auto& m = json["mixed"] = plan_to_json(mixed->best->estimate, context);
+        m["uniform_step_time_s"] =
+            mixed->best->uniform_step_s ? nlohmann::ordered_json(*mixed->best->uniform_step_s) : nlohmann::ordered_json();
+        m.update(details_to_json(*mixed_plan_details, mixed_plan_details->recompute ? &*mixed_plan_details->recompute : nullptr));
+      }
+      auto& subset = json["homogeneous_subset"] = {{"node_group", mixed->homogeneous_group}, {"gpus", mixed->homogeneous_gpus}};
+      subset["layout"] = nullptr;
+      subset["step_time_s"] = nullptr;
+      if (mixed->homogeneous) {
+        const auto plan = plan_to_json(*mixed->homogeneous, context);
+        for (const char* key : {"layout", "step_time_s", "tokens_per_s", "mfu", "memory_gib"}) {
+          subset[key] = plan[key];
+        }
+      }
     }
     util::emit_document(out, json, request.format);
     return verdict ? 1 : 0;
@@ -404,34 +425,29 @@ int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
   }
   if (mixed) {
     out << "\nmixed cluster: stages on node groups, layers split by speed\n";
+    out << fmt::format("  mixed search covers: {}\n", mixed_search_coverage());
     if (mixed->best) {
       const auto& m = *mixed->best;
-      out << fmt::format("  best: {}: step {}, {} tokens/s, MFU {:.1f}% (uniform split: {})\n", short_layout(m.layout),
-                         util::human_seconds(m.step_s), util::with_thousands(static_cast<std::int64_t>(m.tokens_per_s)),
-                         m.mfu * 100, m.uniform_step_s > 0 ? util::human_seconds(m.uniform_step_s) : std::string("does not fit"));
+      out << fmt::format("  best: {}: step {}, {} tokens/s, MFU {:.1f}%, HFU {:.1f}%, bubble {:.1f}%, memory {} (stage {}) "
+                         "(uniform split: {})\n",
+                         short_layout(m.layout), util::human_seconds(m.step_s),
+                         util::with_thousands(static_cast<std::int64_t>(m.tokens_per_s)), m.mfu * 100, m.estimate.hfu * 100,
+                         m.estimate.step.bubble_fraction * 100, util::gib(m.estimate.memory.total), m.estimate.memory.stage,
+                         m.uniform_step_s ? util::human_seconds(*m.uniform_step_s) : std::string("does not fit"));
       out << details_to_text(*mixed_plan_details, model.layers);
+    } else if (!mixed->not_searched.empty()) {
+      out << fmt::format("  not searched: --layout asks for {}\n", mixed->not_searched);
     } else {
-      out << fmt::format("  no stage assignment fits ({} layouts tried)\n", mixed->evaluated);
+      out << (mixed->evaluated == 0
+                  ? std::string("  no layout of the mixed search matches --layout and tiles every node group\n")
+                  : fmt::format("  no stage assignment fits ({} layouts tried, none within memory)\n", mixed->evaluated));
     }
     out << fmt::format("  largest homogeneous subset ({}, {} GPUs): {}\n", mixed->homogeneous_group, mixed->homogeneous_gpus,
                        mixed->homogeneous ? fmt::format("{} step {}", short_layout(mixed->homogeneous->layout),
                                                         util::human_seconds(mixed->homogeneous->step.step_s))
                                           : std::string("no layout fits"));
   }
-  for (const double beta : request.lamb_betas) {
-    int nodes = 0;
-    for (const auto& group : cluster.groups) {
-      nodes += group.nodes;
-    }
-    const auto scaled = scale_lamb_beta(beta, nodes);
-    out << (scaled.clamped ? fmt::format("warning: LAMB {}\n", scaled.warning)
-                           : fmt::format("LAMB beta {} for {} nodes: {:.6f}\n", beta, nodes, scaled.value));
-  }
-  if (request.base_lr && request.base_batch > 0) {
-    out << fmt::format("learning rate for batch {}: {:.3g} (Adam, square-root scaling from {:.3g} at batch {})\n",
-                       options.shape.global_batch, scale_learning_rate(*request.base_lr, request.base_batch, options.shape.global_batch, true),
-                       *request.base_lr, request.base_batch);
-  }
+  out << optimizer_text(optimizer);
   // A search that finds nothing is still a report (exit 0); a layout asked for that cannot run
   // is a failed request (exit 1).
   return verdict ? 1 : 0;

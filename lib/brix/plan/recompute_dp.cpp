@@ -62,25 +62,27 @@ public:
     return best;
   }
 
-  /// Reads the decisions back.
-  void trace(int m, int i, int l, RecomputePlan& plan, int depth) {
+  /// Reads the decisions back; returns the schedule's exact peak (real byte sizes, not slots):
+  /// keeping step i holds ā_i while [i+1, l] runs; checkpointing j holds a_j while [j, l] runs,
+  /// then [i, j) runs alone.
+  double trace(int m, int i, int l, RecomputePlan& plan, int depth) {
     if (i > l || cost(m, i, l) == k_infinity) {
-      return;
+      return 0.0;
     }
+    const auto& step = m_chain[static_cast<std::size_t>(i)];
     const int choice = m_choice[index(m, i, l)];
     if (choice == -1) {
       if (depth == 0) {
         plan.stored[static_cast<std::size_t>(i)] = true;
       }
-      if (i < l) {
-        trace(m - m_saved[static_cast<std::size_t>(i)], i + 1, l, plan, depth);
-      }
-      return;
+      return step.saved_bytes + (i < l ? trace(m - m_saved[static_cast<std::size_t>(i)], i + 1, l, plan, depth) : 0.0);
     }
     plan.checkpoint[static_cast<std::size_t>(choice)] = true;
     plan.recomputed_steps += choice - i;
-    trace(m - m_input[static_cast<std::size_t>(choice)], choice, l, plan, depth);
-    trace(m, i, choice - 1, plan, depth + 1);
+    const double right = m_chain[static_cast<std::size_t>(choice)].input_bytes +
+                         trace(m - m_input[static_cast<std::size_t>(choice)], choice, l, plan, depth);
+    const double left = trace(m, i, choice - 1, plan, depth + 1);
+    return std::max(right, left);
   }
 
 private:
@@ -119,14 +121,58 @@ double exact(std::span<const ChainStep> chain, double m, int i, int l) {
 
 } // namespace
 
+namespace {
+
+/// Slots for a chain of n steps: as fine as a table of about two million cells allows.
+int automatic_slots(std::size_t steps) {
+  const double n = static_cast<double>(std::max<std::size_t>(1, steps));
+  return static_cast<int>(std::clamp(2.0e6 / (n * n), 200.0, 5000.0));
+}
+
+RecomputePlan store_all_plan(std::span<const ChainStep> chain) {
+  const auto all = strategy_store_all(chain);
+  RecomputePlan plan;
+  plan.time_s = all.time_s;
+  plan.peak_bytes = all.peak_bytes;
+  plan.stored.assign(chain.size(), true);
+  plan.checkpoint.assign(chain.size(), false);
+  return plan;
+}
+
+/// Checkpoint every k-th step's input and recompute each segment (strategy_every_k) as a plan.
+RecomputePlan every_k_plan(std::span<const ChainStep> chain, int k) {
+  const auto cost = strategy_every_k(chain, k);
+  RecomputePlan plan;
+  plan.time_s = cost.time_s;
+  plan.peak_bytes = cost.peak_bytes;
+  plan.stored.assign(chain.size(), false);
+  plan.checkpoint.assign(chain.size(), false);
+  for (std::size_t i = static_cast<std::size_t>(k); i < chain.size(); i += static_cast<std::size_t>(k)) {
+    plan.checkpoint[i] = true;
+  }
+  plan.recomputed_steps = static_cast<int>(chain.size());
+  return plan;
+}
+
+} // namespace
+
 std::optional<RecomputePlan> plan_recompute(std::span<const ChainStep> chain, double budget_bytes, int slots) {
   if (chain.empty()) {
     return RecomputePlan{};
   }
-  if (budget_bytes <= 0 || slots <= 0) {
+  if (!(budget_bytes > 0)) {
     return std::nullopt;
   }
-  // Round sizes up to whole slots: the discretised schedule never exceeds the budget.
+  // Everything fits: nothing is recomputed, and no rounding can make the DP pretend otherwise.
+  if (strategy_store_all(chain).peak_bytes <= budget_bytes) {
+    return store_all_plan(chain);
+  }
+  if (slots <= 0) {
+    slots = automatic_slots(chain.size());
+  }
+  // Round sizes up to whole slots of a budget rounded down: every schedule the discretised DP
+  // accepts fits the real budget; it may miss one whose sizes round past it (at most one slot per
+  // held item), so the uniform schedules are checked at exact sizes below.
   const double slot = budget_bytes / slots;
   std::vector<int> input, saved;
   for (const auto& step : chain) {
@@ -135,27 +181,22 @@ std::optional<RecomputePlan> plan_recompute(std::span<const ChainStep> chain, do
   }
   Rotor rotor(chain, input, saved, slots);
   const int last = static_cast<int>(chain.size()) - 1;
-  const double time = rotor.cost(slots, 0, last);
-  if (time == k_infinity) {
-    return std::nullopt;
+  std::optional<RecomputePlan> best;
+  if (const double time = rotor.cost(slots, 0, last); time != k_infinity) {
+    RecomputePlan plan;
+    plan.time_s = time;
+    plan.stored.assign(chain.size(), false);
+    plan.checkpoint.assign(chain.size(), false);
+    plan.peak_bytes = rotor.trace(slots, 0, last, plan, 0);
+    best = std::move(plan);
   }
-  RecomputePlan plan;
-  plan.time_s = time;
-  plan.stored.assign(chain.size(), false);
-  plan.checkpoint.assign(chain.size(), false);
-  rotor.trace(slots, 0, last, plan, 0);
-  // Peak: the smallest budget (in slots) that still achieves this time.
-  int low = 0, high = slots;
-  while (low < high) {
-    const int mid = (low + high) / 2;
-    if (rotor.cost(mid, 0, last) <= time * (1 + 1e-12)) {
-      high = mid;
-    } else {
-      low = mid + 1;
+  for (int k = 1; k <= static_cast<int>(chain.size()); ++k) {
+    auto candidate = every_k_plan(chain, k);
+    if (candidate.peak_bytes <= budget_bytes && (!best || candidate.time_s < best->time_s)) {
+      best = std::move(candidate);
     }
   }
-  plan.peak_bytes = low * slot;
-  return plan;
+  return best;
 }
 
 std::optional<double> recompute_brute_force(std::span<const ChainStep> chain, double budget_bytes) {

@@ -27,10 +27,14 @@ struct RecomputePlan {
   int recomputed_steps = 0;     ///< forward steps run more than once
 };
 
-/// Optimal schedule within `budget_bytes` (memory discretised into `slots`); nullopt if the
-/// chain cannot run even with full recomputation. O(n³·slots).
+/// Schedule within `budget_bytes`; nullopt if the chain cannot run even with full
+/// recomputation. Store-all when it fits (exact). Otherwise the rotor DP over memory in `slots`
+/// units (0: as many as a ~2M-cell table allows), sizes rounded up so the schedule always fits;
+/// it is exact when sizes are whole slots and otherwise at least as good as the exact optimum at
+/// budget − 2n slots, and never worse than store-all or every-k checkpointing at exact sizes.
+/// peak_bytes is the schedule's exact peak. O(n³·slots).
 [[nodiscard]] std::optional<RecomputePlan> plan_recompute(std::span<const ChainStep> chain,
-                                                          double budget_bytes, int slots = 200);
+                                                          double budget_bytes, int slots = 0);
 
 /// Exhaustive search over the same decisions with exact memory (tests; exponential).
 [[nodiscard]] std::optional<double> recompute_brute_force(std::span<const ChainStep> chain,

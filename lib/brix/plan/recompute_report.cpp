@@ -11,22 +11,39 @@ std::vector<ChainStep> recompute_chain(const model::ModelSpec& model, const Layo
   for (int layer = span.first_layer; layer <= span.last_layer; ++layer) {
     const auto& cost = model.is_moe_layer(layer) ? moe : dense;
     const auto act = layer_activation_bytes(model, layout, shape, layer);
-    // Two steps per layer, each with the hidden state as input. The attention block keeps its
-    // norm input, projections' inputs, q/k/v and scores; the MLP block the rest.
-    ChainStep attention;
-    attention.forward_s = cost.attention_forward_s;
-    attention.backward_s = cost.attention_backward_s;
-    attention.input_bytes = act.layer_input;
-    attention.saved_bytes = act.layer_input + act.attention_projections + act.attention_core + act.attention_scores;
+    // k_steps_per_layer steps; their saved bytes add up to the layer's activations (act.total()).
+    // 1. Input norm and projections (q/k/v or MLA down/up, the output projection folded in): input
+    //    the hidden state; keeps it and the projections' inputs.
+    ChainStep projections;
+    projections.forward_s = cost.attention_forward_s - cost.attention_core_s;
+    projections.backward_s = cost.attention_backward_s - cost.attention_core_backward_s;
+    projections.input_bytes = act.layer_input;
+    projections.saved_bytes = act.layer_input + act.attention_projections;
+    // 2. Attention core: input q, k, v; keeps them and the scores (none with flash attention).
+    //    Recomputing only this step is Megatron's selective recomputation.
+    ChainStep core;
+    core.forward_s = cost.attention_core_s;
+    core.backward_s = cost.attention_core_backward_s;
+    core.input_bytes = act.attention_core;
+    core.saved_bytes = act.attention_core + act.attention_scores;
+    // 3. Pre-MLP norm, MLP or router + shared and routed experts: input the hidden state (the
+    //    pre-MLP norm input, counted in norms with the q/k and MLA latent norms).
     ChainStep mlp;
     mlp.forward_s = cost.forward_s - cost.attention_forward_s;
     mlp.backward_s = cost.backward_s - cost.attention_backward_s;
     mlp.input_bytes = act.layer_input;
-    mlp.saved_bytes = act.layer_input + act.norms + act.mlp + act.experts;
-    chain.push_back(attention);
+    mlp.saved_bytes = act.norms + act.mlp + act.experts;
+    chain.push_back(projections);
+    chain.push_back(core);
     chain.push_back(mlp);
   }
   return chain;
+}
+
+std::string chain_step_name(int first_layer, std::size_t step) {
+  static constexpr const char* k_names[k_steps_per_layer] = {"attention projections", "attention core", "mlp"};
+  return fmt::format("layer {} {}", first_layer + static_cast<int>(step / k_steps_per_layer),
+                     k_names[step % k_steps_per_layer]);
 }
 
 RecomputeReport recompute_report(const model::ModelSpec& model, const cluster::GpuSpec& gpu, const Layout& layout,
@@ -67,18 +84,17 @@ RecomputeReport recompute_report(const model::ModelSpec& model, const cluster::G
   add(fmt::format("sqrt(n) = every {} steps", root), sqrt_n.peak_bytes, sqrt_n.time_s);
 
   if (report.budget_bytes > 0) {
-    report.dp = plan_recompute(chain, std::min(report.budget_bytes, all.peak_bytes), 200);
+    report.dp = plan_recompute(chain, report.budget_bytes);
     if (report.dp) {
       add("rotor DP at budget", report.dp->peak_bytes, report.dp->time_s);
       for (std::size_t i = 0; i < chain.size(); ++i) {
         if (!report.dp->stored[i]) {
-          report.recomputed.push_back(fmt::format("layer {} {}", span.first_layer + static_cast<int>(i / 2),
-                                                  i % 2 == 0 ? "attention" : "mlp"));
+          report.recomputed.push_back(chain_step_name(span.first_layer, i));
         }
       }
     }
   }
-  const auto claim = plan_recompute(chain, all.peak_bytes * (1.0 - report.claim_saving), 200);
+  const auto claim = plan_recompute(chain, all.peak_bytes * (1.0 - report.claim_saving));
   report.claim_time_added = claim ? claim->time_s / all.time_s - 1.0 : -1.0;
   return report;
 }

@@ -1,6 +1,6 @@
 #pragma once
 // Recomputation for one pipeline stage of a plan: the rotor DP on the chain of its layers' sub-
-// blocks (attention block, MLP/expert block) under the stage's activation budget, compared
+// blocks (attention projections, attention core, MLP/expert block) under the stage's activation budget, compared
 // with none, selective, full, every-k and √n checkpointing.
 
 #include <brix/plan/layer_cost.hpp>
@@ -32,10 +32,15 @@ struct RecomputeReport {
   double claim_time_added = 0;  ///< fraction; negative when infeasible
 };
 
+/// Chain steps per decoder layer: attention projections, attention core, MLP block.
+inline constexpr std::size_t k_steps_per_layer = 3;
+
 /// The sub-block chain of decoder layers [first_layer, last_layer] for one micro-batch.
 [[nodiscard]] std::vector<ChainStep> recompute_chain(const model::ModelSpec& model, const Layout& layout,
                                                      const TrainingShape& shape, const LayerCost& dense,
                                                      const LayerCost& moe, const StageSpan& span);
+/// "layer 12 attention core": step `step` of a chain starting at `first_layer`.
+[[nodiscard]] std::string chain_step_name(int first_layer, std::size_t step);
 
 [[nodiscard]] RecomputeReport recompute_report(const model::ModelSpec& model, const cluster::GpuSpec& gpu,
                                                const Layout& layout, const TrainingShape& shape,

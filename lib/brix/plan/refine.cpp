@@ -54,22 +54,21 @@ PlanDetails refine_plan(const model::ModelSpec& model, const cluster::ClusterSpe
   return details;
 }
 
-std::optional<CheckpointPlan> checkpoint_for(const model::ModelSpec& model, const cluster::ClusterSpec& cluster, int gpus,
-                                             const CheckpointOptions& options, double& size_bytes) {
+CheckpointPlan checkpoint_for(const model::ModelSpec& model, const cluster::ClusterSpec& cluster, int gpus,
+                              const CheckpointOptions& options, double& size_bytes) {
   // bf16 weights + fp32 master weights and Adam moments = 14 B/param (MTP included).
   const auto counts = model::count_parameters(model);
   size_bytes = 14.0 * static_cast<double>(counts.total + counts.mtp);
-  if (cluster.storage_write_bytes_per_s <= 0) {
-    return std::nullopt;
-  }
+  const auto storage = checkpoint_storage(cluster, options.storage_write_gb_per_s);
   CheckpointInputs inputs;
   inputs.gpu_mtbf_s = options.gpu_mtbf_hours * 3600.0;
   inputs.gpus = gpus;
   inputs.size_bytes = size_bytes;
-  inputs.write_bytes_per_s = cluster.storage_write_bytes_per_s;
-  const double read = cluster.storage_read_bytes_per_s > 0 ? cluster.storage_read_bytes_per_s : cluster.storage_write_bytes_per_s;
-  inputs.restart_s = options.restart_overhead_s + size_bytes / read;
-  return plan_checkpoints(inputs);
+  inputs.write_bytes_per_s = storage.write_bytes_per_s;
+  inputs.restart_s = options.restart_overhead_s + size_bytes / storage.read_bytes_per_s;
+  auto plan = plan_checkpoints(inputs);
+  plan.storage = storage;
+  return plan;
 }
 
 std::vector<std::string> megatron_split_flags(const PlanDetails& details, std::int64_t layers) {

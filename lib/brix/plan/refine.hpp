@@ -25,6 +25,7 @@ struct StageDetail {
 struct CheckpointOptions {
   double gpu_mtbf_hours = k_llama3_gpu_mtbf_hours;
   double restart_overhead_s = 300; ///< relaunch, rendezvous, warm-up, excluding the load
+  std::optional<double> storage_write_gb_per_s; ///< --storage-gb-per-s: overrides the cluster's
 };
 
 struct PlanDetails {
@@ -33,7 +34,7 @@ struct PlanDetails {
   double balanced_step_s = 0;       ///< the step with the DP split
   bool split_is_uniform = true;
   std::optional<RecomputeReport> recompute;
-  std::optional<CheckpointPlan> checkpoint; ///< absent when the cluster gives no storage bandwidth
+  CheckpointPlan checkpoint; ///< its storage says whether the bandwidth was given or assumed
   double checkpoint_bytes = 0;
   BatchSplit batch;
 };
@@ -45,8 +46,8 @@ struct PlanDetails {
                                       PlanEstimate& plan);
 
 /// Checkpoint size (bf16 weights + fp32 master and Adam moments) into `size_bytes`, and the
-/// Young/Daly interval for `gpus` GPUs; nullopt when the cluster gives no storage bandwidth.
-[[nodiscard]] std::optional<CheckpointPlan> checkpoint_for(const model::ModelSpec& model, const cluster::ClusterSpec& cluster,
+/// Young/Daly interval for `gpus` GPUs (storage from checkpoint_storage: given or assumed).
+[[nodiscard]] CheckpointPlan checkpoint_for(const model::ModelSpec& model, const cluster::ClusterSpec& cluster,
                                                            int gpus, const CheckpointOptions& options, double& size_bytes);
 /// Megatron flags for the split when they can express it (first/last stage sizes, the middle
 /// uniform); empty when an explicit per-stage list is needed.

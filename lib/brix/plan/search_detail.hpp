@@ -138,7 +138,8 @@ public:
       throw InputError("plan: global batch and sequence length must be > 0");
     }
     m_context.model = &m_model;
-    m_context.device = device_model(m_target.group, options.precision == Precision::fp8, cluster.oversubscription);
+    m_context.device = device_model(m_target.group, options.precision == Precision::fp8, cluster.network,
+                                    cluster.oversubscription);
     m_context.software = options.software;
     m_context.device.multi_rail = options.software.multi_rail;
     m_context.seq_len = options.shape.seq_len;

@@ -54,6 +54,26 @@ void add_layers(StagePass& pass, const LayerCost& cost, int count, const Layout&
 
 } // namespace
 
+double pipeline_transfer_seconds(const CostContext& context, const Layout& layout, const Placement& placement) {
+  const double tokens = static_cast<double>(layout.micro_batch) * context.seq_len / layout.cp;
+  const double p2p_bytes = tokens * static_cast<double>(context.model->hidden) * 2.0 / layout.tp;
+  double p2p = collective_seconds(context.device, Collective::send_recv, p2p_bytes, placement.pp);
+  if (layout.tp > 1 && !layout.sp) {
+    // Without SP the receiver all-gathers the TP-scattered activation over NVLink.
+    p2p += collective_seconds(context.device, Collective::all_gather, p2p_bytes * layout.tp, placement.tp);
+  }
+  return p2p;
+}
+
+void add_layer_totals(LayerPassTotals& totals, const LayerCost& cost, int count, const Layout& layout) {
+  StagePass pass;
+  add_layers(pass, cost, count, layout, layout.schedule == Schedule::dualpipe);
+  totals.tp += pass.tp;
+  totals.ep += pass.ep;
+  totals.cp += pass.cp;
+  totals.flops += pass.flops;
+}
+
 DataParallelCost data_parallel_cost(const CostContext& context, const Layout& layout, const Placement& placement,
                                     double dense_params, double expert_params, double grad_wire_bytes,
                                     double micro_batches, double stage_s, double backward_window_s) {
@@ -112,7 +132,6 @@ DataParallelCost data_parallel_cost(const CostContext& context, const Layout& la
 StepEstimate estimate_step(const StepInputs& in, std::span<const StageWork> stages) {
   const auto& layout = *in.layout;
   const auto& context = *in.context;
-  const auto& device = context.device;
   const auto& placement = *in.placement;
   StepEstimate estimate;
   const int pp = layout.pp;
@@ -122,13 +141,7 @@ StepEstimate estimate_step(const StepInputs& in, std::span<const StageWork> stag
 
   // Pipeline point-to-point: one activation per micro-batch each way per stage boundary,
   // split over TP ranks (Megatron's scatter/gather), once per virtual stage.
-  const double tokens = static_cast<double>(layout.micro_batch) * context.seq_len / layout.cp;
-  const double p2p_bytes = tokens * static_cast<double>(context.model->hidden) * 2.0 / layout.tp;
-  double p2p = pp > 1 ? collective_seconds(device, Collective::send_recv, p2p_bytes, placement.pp) : 0.0;
-  if (pp > 1 && layout.tp > 1 && !layout.sp) {
-    // Without SP the receiver all-gathers the TP-scattered activation over NVLink.
-    p2p += collective_seconds(device, Collective::all_gather, p2p_bytes * layout.tp, placement.tp);
-  }
+  const double p2p = pp > 1 ? pipeline_transfer_seconds(context, layout, placement) : 0.0;
 
   double sum_stage = 0, max_stage = 0, max_forward = 0, max_backward = 0;
   double max_weight_grad = 0;

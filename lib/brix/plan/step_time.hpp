@@ -69,4 +69,18 @@ struct DataParallelCost {
 
 [[nodiscard]] StepEstimate estimate_step(const StepInputs& inputs, std::span<const StageWork> stages);
 
+/// One pipeline transfer of a micro-batch's activation between neighbouring stages (one way),
+/// with the TP all-gather the receiver needs without sequence parallelism.
+[[nodiscard]] double pipeline_transfer_seconds(const CostContext& context, const Layout& layout,
+                                               const Placement& placement);
+
+/// Exposed TP, EP and CP communication and executed FLOPs of one micro-batch (forward and
+/// backward, recomputation included) through `count` layers of `cost`: what estimate_step
+/// charges a stage for them.
+struct LayerPassTotals {
+  double tp = 0, ep = 0, cp = 0;
+  double flops = 0;
+};
+void add_layer_totals(LayerPassTotals& totals, const LayerCost& cost, int count, const Layout& layout);
+
 } // namespace brix::plan

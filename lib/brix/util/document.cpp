@@ -3,6 +3,7 @@
 #include <brix/util/error.hpp>
 #include <brix/util/strings.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
 #include <fstream>
@@ -14,18 +15,47 @@ DocNode::DocNode(YAML::Node node, std::shared_ptr<const std::string> file)
     : m_node(std::move(node)), m_file(std::move(file)) {}
 
 namespace {
-DocNode parse(const std::string& text, const std::string& name) {
-  auto file = std::make_shared<const std::string>(name);
-  try {
-    YAML::Node root = YAML::Load(text);
-    if (!root.IsDefined() || root.IsNull()) {
-      fail_input(name, 0, "the file is empty", "expected a YAML or JSON mapping");
+/// yaml-cpp keeps every pair of a mapping but lookups find the first: a key given twice would
+/// silently lose its second value, so it is an error at the second one.
+void reject_duplicate_keys(const YAML::Node& node, const std::string& name) {
+  if (node.IsMap()) {
+    std::vector<std::string> seen;
+    for (const auto& item : node) {
+      if (item.first.IsScalar()) {
+        const auto& key = item.first.Scalar();
+        if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+          fail_input(name, item.first.Mark().line + 1, fmt::format("key '{}' given twice in one mapping", key),
+                     "expected each key at most once");
+        }
+        seen.push_back(key);
+      }
+      reject_duplicate_keys(item.second, name);
     }
-    return DocNode(root, file);
-  } catch (const YAML::Exception& error) {
-    fail_input(name, error.mark.line + 1, fmt::format("malformed YAML/JSON: {}", error.msg));
+  } else if (node.IsSequence()) {
+    for (const auto& item : node) {
+      reject_duplicate_keys(item, name);
+    }
   }
 }
+
+DocNode parse(const std::string& text, const std::string& name) {
+  auto file = std::make_shared<const std::string>(name);
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& error) {
+    fail_input(name, std::max(1, error.mark.line + 1), fmt::format("malformed YAML/JSON: {}", error.msg),
+               "expected well-formed YAML or JSON: balanced brackets and quotes, 'key: value' pairs");
+  }
+  if (!root.IsDefined() || root.IsNull()) {
+    fail_input(name, 1, "the file is empty", "expected a YAML or JSON mapping");
+  }
+  reject_duplicate_keys(root, name);
+  return DocNode(root, file);
+}
+
+/// A quoted scalar ("4096") is a string even when its text is a number.
+bool quoted(const YAML::Node& node) { return node.Tag() == "!"; }
 } // namespace
 
 DocNode DocNode::load_file(const std::string& path) {
@@ -106,7 +136,12 @@ void DocNode::require_known_keys(std::span<const std::string> allowed, std::stri
     }
     if (!known) {
       const DocNode key_node(item.first, m_file);
-      key_node.fail(fmt::format("unknown key '{}' in {}{}", key, where, did_you_mean(key, allowed)));
+      const auto suggestion = did_you_mean(key, allowed);
+      if (!suggestion.empty()) {
+        key_node.fail(fmt::format("unknown key '{}' in {}{}", key, where, suggestion));
+      }
+      key_node.fail(fmt::format("unknown key '{}' in {}", key, where),
+                    fmt::format("expected one of {}", fmt::join(allowed, ", ")));
     }
   }
 }
@@ -122,6 +157,9 @@ std::int64_t DocNode::as_int() const {
   if (!m_node.IsScalar()) {
     fail("expected an integer");
   }
+  if (quoted(m_node)) {
+    fail(fmt::format("\"{}\" is a string", m_node.Scalar()), "expected an integer, without quotes");
+  }
   const auto value = parse_int(m_node.Scalar());
   if (!value) {
     fail(fmt::format("'{}' is not an integer", m_node.Scalar()), "expected a whole number");
@@ -132,6 +170,9 @@ std::int64_t DocNode::as_int() const {
 double DocNode::as_double() const {
   if (!m_node.IsScalar()) {
     fail("expected a number");
+  }
+  if (quoted(m_node)) {
+    fail(fmt::format("\"{}\" is a string", m_node.Scalar()), "expected a number, without quotes");
   }
   const auto value = parse_double(m_node.Scalar());
   if (!value) {

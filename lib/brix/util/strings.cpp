@@ -93,10 +93,15 @@ std::string did_you_mean(std::string_view word, std::span<const std::string> can
 std::vector<std::pair<std::string, std::string>> parse_key_values(std::string_view text,
                                                                   std::string_view what) {
   std::vector<std::pair<std::string, std::string>> out;
+  if (trim(text).empty()) {
+    return out;
+  }
   for (const auto& raw : split(text, ',')) {
     const auto item = trim(raw);
     if (item.empty()) {
-      continue;
+      // "tp=8,," or "tp=8,": a field lost to a typo, not something to skip.
+      throw InputError(fmt::format("{}: empty field in '{}' (expected key=value fields separated by single commas, "
+                                   "e.g. tp=8,pp=4)", what, text));
     }
     const auto eq = item.find('=');
     if (eq == std::string_view::npos || eq == 0 || eq + 1 == item.size()) {
