@@ -178,6 +178,36 @@ TEST_CASE("plan::plan_recompute between store-all and full recomputation") {
   CHECK(plan->time_s <= sqrt_n.time_s);
 }
 
+TEST_CASE("plan::plan_recompute on a long chain runs on groups and maps back") {
+  // 183 steps (a 61-layer stage at 3 steps a layer): the DP runs on groups of 3, flags come back
+  // per step, and the schedule still fits and beats the uniform strategies that fit.
+  std::vector<ChainStep> chain;
+  for (int i = 0; i < 183; ++i) {
+    chain.push_back({1.0 + 0.1 * (i % 3), 2.0, 1.0 + (i % 3), 4.0 + (i % 3)});
+  }
+  const auto full = strategy_every_k(chain, 1);
+  const double budget = 1.5 * full.peak_bytes;
+  const auto plan = plan_recompute(chain, budget);
+  REQUIRE(plan);
+  CHECK(plan->stored.size() == chain.size());
+  CHECK(plan->checkpoint.size() == chain.size());
+  CHECK(plan->peak_bytes <= budget + 1e-9);
+  CHECK(plan->time_s > strategy_store_all(chain).time_s);
+  CHECK(plan->recomputed_steps > 0);
+  CHECK(plan->recomputed_steps <= static_cast<int>(chain.size()));
+  for (int k = 1; k <= 183; ++k) {
+    const auto uniform = strategy_every_k(chain, k);
+    if (uniform.peak_bytes <= budget) {
+      CHECK(plan->time_s <= uniform.time_s + 1e-9);
+    }
+  }
+  // A group's steps share their flags: stored comes in whole groups of 3.
+  for (std::size_t g = 0; g + 2 < chain.size(); g += 3) {
+    CHECK(plan->stored[g] == plan->stored[g + 1]);
+    CHECK(plan->stored[g] == plan->stored[g + 2]);
+  }
+}
+
 TEST_CASE("plan::checkpoint_storage from the option, the cluster file or the per-node default") {
   brix::cluster::ClusterSpec cluster;
   brix::cluster::NodeGroup group;

@@ -19,14 +19,20 @@ constexpr double k_infinity = std::numeric_limits<double>::infinity();
 ///                                                       checkpoint the input of j, recompute [i, j)
 class Rotor {
 public:
-  Rotor(std::span<const ChainStep> chain, std::vector<int> input, std::vector<int> saved, int slots)
+  /// `steps_per[i]`: how many steps of the caller's chain step i stands for (all 1 unless the
+  /// chain was grouped), so recomputed_steps counts the caller's steps.
+  Rotor(std::span<const ChainStep> chain, std::vector<int> input, std::vector<int> saved, int slots,
+        const std::vector<int>& steps_per)
       : m_chain(chain), m_input(std::move(input)), m_saved(std::move(saved)), m_slots(slots),
         m_n(static_cast<int>(chain.size())),
         m_table(static_cast<std::size_t>(m_n * m_n * (slots + 1)), -1.0),
         m_choice(static_cast<std::size_t>(m_n * m_n * (slots + 1)), -2) {
     m_forward_prefix.assign(static_cast<std::size_t>(m_n + 1), 0.0);
+    m_steps_prefix.assign(static_cast<std::size_t>(m_n + 1), 0);
     for (int i = 0; i < m_n; ++i) {
-      m_forward_prefix[static_cast<std::size_t>(i + 1)] = m_forward_prefix[static_cast<std::size_t>(i)] + chain[static_cast<std::size_t>(i)].forward_s;
+      const auto at = static_cast<std::size_t>(i);
+      m_forward_prefix[at + 1] = m_forward_prefix[at] + chain[at].forward_s;
+      m_steps_prefix[at + 1] = m_steps_prefix[at] + steps_per[at];
     }
   }
 
@@ -78,7 +84,7 @@ public:
       return step.saved_bytes + (i < l ? trace(m - m_saved[static_cast<std::size_t>(i)], i + 1, l, plan, depth) : 0.0);
     }
     plan.checkpoint[static_cast<std::size_t>(choice)] = true;
-    plan.recomputed_steps += choice - i;
+    plan.recomputed_steps += m_steps_prefix[static_cast<std::size_t>(choice)] - m_steps_prefix[static_cast<std::size_t>(i)];
     const double right = m_chain[static_cast<std::size_t>(choice)].input_bytes +
                          trace(m - m_input[static_cast<std::size_t>(choice)], choice, l, plan, depth);
     const double left = trace(m, i, choice - 1, plan, depth + 1);
@@ -98,6 +104,7 @@ private:
   std::vector<double> m_table;
   std::vector<int> m_choice;
   std::vector<double> m_forward_prefix;
+  std::vector<int> m_steps_prefix;
 };
 
 /// Exact recursion with real-valued memory and no table.
@@ -122,6 +129,9 @@ double exact(std::span<const ChainStep> chain, double m, int i, int l) {
 } // namespace
 
 namespace {
+
+/// Longest chain the DP runs step by step; longer ones run on groups of steps.
+constexpr std::size_t k_max_dp_steps = 64;
 
 /// Slots for a chain of n steps: as fine as a table of about two million cells allows.
 int automatic_slots(std::size_t steps) {
@@ -167,27 +177,58 @@ std::optional<RecomputePlan> plan_recompute(std::span<const ChainStep> chain, do
   if (strategy_store_all(chain).peak_bytes <= budget_bytes) {
     return store_all_plan(chain);
   }
+  // The table is O(n³·slots): a whole 61-layer stage is 183 steps, seconds of work. Longer
+  // chains run the DP on groups of consecutive steps (a group is kept whole, or checkpointed at
+  // its first step's input): a subset of the step-by-step schedules, mapped back step by step.
+  const std::size_t group = (chain.size() + k_max_dp_steps - 1) / k_max_dp_steps;
+  std::vector<ChainStep> grouped;
+  std::vector<int> steps_per;
+  for (std::size_t i = 0; i < chain.size(); i += group) {
+    ChainStep merged;
+    merged.input_bytes = chain[i].input_bytes;
+    const std::size_t end = std::min(chain.size(), i + group);
+    for (std::size_t k = i; k < end; ++k) {
+      merged.forward_s += chain[k].forward_s;
+      merged.backward_s += chain[k].backward_s;
+      merged.saved_bytes += chain[k].saved_bytes;
+    }
+    grouped.push_back(merged);
+    steps_per.push_back(static_cast<int>(end - i));
+  }
+  const std::span<const ChainStep> dp_chain = group > 1 ? std::span<const ChainStep>(grouped) : chain;
   if (slots <= 0) {
-    slots = automatic_slots(chain.size());
+    slots = automatic_slots(dp_chain.size());
   }
   // Round sizes up to whole slots of a budget rounded down: every schedule the discretised DP
   // accepts fits the real budget; it may miss one whose sizes round past it (at most one slot per
   // held item), so the uniform schedules are checked at exact sizes below.
   const double slot = budget_bytes / slots;
   std::vector<int> input, saved;
-  for (const auto& step : chain) {
+  for (const auto& step : dp_chain) {
     input.push_back(static_cast<int>(std::ceil(step.input_bytes / slot - 1e-9)));
     saved.push_back(static_cast<int>(std::ceil(step.saved_bytes / slot - 1e-9)));
   }
-  Rotor rotor(chain, input, saved, slots);
-  const int last = static_cast<int>(chain.size()) - 1;
+  Rotor rotor(dp_chain, input, saved, slots, steps_per);
+  const int last = static_cast<int>(dp_chain.size()) - 1;
   std::optional<RecomputePlan> best;
   if (const double time = rotor.cost(slots, 0, last); time != k_infinity) {
     RecomputePlan plan;
     plan.time_s = time;
-    plan.stored.assign(chain.size(), false);
-    plan.checkpoint.assign(chain.size(), false);
+    plan.stored.assign(dp_chain.size(), false);
+    plan.checkpoint.assign(dp_chain.size(), false);
     plan.peak_bytes = rotor.trace(slots, 0, last, plan, 0);
+    if (group > 1) { // back to the caller's steps: a group's flags cover its steps
+      RecomputePlan fine = plan;
+      fine.stored.assign(chain.size(), false);
+      fine.checkpoint.assign(chain.size(), false);
+      for (std::size_t g = 0; g < dp_chain.size(); ++g) {
+        fine.checkpoint[g * group] = plan.checkpoint[g];
+        for (std::size_t k = g * group; k < std::min(chain.size(), (g + 1) * group); ++k) {
+          fine.stored[k] = plan.stored[g];
+        }
+      }
+      plan = std::move(fine);
+    }
     best = std::move(plan);
   }
   for (int k = 1; k <= static_cast<int>(chain.size()); ++k) {

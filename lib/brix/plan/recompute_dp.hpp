@@ -32,7 +32,8 @@ struct RecomputePlan {
 /// units (0: as many as a ~2M-cell table allows), sizes rounded up so the schedule always fits;
 /// it is exact when sizes are whole slots and otherwise at least as good as the exact optimum at
 /// budget − 2n slots, and never worse than store-all or every-k checkpointing at exact sizes.
-/// peak_bytes is the schedule's exact peak. O(n³·slots).
+/// peak_bytes is the schedule's exact peak. O(n³·slots); chains over 64 steps run the DP on
+/// groups of consecutive steps (each group kept or checkpointed as one), flags mapped back.
 [[nodiscard]] std::optional<RecomputePlan> plan_recompute(std::span<const ChainStep> chain,
                                                           double budget_bytes, int slots = 0);
 
