@@ -3,6 +3,7 @@
 #include <brix/monitor/node_sample.hpp>
 #include <brix/monitor/process_stats.hpp>
 #include <brix/monitor/snapshot.hpp>
+#include <brix/util/strings.hpp>
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
@@ -82,6 +83,22 @@ TEST_CASE("monitor::NodeCollector parses reports, samples /proc figures and keep
   CHECK(back.ranks.at(0).values.at(0).first == "loss");
   CHECK_FALSE(back.ranks.at(0).alive);
   CHECK(back.gpus.gpus.at(0).uuid == "GPU-1");
+}
+
+TEST_CASE("monitor::NodeCollector counts a non-UTF-8 line and keeps serving") {
+  FakeClock clock(1000);
+  FakeProcessStats processes;
+  FakeGpuSource gpus{GpuReadout{false, "no NVML in this test", {}}};
+  NodeCollector collector("n1", processes, gpus, clock);
+  collector.ingest("rank=0 step=1 time=0.4 loss=1\xc3\n", 42);
+  collector.ingest("rank=0 step=2 time=0.4 loss=1\n", 42);
+  const auto sample = collector.sample();
+  CHECK(sample.rejected_lines == 1);
+  CHECK(brix::util::is_valid_utf8(sample.last_rejection));
+  // The sample's JSON is what goes to node 0: it must encode.
+  CHECK_NOTHROW((void)to_json(sample).dump());
+  REQUIRE(sample.ranks.size() == 1);
+  CHECK(sample.ranks[0].step == 2);
 }
 
 TEST_CASE("monitor::JobMonitor flags a slowed rank among fake ranks and logs it") {

@@ -38,6 +38,12 @@ TEST_CASE("monitor::parse_report") {
   CHECK(parse_report("rank=1 1x=2").error.find("not a valid key") != std::string::npos);
   CHECK(parse_report("rank=1 a=1 a=2").error.find("given twice") != std::string::npos);
   CHECK(parse_report(std::string(5000, 'x')).error.find("longer than") != std::string::npos);
+  // A byte that is not printable ASCII (here half a UTF-8 sequence) is a bad line, and the
+  // reason does not quote it (it ends up in JSON snapshots).
+  const auto torn = parse_report("rank=0 step=1 time=0.4 loss=1\xc3");
+  CHECK_FALSE(torn.report);
+  CHECK(torn.error == "byte 0xc3 is not printable ASCII");
+  CHECK_FALSE(parse_report("rank=0 lo\x01ss=1").report);
 }
 
 TEST_CASE("monitor::Reporter sends to the collector socket - the kernel tells the pid") {

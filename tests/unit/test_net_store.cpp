@@ -7,6 +7,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <deque>
 
 using namespace brix::net;
@@ -194,6 +195,27 @@ TEST_CASE("net::StoreCore") {
     REQUIRE(reply);
     CHECK(reply->code == static_cast<std::uint8_t>(Status::timeout));
     CHECK_FALSE(core.next_deadline());
+  }
+  SUBCASE("before the token, a frame larger than a hello is refused at its header") {
+    // A maximal frame's header, then the start of its body: nothing of it is kept.
+    std::string header(4, '\0');
+    const std::uint32_t length = static_cast<std::uint32_t>(k_max_frame_bytes);
+    std::memcpy(header.data(), &length, 4);
+    core.receive(1, header + std::string(60'000, 'x'), {});
+    CHECK(core.closing(1));
+    CHECK(core.buffered_bytes() == 0);
+    core.receive(1, std::string(1 << 20, 'x'), {});
+    CHECK(core.buffered_bytes() == 0);
+    CHECK(log.at(0).find("before the job token") != std::string::npos);
+  }
+  SUBCASE("before the token, a slow hello is held to its small size") {
+    std::string hello = encode(request(Op::hello, {"secret", "t"}));
+    core.receive(1, hello.substr(0, 3), {});
+    CHECK_FALSE(core.closing(1));
+    core.receive(1, hello.substr(3) + encode(request(Op::set, {"a", "1"})), {});
+    CHECK(client.next()->code == 0); // hello
+    CHECK(client.next()->code == 0); // the set pipelined behind it
+    CHECK(core.keys() == 1);
   }
   SUBCASE("a malformed frame closes the connection") {
     core.receive(1, std::string("\x05\x00\x00\x00\x01", 5), {});

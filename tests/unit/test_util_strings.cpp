@@ -40,6 +40,20 @@ TEST_CASE("util::parse numbers") {
   CHECK_FALSE(parse_double("nan").has_value());
 }
 
+TEST_CASE("util::is_valid_utf8 and printable") {
+  CHECK(is_valid_utf8("plain"));
+  CHECK(is_valid_utf8("\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x99\x82"));
+  CHECK_FALSE(is_valid_utf8("\xc3"));             // truncated
+  CHECK_FALSE(is_valid_utf8("\xc0\xaf"));         // overlong '/'
+  CHECK_FALSE(is_valid_utf8("\xed\xa0\x80"));     // surrogate
+  CHECK_FALSE(is_valid_utf8("\xf4\x90\x80\x80")); // > U+10FFFF
+  CHECK_FALSE(is_valid_utf8("\xff"));
+  CHECK(printable("a\xc3" "b") == "a\\xc3b");
+  CHECK(printable("tab\there") == "tab\\x09here");
+  CHECK(printable("\xc3\xa9") == "\xc3\xa9");
+  CHECK(is_valid_utf8(printable("\xff\xfe\xc3")));
+}
+
 TEST_CASE("util::human formats") {
   CHECK(with_thousands(1234567) == "1,234,567");
   CHECK(with_thousands(12) == "12");

@@ -1,6 +1,7 @@
 #include <brix/monitor/collector.hpp>
 
 #include <brix/monitor/report_protocol.hpp>
+#include <brix/util/strings.hpp>
 
 #include <fmt/format.h>
 
@@ -32,7 +33,8 @@ void NodeCollector::ingest(std::string_view text, int pid) {
     auto parsed = parse_report(line);
     if (!parsed.report) {
       ++m_rejected;
-      m_last_rejection = fmt::format("{} (pid {}): {}", parsed.error, pid, line.substr(0, 200));
+      m_last_rejection =
+          fmt::format("{} (pid {}): {}", parsed.error, pid, util::printable(line.substr(0, 200)));
       continue;
     }
     const auto& report = *parsed.report;

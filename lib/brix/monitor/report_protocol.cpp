@@ -52,6 +52,14 @@ ParsedReport parse_report(std::string_view line) {
   if (line.size() > k_max_report_bytes) {
     return rejected(fmt::format("line of {} bytes is longer than {}", line.size(), k_max_report_bytes));
   }
+  // The protocol is ASCII; a stray byte (a torn write, a binary log line) is a bad line, and no
+  // part of it may reach the JSON snapshots unescaped.
+  for (const char c : line) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x80 || (byte < 0x20 && c != '\t' && c != '\r')) {
+      return rejected(fmt::format("byte 0x{:02x} is not printable ASCII", byte));
+    }
+  }
   ProgressReport report;
   bool has_rank = false;
   std::size_t pos = 0;

@@ -51,12 +51,21 @@ std::string encode(const Message& message) {
   return out;
 }
 
-std::optional<Message> decode(std::string& buffer) {
+std::optional<std::uint32_t> frame_length(std::string_view buffer) {
   if (buffer.size() < 4) {
     return std::nullopt;
   }
   std::uint32_t length = 0;
   std::memcpy(&length, buffer.data(), 4);
+  return length;
+}
+
+std::optional<Message> decode(std::string& buffer) {
+  const auto announced = frame_length(buffer);
+  if (!announced) {
+    return std::nullopt;
+  }
+  const auto length = *announced;
   if (length > k_max_frame_bytes || length < 13) {
     throw std::runtime_error(fmt::format("bad frame length {}", length));
   }

@@ -41,6 +41,13 @@ struct Message {
 /// Frames larger than this are a protocol error (a value is at most a few MiB: gloo addresses,
 /// NCCL unique ids, rank tables).
 inline constexpr std::size_t k_max_frame_bytes = 64u << 20;
+/// Largest first frame (Op::hello: token and client name). The store reads no more than this
+/// from a client that has not shown the job token, so unauthenticated peers cannot make node 0
+/// buffer large frames.
+inline constexpr std::size_t k_max_hello_bytes = 4096;
+
+/// The body length a frame's header announces; nullopt until 4 bytes are there.
+[[nodiscard]] std::optional<std::uint32_t> frame_length(std::string_view buffer);
 
 /// Appends the encoded frame to `out`.
 void encode(const Message& message, std::string& out);

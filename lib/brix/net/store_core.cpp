@@ -54,8 +54,38 @@ void StoreCore::receive(ConnectionId id, std::string_view bytes, TimePoint now) 
   if (found == m_connections.end() || found->second.closing) {
     return;
   }
-  found->second.input.append(bytes);
+  auto& connection = found->second;
+  if (!connection.authenticated) {
+    // Before the token: read at most one small hello frame, refuse anything larger at once.
+    const auto room = k_max_hello_bytes + 4 - std::min(connection.input.size(), k_max_hello_bytes + 4);
+    connection.input.append(bytes.substr(0, room));
+    const auto length = frame_length(connection.input);
+    if (length && *length > k_max_hello_bytes) {
+      refuse(connection, Status::refused,
+             fmt::format("first frame of {} bytes before the job token (at most {})", *length,
+                         k_max_hello_bytes));
+      return;
+    }
+    serve(id, now);
+    const auto after = m_connections.find(id);
+    if (room >= bytes.size() || after == m_connections.end() || !after->second.authenticated) {
+      return;
+    }
+    bytes.remove_prefix(room); // requests pipelined behind an accepted hello
+    after->second.input.append(bytes);
+    serve(id, now);
+    return;
+  }
+  connection.input.append(bytes);
   serve(id, now);
+}
+
+std::size_t StoreCore::buffered_bytes() const {
+  std::size_t total = 0;
+  for (const auto& [id, connection] : m_connections) {
+    total += connection.input.size();
+  }
+  return total;
 }
 
 void StoreCore::serve(ConnectionId id, TimePoint now) {

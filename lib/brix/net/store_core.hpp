@@ -47,6 +47,8 @@ public:
   [[nodiscard]] std::size_t connections() const { return m_connections.size(); }
   [[nodiscard]] std::size_t keys() const { return m_data.size(); }
   [[nodiscard]] std::size_t refused() const { return m_refused; }
+  /// Request bytes held for incomplete frames, over all connections.
+  [[nodiscard]] std::size_t buffered_bytes() const;
 
 private:
   struct Wait {

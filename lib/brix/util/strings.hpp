@@ -37,6 +37,12 @@ parse_key_values(std::string_view text, std::string_view what);
 /// Strict floating-point parse of the whole string.
 [[nodiscard]] std::optional<double> parse_double(std::string_view text);
 
+/// Whether `text` is well-formed UTF-8 (no overlong forms, surrogates or code points > U+10FFFF).
+[[nodiscard]] bool is_valid_utf8(std::string_view text);
+/// `text` with every byte that is not printable ASCII or part of valid UTF-8 written as \xNN
+/// (control characters too), so outside input can be quoted in messages, logs and JSON.
+[[nodiscard]] std::string printable(std::string_view text);
+
 /// 1234567 -> "1,234,567".
 [[nodiscard]] std::string with_thousands(std::int64_t value);
 /// Bytes as GiB with one decimal, e.g. "71.3 GiB".
