@@ -9,7 +9,7 @@ using namespace brix::launch;
 
 namespace {
 
-EnvLookup env_of(std::map<std::string, std::string> values) {
+brix::util::EnvLookup env_of(std::map<std::string, std::string> values) {
   return [values = std::move(values)](std::string_view name) -> std::optional<std::string> {
     const auto found = values.find(std::string(name));
     if (found == values.end()) {

@@ -2,7 +2,7 @@
 #include <brix/monitor/endpoint.hpp>
 #include <brix/monitor/gpu_stats.hpp>
 #include <brix/monitor/job_dir_actions.hpp>
-#include <brix/monitor/measured.hpp>
+#include <brix/plan/measured.hpp>
 #include <brix/monitor/process_stats.hpp>
 #include <brix/monitor/prometheus.hpp>
 #include <brix/monitor/wire.hpp>
@@ -101,7 +101,7 @@ TEST_CASE("monitor::measured stage times round-trip - errors name the line") {
   const auto dir = brix::test::make_temp_dir();
   const auto path = dir + "/measured.yaml";
   write_measured_stages(path, sample_snapshot());
-  const auto measured = read_measured_stages(path);
+  const auto measured = brix::plan::read_measured_stages(path);
   REQUIRE(measured.stages.size() == 1);
   CHECK(measured.stages[0].compute_seconds == doctest::Approx(0.41));
   CHECK(measured.stages[0].ranks == std::vector<int>{0, 1});
@@ -112,7 +112,7 @@ TEST_CASE("monitor::measured stage times round-trip - errors name the line") {
     std::ofstream bad(path);
     bad << "brix_measured: 1\nstages:\n  - {stage: 0, compute_seconds: -1, step_seconds: 1}\n";
   }
-  CHECK_THROWS_WITH_AS((void)read_measured_stages(path), doctest::Contains("measured.yaml:3:"), brix::InputError);
+  CHECK_THROWS_WITH_AS((void)brix::plan::read_measured_stages(path), doctest::Contains("measured.yaml:3:"), brix::InputError);
   std::filesystem::remove_all(dir);
 }
 

@@ -140,7 +140,7 @@ int run_fabric(const FabricFlags& flags) {
   }
   auto session = worker::open_session(flags.backend, to_ms(flags.timeout_s));
   auto& comm = *session.comm;
-  const auto me = worker::node_of_rank(launch::process_environment(), session.identity.local_rank);
+  const auto me = worker::node_of_rank(util::process_environment(), session.identity.local_rank);
   const auto result = worker::run_fabric(comm, options, me);
   if (comm.rank() != 0) {
     return 0;

@@ -3,7 +3,7 @@
 #include "command.hpp"
 
 #include <brix/plan/plan_file.hpp>
-#include <brix/shard/plan_inputs.hpp>
+#include <brix/plan/plan_inputs.hpp>
 #include <brix/shard/rank_generator.hpp>
 #include <brix/shard/rank_report.hpp>
 #include <brix/shard/reshard.hpp>
@@ -37,7 +37,7 @@ int run_rank_map(const RankMapOptions& options) {
   }
   const auto order = shard::parse_order(options.order);
   const auto plan = plan::load_plan_file(options.plan);
-  const auto model = shard::load_plan_model(plan);
+  const auto model = plan::load_plan_model(plan);
   const auto nodes = shard::load_plan_nodes(plan, options.nodes);
   const auto map = shard::build_rank_map(plan, nodes, order, model.layers, model.moe.has_value());
   if (!options.hostfile.empty()) {

@@ -1,9 +1,9 @@
-// brix probe --bench: flags, then brix::probe::run_fabric_probe or the result file, then the
+// brix probe --bench: flags, then brix::launch::run_fabric_probe or the result file, then the
 // report.
 #include "probe_bench.hpp"
 
 #include <brix/probe/fabric_report.hpp>
-#include <brix/probe/fabric_run.hpp>
+#include <brix/launch/fabric_run.hpp>
 #include <brix/util/document.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/output.hpp>
@@ -18,7 +18,7 @@ struct ProbeBenchFlags {
   bool bench = false;
   std::string results;
   double threshold = 0.8;
-  probe::FabricRunRequest request;
+  launch::FabricRunRequest request;
   int node_rank = -1;
   double rdzv_timeout_s = 600;
   int throttle_node = -1;
@@ -102,7 +102,7 @@ int run_probe_bench(const ProbeBenchFlags& flags, const std::string& format_name
     result = probe::read_fabric_result(util::DocNode::load_file(flags.results));
   } else {
     auto request = flags.request;
-    request.worker = probe::default_worker_path();
+    request.worker = launch::default_worker_path();
     if (flags.node_rank >= 0) {
       request.launch.nodes.node_rank = flags.node_rank;
     }
@@ -112,7 +112,7 @@ int run_probe_bench(const ProbeBenchFlags& flags, const std::string& format_name
     request.launch.rdzv_timeout =
         std::chrono::milliseconds(static_cast<long long>(flags.rdzv_timeout_s * 1000));
     request.launch.console = false; // the report below is the output; worker logs in --log-dir
-    const auto run = probe::run_fabric_probe(request);
+    const auto run = launch::run_fabric_probe(request);
     if (run.launch_exit_code != 0) {
       throw JobError(fmt::format("the fabric measurement failed (exit {}); see the worker logs",
                                  run.launch_exit_code));

@@ -8,7 +8,7 @@
 namespace brix::collective {
 namespace {
 
-std::string required(const launch::EnvLookup& env, std::string_view name) {
+std::string required(const util::EnvLookup& env, std::string_view name) {
   auto value = env(name);
   if (!value || value->empty()) {
     throw InputError(fmt::format("{} is not set (expected brix-worker to be started by `brix "
@@ -18,7 +18,7 @@ std::string required(const launch::EnvLookup& env, std::string_view name) {
   return *value;
 }
 
-int required_int(const launch::EnvLookup& env, std::string_view name) {
+int required_int(const util::EnvLookup& env, std::string_view name) {
   const auto text = required(env, name);
   const auto value = util::parse_int(text);
   if (!value || *value < 0) {
@@ -29,7 +29,7 @@ int required_int(const launch::EnvLookup& env, std::string_view name) {
 
 } // namespace
 
-WorkerIdentity identity_from_environment(const launch::EnvLookup& env) {
+WorkerIdentity identity_from_environment(const util::EnvLookup& env) {
   WorkerIdentity who;
   who.rank = required_int(env, "RANK");
   who.world_size = required_int(env, "WORLD_SIZE");

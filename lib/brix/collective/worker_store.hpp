@@ -2,7 +2,7 @@
 // A worker's view of the rendezvous store that `brix launch` hosts: from BRIX_STORE_* and the
 // torchrun variables. Also serves as gloo's rendezvous store and distributes NCCL unique ids.
 
-#include <brix/launch/environment.hpp>
+#include <brix/util/env.hpp>
 #include <brix/net/store_client.hpp>
 
 #include <gloo/rendezvous/store.h>
@@ -27,7 +27,7 @@ struct WorkerIdentity {
 };
 
 /// An InputError naming the missing variable when not started by `brix launch`.
-[[nodiscard]] WorkerIdentity identity_from_environment(const launch::EnvLookup& env);
+[[nodiscard]] WorkerIdentity identity_from_environment(const util::EnvLookup& env);
 
 /// A connected store client for this worker.
 [[nodiscard]] std::unique_ptr<net::StoreClient> connect_worker_store(const WorkerIdentity& who,

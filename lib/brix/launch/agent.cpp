@@ -36,7 +36,7 @@ struct Interrupted {
 
 class Agent {
 public:
-  Agent(const LaunchOptions& options, NodeSet nodes, EnvLookup env)
+  Agent(const LaunchOptions& options, NodeSet nodes, util::EnvLookup env)
       : m_options(options), m_nodes(std::move(nodes)), m_env(std::move(env)) {}
   int run();
 
@@ -66,7 +66,7 @@ private:
 
   const LaunchOptions& m_options;
   NodeSet m_nodes;
-  EnvLookup m_env;
+  util::EnvLookup m_env;
   std::string m_tag;
   PosixProcessControl m_processes; // first: blocks the signals before any thread starts
   int m_nproc = 1;
@@ -437,7 +437,7 @@ int Agent::run() {
 } // namespace
 
 int run_launch(const LaunchOptions& options) {
-  auto env = process_environment();
+  auto env = util::process_environment();
   auto nodes = detect_nodes(options.nodes, env);
   Agent agent(options, std::move(nodes), std::move(env));
   return agent.run();

@@ -42,7 +42,7 @@ std::uint64_t fnv1a(std::string_view text) {
 }
 } // namespace
 
-std::string choose_run_id(const std::string& given, const EnvLookup& env, const NodeSet& nodes,
+std::string choose_run_id(const std::string& given, const util::EnvLookup& env, const NodeSet& nodes,
                           int rdzv_port) {
   if (!given.empty()) {
     return given;
@@ -61,7 +61,7 @@ std::string choose_run_id(const std::string& given, const EnvLookup& env, const 
   return random_hex().substr(0, 12);
 }
 
-std::string monitor_socket_path(const std::string& run_id, int node_rank, const EnvLookup& env) {
+std::string monitor_socket_path(const std::string& run_id, int node_rank, const util::EnvLookup& env) {
   constexpr std::size_t k_sun_path_max = sizeof(sockaddr_un{}.sun_path) - 1;
   const auto name = fmt::format("brix-monitor-{:016x}-{}.sock",
                                 fnv1a(fmt::format("{}:{}", run_id, ::getuid())), node_rank);
@@ -83,11 +83,11 @@ void check_rdzv_backend(const std::string& backend) {
   }
 }
 
-bool token_is_guessable(const std::string& given, const EnvLookup& env, bool single_node) {
+bool token_is_guessable(const std::string& given, const util::EnvLookup& env, bool single_node) {
   return !single_node && given.empty() && env("BRIX_JOB_TOKEN").value_or("").empty();
 }
 
-std::string choose_token(const std::string& given, const EnvLookup& env, const std::string& run_id,
+std::string choose_token(const std::string& given, const util::EnvLookup& env, const std::string& run_id,
                          bool single_node) {
   if (!given.empty()) {
     return given;

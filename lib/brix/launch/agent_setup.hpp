@@ -13,26 +13,26 @@ void check_rdzv_backend(const std::string& backend);
 
 /// --rdzv-id; else slurm-$SLURM_JOB_ID (not for --standalone); else, for several nodes, an id derived from the node
 /// list and the rendezvous port (every agent of the job computes the same); else a random id.
-[[nodiscard]] std::string choose_run_id(const std::string& given, const EnvLookup& env,
+[[nodiscard]] std::string choose_run_id(const std::string& given, const util::EnvLookup& env,
                                         const NodeSet& nodes, int rdzv_port);
 
 /// --rdzv-token, else BRIX_JOB_TOKEN, else (one node) a random token, else a token derived from
 /// the run id and the user: every agent of the job derives the same one. A derived token only
 /// keeps other jobs and stray clients out; for a secret, set BRIX_JOB_TOKEN (the sbatch wrapper
 /// does).
-[[nodiscard]] std::string choose_token(const std::string& given, const EnvLookup& env,
+[[nodiscard]] std::string choose_token(const std::string& given, const util::EnvLookup& env,
                                        const std::string& run_id, bool single_node);
 
 /// Whether choose_token would derive the token (several nodes, none given, no BRIX_JOB_TOKEN):
 /// node 0 warns then.
-[[nodiscard]] bool token_is_guessable(const std::string& given, const EnvLookup& env,
+[[nodiscard]] bool token_is_guessable(const std::string& given, const util::EnvLookup& env,
                                       bool single_node);
 
 /// The node collector's socket: $TMPDIR (else /tmp) /brix-monitor-<digest of run id and
 /// user>-<node rank>.sock. A digest, not the run id, keeps the path within sun_path's 107 bytes
 /// for any --rdzv-id; a $TMPDIR too long for that is passed over for /tmp.
 [[nodiscard]] std::string monitor_socket_path(const std::string& run_id, int node_rank,
-                                              const EnvLookup& env);
+                                              const util::EnvLookup& env);
 
 /// 32 hex digits from /dev/urandom.
 [[nodiscard]] std::string random_hex();

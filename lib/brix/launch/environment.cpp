@@ -15,7 +15,7 @@
 namespace brix::launch {
 namespace {
 
-std::optional<int> env_int(const EnvLookup& env, std::string_view name) {
+std::optional<int> env_int(const util::EnvLookup& env, std::string_view name) {
   const auto text = env(name);
   if (!text) {
     return std::nullopt;
@@ -44,7 +44,7 @@ void check_node_rank(int node_rank, int nnodes, std::string_view source) {
   }
 }
 
-NodeSet from_slurm(const EnvLookup& env) {
+NodeSet from_slurm(const util::EnvLookup& env) {
   NodeSet nodes;
   nodes.source = "slurm";
   nodes.job_id = env("SLURM_JOB_ID").value_or("");
@@ -87,7 +87,7 @@ NodeSet from_slurm(const EnvLookup& env) {
   return nodes;
 }
 
-NodeSet from_list(const NodeRequest& request, const EnvLookup& env) {
+NodeSet from_list(const NodeRequest& request, const util::EnvLookup& env) {
   NodeSet nodes;
   if (!request.hosts.empty()) {
     nodes.source = "--hosts";
@@ -122,16 +122,6 @@ NodeSet from_list(const NodeRequest& request, const EnvLookup& env) {
 }
 
 } // namespace
-
-EnvLookup process_environment() {
-  return [](std::string_view name) -> std::optional<std::string> {
-    const char* value = std::getenv(std::string(name).c_str());
-    if (value == nullptr) {
-      return std::nullopt;
-    }
-    return std::string(value);
-  };
-}
 
 std::vector<HostfileEntry> parse_hostfile(std::string_view text, const std::string& file) {
   std::vector<HostfileEntry> entries;
@@ -177,7 +167,7 @@ int parse_nnodes(const std::string& text) {
   return static_cast<int>(*min);
 }
 
-NodeSet detect_nodes(const NodeRequest& request, const EnvLookup& env) {
+NodeSet detect_nodes(const NodeRequest& request, const util::EnvLookup& env) {
   if (!request.hosts.empty() && !request.hostfile.empty()) {
     throw InputError("--hosts and --hostfile both given (expected one of them)");
   }

@@ -3,6 +3,8 @@
 // `--hosts` / a DeepSpeed-style `--hostfile` with `--node-rank`, or one node when nothing says
 // otherwise. Nothing here falls back silently: inconsistent input is an InputError.
 
+#include <brix/util/env.hpp>
+
 #include <functional>
 #include <optional>
 #include <string>
@@ -11,9 +13,6 @@
 
 namespace brix::launch {
 
-/// Reads one environment variable; a map in unit tests.
-using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
-[[nodiscard]] EnvLookup process_environment();
 
 /// What the command line said about nodes.
 struct NodeRequest {
@@ -38,7 +37,7 @@ struct NodeSet {
   [[nodiscard]] const std::string& name() const { return hosts.at(node_rank); }
 };
 
-[[nodiscard]] NodeSet detect_nodes(const NodeRequest& request, const EnvLookup& env);
+[[nodiscard]] NodeSet detect_nodes(const NodeRequest& request, const util::EnvLookup& env);
 
 /// DeepSpeed hostfile lines `host slots=N` (comments with #); errors are `<file>:<line>: ...`.
 struct HostfileEntry {

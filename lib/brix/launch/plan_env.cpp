@@ -1,6 +1,6 @@
 #include <brix/launch/plan_env.hpp>
 
-#include <brix/shard/plan_inputs.hpp>
+#include <brix/plan/plan_inputs.hpp>
 #include <brix/shard/rank_generator.hpp>
 #include <brix/shard/rank_map.hpp>
 #include <brix/util/error.hpp>
@@ -12,7 +12,7 @@ namespace brix::launch {
 LaunchPlan load_launch_plan(const std::string& path) {
   LaunchPlan result;
   result.plan = plan::load_plan_file(path);
-  result.decoder_layers = shard::load_plan_model(result.plan).layers;
+  result.decoder_layers = plan::load_plan_model(result.plan).layers;
   result.path = path;
   return result;
 }

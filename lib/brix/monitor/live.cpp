@@ -1,7 +1,7 @@
 #include <brix/monitor/live.hpp>
 
 #include <brix/monitor/clock.hpp>
-#include <brix/monitor/measured.hpp>
+#include <brix/monitor/snapshot.hpp>
 #include <brix/monitor/prometheus.hpp>
 #include <brix/monitor/view.hpp>
 #include <brix/monitor/wire.hpp>

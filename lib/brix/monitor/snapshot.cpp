@@ -1,5 +1,6 @@
 #include <brix/monitor/snapshot.hpp>
 
+#include <brix/monitor/atomic_file.hpp>
 #include <brix/monitor/json_fields.hpp>
 #include <brix/monitor/node_sample.hpp>
 #include <brix/util/error.hpp>
@@ -202,6 +203,14 @@ Snapshot read_snapshot_file(const std::string& path) {
     throw InputError(fmt::format("{}: malformed monitor snapshot: {}", path, error.what()));
   }
   return snapshot_from_json(document, path);
+}
+
+plan::MeasuredStages measured_stages(const Snapshot& snapshot) {
+  return plan::MeasuredStages{snapshot.job, snapshot.time, snapshot.world_size, snapshot.stages};
+}
+
+void write_measured_stages(const std::string& path, const Snapshot& snapshot) {
+  write_file_atomically(path, plan::measured_stages_yaml(measured_stages(snapshot)));
 }
 
 } // namespace brix::monitor

@@ -6,6 +6,7 @@
 
 #include <brix/monitor/event_log.hpp>
 #include <brix/monitor/gpu_stats.hpp>
+#include <brix/plan/measured.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -73,13 +74,8 @@ struct RuleView {
 };
 
 /// Measured per pipeline stage over the recent steps (see measured.hpp for the file).
-struct StageView {
-  int stage = 0;
-  std::vector<int> ranks;
-  std::int64_t steps = 0;          ///< steps in the window
-  double compute_seconds = 0;      ///< median over steps of the stage's slowest rank
-  double step_seconds = 0;         ///< median over steps of the stage's slowest rank
-};
+/// One pipeline stage's pace, as `brix plan --measured` reads it.
+using StageView = plan::MeasuredStage;
 
 struct Snapshot {
   std::string job;
@@ -102,6 +98,11 @@ struct Snapshot {
 [[nodiscard]] nlohmann::ordered_json to_json(const Snapshot& snapshot, double now);
 /// Throws InputError (naming `source`) on a malformed document.
 [[nodiscard]] Snapshot snapshot_from_json(const nlohmann::json& document, const std::string& source);
+
+/// The stages' measured pace, for `brix plan --measured`.
+[[nodiscard]] plan::MeasuredStages measured_stages(const Snapshot& snapshot);
+/// Writes measured_stages(snapshot) atomically; JobError when no stage was measured.
+void write_measured_stages(const std::string& path, const Snapshot& snapshot);
 
 /// JOB_DIR/monitor/snapshot.json
 [[nodiscard]] std::string snapshot_path(const std::string& job_dir);

@@ -1,10 +1,10 @@
 #include <brix/plan/rebalance_run.hpp>
 
 #include <brix/cluster/loader.hpp>
-#include <brix/monitor/measured.hpp>
+#include <brix/plan/measured.hpp>
 #include <brix/plan/rebalance.hpp>
 #include <brix/plan/search_detail.hpp>
-#include <brix/shard/plan_inputs.hpp>
+#include <brix/plan/plan_inputs.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/strings.hpp>
 
@@ -37,9 +37,9 @@ void add_rows(util::Table& table, const char* when, const std::vector<RebalanceS
 
 int run_rebalance(const RebalanceRequest& request, std::ostream& out) {
   const auto plan = load_plan_file(request.plan);
-  const auto measured = monitor::read_measured_stages(request.measured);
-  const auto model = shard::load_plan_model(plan);
-  const auto cluster = cluster::load_cluster(shard::resolve_plan_source(plan, plan.cluster, "cluster"));
+  const auto measured = read_measured_stages(request.measured);
+  const auto model = plan::load_plan_model(plan);
+  const auto cluster = cluster::load_cluster(plan::resolve_plan_source(plan, plan.cluster, "cluster"));
   const int pp = plan.layout.pp;
   std::vector<double> times(static_cast<std::size_t>(pp), 0.0);
   std::vector<bool> seen(static_cast<std::size_t>(pp), false);

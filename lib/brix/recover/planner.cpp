@@ -2,7 +2,7 @@
 
 #include <brix/cluster/loader.hpp>
 #include <brix/plan/search.hpp>
-#include <brix/shard/plan_inputs.hpp>
+#include <brix/plan/plan_inputs.hpp>
 #include <brix/util/error.hpp>
 
 #include <algorithm>
@@ -34,9 +34,9 @@ int PlanContext::gpus_per_node() const {
 PlanContext load_plan_context(const std::string& plan_path) {
   PlanContext context;
   context.plan = plan::load_plan_file(plan_path);
-  context.model = shard::load_plan_model(context.plan);
+  context.model = plan::load_plan_model(context.plan);
   context.cluster = cluster::load_cluster(
-      shard::resolve_plan_source(context.plan, context.plan.cluster, "cluster"));
+      plan::resolve_plan_source(context.plan, context.plan.cluster, "cluster"));
   return context;
 }
 

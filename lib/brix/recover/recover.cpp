@@ -2,7 +2,7 @@
 
 #include <brix/launch/hostlist.hpp>
 #include <brix/recover/planner.hpp>
-#include <brix/shard/plan_inputs.hpp>
+#include <brix/plan/plan_inputs.hpp>
 #include <brix/util/error.hpp>
 
 #include <algorithm>
@@ -57,7 +57,7 @@ bool replan_job(RecoveryReport& report, const std::string& plan_path, int restar
     // The new plan lives in JOB_DIR: its sources must not depend on where it sits.
     for (auto* source : {&result.plan.model, &result.plan.cluster}) {
       if (!source->source.empty()) {
-        source->source = fs::absolute(shard::resolve_plan_source(context.plan, *source, "source")).string();
+        source->source = fs::absolute(plan::resolve_plan_source(context.plan, *source, "source")).string();
       }
     }
     report.mapping = map_layouts(context.plan, result.plan, context.model.layers);

@@ -1,7 +1,9 @@
 #include <brix/shard/nodes.hpp>
 
 #include <brix/cluster/loader.hpp>
+#include <brix/plan/plan_inputs.hpp>
 #include <brix/probe/report_json.hpp>
+#include <brix/util/bundled.hpp>
 #include <brix/util/cpu_list.hpp>
 #include <brix/util/document.hpp>
 #include <brix/util/error.hpp>
@@ -125,6 +127,23 @@ std::vector<ClusterNode> load_nodes(const std::vector<std::string>& paths) {
     nodes.insert(nodes.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
   }
   return nodes;
+}
+
+std::vector<ClusterNode> load_plan_nodes(const plan::PlanFile& plan, const std::vector<std::string>& files) {
+  if (!files.empty()) {
+    return load_nodes(files);
+  }
+  const auto name = plan::resolve_plan_source(plan, plan.cluster, "cluster");
+  if (name.starts_with(cluster::k_shorthand_prefix)) {
+    std::vector<ClusterNode> nodes;
+    for (const auto& group : cluster::parse_shorthand_spec(name).groups) {
+      for (int i = 0; i < group.nodes; ++i) {
+        nodes.push_back({fmt::format("{}#{}", group.name, i), false, group.name, group.gpus_per_node, nullptr});
+      }
+    }
+    return nodes;
+  }
+  return load_nodes({util::resolve_bundled(name, "clusters", {".yaml", ".yml", ".json"}, "cluster")});
 }
 
 } // namespace brix::shard

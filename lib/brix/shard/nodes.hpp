@@ -4,6 +4,7 @@
 // (`brix probe --format json|yaml`), both parsed by the probe's own reader (probe/report_json);
 // placement keeps the few fields it needs (schema: man/brix-probe.1).
 
+#include <brix/plan/plan_file.hpp>
 #include <brix/probe/path_class.hpp>
 
 #include <memory>
@@ -68,5 +69,10 @@ struct ClusterNode {
 [[nodiscard]] std::vector<ClusterNode> load_nodes_file(const std::string& path);
 /// The nodes of several files, in order.
 [[nodiscard]] std::vector<ClusterNode> load_nodes(const std::vector<std::string>& paths);
+
+/// The nodes to place a plan on: `files` (cluster files or probe reports) when given, else the
+/// plan's cluster file.
+[[nodiscard]] std::vector<ClusterNode> load_plan_nodes(const plan::PlanFile& plan,
+                                                       const std::vector<std::string>& files);
 
 } // namespace brix::shard

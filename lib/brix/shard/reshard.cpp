@@ -2,7 +2,7 @@
 
 #include <brix/model/loader.hpp>
 #include <brix/safetensors/writer.hpp>
-#include <brix/shard/plan_inputs.hpp>
+#include <brix/plan/plan_inputs.hpp>
 #include <brix/shard/shard_index.hpp>
 #include <brix/shard/tensor_copy.hpp>
 #include <brix/util/atomic_file.hpp>
@@ -38,7 +38,7 @@ void finish_all(std::vector<util::OutputFile>& files, unsigned threads) {
 
 ReshardJob prepare_reshard(const plan::PlanFile& plan_file, const std::string& checkpoint_dir) {
   ReshardJob job{safetensors::open_checkpoint(checkpoint_dir), {}, {}};
-  const auto planned = load_plan_model(plan_file);
+  const auto planned = plan::load_plan_model(plan_file);
   const auto config = fs::path(checkpoint_dir) / "config.json";
   std::error_code error;
   job.model = fs::exists(config, error) ? model::load_model(config.string()) : planned;

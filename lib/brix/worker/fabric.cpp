@@ -97,7 +97,7 @@ std::vector<NodeOfRank> gather_nodes(collective::Communicator& comm, const NodeO
 
 } // namespace
 
-NodeOfRank node_of_rank(const launch::EnvLookup& env, int local_rank) {
+NodeOfRank node_of_rank(const util::EnvLookup& env, int local_rank) {
   const auto node_rank = env("BRIX_NODE_RANK");
   const auto parsed = node_rank ? util::parse_int(*node_rank) : std::nullopt;
   if (!parsed || *parsed < 0) {

@@ -27,7 +27,7 @@ struct NodeOfRank {
   probe::RankPlace place;
   std::string node_name;
 };
-[[nodiscard]] NodeOfRank node_of_rank(const launch::EnvLookup& env, int local_rank);
+[[nodiscard]] NodeOfRank node_of_rank(const util::EnvLookup& env, int local_rank);
 
 [[nodiscard]] probe::FabricResult run_fabric(collective::Communicator& comm,
                                              const FabricOptions& options, const NodeOfRank& me);

@@ -14,7 +14,7 @@ Session open_session(const std::string& backend, std::chrono::milliseconds timeo
   if (backend != "gloo" && backend != "nccl" && backend != "auto") {
     throw InputError(fmt::format("--backend '{}' (expected gloo, nccl or auto)", backend));
   }
-  const auto env = launch::process_environment();
+  const auto env = util::process_environment();
   Session session;
   session.identity = collective::identity_from_environment(env);
   session.connector = std::make_unique<net::TcpConnector>();
@@ -41,7 +41,7 @@ Session open_session(const std::string& backend, std::chrono::milliseconds timeo
 }
 
 std::string describe_rank(const collective::WorkerIdentity& identity) {
-  const auto env = launch::process_environment();
+  const auto env = util::process_environment();
   return fmt::format("Pid {:>7} on {:>10} local rank {}", ::getpid(),
                      env("BRIX_NODE").value_or("?"), identity.local_rank);
 }

@@ -1,4 +1,4 @@
-#include <brix/probe/fabric_run.hpp>
+#include <brix/launch/fabric_run.hpp>
 
 #include <brix/probe/fabric_report.hpp>
 #include <brix/util/atomic_file.hpp>
@@ -15,7 +15,7 @@
 #include <iterator>
 #include <stdlib.h>
 
-namespace brix::probe {
+namespace brix::launch {
 namespace fs = std::filesystem;
 
 std::vector<std::string> fabric_worker_command(const FabricRunRequest& request,
@@ -57,7 +57,7 @@ FabricRun run_fabric_probe(FabricRunRequest request) {
   try {
     run.launch_exit_code = launch::run_launch(request.launch);
     if (run.launch_exit_code == 0 && fs::exists(out)) {
-      run.result = read_fabric_result(util::DocNode::load_file(out.string()));
+      run.result = probe::read_fabric_result(util::DocNode::load_file(out.string()));
       if (!request.save.empty()) {
         std::ifstream in(out);
         const std::string content{std::istreambuf_iterator<char>(in), {}};
@@ -74,4 +74,4 @@ FabricRun run_fabric_probe(FabricRunRequest request) {
   return run;
 }
 
-} // namespace brix::probe
+} // namespace brix::launch

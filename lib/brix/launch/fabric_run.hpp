@@ -10,22 +10,22 @@
 #include <string>
 #include <vector>
 
-namespace brix::probe {
+namespace brix::launch {
 
 struct FabricRunRequest {
-  launch::LaunchOptions launch; ///< nodes, ranks per node, ports, logs; `command` is set here
+  LaunchOptions launch; ///< nodes, ranks per node, ports, logs; `command` is set here
   std::string worker;           ///< the brix-worker executable
   std::string size = "64M";
   int warmup = 2;
   int iterations = 10;
   std::string backend = "auto";
-  std::optional<Throttle> throttle;
+  std::optional<probe::Throttle> throttle;
   std::string save; ///< node 0 copies the result file here ("" = not kept)
 };
 
 struct FabricRun {
   int launch_exit_code = 0;
-  std::optional<FabricResult> result; ///< on the node that ran rank 0
+  std::optional<probe::FabricResult> result; ///< on the node that ran rank 0
 };
 
 /// The worker command line for `request`, writing its result to `out`.
@@ -38,4 +38,4 @@ struct FabricRun {
 /// brix-worker next to the running executable, else "brix-worker" (looked up on PATH).
 [[nodiscard]] std::string default_worker_path();
 
-} // namespace brix::probe
+} // namespace brix::launch

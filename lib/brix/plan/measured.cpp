@@ -1,32 +1,27 @@
-#include <brix/monitor/measured.hpp>
+#include <brix/plan/measured.hpp>
 
-#include <brix/monitor/atomic_file.hpp>
 #include <brix/util/document.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/output.hpp>
 
 #include <fmt/format.h>
 
-namespace brix::monitor {
+namespace brix::plan {
 
-std::string measured_stages_yaml(const Snapshot& snapshot) {
-  if (snapshot.stages.empty()) {
+std::string measured_stages_yaml(const MeasuredStages& measured) {
+  if (measured.stages.empty()) {
     throw JobError("no measured stage times yet: ranks must report stage= (BRIX_PP_RANK) "
                    "and complete some steps");
   }
   nlohmann::ordered_json stages = nlohmann::ordered_json::array();
-  for (const auto& stage : snapshot.stages) {
+  for (const auto& stage : measured.stages) {
     stages.push_back({{"stage", stage.stage}, {"ranks", stage.ranks}, {"steps", stage.steps},
                       {"compute_seconds", stage.compute_seconds}, {"step_seconds", stage.step_seconds}});
   }
-  const nlohmann::ordered_json document{{"brix_measured", 1}, {"job", snapshot.job}, {"taken", static_cast<std::int64_t>(snapshot.time)},
-                                        {"world_size", snapshot.world_size}, {"stages", std::move(stages)}};
+  const nlohmann::ordered_json document{{"brix_measured", 1}, {"job", measured.job}, {"taken", static_cast<std::int64_t>(measured.taken)},
+                                        {"world_size", measured.world_size}, {"stages", std::move(stages)}};
   return "# Measured per-stage step times (brix monitor --save-measured); for brix plan --measured.\n" +
          util::to_yaml(document);
-}
-
-void write_measured_stages(const std::string& path, const Snapshot& snapshot) {
-  write_file_atomically(path, measured_stages_yaml(snapshot));
 }
 
 MeasuredStages read_measured_stages(const std::string& path) {
@@ -43,7 +38,7 @@ MeasuredStages read_measured_stages(const std::string& path) {
   const std::vector<std::string> keys{"stage", "ranks", "steps", "compute_seconds", "step_seconds"};
   for (const auto& item : document.at("stages").elements()) {
     item.require_known_keys(keys, "a measured stage");
-    StageView stage;
+    MeasuredStage stage;
     stage.stage = static_cast<int>(item.at("stage").as_non_negative_int("stage"));
     if (const auto ranks = item.find("ranks")) {
       for (const auto& rank : ranks->elements()) {
@@ -63,4 +58,4 @@ MeasuredStages read_measured_stages(const std::string& path) {
   return out;
 }
 
-} // namespace brix::monitor
+} // namespace brix::plan

@@ -1,18 +1,17 @@
-#include <brix/shard/plan_inputs.hpp>
+#include <brix/plan/plan_inputs.hpp>
 
 #include <brix/cluster/loader.hpp>
 #include <brix/model/loader.hpp>
-#include <brix/util/bundled.hpp>
 #include <brix/util/error.hpp>
 
 #include <filesystem>
 #include <fmt/format.h>
 
-namespace brix::shard {
+namespace brix::plan {
 
 namespace fs = std::filesystem;
 
-std::string resolve_plan_source(const plan::PlanFile& plan, const plan::PlanSource& source,
+std::string resolve_plan_source(const PlanFile& plan, const PlanSource& source,
                                 std::string_view what) {
   if (source.source.empty()) {
     return source.name;
@@ -35,25 +34,8 @@ std::string resolve_plan_source(const plan::PlanFile& plan, const plan::PlanSour
              "a path to the file the plan was made from");
 }
 
-model::ModelSpec load_plan_model(const plan::PlanFile& plan) {
+model::ModelSpec load_plan_model(const PlanFile& plan) {
   return model::load_model(resolve_plan_source(plan, plan.model, "model"));
 }
 
-std::vector<ClusterNode> load_plan_nodes(const plan::PlanFile& plan, const std::vector<std::string>& files) {
-  if (!files.empty()) {
-    return load_nodes(files);
-  }
-  const auto name = resolve_plan_source(plan, plan.cluster, "cluster");
-  if (name.starts_with(cluster::k_shorthand_prefix)) {
-    std::vector<ClusterNode> nodes;
-    for (const auto& group : cluster::parse_shorthand_spec(name).groups) {
-      for (int i = 0; i < group.nodes; ++i) {
-        nodes.push_back({fmt::format("{}#{}", group.name, i), false, group.name, group.gpus_per_node, nullptr});
-      }
-    }
-    return nodes;
-  }
-  return load_nodes({util::resolve_bundled(name, "clusters", {".yaml", ".yml", ".json"}, "cluster")});
-}
-
-} // namespace brix::shard
+} // namespace brix::plan
