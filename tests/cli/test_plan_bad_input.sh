@@ -47,8 +47,8 @@ printf '{"model_type": "llama4", "hidden_size": 8}\n' >"$work/type.json"
 bad "unsupported model_type" "type.json:1: unsupported model_type 'llama4' \(did you mean 'llama'\?\)" --model "$work/type.json" --describe
 
 bad "unknown layout key" "--layout: unknown key 'tpp' \(did you mean 'tp'\?\)" --layout tpp=8
-bad "invalid layout" "tp=3 does not divide the 128 attention heads" --memory --layout tp=3,pp=4,dp=2 --nodes 3 --gpu h100-sxm
-bad "world mismatch" "tp·pp·dp·cp = 8·4·2·1 = 64 GPUs, but the cluster has 8" --memory --cluster h200-node
+bad "invalid layout" "TP=3 does not divide the attention heads \\(128 heads" --memory --layout tp=3,pp=4,dp=2 --nodes 3 --gpu h100-sxm
+bad "world mismatch" "TP×CP×PP×DP = 8×1×4×2 = 64 ranks, but the cluster has 8 GPUs" --memory --cluster h200-node
 bad "options that would be ignored" "(--describe excludes --layout|--layout excludes --describe)" --describe --layout tp=8
 bad "options that would be ignored" "(--gpus excludes --model|--model excludes --gpus)" --gpus --model gpt-175b
 bad "bad format" "unknown format 'xml'" --describe --format xml

@@ -1,4 +1,5 @@
 #include <brix/plan/batch_settings.hpp>
+#include <brix/plan/batch_split.hpp>
 #include <brix/plan/checkpoint_interval.hpp>
 #include <brix/plan/recompute_dp.hpp>
 #include <brix/plan/stage_partition.hpp>
@@ -249,10 +250,10 @@ TEST_CASE("plan::checkpoint intervals (Young, Daly)") {
 }
 
 TEST_CASE("plan::batch and LAMB beta scaling") {
-  const auto split = split_batch(1024, 2, 64);
+  const auto split = BatchSplit::of(1024, 2, 64);
   REQUIRE(split);
   CHECK(split->accumulation == 8);
-  CHECK_FALSE(split_batch(1000, 3, 64).has_value());
+  CHECK_FALSE(BatchSplit::of(1000, 3, 64).has_value());
   CHECK(scale_learning_rate(1e-4, 256, 1024, true) == doctest::Approx(2e-4));
   CHECK(scale_learning_rate(0.1, 256, 1024, false) == doctest::Approx(0.4));
   const auto beta1 = scale_lamb_beta(0.9, 4);

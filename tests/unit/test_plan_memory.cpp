@@ -2,6 +2,7 @@
 #include <brix/model/loader.hpp>
 #include <brix/model/params.hpp>
 #include <brix/plan/memory.hpp>
+#include <brix/plan/validate.hpp>
 
 #include <doctest/doctest.h>
 
@@ -176,57 +177,97 @@ TEST_CASE("plan::in_flight_micro_batches") {
   CHECK(in_flight_micro_batches(layout, shape, 0) == doctest::Approx(8 * (1 + 7.0 / 32)));
 }
 
-TEST_CASE("plan::check_layout names the constraint") {
+TEST_CASE("plan::validate names every constraint a layout breaks") {
   const auto model = bundled("deepseek-r1.json");
   const TrainingShape shape{1024, 4096};
+  const ValidationTarget target{64, 8, true};
+  // The first (only) problem's kind.
+  auto first = [&](const model::ModelSpec& m, const Layout& l, const TrainingShape& s, ValidationTarget t) {
+    const auto problems = validate(m, t, l, s);
+    return problems.empty() ? std::optional<ProblemKind>{} : problems.front().kind;
+  };
   Layout layout;
   layout.tp = 8;
   layout.sp = true;
   layout.pp = 4;
   layout.dp = 2;
   layout.ep = 8;
-  CHECK(check_layout(model, layout, shape, 64, 8) == LayoutCheck::none);
-  CHECK(check_layout(model, layout, shape, 160, 8) == LayoutCheck::world_mismatch);
-  CHECK(explain(LayoutCheck::world_mismatch, model, layout, shape, 160, 8).find("160") != std::string::npos);
+  CHECK(validate(model, target, layout, shape).empty());
+  CHECK(first(model, layout, shape, {160, 8, true}) == ProblemKind::world_size);
+  const ProblemContext context{&model, shape, {160, 8, true}, 80e9};
+  CHECK(describe(validate(model, {160, 8, true}, layout, shape).front(), context, layout) ==
+        "TP×CP×PP×DP = 8×1×4×2 = 64 ranks, but the cluster has 160 GPUs");
   Layout bad = layout;
   bad.tp = 3;
-  bad.dp = 4; // keep tp·pp·dp = 48
-  CHECK(check_layout(model, bad, shape, 48, 8) == LayoutCheck::tp_heads);
+  bad.dp = 4; // tp·pp·dp = 48: 3 divides neither the 8-GPU domain nor the 128 heads, and
+              // the 8 experts' groups do not tile tp·dp = 12
+  const auto three = validate(model, {48, 8, true}, bad, shape);
+  REQUIRE(three.size() == 3);
+  CHECK(three[0] == Problem{ProblemKind::tp_crosses_node, 3, 8});
+  CHECK(three[1] == Problem{ProblemKind::tp_heads, 3});
+  CHECK(three[2] == Problem{ProblemKind::ep_group, 8, 12});
   bad = layout;
   bad.ep = 3;
-  CHECK(check_layout(model, bad, shape, 64, 8) == LayoutCheck::ep_experts);
+  CHECK(first(model, bad, shape, target) == ProblemKind::ep_experts);
   bad = layout;
   bad.tp = 16;
   bad.dp = 1;
-  CHECK(check_layout(model, bad, shape, 64, 8) == LayoutCheck::tp_crosses_node);
+  CHECK(first(model, bad, shape, target) == ProblemKind::tp_crosses_node);
   bad = layout;
   bad.ep = 32;
-  CHECK(check_layout(model, bad, shape, 64, 8) == LayoutCheck::etp_ep_world);
+  CHECK(first(model, bad, shape, target) == ProblemKind::ep_group);
   bad = layout;
   bad.sp = false;
-  CHECK(check_layout(model, bad, shape, 64, 8) == LayoutCheck::moe_tp_needs_sp);
-  CHECK(check_layout(model, layout, TrainingShape{1023, 4096}, 64, 8) == LayoutCheck::batch_divisibility);
+  CHECK(first(model, bad, shape, target) == ProblemKind::moe_tp_needs_sp);
+  CHECK(first(model, layout, TrainingShape{1023, 4096}, target) == ProblemKind::batch);
   bad = layout;
   bad.pp = 64;
   bad.dp = 1;
   bad.tp = 1;
   bad.ep = 1;
-  CHECK(check_layout(model, bad, shape, 64, 8) == LayoutCheck::pp_layers);
+  CHECK(first(model, bad, shape, target) == ProblemKind::pp_layers);
   bad = layout;
   bad.cp = 2;
   bad.dp = 1;
-  CHECK(check_layout(model, bad, TrainingShape{1024, 4098}, 64, 8) == LayoutCheck::cp_seq);
+  CHECK(first(model, bad, TrainingShape{1024, 4098}, target) == ProblemKind::cp_sequence);
   bad = layout;
   bad.vpp = 2;
-  CHECK(check_layout(model, bad, shape, 64, 8) == LayoutCheck::vpp_invalid);
-  const auto llama = bundled("llama-3.1-405b.json"); // 8 kv heads
+  CHECK(first(model, bad, shape, target) == ProblemKind::vpp_needs_interleaved);
+  bad.schedule = Schedule::interleaved; // 61 layers over pp 4 × vpp 2
+  CHECK(first(model, bad, shape, target) == ProblemKind::vpp_layers);
+  bad = layout;
+  bad.pp = 1;
+  bad.dp = 8;
+  bad.schedule = Schedule::dualpipe;
+  CHECK(first(model, bad, shape, target) == ProblemKind::schedule_needs_pipeline);
+  bad = layout;
+  bad.schedule = Schedule::dualpipe;
+  CHECK(validate(model, target, bad, shape).empty()); // pp 4, 512 micro-batches
+  CHECK(first(model, bad, TrainingShape{8, 4096}, target) == ProblemKind::dualpipe);
+  bad = layout;
+  bad.micro_batch = 0;
+  CHECK(validate(model, target, bad, shape) == std::vector<Problem>{{ProblemKind::bad_size}});
+  // KV heads: Megatron-Core needs them divisible by TP (here 8 KV heads, TP 16 on an NVL72-like
+  // domain); MLA has none to split.
+  const auto llama = bundled("llama-3.1-405b.json");
   Layout gqa;
   gqa.tp = 16;
   gqa.sp = true;
-  CHECK(check_layout(llama, gqa, shape, 16, 16) == LayoutCheck::tp_kv_heads);
+  CHECK(first(llama, gqa, shape, {16, 16, true}) == ProblemKind::tp_kv_heads);
   Layout fp8;
   fp8.precision = Precision::fp8;
-  CHECK(check_layout_gpu(llama, fp8, shape, 1, cluster::find_gpu("a100-sxm-80gb"), 8) ==
-        LayoutCheck::fp8_unsupported);
-  CHECK(to_string(LayoutCheck::tp_heads) == "tp_heads");
+  CHECK(first(llama, fp8, shape, {1, 8, false}) == ProblemKind::fp8_unsupported);
+  CHECK(name(ProblemKind::tp_heads) == "tp_heads");
+  CHECK(name(ProblemKind::world_size) == "world_mismatch");
+}
+
+TEST_CASE("plan::micro_batches_per_step costs uneven and missing batches") {
+  Layout layout;
+  layout.dp = 64;
+  layout.micro_batch = 2;
+  CHECK(micro_batches_per_step(layout, {1024, 4096}) == 8);
+  CHECK(micro_batches_per_step(layout, {1000, 4096}) == 7); // costing an uneven batch: whole micro-batches
+  layout.pp = 4;
+  layout.vpp = 2;
+  CHECK(micro_batches_per_step(layout, {0, 4096}) == 8);    // no batch: enough to fill the pipeline
 }

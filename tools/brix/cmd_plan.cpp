@@ -17,6 +17,7 @@
 
 #include <cmath>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <iostream>
 #include <memory>
 #include <vector>
@@ -67,9 +68,9 @@ int run_describe_or_memory(const PlanOptions& options, util::Format format) {
   const std::int64_t batch =
       options.global_batch.value_or(plan::propose_global_batch(seq_len, cluster.total_gpus()));
   const auto report = plan::layout_memory_report(model, cluster, layout, plan::TrainingShape{batch, seq_len});
-  if (report.check != plan::LayoutCheck::none) {
+  if (!report.valid()) {
     throw InputError(fmt::format("--layout {}: invalid on {} ({} GPUs): {}", text, cluster.name,
-                                 cluster.total_gpus(), report.check_message));
+                                 cluster.total_gpus(), fmt::join(report.messages, "; ")));
   }
   if (format == util::Format::text) {
     std::cout << plan::model_summary_text(model, seq_len, style) << '\n'

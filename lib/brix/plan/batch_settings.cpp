@@ -7,13 +7,6 @@
 
 namespace brix::plan {
 
-std::optional<BatchSplit> split_batch(std::int64_t global, std::int64_t micro, std::int64_t data_parallel) {
-  if (global <= 0 || micro <= 0 || data_parallel <= 0 || global % (micro * data_parallel) != 0) {
-    return std::nullopt;
-  }
-  return BatchSplit{global, micro, global / (micro * data_parallel), data_parallel};
-}
-
 double scale_learning_rate(double base_lr, std::int64_t base_batch, std::int64_t new_batch, bool adam) {
   const double ratio = static_cast<double>(new_batch) / static_cast<double>(base_batch);
   return base_lr * (adam ? std::sqrt(ratio) : ratio);

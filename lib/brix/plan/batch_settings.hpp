@@ -7,12 +7,6 @@
 
 namespace brix::plan {
 
-/// Global batch = micro-batch × accumulation × DP; nullopt when they do not multiply out.
-struct BatchSplit {
-  std::int64_t global = 0, micro = 0, accumulation = 0, data_parallel = 0;
-};
-[[nodiscard]] std::optional<BatchSplit> split_batch(std::int64_t global, std::int64_t micro, std::int64_t data_parallel);
-
 /// Learning rate for a new batch size: square-root scaling for Adam-family optimizers
 /// (Malladi et al. 2022), linear for SGD (Goyal et al. 2017).
 [[nodiscard]] double scale_learning_rate(double base_lr, std::int64_t base_batch, std::int64_t new_batch, bool adam);

@@ -1,17 +1,12 @@
 #include <brix/plan/emit.hpp>
 
+#include <brix/plan/batch_split.hpp>
 #include <brix/util/error.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 namespace brix::plan {
-
-namespace {
-std::int64_t accumulation(const Layout& layout, const EmitContext& context) {
-  return context.shape.global_batch / (static_cast<std::int64_t>(layout.dp) * layout.micro_batch);
-}
-} // namespace
 
 std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   std::vector<std::string> flags;
@@ -85,7 +80,7 @@ std::string emit_deepspeed(const Layout& layout, const EmitContext& context) {
   nlohmann::ordered_json config;
   config["train_batch_size"] = context.shape.global_batch;
   config["train_micro_batch_size_per_gpu"] = layout.micro_batch;
-  config["gradient_accumulation_steps"] = accumulation(layout, context);
+  config["gradient_accumulation_steps"] = micro_batches_per_step(layout, context.shape);
   config["zero_optimization"] = {{"stage", layout.zero},
                                  {"overlap_comm", true},
                                  {"contiguous_gradients", true}};

@@ -12,53 +12,14 @@ LayoutVerdict explain_layout(const model::ModelSpec& model, const cluster::Clust
   layout.flash_attention = options.software.flash_attention;
   LayoutVerdict verdict;
   auto& problems = verdict.problems;
-  const int gpus = eval.target().gpus;
   const std::int64_t batch = options.shape.global_batch;
 
-  if (const int model_parallel = layout.tp * layout.cp * layout.pp; gpus % model_parallel != 0) {
-    problems.push_back(fmt::format("TP×CP×PP = {}×{}×{} = {} does not divide the cluster's {} GPUs (no data-parallel "
-                                   "size fills it)",
-                                   layout.tp, layout.cp, layout.pp, model_parallel, gpus));
-  } else if (layout.world() != gpus) {
-    problems.push_back(fmt::format("TP×CP×PP×DP = {}×{}×{}×{} = {} ranks, but the cluster has {} GPUs",
-                                   layout.tp, layout.cp, layout.pp, layout.dp, layout.world(), gpus));
+  const auto found = validate(model, eval.validation_target(), layout, options.shape);
+  for (const auto& problem : found) {
+    problems.push_back(describe(problem, eval.problem_context(), layout));
   }
-  if (layout.tp > eval.domain()) {
-    problems.push_back(describe({Reason::tp_crosses_node, layout.tp, eval.domain()}, eval));
-  }
-  if (model.heads % layout.tp != 0) {
-    problems.push_back(describe({Reason::tp_heads, layout.tp}, eval));
-  }
-  if (layout.cp > 1 && options.shape.seq_len % (2 * layout.cp) != 0) {
-    problems.push_back(describe({Reason::cp_sequence, layout.cp}, eval));
-  }
-  if (layout.pp > model.layers) {
-    problems.push_back(describe({Reason::pp_layers, layout.pp}, eval));
-  }
-  if (model.moe ? model.moe->routed_experts % layout.ep != 0 : layout.ep != 1) {
-    problems.push_back(describe({Reason::ep_experts, layout.ep}, eval));
-  }
-  if ((layout.tp * layout.cp * layout.dp) % (layout.ep * layout.etp) != 0) {
-    problems.push_back(describe({Reason::ep_group, layout.ep * layout.etp, layout.tp * layout.cp * layout.dp}, eval));
-  }
-  const std::int64_t per_step = static_cast<std::int64_t>(layout.dp) * layout.micro_batch;
-  if (batch % per_step != 0) {
-    problems.push_back(fmt::format("global batch {} is not divisible by DP×micro-batch = {}", batch, per_step));
-  }
-  if (!problems.empty() && (layout.pp > model.layers || model.heads % layout.tp != 0 ||
-                            (model.moe && model.moe->routed_experts % layout.ep != 0))) {
+  if (std::any_of(found.begin(), found.end(), blocks_costing)) {
     return verdict; // not evaluable
-  }
-  const std::int64_t micro_batches = std::max<std::int64_t>(1, batch / per_step);
-  if (layout.schedule == Schedule::interleaved &&
-      (layout.vpp < 2 || model.layers % (static_cast<std::int64_t>(layout.pp) * layout.vpp) != 0)) {
-    problems.push_back(describe({Reason::vpp_layers, layout.pp, layout.vpp}, eval));
-  }
-  if (layout.schedule == Schedule::interleaved && micro_batches % layout.pp != 0) {
-    problems.push_back(describe({Reason::interleave, layout.pp, layout.vpp}, eval));
-  }
-  if (layout.schedule == Schedule::dualpipe && (layout.pp % 2 != 0 || micro_batches < 2 * layout.pp)) {
-    problems.push_back(describe({Reason::dualpipe, layout.pp}, eval));
   }
 
   // Memory of every stage, the worst reported with its breakdown.

@@ -228,15 +228,6 @@ double stored_activation_bytes(const LayerActivations& layer, Recompute recomput
   return layer.total();
 }
 
-std::int64_t micro_batches_per_step(const Layout& layout, const TrainingShape& shape) {
-  if (shape.global_batch <= 0) {
-    return static_cast<std::int64_t>(std::max(1, layout.pp) * std::max(1, layout.vpp));
-  }
-  const std::int64_t per_step =
-      shape.global_batch / (static_cast<std::int64_t>(std::max(1, layout.micro_batch)) * std::max(1, layout.dp));
-  return std::max<std::int64_t>(per_step, 1);
-}
-
 double in_flight_micro_batches(const Layout& layout, const TrainingShape& shape, int stage_index) {
   const auto m = static_cast<double>(micro_batches_per_step(layout, shape));
   const int pp = std::max(1, layout.pp);

@@ -17,6 +17,7 @@
 
 #include <brix/cluster/cluster.hpp>
 #include <brix/model/model.hpp>
+#include <brix/plan/batch_split.hpp>
 #include <brix/plan/layout.hpp>
 
 #include <cstdint>
@@ -79,9 +80,6 @@ struct LayerActivations {
 /// selective drops attention_scores (Megatron recomputes core attention), full keeps layer_input.
 [[nodiscard]] double stored_activation_bytes(const LayerActivations& layer, Recompute recompute);
 
-/// Micro-batches per pipeline per step: global_batch / (micro_batch · dp); when the global batch
-/// is not given (0), pp · vpp (just enough to fill the pipeline).
-[[nodiscard]] std::int64_t micro_batches_per_step(const Layout& layout, const TrainingShape& shape);
 
 /// Micro-batches whose activations stage `stage_index` holds at its peak, in units of the
 /// stage's whole layer span: 1F1B and ZB-H1 min(m, pp − stage); interleaved (Megatron warm-up)
@@ -118,8 +116,7 @@ inline constexpr double k_nccl_bytes_per_group = 200.0 * 1024 * 1024;
 inline constexpr double k_cuda_context_bytes = 0.75 * 1024 * 1024 * 1024;
 inline constexpr double k_allocator_reserve_fraction = 0.05;
 
-/// Memory of stage `stage_index` (0-based) holding `span`. Expects a layout accepted by
-/// check_layout.
+/// Memory of stage `stage_index` (0-based) holding `span`. Expects a layout validate() accepts.
 [[nodiscard]] StageMemory stage_memory(const model::ModelSpec& model, const cluster::GpuSpec& gpu,
                                        const Layout& layout, const TrainingShape& shape,
                                        int stage_index, const StageSpan& span);
@@ -133,41 +130,5 @@ struct PipelineMemoryPeak {
                                                    const cluster::GpuSpec& gpu,
                                                    const Layout& layout,
                                                    const TrainingShape& shape);
-
-/// Why a layout cannot run; `none` when it can.
-enum class LayoutCheck {
-  none,
-  invalid_size,          ///< a degree, micro-batch or vpp below 1, zero outside 0–3
-  world_mismatch,        ///< tp·pp·dp·cp != GPUs
-  tp_heads,              ///< tp does not divide the attention heads
-  tp_kv_heads,           ///< tp does not divide the key/value heads (GQA groups)
-  tp_crosses_node,       ///< tp larger than, or not dividing, the GPUs of a node
-  ep_experts,            ///< ep does not divide the routed experts (or ep > 1 without experts)
-  etp_ep_world,          ///< ep·etp does not divide tp·dp·cp (expert groups must tile the stage)
-  pp_layers,             ///< pp larger than the decoder layers
-  cp_seq,                ///< seq_len not divisible by 2·cp (load-balanced causal chunks)
-  batch_divisibility,    ///< global batch not a multiple of micro_batch · dp
-  vpp_invalid,           ///< vpp > 1 without the interleaved schedule, or layers < pp·vpp
-  interleaved_batches,   ///< interleaved schedule: micro-batches not a multiple of pp
-  schedule_invalid,      ///< interleaved with vpp 1, pipeline schedules with pp 1, DualPipe with odd pp
-  moe_tp_needs_sp,       ///< MoE with tp > 1 needs sequence parallelism (Megatron-core)
-  fp8_unsupported,       ///< fp8 on a GPU without FP8 tensor cores (checked by check_layout_gpu)
-};
-
-[[nodiscard]] LayoutCheck check_layout(const model::ModelSpec& model, const Layout& layout,
-                                       const TrainingShape& shape, int world_gpus,
-                                       int gpus_per_node);
-/// check_layout plus the GPU's capabilities (fp8).
-[[nodiscard]] LayoutCheck check_layout_gpu(const model::ModelSpec& model, const Layout& layout,
-                                           const TrainingShape& shape, int world_gpus,
-                                           const cluster::GpuSpec& gpu, int gpus_per_node);
-
-/// Short id, e.g. "tp_heads".
-[[nodiscard]] std::string_view to_string(LayoutCheck reason);
-/// One line naming the constraint with the numbers, e.g.
-/// "tp=3 does not divide the 128 attention heads (tp must divide heads)".
-[[nodiscard]] std::string explain(LayoutCheck reason, const model::ModelSpec& model,
-                                  const Layout& layout, const TrainingShape& shape, int world_gpus,
-                                  int gpus_per_node);
 
 } // namespace brix::plan

@@ -71,7 +71,7 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
     dps.push_back(dp);
   }
   for (const int tp : candidates(fixed.tp, tps)) {
-    if (model.heads % tp != 0) {
+    if (check_tp_heads(model, tp) || check_sequence_parallel(model, tp, fixed.sp.value_or(tp > 1))) {
       continue;
     }
     for (const int cp : candidates(fixed.cp, {k_mixed_cp.begin(), k_mixed_cp.end()})) {
@@ -92,10 +92,11 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
               continue;
             }
             for (const int mbs : candidates(fixed.micro_batch, {k_mixed_micro_batch.begin(), k_mixed_micro_batch.end()})) {
-              if (batch % (static_cast<std::int64_t>(dp) * mbs) != 0) {
+              const auto split = BatchSplit::of(batch, mbs, dp);
+              if (!split) {
                 continue;
               }
-              const std::int64_t micro_batches = batch / (static_cast<std::int64_t>(dp) * mbs);
+              const std::int64_t micro_batches = split->accumulation;
               for (const auto recompute : recomputes) {
                 if (fixed.recompute && *fixed.recompute != recompute) {
                   continue;

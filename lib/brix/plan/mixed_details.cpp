@@ -144,7 +144,7 @@ PlanDetails mixed_details(const model::ModelSpec& model, const cluster::ClusterS
                                          static_cast<int>(critical), span);
   }
   details.checkpoint = checkpoint_for(model, cluster, cluster.total_gpus(), checkpoint, details.checkpoint_bytes);
-  if (const auto split = split_batch(options.shape.global_batch, layout.micro_batch, layout.dp)) {
+  if (const auto split = BatchSplit::of(options.shape.global_batch, layout.micro_batch, layout.dp)) {
     details.batch = *split;
   }
   return details;

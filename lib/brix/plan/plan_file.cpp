@@ -146,7 +146,7 @@ void validate(const PlanFile& plan, const Lines& lines) {
   if (layout.zero < 0 || layout.zero > 3) {
     fail_at(plan, lines.layout, fmt::format("layout.zero must be 0, 1, 2 or 3 (got {})", layout.zero));
   }
-  const PlanBatch& batch = plan.batch;
+  const BatchSplit& batch = plan.batch;
   if (batch.global <= 0 || batch.micro <= 0 || batch.accumulation <= 0) {
     fail_at(plan, lines.batch, "batch.global, batch.micro and batch.accumulation must be > 0");
   }
@@ -155,7 +155,8 @@ void validate(const PlanFile& plan, const Lines& lines) {
             fmt::format("batch.micro = {} differs from layout.micro_batch = {}", batch.micro,
                         layout.micro_batch));
   }
-  if (batch.global != batch.micro * batch.accumulation * layout.dp) {
+  const auto split = BatchSplit::of(batch.global, batch.micro, layout.dp);
+  if (!split || split->accumulation != batch.accumulation) {
     fail_at(plan, lines.batch,
             fmt::format("batch.global = {} is not micro × accumulation × dp = {} × {} × {} = {}",
                         batch.global, batch.micro, batch.accumulation, layout.dp,
@@ -218,6 +219,7 @@ PlanFile plan_from_document(const DocNode& root) {
   if (!layout.has("micro_batch")) {
     plan.layout.micro_batch = static_cast<int>(plan.batch.micro);
   }
+  plan.batch.data_parallel = plan.layout.dp;
 
   if (const auto stages = root.find("stages")) {
     lines.stages = stages->line();

@@ -10,6 +10,7 @@
 //            schedule: 1f1b, recompute: selective, zero: 1, precision: bf16, grad_compression: none}
 //   stages: [{first_layer: 0, last_layer: 14, node_group: dgx-h100}, ...]   # optional
 
+#include <brix/plan/batch_split.hpp>
 #include <brix/plan/layout.hpp>
 
 #include <nlohmann/json.hpp>
@@ -28,13 +29,6 @@ struct PlanSource {
   std::string source;
 };
 
-/// Sequences per optimizer step = micro × accumulation × data-parallel size.
-struct PlanBatch {
-  std::int64_t global = 0;
-  std::int64_t micro = 0;
-  std::int64_t accumulation = 0;
-};
-
 /// The decoder layers [first_layer, last_layer] of one (virtual) pipeline stage, and the node
 /// group it runs on (empty: any).
 struct PlanStage {
@@ -49,7 +43,7 @@ struct PlanFile {
   PlanSource model;
   PlanSource cluster;
   std::int64_t seq_len = 0;
-  PlanBatch batch;
+  BatchSplit batch; ///< `batch:` (global, micro, accumulation); data_parallel is layout.dp
   Layout layout;
   /// Empty: uniform split of the decoder layers. Otherwise pp × vpp contiguous stages in model
   /// order (virtual stage v of pipeline rank p is entry v·pp + p, as Megatron interleaves).

@@ -320,7 +320,7 @@ int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err) {
       file.cluster = {cluster.name, cluster.source};
       file.seq_len = options.shape.seq_len;
       const auto& d = best_details;
-      file.batch = {d.batch.global, d.batch.micro, d.batch.accumulation};
+      file.batch = d.batch;
       file.layout = best_layout;
       if (!d.split_is_uniform || use_mixed) {
         for (const auto& stage : d.stages) {

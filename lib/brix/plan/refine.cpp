@@ -48,7 +48,7 @@ PlanDetails refine_plan(const model::ModelSpec& model, const cluster::ClusterSpe
                                        chosen[static_cast<std::size_t>(critical_memory_stage)]);
 
   details.checkpoint = checkpoint_for(model, cluster, eval.target().gpus, checkpoint, details.checkpoint_bytes);
-  if (const auto split = split_batch(options.shape.global_batch, layout.micro_batch, layout.dp)) {
+  if (const auto split = BatchSplit::of(options.shape.global_batch, layout.micro_batch, layout.dp)) {
     details.batch = *split;
   }
   return details;

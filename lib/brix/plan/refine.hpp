@@ -4,6 +4,7 @@
 // stage, the checkpoint interval and the batch split.
 
 #include <brix/plan/batch_settings.hpp>
+#include <brix/plan/batch_split.hpp>
 #include <brix/plan/checkpoint_interval.hpp>
 #include <brix/plan/recompute_report.hpp>
 #include <brix/plan/search.hpp>

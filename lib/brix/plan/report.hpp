@@ -7,6 +7,7 @@
 #include <brix/model/model.hpp>
 #include <brix/plan/layout.hpp>
 #include <brix/plan/memory.hpp>
+#include <brix/plan/validate.hpp>
 #include <brix/util/output.hpp>
 
 #include <nlohmann/json.hpp>
@@ -37,6 +38,7 @@ struct PlacedStage {
   std::string group; ///< node group name ("a+b" when the stage straddles two groups)
   cluster::GpuSpec gpu; ///< the smallest-memory GPU of the stage's groups
   int gpus_per_node = 0;
+  int nvlink_domain = 0; ///< the smallest NVLink domain of the stage's groups
   StageMemory memory;
 };
 
@@ -48,12 +50,13 @@ struct LayoutMemoryReport {
   TrainingShape shape;
   int gpus_used = 0;
   int cluster_gpus = 0;
-  LayoutCheck check = LayoutCheck::none;
-  std::string check_message; ///< explain(check), empty when valid
+  std::vector<Problem> problems;      ///< validate()'s, empty when the layout can run
+  std::vector<std::string> messages; ///< describe() of each problem
   std::vector<PlacedStage> stages;
   std::int64_t micro_batches = 0;
   double model_state_bytes_total = 0; ///< 18 B/param (incl. MTP) over the whole model
   double cluster_memory_bytes = 0;
+  [[nodiscard]] bool valid() const { return problems.empty(); }
   [[nodiscard]] bool fits() const;
   /// The stage with the largest total / capacity.
   [[nodiscard]] const PlacedStage* tightest() const;

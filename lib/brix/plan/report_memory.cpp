@@ -23,6 +23,8 @@ PlacedStage place(const cluster::ClusterSpec& cluster, int first, int count) {
       }
       placed.gpus_per_node = placed.group.empty() ? group.gpus_per_node
                                                   : std::min(placed.gpus_per_node, group.gpus_per_node);
+      const int domain = tp_domain(group);
+      placed.nvlink_domain = placed.group.empty() ? domain : std::min(placed.nvlink_domain, domain);
       placed.group += (placed.group.empty() ? "" : "+") + group.name;
     }
     begin = end;
@@ -33,7 +35,7 @@ PlacedStage place(const cluster::ClusterSpec& cluster, int first, int count) {
 } // namespace
 
 bool LayoutMemoryReport::fits() const {
-  if (check != LayoutCheck::none || stages.empty()) {
+  if (!valid() || stages.empty()) {
     return false;
   }
   return std::all_of(stages.begin(), stages.end(),
@@ -70,18 +72,18 @@ LayoutMemoryReport layout_memory_report(const model::ModelSpec& model,
   const int world = report.gpus_used <= report.cluster_gpus ? report.gpus_used : report.cluster_gpus;
   const int per_stage = layout.tp * layout.dp * layout.cp;
   const PlacedStage all = place(cluster, 0, std::max(1, std::min(world, report.gpus_used)));
-  report.check = check_layout_gpu(model, layout, shape, world, all.gpu, all.gpus_per_node);
-  if (report.check == LayoutCheck::none) {
-    // fp8 must be supported by every GPU used, not only the smallest one.
-    for (int stage = 0; stage < layout.pp; ++stage) {
-      const auto placed = place(cluster, stage * per_stage, per_stage);
-      if (layout.precision == Precision::fp8 && placed.gpu.fp8_flops <= 0) {
-        report.check = LayoutCheck::fp8_unsupported;
-      }
-    }
+  // fp8 must be supported by every GPU used, not only the smallest one.
+  bool fp8 = true;
+  for (int stage = 0; stage < layout.pp && per_stage > 0; ++stage) {
+    fp8 = fp8 && place(cluster, stage * per_stage, per_stage).gpu.fp8_flops > 0;
   }
-  if (report.check != LayoutCheck::none) {
-    report.check_message = explain(report.check, model, layout, shape, world, all.gpus_per_node);
+  const ValidationTarget target{world, all.nvlink_domain, fp8};
+  report.problems = validate(model, target, layout, shape);
+  if (!report.valid()) {
+    const ProblemContext context{&model, shape, target, all.gpu.memory_bytes};
+    for (const auto& problem : report.problems) {
+      report.messages.push_back(describe(problem, context, layout));
+    }
     return report;
   }
   for (int stage = 0; stage < layout.pp; ++stage) {
@@ -110,10 +112,14 @@ nlohmann::ordered_json layout_memory_json(const LayoutMemoryReport& report) {
   doc["micro_batches_per_step"] = report.micro_batches;
   doc["gpus_used"] = report.gpus_used;
   doc["cluster_gpus"] = report.cluster_gpus;
-  doc["valid"] = report.check == LayoutCheck::none;
-  if (report.check != LayoutCheck::none) {
-    doc["invalid_reason"] = std::string(to_string(report.check));
-    doc["invalid_message"] = report.check_message;
+  doc["valid"] = report.valid();
+  if (!report.valid()) {
+    doc["invalid_reason"] = std::string(name(report.problems.front().kind));
+    doc["invalid_message"] = report.messages.front();
+    auto& all = doc["problems"] = nlohmann::ordered_json::array();
+    for (std::size_t i = 0; i < report.problems.size(); ++i) {
+      all.push_back({{"reason", name(report.problems[i].kind)}, {"message", report.messages[i]}});
+    }
   }
   doc["fits"] = report.fits();
   doc["model_state_bytes_total"] = report.model_state_bytes_total;
@@ -151,8 +157,10 @@ std::string layout_memory_text(const LayoutMemoryReport& report, const util::Sty
       "{} {} — {} of {} GPUs; global batch {} × seq {}, {} micro-batches of {} per step\n",
       style.bold("layout"), to_string(layout), report.gpus_used, report.cluster_gpus,
       report.shape.global_batch, report.shape.seq_len, report.micro_batches, layout.micro_batch);
-  if (report.check != LayoutCheck::none) {
-    out += fmt::format("  {} invalid layout: {}\n", style.red("verdict:"), report.check_message);
+  if (!report.valid()) {
+    for (const auto& message : report.messages) {
+      out += fmt::format("  {} invalid layout: {}\n", style.red("verdict:"), message);
+    }
     return out;
   }
   util::Table table({"stage", "layers", "group", "weights", "grads", "optimizer", "activations",

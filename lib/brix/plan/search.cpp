@@ -76,21 +76,13 @@ public:
     const std::int64_t batch = options.shape.global_batch;
 
     // Family-level constraints: count everything below and move on.
-    auto family = [&](ReasonKey key) { partial.reject(key, count_below(item)); };
-    if (tp > m_eval.domain()) {
-      return family({Reason::tp_crosses_node, tp, m_eval.domain()});
-    }
-    if (model.heads % tp != 0 || (model.kv_heads > 0 && !model.mla && model.kv_heads % tp != 0 && tp % model.kv_heads != 0)) {
-      return family({Reason::tp_heads, tp});
-    }
-    if (options.shape.seq_len % (2 * cp) != 0 && cp > 1) {
-      return family({Reason::cp_sequence, cp});
-    }
-    if (pp > model.layers) {
-      return family({Reason::pp_layers, pp});
-    }
-    if (gpus % (tp * cp * pp) != 0 || (fixed.dp && *fixed.dp * tp * cp * pp != gpus)) {
-      return family({Reason::world_size, static_cast<std::int64_t>(tp) * cp * pp * fixed.dp.value_or(1)});
+    const auto target = m_eval.validation_target();
+    for (const auto& problem : {check_tp_domain(target, tp), check_tp_heads(model, tp),
+                                check_context_parallel(options.shape, cp), check_pipeline_depth(model, pp),
+                                check_world(target, tp, cp, pp, fixed.dp)}) {
+      if (problem) {
+        return partial.reject(*problem, count_below(item));
+      }
     }
     const int dp = gpus / (tp * cp * pp);
     const auto stages = m_eval.stages(pp);
@@ -99,22 +91,27 @@ public:
       const auto etps = etp_options(tp);
       for (const int etp : etps) {
         const std::int64_t below = count_inner(tp, pp, dp, cp, ep, etp);
-        if (model.moe ? model.moe->routed_experts % ep != 0 : ep != 1) {
-          partial.reject({Reason::ep_experts, ep}, below);
+        if (const auto problem = check_experts(model, ep, etp)) {
+          partial.reject(*problem, below);
           continue;
         }
-        if ((tp * cp * dp) % (ep * etp) != 0) {
-          partial.reject({Reason::ep_group, ep * etp, tp * cp * dp}, below);
+        if (const auto problem = check_expert_groups(tp, cp, dp, ep, etp)) {
+          partial.reject(*problem, below);
           continue;
         }
         for (const int mbs : m_mbs) {
           const std::int64_t per_mbs = below / static_cast<std::int64_t>(m_mbs.size());
-          if (batch % (static_cast<std::int64_t>(dp) * mbs) != 0) {
-            partial.reject({Reason::batch, dp, mbs}, per_mbs);
+          const auto split = BatchSplit::of(batch, mbs, dp);
+          if (!split) {
+            partial.reject(*check_batch(options.shape, dp, mbs), per_mbs);
             continue;
           }
-          const std::int64_t micro_batches = batch / (static_cast<std::int64_t>(dp) * mbs);
+          const std::int64_t micro_batches = split->accumulation;
           for (const bool sp : sp_options(tp)) {
+            if (const auto problem = check_sequence_parallel(model, tp, sp)) {
+              partial.reject(*problem, per_mbs / static_cast<std::int64_t>(sp_options(tp).size()));
+              continue;
+            }
             Layout base;
             base.tp = tp, base.pp = pp, base.dp = dp, base.cp = cp, base.ep = ep, base.etp = etp;
             base.micro_batch = mbs;
@@ -256,7 +253,7 @@ private:
     const double stage_bound = options.balance_stages ? sum / base.pp : slowest;
     if (options.bound_pruning &&
         static_cast<double>(micro_batches) * stage_bound > threshold.load(std::memory_order_relaxed)) {
-      partial.reject({Reason::bound, options.top_k}, leaves);
+      partial.reject({ProblemKind::bound, options.top_k}, leaves);
       return;
     }
 
@@ -278,13 +275,13 @@ private:
             continue;
           }
           if (oom_from_higher && zero < 3) {
-            partial.reject({Reason::out_of_memory, *oom_from_higher}, count);
+            partial.reject({ProblemKind::out_of_memory, *oom_from_higher}, count);
             continue;
           }
           const auto memory = m_eval.memory(layout, stages, limit);
           if (memory.total > limit) {
             const auto bucket = oom_bucket(memory.total - limit);
-            partial.reject({Reason::out_of_memory, bucket}, count);
+            partial.reject({ProblemKind::out_of_memory, bucket}, count);
             if (zero < 3) {
               oom_from_higher = bucket;
             }
@@ -339,24 +336,8 @@ private:
   }
 
   bool schedule_fits(const Layout& layout, std::int64_t micro_batches, Partial& partial, std::int64_t count) const {
-    const auto& model = m_eval.model();
-    if (layout.pp == 1 && layout.schedule != Schedule::one_f_one_b) {
-      partial.reject({Reason::interleave, 0, 0}, count);
-      return false;
-    }
-    if (layout.schedule == Schedule::interleaved) {
-      // Megatron: micro-batches a multiple of PP; every virtual stage the same number of layers.
-      if (layout.vpp < 2 || model.layers % (static_cast<std::int64_t>(layout.pp) * layout.vpp) != 0) {
-        partial.reject({Reason::vpp_layers, layout.pp, layout.vpp}, count);
-        return false;
-      }
-      if (micro_batches % layout.pp != 0) {
-        partial.reject({Reason::interleave, layout.pp, layout.vpp}, count);
-        return false;
-      }
-    }
-    if (layout.schedule == Schedule::dualpipe && (layout.pp % 2 != 0 || micro_batches < 2 * layout.pp)) {
-      partial.reject({Reason::dualpipe, layout.pp}, count);
+    if (const auto problem = check_schedule(m_eval.model(), layout, micro_batches)) {
+      partial.reject(*problem, count);
       return false;
     }
     return true;
@@ -369,54 +350,11 @@ private:
 
 } // namespace
 
-std::string detail::describe(const ReasonKey& key, const Evaluator& eval) {
-  const auto& model = eval.model();
-  const auto& options = eval.options();
-  switch (key.reason) {
-  case Reason::tp_crosses_node:
-    return fmt::format("TP={} crosses nodes ({} GPUs per NVLink domain)", key.a, key.b);
-  case Reason::tp_heads:
-    return fmt::format("TP={} does not divide the attention heads ({} heads, {} KV heads)", key.a,
-                       model.heads, model.kv_heads);
-  case Reason::cp_sequence:
-    return fmt::format("CP={}: sequence length {} is not divisible by 2×CP", key.a, options.shape.seq_len);
-  case Reason::pp_layers:
-    return fmt::format("PP={} exceeds the {} layers", key.a, model.layers);
-  case Reason::world_size:
-    return fmt::format("TP×CP×PP×DP does not equal the {} GPUs of the cluster", eval.target().gpus);
-  case Reason::ep_experts:
-    return model.moe ? fmt::format("EP={} does not divide the {} routed experts", key.a, model.moe->routed_experts)
-                     : fmt::format("EP={} on a dense model (no experts)", key.a);
-  case Reason::ep_group:
-    return "EP×ETP does not divide TP×CP×DP (expert groups must tile each pipeline stage)";
-  case Reason::batch:
-    return fmt::format("global batch {} not divisible by DP×micro-batch", options.shape.global_batch);
-  case Reason::interleave:
-    return key.a == 0 ? std::string("pipeline schedule without pipeline parallelism (PP=1)")
-                      : std::string("interleaved schedule: micro-batches per step not a multiple of PP");
-  case Reason::vpp_layers:
-    if (key.b < 2) {
-      return fmt::format("interleaved schedule with VPP={} (it needs VPP ≥ 2)", key.b);
-    }
-    return fmt::format("PP={} × VPP={}: the {} layers are not divisible by PP×VPP = {} (Megatron gives every virtual "
-                       "stage the same number of layers)",
-                       key.a, key.b, model.layers, key.a * key.b);
-  case Reason::dualpipe:
-    return "DualPipe needs an even PP and at least 2×PP micro-batches";
-  case Reason::out_of_memory:
-    return key.a == 0 ? fmt::format("out of memory by < 4 GiB (GPU has {:.0f} GiB)", eval.memory_limit() / k_gib)
-                      : fmt::format("out of memory by ≥ {} GiB (GPU has {:.0f} GiB)", key.a, eval.memory_limit() / k_gib);
-  case Reason::bound:
-    return fmt::format("cannot beat the top {} (compute lower bound)", key.a);
-  }
-  return "?";
-}
-
 namespace {
 
 SearchResult collect(const Evaluator& eval, std::vector<Partial>& partials, double seconds) {
   SearchResult result;
-  std::map<ReasonKey, std::int64_t> rejected;
+  std::map<Problem, std::int64_t> rejected;
   for (auto& partial : partials) {
     result.evaluated += partial.evaluated;
     result.valid += partial.valid;
@@ -434,9 +372,10 @@ SearchResult collect(const Evaluator& eval, std::vector<Partial>& partials, doub
   }
   // Merge keys that render the same (e.g. batch reasons for different DP sizes).
   std::map<std::string, std::int64_t> by_text;
+  const auto context = eval.problem_context();
   for (const auto& [key, count] : rejected) {
     if (count > 0) {
-      by_text[describe(key, eval)] += count;
+      by_text[describe_family(key, context)] += count;
     }
   }
   for (const auto& [text, count] : by_text) {

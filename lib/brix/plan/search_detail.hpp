@@ -5,6 +5,7 @@
 #include <brix/model/params.hpp>
 #include <brix/plan/memory.hpp>
 #include <brix/plan/search.hpp>
+#include <brix/plan/validate.hpp>
 #include <brix/util/error.hpp>
 
 #include <algorithm>
@@ -15,30 +16,6 @@
 namespace brix::plan::detail {
 
 inline constexpr double k_gib = 1024.0 * 1024.0 * 1024.0;
-
-/// Why a family of layouts cannot run; grouped for the report.
-enum class Reason {
-  tp_crosses_node,
-  tp_heads,
-  cp_sequence,
-  pp_layers,
-  world_size,
-  ep_experts,
-  ep_group,
-  batch,
-  interleave,
-  vpp_layers,
-  dualpipe,
-  out_of_memory,
-  bound,
-};
-
-struct ReasonKey {
-  Reason reason;
-  std::int64_t a = 0;
-  std::int64_t b = 0;
-  auto operator<=>(const ReasonKey&) const = default;
-};
 
 inline std::vector<int> powers_of_two_up_to(int limit) {
   std::vector<int> out;
@@ -153,9 +130,8 @@ public:
   [[nodiscard]] const model::ModelSpec& model() const { return m_model; }
   [[nodiscard]] const SearchOptions& options() const { return m_options; }
   [[nodiscard]] const CostContext& context() const { return m_context; }
-  [[nodiscard]] int domain() const {
-    return m_target.group.nvlink_domain > 0 ? m_target.group.nvlink_domain : m_target.group.gpus_per_node;
-  }
+  /// GPUs one TP group may span.
+  [[nodiscard]] int domain() const { return tp_domain(m_target.group); }
 
   /// Stage spans and their compressed work list for `pp` stages.
   struct Stages {
@@ -221,6 +197,14 @@ public:
 
   [[nodiscard]] double memory_limit() const { return m_target.group.gpu.memory_bytes; }
 
+  /// What every layout is validated against: all the GPUs, the smallest NVLink domain.
+  [[nodiscard]] ValidationTarget validation_target() const {
+    return ValidationTarget{m_target.gpus, domain(), m_target.group.gpu.fp8_flops > 0};
+  }
+  [[nodiscard]] ProblemContext problem_context() const {
+    return ProblemContext{&m_model, m_options.shape, validation_target(), memory_limit()};
+  }
+
   [[nodiscard]] PlanEstimate finish(const Layout& layout, const StepEstimate& step,
                                     const MemoryEstimate& memory) const {
     PlanEstimate plan;
@@ -254,12 +238,12 @@ private:
 /// One thread's results.
 struct Partial {
   std::vector<PlanEstimate> best; ///< sorted, at most top_k
-  std::map<ReasonKey, std::int64_t> rejected;
+  std::map<Problem, std::int64_t> rejected;
   std::int64_t evaluated = 0;
   std::int64_t valid = 0;
   std::int64_t balanced = 0;
 
-  void reject(ReasonKey key, std::int64_t count) {
+  void reject(Problem key, std::int64_t count) {
     rejected[key] += count;
     evaluated += count;
   }
@@ -299,9 +283,5 @@ inline std::int64_t oom_bucket(double excess_bytes) {
   }
   return 256;
 }
-
-
-/// One line naming the constraint a rejection group violates.
-[[nodiscard]] std::string describe(const ReasonKey& key, const Evaluator& eval);
 
 } // namespace brix::plan::detail

@@ -1,5 +1,7 @@
 #include <brix/plan/step_time.hpp>
 
+#include <brix/plan/batch_split.hpp>
+
 #include <algorithm>
 #include <cmath>
 
@@ -135,8 +137,8 @@ StepEstimate estimate_step(const StepInputs& in, std::span<const StageWork> stag
   const auto& placement = *in.placement;
   StepEstimate estimate;
   const int pp = layout.pp;
-  const double micro_batches =
-      static_cast<double>(in.global_batch) / (static_cast<double>(layout.dp) * layout.micro_batch);
+  const auto micro_batches =
+      static_cast<double>(micro_batches_per_step(layout, TrainingShape{in.global_batch, context.seq_len}));
   const bool dualpipe = layout.schedule == Schedule::dualpipe;
 
   // Pipeline point-to-point: one activation per micro-batch each way per stage boundary,

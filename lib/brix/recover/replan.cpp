@@ -1,5 +1,7 @@
 #include <brix/recover/replan.hpp>
 
+#include <brix/plan/validate.hpp>
+
 #include <fmt/format.h>
 
 namespace brix::recover {
@@ -66,12 +68,13 @@ Replan replan(const plan::PlanFile& old, int gpus_per_node, int nodes_left, cons
     if (world > nodes_left * gpus_per_node) {
       continue; // too big: not worth listing every one
     }
-    if (global % (micro * dp) != 0) {
+    const auto split = plan::BatchSplit::of(global, micro, dp);
+    if (!split) {
       result.tried.push_back(fmt::format("{}: global batch {} is not a multiple of micro {} × dp {}",
                                          label, global, micro, dp));
       continue;
     }
-    if ((layout.tp * dp * layout.cp) % (layout.ep * layout.etp) != 0) {
+    if (plan::check_expert_groups(layout.tp, layout.cp, dp, layout.ep, layout.etp)) {
       result.tried.push_back(fmt::format("{}: tp·dp·cp = {} is not a multiple of ep·etp = {}", label,
                                          layout.tp * dp * layout.cp, layout.ep * layout.etp));
       continue;
@@ -89,8 +92,7 @@ Replan replan(const plan::PlanFile& old, int gpus_per_node, int nodes_left, cons
     }
     result.decision = ReplanDecision::shrink_dp;
     result.plan.layout = candidate;
-    result.plan.batch.micro = micro;
-    result.plan.batch.accumulation = global / (micro * dp);
+    result.plan.batch = *split;
     result.nodes = nodes;
     result.why = fmt::format(
         "{} node(s) left of {}: kept tp={} pp={} cp={} ep={} (every weight shard stays valid), "
@@ -109,8 +111,8 @@ Replan replan(const plan::PlanFile& old, int gpus_per_node, int nodes_left, cons
       result.decision = ReplanDecision::fresh_search;
       result.plan.layout = *fresh;
       result.plan.stages.clear(); // the old stage split belongs to the old pp
-      result.plan.batch.micro = fresh->micro_batch;
-      result.plan.batch.accumulation = global / (fresh->micro_batch * fresh->dp);
+      // The search only returns layouts whose batch splits.
+      result.plan.batch = plan::BatchSplit::of(global, fresh->micro_batch, fresh->dp).value();
       result.nodes = nodes_needed(*fresh, gpus_per_node);
       result.why = fmt::format("{} node(s) left of {}: no smaller dp of {} fits, so a fresh search "
                                "chose {} (accumulation {}, global batch {} kept)",
