@@ -1,8 +1,8 @@
 #include <brix/monitor/endpoint.hpp>
 
-#include <brix/monitor/atomic_file.hpp>
 #include <brix/monitor/wire.hpp>
 #include <brix/net/socket.hpp>
+#include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
 
 #include <algorithm>
@@ -44,7 +44,8 @@ MonitorEndpoint::MonitorEndpoint(EndpointOptions options, const Clock& clock)
                 fmt::format("monitor endpoint listening on {}:{}", m_options.host, m_port)};
   started.details["port"] = m_port;
   m_actions.event(started);
-  write_file_atomically(m_options.job_dir + "/monitor/endpoint", fmt::format("{}:{}\n", m_options.host, m_port));
+  util::write_file_atomically(m_options.job_dir + "/monitor/endpoint", fmt::format("{}:{}\n", m_options.host, m_port),
+                              {.failure = util::WriteFailure::job_error});
   write_snapshot();
 }
 
@@ -128,7 +129,12 @@ Snapshot MonitorEndpoint::snapshot() {
 }
 
 void MonitorEndpoint::write_snapshot() {
-  write_file_atomically(snapshot_path(m_options.job_dir), to_json(snapshot(), m_clock.now()).dump(1) + "\n");
+  // Every interval (1 s by default, 0.2 s in the CLI tests): atomic and fsynced, so neither a
+  // reader nor a power loss sees half a snapshot, but without the directory fsync, which doubles a
+  // tick's cost (20 kB on ext4: 4.7 ms, 9.2 ms with it) for nothing: a power loss that keeps the
+  // previous snapshot under the name loses one interval's view, and the next tick rewrites it.
+  util::write_file_atomically(snapshot_path(m_options.job_dir), to_json(snapshot(), m_clock.now()).dump(1) + "\n",
+                              {.sync_directory = false, .failure = util::WriteFailure::job_error});
 }
 
 void MonitorEndpoint::run(const std::atomic<bool>& stop) {

@@ -1,7 +1,7 @@
 #include <brix/monitor/job_dir_actions.hpp>
 
-#include <brix/monitor/atomic_file.hpp>
 #include <brix/monitor/clock.hpp>
+#include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
 
 #include <fmt/format.h>
@@ -93,7 +93,8 @@ void JobDirActions::suspect(const std::string& node, const std::string& reason, 
     nodes.push_back({{"node", item.node}, {"reason", item.reason}, {"time", item.time}});
   }
   const nlohmann::ordered_json document{{"brix_suspect_nodes", 1}, {"nodes", std::move(nodes)}};
-  write_file_atomically(suspect_nodes_path(m_job_dir), document.dump(2) + "\n");
+  util::write_file_atomically(suspect_nodes_path(m_job_dir), document.dump(2) + "\n",
+                              {.failure = util::WriteFailure::job_error});
 }
 
 } // namespace brix::monitor

@@ -1,6 +1,6 @@
 #include <brix/monitor/wire.hpp>
 
-#include <brix/monitor/atomic_file.hpp>
+#include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/strings.hpp>
 
@@ -101,7 +101,8 @@ std::string find_token(const std::string& token_file, const std::string& job_dir
 }
 
 void write_token(const std::string& job_dir, const std::string& token) {
-  write_file_atomically(job_dir + "/token", token + '\n', 0600);
+  util::write_file_atomically(job_dir + "/token", token + '\n',
+                              {.mode = util::k_secret_mode, .failure = util::WriteFailure::job_error});
 }
 
 } // namespace brix::monitor
