@@ -186,8 +186,6 @@ Snapshot snapshot_from_json(const nlohmann::json& in, const std::string& source)
   }
 }
 
-std::string snapshot_path(const std::string& job_dir) { return job_dir + "/monitor/snapshot.json"; }
-
 Snapshot read_snapshot_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) {
