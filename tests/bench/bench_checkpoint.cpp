@@ -6,9 +6,9 @@
 // The time from a kill to the first resumed training step, against a cold start, is measured with
 // real processes by tests/bench/bench_resume.sh (scripts/bench.sh runs both). Data lives under
 // /tmp and is removed at the end.
-#include <brix/checkpoint/file_system.hpp>
 #include <brix/checkpoint/store.hpp>
 #include <brix/checkpoint/stress.hpp>
+#include <brix/util/file_system.hpp>
 
 #include <chrono>
 #include <cstdio>
@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   const std::uint64_t chunk = 1 << 20;
   Workspace work;
   Store store(work.path / "store");
-  auto& local = local_file_system();
+  auto& local = brix::util::local_file_system();
 
   // 1. Incremental save.
   const auto full_data = stress_data(0, bytes, chunk);

@@ -178,7 +178,7 @@ TEST_CASE("checkpoint::store crash at every point keeps the previous checkpoint"
   int crashes = 0;
   std::vector<std::string> points;
   for (int crash_at = 1;; ++crash_at) {
-    CrashPointFileSystem crashing(local_file_system(), crash_at, throw_crash);
+    CrashPointFileSystem crashing(brix::util::local_file_system(), crash_at, throw_crash);
     Store writer(dir.path, crashing);
     bool crashed = false;
     try {

@@ -1,6 +1,7 @@
 #include <brix/monitor/clock.hpp>
 #include <brix/monitor/endpoint.hpp>
 #include <brix/monitor/gpu_stats.hpp>
+#include <brix/monitor/job_dir.hpp>
 #include <brix/monitor/job_dir_actions.hpp>
 #include <brix/plan/measured.hpp>
 #include <brix/monitor/process_stats.hpp>
@@ -156,7 +157,7 @@ TEST_CASE("monitor::MonitorEndpoint over real TCP: viewers with the token get sn
   }
   CHECK(refused_logged);
   endpoint.stop();
-  CHECK(read_snapshot_file(snapshot_path(dir)).job == "tcp-test");
+  CHECK(read_snapshot_file(JobDirLayout(dir).snapshot()).job == "tcp-test");
   std::filesystem::remove_all(dir);
 }
 
@@ -208,7 +209,7 @@ TEST_CASE("monitor::JobDirActions: events, real hooks and the suspect list for r
     }
   }
   CHECK(text == "inter_node_latency abnormal");
-  const auto events = read_events(event_log_path(dir));
+  const auto events = read_events(JobDirLayout(dir).event_log());
   REQUIRE(events.size() == 1);
   CHECK(events[0].node == "n2");
   const auto suspects = read_suspect_nodes(dir);

@@ -1,4 +1,5 @@
 #include <brix/monitor/event_log.hpp>
+#include <brix/monitor/job_dir.hpp>
 #include <brix/monitor/report.hpp>
 #include <brix/monitor/report_protocol.hpp>
 #include <brix/monitor/unix_datagram.hpp>
@@ -87,7 +88,7 @@ TEST_CASE("monitor::Reporter sends to the collector socket - the kernel tells th
 
 TEST_CASE("monitor::EventLog appends and reads back - a torn last line is skipped") {
   const auto dir = brix::test::make_temp_dir();
-  const auto path = event_log_path(dir);
+  const auto path = JobDirLayout(dir).event_log();
   {
     EventLog log(path);
     log.append(make_exit_event(10.5, "node1", 3, std::nullopt, SIGKILL));

@@ -1,4 +1,5 @@
 #include <brix/launch/job_record.hpp>
+#include <brix/monitor/job_dir.hpp>
 #include <brix/recover/recover.hpp>
 #include <brix/util/error.hpp>
 
@@ -110,7 +111,7 @@ TEST_CASE("recover::recover_job dry run names the failure and the relaunch") {
         "--output=/w/slurm-7.out /w/sbatch-brix.sh --log-dir " + job.dir +
         " -- brix-worker train --checkpoint-dir ckpt");
   CHECK_FALSE(ran(job.slurm, "sbatch"));
-  CHECK_FALSE(fs::exists(restarts_path(job.dir)));
+  CHECK_FALSE(fs::exists(brix::monitor::JobDirLayout(job.dir).restarts()));
   const auto text = to_text(report);
   CHECK(text.find("1. ") != std::string::npos);
   CHECK(text.find("n2: failure: node n2 lost") != std::string::npos);
@@ -156,7 +157,7 @@ TEST_CASE("recover::recover_job adds exclusions to a requeued job") {
   CHECK(report.relaunch->kind == RelaunchKind::update_requeued);
   CHECK(job.slurm.ran.back() == std::vector<std::string>{"scontrol", "update", "JobId=7", "ExcNodeList=n2"});
   job.slurm.job.replace(job.slurm.job.find("PENDING"), 7, "RUNNING");
-  fs::remove(restarts_path(job.dir));
+  fs::remove(brix::monitor::JobDirLayout(job.dir).restarts());
   const auto running = recover_job(job.options(RecoverMode::dry_run), job.env());
   CHECK_FALSE(running.can_recover);
   CHECK(running.verdict.find("still RUNNING") != std::string::npos);

@@ -3,6 +3,7 @@
 
 #include <brix/launch/agent.hpp>
 #include <brix/launch/agent_setup.hpp>
+#include <brix/monitor/job_dir.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/strings.hpp>
 
@@ -146,7 +147,8 @@ void add_launch_command(CLI::App& app, CommandContext& context) {
   command->add_option("--agent-timeout", flags->agent_timeout_s,
                       "A node silent this many seconds is lost (default 60)");
   command->add_option("--log-dir,--log_dir", o.log_dir,
-                      "Logs: DIR/attempt_N/rank_R.{out,err} (default $TMPDIR/brix-RUNID)")
+                      "Logs: " + monitor::JobDirLayout("DIR").rank_file("N", "R", "{out,err}") +
+                          " (default $TMPDIR/brix-RUNID)")
       ->envname("PET_LOG_DIR");
   command->add_option("--cpu-bind", flags->cpu_bind,
                       "Worker CPU/NUMA binding: auto (by GPU, else cores), none, cores, numa")

@@ -5,6 +5,7 @@
 #include <brix/monitor/clock.hpp>
 #include <brix/monitor/collector_agent.hpp>
 #include <brix/monitor/endpoint.hpp>
+#include <brix/monitor/job_dir.hpp>
 #include <brix/monitor/live.hpp>
 #include <brix/monitor/report_protocol.hpp>
 #include <brix/monitor/rules.hpp>
@@ -124,7 +125,7 @@ int run_serve(const ServeArgs& args) {
     }
     options.token = monitor::generate_token();
     monitor::write_token(args.job_dir, options.token);
-    std::cerr << fmt::format("brix monitor: created a job token in {}/token\n", args.job_dir);
+    std::cerr << fmt::format("brix monitor: created a job token in {}\n", monitor::JobDirLayout(args.job_dir).token());
   }
   auto& monitor = options.monitor;
   monitor.job = args.job.empty() ? std::filesystem::path(args.job_dir).filename().string() : args.job;
@@ -136,8 +137,8 @@ int run_serve(const ServeArgs& args) {
   const auto job = monitor.job;
   const monitor::SystemClock clock;
   monitor::MonitorEndpoint endpoint(std::move(options), clock);
-  std::cerr << fmt::format("brix monitor: endpoint for {} on {}:{} (token in {}/token); stop with Ctrl-C\n",
-                           job, listen.host, endpoint.port(), args.job_dir);
+  std::cerr << fmt::format("brix monitor: endpoint for {} on {}:{} (token in {}); stop with Ctrl-C\n",
+                           job, listen.host, endpoint.port(), monitor::JobDirLayout(args.job_dir).token());
   stop_on_signals();
   endpoint.run(g_stop);
   return 0;
@@ -148,12 +149,14 @@ int run_collect(const CollectArgs& args) {
   std::string endpoint = args.endpoint;
   if (endpoint.empty()) {
     if (args.job_dir.empty()) {
-      throw InputError("collect needs --endpoint HOST:PORT or --job-dir DIR (with DIR/monitor/endpoint)");
+      throw InputError(fmt::format("collect needs --endpoint HOST:PORT or --job-dir DIR (with {})",
+                                   monitor::JobDirLayout("DIR").endpoint()));
     }
-    std::ifstream in(args.job_dir + "/monitor/endpoint");
+    const auto path = monitor::JobDirLayout(args.job_dir).endpoint();
+    std::ifstream in(path);
     if (!(in >> endpoint)) {
-      throw InputError(fmt::format("{}/monitor/endpoint: cannot read the endpoint address (expected a running "
-                                   "'brix monitor serve --job-dir {}')", args.job_dir, args.job_dir));
+      throw InputError(fmt::format("{}: cannot read the endpoint address (expected a running "
+                                   "'brix monitor serve --job-dir {}')", path, args.job_dir));
     }
   }
   options.endpoint = net::parse_host_port(endpoint, "", "--endpoint");
@@ -209,8 +212,11 @@ int run_rules(const std::string& path, const std::string& format_name) {
 
 void add_monitor_command(CLI::App& app, CommandContext& context) {
   auto* command = app.add_subcommand("monitor", "Watch a running job: ranks, stragglers, GPUs, rules, events; Prometheus");
-  command->footer("Targets: a job directory (reads JOB_DIR/monitor/snapshot.json) or the endpoint's HOST:PORT "
-                  "(token from --token-file or BRIX_JOB_TOKEN). See 'man brix-monitor'.");
+  const monitor::JobDirLayout job_dir("JOB_DIR");
+  const auto names = monitor::JobDirLayout::relative();
+  command->footer(fmt::format("Targets: a job directory (reads {}) or the endpoint's HOST:PORT "
+                              "(token from --token-file or BRIX_JOB_TOKEN). See 'man brix-monitor'.",
+                              job_dir.snapshot()));
   auto view = std::make_shared<ViewArgs>();
   command->add_option("target", view->target, "JOB_DIR or HOST:PORT of the job's monitor endpoint");
   add_format_option(*command, view->format);
@@ -226,7 +232,7 @@ void add_monitor_command(CLI::App& app, CommandContext& context) {
 
   auto serve = std::make_shared<ServeArgs>();
   auto* serve_command = command->add_subcommand("serve", "Host the job's monitor endpoint (node 0's agent does this under brix launch)");
-  serve_command->add_option("--job-dir", serve->job_dir, "Job directory (events.jsonl, monitor/snapshot.json)")->required();
+  serve_command->add_option("--job-dir", serve->job_dir, fmt::format("Job directory ({}, {})", names.event_log(), names.snapshot()))->required();
   serve_command->add_option("--listen", serve->listen, "[ADDR:]PORT to listen on (port 0: any free port)")->default_str("127.0.0.1:0");
   serve_command->add_option("--rules", serve->rules, "Rules file (default: the bundled configs/monitor/rules.yaml)");
   serve_command->add_option("--job", serve->job, "Job name (default: the job directory's name)");
@@ -235,7 +241,7 @@ void add_monitor_command(CLI::App& app, CommandContext& context) {
   serve_command->add_option("--interval", serve->interval, "Seconds between snapshots")->default_val(1);
   serve_command->add_option("--straggler-ratio", serve->straggler_ratio, "Flag ranks this much slower than their peers' median")->default_val(1.15);
   serve_command->add_option("--straggler-steps", serve->straggler_steps, "Consecutive slow steps before flagging")->default_val(5);
-  serve_command->add_option("--token-file", serve->token_file, "File holding the job token (default: BRIX_JOB_TOKEN or JOB_DIR/token, created if absent)");
+  serve_command->add_option("--token-file", serve->token_file, fmt::format("File holding the job token (default: BRIX_JOB_TOKEN or {}, created if absent)", job_dir.token()));
 
   auto collect = std::make_shared<CollectArgs>();
   auto* collect_command = command->add_subcommand("collect", "Run a node collector (each node's agent does this under brix launch)");

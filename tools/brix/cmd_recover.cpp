@@ -4,6 +4,7 @@
 
 #include <brix/checkpoint/report.hpp>
 #include <brix/checkpoint/store.hpp>
+#include <brix/monitor/job_dir.hpp>
 #include <brix/recover/recover.hpp>
 #include <brix/recover/system_env.hpp>
 #include <brix/util/error.hpp>
@@ -148,8 +149,8 @@ void add_job_recovery_options(CLI::App& command, JobRecoveryArgs& args) {
   command.add_option("--checkpoint-dir", o.checkpoint_dir,
                      "Checkpoints to resume from (default: the worker command's --checkpoint-dir)");
   command.add_option("--max-restarts", o.max_restarts,
-                     "Relaunches allowed for this job dir, counted in JOB_DIR/recover-restarts.json "
-                     "(default 3)")
+                     "Relaunches allowed for this job dir, counted in " + monitor::JobDirLayout("JOB_DIR").restarts() +
+                         " (default 3)")
       ->check(CLI::Range(0, 1000000));
   command.add_flag("--from-scratch", o.from_scratch, "Relaunch without requiring a good checkpoint");
   command.add_flag("--dry-run", args.dry_run, "Explain everything; write and run nothing");

@@ -12,7 +12,7 @@ namespace brix::checkpoint {
 
 namespace fs = std::filesystem;
 
-CrashPointFileSystem::CrashPointFileSystem(FileSystem& real, std::int64_t crash_at, CrashAction crash)
+CrashPointFileSystem::CrashPointFileSystem(util::FileSystem& real, std::int64_t crash_at, CrashAction crash)
     : m_real(real), m_crash_at(crash_at), m_crash(std::move(crash)) {}
 
 void CrashPointFileSystem::crash(std::string_view what, const fs::path& path) {
@@ -34,6 +34,18 @@ void CrashPointFileSystem::write_synced(const fs::path& path, std::string_view b
   }
   m_real.write_synced(path, bytes);
   step("after write and fsync of", path);
+}
+
+bool CrashPointFileSystem::create_synced(const fs::path& path, std::string_view bytes, std::optional<unsigned> mode) {
+  // The steps of write_synced: the temporary file of an atomic write is a write like any other.
+  step("before write", path);
+  if (reached()) {
+    (void)m_real.create_synced(path, bytes.substr(0, bytes.size() / 2), mode);
+    crash("write cut short (half the bytes) of", path);
+  }
+  const bool created = m_real.create_synced(path, bytes, mode);
+  step("after write and fsync of", path);
+  return created;
 }
 
 void CrashPointFileSystem::rename(const fs::path& from, const fs::path& to) {

@@ -5,7 +5,7 @@
 // order a save makes them: before a write, a write cut short (half the bytes), after a write and
 // its fsync, before a rename, after it, after a directory fsync, after a removal.
 
-#include <brix/checkpoint/file_system.hpp>
+#include <brix/util/file_system.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -18,14 +18,16 @@ namespace brix::checkpoint {
 /// DIR/latest"); it must not return (kill the process, or throw in tests).
 using CrashAction = std::function<void(const std::string& point)>;
 
-class CrashPointFileSystem final : public FileSystem {
+class CrashPointFileSystem final : public util::FileSystem {
 public:
   /// `crash_at` ≥ 1: the step to crash at, counted from 1 over this object's life.
-  CrashPointFileSystem(FileSystem& real, std::int64_t crash_at, CrashAction crash);
+  CrashPointFileSystem(util::FileSystem& real, std::int64_t crash_at, CrashAction crash);
 
   std::string read(const std::filesystem::path& path) override { return m_real.read(path); }
   std::optional<std::uint64_t> size(const std::filesystem::path& path) override { return m_real.size(path); }
+  std::optional<unsigned> permissions(const std::filesystem::path& path) override { return m_real.permissions(path); }
   void write_synced(const std::filesystem::path& path, std::string_view bytes) override;
+  bool create_synced(const std::filesystem::path& path, std::string_view bytes, std::optional<unsigned> mode) override;
   void rename(const std::filesystem::path& from, const std::filesystem::path& to) override;
   void sync_directory(const std::filesystem::path& dir) override;
   void create_directories(const std::filesystem::path& dir) override { m_real.create_directories(dir); }
@@ -41,7 +43,7 @@ private:
   void step(std::string_view what, const std::filesystem::path& path);
   [[noreturn]] void crash(std::string_view what, const std::filesystem::path& path);
 
-  FileSystem& m_real;
+  util::FileSystem& m_real;
   std::int64_t m_crash_at;
   CrashAction m_crash;
   std::int64_t m_steps = 0;

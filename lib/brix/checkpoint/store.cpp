@@ -18,7 +18,7 @@ constexpr const char* k_manifests = "manifests";
 
 } // namespace
 
-Store::Store(fs::path dir, FileSystem& fs) : m_dir(std::move(dir)), m_fs(fs) {}
+Store::Store(fs::path dir, util::FileSystem& fs) : m_dir(std::move(dir)), m_fs(fs) {}
 
 fs::path Store::chunk_path(std::string_view hash) const {
   return m_dir / k_chunks / std::string(hash.substr(0, 2)) / std::string(hash);
@@ -65,7 +65,7 @@ SaveResult Store::save(std::int64_t step, const nlohmann::ordered_json& layout, 
         m_fs.create_directories(dir);
         touched_dirs.insert(dir);
       }
-      const auto temp = dir / fmt::format("{}{}.{}", k_temp_prefix, chunk.hash, ::getpid());
+      const auto temp = dir / fmt::format("{}{}.{}", util::k_temp_prefix, chunk.hash, ::getpid());
       m_fs.write_synced(temp, file.bytes.substr(i * chunk_size, chunk.size));
       m_fs.rename(temp, path);
       ++result.chunks_written;
@@ -81,8 +81,8 @@ SaveResult Store::save(std::int64_t step, const nlohmann::ordered_json& layout, 
   }
   const auto text = manifest_text(manifest);
   result.manifest_path = manifest_path(step);
-  publish_file(m_fs, result.manifest_path, text);
-  publish_file(m_fs, m_dir / k_latest_name, manifest_name(step) + "\n");
+  util::write_atomically(m_fs, result.manifest_path, text, k_publish);
+  util::write_atomically(m_fs, m_dir / k_latest_name, manifest_name(step) + "\n", k_publish);
   result.bytes_written = manifest.new_bytes + text.size();
   return result;
 }

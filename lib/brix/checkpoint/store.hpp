@@ -13,7 +13,8 @@
 // of their directories), manifest (same), `latest` (same). A crash at any point leaves the
 // previous manifest and `latest` untouched and every chunk they name in place.
 
-#include <brix/checkpoint/file_system.hpp>
+#include <brix/util/atomic_file.hpp>
+#include <brix/util/file_system.hpp>
 #include <brix/checkpoint/manifest.hpp>
 
 #include <filesystem>
@@ -61,9 +62,12 @@ struct GcResult {
   std::string skipped; ///< why chunks were left alone (an unreadable manifest), empty when not
 };
 
+/// How the store publishes its manifests and `latest`: atomically, a failure being the job's.
+inline constexpr util::AtomicWriteOptions k_publish{.failure = util::WriteFailure::job_error};
+
 class Store {
 public:
-  explicit Store(std::filesystem::path dir, FileSystem& fs = local_file_system());
+  explicit Store(std::filesystem::path dir, util::FileSystem& fs = util::local_file_system());
 
   [[nodiscard]] const std::filesystem::path& dir() const { return m_dir; }
   /// Writes and publishes a checkpoint of `files` at `step`; chunks already in the store are
@@ -98,7 +102,7 @@ public:
 
 private:
   std::filesystem::path m_dir;
-  FileSystem& m_fs;
+  util::FileSystem& m_fs;
 };
 
 /// Whether `dir` looks like a brix store (has manifests/ or latest).
@@ -118,6 +122,6 @@ struct RestoreResult {
 /// checkpoints exist but none restores.
 [[nodiscard]] std::optional<RestoreResult> restore_latest(const std::filesystem::path& primary,
                                                           const std::optional<std::filesystem::path>& mirror,
-                                                          FileSystem& fs = local_file_system());
+                                                          util::FileSystem& fs = util::local_file_system());
 
 } // namespace brix::checkpoint

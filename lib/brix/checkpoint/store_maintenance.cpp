@@ -39,7 +39,7 @@ int Store::mirror_to(Store& mirror, const Manifest& manifest, bool repair) {
       if (touched.insert(dir).second) {
         target.create_directories(dir);
       }
-      const auto temp = dir / fmt::format("{}{}.{}", k_temp_prefix, chunk.hash, ::getpid());
+      const auto temp = dir / fmt::format("{}{}.{}", util::k_temp_prefix, chunk.hash, ::getpid());
       target.write_synced(temp, bytes);
       // Read back what the other file system stored before publishing it under its hash.
       if (sha256_hex(target.read(temp)) != chunk.hash) {
@@ -55,7 +55,7 @@ int Store::mirror_to(Store& mirror, const Manifest& manifest, bool repair) {
   }
   target.sync_directory(mirror.m_dir / "chunks");
   const auto text = manifest_text(manifest);
-  publish_file(target, mirror.manifest_path(manifest.step), text);
+  util::write_atomically(target, mirror.manifest_path(manifest.step), text, k_publish);
   if (parse_manifest(target.read(mirror.manifest_path(manifest.step)), "mirror").step != manifest.step) {
     throw JobError(fmt::format("{}: mirror manifest reads back wrong", mirror.manifest_path(manifest.step).string()));
   }
@@ -67,7 +67,7 @@ int Store::mirror_to(Store& mirror, const Manifest& manifest, bool repair) {
     // A damaged `latest` is replaced.
   }
   if (!latest || *latest <= manifest.step) {
-    publish_file(target, mirror.m_dir / k_latest_name, manifest_name(manifest.step) + "\n");
+    util::write_atomically(target, mirror.m_dir / k_latest_name, manifest_name(manifest.step) + "\n", k_publish);
   }
   return written;
 }
@@ -77,7 +77,7 @@ GcResult Store::collect_garbage(int keep_last) {
   const StoreLock lock(m_dir, StoreLock::Mode::exclusive);
   const auto remove_temps = [&](const fs::path& dir) {
     for (const auto& name : m_fs.list(dir)) {
-      if (name.starts_with(k_temp_prefix)) {
+      if (name.starts_with(util::k_temp_prefix)) {
         m_fs.remove(dir / name);
         ++result.temps_removed;
       }
@@ -118,7 +118,7 @@ GcResult Store::collect_garbage(int keep_last) {
   for (const auto& fan : m_fs.list(m_dir / "chunks")) {
     const auto dir = m_dir / "chunks" / fan;
     for (const auto& name : m_fs.list(dir)) {
-      const bool temp = name.starts_with(k_temp_prefix);
+      const bool temp = name.starts_with(util::k_temp_prefix);
       if (!temp && (!result.skipped.empty() || referenced.contains(name))) {
         continue;
       }
@@ -136,7 +136,7 @@ GcResult Store::collect_garbage(int keep_last) {
 }
 
 std::optional<RestoreResult> restore_latest(const fs::path& primary, const std::optional<fs::path>& mirror,
-                                            FileSystem& fs) {
+                                            util::FileSystem& fs) {
   // A store without `latest` holds no published checkpoint (a first save may have crashed).
   bool any_published = false;
   const auto attempt = [&](const fs::path& dir, std::string& problem) -> std::optional<RestoreResult> {

@@ -30,8 +30,9 @@ std::string stress_data(std::int64_t step, std::uint64_t bytes, std::uint64_t ch
 }
 
 int run_stress(const StressOptions& options, std::ostream& out) {
-  CrashPointFileSystem crashing(local_file_system(), options.crash_at, kill_self);
-  FileSystem& fs = options.crash_at > 0 ? static_cast<FileSystem&>(crashing) : local_file_system();
+  CrashPointFileSystem crashing(util::local_file_system(), options.crash_at, kill_self);
+  util::FileSystem& fs =
+      options.crash_at > 0 ? static_cast<util::FileSystem&>(crashing) : util::local_file_system();
   Store store(options.dir, fs);
   const auto latest = store.latest_step();
   const std::int64_t first = latest ? *latest + 1 : 0;

@@ -10,6 +10,7 @@
 #include <brix/launch/supervisor.hpp>
 #include <brix/launch/worker_env.hpp>
 #include <brix/monitor/event_log.hpp>
+#include <brix/monitor/job_dir.hpp>
 #include <brix/monitor/node_monitoring.hpp>
 #include <brix/net/store_server.hpp>
 #include <brix/util/clock.hpp>
@@ -50,9 +51,11 @@ private:
       throw Interrupted{signal};
     }
   }
+  /// The files of --log-dir.
+  [[nodiscard]] monitor::JobDirLayout job_dir() const { return monitor::JobDirLayout(m_log_dir); }
   std::unique_ptr<net::StoreServer> host_store(const std::string& address, int port);
   void connect(net::StoreClient& client);
-  std::vector<WorkerSpec> worker_specs(const World& world, const std::string& attempt_dir);
+  std::vector<WorkerSpec> worker_specs(const World& world, int attempt);
   std::optional<LaunchPlan> m_plan;
   void finish(net::StoreClient& client, int final_attempt);
   /// Node 0 hosts the job's monitor endpoint; every agent runs a node collector. Monitoring is
@@ -127,7 +130,7 @@ void Agent::connect(net::StoreClient& client) {
   }
 }
 
-std::vector<WorkerSpec> Agent::worker_specs(const World& world, const std::string& attempt_dir) {
+std::vector<WorkerSpec> Agent::worker_specs(const World& world, int attempt) {
   const auto bindings = plan_bindings(m_nproc, m_options.bind, m_options.topology_xml);
   const auto plan_envs = m_plan ? plan_environment(*m_plan, world)
                                 : std::vector<std::map<std::string, std::string>>();
@@ -147,9 +150,9 @@ std::vector<WorkerSpec> Agent::worker_specs(const World& world, const std::strin
     spec.rank = first + local;
     spec.local_rank = local;
     spec.argv = m_command;
-    spec.stdout_path = fmt::format("{}/rank_{}.out", attempt_dir, spec.rank);
-    spec.stderr_path = fmt::format("{}/rank_{}.err", attempt_dir, spec.rank);
-    spec.error_file = fmt::format("{}/rank_{}.error.json", attempt_dir, spec.rank);
+    spec.stdout_path = job_dir().rank_file(attempt, spec.rank, "out");
+    spec.stderr_path = job_dir().rank_file(attempt, spec.rank, "err");
+    spec.error_file = job_dir().rank_file(attempt, spec.rank, "error.json");
     std::filesystem::remove(spec.error_file);
     spec.cpus = bindings[local].cpus;
     spec.numa_node = bindings[local].numa_node;
@@ -160,7 +163,7 @@ std::vector<WorkerSpec> Agent::worker_specs(const World& world, const std::strin
     context.max_restarts = m_options.max_restarts;
     context.master_addr = m_options.master_addr.empty() ? m_node0 : m_options.master_addr;
     context.error_file = spec.error_file;
-    context.log_dir = attempt_dir;
+    context.log_dir = job_dir().attempt_dir(attempt);
     context.store_addr = m_node0;
     context.node_address = m_self;
     context.store_port = m_store_port;
@@ -223,7 +226,7 @@ void Agent::log_event(const monitor::Event& event) {
     return;
   }
   try {
-    monitor::EventLog(monitor::event_log_path(m_log_dir)).append(event);
+    monitor::EventLog(job_dir().event_log()).append(event);
   } catch (const JobError& e) {
     note(e.what());
   }
@@ -248,7 +251,7 @@ void Agent::record_attempt(const World& world) {
   try {
     write_job_record(m_log_dir, record);
   } catch (const std::exception& e) {
-    note(fmt::format("cannot write {}: {}", job_record_path(m_log_dir), e.what()));
+    note(fmt::format("cannot write {}: {}", job_dir().launch_record(), e.what()));
   }
 }
 
@@ -259,7 +262,7 @@ void Agent::record_stop(int attempt, const StopRecord& stop) {
   try {
     write_stop_record(m_log_dir, attempt, stop);
   } catch (const std::exception& e) {
-    note(fmt::format("cannot write {}: {}", stop_record_path(m_log_dir, attempt), e.what()));
+    note(fmt::format("cannot write {}: {}", job_dir().stop_record(attempt), e.what()));
   }
 }
 
@@ -340,15 +343,14 @@ int Agent::run() {
 
     for (int attempt = 0;; ++attempt) {
       const auto world = join_rendezvous(client, info, attempt, rendezvous);
-      const auto attempt_dir = fmt::format("{}/attempt_{}", m_log_dir, attempt);
-      std::filesystem::create_directories(attempt_dir);
+      std::filesystem::create_directories(job_dir().attempt_dir(attempt));
       record_attempt(world);
       if (me == 0) {
         note(fmt::format("attempt {}: {} node(s), {} rank(s), master {}:{}, run id {}, logs {}",
                          attempt, world.nodes.size(), world.world_size(), rendezvous.master_addr,
                          world.master_port, m_run_id, m_log_dir));
       }
-      const auto specs = worker_specs(world, attempt_dir);
+      const auto specs = worker_specs(world, attempt);
       AttemptResult result;
       {
         LogPump pump;

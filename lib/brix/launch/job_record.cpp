@@ -1,8 +1,8 @@
 #include <brix/launch/job_record.hpp>
 
+#include <brix/monitor/job_dir.hpp>
 #include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
-#include <brix/util/strings.hpp>
 
 #include <algorithm>
 #include <filesystem>
@@ -72,18 +72,12 @@ std::vector<std::string> own_launch_args() {
   return args;
 }
 
-std::string job_record_path(const std::string& job_dir) { return job_dir + "/launch.json"; }
-
-std::string stop_record_path(const std::string& job_dir, int attempt) {
-  return fmt::format("{}/attempt_{}/stop.json", job_dir, attempt);
-}
-
 void write_job_record(const std::string& job_dir, const JobRecord& record) {
-  util::write_file_atomically(job_record_path(job_dir), record.to_json().dump(2) + "\n");
+  util::write_file_atomically(monitor::JobDirLayout(job_dir).launch_record(), record.to_json().dump(2) + "\n");
 }
 
 std::optional<JobRecord> read_job_record(const std::string& job_dir) {
-  const auto path = job_record_path(job_dir);
+  const auto path = monitor::JobDirLayout(job_dir).launch_record();
   const auto json = read_json_file(path);
   if (!json) {
     return std::nullopt;
@@ -96,28 +90,24 @@ std::optional<JobRecord> read_job_record(const std::string& job_dir) {
 }
 
 void write_stop_record(const std::string& job_dir, int attempt, const StopRecord& record) {
-  util::write_file_atomically(stop_record_path(job_dir, attempt), record.to_json().dump(2) + "\n");
+  util::write_file_atomically(monitor::JobDirLayout(job_dir).stop_record(attempt), record.to_json().dump(2) + "\n");
 }
 
 std::vector<AttemptStop> read_stop_records(const std::string& job_dir) {
   std::vector<AttemptStop> stops;
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(job_dir, error)) {
-    const auto name = entry.path().filename().string();
-    if (!name.starts_with("attempt_")) {
-      continue;
-    }
-    const auto attempt = util::parse_int(name.substr(8));
+    const auto attempt = monitor::JobDirLayout::attempt_of(entry.path().filename().string());
     if (!attempt) {
       continue;
     }
-    const auto path = stop_record_path(job_dir, static_cast<int>(*attempt));
+    const auto path = monitor::JobDirLayout(job_dir).stop_record(*attempt);
     const auto json = read_json_file(path);
     if (!json) {
       continue;
     }
     try {
-      stops.push_back({static_cast<int>(*attempt), StopRecord::from_json(*json)});
+      stops.push_back({*attempt, StopRecord::from_json(*json)});
     } catch (const nlohmann::json::exception& e) {
       throw InputError(fmt::format("{}: unexpected content ({})", path, e.what()));
     }

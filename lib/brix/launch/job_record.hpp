@@ -2,7 +2,8 @@
 // What `brix launch` leaves in its log directory for `brix recover JOB_DIR`:
 //   JOB_DIR/launch.json            the latest attempt's world: run id, Slurm job id, nodes, ...
 //   JOB_DIR/attempt_N/stop.json    why attempt N ended (the StopRecord every agent agreed on)
-// Both are written atomically by one agent (node 0; for a lost node 0, node 1).
+// Both are written atomically by one agent (node 0; for a lost node 0, node 1). Their names come
+// from monitor/job_dir.hpp, like every file of the job directory.
 
 #include <brix/launch/rendezvous.hpp>
 #include <brix/launch/stop_record.hpp>
@@ -32,11 +33,6 @@ struct JobRecord {
 
 /// This process's arguments after the word `launch` (from /proc/self/cmdline); empty when unreadable.
 [[nodiscard]] std::vector<std::string> own_launch_args();
-
-/// JOB_DIR/launch.json
-[[nodiscard]] std::string job_record_path(const std::string& job_dir);
-/// JOB_DIR/attempt_N/stop.json
-[[nodiscard]] std::string stop_record_path(const std::string& job_dir, int attempt);
 
 void write_job_record(const std::string& job_dir, const JobRecord& record);
 /// nullopt when the file does not exist; InputError naming the file when it is malformed.

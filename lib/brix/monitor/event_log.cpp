@@ -104,8 +104,6 @@ Event parse_event_line(std::string_view text, std::string_view file, int line) {
   return event;
 }
 
-std::string event_log_path(const std::string& job_dir) { return job_dir + "/events.jsonl"; }
-
 EventLog::EventLog(std::string path) : m_path(std::move(path)) {
   m_fd = ::open(m_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (m_fd < 0) {

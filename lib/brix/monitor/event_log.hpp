@@ -53,9 +53,6 @@ struct Event {
 /// Parses one line; `file`/`line` locate errors.
 [[nodiscard]] Event parse_event_line(std::string_view text, std::string_view file, int line);
 
-/// JOB_DIR/events.jsonl
-[[nodiscard]] std::string event_log_path(const std::string& job_dir);
-
 /// Appends events to a log file, creating it; safe to share between threads.
 class EventLog {
 public:

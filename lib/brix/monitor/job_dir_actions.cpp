@@ -1,7 +1,8 @@
 #include <brix/monitor/job_dir_actions.hpp>
 
-#include <brix/monitor/atomic_file.hpp>
 #include <brix/monitor/clock.hpp>
+#include <brix/monitor/job_dir.hpp>
+#include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
 
 #include <fmt/format.h>
@@ -17,10 +18,8 @@ extern char** environ;
 
 namespace brix::monitor {
 
-std::string suspect_nodes_path(const std::string& job_dir) { return job_dir + "/suspect-nodes.json"; }
-
 std::vector<SuspectNode> read_suspect_nodes(const std::string& job_dir) {
-  const auto path = suspect_nodes_path(job_dir);
+  const auto path = JobDirLayout(job_dir).suspect_nodes();
   std::ifstream in(path);
   std::vector<SuspectNode> out;
   if (!in) {
@@ -40,7 +39,7 @@ std::vector<SuspectNode> read_suspect_nodes(const std::string& job_dir) {
 }
 
 JobDirActions::JobDirActions(std::string job_dir)
-    : m_job_dir(std::move(job_dir)), m_log(event_log_path(m_job_dir)), m_suspects(read_suspect_nodes(m_job_dir)) {}
+    : m_job_dir(std::move(job_dir)), m_log(JobDirLayout(m_job_dir).event_log()), m_suspects(read_suspect_nodes(m_job_dir)) {}
 
 JobDirActions::~JobDirActions() { reap(); }
 
@@ -93,7 +92,8 @@ void JobDirActions::suspect(const std::string& node, const std::string& reason, 
     nodes.push_back({{"node", item.node}, {"reason", item.reason}, {"time", item.time}});
   }
   const nlohmann::ordered_json document{{"brix_suspect_nodes", 1}, {"nodes", std::move(nodes)}};
-  write_file_atomically(suspect_nodes_path(m_job_dir), document.dump(2) + "\n");
+  util::write_file_atomically(JobDirLayout(m_job_dir).suspect_nodes(), document.dump(2) + "\n",
+                              {.failure = util::WriteFailure::job_error});
 }
 
 } // namespace brix::monitor

@@ -17,8 +17,6 @@ struct SuspectNode {
   double time = 0;
 };
 
-/// JOB_DIR/suspect-nodes.json
-[[nodiscard]] std::string suspect_nodes_path(const std::string& job_dir);
 /// The suspect list (empty when the file does not exist); InputError when malformed.
 [[nodiscard]] std::vector<SuspectNode> read_suspect_nodes(const std::string& job_dir);
 

@@ -1,6 +1,7 @@
 #include <brix/monitor/live.hpp>
 
 #include <brix/monitor/clock.hpp>
+#include <brix/monitor/job_dir.hpp>
 #include <brix/monitor/snapshot.hpp>
 #include <brix/monitor/prometheus.hpp>
 #include <brix/monitor/view.hpp>
@@ -24,7 +25,7 @@ namespace {
 
 class FileSnapshotSource final : public SnapshotSource {
 public:
-  explicit FileSnapshotSource(std::string job_dir) : m_path(snapshot_path(job_dir)) {}
+  explicit FileSnapshotSource(std::string job_dir) : m_path(JobDirLayout(job_dir).snapshot()) {}
   Snapshot fetch() override { return read_snapshot_file(m_path); }
 
 private:
@@ -77,7 +78,7 @@ std::unique_ptr<SnapshotSource> open_snapshot_source(const std::string& target, 
   }
   if (target.find(':') == std::string::npos) {
     throw InputError(fmt::format("'{}' is neither a job directory nor HOST:PORT (expected JOB_DIR or the "
-                                 "endpoint's HOST:PORT, see JOB_DIR/monitor/endpoint)", target));
+                                 "endpoint's HOST:PORT, see {})", target, JobDirLayout("JOB_DIR").endpoint()));
   }
   auto endpoint = net::parse_host_port(target, "", "brix monitor");
   return std::make_unique<EndpointSnapshotSource>(std::move(endpoint), find_token(token_file, ""));

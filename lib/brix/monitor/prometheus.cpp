@@ -1,6 +1,6 @@
 #include <brix/monitor/prometheus.hpp>
 
-#include <brix/monitor/atomic_file.hpp>
+#include <brix/util/atomic_file.hpp>
 
 #include <fmt/format.h>
 #include <cctype>
@@ -203,7 +203,9 @@ std::string write_textfile(const std::string& dir, const std::string& job, const
     name += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '_';
   }
   const auto path = fmt::format("{}/brix_{}.prom", dir, name);
-  write_file_atomically(path, text);
+  // Rewritten every refresh, so a power loss that keeps the previous version loses nothing: no
+  // directory fsync (see endpoint.cpp's snapshot).
+  util::write_file_atomically(path, text, {.sync_directory = false, .failure = util::WriteFailure::job_error});
   return path;
 }
 

@@ -1,8 +1,8 @@
 #include <brix/monitor/snapshot.hpp>
 
-#include <brix/monitor/atomic_file.hpp>
 #include <brix/monitor/json_fields.hpp>
 #include <brix/monitor/node_sample.hpp>
+#include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
 
 #include <fmt/format.h>
@@ -186,8 +186,6 @@ Snapshot snapshot_from_json(const nlohmann::json& in, const std::string& source)
   }
 }
 
-std::string snapshot_path(const std::string& job_dir) { return job_dir + "/monitor/snapshot.json"; }
-
 Snapshot read_snapshot_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) {
@@ -210,7 +208,8 @@ plan::MeasuredStages measured_stages(const Snapshot& snapshot) {
 }
 
 void write_measured_stages(const std::string& path, const Snapshot& snapshot) {
-  write_file_atomically(path, plan::measured_stages_yaml(measured_stages(snapshot)));
+  util::write_file_atomically(path, plan::measured_stages_yaml(measured_stages(snapshot)),
+                              {.failure = util::WriteFailure::job_error});
 }
 
 } // namespace brix::monitor

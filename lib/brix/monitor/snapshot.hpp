@@ -104,8 +104,6 @@ struct Snapshot {
 /// Writes measured_stages(snapshot) atomically; JobError when no stage was measured.
 void write_measured_stages(const std::string& path, const Snapshot& snapshot);
 
-/// JOB_DIR/monitor/snapshot.json
-[[nodiscard]] std::string snapshot_path(const std::string& job_dir);
 /// Reads a snapshot file; InputError when missing or malformed.
 [[nodiscard]] Snapshot read_snapshot_file(const std::string& path);
 

@@ -1,6 +1,7 @@
 #include <brix/monitor/wire.hpp>
 
-#include <brix/monitor/atomic_file.hpp>
+#include <brix/monitor/job_dir.hpp>
+#include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/strings.hpp>
 
@@ -92,16 +93,17 @@ std::string find_token(const std::string& token_file, const std::string& job_dir
     return env;
   }
   if (!job_dir.empty()) {
-    if (auto token = read_file(job_dir + "/token"); token && !token->empty()) {
+    if (auto token = read_file(JobDirLayout(job_dir).token()); token && !token->empty()) {
       return *token;
     }
   }
   throw InputError(fmt::format("no job token: give --token-file, set BRIX_JOB_TOKEN{}",
-                               job_dir.empty() ? "" : fmt::format(" or create {}/token", job_dir)));
+                               job_dir.empty() ? "" : fmt::format(" or create {}", JobDirLayout(job_dir).token())));
 }
 
 void write_token(const std::string& job_dir, const std::string& token) {
-  write_file_atomically(job_dir + "/token", token + '\n', 0600);
+  util::write_file_atomically(JobDirLayout(job_dir).token(), token + '\n',
+                              {.mode = util::k_secret_mode, .failure = util::WriteFailure::job_error});
 }
 
 } // namespace brix::monitor

@@ -1,5 +1,6 @@
 #include <brix/recover/failures.hpp>
 
+#include <brix/monitor/job_dir.hpp>
 #include <brix/util/error.hpp>
 
 #include <algorithm>
@@ -25,7 +26,7 @@ Failure from_stop(const launch::AttemptStop& attempt_stop) {
   failure.time = stop.time;
   failure.attempt = attempt_stop.attempt;
   failure.node = stop.node;
-  failure.source = fmt::format("attempt_{}/stop.json", attempt_stop.attempt);
+  failure.source = monitor::JobDirLayout::relative().stop_record(attempt_stop.attempt);
   failure.message = stop.message;
   switch (stop.kind) {
   case launch::StopKind::failed:
@@ -56,7 +57,7 @@ std::optional<Failure> from_event(const monitor::Event& event) {
   failure.time = event.time;
   failure.node = event.node;
   failure.rank = event.rank;
-  failure.source = "events.jsonl";
+  failure.source = monitor::JobDirLayout::relative().event_log();
   failure.message = event.message;
   if (event.type == monitor::event_type::exit) {
     failure.signal = optional_int(event.details, "signal");
@@ -196,11 +197,11 @@ JobDir read_job_dir(const std::string& path) {
   job.path = path;
   job.launch = launch::read_job_record(path);
   job.stops = launch::read_stop_records(path);
-  const auto log = monitor::event_log_path(path);
+  const auto log = monitor::JobDirLayout(path).event_log();
   if (!job.launch && job.stops.empty() && !std::filesystem::exists(log)) {
-    throw InputError(fmt::format("{}: not a brix job directory (expected launch.json, "
-                                 "attempt_N/stop.json or events.jsonl written by brix launch)",
-                                 path));
+    const auto names = monitor::JobDirLayout::relative();
+    throw InputError(fmt::format("{}: not a brix job directory (expected {}, {} or {} written by brix launch)", path,
+                                 names.launch_record(), names.stop_record("N"), names.event_log()));
   }
   const auto events = monitor::read_events(log);
   job.failures = collect_failures(job.stops, events);

@@ -1,6 +1,7 @@
 #include <brix/recover/recover.hpp>
 
 #include <brix/launch/hostlist.hpp>
+#include <brix/monitor/job_dir.hpp>
 #include <brix/recover/planner.hpp>
 #include <brix/plan/plan_inputs.hpp>
 #include <brix/util/error.hpp>
@@ -52,7 +53,7 @@ bool replan_job(RecoveryReport& report, const std::string& plan_path, int restar
                        planner_search(context));
   report.nodes_needed = result.decision == ReplanDecision::impossible ? result.old_nodes : result.nodes;
   if (result.decision != ReplanDecision::unchanged && result.decision != ReplanDecision::impossible) {
-    report.new_plan_path = fmt::format("{}/recover-{}/plan.yaml", report.job_dir, restart);
+    report.new_plan_path = monitor::JobDirLayout(report.job_dir).recover_plan(restart);
     result.plan.path = report.new_plan_path;
     // The new plan lives in JOB_DIR: its sources must not depend on where it sits.
     for (auto* source : {&result.plan.model, &result.plan.cluster}) {
@@ -130,7 +131,7 @@ std::optional<std::string> prepare_checkpoint(RecoveryReport& report, const Reco
         step, new_layout.tp, new_layout.pp);
     return std::nullopt;
   }
-  const auto out = fmt::format("{}/recover-{}/checkpoint", report.job_dir, restart);
+  const auto out = monitor::JobDirLayout(report.job_dir).recover_checkpoint(restart);
   const auto command = fmt::format("brix shard weights --plan {} --in {} --out {}",
                                    report.new_plan_path, report.checkpoint->path, out);
   report.resume_from = out;
@@ -243,8 +244,8 @@ RecoveryReport recover_job(const RecoverOptions& options, const RecoverEnv& env)
                           : job.launch ? static_cast<int>(job.launch->nodes.size())
                                        : 0;
     if (report.nodes_needed == 0) {
-      throw InputError(fmt::format("{}: no launch.json and no --plan: cannot tell how many nodes "
-                                   "the job needs", options.job_dir));
+      throw InputError(fmt::format("{}: no {} and no --plan: cannot tell how many nodes the job needs",
+                                   options.job_dir, monitor::JobDirLayout::relative().launch_record()));
     }
   }
   if (static_cast<int>(report.usable_nodes.size()) < report.nodes_needed) {
@@ -266,7 +267,8 @@ RecoveryReport recover_job(const RecoverOptions& options, const RecoverEnv& env)
     return refuse(std::move(report),
                   fmt::format("restart budget spent: {} of {} relaunches used (see {}; raise "
                               "--max-restarts)",
-                              report.restarts_used, options.max_restarts, restarts_path(options.job_dir)));
+                              report.restarts_used, options.max_restarts,
+                              monitor::JobDirLayout(options.job_dir).restarts()));
   }
 
   RelaunchRequest request;

@@ -1,6 +1,7 @@
 #include <brix/recover/relaunch.hpp>
 
 #include <brix/launch/hostlist.hpp>
+#include <brix/monitor/job_dir.hpp>
 #include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
 
@@ -233,10 +234,8 @@ std::string shell_line(const std::vector<std::string>& argv) {
   return line;
 }
 
-std::string restarts_path(const std::string& job_dir) { return job_dir + "/recover-restarts.json"; }
-
 std::vector<nlohmann::json> read_restarts(const std::string& job_dir) {
-  const auto path = restarts_path(job_dir);
+  const auto path = monitor::JobDirLayout(job_dir).restarts();
   std::ifstream in(path);
   if (!in) {
     return {};
@@ -253,7 +252,7 @@ void record_restart(const std::string& job_dir, const nlohmann::json& entry) {
   auto relaunches = read_restarts(job_dir);
   relaunches.push_back(entry);
   const nlohmann::json document{{"brix_recover_restarts", 1}, {"relaunches", relaunches}};
-  util::write_file_atomically(restarts_path(job_dir), document.dump(2) + "\n");
+  util::write_file_atomically(monitor::JobDirLayout(job_dir).restarts(), document.dump(2) + "\n");
 }
 
 } // namespace brix::recover

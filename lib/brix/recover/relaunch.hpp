@@ -68,8 +68,6 @@ struct ResumeRewrite {
 /// A shell-ready line: words quoted where needed.
 [[nodiscard]] std::string shell_line(const std::vector<std::string>& argv);
 
-/// JOB_DIR/recover-restarts.json
-[[nodiscard]] std::string restarts_path(const std::string& job_dir);
 /// Relaunches recorded so far (0 without the file); InputError when it is malformed.
 [[nodiscard]] std::vector<nlohmann::json> read_restarts(const std::string& job_dir);
 /// Appends one relaunch (atomically rewrites the file).

@@ -2,64 +2,71 @@
 
 #include <brix/util/error.hpp>
 
+#include <atomic>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <filesystem>
 #include <fmt/format.h>
 #include <unistd.h>
 
 namespace brix::util {
 
+namespace fs = std::filesystem;
+
 namespace {
 
-[[noreturn]] void fail_write(const std::string& path, int error) {
-  throw InputError(located(path, 0, fmt::format("cannot write ({})", std::strerror(error)),
-                           "a writable path in an existing directory"));
+/// A name no other writer uses at the same time: the process id tells processes apart, the
+/// counter threads and successive writes. A name that exists anyway (a leftover of a crashed
+/// process that had the same id, a writer on another host of a shared file system) is skipped.
+fs::path temp_name(const fs::path& dir, const fs::path& target) {
+  static std::atomic<unsigned> counter{0};
+  return dir / fmt::format("{}{}.{}.{}", k_temp_prefix, target.filename().string(), ::getpid(), counter++);
+}
+
+/// Names tried before giving up: only as many leftovers as crashed writers can collide.
+constexpr int k_max_names = 100;
+
+void write_through(FileSystem& fs, const fs::path& path, std::string_view bytes, const AtomicWriteOptions& options) {
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  const auto mode = options.mode ? options.mode : fs.permissions(path);
+  fs::path temp = temp_name(dir, path);
+  for (int tries = 1; !fs.create_synced(temp, bytes, mode); ++tries) {
+    if (tries == k_max_names) {
+      throw FileError(temp, "cannot create", EEXIST);
+    }
+    temp = temp_name(dir, path);
+  }
+  try {
+    fs.rename(temp, path);
+  } catch (const FileError&) {
+    try {
+      fs.remove(temp);
+    } catch (const FileError&) {
+      // The rename's failure is the one to report.
+    }
+    throw;
+  }
+  if (options.sync_directory) {
+    fs.sync_directory(dir);
+  }
 }
 
 } // namespace
 
-void write_file_atomically(const std::string& path, std::string_view content) {
-  const std::filesystem::path target(path);
-  const std::filesystem::path directory = target.has_parent_path() ? target.parent_path() : ".";
-  std::string temp = (directory / ("." + target.filename().string() + ".XXXXXX")).string();
-  const int fd = ::mkstemp(temp.data());
-  if (fd < 0) {
-    fail_write(path, errno);
-  }
-  std::size_t written = 0;
-  while (written < content.size()) {
-    const auto n = ::write(fd, content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR) {
-      continue;
+void write_atomically(FileSystem& fs, const fs::path& path, std::string_view bytes, const AtomicWriteOptions& options) {
+  try {
+    write_through(fs, path, bytes, options);
+  } catch (const FileError& error) {
+    const auto why = std::strerror(error.error_number());
+    if (options.failure == WriteFailure::input_error) {
+      throw InputError(located(path.string(), 0, fmt::format("cannot write ({})", why),
+                               "a writable path in an existing directory"));
     }
-    if (n <= 0) {
-      const int error = errno;
-      ::close(fd);
-      ::unlink(temp.c_str());
-      fail_write(path, error);
-    }
-    written += static_cast<std::size_t>(n);
+    throw FileError(path, "cannot write", error.error_number());
   }
-  // mkstemp creates 0600; output files are ordinary files (umask applies).
-  const mode_t mask = ::umask(0);
-  ::umask(mask);
-  ::fchmod(fd, 0666 & ~mask);
-  const bool synced = ::fsync(fd) == 0;
-  const int sync_error = errno;
-  if (::close(fd) != 0 || !synced) {
-    const int error = synced ? errno : sync_error;
-    ::unlink(temp.c_str());
-    fail_write(path, error);
-  }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    ::unlink(temp.c_str());
-    fail_write(path, error);
-  }
+}
+
+void write_file_atomically(const std::string& path, std::string_view bytes, const AtomicWriteOptions& options) {
+  write_atomically(local_file_system(), path, bytes, options);
 }
 
 } // namespace brix::util
