@@ -123,7 +123,7 @@ TEST_CASE("launch::StoreJobChannel") {
   world.nodes = {agent(0, 2, 1), agent(1, 2, 1)};
   auto client0 = fixture.client();
   auto client1 = fixture.client();
-  brix::testing::FakeClock clock;
+  brix::test::FakeClock clock;
   JobChannelOptions options{10s, 1s};
   StoreJobChannel node0(client0, world, 0, options, clock);
   StoreJobChannel node1(client1, world, 1, options, clock);

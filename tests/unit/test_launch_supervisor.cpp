@@ -19,7 +19,7 @@ namespace {
 /// Processes that exist only as pids; they exit when the test says or when signalled.
 class FakeProcesses final : public ProcessControl, public EventSource {
 public:
-  explicit FakeProcesses(brix::testing::FakeClock& clock) : m_clock(clock) {}
+  explicit FakeProcesses(brix::test::FakeClock& clock) : m_clock(clock) {}
 
   std::set<int> ignore_term; ///< pids that survive SIGTERM
   std::vector<std::pair<int, int>> signals; ///< (pid, signal) as sent
@@ -76,7 +76,7 @@ public:
   }
 
 private:
-  brix::testing::FakeClock& m_clock;
+  brix::test::FakeClock& m_clock;
 };
 
 /// One-node channel: the first record posted wins; success of this node means done.
@@ -132,7 +132,7 @@ SupervisorOptions options() {
 } // namespace
 
 TEST_CASE("launch::Supervisor") {
-  brix::testing::FakeClock clock;
+  brix::test::FakeClock clock;
   FakeProcesses processes(clock);
   FakeChannel channel;
   auto settings = options();

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 using namespace brix::probe;
-using probe_test::probe_fixture;
+using brix::test::probe_fixture;
 namespace fs = std::filesystem;
 
 namespace {

@@ -35,7 +35,7 @@ VerbsPort port(int state, int width, int speed, std::uint32_t speed_ex = 0) {
 } // namespace
 
 TEST_CASE("probe::live verbs override the topology's port infos (FakeVerbs)") {
-  const auto topology = HwlocTopology::load_xml(probe_test::fixture("dgx-h100.xml"));
+  const auto topology = HwlocTopology::load_xml(brix::test::hwloc_fixture("dgx-h100.xml"));
   // Verbs say mlx5_0 runs XDR 4X (speed_ex) and mlx5_1 is in INIT; the rest come from hwloc.
   StaticVerbs verbs({true,
                      "2 RDMA adapters (verbs)",
@@ -63,7 +63,7 @@ TEST_CASE("probe::live verbs override the topology's port infos (FakeVerbs)") {
 }
 
 TEST_CASE("probe::driver GPUs enrich hwloc's GPUs by bus id") {
-  const auto topology = HwlocTopology::load_xml(probe_test::fixture("dgx-h100.xml"));
+  const auto topology = HwlocTopology::load_xml(brix::test::hwloc_fixture("dgx-h100.xml"));
   GpuDriverScan scan;
   scan.available = true;
   scan.status = "1 GPU (NVML)";

@@ -11,8 +11,8 @@
 #include <fstream>
 
 using namespace brix::probe;
-using probe_test::fixture;
-using probe_test::probe_fixture;
+using brix::test::hwloc_fixture;
+using brix::test::probe_fixture;
 
 namespace {
 PathClass path_to(const Gpu& gpu, const std::string& nic) {
@@ -141,7 +141,7 @@ TEST_CASE("probe::faulty fixture: adapter down, GPU at x8") {
 }
 
 TEST_CASE("probe::classify_path walks parent chains of I/O objects") {
-  const auto topology = HwlocTopology::load_xml(fixture("dgx-a100.xml"));
+  const auto topology = HwlocTopology::load_xml(hwloc_fixture("dgx-a100.xml"));
   const auto scan = scan_topology(topology);
   REQUIRE(scan.gpus.size() == 8);
   REQUIRE(scan.nics.size() == 10);
