@@ -98,8 +98,8 @@ TEST_CASE("monitor::render_prometheus") {
 }
 
 TEST_CASE("monitor::measured stage times round-trip - errors name the line") {
-  const auto dir = brix::test::make_temp_dir();
-  const auto path = dir + "/measured.yaml";
+  const brix::test::TempDir dir;
+  const auto path = dir.file("measured.yaml");
   write_measured_stages(path, sample_snapshot());
   const auto measured = brix::plan::read_measured_stages(path);
   REQUIRE(measured.stages.size() == 1);
@@ -113,7 +113,6 @@ TEST_CASE("monitor::measured stage times round-trip - errors name the line") {
     bad << "brix_measured: 1\nstages:\n  - {stage: 0, compute_seconds: -1, step_seconds: 1}\n";
   }
   CHECK_THROWS_WITH_AS((void)brix::plan::read_measured_stages(path), doctest::Contains("measured.yaml:3:"), brix::InputError);
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("monitor::wire hello and tokens") {
@@ -132,10 +131,10 @@ TEST_CASE("monitor::wire hello and tokens") {
 }
 
 TEST_CASE("monitor::MonitorEndpoint over real TCP: viewers with the token get snapshots, others are refused and logged") {
-  const auto dir = brix::test::make_temp_dir();
+  const brix::test::TempDir dir;
   SystemClock clock;
   EndpointOptions options;
-  options.job_dir = dir;
+  options.job_dir = dir.path().string();
   options.token = "secret-token";
   options.interval = 0.1;
   options.monitor.job = "tcp-test";
@@ -156,8 +155,7 @@ TEST_CASE("monitor::MonitorEndpoint over real TCP: viewers with the token get sn
   }
   CHECK(refused_logged);
   endpoint.stop();
-  CHECK(read_snapshot_file(snapshot_path(dir)).job == "tcp-test");
-  std::filesystem::remove_all(dir);
+  CHECK(read_snapshot_file(snapshot_path(dir.path().string())).job == "tcp-test");
 }
 
 TEST_CASE("net::HttpServer serves GET and HEAD, refuses other methods") {
@@ -190,18 +188,19 @@ TEST_CASE("net::HttpServer serves GET and HEAD, refuses other methods") {
 }
 
 TEST_CASE("monitor::JobDirActions: events, real hooks and the suspect list for recover") {
-  const auto dir = brix::test::make_temp_dir();
+  const brix::test::TempDir temp;
+  const auto dir = temp.path().string();
   {
     JobDirActions actions(dir);
     actions.event(Event{5, "threshold", "n2", 3, "rule x"});
     actions.hook("echo \"$BRIX_RULE $BRIX_STATE\" > \"$OUT_FILE\"",
-                 {{"BRIX_RULE", "inter_node_latency"}, {"BRIX_STATE", "abnormal"}, {"OUT_FILE", dir + "/hook.out"}});
+                 {{"BRIX_RULE", "inter_node_latency"}, {"BRIX_STATE", "abnormal"}, {"OUT_FILE", temp.file("hook.out")}});
     actions.suspect("n2", "rule inter_node_latency abnormal on rank 3", 6);
     actions.suspect("n2", "again", 7); // once per node
   }
   std::string text;
   for (int i = 0; i < 100 && text.empty(); ++i) { // the hook runs asynchronously: up to 5 s
-    std::ifstream in(dir + "/hook.out");
+    std::ifstream in(temp.file("hook.out"));
     std::getline(in, text);
     if (text.empty()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -221,5 +220,4 @@ TEST_CASE("monitor::JobDirActions: events, real hooks and the suspect list for r
     again.suspect("n5", "xid", 8);
   }
   CHECK(read_suspect_nodes(dir).size() == 2);
-  std::filesystem::remove_all(dir);
 }

@@ -47,8 +47,8 @@ TEST_CASE("monitor::parse_report") {
 }
 
 TEST_CASE("monitor::Reporter sends to the collector socket - the kernel tells the pid") {
-  const auto dir = brix::test::make_temp_dir();
-  const auto path = dir + "/monitor.sock";
+  const brix::test::TempDir dir;
+  const auto path = dir.file("monitor.sock");
   ProgressReport report;
   report.step = 11;
   report.step_seconds = 0.25;
@@ -80,14 +80,13 @@ TEST_CASE("monitor::Reporter sends to the collector socket - the kernel tells th
     CHECK(sent < 2000);
     CHECK(reporter.dropped() == 2);
   }
-  std::filesystem::remove_all(dir);
   CHECK_FALSE(Reporter().enabled());
   CHECK_THROWS_AS(DatagramReceiver(std::string(200, 'x')), brix::JobError);
 }
 
 TEST_CASE("monitor::EventLog appends and reads back - a torn last line is skipped") {
-  const auto dir = brix::test::make_temp_dir();
-  const auto path = event_log_path(dir);
+  const brix::test::TempDir dir;
+  const auto path = event_log_path(dir.path().string());
   {
     EventLog log(path);
     log.append(make_exit_event(10.5, "node1", 3, std::nullopt, SIGKILL));
@@ -119,6 +118,5 @@ TEST_CASE("monitor::EventLog appends and reads back - a torn last line is skippe
     more << "ining\"}\nnot json\n";
   }
   CHECK_THROWS_WITH_AS((void)read_events(path), doctest::Contains(":5: malformed event"), brix::InputError);
-  CHECK(read_events(dir + "/missing.jsonl").empty());
-  std::filesystem::remove_all(dir);
+  CHECK(read_events(dir.file("missing.jsonl")).empty());
 }

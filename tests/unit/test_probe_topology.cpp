@@ -1,4 +1,5 @@
 #include "probe_fixtures.hpp"
+#include "temp_dir.hpp"
 
 #include <brix/probe/hwloc_scan.hpp>
 #include <brix/probe/topology_sources.hpp>
@@ -208,12 +209,10 @@ TEST_CASE("probe::adapters far from every GPU are all compute adapters") {
   </object>
 </topology>
 )";
-  const std::string path = (std::filesystem::temp_directory_path() / "brix-pcie-server.xml").string();
-  std::ofstream(path) << xml;
+  const brix::test::TempDir dir;
   brix::probe::ProbeRequest request;
-  request.topology_file = path;
+  request.topology_file = dir.write("pcie-server.xml", xml);
   const auto report = brix::probe::probe_node(request);
-  std::filesystem::remove(path);
   REQUIRE(report.gpus.size() == 1);
   CHECK(report.gpus[0].model == "NVIDIA L40S");
   CHECK(report.gpus[0].pcie_width == 16);

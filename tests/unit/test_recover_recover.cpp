@@ -43,7 +43,8 @@ struct FakeSlurm {
 };
 
 struct JobFixture {
-  std::string dir = brix::test::make_temp_dir();
+  brix::test::TempDir temp;
+  std::string dir = temp.path().string();
   FakeSlurm slurm;
   std::optional<CheckpointFound> checkpoint = CheckpointFound{"brix", "/ckpt/step-40", 40, "complete"};
   std::vector<std::string> checked_dirs;
@@ -64,7 +65,6 @@ struct JobFixture {
     fs::create_directories(dir + "/attempt_0");
     launch::write_stop_record(dir, 0, lost);
   }
-  ~JobFixture() { fs::remove_all(dir); }
 
   RecoverEnv env() {
     RecoverEnv env;

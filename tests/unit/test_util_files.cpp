@@ -2,6 +2,8 @@
 #include <brix/util/dynamic_library.hpp>
 #include <brix/util/error.hpp>
 
+#include "temp_dir.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cstring>
@@ -13,9 +15,9 @@
 namespace fs = std::filesystem;
 
 TEST_CASE("util::write_file_atomically replaces the file and leaves no temporary") {
-  std::string pattern = (fs::temp_directory_path() / "brix-atomic-XXXXXX").string();
-  const fs::path dir = ::mkdtemp(pattern.data());
-  const auto path = (dir / "out.yaml").string();
+  const brix::test::TempDir temp;
+  const auto& dir = temp.path();
+  const auto path = temp.file("out.yaml");
   brix::util::write_file_atomically(path, "first\n");
   brix::util::write_file_atomically(path, "second\n");
   std::stringstream text;
@@ -24,7 +26,6 @@ TEST_CASE("util::write_file_atomically replaces the file and leaves no temporary
   CHECK(std::distance(fs::directory_iterator(dir), fs::directory_iterator{}) == 1);
   CHECK_THROWS_WITH_AS(brix::util::write_file_atomically((dir / "missing" / "x").string(), "x"),
                        doctest::Contains("missing/x: cannot write (No such file or directory)"), brix::InputError);
-  fs::remove_all(dir);
 }
 
 TEST_CASE("util::DynamicLibrary opens the first library that loads") {
