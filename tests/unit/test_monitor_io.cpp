@@ -10,12 +10,12 @@
 #include <brix/util/error.hpp>
 
 #include "temp_dir.hpp"
+#include "wait_until.hpp"
 
 #include <doctest/doctest.h>
 
 #include <filesystem>
 #include <fstream>
-#include <thread>
 #include <unistd.h>
 
 using namespace brix::monitor;
@@ -199,13 +199,10 @@ TEST_CASE("monitor::JobDirActions: events, real hooks and the suspect list for r
     actions.suspect("n2", "again", 7); // once per node
   }
   std::string text;
-  for (int i = 0; i < 100 && text.empty(); ++i) { // the hook runs asynchronously: up to 5 s
+  CHECK(brix::test::wait_until([&] { // the hook runs asynchronously: wait for its whole line
     std::ifstream in(temp.file("hook.out"));
-    std::getline(in, text);
-    if (text.empty()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
+    return std::getline(in, text) && !in.eof();
+  }));
   CHECK(text == "inter_node_latency abnormal");
   const auto events = read_events(event_log_path(dir));
   REQUIRE(events.size() == 1);
