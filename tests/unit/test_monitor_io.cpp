@@ -7,8 +7,10 @@
 #include <brix/monitor/prometheus.hpp>
 #include <brix/monitor/wire.hpp>
 #include <brix/net/http_server.hpp>
+#include <brix/probe/sources.hpp>
 #include <brix/util/error.hpp>
 
+#include "scoped_env.hpp"
 #include "temp_dir.hpp"
 #include "wait_until.hpp"
 
@@ -79,6 +81,28 @@ TEST_CASE("monitor::open_nvml reports unavailability instead of made-up figures"
     CHECK(readout.gpus.empty());
     CHECK(readout.reason.find("NVML") != std::string::npos);
   }
+}
+
+TEST_CASE("monitor::open_nvml honours BRIX_NVML_LIBRARY and reports its failure as the probe does") {
+  const brix::test::TempDir dir;
+  const auto missing = dir.file("libnvidia-ml.so.1"); // never created
+  const brix::test::ScopedEnv chosen("BRIX_NVML_LIBRARY", missing);
+  const auto readout = open_nvml()->read();
+  if (readout.available) {
+    // The chosen library comes first, not alone: a driver installed here answers after it.
+    MESSAGE("a system NVML answered after the missing " << missing);
+    return;
+  }
+  const std::string prefix = "NVML not available (no NVIDIA driver): ";
+  REQUIRE(readout.reason.starts_with(prefix));
+  const auto loader_message = readout.reason.substr(prefix.size());
+  CHECK(loader_message.find(missing) != std::string::npos); // the chosen library was tried first
+  const auto scan = brix::probe::make_system_gpu_driver()->scan();
+  std::string probe_text = scan.status;
+  for (const auto& warning : scan.warnings) {
+    probe_text += "\n" + warning;
+  }
+  CHECK_MESSAGE(probe_text.find("NVML: " + loader_message) != std::string::npos, probe_text);
 }
 
 TEST_CASE("monitor::render_prometheus") {
