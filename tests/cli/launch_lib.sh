@@ -26,19 +26,6 @@ count_files() { compgen -G "$1" | wc -l; }
 # have_files N GLOB: whether exactly N files match.
 have_files() { [ "$(count_files "$2")" -eq "$1" ]; }
 
-# wait_until SECONDS WHAT CMD...: polls CMD every 0.1 s; when it never held, fails naming WHAT.
-wait_until() {
-  local limit=$1 what=$2
-  shift 2
-  for _ in $(seq $((limit * 10))); do
-    "$@" && return 0
-    sleep 0.1
-  done
-  checks=$((checks + 1))
-  fail "$what: still not so after $limit s"
-  return 1
-}
-
 # expect_count WHAT ACTUAL EXPECTED
 expect_count() { checks=$((checks + 1)); [ "$2" -eq "$3" ] || fail "$1: $2, expected $3"; }
 

@@ -12,36 +12,30 @@ stop_monitor() {
 }
 trap 'stop_monitor; rm -rf "$work"' EXIT
 
-# wait_for FILE: up to 10 s.
-wait_for() {
-  for _ in $(seq 100); do [ -e "$1" ] && return 0; sleep 0.1; done
-  echo "FAIL: $1 did not appear" >&2; return 1
-}
-
 # start_monitor: endpoint + one collector for node-a; exports BRIX_MONITOR_SOCKET.
 start_monitor() {
   mkdir -p "$job"
   "$BRIX" monitor serve --job-dir "$job" --interval 0.2 --heartbeat-timeout 5 2>"$work/serve.err" &
   monitor_pids+=($!)
-  wait_for "$job/monitor/endpoint" || return 1
+  wait_for 10 "the endpoint's address file" test -e "$job/monitor/endpoint" || return 1
   "$BRIX" monitor collect --job-dir "$job" --node node-a --socket "$work/node-a.sock" --interval 0.2 \
     2>"$work/collect.err" &
   monitor_pids+=($!)
-  wait_for "$work/node-a.sock" || return 1
+  wait_for 10 "the collector's socket" test -e "$work/node-a.sock" || return 1
   export BRIX_MONITOR_SOCKET="$work/node-a.sock"
 }
 
-# run_ranks ARGS...: the fake ranks (see monitor_ranks.py --help); then waits (up to 30 s) until
-# the monitor has seen every rank exit, so their last reports are in.
-run_ranks() {
-  python3 "$BRIX_SOURCE_DIR/tests/cli/monitor_ranks.py" "$@" || return 1
-  for _ in $(seq 150); do
-    "$BRIX" monitor "$job" --once --format json 2>/dev/null | python3 -c '
+# every_rank_exited: whether the monitor has seen every rank exit (so their last reports are in).
+every_rank_exited() {
+  "$BRIX" monitor "$job" --once --format json 2>/dev/null | python3 -c '
 import json, sys
 ranks = json.load(sys.stdin)["ranks"]
-sys.exit(0 if ranks and all(r["state"] == "exited" for r in ranks) else 1)' && return 0
-    sleep 0.2
-  done
-  echo "FAIL: the monitor did not see every rank exit within 30 s" >&2
-  return 1
+sys.exit(0 if ranks and all(r["state"] == "exited" for r in ranks) else 1)'
+}
+
+# run_ranks ARGS...: the fake ranks (see monitor_ranks.py --help); then waits (up to 30 s) until
+# the monitor has seen every rank exit.
+run_ranks() {
+  python3 "$BRIX_SOURCE_DIR/tests/cli/monitor_ranks.py" "$@" || return 1
+  wait_for 30 "the monitor sees every rank exit" every_rank_exited
 }

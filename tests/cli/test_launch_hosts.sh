@@ -44,7 +44,7 @@ for node in 0 1; do
     --master-port "$master" --agent-timeout 2 --grace 2 --quiet -- sh -c "touch $work/up-lost.\$RANK; sleep 60; : $tag" 2>"$work/lost$node.err" &
   eval "agent$node=$!"
 done
-for _ in $(seq 300); do [ "$(count_files "$work/up-lost.*")" -eq 2 ] && break; sleep 0.1; done
+wait_for 30 "both workers started" have_files 2 "$work/up-lost.*"
 kill -KILL "$agent1"
 wait "$agent0" && rc=0 || rc=$?
 err=$(cat "$work/lost0.err")
@@ -59,7 +59,7 @@ for node in 0 1; do
     --master-port "$master" --grace 2 --quiet -- sh -c "touch $work/up-gone.\$RANK; sleep 60; : $tag" 2>"$work/gone$node.err" &
   eval "agent$node=$!"
 done
-for _ in $(seq 300); do [ "$(count_files "$work/up-gone.*")" -eq 2 ] && break; sleep 0.1; done
+wait_for 30 "both workers started" have_files 2 "$work/up-gone.*"
 kill -KILL "$agent0"
 wait "$agent1" && rc=0 || rc=$?
 err=$(cat "$work/gone1.err")
@@ -70,7 +70,7 @@ no_process_left "$tag"
 # Ports in use: clear errors naming the port.
 python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", 0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(30)' >"$work/held" &
 holder=$!
-for _ in $(seq 50); do [ -s "$work/held" ] && break; sleep 0.1; done
+wait_for 5 "the port holder printed its port" test -s "$work/held"
 held=$(cat "$work/held")
 run "$BRIX" launch --master-port "$held" -- true
 expect_rc 1 "master port in use"; expect_err "master port $held is already in use"

@@ -93,7 +93,7 @@ chmod +x "$work/graceful.sh"
 mkdir -p "$work/marks"
 MARKS=$work/marks "$BRIX" launch --nproc-per-node 4 --grace 10 --quiet -- "$work/graceful.sh" "$tag" 2>"$work/term.err" &
 agent=$!
-wait_until 30 "4 workers started" have_files 4 "$work/marks/up.*"
+wait_for 30 "4 workers started" have_files 4 "$work/marks/up.*"
 kill -TERM "$agent"
 wait "$agent" && rc=0 || rc=$?
 err=$(cat "$work/term.err")
@@ -107,7 +107,7 @@ no_process_left "$tag"
 rm -f "$work"/marks/*
 MARKS=$work/marks "$BRIX" launch --nproc-per-node 2 --grace 2 --quiet -- sh -c "trap '' TERM; touch \$MARKS/deaf.\$RANK; while :; do sleep 0.1; done; : $tag" 2>"$work/kill.err" &
 agent=$!
-wait_until 30 "2 workers ignoring SIGTERM started" have_files 2 "$work/marks/deaf.*"
+wait_for 30 "2 workers ignoring SIGTERM started" have_files 2 "$work/marks/deaf.*"
 start=$(date +%s%N)
 kill -TERM "$agent"
 wait "$agent" && rc=0 || rc=$?
@@ -123,7 +123,7 @@ no_process_left "$tag"
 rm -f "$work"/marks/*
 MARKS=$work/marks "$BRIX" launch --nproc-per-node 2 --quiet -- sh -c 'trap "touch \$MARKS/usr1.\$RANK" USR1; touch $MARKS/up.$RANK; i=0; while [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done' 2>"$work/usr1.err" &
 agent=$!
-wait_until 30 "2 workers trapping SIGUSR1 started" have_files 2 "$work/marks/up.*"
+wait_for 30 "2 workers trapping SIGUSR1 started" have_files 2 "$work/marks/up.*"
 kill -USR1 "$agent"
 wait "$agent" && rc=0 || rc=$?
 expect_rc 0 "SIGUSR1 forwarded, job finishes"
@@ -133,7 +133,7 @@ expect_count "workers that saw SIGUSR1" "$(count_files "$work/marks/usr1.*")" 2
 # background shell carries the tag too, so a surviving grandchild is seen).
 "$BRIX" launch --nproc-per-node 3 --quiet -- sh -c "sh -c 'sleep 60; : $tag' & touch $work/marks/bg.\$RANK; sleep 61; : $tag" 2>/dev/null &
 agent=$!
-wait_until 30 "3 workers with a background child started" have_files 3 "$work/marks/bg.*"
+wait_for 30 "3 workers with a background child started" have_files 3 "$work/marks/bg.*"
 checks=$((checks + 1))
 [ "$(pgrep -fx -- "sh -c sleep 60; : $tag" | wc -l)" -eq 3 ] || fail "the tagged grandchildren are not running"
 

@@ -63,8 +63,7 @@ rdzv=$(free_port); master=$(free_port)
 id=$(MARKS=$work/marks sbatch --parsable -N 4 -o "$work/term.out" "$wrapper" --nproc-per-node 2 \
   --grace 8 --rdzv-port "$rdzv" --master-port "$master" --log-dir "$work/term" -- \
   "$work/graceful.sh" "$tag")
-for _ in $(seq 150); do [ "$(count_files "$work/marks/up.*")" -eq 8 ] && break; sleep 0.1; done
-expect_count "workers up" "$(count_files "$work/marks/up.*")" 8
+wait_for 15 "8 workers up" have_files 8 "$work/marks/up.*"
 scancel "$id"
 wait_job "$id" 60
 out=$(cat "$work/term.out")

@@ -22,9 +22,9 @@ while time.monotonic() < deadline:  # 500 us one way: abnormal (> 200 us) for th
     report(step, 0.2, internode_latency="0.0005")
     step += 1
     time.sleep(0.2)
-    try:
-        if any(json.loads(line).get("rule") == "inter_node_latency" for line in open(sys.argv[2])):
-            time.sleep(1)  # a few more samples, then stop
+    try:  # reports go on until the rule has fired and the node is marked suspect
+        events = [json.loads(line) for line in open(sys.argv[2])]
+        if any(e.get("rule") == "inter_node_latency" for e in events) and any(e["type"] == "suspect" for e in events):
             break
     except FileNotFoundError:
         pass

@@ -1,4 +1,4 @@
-#include "temp_dir.hpp"
+#include <support/temp_dir.hpp>
 
 #include <brix/checkpoint/catalog.hpp>
 #include <brix/checkpoint/foreign.hpp>
@@ -18,10 +18,7 @@ using namespace brix::checkpoint;
 
 namespace {
 
-struct Dir {
-  fs::path path = brix::test::make_temp_dir();
-  ~Dir() { fs::remove_all(path); }
-};
+using Dir = brix::test::TempDir;
 
 void write(const fs::path& path, const std::string& bytes) {
   fs::create_directories(path.parent_path());
@@ -61,57 +58,57 @@ TEST_CASE("checkpoint::step_from_name") {
 
 TEST_CASE("checkpoint::megatron") {
   Dir dir;
-  megatron_iteration(dir.path, 100, 2, 2);
-  megatron_iteration(dir.path, 200, 2, 2);
-  write(dir.path / "latest_checkpointed_iteration.txt", "200\n");
-  auto infos = list_checkpoints(dir.path, false);
+  megatron_iteration(dir.path(), 100, 2, 2);
+  megatron_iteration(dir.path(), 200, 2, 2);
+  write(dir.path() / "latest_checkpointed_iteration.txt", "200\n");
+  auto infos = list_checkpoints(dir.path(), false);
   REQUIRE(infos.size() == 2);
   CHECK(infos[0].format == "megatron");
   CHECK(infos[0].status == "complete");
   CHECK(infos[1].detail == "latest");
   CHECK(infos[1].layout["tensor_parallel"] == 2);
   CHECK(infos[1].layout["pipeline_parallel"] == 2);
-  CHECK(latest_good(dir.path, false)->step == 200);
+  CHECK(latest_good(dir.path(), false)->step == 200);
 
   SUBCASE("a save newer than the tracker is untracked: a warning of verify, not a failure") {
-    megatron_iteration(dir.path, 300, 1, 2); // unfinished: half its ranks
-    infos = list_checkpoints(dir.path, false);
+    megatron_iteration(dir.path(), 300, 1, 2); // unfinished: half its ranks
+    infos = list_checkpoints(dir.path(), false);
     REQUIRE(infos.size() == 3);
     CHECK(infos[2].status == "untracked");
     CHECK(infos[2].detail.find("latest_checkpointed_iteration.txt") != std::string::npos);
     CHECK(infos[1].status == "complete"); // its smaller grid does not count against the others
-    CHECK(latest_good(dir.path, false)->step == 200);
-    const auto report = verify_checkpoints(dir.path, false);
+    CHECK(latest_good(dir.path(), false)->step == 200);
+    const auto report = verify_checkpoints(dir.path(), false);
     CHECK(report.ok());
     REQUIRE(report.warnings.size() == 1);
     CHECK(report.warnings[0].step == 300);
     CHECK(render_verify_text(report, brix::util::Style{false}).find("warning: step 300: newer than") != std::string::npos);
   }
   SUBCASE("a missing rank directory") {
-    fs::remove_all(dir.path / "iter_0000200" / "mp_rank_01_001");
-    infos = list_checkpoints(dir.path, false);
+    fs::remove_all(dir.path() / "iter_0000200" / "mp_rank_01_001");
+    infos = list_checkpoints(dir.path(), false);
     CHECK(infos[1].status == "incomplete");
     CHECK(infos[1].detail == "missing mp_rank_01_001 (a 2 x 2 grid, from its own rank names)");
-    CHECK(latest_good(dir.path, false)->step == 100);
+    CHECK(latest_good(dir.path(), false)->step == 100);
   }
   SUBCASE("a missing rank seen only by comparing with a sibling iteration") {
-    fs::remove_all(dir.path / "iter_0000200" / "mp_rank_01_000");
-    fs::remove_all(dir.path / "iter_0000200" / "mp_rank_01_001");
-    infos = list_checkpoints(dir.path, false);
+    fs::remove_all(dir.path() / "iter_0000200" / "mp_rank_01_000");
+    fs::remove_all(dir.path() / "iter_0000200" / "mp_rank_01_001");
+    infos = list_checkpoints(dir.path(), false);
     CHECK(infos[1].status == "incomplete");
     CHECK(infos[1].detail == "missing mp_rank_01_000 and 1 more (a 2 x 2 grid, from iter_0000100)");
-    CHECK(latest_good(dir.path, false)->step == 100);
-    CHECK_FALSE(verify_checkpoints(dir.path, false).ok());
+    CHECK(latest_good(dir.path(), false)->step == 100);
+    CHECK_FALSE(verify_checkpoints(dir.path(), false).ok());
   }
   SUBCASE("a truncated rank file") {
-    write(dir.path / "iter_0000200" / "mp_rank_00_001" / "model_optim_rng.pt", std::string(100, 'z'));
-    infos = list_checkpoints(dir.path, false);
+    write(dir.path() / "iter_0000200" / "mp_rank_00_001" / "model_optim_rng.pt", std::string(100, 'z'));
+    infos = list_checkpoints(dir.path(), false);
     CHECK(infos[1].status == "corrupt");
     CHECK(infos[1].detail.find("mp_rank_00_001/model_optim_rng.pt") != std::string::npos);
   }
   SUBCASE("the tracker names a missing iteration") {
-    write(dir.path / "latest_checkpointed_iteration.txt", "400\n");
-    infos = list_checkpoints(dir.path, false);
+    write(dir.path() / "latest_checkpointed_iteration.txt", "400\n");
+    infos = list_checkpoints(dir.path(), false);
     REQUIRE(infos.size() == 3);
     CHECK(infos[2].status == "corrupt");
     CHECK(infos[2].step == 400);
@@ -131,49 +128,49 @@ std::string torch_save_with_args(int tp, int pp) {
 TEST_CASE("checkpoint::megatron rank grid from the checkpoint arguments") {
   Dir dir;
   // One iteration only, mp_rank_00 (tp 1 by its names) but its arguments say tp 2, pp 1.
-  write(dir.path / "iter_0000200" / "mp_rank_00" / "model_optim_rng.pt", torch_save_with_args(2, 1));
-  write(dir.path / "latest_checkpointed_iteration.txt", "200");
-  auto infos = list_checkpoints(dir.path, false);
+  write(dir.path() / "iter_0000200" / "mp_rank_00" / "model_optim_rng.pt", torch_save_with_args(2, 1));
+  write(dir.path() / "latest_checkpointed_iteration.txt", "200");
+  auto infos = list_checkpoints(dir.path(), false);
   REQUIRE(infos.size() == 1);
   CHECK(infos[0].status == "incomplete");
   CHECK(infos[0].detail ==
         "missing mp_rank_01 (a 2 grid, from the checkpoint's arguments (tensor/pipeline_model_parallel_size))");
-  write(dir.path / "iter_0000200" / "mp_rank_01" / "model_optim_rng.pt", torch_save_with_args(2, 1));
-  infos = list_checkpoints(dir.path, false);
+  write(dir.path() / "iter_0000200" / "mp_rank_01" / "model_optim_rng.pt", torch_save_with_args(2, 1));
+  infos = list_checkpoints(dir.path(), false);
   CHECK(infos[0].status == "complete");
   CHECK(infos[0].layout["tensor_parallel"] == 2);
 }
 
 TEST_CASE("checkpoint::dcp") {
   Dir dir;
-  const auto step = dir.path / "step_50";
+  const auto step = dir.path() / "step_50";
   write(step / "__0_0.distcp", "rank zero");
   write(step / "__1_0.distcp", "rank one");
   write(step / ".metadata", fake_dcp_metadata({"__0_0.distcp", "__1_0.distcp"}));
-  auto infos = list_checkpoints(dir.path, false);
+  auto infos = list_checkpoints(dir.path(), false);
   REQUIRE(infos.size() == 1);
   CHECK(infos[0].format == "dcp");
   CHECK(infos[0].step == 50);
   CHECK(infos[0].status == "complete");
   SUBCASE("a data file named by .metadata is missing") {
     fs::remove(step / "__1_0.distcp");
-    CHECK(list_checkpoints(dir.path, false)[0].status == "incomplete");
-    CHECK_FALSE(latest_good(dir.path, false));
+    CHECK(list_checkpoints(dir.path(), false)[0].status == "incomplete");
+    CHECK_FALSE(latest_good(dir.path(), false));
   }
   SUBCASE("a truncated .metadata") {
     const auto text = fake_dcp_metadata({"__0_0.distcp", "__1_0.distcp"});
     write(step / ".metadata", text.substr(0, text.size() - 5));
-    CHECK(list_checkpoints(dir.path, false)[0].status == "corrupt");
+    CHECK(list_checkpoints(dir.path(), false)[0].status == "corrupt");
   }
   SUBCASE("no .metadata yet: not recognised as a checkpoint") {
     fs::remove(step / ".metadata");
-    CHECK(list_checkpoints(dir.path, false).empty());
+    CHECK(list_checkpoints(dir.path(), false).empty());
   }
 }
 
 TEST_CASE("checkpoint::safetensors") {
   Dir dir;
-  const auto folder = dir.path / "checkpoint-300";
+  const auto folder = dir.path() / "checkpoint-300";
   fs::create_directories(folder);
   using brix::safetensors::Dtype;
   for (const auto* name : {"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}) {
@@ -182,7 +179,7 @@ TEST_CASE("checkpoint::safetensors") {
   }
   write(folder / "model.safetensors.index.json",
         R"({"metadata": {"total_size": 32}, "weight_map": {"w.1": "model-00001-of-00002.safetensors", "w.2": "model-00002-of-00002.safetensors"}})");
-  auto infos = list_checkpoints(dir.path, false);
+  auto infos = list_checkpoints(dir.path(), false);
   REQUIRE(infos.size() == 1);
   CHECK(infos[0].format == "safetensors");
   CHECK(infos[0].step == 300);
@@ -190,7 +187,7 @@ TEST_CASE("checkpoint::safetensors") {
   CHECK(infos[0].layout["tensors"] == 2);
   // Safetensors does not say which bytes are new: "-" and null, not the size again.
   CHECK_FALSE(infos[0].new_bytes);
-  CHECK(infos_to_json(dir.path, infos)["checkpoints"][0]["new_bytes"].is_null());
+  CHECK(infos_to_json(dir.path(), infos)["checkpoints"][0]["new_bytes"].is_null());
   std::istringstream table(render_infos_text(infos, brix::util::Style{false}));
   std::string header;
   std::getline(table, header);
@@ -200,13 +197,13 @@ TEST_CASE("checkpoint::safetensors") {
   CHECK(row[4] == "-");
   SUBCASE("a missing shard") {
     fs::remove(folder / "model-00002-of-00002.safetensors");
-    infos = list_checkpoints(dir.path, false);
+    infos = list_checkpoints(dir.path(), false);
     CHECK(infos[0].status == "incomplete");
     CHECK(infos[0].detail.find("model-00002-of-00002.safetensors") != std::string::npos);
   }
   SUBCASE("a truncated shard") {
     fs::resize_file(folder / "model-00001-of-00002.safetensors", fs::file_size(folder / "model-00001-of-00002.safetensors") - 4);
-    CHECK(list_checkpoints(dir.path, false)[0].status == "corrupt");
+    CHECK(list_checkpoints(dir.path(), false)[0].status == "corrupt");
   }
 }
 

@@ -1,4 +1,4 @@
-#include "temp_dir.hpp"
+#include <support/temp_dir.hpp>
 
 #include <brix/checkpoint/catalog.hpp>
 #include <brix/checkpoint/crash_points.hpp>
@@ -38,10 +38,7 @@ struct Crash {
 
 [[noreturn]] void throw_crash(const std::string& point) { throw Crash{point}; }
 
-struct Dir {
-  fs::path path = brix::test::make_temp_dir();
-  ~Dir() { fs::remove_all(path); }
-};
+using Dir = brix::test::TempDir;
 
 std::vector<SaveFile> files_of(const std::string& a, const std::string& b) {
   return {{"rank_0.bin", a}, {"rank_1.bin", b}};
@@ -92,7 +89,7 @@ TEST_CASE("checkpoint::manifest") {
 
 TEST_CASE("checkpoint::store incremental save and restore") {
   Dir dir;
-  Store store(dir.path);
+  Store store(dir.path());
   const auto a = bytes_of(64 * 1024, 1);
   auto b = bytes_of(40 * 1024 + 7, 2);
   const auto first = store.save(10, {{"world_size", 2}}, files_of(a, b), 4096);
@@ -138,15 +135,15 @@ TEST_CASE("checkpoint::store incremental save and restore") {
 
 TEST_CASE("checkpoint::store garbage collection") {
   Dir dir;
-  Store store(dir.path);
+  Store store(dir.path());
   std::string data = bytes_of(32 * 1024, 3);
   for (int step = 1; step <= 4; ++step) {
     data[static_cast<std::size_t>(step) * 4096] ^= 1; // one new chunk per save
     (void)store.save(step, {}, {{"state.bin", data}}, 4096);
   }
   // A crashed writer's leftover.
-  fs::create_directories(dir.path / "chunks" / "00");
-  std::ofstream(dir.path / "chunks" / "00" / ".tmp-00abc.1") << "partial";
+  fs::create_directories(dir.path() / "chunks" / "00");
+  std::ofstream(dir.path() / "chunks" / "00" / ".tmp-00abc.1") << "partial";
   const auto result = store.collect_garbage(2);
   CHECK(result.manifests_removed == 2);
   CHECK(result.temps_removed == 1);
@@ -172,14 +169,14 @@ TEST_CASE("checkpoint::store crash at every point keeps the previous checkpoint"
   Dir dir;
   const auto a = bytes_of(20000, 5);
   auto b = bytes_of(20000, 6);
-  (void)Store(dir.path).save(1, {}, files_of(a, b), 4096);
+  (void)Store(dir.path()).save(1, {}, files_of(a, b), 4096);
   b[100] ^= 1;
   b[15000] ^= 1;
   int crashes = 0;
   std::vector<std::string> points;
   for (int crash_at = 1;; ++crash_at) {
     CrashPointFileSystem crashing(brix::util::local_file_system(), crash_at, throw_crash);
-    Store writer(dir.path, crashing);
+    Store writer(dir.path(), crashing);
     bool crashed = false;
     try {
       (void)writer.save(2, {}, files_of(a, b), 4096);
@@ -187,7 +184,7 @@ TEST_CASE("checkpoint::store crash at every point keeps the previous checkpoint"
       crashed = true;
       points.push_back(crash.point);
     }
-    Store reader(dir.path);
+    Store reader(dir.path());
     const auto latest = reader.latest_step();
     REQUIRE(latest);
     INFO("crash at step " << crash_at << ": " << (crashed ? points.back() : "none"));
@@ -202,7 +199,7 @@ TEST_CASE("checkpoint::store crash at every point keeps the previous checkpoint"
     ++crashes;
     // Undo a published step 2 so the next trial crashes at a later point of the same save.
     fs::remove(reader.manifest_path(2));
-    std::ofstream(dir.path / "latest") << manifest_name(1) << "\n";
+    std::ofstream(dir.path() / "latest") << manifest_name(1) << "\n";
     (void)reader.collect_garbage(0);
   }
   CHECK(crashes > 8);
@@ -214,9 +211,9 @@ TEST_CASE("checkpoint::store crash at every point keeps the previous checkpoint"
                            "after rename to", "after fsync of directory"}) {
     CHECK_MESSAGE(seen(kind), kind);
   }
-  CHECK(points.front() == "crash point 1: after fsync of directory " + dir.path.string());
-  CHECK(points.back() == "crash point " + std::to_string(points.size()) + ": after fsync of directory " + dir.path.string());
-  CHECK(seen("before rename to " + (dir.path / "latest").string()));
+  CHECK(points.front() == "crash point 1: after fsync of directory " + dir.path().string());
+  CHECK(points.back() == "crash point " + std::to_string(points.size()) + ": after fsync of directory " + dir.path().string());
+  CHECK(seen("before rename to " + (dir.path() / "latest").string()));
 }
 
 TEST_CASE("checkpoint::parse_crash_at") {
@@ -230,8 +227,8 @@ TEST_CASE("checkpoint::parse_crash_at") {
 TEST_CASE("checkpoint::restore_latest falls back to the mirror") {
   Dir primary;
   Dir mirror;
-  Store store(primary.path);
-  Store copy(mirror.path);
+  Store store(primary.path());
+  Store copy(mirror.path());
   const auto a = bytes_of(9000, 7);
   const auto b = bytes_of(9000, 8);
   const auto saved = store.save(3, {}, files_of(a, b), 4096);
@@ -239,47 +236,47 @@ TEST_CASE("checkpoint::restore_latest falls back to the mirror") {
   CHECK(copy.latest_step() == 3);
   CHECK_FALSE(copy.check(copy.manifest(3), true));
 
-  auto result = restore_latest(primary.path, mirror.path);
+  auto result = restore_latest(primary.path(), mirror.path());
   REQUIRE(result);
   CHECK_FALSE(result->from_mirror);
 
   SUBCASE("primary corrupt") {
     std::ofstream(store.chunk_path(saved.manifest.files[0].chunks[1].hash), std::ios::binary) << std::string(4096, 'x');
-    result = restore_latest(primary.path, mirror.path);
+    result = restore_latest(primary.path(), mirror.path());
     REQUIRE(result);
     CHECK(result->from_mirror);
     CHECK(result->primary_problem.find("rank_0.bin") != std::string::npos);
     CHECK(result->files[0].bytes == a);
-    CHECK_THROWS_AS((void)restore_latest(primary.path, std::nullopt), brix::JobError);
+    CHECK_THROWS_AS((void)restore_latest(primary.path(), std::nullopt), brix::JobError);
     // Mirroring back without repair trusts the damaged chunk (right size); with repair it is
     // hashed and rewritten.
     CHECK(copy.mirror_to(store, copy.manifest(3)) == 0);
     CHECK(store.check(store.manifest(3), true));
     CHECK(copy.mirror_to(store, copy.manifest(3), true) == 1);
     CHECK_FALSE(store.check(store.manifest(3), true));
-    CHECK_FALSE(restore_latest(primary.path, mirror.path)->from_mirror);
+    CHECK_FALSE(restore_latest(primary.path(), mirror.path())->from_mirror);
   }
   SUBCASE("primary missing") {
-    fs::remove_all(primary.path);
-    result = restore_latest(primary.path, mirror.path);
+    fs::remove_all(primary.path());
+    result = restore_latest(primary.path(), mirror.path());
     REQUIRE(result);
     CHECK(result->from_mirror);
     CHECK(result->files[1].bytes == b);
   }
   SUBCASE("nothing saved yet") {
     Dir empty;
-    CHECK_FALSE(restore_latest(empty.path / "none", std::nullopt));
+    CHECK_FALSE(restore_latest(empty.path() / "none", std::nullopt));
   }
 }
 
 TEST_CASE("checkpoint::list_checkpoints brix store") {
   Dir dir;
-  Store store(dir.path);
+  Store store(dir.path());
   auto data = bytes_of(16384, 9);
   (void)store.save(5, {{"dp", 2}}, {{"state.bin", data}}, 4096);
   data[0] ^= 1;
   const auto second = store.save(6, {{"dp", 2}}, {{"state.bin", data}}, 4096);
-  auto infos = list_checkpoints(dir.path, true);
+  auto infos = list_checkpoints(dir.path(), true);
   REQUIRE(infos.size() == 2);
   CHECK(infos[0].format == "brix");
   CHECK(infos[0].status == "complete");
@@ -288,8 +285,8 @@ TEST_CASE("checkpoint::list_checkpoints brix store") {
   CHECK(infos[1].detail == "latest");
   CHECK(infos[1].layout["dp"] == 2);
   std::ofstream(store.chunk_path(second.manifest.files[0].chunks[0].hash), std::ios::binary) << std::string(4096, 'y');
-  infos = list_checkpoints(dir.path, true);
+  infos = list_checkpoints(dir.path(), true);
   CHECK(infos[1].status == "corrupt");
-  CHECK(latest_good(dir.path, true)->step == 5);
-  CHECK(latest_good(dir.path, false)->step == 6); // sizes alone cannot tell
+  CHECK(latest_good(dir.path(), true)->step == 5);
+  CHECK(latest_good(dir.path(), false)->step == 6); // sizes alone cannot tell
 }

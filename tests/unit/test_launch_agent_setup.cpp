@@ -3,6 +3,8 @@
 #include <brix/launch/stop_record.hpp>
 #include <brix/util/error.hpp>
 
+#include <support/temp_dir.hpp>
+
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
@@ -84,8 +86,8 @@ TEST_CASE("launch::monitor_socket_path") {
 }
 
 TEST_CASE("launch::LogPump") {
-  const auto dir = std::filesystem::temp_directory_path() / fmt::format("brix-pump-{}", ::getpid());
-  std::filesystem::create_directories(dir);
+  const brix::test::TempDir temp;
+  const auto& dir = temp.path();
   int worker[2];
   int console[2];
   REQUIRE(::pipe(worker) == 0);
@@ -109,13 +111,11 @@ TEST_CASE("launch::LogPump") {
   ::close(console[0]);
   CHECK(shown == "[rank 3] first line\n[rank 3] second half\n[rank 3] no newline at the end\n");
   CHECK(read(dir / "rank_3.out") == "first line\nsecond half\nno newline at the end");
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("launch::LogPump wait_eof") {
-  const auto dir = std::filesystem::temp_directory_path() / fmt::format("brix-pump-eof-{}", ::getpid());
-  std::filesystem::create_directories(dir);
-  const auto log = dir / "rank_1.err";
+  const brix::test::TempDir temp;
+  const auto log = temp.path() / "rank_1.err";
   int worker[2];
   REQUIRE(::pipe(worker) == 0);
   auto write_text = [&](const std::string& text) {
@@ -144,7 +144,6 @@ TEST_CASE("launch::LogPump wait_eof") {
     CHECK(read(log) == "held\n");
   }
   pump.drain(std::chrono::seconds(1));
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("launch::failure_report times are UTC") {

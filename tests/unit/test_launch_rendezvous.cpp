@@ -1,5 +1,5 @@
 // Rendezvous and job channel against a real store on 127.0.0.1.
-#include "fake_clock.hpp"
+#include <support/fake_clock.hpp>
 
 #include <brix/launch/job_channel.hpp>
 #include <brix/launch/rendezvous.hpp>
@@ -108,7 +108,9 @@ TEST_CASE("launch::join_rendezvous") {
     });
     auto duplicate = agent(0, 2, 1);
     duplicate.node = "n9";
-    std::this_thread::sleep_for(50ms);
+    // The duplicate must come second: wait until node 0 holds its claim.
+    auto watcher = fixture.client();
+    CHECK(watcher.wait({rendezvous_key(0, "node/0")}, 10s)); // (no REQUIRE: node0 must be joined)
     CHECK_THROWS_WITH_AS((void)join_rendezvous(second, duplicate, 0, rendezvous_options(2, 300ms)),
                          doctest::Contains("node rank 0 joined the rendezvous twice"),
                          brix::InputError);
@@ -123,7 +125,7 @@ TEST_CASE("launch::StoreJobChannel") {
   world.nodes = {agent(0, 2, 1), agent(1, 2, 1)};
   auto client0 = fixture.client();
   auto client1 = fixture.client();
-  brix::testing::FakeClock clock;
+  brix::test::FakeClock clock;
   JobChannelOptions options{10s, 1s};
   StoreJobChannel node0(client0, world, 0, options, clock);
   StoreJobChannel node1(client1, world, 1, options, clock);
@@ -160,7 +162,9 @@ TEST_CASE("launch::StoreJobChannel") {
     std::thread other([&] {
       settled0 = node0.settle(late, 10s); // waits for node 1, which posts first
     });
-    std::this_thread::sleep_for(100ms);
+    // Node 0 is settling (its settled mark is in the store) before node 1 posts the earlier one.
+    auto watcher = fixture.client();
+    CHECK(watcher.wait({"job/2/settled/0"}, 10s)); // (no REQUIRE: the thread must be joined)
     CHECK(node1.post_stop(early).rank == 0);
     CHECK(node1.settle(late, 10s).rank == 0);
     other.join();

@@ -1,4 +1,5 @@
-#include "fake_clock.hpp"
+#include <support/fake_clock.hpp>
+#include <support/temp_dir.hpp>
 
 #include <brix/launch/supervisor.hpp>
 
@@ -19,7 +20,7 @@ namespace {
 /// Processes that exist only as pids; they exit when the test says or when signalled.
 class FakeProcesses final : public ProcessControl, public EventSource {
 public:
-  explicit FakeProcesses(brix::testing::FakeClock& clock) : m_clock(clock) {}
+  explicit FakeProcesses(brix::test::FakeClock& clock) : m_clock(clock) {}
 
   std::set<int> ignore_term; ///< pids that survive SIGTERM
   std::vector<std::pair<int, int>> signals; ///< (pid, signal) as sent
@@ -76,7 +77,7 @@ public:
   }
 
 private:
-  brix::testing::FakeClock& m_clock;
+  brix::test::FakeClock& m_clock;
 };
 
 /// One-node channel: the first record posted wins; success of this node means done.
@@ -132,7 +133,7 @@ SupervisorOptions options() {
 } // namespace
 
 TEST_CASE("launch::Supervisor") {
-  brix::testing::FakeClock clock;
+  brix::test::FakeClock clock;
   FakeProcesses processes(clock);
   FakeChannel channel;
   auto settings = options();
@@ -219,8 +220,8 @@ TEST_CASE("launch::Supervisor") {
     CHECK_FALSE(result.stop.restartable);
   }
   SUBCASE("the error file and stderr tail go into the record") {
-    const auto dir = std::filesystem::temp_directory_path() / "brix-supervisor-test";
-    std::filesystem::create_directories(dir);
+    const brix::test::TempDir temp;
+    const auto& dir = temp.path();
     auto specs = workers(1);
     specs[0].error_file = (dir / "error.json").string();
     specs[0].stderr_path = (dir / "rank_10.err").string();
@@ -240,14 +241,11 @@ TEST_CASE("launch::Supervisor") {
     CHECK(report.find("rank 10") != std::string::npos);
     CHECK(report.find("exited with code 1") != std::string::npos);
     CHECK(report.find("| RuntimeError: boom") != std::string::npos);
-    std::filesystem::remove_all(dir);
   }
   SUBCASE("a failed worker's output is flushed before its stderr tail is read") {
-    const auto dir = std::filesystem::temp_directory_path() / "brix-supervisor-flush-test";
-    std::filesystem::create_directories(dir);
+    const brix::test::TempDir temp;
     auto specs = workers(2);
-    specs[1].stderr_path = (dir / "rank_11.err").string();
-    std::filesystem::remove(specs[1].stderr_path);
+    specs[1].stderr_path = temp.file("rank_11.err");
     processes.exit_later(101, {2, 0});
     std::vector<int> flushed;
     Supervisor supervisor(processes, processes, clock, settings);
@@ -257,7 +255,6 @@ TEST_CASE("launch::Supervisor") {
     });
     CHECK(flushed == std::vector<int>{11});
     CHECK(result.stop.stderr_tail == std::vector<std::string>{"copied late"});
-    std::filesystem::remove_all(dir);
   }
   SUBCASE("an earlier failure posted by another node replaces the adopted one") {
     processes.exit_later(100, {1, 0});

@@ -4,6 +4,9 @@
 #include <brix/util/error.hpp>
 #include <brix/util/paths.hpp>
 
+#include <support/scoped_env.hpp>
+#include <support/temp_dir.hpp>
+
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -180,26 +183,21 @@ TEST_CASE("model::load_model resolves bundled names and paths") {
   CHECK(std::find(names.begin(), names.end(), "mixtral-8x22b") != names.end());
 
   // A HF checkout is named after its folder.
-  const auto dir = std::filesystem::temp_directory_path() / "brix-test-model" / "My-Model";
+  const test::TempDir temp;
+  const auto dir = temp.path() / "My-Model";
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "config.json") << R"({"model_type": "llama", "hidden_size": 64,
     "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100, "intermediate_size": 128})";
   CHECK(load_model((dir / "config.json").string()).name == "My-Model");
-  std::filesystem::remove_all(dir.parent_path());
 }
 
 TEST_CASE("util::config_dir honours BRIX_CONFIG_DIR") {
-  const char* saved = std::getenv("BRIX_CONFIG_DIR");
-  const std::string before = saved != nullptr ? saved : "";
-  ::setenv("BRIX_CONFIG_DIR", "/somewhere/configs", 1);
-  CHECK(util::config_dir() == std::filesystem::path("/somewhere/configs"));
-  // An explicit folder is not second-guessed: names resolve there or fail there.
-  CHECK(error_of([] { (void)load_model("deepseek-r1"); }).find("/somewhere/configs/models") !=
-        std::string::npos);
-  if (before.empty()) {
-    ::unsetenv("BRIX_CONFIG_DIR");
-  } else {
-    ::setenv("BRIX_CONFIG_DIR", before.c_str(), 1);
+  {
+    const test::ScopedEnv env("BRIX_CONFIG_DIR", "/somewhere/configs");
+    CHECK(util::config_dir() == std::filesystem::path("/somewhere/configs"));
+    // An explicit folder is not second-guessed: names resolve there or fail there.
+    CHECK(error_of([] { (void)load_model("deepseek-r1"); }).find("/somewhere/configs/models") !=
+          std::string::npos);
   }
   CHECK(std::filesystem::is_directory(util::config_dir() / "models"));
 }

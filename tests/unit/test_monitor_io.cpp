@@ -8,15 +8,17 @@
 #include <brix/monitor/prometheus.hpp>
 #include <brix/monitor/wire.hpp>
 #include <brix/net/http_server.hpp>
+#include <brix/probe/sources.hpp>
 #include <brix/util/error.hpp>
 
-#include "temp_dir.hpp"
+#include <support/scoped_env.hpp>
+#include <support/temp_dir.hpp>
+#include <support/wait_until.hpp>
 
 #include <doctest/doctest.h>
 
 #include <filesystem>
 #include <fstream>
-#include <thread>
 #include <unistd.h>
 
 using namespace brix::monitor;
@@ -82,6 +84,28 @@ TEST_CASE("monitor::open_nvml reports unavailability instead of made-up figures"
   }
 }
 
+TEST_CASE("monitor::open_nvml honours BRIX_NVML_LIBRARY and reports its failure as the probe does") {
+  const brix::test::TempDir dir;
+  const auto missing = dir.file("libnvidia-ml.so.1"); // never created
+  const brix::test::ScopedEnv chosen("BRIX_NVML_LIBRARY", missing);
+  const auto readout = open_nvml()->read();
+  if (readout.available) {
+    // The chosen library comes first, not alone: a driver installed here answers after it.
+    MESSAGE("a system NVML answered after the missing " << missing);
+    return;
+  }
+  const std::string prefix = "NVML not available (no NVIDIA driver): ";
+  REQUIRE(readout.reason.starts_with(prefix));
+  const auto loader_message = readout.reason.substr(prefix.size());
+  CHECK(loader_message.find(missing) != std::string::npos); // the chosen library was tried first
+  const auto scan = brix::probe::make_system_gpu_driver()->scan();
+  std::string probe_text = scan.status;
+  for (const auto& warning : scan.warnings) {
+    probe_text += "\n" + warning;
+  }
+  CHECK_MESSAGE(probe_text.find("NVML: " + loader_message) != std::string::npos, probe_text);
+}
+
 TEST_CASE("monitor::render_prometheus") {
   const auto text = render_prometheus(sample_snapshot(), 1001);
   CHECK(text.find("# TYPE brix_step_seconds gauge\nbrix_step_seconds{brix_job=\"train \\\"42\\\"\",node=\"n1\",rank=\"1\"} 0.5\n") != std::string::npos);
@@ -99,8 +123,8 @@ TEST_CASE("monitor::render_prometheus") {
 }
 
 TEST_CASE("monitor::measured stage times round-trip - errors name the line") {
-  const auto dir = brix::test::make_temp_dir();
-  const auto path = dir + "/measured.yaml";
+  const brix::test::TempDir dir;
+  const auto path = dir.file("measured.yaml");
   write_measured_stages(path, sample_snapshot());
   const auto measured = brix::plan::read_measured_stages(path);
   REQUIRE(measured.stages.size() == 1);
@@ -114,7 +138,6 @@ TEST_CASE("monitor::measured stage times round-trip - errors name the line") {
     bad << "brix_measured: 1\nstages:\n  - {stage: 0, compute_seconds: -1, step_seconds: 1}\n";
   }
   CHECK_THROWS_WITH_AS((void)brix::plan::read_measured_stages(path), doctest::Contains("measured.yaml:3:"), brix::InputError);
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("monitor::wire hello and tokens") {
@@ -133,10 +156,10 @@ TEST_CASE("monitor::wire hello and tokens") {
 }
 
 TEST_CASE("monitor::MonitorEndpoint over real TCP: viewers with the token get snapshots, others are refused and logged") {
-  const auto dir = brix::test::make_temp_dir();
+  const brix::test::TempDir dir;
   SystemClock clock;
   EndpointOptions options;
-  options.job_dir = dir;
+  options.job_dir = dir.path().string();
   options.token = "secret-token";
   options.interval = 0.1;
   options.monitor.job = "tcp-test";
@@ -157,8 +180,7 @@ TEST_CASE("monitor::MonitorEndpoint over real TCP: viewers with the token get sn
   }
   CHECK(refused_logged);
   endpoint.stop();
-  CHECK(read_snapshot_file(JobDirLayout(dir).snapshot()).job == "tcp-test");
-  std::filesystem::remove_all(dir);
+  CHECK(read_snapshot_file(JobDirLayout(dir.path().string()).snapshot()).job == "tcp-test");
 }
 
 TEST_CASE("net::HttpServer serves GET and HEAD, refuses other methods") {
@@ -191,23 +213,21 @@ TEST_CASE("net::HttpServer serves GET and HEAD, refuses other methods") {
 }
 
 TEST_CASE("monitor::JobDirActions: events, real hooks and the suspect list for recover") {
-  const auto dir = brix::test::make_temp_dir();
+  const brix::test::TempDir temp;
+  const auto dir = temp.path().string();
   {
     JobDirActions actions(dir);
     actions.event(Event{5, "threshold", "n2", 3, "rule x"});
     actions.hook("echo \"$BRIX_RULE $BRIX_STATE\" > \"$OUT_FILE\"",
-                 {{"BRIX_RULE", "inter_node_latency"}, {"BRIX_STATE", "abnormal"}, {"OUT_FILE", dir + "/hook.out"}});
+                 {{"BRIX_RULE", "inter_node_latency"}, {"BRIX_STATE", "abnormal"}, {"OUT_FILE", temp.file("hook.out")}});
     actions.suspect("n2", "rule inter_node_latency abnormal on rank 3", 6);
     actions.suspect("n2", "again", 7); // once per node
   }
   std::string text;
-  for (int i = 0; i < 100 && text.empty(); ++i) { // the hook runs asynchronously: up to 5 s
-    std::ifstream in(dir + "/hook.out");
-    std::getline(in, text);
-    if (text.empty()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
+  CHECK(brix::test::wait_until([&] { // the hook runs asynchronously: wait for its whole line
+    std::ifstream in(temp.file("hook.out"));
+    return std::getline(in, text) && !in.eof();
+  }));
   CHECK(text == "inter_node_latency abnormal");
   const auto events = read_events(JobDirLayout(dir).event_log());
   REQUIRE(events.size() == 1);
@@ -222,5 +242,4 @@ TEST_CASE("monitor::JobDirActions: events, real hooks and the suspect list for r
     again.suspect("n5", "xid", 8);
   }
   CHECK(read_suspect_nodes(dir).size() == 2);
-  std::filesystem::remove_all(dir);
 }

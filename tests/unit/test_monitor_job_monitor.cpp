@@ -1,3 +1,7 @@
+// The node collector and the job monitor on fake ranks, clocks, /proc and GPUs.
+#include <support/fake_clock.hpp>
+#include <support/fake_monitor_sources.hpp>
+
 #include <brix/monitor/collector.hpp>
 #include <brix/monitor/job_monitor.hpp>
 #include <brix/monitor/node_sample.hpp>
@@ -11,6 +15,9 @@
 #include <unistd.h>
 
 using namespace brix::monitor;
+using brix::test::FakeGpuSource;
+using brix::test::FakeProcessStats;
+using brix::test::FakeWallClock;
 
 namespace {
 
@@ -36,7 +43,7 @@ struct RecordingSink final : ActionSink {
 
 /// Fake ranks on fake nodes: each node's collector gets report lines as the ranks would send them.
 struct FakeJob {
-  FakeClock clock;
+  FakeWallClock clock;
   FakeProcessStats processes;
   FakeGpuSource gpus{GpuReadout{false, "no NVML in this test", {}}};
   std::vector<std::unique_ptr<NodeCollector>> nodes;
@@ -50,7 +57,7 @@ struct FakeJob {
 } // namespace
 
 TEST_CASE("monitor::NodeCollector parses reports, samples /proc figures and keeps every step") {
-  FakeClock clock(1000);
+  FakeWallClock clock(1000);
   FakeProcessStats processes;
   FakeGpuSource gpus(GpuReadout{true, "", {GpuFigures{0, "GPU-1", "H100", 93.0, 1000.0, 80000.0, 60.0, 500.0, 0, {}}}});
   NodeCollector collector("n1", processes, gpus, clock);
@@ -86,7 +93,7 @@ TEST_CASE("monitor::NodeCollector parses reports, samples /proc figures and keep
 }
 
 TEST_CASE("monitor::NodeCollector counts a non-UTF-8 line and keeps serving") {
-  FakeClock clock(1000);
+  FakeWallClock clock(1000);
   FakeProcessStats processes;
   FakeGpuSource gpus{GpuReadout{false, "no NVML in this test", {}}};
   NodeCollector collector("n1", processes, gpus, clock);

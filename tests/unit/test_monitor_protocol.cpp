@@ -5,7 +5,7 @@
 #include <brix/monitor/unix_datagram.hpp>
 #include <brix/util/error.hpp>
 
-#include "temp_dir.hpp"
+#include <support/temp_dir.hpp>
 
 #include <doctest/doctest.h>
 
@@ -48,8 +48,8 @@ TEST_CASE("monitor::parse_report") {
 }
 
 TEST_CASE("monitor::Reporter sends to the collector socket - the kernel tells the pid") {
-  const auto dir = brix::test::make_temp_dir();
-  const auto path = dir + "/monitor.sock";
+  const brix::test::TempDir dir;
+  const auto path = dir.file("monitor.sock");
   ProgressReport report;
   report.step = 11;
   report.step_seconds = 0.25;
@@ -81,14 +81,13 @@ TEST_CASE("monitor::Reporter sends to the collector socket - the kernel tells th
     CHECK(sent < 2000);
     CHECK(reporter.dropped() == 2);
   }
-  std::filesystem::remove_all(dir);
   CHECK_FALSE(Reporter().enabled());
   CHECK_THROWS_AS(DatagramReceiver(std::string(200, 'x')), brix::JobError);
 }
 
 TEST_CASE("monitor::EventLog appends and reads back - a torn last line is skipped") {
-  const auto dir = brix::test::make_temp_dir();
-  const auto path = JobDirLayout(dir).event_log();
+  const brix::test::TempDir dir;
+  const auto path = JobDirLayout(dir.path().string()).event_log();
   {
     EventLog log(path);
     log.append(make_exit_event(10.5, "node1", 3, std::nullopt, SIGKILL));
@@ -120,6 +119,5 @@ TEST_CASE("monitor::EventLog appends and reads back - a torn last line is skippe
     more << "ining\"}\nnot json\n";
   }
   CHECK_THROWS_WITH_AS((void)read_events(path), doctest::Contains(":5: malformed event"), brix::InputError);
-  CHECK(read_events(dir + "/missing.jsonl").empty());
-  std::filesystem::remove_all(dir);
+  CHECK(read_events(dir.file("missing.jsonl")).empty());
 }

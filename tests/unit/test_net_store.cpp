@@ -1,4 +1,4 @@
-#include "fake_clock.hpp"
+#include <support/fake_clock.hpp>
 
 #include <brix/net/backoff.hpp>
 #include <brix/net/protocol.hpp>
@@ -235,7 +235,7 @@ TEST_CASE("net::Backoff") {
 TEST_CASE("net::StoreClient") {
   StoreCore core("tok", {});
   FakeConnector connector(core);
-  brix::testing::FakeClock clock;
+  brix::test::FakeClock clock;
   StoreClientOptions options;
   options.token = "tok";
   options.connect_timeout = 1000ms;

@@ -1,4 +1,6 @@
 // The store over real TCP sockets on 127.0.0.1.
+#include <support/wait_until.hpp>
+
 #include <brix/net/store_client.hpp>
 #include <brix/net/store_server.hpp>
 
@@ -66,7 +68,11 @@ TEST_CASE("net::StoreServer") {
   SUBCASE("a client with the wrong token is refused and logged") {
     StoreClient intruder(connector, endpoint, options("guessed", "intruder"));
     CHECK_THROWS_AS(intruder.connect(), StoreRefused);
-    std::this_thread::sleep_for(50ms);
+    // The server logs on its own thread: wait for the line rather than assume it is there.
+    REQUIRE(brix::test::wait_until([&] {
+      std::lock_guard lock(mutex);
+      return !log.empty();
+    }));
     std::lock_guard lock(mutex);
     REQUIRE(log.size() == 1);
     CHECK(log[0].find("wrong job token from 'intruder'") != std::string::npos);

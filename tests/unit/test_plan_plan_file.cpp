@@ -1,6 +1,8 @@
 #include <brix/plan/plan_file.hpp>
 #include <brix/util/error.hpp>
 
+#include <support/temp_dir.hpp>
+
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -72,9 +74,8 @@ TEST_CASE("plan::save_plan_file round trip") {
   plan.layout.flash_attention = false;
   plan.layout.grad_compression = GradCompression::fp8;
   plan.stages.clear();
-  const auto dir = std::filesystem::temp_directory_path() / "brix-test-plan-file";
-  std::filesystem::create_directories(dir);
-  const auto path = (dir / "plan.yaml").string();
+  const brix::test::TempDir dir;
+  const auto path = dir.file("plan.yaml");
   save_plan_file(plan, path);
   const auto again = load_plan_file(path);
   CHECK(to_json(again) == to_json(plan));
@@ -82,7 +83,7 @@ TEST_CASE("plan::save_plan_file round trip") {
   CHECK(!again.layout.flash_attention);
   CHECK(again.path == path);
   // Nothing but the plan is left in the folder (the temporary was renamed).
-  CHECK(std::distance(std::filesystem::directory_iterator(dir), {}) == 1);
+  CHECK(std::distance(std::filesystem::directory_iterator(dir.path()), {}) == 1);
 
   for (const auto schedule : {Schedule::one_f_one_b, Schedule::zb_h1, Schedule::dualpipe}) {
     plan.layout.schedule = schedule;
@@ -94,7 +95,6 @@ TEST_CASE("plan::save_plan_file round trip") {
   plan.batch.global = 7;
   CHECK_THROWS_AS(save_plan_file(plan, path), InputError);
   CHECK(load_plan_file(path).batch.global == 1024);
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("plan::load_plan_file errors name file, line and what was expected") {

@@ -1,4 +1,5 @@
-#include "probe_fixtures.hpp"
+#include <support/probe_fixtures.hpp>
+#include <support/temp_dir.hpp>
 
 #include <brix/cluster/loader.hpp>
 #include <brix/probe/cluster_doc.hpp>
@@ -11,11 +12,9 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <unistd.h>
 
 using namespace brix::probe;
-using probe_test::probe_fixture;
+using brix::test::probe_fixture;
 namespace fs = std::filesystem;
 
 namespace {
@@ -35,15 +34,6 @@ std::vector<std::string> drift_of(const MergeResult& result, const std::string& 
   }
   return lines;
 }
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "brix-merge-XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 } // namespace
 
@@ -124,35 +114,31 @@ TEST_CASE("probe::merge leaves nodes without GPUs out of the cluster file, with 
 }
 
 TEST_CASE("probe::read_probe_files reads directories and files, rejects bad input") {
-  TempDir dir;
-  const auto write = [&](const std::string& name, const std::string& text) {
-    std::ofstream(dir.path / name) << text;
-    return (dir.path / name).string();
-  };
+  const brix::test::TempDir dir;
   const auto node1 = probe_fixture("dgx-h100.xml", "node1");
-  write("node1.yaml", brix::util::to_yaml(single_node_cluster(node1)));
-  write("node2.json", report_to_json(probe_fixture("dgx-h100.xml", "node2")).dump());
-  write("README.txt", "not a probe file");
-  const auto files = read_probe_files({dir.path.string()});
+  dir.write("node1.yaml", brix::util::to_yaml(single_node_cluster(node1)));
+  dir.write("node2.json", report_to_json(probe_fixture("dgx-h100.xml", "node2")).dump());
+  dir.write("README.txt", "not a probe file");
+  const auto files = read_probe_files({dir.path().string()});
   REQUIRE(files.size() == 2);
   CHECK(files[0].report.host == "node1");
   CHECK(files[1].report.host == "node2");
 
-  const auto again = write("copy.yaml", brix::util::to_yaml(single_node_cluster(node1)));
-  CHECK_THROWS_WITH_AS(read_probe_files({dir.path.string()}), doctest::Contains("host 'node1' was already read from"),
+  const auto again = dir.write("copy.yaml", brix::util::to_yaml(single_node_cluster(node1)));
+  CHECK_THROWS_WITH_AS(read_probe_files({dir.path().string()}), doctest::Contains("host 'node1' was already read from"),
                        brix::InputError);
   fs::remove(again);
-  const auto bad = write("bad.yaml", "brix_probe: 1\nhost: [unclosed\n");
+  const auto bad = dir.write("bad.yaml", "brix_probe: 1\nhost: [unclosed\n");
   CHECK_THROWS_WITH_AS(read_probe_files({bad}), doctest::Contains("bad.yaml:"), brix::InputError);
-  const auto other = write("other.yaml", "name: x\n");
+  const auto other = dir.write("other.yaml", "name: x\n");
   CHECK_THROWS_WITH_AS(read_probe_files({other}), doctest::Contains("not a brix probe file"), brix::InputError);
-  const auto merged = write("merged.yaml", "node_groups:\n  - name: g\n    hosts: [a, b]\n    topology: {}\n");
+  const auto merged = dir.write("merged.yaml", "node_groups:\n  - name: g\n    hosts: [a, b]\n    topology: {}\n");
   CHECK_THROWS_WITH_AS(read_probe_files({merged}), doctest::Contains("merged.yaml:3: a merged cluster file"),
                        brix::InputError);
-  CHECK_THROWS_WITH_AS(read_probe_files({(dir.path / "missing").string()}), doctest::Contains("no such file or directory"),
+  CHECK_THROWS_WITH_AS(read_probe_files({(dir.path() / "missing").string()}), doctest::Contains("no such file or directory"),
                        brix::InputError);
-  TempDir empty;
-  CHECK_THROWS_WITH_AS(read_probe_files({empty.path.string()}), doctest::Contains("no probe files in this directory"),
+  const brix::test::TempDir empty;
+  CHECK_THROWS_WITH_AS(read_probe_files({empty.path().string()}), doctest::Contains("no probe files in this directory"),
                        brix::InputError);
 }
 

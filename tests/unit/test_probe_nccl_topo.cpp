@@ -1,7 +1,7 @@
 // The NCCL topology XML parsed back with a small strict reader: well-formed, the elements NCCL's
 // loader requires (system > cpu > pci > gpu|nic > net, nvlink), and their required attributes.
 
-#include "probe_fixtures.hpp"
+#include <support/probe_fixtures.hpp>
 
 #include <brix/probe/nccl_topo.hpp>
 
@@ -90,7 +90,7 @@ void require_attributes(const Element& element, std::initializer_list<const char
 } // namespace
 
 TEST_CASE("probe::NCCL topology XML for the DGX H100 fixture parses back") {
-  const auto report = probe_test::probe_fixture("dgx-h100.xml");
+  const auto report = brix::test::probe_fixture("dgx-h100.xml");
   const auto root = parse(nccl_topology_xml(report));
   CHECK(root->name == "system");
   CHECK(root->attributes.at("version") == "1");
@@ -136,7 +136,7 @@ TEST_CASE("probe::NCCL topology XML for the DGX H100 fixture parses back") {
 }
 
 TEST_CASE("probe::NCCL topology XML keeps two switch levels on the DGX A100 fixture") {
-  const auto root = parse(nccl_topology_xml(probe_test::probe_fixture("dgx-a100.xml")));
+  const auto root = parse(nccl_topology_xml(brix::test::probe_fixture("dgx-a100.xml")));
   const auto gpus = all(*root, "gpu");
   REQUIRE(gpus.size() == 8);
   // GPU → second-level switch → first-level switch → cpu; adapters under a sibling switch: PXB.
@@ -150,7 +150,7 @@ TEST_CASE("probe::NCCL topology XML keeps two switch levels on the DGX A100 fixt
 }
 
 TEST_CASE("probe::NCCL topology without the peer-memory module leaves gdr to NCCL") {
-  auto report = probe_test::probe_fixture("dgx-h100.xml");
+  auto report = brix::test::probe_fixture("dgx-h100.xml");
   report.software.gpudirect_rdma.clear();
   const auto root = parse(nccl_topology_xml(report));
   for (const auto* net : all(*root, "net")) {
@@ -159,7 +159,7 @@ TEST_CASE("probe::NCCL topology without the peer-memory module leaves gdr to NCC
 }
 
 TEST_CASE("probe::NCCL topology XML of a node without GPUs or adapters still lists its CPUs") {
-  auto report = probe_test::probe_fixture("dgx-h100.xml");
+  auto report = brix::test::probe_fixture("dgx-h100.xml");
   report.gpus.clear();
   report.nics.clear();
   const auto root = parse(nccl_topology_xml(report));

@@ -1,4 +1,4 @@
-#include "probe_fixtures.hpp"
+#include <support/probe_fixtures.hpp>
 
 #include <brix/probe/cluster_doc.hpp>
 #include <brix/probe/node_files.hpp>
@@ -14,7 +14,7 @@ using namespace brix::probe;
 using brix::util::DocNode;
 
 TEST_CASE("probe::report JSON has the documented keys") {
-  const auto report = probe_test::probe_fixture("dgx-h100.xml", "node001");
+  const auto report = brix::test::probe_fixture("dgx-h100.xml", "node001");
   const auto json = report_to_json(report);
   CHECK(json["brix_probe"] == 1);
   CHECK(json["host"] == "node001");
@@ -38,7 +38,7 @@ TEST_CASE("probe::report JSON has the documented keys") {
 }
 
 TEST_CASE("probe::report survives JSON and YAML round trips") {
-  const auto report = probe_test::probe_fixture("dgx-h100-faulty.xml", "node004");
+  const auto report = brix::test::probe_fixture("dgx-h100-faulty.xml", "node004");
   const auto json = report_to_json(report);
   for (const auto& text : {json.dump(2), brix::util::to_yaml(json)}) {
     const auto back = report_to_json(report_from_doc(DocNode::load_string(text, "report")));
@@ -61,7 +61,7 @@ TEST_CASE("probe::report reading rejects what it cannot use, at its line") {
 }
 
 TEST_CASE("probe::single-node cluster document follows the cluster schema") {
-  const auto report = probe_test::probe_fixture("dgx-h100.xml", "node001");
+  const auto report = brix::test::probe_fixture("dgx-h100.xml", "node001");
   const auto cluster = single_node_cluster(report);
   CHECK(cluster["name"] == "node001");
   REQUIRE(cluster["node_groups"].size() == 1);
@@ -80,7 +80,7 @@ TEST_CASE("probe::single-node cluster document follows the cluster schema") {
 
 TEST_CASE("probe::single-node cluster document counts only adapters whose port is up") {
   // The faulty fixture's mlx5_3 is DOWN: seven compute adapters carry traffic, not eight.
-  const auto report = probe_test::probe_fixture("dgx-h100-faulty.xml", "f1");
+  const auto report = brix::test::probe_fixture("dgx-h100-faulty.xml", "f1");
   const auto adapters = compute_adapters(report);
   CHECK(adapters.count == 7);
   CHECK(adapters.down == 1);
@@ -89,7 +89,7 @@ TEST_CASE("probe::single-node cluster document counts only adapters whose port i
 }
 
 TEST_CASE("probe::text report and matrix") {
-  const auto report = probe_test::probe_fixture("dgx-h100-faulty.xml");
+  const auto report = brix::test::probe_fixture("dgx-h100-faulty.xml");
   const brix::util::Style plain;
   const auto sections = report_sections(report, plain);
   REQUIRE(sections.size() == 5);

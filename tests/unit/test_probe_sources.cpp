@@ -1,4 +1,5 @@
-#include "probe_fixtures.hpp"
+#include <support/probe_fixtures.hpp>
+#include <support/temp_dir.hpp>
 
 #include <brix/probe/hwloc_scan.hpp>
 #include <brix/probe/sources.hpp>
@@ -6,27 +7,11 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <unistd.h>
 
 using namespace brix::probe;
 namespace fs = std::filesystem;
 
 namespace {
-
-/// A temporary directory removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "brix-probe-XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-  void write(const std::string& relative, const std::string& text) const {
-    fs::create_directories((path / relative).parent_path());
-    std::ofstream(path / relative) << text;
-  }
-};
 
 VerbsPort port(int state, int width, int speed, std::uint32_t speed_ex = 0) {
   return {1, state, 1, width, speed, speed_ex, "0x1"};
@@ -35,7 +20,7 @@ VerbsPort port(int state, int width, int speed, std::uint32_t speed_ex = 0) {
 } // namespace
 
 TEST_CASE("probe::live verbs override the topology's port infos (FakeVerbs)") {
-  const auto topology = HwlocTopology::load_xml(probe_test::fixture("dgx-h100.xml"));
+  const auto topology = HwlocTopology::load_xml(brix::test::hwloc_fixture("dgx-h100.xml"));
   // Verbs say mlx5_0 runs XDR 4X (speed_ex) and mlx5_1 is in INIT; the rest come from hwloc.
   StaticVerbs verbs({true,
                      "2 RDMA adapters (verbs)",
@@ -63,7 +48,7 @@ TEST_CASE("probe::live verbs override the topology's port infos (FakeVerbs)") {
 }
 
 TEST_CASE("probe::driver GPUs enrich hwloc's GPUs by bus id") {
-  const auto topology = HwlocTopology::load_xml(probe_test::fixture("dgx-h100.xml"));
+  const auto topology = HwlocTopology::load_xml(brix::test::hwloc_fixture("dgx-h100.xml"));
   GpuDriverScan scan;
   scan.available = true;
   scan.status = "1 GPU (NVML)";
@@ -106,7 +91,7 @@ TEST_CASE("probe::driver GPUs enrich hwloc's GPUs by bus id") {
 }
 
 TEST_CASE("probe::sysfs host facts from an injected root") {
-  TempDir root;
+  const brix::test::TempDir root;
   root.write("etc/os-release", "NAME=\"Ubuntu\"\nPRETTY_NAME=\"Ubuntu 22.04.4 LTS\"\nVERSION=\"22.04.4 LTS\"\n");
   root.write("proc/sys/kernel/osrelease", "5.15.0-1042-nvidia\n");
   root.write("proc/sys/kernel/hostname", "dgx17\n");
@@ -114,7 +99,7 @@ TEST_CASE("probe::sysfs host facts from an injected root") {
   root.write("proc/driver/nvidia/version",
              "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024\n"
              "GCC version:  gcc version 12.3.0\n");
-  fs::create_directories(root.path / "sys/module/nvidia_peermem");
+  fs::create_directories(root.path() / "sys/module/nvidia_peermem");
   root.write("sys/block/nvme0n1/size", "7501476528\n");
   root.write("sys/block/nvme0n1/device/model", "SAMSUNG MZWLJ3T8HBLS-00007              \n");
   root.write("sys/block/nvme0n1/device/firmware_rev", "EPK9CB5Q\n");
@@ -124,7 +109,7 @@ TEST_CASE("probe::sysfs host facts from an injected root") {
   root.write("sys/block/sda/device/model", "SSDSC2KB960G8\n");
   root.write("sys/block/sda/device/rev", "0110\n");
   root.write("sys/block/loop0/size", "0\n"); // no device: not a disk
-  const auto facts = make_sysfs_host(root.path.string())->facts();
+  const auto facts = make_sysfs_host(root.path().string())->facts();
   CHECK(facts.os == "Ubuntu 22.04.4 LTS");
   CHECK(facts.kernel == "5.15.0-1042-nvidia");
   CHECK(facts.hostname == "dgx17");
@@ -145,8 +130,8 @@ TEST_CASE("probe::sysfs host facts from an injected root") {
 }
 
 TEST_CASE("probe::sysfs host on an empty root knows nothing and does not fail") {
-  TempDir root;
-  const auto facts = make_sysfs_host(root.path.string())->facts();
+  const brix::test::TempDir root;
+  const auto facts = make_sysfs_host(root.path().string())->facts();
   CHECK(facts.os.empty());
   CHECK(facts.nvidia_driver.empty());
   CHECK(facts.gpudirect_rdma.empty());

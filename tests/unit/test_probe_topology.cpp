@@ -1,4 +1,5 @@
-#include "probe_fixtures.hpp"
+#include <support/probe_fixtures.hpp>
+#include <support/temp_dir.hpp>
 
 #include <brix/probe/hwloc_scan.hpp>
 #include <brix/probe/topology_sources.hpp>
@@ -11,8 +12,8 @@
 #include <fstream>
 
 using namespace brix::probe;
-using probe_test::fixture;
-using probe_test::probe_fixture;
+using brix::test::hwloc_fixture;
+using brix::test::probe_fixture;
 
 namespace {
 PathClass path_to(const Gpu& gpu, const std::string& nic) {
@@ -141,7 +142,7 @@ TEST_CASE("probe::faulty fixture: adapter down, GPU at x8") {
 }
 
 TEST_CASE("probe::classify_path walks parent chains of I/O objects") {
-  const auto topology = HwlocTopology::load_xml(fixture("dgx-a100.xml"));
+  const auto topology = HwlocTopology::load_xml(hwloc_fixture("dgx-a100.xml"));
   const auto scan = scan_topology(topology);
   REQUIRE(scan.gpus.size() == 8);
   REQUIRE(scan.nics.size() == 10);
@@ -208,12 +209,10 @@ TEST_CASE("probe::adapters far from every GPU are all compute adapters") {
   </object>
 </topology>
 )";
-  const std::string path = (std::filesystem::temp_directory_path() / "brix-pcie-server.xml").string();
-  std::ofstream(path) << xml;
+  const brix::test::TempDir dir;
   brix::probe::ProbeRequest request;
-  request.topology_file = path;
+  request.topology_file = dir.write("pcie-server.xml", xml);
   const auto report = brix::probe::probe_node(request);
-  std::filesystem::remove(path);
   REQUIRE(report.gpus.size() == 1);
   CHECK(report.gpus[0].model == "NVIDIA L40S");
   CHECK(report.gpus[0].pcie_width == 16);

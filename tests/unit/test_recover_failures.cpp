@@ -2,12 +2,11 @@
 #include <brix/recover/failures.hpp>
 #include <brix/util/error.hpp>
 
-#include "temp_dir.hpp"
+#include <support/temp_dir.hpp>
 
 #include <doctest/doctest.h>
 
 #include <filesystem>
-#include <fstream>
 
 using namespace brix::recover;
 namespace launch = brix::launch;
@@ -22,11 +21,6 @@ launch::StopRecord stop(launch::StopKind kind, double time, std::string node, in
   record.node = std::move(node);
   record.rank = rank;
   return record;
-}
-
-void write(const std::string& path, const std::string& text) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream(path) << text;
 }
 
 } // namespace
@@ -66,7 +60,8 @@ TEST_CASE("recover::collect_suspects") {
 }
 
 TEST_CASE("recover::read_job_dir") {
-  const auto dir = brix::test::make_temp_dir();
+  const brix::test::TempDir temp;
+  const auto dir = temp.path().string();
   CHECK_THROWS_AS((void)read_job_dir(dir), brix::InputError);
   CHECK_THROWS_AS((void)read_job_dir(dir + "/missing"), brix::InputError);
 
@@ -90,11 +85,11 @@ TEST_CASE("recover::read_job_dir") {
   failed.exit_code = 1;
   launch::write_stop_record(dir, 0, failed);
   launch::write_stop_record(dir, 1, stop(launch::StopKind::lost, 2000.0, "n2"));
-  write(dir + "/events.jsonl",
-        monitor::to_json_line(monitor::make_exit_event(1000.0, "n2", 3, 1, std::nullopt)) + "\n" +
-            monitor::to_json_line({1500.0, "heartbeat_lost", "n2", 2, "silent", {}}) + "\n");
-  write(dir + "/suspect-nodes.json",
-        R"({"brix_suspect_nodes": 1, "nodes": [{"node": "n1", "reason": "ecc", "time": 900}]})");
+  temp.write("events.jsonl",
+             monitor::to_json_line(monitor::make_exit_event(1000.0, "n2", 3, 1, std::nullopt)) + "\n" +
+                 monitor::to_json_line({1500.0, "heartbeat_lost", "n2", 2, "silent", {}}) + "\n");
+  temp.write("suspect-nodes.json",
+             R"({"brix_suspect_nodes": 1, "nodes": [{"node": "n1", "reason": "ecc", "time": 900}]})");
 
   const auto job = read_job_dir(dir);
   CHECK_FALSE(job.completed());
@@ -108,9 +103,8 @@ TEST_CASE("recover::read_job_dir") {
   launch::write_stop_record(dir, 1, stop(launch::StopKind::done, 3000.0, "n1"));
   CHECK(read_job_dir(dir).completed());
 
-  write(dir + "/attempt_1/stop.json", "{not json");
+  temp.write("attempt_1/stop.json", "{not json");
   CHECK_THROWS_AS((void)read_job_dir(dir), brix::InputError);
-  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("launch::writes_job_records") {

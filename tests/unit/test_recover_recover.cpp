@@ -3,7 +3,7 @@
 #include <brix/recover/recover.hpp>
 #include <brix/util/error.hpp>
 
-#include "temp_dir.hpp"
+#include <support/temp_dir.hpp>
 
 #include <doctest/doctest.h>
 
@@ -44,7 +44,8 @@ struct FakeSlurm {
 };
 
 struct JobFixture {
-  std::string dir = brix::test::make_temp_dir();
+  brix::test::TempDir temp;
+  std::string dir = temp.path().string();
   FakeSlurm slurm;
   std::optional<CheckpointFound> checkpoint = CheckpointFound{"brix", "/ckpt/step-40", 40, "complete"};
   std::vector<std::string> checked_dirs;
@@ -65,7 +66,6 @@ struct JobFixture {
     fs::create_directories(dir + "/attempt_0");
     launch::write_stop_record(dir, 0, lost);
   }
-  ~JobFixture() { fs::remove_all(dir); }
 
   RecoverEnv env() {
     RecoverEnv env;

@@ -3,6 +3,8 @@
 #include <brix/safetensors/writer.hpp>
 #include <brix/util/error.hpp>
 
+#include <support/temp_dir.hpp>
+
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -12,12 +14,6 @@ namespace fs = std::filesystem;
 using namespace brix::safetensors;
 
 namespace {
-
-struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("brix-test-st-" + std::to_string(::getpid()));
-  TempDir() { fs::create_directories(path); }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 /// A file with header `json` (length prefix `length`, default its size) and `data` bytes.
 std::string write_raw(const fs::path& path, const std::string& json, std::size_t data,
@@ -41,12 +37,12 @@ std::string error_of(const std::string& path) {
 } // namespace
 
 TEST_CASE("safetensors::SafetensorsFile reads what layout_file writes") {
-  TempDir dir;
+  const brix::test::TempDir dir;
   const std::vector<TensorEntry> entries{{"b", Dtype::bf16, {2, 3}}, {"a", Dtype::f32, {4}}, {"s", Dtype::u8, {}}};
   const auto layout = layout_file(entries, nlohmann::ordered_json{{"format", "pt"}});
   CHECK(layout.header.size() % 8 == 0);
   CHECK(layout.size == layout.header.size() + 12 + 16 + 1);
-  const auto path = dir.path / "x.safetensors";
+  const auto path = dir.path() / "x.safetensors";
   {
     std::ofstream out(path, std::ios::binary);
     out << layout.header << std::string(29, '\x01');
@@ -63,8 +59,8 @@ TEST_CASE("safetensors::SafetensorsFile reads what layout_file writes") {
 }
 
 TEST_CASE("safetensors::SafetensorsFile rejects bad files with one line") {
-  TempDir dir;
-  const auto p = dir.path / "bad.safetensors";
+  const brix::test::TempDir dir;
+  const auto p = dir.path() / "bad.safetensors";
   {
     std::ofstream(p, std::ios::binary) << "abc";
   }
@@ -105,39 +101,39 @@ TEST_CASE("safetensors::SafetensorsFile rejects bad files with one line") {
 }
 
 TEST_CASE("safetensors::open_checkpoint checks the index against the files") {
-  TempDir dir;
+  const brix::test::TempDir dir;
   const auto layout = layout_file({{"a", Dtype::u8, {4}}});
   {
-    std::ofstream out(dir.path / "m-1.safetensors", std::ios::binary);
+    std::ofstream out(dir.path() / "m-1.safetensors", std::ios::binary);
     out << layout.header << "1234";
   }
-  std::ofstream(dir.path / k_index_name) << R"({"weight_map": {"a": "m-1.safetensors", "b": "m-1.safetensors"}})";
-  CHECK_THROWS_WITH_AS((void)open_checkpoint(dir.path.string()),
+  std::ofstream(dir.path() / k_index_name) << R"({"weight_map": {"a": "m-1.safetensors", "b": "m-1.safetensors"}})";
+  CHECK_THROWS_WITH_AS((void)open_checkpoint(dir.path().string()),
                        doctest::Contains("weight_map names tensor 'b' in m-1.safetensors but that file lacks it"),
                        brix::InputError);
-  std::ofstream(dir.path / k_index_name) << R"({"weight_map": {"a": "../m-1.safetensors"}})";
-  CHECK_THROWS_WITH_AS((void)open_checkpoint(dir.path.string()), doctest::Contains("is not a file name in this folder"),
+  std::ofstream(dir.path() / k_index_name) << R"({"weight_map": {"a": "../m-1.safetensors"}})";
+  CHECK_THROWS_WITH_AS((void)open_checkpoint(dir.path().string()), doctest::Contains("is not a file name in this folder"),
                        brix::InputError);
   // Malformed index JSON: "<index>:<line>: malformed JSON: <why> (<expected>)".
-  std::ofstream(dir.path / k_index_name) << "{\"weight_map\": {\n  \"a\": \"m-1.safetensors\",\n";
-  const auto index_path = (dir.path / k_index_name).string();
+  std::ofstream(dir.path() / k_index_name) << "{\"weight_map\": {\n  \"a\": \"m-1.safetensors\",\n";
+  const auto index_path = (dir.path() / k_index_name).string();
   const std::string malformed = index_path + ":3: malformed JSON: syntax error while parsing object key";
-  CHECK_THROWS_WITH_AS((void)open_checkpoint(dir.path.string()), doctest::Contains(malformed.c_str()),
+  CHECK_THROWS_WITH_AS((void)open_checkpoint(dir.path().string()), doctest::Contains(malformed.c_str()),
                        brix::InputError);
   try {
-    (void)open_checkpoint(dir.path.string());
+    (void)open_checkpoint(dir.path().string());
   } catch (const brix::InputError& e) {
     const std::string message = e.what();
     CHECK(message.find("line 3") == std::string::npos);
     CHECK(message.ends_with(R"( ({"metadata": {...}, "weight_map": {tensor: file}}))"));
   }
   // A weight_map entry naming a missing tensor is located at its line of the index.
-  std::ofstream(dir.path / k_index_name) << "{\"weight_map\": {\n  \"a\": \"m-1.safetensors\",\n  \"c\": \"m-1.safetensors\"}}";
+  std::ofstream(dir.path() / k_index_name) << "{\"weight_map\": {\n  \"a\": \"m-1.safetensors\",\n  \"c\": \"m-1.safetensors\"}}";
   const std::string missing = index_path + ":3: weight_map names tensor 'c' in m-1.safetensors but that file lacks "
                                            "it (the weight_map names every tensor of the folder's files once)";
-  CHECK_THROWS_WITH_AS((void)open_checkpoint(dir.path.string()), missing.c_str(), brix::InputError);
-  std::ofstream(dir.path / k_index_name) << R"({"weight_map": {"a": "m-1.safetensors"}})";
-  const auto checkpoint = open_checkpoint(dir.path.string());
+  CHECK_THROWS_WITH_AS((void)open_checkpoint(dir.path().string()), missing.c_str(), brix::InputError);
+  std::ofstream(dir.path() / k_index_name) << R"({"weight_map": {"a": "m-1.safetensors"}})";
+  const auto checkpoint = open_checkpoint(dir.path().string());
   CHECK(checkpoint.tensors.at("a").info->bytes() == 4);
   CHECK(checkpoint.file_names == std::vector<std::string>{"m-1.safetensors"});
 }

@@ -1,4 +1,4 @@
-#include "probe_fixtures.hpp"
+#include <support/probe_fixtures.hpp>
 
 #include <brix/plan/plan_file.hpp>
 #include <brix/probe/report_json.hpp>
@@ -54,7 +54,7 @@ ClusterNode synthetic_node(const std::string& name, const std::string& topology_
 
 /// A node as `brix probe --topology FIXTURE --format yaml` describes it, read back by shard.
 ClusterNode probed_node(const std::string& fixture, const std::string& host) {
-  const auto yaml = brix::util::to_yaml(brix::probe::report_to_json(probe_test::probe_fixture(fixture, host)));
+  const auto yaml = brix::util::to_yaml(brix::probe::report_to_json(brix::test::probe_fixture(fixture, host)));
   auto node = synthetic_node(host, yaml, 0);
   node.gpus = static_cast<int>(node.topology->gpus.size());
   return node;

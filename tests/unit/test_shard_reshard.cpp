@@ -1,4 +1,5 @@
-#include "../support/synthetic_checkpoint.hpp"
+#include <support/synthetic_checkpoint.hpp>
+#include <support/temp_dir.hpp>
 
 #include <brix/plan/plan_file.hpp>
 #include <brix/safetensors/checkpoint.hpp>
@@ -17,16 +18,6 @@ namespace fs = std::filesystem;
 using namespace brix;
 
 namespace {
-
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() / fmt::format("brix-test-{}-{}", name, ::getpid())) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 plan::PlanFile plan_for(const fs::path& hf, const std::string& layout) {
   const auto dp = std::stoi(layout.substr(layout.find("dp: ") + 4));
@@ -201,30 +192,30 @@ void check_round_trip(const fs::path& hf, const fs::path& out, const fs::path& b
 void reshard_and_check(const test::SyntheticCheckpoint& model, int source_files, const std::string& layout,
                        int layers, int experts, bool tied = false) {
   CAPTURE(layout);
-  TempDir dir("reshard");
-  test::write_checkpoint((dir.path / "hf").string(), model, source_files, 7, source_files > 1);
-  const auto plan = plan_for(dir.path / "hf", layout);
-  const auto job = shard::prepare_reshard(plan, (dir.path / "hf").string());
-  const auto stats = shard::write_reshard(job.checkpoint, job.plan, plan, job.model, (dir.path / "out").string(), 3);
+  const test::TempDir dir;
+  test::write_checkpoint((dir.path() / "hf").string(), model, source_files, 7, source_files > 1);
+  const auto plan = plan_for(dir.path() / "hf", layout);
+  const auto job = shard::prepare_reshard(plan, (dir.path() / "hf").string());
+  const auto stats = shard::write_reshard(job.checkpoint, job.plan, plan, job.model, (dir.path() / "out").string(), 3);
   CHECK(stats.files == job.plan.files.size());
-  CHECK(!fs::exists(dir.path / fmt::format("out.tmp.{}", ::getpid())));
-  check_shards(dir.path / "hf", dir.path / "out", plan.layout, layers, experts, tied);
-  check_round_trip(dir.path / "hf", dir.path / "out", dir.path / "back");
+  CHECK(!fs::exists(dir.path() / fmt::format("out.tmp.{}", ::getpid())));
+  check_shards(dir.path() / "hf", dir.path() / "out", plan.layout, layers, experts, tied);
+  check_round_trip(dir.path() / "hf", dir.path() / "out", dir.path() / "back");
 }
 
 /// The error of resharding `model` for `layout`, with the temporary folder's path left out
 /// ("model-00001-of-00002.safetensors: tensor ...", "<hf>/config.json" → "config.json").
 std::string reshard_error(const test::SyntheticCheckpoint& model, const std::string& layout) {
-  TempDir dir("reshard-bad");
-  test::write_checkpoint((dir.path / "hf").string(), model, 2);
-  const auto plan = plan_for(dir.path / "hf", layout);
+  const test::TempDir dir;
+  test::write_checkpoint((dir.path() / "hf").string(), model, 2);
+  const auto plan = plan_for(dir.path() / "hf", layout);
   try {
-    const auto job = shard::prepare_reshard(plan, (dir.path / "hf").string());
-    (void)shard::write_reshard(job.checkpoint, job.plan, plan, job.model, (dir.path / "out").string(), 2);
+    const auto job = shard::prepare_reshard(plan, (dir.path() / "hf").string());
+    (void)shard::write_reshard(job.checkpoint, job.plan, plan, job.model, (dir.path() / "out").string(), 2);
   } catch (const InputError& e) {
-    CHECK(!fs::exists(dir.path / "out"));
+    CHECK(!fs::exists(dir.path() / "out"));
     std::string message = e.what();
-    const auto folder = (dir.path / "hf").string() + "/";
+    const auto folder = (dir.path() / "hf").string() + "/";
     for (auto at = message.find(folder); at != std::string::npos; at = message.find(folder)) {
       message.erase(at, folder.size());
     }
@@ -324,15 +315,15 @@ TEST_CASE("shard::reshard checks every tensor's shape against the model config")
 }
 
 TEST_CASE("shard::merge refuses shards that disagree with the index") {
-  TempDir dir("merge-bad");
-  test::write_checkpoint((dir.path / "hf").string(), test::llama_like({}), 2);
-  const auto plan = plan_for(dir.path / "hf", "{tp: 2, pp: 1, dp: 1}");
-  const auto job = shard::prepare_reshard(plan, (dir.path / "hf").string());
-  (void)shard::write_reshard(job.checkpoint, job.plan, plan, job.model, (dir.path / "out").string(), 2);
-  CHECK_THROWS_WITH_AS(shard::merge_shards((dir.path / "out").string(), (dir.path / "out").string(), 2),
+  const test::TempDir dir;
+  test::write_checkpoint((dir.path() / "hf").string(), test::llama_like({}), 2);
+  const auto plan = plan_for(dir.path() / "hf", "{tp: 2, pp: 1, dp: 1}");
+  const auto job = shard::prepare_reshard(plan, (dir.path() / "hf").string());
+  (void)shard::write_reshard(job.checkpoint, job.plan, plan, job.model, (dir.path() / "out").string(), 2);
+  CHECK_THROWS_WITH_AS(shard::merge_shards((dir.path() / "out").string(), (dir.path() / "out").string(), 2),
                        doctest::Contains("already exists"), InputError);
-  fs::remove(dir.path / "out" / "model-pp000-tp01-ep000.safetensors");
-  CHECK_THROWS_WITH_AS(shard::merge_shards((dir.path / "out").string(), (dir.path / "back").string(), 2),
+  fs::remove(dir.path() / "out" / "model-pp000-tp01-ep000.safetensors");
+  CHECK_THROWS_WITH_AS(shard::merge_shards((dir.path() / "out").string(), (dir.path() / "back").string(), 2),
                        doctest::Contains("model-pp000-tp01-ep000.safetensors: cannot open the file"), InputError);
-  CHECK(!fs::exists(dir.path / "back"));
+  CHECK(!fs::exists(dir.path() / "back"));
 }

@@ -4,7 +4,7 @@
 
 #include <support/memory_file_system.hpp>
 
-#include "temp_dir.hpp"
+#include <support/temp_dir.hpp>
 
 #include <doctest/doctest.h>
 
@@ -146,8 +146,9 @@ TEST_CASE("util::write_atomically passes over a temporary name that exists") {
 }
 
 TEST_CASE("util::write_file_atomically replaces the file and leaves no temporary") {
-  const fs::path dir = brix::test::make_temp_dir();
-  const auto path = (dir / "out.yaml").string();
+  const brix::test::TempDir temp;
+  const auto& dir = temp.path();
+  const auto path = temp.file("out.yaml");
   brix::util::write_file_atomically(path, "first\n");
   ::chmod(path.c_str(), 0640);
   brix::util::write_file_atomically(path, "second\n");
@@ -161,7 +162,6 @@ TEST_CASE("util::write_file_atomically replaces the file and leaves no temporary
   CHECK((fs::status(secret).permissions() & fs::perms::all) == static_cast<fs::perms>(0600));
   CHECK_THROWS_WITH_AS(brix::util::write_file_atomically((dir / "missing" / "x").string(), "x"),
                        doctest::Contains("missing/x: cannot write (No such file or directory)"), brix::InputError);
-  fs::remove_all(dir);
 }
 
 TEST_CASE("util::DynamicLibrary opens the first library that loads") {

@@ -1,7 +1,8 @@
 #pragma once
 // Time for the monitor: one interface so that heartbeats, rule durations and straggler windows
-// are unit-tested with a fake clock. Wall time (Unix seconds), unlike util::Clock's steady time:
-// events and heartbeats are compared across nodes and written to files others read.
+// are unit-tested with a fake clock (tests/support/fake_clock.hpp). Wall time (Unix seconds),
+// unlike util::Clock's steady time: events and heartbeats are compared across nodes and written
+// to files others read.
 
 namespace brix::monitor {
 
@@ -16,18 +17,6 @@ public:
 class SystemClock final : public Clock {
 public:
   [[nodiscard]] double now() const override;
-};
-
-/// A clock tests move by hand.
-class FakeClock final : public Clock {
-public:
-  explicit FakeClock(double start = 1'700'000'000.0) : m_now(start) {}
-  [[nodiscard]] double now() const override { return m_now; }
-  void advance(double seconds) { m_now += seconds; }
-  void set(double seconds) { m_now = seconds; }
-
-private:
-  double m_now;
 };
 
 } // namespace brix::monitor

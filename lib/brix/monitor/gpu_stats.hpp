@@ -1,7 +1,8 @@
 #pragma once
 // GPU figures for the node collector, behind an interface. The real source loads NVML
-// (libnvidia-ml.so.1) with dlopen when the driver is installed; without it the readout says
-// why GPU figures are unavailable — they are never made up.
+// (libnvidia-ml through nvml/nvml.hpp, the binding the probe uses too) when the driver is
+// installed; without it the readout says why GPU figures are unavailable — they are never made
+// up. Tests use a fake (tests/support/fake_monitor_sources.hpp).
 
 #include <cstdint>
 #include <memory>
@@ -37,18 +38,8 @@ public:
   [[nodiscard]] virtual GpuReadout read() = 0;
 };
 
-/// NVML through dlopen; always returns a source (one that reports unavailability when NVML
-/// cannot be loaded or initialised).
+/// NVML ($BRIX_NVML_LIBRARY, else libnvidia-ml.so.1); always returns a source (one that reports
+/// unavailability, with the loader's or NVML's reason, when NVML cannot be loaded or initialised).
 [[nodiscard]] std::unique_ptr<GpuSource> open_nvml();
-
-class FakeGpuSource final : public GpuSource {
-public:
-  explicit FakeGpuSource(GpuReadout readout) : m_readout(std::move(readout)) {}
-  [[nodiscard]] GpuReadout read() override { return m_readout; }
-  GpuReadout& readout() { return m_readout; }
-
-private:
-  GpuReadout m_readout;
-};
 
 } // namespace brix::monitor

@@ -55,12 +55,4 @@ std::optional<ProcessSample> ProcProcessStats::sample(int pid) const {
   return parse_proc_stat(text.str(), ticks, page);
 }
 
-std::optional<ProcessSample> FakeProcessStats::sample(int pid) const {
-  const auto it = m_samples.find(pid);
-  if (it == m_samples.end()) {
-    return std::nullopt;
-  }
-  return it->second;
-}
-
 } // namespace brix::monitor

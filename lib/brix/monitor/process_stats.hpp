@@ -1,9 +1,8 @@
 #pragma once
 // Per-rank process figures (CPU time, resident memory) behind an interface: the real one reads
-// /proc, tests use a fake.
+// /proc, tests use a fake (tests/support/fake_monitor_sources.hpp).
 
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string_view>
 
@@ -25,16 +24,6 @@ public:
 class ProcProcessStats final : public ProcessStats {
 public:
   [[nodiscard]] std::optional<ProcessSample> sample(int pid) const override;
-};
-
-class FakeProcessStats final : public ProcessStats {
-public:
-  [[nodiscard]] std::optional<ProcessSample> sample(int pid) const override;
-  void set(int pid, ProcessSample sample) { m_samples[pid] = sample; }
-  void remove(int pid) { m_samples.erase(pid); }
-
-private:
-  std::map<int, ProcessSample> m_samples;
 };
 
 /// Parses the text of /proc/<pid>/stat (proc(5)): utime and stime (fields 14, 15, in clock

@@ -1,8 +1,10 @@
-// The GPU driver stack read at run time: NVML (libnvidia-ml, part of the driver) for models,
-// serials, PCIe links, NVLinks and the driver version; the CUDA runtime (libcudart) for the
-// device list as CUDA sees it; NCCL's version. Nothing here is linked: without a driver the
-// libraries are missing or answer cudaErrorInsufficientDriver, and the report says so.
+// The GPU driver stack read at run time: NVML (libnvidia-ml, part of the driver; the binding is
+// nvml/nvml.hpp) for models, serials, PCIe links, NVLinks and the driver version; the CUDA
+// runtime (libcudart) for the device list as CUDA sees it; NCCL's version. Nothing here is
+// linked: without a driver the libraries are missing or answer cudaErrorInsufficientDriver, and
+// the report says so.
 
+#include <brix/nvml/nvml.hpp>
 #include <brix/probe/gpu_models.hpp>
 #include <brix/probe/sources.hpp>
 #include <brix/util/dynamic_library.hpp>
@@ -16,29 +18,6 @@ namespace brix::probe {
 
 namespace {
 
-// The few NVML declarations brix calls (nvml.h layouts; nvmlPciInfo_t is the v3 layout).
-namespace nvml {
-using Return = int; // nvmlReturn_t, 0 = NVML_SUCCESS
-struct DeviceOpaque;
-using Device = DeviceOpaque*;
-struct PciInfo {
-  char bus_id_legacy[16];
-  unsigned domain;
-  unsigned bus;
-  unsigned device;
-  unsigned pci_device_id;
-  unsigned pci_subsystem_id;
-  char bus_id[32];
-};
-struct Memory {
-  unsigned long long total;
-  unsigned long long free;
-  unsigned long long used;
-};
-constexpr unsigned k_max_links = 18;  // NVML_NVLINK_MAX_LINKS
-constexpr int k_remote_switch = 2;    // NVML_NVLINK_DEVICE_TYPE_SWITCH
-} // namespace nvml
-
 constexpr int k_cuda_success = 0;
 constexpr int k_cuda_attr_multiprocessors = 16; // cudaDevAttrMultiProcessorCount
 constexpr int k_cuda_attr_cc_major = 75;        // cudaDevAttrComputeCapabilityMajor
@@ -49,69 +28,27 @@ std::string env_or_empty(const char* name) {
   return value != nullptr ? value : "";
 }
 
-class Nvml {
-public:
-  explicit Nvml(const util::DynamicLibrary& library) : m_library(library) {}
-
-  template <typename Function>
-  Function get(const char* name) const {
-    return m_library.symbol<Function>(name);
-  }
-
-  std::string error_text(nvml::Return code) const {
-    if (auto error_string = get<const char* (*)(nvml::Return)>("nvmlErrorString")) {
-      return error_string(code);
-    }
-    return fmt::format("NVML error {}", code);
-  }
-
-  /// Text from a `nvmlReturn_t f(handle…, char*, unsigned)` call, "" on failure.
-  template <typename... Args>
-  std::string text(const char* name, Args... args) const {
-    using Function = nvml::Return (*)(Args..., char*, unsigned);
-    std::array<char, 96> buffer{};
-    auto function = get<Function>(name);
-    if (function == nullptr || function(args..., buffer.data(), static_cast<unsigned>(buffer.size())) != 0) {
-      return "";
-    }
-    return buffer.data();
-  }
-
-  template <typename T>
-  bool value(const char* name, nvml::Device device, T* out) const {
-    auto function = get<nvml::Return (*)(nvml::Device, T*)>(name);
-    return function != nullptr && function(device, out) == 0;
-  }
-
-private:
-  const util::DynamicLibrary& m_library;
-};
-
-NvlinkInfo read_nvlinks(const Nvml& api, nvml::Device device) {
+NvlinkInfo read_nvlinks(const nvml::Api& api, nvml::Device device) {
   NvlinkInfo info;
-  auto state = api.get<nvml::Return (*)(nvml::Device, unsigned, int*)>("nvmlDeviceGetNvLinkState");
-  auto version = api.get<nvml::Return (*)(nvml::Device, unsigned, unsigned*)>("nvmlDeviceGetNvLinkVersion");
-  auto remote_pci = api.get<nvml::Return (*)(nvml::Device, unsigned, nvml::PciInfo*)>("nvmlDeviceGetNvLinkRemotePciInfo_v2");
-  auto remote_type = api.get<nvml::Return (*)(nvml::Device, unsigned, int*)>("nvmlDeviceGetNvLinkRemoteDeviceType");
-  if (state == nullptr) {
+  if (api.nvlink_state == nullptr) {
     return info;
   }
   std::map<std::string, int> peers;
   for (unsigned link = 0; link < nvml::k_max_links; ++link) {
     int active = 0;
-    if (state(device, link, &active) != 0 || active == 0) {
+    if (!nvml::succeeds(api.nvlink_state, device, link, &active) || active == 0) {
       continue;
     }
     ++info.active_links;
     unsigned link_version = 0;
-    if (version != nullptr && version(device, link, &link_version) == 0) {
+    if (nvml::succeeds(api.nvlink_version, device, link, &link_version)) {
       info.version = std::max(info.version, static_cast<int>(link_version));
     }
     int type = -1;
     std::string target = "unknown";
-    if (remote_type != nullptr && remote_type(device, link, &type) == 0 && type == nvml::k_remote_switch) {
+    if (nvml::succeeds(api.nvlink_remote_type, device, link, &type) && type == nvml::k_remote_switch) {
       target = "switch";
-    } else if (nvml::PciInfo pci{}; remote_pci != nullptr && remote_pci(device, link, &pci) == 0) {
+    } else if (nvml::PciInfo pci{}; nvml::succeeds(api.nvlink_remote_pci, device, link, &pci)) {
       target = normalize_bus_id(pci.bus_id);
     }
     ++peers[target];
@@ -123,63 +60,61 @@ NvlinkInfo read_nvlinks(const Nvml& api, nvml::Device device) {
   return info;
 }
 
-void scan_nvml(const util::DynamicLibrary& library, GpuDriverScan& scan, std::string& problem) {
-  const Nvml api(library);
-  auto init = api.get<nvml::Return (*)()>("nvmlInit_v2");
-  if (init == nullptr) {
+void scan_nvml(const nvml::Library& library, GpuDriverScan& scan, std::string& problem) {
+  const auto& api = library.api();
+  if (api.init == nullptr) {
     problem = "NVML: nvmlInit_v2 missing";
     return;
   }
-  if (const nvml::Return code = init(); code != 0) {
-    problem = "NVML: " + api.error_text(code);
+  if (const nvml::Return code = api.init(); code != nvml::k_success) {
+    problem = "NVML: " + library.error_text(code);
     return;
   }
   scan.available = true;
-  scan.driver_version = api.text("nvmlSystemGetDriverVersion");
+  scan.driver_version = nvml::text(api.driver_version);
   int cuda_driver = 0;
-  auto cuda_version = api.get<nvml::Return (*)(int*)>("nvmlSystemGetCudaDriverVersion_v2");
-  if (cuda_version != nullptr && cuda_version(&cuda_driver) == 0) {
+  if (nvml::succeeds(api.cuda_driver_version, &cuda_driver)) {
     scan.cuda_driver_version = cuda_version_text(cuda_driver);
   }
   unsigned count = 0;
-  auto get_count = api.get<nvml::Return (*)(unsigned*)>("nvmlDeviceGetCount_v2");
-  auto by_index = api.get<nvml::Return (*)(unsigned, nvml::Device*)>("nvmlDeviceGetHandleByIndex_v2");
-  if (get_count != nullptr && by_index != nullptr && get_count(&count) == 0) {
+  if (api.device_by_index != nullptr && nvml::succeeds(api.device_count, &count)) {
     for (unsigned i = 0; i < count; ++i) {
       nvml::Device device = nullptr;
-      if (by_index(i, &device) != 0) {
+      if (!nvml::succeeds(api.device_by_index, i, &device)) {
         scan.warnings.push_back(fmt::format("NVML: GPU {} cannot be opened", i));
         continue;
       }
       DriverGpu gpu;
       nvml::PciInfo pci{};
-      if (api.value("nvmlDeviceGetPciInfo_v3", device, &pci)) {
+      if (nvml::succeeds(api.pci_info, device, &pci)) {
         gpu.pci_bus_id = normalize_bus_id(pci.bus_id);
       }
-      gpu.model = api.text("nvmlDeviceGetName", device);
-      gpu.uuid = api.text("nvmlDeviceGetUUID", device);
-      gpu.serial = api.text("nvmlDeviceGetSerial", device);
+      gpu.model = nvml::text(api.name, device);
+      gpu.uuid = nvml::text(api.uuid, device);
+      gpu.serial = nvml::text(api.serial, device);
       nvml::Memory memory{};
-      if (api.value("nvmlDeviceGetMemoryInfo", device, &memory)) {
+      if (nvml::succeeds(api.memory, device, &memory)) {
         gpu.memory_bytes = memory.total;
       }
-      unsigned number = 0;
-      gpu.pcie_gen = api.value("nvmlDeviceGetCurrPcieLinkGeneration", device, &number) ? static_cast<int>(number) : 0;
-      gpu.pcie_width = api.value("nvmlDeviceGetCurrPcieLinkWidth", device, &number) ? static_cast<int>(number) : 0;
-      gpu.pcie_max_gen = api.value("nvmlDeviceGetMaxPcieLinkGeneration", device, &number) ? static_cast<int>(number) : 0;
-      gpu.pcie_max_width = api.value("nvmlDeviceGetMaxPcieLinkWidth", device, &number) ? static_cast<int>(number) : 0;
+      const auto figure = [&](nvml::Return (*function)(nvml::Device, unsigned*)) {
+        unsigned number = 0;
+        return nvml::succeeds(function, device, &number) ? static_cast<int>(number) : 0;
+      };
+      gpu.pcie_gen = figure(api.pcie_generation);
+      gpu.pcie_width = figure(api.pcie_width);
+      gpu.pcie_max_gen = figure(api.pcie_max_generation);
+      gpu.pcie_max_width = figure(api.pcie_max_width);
       int major = 0;
       int minor = 0;
-      auto capability = api.get<nvml::Return (*)(nvml::Device, int*, int*)>("nvmlDeviceGetCudaComputeCapability");
-      if (capability != nullptr && capability(device, &major, &minor) == 0) {
+      if (nvml::succeeds(api.compute_capability, device, &major, &minor)) {
         gpu.compute_capability = fmt::format("{}.{}", major, minor);
       }
       gpu.nvlink = read_nvlinks(api, device);
       scan.gpus.push_back(std::move(gpu));
     }
   }
-  if (auto shutdown = api.get<nvml::Return (*)()>("nvmlShutdown")) {
-    shutdown();
+  if (api.shutdown != nullptr) {
+    api.shutdown();
   }
 }
 
@@ -254,8 +189,7 @@ public:
     std::string nvml_problem;
     std::string cuda_problem;
     std::string load_error;
-    auto nvml_library = util::DynamicLibrary::open_first(
-        {env_or_empty("BRIX_NVML_LIBRARY"), "libnvidia-ml.so.1", "libnvidia-ml.so"}, &load_error);
+    auto nvml_library = nvml::Library::open(&load_error);
     if (nvml_library) {
       scan_nvml(*nvml_library, scan, nvml_problem);
     } else {

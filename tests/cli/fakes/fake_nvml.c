@@ -1,5 +1,6 @@
-/* A stand-in for libnvidia-ml.so.1 (NVML) with two H100s, for testing brix's dlopen path on a
- * machine without a GPU driver. Layouts follow nvml.h (nvmlPciInfo_t v3, nvmlMemory_t). */
+/* A stand-in for libnvidia-ml.so.1 (NVML) with two H100s, for testing brix's dlopen path (brix
+ * probe and the monitor's node collector) on a machine without a GPU driver. Layouts follow
+ * nvml.h (nvmlPciInfo_t v3, nvmlMemory_t, nvmlUtilization_t). */
 #include <stdio.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@ typedef struct {
   char busId[32];
 } nvmlPciInfo_t;
 typedef struct { unsigned long long total, free, used; } nvmlMemory_t;
+typedef struct { unsigned gpu, memory; } nvmlUtilization_t;
 
 static struct { int index; } devices[2] = {{0}, {1}};
 static const char* bus_ids[2] = {"00000000:1B:00.0", "00000000:43:00.0"};
@@ -54,6 +56,21 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t* memory) 
   memory->total = 85520809984ULL;
   memory->free = memory->total;
   memory->used = 0;
+  return 0;
+}
+/* The monitor's figures: GPU 0 busy, GPU 1 half idle. */
+nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_t* rates) {
+  rates->gpu = device->index == 0 ? 93 : 41;
+  rates->memory = 50;
+  return 0;
+}
+nvmlReturn_t nvmlDeviceGetTemperature(nvmlDevice_t device, int sensor, unsigned* celsius) {
+  if (sensor != 0) return 2; /* only NVML_TEMPERATURE_GPU */
+  *celsius = 60 + device->index;
+  return 0;
+}
+nvmlReturn_t nvmlDeviceGetPowerUsage(nvmlDevice_t device, unsigned* milliwatts) {
+  *milliwatts = device->index == 0 ? 612500 : 250000;
   return 0;
 }
 /* GPU 1 trained at x8. */
