@@ -103,12 +103,12 @@ TEST_CASE("probe::text report and matrix") {
   CHECK(text.find("Gen5 x8 (of x16)") != std::string::npos);
   CHECK(text.find("mlx5_3  0000:60:00.0  0     DOWN") != std::string::npos);
   CHECK(text.find("\nFabric bench\n  all-reduce  48.1 GB/s\n") != std::string::npos);
-  const auto matrix = render_matrix(report);
+  const auto matrix = to_text(TopologyMatrix{report});
   CHECK(matrix.rfind("      GPU0  GPU1", 0) == 0);
   CHECK(matrix.find("CPU Affinity    NUMA Affinity") != std::string::npos);
   CHECK(matrix.find("\nGPU0  X     NV18") != std::string::npos);
   CHECK(matrix.find("NIC Legend:\n\n  NIC0: mlx5_0\n") != std::string::npos);
-  const auto json = matrix_to_json(report);
+  const auto json = to_json(TopologyMatrix{report});
   CHECK(json["devices"].size() == 18);
   CHECK(json["rows"][0][8] == "PIX");
   CHECK(json["rows"][8][0] == "PIX");

@@ -19,6 +19,13 @@ TEST_CASE("util::did_you_mean") {
   CHECK(did_you_mean("xyzzyx", names).empty());
 }
 
+TEST_CASE("util::join_or") {
+  CHECK(join_or(std::vector<std::string>{}).empty());
+  CHECK(join_or(std::vector<std::string>{"yaml"}) == "yaml");
+  CHECK(join_or(std::vector<std::string>{"yaml", "json"}) == "yaml or json");
+  CHECK(join_or(std::vector<std::string>{"text", "json", "yaml"}) == "text, json or yaml");
+}
+
 TEST_CASE("util::parse_key_values") {
   const auto items = parse_key_values("tp=8, pp=4,dp=2", "--layout");
   REQUIRE(items.size() == 3);

@@ -9,9 +9,11 @@
 #include <brix/monitor/live.hpp>
 #include <brix/monitor/report_protocol.hpp>
 #include <brix/monitor/rules.hpp>
+#include <brix/monitor/rules_report.hpp>
 #include <brix/monitor/wire.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/output.hpp>
+#include <brix/util/print.hpp>
 
 #include <atomic>
 #include <csignal>
@@ -183,28 +185,7 @@ int run_collect(const CollectArgs& args) {
 
 int run_rules(const std::string& path, const std::string& format_name) {
   const auto format = util::parse_format(format_name);
-  const auto rules = path.empty() ? monitor::default_rules() : monitor::load_rules_file(path);
-  nlohmann::ordered_json document = nlohmann::ordered_json::array();
-  util::Table table({"rule", "metric", "normal", "abnormal", "for", "hysteresis", "actions"});
-  for (const auto& rule : rules) {
-    const bool higher = rule.direction == monitor::Direction::higher_is_worse;
-    std::string actions = rule.log_event ? "event" : "";
-    actions += rule.mark_suspect ? (actions.empty() ? "suspect" : ", suspect") : "";
-    actions += rule.hook.empty() ? "" : (actions.empty() ? "hook" : ", hook");
-    table.add_row({rule.name, rule.metric, fmt::format("{} {:g}", higher ? "<" : ">", rule.normal),
-                   fmt::format("{} {:g}", higher ? ">" : "<", rule.abnormal), fmt::format("{:g} s", rule.for_seconds),
-                   fmt::format("{:g}", rule.hysteresis), actions});
-    document.push_back({{"name", rule.name}, {"metric", rule.metric},
-                        {"direction", higher ? "higher_is_worse" : "lower_is_worse"}, {"normal", rule.normal},
-                        {"abnormal", rule.abnormal}, {"for_seconds", rule.for_seconds}, {"hysteresis", rule.hysteresis},
-                        {"event", rule.log_event}, {"suspect", rule.mark_suspect}, {"hook", rule.hook},
-                        {"source", rule.source}});
-  }
-  if (format == util::Format::text) {
-    std::cout << table.render();
-  } else {
-    util::emit_document(std::cout, {{"rules", document}}, format);
-  }
+  util::print(monitor::RulesReport{path.empty() ? monitor::default_rules() : monitor::load_rules_file(path)}, format);
   return 0;
 }
 

@@ -1,23 +1,22 @@
 // brix plan: search layouts (default), the memory of one layout (--memory), model summaries
-// (--describe) and the GPU catalog (--gpus).
+// (--describe), the GPU catalog (--gpus), calibration against published runs (`calibrate`) and
+// the rebalancing of a running plan (--measured). Each is a library call returning a report.
 #include "command.hpp"
 
 #include <brix/cluster/gpu_catalog.hpp>
-#include <brix/cluster/loader.hpp>
-#include <brix/model/loader.hpp>
 #include <brix/plan/calibration.hpp>
-#include <brix/plan/layout_parse.hpp>
+#include <brix/plan/emit_targets.hpp>
+#include <brix/plan/plan_file.hpp>
 #include <brix/plan/plan_run.hpp>
 #include <brix/plan/rebalance_run.hpp>
-#include <brix/plan/report.hpp>
+#include <brix/plan/summary_run.hpp>
+#include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
-#include <brix/util/output.hpp>
-#include <brix/util/paths.hpp>
+#include <brix/util/print.hpp>
+#include <brix/util/progress.hpp>
 #include <brix/util/strings.hpp>
 
-#include <cmath>
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <iostream>
 #include <memory>
 #include <vector>
@@ -35,83 +34,80 @@ struct PlanOptions {
   bool gpus = false;
   bool memory = false;
   std::string format;
+  std::string output;    ///< -o FILE for --emit
   std::string calibrate_file;
   std::string measured;  ///< --measured
   std::string plan_file; ///< --plan (with --measured)
   std::string calibrate_format;
 };
 
+/// --emit's text to stdout, or with -o atomically to a file.
+void write_emitted(const std::string& text, const std::string& output) {
+  if (output.empty()) {
+    std::cout << text;
+  } else {
+    util::write_file_atomically(output, text);
+  }
+}
+
 int run_describe_or_memory(const PlanOptions& options, util::Format format) {
-  const util::Style style{util::use_colour(STDOUT_FILENO)};
   if (options.gpus) {
-    if (format == util::Format::text) {
-      std::cout << plan::gpu_catalog_text();
-    } else {
-      util::emit_document(std::cout, plan::gpu_catalog_json(), format);
-    }
+    util::print(plan::GpuCatalog{cluster::gpu_catalog()}, format);
     return 0;
   }
-  const auto model = model::load_model(options.request.model);
-  const std::int64_t seq_len = options.seq_len.value_or(model.default_seq_len);
   if (options.describe) {
-    if (format == util::Format::text) {
-      std::cout << plan::model_summary_text(model, seq_len, style);
-    } else {
-      util::emit_document(std::cout, plan::model_summary_json(model, seq_len), format);
-    }
+    util::print(plan::describe_model(options.request.model, options.seq_len), format);
     return 0;
   }
   // --memory: the per-stage memory of exactly one layout (the seed's by default).
-  const auto cluster = cluster::select_cluster(options.request.cluster, plan::k_default_cluster);
-  const std::string text = options.request.layout.empty() ? "tp=8,pp=4,dp=2" : options.request.layout;
-  const auto layout = plan::parse_layout(text);
-  const std::int64_t batch =
-      options.global_batch.value_or(plan::propose_global_batch(seq_len, cluster.total_gpus()));
-  const auto report = plan::layout_memory_report(model, cluster, layout, plan::TrainingShape{batch, seq_len});
-  if (!report.valid()) {
-    throw InputError(fmt::format("--layout {}: invalid on {} ({} GPUs): {}", text, cluster.name,
-                                 cluster.total_gpus(), fmt::join(report.messages, "; ")));
-  }
-  if (format == util::Format::text) {
-    std::cout << plan::model_summary_text(model, seq_len, style) << '\n'
-              << plan::cluster_summary_text(cluster, style) << '\n'
-              << plan::layout_memory_text(report, style);
-  } else {
-    nlohmann::ordered_json doc;
-    doc["model"] = plan::model_summary_json(model, seq_len);
-    doc["cluster"] = plan::cluster_summary_json(cluster);
-    doc["memory"] = plan::layout_memory_json(report);
-    util::emit_document(std::cout, doc, format);
-  }
-  return report.fits() ? 0 : 1;
+  const auto report = plan::memory_report({options.request.model, options.request.cluster, options.request.layout,
+                                           options.seq_len, options.global_batch});
+  util::print(report, format);
+  return plan::exit_code(report);
 }
 
-int run_calibrate(const std::string& file, util::Format format) {
-  const std::string path = file.empty() ? (util::config_dir() / "calibration" / "megatron-2021.yaml").string() : file;
-  const auto report = plan::run_calibration(path);
-  if (format == util::Format::text) {
-    util::Table table({"table", "model", "GPUs", "metric", "published", "predicted", "error", "layout evaluated"},
-                      {util::Align::left, util::Align::left, util::Align::right, util::Align::left, util::Align::right,
-                       util::Align::right, util::Align::right, util::Align::left});
-    for (const auto& row : report.rows) {
-      table.add_row({row.table, row.model, std::to_string(row.gpus), row.metric, fmt::format("{:.3g}", row.published),
-                     fmt::format("{:.3g}", row.predicted), fmt::format("{:+.1f}%", row.error * 100), row.chosen});
-    }
-    std::cout << table.render() << fmt::format("mean absolute error {:.1f}%, max {:.1f}% over {} runs\n",
-                                               report.mean_abs_error * 100, report.max_abs_error * 100, report.rows.size());
+int run_rebalance(const PlanOptions& options, util::Format format) {
+  const auto& request = options.request;
+  const auto report = plan::run_rebalance({options.measured, options.plan_file, request.software, request.emit});
+  if (request.emit.empty()) {
+    util::print(report, format);
+    return 0;
+  }
+  const auto file = plan::rebalanced_plan(report.plan, report.rebalance);
+  if (options.output.empty()) {
+    std::cout << plan::to_yaml_text(file);
   } else {
-    nlohmann::ordered_json doc;
-    doc["runs"] = nlohmann::ordered_json::array();
-    for (const auto& row : report.rows) {
-      doc["runs"].push_back({{"table", row.table}, {"model", row.model}, {"gpus", row.gpus}, {"metric", row.metric},
-                             {"published", row.published}, {"predicted", row.predicted}, {"error", row.error},
-                             {"layout", row.chosen}, {"note", row.note}});
-    }
-    doc["mean_abs_error"] = report.mean_abs_error;
-    doc["max_abs_error"] = report.max_abs_error;
-    util::emit_document(std::cout, doc, format);
+    plan::save_plan_file(file, options.output);
   }
   return 0;
+}
+
+int run_search(const PlanOptions& options, util::Format format) {
+  auto request = options.request;
+  request.format = format;
+  request.seq_len = options.seq_len.value_or(0);
+  request.global_batch = options.global_batch.value_or(0);
+  std::unique_ptr<util::Progress> progress;
+  if (::isatty(STDERR_FILENO) == 1) {
+    progress = std::make_unique<util::ProgressBar>(std::cerr, util::system_clock());
+  } else {
+    progress = std::make_unique<util::NoProgress>();
+  }
+  const auto report = plan::run_plan(request, *progress);
+  progress.reset(); // the bar is erased before anything else is written
+  if (!request.emit.empty()) {
+    const auto emitted = plan::find_emit_target(request.emit).write(report);
+    for (const auto& warning : emitted.warnings) {
+      std::cerr << warning << '\n';
+    }
+    write_emitted(emitted.text, options.output);
+    return 0;
+  }
+  for (const auto& warning : plan::warnings(report)) {
+    std::cerr << warning << '\n';
+  }
+  util::print(report, format);
+  return plan::exit_code(report);
 }
 
 } // namespace
@@ -146,9 +142,8 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
   auto* top = command->add_option("--top", request.top, "Plans to show")->default_str("5");
   auto* threads = command->add_option("--threads", request.threads, "Search threads")->default_str("1");
   auto* price = command->add_option("--price", request.price, "Price per GPU-hour: adds cost per 1T tokens");
-  auto* emit = command->add_option("--emit", request.emit,
-                                   "Print the best plan as megatron | deepspeed | torchrun | yaml | json");
-  auto* output = command->add_option("-o,--output", request.output, "With --emit: write to this file (atomically)");
+  auto* emit = command->add_option("--emit", request.emit, "Print the best plan as " + plan::emit_target_names(" | "));
+  auto* output = command->add_option("-o,--output", options->output, "With --emit: write to this file (atomically)");
   auto* software = command->add_option("--software", request.software,
                                        "Framework generation: modern, megatron-2021, deepspeed-2021")
                        ->default_str("modern");
@@ -173,7 +168,8 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
   auto* describe = command->add_flag("--describe", options->describe, "Print the model summary only");
   auto* gpus = command->add_flag("--gpus", options->gpus, "List the GPU catalog");
   auto* memory = command->add_flag("--memory", options->memory,
-                                   "Per-stage memory of exactly one layout (--layout, default tp=8,pp=4,dp=2)");
+                                   fmt::format("Per-stage memory of exactly one layout (--layout, default {})",
+                                               plan::k_default_memory_layout));
   auto* calibrate = command->add_subcommand("calibrate", "Compare predictions with published runs");
   calibrate->add_option("file", options->calibrate_file,
                         "Calibration file (default configs/calibration/megatron-2021.yaml)");
@@ -210,7 +206,10 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
   output->needs(emit);
   add_format_option(*command, options->format);
   calibrate->callback([options, &context] {
-    context.exit_code = run_calibrate(options->calibrate_file, util::parse_format(options->calibrate_format));
+    const auto format = util::parse_format(options->calibrate_format);
+    const auto& file = options->calibrate_file;
+    util::print(plan::run_calibration(file.empty() ? plan::default_calibration_file() : file), format);
+    context.exit_code = 0;
   });
   command->callback([options, calibrate, layout_option = layout, &context] {
     if (calibrate->parsed()) {
@@ -227,24 +226,17 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
       throw InputError(fmt::format("--global-batch must be > 0 (got {})", *options->global_batch));
     }
     if (!options->measured.empty()) {
-      plan::RebalanceRequest rebalance{options->measured, options->plan_file, options->request.software,
-                                       options->request.emit, options->request.output, format};
-      context.exit_code = plan::run_rebalance(rebalance, std::cout);
+      context.exit_code = run_rebalance(*options, format);
       return;
     }
     if (options->describe || options->gpus || options->memory) {
       context.exit_code = run_describe_or_memory(*options, format);
       return;
     }
-    auto request = options->request;
-    request.format = format;
-    request.seq_len = options->seq_len.value_or(0);
-    request.global_batch = options->global_batch.value_or(0);
-    request.progress = ::isatty(STDERR_FILENO) == 1;
-    if (request.top < 1 || request.threads < 1) {
+    if (options->request.top < 1 || options->request.threads < 1) {
       throw InputError("--top and --threads must be >= 1");
     }
-    context.exit_code = plan::run_plan(request, std::cout, std::cerr);
+    context.exit_code = run_search(*options, format);
   });
 }
 

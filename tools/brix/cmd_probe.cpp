@@ -4,21 +4,20 @@
 #include "command.hpp"
 #include "probe_bench.hpp"
 
-#include <brix/probe/cluster_doc.hpp>
-#include <brix/probe/merge.hpp>
+#include <brix/probe/merge_run.hpp>
 #include <brix/probe/nccl_topo.hpp>
 #include <brix/probe/node_files.hpp>
 #include <brix/probe/probe.hpp>
-#include <brix/probe/report_json.hpp>
+#include <brix/probe/report_print.hpp>
 #include <brix/probe/report_text.hpp>
 #include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/output.hpp>
+#include <brix/util/print.hpp>
 
 #include <cstdlib>
 #include <fmt/format.h>
 #include <iostream>
-#include <unistd.h>
 
 namespace brix::cli {
 
@@ -72,50 +71,17 @@ void run_probe(const ProbeOptions& options) {
     return;
   }
   if (options.matrix) {
-    if (format == util::Format::text) {
-      std::cout << probe::render_matrix(report);
-    } else {
-      util::emit_document(std::cout, probe::matrix_to_json(report), format);
-    }
+    util::print(probe::TopologyMatrix{report}, format);
     return;
   }
-  switch (format) {
-  case util::Format::text: {
-    const util::Style style{util::use_colour(STDOUT_FILENO)};
-    std::cout << probe::render_sections(probe::report_sections(report, style), style);
-    return;
-  }
-  case util::Format::json:
-    util::emit_document(std::cout, probe::report_to_json(report), format);
-    return;
-  case util::Format::yaml:
-    // The YAML is itself a cluster file: one node group holding this host.
-    util::emit_document(std::cout, probe::single_node_cluster(report), format);
-    return;
-  }
+  util::print(report, format);
 }
 
 int run_merge(const MergeOptions& options) {
   const auto format = util::parse_format(options.format);
-  const auto files = probe::read_probe_files(options.inputs);
-  std::vector<probe::NodeReport> reports;
-  for (const auto& file : files) {
-    reports.push_back(file.report);
-  }
-  const auto result = probe::merge_reports(reports, options.name);
-  if (!options.output.empty()) {
-    util::write_file_atomically(options.output, util::to_yaml(result.cluster));
-  }
-  if (format == util::Format::text) {
-    const util::Style style{util::use_colour(STDOUT_FILENO)};
-    std::cout << probe::merge_to_text(result, style);
-    if (!options.output.empty()) {
-      std::cout << fmt::format("wrote {}\n", options.output);
-    }
-  } else {
-    util::emit_document(std::cout, probe::merge_to_json(result), format);
-  }
-  return options.strict && !result.drift.empty() ? 1 : 0;
+  const auto report = probe::run_merge({options.inputs, options.name, options.output});
+  util::print(report, format);
+  return options.strict && !report.merge.drift.empty() ? 1 : 0;
 }
 
 } // namespace

@@ -9,12 +9,12 @@
 #include <brix/recover/system_env.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/output.hpp>
+#include <brix/util/print.hpp>
 #include <brix/util/strings.hpp>
 
 #include <fmt/format.h>
 #include <iostream>
 #include <memory>
-#include <unistd.h>
 
 namespace brix::cli {
 
@@ -29,33 +29,15 @@ struct VerifyArgs {
 
 int run_verify(const VerifyArgs& args) {
   const auto format = util::parse_format(args.format);
-  std::vector<checkpoint::VerifyReport> reports{checkpoint::verify_checkpoints(args.dir, args.latest_only)};
+  checkpoint::Verification verification{{checkpoint::verify_checkpoints(args.dir, args.latest_only)}};
   if (!args.mirror.empty()) {
-    reports.push_back(checkpoint::verify_checkpoints(args.mirror, args.latest_only));
+    verification.stores.push_back(checkpoint::verify_checkpoints(args.mirror, args.latest_only));
   }
-  bool ok = true;
-  nlohmann::ordered_json documents = nlohmann::ordered_json::array();
-  const util::Style style{util::use_colour(STDOUT_FILENO)};
-  for (const auto& report : reports) {
-    ok = ok && report.ok();
-    if (format == util::Format::text) {
-      std::cout << checkpoint::render_verify_text(report, style);
-    } else {
-      documents.push_back(checkpoint::verify_to_json(report));
-    }
+  util::print(verification, format);
+  for (const auto& error : checkpoint::errors(verification)) {
+    std::cerr << error << '\n';
   }
-  if (format != util::Format::text) {
-    util::emit_document(std::cout, {{"ok", ok}, {"stores", documents}}, format);
-  }
-  for (const auto& report : reports) {
-    if (report.first_bad) {
-      std::cerr << fmt::format("brix: error: {}: step {}: {}\n", report.dir.string(), report.first_bad->step,
-                               report.first_bad->detail);
-    } else if (report.checked.empty()) {
-      std::cerr << fmt::format("brix: error: {}: no checkpoint to verify\n", report.dir.string());
-    }
-  }
-  return ok ? 0 : static_cast<int>(ExitCode::job_failed);
+  return verification.ok() ? 0 : static_cast<int>(ExitCode::job_failed);
 }
 
 struct ListArgs {
@@ -66,12 +48,7 @@ struct ListArgs {
 
 int run_list(const ListArgs& args) {
   const auto format = util::parse_format(args.format);
-  const auto infos = checkpoint::list_checkpoints(args.dir, args.verify);
-  if (format == util::Format::text) {
-    std::cout << checkpoint::render_infos_text(infos, util::Style{util::use_colour(STDOUT_FILENO)});
-  } else {
-    util::emit_document(std::cout, checkpoint::infos_to_json(args.dir, infos), format);
-  }
+  util::print(checkpoint::CheckpointListing{args.dir, checkpoint::list_checkpoints(args.dir, args.verify)}, format);
   return 0;
 }
 
@@ -86,23 +63,7 @@ int run_gc(const GcArgs& args) {
   if (!checkpoint::is_store(args.dir)) {
     throw InputError(located(args.dir, 0, "not a brix checkpoint store", "a directory with manifests/ and latest"));
   }
-  const auto result = checkpoint::Store(args.dir).collect_garbage(args.keep);
-  if (format == util::Format::text) {
-    std::cout << fmt::format("removed {} manifest(s), {} chunk(s) ({}), {} temporary file(s)\n",
-                             result.manifests_removed, result.chunks_removed,
-                             util::gib(static_cast<double>(result.bytes_freed)), result.temps_removed);
-    if (!result.skipped.empty()) {
-      std::cout << "chunks kept: " << result.skipped << '\n';
-    }
-  } else {
-    util::emit_document(std::cout,
-                        {{"manifests_removed", result.manifests_removed},
-                         {"chunks_removed", result.chunks_removed},
-                         {"bytes_freed", result.bytes_freed},
-                         {"temps_removed", result.temps_removed},
-                         {"skipped", result.skipped}},
-                        format);
-  }
+  util::print(checkpoint::Store(args.dir).collect_garbage(args.keep), format);
   return 0;
 }
 
@@ -170,11 +131,7 @@ int run_job_recovery(JobRecoveryArgs& args) {
                       : args.submit ? recover::RecoverMode::submit
                                     : recover::RecoverMode::print;
   const auto report = recover::recover_job(args.options, recover::system_env());
-  if (format == util::Format::text) {
-    std::cout << recover::to_text(report);
-  } else {
-    util::emit_document(std::cout, recover::to_json(report), format);
-  }
+  util::print(report, format);
   return report.can_recover ? 0 : static_cast<int>(ExitCode::job_failed);
 }
 

@@ -7,16 +7,17 @@
 #include <brix/shard/rank_generator.hpp>
 #include <brix/shard/rank_report.hpp>
 #include <brix/shard/reshard.hpp>
+#include <brix/shard/reshard_report.hpp>
 #include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/output.hpp>
+#include <brix/util/print.hpp>
 #include <brix/util/strings.hpp>
 #include <brix/util/thread_pool.hpp>
 
 #include <fmt/format.h>
 #include <iostream>
 #include <memory>
-#include <unistd.h>
 
 namespace brix::cli {
 
@@ -43,11 +44,7 @@ int run_rank_map(const RankMapOptions& options) {
   if (!options.hostfile.empty()) {
     util::write_file_atomically(options.hostfile, shard::slurm_hostfile(map));
   }
-  if (format == util::Format::text) {
-    std::cout << shard::render_rank_map_text(map, util::Style{util::use_colour(STDOUT_FILENO)});
-  } else {
-    util::emit_document(std::cout, shard::rank_map_to_json(map), format);
-  }
+  util::print(map, format);
   return 0;
 }
 
@@ -59,29 +56,6 @@ struct WeightsOptions {
   std::string format;
 };
 
-/// The summary both weight commands print.
-void print_stats(const shard::ReshardStats& stats, const std::string& what, const std::string& out_dir,
-                 util::Format format) {
-  const double rate = stats.seconds > 0 ? static_cast<double>(stats.bytes_written) / stats.seconds : 0.0;
-  if (format != util::Format::text) {
-    util::emit_document(std::cout,
-                        nlohmann::ordered_json{{"out", out_dir},
-                                               {"files", stats.files},
-                                               {"tensors", stats.tensors},
-                                               {"bytes_read", stats.bytes_read},
-                                               {"bytes_written", stats.bytes_written},
-                                               {"seconds", stats.seconds},
-                                               {"bytes_per_second", rate},
-                                               {"threads", stats.threads}},
-                        format);
-    return;
-  }
-  std::cout << fmt::format("{} {}: {} files, {} tensors, {} read, {} written in {} ({}/s, {} threads)\n", what,
-                           out_dir, stats.files, stats.tensors, util::gib(static_cast<double>(stats.bytes_read)),
-                           util::gib(static_cast<double>(stats.bytes_written)), util::human_seconds(stats.seconds),
-                           util::gib(rate), stats.threads);
-}
-
 unsigned threads_or_default(unsigned threads) { return threads > 0 ? threads : util::default_threads(); }
 
 int run_weights(const WeightsOptions& options) {
@@ -90,14 +64,14 @@ int run_weights(const WeightsOptions& options) {
   const auto job = shard::prepare_reshard(plan, options.in);
   const auto stats = shard::write_reshard(job.checkpoint, job.plan, plan, job.model, options.out,
                                           threads_or_default(options.threads));
-  print_stats(stats, "wrote", options.out, format);
+  util::print(shard::ReshardSummary{"wrote", options.out, stats}, format);
   return 0;
 }
 
 int run_merge(const WeightsOptions& options) {
   const auto format = util::parse_format(options.format);
   const auto stats = shard::merge_shards(options.in, options.out, threads_or_default(options.threads));
-  print_stats(stats, "rebuilt", options.out, format);
+  util::print(shard::ReshardSummary{"rebuilt", options.out, stats}, format);
   return 0;
 }
 

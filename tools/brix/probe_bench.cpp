@@ -7,10 +7,10 @@
 #include <brix/util/document.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/output.hpp>
+#include <brix/util/print.hpp>
 
 #include <fmt/format.h>
 #include <iostream>
-#include <unistd.h>
 
 namespace brix::cli {
 
@@ -124,12 +124,9 @@ int run_probe_bench(const ProbeBenchFlags& flags, const std::string& format_name
     result = *run.result;
   }
   const auto findings = probe::analyse_fabric(result, flags.threshold);
-  if (format == util::Format::text) {
-    std::cout << probe::fabric_text(result, findings, util::Style{util::use_colour(STDOUT_FILENO)});
-  } else {
-    util::emit_document(std::cout, probe::fabric_document(result, findings), format);
-  }
-  return findings.healthy() && result.allreduce_wrong == 0 ? 0 : 1;
+  const probe::FabricReport report{result, findings};
+  util::print(report, format);
+  return probe::exit_code(report);
 }
 
 } // namespace brix::cli

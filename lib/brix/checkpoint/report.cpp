@@ -4,6 +4,7 @@
 #include <brix/util/error.hpp>
 #include <brix/util/strings.hpp>
 
+#include <algorithm>
 #include <fmt/format.h>
 
 namespace brix::checkpoint {
@@ -110,6 +111,63 @@ std::string render_verify_text(const VerifyReport& report, const util::Style& st
     text += fmt::format("{} step {}: {}\n", style.red("bad:"), report.first_bad->step, report.first_bad->detail);
   } else if (report.ok()) {
     text += fmt::format("{} {} checkpoint(s), every hash matches\n", style.green("ok:"), report.checked.size());
+  }
+  return text;
+}
+
+Json to_json(const CheckpointListing& listing) { return infos_to_json(listing.dir, listing.checkpoints); }
+
+std::string to_text(const CheckpointListing& listing, const util::Style& style) {
+  return render_infos_text(listing.checkpoints, style);
+}
+
+bool Verification::ok() const {
+  return std::all_of(stores.begin(), stores.end(), [](const VerifyReport& store) { return store.ok(); });
+}
+
+Json to_json(const Verification& verification) {
+  Json stores = Json::array();
+  for (const auto& store : verification.stores) {
+    stores.push_back(verify_to_json(store));
+  }
+  return {{"ok", verification.ok()}, {"stores", stores}};
+}
+
+std::string to_text(const Verification& verification, const util::Style& style) {
+  std::string text;
+  for (const auto& store : verification.stores) {
+    text += render_verify_text(store, style);
+  }
+  return text;
+}
+
+std::vector<std::string> errors(const Verification& verification) {
+  std::vector<std::string> lines;
+  for (const auto& store : verification.stores) {
+    if (store.first_bad) {
+      lines.push_back(fmt::format("brix: error: {}: step {}: {}", store.dir.string(), store.first_bad->step,
+                                  store.first_bad->detail));
+    } else if (store.checked.empty()) {
+      lines.push_back(fmt::format("brix: error: {}: no checkpoint to verify", store.dir.string()));
+    }
+  }
+  return lines;
+}
+
+Json to_json(const GcResult& result) {
+  return {{"manifests_removed", result.manifests_removed},
+          {"chunks_removed", result.chunks_removed},
+          {"bytes_freed", result.bytes_freed},
+          {"temps_removed", result.temps_removed},
+          {"skipped", result.skipped}};
+}
+
+std::string to_text(const GcResult& result) {
+  std::string text = fmt::format("removed {} manifest(s), {} chunk(s) ({}), {} temporary file(s)\n", result.manifests_removed,
+                                 result.chunks_removed, util::gib(static_cast<double>(result.bytes_freed)),
+                                 result.temps_removed);
+  if (!result.skipped.empty()) {
+    text += "chunks kept: " + result.skipped + '\n';
   }
   return text;
 }

@@ -1,8 +1,9 @@
 #pragma once
-// What `brix recover list` and `brix recover verify` show: checkpoint rows as JSON and as a text
-// table, and the verification of one store (and its mirror).
+// What `brix recover list`, `verify` and `gc` show: checkpoint rows as JSON and as a text table,
+// the verification of one store (and its mirror), what garbage collection removed.
 
 #include <brix/checkpoint/catalog.hpp>
+#include <brix/checkpoint/store.hpp>
 #include <brix/util/output.hpp>
 
 #include <filesystem>
@@ -17,6 +18,14 @@ namespace brix::checkpoint {
                                                    const std::vector<CheckpointInfo>& infos);
 /// STEP FORMAT SIZE NEW STATUS DETAIL, one row per checkpoint.
 [[nodiscard]] std::string render_infos_text(const std::vector<CheckpointInfo>& infos, const util::Style& style);
+
+/// `brix recover list DIR`.
+struct CheckpointListing {
+  std::filesystem::path dir;
+  std::vector<CheckpointInfo> checkpoints;
+};
+[[nodiscard]] nlohmann::ordered_json to_json(const CheckpointListing& listing);
+[[nodiscard]] std::string to_text(const CheckpointListing& listing, const util::Style& style);
 
 struct VerifyReport {
   std::filesystem::path dir;
@@ -33,5 +42,20 @@ struct VerifyReport {
 [[nodiscard]] VerifyReport verify_checkpoints(const std::filesystem::path& dir, bool latest_only);
 [[nodiscard]] nlohmann::ordered_json verify_to_json(const VerifyReport& report);
 [[nodiscard]] std::string render_verify_text(const VerifyReport& report, const util::Style& style);
+
+/// `brix recover verify DIR [--mirror DIR]`: the store and its mirror.
+struct Verification {
+  std::vector<VerifyReport> stores;
+  [[nodiscard]] bool ok() const;
+};
+/// {ok, stores: [verify_to_json…]}.
+[[nodiscard]] nlohmann::ordered_json to_json(const Verification& verification);
+[[nodiscard]] std::string to_text(const Verification& verification, const util::Style& style);
+/// One `brix: error: DIR: …` line per store with a bad checkpoint or none at all, for stderr.
+[[nodiscard]] std::vector<std::string> errors(const Verification& verification);
+
+/// `brix recover gc DIR`.
+[[nodiscard]] nlohmann::ordered_json to_json(const GcResult& result);
+[[nodiscard]] std::string to_text(const GcResult& result);
 
 } // namespace brix::checkpoint

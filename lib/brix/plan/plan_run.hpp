@@ -1,12 +1,15 @@
 #pragma once
 // `brix plan` as a library call: load the model and cluster, search (or explain one layout),
-// refine the best plans, render or emit. tools/brix/cmd_plan.cpp only fills a PlanRequest.
+// refine the best plans, plan a mixed cluster — and return it all as a PlanReport. Rendering is
+// the report's (plan_report.hpp), --emit the target table's (emit_targets.hpp);
+// tools/brix/cmd_plan.cpp only fills a PlanRequest and prints.
 
 #include <brix/cluster/loader.hpp>
+#include <brix/plan/plan_report.hpp>
 #include <brix/plan/refine.hpp>
 #include <brix/util/output.hpp>
+#include <brix/util/progress.hpp>
 
-#include <iosfwd>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,15 +26,13 @@ struct PlanRequest {
   int top = 5;
   int threads = 1;
   std::optional<double> price;         ///< per GPU-hour
-  std::string emit;                    ///< megatron | deepspeed | torchrun | yaml | json
-  std::string output;                  ///< -o FILE for --emit
+  std::string emit;                    ///< an emit_targets() name, or "" for the report
   util::Format format = util::Format::text;
   std::string software = "modern";
   CheckpointOptions checkpoint;
   std::vector<double> lamb_betas;      ///< --lamb-beta: scaled for the plan's node count
   std::optional<double> base_lr;       ///< with base_batch: LR suggestion for the chosen batch
   std::int64_t base_batch = 0;
-  bool progress = false;               ///< progress bar on stderr (a terminal)
 };
 
 inline constexpr const char* k_default_cluster = "example-deployment";
@@ -41,8 +42,8 @@ inline constexpr const char* k_default_cluster = "example-deployment";
 /// count allows divides it), at least one sequence per 8 GPUs.
 [[nodiscard]] std::int64_t propose_global_batch(std::int64_t seq_len, int gpus);
 
-/// Runs the request; returns the exit code: 0 for a report (also "no layout fits"), 1 when the
-/// layout asked for with --layout cannot run.
-int run_plan(const PlanRequest& request, std::ostream& out, std::ostream& err);
+/// Checks the request (bad options and --emit targets are InputErrors, before any work), then
+/// runs it, telling `progress` how far the search and the details are.
+[[nodiscard]] PlanReport run_plan(const PlanRequest& request, util::Progress& progress);
 
 } // namespace brix::plan

@@ -1,10 +1,14 @@
 #pragma once
 // `brix plan --measured FILE --plan PLAN`: the running plan's stage split rebalanced from the
-// per-stage times `brix monitor --save-measured` wrote.
+// per-stage times `brix monitor --save-measured` wrote, as a report value (rendered in
+// rebalance_report.cpp).
 
+#include <brix/plan/plan_file.hpp>
+#include <brix/plan/rebalance.hpp>
 #include <brix/util/output.hpp>
 
-#include <ostream>
+#include <nlohmann/json.hpp>
+
 #include <string>
 
 namespace brix::plan {
@@ -14,11 +18,23 @@ struct RebalanceRequest {
   std::string plan;       ///< plan.yaml the job ran
   std::string software = "modern";
   std::string emit;       ///< "" or "yaml": the rebalanced plan
-  std::string output;     ///< -o for --emit
-  util::Format format = util::Format::text;
 };
 
-/// 0: report written (also when the running split is already the best).
-int run_rebalance(const RebalanceRequest& request, std::ostream& out);
+struct RebalanceReport {
+  std::string plan_path;
+  std::string measured_path;
+  std::string job;        ///< the measured job's name ("" when the file has none)
+  std::string model;      ///< model name
+  std::string cluster;    ///< cluster name
+  PlanFile plan;          ///< the plan the job ran
+  Rebalance rebalance;
+};
+
+/// Checks the request (an --emit other than yaml is an InputError), then rebalances.
+[[nodiscard]] RebalanceReport run_rebalance(const RebalanceRequest& request);
+
+/// Always a report (also when the running split is already the best).
+[[nodiscard]] nlohmann::ordered_json to_json(const RebalanceReport& report);
+[[nodiscard]] std::string to_text(const RebalanceReport& report);
 
 } // namespace brix::plan

@@ -1,7 +1,7 @@
 #pragma once
 // Renderings shared by `brix plan` and the planner: model and cluster summaries, the GPU catalog
 // and the per-stage memory of one layout, each as a JSON document (for --format json|yaml) and
-// as aligned text.
+// as aligned text; the values `brix plan --describe`, `--gpus` and `--memory` print.
 
 #include <brix/cluster/cluster.hpp>
 #include <brix/model/model.hpp>
@@ -12,24 +12,34 @@
 
 #include <nlohmann/json.hpp>
 
+#include <span>
 #include <string>
 #include <vector>
 
 namespace brix::plan {
 
-/// Model summary: parameters by kind (params_total, params_active, params_mtp as integers),
-/// layers, attention kind, FLOPs per token (forward, training) at `seq_len`, KV-cache bytes.
-[[nodiscard]] nlohmann::ordered_json model_summary_json(const model::ModelSpec& model,
-                                                        std::int64_t seq_len);
-[[nodiscard]] std::string model_summary_text(const model::ModelSpec& model, std::int64_t seq_len,
-                                             const util::Style& style);
+/// `brix plan --describe`: one model at one sequence length.
+struct ModelSummary {
+  model::ModelSpec model;
+  std::int64_t seq_len = 0;
+};
+
+/// Parameters by kind (params_total, params_active, params_mtp as integers), layers, attention
+/// kind, FLOPs per token (forward, training) at `seq_len`, KV-cache bytes.
+[[nodiscard]] nlohmann::ordered_json to_json(const ModelSummary& summary);
+[[nodiscard]] std::string to_text(const ModelSummary& summary, const util::Style& style);
 
 [[nodiscard]] nlohmann::ordered_json cluster_summary_json(const cluster::ClusterSpec& cluster);
 [[nodiscard]] std::string cluster_summary_text(const cluster::ClusterSpec& cluster,
                                                const util::Style& style);
 
-[[nodiscard]] nlohmann::ordered_json gpu_catalog_json();
-[[nodiscard]] std::string gpu_catalog_text();
+/// `brix plan --gpus`: the GPUs a cluster file or the shorthand may name.
+struct GpuCatalog {
+  std::span<const cluster::GpuSpec> gpus;
+};
+
+[[nodiscard]] nlohmann::ordered_json to_json(const GpuCatalog& catalog);
+[[nodiscard]] std::string to_text(const GpuCatalog& catalog);
 
 /// One pipeline stage placed on the cluster: its GPU and node group.
 struct PlacedStage {
@@ -69,5 +79,18 @@ struct LayoutMemoryReport {
 [[nodiscard]] nlohmann::ordered_json layout_memory_json(const LayoutMemoryReport& report);
 [[nodiscard]] std::string layout_memory_text(const LayoutMemoryReport& report,
                                              const util::Style& style);
+
+/// `brix plan --memory`: the model, the cluster and the per-stage memory of one layout.
+struct MemoryReport {
+  ModelSummary model;
+  cluster::ClusterSpec cluster;
+  LayoutMemoryReport memory;
+};
+
+/// 0 when the layout fits, 1 when it does not.
+[[nodiscard]] int exit_code(const MemoryReport& report);
+/// {model, cluster, memory}.
+[[nodiscard]] nlohmann::ordered_json to_json(const MemoryReport& report);
+[[nodiscard]] std::string to_text(const MemoryReport& report, const util::Style& style);
 
 } // namespace brix::plan

@@ -96,20 +96,20 @@ std::string cluster_summary_text(const cluster::ClusterSpec& cluster, const util
   return out;
 }
 
-nlohmann::ordered_json gpu_catalog_json() {
+nlohmann::ordered_json to_json(const GpuCatalog& catalog) {
   nlohmann::ordered_json doc = nlohmann::ordered_json::array();
-  for (const auto& gpu : cluster::gpu_catalog()) {
+  for (const auto& gpu : catalog.gpus) {
     doc.push_back(gpu_json(gpu));
   }
   return {{"gpus", doc}};
 }
 
-std::string gpu_catalog_text() {
+std::string to_text(const GpuCatalog& catalog) {
   util::Table table({"id", "name", "memory", "HBM TB/s", "bf16 TFLOP/s", "fp8 TFLOP/s",
                      "NVLink GB/s", "usual NICs"},
                     {util::Align::left, util::Align::left, util::Align::right, util::Align::right,
                      util::Align::right, util::Align::right, util::Align::right, util::Align::left});
-  for (const auto& gpu : cluster::gpu_catalog()) {
+  for (const auto& gpu : catalog.gpus) {
     table.add_row({gpu.id, gpu.display, util::gib(gpu.memory_bytes),
                    number(gpu.hbm_bytes_per_s / 1e12), number(gpu.bf16_flops / 1e12),
                    gpu.fp8_flops > 0 ? number(gpu.fp8_flops / 1e12) : "-",

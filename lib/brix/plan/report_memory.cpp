@@ -202,4 +202,19 @@ std::string layout_memory_text(const LayoutMemoryReport& report, const util::Sty
   return out;
 }
 
+int exit_code(const MemoryReport& report) { return report.memory.fits() ? 0 : 1; }
+
+nlohmann::ordered_json to_json(const MemoryReport& report) {
+  nlohmann::ordered_json doc;
+  doc["model"] = to_json(report.model);
+  doc["cluster"] = cluster_summary_json(report.cluster);
+  doc["memory"] = layout_memory_json(report.memory);
+  return doc;
+}
+
+std::string to_text(const MemoryReport& report, const util::Style& style) {
+  return to_text(report.model, style) + '\n' + cluster_summary_text(report.cluster, style) + '\n' +
+         layout_memory_text(report.memory, style);
+}
+
 } // namespace brix::plan

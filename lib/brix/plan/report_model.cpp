@@ -38,7 +38,9 @@ double gflop(double flops) { return flops / 1e9; }
 
 } // namespace
 
-nlohmann::ordered_json model_summary_json(const model::ModelSpec& model, std::int64_t seq_len) {
+nlohmann::ordered_json to_json(const ModelSummary& summary) {
+  const auto& model = summary.model;
+  const auto seq_len = summary.seq_len;
   const auto counts = model::count_parameters(model);
   const auto flops = model::flops_per_token(model, seq_len);
   nlohmann::ordered_json doc;
@@ -83,8 +85,9 @@ nlohmann::ordered_json model_summary_json(const model::ModelSpec& model, std::in
   return doc;
 }
 
-std::string model_summary_text(const model::ModelSpec& model, std::int64_t seq_len,
-                               const util::Style& style) {
+std::string to_text(const ModelSummary& summary, const util::Style& style) {
+  const auto& model = summary.model;
+  const auto seq_len = summary.seq_len;
   const auto counts = model::count_parameters(model);
   const auto flops = model::flops_per_token(model, seq_len);
   std::string out = fmt::format("{} {} ({}, {})\n", style.bold("model"), model.name, model.family,

@@ -187,4 +187,14 @@ std::string fabric_text(const FabricResult& result, const FabricFindings& findin
   return out;
 }
 
+int exit_code(const FabricReport& report) {
+  return report.findings.healthy() && report.result.allreduce_wrong == 0 ? 0 : 1;
+}
+
+nlohmann::ordered_json to_json(const FabricReport& report) { return fabric_document(report.result, report.findings); }
+
+std::string to_text(const FabricReport& report, const util::Style& style) {
+  return fabric_text(report.result, report.findings, style);
+}
+
 } // namespace brix::probe

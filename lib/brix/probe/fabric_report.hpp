@@ -24,4 +24,16 @@ namespace brix::probe {
 [[nodiscard]] std::string fabric_text(const FabricResult& result, const FabricFindings& findings,
                                       const util::Style& style);
 
+/// What `brix probe --bench` prints: the measurements judged by analyse_fabric.
+struct FabricReport {
+  FabricResult result;
+  FabricFindings findings;
+};
+/// 0 when every link and node is healthy and every all-reduce came out right, else 1.
+[[nodiscard]] int exit_code(const FabricReport& report);
+/// fabric_document.
+[[nodiscard]] nlohmann::ordered_json to_json(const FabricReport& report);
+/// fabric_text.
+[[nodiscard]] std::string to_text(const FabricReport& report, const util::Style& style);
+
 } // namespace brix::probe

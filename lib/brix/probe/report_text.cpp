@@ -186,7 +186,8 @@ Matrix build_matrix(const NodeReport& report) {
 
 } // namespace
 
-std::string render_matrix(const NodeReport& report) {
+std::string to_text(const TopologyMatrix& topology) {
+  const auto& report = topology.node;
   const Matrix matrix = build_matrix(report);
   std::vector<std::string> header{""};
   header.insert(header.end(), matrix.devices.begin(), matrix.devices.end());
@@ -222,7 +223,8 @@ std::string render_matrix(const NodeReport& report) {
   return out;
 }
 
-nlohmann::ordered_json matrix_to_json(const NodeReport& report) {
+nlohmann::ordered_json to_json(const TopologyMatrix& topology) {
+  const auto& report = topology.node;
   const Matrix matrix = build_matrix(report);
   nlohmann::ordered_json legend = nlohmann::ordered_json::object();
   for (std::size_t n = 0; n < report.nics.size(); ++n) {

@@ -21,9 +21,14 @@ struct TextSection {
 [[nodiscard]] std::vector<TextSection> report_sections(const NodeReport& report, const util::Style& style);
 [[nodiscard]] std::string render_sections(const std::vector<TextSection>& sections, const util::Style& style);
 
+/// `brix probe --matrix`: a node's GPUs and adapters, nvidia-smi topo -m style.
+struct TopologyMatrix {
+  const NodeReport& node;
+};
+
 /// The nvidia-smi topo -m style GPU/NIC matrix with CPU and NUMA affinity and the legends.
-[[nodiscard]] std::string render_matrix(const NodeReport& report);
+[[nodiscard]] std::string to_text(const TopologyMatrix& matrix);
 /// The same matrix as a document: devices, rows, cpu_affinity, numa_affinity, nic_legend.
-[[nodiscard]] nlohmann::ordered_json matrix_to_json(const NodeReport& report);
+[[nodiscard]] nlohmann::ordered_json to_json(const TopologyMatrix& matrix);
 
 } // namespace brix::probe

@@ -34,7 +34,7 @@ std::size_t distinct_groups(const RankMap& map, std::vector<int> RankGroups::*me
 
 } // namespace
 
-Json rank_map_to_json(const RankMap& map) {
+Json to_json(const RankMap& map) {
   Json nodes = Json::array();
   for (std::size_t n = 0; n < map.nodes.size(); ++n) {
     const auto& node = map.nodes[n];
@@ -112,7 +112,7 @@ Json rank_map_to_json(const RankMap& map) {
               {"findings", findings}};
 }
 
-std::string render_rank_map_text(const RankMap& map, const util::Style& style) {
+std::string to_text(const RankMap& map, const util::Style& style) {
   const auto& layout = map.layout;
   std::string out = style.bold(fmt::format("{} ranks on {} node(s)", map.ranks.size(), map.nodes.size()));
   out += fmt::format("  order {}  tp {} cp {} dp {} pp {} (vpp {})  experts: ep {} etp {} expert-dp {}\n",

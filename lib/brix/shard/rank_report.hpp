@@ -10,7 +10,7 @@
 
 namespace brix::shard {
 
-[[nodiscard]] nlohmann::ordered_json rank_map_to_json(const RankMap& map);
-[[nodiscard]] std::string render_rank_map_text(const RankMap& map, const util::Style& style);
+[[nodiscard]] nlohmann::ordered_json to_json(const RankMap& map);
+[[nodiscard]] std::string to_text(const RankMap& map, const util::Style& style);
 
 } // namespace brix::shard

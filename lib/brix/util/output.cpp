@@ -192,4 +192,6 @@ std::string Style::red(std::string_view text) const { return wrap(colour, "31", 
 std::string Style::green(std::string_view text) const { return wrap(colour, "32", text); }
 std::string Style::yellow(std::string_view text) const { return wrap(colour, "33", text); }
 
+Style stdout_style() { return Style{use_colour(STDOUT_FILENO)}; }
+
 } // namespace brix::util

@@ -1,6 +1,7 @@
 #pragma once
 // Report output shared by every command: `--format text|json|yaml`, aligned tables, colour.
-// A command builds one nlohmann::json document for json/yaml and renders text itself.
+// A report renders itself as one nlohmann::json document for json/yaml and as text; print()
+// (util/print.hpp) chooses between them.
 
 #include <nlohmann/json.hpp>
 
@@ -52,5 +53,8 @@ struct Style {
   [[nodiscard]] std::string green(std::string_view text) const;
   [[nodiscard]] std::string yellow(std::string_view text) const;
 };
+
+/// The style for standard output: colour when use_colour(STDOUT_FILENO).
+[[nodiscard]] Style stdout_style();
 
 } // namespace brix::util

@@ -163,6 +163,17 @@ std::string did_you_mean(std::string_view word, std::span<const std::string> can
   return {};
 }
 
+std::string join_or(std::span<const std::string> items) {
+  std::string out;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) {
+      out += i + 1 == items.size() ? " or " : ", ";
+    }
+    out += items[i];
+  }
+  return out;
+}
+
 std::vector<std::pair<std::string, std::string>> parse_key_values(std::string_view text,
                                                                   std::string_view what) {
   std::vector<std::pair<std::string, std::string>> out;

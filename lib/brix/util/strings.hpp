@@ -27,6 +27,9 @@ namespace brix::util {
 [[nodiscard]] std::string did_you_mean(std::string_view word,
                                        std::span<const std::string> candidates);
 
+/// {"a", "b", "c"} -> "a, b or c": the alternatives an error message or a help line offers.
+[[nodiscard]] std::string join_or(std::span<const std::string> items);
+
 /// Parses "key=value,key=value" (spaces allowed around items); duplicate keys are an error.
 /// `what` names the input in error messages, e.g. "--layout".
 [[nodiscard]] std::vector<std::pair<std::string, std::string>>

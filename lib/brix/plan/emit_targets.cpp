@@ -1,0 +1,137 @@
+// The --emit table and its writers: each turns a PlanReport's best plan into one framework's
+// input (emit.hpp holds the per-framework formatting).
+#include <brix/plan/emit_targets.hpp>
+
+#include <brix/plan/emit.hpp>
+#include <brix/plan/plan_file.hpp>
+#include <brix/util/error.hpp>
+#include <brix/util/strings.hpp>
+
+#include <fmt/format.h>
+
+namespace brix::plan {
+
+namespace {
+
+EmitContext emit_context(const PlanReport& report) {
+  const auto& first = report.cluster.groups.front();
+  return {&report.model, report.options.shape, report.cluster.total_gpus() / first.gpus_per_node, first.gpus_per_node};
+}
+
+/// Megatron's flags, alone or on a torchrun line: both carry the stage-split flags.
+Emitted megatron_flags(const PlanReport& report, std::string_view target, bool torchrun) {
+  const auto best = best_plan(report, target);
+  const auto& details = *best.details;
+  auto context = emit_context(report);
+  Emitted out;
+  context.split_flags = megatron_split_flags(details, report.model.layers);
+  if (context.split_flags.empty() && !details.split_is_uniform) {
+    if (details.uniform_step_s <= 0) {
+      throw JobError(fmt::format("--emit {}: Megatron's flags cannot express this stage split and the uniform split "
+                                 "does not fit in memory (use --emit yaml for the per-stage list)",
+                                 target));
+    }
+    out.warnings.push_back(fmt::format("brix: warning: Megatron's flags cannot express the DP stage split; these flags run "
+                                       "the uniform split (step {} instead of {}); --emit yaml writes the per-stage list",
+                                       util::human_seconds(details.uniform_step_s),
+                                       util::human_seconds(details.balanced_step_s)));
+  }
+  out.text = torchrun ? emit_torchrun(*best.layout, context) : emit_megatron(*best.layout, context);
+  return out;
+}
+
+Emitted write_megatron(const PlanReport& report) { return megatron_flags(report, "megatron", false); }
+
+Emitted write_torchrun(const PlanReport& report) { return megatron_flags(report, "torchrun", true); }
+
+Emitted write_deepspeed(const PlanReport& report) {
+  const auto best = best_plan(report, "deepspeed");
+  Emitted out{emit_deepspeed(*best.layout, emit_context(report)), {}};
+  if (const auto missing = deepspeed_unexpressed(*best.layout); !missing.empty()) {
+    out.warnings.push_back(fmt::format("brix: warning: --emit deepspeed: a DeepSpeed config cannot express {}; set them in "
+                                       "the training script (model-parallel groups, MoE layers, pipeline module)",
+                                       fmt::join(missing, ", ")));
+  }
+  return out;
+}
+
+/// plan.yaml, what shard, launch and recover read; a non-uniform split (or stages on node
+/// groups) as explicit stages.
+Emitted write_plan_yaml(const PlanReport& report) {
+  const auto best = best_plan(report, "yaml");
+  const auto& d = *best.details;
+  PlanFile file;
+  file.model = {report.model.name, report.model.source};
+  file.cluster = {report.cluster.name, report.cluster.source};
+  file.seq_len = report.options.shape.seq_len;
+  file.batch = d.batch;
+  file.layout = *best.layout;
+  if (!d.split_is_uniform || best.mixed) {
+    for (const auto& stage : d.stages) {
+      file.stages.push_back({stage.first_layer, stage.last_layer, stage.node_group});
+    }
+  }
+  validate_plan(file);
+  return {to_yaml_text(file), {}};
+}
+
+Emitted write_plan_json(const PlanReport& report) {
+  const auto best = best_plan(report, "json");
+  auto json = plan_to_json(*best.estimate, report.context());
+  json.update(details_to_json(*best.details));
+  return {json.dump(2) + "\n", {}};
+}
+
+constexpr EmitTarget k_targets[] = {
+    {"megatron", "Megatron flags", write_megatron},
+    {"deepspeed", "a DeepSpeed JSON config", write_deepspeed},
+    {"torchrun", "a torchrun line", write_torchrun},
+    {"yaml", "plan.yaml", write_plan_yaml},
+    {"json", "the best plan's JSON", write_plan_json},
+};
+
+std::vector<std::string> target_names() {
+  std::vector<std::string> names;
+  for (const auto& target : k_targets) {
+    names.emplace_back(target.name);
+  }
+  return names;
+}
+
+} // namespace
+
+std::span<const EmitTarget> emit_targets() { return k_targets; }
+
+const EmitTarget& find_emit_target(std::string_view name) {
+  for (const auto& target : k_targets) {
+    if (target.name == name) {
+      return target;
+    }
+  }
+  const auto names = target_names();
+  throw InputError(fmt::format("--emit: unknown target '{}'{} (expected {})", name, util::did_you_mean(name, names),
+                               util::join_or(names)));
+}
+
+std::string emit_target_names(std::string_view separator) { return fmt::format("{}", fmt::join(target_names(), separator)); }
+
+std::string emit_target_descriptions() {
+  std::vector<std::string> descriptions;
+  for (const auto& target : k_targets) {
+    descriptions.emplace_back(target.description);
+  }
+  return util::join_or(descriptions);
+}
+
+BestPlan best_plan(const PlanReport& report, std::string_view target) {
+  if (!report.search.plans.empty()) {
+    return {&report.search.plans.front().layout, &report.search.plans.front(), &report.details.front(), false};
+  }
+  if (report.mixed_details) {
+    const auto& mixed = *report.mixed->best;
+    return {&mixed.layout, &mixed.estimate, &*report.mixed_details, true};
+  }
+  throw JobError(fmt::format("--emit {}: no layout fits, nothing to emit", target));
+}
+
+} // namespace brix::plan
