@@ -3,7 +3,7 @@
 #include <brix/util/print.hpp>
 #include <brix/util/progress.hpp>
 
-#include "fake_clock.hpp"
+#include <support/fake_clock.hpp>
 
 #include <doctest/doctest.h>
 
@@ -62,7 +62,7 @@ TEST_CASE("util::print") {
 }
 
 TEST_CASE("util::ProgressBar") {
-  brix::testing::FakeClock clock;
+  brix::test::FakeClock clock;
   std::ostringstream out;
   SUBCASE("nothing before a second, then the bar, erased by finish") {
     brix::util::ProgressBar bar(out, clock);
