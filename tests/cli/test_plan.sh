@@ -3,7 +3,7 @@
 source "$(dirname "$0")/lib.sh"
 
 run "$BRIX" plan --memory
-expect_rc 1 "plan --memory (the seed's layout does not fit)"
+expect_rc 1 "plan --memory (TP8 PP4 DP2 does not fit)"
 expect_out '^model deepseek-r1'; expect_out 'cluster example-deployment'; expect_out 'verdict: '
 expect_out '64 of 160 GPUs'
 

@@ -42,15 +42,15 @@ run "$BRIX" plan --global-batch 1024 --emit yaml
 expect_rc 0 "emit yaml (mixed)"
 expect_out 'node_group: dgx-h100'; expect_out 'node_group: a100-edr'
 
-# The seed's TP8 × PP4 × DP2 is explained: wrong world size and out of memory by how much, with
+# TP8 × PP4 × DP2 (as proposed for the example deployment) is explained: wrong world size and out of memory by how much, with
 # the fields it leaves free (EP, ZeRO, ...) set to the completion closest to running, and named.
 run "$BRIX" plan --layout tp=8,pp=4,dp=2
-expect_rc 1 "seed layout"
+expect_rc 1 "TP8 PP4 DP2 layout"
 expect_out '64 ranks, but the cluster has 160 GPUs'; expect_out 'out of memory on stage [0-9]+: needs [0-9.]+ GiB'
 expect_out '^  \(fields not given, set to the completion closest to running: cp=1, ep=[0-9]+, etp=[0-9]+, sp=1, mbs=1, vpp=1, schedule=1f1b, recompute=full, zero=[0-3], grad_compression=none\)$'
 checks=$((checks + 1))
 over=$(grep -oE 'over by [0-9.]+ GiB' <<<"$out" | grep -oE '[0-9.]+')
-python3 -c "import sys; sys.exit(0 if float('$over') < 500 else 1)" || fail "seed layout: over by $over GiB (EP and ZeRO not searched?)"
+python3 -c "import sys; sys.exit(0 if float('$over') < 500 else 1)" || fail "TP8 PP4 DP2 layout: over by $over GiB (EP and ZeRO not searched?)"
 # A TP that does not divide the GPUs is said so, not blamed on a DP of 1 filled in.
 run "$BRIX" plan --model llama-3.1-8b --nodes 2 --gpu h100-sxm --layout tp=3
 expect_rc 1 "tp=3 on 16 GPUs"

@@ -137,7 +137,7 @@ TEST_CASE("plan::stage_memory experts shard over EP and expert-DP") {
   const auto unsharded = stage_memory(model, gpu, layout, shape, 1, span);
   CHECK(unsharded.optimizer - memory.optimizer ==
         doctest::Approx(12.0 * (memory.params - memory.expert_params) / 2 + 12.0 * memory.expert_params / 2));
-  // The seed's proposal does not fit 80 GB H100s: ~1.3 TB of model states over 64 GPUs.
+  // TP8 × PP4 × DP2, as proposed for the example deployment, does not fit 80 GB H100s: ~1.3 TB of model states over 64 GPUs.
   CHECK_FALSE(memory.fits());
 }
 

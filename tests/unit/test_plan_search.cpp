@@ -79,7 +79,7 @@ TEST_CASE("plan::search_layouts is the same with more threads") {
   }
 }
 
-TEST_CASE("plan::explain_layout names every problem of the seed's TP8×PP4×DP2 for DeepSeek-R1") {
+TEST_CASE("plan::explain_layout names every problem of TP8×PP4×DP2 for DeepSeek-R1 on the example deployment") {
   const auto model = brix::model::load_model("deepseek-r1");
   const auto cluster = brix::cluster::load_cluster("example-deployment");
   const auto layout = complete_layout(parse_layout_query("tp=8,pp=4,dp=2"));
@@ -204,7 +204,7 @@ TEST_CASE("plan::search_layouts searches VPP over the divisors of the layers per
   }
 }
 
-TEST_CASE("plan::closest_completion explains the seed's TP8×PP4×DP2 with the fields it leaves free searched") {
+TEST_CASE("plan::closest_completion explains TP8×PP4×DP2 with the fields it leaves free searched") {
   const auto model = brix::model::load_model("deepseek-r1");
   const auto cluster = brix::cluster::load_cluster("example-deployment");
   const auto options = options_for(1024, 4096);

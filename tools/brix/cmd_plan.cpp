@@ -59,7 +59,7 @@ int run_describe_or_memory(const PlanOptions& options, util::Format format) {
     util::print(plan::describe_model(options.request.model, options.seq_len), format);
     return 0;
   }
-  // --memory: the per-stage memory of exactly one layout (the seed's by default).
+  // --memory: the per-stage memory of exactly one layout (TP 8 × PP 4 × DP 2 by default).
   const auto report = plan::memory_report({options.request.model, options.request.cluster, options.request.layout,
                                            options.seq_len, options.global_batch});
   util::print(report, format);

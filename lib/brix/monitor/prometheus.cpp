@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <cctype>
 #include <map>
+#include <span>
 #include <vector>
 
 namespace brix::monitor {
@@ -29,12 +30,50 @@ namespace {
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
+// Every family the exposition can hold, in the order it writes them.
+const MetricFamily k_families[] = {
+    {"brix_monitor_snapshot_age_seconds", "gauge", "Seconds since the monitor snapshot was taken."},
+    {"brix_job_world_size", "gauge", "Ranks in the job."},
+    {"brix_job_step", "gauge", "Lowest step completed by every running rank."},
+    {"brix_job_step_median_seconds", "gauge", "Median over ranks of the last scored step's time."},
+    {"brix_job_periodic_slowdown_interval_seconds", "gauge", "Interval between recurring slowdowns."},
+    {"brix_step", "gauge", "Last step reported by the rank."},
+    {"brix_step_seconds", "gauge", "Wall time of the rank's last step."},
+    {"brix_step_compute_seconds", "gauge", "Compute time of the rank's last step (before waiting in the gradient collective)."},
+    {"brix_step_peer_ratio", "gauge", "Rank's step time over its peers' median for the same step."},
+    {"brix_step_history_ratio", "gauge", "Rank's recent step time over its own earlier median."},
+    {"brix_straggler", "gauge", "1 while the rank is flagged as a straggler."},
+    {"brix_heartbeat_age_seconds", "gauge", "Seconds since the rank last reported."},
+    {"brix_rank_state", "gauge", "1 for the rank's current state (running, stale, exited, waiting)."},
+    {"brix_rank_cpu_seconds_total", "counter", "User and system CPU time of the rank's process."},
+    {"brix_rank_resident_memory_bytes", "gauge", "Resident memory of the rank's process."},
+    {"brix_rank_value", "gauge", "A named value the rank reported (loss, grad_norm, ...)."},
+    {"brix_node_heartbeat_age_seconds", "gauge", "Seconds since the node's collector last sent a sample."},
+    {"brix_node_suspect", "gauge", "1 when a rule marked the node suspect for brix recover."},
+    {"brix_node_gpu_telemetry_available", "gauge", "1 when NVML answered on the node."},
+    {"brix_node_rejected_reports_total", "counter", "Malformed progress lines received on the node."},
+    {"DCGM_FI_DEV_GPU_UTIL", "gauge", "GPU utilization (in %)."},
+    {"DCGM_FI_DEV_FB_USED", "gauge", "Framebuffer memory used (in MiB)."},
+    {"DCGM_FI_DEV_FB_FREE", "gauge", "Framebuffer memory free (in MiB)."},
+    {"DCGM_FI_DEV_GPU_TEMP", "gauge", "GPU temperature (in C)."},
+    {"DCGM_FI_DEV_POWER_USAGE", "gauge", "Power draw (in W)."},
+    {"DCGM_FI_DEV_XID_ERRORS", "gauge", "Value of the last XID error encountered."},
+    {"brix_gpu_xid_errors_total", "counter", "Critical XID events seen on the GPU since monitoring started."},
+    {"brix_rule_state", "gauge", "1 for the current state (normal, warning, abnormal) of a rule on a subject."},
+    {"brix_rule_value", "gauge", "Last value a rule saw on a subject."},
+    {"brix_stage_compute_seconds", "gauge", "Median over recent steps of the pipeline stage's slowest compute time."},
+    {"brix_stage_step_seconds", "gauge", "Median over recent steps of the pipeline stage's slowest step time."},
+    {"brix_events_total", "counter", "Events the monitor logged, by type."},
+};
+
 /// Collects samples per metric so that one metric's lines stay together, as the format requires.
 class Exposition {
 public:
-  void family(std::string name, std::string type, std::string help) {
-    m_order.push_back(name);
-    m_families[name] = Family{std::move(type), std::move(help), {}};
+  Exposition() {
+    for (const auto& family : k_families) {
+      m_order.emplace_back(family.name);
+      m_families[std::string(family.name)] = Family{std::string(family.type), std::string(family.help), {}};
+    }
   }
   void sample(const std::string& name, const Labels& labels, double value) {
     std::string line = name;
@@ -72,34 +111,20 @@ private:
 
 } // namespace
 
+std::span<const MetricFamily> metric_families() { return k_families; }
+
 std::string render_prometheus(const Snapshot& snapshot, double now) {
   Exposition out;
   const std::string& job = snapshot.job;
-  out.family("brix_monitor_snapshot_age_seconds", "gauge", "Seconds since the monitor snapshot was taken.");
   out.sample("brix_monitor_snapshot_age_seconds", {{"brix_job", job}}, now - snapshot.time);
-  out.family("brix_job_world_size", "gauge", "Ranks in the job.");
   out.sample("brix_job_world_size", {{"brix_job", job}}, snapshot.world_size);
-  out.family("brix_job_step", "gauge", "Lowest step completed by every running rank.");
   out.sample("brix_job_step", {{"brix_job", job}}, static_cast<double>(snapshot.step));
-  out.family("brix_job_step_median_seconds", "gauge", "Median over ranks of the last scored step's time.");
   out.sample("brix_job_step_median_seconds", {{"brix_job", job}}, snapshot.step_median_seconds);
   if (snapshot.periodic_slowdown_seconds) {
-    out.family("brix_job_periodic_slowdown_interval_seconds", "gauge", "Interval between recurring slowdowns.");
     out.sample("brix_job_periodic_slowdown_interval_seconds", {{"brix_job", job}, {"node", snapshot.periodic_slowdown_node}},
                *snapshot.periodic_slowdown_seconds);
   }
 
-  out.family("brix_step", "gauge", "Last step reported by the rank.");
-  out.family("brix_step_seconds", "gauge", "Wall time of the rank's last step.");
-  out.family("brix_step_compute_seconds", "gauge", "Compute time of the rank's last step (before waiting in the gradient collective).");
-  out.family("brix_step_peer_ratio", "gauge", "Rank's step time over its peers' median for the same step.");
-  out.family("brix_step_history_ratio", "gauge", "Rank's recent step time over its own earlier median.");
-  out.family("brix_straggler", "gauge", "1 while the rank is flagged as a straggler.");
-  out.family("brix_heartbeat_age_seconds", "gauge", "Seconds since the rank last reported.");
-  out.family("brix_rank_state", "gauge", "1 for the rank's current state (running, stale, exited, waiting).");
-  out.family("brix_rank_cpu_seconds_total", "counter", "User and system CPU time of the rank's process.");
-  out.family("brix_rank_resident_memory_bytes", "gauge", "Resident memory of the rank's process.");
-  out.family("brix_rank_value", "gauge", "A named value the rank reported (loss, grad_norm, ...).");
   for (const auto& rank : snapshot.ranks) {
     const Labels labels{{"brix_job", job}, {"node", rank.node}, {"rank", std::to_string(rank.rank)}};
     out.sample("brix_step", labels, static_cast<double>(rank.step));
@@ -133,17 +158,6 @@ std::string render_prometheus(const Snapshot& snapshot, double now) {
     }
   }
 
-  out.family("brix_node_heartbeat_age_seconds", "gauge", "Seconds since the node's collector last sent a sample.");
-  out.family("brix_node_suspect", "gauge", "1 when a rule marked the node suspect for brix recover.");
-  out.family("brix_node_gpu_telemetry_available", "gauge", "1 when NVML answered on the node.");
-  out.family("brix_node_rejected_reports_total", "counter", "Malformed progress lines received on the node.");
-  out.family("DCGM_FI_DEV_GPU_UTIL", "gauge", "GPU utilization (in %).");
-  out.family("DCGM_FI_DEV_FB_USED", "gauge", "Framebuffer memory used (in MiB).");
-  out.family("DCGM_FI_DEV_FB_FREE", "gauge", "Framebuffer memory free (in MiB).");
-  out.family("DCGM_FI_DEV_GPU_TEMP", "gauge", "GPU temperature (in C).");
-  out.family("DCGM_FI_DEV_POWER_USAGE", "gauge", "Power draw (in W).");
-  out.family("DCGM_FI_DEV_XID_ERRORS", "gauge", "Value of the last XID error encountered.");
-  out.family("brix_gpu_xid_errors_total", "counter", "Critical XID events seen on the GPU since monitoring started.");
   for (const auto& node : snapshot.nodes) {
     const Labels labels{{"brix_job", job}, {"node", node.node}};
     out.sample("brix_node_heartbeat_age_seconds", labels, now - node.last_sample);
@@ -168,8 +182,6 @@ std::string render_prometheus(const Snapshot& snapshot, double now) {
     }
   }
 
-  out.family("brix_rule_state", "gauge", "1 for the current state (normal, warning, abnormal) of a rule on a subject.");
-  out.family("brix_rule_value", "gauge", "Last value a rule saw on a subject.");
   for (const auto& rule : snapshot.rules) {
     const Labels labels{{"brix_job", job}, {"rule", rule.rule}, {"metric", rule.metric}, {"node", rule.node},
                         {"rank", rule.rank ? std::to_string(*rule.rank) : ""},
@@ -182,15 +194,12 @@ std::string render_prometheus(const Snapshot& snapshot, double now) {
     out.sample("brix_rule_value", labels, rule.value);
   }
 
-  out.family("brix_stage_compute_seconds", "gauge", "Median over recent steps of the pipeline stage's slowest compute time.");
-  out.family("brix_stage_step_seconds", "gauge", "Median over recent steps of the pipeline stage's slowest step time.");
   for (const auto& stage : snapshot.stages) {
     const Labels labels{{"brix_job", job}, {"stage", std::to_string(stage.stage)}};
     out.sample("brix_stage_compute_seconds", labels, stage.compute_seconds);
     out.sample("brix_stage_step_seconds", labels, stage.step_seconds);
   }
 
-  out.family("brix_events_total", "counter", "Events the monitor logged, by type.");
   for (const auto& [type, count] : snapshot.event_counts) {
     out.sample("brix_events_total", {{"brix_job", job}, {"type", type}}, static_cast<double>(count));
   }

@@ -6,12 +6,23 @@
 
 #include <brix/monitor/snapshot.hpp>
 
+#include <span>
 #include <string>
 #include <string_view>
 
 namespace brix::monitor {
 
 inline constexpr std::string_view k_prometheus_content_type = "text/plain; version=0.0.4; charset=utf-8";
+
+/// One metric family of the exposition.
+struct MetricFamily {
+  std::string_view name;
+  std::string_view type; ///< "gauge" or "counter"
+  std::string_view help;
+};
+/// Every family the exposition can hold, in the order it writes them (those without samples
+/// are left out of a given exposition).
+[[nodiscard]] std::span<const MetricFamily> metric_families();
 
 /// The exposition text; ages are computed at `now`.
 [[nodiscard]] std::string render_prometheus(const Snapshot& snapshot, double now);

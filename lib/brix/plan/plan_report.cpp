@@ -131,7 +131,7 @@ Json details_to_json(const PlanDetails& details) {
                               {"budget_gib_per_micro_batch", recompute.budget_bytes / k_gib},
                               {"options", options},
                               {"recomputed", recompute.recomputed},
-                              {"claim_83pct_less_memory_time_added", recompute.claim_time_added}};
+                              {"time_added_for_83pct_less_memory", recompute.claim_time_added}};
   }
   const auto& c = details.checkpoint;
   json["checkpoint"] = {{"interval_s", c.interval_s},   {"young_s", c.young_s},     {"size_gib", details.checkpoint_bytes / k_gib},
@@ -176,7 +176,7 @@ std::string details_to_text(const PlanDetails& details, std::int64_t layers) {
     }
     out += options.render(2);
     out += r.claim_time_added >= 0
-               ? fmt::format("  83% less activation memory costs {:.1f}% more time here (the seed claimed ≤ 12%)\n",
+               ? fmt::format("  83% less activation memory costs {:.1f}% more time here (a widely repeated claim says ≤ 12%)\n",
                              r.claim_time_added * 100)
                : "  83% less activation memory is not reachable by recomputation here\n";
   }

@@ -26,7 +26,7 @@ struct RecomputeReport {
   std::vector<RecomputeOption> options; ///< none, selective, full, every-k, √n, DP at budget
   std::optional<RecomputePlan> dp;      ///< the rotor schedule at the budget
   std::vector<std::string> recomputed;  ///< sub-blocks the DP recomputes, e.g. "layer 3 mlp"
-  /// The claim "83% less activation memory for ≤ 12% more time", checked: the DP's best time
+  /// The widely repeated claim "83% less activation memory for ≤ 12% more time", checked: the DP's best time
   /// with 17% of the store-all activation memory.
   double claim_saving = 0.83;
   double claim_time_added = 0;  ///< fraction; negative when infeasible

@@ -1,5 +1,7 @@
 #include <brix/plan/search_report.hpp>
 
+#include <brix/plan/plan_file.hpp>
+
 #include <brix/util/strings.hpp>
 
 #include <fmt/format.h>
@@ -53,20 +55,7 @@ double cost_per_trillion_tokens(const PlanEstimate& plan, int gpus, double price
 nlohmann::ordered_json plan_to_json(const PlanEstimate& plan, const ReportContext& context) {
   const auto& layout = plan.layout;
   nlohmann::ordered_json json;
-  json["layout"] = {{"tp", layout.tp},
-                    {"pp", layout.pp},
-                    {"dp", layout.dp},
-                    {"ep", layout.ep},
-                    {"etp", layout.etp},
-                    {"cp", layout.cp},
-                    {"sp", layout.sp},
-                    {"micro_batch", layout.micro_batch},
-                    {"vpp", layout.vpp},
-                    {"schedule", to_string(layout.schedule)},
-                    {"recompute", to_string(layout.recompute)},
-                    {"zero", layout.zero},
-                    {"precision", to_string(layout.precision)},
-                    {"grad_compression", to_string(layout.grad_compression)}};
+  json["layout"] = layout_to_json(layout);
   const auto& m = plan.memory;
   json["memory_gib"] = {{"weights", round_to(m.weights / k_gib, 0.01)},
                         {"grads", round_to(m.grads / k_gib, 0.01)},
