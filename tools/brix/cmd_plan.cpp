@@ -4,6 +4,7 @@
 #include "command.hpp"
 
 #include <brix/cluster/gpu_catalog.hpp>
+#include <brix/model/loader.hpp>
 #include <brix/plan/calibration.hpp>
 #include <brix/plan/emit_targets.hpp>
 #include <brix/plan/plan_file.hpp>
@@ -50,18 +51,27 @@ void write_emitted(const std::string& text, const std::string& output) {
   }
 }
 
+void print_warnings(const std::vector<std::string>& warnings) {
+  for (const auto& warning : warnings) {
+    std::cerr << warning << '\n';
+  }
+}
+
 int run_describe_or_memory(const PlanOptions& options, util::Format format) {
   if (options.gpus) {
     util::print(plan::GpuCatalog{cluster::gpu_catalog()}, format);
     return 0;
   }
   if (options.describe) {
-    util::print(plan::describe_model(options.request.model, options.seq_len), format);
+    const auto summary = plan::describe_model(options.request.model, options.seq_len);
+    print_warnings(model::load_warnings(summary.model));
+    util::print(summary, format);
     return 0;
   }
   // --memory: the per-stage memory of exactly one layout (TP 8 × PP 4 × DP 2 by default).
   const auto report = plan::memory_report({options.request.model, options.request.cluster, options.request.layout,
                                            options.seq_len, options.global_batch});
+  print_warnings(model::load_warnings(report.model.model));
   util::print(report, format);
   return plan::exit_code(report);
 }
@@ -97,15 +107,12 @@ int run_search(const PlanOptions& options, util::Format format) {
   progress.reset(); // the bar is erased before anything else is written
   if (!request.emit.empty()) {
     const auto emitted = plan::find_emit_target(request.emit).write(report);
-    for (const auto& warning : emitted.warnings) {
-      std::cerr << warning << '\n';
-    }
+    print_warnings(model::load_warnings(report.model));
+    print_warnings(emitted.warnings);
     write_emitted(emitted.text, options.output);
     return 0;
   }
-  for (const auto& warning : plan::warnings(report)) {
-    std::cerr << warning << '\n';
-  }
+  print_warnings(plan::warnings(report));
   util::print(report, format);
   return plan::exit_code(report);
 }
