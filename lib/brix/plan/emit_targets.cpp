@@ -24,7 +24,12 @@ Emitted megatron_flags(const PlanReport& report, std::string_view target, bool t
   const auto& details = *best.details;
   auto context = emit_context(report);
   Emitted out;
-  context.split_flags = megatron_split_flags(details, report.model.layers);
+  // pp_embedding/pp_loss are Megatron's own split rule, written by emit_megatron; Megatron does
+  // not take first/last stage sizes with them.
+  const auto& layout = *best.layout;
+  if (!layout.pp_embedding && !layout.pp_loss) {
+    context.split_flags = megatron_split_flags(details, report.model.layers);
+  }
   if (context.split_flags.empty() && !details.split_is_uniform) {
     if (details.uniform_step_s <= 0) {
       throw JobError(fmt::format("--emit {}: Megatron's flags cannot express this stage split and the uniform split "
@@ -36,7 +41,7 @@ Emitted megatron_flags(const PlanReport& report, std::string_view target, bool t
                                        util::human_seconds(details.uniform_step_s),
                                        util::human_seconds(details.balanced_step_s)));
   }
-  out.text = torchrun ? emit_torchrun(*best.layout, context) : emit_megatron(*best.layout, context);
+  out.text = torchrun ? emit_torchrun(layout, context) : emit_megatron(layout, context);
   return out;
 }
 

@@ -23,7 +23,7 @@ LayoutVerdict explain_layout(const model::ModelSpec& model, const cluster::Clust
   }
 
   // Memory of every stage, the worst reported with its breakdown.
-  const auto stages = eval.stages(layout.pp);
+  const auto stages = eval.stages(pipeline_split(layout));
   MemoryEstimate worst;
   for (int s = 0; s < layout.pp; ++s) {
     const auto stage = stage_memory(model, eval.target().group.gpu, layout, options.shape, s,
@@ -74,6 +74,13 @@ Completion closest_completion(const model::ModelSpec& model, const cluster::Clus
              gpus / (base.tp * base.cp * base.dp) <= model.layers) {
     base.pp = gpus / (base.tp * base.cp * base.dp);
   }
+  // Interleaving that the layers do not divide: the embedding/loss accounting that makes them.
+  if (base.schedule == Schedule::interleaved) {
+    if (const auto extras = pipeline_extras(model, base.pp, base.vpp, query.pp_embedding, query.pp_loss)) {
+      base.pp_embedding = extras->first;
+      base.pp_loss = extras->second;
+    }
+  }
   // The fields that decide memory, searched: fewest problems first, then least memory.
   const bool moe = model.moe.has_value();
   const auto eps = only_or(query.ep, moe ? divisors(static_cast<int>(model.moe->routed_experts), gpus) : std::vector<int>{1});
@@ -122,6 +129,8 @@ Completion closest_completion(const model::ModelSpec& model, const cluster::Clus
   filled(query.recompute.has_value(), fmt::format("recompute={}", to_string(l.recompute)));
   filled(query.zero.has_value(), fmt::format("zero={}", l.zero));
   filled(query.grad_compression.has_value(), fmt::format("grad_compression={}", to_string(l.grad_compression)));
+  filled(query.pp_embedding.has_value() || !l.pp_embedding, "pp_embedding=1");
+  filled(query.pp_loss.has_value() || !l.pp_loss, "pp_loss=1");
   return completion;
 }
 

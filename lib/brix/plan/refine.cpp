@@ -3,6 +3,8 @@
 #include <brix/plan/search_detail.hpp>
 #include <brix/plan/stage_balance.hpp>
 
+#include <algorithm>
+
 namespace brix::plan {
 
 using namespace detail;
@@ -21,7 +23,7 @@ PlanDetails refine_plan(const model::ModelSpec& model, const cluster::ClusterSpe
   PlanDetails details;
 
   // The split the search chose (rebalanced by the partition DP, or Megatron's uniform one).
-  const auto chosen = plan.split.empty() ? uniform_stages(model, layout.pp) : spans_from_first(plan.split, model.layers);
+  const auto chosen = plan.split.empty() ? uniform_stages(model, pipeline_split(layout)) : spans_from_first(plan.split, model.layers);
   details.split_is_uniform = plan.split.empty();
   details.uniform_step_s = plan.uniform_step_s > 0 ? plan.uniform_step_s : plan.step.step_s;
   details.balanced_step_s = plan.step.step_s;
@@ -73,11 +75,14 @@ CheckpointPlan checkpoint_for(const model::ModelSpec& model, const cluster::Clus
 
 std::vector<std::string> megatron_split_flags(const PlanDetails& details, std::int64_t layers) {
   const auto stages = static_cast<std::int64_t>(details.stages.size());
-  if (details.split_is_uniform || stages < 2) {
-    return {};
+  const auto size = [](const StageDetail& stage) { return stage.last_layer - stage.first_layer + 1; };
+  const bool even = std::all_of(details.stages.begin(), details.stages.end(),
+                                [&](const StageDetail& stage) { return size(stage) == size(details.stages.front()); });
+  if (even || stages < 2) {
+    return {}; // Megatron's default split
   }
-  const auto first = details.stages.front().last_layer - details.stages.front().first_layer + 1;
-  const auto last = details.stages.back().last_layer - details.stages.back().first_layer + 1;
+  const auto first = size(details.stages.front());
+  const auto last = size(details.stages.back());
   const auto middle_layers = layers - first - last;
   const auto middle_stages = stages - 2;
   if (middle_stages > 0) {

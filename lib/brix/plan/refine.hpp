@@ -50,8 +50,9 @@ struct PlanDetails {
 /// Young/Daly interval for `gpus` GPUs (storage from checkpoint_storage: given or assumed).
 [[nodiscard]] CheckpointPlan checkpoint_for(const model::ModelSpec& model, const cluster::ClusterSpec& cluster,
                                                            int gpus, const CheckpointOptions& options, double& size_bytes);
-/// Megatron flags for the split when they can express it (first/last stage sizes, the middle
-/// uniform); empty when an explicit per-stage list is needed.
+/// Megatron flags for the split when it is uneven and they can express it (first/last stage
+/// sizes, the middle uniform: the DP's split, or the uniform split of layers that pp does not
+/// divide); empty when every stage has the same size or an explicit per-stage list is needed.
 [[nodiscard]] std::vector<std::string> megatron_split_flags(const PlanDetails& details, std::int64_t layers);
 
 } // namespace brix::plan

@@ -46,7 +46,33 @@ std::vector<T> only_or(const std::optional<T>& fixed, std::vector<T> options) {
 struct ScheduleChoice {
   Schedule schedule;
   int vpp;
+  bool pp_embedding = false;
+  bool pp_loss = false;
 };
+
+/// Megatron's embedding/loss accounting that lets `layers` fill `pp`×`vpp` equal stages: none
+/// when the layers divide, else both, else the loss alone, else the embedding alone, keeping
+/// what the query fixed; nullopt when none does (check_pipeline_split's rule).
+inline std::optional<std::pair<bool, bool>> pipeline_extras(const model::ModelSpec& model, int pp, int vpp,
+                                                           std::optional<bool> embedding, std::optional<bool> loss) {
+  Layout layout;
+  layout.pp = pp;
+  layout.vpp = vpp;
+  layout.schedule = vpp > 1 ? Schedule::interleaved : Schedule::one_f_one_b;
+  for (const auto& [e, l] : {std::pair{false, false}, std::pair{true, true}, std::pair{false, true}, std::pair{true, false}}) {
+    if ((embedding && *embedding != e) || (loss && *loss != l)) {
+      continue;
+    }
+    layout.pp_embedding = e;
+    layout.pp_loss = l;
+    const bool divides = e || l ? !check_pipeline_split(model, layout)
+                                : model.layers % (static_cast<std::int64_t>(pp) * vpp) == 0;
+    if (divides) {
+      return std::pair{e, l};
+    }
+  }
+  return std::nullopt;
+}
 
 /// The cluster as the search sees it: one device model and one node shape (the slowest and
 /// smallest group of a mixed cluster).
@@ -133,16 +159,17 @@ public:
   /// GPUs one TP group may span.
   [[nodiscard]] int domain() const { return tp_domain(m_target.group); }
 
-  /// Stage spans and their compressed work list for `pp` stages.
+  /// Stage spans and their compressed work list for a pipeline split.
   struct Stages {
     std::vector<StageSpan> spans;
     std::vector<StageWork> work;
     std::vector<int> memory_probe; ///< stage indices whose memory bounds the rest
   };
 
-  [[nodiscard]] Stages stages(int pp) const {
+  [[nodiscard]] Stages stages(const PipelineSplit& split) const {
+    const int pp = split.stages;
     Stages out;
-    out.spans = uniform_stages(m_model, pp);
+    out.spans = uniform_stages(m_model, split);
     for (int s = 0; s < pp; ++s) {
       const auto& span = out.spans[static_cast<std::size_t>(s)];
       StageWork work = stage_work(m_model, span, s, pp);

@@ -31,7 +31,11 @@ StepEstimate step_for_split(const Evaluator& eval, const Layout& layout, std::sp
   return estimate_step(inputs, work);
 }
 
-bool rebalanced(const Layout& layout) { return layout.pp > 1 && layout.schedule != Schedule::interleaved; }
+bool rebalanced(const Layout& layout) {
+  // Counting the embedding and loss as layers is Megatron's own split rule; its flags cannot be
+  // combined with first/last stage sizes.
+  return layout.pp > 1 && layout.schedule != Schedule::interleaved && !layout.pp_embedding && !layout.pp_loss;
+}
 
 double split_lower_bound(const Layout& layout, const StepEstimate& step, std::int64_t micro_batches) {
   if (!rebalanced(layout)) {
