@@ -159,6 +159,28 @@ TEST_CASE("model families: published totals and active counts") {
   }
 }
 
+TEST_CASE("model families: Megatron-Core GPT in config.json names (model_type gpt)") {
+  // The Megatron-LM README's 1.7B benchmark GPT as research/training/models describes it: the
+  // same model as the bundled brix YAML, Megatron's defaults filling what the file leaves out.
+  const auto model = parse(R"json({"architectures": ["GPTModel (Megatron-Core)"], "model_type": "gpt",
+                               "hidden_size": 2048, "num_hidden_layers": 24, "num_attention_heads": 16,
+                               "num_key_value_heads": 16, "intermediate_size": 8192, "vocab_size": 131072,
+                               "max_position_embeddings": 4096, "tie_word_embeddings": false, "hidden_act": null})json");
+  CHECK(model.norm == NormKind::layernorm);
+  CHECK(model.mlp == MlpKind::gelu);
+  CHECK(model.position == PositionKind::learned);
+  CHECK(model.linear_bias);
+  CHECK(model.dropout);
+  CHECK(load_warnings(model).empty());
+  CHECK(count_parameters(model).total == count_parameters(bundled("megatron-h100-gpt-1.7b.yaml")).total);
+  CHECK(error_of([] {
+          (void)parse("{\"model_type\": \"gpt\", \"hidden_size\": 64, \"num_hidden_layers\": 2,\n"
+                      "\"num_attention_heads\": 4, \"vocab_size\": 100, \"max_position_embeddings\": 64,\n"
+                      "\"hidden_act\": \"swiglu\"}");
+        }) == "config.json:3: hidden_act 'swiglu' is not modelled for gpt (gelu or null: Megatron's GeLU MLP of two "
+              "matrices)");
+}
+
 TEST_CASE("model families: sliding windows reduce attention FLOPs and the KV cache") {
   const auto model = bundled("gpt-oss-120b.json");
   REQUIRE(model.layer_window.size() == 36);

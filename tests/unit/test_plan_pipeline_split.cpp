@@ -183,6 +183,35 @@ TEST_CASE("plan::search_layouts counts the embedding and loss when that makes in
   }
 }
 
+TEST_CASE("plan::search_layouts moves the one extra slot to the end where the layout fits") {
+  // Llama-3.1-70B's 80 layers + 1 over PP 3 × VPP 3: 9 slots per virtual stage with the
+  // embedding or the loss counted. With the loss counted stage 0 keeps 27 layers and needs
+  // 81.8 GiB at 8192 tokens; with the embedding counted it keeps 26 and needs 78.9 GiB.
+  const auto model = brix::model::load_model("llama-3.1-70b");
+  const auto cluster = brix::cluster::shorthand_cluster(3, 8, "h100-sxm", std::nullopt, std::nullopt);
+  SearchOptions options;
+  options.shape = {48, 8192};
+  options.top_k = 2;
+  const std::string layout = "tp=8,pp=3,dp=1,vpp=3,schedule=interleaved,mbs=1,recompute=none,zero=1";
+  options.fixed = parse_layout_query(layout);
+  const auto result = search_layouts(model, cluster, options);
+  REQUIRE_FALSE(result.plans.empty());
+  for (const auto& plan : result.plans) {
+    CHECK(plan.layout.pp_embedding);
+    CHECK_FALSE(plan.layout.pp_loss);
+    CHECK(plan.memory.total <= 80.0 * (1ULL << 30));
+  }
+  // The loss alone, asked for, does not fit.
+  options.fixed = parse_layout_query(layout + ",pp_loss=1");
+  const auto refused = search_layouts(model, cluster, options);
+  CHECK(refused.plans.empty());
+  bool out_of_memory = false;
+  for (const auto& group : refused.rejected) {
+    out_of_memory = out_of_memory || contains(group.reason, "out of memory by < 4 GiB");
+  }
+  CHECK(out_of_memory);
+}
+
 TEST_CASE("plan::closest_completion fills in pp_embedding and pp_loss") {
   const auto model = brix::model::load_model("llama-3.1-405b");
   const auto cluster = brix::cluster::shorthand_cluster(64, 8, "h100-sxm", std::nullopt, std::nullopt);

@@ -236,7 +236,7 @@ ModelSpec read_bloom(const DocNode& root) {
 std::vector<std::string> hf_model_types() {
   return {"llama",    "mistral",     "mixtral",     "qwen2", "qwen2_moe", "qwen3",  "qwen3_moe", "deepseek_v2",
           "deepseek_v3", "kimi_k2",  "gpt2",        "gpt_neox", "opt",    "bloom",  "grok-1",    "gpt_oss",
-          "nemotron", "mpt",         "dbrx"};
+          "nemotron", "mpt",         "dbrx",        "gpt"};
 }
 
 namespace {
@@ -283,6 +283,8 @@ ModelSpec read_family(const DocNode& root, const std::string& type) {
     model = read_mpt(root);
   } else if (type == "dbrx") {
     model = read_dbrx(root);
+  } else if (type == "gpt") {
+    model = read_megatron_gpt(root);
   }
   read_attention_windows(root, type, model);
   read_expert_quantization(root, model);

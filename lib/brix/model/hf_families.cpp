@@ -1,6 +1,6 @@
-// Hugging Face families added for issue 13 (Grok-1, gpt-oss, Nemotron-4, MPT, DBRX), the
-// per-layer sliding windows and expert quantization any family may declare, and the nearest
-// family an unknown model_type is read as. Parameter counts are checked against the published
+// Hugging Face families added for issue 13 (Grok-1, gpt-oss, Nemotron-4, MPT, DBRX, Megatron's
+// GPT), the per-layer sliding windows and expert quantization any family may declare, and the
+// nearest family an unknown model_type is read as. Parameter counts are checked against the published
 // totals in tests/unit/test_model_families.cpp.
 #include <brix/model/hf_readers.hpp>
 
@@ -144,6 +144,32 @@ ModelSpec read_mpt(const DocNode& root) {
               "MPT's heads split the model width evenly");
   }
   model.head_dim = model.hidden / model.heads;
+  return model;
+}
+
+ModelSpec read_megatron_gpt(const DocNode& root) {
+  // Megatron-Core's GPTModel in config.json names (the Megatron-LM README's benchmark GPTs):
+  // Megatron-LM's argument defaults where the file says nothing — LayerNorm, GeLU MLP of 4·h,
+  // biases on every linear layer, learned absolute positions, dropout 0.1 — and the file's
+  // sizes, key/value heads and embedding tying (Megatron unties only when asked).
+  ModelSpec model = read_llama_like(root);
+  model.norm = NormKind::layernorm;
+  model.mlp = MlpKind::gelu;
+  model.position = PositionKind::learned;
+  model.linear_bias = root.bool_or("attention_bias", true);
+  model.qkv_bias = false;
+  model.dropout = true;
+  model.tied_embeddings = root.bool_or("tie_word_embeddings", true);
+  if (model.ffn == 0) {
+    model.ffn = 4 * model.hidden;
+  }
+  if (const auto act = root.find("hidden_act"); act && !act->is_null() && act->as_string() != "gelu") {
+    act->fail(fmt::format("hidden_act '{}' is not modelled for gpt", act->as_string()),
+              "gelu or null: Megatron's GeLU MLP of two matrices");
+  }
+  if (model.max_positions == 0) {
+    model.max_positions = positive(root, "max_position_embeddings"); // the learned table's rows
+  }
   return model;
 }
 

@@ -30,6 +30,7 @@ void read_heads(const util::DocNode& root, ModelSpec& model);
 [[nodiscard]] ModelSpec read_nemotron(const util::DocNode& root);
 [[nodiscard]] ModelSpec read_mpt(const util::DocNode& root);
 [[nodiscard]] ModelSpec read_dbrx(const util::DocNode& root);
+[[nodiscard]] ModelSpec read_megatron_gpt(const util::DocNode& root);
 
 /// Sliding-window attention per layer from `layer_types` + `sliding_window`, or the family's
 /// own convention (Mistral: every layer; Qwen2/3: layers from max_window_layers on when

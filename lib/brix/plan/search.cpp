@@ -94,9 +94,16 @@ public:
     const int dp = gpus / (tp * cp * pp);
     StageVariants stages;
     for (const auto& choice : schedule_options(pp)) {
-      auto& variant = stages[static_cast<std::size_t>(variant_of(choice.pp_embedding, choice.pp_loss))];
-      if (!variant) {
-        variant = m_eval.stages({pp, choice.pp_embedding, choice.pp_loss});
+      for (const bool swapped : {false, true}) {
+        if (swapped && !choice.other_end) {
+          continue;
+        }
+        const bool embedding = choice.pp_embedding != swapped;
+        const bool loss = choice.pp_loss != swapped;
+        auto& variant = stages[static_cast<std::size_t>(variant_of(embedding, loss))];
+        if (!variant) {
+          variant = m_eval.stages({pp, embedding, loss});
+        }
       }
     }
 
@@ -193,7 +200,9 @@ private:
           return;
         }
         if (const auto extras = pipeline_extras(model, pp, vpp, fixed.pp_embedding, fixed.pp_loss)) {
-          out.push_back({Schedule::interleaved, vpp, extras->first, extras->second});
+          const bool one = extras->first != extras->second;
+          out.push_back({Schedule::interleaved, vpp, extras->first, extras->second,
+                         one && !fixed.pp_embedding && !fixed.pp_loss});
         } else if (required) {
           out.push_back({Schedule::interleaved, vpp, fixed.pp_embedding.value_or(false), fixed.pp_loss.value_or(false)});
         }
@@ -290,7 +299,7 @@ private:
 
     const double limit = m_eval.memory_limit();
     for (const auto& choice : schedules) {
-      const auto& stages = *variants[static_cast<std::size_t>(variant_of(choice.pp_embedding, choice.pp_loss))];
+      const auto& chosen = *variants[static_cast<std::size_t>(variant_of(choice.pp_embedding, choice.pp_loss))];
       for (const auto recompute : m_recompute) {
         // ZeRO 0→1→2 only shard more, so memory falls monotonically with the stage: once a
         // stage does not fit, the lower ones do not either, by at least as much (ZeRO-3 adds
@@ -312,7 +321,22 @@ private:
             partial.reject({ProblemKind::out_of_memory, *oom_from_higher}, count);
             continue;
           }
-          const auto memory = m_eval.memory(layout, stages, limit);
+          const Evaluator::Stages* split = &chosen;
+          auto memory = m_eval.memory(layout, chosen, limit);
+          if (memory.total > limit && choice.other_end) {
+            // One extra slot on the other end: a layer moves between the first and the last
+            // stage, which hold different memory (in-flight activations vs the head).
+            Layout other = layout;
+            other.pp_embedding = !layout.pp_embedding;
+            other.pp_loss = !layout.pp_loss;
+            const auto& stages = *variants[static_cast<std::size_t>(variant_of(other.pp_embedding, other.pp_loss))];
+            if (const auto fits = m_eval.memory(other, stages, limit); fits.total <= limit) {
+              layout = other;
+              memory = fits;
+              split = &stages;
+            }
+          }
+          const auto& stages = *split;
           if (memory.total > limit) {
             const auto bucket = oom_bucket(memory.total - limit);
             partial.reject({ProblemKind::out_of_memory, bucket}, count);

@@ -48,6 +48,9 @@ struct ScheduleChoice {
   int vpp;
   bool pp_embedding = false;
   bool pp_loss = false;
+  /// One extra slot chosen by the search (the embedding or the loss, either makes the stages
+  /// equal): the other end is tried when this one does not fit in memory.
+  bool other_end = false;
 };
 
 /// Megatron's embedding/loss accounting that lets `layers` fill `pp`×`vpp` equal stages: none
