@@ -1,6 +1,7 @@
 // The Hugging Face families of issue 13 against their published parameter counts (within 1%),
 // their sliding windows, sinks and MXFP4 experts, and unknown model_types read as the nearest
 // family with the assumption stated.
+#include <support/input_error.hpp>
 #include <brix/model/loader.hpp>
 #include <brix/model/params.hpp>
 #include <brix/util/document.hpp>
@@ -13,6 +14,7 @@
 
 using namespace brix;
 using namespace brix::model;
+using brix::test::input_error_of;
 
 namespace {
 
@@ -31,15 +33,6 @@ bool near(std::int64_t count, double published) { return std::abs(billions(count
 /// 3.35B is "3.3B"): the count lies in [figure − unit/2, figure + unit).
 bool published_as(std::int64_t count, double figure, double unit) {
   return billions(count) >= figure - unit / 2 && billions(count) < figure + unit;
-}
-
-std::string error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
 }
 
 } // namespace
@@ -173,7 +166,7 @@ TEST_CASE("model families: Megatron-Core GPT in config.json names (model_type gp
   CHECK(model.dropout);
   CHECK(load_warnings(model).empty());
   CHECK(count_parameters(model).total == count_parameters(bundled("megatron-h100-gpt-1.7b.yaml")).total);
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse("{\"model_type\": \"gpt\", \"hidden_size\": 64, \"num_hidden_layers\": 2,\n"
                       "\"num_attention_heads\": 4, \"vocab_size\": 100, \"max_position_embeddings\": 64,\n"
                       "\"hidden_act\": \"swiglu\"}");
@@ -242,35 +235,35 @@ TEST_CASE("model families: an unknown model_type is read as its nearest family, 
   CHECK(moe.assumption.starts_with("model_type 'mixtrall' is unknown (did you mean 'mixtral'?): read as a Mixtral-like"));
 
   // Without the standard fields there is nothing to read: the error names the supported types.
-  CHECK(error_of([] { (void)parse(R"({"model_type": "foo", "hidden_size": 64})"); })
+  CHECK(input_error_of([] { (void)parse(R"({"model_type": "foo", "hidden_size": 64})"); })
             .starts_with("config.json:1: unsupported model_type 'foo' (one of llama, "));
   // Fields that make no sense are still located errors.
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse("{\"model_type\": \"foo\", \"hidden_size\": 64, \"num_hidden_layers\": 2,\n"
                       "\"num_attention_heads\": 4, \"intermediate_size\": -1, \"vocab_size\": 100}");
         }) == "config.json:2: intermediate_size must be > 0 (got -1)");
 }
 
 TEST_CASE("model families: what brix cannot count is refused at its line") {
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse("{\"model_type\": \"nemotron\", \"hidden_size\": 64, \"num_hidden_layers\": 2,\n"
                       "\"num_attention_heads\": 4, \"intermediate_size\": 128, \"vocab_size\": 100,\n"
                       "\"attention_bias\": true, \"mlp_bias\": false}");
         }) == "config.json:3: attention_bias=true with mlp_bias=false is not supported (brix counts biases on every "
               "linear layer or on none: give both the same value)");
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse("{\"model_type\": \"gpt_oss\", \"hidden_size\": 64, \"num_hidden_layers\": 2,\n"
                       "\"num_attention_heads\": 4, \"intermediate_size\": 64, \"vocab_size\": 100,\n"
                       "\"num_local_experts\": 4, \"num_experts_per_tok\": 2, \"sliding_window\": 8,\n"
                       "\"layer_types\": [\"sliding_attention\", \"chunked_attention\"]}");
         }) == "config.json:4: layer type 'chunked_attention' is not modelled (full_attention or sliding_attention)");
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse("{\"model_type\": \"gpt_oss\", \"hidden_size\": 64, \"num_hidden_layers\": 2,\n"
                       "\"num_attention_heads\": 4, \"intermediate_size\": 64, \"vocab_size\": 100,\n"
                       "\"num_local_experts\": 4, \"num_experts_per_tok\": 2, \"sliding_window\": 8,\n"
                       "\"layer_types\": [\"sliding_attention\"]}");
         }) == "config.json:4: layer_types lists 1 layers, the model has 2 (one entry per decoder layer)");
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse(R"({"model_type": "grok-1", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
                           "vocab_size": 100, "intermediate_size": 128, "num_experts": 4, "num_experts_per_tok": 8})");
         }).find("num_experts_per_tok=8 exceeds the 4 experts") != std::string::npos);

@@ -43,6 +43,12 @@ std::vector<ProblemKind> kinds(const std::vector<Problem>& problems) {
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
+/// Whether some group of rejected layouts gives a reason containing `part`.
+bool rejected_for(const SearchResult& result, const std::string& part) {
+  return std::any_of(result.rejected.begin(), result.rejected.end(),
+                     [&](const RejectionGroup& group) { return contains(group.reason, part); });
+}
+
 PlanReport plan_405b(const std::string& layout, const std::string& emit = "") {
   PlanRequest request;
   request.model = "llama-3.1-405b";
@@ -167,11 +173,7 @@ TEST_CASE("plan::search_layouts counts the embedding and loss when that makes in
   options.fixed = parse_layout_query("tp=8,pp=8,vpp=2,pp_embedding=0,pp_loss=0");
   const auto refused = search_layouts(model, cluster, options);
   CHECK(refused.plans.empty());
-  bool named = false;
-  for (const auto& group : refused.rejected) {
-    named = named || contains(group.reason, "not divisible by PP×VPP = 16");
-  }
-  CHECK(named);
+  CHECK(rejected_for(refused, "not divisible by PP×VPP = 16"));
   // Qwen3-235B-A22B's 94 layers over PP 8 × VPP 3 (Megatron-Bridge): 96 / 24.
   options.fixed = parse_layout_query("pp=8,vpp=3,pp_loss=1");
   const auto qwen = brix::model::load_model("qwen3-235b-a22b");
@@ -205,11 +207,7 @@ TEST_CASE("plan::search_layouts moves the one extra slot to the end where the la
   options.fixed = parse_layout_query(layout + ",pp_loss=1");
   const auto refused = search_layouts(model, cluster, options);
   CHECK(refused.plans.empty());
-  bool out_of_memory = false;
-  for (const auto& group : refused.rejected) {
-    out_of_memory = out_of_memory || contains(group.reason, "out of memory by < 4 GiB");
-  }
-  CHECK(out_of_memory);
+  CHECK(rejected_for(refused, "out of memory by < 4 GiB"));
 }
 
 TEST_CASE("plan::closest_completion fills in pp_embedding and pp_loss") {
