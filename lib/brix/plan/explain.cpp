@@ -29,7 +29,7 @@ LayoutVerdict explain_layout(const model::ModelSpec& model, const cluster::Clust
     const auto stage = stage_memory(model, eval.target().group.gpu, layout, options.shape, s,
                                     stages.spans[static_cast<std::size_t>(s)]);
     if (stage.total > worst.total) {
-      worst = MemoryEstimate{stage.weights, stage.grads, stage.optimizer, stage.activations, stage.other, stage.total, s};
+      worst = memory_estimate(stage, s);
     }
   }
   const double limit = eval.memory_limit();

@@ -28,6 +28,16 @@ PlanDetails refine_plan(const model::ModelSpec& model, const cluster::ClusterSpe
   // Memory of the worst stage of that split, every stage checked.
   plan.memory = worst_stage_memory(eval, layout, chosen);
 
+  StepInputs inputs;
+  inputs.context = &context;
+  inputs.layout = &layout;
+  inputs.placement = &placement;
+  inputs.dense = &dense;
+  inputs.moe = &moe;
+  inputs.embedding = &embedding;
+  inputs.head = &head;
+  inputs.global_batch = options.shape.global_batch;
+  inputs.grad_wire_bytes = eval.grad_wire_bytes(layout.grad_compression);
   for (int s = 0; s < layout.pp; ++s) {
     const auto& span = chosen[static_cast<std::size_t>(s)];
     const auto memory = stage_memory(model, gpu, layout, options.shape, s, span);
@@ -41,7 +51,9 @@ PlanDetails refine_plan(const model::ModelSpec& model, const cluster::ClusterSpe
     if (s + 1 == layout.pp) {
       time += chain_seconds(head, layout.recompute);
     }
-    details.stages.push_back({span.first_layer, span.last_layer, eval.target().group.name, time, memory.total});
+    details.stages.push_back({span.first_layer, span.last_layer, eval.target().group.name, time, memory.total,
+                              memory_estimate(memory, s), gpu.memory_bytes,
+                              stage_times(inputs, stage_work(model, span, s, layout.pp))});
   }
   const int critical_memory_stage = plan.memory.stage;
   details.recompute = recompute_report(model, gpu, layout, options.shape, dense, moe, critical_memory_stage,

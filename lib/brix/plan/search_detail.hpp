@@ -17,6 +17,11 @@ namespace brix::plan::detail {
 
 inline constexpr double k_gib = 1024.0 * 1024.0 * 1024.0;
 
+/// A stage's memory as reports carry it: the breakdown by kind and the stage's index.
+inline MemoryEstimate memory_estimate(const StageMemory& memory, int stage) {
+  return {memory.weights, memory.grads, memory.optimizer, memory.activations, memory.other, memory.total, stage};
+}
+
 inline std::vector<int> powers_of_two_up_to(int limit) {
   std::vector<int> out;
   for (int v = 1; v <= limit; v *= 2) {
