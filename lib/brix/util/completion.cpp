@@ -124,6 +124,25 @@ std::string path_walk(const Patterns& p, std::string_view root, std::string_view
   return out + "  done\n";
 }
 
+/// One `case` arm per option that takes a value, keyed "PATH OPTION" for each of its names:
+/// `action(option)` completes its value, then the function returns (bash and zsh alike).
+template <class Action> std::string value_option_cases(const std::vector<Node>& nodes, Action action) {
+  std::string out;
+  for (const auto& node : nodes) {
+    for (const auto& option : node.command->options) {
+      if (!option.takes_value) {
+        continue;
+      }
+      std::vector<std::string> keys;
+      for (const auto& name : option.names) {
+        keys.push_back(quoted(node.path + " " + name));
+      }
+      out += fmt::format("    {}) {}; return ;;\n", joined(keys, "|"), action(option));
+    }
+  }
+  return out;
+}
+
 } // namespace
 
 std::string bash_completion(const CompletionCommand& root) {
@@ -138,24 +157,10 @@ std::string bash_completion(const CompletionCommand& root) {
                      root.name);
   out += path_walk(p, root.name, "COMP_WORDS", 1, "COMP_CWORD");
   out += "  case \"$cmd_path $prev\" in\n";
-  for (const auto& node : nodes) {
-    for (const auto& option : node.command->options) {
-      if (!option.takes_value) {
-        continue;
-      }
-      std::vector<std::string> keys;
-      for (const auto& name : option.names) {
-        keys.push_back(quoted(node.path + " " + name));
-      }
-      if (option.values.empty()) {
-        out += fmt::format("    {}) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- \"$cur\")); return ;;\n",
-                           joined(keys, "|"));
-      } else {
-        out += fmt::format("    {}) COMPREPLY=($(compgen -W {} -- \"$cur\")); return ;;\n", joined(keys, "|"),
-                           quoted(joined(option.values)));
-      }
-    }
-  }
+  out += value_option_cases(nodes, [](const CompletionOption& option) {
+    return option.values.empty() ? std::string("compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- \"$cur\"))")
+                                 : fmt::format("COMPREPLY=($(compgen -W {} -- \"$cur\"))", quoted(joined(option.values)));
+  });
   out += "  esac\n  local commands=\"\" options=\"\" values=\"\" files=0\n  case \"$cmd_path\" in\n";
   for (const auto& node : nodes) {
     const auto& command = *node.command;
@@ -190,23 +195,13 @@ std::string zsh_completion(const CompletionCommand& root) {
   out += fmt::format("_{}() {{\n  local cur=\"${{words[CURRENT]}}\" prev=\"${{words[CURRENT-1]}}\"\n", root.name);
   out += path_walk(p, root.name, "words", 2, "CURRENT");
   out += "  case \"$cmd_path $prev\" in\n";
-  for (const auto& node : nodes) {
-    for (const auto& option : node.command->options) {
-      if (!option.takes_value) {
-        continue;
-      }
-      std::vector<std::string> keys;
-      for (const auto& name : option.names) {
-        keys.push_back(quoted(node.path + " " + name));
-      }
-      std::vector<std::string> values;
-      for (const auto& value : option.values) {
-        values.push_back(quoted(value));
-      }
-      out += fmt::format("    {}) {}; return ;;\n", joined(keys, "|"),
-                         option.values.empty() ? std::string("_files") : "compadd -- " + joined(values));
+  out += value_option_cases(nodes, [](const CompletionOption& option) {
+    std::vector<std::string> values;
+    for (const auto& value : option.values) {
+      values.push_back(quoted(value));
     }
-  }
+    return option.values.empty() ? std::string("_files") : "compadd -- " + joined(values);
+  });
   out += "  esac\n  local -a commands options values\n  local files=0\n  case \"$cmd_path\" in\n";
   for (const auto& node : nodes) {
     const auto& command = *node.command;
