@@ -174,7 +174,7 @@ function renderHeatmap(snap) {
   if (!steps.length) { box.replaceChildren(h('p', {class: 'muted', text: 'No steps reported yet.'})); return; }
   const rows = heatRows(snap, steps);
   const suspect = new Map(snap.nodes.map(n => [n.node, n]));
-  const cellW = Math.max(9, Math.min(24, 760 / steps.length));
+  const cellW = Math.max(9, Math.min(24, 640 / steps.length)); // the straggler label fits beside 640 px
   const rowH = rows.length > 64 ? 8 : (rows.length > 24 ? 14 : 20);
   const nodeGap = 8;
   const left = 230, top = 26;
@@ -250,7 +250,7 @@ function renderHeatmap(snap) {
   defs.append(gradient);
   svg.append(defs);
   svg.append(s('rect', {x: left, y: ly, width: legendW, height: 12, fill: 'url(#heat-gradient)', stroke: '#999', 'stroke-width': 0.5}));
-  for (const ratio of [0.9, 1.0, 1.15, 1.5, 2.0]) {
+  for (const ratio of [1.0, 1.15, 1.5, 2.0]) { // 0.9 (the left end) would overprint 1.0
     const x = left + (ratio - 0.9) / 1.1 * legendW;
     svg.append(s('line', {x1: x, y1: ly + 12, x2: x, y2: ly + 16, stroke: '#555'}));
     svg.append(s('text', {x, y: ly + 27, 'font-size': 10, 'text-anchor': 'middle', fill: '#444', text: ratio.toFixed(2) + '×'}));

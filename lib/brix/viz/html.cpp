@@ -13,7 +13,7 @@ std::string_view page_style() {
 body { font-family: "DejaVu Sans", Helvetica, Arial, sans-serif; margin: 24px 32px; color: #222; background: #fafafa;
        font-size: 14px; line-height: 1.4; }
 h1 { font-size: 22px; margin: 0 0 2px 0; }
-h2 { font-size: 17px; margin: 0 0 6px 0; }
+h2 { font-size: 17px; margin: 0 0 6px 0; overflow-wrap: anywhere; }
 .subtitle { color: #555; margin-bottom: 18px; }
 section { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 14px 18px; margin-bottom: 18px; }
 .note { color: #555; margin: 0 0 10px 0; max-width: 1100px; }
