@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # brix monitor JOB_DIR --http: a real job under brix launch (brix-worker train, 4 ranks, rank 2
 # slowed), its dashboard rendered in a real headless browser: the heat map marks rank 2 as the
-# straggler and no other, the node table and throughput are drawn, a screenshot is taken. Bound
-# beyond loopback the page needs the job token; /metrics never does.
+# straggler and no other, the node table and throughput are drawn, a screenshot is taken; a
+# suspect node (a frozen snapshot so marked) is drawn red. Bound beyond loopback the page needs
+# the job token; /metrics never does.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/launch_lib.sh"
 [ -x "$WORKER" ] || { echo "SKIP: $WORKER not built"; exit 77; }
@@ -71,6 +72,32 @@ document = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/api
 ranks = {r["rank"]: r for r in document["snapshot"]["ranks"]}
 assert ranks[2]["straggler"] and all(len(r["recent_steps"]) > 0 for r in ranks.values()), ranks
 PY
+kill "$monitor_pid"; wait "$monitor_pid" 2>/dev/null; monitor_pid=""
+
+# A suspect node: a frozen copy of the job's snapshot with its node marked as the rules mark one,
+# served from a job directory of its own; the page draws the node red beside its ranks and says
+# why in the node table.
+frozen="$work/frozen"
+mkdir -p "$frozen/monitor"
+checks=$((checks + 1))
+python3 - "$job/monitor/snapshot.json" "$frozen/monitor/snapshot.json" <<'PY' || fail "freezing a snapshot with a suspect node"
+import json, sys
+snapshot = json.load(open(sys.argv[1]))
+assert snapshot["nodes"], "the snapshot has no nodes"
+for node in snapshot["nodes"]:
+    node["suspect"] = True
+    node["suspect_reason"] = "test: XID 79"
+json.dump(snapshot, open(sys.argv[2], "w"))
+PY
+port=$(free_port)
+"$BRIX" monitor "$frozen" --http "$port" --quiet --refresh 0.5 2>"$work/monitor.err" &
+monitor_pid=$!
+wait_for 20 "the dashboard of the frozen snapshot answers" page_up || { finish; exit 1; }
+browser_dom "http://127.0.0.1:$port/" "$work/suspect.dom.html" 1000
+checks=$((checks + 1))
+grep -qE '<g class="heat-node suspect" data-node="[^"]+">' "$work/suspect.dom.html" &&
+  grep -qE '<tr class="node suspect" data-node="[^"]+">' "$work/suspect.dom.html" &&
+  grep -q 'test: XID 79' "$work/suspect.dom.html" || fail "the page does not mark the suspect node"
 kill "$monitor_pid"; wait "$monitor_pid" 2>/dev/null; monitor_pid=""
 
 # Beyond loopback: 401 without the job token, the page with it; /metrics open to scrapers.
