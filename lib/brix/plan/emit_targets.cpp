@@ -4,6 +4,7 @@
 
 #include <brix/plan/emit.hpp>
 #include <brix/plan/plan_file.hpp>
+#include <brix/plan/render_html.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/strings.hpp>
 
@@ -87,12 +88,18 @@ Emitted write_plan_json(const PlanReport& report) {
   return {json.dump(2) + "\n", {}};
 }
 
+Emitted write_html(const PlanReport& report) { return {plan_html(report), {}}; }
+
+Emitted write_svg(const PlanReport& report) { return {plan_timeline_svg(report), {}}; }
+
 constexpr EmitTarget k_targets[] = {
     {"megatron", "Megatron flags", write_megatron},
     {"deepspeed", "a DeepSpeed JSON config", write_deepspeed},
     {"torchrun", "a torchrun line", write_torchrun},
     {"yaml", "plan.yaml", write_plan_yaml},
     {"json", "the best plan's JSON", write_plan_json},
+    {"html", "an HTML page of the plans", write_html},
+    {"svg", "the best plan's pipeline timeline in SVG", write_svg},
 };
 
 std::vector<std::string> target_names() {

@@ -29,7 +29,7 @@ LayoutVerdict explain_layout(const model::ModelSpec& model, const cluster::Clust
     const auto stage = stage_memory(model, eval.target().group.gpu, layout, options.shape, s,
                                     stages.spans[static_cast<std::size_t>(s)]);
     if (stage.total > worst.total) {
-      worst = MemoryEstimate{stage.weights, stage.grads, stage.optimizer, stage.activations, stage.other, stage.total, s};
+      worst = memory_estimate(stage, s);
     }
   }
   const double limit = eval.memory_limit();
@@ -42,22 +42,8 @@ LayoutVerdict explain_layout(const model::ModelSpec& model, const cluster::Clust
   }
 
   const auto placement = place_groups(layout, eval.target().group.gpus_per_node);
-  const auto& context = eval.context();
-  const LayerCost dense = layer_cost(context, layout, placement, false);
-  const LayerCost moe = model.moe ? layer_cost(context, layout, placement, true) : dense;
-  const LayerCost embedding = embedding_cost(context, layout, placement);
-  const LayerCost head = head_cost(context, layout, placement);
-  StepInputs inputs;
-  inputs.context = &context;
-  inputs.layout = &layout;
-  inputs.placement = &placement;
-  inputs.dense = &dense;
-  inputs.moe = &moe;
-  inputs.embedding = &embedding;
-  inputs.head = &head;
-  inputs.global_batch = batch;
-  inputs.grad_wire_bytes = eval.grad_wire_bytes(layout.grad_compression);
-  const auto step = estimate_step(inputs, stages.work);
+  const CostedLayout costs(model, eval.context(), layout, placement);
+  const auto step = estimate_step(costs.step_inputs(batch, eval.grad_wire_bytes(layout.grad_compression)), stages.work);
   verdict.estimate = eval.finish(layout, step, worst);
   return verdict;
 }

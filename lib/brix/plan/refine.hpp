@@ -21,6 +21,11 @@ struct StageDetail {
   std::string node_group;
   double time_s = 0;       ///< per micro-batch
   double memory_bytes = 0; ///< per GPU at peak
+  MemoryEstimate memory;   ///< memory_bytes by kind (weights, gradients, optimizer, activations, other)
+  double capacity_bytes = 0; ///< the memory of the stage's GPUs
+  /// One micro-batch's forward and backward as the step estimate charges this stage (compute,
+  /// recomputation, exposed TP/EP/CP and pipeline transfers): what the pipeline timeline draws.
+  StageTimes pass;
 };
 
 struct CheckpointOptions {

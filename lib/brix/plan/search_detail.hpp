@@ -17,6 +17,44 @@ namespace brix::plan::detail {
 
 inline constexpr double k_gib = 1024.0 * 1024.0 * 1024.0;
 
+/// The layer costs of one layout on one placement, and step inputs that point at them: the
+/// inputs are valid while this lives (it cannot be copied or moved, so they cannot dangle).
+struct CostedLayout {
+  CostedLayout(const model::ModelSpec& model, const CostContext& context, const Layout& layout, const Placement& placement)
+      : context(context), layout(layout), placement(placement), dense(layer_cost(context, layout, placement, false)),
+        moe(model.moe ? layer_cost(context, layout, placement, true) : dense),
+        embedding(embedding_cost(context, layout, placement)), head(head_cost(context, layout, placement)) {}
+  CostedLayout(const CostedLayout&) = delete;
+  CostedLayout& operator=(const CostedLayout&) = delete;
+
+  [[nodiscard]] StepInputs step_inputs(std::int64_t global_batch, double grad_wire_bytes) const {
+    StepInputs inputs;
+    inputs.context = &context;
+    inputs.layout = &layout;
+    inputs.placement = &placement;
+    inputs.dense = &dense;
+    inputs.moe = &moe;
+    inputs.embedding = &embedding;
+    inputs.head = &head;
+    inputs.global_batch = global_batch;
+    inputs.grad_wire_bytes = grad_wire_bytes;
+    return inputs;
+  }
+
+  const CostContext& context;
+  const Layout& layout;
+  const Placement& placement;
+  const LayerCost dense;
+  const LayerCost moe; ///< a MoE decoder layer's (the dense one's for dense models)
+  const LayerCost embedding;
+  const LayerCost head;
+};
+
+/// A stage's memory as reports carry it: the breakdown by kind and the stage's index.
+inline MemoryEstimate memory_estimate(const StageMemory& memory, int stage) {
+  return {memory.weights, memory.grads, memory.optimizer, memory.activations, memory.other, memory.total, stage};
+}
+
 inline std::vector<int> powers_of_two_up_to(int limit) {
   std::vector<int> out;
   for (int v = 1; v <= limit; v *= 2) {

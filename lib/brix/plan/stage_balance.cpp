@@ -79,8 +79,7 @@ MemoryEstimate worst_stage_memory(const Evaluator& eval, const Layout& layout, s
     const auto stage = stage_memory(eval.model(), eval.target().group.gpu, layout, eval.options().shape, static_cast<int>(s),
                                     spans[s]);
     if (s == 0 || stage.total > worst.total) {
-      worst = MemoryEstimate{stage.weights, stage.grads, stage.optimizer, stage.activations, stage.other, stage.total,
-                             static_cast<int>(s)};
+      worst = memory_estimate(stage, static_cast<int>(s));
     }
   }
   return worst;
