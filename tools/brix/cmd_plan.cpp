@@ -17,6 +17,7 @@
 #include <brix/util/strings.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <iostream>
 #include <memory>
 #include <vector>
@@ -145,7 +146,7 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
   auto* emit = command->add_option("--emit", request.emit, "Print the best plan as " + plan::emit_target_names(" | "));
   auto* output = command->add_option("-o,--output", options->output, "With --emit: write to this file (atomically)");
   auto* software = command->add_option("--software", request.software,
-                                       "Framework generation: modern, megatron-2021, deepspeed-2021")
+                                       fmt::format("Framework generation: {}", fmt::join(plan::software_names(), ", ")))
                        ->default_str("modern");
   auto* mtbf = command->add_option("--gpu-mtbf-hours", request.checkpoint.gpu_mtbf_hours,
                                    "Per-GPU mean time between failures (default: Llama 3's, ~50,700 h)");
@@ -172,7 +173,7 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
                                                plan::k_default_memory_layout));
   auto* calibrate = command->add_subcommand("calibrate", "Compare predictions with published runs");
   calibrate->add_option("file", options->calibrate_file,
-                        "Calibration file (default configs/calibration/megatron-2021.yaml)");
+                        "A calibration file, or a folder with fit/ and heldout/ (default configs/calibration)");
   add_format_option(*calibrate, options->calibrate_format);
 
   // Options that would be parsed but not used are refused instead.
@@ -208,7 +209,8 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
   calibrate->callback([options, &context] {
     const auto format = util::parse_format(options->calibrate_format);
     const auto& file = options->calibrate_file;
-    util::print(plan::run_calibration(file.empty() ? plan::default_calibration_file() : file), format);
+    util::print(plan::run_calibration(plan::load_calibration_runs(file.empty() ? plan::default_calibration_path() : file)),
+                format);
     context.exit_code = 0;
   });
   command->callback([options, calibrate, layout_option = layout, &context] {

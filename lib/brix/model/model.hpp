@@ -34,6 +34,10 @@ struct MoeSpec {
   std::int64_t first_dense_layers = 0; ///< the first k layers keep a dense MLP (DeepSeek)
   std::int64_t layer_frequency = 1;  ///< every n-th layer (after the dense ones) is MoE
   bool router_bias = false;          ///< per-expert score-correction bias (DeepSeek-V3)
+  /// Group-limited routing (DeepSeek-V3: n_group 8, topk_group 4): experts are split into
+  /// `routing_groups` groups and a token picks its experts from at most `groups_per_token` of them.
+  std::int64_t routing_groups = 1;
+  std::int64_t groups_per_token = 1;
   bool shared_expert_gate = false;   ///< Qwen2-MoE's sigmoid gate on the shared expert (h params)
 };
 

@@ -42,7 +42,8 @@ std::string to_string(const Layout& layout) {
                      layout.tp, layout.pp, layout.dp, layout.ep, layout.etp, layout.cp,
                      layout.sp ? 1 : 0, layout.micro_batch, layout.vpp, to_string(layout.schedule),
                      to_string(layout.recompute), layout.zero, to_string(layout.precision),
-                     to_string(layout.grad_compression));
+                     to_string(layout.grad_compression)) +
+         (layout.bf16_moments ? ",moments=bf16" : "");
 }
 
 } // namespace brix::plan

@@ -29,6 +29,9 @@ struct Layout {
   /// Flash-attention style kernels: the a·s² score/softmax/dropout tensors are not stored
   /// (Korthikanti's 5·a·s²·b term vanishes). Megatron of 2021–22 (the calibration runs) had none.
   bool flash_attention = true;
+  /// Adam's two moments in bf16 instead of fp32 (DeepSeek-V3; Megatron-Core's
+  /// --use-precision-aware-optimizer --exp-avg-dtype bf16 --exp-avg-sq-dtype bf16).
+  bool bf16_moments = false;
 
   [[nodiscard]] int world() const { return tp * pp * dp * cp; }
   /// Data-parallel size of the expert weights: world / (ep · etp · pp).

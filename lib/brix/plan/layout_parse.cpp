@@ -47,7 +47,7 @@ bool parse_flag(std::string_view key, std::string_view value, std::string_view w
 const std::vector<std::string> k_layout_keys{
     "tp",  "pp",       "dp",        "ep",   "etp",       "cp",       "sp",
     "mbs", "micro_batch", "vpp",    "schedule", "recompute", "zero", "precision",
-    "grad_compression", "flash"};
+    "grad_compression", "flash", "moments"};
 
 } // namespace
 
@@ -114,6 +114,11 @@ LayoutQuery parse_layout_query(std::string_view text, std::string_view what) {
       query.grad_compression = parse_grad_compression(value, what);
     } else if (key == "flash") {
       query.flash_attention = parse_flag(key, value, what);
+    } else if (key == "moments") {
+      if (value != "fp32" && value != "bf16") {
+        throw InputError(fmt::format("{}: moments={} is not valid (expected fp32 or bf16)", what, value));
+      }
+      query.bf16_moments = value == "bf16";
     } else {
       throw InputError(fmt::format("{}: unknown key '{}'{} (expected keys {})", what, key,
                                    util::did_you_mean(key, k_layout_keys),
@@ -150,6 +155,7 @@ Layout complete_layout(const LayoutQuery& query, Recompute default_recompute) {
   layout.precision = query.precision.value_or(Precision::bf16);
   layout.grad_compression = query.grad_compression.value_or(GradCompression::none);
   layout.flash_attention = query.flash_attention.value_or(true);
+  layout.bf16_moments = query.bf16_moments.value_or(false);
   return layout;
 }
 

@@ -28,7 +28,7 @@ const std::vector<std::string> k_source_keys{"name", "source"};
 const std::vector<std::string> k_batch_keys{"global", "micro", "accumulation"};
 const std::vector<std::string> k_layout_keys{
     "tp",  "pp",       "dp",        "ep",   "etp",       "cp",              "sp",   "micro_batch",
-    "vpp", "schedule", "recompute", "zero", "precision", "grad_compression", "flash"};
+    "vpp", "schedule", "recompute", "zero", "precision", "grad_compression", "flash", "moments"};
 const std::vector<std::string> k_stage_keys{"first_layer", "last_layer", "node_group"};
 
 int degree(const DocNode& node, std::string_view key) {
@@ -93,6 +93,13 @@ Layout read_layout(const DocNode& node) {
     layout.grad_compression = parse_grad_compression(value->as_string(), where(*value));
   }
   layout.flash_attention = node.bool_or("flash", true);
+  if (const auto moments = node.find("moments")) {
+    const auto text = moments->as_string();
+    if (text != "fp32" && text != "bf16") {
+      moments->fail(fmt::format("moments: '{}'", text), "fp32 or bf16");
+    }
+    layout.bf16_moments = text == "bf16";
+  }
   return layout;
 }
 
@@ -260,6 +267,9 @@ nlohmann::ordered_json layout_to_json(const Layout& layout) {
                               {"grad_compression", to_string(layout.grad_compression)}};
   if (!layout.flash_attention) {
     json["flash"] = false; // written only when it differs from the default
+  }
+  if (layout.bf16_moments) {
+    json["moments"] = "bf16";
   }
   return json;
 }

@@ -12,7 +12,7 @@ PlanDetails refine_plan(const model::ModelSpec& model, const cluster::ClusterSpe
   const Evaluator eval(model, cluster, options);
   const auto& layout = plan.layout;
   const auto& gpu = eval.target().group.gpu;
-  const auto placement = place_groups(layout, eval.target().group.gpus_per_node);
+  const auto placement = place_groups(layout, eval.target().group.nvlink_reach());
   const auto& context = eval.context();
   const LayerCost dense = layer_cost(context, layout, placement, false);
   const LayerCost moe = model.moe ? layer_cost(context, layout, placement, true) : dense;
@@ -30,7 +30,7 @@ PlanDetails refine_plan(const model::ModelSpec& model, const cluster::ClusterSpe
 
   for (int s = 0; s < layout.pp; ++s) {
     const auto& span = chosen[static_cast<std::size_t>(s)];
-    const auto memory = stage_memory(model, gpu, layout, options.shape, s, span);
+    const auto memory = stage_memory(model, gpu, layout, options.shape, s, span, options.software);
     double time = 0;
     for (int layer = span.first_layer; layer <= span.last_layer; ++layer) {
       time += chain_seconds(model.is_moe_layer(layer) ? moe : dense, layout.recompute);
