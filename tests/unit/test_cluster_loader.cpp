@@ -23,7 +23,10 @@ constexpr double k_gib = 1024.0 * 1024.0 * 1024.0;
 } // namespace
 
 TEST_CASE("cluster::gpu_catalog has every GPU of hardware.md") {
-  CHECK(gpu_catalog().size() == 9);
+  CHECK(gpu_catalog().size() == 11);
+  // Beyond hardware.md, for published runs: a GB200 of an NVL72 rack, Meta's 96 GB 500 W H100.
+  CHECK(find_gpu("gb200").bf16_flops == doctest::Approx(2500e12));
+  CHECK(find_gpu("h100-96gb-500w").hbm_bytes_per_s == doctest::Approx(2.4e12));
   const auto& h100 = find_gpu("h100-sxm");
   CHECK(h100.bf16_flops == doctest::Approx(989e12));
   CHECK(h100.fp8_flops == doctest::Approx(1979e12));

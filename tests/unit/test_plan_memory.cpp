@@ -236,6 +236,12 @@ TEST_CASE("plan::validate names every constraint a layout breaks") {
   bad.vpp = 2;
   CHECK(first(model, bad, shape, target) == ProblemKind::vpp_needs_interleaved);
   bad.schedule = Schedule::interleaved; // 61 layers over pp 4 × vpp 2
+  // Megatron-Core of 2024 needs equal virtual stages; 2025's pipeline layouts take any split.
+  auto core_2024 = target;
+  core_2024.software = software_by_name("megatron-core-2024");
+  CHECK(first(model, bad, shape, core_2024) == ProblemKind::vpp_layers);
+  CHECK(first(model, bad, shape, target) != ProblemKind::vpp_layers);
+  bad.vpp = 16; // 64 virtual stages for 61 layers: one would be empty
   CHECK(first(model, bad, shape, target) == ProblemKind::vpp_layers);
   bad = layout;
   bad.pp = 1;
@@ -244,8 +250,12 @@ TEST_CASE("plan::validate names every constraint a layout breaks") {
   CHECK(first(model, bad, shape, target) == ProblemKind::schedule_needs_pipeline);
   bad = layout;
   bad.schedule = Schedule::dualpipe;
-  CHECK(validate(model, target, bad, shape).empty()); // pp 4, 512 micro-batches
-  CHECK(first(model, bad, TrainingShape{8, 4096}, target) == ProblemKind::dualpipe);
+  // DualPipe runs only where the framework has it (DeepSeek's, brix's; not Megatron-Core).
+  CHECK(first(model, bad, shape, target) == ProblemKind::software_lacks);
+  auto zero_bubble = target;
+  zero_bubble.software = software_by_name("deepseek-2024");
+  CHECK(validate(model, zero_bubble, bad, shape).empty()); // pp 4, 512 micro-batches
+  CHECK(first(model, bad, TrainingShape{8, 4096}, zero_bubble) == ProblemKind::dualpipe);
   bad = layout;
   bad.micro_batch = 0;
   CHECK(validate(model, target, bad, shape) == std::vector<Problem>{{ProblemKind::bad_size}});

@@ -84,11 +84,12 @@ TEST_CASE("plan::collective_seconds follows the network shape") {
 
 TEST_CASE("plan::the network shape changes a plan's step time") {
   // Data parallelism over 4 nodes, one micro-batch: the gradient reduction crosses nodes and
-  // has little backward to hide behind.
+  // has little backward to hide behind (micro-batches of 4 sequences: at TP 8 one sequence
+  // leaves each layer waiting for its host, whatever the network).
   const auto model = brix::model::load_model("llama-3.1-8b");
   SearchOptions options;
-  options.shape = {4, 4096};
-  options.fixed = parse_layout_query("tp=8,pp=1,dp=4,ep=1,etp=1,cp=1,sp=1,mbs=1,vpp=1,schedule=1f1b,recompute=selective,zero=1,"
+  options.shape = {16, 4096};
+  options.fixed = parse_layout_query("tp=8,pp=1,dp=4,ep=1,etp=1,cp=1,sp=1,mbs=4,vpp=1,schedule=1f1b,recompute=selective,zero=1,"
                                      "grad_compression=none");
   const auto step = [&](NetworkShape shape, double oversubscription) {
     auto cluster = brix::cluster::shorthand_cluster(4, 8, "h100-sxm", std::nullopt, std::nullopt);

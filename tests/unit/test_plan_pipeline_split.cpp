@@ -131,7 +131,8 @@ TEST_CASE("plan::uniform_stages with the embedding and loss counted") {
 
 TEST_CASE("plan::validate counts the embedding and loss in layers % (pp·vpp)") {
   const auto model = brix::model::load_model("llama-3.1-405b"); // 126 layers
-  const ValidationTarget target{512, 8, true};
+  // Megatron-Core of 2024: equal virtual stages only (2025's pipeline layouts take any split).
+  const ValidationTarget target{512, 8, true, software_by_name("megatron-core-2024")};
   const TrainingShape shape{512, 8192};
   auto layout = parse_layout("tp=8,pp=8,dp=8,vpp=2,schedule=interleaved,zero=1");
   CHECK(kinds(validate(model, target, layout, shape)) == std::vector<ProblemKind>{ProblemKind::vpp_layers});
@@ -162,6 +163,7 @@ TEST_CASE("plan::search_layouts counts the embedding and loss when that makes in
   SearchOptions options;
   options.shape = {512, 8192};
   options.top_k = 3;
+  options.software = software_by_name("megatron-core-2024"); // equal virtual stages only
   options.fixed = parse_layout_query("tp=8,pp=8,vpp=2");
   const auto result = search_layouts(model, cluster, options);
   REQUIRE_FALSE(result.plans.empty());

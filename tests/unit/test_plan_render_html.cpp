@@ -37,6 +37,7 @@ PlanReport gpt3_on_512_a100(const std::string& layout) {
   request.model = "gpt-175b";
   request.cluster.nodes = 64;
   request.cluster.gpu = "a100-sxm-80gb";
+  request.software = "brix"; // every schedule, zero-bubble ones included
   return run(request, layout, 512);
 }
 

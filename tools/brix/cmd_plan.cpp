@@ -20,6 +20,7 @@
 #include <brix/util/strings.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <iostream>
 #include <memory>
 #include <vector>
@@ -173,9 +174,9 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
       command->add_option("--emit", request.emit, "Print the best plan as " + plan::emit_target_names(" | ")), emit_names);
   auto* output = command->add_option("-o,--output", options->output, "With --emit: write to this file (atomically)");
   auto* software = complete_with(command->add_option("--software", request.software,
-                                                     "Framework generation: modern, megatron-2021, deepspeed-2021")
+                                                     fmt::format("Framework generation: {}", fmt::join(plan::software_names(), ", ")))
                                      ->default_str("modern"),
-                                 {"modern", "megatron-2021", "deepspeed-2021"});
+                                 plan::software_names());
   auto* mtbf = command->add_option("--gpu-mtbf-hours", request.checkpoint.gpu_mtbf_hours,
                                    "Per-GPU mean time between failures (default: Llama 3's, ~50,700 h)");
   auto* restart = command->add_option("--restart-s", request.checkpoint.restart_overhead_s,
@@ -201,7 +202,7 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
                                                plan::k_default_memory_layout));
   auto* calibrate = command->add_subcommand("calibrate", "Compare predictions with published runs");
   calibrate->add_option("file", options->calibrate_file,
-                        "Calibration file (default configs/calibration/megatron-2021.yaml)");
+                        "A calibration file, or a folder with fit/ and heldout/ (default configs/calibration)");
   auto* calibrate_format = add_format_option(*calibrate, options->calibrate_format);
   auto* calibrate_emit = complete_with(calibrate->add_option("--emit", options->calibrate_emit,
                                                              "Write the comparison as html: charts of predicted against published"),
@@ -249,7 +250,7 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
       throw InputError(fmt::format("calibrate --emit: unknown target '{}'{} (expected html)", options->calibrate_emit,
                                    util::did_you_mean(options->calibrate_emit, targets)));
     }
-    const auto report = plan::run_calibration(file.empty() ? plan::default_calibration_file() : file);
+    const auto report = plan::run_calibration(plan::load_calibration_runs(file.empty() ? plan::default_calibration_path() : file));
     if (!options->calibrate_emit.empty()) {
       write_emitted(plan::calibration_html(report), options->calibrate_output);
     } else {

@@ -44,6 +44,10 @@ struct NodeGroup {
   std::vector<std::string> hosts; ///< optional host names (from `brix probe merge`)
   std::string topology_yaml;      ///< optional free-form node details, kept as YAML text
 
+  /// GPUs that reach each other without the network: the NVLink domain (72 on a GB200 NVL72
+  /// rack, which spans 18 four-GPU nodes), else the node (PCIe cards talk peer to peer).
+  [[nodiscard]] int nvlink_reach() const { return nvlink_domain > 1 ? nvlink_domain : gpus_per_node; }
+
   [[nodiscard]] int gpus() const { return nodes * gpus_per_node; }
   /// Inter-node bandwidth available to one GPU, bytes/s per direction.
   [[nodiscard]] double nic_bytes_per_s_per_gpu() const {

@@ -39,16 +39,36 @@ GpuSpec gpu(const char* id, const char* display, double memory_mib, double hbm_t
   return spec;
 }
 
-const std::array<GpuSpec, 9>& catalog() {
-  // PCIe: gen4 x16 64 GB/s, gen5 x16 128 GB/s (bidirectional).
-  static const std::array<GpuSpec, 9> k_catalog{
+/// GB200: two B200-class GPUs per Grace CPU, four per compute tray (the "node"), 72 on one NVLink
+/// domain (NVL72; the cluster's nvlink.domain says how many share it).
+GpuSpec gb200() {
+  auto spec = gpu("gb200", "GB200 (NVL72) 186GB", 189471, 8.0, 2500, 5000, 1800, 1.0, 400, 128);
+  spec.default_gpus_per_node = 4;
+  spec.default_nics_per_node = 4;
+  return spec;
+}
+
+/// Meta's Grand Teton H100 (torchtitan's benchmarks): 96 GB HBM2e at 2.4 TB/s, run at a 500 W
+/// power limit. An H100 under GEMM load runs at its power limit, and dynamic power grows about as
+/// the cube of the clock (P ∝ f·V², V ∝ f), so 500 of 700 W sustains (500/700)^(1/3) = 0.89 of
+/// the clock, and of the 989 / 1979 TFLOP/s peaks.
+GpuSpec h100_96gb_500w() {
+  return gpu("h100-96gb-500w", "H100 96GB HBM2e 500W", 98304, 2.4, 880, 1761, 900, 1.0, 400, 128);
+}
+
+const std::array<GpuSpec, 11>& catalog() {
+  // PCIe: gen4 x16 64 GB/s, gen5 x16 128 GB/s (bidirectional). GB200 per GPU (NVIDIA GB200 NVL72
+  // datasheet: 13.4 TB HBM3e, 576 TB/s, 180 PFLOP/s dense FP16/BF16 for 72 GPUs).
+  static const std::array<GpuSpec, 11> k_catalog{
       gpu("a100-sxm-40gb", "A100 SXM 40GB", 40960, 1.555, 312, 0, 600, 1.0, 200, 64),
       gpu("a100-sxm-80gb", "A100 SXM 80GB", 81920, 2.039, 312, 0, 600, 1.0, 200, 64),
       gpu("h100-sxm", "H100 SXM 80GB", 81559, 3.35, 989, 1979, 900, 1.0, 400, 128),
+      h100_96gb_500w(),
       gpu("h800-sxm", "H800 SXM 80GB", 81559, 3.35, 989, 1979, 400, 1.0, 400, 128),
       gpu("h200-sxm", "H200 SXM 141GB", 143771, 4.8, 989, 1979, 900, 1.0, 400, 128),
       gpu("h20", "H20 96GB", 97871, 4.0, 148, 296, 900, 1.0, 400, 128),
       gpu("b200", "B200 (HGX) 180GB", 183359, 8.0, 2250, 4500, 1800, 1.0, 400, 128),
+      gb200(),
       gpu("l40s", "L40S PCIe 48GB", 46068, 0.864, 362, 733, 0, 0.5, 200, 64),
       gpu("mi300x", "MI300X 192GB", 196592, 5.3, 1307, 2615, 896, 1.0, 400, 128),
   };

@@ -130,6 +130,14 @@ ModelSpec read_deepseek(const DocNode& root, bool v3) {
     moe.first_dense_layers = non_negative_or(root, "first_k_dense_replace", 0);
     require_every_layer_moe(root, "moe_layer_freq");
     moe.router_bias = v3; // noaux_tc: per-expert score-correction bias
+    // Group-limited routing: topk_group of n_group expert groups per token.
+    moe.routing_groups = positive_or(root, "n_group", 1);
+    moe.groups_per_token = positive_or(root, "topk_group", moe.routing_groups);
+    if (moe.routed_experts % moe.routing_groups != 0 || moe.groups_per_token > moe.routing_groups) {
+      root.at("n_group").fail(fmt::format("n_group={} with topk_group={} and {} experts", moe.routing_groups,
+                                          moe.groups_per_token, moe.routed_experts),
+                              "n_group dividing the routed experts and topk_group <= n_group");
+    }
     model.moe = moe;
   }
   if (v3) {

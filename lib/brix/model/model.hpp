@@ -38,6 +38,10 @@ struct MoeSpec {
   std::int64_t layer_frequency = 1;  ///< every n-th layer (after the dense ones) is MoE
   /// A per-expert bias on the router: DeepSeek-V3's score correction, gpt-oss's router bias.
   bool router_bias = false;
+  /// Group-limited routing (DeepSeek-V3: n_group 8, topk_group 4): experts are split into
+  /// `routing_groups` groups and a token picks its experts from at most `groups_per_token` of them.
+  std::int64_t routing_groups = 1;
+  std::int64_t groups_per_token = 1;
   bool shared_expert_gate = false;   ///< Qwen2-MoE's sigmoid gate on the shared expert (h params)
 };
 

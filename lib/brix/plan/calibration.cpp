@@ -1,91 +1,240 @@
 #include <brix/plan/calibration.hpp>
 
+#include <brix/cluster/gpu_catalog.hpp>
 #include <brix/cluster/loader.hpp>
 #include <brix/model/loader.hpp>
 #include <brix/model/params.hpp>
-#include <brix/plan/search.hpp>
+#include <brix/plan/layout_parse.hpp>
 #include <brix/util/document.hpp>
+#include <brix/util/error.hpp>
+#include <brix/util/paths.hpp>
 
+#include <algorithm>
 #include <cmath>
-#include <optional>
+#include <filesystem>
 #include <fmt/format.h>
+#include <map>
 
 namespace brix::plan {
 
-CalibrationReport run_calibration(const std::string& path) {
-  const auto doc = util::DocNode::load_file(path);
-  doc.require_known_keys(std::vector<std::string>{"cluster", "seq_len", "runs"}, "a calibration file");
-  const auto base_cluster = cluster::load_cluster(doc.at("cluster").as_string());
-  const auto seq_len = doc.at("seq_len").as_positive_int("seq_len");
-  const std::vector<std::string> keys{"table", "model", "gpus", "global_batch", "layout", "software", "metric", "published"};
-  CalibrationReport report;
-  double sum = 0;
-  for (const auto& run : doc.at("runs").elements()) {
-    run.require_known_keys(keys, "a calibration run");
-    CalibrationRow row;
-    row.table = run.string_or("table", "");
-    row.model = run.at("model").as_string();
-    row.gpus = static_cast<int>(run.at("gpus").as_positive_int("gpus"));
-    row.layout = run.at("layout").as_string();
-    row.metric = run.at("metric").as_string();
-    row.published = run.at("published").as_positive_double("published");
-    if (row.metric != "tflops_per_gpu" && row.metric != "iteration_s" && row.metric != "mfu") {
-      run.at("metric").fail(fmt::format("unknown metric '{}'", row.metric), "expected tflops_per_gpu, iteration_s or mfu");
-    }
-    const auto model = model::load_model(row.model);
-    auto cluster = base_cluster;
-    cluster.groups.resize(1);
-    auto& group = cluster.groups.front();
-    if (row.gpus % group.gpus_per_node != 0) {
-      run.at("gpus").fail(fmt::format("{} GPUs is not a whole number of {}-GPU nodes", row.gpus, group.gpus_per_node));
-    }
-    group.nodes = row.gpus / group.gpus_per_node;
+namespace fs = std::filesystem;
 
+namespace {
+
+const std::vector<std::string> k_file_keys{"brix_calibration", "source", "set", "urls", "flops", "runs"};
+const std::vector<std::string> k_run_keys{"id",         "model",   "gpu",      "gpus",   "gpus_per_node",
+                                          "nvlink_domain", "nics", "seq_len",  "global_batch", "precision",
+                                          "layout",     "software", "metric",  "published", "quote", "note"};
+const std::vector<std::string> k_metrics{"step_s", "tokens_per_s_per_gpu", "tflops_per_gpu", "mfu"};
+
+void load_file(const std::string& path, std::vector<CalibrationRun>& out) {
+  const auto doc = util::DocNode::load_file(path);
+  doc.require_known_keys(k_file_keys, "a calibration file");
+  if (doc.at("brix_calibration").as_int() != 2) {
+    doc.at("brix_calibration").fail("unsupported calibration file version", "brix_calibration: 2");
+  }
+  const auto source = doc.at("source").as_string();
+  const auto set_text = doc.at("set").as_string();
+  if (set_text != "fit" && set_text != "heldout") {
+    doc.at("set").fail(fmt::format("unknown set '{}'", set_text), "fit or heldout");
+  }
+  const auto flops_text = doc.string_or("flops", "model");
+  if (flops_text != "model" && flops_text != "narayanan-2021") {
+    doc.at("flops").fail(fmt::format("unknown FLOP convention '{}'", flops_text), "model or narayanan-2021");
+  }
+  for (const auto& node : doc.at("runs").elements()) {
+    node.require_known_keys(k_run_keys, "a calibration run");
+    CalibrationRun run;
+    run.location = fmt::format("{}:{}", node.file(), node.line());
+    run.id = node.at("id").as_string();
+    run.source = source;
+    run.set = set_text == "fit" ? CalibrationSet::fit : CalibrationSet::heldout;
+    run.flops = flops_text == "model" ? FlopConvention::model : FlopConvention::narayanan_2021;
+    run.model = node.at("model").as_string();
+    run.gpu = node.at("gpu").as_string();
+    (void)cluster::find_gpu(run.gpu);
+    run.gpus = static_cast<int>(node.at("gpus").as_positive_int("gpus"));
+    run.gpus_per_node = static_cast<int>(node.int_or("gpus_per_node", 8));
+    if (run.gpus_per_node < 1 || run.gpus % run.gpus_per_node != 0) {
+      node.at("gpus").fail(fmt::format("{} GPUs is not a whole number of {}-GPU nodes", run.gpus, run.gpus_per_node));
+    }
+    run.nvlink_domain = static_cast<int>(node.int_or("nvlink_domain", 0));
+    if (const auto nics = node.find("nics")) {
+      nics->require_known_keys(std::vector<std::string>{"count", "gbps"}, "nics");
+      run.nics_per_node = static_cast<int>(nics->at("count").as_positive_int("nics.count"));
+      run.nic_gbps = nics->at("gbps").as_positive_double("nics.gbps");
+    }
+    run.seq_len = node.at("seq_len").as_positive_int("seq_len");
+    run.global_batch = node.at("global_batch").as_positive_int("global_batch");
+    const auto precision = node.string_or("precision", "bf16");
+    if (precision != "bf16" && precision != "fp8") {
+      node.at("precision").fail(fmt::format("unknown precision '{}'", precision), "bf16 or fp8");
+    }
+    run.precision = precision == "fp8" ? Precision::fp8 : Precision::bf16;
+    run.layout = node.at("layout").as_string();
+    (void)parse_layout_query(run.layout);
+    run.software = node.string_or("software", "modern");
+    (void)software_by_name(run.software);
+    run.metric = node.at("metric").as_string();
+    if (std::find(k_metrics.begin(), k_metrics.end(), run.metric) == k_metrics.end()) {
+      node.at("metric").fail(fmt::format("unknown metric '{}'", run.metric),
+                             "step_s, tokens_per_s_per_gpu, tflops_per_gpu or mfu");
+    }
+    run.published = node.at("published").as_positive_double("published");
+    run.quote = node.string_or("quote", "");
+    out.push_back(std::move(run));
+  }
+}
+
+} // namespace
+
+std::vector<CalibrationRun> load_calibration_runs(const std::string& path) {
+  std::vector<CalibrationRun> runs;
+  std::error_code error;
+  if (!fs::is_directory(path, error)) {
+    load_file(path, runs);
+    return runs;
+  }
+  for (const char* set : {"fit", "heldout"}) {
+    std::vector<std::string> files;
+    const auto dir = fs::path(path) / set;
+    if (!fs::is_directory(dir, error)) {
+      continue;
+    }
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      if (entry.path().extension() == ".yaml") {
+        files.push_back(entry.path().string());
+      }
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) {
+      const auto before = runs.size();
+      load_file(file, runs);
+      const auto expected = std::string(set) == "fit" ? CalibrationSet::fit : CalibrationSet::heldout;
+      for (auto i = before; i < runs.size(); ++i) {
+        if (runs[i].set != expected) {
+          throw InputError(fmt::format("{}: set: {} in the {}/ folder (a file's set is its folder's)", file,
+                                       expected == CalibrationSet::fit ? "heldout" : "fit", set));
+        }
+      }
+    }
+  }
+  if (runs.empty()) {
+    throw InputError(fmt::format("{}: no calibration runs (expected fit/*.yaml and heldout/*.yaml)", path));
+  }
+  std::map<std::string, std::string> ids;
+  for (const auto& run : runs) {
+    if (const auto [at, fresh] = ids.emplace(run.id, run.location); !fresh) {
+      throw InputError(fmt::format("{}: run id '{}' is used twice (first at {})", run.location, run.id, at->second));
+    }
+  }
+  return runs;
+}
+
+cluster::ClusterSpec calibration_cluster(const CalibrationRun& run) {
+  auto cluster = cluster::shorthand_cluster(run.gpus / run.gpus_per_node, run.gpus_per_node, run.gpu,
+                                            run.nics_per_node, run.nic_gbps);
+  if (run.nvlink_domain > 0) {
+    cluster.groups.front().nvlink_domain = std::min(run.nvlink_domain, run.gpus);
+  }
+  return cluster;
+}
+
+CalibrationRow evaluate_run(const CalibrationRun& run) {
+  CalibrationRow row;
+  row.run = run;
+  try {
+    const auto model = model::load_model(run.model);
+    row.moe = model.moe.has_value();
+    const auto cluster = calibration_cluster(run);
     SearchOptions options;
-    options.shape.global_batch = run.at("global_batch").as_positive_int("global_batch");
-    options.shape.seq_len = seq_len;
+    options.shape.global_batch = run.global_batch;
+    options.shape.seq_len = run.seq_len;
+    options.precision = run.precision;
     options.top_k = 1;
-    options.fixed = parse_layout_query(row.layout);
-    options.software = software_by_name(run.string_or("software", "modern"));
+    options.fixed = parse_layout_query(run.layout);
+    options.software = software_by_name(run.software);
     const auto result = search_layouts(model, cluster, options);
     std::optional<PlanEstimate> chosen;
     if (!result.plans.empty()) {
       chosen = result.plans.front();
     } else {
-      // The run happened, so time it even where brix's memory model says it does not fit
-      // (e.g. DeepSpeed offloaded checkpoints to host memory); the row says so.
-      auto query = options.fixed;
-      const int model_parallel = query.tp.value_or(1) * query.pp.value_or(1) * query.cp.value_or(1);
-      query.dp = query.dp.value_or(row.gpus / model_parallel);
-      const auto verdict = explain_layout(model, cluster, options, complete_layout(query));
+      // The run happened: cost the completion closest to running, and say what brix objects to.
+      const auto completion = closest_completion(model, cluster, options, options.fixed);
+      const auto verdict = explain_layout(model, cluster, options, completion.layout);
       if (!verdict.estimate) {
-        const std::string why = result.rejected.empty() ? "no layout" : result.rejected.front().reason;
-        run.fail(fmt::format("the published layout of {} cannot be evaluated: {}", row.model, why));
+        row.note = result.rejected.empty() ? "no layout" : result.rejected.front().reason;
+        return row;
       }
       chosen = verdict.estimate;
-      row.note = verdict.problems.empty() ? "" : verdict.problems.front();
+      row.note = verdict.problems.empty() ? "" : "brix says it cannot run: " + verdict.problems.front();
     }
     const auto& plan = *chosen;
     row.chosen = to_string(plan.layout);
-    // Count FLOPs as the publications did (72·B·s·l·h²(…), ×4/3 with full recomputation), so
-    // that only the predicted time is compared.
-    const double tokens = static_cast<double>(options.shape.global_batch) * static_cast<double>(seq_len);
-    const double published_flops = model::flops_per_token(model, seq_len).training_published * tokens;
-    const double recompute = plan.layout.recompute == Recompute::full ? 4.0 / 3.0 : 1.0;
-    if (row.metric == "tflops_per_gpu") {
-      row.predicted = published_flops * recompute / plan.step.step_s / row.gpus / 1e12;
-    } else if (row.metric == "iteration_s") {
-      row.predicted = plan.step.step_s;
+    const double tokens = static_cast<double>(run.global_batch) * static_cast<double>(run.seq_len);
+    const auto flops = model::flops_per_token(model, run.seq_len);
+    double counted = 0; // the FLOPs per step the source divides by time
+    if (run.flops == FlopConvention::narayanan_2021) {
+      counted = flops.training_published * tokens * (plan.layout.recompute == Recompute::full ? 4.0 / 3.0 : 1.0);
     } else {
-      row.predicted = published_flops / plan.step.step_s / row.gpus / group.gpu.bf16_flops;
+      counted = flops.training * tokens;
     }
-    row.error = (row.predicted - row.published) / row.published;
-    sum += std::abs(row.error);
-    report.max_abs_error = std::max(report.max_abs_error, std::abs(row.error));
+    const double step = plan.step.step_s;
+    if (run.metric == "step_s") {
+      row.predicted = step;
+    } else if (run.metric == "tokens_per_s_per_gpu") {
+      row.predicted = tokens / step / run.gpus;
+    } else if (run.metric == "tflops_per_gpu") {
+      row.predicted = counted / step / run.gpus / 1e12;
+    } else {
+      row.predicted = counted / step / run.gpus / cluster.groups.front().gpu.bf16_flops;
+    }
+    row.error = (row.predicted - run.published) / run.published;
+    row.evaluated = true;
+  } catch (const InputError& e) {
+    row.note = e.what();
+  }
+  return row;
+}
+
+CalibrationSummary summarise(const std::vector<CalibrationRow>& rows) {
+  CalibrationSummary summary;
+  double sum = 0;
+  double moe_sum = 0;
+  for (const auto& row : rows) {
+    if (!row.evaluated) {
+      ++summary.failed;
+      continue;
+    }
+    ++summary.runs;
+    const double error = std::abs(row.error);
+    sum += error;
+    summary.max_abs_error = std::max(summary.max_abs_error, error);
+    if (row.moe) {
+      ++summary.moe_runs;
+      moe_sum += error;
+    }
+  }
+  summary.mean_abs_error = summary.runs > 0 ? sum / summary.runs : 0.0;
+  summary.moe_mean_abs_error = summary.moe_runs > 0 ? moe_sum / summary.moe_runs : 0.0;
+  return summary;
+}
+
+CalibrationReport run_calibration(const std::vector<CalibrationRun>& runs) {
+  CalibrationReport report;
+  std::vector<CalibrationRow> fit;
+  std::vector<CalibrationRow> heldout;
+  for (const auto& run : runs) {
+    auto row = evaluate_run(run);
+    (run.set == CalibrationSet::fit ? fit : heldout).push_back(row);
     report.rows.push_back(std::move(row));
   }
-  report.mean_abs_error = report.rows.empty() ? 0.0 : sum / static_cast<double>(report.rows.size());
+  report.fit = summarise(fit);
+  report.heldout = summarise(heldout);
+  report.all = summarise(report.rows);
   return report;
 }
+
+std::string default_calibration_path() { return (util::config_dir() / "calibration").string(); }
 
 } // namespace brix::plan

@@ -1,45 +1,98 @@
 #pragma once
-// Evaluates published training runs at their published layouts and compares the predicted
-// throughput or iteration time with the measurement (configs/calibration/*.yaml); the report is
-// rendered in calibration_report.cpp.
+// Published training runs, evaluated at their published layouts and compared with the
+// measurement (configs/calibration/{fit,heldout}/<source>.yaml, one file per source). Sources in
+// fit/ are the ones brix's constants may be chosen against; sources in heldout/ never are. The
+// report (calibration_report.cpp) gives both tables and a leave-one-source-out figure.
 
-#include <brix/util/output.hpp>
+#include <brix/cluster/cluster.hpp>
+#include <brix/plan/search.hpp>
 
 #include <nlohmann/json.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace brix::plan {
 
-struct CalibrationRow {
-  std::string table;
+enum class CalibrationSet { fit, heldout };
+
+/// How a source counts the FLOPs behind a TFLOP/s or MFU figure.
+enum class FlopConvention {
+  model,          ///< model FLOPs, attention included, no recomputation (Megatron-Core, NeMo, PaLM's MFU)
+  narayanan_2021, ///< 72·B·s·l·h²·(1 + s/6h + V/12lh), × 4/3 with full recomputation
+};
+
+/// One published run, as its file states it.
+struct CalibrationRun {
+  std::string id;
+  std::string source; ///< the file's `source:` (runs of one source are always on one side)
+  CalibrationSet set = CalibrationSet::fit;
+  FlopConvention flops = FlopConvention::model;
   std::string model;
+  std::string gpu;
   int gpus = 0;
-  std::string layout;   ///< as published; searched fields filled in by the search
-  std::string metric;   ///< tflops_per_gpu | iteration_s | mfu
+  int gpus_per_node = 8;
+  int nvlink_domain = 0; ///< 0: the node
+  std::optional<int> nics_per_node;
+  std::optional<double> nic_gbps;
+  std::int64_t seq_len = 0;
+  std::int64_t global_batch = 0;
+  Precision precision = Precision::bf16;
+  std::string layout; ///< the published fields; the others are searched
+  std::string software;
+  std::string metric; ///< step_s | tokens_per_s_per_gpu | tflops_per_gpu | mfu
   double published = 0;
+  std::string quote;
+  std::string location; ///< "<file>:<line>" for messages
+};
+
+/// Every run of a calibration file, or of every *.yaml under a directory's fit/ and heldout/
+/// (file:line errors on bad input; a run's set is its file's).
+[[nodiscard]] std::vector<CalibrationRun> load_calibration_runs(const std::string& path);
+
+/// The cluster a run ran on: `gpus` GPUs of its type in nodes of `gpus_per_node`.
+[[nodiscard]] cluster::ClusterSpec calibration_cluster(const CalibrationRun& run);
+
+struct CalibrationRow {
+  CalibrationRun run;
+  bool moe = false;
   double predicted = 0;
-  double error = 0;     ///< (predicted − published) / published
-  std::string chosen;   ///< the full layout evaluated
-  std::string note;     ///< e.g. brix's memory model says the published layout does not fit
+  double error = 0;   ///< (predicted − published) / published
+  std::string chosen; ///< the full layout evaluated
+  std::string note;   ///< e.g. brix's memory model says the published layout does not fit
+  bool evaluated = false;
+};
+
+struct CalibrationSummary {
+  int runs = 0;
+  int moe_runs = 0;
+  int failed = 0; ///< runs brix could not evaluate (no plan)
+  double mean_abs_error = 0;
+  double max_abs_error = 0;
+  double moe_mean_abs_error = 0;
 };
 
 struct CalibrationReport {
   std::vector<CalibrationRow> rows;
-  double mean_abs_error = 0;
-  double max_abs_error = 0;
+  CalibrationSummary fit;
+  CalibrationSummary heldout;
+  CalibrationSummary all;
 };
 
-/// The bundled runs: configs/calibration/megatron-2021.yaml.
-[[nodiscard]] std::string default_calibration_file();
+/// Evaluates one run (never throws for a run that cannot be planned: the row says why).
+[[nodiscard]] CalibrationRow evaluate_run(const CalibrationRun& run);
 
-/// Runs every row of a calibration file (file:line errors on bad input).
-[[nodiscard]] CalibrationReport run_calibration(const std::string& path);
+/// Evaluates every run and summarises the two sets.
+[[nodiscard]] CalibrationReport run_calibration(const std::vector<CalibrationRun>& runs);
 
-/// `runs[]` with every row's note, and the mean and max absolute errors.
+[[nodiscard]] CalibrationSummary summarise(const std::vector<CalibrationRow>& rows);
+
+/// The bundled runs: configs/calibration (fit/ and heldout/).
+[[nodiscard]] std::string default_calibration_path();
+
 [[nodiscard]] nlohmann::ordered_json to_json(const CalibrationReport& report);
-/// One table row per run, then the mean and max absolute errors.
+/// The fit table, the held-out table, then the summaries.
 [[nodiscard]] std::string to_text(const CalibrationReport& report);
 
 } // namespace brix::plan

@@ -26,8 +26,11 @@ MetricView metric_view(std::string_view metric) {
   if (metric == "tflops_per_gpu") {
     return {"TFLOP/s per GPU", 1};
   }
-  if (metric == "iteration_s") {
-    return {"iteration time (s)", 1};
+  if (metric == "step_s") {
+    return {"step time (s)", 1};
+  }
+  if (metric == "tokens_per_s_per_gpu") {
+    return {"tokens/s per GPU", 1};
   }
   if (metric == "mfu") {
     return {"MFU (%)", 100};
@@ -41,17 +44,22 @@ std::string calibration_html(const CalibrationReport& report) {
   constexpr double k_band = 0.10;
   viz::Page page;
   page.title = "brix plan calibrate: predicted against published";
-  page.subtitle = fmt::format("{} runs · mean absolute error {:.1f}%, max {:.1f}% · {}", report.rows.size(),
-                              report.mean_abs_error * 100, report.max_abs_error * 100,
+  page.subtitle = fmt::format("{} runs evaluated · fit set: mean absolute error {:.1f}% · held-out set: {:.1f}% · {}",
+                              report.all.runs, report.fit.mean_abs_error * 100, report.heldout.mean_abs_error * 100,
                               util::split(version_text(), '\n').front());
   std::map<std::string, std::vector<const CalibrationRow*>> by_metric;
   std::vector<std::string> order;
   std::size_t within = 0;
+  std::size_t evaluated = 0;
   for (const auto& row : report.rows) {
-    if (!by_metric.contains(row.metric)) {
-      order.push_back(row.metric);
+    if (!row.evaluated) {
+      continue;
     }
-    by_metric[row.metric].push_back(&row);
+    ++evaluated;
+    if (!by_metric.contains(row.run.metric)) {
+      order.push_back(row.run.metric);
+    }
+    by_metric[row.run.metric].push_back(&row);
     within += std::abs(row.error) <= k_band ? 1 : 0;
   }
   std::string charts = "<div class=\"figures\">";
@@ -63,9 +71,11 @@ std::string calibration_html(const CalibrationReport& report) {
     chart.y_title = fmt::format("predicted {}", view.title);
     chart.band = k_band;
     for (const auto* row : by_metric[metric]) {
-      chart.points.push_back({row->published * view.scale, row->predicted * view.scale,
-                              fmt::format("{} {} on {} GPUs ({})", row->table, row->model, row->gpus, row->chosen),
-                              fmt::format("table {}", row->table)});
+      const bool fit = row->run.set == CalibrationSet::fit;
+      chart.points.push_back({row->run.published * view.scale, row->predicted * view.scale,
+                              fmt::format("{} ({}) {} on {} {} ({})", row->run.source, fit ? "fit" : "held-out",
+                                          row->run.model, row->run.gpus, row->run.gpu, row->chosen),
+                              fit ? "fit set" : "held-out set"});
     }
     charts += fmt::format("<figure><figcaption><b>{}</b></figcaption>{}</figure>", viz::escape_xml(view.title),
                           viz::diagonal_scatter_svg(chart));
@@ -76,14 +86,16 @@ std::string calibration_html(const CalibrationReport& report) {
       charts,
       fmt::format("One dot per published run, at its published layout; on the dashed line the prediction is exact, "
                   "in the shaded band it is within ±{:.0f}% ({} of {} runs).",
-                  k_band * 100, within, report.rows.size()));
+                  k_band * 100, within, evaluated));
   std::vector<std::vector<std::string>> rows;
   for (const auto& row : report.rows) {
-    rows.push_back({row.table, row.model, std::to_string(row.gpus), row.metric, fmt::format("{:.3g}", row.published),
-                    fmt::format("{:.3g}", row.predicted), fmt::format("{:+.1f}%", row.error * 100), row.chosen});
+    rows.push_back({row.run.set == CalibrationSet::fit ? "fit" : "held-out", row.run.source, row.run.model,
+                    std::to_string(row.run.gpus), row.run.metric, fmt::format("{:.3g}", row.run.published),
+                    row.evaluated ? fmt::format("{:.3g}", row.predicted) : "-",
+                    row.evaluated ? fmt::format("{:+.1f}%", row.error * 100) : "-", row.evaluated ? row.chosen : row.note});
   }
   body += viz::section("runs", "Runs",
-                       viz::html_table({{"table", false}, {"model", false}, {"GPUs", true}, {"metric", false},
+                       viz::html_table({{"set", false}, {"source", false}, {"model", false}, {"GPUs", true}, {"metric", false},
                                         {"published", true}, {"predicted", true}, {"error", true}, {"layout evaluated", false}},
                                        rows, {}, "runs-table"));
   page.body = body;

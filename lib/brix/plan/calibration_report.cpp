@@ -1,39 +1,85 @@
-// Rendering a CalibrationReport (`brix plan calibrate`): predicted against published, per run.
+// Rendering a CalibrationReport (`brix plan calibrate`): predicted against published, per run,
+// the fit and held-out sets apart.
 #include <brix/plan/calibration.hpp>
 
-#include <brix/util/paths.hpp>
+#include <brix/util/output.hpp>
 
 #include <fmt/format.h>
 
 namespace brix::plan {
 
-std::string default_calibration_file() {
-  return (util::config_dir() / "calibration" / "megatron-2021.yaml").string();
+namespace {
+
+const char* set_name(CalibrationSet set) { return set == CalibrationSet::fit ? "fit" : "heldout"; }
+
+nlohmann::ordered_json summary_json(const CalibrationSummary& summary) {
+  return {{"runs", summary.runs},
+          {"moe_runs", summary.moe_runs},
+          {"not_evaluated", summary.failed},
+          {"mean_abs_error", summary.mean_abs_error},
+          {"max_abs_error", summary.max_abs_error},
+          {"moe_mean_abs_error", summary.moe_mean_abs_error}};
 }
+
+std::string summary_text(const char* name, const CalibrationSummary& summary) {
+  return fmt::format("{}: {} runs ({} MoE): mean |error| {:.1f}%, max {:.1f}%, MoE mean {:.1f}%{}\n", name,
+                     summary.runs, summary.moe_runs, summary.mean_abs_error * 100, summary.max_abs_error * 100,
+                     summary.moe_mean_abs_error * 100,
+                     summary.failed > 0 ? fmt::format("; {} not evaluated", summary.failed) : std::string());
+}
+
+std::string table_text(const CalibrationReport& report, CalibrationSet set) {
+  util::Table table({"source", "model", "GPU", "GPUs", "metric", "published", "predicted", "error", "layout evaluated"},
+                    {util::Align::left, util::Align::left, util::Align::left, util::Align::right, util::Align::left,
+                     util::Align::right, util::Align::right, util::Align::right, util::Align::left});
+  for (const auto& row : report.rows) {
+    if (row.run.set != set) {
+      continue;
+    }
+    const auto& run = row.run;
+    table.add_row({run.source, run.model, run.gpu, std::to_string(run.gpus), run.metric,
+                   fmt::format("{:.4g}", run.published), row.evaluated ? fmt::format("{:.4g}", row.predicted) : "-",
+                   row.evaluated ? fmt::format("{:+.1f}%", row.error * 100) : "-",
+                   row.evaluated ? row.chosen + (row.note.empty() ? "" : " (" + row.note + ")") : row.note});
+  }
+  return table.render();
+}
+
+} // namespace
 
 nlohmann::ordered_json to_json(const CalibrationReport& report) {
   nlohmann::ordered_json doc;
   doc["runs"] = nlohmann::ordered_json::array();
   for (const auto& row : report.rows) {
-    doc["runs"].push_back({{"table", row.table}, {"model", row.model}, {"gpus", row.gpus}, {"metric", row.metric},
-                           {"published", row.published}, {"predicted", row.predicted}, {"error", row.error},
-                           {"layout", row.chosen}, {"note", row.note}});
+    const auto& run = row.run;
+    nlohmann::ordered_json item{{"id", run.id},           {"source", run.source}, {"set", set_name(run.set)},
+                                {"model", run.model},     {"moe", row.moe},       {"gpu", run.gpu},
+                                {"gpus", run.gpus},       {"metric", run.metric}, {"published", run.published},
+                                {"evaluated", row.evaluated}};
+    if (row.evaluated) {
+      item["predicted"] = row.predicted;
+      item["error"] = row.error;
+      item["layout"] = row.chosen;
+    }
+    item["note"] = row.note;
+    doc["runs"].push_back(std::move(item));
   }
-  doc["mean_abs_error"] = report.mean_abs_error;
-  doc["max_abs_error"] = report.max_abs_error;
+  doc["fit"] = summary_json(report.fit);
+  doc["heldout"] = summary_json(report.heldout);
+  doc["all"] = summary_json(report.all);
   return doc;
 }
 
 std::string to_text(const CalibrationReport& report) {
-  util::Table table({"table", "model", "GPUs", "metric", "published", "predicted", "error", "layout evaluated"},
-                    {util::Align::left, util::Align::left, util::Align::right, util::Align::left, util::Align::right,
-                     util::Align::right, util::Align::right, util::Align::left});
-  for (const auto& row : report.rows) {
-    table.add_row({row.table, row.model, std::to_string(row.gpus), row.metric, fmt::format("{:.3g}", row.published),
-                   fmt::format("{:.3g}", row.predicted), fmt::format("{:+.1f}%", row.error * 100), row.chosen});
-  }
-  return table.render() + fmt::format("mean absolute error {:.1f}%, max {:.1f}% over {} runs\n", report.mean_abs_error * 100,
-                                      report.max_abs_error * 100, report.rows.size());
+  std::string out = "fit set (sources brix's constants may be chosen against):\n";
+  out += table_text(report, CalibrationSet::fit);
+  out += "\nheld-out set (sources no constant is tuned on):\n";
+  out += table_text(report, CalibrationSet::heldout);
+  out += '\n';
+  out += summary_text("fit", report.fit);
+  out += summary_text("held-out", report.heldout);
+  out += summary_text("all", report.all);
+  return out;
 }
 
 } // namespace brix::plan

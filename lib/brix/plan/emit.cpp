@@ -8,6 +8,25 @@
 
 namespace brix::plan {
 
+namespace {
+
+/// Megatron-Core's --pipeline-model-parallel-layout for `layers` over `chunks` virtual stages
+/// of unequal size, as brix costs them: the first layers % chunks stages one layer more, the
+/// embedding (E) on the first, the loss (L) on the last, stages split by '|' in virtual-stage
+/// order (Megatron assigns virtual stage v to pipeline rank v mod PP).
+std::string pipeline_layout(std::int64_t layers, std::int64_t chunks) {
+  std::string out = "E";
+  for (std::int64_t stage = 0; stage < chunks; ++stage) {
+    if (stage > 0) {
+      out += '|';
+    }
+    out.append(static_cast<std::size_t>(layers / chunks + (stage < layers % chunks ? 1 : 0)), 't');
+  }
+  return out + "L";
+}
+
+} // namespace
+
 std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   std::vector<std::string> flags;
   flags.push_back(fmt::format("--tensor-model-parallel-size {}", layout.tp));
@@ -36,14 +55,14 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   if (layout.schedule == Schedule::interleaved && layout.vpp > 1) {
     const auto chunks = static_cast<std::int64_t>(layout.pp) * layout.vpp;
     const auto slots = context.model->layers + extras;
-    if (slots % chunks != 0) {
-      throw InputError(fmt::format("--emit megatron: pp={} vpp={}: the {} layers{} are not divisible by pp·vpp = {} "
-                                   "(Megatron gives every virtual stage the same number of layers)",
-                                   layout.pp, layout.vpp, context.model->layers,
-                                   extras > 0 ? fmt::format(" with the embedding and loss counted ({})", slots) : "",
-                                   chunks));
+    if (slots % chunks == 0) {
+      flags.push_back(fmt::format("--num-layers-per-virtual-pipeline-stage {}", slots / chunks));
+    } else {
+      // Megatron-Core 2025: unequal virtual stages, spelled out (E and L stand for the
+      // embedding and the loss, so the account-for flags above are not needed with it).
+      std::erase_if(flags, [](const std::string& flag) { return flag.starts_with("--account-for-"); });
+      flags.push_back(fmt::format("--pipeline-model-parallel-layout '{}'", pipeline_layout(context.model->layers, chunks)));
     }
-    flags.push_back(fmt::format("--num-layers-per-virtual-pipeline-stage {}", slots / chunks));
   }
   switch (layout.recompute) {
   case Recompute::full:

@@ -27,7 +27,7 @@ LayoutVerdict explain_layout(const model::ModelSpec& model, const cluster::Clust
   MemoryEstimate worst;
   for (int s = 0; s < layout.pp; ++s) {
     const auto stage = stage_memory(model, eval.target().group.gpu, layout, options.shape, s,
-                                    stages.spans[static_cast<std::size_t>(s)]);
+                                    stages.spans[static_cast<std::size_t>(s)], options.software);
     if (stage.total > worst.total) {
       worst = memory_estimate(stage, s);
     }
@@ -41,7 +41,7 @@ LayoutVerdict explain_layout(const model::ModelSpec& model, const cluster::Clust
         worst.grads / k_gib, worst.optimizer / k_gib, worst.activations / k_gib, worst.other / k_gib));
   }
 
-  const auto placement = place_groups(layout, eval.target().group.gpus_per_node);
+  const auto placement = place_groups(layout, eval.target().group.nvlink_reach());
   const CostedLayout costs(model, eval.context(), layout, placement);
   const auto step = estimate_step(costs.step_inputs(batch, eval.grad_wire_bytes(layout.grad_compression)), stages.work);
   verdict.estimate = eval.finish(layout, step, worst);

@@ -15,12 +15,12 @@ double layer_seconds(const LayerCost& cost, Recompute recompute) {
 /// Static (model-state) and per-micro-batch activation bytes of a one-layer span, and the
 /// transient working set of recomputing it.
 void layer_memory(const model::ModelSpec& model, const cluster::GpuSpec& gpu, const Layout& layout,
-                  const TrainingShape& shape, std::int64_t layer, double& static_bytes, double& activation,
-                  double& transient) {
+                  const TrainingShape& shape, const SoftwareProfile& software, std::int64_t layer,
+                  double& static_bytes, double& activation, double& transient) {
   StageSpan span;
   span.first_layer = static_cast<int>(layer);
   span.last_layer = static_cast<int>(layer);
-  const auto memory = stage_memory(model, gpu, layout, shape, 0, span);
+  const auto memory = stage_memory(model, gpu, layout, shape, 0, span, software);
   static_bytes = memory.weights + memory.grads + memory.optimizer;
   activation = memory.activations_per_micro_batch;
   transient = std::max(transient, memory.activations - memory.in_flight * memory.activations_per_micro_batch);
@@ -43,30 +43,30 @@ GroupCosts group_costs(const model::ModelSpec& model, const cluster::ClusterSpec
   GroupCosts g;
   g.group = &group;
   const auto context = group_cost_context(model, cluster, group, options);
-  const auto placement = place_groups(layout, group.gpus_per_node);
+  const auto placement = place_groups(layout, group.nvlink_reach());
   const auto recompute = layout.recompute;
   g.dense_s = layer_seconds(layer_cost(context, layout, placement, false), recompute);
   g.moe_s = model.moe ? layer_seconds(layer_cost(context, layout, placement, true), recompute) : g.dense_s;
   g.embedding_s = layer_seconds(embedding_cost(context, layout, placement), recompute);
   g.head_s = layer_seconds(head_cost(context, layout, placement), recompute);
-  layer_memory(model, group.gpu, layout, options.shape, 0, g.dense_static, g.dense_act, g.transient);
+  layer_memory(model, group.gpu, layout, options.shape, options.software, 0, g.dense_static, g.dense_act, g.transient);
   if (model.moe) {
-    layer_memory(model, group.gpu, layout, options.shape, model.layers - 1, g.moe_static, g.moe_act, g.transient);
+    layer_memory(model, group.gpu, layout, options.shape, options.software, model.layers - 1, g.moe_static, g.moe_act, g.transient);
   } else {
     g.moe_static = g.dense_static, g.moe_act = g.dense_act;
   }
   StageSpan none;
   none.first_layer = 0;
   none.last_layer = -1;
-  const auto empty = stage_memory(model, group.gpu, layout, options.shape, 0, none);
+  const auto empty = stage_memory(model, group.gpu, layout, options.shape, 0, none, options.software);
   g.fixed = empty.comm_buffers;
   StageSpan first = none;
   first.embedding = true;
-  const auto with_embedding = stage_memory(model, group.gpu, layout, options.shape, 0, first);
+  const auto with_embedding = stage_memory(model, group.gpu, layout, options.shape, 0, first, options.software);
   g.embedding_static = with_embedding.weights + with_embedding.grads + with_embedding.optimizer;
   StageSpan last = none;
   last.head = true;
-  const auto with_head = stage_memory(model, group.gpu, layout, options.shape, pp - 1, last);
+  const auto with_head = stage_memory(model, group.gpu, layout, options.shape, pp - 1, last, options.software);
   // The head's states, plus its logits (and the MTP module's activations) for the one
   // micro-batch the last 1F1B stage holds.
   g.head_static = with_head.weights + with_head.grads + with_head.optimizer + with_head.activations;

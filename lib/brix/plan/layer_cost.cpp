@@ -15,18 +15,30 @@ GroupPlacement make_group(int ranks, int stride, int gpus_per_node) {
 
 double act_bytes(const Layout& layout) { return layout.precision == Precision::fp8 ? 1.0 : 2.0; }
 
-/// Sums a GEMM's forward time and FLOPs.
+/// FP8 GEMMs take FP8 inputs: every bf16 activation entering one is cast (TransformerEngine
+/// with current scaling: an amax pass and a cast pass over the bf16 input, writing the row-wise
+/// copy for this GEMM and the column-wise one its weight gradient needs), and so is every
+/// incoming gradient in backward. Bytes moved per element cast. Weights are cast once per step.
+constexpr double k_fp8_cast_bytes_per_element = 6.0;
+
+/// Sums a GEMM's forward time and FLOPs (and, in FP8, the casts of its inputs).
 struct Gemms {
   const DeviceModel& device;
   double bytes;
   double seconds = 0;
   double flops = 0;
+  double cast_forward_bytes = 0;  ///< FP8 casts of activations entering the GEMMs
+  double cast_backward_bytes = 0; ///< FP8 casts of the gradients entering their backward GEMMs
   void add(double m, double n, double k, double count = 1.0) {
     if (m <= 0 || n <= 0 || k <= 0 || count <= 0) {
       return;
     }
     seconds += count * gemm_seconds(device, m, n, k, bytes);
     flops += count * 2.0 * m * n * k;
+    if (bytes < 2.0) {
+      cast_forward_bytes += count * m * k * k_fp8_cast_bytes_per_element;
+      cast_backward_bytes += count * m * n * k_fp8_cast_bytes_per_element;
+    }
   }
 };
 
@@ -35,6 +47,7 @@ struct AttentionShape {
   double qk_dim = 0;   ///< per-head q/k size
   double v_dim = 0;    ///< per-head v size
   double kv_exchange = 0; ///< K+V elements per token this rank exchanges under CP
+  double up_projection_s = 0; ///< MLA's q and kv up-projections (what selective recomputation repeats)
 };
 
 /// Attention projections (GEMMs) for `tokens` rows; returns the core's shape.
@@ -49,15 +62,20 @@ AttentionShape attention_gemms(const model::ModelSpec& model, const Layout& layo
     const double qk = static_cast<double>(mla.qk_nope_head_dim + mla.qk_rope_head_dim);
     shape.qk_dim = qk;
     shape.v_dim = static_cast<double>(mla.v_head_dim);
+    double before = 0;
     if (mla.q_lora_rank > 0) {
       gemms.add(tokens, static_cast<double>(mla.q_lora_rank), h);        // q down (replicated)
+      before = gemms.seconds;
       gemms.add(tokens, shape.q_heads * qk, static_cast<double>(mla.q_lora_rank)); // q up
+      shape.up_projection_s += gemms.seconds - before;
     } else {
       gemms.add(tokens, shape.q_heads * qk, h);
     }
     gemms.add(tokens, static_cast<double>(mla.kv_lora_rank + mla.qk_rope_head_dim), h); // kv down
+    before = gemms.seconds;
     gemms.add(tokens, shape.q_heads * (mla.qk_nope_head_dim + mla.v_head_dim),
               static_cast<double>(mla.kv_lora_rank)); // kv up
+    shape.up_projection_s += gemms.seconds - before;
     gemms.add(tokens, h, shape.q_heads * shape.v_dim); // output projection
     shape.kv_exchange = shape.q_heads * (qk + shape.v_dim);
     return shape;
@@ -148,17 +166,37 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     const double local_experts = experts / layout.ep;
     const double rows = pairs * layout.etp / local_experts;
     const double fe = f / layout.etp;
+    // The busiest EP rank sets the pace: its experts get `imbalance` times the mean rows.
+    const double imbalance = expert_load_imbalance(layout.ep, local_experts);
     Gemms grouped{device, bytes};
-    grouped.add(rows, mlp_gate * fe, h, local_experts);
-    grouped.add(rows, h, fe, local_experts);
+    grouped.add(rows * imbalance, mlp_gate * fe, h, local_experts);
+    grouped.add(rows * imbalance, h, fe, local_experts);
     // A grouped GEMM is one launch, not one per expert.
     grouped.seconds -= (2.0 * local_experts - 2.0) * device.kernel_overhead_s;
     gemms.seconds += grouped.seconds;
-    gemms.flops += grouped.flops;
-    act_elements += rows * local_experts * fe;
-    permute_bytes = 8.0 * pairs * h; // permute + unpermute, read and write bf16
+    gemms.flops += grouped.flops / imbalance; // useful FLOPs: the mean rank's
+    gemms.cast_forward_bytes += grouped.cast_forward_bytes;
+    gemms.cast_backward_bytes += grouped.cast_backward_bytes;
+    act_elements += rows * imbalance * local_experts * fe;
+    permute_bytes = 8.0 * pairs * imbalance * h; // permute + unpermute, read and write bf16
     // Dispatch (fp8 under fp8 training, as DeepSeek-V3 does) and combine (bf16).
     ep_bytes = pairs * h * (bytes + 2.0);
+    if (layout.ep > 1) {
+      ExpertTraffic traffic;
+      traffic.tokens = tokens / t;
+      traffic.experts_per_token = static_cast<double>(moe.experts_per_token);
+      traffic.hierarchical = context.software.hierarchical_all_to_all;
+      // Group-limited routing bounds the nodes a token reaches when the groups map onto nodes.
+      const double nodes = static_cast<double>(placement.ep.ranks) / placement.ep.ranks_per_node;
+      if (moe.routing_groups > 1) {
+        traffic.max_nodes_per_token = static_cast<double>(moe.groups_per_token) *
+                                      std::max(1.0, nodes / static_cast<double>(moe.routing_groups));
+      }
+      traffic.bytes_per_token = h * bytes; // dispatch
+      cost.ep_comm_s = expert_all_to_all_seconds(device, traffic, placement.ep);
+      traffic.bytes_per_token = h * 2.0; // combine, bf16
+      cost.ep_comm_s += expert_all_to_all_seconds(device, traffic, placement.ep);
+    }
   } else {
     const double f = static_cast<double>(model.ffn) / t;
     gemms.add(tokens, mlp_gate * f, h);
@@ -175,7 +213,9 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   const double elementwise = norm_bytes + residual_bytes + activation_bytes + rope_copy_bytes + permute_bytes;
   const double elementwise_s = memory_seconds(device, elementwise) + 10 * device.kernel_overhead_s;
 
-  cost.forward_s = gemms.seconds + core_forward + elementwise_s;
+  const double cast_forward_s = memory_seconds(device, gemms.cast_forward_bytes);
+  const double cast_backward_s = memory_seconds(device, gemms.cast_backward_bytes);
+  cost.forward_s = gemms.seconds + core_forward + elementwise_s + cast_forward_s;
   // Split for sub-block recomputation: the attention block takes its projections, its core,
   // the first norm and residual and its rotary/copies; the MLP block the rest.
   const double attention_elementwise =
@@ -183,9 +223,20 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   cost.attention_forward_s = attention_gemm_s + core_forward + attention_elementwise;
   cost.attention_backward_s = 2.0 * attention_gemm_s + core_backward + 2.0 * attention_elementwise;
   cost.weight_grad_s = gemms.seconds;
-  cost.backward_s = 2.0 * gemms.seconds + core_backward + 2.0 * elementwise_s;
+  cost.backward_s = 2.0 * gemms.seconds + core_backward + 2.0 * elementwise_s + cast_backward_s;
+  // An eager framework's host issues every operator: a layer whose GPU work is shorter than
+  // that waits for the host (small models, small experts).
+  const double host_op = context.software.host_seconds_per_op;
+  const double ops = k_ops_per_dense_layer + (moe_layer && model.moe ? k_ops_per_moe_block : 0.0);
+  cost.forward_s = std::max(cost.forward_s, ops * host_op);
+  cost.backward_s = std::max(cost.backward_s, 2.0 * ops * host_op);
   cost.recompute_full_s = cost.forward_s;
-  cost.recompute_selective_s = context.software.flash_attention ? 0.0 : core_forward;
+  // Selective: without flash attention the attention core (Megatron 2022); with it the norms,
+  // activation functions and MLA up-projections (Megatron-Core's cheap recompute modules).
+  cost.recompute_selective_s =
+      context.software.flash_attention
+          ? memory_seconds(device, norm_bytes + activation_bytes) + attention.up_projection_s + 4 * device.kernel_overhead_s
+          : core_forward;
   // FLOPs counted as Megatron does (the full score matrix), so HFU ≥ MFU with causal kernels too.
   cost.forward_flops = gemms.flops + core_flops;
 
@@ -198,9 +249,6 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
                                  collective_seconds(device, Collective::all_gather, activation, placement.tp)
                            : collective_seconds(device, Collective::all_reduce, activation, placement.tp);
     cost.tp_comm_s = 2.0 * one * (1.0 - context.software.tp_comm_overlap);
-  }
-  if (ep_bytes > 0 && layout.ep > 1) {
-    cost.ep_comm_s = collective_seconds(device, Collective::all_to_all, ep_bytes, placement.ep);
   }
   if (ep_bytes > 0 && layout.etp > 1) {
     const double gathered = tokens * h * 2.0 * static_cast<double>(model.moe->experts_per_token) / t;

@@ -27,12 +27,13 @@ struct LayerCost {
 };
 
 /// Where each process group sits: from the rank order (Megatron's tp-cp-ep-dp-pp) and the
-/// node size.
+/// the GPUs one NVLink domain reaches (NodeGroup::nvlink_reach: a node, or a GB200 NVL72 rack):
+/// "ranks_per_node" below counts the ranks of a group inside one such domain.
 struct Placement {
   GroupPlacement tp, cp, ep, etp, dp, expert_dp, pp;
 };
 
-[[nodiscard]] Placement place_groups(const Layout& layout, int gpus_per_node);
+[[nodiscard]] Placement place_groups(const Layout& layout, int nvlink_reach);
 
 struct CostContext {
   const model::ModelSpec* model = nullptr;

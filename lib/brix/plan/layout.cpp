@@ -43,7 +43,8 @@ std::string to_string(const Layout& layout) {
                      layout.sp ? 1 : 0, layout.micro_batch, layout.vpp, to_string(layout.schedule),
                      to_string(layout.recompute), layout.zero, to_string(layout.precision),
                      to_string(layout.grad_compression), layout.pp_embedding ? ",pp_embedding=1" : "",
-                     layout.pp_loss ? ",pp_loss=1" : "");
+                     layout.pp_loss ? ",pp_loss=1" : "") +
+         (layout.bf16_moments ? ",moments=bf16" : "");
 }
 
 } // namespace brix::plan

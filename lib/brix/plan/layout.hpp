@@ -34,6 +34,9 @@ struct Layout {
   /// of one decoder layer in the stage split (plan/pipeline_split.hpp).
   bool pp_embedding = false;
   bool pp_loss = false;
+  /// Adam's two moments in bf16 instead of fp32 (DeepSeek-V3; Megatron-Core's
+  /// --use-precision-aware-optimizer --exp-avg-dtype bf16 --exp-avg-sq-dtype bf16).
+  bool bf16_moments = false;
 
   [[nodiscard]] int world() const { return tp * pp * dp * cp; }
   /// Data-parallel size of the expert weights: world / (ep · etp · pp).

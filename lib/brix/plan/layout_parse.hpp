@@ -17,6 +17,7 @@ struct LayoutQuery {
   std::optional<Recompute> recompute;
   std::optional<Precision> precision;
   std::optional<GradCompression> grad_compression;
+  std::optional<bool> bf16_moments; ///< moments=bf16|fp32
   [[nodiscard]] bool complete() const;
 };
 

@@ -53,6 +53,7 @@ struct StageParams {
   double replicated = 0; ///< replicated over TP (norms, router, position table)
   double experts = 0;    ///< routed experts, split over EP·ETP
   double largest_matrix = 0;
+  double largest_layer = 0; ///< parameters of the largest decoder layer (FSDP gathers a layer)
 };
 
 /// Adds `count` layers like `layer`.
@@ -64,6 +65,7 @@ void add_layers(StageParams& params, const model::LayerParams& layer, double cou
   params.replicated += count * static_cast<double>(layer.norms + layer.router);
   params.experts += count * static_cast<double>(layer.experts);
   params.largest_matrix = std::max(params.largest_matrix, static_cast<double>(layer.largest_matrix));
+  params.largest_layer = std::max(params.largest_layer, static_cast<double>(layer.total()));
 }
 
 /// Dense and MoE layers of a span: all layers of one kind are alike, so the span costs O(1).
@@ -196,6 +198,7 @@ LayerActivations layer_activation_bytes_of_kind(const ModelSpec& model, const La
     act.attention_scores = (model.dropout ? 5.0 : 2.0) * a * sb * shard.s / t;
   }
 
+  double activation_outputs = 0; // activation-function outputs (fc2 inputs), recomputable from fc1's
   if (moe_layer && model.moe) {
     const auto& moe = *model.moe;
     const double experts = static_cast<double>(moe.routed_experts);
@@ -204,16 +207,27 @@ LayerActivations layer_activation_bytes_of_kind(const ModelSpec& model, const La
     // Input to router, shared experts and dispatcher; fp32 router logits; dropout mask.
     act.mlp = lin * sb * h / rep + 4.0 * sb * experts / rep + dropout_mask;
     if (moe.shared_ffn > 0) {
-      act.mlp += sb * mlp_hidden_bytes(model, static_cast<double>(moe.shared_ffn), lin) / t;
+      const double shared = static_cast<double>(moe.shared_ffn);
+      act.mlp += sb * mlp_hidden_bytes(model, shared, lin) / t;
+      activation_outputs += lin * sb * shared / t;
     }
     // Balanced routing spreads the k·tokens copies evenly over the stage's GPUs: per GPU the
     // expert intermediates are k·s·b·(…)·f/(t·cp); token-sized inputs (linear) and outputs
     // (2 B, kept for the combine's backward) are replicated over the ETP group.
     act.experts = k * sb * mlp_hidden_bytes(model, expert_ffn, lin) / t +
                   k * sb * std::max(1, layout.etp) * (lin + 2.0) * h / t;
+    activation_outputs += k * sb * lin * expert_ffn / t;
   } else {
-    act.mlp = lin * sb * h / rep + sb * mlp_hidden_bytes(model, static_cast<double>(model.ffn), lin) / t +
-              dropout_mask;
+    const double ffn = static_cast<double>(model.ffn);
+    act.mlp = lin * sb * h / rep + sb * mlp_hidden_bytes(model, ffn, lin) / t + dropout_mask;
+    activation_outputs += lin * sb * ffn / t;
+  }
+  if (!layout.flash_attention) {
+    act.selective_recomputed = act.attention_scores;
+  } else {
+    // MLA keeps its latents (attention_projections); the up-projected heads are recomputed.
+    const double mla_heads = model.mla ? act.attention_core - 4.0 * sb * a / t : 0.0;
+    act.selective_recomputed = act.norms + mla_heads + activation_outputs;
   }
   return act;
 }
@@ -223,7 +237,7 @@ double stored_activation_bytes(const LayerActivations& layer, Recompute recomput
   case Recompute::none:
     return layer.total();
   case Recompute::selective:
-    return layer.total() - layer.attention_scores;
+    return layer.total() - layer.selective_recomputed;
   case Recompute::full:
     return layer.layer_input;
   }
@@ -249,7 +263,8 @@ double in_flight_micro_batches(const Layout& layout, const TrainingShape& shape,
 }
 
 StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, const Layout& layout,
-                         const TrainingShape& shape, int stage_index, const StageSpan& span) {
+                         const TrainingShape& shape, int stage_index, const StageSpan& span,
+                         const SoftwareProfile& software) {
   StageMemory memory;
   memory.capacity = gpu.memory_bytes;
 
@@ -265,17 +280,27 @@ StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, co
   memory.params = dense + experts;
   memory.expert_params = experts;
   const double copies = layout.schedule == Schedule::dualpipe ? 2.0 : 1.0; // DualPipe: 2 stages
-  memory.weights = copies * 2.0 * sharded(3);
+  const double moments = 2.0 * (layout.bf16_moments ? 2.0 : 4.0); // Adam's two, fp32 or bf16
+  const bool fsdp = layout.zero >= 3 && software.fsdp_fp32_shards;
+  if (fsdp) {
+    // FSDP: the fp32 shard is the master copy; a transformer block is gathered in bf16 just
+    // before use, the next one prefetched, and its bf16 gradients live until reduce-scattered.
+    memory.weights = copies * 4.0 * sharded(3) + 3.0 * 2.0 * params.largest_layer / t;
+    memory.grads = copies * 4.0 * sharded(2);
+    memory.optimizer = copies * moments * sharded(1);
+  } else {
+    memory.weights = copies * 2.0 * sharded(3);
+    if (layout.zero >= 3) {
+      // ZeRO-3 gathers each module's weights just before use (DeepSpeed: per sub-module) and
+      // prefetches the next: two of the largest matrices in bf16 are live at once.
+      memory.weights += 2.0 * 2.0 * params.largest_matrix / t;
+    }
+    memory.grads = copies * 4.0 * sharded(2);
+    memory.optimizer = copies * (4.0 + moments) * sharded(1); // fp32 master weights and moments
+  }
   if (layout.precision == Precision::fp8) {
     memory.weights += copies * 1.0 * sharded(3); // cached FP8 weights for the GEMMs
   }
-  if (layout.zero >= 3) {
-    // ZeRO-3 gathers each module's weights just before use (DeepSpeed: per sub-module) and
-    // prefetches the next: two of the largest matrices in bf16 are live at once.
-    memory.weights += 2.0 * 2.0 * params.largest_matrix / t;
-  }
-  memory.grads = copies * 4.0 * sharded(2);
-  memory.optimizer = copies * 12.0 * sharded(1);
 
   // Activations: the span's stored bytes per micro-batch × in-flight micro-batches, plus the
   // transient working set of one layer being recomputed, plus the head/loss of one micro-batch.

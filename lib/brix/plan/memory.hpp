@@ -20,6 +20,7 @@
 #include <brix/plan/batch_split.hpp>
 #include <brix/plan/layout.hpp>
 #include <brix/plan/pipeline_split.hpp>
+#include <brix/plan/physics.hpp>
 
 #include <cstdint>
 #include <span>
@@ -66,6 +67,10 @@ struct LayerActivations {
   double attention_scores = 0;      ///< softmax output (+ dropout mask and output): 0 with flash attention
   double mlp = 0;                   ///< dense MLP, or MoE shared experts + router + dispatch input
   double experts = 0;               ///< routed experts on this GPU: k copies per token, balanced routing
+  /// What selective recomputation drops (part of the above): without flash attention the scores
+  /// (Megatron 2022); with it, what Megatron-Core's selective modules recompute cheaply — norm
+  /// outputs, MLA's up-projected q/k/v (from the kept latents) and activation-function outputs.
+  double selective_recomputed = 0;
   [[nodiscard]] double total() const {
     return layer_input + norms + attention_projections + attention_core + attention_scores + mlp +
            experts;
@@ -124,9 +129,11 @@ inline constexpr double k_cuda_context_bytes = 0.75 * 1024 * 1024 * 1024;
 inline constexpr double k_allocator_reserve_fraction = 0.05;
 
 /// Memory of stage `stage_index` (0-based) holding `span`. Expects a layout validate() accepts.
+/// `software` says how the framework keeps model states (FSDP's fp32 shards).
 [[nodiscard]] StageMemory stage_memory(const model::ModelSpec& model, const cluster::GpuSpec& gpu,
                                        const Layout& layout, const TrainingShape& shape,
-                                       int stage_index, const StageSpan& span);
+                                       int stage_index, const StageSpan& span,
+                                       const SoftwareProfile& software = SoftwareProfile{});
 
 /// The stage with the largest total under a uniform split (no allocation).
 struct PipelineMemoryPeak {

@@ -142,7 +142,7 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
                     span.last_layer = (s + 1 < devices.size() ? split->first[s + 1] : static_cast<int>(items.size())) - 1;
                     span.embedding = s == 0;
                     span.head = s + 1 == devices.size();
-                    const auto memory = stage_memory(model, owner[s]->group->gpu, layout, options.shape, static_cast<int>(s), span);
+                    const auto memory = stage_memory(model, owner[s]->group->gpu, layout, options.shape, static_cast<int>(s), span, options.software);
                     if (!memory.fits()) {
                       break;
                     }
@@ -166,7 +166,7 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
                   span.last_layer = (critical + 1 < devices.size() ? split->first[critical + 1] : static_cast<int>(items.size())) - 1;
                   const auto work = stage_work(model, span, static_cast<int>(critical), pp);
                   const auto context = group_cost_context(model, cluster, *owner[critical]->group, options);
-                  const auto placement = place_groups(layout, owner[critical]->group->gpus_per_node);
+                  const auto placement = place_groups(layout, owner[critical]->group->nvlink_reach());
                   const auto data_parallel = data_parallel_cost(
                       context, layout, placement, work.dense_params, work.expert_params, options.software.grad_reduce_bytes,
                       static_cast<double>(micro_batches), split->slowest_s, 2.0 / 3.0 * split->slowest_s);

@@ -80,19 +80,19 @@ PlanEstimate mixed_estimate(const model::ModelSpec& model, const cluster::Cluste
   for (std::size_t s = 0; s < plan.stages.size(); ++s) {
     const auto& group = group_named(cluster, plan.stages[s].node_group);
     const auto context = group_cost_context(model, cluster, group, options);
-    const auto placement = place_groups(layout, group.gpus_per_node);
+    const auto placement = place_groups(layout, group.nvlink_reach());
     const auto span = span_of(plan, s);
     const auto work = detail::stage_work(model, span, static_cast<int>(s), layout.pp);
     LayerPassTotals totals;
-    add_layer_totals(totals, layer_cost(context, layout, placement, false), work.dense_layers, layout);
+    add_layer_totals(totals, context, layer_cost(context, layout, placement, false), work.dense_layers, layout);
     if (work.moe_layers > 0) {
-      add_layer_totals(totals, layer_cost(context, layout, placement, true), work.moe_layers, layout);
+      add_layer_totals(totals, context, layer_cost(context, layout, placement, true), work.moe_layers, layout);
     }
     if (span.embedding) {
-      add_layer_totals(totals, embedding_cost(context, layout, placement), 1, layout);
+      add_layer_totals(totals, context, embedding_cost(context, layout, placement), 1, layout);
     }
     if (span.head) {
-      add_layer_totals(totals, head_cost(context, layout, placement), 1, layout);
+      add_layer_totals(totals, context, head_cost(context, layout, placement), 1, layout);
     }
     flops_per_micro_batch += totals.flops;
     if (static_cast<int>(s) == plan.critical_stage) {
@@ -100,7 +100,7 @@ PlanEstimate mixed_estimate(const model::ModelSpec& model, const cluster::Cluste
       step.comm.ep = m * totals.ep;
       step.comm.cp = m * totals.cp;
     }
-    const auto memory = stage_memory(model, group.gpu, layout, options.shape, static_cast<int>(s), span);
+    const auto memory = stage_memory(model, group.gpu, layout, options.shape, static_cast<int>(s), span, options.software);
     if (const double share = memory.total / group.gpu.memory_bytes; share > tightest) {
       tightest = share;
       estimate.memory = detail::memory_estimate(memory, static_cast<int>(s));
@@ -149,7 +149,7 @@ PlanDetails mixed_details(const model::ModelSpec& model, const cluster::ClusterS
   }
   if (critical_group != nullptr) {
     const auto context = group_cost_context(model, cluster, *critical_group, options);
-    const auto placement = place_groups(layout, critical_group->gpus_per_node);
+    const auto placement = place_groups(layout, critical_group->nvlink_reach());
     const LayerCost dense = layer_cost(context, layout, placement, false);
     const LayerCost moe = model.moe ? layer_cost(context, layout, placement, true) : dense;
     StageSpan span;

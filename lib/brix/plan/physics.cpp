@@ -4,6 +4,7 @@
 #include <brix/util/strings.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -56,17 +57,27 @@ double attention_fraction(const cluster::GpuSpec& gpu) {
 }
 } // namespace
 
+/// Megatron-Core as of 2025 (what `--emit megatron` runs): the defaults of SoftwareProfile.
 SoftwareProfile software_modern() { return SoftwareProfile{}; }
 
 SoftwareProfile software_megatron_2021() {
   SoftwareProfile profile;
+  profile.hierarchical_all_to_all = false;
+  profile.overlap_all_to_all = false;
   profile.flash_attention = false;
   profile.overlap_grad_reduce = false;
   profile.overlap_param_gather = false;
   profile.tp_comm_overlap = 0.0;
   profile.causal_skip = false;
-  profile.zero_bubble_schedules = false;
   profile.batched_p2p = false;
+  profile.sequence_parallel = false;
+  profile.uneven_virtual_stages = false;
+  return profile;
+}
+
+SoftwareProfile software_megatron_2022() {
+  SoftwareProfile profile = software_megatron_2021();
+  profile.sequence_parallel = true;
   return profile;
 }
 
@@ -79,23 +90,112 @@ SoftwareProfile software_deepspeed_2021() {
   return profile;
 }
 
+double sync_slowdown(int gpus) {
+  return gpus > 1 ? 1.0 + k_sync_noise * std::sqrt(2.0 * std::log(static_cast<double>(gpus))) : 1.0;
+}
+
 double overlapped_seconds(double compute, double comm) {
   return std::max(comm, compute + k_overlap_contention * std::min(compute, comm));
 }
 
+namespace {
+
+/// Megatron-Core of 2024 (r0.8, NeMo 24.x): distributed optimizer with overlapped gradient
+/// reduction and parameter all-gather, bf16 gradient reduction, 1F1B/interleaved schedules with
+/// Megatron's even virtual stages, NCCL all-to-all for experts without overlap.
+SoftwareProfile software_megatron_core_2024() {
+  SoftwareProfile profile;
+  profile.grad_reduce_bytes = 2.0;
+  profile.hierarchical_all_to_all = false;
+  profile.overlap_all_to_all = false;
+  profile.uneven_virtual_stages = false;
+  return profile;
+}
+
+/// Megatron-Core of 2025 (Megatron-Bridge, NeMo 25.x): as 2024, plus DeepEP/HybridEP
+/// dispatchers, the combined-1F1B overlap of expert all-to-all and free pipeline layouts.
+SoftwareProfile software_megatron_core_2025() {
+  SoftwareProfile profile = software_megatron_core_2024();
+  profile.hierarchical_all_to_all = true;
+  profile.overlap_all_to_all = true;
+  profile.uneven_virtual_stages = true;
+  return profile;
+}
+
+/// PyTorch FSDP of 2023 (llm-foundry, fms-fsdp): full sharding with forward prefetch and
+/// overlapped reduce-scatter, fp32 gradient reduction, fp32 parameter shards.
+SoftwareProfile software_fsdp_2023() {
+  SoftwareProfile profile;
+  profile.hierarchical_all_to_all = false;
+  profile.overlap_all_to_all = false;
+  profile.fsdp_fp32_shards = true;
+  return profile;
+}
+
+/// FSDP2 of 2024–25 (torchtitan, NeMo AutoModel): per-parameter sharding, compiled blocks,
+/// torch's pipelining schedules (ZB/DualPipeV included).
+SoftwareProfile software_fsdp2_2025() {
+  SoftwareProfile profile = software_fsdp_2023();
+  profile.zero_bubble_schedules = true;
+  return profile;
+}
+
+/// DeepSeek's HAI-LLM (DeepSeek-V3 report, 2024): DualPipe, DeepEP with node-limited routing,
+/// ZeRO-1.
+SoftwareProfile software_deepseek_2024() {
+  SoftwareProfile profile;
+  profile.zero_bubble_schedules = true;
+  return profile;
+}
+
+/// brix's own collectives (brix-worker and programs built on them): Megatron-Core 2025's
+/// capabilities plus the FP8 compressed gradient all-reduce and zero-bubble schedules.
+SoftwareProfile software_brix() {
+  SoftwareProfile profile;
+  profile.fp8_grad_compression = true;
+  profile.zero_bubble_schedules = true;
+  return profile;
+}
+
+struct NamedProfile {
+  const char* name;
+  SoftwareProfile (*make)();
+};
+
+constexpr NamedProfile k_profiles[] = {
+    {"modern", software_modern},
+    {"megatron-2021", software_megatron_2021},
+    {"megatron-2022", software_megatron_2022},
+    {"deepspeed-2021", software_deepspeed_2021},
+    {"megatron-core-2024", software_megatron_core_2024},
+    {"megatron-core-2025", software_megatron_core_2025},
+    {"fsdp-2023", software_fsdp_2023},
+    {"fsdp2-2025", software_fsdp2_2025},
+    {"deepseek-2024", software_deepseek_2024},
+    {"brix", software_brix},
+};
+
+} // namespace
+
+std::vector<std::string> software_names() {
+  std::vector<std::string> names;
+  for (const auto& profile : k_profiles) {
+    names.emplace_back(profile.name);
+  }
+  return names;
+}
+
 SoftwareProfile software_by_name(std::string_view name) {
-  if (name == "modern") {
-    return software_modern();
+  for (const auto& profile : k_profiles) {
+    if (name == profile.name) {
+      auto made = profile.make();
+      made.name = profile.name;
+      return made;
+    }
   }
-  if (name == "megatron-2021") {
-    return software_megatron_2021();
-  }
-  if (name == "deepspeed-2021") {
-    return software_deepspeed_2021();
-  }
-  const std::vector<std::string> names{"modern", "megatron-2021", "deepspeed-2021"};
-  throw InputError(fmt::format("unknown software profile '{}'{} (expected modern, megatron-2021 or deepspeed-2021)",
-                               name, util::did_you_mean(name, names)));
+  const auto names = software_names();
+  throw InputError(fmt::format("unknown software profile '{}'{} (expected one of {})", name,
+                               util::did_you_mean(name, names), fmt::join(names, ", ")));
 }
 
 DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, cluster::NetworkShape shape,
@@ -172,6 +272,14 @@ double gemm_seconds(const DeviceModel& device, double m, double n, double k,
   return std::max(compute, memory) + device.kernel_overhead_s;
 }
 
+double expert_load_imbalance(int ep, double experts_per_rank) {
+  if (ep <= 1 || experts_per_rank <= 0) {
+    return 1.0;
+  }
+  return 1.0 + k_expert_load_spread * std::sqrt(2.0 * std::log(static_cast<double>(ep))) /
+                   std::sqrt(experts_per_rank);
+}
+
 double memory_seconds(const DeviceModel& device, double bytes) {
   return bytes / device.hbm_bytes_per_s;
 }
@@ -222,6 +330,31 @@ double collective_seconds(const DeviceModel& device, Collective op, double bytes
   // Ring latency grows with the nodes on the ring; NCCL's trees make it logarithmic.
   const double hops = op == Collective::all_to_all ? nodes : 2.0 * std::log2(std::max(2.0, nodes));
   return seconds + device.inter_latency_s * hops;
+}
+
+double expert_all_to_all_seconds(const DeviceModel& device, const ExpertTraffic& traffic, const GroupPlacement& ep) {
+  if (ep.ranks <= 1 || traffic.tokens <= 0) {
+    return 0.0;
+  }
+  const double k = traffic.experts_per_token;
+  const double copies = traffic.tokens * k * traffic.bytes_per_token; // every token-expert copy
+  const double nodes = static_cast<double>(ep.ranks) / ep.ranks_per_node;
+  const double local_share = 1.0 / nodes;
+  if (!ep.crosses_nodes()) {
+    return copies * (1.0 - 1.0 / ep.ranks) / device.intra_busbw + device.intra_latency_s;
+  }
+  double network = 0;
+  if (traffic.hierarchical) {
+    // Expected distinct nodes among k experts drawn evenly over the nodes, capped by routing;
+    // the share on this node stays on NVLink.
+    const double distinct = std::min(nodes * (1.0 - std::pow(1.0 - local_share, k)), traffic.max_nodes_per_token);
+    network = traffic.tokens * distinct * (1.0 - local_share) * traffic.bytes_per_token;
+  } else {
+    network = copies * (1.0 - local_share);
+  }
+  const double over_network = network / (device.inter_busbw_per_gpu * device.all_to_all_fraction);
+  const double over_nvlink = copies / device.intra_busbw; // fan-out (or the on-node share) on NVLink
+  return std::max(over_network, over_nvlink) + device.inter_latency_s * nodes;
 }
 
 } // namespace brix::plan

@@ -6,7 +6,9 @@
 
 #include <brix/cluster/cluster.hpp>
 
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace brix::plan {
 
@@ -14,12 +16,13 @@ namespace brix::plan {
 /// of the framework version, not of the model: "modern" (Megatron-core 2024+, TransformerEngine,
 /// flash attention) is the default; "megatron-2021" describes the calibration runs' software.
 struct SoftwareProfile {
+  std::string name = "modern"; ///< as --software spells it
   bool flash_attention = true;     ///< fused attention: s² scores never stored nor written
   bool overlap_grad_reduce = true; ///< DP gradient reduction overlapped with backward (buckets)
   bool overlap_param_gather = true;///< distributed-optimizer all-gather overlapped with forward
   double tp_comm_overlap = 0.0;    ///< fraction of TP collective time hidden behind GEMMs
   bool causal_skip = true;         ///< attention kernels skip the masked half of the scores
-  bool zero_bubble_schedules = true; ///< ZB-H1 and DualPipe exist (2024+ frameworks)
+  bool zero_bubble_schedules = false; ///< ZB-H1 and DualPipe exist (DeepSeek's, torch's pipelining)
   /// Collectives of a group with several ranks per node drive all the node's adapters
   /// (NCCL rings/trees over every rail). DeepSpeed's ZeRO-3 of 2021 gathered parameters
   /// rank by rank, each rank's traffic on its own adapter.
@@ -28,12 +31,61 @@ struct SoftwareProfile {
   /// Pipeline sends and receives batched and run beside compute; the 2021 code waited for
   /// each receive and each send in turn.
   bool batched_p2p = true;
+  /// Expert dispatch sends a token once per destination node over the network and fans it out
+  /// over NVLink there (DeepEP, Megatron-Core's flex/HybridEP dispatchers); without it every
+  /// token-expert pair crosses the network on its own (NCCL all-to-all).
+  bool hierarchical_all_to_all = true;
+  /// Expert all-to-all of one micro-batch runs beside another micro-batch's compute (DualPipe
+  /// always does; Megatron-Core's combined-1F1B EP overlap of 2025).
+  bool overlap_all_to_all = true;
+  // What the framework can run at all; the search looks only at those layouts.
+  bool sequence_parallel = true;      ///< Megatron's sequence parallelism (2022 on)
+  bool fp8_grad_compression = false;  ///< brix's FP8 compressed gradient all-reduce (brix's collectives only)
+  /// Virtual pipeline stages of unequal layer counts (Megatron-Core's --pipeline-model-parallel-layout,
+  /// 2025); without it the layers must divide evenly into PP × VPP virtual stages.
+  bool uneven_virtual_stages = true;
+  /// FSDP keeps one fp32 shard of each parameter (it is the master copy) and gathers bf16 for
+  /// compute; Megatron's distributed optimizer and ZeRO keep bf16 weights beside fp32 masters.
+  bool fsdp_fp32_shards = false;
+  /// Host time per operator (Python dispatch, autograd, kernel launch) of an eager PyTorch
+  /// framework: a layer takes at least its operators' host time, whatever its GPU work. Small
+  /// models and small MoE experts are host-bound; large layers never notice. 0: a compiled or
+  /// graph-captured step (XLA, CUDA graphs), whose launches stay ahead of the GPU. Fitted on
+  /// the fit set (configs/calibration/fit; grid 0-100 µs, least mean error at 50 µs): about
+  /// what one Python-dispatched TransformerEngine/autograd operator costs, the waits of the
+  /// dropless router's token counts included.
+  double host_seconds_per_op = 50e-6;
 };
+
+/// Operators a transformer layer issues (forward; backward issues about twice as many): norms,
+/// projections, rotary, attention, residuals, activation. A MoE layer adds the router, top-k,
+/// the token counts it waits for (dropless), permute, dispatch, grouped GEMMs, combine and
+/// unpermute. Counted from Megatron-Core's TransformerLayer and MoELayer forward code paths.
+inline constexpr double k_ops_per_dense_layer = 25;
+inline constexpr double k_ops_per_moe_block = 40;
+
+/// Routing skew: the relative spread of tokens across experts that load balancing leaves (an
+/// auxiliary loss or DeepSeek's bias correction). A GPU holding E experts sees the spread shrink
+/// as 1/√E, and the busiest of EP GPUs sits about √(2·ln EP) spreads above the mean; every GPU
+/// of the group waits for it. 0.2 (grid 0-0.4 on the fit set: 0.2-0.4 within 0.3 points).
+inline constexpr double k_expert_load_spread = 0.2;
+
+/// The busiest expert-parallel rank's tokens over the mean: 1 + s·√(2·ln EP)/√(experts per rank).
+[[nodiscard]] double expert_load_imbalance(int ep, double experts_per_rank);
 
 /// Compute slows while a collective runs beside it: NCCL kernels take SMs and HBM bandwidth.
 /// The overlapped part of the compute costs this much more (NCCL uses ~16-32 of 108-132 SMs
 /// and a large share of HBM bandwidth during bulk transfers).
 inline constexpr double k_overlap_contention = 0.6;
+
+/// Step-to-step noise of one GPU's step time, relative (OS jitter, clock and thermal variation,
+/// network noise): a step that synchronises N GPUs waits for the slowest, on average about
+/// σ·√(2·ln N) above the mean (the expected maximum of N normal draws). Fitted on the fit set's
+/// scaling runs (configs/calibration/fit), one constant for every GPU and model.
+inline constexpr double k_sync_noise = 0.006;
+
+/// The slowdown factor of a step synchronising `gpus` GPUs: 1 + σ·√(2·ln N).
+[[nodiscard]] double sync_slowdown(int gpus);
 
 /// Time of `compute` seconds overlapped with `comm` seconds of communication.
 [[nodiscard]] double overlapped_seconds(double compute, double comm);
@@ -43,8 +95,10 @@ inline constexpr double k_overlap_contention = 0.6;
 /// DeepSpeed ZeRO of 2021: like megatron-2021, but ZeRO-3 prefetches parameters and overlaps
 /// gradient reduction.
 [[nodiscard]] SoftwareProfile software_deepspeed_2021();
-/// "modern", "megatron-2021" or "deepspeed-2021"; anything else is an InputError.
+/// A framework generation by name (software_names()); anything else is an InputError.
 [[nodiscard]] SoftwareProfile software_by_name(std::string_view name);
+/// "modern", "megatron-2021", "deepspeed-2021", "megatron-core-2024", ...
+[[nodiscard]] std::vector<std::string> software_names();
 
 /// Achievable fractions and latencies of one GPU model and its links.
 struct DeviceModel {
@@ -93,5 +147,20 @@ struct GroupPlacement {
 /// Time of one collective over `bytes` (the per-rank buffer, nccl-tests convention).
 [[nodiscard]] double collective_seconds(const DeviceModel& device, Collective op, double bytes,
                                         const GroupPlacement& placement);
+
+/// One expert dispatch (or combine) from one GPU of an expert-parallel group placed as `ep`:
+/// `tokens` tokens, each sent to `experts_per_token` experts spread evenly over the group, of
+/// `bytes_per_token` each. Flat: every token-expert copy bound off the node crosses the network.
+/// Hierarchical (DeepEP-style): a token crosses the network once per remote node it goes to
+/// (at most `max_nodes_per_token` nodes, group-limited routing) and is fanned out over NVLink.
+struct ExpertTraffic {
+  double tokens = 0;
+  double experts_per_token = 1;
+  double bytes_per_token = 2;
+  double max_nodes_per_token = 1e9;
+  bool hierarchical = false;
+};
+[[nodiscard]] double expert_all_to_all_seconds(const DeviceModel& device, const ExpertTraffic& traffic,
+                                               const GroupPlacement& ep);
 
 } // namespace brix::plan

@@ -29,7 +29,7 @@ const std::vector<std::string> k_source_keys{"name", "source"};
 const std::vector<std::string> k_batch_keys{"global", "micro", "accumulation"};
 const std::vector<std::string> k_layout_keys{
     "tp",  "pp",       "dp",        "ep",   "etp",       "cp",              "sp",   "micro_batch",
-    "vpp", "schedule", "recompute", "zero", "precision", "grad_compression", "flash", "pp_embedding", "pp_loss"};
+    "vpp", "schedule", "recompute", "zero", "precision", "grad_compression", "flash", "pp_embedding", "pp_loss", "moments"};
 const std::vector<std::string> k_stage_keys{"first_layer", "last_layer", "node_group"};
 
 int degree(const DocNode& node, std::string_view key) {
@@ -96,6 +96,13 @@ Layout read_layout(const DocNode& node) {
   layout.flash_attention = node.bool_or("flash", true);
   layout.pp_embedding = node.bool_or("pp_embedding", false);
   layout.pp_loss = node.bool_or("pp_loss", false);
+  if (const auto moments = node.find("moments")) {
+    const auto text = moments->as_string();
+    if (text != "fp32" && text != "bf16") {
+      moments->fail(fmt::format("moments: '{}'", text), "fp32 or bf16");
+    }
+    layout.bf16_moments = text == "bf16";
+  }
   return layout;
 }
 
@@ -270,6 +277,9 @@ nlohmann::ordered_json layout_to_json(const Layout& layout) {
   }
   if (layout.pp_loss) {
     json["pp_loss"] = true;
+  }
+  if (layout.bf16_moments) {
+    json["moments"] = "bf16";
   }
   return json;
 }

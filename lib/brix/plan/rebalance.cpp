@@ -44,7 +44,7 @@ std::vector<RebalanceStage> describe(const model::ModelSpec& model, const PlanFi
     span.last_layer = stage.last_layer;
     span.embedding = s == 0;
     span.head = s + 1 == pp;
-    stage.memory_bytes = stage_memory(model, groups[static_cast<std::size_t>(s)]->gpu, plan.layout, options.shape, s, span).total;
+    stage.memory_bytes = stage_memory(model, groups[static_cast<std::size_t>(s)]->gpu, plan.layout, options.shape, s, span, options.software).total;
     out.push_back(stage);
   }
   return out;
@@ -144,7 +144,7 @@ Rebalance rebalance_stages(const model::ModelSpec& model, const cluster::Cluster
     span.last_layer = after[s].last_layer;
     span.embedding = s == 0;
     span.head = s + 1 == after.size();
-    if (!stage_memory(model, groups[s]->gpu, layout, options.shape, static_cast<int>(s), span).fits()) {
+    if (!stage_memory(model, groups[s]->gpu, layout, options.shape, static_cast<int>(s), span, options.software).fits()) {
       return result; // the DP's additive memory model was optimistic here: keep the running split
     }
   }

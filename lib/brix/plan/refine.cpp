@@ -14,7 +14,7 @@ PlanDetails refine_plan(const model::ModelSpec& model, const cluster::ClusterSpe
   const Evaluator eval(model, cluster, options);
   const auto& layout = plan.layout;
   const auto& gpu = eval.target().group.gpu;
-  const auto placement = place_groups(layout, eval.target().group.gpus_per_node);
+  const auto placement = place_groups(layout, eval.target().group.nvlink_reach());
   const CostedLayout costs(model, eval.context(), layout, placement);
   PlanDetails details;
 
@@ -29,7 +29,7 @@ PlanDetails refine_plan(const model::ModelSpec& model, const cluster::ClusterSpe
   const auto inputs = costs.step_inputs(options.shape.global_batch, eval.grad_wire_bytes(layout.grad_compression));
   for (int s = 0; s < layout.pp; ++s) {
     const auto& span = chosen[static_cast<std::size_t>(s)];
-    const auto memory = stage_memory(model, gpu, layout, options.shape, s, span);
+    const auto memory = stage_memory(model, gpu, layout, options.shape, s, span, options.software);
     double time = 0;
     for (int layer = span.first_layer; layer <= span.last_layer; ++layer) {
       time += chain_seconds(model.is_moe_layer(layer) ? costs.moe : costs.dense, layout.recompute);

@@ -13,6 +13,9 @@ namespace {
 
 /// Virtual stages per GPU searched at most (Megatron runs use 2–8; more only adds p2p).
 constexpr int k_max_vpp = 16;
+/// With free pipeline layouts every VPP is possible; the search tries 2–8, what published
+/// Megatron-Core recipes use.
+constexpr int k_max_uneven_vpp = 8;
 
 struct WorkItem {
   int tp, cp, pp;
@@ -27,18 +30,14 @@ int variant_of(bool pp_embedding, bool pp_loss) { return (pp_embedding ? 2 : 0) 
 /// Enumerates the layouts below one (tp, cp, pp) triple.
 class Searcher {
 public:
-  explicit Searcher(const Evaluator& evaluator) : m_eval(evaluator) {
+  explicit Searcher(const Evaluator& evaluator) : m_eval(evaluator), m_target(evaluator.validation_target()) {
     const auto& model = evaluator.model();
     const auto& fixed = evaluator.options().fixed;
     const int gpus = evaluator.target().gpus;
     m_tp = only_or(fixed.tp, powers_of_two_up_to(std::min(64, gpus)));
     m_cp = only_or(fixed.cp, powers_of_two_up_to(std::min(16, gpus)));
     m_mbs = only_or(fixed.micro_batch, std::vector<int>{1, 2, 4, 8, 16});
-    // With flash attention the scores are never stored, so Megatron's selective recomputation
-    // keeps and recomputes exactly what none does: one family, listed as none.
-    const bool flash = evaluator.options().software.flash_attention;
-    m_recompute = only_or(fixed.recompute, flash ? std::vector<Recompute>{Recompute::none, Recompute::full}
-                                                 : std::vector<Recompute>{Recompute::none, Recompute::selective, Recompute::full});
+    m_recompute = only_or(fixed.recompute, std::vector<Recompute>{Recompute::none, Recompute::selective, Recompute::full});
     m_zero = only_or(fixed.zero, std::vector<int>{0, 1, 2, 3});
     // Evaluated from the most sharded down (see evaluate_leaf).
     m_zero_order = m_zero;
@@ -83,7 +82,7 @@ public:
     const std::int64_t batch = options.shape.global_batch;
 
     // Family-level constraints: count everything below and move on.
-    const auto target = m_eval.validation_target();
+    const auto& target = m_target;
     for (const auto& problem : {check_tp_domain(target, tp), check_tp_heads(model, tp),
                                 check_context_parallel(options.shape, cp), check_pipeline_depth(model, pp),
                                 check_world(target, tp, cp, pp, fixed.dp)}) {
@@ -138,6 +137,7 @@ public:
             base.sp = sp;
             base.precision = options.precision;
             base.flash_attention = options.software.flash_attention;
+            base.bf16_moments = fixed.bf16_moments.value_or(false);
             evaluate_leaf(base, stages, micro_batches, partial, threshold);
           }
         }
@@ -169,6 +169,9 @@ private:
     const auto& fixed = m_eval.options().fixed;
     if (fixed.sp) {
       return {*fixed.sp};
+    }
+    if (!m_eval.options().software.sequence_parallel) {
+      return {false};
     }
     if (tp > 1 && m_eval.model().moe) {
       return {true}; // Megatron-core's MoE layers with TP need sequence parallelism
@@ -212,8 +215,12 @@ private:
           interleaved(*fixed.vpp, true);
         }
       } else {
-        for (int vpp = 2; vpp <= k_max_vpp && static_cast<std::int64_t>(pp) * vpp <= model.layers + 2; ++vpp) {
-          interleaved(vpp, false);
+        // Megatron-Core 2025 also runs unequal virtual stages (its pipeline layouts): there any
+        // VPP that leaves every virtual stage a layer is searched.
+        const bool uneven = m_eval.options().software.uneven_virtual_stages;
+        const int most = uneven ? static_cast<int>(std::min<std::int64_t>(k_max_uneven_vpp, model.layers / pp)) : k_max_vpp;
+        for (int vpp = 2; vpp <= most && static_cast<std::int64_t>(pp) * vpp <= model.layers + 2; ++vpp) {
+          interleaved(vpp, uneven);
         }
       }
       // Zero-bubble schedules exist only in the frameworks that implement them.
@@ -236,6 +243,9 @@ private:
     if (fixed.grad_compression) {
       return {*fixed.grad_compression};
     }
+    if (!m_eval.options().software.fp8_grad_compression) {
+      return {GradCompression::none};
+    }
     if (dp * cp > 1 || expert_dp > 1) {
       return {GradCompression::none, GradCompression::fp8};
     }
@@ -254,7 +264,7 @@ private:
                      Partial& partial, std::atomic<double>& threshold) const {
     const auto& options = m_eval.options();
     const auto& model = m_eval.model();
-    const auto placement = place_groups(base, m_eval.target().group.gpus_per_node);
+    const auto placement = place_groups(base, m_eval.target().group.nvlink_reach());
     const auto& context = m_eval.context();
     const LayerCost dense = layer_cost(context, base, placement, false);
     const LayerCost moe = model.moe ? layer_cost(context, base, placement, true) : dense;
@@ -394,8 +404,8 @@ private:
   }
 
   bool schedule_fits(const Layout& layout, std::int64_t micro_batches, Partial& partial, std::int64_t count) const {
-    for (const auto& problem : {check_schedule(m_eval.model(), layout, micro_batches),
-                                check_pipeline_split(m_eval.model(), layout)}) {
+    for (const auto& problem : {check_schedule(m_eval.model(), m_target, layout, micro_batches),
+                                check_pipeline_split(m_eval.model(), layout), check_software(m_target, layout)}) {
       if (problem) {
         partial.reject(*problem, count);
         return false;
@@ -405,6 +415,7 @@ private:
   }
 
   const Evaluator& m_eval;
+  ValidationTarget m_target;
   std::vector<int> m_tp, m_cp, m_ep, m_mbs, m_zero, m_zero_order;
   std::vector<Recompute> m_recompute;
 };

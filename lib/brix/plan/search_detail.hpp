@@ -251,7 +251,7 @@ public:
     MemoryEstimate worst;
     for (const int s : stages.memory_probe) {
       const auto stage = stage_memory(m_model, m_target.group.gpu, layout, m_options.shape, s,
-                                      stages.spans[static_cast<std::size_t>(s)]);
+                                      stages.spans[static_cast<std::size_t>(s)], m_options.software);
       if (stage.total > worst.total) {
         worst = MemoryEstimate{stage.weights, stage.grads, stage.optimizer, stage.activations,
                                stage.other, stage.total, s};
@@ -267,7 +267,7 @@ public:
 
   /// What every layout is validated against: all the GPUs, the smallest NVLink domain.
   [[nodiscard]] ValidationTarget validation_target() const {
-    return ValidationTarget{m_target.gpus, domain(), m_target.group.gpu.fp8_flops > 0};
+    return ValidationTarget{m_target.gpus, domain(), m_target.group.gpu.fp8_flops > 0, m_options.software};
   }
   [[nodiscard]] ProblemContext problem_context() const {
     return ProblemContext{&m_model, m_options.shape, validation_target(), memory_limit()};

@@ -77,7 +77,7 @@ MemoryEstimate worst_stage_memory(const Evaluator& eval, const Layout& layout, s
   MemoryEstimate worst;
   for (std::size_t s = 0; s < spans.size(); ++s) {
     const auto stage = stage_memory(eval.model(), eval.target().group.gpu, layout, eval.options().shape, static_cast<int>(s),
-                                    spans[s]);
+                                    spans[s], eval.options().software);
     if (s == 0 || stage.total > worst.total) {
       worst = memory_estimate(stage, static_cast<int>(s));
     }
@@ -107,7 +107,7 @@ std::optional<BalancedSplit> balance_stages(const Evaluator& eval, const Layout&
       StageSpan one;
       one.first_layer = static_cast<int>(layer);
       one.last_layer = static_cast<int>(layer);
-      const auto memory = stage_memory(model, gpu, layout, shape, 0, one);
+      const auto memory = stage_memory(model, gpu, layout, shape, 0, one, eval.options().software);
       kind = ChainItem{chain_seconds(is_moe ? *costs.moe : *costs.dense, layout.recompute),
                        memory.weights + memory.grads + memory.optimizer,
                        memory.activations / std::max(1.0, memory.in_flight)};
@@ -125,7 +125,7 @@ std::optional<BalancedSplit> balance_stages(const Evaluator& eval, const Layout&
     ends.last_layer = -1;
     ends.embedding = s == 0;
     ends.head = s == pp - 1;
-    return stage_memory(model, gpu, layout, shape, s, ends).total;
+    return stage_memory(model, gpu, layout, shape, s, ends, eval.options().software).total;
   };
   const double fixed_first = fixed_bytes(0);
   const double fixed_last = fixed_bytes(pp - 1);

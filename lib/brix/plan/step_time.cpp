@@ -44,17 +44,23 @@ void add_layers(StagePass& pass, const LayerCost& cost, int count, const Layout&
   const double ep_passes = full ? 3.0 : 2.0;
   // CP's K/V ring overlaps the attention-core chunks; only the excess is exposed.
   const double cp_exposed = std::max(0.0, cost.cp_comm_s - cost.attention_core_s);
-  const double ep_exposed = overlap_ep ? std::max(0.0, cost.ep_comm_s - 0.5 * cost.forward_s) : cost.ep_comm_s;
-  pass.forward += n * (cost.forward_s + cost.tp_comm_s + ep_exposed + cp_exposed);
+  // Expert all-to-all: dispatch + combine in forward, again for the input gradients (and the
+  // recomputed forward). Overlapped (DualPipe, combined 1F1B) it runs beside another
+  // micro-batch's compute of this layer, which it slows (contention); otherwise it waits.
+  const double ep_total = ep_passes * cost.ep_comm_s;
+  const double window = cost.forward_s + cost.backward_s + recompute;
+  const double ep_exposed_total = overlap_ep ? overlapped_seconds(window, ep_total) - window : ep_total;
+  const double ep_forward = ep_exposed_total / ep_passes;
+  pass.forward += n * (cost.forward_s + cost.tp_comm_s + ep_forward + cp_exposed);
   pass.backward += n * (cost.backward_s + recompute + (tp_passes - 1.0) * cost.tp_comm_s +
-                        (ep_passes - 1.0) * ep_exposed + 2.0 * cp_exposed);
+                        (ep_exposed_total - ep_forward) + 2.0 * cp_exposed);
   pass.weight_grad += n * cost.weight_grad_s;
   pass.recompute += n * recompute;
   pass.forward_tp += n * cost.tp_comm_s;
-  pass.forward_ep += n * ep_exposed;
+  pass.forward_ep += n * ep_forward;
   pass.forward_cp += n * cp_exposed;
   pass.tp += n * tp_passes * cost.tp_comm_s;
-  pass.ep += n * ep_passes * ep_exposed;
+  pass.ep += n * ep_exposed_total;
   pass.cp += n * 3.0 * cp_exposed;
   const double recompute_flops = layout.recompute == Recompute::full ? cost.forward_flops : 0.0;
   pass.flops += n * (3.0 * cost.forward_flops + recompute_flops);
@@ -64,17 +70,17 @@ void add_layers(StagePass& pass, const LayerCost& cost, int count, const Layout&
 /// transfers (`p2p` each) included.
 StagePass stage_pass(const StepInputs& in, const StageWork& work, double p2p) {
   const auto& layout = *in.layout;
-  const bool dualpipe = layout.schedule == Schedule::dualpipe;
+  const bool overlap_ep = overlaps_expert_traffic(*in.context, layout);
   const int pp = layout.pp;
   const int s = work.first_stage;
   StagePass pass;
-  add_layers(pass, *in.dense, work.dense_layers, layout, dualpipe);
-  add_layers(pass, *in.moe, work.moe_layers, layout, dualpipe);
+  add_layers(pass, *in.dense, work.dense_layers, layout, overlap_ep);
+  add_layers(pass, *in.moe, work.moe_layers, layout, overlap_ep);
   if (work.has_embedding) {
-    add_layers(pass, *in.embedding, 1, layout, dualpipe);
+    add_layers(pass, *in.embedding, 1, layout, overlap_ep);
   }
   if (work.has_head) {
-    add_layers(pass, *in.head, 1, layout, dualpipe);
+    add_layers(pass, *in.head, 1, layout, overlap_ep);
   }
   const int last = work.first_stage + work.count - 1;
   const double sends = (s > 0 || last > 0 ? 1.0 : 0.0) + (last + 1 < pp || s + 1 < pp ? 1.0 : 0.0);
@@ -103,6 +109,10 @@ StageTimes stage_times(const StepInputs& inputs, const StageWork& work) {
   return times;
 }
 
+bool overlaps_expert_traffic(const CostContext& context, const Layout& layout) {
+  return layout.schedule == Schedule::dualpipe || context.software.overlap_all_to_all;
+}
+
 double pipeline_transfer_seconds(const CostContext& context, const Layout& layout, const Placement& placement) {
   const double tokens = static_cast<double>(layout.micro_batch) * context.seq_len / layout.cp;
   const double p2p_bytes = tokens * static_cast<double>(context.model->hidden) * 2.0 / layout.tp;
@@ -114,9 +124,10 @@ double pipeline_transfer_seconds(const CostContext& context, const Layout& layou
   return p2p;
 }
 
-void add_layer_totals(LayerPassTotals& totals, const LayerCost& cost, int count, const Layout& layout) {
+void add_layer_totals(LayerPassTotals& totals, const CostContext& context, const LayerCost& cost, int count,
+                      const Layout& layout) {
   StagePass pass;
-  add_layers(pass, cost, count, layout, layout.schedule == Schedule::dualpipe);
+  add_layers(pass, cost, count, layout, overlaps_expert_traffic(context, layout));
   totals.tp += pass.tp;
   totals.ep += pass.ep;
   totals.cp += pass.cp;
@@ -251,6 +262,9 @@ StepEstimate estimate_step(const StepInputs& in, std::span<const StageWork> stag
   estimate.optimizer_s = data_parallel.optimizer_s;
   const double dp_exposed = data_parallel.exposed_s;
   estimate.step_s = estimate.pipeline_s + dp_exposed + estimate.optimizer_s;
+  // Every step waits for its slowest GPU.
+  estimate.sync_s = estimate.step_s * (sync_slowdown(layout.world()) - 1.0);
+  estimate.step_s += estimate.sync_s;
   estimate.bubble_fraction = estimate.step_s > 0 ? bubble / estimate.step_s : 0.0;
   estimate.comm.tp = micro_batches * critical.tp;
   estimate.comm.ep = micro_batches * critical.ep;

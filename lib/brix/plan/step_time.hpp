@@ -33,6 +33,7 @@ struct StepEstimate {
   double pipeline_s = 0;   ///< forward/backward of all micro-batches including bubbles
   double bubble_s = 0;     ///< idle time of the slowest stage inside pipeline_s
   double optimizer_s = 0;
+  double sync_s = 0;       ///< waiting for the slowest of the synchronised GPUs (sync_slowdown)
   double bubble_fraction = 0; ///< bubble_s / step_s
   CommExposed comm;
   double hardware_flops = 0;  ///< FLOPs executed per step on all GPUs (recompute included)
@@ -104,6 +105,11 @@ struct LayerPassTotals {
   double tp = 0, ep = 0, cp = 0;
   double flops = 0;
 };
-void add_layer_totals(LayerPassTotals& totals, const LayerCost& cost, int count, const Layout& layout);
+void add_layer_totals(LayerPassTotals& totals, const CostContext& context, const LayerCost& cost, int count,
+                      const Layout& layout);
+
+/// Whether the expert all-to-all of a micro-batch runs beside another micro-batch's compute:
+/// under DualPipe, or where the framework overlaps it (SoftwareProfile::overlap_all_to_all).
+[[nodiscard]] bool overlaps_expert_traffic(const CostContext& context, const Layout& layout);
 
 } // namespace brix::plan

@@ -23,7 +23,7 @@ std::optional<Problem> check_sizes(const Layout& layout) {
 int tp_domain(const cluster::NodeGroup& group) {
   // Without NVLink (PCIe cards) GPUs of one node still reach each other peer to peer: TP may
   // span the node, at PCIe speed (the cost model prices that).
-  return group.nvlink_domain > 1 ? group.nvlink_domain : group.gpus_per_node;
+  return group.nvlink_reach();
 }
 
 std::optional<Problem> check_tp_domain(const ValidationTarget& target, int tp) {
@@ -97,15 +97,20 @@ std::optional<Problem> check_batch(const TrainingShape& shape, int dp, int micro
   return std::nullopt;
 }
 
-std::optional<Problem> check_schedule(const model::ModelSpec& model, const Layout& layout, std::int64_t micro_batches) {
+std::optional<Problem> check_schedule(const model::ModelSpec& model, const ValidationTarget& target, const Layout& layout,
+                                      std::int64_t micro_batches) {
   if (layout.pp == 1 && layout.schedule != Schedule::one_f_one_b) {
     return problem(ProblemKind::schedule_needs_pipeline);
   }
   if (layout.schedule == Schedule::interleaved) {
-    // Megatron gives every virtual stage the same number of layers (the embedding and loss
-    // counted when asked: check_pipeline_split) and needs the micro-batches to be a multiple of PP.
+    // Megatron of 2024 gives every virtual stage the same number of layers (the embedding and
+    // loss counted when asked: check_pipeline_split); 2025's pipeline layouts take any split with
+    // at least one layer per virtual stage. The micro-batches must be a multiple of PP.
     const bool extras = layout.pp_embedding || layout.pp_loss;
-    if (layout.vpp < 2 || (!extras && model.layers % (static_cast<std::int64_t>(layout.pp) * layout.vpp) != 0)) {
+    const std::int64_t virtual_stages = static_cast<std::int64_t>(layout.pp) * layout.vpp;
+    const bool splits = extras || (target.software.uneven_virtual_stages ? model.layers >= virtual_stages
+                                                                         : model.layers % virtual_stages == 0);
+    if (layout.vpp < 2 || !splits) {
       return problem(ProblemKind::vpp_layers, layout.pp, layout.vpp);
     }
     if (micro_batches % layout.pp != 0) {
@@ -142,6 +147,20 @@ std::optional<Problem> check_pipeline_split(const model::ModelSpec& model, const
   return std::nullopt;
 }
 
+std::optional<Problem> check_software(const ValidationTarget& target, const Layout& layout) {
+  const auto& software = target.software;
+  if (layout.sp && layout.tp > 1 && !software.sequence_parallel) {
+    return problem(ProblemKind::software_lacks, static_cast<int>(SoftwareFeature::sequence_parallel));
+  }
+  if (layout.grad_compression == GradCompression::fp8 && !software.fp8_grad_compression) {
+    return problem(ProblemKind::software_lacks, static_cast<int>(SoftwareFeature::fp8_grad_compression));
+  }
+  if ((layout.schedule == Schedule::zb_h1 || layout.schedule == Schedule::dualpipe) && !software.zero_bubble_schedules) {
+    return problem(ProblemKind::software_lacks, static_cast<int>(SoftwareFeature::zero_bubble_schedule));
+  }
+  return std::nullopt;
+}
+
 std::vector<Problem> validate(const model::ModelSpec& model, const ValidationTarget& target, const Layout& layout,
                               const TrainingShape& shape) {
   if (const auto sizes = check_sizes(layout)) {
@@ -163,10 +182,11 @@ std::vector<Problem> validate(const model::ModelSpec& model, const ValidationTar
   add(check_sequence_parallel(model, layout.tp, layout.sp));
   add(check_batch(shape, layout.dp, layout.micro_batch));
   if (!check_pipeline_depth(model, layout.pp)) {
-    add(check_schedule(model, layout, micro_batches_per_step(layout, shape)));
+    add(check_schedule(model, target, layout, micro_batches_per_step(layout, shape)));
     add(check_pipeline_split(model, layout));
   }
   add(check_precision(target, layout.precision));
+  add(check_software(target, layout));
   return problems;
 }
 
@@ -195,6 +215,7 @@ std::string_view name(ProblemKind kind) {
   case ProblemKind::interleave_batches: return "interleaved_batches";
   case ProblemKind::dualpipe: return "dualpipe";
   case ProblemKind::fp8_unsupported: return "fp8_unsupported";
+  case ProblemKind::software_lacks: return "software_lacks";
   case ProblemKind::out_of_memory: return "out_of_memory";
   case ProblemKind::bound: return "bound";
   }
@@ -235,8 +256,12 @@ std::string describe_family(const Problem& problem, const ProblemContext& contex
     if (problem.b < 2) {
       return fmt::format("interleaved schedule with VPP={} (it needs VPP ≥ 2)", problem.b);
     }
-    return fmt::format("PP={} × VPP={}: the {} layers are not divisible by PP×VPP = {} (Megatron gives every virtual "
-                       "stage the same number of layers)",
+    if (context.target.software.uneven_virtual_stages) {
+      return fmt::format("PP={} × VPP={}: {} virtual stages for the {} layers (each needs at least one)", problem.a,
+                         problem.b, problem.a * problem.b, model.layers);
+    }
+    return fmt::format("PP={} × VPP={}: the {} layers are not divisible by PP×VPP = {} (Megatron of 2024 gives every "
+                       "virtual stage the same number of layers; --software modern takes uneven ones)",
                        problem.a, problem.b, model.layers, problem.a * problem.b);
   case ProblemKind::pp_split:
     if (problem.b < 2) {
@@ -254,6 +279,13 @@ std::string describe_family(const Problem& problem, const ProblemContext& contex
                        problem.a);
   case ProblemKind::fp8_unsupported:
     return "precision fp8 on a GPU without FP8 tensor cores (use precision=bf16)";
+  case ProblemKind::software_lacks: {
+    const char* what = problem.a == static_cast<int>(SoftwareFeature::sequence_parallel) ? "sequence parallelism"
+                       : problem.a == static_cast<int>(SoftwareFeature::fp8_grad_compression)
+                           ? "FP8 gradient compression (brix's collectives: --software brix)"
+                           : "zero-bubble schedules (ZB-H1, DualPipe: --software brix, deepseek-2024 or fsdp2-2025)";
+    return fmt::format("--software {} cannot run {}", context.target.software.name, what);
+  }
   case ProblemKind::bad_size:
     return "a parallel degree, the micro-batch or vpp below 1, or zero outside 0–3";
   case ProblemKind::out_of_memory:

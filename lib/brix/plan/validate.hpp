@@ -8,6 +8,7 @@
 #include <brix/cluster/cluster.hpp>
 #include <brix/model/model.hpp>
 #include <brix/plan/layout.hpp>
+#include <brix/plan/physics.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -37,10 +38,14 @@ enum class ProblemKind {
   interleave_batches,      ///< interleaved: micro-batches per step not a multiple of pp (a = pp, b = vpp)
   dualpipe,                ///< DualPipe: odd pp, or fewer than 2·pp micro-batches (a = pp)
   fp8_unsupported,         ///< fp8 on GPUs without FP8 tensor cores
+  software_lacks,          ///< the framework generation cannot run this (a = SoftwareFeature)
   // Found by costing, never by validate(): the search counts layouts under these too.
   out_of_memory, ///< a = excess GiB bucket (0, 4, 16, 64, 256)
   bound,         ///< cannot beat the top K (a = K)
 };
+
+/// What a framework generation may lack (ProblemKind::software_lacks).
+enum class SoftwareFeature { sequence_parallel, fp8_grad_compression, zero_bubble_schedule };
 
 /// One broken constraint with the numbers that say how (see ProblemKind for a and b).
 struct Problem {
@@ -55,6 +60,7 @@ struct ValidationTarget {
   int gpus = 0;          ///< the GPUs the layout must fill exactly
   int nvlink_domain = 8; ///< GPUs a TP group may span (the NVLink domain, else the GPUs per node)
   bool fp8 = true;       ///< every GPU has FP8 tensor cores
+  SoftwareProfile software; ///< what the framework can run
 };
 
 /// GPUs a TP group of `group` may span: its NVLink domain, or its node when it has no NVLink.
@@ -76,12 +82,14 @@ struct ValidationTarget {
 [[nodiscard]] std::optional<Problem> check_sequence_parallel(const model::ModelSpec& model, int tp, bool sp);
 [[nodiscard]] std::optional<Problem> check_batch(const TrainingShape& shape, int dp, int micro_batch);
 /// The pipeline schedule with `micro_batches` per step.
-[[nodiscard]] std::optional<Problem> check_schedule(const model::ModelSpec& model, const Layout& layout,
-                                                    std::int64_t micro_batches);
+[[nodiscard]] std::optional<Problem> check_schedule(const model::ModelSpec& model, const ValidationTarget& target,
+                                                    const Layout& layout, std::int64_t micro_batches);
 [[nodiscard]] std::optional<Problem> check_precision(const ValidationTarget& target, Precision precision);
 /// Megatron's --account-for-embedding/loss-in-pipeline-split: (layers + extras) divisible by
 /// pp·vpp (vpp 1 without interleaving), every stage keeping a decoder layer, and a pipeline.
 [[nodiscard]] std::optional<Problem> check_pipeline_split(const model::ModelSpec& model, const Layout& layout);
+/// Sequence parallelism, FP8 gradient compression and zero-bubble schedules where the framework has them.
+[[nodiscard]] std::optional<Problem> check_software(const ValidationTarget& target, const Layout& layout);
 
 /// Every problem of `layout`, in the order of the rules above; empty when it can run (memory
 /// aside). With a size below 1 nothing else is checked; the schedule is not checked when there
