@@ -34,7 +34,7 @@ expect_rc 0 "emit megatron"
 expect_out '^--account-for-embedding-in-pipeline-split'; expect_out '^--account-for-loss-in-pipeline-split'
 expect_out '^--num-layers-per-virtual-pipeline-stage 8'
 run "$BRIX" plan --model llama-3.1-405b --nodes 64 --gpu h100-sxm --global-batch 512 --seq-len 8192 \
-  --layout tp=8,pp=8,vpp=2,pp_embedding=0,pp_loss=0
+  --layout tp=8,pp=8,vpp=2,pp_embedding=0,pp_loss=0 --software megatron-core-2024
 expect_rc 1 "refused without the accounting"; expect_out 'not divisible by PP×VPP = 16'
 
 finish

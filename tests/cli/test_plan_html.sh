@@ -117,10 +117,11 @@ PY
 browser_dom "file://$work/timeline.svg" "$work/timeline.dom"
 checks=$((checks + 1)); grep -q 'class="segment bubble"' "$work/timeline.dom" || fail "the SVG timeline has no bubble block"
 
-# A schedule of each kind draws (interleaved, zero-bubble, DualPipe), and the SVG stays valid.
+# A schedule of each kind draws (interleaved, zero-bubble, DualPipe: brix's own schedules), and the SVG
+# stays valid.
 for schedule in interleaved,vpp=2 zb-h1,vpp=1 dualpipe,vpp=1; do
   run "$BRIX" plan --model gpt-175b --nodes 64 --gpu a100-sxm-80gb --global-batch 512 \
-    --layout "tp=8,pp=8,zero=1,recompute=full,mbs=1,cp=1,schedule=$schedule" --emit svg -o "$work/t.svg"
+    --layout "tp=8,pp=8,zero=1,recompute=full,mbs=1,cp=1,schedule=$schedule" --software brix --emit svg -o "$work/t.svg"
   expect_rc 0 "--emit svg with $schedule"
   run xmllint --noout "$work/t.svg"
   expect_rc 0 "$schedule SVG well-formed"
