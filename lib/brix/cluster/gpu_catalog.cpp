@@ -39,9 +39,20 @@ GpuSpec gpu(const char* id, const char* display, double memory_mib, double hbm_t
   return spec;
 }
 
+/// The catalog with FP4 peaks where the GPU has FP4 tensor cores: B200 9 PFLOP/s dense (NVIDIA
+/// DGX B200 datasheet: 144 PFLOP/s sparse FP4 for 8 GPUs, half of it dense).
+std::array<GpuSpec, 9> with_fp4(std::array<GpuSpec, 9> specs) {
+  for (auto& spec : specs) {
+    if (spec.id == "b200") {
+      spec.fp4_flops = 9000 * k_tflops;
+    }
+  }
+  return specs;
+}
+
 const std::array<GpuSpec, 9>& catalog() {
   // PCIe: gen4 x16 64 GB/s, gen5 x16 128 GB/s (bidirectional).
-  static const std::array<GpuSpec, 9> k_catalog{
+  static const std::array<GpuSpec, 9> k_catalog = with_fp4({
       gpu("a100-sxm-40gb", "A100 SXM 40GB", 40960, 1.555, 312, 0, 600, 1.0, 200, 64),
       gpu("a100-sxm-80gb", "A100 SXM 80GB", 81920, 2.039, 312, 0, 600, 1.0, 200, 64),
       gpu("h100-sxm", "H100 SXM 80GB", 81559, 3.35, 989, 1979, 900, 1.0, 400, 128),
@@ -51,7 +62,7 @@ const std::array<GpuSpec, 9>& catalog() {
       gpu("b200", "B200 (HGX) 180GB", 183359, 8.0, 2250, 4500, 1800, 1.0, 400, 128),
       gpu("l40s", "L40S PCIe 48GB", 46068, 0.864, 362, 733, 0, 0.5, 200, 64),
       gpu("mi300x", "MI300X 192GB", 196592, 5.3, 1307, 2615, 896, 1.0, 400, 128),
-  };
+  });
   return k_catalog;
 }
 

@@ -68,6 +68,10 @@ struct ModelSpec {
   std::optional<MlaSpec> mla;
   std::optional<MoeSpec> moe;
   std::int64_t mtp_layers = 0; ///< multi-token-prediction modules (DeepSeek-V3 nextn layers)
+  /// How the published checkpoint stores its linear weights: "bf16" (also fp16/fp32 configs),
+  /// "fp8" (quantization_config quant_method fp8, e.g. DeepSeek-V3/R1's 128×128 blocks) or "fp4"
+  /// (NVFP4/MXFP4 checkpoints). Serving plans default to it.
+  std::string checkpoint_weights = "bf16";
 
   /// Whether decoder layer `layer` (0-based) has a MoE MLP.
   [[nodiscard]] bool is_moe_layer(std::int64_t layer) const {
