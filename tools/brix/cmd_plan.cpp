@@ -1,7 +1,9 @@
 // brix plan: search layouts (default), the memory of one layout (--memory), model summaries
 // (--describe), the GPU catalog (--gpus), calibration against published runs (`calibrate`) and
 // the rebalancing of a running plan (--measured). Each is a library call returning a report.
+// --serve plans serving instead (plan_serve.cpp).
 #include "command.hpp"
+#include "plan_serve.hpp"
 
 #include <brix/cluster/gpu_catalog.hpp>
 #include <brix/plan/calibration.hpp>
@@ -10,6 +12,7 @@
 #include <brix/plan/plan_run.hpp>
 #include <brix/plan/rebalance_run.hpp>
 #include <brix/plan/summary_run.hpp>
+#include <brix/serve/emit_targets.hpp>
 #include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/print.hpp>
@@ -39,6 +42,8 @@ struct PlanOptions {
   std::string measured;  ///< --measured
   std::string plan_file; ///< --plan (with --measured)
   std::string calibrate_format;
+  bool calibrate_serve = false; ///< calibrate --serve
+  ServeCli serve;
 };
 
 /// --emit's text to stdout, or with -o atomically to a file.
@@ -142,7 +147,9 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
   auto* top = command->add_option("--top", request.top, "Plans to show")->default_str("5");
   auto* threads = command->add_option("--threads", request.threads, "Search threads")->default_str("1");
   auto* price = command->add_option("--price", request.price, "Price per GPU-hour: adds cost per 1T tokens");
-  auto* emit = command->add_option("--emit", request.emit, "Print the best plan as " + plan::emit_target_names(" | "));
+  auto* emit = command->add_option("--emit", request.emit,
+                                   "Print the best plan as " + plan::emit_target_names(" | ") + "; with --serve as " +
+                                       serve::emit_target_names(" | "));
   auto* output = command->add_option("-o,--output", options->output, "With --emit: write to this file (atomically)");
   auto* software = command->add_option("--software", request.software,
                                        "Framework generation: modern, megatron-2021, deepspeed-2021")
@@ -170,9 +177,11 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
   auto* memory = command->add_flag("--memory", options->memory,
                                    fmt::format("Per-stage memory of exactly one layout (--layout, default {})",
                                                plan::k_default_memory_layout));
+  add_serve_options(*command, options->serve);
   auto* calibrate = command->add_subcommand("calibrate", "Compare predictions with published runs");
   calibrate->add_option("file", options->calibrate_file,
-                        "Calibration file (default configs/calibration/megatron-2021.yaml)");
+                        "Calibration file (default configs/calibration/megatron-2021.yaml, with --serve serving.yaml)");
+  calibrate->add_flag("--serve", options->calibrate_serve, "Published serving results instead of training runs");
   add_format_option(*calibrate, options->calibrate_format);
 
   // Options that would be parsed but not used are refused instead.
@@ -206,13 +215,29 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
   output->needs(emit);
   add_format_option(*command, options->format);
   calibrate->callback([options, &context] {
+    if (options->calibrate_serve) {
+      run_serve_calibration(options->calibrate_file, options->calibrate_format);
+      context.exit_code = 0;
+      return;
+    }
     const auto format = util::parse_format(options->calibrate_format);
     const auto& file = options->calibrate_file;
     util::print(plan::run_calibration(file.empty() ? plan::default_calibration_file() : file), format);
     context.exit_code = 0;
   });
-  command->callback([options, calibrate, layout_option = layout, &context] {
+  const std::vector<CLI::Option*> training_only{seq_len, batch, threads, price, software, mtbf, restart, storage, lamb,
+                                                base_lr, base_batch, measured, plan_file, describe, gpus, memory};
+  command->callback([options, calibrate, training_only, precision, layout_option = layout, &context] {
     if (calibrate->parsed()) {
+      return;
+    }
+    check_serve_options(options->serve, training_only);
+    if (options->serve.serve) {
+      const auto& request = options->request;
+      context.exit_code = run_serve_plan(options->serve, {request.model, request.cluster, request.layout,
+                                                          layout_option->count() > 0,
+                                                          precision->count() > 0 ? request.precision : std::string(),
+                                                          request.top, request.emit, options->output, options->format});
       return;
     }
     const auto format = util::parse_format(options->format);

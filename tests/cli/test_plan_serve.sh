@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# brix plan --serve: the default job, JSON fields, --layout, bad input (one line, exit 2), every
+# --emit target (scripts pass bash -n, manifests parse as YAML), and calibrate --serve.
+source "$(dirname "$0")/lib.sh"
+
+# The default job: DeepSeek-R1 on the mixed example deployment, planned per node group.
+run "$BRIX" plan --serve
+expect_rc 0 "plan --serve"
+expect_out '^serving plan: deepseek-r1'
+expect_out 'example-deployment'
+expect_out 'ISL 1,024, OSL 1,024, 64 requests in flight \(the default workload'
+expect_out 'dgx-h100: 32 GPUs of H100 SXM 80GB, weights fp8 \(the checkpoint.s\)'
+expect_out 'a100-edr: 128 GPUs of A100 SXM 80GB, weights bf16 \(the checkpoint is FP8 but A100 SXM 80GB has no FP8'
+expect_out '^note: mixed cluster'
+expect_out 'Pareto front'
+expect_out '^best plan'
+expect_out 'decode step .* weights'
+expect_out 'memory per GPU: weights'
+expect_out 'searched dgx-h100'
+expect_out 'searched a100-edr'
+
+run "$BRIX" plan --serve --nodes 2 --gpu h200-sxm --isl 1024 --osl 1024 --concurrency 64 --tpot-ms 50 --format json
+expect_rc 0 "json"
+for field in layout gpus mode ttft_s tpot_s output_tokens_per_s input_tokens_per_s output_tokens_per_s_per_gpu \
+             tokens_per_s_per_user kv_bytes_per_token kv_cache_tokens max_concurrency memory_gib meets_slo; do
+  expect_out "\"$field\": "
+done
+expect_out '"pareto": \['
+expect_out '"weights": [0-9.]+,'
+expect_out '"kv_cache": [0-9.]+,'
+expect_out '"activations": [0-9.]+,'
+expect_out '"other": [0-9.]+,'
+expect_out '"mode": "(aggregated|disaggregated)"'
+# DeepSeek-R1's latent on every TP rank: 70,272 B per token in bf16.
+expect_out '"kv_bytes_per_token": 70272'
+
+run "$BRIX" plan --serve --nodes 2 --gpu h200-sxm --request-rate 2 --format yaml
+expect_rc 0 "yaml, open loop"; expect_out '^plans:'; expect_out 'request_rate: 2'
+
+run "$BRIX" plan --serve --nodes 4 --gpu h200-sxm --engine sglang --layout p.tp=8,p.ep=8,d.dp=16,d.ep=16 --top 3
+expect_rc 0 "disaggregated layout"; expect_out 'P/D'; expect_out 'KV transfer'
+
+# Bad input: one located line, exit 2.
+bad() {
+  local what=$1 pattern=$2
+  shift 2
+  run "$@"
+  expect_rc 2 "$what"; expect_one_line_err; expect_err "^brix: error: .*$pattern"
+}
+bad "training option" "--seq-len: a training option, not with --serve" "$BRIX" plan --serve --seq-len 4096
+bad "serving option" "--isl: a serving option" "$BRIX" plan --isl 100
+bad "unknown engine" "--engine: unknown engine 'vllmm'.*did you mean 'vllm'" "$BRIX" plan --serve --engine vllmm
+bad "unknown version" "--engine-version: sglang 0.3 is not in brix's engine table" "$BRIX" plan --serve --engine sglang --engine-version 0.3
+bad "no tiling" "a 12-GPU instance .* is neither a divisor of a 8-GPU node nor whole nodes" "$BRIX" plan --serve --nodes 2 --gpu h100-sxm --layout tp=4,dp=3,ep=12
+bad "heads" "tp=3 does not divide deepseek-r1's 128 attention heads" "$BRIX" plan --serve --layout tp=3
+bad "mixed keys" "mixes aggregated fields" "$BRIX" plan --serve --layout tp=8,d.tp=8
+bad "both loops" "--concurrency and --request-rate: give one" "$BRIX" plan --serve --concurrency 8 --request-rate 1
+bad "fp8 on A100" "weights=fp8 needs FP8 tensor cores" "$BRIX" plan --serve --nodes 2 --gpu a100-sxm-80gb --precision fp8
+bad "emit engine" "--emit sglang: plans are costed for --engine vllm" "$BRIX" plan --serve --emit sglang
+bad "emit target" "--emit: unknown serving target 'k8' .*did you mean 'k8s'" "$BRIX" plan --serve --emit k8
+bad "emit format" "--format: not with --emit" "$BRIX" plan --serve --emit slurm --format json
+
+# A layout that runs out of memory is a report, exit 1.
+run "$BRIX" plan --serve --nodes 1 --gpu h100-sxm --layout tp=8,ep=8
+expect_rc 1 "does not fit"; expect_out 'no serving layout fits'; expect_out 'weights do not fit'
+
+# Every emitter: shell output passes bash -n, manifests parse as YAML (multi-document).
+for engine in vllm sglang; do
+  run "$BRIX" plan --serve --nodes 2 --gpu h200-sxm --engine "$engine" --emit "$engine"
+  expect_rc 0 "emit $engine"; expect_out '^#!/usr/bin/env bash'; expect_out 'case "\$NODE_RANK" in'
+  printf '%s\n' "$out" > "$work/$engine.sh"
+  run bash -n "$work/$engine.sh"; expect_rc 0 "bash -n $engine"
+done
+run "$BRIX" plan --serve --nodes 1 --gpu h200-sxm --engine trtllm --emit trtllm
+expect_rc 0 "emit trtllm"; expect_out 'trtllm-serve'
+printf '%s\n' "$out" > "$work/trtllm.sh"; run bash -n "$work/trtllm.sh"; expect_rc 0 "bash -n trtllm"
+run "$BRIX" plan --serve --nodes 2 --gpu h200-sxm --emit slurm -o "$work/serve.sbatch"
+expect_rc 0 "emit slurm to a file"
+checks=$((checks + 1)); grep -qF '"$BRIX" launch --nproc-per-node 1' "$work/serve.sbatch" || fail "sbatch lacks brix launch"
+checks=$((checks + 1)); grep -q '^#SBATCH --nodes=' "$work/serve.sbatch" || fail "sbatch lacks --nodes"
+run bash -n "$work/serve.sbatch"; expect_rc 0 "bash -n sbatch"
+for target in k8s aibrix; do
+  layout=""
+  [ "$target" = aibrix ] && layout="--layout tp=8,pp=2,dp=1,ep=8"
+  # shellcheck disable=SC2086
+  run "$BRIX" plan --serve --nodes 2 --gpu h100-sxm $layout --emit "$target"
+  expect_rc 0 "emit $target"
+  printf '%s\n' "$out" > "$work/$target.yaml"
+  if command -v python3 >/dev/null && python3 -c 'import yaml' 2>/dev/null; then
+    run python3 -c 'import sys, yaml; docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]; print(len(docs), docs[0]["kind"])' "$work/$target.yaml"
+    expect_rc 0 "$target parses as YAML"
+  fi
+done
+# kubectl validates only against an API server with the LeaderWorkerSet CRD installed; without
+# one the unit tests check the manifests' fields (tests/unit/test_serve_emit.cpp).
+if command -v kubectl >/dev/null && kubectl get crd leaderworkersets.leaderworkerset.x-k8s.io >/dev/null 2>&1; then
+  run kubectl apply --dry-run=server -f "$work/k8s.yaml"
+  expect_rc 0 "kubectl server dry run"
+fi
+
+# Calibration against published serving results.
+run "$BRIX" plan calibrate --serve
+expect_rc 0 "calibrate --serve"
+expect_out '^fit set'; expect_out '^held-out set'; expect_out 'mean \|error\|'
+expect_out 'lmsys-2505-ep-prefill-1k-h100'; expect_out 'left out'
+run "$BRIX" plan calibrate --serve --format json
+expect_rc 0 "calibrate --serve json"; expect_out '"summary": \['; expect_out '"excluded": \['
+
+finish
