@@ -71,6 +71,29 @@ for engine in vllm sglang; do
   printf '%s\n' "$out" > "$work/$engine.sh"
   run bash -n "$work/$engine.sh"; expect_rc 0 "bash -n $engine"
 done
+# The scripts run: fake engines on PATH print what they were started with, so a line the shell
+# cannot execute (an `exec VAR=1 prog`, a bad quote) fails here, not on the cluster.
+mkdir -p "$work/fakebin"
+for program in vllm python3 trtllm-serve; do
+  printf '#!/bin/sh\necho "started: $(basename "$0") $*"\necho "env: VLLM_ALL2ALL_BACKEND=${VLLM_ALL2ALL_BACKEND:-} CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-}"\n' \
+    > "$work/fakebin/$program"
+  chmod +x "$work/fakebin/$program"
+done
+run "$BRIX" plan --serve --nodes 2 --gpu h200-sxm --layout tp=1,dp=16,ep=16 --emit vllm
+expect_rc 0 "emit vllm dp16 ep16"
+printf '%s\n' "$out" > "$work/vllm-ep.sh"
+run env PATH="$work/fakebin:$PATH" NODE_RANK=1 NODE_0=10.0.0.1 NODE_1=10.0.0.2 SOCKET_IFNAME=lo bash "$work/vllm-ep.sh"
+expect_rc 0 "vllm node 1 runs"
+expect_out '^started: vllm serve deepseek-ai/DeepSeek-R1 .*--data-parallel-size 16 .*--data-parallel-address 10.0.0.1 .*--data-parallel-start-rank 8 --headless$'
+expect_out '^env: VLLM_ALL2ALL_BACKEND=deepep_high_throughput'
+run "$BRIX" plan --serve --model llama-3.1-70b --nodes 1 --gpu h200-sxm --engine sglang --layout tp=4,instances=2 --emit sglang
+expect_rc 0 "emit sglang two instances on one node"
+printf '%s\n' "$out" > "$work/sglang-two.sh"
+run env PATH="$work/fakebin:$PATH" NODE_RANK=0 bash "$work/sglang-two.sh"
+expect_rc 0 "sglang node 0 runs both instances"
+expect_out 'CUDA_VISIBLE_DEVICES=0,1,2,3$'
+expect_out 'CUDA_VISIBLE_DEVICES=4,5,6,7$'
+expect_out '^started: python3 -m sglang.launch_server --model-path meta-llama/Llama-3.1-70B.* .*--tp-size 4 '
 run "$BRIX" plan --serve --nodes 1 --gpu h200-sxm --engine trtllm --emit trtllm
 expect_rc 0 "emit trtllm"; expect_out 'trtllm-serve'
 printf '%s\n' "$out" > "$work/trtllm.sh"; run bash -n "$work/trtllm.sh"; expect_rc 0 "bash -n trtllm"

@@ -91,7 +91,13 @@ std::map<int, std::vector<Process>> node_processes(const std::string& script) {
       continue;
     }
     Process process;
-    for (const auto& word : shell_words(command)) {
+    auto words = shell_words(command);
+    // A process with its own environment runs under env(1): `exec VAR=1 prog` is no command.
+    if (!words.empty() && words.front() == "env") {
+      words.erase(words.begin());
+      REQUIRE_MESSAGE((!words.empty() && words.front().find('=') != std::string::npos), "env without variables: " << command);
+    }
+    for (const auto& word : words) {
       const auto equals = word.find('=');
       if (process.argv.empty() && equals != std::string::npos && std::isupper(static_cast<unsigned char>(word[0])) != 0) {
         process.env[word.substr(0, equals)] = word.substr(equals + 1);

@@ -166,7 +166,7 @@ Deployment deploy(const ServeReport& report, const RankedPlan& ranked) {
     out.model_hint = fmt::format("the {} checkpoint of {} (a Hugging Face id or a local path){}",
                                  to_string(plan.layout.weights), report.model.name,
                                  plan.layout.weights == WeightPrecision::bf16 && report.model.checkpoint_weights == "fp8"
-                                     ? "; DeepSeek's inference/fp8_cast_bf16.py writes one from the FP8 release"
+                                     ? "; inference/fp8_cast_bf16.py of the DeepSeek-V3 repository writes one from the FP8 release"
                                      : "");
   }
   out.fabric = fabric_env(ranked.group->group);

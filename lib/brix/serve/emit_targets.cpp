@@ -38,7 +38,7 @@ Emitted write_engine(const ServeReport& report, Engine engine, std::string_view 
   out += "set -euo pipefail\n";
   out += model_line(deployment) + "\n";
   if (deployment.nodes > 1) {
-    out += fmt::format(": \"${{NODE_RANK:?set NODE_RANK to this node's rank, 0-{}}}\"\n", deployment.nodes - 1);
+    out += fmt::format(": \"${{NODE_RANK:?set NODE_RANK to the rank of this node, 0-{}}}\"\n", deployment.nodes - 1);
     for (const auto& variable : node_variables(deployment)) {
       out += fmt::format(": \"${{{0}:?set {0} to the address of node {1}}}\"\n", variable, variable.substr(5));
     }

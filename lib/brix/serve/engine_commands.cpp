@@ -308,6 +308,11 @@ std::string shell_word(std::string_view word) {
 
 std::string command_line(const Command& command) {
   std::vector<std::string> words;
+  // env(1) rather than bare assignments: `exec VAR=1 prog` makes the shell look for a program
+  // named "VAR=1".
+  if (!command.env.empty()) {
+    words.emplace_back("env");
+  }
   for (const auto& [name, value] : command.env) {
     words.push_back(name + "=" + shell_word(value));
   }

@@ -42,7 +42,8 @@ struct Command {
 /// `word` as one shell word: bare when safe, double-quoted when it expands a variable, else
 /// single-quoted.
 [[nodiscard]] std::string shell_word(std::string_view word);
-/// "ENV=1 prog --flag value" on one line (setup lines not included).
+/// "env ENV=1 prog --flag value" (or "prog --flag value") on one line, safe after `exec`
+/// (setup lines not included).
 [[nodiscard]] std::string command_line(const Command& command);
 
 } // namespace brix::serve

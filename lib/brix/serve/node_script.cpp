@@ -46,7 +46,9 @@ std::string model_line(const Deployment& deployment) {
   if (!deployment.model_id.empty()) {
     return fmt::format("MODEL=${{MODEL:-{}}}", deployment.model_id);
   }
-  return fmt::format(": \"${{MODEL:?set MODEL to {}}}\"", deployment.model_hint);
+  // The hint names the model, which may hold any character: quoted as one word, outside ${...}.
+  return fmt::format("if [ -z \"${{MODEL:-}}\" ]; then echo {} >&2; exit 2; fi",
+                     shell_word("set MODEL to " + deployment.model_hint));
 }
 
 std::string plan_comment(const Deployment& deployment) {
@@ -113,8 +115,9 @@ std::string node_script(const Deployment& deployment) {
     out += fmt::format("  {})\n", node);
     const bool several = processes.size() > 1;
     if (several) {
-      // The node's processes end together: when one exits, the EXIT trap stops the others.
-      out += "    trap 'kill $(jobs -p) 2>/dev/null' EXIT\n";
+      // The node's processes end together: when one exits, the EXIT trap stops the others and
+      // the script exits with the status of the one that ended.
+      out += "    trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n";
     }
     for (const auto& [what, command] : processes) {
       out += "    # " + what + "\n";
