@@ -396,3 +396,30 @@ TEST_CASE("serve emit: AIBrix RayClusterFleet for vLLM over Ray") {
   CHECK_THROWS_WITH_AS(emit(plan("sglang", "", 1, "h200-sxm", "tp=8,instances=1"), "aibrix"),
                        doctest::Contains("RayClusterFleet runs vLLM"), InputError);
 }
+
+TEST_CASE("serve emit: two-batch overlap only where the engine runs it, with DeepEP") {
+  SUBCASE("SGLang 0.5 inside one node: TBO brings --moe-a2a-backend deepep") {
+    const auto nodes = node_processes(emit(plan("sglang", "0.5", 1, "h200-sxm", "tp=8,ep=8,overlap=1"), "sglang"));
+    const auto& server = nodes.at(0).front();
+    CHECK(server.has("--enable-two-batch-overlap"));
+    CHECK(server.value("--moe-a2a-backend") == "deepep");
+  }
+  SUBCASE("SGLang 0.5 with EP smaller than the stage: no DeepEP, so no TBO") {
+    const auto report = plan("sglang", "0.5", 1, "h200-sxm", "tp=8,ep=4,etp=2,overlap=1");
+    CHECK_FALSE(best_plan(report, "test").plan->layout.overlap);
+    const auto nodes = node_processes(emit(report, "sglang"));
+    const auto& server = nodes.at(0).front();
+    CHECK_FALSE(server.has("--enable-two-batch-overlap"));
+    CHECK_FALSE(server.has("--moe-a2a-backend"));
+  }
+  SUBCASE("vLLM 0.11: DBO needs DP+EP; with it, the DeepEP backend even inside one node") {
+    const auto tp_nodes = node_processes(emit(plan("vllm", "0.11", 1, "h200-sxm", "tp=8,ep=8,overlap=1"), "vllm"));
+    const auto& tp_only = tp_nodes.at(0).front();
+    CHECK_FALSE(tp_only.has("--enable-dbo"));
+    CHECK(tp_only.env.count("VLLM_ALL2ALL_BACKEND") == 0);
+    const auto dp_nodes = node_processes(emit(plan("vllm", "0.11", 1, "h200-sxm", "tp=1,dp=8,ep=8,overlap=1"), "vllm"));
+    const auto& dp = dp_nodes.at(0).front();
+    CHECK(dp.has("--enable-dbo"));
+    CHECK(dp.env.at("VLLM_ALL2ALL_BACKEND") == "deepep_high_throughput");
+  }
+}

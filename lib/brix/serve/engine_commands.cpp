@@ -76,8 +76,10 @@ Command vllm_command(const Deployment& deployment, const InstancePlacement& inst
   Command command;
   sub_node_env(instance, deployment.group->group.gpus_per_node, command);
   const bool spans = instance.nodes > 1;
-  if (shape.ep > 1 && spans) {
-    // DeepEP all-to-all across nodes: low-latency kernels for decode, high-throughput otherwise.
+  const bool overlap = runs_overlap(engine, shape, layout.overlap);
+  if (shape.ep > 1 && (spans || overlap)) {
+    // DeepEP all-to-all across nodes (and under DBO, which yields inside its kernels):
+    // low-latency kernels for decode, high-throughput otherwise.
     command.env.emplace_back("VLLM_ALL2ALL_BACKEND",
                              instance.role == Role::decode ? "deepep_low_latency" : "deepep_high_throughput");
   }
@@ -112,7 +114,7 @@ Command vllm_command(const Deployment& deployment, const InstancePlacement& inst
   if (layout.mtp > 0) {
     args.add("--speculative-config", fmt::format(R"({{"method":"deepseek_mtp","num_speculative_tokens":{}}})", layout.mtp));
   }
-  if (layout.overlap && shape.ep > 1 && !engine.overlap_flag.empty()) {
+  if (overlap && !engine.overlap_flag.empty()) {
     args.words(engine.overlap_flag);
   }
   if (instance.role != Role::both) {
@@ -158,17 +160,19 @@ Command sglang_command(const Deployment& deployment, const InstancePlacement& in
   if (shape.pp > 1) {
     args.add("--pp-size", shape.pp);
   }
+  const bool overlap = runs_overlap(engine, shape, layout.overlap);
   if (shape.ep > 1) {
     if (engine.ep_partial) {
       args.add(engine.ep_flag, shape.ep);
     } else {
       args.words(engine.ep_flag); // EP over every GPU of the stage
     }
-    if (shape.ep == shape.stage_gpus() && instance.nodes > 1) {
+    // DeepEP across nodes, and always under two-batch overlap (SGLang refuses TBO without it).
+    if (shape.ep == shape.stage_gpus() && (instance.nodes > 1 || overlap)) {
       args.words(engine.deepep_flag);
     }
   }
-  if (layout.overlap && shape.ep > 1 && !engine.overlap_flag.empty()) {
+  if (overlap && !engine.overlap_flag.empty()) {
     args.words(engine.overlap_flag);
   }
   args.add("--mem-fraction-static", fraction(role.pool.memory.memory_fraction));

@@ -41,6 +41,7 @@ EngineVersion vllm_0_11() {
   row.multi_node = MultiNode::native;
   row.disaggregation = true;
   row.overlap = true;
+  row.overlap_needs_dp = true;
   row.overlap_flag = "--enable-dbo";
   row.router = "vllm-router --vllm-pd-disaggregation";
   row.image = "vllm/vllm-openai:v0.11.0";
@@ -151,6 +152,11 @@ Engine parse_engine(std::string_view text) {
 }
 
 std::span<const EngineVersion> engine_versions() { return table(); }
+
+bool runs_overlap(const EngineVersion& engine, const InstanceShape& shape, bool requested) {
+  return requested && engine.overlap && shape.ep > 1 && shape.ep == shape.stage_gpus() &&
+         (!engine.overlap_needs_dp || shape.dp > 1);
+}
 
 const EngineVersion& find_engine_version(Engine engine, std::string_view version) {
   std::vector<std::string> known;

@@ -5,6 +5,8 @@
 // change between versions; everything that emits a command reads them from this table, and a
 // unit test per row parses an emitted command back (tests/unit/test_serve_emit.cpp).
 
+#include <brix/serve/layout.hpp>
+
 #include <cstdint>
 #include <span>
 #include <string>
@@ -48,6 +50,7 @@ struct EngineVersion {
   bool pipeline = false;          ///< pp > 1
   bool disaggregation = false;    ///< prefill and decode instances with KV transfer
   bool overlap = false;           ///< two-batch overlap of MoE all-to-all with compute
+  bool overlap_needs_dp = false;  ///< vLLM: DBO targets DP+EP deployments only
   bool mtp = false;               ///< MTP speculative decoding (DeepSeek NextN)
 
   // Memory.
@@ -67,6 +70,12 @@ struct EngineVersion {
   bool kv_fraction_in_config = false;  ///< TRT-LLM 1.3: kv_cache_config.free_gpu_memory_fraction, no flag
   std::string_view router;             ///< the P/D router command, up to its prefill/decode arguments
 };
+
+/// Whether an instance of `shape` runs two-batch overlap when the plan asks for it. Both engines
+/// overlap through DeepEP's all-to-all, which runs EP over every GPU of a stage: SGLang refuses
+/// --enable-two-batch-overlap with moe_a2a_backend none, vLLM's DBO yields inside the modular
+/// all-to-all kernels and targets DP+EP deployments.
+[[nodiscard]] bool runs_overlap(const EngineVersion& engine, const InstanceShape& shape, bool requested);
 
 /// Every row, engines in order, oldest version first.
 [[nodiscard]] std::span<const EngineVersion> engine_versions();

@@ -67,7 +67,8 @@ std::string_view to_string(Limit limit) {
 }
 
 StepContext step_context(const RoleContext& context, const InstanceShape& shape) {
-  return {context.model, context.device, shape, context.weights, context.kv, context.overlap};
+  const bool overlap = context.engine != nullptr ? runs_overlap(*context.engine, shape, context.overlap) : context.overlap;
+  return {context.model, context.device, shape, context.weights, context.kv, overlap};
 }
 
 RoleEstimate cost_role(const RoleContext& context, const RolePlan& plan, const Workload& workload,

@@ -249,7 +249,7 @@ void search_aggregated(const SearchRequest& request, const RoleContext& context,
       plan.layout.weights = request.weights;
       plan.layout.kv = request.kv;
       plan.layout.mtp = request.mtp;
-      plan.layout.overlap = context.overlap && sized.shape.ep > 1;
+      plan.layout.overlap = runs_overlap(*request.engine, sized.shape, context.overlap);
       plan.both = sized.role;
       plan.both.plan.instances = instances;
       RoleContext own = context;
@@ -387,7 +387,8 @@ void search_disaggregated(const SearchRequest& request, const RoleContext& conte
         plan.layout.weights = request.weights;
         plan.layout.kv = request.kv;
         plan.layout.mtp = request.mtp;
-        plan.layout.overlap = context.overlap && (prefill->shape.ep > 1 || option.sized->shape.ep > 1);
+        plan.layout.overlap = runs_overlap(*request.engine, prefill->shape, context.overlap) ||
+                              runs_overlap(*request.engine, option.sized->shape, context.overlap);
         plan.prefill = prefill->role;
         plan.prefill.plan.instances = instances;
         plan.decode = option.sized->role;
