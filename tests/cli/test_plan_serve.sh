@@ -71,29 +71,52 @@ for engine in vllm sglang; do
   printf '%s\n' "$out" > "$work/$engine.sh"
   run bash -n "$work/$engine.sh"; expect_rc 0 "bash -n $engine"
 done
-# The scripts run: fake engines on PATH print what they were started with, so a line the shell
-# cannot execute (an `exec VAR=1 prog`, a bad quote) fails here, not on the cluster.
+# The scripts run: fake engines on PATH log what they were started with, so a line the shell
+# cannot execute (an `exec VAR=1 prog`, a bad quote) fails here, not on the cluster. Each fake
+# stays up until FAKE_EXPECT processes have started (a node's processes end together).
 mkdir -p "$work/fakebin"
 for program in vllm python3 trtllm-serve; do
-  printf '#!/bin/sh\necho "started: $(basename "$0") $*"\necho "env: VLLM_ALL2ALL_BACKEND=${VLLM_ALL2ALL_BACKEND:-} CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-}"\n' \
-    > "$work/fakebin/$program"
+  cat > "$work/fakebin/$program" <<'FAKE'
+#!/bin/sh
+printf 'started: %s %s\nenv: VLLM_ALL2ALL_BACKEND=%s CUDA_VISIBLE_DEVICES=%s\n' "$(basename "$0")" "$*" \
+  "${VLLM_ALL2ALL_BACKEND:-}" "${CUDA_VISIBLE_DEVICES:-}" >> "$FAKE_LOG"
+tries=0
+while [ "$(grep -c '^started:' "$FAKE_LOG")" -lt "${FAKE_EXPECT:-1}" ] && [ $tries -lt 300 ]; do
+  sleep 0.1; tries=$((tries + 1))
+done
+FAKE
   chmod +x "$work/fakebin/$program"
 done
+run_node() { # run_node EXPECTED SCRIPT VAR=VALUE...: runs one node of SCRIPT; out = the fakes' log
+  local expected=$1 script=$2
+  shift 2
+  : > "$work/fake.log"
+  run env PATH="$work/fakebin:$PATH" FAKE_LOG="$work/fake.log" FAKE_EXPECT="$expected" "$@" bash "$script"
+  out=$(cat "$work/fake.log")
+}
 run "$BRIX" plan --serve --nodes 2 --gpu h200-sxm --layout tp=1,dp=16,ep=16 --emit vllm
 expect_rc 0 "emit vllm dp16 ep16"
 printf '%s\n' "$out" > "$work/vllm-ep.sh"
-run env PATH="$work/fakebin:$PATH" NODE_RANK=1 NODE_0=10.0.0.1 NODE_1=10.0.0.2 SOCKET_IFNAME=lo bash "$work/vllm-ep.sh"
+run_node 1 "$work/vllm-ep.sh" NODE_RANK=1 NODE_0=10.0.0.1 NODE_1=10.0.0.2 SOCKET_IFNAME=lo
 expect_rc 0 "vllm node 1 runs"
 expect_out '^started: vllm serve deepseek-ai/DeepSeek-R1 .*--data-parallel-size 16 .*--data-parallel-address 10.0.0.1 .*--data-parallel-start-rank 8 --headless$'
 expect_out '^env: VLLM_ALL2ALL_BACKEND=deepep_high_throughput'
 run "$BRIX" plan --serve --model llama-3.1-70b --nodes 1 --gpu h200-sxm --engine sglang --layout tp=4,instances=2 --emit sglang
 expect_rc 0 "emit sglang two instances on one node"
 printf '%s\n' "$out" > "$work/sglang-two.sh"
-run env PATH="$work/fakebin:$PATH" NODE_RANK=0 bash "$work/sglang-two.sh"
+run_node 2 "$work/sglang-two.sh" NODE_RANK=0
 expect_rc 0 "sglang node 0 runs both instances"
 expect_out 'CUDA_VISIBLE_DEVICES=0,1,2,3$'
 expect_out 'CUDA_VISIBLE_DEVICES=4,5,6,7$'
 expect_out '^started: python3 -m sglang.launch_server --model-path meta-llama/Llama-3.1-70B.* .*--tp-size 4 '
+run "$BRIX" plan --serve --nodes 3 --gpu h200-sxm --layout p.tp=8,p.ep=8,p.instances=1,d.dp=16,d.ep=16,d.instances=1 --emit vllm
+expect_rc 0 "emit vllm P/D"
+printf '%s\n' "$out" > "$work/vllm-pd.sh"
+cp "$work/fakebin/vllm" "$work/fakebin/vllm-router"
+run_node 2 "$work/vllm-pd.sh" NODE_RANK=0 NODE_0=10.0.0.1 NODE_1=10.0.0.2 NODE_2=10.0.0.3 SOCKET_IFNAME=lo
+expect_rc 0 "vllm P/D node 0 runs prefill and router"
+expect_out '^started: vllm serve .*--kv-transfer-config \{"kv_connector":"NixlConnector","kv_role":"kv_both"\}'
+expect_out '^started: vllm-router --vllm-pd-disaggregation --prefill http://10.0.0.1:8000 --decode http://10.0.0.2:8000 '
 run "$BRIX" plan --serve --nodes 1 --gpu h200-sxm --engine trtllm --emit trtllm
 expect_rc 0 "emit trtllm"; expect_out 'trtllm-serve'
 printf '%s\n' "$out" > "$work/trtllm.sh"; run bash -n "$work/trtllm.sh"; expect_rc 0 "bash -n trtllm"

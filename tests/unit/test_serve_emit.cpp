@@ -423,3 +423,24 @@ TEST_CASE("serve emit: two-batch overlap only where the engine runs it, with Dee
     CHECK(dp.env.at("VLLM_ALL2ALL_BACKEND") == "deepep_high_throughput");
   }
 }
+
+TEST_CASE("serve emit: vLLM P/D tells NIXL the address other nodes reach each node at") {
+  const auto report = plan("vllm", "0.11", 3, "h200-sxm", "p.tp=8,p.ep=8,p.instances=1,d.dp=16,d.ep=16,d.instances=1");
+  const auto nodes = node_processes(emit(report, "vllm"));
+  REQUIRE(nodes.size() == 3);
+  CHECK(nodes.at(0).front().value("--kv-transfer-config").find("NixlConnector") != std::string::npos);
+  CHECK(nodes.at(0).front().env.at("VLLM_NIXL_SIDE_CHANNEL_HOST") == "$NODE_0");
+  CHECK(nodes.at(1).front().env.at("VLLM_NIXL_SIDE_CHANNEL_HOST") == "$NODE_1");
+  CHECK(nodes.at(2).front().env.at("VLLM_NIXL_SIDE_CHANNEL_HOST") == "$NODE_2");
+  // In Kubernetes it is the pod's own IP, from the downward API.
+  const auto documents = YAML::LoadAll(emit(report, "k8s"));
+  const auto container = documents[0]["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]["containers"][0];
+  CHECK(container["args"][0].as<std::string>().find("VLLM_NIXL_SIDE_CHANNEL_HOST=\"$POD_IP\"") != std::string::npos);
+  bool pod_ip = false;
+  for (const auto& variable : container["env"]) {
+    if (variable["name"].as<std::string>() == "POD_IP") {
+      pod_ip = variable["valueFrom"]["fieldRef"]["fieldPath"].as<std::string>() == "status.podIP";
+    }
+  }
+  CHECK(pod_ip);
+}

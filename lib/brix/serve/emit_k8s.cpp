@@ -38,6 +38,8 @@ std::string lws_name(const Deployment& deployment, Role role) {
 
 Json env_list(const Deployment& deployment) {
   Json env = Json::array();
+  // The pod's own address, for engines that tell other pods where to reach them (NIXL).
+  env.push_back({{"name", "POD_IP"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "status.podIP"}}}}}});
   env.push_back({{"name", "MODEL"}, {"value", deployment.model_id.empty() ? std::string("SET-ME") : deployment.model_id}});
   if (deployment.fabric.rdma()) {
     env.push_back({{"name", "NCCL_IB_HCA"}, {"value", deployment.fabric.nccl_ib_hca()}});
@@ -101,14 +103,14 @@ Json leader_worker_set(const Deployment& deployment, Role role, const InstancePl
   instance.first_gpu = 0;
   instance.port = deployment.engine->port;
   const Json labels = {{"app.kubernetes.io/name", name}, {"app.kubernetes.io/part-of", "brix-serve"}};
-  const NodeRef leader{"$LWS_LEADER_ADDRESS", 0, {}};
+  const NodeRef leader{"$LWS_LEADER_ADDRESS", 0, {}, "$POD_IP"};
   const auto leader_pod = pod_template(
       container(deployment, pod_script(engine_command(deployment, instance, leader)), instance.gpus_per_node, true,
                 instance.port),
       labels);
   Json template_spec = {{"size", instance.nodes}, {"restartPolicy", "RecreateGroupOnPodRestart"}};
   if (instance.nodes > 1) {
-    const NodeRef worker{"$LWS_LEADER_ADDRESS", std::nullopt, "LWS_WORKER_INDEX"};
+    const NodeRef worker{"$LWS_LEADER_ADDRESS", std::nullopt, "LWS_WORKER_INDEX", "$POD_IP"};
     template_spec["leaderTemplate"] = leader_pod;
     template_spec["workerTemplate"] = pod_template(
         container(deployment, pod_script(engine_command(deployment, instance, worker)), instance.gpus_per_node, false,

@@ -119,6 +119,10 @@ Command vllm_command(const Deployment& deployment, const InstancePlacement& inst
   }
   if (instance.role != Role::both) {
     args.add("--kv-transfer-config", R"({"kv_connector":"NixlConnector","kv_role":"kv_both"})");
+    // NIXL's handshake listens on localhost unless told the address the other nodes reach.
+    if (!node.self.empty()) {
+      command.env.emplace_back("VLLM_NIXL_SIDE_CHANNEL_HOST", node.self);
+    }
   }
   if (spans) {
     if (shape.dp > 1) {

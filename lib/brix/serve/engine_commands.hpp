@@ -18,6 +18,7 @@ struct NodeRef {
   std::string leader;        ///< shell expression of the leader's address: "$NODE_4", "$LWS_LEADER_ADDRESS"
   std::optional<int> rank;   ///< the node's rank within its instance, when known
   std::string rank_variable; ///< else the variable holding it, "LWS_WORKER_INDEX"
+  std::string self;          ///< shell expression of this node's own address: "$NODE_5", "$POD_IP"
   [[nodiscard]] bool leader_node() const { return rank && *rank == 0; }
   /// "3", or "$LWS_WORKER_INDEX".
   [[nodiscard]] std::string rank_text() const;

@@ -105,7 +105,8 @@ std::string node_script(const Deployment& deployment) {
       if (node < instance.first_node || node >= instance.first_node + instance.nodes) {
         continue;
       }
-      const NodeRef ref{"$" + node_variable(instance.first_node), node - instance.first_node, {}};
+      const NodeRef ref{"$" + node_variable(instance.first_node), node - instance.first_node, {},
+                        "$" + node_variable(node)};
       processes.emplace_back(describe(instance, node), engine_command(deployment, instance, ref));
     }
     if (node == deployment.router_node) {
