@@ -9,6 +9,7 @@
 
 #include <doctest/doctest.h>
 
+#include <set>
 #include <string>
 
 using namespace brix;
@@ -221,4 +222,21 @@ TEST_CASE("serve run: the default job plans DeepSeek-R1 on the mixed example dep
   CHECK(report.notes.front().find("mixed cluster") != std::string::npos);
   CHECK(exit_code(report) == 0);
   CHECK_FALSE(ranked_plans(report).empty());
+}
+
+TEST_CASE("serve search: no plan is listed twice") {
+  ServeRequest request;
+  request.cluster.nodes = 4;
+  request.cluster.gpu = "h200-sxm";
+  request.engine = "sglang";
+  request.layout = "p.tp=8,p.ep=8,d.dp=16,d.ep=16";
+  request.top = 10;
+  const auto report = run_serve(request);
+  std::set<std::string> seen;
+  for (const auto& group : report.groups) {
+    for (const auto& plan : group.result.plans) {
+      CHECK_MESSAGE(seen.insert(to_string(plan.layout)).second, "listed twice: " << to_string(plan.layout));
+    }
+  }
+  CHECK(seen.size() >= 2);
 }

@@ -319,7 +319,13 @@ std::vector<DecodeOption> decode_options(const SearchRequest& request, const Rol
   }
   std::stable_sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.per_gpu > b.per_gpu; });
   for (std::size_t i = 0; i < std::min(k_decode_by_rate, all.size()); ++i) {
-    keep.push_back(all[i]);
+    // The best per GPU is often on the front already: one option, one plan.
+    const bool kept = std::any_of(keep.begin(), keep.end(), [&](const DecodeOption& other) {
+      return other.sized == all[i].sized && other.instances == all[i].instances;
+    });
+    if (!kept) {
+      keep.push_back(all[i]);
+    }
   }
   return keep;
 }

@@ -63,7 +63,9 @@ std::string breakdown(const StepCost& cost) {
       parts.push_back(fmt::format("{} {} ({})", name, ms(seconds), share(seconds, cost.seconds)));
     }
   };
-  add("weights", cost.weights_s);
+  // Memory-bound projections and MLPs: weights, and at large token counts over thin expert
+  // slices mostly the activations they read and write.
+  add("HBM weights+activations", cost.weights_s);
   add("KV cache", cost.kv_s);
   add("GEMM", cost.gemm_s);
   add("attention", cost.attention_s);
@@ -175,6 +177,9 @@ std::string to_text(const ServeReport& report, const util::Style& style) {
                      std::string(to_string(performance.limit))});
     }
     out += table.render();
+    out += moe ? "layout: tp attention tensor parallel per DP rank, dp attention data-parallel ranks, ep × etp the "
+                 "experts' parallel × tensor-parallel split (= tp × dp), ×N instances; P/D rows give prefill | decode\n"
+               : "layout: tp tensor parallel, pp pipeline stages, ×N instances; P/D rows give prefill | decode\n";
     const auto front = pareto_front(report);
     if (!front.empty()) {
       out += "\nPareto front (tokens/s per user against output tokens/s per GPU):\n";
@@ -196,6 +201,15 @@ std::string to_text(const ServeReport& report, const util::Style& style) {
                        best.layout.mode == Mode::disaggregated ? fmt::format(", KV transfer {}", ms(performance.kv_transfer_s))
                                                                 : std::string(),
                        ms(performance.tpot_s), to_string(performance.limit));
+    const int used = best.layout.gpus();
+    const int available = ranked.front().group->group.gpus();
+    if (used < available) {
+      // Ranking by tokens/s per GPU leaves GPUs idle when the load is too small to keep more busy;
+      // say so instead of letting the user wonder why --nodes was not used.
+      out += fmt::format("  uses {} of the group's {} GPUs: plans on more of them deliver fewer tokens/s per GPU at this "
+                         "load (the Pareto front shows what they give per user; --layout instances=N fixes the count)\n",
+                         used, available);
+    }
     if (best.layout.mode == Mode::aggregated) {
       out += role_details("", best.both, workload, *report.engine, true, true);
     } else {

@@ -18,7 +18,7 @@ namespace brix::serve {
 /// bounds it; collectives only where they are not hidden).
 struct StepCost {
   double seconds = 0;
-  double weights_s = 0;     ///< streaming weights from HBM
+  double weights_s = 0;     ///< memory-bound projections/MLPs: weights and their activations from HBM
   double kv_s = 0;          ///< reading the KV cache
   double gemm_s = 0;        ///< compute-bound GEMMs (projections, MLPs, experts)
   double attention_s = 0;   ///< attention arithmetic
