@@ -444,3 +444,12 @@ TEST_CASE("serve emit: vLLM P/D tells NIXL the address other nodes reach each no
   }
   CHECK(pod_ip);
 }
+
+TEST_CASE("serve emit: LeaderWorkerSet pods take the node count and rank from LWS") {
+  const auto documents = YAML::LoadAll(emit(plan("sglang", "0.5", 2, "h200-sxm", "tp=16,ep=16,instances=1"), "k8s"));
+  const auto templates = documents[0]["spec"]["leaderWorkerTemplate"];
+  CHECK(templates["size"].as<int>() == 2);
+  const auto worker = templates["workerTemplate"]["spec"]["containers"][0]["args"][0].as<std::string>();
+  CHECK(worker.find("--nnodes \"$LWS_GROUP_SIZE\" --node-rank \"$LWS_WORKER_INDEX\"") != std::string::npos);
+  CHECK(worker.find("--dist-init-addr \"$LWS_LEADER_ADDRESS:5000\"") != std::string::npos);
+}

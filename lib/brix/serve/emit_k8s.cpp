@@ -103,14 +103,14 @@ Json leader_worker_set(const Deployment& deployment, Role role, const InstancePl
   instance.first_gpu = 0;
   instance.port = deployment.engine->port;
   const Json labels = {{"app.kubernetes.io/name", name}, {"app.kubernetes.io/part-of", "brix-serve"}};
-  const NodeRef leader{"$LWS_LEADER_ADDRESS", 0, {}, "$POD_IP"};
+  const NodeRef leader{"$LWS_LEADER_ADDRESS", 0, {}, "$POD_IP", "LWS_GROUP_SIZE"};
   const auto leader_pod = pod_template(
       container(deployment, pod_script(engine_command(deployment, instance, leader)), instance.gpus_per_node, true,
                 instance.port),
       labels);
   Json template_spec = {{"size", instance.nodes}, {"restartPolicy", "RecreateGroupOnPodRestart"}};
   if (instance.nodes > 1) {
-    const NodeRef worker{"$LWS_LEADER_ADDRESS", std::nullopt, "LWS_WORKER_INDEX", "$POD_IP"};
+    const NodeRef worker{"$LWS_LEADER_ADDRESS", std::nullopt, "LWS_WORKER_INDEX", "$POD_IP", "LWS_GROUP_SIZE"};
     template_spec["leaderTemplate"] = leader_pod;
     template_spec["workerTemplate"] = pod_template(
         container(deployment, pod_script(engine_command(deployment, instance, worker)), instance.gpus_per_node, false,

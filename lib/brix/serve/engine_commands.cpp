@@ -136,7 +136,7 @@ Command vllm_command(const Deployment& deployment, const InstancePlacement& inst
     } else if (ray) {
       args.add("--distributed-executor-backend", "ray");
     } else {
-      args.add("--nnodes", instance.nodes).add("--node-rank", node.rank_text());
+      args.add("--nnodes", node.nodes_text(instance.nodes)).add("--node-rank", node.rank_text());
       args.add("--master-addr", node.leader).add("--master-port", k_vllm_master_port);
       if (!node.leader_node()) {
         args.add("--headless");
@@ -197,7 +197,7 @@ Command sglang_command(const Deployment& deployment, const InstancePlacement& in
     }
   }
   if (instance.nodes > 1) {
-    args.add("--nnodes", instance.nodes).add("--node-rank", node.rank_text());
+    args.add("--nnodes", node.nodes_text(instance.nodes)).add("--node-rank", node.rank_text());
     args.add("--dist-init-addr", fmt::format("{}:{}", node.leader, k_sglang_dist_port));
   }
   command.argv = args.take();
@@ -260,6 +260,10 @@ bool safe_char(char c) {
 } // namespace
 
 std::string NodeRef::rank_text() const { return rank ? std::to_string(*rank) : "$" + rank_variable; }
+
+std::string NodeRef::nodes_text(int nodes) const {
+  return nodes_variable.empty() ? std::to_string(nodes) : "$" + nodes_variable;
+}
 
 std::string NodeRef::rank_times(int factor) const {
   return rank ? std::to_string(*rank * factor) : fmt::format("$(({} * {}))", rank_variable, factor);

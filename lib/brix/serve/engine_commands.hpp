@@ -19,11 +19,14 @@ struct NodeRef {
   std::optional<int> rank;   ///< the node's rank within its instance, when known
   std::string rank_variable; ///< else the variable holding it, "LWS_WORKER_INDEX"
   std::string self;          ///< shell expression of this node's own address: "$NODE_5", "$POD_IP"
+  std::string nodes_variable; ///< the variable holding the instance's node count ("LWS_GROUP_SIZE"), if any
   [[nodiscard]] bool leader_node() const { return rank && *rank == 0; }
   /// "3", or "$LWS_WORKER_INDEX".
   [[nodiscard]] std::string rank_text() const;
   /// rank × factor: "24", or "$((LWS_WORKER_INDEX * 8))".
   [[nodiscard]] std::string rank_times(int factor) const;
+  /// "2", or "$LWS_GROUP_SIZE" where the orchestrator says it.
+  [[nodiscard]] std::string nodes_text(int nodes) const;
 };
 
 struct Command {
