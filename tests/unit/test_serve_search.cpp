@@ -47,7 +47,7 @@ TEST_CASE("serve::parse_layout_query") {
   CHECK_THROWS_WITH_AS((void)parse_layout_query("tpp=8"), doctest::Contains("did you mean 'tp'"), InputError);
   CHECK_THROWS_WITH_AS((void)parse_layout_query("tp=8,d.tp=8"), doctest::Contains("mixes aggregated fields"), InputError);
   CHECK_THROWS_WITH_AS((void)parse_layout_query("tp=0"), doctest::Contains("tp=0 is not valid"), InputError);
-  CHECK_THROWS_WITH_AS((void)parse_layout_query("weights=int4"), doctest::Contains("expected bf16, fp8 or fp4"), InputError);
+  CHECK_THROWS_WITH_AS((void)parse_layout_query("weights=int4"), doctest::Contains("expected one of bf16, fp8, fp4"), InputError);
   ServeLayout layout;
   layout.mode = Mode::disaggregated;
   layout.prefill = {{8, 1, 1, 8, 1}, 2};

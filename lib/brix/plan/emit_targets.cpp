@@ -5,6 +5,7 @@
 #include <brix/plan/emit.hpp>
 #include <brix/plan/plan_file.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/named.hpp>
 #include <brix/util/strings.hpp>
 
 #include <fmt/format.h>
@@ -90,27 +91,14 @@ constexpr EmitTarget k_targets[] = {
     {"json", "the best plan's JSON", write_plan_json},
 };
 
-std::vector<std::string> target_names() {
-  std::vector<std::string> names;
-  for (const auto& target : k_targets) {
-    names.emplace_back(target.name);
-  }
-  return names;
-}
+std::vector<std::string> target_names() { return util::names_of<EmitTarget>(k_targets); }
 
 } // namespace
 
 std::span<const EmitTarget> emit_targets() { return k_targets; }
 
 const EmitTarget& find_emit_target(std::string_view name) {
-  for (const auto& target : k_targets) {
-    if (target.name == name) {
-      return target;
-    }
-  }
-  const auto names = target_names();
-  throw InputError(fmt::format("--emit: unknown target '{}'{} (expected {})", name, util::did_you_mean(name, names),
-                               util::join_or(names)));
+  return util::find_named<EmitTarget>(k_targets, name, "--emit", "target");
 }
 
 std::string emit_target_names(std::string_view separator) { return fmt::format("{}", fmt::join(target_names(), separator)); }

@@ -2,6 +2,7 @@
 #include <brix/serve/layout.hpp>
 
 #include <brix/util/error.hpp>
+#include <brix/util/named.hpp>
 #include <brix/util/strings.hpp>
 
 #include <array>
@@ -13,19 +14,7 @@ namespace {
 
 constexpr std::string_view k_what = "--layout";
 
-template <typename Enum, std::size_t N>
-Enum parse_choice(std::string_view text, std::string_view option, std::string_view key,
-                  const std::array<std::pair<std::string_view, Enum>, N>& options) {
-  std::vector<std::string> names;
-  for (const auto& [name, value] : options) {
-    if (name == text) {
-      return value;
-    }
-    names.emplace_back(name);
-  }
-  throw InputError(fmt::format("{}: unknown {} '{}'{} (expected {})", option, key, text,
-                               util::did_you_mean(text, names), util::join_or(names)));
-}
+using util::parse_choice;
 
 constexpr std::array<std::pair<std::string_view, WeightPrecision>, 3> k_weight_names{
     {{"bf16", WeightPrecision::bf16}, {"fp8", WeightPrecision::fp8}, {"fp4", WeightPrecision::fp4}}};
