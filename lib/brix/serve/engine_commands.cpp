@@ -58,14 +58,17 @@ private:
 
 std::string fraction(double value) { return fmt::format("{:.2f}", value); }
 
-void sub_node_env(const InstancePlacement& instance, int gpus_per_node, Command& command) {
-  if (instance.gpus_per_node < gpus_per_node) {
+/// A command of `instance`, limited to its GPUs when it shares the node with other instances.
+Command on_instance_gpus(const Deployment& deployment, const InstancePlacement& instance) {
+  Command command;
+  if (instance.gpus_per_node < deployment.group->group.gpus_per_node) {
     std::vector<std::string> gpus;
     for (int i = 0; i < instance.gpus_per_node; ++i) {
       gpus.push_back(std::to_string(instance.first_gpu + i));
     }
     command.env.emplace_back("CUDA_VISIBLE_DEVICES", fmt::format("{}", fmt::join(gpus, ",")));
   }
+  return command;
 }
 
 Command vllm_command(const Deployment& deployment, const InstancePlacement& instance, const NodeRef& node) {
@@ -73,8 +76,7 @@ Command vllm_command(const Deployment& deployment, const InstancePlacement& inst
   const auto& layout = deployment.plan->layout;
   const auto& role = estimate(deployment, instance.role);
   const auto& shape = instance.shape;
-  Command command;
-  sub_node_env(instance, deployment.group->group.gpus_per_node, command);
+  auto command = on_instance_gpus(deployment, instance);
   const bool spans = instance.nodes > 1;
   const bool overlap = runs_overlap(engine, shape, layout.overlap);
   if (shape.ep > 1 && (spans || overlap)) {
@@ -152,8 +154,7 @@ Command sglang_command(const Deployment& deployment, const InstancePlacement& in
   const auto& layout = deployment.plan->layout;
   const auto& role = estimate(deployment, instance.role);
   const auto& shape = instance.shape;
-  Command command;
-  sub_node_env(instance, deployment.group->group.gpus_per_node, command);
+  auto command = on_instance_gpus(deployment, instance);
   Args args;
   args.add("python3").add("-m").add("sglang.launch_server").add("--model-path", "$MODEL");
   args.add("--host", "0.0.0.0").add("--port", instance.port).add("--trust-remote-code");
@@ -209,8 +210,7 @@ Command trtllm_command(const Deployment& deployment, const InstancePlacement& in
   const auto& layout = deployment.plan->layout;
   const auto& role = estimate(deployment, instance.role);
   const auto& shape = instance.shape;
-  Command command;
-  sub_node_env(instance, deployment.group->group.gpus_per_node, command);
+  auto command = on_instance_gpus(deployment, instance);
   // Settings trtllm-serve takes only from its YAML file.
   std::vector<std::string> config;
   if (shape.dp > 1) {
