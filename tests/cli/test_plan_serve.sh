@@ -41,6 +41,16 @@ expect_rc 0 "yaml, open loop"; expect_out '^plans:'; expect_out 'request_rate: 2
 run "$BRIX" plan --serve --nodes 4 --gpu h200-sxm --engine sglang --layout p.tp=8,p.ep=8,d.dp=16,d.ep=16 --top 3
 expect_rc 0 "disaggregated layout"; expect_out 'P/D'; expect_out 'KV transfer'
 
+# An open loop no plan keeps up with: no latencies printed (there is no steady state), what the
+# best keeps up with instead, and null in JSON.
+run "$BRIX" plan --serve --nodes 1 --gpu h100-sxm --model llama-3.1-8b --request-rate 1000
+expect_rc 0 "overloaded"
+expect_out '^1  h100-sxm  agg   tp1 ×8 +8 +- +- +- +- +- .* overloaded  prefill$'
+expect_out '^no plan keeps up with 1000 requests/s: prefill saturates; the best keeps up with [0-9.]+ requests/s'
+expect_out '^  overloaded: prefill keeps up with [0-9.]+ requests/s of the 1000 arriving'
+run "$BRIX" plan --serve --nodes 1 --gpu h100-sxm --model llama-3.1-8b --request-rate 1000 --format json
+expect_out '"ttft_s": null'; expect_out '"max_request_rate": [0-9.]+'
+
 # Bad input: one located line, exit 2.
 bad() {
   local what=$1 pattern=$2

@@ -155,6 +155,7 @@ Performance aggregated_performance(const RoleContext& context, RoleEstimate& rol
   const double busy = rate * service;
   if (busy >= k_saturated) {
     out.stable = false;
+    out.max_request_rate = k_saturated / service * instances;
     out.limit = Limit::prefill;
     decode_at(cap / dp);
     return out;
@@ -244,6 +245,7 @@ Performance disaggregated_performance(const RoleContext& context, RoleEstimate& 
   const double busy = rate / capacity;
   if (busy >= k_saturated) {
     out.stable = false;
+    out.max_request_rate = k_saturated * capacity;
     out.limit = Limit::prefill;
     decode_at(cap / dp);
     return out;

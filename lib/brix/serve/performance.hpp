@@ -57,6 +57,9 @@ enum class Limit { decode, prefill, kv_cache };
 
 struct Performance {
   bool stable = true;        ///< an open loop keeps up with its arrivals
+  /// An open loop whose prefill cannot keep up: the arrival rate it could (requests/s); its
+  /// latencies and rates are not computed (they have no steady state) and stay 0.
+  double max_request_rate = 0;
   Limit limit = Limit::decode;
   double ttft_s = 0;
   double tpot_s = 0;

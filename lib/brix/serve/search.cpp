@@ -131,7 +131,7 @@ public:
       ++m_result.meeting_slo;
     }
     auto& plans = m_result.plans;
-    const auto at = std::find_if(plans.begin(), plans.end(), [&](const ServePlan& other) { return better(plan, other); });
+    const auto at = std::find_if(plans.begin(), plans.end(), [&](const ServePlan& other) { return ranks_before(plan, other); });
     if (at != plans.end() || plans.size() < m_top) {
       plans.insert(at, plan);
       if (plans.size() > m_top) {
@@ -153,20 +153,6 @@ public:
       return user >= other.performance.tokens_per_s_per_user && gpu >= other.output_tokens_per_s_per_gpu;
     });
     front.push_back(plan);
-  }
-
-  /// Meeting the SLOs first, then output tokens/s per GPU, then fewer GPUs, then lower TTFT.
-  static bool better(const ServePlan& a, const ServePlan& b) {
-    if (a.meets_slo != b.meets_slo) {
-      return a.meets_slo;
-    }
-    if (a.output_tokens_per_s_per_gpu != b.output_tokens_per_s_per_gpu) {
-      return a.output_tokens_per_s_per_gpu > b.output_tokens_per_s_per_gpu;
-    }
-    if (a.layout.gpus() != b.layout.gpus()) {
-      return a.layout.gpus() < b.layout.gpus();
-    }
-    return a.performance.ttft_s < b.performance.ttft_s;
   }
 
 private:
@@ -418,6 +404,25 @@ void require_settings(const SearchRequest& request, Mode mode, bool overlap) {
 }
 
 } // namespace
+
+bool ranks_before(const ServePlan& a, const ServePlan& b) {
+  if (a.meets_slo != b.meets_slo) {
+    return a.meets_slo;
+  }
+  if (a.performance.stable != b.performance.stable) {
+    return a.performance.stable;
+  }
+  if (a.performance.max_request_rate != b.performance.max_request_rate) {
+    return a.performance.max_request_rate > b.performance.max_request_rate;
+  }
+  if (a.output_tokens_per_s_per_gpu != b.output_tokens_per_s_per_gpu) {
+    return a.output_tokens_per_s_per_gpu > b.output_tokens_per_s_per_gpu;
+  }
+  if (a.layout.gpus() != b.layout.gpus()) {
+    return a.layout.gpus() < b.layout.gpus();
+  }
+  return a.performance.ttft_s < b.performance.ttft_s;
+}
 
 SearchResult search_serving(const SearchRequest& request) {
   const auto started = std::chrono::steady_clock::now();

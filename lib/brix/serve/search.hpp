@@ -31,6 +31,11 @@ struct ServePlan {
   [[nodiscard]] const RoleEstimate& decoding() const { return layout.mode == Mode::aggregated ? both : decode; }
 };
 
+/// Whether `a` ranks before `b`: meeting the SLOs first, then keeping up with the arrivals (among
+/// overloaded plans, the one that keeps up with more), then output tokens/s per GPU, then fewer
+/// GPUs, then lower TTFT.
+[[nodiscard]] bool ranks_before(const ServePlan& a, const ServePlan& b);
+
 /// Layouts rejected for one rule, with one example.
 struct RejectionGroup {
   std::string rule;

@@ -14,17 +14,7 @@ namespace {
 using Json = nlohmann::ordered_json;
 constexpr double k_gib = 1024.0 * 1024.0 * 1024.0;
 
-bool ranks_before(const RankedPlan& a, const RankedPlan& b) {
-  const auto& x = *a.plan;
-  const auto& y = *b.plan;
-  if (x.meets_slo != y.meets_slo) {
-    return x.meets_slo;
-  }
-  if (x.output_tokens_per_s_per_gpu != y.output_tokens_per_s_per_gpu) {
-    return x.output_tokens_per_s_per_gpu > y.output_tokens_per_s_per_gpu;
-  }
-  return x.layout.gpus() < y.layout.gpus();
-}
+bool ranked_before(const RankedPlan& a, const RankedPlan& b) { return serve::ranks_before(*a.plan, *b.plan); }
 
 Json step_json(const StepCost& cost) {
   return {{"seconds", cost.seconds},       {"weights_s", cost.weights_s},         {"kv_cache_s", cost.kv_s},
@@ -73,7 +63,7 @@ std::vector<RankedPlan> ranked_plans(const ServeReport& report) {
       all.push_back({&group, &plan});
     }
   }
-  std::stable_sort(all.begin(), all.end(), ranks_before);
+  std::stable_sort(all.begin(), all.end(), ranked_before);
   if (all.size() > static_cast<std::size_t>(std::max(1, report.top))) {
     all.resize(static_cast<std::size_t>(std::max(1, report.top)));
   }
@@ -133,18 +123,23 @@ Json plan_to_json(const RankedPlan& ranked) {
   json["layout"] = to_string(plan.layout);
   json["gpus"] = plan.layout.gpus();
   json["mode"] = to_string(plan.layout.mode);
-  json["ttft_s"] = performance.ttft_s;
-  json["tpot_s"] = performance.tpot_s;
-  json["output_tokens_per_s"] = performance.output_tokens_per_s;
-  json["input_tokens_per_s"] = performance.input_tokens_per_s;
-  json["output_tokens_per_s_per_gpu"] = plan.output_tokens_per_s_per_gpu;
-  json["tokens_per_s_per_user"] = performance.tokens_per_s_per_user;
+  // An overloaded open loop has no steady state: its latencies and rates are null, and
+  // max_request_rate says what it keeps up with.
+  const bool computed = performance.max_request_rate <= 0;
+  const auto value = [&](double number) { return computed ? Json(number) : Json(nullptr); };
+  json["ttft_s"] = value(performance.ttft_s);
+  json["tpot_s"] = value(performance.tpot_s);
+  json["output_tokens_per_s"] = value(performance.output_tokens_per_s);
+  json["input_tokens_per_s"] = value(performance.input_tokens_per_s);
+  json["output_tokens_per_s_per_gpu"] = value(plan.output_tokens_per_s_per_gpu);
+  json["tokens_per_s_per_user"] = value(performance.tokens_per_s_per_user);
   json["kv_bytes_per_token"] = decoding.pool.kv_bytes_per_token;
   json["kv_cache_tokens"] = decoding.pool.tokens;
   json["max_concurrency"] = decoding.max_concurrency * decoding.plan.instances;
   json["memory_gib"] = memory_json(decoding.pool.memory);
   json["meets_slo"] = plan.meets_slo;
   json["stable"] = performance.stable;
+  json["max_request_rate"] = computed ? Json(nullptr) : Json(performance.max_request_rate);
   json["bound_by"] = to_string(performance.limit);
   json["concurrency"] = performance.concurrency;
   json["request_rate"] = performance.request_rate;

@@ -167,16 +167,29 @@ std::string to_text(const ServeReport& report, const util::Style& style) {
       const auto& plan = *entry.plan;
       const auto& performance = plan.performance;
       const auto& decoding = plan.decoding();
+      // An overloaded open loop has no steady state to print.
+      const bool computed = performance.max_request_rate <= 0;
+      const auto shown = [&](std::string text) { return computed ? text : std::string("-"); };
       table.add_row({std::to_string(++index), entry.group->group.name,
                      plan.layout.mode == Mode::aggregated ? "agg" : "P/D", short_layout(plan, moe),
-                     std::to_string(plan.layout.gpus()), ms(performance.ttft_s), ms(performance.tpot_s),
-                     rate(plan.output_tokens_per_s_per_gpu), rate(performance.tokens_per_s_per_user),
-                     rate(performance.output_tokens_per_s), util::with_thousands(decoding.pool.tokens),
+                     std::to_string(plan.layout.gpus()), shown(ms(performance.ttft_s)), shown(ms(performance.tpot_s)),
+                     shown(rate(plan.output_tokens_per_s_per_gpu)), shown(rate(performance.tokens_per_s_per_user)),
+                     shown(rate(performance.output_tokens_per_s)), util::with_thousands(decoding.pool.tokens),
                      util::with_thousands(decoding.max_concurrency * decoding.plan.instances),
                      !performance.stable ? "overloaded" : (plan.meets_slo ? "yes" : "no"),
                      std::string(to_string(performance.limit))});
     }
     out += table.render();
+    const auto& top = ranked.front().plan->performance;
+    if (!top.stable) {
+      out += top.max_request_rate > 0
+                 ? fmt::format("no plan keeps up with {} requests/s: prefill saturates; the best keeps up with {:.1f} "
+                               "requests/s (lower --request-rate or add GPUs)\n",
+                               workload.request_rate, top.max_request_rate)
+                 : fmt::format("no plan keeps up with {} requests/s: the KV cache cannot hold the requests in flight "
+                               "(lower --request-rate, shorter --isl/--osl, kv=fp8 or more GPUs)\n",
+                               workload.request_rate);
+    }
     out += moe ? "layout: tp attention tensor parallel per DP rank, dp attention data-parallel ranks, ep × etp the "
                  "experts' parallel × tensor-parallel split (= tp × dp), ×N instances; P/D rows give prefill | decode\n"
                : "layout: tp tensor parallel, pp pipeline stages, ×N instances; P/D rows give prefill | decode\n";
@@ -197,10 +210,16 @@ std::string to_text(const ServeReport& report, const util::Style& style) {
                                          to_string(best.layout))) +
            "\n";
     const auto& performance = best.performance;
-    out += fmt::format("  TTFT {} (queue {}{}), TPOT {}; bound by {}\n", ms(performance.ttft_s), ms(performance.queue_s),
-                       best.layout.mode == Mode::disaggregated ? fmt::format(", KV transfer {}", ms(performance.kv_transfer_s))
-                                                                : std::string(),
-                       ms(performance.tpot_s), to_string(performance.limit));
+    if (performance.max_request_rate > 0) {
+      out += fmt::format("  overloaded: prefill keeps up with {:.1f} requests/s of the {} arriving; bound by {}\n",
+                         performance.max_request_rate, workload.request_rate, to_string(performance.limit));
+    } else {
+      out += fmt::format("  TTFT {} (queue {}{}), TPOT {}; bound by {}\n", ms(performance.ttft_s), ms(performance.queue_s),
+                         best.layout.mode == Mode::disaggregated
+                             ? fmt::format(", KV transfer {}", ms(performance.kv_transfer_s))
+                             : std::string(),
+                         ms(performance.tpot_s), to_string(performance.limit));
+    }
     const int used = best.layout.gpus();
     const int available = ranked.front().group->group.gpus();
     if (used < available) {
