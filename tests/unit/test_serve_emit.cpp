@@ -393,6 +393,9 @@ TEST_CASE("serve emit: AIBrix RayClusterFleet for vLLM over Ray") {
   CHECK(args.find("--distributed-executor-backend ray") != std::string::npos);
   CHECK(args.find("--pipeline-parallel-size 2") != std::string::npos);
   CHECK(cluster["workerGroupSpecs"][0]["replicas"].as<int>() == 1);
+  // KubeRay's rayStartParams and Kubernetes labels are maps of strings: "false" and "8000" quoted.
+  CHECK(cluster["headGroupSpec"]["rayStartParams"]["block"].Tag() == "!");
+  CHECK(fleet["metadata"]["labels"]["model.aibrix.ai/port"].Tag() == "!");
   CHECK_THROWS_WITH_AS(emit(plan("sglang", "", 1, "h200-sxm", "tp=8,instances=1"), "aibrix"),
                        doctest::Contains("RayClusterFleet runs vLLM"), InputError);
 }
