@@ -36,6 +36,8 @@ TEST_CASE("cluster::gpu_catalog has every GPU of hardware.md") {
   CHECK(find_gpu("a100-sxm-80gb").fp8_flops == 0);
   CHECK(find_gpu("l40s").nvlink_bytes_per_s == 0);
   CHECK(find_gpu("b200").bf16_flops == doctest::Approx(2250e12));
+  CHECK(find_gpu("b200").fp4_flops == doctest::Approx(9000e12));
+  CHECK(h100.fp4_flops == 0);
   CHECK(find_gpu("mi300x").memory_bytes / k_gib == doctest::Approx(192).epsilon(0.01));
   CHECK(find_gpu("h200-sxm").memory_bytes / 1e9 == doctest::Approx(150.8).epsilon(0.01));
   CHECK(input_error_of([] { (void)find_gpu("h100-smx"); })

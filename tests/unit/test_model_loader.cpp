@@ -129,6 +129,20 @@ TEST_CASE("model::model_from_document rejects what it cannot count") {
             .find("missing key 'num_hidden_layers'") != std::string::npos);
 }
 
+TEST_CASE("model::model_from_document reads the checkpoint's weight format") {
+  CHECK(load_model("deepseek-r1").checkpoint_weights == "fp8");
+  CHECK(load_model("llama-3.1-8b").checkpoint_weights == "bf16");
+  const std::string head = R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
+    "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100, )";
+  CHECK(parse(head + R"("quantization_config": {"quant_method": "mxfp4"}})").checkpoint_weights == "fp4");
+  CHECK(parse(head + R"("quantization_config": {"quant_method": "modelopt", "quant_algo": "NVFP4"}})")
+            .checkpoint_weights == "fp4");
+  CHECK(parse(head + R"("quantization_config": {"quant_method": "modelopt", "quant_algo": "FP8"}})")
+            .checkpoint_weights == "fp8");
+  CHECK(input_error_of([&] { (void)parse(head + R"("quantization_config": {"quant_method": "awq"}})"); })
+            .find("quantization method 'awq' is not supported") != std::string::npos);
+}
+
 TEST_CASE("model::model_from_brix_yaml") {
   const auto gpt = parse("name: tiny\nfamily: gpt\nhidden: 256\nlayers: 2\nheads: 4\n", "m.yaml");
   CHECK(gpt.name == "tiny");

@@ -67,6 +67,11 @@ TEST_CASE("util::DocNode malformed input") {
 TEST_CASE("util::to_yaml and Table") {
   nlohmann::ordered_json doc{{"a", 1}, {"b", {1, 2}}, {"c", {{"d", "e"}}}};
   CHECK(brix::util::to_yaml(doc) == "a: 1\nb: [1, 2]\nc:\n  d: e\n");
+  // Strings a reader would take for numbers or booleans stay strings (Kubernetes env values).
+  nlohmann::ordered_json strings{{"zero", "0"}, {"ratio", "0.90"}, {"on", "true"}, {"off", "off"},
+                                 {"hca", "mlx5_0:1"}, {"number", 0}, {"empty", ""}};
+  const auto yaml = brix::util::to_yaml(strings);
+  CHECK(yaml == "zero: \"0\"\nratio: \"0.90\"\non: \"true\"\noff: \"off\"\nhca: mlx5_0:1\nnumber: 0\nempty: \"\"\n");
   brix::util::Table table({"name", "n"}, {brix::util::Align::left, brix::util::Align::right});
   table.add_row({"alpha", "1"});
   table.add_row({"b", "100"});

@@ -1,7 +1,9 @@
 // brix plan: search layouts (default), the memory of one layout (--memory), model summaries
 // (--describe), the GPU catalog (--gpus), calibration against published runs (`calibrate`) and
 // the rebalancing of a running plan (--measured). Each is a library call returning a report.
+// --serve plans serving instead (plan_serve.cpp).
 #include "command.hpp"
+#include "plan_serve.hpp"
 
 #include <brix/cluster/gpu_catalog.hpp>
 #include <brix/cluster/loader.hpp>
@@ -13,6 +15,7 @@
 #include <brix/plan/rebalance_run.hpp>
 #include <brix/plan/render_html.hpp>
 #include <brix/plan/summary_run.hpp>
+#include <brix/serve/emit_targets.hpp>
 #include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/print.hpp>
@@ -45,6 +48,8 @@ struct PlanOptions {
   std::string calibrate_format;
   std::string calibrate_emit;   ///< calibrate --emit html
   std::string calibrate_output; ///< calibrate -o FILE
+  bool calibrate_serve = false; ///< calibrate --serve
+  ServeCli serve;
 };
 
 /// --emit's text to stdout, or with -o atomically to a file.
@@ -170,8 +175,13 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
   for (const auto& target : plan::emit_targets()) {
     emit_names.emplace_back(target.name);
   }
-  auto* emit = complete_with(
-      command->add_option("--emit", request.emit, "Print the best plan as " + plan::emit_target_names(" | ")), emit_names);
+  for (const auto& target : serve::emit_targets()) {
+    emit_names.emplace_back(target.name);
+  }
+  auto* emit = complete_with(command->add_option("--emit", request.emit,
+                                                 "Print the best plan as " + plan::emit_target_names(" | ") +
+                                                     "; with --serve as " + serve::emit_target_names(" | ")),
+                             emit_names);
   auto* output = command->add_option("-o,--output", options->output, "With --emit: write to this file (atomically)");
   auto* software = complete_with(command->add_option("--software", request.software,
                                                      fmt::format("Framework generation: {}", fmt::join(plan::software_names(), ", ")))
@@ -200,9 +210,11 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
   auto* memory = command->add_flag("--memory", options->memory,
                                    fmt::format("Per-stage memory of exactly one layout (--layout, default {})",
                                                plan::k_default_memory_layout));
+  add_serve_options(*command, options->serve);
   auto* calibrate = command->add_subcommand("calibrate", "Compare predictions with published runs");
   calibrate->add_option("file", options->calibrate_file,
-                        "A calibration file, or a folder with fit/ and heldout/ (default configs/calibration)");
+                        "A calibration file, or a folder with fit/ and heldout/ (default configs/calibration; with "
+                        "--serve configs/calibration/serving.yaml)");
   auto* calibrate_format = add_format_option(*calibrate, options->calibrate_format);
   auto* calibrate_emit = complete_with(calibrate->add_option("--emit", options->calibrate_emit,
                                                              "Write the comparison as html: charts of predicted against published"),
@@ -211,6 +223,8 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
                                                  "With --emit: write to this file (atomically)");
   calibrate_output->needs(calibrate_emit);
   calibrate_emit->excludes(calibrate_format);
+  calibrate->add_flag("--serve", options->calibrate_serve, "Published serving results instead of training runs")
+      ->excludes(calibrate_emit);
 
   // Options that would be parsed but not used are refused instead.
   const std::vector<CLI::Option*> search_only{precision, top, threads, price, emit, output, software,
@@ -243,6 +257,11 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
   output->needs(emit);
   add_format_option(*command, options->format);
   calibrate->callback([options, &context] {
+    if (options->calibrate_serve) {
+      run_serve_calibration(options->calibrate_file, options->calibrate_format);
+      context.exit_code = 0;
+      return;
+    }
     const auto format = util::parse_format(options->calibrate_format);
     const auto& file = options->calibrate_file;
     if (!options->calibrate_emit.empty() && options->calibrate_emit != "html") {
@@ -258,8 +277,19 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
     }
     context.exit_code = 0;
   });
-  command->callback([options, calibrate, layout_option = layout, &context] {
+  const std::vector<CLI::Option*> training_only{seq_len, batch, threads, price, software, mtbf, restart, storage, lamb,
+                                                base_lr, base_batch, measured, plan_file, describe, gpus, memory};
+  command->callback([options, calibrate, training_only, precision, layout_option = layout, &context] {
     if (calibrate->parsed()) {
+      return;
+    }
+    check_serve_options(options->serve, training_only);
+    if (options->serve.serve) {
+      const auto& request = options->request;
+      context.exit_code = run_serve_plan(options->serve, {request.model, request.cluster, request.layout,
+                                                          layout_option->count() > 0,
+                                                          precision->count() > 0 ? request.precision : std::string(),
+                                                          request.top, request.emit, options->output, options->format});
       return;
     }
     const auto format = util::parse_format(options->format);

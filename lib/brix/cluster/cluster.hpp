@@ -16,6 +16,7 @@ struct GpuSpec {
   double hbm_bytes_per_s = 0;
   double bf16_flops = 0;
   double fp8_flops = 0;          ///< 0 when the GPU has no FP8 tensor cores
+  double fp4_flops = 0;          ///< dense FP4 (NVFP4/MXFP4) peak; 0 without FP4 tensor cores
   double nvlink_bytes_per_s = 0; ///< bidirectional per GPU; 0 when there is no NVLink
   int default_nics_per_node = 8; ///< the usual node's compute adapters for this GPU
   double default_nic_gbps = 400;

@@ -39,10 +39,22 @@ GpuSpec gpu(const char* id, const char* display, double memory_mib, double hbm_t
   return spec;
 }
 
+/// The catalog with FP4 peaks where the GPU has FP4 tensor cores: B200 9 PFLOP/s dense (NVIDIA
+/// DGX B200 datasheet: 144 PFLOP/s sparse FP4 for 8 GPUs, half of it dense).
+std::array<GpuSpec, 11> with_fp4(std::array<GpuSpec, 11> specs) {
+  for (auto& spec : specs) {
+    if (spec.id == "b200") {
+      spec.fp4_flops = 9000 * k_tflops;
+    }
+  }
+  return specs;
+}
+
 /// GB200: two B200-class GPUs per Grace CPU, four per compute tray (the "node"), 72 on one NVLink
 /// domain (NVL72; the cluster's nvlink.domain says how many share it).
 GpuSpec gb200() {
   auto spec = gpu("gb200", "GB200 (NVL72) 186GB", 189471, 8.0, 2500, 5000, 1800, 1.0, 400, 128);
+  spec.fp4_flops = 10000 * k_tflops; // the datasheet's 1,440 PFLOP/s sparse FP4 for 72, halved
   spec.default_gpus_per_node = 4;
   spec.default_nics_per_node = 4;
   return spec;
@@ -59,7 +71,7 @@ GpuSpec h100_96gb_500w() {
 const std::array<GpuSpec, 11>& catalog() {
   // PCIe: gen4 x16 64 GB/s, gen5 x16 128 GB/s (bidirectional). GB200 per GPU (NVIDIA GB200 NVL72
   // datasheet: 13.4 TB HBM3e, 576 TB/s, 180 PFLOP/s dense FP16/BF16 for 72 GPUs).
-  static const std::array<GpuSpec, 11> k_catalog{
+  static const std::array<GpuSpec, 11> k_catalog = with_fp4({
       gpu("a100-sxm-40gb", "A100 SXM 40GB", 40960, 1.555, 312, 0, 600, 1.0, 200, 64),
       gpu("a100-sxm-80gb", "A100 SXM 80GB", 81920, 2.039, 312, 0, 600, 1.0, 200, 64),
       gpu("h100-sxm", "H100 SXM 80GB", 81559, 3.35, 989, 1979, 900, 1.0, 400, 128),
@@ -71,7 +83,7 @@ const std::array<GpuSpec, 11>& catalog() {
       gb200(),
       gpu("l40s", "L40S PCIe 48GB", 46068, 0.864, 362, 733, 0, 0.5, 200, 64),
       gpu("mi300x", "MI300X 192GB", 196592, 5.3, 1307, 2615, 896, 1.0, 400, 128),
-  };
+  });
   return k_catalog;
 }
 

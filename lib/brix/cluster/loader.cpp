@@ -25,7 +25,7 @@ const std::vector<std::string> k_group_keys{"name",   "nodes", "gpu",      "gpus
                                             "gpu_overrides", "nvlink", "nics", "measured",
                                             "hosts",  "topology"};
 const std::vector<std::string> k_override_keys{"memory_gib", "bf16_tflops", "fp8_tflops",
-                                               "hbm_tb_per_s"};
+                                               "fp4_tflops", "hbm_tb_per_s"};
 const std::vector<std::string> k_nvlink_keys{"domain", "gb_per_s"};
 const std::vector<std::string> k_nics_keys{"count", "gbps"};
 const std::vector<std::string> k_measured_keys{"intra_busbw_gb_per_s", "inter_busbw_gb_per_s"};
@@ -77,6 +77,9 @@ void read_overrides(const DocNode& node, GpuSpec& gpu) {
   }
   if (const auto value = node.find("fp8_tflops")) {
     gpu.fp8_flops = value->as_positive_double("fp8_tflops") * 1e12;
+  }
+  if (const auto value = node.find("fp4_tflops")) {
+    gpu.fp4_flops = value->as_positive_double("fp4_tflops") * 1e12;
   }
   if (const auto value = node.find("hbm_tb_per_s")) {
     gpu.hbm_bytes_per_s = value->as_positive_double("hbm_tb_per_s") * 1e12;

@@ -239,6 +239,28 @@ ModelSpec read_bloom(const DocNode& root) {
   return model;
 }
 
+/// The checkpoint's weight format from `quantization_config` (vLLM and SGLang read the same key):
+/// quant_method fp8 → "fp8"; mxfp4, or modelopt with an FP4 quant_algo → "fp4"; modelopt FP8 →
+/// "fp8"; no quantization → "bf16". Other methods (int4 AWQ/GPTQ, ...) are refused rather than
+/// planned with the wrong weight bytes.
+std::string checkpoint_weights(const DocNode& root) {
+  const auto config = root.find("quantization_config");
+  if (!config) {
+    return "bf16";
+  }
+  const auto method_node = config->at("quant_method");
+  const auto method = util::to_lower(method_node.as_string());
+  const auto algo = util::to_lower(config->string_or("quant_algo", ""));
+  if (method == "fp8" || (method == "modelopt" && algo.find("fp8") != std::string::npos)) {
+    return "fp8";
+  }
+  if (method == "mxfp4" || (method == "modelopt" && algo.find("fp4") != std::string::npos)) {
+    return "fp4";
+  }
+  method_node.fail(fmt::format("quantization method '{}' is not supported", method),
+                   "fp8, mxfp4 or modelopt FP8/NVFP4 checkpoints; leave quantization_config out for 16-bit weights");
+}
+
 } // namespace
 
 std::vector<std::string> hf_model_types() {
@@ -314,6 +336,7 @@ ModelSpec model_from_hf_config(const DocNode& root, const std::string& name) {
     model = read_family(root, nearest.type);
     model.assumption = nearest.description;
   }
+  model.checkpoint_weights = checkpoint_weights(root);
   model.family = type;
   model.name = name;
   model.source = root.file();

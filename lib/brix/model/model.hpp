@@ -90,6 +90,10 @@ struct ModelSpec {
   std::optional<MlaSpec> mla;
   std::optional<MoeSpec> moe;
   std::int64_t mtp_layers = 0; ///< multi-token-prediction modules (DeepSeek-V3 nextn layers)
+  /// How the published checkpoint stores its linear weights: "bf16" (also fp16/fp32 configs),
+  /// "fp8" (quantization_config quant_method fp8, e.g. DeepSeek-V3/R1's 128×128 blocks) or "fp4"
+  /// (NVFP4/MXFP4 checkpoints). Serving plans default to it.
+  std::string checkpoint_weights = "bf16";
 
   /// Sliding window of decoder layer `layer` (0-based), 0 for full attention.
   [[nodiscard]] std::int64_t attention_window(std::int64_t layer) const {

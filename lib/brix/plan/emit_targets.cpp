@@ -6,6 +6,7 @@
 #include <brix/plan/plan_file.hpp>
 #include <brix/plan/render_html.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/named.hpp>
 #include <brix/util/strings.hpp>
 
 #include <fmt/format.h>
@@ -102,27 +103,14 @@ constexpr EmitTarget k_targets[] = {
     {"svg", "the best plan's pipeline timeline in SVG", write_svg},
 };
 
-std::vector<std::string> target_names() {
-  std::vector<std::string> names;
-  for (const auto& target : k_targets) {
-    names.emplace_back(target.name);
-  }
-  return names;
-}
+std::vector<std::string> target_names() { return util::names_of<EmitTarget>(k_targets); }
 
 } // namespace
 
 std::span<const EmitTarget> emit_targets() { return k_targets; }
 
 const EmitTarget& find_emit_target(std::string_view name) {
-  for (const auto& target : k_targets) {
-    if (target.name == name) {
-      return target;
-    }
-  }
-  const auto names = target_names();
-  throw InputError(fmt::format("--emit: unknown target '{}'{} (expected {})", name, util::did_you_mean(name, names),
-                               util::join_or(names)));
+  return util::find_named<EmitTarget>(k_targets, name, "--emit", "target");
 }
 
 std::string emit_target_names(std::string_view separator) { return fmt::format("{}", fmt::join(target_names(), separator)); }

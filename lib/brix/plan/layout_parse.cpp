@@ -1,6 +1,7 @@
 #include <brix/plan/layout_parse.hpp>
 
 #include <brix/util/error.hpp>
+#include <brix/util/named.hpp>
 #include <brix/util/strings.hpp>
 
 #include <array>
@@ -11,19 +12,7 @@ namespace brix::plan {
 
 namespace {
 
-template <typename Enum, std::size_t N>
-Enum parse_choice(std::string_view text, std::string_view what, std::string_view key,
-                  const std::array<std::pair<std::string_view, Enum>, N>& options) {
-  std::vector<std::string> names;
-  for (const auto& [name, value] : options) {
-    if (name == text) {
-      return value;
-    }
-    names.emplace_back(name);
-  }
-  throw InputError(fmt::format("{}: unknown {} '{}'{} (expected one of {})", what, key, text,
-                               util::did_you_mean(text, names), fmt::join(names, ", ")));
-}
+using util::parse_choice;
 
 int parse_degree(std::string_view key, std::string_view value, std::string_view what, int minimum) {
   const auto number = util::parse_int(value);

@@ -31,6 +31,19 @@ std::vector<std::string> format_names() { return {"text", "json", "yaml"}; }
 
 namespace {
 
+/// Whether `text` written as a plain scalar would be read back as a number or a boolean rather
+/// than this string ("0", "1.5", "true", "off"): those are written double-quoted, so a reader
+/// that types its fields (Kubernetes' EnvVar.value is a string) gets the string back.
+bool reads_as_non_string(const std::string& text) {
+  if (text.empty()) {
+    return false;
+  }
+  const YAML::Node plain(text);
+  bool flag = false;
+  double number = 0;
+  return YAML::convert<bool>::decode(plain, flag) || YAML::convert<double>::decode(plain, number);
+}
+
 void emit_yaml(YAML::Emitter& out, const nlohmann::ordered_json& value) {
   switch (value.type()) {
   case nlohmann::ordered_json::value_t::object:
@@ -54,9 +67,14 @@ void emit_yaml(YAML::Emitter& out, const nlohmann::ordered_json& value) {
     out << YAML::EndSeq;
     break;
   }
-  case nlohmann::ordered_json::value_t::string:
-    out << value.get<std::string>();
+  case nlohmann::ordered_json::value_t::string: {
+    const auto& text = value.get_ref<const std::string&>();
+    if (reads_as_non_string(text)) {
+      out << YAML::DoubleQuoted;
+    }
+    out << text;
     break;
+  }
   case nlohmann::ordered_json::value_t::boolean:
     out << value.get<bool>();
     break;

@@ -1,0 +1,142 @@
+// The serving device model. Bandwidths and the large-GEMM fraction come from the training
+// planner's physics (plan/physics.hpp, called as it is); the constants below are what serving
+// kernels reach in public microbenchmarks. None is fitted to a published serving result.
+#include <brix/serve/device.hpp>
+
+#include <brix/plan/physics.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+namespace brix::serve {
+
+namespace {
+
+// Streaming kernels (decode GEMMs reading weights, paged/latent attention reading the KV cache)
+// reach 80–90% of datasheet HBM bandwidth: FlashMLA 3,000 GB/s of the H800's 3,350 (README,
+// "memory-bound configuration"), STREAM-like copies 85–90%.
+constexpr double k_stream_hbm_fraction = 0.75;
+// Fused attention forward: FlashAttention-3 reaches 600–740 of 989 bf16 TFLOP/s on H100
+// (Shah et al. 2024), FlashMLA 660 TFLOP/s on H800 in its compute-bound configuration.
+constexpr double k_attention_fraction = 0.6;
+// The shortest kernel in a CUDA-graph replay: ~1 µs launch gap plus ramp-up and tail of a
+// kernel that does almost nothing; decode traces of small-batch serving show 3–5 µs per kernel.
+constexpr double k_kernel_floor_s = 4e-6;
+// Small all-reduce inside an NVLink domain with the engines' one-shot custom kernels (vLLM
+// custom_all_reduce, TensorRT-LLM's allreduce fusion): 5–10 µs for decode-sized messages.
+constexpr double k_intra_latency_s = 8e-6;
+// One small-message step of NCCL across nodes over InfiniBand/RoCE: ~10–20 µs (nccl-tests
+// multi-node latency at 8 B–64 KB).
+constexpr double k_inter_latency_s = 15e-6;
+// One low-latency dispatch or combine (DeepEP README, H800 + CX7: 77–194 µs for 128 tokens per
+// rank at EP 8–256, of which the size-independent part is ~15–25 µs).
+constexpr double k_a2a_latency_s = 20e-6;
+
+} // namespace
+
+double ServeDevice::peak(ComputePrecision precision) const {
+  if (precision == ComputePrecision::fp4 && fp4_flops > 0) {
+    return fp4_flops;
+  }
+  if (precision != ComputePrecision::bf16 && fp8_flops > 0) {
+    return fp8_flops;
+  }
+  return bf16_flops;
+}
+
+ServeDevice serve_device(const cluster::NodeGroup& group, cluster::NetworkShape shape, double oversubscription) {
+  // bf16 device model: its gemm_fraction is the large-GEMM fraction of the GPU generation
+  // (cuBLAS microbenchmarks). Serving FP8/FP4 GEMMs (DeepGEMM 1,550 of 1,979 TFLOP/s on H800,
+  // CUTLASS block-scaled) reach about the same fraction of their own peak, without the
+  // training-time casts that physics' FP8 derating describes.
+  const auto base = plan::device_model(group, false, shape, oversubscription);
+  ServeDevice device;
+  device.gpu = group.gpu.display;
+  device.memory_bytes = group.gpu.memory_bytes;
+  device.hbm_bytes_per_s = group.gpu.hbm_bytes_per_s * k_stream_hbm_fraction;
+  device.bf16_flops = group.gpu.bf16_flops;
+  device.fp8_flops = group.gpu.fp8_flops;
+  device.fp4_flops = group.gpu.fp4_flops;
+  device.gemm_fraction = base.gemm_fraction;
+  device.attention_fraction = k_attention_fraction;
+  device.kernel_floor_s = k_kernel_floor_s;
+  device.gpus_per_node = group.gpus_per_node;
+  device.nvlink_domain = std::max(1, group.nvlink_domain);
+  device.intra_busbw = base.intra_busbw;
+  device.inter_bytes_per_s = base.inter_busbw_per_gpu;
+  device.ring_fraction = base.ring_fraction;
+  device.a2a_fraction = base.all_to_all_fraction;
+  device.intra_latency_s = k_intra_latency_s;
+  device.inter_latency_s = k_inter_latency_s;
+  device.a2a_latency_s = k_a2a_latency_s;
+  return device;
+}
+
+ComputePrecision compute_precision(WeightPrecision weights, const ServeDevice& device) {
+  if (weights == WeightPrecision::fp4 && device.fp4_flops > 0) {
+    return ComputePrecision::fp4;
+  }
+  if (weights != WeightPrecision::bf16 && device.fp8_flops > 0) {
+    return ComputePrecision::fp8;
+  }
+  return ComputePrecision::bf16;
+}
+
+Placement placement(const ServeDevice& device, int ranks) {
+  return {ranks, std::min(ranks, device.nvlink_domain)};
+}
+
+double all_reduce_seconds(const ServeDevice& device, double bytes, const Placement& where) {
+  if (where.ranks <= 1 || bytes <= 0) {
+    return 0.0;
+  }
+  const double n = where.ranks;
+  const double factor = 2.0 * (n - 1.0) / n;
+  if (!where.crosses_domains()) {
+    return device.intra_latency_s + bytes * factor / device.intra_busbw;
+  }
+  // Hierarchical: reduce inside each domain, then across domains on every rank's adapter
+  // (NCCL's trees and rings over all rails), then broadcast back inside.
+  const double domains = n / where.per_domain;
+  const double inter = device.inter_bytes_per_s * device.ring_fraction * where.per_domain;
+  return 2.0 * device.intra_latency_s + device.inter_latency_s * 2.0 * std::ceil(std::log2(std::max(2.0, domains))) +
+         bytes * factor / std::min(device.intra_busbw, inter);
+}
+
+double all_to_all_seconds(const ServeDevice& device, double bytes, const Placement& where) {
+  if (where.ranks <= 1 || bytes <= 0) {
+    return 0.0;
+  }
+  const double off_domain = 1.0 - static_cast<double>(where.per_domain) / where.ranks;
+  const double on_domain = static_cast<double>(where.per_domain - 1) / where.ranks;
+  const double network = off_domain > 0 ? bytes * off_domain / (device.inter_bytes_per_s * device.a2a_fraction) : 0.0;
+  // Inside one NVLink domain the exchange is a kernel writing peers' memory directly.
+  const double latency = where.crosses_domains() ? device.a2a_latency_s : device.intra_latency_s;
+  return latency + std::max(network, bytes * on_domain / device.intra_busbw);
+}
+
+double grouped_all_to_all_seconds(const ServeDevice& device, double tokens, double bytes_per_token, double top_k,
+                                  const Placement& where) {
+  if (where.ranks <= 1 || tokens <= 0) {
+    return 0.0;
+  }
+  const double domains = static_cast<double>(where.ranks) / where.per_domain;
+  // Uniform routing: a domain holds none of a token's experts with probability (1 − 1/D)^k.
+  const double remote = (domains - 1.0) * (1.0 - std::pow(1.0 - 1.0 / domains, top_k));
+  const double local = top_k * static_cast<double>(where.per_domain - 1) / where.ranks;
+  const double network =
+      remote > 0 ? tokens * remote * bytes_per_token / (device.inter_bytes_per_s * device.a2a_fraction) : 0.0;
+  const double nvlink = tokens * (local + remote) * bytes_per_token / device.intra_busbw;
+  const double latency = where.crosses_domains() ? device.a2a_latency_s : device.intra_latency_s;
+  return latency + std::max(network, nvlink);
+}
+
+double send_seconds(const ServeDevice& device, double bytes, bool crosses_domains) {
+  if (bytes <= 0) {
+    return 0.0;
+  }
+  return crosses_domains ? device.inter_latency_s + bytes / device.inter_bytes_per_s
+                         : device.intra_latency_s + bytes / device.intra_busbw;
+}
+
+} // namespace brix::serve

@@ -1,0 +1,86 @@
+#pragma once
+// The serving engines brix plans for, one row per engine version: what that version can run
+// (attention data parallelism, partial expert parallelism, multi-node instances, P/D
+// disaggregation, ...), how it sizes its KV pool, and how its flags are spelled. Flag spellings
+// change between versions; everything that emits a command reads them from this table, and a
+// unit test per row parses an emitted command back (tests/unit/test_serve_emit.cpp).
+
+#include <brix/serve/layout.hpp>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace brix::serve {
+
+enum class Engine { vllm, sglang, trtllm };
+
+[[nodiscard]] std::string_view to_string(Engine engine);
+/// "vllm" | "sglang" | "trtllm"; anything else is an InputError naming --engine.
+[[nodiscard]] Engine parse_engine(std::string_view text);
+
+/// How the engine turns free memory into its KV pool.
+enum class PoolRule {
+  utilization,     ///< vLLM: total × --gpu-memory-utilization − weights − activation peak − non-torch memory
+  static_fraction, ///< SGLang: total × --mem-fraction-static − weights (the rest is activations, graphs, buffers)
+  free_fraction,   ///< TRT-LLM: (total − weights − activations − buffers) × kv_cache free fraction
+};
+
+/// How the version starts an instance that spans nodes.
+enum class MultiNode {
+  none,           ///< one node per instance (brix does not emit MPI launches)
+  ray_or_dp,      ///< vLLM 0.9/0.10: data-parallel ranks with --data-parallel-address/--headless; TP/PP over Ray
+  native,         ///< vLLM ≥ 0.11: also --nnodes/--node-rank/--master-addr for TP/PP
+  dist_init,      ///< SGLang: --dist-init-addr/--nnodes/--node-rank
+};
+
+struct EngineVersion {
+  Engine engine = Engine::vllm;
+  std::string_view version;   ///< --engine-version, e.g. "0.11"
+  std::string_view released;  ///< e.g. "2025-10"
+  std::string_view source;    ///< the documentation the row was read from
+  bool current = false;       ///< the default --engine-version of its engine
+
+  // What the version runs.
+  bool dp_attention = false;      ///< attention data parallelism beside expert parallelism
+  bool dp_attention_tp1 = false;  ///< attention DP only with attention TP 1 (TRT-LLM's enable_attention_dp)
+  bool ep_partial = false;        ///< EP smaller than the stage's GPUs (MoE TP × EP); else EP is 1 or all of them
+  MultiNode multi_node = MultiNode::none;
+  bool pipeline = false;          ///< pp > 1
+  bool disaggregation = false;    ///< prefill and decode instances with KV transfer
+  bool overlap = false;           ///< two-batch overlap of MoE all-to-all with compute
+  bool overlap_needs_dp = false;  ///< vLLM: DBO targets DP+EP deployments only
+  bool mtp = false;               ///< MTP speculative decoding (DeepSeek NextN)
+
+  // Memory.
+  PoolRule pool = PoolRule::utilization;
+  double default_fraction = 0.9;  ///< --gpu-memory-utilization / kv_cache free fraction default
+
+  // Serving.
+  std::string_view image;         ///< the engine's published container image at this version
+  int port = 8000;
+  std::string_view health_path = "/health";
+
+  // Flag spellings that differ between versions (empty: the version has none).
+  std::string_view ep_flag;            ///< SGLang: "--ep-size" (0.5) or "--enable-ep-moe" (0.4, EP = TP)
+  std::string_view deepep_flag;        ///< SGLang: "--moe-a2a-backend deepep" (0.5) or "--enable-deepep-moe" (0.4)
+  std::string_view overlap_flag;       ///< "--enable-dbo", "--enable-two-batch-overlap"
+  std::string_view config_flag;        ///< TRT-LLM: "--extra_llm_api_options" (1.0) or "--config" (1.3)
+  bool kv_fraction_in_config = false;  ///< TRT-LLM 1.3: kv_cache_config.free_gpu_memory_fraction, no flag
+  std::string_view router;             ///< the P/D router command, up to its prefill/decode arguments
+};
+
+/// Whether an instance of `shape` runs two-batch overlap when the plan asks for it. Both engines
+/// overlap through DeepEP's all-to-all, which runs EP over every GPU of a stage: SGLang refuses
+/// --enable-two-batch-overlap with moe_a2a_backend none, vLLM's DBO yields inside the modular
+/// all-to-all kernels and targets DP+EP deployments.
+[[nodiscard]] bool runs_overlap(const EngineVersion& engine, const InstanceShape& shape, bool requested);
+
+/// Every row, engines in order, oldest version first.
+[[nodiscard]] std::span<const EngineVersion> engine_versions();
+/// The row for `engine` at `version` ("" = the current one); unknown versions are InputErrors
+/// naming --engine-version and listing the known ones.
+[[nodiscard]] const EngineVersion& find_engine_version(Engine engine, std::string_view version);
+
+} // namespace brix::serve

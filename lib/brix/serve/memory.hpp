@@ -1,0 +1,68 @@
+#pragma once
+// GPU memory of a serving instance: weights by layout and precision, the KV cache per token, and
+// the KV pool an engine sizes from what is left — pure functions of the model, the shape and the
+// GPU. The engine's rule for the pool comes from its row in engines.hpp.
+
+#include <brix/model/model.hpp>
+#include <brix/serve/engines.hpp>
+#include <brix/serve/layout.hpp>
+
+#include <cstdint>
+
+namespace brix::serve {
+
+/// Weights held by the fullest GPU of an instance (the pipeline stage with the most bytes):
+/// attention projections split over TP except MLA's down-projections (replicated, as vLLM and
+/// SGLang hold them), routed experts over EP (each split over ETP), shared experts and dense
+/// MLPs over TP, embedding and head split over TP on the first and last stage, routers, norms,
+/// embedding and head in bf16. With `mtp_module`, the MTP layer sits on the last stage.
+/// weights=fp4 stores MLP and expert weights in 4 bits and keeps attention in FP8 (ModelOpt's
+/// NVFP4 recipes for DeepSeek-R1).
+[[nodiscard]] double weight_bytes_per_gpu(const model::ModelSpec& model, const InstanceShape& shape,
+                                          WeightPrecision precision, bool mtp_module);
+
+/// Attention projection parameters one TP rank holds: MLA's down-projections (q_a, kv_a) whole,
+/// its up- and output projections split; GQA's query and output projections split, its K/V
+/// projections split until each rank has one KV head.
+[[nodiscard]] double attention_params_per_gpu(const model::ModelSpec& model, int tp);
+
+/// KV-cache bytes per token on one GPU of an instance: the layers of its stage, MLA's latent
+/// (kv_lora_rank + qk_rope_head_dim) whole on every TP rank, GQA's KV heads split over TP (one
+/// head per GPU when TP exceeds them).
+[[nodiscard]] double kv_bytes_per_token_per_gpu(const model::ModelSpec& model, const InstanceShape& shape,
+                                                KvPrecision precision);
+
+/// KV-cache bytes of one token over the whole model (all layers, every head once): what a
+/// disaggregated plan moves from prefill to decode.
+[[nodiscard]] double kv_bytes_per_token_model(const model::ModelSpec& model, KvPrecision precision);
+
+/// Peak activation memory of a forward over `batched_tokens` tokens (the engine's chunked-prefill
+/// budget) with `max_sequences` sequences sampling logits, on one GPU.
+[[nodiscard]] double activation_bytes(const model::ModelSpec& model, const InstanceShape& shape,
+                                      std::int64_t batched_tokens, std::int64_t max_sequences);
+
+/// Memory of one GPU of an instance, bytes.
+struct GpuMemory {
+  double total = 0;       ///< what the driver reports
+  double weights = 0;
+  double kv_cache = 0;    ///< the KV pool (0 when nothing is left for it)
+  double activations = 0;
+  double other = 0;       ///< CUDA context, CUDA graphs, NCCL and all-to-all buffers, allocator slack
+  double memory_fraction = 0; ///< the engine flag's value (--gpu-memory-utilization, --mem-fraction-static, ...)
+};
+
+/// The KV pool of one instance as `engine` sizes it: GPU memory, the tokens the instance holds
+/// (every attention-DP rank holds its own sequences), and whether the weights fit at all.
+/// `batched_tokens` is the chunked-prefill budget and `max_sequences` the running sequences per
+/// DP rank the engine is started with (both size the activation peak).
+struct KvPool {
+  GpuMemory memory;
+  double kv_bytes_per_token = 0;     ///< per GPU
+  std::int64_t tokens = 0;           ///< per instance
+  bool weights_fit = false;
+};
+[[nodiscard]] KvPool kv_pool(const model::ModelSpec& model, const InstanceShape& shape, WeightPrecision weights,
+                             KvPrecision kv, bool mtp_module, double gpu_memory_bytes, const EngineVersion& engine,
+                             std::int64_t batched_tokens, std::int64_t max_sequences);
+
+} // namespace brix::serve

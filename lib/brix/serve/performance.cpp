@@ -1,0 +1,269 @@
+// Operating points: the steady state of a deployment under a closed or open loop of requests.
+#include <brix/serve/performance.hpp>
+
+#include <brix/util/strings.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <fmt/format.h>
+
+namespace brix::serve {
+
+namespace {
+
+/// Fixed-point iterations (damped); the maps are monotone and converge in a few dozen.
+constexpr int k_iterations = 16;
+/// Prefill busier than this is treated as saturated: queues in front of it grow without bound.
+constexpr double k_saturated = 0.98;
+/// Per-request setup of a KV transfer (connection lookup, RDMA descriptors; NIXL/Mooncake
+/// report a few hundred µs).
+constexpr double k_transfer_setup_s = 0.3e-3;
+
+double context_tokens(const Workload& workload) {
+  return static_cast<double>(workload.isl) + static_cast<double>(workload.osl) / 2.0;
+}
+
+/// One prompt alone through a role's instance: its chunks one after another.
+double prompt_seconds(const RoleContext& context, const RoleEstimate& role, std::int64_t isl) {
+  const auto step = step_context(context, role.plan.shape);
+  const double chunk = static_cast<double>(std::min(isl, role.chunk_tokens));
+  const double chunks = std::ceil(static_cast<double>(isl) / static_cast<double>(role.chunk_tokens));
+  return prefill_step(step, chunk, static_cast<double>(isl)).seconds * chunks;
+}
+
+/// The prefill chunk of one group of a closed loop: the prompts of `running` requests of an
+/// instance that fit one chunk per DP rank.
+double group_seconds(const RoleContext& context, const RoleEstimate& role, double running, const Workload& workload) {
+  const double isl = static_cast<double>(workload.isl);
+  const double per_rank = std::max(1.0, running / role.plan.shape.dp) * isl;
+  const double tokens = std::max(std::min(per_rank, static_cast<double>(role.chunk_tokens)), std::min(isl, per_rank));
+  const double chunks = std::ceil(isl / static_cast<double>(role.chunk_tokens));
+  return prefill_step(step_context(context, role.plan.shape), tokens, isl).seconds * chunks;
+}
+
+/// M/D/1 waiting time at utilisation `rho` for service `service`.
+double queue_wait(double rho, double service) { return rho <= 0 ? 0.0 : rho * service / (2.0 * (1.0 - rho)); }
+
+void finish(Performance& performance, const Workload& workload, double rate, double concurrency) {
+  performance.request_rate = rate;
+  performance.concurrency = concurrency;
+  performance.output_tokens_per_s = rate * static_cast<double>(workload.osl);
+  performance.input_tokens_per_s = rate * static_cast<double>(workload.isl);
+  performance.tokens_per_s_per_user = performance.tpot_s > 0 ? 1.0 / performance.tpot_s : 0.0;
+}
+
+} // namespace
+
+std::string_view to_string(Limit limit) {
+  switch (limit) {
+  case Limit::decode:
+    return "decode";
+  case Limit::prefill:
+    return "prefill";
+  case Limit::kv_cache:
+    return "KV cache";
+  }
+  return "decode";
+}
+
+StepContext step_context(const RoleContext& context, const InstanceShape& shape) {
+  const bool overlap = context.engine != nullptr ? runs_overlap(*context.engine, shape, context.overlap) : context.overlap;
+  return {context.model, context.device, shape, context.weights, context.kv, overlap};
+}
+
+RoleEstimate cost_role(const RoleContext& context, const RolePlan& plan, const Workload& workload,
+                       std::int64_t chunk_tokens) {
+  RoleEstimate role;
+  role.plan = plan;
+  role.chunk_tokens = chunk_tokens;
+  role.pool = kv_pool(*context.model, plan.shape, context.weights, context.kv, context.mtp > 0,
+                      context.device->memory_bytes, *context.engine, chunk_tokens, k_max_sequences);
+  const std::int64_t request = workload.isl + workload.osl;
+  role.max_sequences = std::min(k_max_sequences, role.pool.tokens / plan.shape.dp / request);
+  role.max_concurrency = role.max_sequences * plan.shape.dp;
+  const auto step = step_context(context, plan.shape);
+  const double chunk = static_cast<double>(chunk_tokens);
+  role.prefill = prefill_step(step, chunk, static_cast<double>(workload.isl));
+  role.prefill_tokens_per_s =
+      plan.shape.dp * chunk / prefill_stage_seconds(step, chunk, static_cast<double>(workload.isl));
+  return role;
+}
+
+std::optional<RoleEstimate> size_role(const RoleContext& context, const RolePlan& plan, const Workload& workload,
+                                      std::int64_t chunk_tokens, std::string& why) {
+  auto role = cost_role(context, plan, workload, chunk_tokens);
+  const auto& memory = role.pool.memory;
+  if (!role.pool.weights_fit) {
+    why = fmt::format("weights {} + activations {} + runtime {} exceed the {} per GPU",
+                      util::gib(memory.weights), util::gib(memory.activations), util::gib(memory.other),
+                      util::gib(memory.total));
+    return std::nullopt;
+  }
+  if (role.max_sequences < 1) {
+    why = fmt::format("the KV cache holds {} tokens per DP rank ({} left after weights), one request needs {}",
+                      util::with_thousands(role.pool.tokens / plan.shape.dp), util::gib(memory.kv_cache),
+                      util::with_thousands(workload.isl + workload.osl));
+    return std::nullopt;
+  }
+  return role;
+}
+
+Performance aggregated_performance(const RoleContext& context, RoleEstimate& role, const Workload& workload) {
+  Performance out;
+  const auto step = step_context(context, role.plan.shape);
+  const double instances = role.plan.instances;
+  const double dp = role.plan.shape.dp;
+  const double osl = static_cast<double>(workload.osl);
+  const double tau = tokens_per_step(context.mtp, workload.mtp_acceptance);
+  const double service = static_cast<double>(workload.isl) / role.prefill_tokens_per_s; // instance-seconds per prompt
+  const double prompt = prompt_seconds(context, role, workload.isl);
+  const double cap = static_cast<double>(role.max_concurrency);
+  auto decode_at = [&](double batch) {
+    role.batch = batch;
+    role.decode = decode_step(step, batch, context_tokens(workload), context.mtp);
+    return role.decode.seconds;
+  };
+  if (workload.request_rate <= 0) {
+    // Closed loop with fixed lengths, as benchmark clients run it: requests admitted in the same
+    // iteration prefill in one chunk and then finish together, so they stay a group; groups
+    // keep their offsets. A request's TTFT is its group's chunk plus the decode step sharing the
+    // iteration; prefill chunks of the other groups stretch every decode step (busy share).
+    // Requests beyond what the KV cache holds wait.
+    const double wanted = workload.concurrency / instances;
+    const double running = std::min(wanted, cap);
+    const double step_s = decode_at(std::max(running / dp, 1.0 / dp));
+    const double group = group_seconds(context, role, running, workload);
+    double rate = running / (group + step_s + (osl - 1.0) * step_s / tau);
+    for (int i = 0; i < k_iterations; ++i) {
+      const double busy = std::min(k_saturated, rate * service);
+      out.tpot_s = step_s / tau / (1.0 - busy);
+      out.ttft_s = group + step_s;
+      rate = 0.5 * rate + 0.5 * running / (out.ttft_s + (osl - 1.0) * out.tpot_s);
+    }
+    out.limit = rate * service >= k_saturated - 1e-3 ? Limit::prefill : Limit::decode;
+    if (wanted > running) {
+      out.queue_s = (wanted - running) / rate;
+      out.ttft_s += out.queue_s;
+      out.limit = Limit::kv_cache;
+    }
+    finish(out, workload, rate * instances, wanted * instances);
+    return out;
+  }
+  // Open loop: requests arrive at the rate; the prefill work queues (M/D/1), decode batches what
+  // is in flight (Little's law).
+  const double rate = workload.request_rate / instances;
+  const double busy = rate * service;
+  if (busy >= k_saturated) {
+    out.stable = false;
+    out.max_request_rate = k_saturated / service * instances;
+    out.limit = Limit::prefill;
+    decode_at(cap / dp);
+    return out;
+  }
+  double running = rate * (prompt + osl * decode_at(1.0 / dp) / tau);
+  for (int i = 0; i < k_iterations; ++i) {
+    const double step_s = decode_at(std::max(running, 1.0) / dp);
+    out.tpot_s = step_s / tau / (1.0 - busy);
+    out.queue_s = queue_wait(busy, service);
+    out.ttft_s = prompt + step_s + out.queue_s;
+    running = 0.5 * running + 0.5 * rate * (out.ttft_s + (osl - 1.0) * out.tpot_s);
+  }
+  out.limit = busy > 0.5 ? Limit::prefill : Limit::decode;
+  if (running > cap) {
+    out.stable = false;
+    out.limit = Limit::kv_cache;
+  }
+  finish(out, workload, rate * instances, running * instances);
+  return out;
+}
+
+double kv_transfer_seconds(const RoleContext& context, const InstanceShape& prefill, const InstanceShape& decode,
+                           double tokens) {
+  const auto& device = *context.device;
+  const double bytes = tokens * kv_bytes_per_token_model(*context.model, context.kv);
+  // The request's KV sits on one DP rank of each stage of the prefill instance: MLA's latent on
+  // every TP rank (one of them sends each layer range), GQA's heads spread over its TP ranks.
+  const int shards = context.model->mla ? 1 : static_cast<int>(std::min<std::int64_t>(prefill.tp, context.model->kv_heads));
+  const double streams = static_cast<double>(prefill.pp * std::max(1, std::min(shards, decode.tp)));
+  const bool nvlink = prefill.gpus() + decode.gpus() <= device.nvlink_domain;
+  const double per_stream = nvlink ? device.intra_busbw : device.inter_bytes_per_s;
+  return k_transfer_setup_s + bytes / (per_stream * streams);
+}
+
+Performance disaggregated_performance(const RoleContext& context, RoleEstimate& prefill, RoleEstimate& decode,
+                                      const Workload& workload) {
+  Performance out;
+  const auto decode_context = step_context(context, decode.plan.shape);
+  const double prefill_instances = prefill.plan.instances;
+  const double decode_instances = decode.plan.instances;
+  const double dp = decode.plan.shape.dp;
+  const double osl = static_cast<double>(workload.osl);
+  const double tau = tokens_per_step(context.mtp, workload.mtp_acceptance);
+  const double service = static_cast<double>(workload.isl) / prefill.prefill_tokens_per_s;
+  const double capacity = prefill_instances / service; // prompts/s all prefill instances finish
+  const double prompt = prompt_seconds(context, prefill, workload.isl);
+  out.kv_transfer_s = kv_transfer_seconds(context, prefill.plan.shape, decode.plan.shape, static_cast<double>(workload.isl));
+  const double cap = static_cast<double>(decode.max_concurrency);
+  auto decode_at = [&](double batch) {
+    decode.batch = batch;
+    decode.decode = decode_step(decode_context, batch, context_tokens(workload), context.mtp);
+    prefill.batch = 0;
+    return decode.decode.seconds;
+  };
+  if (workload.request_rate <= 0) {
+    // Closed loop (see aggregated_performance): groups of one prefill chunk, queueing in front
+    // of the prefill instances when they are busy, the KV transfer, then decode.
+    const double wanted = workload.concurrency / decode_instances;
+    const double running = std::min(wanted, cap);
+    out.tpot_s = decode_at(std::max(running / dp, 1.0 / dp)) / tau;
+    const double group = group_seconds(context, prefill, running * decode_instances / prefill_instances, workload);
+    double rate = decode_instances * running / (group + out.kv_transfer_s + (osl - 1.0) * out.tpot_s);
+    for (int i = 0; i < k_iterations; ++i) {
+      const double busy = std::min(k_saturated, rate / capacity);
+      out.queue_s = queue_wait(busy, service);
+      out.ttft_s = group + out.queue_s + out.kv_transfer_s;
+      const double next = decode_instances * running / (out.ttft_s + (osl - 1.0) * out.tpot_s);
+      rate = std::min(0.5 * rate + 0.5 * next, k_saturated * capacity);
+    }
+    out.limit = Limit::decode;
+    if (rate >= k_saturated * capacity * 0.999) {
+      // Prefill-bound: the requests not decoding wait in front of prefill (Little's law).
+      out.limit = Limit::prefill;
+      out.ttft_s = std::max(out.ttft_s, decode_instances * running / rate - (osl - 1.0) * out.tpot_s);
+      out.queue_s = out.ttft_s - group - out.kv_transfer_s;
+    }
+    if (wanted > running) {
+      const double wait = (wanted - running) * decode_instances / rate;
+      out.queue_s += wait;
+      out.ttft_s += wait;
+      out.limit = Limit::kv_cache;
+    }
+    finish(out, workload, rate, wanted * decode_instances);
+    return out;
+  }
+  const double rate = workload.request_rate;
+  const double busy = rate / capacity;
+  if (busy >= k_saturated) {
+    out.stable = false;
+    out.max_request_rate = k_saturated * capacity;
+    out.limit = Limit::prefill;
+    decode_at(cap / dp);
+    return out;
+  }
+  out.queue_s = queue_wait(busy, service);
+  out.ttft_s = prompt + out.queue_s + out.kv_transfer_s;
+  double running = rate / decode_instances * osl * decode_at(1.0 / dp) / tau;
+  for (int i = 0; i < k_iterations; ++i) {
+    out.tpot_s = decode_at(std::max(running, 1.0) / dp) / tau;
+    running = 0.5 * running + 0.5 * rate / decode_instances * (osl - 1.0) * out.tpot_s;
+  }
+  out.limit = busy > 0.5 ? Limit::prefill : Limit::decode;
+  if (running > cap) {
+    out.stable = false;
+    out.limit = Limit::kv_cache;
+  }
+  finish(out, workload, rate, rate * (out.ttft_s + (osl - 1.0) * out.tpot_s));
+  return out;
+}
+
+} // namespace brix::serve

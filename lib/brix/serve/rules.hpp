@@ -1,0 +1,34 @@
+#pragma once
+// Whether an instance shape can run at all: one rule function per constraint (the model's
+// heads and experts, how instances tile the nodes, what the engine version supports). The search
+// counts the problems; `--layout` names them.
+
+#include <brix/cluster/cluster.hpp>
+#include <brix/model/model.hpp>
+#include <brix/serve/engines.hpp>
+#include <brix/serve/layout.hpp>
+
+#include <string>
+#include <vector>
+
+namespace brix::serve {
+
+/// A reason a shape cannot run: `rule` groups rejections ("tp does not divide the heads"),
+/// `detail` says it for this shape.
+struct Problem {
+  std::string rule;
+  std::string detail;
+};
+
+/// Every problem of `shape` for `model` on `group` under `engine`; empty when it can run.
+/// Without `details` only the rules are filled (cheap, for counting).
+[[nodiscard]] std::vector<Problem> shape_problems(const model::ModelSpec& model, const cluster::NodeGroup& group,
+                                                  const EngineVersion& engine, const InstanceShape& shape,
+                                                  bool details = true);
+
+/// Problems of the layout-wide settings (MTP, overlap, precisions on this GPU, P/D support).
+[[nodiscard]] std::vector<Problem> setting_problems(const model::ModelSpec& model, const cluster::NodeGroup& group,
+                                                    const EngineVersion& engine, Mode mode, WeightPrecision weights,
+                                                    int mtp, bool overlap);
+
+} // namespace brix::serve

@@ -1,0 +1,132 @@
+// The orchestration of `brix plan --serve`: request → model, cluster, workload, engine → one
+// search per node group → ServeReport. No output: the report renders itself.
+#include <brix/serve/serve_run.hpp>
+
+#include <brix/model/loader.hpp>
+#include <brix/plan/plan_run.hpp>
+#include <brix/util/error.hpp>
+
+#include <cmath>
+#include <fmt/format.h>
+
+namespace brix::serve {
+
+namespace {
+
+void require_positive(std::optional<double> value, std::string_view option, std::string_view expected) {
+  if (value && (!std::isfinite(*value) || *value <= 0.0)) {
+    throw InputError(fmt::format("{}: {} must be > 0 (expected {})", option, *value, expected));
+  }
+}
+
+void check_request(const ServeRequest& request) {
+  if (request.isl <= 0 || request.osl <= 0) {
+    throw InputError(fmt::format("--isl/--osl: {}/{} must be > 0 (expected prompt and output tokens per request)",
+                                 request.isl, request.osl));
+  }
+  require_positive(request.concurrency, "--concurrency", "requests in flight, e.g. 64");
+  require_positive(request.request_rate, "--request-rate", "requests per second, e.g. 5");
+  require_positive(request.ttft_ms, "--ttft-ms", "a time-to-first-token target in milliseconds, e.g. 2000");
+  require_positive(request.tpot_ms, "--tpot-ms", "a time-per-output-token target in milliseconds, e.g. 50");
+  if (request.concurrency && request.request_rate) {
+    throw InputError("--concurrency and --request-rate: give one (expected a closed loop of N requests in flight, or "
+                     "an open loop of arrivals per second)");
+  }
+  if (request.mtp_acceptance && !(*request.mtp_acceptance > 0.0 && *request.mtp_acceptance < 1.0)) {
+    throw InputError(fmt::format("--mtp-acceptance: {} is outside (0, 1) (expected the probability a drafted token is "
+                                 "accepted, e.g. 0.7)",
+                                 *request.mtp_acceptance));
+  }
+  if (request.top < 1) {
+    throw InputError("--top must be >= 1");
+  }
+}
+
+/// The checkpoint's format where the GPU computes in it, else the widest step down it has.
+std::pair<WeightPrecision, std::string> default_weights(const model::ModelSpec& model, const cluster::GpuSpec& gpu) {
+  auto weights = parse_weight_precision(model.checkpoint_weights, "the checkpoint's weights");
+  if (weights == WeightPrecision::fp4 && gpu.fp4_flops <= 0) {
+    return {gpu.fp8_flops > 0 ? WeightPrecision::fp8 : WeightPrecision::bf16,
+            fmt::format("the checkpoint is FP4 but {} has no FP4 tensor cores", gpu.display)};
+  }
+  if (weights == WeightPrecision::fp8 && gpu.fp8_flops <= 0) {
+    return {WeightPrecision::bf16, fmt::format("the checkpoint is FP8 but {} has no FP8 tensor cores; serve a bf16 copy",
+                                               gpu.display)};
+  }
+  return {weights, "the checkpoint's"};
+}
+
+} // namespace
+
+ServeReport run_serve(const ServeRequest& request) {
+  check_request(request);
+  ServeReport report;
+  report.engine = &find_engine_version(parse_engine(request.engine), request.engine_version);
+  const auto query = parse_layout_query(request.layout);
+  std::optional<WeightPrecision> requested = query.weights;
+  if (!request.precision.empty()) {
+    const auto precision = parse_weight_precision(request.precision, "--precision");
+    if (requested && *requested != precision) {
+      throw InputError(fmt::format("--precision {} and --layout weights={} disagree (expected one of them)",
+                                   request.precision, to_string(*requested)));
+    }
+    requested = precision;
+  }
+  report.model = model::load_model(request.model);
+  report.cluster = cluster::select_cluster(request.cluster, plan::k_default_cluster);
+  report.top = request.top;
+  report.layout_query = request.layout;
+  auto& workload = report.workload;
+  workload.isl = request.isl;
+  workload.osl = request.osl;
+  workload.request_rate = request.request_rate.value_or(0.0);
+  workload.concurrency = request.concurrency.value_or(request.request_rate ? 0.0 : k_default_concurrency);
+  report.default_workload = !request.concurrency && !request.request_rate;
+  workload.ttft_slo_s = request.ttft_ms.value_or(0.0) / 1e3;
+  workload.tpot_slo_s = request.tpot_ms.value_or(0.0) / 1e3;
+  if (request.mtp_acceptance) {
+    workload.mtp_acceptance = *request.mtp_acceptance;
+  }
+  report.kv = query.kv.value_or(KvPrecision::bf16);
+  report.mtp = query.mtp.value_or(0);
+  if (!report.cluster.homogeneous()) {
+    report.notes.push_back(
+        "mixed cluster: each node group is planned on its own and serves the whole workload alone (an engine instance "
+        "runs one GPU model, and brix does not pair prefill and decode instances across groups); the table ranks all "
+        "groups' plans together");
+  }
+  for (const auto& group : report.cluster.groups) {
+    GroupPlans plans;
+    plans.group = group;
+    if (requested) {
+      plans.weights = *requested;
+      plans.weights_reason = request.precision.empty() ? "--layout weights=" : "--precision";
+    } else {
+      std::tie(plans.weights, plans.weights_reason) = default_weights(report.model, group.gpu);
+    }
+    SearchRequest search;
+    search.model = &report.model;
+    search.group = group;
+    search.network = report.cluster.network;
+    search.oversubscription = report.cluster.oversubscription;
+    search.engine = report.engine;
+    search.workload = workload;
+    search.fixed = query;
+    search.weights = plans.weights;
+    search.kv = report.kv;
+    search.mtp = report.mtp;
+    search.top = request.top;
+    try {
+      plans.result = search_serving(search);
+    } catch (const InputError& error) {
+      if (report.cluster.groups.size() == 1) {
+        throw;
+      }
+      throw InputError(fmt::format("node group '{}': {}", group.name, error.what()));
+    }
+    report.groups.push_back(std::move(plans));
+  }
+  return report;
+}
+
+} // namespace brix::serve

@@ -1,0 +1,334 @@
+// Decode and prefill step times: kernel groups per layer, collectives, pipeline stages.
+#include <brix/serve/step_time.hpp>
+
+#include <brix/model/params.hpp>
+#include <brix/plan/physics.hpp>
+#include <brix/serve/memory.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+namespace brix::serve {
+
+namespace {
+
+using i64 = std::int64_t;
+constexpr double k_bf16 = 2.0;
+
+enum class MemoryKind { weights, kv };
+enum class ComputeKind { gemm, attention };
+
+/// One group of kernels: the longest of its kernels' floors, its HBM traffic and its arithmetic.
+void add_group(StepCost& cost, const ServeDevice& device, int kernels, double bytes, double flops,
+               double achievable_flops, MemoryKind memory_kind, ComputeKind compute_kind) {
+  const double floor = kernels * device.kernel_floor_s;
+  const double memory = bytes / device.hbm_bytes_per_s;
+  const double compute = achievable_flops > 0 ? flops / achievable_flops : 0.0;
+  const double seconds = std::max({floor, memory, compute});
+  cost.seconds += seconds;
+  if (floor >= memory && floor >= compute) {
+    cost.floors_s += seconds;
+  } else if (memory >= compute) {
+    (memory_kind == MemoryKind::kv ? cost.kv_s : cost.weights_s) += seconds;
+  } else {
+    (compute_kind == ComputeKind::attention ? cost.attention_s : cost.gemm_s) += seconds;
+  }
+}
+
+/// Tokens of one layer's forward on one attention-DP rank.
+struct Batch {
+  double tokens = 0;    ///< query tokens
+  double sequences = 0; ///< sequences they belong to
+  double context = 0;   ///< decode: KV tokens each sequence reads
+  double prompt = 0;    ///< prefill: prompt length (causal attention over it)
+};
+
+/// Arithmetic per query token and head of the attention core. Decode runs MLA absorbed (scores
+/// over the latent and rope part, values over the latent); prefill runs it expanded, like MHA.
+double attention_flops_per_key(const model::ModelSpec& model, bool decode) {
+  if (model.mla && decode) {
+    const auto& m = *model.mla;
+    return 2.0 * static_cast<double>(m.kv_lora_rank + m.qk_rope_head_dim) + 2.0 * static_cast<double>(m.kv_lora_rank);
+  }
+  return 2.0 * static_cast<double>(model::qk_head_dim(model) + model::v_head_dim(model));
+}
+
+/// Achievable FLOP/s of a GEMM of m tokens in `precision`.
+double gemm_rate(const ServeDevice& device, ComputePrecision precision, double m, double n, double k) {
+  return device.peak(precision) * device.gemm_fraction * plan::gemm_shape_efficiency(std::max(1.0, m), n, k);
+}
+
+/// One decoder layer on one GPU: compute groups and collectives.
+StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& batch, bool decode) {
+  const auto& model = *context.model;
+  const auto& device = *context.device;
+  const auto& shape = context.shape;
+  const double h = static_cast<double>(model.hidden);
+  const double tokens = batch.tokens;
+  const WeightPrecision attention_weights =
+      context.weights == WeightPrecision::fp4 ? WeightPrecision::fp8 : context.weights;
+  const auto attention_precision = compute_precision(attention_weights, device);
+  const auto mlp_precision = compute_precision(context.weights, device);
+  const double mlp_bytes = weight_bytes(context.weights);
+
+  // FP8/FP4 GEMMs quantize their activations first (dynamic per-token or per-block scales): one
+  // more kernel in front of every GEMM input.
+  const int attention_quant = attention_precision == ComputePrecision::bf16 ? 0 : (model.mla ? 3 : 2);
+  const int mlp_quant = mlp_precision == ComputePrecision::bf16 ? 0 : 2;
+  const int expert_quant = mlp_precision == ComputePrecision::bf16 ? 0 : 1;
+
+  StepCost compute;
+  // Attention projections (MLA: q_a+kv_a, q_b, the absorbed k/v up-projections, o; GQA: qkv, o).
+  const double attention_params = attention_params_per_gpu(model, shape.tp);
+  add_group(compute, device, (model.mla ? 5 : 2) + attention_quant,
+            attention_params * weight_bytes(attention_weights) + tokens * h * k_bf16 * 2,
+            2.0 * tokens * attention_params, gemm_rate(device, attention_precision, tokens, h, h), MemoryKind::weights,
+            ComputeKind::gemm);
+  // Attention core.
+  const double heads = static_cast<double>(model.heads) / shape.tp;
+  const double kv_per_layer = kv_bytes_per_token_per_gpu(model, {shape.tp, 1, 1, 1, 1}, context.kv) /
+                              static_cast<double>(model.layers);
+  const double attention_rate = device.bf16_flops * device.attention_fraction;
+  if (decode) {
+    add_group(compute, device, 1, batch.sequences * batch.context * kv_per_layer,
+              tokens * heads * batch.context * attention_flops_per_key(model, true), attention_rate, MemoryKind::kv,
+              ComputeKind::attention);
+  } else {
+    // Causal: a query at position p attends to p keys, p/2 on average over the prompt.
+    add_group(compute, device, 1, tokens * kv_per_layer,
+              tokens * heads * batch.prompt / 2.0 * attention_flops_per_key(model, false), attention_rate,
+              MemoryKind::kv, ComputeKind::attention);
+  }
+  // Norms, rotary embedding, cache writes, residual adds.
+  add_group(compute, device, model.mla ? 5 : 3, tokens * h * k_bf16 * 6, 0, 0, MemoryKind::weights, ComputeKind::gemm);
+
+  const auto params = model::layer_parameters_of_kind(model, moe_layer);
+  auto add_mlp = [&](double mlp_params, double ffn) {
+    const double local = mlp_params / shape.tp;
+    add_group(compute, device, 3 + mlp_quant, local * mlp_bytes + tokens * ffn / shape.tp * k_bf16 * 3, 2.0 * tokens * local,
+              gemm_rate(device, mlp_precision, tokens, ffn / shape.tp, h), MemoryKind::weights, ComputeKind::gemm);
+  };
+  StepCost comm;
+  auto add_comm = [&](double seconds) {
+    comm.seconds += seconds;
+    comm.collectives_s += seconds;
+  };
+  const auto tp_group = placement(device, shape.tp);
+  if (shape.tp > 1) {
+    add_comm(all_reduce_seconds(device, tokens * h * k_bf16, tp_group));
+  }
+  if (!moe_layer || !model.moe) {
+    add_mlp(static_cast<double>(params.mlp_dense), static_cast<double>(model.ffn));
+    if (shape.tp > 1) {
+      add_comm(all_reduce_seconds(device, tokens * h * k_bf16, tp_group));
+    }
+  } else {
+    const auto& moe = *model.moe;
+    if (params.mlp_dense > 0) {
+      add_mlp(static_cast<double>(params.mlp_dense), static_cast<double>(moe.shared_ffn));
+    }
+    const double experts = static_cast<double>(moe.routed_experts);
+    const double top_k = static_cast<double>(moe.experts_per_token);
+    // Router, top-k, permute and unpermute.
+    add_group(compute, device, 4, tokens * h * k_bf16 * 2 + static_cast<double>(params.router) * k_bf16,
+              2.0 * tokens * static_cast<double>(params.router), gemm_rate(device, ComputePrecision::bf16, tokens, experts, h),
+              MemoryKind::weights, ComputeKind::gemm);
+    // Routed experts: every token of the stage picks top_k experts; this GPU holds experts/ep of
+    // them, each split over etp. Uniform routing: an expert is idle with probability
+    // (1 − top_k/experts)^tokens, and the busiest GPU's share exceeds the mean by about
+    // sqrt(2·mean·ln ep) (the maximum of ep Poisson counts).
+    const double stage_tokens = tokens * shape.dp;
+    const double local_experts = experts / shape.ep;
+    const double active = local_experts * (1.0 - std::pow(1.0 - top_k / experts, stage_tokens));
+    const double mean = stage_tokens * top_k / shape.ep;
+    const double busiest = shape.ep > 1 ? std::min(mean + std::sqrt(2.0 * mean * std::log(shape.ep)),
+                                                   stage_tokens * std::min(top_k, local_experts))
+                                        : mean;
+    const double expert_params = static_cast<double>(params.expert_one) / shape.etp;
+    const double expert_ffn = static_cast<double>(moe.expert_ffn) / shape.etp;
+    add_group(compute, device, 3 + expert_quant, active * expert_params * mlp_bytes + busiest * h * k_bf16 * 2,
+              2.0 * busiest * expert_params,
+              gemm_rate(device, mlp_precision, busiest / std::max(1.0, active), expert_ffn, h), MemoryKind::weights,
+              ComputeKind::gemm);
+    const auto stage_group = placement(device, shape.stage_gpus());
+    if (shape.ep > 1) {
+      // Dispatch (FP8 with scales when the experts compute in FP8/FP4) and combine (bf16) of
+      // this GPU's share of the tokens to the GPUs holding their experts: decode's low-latency
+      // kernels send every copy directly; prefill's high-throughput kernels send a token once
+      // per remote NVLink domain and fan it out there (DeepEP's two modes).
+      const double sent = tokens / shape.tp;
+      const double dispatch = mlp_precision == ComputePrecision::bf16 ? k_bf16 : 1.0 + 4.0 / 128.0;
+      if (decode) {
+        add_comm(all_to_all_seconds(device, sent * top_k * h * dispatch, stage_group));
+        add_comm(all_to_all_seconds(device, sent * top_k * h * k_bf16, stage_group));
+      } else {
+        add_comm(grouped_all_to_all_seconds(device, sent, h * dispatch, top_k, stage_group));
+        add_comm(grouped_all_to_all_seconds(device, sent, h * k_bf16, top_k, stage_group));
+      }
+      if (shape.tp > 1) {
+        add_comm(all_reduce_seconds(device, tokens * h * k_bf16, tp_group));
+      }
+      if (shape.etp > 1) {
+        add_comm(all_reduce_seconds(device, busiest * h * k_bf16, placement(device, shape.etp)));
+      }
+    } else {
+      // Experts split over every GPU of the stage: gather the DP ranks' tokens, reduce-scatter back.
+      add_comm(all_reduce_seconds(device, stage_tokens * h * k_bf16, stage_group));
+    }
+  }
+
+  StepCost layer = compute;
+  const bool overlapped = context.overlap && moe_layer && model.moe && shape.ep > 1 && batch.sequences >= 2;
+  if (overlapped) {
+    // Two micro-batches: one's all-to-all runs while the other computes, except the first
+    // micro-batch's compute and the last one's communication: max(C, M) + min(C, M) / 2.
+    // Each micro-batch launches its own kernels: the floors count twice.
+    const double floors = compute.floors_s;
+    layer.seconds += floors;
+    layer.floors_s += floors;
+    const double exposed = std::max(comm.seconds, layer.seconds) + std::min(comm.seconds, layer.seconds) / 2.0 -
+                           layer.seconds;
+    layer.seconds += exposed;
+    layer.collectives_s += exposed;
+  } else {
+    layer += comm;
+  }
+  return layer;
+}
+
+/// Final norm, LM head over the vocabulary shard, logits gather and sampling for `rows` rows.
+StepCost head_cost(const StepContext& context, double rows) {
+  const auto& model = *context.model;
+  const auto& device = *context.device;
+  const double h = static_cast<double>(model.hidden);
+  const double vocab = static_cast<double>(model.vocab) / context.shape.tp;
+  StepCost cost;
+  add_group(cost, device, 4, vocab * h * k_bf16 + rows * vocab * 4.0, 2.0 * rows * h * vocab,
+            gemm_rate(device, ComputePrecision::bf16, rows, vocab, h), MemoryKind::weights, ComputeKind::gemm);
+  if (context.shape.tp > 1) {
+    const double seconds = all_reduce_seconds(device, rows * vocab * 4.0 / 2.0, placement(device, context.shape.tp));
+    cost.seconds += seconds;
+    cost.collectives_s += seconds;
+  }
+  return cost;
+}
+
+/// The stages of an instance, each costed with its own layers; the head on the last stage.
+std::vector<StepCost> stage_costs(const StepContext& context, const Batch& batch, bool decode, double head_rows) {
+  const auto& model = *context.model;
+  const int stages = context.shape.pp;
+  const StepCost dense = layer_cost(context, false, batch, decode);
+  const StepCost moe = model.moe ? layer_cost(context, true, batch, decode) : dense;
+  std::vector<StepCost> costs;
+  const i64 base = model.layers / stages;
+  const i64 extra = model.layers % stages;
+  i64 first = 0;
+  for (int stage = 0; stage < stages; ++stage) {
+    const i64 count = base + (stage < extra ? 1 : 0);
+    const i64 moe_layers = model::moe_layers_in(model, first, first + count - 1);
+    StepCost cost = moe * static_cast<double>(moe_layers);
+    cost += dense * static_cast<double>(count - moe_layers);
+    if (stage == stages - 1) {
+      cost += head_cost(context, head_rows);
+    }
+    if (stages > 1) {
+      const double seconds = send_seconds(*context.device, batch.tokens * static_cast<double>(model.hidden) * k_bf16,
+                                          context.shape.gpus() > context.device->nvlink_domain);
+      cost.seconds += seconds;
+      cost.collectives_s += seconds;
+    }
+    costs.push_back(cost);
+    first += count;
+  }
+  return costs;
+}
+
+const StepCost& slowest(const std::vector<StepCost>& costs) {
+  return *std::max_element(costs.begin(), costs.end(),
+                           [](const StepCost& a, const StepCost& b) { return a.seconds < b.seconds; });
+}
+
+} // namespace
+
+StepCost& StepCost::operator+=(const StepCost& other) {
+  seconds += other.seconds;
+  weights_s += other.weights_s;
+  kv_s += other.kv_s;
+  gemm_s += other.gemm_s;
+  attention_s += other.attention_s;
+  collectives_s += other.collectives_s;
+  floors_s += other.floors_s;
+  return *this;
+}
+
+StepCost operator*(const StepCost& cost, double times) {
+  StepCost out;
+  out.seconds = cost.seconds * times;
+  out.weights_s = cost.weights_s * times;
+  out.kv_s = cost.kv_s * times;
+  out.gemm_s = cost.gemm_s * times;
+  out.attention_s = cost.attention_s * times;
+  out.collectives_s = cost.collectives_s * times;
+  out.floors_s = cost.floors_s * times;
+  return out;
+}
+
+StepCost decode_step(const StepContext& context, double batch, double context_tokens, int mtp) {
+  const auto& model = *context.model;
+  const int stages = context.shape.pp;
+  const double micro = std::max(1.0, batch / stages);
+  const double verified = micro * (1.0 + mtp);
+  const Batch main{verified, micro, context_tokens, 0};
+  auto costs = stage_costs(context, main, true, verified);
+  StepCost stage = slowest(costs);
+  if (mtp > 0) {
+    // Each draft runs the MTP module (eh_proj and one decoder layer like the last) and the head
+    // on the last stage, one token per sequence at a time.
+    const Batch draft{micro, micro, context_tokens, 0};
+    StepCost one = layer_cost(context, model.is_moe_layer(model.layers - 1), draft, true);
+    one += head_cost(context, micro);
+    const double h = static_cast<double>(model.hidden);
+    add_group(one, *context.device, 1, 2.0 * h * h / context.shape.tp * weight_bytes(context.weights),
+              2.0 * micro * 2.0 * h * h / context.shape.tp,
+              gemm_rate(*context.device, compute_precision(context.weights, *context.device), micro, h, 2.0 * h),
+              MemoryKind::weights, ComputeKind::gemm);
+    stage += one * static_cast<double>(mtp);
+  }
+  return stage * static_cast<double>(stages);
+}
+
+StepCost prefill_step(const StepContext& context, double tokens, double prompt) {
+  const Batch batch{tokens, std::max(1.0, tokens / std::max(1.0, prompt)), 0, prompt};
+  StepCost total;
+  for (const auto& stage : stage_costs(context, batch, false, batch.sequences)) {
+    total += stage;
+  }
+  return total;
+}
+
+double prefill_stage_seconds(const StepContext& context, double tokens, double prompt) {
+  const Batch batch{tokens, std::max(1.0, tokens / std::max(1.0, prompt)), 0, prompt};
+  return slowest(stage_costs(context, batch, false, batch.sequences)).seconds;
+}
+
+double tokens_per_step(int mtp, double acceptance) {
+  double tokens = 1.0;
+  double chain = 1.0;
+  for (int i = 0; i < mtp; ++i) {
+    chain *= acceptance;
+    tokens += chain;
+  }
+  return tokens;
+}
+
+double acceptance_for_length(int mtp, double length) {
+  double low = 0.0;
+  double high = 1.0;
+  for (int i = 0; i < 60; ++i) {
+    const double mid = (low + high) / 2.0;
+    (tokens_per_step(mtp, mid) < length ? low : high) = mid;
+  }
+  return (low + high) / 2.0;
+}
+
+} // namespace brix::serve

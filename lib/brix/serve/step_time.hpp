@@ -1,0 +1,61 @@
+#pragma once
+// The time of one engine step, from first principles: every layer is a few groups of kernels,
+// each taking the longest of its HBM traffic, its arithmetic at an achievable fraction of peak,
+// and its kernels' minimum duration; then the collectives (TP all-reduce, EP dispatch/combine,
+// pipeline sends), hidden behind compute when two micro-batches overlap.
+//  - Decode is memory-bound at small batch: weights read once per step (for MoE layers only the
+//    experts the batch activates), the KV cache read once per sequence.
+//  - Prefill is compute-bound: GEMMs over the chunk's tokens and causal attention, quadratic in
+//    the prompt length.
+
+#include <brix/model/model.hpp>
+#include <brix/serve/device.hpp>
+#include <brix/serve/layout.hpp>
+
+namespace brix::serve {
+
+/// Seconds of one step, and where they go (each kernel group's time is booked to the term that
+/// bounds it; collectives only where they are not hidden).
+struct StepCost {
+  double seconds = 0;
+  double weights_s = 0;     ///< memory-bound projections/MLPs: weights and their activations from HBM
+  double kv_s = 0;          ///< reading the KV cache
+  double gemm_s = 0;        ///< compute-bound GEMMs (projections, MLPs, experts)
+  double attention_s = 0;   ///< attention arithmetic
+  double collectives_s = 0; ///< TP all-reduce, EP all-to-all, pipeline sends
+  double floors_s = 0;      ///< kernels at their minimum duration (launch-bound)
+  StepCost& operator+=(const StepCost& other);
+};
+[[nodiscard]] StepCost operator*(const StepCost& cost, double times);
+
+/// What a step is costed on: the model, the GPU and links, the instance shape and its formats.
+struct StepContext {
+  const model::ModelSpec* model = nullptr;
+  const ServeDevice* device = nullptr;
+  InstanceShape shape;
+  WeightPrecision weights = WeightPrecision::bf16;
+  KvPrecision kv = KvPrecision::bf16;
+  bool overlap = false; ///< MoE all-to-all overlapped with the other micro-batch's compute
+};
+
+/// One decode step of a whole instance: `batch` sequences per attention-DP rank, each with
+/// `context` tokens in the KV cache, verifying 1 + `mtp` tokens each and then drafting `mtp`
+/// tokens with the model's MTP module. With PP the batch is split into one micro-batch per
+/// stage, so a step is PP stage-steps at batch / PP.
+[[nodiscard]] StepCost decode_step(const StepContext& context, double batch, double context_tokens, int mtp);
+
+/// One prefill step of a whole instance: `tokens` new tokens per attention-DP rank (the chunk),
+/// from prompts of `prompt` tokens. Returns the latency of the chunk through every stage; with
+/// PP, chunks follow each other one stage apart, so the rate is `tokens` × dp per stage time
+/// (prefill_stage_seconds).
+[[nodiscard]] StepCost prefill_step(const StepContext& context, double tokens, double prompt);
+[[nodiscard]] double prefill_stage_seconds(const StepContext& context, double tokens, double prompt);
+
+/// Tokens a sequence gains per decode step with `mtp` drafted tokens each accepted with
+/// probability `acceptance` given the previous was (a chain: 1 + a + a² + … + a^mtp).
+[[nodiscard]] double tokens_per_step(int mtp, double acceptance);
+/// The per-draft acceptance that gives `length` tokens per step with `mtp` drafts (the inverse
+/// of tokens_per_step, for publications that report acceptance length).
+[[nodiscard]] double acceptance_for_length(int mtp, double length);
+
+} // namespace brix::serve

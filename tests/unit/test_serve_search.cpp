@@ -1,0 +1,242 @@
+// serve: the --layout syntax, the step-time model's monotonicity, the search's ranking, Pareto
+// front, SLOs, rejections and P/D sizing, and the default job on the mixed example deployment.
+#include <brix/cluster/loader.hpp>
+#include <brix/model/loader.hpp>
+#include <brix/serve/device.hpp>
+#include <brix/serve/serve_run.hpp>
+#include <brix/serve/step_time.hpp>
+#include <brix/util/error.hpp>
+
+#include <doctest/doctest.h>
+
+#include <set>
+#include <string>
+
+using namespace brix;
+using namespace brix::serve;
+
+namespace {
+
+ServeRequest request_on(int nodes, const std::string& gpu) {
+  ServeRequest request;
+  request.cluster.nodes = nodes;
+  request.cluster.gpu = gpu;
+  request.top = 50;
+  return request;
+}
+
+} // namespace
+
+TEST_CASE("serve::parse_layout_query") {
+  const auto aggregated = parse_layout_query("tp=8,dp=2,ep=16,instances=2,kv=fp8,weights=fp4,mtp=3,overlap=1");
+  CHECK(aggregated.mode == Mode::aggregated);
+  CHECK(*aggregated.both.tp == 8);
+  CHECK(*aggregated.both.dp == 2);
+  CHECK(*aggregated.both.ep == 16);
+  CHECK(*aggregated.both.instances == 2);
+  CHECK(*aggregated.kv == KvPrecision::fp8);
+  CHECK(*aggregated.weights == WeightPrecision::fp4);
+  CHECK(*aggregated.mtp == 3);
+  CHECK(*aggregated.overlap);
+  const auto split = parse_layout_query("p.tp=8,p.ep=8,p.instances=2,d.dp=16,d.ep=16,d.instances=1");
+  CHECK(split.mode == Mode::disaggregated);
+  CHECK(*split.prefill.instances == 2);
+  CHECK(*split.decode.dp == 16);
+  CHECK(split.both.empty());
+  CHECK_FALSE(parse_layout_query("kv=fp8").mode.has_value());
+  CHECK_THROWS_WITH_AS((void)parse_layout_query("tpp=8"), doctest::Contains("did you mean 'tp'"), InputError);
+  CHECK_THROWS_WITH_AS((void)parse_layout_query("tp=8,d.tp=8"), doctest::Contains("mixes aggregated fields"), InputError);
+  CHECK_THROWS_WITH_AS((void)parse_layout_query("tp=0"), doctest::Contains("tp=0 is not valid"), InputError);
+  CHECK_THROWS_WITH_AS((void)parse_layout_query("weights=int4"), doctest::Contains("expected one of bf16, fp8, fp4"), InputError);
+  ServeLayout layout;
+  layout.mode = Mode::disaggregated;
+  layout.prefill = {{8, 1, 1, 8, 1}, 2};
+  layout.decode = {{1, 1, 16, 16, 1}, 1};
+  const auto text = to_string(layout);
+  CHECK(text == "p.tp=8,p.pp=1,p.dp=1,p.ep=8,p.etp=1,p.instances=2,d.tp=1,d.pp=1,d.dp=16,d.ep=16,d.etp=1,d.instances=1,"
+                "weights=bf16,kv=bf16,mtp=0,overlap=0");
+  const auto again = parse_layout_query(text);
+  CHECK(matches(again.prefill, layout.prefill.shape, 2));
+  CHECK(matches(again.decode, layout.decode.shape, 1));
+}
+
+TEST_CASE("serve::decode_step and prefill_step follow the physics") {
+  const auto model = model::load_model("deepseek-r1");
+  const auto cluster = cluster::shorthand_cluster(2, 8, "h200-sxm", std::nullopt, std::nullopt);
+  const auto device = serve_device(cluster.groups.front(), cluster.network, cluster.oversubscription);
+  const StepContext context{&model, &device, {8, 1, 1, 8, 1}, WeightPrecision::fp8, KvPrecision::bf16, false};
+  // Decode: more sequences or longer contexts never make a step shorter; a larger batch gives more
+  // tokens per second (weights are read once per step).
+  const double one = decode_step(context, 1, 2048, 0).seconds;
+  const double sixteen = decode_step(context, 16, 2048, 0).seconds;
+  CHECK(sixteen >= one);
+  CHECK(16 / sixteen > 1 / one);
+  CHECK(decode_step(context, 16, 8192, 0).seconds > sixteen);
+  const auto cost = decode_step(context, 16, 2048, 0);
+  CHECK(cost.weights_s + cost.kv_s + cost.gemm_s + cost.attention_s + cost.collectives_s + cost.floors_s ==
+        doctest::Approx(cost.seconds));
+  // Prefill: attention is quadratic in the prompt, so a chunk of long prompts takes longer.
+  CHECK(prefill_step(context, 8192, 8192).seconds > prefill_step(context, 8192, 1024).seconds);
+  // MTP: 1 + a + a² + a³ tokens per step; its inverse recovers the acceptance.
+  CHECK(tokens_per_step(3, 0.5) == doctest::Approx(1.875));
+  CHECK(acceptance_for_length(3, 2.82) == doctest::Approx(0.7701).epsilon(0.001));
+  CHECK(decode_step(context, 16, 2048, 3).seconds > sixteen);
+}
+
+TEST_CASE("serve search: ranking, Pareto front and rejections") {
+  auto request = request_on(2, "h100-sxm");
+  const auto report = run_serve(request);
+  REQUIRE(report.groups.size() == 1);
+  const auto& result = report.groups.front().result;
+  REQUIRE_FALSE(result.plans.empty());
+  CHECK(report.default_workload);
+  CHECK(report.workload.concurrency == k_default_concurrency);
+  // Ranked by output tokens/s per GPU; every plan within the 16 GPUs.
+  for (std::size_t i = 0; i < result.plans.size(); ++i) {
+    CHECK(result.plans[i].layout.gpus() <= 16);
+    CHECK(result.plans[i].meets_slo); // no SLO: every stable plan counts
+    if (i > 0) {
+      CHECK(result.plans[i - 1].output_tokens_per_s_per_gpu >= result.plans[i].output_tokens_per_s_per_gpu);
+    }
+  }
+  // DeepSeek-R1's FP8 weights (~671 GB) do not fit one 8 × 80 GB node.
+  bool weights_rejected = false;
+  for (const auto& group : result.rejected) {
+    weights_rejected = weights_rejected || group.rule == "weights do not fit";
+  }
+  CHECK(weights_rejected);
+  for (const auto& plan : result.plans) {
+    CHECK(plan.layout.gpus() == 16);
+    CHECK(plan.layout.weights == WeightPrecision::fp8); // the checkpoint's, H100 has FP8
+  }
+  // The Pareto front: no member dominated by another, sorted by tokens/s per user.
+  const auto& front = result.pareto;
+  REQUIRE_FALSE(front.empty());
+  for (std::size_t i = 0; i < front.size(); ++i) {
+    for (std::size_t j = 0; j < front.size(); ++j) {
+      if (i != j) {
+        const bool dominated = front[j].output_tokens_per_s_per_gpu >= front[i].output_tokens_per_s_per_gpu &&
+                               front[j].performance.tokens_per_s_per_user > front[i].performance.tokens_per_s_per_user;
+        CHECK_FALSE(dominated);
+      }
+    }
+    if (i > 0) {
+      CHECK(front[i - 1].performance.tokens_per_s_per_user >= front[i].performance.tokens_per_s_per_user);
+    }
+  }
+}
+
+TEST_CASE("serve search: SLOs rank the plans that meet them first") {
+  auto request = request_on(4, "h200-sxm");
+  request.tpot_ms = 1000.0; // every plan meets it
+  const auto easy = run_serve(request);
+  CHECK(easy.groups.front().result.meeting_slo == easy.groups.front().result.evaluated);
+  request.tpot_ms = 0.001; // none does
+  const auto impossible = run_serve(request);
+  CHECK(impossible.groups.front().result.meeting_slo == 0);
+  CHECK_FALSE(impossible.groups.front().result.plans.empty()); // still ranked, marked as missing it
+  CHECK_FALSE(impossible.groups.front().result.plans.front().meets_slo);
+}
+
+TEST_CASE("serve search: open loop at a request rate") {
+  auto request = request_on(2, "h200-sxm");
+  request.request_rate = 2.0;
+  request.isl = 1000;
+  request.osl = 500;
+  const auto report = run_serve(request);
+  const auto& plans = report.groups.front().result.plans;
+  REQUIRE_FALSE(plans.empty());
+  for (const auto& plan : plans) {
+    if (plan.performance.stable) {
+      // What arrives leaves: output tokens/s = rate × OSL.
+      CHECK(plan.performance.output_tokens_per_s == doctest::Approx(2.0 * 500));
+    }
+  }
+  request.request_rate = 1e6; // far beyond any prefill
+  const auto overloaded = run_serve(request);
+  for (const auto& plan : overloaded.groups.front().result.plans) {
+    CHECK_FALSE(plan.performance.stable);
+    CHECK_FALSE(plan.meets_slo);
+  }
+}
+
+TEST_CASE("serve search: disaggregated plans size prefill to decode") {
+  auto request = request_on(4, "h200-sxm");
+  request.engine = "sglang";
+  request.layout = "d.tp=1,d.dp=8,d.ep=8";
+  request.concurrency = 512;
+  const auto report = run_serve(request);
+  const auto& plans = report.groups.front().result.plans;
+  REQUIRE_FALSE(plans.empty());
+  for (const auto& plan : plans) {
+    CHECK(plan.layout.mode == Mode::disaggregated);
+    CHECK(plan.layout.decode.shape == InstanceShape{1, 1, 8, 8, 1});
+    CHECK(plan.layout.gpus() <= 32);
+    // Prefill keeps up with what decode completes.
+    const double capacity = plan.prefill.prefill_tokens_per_s * plan.layout.prefill.instances / report.workload.isl;
+    CHECK(capacity >= plan.performance.request_rate * 0.97);
+    CHECK(plan.performance.kv_transfer_s > 0);
+  }
+}
+
+TEST_CASE("serve run: bad input is one located error") {
+  auto request = request_on(2, "h100-sxm");
+  request.layout = "tp=3";
+  CHECK_THROWS_WITH_AS(run_serve(request), doctest::Contains("does not divide deepseek-r1's 128 attention heads"), InputError);
+  request.layout = "tp=4,dp=3,ep=12";
+  CHECK_THROWS_WITH_AS(run_serve(request), doctest::Contains("a 12-GPU instance (tp 4 × dp 3 × pp 1) is neither a divisor"),
+                       InputError);
+  request.layout = "tp=8,dp=3,ep=24";
+  CHECK_THROWS_WITH_AS(run_serve(request), doctest::Contains("needs more than the group's 16 GPUs"), InputError);
+  request.layout = "";
+  request.engine = "tgi";
+  CHECK_THROWS_WITH_AS(run_serve(request), doctest::Contains("--engine: unknown engine 'tgi'"), InputError);
+  request.engine = "vllm";
+  request.engine_version = "0.1";
+  CHECK_THROWS_WITH_AS(run_serve(request), doctest::Contains("expected 0.9 or 0.11"), InputError);
+  request.engine_version = "";
+  request.precision = "fp4";
+  CHECK_THROWS_WITH_AS(run_serve(request), doctest::Contains("needs FP4 tensor cores"), InputError);
+  request.precision = "";
+  request.layout = "mtp=2";
+  request.model = "llama-3.1-70b";
+  CHECK_THROWS_WITH_AS(run_serve(request), doctest::Contains("llama-3.1-70b has none"), InputError);
+  request = request_on(1, "h100-sxm");
+  request.concurrency = 4;
+  request.request_rate = 1;
+  CHECK_THROWS_WITH_AS(run_serve(request), doctest::Contains("give one"), InputError);
+}
+
+TEST_CASE("serve run: the default job plans DeepSeek-R1 on the mixed example deployment, per node group") {
+  ServeRequest request;
+  const auto report = run_serve(request);
+  CHECK(report.model.name == "deepseek-r1");
+  CHECK(report.cluster.name == "example-deployment");
+  REQUIRE(report.groups.size() == 2);
+  CHECK(report.groups[0].group.name == "dgx-h100");
+  CHECK(report.groups[0].weights == WeightPrecision::fp8);
+  CHECK(report.groups[1].group.name == "a100-edr");
+  CHECK(report.groups[1].weights == WeightPrecision::bf16); // A100 has no FP8 tensor cores
+  CHECK(report.groups[1].weights_reason.find("no FP8 tensor cores") != std::string::npos);
+  REQUIRE_FALSE(report.notes.empty());
+  CHECK(report.notes.front().find("mixed cluster") != std::string::npos);
+  CHECK(exit_code(report) == 0);
+  CHECK_FALSE(ranked_plans(report).empty());
+}
+
+TEST_CASE("serve search: no plan is listed twice") {
+  ServeRequest request;
+  request.cluster.nodes = 4;
+  request.cluster.gpu = "h200-sxm";
+  request.engine = "sglang";
+  request.layout = "p.tp=8,p.ep=8,d.dp=16,d.ep=16";
+  request.top = 10;
+  const auto report = run_serve(request);
+  std::set<std::string> seen;
+  for (const auto& group : report.groups) {
+    for (const auto& plan : group.result.plans) {
+      CHECK_MESSAGE(seen.insert(to_string(plan.layout)).second, "listed twice: " << to_string(plan.layout));
+    }
+  }
+  CHECK(seen.size() >= 2);
+}
