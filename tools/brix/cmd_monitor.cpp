@@ -47,7 +47,8 @@ struct ViewArgs {
   double refresh = 2.0;
   int count = 0;
   bool quiet = false;
-  int max_ranks = 0;
+  int max_ranks = 64;
+  int max_nodes = 32;
   std::string prometheus;
   std::string textfile;
   std::string save_measured;
@@ -89,10 +90,15 @@ int run_view(const ViewArgs& args) {
   if (!(args.refresh > 0)) {
     throw InputError(fmt::format("--refresh must be > 0 seconds (got {})", args.refresh));
   }
+  if (args.max_ranks < 0 || args.max_nodes < 0) {
+    throw InputError(fmt::format("--max-ranks and --max-nodes must be >= 0 (got {} and {}; 0 lists all)",
+                                 args.max_ranks, args.max_nodes));
+  }
   options.refresh_seconds = args.refresh;
   options.count = args.count;
   options.quiet = args.quiet;
   options.max_ranks = args.max_ranks;
+  options.max_nodes = args.max_nodes;
   options.colour = util::use_colour(STDOUT_FILENO);
   options.in_place = !args.once && ::isatty(STDOUT_FILENO) == 1 && !args.quiet;
   if (!args.prometheus.empty()) {
@@ -205,7 +211,8 @@ void add_monitor_command(CLI::App& app, CommandContext& context) {
   command->add_option("--refresh", view->refresh, "Seconds between refreshes")->default_val(2.0);
   command->add_option("--count", view->count, "Refresh this many times, then exit (0: until Ctrl-C)")->default_val(0);
   command->add_flag("--quiet", view->quiet, "No terminal view (only --prometheus/--textfile)");
-  command->add_option("--max-ranks", view->max_ranks, "Show at most N ranks (problem ranks first; 0: all)");
+  command->add_option("--max-ranks", view->max_ranks, "List the N worst ranks (text and JSON; 0: all); the rest are summed up per node and stage")->default_val(64);
+  command->add_option("--max-nodes", view->max_nodes, "List the N worst nodes in the text view (0: all)")->default_val(32);
   command->add_option("--prometheus", view->prometheus, "Serve /metrics on [ADDR:]PORT (default address 127.0.0.1)");
   command->add_option("--textfile", view->textfile, "Write brix_<job>.prom into DIR at each refresh (node_exporter)");
   command->add_option("--save-measured", view->save_measured, "Write measured per-stage times for 'brix plan --measured'");

@@ -117,13 +117,15 @@ int run_monitor_view(SnapshotSource& source, const LiveOptions& options, std::os
       write_measured_stages(options.save_measured, snapshot);
     }
     if (options.format != util::Format::text) {
-      util::emit_document(out, to_json(snapshot, now), options.format);
+      util::emit_document(out, to_json(snapshot, now, options.max_ranks), options.format);
     } else if (!options.quiet) {
-      ViewOptions view{util::Style{options.colour}, options.max_ranks, 10};
-      if (options.in_place && view.max_ranks == 0) {
+      ViewOptions view{util::Style{options.colour}, options.max_ranks, options.max_nodes, 10};
+      if (const int rows = options.in_place ? terminal_rows() : 0; rows > 0) {
         // Keep the frame on one screen: header, node rows, rule and event lines take the rest.
-        const int rows = terminal_rows();
-        view.max_ranks = rows > 0 ? std::max(4, rows - 24 - static_cast<int>(snapshot.nodes.size())) : 0;
+        const auto nodes = snapshot.nodes.size();
+        const int node_rows = static_cast<int>(view.max_nodes > 0 ? std::min<std::size_t>(view.max_nodes, nodes) : nodes);
+        const int fit = std::max(4, rows - 24 - node_rows);
+        view.max_ranks = view.max_ranks > 0 ? std::min(view.max_ranks, fit) : fit;
       }
       const auto text = render_text(snapshot, now, view);
       // Home, draw, clear what the previous (longer) frame left below.

@@ -35,7 +35,8 @@ struct LiveOptions {
   bool quiet = false;       ///< no terminal view (exporter use)
   bool colour = false;
   bool in_place = false;    ///< redraw in place (a terminal)
-  int max_ranks = 0;
+  int max_ranks = 0;        ///< the worst ranks listed (text and JSON); 0: all
+  int max_nodes = 0;        ///< the worst nodes listed (text); 0: all
   std::optional<net::HostPort> prometheus;
   std::string textfile_dir;
   std::string save_measured;
