@@ -154,10 +154,12 @@ TEST_CASE("launch::Supervisor") {
     for (int pid : {100, 101, 102}) {
       processes.exit_later(pid, {0, 0});
     }
+    const auto start = clock.now();
     Supervisor supervisor(processes, processes, clock, settings);
     const auto result = supervisor.run(workers(3), channel);
     CHECK(result.stop.kind == StopKind::done);
     CHECK(channel.successes == 1);
+    CHECK(clock.now() - start < settings.monitor_interval); // `done` ends it: no tick is waited for
     CHECK(processes.count(SIGTERM) == 0);
     CHECK(exit_code_for(result.stop) == 0);
     CHECK(processes.strays_killed == 1);

@@ -127,6 +127,9 @@ AttemptResult Supervisor::run(const std::vector<WorkerSpec>& workers, JobChannel
         adopt(*posted, SIGTERM);
       }
     }
+    if (running.empty() && stop) {
+      break; // the record just read ends an attempt with nothing left to wait for
+    }
     if (stopping && !running.empty() && m_clock.now() >= kill_at) {
       note(fmt::format("grace period of {} s over: SIGKILL to {} worker(s)",
                        std::chrono::duration<double>(m_options.grace).count(), running.size()));
