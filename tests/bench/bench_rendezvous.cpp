@@ -68,9 +68,10 @@ net::StoreClientOptions client_options(const std::string& name) {
 }
 
 /// Node 0: hosts the store (from `start_at_ns` when given) and joins as node 0, as the agent does;
-/// prints "port P T" when listening (T: unix ns) and "world" once published; exits when the
-/// bench sets bench/done.
+/// prints "started" at once (its memory before the store is the baseline of the growth), "port P T"
+/// when listening (T: unix ns) and "world" once published; exits when the bench sets bench/done.
 int node0_main(int agents, int port, std::int64_t start_at_ns) {
+  std::cout << "started" << std::endl;
   sleep_until_ns(start_at_ns);
   net::StoreServer server({"127.0.0.1", port, k_token, {}, 4096});
   server.serve();
@@ -138,7 +139,11 @@ Run run_brix(const std::string& self, int agents, std::optional<int> late_ms) {
   bench::ChildProcess node0({self, "--node0", std::to_string(agents), std::to_string(port.load()),
                              std::to_string(store_start)});
   std::int64_t listening_at = 0;
-  if (!late_ms) {
+  // Measured once node 0 runs its own program: before that, it is a copy of this process.
+  if (node0.read_line(std::chrono::seconds(30)) != "started") {
+    run.failure = "node 0 did not start";
+    port = 1; // the agents fail at once
+  } else if (!late_ms) {
     const auto line = node0.read_line(std::chrono::seconds(30));
     const auto fields = line ? util::split(*line, ' ') : std::vector<std::string>{};
     if (fields.size() != 3) {

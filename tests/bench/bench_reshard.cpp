@@ -2,11 +2,13 @@
 // the same run, interleaved (copy, reshard, copy, reshard, ...), with the same threads, memory
 // maps and fsync. Two checkpoints, DeepSeek-V3-shaped FP8 with block scales under /tmp (removed
 // at the end): a 1.4 GiB one and a small one (~12 MiB, where fixed costs weigh most). Each round's
-// ratio is the reshard's throughput over the copy's, counted both ways: by bytes written
-// (replicated tensors make the shards larger than the checkpoint) and by source bytes (the copy's
-// time over the reshard's for the same checkpoint). Prints min / median / max over the rounds;
-// target: the median at least 0.9 both ways. Then the small checkpoint end to end through the
-// CLI: `brix shard weights` against `cp -r` followed by `sync` of every copied file.
+// ratio is the reshard's throughput over the copy's, counted both ways: by bytes written and by
+// source bytes (the copy's time over the reshard's for the same checkpoint). Replicated tensors
+// make the shards larger than the checkpoint, so by source bytes even a reshard writing at the
+// copy's speed reaches only bytes read / bytes written (printed as the ceiling): the target is
+// judged per byte written, a median of at least 0.9 over the rounds (min / median / max printed).
+// Then the small checkpoint end to end through the CLI: `brix shard weights` against `cp -r`
+// followed by `sync` of every copied file (fixed costs included; the same ceiling applies).
 // Usage: bench-reshard [--rounds 5] [--large-only | --small-only]
 #include "../support/synthetic_checkpoint.hpp"
 #include "child_process.hpp"
@@ -104,8 +106,7 @@ bool run_checkpoint(const std::string& name, const Workspace& workspace, const t
               job.checkpoint.tensors.size(), threads);
   std::vector<double> by_written;
   std::vector<double> by_source;
-  std::vector<double> copy_rates;
-  std::vector<double> reshard_seconds;
+  double ceiling = 1;
   for (int round = 0; round < rounds; ++round) {
     std::uint64_t copy_bytes = 0;
     const auto copy_dir = workspace.path / fmt::format("{}-copy{}", name, round);
@@ -117,15 +118,14 @@ bool run_checkpoint(const std::string& name, const Workspace& workspace, const t
     const double copy_rate = static_cast<double>(copy_bytes) / copy_seconds;
     by_written.push_back(static_cast<double>(stats.bytes_written) / stats.seconds / copy_rate);
     by_source.push_back(static_cast<double>(stats.bytes_read) / stats.seconds / copy_rate);
-    copy_rates.push_back(copy_rate / (1u << 30));
-    reshard_seconds.push_back(stats.seconds);
+    ceiling = static_cast<double>(stats.bytes_read) / static_cast<double>(stats.bytes_written);
     std::printf("  round %d: copy %.3f s (%.2f GiB/s); reshard %.3f s, wrote %.3f GiB\n", round + 1, copy_seconds,
                 copy_rate / (1u << 30), stats.seconds, static_cast<double>(stats.bytes_written) / (1u << 30));
   }
-  const bool ok = bench::quantile(by_written, 0.5) >= 0.9 && bench::quantile(by_source, 0.5) >= 0.9;
-  std::printf("  reshard / copy throughput over %d rounds, min / median / max: %s by bytes written, %s by source "
-              "bytes (target: medians >= 0.90) %s\n",
-              rounds, spread(by_written).c_str(), spread(by_source).c_str(), ok ? "ok" : "BELOW TARGET");
+  const bool ok = bench::quantile(by_written, 0.5) >= 0.9;
+  std::printf("  reshard / copy throughput over %d rounds, min / median / max: %s by bytes written (target: median "
+              ">= 0.90) %s; %s by source bytes (ceiling %.2f: read / written)\n",
+              rounds, spread(by_written).c_str(), ok ? "ok" : "BELOW TARGET", spread(by_source).c_str(), ceiling);
   return ok;
 }
 
@@ -166,7 +166,7 @@ void run_cli(const Workspace& workspace, const std::string& brix, int rounds) {
     ratios.push_back(copy_seconds[i] / brix_seconds[i]);
   }
   std::printf("small checkpoint end to end (CLI), median of %d: cp -r + sync %.3f s, brix shard weights %.3f s; "
-              "copy time / brix time min / median / max: %s\n",
+              "copy time / brix time min / median / max: %s (ceiling: the small checkpoint's above)\n",
               rounds, bench::quantile(copy_seconds, 0.5), bench::quantile(brix_seconds, 0.5), spread(ratios).c_str());
 }
 
