@@ -1,7 +1,7 @@
 // How fast `brix shard weights` reshards, against a plain copy of the same checkpoint measured in
 // the same run, interleaved (copy, reshard, copy, reshard, ...), with the same threads, memory
 // maps and fsync. Two checkpoints, DeepSeek-V3-shaped FP8 with block scales under /tmp (removed
-// at the end): a 1.4 GiB one and a small one (~12 MiB, where fixed costs weigh most). Each round's
+// at the end): a 1.4 GiB one and a small one (~38 MiB, where fixed costs weigh most). Each round's
 // ratio is the reshard's throughput over the copy's, counted both ways: by bytes written and by
 // source bytes (the copy's time over the reshard's for the same checkpoint). Replicated tensors
 // make the shards larger than the checkpoint, so by source bytes even a reshard writing at the
