@@ -340,6 +340,21 @@ TEST_CASE("monitor::JobMonitor summarises per node and per stage, and lists the 
   CHECK(back.rank_summary.stale == 8);
   CHECK(back.nodes.at(1).ranks.worst_rank == 13);
   CHECK(back.stage_ranks.at(2).ranks.ranks == 128);
+
+  // Summarised, only the rules that are not normal are listed; all of them otherwise.
+  auto with_rules = snapshot;
+  RuleView rule;
+  rule.rule = "compute_utilization";
+  rule.state = "normal";
+  with_rules.rules.push_back(rule);
+  rule.state = "abnormal";
+  with_rules.rules.push_back(rule);
+  const auto summarised = to_json(with_rules, clock.now(), 10);
+  CHECK(summarised["rules"].size() == 1);
+  CHECK(summarised["rules"][0]["state"] == "abnormal");
+  CHECK(summarised["rule_summary"]["rules"] == 2);
+  CHECK(summarised["rule_summary"]["listed"] == 1);
+  CHECK(to_json(with_rules, clock.now(), 0)["rules"].size() == 2);
 }
 
 TEST_CASE("monitor::snapshot_text rewrites only the ranks that changed") {

@@ -109,7 +109,9 @@ int run_view(const ViewArgs& args) {
   }
   options.textfile_dir = args.textfile;
   options.save_measured = args.save_measured;
-  auto source = monitor::open_snapshot_source(args.target, args.token_file);
+  // The exporters publish every rank's figures: they need the whole snapshot.
+  const bool exporting = options.prometheus || !options.textfile_dir.empty();
+  auto source = monitor::open_snapshot_source(args.target, args.token_file, exporting ? 0 : options.max_ranks);
   stop_on_signals();
   if (options.in_place) {
     std::cout << "\x1b[2J";

@@ -115,9 +115,9 @@ void MonitorEndpoint::serve_client(Client& client) {
       continue;
     }
     if (client.hello->role == PeerRole::view) {
-      if (*line == "SNAPSHOT") {
+      if (const auto max_ranks = snapshot_request(*line)) {
         // One line: the text's only raw newlines are those between rows.
-        auto text = snapshot_text(snapshot(), m_clock.now());
+        auto text = snapshot_text(snapshot(), m_clock.now(), *max_ranks);
         std::replace(text.begin(), text.end(), '\n', ' ');
         client.stream.send_line(text);
       }

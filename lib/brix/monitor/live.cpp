@@ -34,15 +34,15 @@ private:
 
 class EndpointSnapshotSource final : public SnapshotSource {
 public:
-  EndpointSnapshotSource(net::HostPort endpoint, std::string token)
-      : m_endpoint(std::move(endpoint)), m_token(std::move(token)) {}
+  EndpointSnapshotSource(net::HostPort endpoint, std::string token, int max_ranks)
+      : m_endpoint(std::move(endpoint)), m_token(std::move(token)), m_max_ranks(max_ranks) {}
   Snapshot fetch() override {
     // One reconnect per fetch: the endpoint may have restarted since the last one.
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (!m_stream) {
         m_stream = std::make_unique<net::LineStream>(connect_monitor(m_endpoint, Hello{PeerRole::view, "viewer", m_token}, 3000));
       }
-      if (m_stream->send_line("SNAPSHOT")) {
+      if (m_stream->send_line(snapshot_request_line(m_max_ranks))) {
         if (auto line = m_stream->read_line(5000)) {
           try {
             return snapshot_from_json(nlohmann::json::parse(*line), fmt::format("{}:{}", m_endpoint.host, m_endpoint.port));
@@ -59,6 +59,7 @@ public:
 private:
   net::HostPort m_endpoint;
   std::string m_token;
+  int m_max_ranks = 0;
   std::unique_ptr<net::LineStream> m_stream;
 };
 
@@ -72,7 +73,8 @@ int terminal_rows() {
 
 } // namespace
 
-std::unique_ptr<SnapshotSource> open_snapshot_source(const std::string& target, const std::string& token_file) {
+std::unique_ptr<SnapshotSource> open_snapshot_source(const std::string& target, const std::string& token_file,
+                                                     int max_ranks) {
   if (std::filesystem::is_directory(target)) {
     return std::make_unique<FileSnapshotSource>(target);
   }
@@ -81,7 +83,7 @@ std::unique_ptr<SnapshotSource> open_snapshot_source(const std::string& target, 
                                  "endpoint's HOST:PORT, see {})", target, JobDirLayout("JOB_DIR").endpoint()));
   }
   auto endpoint = net::parse_host_port(target, "", "brix monitor");
-  return std::make_unique<EndpointSnapshotSource>(std::move(endpoint), find_token(token_file, ""));
+  return std::make_unique<EndpointSnapshotSource>(std::move(endpoint), find_token(token_file, ""), max_ranks);
 }
 
 int run_monitor_view(SnapshotSource& source, const LiveOptions& options, std::ostream& out,

@@ -23,9 +23,12 @@ public:
 };
 
 /// A directory is read as a job directory; anything else must be HOST:PORT of an endpoint
-/// (token from `token_file`, BRIX_JOB_TOKEN). InputError when it is neither.
+/// (token from `token_file`, BRIX_JOB_TOKEN). InputError when it is neither. An endpoint is asked
+/// for the `max_ranks` worst ranks only (0: all), the rest summed up; a job directory's snapshot
+/// file always holds every rank.
 [[nodiscard]] std::unique_ptr<SnapshotSource> open_snapshot_source(const std::string& target,
-                                                                   const std::string& token_file);
+                                                                   const std::string& token_file,
+                                                                   int max_ranks = 0);
 
 struct LiveOptions {
   bool once = false;

@@ -140,7 +140,8 @@ struct Snapshot {
 void summarise(Snapshot& snapshot);
 
 /// The document (ages computed at `now`). With `max_ranks` > 0 and more ranks than that, "ranks"
-/// lists only the worst `max_ranks`, worst first; "rank_summary" says how many it lists.
+/// lists only the worst `max_ranks`, worst first, and "rules" only those not normal;
+/// "rank_summary" and "rule_summary" say how many they list of how many.
 [[nodiscard]] nlohmann::ordered_json to_json(const Snapshot& snapshot, double now, int max_ranks = 0);
 /// The ranks to list: all in rank order, or the worst `max_ranks` (> 0) worst first.
 [[nodiscard]] std::vector<const RankView*> listed_ranks(const Snapshot& snapshot, int max_ranks);

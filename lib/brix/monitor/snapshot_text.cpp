@@ -2,6 +2,7 @@
 #include <brix/monitor/snapshot_text.hpp>
 
 #include <brix/monitor/node_sample.hpp>
+#include <brix/monitor/rules.hpp>
 #include <brix/util/json_writer.hpp>
 
 #include <unordered_set>
@@ -132,8 +133,16 @@ std::string snapshot_text(const Snapshot& snapshot, double now, int max_ranks, S
     }
     std::erase_if(cache->m_rows, [&](const auto& entry) { return !present.contains(entry.first); });
   }
+  // Summarised (fewer ranks listed than held), only rules not in their normal state are listed:
+  // at 2,048 nodes a rule on every GPU is 16,384 rows that say nothing.
+  const bool summarised = listed.size() < snapshot.ranks.size();
   out.end_array().key("rules").begin_array();
+  std::int64_t rules_listed = 0;
   for (const auto& rule : snapshot.rules) {
+    if (summarised && rule.state == state_name(RuleState::normal)) {
+      continue;
+    }
+    ++rules_listed;
     out.newline();
     rule_row(out, rule);
   }
@@ -161,6 +170,8 @@ std::string snapshot_text(const Snapshot& snapshot, double now, int max_ranks, S
   out.end_object().newline().key("rank_summary").begin_object();
   summary_fields(out, snapshot.rank_summary, now);
   out.field("listed", static_cast<std::int64_t>(listed.size())).end_object();
+  out.key("rule_summary").begin_object().field("rules", static_cast<std::int64_t>(snapshot.rules.size()));
+  out.field("listed", rules_listed).end_object();
   out.key("stage_ranks").begin_array();
   for (const auto& stage : snapshot.stage_ranks) {
     out.newline().begin_object().field("stage", stage.stage);

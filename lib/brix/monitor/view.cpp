@@ -36,6 +36,11 @@ std::tuple<bool, int, int, double> node_badness(const NodeView& node, double now
   return {node.suspect, node.ranks.exited + node.ranks.stale, node.ranks.stragglers, now - node.last_sample};
 }
 
+/// Every rank of the job: the summary counts them all, a snapshot from `SNAPSHOT N` lists the worst N.
+std::size_t rank_total(const Snapshot& snapshot) {
+  return std::max<std::size_t>(snapshot.ranks.size(), static_cast<std::size_t>(snapshot.rank_summary.ranks));
+}
+
 std::string rank_count(const RankSummary& summary) {
   return summary.running == summary.ranks ? std::to_string(summary.ranks)
                                           : fmt::format("{}/{}", summary.running, summary.ranks);
@@ -140,14 +145,15 @@ std::string rank_table(const Snapshot& snapshot, double now, const ViewOptions& 
                    rank->rss_bytes ? memory(*rank->rss_bytes) : "-", state});
   }
   std::string out = table.render(2);
-  if (ranks.size() < snapshot.ranks.size()) {
+  const auto total = rank_total(snapshot);
+  if (ranks.size() < total) {
     const auto& all = snapshot.rank_summary;
     const int problems = all.exited + all.stale + all.stragglers - problems_shown;
     out += style.dim(problems > 0 ? fmt::format("  ... {} more ranks ({} of them stale, exited or straggling; "
                                                 "--max-ranks 0 lists all)\n",
-                                                snapshot.ranks.size() - ranks.size(), problems)
+                                                total - ranks.size(), problems)
                                   : fmt::format("  ... {} more ranks, all running and not straggling\n",
-                                                snapshot.ranks.size() - ranks.size()));
+                                                total - ranks.size()));
   }
   return out;
 }
@@ -163,7 +169,7 @@ std::string render_text(const Snapshot& snapshot, double now, const ViewOptions&
   out += fmt::format("   step {}   median step {}   {} ranks on {} nodes   snapshot {} old\n",
                      snapshot.step >= 0 ? std::to_string(snapshot.step) : "-",
                      snapshot.step_median_seconds > 0 ? util::human_seconds(snapshot.step_median_seconds) : "-",
-                     snapshot.ranks.size(), snapshot.nodes.size(),
+                     rank_total(snapshot), snapshot.nodes.size(),
                      age > 10 ? style.red(util::human_seconds(age)) : util::human_seconds(age));
   if (stragglers || problems) {
     out += style.yellow(fmt::format("  {} straggler(s), {} rank(s) stale or exited\n", stragglers, problems));
