@@ -1,3 +1,4 @@
+#include <support/input_error.hpp>
 #include <brix/cluster/gpu_catalog.hpp>
 #include <brix/cluster/loader.hpp>
 #include <brix/util/document.hpp>
@@ -9,20 +10,12 @@
 
 using namespace brix;
 using namespace brix::cluster;
+using brix::test::input_error_of;
 
 namespace {
 
 ClusterSpec parse(const std::string& text) {
   return cluster_from_document(util::DocNode::load_string(text, "c.yaml"), "c");
-}
-
-std::string error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
 }
 
 constexpr double k_gib = 1024.0 * 1024.0 * 1024.0;
@@ -42,7 +35,8 @@ TEST_CASE("cluster::gpu_catalog has every GPU of hardware.md") {
   CHECK(find_gpu("b200").bf16_flops == doctest::Approx(2250e12));
   CHECK(find_gpu("mi300x").memory_bytes / k_gib == doctest::Approx(192).epsilon(0.01));
   CHECK(find_gpu("h200-sxm").memory_bytes / 1e9 == doctest::Approx(150.8).epsilon(0.01));
-  CHECK(error_of([] { (void)find_gpu("h100-smx"); }).rfind("unknown GPU 'h100-smx' (did you mean 'h100-sxm'?)", 0) == 0);
+  CHECK(input_error_of([] { (void)find_gpu("h100-smx"); })
+            .rfind("unknown GPU 'h100-smx' (did you mean 'h100-sxm'?)", 0) == 0);
 }
 
 TEST_CASE("cluster::shorthand_cluster takes the usual node's fabric") {
@@ -62,9 +56,9 @@ TEST_CASE("cluster::shorthand_cluster takes the usual node's fabric") {
   CHECK(custom.groups[0].nics_per_node == 2);
   CHECK(custom.groups[0].nic_gbps == 200);
   CHECK(custom.groups[0].gpus_per_node == 4);
-  CHECK(error_of([] { (void)shorthand_cluster(0, 8, "h100-sxm", std::nullopt, std::nullopt); }) ==
+  CHECK(input_error_of([] { (void)shorthand_cluster(0, 8, "h100-sxm", std::nullopt, std::nullopt); }) ==
         "--nodes must be > 0 (got 0)");
-  CHECK(error_of([] { (void)shorthand_cluster(1, 8, "h100-sxm", std::nullopt, -1.0); }) ==
+  CHECK(input_error_of([] { (void)shorthand_cluster(1, 8, "h100-sxm", std::nullopt, -1.0); }) ==
         "--nic-gbps must be > 0 (got -1)");
 }
 
@@ -72,12 +66,12 @@ TEST_CASE("cluster::select_cluster") {
   ClusterChoice choice;
   CHECK(select_cluster(choice, "h200-node").name == "h200-node");
   choice.nodes = 2;
-  CHECK(error_of([&] { (void)select_cluster(choice, "h200-node"); }).find("needs --nodes and --gpu") !=
+  CHECK(input_error_of([&] { (void)select_cluster(choice, "h200-node"); }).find("needs --nodes and --gpu") !=
         std::string::npos);
   choice.gpu = "h200-sxm";
   CHECK(select_cluster(choice, "x").total_gpus() == 16);
   choice.cluster = "selene";
-  CHECK(error_of([&] { (void)select_cluster(choice, "x"); }).find("cannot be combined") != std::string::npos);
+  CHECK(input_error_of([&] { (void)select_cluster(choice, "x"); }).find("cannot be combined") != std::string::npos);
 }
 
 TEST_CASE("cluster::cluster_from_document") {
@@ -120,23 +114,23 @@ node_groups:
 }
 
 TEST_CASE("cluster::cluster_from_document errors") {
-  CHECK(error_of([] { (void)parse("name: x\nnode_groups: []\n"); }) ==
+  CHECK(input_error_of([] { (void)parse("name: x\nnode_groups: []\n"); }) ==
         "c.yaml:2: node_groups is empty (at least one node group)");
-  CHECK(error_of([] { (void)parse("name: x\nnode_group: []\n"); }) ==
+  CHECK(input_error_of([] { (void)parse("name: x\nnode_group: []\n"); }) ==
         "c.yaml:2: unknown key 'node_group' in the cluster file (did you mean 'node_groups'?)");
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse("node_groups:\n  - nodes: 1\n    gpu: h100-sxm\n    gpus_per_node: 0\n");
         }) == "c.yaml:4: gpus_per_node must be > 0 (got 0)");
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse("node_groups:\n  - nodes: 1\n    gpu: h100-sxm\n    gpus_per_node: 8\n    nics: {count: 8, gbs: 400}\n");
         }) == "c.yaml:5: unknown key 'gbs' in nics (did you mean 'gbps'?)");
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse("network: {shape: rail}\nnode_groups:\n  - nodes: 1\n    gpu: h100-sxm\n    gpus_per_node: 8\n");
         }).rfind("c.yaml:1: unknown network shape 'rail'", 0) == 0);
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse("node_groups:\n  - nodes: 2\n    gpu: h100-sxm\n    gpus_per_node: 8\n    hosts: [a]\n");
         }) == "c.yaml:5: 1 hosts listed for nodes=2 (one host per node)");
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse("node_groups:\n  - nodes: 1\n    gpu: h100-sxm\n    gpus_per_node: 8\n    gpu_overrides: {memory_gib: -80}\n");
         }) == "c.yaml:5: memory_gib must be > 0 (got -80)");
 }
@@ -157,5 +151,5 @@ TEST_CASE("cluster::load_cluster bundled files") {
   CHECK(h800.groups[0].measured_inter_busbw == doctest::Approx(50e9));
   CHECK(load_cluster("h200-node").total_gpus() == 8);
   CHECK(load_cluster("example-annotated").groups.size() == 2);
-  CHECK(error_of([] { (void)load_cluster("selen"); }).find("did you mean 'selene'") != std::string::npos);
+  CHECK(input_error_of([] { (void)load_cluster("selen"); }).find("did you mean 'selene'") != std::string::npos);
 }

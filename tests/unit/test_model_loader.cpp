@@ -1,3 +1,4 @@
+#include <support/input_error.hpp>
 #include <brix/model/loader.hpp>
 #include <brix/model/params.hpp>
 #include <brix/util/document.hpp>
@@ -16,20 +17,12 @@
 
 using namespace brix;
 using namespace brix::model;
+using brix::test::input_error_of;
 
 namespace {
 
 ModelSpec parse(const std::string& text, const std::string& name = "config.json") {
   return model_from_document(util::DocNode::load_string(text, name), "m");
-}
-
-std::string error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
 }
 
 } // namespace
@@ -118,21 +111,21 @@ TEST_CASE("model::model_from_document Hugging Face families, exact published cou
 }
 
 TEST_CASE("model::model_from_document rejects what it cannot count") {
-  CHECK(error_of([] { (void)parse("{\"model_type\": \"llama\",\n\"hidden_size\": 0}"); }) ==
+  CHECK(input_error_of([] { (void)parse("{\"model_type\": \"llama\",\n\"hidden_size\": 0}"); }) ==
         "config.json:2: hidden_size must be > 0 (got 0)");
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse(R"({"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2,
                           "num_attention_heads": 6, "vocab_size": 10, "intermediate_size": 8})");
         }).find("num_attention_heads=6 does not divide hidden_size=64") != std::string::npos);
-  CHECK(error_of([] { (void)parse("{\"model_type\": \"mixtrall\"}"); })
+  CHECK(input_error_of([] { (void)parse("{\"model_type\": \"mixtrall\"}"); })
             .find("unsupported model_type 'mixtrall' (did you mean 'mixtral'?)") != std::string::npos);
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse(R"({"model_type": "qwen2_moe", "hidden_size": 64, "num_hidden_layers": 4,
                           "num_attention_heads": 4, "vocab_size": 10, "num_experts": 4,
                           "num_experts_per_tok": 2, "moe_intermediate_size": 8,
                           "decoder_sparse_step": 2})");
         }).find("decoder_sparse_step=2 is not supported") != std::string::npos);
-  CHECK(error_of([] { (void)parse("{\"model_type\": \"llama\", \"hidden_size\": 64}"); })
+  CHECK(input_error_of([] { (void)parse("{\"model_type\": \"llama\", \"hidden_size\": 64}"); })
             .find("missing key 'num_hidden_layers'") != std::string::npos);
 }
 
@@ -151,22 +144,22 @@ TEST_CASE("model::model_from_brix_yaml") {
   CHECK(llama_like.moe->routed_experts == 8);
   CHECK(count_parameters(llama_like).routed_experts == 2 * 8 * 3 * 256 * 64);
 
-  CHECK(error_of([] { (void)parse("hidden: 256\nlayers: 2\nheads: 4\ncolour: 3\n", "m.yaml"); }) ==
+  CHECK(input_error_of([] { (void)parse("hidden: 256\nlayers: 2\nheads: 4\ncolour: 3\n", "m.yaml"); }) ==
         "m.yaml:4: unknown key 'colour' in the model file (expected one of brix_model, name, family, hidden, layers, heads, "
         "kv_heads, head_dim, ffn, vocab, max_positions, seq_len, norm, mlp, position, tied_embeddings, qkv_bias, "
         "linear_bias, dropout, embedding_norm, qk_norm, mla, moe, mtp_layers)");
-  CHECK(error_of([] { (void)parse("hidden: 256\nlayers: 2\nheads: 4\nhiden: 3\n", "m.yaml"); }) ==
+  CHECK(input_error_of([] { (void)parse("hidden: 256\nlayers: 2\nheads: 4\nhiden: 3\n", "m.yaml"); }) ==
         "m.yaml:4: unknown key 'hiden' in the model file (did you mean 'hidden'?)");
-  CHECK(error_of([] { (void)parse("hidden: 256\nlayers: -2\nheads: 4\n", "m.yaml"); }) ==
+  CHECK(input_error_of([] { (void)parse("hidden: 256\nlayers: -2\nheads: 4\n", "m.yaml"); }) ==
         "m.yaml:2: layers must be > 0 (got -2)");
-  CHECK(error_of([] { (void)parse("hidden: 256\nlayers: 2\nheads: 4\nnorm: rmsnrom\n", "m.yaml"); }) ==
+  CHECK(input_error_of([] { (void)parse("hidden: 256\nlayers: 2\nheads: 4\nnorm: rmsnrom\n", "m.yaml"); }) ==
         "m.yaml:4: unknown norm 'rmsnrom' (did you mean 'rmsnorm'?) (one of layernorm, rmsnorm)");
-  CHECK(error_of([] { (void)parse("family: llama\nhidden: 256\nlayers: 2\nheads: 4\n", "m.yaml"); })
+  CHECK(input_error_of([] { (void)parse("family: llama\nhidden: 256\nlayers: 2\nheads: 4\n", "m.yaml"); })
             .find("missing key 'vocab'") != std::string::npos);
-  CHECK(error_of([] { (void)parse("family: gptx\nhidden: 256\nlayers: 2\nheads: 4\n", "m.yaml"); }) ==
+  CHECK(input_error_of([] { (void)parse("family: gptx\nhidden: 256\nlayers: 2\nheads: 4\n", "m.yaml"); }) ==
         "m.yaml:1: unknown family 'gptx' (did you mean 'gpt'?) (one of gpt (Megatron GPT defaults), llama (Llama-style "
         "defaults))");
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse("hidden: 256\nlayers: 2\nheads: 4\nmoe: {routed_experts: 4, experts_per_token: 8, expert_ffn: 8}\n",
                       "m.yaml");
         }).find("experts_per_token=8 exceeds routed_experts=4") != std::string::npos);
@@ -175,9 +168,9 @@ TEST_CASE("model::model_from_brix_yaml") {
 TEST_CASE("model::load_model resolves bundled names and paths") {
   CHECK(load_model("deepseek-r1").name == "deepseek-r1");
   CHECK(load_model("gpt-175b").family == "gpt");
-  CHECK(error_of([] { (void)load_model("llama-3.1-450b"); }).find("did you mean 'llama-3.1-405b'") !=
+  CHECK(input_error_of([] { (void)load_model("llama-3.1-450b"); }).find("did you mean 'llama-3.1-405b'") !=
         std::string::npos);
-  CHECK(error_of([] { (void)load_model("/nonexistent/config.json"); }) ==
+  CHECK(input_error_of([] { (void)load_model("/nonexistent/config.json"); }) ==
         "/nonexistent/config.json: cannot open the file (expected a readable YAML or JSON file)");
   const auto names = bundled_models();
   CHECK(std::find(names.begin(), names.end(), "mixtral-8x22b") != names.end());
@@ -196,7 +189,7 @@ TEST_CASE("util::config_dir honours BRIX_CONFIG_DIR") {
     const test::ScopedEnv env("BRIX_CONFIG_DIR", "/somewhere/configs");
     CHECK(util::config_dir() == std::filesystem::path("/somewhere/configs"));
     // An explicit folder is not second-guessed: names resolve there or fail there.
-    CHECK(error_of([] { (void)load_model("deepseek-r1"); }).find("/somewhere/configs/models") !=
+    CHECK(input_error_of([] { (void)load_model("deepseek-r1"); }).find("/somewhere/configs/models") !=
           std::string::npos);
   }
   CHECK(std::filesystem::is_directory(util::config_dir() / "models"));

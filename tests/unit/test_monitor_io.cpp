@@ -221,8 +221,8 @@ TEST_CASE("monitor::MonitorEndpoint over real TCP: viewers with the token get sn
 }
 
 TEST_CASE("net::HttpServer serves GET and HEAD, refuses other methods") {
-  brix::net::HttpServer server("127.0.0.1", 0, [](std::string_view path) {
-    if (path == "/metrics") {
+  brix::net::HttpServer server("127.0.0.1", 0, [](const brix::net::HttpRequest& request) {
+    if (request.path == "/metrics") {
       return brix::net::HttpResponse{200, "text/plain; version=0.0.4", "up 1\n"};
     }
     return brix::net::HttpResponse{404, "text/plain", "no\n"};

@@ -1,3 +1,4 @@
+#include <support/input_error.hpp>
 #include <brix/util/document.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/output.hpp>
@@ -7,66 +8,59 @@
 using brix::InputError;
 using brix::util::DocNode;
 
-namespace {
-std::string error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
-}
-} // namespace
+using brix::test::input_error_of;
 
 TEST_CASE("util::DocNode reads YAML and JSON with lines") {
   const auto yaml = DocNode::load_string("name: x\nnodes: 4\ngpus: -8\n", "c.yaml");
   CHECK(yaml.at("nodes").as_positive_int("nodes") == 4);
-  CHECK(error_of([&] { (void)yaml.at("gpus").as_positive_int("gpus"); }) ==
+  CHECK(input_error_of([&] { (void)yaml.at("gpus").as_positive_int("gpus"); }) ==
         "c.yaml:3: gpus must be > 0 (got -8)");
   const auto json = DocNode::load_string("{\n  \"hidden_size\": 7168,\n  \"x\": \"y\"\n}", "config.json");
   CHECK(json.at("hidden_size").as_int() == 7168);
-  CHECK(error_of([&] { (void)json.at("x").as_int(); }) ==
+  CHECK(input_error_of([&] { (void)json.at("x").as_int(); }) ==
         "config.json:3: \"y\" is a string (expected an integer, without quotes)");
   const auto plain = DocNode::load_string("nodes: 4x\n", "c.yaml");
-  CHECK(error_of([&] { (void)plain.at("nodes").as_int(); }) == "c.yaml:1: '4x' is not an integer (expected a whole number)");
+  CHECK(input_error_of([&] { (void)plain.at("nodes").as_int(); }) ==
+        "c.yaml:1: '4x' is not an integer (expected a whole number)");
 }
 
 TEST_CASE("util::DocNode refuses numbers written as strings") {
   const auto json = DocNode::load_string("{\n  \"hidden_size\": \"4096\",\n  \"rate\": '0.5'\n}", "config.json");
-  CHECK(error_of([&] { (void)json.at("hidden_size").as_positive_int("hidden_size"); }) ==
+  CHECK(input_error_of([&] { (void)json.at("hidden_size").as_positive_int("hidden_size"); }) ==
         "config.json:2: \"4096\" is a string (expected an integer, without quotes)");
-  CHECK(error_of([&] { (void)json.at("rate").as_double(); }) ==
+  CHECK(input_error_of([&] { (void)json.at("rate").as_double(); }) ==
         "config.json:3: \"0.5\" is a string (expected a number, without quotes)");
   CHECK(json.at("hidden_size").as_string() == "4096");
 }
 
 TEST_CASE("util::DocNode refuses a key given twice") {
-  CHECK(error_of([] { (void)DocNode::load_string("name: x\nnodes: 4\nnodes: 8\n", "c.yaml"); }) ==
+  CHECK(input_error_of([] { (void)DocNode::load_string("name: x\nnodes: 4\nnodes: 8\n", "c.yaml"); }) ==
         "c.yaml:3: key 'nodes' given twice in one mapping (expected each key at most once)");
-  CHECK(error_of([] { (void)DocNode::load_string("groups:\n  - {a: 1, a: 2}\n", "c.yaml"); })
+  CHECK(input_error_of([] { (void)DocNode::load_string("groups:\n  - {a: 1, a: 2}\n", "c.yaml"); })
             .starts_with("c.yaml:2: key 'a' given twice"));
-  CHECK(error_of([] { (void)DocNode::load_string("{\"a\": 1,\n \"a\": 2}", "c.json"); })
+  CHECK(input_error_of([] { (void)DocNode::load_string("{\"a\": 1,\n \"a\": 2}", "c.json"); })
             .starts_with("c.json:2: key 'a' given twice"));
 }
 
 TEST_CASE("util::DocNode rejects unknown keys with a suggestion") {
   const auto doc = DocNode::load_string("name: x\ngpus_per_nod: 8\n", "c.yaml");
   const std::vector<std::string> allowed{"name", "gpus_per_node"};
-  CHECK(error_of([&] { doc.require_known_keys(allowed, "the cluster"); }) ==
+  CHECK(input_error_of([&] { doc.require_known_keys(allowed, "the cluster"); }) ==
         "c.yaml:2: unknown key 'gpus_per_nod' in the cluster (did you mean 'gpus_per_node'?)");
   // No close match: the valid keys are listed instead.
   const auto far = DocNode::load_string("name: x\nmemory_gib: 80\n", "c.yaml");
-  CHECK(error_of([&] { far.require_known_keys(allowed, "the cluster"); }) ==
+  CHECK(input_error_of([&] { far.require_known_keys(allowed, "the cluster"); }) ==
         "c.yaml:2: unknown key 'memory_gib' in the cluster (expected one of name, gpus_per_node)");
 }
 
 TEST_CASE("util::DocNode malformed input") {
-  CHECK(error_of([] { (void)DocNode::load_string("", "empty.yaml"); }) ==
+  CHECK(input_error_of([] { (void)DocNode::load_string("", "empty.yaml"); }) ==
         "empty.yaml:1: the file is empty (expected a YAML or JSON mapping)");
-  CHECK(error_of([] { (void)DocNode::load_string("a: [1, 2\n", "bad.yaml"); }).find("(expected well-formed YAML or JSON") !=
+  CHECK(input_error_of([] { (void)DocNode::load_string("a: [1, 2\n", "bad.yaml"); })
+              .find("(expected well-formed YAML or JSON") !=
         std::string::npos);
-  CHECK(error_of([] { (void)DocNode::load_string("a: [1, 2\n", "bad.yaml"); }).rfind("bad.yaml:", 0) == 0);
-  CHECK(error_of([] { (void)DocNode::load_file("/nonexistent/x.yaml"); }).find("cannot open") !=
+  CHECK(input_error_of([] { (void)DocNode::load_string("a: [1, 2\n", "bad.yaml"); }).rfind("bad.yaml:", 0) == 0);
+  CHECK(input_error_of([] { (void)DocNode::load_file("/nonexistent/x.yaml"); }).find("cannot open") !=
         std::string::npos);
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // `brix monitor JOB_DIR|HOST:PORT`: where snapshots come from (the job directory's snapshot
-// file, or the endpoint over TCP), and the loop that shows them, serves /metrics and writes
-// *.prom files.
+// file, or the endpoint over TCP), and the loop that shows them, serves /metrics and the
+// dashboard, and writes *.prom files.
 
 #include <brix/monitor/snapshot.hpp>
 #include <brix/net/stream_socket.hpp>
@@ -41,6 +41,8 @@ struct LiveOptions {
   int max_ranks = 0;        ///< the worst ranks listed (text and JSON); 0: all
   int max_nodes = 0;        ///< the worst nodes listed (text); 0: all
   std::optional<net::HostPort> prometheus;
+  std::optional<net::HostPort> http; ///< the dashboard (dashboard.hpp)
+  std::string http_token;            ///< the job token the dashboard asks for beyond loopback
   std::string textfile_dir;
   std::string save_measured;
 };

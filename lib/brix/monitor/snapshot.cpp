@@ -180,6 +180,9 @@ Snapshot snapshot_from_json(const nlohmann::json& in, const std::string& source)
       for (const auto& [key, value] : values.items()) {
         rank.values.emplace_back(key, value.get<double>());
       }
+      for (const auto& step : item.value("recent_steps", nlohmann::json::array())) {
+        rank.recent.push_back({step.at(0).get<std::int64_t>(), step.at(1).get<double>(), step.at(2).get<double>()});
+      }
       snapshot.ranks.push_back(std::move(rank));
     }
     for (const auto& item : in.at("rules")) {

@@ -65,7 +65,11 @@ void rank_row(const RankView& rank, std::string& head, std::string& tail) {
   for (const auto& [name, value] : rank.values) {
     out.field(name, value);
   }
-  out.end_object().end_object();
+  out.end_object().key("recent_steps").begin_array();
+  for (const auto& step : rank.recent) {
+    out.begin_array().value(step.step).value(step.seconds).value(step.scored_seconds).end_array();
+  }
+  out.end_array().end_object();
   head.assign(text, 0, split_at);
   tail.assign(text, tail_at);
 }
