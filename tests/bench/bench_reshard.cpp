@@ -93,6 +93,21 @@ std::string spread(std::vector<double> values) {
   return fmt::format("{:.2f} / {:.2f} / {:.2f}", values.front(), bench::quantile(values, 0.5), values.back());
 }
 
+/// A DeepSeek-V3-shaped model of 4 layers (1 dense, no MTP) with the given widths.
+test::DeepseekShape bench_shape(int experts, int hidden, int heads, int ffn, int moe_ffn, int vocab) {
+  test::DeepseekShape shape;
+  shape.layers = 4;
+  shape.dense_layers = 1;
+  shape.mtp_layers = 0;
+  shape.experts = experts;
+  shape.hidden = hidden;
+  shape.heads = heads;
+  shape.ffn = ffn;
+  shape.moe_ffn = moe_ffn;
+  shape.vocab = vocab;
+  return shape;
+}
+
 /// Interleaved rounds of copy and reshard on one checkpoint; true when both medians reach 0.9.
 bool run_checkpoint(const std::string& name, const Workspace& workspace, const test::DeepseekShape& shape, int files,
                     int rounds) {
@@ -192,32 +207,13 @@ int main(int argc, char** argv) {
   Workspace workspace;
   bool ok = true;
   if (large) {
-    test::DeepseekShape shape;
-    shape.layers = 4;
-    shape.dense_layers = 1;
-    shape.mtp_layers = 0;
-    shape.experts = 64;
-    shape.hidden = 2048;
-    shape.heads = 16;
+    auto shape = bench_shape(64, 2048, 16, 4096, 1024, 32768);
     shape.q_lora = 512;
     shape.kv_lora = 256;
-    shape.ffn = 4096;
-    shape.moe_ffn = 1024;
-    shape.vocab = 32768;
     ok &= run_checkpoint("large", workspace, shape, 8, rounds);
   }
   if (small) {
-    test::DeepseekShape shape;
-    shape.layers = 4;
-    shape.dense_layers = 1;
-    shape.mtp_layers = 0;
-    shape.experts = 16;
-    shape.hidden = 512;
-    shape.heads = 8;
-    shape.ffn = 1024;
-    shape.moe_ffn = 256;
-    shape.vocab = 8192;
-    ok &= run_checkpoint("small", workspace, shape, 4, rounds);
+    ok &= run_checkpoint("small", workspace, bench_shape(16, 512, 8, 1024, 256, 8192), 4, rounds);
     const auto self = fs::canonical("/proc/self/exe");
     run_cli(workspace, (self.parent_path().parent_path() / "brix").string(), rounds);
   }
