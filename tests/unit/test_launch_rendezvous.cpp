@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 
+#include <poll.h>
 #include <thread>
 
 using namespace brix::launch;
@@ -199,6 +200,31 @@ TEST_CASE("launch::StoreJobChannel") {
     CHECK(record->kind == StopKind::lost);
     CHECK(record->node == "n2");
   }
+}
+
+TEST_CASE("launch::StoreJobChannel with a watch connection wakes when any node posts a stop") {
+  Fixture fixture;
+  World world;
+  world.attempt = 0;
+  world.nodes = {agent(0, 2, 1), agent(1, 2, 1)};
+  auto client0 = fixture.client();
+  auto watch0 = fixture.client();
+  auto client1 = fixture.client();
+  brix::test::FakeClock clock;
+  JobChannelOptions options{10s, 1s};
+  StoreJobChannel node0(client0, world, 0, options, clock, &watch0);
+  StoreJobChannel node1(client1, world, 1, options, clock);
+  REQUIRE(node0.wake_fd() >= 0);
+  CHECK(node1.wake_fd() == -1);
+  CHECK_FALSE(node0.poll()); // the first poll beats, and nothing is posted
+  pollfd entry{node0.wake_fd(), POLLIN, 0};
+  CHECK(::poll(&entry, 1, 0) == 0);
+  (void)node1.post_stop(failure_at(1, 5.0));
+  // The watcher's wait returns as the key appears: no clock advance, no heartbeat needed.
+  REQUIRE(::poll(&entry, 1, 10'000) == 1);
+  const auto record = node0.poll();
+  REQUIRE(record);
+  CHECK(record->rank == 1);
 }
 
 TEST_CASE("launch::World encode and decode") {

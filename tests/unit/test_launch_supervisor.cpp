@@ -27,6 +27,8 @@ public:
   std::deque<Event> script; ///< events delivered before any timeout
   std::set<int> alive;
   int strays_killed = 0;
+  int ready_fd = -1; ///< a wake fd reported readable
+  int wakes = 0;
 
   SpawnedWorker spawn(const WorkerSpec& spec) override {
     const int pid = 100 + spec.local_rank;
@@ -43,7 +45,13 @@ public:
     }
   }
   void kill_strays() override { ++strays_killed; }
-  Event next(brix::util::Clock::TimePoint deadline) override {
+  Event next(brix::util::Clock::TimePoint deadline, int wake_fd) override {
+    if (wake_fd >= 0 && wake_fd == ready_fd) {
+      ++wakes;
+      Event woken;
+      woken.kind = Event::Kind::woken;
+      return woken;
+    }
     if (!script.empty()) {
       auto event = script.front();
       script.pop_front();
@@ -84,8 +92,12 @@ private:
 class FakeChannel final : public JobChannel {
 public:
   std::optional<StopRecord> posted;
-  std::optional<StopRecord> remote; ///< appears at the first poll
+  std::optional<StopRecord> remote; ///< appears at poll number `remote_at_poll`
+  int remote_at_poll = 1;
+  int polls = 0;
+  int wake = -1; ///< what wake_fd() returns
   int successes = 0;
+  int wake_fd() const override { return wake; }
   StopRecord post_stop(const StopRecord& record) override {
     if (!posted) {
       posted = record;
@@ -99,7 +111,7 @@ public:
     (void)post_stop(done);
   }
   std::optional<StopRecord> poll() override {
-    if (remote && !posted) {
+    if (remote && !posted && ++polls >= remote_at_poll) {
       posted = remote;
     }
     return posted;
@@ -142,10 +154,12 @@ TEST_CASE("launch::Supervisor") {
     for (int pid : {100, 101, 102}) {
       processes.exit_later(pid, {0, 0});
     }
+    const auto start = clock.now();
     Supervisor supervisor(processes, processes, clock, settings);
     const auto result = supervisor.run(workers(3), channel);
     CHECK(result.stop.kind == StopKind::done);
     CHECK(channel.successes == 1);
+    CHECK(clock.now() - start < settings.monitor_interval); // `done` ends it: no tick is waited for
     CHECK(processes.count(SIGTERM) == 0);
     CHECK(exit_code_for(result.stop) == 0);
     CHECK(processes.strays_killed == 1);
@@ -211,6 +225,23 @@ TEST_CASE("launch::Supervisor") {
     CHECK(result.stop.node == "n4");
     CHECK(result.stop.rank == 7);
     CHECK(processes.count(SIGTERM) == 2);
+  }
+  SUBCASE("a stop posted elsewhere is read when the channel wakes, not at the next interval") {
+    StopRecord remote;
+    remote.kind = StopKind::failed;
+    remote.node = "n4";
+    remote.rank = 7;
+    channel.remote = remote;
+    channel.remote_at_poll = 2; // not there at the first poll, when the workers start
+    channel.wake = 99;
+    processes.ready_fd = 99;
+    const auto start = clock.now();
+    Supervisor supervisor(processes, processes, clock, settings);
+    const auto result = supervisor.run(workers(2), channel);
+    CHECK(result.stop.rank == 7);
+    CHECK(processes.wakes == 1);
+    CHECK(processes.count(SIGTERM) == 2);
+    CHECK(clock.now() - start < settings.monitor_interval); // no tick was waited for
   }
   SUBCASE("exit codes in --no-restart-exit-codes are not restartable") {
     settings.no_restart_exit_codes = {42};

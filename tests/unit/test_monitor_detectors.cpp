@@ -161,3 +161,54 @@ TEST_CASE("monitor::StragglerDetector scores a rank that reports late against th
   }
   CHECK(flagged_at == 4); // its 5th step, scored against peers that were already complete
 }
+
+TEST_CASE("monitor::median_without is the median of the list with one element taken out") {
+  const std::vector<double> sorted{1, 2, 3, 4, 10};
+  for (std::size_t index = 0; index <= sorted.size(); ++index) {
+    std::vector<double> rest;
+    for (std::size_t k = 0; k < sorted.size(); ++k) {
+      if (k != index) {
+        rest.push_back(sorted[k]);
+      }
+    }
+    CHECK(median_without(sorted, index) == doctest::Approx(median(rest)));
+  }
+  CHECK(median_without({7}, 0) == 0);
+  CHECK(median_without({}, 0) == 0);
+}
+
+TEST_CASE("monitor::StragglerDetector scores thousands of ranks as the pairwise definition does") {
+  // Against the definition (each rank over the median of all the others), on 1,001 ranks with
+  // ties: the sorted-list shortcut must give the same ratios.
+  StragglerDetector detector;
+  constexpr int k_ranks = 1001;
+  detector.set_world_size(k_ranks);
+  std::vector<double> times;
+  for (int rank = 0; rank < k_ranks; ++rank) {
+    times.push_back(rank == 500 ? 0.2 : 0.1 * jitter(rank % 37, 3)); // repeating values: ties
+    (void)detector.add(rank, 0, times.back());
+  }
+  REQUIRE(detector.last_scored_step() == 0);
+  for (const int rank : {0, 17, 500, 1000}) {
+    std::vector<double> peers = times;
+    peers.erase(peers.begin() + rank);
+    REQUIRE(detector.score(rank) != nullptr);
+    CHECK(detector.score(rank)->peer_ratio == doctest::Approx(times[rank] / median(peers)));
+  }
+  CHECK(detector.score(k_ranks) == nullptr);
+}
+
+TEST_CASE("monitor::ChangePointDetector keeps a bounded number of samples") {
+  // A long rise without a new minimum: the samples since the minimum are capped, and the level
+  // after the shift is still the median of the latest ones.
+  ChangePointOptions options;
+  options.lambda = 1e9; // never alarms: the samples only accumulate
+  ChangePointDetector detector(options);
+  for (std::int64_t step = 0; step < 8; ++step) {
+    (void)detector.add(step, static_cast<double>(step), 1.0);
+  }
+  for (std::int64_t step = 8; step < 20'000; ++step) {
+    (void)detector.add(step, static_cast<double>(step), 2.0);
+  }
+  CHECK(detector.held_samples() <= 2 * 256);
+}

@@ -3,9 +3,11 @@
 #include <brix/monitor/gpu_stats.hpp>
 #include <brix/monitor/job_dir.hpp>
 #include <brix/monitor/job_dir_actions.hpp>
+#include <brix/monitor/node_sample.hpp>
 #include <brix/plan/measured.hpp>
 #include <brix/monitor/process_stats.hpp>
 #include <brix/monitor/prometheus.hpp>
+#include <brix/monitor/view.hpp>
 #include <brix/monitor/wire.hpp>
 #include <brix/net/http_server.hpp>
 #include <brix/probe/sources.hpp>
@@ -151,6 +153,13 @@ TEST_CASE("monitor::wire hello and tokens") {
   CHECK_FALSE(token_matches("abc124", "abc123"));
   CHECK_FALSE(token_matches("abc12", "abc123"));
   CHECK_FALSE(token_matches("", ""));
+  CHECK(snapshot_request("SNAPSHOT") == 0);
+  CHECK(snapshot_request("SNAPSHOT 64") == 64);
+  CHECK(snapshot_request(snapshot_request_line(5)) == 5);
+  CHECK(snapshot_request(snapshot_request_line(0)) == 0);
+  CHECK_FALSE(snapshot_request("SNAPSHOT -1").has_value());
+  CHECK_FALSE(snapshot_request("SNAPSHOT many").has_value());
+  CHECK_FALSE(snapshot_request("SNAPSHOTS").has_value());
   CHECK(generate_token().size() == 32);
   CHECK(generate_token() != generate_token());
 }
@@ -179,6 +188,34 @@ TEST_CASE("monitor::MonitorEndpoint over real TCP: viewers with the token get sn
     refused_logged = refused_logged || (event.type == "auth_refused" && event.details["claimed_name"] == "intruder");
   }
   CHECK(refused_logged);
+
+  // A node's three ranks; `SNAPSHOT 1` lists the worst one and counts all three.
+  auto node = connect_monitor(address, Hello{PeerRole::node, "n0", "secret-token"}, 2000);
+  NodeSample sample;
+  sample.node = "n0";
+  sample.time = clock.now();
+  for (int rank = 0; rank < 3; ++rank) {
+    RankSample state;
+    state.rank = rank;
+    state.pid = 100 + rank;
+    state.step = 1;
+    state.last_report = clock.now();
+    sample.ranks.push_back(state);
+  }
+  REQUIRE(node.send_line(to_json(sample).dump()));
+  auto fetch = [&](int max_ranks) {
+    REQUIRE(viewer.send_line(snapshot_request_line(max_ranks)));
+    const auto reply = viewer.read_line(2000);
+    REQUIRE(reply);
+    return snapshot_from_json(nlohmann::json::parse(*reply), "endpoint");
+  };
+  REQUIRE(brix::test::wait_until([&] { return fetch(0).ranks.size() == 3; }));
+  const auto summarised = fetch(1);
+  CHECK(summarised.ranks.size() == 1);
+  CHECK(summarised.rank_summary.ranks == 3);
+  const auto text = render_text(summarised, clock.now(), ViewOptions{});
+  CHECK(text.find("3 ranks on 1 nodes") != std::string::npos);
+  CHECK(text.find("... 2 more ranks") != std::string::npos);
   endpoint.stop();
   CHECK(read_snapshot_file(JobDirLayout(dir.path().string()).snapshot()).job == "tcp-test");
 }

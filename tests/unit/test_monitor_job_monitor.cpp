@@ -7,6 +7,7 @@
 #include <brix/monitor/node_sample.hpp>
 #include <brix/monitor/process_stats.hpp>
 #include <brix/monitor/snapshot.hpp>
+#include <brix/monitor/snapshot_text.hpp>
 #include <brix/util/strings.hpp>
 
 #include <doctest/doctest.h>
@@ -256,4 +257,124 @@ TEST_CASE("monitor::JobMonitor starts step statistics over when the workers rest
   const auto snapshot = monitor.snapshot();
   CHECK_FALSE(snapshot.ranks[1].straggler);
   CHECK(snapshot.ranks[3].straggler);
+}
+
+namespace {
+/// One node's sample as a collector sends it: every rank at `step`, rank 13 30% slower.
+NodeSample synthetic_sample(int node, int ranks_per_node, std::int64_t step, double now) {
+  NodeSample sample;
+  sample.node = fmt::format("node{:03d}", node);
+  sample.time = now;
+  for (int local = 0; local < ranks_per_node; ++local) {
+    const int rank = node * ranks_per_node + local;
+    const double compute = rank == 13 ? 0.13 : 0.1;
+    RankSample state;
+    state.rank = rank;
+    state.pid = 1000 + rank;
+    state.stage = local / 2;
+    state.step = step;
+    state.step_seconds = 0.12;
+    state.compute_seconds = compute;
+    state.last_report = now;
+    state.cpu_percent = 90;
+    state.rss_bytes = 1 << 20;
+    sample.ranks.push_back(state);
+    sample.steps.push_back({rank, step, 0.12, compute, now});
+  }
+  return sample;
+}
+} // namespace
+
+TEST_CASE("monitor::JobMonitor summarises per node and per stage, and lists the worst ranks first") {
+  FakeWallClock clock;
+  RecordingSink sink;
+  JobMonitorOptions options;
+  options.world_size = 64 * 8;
+  options.heartbeat_timeout = 5;
+  JobMonitor monitor(options, clock, sink);
+  for (std::int64_t step = 0; step < 12; ++step) {
+    clock.advance(1);
+    for (int node = 0; node < 64; ++node) {
+      if (node == 9 && step >= 4) {
+        continue; // node 9 stops reporting: its ranks go stale
+      }
+      monitor.ingest(synthetic_sample(node, 8, step, clock.now()));
+    }
+    monitor.tick();
+  }
+  const auto snapshot = monitor.snapshot();
+  CHECK(snapshot.rank_summary.ranks == 512);
+  CHECK(snapshot.rank_summary.stale == 8);
+  CHECK(snapshot.rank_summary.running == 504);
+  CHECK(snapshot.rank_summary.stragglers == 1);
+  CHECK(snapshot.rank_summary.worst_rank == 72); // stale comes before a straggler; then rank order
+  CHECK(snapshot.rank_summary.min_step == 3);
+  CHECK(snapshot.rank_summary.max_step == 11);
+  const auto& node1 = snapshot.nodes.at(1);
+  REQUIRE(node1.node == "node001");
+  CHECK(node1.ranks.ranks == 8);
+  CHECK(node1.ranks.stragglers == 1);
+  CHECK(node1.ranks.worst_rank == 13);
+  CHECK(node1.ranks.max_peer_ratio == doctest::Approx(1.3));
+  CHECK(node1.ranks.max_compute_seconds == doctest::Approx(0.13));
+  CHECK(node1.ranks.cpu_percent == doctest::Approx(8 * 90));
+  REQUIRE(snapshot.stage_ranks.size() == 4);
+  CHECK(snapshot.stage_ranks[2].ranks.ranks == 128);
+  CHECK(snapshot.stage_ranks[2].ranks.worst_rank == 76); // node 9's stage-2 ranks are 76 and 77
+  CHECK(snapshot.stage_ranks[2].ranks.stragglers == 1);  // rank 13: local 5, stage 2
+
+  const auto listed = listed_ranks(snapshot, 10);
+  REQUIRE(listed.size() == 10);
+  for (int i = 0; i < 8; ++i) {
+    CHECK(listed[static_cast<std::size_t>(i)]->rank == 72 + i);
+  }
+  CHECK(listed[8]->rank == 13);
+  CHECK(listed_ranks(snapshot, 0).size() == 512);
+
+  // The JSON lists the worst 10 and says so; the summaries round-trip.
+  const auto document = to_json(snapshot, clock.now(), 10);
+  CHECK(document["ranks"].size() == 10);
+  CHECK(document["rank_summary"]["listed"] == 10);
+  CHECK(document["rank_summary"]["ranks"] == 512);
+  const auto back = snapshot_from_json(nlohmann::json::parse(document.dump()), "test");
+  CHECK(back.rank_summary.stale == 8);
+  CHECK(back.nodes.at(1).ranks.worst_rank == 13);
+  CHECK(back.stage_ranks.at(2).ranks.ranks == 128);
+
+  // Summarised, only the rules that are not normal are listed; all of them otherwise.
+  auto with_rules = snapshot;
+  RuleView rule;
+  rule.rule = "compute_utilization";
+  rule.state = "normal";
+  with_rules.rules.push_back(rule);
+  rule.state = "abnormal";
+  with_rules.rules.push_back(rule);
+  const auto summarised = to_json(with_rules, clock.now(), 10);
+  CHECK(summarised["rules"].size() == 1);
+  CHECK(summarised["rules"][0]["state"] == "abnormal");
+  CHECK(summarised["rule_summary"]["rules"] == 2);
+  CHECK(summarised["rule_summary"]["listed"] == 1);
+  CHECK(to_json(with_rules, clock.now(), 0)["rules"].size() == 2);
+}
+
+TEST_CASE("monitor::snapshot_text rewrites only the ranks that changed") {
+  FakeWallClock clock;
+  RecordingSink sink;
+  JobMonitor monitor({}, clock, sink);
+  for (int node = 0; node < 4; ++node) {
+    monitor.ingest(synthetic_sample(node, 8, 0, clock.now()));
+  }
+  SnapshotTextCache cache;
+  const auto first = snapshot_text(monitor.snapshot(), clock.now(), 0, &cache);
+  CHECK(cache.encoded() == 32);
+  CHECK(cache.reused() == 0);
+  clock.advance(1);
+  monitor.ingest(synthetic_sample(2, 8, 1, clock.now())); // only node 2's ranks step
+  const auto snapshot = monitor.snapshot();
+  const auto second = snapshot_text(snapshot, clock.now(), 0, &cache);
+  CHECK(cache.encoded() == 8);
+  CHECK(cache.reused() == 24);
+  // Copied rows still carry a fresh heartbeat age, and the text is the uncached text.
+  CHECK(second == snapshot_text(snapshot, clock.now()));
+  CHECK(nlohmann::json::parse(second)["ranks"][0]["heartbeat_age_seconds"] == doctest::Approx(1.0));
 }

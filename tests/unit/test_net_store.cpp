@@ -223,6 +223,28 @@ TEST_CASE("net::StoreCore") {
   }
 }
 
+TEST_CASE("net::StoreCore stops reading a connection parked on a WAIT with requests queued behind it") {
+  StoreCore core("t", {});
+  Session session{core, 1};
+  core.open(1, "peer");
+  session.send(request(Op::hello, {"t", "test"}));
+  REQUIRE(session.next());
+  CHECK(core.wants_input(1));
+  session.send(request(Op::wait, {"missing"}, 60'000));
+  CHECK(core.wants_input(1)); // a WAIT alone holds nothing
+  const std::string value(StoreCore::k_read_ahead_bytes, 'x');
+  session.send(request(Op::set, {"queued", value})); // behind the WAIT: buffered, not served
+  CHECK_FALSE(core.wants_input(1));
+  CHECK(core.buffered_bytes() > StoreCore::k_read_ahead_bytes);
+  Session other{core, 2};
+  core.open(2, "peer 2");
+  other.send(request(Op::hello, {"t", "test"}));
+  other.send(request(Op::set, {"missing", "1"})); // releases the WAIT; the queued SET runs
+  CHECK(core.wants_input(1));
+  CHECK(core.buffered_bytes() == 0);
+  CHECK_FALSE(core.wants_input(3)); // no such connection
+}
+
 TEST_CASE("net::Backoff") {
   const Backoff backoff{50ms, 2000ms, 2.0, 0.5};
   CHECK(backoff.delay(0, 0.0) == 25ms);

@@ -50,7 +50,8 @@ struct ViewArgs {
   double refresh = 2.0;
   int count = 0;
   bool quiet = false;
-  int max_ranks = 0;
+  int max_ranks = 64;
+  int max_nodes = 32;
   std::string prometheus;
   std::string http;
   std::string textfile;
@@ -93,10 +94,15 @@ int run_view(const ViewArgs& args) {
   if (!(args.refresh > 0)) {
     throw InputError(fmt::format("--refresh must be > 0 seconds (got {})", args.refresh));
   }
+  if (args.max_ranks < 0 || args.max_nodes < 0) {
+    throw InputError(fmt::format("--max-ranks and --max-nodes must be >= 0 (got {} and {}; 0 lists all)",
+                                 args.max_ranks, args.max_nodes));
+  }
   options.refresh_seconds = args.refresh;
   options.count = args.count;
   options.quiet = args.quiet;
   options.max_ranks = args.max_ranks;
+  options.max_nodes = args.max_nodes;
   options.colour = util::use_colour(STDOUT_FILENO);
   options.in_place = !args.once && ::isatty(STDOUT_FILENO) == 1 && !args.quiet;
   if (!args.prometheus.empty()) {
@@ -117,7 +123,10 @@ int run_view(const ViewArgs& args) {
   }
   options.textfile_dir = args.textfile;
   options.save_measured = args.save_measured;
-  auto source = monitor::open_snapshot_source(args.target, args.token_file);
+  // The exporters publish every rank's figures and the dashboard draws every rank: they need the
+  // whole snapshot.
+  const bool exporting = options.prometheus || options.http || !options.textfile_dir.empty();
+  auto source = monitor::open_snapshot_source(args.target, args.token_file, exporting ? 0 : options.max_ranks);
   stop_on_signals();
   if (options.in_place) {
     std::cout << "\x1b[2J";
@@ -219,7 +228,8 @@ void add_monitor_command(CLI::App& app, CommandContext& context) {
   command->add_option("--refresh", view->refresh, "Seconds between refreshes")->default_val(2.0);
   command->add_option("--count", view->count, "Refresh this many times, then exit (0: until Ctrl-C)")->default_val(0);
   command->add_flag("--quiet", view->quiet, "No terminal view (only --prometheus/--textfile)");
-  command->add_option("--max-ranks", view->max_ranks, "Show at most N ranks (problem ranks first; 0: all)");
+  command->add_option("--max-ranks", view->max_ranks, "List the N worst ranks (text and JSON; 0: all); the rest are summed up per node and stage")->default_val(64);
+  command->add_option("--max-nodes", view->max_nodes, "List the N worst nodes in the text view (0: all)")->default_val(32);
   command->add_option("--prometheus", view->prometheus, "Serve /metrics on [ADDR:]PORT (default address 127.0.0.1)");
   command->add_option("--http", view->http,
                       "Serve a live dashboard on [ADDR:]PORT (default address 127.0.0.1; elsewhere the job token is needed)");

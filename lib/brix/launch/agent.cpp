@@ -112,21 +112,14 @@ std::unique_ptr<net::StoreServer> Agent::host_store(const std::string& address, 
 }
 
 void Agent::connect(net::StoreClient& client) {
-  // Connect in short rounds so that a signal still ends the agent while node 0 is not up.
-  const auto deadline = std::chrono::steady_clock::now() + m_options.rdzv_timeout;
-  while (true) {
-    try {
-      client.connect();
-      return;
-    } catch (const net::StoreRefused& e) {
-      throw JobError(e.what());
-    } catch (const net::NetError& e) {
-      check_interrupt();
-      if (std::chrono::steady_clock::now() >= deadline) {
-        throw JobError(fmt::format("node 0 ({}) never answered: {}", m_nodes.hosts.at(0),
-                                   e.what()));
-      }
-    }
+  // One connect() for the whole rendezvous timeout, so that its backoff keeps growing (up to
+  // 2 s, jittered) while node 0 is not up; a signal still ends the agent between attempts.
+  try {
+    client.connect();
+  } catch (const net::StoreRefused& e) {
+    throw JobError(e.what());
+  } catch (const net::NetError& e) {
+    throw JobError(fmt::format("node 0 ({}) never answered: {}", m_nodes.hosts.at(0), e.what()));
   }
 }
 
@@ -325,11 +318,18 @@ int Agent::run() {
   net::StoreClientOptions client_options;
   client_options.token = m_token;
   client_options.name = fmt::format("agent {} (node rank {})", m_nodes.name(), me);
-  client_options.connect_timeout = std::chrono::seconds(2);
+  client_options.connect_timeout = m_options.rdzv_timeout;
+  client_options.between_attempts = [this] { check_interrupt(); };
   net::StoreClient client(connector, {m_node0, m_store_port}, client_options);
+
+  // A second connection that only watches for a stop, so that one posted by any node ends this
+  // node's attempt at once (see StoreJobChannel); the first stays free for requests.
+  client_options.name += " watch";
+  net::StoreClient watch(connector, {m_node0, m_store_port}, client_options);
 
   try {
     connect(client);
+    connect(watch);
     start_monitoring(client);
     AgentInfo info{me, m_nodes.name(), m_self, m_nproc, m_nodes.nnodes()};
     RendezvousOptions rendezvous;
@@ -356,7 +356,7 @@ int Agent::run() {
         LogPump pump;
         JobChannelOptions channel_options;
         channel_options.agent_timeout = m_options.agent_timeout;
-        StoreJobChannel channel(client, world, me, channel_options);
+        StoreJobChannel channel(client, world, me, channel_options, util::system_clock(), &watch);
         SupervisorOptions supervision;
         supervision.node = m_nodes.name();
         supervision.node_rank = me;

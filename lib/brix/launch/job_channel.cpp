@@ -1,15 +1,39 @@
 #include <brix/launch/job_channel.hpp>
 
 #include <fmt/format.h>
+#include <unordered_set>
 
 namespace brix::launch {
 
+StopWatcher::StopWatcher(net::StoreClient& store, std::string key) {
+  m_thread = std::thread([this, &store, key = std::move(key)] {
+    try {
+      // One-second steps, so that a watcher whose key never comes still ends soon after its
+      // channel does (the supervisor adopts a stop in every normal ending, so it rarely waits).
+      while (!m_stopping && !store.wait({key}, std::chrono::seconds(1))) {
+      }
+    } catch (const net::NetError&) {
+      // The store is gone: poll() finds out and reports it.
+    }
+    m_fired = true;
+    m_ready.notify();
+  });
+}
+
+StopWatcher::~StopWatcher() {
+  m_stopping = true;
+  m_thread.join();
+}
+
 StoreJobChannel::StoreJobChannel(net::StoreClient& store, const World& world, int node_rank,
-                                 JobChannelOptions options, util::Clock& clock)
+                                 JobChannelOptions options, util::Clock& clock, net::StoreClient* watch)
     : m_store(store), m_world(world), m_node_rank(node_rank), m_options(options), m_clock(clock),
       m_next_beat(clock.now()) {
   if (node_rank == 0) {
     m_liveness.resize(world.nodes.size(), Liveness{"", clock.now()});
+  }
+  if (watch != nullptr && watch->connected()) {
+    m_watcher = std::make_unique<StopWatcher>(*watch, key("stop"));
   }
 }
 
@@ -52,12 +76,19 @@ void StoreJobChannel::report_success() {
 
 std::optional<StopRecord> StoreJobChannel::poll() {
   const auto now = m_clock.now();
+  bool beat = false;
   if (now >= m_next_beat) {
+    beat = true;
     m_next_beat = now + m_options.beat_interval;
     (void)m_store.add(key(fmt::format("beat/{}", m_node_rank)), 1);
     if (m_node_rank == 0) {
       check_liveness(now);
     }
+  }
+  // With a watcher, the stop key is read when it fired (and with each heartbeat, in case):
+  // thousands of agents do not ask node 0 for it every interval.
+  if (m_watcher && !m_watcher->fired() && !beat) {
+    return std::nullopt;
   }
   if (const auto posted = m_store.get(key("stop"))) {
     return StopRecord::from_json(nlohmann::json::parse(*posted));
@@ -79,8 +110,32 @@ StopRecord StoreJobChannel::settle(const StopRecord& adopted, std::chrono::milli
 }
 
 void StoreJobChannel::check_liveness(util::Clock::TimePoint now) {
+  if (m_liveness.size() <= 1) {
+    return;
+  }
+  // Two round trips for every node's heartbeat, not one per node (2,048 at scale).
+  std::vector<std::string> keys;
+  for (std::size_t node = 0; node < m_liveness.size(); ++node) {
+    keys.push_back(key(fmt::format("beat/{}", node)));
+  }
+  const auto missing_list = m_store.missing(keys);
+  const std::unordered_set<std::string> missing(missing_list.begin(), missing_list.end());
+  std::vector<std::string> present;
+  std::vector<std::size_t> present_nodes;
+  for (std::size_t node = 1; node < keys.size(); ++node) {
+    if (!missing.contains(keys[node])) {
+      present.push_back(keys[node]);
+      present_nodes.push_back(node);
+    }
+  }
+  std::vector<std::string> beats(keys.size());
+  if (const auto values = present.empty() ? std::optional<std::vector<std::string>>() : m_store.get_many(present)) {
+    for (std::size_t i = 0; i < present_nodes.size(); ++i) {
+      beats[present_nodes[i]] = (*values)[i];
+    }
+  }
   for (std::size_t node = 1; node < m_liveness.size(); ++node) {
-    const auto beat = m_store.get(key(fmt::format("beat/{}", node))).value_or("");
+    const auto& beat = beats[node];
     auto& seen = m_liveness[node];
     if (beat != seen.last_beat) {
       seen = {beat, now};

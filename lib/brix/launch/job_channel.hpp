@@ -10,9 +10,13 @@
 #include <brix/launch/stop_record.hpp>
 #include <brix/net/store_client.hpp>
 #include <brix/util/clock.hpp>
+#include <brix/util/wakeup.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <memory>
 #include <optional>
+#include <thread>
 #include <vector>
 
 namespace brix::launch {
@@ -25,8 +29,13 @@ public:
   virtual StopRecord post_stop(const StopRecord& record) = 0;
   /// Every local worker exited 0. The last node to report posts `done`.
   virtual void report_success() = 0;
-  /// Called every monitor interval: heartbeats, liveness checks; the posted record, if any.
+  /// Called every monitor interval and when wake_fd() is readable: heartbeats, liveness checks;
+  /// the posted record, if any.
   [[nodiscard]] virtual std::optional<StopRecord> poll() = 0;
+  /// Readable once a record may have been posted (-1: none; then only the interval's poll tells):
+  /// the supervisor waits on it with its workers, so a stop posted anywhere ends the attempt at
+  /// once, not at the next tick.
+  [[nodiscard]] virtual int wake_fd() const { return -1; }
   /// Called after a failure once this node's workers are all gone: says so, waits (at most
   /// `timeout`) until every node has, so that every failure of the attempt is posted, and
   /// returns the record then in force (`adopted` when none is readable).
@@ -45,14 +54,36 @@ struct JobChannelOptions {
 /// as their workers are reaped, so the first posted need not be the first that happened.
 [[nodiscard]] bool replaces_stop(const StopRecord& candidate, const StopRecord& posted);
 
+/// Waits for job/<attempt>/stop on a store connection of its own, in a thread, and makes fd()
+/// readable once the key exists (or the connection failed, which poll() then reports).
+class StopWatcher {
+public:
+  StopWatcher(net::StoreClient& store, std::string key);
+  ~StopWatcher();
+  StopWatcher(const StopWatcher&) = delete;
+  StopWatcher& operator=(const StopWatcher&) = delete;
+  [[nodiscard]] int fd() const { return m_ready.fd(); }
+  [[nodiscard]] bool fired() const { return m_fired.load(); }
+
+private:
+  util::Wakeup m_ready;
+  std::atomic<bool> m_fired{false};
+  std::atomic<bool> m_stopping{false};
+  std::thread m_thread;
+};
+
 class StoreJobChannel final : public JobChannel {
 public:
+  /// `watch`, when given, is a second connection to the store used only to watch for a stop
+  /// (one client serves one thread at a time); without it a stop is seen at the next poll.
   StoreJobChannel(net::StoreClient& store, const World& world, int node_rank,
-                  JobChannelOptions options, util::Clock& clock = util::system_clock());
+                  JobChannelOptions options, util::Clock& clock = util::system_clock(),
+                  net::StoreClient* watch = nullptr);
   StopRecord post_stop(const StopRecord& record) override;
   void report_success() override;
   std::optional<StopRecord> poll() override;
   StopRecord settle(const StopRecord& adopted, std::chrono::milliseconds timeout) override;
+  int wake_fd() const override { return m_watcher ? m_watcher->fd() : -1; }
 
 private:
   [[nodiscard]] std::string key(const std::string& name) const;
@@ -69,6 +100,7 @@ private:
     util::Clock::TimePoint changed;
   };
   std::vector<Liveness> m_liveness; ///< node 0 only
+  std::unique_ptr<StopWatcher> m_watcher;
 };
 
 } // namespace brix::launch

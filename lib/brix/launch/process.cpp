@@ -266,7 +266,7 @@ void PosixProcessControl::reap() {
   }
 }
 
-Event PosixProcessControl::next(util::Clock::TimePoint deadline) {
+Event PosixProcessControl::next(util::Clock::TimePoint deadline, int wake_fd) {
   while (true) {
     reap();
     if (!m_queue.empty()) {
@@ -280,9 +280,18 @@ Event PosixProcessControl::next(util::Clock::TimePoint deadline) {
     if (left <= 0) {
       return {};
     }
-    pollfd entry{m_signal_fd, POLLIN, 0};
-    const int ready = ::poll(&entry, 1, static_cast<int>(std::min<long long>(left, 60'000)));
+    pollfd entries[] = {{m_signal_fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+    const int ready = ::poll(entries, wake_fd >= 0 ? 2 : 1, static_cast<int>(std::min<long long>(left, 60'000)));
     if (ready <= 0) {
+      continue;
+    }
+    if ((entries[0].revents & POLLIN) == 0) {
+      reap();
+      if (m_queue.empty()) {
+        Event woken;
+        woken.kind = Event::Kind::woken;
+        return woken;
+      }
       continue;
     }
     signalfd_siginfo info{};

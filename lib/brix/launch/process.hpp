@@ -48,7 +48,7 @@ public:
 
 /// What the supervisor waits for.
 struct Event {
-  enum class Kind { exited, signal, timeout };
+  enum class Kind { exited, signal, timeout, woken };
   Kind kind = Kind::timeout;
   int pid = 0;
   ExitStatus status; ///< exited
@@ -58,8 +58,9 @@ struct Event {
 class EventSource {
 public:
   virtual ~EventSource() = default;
-  /// The next event, or Kind::timeout at `deadline`.
-  virtual Event next(util::Clock::TimePoint deadline) = 0;
+  /// The next event, or Kind::timeout at `deadline`, or Kind::woken as soon as `wake_fd`
+  /// (-1: none) is readable: the job channel's news comes in with the workers' exits.
+  virtual Event next(util::Clock::TimePoint deadline, int wake_fd = -1) = 0;
 };
 
 /// The signals an agent forwards to its workers.
@@ -77,7 +78,7 @@ public:
   SpawnedWorker spawn(const WorkerSpec& spec) override;
   void signal_group(int pid, int signal) override;
   void kill_strays() override;
-  Event next(util::Clock::TimePoint deadline) override;
+  Event next(util::Clock::TimePoint deadline, int wake_fd = -1) override;
   /// A pending TERM, INT or HUP (0 when none), without waiting: for the phases without workers.
   [[nodiscard]] int take_stop_signal();
 

@@ -127,6 +127,9 @@ AttemptResult Supervisor::run(const std::vector<WorkerSpec>& workers, JobChannel
         adopt(*posted, SIGTERM);
       }
     }
+    if (running.empty() && stop) {
+      break; // the record just read ends an attempt with nothing left to wait for
+    }
     if (stopping && !running.empty() && m_clock.now() >= kill_at) {
       note(fmt::format("grace period of {} s over: SIGKILL to {} worker(s)",
                        std::chrono::duration<double>(m_options.grace).count(), running.size()));
@@ -138,8 +141,11 @@ AttemptResult Supervisor::run(const std::vector<WorkerSpec>& workers, JobChannel
     if (stopping && kill_at < deadline) {
       deadline = kill_at;
     }
-    const auto event = m_events.next(deadline);
-    if (event.kind == Event::Kind::exited) {
+    // Until a record is adopted, the channel's news wakes the wait (then its fd stays readable).
+    const auto event = m_events.next(deadline, stop ? -1 : channel.wake_fd());
+    if (event.kind == Event::Kind::woken) {
+      next_poll = m_clock.now();
+    } else if (event.kind == Event::Kind::exited) {
       const auto found = running.find(event.pid);
       if (found == running.end()) {
         continue; // an adopted orphan, reaped

@@ -35,9 +35,8 @@ std::optional<ChangePoint> ChangePointDetector::add(std::int64_t step, double ti
     m_warmup.push_back(seconds);
     if (static_cast<int>(m_warmup.size()) >= m_options.warmup) {
       m_baseline = median(m_warmup);
-      if (m_baseline <= 0) {
-        m_warmup.clear(); // zero-length steps carry no scale; wait for real ones
-      }
+      m_warmup.clear(); // zero-length steps carry no scale: then wait for real ones
+      m_warmup.shrink_to_fit();
     }
     return std::nullopt;
   }
@@ -48,8 +47,12 @@ std::optional<ChangePoint> ChangePointDetector::add(std::int64_t step, double ti
   // m_t = Σ (x_i − mean_t − δ); alarm when m_t − min m > λ (and mirrored for a decrease).
   m_up += x - mean - m_options.delta;
   m_down += mean - x - m_options.delta;
-  m_up_since_min.push_back(x);
-  m_down_since_min.push_back(x);
+  for (auto* since : {&m_up_since_min, &m_down_since_min}) {
+    if (since->size() >= k_max_since_min) {
+      since->erase(since->begin());
+    }
+    since->push_back(x);
+  }
   if (m_up < m_up_min) {
     m_up_min = m_up;
     m_up_since_min.clear();
@@ -64,7 +67,7 @@ std::optional<ChangePoint> ChangePointDetector::add(std::int64_t step, double ti
     return std::nullopt;
   }
   const auto& since = up ? m_up_since_min : m_down_since_min;
-  const double after = since.empty() ? x : median(std::vector<double>(since.begin(), since.end()));
+  const double after = since.empty() ? x : median(since);
   ChangePoint point{step, time, up, m_level * m_baseline, after * m_baseline};
   restart(after);
   return point;

@@ -6,7 +6,6 @@
 // intervals, which periodic_interval() recognises.
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <vector>
 
@@ -35,10 +34,13 @@ public:
   [[nodiscard]] double baseline() const { return m_baseline; }
   /// The current level as a multiple of the baseline (1.0 before any shift).
   [[nodiscard]] double level() const { return m_level; }
+  /// Samples held for the level after a shift (bounded, whatever the series).
+  [[nodiscard]] std::size_t held_samples() const { return m_up_since_min.size() + m_down_since_min.size(); }
 
 private:
   void restart(double level);
 
+  static constexpr std::size_t k_max_since_min = 256;
   ChangePointOptions m_options;
   std::vector<double> m_warmup;
   double m_baseline = 0;
@@ -48,8 +50,10 @@ private:
   std::int64_t m_count = 0;
   double m_up = 0, m_up_min = 0;
   double m_down = 0, m_down_min = 0;
-  std::deque<double> m_up_since_min;   ///< samples since m_up's minimum (the shift's start)
-  std::deque<double> m_down_since_min;
+  /// Samples since m_up's minimum (the shift's start): the level after a shift is their median.
+  /// The latest k_max_since_min only, so that a detector's memory stays bounded.
+  std::vector<double> m_up_since_min;
+  std::vector<double> m_down_since_min;
 };
 
 /// The interval between recurring slowdowns, when the last `min_events` up-shift times are

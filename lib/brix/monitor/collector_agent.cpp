@@ -28,11 +28,13 @@ std::string CollectorAgent::last_error() const {
 
 void CollectorAgent::start() {
   m_stop = false;
+  (void)m_wake.clear();
   m_thread = std::thread([this] { run(m_stop); });
 }
 
 void CollectorAgent::stop() {
   m_stop = true;
+  m_wake.notify();
   if (m_thread.joinable()) {
     m_thread.join();
   }
@@ -77,7 +79,9 @@ void CollectorAgent::run(const std::atomic<bool>& stop) {
   auto next_sample = Steady::now() + interval;
   while (!stop) {
     const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_sample - Steady::now()).count();
-    if (auto datagram = m_receiver->receive(static_cast<int>(std::clamp<long long>(wait, 0, 200)))) {
+    // At most 200 ms, so that a `stop` flag set from outside (a signal) is honoured promptly;
+    // stop() itself wakes the wait at once.
+    if (auto datagram = m_receiver->receive(static_cast<int>(std::clamp<long long>(wait, 0, 200)), m_wake.fd())) {
       const std::lock_guard lock(m_mutex);
       m_collector.ingest(datagram->text, datagram->pid);
       // Drain what else is queued without waiting.

@@ -7,6 +7,7 @@
 #include <brix/monitor/clock.hpp>
 #include <brix/monitor/collector.hpp>
 #include <brix/net/stream_socket.hpp>
+#include <brix/util/wakeup.hpp>
 
 #include <atomic>
 #include <deque>
@@ -64,6 +65,7 @@ private:
   std::string m_last_error;
   mutable std::mutex m_error_mutex;
   std::atomic<bool> m_stop{false};
+  util::Wakeup m_wake; ///< stop() ends the loop's wait at once
   std::thread m_thread;
 };
 

@@ -7,13 +7,17 @@
 #include <brix/monitor/clock.hpp>
 #include <brix/monitor/job_dir_actions.hpp>
 #include <brix/monitor/job_monitor.hpp>
+#include <brix/monitor/snapshot_text.hpp>
+#include <brix/net/poller.hpp>
 #include <brix/net/stream_socket.hpp>
+#include <brix/util/wakeup.hpp>
 
 #include <atomic>
 #include <deque>
 #include <memory>
 #include <string>
 #include <thread>
+#include <unordered_map>
 
 namespace brix::monitor {
 
@@ -46,9 +50,12 @@ public:
 
 private:
   struct Client;
-  void accept_clients();
+  void accept_clients(net::Poller& poller);
   void serve_client(Client& client);
-  void write_snapshot();
+  /// Writes JOB_DIR/monitor/snapshot.json; the seconds it took.
+  double write_snapshot();
+  /// Drops closed clients and those that did not say hello within 10 s.
+  void drop_clients(double now);
 
   EndpointOptions m_options;
   const Clock& m_clock;
@@ -56,10 +63,13 @@ private:
   JobMonitor m_monitor;
   int m_listen_fd = -1;
   int m_port = 0;
-  std::vector<std::unique_ptr<Client>> m_clients;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Client>> m_clients; ///< by poller tag
+  std::uint64_t m_next_client = 2;
   std::deque<Event> m_recent;
+  SnapshotTextCache m_rows;
   std::uint64_t m_log_offset = 0;
   std::atomic<bool> m_stop{false};
+  util::Wakeup m_wake; ///< stop() ends the loop's wait at once
   std::thread m_thread;
 };
 

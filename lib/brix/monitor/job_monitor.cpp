@@ -88,6 +88,7 @@ void JobMonitor::ingest(const NodeSample& sample) {
     if (rank.rss_bytes) {
       observe(subject, "rss_bytes", static_cast<double>(*rank.rss_bytes), now);
     }
+    check_heartbeat(rank.rank, view, now);
   }
   for (const auto& record : sample.steps) {
     on_step(record, sample.node);
@@ -104,7 +105,6 @@ void JobMonitor::ingest(const NodeSample& sample) {
       }
     }
   }
-  tick();
 }
 
 void JobMonitor::restart_step_statistics() {
@@ -113,10 +113,8 @@ void JobMonitor::restart_step_statistics() {
   m_change_points.clear();
   m_stage_steps.clear();
   m_last_step.clear();
+  // Straggler scores come from the new detector at the next snapshot; the heat map starts over.
   for (auto& [number, view] : m_ranks) {
-    view.straggler = false;
-    view.straggler_reason.clear();
-    view.peer_ratio = view.history_ratio = 1.0;
     view.recent.clear();
   }
 }
@@ -159,13 +157,6 @@ void JobMonitor::on_step(const StepRecord& record, const std::string& node) {
     event.details["history_ratio"] = change.history_ratio;
     emit(std::move(event));
   }
-  for (const auto& score : m_stragglers.scores()) {
-    auto& view = m_ranks[score.rank];
-    view.peer_ratio = score.peer_ratio;
-    view.history_ratio = score.history_ratio;
-    view.straggler = score.flagged;
-    view.straggler_reason = score.reason;
-  }
   auto& detector = m_change_points.try_emplace(record.rank, m_options.change_point).first->second;
   if (const auto point = detector.add(record.step, record.time, busy)) {
     Event event{now, std::string(event_type::change_point), node, record.rank,
@@ -177,8 +168,13 @@ void JobMonitor::on_step(const StepRecord& record, const std::string& node) {
     event.details["after_seconds"] = point->after;
     emit(std::move(event));
     if (point->slowdown) {
-      auto& times = m_slowdowns[record.rank];
+      auto& slowdowns = m_slowdowns[record.rank];
+      auto& times = slowdowns.recent;
       times.push_back(point->time);
+      ++slowdowns.count;
+      if (times.size() > k_slowdowns_kept) {
+        times.erase(times.begin()); // periodic_interval looks at the last few only
+      }
       if (const auto period = periodic_interval(times)) {
         const bool changed = !m_period || std::abs(*period - *m_period) > 0.1 * *m_period;
         m_period = *period;
@@ -187,7 +183,7 @@ void JobMonitor::on_step(const StepRecord& record, const std::string& node) {
           Event periodic{now, std::string(event_type::periodic), node, record.rank,
                          fmt::format("rank {} on {} slows down every {:.0f} s", record.rank, node, *period)};
           periodic.details["interval_seconds"] = *period;
-          periodic.details["occurrences"] = times.size();
+          periodic.details["occurrences"] = slowdowns.count;
           emit(std::move(periodic));
         }
       }
@@ -249,27 +245,31 @@ void JobMonitor::observe(const Subject& subject, const std::string& metric, doub
   }
 }
 
+void JobMonitor::check_heartbeat(int number, RankView& view, double now) {
+  if (view.state == rank_state::exited || view.last_report <= 0) {
+    return;
+  }
+  const double age = now - view.last_report;
+  observe(Subject{view.node, number, std::nullopt}, "heartbeat_age", age, now);
+  if (age > m_options.heartbeat_timeout && view.state != rank_state::stale) {
+    view.state = std::string(rank_state::stale);
+    Event event{now, std::string(event_type::heartbeat_lost), view.node, number,
+                fmt::format("rank {} on {} has not reported for {:.0f} s", number, view.node, age)};
+    event.details["age_seconds"] = age;
+    emit(std::move(event));
+  } else if (age <= m_options.heartbeat_timeout && view.state != rank_state::running) {
+    if (view.state == rank_state::stale) {
+      emit(Event{now, std::string(event_type::heartbeat_resumed), view.node, number,
+                 fmt::format("rank {} on {} reports again", number, view.node)});
+    }
+    view.state = std::string(rank_state::running);
+  }
+}
+
 void JobMonitor::tick() {
   const double now = m_clock.now();
   for (auto& [number, view] : m_ranks) {
-    if (view.state == rank_state::exited || view.last_report <= 0) {
-      continue;
-    }
-    const double age = now - view.last_report;
-    observe(Subject{view.node, number, std::nullopt}, "heartbeat_age", age, now);
-    if (age > m_options.heartbeat_timeout && view.state != rank_state::stale) {
-      view.state = std::string(rank_state::stale);
-      Event event{now, std::string(event_type::heartbeat_lost), view.node, number,
-                  fmt::format("rank {} on {} has not reported for {:.0f} s", number, view.node, age)};
-      event.details["age_seconds"] = age;
-      emit(std::move(event));
-    } else if (age <= m_options.heartbeat_timeout && view.state != rank_state::running) {
-      if (view.state == rank_state::stale) {
-        emit(Event{now, std::string(event_type::heartbeat_resumed), view.node, number,
-                   fmt::format("rank {} on {} reports again", number, view.node)});
-      }
-      view.state = std::string(rank_state::running);
-    }
+    check_heartbeat(number, view, now);
   }
 }
 
@@ -286,8 +286,16 @@ Snapshot JobMonitor::snapshot() const {
     out.nodes.push_back(node);
   }
   std::map<int, std::vector<int>> stage_ranks;
+  out.ranks.reserve(m_ranks.size());
   for (const auto& [number, rank] : m_ranks) {
     out.ranks.push_back(rank);
+    auto& view = out.ranks.back();
+    if (const auto* score = m_stragglers.score(number)) {
+      view.peer_ratio = score->peer_ratio;
+      view.history_ratio = score->history_ratio;
+      view.straggler = score->flagged;
+      view.straggler_reason = score->reason;
+    }
     if (rank.state == rank_state::running && (out.step < 0 || rank.step < out.step)) {
       out.step = rank.step;
     }
@@ -316,6 +324,7 @@ Snapshot JobMonitor::snapshot() const {
     }
   }
   out.event_counts = m_event_counts;
+  summarise(out);
   return out;
 }
 

@@ -35,15 +35,15 @@ private:
 
 class EndpointSnapshotSource final : public SnapshotSource {
 public:
-  EndpointSnapshotSource(net::HostPort endpoint, std::string token)
-      : m_endpoint(std::move(endpoint)), m_token(std::move(token)) {}
+  EndpointSnapshotSource(net::HostPort endpoint, std::string token, int max_ranks)
+      : m_endpoint(std::move(endpoint)), m_token(std::move(token)), m_max_ranks(max_ranks) {}
   Snapshot fetch() override {
     // One reconnect per fetch: the endpoint may have restarted since the last one.
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (!m_stream) {
         m_stream = std::make_unique<net::LineStream>(connect_monitor(m_endpoint, Hello{PeerRole::view, "viewer", m_token}, 3000));
       }
-      if (m_stream->send_line("SNAPSHOT")) {
+      if (m_stream->send_line(snapshot_request_line(m_max_ranks))) {
         if (auto line = m_stream->read_line(5000)) {
           try {
             return snapshot_from_json(nlohmann::json::parse(*line), fmt::format("{}:{}", m_endpoint.host, m_endpoint.port));
@@ -60,6 +60,7 @@ public:
 private:
   net::HostPort m_endpoint;
   std::string m_token;
+  int m_max_ranks = 0;
   std::unique_ptr<net::LineStream> m_stream;
 };
 
@@ -73,7 +74,8 @@ int terminal_rows() {
 
 } // namespace
 
-std::unique_ptr<SnapshotSource> open_snapshot_source(const std::string& target, const std::string& token_file) {
+std::unique_ptr<SnapshotSource> open_snapshot_source(const std::string& target, const std::string& token_file,
+                                                     int max_ranks) {
   if (std::filesystem::is_directory(target)) {
     return std::make_unique<FileSnapshotSource>(target);
   }
@@ -82,7 +84,7 @@ std::unique_ptr<SnapshotSource> open_snapshot_source(const std::string& target, 
                                  "endpoint's HOST:PORT, see {})", target, JobDirLayout("JOB_DIR").endpoint()));
   }
   auto endpoint = net::parse_host_port(target, "", "brix monitor");
-  return std::make_unique<EndpointSnapshotSource>(std::move(endpoint), find_token(token_file, ""));
+  return std::make_unique<EndpointSnapshotSource>(std::move(endpoint), find_token(token_file, ""), max_ranks);
 }
 
 int run_monitor_view(SnapshotSource& source, const LiveOptions& options, std::ostream& out,
@@ -136,13 +138,15 @@ int run_monitor_view(SnapshotSource& source, const LiveOptions& options, std::os
       write_measured_stages(options.save_measured, snapshot);
     }
     if (options.format != util::Format::text) {
-      util::emit_document(out, to_json(snapshot, now), options.format);
+      util::emit_document(out, to_json(snapshot, now, options.max_ranks), options.format);
     } else if (!options.quiet) {
-      ViewOptions view{util::Style{options.colour}, options.max_ranks, 10};
-      if (options.in_place && view.max_ranks == 0) {
+      ViewOptions view{util::Style{options.colour}, options.max_ranks, options.max_nodes, 10};
+      if (const int rows = options.in_place ? terminal_rows() : 0; rows > 0) {
         // Keep the frame on one screen: header, node rows, rule and event lines take the rest.
-        const int rows = terminal_rows();
-        view.max_ranks = rows > 0 ? std::max(4, rows - 24 - static_cast<int>(snapshot.nodes.size())) : 0;
+        const auto nodes = snapshot.nodes.size();
+        const int node_rows = static_cast<int>(view.max_nodes > 0 ? std::min<std::size_t>(view.max_nodes, nodes) : nodes);
+        const int fit = std::max(4, rows - 24 - node_rows);
+        view.max_ranks = view.max_ranks > 0 ? std::min(view.max_ranks, fit) : fit;
       }
       const auto text = render_text(snapshot, now, view);
       // Home, draw, clear what the previous (longer) frame left below.

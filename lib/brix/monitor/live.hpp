@@ -23,9 +23,12 @@ public:
 };
 
 /// A directory is read as a job directory; anything else must be HOST:PORT of an endpoint
-/// (token from `token_file`, BRIX_JOB_TOKEN). InputError when it is neither.
+/// (token from `token_file`, BRIX_JOB_TOKEN). InputError when it is neither. An endpoint is asked
+/// for the `max_ranks` worst ranks only (0: all), the rest summed up; a job directory's snapshot
+/// file always holds every rank.
 [[nodiscard]] std::unique_ptr<SnapshotSource> open_snapshot_source(const std::string& target,
-                                                                   const std::string& token_file);
+                                                                   const std::string& token_file,
+                                                                   int max_ranks = 0);
 
 struct LiveOptions {
   bool once = false;
@@ -35,7 +38,8 @@ struct LiveOptions {
   bool quiet = false;       ///< no terminal view (exporter use)
   bool colour = false;
   bool in_place = false;    ///< redraw in place (a terminal)
-  int max_ranks = 0;
+  int max_ranks = 0;        ///< the worst ranks listed (text and JSON); 0: all
+  int max_nodes = 0;        ///< the worst nodes listed (text); 0: all
   std::optional<net::HostPort> prometheus;
   std::optional<net::HostPort> http; ///< the dashboard (dashboard.hpp)
   std::string http_token;            ///< the job token the dashboard asks for beyond loopback

@@ -8,15 +8,20 @@
 namespace brix::monitor {
 
 
+void write_json(util::JsonWriter& out, const GpuFigures& gpu) {
+  // In key order, as nlohmann::json (keys sorted) has always written it.
+  out.begin_object().field("index", gpu.index).optional_field("last_xid", gpu.last_xid);
+  out.optional_field("memory_free_mib", gpu.memory_free_mib).optional_field("memory_used_mib", gpu.memory_used_mib);
+  out.field("name", gpu.name).optional_field("power_w", gpu.power_w).optional_field("temperature_c", gpu.temperature_c);
+  out.optional_field("utilization_percent", gpu.utilization_percent).field("uuid", gpu.uuid);
+  out.field("xid_count", gpu.xid_count).end_object();
+}
+
 nlohmann::json to_json(const GpuFigures& gpu) {
-  nlohmann::json out{{"index", gpu.index}, {"uuid", gpu.uuid}, {"name", gpu.name}, {"xid_count", gpu.xid_count}};
-  put_optional(out, "utilization_percent", gpu.utilization_percent);
-  put_optional(out, "memory_used_mib", gpu.memory_used_mib);
-  put_optional(out, "memory_free_mib", gpu.memory_free_mib);
-  put_optional(out, "temperature_c", gpu.temperature_c);
-  put_optional(out, "power_w", gpu.power_w);
-  put_optional(out, "last_xid", gpu.last_xid);
-  return out;
+  std::string text;
+  util::JsonWriter out(text);
+  write_json(out, gpu);
+  return nlohmann::json::parse(text);
 }
 
 GpuFigures gpu_from_json(const nlohmann::json& in) {

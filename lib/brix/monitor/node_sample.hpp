@@ -4,6 +4,7 @@
 // Sent as one JSON object per line (to_json / node_sample_from_json).
 
 #include <brix/monitor/gpu_stats.hpp>
+#include <brix/util/json_writer.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -54,6 +55,8 @@ struct NodeSample {
 [[nodiscard]] NodeSample node_sample_from_json(const nlohmann::json& document);
 
 [[nodiscard]] nlohmann::json to_json(const GpuFigures& gpu);
+/// The same object as to_json(gpu), written as text.
+void write_json(util::JsonWriter& out, const GpuFigures& gpu);
 [[nodiscard]] GpuFigures gpu_from_json(const nlohmann::json& document);
 
 } // namespace brix::monitor

@@ -2,9 +2,11 @@
 
 #include <brix/monitor/json_fields.hpp>
 #include <brix/monitor/node_sample.hpp>
+#include <brix/monitor/snapshot_text.hpp>
 #include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <fstream>
 #include <sstream>
@@ -16,92 +18,116 @@ std::vector<std::string> rank_state_names() {
           std::string(rank_state::exited), std::string(rank_state::waiting)};
 }
 
-namespace {
-using Json = nlohmann::ordered_json;
-
-Json event_json(const Event& event) { return Json::parse(to_json_line(event)); }
-} // namespace
-
-nlohmann::ordered_json to_json(const Snapshot& snapshot, double now) {
-  Json nodes = Json::array();
-  for (const auto& node : snapshot.nodes) {
-    Json gpus = Json::array();
-    for (const auto& gpu : node.gpus) {
-      gpus.push_back(Json::parse(to_json(gpu).dump()));
-    }
-    nodes.push_back({{"node", node.node},
-                     {"last_sample", node.last_sample},
-                     {"heartbeat_age_seconds", now - node.last_sample},
-                     {"gpu_available", node.gpu_available},
-                     {"gpu_reason", node.gpu_reason},
-                     {"gpus", std::move(gpus)},
-                     {"suspect", node.suspect},
-                     {"suspect_reason", node.suspect_reason},
-                     {"rejected_lines", node.rejected_lines},
-                     {"last_rejection", node.last_rejection}});
+int rank_severity(const RankView& rank) {
+  if (rank.state == rank_state::exited) {
+    return 3;
   }
-  Json ranks = Json::array();
-  for (const auto& rank : snapshot.ranks) {
-    Json item{{"rank", rank.rank}, {"node", rank.node}, {"pid", rank.pid}, {"state", rank.state},
-              {"step", rank.step}};
-    put_optional(item, "stage", rank.stage);
-    put_optional(item, "step_seconds", rank.step_seconds);
-    put_optional(item, "compute_seconds", rank.compute_seconds);
-    item["last_report"] = rank.last_report;
-    item["heartbeat_age_seconds"] = rank.last_report > 0 ? Json(now - rank.last_report) : Json();
-    put_optional(item, "cpu_percent", rank.cpu_percent);
-    put_optional(item, "rss_bytes", rank.rss_bytes);
-    item["cpu_seconds"] = rank.cpu_seconds;
-    item["peer_ratio"] = rank.peer_ratio;
-    item["history_ratio"] = rank.history_ratio;
-    item["straggler"] = rank.straggler;
-    item["straggler_reason"] = rank.straggler_reason;
-    Json values = Json::object();
-    for (const auto& [key, value] : rank.values) {
-      values[key] = value;
-    }
-    item["values"] = std::move(values);
-    Json recent = Json::array();
-    for (const auto& step : rank.recent) {
-      recent.push_back(Json::array({step.step, step.seconds, step.scored_seconds}));
-    }
-    item["recent_steps"] = std::move(recent);
-    ranks.push_back(std::move(item));
+  if (rank.state == rank_state::stale) {
+    return 2;
   }
-  Json rules = Json::array();
-  for (const auto& rule : snapshot.rules) {
-    Json item{{"rule", rule.rule}, {"metric", rule.metric}, {"subject", rule.subject}, {"node", rule.node}};
-    put_optional(item, "rank", rule.rank);
-    put_optional(item, "gpu", rule.gpu);
-    item["state"] = rule.state;
-    item["value"] = rule.value;
-    item["since"] = rule.since;
-    rules.push_back(std::move(item));
-  }
-  Json stages = Json::array();
-  for (const auto& stage : snapshot.stages) {
-    stages.push_back({{"stage", stage.stage}, {"ranks", stage.ranks}, {"steps", stage.steps},
-                      {"compute_seconds", stage.compute_seconds}, {"step_seconds", stage.step_seconds}});
-  }
-  Json events = Json::array();
-  for (const auto& event : snapshot.events) {
-    events.push_back(event_json(event));
-  }
-  Json job{{"name", snapshot.job}, {"time", snapshot.time}, {"age_seconds", now - snapshot.time},
-           {"started", snapshot.started}, {"world_size", snapshot.world_size}, {"step", snapshot.step},
-           {"step_median_seconds", snapshot.step_median_seconds}};
-  if (snapshot.periodic_slowdown_seconds) {
-    job["periodic_slowdown"] = {{"interval_seconds", *snapshot.periodic_slowdown_seconds},
-                                {"node", snapshot.periodic_slowdown_node}};
-  }
-  Json counts = Json::object();
-  for (const auto& [type, count] : snapshot.event_counts) {
-    counts[type] = count;
-  }
-  return {{"brix_monitor_snapshot", 1}, {"job", std::move(job)}, {"nodes", std::move(nodes)},
-          {"ranks", std::move(ranks)}, {"rules", std::move(rules)}, {"stages", std::move(stages)},
-          {"events", std::move(events)}, {"event_counts", std::move(counts)}};
+  return rank.straggler ? 1 : 0;
 }
+
+std::tuple<int, double, int> rank_badness(const RankView& rank) {
+  return {rank_severity(rank), rank.peer_ratio, -rank.rank};
+}
+
+bool worse_rank(const RankView& a, const RankView& b) { return rank_badness(a) > rank_badness(b); }
+
+void RankSummary::add(const RankView& rank) {
+  if (const auto key = rank_badness(rank); ranks == 0 || key > m_worst_key) {
+    worst_rank = rank.rank;
+    m_worst_key = key;
+  }
+  ++ranks;
+  running += rank.state == rank_state::running ? 1 : 0;
+  stale += rank.state == rank_state::stale ? 1 : 0;
+  exited += rank.state == rank_state::exited ? 1 : 0;
+  waiting += rank.state == rank_state::waiting ? 1 : 0;
+  stragglers += rank.straggler ? 1 : 0;
+  if (rank.step >= 0) {
+    min_step = min_step < 0 ? rank.step : std::min(min_step, rank.step);
+    max_step = std::max(max_step, rank.step);
+  }
+  if (rank.step_seconds) {
+    max_step_seconds = std::max(max_step_seconds.value_or(*rank.step_seconds), *rank.step_seconds);
+  }
+  if (rank.compute_seconds) {
+    max_compute_seconds = std::max(max_compute_seconds.value_or(*rank.compute_seconds), *rank.compute_seconds);
+  }
+  max_peer_ratio = std::max(max_peer_ratio, rank.peer_ratio);
+  if (rank.last_report > 0) {
+    oldest_report = oldest_report > 0 ? std::min(oldest_report, rank.last_report) : rank.last_report;
+  }
+  cpu_percent += rank.cpu_percent.value_or(0);
+  rss_bytes += rank.rss_bytes.value_or(0);
+}
+
+void summarise(Snapshot& snapshot) {
+  std::map<std::string, RankSummary*> nodes;
+  for (auto& node : snapshot.nodes) {
+    node.ranks = {};
+    nodes[node.node] = &node.ranks;
+  }
+  snapshot.rank_summary = {};
+  std::map<int, RankSummary> stages;
+  for (const auto& rank : snapshot.ranks) {
+    snapshot.rank_summary.add(rank);
+    if (const auto node = nodes.find(rank.node); node != nodes.end()) {
+      node->second->add(rank);
+    }
+    if (rank.stage) {
+      stages[*rank.stage].add(rank);
+    }
+  }
+  snapshot.stage_ranks.clear();
+  for (const auto& [stage, summary] : stages) {
+    snapshot.stage_ranks.push_back({stage, summary});
+  }
+}
+
+std::vector<const RankView*> listed_ranks(const Snapshot& snapshot, int max_ranks) {
+  std::vector<const RankView*> ranks;
+  ranks.reserve(snapshot.ranks.size());
+  for (const auto& rank : snapshot.ranks) {
+    ranks.push_back(&rank);
+  }
+  if (max_ranks > 0 && ranks.size() > static_cast<std::size_t>(max_ranks)) {
+    const auto keep = ranks.begin() + max_ranks;
+    std::partial_sort(ranks.begin(), keep, ranks.end(),
+                      [](const RankView* a, const RankView* b) { return worse_rank(*a, *b); });
+    ranks.erase(keep, ranks.end());
+  }
+  return ranks;
+}
+
+nlohmann::ordered_json to_json(const Snapshot& snapshot, double now, int max_ranks) {
+  return nlohmann::ordered_json::parse(snapshot_text(snapshot, now, max_ranks));
+}
+
+namespace {
+
+RankSummary summary_from_json(const nlohmann::json& in) {
+  RankSummary summary;
+  summary.ranks = in.value("ranks", 0);
+  summary.running = in.value("running", 0);
+  summary.stale = in.value("stale", 0);
+  summary.exited = in.value("exited", 0);
+  summary.waiting = in.value("waiting", 0);
+  summary.stragglers = in.value("stragglers", 0);
+  summary.min_step = in.value("min_step", std::int64_t{-1});
+  summary.max_step = in.value("max_step", std::int64_t{-1});
+  take_optional(in, "max_step_seconds", summary.max_step_seconds);
+  take_optional(in, "max_compute_seconds", summary.max_compute_seconds);
+  summary.worst_rank = in.value("worst_rank", -1);
+  summary.max_peer_ratio = in.value("max_peer_ratio", 0.0);
+  summary.oldest_report = in.value("oldest_report", 0.0);
+  summary.cpu_percent = in.value("cpu_percent", 0.0);
+  summary.rss_bytes = in.value("rss_bytes", std::uint64_t{0});
+  return summary;
+}
+
+} // namespace
 
 Snapshot snapshot_from_json(const nlohmann::json& in, const std::string& source) {
   try {
@@ -187,6 +213,18 @@ Snapshot snapshot_from_json(const nlohmann::json& in, const std::string& source)
     const auto counts = in.value("event_counts", nlohmann::json::object());
     for (const auto& [type, count] : counts.items()) {
       snapshot.event_counts[type] = count.get<std::uint64_t>();
+    }
+    // Written by an endpoint older than the summaries: they are computed from the ranks.
+    if (!in.contains("rank_summary")) {
+      summarise(snapshot);
+      return snapshot;
+    }
+    snapshot.rank_summary = summary_from_json(in.at("rank_summary"));
+    for (std::size_t i = 0; i < snapshot.nodes.size(); ++i) {
+      snapshot.nodes[i].ranks = summary_from_json(in.at("nodes").at(i).value("rank_summary", nlohmann::json::object()));
+    }
+    for (const auto& item : in.value("stage_ranks", nlohmann::json::array())) {
+      snapshot.stage_ranks.push_back({item.at("stage").get<int>(), summary_from_json(item)});
     }
     return snapshot;
   } catch (const nlohmann::json::exception& error) {

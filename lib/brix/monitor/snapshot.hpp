@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -34,6 +35,7 @@ struct RecentStep {
   std::int64_t step = 0;
   double seconds = 0;        ///< wall time
   double scored_seconds = 0; ///< what straggler scoring used: compute time where reported, else wall
+  bool operator==(const RecentStep&) const = default;
 };
 
 struct RankView {
@@ -55,7 +57,39 @@ struct RankView {
   std::string straggler_reason;
   std::vector<std::pair<std::string, double>> values;
   std::vector<RecentStep> recent; ///< the last steps, oldest first (JobMonitorOptions::recent_steps)
+  bool operator==(const RankView&) const = default;
 };
+
+/// What a group of ranks (one node's, one stage's, the whole job's) adds up to: at 16,384 ranks
+/// the views show these and the worst ranks instead of every row.
+struct RankSummary {
+  int ranks = 0;
+  int running = 0;
+  int stale = 0;
+  int exited = 0;
+  int waiting = 0;
+  int stragglers = 0;
+  std::int64_t min_step = -1; ///< lowest and highest last step among ranks that reported one
+  std::int64_t max_step = -1;
+  std::optional<double> max_step_seconds;
+  std::optional<double> max_compute_seconds;
+  int worst_rank = -1;          ///< the first of the group in worst-first order (worse_rank)
+  double max_peer_ratio = 0;
+  double oldest_report = 0;     ///< unix s: the least recent report (0: none yet)
+  double cpu_percent = 0;       ///< summed over the group's ranks (100 = one core)
+  std::uint64_t rss_bytes = 0;  ///< summed
+  void add(const RankView& rank);
+
+private:
+  std::tuple<int, double, int> m_worst_key{-1, 0.0, 0}; ///< rank_badness of worst_rank
+};
+
+/// Worst first: exited, stale, stragglers, then by time against peers (higher first), then rank.
+[[nodiscard]] bool worse_rank(const RankView& a, const RankView& b);
+/// The key worse_rank compares (greater is worse).
+[[nodiscard]] std::tuple<int, double, int> rank_badness(const RankView& rank);
+/// 0 for a healthy rank, higher for worse (the first key of worse_rank).
+[[nodiscard]] int rank_severity(const RankView& rank);
 
 struct NodeView {
   std::string node;
@@ -67,6 +101,7 @@ struct NodeView {
   std::string suspect_reason;
   std::uint64_t rejected_lines = 0;
   std::string last_rejection;
+  RankSummary ranks; ///< this node's ranks
 };
 
 struct RuleView {
@@ -85,6 +120,12 @@ struct RuleView {
 /// One pipeline stage's pace, as `brix plan --measured` reads it.
 using StageView = plan::MeasuredStage;
 
+/// One pipeline stage's ranks, summed up.
+struct StageRanks {
+  int stage = 0;
+  RankSummary ranks;
+};
+
 struct Snapshot {
   std::string job;
   double time = 0;     ///< when it was taken
@@ -98,12 +139,21 @@ struct Snapshot {
   std::vector<RankView> ranks;
   std::vector<RuleView> rules;
   std::vector<StageView> stages;
+  RankSummary rank_summary;            ///< every rank
+  std::vector<StageRanks> stage_ranks; ///< by stage, for ranks that report one
   std::vector<Event> events;       ///< the most recent, oldest first
   std::map<std::string, std::uint64_t> event_counts; ///< by type, since monitoring started
 };
 
-/// The document (ages computed at `now`).
-[[nodiscard]] nlohmann::ordered_json to_json(const Snapshot& snapshot, double now);
+/// Fills the node, stage and job summaries from `ranks` (replacing what they held).
+void summarise(Snapshot& snapshot);
+
+/// The document (ages computed at `now`). With `max_ranks` > 0 and more ranks than that, "ranks"
+/// lists only the worst `max_ranks`, worst first, and "rules" only those not normal;
+/// "rank_summary" and "rule_summary" say how many they list of how many.
+[[nodiscard]] nlohmann::ordered_json to_json(const Snapshot& snapshot, double now, int max_ranks = 0);
+/// The ranks to list: all in rank order, or the worst `max_ranks` (> 0) worst first.
+[[nodiscard]] std::vector<const RankView*> listed_ranks(const Snapshot& snapshot, int max_ranks);
 /// Throws InputError (naming `source`) on a malformed document.
 [[nodiscard]] Snapshot snapshot_from_json(const nlohmann::json& document, const std::string& source);
 

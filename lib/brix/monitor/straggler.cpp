@@ -1,3 +1,4 @@
+// Straggler scoring: peers' medians by leaving one element out of one sorted list per step.
 #include <brix/monitor/straggler.hpp>
 
 #include <brix/monitor/change_point.hpp>
@@ -6,6 +7,18 @@
 
 namespace brix::monitor {
 
+double median_without(const std::vector<double>& sorted, std::size_t index) {
+  const std::size_t size = sorted.size();
+  const bool removed = index < size;
+  const std::size_t left = removed ? size - 1 : size;
+  if (left == 0) {
+    return 0;
+  }
+  // The k-th element of the list with `index` taken out.
+  const auto at = [&](std::size_t k) { return sorted[removed && k >= index ? k + 1 : k]; };
+  return left % 2 == 1 ? at(left / 2) : (at(left / 2 - 1) + at(left / 2)) / 2;
+}
+
 StragglerDetector::StragglerDetector(StragglerOptions options) : m_options(options) {}
 
 std::vector<StragglerChange> StragglerDetector::add(int rank, std::int64_t step, double seconds) {
@@ -13,13 +26,24 @@ std::vector<StragglerChange> StragglerDetector::add(int rank, std::int64_t step,
   m_scores.try_emplace(rank, StragglerScore{rank});
   if (step <= m_last_scored) {
     const auto scored = m_scored.find(step);
-    if (scored != m_scored.end() && !scored->second.contains(rank)) {
-      scored->second[rank] = seconds;
-      if (auto change = score_rank(rank, step, seconds, scored->second)) {
-        changes.push_back(*change);
-      }
+    if (scored == m_scored.end()) {
+      return changes; // older than the kept steps: dropped
     }
-    return changes; // older than the kept steps: dropped
+    auto& [sorted, ranks] = scored->second;
+    const auto seen = std::lower_bound(ranks.begin(), ranks.end(), rank);
+    if (seen != ranks.end() && *seen == rank) {
+      return changes;
+    }
+    ranks.insert(seen, rank);
+    const auto peers = sorted.size();
+    const auto peer_median = peers + 1 >= static_cast<std::size_t>(m_options.min_ranks) && peers > 0
+                                 ? std::optional(median_without(sorted, peers))
+                                 : std::nullopt;
+    sorted.insert(std::upper_bound(sorted.begin(), sorted.end(), seconds), seconds);
+    if (auto change = score_rank(rank, step, seconds, peer_median)) {
+      changes.push_back(*change);
+    }
+    return changes;
   }
   m_pending[step][rank] = seconds;
   const int expected = std::max<int>(m_world_size, static_cast<int>(m_scores.size()));
@@ -33,9 +57,8 @@ std::vector<StragglerChange> StragglerDetector::add(int rank, std::int64_t step,
     auto scored = score_step(first->first, first->second);
     changes.insert(changes.end(), scored.begin(), scored.end());
     m_last_scored = first->first;
-    m_scored[first->first] = std::move(first->second);
     m_pending.erase(first);
-    while (static_cast<int>(m_scored.size()) > m_options.history) {
+    while (static_cast<int>(m_scored.size()) > std::max(1, m_options.kept_steps)) {
       m_scored.erase(m_scored.begin());
     }
   }
@@ -44,38 +67,44 @@ std::vector<StragglerChange> StragglerDetector::add(int rank, std::int64_t step,
 
 std::vector<StragglerChange> StragglerDetector::score_step(std::int64_t step,
                                                            const std::map<int, double>& times) {
-  std::vector<StragglerChange> changes;
-  std::vector<double> all;
+  ScoredStep scored;
+  scored.sorted.reserve(times.size());
+  scored.ranks.reserve(times.size());
   for (const auto& [rank, seconds] : times) {
-    all.push_back(seconds);
+    scored.sorted.push_back(seconds);
+    scored.ranks.push_back(rank); // a map: already in order
   }
-  m_last_median = median(all);
+  std::sort(scored.sorted.begin(), scored.sorted.end());
+  m_last_median = median_without(scored.sorted, scored.sorted.size());
+  const bool enough = static_cast<int>(times.size()) >= m_options.min_ranks && times.size() > 1;
+  std::vector<StragglerChange> changes;
   for (const auto& [rank, seconds] : times) {
-    if (auto change = score_rank(rank, step, seconds, times)) {
+    // Any element equal to `seconds` may go: the peers' multiset is the same.
+    const auto index = static_cast<std::size_t>(
+        std::lower_bound(scored.sorted.begin(), scored.sorted.end(), seconds) - scored.sorted.begin());
+    if (auto change = score_rank(rank, step, seconds, enough ? std::optional(median_without(scored.sorted, index))
+                                                             : std::nullopt)) {
       changes.push_back(*change);
     }
   }
+  m_scored[step] = std::move(scored);
   return changes;
 }
 
 std::optional<StragglerChange> StragglerDetector::score_rank(int rank, std::int64_t step, double seconds,
-                                                             const std::map<int, double>& times) {
+                                                             std::optional<double> peer_median) {
   StragglerScore& score = m_scores[rank];
   score.rank = rank;
-  std::vector<double> peers;
-  for (const auto& [other, other_seconds] : times) {
-    if (other != rank) {
-      peers.push_back(other_seconds);
-    }
-  }
-  if (static_cast<int>(peers.size()) + 1 >= m_options.min_ranks && !peers.empty()) {
-    const double peer_median = median(peers);
-    score.peer_ratio = peer_median > 0 ? seconds / peer_median : 1.0;
+  if (peer_median) {
+    score.peer_ratio = *peer_median > 0 ? seconds / *peer_median : 1.0;
   }
   auto& history = m_history[rank];
+  if (history.empty()) {
+    history.reserve(static_cast<std::size_t>(std::max(1, m_options.history)));
+  }
   history.push_back(seconds);
   if (static_cast<int>(history.size()) > m_options.history) {
-    history.pop_front();
+    history.erase(history.begin());
   }
   // Recent = the last `steps`; older = the rest, once there are at least as many older ones.
   const auto recent_count = static_cast<std::size_t>(m_options.steps);
@@ -120,6 +149,11 @@ std::vector<StragglerScore> StragglerDetector::scores() const {
     out.push_back(score);
   }
   return out;
+}
+
+const StragglerScore* StragglerDetector::score(int rank) const {
+  const auto found = m_scores.find(rank);
+  return found == m_scores.end() ? nullptr : &found->second;
 }
 
 std::vector<int> StragglerDetector::flagged() const {

@@ -6,10 +6,12 @@
 // history (recent median / older median), which catches a rank that slows with the whole job.
 // Feed it compute times where workers report them: a synchronous all-reduce equalises wall times.
 // A report arriving after its step was scored (a rank more than `lag` steps behind) is scored
-// against the peers recorded for that step.
+// against the peers recorded for that step (the last `kept_steps` steps are kept).
+// Cost: a step of n ranks is scored in O(n log n) (one sort; each rank's peer median is the
+// sorted list's median without it), and state per rank is bounded (`history` times), so 16,384
+// ranks reporting every second stay cheap.
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -22,6 +24,7 @@ struct StragglerOptions {
   double history_ratio = 1.25; ///< flagged when slower than its own older median by this factor
   int steps = 5;               ///< consecutive steps above a threshold before flagging/clearing
   int history = 50;            ///< steps of own history kept per rank
+  int kept_steps = 16;         ///< scored steps kept for late reports
   int lag = 4;                 ///< a step is scored once complete or `lag` steps later
   int min_ranks = 2;           ///< fewer ranks in a step: no peer score
 };
@@ -55,25 +58,36 @@ public:
   [[nodiscard]] std::vector<StragglerChange> add(int rank, std::int64_t step, double seconds);
 
   [[nodiscard]] std::vector<StragglerScore> scores() const;
+  /// One rank's score; nullptr for a rank never seen.
+  [[nodiscard]] const StragglerScore* score(int rank) const;
   [[nodiscard]] std::vector<int> flagged() const;
   /// Median time of the last scored step (0 before any).
   [[nodiscard]] double last_step_median() const { return m_last_median; }
   [[nodiscard]] std::int64_t last_scored_step() const { return m_last_scored; }
 
 private:
+  /// A scored step: its times sorted, and which ranks reported (sorted), for late reports.
+  struct ScoredStep {
+    std::vector<double> sorted;
+    std::vector<int> ranks;
+  };
   std::vector<StragglerChange> score_step(std::int64_t step, const std::map<int, double>& times);
-  /// Scores one rank's time against `times` (which may include the rank itself).
+  /// Scores one rank's time against its peers' median (nullopt: too few peers).
   std::optional<StragglerChange> score_rank(int rank, std::int64_t step, double seconds,
-                                            const std::map<int, double>& times);
+                                            std::optional<double> peer_median);
 
   StragglerOptions m_options;
   int m_world_size = 0;
   std::map<std::int64_t, std::map<int, double>> m_pending; ///< step -> rank -> seconds
-  std::map<std::int64_t, std::map<int, double>> m_scored;  ///< the last `history` scored steps
+  std::map<std::int64_t, ScoredStep> m_scored;             ///< the last `kept_steps` scored
   std::map<int, StragglerScore> m_scores;
-  std::map<int, std::deque<double>> m_history;
+  std::map<int, std::vector<double>> m_history;            ///< oldest first, at most `history`
   std::int64_t m_last_scored = -1;
   double m_last_median = 0;
 };
+
+/// The median of `sorted` (ascending) without the element at `index` (index >= size: none
+/// removed); 0 when nothing is left. O(1).
+[[nodiscard]] double median_without(const std::vector<double>& sorted, std::size_t index);
 
 } // namespace brix::monitor

@@ -52,10 +52,10 @@ DatagramReceiver::~DatagramReceiver() {
   }
 }
 
-std::optional<Datagram> DatagramReceiver::receive(int timeout_ms) {
-  pollfd item{m_fd, POLLIN, 0};
-  const int ready = ::poll(&item, 1, timeout_ms);
-  if (ready <= 0) {
+std::optional<Datagram> DatagramReceiver::receive(int timeout_ms, int wake_fd) {
+  pollfd items[] = {{m_fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+  const int ready = ::poll(items, wake_fd >= 0 ? 2 : 1, timeout_ms);
+  if (ready <= 0 || (items[0].revents & POLLIN) == 0) {
     return std::nullopt;
   }
   char buffer[k_max_report_bytes * 4];

@@ -23,8 +23,9 @@ public:
   DatagramReceiver(const DatagramReceiver&) = delete;
   DatagramReceiver& operator=(const DatagramReceiver&) = delete;
 
-  /// Waits up to `timeout_ms` (0 = poll) for one datagram.
-  [[nodiscard]] std::optional<Datagram> receive(int timeout_ms);
+  /// Waits up to `timeout_ms` (0 = poll) for one datagram; nullopt at once when `wake_fd`
+  /// (-1: none) becomes readable first.
+  [[nodiscard]] std::optional<Datagram> receive(int timeout_ms, int wake_fd = -1);
   [[nodiscard]] const std::string& path() const { return m_path; }
   [[nodiscard]] int fd() const { return m_fd; }
 

@@ -3,6 +3,7 @@
 #include <brix/util/strings.hpp>
 
 #include <algorithm>
+#include <tuple>
 #include <ctime>
 #include <fmt/format.h>
 
@@ -30,24 +31,49 @@ std::string clock_time(double unix_seconds) {
   return text;
 }
 
-/// 0 for healthy ranks, higher for worse, so that problems come first.
-int severity(const RankView& rank) {
-  if (rank.state == rank_state::exited) {
-    return 3;
-  }
-  if (rank.state == rank_state::stale) {
-    return 2;
-  }
-  return rank.straggler ? 1 : 0;
+/// Problem nodes first: suspect, then by their worst rank, then the stalest heartbeat.
+std::tuple<bool, int, int, double> node_badness(const NodeView& node, double now) {
+  return {node.suspect, node.ranks.exited + node.ranks.stale, node.ranks.stragglers, now - node.last_sample};
 }
 
-std::string node_table(const Snapshot& snapshot, double now, const util::Style& style) {
-  Table table({"node", "heartbeat", "gpus", "util", "fb used", "temp", "power", "xid", "state"},
-              {Align::left, Align::right, Align::right, Align::right, Align::right, Align::right,
-               Align::right, Align::right, Align::left});
-  std::string notes;
+/// Every rank of the job: the summary counts them all, a snapshot from `SNAPSHOT N` lists the worst N.
+std::size_t rank_total(const Snapshot& snapshot) {
+  return std::max<std::size_t>(snapshot.ranks.size(), static_cast<std::size_t>(snapshot.rank_summary.ranks));
+}
+
+std::string rank_count(const RankSummary& summary) {
+  return summary.running == summary.ranks ? std::to_string(summary.ranks)
+                                          : fmt::format("{}/{}", summary.running, summary.ranks);
+}
+
+std::string worst_text(const RankSummary& summary) {
+  return summary.worst_rank >= 0 && summary.max_peer_ratio > 0
+             ? fmt::format("{} ({:.2f}x)", summary.worst_rank, summary.max_peer_ratio)
+             : "-";
+}
+
+std::string node_table(const Snapshot& snapshot, double now, const ViewOptions& options) {
+  const auto& style = options.style;
+  std::vector<const NodeView*> nodes;
   for (const auto& node : snapshot.nodes) {
-    std::vector<std::string> row{node.node, util::human_seconds(now - node.last_sample)};
+    nodes.push_back(&node);
+  }
+  if (options.max_nodes > 0 && nodes.size() > static_cast<std::size_t>(options.max_nodes)) {
+    const auto keep = nodes.begin() + options.max_nodes;
+    std::partial_sort(nodes.begin(), keep, nodes.end(), [&](const NodeView* a, const NodeView* b) {
+      return node_badness(*a, now) > node_badness(*b, now);
+    });
+    nodes.erase(keep, nodes.end());
+  }
+  Table table({"node", "heartbeat", "ranks", "straggling", "worst rank", "gpus", "util", "fb used", "temp", "power", "xid", "state"},
+              {Align::left, Align::right, Align::right, Align::right, Align::right, Align::right, Align::right,
+               Align::right, Align::right, Align::right, Align::right, Align::left});
+  std::string notes;
+  for (const auto* node_view : nodes) {
+    const auto& node = *node_view;
+    std::vector<std::string> row{node.node, util::human_seconds(now - node.last_sample), rank_count(node.ranks),
+                                 node.ranks.stragglers > 0 ? style.yellow(std::to_string(node.ranks.stragglers)) : "0",
+                                 worst_text(node.ranks)};
     if (!node.gpu_available) {
       row.insert(row.end(), {"n/a", "-", "-", "-", "-", "-"});
       notes += style.dim(fmt::format("  {}: GPU figures unavailable ({})\n", node.node, node.gpu_reason));
@@ -79,26 +105,32 @@ std::string node_table(const Snapshot& snapshot, double now, const util::Style& 
                                         node.rejected_lines, node.last_rejection));
     }
   }
-  return table.render(2) + notes;
+  std::string out = table.render(2) + notes;
+  if (nodes.size() < snapshot.nodes.size()) {
+    int suspects = 0;
+    for (const auto& node : snapshot.nodes) {
+      suspects += node.suspect ? 1 : 0;
+    }
+    for (const auto* node : nodes) {
+      suspects -= node->suspect ? 1 : 0;
+    }
+    out += style.dim(fmt::format("  ... {} more nodes ({} suspect; --max-nodes 0 lists all)\n",
+                                 snapshot.nodes.size() - nodes.size(), suspects));
+  }
+  return out;
 }
 
 std::string rank_table(const Snapshot& snapshot, double now, const ViewOptions& options) {
   const auto& style = options.style;
-  std::vector<const RankView*> ranks;
-  for (const auto& rank : snapshot.ranks) {
-    ranks.push_back(&rank);
-  }
+  auto ranks = listed_ranks(snapshot, options.max_ranks);
   std::stable_sort(ranks.begin(), ranks.end(),
-                   [](const RankView* a, const RankView* b) { return severity(*a) > severity(*b); });
+                   [](const RankView* a, const RankView* b) { return rank_severity(*a) > rank_severity(*b); });
   Table table({"rank", "node", "stage", "step", "step time", "compute", "vs peers", "heartbeat", "cpu", "rss", "state"},
               {Align::right, Align::left, Align::right, Align::right, Align::right, Align::right,
                Align::right, Align::right, Align::right, Align::right, Align::left});
-  std::size_t shown = 0;
+  int problems_shown = 0;
   for (const auto* rank : ranks) {
-    if (options.max_ranks > 0 && shown >= static_cast<std::size_t>(options.max_ranks)) {
-      break;
-    }
-    ++shown;
+    problems_shown += rank_severity(*rank) > 0 ? 1 : 0;
     std::string state = rank->state == rank_state::exited || rank->state == rank_state::stale
                             ? style.red(rank->state)
                             : rank->state;
@@ -113,8 +145,15 @@ std::string rank_table(const Snapshot& snapshot, double now, const ViewOptions& 
                    rank->rss_bytes ? memory(*rank->rss_bytes) : "-", state});
   }
   std::string out = table.render(2);
-  if (shown < ranks.size()) {
-    out += style.dim(fmt::format("  ... {} more ranks, all running and not straggling\n", ranks.size() - shown));
+  const auto total = rank_total(snapshot);
+  if (ranks.size() < total) {
+    const auto& all = snapshot.rank_summary;
+    const int problems = all.exited + all.stale + all.stragglers - problems_shown;
+    out += style.dim(problems > 0 ? fmt::format("  ... {} more ranks ({} of them stale, exited or straggling; "
+                                                "--max-ranks 0 lists all)\n",
+                                                total - ranks.size(), problems)
+                                  : fmt::format("  ... {} more ranks, all running and not straggling\n",
+                                                total - ranks.size()));
   }
   return out;
 }
@@ -123,18 +162,14 @@ std::string rank_table(const Snapshot& snapshot, double now, const ViewOptions& 
 
 std::string render_text(const Snapshot& snapshot, double now, const ViewOptions& options) {
   const auto& style = options.style;
-  int stragglers = 0;
-  int problems = 0;
-  for (const auto& rank : snapshot.ranks) {
-    stragglers += rank.straggler ? 1 : 0;
-    problems += rank.state == rank_state::exited || rank.state == rank_state::stale ? 1 : 0;
-  }
+  const int stragglers = snapshot.rank_summary.stragglers;
+  const int problems = snapshot.rank_summary.exited + snapshot.rank_summary.stale;
   const double age = now - snapshot.time;
   std::string out = style.bold(fmt::format("brix monitor  {}", snapshot.job.empty() ? "(job)" : snapshot.job));
   out += fmt::format("   step {}   median step {}   {} ranks on {} nodes   snapshot {} old\n",
                      snapshot.step >= 0 ? std::to_string(snapshot.step) : "-",
                      snapshot.step_median_seconds > 0 ? util::human_seconds(snapshot.step_median_seconds) : "-",
-                     snapshot.ranks.size(), snapshot.nodes.size(),
+                     rank_total(snapshot), snapshot.nodes.size(),
                      age > 10 ? style.red(util::human_seconds(age)) : util::human_seconds(age));
   if (stragglers || problems) {
     out += style.yellow(fmt::format("  {} straggler(s), {} rank(s) stale or exited\n", stragglers, problems));
@@ -144,7 +179,7 @@ std::string render_text(const Snapshot& snapshot, double now, const ViewOptions&
                                     util::human_seconds(*snapshot.periodic_slowdown_seconds),
                                     snapshot.periodic_slowdown_node));
   }
-  out += style.bold("Nodes") + "\n" + node_table(snapshot, now, style);
+  out += style.bold("Nodes") + "\n" + node_table(snapshot, now, options);
   out += style.bold("Ranks") + "\n" + rank_table(snapshot, now, options);
   Table rules({"rule", "subject", "state", "value", "since"});
   for (const auto& rule : snapshot.rules) {
@@ -157,12 +192,18 @@ std::string render_text(const Snapshot& snapshot, double now, const ViewOptions&
   if (rules.rows() > 0) {
     out += rules.render(2);
   }
-  if (!snapshot.stages.empty()) {
-    Table stages({"stage", "ranks", "steps", "compute", "step time"},
-                 {Align::right, Align::right, Align::right, Align::right, Align::right});
-    for (const auto& stage : snapshot.stages) {
-      stages.add_row({std::to_string(stage.stage), std::to_string(stage.ranks.size()), std::to_string(stage.steps),
-                      util::human_seconds(stage.compute_seconds), util::human_seconds(stage.step_seconds)});
+  if (!snapshot.stage_ranks.empty()) {
+    // Per stage: its ranks summed up, and the measured pace where a step is complete.
+    Table stages({"stage", "ranks", "straggling", "worst rank", "steps", "compute", "step time"},
+                 {Align::right, Align::right, Align::right, Align::right, Align::right, Align::right, Align::right});
+    for (const auto& stage : snapshot.stage_ranks) {
+      const auto measured = std::find_if(snapshot.stages.begin(), snapshot.stages.end(),
+                                         [&](const StageView& view) { return view.stage == stage.stage; });
+      const bool paced = measured != snapshot.stages.end();
+      stages.add_row({std::to_string(stage.stage), rank_count(stage.ranks), std::to_string(stage.ranks.stragglers),
+                      worst_text(stage.ranks), paced ? std::to_string(measured->steps) : "-",
+                      paced ? util::human_seconds(measured->compute_seconds) : "-",
+                      paced ? util::human_seconds(measured->step_seconds) : "-"});
     }
     out += style.bold("Stages") + "\n" + stages.render(2);
   }

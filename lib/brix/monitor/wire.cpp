@@ -35,6 +35,25 @@ std::optional<Hello> parse_hello(std::string_view line) {
   return hello;
 }
 
+std::string snapshot_request_line(int max_ranks) {
+  return max_ranks > 0 ? fmt::format("SNAPSHOT {}", max_ranks) : std::string("SNAPSHOT");
+}
+
+std::optional<int> snapshot_request(std::string_view line) {
+  const auto words = util::split(util::trim(line), ' ');
+  if (words.empty() || words[0] != "SNAPSHOT" || words.size() > 2) {
+    return std::nullopt;
+  }
+  if (words.size() == 1) {
+    return 0;
+  }
+  const auto max_ranks = util::parse_int(words[1]);
+  if (!max_ranks || *max_ranks < 0 || *max_ranks > 1'000'000'000) {
+    return std::nullopt;
+  }
+  return static_cast<int>(*max_ranks);
+}
+
 bool token_matches(std::string_view given, std::string_view expected) {
   unsigned char difference = given.size() == expected.size() ? 0 : 1;
   for (std::size_t i = 0; i < expected.size(); ++i) {

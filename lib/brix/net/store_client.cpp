@@ -49,6 +49,9 @@ void StoreClient::connect() {
                                  last_error),
                      false);
     }
+    if (m_options.between_attempts) {
+      m_options.between_attempts();
+    }
     m_clock.sleep_for(delay);
   }
 }

@@ -9,6 +9,7 @@
 #include <brix/util/clock.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,7 +26,11 @@ struct StoreClientOptions {
   std::chrono::milliseconds attempt_timeout{std::chrono::seconds(5)};
   /// A request other than WAIT must be answered within this.
   std::chrono::milliseconds request_timeout{std::chrono::seconds(60)};
+  /// Delays between connection attempts: exponential with jitter, so that thousands of agents
+  /// started before node 0's store do not retry in lock-step (bench-rendezvous, "late").
   Backoff backoff;
+  /// Called before each wait between attempts; may throw to give up (a signal arrived).
+  std::function<void()> between_attempts;
 };
 
 /// The store refused this client (wrong token): no retry helps.

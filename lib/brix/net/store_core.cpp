@@ -329,4 +329,12 @@ bool StoreCore::closing(ConnectionId id) const {
   return found == m_connections.end() || found->second.closing;
 }
 
+bool StoreCore::wants_input(ConnectionId id) const {
+  const auto found = m_connections.find(id);
+  if (found == m_connections.end() || found->second.closing) {
+    return false;
+  }
+  return !found->second.wait || found->second.input.size() < k_read_ahead_bytes;
+}
+
 } // namespace brix::net

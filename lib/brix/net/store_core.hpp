@@ -40,6 +40,12 @@ public:
   [[nodiscard]] bool has_output(ConnectionId id) const;
   /// Whether the connection should be closed once its output is flushed.
   [[nodiscard]] bool closing(ConnectionId id) const;
+  /// Whether the server should read more from `id`: not once it is closing, nor while it is
+  /// parked on a WAIT with k_read_ahead_bytes of requests already queued behind it. Otherwise
+  /// serve() leaves at most one incomplete frame buffered, so a connection holds at most one
+  /// frame (k_max_hello_bytes before the token) plus one read.
+  [[nodiscard]] bool wants_input(ConnectionId id) const;
+  static constexpr std::size_t k_read_ahead_bytes = 64u << 10;
 
   /// Connections with output or closing since the last call (so the server need not scan all).
   [[nodiscard]] std::vector<ConnectionId> take_dirty();

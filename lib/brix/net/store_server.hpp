@@ -1,9 +1,10 @@
 #pragma once
-// The rendezvous store over TCP: one thread, one poll(2) loop, non-blocking sockets, so a single
+// The rendezvous store over TCP: one thread, one epoll loop, non-blocking sockets, so a single
 // node-0 agent serves thousands of agents and workers. Logic lives in StoreCore.
 
 #include <brix/net/socket.hpp>
 #include <brix/net/store_core.hpp>
+#include <brix/util/wakeup.hpp>
 
 #include <atomic>
 #include <memory>
@@ -39,8 +40,7 @@ private:
 
   StoreServerOptions m_options;
   Fd m_listener;
-  Fd m_wake_read;
-  Fd m_wake_write;
+  util::Wakeup m_wake;
   int m_port = 0;
   std::atomic<bool> m_stopping{false};
   std::atomic<std::size_t> m_refused{0};

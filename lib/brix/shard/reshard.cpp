@@ -5,7 +5,6 @@
 #include <brix/plan/plan_inputs.hpp>
 #include <brix/shard/shard_index.hpp>
 #include <brix/shard/tensor_copy.hpp>
-#include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/output_file.hpp>
 #include <brix/util/thread_pool.hpp>
@@ -32,6 +31,12 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 /// Closes (fsync) every file on all cores.
 void finish_all(std::vector<util::OutputFile>& files, unsigned threads) {
   util::parallel_for(files.size(), threads, [&](std::size_t i) { files[i].finish(); });
+}
+
+/// A small file of the staged folder, written whole (finish_all flushes it).
+void add_file(std::vector<util::OutputFile>& files, const std::string& path, std::string_view text) {
+  files.emplace_back(path, text.size());
+  files.back().write_at(0, as_bytes(text));
 }
 
 } // namespace
@@ -104,10 +109,12 @@ ReshardStats write_reshard(const safetensors::Checkpoint& checkpoint, const Resh
     file.mapped().advise_done(file.data_offset() + info.begin, info.bytes());
   });
   stats.tensors = tasks.size();
-  finish_all(outputs, threads);
   stats.files = outputs.size();
-  util::write_file_atomically((fs::path(staged.path()) / k_shard_index_name).string(),
-                              shard_index_json(checkpoint, plan, plan_file, model).dump(1));
+  // The index is one more file of the staged folder, flushed with the shards (in parallel): the
+  // folder's rename makes all of them visible at once, so no file of it needs its own rename.
+  add_file(outputs, (fs::path(staged.path()) / k_shard_index_name).string(),
+           shard_index_json(checkpoint, plan, plan_file, model).dump(1));
+  finish_all(outputs, threads);
   staged.commit();
   stats.seconds = seconds_since(start);
   return stats;
@@ -191,13 +198,13 @@ ReshardStats merge_shards(const std::string& shard_dir, const std::string& out_d
     }
   });
   stats.tensors = tasks.size();
-  finish_all(outputs, threads);
   stats.files = outputs.size();
   if (!index.index_name.empty()) {
-    util::write_file_atomically((fs::path(staged.path()) / index.index_name).string(), index.index_text);
+    add_file(outputs, (fs::path(staged.path()) / index.index_name).string(), index.index_text);
     stats.bytes_written += index.index_text.size();
     ++stats.files;
   }
+  finish_all(outputs, threads);
   staged.commit();
   stats.seconds = seconds_since(start);
   return stats;
