@@ -106,7 +106,7 @@ TEST_CASE("monitor::ThroughputHistory: steps per second between snapshots, token
   CHECK(history.points().empty());
 }
 
-TEST_CASE("monitor::Dashboard routes: page, JSON, metrics; the token beyond loopback") {
+TEST_CASE("monitor::Dashboard routes: page, JSON, metrics, and the token beyond loopback") {
   brix::test::FakeWallClock clock(1000);
   double time = 990;
   std::int64_t step = 5;
