@@ -214,5 +214,11 @@ run "$BRIX" plan calibrate
 expect_rc 0 "calibrate"
 expect_out '^fit: [0-9]+ runs \([0-9]+ MoE\): mean \|error\| [0-9.]+%'
 expect_out '^held-out: [0-9]+ runs \([0-9]+ MoE\): mean \|error\| [0-9.]+%'
+expect_out '^leave-one-source-out \(fit set; .*\): [0-9]+ runs, mean \|error\| [0-9.]+% \(.*narayanan-2021 [0-9.]+% at [0-9]+ µs'
+run "$BRIX" plan calibrate --format json
+expect_rc 0 "calibrate json"
+checks=$((checks + 1))
+python3 -c 'import json,sys; d=json.load(sys.stdin)["leave_one_source_out"]; assert d["runs"] == sum(s["runs"] for s in d["sources"]) > 0, d' <<<"$out" ||
+  fail "calibrate json: leave_one_source_out runs do not add up"
 
 finish

@@ -140,7 +140,7 @@ cluster::ClusterSpec calibration_cluster(const CalibrationRun& run) {
   return cluster;
 }
 
-CalibrationRow evaluate_run(const CalibrationRun& run) {
+CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> host_seconds_per_op) {
   CalibrationRow row;
   row.run = run;
   try {
@@ -154,6 +154,9 @@ CalibrationRow evaluate_run(const CalibrationRun& run) {
     options.top_k = 1;
     options.fixed = parse_layout_query(run.layout);
     options.software = software_by_name(run.software);
+    if (host_seconds_per_op) {
+      options.software.host_seconds_per_op = *host_seconds_per_op;
+    }
     const auto result = search_layouts(model, cluster, options);
     std::optional<PlanEstimate> chosen;
     if (!result.plans.empty()) {
@@ -220,6 +223,62 @@ CalibrationSummary summarise(const std::vector<CalibrationRow>& rows) {
   return summary;
 }
 
+namespace {
+
+LeaveOneSourceOut leave_one_source_out(const std::vector<CalibrationRun>& runs) {
+  // |error| of every fit run at every grid value (NaN where the run gets no plan).
+  std::vector<const CalibrationRun*> fit;
+  std::vector<std::string> sources;
+  for (const auto& run : runs) {
+    if (run.set == CalibrationSet::fit) {
+      fit.push_back(&run);
+      if (std::find(sources.begin(), sources.end(), run.source) == sources.end()) {
+        sources.push_back(run.source);
+      }
+    }
+  }
+  const std::size_t grid = std::size(k_host_op_grid);
+  std::vector<std::vector<double>> errors(grid, std::vector<double>(fit.size(), std::nan("")));
+  for (std::size_t g = 0; g < grid; ++g) {
+    for (std::size_t r = 0; r < fit.size(); ++r) {
+      const auto row = evaluate_run(*fit[r], k_host_op_grid[g]);
+      if (row.evaluated) {
+        errors[g][r] = std::abs(row.error);
+      }
+    }
+  }
+  // Mean |error| at grid value g over the fit runs whose source is (or is not) `source`.
+  const auto mean = [&](std::size_t g, const std::string& source, bool of_source) {
+    double sum = 0;
+    int count = 0;
+    for (std::size_t r = 0; r < fit.size(); ++r) {
+      if ((fit[r]->source == source) == of_source && !std::isnan(errors[g][r])) {
+        sum += errors[g][r];
+        ++count;
+      }
+    }
+    return std::pair{count > 0 ? sum / count : 0.0, count};
+  };
+  LeaveOneSourceOut result;
+  double total = 0;
+  for (const auto& source : sources) {
+    std::size_t best = 0;
+    for (std::size_t g = 1; g < grid; ++g) {
+      if (mean(g, source, false).first < mean(best, source, false).first) {
+        best = g;
+      }
+    }
+    const auto [error, count] = mean(best, source, true);
+    result.sources.push_back({source, count, k_host_op_grid[best], error});
+    total += error * count;
+    result.runs += count;
+  }
+  result.mean_abs_error = result.runs > 0 ? total / result.runs : 0.0;
+  return result;
+}
+
+} // namespace
+
 CalibrationReport run_calibration(const std::vector<CalibrationRun>& runs) {
   CalibrationReport report;
   std::vector<CalibrationRow> fit;
@@ -232,6 +291,7 @@ CalibrationReport run_calibration(const std::vector<CalibrationRun>& runs) {
   report.fit = summarise(fit);
   report.heldout = summarise(heldout);
   report.all = summarise(report.rows);
+  report.leave_one_out = leave_one_source_out(runs);
   return report;
 }
 

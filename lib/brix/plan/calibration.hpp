@@ -73,17 +73,41 @@ struct CalibrationSummary {
   double moe_mean_abs_error = 0;
 };
 
+/// One fit source left out: the constant chosen on the other fit sources, and the error on it.
+struct LeftOutSource {
+  std::string source;
+  int runs = 0;
+  double host_seconds_per_op = 0; ///< chosen without this source
+  double mean_abs_error = 0;      ///< on this source, at that constant
+};
+
+/// Leave-one-source-out over the fit set: for each fit source, the fitted constant (the host
+/// time per operator, SoftwareProfile::host_seconds_per_op, over k_host_op_grid) is chosen again
+/// on the other fit sources alone and the left-out source is predicted with it. Its mean error
+/// is what fitting costs in honesty: a source the constant was not chosen on.
+struct LeaveOneSourceOut {
+  std::vector<LeftOutSource> sources;
+  int runs = 0;
+  double mean_abs_error = 0; ///< over the fit runs, each at the constant chosen without its source
+};
+
 struct CalibrationReport {
   std::vector<CalibrationRow> rows;
   CalibrationSummary fit;
   CalibrationSummary heldout;
   CalibrationSummary all;
+  LeaveOneSourceOut leave_one_out;
 };
 
-/// Evaluates one run (never throws for a run that cannot be planned: the row says why).
-[[nodiscard]] CalibrationRow evaluate_run(const CalibrationRun& run);
+/// The grid the host time per operator is chosen on (seconds): 0 to 100 µs.
+inline constexpr double k_host_op_grid[] = {0, 10e-6, 20e-6, 30e-6, 40e-6, 50e-6, 60e-6, 70e-6, 80e-6, 100e-6};
 
-/// Evaluates every run and summarises the two sets.
+/// Evaluates one run (never throws for a run that cannot be planned: the row says why);
+/// `host_seconds_per_op` replaces the software profile's when given.
+[[nodiscard]] CalibrationRow evaluate_run(const CalibrationRun& run,
+                                          std::optional<double> host_seconds_per_op = std::nullopt);
+
+/// Evaluates every run, summarises the two sets and runs leave-one-source-out over the fit set.
 [[nodiscard]] CalibrationReport run_calibration(const std::vector<CalibrationRun>& runs);
 
 [[nodiscard]] CalibrationSummary summarise(const std::vector<CalibrationRow>& rows);

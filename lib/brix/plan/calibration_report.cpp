@@ -5,6 +5,7 @@
 #include <brix/util/output.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace brix::plan {
 
@@ -67,6 +68,15 @@ nlohmann::ordered_json to_json(const CalibrationReport& report) {
   doc["fit"] = summary_json(report.fit);
   doc["heldout"] = summary_json(report.heldout);
   doc["all"] = summary_json(report.all);
+  const auto& loso = report.leave_one_out;
+  auto& left_out = doc["leave_one_source_out"];
+  left_out = {{"runs", loso.runs}, {"mean_abs_error", loso.mean_abs_error}, {"sources", nlohmann::ordered_json::array()}};
+  for (const auto& source : loso.sources) {
+    left_out["sources"].push_back({{"source", source.source},
+                                   {"runs", source.runs},
+                                   {"host_seconds_per_op", source.host_seconds_per_op},
+                                   {"mean_abs_error", source.mean_abs_error}});
+  }
   return doc;
 }
 
@@ -79,6 +89,15 @@ std::string to_text(const CalibrationReport& report) {
   out += summary_text("fit", report.fit);
   out += summary_text("held-out", report.heldout);
   out += summary_text("all", report.all);
+  const auto& loso = report.leave_one_out;
+  std::vector<std::string> sources;
+  for (const auto& source : loso.sources) {
+    sources.push_back(fmt::format("{} {:.1f}% at {:.0f} µs", source.source, source.mean_abs_error * 100,
+                                  source.host_seconds_per_op * 1e6));
+  }
+  out += fmt::format("leave-one-source-out (fit set; the host time per operator chosen again without each source): "
+                     "{} runs, mean |error| {:.1f}% ({})\n",
+                     loso.runs, loso.mean_abs_error * 100, fmt::join(sources, "; "));
   return out;
 }
 
