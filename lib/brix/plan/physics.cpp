@@ -94,8 +94,8 @@ double sync_slowdown(int gpus) {
   return gpus > 1 ? 1.0 + k_sync_noise * std::sqrt(2.0 * std::log(static_cast<double>(gpus))) : 1.0;
 }
 
-double overlapped_seconds(double compute, double comm) {
-  return std::max(comm, compute + k_overlap_contention * std::min(compute, comm));
+double overlapped_seconds(double compute, double comm, double contention) {
+  return std::max(comm, compute + contention * std::min(compute, comm));
 }
 
 namespace {

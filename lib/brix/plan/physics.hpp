@@ -78,6 +78,11 @@ inline constexpr double k_expert_load_spread = 0.2;
 /// and a large share of HBM bandwidth during bulk transfers).
 inline constexpr double k_overlap_contention = 0.6;
 
+/// DeepEP-style expert dispatch (the hierarchical all-to-all) runs on a fixed set of SMs: 20 of
+/// an H800's 132 in DeepSeek-V3 (report, Sec. 3.2.2). Compute overlapped with it slows by that
+/// share, not by an NCCL collective's.
+inline constexpr double k_dispatch_sm_share = 20.0 / 132.0;
+
 /// Step-to-step noise of one GPU's step time, relative (OS jitter, clock and thermal variation,
 /// network noise): a step that synchronises N GPUs waits for the slowest, on average about
 /// σ·√(2·ln N) above the mean (the expected maximum of N normal draws). Fitted on the fit set's
@@ -88,7 +93,7 @@ inline constexpr double k_sync_noise = 0.006;
 [[nodiscard]] double sync_slowdown(int gpus);
 
 /// Time of `compute` seconds overlapped with `comm` seconds of communication.
-[[nodiscard]] double overlapped_seconds(double compute, double comm);
+[[nodiscard]] double overlapped_seconds(double compute, double comm, double contention = k_overlap_contention);
 
 [[nodiscard]] SoftwareProfile software_modern();
 [[nodiscard]] SoftwareProfile software_megatron_2021();

@@ -31,8 +31,16 @@ double recompute_time(const LayerCost& cost, Recompute recompute) {
   return 0.0;
 }
 
+/// What overlapped expert traffic costs the compute beside it: DualPipe's dispatch and combine
+/// (DeepEP kernels on their own 20 SMs, scheduled against the other direction's chunk) only their
+/// SM share; Megatron-Core's combined-1F1B overlap contends like any collective (the fit set's
+/// Megatron-Bridge MoE runs say so: their error grows when it is priced at the SM share).
+double expert_contention(const Layout& layout) {
+  return layout.schedule == Schedule::dualpipe ? k_dispatch_sm_share : k_overlap_contention;
+}
+
 void add_layers(StagePass& pass, const LayerCost& cost, int count, const Layout& layout,
-                bool overlap_ep) {
+                bool overlap_ep, double ep_contention) {
   if (count <= 0) {
     return;
   }
@@ -49,7 +57,8 @@ void add_layers(StagePass& pass, const LayerCost& cost, int count, const Layout&
   // micro-batch's compute of this layer, which it slows (contention); otherwise it waits.
   const double ep_total = ep_passes * cost.ep_comm_s;
   const double window = cost.forward_s + cost.backward_s + recompute;
-  const double ep_exposed_total = overlap_ep ? overlapped_seconds(window, ep_total) - window : ep_total;
+  const double ep_exposed_total =
+      overlap_ep ? overlapped_seconds(window, ep_total, ep_contention) - window : ep_total;
   const double ep_forward = ep_exposed_total / ep_passes;
   pass.forward += n * (cost.forward_s + cost.tp_comm_s + ep_forward + cp_exposed);
   pass.backward += n * (cost.backward_s + recompute + (tp_passes - 1.0) * cost.tp_comm_s +
@@ -71,16 +80,17 @@ void add_layers(StagePass& pass, const LayerCost& cost, int count, const Layout&
 StagePass stage_pass(const StepInputs& in, const StageWork& work, double p2p) {
   const auto& layout = *in.layout;
   const bool overlap_ep = overlaps_expert_traffic(*in.context, layout);
+  const double contention = expert_contention(layout);
   const int pp = layout.pp;
   const int s = work.first_stage;
   StagePass pass;
-  add_layers(pass, *in.dense, work.dense_layers, layout, overlap_ep);
-  add_layers(pass, *in.moe, work.moe_layers, layout, overlap_ep);
+  add_layers(pass, *in.dense, work.dense_layers, layout, overlap_ep, contention);
+  add_layers(pass, *in.moe, work.moe_layers, layout, overlap_ep, contention);
   if (work.has_embedding) {
-    add_layers(pass, *in.embedding, 1, layout, overlap_ep);
+    add_layers(pass, *in.embedding, 1, layout, overlap_ep, contention);
   }
   if (work.has_head) {
-    add_layers(pass, *in.head, 1, layout, overlap_ep);
+    add_layers(pass, *in.head, 1, layout, overlap_ep, contention);
   }
   const int last = work.first_stage + work.count - 1;
   const double sends = (s > 0 || last > 0 ? 1.0 : 0.0) + (last + 1 < pp || s + 1 < pp ? 1.0 : 0.0);
@@ -127,7 +137,7 @@ double pipeline_transfer_seconds(const CostContext& context, const Layout& layou
 void add_layer_totals(LayerPassTotals& totals, const CostContext& context, const LayerCost& cost, int count,
                       const Layout& layout) {
   StagePass pass;
-  add_layers(pass, cost, count, layout, overlaps_expert_traffic(context, layout));
+  add_layers(pass, cost, count, layout, overlaps_expert_traffic(context, layout), expert_contention(layout));
   totals.tp += pass.tp;
   totals.ep += pass.ep;
   totals.cp += pass.cp;
