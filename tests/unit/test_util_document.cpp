@@ -3,6 +3,7 @@
 #include <brix/util/output.hpp>
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 using brix::InputError;
 using brix::util::DocNode;
@@ -68,6 +69,21 @@ TEST_CASE("util::DocNode malformed input") {
   CHECK(error_of([] { (void)DocNode::load_string("a: [1, 2\n", "bad.yaml"); }).rfind("bad.yaml:", 0) == 0);
   CHECK(error_of([] { (void)DocNode::load_file("/nonexistent/x.yaml"); }).find("cannot open") !=
         std::string::npos);
+  CHECK(error_of([] { (void)DocNode::load_string("a: 1\nb: \"x\xc3\"\n", "latin.yaml"); }) ==
+        "latin.yaml:2: byte \\xc3 is not UTF-8 (expected a UTF-8 text file)");
+}
+
+TEST_CASE("util::DocNode bounds what aliases expand to") {
+  // Nine levels of ten aliases each: 10^9 nodes from a few hundred bytes ("billion laughs").
+  std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  for (char level = 'b'; level <= 'j'; ++level) {
+    const char previous = static_cast<char>(level - 1);
+    bomb += fmt::format("{0}: &{0} [*{1}, *{1}, *{1}, *{1}, *{1}, *{1}, *{1}, *{1}, *{1}, *{1}]\n", level, previous);
+  }
+  CHECK(error_of([&] { (void)DocNode::load_string(bomb, "bomb.yaml"); }).find("more than 4000000 nodes once its aliases are expanded") !=
+        std::string::npos);
+  // Aliases used a sensible number of times are fine.
+  CHECK(DocNode::load_string("base: &b {gpu: h100-sxm}\ngroups: [*b, *b]\n", "ok.yaml").at("groups").elements().size() == 2);
 }
 
 TEST_CASE("util::to_yaml and Table") {
