@@ -1,11 +1,11 @@
 #include <brix/probe/hwloc_topology.hpp>
 
 #include <brix/util/error.hpp>
+#include <brix/util/input_file.hpp>
 
 #include <cerrno>
 #include <cstring>
 #include <fmt/format.h>
-#include <fstream>
 #include <utility>
 
 namespace brix::probe {
@@ -58,19 +58,22 @@ HwlocTopology HwlocTopology::load_live() {
 }
 
 HwlocTopology HwlocTopology::load_xml(const std::string& path) {
-  // hwloc reports a missing file only as a failed load; say which it is.
-  std::ifstream probe(path);
-  if (!probe) {
-    throw InputError(located(path, 0, fmt::format("cannot open topology file ({})", std::strerror(errno)),
+  // hwloc reports a missing file only as a failed load; say which it is. The bytes are read here
+  // (never blocking on a FIFO) and handed to hwloc as a buffer, its length counting the ending NUL
+  // as hwloc_topology_export_xmlbuffer gives it.
+  std::string why;
+  const auto xml = util::read_regular_file(path, why);
+  if (!xml) {
+    throw InputError(located(path, 0, fmt::format("cannot open topology file ({})", why),
                              "an hwloc XML file from `lstopo --of xml`"));
   }
-  char first = 0;
-  probe >> first;
-  if (first != '<') {
+  const auto first = xml->find_first_not_of(" \t\r\n");
+  if (first == std::string::npos || (*xml)[first] != '<') {
     throw InputError(located(path, 1, "not an XML file", "an hwloc XML file from `lstopo --of xml`"));
   }
   hwloc_topology_t topology = init_with_io();
-  if (hwloc_topology_set_xml(topology, path.c_str()) != 0 || hwloc_topology_load(topology) != 0) {
+  if (hwloc_topology_set_xmlbuffer(topology, xml->data(), static_cast<int>(xml->size() + 1)) != 0 ||
+      hwloc_topology_load(topology) != 0) {
     hwloc_topology_destroy(topology);
     throw InputError(located(path, 0, "hwloc cannot load this topology (malformed or not hwloc XML)",
                              "an hwloc XML file from `lstopo --of xml`"));
