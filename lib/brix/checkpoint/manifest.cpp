@@ -6,6 +6,7 @@
 
 #include <charconv>
 #include <fmt/format.h>
+#include <limits>
 
 namespace brix::checkpoint {
 
@@ -82,7 +83,13 @@ Manifest parse_manifest(std::string_view text, std::string_view source) {
     bad(source, fmt::format("manifest hash is not {}", k_hash_name));
   }
   manifest.step = field<std::int64_t>(document, "step", source);
+  if (manifest.step < 0) {
+    bad(source, fmt::format("manifest step {} is negative", manifest.step));
+  }
   manifest.chunk_size = field<std::uint64_t>(document, "chunk_size", source);
+  if (manifest.chunk_size == 0) {
+    bad(source, "manifest chunk_size is 0 (files are cut into chunks of that size)");
+  }
   manifest.new_bytes = field<std::uint64_t>(document, "new_bytes", source);
   manifest.layout = document.value("layout", Json::object());
   for (const auto& file : field<Json>(document, "files", source)) {
@@ -100,7 +107,15 @@ Manifest parse_manifest(std::string_view text, std::string_view source) {
         bad(source, fmt::format("file '{}' has a malformed chunk entry", entry.name));
       }
       entry.chunks.push_back({chunk[0].get<std::string>(), chunk[1].get<std::uint64_t>()});
-      total += entry.chunks.back().size;
+      const auto size = entry.chunks.back().size;
+      if (size == 0 || size > manifest.chunk_size) {
+        bad(source, fmt::format("file '{}': a chunk of {} bytes (expected 1 to chunk_size = {})", entry.name, size,
+                                manifest.chunk_size));
+      }
+      if (total > std::numeric_limits<std::uint64_t>::max() - size) {
+        bad(source, fmt::format("file '{}': its chunks add up to more than 2^64 bytes", entry.name));
+      }
+      total += size;
     }
     if (total != entry.size) {
       bad(source, fmt::format("file '{}': chunks add up to {} bytes, size says {}", entry.name, total, entry.size));

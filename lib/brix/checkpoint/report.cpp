@@ -115,6 +115,24 @@ std::string render_verify_text(const VerifyReport& report, const util::Style& st
   return text;
 }
 
+bool CheckpointListing::resumable() const {
+  return std::any_of(checkpoints.begin(), checkpoints.end(), [](const CheckpointInfo& info) { return info.status == "complete"; });
+}
+
+std::optional<std::string> error(const CheckpointListing& listing) {
+  if (listing.resumable()) {
+    return std::nullopt;
+  }
+  if (listing.checkpoints.empty()) {
+    return fmt::format("brix: error: {}: no checkpoint found (expected a brix store, Megatron-LM, DCP or safetensors "
+                       "checkpoints)",
+                       listing.dir.string());
+  }
+  const auto& first = listing.checkpoints.front();
+  return fmt::format("brix: error: {}: no complete checkpoint among {} (the oldest, step {}: {}: {})", listing.dir.string(),
+                     listing.checkpoints.size(), first.step, first.status, first.detail);
+}
+
 Json to_json(const CheckpointListing& listing) { return infos_to_json(listing.dir, listing.checkpoints); }
 
 std::string to_text(const CheckpointListing& listing, const util::Style& style) {
