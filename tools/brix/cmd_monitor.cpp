@@ -12,14 +12,15 @@
 #include <brix/monitor/rules_report.hpp>
 #include <brix/monitor/wire.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/input_file.hpp>
 #include <brix/util/output.hpp>
 #include <brix/util/print.hpp>
+#include <brix/util/strings.hpp>
 
 #include <atomic>
 #include <csignal>
 #include <filesystem>
 #include <fmt/format.h>
-#include <fstream>
 #include <iostream>
 #include <unistd.h>
 
@@ -155,8 +156,10 @@ int run_collect(const CollectArgs& args) {
                                    monitor::JobDirLayout("DIR").endpoint()));
     }
     const auto path = monitor::JobDirLayout(args.job_dir).endpoint();
-    std::ifstream in(path);
-    if (!(in >> endpoint)) {
+    std::string why;
+    const auto text = util::read_regular_file(path, why, 4096);
+    endpoint = text ? std::string(util::trim(*text)) : std::string();
+    if (endpoint.empty()) {
       throw InputError(fmt::format("{}: cannot read the endpoint address (expected a running "
                                    "'brix monitor serve --job-dir {}')", path, args.job_dir));
     }
