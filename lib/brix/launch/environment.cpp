@@ -2,13 +2,14 @@
 
 #include <brix/launch/hostlist.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/input_file.hpp>
 #include <brix/util/run_command.hpp>
 #include <brix/util/strings.hpp>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cstdlib>
 #include <fmt/format.h>
-#include <fstream>
 #include <netdb.h>
 #include <sstream>
 
@@ -28,13 +29,7 @@ std::optional<int> env_int(const util::EnvLookup& env, std::string_view name) {
 }
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    throw InputError(fmt::format("{}: cannot read hostfile", path));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return util::read_input_file(path, "expected a hostfile: lines 'host slots=N'");
 }
 
 void check_node_rank(int node_rank, int nnodes, std::string_view source) {
@@ -89,18 +84,21 @@ NodeSet from_slurm(const util::EnvLookup& env) {
 
 NodeSet from_list(const NodeRequest& request, const util::EnvLookup& env) {
   NodeSet nodes;
-  if (!request.hosts.empty()) {
+  if (request.hosts) {
     nodes.source = "--hosts";
-    nodes.hosts = expand_hostlist(request.hosts, "--hosts");
+    nodes.hosts = expand_hostlist(*request.hosts, "--hosts");
   } else {
     nodes.source = "--hostfile";
-    for (const auto& entry : parse_hostfile(read_file(request.hostfile), request.hostfile)) {
+    const auto& hostfile = *request.hostfile;
+    if (hostfile.empty()) {
+      throw InputError("--hostfile '' names no file (expected the path of a hostfile)");
+    }
+    for (const auto& entry : parse_hostfile(read_file(hostfile), hostfile)) {
       nodes.hosts.push_back(entry.host);
       nodes.slots.push_back(entry.slots);
     }
     if (nodes.hosts.empty()) {
-      throw InputError(fmt::format("{}: no hosts (expected lines 'host slots=N')",
-                                   request.hostfile));
+      throw InputError(fmt::format("{}: no hosts (expected lines 'host slots=N')", hostfile));
     }
   }
   auto rank = request.node_rank;
@@ -131,6 +129,14 @@ std::vector<HostfileEntry> parse_hostfile(std::string_view text, const std::stri
     const auto line = util::trim(std::string_view(raw).substr(0, raw.find('#')));
     if (line.empty()) {
       continue;
+    }
+    const bool control = std::any_of(line.begin(), line.end(), [](char c) {
+      const auto byte = static_cast<unsigned char>(c);
+      return (byte < 0x20 && c != '\t') || byte == 0x7f;
+    });
+    if (control || !util::is_valid_utf8(line)) {
+      fail_input(file, line_number, fmt::format("'{}' holds a byte that is not printable text", util::printable(line)),
+                 "host slots=N");
     }
     std::istringstream words{std::string(line)};
     HostfileEntry entry;
@@ -168,16 +174,16 @@ int parse_nnodes(const std::string& text) {
 }
 
 NodeSet detect_nodes(const NodeRequest& request, const util::EnvLookup& env) {
-  if (!request.hosts.empty() && !request.hostfile.empty()) {
+  if (request.hosts && request.hostfile) {
     throw InputError("--hosts and --hostfile both given (expected one of them)");
   }
   NodeSet nodes;
   if (request.standalone) {
     // Asked for by name: one node even under Slurm (like torchrun --standalone in an srun step).
-    if (!request.hosts.empty() || !request.hostfile.empty()) {
+    if (request.hosts || request.hostfile) {
       throw InputError(fmt::format("--standalone with {} (expected one of them: --standalone is "
                                    "one node)",
-                                   request.hosts.empty() ? "--hostfile" : "--hosts"));
+                                   request.hosts ? "--hosts" : "--hostfile"));
     }
     if (request.node_rank.value_or(0) != 0 || request.nnodes.value_or(1) != 1) {
       throw InputError("--standalone with --node-rank or --nnodes other than 1 (expected one node)");
@@ -186,7 +192,7 @@ NodeSet detect_nodes(const NodeRequest& request, const util::EnvLookup& env) {
     nodes.hosts = {"localhost"};
     return nodes;
   }
-  if (!request.hosts.empty() || !request.hostfile.empty()) {
+  if (request.hosts || request.hostfile) {
     nodes = from_list(request, env);
   } else if (env("SLURM_JOB_ID")) {
     nodes = from_slurm(env);
