@@ -174,7 +174,7 @@ TEST_CASE("shard::build_rank_map checks") {
   const auto nodes = load_nodes({k_fixture});
   SUBCASE("more ranks than GPUs") {
     CHECK_THROWS_WITH_AS(build_rank_map(plan_of("{tp: 8, pp: 2, dp: 2}"), nodes, parse_order("tp-cp-ep-dp-pp"), 8),
-                         "the plan needs 32 ranks (tp 8 × cp 1 × dp 2 × pp 2) but the nodes have 16 "
+                         "plan.yaml: the plan needs 32 ranks (tp 8 × cp 1 × dp 2 × pp 2) but the nodes have 16 "
                          "GPUs (2 nodes)",
                          InputError);
   }

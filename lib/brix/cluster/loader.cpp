@@ -221,8 +221,8 @@ ClusterSpec shorthand_cluster(int nodes, int gpus_per_node, const std::string& g
   if (nics_per_node && *nics_per_node <= 0) {
     throw InputError(fmt::format("--nics-per-node must be > 0 (got {})", *nics_per_node));
   }
-  if (nic_gbps && !(*nic_gbps > 0.0)) {
-    throw InputError(fmt::format("--nic-gbps must be > 0 (got {})", *nic_gbps));
+  if (nic_gbps && !(*nic_gbps > 0.0 && std::isfinite(*nic_gbps))) {
+    throw InputError(fmt::format("--nic-gbps must be a finite number > 0 (got {})", *nic_gbps));
   }
   NodeGroup group;
   group.gpu = find_gpu(gpu);
