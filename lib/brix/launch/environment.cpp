@@ -2,6 +2,7 @@
 
 #include <brix/launch/hostlist.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/host_name.hpp>
 #include <brix/util/run_command.hpp>
 #include <brix/util/strings.hpp>
 

@@ -4,6 +4,7 @@
 #include <brix/probe/report_json.hpp>
 #include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/host_name.hpp>
 #include <brix/util/output.hpp>
 #include <brix/util/strings.hpp>
 

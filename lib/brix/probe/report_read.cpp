@@ -3,6 +3,7 @@
 
 #include <brix/probe/report_json.hpp>
 #include <brix/util/cpu_list.hpp>
+#include <brix/util/host_name.hpp>
 #include <brix/util/strings.hpp>
 
 #include <cmath>

@@ -87,18 +87,6 @@ bool is_valid_utf8(std::string_view text) {
   return true;
 }
 
-bool is_host_name(std::string_view name) {
-  if (name.empty() || name.size() > 253 || name.front() == '-' || name.front() == '.') {
-    return false;
-  }
-  for (const char c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') {
-      return false;
-    }
-  }
-  return true;
-}
-
 std::string printable(std::string_view text) {
   std::string out;
   out.reserve(text.size());

@@ -46,11 +46,6 @@ parse_key_values(std::string_view text, std::string_view what);
 /// (control characters too), so outside input can be quoted in messages, logs and JSON.
 [[nodiscard]] std::string printable(std::string_view text);
 
-/// Whether `name` can name a node: letters, digits, '.', '-' and '_', not starting with '-' or
-/// '.', 1 to 253 characters (a DNS name, or Slurm's node names). Node names end up in
-/// hostfiles, rank maps, command lines and file names, so anything else is refused.
-[[nodiscard]] bool is_host_name(std::string_view name);
-
 /// 1234567 -> "1,234,567".
 [[nodiscard]] std::string with_thousands(std::int64_t value);
 /// Bytes as GiB with one decimal, e.g. "71.3 GiB".
