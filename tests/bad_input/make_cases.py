@@ -126,7 +126,6 @@ def models():
     structural("model", "llama", json.dumps(llama, indent=2), ".json")
     write("model", "llama-model-type-number.json", json.dumps(dict(llama, model_type=7)))
     write("model", "llama-kv-heads-not-dividing.json", json.dumps(dict(llama, num_key_value_heads=5)))
-    write("model", "llama-trailing-comma.json", json.dumps(llama, indent=2)[:-2] + ",\n}\n")
     deepseek = json.load(open("configs/models/deepseek-r1.json"))
     keys = {k: () for k in ("n_routed_experts", "num_experts_per_tok", "moe_intermediate_size", "kv_lora_rank",
                             "qk_rope_head_dim", "first_k_dense_replace", "moe_layer_freq", "n_shared_experts")}
@@ -360,7 +359,7 @@ def hwloc():
         write("hwloc", f"{name}.xml", text.replace(old, new, 1).encode(errors="surrogateescape"))
     clear("hwloc_out")
     for name, host in {"host-escape": "../../outside", "host-absolute": "/tmp/brix-bad-input-outside/x",
-                       "host-empty": "", "host-space": "node 07"}.items():
+                       "host-space": "node 07"}.items():
         write("hwloc_out", f"{name}.xml", text.replace('name="HostName" value="node07"', f'name="HostName" value="{host}"', 1))
     write("hwloc", "empty.xml", "")
     write("hwloc", "not-xml.xml", "hello\n")

@@ -149,9 +149,10 @@ Nic read_nic(const DocNode& node) {
     nic.ports.push_back({integer(port, "number", 1), str(port, "state"), str(port, "link_layer"), str(port, "width"),
                          str(port, "speed"), rate(port, "rate_gbps"), str(port, "lid")});
   }
+  const double summary_rate = rate(node, "rate_gbps"); // checked even when ports give the rate
   if (nic.ports.empty() && node.has("port_state")) {
     // A hand-written report may give only the summary keys.
-    nic.ports.push_back({1, str(node, "port_state"), str(node, "link_layer"), "", "", rate(node, "rate_gbps"), ""});
+    nic.ports.push_back({1, str(node, "port_state"), str(node, "link_layer"), "", "", summary_rate, ""});
   }
   if (const auto nearest = node.find("nearest_gpu")) {
     nic.nearest_gpu = integer(*nearest, "index", -1);
