@@ -79,8 +79,9 @@ TEST_CASE("probe::report reading refuses values a node cannot have") {
         "r.yaml:5: GPU index 0 appears twice (each GPU once)");
   CHECK(error("brix_probe: 1\nhost: n1\nnics:\n  - {name: mlx5_0}\n  - {name: mlx5_0}\n") ==
         "r.yaml:5: adapter mlx5_0 appears twice (each adapter once)");
-  CHECK(error("brix_probe: 1\nhost: n1\nnics:\n  - name: mlx5_0\n    ports: [{number: 1, rate_gbps: .nan}]\n")
-            .rfind("r.yaml:5: rate_gbps must be a finite number >= 0 (got nan)", 0) == 0);
+  CHECK(error("brix_probe: 1\nhost: n1\nnics:\n  - name: mlx5_0\n    ports: [{number: 1, rate_gbps: -1e9}]\n")
+            .rfind("r.yaml:5: rate_gbps must be a finite number >= 0 (got -1000000000)", 0) == 0);
+  CHECK(error("brix_probe: 1\nhost: n1\nnics:\n  - {name: mlx5_0, rate_gbps: .nan}\n").rfind("r.yaml:4: '.nan' is not a number", 0) == 0);
   CHECK(error("brix_probe: 1\nhost: n1\nnics:\n  - {name: mlx5_0, rate_gbps: -400, port_state: ACTIVE}\n")
             .rfind("r.yaml:4: rate_gbps must be a finite number >= 0 (got -400)", 0) == 0);
   CHECK(error("brix_probe: 1\nhost: n1\ngpus:\n  - {index: 0, model: m, numa_node: 99999999999}\n")
