@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs, builds and runs every test (unit tests, CLI tests, real-process and Slurm tests).
+# Installs, builds and runs every test (unit tests, CLI tests, real-process and Slurm tests), then
+# the sanitizer build's tests and fuzz targets.
 # Tests that need a GPU skip with a visible reason when there is none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$(pwd)
 scripts/setup.sh
 cd "${BRIX_BUILD_DIR:-build}"
 rc=0
@@ -18,4 +20,8 @@ if [ -n "$empty" ]; then
   echo "$empty" >&2
   rc=1
 fi
+# The same library again under ASan + UBSan (clang): unit tests, the CLI tests that fit and every
+# fuzz target for a bounded time (scripts/sanitize.sh).
+cd "$root"
+BRIX_TEST_JOBS="${BRIX_TEST_JOBS:-1}" scripts/sanitize.sh || rc=1
 exit "$rc"

@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include <string>
 
 using namespace brix;
@@ -65,7 +67,9 @@ TEST_CASE("cluster::shorthand_cluster takes the usual node's fabric") {
   CHECK(error_of([] { (void)shorthand_cluster(0, 8, "h100-sxm", std::nullopt, std::nullopt); }) ==
         "--nodes must be > 0 (got 0)");
   CHECK(error_of([] { (void)shorthand_cluster(1, 8, "h100-sxm", std::nullopt, -1.0); }) ==
-        "--nic-gbps must be > 0 (got -1)");
+        "--nic-gbps must be a finite number > 0 (got -1)");
+  CHECK(error_of([] { (void)shorthand_cluster(1, 8, "h100-sxm", std::nullopt, INFINITY); }) ==
+        "--nic-gbps must be a finite number > 0 (got inf)");
 }
 
 TEST_CASE("cluster::select_cluster") {

@@ -173,6 +173,18 @@ TEST_CASE("launch::parse_hostfile") {
                        doctest::Contains("hosts:2: 'b\\xff slots=8' holds a byte that is not printable text"),
                        brix::InputError);
   CHECK(parse_hostfile("a\tslots=8\n", "hosts").size() == 1);
+  // Names that cannot be hosts, a host twice, slots twice: each at its line.
+  CHECK_THROWS_WITH_AS((void)parse_hostfile("a slots=8\n slots=8\n", "hosts"),
+                       "hosts:2: 'slots=8' is not a host name (host slots=N, the host letters, digits, '.', '-' and '_')",
+                       brix::InputError);
+  CHECK_THROWS_WITH_AS((void)parse_hostfile("node[1-2 slots=8\n", "hosts"), doctest::Contains("hosts:1: 'node[1-2' is not a host name"),
+                       brix::InputError);
+  CHECK_THROWS_WITH_AS((void)parse_hostfile("-n slots=8\n", "hosts"), doctest::Contains("hosts:1: '-n' is not"), brix::InputError);
+  CHECK_THROWS_WITH_AS((void)parse_hostfile("a slots=8\nb\na slots=2\n", "hosts"),
+                       "hosts:3: host a is listed twice (each host on one line)", brix::InputError);
+  CHECK_THROWS_WITH_AS((void)parse_hostfile("a slots=8 slots=4\n", "hosts"), "hosts:1: slots given twice (host slots=N)",
+                       brix::InputError);
+  CHECK(parse_hostfile("10.0.0.7 slots=1\nnode_01.cluster slots=2\n", "hosts").size() == 2);
 }
 
 TEST_CASE("launch::resolve_node") {

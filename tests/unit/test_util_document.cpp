@@ -86,6 +86,23 @@ TEST_CASE("util::DocNode bounds what aliases expand to") {
   CHECK(DocNode::load_string("base: &b {gpu: h100-sxm}\ngroups: [*b, *b]\n", "ok.yaml").at("groups").elements().size() == 2);
 }
 
+TEST_CASE("util::DocNode reads one document and nothing after it") {
+  // YAML::Load alone would return the first document and drop the rest without a word.
+  CHECK(error_of([] { (void)DocNode::load_string("{\"a\": 1}\ngarbage: 2\n", "config.json"); }) ==
+        "config.json:2: more than one YAML document (expected one mapping; nothing after it but comments)");
+  CHECK(error_of([] { (void)DocNode::load_string("a: 1\n---\nb: 2\n", "two.yaml"); }).rfind("two.yaml:3: more than one", 0) == 0);
+  CHECK(error_of([] { (void)DocNode::load_string("{\"a\": 1}\nb: [1\n", "config.json"); }).find("malformed YAML/JSON") !=
+        std::string::npos);
+  CHECK(DocNode::load_string("{\"a\": 1}\n# a comment\n", "config.json").at("a").as_int() == 1);
+}
+
+TEST_CASE("util::DocNode refuses control bytes") {
+  CHECK(error_of([] { (void)DocNode::load_string(std::string("a: 1\nb: x\0y\n", 12), "nul.yaml"); }) ==
+        "nul.yaml:2: control byte 0x00 in the text (expected a text file: YAML or JSON)");
+  CHECK(error_of([] { (void)DocNode::load_string("a: 1\n# \x1b[31m\n", "esc.yaml"); }).rfind("esc.yaml:2: control byte 0x1b", 0) == 0);
+  CHECK(DocNode::load_string("a: \"x\ty\"\r\nb: 2\r\n", "crlf.yaml").at("b").as_int() == 2);
+}
+
 TEST_CASE("util::to_yaml and Table") {
   nlohmann::ordered_json doc{{"a", 1}, {"b", {1, 2}}, {"c", {{"d", "e"}}}};
   CHECK(brix::util::to_yaml(doc) == "a: 1\nb: [1, 2]\nc:\n  d: e\n");

@@ -12,6 +12,7 @@
 #include <brix/monitor/rules_report.hpp>
 #include <brix/monitor/wire.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/file_system.hpp>
 #include <brix/util/input_file.hpp>
 #include <brix/util/output.hpp>
 #include <brix/util/print.hpp>
@@ -115,7 +116,12 @@ int run_view(const ViewArgs& args) {
 int run_serve(const ServeArgs& args) {
   monitor::EndpointOptions options;
   options.job_dir = args.job_dir;
-  std::filesystem::create_directories(args.job_dir);
+  if (std::filesystem::exists(args.job_dir) && !std::filesystem::is_directory(args.job_dir)) {
+    throw InputError(fmt::format("--job-dir: '{}' is not a directory (expected the job's directory, created "
+                                 "when missing)",
+                                 args.job_dir));
+  }
+  util::local_file_system().create_directories(args.job_dir);
   const auto listen = net::parse_host_port(args.listen, "127.0.0.1", "--listen");
   options.host = listen.host;
   options.port = listen.port;

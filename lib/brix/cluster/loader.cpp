@@ -268,7 +268,8 @@ void check_shorthand(const ShorthandSizes& sizes, const ShorthandNames& names) {
     check_count(*sizes.nics_per_node, k_max_gpus_per_node, names.nics_per_node, names);
   }
   if (sizes.nic_gbps && !(*sizes.nic_gbps > 0.0 && std::isfinite(*sizes.nic_gbps))) {
-    throw InputError(fmt::format("{}{} must be > 0 (got {})", names.prefix, names.nic_gbps, *sizes.nic_gbps));
+    throw InputError(fmt::format("{}{} must be a finite number > 0 (got {})", names.prefix, names.nic_gbps,
+                                 *sizes.nic_gbps));
   }
 }
 

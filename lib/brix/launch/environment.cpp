@@ -2,6 +2,7 @@
 
 #include <brix/launch/hostlist.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/host_name.hpp>
 #include <brix/util/input_file.hpp>
 #include <brix/util/run_command.hpp>
 #include <brix/util/strings.hpp>
@@ -12,6 +13,7 @@
 #include <fmt/format.h>
 #include <netdb.h>
 #include <sstream>
+#include <utility>
 
 namespace brix::launch {
 namespace {
@@ -141,10 +143,23 @@ std::vector<HostfileEntry> parse_hostfile(std::string_view text, const std::stri
     std::istringstream words{std::string(line)};
     HostfileEntry entry;
     words >> entry.host;
+    if (!util::is_host_name(entry.host)) {
+      fail_input(file, line_number, fmt::format("'{}' is not a host name", util::printable(entry.host)),
+                 "host slots=N, the host letters, digits, '.', '-' and '_'");
+    }
+    for (const auto& seen : entries) {
+      if (seen.host == entry.host) {
+        fail_input(file, line_number, fmt::format("host {} is listed twice", entry.host), "each host on one line");
+      }
+    }
     std::string word;
+    bool slots_given = false;
     while (words >> word) {
       if (!util::starts_with(word, "slots=")) {
-        fail_input(file, line_number, fmt::format("unknown field '{}'", word), "host slots=N");
+        fail_input(file, line_number, fmt::format("unknown field '{}'", util::printable(word)), "host slots=N");
+      }
+      if (std::exchange(slots_given, true)) {
+        fail_input(file, line_number, "slots given twice", "host slots=N");
       }
       const auto slots = util::parse_int(word.substr(6));
       if (!slots || *slots <= 0 || *slots > 4096) {

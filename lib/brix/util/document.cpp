@@ -47,6 +47,21 @@ void reject_duplicate_keys(const YAML::Node& node, const std::string& name, std:
   }
 }
 
+/// YAML streams hold printable characters only (YAML 1.2, c-printable): a NUL or another C0
+/// control byte is a damaged or binary file, not text to read around.
+void reject_control_bytes(std::string_view text, const std::string& name) {
+  int line = 1;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      ++line;
+    } else if ((byte < 0x20 && c != '\t' && c != '\r') || byte == 0x7f) {
+      fail_input(name, line, fmt::format("control byte 0x{:02x} in the text", byte),
+                 "expected a text file: YAML or JSON");
+    }
+  }
+}
+
 DocNode parse(const std::string& text, const std::string& name) {
   // YAML and JSON are Unicode text: a stray byte would reach messages and output files as is.
   if (const auto bad = first_invalid_utf8(text)) {
@@ -56,9 +71,21 @@ DocNode parse(const std::string& text, const std::string& name) {
                "expected a UTF-8 text file");
   }
   auto file = std::make_shared<const std::string>(name);
+  reject_control_bytes(text, name);
   YAML::Node root;
   try {
-    root = YAML::Load(text);
+    // Every document, not just the first: YAML::Load stops after one and would silently drop
+    // whatever follows it (`{...} garbage`, a second `---` document).
+    const auto documents = YAML::LoadAll(text);
+    for (std::size_t i = 1; i < documents.size(); ++i) {
+      if (!documents[i].IsNull()) {
+        fail_input(name, std::max(1, documents[i].Mark().line + 1), "more than one YAML document",
+                   "expected one mapping; nothing after it but comments");
+      }
+    }
+    if (!documents.empty()) {
+      root = documents.front();
+    }
   } catch (const YAML::Exception& error) {
     fail_input(name, std::max(1, error.mark.line + 1), fmt::format("malformed YAML/JSON: {}", error.msg),
                "expected well-formed YAML or JSON: balanced brackets and quotes, 'key: value' pairs");

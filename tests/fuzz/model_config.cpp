@@ -1,0 +1,28 @@
+// Fuzz target: model descriptions (Hugging Face config.json and brix model YAML, the text of
+// `--model FILE`), then what `brix plan --describe` computes from them.
+#include "fuzz_support.hpp"
+#include "pending_part_a.hpp"
+
+#include <brix/model/loader.hpp>
+#include <brix/plan/report.hpp>
+#include <brix/util/document.hpp>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  using namespace brix;
+  model::ModelSpec model;
+  if (!fuzz::accepts([&] {
+        model = model::model_from_document(util::DocNode::load_string(fuzz::as_text(data, size), "config.json"),
+                                           "fuzzed");
+      })) {
+    return 0;
+  }
+  if (fuzz::model_pending_part_a(model)) {
+    return 0;
+  }
+  fuzz::accepts([&] {
+    const plan::ModelSummary summary{model, model.default_seq_len};
+    (void)plan::to_json(summary).dump();
+    (void)plan::to_text(summary, util::Style{});
+  });
+  return 0;
+}
