@@ -27,8 +27,8 @@ bad 20 "FIFO hostfile" "fifo.yaml: cannot open the file: is a FIFO" \
   "$BRIX" launch --hostfile "$work/fifo.yaml" -- true
 
 # --hosts '' is an error, never "no list, so localhost" (brix-launch(1)).
-bad 20 "empty --hosts" "--hosts: malformed hostlist '' \(empty\)" "$BRIX" launch --hosts '' -- true
-bad 20 "empty --hostfile" "--hostfile '' names no file" "$BRIX" launch --hostfile '' -- true
+bad 20 "empty --hosts" "--hosts: empty \(expected a value\)" "$BRIX" launch --hosts '' -- true
+bad 20 "empty --hostfile" "--hostfile: empty \(expected a value\)" "$BRIX" launch --hostfile '' -- true
 
 # Hostlists: products are counted before anything is expanded; ids too long for 64 bits are input
 # errors, not "internal: stoll".

@@ -30,7 +30,8 @@ std::span<const Command> commands() { return k_commands; }
 void refuse_empty_values(CLI::App& app) {
   static const CLI::Validator non_empty(
       [](const std::string& value) { return value.empty() ? std::string("empty (expected a value)") : std::string(); },
-      "NON-EMPTY");
+      ""); // no description: the option's type name (INT, FLOAT) stays what help and errors show
+
   for (auto* option : app.get_options()) {
     if (option->nonpositional() && option->get_expected_min() > 0) {
       option->check(non_empty);
