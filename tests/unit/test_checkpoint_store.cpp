@@ -312,6 +312,8 @@ TEST_CASE("checkpoint::manifest fields a writer never produces are refused") {
                        doctest::Contains("chunk_size is 0"), brix::JobError);
   CHECK_THROWS_WITH_AS((void)parse_manifest(edited([](Manifest& m) { m.chunk_size = 100; }), "m.json"),
                        doctest::Contains("a chunk of 4096 bytes (expected 1 to chunk_size = 100)"), brix::JobError);
+  CHECK_THROWS_WITH_AS((void)parse_manifest(edited([](Manifest& m) { m.files.push_back(m.files.front()); }), "m.json"),
+                       doctest::Contains("m.json: file 'rank_0.bin' is listed twice"), brix::JobError);
 }
 
 TEST_CASE("checkpoint::store whose `latest` is not a regular file fails verification") {

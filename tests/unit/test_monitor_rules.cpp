@@ -96,6 +96,8 @@ TEST_CASE("monitor::rules on a metric that can never be reported are refused at 
   CHECK(rule_on("rank").find("is a field of the report line") != std::string::npos);
   CHECK(rule_on("loss").empty());
   CHECK(rule_on("step_seconds").empty());
+  CHECK(error_of(head + "  - name: ''\n    metric: loss\n    normal: '< 1'\n    abnormal: '> 2'\n")
+            .find("rules.yaml:3: a rule's name is empty") == 0);
 }
 
 TEST_CASE("monitor::many rules load and are matched by metric, not one by one") {

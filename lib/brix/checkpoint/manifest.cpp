@@ -3,10 +3,13 @@
 #include <brix/checkpoint/hash.hpp>
 #include <brix/safetensors/checkpoint.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/strings.hpp>
 
 #include <charconv>
 #include <fmt/format.h>
 #include <limits>
+#include <set>
+#include <type_traits>
 
 namespace brix::checkpoint {
 
@@ -45,6 +48,12 @@ template <typename T>
 T field(const Json& json, const char* key, std::string_view source) {
   if (!json.is_object() || !json.contains(key)) {
     bad(source, fmt::format("manifest lacks \"{}\"", key));
+  }
+  if constexpr (std::is_unsigned_v<T>) {
+    // nlohmann would read -1 as 2^64 - 1: sizes and counts are whole numbers >= 0 as written.
+    if (json.at(key).is_number() && !json.at(key).is_number_unsigned()) {
+      bad(source, fmt::format("manifest field \"{}\" must be a whole number >= 0 (got {})", key, json.at(key).dump()));
+    }
   }
   try {
     return json.at(key).get<T>();
@@ -92,9 +101,13 @@ Manifest parse_manifest(std::string_view text, std::string_view source) {
   }
   manifest.new_bytes = field<std::uint64_t>(document, "new_bytes", source);
   manifest.layout = document.value("layout", Json::object());
+  std::set<std::string> names;
   for (const auto& file : field<Json>(document, "files", source)) {
     FileEntry entry;
     entry.name = field<std::string>(file, "name", source);
+    if (!names.insert(entry.name).second) {
+      bad(source, fmt::format("file '{}' is listed twice", util::printable(entry.name)));
+    }
     entry.size = field<std::uint64_t>(file, "size", source);
     entry.hash = field<std::string>(file, k_hash_name, source);
     if (!safetensors::is_plain_file_name(entry.name) || !is_hash_text(entry.hash)) {

@@ -100,6 +100,9 @@ Rule load_rule(const util::DocNode& item) {
   Rule rule;
   rule.source = fmt::format("{}:{}", item.file(), item.line());
   rule.name = item.at("name").as_string();
+  if (util::trim(rule.name).empty()) {
+    item.at("name").fail("a rule's name is empty", "expected a name that events and hooks can report");
+  }
   const auto metric_node = item.at("metric");
   rule.metric = metric_node.as_string();
   check_metric_name(metric_node, rule.metric);

@@ -1,6 +1,7 @@
 #include <brix/plan/plan_file.hpp>
 
 #include <brix/cluster/cluster.hpp>
+#include <brix/cluster/loader.hpp>
 #include <brix/plan/layout_parse.hpp>
 #include <brix/util/atomic_file.hpp>
 #include <brix/util/document.hpp>
@@ -58,6 +59,14 @@ PlanSource read_source(const DocNode& root, std::string_view key) {
     node.at("name").fail(fmt::format("{}.name is empty", key), "expected a name");
   }
   source.source = node.at("source").as_string();
+  if (key == "cluster" && source.source.starts_with(cluster::k_shorthand_prefix)) {
+    // A shorthand is the cluster itself: its errors belong at this line of the plan file.
+    try {
+      (void)cluster::parse_shorthand_spec(source.source);
+    } catch (const InputError& error) {
+      node.at("source").fail(error.what());
+    }
+  }
   return source;
 }
 
