@@ -64,13 +64,16 @@ stop() {
 }
 
 free_port_base() {
-  # A range of nodes+1 ports nobody listens on, from a random start (other test runs may hold one).
-  local count=$1 base p used
+  # A range of nodes+1 ports no socket uses (listening or connected: a port held by a connection
+  # cannot be bound either), from a random start below the kernel's ephemeral range
+  # (/proc/sys/net/ipv4/ip_local_port_range), where outgoing connections of earlier tests sit.
+  local count=$1 base p used low
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
   for _ in $(seq 50); do
-    base=$((20000 + RANDOM % 20000))
+    base=$((10000 + RANDOM % (low - 10000 - count - 1)))
     used=0
     for p in $(seq "$base" $((base + count))); do
-      ss -Htln "sport = :$p" 2>/dev/null | grep -q . && used=1
+      ss -Htan "sport = :$p" 2>/dev/null | grep -q . && used=1
     done
     [ "$used" = 0 ] && { echo "$base"; return; }
   done
@@ -150,15 +153,35 @@ start() {
   for i in $(seq "$nodes"); do
     slurmd -N "n$i" || { stop "$dir"; die "slurmd n$i failed: $(tail -5 "$dir/slurmd-n$i.log")"; }
   done
-  for _ in $(seq 300); do
+  # Nodes register within a second or two; a slurmd that died on the way (its log says why) is
+  # started once more after 10 s, and the controller is asked to ping the nodes again.
+  local waited restarted=0 pid
+  for waited in $(seq 600); do
     if [ "$(sinfo -h -o '%t' 2>/dev/null | sort -u | tr -d ' \n')" = idle ]; then
       echo "$dir"
       return 0
     fi
+    if [ "$waited" = 100 ] && [ "$restarted" = 0 ]; then
+      restarted=1
+      for i in $(seq "$nodes"); do
+        pid=$(cat "$dir/slurmd-n$i.pid" 2>/dev/null)
+        if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+          echo "local-slurm: slurmd n$i is not running ($(tail -1 "$dir/slurmd-n$i.log" 2>/dev/null)); starting it again" >&2
+          slurmd -N "n$i" || true
+        fi
+      done
+      scontrol update NodeName=ALL State=RESUME >/dev/null 2>&1 || true
+    fi
     sleep 0.1
   done
-  echo "local-slurm: nodes did not become idle within 30 s:" >&2
+  echo "local-slurm: nodes did not become idle within 60 s:" >&2
   sinfo >&2
+  for i in $(seq "$nodes"); do
+    echo "--- slurmd n$i (pid file: $(cat "$dir/slurmd-n$i.pid" 2>/dev/null || echo none)):" >&2
+    tail -5 "$dir/slurmd-n$i.log" >&2 2>/dev/null
+  done
+  echo "--- slurmctld:" >&2
+  tail -8 "$dir/slurmctld.log" >&2 2>/dev/null
   stop "$dir"
   exit 1
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs brix's Debian packages (only the missing ones, so it is idempotent) and builds brix
-# into ./build with CMake + Ninja. CUDA/NCCL parts are built when /usr/local/cuda has a toolkit.
+# Installs brix's Debian packages (only the missing ones, so it is idempotent), builds brix
+# into ./build with CMake + Ninja and installs its shell completion where bash, zsh and fish look
+# (scripts/install-completion.sh; rewritten only when it changed). CUDA/NCCL parts are built when
+# /usr/local/cuda has a toolkit.
 #   scripts/setup.sh            install + build
 #   BRIX_BUILD_DIR=dir          build elsewhere
 set -euo pipefail
@@ -24,3 +26,4 @@ fi
 jobs=$(nproc)
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="${BRIX_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
 cmake --build "$build_dir" -j "$jobs"
+scripts/install-completion.sh "$build_dir/brix"

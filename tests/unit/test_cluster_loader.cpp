@@ -1,3 +1,4 @@
+#include <support/input_error.hpp>
 #include <brix/cluster/gpu_catalog.hpp>
 #include <brix/cluster/loader.hpp>
 #include <brix/util/document.hpp>
@@ -11,20 +12,12 @@
 
 using namespace brix;
 using namespace brix::cluster;
+using brix::test::input_error_of;
 
 namespace {
 
 ClusterSpec parse(const std::string& text) {
   return cluster_from_document(util::DocNode::load_string(text, "c.yaml"), "c");
-}
-
-std::string error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
 }
 
 constexpr double k_gib = 1024.0 * 1024.0 * 1024.0;
@@ -44,7 +37,8 @@ TEST_CASE("cluster::gpu_catalog has every GPU of hardware.md") {
   CHECK(find_gpu("b200").bf16_flops == doctest::Approx(2250e12));
   CHECK(find_gpu("mi300x").memory_bytes / k_gib == doctest::Approx(192).epsilon(0.01));
   CHECK(find_gpu("h200-sxm").memory_bytes / 1e9 == doctest::Approx(150.8).epsilon(0.01));
-  CHECK(error_of([] { (void)find_gpu("h100-smx"); }).rfind("unknown GPU 'h100-smx' (did you mean 'h100-sxm'?)", 0) == 0);
+  CHECK(input_error_of([] { (void)find_gpu("h100-smx"); })
+            .rfind("unknown GPU 'h100-smx' (did you mean 'h100-sxm'?)", 0) == 0);
 }
 
 TEST_CASE("cluster::shorthand_cluster takes the usual node's fabric") {
@@ -64,11 +58,11 @@ TEST_CASE("cluster::shorthand_cluster takes the usual node's fabric") {
   CHECK(custom.groups[0].nics_per_node == 2);
   CHECK(custom.groups[0].nic_gbps == 200);
   CHECK(custom.groups[0].gpus_per_node == 4);
-  CHECK(error_of([] { (void)shorthand_cluster(0, 8, "h100-sxm", std::nullopt, std::nullopt); }) ==
+  CHECK(input_error_of([] { (void)shorthand_cluster(0, 8, "h100-sxm", std::nullopt, std::nullopt); }) ==
         "--nodes must be > 0 (got 0)");
-  CHECK(error_of([] { (void)shorthand_cluster(1, 8, "h100-sxm", std::nullopt, -1.0); }) ==
+  CHECK(input_error_of([] { (void)shorthand_cluster(1, 8, "h100-sxm", std::nullopt, -1.0); }) ==
         "--nic-gbps must be a finite number > 0 (got -1)");
-  CHECK(error_of([] { (void)shorthand_cluster(1, 8, "h100-sxm", std::nullopt, INFINITY); }) ==
+  CHECK(input_error_of([] { (void)shorthand_cluster(1, 8, "h100-sxm", std::nullopt, INFINITY); }) ==
         "--nic-gbps must be a finite number > 0 (got inf)");
 }
 
@@ -76,12 +70,12 @@ TEST_CASE("cluster::select_cluster") {
   ClusterChoice choice;
   CHECK(select_cluster(choice, "h200-node").name == "h200-node");
   choice.nodes = 2;
-  CHECK(error_of([&] { (void)select_cluster(choice, "h200-node"); }).find("needs --nodes and --gpu") !=
+  CHECK(input_error_of([&] { (void)select_cluster(choice, "h200-node"); }).find("needs --nodes and --gpu") !=
         std::string::npos);
   choice.gpu = "h200-sxm";
   CHECK(select_cluster(choice, "x").total_gpus() == 16);
   choice.cluster = "selene";
-  CHECK(error_of([&] { (void)select_cluster(choice, "x"); }).find("cannot be combined") != std::string::npos);
+  CHECK(input_error_of([&] { (void)select_cluster(choice, "x"); }).find("cannot be combined") != std::string::npos);
 }
 
 TEST_CASE("cluster::select_cluster with --cluster and --nodes: the first N nodes") {
@@ -92,7 +86,7 @@ TEST_CASE("cluster::select_cluster with --cluster and --nodes: the first N nodes
   CHECK(part.total_gpus() == 96);
   CHECK(part.name == "selene");
   choice.nodes = 561;
-  CHECK(error_of([&] { (void)select_cluster(choice, "x"); }) ==
+  CHECK(input_error_of([&] { (void)select_cluster(choice, "x"); }) ==
         "--nodes 561: cluster 'selene' has 560 nodes (expected 1 to 560: --nodes with --cluster plans on the "
         "first N nodes of the cluster)");
   // Mixed clusters: group by group in the file's order, empty groups dropped, hosts cut.
@@ -113,20 +107,20 @@ node_groups:
 
 TEST_CASE("cluster sizes are bounded in 64-bit arithmetic where they are read") {
   // 5,000,000 × 1,000,000 GPUs once wrapped around 32 bits to "658067456 GPUs".
-  CHECK(error_of([] { (void)shorthand_cluster(5'000'000, 8, "h100-sxm", std::nullopt, std::nullopt); }) ==
+  CHECK(input_error_of([] { (void)shorthand_cluster(5'000'000, 8, "h100-sxm", std::nullopt, std::nullopt); }) ==
         "--nodes 5,000,000 is more than brix plans (expected at most 1,000,000)");
-  CHECK(error_of([] { (void)shorthand_cluster(1'000'000, 4096, "h100-sxm", std::nullopt, std::nullopt); }) ==
+  CHECK(input_error_of([] { (void)shorthand_cluster(1'000'000, 4096, "h100-sxm", std::nullopt, std::nullopt); }) ==
         "--nodes × --gpus-per-node = 4,096,000,000 GPUs is more than brix plans (expected at most 10,000,000)");
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse("name: c\nnode_groups:\n  - {nodes: 1000000, gpu: h100-sxm, gpus_per_node: 1000000}\n");
         }) == "c.yaml:3: gpus_per_node=1000000 is implausibly large (at most 4096)");
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse("name: c\nnode_groups:\n  - {nodes: 1000000, gpu: h100-sxm, gpus_per_node: 4096}\n");
         }).find("c.yaml:3: 1000000 nodes × 4096 GPUs is more GPUs than brix plans") == 0);
   // A plan file's shorthand names its own keys, not options the user never gave.
-  CHECK(error_of([] { (void)load_cluster("shorthand:nodes=-1,gpus_per_node=8,gpu=h100-sxm"); }) ==
+  CHECK(input_error_of([] { (void)load_cluster("shorthand:nodes=-1,gpus_per_node=8,gpu=h100-sxm"); }) ==
         "cluster 'shorthand:nodes=-1,gpus_per_node=8,gpu=h100-sxm': nodes must be > 0 (got -1)");
-  CHECK(error_of([] { (void)load_cluster("shorthand:nodes=99999999999,gpus_per_node=8,gpu=h100-sxm"); }) ==
+  CHECK(input_error_of([] { (void)load_cluster("shorthand:nodes=99999999999,gpus_per_node=8,gpu=h100-sxm"); }) ==
         "cluster 'shorthand:nodes=99999999999,gpus_per_node=8,gpu=h100-sxm': nodes 99,999,999,999 is more than brix "
         "plans (expected at most 1,000,000)");
 }
@@ -171,23 +165,23 @@ node_groups:
 }
 
 TEST_CASE("cluster::cluster_from_document errors") {
-  CHECK(error_of([] { (void)parse("name: x\nnode_groups: []\n"); }) ==
+  CHECK(input_error_of([] { (void)parse("name: x\nnode_groups: []\n"); }) ==
         "c.yaml:2: node_groups is empty (at least one node group)");
-  CHECK(error_of([] { (void)parse("name: x\nnode_group: []\n"); }) ==
+  CHECK(input_error_of([] { (void)parse("name: x\nnode_group: []\n"); }) ==
         "c.yaml:2: unknown key 'node_group' in the cluster file (did you mean 'node_groups'?)");
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse("node_groups:\n  - nodes: 1\n    gpu: h100-sxm\n    gpus_per_node: 0\n");
         }) == "c.yaml:4: gpus_per_node must be > 0 (got 0)");
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse("node_groups:\n  - nodes: 1\n    gpu: h100-sxm\n    gpus_per_node: 8\n    nics: {count: 8, gbs: 400}\n");
         }) == "c.yaml:5: unknown key 'gbs' in nics (did you mean 'gbps'?)");
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse("network: {shape: rail}\nnode_groups:\n  - nodes: 1\n    gpu: h100-sxm\n    gpus_per_node: 8\n");
         }).rfind("c.yaml:1: unknown network shape 'rail'", 0) == 0);
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse("node_groups:\n  - nodes: 2\n    gpu: h100-sxm\n    gpus_per_node: 8\n    hosts: [a]\n");
         }) == "c.yaml:5: 1 hosts listed for nodes=2 (one host per node)");
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse("node_groups:\n  - nodes: 1\n    gpu: h100-sxm\n    gpus_per_node: 8\n    gpu_overrides: {memory_gib: -80}\n");
         }) == "c.yaml:5: memory_gib must be > 0 (got -80)");
 }
@@ -208,5 +202,5 @@ TEST_CASE("cluster::load_cluster bundled files") {
   CHECK(h800.groups[0].measured_inter_busbw == doctest::Approx(50e9));
   CHECK(load_cluster("h200-node").total_gpus() == 8);
   CHECK(load_cluster("example-annotated").groups.size() == 2);
-  CHECK(error_of([] { (void)load_cluster("selen"); }).find("did you mean 'selene'") != std::string::npos);
+  CHECK(input_error_of([] { (void)load_cluster("selen"); }).find("did you mean 'selene'") != std::string::npos);
 }

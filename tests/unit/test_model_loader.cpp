@@ -1,3 +1,4 @@
+#include <support/input_error.hpp>
 #include <brix/model/loader.hpp>
 #include <brix/model/params.hpp>
 #include <brix/util/document.hpp>
@@ -16,20 +17,12 @@
 
 using namespace brix;
 using namespace brix::model;
+using brix::test::input_error_of;
 
 namespace {
 
 ModelSpec parse(const std::string& text, const std::string& name = "config.json") {
   return model_from_document(util::DocNode::load_string(text, name), "m");
-}
-
-std::string error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
 }
 
 } // namespace
@@ -118,21 +111,21 @@ TEST_CASE("model::model_from_document Hugging Face families, exact published cou
 }
 
 TEST_CASE("model::model_from_document rejects what it cannot count") {
-  CHECK(error_of([] { (void)parse("{\"model_type\": \"llama\",\n\"hidden_size\": 0}"); }) ==
+  CHECK(input_error_of([] { (void)parse("{\"model_type\": \"llama\",\n\"hidden_size\": 0}"); }) ==
         "config.json:2: hidden_size must be > 0 (got 0)");
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse(R"({"model_type": "llama", "hidden_size": 64, "num_hidden_layers": 2,
                           "num_attention_heads": 6, "vocab_size": 10, "intermediate_size": 8})");
         }).find("num_attention_heads=6 does not divide hidden_size=64") != std::string::npos);
-  CHECK(error_of([] { (void)parse("{\"model_type\": \"mixtrall\"}"); })
+  CHECK(input_error_of([] { (void)parse("{\"model_type\": \"mixtrall\"}"); })
             .find("unsupported model_type 'mixtrall' (did you mean 'mixtral'?)") != std::string::npos);
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse(R"({"model_type": "qwen2_moe", "hidden_size": 64, "num_hidden_layers": 4,
                           "num_attention_heads": 4, "vocab_size": 10, "num_experts": 4,
                           "num_experts_per_tok": 2, "moe_intermediate_size": 8,
                           "decoder_sparse_step": 2})");
         }).find("decoder_sparse_step=2 is not supported") != std::string::npos);
-  CHECK(error_of([] { (void)parse("{\"model_type\": \"llama\", \"hidden_size\": 64}"); })
+  CHECK(input_error_of([] { (void)parse("{\"model_type\": \"llama\", \"hidden_size\": 64}"); })
             .find("missing key 'num_hidden_layers'") != std::string::npos);
 }
 
@@ -151,22 +144,22 @@ TEST_CASE("model::model_from_brix_yaml") {
   CHECK(llama_like.moe->routed_experts == 8);
   CHECK(count_parameters(llama_like).routed_experts == 2 * 8 * 3 * 256 * 64);
 
-  CHECK(error_of([] { (void)parse("hidden: 256\nlayers: 2\nheads: 4\ncolour: 3\n", "m.yaml"); }) ==
+  CHECK(input_error_of([] { (void)parse("hidden: 256\nlayers: 2\nheads: 4\ncolour: 3\n", "m.yaml"); }) ==
         "m.yaml:4: unknown key 'colour' in the model file (expected one of brix_model, name, family, hidden, layers, heads, "
         "kv_heads, head_dim, ffn, vocab, max_positions, seq_len, norm, mlp, position, tied_embeddings, qkv_bias, "
         "linear_bias, dropout, embedding_norm, qk_norm, mla, moe, mtp_layers)");
-  CHECK(error_of([] { (void)parse("hidden: 256\nlayers: 2\nheads: 4\nhiden: 3\n", "m.yaml"); }) ==
+  CHECK(input_error_of([] { (void)parse("hidden: 256\nlayers: 2\nheads: 4\nhiden: 3\n", "m.yaml"); }) ==
         "m.yaml:4: unknown key 'hiden' in the model file (did you mean 'hidden'?)");
-  CHECK(error_of([] { (void)parse("hidden: 256\nlayers: -2\nheads: 4\n", "m.yaml"); }) ==
+  CHECK(input_error_of([] { (void)parse("hidden: 256\nlayers: -2\nheads: 4\n", "m.yaml"); }) ==
         "m.yaml:2: layers must be > 0 (got -2)");
-  CHECK(error_of([] { (void)parse("hidden: 256\nlayers: 2\nheads: 4\nnorm: rmsnrom\n", "m.yaml"); }) ==
+  CHECK(input_error_of([] { (void)parse("hidden: 256\nlayers: 2\nheads: 4\nnorm: rmsnrom\n", "m.yaml"); }) ==
         "m.yaml:4: unknown norm 'rmsnrom' (did you mean 'rmsnorm'?) (one of layernorm, rmsnorm)");
-  CHECK(error_of([] { (void)parse("family: llama\nhidden: 256\nlayers: 2\nheads: 4\n", "m.yaml"); })
+  CHECK(input_error_of([] { (void)parse("family: llama\nhidden: 256\nlayers: 2\nheads: 4\n", "m.yaml"); })
             .find("missing key 'vocab'") != std::string::npos);
-  CHECK(error_of([] { (void)parse("family: gptx\nhidden: 256\nlayers: 2\nheads: 4\n", "m.yaml"); }) ==
+  CHECK(input_error_of([] { (void)parse("family: gptx\nhidden: 256\nlayers: 2\nheads: 4\n", "m.yaml"); }) ==
         "m.yaml:1: unknown family 'gptx' (did you mean 'gpt'?) (one of gpt (Megatron GPT defaults), llama (Llama-style "
         "defaults))");
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse("hidden: 256\nlayers: 2\nheads: 4\nmoe: {routed_experts: 4, experts_per_token: 8, expert_ffn: 8}\n",
                       "m.yaml");
         }) == "m.yaml:4: 8 experts per token, but the model has 4 routed experts (expected at most the number of "
@@ -182,17 +175,17 @@ TEST_CASE("model::model_from_document bounds sizes, at the line that gave them")
     return text.replace(text.find("LAYERS"), 6, layers);
   };
   // Sizes past every bound would loop for hours or overflow 64-bit counts: refused at once.
-  CHECK(error_of([&] { (void)parse(with_layers("9223372036854775807")); }) ==
+  CHECK(input_error_of([&] { (void)parse(with_layers("9223372036854775807")); }) ==
         "config.json:3: layers 9,223,372,036,854,775,807 is larger than any model brix can plan (expected at most 16,384)");
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse(R"({"model_type": "llama", "hidden_size": 2147483647, "num_attention_heads": 1,
 "vocab_size": 2147483647, "intermediate_size": 2147483647, "num_hidden_layers": 2147483647})");
         }).find("config.json:2: layers 2,147,483,647 is larger") == 0);
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse("{\"model_type\": \"gpt2\", \"n_embd\": 4096, \"n_layer\": 4, \"n_positions\": 1024,\n\"n_head\": 32, \"vocab_size\": 99999999}");
         }).find("config.json:2: vocabulary 99,999,999 is larger") == 0);
   // Every field within its bound, together too large.
-  CHECK(error_of([] {
+  CHECK(input_error_of([] {
           (void)parse("name: big\nhidden: 1000000\nlayers: 16000\nheads: 1000\nvocab: 1000\n", "m.yaml");
         }).find("m.yaml:1: these sizes make a model of ~") == 0);
   // Fields that contradict each other, in a Hugging Face config as in a brix model file.
@@ -207,19 +200,19 @@ TEST_CASE("model::model_from_document bounds sizes, at the line that gave them")
     return text.replace(text.find("FIRST"), 5, first);
   };
   CHECK(parse(deepseek_with("8", "3")).moe->first_dense_layers == 3);
-  CHECK(error_of([&] { (void)parse(deepseek_with("1000", "1")); }) ==
+  CHECK(input_error_of([&] { (void)parse(deepseek_with("1000", "1")); }) ==
         "config.json:4: 1000 experts per token, but the model has 256 routed experts (expected at most the number of "
         "routed experts)");
-  CHECK(error_of([&] { (void)parse(deepseek_with("8", "5")); }) ==
+  CHECK(input_error_of([&] { (void)parse(deepseek_with("8", "5")); }) ==
         "config.json:5: 5 leading dense layers leave no MoE layer of 4 (expected fewer dense layers than layers)");
 }
 
 TEST_CASE("model::load_model resolves bundled names and paths") {
   CHECK(load_model("deepseek-r1").name == "deepseek-r1");
   CHECK(load_model("gpt-175b").family == "gpt");
-  CHECK(error_of([] { (void)load_model("llama-3.1-450b"); }).find("did you mean 'llama-3.1-405b'") !=
+  CHECK(input_error_of([] { (void)load_model("llama-3.1-450b"); }).find("did you mean 'llama-3.1-405b'") !=
         std::string::npos);
-  CHECK(error_of([] { (void)load_model("/nonexistent/config.json"); }) ==
+  CHECK(input_error_of([] { (void)load_model("/nonexistent/config.json"); }) ==
         "/nonexistent/config.json: cannot open the file: No such file or directory (expected a readable YAML or JSON file)");
   const auto names = bundled_models();
   CHECK(std::find(names.begin(), names.end(), "mixtral-8x22b") != names.end());
@@ -238,7 +231,7 @@ TEST_CASE("util::config_dir honours BRIX_CONFIG_DIR") {
     const test::ScopedEnv env("BRIX_CONFIG_DIR", "/somewhere/configs");
     CHECK(util::config_dir() == std::filesystem::path("/somewhere/configs"));
     // An explicit folder is not second-guessed: names resolve there or fail there.
-    CHECK(error_of([] { (void)load_model("deepseek-r1"); }).find("/somewhere/configs/models") !=
+    CHECK(input_error_of([] { (void)load_model("deepseek-r1"); }).find("/somewhere/configs/models") !=
           std::string::npos);
   }
   CHECK(std::filesystem::is_directory(util::config_dir() / "models"));

@@ -107,9 +107,9 @@ TEST_CASE("model::flops_per_token MoE uses activated parameters") {
 
 TEST_CASE("model::kv_cache_bytes_per_token") {
   // MLA caches the 512-wide latent and the 64-wide rope key per layer.
-  CHECK(kv_cache_bytes_per_token(bundled("deepseek-r1.json"), 2) == (512 + 64) * 61 * 2);
+  CHECK(kv_cache_bytes_per_token(bundled("deepseek-r1.json"), 2, 4096) == (512 + 64) * 61 * 2);
   // GQA: 2 · 8 kv heads · 128 · 126 layers · 2 bytes.
-  CHECK(kv_cache_bytes_per_token(bundled("llama-3.1-405b.json"), 2) == 2 * 8 * 128 * 126 * 2);
+  CHECK(kv_cache_bytes_per_token(bundled("llama-3.1-405b.json"), 2, 4096) == 2 * 8 * 128 * 126 * 2);
 }
 
 TEST_CASE("model::moe_layers_in agrees with is_moe_layer") {

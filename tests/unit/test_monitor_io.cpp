@@ -233,8 +233,8 @@ TEST_CASE("monitor::MonitorEndpoint reads one short line from a peer before its 
 }
 
 TEST_CASE("net::HttpServer serves GET and HEAD, refuses other methods") {
-  brix::net::HttpServer server("127.0.0.1", 0, [](std::string_view path) {
-    if (path == "/metrics") {
+  brix::net::HttpServer server("127.0.0.1", 0, [](const brix::net::HttpRequest& request) {
+    if (request.path == "/metrics") {
       return brix::net::HttpResponse{200, "text/plain; version=0.0.4", "up 1\n"};
     }
     return brix::net::HttpResponse{404, "text/plain", "no\n"};
@@ -265,7 +265,7 @@ TEST_CASE("net::HttpServer serves every client at once; slow ones hold only thei
   brix::net::HttpLimits limits;
   limits.head_timeout = std::chrono::milliseconds(3000);
   limits.max_head_bytes = 1024;
-  brix::net::HttpServer server("127.0.0.1", 0, [](std::string_view) { return brix::net::HttpResponse{200, "text/plain", "up 1\n"}; },
+  brix::net::HttpServer server("127.0.0.1", 0, [](const brix::net::HttpRequest&) { return brix::net::HttpResponse{200, "text/plain", "up 1\n"}; },
                                limits);
   server.start();
   auto connect = [&] { return brix::net::LineStream(brix::net::connect_tcp("127.0.0.1", server.port(), 2000)); };
@@ -298,7 +298,7 @@ TEST_CASE("net::HttpServer serves every client at once; slow ones hold only thei
 TEST_CASE("net::HttpServer drops its oldest connection when full") {
   brix::net::HttpLimits limits;
   limits.max_clients = 3;
-  brix::net::HttpServer server("127.0.0.1", 0, [](std::string_view) { return brix::net::HttpResponse{}; }, limits);
+  brix::net::HttpServer server("127.0.0.1", 0, [](const brix::net::HttpRequest&) { return brix::net::HttpResponse{}; }, limits);
   server.start();
   std::vector<brix::net::LineStream> idle;
   for (int i = 0; i < 3; ++i) {

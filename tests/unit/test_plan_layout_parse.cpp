@@ -1,3 +1,4 @@
+#include <support/input_error.hpp>
 #include <brix/plan/layout_parse.hpp>
 #include <brix/util/error.hpp>
 
@@ -5,16 +6,7 @@
 
 using namespace brix::plan;
 
-namespace {
-std::string error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const brix::InputError& e) {
-    return e.what();
-  }
-  return "";
-}
-} // namespace
+using brix::test::input_error_of;
 
 TEST_CASE("plan::parse_layout") {
   const auto layout = parse_layout("tp=8, pp=4,dp=2,ep=8,mbs=2,recompute=full,zero=1,precision=fp8");
@@ -36,10 +28,12 @@ TEST_CASE("plan::parse_layout") {
   const auto again = parse_layout(to_string(layout));
   CHECK(to_string(again) == to_string(layout));
 
-  CHECK(error_of([] { (void)parse_layout("tpp=8"); }).rfind("--layout: unknown key 'tpp' (did you mean 'tp'?)", 0) == 0);
-  CHECK(error_of([] { (void)parse_layout("tp=0"); }) == "--layout: tp=0 is not valid (expected an integer >= 1)");
-  CHECK(error_of([] { (void)parse_layout("zero=4"); }) == "--layout: zero=4 is not valid (expected 0, 1, 2 or 3)");
-  CHECK(error_of([] { (void)parse_layout("recompute=selectve"); })
+  CHECK(input_error_of([] { (void)parse_layout("tpp=8"); })
+            .rfind("--layout: unknown key 'tpp' (did you mean 'tp'?)", 0) == 0);
+  CHECK(input_error_of([] { (void)parse_layout("tp=0"); }) == "--layout: tp=0 is not valid (expected an integer >= 1)");
+  CHECK(input_error_of([] { (void)parse_layout("zero=4"); }) ==
+        "--layout: zero=4 is not valid (expected 0, 1, 2 or 3)");
+  CHECK(input_error_of([] { (void)parse_layout("recompute=selectve"); })
             .find("did you mean 'selective'") != std::string::npos);
-  CHECK(error_of([] { (void)parse_layout("tp=8,tp=4"); }).find("tp") != std::string::npos);
+  CHECK(input_error_of([] { (void)parse_layout("tp=8,tp=4"); }).find("tp") != std::string::npos);
 }

@@ -149,19 +149,21 @@ TEST_CASE("plan::uniform_stage splits contiguously") {
     int next = 0;
     for (int i = 0; i < pp; ++i) {
       CHECK(stages[i].first_layer == next);
-      CHECK(stages[i].layers() >= 61 / pp);
-      CHECK(stages[i].layers() <= 61 / pp + 1);
+      CHECK(stages[i].layers() >= 1);
+      CHECK(stages[i].layers() <= (61 + pp - 1) / pp);
       next = stages[i].last_layer + 1;
     }
     CHECK(next == 61);
     CHECK(stages.front().embedding);
     CHECK(stages.back().head);
   }
-  // 61 = 4·15 + 1: the extra layer goes to a middle stage, not to the embedding or head stage.
+  // 61 layers over 4 stages as Megatron's first/last stage sizes express it: equal middle stages
+  // of ⌈61/4⌉ = 16, the rest shared by the embedding and head stages.
   const auto four = uniform_stages(model, 4);
   CHECK(four[0].layers() == 15);
   CHECK(four[1].layers() == 16);
-  CHECK(four[3].layers() == 15);
+  CHECK(four[2].layers() == 16);
+  CHECK(four[3].layers() == 14);
 }
 
 TEST_CASE("plan::in_flight_micro_batches") {

@@ -145,9 +145,11 @@ TEST_CASE("plan::resolve_stages") {
   plan.stages.clear();
   const auto uniform = resolve_stages(plan, 61);
   REQUIRE(uniform.size() == 4);
-  CHECK(uniform[0].layers() == 16);
-  CHECK(uniform[1].first_layer == 16);
+  // The planner's split (plan/pipeline_split.hpp): 15, 16, 16, 14.
+  CHECK(uniform[0].layers() == 15);
+  CHECK(uniform[1].first_layer == 15);
+  CHECK(uniform[2].layers() == 16);
   CHECK(uniform[3].last_layer == 60);
-  CHECK(uniform[3].layers() == 15);
+  CHECK(uniform[3].layers() == 14);
   CHECK_THROWS_AS(resolve_stages(plan, 3), InputError);
 }

@@ -92,14 +92,15 @@ TEST_CASE("plan::emit_targets") {
     names.emplace_back(target.name);
     CHECK_FALSE(target.description.empty());
   }
-  CHECK(names == std::vector<std::string>{"megatron", "deepspeed", "torchrun", "yaml", "json"});
-  CHECK(emit_target_names(" | ") == "megatron | deepspeed | torchrun | yaml | json");
+  CHECK(names == std::vector<std::string>{"megatron", "deepspeed", "torchrun", "yaml", "json", "html", "svg"});
+  CHECK(emit_target_names(" | ") == "megatron | deepspeed | torchrun | yaml | json | html | svg");
   CHECK(emit_target_descriptions() ==
-        "Megatron flags, a DeepSpeed JSON config, a torchrun line, plan.yaml or the best plan's JSON");
+        "Megatron flags, a DeepSpeed JSON config, a torchrun line, plan.yaml, the best plan's JSON, an HTML page of the "
+        "plans or the best plan's pipeline timeline in SVG");
   CHECK(find_emit_target("json").name == "json");
   CHECK_THROWS_WITH_AS((void)find_emit_target("yml"),
                        "--emit: unknown target 'yml' (did you mean 'yaml'?) (expected megatron, deepspeed, torchrun, "
-                       "yaml or json)",
+                       "yaml, json, html or svg)",
                        brix::InputError);
 
   PlanRequest request;
@@ -110,7 +111,8 @@ TEST_CASE("plan::emit_targets") {
   request.format = brix::util::Format::json;
   CHECK_THROWS_WITH_AS((void)run_plan(request, progress),
                        "--format: not with --emit (--emit chooses the output: Megatron flags, a DeepSpeed JSON config, "
-                       "a torchrun line, plan.yaml or the best plan's JSON)",
+                       "a torchrun line, plan.yaml, the best plan's JSON, an HTML page of the plans or the best plan's "
+                       "pipeline timeline in SVG)",
                        brix::InputError);
 
   SUBCASE("yaml and json read back as the best plan") {

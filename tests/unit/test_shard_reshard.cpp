@@ -35,16 +35,27 @@ std::string file_bytes(const fs::path& path) {
   return out.str();
 }
 
-/// The stage (pipeline rank) of a layer under a uniform split of `layers` over pp · vpp stages;
+/// The stage (pipeline rank) of a layer under Megatron's split of `layers` over pp · vpp stages:
+/// equal stages when they divide the layers, else middle stages of ⌈layers/stages⌉ and the rest
+/// shared by the first and last (the first the larger half; every case here leaves both some);
 /// MTP layers ride on the last stage.
 int pipeline_rank_of(int layer, int layers, const plan::Layout& layout) {
   const int stages = layout.pp * layout.vpp;
   if (layer >= layers) {
     return layout.pp - 1;
   }
+  const int most = (layers + stages - 1) / stages;
+  const int ends = layers - (stages - 2) * most;
   int first = 0;
   for (int s = 0; s < stages; ++s) {
-    const int size = layers / stages + (s < layers % stages ? 1 : 0);
+    int size = most;
+    if (layers % stages == 0) {
+      size = layers / stages;
+    } else if (s == 0) {
+      size = (ends + 1) / 2;
+    } else if (s == stages - 1) {
+      size = ends / 2;
+    }
     if (layer < first + size) {
       return s % layout.pp;
     }

@@ -1,3 +1,4 @@
+#include <support/input_error.hpp>
 #include <brix/util/document.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/output.hpp>
@@ -8,68 +9,61 @@
 using brix::InputError;
 using brix::util::DocNode;
 
-namespace {
-std::string error_of(auto&& fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "";
-}
-} // namespace
+using brix::test::input_error_of;
 
 TEST_CASE("util::DocNode reads YAML and JSON with lines") {
   const auto yaml = DocNode::load_string("name: x\nnodes: 4\ngpus: -8\n", "c.yaml");
   CHECK(yaml.at("nodes").as_positive_int("nodes") == 4);
-  CHECK(error_of([&] { (void)yaml.at("gpus").as_positive_int("gpus"); }) ==
+  CHECK(input_error_of([&] { (void)yaml.at("gpus").as_positive_int("gpus"); }) ==
         "c.yaml:3: gpus must be > 0 (got -8)");
   const auto json = DocNode::load_string("{\n  \"hidden_size\": 7168,\n  \"x\": \"y\"\n}", "config.json");
   CHECK(json.at("hidden_size").as_int() == 7168);
-  CHECK(error_of([&] { (void)json.at("x").as_int(); }) ==
+  CHECK(input_error_of([&] { (void)json.at("x").as_int(); }) ==
         "config.json:3: \"y\" is a string (expected an integer, without quotes)");
   const auto plain = DocNode::load_string("nodes: 4x\n", "c.yaml");
-  CHECK(error_of([&] { (void)plain.at("nodes").as_int(); }) == "c.yaml:1: '4x' is not an integer (expected a whole number)");
+  CHECK(input_error_of([&] { (void)plain.at("nodes").as_int(); }) ==
+        "c.yaml:1: '4x' is not an integer (expected a whole number)");
 }
 
 TEST_CASE("util::DocNode refuses numbers written as strings") {
   const auto json = DocNode::load_string("{\n  \"hidden_size\": \"4096\",\n  \"rate\": '0.5'\n}", "config.json");
-  CHECK(error_of([&] { (void)json.at("hidden_size").as_positive_int("hidden_size"); }) ==
+  CHECK(input_error_of([&] { (void)json.at("hidden_size").as_positive_int("hidden_size"); }) ==
         "config.json:2: \"4096\" is a string (expected an integer, without quotes)");
-  CHECK(error_of([&] { (void)json.at("rate").as_double(); }) ==
+  CHECK(input_error_of([&] { (void)json.at("rate").as_double(); }) ==
         "config.json:3: \"0.5\" is a string (expected a number, without quotes)");
   CHECK(json.at("hidden_size").as_string() == "4096");
 }
 
 TEST_CASE("util::DocNode refuses a key given twice") {
-  CHECK(error_of([] { (void)DocNode::load_string("name: x\nnodes: 4\nnodes: 8\n", "c.yaml"); }) ==
+  CHECK(input_error_of([] { (void)DocNode::load_string("name: x\nnodes: 4\nnodes: 8\n", "c.yaml"); }) ==
         "c.yaml:3: key 'nodes' given twice in one mapping (expected each key at most once)");
-  CHECK(error_of([] { (void)DocNode::load_string("groups:\n  - {a: 1, a: 2}\n", "c.yaml"); })
+  CHECK(input_error_of([] { (void)DocNode::load_string("groups:\n  - {a: 1, a: 2}\n", "c.yaml"); })
             .starts_with("c.yaml:2: key 'a' given twice"));
-  CHECK(error_of([] { (void)DocNode::load_string("{\"a\": 1,\n \"a\": 2}", "c.json"); })
+  CHECK(input_error_of([] { (void)DocNode::load_string("{\"a\": 1,\n \"a\": 2}", "c.json"); })
             .starts_with("c.json:2: key 'a' given twice"));
 }
 
 TEST_CASE("util::DocNode rejects unknown keys with a suggestion") {
   const auto doc = DocNode::load_string("name: x\ngpus_per_nod: 8\n", "c.yaml");
   const std::vector<std::string> allowed{"name", "gpus_per_node"};
-  CHECK(error_of([&] { doc.require_known_keys(allowed, "the cluster"); }) ==
+  CHECK(input_error_of([&] { doc.require_known_keys(allowed, "the cluster"); }) ==
         "c.yaml:2: unknown key 'gpus_per_nod' in the cluster (did you mean 'gpus_per_node'?)");
   // No close match: the valid keys are listed instead.
   const auto far = DocNode::load_string("name: x\nmemory_gib: 80\n", "c.yaml");
-  CHECK(error_of([&] { far.require_known_keys(allowed, "the cluster"); }) ==
+  CHECK(input_error_of([&] { far.require_known_keys(allowed, "the cluster"); }) ==
         "c.yaml:2: unknown key 'memory_gib' in the cluster (expected one of name, gpus_per_node)");
 }
 
 TEST_CASE("util::DocNode malformed input") {
-  CHECK(error_of([] { (void)DocNode::load_string("", "empty.yaml"); }) ==
+  CHECK(input_error_of([] { (void)DocNode::load_string("", "empty.yaml"); }) ==
         "empty.yaml:1: the file is empty (expected a YAML or JSON mapping)");
-  CHECK(error_of([] { (void)DocNode::load_string("a: [1, 2\n", "bad.yaml"); }).find("(expected well-formed YAML or JSON") !=
+  CHECK(input_error_of([] { (void)DocNode::load_string("a: [1, 2\n", "bad.yaml"); })
+              .find("(expected well-formed YAML or JSON") !=
         std::string::npos);
-  CHECK(error_of([] { (void)DocNode::load_string("a: [1, 2\n", "bad.yaml"); }).rfind("bad.yaml:", 0) == 0);
-  CHECK(error_of([] { (void)DocNode::load_file("/nonexistent/x.yaml"); }).find("cannot open") !=
+  CHECK(input_error_of([] { (void)DocNode::load_string("a: [1, 2\n", "bad.yaml"); }).rfind("bad.yaml:", 0) == 0);
+  CHECK(input_error_of([] { (void)DocNode::load_file("/nonexistent/x.yaml"); }).find("cannot open") !=
         std::string::npos);
-  CHECK(error_of([] { (void)DocNode::load_string("a: 1\nb: \"x\xc3\"\n", "latin.yaml"); }) ==
+  CHECK(input_error_of([] { (void)DocNode::load_string("a: 1\nb: \"x\xc3\"\n", "latin.yaml"); }) ==
         "latin.yaml:2: byte \\xc3 is not UTF-8 (expected a UTF-8 text file)");
 }
 
@@ -80,7 +74,7 @@ TEST_CASE("util::DocNode bounds what aliases expand to") {
     const char previous = static_cast<char>(level - 1);
     bomb += fmt::format("{0}: &{0} [*{1}, *{1}, *{1}, *{1}, *{1}, *{1}, *{1}, *{1}, *{1}, *{1}]\n", level, previous);
   }
-  CHECK(error_of([&] { (void)DocNode::load_string(bomb, "bomb.yaml"); }).find("more than 4000000 nodes once its aliases are expanded") !=
+  CHECK(input_error_of([&] { (void)DocNode::load_string(bomb, "bomb.yaml"); }).find("more than 4000000 nodes once its aliases are expanded") !=
         std::string::npos);
   // Aliases used a sensible number of times are fine.
   CHECK(DocNode::load_string("base: &b {gpu: h100-sxm}\ngroups: [*b, *b]\n", "ok.yaml").at("groups").elements().size() == 2);
@@ -88,18 +82,18 @@ TEST_CASE("util::DocNode bounds what aliases expand to") {
 
 TEST_CASE("util::DocNode reads one document and nothing after it") {
   // YAML::Load alone would return the first document and drop the rest without a word.
-  CHECK(error_of([] { (void)DocNode::load_string("{\"a\": 1}\ngarbage: 2\n", "config.json"); }) ==
+  CHECK(input_error_of([] { (void)DocNode::load_string("{\"a\": 1}\ngarbage: 2\n", "config.json"); }) ==
         "config.json:2: more than one YAML document (expected one mapping; nothing after it but comments)");
-  CHECK(error_of([] { (void)DocNode::load_string("a: 1\n---\nb: 2\n", "two.yaml"); }).rfind("two.yaml:3: more than one", 0) == 0);
-  CHECK(error_of([] { (void)DocNode::load_string("{\"a\": 1}\nb: [1\n", "config.json"); }).find("malformed YAML/JSON") !=
+  CHECK(input_error_of([] { (void)DocNode::load_string("a: 1\n---\nb: 2\n", "two.yaml"); }).rfind("two.yaml:3: more than one", 0) == 0);
+  CHECK(input_error_of([] { (void)DocNode::load_string("{\"a\": 1}\nb: [1\n", "config.json"); }).find("malformed YAML/JSON") !=
         std::string::npos);
   CHECK(DocNode::load_string("{\"a\": 1}\n# a comment\n", "config.json").at("a").as_int() == 1);
 }
 
 TEST_CASE("util::DocNode refuses control bytes") {
-  CHECK(error_of([] { (void)DocNode::load_string(std::string("a: 1\nb: x\0y\n", 12), "nul.yaml"); }) ==
+  CHECK(input_error_of([] { (void)DocNode::load_string(std::string("a: 1\nb: x\0y\n", 12), "nul.yaml"); }) ==
         "nul.yaml:2: control byte 0x00 in the text (expected a text file: YAML or JSON)");
-  CHECK(error_of([] { (void)DocNode::load_string("a: 1\n# \x1b[31m\n", "esc.yaml"); }).rfind("esc.yaml:2: control byte 0x1b", 0) == 0);
+  CHECK(input_error_of([] { (void)DocNode::load_string("a: 1\n# \x1b[31m\n", "esc.yaml"); }).rfind("esc.yaml:2: control byte 0x1b", 0) == 0);
   CHECK(DocNode::load_string("a: \"x\ty\"\r\nb: 2\r\n", "crlf.yaml").at("b").as_int() == 2);
 }
 

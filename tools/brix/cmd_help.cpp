@@ -11,7 +11,11 @@ namespace brix::cli {
 void add_help_command(CLI::App& app, CommandContext& context) {
   auto* command = app.add_subcommand("help", "Show help for brix or one command");
   auto topic = std::make_shared<std::string>();
-  command->add_option("command", *topic, "Command to describe");
+  std::vector<std::string> names;
+  for (const auto& entry : commands()) {
+    names.emplace_back(entry.name);
+  }
+  complete_with(command->add_option("command", *topic, "Command to describe"), names);
   command->callback([&app, &context, topic] {
     if (topic->empty()) {
       // app.help() would describe the parsed subcommand (this one): format the top level itself.

@@ -1,10 +1,13 @@
-// brix monitor: watch a running job (view, --once snapshot, Prometheus), host the job's monitor
-// endpoint (`serve`), run a node collector (`collect`), or check a rules file (`rules`).
+// brix monitor: watch a running job (view, --once snapshot, Prometheus, the --http dashboard),
+// host the job's monitor endpoint (`serve`), run a node collector (`collect`), check a rules file
+// (`rules`) or print the Grafana dashboard (`grafana`).
 #include "command.hpp"
 
 #include <brix/monitor/clock.hpp>
 #include <brix/monitor/collector_agent.hpp>
+#include <brix/monitor/dashboard.hpp>
 #include <brix/monitor/endpoint.hpp>
+#include <brix/monitor/grafana.hpp>
 #include <brix/monitor/job_dir.hpp>
 #include <brix/monitor/live.hpp>
 #include <brix/monitor/report_protocol.hpp>
@@ -51,6 +54,7 @@ struct ViewArgs {
   bool quiet = false;
   int max_ranks = 0;
   std::string prometheus;
+  std::string http;
   std::string textfile;
   std::string save_measured;
   std::string token_file;
@@ -99,6 +103,16 @@ int run_view(const ViewArgs& args) {
   options.in_place = !args.once && ::isatty(STDOUT_FILENO) == 1 && !args.quiet;
   if (!args.prometheus.empty()) {
     options.prometheus = net::parse_host_port(args.prometheus, "127.0.0.1", "--prometheus");
+  }
+  if (!args.http.empty()) {
+    if (args.once) {
+      throw InputError("--http serves until stopped (expected it without --once)");
+    }
+    options.http = net::parse_host_port(args.http, "127.0.0.1", "--http");
+    if (!monitor::is_loopback_host(options.http->host)) {
+      // Beyond loopback the page shows who runs what where: it asks for the job's token.
+      options.http_token = monitor::find_token(args.token_file, std::filesystem::is_directory(args.target) ? args.target : "");
+    }
   }
   if (!args.textfile.empty() && !std::filesystem::is_directory(args.textfile)) {
     throw InputError(fmt::format("--textfile: '{}' is not a directory (expected node_exporter's textfile directory)", args.textfile));
@@ -216,6 +230,8 @@ void add_monitor_command(CLI::App& app, CommandContext& context) {
   command->add_flag("--quiet", view->quiet, "No terminal view (only --prometheus/--textfile)");
   command->add_option("--max-ranks", view->max_ranks, "Show at most N ranks (problem ranks first; 0: all)");
   command->add_option("--prometheus", view->prometheus, "Serve /metrics on [ADDR:]PORT (default address 127.0.0.1)");
+  command->add_option("--http", view->http,
+                      "Serve a live dashboard on [ADDR:]PORT (default address 127.0.0.1; elsewhere the job token is needed)");
   command->add_option("--textfile", view->textfile, "Write brix_<job>.prom into DIR at each refresh (node_exporter)");
   command->add_option("--save-measured", view->save_measured, "Write measured per-stage times for 'brix plan --measured'");
   command->add_option("--token-file", view->token_file, "File holding the job token (HOST:PORT targets)");
@@ -248,6 +264,13 @@ void add_monitor_command(CLI::App& app, CommandContext& context) {
   rules_command->add_option("file", *rules_file, "Rules YAML file");
   add_format_option(*rules_command, *rules_format);
 
+  auto* grafana_command = command->add_subcommand(
+      "grafana", "Print a Grafana dashboard (JSON model) for the metrics of --prometheus: brix monitor grafana > brix-dashboard.json");
+  grafana_command->callback([&context] {
+    std::cout << monitor::grafana_dashboard().dump(2) << '\n';
+    context.exit_code = 0;
+  });
+
   serve_command->callback([&context, serve] { context.exit_code = run_serve(*serve); });
   collect_command->callback([&context, collect] { context.exit_code = run_collect(*collect); });
   rules_command->callback([&context, rules_file, rules_format] { context.exit_code = run_rules(*rules_file, *rules_format); });
@@ -256,7 +279,7 @@ void add_monitor_command(CLI::App& app, CommandContext& context) {
       return;
     }
     if (view->target.empty()) {
-      throw InputError("monitor: which job? (expected JOB_DIR or HOST:PORT, or a subcommand: serve, collect, rules)");
+      throw InputError("monitor: which job? (expected JOB_DIR or HOST:PORT, or a subcommand: serve, collect, rules, grafana)");
     }
     context.exit_code = run_view(*view);
   });

@@ -4,11 +4,14 @@
 #include "command.hpp"
 
 #include <brix/cluster/gpu_catalog.hpp>
+#include <brix/cluster/loader.hpp>
+#include <brix/model/loader.hpp>
 #include <brix/plan/calibration.hpp>
 #include <brix/plan/emit_targets.hpp>
 #include <brix/plan/plan_file.hpp>
 #include <brix/plan/plan_run.hpp>
 #include <brix/plan/rebalance_run.hpp>
+#include <brix/plan/render_html.hpp>
 #include <brix/plan/summary_run.hpp>
 #include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
@@ -39,6 +42,8 @@ struct PlanOptions {
   std::string measured;  ///< --measured
   std::string plan_file; ///< --plan (with --measured)
   std::string calibrate_format;
+  std::string calibrate_emit;   ///< calibrate --emit html
+  std::string calibrate_output; ///< calibrate -o FILE
 };
 
 /// --emit's text to stdout, or with -o atomically to a file.
@@ -50,18 +55,27 @@ void write_emitted(const std::string& text, const std::string& output) {
   }
 }
 
+void print_warnings(const std::vector<std::string>& warnings) {
+  for (const auto& warning : warnings) {
+    std::cerr << warning << '\n';
+  }
+}
+
 int run_describe_or_memory(const PlanOptions& options, util::Format format) {
   if (options.gpus) {
     util::print(plan::GpuCatalog{cluster::gpu_catalog()}, format);
     return 0;
   }
   if (options.describe) {
-    util::print(plan::describe_model(options.request.model, options.seq_len), format);
+    const auto summary = plan::describe_model(options.request.model, options.seq_len);
+    print_warnings(model::load_warnings(summary.model));
+    util::print(summary, format);
     return 0;
   }
   // --memory: the per-stage memory of exactly one layout (TP 8 × PP 4 × DP 2 by default).
   const auto report = plan::memory_report({options.request.model, options.request.cluster, options.request.layout,
                                            options.seq_len, options.global_batch});
+  print_warnings(model::load_warnings(report.model.model));
   util::print(report, format);
   return plan::exit_code(report);
 }
@@ -97,17 +111,22 @@ int run_search(const PlanOptions& options, util::Format format) {
   progress.reset(); // the bar is erased before anything else is written
   if (!request.emit.empty()) {
     const auto emitted = plan::find_emit_target(request.emit).write(report);
-    for (const auto& warning : emitted.warnings) {
-      std::cerr << warning << '\n';
-    }
+    print_warnings(model::load_warnings(report.model));
+    print_warnings(emitted.warnings);
     write_emitted(emitted.text, options.output);
     return 0;
   }
-  for (const auto& warning : plan::warnings(report)) {
-    std::cerr << warning << '\n';
-  }
+  print_warnings(plan::warnings(report));
   util::print(report, format);
   return plan::exit_code(report);
+}
+
+std::vector<std::string> gpu_ids() {
+  std::vector<std::string> ids;
+  for (const auto& gpu : cluster::gpu_catalog()) {
+    ids.push_back(gpu.id);
+  }
+  return ids;
 }
 
 } // namespace
@@ -117,17 +136,20 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
   auto& request = options->request;
   auto* command = app.add_subcommand(
       "plan", "Search parallel layouts and predict memory, step time and MFU; describe models and clusters");
-  auto* model = command->add_option("--model", request.model,
-                                    "Bundled model name or a path to a HF config.json / brix model YAML")
-                    ->default_str("deepseek-r1");
+  auto* model = complete_with(command->add_option("--model", request.model,
+                                                  "Bundled model name or a path to a HF config.json / brix model YAML")
+                                  ->default_str("deepseek-r1"),
+                              model::bundled_models());
   std::vector<CLI::Option*> cluster_options{
-      command->add_option("--cluster", request.cluster.cluster,
-                          "Bundled cluster name or a cluster YAML (default example-deployment)"),
+      complete_with(command->add_option("--cluster", request.cluster.cluster,
+                                        "Bundled cluster name or a cluster YAML (default example-deployment)"),
+                    cluster::bundled_clusters()),
       command->add_option("--nodes", request.cluster.nodes,
                           "Shorthand cluster: number of nodes; with --cluster: plan on its first N nodes"),
       command->add_option("--gpus-per-node", request.cluster.gpus_per_node,
                           "Shorthand cluster: GPUs per node (default: the GPU's usual node)"),
-      command->add_option("--gpu", request.cluster.gpu, "Shorthand cluster: GPU catalog id (see --gpus)"),
+      complete_with(command->add_option("--gpu", request.cluster.gpu, "Shorthand cluster: GPU catalog id (see --gpus)"),
+                    gpu_ids()),
       command->add_option("--nics-per-node", request.cluster.nics_per_node,
                           "Shorthand cluster: compute adapters per node (default: the usual node)"),
       command->add_option("--nic-gbps", request.cluster.nic_gbps,
@@ -137,16 +159,23 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
                                     "Sequences per step (default: proposed, ~4M tokens)");
   auto* layout = command->add_option("--layout", request.layout,
                                      "Fix layout fields, search the rest: tp=,pp=,dp=,ep=,etp=,cp=,sp=,mbs=,vpp=,"
-                                     "schedule=,recompute=,zero=,grad_compression=,precision=,flash=");
-  auto* precision = command->add_option("--precision", request.precision, "bf16 or fp8")->default_str("bf16");
+                                     "schedule=,recompute=,zero=,grad_compression=,precision=,flash=,pp_embedding=,pp_loss=");
+  auto* precision =
+      complete_with(command->add_option("--precision", request.precision, "bf16 or fp8")->default_str("bf16"), {"bf16", "fp8"});
   auto* top = command->add_option("--top", request.top, "Plans to show")->default_str("5");
   auto* threads = command->add_option("--threads", request.threads, "Search threads")->default_str("1");
   auto* price = command->add_option("--price", request.price, "Price per GPU-hour: adds cost per 1T tokens");
-  auto* emit = command->add_option("--emit", request.emit, "Print the best plan as " + plan::emit_target_names(" | "));
+  std::vector<std::string> emit_names;
+  for (const auto& target : plan::emit_targets()) {
+    emit_names.emplace_back(target.name);
+  }
+  auto* emit = complete_with(
+      command->add_option("--emit", request.emit, "Print the best plan as " + plan::emit_target_names(" | ")), emit_names);
   auto* output = command->add_option("-o,--output", options->output, "With --emit: write to this file (atomically)");
-  auto* software = command->add_option("--software", request.software,
-                                       "Framework generation: modern, megatron-2021, deepspeed-2021")
-                       ->default_str("modern");
+  auto* software = complete_with(command->add_option("--software", request.software,
+                                                     "Framework generation: modern, megatron-2021, deepspeed-2021")
+                                     ->default_str("modern"),
+                                 {"modern", "megatron-2021", "deepspeed-2021"});
   auto* mtbf = command->add_option("--gpu-mtbf-hours", request.checkpoint.gpu_mtbf_hours,
                                    "Per-GPU mean time between failures (default: Llama 3's, ~50,700 h)");
   auto* restart = command->add_option("--restart-s", request.checkpoint.restart_overhead_s,
@@ -173,7 +202,14 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
   auto* calibrate = command->add_subcommand("calibrate", "Compare predictions with published runs");
   calibrate->add_option("file", options->calibrate_file,
                         "Calibration file (default configs/calibration/megatron-2021.yaml)");
-  add_format_option(*calibrate, options->calibrate_format);
+  auto* calibrate_format = add_format_option(*calibrate, options->calibrate_format);
+  auto* calibrate_emit = complete_with(calibrate->add_option("--emit", options->calibrate_emit,
+                                                             "Write the comparison as html: charts of predicted against published"),
+                                       {"html"});
+  auto* calibrate_output = calibrate->add_option("-o,--output", options->calibrate_output,
+                                                 "With --emit: write to this file (atomically)");
+  calibrate_output->needs(calibrate_emit);
+  calibrate_emit->excludes(calibrate_format);
 
   // Options that would be parsed but not used are refused instead.
   const std::vector<CLI::Option*> search_only{precision, top, threads, price, emit, output, software,
@@ -208,7 +244,17 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
   calibrate->callback([options, &context] {
     const auto format = util::parse_format(options->calibrate_format);
     const auto& file = options->calibrate_file;
-    util::print(plan::run_calibration(file.empty() ? plan::default_calibration_file() : file), format);
+    if (!options->calibrate_emit.empty() && options->calibrate_emit != "html") {
+      const std::vector<std::string> targets{"html"};
+      throw InputError(fmt::format("calibrate --emit: unknown target '{}'{} (expected html)", options->calibrate_emit,
+                                   util::did_you_mean(options->calibrate_emit, targets)));
+    }
+    const auto report = plan::run_calibration(file.empty() ? plan::default_calibration_file() : file);
+    if (!options->calibrate_emit.empty()) {
+      write_emitted(plan::calibration_html(report), options->calibrate_output);
+    } else {
+      util::print(report, format);
+    }
     context.exit_code = 0;
   });
   command->callback([options, calibrate, layout_option = layout, &context] {

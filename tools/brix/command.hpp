@@ -5,7 +5,9 @@
 #include <CLI/CLI.hpp>
 
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace brix::cli {
 
@@ -29,5 +31,10 @@ void refuse_empty_values(CLI::App& app);
 
 /// Adds the standard `--format text|json|yaml` option bound to `target`.
 CLI::Option* add_format_option(CLI::App& command, std::string& target);
+
+/// Records the values shell completion offers for `option` (`brix completion`); returns it.
+CLI::Option* complete_with(CLI::Option* option, std::vector<std::string> values);
+/// The values recorded for `option`; empty when none were (a value option then completes files).
+[[nodiscard]] std::vector<std::string> completion_values(const CLI::Option* option);
 
 } // namespace brix::cli

@@ -2,6 +2,8 @@
 
 #include <brix/util/output.hpp>
 
+#include <map>
+
 namespace brix::cli {
 
 void add_help_command(CLI::App& app, CommandContext& context);
@@ -11,6 +13,7 @@ void add_probe_command(CLI::App& app, CommandContext& context);
 void add_launch_command(CLI::App& app, CommandContext& context);
 void add_shard_command(CLI::App& app, CommandContext& context);
 void add_recover_command(CLI::App& app, CommandContext& context);
+void add_completion_command(CLI::App& app, CommandContext& context);
 
 namespace {
 // One row per subcommand, in the order help lists them.
@@ -22,7 +25,13 @@ constexpr Command k_commands[] = {
     {"launch", "Start and supervise workers on every node (torchrun-compatible)", add_launch_command},
     {"monitor", "Watch a running job: stragglers, heartbeats, GPUs, rules, Prometheus", add_monitor_command},
     {"recover", "After a failure: exclude nodes, re-plan, relaunch; verify and list checkpoints", add_recover_command},
+    {"completion", "Print a shell completion script: brix completion bash|zsh|fish", add_completion_command},
 };
+
+std::map<const CLI::Option*, std::vector<std::string>>& value_table() {
+  static std::map<const CLI::Option*, std::vector<std::string>> table;
+  return table;
+}
 } // namespace
 
 std::span<const Command> commands() { return k_commands; }
@@ -44,8 +53,18 @@ void refuse_empty_values(CLI::App& app) {
 
 CLI::Option* add_format_option(CLI::App& command, std::string& target) {
   target = "text";
-  return command.add_option("--format", target, "Output format: text, json or yaml")
-      ->default_str("text");
+  return complete_with(command.add_option("--format", target, "Output format: text, json or yaml")->default_str("text"),
+                       {"text", "json", "yaml"});
+}
+
+CLI::Option* complete_with(CLI::Option* option, std::vector<std::string> values) {
+  value_table()[option] = std::move(values);
+  return option;
+}
+
+std::vector<std::string> completion_values(const CLI::Option* option) {
+  const auto found = value_table().find(option);
+  return found == value_table().end() ? std::vector<std::string>{} : found->second;
 }
 
 } // namespace brix::cli

@@ -45,7 +45,7 @@ std::shared_ptr<ProbeBenchFlags> add_probe_bench_options(CLI::App& probe) {
   probe
       .add_option("--threshold", f.threshold,
                   "A link is slow below this fraction of its class median (0.8)")
-      ->check(CLI::Range(0.01, 1.0))
+      ->check(CLI::Range(0.0001, 1.0))
       ->group(group)
       ->needs(bench);
   // Every other option measures: none of them goes with --results.

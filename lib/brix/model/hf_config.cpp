@@ -1,13 +1,15 @@
 #include <brix/model/hf_config.hpp>
 
+#include <brix/model/hf_readers.hpp>
 #include <brix/model/read_helpers.hpp>
 #include <brix/util/strings.hpp>
 
+#include <algorithm>
 #include <fmt/format.h>
 
 namespace brix::model {
 
-namespace {
+namespace hf {
 
 using util::DocNode;
 using i64 = std::int64_t;
@@ -75,6 +77,12 @@ ModelSpec read_llama_like(const DocNode& root) {
   read_heads(root, model);
   return model;
 }
+
+} // namespace hf
+
+namespace {
+
+using namespace hf;
 
 /// Which layers have experts: brix models "every layer from the first k on"; sparse steps and
 /// arbitrary dense-layer lists are refused rather than miscounted.
@@ -226,13 +234,15 @@ ModelSpec read_bloom(const DocNode& root) {
 } // namespace
 
 std::vector<std::string> hf_model_types() {
-  return {"llama",    "mistral",     "mixtral",     "qwen2", "qwen2_moe", "qwen3", "qwen3_moe",
-          "deepseek_v2", "deepseek_v3", "gpt2", "gpt_neox",  "opt",   "bloom"};
+  return {"llama",    "mistral",     "mixtral",     "qwen2", "qwen2_moe", "qwen3",  "qwen3_moe", "deepseek_v2",
+          "deepseek_v3", "kimi_k2",  "gpt2",        "gpt_neox", "opt",    "bloom",  "grok-1",    "gpt_oss",
+          "nemotron", "mpt",         "dbrx",        "gpt"};
 }
 
-ModelSpec model_from_hf_config(const DocNode& root, const std::string& name) {
-  const DocNode type_node = root.at("model_type");
-  const std::string type = type_node.as_string();
+namespace {
+
+/// The reader of a supported model_type.
+ModelSpec read_family(const DocNode& root, const std::string& type) {
   ModelSpec model;
   if (type == "llama" || type == "mistral" || type == "qwen2" || type == "qwen3") {
     model = read_llama_like(root);
@@ -252,8 +262,9 @@ ModelSpec model_from_hf_config(const DocNode& root, const std::string& name) {
     model = read_moe_qwen(root, type == "qwen2_moe");
     model.qkv_bias = model.qkv_bias || type == "qwen2_moe";
     model.qk_norm = type == "qwen3_moe";
-  } else if (type == "deepseek_v2" || type == "deepseek_v3") {
-    model = read_deepseek(root, type == "deepseek_v3");
+  } else if (type == "deepseek_v2" || type == "deepseek_v3" || type == "kimi_k2") {
+    // Kimi K2 is the DeepSeek-V3 architecture (DeepseekV3ForCausalLM) under its own model_type.
+    model = read_deepseek(root, type != "deepseek_v2");
   } else if (type == "gpt2") {
     model = read_gpt2(root);
   } else if (type == "gpt_neox") {
@@ -262,10 +273,38 @@ ModelSpec model_from_hf_config(const DocNode& root, const std::string& name) {
     model = read_opt(root);
   } else if (type == "bloom") {
     model = read_bloom(root);
+  } else if (type == "grok-1") {
+    model = read_grok1(root);
+  } else if (type == "gpt_oss") {
+    model = read_gpt_oss(root);
+  } else if (type == "nemotron") {
+    model = read_nemotron(root);
+  } else if (type == "mpt") {
+    model = read_mpt(root);
+  } else if (type == "dbrx") {
+    model = read_dbrx(root);
+  } else if (type == "gpt") {
+    model = read_megatron_gpt(root);
+  }
+  read_attention_windows(root, type, model);
+  read_expert_quantization(root, model);
+  return model;
+}
+
+} // namespace
+
+ModelSpec model_from_hf_config(const DocNode& root, const std::string& name) {
+  const DocNode type_node = root.at("model_type");
+  const std::string type = type_node.as_string();
+  const auto types = hf_model_types();
+  ModelSpec model;
+  if (std::find(types.begin(), types.end(), type) != types.end()) {
+    model = read_family(root, type);
   } else {
-    const auto types = hf_model_types();
-    type_node.fail(fmt::format("unsupported model_type '{}'{}", type, util::did_you_mean(type, types)),
-                   fmt::format("one of {}", fmt::join(types, ", ")));
+    // Not refused: read as the family it resembles, and say so.
+    const auto nearest = nearest_family(root, type, types);
+    model = read_family(root, nearest.type);
+    model.assumption = nearest.description;
   }
   model.family = type;
   model.name = name;

@@ -39,4 +39,11 @@ std::vector<std::string> bundled_models() { return util::bundled_names("models",
 
 std::vector<std::string> supported_model_types() { return hf_model_types(); }
 
+std::vector<std::string> load_warnings(const ModelSpec& model) {
+  if (model.assumption.empty()) {
+    return {};
+  }
+  return {"brix: warning: " + model.source + ": " + model.assumption};
+}
+
 } // namespace brix::model

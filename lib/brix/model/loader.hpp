@@ -29,4 +29,8 @@ namespace brix::model {
 /// Hugging Face model_type values read by the loader.
 [[nodiscard]] std::vector<std::string> supported_model_types();
 
+/// What a command must say on stderr about how `model` was read ("brix: warning: <file>: ..."):
+/// the assumption made for an unknown model_type. Empty when nothing was assumed.
+[[nodiscard]] std::vector<std::string> load_warnings(const ModelSpec& model);
+
 } // namespace brix::model

@@ -6,12 +6,15 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace brix::model {
 
-enum class NormKind { layernorm, rmsnorm };
-/// gelu: two matrices (h→f→h); gated (SwiGLU/GeGLU): three (gate, up, down).
-enum class MlpKind { gelu, gated };
+/// layernorm_no_bias: LayerNorm with a weight only (DBRX, MPT with no_bias).
+enum class NormKind { layernorm, rmsnorm, layernorm_no_bias };
+/// gelu: two matrices (h→f→h); gated (SwiGLU/GeGLU): three (gate, up, down); squared_relu: two
+/// matrices with ReLU² between them (Nemotron-4).
+enum class MlpKind { gelu, gated, squared_relu };
 /// learned: a [max_positions, h] table (GPT-2, OPT, Megatron GPT); rotary and alibi have none.
 enum class PositionKind { learned, rotary, alibi };
 
@@ -33,7 +36,8 @@ struct MoeSpec {
   std::int64_t shared_ffn = 0;       ///< intermediate size of all shared experts together
   std::int64_t first_dense_layers = 0; ///< the first k layers keep a dense MLP (DeepSeek)
   std::int64_t layer_frequency = 1;  ///< every n-th layer (after the dense ones) is MoE
-  bool router_bias = false;          ///< per-expert score-correction bias (DeepSeek-V3)
+  /// A per-expert bias on the router: DeepSeek-V3's score correction, gpt-oss's router bias.
+  bool router_bias = false;
   bool shared_expert_gate = false;   ///< Qwen2-MoE's sigmoid gate on the shared expert (h params)
 };
 
@@ -61,6 +65,20 @@ struct ModelSpec {
   bool dropout = false;     ///< dropout masks are stored for backward (Megatron GPT of 2021–22)
   bool embedding_norm = false; ///< a norm right after the embedding (BLOOM)
   bool qk_norm = false;        ///< per-head RMSNorm on q and k (Qwen3): 2·head_dim params per layer
+  /// Norms after attention and after the MLP as well as before (Grok-1): 4 norms per layer.
+  bool post_norms = false;
+  /// A learned logit per head added to the softmax's denominator (gpt-oss): `heads` params per layer.
+  bool attention_sinks = false;
+  /// Sliding-window attention per decoder layer: empty when every layer attends to the whole
+  /// sequence, else one entry per layer, 0 for full attention and w > 0 for a window of w keys.
+  std::vector<std::int64_t> layer_window;
+  /// Bits per parameter of the routed experts' weights as the checkpoint stores them: 16 (bf16)
+  /// unless the config quantizes them (MXFP4: 4-bit values + an 8-bit scale per 32 = 4.25). Training
+  /// keeps bf16 weights and fp32 states either way; this is the weight footprint for serving.
+  double expert_weight_bits = 16.0;
+  /// What the loader assumed to read the file, for a `brix: warning:` (an unknown model_type read
+  /// as its nearest family); empty when nothing was assumed.
+  std::string assumption;
   /// Learned input/output projections between a smaller embedding and the hidden size (OPT-350M's
   /// word_embed_proj_dim); 0 when the embedding has the hidden size.
   std::int64_t embedding_projection = 0;
@@ -68,6 +86,11 @@ struct ModelSpec {
   std::optional<MlaSpec> mla;
   std::optional<MoeSpec> moe;
   std::int64_t mtp_layers = 0; ///< multi-token-prediction modules (DeepSeek-V3 nextn layers)
+
+  /// Sliding window of decoder layer `layer` (0-based), 0 for full attention.
+  [[nodiscard]] std::int64_t attention_window(std::int64_t layer) const {
+    return layer_window.empty() ? 0 : layer_window[static_cast<std::size_t>(layer)];
+  }
 
   /// Whether decoder layer `layer` (0-based) has a MoE MLP.
   [[nodiscard]] bool is_moe_layer(std::int64_t layer) const {

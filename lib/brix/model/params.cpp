@@ -8,7 +8,8 @@ namespace {
 
 using i64 = std::int64_t;
 
-/// A norm over `width` features: LayerNorm has a weight and a bias, RMSNorm a weight.
+/// A norm over `width` features: LayerNorm has a weight and a bias, RMSNorm (and a LayerNorm
+/// without bias) a weight.
 i64 norm_params(const ModelSpec& model, i64 width) {
   return model.norm == NormKind::layernorm ? 2 * width : width;
 }
@@ -71,7 +72,7 @@ i64 attention_biases(const ModelSpec& model) {
 }
 
 i64 layer_norm_params(const ModelSpec& model) {
-  i64 norms = 2 * norm_params(model, model.hidden);
+  i64 norms = (model.post_norms ? 4 : 2) * norm_params(model, model.hidden);
   if (model.mla) {
     // MLA's latent norms are RMSNorms over the compressed q and kv.
     norms += model.mla->q_lora_rank + model.mla->kv_lora_rank;
@@ -121,7 +122,7 @@ LayerParams layer_parameters(const ModelSpec& model, std::int64_t layer) {
 
 LayerParams layer_parameters_of_kind(const ModelSpec& model, bool moe_layer) {
   LayerParams params;
-  params.attention = attention_weights(model) + attention_biases(model);
+  params.attention = attention_weights(model) + attention_biases(model) + (model.attention_sinks ? model.heads : 0);
   params.norms = layer_norm_params(model);
   if (moe_layer && model.moe) {
     const auto& moe = *model.moe;
@@ -215,6 +216,23 @@ double attention_core_flops(const ModelSpec& model, std::int64_t seq_len) {
   return 2.0 * s * a * static_cast<double>(qk_head_dim(model) + v_head_dim(model));
 }
 
+std::int64_t attended_keys(const ModelSpec& model, std::int64_t layer, std::int64_t seq_len) {
+  const i64 window = model.attention_window(layer);
+  return window > 0 ? std::min(window, seq_len) : seq_len;
+}
+
+double attention_core_flops(const ModelSpec& model, std::int64_t seq_len, std::int64_t layer) {
+  return attention_core_flops(model, attended_keys(model, layer, seq_len));
+}
+
+std::int64_t sliding_layers_in(const ModelSpec& model, std::int64_t first, std::int64_t last) {
+  i64 count = 0;
+  for (i64 layer = std::max<i64>(first, 0); layer <= last && layer < model.layers; ++layer) {
+    count += model.attention_window(layer) > 0 ? 1 : 0;
+  }
+  return count;
+}
+
 FlopsPerToken flops_per_token(const ModelSpec& model, std::int64_t seq_len) {
   FlopsPerToken flops;
   const double h = static_cast<double>(model.hidden);
@@ -227,7 +245,14 @@ FlopsPerToken flops_per_token(const ModelSpec& model, std::int64_t seq_len) {
     gemm += layer_flops;
     (model.is_moe_layer(layer) ? flops.moe_layer_gemm : flops.dense_layer_gemm) = layer_flops;
   }
-  flops.attention_core = flops.attention_core_per_layer * static_cast<double>(model.layers);
+  // Full-attention layers see the whole sequence; sliding-window layers their window.
+  flops.attention_core = flops.attention_core_per_layer *
+                         static_cast<double>(model.layers - sliding_layers_in(model, 0, model.layers - 1));
+  for (std::int64_t layer = 0; layer < model.layers; ++layer) {
+    if (model.attention_window(layer) > 0) {
+      flops.attention_core += attention_core_flops(model, seq_len, layer);
+    }
+  }
   flops.logits = 2.0 * static_cast<double>(model.vocab) * embed_width;
   if (model.embedding_projection > 0) {
     gemm += 2.0 * 2.0 * h * embed_width; // OPT's project_in/out
@@ -243,10 +268,24 @@ FlopsPerToken flops_per_token(const ModelSpec& model, std::int64_t seq_len) {
   return flops;
 }
 
-std::int64_t kv_cache_bytes_per_token(const ModelSpec& model, int bytes_per_elem) {
+std::int64_t kv_cache_bytes_per_token(const ModelSpec& model, int bytes_per_elem, std::int64_t seq_len) {
   const i64 per_layer = model.mla ? model.mla->kv_lora_rank + model.mla->qk_rope_head_dim
                                   : 2 * model.kv_heads * model.head_dim;
-  return per_layer * model.layers * bytes_per_elem;
+  if (model.layer_window.empty() || seq_len <= 0) {
+    return per_layer * model.layers * bytes_per_elem;
+  }
+  // A sliding-window layer keeps the last min(window, s) tokens: averaged over the s tokens.
+  i64 cached_tokens = 0;
+  for (i64 layer = 0; layer < model.layers; ++layer) {
+    cached_tokens += attended_keys(model, layer, seq_len);
+  }
+  return (per_layer * bytes_per_elem * cached_tokens + seq_len / 2) / seq_len;
+}
+
+double stored_weight_bytes(const ModelSpec& model) {
+  const auto counts = count_parameters(model);
+  return 2.0 * static_cast<double>(counts.total - counts.routed_experts) +
+         model.expert_weight_bits / 8.0 * static_cast<double>(counts.routed_experts);
 }
 
 } // namespace brix::model

@@ -55,8 +55,8 @@ struct FlopsPerToken {
   /// divided by B·s: like `training` but with the logits counted as 4.5·V·h instead of 6·V·h.
   /// Use it to compare MFU/TFLOP/s with the calibration tables, which were computed with it.
   double training_published = 0;
-  double attention_core = 0; ///< forward, all layers: q·kᵀ and attention·v (quadratic in s)
-  double attention_core_per_layer = 0;
+  double attention_core = 0; ///< forward, all layers: q·kᵀ and attention·v (sliding-window layers: s·w)
+  double attention_core_per_layer = 0; ///< of a full-attention layer (quadratic in s)
   double logits = 0;         ///< forward, 2·V·h
   double mtp_forward = 0;    ///< MTP modules forward (not in `forward`)
   /// Forward GEMM FLOPs of one layer without the attention core (projections + MLP/experts
@@ -77,12 +77,26 @@ struct FlopsPerToken {
 
 /// Forward GEMM FLOPs of decoder layer `layer` per token, without the attention core.
 [[nodiscard]] double layer_gemm_flops(const ModelSpec& model, std::int64_t layer);
-/// Attention core forward FLOPs per token and layer at sequence length `seq_len`.
+/// Attention core forward FLOPs per token and full-attention layer at sequence length `seq_len`.
 [[nodiscard]] double attention_core_flops(const ModelSpec& model, std::int64_t seq_len);
+/// Keys each query of decoder layer `layer` attends to: the whole sequence (the convention
+/// above: no causal halving) or, in a sliding-window layer, min(window, s) — that band is
+/// already causal, so a cost model that halves full layers for causal masking must not halve it.
+[[nodiscard]] std::int64_t attended_keys(const ModelSpec& model, std::int64_t layer, std::int64_t seq_len);
+/// Attention core forward FLOPs per token of decoder layer `layer` (its window applied).
+[[nodiscard]] double attention_core_flops(const ModelSpec& model, std::int64_t seq_len, std::int64_t layer);
+/// Sliding-window layers among decoder layers [first, last] (inclusive).
+[[nodiscard]] std::int64_t sliding_layers_in(const ModelSpec& model, std::int64_t first, std::int64_t last);
 [[nodiscard]] FlopsPerToken flops_per_token(const ModelSpec& model, std::int64_t seq_len);
 
-/// KV-cache bytes per token over all layers; MLA caches kv_lora_rank + qk_rope_head_dim per layer.
-[[nodiscard]] std::int64_t kv_cache_bytes_per_token(const ModelSpec& model, int bytes_per_elem);
+/// KV-cache bytes per token over all layers, averaged over a sequence of `seq_len` tokens (a
+/// sliding-window layer holds only its last min(window, seq_len) tokens; rounded to a byte);
+/// MLA caches kv_lora_rank + qk_rope_head_dim per layer.
+[[nodiscard]] std::int64_t kv_cache_bytes_per_token(const ModelSpec& model, int bytes_per_elem, std::int64_t seq_len);
+
+/// Bytes of the weights as the checkpoint stores them: bf16, the routed experts at
+/// `expert_weight_bits` (MXFP4 gpt-oss: 4.25 bits). Embedding, head and the main model; no MTP.
+[[nodiscard]] double stored_weight_bytes(const ModelSpec& model);
 
 /// Query/key head size and value head size (MLA: nope+rope and v_head_dim).
 [[nodiscard]] std::int64_t qk_head_dim(const ModelSpec& model);

@@ -117,6 +117,7 @@ void JobMonitor::restart_step_statistics() {
     view.straggler = false;
     view.straggler_reason.clear();
     view.peer_ratio = view.history_ratio = 1.0;
+    view.recent.clear();
   }
 }
 
@@ -128,6 +129,11 @@ void JobMonitor::on_step(const StepRecord& record, const std::string& node) {
   m_last_step[record.rank] = record.step;
   // Synchronous collectives equalise wall times: score compute time when the worker gives it.
   const double busy = record.compute_seconds.value_or(record.seconds);
+  auto& recent = m_ranks[record.rank].recent;
+  recent.push_back({record.step, record.seconds, busy});
+  if (static_cast<int>(recent.size()) > m_options.recent_steps) {
+    recent.erase(recent.begin(), recent.end() - std::max(0, m_options.recent_steps));
+  }
   const Subject subject{node, record.rank, std::nullopt};
   observe(subject, "step_seconds", record.seconds, now);
   if (record.compute_seconds) {

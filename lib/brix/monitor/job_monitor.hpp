@@ -38,6 +38,7 @@ struct JobMonitorOptions {
   ChangePointOptions change_point;
   std::vector<Rule> rules;
   int stage_window = 200;         ///< steps kept for per-stage medians
+  int recent_steps = 32;          ///< steps of each rank kept in the snapshot (the dashboard's heat map)
 };
 
 class JobMonitor {

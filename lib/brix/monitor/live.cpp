@@ -1,6 +1,7 @@
 #include <brix/monitor/live.hpp>
 
 #include <brix/monitor/clock.hpp>
+#include <brix/monitor/dashboard.hpp>
 #include <brix/monitor/job_dir.hpp>
 #include <brix/monitor/snapshot.hpp>
 #include <brix/monitor/prometheus.hpp>
@@ -94,7 +95,8 @@ int run_monitor_view(SnapshotSource& source, const LiveOptions& options, std::os
   };
   std::unique_ptr<net::HttpServer> server;
   if (options.prometheus) {
-    server = std::make_unique<net::HttpServer>(options.prometheus->host, options.prometheus->port, [&](std::string_view path) {
+    server = std::make_unique<net::HttpServer>(options.prometheus->host, options.prometheus->port, [&](const net::HttpRequest& request) {
+      const auto& path = request.path;
       if (path == "/metrics") {
         return net::HttpResponse{200, std::string(k_prometheus_content_type), render_prometheus(fetch(), clock.now())};
       }
@@ -107,9 +109,26 @@ int run_monitor_view(SnapshotSource& source, const LiveOptions& options, std::os
     std::cerr << fmt::format("brix monitor: serving Prometheus metrics on http://{}:{}/metrics\n",
                              options.prometheus->host, server->port());
   }
+  std::unique_ptr<Dashboard> dashboard;
+  std::unique_ptr<net::HttpServer> dashboard_server;
+  if (options.http) {
+    DashboardOptions access;
+    access.require_token = !is_loopback_host(options.http->host);
+    access.token = options.http_token;
+    access.refresh_seconds = options.refresh_seconds;
+    dashboard = std::make_unique<Dashboard>(fetch, render_prometheus, clock, access);
+    dashboard_server = std::make_unique<net::HttpServer>(options.http->host, options.http->port,
+                                                         [&](const net::HttpRequest& request) { return dashboard->handle(request); });
+    dashboard_server->start();
+    std::cerr << fmt::format("brix monitor: dashboard on http://{}:{}/{}\n", options.http->host, dashboard_server->port(),
+                             access.require_token ? "?token=TOKEN (the job token: anything but /metrics needs it)" : "");
+  }
   for (int refresh = 0; !stop; ++refresh) {
     Snapshot snapshot = fetch();
     const double now = clock.now();
+    if (dashboard) {
+      dashboard->record(snapshot);
+    }
     if (!options.textfile_dir.empty()) {
       (void)write_textfile(options.textfile_dir, snapshot.job, render_prometheus(snapshot, now));
     }

@@ -1,7 +1,7 @@
 #pragma once
 // `brix monitor JOB_DIR|HOST:PORT`: where snapshots come from (the job directory's snapshot
-// file, or the endpoint over TCP), and the loop that shows them, serves /metrics and writes
-// *.prom files.
+// file, or the endpoint over TCP), and the loop that shows them, serves /metrics and the
+// dashboard, and writes *.prom files.
 
 #include <brix/monitor/snapshot.hpp>
 #include <brix/net/stream_socket.hpp>
@@ -37,6 +37,8 @@ struct LiveOptions {
   bool in_place = false;    ///< redraw in place (a terminal)
   int max_ranks = 0;
   std::optional<net::HostPort> prometheus;
+  std::optional<net::HostPort> http; ///< the dashboard (dashboard.hpp)
+  std::string http_token;            ///< the job token the dashboard asks for beyond loopback
   std::string textfile_dir;
   std::string save_measured;
 };

@@ -60,6 +60,11 @@ nlohmann::ordered_json to_json(const Snapshot& snapshot, double now) {
       values[key] = value;
     }
     item["values"] = std::move(values);
+    Json recent = Json::array();
+    for (const auto& step : rank.recent) {
+      recent.push_back(Json::array({step.step, step.seconds, step.scored_seconds}));
+    }
+    item["recent_steps"] = std::move(recent);
     ranks.push_back(std::move(item));
   }
   Json rules = Json::array();
@@ -147,6 +152,9 @@ Snapshot snapshot_from_json(const nlohmann::json& in, const std::string& source)
       const auto values = item.value("values", nlohmann::json::object());
       for (const auto& [key, value] : values.items()) {
         rank.values.emplace_back(key, value.get<double>());
+      }
+      for (const auto& step : item.value("recent_steps", nlohmann::json::array())) {
+        rank.recent.push_back({step.at(0).get<std::int64_t>(), step.at(1).get<double>(), step.at(2).get<double>()});
       }
       snapshot.ranks.push_back(std::move(rank));
     }

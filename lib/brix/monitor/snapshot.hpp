@@ -29,6 +29,13 @@ inline constexpr std::string_view waiting = "waiting";
 } // namespace rank_state
 [[nodiscard]] std::vector<std::string> rank_state_names();
 
+/// One of a rank's recent steps, for the dashboard's heat map.
+struct RecentStep {
+  std::int64_t step = 0;
+  double seconds = 0;        ///< wall time
+  double scored_seconds = 0; ///< what straggler scoring used: compute time where reported, else wall
+};
+
 struct RankView {
   int rank = 0;
   std::string node;
@@ -47,6 +54,7 @@ struct RankView {
   bool straggler = false;
   std::string straggler_reason;
   std::vector<std::pair<std::string, double>> values;
+  std::vector<RecentStep> recent; ///< the last steps, oldest first (JobMonitorOptions::recent_steps)
 };
 
 struct NodeView {

@@ -6,7 +6,9 @@
 #include <brix/util/strings.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <optional>
@@ -27,6 +29,8 @@ std::string_view reason_phrase(int status) {
     return "OK";
   case 400:
     return "Bad Request";
+  case 401:
+    return "Unauthorized";
   case 404:
     return "Not Found";
   case 405:
@@ -54,9 +58,13 @@ bool head_complete(const std::string& head) {
 }
 
 std::string render(const HttpResponse& response, bool with_body) {
-  std::string out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Connection: close\r\n\r\n",
+  std::string extra;
+  for (const auto& [name, value] : response.headers) {
+    extra += fmt::format("{}: {}\r\n", name, value);
+  }
+  std::string out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}{}Connection: close\r\n\r\n",
                                 response.status, reason_phrase(response.status), response.content_type,
-                                response.body.size(), response.status == 405 ? "Allow: GET, HEAD\r\n" : "");
+                                response.body.size(), response.status == 405 ? "Allow: GET, HEAD\r\n" : "", extra);
   if (with_body) {
     out += response.body;
   }
@@ -65,21 +73,20 @@ std::string render(const HttpResponse& response, bool with_body) {
 
 /// The response to a complete head.
 std::string answer(const std::string& head, const HttpHandler& handler) {
-  std::string method;
-  std::string path;
-  if (!parse_request_line(head.substr(0, head.find('\n')), method, path)) {
+  const auto request = parse_request_head(head);
+  if (!request) {
     return render({400, "text/plain; charset=utf-8", "bad request\n"}, true);
   }
-  if (method != "GET" && method != "HEAD") {
+  if (request->method != "GET" && request->method != "HEAD") {
     return render({405, "text/plain; charset=utf-8", "only GET and HEAD\n"}, true);
   }
   HttpResponse response;
   try {
-    response = handler(path);
+    response = handler(*request);
   } catch (const std::exception& error) {
     response = {500, "text/plain; charset=utf-8", fmt::format("{}\n", error.what())};
   }
-  return render(response, method != "HEAD");
+  return render(response, request->method != "HEAD");
 }
 
 /// Reads what `client` sent; false when it closed or failed. Completes its response when the
@@ -135,6 +142,58 @@ bool parse_request_line(std::string_view line, std::string& method, std::string&
   method = words[0];
   path = words[1].substr(0, words[1].find('?'));
   return true;
+}
+
+std::optional<HttpRequest> parse_request_head(std::string_view head) {
+  const auto lines = util::split(head, '\n');
+  HttpRequest request;
+  if (lines.empty() || !parse_request_line(lines.front(), request.method, request.path)) {
+    return std::nullopt;
+  }
+  const auto target = util::split(util::trim(lines.front()), ' ')[1];
+  if (const auto mark = target.find('?'); mark != std::string::npos) {
+    request.query = target.substr(mark + 1);
+  }
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    const auto line = util::trim(lines[i]);
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos) {
+      continue;
+    }
+    request.headers.emplace_back(util::to_lower(line.substr(0, colon)), std::string(util::trim(line.substr(colon + 1))));
+  }
+  return request;
+}
+
+std::string HttpRequest::header(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (key == name) {
+      return value;
+    }
+  }
+  return "";
+}
+
+std::optional<std::string> HttpRequest::query_value(std::string_view name) const {
+  for (const auto& pair : util::split(query, '&')) {
+    const auto equals = pair.find('=');
+    if (pair.substr(0, equals) != name) {
+      continue;
+    }
+    const std::string raw = equals == std::string::npos ? "" : pair.substr(equals + 1);
+    std::string value;
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      const auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+      if (raw[i] == '%' && i + 2 < raw.size() && hex(raw[i + 1]) && hex(raw[i + 2])) {
+        value += static_cast<char>(std::stoi(raw.substr(i + 1, 2), nullptr, 16));
+        i += 2;
+      } else {
+        value += raw[i] == '+' ? ' ' : raw[i];
+      }
+    }
+    return value;
+  }
+  return std::nullopt;
 }
 
 HttpServer::HttpServer(const std::string& host, int port, HttpHandler handler, HttpLimits limits)

@@ -12,9 +12,12 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace brix::net {
 
@@ -22,11 +25,25 @@ struct HttpResponse {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
+  std::vector<std::pair<std::string, std::string>> headers; ///< extra response headers
 };
 
-/// Called with the request path (query string removed); runs on the server's thread, so it
-/// should answer quickly (it renders a snapshot).
-using HttpHandler = std::function<HttpResponse(std::string_view path)>;
+/// What a handler sees of a request.
+struct HttpRequest {
+  std::string method;
+  std::string path;  ///< without the query string
+  std::string query; ///< after '?', as sent (not decoded)
+  std::vector<std::pair<std::string, std::string>> headers; ///< names lower-cased, values trimmed
+
+  /// The first header called `name` (lower case), or "".
+  [[nodiscard]] std::string header(std::string_view name) const;
+  /// The percent-decoded value of query parameter `name` ("a=1&b=2"), nullopt when absent.
+  [[nodiscard]] std::optional<std::string> query_value(std::string_view name) const;
+};
+
+/// Called for every GET or HEAD request; runs on the server's thread, so it should answer
+/// quickly (it renders a snapshot).
+using HttpHandler = std::function<HttpResponse(const HttpRequest& request)>;
 
 /// Limits on each client, public for tests.
 struct HttpLimits {
@@ -38,6 +55,8 @@ struct HttpLimits {
 
 /// "GET /metrics HTTP/1.1" -> method and path; false when the line is not a request line.
 [[nodiscard]] bool parse_request_line(std::string_view line, std::string& method, std::string& path);
+/// A request head (request line and header lines); nullopt when the request line is malformed.
+[[nodiscard]] std::optional<HttpRequest> parse_request_head(std::string_view head);
 
 class HttpServer {
 public:

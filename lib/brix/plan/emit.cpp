@@ -25,14 +25,25 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   flags.push_back(fmt::format("--micro-batch-size {}", layout.micro_batch));
   flags.push_back(fmt::format("--global-batch-size {}", context.shape.global_batch));
   flags.push_back(fmt::format("--seq-length {}", context.shape.seq_len));
+  // The embedding and the loss counted as layers (Megatron then checks layers + 2 against the stages).
+  const std::int64_t extras = (layout.pp_embedding ? 1 : 0) + (layout.pp_loss ? 1 : 0);
+  if (layout.pp_embedding) {
+    flags.emplace_back("--account-for-embedding-in-pipeline-split");
+  }
+  if (layout.pp_loss) {
+    flags.emplace_back("--account-for-loss-in-pipeline-split");
+  }
   if (layout.schedule == Schedule::interleaved && layout.vpp > 1) {
     const auto chunks = static_cast<std::int64_t>(layout.pp) * layout.vpp;
-    if (context.model->layers % chunks != 0) {
-      throw InputError(fmt::format("--emit megatron: pp={} vpp={}: the {} layers are not divisible by pp·vpp = {} "
+    const auto slots = context.model->layers + extras;
+    if (slots % chunks != 0) {
+      throw InputError(fmt::format("--emit megatron: pp={} vpp={}: the {} layers{} are not divisible by pp·vpp = {} "
                                    "(Megatron gives every virtual stage the same number of layers)",
-                                   layout.pp, layout.vpp, context.model->layers, chunks));
+                                   layout.pp, layout.vpp, context.model->layers,
+                                   extras > 0 ? fmt::format(" with the embedding and loss counted ({})", slots) : "",
+                                   chunks));
     }
-    flags.push_back(fmt::format("--num-layers-per-virtual-pipeline-stage {}", context.model->layers / chunks));
+    flags.push_back(fmt::format("--num-layers-per-virtual-pipeline-stage {}", slots / chunks));
   }
   switch (layout.recompute) {
   case Recompute::full:

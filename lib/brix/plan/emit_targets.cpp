@@ -4,6 +4,7 @@
 
 #include <brix/plan/emit.hpp>
 #include <brix/plan/plan_file.hpp>
+#include <brix/plan/render_html.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/strings.hpp>
 
@@ -42,7 +43,12 @@ Emitted megatron_flags(const PlanReport& report, std::string_view target, bool t
   }
   const auto& details = *best.details;
   auto context = emit_context(report);
-  context.split_flags = megatron_split_flags(details, report.model.layers);
+  // pp_embedding/pp_loss are Megatron's own split rule, written by emit_megatron; Megatron does
+  // not take first/last stage sizes with them.
+  const auto& layout = *best.layout;
+  if (!layout.pp_embedding && !layout.pp_loss) {
+    context.split_flags = megatron_split_flags(details, report.model.layers);
+  }
   if (context.split_flags.empty() && !details.split_is_uniform) {
     if (details.uniform_step_s <= 0) {
       throw JobError(fmt::format("--emit {}: Megatron's flags cannot express this stage split and the uniform split "
@@ -54,7 +60,7 @@ Emitted megatron_flags(const PlanReport& report, std::string_view target, bool t
                                        util::human_seconds(details.uniform_step_s),
                                        util::human_seconds(details.balanced_step_s)));
   }
-  out.text = torchrun ? emit_torchrun(*best.layout, context) : emit_megatron(*best.layout, context);
+  out.text = torchrun ? emit_torchrun(layout, context) : emit_megatron(layout, context);
   return out;
 }
 
@@ -100,12 +106,18 @@ Emitted write_plan_json(const PlanReport& report) {
   return {json.dump(2) + "\n", {}};
 }
 
+Emitted write_html(const PlanReport& report) { return {plan_html(report), {}}; }
+
+Emitted write_svg(const PlanReport& report) { return {plan_timeline_svg(report), {}}; }
+
 constexpr EmitTarget k_targets[] = {
     {"megatron", "Megatron flags", write_megatron, true},
     {"deepspeed", "a DeepSpeed JSON config", write_deepspeed, false},
     {"torchrun", "a torchrun line", write_torchrun, true},
     {"yaml", "plan.yaml", write_plan_yaml, false},
     {"json", "the best plan's JSON", write_plan_json, false},
+    {"html", "an HTML page of the plans", write_html, false},
+    {"svg", "the best plan's pipeline timeline in SVG", write_svg, false},
 };
 
 std::vector<std::string> target_names() {

@@ -23,13 +23,13 @@ LayoutVerdict explain_layout(const model::ModelSpec& model, const cluster::Clust
   }
 
   // Memory of every stage, the worst reported with its breakdown.
-  const auto stages = eval.stages(layout.pp);
+  const auto stages = eval.stages(pipeline_split(layout));
   MemoryEstimate worst;
   for (int s = 0; s < layout.pp; ++s) {
     const auto stage = stage_memory(model, eval.target().group.gpu, layout, options.shape, s,
                                     stages.spans[static_cast<std::size_t>(s)]);
     if (stage.total > worst.total) {
-      worst = MemoryEstimate{stage.weights, stage.grads, stage.optimizer, stage.activations, stage.other, stage.total, s};
+      worst = memory_estimate(stage, s);
     }
   }
   const double limit = eval.memory_limit();
@@ -42,22 +42,8 @@ LayoutVerdict explain_layout(const model::ModelSpec& model, const cluster::Clust
   }
 
   const auto placement = place_groups(layout, eval.target().group.gpus_per_node);
-  const auto& context = eval.context();
-  const LayerCost dense = layer_cost(context, layout, placement, false);
-  const LayerCost moe = model.moe ? layer_cost(context, layout, placement, true) : dense;
-  const LayerCost embedding = embedding_cost(context, layout, placement);
-  const LayerCost head = head_cost(context, layout, placement);
-  StepInputs inputs;
-  inputs.context = &context;
-  inputs.layout = &layout;
-  inputs.placement = &placement;
-  inputs.dense = &dense;
-  inputs.moe = &moe;
-  inputs.embedding = &embedding;
-  inputs.head = &head;
-  inputs.global_batch = batch;
-  inputs.grad_wire_bytes = eval.grad_wire_bytes(layout.grad_compression);
-  const auto step = estimate_step(inputs, stages.work);
+  const CostedLayout costs(model, eval.context(), layout, placement);
+  const auto step = estimate_step(costs.step_inputs(batch, eval.grad_wire_bytes(layout.grad_compression)), stages.work);
   verdict.estimate = eval.finish(layout, step, worst);
   return verdict;
 }
@@ -73,6 +59,13 @@ Completion closest_completion(const model::ModelSpec& model, const cluster::Clus
   } else if (query.dp && !query.pp && gpus % (base.tp * base.cp * base.dp) == 0 &&
              gpus / (base.tp * base.cp * base.dp) <= model.layers) {
     base.pp = gpus / (base.tp * base.cp * base.dp);
+  }
+  // Interleaving that the layers do not divide: the embedding/loss accounting that makes them.
+  if (base.schedule == Schedule::interleaved) {
+    if (const auto extras = pipeline_extras(model, base.pp, base.vpp, query.pp_embedding, query.pp_loss)) {
+      base.pp_embedding = extras->first;
+      base.pp_loss = extras->second;
+    }
   }
   // The fields that decide memory, searched: fewest problems first, then least memory.
   const bool moe = model.moe.has_value();
@@ -122,6 +115,8 @@ Completion closest_completion(const model::ModelSpec& model, const cluster::Clus
   filled(query.recompute.has_value(), fmt::format("recompute={}", to_string(l.recompute)));
   filled(query.zero.has_value(), fmt::format("zero={}", l.zero));
   filled(query.grad_compression.has_value(), fmt::format("grad_compression={}", to_string(l.grad_compression)));
+  filled(query.pp_embedding.has_value() || !l.pp_embedding, "pp_embedding=1");
+  filled(query.pp_loss.has_value() || !l.pp_loss, "pp_loss=1");
   return completion;
 }
 

@@ -38,11 +38,12 @@ std::string to_string(GradCompression compression) {
 
 std::string to_string(const Layout& layout) {
   return fmt::format("tp={},pp={},dp={},ep={},etp={},cp={},sp={},mbs={},vpp={},schedule={},"
-                     "recompute={},zero={},precision={},grad_compression={}",
+                     "recompute={},zero={},precision={},grad_compression={}{}{}",
                      layout.tp, layout.pp, layout.dp, layout.ep, layout.etp, layout.cp,
                      layout.sp ? 1 : 0, layout.micro_batch, layout.vpp, to_string(layout.schedule),
                      to_string(layout.recompute), layout.zero, to_string(layout.precision),
-                     to_string(layout.grad_compression));
+                     to_string(layout.grad_compression), layout.pp_embedding ? ",pp_embedding=1" : "",
+                     layout.pp_loss ? ",pp_loss=1" : "");
 }
 
 } // namespace brix::plan

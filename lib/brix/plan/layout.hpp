@@ -29,6 +29,11 @@ struct Layout {
   /// Flash-attention style kernels: the a·s² score/softmax/dropout tensors are not stored
   /// (Korthikanti's 5·a·s²·b term vanishes). Megatron of 2021–22 (the calibration runs) had none.
   bool flash_attention = true;
+  /// Megatron's --account-for-embedding-in-pipeline-split / --account-for-loss-in-pipeline-split:
+  /// the embedding (first stage) and the loss with the LM head (last stage) each take the place
+  /// of one decoder layer in the stage split (plan/pipeline_split.hpp).
+  bool pp_embedding = false;
+  bool pp_loss = false;
 
   [[nodiscard]] int world() const { return tp * pp * dp * cp; }
   /// Data-parallel size of the expert weights: world / (ep · etp · pp).
@@ -45,7 +50,8 @@ struct TrainingShape {
 [[nodiscard]] std::string to_string(Recompute recompute);
 [[nodiscard]] std::string to_string(Precision precision);
 [[nodiscard]] std::string to_string(GradCompression compression);
-/// "tp=8,pp=4,dp=2,ep=1,etp=1,cp=1,sp=1,mbs=1,vpp=1,schedule=1f1b,recompute=selective,zero=1,..."
+/// "tp=8,pp=4,dp=2,ep=1,etp=1,cp=1,sp=1,mbs=1,vpp=1,schedule=1f1b,recompute=selective,zero=1,...",
+/// ending in ",pp_embedding=1" / ",pp_loss=1" when those are set.
 [[nodiscard]] std::string to_string(const Layout& layout);
 
 } // namespace brix::plan

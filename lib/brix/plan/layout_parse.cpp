@@ -49,7 +49,7 @@ bool parse_flag(std::string_view key, std::string_view value, std::string_view w
 const std::vector<std::string> k_layout_keys{
     "tp",  "pp",       "dp",        "ep",   "etp",       "cp",       "sp",
     "mbs", "micro_batch", "vpp",    "schedule", "recompute", "zero", "precision",
-    "grad_compression", "flash"};
+    "grad_compression", "flash", "pp_embedding", "pp_loss"};
 
 } // namespace
 
@@ -116,6 +116,10 @@ LayoutQuery parse_layout_query(std::string_view text, std::string_view what) {
       query.grad_compression = parse_grad_compression(value, what);
     } else if (key == "flash") {
       query.flash_attention = parse_flag(key, value, what);
+    } else if (key == "pp_embedding") {
+      query.pp_embedding = parse_flag(key, value, what);
+    } else if (key == "pp_loss") {
+      query.pp_loss = parse_flag(key, value, what);
     } else {
       throw InputError(fmt::format("{}: unknown key '{}'{} (expected keys {})", what, key,
                                    util::did_you_mean(key, k_layout_keys),
@@ -162,6 +166,8 @@ Layout complete_layout(const LayoutQuery& query, Recompute default_recompute) {
   layout.precision = query.precision.value_or(Precision::bf16);
   layout.grad_compression = query.grad_compression.value_or(GradCompression::none);
   layout.flash_attention = query.flash_attention.value_or(true);
+  layout.pp_embedding = query.pp_embedding.value_or(false);
+  layout.pp_loss = query.pp_loss.value_or(false);
   return layout;
 }
 

@@ -12,7 +12,7 @@ namespace brix::plan {
 /// Fields of a layout fixed by the user (`--layout "tp=8,pp=4"`); the planner searches the rest.
 struct LayoutQuery {
   std::optional<int> tp, pp, dp, ep, etp, cp, micro_batch, vpp, zero;
-  std::optional<bool> sp, flash_attention;
+  std::optional<bool> sp, flash_attention, pp_embedding, pp_loss;
   std::optional<Schedule> schedule;
   std::optional<Recompute> recompute;
   std::optional<Precision> precision;
@@ -24,11 +24,12 @@ struct LayoutQuery {
 [[nodiscard]] LayoutQuery parse_layout_query(std::string_view text, std::string_view what = "--layout");
 
 /// A complete layout from a query: missing degrees 1, SP on with TP, micro-batch 1, 1F1B (or
-/// interleaved when vpp > 1), `default_recompute`, ZeRO-1, bf16, flash attention.
+/// interleaved when vpp > 1), `default_recompute`, ZeRO-1, bf16, flash attention, neither the
+/// embedding nor the loss counted as a pipeline layer.
 [[nodiscard]] Layout complete_layout(const LayoutQuery& query, Recompute default_recompute = Recompute::full);
 
 /// Keys: tp pp dp ep etp cp sp mbs|micro_batch vpp schedule recompute zero precision
-/// grad_compression flash. Unset keys keep the defaults of Layout{} except that sp defaults to
+/// grad_compression flash pp_embedding pp_loss. Unset keys keep the defaults of Layout{} except that sp defaults to
 /// tp > 1 and recompute to selective. Unknown keys and bad values are InputErrors naming `what`.
 [[nodiscard]] Layout parse_layout(std::string_view text, std::string_view what = "--layout");
 

@@ -118,38 +118,40 @@ StageParams stage_params(const ModelSpec& model, const Layout& layout, const Sta
 
 } // namespace
 
-StageSpan uniform_stage(const ModelSpec& model, int pp, int stage_index) {
-  const int layers = static_cast<int>(model.layers);
-  pp = std::clamp(pp, 1, std::max(1, layers));
-  const int base = layers / pp;
-  const int remainder = layers % pp;
-  const int middle = std::max(0, pp - 2);
-  // Extra layers go to the middle stages 1..r first; a remainder of pp−1 also loads stage 0.
-  auto extra_before = [&](int stage) {
-    if (remainder <= middle) {
-      return std::clamp(stage - 1, 0, remainder);
-    }
-    return std::min(stage, remainder);
-  };
+StageSpan uniform_stage(const ModelSpec& model, const PipelineSplit& split, int stage_index) {
+  PipelineSplit stages = split;
+  stages.stages = std::clamp(split.stages, 1, std::max(1, static_cast<int>(model.layers)));
   StageSpan span;
-  span.first_layer = stage_index * base + extra_before(stage_index);
-  span.last_layer = (stage_index + 1) * base + extra_before(stage_index + 1) - 1;
+  span.first_layer = static_cast<int>(first_layer_of_stage(model.layers, stages, stage_index));
+  span.last_layer = static_cast<int>(first_layer_of_stage(model.layers, stages, stage_index + 1)) - 1;
   span.embedding = stage_index == 0;
-  span.head = stage_index == pp - 1;
+  span.head = stage_index == stages.stages - 1;
   return span;
 }
 
-void uniform_stages(const ModelSpec& model, int pp, std::span<StageSpan> out) {
-  for (int stage = 0; stage < pp && stage < static_cast<int>(out.size()); ++stage) {
-    out[static_cast<std::size_t>(stage)] = uniform_stage(model, pp, stage);
+StageSpan uniform_stage(const ModelSpec& model, int pp, int stage_index) {
+  return uniform_stage(model, PipelineSplit{pp}, stage_index);
+}
+
+void uniform_stages(const ModelSpec& model, const PipelineSplit& split, std::span<StageSpan> out) {
+  for (int stage = 0; stage < split.stages && stage < static_cast<int>(out.size()); ++stage) {
+    out[static_cast<std::size_t>(stage)] = uniform_stage(model, split, stage);
   }
 }
 
-std::vector<StageSpan> uniform_stages(const ModelSpec& model, int pp) {
-  std::vector<StageSpan> stages(static_cast<std::size_t>(std::max(pp, 1)));
-  uniform_stages(model, pp, stages);
+void uniform_stages(const ModelSpec& model, int pp, std::span<StageSpan> out) {
+  uniform_stages(model, PipelineSplit{pp}, out);
+}
+
+std::vector<StageSpan> uniform_stages(const ModelSpec& model, const PipelineSplit& split) {
+  std::vector<StageSpan> stages(static_cast<std::size_t>(std::max(split.stages, 1)));
+  uniform_stages(model, split, stages);
   return stages;
 }
+
+std::vector<StageSpan> uniform_stages(const ModelSpec& model, int pp) { return uniform_stages(model, PipelineSplit{pp}); }
+
+PipelineSplit pipeline_split(const Layout& layout) { return {layout.pp, layout.pp_embedding, layout.pp_loss}; }
 
 LayerActivations layer_activation_bytes(const ModelSpec& model, const Layout& layout,
                                         const TrainingShape& shape, std::int64_t layer) {
@@ -340,7 +342,7 @@ PipelineMemoryPeak peak_stage_memory(const ModelSpec& model, const cluster::GpuS
   PipelineMemoryPeak peak;
   for (int stage = 0; stage < std::max(1, layout.pp); ++stage) {
     const auto memory = stage_memory(model, gpu, layout, shape, stage,
-                                     uniform_stage(model, layout.pp, stage));
+                                     uniform_stage(model, pipeline_split(layout), stage));
     if (stage == 0 || memory.total > peak.memory.total) {
       peak.stage = stage;
       peak.memory = memory;

@@ -19,6 +19,7 @@
 #include <brix/model/model.hpp>
 #include <brix/plan/batch_split.hpp>
 #include <brix/plan/layout.hpp>
+#include <brix/plan/pipeline_split.hpp>
 
 #include <cstdint>
 #include <span>
@@ -37,13 +38,19 @@ struct StageSpan {
   [[nodiscard]] int layers() const { return last_layer - first_layer + 1; }
 };
 
-/// Stage `stage_index` of a uniform split of the decoder layers over `pp` stages (1 <= pp <=
-/// layers): every stage gets layers/pp; the remainder goes to the middle stages first (the first
-/// and last carry the embedding and the head), then to the first, then the last. O(1).
+/// Stage `stage_index` of Megatron's split of the decoder layers over `split.stages` pipeline
+/// stages (1 <= stages <= layers), the embedding and loss counted as layers when the split says
+/// so (plan/pipeline_split.hpp has the rule). O(1).
+[[nodiscard]] StageSpan uniform_stage(const model::ModelSpec& model, const PipelineSplit& split, int stage_index);
+/// The same with neither the embedding nor the loss counted.
 [[nodiscard]] StageSpan uniform_stage(const model::ModelSpec& model, int pp, int stage_index);
-/// All stages into `out` (out.size() >= pp), no allocation.
+/// All stages into `out` (out.size() >= stages), no allocation.
+void uniform_stages(const model::ModelSpec& model, const PipelineSplit& split, std::span<StageSpan> out);
 void uniform_stages(const model::ModelSpec& model, int pp, std::span<StageSpan> out);
+[[nodiscard]] std::vector<StageSpan> uniform_stages(const model::ModelSpec& model, const PipelineSplit& split);
 [[nodiscard]] std::vector<StageSpan> uniform_stages(const model::ModelSpec& model, int pp);
+/// The physical stages of `layout`: pp of them, with its pp_embedding and pp_loss.
+[[nodiscard]] PipelineSplit pipeline_split(const Layout& layout);
 
 /// Activation bytes of one decoder layer for ONE micro-batch on one GPU, with the TP/SP/CP
 /// division and precision of `layout` applied and no recomputation (a recompute policy picks

@@ -28,6 +28,24 @@ StageSpan span_of(const MixedPlan& plan, std::size_t stage) {
   return span;
 }
 
+/// Stage `s` on its own node group's GPUs and links: memory by kind and one micro-batch's passes.
+StageDetail stage_detail(const model::ModelSpec& model, const cluster::ClusterSpec& cluster, const SearchOptions& options,
+                         const MixedPlan& plan, std::size_t s) {
+  const auto& stage = plan.stages[s];
+  const auto& layout = plan.layout;
+  const auto& group = group_named(cluster, stage.node_group);
+  const auto context = group_cost_context(model, cluster, group, options);
+  const auto placement = place_groups(layout, group.gpus_per_node);
+  const detail::CostedLayout costs(model, context, layout, placement);
+  const auto inputs = costs.step_inputs(options.shape.global_batch, options.software.grad_reduce_bytes);
+  const auto span = span_of(plan, s);
+  const int index = static_cast<int>(s);
+  const auto memory = stage_memory(model, group.gpu, layout, options.shape, index, span);
+  return {stage.first_layer, stage.last_layer,          stage.node_group,
+          stage.time_s,      stage.memory_bytes,        detail::memory_estimate(memory, index),
+          group.gpu.memory_bytes, stage_times(inputs, detail::stage_work(model, span, index, layout.pp))};
+}
+
 } // namespace
 
 PlanEstimate mixed_estimate(const model::ModelSpec& model, const cluster::ClusterSpec& cluster, const SearchOptions& options,
@@ -85,8 +103,7 @@ PlanEstimate mixed_estimate(const model::ModelSpec& model, const cluster::Cluste
     const auto memory = stage_memory(model, group.gpu, layout, options.shape, static_cast<int>(s), span);
     if (const double share = memory.total / group.gpu.memory_bytes; share > tightest) {
       tightest = share;
-      estimate.memory = MemoryEstimate{memory.weights,     memory.grads, memory.optimizer, memory.activations,
-                                       memory.other,       memory.total, static_cast<int>(s)};
+      estimate.memory = detail::memory_estimate(memory, static_cast<int>(s));
     }
   }
   // Every stage's work on every micro-batch of every data-parallel replica (tp·cp GPUs each).
@@ -107,7 +124,7 @@ PlanDetails mixed_details(const model::ModelSpec& model, const cluster::ClusterS
   details.split_is_uniform = true;
   for (std::size_t s = 0; s < plan.stages.size(); ++s) {
     const auto& stage = plan.stages[s];
-    details.stages.push_back({stage.first_layer, stage.last_layer, stage.node_group, stage.time_s, stage.memory_bytes});
+    details.stages.push_back(stage_detail(model, cluster, options, plan, s));
     details.split_is_uniform = details.split_is_uniform && s < uniform.size() && uniform[s] == stage.first_layer;
   }
   details.uniform_step_s = plan.uniform_step_s.value_or(0.0); // PlanDetails: 0 = does not fit

@@ -3,6 +3,7 @@
 #include <brix/cluster/cluster.hpp>
 #include <brix/cluster/loader.hpp>
 #include <brix/plan/layout_parse.hpp>
+#include <brix/plan/pipeline_split.hpp>
 #include <brix/util/atomic_file.hpp>
 #include <brix/util/document.hpp>
 #include <brix/util/error.hpp>
@@ -35,7 +36,7 @@ const std::vector<std::string> k_source_keys{"name", "source"};
 const std::vector<std::string> k_batch_keys{"global", "micro", "accumulation"};
 const std::vector<std::string> k_layout_keys{
     "tp",  "pp",       "dp",        "ep",   "etp",       "cp",              "sp",   "micro_batch",
-    "vpp", "schedule", "recompute", "zero", "precision", "grad_compression", "flash"};
+    "vpp", "schedule", "recompute", "zero", "precision", "grad_compression", "flash", "pp_embedding", "pp_loss"};
 const std::vector<std::string> k_stage_keys{"first_layer", "last_layer", "node_group"};
 
 int degree(const DocNode& node, std::string_view key) {
@@ -108,6 +109,8 @@ Layout read_layout(const DocNode& node) {
     layout.grad_compression = parse_grad_compression(value->as_string(), where(*value));
   }
   layout.flash_attention = node.bool_or("flash", true);
+  layout.pp_embedding = node.bool_or("pp_embedding", false);
+  layout.pp_loss = node.bool_or("pp_loss", false);
   return layout;
 }
 
@@ -292,8 +295,15 @@ nlohmann::ordered_json layout_to_json(const Layout& layout) {
                               {"zero", layout.zero},
                               {"precision", to_string(layout.precision)},
                               {"grad_compression", to_string(layout.grad_compression)}};
+  // Written only when they differ from the default.
   if (!layout.flash_attention) {
-    json["flash"] = false; // written only when it differs from the default
+    json["flash"] = false;
+  }
+  if (layout.pp_embedding) {
+    json["pp_embedding"] = true;
+  }
+  if (layout.pp_loss) {
+    json["pp_loss"] = true;
   }
   return json;
 }
@@ -346,12 +356,12 @@ std::vector<PlanStage> resolve_stages(const PlanFile& plan, std::int64_t decoder
             fmt::format("{} decoder layers cannot fill pp × vpp = {} stages", decoder_layers, count),
             "at least one layer per stage");
   }
+  // The planner's split (pipeline_split.hpp) over the virtual stages, in model order.
+  const PipelineSplit split{static_cast<int>(count), plan.layout.pp_embedding, plan.layout.pp_loss};
   std::vector<PlanStage> stages;
-  std::int64_t first = 0;
-  for (std::int64_t i = 0; i < count; ++i) {
-    const auto size = decoder_layers / count + (i < decoder_layers % count ? 1 : 0);
-    stages.push_back({first, first + size - 1, ""});
-    first += size;
+  for (int i = 0; i < static_cast<int>(count); ++i) {
+    const auto first = first_layer_of_stage(decoder_layers, split, i);
+    stages.push_back({first, first_layer_of_stage(decoder_layers, split, i + 1) - 1, ""});
   }
   return stages;
 }

@@ -70,9 +70,10 @@ void validate_plan(const PlanFile& plan);
 /// Validates, then writes atomically (temporary file, then rename).
 void save_plan_file(const PlanFile& plan, const std::string& path);
 
-/// The stages a plan runs: plan.stages when given, otherwise `decoder_layers` split uniformly over
-/// pp × vpp virtual stages (earlier stages take the remainder, one layer each). Stages that do not
-/// cover exactly [0, decoder_layers) are an InputError at the plan file.
+/// The stages a plan runs: plan.stages when given, otherwise `decoder_layers` split over pp × vpp
+/// virtual stages as the planner and Megatron split them (plan/pipeline_split.hpp: the embedding
+/// and loss counted when the layout says so; a remainder as first/last stage sizes express it).
+/// Stages that do not cover exactly [0, decoder_layers) are an InputError at the plan file.
 [[nodiscard]] std::vector<PlanStage> resolve_stages(const PlanFile& plan, std::int64_t decoder_layers);
 
 } // namespace brix::plan

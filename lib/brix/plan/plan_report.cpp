@@ -2,6 +2,7 @@
 // report. Nothing here computes a plan; every number comes from the report.
 #include <brix/plan/plan_report.hpp>
 
+#include <brix/model/loader.hpp>
 #include <brix/model/params.hpp>
 #include <brix/plan/search_detail.hpp>
 #include <brix/util/strings.hpp>
@@ -113,7 +114,13 @@ std::string no_fit_to_text(const NoFit& no_fit) {
 
 int exit_code(const PlanReport& report) { return report.explanation || report.no_fit ? 1 : 0; }
 
-std::vector<std::string> warnings(const PlanReport& report) { return optimizer_warnings(report.optimizer); }
+std::vector<std::string> warnings(const PlanReport& report) {
+  auto out = model::load_warnings(report.model);
+  for (auto& warning : optimizer_warnings(report.optimizer)) {
+    out.push_back(std::move(warning));
+  }
+  return out;
+}
 
 Json details_to_json(const PlanDetails& details) {
   Json json;

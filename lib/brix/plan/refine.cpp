@@ -3,6 +3,8 @@
 #include <brix/plan/search_detail.hpp>
 #include <brix/plan/stage_balance.hpp>
 
+#include <algorithm>
+
 namespace brix::plan {
 
 using namespace detail;
@@ -13,38 +15,37 @@ PlanDetails refine_plan(const model::ModelSpec& model, const cluster::ClusterSpe
   const auto& layout = plan.layout;
   const auto& gpu = eval.target().group.gpu;
   const auto placement = place_groups(layout, eval.target().group.gpus_per_node);
-  const auto& context = eval.context();
-  const LayerCost dense = layer_cost(context, layout, placement, false);
-  const LayerCost moe = model.moe ? layer_cost(context, layout, placement, true) : dense;
-  const LayerCost embedding = embedding_cost(context, layout, placement);
-  const LayerCost head = head_cost(context, layout, placement);
+  const CostedLayout costs(model, eval.context(), layout, placement);
   PlanDetails details;
 
   // The split the search chose (rebalanced by the partition DP, or Megatron's uniform one).
-  const auto chosen = plan.split.empty() ? uniform_stages(model, layout.pp) : spans_from_first(plan.split, model.layers);
+  const auto chosen = plan.split.empty() ? uniform_stages(model, pipeline_split(layout)) : spans_from_first(plan.split, model.layers);
   details.split_is_uniform = plan.split.empty();
   details.uniform_step_s = plan.uniform_step_s > 0 ? plan.uniform_step_s : plan.step.step_s;
   details.balanced_step_s = plan.step.step_s;
   // Memory of the worst stage of that split, every stage checked.
   plan.memory = worst_stage_memory(eval, layout, chosen);
 
+  const auto inputs = costs.step_inputs(options.shape.global_batch, eval.grad_wire_bytes(layout.grad_compression));
   for (int s = 0; s < layout.pp; ++s) {
     const auto& span = chosen[static_cast<std::size_t>(s)];
     const auto memory = stage_memory(model, gpu, layout, options.shape, s, span);
     double time = 0;
     for (int layer = span.first_layer; layer <= span.last_layer; ++layer) {
-      time += chain_seconds(model.is_moe_layer(layer) ? moe : dense, layout.recompute);
+      time += chain_seconds(model.is_moe_layer(layer) ? costs.moe : costs.dense, layout.recompute);
     }
     if (s == 0) {
-      time += chain_seconds(embedding, layout.recompute);
+      time += chain_seconds(costs.embedding, layout.recompute);
     }
     if (s + 1 == layout.pp) {
-      time += chain_seconds(head, layout.recompute);
+      time += chain_seconds(costs.head, layout.recompute);
     }
-    details.stages.push_back({span.first_layer, span.last_layer, eval.target().group.name, time, memory.total});
+    details.stages.push_back({span.first_layer, span.last_layer, eval.target().group.name, time, memory.total,
+                              memory_estimate(memory, s), gpu.memory_bytes,
+                              stage_times(inputs, stage_work(model, span, s, layout.pp))});
   }
   const int critical_memory_stage = plan.memory.stage;
-  details.recompute = recompute_report(model, gpu, layout, options.shape, dense, moe, critical_memory_stage,
+  details.recompute = recompute_report(model, gpu, layout, options.shape, costs.dense, costs.moe, critical_memory_stage,
                                        chosen[static_cast<std::size_t>(critical_memory_stage)]);
 
   details.checkpoint = checkpoint_for(model, cluster, eval.target().gpus, checkpoint, details.checkpoint_bytes);
@@ -73,11 +74,14 @@ CheckpointPlan checkpoint_for(const model::ModelSpec& model, const cluster::Clus
 
 std::vector<std::string> megatron_split_flags(const PlanDetails& details, std::int64_t layers) {
   const auto stages = static_cast<std::int64_t>(details.stages.size());
-  if (details.split_is_uniform || stages < 2) {
-    return {};
+  const auto size = [](const StageDetail& stage) { return stage.last_layer - stage.first_layer + 1; };
+  const bool even = std::all_of(details.stages.begin(), details.stages.end(),
+                                [&](const StageDetail& stage) { return size(stage) == size(details.stages.front()); });
+  if (even || stages < 2) {
+    return {}; // Megatron's default split
   }
-  const auto first = details.stages.front().last_layer - details.stages.front().first_layer + 1;
-  const auto last = details.stages.back().last_layer - details.stages.back().first_layer + 1;
+  const auto first = size(details.stages.front());
+  const auto last = size(details.stages.back());
   const auto middle_layers = layers - first - last;
   const auto middle_stages = stages - 2;
   if (middle_stages > 0) {

@@ -21,6 +21,11 @@ struct StageDetail {
   std::string node_group;
   double time_s = 0;       ///< per micro-batch
   double memory_bytes = 0; ///< per GPU at peak
+  MemoryEstimate memory;   ///< memory_bytes by kind (weights, gradients, optimizer, activations, other)
+  double capacity_bytes = 0; ///< the memory of the stage's GPUs
+  /// One micro-batch's forward and backward as the step estimate charges this stage (compute,
+  /// recomputation, exposed TP/EP/CP and pipeline transfers): what the pipeline timeline draws.
+  StageTimes pass;
 };
 
 struct CheckpointOptions {
@@ -50,8 +55,9 @@ struct PlanDetails {
 /// Young/Daly interval for `gpus` GPUs (storage from checkpoint_storage: given or assumed).
 [[nodiscard]] CheckpointPlan checkpoint_for(const model::ModelSpec& model, const cluster::ClusterSpec& cluster,
                                                            int gpus, const CheckpointOptions& options, double& size_bytes);
-/// Megatron flags for the split when they can express it (first/last stage sizes, the middle
-/// uniform); empty when an explicit per-stage list is needed.
+/// Megatron flags for the split when it is uneven and they can express it (first/last stage
+/// sizes, the middle uniform: the DP's split, or the uniform split of layers that pp does not
+/// divide); empty when every stage has the same size or an explicit per-stage list is needed.
 [[nodiscard]] std::vector<std::string> megatron_split_flags(const PlanDetails& details, std::int64_t layers);
 
 } // namespace brix::plan

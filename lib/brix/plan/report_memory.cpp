@@ -89,7 +89,7 @@ LayoutMemoryReport layout_memory_report(const model::ModelSpec& model,
   for (int stage = 0; stage < layout.pp; ++stage) {
     PlacedStage placed = place(cluster, stage * per_stage, per_stage);
     placed.stage = stage;
-    placed.span = uniform_stage(model, layout.pp, stage);
+    placed.span = uniform_stage(model, pipeline_split(layout), stage);
     placed.memory = stage_memory(model, placed.gpu, layout, shape, stage, placed.span);
     report.stages.push_back(std::move(placed));
   }

@@ -4,26 +4,52 @@
 #include <brix/model/params.hpp>
 #include <brix/util/strings.hpp>
 
+#include <algorithm>
 #include <fmt/format.h>
 
 namespace brix::plan {
 
 namespace {
 
+/// Sliding windows and sinks, when the model has them: ", sliding window 128 on 18 of 36 layers".
+std::string attention_extras(const model::ModelSpec& model) {
+  std::string out;
+  const auto sliding = model::sliding_layers_in(model, 0, model.layers - 1);
+  if (sliding > 0) {
+    std::int64_t widest = 0;
+    std::int64_t narrowest = 0;
+    for (std::int64_t layer = 0; layer < model.layers; ++layer) {
+      if (const auto window = model.attention_window(layer); window > 0) {
+        widest = std::max(widest, window);
+        narrowest = narrowest == 0 ? window : std::min(narrowest, window);
+      }
+    }
+    const auto windows = narrowest == widest ? fmt::format("{}", widest) : fmt::format("{}–{}", narrowest, widest);
+    out += fmt::format(", sliding window {} on {} of {} layers", windows, sliding, model.layers);
+  }
+  if (model.attention_sinks) {
+    out += ", attention sinks";
+  }
+  return out;
+}
+
 std::string attention_kind(const model::ModelSpec& model) {
   if (model.mla) {
-    return fmt::format("MLA (q_lora {}, kv_lora {}, qk {}+{}, v {})", model.mla->q_lora_rank,
+    return fmt::format("MLA (q_lora {}, kv_lora {}, qk {}+{}, v {}){}", model.mla->q_lora_rank,
                        model.mla->kv_lora_rank, model.mla->qk_nope_head_dim,
-                       model.mla->qk_rope_head_dim, model.mla->v_head_dim);
+                       model.mla->qk_rope_head_dim, model.mla->v_head_dim, attention_extras(model));
   }
   if (model.kv_heads == model.heads) {
-    return fmt::format("MHA ({} heads of {})", model.heads, model.head_dim);
+    return fmt::format("MHA ({} heads of {}){}", model.heads, model.head_dim, attention_extras(model));
   }
-  return fmt::format("GQA ({} heads, {} kv heads of {})", model.heads, model.kv_heads, model.head_dim);
+  return fmt::format("GQA ({} heads, {} kv heads of {}){}", model.heads, model.kv_heads, model.head_dim,
+                     attention_extras(model));
 }
 
 std::string mlp_kind(const model::ModelSpec& model) {
-  const char* kind = model.mlp == model::MlpKind::gated ? "gated" : "gelu";
+  const char* kind = model.mlp == model::MlpKind::gated          ? "gated"
+                     : model.mlp == model::MlpKind::squared_relu ? "squared-ReLU"
+                                                                 : "gelu";
   if (!model.moe) {
     return fmt::format("dense {} MLP, ffn {}", kind, model.ffn);
   }
@@ -80,8 +106,12 @@ nlohmann::ordered_json to_json(const ModelSummary& summary) {
                             {"training_published", flops.training_published},
                             {"attention_core_forward", flops.attention_core},
                             {"mtp_forward", flops.mtp_forward}};
-  doc["kv_cache_bytes_per_token"] = {{"bf16", model::kv_cache_bytes_per_token(model, 2)},
-                                     {"fp8", model::kv_cache_bytes_per_token(model, 1)}};
+  doc["kv_cache_bytes_per_token"] = {{"bf16", model::kv_cache_bytes_per_token(model, 2, seq_len)},
+                                     {"fp8", model::kv_cache_bytes_per_token(model, 1, seq_len)}};
+  if (model.expert_weight_bits != 16.0) {
+    doc["expert_weight_bits"] = model.expert_weight_bits;
+    doc["stored_weight_bytes"] = model::stored_weight_bytes(model);
+  }
   return doc;
 }
 
@@ -126,10 +156,16 @@ std::string to_text(const ModelSummary& summary, const util::Style& style) {
                      flops.mtp_forward > 0
                          ? fmt::format("; MTP adds {:.1f} GFLOP forward", gflop(flops.mtp_forward))
                          : std::string());
-  out += fmt::format("  KV cache per token: {} bytes in bf16 ({:.1f} KiB), {} bytes in fp8\n",
-                     util::with_thousands(model::kv_cache_bytes_per_token(model, 2)),
-                     static_cast<double>(model::kv_cache_bytes_per_token(model, 2)) / 1024.0,
-                     util::with_thousands(model::kv_cache_bytes_per_token(model, 1)));
+  const bool sliding = model::sliding_layers_in(model, 0, model.layers - 1) > 0;
+  out += fmt::format("  KV cache per token{}: {} bytes in bf16 ({:.1f} KiB), {} bytes in fp8\n",
+                     sliding ? fmt::format(" (mean over {} tokens: sliding layers keep their window)", seq_len) : "",
+                     util::with_thousands(model::kv_cache_bytes_per_token(model, 2, seq_len)),
+                     static_cast<double>(model::kv_cache_bytes_per_token(model, 2, seq_len)) / 1024.0,
+                     util::with_thousands(model::kv_cache_bytes_per_token(model, 1, seq_len)));
+  if (model.expert_weight_bits != 16.0) {
+    out += fmt::format("  Weights as stored: {:.1f} GiB (routed experts at {:g} bits per parameter, the rest bf16)\n",
+                       model::stored_weight_bytes(model) / (1024.0 * 1024.0 * 1024.0), model.expert_weight_bits);
+  }
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include <brix/plan/search_detail.hpp>
 #include <brix/plan/stage_balance.hpp>
 
+#include <array>
 #include <chrono>
 #include <set>
 #include <thread>
@@ -17,6 +18,12 @@ constexpr int k_max_vpp = 16;
 struct WorkItem {
   int tp, cp, pp;
 };
+
+/// The stage splits of one pipeline depth, one per embedding/loss accounting the schedules use
+/// (index 2·pp_embedding + pp_loss).
+using StageVariants = std::array<std::optional<Evaluator::Stages>, 4>;
+
+int variant_of(bool pp_embedding, bool pp_loss) { return (pp_embedding ? 2 : 0) + (pp_loss ? 1 : 0); }
 
 /// Enumerates the layouts below one (tp, cp, pp) triple.
 class Searcher {
@@ -86,7 +93,20 @@ public:
       }
     }
     const int dp = gpus / (tp * cp * pp);
-    const auto stages = m_eval.stages(pp);
+    StageVariants stages;
+    for (const auto& choice : schedule_options(pp)) {
+      for (const bool swapped : {false, true}) {
+        if (swapped && !choice.other_end) {
+          continue;
+        }
+        const bool embedding = choice.pp_embedding != swapped;
+        const bool loss = choice.pp_loss != swapped;
+        auto& variant = stages[static_cast<std::size_t>(variant_of(embedding, loss))];
+        if (!variant) {
+          variant = m_eval.stages({pp, embedding, loss});
+        }
+      }
+    }
 
     for (const int ep : m_ep) {
       const auto etps = etp_options(tp);
@@ -163,38 +183,51 @@ private:
     auto allowed = [&](Schedule schedule, int vpp) {
       return (!fixed.schedule || *fixed.schedule == schedule) && (!fixed.vpp || *fixed.vpp == vpp);
     };
+    // Without interleaving any depth runs (uneven first/last stages); the embedding and loss are
+    // counted as layers there only when asked.
+    const bool embedding = fixed.pp_embedding.value_or(false);
+    const bool loss = fixed.pp_loss.value_or(false);
     if (allowed(Schedule::one_f_one_b, 1)) {
-      out.push_back({Schedule::one_f_one_b, 1});
+      out.push_back({Schedule::one_f_one_b, 1, embedding, loss});
     }
     if (pp > 1) {
-      // Megatron's interleaving gives every virtual stage layers / (PP·VPP) layers: VPP runs
-      // over the divisors of the layers per stage (up to k_max_vpp); a VPP asked for is
-      // searched whatever it is, and rejected by the constraint it breaks.
-      std::vector<int> vpps;
+      // Megatron's interleaving gives every virtual stage (layers + e + l) / (PP·VPP) layers, e
+      // and l counting the embedding and the loss when that makes them divide
+      // (pipeline_extras): VPP runs over 2..k_max_vpp where some accounting divides; a VPP
+      // asked for is searched whatever it is, and rejected by the constraint it breaks.
+      const auto& model = m_eval.model();
+      auto interleaved = [&](int vpp, bool required) {
+        if (!allowed(Schedule::interleaved, vpp)) {
+          return;
+        }
+        if (const auto extras = pipeline_extras(model, pp, vpp, fixed.pp_embedding, fixed.pp_loss)) {
+          const bool one = extras->first != extras->second;
+          out.push_back({Schedule::interleaved, vpp, extras->first, extras->second,
+                         one && !fixed.pp_embedding && !fixed.pp_loss});
+        } else if (required) {
+          out.push_back({Schedule::interleaved, vpp, fixed.pp_embedding.value_or(false), fixed.pp_loss.value_or(false)});
+        }
+      };
       if (fixed.vpp) {
         if (*fixed.vpp > 1 || fixed.schedule == Schedule::interleaved) {
-          vpps.push_back(*fixed.vpp);
+          interleaved(*fixed.vpp, true);
         }
-      } else if (m_eval.model().layers % pp == 0) {
-        vpps = divisors(static_cast<int>(m_eval.model().layers / pp), k_max_vpp);
-        std::erase(vpps, 1);
-      }
-      for (const int vpp : vpps) {
-        if (allowed(Schedule::interleaved, vpp)) {
-          out.push_back({Schedule::interleaved, vpp});
+      } else {
+        for (int vpp = 2; vpp <= k_max_vpp && static_cast<std::int64_t>(pp) * vpp <= model.layers + 2; ++vpp) {
+          interleaved(vpp, false);
         }
       }
       // Zero-bubble schedules exist only in the frameworks that implement them.
       const bool zero_bubble = m_eval.options().software.zero_bubble_schedules;
       if (zero_bubble && allowed(Schedule::zb_h1, 1)) {
-        out.push_back({Schedule::zb_h1, 1});
+        out.push_back({Schedule::zb_h1, 1, embedding, loss});
       }
       if (zero_bubble && allowed(Schedule::dualpipe, 1)) {
-        out.push_back({Schedule::dualpipe, 1});
+        out.push_back({Schedule::dualpipe, 1, embedding, loss});
       }
     } else if (fixed.schedule && *fixed.schedule != Schedule::one_f_one_b) {
       // A pipeline schedule asked for without a pipeline: counted (and rejected) as such.
-      out.push_back({*fixed.schedule, fixed.vpp.value_or(1)});
+      out.push_back({*fixed.schedule, fixed.vpp.value_or(1), embedding, loss});
     }
     return out;
   }
@@ -218,7 +251,7 @@ private:
            static_cast<std::int64_t>(compression_options(dp, cp, expert_dp).size());
   }
 
-  void evaluate_leaf(const Layout& base, const Evaluator::Stages& stages, std::int64_t micro_batches,
+  void evaluate_leaf(const Layout& base, const StageVariants& variants, std::int64_t micro_batches,
                      Partial& partial, std::atomic<double>& threshold) const {
     const auto& options = m_eval.options();
     const auto& model = m_eval.model();
@@ -236,22 +269,29 @@ private:
 
     // Bound: no schedule, recomputation or overlap makes a step faster than the slowest
     // stage's forward + backward compute for every micro-batch.
-    // With the stages rebalanced, the slowest stage is still at least the mean.
-    double slowest = 0;
-    double sum = 0;
-    for (const auto& work : stages.work) {
-      double t = work.dense_layers * (dense.forward_s + dense.backward_s) +
-                 work.moe_layers * (moe.forward_s + moe.backward_s);
-      if (work.has_embedding) {
-        t += embedding.forward_s + embedding.backward_s;
+    // With the stages rebalanced, the slowest stage is still at least the mean. The least bound
+    // over the stage splits the schedules use bounds them all.
+    double stage_bound = INFINITY;
+    for (const auto& stages : variants) {
+      if (!stages) {
+        continue;
       }
-      if (work.has_head) {
-        t += head.forward_s + head.backward_s;
+      double slowest = 0;
+      double sum = 0;
+      for (const auto& work : stages->work) {
+        double t = work.dense_layers * (dense.forward_s + dense.backward_s) +
+                   work.moe_layers * (moe.forward_s + moe.backward_s);
+        if (work.has_embedding) {
+          t += embedding.forward_s + embedding.backward_s;
+        }
+        if (work.has_head) {
+          t += head.forward_s + head.backward_s;
+        }
+        slowest = std::max(slowest, t);
+        sum += work.count * t;
       }
-      slowest = std::max(slowest, t);
-      sum += work.count * t;
+      stage_bound = std::min(stage_bound, options.balance_stages ? sum / base.pp : slowest);
     }
-    const double stage_bound = options.balance_stages ? sum / base.pp : slowest;
     if (options.bound_pruning &&
         static_cast<double>(micro_batches) * stage_bound > threshold.load(std::memory_order_relaxed)) {
       partial.reject({ProblemKind::bound, options.top_k}, leaves);
@@ -260,6 +300,7 @@ private:
 
     const double limit = m_eval.memory_limit();
     for (const auto& choice : schedules) {
+      const auto& chosen = *variants[static_cast<std::size_t>(variant_of(choice.pp_embedding, choice.pp_loss))];
       for (const auto recompute : m_recompute) {
         // ZeRO 0→1→2 only shard more, so memory falls monotonically with the stage: once a
         // stage does not fit, the lower ones do not either, by at least as much (ZeRO-3 adds
@@ -269,6 +310,8 @@ private:
           Layout layout = base;
           layout.schedule = choice.schedule;
           layout.vpp = choice.vpp;
+          layout.pp_embedding = choice.pp_embedding;
+          layout.pp_loss = choice.pp_loss;
           layout.recompute = recompute;
           layout.zero = zero;
           const auto count = static_cast<std::int64_t>(compressions.size());
@@ -279,7 +322,22 @@ private:
             partial.reject({ProblemKind::out_of_memory, *oom_from_higher}, count);
             continue;
           }
-          const auto memory = m_eval.memory(layout, stages, limit);
+          const Evaluator::Stages* split = &chosen;
+          auto memory = m_eval.memory(layout, chosen, limit);
+          if (memory.total > limit && choice.other_end) {
+            // One extra slot on the other end: a layer moves between the first and the last
+            // stage, which hold different memory (in-flight activations vs the head).
+            Layout other = layout;
+            other.pp_embedding = !layout.pp_embedding;
+            other.pp_loss = !layout.pp_loss;
+            const auto& stages = *variants[static_cast<std::size_t>(variant_of(other.pp_embedding, other.pp_loss))];
+            if (const auto fits = m_eval.memory(other, stages, limit); fits.total <= limit) {
+              layout = other;
+              memory = fits;
+              split = &stages;
+            }
+          }
+          const auto& stages = *split;
           if (memory.total > limit) {
             const auto bucket = oom_bucket(memory.total - limit);
             partial.reject({ProblemKind::out_of_memory, bucket}, count);
@@ -337,9 +395,12 @@ private:
   }
 
   bool schedule_fits(const Layout& layout, std::int64_t micro_batches, Partial& partial, std::int64_t count) const {
-    if (const auto problem = check_schedule(m_eval.model(), layout, micro_batches)) {
-      partial.reject(*problem, count);
-      return false;
+    for (const auto& problem : {check_schedule(m_eval.model(), layout, micro_batches),
+                                check_pipeline_split(m_eval.model(), layout)}) {
+      if (problem) {
+        partial.reject(*problem, count);
+        return false;
+      }
     }
     return true;
   }

@@ -17,6 +17,44 @@ namespace brix::plan::detail {
 
 inline constexpr double k_gib = 1024.0 * 1024.0 * 1024.0;
 
+/// The layer costs of one layout on one placement, and step inputs that point at them: the
+/// inputs are valid while this lives (it cannot be copied or moved, so they cannot dangle).
+struct CostedLayout {
+  CostedLayout(const model::ModelSpec& model, const CostContext& context, const Layout& layout, const Placement& placement)
+      : context(context), layout(layout), placement(placement), dense(layer_cost(context, layout, placement, false)),
+        moe(model.moe ? layer_cost(context, layout, placement, true) : dense),
+        embedding(embedding_cost(context, layout, placement)), head(head_cost(context, layout, placement)) {}
+  CostedLayout(const CostedLayout&) = delete;
+  CostedLayout& operator=(const CostedLayout&) = delete;
+
+  [[nodiscard]] StepInputs step_inputs(std::int64_t global_batch, double grad_wire_bytes) const {
+    StepInputs inputs;
+    inputs.context = &context;
+    inputs.layout = &layout;
+    inputs.placement = &placement;
+    inputs.dense = &dense;
+    inputs.moe = &moe;
+    inputs.embedding = &embedding;
+    inputs.head = &head;
+    inputs.global_batch = global_batch;
+    inputs.grad_wire_bytes = grad_wire_bytes;
+    return inputs;
+  }
+
+  const CostContext& context;
+  const Layout& layout;
+  const Placement& placement;
+  const LayerCost dense;
+  const LayerCost moe; ///< a MoE decoder layer's (the dense one's for dense models)
+  const LayerCost embedding;
+  const LayerCost head;
+};
+
+/// A stage's memory as reports carry it: the breakdown by kind and the stage's index.
+inline MemoryEstimate memory_estimate(const StageMemory& memory, int stage) {
+  return {memory.weights, memory.grads, memory.optimizer, memory.activations, memory.other, memory.total, stage};
+}
+
 inline std::vector<int> powers_of_two_up_to(int limit) {
   std::vector<int> out;
   for (int v = 1; v <= limit; v *= 2) {
@@ -46,7 +84,36 @@ std::vector<T> only_or(const std::optional<T>& fixed, std::vector<T> options) {
 struct ScheduleChoice {
   Schedule schedule;
   int vpp;
+  bool pp_embedding = false;
+  bool pp_loss = false;
+  /// One extra slot chosen by the search (the embedding or the loss, either makes the stages
+  /// equal): the other end is tried when this one does not fit in memory.
+  bool other_end = false;
 };
+
+/// Megatron's embedding/loss accounting that lets `layers` fill `pp`×`vpp` equal stages: none
+/// when the layers divide, else both, else the loss alone, else the embedding alone, keeping
+/// what the query fixed; nullopt when none does (check_pipeline_split's rule).
+inline std::optional<std::pair<bool, bool>> pipeline_extras(const model::ModelSpec& model, int pp, int vpp,
+                                                           std::optional<bool> embedding, std::optional<bool> loss) {
+  Layout layout;
+  layout.pp = pp;
+  layout.vpp = vpp;
+  layout.schedule = vpp > 1 ? Schedule::interleaved : Schedule::one_f_one_b;
+  for (const auto& [e, l] : {std::pair{false, false}, std::pair{true, true}, std::pair{false, true}, std::pair{true, false}}) {
+    if ((embedding && *embedding != e) || (loss && *loss != l)) {
+      continue;
+    }
+    layout.pp_embedding = e;
+    layout.pp_loss = l;
+    const bool divides = e || l ? !check_pipeline_split(model, layout)
+                                : model.layers % (static_cast<std::int64_t>(pp) * vpp) == 0;
+    if (divides) {
+      return std::pair{e, l};
+    }
+  }
+  return std::nullopt;
+}
 
 /// The cluster as the search sees it: one device model and one node shape (the slowest and
 /// smallest group of a mixed cluster).
@@ -133,16 +200,17 @@ public:
   /// GPUs one TP group may span.
   [[nodiscard]] int domain() const { return tp_domain(m_target.group); }
 
-  /// Stage spans and their compressed work list for `pp` stages.
+  /// Stage spans and their compressed work list for a pipeline split.
   struct Stages {
     std::vector<StageSpan> spans;
     std::vector<StageWork> work;
     std::vector<int> memory_probe; ///< stage indices whose memory bounds the rest
   };
 
-  [[nodiscard]] Stages stages(int pp) const {
+  [[nodiscard]] Stages stages(const PipelineSplit& split) const {
+    const int pp = split.stages;
     Stages out;
-    out.spans = uniform_stages(m_model, pp);
+    out.spans = uniform_stages(m_model, split);
     for (int s = 0; s < pp; ++s) {
       const auto& span = out.spans[static_cast<std::size_t>(s)];
       StageWork work = stage_work(m_model, span, s, pp);

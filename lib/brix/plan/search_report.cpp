@@ -34,6 +34,9 @@ std::string short_layout(const Layout& layout) {
     if (layout.vpp > 1) {
       text += fmt::format("×{}", layout.vpp);
     }
+    // The embedding and loss counted as pipeline layers (Megatron's split rule).
+    text += layout.pp_embedding ? "+emb" : "";
+    text += layout.pp_loss ? "+loss" : "";
   }
   if (layout.recompute != Recompute::none) {
     text += layout.recompute == Recompute::full ? " rc=full" : " rc=sel";

@@ -31,7 +31,11 @@ StepEstimate step_for_split(const Evaluator& eval, const Layout& layout, std::sp
   return estimate_step(inputs, work);
 }
 
-bool rebalanced(const Layout& layout) { return layout.pp > 1 && layout.schedule != Schedule::interleaved; }
+bool rebalanced(const Layout& layout) {
+  // Counting the embedding and loss as layers is Megatron's own split rule; its flags cannot be
+  // combined with first/last stage sizes.
+  return layout.pp > 1 && layout.schedule != Schedule::interleaved && !layout.pp_embedding && !layout.pp_loss;
+}
 
 double split_lower_bound(const Layout& layout, const StepEstimate& step, std::int64_t micro_batches) {
   if (!rebalanced(layout)) {
@@ -75,8 +79,7 @@ MemoryEstimate worst_stage_memory(const Evaluator& eval, const Layout& layout, s
     const auto stage = stage_memory(eval.model(), eval.target().group.gpu, layout, eval.options().shape, static_cast<int>(s),
                                     spans[s]);
     if (s == 0 || stage.total > worst.total) {
-      worst = MemoryEstimate{stage.weights, stage.grads, stage.optimizer, stage.activations, stage.other, stage.total,
-                             static_cast<int>(s)};
+      worst = memory_estimate(stage, static_cast<int>(s));
     }
   }
   return worst;

@@ -36,7 +36,8 @@ struct LayoutCosts {
 [[nodiscard]] double split_lower_bound(const Layout& layout, const StepEstimate& step, std::int64_t micro_batches);
 
 /// True when the search rebalances `layout`'s stages. Interleaved layouts keep the uniform
-/// split: each GPU holds `vpp` chunks, which a contiguous per-stage split does not describe.
+/// split: each GPU holds `vpp` chunks, which a contiguous per-stage split does not describe;
+/// layouts with pp_embedding/pp_loss keep Megatron's split of that rule.
 [[nodiscard]] bool rebalanced(const Layout& layout);
 
 /// Spans of the stages whose first decoder layers are `first` (the last ends at the last layer).

@@ -13,6 +13,8 @@ struct StagePass {
   double forward = 0;     ///< compute + exposed comm of forward, one micro-batch
   double backward = 0;    ///< backward incl. recompute and exposed comm
   double weight_grad = 0; ///< part of backward that zero-bubble schedules may defer
+  double recompute = 0;   ///< part of backward that recomputes the forward
+  double forward_tp = 0, forward_ep = 0, forward_cp = 0; ///< the forward's share of tp, ep, cp
   double tp = 0, ep = 0, cp = 0, pp = 0;
   double flops = 0;       ///< executed FLOPs per micro-batch
 };
@@ -47,6 +49,10 @@ void add_layers(StagePass& pass, const LayerCost& cost, int count, const Layout&
   pass.backward += n * (cost.backward_s + recompute + (tp_passes - 1.0) * cost.tp_comm_s +
                         (ep_passes - 1.0) * ep_exposed + 2.0 * cp_exposed);
   pass.weight_grad += n * cost.weight_grad_s;
+  pass.recompute += n * recompute;
+  pass.forward_tp += n * cost.tp_comm_s;
+  pass.forward_ep += n * ep_exposed;
+  pass.forward_cp += n * cp_exposed;
   pass.tp += n * tp_passes * cost.tp_comm_s;
   pass.ep += n * ep_passes * ep_exposed;
   pass.cp += n * 3.0 * cp_exposed;
@@ -54,7 +60,48 @@ void add_layers(StagePass& pass, const LayerCost& cost, int count, const Layout&
   pass.flops += n * (3.0 * cost.forward_flops + recompute_flops);
 }
 
+/// One micro-batch's forward and backward through the stages `work` stands for, pipeline
+/// transfers (`p2p` each) included.
+StagePass stage_pass(const StepInputs& in, const StageWork& work, double p2p) {
+  const auto& layout = *in.layout;
+  const bool dualpipe = layout.schedule == Schedule::dualpipe;
+  const int pp = layout.pp;
+  const int s = work.first_stage;
+  StagePass pass;
+  add_layers(pass, *in.dense, work.dense_layers, layout, dualpipe);
+  add_layers(pass, *in.moe, work.moe_layers, layout, dualpipe);
+  if (work.has_embedding) {
+    add_layers(pass, *in.embedding, 1, layout, dualpipe);
+  }
+  if (work.has_head) {
+    add_layers(pass, *in.head, 1, layout, dualpipe);
+  }
+  const int last = work.first_stage + work.count - 1;
+  const double sends = (s > 0 || last > 0 ? 1.0 : 0.0) + (last + 1 < pp || s + 1 < pp ? 1.0 : 0.0);
+  // Batched: the send to one neighbour and the receive from the other share one wait.
+  // Unbatched (2021): each receive and each send of forward and backward waits in turn.
+  const double transfers = in.context->software.batched_p2p ? sends : 2.0 * sends;
+  pass.pp = transfers * p2p * layout.vpp;
+  pass.forward += 0.5 * pass.pp;
+  pass.backward += 0.5 * pass.pp;
+  return pass;
+}
+
 } // namespace
+
+StageTimes stage_times(const StepInputs& inputs, const StageWork& work) {
+  const auto& layout = *inputs.layout;
+  const double p2p = layout.pp > 1 ? pipeline_transfer_seconds(*inputs.context, layout, *inputs.placement) : 0.0;
+  const StagePass pass = stage_pass(inputs, work, p2p);
+  StageTimes times;
+  times.forward = {0, pass.forward_tp, pass.forward_ep, pass.forward_cp, 0.5 * pass.pp};
+  times.forward.compute_s = pass.forward - times.forward.comm_s();
+  times.backward = {0, pass.tp - pass.forward_tp, pass.ep - pass.forward_ep, pass.cp - pass.forward_cp, 0.5 * pass.pp};
+  times.recompute_s = pass.recompute;
+  times.backward.compute_s = pass.backward - pass.recompute - times.backward.comm_s();
+  times.weight_grad_s = pass.weight_grad;
+  return times;
+}
 
 double pipeline_transfer_seconds(const CostContext& context, const Layout& layout, const Placement& placement) {
   const double tokens = static_cast<double>(layout.micro_batch) * context.seq_len / layout.cp;
@@ -139,7 +186,6 @@ StepEstimate estimate_step(const StepInputs& in, std::span<const StageWork> stag
   const int pp = layout.pp;
   const auto micro_batches =
       static_cast<double>(micro_batches_per_step(layout, TrainingShape{in.global_batch, context.seq_len}));
-  const bool dualpipe = layout.schedule == Schedule::dualpipe;
 
   // Pipeline point-to-point: one activation per micro-batch each way per stage boundary,
   // split over TP ranks (Megatron's scatter/gather), once per virtual stage.
@@ -152,23 +198,7 @@ StepEstimate estimate_step(const StepInputs& in, std::span<const StageWork> stag
   const StageWork* critical_work = &stages.front();
   for (const auto& work : stages) {
     const int s = work.first_stage;
-    StagePass pass;
-    add_layers(pass, *in.dense, work.dense_layers, layout, dualpipe);
-    add_layers(pass, *in.moe, work.moe_layers, layout, dualpipe);
-    if (work.has_embedding) {
-      add_layers(pass, *in.embedding, 1, layout, dualpipe);
-    }
-    if (work.has_head) {
-      add_layers(pass, *in.head, 1, layout, dualpipe);
-    }
-    const int last = work.first_stage + work.count - 1;
-    const double sends = (s > 0 || last > 0 ? 1.0 : 0.0) + (last + 1 < pp || s + 1 < pp ? 1.0 : 0.0);
-    // Batched: the send to one neighbour and the receive from the other share one wait.
-    // Unbatched (2021): each receive and each send of forward and backward waits in turn.
-    const double transfers = context.software.batched_p2p ? sends : 2.0 * sends;
-    pass.pp = transfers * p2p * layout.vpp;
-    pass.forward += 0.5 * pass.pp;
-    pass.backward += 0.5 * pass.pp;
+    const StagePass pass = stage_pass(in, work, p2p);
     const double total = pass.forward + pass.backward;
     sum_stage += work.count * total;
     flops_per_micro_batch += work.count * pass.flops;

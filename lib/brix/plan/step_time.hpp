@@ -69,6 +69,29 @@ struct DataParallelCost {
 
 [[nodiscard]] StepEstimate estimate_step(const StepInputs& inputs, std::span<const StageWork> stages);
 
+/// One pass of one micro-batch through a stage: compute and the exposed communication in it.
+struct PassTimes {
+  double compute_s = 0;
+  double tp_s = 0, ep_s = 0, cp_s = 0; ///< exposed TP (+SP), expert all-to-all, CP K/V exchange
+  double p2p_s = 0;                    ///< pipeline sends and receives
+  [[nodiscard]] double comm_s() const { return tp_s + ep_s + cp_s + p2p_s; }
+  [[nodiscard]] double total_s() const { return compute_s + comm_s(); }
+};
+
+/// One stage's forward and backward of one micro-batch exactly as estimate_step charges them
+/// (for each of the identical stages `work` stands for): forward.total_s() and
+/// backward.total_s() + recompute_s add up to the stage time the bubble and the step come from.
+/// The pipeline timeline of `brix plan --emit html` draws these.
+struct StageTimes {
+  PassTimes forward;
+  PassTimes backward;       ///< compute includes weight_grad_s
+  double recompute_s = 0;   ///< the forward recomputed inside backward
+  double weight_grad_s = 0; ///< the share of backward compute zero-bubble schedules defer
+  [[nodiscard]] double forward_s() const { return forward.total_s(); }
+  [[nodiscard]] double backward_s() const { return backward.total_s() + recompute_s; }
+};
+[[nodiscard]] StageTimes stage_times(const StepInputs& inputs, const StageWork& work);
+
 /// One pipeline transfer of a micro-batch's activation between neighbouring stages (one way),
 /// with the TP all-gather the receiver needs without sequence parallelism.
 [[nodiscard]] double pipeline_transfer_seconds(const CostContext& context, const Layout& layout,

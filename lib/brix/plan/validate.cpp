@@ -102,9 +102,10 @@ std::optional<Problem> check_schedule(const model::ModelSpec& model, const Layou
     return problem(ProblemKind::schedule_needs_pipeline);
   }
   if (layout.schedule == Schedule::interleaved) {
-    // Megatron gives every virtual stage the same number of layers and needs the
-    // micro-batches to be a multiple of PP.
-    if (layout.vpp < 2 || model.layers % (static_cast<std::int64_t>(layout.pp) * layout.vpp) != 0) {
+    // Megatron gives every virtual stage the same number of layers (the embedding and loss
+    // counted when asked: check_pipeline_split) and needs the micro-batches to be a multiple of PP.
+    const bool extras = layout.pp_embedding || layout.pp_loss;
+    if (layout.vpp < 2 || (!extras && model.layers % (static_cast<std::int64_t>(layout.pp) * layout.vpp) != 0)) {
       return problem(ProblemKind::vpp_layers, layout.pp, layout.vpp);
     }
     if (micro_batches % layout.pp != 0) {
@@ -122,6 +123,21 @@ std::optional<Problem> check_schedule(const model::ModelSpec& model, const Layou
 std::optional<Problem> check_precision(const ValidationTarget& target, Precision precision) {
   if (precision == Precision::fp8 && !target.fp8) {
     return problem(ProblemKind::fp8_unsupported);
+  }
+  return std::nullopt;
+}
+
+std::optional<Problem> check_pipeline_split(const model::ModelSpec& model, const Layout& layout) {
+  const int extras = (layout.pp_embedding ? 1 : 0) + (layout.pp_loss ? 1 : 0);
+  if (extras == 0) {
+    return std::nullopt;
+  }
+  const std::int64_t slots = model.layers + extras;
+  const std::int64_t chunks = static_cast<std::int64_t>(layout.pp) * (layout.schedule == Schedule::interleaved ? layout.vpp : 1);
+  // Every (virtual) stage gets slots/chunks, one of which is the embedding (first) or the loss
+  // (last): at least 2, so that it keeps a decoder layer.
+  if (layout.pp < 2 || slots % chunks != 0 || slots / chunks < 2) {
+    return problem(ProblemKind::pp_split, slots, layout.pp < 2 ? 1 : chunks);
   }
   return std::nullopt;
 }
@@ -148,6 +164,7 @@ std::vector<Problem> validate(const model::ModelSpec& model, const ValidationTar
   add(check_batch(shape, layout.dp, layout.micro_batch));
   if (!check_pipeline_depth(model, layout.pp)) {
     add(check_schedule(model, layout, micro_batches_per_step(layout, shape)));
+    add(check_pipeline_split(model, layout));
   }
   add(check_precision(target, layout.precision));
   return problems;
@@ -174,6 +191,7 @@ std::string_view name(ProblemKind kind) {
   case ProblemKind::schedule_needs_pipeline: return "schedule_needs_pipeline";
   case ProblemKind::vpp_needs_interleaved: return "vpp_needs_interleaved";
   case ProblemKind::vpp_layers: return "vpp_layers";
+  case ProblemKind::pp_split: return "pp_split";
   case ProblemKind::interleave_batches: return "interleaved_batches";
   case ProblemKind::dualpipe: return "dualpipe";
   case ProblemKind::fp8_unsupported: return "fp8_unsupported";
@@ -220,6 +238,13 @@ std::string describe_family(const Problem& problem, const ProblemContext& contex
     return fmt::format("PP={} × VPP={}: the {} layers are not divisible by PP×VPP = {} (Megatron gives every virtual "
                        "stage the same number of layers)",
                        problem.a, problem.b, model.layers, problem.a * problem.b);
+  case ProblemKind::pp_split:
+    if (problem.b < 2) {
+      return "pp_embedding/pp_loss without pipeline parallelism (they count the embedding and loss as pipeline layers)";
+    }
+    return fmt::format("pp_embedding/pp_loss: the {} layers with the embedding and loss counted ({}) do not split into "
+                       "{} (PP×VPP) equal stages of at least 2 (Megatron's --account-for-embedding/loss-in-pipeline-split)",
+                       model.layers, problem.a, problem.b);
   case ProblemKind::vpp_needs_interleaved:
     return fmt::format("VPP={} without the interleaved schedule (virtual stages need schedule=interleaved)", problem.a);
   case ProblemKind::dualpipe:

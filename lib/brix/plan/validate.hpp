@@ -32,6 +32,8 @@ enum class ProblemKind {
   schedule_needs_pipeline, ///< a pipeline schedule other than 1F1B with pp = 1
   vpp_needs_interleaved,   ///< vpp > 1 with a schedule other than interleaved (a = vpp)
   vpp_layers,              ///< interleaved: vpp < 2, or layers not divisible by pp·vpp (a = pp, b = vpp)
+  pp_split,                ///< pp_embedding/pp_loss: layers + those not divisible by pp·vpp, a stage
+                           ///< left without a decoder layer, or no pipeline (a = layers + extras, b = pp·vpp)
   interleave_batches,      ///< interleaved: micro-batches per step not a multiple of pp (a = pp, b = vpp)
   dualpipe,                ///< DualPipe: odd pp, or fewer than 2·pp micro-batches (a = pp)
   fp8_unsupported,         ///< fp8 on GPUs without FP8 tensor cores
@@ -77,6 +79,9 @@ struct ValidationTarget {
 [[nodiscard]] std::optional<Problem> check_schedule(const model::ModelSpec& model, const Layout& layout,
                                                     std::int64_t micro_batches);
 [[nodiscard]] std::optional<Problem> check_precision(const ValidationTarget& target, Precision precision);
+/// Megatron's --account-for-embedding/loss-in-pipeline-split: (layers + extras) divisible by
+/// pp·vpp (vpp 1 without interleaving), every stage keeping a decoder layer, and a pipeline.
+[[nodiscard]] std::optional<Problem> check_pipeline_split(const model::ModelSpec& model, const Layout& layout);
 
 /// Every problem of `layout`, in the order of the rules above; empty when it can run (memory
 /// aside). With a size below 1 nothing else is checked; the schedule is not checked when there

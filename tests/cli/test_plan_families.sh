@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# brix plan on the model families and pipeline-split rules of issue 13: a model_type brix does
+# not know is planned as its nearest family with one warning line; Megatron's embedding/loss
+# accounting makes 126 layers + 2 interleave over PP 8 × VPP 2, and --emit megatron says so.
+source "$(dirname "$0")/lib.sh"
+
+printf '{"model_type": "llama5", "hidden_size": 1024, "num_hidden_layers": 8, "num_attention_heads": 8,\n "intermediate_size": 4096, "vocab_size": 32000}\n' >"$work/llama5.json"
+run "$BRIX" plan --model "$work/llama5.json" --describe
+expect_rc 0 "unknown model_type"
+expect_err "^brix: warning: .*llama5.json: model_type 'llama5' is unknown \(did you mean 'llama'\?\): read as a Llama-like dense decoder"
+expect_err "give the file a supported model_type .*grok-1, gpt_oss, nemotron"
+expect_one_line_err
+expect_out 'dense gated MLP, ffn 4096'
+run "$BRIX" plan --model "$work/llama5.json" --nodes 1 --gpu h100-sxm --top 1
+expect_rc 0 "plan of an unknown model_type"; expect_one_line_err; expect_out '^best: '
+
+for model in grok-1 gpt-oss-120b nemotron-4-340b; do
+  run "$BRIX" plan --model "$model" --describe
+  expect_rc 0 "describe $model"; [ -z "$err" ] || fail "$model: unexpected stderr: $err"
+done
+run "$BRIX" plan --model gpt-oss-120b --describe
+expect_out 'sliding window 128 on 18 of 36 layers, attention sinks'
+expect_out '^  Weights as stored: [0-9.]+ GiB \(routed experts at 4.25 bits'
+run "$BRIX" plan --model nemotron-4-340b --describe
+expect_out 'dense squared-ReLU MLP, ffn 73728'
+
+run "$BRIX" plan --model llama-3.1-405b --nodes 64 --gpu h100-sxm --global-batch 512 --seq-len 8192 \
+  --layout tp=8,pp=8,vpp=2 --top 1
+expect_rc 0 "126 layers over pp 8 x vpp 2"
+expect_out 'interleaved×2\+emb\+loss'; expect_out '^best: .*,pp_embedding=1,pp_loss=1$'
+run "$BRIX" plan --model llama-3.1-405b --nodes 64 --gpu h100-sxm --global-batch 512 --seq-len 8192 \
+  --layout tp=8,pp=8,vpp=2 --emit megatron
+expect_rc 0 "emit megatron"
+expect_out '^--account-for-embedding-in-pipeline-split'; expect_out '^--account-for-loss-in-pipeline-split'
+expect_out '^--num-layers-per-virtual-pipeline-stage 8'
+run "$BRIX" plan --model llama-3.1-405b --nodes 64 --gpu h100-sxm --global-batch 512 --seq-len 8192 \
+  --layout tp=8,pp=8,vpp=2,pp_embedding=0,pp_loss=0
+expect_rc 1 "refused without the accounting"; expect_out 'not divisible by PP×VPP = 16'
+
+finish
