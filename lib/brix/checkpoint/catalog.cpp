@@ -19,7 +19,11 @@ std::vector<CheckpointInfo> brix_checkpoints(const fs::path& dir, bool verify_ha
   std::optional<std::int64_t> latest;
   std::string latest_problem;
   try {
-    latest = store.latest_step();
+    // Through a local: with `latest = call()`, GCC 12 -O2 was seen (valgrind) to let the call write
+    // into `latest` and leave it unset when the call threw (a random step was read back).
+    if (const auto step = store.latest_step()) {
+      latest = *step;
+    }
   } catch (const JobError& e) {
     latest_problem = e.what();
   }

@@ -69,7 +69,11 @@ VerifyReport verify_checkpoints(const std::filesystem::path& dir, bool latest_on
   std::optional<std::int64_t> latest;
   if (latest_only && is_store(dir)) {
     try {
-      latest = Store(dir).latest_step();
+      // Through a local: with `latest = call()`, GCC 12 -O2 was seen (valgrind) to let the call write
+      // into `latest` and leave it unset when the call threw (a random step was read back).
+      if (const auto step = Store(dir).latest_step()) {
+        latest = *step;
+      }
     } catch (const JobError&) {
       // The damaged `latest` shows up as its own corrupt row below.
     }
