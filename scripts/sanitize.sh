@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The sanitizer build and its tests: brix built by clang with ASan + UBSan (and libFuzzer's
-# coverage hooks) into ./build-fuzz, then the unit tests, the CLI tests that fit (bad input,
-# plans, shards, probes, rules, the checkpoint store) and every fuzz target (its seed corpus,
+# coverage hooks) into ./build-fuzz, then the unit tests, the CLI tests that fit (the bad-input
+# corpus, plans, shards, probes, report datagrams) and every fuzz target (its seed corpus,
 # then BRIX_FUZZ_SECONDS of fuzzing) run under the sanitizers. scripts/test.sh runs it after
 # the regular build's tests; packages come from scripts/setup.sh.
 #   BRIX_FUZZ_BUILD_DIR=dir   build elsewhere
@@ -13,4 +13,5 @@ CC=clang CXX=clang++ cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Fuzz
   -DBRIX_FUZZ_SECONDS="${BRIX_FUZZ_SECONDS:-10}" >/dev/null
 cmake --build "$build_dir" -j "$(nproc)"
 cd "$build_dir"
-ctest --output-on-failure --timeout 1800 -j "${BRIX_TEST_JOBS:-1}"
+# Every test here is independent (no Slurm, no measured fabric): one per core.
+ctest --output-on-failure --timeout 1800 -j "${BRIX_TEST_JOBS:-$(nproc)}"
