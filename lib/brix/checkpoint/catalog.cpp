@@ -12,6 +12,16 @@ namespace brix::checkpoint {
 
 namespace fs = std::filesystem;
 
+CheckpointInfo corrupt_pointer(std::string format, std::string path, std::string detail, std::int64_t step) {
+  CheckpointInfo info;
+  info.format = std::move(format);
+  info.path = std::move(path);
+  info.step = step;
+  info.status = "corrupt";
+  info.detail = std::move(detail);
+  return info;
+}
+
 namespace {
 
 std::vector<CheckpointInfo> brix_checkpoints(const fs::path& dir, bool verify_hashes) {
@@ -56,12 +66,7 @@ std::vector<CheckpointInfo> brix_checkpoints(const fs::path& dir, bool verify_ha
     latest_problem = fmt::format("latest names step {} but its manifest is missing", *latest);
   }
   if (!latest_problem.empty()) {
-    CheckpointInfo info;
-    info.format = "brix";
-    info.path = (dir / k_latest_name).string();
-    info.status = "corrupt";
-    info.detail = latest_problem;
-    infos.push_back(std::move(info));
+    infos.push_back(corrupt_pointer("brix", (dir / k_latest_name).string(), latest_problem));
   }
   return infos;
 }

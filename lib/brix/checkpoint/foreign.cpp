@@ -422,21 +422,12 @@ std::vector<CheckpointInfo> megatron_checkpoints(const fs::path& dir) {
   }
   check_rank_grids(infos, grids);
   if (!tracker_problem.empty()) {
-    CheckpointInfo info;
-    info.format = "megatron";
-    info.path = (dir / k_tracker).string();
-    info.status = "corrupt";
-    info.detail = tracker_problem;
-    infos.push_back(std::move(info));
+    infos.push_back(corrupt_pointer("megatron", (dir / k_tracker).string(), tracker_problem));
   }
   if (tracked && !tracked_found) {
-    CheckpointInfo info;
-    info.format = "megatron";
-    info.path = (dir / k_tracker).string();
-    info.step = *tracked;
-    info.status = "corrupt";
-    info.detail = fmt::format("{} names iteration {} but its directory is missing", k_tracker, *tracked);
-    infos.push_back(std::move(info));
+    infos.push_back(corrupt_pointer("megatron", (dir / k_tracker).string(),
+                                    fmt::format("{} names iteration {} but its directory is missing", k_tracker, *tracked),
+                                    *tracked));
   }
   return infos;
 }
