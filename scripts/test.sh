@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Installs, builds and runs every test (unit tests, CLI tests, real-process and Slurm tests).
+# Installs, builds and runs every test (unit tests, CLI tests, real-process and Slurm tests); with
+# BRIX_SANITIZE=1 then the sanitizer build's tests and fuzz targets (scripts/sanitize.sh: a clang
+# ASan + UBSan build, ~20 min more on 2 cores; not yet clean, so not part of the default run).
 # Tests that need a GPU skip with a visible reason when there is none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$(pwd)
 scripts/setup.sh
 cd "${BRIX_BUILD_DIR:-build}"
 rc=0
@@ -17,5 +20,13 @@ if [ -n "$empty" ]; then
   echo "error: these unit-test entries ran no test case (rename them: no ';' in TEST_CASE names):" >&2
   echo "$empty" >&2
   rc=1
+fi
+# The same library again under ASan + UBSan (clang): unit tests, the CLI tests that fit and every
+# fuzz target for a bounded time (scripts/sanitize.sh).
+if [ "${BRIX_SANITIZE:-0}" = 1 ]; then
+  cd "$root"
+  scripts/sanitize.sh || rc=1 # BRIX_TEST_JOBS, when set, reaches it too
+else
+  echo "skipped: sanitizer and fuzz step (scripts/sanitize.sh): set BRIX_SANITIZE=1 to run it"
 fi
 exit "$rc"

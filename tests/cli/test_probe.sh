@@ -88,12 +88,15 @@ run env -u SLURMD_NODENAME "$BRIX" probe --topology "$fixtures/dgx-a100.xml" --o
 expect_rc 0 "--out without SLURMD_NODENAME"; expect_out "^wrote $probes/dgx-a100.yaml \(node name from topology file\)$"
 
 run "$BRIX" probe merge "$probes" -o "$work/cluster.yaml"
-expect_rc 0 "merge without --strict"; expect_out '^5 nodes in 2 groups$'
-expect_out '^  h100-sxm +4 +8 +NVIDIA H100 80GB HBM3 +8 × 400 Gb/s +node001,node002,node003,node004$'
+expect_rc 0 "merge without --strict"; expect_out '^5 nodes in 3 groups$'
+expect_out '^  h100-sxm +3 +8 +NVIDIA H100 80GB HBM3 +8 × 400 Gb/s +node001,node002,node003$'
+# node004's adapter is down: ranks there are bound by its own topology, so it is a group of its own.
+expect_out '^  h100-sxm-2 +1 +8 +NVIDIA H100 80GB HBM3 +7 × 400 Gb/s \(1 down\) +node004$'
+expect_out '^note: group h100-sxm-2: node004 split from group h100-sxm'
 expect_out '^  a100-sxm-80gb +1 +8 '
 expect_out 'Drift: 1 node differs'; expect_out 'node004 +h100-sxm +GPU 0000:c4:00.0 PCIe width +x8 +x16'
 expect_out 'node004 +h100-sxm +mlx5_3 port state +DOWN +ACTIVE'; expect_out 'node004 +h100-sxm +mlx5_3 rate +10 Gb/s +400 Gb/s'
-checks=$((checks + 1)); grep -q '^    hosts: \[node001, node002, node003, node004\]$' "$work/cluster.yaml" || fail "cluster.yaml lacks the hosts"
+checks=$((checks + 1)); grep -q '^    hosts: \[node001, node002, node003\]$' "$work/cluster.yaml" || fail "cluster.yaml lacks the hosts"
 checks=$((checks + 1)); grep -q '^    gpu: h100-sxm$' "$work/cluster.yaml" || fail "cluster.yaml lacks gpu: h100-sxm"
 
 run "$BRIX" probe merge "$probes" --strict
@@ -107,7 +110,7 @@ checks=$((checks + 1)); [ ! -e "$work/json-probes/node009.yaml" ] || fail "--for
 checks=$((checks + 1)); python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["brix_probe"] == 1 and d["host"] == "node009"' \
   "$work/json-probes/node009.json" || fail "node009.json is not the JSON report"
 run "$BRIX" probe merge "$work/json-probes"
-expect_rc 0 "merge of a JSON probe file"; expect_out '^2 nodes in 1 group$'; expect_out 'node009 +h100-sxm +mlx5_3 port state +DOWN'
+expect_rc 0 "merge of a JSON probe file"; expect_out '^2 nodes in 2 groups$'; expect_out 'node009 +h100-sxm +mlx5_3 port state +DOWN'
 
 # Disk firmware and driver drift, from a copy of the fixture with another NVMe firmware and driver.
 sed -e 's/value="EPK9CB5Q"/value="EPK9AB5Q"/' -e 's/name="NVIDIADriverVersion" value="550.54.15"/name="NVIDIADriverVersion" value="535.104.05"/' \
@@ -119,7 +122,7 @@ if have jq "merge JSON"; then
   checks=$((checks + 1))
   jq -e '.drifting_nodes == 2 and ([.drift[] | select(.host == "node005") | .what] | index("disk nvme1n1 firmware") != null)
          and ([.drift[] | select(.host == "node005" and .what == "NVIDIA driver")][0].majority == "550.54.15")
-         and (.cluster.node_groups | length) == 2' <<<"$out" >/dev/null || fail "merge JSON drift: $out"
+         and (.cluster.node_groups | length) == 3' <<<"$out" >/dev/null || fail "merge JSON drift: $out"
 fi
 
 # Identical nodes only: no drift, --strict exits 0; the merged file is read back by merge itself.

@@ -77,6 +77,33 @@ PY
 run "$BRIX" shard --plan "$work/plan.yaml" --nodes "$work/P/f1.yaml" "$work/P/a1.yaml"
 expect_rc 0 "adapter down, text"; expect_out 'warning: \[adapter-down\] f1: adapter mlx5_3 port 1 is DOWN'
 
+# The same through `brix probe merge`: the faulty node's topology is its own, not its group's, so
+# its ranks are still kept off the adapter that is down (the merge used to keep one topology per
+# group and bind them to it silently).
+for node in g1 g2; do
+  run env SLURMD_NODENAME=$node "$BRIX" probe --topology "$hwloc/dgx-h100.xml" --out "$work/M"
+  expect_rc 0 "probe $node"
+done
+run env SLURMD_NODENAME=f1 "$BRIX" probe --topology "$hwloc/dgx-h100-faulty.xml" --out "$work/M"
+expect_rc 0 "probe f1 for the merge"
+run "$BRIX" probe merge "$work/M" -o "$work/merged.yaml"
+expect_rc 0 "merge with a faulty node"
+expect_out "note: group h100-sxm-2: f1 split from group h100-sxm"
+sed 's/tp: 4, pp: 2, dp: 2/tp: 8, pp: 1, dp: 3/; s/global: 64, micro: 1, accumulation: 32/global: 24, micro: 1, accumulation: 8/' \
+  "$work/plan.yaml" >"$work/plan24.yaml"
+run "$BRIX" shard --plan "$work/plan24.yaml" --nodes "$work/merged.yaml" --format json
+expect_rc 0 "shard on the merged cluster"
+checks=$((checks + 1))
+python3 - "$out" <<'PY' || fail "merged cluster, adapter down: $out"
+import json, sys
+doc = json.loads(sys.argv[1])
+f1 = [r for r in doc["ranks"] if r["node"]["name"] == "f1"]
+assert len(f1) == 8, [r["node"]["name"] for r in doc["ranks"]]
+assert all("mlx5_3" not in r["env"]["NCCL_IB_HCA"] for r in f1), [r["env"]["NCCL_IB_HCA"] for r in f1]
+down = [f for f in doc["findings"] if f["check"] == "adapter-down"]
+assert len(down) == 1 and down[0]["message"].startswith("f1: adapter mlx5_3 port 1 is DOWN"), doc["findings"]
+PY
+
 # Checks: a TP group across nodes (pp and dp before tp) is reported, the map still printed.
 run "$BRIX" shard --plan "$work/plan.yaml" --order pp-dp-tp-cp-ep
 expect_rc 0 "tp across nodes"; expect_out 'warning: \[tp-across-nodes\]'

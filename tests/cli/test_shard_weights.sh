@@ -56,6 +56,14 @@ run "$BRIX" shard weights --plan "$work/plan.yaml" --in "$work/bad" --out "$work
 expect_rc 2 "header length"; expect_one_line_err; nothing_left "$work/o2"
 expect_err "^brix: error: $second: header length 4294967295 runs past the end of the file \([0-9]+ bytes\) \(truncated or not a safetensors file\)\$"
 
+# A FIFO in place of a shard file or of config.json: refused at once, never a blocking open().
+for victim in "$second" "$work/bad/config.json"; do
+  bad; rm "$victim"; mkfifo "$victim"
+  run timeout 20 "$BRIX" shard weights --plan "$work/plan.yaml" --in "$work/bad" --out "$work/o11"
+  expect_rc 2 "FIFO $(basename "$victim")"; expect_one_line_err; nothing_left "$work/o11"
+  expect_err "^brix: error: $victim: cannot open the file.*is a FIFO, not a regular file"
+done
+
 # Rewrite one header (of $2, default the second file): overlapping offsets, a dtype that disagrees
 # with the shape, malformed JSON, a q_proj with the right bytes but not the config's shape.
 patch_header() {
@@ -132,5 +140,16 @@ json.dump(doc, open(sys.argv[1], "w"))
 PY
 run "$BRIX" shard merge --in "$work/shards2" --out "$work/o8"
 expect_rc 2 "merge mismatch"; expect_one_line_err; expect_err 'the index expects'; nothing_left "$work/o8"
+
+# One flipped byte of tensor data in a shard: merge names the shard and the tensor, writes nothing
+# (it used to rebuild a "bit-for-bit original" that was not).
+rm -rf "$work/shards3"; cp -r "$work/shards" "$work/shards3"
+victim="$work/shards3/model-pp001-tp01-ep000.safetensors"
+size=$(stat -c %s "$victim")
+byte=$(od -An -tu1 -j $((size - 1)) -N1 "$victim" | tr -d ' ')
+printf "$(printf '\\%03o' $((byte ^ 1)))" | dd of="$victim" bs=1 seek=$((size - 1)) conv=notrunc status=none
+run "$BRIX" shard merge --in "$work/shards3" --out "$work/o12"
+expect_rc 2 "merge of a flipped byte"; expect_one_line_err; nothing_left "$work/o12"
+expect_err "^brix: error: $victim: tensor '[^']+' \(piece [0-9]+ of [0-9]+\) does not match the SHA-256 in brix-shards\.json"
 
 finish

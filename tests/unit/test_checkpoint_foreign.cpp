@@ -217,3 +217,49 @@ TEST_CASE("checkpoint::stress_data changes a tenth of the chunks per step") {
   CHECK(changed == 10);
   CHECK(stress_data(12, 6400, 64) == b);
 }
+
+TEST_CASE("checkpoint::megatron tracker Megatron-LM cannot read fails verification") {
+  Dir dir;
+  megatron_iteration(dir.path(), 100, 1, 2);
+  const auto tracker = dir.path() / "latest_checkpointed_iteration.txt";
+  auto check_bad_tracker = [&](const std::string& expected) {
+    CAPTURE(expected);
+    const auto report = verify_checkpoints(dir.path(), false);
+    CHECK_FALSE(report.ok());
+    REQUIRE(report.first_bad);
+    CHECK(report.first_bad->path == tracker.string());
+    CHECK(report.first_bad->detail.find(expected) != std::string::npos);
+  };
+  write(tracker, "\xff\xfe garbage\n");
+  check_bad_tracker("holds '\\xff\\xfe garbage' (expected an iteration number or 'release')");
+  fs::remove(tracker);
+  fs::create_directory(tracker);
+  check_bad_tracker("cannot be read: is a directory, not a regular file");
+  fs::remove(tracker);
+  fs::create_symlink(tracker, tracker);
+  check_bad_tracker("cannot be read:");
+  fs::remove(tracker);
+  write(tracker, "100\n");
+  CHECK(verify_checkpoints(dir.path(), false).ok());
+}
+
+TEST_CASE("checkpoint::megatron rank names cannot make a huge grid") {
+  Dir dir;
+  write(dir.path() / "iter_0000100" / "mp_rank_00_000" / "model_optim_rng.pt", fake_torch_save());
+  write(dir.path() / "iter_0000100" / "mp_rank_00_999999999" / "model_optim_rng.pt", fake_torch_save());
+  write(dir.path() / "latest_checkpointed_iteration.txt", "100");
+  // Before: a 1 x 10^9 grid enumerated rank by rank (gigabytes, killed).
+  auto infos = list_checkpoints(dir.path(), false);
+  REQUIRE(infos.size() == 1);
+  CHECK(infos[0].status == "corrupt");
+  CHECK(infos[0].detail == "mp_rank_00_999999999: a rank index above 99999 is not a parallel size anyone runs");
+  CHECK_FALSE(verify_checkpoints(dir.path(), false).ok());
+  // Indices within bounds whose grid is still too large: refused before it is enumerated.
+  fs::remove_all(dir.path() / "iter_0000100");
+  write(dir.path() / "iter_0000100" / "mp_rank_00_000_000" / "model_optim_rng.pt", fake_torch_save());
+  write(dir.path() / "iter_0000100" / "mp_rank_00_09999_09999" / "model_optim_rng.pt", fake_torch_save());
+  infos = list_checkpoints(dir.path(), false);
+  REQUIRE(infos.size() == 1);
+  CHECK(infos[0].status == "corrupt");
+  CHECK(infos[0].detail.find("a 1 x 10000 x 10000 rank grid (from its own rank names) is larger than any job's") == 0);
+}

@@ -3,6 +3,7 @@
 #include <brix/checkpoint/catalog.hpp>
 #include <brix/checkpoint/crash_points.hpp>
 #include <brix/checkpoint/hash.hpp>
+#include <brix/checkpoint/report.hpp>
 #include <brix/checkpoint/store.hpp>
 #include <brix/util/error.hpp>
 
@@ -11,6 +12,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sys/stat.h>
 
 namespace fs = std::filesystem;
 using namespace brix::checkpoint;
@@ -289,4 +291,68 @@ TEST_CASE("checkpoint::list_checkpoints brix store") {
   CHECK(infos[1].status == "corrupt");
   CHECK(latest_good(dir.path(), true)->step == 5);
   CHECK(latest_good(dir.path(), false)->step == 6); // sizes alone cannot tell
+}
+
+TEST_CASE("checkpoint::manifest fields a writer never produces are refused") {
+  Manifest manifest;
+  manifest.step = 3;
+  manifest.chunk_size = 4096;
+  manifest.files.push_back(chunk_file("rank_0.bin", bytes_of(5000, 2), 4096));
+  const auto good = manifest_text(manifest);
+  // Each edit re-signs the body, as a tool rewriting a manifest would: only the checks see it.
+  auto edited = [&](auto&& change) {
+    auto copy = manifest;
+    change(copy);
+    return manifest_text(copy);
+  };
+  CHECK(parse_manifest(good, "m.json").step == 3);
+  CHECK_THROWS_WITH_AS((void)parse_manifest(edited([](Manifest& m) { m.step = -5; }), "m.json"),
+                       doctest::Contains("m.json: manifest step -5 is negative"), brix::JobError);
+  CHECK_THROWS_WITH_AS((void)parse_manifest(edited([](Manifest& m) { m.chunk_size = 0; }), "m.json"),
+                       doctest::Contains("chunk_size is 0"), brix::JobError);
+  CHECK_THROWS_WITH_AS((void)parse_manifest(edited([](Manifest& m) { m.chunk_size = 100; }), "m.json"),
+                       doctest::Contains("a chunk of 4096 bytes (expected 1 to chunk_size = 100)"), brix::JobError);
+  CHECK_THROWS_WITH_AS((void)parse_manifest(edited([](Manifest& m) { m.files.push_back(m.files.front()); }), "m.json"),
+                       doctest::Contains("m.json: file 'rank_0.bin' is listed twice"), brix::JobError);
+}
+
+TEST_CASE("checkpoint::store whose `latest` is not a regular file fails verification") {
+  Dir dir;
+  Store store(dir.path());
+  (void)store.save(5, {}, {{"state.bin", bytes_of(8192, 3)}}, 4096);
+  REQUIRE(verify_checkpoints(dir.path(), false).ok());
+  const auto latest = dir.path() / k_latest_name;
+  auto check_damaged = [&](const std::string& what) {
+    CAPTURE(what);
+    CHECK_THROWS_WITH_AS((void)store.latest_step(), doctest::Contains("latest: not a regular file"), brix::JobError);
+    for (const bool latest_only : {false, true}) {
+      const auto report = verify_checkpoints(dir.path(), latest_only);
+      CHECK_FALSE(report.ok());
+      REQUIRE(report.first_bad);
+      CHECK(report.first_bad->detail.find("not a regular file") != std::string::npos);
+    }
+  };
+  fs::remove(latest);
+  fs::create_directory(latest);
+  check_damaged("a directory");
+  fs::remove(latest);
+  REQUIRE(::mkfifo(latest.c_str(), 0600) == 0);
+  check_damaged("a FIFO"); // read without blocking
+  fs::remove(latest);
+  fs::create_symlink(latest, latest);
+  check_damaged("a symbolic link to itself");
+  fs::remove(latest);
+  CHECK_FALSE(store.latest_step()); // nothing there: nothing published, which is not damage
+}
+
+TEST_CASE("checkpoint::store manifest whose step disagrees with its name") {
+  Dir dir;
+  Store store(dir.path());
+  (void)store.save(5, {}, {{"state.bin", bytes_of(100, 4)}}, 4096);
+  auto manifest = store.manifest(5);
+  manifest.step = 7;
+  std::ofstream(store.manifest_path(5), std::ios::trunc) << manifest_text(manifest);
+  CHECK_THROWS_WITH_AS((void)store.manifest(5), doctest::Contains("the manifest says step 7 but its name says 5"),
+                       brix::JobError);
+  CHECK_FALSE(verify_checkpoints(dir.path(), false).ok());
 }

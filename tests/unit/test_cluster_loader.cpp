@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include <string>
 
 using namespace brix;
@@ -64,7 +66,9 @@ TEST_CASE("cluster::shorthand_cluster takes the usual node's fabric") {
   CHECK(input_error_of([] { (void)shorthand_cluster(0, 8, "h100-sxm", std::nullopt, std::nullopt); }) ==
         "--nodes must be > 0 (got 0)");
   CHECK(input_error_of([] { (void)shorthand_cluster(1, 8, "h100-sxm", std::nullopt, -1.0); }) ==
-        "--nic-gbps must be > 0 (got -1)");
+        "--nic-gbps must be a finite number > 0 (got -1)");
+  CHECK(input_error_of([] { (void)shorthand_cluster(1, 8, "h100-sxm", std::nullopt, INFINITY); }) ==
+        "--nic-gbps must be a finite number > 0 (got inf)");
 }
 
 TEST_CASE("cluster::select_cluster") {
@@ -77,6 +81,53 @@ TEST_CASE("cluster::select_cluster") {
   CHECK(select_cluster(choice, "x").total_gpus() == 16);
   choice.cluster = "selene";
   CHECK(input_error_of([&] { (void)select_cluster(choice, "x"); }).find("cannot be combined") != std::string::npos);
+}
+
+TEST_CASE("cluster::select_cluster with --cluster and --nodes: the first N nodes") {
+  ClusterChoice choice;
+  choice.cluster = "selene"; // 560 DGX A100 nodes
+  choice.nodes = 12;
+  const auto part = select_cluster(choice, "x");
+  CHECK(part.total_gpus() == 96);
+  CHECK(part.name == "selene");
+  choice.nodes = 561;
+  CHECK(input_error_of([&] { (void)select_cluster(choice, "x"); }) ==
+        "--nodes 561: cluster 'selene' has 560 nodes (expected 1 to 560: --nodes with --cluster plans on the "
+        "first N nodes of the cluster)");
+  // Mixed clusters: group by group in the file's order, empty groups dropped, hosts cut.
+  const auto mixed = parse(R"(name: lab
+node_groups:
+  - {name: a, nodes: 2, gpu: h100-sxm, gpus_per_node: 8, hosts: [a0, a1]}
+  - {name: b, nodes: 3, gpu: a100-sxm-80gb, gpus_per_node: 8}
+)");
+  const auto one = first_nodes(mixed, 1);
+  REQUIRE(one.groups.size() == 1);
+  CHECK(one.groups[0].hosts == std::vector<std::string>{"a0"});
+  CHECK(one.groups[0].nvlink_domain == 8);
+  const auto three = first_nodes(mixed, 3);
+  REQUIRE(three.groups.size() == 2);
+  CHECK(three.groups[1].nodes == 1);
+  CHECK(three.total_gpus() == 24);
+}
+
+TEST_CASE("cluster sizes are bounded in 64-bit arithmetic where they are read") {
+  // 5,000,000 × 1,000,000 GPUs once wrapped around 32 bits to "658067456 GPUs".
+  CHECK(input_error_of([] { (void)shorthand_cluster(5'000'000, 8, "h100-sxm", std::nullopt, std::nullopt); }) ==
+        "--nodes 5,000,000 is more than brix plans (expected at most 1,000,000)");
+  CHECK(input_error_of([] { (void)shorthand_cluster(1'000'000, 4096, "h100-sxm", std::nullopt, std::nullopt); }) ==
+        "--nodes × --gpus-per-node = 4,096,000,000 GPUs is more than brix plans (expected at most 10,000,000)");
+  CHECK(input_error_of([] {
+          (void)parse("name: c\nnode_groups:\n  - {nodes: 1000000, gpu: h100-sxm, gpus_per_node: 1000000}\n");
+        }) == "c.yaml:3: gpus_per_node=1000000 is implausibly large (at most 4096)");
+  CHECK(input_error_of([] {
+          (void)parse("name: c\nnode_groups:\n  - {nodes: 1000000, gpu: h100-sxm, gpus_per_node: 4096}\n");
+        }).find("c.yaml:3: 1000000 nodes × 4096 GPUs is more GPUs than brix plans") == 0);
+  // A plan file's shorthand names its own keys, not options the user never gave.
+  CHECK(input_error_of([] { (void)load_cluster("shorthand:nodes=-1,gpus_per_node=8,gpu=h100-sxm"); }) ==
+        "cluster 'shorthand:nodes=-1,gpus_per_node=8,gpu=h100-sxm': nodes must be > 0 (got -1)");
+  CHECK(input_error_of([] { (void)load_cluster("shorthand:nodes=99999999999,gpus_per_node=8,gpu=h100-sxm"); }) ==
+        "cluster 'shorthand:nodes=99999999999,gpus_per_node=8,gpu=h100-sxm': nodes 99,999,999,999 is more than brix "
+        "plans (expected at most 1,000,000)");
 }
 
 TEST_CASE("cluster::cluster_from_document") {

@@ -103,6 +103,16 @@ TEST_CASE("launch::detect_nodes from --hosts, --hostfile or nothing") {
     request.node_rank = 2;
     CHECK_THROWS_AS((void)detect_nodes(request, env_of({})), brix::InputError);
   }
+  SUBCASE("--hosts '' or --hostfile '' is an error, never localhost") {
+    NodeRequest request;
+    request.hosts = "";
+    CHECK_THROWS_WITH_AS((void)detect_nodes(request, env_of({})), doctest::Contains("--hosts"),
+                         brix::InputError);
+    request.hosts.reset();
+    request.hostfile = "";
+    CHECK_THROWS_WITH_AS((void)detect_nodes(request, env_of({})), doctest::Contains("--hostfile"),
+                         brix::InputError);
+  }
   SUBCASE("nothing given: one node") {
     const auto nodes = detect_nodes({}, env_of({}));
     CHECK(nodes.source == "single node");
@@ -128,7 +138,7 @@ TEST_CASE("launch::detect_nodes from --hosts, --hostfile or nothing") {
     request.hosts = "a,b";
     CHECK_THROWS_WITH_AS((void)detect_nodes(request, env_of({})),
                          doctest::Contains("--standalone with --hosts"), brix::InputError);
-    request.hosts.clear();
+    request.hosts.reset();
     request.nnodes = 2;
     CHECK_THROWS_AS((void)detect_nodes(request, env_of({})), brix::InputError);
   }
@@ -159,6 +169,22 @@ TEST_CASE("launch::parse_hostfile") {
                        doctest::Contains("hosts:2:"), brix::InputError);
   CHECK_THROWS_WITH_AS((void)parse_hostfile("a slots=-1\n", "hosts"),
                        doctest::Contains("hosts:1:"), brix::InputError);
+  CHECK_THROWS_WITH_AS((void)parse_hostfile("a slots=8\nb\xff slots=8\n", "hosts"),
+                       doctest::Contains("hosts:2: 'b\\xff slots=8' holds a byte that is not printable text"),
+                       brix::InputError);
+  CHECK(parse_hostfile("a\tslots=8\n", "hosts").size() == 1);
+  // Names that cannot be hosts, a host twice, slots twice: each at its line.
+  CHECK_THROWS_WITH_AS((void)parse_hostfile("a slots=8\n slots=8\n", "hosts"),
+                       "hosts:2: 'slots=8' is not a host name (host slots=N, the host letters, digits, '.', '-' and '_')",
+                       brix::InputError);
+  CHECK_THROWS_WITH_AS((void)parse_hostfile("node[1-2 slots=8\n", "hosts"), doctest::Contains("hosts:1: 'node[1-2' is not a host name"),
+                       brix::InputError);
+  CHECK_THROWS_WITH_AS((void)parse_hostfile("-n slots=8\n", "hosts"), doctest::Contains("hosts:1: '-n' is not"), brix::InputError);
+  CHECK_THROWS_WITH_AS((void)parse_hostfile("a slots=8\nb\na slots=2\n", "hosts"),
+                       "hosts:3: host a is listed twice (each host on one line)", brix::InputError);
+  CHECK_THROWS_WITH_AS((void)parse_hostfile("a slots=8 slots=4\n", "hosts"), "hosts:1: slots given twice (host slots=N)",
+                       brix::InputError);
+  CHECK(parse_hostfile("10.0.0.7 slots=1\nnode_01.cluster slots=2\n", "hosts").size() == 2);
 }
 
 TEST_CASE("launch::resolve_node") {

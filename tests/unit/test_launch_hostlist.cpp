@@ -27,6 +27,21 @@ TEST_CASE("launch::expand_hostlist") {
     CHECK_THROWS_AS((void)expand_hostlist(""), brix::InputError);
     CHECK_THROWS_AS((void)expand_hostlist("a,,b"), brix::InputError);
   }
+  SUBCASE("sizes are bounded before anything is expanded") {
+    // Each range alone is allowed; their product (10^10 names) is refused at once, not after
+    // gigabytes of names.
+    CHECK_THROWS_WITH_AS((void)expand_hostlist("n[0-99999]x[0-99999]"),
+                         doctest::Contains("more than 100000 hosts"), brix::InputError);
+    CHECK_THROWS_WITH_AS((void)expand_hostlist("a[0-60000],b[0-60000]"),
+                         doctest::Contains("more than 100000 hosts"), brix::InputError);
+    CHECK(expand_hostlist("n[1-100000]").size() == 100'000);
+    // An id too long for a 64-bit number is an input error, not an internal one.
+    CHECK_THROWS_WITH_AS((void)expand_hostlist("n[0-9999999999999999999]"),
+                         doctest::Contains("more than 18 digits"), brix::InputError);
+    // Names are printable ASCII: a stray byte is named, escaped.
+    CHECK_THROWS_WITH_AS((void)expand_hostlist("n1,n\xc3"), doctest::Contains("byte \\xc3 is not allowed in a host name"),
+                         brix::InputError);
+  }
 }
 
 TEST_CASE("launch::compress_hostlist") {
@@ -53,4 +68,6 @@ TEST_CASE("launch::expand_tasks_per_node") {
   CHECK_THROWS_AS((void)expand_tasks_per_node("2(3)"), brix::InputError);
   CHECK_THROWS_AS((void)expand_tasks_per_node("x"), brix::InputError);
   CHECK_THROWS_AS((void)expand_tasks_per_node("0"), brix::InputError);
+  CHECK_THROWS_AS((void)expand_tasks_per_node("2(x99999999999)"), brix::InputError);
+  CHECK_THROWS_AS((void)expand_tasks_per_node("1(x60000),1(x60000)"), brix::InputError);
 }

@@ -176,7 +176,49 @@ TEST_CASE("model::model_from_brix_yaml") {
   CHECK(input_error_of([] {
           (void)parse("hidden: 256\nlayers: 2\nheads: 4\nmoe: {routed_experts: 4, experts_per_token: 8, expert_ffn: 8}\n",
                       "m.yaml");
-        }).find("experts_per_token=8 exceeds routed_experts=4") != std::string::npos);
+        }) == "m.yaml:4: 8 experts per token, but the model has 4 routed experts (expected at most the number of "
+              "routed experts)");
+}
+
+TEST_CASE("model::model_from_document bounds sizes, at the line that gave them") {
+  const std::string llama = R"({"model_type": "llama", "hidden_size": 4096, "num_attention_heads": 32,
+"vocab_size": 128256, "intermediate_size": 14336,
+"num_hidden_layers": LAYERS})";
+  auto with_layers = [&](const std::string& layers) {
+    auto text = llama;
+    return text.replace(text.find("LAYERS"), 6, layers);
+  };
+  // Sizes past every bound would loop for hours or overflow 64-bit counts: refused at once.
+  CHECK(input_error_of([&] { (void)parse(with_layers("9223372036854775807")); }) ==
+        "config.json:3: layers 9,223,372,036,854,775,807 is larger than any model brix can plan (expected at most 16,384)");
+  CHECK(input_error_of([] {
+          (void)parse(R"({"model_type": "llama", "hidden_size": 2147483647, "num_attention_heads": 1,
+"vocab_size": 2147483647, "intermediate_size": 2147483647, "num_hidden_layers": 2147483647})");
+        }).find("config.json:2: layers 2,147,483,647 is larger") == 0);
+  CHECK(input_error_of([] {
+          (void)parse("{\"model_type\": \"gpt2\", \"n_embd\": 4096, \"n_layer\": 4, \"n_positions\": 1024,\n\"n_head\": 32, \"vocab_size\": 99999999}");
+        }).find("config.json:2: vocabulary 99,999,999 is larger") == 0);
+  // Every field within its bound, together too large.
+  CHECK(input_error_of([] {
+          (void)parse("name: big\nhidden: 1000000\nlayers: 16000\nheads: 1000\nvocab: 1000\n", "m.yaml");
+        }).find("m.yaml:1: these sizes make a model of ~") == 0);
+  // Fields that contradict each other, in a Hugging Face config as in a brix model file.
+  const std::string deepseek = R"({"model_type": "deepseek_v3", "hidden_size": 64, "num_hidden_layers": 4,
+"num_attention_heads": 4, "vocab_size": 10, "intermediate_size": 8, "kv_lora_rank": 8,
+"qk_nope_head_dim": 8, "qk_rope_head_dim": 8, "v_head_dim": 8, "n_routed_experts": 256,
+"num_experts_per_tok": NUM, "moe_intermediate_size": 8,
+"first_k_dense_replace": FIRST})";
+  auto deepseek_with = [&](const std::string& per_token, const std::string& first) {
+    auto text = deepseek;
+    text.replace(text.find("NUM"), 3, per_token);
+    return text.replace(text.find("FIRST"), 5, first);
+  };
+  CHECK(parse(deepseek_with("8", "3")).moe->first_dense_layers == 3);
+  CHECK(input_error_of([&] { (void)parse(deepseek_with("1000", "1")); }) ==
+        "config.json:4: 1000 experts per token, but the model has 256 routed experts (expected at most the number of "
+        "routed experts)");
+  CHECK(input_error_of([&] { (void)parse(deepseek_with("8", "5")); }) ==
+        "config.json:5: 5 leading dense layers leave no MoE layer of 4 (expected fewer dense layers than layers)");
 }
 
 TEST_CASE("model::load_model resolves bundled names and paths") {
@@ -185,7 +227,7 @@ TEST_CASE("model::load_model resolves bundled names and paths") {
   CHECK(input_error_of([] { (void)load_model("llama-3.1-450b"); }).find("did you mean 'llama-3.1-405b'") !=
         std::string::npos);
   CHECK(input_error_of([] { (void)load_model("/nonexistent/config.json"); }) ==
-        "/nonexistent/config.json: cannot open the file (expected a readable YAML or JSON file)");
+        "/nonexistent/config.json: cannot open the file: No such file or directory (expected a readable YAML or JSON file)");
   const auto names = bundled_models();
   CHECK(std::find(names.begin(), names.end(), "mixtral-8x22b") != names.end());
 

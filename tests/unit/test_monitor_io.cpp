@@ -10,6 +10,7 @@
 #include <brix/monitor/view.hpp>
 #include <brix/monitor/wire.hpp>
 #include <brix/net/http_server.hpp>
+#include <brix/net/stream_socket.hpp>
 #include <brix/probe/sources.hpp>
 #include <brix/util/error.hpp>
 
@@ -21,7 +22,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sys/socket.h>
 #include <unistd.h>
+#include <vector>
 
 using namespace brix::monitor;
 
@@ -220,6 +223,52 @@ TEST_CASE("monitor::MonitorEndpoint over real TCP: viewers with the token get sn
   CHECK(read_snapshot_file(JobDirLayout(dir.path().string()).snapshot()).job == "tcp-test");
 }
 
+TEST_CASE("net::LineStream holds at most max_line + 1 bytes, whatever the peer sends") {
+  int fds[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+  brix::net::LineStream stream(fds[0], 4096);
+  const brix::net::LineStream peer(fds[1]); // owns and closes the other end
+  // A short line, then a flood: the flood stays in the socket until the line is taken.
+  const std::string flood = "hello\n" + std::string(100'000, 'x');
+  REQUIRE(::send(fds[1], flood.data(), flood.size(), MSG_DONTWAIT) > 8192);
+  stream.fill();
+  CHECK(stream.buffered() <= 4097);
+  CHECK(stream.next_buffered_line() == std::optional<std::string>("hello"));
+  // Then the flood is one line longer than allowed: refused, never buffered whole.
+  stream.fill();
+  CHECK(stream.closed());
+  CHECK(stream.buffered() <= 4097);
+}
+
+TEST_CASE("monitor::MonitorEndpoint reads one short line from a peer before its token") {
+  const brix::test::TempDir dir;
+  SystemClock clock;
+  EndpointOptions options;
+  options.job_dir = dir.path().string();
+  options.token = "secret-token";
+  options.interval = 0.1;
+  MonitorEndpoint endpoint(options, clock);
+  endpoint.start();
+  // 8 MiB without a newline: the endpoint closes the connection at its hello limit.
+  brix::net::LineStream intruder(brix::net::connect_tcp("127.0.0.1", endpoint.port(), 2000));
+  const std::string junk(1 << 20, 'x');
+  std::size_t sent = 0;
+  for (int i = 0; i < 8 && !intruder.closed(); ++i) {
+    const auto n = ::send(intruder.fd(), junk.data(), junk.size(), MSG_NOSIGNAL);
+    if (n <= 0) {
+      break; // closed by the endpoint: what the test waits for
+    }
+    sent += static_cast<std::size_t>(n);
+  }
+  CHECK_FALSE(intruder.read_line(5000)); // closed, no answer to a line never finished
+  CHECK(intruder.closed());
+  // A client with the token still gets in.
+  auto viewer = connect_monitor({"127.0.0.1", endpoint.port()}, Hello{PeerRole::view, "viewer", "secret-token"}, 2000);
+  REQUIRE(viewer.send_line("SNAPSHOT"));
+  CHECK(viewer.read_line(5000));
+  endpoint.stop();
+}
+
 TEST_CASE("net::HttpServer serves GET and HEAD, refuses other methods") {
   brix::net::HttpServer server("127.0.0.1", 0, [](const brix::net::HttpRequest& request) {
     if (request.path == "/metrics") {
@@ -246,6 +295,57 @@ TEST_CASE("net::HttpServer serves GET and HEAD, refuses other methods") {
   CHECK(request("GET /nope HTTP/1.1\r\n\r").rfind("HTTP/1.1 404", 0) == 0);
   CHECK(request("POST /metrics HTTP/1.1\r\n\r").rfind("HTTP/1.1 405", 0) == 0);
   CHECK(request("nonsense\r\n\r").rfind("HTTP/1.1 400", 0) == 0);
+  server.stop();
+}
+
+TEST_CASE("net::HttpServer serves every client at once; slow ones hold only their own connection") {
+  brix::net::HttpLimits limits;
+  limits.head_timeout = std::chrono::milliseconds(3000);
+  limits.max_head_bytes = 1024;
+  brix::net::HttpServer server("127.0.0.1", 0, [](const brix::net::HttpRequest&) { return brix::net::HttpResponse{200, "text/plain", "up 1\n"}; },
+                               limits);
+  server.start();
+  auto connect = [&] { return brix::net::LineStream(brix::net::connect_tcp("127.0.0.1", server.port(), 2000)); };
+  // 100 clients that start a request and never finish it. Served one at a time (as before),
+  // each would hold the server for its whole timeout before the next was read.
+  std::vector<brix::net::LineStream> idle;
+  for (int i = 0; i < 100; ++i) {
+    idle.push_back(connect());
+    REQUIRE(::send(idle.back().fd(), "GET /met", 8, MSG_NOSIGNAL) == 8);
+  }
+  CHECK(brix::test::wait_until([&] { return server.clients() == 100; }));
+  auto scrape = connect();
+  REQUIRE(scrape.send_line("GET /metrics HTTP/1.1\r\n\r"));
+  const auto status = scrape.read_line(5000); // answered while the 100 are still connected
+  REQUIRE(status);
+  CHECK(*status == "HTTP/1.1 200 OK");
+  // Each slow client is closed when its own head timeout passes.
+  CHECK(brix::test::wait_until([&] { return server.clients() == 0; }));
+  CHECK_FALSE(idle.front().read_line(2000));
+  CHECK(idle.front().closed());
+  // A head larger than the limit is answered 431 and closed, never buffered further.
+  auto large = connect();
+  REQUIRE(large.send_line("GET /metrics HTTP/1.1\r\nX-Padding: " + std::string(2048, 'x')));
+  const auto refused = large.read_line(5000);
+  REQUIRE(refused);
+  CHECK(refused->rfind("HTTP/1.1 431", 0) == 0);
+  server.stop();
+}
+
+TEST_CASE("net::HttpServer drops its oldest connection when full") {
+  brix::net::HttpLimits limits;
+  limits.max_clients = 3;
+  brix::net::HttpServer server("127.0.0.1", 0, [](const brix::net::HttpRequest&) { return brix::net::HttpResponse{}; }, limits);
+  server.start();
+  std::vector<brix::net::LineStream> idle;
+  for (int i = 0; i < 3; ++i) {
+    idle.emplace_back(brix::net::connect_tcp("127.0.0.1", server.port(), 2000));
+    CHECK(brix::test::wait_until([&] { return server.clients() == idle.size(); }));
+  }
+  idle.emplace_back(brix::net::connect_tcp("127.0.0.1", server.port(), 2000));
+  CHECK_FALSE(idle.front().read_line(5000)); // closed to make room
+  CHECK(idle.front().closed());
+  CHECK(server.clients() == 3);
   server.stop();
 }
 

@@ -83,6 +83,48 @@ TEST_CASE("monitor::rules file errors") {
   CHECK(error_of("brix_monitor_rules: 2\nrules: []\n").find("version 2 is not supported") != std::string::npos);
 }
 
+TEST_CASE("monitor::rules on a metric that can never be reported are refused at their line") {
+  const std::string head = "brix_monitor_rules: 1\nrules:\n";
+  auto rule_on = [&](const std::string& metric) {
+    return error_of(head + "  - name: a\n    metric: " + metric + "\n    normal: '< 1'\n    abnormal: '> 2'\n");
+  };
+  CHECK(rule_on("gpu-utilization").find("rules.yaml:4: metric 'gpu-utilization' can never be reported") == 0);
+  CHECK(rule_on("'1st_loss'").find("rules.yaml:4: metric '1st_loss' can never be reported") == 0);
+  CHECK(rule_on(std::string(65, 'x')).find("can never be reported") != std::string::npos);
+  CHECK(rule_on("time").find("rules.yaml:4: metric 'time' is a field of the report line, never a metric (its value is "
+                             "'step_seconds')") == 0);
+  CHECK(rule_on("rank").find("is a field of the report line") != std::string::npos);
+  CHECK(rule_on("loss").empty());
+  CHECK(rule_on("step_seconds").empty());
+  CHECK(error_of(head + "  - name: ''\n    metric: loss\n    normal: '< 1'\n    abnormal: '> 2'\n")
+            .find("rules.yaml:3: a rule's name is empty") == 0);
+}
+
+TEST_CASE("monitor::many rules load and are matched by metric, not one by one") {
+  std::string yaml = "brix_monitor_rules: 1\nrules:\n";
+  constexpr int k_rules = 20'000;
+  for (int i = 0; i < k_rules; ++i) {
+    yaml += "  - {name: r" + std::to_string(i) + ", metric: m" + std::to_string(i % 100) +
+            ", normal: '< 1', abnormal: '> 2'}\n";
+  }
+  const auto rules = load_rules(DocNode::load_string(yaml, "rules.yaml"));
+  REQUIRE(rules.size() == k_rules);
+  RuleEngine engine(rules);
+  CHECK(engine.watches("m7"));
+  CHECK_FALSE(engine.watches("m100"));
+  // One value of m7 reaches exactly the 200 rules on m7.
+  CHECK(engine.observe({"n", 0, std::nullopt}, "m7", 5.0, 1.0).size() == k_rules / 100);
+  CHECK(engine.entries().size() == k_rules / 100);
+  // A name given twice is still found, with the first one's line.
+  CHECK(error_of(yaml + "  - {name: r3, metric: m, normal: '< 1', abnormal: '> 2'}\n")
+            .find("rule 'r3' is defined twice (first at rules.yaml:6)") != std::string::npos);
+  std::string too_many = "brix_monitor_rules: 1\nrules:\n";
+  for (std::size_t i = 0; i <= k_max_rules; ++i) {
+    too_many += "  - x\n";
+  }
+  CHECK(error_of(too_many) == "rules.yaml:3: 100,001 rules (expected at most 100,000)");
+}
+
 TEST_CASE("monitor::RuleEngine waits `for` before firing, then recovers past the hysteresis") {
   RuleEngine engine({latency_rule(30, 10e-6)});
   const Subject rank3{"node1", 3, std::nullopt};

@@ -1,6 +1,7 @@
 // plan::PlanReport: run_plan on a small job (Llama 3.1 8B on one H200 node), then its JSON and
 // text agree with the report and each other, util::print writes them, and --emit yaml reads
 // back as the same plan.
+#include <brix/plan/emit.hpp>
 #include <brix/plan/emit_targets.hpp>
 #include <brix/plan/plan_file.hpp>
 #include <brix/plan/plan_run.hpp>
@@ -17,8 +18,11 @@ using namespace brix::plan;
 
 namespace {
 
-PlanReport small_report(const std::string& layout = "") {
+PlanReport small_report(const std::string& layout = "", const std::string& emit = "",
+                        const std::string& software = "modern") {
   PlanRequest request;
+  request.emit = emit;
+  request.software = software;
   request.model = "llama-3.1-8b";
   request.cluster.cluster = "h200-node";
   request.global_batch = 64;
@@ -125,8 +129,21 @@ TEST_CASE("plan::emit_targets") {
     const auto json = nlohmann::ordered_json::parse(find_emit_target("json").write(report).text);
     CHECK(json["step_time_s"].get<double>() == doctest::Approx(best.step.step_s));
     CHECK(json["batch"]["global"] == 64);
-    CHECK(contains(find_emit_target("megatron").write(report).text,
-                   "--tensor-model-parallel-size " + std::to_string(best.layout.tp)));
+  }
+  SUBCASE("megatron flags are for a plan Megatron-LM can run") {
+    // brix's own collectives: the best plan here compresses gradients in FP8, which Megatron-LM
+    // cannot; the flags are those of the best plan without.
+    const auto report = small_report("", "megatron", "brix");
+    const auto& best = report.search.plans.front();
+    REQUIRE_FALSE(megatron_unsupported(best.layout).empty());
+    REQUIRE(report.megatron);
+    const auto& runnable = report.megatron->estimate.layout;
+    CHECK(megatron_unsupported(runnable).empty());
+    const auto flags = find_emit_target("megatron").write(report);
+    CHECK(contains(flags.text, "--tensor-model-parallel-size " + std::to_string(runnable.tp)));
+    CHECK_FALSE(contains(flags.text, "has no Megatron-LM flag"));
+    REQUIRE(flags.warnings.size() == 1);
+    CHECK(contains(flags.warnings.front(), "which Megatron-LM cannot run; these flags are for the best plan it can run"));
   }
   SUBCASE("nothing to emit when no layout fits") {
     const PlanReport empty;

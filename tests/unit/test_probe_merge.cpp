@@ -39,27 +39,36 @@ std::vector<std::string> drift_of(const MergeResult& result, const std::string& 
 
 TEST_CASE("probe::merge groups like nodes and names the faulty one") {
   const auto result = merge_reports(dgx_h100_cluster(), "test-cluster");
-  REQUIRE(result.groups.size() == 2);
+  REQUIRE(result.groups.size() == 3);
   CHECK(result.groups[0].name == "a100-sxm-80gb");
   CHECK(result.groups[0].hosts == std::vector<std::string>{"a100-01", "a100-02"});
   CHECK(result.groups[1].name == "h100-sxm");
-  CHECK(result.groups[1].hosts == std::vector<std::string>{"node001", "node002", "node003", "node004"});
+  CHECK(result.groups[1].hosts == std::vector<std::string>{"node001", "node002", "node003"});
   CHECK(result.groups[1].adapters.count == 8);
   CHECK(result.groups[1].adapters.gbps == doctest::Approx(400));
+  // node004's mlx5_3 is down: one topology for all four would bind its ranks to that adapter.
+  CHECK(result.groups[2].name == "h100-sxm-2");
+  CHECK(result.groups[2].hosts == std::vector<std::string>{"node004"});
+  CHECK(result.groups[2].adapters.count == 7);
+  CHECK(result.groups[2].adapters.down == 1);
+  REQUIRE(result.notes.size() == 1);
+  CHECK(result.notes[0].find("group h100-sxm-2: node004 split from group h100-sxm") == 0);
   CHECK(result.drifting_nodes() == 1);
   CHECK(drift_of(result, "node004") ==
         std::vector<std::string>{"GPU 0000:c4:00.0 PCIe width: x8 (majority x16)",
                                  "mlx5_3 port state: DOWN (majority ACTIVE)", "mlx5_3 rate: 10 Gb/s (majority 400 Gb/s)"});
   CHECK(result.cluster["name"] == "test-cluster");
-  REQUIRE(result.cluster["node_groups"].size() == 2);
+  REQUIRE(result.cluster["node_groups"].size() == 3);
   const auto& h100 = result.cluster["node_groups"][1];
-  CHECK(h100["nodes"] == 4);
+  CHECK(h100["nodes"] == 3);
   CHECK(h100["gpu"] == "h100-sxm");
   CHECK(h100["gpus_per_node"] == 8);
   CHECK(h100["nics"]["count"] == 8);
-  CHECK(h100["hosts"].size() == 4);
-  // The group's topology is a node holding the majority everywhere, not the faulty one.
+  CHECK(h100["hosts"].size() == 3);
+  // The group's topology is a node holding the majority everywhere, not the faulty one, which
+  // carries its own.
   CHECK(h100["topology"]["host"] == "node001");
+  CHECK(result.cluster["node_groups"][2]["topology"]["host"] == "node004");
   CHECK(result.cluster["node_groups"][0]["nics"]["gbps"] == 200.0);
 }
 
@@ -146,22 +155,23 @@ TEST_CASE("probe::merged and single-node cluster files load with the cluster loa
   const auto result = merge_reports(dgx_h100_cluster(), "probed");
   const auto merged = brix::cluster::cluster_from_document(
       brix::util::DocNode::load_string(brix::util::to_yaml(result.cluster), "cluster.yaml"), "probed");
-  REQUIRE(merged.groups.size() == 2);
+  REQUIRE(merged.groups.size() == 3);
   CHECK(merged.name == "probed");
   const auto& h100 = merged.groups[1];
   CHECK(h100.name == "h100-sxm");
-  CHECK(h100.nodes == 4);
+  CHECK(h100.nodes == 3);
   CHECK(h100.gpus_per_node == 8);
   CHECK(h100.gpu.id == "h100-sxm");
   CHECK(h100.nics_per_node == 8);
   CHECK(h100.nic_gbps == doctest::Approx(400));
   CHECK(h100.nvlink_domain == 8);
   CHECK(h100.nvlink_bytes_per_s == doctest::Approx(900e9));
-  CHECK(h100.hosts == std::vector<std::string>{"node001", "node002", "node003", "node004"});
+  CHECK(h100.hosts == std::vector<std::string>{"node001", "node002", "node003"});
+  CHECK(merged.groups[2].hosts == std::vector<std::string>{"node004"});
   CHECK(h100.topology_yaml.find("brix_probe: 1") != std::string::npos);
   CHECK(merged.groups[0].gpu.id == "a100-sxm-80gb");
   CHECK(merged.groups[0].nic_gbps == doctest::Approx(200));
-  CHECK(result.notes.empty());
+  CHECK(result.notes.size() == 1); // node004 split off
 
   const auto single = brix::cluster::cluster_from_document(
       brix::util::DocNode::load_string(brix::util::to_yaml(single_node_cluster(probe_fixture("dgx-a100.xml", "n7"))),

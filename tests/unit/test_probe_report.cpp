@@ -60,6 +60,35 @@ TEST_CASE("probe::report reading rejects what it cannot use, at its line") {
                        doctest::Contains("r.yaml:7: unknown path class 'FAR'"), brix::InputError);
 }
 
+TEST_CASE("probe::report reading refuses values a node cannot have") {
+  const auto error = [](const std::string& text) {
+    try {
+      (void)report_from_doc(DocNode::load_string(text, "r.yaml"));
+    } catch (const brix::InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  // The host name lands in hostfiles and rank maps.
+  CHECK(error("brix_probe: 1\nhost: ../../outside\n") ==
+        "r.yaml:2: host '../../outside' is not a host name (letters, digits, '.', '-' and '_', as in a DNS name)");
+  CHECK(error("brix_probe: 1\nhost: \"\"\n").rfind("r.yaml:2: host '' is not a host name", 0) == 0);
+  CHECK(error("brix_probe: 1\nhost: n1\ngpus:\n  - {index: 0, model: m, cpus: \"55-0,x\"}\n") ==
+        "r.yaml:4: cpus '55-0,x' is not a CPU list (like 0-55,112-167)");
+  CHECK(error("brix_probe: 1\nhost: n1\ngpus:\n  - {index: 0, model: m}\n  - {index: 0, model: m}\n") ==
+        "r.yaml:5: GPU index 0 appears twice (each GPU once)");
+  CHECK(error("brix_probe: 1\nhost: n1\nnics:\n  - {name: mlx5_0}\n  - {name: mlx5_0}\n") ==
+        "r.yaml:5: adapter mlx5_0 appears twice (each adapter once)");
+  CHECK(error("brix_probe: 1\nhost: n1\nnics:\n  - name: mlx5_0\n    ports: [{number: 1, rate_gbps: -1e9}]\n")
+            .rfind("r.yaml:5: rate_gbps must be a finite number >= 0 (got -1000000000)", 0) == 0);
+  CHECK(error("brix_probe: 1\nhost: n1\nnics:\n  - {name: mlx5_0, rate_gbps: .nan}\n").rfind("r.yaml:4: '.nan' is not a number", 0) == 0);
+  CHECK(error("brix_probe: 1\nhost: n1\nnics:\n  - {name: mlx5_0, rate_gbps: -400, port_state: ACTIVE}\n")
+            .rfind("r.yaml:4: rate_gbps must be a finite number >= 0 (got -400)", 0) == 0);
+  CHECK(error("brix_probe: 1\nhost: n1\ngpus:\n  - {index: 0, model: m, numa_node: 99999999999}\n")
+            .rfind("r.yaml:4: numa_node is out of range (got 99999999999)", 0) == 0);
+  CHECK(error("brix_probe: 1\nhost: node-01.cluster_a\n") == "accepted");
+}
+
 TEST_CASE("probe::single-node cluster document follows the cluster schema") {
   const auto report = brix::test::probe_fixture("dgx-h100.xml", "node001");
   const auto cluster = single_node_cluster(report);
@@ -124,5 +153,12 @@ TEST_CASE("probe::node files") {
   CHECK(expand_node_name("plain.xml", "n") == "plain.xml");
   NodeReport report;
   report.host = "../evil";
-  CHECK_THROWS_WITH_AS((void)write_node_file("/tmp", report), "node name '../evil' cannot name a file", brix::InputError);
+  CHECK_THROWS_WITH_AS((void)write_node_file("/tmp", report), "node name '../evil' cannot name a file (a host name: letters, digits, '.', '-' and '_')", brix::InputError);
+  // A HostName read from a topology file is that file's fault.
+  report.host = "node 07";
+  report.host_source = "topology file";
+  report.topology_source = "dgx.xml";
+  CHECK_THROWS_WITH_AS((void)write_node_file("/tmp", report),
+                       "dgx.xml: node name 'node 07' cannot name a file (a host name: letters, digits, '.', '-' and '_')",
+                       brix::InputError);
 }

@@ -175,6 +175,24 @@ TEST_CASE("probe::topology file errors are one-line input errors") {
                        doctest::Contains("/nonexistent/topo.xml: cannot open topology file"), brix::InputError);
   const auto bad = std::string(BRIX_TEST_SOURCE_DIR) + "/tests/fixtures/hwloc/make_fixtures.py";
   CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(bad), doctest::Contains("not an XML file"), brix::InputError);
+
+  // One edit of the fixture each: a byte that is not UTF-8, a bus id hwloc cannot read (it would
+  // drop the GPU without a word).
+  std::ifstream in(hwloc_fixture("dgx-h100.xml"));
+  const std::string fixture{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  const brix::test::TempDir temp;
+  auto edited = [&](const std::string& from, const std::string& to) {
+    auto text = fixture;
+    const auto at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    text.replace(at, from.size(), to);
+    std::ofstream(temp.file("t.xml"), std::ios::binary) << text;
+    return temp.file("t.xml");
+  };
+  CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(edited("value=\"dgx-h100\"", "value=\"dgx\xff\"")),
+                       doctest::Contains("t.xml:9: byte \\xff is not UTF-8"), brix::InputError);
+  CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(edited("pci_busid=\"0000:1b:00.0\"", "pci_busid=\"zzzz:1b:00.0\"")),
+                       doctest::Contains("PCI device 'zzzz:1b:00.0' cannot be loaded"), brix::InputError);
 }
 
 TEST_CASE("probe::adapters far from every GPU are all compute adapters") {

@@ -174,7 +174,7 @@ TEST_CASE("shard::build_rank_map checks") {
   const auto nodes = load_nodes({k_fixture});
   SUBCASE("more ranks than GPUs") {
     CHECK_THROWS_WITH_AS(build_rank_map(plan_of("{tp: 8, pp: 2, dp: 2}"), nodes, parse_order("tp-cp-ep-dp-pp"), 8),
-                         "the plan needs 32 ranks (tp 8 × cp 1 × dp 2 × pp 2) but the nodes have 16 "
+                         "plan.yaml: the plan needs 32 ranks (tp 8 × cp 1 × dp 2 × pp 2) but the nodes have 16 "
                          "GPUs (2 nodes)",
                          InputError);
   }
@@ -237,7 +237,7 @@ TEST_CASE("shard::read_topology errors") {
   CHECK_THROWS_WITH_AS(read_topology(unknown_nic), "t.yaml:4: GPU 0 lists adapter 'ib9' that is not under nics",
                        InputError);
   const auto bad_cpus = brix::util::DocNode::load_string(head + "cpus: \"3-1\"}\n", "t.yaml");
-  CHECK_THROWS_WITH_AS(read_topology(bad_cpus), "t.yaml:4: '3-1' is not a CPU list (e.g. 0-55,112-167)", InputError);
+  CHECK_THROWS_WITH_AS(read_topology(bad_cpus), "t.yaml:4: cpus '3-1' is not a CPU list (like 0-55,112-167)", InputError);
   const auto no_version = brix::util::DocNode::load_string("host: n\ngpus: []\n", "t.yaml");
   CHECK_THROWS_WITH_AS(read_topology(no_version), doctest::Contains("missing key 'brix_probe'"), InputError);
 }

@@ -338,3 +338,27 @@ TEST_CASE("shard::merge refuses shards that disagree with the index") {
                        doctest::Contains("model-pp000-tp01-ep000.safetensors: cannot open the file"), InputError);
   CHECK(!fs::exists(dir.path() / "back"));
 }
+
+TEST_CASE("shard::merge detects a flipped byte in a shard") {
+  const test::TempDir dir;
+  test::write_checkpoint((dir.path() / "hf").string(), test::llama_like({}), 2);
+  const auto plan = plan_for(dir.path() / "hf", "{tp: 2, pp: 1, dp: 1}");
+  const auto job = shard::prepare_reshard(plan, (dir.path() / "hf").string());
+  (void)shard::write_reshard(job.checkpoint, job.plan, plan, job.model, (dir.path() / "out").string(), 2);
+  const auto index = nlohmann::json::parse(file_bytes(dir.path() / "out" / "brix-shards.json"));
+  CHECK(index["brix_shards"] == 2);
+  CHECK(index["source"]["files"][0]["tensors"][0]["sha256"].size() == index["source"]["files"][0]["tensors"][0]["shards"].size());
+  // The last byte of a shard is tensor data: flip it, keeping the file's size and header.
+  const auto shard = dir.path() / "out" / "model-pp000-tp01-ep000.safetensors";
+  auto bytes = file_bytes(shard);
+  bytes.back() = static_cast<char>(bytes.back() ^ 0x01);
+  std::ofstream(shard, std::ios::binary | std::ios::trunc) << bytes;
+  CHECK_THROWS_WITH_AS(shard::merge_shards((dir.path() / "out").string(), (dir.path() / "back").string(), 2),
+                       doctest::Contains("model-pp000-tp01-ep000.safetensors: tensor '"), InputError);
+  CHECK_THROWS_WITH_AS(shard::merge_shards((dir.path() / "out").string(), (dir.path() / "back").string(), 2),
+                       doctest::Contains("does not match the SHA-256 in brix-shards.json"), InputError);
+  CHECK(!fs::exists(dir.path() / "back")); // nothing left behind
+  bytes.back() = static_cast<char>(bytes.back() ^ 0x01);
+  std::ofstream(shard, std::ios::binary | std::ios::trunc) << bytes;
+  CHECK(shard::merge_shards((dir.path() / "out").string(), (dir.path() / "back").string(), 2).files > 0);
+}

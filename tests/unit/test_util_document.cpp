@@ -4,6 +4,7 @@
 #include <brix/util/output.hpp>
 
 #include <doctest/doctest.h>
+#include <fmt/format.h>
 
 using brix::InputError;
 using brix::util::DocNode;
@@ -62,6 +63,38 @@ TEST_CASE("util::DocNode malformed input") {
   CHECK(input_error_of([] { (void)DocNode::load_string("a: [1, 2\n", "bad.yaml"); }).rfind("bad.yaml:", 0) == 0);
   CHECK(input_error_of([] { (void)DocNode::load_file("/nonexistent/x.yaml"); }).find("cannot open") !=
         std::string::npos);
+  CHECK(input_error_of([] { (void)DocNode::load_string("a: 1\nb: \"x\xc3\"\n", "latin.yaml"); }) ==
+        "latin.yaml:2: byte \\xc3 is not UTF-8 (expected a UTF-8 text file)");
+}
+
+TEST_CASE("util::DocNode bounds what aliases expand to") {
+  // Nine levels of ten aliases each: 10^9 nodes from a few hundred bytes ("billion laughs").
+  std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
+  for (char level = 'b'; level <= 'j'; ++level) {
+    const char previous = static_cast<char>(level - 1);
+    bomb += fmt::format("{0}: &{0} [*{1}, *{1}, *{1}, *{1}, *{1}, *{1}, *{1}, *{1}, *{1}, *{1}]\n", level, previous);
+  }
+  CHECK(input_error_of([&] { (void)DocNode::load_string(bomb, "bomb.yaml"); }).find("more than 4000000 nodes once its aliases are expanded") !=
+        std::string::npos);
+  // Aliases used a sensible number of times are fine.
+  CHECK(DocNode::load_string("base: &b {gpu: h100-sxm}\ngroups: [*b, *b]\n", "ok.yaml").at("groups").elements().size() == 2);
+}
+
+TEST_CASE("util::DocNode reads one document and nothing after it") {
+  // YAML::Load alone would return the first document and drop the rest without a word.
+  CHECK(input_error_of([] { (void)DocNode::load_string("{\"a\": 1}\ngarbage: 2\n", "config.json"); }) ==
+        "config.json:2: more than one YAML document (expected one mapping; nothing after it but comments)");
+  CHECK(input_error_of([] { (void)DocNode::load_string("a: 1\n---\nb: 2\n", "two.yaml"); }).rfind("two.yaml:3: more than one", 0) == 0);
+  CHECK(input_error_of([] { (void)DocNode::load_string("{\"a\": 1}\nb: [1\n", "config.json"); }).find("malformed YAML/JSON") !=
+        std::string::npos);
+  CHECK(DocNode::load_string("{\"a\": 1}\n# a comment\n", "config.json").at("a").as_int() == 1);
+}
+
+TEST_CASE("util::DocNode refuses control bytes") {
+  CHECK(input_error_of([] { (void)DocNode::load_string(std::string("a: 1\nb: x\0y\n", 12), "nul.yaml"); }) ==
+        "nul.yaml:2: control byte 0x00 in the text (expected a text file: YAML or JSON)");
+  CHECK(input_error_of([] { (void)DocNode::load_string("a: 1\n# \x1b[31m\n", "esc.yaml"); }).rfind("esc.yaml:2: control byte 0x1b", 0) == 0);
+  CHECK(DocNode::load_string("a: \"x\ty\"\r\nb: 2\r\n", "crlf.yaml").at("b").as_int() == 2);
 }
 
 TEST_CASE("util::to_yaml and Table") {

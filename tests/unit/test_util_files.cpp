@@ -1,6 +1,9 @@
 #include <brix/util/atomic_file.hpp>
 #include <brix/util/dynamic_library.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/file_system.hpp>
+#include <brix/util/input_file.hpp>
+#include <brix/util/mapped_file.hpp>
 
 #include <support/memory_file_system.hpp>
 
@@ -179,4 +182,34 @@ TEST_CASE("util::DynamicLibrary opens the first library that loads") {
   std::string missing;
   CHECK_FALSE(brix::util::DynamicLibrary::open_first({"libbrix-missing-1.so", ""}, &missing).has_value());
   CHECK_FALSE(missing.empty());
+}
+
+TEST_CASE("util::InputFile opens regular files only, never blocking") {
+  brix::test::TempDir dir;
+  const auto regular = dir.write("a.yaml", "x: 1\n");
+  std::string why;
+  const auto file = brix::util::InputFile::open(regular, why);
+  REQUIRE(file);
+  CHECK(file->size() == 5);
+  CHECK(file->read() == "x: 1\n");
+  CHECK(file->read(3) == "1\n");
+  CHECK(file->read(0, 2) == "x:");
+
+  // A FIFO without a writer: a blocking open(2) would wait forever here.
+  const auto fifo = dir.file("pipe");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK_FALSE(brix::util::InputFile::open(fifo, why));
+  CHECK(why == "is a FIFO, not a regular file");
+  CHECK_THROWS_WITH_AS((void)brix::util::read_input_file(fifo, "expected a YAML file"),
+                       doctest::Contains("pipe: cannot open the file: is a FIFO, not a regular file (expected a YAML file)"),
+                       brix::InputError);
+  CHECK_FALSE(brix::util::InputFile::open("/dev/zero", why));
+  CHECK(why == "is a character device, not a regular file");
+  CHECK_FALSE(brix::util::InputFile::open(dir.path().string(), why));
+  CHECK(why == "is a directory, not a regular file");
+  CHECK_FALSE(brix::util::read_regular_file(regular, why, 4));
+  CHECK(why.find("has 5 bytes, more than the 4") != std::string::npos);
+  // The file system and the memory map refuse them the same way.
+  CHECK_THROWS_WITH((void)brix::util::local_file_system().read(fifo), doctest::Contains("is a FIFO"));
+  CHECK_THROWS_WITH_AS((void)brix::util::MappedFile(fifo), doctest::Contains("is a FIFO"), brix::InputError);
 }

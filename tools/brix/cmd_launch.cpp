@@ -4,6 +4,7 @@
 #include <brix/launch/agent.hpp>
 #include <brix/launch/agent_setup.hpp>
 #include <brix/monitor/job_dir.hpp>
+#include <brix/probe/hwloc_topology.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/strings.hpp>
 
@@ -78,6 +79,11 @@ void run(LaunchFlags& flags, CommandContext& context) {
     }
   }
   options.bind = launch::parse_bind_mode(flags.cpu_bind);
+  if (!options.topology_xml.empty()) {
+    // Read now, before any directory, store or worker exists: the agent binds from it only
+    // after the rendezvous.
+    (void)probe::HwlocTopology::load_xml(options.topology_xml);
+  }
   options.console = !flags.quiet;
   context.exit_code = launch::run_launch(options);
 }

@@ -15,14 +15,16 @@
 #include <brix/monitor/rules_report.hpp>
 #include <brix/monitor/wire.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/file_system.hpp>
+#include <brix/util/input_file.hpp>
 #include <brix/util/output.hpp>
 #include <brix/util/print.hpp>
+#include <brix/util/strings.hpp>
 
 #include <atomic>
 #include <csignal>
 #include <filesystem>
 #include <fmt/format.h>
-#include <fstream>
 #include <iostream>
 #include <unistd.h>
 
@@ -137,7 +139,12 @@ int run_view(const ViewArgs& args) {
 int run_serve(const ServeArgs& args) {
   monitor::EndpointOptions options;
   options.job_dir = args.job_dir;
-  std::filesystem::create_directories(args.job_dir);
+  if (std::filesystem::exists(args.job_dir) && !std::filesystem::is_directory(args.job_dir)) {
+    throw InputError(fmt::format("--job-dir: '{}' is not a directory (expected the job's directory, created "
+                                 "when missing)",
+                                 args.job_dir));
+  }
+  util::local_file_system().create_directories(args.job_dir);
   const auto listen = net::parse_host_port(args.listen, "127.0.0.1", "--listen");
   options.host = listen.host;
   options.port = listen.port;
@@ -178,8 +185,10 @@ int run_collect(const CollectArgs& args) {
                                    monitor::JobDirLayout("DIR").endpoint()));
     }
     const auto path = monitor::JobDirLayout(args.job_dir).endpoint();
-    std::ifstream in(path);
-    if (!(in >> endpoint)) {
+    std::string why;
+    const auto text = util::read_regular_file(path, why, 4096);
+    endpoint = text ? std::string(util::trim(*text)) : std::string();
+    if (endpoint.empty()) {
       throw InputError(fmt::format("{}: cannot read the endpoint address (expected a running "
                                    "'brix monitor serve --job-dir {}')", path, args.job_dir));
     }

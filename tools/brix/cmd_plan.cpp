@@ -150,7 +150,8 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
       complete_with(command->add_option("--cluster", request.cluster.cluster,
                                         "Bundled cluster name or a cluster YAML (default example-deployment)"),
                     cluster::bundled_clusters()),
-      command->add_option("--nodes", request.cluster.nodes, "Shorthand cluster: number of nodes"),
+      command->add_option("--nodes", request.cluster.nodes,
+                          "Shorthand cluster: number of nodes; with --cluster: plan on its first N nodes"),
       command->add_option("--gpus-per-node", request.cluster.gpus_per_node,
                           "Shorthand cluster: GPUs per node (default: the GPU's usual node)"),
       complete_with(command->add_option("--gpu", request.cluster.gpu, "Shorthand cluster: GPU catalog id (see --gpus)"),
@@ -159,7 +160,6 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
                           "Shorthand cluster: compute adapters per node (default: the usual node)"),
       command->add_option("--nic-gbps", request.cluster.nic_gbps,
                           "Shorthand cluster: Gb/s per adapter (default: the usual node)")};
-  cluster_options[0]->excludes(cluster_options[1]);
   auto* seq_len = command->add_option("--seq-len", options->seq_len, "Training sequence length (default: the model's)");
   auto* batch = command->add_option("--global-batch", options->global_batch,
                                     "Sequences per step (default: proposed, ~4M tokens)");
@@ -310,8 +310,8 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
       context.exit_code = run_describe_or_memory(*options, format);
       return;
     }
-    if (options->request.top < 1 || options->request.threads < 1) {
-      throw InputError("--top and --threads must be >= 1");
+    if (options->request.threads < 1) { // --top: plan::check_plan_request, with its upper bound
+      throw InputError("--threads must be >= 1");
     }
     context.exit_code = run_search(*options, format);
   });

@@ -48,7 +48,12 @@ struct ListArgs {
 
 int run_list(const ListArgs& args) {
   const auto format = util::parse_format(args.format);
-  util::print(checkpoint::CheckpointListing{args.dir, checkpoint::list_checkpoints(args.dir, args.verify)}, format);
+  const checkpoint::CheckpointListing listing{args.dir, checkpoint::list_checkpoints(args.dir, args.verify)};
+  util::print(listing, format);
+  if (const auto line = checkpoint::error(listing)) {
+    std::cerr << *line << '\n';
+    return static_cast<int>(ExitCode::job_failed);
+  }
   return 0;
 }
 

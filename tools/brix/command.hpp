@@ -24,6 +24,11 @@ struct Command {
 
 [[nodiscard]] std::span<const Command> commands();
 
+/// Makes every option of `app` and its subcommands that takes a value refuse an empty one
+/// (`--cluster ''` would otherwise mean "not given" and fall back to the default silently).
+/// Positional arguments (a worker's command line) may be empty.
+void refuse_empty_values(CLI::App& app);
+
 /// Adds the standard `--format text|json|yaml` option bound to `target`.
 CLI::Option* add_format_option(CLI::App& command, std::string& target);
 

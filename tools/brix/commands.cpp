@@ -36,6 +36,21 @@ std::map<const CLI::Option*, std::vector<std::string>>& value_table() {
 
 std::span<const Command> commands() { return k_commands; }
 
+void refuse_empty_values(CLI::App& app) {
+  static const CLI::Validator non_empty(
+      [](const std::string& value) { return value.empty() ? std::string("empty (expected a value)") : std::string(); },
+      ""); // no description: the option's type name (INT, FLOAT) stays what help and errors show
+
+  for (auto* option : app.get_options()) {
+    if (option->nonpositional() && option->get_expected_min() > 0) {
+      option->check(non_empty);
+    }
+  }
+  for (auto* command : app.get_subcommands({})) {
+    refuse_empty_values(*command);
+  }
+}
+
 CLI::Option* add_format_option(CLI::App& command, std::string& target) {
   target = "text";
   return complete_with(command.add_option("--format", target, "Output format: text, json or yaml")->default_str("text"),

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     command.add(app, context);
     names.emplace_back(command.name);
   }
+  cli::refuse_empty_values(app);
 
   // An unknown first word is a mistyped command, not a positional argument.
   if (argc > 1 && argv[1][0] != '-') {

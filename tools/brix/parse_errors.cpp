@@ -101,6 +101,11 @@ std::string describe_parse_error(const CLI::App& app, const CLI::ParseError& err
   if (dynamic_cast<const CLI::ConversionError*>(&error) != nullptr) {
     return describe_conversion(app, error.what());
   }
+  if (dynamic_cast<const CLI::RequiredError*>(&error) != nullptr) {
+    // "command is required" alone does not say of which command.
+    const std::string path = command_path(innermost(app));
+    return fmt::format("{}: {} (see '{} --help')", path, error.what(), path);
+  }
   return fmt::format("{} (see 'brix help')", error.what());
 }
 

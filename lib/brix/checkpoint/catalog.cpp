@@ -12,6 +12,16 @@ namespace brix::checkpoint {
 
 namespace fs = std::filesystem;
 
+CheckpointInfo corrupt_pointer(std::string format, std::string path, std::string detail, std::int64_t step) {
+  CheckpointInfo info;
+  info.format = std::move(format);
+  info.path = std::move(path);
+  info.step = step;
+  info.status = "corrupt";
+  info.detail = std::move(detail);
+  return info;
+}
+
 namespace {
 
 std::vector<CheckpointInfo> brix_checkpoints(const fs::path& dir, bool verify_hashes) {
@@ -19,7 +29,11 @@ std::vector<CheckpointInfo> brix_checkpoints(const fs::path& dir, bool verify_ha
   std::optional<std::int64_t> latest;
   std::string latest_problem;
   try {
-    latest = store.latest_step();
+    // Through a local: with `latest = call()`, GCC 12 -O2 was seen (valgrind) to let the call write
+    // into `latest` and leave it unset when the call threw (a random step was read back).
+    if (const auto step = store.latest_step()) {
+      latest = *step;
+    }
   } catch (const JobError& e) {
     latest_problem = e.what();
   }
@@ -52,12 +66,7 @@ std::vector<CheckpointInfo> brix_checkpoints(const fs::path& dir, bool verify_ha
     latest_problem = fmt::format("latest names step {} but its manifest is missing", *latest);
   }
   if (!latest_problem.empty()) {
-    CheckpointInfo info;
-    info.format = "brix";
-    info.path = (dir / k_latest_name).string();
-    info.status = "corrupt";
-    info.detail = latest_problem;
-    infos.push_back(std::move(info));
+    infos.push_back(corrupt_pointer("brix", (dir / k_latest_name).string(), latest_problem));
   }
   return infos;
 }

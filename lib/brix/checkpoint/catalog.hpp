@@ -26,6 +26,11 @@ struct CheckpointInfo {
   nlohmann::ordered_json layout;
 };
 
+/// A corrupt row for a file that says where the checkpoints are and names nothing readable (a
+/// store's `latest`, Megatron's tracker): `path` is that file.
+[[nodiscard]] CheckpointInfo corrupt_pointer(std::string format, std::string path, std::string detail,
+                                             std::int64_t step = -1);
+
 /// Every checkpoint in `dir` (or `dir` itself when it is one), oldest step first. With
 /// `verify_hashes`, brix checkpoints have every chunk hashed (other formats carry no hashes; their
 /// structural checks always run). InputError when `dir` is not a directory.

@@ -2,11 +2,11 @@
 
 #include <brix/safetensors/checkpoint.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/input_file.hpp>
 #include <brix/util/strings.hpp>
 
 #include <algorithm>
 #include <fmt/format.h>
-#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -40,15 +40,34 @@ std::uint64_t tree_bytes(const fs::path& dir) {
   return total;
 }
 
+// Checkpoint folders come from outside: a name may be a symbolic link loop or point nowhere, so
+// every test of a path takes an error_code (the throwing forms would end brix with "internal:").
+bool is_dir(const fs::path& path) {
+  std::error_code error;
+  return fs::is_directory(path, error);
+}
+
+bool is_file(const fs::path& path) {
+  std::error_code error;
+  return fs::is_regular_file(path, error);
+}
+
+/// Whether anything is at `path`, a dangling or looping symbolic link included.
+bool anything_at(const fs::path& path) {
+  std::error_code error;
+  return fs::exists(fs::symlink_status(path, error));
+}
+
 std::uint64_t file_size_or_zero(const fs::path& path) {
   std::error_code error;
   const auto size = fs::file_size(path, error);
   return error ? 0 : size;
 }
 
+/// The file's bytes; empty when it is missing or not a regular file (a FIFO never blocks).
 std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::string why;
+  return util::read_regular_file(path.string(), why).value_or("");
 }
 
 /// Sets status/detail of `info` to the first problem only.
@@ -112,13 +131,35 @@ std::string rank_dir_name(const std::vector<int>& index) {
   return name;
 }
 
-/// The rank directories a grid of `extent` needs that `grid` lacks, in order.
-std::vector<std::string> missing_ranks(const RankGrid& grid, const std::vector<int>& extent) {
-  std::vector<std::string> missing;
+/// A rank index in a directory name above this is not a parallel size anyone runs.
+constexpr int k_max_rank_index = 99'999;
+/// Ranks in one iteration's grid: larger grids are refused before anything enumerates them.
+constexpr std::int64_t k_max_grid_ranks = 1'000'000;
+
+/// The ranks of a grid of `extent`, capped at k_max_grid_ranks + 1 (no overflow).
+std::int64_t grid_ranks(const std::vector<int>& extent) {
+  std::int64_t ranks = 1;
+  for (const int size : extent) {
+    ranks = std::min<std::int64_t>(ranks * std::max(size, 0), k_max_grid_ranks + 1);
+  }
+  return ranks;
+}
+
+/// The rank directories a grid of `extent` needs that `grid` lacks: the first one and how many.
+struct MissingRanks {
+  std::string first;
+  std::int64_t count = 0;
+};
+
+/// The grid must hold at most k_max_grid_ranks ranks (grid_ranks).
+MissingRanks missing_ranks(const RankGrid& grid, const std::vector<int>& extent) {
+  MissingRanks missing;
   std::vector<int> index(extent.size(), 0);
   while (!extent.empty()) {
     if (!grid.ranks.contains(index)) {
-      missing.push_back(rank_dir_name(index));
+      if (missing.count++ == 0) {
+        missing.first = rank_dir_name(index);
+      }
     }
     std::size_t d = extent.size();
     while (d > 0 && ++index[d - 1] == extent[d - 1]) {
@@ -168,11 +209,9 @@ std::optional<int> pickled_argument(const std::string& bytes, std::string_view n
 
 /// Reads at most the first `limit` bytes of a file.
 std::string read_prefix(const fs::path& path, std::size_t limit) {
-  std::ifstream in(path, std::ios::binary);
-  std::string bytes(limit, '\0');
-  in.read(bytes.data(), static_cast<std::streamsize>(limit));
-  bytes.resize(static_cast<std::size_t>(std::max<std::streamsize>(in.gcount(), 0)));
-  return bytes;
+  std::string why;
+  const auto file = util::InputFile::open(path.string(), why);
+  return file ? file->read(0, limit) : std::string();
 }
 
 /// Tensor and pipeline sizes from the first rank's arguments, when readable.
@@ -195,27 +234,28 @@ std::vector<int> recorded_extent(const fs::path& iteration, const RankGrid& grid
 } // namespace
 
 bool zip_has_end_record(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  const auto size = file_size_or_zero(file);
-  // End-of-central-directory: 22 bytes plus a comment of at most 65535 bytes, at the very end.
-  const std::uint64_t tail = std::min<std::uint64_t>(size, 22 + 65535);
-  if (!in || tail < 22) {
+  std::string why;
+  const auto in = util::InputFile::open(file.string(), why);
+  if (!in) {
     return false;
   }
-  std::string bytes(tail, '\0');
-  in.seekg(static_cast<std::streamoff>(size - tail));
-  in.read(bytes.data(), static_cast<std::streamsize>(tail));
+  // End-of-central-directory: 22 bytes plus a comment of at most 65535 bytes, at the very end.
+  const std::uint64_t tail = std::min<std::uint64_t>(in->size(), 22 + 65535);
+  if (tail < 22) {
+    return false;
+  }
+  const auto bytes = in->read(in->size() - tail, tail);
   const auto at = bytes.rfind(std::string("PK\x05\x06", 4));
   return at != std::string::npos && at + 22 <= bytes.size();
 }
 
 bool is_megatron(const fs::path& dir) {
-  if (fs::exists(dir / k_tracker)) {
+  if (anything_at(dir / k_tracker)) {
     return true;
   }
   const auto children = entries(dir);
   return std::any_of(children.begin(), children.end(), [](const fs::path& p) {
-    return p.filename().string().starts_with("iter_") && fs::is_directory(p);
+    return p.filename().string().starts_with("iter_") && is_dir(p);
   });
 }
 
@@ -253,11 +293,17 @@ void check_rank_grids(std::vector<CheckpointInfo>& infos, const std::map<std::si
       recorded.resize(1);
     }
     widen(recorded, "the checkpoint's arguments (tensor/pipeline_model_parallel_size)");
+    if (grid_ranks(expected) > k_max_grid_ranks) {
+      problem(infos[i], "corrupt",
+              fmt::format("a {} rank grid (from {}) is larger than any job's (at most {} ranks)",
+                          fmt::join(expected, " x "), source, util::with_thousands(k_max_grid_ranks)));
+      continue;
+    }
     const auto missing = missing_ranks(grid, expected);
-    if (!missing.empty()) {
+    if (missing.count > 0) {
       problem(infos[i], "incomplete",
-              fmt::format("missing {}{} (a {} grid, from {})", missing.front(),
-                          missing.size() > 1 ? fmt::format(" and {} more", missing.size() - 1) : "",
+              fmt::format("missing {}{} (a {} grid, from {})", missing.first,
+                          missing.count > 1 ? fmt::format(" and {} more", missing.count - 1) : "",
                           fmt::join(expected, " x "), source));
     }
     for (std::size_t d = 0; d < expected.size() && d < 3; ++d) {
@@ -271,15 +317,21 @@ void check_rank_grids(std::vector<CheckpointInfo>& infos, const std::map<std::si
 std::vector<CheckpointInfo> megatron_checkpoints(const fs::path& dir) {
   std::optional<std::int64_t> tracked; // -2: "release"
   std::string tracker_note;
-  if (fs::exists(dir / k_tracker)) {
-    const auto text = read_file(dir / k_tracker);
-    const std::string value(util::trim(text));
-    if (value == "release") {
+  std::string tracker_problem; ///< a tracker Megatron-LM cannot read: its own corrupt row
+  if (anything_at(dir / k_tracker)) {
+    std::string why;
+    const auto text = util::read_regular_file((dir / k_tracker).string(), why, 4096);
+    const std::string value(util::trim(text.value_or("")));
+    if (!text) {
+      tracker_problem = fmt::format("{} cannot be read: {}", k_tracker, why);
+    } else if (value == "release") {
       tracked = -2;
-    } else if (const auto step = step_from_name(value); step >= 0 && value.find_first_not_of("0123456789") == std::string::npos) {
+    } else if (const auto step = step_from_name(value);
+               step >= 0 && !value.empty() && value.size() <= 18 && value.find_first_not_of("0123456789") == std::string::npos) {
       tracked = step;
     } else {
-      tracker_note = fmt::format("{} holds '{}' (expected an iteration or 'release')", k_tracker, value);
+      tracker_problem = fmt::format("{} holds '{}' (expected an iteration number or 'release')", k_tracker,
+                                    util::printable(value.substr(0, 64)));
     }
   } else {
     tracker_note = fmt::format("no {}", k_tracker);
@@ -291,7 +343,7 @@ std::vector<CheckpointInfo> megatron_checkpoints(const fs::path& dir) {
   for (const auto& iteration : entries(dir)) {
     const auto name = iteration.filename().string();
     const bool release = name == "release";
-    if (!fs::is_directory(iteration) || !(release || (name.starts_with("iter_") && step_from_name(name) >= 0))) {
+    if (!is_dir(iteration) || !(release || (name.starts_with("iter_") && step_from_name(name) >= 0))) {
       continue;
     }
     CheckpointInfo info;
@@ -303,7 +355,7 @@ std::vector<CheckpointInfo> megatron_checkpoints(const fs::path& dir) {
     info.layout = nlohmann::ordered_json::object();
     const bool is_tracked = tracked && (release ? *tracked == -2 : *tracked == info.step);
     tracked_found = tracked_found || is_tracked;
-    if (fs::exists(iteration / ".metadata")) {
+    if (anything_at(iteration / ".metadata")) {
       info.layout["format"] = "torch_dist";
       check_dcp(iteration, info);
     } else {
@@ -314,12 +366,20 @@ std::vector<CheckpointInfo> megatron_checkpoints(const fs::path& dir) {
       for (const auto& rank_dir : entries(iteration)) {
         std::smatch match;
         const auto rank_name = rank_dir.filename().string();
-        if (!fs::is_directory(rank_dir) || !std::regex_match(rank_name, match, k_rank)) {
+        if (!is_dir(rank_dir) || !std::regex_match(rank_name, match, k_rank)) {
           continue;
         }
         std::vector<int> index;
+        bool too_large = false;
         for (std::size_t g = 1; g < match.size() && match[g].matched; ++g) {
-          index.push_back(std::stoi(match[g].str()));
+          const auto digits = match[g].str();
+          too_large = too_large || digits.size() > 5 || std::stoi(digits) > k_max_rank_index;
+          index.push_back(too_large ? 0 : std::stoi(digits));
+        }
+        if (too_large) {
+          problem(info, "corrupt",
+                  fmt::format("{}: a rank index above {} is not a parallel size anyone runs", rank_name, k_max_rank_index));
+          continue;
         }
         if (!extent.empty() && extent.size() != index.size()) {
           problem(info, "corrupt", fmt::format("{} mixes rank name forms", rank_name));
@@ -361,19 +421,18 @@ std::vector<CheckpointInfo> megatron_checkpoints(const fs::path& dir) {
     infos.push_back(std::move(info));
   }
   check_rank_grids(infos, grids);
+  if (!tracker_problem.empty()) {
+    infos.push_back(corrupt_pointer("megatron", (dir / k_tracker).string(), tracker_problem));
+  }
   if (tracked && !tracked_found) {
-    CheckpointInfo info;
-    info.format = "megatron";
-    info.path = (dir / k_tracker).string();
-    info.step = *tracked;
-    info.status = "corrupt";
-    info.detail = fmt::format("{} names iteration {} but its directory is missing", k_tracker, *tracked);
-    infos.push_back(std::move(info));
+    infos.push_back(corrupt_pointer("megatron", (dir / k_tracker).string(),
+                                    fmt::format("{} names iteration {} but its directory is missing", k_tracker, *tracked),
+                                    *tracked));
   }
   return infos;
 }
 
-bool is_dcp(const fs::path& dir) { return fs::is_regular_file(dir / ".metadata"); }
+bool is_dcp(const fs::path& dir) { return is_file(dir / ".metadata"); }
 
 CheckpointInfo dcp_checkpoint(const fs::path& dir) {
   CheckpointInfo info;
@@ -388,7 +447,7 @@ CheckpointInfo dcp_checkpoint(const fs::path& dir) {
 }
 
 bool is_safetensors(const fs::path& dir) {
-  return fs::is_regular_file(dir / safetensors::k_index_name) || fs::is_regular_file(dir / safetensors::k_single_name);
+  return is_file(dir / safetensors::k_index_name) || is_file(dir / safetensors::k_single_name);
 }
 
 CheckpointInfo safetensors_checkpoint(const fs::path& dir) {
@@ -401,7 +460,7 @@ CheckpointInfo safetensors_checkpoint(const fs::path& dir) {
   info.layout = nlohmann::ordered_json::object();
   const auto index_path = dir / safetensors::k_index_name;
   std::optional<std::uint64_t> total_size;
-  if (fs::is_regular_file(index_path)) {
+  if (is_file(index_path)) {
     // Shards named by the index but absent: the save (or the download) did not finish.
     try {
       const auto index = nlohmann::json::parse(read_file(index_path));
@@ -410,7 +469,7 @@ CheckpointInfo safetensors_checkpoint(const fs::path& dir) {
         files.insert(file.get<std::string>());
       }
       for (const auto& file : files) {
-        if (!fs::is_regular_file(dir / file)) {
+        if (!is_file(dir / file)) {
           problem(info, "incomplete", fmt::format("{} named by the index is missing", file));
           return info;
         }

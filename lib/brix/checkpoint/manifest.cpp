@@ -3,9 +3,13 @@
 #include <brix/checkpoint/hash.hpp>
 #include <brix/safetensors/checkpoint.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/strings.hpp>
 
 #include <charconv>
 #include <fmt/format.h>
+#include <limits>
+#include <set>
+#include <type_traits>
 
 namespace brix::checkpoint {
 
@@ -45,6 +49,12 @@ T field(const Json& json, const char* key, std::string_view source) {
   if (!json.is_object() || !json.contains(key)) {
     bad(source, fmt::format("manifest lacks \"{}\"", key));
   }
+  if constexpr (std::is_unsigned_v<T>) {
+    // nlohmann would read -1 as 2^64 - 1: sizes and counts are whole numbers >= 0 as written.
+    if (json.at(key).is_number() && !json.at(key).is_number_unsigned()) {
+      bad(source, fmt::format("manifest field \"{}\" must be a whole number >= 0 (got {})", key, json.at(key).dump()));
+    }
+  }
   try {
     return json.at(key).get<T>();
   } catch (const nlohmann::json::exception&) {
@@ -82,12 +92,22 @@ Manifest parse_manifest(std::string_view text, std::string_view source) {
     bad(source, fmt::format("manifest hash is not {}", k_hash_name));
   }
   manifest.step = field<std::int64_t>(document, "step", source);
+  if (manifest.step < 0) {
+    bad(source, fmt::format("manifest step {} is negative", manifest.step));
+  }
   manifest.chunk_size = field<std::uint64_t>(document, "chunk_size", source);
+  if (manifest.chunk_size == 0) {
+    bad(source, "manifest chunk_size is 0 (files are cut into chunks of that size)");
+  }
   manifest.new_bytes = field<std::uint64_t>(document, "new_bytes", source);
   manifest.layout = document.value("layout", Json::object());
+  std::set<std::string> names;
   for (const auto& file : field<Json>(document, "files", source)) {
     FileEntry entry;
     entry.name = field<std::string>(file, "name", source);
+    if (!names.insert(entry.name).second) {
+      bad(source, fmt::format("file '{}' is listed twice", util::printable(entry.name)));
+    }
     entry.size = field<std::uint64_t>(file, "size", source);
     entry.hash = field<std::string>(file, k_hash_name, source);
     if (!safetensors::is_plain_file_name(entry.name) || !is_hash_text(entry.hash)) {
@@ -100,7 +120,15 @@ Manifest parse_manifest(std::string_view text, std::string_view source) {
         bad(source, fmt::format("file '{}' has a malformed chunk entry", entry.name));
       }
       entry.chunks.push_back({chunk[0].get<std::string>(), chunk[1].get<std::uint64_t>()});
-      total += entry.chunks.back().size;
+      const auto size = entry.chunks.back().size;
+      if (size == 0 || size > manifest.chunk_size) {
+        bad(source, fmt::format("file '{}': a chunk of {} bytes (expected 1 to chunk_size = {})", entry.name, size,
+                                manifest.chunk_size));
+      }
+      if (total > std::numeric_limits<std::uint64_t>::max() - size) {
+        bad(source, fmt::format("file '{}': its chunks add up to more than 2^64 bytes", entry.name));
+      }
+      total += size;
     }
     if (total != entry.size) {
       bad(source, fmt::format("file '{}': chunks add up to {} bytes, size says {}", entry.name, total, entry.size));

@@ -69,7 +69,11 @@ VerifyReport verify_checkpoints(const std::filesystem::path& dir, bool latest_on
   std::optional<std::int64_t> latest;
   if (latest_only && is_store(dir)) {
     try {
-      latest = Store(dir).latest_step();
+      // Through a local: with `latest = call()`, GCC 12 -O2 was seen (valgrind) to let the call write
+      // into `latest` and leave it unset when the call threw (a random step was read back).
+      if (const auto step = Store(dir).latest_step()) {
+        latest = *step;
+      }
     } catch (const JobError&) {
       // The damaged `latest` shows up as its own corrupt row below.
     }
@@ -113,6 +117,24 @@ std::string render_verify_text(const VerifyReport& report, const util::Style& st
     text += fmt::format("{} {} checkpoint(s), every hash matches\n", style.green("ok:"), report.checked.size());
   }
   return text;
+}
+
+bool CheckpointListing::resumable() const {
+  return std::any_of(checkpoints.begin(), checkpoints.end(), [](const CheckpointInfo& info) { return info.status == "complete"; });
+}
+
+std::optional<std::string> error(const CheckpointListing& listing) {
+  if (listing.resumable()) {
+    return std::nullopt;
+  }
+  if (listing.checkpoints.empty()) {
+    return fmt::format("brix: error: {}: no checkpoint found (expected a brix store, Megatron-LM, DCP or safetensors "
+                       "checkpoints)",
+                       listing.dir.string());
+  }
+  const auto& first = listing.checkpoints.front();
+  return fmt::format("brix: error: {}: no complete checkpoint among {} (the oldest, step {}: {}: {})", listing.dir.string(),
+                     listing.checkpoints.size(), first.step, first.status, first.detail);
 }
 
 Json to_json(const CheckpointListing& listing) { return infos_to_json(listing.dir, listing.checkpoints); }

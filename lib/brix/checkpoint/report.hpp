@@ -23,7 +23,12 @@ namespace brix::checkpoint {
 struct CheckpointListing {
   std::filesystem::path dir;
   std::vector<CheckpointInfo> checkpoints;
+  /// Whether a job could resume from here: some checkpoint is complete.
+  [[nodiscard]] bool resumable() const;
 };
+/// The `brix: error: DIR: …` line for stderr when the listing is not resumable (no checkpoint, or
+/// every one incomplete or corrupt); nullopt when it is.
+[[nodiscard]] std::optional<std::string> error(const CheckpointListing& listing);
 [[nodiscard]] nlohmann::ordered_json to_json(const CheckpointListing& listing);
 [[nodiscard]] std::string to_text(const CheckpointListing& listing, const util::Style& style);
 

@@ -5,6 +5,7 @@
 #include <brix/util/error.hpp>
 #include <brix/util/strings.hpp>
 
+#include <algorithm>
 #include <fmt/format.h>
 
 namespace brix::checkpoint {
@@ -100,6 +101,14 @@ std::vector<std::int64_t> Store::steps() {
 std::optional<std::int64_t> Store::latest_step() {
   const auto path = m_dir / k_latest_name;
   if (!m_fs.size(path)) {
+    // Nothing there: no checkpoint published yet. Something that is not a regular file (a
+    // directory, a FIFO, a link that loops or points nowhere) is a damaged store, never "none".
+    const auto names = m_fs.list(m_dir);
+    if (std::binary_search(names.begin(), names.end(), std::string(k_latest_name))) {
+      throw JobError(fmt::format("{}: not a regular file (a directory, FIFO, device or broken link; expected the "
+                                 "name of the newest manifest)",
+                                 path.string()));
+    }
     return std::nullopt;
   }
   const auto text = m_fs.read(path);
@@ -116,7 +125,11 @@ Manifest Store::manifest(std::int64_t step) {
   if (!m_fs.size(path)) {
     throw JobError(fmt::format("{}: manifest missing", path.string()));
   }
-  return parse_manifest(m_fs.read(path), path.string());
+  auto parsed = parse_manifest(m_fs.read(path), path.string());
+  if (parsed.step != step) {
+    throw JobError(fmt::format("{}: the manifest says step {} but its name says {}", path.string(), parsed.step, step));
+  }
+  return parsed;
 }
 
 std::optional<Problem> Store::check(const Manifest& manifest, bool verify_hashes, std::set<std::string>* verified) {

@@ -62,7 +62,11 @@ int Store::mirror_to(Store& mirror, const Manifest& manifest, bool repair) {
   // `latest` moves forward only: a repaired older checkpoint does not hide newer ones.
   std::optional<std::int64_t> latest;
   try {
-    latest = mirror.latest_step();
+    // Through a local: with `latest = call()`, GCC 12 -O2 was seen (valgrind) to let the call write
+    // into `latest` and leave it unset when the call threw (a random step was read back).
+    if (const auto step = mirror.latest_step()) {
+      latest = *step;
+    }
   } catch (const JobError&) {
     // A damaged `latest` is replaced.
   }
@@ -87,7 +91,11 @@ GcResult Store::collect_garbage(int keep_last) {
   remove_temps(m_dir / "manifests");
   std::optional<std::int64_t> latest;
   try {
-    latest = latest_step();
+    // Through a local: with `latest = call()`, GCC 12 -O2 was seen (valgrind) to let the call write
+    // into `latest` and leave it unset when the call threw (a random step was read back).
+    if (const auto step = latest_step()) {
+      latest = *step;
+    }
   } catch (const JobError& e) {
     result.skipped = e.what();
     return result; // without knowing what `latest` names, delete nothing

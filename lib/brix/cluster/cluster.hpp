@@ -27,6 +27,12 @@ struct GpuSpec {
   double pcie_bytes_per_s = 0;   ///< host link per GPU, bidirectional (the path without NVLink)
 };
 
+/// Size limits, checked where clusters are read (files, the shorthand, partial selections) with
+/// 64-bit arithmetic, so that every `int` GPU count computed from a ClusterSpec fits.
+inline constexpr std::int64_t k_max_nodes = 1'000'000;
+inline constexpr std::int64_t k_max_gpus_per_node = 4096;
+inline constexpr std::int64_t k_max_gpus = 10'000'000;
+
 enum class NetworkShape { rail_optimized, fat_tree, single_switch };
 
 /// A set of identical nodes.

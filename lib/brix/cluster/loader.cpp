@@ -50,12 +50,21 @@ NetworkShape parse_shape(const DocNode& node) {
             fmt::format("one of {}", fmt::join(names, ", ")));
 }
 
-int positive_int(const DocNode& node, std::string_view key) {
+int positive_int(const DocNode& node, std::string_view key, std::int64_t limit = k_max_nodes) {
   const auto value = node.as_positive_int(key);
-  if (value > 1'000'000) {
-    node.fail(fmt::format("{}={} is implausibly large", key, value), "at most 1000000");
+  if (value > limit) {
+    node.fail(fmt::format("{}={} is implausibly large", key, value), fmt::format("at most {}", limit));
   }
   return static_cast<int>(value);
+}
+
+/// GPUs of all groups, in 64 bits: each factor is bounded, their sum is checked here.
+std::int64_t total_gpus_checked(const ClusterSpec& cluster) {
+  std::int64_t total = 0;
+  for (const auto& group : cluster.groups) {
+    total += static_cast<std::int64_t>(group.nodes) * group.gpus_per_node;
+  }
+  return total;
 }
 
 /// Defaults every node group takes from its catalog GPU when the file does not say otherwise.
@@ -91,7 +100,7 @@ NodeGroup read_group(const DocNode& node, std::size_t index) {
   NodeGroup group;
   group.name = node.string_or("name", fmt::format("group{}", index));
   group.nodes = positive_int(node.at("nodes"), "nodes");
-  group.gpus_per_node = positive_int(node.at("gpus_per_node"), "gpus_per_node");
+  group.gpus_per_node = positive_int(node.at("gpus_per_node"), "gpus_per_node", k_max_gpus_per_node);
   const DocNode gpu_node = node.at("gpu");
   try {
     group.gpu = find_gpu(gpu_node.as_string());
@@ -142,6 +151,11 @@ NodeGroup read_group(const DocNode& node, std::size_t index) {
     YAML::Emitter out;
     out << topology->raw();
     group.topology_yaml = out.c_str();
+  }
+  if (static_cast<std::int64_t>(group.nodes) * group.gpus_per_node > k_max_gpus) {
+    node.at("nodes").fail(fmt::format("{} nodes × {} GPUs is more GPUs than brix plans", group.nodes,
+                                      group.gpus_per_node),
+                          fmt::format("at most {} GPUs", util::with_thousands(k_max_gpus)));
   }
   if (group.nvlink_domain > group.gpus_per_node * group.nodes) {
     node.at("nvlink").fail(fmt::format("nvlink.domain={} exceeds the group's {} GPUs",
@@ -195,6 +209,11 @@ ClusterSpec cluster_from_document(const DocNode& root, const std::string& name) 
   }
   for (std::size_t i = 0; i < elements.size(); ++i) {
     cluster.groups.push_back(read_group(elements[i], i));
+    if (total_gpus_checked(cluster) > k_max_gpus) {
+      elements[i].fail(fmt::format("the node groups so far have {} GPUs, more than brix plans",
+                                   util::with_thousands(total_gpus_checked(cluster))),
+                       fmt::format("at most {} GPUs", util::with_thousands(k_max_gpus)));
+    }
     for (std::size_t j = 0; j < i; ++j) {
       if (cluster.groups[j].name == cluster.groups[i].name) {
         elements[i].fail(fmt::format("duplicate node group name '{}'", cluster.groups[i].name));
@@ -213,20 +232,57 @@ ClusterSpec load_cluster(const std::string& name_or_path) {
   return cluster_from_document(root, std::filesystem::path(path).stem().string());
 }
 
-ClusterSpec shorthand_cluster(int nodes, int gpus_per_node, const std::string& gpu,
-                              std::optional<int> nics_per_node, std::optional<double> nic_gbps) {
-  if (nodes <= 0) {
-    throw InputError(fmt::format("--nodes must be > 0 (got {})", nodes));
+namespace {
+
+/// The shorthand's sizes before they are narrowed to `int`, and how messages name them: the
+/// command-line options, or the keys of a plan file's `shorthand:` spec.
+struct ShorthandSizes {
+  std::int64_t nodes = 0;
+  std::int64_t gpus_per_node = 0;
+  std::optional<std::int64_t> nics_per_node;
+  std::optional<double> nic_gbps;
+};
+struct ShorthandNames {
+  std::string prefix; ///< "cluster '<spec>': " for a spec, empty for options
+  std::string nodes, gpus_per_node, nics_per_node, nic_gbps;
+};
+const ShorthandNames k_option_names{"", "--nodes", "--gpus-per-node", "--nics-per-node", "--nic-gbps"};
+
+void check_count(std::int64_t value, std::int64_t limit, const std::string& name, const ShorthandNames& names) {
+  if (value <= 0) {
+    throw InputError(fmt::format("{}{} must be > 0 (got {})", names.prefix, name, value));
   }
-  if (gpus_per_node <= 0) {
-    throw InputError(fmt::format("--gpus-per-node must be > 0 (got {})", gpus_per_node));
+  if (value > limit) {
+    throw InputError(fmt::format("{}{} {} is more than brix plans (expected at most {})", names.prefix, name,
+                                 util::with_thousands(value), util::with_thousands(limit)));
   }
-  if (nics_per_node && *nics_per_node <= 0) {
-    throw InputError(fmt::format("--nics-per-node must be > 0 (got {})", *nics_per_node));
+}
+
+/// Every bound of the shorthand, in 64-bit arithmetic (each factor is bounded before the product).
+void check_shorthand(const ShorthandSizes& sizes, const ShorthandNames& names) {
+  check_count(sizes.nodes, k_max_nodes, names.nodes, names);
+  check_count(sizes.gpus_per_node, k_max_gpus_per_node, names.gpus_per_node, names);
+  if (sizes.nodes * sizes.gpus_per_node > k_max_gpus) {
+    throw InputError(fmt::format("{}{} × {} = {} GPUs is more than brix plans (expected at most {})", names.prefix,
+                                 names.nodes, names.gpus_per_node, util::with_thousands(sizes.nodes * sizes.gpus_per_node),
+                                 util::with_thousands(k_max_gpus)));
   }
-  if (nic_gbps && !(*nic_gbps > 0.0)) {
-    throw InputError(fmt::format("--nic-gbps must be > 0 (got {})", *nic_gbps));
+  if (sizes.nics_per_node) {
+    check_count(*sizes.nics_per_node, k_max_gpus_per_node, names.nics_per_node, names);
   }
+  if (sizes.nic_gbps && !(*sizes.nic_gbps > 0.0 && std::isfinite(*sizes.nic_gbps))) {
+    throw InputError(fmt::format("{}{} must be a finite number > 0 (got {})", names.prefix, names.nic_gbps,
+                                 *sizes.nic_gbps));
+  }
+}
+
+/// The cluster of checked sizes.
+ClusterSpec build_shorthand(const ShorthandSizes& sizes, const std::string& gpu) {
+  const int nodes = static_cast<int>(sizes.nodes);
+  const int gpus_per_node = static_cast<int>(sizes.gpus_per_node);
+  const auto nics_per_node =
+      sizes.nics_per_node ? std::optional<int>(static_cast<int>(*sizes.nics_per_node)) : std::nullopt;
+  const auto nic_gbps = sizes.nic_gbps;
   NodeGroup group;
   group.gpu = find_gpu(gpu);
   group.name = gpu;
@@ -247,6 +303,18 @@ ClusterSpec shorthand_cluster(int nodes, int gpus_per_node, const std::string& g
   return cluster;
 }
 
+} // namespace
+
+ClusterSpec shorthand_cluster(int nodes, int gpus_per_node, const std::string& gpu,
+                              std::optional<int> nics_per_node, std::optional<double> nic_gbps) {
+  ShorthandSizes sizes{nodes, gpus_per_node, std::nullopt, nic_gbps};
+  if (nics_per_node) {
+    sizes.nics_per_node = *nics_per_node;
+  }
+  check_shorthand(sizes, k_option_names);
+  return build_shorthand(sizes, gpu);
+}
+
 std::string shorthand_spec(int nodes, int gpus_per_node, const std::string& gpu, std::optional<int> nics_per_node,
                            std::optional<double> nic_gbps) {
   auto spec = fmt::format("{}nodes={},gpus_per_node={},gpu={}", k_shorthand_prefix, nodes, gpus_per_node, gpu);
@@ -261,15 +329,15 @@ std::string shorthand_spec(int nodes, int gpus_per_node, const std::string& gpu,
 
 ClusterSpec parse_shorthand_spec(std::string_view spec) {
   const std::string what(spec);
-  std::optional<int> nodes, gpus_per_node, nics_per_node;
-  std::optional<double> nic_gbps;
+  ShorthandSizes sizes;
+  std::optional<std::int64_t> nodes, gpus_per_node;
   std::string gpu;
   const auto as_int = [&](const std::string& key, const std::string& value) {
     const auto parsed = util::parse_int(value);
     if (!parsed) {
       throw InputError(fmt::format("cluster '{}': {}={} is not an integer", what, key, value));
     }
-    return static_cast<int>(*parsed);
+    return *parsed;
   };
   for (const auto& [key, value] : util::parse_key_values(spec.substr(k_shorthand_prefix.size()), what)) {
     if (key == "nodes") {
@@ -279,10 +347,10 @@ ClusterSpec parse_shorthand_spec(std::string_view spec) {
     } else if (key == "gpu") {
       gpu = value;
     } else if (key == "nics_per_node") {
-      nics_per_node = as_int(key, value);
+      sizes.nics_per_node = as_int(key, value);
     } else if (key == "nic_gbps") {
-      nic_gbps = util::parse_double(value);
-      if (!nic_gbps) {
+      sizes.nic_gbps = util::parse_double(value);
+      if (!sizes.nic_gbps) {
         throw InputError(fmt::format("cluster '{}': nic_gbps={} is not a number", what, value));
       }
     } else {
@@ -294,19 +362,51 @@ ClusterSpec parse_shorthand_spec(std::string_view spec) {
   if (!nodes || gpu.empty()) {
     throw InputError(fmt::format("cluster '{}': needs nodes= and gpu= (as brix plan --nodes N --gpu ID writes it)", what));
   }
-  return shorthand_cluster(*nodes, gpus_per_node.value_or(find_gpu(gpu).default_gpus_per_node), gpu, nics_per_node,
-                           nic_gbps);
+  sizes.nodes = *nodes;
+  sizes.gpus_per_node = gpus_per_node.value_or(find_gpu(gpu).default_gpus_per_node);
+  // Named as the spec names them: the user wrote `nodes=` in a file, not --nodes.
+  check_shorthand(sizes, {fmt::format("cluster '{}': ", what), "nodes", "gpus_per_node", "nics_per_node", "nic_gbps"});
+  return build_shorthand(sizes, gpu);
+}
+
+ClusterSpec first_nodes(const ClusterSpec& cluster, int nodes) {
+  ClusterSpec part = cluster;
+  int left = nodes;
+  for (auto& group : part.groups) {
+    group.nodes = std::min(group.nodes, left);
+    left -= group.nodes;
+    if (group.hosts.size() > static_cast<std::size_t>(group.nodes)) {
+      group.hosts.resize(static_cast<std::size_t>(group.nodes));
+    }
+    // An NVLink domain larger than what is left of the group (an NVL72 rack cut short) spans it.
+    group.nvlink_domain = std::min(group.nvlink_domain, std::max(1, group.gpus()));
+  }
+  std::erase_if(part.groups, [](const NodeGroup& group) { return group.nodes == 0; });
+  return part;
 }
 
 ClusterSpec select_cluster(const ClusterChoice& choice, const std::string& default_cluster) {
-  const bool shorthand = choice.nodes || choice.gpus_per_node || !choice.gpu.empty() ||
-                         choice.nics_per_node || choice.nic_gbps;
-  if (!shorthand) {
+  const bool shorthand = choice.gpus_per_node || !choice.gpu.empty() || choice.nics_per_node || choice.nic_gbps;
+  if (!choice.cluster.empty() && choice.nodes && !shorthand) {
+    // A job on part of a cluster: its first N nodes, in the file's order.
+    const auto whole = load_cluster(choice.cluster);
+    int nodes = 0;
+    for (const auto& group : whole.groups) {
+      nodes += group.nodes;
+    }
+    if (*choice.nodes <= 0 || *choice.nodes > nodes) {
+      throw InputError(fmt::format("--nodes {}: cluster '{}' has {} nodes (expected 1 to {}: --nodes with --cluster "
+                                   "plans on the first N nodes of the cluster)",
+                                   *choice.nodes, whole.name, nodes, nodes));
+    }
+    return first_nodes(whole, *choice.nodes);
+  }
+  if (!choice.nodes && !shorthand) {
     return load_cluster(choice.cluster.empty() ? default_cluster : choice.cluster);
   }
   if (!choice.cluster.empty()) {
-    throw InputError("--cluster cannot be combined with --nodes/--gpus-per-node/--gpu/--nics-per-node/"
-                     "--nic-gbps (give a cluster file or the shorthand)");
+    throw InputError("--cluster cannot be combined with --gpus-per-node/--gpu/--nics-per-node/--nic-gbps (give a "
+                     "cluster file, with --nodes N to plan on its first N nodes, or the shorthand)");
   }
   if (!choice.nodes || choice.gpu.empty()) {
     throw InputError(fmt::format("the cluster shorthand needs --nodes and --gpu (missing {})",

@@ -34,19 +34,24 @@ inline constexpr std::string_view k_shorthand_prefix = "shorthand:";
                                             std::optional<int> nics_per_node,
                                             std::optional<double> nic_gbps);
 
+/// The first `nodes` nodes of `cluster` in its file's order, group by group (groups left empty
+/// are dropped, host lists cut, NVLink domains kept within what is left): a job on part of a
+/// cluster. `nodes` must be between 1 and the cluster's node count.
+[[nodiscard]] ClusterSpec first_nodes(const ClusterSpec& cluster, int nodes);
+
 /// What the user named on the command line: a cluster file/name, or the shorthand.
 struct ClusterChoice {
   std::string cluster;              ///< --cluster (empty: not given)
-  std::optional<int> nodes;         ///< --nodes
+  std::optional<int> nodes;         ///< --nodes: the shorthand's size, or with --cluster its first N nodes
   std::optional<int> gpus_per_node; ///< --gpus-per-node (default: the GPU's usual node)
   std::string gpu;                  ///< --gpu
   std::optional<int> nics_per_node; ///< --nics-per-node
   std::optional<double> nic_gbps;   ///< --nic-gbps
 };
 
-/// The cluster of `choice`: --cluster, or the shorthand when --nodes is given, or
-/// `default_cluster` when neither is. Mixing both, or shorthand options without --nodes/--gpu,
-/// is an InputError naming the options.
+/// The cluster of `choice`: --cluster (its first N nodes with --nodes N), or the shorthand when
+/// --nodes is given alone, or `default_cluster` when neither is. --cluster with the other
+/// shorthand options, or shorthand options without --nodes/--gpu, is an InputError naming them.
 [[nodiscard]] ClusterSpec select_cluster(const ClusterChoice& choice,
                                          const std::string& default_cluster);
 

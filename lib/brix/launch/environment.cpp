@@ -2,15 +2,18 @@
 
 #include <brix/launch/hostlist.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/host_name.hpp>
+#include <brix/util/input_file.hpp>
 #include <brix/util/run_command.hpp>
 #include <brix/util/strings.hpp>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cstdlib>
 #include <fmt/format.h>
-#include <fstream>
 #include <netdb.h>
 #include <sstream>
+#include <utility>
 
 namespace brix::launch {
 namespace {
@@ -28,13 +31,7 @@ std::optional<int> env_int(const util::EnvLookup& env, std::string_view name) {
 }
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    throw InputError(fmt::format("{}: cannot read hostfile", path));
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return util::read_input_file(path, "expected a hostfile: lines 'host slots=N'");
 }
 
 void check_node_rank(int node_rank, int nnodes, std::string_view source) {
@@ -89,18 +86,21 @@ NodeSet from_slurm(const util::EnvLookup& env) {
 
 NodeSet from_list(const NodeRequest& request, const util::EnvLookup& env) {
   NodeSet nodes;
-  if (!request.hosts.empty()) {
+  if (request.hosts) {
     nodes.source = "--hosts";
-    nodes.hosts = expand_hostlist(request.hosts, "--hosts");
+    nodes.hosts = expand_hostlist(*request.hosts, "--hosts");
   } else {
     nodes.source = "--hostfile";
-    for (const auto& entry : parse_hostfile(read_file(request.hostfile), request.hostfile)) {
+    const auto& hostfile = *request.hostfile;
+    if (hostfile.empty()) {
+      throw InputError("--hostfile '' names no file (expected the path of a hostfile)");
+    }
+    for (const auto& entry : parse_hostfile(read_file(hostfile), hostfile)) {
       nodes.hosts.push_back(entry.host);
       nodes.slots.push_back(entry.slots);
     }
     if (nodes.hosts.empty()) {
-      throw InputError(fmt::format("{}: no hosts (expected lines 'host slots=N')",
-                                   request.hostfile));
+      throw InputError(fmt::format("{}: no hosts (expected lines 'host slots=N')", hostfile));
     }
   }
   auto rank = request.node_rank;
@@ -132,13 +132,34 @@ std::vector<HostfileEntry> parse_hostfile(std::string_view text, const std::stri
     if (line.empty()) {
       continue;
     }
+    const bool control = std::any_of(line.begin(), line.end(), [](char c) {
+      const auto byte = static_cast<unsigned char>(c);
+      return (byte < 0x20 && c != '\t') || byte == 0x7f;
+    });
+    if (control || !util::is_valid_utf8(line)) {
+      fail_input(file, line_number, fmt::format("'{}' holds a byte that is not printable text", util::printable(line)),
+                 "host slots=N");
+    }
     std::istringstream words{std::string(line)};
     HostfileEntry entry;
     words >> entry.host;
+    if (!util::is_host_name(entry.host)) {
+      fail_input(file, line_number, fmt::format("'{}' is not a host name", util::printable(entry.host)),
+                 "host slots=N, the host letters, digits, '.', '-' and '_'");
+    }
+    for (const auto& seen : entries) {
+      if (seen.host == entry.host) {
+        fail_input(file, line_number, fmt::format("host {} is listed twice", entry.host), "each host on one line");
+      }
+    }
     std::string word;
+    bool slots_given = false;
     while (words >> word) {
       if (!util::starts_with(word, "slots=")) {
-        fail_input(file, line_number, fmt::format("unknown field '{}'", word), "host slots=N");
+        fail_input(file, line_number, fmt::format("unknown field '{}'", util::printable(word)), "host slots=N");
+      }
+      if (std::exchange(slots_given, true)) {
+        fail_input(file, line_number, "slots given twice", "host slots=N");
       }
       const auto slots = util::parse_int(word.substr(6));
       if (!slots || *slots <= 0 || *slots > 4096) {
@@ -168,16 +189,16 @@ int parse_nnodes(const std::string& text) {
 }
 
 NodeSet detect_nodes(const NodeRequest& request, const util::EnvLookup& env) {
-  if (!request.hosts.empty() && !request.hostfile.empty()) {
+  if (request.hosts && request.hostfile) {
     throw InputError("--hosts and --hostfile both given (expected one of them)");
   }
   NodeSet nodes;
   if (request.standalone) {
     // Asked for by name: one node even under Slurm (like torchrun --standalone in an srun step).
-    if (!request.hosts.empty() || !request.hostfile.empty()) {
+    if (request.hosts || request.hostfile) {
       throw InputError(fmt::format("--standalone with {} (expected one of them: --standalone is "
                                    "one node)",
-                                   request.hosts.empty() ? "--hostfile" : "--hosts"));
+                                   request.hosts ? "--hosts" : "--hostfile"));
     }
     if (request.node_rank.value_or(0) != 0 || request.nnodes.value_or(1) != 1) {
       throw InputError("--standalone with --node-rank or --nnodes other than 1 (expected one node)");
@@ -186,7 +207,7 @@ NodeSet detect_nodes(const NodeRequest& request, const util::EnvLookup& env) {
     nodes.hosts = {"localhost"};
     return nodes;
   }
-  if (!request.hosts.empty() || !request.hostfile.empty()) {
+  if (request.hosts || request.hostfile) {
     nodes = from_list(request, env);
   } else if (env("SLURM_JOB_ID")) {
     nodes = from_slurm(env);

@@ -16,8 +16,9 @@ namespace brix::launch {
 
 /// What the command line said about nodes.
 struct NodeRequest {
-  std::string hosts;    ///< --hosts, hostlist syntax ("n[1-4]", "a,b")
-  std::string hostfile; ///< --hostfile path
+  /// --hosts, hostlist syntax ("n[1-4]", "a,b"). Given but empty is an error, never "no list".
+  std::optional<std::string> hosts;
+  std::optional<std::string> hostfile; ///< --hostfile path
   std::optional<int> node_rank;
   std::optional<int> nnodes;
   bool standalone = false; ///< --standalone: this node alone, whatever Slurm says

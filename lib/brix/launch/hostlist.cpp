@@ -56,10 +56,20 @@ std::string padded(long long value, std::size_t width) {
   return fmt::format("{:0{}}", value, width);
 }
 
-/// "005,4,11-13" -> {"005", "004", "011", "012", "013"}.
-std::vector<std::string> expand_ids(std::string_view ids, std::string_view what,
-                                    std::string_view whole) {
-  std::vector<std::string> out;
+/// Ids longer than this cannot be a node number (and would overflow a long long).
+constexpr std::size_t k_max_id_digits = 18;
+
+/// One `a-b` (or `a`) of a bracket, padded to `width`.
+struct IdRange {
+  long long from = 0;
+  long long to = 0;
+  std::size_t width = 0;
+  [[nodiscard]] long long count() const { return to - from + 1; }
+};
+
+/// "005,4,11-13" -> {005-005, 4-4 (width 3), 11-13 (width 3)}.
+std::vector<IdRange> parse_ids(std::string_view ids, std::string_view what, std::string_view whole) {
+  std::vector<IdRange> ranges;
   std::optional<std::size_t> width;
   for (const auto& part : util::split(ids, ',')) {
     const auto dash = part.find('-');
@@ -68,22 +78,33 @@ std::vector<std::string> expand_ids(std::string_view ids, std::string_view what,
     if (!all_digits(first) || !all_digits(last)) {
       bad(what, whole, fmt::format("'{}' is not a number or range a-b", part));
     }
+    if (first.size() > k_max_id_digits || last.size() > k_max_id_digits) {
+      bad(what, whole, fmt::format("'{}' has more than {} digits", part, k_max_id_digits));
+    }
     if (!width) {
       width = first.size();
     }
-    const long long from = std::stoll(first);
-    const long long to = std::stoll(last);
-    if (to < from) {
+    const IdRange range{std::stoll(first), std::stoll(last), *width};
+    if (range.to < range.from) {
       bad(what, whole, fmt::format("range '{}' runs backwards", part));
     }
-    if (to - from > 1'000'000) {
-      bad(what, whole, fmt::format("range '{}' is too large", part));
-    }
-    for (long long id = from; id <= to; ++id) {
-      out.push_back(padded(id, *width));
-    }
+    ranges.push_back(range);
   }
-  return out;
+  return ranges;
+}
+
+/// How many names `item` expands to, capped just above k_max_hosts (no overflow).
+long long count_names(std::string_view item, std::string_view what, std::string_view whole) {
+  long long names = 1;
+  for (auto open = item.find('['); open != std::string_view::npos; open = item.find('[', open + 1)) {
+    const auto close = item.find(']', open);
+    long long ids = 0;
+    for (const auto& range : parse_ids(item.substr(open + 1, close - open - 1), what, whole)) {
+      ids = std::min(ids + range.count(), k_max_hosts + 1);
+    }
+    names = names > (k_max_hosts + 1) / ids ? k_max_hosts + 1 : names * ids;
+  }
+  return names;
 }
 
 void expand_item(std::string_view item, std::string_view what, std::string_view whole,
@@ -96,8 +117,10 @@ void expand_item(std::string_view item, std::string_view what, std::string_view 
   const auto close = item.find(']', open);
   const std::string prefix = head + std::string(item.substr(0, open));
   const auto rest = item.substr(close + 1);
-  for (const auto& id : expand_ids(item.substr(open + 1, close - open - 1), what, whole)) {
-    expand_item(rest, what, whole, prefix + id, out);
+  for (const auto& range : parse_ids(item.substr(open + 1, close - open - 1), what, whole)) {
+    for (long long id = range.from; id <= range.to; ++id) {
+      expand_item(rest, what, whole, prefix + padded(id, range.width), out);
+    }
   }
 }
 
@@ -175,11 +198,28 @@ std::vector<std::string> expand_hostlist(std::string_view hostlist, std::string_
   if (text.empty()) {
     bad(what, hostlist, "empty");
   }
-  std::vector<std::string> hosts;
-  for (const auto item : split_top_level(text, what)) {
+  // Host names are printable ASCII; any other byte would reach job records, logs and JSON as is.
+  for (const char c : text) {
+    if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
+      throw InputError(fmt::format("{}: malformed hostlist '{}' (byte {} is not allowed in a host name)", what,
+                                   util::printable(text), util::printable(std::string_view(&c, 1))));
+    }
+  }
+  const auto items = split_top_level(text, what);
+  // Count before expanding: brackets multiply, so a short list can name billions of hosts.
+  long long names = 0;
+  for (const auto item : items) {
     if (util::trim(item).empty()) {
       bad(what, hostlist, "empty name between commas");
     }
+    names += count_names(util::trim(item), what, text);
+    if (names > k_max_hosts) {
+      bad(what, text, fmt::format("names more than {} hosts", k_max_hosts));
+    }
+  }
+  std::vector<std::string> hosts;
+  hosts.reserve(static_cast<std::size_t>(names));
+  for (const auto item : items) {
     expand_item(util::trim(item), what, text, "", hosts);
   }
   return hosts;
@@ -238,8 +278,12 @@ std::vector<int> expand_tasks_per_node(std::string_view text, std::string_view w
       const auto r = util::parse_int(item.substr(paren + 2, item.size() - paren - 3));
       repeat = r.value_or(0);
     }
-    if (!count || *count <= 0 || repeat <= 0 || repeat > 1'000'000) {
+    if (!count || *count <= 0 || *count > 1'000'000 || repeat <= 0) {
       throw InputError(fmt::format("{}: malformed '{}' (expected N or N(xR))", what, text));
+    }
+    if (repeat > k_max_hosts - static_cast<long long>(counts.size())) {
+      throw InputError(fmt::format("{}: '{}' counts more than {} nodes (expected one count per node)",
+                                   what, text, k_max_hosts));
     }
     counts.insert(counts.end(), static_cast<std::size_t>(repeat), static_cast<int>(*count));
   }

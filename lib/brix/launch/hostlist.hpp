@@ -8,10 +8,15 @@
 
 namespace brix::launch {
 
+/// The most hosts one hostlist may name (the largest clusters have ~10^4 nodes); checked before
+/// anything is expanded.
+inline constexpr long long k_max_hosts = 100'000;
+
 /// "foo[0-4]-eth2,n[005,4,11-13],b3" -> one name per host, in order, duplicates kept.
 /// Zero padding of the first id in a bracket carries to every id of that bracket
 /// (`n[005,4]` -> n005 n004). Several bracket groups in one item multiply out
-/// (`r[1-2]n[1-2]` -> r1n1 r1n2 r2n1 r2n2). Malformed input is an InputError naming `what`.
+/// (`r[1-2]n[1-2]` -> r1n1 r1n2 r2n1 r2n2). Malformed input, ids of more than 18 digits and lists of more than
+/// k_max_hosts names are InputErrors naming `what`.
 [[nodiscard]] std::vector<std::string> expand_hostlist(std::string_view hostlist,
                                                        std::string_view what = "hostlist");
 

@@ -3,25 +3,24 @@
 #include <brix/monitor/job_dir.hpp>
 #include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/input_file.hpp>
 
 #include <algorithm>
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
-#include <sstream>
 
 namespace brix::launch {
 namespace {
 
 std::optional<nlohmann::json> read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
+  std::string why;
+  const auto text = util::read_regular_file(path, why);
+  if (!text) {
     return std::nullopt;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
   try {
-    return nlohmann::json::parse(text.str());
+    return nlohmann::json::parse(*text);
   } catch (const nlohmann::json::exception& e) {
     throw InputError(fmt::format("{}: not valid JSON ({})", path, e.what()));
   }

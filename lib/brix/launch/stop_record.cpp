@@ -1,12 +1,11 @@
 #include <brix/launch/stop_record.hpp>
 
+#include <brix/util/input_file.hpp>
 #include <brix/util/strings.hpp>
 
 #include <cstring>
 #include <ctime>
 #include <fmt/format.h>
-#include <fstream>
-#include <sstream>
 
 namespace brix::launch {
 
@@ -80,12 +79,13 @@ int exit_code_for(const StopRecord& record) {
 }
 
 std::optional<ErrorFile> read_error_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
+  std::string why;
+  const auto text = util::read_regular_file(path, why);
+  if (!text) {
     return std::nullopt;
   }
   try {
-    const auto json = nlohmann::json::parse(in);
+    const auto json = nlohmann::json::parse(*text);
     ErrorFile file;
     const auto& outer = json.at("message");
     if (outer.is_string()) {
@@ -112,15 +112,14 @@ std::optional<ErrorFile> read_error_file(const std::string& path) {
 }
 
 std::vector<std::string> tail_lines(const std::string& path, std::size_t count) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  std::string why;
+  const auto in = util::InputFile::open(path, why);
   if (!in || count == 0) {
     return {};
   }
   // The last 64 KiB hold the lines anyone reads in a report.
-  const std::streamoff size = in.tellg();
-  const std::streamoff start = std::max<std::streamoff>(0, size - (64 << 10));
-  in.seekg(start);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::uint64_t start = in->size() - std::min<std::uint64_t>(in->size(), 64 << 10);
+  const std::string text = in->read(start);
   auto lines = util::split(text, '\n');
   if (!lines.empty() && lines.back().empty()) {
     lines.pop_back();

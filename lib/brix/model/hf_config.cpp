@@ -5,6 +5,7 @@
 #include <brix/util/strings.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <fmt/format.h>
 
 namespace brix::model {
@@ -326,6 +327,16 @@ ModelSpec read_family(const DocNode& root, const std::string& type) {
 ModelSpec model_from_hf_config(const DocNode& root, const std::string& name) {
   const DocNode type_node = root.at("model_type");
   const std::string type = type_node.as_string();
+  // An unknown model_type is read as its nearest family (below); one that names no architecture
+  // at all (a number, an empty string, punctuation) is a broken file, not a new family.
+  const bool name_like = !type.empty() && std::isalpha(static_cast<unsigned char>(type.front())) &&
+                         std::all_of(type.begin(), type.end(), [](char c) {
+                           return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+                         });
+  if (!name_like) {
+    type_node.fail(fmt::format("model_type '{}' names no architecture", util::printable(type)),
+                   "expected a Hugging Face model_type such as llama or deepseek_v3");
+  }
   const auto types = hf_model_types();
   ModelSpec model;
   if (std::find(types.begin(), types.end(), type) != types.end()) {

@@ -1,5 +1,6 @@
 #include <brix/model/loader.hpp>
 
+#include <brix/model/bounds.hpp>
 #include <brix/model/hf_config.hpp>
 #include <brix/model/model_file.hpp>
 #include <brix/util/bundled.hpp>
@@ -17,10 +18,9 @@ ModelSpec model_from_document(const util::DocNode& root, const std::string& name
   if (!root.is_map()) {
     root.fail("a model file must be a mapping", "a Hugging Face config.json or a brix model YAML");
   }
-  if (root.has("model_type")) {
-    return model_from_hf_config(root, name);
-  }
-  return model_from_brix_yaml(root, name);
+  auto model = root.has("model_type") ? model_from_hf_config(root, name) : model_from_brix_yaml(root, name);
+  check_model_bounds(model, root);
+  return model;
 }
 
 ModelSpec load_model(const std::string& name_or_path) {

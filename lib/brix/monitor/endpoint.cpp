@@ -24,6 +24,12 @@ struct MonitorEndpoint::Client {
 };
 
 namespace {
+/// The hello line ("BRIX-MONITOR 1 <role> <name> <token>") fits in this; nothing longer is read
+/// from a peer that has not shown the job token.
+constexpr std::size_t k_max_hello_line = 4096;
+/// A node's sample (its ranks, GPUs and steps as one JSON line) from an authenticated collector.
+constexpr std::size_t k_max_sample_line = 64u << 20;
+
 /// The job directory, with its monitor/ folder created (before the event log is opened in it).
 const std::string& prepared(const std::string& job_dir) {
   std::filesystem::create_directories(JobDirLayout(job_dir).monitor_dir());
@@ -79,7 +85,10 @@ void MonitorEndpoint::accept_clients(net::Poller& poller) {
     if (fd < 0) {
       return;
     }
-    auto client = std::make_unique<Client>(Client{net::LineStream(fd), net::peer_text(fd), std::nullopt, m_clock.now()});
+    // Until the hello: one short line at most, so that unauthenticated peers cannot make node 0
+    // buffer (the job token is checked before anything larger is read).
+    auto client = std::make_unique<Client>(
+        Client{net::LineStream(fd, k_max_hello_line), net::peer_text(fd), std::nullopt, m_clock.now()});
     const auto tag = m_next_client++;
     poller.add(fd, tag);
     m_clients.emplace(tag, std::move(client));
@@ -111,6 +120,7 @@ void MonitorEndpoint::serve_client(Client& client) {
         return;
       }
       client.hello = std::move(hello);
+      client.stream.set_max_line(k_max_sample_line);
       client.stream.send_line("OK");
       continue;
     }

@@ -1,14 +1,13 @@
 #include <brix/monitor/event_log.hpp>
 
 #include <brix/util/error.hpp>
+#include <brix/util/input_file.hpp>
 
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <fstream>
-#include <sstream>
 #include <unistd.h>
 
 namespace brix::monitor {
@@ -130,17 +129,15 @@ void EventLog::append(const Event& event) {
 
 std::vector<Event> read_events_from(const std::string& path, std::uint64_t& offset) {
   std::vector<Event> events;
-  std::ifstream in(path, std::ios::binary);
+  std::string why;
+  const auto in = util::InputFile::open(path, why);
   if (!in) {
     return events;
   }
-  in.seekg(0, std::ios::end);
-  const auto size = static_cast<std::uint64_t>(in.tellg());
-  if (offset > size) {
+  if (offset > in->size()) {
     offset = 0; // the log was replaced
   }
-  in.seekg(static_cast<std::streamoff>(offset));
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string text = in->read(offset);
   // Line numbers are exact only when reading from the start; tailing readers report the offset.
   int line = 0;
   std::size_t start = 0;

@@ -4,13 +4,12 @@
 #include <brix/monitor/job_dir.hpp>
 #include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/input_file.hpp>
 
 #include <fmt/format.h>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <signal.h>
 #include <spawn.h>
-#include <sstream>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,15 +19,14 @@ namespace brix::monitor {
 
 std::vector<SuspectNode> read_suspect_nodes(const std::string& job_dir) {
   const auto path = JobDirLayout(job_dir).suspect_nodes();
-  std::ifstream in(path);
   std::vector<SuspectNode> out;
-  if (!in) {
+  std::string why;
+  const auto text = util::read_regular_file(path, why);
+  if (!text) {
     return out;
   }
-  std::stringstream text;
-  text << in.rdbuf();
   try {
-    const auto document = nlohmann::json::parse(text.str());
+    const auto document = nlohmann::json::parse(*text);
     for (const auto& item : document.at("nodes")) {
       out.push_back({item.at("node").get<std::string>(), item.value("reason", ""), item.value("time", 0.0)});
     }

@@ -1,9 +1,11 @@
 #include <brix/monitor/rules.hpp>
 
 #include <brix/monitor/quantity.hpp>
+#include <brix/monitor/report_protocol.hpp>
 #include <brix/util/strings.hpp>
 
 #include <fmt/format.h>
+#include <unordered_map>
 
 namespace brix::monitor {
 
@@ -69,6 +71,26 @@ Bound parse_bound(const util::DocNode& node, std::string_view key) {
   return {less == normal ? Direction::higher_is_worse : Direction::lower_is_worse, *value};
 }
 
+/// A rule on a name no report can carry would never fire: a malformed key, or one of the
+/// protocol's own fields, which reach the rules under other names.
+void check_metric_name(const util::DocNode& node, const std::string& metric) {
+  static const std::vector<std::pair<std::string_view, std::string_view>> k_fields{
+      {"time", "step_seconds"}, {"compute", "compute_seconds"}, {"rank", ""}, {"step", ""}, {"stage", ""}};
+  for (const auto& [field, renamed] : k_fields) {
+    if (metric == field) {
+      node.fail(fmt::format("metric '{}' is a field of the report line, never a metric{}", metric,
+                            renamed.empty() ? std::string() : fmt::format(" (its value is '{}')", renamed)),
+                "expected a metric a rank reports, or a built-in one: step_seconds, compute_seconds, heartbeat_age, "
+                "cpu_percent, rss_bytes, gpu_utilization, ...");
+    }
+  }
+  if (!is_valid_key(metric)) {
+    node.fail(fmt::format("metric '{}' can never be reported", util::printable(metric)),
+              "expected a name of letters, digits, '_' and '.', not starting with a digit, at most 64 bytes, as "
+              "ranks report them (brix-monitor(1), REPORTS)");
+  }
+}
+
 const std::vector<std::string> k_rule_keys = {"name", "metric", "normal", "abnormal", "for",
                                               "hysteresis", "actions", "hook"};
 const std::vector<std::string> k_actions = {"event", "suspect", "hook"};
@@ -78,7 +100,12 @@ Rule load_rule(const util::DocNode& item) {
   Rule rule;
   rule.source = fmt::format("{}:{}", item.file(), item.line());
   rule.name = item.at("name").as_string();
-  rule.metric = item.at("metric").as_string();
+  if (util::trim(rule.name).empty()) {
+    item.at("name").fail("a rule's name is empty", "expected a name that events and hooks can report");
+  }
+  const auto metric_node = item.at("metric");
+  rule.metric = metric_node.as_string();
+  check_metric_name(metric_node, rule.metric);
   const auto normal_node = item.at("normal");
   const auto abnormal_node = item.at("abnormal");
   const auto normal = parse_bound(normal_node, "normal");
@@ -145,14 +172,19 @@ std::vector<Rule> load_rules(const util::DocNode& document) {
     version.fail(fmt::format("brix_monitor_rules: version {} is not supported", version.as_int()),
                  "expected 1");
   }
+  const auto items = document.at("rules").elements();
+  if (items.size() > k_max_rules) {
+    document.at("rules").fail(fmt::format("{} rules", util::with_thousands(static_cast<std::int64_t>(items.size()))),
+                              fmt::format("expected at most {}", util::with_thousands(k_max_rules)));
+  }
   std::vector<Rule> rules;
-  for (const auto& item : document.at("rules").elements()) {
+  rules.reserve(items.size());
+  std::unordered_map<std::string, std::size_t> by_name; // linear in the rules, not quadratic
+  for (const auto& item : items) {
     auto rule = load_rule(item);
-    for (const auto& seen : rules) {
-      if (seen.name == rule.name) {
-        item.fail(fmt::format("rule '{}' is defined twice (first at {})", rule.name, seen.source),
-                  "expected unique rule names");
-      }
+    if (const auto [seen, inserted] = by_name.try_emplace(rule.name, rules.size()); !inserted) {
+      item.fail(fmt::format("rule '{}' is defined twice (first at {})", rule.name, rules[seen->second].source),
+                "expected unique rule names");
     }
     rules.push_back(std::move(rule));
   }
@@ -167,25 +199,23 @@ std::vector<Rule> default_rules() {
   return load_rules(util::DocNode::load_string(default_rules_text(), "configs/monitor/rules.yaml"));
 }
 
-RuleEngine::RuleEngine(std::vector<Rule> rules) : m_rules(std::move(rules)), m_trackers(m_rules.size()) {}
-
-bool RuleEngine::watches(std::string_view metric) const {
-  for (const auto& rule : m_rules) {
-    if (rule.metric == metric) {
-      return true;
-    }
+RuleEngine::RuleEngine(std::vector<Rule> rules) : m_rules(std::move(rules)), m_trackers(m_rules.size()) {
+  for (std::size_t i = 0; i < m_rules.size(); ++i) {
+    m_by_metric[m_rules[i].metric].push_back(i);
   }
-  return false;
 }
+
+bool RuleEngine::watches(std::string_view metric) const { return m_by_metric.contains(std::string(metric)); }
 
 std::vector<Transition> RuleEngine::observe(const Subject& subject, std::string_view metric,
                                             double value, double now) {
   std::vector<Transition> out;
-  for (std::size_t i = 0; i < m_rules.size(); ++i) {
+  const auto watching = m_by_metric.find(std::string(metric));
+  if (watching == m_by_metric.end()) {
+    return out;
+  }
+  for (const std::size_t i : watching->second) {
     const Rule& rule = m_rules[i];
-    if (rule.metric != metric) {
-      continue;
-    }
     auto [it, inserted] = m_trackers[i].try_emplace(subject.key());
     Tracker& tracker = it->second;
     if (inserted) {

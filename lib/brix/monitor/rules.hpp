@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace brix::monitor {
@@ -57,6 +58,9 @@ struct Transition {
   double time = 0;
 };
 
+/// The most rules one file may hold.
+inline constexpr std::size_t k_max_rules = 100'000;
+
 /// Parses a rules document ({brix_monitor_rules: 1, rules: [...]}); file:line errors.
 [[nodiscard]] std::vector<Rule> load_rules(const util::DocNode& document);
 [[nodiscard]] std::vector<Rule> load_rules_file(const std::string& path);
@@ -96,6 +100,8 @@ private:
   };
   std::vector<Rule> m_rules;
   std::vector<std::map<std::string, Tracker>> m_trackers; ///< per rule, by subject key
+  /// Rules by metric, in file order: an observation visits only the rules on its metric.
+  std::unordered_map<std::string, std::vector<std::size_t>> m_by_metric;
 };
 
 } // namespace brix::monitor

@@ -5,11 +5,10 @@
 #include <brix/monitor/snapshot_text.hpp>
 #include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/input_file.hpp>
 
 #include <algorithm>
 #include <fmt/format.h>
-#include <fstream>
-#include <sstream>
 
 namespace brix::monitor {
 
@@ -233,16 +232,15 @@ Snapshot snapshot_from_json(const nlohmann::json& in, const std::string& source)
 }
 
 Snapshot read_snapshot_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    throw InputError(fmt::format("{}: no monitor snapshot (expected a job directory whose monitor "
-                                 "endpoint is running; see 'brix monitor --help')", path));
+  std::string why;
+  const auto text = util::read_regular_file(path, why);
+  if (!text) {
+    throw InputError(fmt::format("{}: no monitor snapshot: {} (expected a job directory whose monitor "
+                                 "endpoint is running; see 'brix monitor --help')", path, why));
   }
-  std::stringstream text;
-  text << in.rdbuf();
   nlohmann::json document;
   try {
-    document = nlohmann::json::parse(text.str());
+    document = nlohmann::json::parse(*text);
   } catch (const nlohmann::json::exception& error) {
     throw InputError(fmt::format("{}: malformed monitor snapshot: {}", path, error.what()));
   }

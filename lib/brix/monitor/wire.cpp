@@ -3,12 +3,12 @@
 #include <brix/monitor/job_dir.hpp>
 #include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/input_file.hpp>
 #include <brix/util/strings.hpp>
 
 #include <cstdlib>
 #include <fmt/format.h>
 #include <fstream>
-#include <sstream>
 
 namespace brix::monitor {
 
@@ -93,13 +93,9 @@ std::string generate_token() {
 
 std::string find_token(const std::string& token_file, const std::string& job_dir) {
   auto read_file = [](const std::string& path) {
-    std::ifstream in(path);
-    if (!in) {
-      return std::optional<std::string>();
-    }
-    std::stringstream text;
-    text << in.rdbuf();
-    return std::optional<std::string>(std::string(util::trim(text.str())));
+    std::string why;
+    const auto text = util::read_regular_file(path, why, 4096);
+    return text ? std::optional<std::string>(std::string(util::trim(*text))) : std::nullopt;
   };
   if (!token_file.empty()) {
     auto token = read_file(token_file);

@@ -1,9 +1,16 @@
 #pragma once
 // A minimal HTTP/1.1 server for metrics endpoints: GET and HEAD, one response per connection
-// (Connection: close), request heads up to 16 KiB, served on a background thread. Binds
-// 127.0.0.1 unless given another address.
+// (Connection: close). One thread serves every client through one poll(2) loop on non-blocking
+// sockets, so a client that connects and sends nothing, or reads its answer slowly, holds only
+// its own connection: request heads up to 16 KiB, 5 s to send one, 10 s for the whole exchange,
+// at most 512 connections (the oldest is dropped for a new one). Binds 127.0.0.1 unless given
+// another address.
+
+#include <brix/net/socket.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <functional>
 #include <optional>
 #include <string>
@@ -34,8 +41,17 @@ struct HttpRequest {
   [[nodiscard]] std::optional<std::string> query_value(std::string_view name) const;
 };
 
-/// Called for every GET or HEAD request; runs on the server's thread.
+/// Called for every GET or HEAD request; runs on the server's thread, so it should answer
+/// quickly (it renders a snapshot).
 using HttpHandler = std::function<HttpResponse(const HttpRequest& request)>;
+
+/// Limits on each client, public for tests.
+struct HttpLimits {
+  std::size_t max_head_bytes = 16 * 1024;
+  std::chrono::milliseconds head_timeout{5000};     ///< from accept to the end of the head
+  std::chrono::milliseconds exchange_timeout{10000}; ///< from accept to the last byte sent
+  std::size_t max_clients = 512;
+};
 
 /// "GET /metrics HTTP/1.1" -> method and path; false when the line is not a request line.
 [[nodiscard]] bool parse_request_line(std::string_view line, std::string& method, std::string& path);
@@ -45,7 +61,7 @@ using HttpHandler = std::function<HttpResponse(const HttpRequest& request)>;
 class HttpServer {
 public:
   /// Binds now (JobError when the port is taken); serving starts with start().
-  HttpServer(const std::string& host, int port, HttpHandler handler);
+  HttpServer(const std::string& host, int port, HttpHandler handler, HttpLimits limits = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -53,15 +69,20 @@ public:
   [[nodiscard]] int port() const { return m_port; }
   void start();
   void stop();
+  /// Connections open right now (accepted, not yet answered and closed).
+  [[nodiscard]] std::size_t clients() const { return m_clients.load(); }
 
 private:
   void run();
-  void serve(int fd);
 
   HttpHandler m_handler;
+  HttpLimits m_limits;
   int m_listen_fd = -1;
   int m_port = 0;
+  Fd m_wake_read;
+  Fd m_wake_write;
   std::atomic<bool> m_stop{false};
+  std::atomic<std::size_t> m_clients{0};
   std::thread m_thread;
 };
 

@@ -5,6 +5,7 @@
 #include <brix/util/error.hpp>
 #include <brix/util/strings.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -153,8 +154,11 @@ bool LineStream::send_line(std::string_view line, int timeout_ms) {
 bool LineStream::fill() {
   char chunk[65536];
   bool any = false;
-  while (!m_closed) {
-    const auto n = ::recv(m_fd, chunk, sizeof(chunk), MSG_DONTWAIT);
+  // Never more than max_line + 1 bytes held: a peer that floods (before it has authenticated,
+  // say) is refused at the limit, not buffered without end.
+  while (!m_closed && m_buffer.size() <= m_max_line) {
+    const auto room = std::min(sizeof(chunk), m_max_line + 1 - m_buffer.size());
+    const auto n = ::recv(m_fd, chunk, room, MSG_DONTWAIT);
     if (n > 0) {
       m_buffer.append(chunk, static_cast<std::size_t>(n));
       any = true;

@@ -39,12 +39,18 @@ public:
   bool send_line(std::string_view line, int timeout_ms = 5000);
   /// The next complete line without '\n'; nullopt on timeout or when closed (see closed()).
   [[nodiscard]] std::optional<std::string> read_line(int timeout_ms);
-  /// Reads what is available without blocking; true if anything arrived.
+  /// Reads what is available without blocking, holding at most max_line + 1 bytes: the rest
+  /// stays in the socket until the buffered lines are taken. A line longer than max_line closes
+  /// the stream (the peer is not speaking a line protocol). True if anything arrived.
   bool fill();
   /// A complete buffered line, if any (no reading).
   [[nodiscard]] std::optional<std::string> next_buffered_line();
   [[nodiscard]] bool closed() const { return m_closed; }
   [[nodiscard]] int fd() const { return m_fd; }
+  /// Bytes read but not yet taken as lines.
+  [[nodiscard]] std::size_t buffered() const { return m_buffer.size(); }
+  /// A new line limit: a server raises it once a peer has authenticated.
+  void set_max_line(std::size_t max_line) { m_max_line = max_line; }
 
 private:
   int m_fd = -1;

@@ -95,15 +95,25 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   for (std::size_t i = 0; i < flags.size(); ++i) {
     out += flags[i] + (i + 1 < flags.size() ? " \\\n" : "\n");
   }
-  // What Megatron-LM has no flag for is said, not dropped.
-  if (layout.schedule == Schedule::zb_h1 || layout.schedule == Schedule::dualpipe) {
-    out += fmt::format("# schedule {} has no Megatron-LM flag: run it with a framework that implements it\n",
-                       to_string(layout.schedule));
-  }
-  if (layout.grad_compression == GradCompression::fp8) {
-    out += "# grad_compression fp8 has no Megatron-LM flag: use brix's compressed all-reduce (kernels/)\n";
+  // What Megatron-LM has no flag for is said, not dropped (--emit chooses a plan without it; a
+  // layout given whole may still carry it).
+  for (const auto& missing : megatron_unsupported(layout)) {
+    out += fmt::format("# {} has no Megatron-LM flag: {}\n", missing,
+                       missing.starts_with("schedule") ? "run it with a framework that implements it"
+                                                       : "use brix's compressed all-reduce (kernels/)");
   }
   return out;
+}
+
+std::vector<std::string> megatron_unsupported(const Layout& layout) {
+  std::vector<std::string> missing;
+  if (layout.schedule == Schedule::zb_h1 || layout.schedule == Schedule::dualpipe) {
+    missing.push_back(fmt::format("schedule {}", to_string(layout.schedule)));
+  }
+  if (layout.grad_compression == GradCompression::fp8) {
+    missing.emplace_back("grad_compression fp8");
+  }
+  return missing;
 }
 
 std::string emit_deepspeed(const Layout& layout, const EmitContext& context) {

@@ -18,6 +18,10 @@ struct EmitContext {
   std::vector<std::string> split_flags;
 };
 
+/// What of `layout` Megatron-LM cannot run ("schedule dualpipe", "grad_compression fp8"): it runs
+/// 1F1B and interleaved 1F1B, and all-reduces gradients uncompressed. Empty when it runs all.
+[[nodiscard]] std::vector<std::string> megatron_unsupported(const Layout& layout);
+
 /// Megatron-LM command-line flags (one per line, shell-continued).
 [[nodiscard]] std::string emit_megatron(const Layout& layout, const EmitContext& context);
 /// A DeepSpeed JSON config (batch, micro-batch, accumulation, ZeRO stage, bf16, activation

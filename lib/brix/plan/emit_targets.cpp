@@ -20,12 +20,30 @@ EmitContext emit_context(const PlanReport& report) {
   return {&report.model, report.options.shape, report.cluster.total_gpus() / first.gpus_per_node, first.gpus_per_node};
 }
 
-/// Megatron's flags, alone or on a torchrun line: both carry the stage-split flags.
+/// Megatron's flags, alone or on a torchrun line: both carry the stage-split flags. They are
+/// flags of a plan Megatron-LM can run: when the best plan needs DualPipe, ZB-H1 or FP8 gradient
+/// compression, of the best plan without them (PlanReport::megatron), said on stderr.
 Emitted megatron_flags(const PlanReport& report, std::string_view target, bool torchrun) {
-  const auto best = best_plan(report, target);
+  auto best = best_plan(report, target);
+  Emitted out;
+  if (const auto missing = megatron_unsupported(*best.layout); !missing.empty()) {
+    const auto needs = fmt::format("{} ({}, step {}) needs {}", best.mixed ? "the mixed plan" : "the best plan",
+                                   short_layout(*best.layout), util::human_seconds(best.estimate->step.step_s),
+                                   fmt::join(missing, " and "));
+    if (!report.megatron) {
+      throw JobError(fmt::format("--emit {}: {}, which Megatron-LM cannot run, and no plan it can run fits (--emit yaml "
+                                 "writes the plan for brix launch)",
+                                 target, needs));
+    }
+    const auto& alternative = *report.megatron;
+    out.warnings.push_back(fmt::format("brix: warning: --emit {}: {}, which Megatron-LM cannot run; these flags are for "
+                                       "the best plan it can run ({}, step {})",
+                                       target, needs, short_layout(alternative.estimate.layout),
+                                       util::human_seconds(alternative.estimate.step.step_s)));
+    best = {&alternative.estimate.layout, &alternative.estimate, &alternative.details, false};
+  }
   const auto& details = *best.details;
   auto context = emit_context(report);
-  Emitted out;
   // pp_embedding/pp_loss are Megatron's own split rule, written by emit_megatron; Megatron does
   // not take first/last stage sizes with them.
   const auto& layout = *best.layout;
@@ -94,13 +112,13 @@ Emitted write_html(const PlanReport& report) { return {plan_html(report), {}}; }
 Emitted write_svg(const PlanReport& report) { return {plan_timeline_svg(report), {}}; }
 
 constexpr EmitTarget k_targets[] = {
-    {"megatron", "Megatron flags", write_megatron},
-    {"deepspeed", "a DeepSpeed JSON config", write_deepspeed},
-    {"torchrun", "a torchrun line", write_torchrun},
-    {"yaml", "plan.yaml", write_plan_yaml},
-    {"json", "the best plan's JSON", write_plan_json},
-    {"html", "an HTML page of the plans", write_html},
-    {"svg", "the best plan's pipeline timeline in SVG", write_svg},
+    {"megatron", "Megatron flags", write_megatron, true},
+    {"deepspeed", "a DeepSpeed JSON config", write_deepspeed, false},
+    {"torchrun", "a torchrun line", write_torchrun, true},
+    {"yaml", "plan.yaml", write_plan_yaml, false},
+    {"json", "the best plan's JSON", write_plan_json, false},
+    {"html", "an HTML page of the plans", write_html, false},
+    {"svg", "the best plan's pipeline timeline in SVG", write_svg, false},
 };
 
 std::vector<std::string> target_names() { return util::names_of<EmitTarget>(k_targets); }

@@ -23,6 +23,9 @@ struct EmitTarget {
   std::string_view description; ///< what it writes: "Megatron flags", "plan.yaml", …
   /// The text for `report`'s best plan (best_plan picks it); JobError when it cannot be written.
   Emitted (*write)(const PlanReport& report);
+  /// Writes Megatron-LM flags: the plan must be one Megatron-LM can run (run_plan then finds the
+  /// best such plan when the best plan is not, PlanReport::megatron).
+  bool megatron = false;
 };
 
 [[nodiscard]] std::span<const EmitTarget> emit_targets();

@@ -1,9 +1,11 @@
 #include <brix/plan/layout_parse.hpp>
 
+#include <brix/cluster/cluster.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/named.hpp>
 #include <brix/util/strings.hpp>
 
+#include <algorithm>
 #include <array>
 #include <fmt/format.h>
 #include <optional>
@@ -121,6 +123,16 @@ LayoutQuery parse_layout_query(std::string_view text, std::string_view what) {
   if (query.vpp && *query.vpp > 1 && query.schedule && *query.schedule != Schedule::interleaved) {
     throw InputError(fmt::format("{}: vpp={} needs schedule=interleaved (got {})", what, *query.vpp,
                                  to_string(*query.schedule)));
+  }
+  // Each degree is at most 10^6; their product (the ranks) is bounded step by step in 64 bits,
+  // so that no `int` count of ranks formed from the query can overflow.
+  std::int64_t ranks = 1;
+  for (const auto& degree : {query.tp, query.pp, query.dp, query.cp}) {
+    ranks = std::min<std::int64_t>(ranks * degree.value_or(1), cluster::k_max_gpus + 1);
+  }
+  if (ranks > cluster::k_max_gpus) {
+    throw InputError(fmt::format("{}: tp × pp × dp × cp is more than brix plans (expected at most {} GPUs)", what,
+                                 cluster::k_max_gpus));
   }
   return query;
 }

@@ -1,5 +1,7 @@
 #include <brix/plan/plan_file.hpp>
 
+#include <brix/cluster/cluster.hpp>
+#include <brix/cluster/loader.hpp>
 #include <brix/plan/layout_parse.hpp>
 #include <brix/plan/pipeline_split.hpp>
 #include <brix/util/atomic_file.hpp>
@@ -7,11 +9,16 @@
 #include <brix/util/error.hpp>
 #include <brix/util/output.hpp>
 
+#include <algorithm>
 #include <fmt/format.h>
 
 namespace brix::plan {
 
 namespace {
+
+/// The largest global batch a plan file may give (sequences): far above any real one, low enough
+/// that micro-batch × DP products stay in 64 bits.
+constexpr std::int64_t k_max_global_batch = std::int64_t{1} << 32;
 
 using util::DocNode;
 
@@ -53,6 +60,14 @@ PlanSource read_source(const DocNode& root, std::string_view key) {
     node.at("name").fail(fmt::format("{}.name is empty", key), "expected a name");
   }
   source.source = node.at("source").as_string();
+  if (key == "cluster" && source.source.starts_with(cluster::k_shorthand_prefix)) {
+    // A shorthand is the cluster itself: its errors belong at this line of the plan file.
+    try {
+      (void)cluster::parse_shorthand_spec(source.source);
+    } catch (const InputError& error) {
+      node.at("source").fail(error.what());
+    }
+  }
   return source;
 }
 
@@ -136,6 +151,24 @@ void validate(const PlanFile& plan, const Lines& lines) {
       fail_at(plan, lines.layout, fmt::format("layout degrees must be > 0 (got {})", to_string(layout)));
     }
   }
+  // Each degree is at most 10^6 (read_layout); their products are bounded here, step by step in
+  // 64 bits, before any `int` product below is formed.
+  const auto bounded_product = [](std::initializer_list<int> factors) {
+    std::int64_t product = 1;
+    for (const int factor : factors) {
+      product = std::min<std::int64_t>(product * factor, cluster::k_max_gpus + 1);
+    }
+    return product;
+  };
+  if (bounded_product({layout.tp, layout.pp, layout.dp, layout.cp}) > cluster::k_max_gpus ||
+      bounded_product({layout.ep, layout.etp}) > cluster::k_max_gpus) {
+    fail_at(plan, lines.layout, fmt::format("layout {} needs more GPUs than brix plans", to_string(layout)),
+            fmt::format("tp × pp × dp × cp and ep × etp at most {}", cluster::k_max_gpus));
+  }
+  if (plan.batch.global > k_max_global_batch) {
+    fail_at(plan, lines.batch, fmt::format("batch.global = {} sequences is more than brix plans", plan.batch.global),
+            fmt::format("at most {}", k_max_global_batch));
+  }
   // Megatron folds EP into the data-parallel dimension: the experts of one pipeline stage are
   // replicated tp·cp·dp / (ep·etp) times, which must be whole.
   if ((layout.tp * layout.cp * layout.dp) % (layout.ep * layout.etp) != 0) {
@@ -165,12 +198,13 @@ void validate(const PlanFile& plan, const Lines& lines) {
             fmt::format("batch.micro = {} differs from layout.micro_batch = {}", batch.micro,
                         layout.micro_batch));
   }
-  const auto split = BatchSplit::of(batch.global, batch.micro, layout.dp);
+  const auto split = batch.micro <= batch.global ? BatchSplit::of(batch.global, batch.micro, layout.dp) : std::nullopt;
   if (!split || split->accumulation != batch.accumulation) {
+    // The product in floating point: micro and accumulation may each be up to 2^63 here.
+    const double product = static_cast<double>(batch.micro) * static_cast<double>(batch.accumulation) * layout.dp;
     fail_at(plan, lines.batch,
-            fmt::format("batch.global = {} is not micro × accumulation × dp = {} × {} × {} = {}",
-                        batch.global, batch.micro, batch.accumulation, layout.dp,
-                        batch.micro * batch.accumulation * layout.dp));
+            fmt::format("batch.global = {} is not micro × accumulation × dp = {} × {} × {} = {:.0f}",
+                        batch.global, batch.micro, batch.accumulation, layout.dp, product));
   }
   if (plan.stages.empty()) {
     return;

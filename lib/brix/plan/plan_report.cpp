@@ -98,9 +98,21 @@ std::string mixed_to_text(const PlanReport& report) {
   return out;
 }
 
+std::string no_fit_to_text(const NoFit& no_fit) {
+  std::string out = fmt::format("\nno plan: {}\n", no_fit.why);
+  if (!no_fit.fitting_batches.empty()) {
+    std::vector<std::string> batches;
+    for (const auto batch : no_fit.fitting_batches) {
+      batches.push_back(util::with_thousands(batch));
+    }
+    out += fmt::format("nearest global batches with a layout that fits: {} (--global-batch)\n", util::join_or(batches));
+  }
+  return out;
+}
+
 } // namespace
 
-int exit_code(const PlanReport& report) { return report.explanation ? 1 : 0; }
+int exit_code(const PlanReport& report) { return report.explanation || report.no_fit ? 1 : 0; }
 
 std::vector<std::string> warnings(const PlanReport& report) {
   auto out = model::load_warnings(report.model);
@@ -219,6 +231,9 @@ Json to_json(const PlanReport& report) {
   if (report.search.plans.empty()) {
     json["capacity"] = capacity_hint(report.model, report.cluster);
   }
+  if (report.no_fit) {
+    json["no_fit"] = {{"why", report.no_fit->why}, {"fitting_global_batches", report.no_fit->fitting_batches}};
+  }
   if (report.mixed) {
     json.update(mixed_to_json(report));
   }
@@ -242,6 +257,9 @@ std::string to_text(const PlanReport& report, const util::Style& style) {
   }
   if (report.mixed) {
     out += mixed_to_text(report);
+  }
+  if (report.no_fit) {
+    out += no_fit_to_text(*report.no_fit);
   }
   return out + optimizer_text(report.optimizer);
 }

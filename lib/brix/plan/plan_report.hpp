@@ -27,6 +27,19 @@ struct LayoutExplanation {
   LayoutVerdict verdict;
 };
 
+/// A search (without --layout) in which no layout fits, where the mixed planner found none
+/// either: why, and the nearest global batches at which a layout does fit.
+struct NoFit {
+  std::string why;
+  std::vector<std::int64_t> fitting_batches; ///< ascending; empty when the batch is not the obstacle
+};
+
+/// A plan Megatron-LM can run, for --emit megatron|torchrun when the best plan is not one.
+struct MegatronPlan {
+  PlanEstimate estimate;
+  PlanDetails details;
+};
+
 struct PlanReport {
   model::ModelSpec model;
   cluster::ClusterSpec cluster;
@@ -37,6 +50,10 @@ struct PlanReport {
   SearchResult search;
   std::vector<PlanDetails> details;   ///< one per search.plans, in the same order
   std::optional<LayoutExplanation> explanation;
+  std::optional<NoFit> no_fit;
+  /// With an --emit target that writes Megatron-LM flags, when the best plan needs what
+  /// Megatron-LM cannot run (emit.hpp, megatron_unsupported): the best plan it can run, if any.
+  std::optional<MegatronPlan> megatron;
   std::optional<MixedResult> mixed;         ///< on a cluster of several GPU models
   std::optional<PlanDetails> mixed_details; ///< with mixed->best
 
@@ -44,8 +61,8 @@ struct PlanReport {
   [[nodiscard]] ReportContext context() const { return {&model, &cluster, &options, price}; }
 };
 
-/// 0 for a report (also when no layout fits); 1 when the layout asked for with --layout cannot
-/// run: a failed request.
+/// 0 for a report with a plan; 1 when none can run: no layout fits the cluster (no_fit), or the
+/// layout asked for with --layout cannot run.
 [[nodiscard]] int exit_code(const PlanReport& report);
 /// `brix: warning: …` lines for stderr (a refused LAMB β scaling).
 [[nodiscard]] std::vector<std::string> warnings(const PlanReport& report);

@@ -18,6 +18,11 @@ void require_positive(double value, std::string_view option, std::string_view ex
 } // namespace
 
 void check_plan_request(const PlanRequest& request) {
+  if (request.top < 1 || request.top > k_max_top) {
+    throw InputError(fmt::format("--top {}: shows 1 to {} plans (expected a number of plans in that range; --format "
+                                 "json gives every plan shown with all its details)",
+                                 request.top, k_max_top));
+  }
   require_positive(request.checkpoint.gpu_mtbf_hours, "--gpu-mtbf-hours",
                    "a per-GPU mean time between failures in hours, e.g. 50000");
   if (!std::isfinite(request.checkpoint.restart_overhead_s) || request.checkpoint.restart_overhead_s < 0.0) {

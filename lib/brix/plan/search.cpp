@@ -3,6 +3,7 @@
 
 #include <array>
 #include <chrono>
+#include <set>
 #include <thread>
 
 namespace brix::plan {
@@ -443,15 +444,23 @@ SearchResult collect(const Evaluator& eval, std::vector<Partial>& partials, doub
     result.plans.resize(static_cast<std::size_t>(eval.options().top_k));
   }
   // Merge keys that render the same (e.g. batch reasons for different DP sizes).
-  std::map<std::string, std::int64_t> by_text;
+  std::map<std::string, RejectionGroup> by_text;
   const auto context = eval.problem_context();
+  std::set<std::int64_t> batch_units;
   for (const auto& [key, count] : rejected) {
     if (count > 0) {
-      by_text[describe_family(key, context)] += count;
+      auto& group = by_text[describe_family(key, context)];
+      group.count += count;
+      group.kind = key.kind;
+      if (key.kind == ProblemKind::batch) {
+        batch_units.insert(key.a * key.b);
+      }
     }
   }
-  for (const auto& [text, count] : by_text) {
-    result.rejected.push_back({text, count});
+  result.batch_units.assign(batch_units.begin(), batch_units.end());
+  for (auto& [text, group] : by_text) {
+    group.reason = text;
+    result.rejected.push_back(std::move(group));
   }
   std::sort(result.rejected.begin(), result.rejected.end(),
             [](const auto& a, const auto& b) { return a.count > b.count; });

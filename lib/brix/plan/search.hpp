@@ -10,6 +10,7 @@
 #include <brix/plan/layout_parse.hpp>
 #include <brix/plan/physics.hpp>
 #include <brix/plan/step_time.hpp>
+#include <brix/plan/validate.hpp>
 
 #include <atomic>
 #include <cstdint>
@@ -59,6 +60,7 @@ struct PlanEstimate {
 struct RejectionGroup {
   std::string reason;
   std::int64_t count = 0;
+  ProblemKind kind = ProblemKind::bad_size; ///< the rule the layouts break
 };
 
 struct SearchResult {
@@ -67,6 +69,9 @@ struct SearchResult {
   std::int64_t evaluated = 0;           ///< layouts considered (valid or not)
   std::int64_t valid = 0;               ///< layouts that fit and were costed
   std::int64_t balanced = 0;            ///< plans whose stage split the DP rebalanced
+  /// DP × micro-batch of the layout families rejected because the global batch is not a multiple
+  /// of it (checked after the structural rules), ascending: the batches that would let them run.
+  std::vector<std::int64_t> batch_units;
   double seconds = 0;
   int gpus = 0;
   std::string device;                   ///< GPU model the plan was costed on

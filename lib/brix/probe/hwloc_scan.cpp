@@ -8,13 +8,20 @@
 #include <cmath>
 #include <cstdlib>
 #include <fmt/format.h>
+#include <map>
 
 namespace brix::probe {
 
 namespace {
 
 /// hwloc keeps link speeds as floats (63.015384674…); three decimals of GB/s are what it means.
-double link_speed(float gb_per_s) { return std::round(static_cast<double>(gb_per_s) * 1000.0) / 1000.0; }
+/// A speed that is not a finite number >= 0 (a damaged file) is unknown, 0: check_pci_tree says so.
+double link_speed(float gb_per_s) {
+  if (!std::isfinite(gb_per_s) || gb_per_s < 0) {
+    return 0;
+  }
+  return std::round(static_cast<double>(gb_per_s) * 1000.0) / 1000.0;
+}
 
 std::int64_t int_or(const std::string& text, std::int64_t fallback) {
   return util::parse_int(util::trim(text)).value_or(fallback);
@@ -283,6 +290,60 @@ int path_hops(hwloc_obj_t a, hwloc_obj_t b) {
   return static_cast<int>(chain_a.size() + chain_b.size()) + 2;
 }
 
+namespace {
+
+/// What the PCI tree of a topology (a file brix did not write, usually) gets wrong that would
+/// otherwise change answers silently: a device's bus outside the bus range of the bridge above
+/// it or a bus id seen twice (a corrupted pci_busid reorders GPUs and changes their nearest
+/// adapters), a link speed that is not a number.
+std::vector<std::string> check_pci_tree(hwloc_topology_t topo) {
+  std::vector<std::string> problems;
+  std::map<std::string, int> seen;
+  const auto visit = [&](hwloc_obj_t object) {
+    const auto* attr = pci_attr(object);
+    if (attr == nullptr) {
+      return;
+    }
+    const auto bus_id = pci_bus_id(object);
+    if (++seen[bus_id] == 2) {
+      problems.push_back(fmt::format("PCI {} appears twice in the topology (a corrupted pci_busid?)", bus_id));
+    }
+    if (!std::isfinite(attr->linkspeed) || attr->linkspeed < 0) {
+      problems.push_back(fmt::format("PCI {}: link speed '{}' GB/s is not a number >= 0; taken as unknown", bus_id,
+                                     attr->linkspeed));
+    }
+    const hwloc_obj_t parent = object->parent;
+    if (parent != nullptr && parent->type == HWLOC_OBJ_BRIDGE && parent->attr->bridge.downstream_type == HWLOC_OBJ_BRIDGE_PCI) {
+      const auto& down = parent->attr->bridge.downstream.pci;
+      if (attr->domain != down.domain || attr->bus < down.secondary_bus || attr->bus > down.subordinate_bus) {
+        problems.push_back(fmt::format("PCI {} sits under a bridge to buses {:04x}:[{:02x}-{:02x}] (a corrupted "
+                                       "pci_busid?): GPU order and nearest adapters cannot be trusted",
+                                       bus_id, down.domain, down.secondary_bus, down.subordinate_bus));
+      }
+    }
+  };
+  for (hwloc_obj_t object = hwloc_get_next_pcidev(topo, nullptr); object != nullptr;
+       object = hwloc_get_next_pcidev(topo, object)) {
+    visit(object);
+  }
+  for (hwloc_obj_t object = hwloc_get_next_bridge(topo, nullptr); object != nullptr;
+       object = hwloc_get_next_bridge(topo, object)) {
+    visit(object);
+  }
+  return problems;
+}
+
+/// A GPU or adapter must have CPUs near it: an empty locality is a damaged cpuset.
+void check_locality(const HwlocDevice& device, std::string_view what, std::vector<std::string>& problems) {
+  if (device.cpus.empty()) {
+    problems.push_back(fmt::format("{} {}: no CPUs are local to it (an empty or malformed cpuset); CPU binding "
+                                   "for it is unknown",
+                                   what, device.bus_id.empty() ? device.os_device : device.bus_id));
+  }
+}
+
+} // namespace
+
 HwlocScan scan_topology(const HwlocTopology& topology) {
   hwloc_topology_t topo = topology.get();
   HwlocScan scan;
@@ -290,6 +351,7 @@ HwlocScan scan_topology(const HwlocTopology& topology) {
   scan.packages = packages_of(topo);
   scan.numa_nodes = numa_nodes_of(topo);
   collect_pci_roots(hwloc_get_root_obj(topo), scan.pci);
+  scan.problems = check_pci_tree(topo);
 
   for (hwloc_obj_t pci = hwloc_get_next_pcidev(topo, nullptr); pci != nullptr; pci = hwloc_get_next_pcidev(topo, pci)) {
     // NVIDIA display/3D controllers; NVSwitches (class 0x0680) are bridges, not GPUs.
@@ -309,6 +371,7 @@ HwlocScan scan_topology(const HwlocTopology& topology) {
         }
       }
     }
+    check_locality(gpu, "GPU", scan.problems);
     scan.gpus.push_back(std::move(gpu));
   }
   std::sort(scan.gpus.begin(), scan.gpus.end(),
@@ -329,6 +392,7 @@ HwlocScan scan_topology(const HwlocTopology& topology) {
           nic.netdevs.emplace_back(sibling->name);
         }
       }
+      check_locality(nic, "RDMA adapter", scan.problems);
       scan.nics.push_back(std::move(nic));
     } else if (osdev->attr->osdev.type == HWLOC_OBJ_OSDEV_BLOCK) {
       Disk disk;

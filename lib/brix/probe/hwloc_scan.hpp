@@ -40,6 +40,8 @@ struct HwlocScan {
   std::vector<HwlocDevice> gpus; ///< PCI bus order
   std::vector<HwlocDevice> nics; ///< one per OpenFabrics OS device, by name
   std::vector<Disk> disks;       ///< hwloc Block OS devices (used when reading a file)
+  /// What is inconsistent in the topology (bus ids, link speeds, empty cpusets): report warnings.
+  std::vector<std::string> problems;
 };
 
 [[nodiscard]] HwlocScan scan_topology(const HwlocTopology& topology);

@@ -30,6 +30,29 @@ std::string group_key(const NodeReport& report) {
   return fmt::format("{}|{}|{}", dominant_gpu_model(report), cpu, report.packages.size());
 }
 
+/// What brix shard binds ranks by (shard/nodes.cpp, read_topology): each adapter's NUMA node,
+/// role and port states, each GPU's NUMA node, CPUs and adapters by distance. Nodes of one group
+/// that differ here cannot share the group's one topology block: a rank would be bound to an
+/// adapter that is down on its node, or to CPUs it does not have.
+std::string binding_signature(const NodeReport& report) {
+  std::string text;
+  for (const auto& nic : report.nics) {
+    text += fmt::format("nic {} numa {} compute {}:", nic.name, nic.numa_node, nic.compute);
+    for (const auto& port : nic.ports) {
+      text += fmt::format(" {}={}", port.number, port.state);
+    }
+    text += '\n';
+  }
+  for (const auto& gpu : report.gpus) {
+    text += fmt::format("gpu {} numa {} cpus {} nics", gpu.index, gpu.numa_node, gpu.cpus);
+    for (const auto& nic : gpu.nearest_nics) {
+      text += fmt::format(" {}/{}", nic.name, path_class_name(nic.path));
+    }
+    text += '\n';
+  }
+  return text;
+}
+
 double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return values.empty() ? 0.0 : values[values.size() / 2];
@@ -251,23 +274,61 @@ MergeResult merge_reports(const std::vector<NodeReport>& reports, const std::str
     members[key].push_back(index);
   }
   std::map<std::string, int> name_uses;
-  nlohmann::ordered_json groups = nlohmann::ordered_json::array();
-  for (const auto& key : keys) {
-    const auto& indices = members[key];
-    const NodeReport& first = reports[indices.front()];
-    MergedGroup group;
+  const auto group_name = [&](const NodeReport& first) {
     const std::string base = first.gpus.empty() ? "cpu" : gpu_catalog_id(first);
     const int uses = ++name_uses[base];
-    group.name = uses == 1 ? base : fmt::format("{}-{}", base, uses);
+    return uses == 1 ? base : fmt::format("{}-{}", base, uses);
+  };
+  // Each group of like nodes, with the index of its representative; nodes that differ from it
+  // in what ranks are bound by follow as groups of their own.
+  std::vector<std::pair<MergedGroup, std::vector<std::size_t>>> planned;
+  for (const auto& key : keys) {
+    const auto& indices = members[key];
+    MergedGroup group;
+    group.name = group_name(reports[indices.front()]);
     std::vector<const NodeReport*> group_reports;
     for (const auto index : indices) {
-      group.hosts.push_back(reports[index].host);
       group_reports.push_back(&reports[index]);
     }
     const auto counts = group_drift(group_reports, group.name, result.drift);
     // The representative holds the majority everywhere it can: the fewest drift items.
     const auto best = std::min_element(counts.begin(), counts.end()) - counts.begin();
     group.representative = indices[static_cast<std::size_t>(best)];
+    std::vector<std::string> signatures;
+    std::map<std::string, std::vector<std::size_t>> by_signature;
+    for (const auto index : indices) {
+      const auto signature = binding_signature(reports[index]);
+      if (by_signature.find(signature) == by_signature.end()) {
+        signatures.push_back(signature);
+      }
+      by_signature[signature].push_back(index);
+    }
+    const auto main_signature = binding_signature(reports[group.representative]);
+    const std::string main_name = group.name;
+    planned.emplace_back(std::move(group), by_signature[main_signature]);
+    for (const auto& signature : signatures) {
+      if (signature == main_signature) {
+        continue;
+      }
+      const auto& split = by_signature[signature];
+      MergedGroup part;
+      part.name = group_name(reports[split.front()]);
+      part.representative = split.front();
+      std::vector<std::string> hosts;
+      for (const auto index : split) {
+        hosts.push_back(reports[index].host);
+      }
+      result.notes.push_back(fmt::format("group {}: {} split from group {}: adapters, port states or GPU locality "
+                                         "differ from its nodes, and brix shard binds ranks by them",
+                                         part.name, fmt::join(hosts, ", "), main_name));
+      planned.emplace_back(std::move(part), split);
+    }
+  }
+  nlohmann::ordered_json groups = nlohmann::ordered_json::array();
+  for (auto& [group, indices] : planned) {
+    for (const auto index : indices) {
+      group.hosts.push_back(reports[index].host);
+    }
     const NodeReport& representative = reports[group.representative];
     group.gpu_model = dominant_gpu_model(representative);
     group.gpus_per_node = static_cast<int>(representative.gpus.size());

@@ -4,7 +4,9 @@
 #include <brix/probe/report_json.hpp>
 #include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/host_name.hpp>
 #include <brix/util/output.hpp>
+#include <brix/util/strings.hpp>
 
 #include <filesystem>
 #include <fmt/format.h>
@@ -19,8 +21,14 @@ std::string expand_node_name(std::string pattern, const std::string& host) {
 }
 
 std::string write_node_file(const std::string& directory, const NodeReport& report, util::Format format) {
-  if (report.host.empty() || report.host.find('/') != std::string::npos || report.host.front() == '.') {
-    throw InputError(fmt::format("node name '{}' cannot name a file", report.host));
+  if (!util::is_host_name(report.host)) {
+    // Blame the file the name came from when it came from one (HostName of a topology file).
+    const std::string what = fmt::format("node name '{}' cannot name a file", util::printable(report.host));
+    const std::string expected = "a host name: letters, digits, '.', '-' and '_'";
+    if (report.host_source == "topology file" && !report.topology_source.empty()) {
+      fail_input(report.topology_source, 0, what, expected);
+    }
+    throw InputError(fmt::format("{} ({})", what, expected));
   }
   std::error_code error;
   std::filesystem::create_directories(directory, error);

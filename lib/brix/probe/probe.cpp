@@ -192,6 +192,8 @@ NodeReport assemble_report(const HwlocScan& scan, const ProbeInputs& inputs, con
   report.pci = scan.pci;
   report.disks = inputs.host.disks;
   report.warnings = inputs.gpu.warnings;
+  report.warnings.insert(report.warnings.end(), scan.problems.begin(), scan.problems.end());
+  report.warnings.insert(report.warnings.end(), inputs.verbs.warnings.begin(), inputs.verbs.warnings.end());
 
   // GPUs: hwloc's PCI view (bus order) enriched by the driver; driver-only GPUs follow.
   std::vector<hwloc_obj_t> gpu_objects;

@@ -2,9 +2,14 @@
 // report_to_json, with every complaint at its file and line.
 
 #include <brix/probe/report_json.hpp>
+#include <brix/util/cpu_list.hpp>
+#include <brix/util/host_name.hpp>
 #include <brix/util/strings.hpp>
 
+#include <cmath>
 #include <fmt/format.h>
+#include <limits>
+#include <set>
 
 namespace brix::probe {
 
@@ -14,8 +19,33 @@ using util::DocNode;
 
 std::string str(const DocNode& node, std::string_view key) { return node.string_or(key, ""); }
 int integer(const DocNode& node, std::string_view key, int fallback = 0) {
-  return static_cast<int>(node.int_or(key, fallback));
+  const auto value = node.int_or(key, fallback);
+  if (value < std::numeric_limits<int>::min() / 2 || value > std::numeric_limits<int>::max() / 2) {
+    node.at(key).fail(fmt::format("{} is out of range (got {})", key, value), "a count or index of a node's devices");
+  }
+  return static_cast<int>(value);
 }
+/// Link rates and bandwidths: absent is 0, present must be a finite number >= 0.
+double rate(const DocNode& node, std::string_view key) {
+  const auto child = node.find(key);
+  if (!child) {
+    return 0.0;
+  }
+  const double value = child->as_double();
+  if (!std::isfinite(value) || value < 0) {
+    child->fail(fmt::format("{} must be a finite number >= 0 (got {})", key, value), "a rate in GB/s or Gb/s");
+  }
+  return value;
+}
+/// A Linux CPU list ("0-55,112-167"); absent is "".
+std::string cpus(const DocNode& node, std::string_view key) {
+  const auto text = str(node, key);
+  if (!util::parse_cpu_list(text)) {
+    node.at(key).fail(fmt::format("{} '{}' is not a CPU list", key, util::printable(text)), "like 0-55,112-167");
+  }
+  return text;
+}
+
 std::uint64_t bytes(const DocNode& node, std::string_view key) {
   return static_cast<std::uint64_t>(node.find(key) ? node.at(key).as_non_negative_int(key) : 0);
 }
@@ -64,7 +94,7 @@ PciNode read_pci(const DocNode& node) {
   pci.device_id = hex_id(node, "device");
   pci.subvendor_id = hex_id(node, "subsystem_vendor");
   pci.subdevice_id = hex_id(node, "subsystem_device");
-  pci.link_gb_per_s = node.double_or("link_gb_per_s", 0.0);
+  pci.link_gb_per_s = rate(node, "link_gb_per_s");
   pci.name = str(node, "name");
   pci.os_devices = strings(node, "os_devices");
   pci.numa_node = integer(node, "numa_node", -1);
@@ -80,11 +110,11 @@ Gpu read_gpu(const DocNode& node) {
   gpu.model = node.at("model").as_string();
   gpu.pci_bus_id = str(node, "pci_bus_id");
   gpu.numa_node = integer(node, "numa_node", -1);
-  gpu.cpus = str(node, "cpus");
+  gpu.cpus = cpus(node, "cpus");
   gpu.pcie_gen = integer(node, "pcie_gen");
   gpu.pcie_width = integer(node, "pcie_width");
   gpu.pcie_expected_width = integer(node, "pcie_expected_width");
-  gpu.pcie_gb_per_s = node.double_or("pcie_gb_per_s", 0.0);
+  gpu.pcie_gb_per_s = rate(node, "pcie_gb_per_s");
   gpu.memory_bytes = bytes(node, "memory_bytes");
   gpu.compute_capability = str(node, "compute_capability");
   gpu.multiprocessors = integer(node, "multiprocessors");
@@ -93,7 +123,7 @@ Gpu read_gpu(const DocNode& node) {
   if (const auto nvlink = node.find("nvlink")) {
     gpu.nvlink.version = integer(*nvlink, "version");
     gpu.nvlink.active_links = integer(*nvlink, "active_links");
-    gpu.nvlink.gb_per_s = nvlink->double_or("gb_per_s", 0.0);
+    gpu.nvlink.gb_per_s = rate(*nvlink, "gb_per_s");
     for (const auto& peer : list(*nvlink, "peers")) {
       gpu.nvlink.peers.push_back({peer.at("target").as_string(), integer(peer, "links")});
     }
@@ -111,17 +141,18 @@ Nic read_nic(const DocNode& node) {
   nic.pci_bus_id = str(node, "pci_bus_id");
   nic.model = str(node, "model");
   nic.numa_node = integer(node, "numa_node", -1);
-  nic.cpus = str(node, "cpus");
+  nic.cpus = cpus(node, "cpus");
   nic.node_guid = str(node, "node_guid");
   nic.sys_image_guid = str(node, "sys_image_guid");
   nic.netdevs = strings(node, "netdevs");
   for (const auto& port : list(node, "ports")) {
     nic.ports.push_back({integer(port, "number", 1), str(port, "state"), str(port, "link_layer"), str(port, "width"),
-                         str(port, "speed"), port.double_or("rate_gbps", 0.0), str(port, "lid")});
+                         str(port, "speed"), rate(port, "rate_gbps"), str(port, "lid")});
   }
+  const double summary_rate = rate(node, "rate_gbps"); // checked even when ports give the rate
   if (nic.ports.empty() && node.has("port_state")) {
     // A hand-written report may give only the summary keys.
-    nic.ports.push_back({1, str(node, "port_state"), str(node, "link_layer"), "", "", node.double_or("rate_gbps", 0.0), ""});
+    nic.ports.push_back({1, str(node, "port_state"), str(node, "link_layer"), "", "", summary_rate, ""});
   }
   if (const auto nearest = node.find("nearest_gpu")) {
     nic.nearest_gpu = integer(*nearest, "index", -1);
@@ -172,6 +203,10 @@ NodeReport report_from_doc(const DocNode& node) {
   }
   NodeReport report;
   report.host = node.at("host").as_string();
+  if (!util::is_host_name(report.host)) {
+    node.at("host").fail(fmt::format("host '{}' is not a host name", util::printable(report.host)),
+                         "letters, digits, '.', '-' and '_', as in a DNS name");
+  }
   report.host_source = str(node, "host_source");
   report.topology_source = str(node, "topology_source");
   if (const auto status = node.find("status")) {
@@ -192,20 +227,30 @@ NodeReport report_from_doc(const DocNode& node) {
     package.model_number = integer(item, "model_number", -1);
     package.cores = integer(item, "cores");
     package.threads = integer(item, "threads");
-    package.cpus = str(item, "cpus");
+    package.cpus = cpus(item, "cpus");
     for (const auto& numa : list(item, "numa_nodes")) {
       package.numa_nodes.push_back(static_cast<int>(numa.as_int()));
     }
     report.packages.push_back(std::move(package));
   }
   for (const auto& item : list(node, "numa_nodes")) {
-    report.numa_nodes.push_back({integer(item, "index"), bytes(item, "memory_bytes"), str(item, "cpus")});
+    report.numa_nodes.push_back({integer(item, "index"), bytes(item, "memory_bytes"), cpus(item, "cpus")});
   }
+  // GPUs are found by index and adapters by name (NCCL_IB_HCA, nearest_nics): each once.
+  std::set<int> gpu_indexes;
   for (const auto& item : list(node, "gpus")) {
     report.gpus.push_back(read_gpu(item));
+    if (!gpu_indexes.insert(report.gpus.back().index).second) {
+      item.at("index").fail(fmt::format("GPU index {} appears twice", report.gpus.back().index), "each GPU once");
+    }
   }
+  std::set<std::string> nic_names;
   for (const auto& item : list(node, "nics")) {
     report.nics.push_back(read_nic(item));
+    if (!nic_names.insert(report.nics.back().name).second) {
+      item.at("name").fail(fmt::format("adapter {} appears twice", util::printable(report.nics.back().name)),
+                           "each adapter once");
+    }
   }
   for (const auto& item : list(node, "disks")) {
     report.disks.push_back({item.at("name").as_string(), str(item, "model"), str(item, "firmware"), str(item, "serial"),

@@ -72,6 +72,7 @@ struct VerbsScan {
   bool available = false; ///< the kernel has RDMA (the device list could be read)
   std::string status;
   std::vector<VerbsDevice> devices;
+  std::vector<std::string> warnings; ///< values a topology file gives that cannot be right
 };
 
 class VerbsSource {

@@ -40,27 +40,16 @@ PlanContext load_plan_context(const std::string& plan_path) {
   return context;
 }
 
-cluster::ClusterSpec with_nodes(const cluster::ClusterSpec& cluster, int nodes) {
-  auto reduced = cluster;
-  int left = nodes;
-  for (auto& group : reduced.groups) {
-    group.nodes = std::min(group.nodes, left);
-    left -= group.nodes;
-  }
-  std::erase_if(reduced.groups, [](const cluster::NodeGroup& group) { return group.nodes == 0; });
-  return reduced;
-}
-
 LayoutCheck planner_check(const PlanContext& context) {
   return [&context](const plan::Layout& layout, int nodes) {
-    const auto cluster = with_nodes(context.cluster, nodes);
+    const auto cluster = cluster::first_nodes(context.cluster, nodes);
     return plan::explain_layout(context.model, cluster, search_options(context.plan), layout).problems;
   };
 }
 
 LayoutSearch planner_search(const PlanContext& context) {
   return [&context](int nodes, std::string& why_not) -> std::optional<plan::Layout> {
-    const auto cluster = with_nodes(context.cluster, nodes);
+    const auto cluster = cluster::first_nodes(context.cluster, nodes);
     const auto result = plan::search_layouts(context.model, cluster, search_options(context.plan));
     if (result.plans.empty()) {
       why_not = result.rejected.empty()

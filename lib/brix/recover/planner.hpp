@@ -19,9 +19,6 @@ struct PlanContext {
 
 [[nodiscard]] PlanContext load_plan_context(const std::string& plan_path);
 
-/// The cluster with only `nodes` nodes, taken from its groups in order.
-[[nodiscard]] cluster::ClusterSpec with_nodes(const cluster::ClusterSpec& cluster, int nodes);
-
 /// explain_layout of the planner on `nodes` nodes.
 [[nodiscard]] LayoutCheck planner_check(const PlanContext& context);
 /// search_layouts of the planner on `nodes` nodes, best layout first.

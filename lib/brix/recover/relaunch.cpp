@@ -4,10 +4,10 @@
 #include <brix/monitor/job_dir.hpp>
 #include <brix/util/atomic_file.hpp>
 #include <brix/util/error.hpp>
+#include <brix/util/input_file.hpp>
 
 #include <algorithm>
 #include <fmt/format.h>
-#include <fstream>
 #include <sstream>
 
 namespace brix::recover {
@@ -236,12 +236,13 @@ std::string shell_line(const std::vector<std::string>& argv) {
 
 std::vector<nlohmann::json> read_restarts(const std::string& job_dir) {
   const auto path = monitor::JobDirLayout(job_dir).restarts();
-  std::ifstream in(path);
-  if (!in) {
+  std::string why;
+  const auto text = util::read_regular_file(path, why);
+  if (!text) {
     return {};
   }
   try {
-    const auto json = nlohmann::json::parse(in);
+    const auto json = nlohmann::json::parse(*text);
     return json.at("relaunches").get<std::vector<nlohmann::json>>();
   } catch (const nlohmann::json::exception& e) {
     throw InputError(fmt::format("{}: malformed ({}; expected {{\"relaunches\": [...]}})", path, e.what()));

@@ -1,14 +1,13 @@
 #include <brix/safetensors/checkpoint.hpp>
 
 #include <brix/util/error.hpp>
+#include <brix/util/input_file.hpp>
 #include <brix/util/json_error.hpp>
 
 #include <algorithm>
 #include <filesystem>
 #include <fmt/format.h>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 namespace brix::safetensors {
 
@@ -27,13 +26,7 @@ constexpr std::string_view k_weight_map_expected = "the weight_map names every t
 } // namespace
 
 std::string read_small_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    fail_input(path, 0, "cannot open the file", "a readable file");
-  }
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+  return util::read_input_file(path, "a readable file");
 }
 
 bool is_plain_file_name(std::string_view name) {

@@ -105,7 +105,11 @@ void SafetensorsFile::parse() {
   if (!header.is_object()) {
     fail("the header is not a JSON object", k_header_expected);
   }
-  for (const auto& [name, entry] : header.items()) {
+  for (const auto& item : header.items()) {
+    // Named copies, not a structured binding: the lambda below captures them (clang 14 cannot
+    // capture structured bindings).
+    const std::string& name = item.key();
+    const auto& entry = item.value();
     if (name == "__metadata__") {
       if (!entry.is_object()) {
         fail("__metadata__ is not an object", "string keys and values");

@@ -4,7 +4,6 @@
 #include <brix/plan/plan_inputs.hpp>
 #include <brix/probe/report_json.hpp>
 #include <brix/util/bundled.hpp>
-#include <brix/util/cpu_list.hpp>
 #include <brix/util/document.hpp>
 #include <brix/util/error.hpp>
 
@@ -48,20 +47,13 @@ NodeTopology read_topology(const DocNode& block) {
   const auto gpu_nodes = block.at("gpus").elements();
   for (std::size_t i = 0; i < report.gpus.size(); ++i) {
     const auto& gpu = report.gpus[i];
-    if (!util::parse_cpu_list(gpu.cpus)) {
-      gpu_nodes[i].fail(fmt::format("'{}' is not a CPU list", gpu.cpus), "e.g. 0-55,112-167");
-    }
+    // CPU lists and GPU indices (each once) were checked by the report reader.
     TopologyGpu out{gpu.index, gpu.numa_node, gpu.cpus, {}};
     for (const auto& nic : gpu.nearest_nics) {
       if (topology.find_nic(nic.name) == nullptr) {
         gpu_nodes[i].fail(fmt::format("GPU {} lists adapter '{}' that is not under nics", gpu.index, nic.name));
       }
       out.nearest_nics.push_back({nic.name, nic.path});
-    }
-    for (const auto& seen : topology.gpus) {
-      if (seen.index == gpu.index) {
-        gpu_nodes[i].fail(fmt::format("GPU index {} appears twice", gpu.index));
-      }
     }
     topology.gpus.push_back(std::move(out));
   }

@@ -136,10 +136,11 @@ RankMap build_rank_map(const plan::PlanFile& plan, const std::vector<ClusterNode
     map.total_gpus += node.gpus;
   }
   if (world > map.total_gpus) {
-    throw InputError(fmt::format("the plan needs {} ranks (tp {} × cp {} × dp {} × pp {}) but the nodes "
+    // Named after the plan file when there is one: it is what the user would change.
+    throw InputError(fmt::format("{}the plan needs {} ranks (tp {} × cp {} × dp {} × pp {}) but the nodes "
                                  "have {} GPUs ({} nodes)",
-                                 world, layout.tp, layout.cp, layout.dp, layout.pp, map.total_gpus,
-                                 nodes.size()));
+                                 plan.path.empty() ? std::string() : plan.path + ": ", world, layout.tp, layout.cp,
+                                 layout.dp, layout.pp, map.total_gpus, nodes.size()));
   }
 
   int node_index = 0;

@@ -1,5 +1,6 @@
 #include <brix/shard/reshard.hpp>
 
+#include <brix/checkpoint/hash.hpp>
 #include <brix/model/loader.hpp>
 #include <brix/safetensors/writer.hpp>
 #include <brix/plan/plan_inputs.hpp>
@@ -22,6 +23,10 @@ namespace {
 
 std::span<const std::byte> as_bytes(std::string_view text) {
   return {reinterpret_cast<const std::byte*>(text.data()), text.size()};
+}
+
+std::string_view as_text(std::span<const std::byte> bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -94,6 +99,7 @@ ReshardStats write_reshard(const safetensors::Checkpoint& checkpoint, const Resh
   for (const auto& file : checkpoint.files) {
     file.mapped().advise_sequential(0, file.file_size());
   }
+  std::vector<std::string> task_hashes(tasks.size());
   util::parallel_for(tasks.size(), threads, [&](std::size_t i) {
     thread_local std::vector<std::byte> buffer;
     const auto& task = tasks[i];
@@ -105,15 +111,25 @@ ReshardStats write_reshard(const safetensors::Checkpoint& checkpoint, const Resh
         split_geometry(info.shape, source.split.dim, safetensors::dtype_size(info.dtype));
     write_piece(file.data(info), geometry, piece.part, source.split.parts, outputs[task.file],
                 layouts[task.file].offsets[task.tensor], buffer);
+    // The piece's SHA-256, for merge to check the shard against (its pages are still resident).
+    checkpoint::Hasher hasher;
+    for_each_run(file.data(info), geometry, piece.part, source.split.parts,
+                 [&](std::span<const std::byte> run) { hasher.update(as_text(run)); });
+    task_hashes[i] = hasher.hex();
     // Unmap what was read (it stays in the page cache): resident memory stays at the buffers.
     file.mapped().advise_done(file.data_offset() + info.begin, info.bytes());
   });
   stats.tensors = tasks.size();
   stats.files = outputs.size();
+  PieceHashes hashes;
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    const auto& piece = plan.files[tasks[i].file].tensors[tasks[i].tensor];
+    hashes.emplace(std::make_pair(piece.source, piece.part), std::move(task_hashes[i]));
+  }
   // The index is one more file of the staged folder, flushed with the shards (in parallel): the
   // folder's rename makes all of them visible at once, so no file of it needs its own rename.
   add_file(outputs, (fs::path(staged.path()) / k_shard_index_name).string(),
-           shard_index_json(checkpoint, plan, plan_file, model).dump(1));
+           shard_index_json(checkpoint, plan, plan_file, model, hashes).dump(1));
   finish_all(outputs, threads);
   staged.commit();
   stats.seconds = seconds_since(start);
@@ -189,6 +205,16 @@ ReshardStats merge_shards(const std::string& shard_dir, const std::string& out_d
     const auto& tensor = *task.tensor;
     const auto geometry = split_geometry(tensor.shape, tensor.shards.size() > 1 ? tensor.dim : -1,
                                          safetensors::dtype_size(tensor.dtype));
+    // A flipped byte in a shard must not become a "bit-for-bit original": every piece is checked
+    // against the hash brix shard weights recorded, and the output is dropped on a mismatch.
+    for (std::size_t k = 0; k < task.pieces.size(); ++k) {
+      if (checkpoint::sha256_hex(as_text(task.pieces[k])) != tensor.sha256[k]) {
+        fail_input(shards[tensor.shards[k]].path(), 0,
+                   fmt::format("tensor '{}' (piece {} of {}) does not match the SHA-256 in {}", tensor.name, k + 1,
+                               task.pieces.size(), k_shard_index_name),
+                   "the shard as brix shard weights wrote it: it was changed or damaged since");
+      }
+    }
     const auto offset = 8 + index.files[task.file].header.size() + tensor.begin;
     write_joined(task.pieces, geometry, outputs[task.file], offset, buffer);
     for (std::size_t k = 0; k < task.pieces.size(); ++k) {

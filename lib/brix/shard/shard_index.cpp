@@ -1,8 +1,10 @@
 #include <brix/shard/shard_index.hpp>
 
+#include <brix/checkpoint/hash.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/json_error.hpp>
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <map>
 
@@ -15,7 +17,7 @@ using Json = nlohmann::ordered_json;
 } // namespace
 
 Json shard_index_json(const safetensors::Checkpoint& checkpoint, const ReshardPlan& plan,
-                      const plan::PlanFile& plan_file, const model::ModelSpec& model) {
+                      const plan::PlanFile& plan_file, const model::ModelSpec& model, const PieceHashes& hashes) {
   // The first shard holding each (source, part).
   std::map<std::pair<std::size_t, int>, std::size_t> holder;
   Json shards = Json::array();
@@ -40,8 +42,10 @@ Json shard_index_json(const safetensors::Checkpoint& checkpoint, const ReshardPl
       const auto& tensor = plan.sources[s];
       const auto& info = *tensor.location.info;
       Json pieces = Json::array();
+      Json digests = Json::array();
       for (int part = 0; part < tensor.split.parts; ++part) {
         pieces.push_back(holder.at({s, part}));
+        digests.push_back(hashes.at({s, part}));
       }
       tensors.push_back({{"name", tensor.name},
                          {"dtype", safetensors::dtype_name(info.dtype)},
@@ -50,7 +54,8 @@ Json shard_index_json(const safetensors::Checkpoint& checkpoint, const ReshardPl
                          {"split", split_name(tensor.split.role.split)},
                          {"dim", tensor.split.dim},
                          {"expert", tensor.split.role.expert},
-                         {"shards", pieces}});
+                         {"shards", pieces},
+                         {"sha256", digests}});
     }
     files.push_back({{"name", checkpoint.file_names[f]},
                      {"size", source.file_size()},
@@ -77,8 +82,10 @@ ShardIndex read_shard_index(const std::string& path) {
   }
   ShardIndex index;
   try {
-    if (root.value("brix_shards", 0) != k_shard_index_version) {
-      fail(fmt::format("brix_shards is not {}", k_shard_index_version));
+    if (const auto version = root.value("brix_shards", 0); version != k_shard_index_version) {
+      fail(version == 1 ? std::string("brix_shards 1 records no hashes of the pieces, so a damaged shard would go "
+                                      "unnoticed; run brix shard weights again")
+                        : fmt::format("brix_shards is not {}", k_shard_index_version));
     }
     index.model = root.at("model").get<std::string>();
     for (const auto& shard : root.at("shards")) {
@@ -124,6 +131,11 @@ ShardIndex read_shard_index(const std::string& path) {
           if (shard >= index.shard_files.size()) {
             fail(fmt::format("tensor '{}': shard {} does not exist", entry.name, shard));
           }
+        }
+        entry.sha256 = tensor.at("sha256").get<std::vector<std::string>>();
+        if (entry.sha256.size() != parts ||
+            !std::all_of(entry.sha256.begin(), entry.sha256.end(), [](const auto& hash) { return checkpoint::is_hash_text(hash); })) {
+          fail(fmt::format("tensor '{}': expected one SHA-256 (64 hex digits) per piece", entry.name));
         }
         out.tensors.push_back(std::move(entry));
       }

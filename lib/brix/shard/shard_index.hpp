@@ -11,13 +11,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace brix::shard {
 
 inline constexpr const char* k_shard_index_name = "brix-shards.json";
-inline constexpr int k_shard_index_version = 1;
+/// 2: every piece carries the SHA-256 of its bytes, which merge checks (version 1 had none).
+inline constexpr int k_shard_index_version = 2;
 
 struct IndexTensor {
   std::string name;
@@ -26,6 +29,7 @@ struct IndexTensor {
   std::uint64_t begin = 0; ///< offset in the original file's data
   int dim = -1;
   std::vector<std::size_t> shards; ///< for each piece, the index of a shard file that holds it
+  std::vector<std::string> sha256; ///< for each piece, the SHA-256 of its bytes in that shard
 };
 
 struct IndexSourceFile {
@@ -43,12 +47,16 @@ struct ShardIndex {
   std::vector<IndexSourceFile> files;
 };
 
+/// SHA-256 of each piece written, by (source tensor, part).
+using PieceHashes = std::map<std::pair<std::size_t, int>, std::string>;
+
 [[nodiscard]] nlohmann::ordered_json shard_index_json(const safetensors::Checkpoint& checkpoint,
                                                       const ReshardPlan& plan, const plan::PlanFile& plan_file,
-                                                      const model::ModelSpec& model);
+                                                      const model::ModelSpec& model, const PieceHashes& hashes);
 
-/// Reads and checks an index: wrong types, unknown dtypes, file names outside the folder and
-/// piece references out of range are one-line InputErrors naming the file.
+/// Reads and checks an index: wrong types, unknown dtypes, file names outside the folder, piece
+/// references out of range and missing or malformed piece hashes are one-line InputErrors naming
+/// the file.
 [[nodiscard]] ShardIndex read_shard_index(const std::string& path);
 
 } // namespace brix::shard

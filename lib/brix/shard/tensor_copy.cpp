@@ -71,20 +71,25 @@ SplitGeometry split_geometry(std::span<const std::int64_t> shape, int dim, std::
   return geometry;
 }
 
-void write_piece(std::span<const std::byte> source, const SplitGeometry& geometry, int part, int parts,
-                 const util::OutputFile& out, std::uint64_t offset, std::vector<std::byte>& buffer) {
+void for_each_run(std::span<const std::byte> source, const SplitGeometry& geometry, int part, int parts,
+                  const std::function<void(std::span<const std::byte>)>& run) {
   const std::uint64_t piece_rows = geometry.rows / static_cast<std::uint64_t>(parts);
   const std::uint64_t piece_bytes = piece_rows * geometry.row_bytes;
   const std::uint64_t slice_bytes = geometry.rows * geometry.row_bytes;
   const std::uint64_t start = static_cast<std::uint64_t>(part) * piece_bytes;
+  for (std::uint64_t o = 0; o < geometry.outer; ++o) {
+    run(source.subspan(o * slice_bytes + start, piece_bytes));
+  }
+}
+
+void write_piece(std::span<const std::byte> source, const SplitGeometry& geometry, int part, int parts,
+                 const util::OutputFile& out, std::uint64_t offset, std::vector<std::byte>& buffer) {
   if (geometry.outer == 1) {
-    write_contiguous(source.subspan(start, piece_bytes), out, offset);
+    for_each_run(source, geometry, part, parts, [&](std::span<const std::byte> run) { write_contiguous(run, out, offset); });
     return;
   }
   Gather gather(out, offset, buffer);
-  for (std::uint64_t o = 0; o < geometry.outer; ++o) {
-    gather.add(source.subspan(o * slice_bytes + start, piece_bytes));
-  }
+  for_each_run(source, geometry, part, parts, [&](std::span<const std::byte> run) { gather.add(run); });
   gather.flush();
 }
 

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -26,6 +27,11 @@ struct SplitGeometry {
 
 /// Bytes the gather buffers hold at most before they are written out.
 inline constexpr std::size_t k_copy_chunk = 8u << 20;
+
+/// Calls `run` with the byte ranges of piece `part` of `parts` of `source`, in order: the piece's
+/// bytes as a shard file holds them.
+void for_each_run(std::span<const std::byte> source, const SplitGeometry& geometry, int part, int parts,
+                  const std::function<void(std::span<const std::byte>)>& run);
 
 /// Writes piece `part` of `parts` of `source` at `offset` of `out`. `buffer` is scratch space,
 /// reused across calls (it grows to at most k_copy_chunk).

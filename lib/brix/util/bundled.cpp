@@ -43,7 +43,8 @@ std::string resolve_bundled(const std::string& name_or_path, const std::string& 
                                   name_or_path.ends_with(ext);
                          });
   if (path_like) {
-    fail_input(name_or_path, 0, "cannot open the file", "expected a readable YAML or JSON file");
+    // A path: whoever reads it says why it cannot be read (missing, a FIFO, a directory...).
+    return name_or_path;
   }
   const fs::path dir = config_dir() / kind;
   for (const auto& ext : extensions) {

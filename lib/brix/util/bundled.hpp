@@ -10,9 +10,10 @@ namespace brix::util {
 [[nodiscard]] std::vector<std::string> bundled_names(const std::string& kind,
                                                      const std::vector<std::string>& extensions);
 
-/// `name_or_path` when it names an existing file; otherwise <config_dir>/<kind>/<name><ext> for
-/// the first extension that exists. A path-like argument (with '/' or an extension) that does not
-/// exist, or an unknown name, is an InputError with "did you mean" over the bundled names.
+/// `name_or_path` when it names an existing file or looks like a path (with '/' or an extension:
+/// the reader then says why it cannot be read); otherwise <config_dir>/<kind>/<name><ext> for
+/// the first extension that exists. An unknown name is an InputError with "did you mean" over the
+/// bundled names.
 /// `what` names the option in messages, e.g. "--model".
 [[nodiscard]] std::string resolve_bundled(const std::string& name_or_path, const std::string& kind,
                                           const std::vector<std::string>& extensions,

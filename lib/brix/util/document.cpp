@@ -1,13 +1,13 @@
 #include <brix/util/document.hpp>
 
 #include <brix/util/error.hpp>
+#include <brix/util/input_file.hpp>
 #include <brix/util/strings.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
-#include <fstream>
-#include <sstream>
+#include <unordered_set>
 
 namespace brix::util {
 
@@ -16,33 +16,76 @@ DocNode::DocNode(YAML::Node node, std::shared_ptr<const std::string> file)
 
 namespace {
 /// yaml-cpp keeps every pair of a mapping but lookups find the first: a key given twice would
-/// silently lose its second value, so it is an error at the second one.
-void reject_duplicate_keys(const YAML::Node& node, const std::string& name) {
+/// silently lose its second value, so it is an error at the second one. `budget` counts the nodes
+/// visited: an alias is visited again wherever it is used, so a few lines of aliases to aliases
+/// (a "billion laughs") expand to billions of nodes, and every reader after this would walk them.
+void reject_duplicate_keys(const YAML::Node& node, const std::string& name, std::size_t& budget) {
+  if (budget == 0) {
+    fail_input(name, node.Mark().line + 1,
+               fmt::format("the document has more than {} nodes once its aliases are expanded",
+                           k_max_document_nodes),
+               "expected a model, cluster, plan or rules file of a sensible size; aliases (*name) "
+               "count once per use");
+  }
+  --budget;
   if (node.IsMap()) {
-    std::vector<std::string> seen;
+    std::unordered_set<std::string> seen; // a set: a mapping of many keys stays linear
     for (const auto& item : node) {
       if (item.first.IsScalar()) {
         const auto& key = item.first.Scalar();
-        if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+        if (!seen.insert(key).second) {
           fail_input(name, item.first.Mark().line + 1, fmt::format("key '{}' given twice in one mapping", key),
                      "expected each key at most once");
         }
-        seen.push_back(key);
       }
-      reject_duplicate_keys(item.second, name);
+      reject_duplicate_keys(item.second, name, budget);
     }
   } else if (node.IsSequence()) {
     for (const auto& item : node) {
-      reject_duplicate_keys(item, name);
+      reject_duplicate_keys(item, name, budget);
+    }
+  }
+}
+
+/// YAML streams hold printable characters only (YAML 1.2, c-printable): a NUL or another C0
+/// control byte is a damaged or binary file, not text to read around.
+void reject_control_bytes(std::string_view text, const std::string& name) {
+  int line = 1;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      ++line;
+    } else if ((byte < 0x20 && c != '\t' && c != '\r') || byte == 0x7f) {
+      fail_input(name, line, fmt::format("control byte 0x{:02x} in the text", byte),
+                 "expected a text file: YAML or JSON");
     }
   }
 }
 
 DocNode parse(const std::string& text, const std::string& name) {
+  // YAML and JSON are Unicode text: a stray byte would reach messages and output files as is.
+  if (const auto bad = first_invalid_utf8(text)) {
+    const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(*bad), '\n');
+    fail_input(name, static_cast<int>(line),
+               fmt::format("byte \\x{:02x} is not UTF-8", static_cast<unsigned char>(text[*bad])),
+               "expected a UTF-8 text file");
+  }
   auto file = std::make_shared<const std::string>(name);
+  reject_control_bytes(text, name);
   YAML::Node root;
   try {
-    root = YAML::Load(text);
+    // Every document, not just the first: YAML::Load stops after one and would silently drop
+    // whatever follows it (`{...} garbage`, a second `---` document).
+    const auto documents = YAML::LoadAll(text);
+    for (std::size_t i = 1; i < documents.size(); ++i) {
+      if (!documents[i].IsNull()) {
+        fail_input(name, std::max(1, documents[i].Mark().line + 1), "more than one YAML document",
+                   "expected one mapping; nothing after it but comments");
+      }
+    }
+    if (!documents.empty()) {
+      root = documents.front();
+    }
   } catch (const YAML::Exception& error) {
     fail_input(name, std::max(1, error.mark.line + 1), fmt::format("malformed YAML/JSON: {}", error.msg),
                "expected well-formed YAML or JSON: balanced brackets and quotes, 'key: value' pairs");
@@ -50,7 +93,8 @@ DocNode parse(const std::string& text, const std::string& name) {
   if (!root.IsDefined() || root.IsNull()) {
     fail_input(name, 1, "the file is empty", "expected a YAML or JSON mapping");
   }
-  reject_duplicate_keys(root, name);
+  std::size_t budget = k_max_document_nodes;
+  reject_duplicate_keys(root, name, budget);
   return DocNode(root, file);
 }
 
@@ -59,13 +103,7 @@ bool quoted(const YAML::Node& node) { return node.Tag() == "!"; }
 } // namespace
 
 DocNode DocNode::load_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    fail_input(path, 0, "cannot open the file", "expected a readable YAML or JSON file");
-  }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return parse(buffer.str(), path);
+  return parse(read_input_file(path, "expected a readable YAML or JSON file"), path);
 }
 
 DocNode DocNode::load_string(std::string_view text, const std::string& name) {

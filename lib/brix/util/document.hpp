@@ -14,6 +14,10 @@
 
 namespace brix::util {
 
+/// The most nodes (mappings, lists and scalars, aliases counted at every use) an input document
+/// may have: loading refuses larger ones before anything reads them.
+inline constexpr std::size_t k_max_document_nodes = 4'000'000;
+
 /// One node of an input document, with the file it came from and its line.
 class DocNode {
 public:

@@ -1,5 +1,7 @@
 #include <brix/util/file_system.hpp>
 
+#include <brix/util/input_file.hpp>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -47,7 +49,8 @@ void write_sync_close(int fd, const fs::path& path, std::string_view bytes) {
 } // namespace
 
 std::string LocalFileSystem::read(const fs::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO planted at the name must not hang the open; only regular files are read.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
   if (fd < 0) {
     throw FileError(path, "cannot open", errno);
   }
@@ -56,6 +59,10 @@ std::string LocalFileSystem::read(const fs::path& path) {
     const int error = errno;
     ::close(fd);
     throw FileError(path, "cannot stat", error);
+  }
+  if (!S_ISREG(info.st_mode)) {
+    ::close(fd);
+    throw FileError(path, fmt::format("cannot read: {}, not a regular file", file_kind(info.st_mode)), EINVAL);
   }
   std::string bytes(static_cast<std::size_t>(info.st_size), '\0');
   std::size_t done = 0;

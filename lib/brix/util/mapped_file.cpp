@@ -1,39 +1,32 @@
 #include <brix/util/mapped_file.hpp>
 
 #include <brix/util/error.hpp>
+#include <brix/util/input_file.hpp>
 
 #include <cerrno>
 #include <cstring>
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <utility>
 
 namespace brix::util {
 
 MappedFile::MappedFile(const std::string& path) : m_path(path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    fail_input(path, 0, fmt::format("cannot open the file ({})", std::strerror(errno)));
+  std::string why;
+  const auto file = InputFile::open(path, why); // never blocks on a FIFO or device
+  if (!file) {
+    fail_input(path, 0, fmt::format("cannot open the file ({})", why));
   }
-  struct stat info {};
-  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
-    ::close(fd);
-    fail_input(path, 0, "not a regular file");
-  }
-  m_size = static_cast<std::size_t>(info.st_size);
+  m_size = static_cast<std::size_t>(file->size());
   if (m_size > 0) {
-    void* data = ::mmap(nullptr, m_size, PROT_READ, MAP_SHARED, fd, 0);
+    void* data = ::mmap(nullptr, m_size, PROT_READ, MAP_SHARED, file->fd(), 0);
     if (data == MAP_FAILED) {
-      const int error = errno;
-      ::close(fd);
-      fail_input(path, 0, fmt::format("cannot map the file ({})", std::strerror(error)));
+      fail_input(path, 0, fmt::format("cannot map the file ({})", std::strerror(errno)));
     }
     m_data = static_cast<const std::byte*>(data);
   }
-  ::close(fd); // the mapping keeps the file open
+  // The mapping keeps the file open once `file` closes it.
 }
 
 MappedFile::~MappedFile() {

@@ -76,15 +76,17 @@ std::size_t utf8_sequence_length(std::string_view text, std::size_t i) {
 
 } // namespace
 
-bool is_valid_utf8(std::string_view text) {
+bool is_valid_utf8(std::string_view text) { return !first_invalid_utf8(text); }
+
+std::optional<std::size_t> first_invalid_utf8(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
     const auto length = utf8_sequence_length(text, i);
     if (length == 0) {
-      return false;
+      return i;
     }
     i += length;
   }
-  return true;
+  return std::nullopt;
 }
 
 std::string printable(std::string_view text) {
