@@ -38,9 +38,10 @@ expect_err "^brix: error: --nodes 561: cluster 'selene' has 560 nodes"
 run "$BRIX" plan --cluster selene --nodes 12 --gpu h100-sxm
 expect_rc 2 "--cluster with --gpu"; expect_one_line_err
 
-# --emit megatron: the best DeepSeek-R1 plan on 2,048 H800s uses DualPipe and FP8 gradients,
-# which Megatron-LM cannot run; the flags are those of the best plan it can run, said on stderr.
-run "$BRIX" plan --model deepseek-r1 --cluster h800-2048 --seq-len 4096 --emit megatron
+# --emit megatron: the best DeepSeek-R1 plan on 2,048 H800s with brix's own collectives uses
+# DualPipe and FP8 gradients, which Megatron-LM cannot run; the flags are those of the best plan it
+# can run, said on stderr.
+run "$BRIX" plan --model deepseek-r1 --cluster h800-2048 --seq-len 4096 --software brix --emit megatron
 expect_rc 0 "--emit megatron"
 expect_err "^brix: warning: --emit megatron: the best plan \\(.*dualpipe.*\\) needs schedule dualpipe and grad_compression fp8, which Megatron-LM cannot run; these flags are for the best plan it can run \\("
 checks=$((checks + 1)); ! grep -q "has no Megatron-LM flag" <<<"$out" || fail "flags of a plan Megatron-LM cannot run: $out"

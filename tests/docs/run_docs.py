@@ -27,18 +27,28 @@ def strip_comment(line):
 
 
 def readme_commands(path):
+    """Indented code lines that start with a program; a line ending in a backslash continues on
+    the next (more deeply indented) line, as a shell reads it."""
     commands = []
     in_fence = False
     with open(path) as f:
-        for number, line in enumerate(f, 1):
-            if line.startswith("```"):
-                in_fence = not in_fence
-                continue
-            if in_fence or not line.startswith("    ") or line.startswith("     "):
-                continue
-            text = line[4:].rstrip("\n")
-            if text.startswith(PROGRAMS):
-                commands.append((f"README.md:{number}", strip_comment(text)))
+        lines = f.read().split("\n")
+    number = 0
+    while number < len(lines):
+        line = lines[number]
+        number += 1
+        if line.startswith("```"):
+            in_fence = not in_fence
+            continue
+        if in_fence or not line.startswith("    ") or line.startswith("     "):
+            continue
+        text = strip_comment(line[4:])
+        start = number
+        while text.endswith("\\") and number < len(lines):
+            text = text[:-1].rstrip() + " " + strip_comment(lines[number].strip())
+            number += 1
+        if text.startswith(PROGRAMS):
+            commands.append((f"README.md:{start}", text))
     return commands
 
 
