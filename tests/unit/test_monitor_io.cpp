@@ -298,7 +298,7 @@ TEST_CASE("net::HttpServer serves GET and HEAD, refuses other methods") {
   server.stop();
 }
 
-TEST_CASE("net::HttpServer serves every client at once; slow ones hold only their own connection") {
+TEST_CASE("net::HttpServer serves every client at once, and slow ones hold only their own connection") {
   brix::net::HttpLimits limits;
   limits.head_timeout = std::chrono::milliseconds(3000);
   limits.max_head_bytes = 1024;
