@@ -159,6 +159,13 @@ run "$BRIX" plan --model gpt-530b --nodes 315 --gpu a100-sxm-80gb --global-batch
   --emit megatron
 expect_rc 0 "pp15 vpp6, megatron-core 2025"
 expect_out "^--pipeline-model-parallel-layout 'E(tt\\|){15}(t\\|){74}tL'"
+# DeepSeek-R1's 61 layers over PP 4 × VPP 2: the layout spells out the planned stages (15, 16, 16,
+# 14 layers: Megatron's first/last split) and no first/last stage flags go with it.
+run "$BRIX" plan --model deepseek-r1 --cluster h800-2048 --seq-len 4096 --layout pp=4,vpp=2,schedule=interleaved \
+  --emit megatron
+expect_rc 0 "deepseek pp4 vpp2"
+expect_out "^--pipeline-model-parallel-layout 'Et{8}\\|t{8}\\|t{8}\\|t{7}\\|t{7}\\|t{8}\\|t{8}\\|t{7}L'"
+checks=$((checks + 1)); ! grep -q -- '--decoder-first-pipeline-num-layers' <<<"$out" || fail "layout with first/last flags: $out"
 
 # fp8 on a GPU without FP8 tensor cores is refused, not silently run in bf16.
 run "$BRIX" plan --model llama-3.1-8b --nodes 1 --gpu a100-sxm-80gb --precision fp8

@@ -10,17 +10,28 @@ namespace brix::plan {
 
 namespace {
 
-/// Megatron-Core's --pipeline-model-parallel-layout for `layers` over `chunks` virtual stages
-/// of unequal size, as brix costs them: the first layers % chunks stages one layer more, the
-/// embedding (E) on the first, the loss (L) on the last, stages split by '|' in virtual-stage
-/// order (Megatron assigns virtual stage v to pipeline rank v mod PP).
-std::string pipeline_layout(std::int64_t layers, std::int64_t chunks) {
-  std::string out = "E";
-  for (std::int64_t stage = 0; stage < chunks; ++stage) {
-    if (stage > 0) {
-      out += '|';
+/// Megatron-Core's --pipeline-model-parallel-layout for `pp` stages of `vpp` virtual stages each:
+/// stage p's planned layers (`stage_layers`, else an even split of `layers`) split over its vpp
+/// virtual stages, the first ones a layer more; the embedding (E) on the first virtual stage and
+/// the loss (L) on the last, virtual stages listed in Megatron's order (virtual stage v of
+/// pipeline rank p is entry v·PP + p), split by '|'.
+std::string pipeline_layout(std::int64_t layers, int pp, int vpp, const std::vector<std::int64_t>& stage_layers) {
+  std::vector<std::int64_t> per_stage = stage_layers;
+  if (static_cast<int>(per_stage.size()) != pp) {
+    per_stage.assign(static_cast<std::size_t>(pp), layers / pp);
+    for (std::int64_t p = 0; p < layers % pp; ++p) {
+      ++per_stage[static_cast<std::size_t>(p)];
     }
-    out.append(static_cast<std::size_t>(layers / chunks + (stage < layers % chunks ? 1 : 0)), 't');
+  }
+  std::string out = "E";
+  for (int v = 0; v < vpp; ++v) {
+    for (int p = 0; p < pp; ++p) {
+      if (v > 0 || p > 0) {
+        out += '|';
+      }
+      const auto n = per_stage[static_cast<std::size_t>(p)];
+      out.append(static_cast<std::size_t>(n / vpp + (v < n % vpp ? 1 : 0)), 't');
+    }
   }
   return out + "L";
 }
@@ -52,6 +63,7 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   if (layout.pp_loss) {
     flags.emplace_back("--account-for-loss-in-pipeline-split");
   }
+  bool uneven_layout = false;
   if (layout.schedule == Schedule::interleaved && layout.vpp > 1) {
     const auto chunks = static_cast<std::int64_t>(layout.pp) * layout.vpp;
     const auto slots = context.model->layers + extras;
@@ -59,9 +71,12 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
       flags.push_back(fmt::format("--num-layers-per-virtual-pipeline-stage {}", slots / chunks));
     } else {
       // Megatron-Core 2025: unequal virtual stages, spelled out (E and L stand for the
-      // embedding and the loss, so the account-for flags above are not needed with it).
+      // embedding and the loss; the layout also fixes each stage's size, so neither the
+      // account-for flags nor first/last stage sizes go with it).
       std::erase_if(flags, [](const std::string& flag) { return flag.starts_with("--account-for-"); });
-      flags.push_back(fmt::format("--pipeline-model-parallel-layout '{}'", pipeline_layout(context.model->layers, chunks)));
+      flags.push_back(fmt::format("--pipeline-model-parallel-layout '{}'",
+                                  pipeline_layout(context.model->layers, layout.pp, layout.vpp, context.stage_layers)));
+      uneven_layout = true;
     }
   }
   switch (layout.recompute) {
@@ -90,7 +105,9 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   if (layout.zero >= 1) {
     flags.emplace_back("--overlap-param-gather");
   }
-  flags.insert(flags.end(), context.split_flags.begin(), context.split_flags.end());
+  if (!uneven_layout) {
+    flags.insert(flags.end(), context.split_flags.begin(), context.split_flags.end());
+  }
   std::string out;
   for (std::size_t i = 0; i < flags.size(); ++i) {
     out += flags[i] + (i + 1 < flags.size() ? " \\\n" : "\n");

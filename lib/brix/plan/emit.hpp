@@ -16,6 +16,8 @@ struct EmitContext {
   int gpus_per_node = 0;
   /// Megatron flags for the stage split (megatron_split_flags), after the layout's flags.
   std::vector<std::string> split_flags;
+  /// Decoder layers of each pipeline stage as planned (empty: an even split of the layers).
+  std::vector<std::int64_t> stage_layers;
 };
 
 /// What of `layout` Megatron-LM cannot run ("schedule dualpipe", "grad_compression fp8"): it runs

@@ -50,7 +50,15 @@ Emitted megatron_flags(const PlanReport& report, std::string_view target, bool t
   if (!layout.pp_embedding && !layout.pp_loss) {
     context.split_flags = megatron_split_flags(details, report.model.layers);
   }
-  if (context.split_flags.empty() && !details.split_is_uniform) {
+  for (const auto& stage : details.stages) {
+    context.stage_layers.push_back(stage.last_layer - stage.first_layer + 1);
+  }
+  // Unequal virtual stages are written as Megatron's pipeline layout, which spells out every
+  // stage's layers (emit_megatron): it expresses any split.
+  const auto slots = report.model.layers + (layout.pp_embedding ? 1 : 0) + (layout.pp_loss ? 1 : 0);
+  const bool spelled_out = layout.schedule == Schedule::interleaved && layout.vpp > 1 &&
+                           slots % (static_cast<std::int64_t>(layout.pp) * layout.vpp) != 0;
+  if (context.split_flags.empty() && !details.split_is_uniform && !spelled_out) {
     if (details.uniform_step_s <= 0) {
       throw JobError(fmt::format("--emit {}: Megatron's flags cannot express this stage split and the uniform split "
                                  "does not fit in memory (use --emit yaml for the per-stage list)",
