@@ -358,16 +358,8 @@ private:
           }
           for (const auto compression : compressions) {
             layout.grad_compression = compression;
-            StepInputs inputs;
-            inputs.context = &context;
-            inputs.layout = &layout;
-            inputs.placement = &placement;
-            inputs.dense = &dense;
-            inputs.moe = &moe;
-            inputs.embedding = &embedding;
-            inputs.head = &head;
-            inputs.global_batch = options.shape.global_batch;
-            inputs.grad_wire_bytes = m_eval.grad_wire_bytes(compression);
+            const auto inputs = detail::step_inputs_of(context, layout, placement, dense, moe, embedding, head,
+                                                       options.shape.global_batch, m_eval.grad_wire_bytes(compression));
             const auto step = estimate_step(inputs, stages.work);
             ++partial.evaluated;
             ++partial.valid;
