@@ -2,7 +2,8 @@
 # brix plan --emit html|svg and brix plan calibrate --emit html, rendered in a real headless
 # browser: the DOM has a row per stage, a bubble block as wide as the plan's bubble fraction
 # (within 1%), every ranked plan and rejection reason; the SVG is well-formed XML; screenshots
-# are taken (BRIX_SCREENSHOT_DIR=docs/img keeps them for the README).
+# are taken (BRIX_SCREENSHOT_DIR=docs/img keeps them for the README). The serving page draws
+# the Pareto front of the plans with the SLO lines.
 source "$(dirname "$0")/lib.sh"
 command -v xmllint >/dev/null || { echo "SKIP: xmllint not installed (apt-get install libxml2-utils)"; exit 77; }
 command -v python3 >/dev/null || { echo "SKIP: python3 is needed to read the DOM"; exit 77; }
@@ -127,6 +128,47 @@ for schedule in interleaved,vpp=2 zb-h1,vpp=1 dualpipe,vpp=1; do
   expect_rc 0 "$schedule SVG well-formed"
   checks=$((checks + 1)); [ "$(grep -oE '<g class="stage( [^"]*)?"' "$work/t.svg" | wc -l)" -eq 8 ] || fail "$schedule: not 8 stage rows"
 done
+
+# Serving plans: the Pareto front of output tokens/s per GPU against tokens/s per user, every
+# ranked plan and front plan drawn once, hollow when it misses an SLO (TPOT as the dashed line,
+# TTFT on the point), the ranked table and the rejections, all from the report's values.
+serve=(plan --serve --tpot-ms 26 --ttft-ms 400 --top 8)
+run "$BRIX" "${serve[@]}" --format json
+expect_rc 0 "plan --serve --format json"
+printf '%s' "$out" >"$work/serve.json"
+run "$BRIX" "${serve[@]}" --emit html -o "$work/serve.html"
+expect_rc 0 "plan --serve --emit html"
+browser_dom "file://$work/serve.html" "$work/serve.dom.html"
+checks=$((checks + 1))
+python3 - "$work/serve.json" "$work/serve.dom.html" <<'PY' || fail "the serving page's DOM does not show the plans"
+import json, re, sys
+report = json.load(open(sys.argv[1]))
+dom = open(sys.argv[2]).read()
+points = re.findall(r'<circle [^>]*class="(point(?: on-front)?)" data-per-user="([^"]+)" data-per-gpu="([^"]+)" data-meets-slo="([01])"', dom)
+plans = {(p["node_group"], p["layout"]): p for p in report["plans"] + report["pareto"] if not p.get("max_request_rate")}
+assert len(points) == len(plans), (len(points), len(plans))
+def close(a, b):
+    return abs(a - b) <= 0.001 * abs(b) + 0.01
+drawn = sorted((float(u), float(g), m == "1") for _, u, g, m in points)
+wanted = sorted((p["tokens_per_s_per_user"], p["output_tokens_per_s_per_gpu"], p["meets_slo"]) for p in plans.values())
+assert all(close(a[0], b[0]) and close(a[1], b[1]) and a[2] == b[2] for a, b in zip(drawn, wanted)), (drawn, wanted)
+assert any(not m for _, _, m in wanted) and any(m for _, _, m in wanted), "the known workload should have plans on both sides of the SLO"
+front = sorted(float(u) for c, u, _, _ in points if c == "point on-front")
+assert len(front) == len(report["pareto"]) and all(close(a, b) for a, b in zip(front, sorted(p["tokens_per_s_per_user"] for p in report["pareto"]))), (front, report["pareto"])
+slo = re.findall(r'<line [^>]*class="slo" data-value="([^"]+)"', dom)
+assert len(slo) == 1 and close(float(slo[0]), 1000 / 26), slo
+rows = re.search(r'<table id="ranked-plans">(.*?)</table>', dom, re.S).group(1).count("<tr") - 1
+assert rows == len(report["plans"]), (rows, len(report["plans"]))
+for group in report["groups"]:
+    table = re.search(r'<table id="rejected-%s">(.*?)</table>' % re.escape(group["name"]), dom, re.S)
+    assert (table is not None) == bool(group["rejected"]), group["name"]
+    if table:
+        counts = [int(c.replace(",", "")) for c in re.findall(r'<td class="num">([0-9,]+)</td>', table.group(1))]
+        assert counts == [r["count"] for r in group["rejected"]], (counts, group["rejected"])
+PY
+browser_screenshot "file://$work/serve.html" "$work/serve.png" 1180 900
+expect_png "$work/serve.png"
+keep_screenshot "$work/serve.png" serve.png
 
 # Calibration: one point per published run, the y = x line and the ±10% band per metric.
 run "$BRIX" plan calibrate --format json

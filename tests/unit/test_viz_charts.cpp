@@ -91,6 +91,11 @@ TEST_CASE("viz::pareto_front keeps the points no other beats on both axes") {
   CHECK(front == std::vector<std::size_t>{0, 1, 3}); // by tokens/s per user
   CHECK(meets_slos(points[1], std::vector<SloLine>{{SloLine::Axis::per_user, 20, "20 tok/s"}}));
   CHECK_FALSE(meets_slos(points[0], std::vector<SloLine>{{SloLine::Axis::per_user, 20, "20 tok/s"}}));
+  // A point that misses an SLO not drawn on these axes (time to first token) misses whatever the lines say.
+  auto slow_start = points[1];
+  slow_start.misses_other_slo = true;
+  CHECK_FALSE(meets_slos(slow_start, std::vector<SloLine>{{SloLine::Axis::per_user, 20, "20 tok/s"}}));
+  CHECK_FALSE(meets_slos(slow_start, {}));
 }
 
 TEST_CASE("viz::pareto_front_svg: the hook for serving plans draws the front and the SLO lines") {

@@ -24,11 +24,6 @@ constexpr double k_gib = 1024.0 * 1024.0 * 1024.0;
 
 std::string percent(double fraction) { return fmt::format("{:.1f}%", fraction * 100); }
 
-std::string figure(std::string_view value, std::string_view label, std::string_view id) {
-  return fmt::format("<div class=\"figure\" id=\"{}\"><b>{}</b><span>{}</span></div>", viz::escape_xml(id),
-                     viz::escape_xml(value), viz::escape_xml(label));
-}
-
 /// The best plan's headline numbers.
 std::string key_figures(const PlanEstimate& plan, const PlanDetails& details, int gpus) {
   const auto& step = plan.step;
@@ -38,14 +33,14 @@ std::string key_figures(const PlanEstimate& plan, const PlanDetails& details, in
     capacity = std::max(capacity, stage.capacity_bytes);
   }
   std::string out = "<div class=\"figures\">";
-  out += figure(util::human_seconds(step.step_s), "step", "figure-step");
-  out += figure(util::with_thousands(static_cast<std::int64_t>(plan.tokens_per_s)), "tokens/s", "figure-tokens");
-  out += figure(fmt::format("{:.0f}", plan.tflops_per_gpu), "TFLOP/s per GPU", "figure-tflops");
-  out += figure(percent(plan.mfu), "MFU", "figure-mfu");
-  out += figure(percent(step.bubble_fraction), "bubble", "figure-bubble");
-  out += figure(util::human_seconds(c.tp + c.ep + c.cp + c.pp + c.dp), "exposed communication", "figure-comm");
-  out += figure(util::gib(plan.memory.total), fmt::format("memory per GPU (stage {})", plan.memory.stage), "figure-memory");
-  out += figure(std::to_string(gpus), "GPUs", "figure-gpus");
+  out += viz::figure(util::human_seconds(step.step_s), "step", "figure-step");
+  out += viz::figure(util::with_thousands(static_cast<std::int64_t>(plan.tokens_per_s)), "tokens/s", "figure-tokens");
+  out += viz::figure(fmt::format("{:.0f}", plan.tflops_per_gpu), "TFLOP/s per GPU", "figure-tflops");
+  out += viz::figure(percent(plan.mfu), "MFU", "figure-mfu");
+  out += viz::figure(percent(step.bubble_fraction), "bubble", "figure-bubble");
+  out += viz::figure(util::human_seconds(c.tp + c.ep + c.cp + c.pp + c.dp), "exposed communication", "figure-comm");
+  out += viz::figure(util::gib(plan.memory.total), fmt::format("memory per GPU (stage {})", plan.memory.stage), "figure-memory");
+  out += viz::figure(std::to_string(gpus), "GPUs", "figure-gpus");
   return out + "</div>\n";
 }
 
@@ -108,19 +103,11 @@ std::string plans_table(const PlanReport& report) {
 }
 
 std::string rejections_table(const SearchResult& search) {
-  std::int64_t largest = 1;
+  std::vector<viz::CountedReason> reasons;
   for (const auto& group : search.rejected) {
-    largest = std::max(largest, group.count);
+    reasons.push_back({group.reason, group.count});
   }
-  std::string out = "<table id=\"rejected\">\n<tr><th>why layouts were rejected</th><th class=\"num\">layouts</th><th></th></tr>\n";
-  for (const auto& group : search.rejected) {
-    const double width = 240.0 * static_cast<double>(group.count) / static_cast<double>(largest);
-    out += fmt::format("<tr><td>{}</td><td class=\"num\">{}</td><td><svg width=\"244\" height=\"12\" aria-hidden=\"true\">"
-                       "<rect width=\"{}\" height=\"12\" fill=\"{}\"/></svg></td></tr>\n",
-                       viz::escape_xml(group.reason), util::with_thousands(group.count), viz::coordinate(std::max(1.0, width)),
-                       viz::colour::bad);
-  }
-  return out + "</table>\n";
+  return viz::reasons_table(reasons, "why layouts were rejected", "rejected");
 }
 
 std::string timeline_section(const PlanReport& report, const PlanEstimate& plan, const PlanDetails& details,

@@ -5,6 +5,7 @@
 #include <brix/serve/deployment.hpp>
 #include <brix/serve/emit_k8s.hpp>
 #include <brix/serve/node_script.hpp>
+#include <brix/serve/serve_html.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/named.hpp>
 #include <brix/util/strings.hpp>
@@ -95,6 +96,8 @@ Emitted write_slurm(const ServeReport& report) {
   return {out, {}};
 }
 
+Emitted write_html(const ServeReport& report) { return {serve_html(report), {}}; }
+
 constexpr EmitTarget k_targets[] = {
     {"vllm", "vLLM commands per node", write_vllm},
     {"sglang", "SGLang commands per node", write_sglang},
@@ -102,6 +105,7 @@ constexpr EmitTarget k_targets[] = {
     {"slurm", "an sbatch script running every node through brix launch", write_slurm},
     {"k8s", "a LeaderWorkerSet manifest", write_k8s},
     {"aibrix", "an AIBrix RayClusterFleet (vLLM over Ray)", write_aibrix},
+    {"html", "an HTML page of the plans with the Pareto front", write_html},
 };
 
 std::vector<std::string> target_names() { return util::names_of<EmitTarget>(k_targets); }

@@ -56,6 +56,14 @@ struct ServeReport {
 /// 0 when some group has a plan, 1 when none does (the report says why).
 [[nodiscard]] int exit_code(const ServeReport& report);
 
+/// Text of a duration for tables: "512.3 ms", "1.25 s", "12.5 s".
+[[nodiscard]] std::string time_text(double seconds);
+/// Text of a rate for tables: "1,234" from 100 up, else one decimal.
+[[nodiscard]] std::string rate_text(double value);
+/// A plan's layout in a table cell: "tp8 dp2 ep16 ×2", "P tp8 ep8 ×2 | D tp1 dp16 ep16 ×1"
+/// (the expert fields only for MoE models).
+[[nodiscard]] std::string short_layout(const ServePlan& plan, bool moe);
+
 [[nodiscard]] nlohmann::ordered_json plan_to_json(const RankedPlan& ranked);
 [[nodiscard]] nlohmann::ordered_json to_json(const ServeReport& report);
 [[nodiscard]] std::string to_text(const ServeReport& report, const util::Style& style);

@@ -9,9 +9,7 @@
 
 namespace brix::serve {
 
-namespace {
-
-std::string ms(double seconds) {
+std::string time_text(double seconds) {
   if (seconds >= 10.0) {
     return fmt::format("{:.1f} s", seconds);
   }
@@ -21,11 +19,13 @@ std::string ms(double seconds) {
   return fmt::format("{:.1f} ms", seconds * 1e3);
 }
 
-std::string rate(double value) {
+std::string rate_text(double value) {
   return value >= 100 ? util::with_thousands(static_cast<std::int64_t>(value + 0.5)) : fmt::format("{:.1f}", value);
 }
 
-/// "tp=8,dp=2,ep=16 ×2" without the fields at their defaults.
+namespace {
+
+/// "tp8 dp2 ep16 ×2" without the fields at their defaults.
 std::string short_role(const InstanceShape& shape, int instances, bool moe) {
   std::string out = fmt::format("tp{}", shape.tp);
   if (shape.pp > 1) {
@@ -43,6 +43,8 @@ std::string short_role(const InstanceShape& shape, int instances, bool moe) {
   return out + fmt::format(" ×{}", instances);
 }
 
+} // namespace
+
 std::string short_layout(const ServePlan& plan, bool moe) {
   const auto& layout = plan.layout;
   if (layout.mode == Mode::aggregated) {
@@ -52,6 +54,8 @@ std::string short_layout(const ServePlan& plan, bool moe) {
          short_role(layout.decode.shape, layout.decode.instances, moe);
 }
 
+namespace {
+
 std::string share(double part, double whole) {
   return whole > 0 ? fmt::format("{:.0f}%", 100.0 * part / whole) : "0%";
 }
@@ -60,7 +64,7 @@ std::string breakdown(const StepCost& cost) {
   std::vector<std::string> parts;
   auto add = [&](const char* name, double seconds) {
     if (seconds > cost.seconds * 0.005) {
-      parts.push_back(fmt::format("{} {} ({})", name, ms(seconds), share(seconds, cost.seconds)));
+      parts.push_back(fmt::format("{} {} ({})", name, time_text(seconds), share(seconds, cost.seconds)));
     }
   };
   // Memory-bound projections and MLPs: weights, and at large token counts over thin expert
@@ -91,13 +95,13 @@ std::string role_details(const std::string& name, const RoleEstimate& role, cons
   std::string out;
   if (decodes) {
     out += fmt::format("  {}decode step {} at {} sequences per DP rank (KV {} tokens each): {}\n", name,
-                       ms(role.decode.seconds), rate(role.batch),
+                       time_text(role.decode.seconds), rate_text(role.batch),
                        util::with_thousands(workload.isl + workload.osl / 2), breakdown(role.decode));
   }
   if (prefills) {
     out += fmt::format("  {}prefill chunk of {} tokens per DP rank: {} ({}); {} prompt tokens/s per instance\n", name,
-                       util::with_thousands(role.chunk_tokens), ms(role.prefill.seconds), breakdown(role.prefill),
-                       rate(role.prefill_tokens_per_s));
+                       util::with_thousands(role.chunk_tokens), time_text(role.prefill.seconds), breakdown(role.prefill),
+                       rate_text(role.prefill_tokens_per_s));
   }
   out += fmt::format("  {}memory per GPU: {}\n", name, memory_line(role, engine));
   return out;
@@ -126,10 +130,10 @@ std::string to_text(const ServeReport& report, const util::Style& style) {
   if (workload.ttft_slo_s > 0 || workload.tpot_slo_s > 0) {
     std::vector<std::string> parts;
     if (workload.ttft_slo_s > 0) {
-      parts.push_back(fmt::format("TTFT ≤ {}", ms(workload.ttft_slo_s)));
+      parts.push_back(fmt::format("TTFT ≤ {}", time_text(workload.ttft_slo_s)));
     }
     if (workload.tpot_slo_s > 0) {
-      parts.push_back(fmt::format("TPOT ≤ {}", ms(workload.tpot_slo_s)));
+      parts.push_back(fmt::format("TPOT ≤ {}", time_text(workload.tpot_slo_s)));
     }
     slo = fmt::format("SLO {}; ranked by output tokens/s per GPU among plans meeting it", fmt::join(parts, ", "));
   } else {
@@ -172,9 +176,9 @@ std::string to_text(const ServeReport& report, const util::Style& style) {
       const auto shown = [&](std::string text) { return computed ? text : std::string("-"); };
       table.add_row({std::to_string(++index), entry.group->group.name,
                      plan.layout.mode == Mode::aggregated ? "agg" : "P/D", short_layout(plan, moe),
-                     std::to_string(plan.layout.gpus()), shown(ms(performance.ttft_s)), shown(ms(performance.tpot_s)),
-                     shown(rate(plan.output_tokens_per_s_per_gpu)), shown(rate(performance.tokens_per_s_per_user)),
-                     shown(rate(performance.output_tokens_per_s)), util::with_thousands(decoding.pool.tokens),
+                     std::to_string(plan.layout.gpus()), shown(time_text(performance.ttft_s)), shown(time_text(performance.tpot_s)),
+                     shown(rate_text(plan.output_tokens_per_s_per_gpu)), shown(rate_text(performance.tokens_per_s_per_user)),
+                     shown(rate_text(performance.output_tokens_per_s)), util::with_thousands(decoding.pool.tokens),
                      util::with_thousands(decoding.max_concurrency * decoding.plan.instances),
                      !performance.stable ? "overloaded" : (plan.meets_slo ? "yes" : "no"),
                      std::string(to_string(performance.limit))});
@@ -200,8 +204,8 @@ std::string to_text(const ServeReport& report, const util::Style& style) {
                          {util::Align::right, util::Align::right, util::Align::right, util::Align::left, util::Align::left});
       for (const auto& entry : front) {
         const auto& plan = *entry.plan;
-        pareto.add_row({rate(plan.performance.tokens_per_s_per_user), rate(plan.output_tokens_per_s_per_gpu),
-                        ms(plan.performance.ttft_s), entry.group->group.name, short_layout(plan, moe)});
+        pareto.add_row({rate_text(plan.performance.tokens_per_s_per_user), rate_text(plan.output_tokens_per_s_per_gpu),
+                        time_text(plan.performance.ttft_s), entry.group->group.name, short_layout(plan, moe)});
       }
       out += pareto.render(2);
     }
@@ -214,11 +218,11 @@ std::string to_text(const ServeReport& report, const util::Style& style) {
       out += fmt::format("  overloaded: prefill keeps up with {:.1f} requests/s of the {} arriving; bound by {}\n",
                          performance.max_request_rate, workload.request_rate, to_string(performance.limit));
     } else {
-      out += fmt::format("  TTFT {} (queue {}{}), TPOT {}; bound by {}\n", ms(performance.ttft_s), ms(performance.queue_s),
+      out += fmt::format("  TTFT {} (queue {}{}), TPOT {}; bound by {}\n", time_text(performance.ttft_s), time_text(performance.queue_s),
                          best.layout.mode == Mode::disaggregated
-                             ? fmt::format(", KV transfer {}", ms(performance.kv_transfer_s))
+                             ? fmt::format(", KV transfer {}", time_text(performance.kv_transfer_s))
                              : std::string(),
-                         ms(performance.tpot_s), to_string(performance.limit));
+                         time_text(performance.tpot_s), to_string(performance.limit));
     }
     const int used = best.layout.gpus();
     const int available = ranked.front().group->group.gpus();

@@ -163,6 +163,9 @@ std::vector<std::size_t> pareto_front(std::span<const ParetoPoint> points) {
 }
 
 bool meets_slos(const ParetoPoint& point, std::span<const SloLine> slos) {
+  if (point.misses_other_slo) {
+    return false;
+  }
   for (const auto& slo : slos) {
     const double value = slo.axis == SloLine::Axis::per_user ? point.per_user : point.per_gpu;
     if (value < slo.value) {

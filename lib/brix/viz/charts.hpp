@@ -52,6 +52,7 @@ struct ParetoPoint {
   double per_user = 0; ///< tokens/s per user (x)
   double per_gpu = 0;  ///< tokens/s per GPU (y)
   std::string label;   ///< e.g. "tp8 ep8 batch 64"
+  bool misses_other_slo = false; ///< misses an SLO not drawn on these axes (e.g. time to first token)
 };
 
 /// A service-level objective as a line on one axis; points on the wrong side miss it.
@@ -72,7 +73,7 @@ struct ParetoChart {
 
 /// Indices of the points no other point beats on both axes (ties kept once), by per_user.
 [[nodiscard]] std::vector<std::size_t> pareto_front(std::span<const ParetoPoint> points);
-/// Whether `point` meets every SLO.
+/// Whether `point` meets every SLO (the drawn lines and any other it is marked as missing).
 [[nodiscard]] bool meets_slos(const ParetoPoint& point, std::span<const SloLine> slos);
 /// The chart: every point (hollow when it misses an SLO), the front as a line through its
 /// points, each SLO as a dashed line with the region that misses it shaded.

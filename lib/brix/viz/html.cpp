@@ -1,7 +1,11 @@
 // Page skeleton, sections and tables for brix's HTML pictures.
 #include <brix/viz/html.hpp>
 
+#include <brix/util/strings.hpp>
+#include <brix/viz/palette.hpp>
 #include <brix/viz/svg.hpp>
+
+#include <algorithm>
 
 #include <fmt/format.h>
 
@@ -60,6 +64,28 @@ std::string html_table(const std::vector<TableColumn>& columns, const std::vecto
       out += fmt::format("<td{}>{}</td>", numeric ? " class=\"num\"" : "", escape_xml(rows[r][c]));
     }
     out += "</tr>\n";
+  }
+  return out + "</table>\n";
+}
+
+std::string figure(std::string_view value, std::string_view label, std::string_view id) {
+  return fmt::format("<div class=\"figure\" id=\"{}\"><b>{}</b><span>{}</span></div>", escape_xml(id), escape_xml(value),
+                     escape_xml(label));
+}
+
+std::string reasons_table(const std::vector<CountedReason>& reasons, std::string_view heading, std::string_view id) {
+  std::int64_t largest = 1;
+  for (const auto& reason : reasons) {
+    largest = std::max(largest, reason.count);
+  }
+  std::string out = fmt::format("<table id=\"{}\">\n<tr><th>{}</th><th class=\"num\">layouts</th><th></th></tr>\n",
+                                escape_xml(id), escape_xml(heading));
+  for (const auto& reason : reasons) {
+    const double width = 240.0 * static_cast<double>(reason.count) / static_cast<double>(largest);
+    out += fmt::format("<tr><td>{}</td><td class=\"num\">{}</td><td><svg width=\"244\" height=\"12\" aria-hidden=\"true\">"
+                       "<rect width=\"{}\" height=\"12\" fill=\"{}\"/></svg></td></tr>\n",
+                       escape_xml(reason.reason), util::with_thousands(reason.count), coordinate(std::max(1.0, width)),
+                       colour::bad);
   }
   return out + "</table>\n";
 }

@@ -2,6 +2,7 @@
 // Self-contained HTML pages: one file with inline CSS (and, for live pages, inline script),
 // nothing fetched from anywhere, so a page opens offline, from a file or over an SSH tunnel.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,5 +35,17 @@ struct TableColumn {
 [[nodiscard]] std::string html_table(const std::vector<TableColumn>& columns,
                                      const std::vector<std::vector<std::string>>& rows,
                                      const std::vector<std::string>& row_classes = {}, std::string_view id = {});
+
+/// A headline number: <div class="figure" id="id"><b>value</b><span>label</span></div>.
+[[nodiscard]] std::string figure(std::string_view value, std::string_view label, std::string_view id);
+
+/// Reasons with counts, each with a bar as long as its share of the largest count.
+struct CountedReason {
+  std::string reason;
+  std::int64_t count = 0;
+};
+/// <table id="id">: a row per reason (as given), its count and its bar.
+[[nodiscard]] std::string reasons_table(const std::vector<CountedReason>& reasons, std::string_view heading,
+                                        std::string_view id);
 
 } // namespace brix::viz
