@@ -22,6 +22,7 @@
 #include <brix/util/progress.hpp>
 #include <brix/util/strings.hpp>
 
+#include <algorithm>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <iostream>
@@ -176,7 +177,10 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
     emit_names.emplace_back(target.name);
   }
   for (const auto& target : serve::emit_targets()) {
-    emit_names.emplace_back(target.name);
+    // A name both planners write (html) is completed once.
+    if (std::find(emit_names.begin(), emit_names.end(), target.name) == emit_names.end()) {
+      emit_names.emplace_back(target.name);
+    }
   }
   auto* emit = complete_with(command->add_option("--emit", request.emit,
                                                  "Print the best plan as " + plan::emit_target_names(" | ") +

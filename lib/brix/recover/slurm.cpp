@@ -9,6 +9,7 @@
 #include <ctime>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <utility>
 
 namespace brix::recover {
 namespace {
@@ -174,16 +175,15 @@ std::optional<std::vector<SlurmNode>> query_nodes(const CommandRunner& run) {
 
 SlurmJob parse_scontrol_job(std::string_view line) {
   const auto record = parse_scontrol_record(line);
+  // The fields scontrol prints as they are, by their key.
+  static constexpr std::pair<const char*, std::string SlurmJob::*> k_text_fields[] = {
+      {"JobId", &SlurmJob::id},          {"JobName", &SlurmJob::name},       {"JobState", &SlurmJob::state},
+      {"Command", &SlurmJob::command},   {"WorkDir", &SlurmJob::work_dir},   {"StdOut", &SlurmJob::std_out},
+      {"Partition", &SlurmJob::partition}, {"NodeList", &SlurmJob::node_list}, {"ExcNodeList", &SlurmJob::excluded}};
   SlurmJob job;
-  job.id = get(record, "JobId");
-  job.name = get(record, "JobName");
-  job.state = get(record, "JobState");
-  job.command = get(record, "Command");
-  job.work_dir = get(record, "WorkDir");
-  job.std_out = get(record, "StdOut");
-  job.partition = get(record, "Partition");
-  job.node_list = get(record, "NodeList");
-  job.excluded = get(record, "ExcNodeList");
+  for (const auto& [key, field] : k_text_fields) {
+    job.*field = get(record, key);
+  }
   job.num_nodes = to_int(record, "NumNodes");
   if (const auto end = get(record, "EndTime"); !end.empty()) {
     std::tm tm{};

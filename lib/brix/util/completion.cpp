@@ -171,17 +171,20 @@ std::string bash_completion(const CompletionCommand& root) {
     }
     out += " ;;\n";
   }
-  out += "  esac\n"
-         "  if [[ \"$cur\" == -* ]]; then\n"
-         "    COMPREPLY=($(compgen -W \"$options\" -- \"$cur\"))\n"
-         "  else\n"
-         "    COMPREPLY=($(compgen -W \"$commands $values\" -- \"$cur\"))\n"
-         "    if (( files )); then\n"
-         "      compopt -o filenames 2>/dev/null\n"
-         "      COMPREPLY+=($(compgen -f -- \"$cur\"))\n"
-         "    fi\n"
-         "  fi\n"
-         "}\n";
+  // What the word under the cursor completes to: options after '-', else subcommands and values,
+  // and file names where the command takes a file.
+  out += R"(  esac
+  if [[ "$cur" == -* ]]; then
+    COMPREPLY=($(compgen -W "$options" -- "$cur"))
+  else
+    COMPREPLY=($(compgen -W "$commands $values" -- "$cur"))
+    if (( files )); then
+      compopt -o filenames 2>/dev/null
+      COMPREPLY+=($(compgen -f -- "$cur"))
+    fi
+  fi
+}
+)";
   out += fmt::format("complete -F _{0} {0}\n", root.name);
   return out;
 }
@@ -226,15 +229,17 @@ std::string zsh_completion(const CompletionCommand& root) {
     }
     out += "      ;;\n";
   }
-  out += "  esac\n"
-         "  if [[ \"$cur\" == -* ]]; then\n"
-         "    _describe -t options 'option' options\n"
-         "  else\n"
-         "    (( ${#commands} )) && _describe -t commands 'command' commands\n"
-         "    (( ${#values} )) && compadd -- \"${values[@]}\"\n"
-         "    (( files )) && _files\n"
-         "  fi\n"
-         "}\n";
+  // zsh's own completers: described options and subcommands, values, files.
+  out += R"(  esac
+  if [[ "$cur" == -* ]]; then
+    _describe -t options 'option' options
+  else
+    (( ${#commands} )) && _describe -t commands 'command' commands
+    (( ${#values} )) && compadd -- "${values[@]}"
+    (( files )) && _files
+  fi
+}
+)";
   out += fmt::format("_{} \"$@\"\n", root.name);
   return out;
 }
