@@ -336,6 +336,17 @@ TEST_CASE("monitor::JobMonitor summarises per node and per stage, and lists the 
   CHECK(document["ranks"].size() == 10);
   CHECK(document["rank_summary"]["listed"] == 10);
   CHECK(document["rank_summary"]["ranks"] == 512);
+  CHECK(document["nodes"].size() == 64);
+  CHECK(document["node_summary"]["listed"] == 64);
+  // With --max-nodes the worst nodes are listed, worst first: node 9 (stale ranks), then node 1
+  // (a straggler); the summary says how many of how many.
+  const auto few_nodes = to_json(snapshot, clock.now(), 10, 2);
+  REQUIRE(few_nodes["nodes"].size() == 2);
+  CHECK(few_nodes["nodes"][0]["node"] == "node009");
+  CHECK(few_nodes["nodes"][1]["node"] == "node001");
+  CHECK(few_nodes["node_summary"]["nodes"] == 64);
+  CHECK(few_nodes["node_summary"]["listed"] == 2);
+  CHECK(few_nodes["node_summary"]["suspect"] == 0);
   const auto back = snapshot_from_json(nlohmann::json::parse(document.dump()), "test");
   CHECK(back.rank_summary.stale == 8);
   CHECK(back.nodes.at(1).ranks.worst_rank == 13);

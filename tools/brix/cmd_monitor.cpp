@@ -238,7 +238,7 @@ void add_monitor_command(CLI::App& app, CommandContext& context) {
   command->add_option("--count", view->count, "Refresh this many times, then exit (0: until Ctrl-C)")->default_val(0);
   command->add_flag("--quiet", view->quiet, "No terminal view (only --prometheus/--textfile)");
   command->add_option("--max-ranks", view->max_ranks, "List the N worst ranks (text and JSON; 0: all); the rest are summed up per node and stage")->default_val(64);
-  command->add_option("--max-nodes", view->max_nodes, "List the N worst nodes in the text view (0: all)")->default_val(32);
+  command->add_option("--max-nodes", view->max_nodes, "List the N worst nodes, in the text view and --format json (0: all)")->default_val(32);
   command->add_option("--prometheus", view->prometheus, "Serve /metrics on [ADDR:]PORT (default address 127.0.0.1)");
   command->add_option("--http", view->http,
                       "Serve a live dashboard on [ADDR:]PORT (default address 127.0.0.1; elsewhere the job token is needed)");

@@ -138,7 +138,7 @@ int run_monitor_view(SnapshotSource& source, const LiveOptions& options, std::os
       write_measured_stages(options.save_measured, snapshot);
     }
     if (options.format != util::Format::text) {
-      util::emit_document(out, to_json(snapshot, now, options.max_ranks), options.format);
+      util::emit_document(out, to_json(snapshot, now, options.max_ranks, options.max_nodes), options.format);
     } else if (!options.quiet) {
       ViewOptions view{util::Style{options.colour}, options.max_ranks, options.max_nodes, 10};
       if (const int rows = options.in_place ? terminal_rows() : 0; rows > 0) {

@@ -39,7 +39,7 @@ struct LiveOptions {
   bool colour = false;
   bool in_place = false;    ///< redraw in place (a terminal)
   int max_ranks = 0;        ///< the worst ranks listed (text and JSON); 0: all
-  int max_nodes = 0;        ///< the worst nodes listed (text); 0: all
+  int max_nodes = 0;        ///< the worst nodes listed (text and --format json); 0: all
   std::optional<net::HostPort> prometheus;
   std::optional<net::HostPort> http; ///< the dashboard (dashboard.hpp)
   std::string http_token;            ///< the job token the dashboard asks for beyond loopback

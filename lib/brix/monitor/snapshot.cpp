@@ -8,6 +8,7 @@
 #include <brix/util/input_file.hpp>
 
 #include <algorithm>
+#include <tuple>
 #include <fmt/format.h>
 
 namespace brix::monitor {
@@ -100,8 +101,26 @@ std::vector<const RankView*> listed_ranks(const Snapshot& snapshot, int max_rank
   return ranks;
 }
 
-nlohmann::ordered_json to_json(const Snapshot& snapshot, double now, int max_ranks) {
-  return nlohmann::ordered_json::parse(snapshot_text(snapshot, now, max_ranks));
+std::vector<const NodeView*> listed_nodes(const Snapshot& snapshot, int max_nodes, double now) {
+  std::vector<const NodeView*> nodes;
+  nodes.reserve(snapshot.nodes.size());
+  for (const auto& node : snapshot.nodes) {
+    nodes.push_back(&node);
+  }
+  if (max_nodes > 0 && nodes.size() > static_cast<std::size_t>(max_nodes)) {
+    const auto badness = [now](const NodeView& node) {
+      return std::tuple(node.suspect, node.ranks.exited + node.ranks.stale, node.ranks.stragglers, now - node.last_sample);
+    };
+    const auto keep = nodes.begin() + max_nodes;
+    std::partial_sort(nodes.begin(), keep, nodes.end(),
+                      [&](const NodeView* a, const NodeView* b) { return badness(*a) > badness(*b); });
+    nodes.erase(keep, nodes.end());
+  }
+  return nodes;
+}
+
+nlohmann::ordered_json to_json(const Snapshot& snapshot, double now, int max_ranks, int max_nodes) {
+  return nlohmann::ordered_json::parse(snapshot_text(snapshot, now, max_ranks, nullptr, max_nodes));
 }
 
 namespace {

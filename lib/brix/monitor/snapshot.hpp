@@ -149,11 +149,16 @@ struct Snapshot {
 void summarise(Snapshot& snapshot);
 
 /// The document (ages computed at `now`). With `max_ranks` > 0 and more ranks than that, "ranks"
-/// lists only the worst `max_ranks`, worst first, and "rules" only those not normal;
-/// "rank_summary" and "rule_summary" say how many they list of how many.
-[[nodiscard]] nlohmann::ordered_json to_json(const Snapshot& snapshot, double now, int max_ranks = 0);
+/// lists only the worst `max_ranks`, worst first, and "rules" only those not normal; with
+/// `max_nodes` > 0 and more nodes than that, "nodes" lists only the worst `max_nodes`.
+/// "rank_summary", "node_summary" and "rule_summary" say how many they list of how many.
+[[nodiscard]] nlohmann::ordered_json to_json(const Snapshot& snapshot, double now, int max_ranks = 0,
+                                             int max_nodes = 0);
 /// The ranks to list: all in rank order, or the worst `max_ranks` (> 0) worst first.
 [[nodiscard]] std::vector<const RankView*> listed_ranks(const Snapshot& snapshot, int max_ranks);
+/// The nodes to list: all in their order, or the worst `max_nodes` (> 0) worst first — suspect
+/// nodes, then those with exited or stale ranks, then stragglers, then the oldest heartbeat.
+[[nodiscard]] std::vector<const NodeView*> listed_nodes(const Snapshot& snapshot, int max_nodes, double now);
 /// Throws InputError (naming `source`) on a malformed document.
 [[nodiscard]] Snapshot snapshot_from_json(const nlohmann::json& document, const std::string& source);
 

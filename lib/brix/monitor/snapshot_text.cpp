@@ -82,7 +82,7 @@ void rule_row(JsonWriter& out, const RuleView& rule) {
 
 } // namespace
 
-std::string snapshot_text(const Snapshot& snapshot, double now, int max_ranks, SnapshotTextCache* cache) {
+std::string snapshot_text(const Snapshot& snapshot, double now, int max_ranks, SnapshotTextCache* cache, int max_nodes) {
   std::string text;
   text.reserve(256 + snapshot.ranks.size() * 400 + snapshot.nodes.size() * 600 + snapshot.rules.size() * 160);
   JsonWriter out(text);
@@ -95,9 +95,10 @@ std::string snapshot_text(const Snapshot& snapshot, double now, int max_ranks, S
     out.field("node", snapshot.periodic_slowdown_node).end_object();
   }
   out.end_object().key("nodes").begin_array();
-  for (const auto& node : snapshot.nodes) {
+  const auto nodes = listed_nodes(snapshot, max_nodes, now);
+  for (const auto* node : nodes) {
     out.newline();
-    node_row(out, node, now);
+    node_row(out, *node, now);
   }
   out.end_array().key("ranks").begin_array();
   const auto listed = listed_ranks(snapshot, max_ranks);
@@ -174,6 +175,12 @@ std::string snapshot_text(const Snapshot& snapshot, double now, int max_ranks, S
   out.end_object().newline().key("rank_summary").begin_object();
   summary_fields(out, snapshot.rank_summary, now);
   out.field("listed", static_cast<std::int64_t>(listed.size())).end_object();
+  int suspects = 0;
+  for (const auto& node : snapshot.nodes) {
+    suspects += node.suspect ? 1 : 0;
+  }
+  out.key("node_summary").begin_object().field("nodes", static_cast<std::int64_t>(snapshot.nodes.size()));
+  out.field("suspect", suspects).field("listed", static_cast<std::int64_t>(nodes.size())).end_object();
   out.key("rule_summary").begin_object().field("rules", static_cast<std::int64_t>(snapshot.rules.size()));
   out.field("listed", rules_listed).end_object();
   out.key("stage_ranks").begin_array();

@@ -22,7 +22,7 @@ public:
   [[nodiscard]] std::size_t reused() const { return m_reused; }
 
 private:
-  friend std::string snapshot_text(const Snapshot&, double, int, SnapshotTextCache*);
+  friend std::string snapshot_text(const Snapshot&, double, int, SnapshotTextCache*, int);
   struct Row {
     RankView view;
     std::string head; ///< the row up to the heartbeat age's value
@@ -33,8 +33,8 @@ private:
   std::size_t m_reused = 0;
 };
 
-/// The document (ages computed at `now`); `max_ranks` as for to_json.
+/// The document (ages computed at `now`); `max_ranks` and `max_nodes` as for to_json.
 [[nodiscard]] std::string snapshot_text(const Snapshot& snapshot, double now, int max_ranks = 0,
-                                        SnapshotTextCache* cache = nullptr);
+                                        SnapshotTextCache* cache = nullptr, int max_nodes = 0);
 
 } // namespace brix::monitor

@@ -32,10 +32,6 @@ std::string clock_time(double unix_seconds) {
 }
 
 /// Problem nodes first: suspect, then by their worst rank, then the stalest heartbeat.
-std::tuple<bool, int, int, double> node_badness(const NodeView& node, double now) {
-  return {node.suspect, node.ranks.exited + node.ranks.stale, node.ranks.stragglers, now - node.last_sample};
-}
-
 /// Every rank of the job: the summary counts them all, a snapshot from `SNAPSHOT N` lists the worst N.
 std::size_t rank_total(const Snapshot& snapshot) {
   return std::max<std::size_t>(snapshot.ranks.size(), static_cast<std::size_t>(snapshot.rank_summary.ranks));
@@ -54,17 +50,7 @@ std::string worst_text(const RankSummary& summary) {
 
 std::string node_table(const Snapshot& snapshot, double now, const ViewOptions& options) {
   const auto& style = options.style;
-  std::vector<const NodeView*> nodes;
-  for (const auto& node : snapshot.nodes) {
-    nodes.push_back(&node);
-  }
-  if (options.max_nodes > 0 && nodes.size() > static_cast<std::size_t>(options.max_nodes)) {
-    const auto keep = nodes.begin() + options.max_nodes;
-    std::partial_sort(nodes.begin(), keep, nodes.end(), [&](const NodeView* a, const NodeView* b) {
-      return node_badness(*a, now) > node_badness(*b, now);
-    });
-    nodes.erase(keep, nodes.end());
-  }
+  const auto nodes = listed_nodes(snapshot, options.max_nodes, now);
   Table table({"node", "heartbeat", "ranks", "straggling", "worst rank", "gpus", "util", "fb used", "temp", "power", "xid", "state"},
               {Align::left, Align::right, Align::right, Align::right, Align::right, Align::right, Align::right,
                Align::right, Align::right, Align::right, Align::right, Align::left});
