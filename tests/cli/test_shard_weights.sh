@@ -150,6 +150,6 @@ byte=$(od -An -tu1 -j $((size - 1)) -N1 "$victim" | tr -d ' ')
 printf "$(printf '\\%03o' $((byte ^ 1)))" | dd of="$victim" bs=1 seek=$((size - 1)) conv=notrunc status=none
 run "$BRIX" shard merge --in "$work/shards3" --out "$work/o12"
 expect_rc 2 "merge of a flipped byte"; expect_one_line_err; nothing_left "$work/o12"
-expect_err "^brix: error: $victim: tensor '[^']+' \(piece [0-9]+ of [0-9]+\) does not match the SHA-256 in brix-shards\.json"
+expect_err "^brix: error: $victim: tensor '[^']+' \(piece [0-9]+ of [0-9]+\) does not match the XXH3-128 checksum in brix-shards\.json"
 
 finish

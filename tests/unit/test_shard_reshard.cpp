@@ -1,8 +1,11 @@
 #include <support/synthetic_checkpoint.hpp>
 #include <support/temp_dir.hpp>
 
+#include <brix/checkpoint/hash.hpp>
 #include <brix/plan/plan_file.hpp>
 #include <brix/safetensors/checkpoint.hpp>
+#include <brix/safetensors/reader.hpp>
+#include <brix/shard/piece_hash.hpp>
 #include <brix/shard/reshard.hpp>
 #include <brix/util/error.hpp>
 
@@ -346,8 +349,8 @@ TEST_CASE("shard::merge detects a flipped byte in a shard") {
   const auto job = shard::prepare_reshard(plan, (dir.path() / "hf").string());
   (void)shard::write_reshard(job.checkpoint, job.plan, plan, job.model, (dir.path() / "out").string(), 2);
   const auto index = nlohmann::json::parse(file_bytes(dir.path() / "out" / "brix-shards.json"));
-  CHECK(index["brix_shards"] == 2);
-  CHECK(index["source"]["files"][0]["tensors"][0]["sha256"].size() == index["source"]["files"][0]["tensors"][0]["shards"].size());
+  CHECK(index["brix_shards"] == 3);
+  CHECK(index["source"]["files"][0]["tensors"][0]["xxh3_128"].size() == index["source"]["files"][0]["tensors"][0]["shards"].size());
   // The last byte of a shard is tensor data: flip it, keeping the file's size and header.
   const auto shard = dir.path() / "out" / "model-pp000-tp01-ep000.safetensors";
   auto bytes = file_bytes(shard);
@@ -356,9 +359,68 @@ TEST_CASE("shard::merge detects a flipped byte in a shard") {
   CHECK_THROWS_WITH_AS(shard::merge_shards((dir.path() / "out").string(), (dir.path() / "back").string(), 2),
                        doctest::Contains("model-pp000-tp01-ep000.safetensors: tensor '"), InputError);
   CHECK_THROWS_WITH_AS(shard::merge_shards((dir.path() / "out").string(), (dir.path() / "back").string(), 2),
-                       doctest::Contains("does not match the SHA-256 in brix-shards.json"), InputError);
+                       doctest::Contains("does not match the XXH3-128 checksum in brix-shards.json"), InputError);
   CHECK(!fs::exists(dir.path() / "back")); // nothing left behind
   bytes.back() = static_cast<char>(bytes.back() ^ 0x01);
   std::ofstream(shard, std::ios::binary | std::ios::trunc) << bytes;
   CHECK(shard::merge_shards((dir.path() / "out").string(), (dir.path() / "back").string(), 2).files > 0);
+}
+
+TEST_CASE("shard::merge still reads and checks a version 2 index (a SHA-256 per piece)") {
+  const test::TempDir dir;
+  test::write_checkpoint((dir.path() / "hf").string(), test::llama_like({}), 2);
+  const auto plan = plan_for(dir.path() / "hf", "{tp: 2, pp: 1, dp: 1}");
+  const auto job = shard::prepare_reshard(plan, (dir.path() / "hf").string());
+  (void)shard::write_reshard(job.checkpoint, job.plan, plan, job.model, (dir.path() / "out").string(), 2);
+  // The index as version 2 wrote it: each piece's SHA-256, read from the shard that holds it.
+  auto index = nlohmann::ordered_json::parse(file_bytes(dir.path() / "out" / "brix-shards.json"));
+  std::vector<safetensors::SafetensorsFile> shards;
+  for (const auto& shard : index["shards"]) {
+    shards.push_back(safetensors::SafetensorsFile::open((dir.path() / "out" / shard["file"].get<std::string>()).string()));
+  }
+  for (auto& file : index["source"]["files"]) {
+    for (auto& tensor : file["tensors"]) {
+      nlohmann::ordered_json digests = nlohmann::ordered_json::array();
+      for (const auto& holder : tensor["shards"]) {
+        const auto& shard = shards.at(holder.get<std::size_t>());
+        const auto* info = shard.find(tensor["name"].get<std::string>());
+        REQUIRE(info != nullptr);
+        const auto bytes = shard.data(*info);
+        digests.push_back(checkpoint::sha256_hex({reinterpret_cast<const char*>(bytes.data()), bytes.size()}));
+      }
+      tensor.erase("xxh3_128");
+      tensor["sha256"] = digests;
+    }
+  }
+  index["brix_shards"] = 2;
+  std::ofstream(dir.path() / "out" / "brix-shards.json", std::ios::trunc) << index.dump(1);
+  shards.clear();
+  CHECK(shard::merge_shards((dir.path() / "out").string(), (dir.path() / "back").string(), 2).files > 0);
+  // A flipped byte is named against the SHA-256.
+  const auto victim = dir.path() / "out" / "model-pp000-tp01-ep000.safetensors";
+  auto bytes = file_bytes(victim);
+  bytes.back() = static_cast<char>(bytes.back() ^ 0x01);
+  std::ofstream(victim, std::ios::binary | std::ios::trunc) << bytes;
+  CHECK_THROWS_WITH_AS(shard::merge_shards((dir.path() / "out").string(), (dir.path() / "back2").string(), 2),
+                       doctest::Contains("does not match the SHA-256 in brix-shards.json"), InputError);
+}
+
+TEST_CASE("shard::piece_hash_hex is XXH3-128, whole or in runs") {
+  // The reference digest of no bytes (xxHash's own test vector).
+  CHECK(shard::piece_hash_hex({}) == "99aa06d3014798d86001c324468d497f");
+  std::vector<std::byte> data(100'000);
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    data[i] = static_cast<std::byte>((i * 131) % 251);
+  }
+  const auto whole = shard::piece_hash_hex(data);
+  shard::PieceHasher runs;
+  runs.update(std::span(data).first(7));
+  runs.update(std::span(data).subspan(7, 40'000));
+  runs.update(std::span(data).subspan(40'007));
+  CHECK(runs.hex() == whole);
+  CHECK(shard::is_piece_hash_text(whole));
+  data[5] ^= std::byte{1};
+  CHECK(shard::piece_hash_hex(data) != whole);
+  CHECK_FALSE(shard::is_piece_hash_text("99AA06D3014798D86001C324468D497F"));
+  CHECK_FALSE(shard::is_piece_hash_text("99aa06d3"));
 }

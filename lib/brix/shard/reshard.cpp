@@ -4,6 +4,7 @@
 #include <brix/model/loader.hpp>
 #include <brix/safetensors/writer.hpp>
 #include <brix/plan/plan_inputs.hpp>
+#include <brix/shard/piece_hash.hpp>
 #include <brix/shard/shard_index.hpp>
 #include <brix/shard/tensor_copy.hpp>
 #include <brix/util/error.hpp>
@@ -14,6 +15,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fmt/format.h>
+
+#include <set>
 
 namespace brix::shard {
 
@@ -99,6 +102,15 @@ ReshardStats write_reshard(const safetensors::Checkpoint& checkpoint, const Resh
   for (const auto& file : checkpoint.files) {
     file.mapped().advise_sequential(0, file.file_size());
   }
+  // A piece written to several shards (replicated tensors) is hashed once, by its first task.
+  std::vector<bool> hashes_piece(tasks.size(), false);
+  {
+    std::set<std::pair<std::size_t, int>> seen;
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+      const auto& piece = plan.files[tasks[i].file].tensors[tasks[i].tensor];
+      hashes_piece[i] = seen.emplace(piece.source, piece.part).second;
+    }
+  }
   std::vector<std::string> task_hashes(tasks.size());
   util::parallel_for(tasks.size(), threads, [&](std::size_t i) {
     thread_local std::vector<std::byte> buffer;
@@ -111,11 +123,13 @@ ReshardStats write_reshard(const safetensors::Checkpoint& checkpoint, const Resh
         split_geometry(info.shape, source.split.dim, safetensors::dtype_size(info.dtype));
     write_piece(file.data(info), geometry, piece.part, source.split.parts, outputs[task.file],
                 layouts[task.file].offsets[task.tensor], buffer);
-    // The piece's SHA-256, for merge to check the shard against (its pages are still resident).
-    checkpoint::Hasher hasher;
-    for_each_run(file.data(info), geometry, piece.part, source.split.parts,
-                 [&](std::span<const std::byte> run) { hasher.update(as_text(run)); });
-    task_hashes[i] = hasher.hex();
+    // The piece's checksum, for merge to check the shard against (its pages are still resident).
+    if (hashes_piece[i]) {
+      PieceHasher hasher;
+      for_each_run(file.data(info), geometry, piece.part, source.split.parts,
+                   [&](std::span<const std::byte> run) { hasher.update(run); });
+      task_hashes[i] = hasher.hex();
+    }
     // Unmap what was read (it stays in the page cache): resident memory stays at the buffers.
     file.mapped().advise_done(file.data_offset() + info.begin, info.bytes());
   });
@@ -123,8 +137,10 @@ ReshardStats write_reshard(const safetensors::Checkpoint& checkpoint, const Resh
   stats.files = outputs.size();
   PieceHashes hashes;
   for (std::size_t i = 0; i < tasks.size(); ++i) {
-    const auto& piece = plan.files[tasks[i].file].tensors[tasks[i].tensor];
-    hashes.emplace(std::make_pair(piece.source, piece.part), std::move(task_hashes[i]));
+    if (hashes_piece[i]) {
+      const auto& piece = plan.files[tasks[i].file].tensors[tasks[i].tensor];
+      hashes.emplace(std::make_pair(piece.source, piece.part), std::move(task_hashes[i]));
+    }
   }
   // The index is one more file of the staged folder, flushed with the shards (in parallel): the
   // folder's rename makes all of them visible at once, so no file of it needs its own rename.
@@ -206,12 +222,14 @@ ReshardStats merge_shards(const std::string& shard_dir, const std::string& out_d
     const auto geometry = split_geometry(tensor.shape, tensor.shards.size() > 1 ? tensor.dim : -1,
                                          safetensors::dtype_size(tensor.dtype));
     // A flipped byte in a shard must not become a "bit-for-bit original": every piece is checked
-    // against the hash brix shard weights recorded, and the output is dropped on a mismatch.
+    // against the checksum brix shard weights recorded, and the output is dropped on a mismatch.
+    const bool sha256 = index.hash_kind == PieceHashKind::sha256;
     for (std::size_t k = 0; k < task.pieces.size(); ++k) {
-      if (checkpoint::sha256_hex(as_text(task.pieces[k])) != tensor.sha256[k]) {
+      const auto actual = sha256 ? checkpoint::sha256_hex(as_text(task.pieces[k])) : piece_hash_hex(task.pieces[k]);
+      if (actual != tensor.hashes[k]) {
         fail_input(shards[tensor.shards[k]].path(), 0,
-                   fmt::format("tensor '{}' (piece {} of {}) does not match the SHA-256 in {}", tensor.name, k + 1,
-                               task.pieces.size(), k_shard_index_name),
+                   fmt::format("tensor '{}' (piece {} of {}) does not match the {} in {}", tensor.name, k + 1,
+                               task.pieces.size(), sha256 ? "SHA-256" : "XXH3-128 checksum", k_shard_index_name),
                    "the shard as brix shard weights wrote it: it was changed or damaged since");
       }
     }

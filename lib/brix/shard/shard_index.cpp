@@ -1,6 +1,7 @@
 #include <brix/shard/shard_index.hpp>
 
 #include <brix/checkpoint/hash.hpp>
+#include <brix/shard/piece_hash.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/json_error.hpp>
 
@@ -55,7 +56,7 @@ Json shard_index_json(const safetensors::Checkpoint& checkpoint, const ReshardPl
                          {"dim", tensor.split.dim},
                          {"expert", tensor.split.role.expert},
                          {"shards", pieces},
-                         {"sha256", digests}});
+                         {k_piece_hash_name, digests}});
     }
     files.push_back({{"name", checkpoint.file_names[f]},
                      {"size", source.file_size()},
@@ -82,11 +83,17 @@ ShardIndex read_shard_index(const std::string& path) {
   }
   ShardIndex index;
   try {
-    if (const auto version = root.value("brix_shards", 0); version != k_shard_index_version) {
+    const auto version = root.value("brix_shards", 0);
+    if (version != k_shard_index_version && version != 2) {
       fail(version == 1 ? std::string("brix_shards 1 records no hashes of the pieces, so a damaged shard would go "
                                       "unnoticed; run brix shard weights again")
-                        : fmt::format("brix_shards is not {}", k_shard_index_version));
+                        : fmt::format("brix_shards is not {} (or 2)", k_shard_index_version));
     }
+    index.hash_kind = version == 2 ? PieceHashKind::sha256 : PieceHashKind::xxh3_128;
+    const char* hash_key = version == 2 ? checkpoint::k_hash_name : k_piece_hash_name;
+    const auto is_hash = [&](const std::string& hash) {
+      return version == 2 ? checkpoint::is_hash_text(hash) : is_piece_hash_text(hash);
+    };
     index.model = root.at("model").get<std::string>();
     for (const auto& shard : root.at("shards")) {
       const auto name = shard.at("file").get<std::string>();
@@ -132,10 +139,10 @@ ShardIndex read_shard_index(const std::string& path) {
             fail(fmt::format("tensor '{}': shard {} does not exist", entry.name, shard));
           }
         }
-        entry.sha256 = tensor.at("sha256").get<std::vector<std::string>>();
-        if (entry.sha256.size() != parts ||
-            !std::all_of(entry.sha256.begin(), entry.sha256.end(), [](const auto& hash) { return checkpoint::is_hash_text(hash); })) {
-          fail(fmt::format("tensor '{}': expected one SHA-256 (64 hex digits) per piece", entry.name));
+        entry.hashes = tensor.at(hash_key).get<std::vector<std::string>>();
+        if (entry.hashes.size() != parts || !std::all_of(entry.hashes.begin(), entry.hashes.end(), is_hash)) {
+          fail(fmt::format("tensor '{}': expected one {} ({} hex digits) per piece", entry.name,
+                           version == 2 ? "SHA-256" : "XXH3-128", version == 2 ? 64 : 32));
         }
         out.tensors.push_back(std::move(entry));
       }

@@ -19,8 +19,9 @@
 namespace brix::shard {
 
 inline constexpr const char* k_shard_index_name = "brix-shards.json";
-/// 2: every piece carries the SHA-256 of its bytes, which merge checks (version 1 had none).
-inline constexpr int k_shard_index_version = 2;
+/// 3: every piece carries the XXH3-128 of its bytes (piece_hash.hpp), which merge checks;
+/// 2 carried SHA-256s (still read and checked); 1 had none.
+inline constexpr int k_shard_index_version = 3;
 
 struct IndexTensor {
   std::string name;
@@ -29,7 +30,7 @@ struct IndexTensor {
   std::uint64_t begin = 0; ///< offset in the original file's data
   int dim = -1;
   std::vector<std::size_t> shards; ///< for each piece, the index of a shard file that holds it
-  std::vector<std::string> sha256; ///< for each piece, the SHA-256 of its bytes in that shard
+  std::vector<std::string> hashes; ///< for each piece, the checksum of its bytes in that shard
 };
 
 struct IndexSourceFile {
@@ -39,15 +40,19 @@ struct IndexSourceFile {
   std::vector<IndexTensor> tensors;
 };
 
+/// How an index's piece checksums were made.
+enum class PieceHashKind { xxh3_128, sha256 };
+
 struct ShardIndex {
   std::string model;
+  PieceHashKind hash_kind = PieceHashKind::xxh3_128; ///< sha256 for version 2 indexes
   std::vector<std::string> shard_files;
   std::string index_name; ///< the original index file's name ("" for a single-file checkpoint)
   std::string index_text;
   std::vector<IndexSourceFile> files;
 };
 
-/// SHA-256 of each piece written, by (source tensor, part).
+/// The checksum of each piece written (piece_hash_hex), by (source tensor, part).
 using PieceHashes = std::map<std::pair<std::size_t, int>, std::string>;
 
 [[nodiscard]] nlohmann::ordered_json shard_index_json(const safetensors::Checkpoint& checkpoint,
