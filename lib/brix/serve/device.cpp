@@ -16,6 +16,12 @@ namespace {
 // reach 80–90% of datasheet HBM bandwidth: FlashMLA 3,000 GB/s of the H800's 3,350 (README,
 // "memory-bound configuration"), STREAM-like copies 85–90%.
 constexpr double k_stream_hbm_fraction = 0.75;
+// FP8 GEMMs with per-128 block scales lose efficiency as the reduction gets short: DeepGEMM's
+// README (H800, M = 4,096) lists 590 TFLOPS at K = 512, 990 at K = 1,536, 1,025 at K = 2,048,
+// 1,058-1,304 at K = 7,168 and 1,358 at K = 16,384. k / (k + 700) times the large-GEMM fraction
+// follows that table within a few points (0.27, 0.49, 0.52, 0.64, 0.68 of peak against 0.30,
+// 0.50, 0.52, 0.53-0.66, 0.69). The same per-tile structure holds for block-scaled FP4.
+constexpr double k_block_scaled_k_knee = 700.0;
 // Fused attention forward: FlashAttention-3 reaches 600–740 of 989 bf16 TFLOP/s on H100
 // (Shah et al. 2024), FlashMLA 660 TFLOP/s on H800 in its compute-bound configuration.
 constexpr double k_attention_fraction = 0.6;
@@ -58,6 +64,7 @@ ServeDevice serve_device(const cluster::NodeGroup& group, cluster::NetworkShape 
   device.fp8_flops = group.gpu.fp8_flops;
   device.fp4_flops = group.gpu.fp4_flops;
   device.gemm_fraction = base.gemm_fraction;
+  device.block_scaled_k_knee = k_block_scaled_k_knee;
   device.attention_fraction = k_attention_fraction;
   device.kernel_floor_s = k_kernel_floor_s;
   device.gpus_per_node = group.gpus_per_node;

@@ -23,6 +23,10 @@ struct ServeDevice {
   double fp8_flops = 0;         ///< 0: no FP8 tensor cores
   double fp4_flops = 0;         ///< 0: no FP4 tensor cores
   double gemm_fraction = 0;     ///< of peak, large GEMMs (cuBLAS, DeepGEMM, CUTLASS)
+  /// FP8/FP4 GEMMs with fine-grained (per-block) scales: the reduction length at which half the
+  /// per-tile fixed work (pipeline fill, scale promotion, the epilogue's output write) is
+  /// amortized; they reach k / (k + this) of their long-K rate.
+  double block_scaled_k_knee = 0;
   double attention_fraction = 0;///< of bf16 peak, fused attention forward (FlashAttention-3, FlashMLA)
   double kernel_floor_s = 0;    ///< the shortest a kernel takes in a CUDA-graph replay
   int gpus_per_node = 0;

@@ -53,9 +53,20 @@ double attention_flops_per_key(const model::ModelSpec& model, bool decode) {
   return 2.0 * static_cast<double>(model::qk_head_dim(model) + model::v_head_dim(model));
 }
 
-/// Achievable FLOP/s of a GEMM of m tokens in `precision`.
+/// Achievable FLOP/s of an m × n × k GEMM in `precision`; block-scaled FP8/FP4 GEMMs also pay
+/// their per-tile fixed work over a short reduction.
 double gemm_rate(const ServeDevice& device, ComputePrecision precision, double m, double n, double k) {
-  return device.peak(precision) * device.gemm_fraction * plan::gemm_shape_efficiency(std::max(1.0, m), n, k);
+  const double block_scaled = precision == ComputePrecision::bf16 ? 1.0 : k / (k + device.block_scaled_k_knee);
+  return device.peak(precision) * device.gemm_fraction * plan::gemm_shape_efficiency(std::max(1.0, m), n, k) *
+         block_scaled;
+}
+
+/// Achievable FLOP/s of a gated MLP slice (gate/up: m × 2·ffn × h, two thirds of the
+/// arithmetic; down: m × h × ffn, one third), so a thin slice's short down-projection counts.
+double mlp_rate(const ServeDevice& device, ComputePrecision precision, double m, double ffn, double h) {
+  const double gate_up = gemm_rate(device, precision, m, 2.0 * ffn, h);
+  const double down = gemm_rate(device, precision, m, h, ffn);
+  return 1.0 / (2.0 / 3.0 / gate_up + 1.0 / 3.0 / down);
 }
 
 /// One decoder layer on one GPU: compute groups and collectives.
@@ -106,7 +117,7 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
   auto add_mlp = [&](double mlp_params, double ffn) {
     const double local = mlp_params / shape.tp;
     add_group(compute, device, 3 + mlp_quant, local * mlp_bytes + tokens * ffn / shape.tp * k_bf16 * 3, 2.0 * tokens * local,
-              gemm_rate(device, mlp_precision, tokens, ffn / shape.tp, h), MemoryKind::weights, ComputeKind::gemm);
+              mlp_rate(device, mlp_precision, tokens, ffn / shape.tp, h), MemoryKind::weights, ComputeKind::gemm);
   };
   StepCost comm;
   auto add_comm = [&](double seconds) {
@@ -148,7 +159,7 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
     const double expert_ffn = static_cast<double>(moe.expert_ffn) / shape.etp;
     add_group(compute, device, 3 + expert_quant, active * expert_params * mlp_bytes + busiest * h * k_bf16 * 2,
               2.0 * busiest * expert_params,
-              gemm_rate(device, mlp_precision, busiest / std::max(1.0, active), expert_ffn, h), MemoryKind::weights,
+              mlp_rate(device, mlp_precision, busiest / std::max(1.0, active), expert_ffn, h), MemoryKind::weights,
               ComputeKind::gemm);
     const auto stage_group = placement(device, shape.stage_gpus());
     if (shape.ep > 1) {
