@@ -22,6 +22,10 @@ constexpr double k_stream_hbm_fraction = 0.75;
 // follows that table within a few points (0.27, 0.49, 0.52, 0.64, 0.68 of peak against 0.30,
 // 0.50, 0.52, 0.53-0.66, 0.69). The same per-tile structure holds for block-scaled FP4.
 constexpr double k_block_scaled_k_knee = 700.0;
+// GEMMs at decode sizes stream their weights more slowly than a copy: DeepGEMM's README (H800,
+// 3,350 GB/s) lists 1,688-2,455 GB/s at M = 64 (N x K = 2,112 x 7,168, 24,576 x 1,536,
+// 32,768 x 512): 0.50-0.73, 0.63 on average.
+constexpr double k_gemm_stream_hbm_fraction = 0.63;
 // Fused attention forward: FlashAttention-3 reaches 600–740 of 989 bf16 TFLOP/s on H100
 // (Shah et al. 2024), FlashMLA 660 TFLOP/s on H800 in its compute-bound configuration.
 constexpr double k_attention_fraction = 0.6;
@@ -60,6 +64,7 @@ ServeDevice serve_device(const cluster::NodeGroup& group, cluster::NetworkShape 
   device.gpu = group.gpu.display;
   device.memory_bytes = group.gpu.memory_bytes;
   device.hbm_bytes_per_s = group.gpu.hbm_bytes_per_s * k_stream_hbm_fraction;
+  device.gemm_hbm_bytes_per_s = group.gpu.hbm_bytes_per_s * k_gemm_stream_hbm_fraction;
   device.bf16_flops = group.gpu.bf16_flops;
   device.fp8_flops = group.gpu.fp8_flops;
   device.fp4_flops = group.gpu.fp4_flops;

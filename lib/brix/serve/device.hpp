@@ -18,7 +18,8 @@ enum class ComputePrecision { bf16, fp8, fp4 };
 struct ServeDevice {
   std::string gpu;              ///< display name
   double memory_bytes = 0;
-  double hbm_bytes_per_s = 0;   ///< achievable by streaming kernels (decode GEMMs, paged attention)
+  double hbm_bytes_per_s = 0;   ///< achievable by streaming kernels (paged/latent attention, elementwise)
+  double gemm_hbm_bytes_per_s = 0; ///< achievable by small-M GEMMs streaming their weights (decode)
   double bf16_flops = 0;
   double fp8_flops = 0;         ///< 0: no FP8 tensor cores
   double fp4_flops = 0;         ///< 0: no FP4 tensor cores

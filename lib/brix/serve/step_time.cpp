@@ -15,14 +15,17 @@ namespace {
 using i64 = std::int64_t;
 constexpr double k_bf16 = 2.0;
 
-enum class MemoryKind { weights, kv };
+/// What a kernel group streams: GEMM weights (at the GEMMs' streaming rate), the KV cache or
+/// activations (at a streaming kernel's rate; booked with weights as "HBM weights+activations").
+enum class MemoryKind { weights, kv, activations };
 enum class ComputeKind { gemm, attention };
 
 /// One group of kernels: the longest of its kernels' floors, its HBM traffic and its arithmetic.
 void add_group(StepCost& cost, const ServeDevice& device, int kernels, double bytes, double flops,
                double achievable_flops, MemoryKind memory_kind, ComputeKind compute_kind) {
   const double floor = kernels * device.kernel_floor_s;
-  const double memory = bytes / device.hbm_bytes_per_s;
+  const double memory =
+      bytes / (memory_kind == MemoryKind::weights ? device.gemm_hbm_bytes_per_s : device.hbm_bytes_per_s);
   const double compute = achievable_flops > 0 ? flops / achievable_flops : 0.0;
   const double seconds = std::max({floor, memory, compute});
   cost.seconds += seconds;
@@ -111,7 +114,8 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
               MemoryKind::kv, ComputeKind::attention);
   }
   // Norms, rotary embedding, cache writes, residual adds.
-  add_group(compute, device, model.mla ? 5 : 3, tokens * h * k_bf16 * 6, 0, 0, MemoryKind::weights, ComputeKind::gemm);
+  add_group(compute, device, model.mla ? 5 : 3, tokens * h * k_bf16 * 6, 0, 0, MemoryKind::activations,
+            ComputeKind::gemm);
 
   const auto params = model::layer_parameters_of_kind(model, moe_layer);
   auto add_mlp = [&](double mlp_params, double ffn) {
