@@ -149,14 +149,16 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
               2.0 * tokens * static_cast<double>(params.router), gemm_rate(device, ComputePrecision::bf16, tokens, experts, h),
               MemoryKind::weights, ComputeKind::gemm);
     // Routed experts: every token of the stage picks top_k experts; this GPU holds experts/ep of
-    // them, each split over etp. Uniform routing: an expert is idle with probability
-    // (1 − top_k/experts)^tokens, and the busiest GPU's share exceeds the mean by about
-    // sqrt(2·mean·ln ep) (the maximum of ep Poisson counts).
+    // them, each split over etp. An expert is idle with probability (1 − top_k/experts)^tokens.
+    // The busiest GPU's share exceeds the mean by the larger of the sampling spread of few
+    // tokens (sqrt(2·mean·ln ep), the maximum of ep Poisson counts) and the routing skew that
+    // load balancing leaves, the training planner's (plan::expert_load_imbalance).
     const double stage_tokens = tokens * shape.dp;
     const double local_experts = experts / shape.ep;
     const double active = local_experts * (1.0 - std::pow(1.0 - top_k / experts, stage_tokens));
     const double mean = stage_tokens * top_k / shape.ep;
-    const double busiest = shape.ep > 1 ? std::min(mean + std::sqrt(2.0 * mean * std::log(shape.ep)),
+    const double skewed = mean * plan::expert_load_imbalance(shape.ep, local_experts);
+    const double busiest = shape.ep > 1 ? std::min(std::max(mean + std::sqrt(2.0 * mean * std::log(shape.ep)), skewed),
                                                    stage_tokens * std::min(top_k, local_experts))
                                         : mean;
     const double expert_params = static_cast<double>(params.expert_one) / shape.etp;
