@@ -29,6 +29,16 @@ constexpr double k_gemm_stream_hbm_fraction = 0.63;
 // Fused attention forward: FlashAttention-3 reaches 600–740 of 989 bf16 TFLOP/s on H100
 // (Shah et al. 2024), FlashMLA 660 TFLOP/s on H800 in its compute-bound configuration.
 constexpr double k_attention_fraction = 0.6;
+// MLA decode over an FP8 KV cache dequantizes every key before the bf16 MMA: FlashMLA's FP8
+// decoding kernel reaches 410 TFLOPS on H800 where its bf16 one reaches 660 (README): 0.62.
+constexpr double k_mla_fp8_kv_factor = 410.0 / 660.0;
+// MLA decode kernels on Blackwell reach a smaller share of its larger peak: the same FlashMLA
+// FP8 decoding kernel reaches 350 of B200's 2,250 bf16 TFLOPS against 410 of H800's 989
+// (README, "not really optimized yet"; no other public MLA decode figure on Blackwell): 0.375.
+constexpr double k_mla_blackwell_factor = (350.0 / 2250.0) / (410.0 / 989.0);
+
+/// Blackwell parts (B200, GB200, B300): the catalog's GPUs with FP4 tensor cores.
+bool blackwell(const cluster::GpuSpec& gpu) { return gpu.id.rfind("b", 0) == 0 || gpu.id.rfind("gb", 0) == 0; }
 // The shortest kernel in a CUDA-graph replay: ~1 µs launch gap plus ramp-up and tail of a
 // kernel that does almost nothing; decode traces of small-batch serving show 3–5 µs per kernel.
 constexpr double k_kernel_floor_s = 4e-6;
@@ -71,6 +81,8 @@ ServeDevice serve_device(const cluster::NodeGroup& group, cluster::NetworkShape 
   device.gemm_fraction = base.gemm_fraction;
   device.block_scaled_k_knee = k_block_scaled_k_knee;
   device.attention_fraction = k_attention_fraction;
+  device.mla_decode_fraction = k_attention_fraction * (blackwell(group.gpu) ? k_mla_blackwell_factor : 1.0);
+  device.mla_decode_fp8_kv_fraction = device.mla_decode_fraction * k_mla_fp8_kv_factor;
   device.kernel_floor_s = k_kernel_floor_s;
   device.gpus_per_node = group.gpus_per_node;
   device.nvlink_domain = std::max(1, group.nvlink_domain);

@@ -29,6 +29,10 @@ struct ServeDevice {
   /// amortized; they reach k / (k + this) of their long-K rate.
   double block_scaled_k_knee = 0;
   double attention_fraction = 0;///< of bf16 peak, fused attention forward (FlashAttention-3, FlashMLA)
+  /// Of bf16 peak, absorbed MLA decode attention (the latent read once for all heads) over a
+  /// bf16 and over an FP8 KV cache (dequantized before the bf16 MMA).
+  double mla_decode_fraction = 0;
+  double mla_decode_fp8_kv_fraction = 0;
   double kernel_floor_s = 0;    ///< the shortest a kernel takes in a CUDA-graph replay
   int gpus_per_node = 0;
   int nvlink_domain = 0;        ///< GPUs on one NVLink/NVSwitch domain

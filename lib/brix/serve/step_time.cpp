@@ -104,8 +104,12 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
                               static_cast<double>(model.layers);
   const double attention_rate = device.bf16_flops * device.attention_fraction;
   if (decode) {
+    const double decode_rate =
+        model.mla ? device.bf16_flops * (context.kv == KvPrecision::bf16 ? device.mla_decode_fraction
+                                                                         : device.mla_decode_fp8_kv_fraction)
+                  : attention_rate;
     add_group(compute, device, 1, batch.sequences * batch.context * kv_per_layer,
-              tokens * heads * batch.context * attention_flops_per_key(model, true), attention_rate, MemoryKind::kv,
+              tokens * heads * batch.context * attention_flops_per_key(model, true), decode_rate, MemoryKind::kv,
               ComputeKind::attention);
   } else {
     // Causal: a query at position p attends to p keys, p/2 on average over the prompt.
