@@ -221,7 +221,7 @@ Evaluated evaluate_run(const DocNode& run) {
   const double wanted = fill ? 0.0 : concurrency_node.as_positive_double("concurrency");
   Performance performance;
   if (layout.mode == Mode::aggregated) {
-    auto both = cost(layout.both, workload, k_chunk_tokens, wanted);
+    auto both = cost(layout.both, workload, run.int_or("chunk", k_chunk_tokens), wanted);
     workload.concurrency = fill ? static_cast<double>(both.max_concurrency * layout.both.instances) : wanted;
     performance = aggregated_performance(context, both, workload);
     out.step = step_shares(fmt::format("decode at {:.0f}/rank", both.batch), both.decode);
