@@ -58,6 +58,21 @@ TEST_CASE("serve::decode_step: MLA decode attention at FlashMLA's measured rates
   CHECK(decode_step(blackwell, 512, 4096, 0).attention_s > quantized.attention_s);
 }
 
+TEST_CASE("serve::prefill_step: the gated activation and the top-k sum are kernels of their own") {
+  const auto model = model::load_model("deepseek-r1");
+  const auto device = device_of("h200-sxm");
+  const StepContext context{&model, &device, {1, 1, 8, 8, 1}, WeightPrecision::fp8, KvPrecision::bf16, false};
+  const double tokens = 16384;
+  const auto cost = prefill_step(context, tokens, 2048);
+  // Per MoE layer and GPU at least the mean share of the routed copies (tokens × 8 ranks × top-8
+  // over EP 8) is read as gate and up (bf16), written as their FP8 product, permuted (FP8 read
+  // and write) and summed back (bf16 read and write); the compute-bound GEMMs hide none of it.
+  const double copies = tokens * 8 * 8 / 8;
+  const double bytes_per_copy = 2048.0 * (2 * 2 + 1) + 7168.0 * (2 * 2 + 2 * 1);
+  const double moe_layers = 58;
+  CHECK(cost.weights_s >= moe_layers * copies * bytes_per_copy / device.hbm_bytes_per_s);
+}
+
 TEST_CASE("serve closed loop: prompts finish no faster than prefill runs them back to back") {
   ServeRequest request;
   request.cluster.nodes = 1;

@@ -122,10 +122,20 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
             ComputeKind::gemm);
 
   const auto params = model::layer_parameters_of_kind(model, moe_layer);
+  // The gated activation between a GEMM pair is its own kernel (with the down-projection's
+  // input quantization when that runs in FP8/FP4): it reads gate and up, writes their product,
+  // and no GEMM's arithmetic hides that traffic.
+  const double activation_out = mlp_precision == ComputePrecision::bf16 ? k_bf16 : 1.0;
+  auto add_activation = [&](double rows, double ffn, int quant) {
+    add_group(compute, device, 1 + (quant > 1 ? 1 : 0), rows * ffn * (2.0 * k_bf16 + activation_out), 0, 0,
+              MemoryKind::activations, ComputeKind::gemm);
+  };
   auto add_mlp = [&](double mlp_params, double ffn) {
     const double local = mlp_params / shape.tp;
-    add_group(compute, device, 3 + mlp_quant, local * mlp_bytes + tokens * ffn / shape.tp * k_bf16 * 3, 2.0 * tokens * local,
-              mlp_rate(device, mlp_precision, tokens, ffn / shape.tp, h), MemoryKind::weights, ComputeKind::gemm);
+    add_group(compute, device, 2 + (mlp_quant > 0 ? 1 : 0), local * mlp_bytes + tokens * ffn / shape.tp * k_bf16 * 3,
+              2.0 * tokens * local, mlp_rate(device, mlp_precision, tokens, ffn / shape.tp, h), MemoryKind::weights,
+              ComputeKind::gemm);
+    add_activation(tokens, ffn / shape.tp, mlp_quant);
   };
   StepCost comm;
   auto add_comm = [&](double seconds) {
@@ -167,9 +177,16 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
                                         : mean;
     const double expert_params = static_cast<double>(params.expert_one) / shape.etp;
     const double expert_ffn = static_cast<double>(moe.expert_ffn) / shape.etp;
-    add_group(compute, device, 3 + expert_quant, active * expert_params * mlp_bytes + busiest * h * k_bf16 * 2,
+    add_group(compute, device, 2, active * expert_params * mlp_bytes + busiest * h * k_bf16 * 2,
               2.0 * busiest * expert_params,
               mlp_rate(device, mlp_precision, busiest / std::max(1.0, active), expert_ffn, h), MemoryKind::weights,
+              ComputeKind::gemm);
+    add_activation(busiest, expert_ffn, 1 + expert_quant);
+    // Sum each token's top-k expert outputs (read every copy, write the token); with EP the
+    // copies received from other GPUs are also permuted into expert-contiguous order first (a
+    // read and a write each), where a fused MoE over local tokens gathers them inside its GEMM.
+    const double permute = shape.ep > 1 ? 2.0 * activation_out : 0.0;
+    add_group(compute, device, 0, busiest * h * (2.0 * k_bf16 + permute), 0, 0, MemoryKind::activations,
               ComputeKind::gemm);
     const auto stage_group = placement(device, shape.stage_gpus());
     if (shape.ep > 1) {
