@@ -14,6 +14,9 @@ namespace {
 
 using i64 = std::int64_t;
 constexpr double k_bf16 = 2.0;
+/// Share of the SMs prefill's high-throughput all-to-all kernels hold while they run: DeepEP's
+/// Buffer.num_sms default of 20, of Hopper's 132.
+constexpr double k_a2a_sm_share = 20.0 / 132.0;
 
 /// What a kernel group streams: GEMM weights (at the GEMMs' streaming rate), the KV cache or
 /// activations (at a streaming kernel's rate; booked with weights as "HBM weights+activations").
@@ -224,8 +227,13 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
     const double floors = compute.floors_s;
     layer.seconds += floors;
     layer.floors_s += floors;
-    const double exposed = std::max(comm.seconds, layer.seconds) + std::min(comm.seconds, layer.seconds) / 2.0 -
-                           layer.seconds;
+    // Prefill's high-throughput all-to-all kernels hold SMs while they run (DeepEP's normal
+    // kernels take 20 by default, of Hopper's 132): the compute beside them runs on the rest.
+    // Decode's low-latency kernels receive through a hook and hold none.
+    const double stretched =
+        decode ? 0.0 : std::min(comm.seconds, layer.seconds) * k_a2a_sm_share / (1.0 - k_a2a_sm_share);
+    const double busy = layer.seconds + stretched;
+    const double exposed = std::max(comm.seconds, busy) + std::min(comm.seconds, busy) / 2.0 - layer.seconds;
     layer.seconds += exposed;
     layer.collectives_s += exposed;
   } else {
