@@ -12,8 +12,8 @@ namespace brix::serve {
 
 namespace {
 
-// Streaming kernels (decode GEMMs reading weights, paged/latent attention reading the KV cache)
-// reach 80–90% of datasheet HBM bandwidth: FlashMLA 3,000 GB/s of the H800's 3,350 (README,
+// Streaming kernels (paged/latent attention reading the KV cache, elementwise kernels) reach
+// 80–90% of datasheet HBM bandwidth: FlashMLA 3,000 GB/s of the H800's 3,350 (README,
 // "memory-bound configuration"), STREAM-like copies 85–90%.
 constexpr double k_stream_hbm_fraction = 0.75;
 // FP8 GEMMs with per-128 block scales lose efficiency as the reduction gets short: DeepGEMM's
@@ -37,8 +37,6 @@ constexpr double k_mla_fp8_kv_factor = 410.0 / 660.0;
 // (README, "not really optimized yet"; no other public MLA decode figure on Blackwell): 0.375.
 constexpr double k_mla_blackwell_factor = (350.0 / 2250.0) / (410.0 / 989.0);
 
-/// Blackwell parts (B200, GB200, B300): the catalog's GPUs with FP4 tensor cores.
-bool blackwell(const cluster::GpuSpec& gpu) { return gpu.id.rfind("b", 0) == 0 || gpu.id.rfind("gb", 0) == 0; }
 // The shortest kernel in a CUDA-graph replay: ~1 µs launch gap plus ramp-up and tail of a
 // kernel that does almost nothing; decode traces of small-batch serving show 3–5 µs per kernel.
 constexpr double k_kernel_floor_s = 4e-6;
@@ -51,6 +49,9 @@ constexpr double k_inter_latency_s = 15e-6;
 // One low-latency dispatch or combine (DeepEP README, H800 + CX7: 77–194 µs for 128 tokens per
 // rank at EP 8–256, of which the size-independent part is ~15–25 µs).
 constexpr double k_a2a_latency_s = 20e-6;
+
+/// Blackwell parts (B200, GB200): the catalog's GPUs with FP4 tensor cores.
+bool blackwell(const cluster::GpuSpec& gpu) { return gpu.id.rfind("b", 0) == 0 || gpu.id.rfind("gb", 0) == 0; }
 
 } // namespace
 
