@@ -25,6 +25,13 @@ ServeRequest request_on(int nodes, const std::string& gpu) {
   return request;
 }
 
+ServeRequest workload_on(int nodes, const std::string& gpu, std::int64_t isl, std::int64_t osl) {
+  auto request = request_on(nodes, gpu);
+  request.isl = isl;
+  request.osl = osl;
+  return request;
+}
+
 } // namespace
 
 TEST_CASE("serve::parse_layout_query") {
@@ -139,10 +146,8 @@ TEST_CASE("serve search: SLOs rank the plans that meet them first") {
 }
 
 TEST_CASE("serve search: open loop at a request rate") {
-  auto request = request_on(2, "h200-sxm");
+  auto request = workload_on(2, "h200-sxm", 1000, 500);
   request.request_rate = 2.0;
-  request.isl = 1000;
-  request.osl = 500;
   const auto report = run_serve(request);
   const auto& plans = report.groups.front().result.plans;
   REQUIRE_FALSE(plans.empty());
@@ -157,6 +162,19 @@ TEST_CASE("serve search: open loop at a request rate") {
   for (const auto& plan : overloaded.groups.front().result.plans) {
     CHECK_FALSE(plan.performance.stable);
     CHECK_FALSE(plan.meets_slo);
+  }
+}
+
+TEST_CASE("serve search: a closed loop finishes prompts no faster than prefill runs them back to back") {
+  auto request = workload_on(1, "h200-sxm", 128, 4);
+  request.layout = "tp=8";
+  request.concurrency = 1000;
+  // 1,000 requests of 132 tokens: the loop is prefill-bound, at the prefill's own rate at most.
+  const auto plans = run_serve(request).groups.front().result.plans;
+  REQUIRE_FALSE(plans.empty());
+  for (const auto& plan : plans) {
+    const double prompts_per_s = plan.both.prefill_tokens_per_s * plan.layout.both.instances / 128.0;
+    CHECK(plan.performance.request_rate <= prompts_per_s * 1.0001);
   }
 }
 

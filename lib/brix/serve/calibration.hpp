@@ -27,6 +27,9 @@ struct CalibrationRow {
   double predicted = 0;
   double error = 0;    ///< (predicted − published) / published
   std::string note;    ///< what brix's own model says about the deployment (e.g. memory)
+  /// Where the modelled step goes (decode step for decode and serve runs, prefill chunk for
+  /// prefill runs): its time and each term's share, to read an error run by run.
+  std::string step;
 };
 
 struct CalibrationSummary {

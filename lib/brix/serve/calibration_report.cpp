@@ -37,7 +37,8 @@ nlohmann::ordered_json to_json(const ServeCalibrationReport& report) {
                            {"published", row.published},
                            {"predicted", row.predicted},
                            {"error", row.error},
-                           {"note", row.note}});
+                           {"note", row.note},
+                           {"step", row.step}});
   }
   doc["summary"] = nlohmann::ordered_json::array();
   for (const auto& summary : report.summary) {
@@ -68,6 +69,16 @@ std::string to_text(const ServeCalibrationReport& report) {
     }
     out += fmt::format("{} set\n{}\n", set == std::string_view("fit") ? "fit" : "held-out", table.render(2));
   }
+  // Where each run's modelled step goes, once per run: what an error is made of.
+  out += "modelled step per run\n";
+  std::string last;
+  for (const auto& row : report.rows) {
+    if (row.id != last && !row.step.empty()) {
+      out += fmt::format("  {:<40} {}\n", row.id, row.step);
+    }
+    last = row.id;
+  }
+  out += "\n";
   util::Table summary({"set", "kind", "values", "mean |error|", "max |error|"},
                       {util::Align::left, util::Align::left, util::Align::right, util::Align::right, util::Align::right});
   for (const auto& row : report.summary) {

@@ -12,13 +12,31 @@ namespace brix::serve {
 
 namespace {
 
-// Streaming kernels (decode GEMMs reading weights, paged/latent attention reading the KV cache)
-// reach 80–90% of datasheet HBM bandwidth: FlashMLA 3,000 GB/s of the H800's 3,350 (README,
+// Streaming kernels (paged/latent attention reading the KV cache, elementwise kernels) reach
+// 80–90% of datasheet HBM bandwidth: FlashMLA 3,000 GB/s of the H800's 3,350 (README,
 // "memory-bound configuration"), STREAM-like copies 85–90%.
 constexpr double k_stream_hbm_fraction = 0.75;
+// FP8 GEMMs with per-128 block scales lose efficiency as the reduction gets short: DeepGEMM's
+// README (H800, M = 4,096) lists 590 TFLOPS at K = 512, 990 at K = 1,536, 1,025 at K = 2,048,
+// 1,058-1,304 at K = 7,168 and 1,358 at K = 16,384. k / (k + 700) times the large-GEMM fraction
+// follows that table within a few points (0.27, 0.49, 0.52, 0.64, 0.68 of peak against 0.30,
+// 0.50, 0.52, 0.53-0.66, 0.69). The same per-tile structure holds for block-scaled FP4.
+constexpr double k_block_scaled_k_knee = 700.0;
+// GEMMs at decode sizes stream their weights more slowly than a copy: DeepGEMM's README (H800,
+// 3,350 GB/s) lists 1,688-2,455 GB/s at M = 64 (N x K = 2,112 x 7,168, 24,576 x 1,536,
+// 32,768 x 512): 0.50-0.73, 0.63 on average.
+constexpr double k_gemm_stream_hbm_fraction = 0.63;
 // Fused attention forward: FlashAttention-3 reaches 600–740 of 989 bf16 TFLOP/s on H100
 // (Shah et al. 2024), FlashMLA 660 TFLOP/s on H800 in its compute-bound configuration.
 constexpr double k_attention_fraction = 0.6;
+// MLA decode over an FP8 KV cache dequantizes every key before the bf16 MMA: FlashMLA's FP8
+// decoding kernel reaches 410 TFLOPS on H800 where its bf16 one reaches 660 (README): 0.62.
+constexpr double k_mla_fp8_kv_factor = 410.0 / 660.0;
+// MLA decode kernels on Blackwell reach a smaller share of its larger peak: the same FlashMLA
+// FP8 decoding kernel reaches 350 of B200's 2,250 bf16 TFLOPS against 410 of H800's 989
+// (README, "not really optimized yet"; no other public MLA decode figure on Blackwell): 0.375.
+constexpr double k_mla_blackwell_factor = (350.0 / 2250.0) / (410.0 / 989.0);
+
 // The shortest kernel in a CUDA-graph replay: ~1 µs launch gap plus ramp-up and tail of a
 // kernel that does almost nothing; decode traces of small-batch serving show 3–5 µs per kernel.
 constexpr double k_kernel_floor_s = 4e-6;
@@ -31,6 +49,9 @@ constexpr double k_inter_latency_s = 15e-6;
 // One low-latency dispatch or combine (DeepEP README, H800 + CX7: 77–194 µs for 128 tokens per
 // rank at EP 8–256, of which the size-independent part is ~15–25 µs).
 constexpr double k_a2a_latency_s = 20e-6;
+
+/// Blackwell parts (B200, GB200): the catalog's GPUs with FP4 tensor cores.
+bool blackwell(const cluster::GpuSpec& gpu) { return gpu.id.rfind("b", 0) == 0 || gpu.id.rfind("gb", 0) == 0; }
 
 } // namespace
 
@@ -54,11 +75,15 @@ ServeDevice serve_device(const cluster::NodeGroup& group, cluster::NetworkShape 
   device.gpu = group.gpu.display;
   device.memory_bytes = group.gpu.memory_bytes;
   device.hbm_bytes_per_s = group.gpu.hbm_bytes_per_s * k_stream_hbm_fraction;
+  device.gemm_hbm_bytes_per_s = group.gpu.hbm_bytes_per_s * k_gemm_stream_hbm_fraction;
   device.bf16_flops = group.gpu.bf16_flops;
   device.fp8_flops = group.gpu.fp8_flops;
   device.fp4_flops = group.gpu.fp4_flops;
   device.gemm_fraction = base.gemm_fraction;
+  device.block_scaled_k_knee = k_block_scaled_k_knee;
   device.attention_fraction = k_attention_fraction;
+  device.mla_decode_fraction = k_attention_fraction * (blackwell(group.gpu) ? k_mla_blackwell_factor : 1.0);
+  device.mla_decode_fp8_kv_fraction = device.mla_decode_fraction * k_mla_fp8_kv_factor;
   device.kernel_floor_s = k_kernel_floor_s;
   device.gpus_per_node = group.gpus_per_node;
   device.nvlink_domain = std::max(1, group.nvlink_domain);

@@ -18,12 +18,21 @@ enum class ComputePrecision { bf16, fp8, fp4 };
 struct ServeDevice {
   std::string gpu;              ///< display name
   double memory_bytes = 0;
-  double hbm_bytes_per_s = 0;   ///< achievable by streaming kernels (decode GEMMs, paged attention)
+  double hbm_bytes_per_s = 0;   ///< achievable by streaming kernels (paged/latent attention, elementwise)
+  double gemm_hbm_bytes_per_s = 0; ///< achievable by small-M GEMMs streaming their weights (decode)
   double bf16_flops = 0;
   double fp8_flops = 0;         ///< 0: no FP8 tensor cores
   double fp4_flops = 0;         ///< 0: no FP4 tensor cores
   double gemm_fraction = 0;     ///< of peak, large GEMMs (cuBLAS, DeepGEMM, CUTLASS)
+  /// FP8/FP4 GEMMs with fine-grained (per-block) scales: the reduction length at which half the
+  /// per-tile fixed work (pipeline fill, scale promotion, the epilogue's output write) is
+  /// amortized; they reach k / (k + this) of their long-K rate.
+  double block_scaled_k_knee = 0;
   double attention_fraction = 0;///< of bf16 peak, fused attention forward (FlashAttention-3, FlashMLA)
+  /// Of bf16 peak, absorbed MLA decode attention (the latent read once for all heads) over a
+  /// bf16 and over an FP8 KV cache (dequantized before the bf16 MMA).
+  double mla_decode_fraction = 0;
+  double mla_decode_fp8_kv_fraction = 0;
   double kernel_floor_s = 0;    ///< the shortest a kernel takes in a CUDA-graph replay
   int gpus_per_node = 0;
   int nvlink_domain = 0;        ///< GPUs on one NVLink/NVSwitch domain

@@ -138,7 +138,8 @@ Performance aggregated_performance(const RoleContext& context, RoleEstimate& rol
       const double busy = std::min(k_saturated, rate * service);
       out.tpot_s = step_s / tau / (1.0 - busy);
       out.ttft_s = group + step_s;
-      rate = 0.5 * rate + 0.5 * running / (out.ttft_s + (osl - 1.0) * out.tpot_s);
+      // The instance cannot finish prompts faster than its prefill does them back to back.
+      rate = std::min(0.5 * rate + 0.5 * running / (out.ttft_s + (osl - 1.0) * out.tpot_s), k_saturated / service);
     }
     out.limit = rate * service >= k_saturated - 1e-3 ? Limit::prefill : Limit::decode;
     if (wanted > running) {

@@ -14,15 +14,21 @@ namespace {
 
 using i64 = std::int64_t;
 constexpr double k_bf16 = 2.0;
+/// Share of the SMs prefill's high-throughput all-to-all kernels hold while they run: DeepEP's
+/// Buffer.num_sms default of 20, of Hopper's 132.
+constexpr double k_a2a_sm_share = 20.0 / 132.0;
 
-enum class MemoryKind { weights, kv };
+/// What a kernel group streams: GEMM weights (at the GEMMs' streaming rate), the KV cache or
+/// activations (at a streaming kernel's rate; booked with weights as "HBM weights+activations").
+enum class MemoryKind { weights, kv, activations };
 enum class ComputeKind { gemm, attention };
 
 /// One group of kernels: the longest of its kernels' floors, its HBM traffic and its arithmetic.
 void add_group(StepCost& cost, const ServeDevice& device, int kernels, double bytes, double flops,
                double achievable_flops, MemoryKind memory_kind, ComputeKind compute_kind) {
   const double floor = kernels * device.kernel_floor_s;
-  const double memory = bytes / device.hbm_bytes_per_s;
+  const double memory =
+      bytes / (memory_kind == MemoryKind::weights ? device.gemm_hbm_bytes_per_s : device.hbm_bytes_per_s);
   const double compute = achievable_flops > 0 ? flops / achievable_flops : 0.0;
   const double seconds = std::max({floor, memory, compute});
   cost.seconds += seconds;
@@ -53,9 +59,20 @@ double attention_flops_per_key(const model::ModelSpec& model, bool decode) {
   return 2.0 * static_cast<double>(model::qk_head_dim(model) + model::v_head_dim(model));
 }
 
-/// Achievable FLOP/s of a GEMM of m tokens in `precision`.
+/// Achievable FLOP/s of an m × n × k GEMM in `precision`; block-scaled FP8/FP4 GEMMs also pay
+/// their per-tile fixed work over a short reduction.
 double gemm_rate(const ServeDevice& device, ComputePrecision precision, double m, double n, double k) {
-  return device.peak(precision) * device.gemm_fraction * plan::gemm_shape_efficiency(std::max(1.0, m), n, k);
+  const double block_scaled = precision == ComputePrecision::bf16 ? 1.0 : k / (k + device.block_scaled_k_knee);
+  return device.peak(precision) * device.gemm_fraction * plan::gemm_shape_efficiency(std::max(1.0, m), n, k) *
+         block_scaled;
+}
+
+/// Achievable FLOP/s of a gated MLP slice (gate/up: m × 2·ffn × h, two thirds of the
+/// arithmetic; down: m × h × ffn, one third), so a thin slice's short down-projection counts.
+double mlp_rate(const ServeDevice& device, ComputePrecision precision, double m, double ffn, double h) {
+  const double gate_up = gemm_rate(device, precision, m, 2.0 * ffn, h);
+  const double down = gemm_rate(device, precision, m, h, ffn);
+  return 1.0 / (2.0 / 3.0 / gate_up + 1.0 / 3.0 / down);
 }
 
 /// One decoder layer on one GPU: compute groups and collectives.
@@ -90,8 +107,12 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
                               static_cast<double>(model.layers);
   const double attention_rate = device.bf16_flops * device.attention_fraction;
   if (decode) {
+    const double decode_rate =
+        model.mla ? device.bf16_flops * (context.kv == KvPrecision::bf16 ? device.mla_decode_fraction
+                                                                         : device.mla_decode_fp8_kv_fraction)
+                  : attention_rate;
     add_group(compute, device, 1, batch.sequences * batch.context * kv_per_layer,
-              tokens * heads * batch.context * attention_flops_per_key(model, true), attention_rate, MemoryKind::kv,
+              tokens * heads * batch.context * attention_flops_per_key(model, true), decode_rate, MemoryKind::kv,
               ComputeKind::attention);
   } else {
     // Causal: a query at position p attends to p keys, p/2 on average over the prompt.
@@ -100,13 +121,24 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
               MemoryKind::kv, ComputeKind::attention);
   }
   // Norms, rotary embedding, cache writes, residual adds.
-  add_group(compute, device, model.mla ? 5 : 3, tokens * h * k_bf16 * 6, 0, 0, MemoryKind::weights, ComputeKind::gemm);
+  add_group(compute, device, model.mla ? 5 : 3, tokens * h * k_bf16 * 6, 0, 0, MemoryKind::activations,
+            ComputeKind::gemm);
 
   const auto params = model::layer_parameters_of_kind(model, moe_layer);
+  // The gated activation between a GEMM pair is its own kernel (with the down-projection's
+  // input quantization when that runs in FP8/FP4): it reads gate and up, writes their product,
+  // and no GEMM's arithmetic hides that traffic.
+  const double activation_out = mlp_precision == ComputePrecision::bf16 ? k_bf16 : 1.0;
+  auto add_activation = [&](double rows, double ffn, int quant) {
+    add_group(compute, device, 1 + (quant > 1 ? 1 : 0), rows * ffn * (2.0 * k_bf16 + activation_out), 0, 0,
+              MemoryKind::activations, ComputeKind::gemm);
+  };
   auto add_mlp = [&](double mlp_params, double ffn) {
     const double local = mlp_params / shape.tp;
-    add_group(compute, device, 3 + mlp_quant, local * mlp_bytes + tokens * ffn / shape.tp * k_bf16 * 3, 2.0 * tokens * local,
-              gemm_rate(device, mlp_precision, tokens, ffn / shape.tp, h), MemoryKind::weights, ComputeKind::gemm);
+    add_group(compute, device, 2 + (mlp_quant > 0 ? 1 : 0), local * mlp_bytes + tokens * ffn / shape.tp * k_bf16 * 3,
+              2.0 * tokens * local, mlp_rate(device, mlp_precision, tokens, ffn / shape.tp, h), MemoryKind::weights,
+              ComputeKind::gemm);
+    add_activation(tokens, ffn / shape.tp, mlp_quant);
   };
   StepCost comm;
   auto add_comm = [&](double seconds) {
@@ -134,21 +166,30 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
               2.0 * tokens * static_cast<double>(params.router), gemm_rate(device, ComputePrecision::bf16, tokens, experts, h),
               MemoryKind::weights, ComputeKind::gemm);
     // Routed experts: every token of the stage picks top_k experts; this GPU holds experts/ep of
-    // them, each split over etp. Uniform routing: an expert is idle with probability
-    // (1 − top_k/experts)^tokens, and the busiest GPU's share exceeds the mean by about
-    // sqrt(2·mean·ln ep) (the maximum of ep Poisson counts).
+    // them, each split over etp. An expert is idle with probability (1 − top_k/experts)^tokens.
+    // The busiest GPU's share exceeds the mean by the larger of the sampling spread of few
+    // tokens (sqrt(2·mean·ln ep), the maximum of ep Poisson counts) and the routing skew that
+    // load balancing leaves, the training planner's (plan::expert_load_imbalance).
     const double stage_tokens = tokens * shape.dp;
     const double local_experts = experts / shape.ep;
     const double active = local_experts * (1.0 - std::pow(1.0 - top_k / experts, stage_tokens));
     const double mean = stage_tokens * top_k / shape.ep;
-    const double busiest = shape.ep > 1 ? std::min(mean + std::sqrt(2.0 * mean * std::log(shape.ep)),
+    const double skewed = mean * plan::expert_load_imbalance(shape.ep, local_experts);
+    const double busiest = shape.ep > 1 ? std::min(std::max(mean + std::sqrt(2.0 * mean * std::log(shape.ep)), skewed),
                                                    stage_tokens * std::min(top_k, local_experts))
                                         : mean;
     const double expert_params = static_cast<double>(params.expert_one) / shape.etp;
     const double expert_ffn = static_cast<double>(moe.expert_ffn) / shape.etp;
-    add_group(compute, device, 3 + expert_quant, active * expert_params * mlp_bytes + busiest * h * k_bf16 * 2,
+    add_group(compute, device, 2, active * expert_params * mlp_bytes + busiest * h * k_bf16 * 2,
               2.0 * busiest * expert_params,
-              gemm_rate(device, mlp_precision, busiest / std::max(1.0, active), expert_ffn, h), MemoryKind::weights,
+              mlp_rate(device, mlp_precision, busiest / std::max(1.0, active), expert_ffn, h), MemoryKind::weights,
+              ComputeKind::gemm);
+    add_activation(busiest, expert_ffn, 1 + expert_quant);
+    // Sum each token's top-k expert outputs (read every copy, write the token); with EP the
+    // copies received from other GPUs are also permuted into expert-contiguous order first (a
+    // read and a write each), where a fused MoE over local tokens gathers them inside its GEMM.
+    const double permute = shape.ep > 1 ? 2.0 * activation_out : 0.0;
+    add_group(compute, device, 0, busiest * h * (2.0 * k_bf16 + permute), 0, 0, MemoryKind::activations,
               ComputeKind::gemm);
     const auto stage_group = placement(device, shape.stage_gpus());
     if (shape.ep > 1) {
@@ -186,8 +227,13 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
     const double floors = compute.floors_s;
     layer.seconds += floors;
     layer.floors_s += floors;
-    const double exposed = std::max(comm.seconds, layer.seconds) + std::min(comm.seconds, layer.seconds) / 2.0 -
-                           layer.seconds;
+    // Prefill's high-throughput all-to-all kernels hold SMs while they run (DeepEP's normal
+    // kernels take 20 by default, of Hopper's 132): the compute beside them runs on the rest.
+    // Decode's low-latency kernels receive through a hook and hold none.
+    const double stretched =
+        decode ? 0.0 : std::min(comm.seconds, layer.seconds) * k_a2a_sm_share / (1.0 - k_a2a_sm_share);
+    const double busy = layer.seconds + stretched;
+    const double exposed = std::max(comm.seconds, busy) + std::min(comm.seconds, busy) / 2.0 - layer.seconds;
     layer.seconds += exposed;
     layer.collectives_s += exposed;
   } else {

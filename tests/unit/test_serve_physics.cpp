@@ -1,0 +1,73 @@
+// serve: the kernel and scheduling figures the serving cost model takes from public
+// microbenchmarks (DeepGEMM's reduction-length table, FlashMLA's decode rates) and the kernels
+// whose traffic no GEMM hides.
+#include <brix/cluster/loader.hpp>
+#include <brix/model/loader.hpp>
+#include <brix/serve/device.hpp>
+#include <brix/serve/step_time.hpp>
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using namespace brix;
+using namespace brix::serve;
+
+namespace {
+
+ServeDevice device_of(const std::string& gpu) {
+  const auto cluster = cluster::shorthand_cluster(1, 8, gpu, std::nullopt, std::nullopt);
+  return serve_device(cluster.groups.front(), cluster.network, cluster.oversubscription);
+}
+
+} // namespace
+
+TEST_CASE("serve::prefill_step: block-scaled GEMMs pay for a short reduction") {
+  const auto model = model::load_model("deepseek-r1");
+  const auto device = device_of("h200-sxm");
+  // Experts split over 8 GPUs by tensor parallelism: each down-projection reduces over 256.
+  const InstanceShape shape{1, 1, 8, 1, 8};
+  const StepContext fp8{&model, &device, shape, WeightPrecision::fp8, KvPrecision::bf16, false};
+  const StepContext bf16{&model, &device, shape, WeightPrecision::bf16, KvPrecision::bf16, false};
+  const auto fast = prefill_step(fp8, 8192, 2048);
+  const auto slow = prefill_step(bf16, 8192, 2048);
+  // FP8 has twice bf16's peak, but at K = 256 a block-scaled GEMM reaches 256 / 956 of its
+  // long-K rate (DeepGEMM: 590 of ~1,300 TFLOPS already at K = 512): the FP8 GEMMs take well
+  // over half the bf16 time.
+  CHECK(fast.gemm_s > 0.7 * slow.gemm_s);
+  CHECK(fast.gemm_s < slow.gemm_s);
+}
+
+TEST_CASE("serve::decode_step: MLA decode attention at FlashMLA's measured rates") {
+  const auto model = model::load_model("deepseek-r1");
+  const auto h200 = device_of("h200-sxm");
+  const auto b200 = device_of("b200");
+  const InstanceShape shape{1, 1, 8, 8, 1};
+  // 512 sequences of 4,096 tokens per rank: the absorbed attention is compute-bound.
+  const StepContext bf16_kv{&model, &h200, shape, WeightPrecision::fp8, KvPrecision::bf16, false};
+  const StepContext fp8_kv{&model, &h200, shape, WeightPrecision::fp8, KvPrecision::fp8, false};
+  const auto plain = decode_step(bf16_kv, 512, 4096, 0);
+  const auto quantized = decode_step(fp8_kv, 512, 4096, 0);
+  REQUIRE(plain.attention_s > 0);
+  // Half the bytes, but every key is dequantized before the bf16 MMA (410 of 660 TFLOPS).
+  CHECK(quantized.attention_s == doctest::Approx(plain.attention_s * 660.0 / 410.0).epsilon(0.02));
+  // B200 has 2.3x H200's bf16 peak, yet its MLA decode kernels reach a smaller share of it
+  // (350 of 2,250 TFLOPS against 410 of 989): the same attention takes longer there.
+  const StepContext blackwell{&model, &b200, shape, WeightPrecision::fp8, KvPrecision::fp8, false};
+  CHECK(decode_step(blackwell, 512, 4096, 0).attention_s > quantized.attention_s);
+}
+
+TEST_CASE("serve::prefill_step: the gated activation and the top-k sum are kernels of their own") {
+  const auto model = model::load_model("deepseek-r1");
+  const auto device = device_of("h200-sxm");
+  const StepContext context{&model, &device, {1, 1, 8, 8, 1}, WeightPrecision::fp8, KvPrecision::bf16, false};
+  const double tokens = 16384;
+  const auto cost = prefill_step(context, tokens, 2048);
+  // Per MoE layer and GPU at least the mean share of the routed copies (tokens × 8 ranks × top-8
+  // over EP 8) is read as gate and up (bf16), written as their FP8 product, permuted (FP8 read
+  // and write) and summed back (bf16 read and write); the compute-bound GEMMs hide none of it.
+  const double copies = tokens * 8 * 8 / 8;
+  const double bytes_per_copy = 2048.0 * (2 * 2 + 1) + 7168.0 * (2 * 2 + 2 * 1);
+  const double moe_layers = 58;
+  CHECK(cost.weights_s >= moe_layers * copies * bytes_per_copy / device.hbm_bytes_per_s);
+}
