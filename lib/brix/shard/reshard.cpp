@@ -37,11 +37,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }
 
 /// Closes (fsync) every file on all cores.
-void finish_all(std::vector<util::OutputFile>& files, unsigned threads) {
-  util::parallel_for(files.size(), threads, [&](std::size_t i) { files[i].finish(); });
-}
-
-/// A small file of the staged folder, written whole (finish_all flushes it).
+/// A small file of the staged folder, written whole (util::finish_all flushes it).
 void add_file(std::vector<util::OutputFile>& files, const std::string& path, std::string_view text) {
   files.emplace_back(path, text.size());
   files.back().write_at(0, as_bytes(text));
@@ -146,7 +142,7 @@ ReshardStats write_reshard(const safetensors::Checkpoint& checkpoint, const Resh
   // folder's rename makes all of them visible at once, so no file of it needs its own rename.
   add_file(outputs, (fs::path(staged.path()) / k_shard_index_name).string(),
            shard_index_json(checkpoint, plan, plan_file, model, hashes).dump(1));
-  finish_all(outputs, threads);
+  util::finish_all(outputs);
   staged.commit();
   stats.seconds = seconds_since(start);
   return stats;
@@ -248,7 +244,7 @@ ReshardStats merge_shards(const std::string& shard_dir, const std::string& out_d
     stats.bytes_written += index.index_text.size();
     ++stats.files;
   }
-  finish_all(outputs, threads);
+  util::finish_all(outputs);
   staged.commit();
   stats.seconds = seconds_since(start);
   return stats;

@@ -1,7 +1,9 @@
 #include <brix/util/output_file.hpp>
 
 #include <brix/util/error.hpp>
+#include <brix/util/thread_pool.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -67,6 +69,12 @@ void OutputFile::finish() {
   if (::close(fd) != 0) {
     fail_io(m_path, "close failed", errno);
   }
+}
+
+void finish_all(std::span<OutputFile> files) {
+  constexpr std::size_t k_most_threads = 32;
+  parallel_for(files.size(), static_cast<unsigned>(std::min(files.size(), k_most_threads)),
+               [&](std::size_t i) { files[i].finish(); });
 }
 
 void remove_tree_quietly(const std::string& path) {

@@ -28,6 +28,11 @@ private:
   int m_fd = -1;
 };
 
+/// finish() on every file at once: fsync waits on the disk, not the CPU, so each file gets its
+/// own thread (up to 32) whatever the machine's cores, and the filesystem can commit the flushes
+/// together instead of one after another. The first error is rethrown after all have returned.
+void finish_all(std::span<OutputFile> files);
+
 /// Removes a directory tree, ignoring errors (cleanup after a failure).
 void remove_tree_quietly(const std::string& path);
 
