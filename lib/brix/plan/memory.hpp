@@ -83,10 +83,12 @@ struct LayerActivations {
                                                       std::int64_t layer);
 
 /// The same for any dense (moe_layer false) or MoE layer: all layers of one kind are alike.
+/// `software` says how the framework stores what it keeps (DeepSeek's FP8 SwiGLU-input cache).
 [[nodiscard]] LayerActivations layer_activation_bytes_of_kind(const model::ModelSpec& model,
                                                               const Layout& layout,
                                                               const TrainingShape& shape,
-                                                              bool moe_layer);
+                                                              bool moe_layer,
+                                                              const SoftwareProfile& software = SoftwareProfile{});
 
 /// Bytes kept between forward and backward under a uniform recompute policy: none keeps all,
 /// selective drops attention_scores (Megatron recomputes core attention), full keeps layer_input.

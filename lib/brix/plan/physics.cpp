@@ -145,6 +145,7 @@ SoftwareProfile software_fsdp2_2025() {
 SoftwareProfile software_deepseek_2024() {
   SoftwareProfile profile;
   profile.zero_bubble_schedules = true;
+  profile.fp8_moe_activation_cache = true;
   return profile;
 }
 

@@ -47,6 +47,10 @@ struct SoftwareProfile {
   /// FSDP keeps one fp32 shard of each parameter (it is the master copy) and gathers bf16 for
   /// compute; Megatron's distributed optimizer and ZeRO keep bf16 weights beside fp32 masters.
   bool fsdp_fp32_shards = false;
+  /// FP8 training caches the MoE SwiGLU inputs (fc1's gate and up outputs) in FP8, 1 B per
+  /// element instead of 2, and recomputes the SwiGLU output in backward (DeepSeek-V3 report,
+  /// Sec. 3.3.3 "Low-Precision Storage and Communication"). Transformer Engine keeps them bf16.
+  bool fp8_moe_activation_cache = false;
   /// Host time per operator (Python dispatch, autograd, kernel launch) of an eager PyTorch
   /// framework: a layer takes at least its operators' host time, whatever its GPU work. Small
   /// models and small MoE experts are host-bound; large layers never notice. 0: a compiled or
