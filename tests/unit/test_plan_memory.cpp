@@ -177,6 +177,27 @@ TEST_CASE("plan::stage_memory FSDP gathers a layer's dense part and only this ra
   CHECK(memory.weights < 20.0 * (1 << 30));
 }
 
+TEST_CASE("plan::stored_activation_bytes selective+mlp keeps only the MLP block's input") {
+  // Megatron-Core's --recompute-modules layernorm moe (the Qwen3-235B long-context runs of the
+  // MoE model zoo): the MoE layer is recomputed from its input, which is all it keeps.
+  const auto model = bundled("qwen3-235b-a22b.json");
+  Layout layout;
+  layout.tp = 4;
+  layout.sp = true;
+  layout.ep = 8;
+  const TrainingShape shape{256, 4096};
+  const auto act = layer_activation_bytes(model, layout, shape, 0);
+  const double sb = 4096;
+  const double router_and_input = 2.0 * sb * 4096 / 4 + 4.0 * sb * 128 / 4;
+  const double experts = 8 * sb * (6.0 * 1536) / 4 + 8 * sb * 2.0 * 4096 / 4;
+  const double activation_outputs = 8 * sb * 2.0 * 1536 / 4; // already dropped by selective
+  CHECK(act.mlp_block_recomputed ==
+        doctest::Approx(router_and_input + experts - activation_outputs - 2.0 * sb * 4096 / 4));
+  CHECK(stored_activation_bytes(act, Recompute::selective) - stored_activation_bytes(act, Recompute::selective_mlp) ==
+        doctest::Approx(act.mlp_block_recomputed));
+  CHECK(stored_activation_bytes(act, Recompute::selective_mlp) > stored_activation_bytes(act, Recompute::full));
+}
+
 TEST_CASE("plan::uniform_stage splits contiguously") {
   const auto model = bundled("deepseek-r1.json"); // 61 layers
   for (int pp : {1, 2, 3, 4, 8, 16, 61}) {

@@ -92,6 +92,26 @@ AttentionShape attention_gemms(const model::ModelSpec& model, const Layout& layo
 
 } // namespace
 
+double recompute_seconds(const LayerCost& cost, Recompute recompute) {
+  switch (recompute) {
+  case Recompute::full:
+    return cost.recompute_full_s;
+  case Recompute::selective:
+    return cost.recompute_selective_s;
+  case Recompute::selective_mlp:
+    return cost.recompute_mlp_s;
+  case Recompute::none:
+    break;
+  }
+  return 0.0;
+}
+
+double tp_comm_passes(Recompute recompute) { return recompute == Recompute::full ? 3.0 : 2.0; }
+
+double ep_comm_passes(Recompute recompute) {
+  return recompute == Recompute::full || recompute == Recompute::selective_mlp ? 3.0 : 2.0;
+}
+
 Placement place_groups(const Layout& layout, int gpus_per_node) {
   // Megatron-LM order tp-cp-ep-dp-pp for the dense part; experts use etp-ep-edp-pp.
   Placement p;
@@ -237,6 +257,12 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
       context.software.flash_attention
           ? memory_seconds(device, norm_bytes + activation_bytes) + attention.up_projection_s + 4 * device.kernel_overhead_s
           : core_forward;
+  // The MLP block again from its input (its share of the forward), with selective's attention side.
+  const double attention_side_selective =
+      context.software.flash_attention
+          ? memory_seconds(device, norm_bytes / 2) + attention.up_projection_s + 2 * device.kernel_overhead_s
+          : core_forward;
+  cost.recompute_mlp_s = attention_side_selective + std::max(0.0, cost.forward_s - cost.attention_forward_s);
   // FLOPs counted as Megatron does (the full score matrix), so HFU ≥ MFU with causal kernels too.
   cost.forward_flops = gemms.flops + core_flops;
 

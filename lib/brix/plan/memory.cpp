@@ -209,6 +209,7 @@ LayerActivations layer_activation_bytes_of_kind(const ModelSpec& model, const La
   }
 
   double activation_outputs = 0; // activation-function outputs (fc2 inputs), recomputable from fc1's
+  double mlp_block = 0;          // the MLP block's activations: act.mlp + act.experts
   if (moe_layer && model.moe) {
     const auto& moe = *model.moe;
     const double experts = static_cast<double>(moe.routed_experts);
@@ -236,6 +237,7 @@ LayerActivations layer_activation_bytes_of_kind(const ModelSpec& model, const La
     act.mlp = lin * sb * h / rep + sb * mlp_hidden_bytes(model, ffn, lin) / t + dropout_mask;
     activation_outputs += lin * sb * ffn / t;
   }
+  mlp_block = act.mlp + act.experts;
   if (!layout.flash_attention) {
     act.selective_recomputed = act.attention_scores;
   } else {
@@ -243,6 +245,10 @@ LayerActivations layer_activation_bytes_of_kind(const ModelSpec& model, const La
     const double mla_heads = model.mla ? act.attention_core - 4.0 * sb * a / t : 0.0;
     act.selective_recomputed = act.norms + mla_heads + activation_outputs;
   }
+  // Recomputing the block from its input keeps that input (the pre-MLP norm's output, bf16,
+  // sharded by SP): what the checkpoint holds in Megatron-Core's --recompute-modules mlp/moe.
+  const double mlp_in_selective = layout.flash_attention ? activation_outputs : 0.0;
+  act.mlp_block_recomputed = std::max(0.0, mlp_block - mlp_in_selective - 2.0 * sb * h / rep);
   return act;
 }
 
@@ -252,6 +258,8 @@ double stored_activation_bytes(const LayerActivations& layer, Recompute recomput
     return layer.total();
   case Recompute::selective:
     return layer.total() - layer.selective_recomputed;
+  case Recompute::selective_mlp:
+    return layer.total() - layer.selective_recomputed - layer.mlp_block_recomputed;
   case Recompute::full:
     return layer.layer_input;
   }
