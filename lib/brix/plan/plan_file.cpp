@@ -224,7 +224,11 @@ void validate(const PlanFile& plan, const Lines& lines) {
               fmt::format("stages[{}].first_layer must be {} (got {})", i, next, stage.first_layer),
               "stages are contiguous and start at layer 0");
     }
-    if (stage.last_layer < stage.first_layer) {
+    // Interleaved with the embedding (loss) counted, the first (last) virtual stage may hold it
+    // alone: no decoder layer, last_layer = first_layer − 1 (validate.cpp's pipeline split rule).
+    const bool may_be_empty = layout.schedule == Schedule::interleaved &&
+                              ((i == 0 && layout.pp_embedding) || (i + 1 == plan.stages.size() && layout.pp_loss));
+    if (stage.last_layer < stage.first_layer && !(may_be_empty && stage.last_layer == stage.first_layer - 1)) {
       fail_at(plan, line,
               fmt::format("stages[{}].last_layer {} is before first_layer {}", i, stage.last_layer,
                           stage.first_layer));
@@ -361,10 +365,11 @@ std::vector<PlanStage> resolve_stages(const PlanFile& plan, std::int64_t decoder
     }
     return plan.stages;
   }
-  if (decoder_layers < count) {
+  const std::int64_t slots = decoder_layers + (plan.layout.pp_embedding ? 1 : 0) + (plan.layout.pp_loss ? 1 : 0);
+  if (slots < count) {
     fail_at(plan, 0,
             fmt::format("{} decoder layers cannot fill pp × vpp = {} stages", decoder_layers, count),
-            "at least one layer per stage");
+            "at least one layer per stage, the embedding and loss counted where the layout says so");
   }
   // The planner's split (pipeline_split.hpp) over the virtual stages, in model order.
   const PipelineSplit split{static_cast<int>(count), plan.layout.pp_embedding, plan.layout.pp_loss};
