@@ -253,3 +253,25 @@ TEST_CASE("plan::propose_global_batch divides by every data-parallel size the GP
     CHECK((batch <= 1449 || batch / 2 * 8 < gpus || batch / 2 % odd != 0));
   }
 }
+
+TEST_CASE("plan::search_layouts plans DeepSeek-V3's published layout with DeepSeek's own recomputation") {
+  // DeepSeek-V3 report (arXiv:2412.19437) Sec. 3.2: 2,048 H800, PP 16 DualPipe, EP 64 over 8
+  // nodes, ZeRO-1, FP8, BF16 moments, RMSNorm and MLA up-projections recomputed (selective here),
+  // the MoE SwiGLU inputs cached in FP8 (Sec. 3.3.3). It ran, so it must fit.
+  const auto model = brix::model::load_model("deepseek-r1");
+  const auto cluster = brix::cluster::shorthand_cluster(256, 8, "h800-sxm", std::nullopt, std::nullopt);
+  auto options = options_for(15360, 4096);
+  options.precision = Precision::fp8;
+  options.software = software_by_name("deepseek-2024");
+  options.fixed = parse_layout_query(
+      "tp=1,pp=16,cp=1,ep=64,etp=1,dp=128,sp=0,mbs=1,zero=1,recompute=selective,schedule=dualpipe,moments=bf16");
+  const auto result = search_layouts(model, cluster, options);
+  REQUIRE_FALSE(result.plans.empty());
+  const auto& plan = result.plans.front();
+  CHECK(plan.layout.recompute == Recompute::selective);
+  CHECK(plan.memory.total <= 79.6 * (1 << 30));
+  // DualPipe hides the expert all-to-all behind the other direction's compute as far as that
+  // compute allows: what stays exposed is a small share of the step, and the plan says how much.
+  CHECK(plan.step.comm.ep > 0);
+  CHECK(plan.step.comm.ep < 0.1 * plan.step.step_s);
+}
