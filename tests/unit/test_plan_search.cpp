@@ -1,5 +1,6 @@
 #include <brix/cluster/loader.hpp>
 #include <brix/model/loader.hpp>
+#include <brix/model/params.hpp>
 #include <brix/plan/calibration.hpp>
 #include <brix/plan/plan_run.hpp>
 #include <brix/plan/search.hpp>
@@ -8,6 +9,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -274,4 +276,23 @@ TEST_CASE("plan::search_layouts plans DeepSeek-V3's published layout with DeepSe
   // compute allows: what stays exposed is a small share of the step, and the plan says how much.
   CHECK(plan.step.comm.ep > 0);
   CHECK(plan.step.comm.ep < 0.1 * plan.step.step_s);
+}
+
+TEST_CASE("plan::evaluate_run counts FLOPs as the source does: megatron-causal halves the attention core") {
+  // Megatron-LM's num_floating_point_operations (training.py, 2025) counts causal attention half.
+  const std::string file = std::string(BRIX_TEST_SOURCE_DIR) + "/configs/calibration/heldout/megatron-moe-modelzoo.yaml";
+  auto runs = load_calibration_runs(file);
+  const auto it = std::find_if(runs.begin(), runs.end(), [](const CalibrationRun& run) { return run.seq_len == 131072; });
+  REQUIRE(it != runs.end());
+  CHECK(it->flops == FlopConvention::megatron_causal);
+  const auto causal = evaluate_run(*it);
+  auto whole = *it;
+  whole.flops = FlopConvention::model;
+  const auto counted_whole = evaluate_run(whole);
+  REQUIRE(causal.evaluated);
+  const auto model = brix::model::load_model(it->model);
+  const auto flops = brix::model::flops_per_token(model, it->seq_len);
+  CHECK(causal.predicted / counted_whole.predicted ==
+        doctest::Approx((flops.training - 1.5 * flops.attention_core) / flops.training));
+  CHECK(causal.predicted < 0.6 * counted_whole.predicted); // at 128K the attention core dominates
 }
