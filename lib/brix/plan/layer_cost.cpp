@@ -90,6 +90,32 @@ AttentionShape attention_gemms(const model::ModelSpec& model, const Layout& layo
   return shape;
 }
 
+/// Keys a query attends to, averaged over the decoder layers: the whole sequence, or a sliding
+/// window of w keys (gpt-oss alternates 128-key windows with full layers). `counted` is what the
+/// FLOP count uses (s, or w: the score matrix a kernel would compute without the causal skip);
+/// `causal` what a causal kernel executes: a query at position i attends min(i, w) keys, on
+/// average w·(1 − w/(2s)), s/2 for full attention.
+struct AttendedKeys {
+  double counted = 0;
+  double causal = 0;
+};
+
+AttendedKeys attended_keys(const model::ModelSpec& model, double seq) {
+  if (model.layer_window.empty() || model.layers <= 0) {
+    return {seq, 0.5 * seq};
+  }
+  AttendedKeys keys;
+  for (std::int64_t layer = 0; layer < model.layers; ++layer) {
+    const auto window = static_cast<double>(model.attention_window(layer));
+    const double k = window > 0 ? std::min(window, seq) : seq;
+    keys.counted += k;
+    keys.causal += k * (1.0 - k / (2.0 * seq));
+  }
+  keys.counted /= static_cast<double>(model.layers);
+  keys.causal /= static_cast<double>(model.layers);
+  return keys;
+}
+
 } // namespace
 
 double recompute_seconds(const LayerCost& cost, Recompute recompute) {
@@ -143,20 +169,22 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   const auto attention = attention_gemms(model, layout, tokens, gemms);
   const double attention_gemm_s = gemms.seconds;
 
-  // Attention core: QK^T and AV over the full key length (CP splits the queries).
-  const double core_flops =
-      2.0 * tokens * seq * attention.q_heads * (attention.qk_dim + attention.v_dim);
-  const double executed = context.software.causal_skip ? 0.5 * core_flops : core_flops;
+  // Attention core: QK^T and AV over the attended keys, the whole sequence or a sliding window
+  // (CP splits the queries).
+  const AttendedKeys keys = attended_keys(model, seq);
+  const double per_key = 2.0 * tokens * attention.q_heads * (attention.qk_dim + attention.v_dim);
+  const double core_flops = per_key * keys.counted;
+  const double executed = context.software.causal_skip ? per_key * keys.causal : core_flops;
   double core_forward = 0;
   double core_backward = 0;
   if (context.software.flash_attention) {
     core_forward = executed / (device.peak_flops * device.attention_fraction) + device.kernel_overhead_s;
     core_backward = 2.5 * core_forward; // FlashAttention backward: 5 matmuls vs 2 forward
   } else {
-    const double per_head_eff = gemm_shape_efficiency(seq / layout.cp, seq, attention.qk_dim);
+    const double per_head_eff = gemm_shape_efficiency(seq / layout.cp, keys.counted, attention.qk_dim);
     const double gemm_time = executed / (device.peak_flops * device.gemm_fraction * per_head_eff);
     // Scale-mask-softmax (read + write bf16 scores), plus dropout (mask + output) when used.
-    const double scores = tokens * seq * attention.q_heads;
+    const double scores = tokens * keys.counted * attention.q_heads;
     const double score_bytes = scores * (model.dropout ? 9.0 : 4.0);
     core_forward = gemm_time + memory_seconds(device, score_bytes) + 4 * device.kernel_overhead_s;
     core_backward = 2.0 * gemm_time + memory_seconds(device, 2.0 * score_bytes) + 6 * device.kernel_overhead_s;
