@@ -296,3 +296,22 @@ TEST_CASE("plan::evaluate_run counts FLOPs as the source does: megatron-causal h
         doctest::Approx((flops.training - 1.5 * flops.attention_core) / flops.training));
   CHECK(causal.predicted < 0.6 * counted_whole.predicted); // at 128K the attention core dominates
 }
+
+TEST_CASE("plan::layer_cost torchtitan's selective AC recomputes every second GEMM") {
+  using namespace brix::plan::detail;
+  const auto model = brix::model::load_model("llama-3.1-8b");
+  const auto cluster = brix::cluster::shorthand_cluster(1, 8, "h100-sxm", std::nullopt, std::nullopt);
+  const Evaluator eval(model, cluster, options_for(64, 8192));
+  Layout layout;
+  layout.dp = 8;
+  layout.recompute = Recompute::selective;
+  const auto placement = place_groups(layout, 8);
+  auto megatron = eval.context();
+  megatron.software = software_by_name("megatron-core-2025");
+  auto torchtitan = eval.context();
+  torchtitan.software = software_by_name("fsdp2-2025");
+  const auto mc = layer_cost(megatron, layout, placement, false);
+  const auto tt = layer_cost(torchtitan, layout, placement, false);
+  // weight_grad_s is the forward GEMM time (the weight gradients repeat each GEMM once).
+  CHECK(tt.recompute_selective_s - mc.recompute_selective_s == doctest::Approx(0.5 * mc.weight_grad_s).epsilon(0.01));
+}

@@ -282,9 +282,10 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   // Selective: without flash attention the attention core (Megatron 2022); with it the norms,
   // activation functions and MLA up-projections (Megatron-Core's cheap recompute modules).
   cost.recompute_selective_s =
-      context.software.flash_attention
-          ? memory_seconds(device, norm_bytes + activation_bytes) + attention.up_projection_s + 4 * device.kernel_overhead_s
-          : core_forward;
+      (context.software.flash_attention
+           ? memory_seconds(device, norm_bytes + activation_bytes) + attention.up_projection_s + 4 * device.kernel_overhead_s
+           : core_forward) +
+      context.software.selective_gemm_share * gemms.seconds;
   // The MLP block again from its input (its share of the forward), with selective's attention side.
   const double attention_side_selective =
       context.software.flash_attention

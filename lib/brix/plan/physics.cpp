@@ -137,6 +137,7 @@ SoftwareProfile software_fsdp_2023() {
 SoftwareProfile software_fsdp2_2025() {
   SoftwareProfile profile = software_fsdp_2023();
   profile.zero_bubble_schedules = true;
+  profile.selective_gemm_share = 0.5; // torchtitan's selective AC, op policy
   return profile;
 }
 

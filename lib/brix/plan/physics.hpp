@@ -51,6 +51,11 @@ struct SoftwareProfile {
   /// element instead of 2, and recomputes the SwiGLU output in backward (DeepSeek-V3 report,
   /// Sec. 3.3.3 "Low-Precision Storage and Communication"). Transformer Engine keeps them bf16.
   bool fp8_moe_activation_cache = false;
+  /// Share of a layer's forward GEMMs that selective recomputation runs again. Megatron's
+  /// selective modules recompute no GEMM but MLA's up-projections (0); torchtitan's per-op
+  /// selective AC saves the output of every compute op "except every second mm"
+  /// (torchtitan/models/llama3/infra/parallelize.py, _custom_policy), so half of them (0.5).
+  double selective_gemm_share = 0.0;
   /// Host time per operator (Python dispatch, autograd, kernel launch) of an eager PyTorch
   /// framework: a layer takes at least its operators' host time, whatever its GPU work. Small
   /// models and small MoE experts are host-bound; large layers never notice. 0: a compiled or
