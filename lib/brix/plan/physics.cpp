@@ -133,10 +133,12 @@ SoftwareProfile software_fsdp_2023() {
 }
 
 /// FSDP2 of 2024–25 (torchtitan, NeMo AutoModel): per-parameter sharding, compiled blocks,
-/// torch's pipelining schedules (ZB/DualPipeV included).
+/// torch's pipelining schedules (ZB/DualPipeV included), and for MoE DeepEP's node-aware
+/// dispatch (NeMo AutoModel's "TE + DeepEP" kernels, torchtitan's DeepEP backend of 2025).
 SoftwareProfile software_fsdp2_2025() {
   SoftwareProfile profile = software_fsdp_2023();
   profile.zero_bubble_schedules = true;
+  profile.hierarchical_all_to_all = true;
   profile.selective_gemm_share = 0.5; // torchtitan's selective AC, op policy
   return profile;
 }
