@@ -129,7 +129,13 @@ PlanStage read_stage(const DocNode& node, std::size_t index) {
   node.require_known_keys(k_stage_keys, name);
   PlanStage stage;
   stage.first_layer = node.at("first_layer").as_non_negative_int(name + ".first_layer");
-  stage.last_layer = node.at("last_layer").as_non_negative_int(name + ".last_layer");
+  // -1 on a first stage that holds only the embedding (validate_plan checks where that may be).
+  const auto& last = node.at("last_layer");
+  stage.last_layer = last.as_int();
+  if (stage.last_layer < -1) {
+    last.fail(fmt::format("{}.last_layer must be >= 0 (got {})", name, stage.last_layer),
+              "a layer index, or first_layer - 1 for a stage of the embedding or loss alone");
+  }
   stage.node_group = node.string_or("node_group", "");
   return stage;
 }
