@@ -211,7 +211,10 @@ DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, cluster::Net
   // FP8 GEMMs lose more to scaling, casts and smaller tiles than bf16 (TransformerEngine
   // measurements: ~1.3-1.5x over bf16 end to end, not 2x).
   device.gemm_fraction = large_gemm_fraction(gpu) * (fp8 && has_fp8 ? 0.75 : 1.0);
-  device.attention_fraction = attention_fraction(gpu);
+  // Attention stays bf16 under FP8 training (TransformerEngine's recipe keeps dot-product
+  // attention in bf16 unless asked; torchao's float8 converts nn.Linear only): its fraction is
+  // of the bf16 peak, expressed against the peak chosen above.
+  device.attention_fraction = attention_fraction(gpu) * (fp8 && has_fp8 ? gpu.bf16_flops / gpu.fp8_flops : 1.0);
   device.hbm_bytes_per_s = gpu.hbm_bytes_per_s * k_hbm_fraction;
   device.kernel_overhead_s = k_kernel_overhead_s;
 

@@ -118,7 +118,7 @@ inline constexpr double k_sync_noise = 0.006;
 struct DeviceModel {
   double peak_flops = 0;        ///< dense tensor-core peak at the chosen precision
   double gemm_fraction = 0.8;   ///< achievable fraction of peak on large GEMMs
-  double attention_fraction = 0.5; ///< achievable fraction for fused attention kernels
+  double attention_fraction = 0.5; ///< achievable fraction of peak_flops for fused (bf16) attention kernels
   double hbm_bytes_per_s = 0;   ///< achievable HBM bandwidth (already × fraction)
   double kernel_overhead_s = 0; ///< launch + tail per kernel
   double intra_busbw = 0;       ///< achievable bus bandwidth inside the NVLink domain, bytes/s
