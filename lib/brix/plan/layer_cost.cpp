@@ -178,7 +178,9 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   double core_forward = 0;
   double core_backward = 0;
   if (context.software.flash_attention) {
-    core_forward = executed / (device.peak_flops * device.attention_fraction) + device.kernel_overhead_s;
+    const double fraction =
+        context.software.hopper_attention_kernels ? device.attention_fraction : device.attention_fraction_fa2;
+    core_forward = executed / (device.peak_flops * fraction) + device.kernel_overhead_s;
     core_backward = 2.5 * core_forward; // FlashAttention backward: 5 matmuls vs 2 forward
   } else {
     const double per_head_eff = gemm_shape_efficiency(seq / layout.cp, keys.counted, attention.qk_dim);
