@@ -27,6 +27,15 @@ Layout korthikanti(int tp, bool sp, Recompute recompute) {
   return layout;
 }
 
+/// Tensor parallelism with sequence parallelism, and expert parallelism.
+Layout moe_layout(int tp, int ep) {
+  Layout layout;
+  layout.tp = tp;
+  layout.sp = true;
+  layout.ep = ep;
+  return layout;
+}
+
 } // namespace
 
 TEST_CASE("plan::layer_activation_bytes matches Korthikanti's table") {
@@ -72,10 +81,7 @@ TEST_CASE("plan::layer_activation_bytes matches Korthikanti's table") {
 
 TEST_CASE("plan::layer_activation_bytes MoE and GQA") {
   const auto model = bundled("deepseek-r1.json");
-  Layout layout;
-  layout.tp = 8;
-  layout.sp = true;
-  layout.ep = 8;
+  auto layout = moe_layout(8, 8);
   const TrainingShape shape{1024, 4096};
   const auto dense = layer_activation_bytes(model, layout, shape, 0);
   const auto moe = layer_activation_bytes(model, layout, shape, 3);
@@ -181,10 +187,7 @@ TEST_CASE("plan::stored_activation_bytes selective+mlp keeps only the MLP block'
   // Megatron-Core's --recompute-modules layernorm moe (the Qwen3-235B long-context runs of the
   // MoE model zoo): the MoE layer is recomputed from its input, which is all it keeps.
   const auto model = bundled("qwen3-235b-a22b.json");
-  Layout layout;
-  layout.tp = 4;
-  layout.sp = true;
-  layout.ep = 8;
+  const auto layout = moe_layout(4, 8);
   const TrainingShape shape{256, 4096};
   const auto act = layer_activation_bytes(model, layout, shape, 0);
   const double sb = 4096;
