@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
-"""Writes README.md's "What the default job finds" paragraph from what brix prints, so that its
-figures cannot drift from the planner: `brix plan --format json` (the default job: DeepSeek-R1
-on the example deployment), `brix plan --layout tp=8,pp=4,dp=2 --format json` (the layout the
-deployment was proposed with) and nothing else.
+"""Writes README.md's "What the default job finds" paragraph and its cost-model accuracy table
+from what brix prints, so that their figures cannot drift from the planner: `brix plan --format
+json` (the default job: DeepSeek-R1 on the example deployment), `brix plan --layout tp=8,pp=4,dp=2
+--format json` (the layout the deployment was proposed with) and `brix plan calibrate --format
+json` (the accuracy table and its summary), nothing else.
 
   scripts/readme_figures.py [--brix build/brix]             print the paragraph
   scripts/readme_figures.py --write README.md               replace it in README.md
   scripts/readme_figures.py --check README.md               exit 1 when README.md differs
                                                             (tests/docs/run_docs.py runs this)
-The paragraph sits between the two marker comments below, which README.md keeps.
+Each part sits between its two marker comments below, which README.md keeps.
 """
 import argparse
 import difflib
@@ -19,6 +20,28 @@ import sys
 
 BEGIN = "<!-- figures: written by scripts/readme_figures.py from brix plan --format json; do not edit -->"
 END = "<!-- end of figures -->"
+ACCURACY_BEGIN = "<!-- accuracy: written by scripts/readme_figures.py from brix plan calibrate --format json; do not edit -->"
+ACCURACY_END = "<!-- end of accuracy -->"
+
+# The accuracy table's rows: calibration source (configs/calibration/*/<source>.yaml) and how the
+# README names it, in the table's order.
+SOURCES = [
+    ("narayanan-2021", "Narayanan et al. 2021 (Megatron-LM, A100, 1.7B–1T)"),
+    ("korthikanti-2022", "Korthikanti et al. 2022 (SP + selective recomputation)"),
+    ("megatron-bridge-2025", "Megatron-Bridge performance tables 2025–26 (H100, B200, GB200)"),
+    ("llm-foundry-mpt", "MosaicML llm-foundry (MPT, FSDP, A100/H100)"),
+    ("torchtitan", "torchtitan (FSDP2, H100 96 GB/H200/A100)"),
+    ("nemo-24.07", "NeMo 24.07 (H100, FP8)"),
+    ("dgx-cloud-benchmarking-2025", "DGX Cloud benchmarking recipes 2025"),
+    ("megatron-moe-modelzoo", "Megatron-MoE-ModelZoo, Qwen3-235B-A22B"),
+    ("megatron-lm-readme-r0.8", "Megatron-LM README weak scaling (H100, 48–6,144 GPUs)"),
+    ("nemo-automodel", "NeMo AutoModel (DeepSeek-V3, Kimi-K2, Qwen3, gpt-oss)"),
+    ("fms-fsdp", "IBM fms-fsdp (Llama 2, A100/H100)"),
+    ("llama3-paper", "Llama 3 paper, 405B on 8–16K H100"),
+    ("nemotron-4-340b-report", "Nemotron-4 340B report"),
+    ("deepseek-v3-report", "DeepSeek-V3 report (2,048 H800, DualPipe, FP8)"),
+    ("maxtext-a3ultra", "MaxText on A3 Ultra (H200)"),
+]
 
 
 def plan_json(brix, *args, expect=0):
@@ -85,6 +108,49 @@ def paragraph(brix):
     return wrap(text)
 
 
+def signed_percent(fraction):
+    """+12% / −7% as the README writes them (a true minus sign)."""
+    value = round(fraction * 100)
+    return ("−" if value < 0 else "+") + f"{abs(value)}%"
+
+
+def accuracy(brix):
+    """The accuracy table, then the sets' summary, from `brix plan calibrate --format json`."""
+    result = subprocess.run([brix, "plan", "calibrate", "--format", "json"], capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"readme_figures: brix plan calibrate exited {result.returncode}: {result.stderr.strip()}")
+    report = json.loads(result.stdout)
+    runs = report["runs"]
+    listed = {source for source, _ in SOURCES}
+    unlisted = sorted({run["source"] for run in runs} - listed)
+    if unlisted:
+        sys.exit(f"readme_figures: calibration sources without a README name: {', '.join(unlisted)} (add them to SOURCES)")
+    lines = ["| set | source | runs | MoE | mean \\|error\\| | range |", "|---|---|---:|---:|---:|---|"]
+    for source, name in SOURCES:
+        rows = [run for run in runs if run["source"] == source and run["evaluated"]]
+        if not rows:
+            continue
+        errors = [run["error"] for run in rows]
+        moe = [abs(run["error"]) for run in rows if run["moe"]]
+        mean = f"{100 * sum(map(abs, errors)) / len(errors):.1f}%"
+        if moe and len(moe) < len(rows):
+            mean += f" (MoE {100 * sum(moe) / len(moe):.1f}%)"
+        spread = signed_percent(min(errors))
+        if len(errors) > 1:
+            spread += f" … {signed_percent(max(errors))}"
+        lines.append(f"| {rows[0]['set'].replace('heldout', 'held-out')} | {name} | {len(rows)} | {len(moe)} | {mean} | {spread} |")
+    fit, heldout, loso = report["fit"], report["heldout"], report["leave_one_source_out"]
+    planned = sum(1 for run in runs if run["evaluated"])
+    refused = sum(1 for run in runs if "cannot run" in run["note"])
+    summary = (f"{planned} of {len(runs)} runs get a plan; {refused} of them brix judges unable to run. "
+               f"**Fit set: {fit['runs']} runs, mean {100 * fit['mean_abs_error']:.1f}% "
+               f"(MoE {100 * fit['moe_mean_abs_error']:.1f}%). Held-out set: {heldout['runs']} runs, mean "
+               f"{100 * heldout['mean_abs_error']:.1f}% (MoE {100 * heldout['moe_mean_abs_error']:.1f}%). "
+               f"Leave-one-source-out over the fit set (the fitted constant chosen again without each source, "
+               f"the source then predicted): {100 * loso['mean_abs_error']:.1f}%.**")
+    return "\n".join(lines) + "\n\n" + wrap(summary)
+
+
 def wrap(text, width=100):
     """Lines of at most `width` characters; a `code span` is never cut."""
     words = re.findall(r"`[^`]*`\S*|\S+", text)
@@ -105,24 +171,29 @@ def main():
     parser.add_argument("--check", action="store_true", help="exit 1 when README's paragraph differs")
     parser.add_argument("readme", nargs="?")
     args = parser.parse_args()
-    text = paragraph(args.brix)
+    parts = [(BEGIN, END, paragraph(args.brix)), (ACCURACY_BEGIN, ACCURACY_END, accuracy(args.brix))]
     if not args.readme:
-        print(text)
+        print("\n\n".join(text for _, _, text in parts))
         return 0
     readme = open(args.readme).read()
-    found = re.search(re.escape(BEGIN) + r"\n(.*?)\n" + re.escape(END), readme, re.S)
-    if not found:
-        sys.exit(f"readme_figures: {args.readme} lacks the marker comments {BEGIN} ... {END}")
-    if args.check:
+    differs = False
+    for begin, end, text in parts:
+        found = re.search(re.escape(begin) + r"\n(.*?)\n" + re.escape(end), readme, re.S)
+        if not found:
+            sys.exit(f"readme_figures: {args.readme} lacks the marker comments {begin} ... {end}")
         if found.group(1) == text:
-            return 0
-        sys.stdout.writelines(difflib.unified_diff(found.group(1).splitlines(True), (text + "\n").splitlines(True),
-                                                   f"{args.readme} now", "what brix prints"))
+            continue
+        differs = True
+        if args.check:
+            sys.stdout.writelines(difflib.unified_diff(found.group(1).splitlines(True), (text + "\n").splitlines(True),
+                                                       f"{args.readme} now", "what brix prints"))
+        readme = readme[: found.start(1)] + text + readme[found.end(1):]
+    if args.check and differs:
         print("\n(run scripts/readme_figures.py --write README.md)")
         return 1
-    if args.write:
+    if args.write and differs:
         with open(args.readme, "w") as f:
-            f.write(readme[: found.start(1)] + text + readme[found.end(1):])
+            f.write(readme)
     return 0
 
 

@@ -22,6 +22,9 @@ TEST_CASE("plan::parse_layout") {
   CHECK(layout.flash_attention);
   CHECK_FALSE(parse_layout("tp=1").sp);
   CHECK(parse_layout("").recompute == Recompute::selective);
+  const auto mlp = parse_layout("tp=2,recompute=selective+mlp");
+  CHECK(mlp.recompute == Recompute::selective_mlp);
+  CHECK(parse_layout(to_string(mlp)).recompute == Recompute::selective_mlp);
   CHECK(parse_layout("pp=4,vpp=2").schedule == Schedule::interleaved);
   CHECK(parse_layout("tp=2,sp=0,flash=0,schedule=zb-h1").schedule == Schedule::zb_h1);
   // to_string output reads back.

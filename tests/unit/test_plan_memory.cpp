@@ -27,6 +27,15 @@ Layout korthikanti(int tp, bool sp, Recompute recompute) {
   return layout;
 }
 
+/// Tensor parallelism with sequence parallelism, and expert parallelism.
+Layout moe_layout(int tp, int ep) {
+  Layout layout;
+  layout.tp = tp;
+  layout.sp = true;
+  layout.ep = ep;
+  return layout;
+}
+
 } // namespace
 
 TEST_CASE("plan::layer_activation_bytes matches Korthikanti's table") {
@@ -72,18 +81,25 @@ TEST_CASE("plan::layer_activation_bytes matches Korthikanti's table") {
 
 TEST_CASE("plan::layer_activation_bytes MoE and GQA") {
   const auto model = bundled("deepseek-r1.json");
-  Layout layout;
-  layout.tp = 8;
-  layout.sp = true;
-  layout.ep = 8;
+  auto layout = moe_layout(8, 8);
   const TrainingShape shape{1024, 4096};
   const auto dense = layer_activation_bytes(model, layout, shape, 0);
   const auto moe = layer_activation_bytes(model, layout, shape, 3);
   CHECK(dense.experts == 0);
   CHECK(moe.experts > 0);
-  // k = 8 routed copies: the routed intermediates (gate+up 4f, fc2 input 2f) of 8 experts.
+  // k = 8 routed copies: the routed intermediates (gate+up 4f, fc2 input 2f) of 8 experts and
+  // the dispatched token copies fc1 keeps (2h); the experts' outputs are not kept, Megatron-Core
+  // applying the routing weights inside the activation (experts.py, weighted_bias_swiglu).
   const double sb = 4096;
-  CHECK(moe.experts == doctest::Approx(8 * sb * (6.0 * 2048) / 8 + 8 * sb * 1 * 4.0 * 7168 / 8));
+  CHECK(moe.experts == doctest::Approx(8 * sb * (6.0 * 2048) / 8 + 8 * sb * 1 * 2.0 * 7168 / 8));
+  // DeepSeek-V3 (report Sec. 3.3.3) caches the MoE SwiGLU inputs in FP8: gate+up 1 B each.
+  layout.precision = Precision::fp8;
+  SoftwareProfile deepseek;
+  deepseek.fp8_moe_activation_cache = true;
+  const auto cached = layer_activation_bytes_of_kind(model, layout, shape, true, deepseek);
+  CHECK(cached.experts == doctest::Approx(8 * sb * (2.0 * 2048 + 1.0 * 2048) / 8 + 8 * sb * 1.0 * 7168 / 8));
+  const auto te = layer_activation_bytes_of_kind(model, layout, shape, true);
+  CHECK(te.experts == doctest::Approx(8 * sb * (4.0 * 2048 + 1.0 * 2048) / 8 + 8 * sb * 1.0 * 7168 / 8));
   // GQA shrinks k and v: Llama-405B has 8 kv heads of 128 for 128 query heads.
   const auto llama = bundled("llama-3.1-405b.json");
   Layout one;
@@ -139,6 +155,50 @@ TEST_CASE("plan::stage_memory experts shard over EP and expert-DP") {
         doctest::Approx(12.0 * (memory.params - memory.expert_params) / 2 + 12.0 * memory.expert_params / 2));
   // TP8 × PP4 × DP2, as proposed for the example deployment, does not fit 80 GB H100s: ~1.3 TB of model states over 64 GPUs.
   CHECK_FALSE(memory.fits());
+}
+
+TEST_CASE("plan::stage_memory FSDP gathers a layer's dense part and only this rank's experts") {
+  // FSDP (ZeRO-3 with fp32 shards) all-gathers one decoder layer in bf16 before use, prefetches
+  // the next and keeps its bf16 gradients until reduce-scattered: 3 × 2 B × the gathered layer.
+  // The routed experts are sharded over expert-DP and gathered there: a GPU gathers its EP
+  // rank's 256/64 = 4 experts, never all 256 (which would be 11.3 B parameters per layer).
+  const auto model = bundled("deepseek-r1.json");
+  const auto& gpu = cluster::find_gpu("h100-sxm");
+  Layout layout;
+  layout.pp = 4;
+  layout.dp = 64;
+  layout.ep = 64;
+  layout.zero = 3;
+  layout.recompute = Recompute::full;
+  const TrainingShape shape{256, 4096};
+  const auto span = uniform_stage(model, 4, 3);
+  SoftwareProfile fsdp;
+  fsdp.fsdp_fp32_shards = true;
+  const auto memory = stage_memory(model, gpu, layout, shape, 3, span, fsdp);
+  const auto layer = model::layer_parameters(model, span.last_layer);
+  const double gathered = static_cast<double>(layer.attention + layer.mlp_dense + layer.norms + layer.router) +
+                          static_cast<double>(layer.experts) / 64;
+  const double shards = memory.params - memory.expert_params; // dense, over dp·cp = 64
+  CHECK(memory.weights == doctest::Approx(4.0 * (shards / 64 + memory.expert_params / 1) + 6.0 * gathered).epsilon(0.02));
+  CHECK(memory.weights < 20.0 * (1 << 30));
+}
+
+TEST_CASE("plan::stored_activation_bytes selective+mlp keeps only the MLP block's input") {
+  // Megatron-Core's --recompute-modules layernorm moe (the Qwen3-235B long-context runs of the
+  // MoE model zoo): the MoE layer is recomputed from its input, which is all it keeps.
+  const auto model = bundled("qwen3-235b-a22b.json");
+  const auto layout = moe_layout(4, 8);
+  const TrainingShape shape{256, 4096};
+  const auto act = layer_activation_bytes(model, layout, shape, 0);
+  const double sb = 4096;
+  const double router_and_input = 2.0 * sb * 4096 / 4 + 4.0 * sb * 128 / 4;
+  const double experts = 8 * sb * (6.0 * 1536) / 4 + 8 * sb * 2.0 * 4096 / 4;
+  const double activation_outputs = 8 * sb * 2.0 * 1536 / 4; // already dropped by selective
+  CHECK(act.mlp_block_recomputed ==
+        doctest::Approx(router_and_input + experts - activation_outputs - 2.0 * sb * 4096 / 4));
+  CHECK(stored_activation_bytes(act, Recompute::selective) - stored_activation_bytes(act, Recompute::selective_mlp) ==
+        doctest::Approx(act.mlp_block_recomputed));
+  CHECK(stored_activation_bytes(act, Recompute::selective_mlp) > stored_activation_bytes(act, Recompute::full));
 }
 
 TEST_CASE("plan::uniform_stage splits contiguously") {

@@ -112,3 +112,24 @@ TEST_CASE("plan::software profiles") {
   CHECK(software_by_name("deepspeed-2021").overlap_param_gather);
   CHECK_THROWS((void)software_by_name("megatron-2020"));
 }
+
+TEST_CASE("plan::device_model keeps attention at the bf16 rate under FP8 training") {
+  // TransformerEngine's FP8 recipe (and torchao's float8) converts the linear layers only: the
+  // attention core runs in bf16 whatever the GEMMs do, so FP8 must not double its rate.
+  auto group = dgx_a100();
+  group.gpu.id = "h100-sxm";
+  group.gpu.bf16_flops = 989e12;
+  group.gpu.fp8_flops = 1979e12;
+  const auto bf16 = device_model(group, false, NetworkShape::rail_optimized, 1.0);
+  const auto fp8 = device_model(group, true, NetworkShape::rail_optimized, 1.0);
+  CHECK(fp8.peak_flops == doctest::Approx(1979e12));
+  CHECK(fp8.peak_flops * fp8.attention_fraction == doctest::Approx(bf16.peak_flops * bf16.attention_fraction));
+  // FlashAttention-2 on an H100: 35% of peak (FlashAttention-3 paper); on A100 it is the kernel
+  // the attention fraction already describes.
+  CHECK(bf16.attention_fraction_fa2 == doctest::Approx(0.35));
+  CHECK(fp8.peak_flops * fp8.attention_fraction_fa2 == doctest::Approx(0.35 * 989e12));
+  const auto a100 = device_model(dgx_a100(), false, NetworkShape::rail_optimized, 1.0);
+  CHECK(a100.attention_fraction_fa2 == doctest::Approx(a100.attention_fraction));
+  CHECK_FALSE(software_by_name("fsdp-2023").hopper_attention_kernels);
+  CHECK(software_by_name("megatron-core-2024").hopper_attention_kernels);
+}

@@ -146,7 +146,19 @@ TEST_CASE("plan::validate counts the embedding and loss in layers % (pp·vpp)") 
   const ProblemContext context{&model, shape, target, 80e9};
   CHECK(describe(loss_only.front(), context, layout) ==
         "pp_embedding/pp_loss: the 126 layers with the embedding and loss counted (127) do not split into 16 (PP×VPP) "
-        "equal stages of at least 2 (Megatron's --account-for-embedding/loss-in-pipeline-split)");
+        "equal stages, each pipeline stage with a decoder layer (Megatron's "
+        "--account-for-embedding/loss-in-pipeline-split)");
+  // One slot per virtual stage (126 + 2 over PP 16 × VPP 8, as Megatron-Bridge ran it): the first
+  // virtual stage holds the embedding alone, the last the loss alone; every physical stage keeps
+  // 7 or 8 decoder layers. Without interleaving a stage needs a decoder layer of its own.
+  auto one_slot = parse_layout("tp=4,pp=16,dp=8,vpp=8,schedule=interleaved,zero=1,pp_embedding=1,pp_loss=1");
+  CHECK(validate(model, target, one_slot, shape).empty());
+  const PipelineSplit virtual_split{128, true, true};
+  CHECK(layers_of_stage(126, virtual_split, 0) == 0);
+  CHECK(layers_of_stage(126, virtual_split, 1) == 1);
+  CHECK(layers_of_stage(126, virtual_split, 126) == 1);
+  CHECK(layers_of_stage(126, virtual_split, 127) == 0);
+  CHECK(uniform_stages(model, pipeline_split(one_slot))[0].layers() == 7);
   // Without interleaving the same rule holds over PP: 126 + 2 over 8 stages.
   auto plain = parse_layout("tp=8,pp=8,dp=8,pp_embedding=1,pp_loss=1");
   CHECK(validate(model, target, plain, shape).empty());
@@ -280,4 +292,19 @@ TEST_CASE("plan: pp_embedding and pp_loss in layout text and plan.yaml") {
   const auto stages = resolve_stages(back, 126);
   CHECK(stages.front().layers() == 15);
   CHECK(stages[1].layers() == 16);
+  // PP 16 × VPP 8 over 126 + 2 slots: plan.yaml's first virtual stage holds only the embedding
+  // (last_layer = first_layer − 1), its last only the loss; the file reads back.
+  file.layout = parse_layout("tp=4,pp=16,dp=8,vpp=8,schedule=interleaved,pp_embedding=1,pp_loss=1");
+  file.batch = *BatchSplit::of(512, 1, 8);
+  file.stages = resolve_stages(file, 126);
+  REQUIRE(file.stages.size() == 128);
+  CHECK(file.stages.front().layers() == 0);
+  CHECK(file.stages[1].first_layer == 0);
+  CHECK(file.stages.back().layers() == 0);
+  CHECK(file.stages.back().first_layer == 126);
+  const auto reread = parse_plan_file(to_yaml_text(file), "plan.yaml");
+  CHECK(reread.stages.size() == 128);
+  // Only the ends may be empty, and only where the embedding or loss is counted there.
+  file.layout.pp_embedding = false;
+  CHECK_THROWS_AS((void)parse_plan_file(to_yaml_text(file), "plan.yaml"), brix::InputError);
 }

@@ -1,5 +1,6 @@
 #include <brix/cluster/loader.hpp>
 #include <brix/model/loader.hpp>
+#include <brix/model/params.hpp>
 #include <brix/plan/calibration.hpp>
 #include <brix/plan/plan_run.hpp>
 #include <brix/plan/search.hpp>
@@ -8,6 +9,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -252,4 +254,64 @@ TEST_CASE("plan::propose_global_batch divides by every data-parallel size the GP
     // Within a factor √2 of 1024 sequences (4M tokens), unless the GPU count asks for more.
     CHECK((batch <= 1449 || batch / 2 * 8 < gpus || batch / 2 % odd != 0));
   }
+}
+
+TEST_CASE("plan::search_layouts plans DeepSeek-V3's published layout with DeepSeek's own recomputation") {
+  // DeepSeek-V3 report (arXiv:2412.19437) Sec. 3.2: 2,048 H800, PP 16 DualPipe, EP 64 over 8
+  // nodes, ZeRO-1, FP8, BF16 moments, RMSNorm and MLA up-projections recomputed (selective here),
+  // the MoE SwiGLU inputs cached in FP8 (Sec. 3.3.3). It ran, so it must fit.
+  const auto model = brix::model::load_model("deepseek-r1");
+  const auto cluster = brix::cluster::shorthand_cluster(256, 8, "h800-sxm", std::nullopt, std::nullopt);
+  auto options = options_for(15360, 4096);
+  options.precision = Precision::fp8;
+  options.software = software_by_name("deepseek-2024");
+  options.fixed = parse_layout_query(
+      "tp=1,pp=16,cp=1,ep=64,etp=1,dp=128,sp=0,mbs=1,zero=1,recompute=selective,schedule=dualpipe,moments=bf16");
+  const auto result = search_layouts(model, cluster, options);
+  REQUIRE_FALSE(result.plans.empty());
+  const auto& plan = result.plans.front();
+  CHECK(plan.layout.recompute == Recompute::selective);
+  CHECK(plan.memory.total <= 79.6 * (1 << 30));
+  // DualPipe hides the expert all-to-all behind the other direction's compute as far as that
+  // compute allows: what stays exposed is a small share of the step, and the plan says how much.
+  CHECK(plan.step.comm.ep > 0);
+  CHECK(plan.step.comm.ep < 0.1 * plan.step.step_s);
+}
+
+TEST_CASE("plan::evaluate_run counts FLOPs as the source does: megatron-causal halves the attention core") {
+  // Megatron-LM's num_floating_point_operations (training.py, 2025) counts causal attention half.
+  const std::string file = std::string(BRIX_TEST_SOURCE_DIR) + "/configs/calibration/heldout/megatron-moe-modelzoo.yaml";
+  auto runs = load_calibration_runs(file);
+  const auto it = std::find_if(runs.begin(), runs.end(), [](const CalibrationRun& run) { return run.seq_len == 131072; });
+  REQUIRE(it != runs.end());
+  CHECK(it->flops == FlopConvention::megatron_causal);
+  const auto causal = evaluate_run(*it);
+  auto whole = *it;
+  whole.flops = FlopConvention::model;
+  const auto counted_whole = evaluate_run(whole);
+  REQUIRE(causal.evaluated);
+  const auto model = brix::model::load_model(it->model);
+  const auto flops = brix::model::flops_per_token(model, it->seq_len);
+  CHECK(causal.predicted / counted_whole.predicted ==
+        doctest::Approx((flops.training - 1.5 * flops.attention_core) / flops.training));
+  CHECK(causal.predicted < 0.6 * counted_whole.predicted); // at 128K the attention core dominates
+}
+
+TEST_CASE("plan::layer_cost torchtitan's selective AC recomputes every second GEMM") {
+  using namespace brix::plan::detail;
+  const auto model = brix::model::load_model("llama-3.1-8b");
+  const auto cluster = brix::cluster::shorthand_cluster(1, 8, "h100-sxm", std::nullopt, std::nullopt);
+  const Evaluator eval(model, cluster, options_for(64, 8192));
+  Layout layout;
+  layout.dp = 8;
+  layout.recompute = Recompute::selective;
+  const auto placement = place_groups(layout, 8);
+  auto megatron = eval.context();
+  megatron.software = software_by_name("megatron-core-2025");
+  auto torchtitan = eval.context();
+  torchtitan.software = software_by_name("fsdp2-2025");
+  const auto mc = layer_cost(megatron, layout, placement, false);
+  const auto tt = layer_cost(torchtitan, layout, placement, false);
+  // weight_grad_s is the forward GEMM time (the weight gradients repeat each GEMM once).
+  CHECK(tt.recompute_selective_s - mc.recompute_selective_s == doctest::Approx(0.5 * mc.weight_grad_s).epsilon(0.01));
 }

@@ -51,9 +51,13 @@ std::vector<std::map<std::string, std::string>> plan_environment(const LaunchPla
   std::vector<std::map<std::string, std::string>> envs;
   for (const auto& rank : map.ranks) {
     std::string layers;
-    for (const auto& stage : rank.stages) {
-      layers += fmt::format("{}{}-{}", layers.empty() ? "" : ",", stage.first_layer,
-                            stage.last_layer);
+    // One entry per virtual stage; "none" for one that holds only the embedding or the loss.
+    for (std::size_t i = 0; i < rank.stages.size(); ++i) {
+      const auto& stage = rank.stages[i];
+      layers += i == 0 ? "" : ",";
+      layers += stage.last_layer < stage.first_layer
+                    ? std::string("none")
+                    : fmt::format("{}-{}", stage.first_layer, stage.last_layer);
     }
     envs.push_back({
         {"BRIX_PLAN", launch_plan.path},

@@ -39,8 +39,9 @@ void load_file(const std::string& path, std::vector<CalibrationRun>& out) {
     doc.at("set").fail(fmt::format("unknown set '{}'", set_text), "fit or heldout");
   }
   const auto flops_text = doc.string_or("flops", "model");
-  if (flops_text != "model" && flops_text != "narayanan-2021") {
-    doc.at("flops").fail(fmt::format("unknown FLOP convention '{}'", flops_text), "model or narayanan-2021");
+  if (flops_text != "model" && flops_text != "narayanan-2021" && flops_text != "megatron-causal") {
+    doc.at("flops").fail(fmt::format("unknown FLOP convention '{}'", flops_text),
+                         "model, narayanan-2021 or megatron-causal");
   }
   for (const auto& node : doc.at("runs").elements()) {
     node.require_known_keys(k_run_keys, "a calibration run");
@@ -49,7 +50,9 @@ void load_file(const std::string& path, std::vector<CalibrationRun>& out) {
     run.id = node.at("id").as_string();
     run.source = source;
     run.set = set_text == "fit" ? CalibrationSet::fit : CalibrationSet::heldout;
-    run.flops = flops_text == "model" ? FlopConvention::model : FlopConvention::narayanan_2021;
+    run.flops = flops_text == "model"            ? FlopConvention::model
+                : flops_text == "narayanan-2021" ? FlopConvention::narayanan_2021
+                                                 : FlopConvention::megatron_causal;
     run.model = node.at("model").as_string();
     run.gpu = node.at("gpu").as_string();
     (void)cluster::find_gpu(run.gpu);
@@ -179,6 +182,8 @@ CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> hos
     double counted = 0; // the FLOPs per step the source divides by time
     if (run.flops == FlopConvention::narayanan_2021) {
       counted = flops.training_published * tokens * (plan.layout.recompute == Recompute::full ? 4.0 / 3.0 : 1.0);
+    } else if (run.flops == FlopConvention::megatron_causal) {
+      counted = (flops.training - 3.0 * 0.5 * flops.attention_core) * tokens;
     } else {
       counted = flops.training * tokens;
     }

@@ -21,6 +21,9 @@ enum class CalibrationSet { fit, heldout };
 enum class FlopConvention {
   model,          ///< model FLOPs, attention included, no recomputation (Megatron-Core, NeMo, PaLM's MFU)
   narayanan_2021, ///< 72·B·s·l·h²·(1 + s/6h + V/12lh), × 4/3 with full recomputation
+  /// Megatron-LM's num_floating_point_operations since 2025 (training.py): model FLOPs with the
+  /// causal attention core counted half ("causal mask (only half of the mask is non-zero)").
+  megatron_causal,
 };
 
 /// One published run, as its file states it.

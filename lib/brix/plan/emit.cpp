@@ -88,6 +88,11 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   case Recompute::selective:
     flags.emplace_back("--recompute-granularity selective");
     break;
+  case Recompute::selective_mlp:
+    flags.emplace_back("--recompute-granularity selective");
+    flags.emplace_back(fmt::format("--recompute-modules layernorm mlp{}{}", context.model->moe ? " moe" : "",
+                                   context.model->mla ? " mla_up_proj" : ""));
+    break;
   case Recompute::none:
     break;
   }

@@ -7,9 +7,8 @@ namespace brix::plan {
 namespace {
 
 double layer_seconds(const LayerCost& cost, Recompute recompute) {
-  const double extra = recompute == Recompute::full ? cost.recompute_full_s + cost.tp_comm_s
-                                                    : (recompute == Recompute::selective ? cost.recompute_selective_s : 0.0);
-  return cost.forward_s + cost.backward_s + extra + 2.0 * cost.tp_comm_s + 2.0 * cost.ep_comm_s;
+  return cost.forward_s + cost.backward_s + recompute_seconds(cost, recompute) +
+         tp_comm_passes(recompute) * cost.tp_comm_s + ep_comm_passes(recompute) * cost.ep_comm_s;
 }
 
 /// Static (model-state) and per-micro-batch activation bytes of a one-layer span, and the

@@ -90,7 +90,53 @@ AttentionShape attention_gemms(const model::ModelSpec& model, const Layout& layo
   return shape;
 }
 
+/// Keys a query attends to, averaged over the decoder layers: the whole sequence, or a sliding
+/// window of w keys (gpt-oss alternates 128-key windows with full layers). `counted` is what the
+/// FLOP count uses (s, or w: the score matrix a kernel would compute without the causal skip);
+/// `causal` what a causal kernel executes: a query at position i attends min(i, w) keys, on
+/// average w·(1 − w/(2s)), s/2 for full attention.
+struct AttendedKeys {
+  double counted = 0;
+  double causal = 0;
+};
+
+AttendedKeys attended_keys(const model::ModelSpec& model, double seq) {
+  if (model.layer_window.empty() || model.layers <= 0) {
+    return {seq, 0.5 * seq};
+  }
+  AttendedKeys keys;
+  for (std::int64_t layer = 0; layer < model.layers; ++layer) {
+    const auto window = static_cast<double>(model.attention_window(layer));
+    const double k = window > 0 ? std::min(window, seq) : seq;
+    keys.counted += k;
+    keys.causal += k * (1.0 - k / (2.0 * seq));
+  }
+  keys.counted /= static_cast<double>(model.layers);
+  keys.causal /= static_cast<double>(model.layers);
+  return keys;
+}
+
 } // namespace
+
+double recompute_seconds(const LayerCost& cost, Recompute recompute) {
+  switch (recompute) {
+  case Recompute::full:
+    return cost.recompute_full_s;
+  case Recompute::selective:
+    return cost.recompute_selective_s;
+  case Recompute::selective_mlp:
+    return cost.recompute_mlp_s;
+  case Recompute::none:
+    break;
+  }
+  return 0.0;
+}
+
+double tp_comm_passes(Recompute recompute) { return recompute == Recompute::full ? 3.0 : 2.0; }
+
+double ep_comm_passes(Recompute recompute) {
+  return recompute == Recompute::full || recompute == Recompute::selective_mlp ? 3.0 : 2.0;
+}
 
 Placement place_groups(const Layout& layout, int gpus_per_node) {
   // Megatron-LM order tp-cp-ep-dp-pp for the dense part; experts use etp-ep-edp-pp.
@@ -123,20 +169,24 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   const auto attention = attention_gemms(model, layout, tokens, gemms);
   const double attention_gemm_s = gemms.seconds;
 
-  // Attention core: QK^T and AV over the full key length (CP splits the queries).
-  const double core_flops =
-      2.0 * tokens * seq * attention.q_heads * (attention.qk_dim + attention.v_dim);
-  const double executed = context.software.causal_skip ? 0.5 * core_flops : core_flops;
+  // Attention core: QK^T and AV over the attended keys, the whole sequence or a sliding window
+  // (CP splits the queries).
+  const AttendedKeys keys = attended_keys(model, seq);
+  const double per_key = 2.0 * tokens * attention.q_heads * (attention.qk_dim + attention.v_dim);
+  const double core_flops = per_key * keys.counted;
+  const double executed = context.software.causal_skip ? per_key * keys.causal : core_flops;
   double core_forward = 0;
   double core_backward = 0;
   if (context.software.flash_attention) {
-    core_forward = executed / (device.peak_flops * device.attention_fraction) + device.kernel_overhead_s;
+    const double fraction =
+        context.software.hopper_attention_kernels ? device.attention_fraction : device.attention_fraction_fa2;
+    core_forward = executed / (device.peak_flops * fraction) + device.kernel_overhead_s;
     core_backward = 2.5 * core_forward; // FlashAttention backward: 5 matmuls vs 2 forward
   } else {
-    const double per_head_eff = gemm_shape_efficiency(seq / layout.cp, seq, attention.qk_dim);
+    const double per_head_eff = gemm_shape_efficiency(seq / layout.cp, keys.counted, attention.qk_dim);
     const double gemm_time = executed / (device.peak_flops * device.gemm_fraction * per_head_eff);
     // Scale-mask-softmax (read + write bf16 scores), plus dropout (mask + output) when used.
-    const double scores = tokens * seq * attention.q_heads;
+    const double scores = tokens * keys.counted * attention.q_heads;
     const double score_bytes = scores * (model.dropout ? 9.0 : 4.0);
     core_forward = gemm_time + memory_seconds(device, score_bytes) + 4 * device.kernel_overhead_s;
     core_backward = 2.0 * gemm_time + memory_seconds(device, 2.0 * score_bytes) + 6 * device.kernel_overhead_s;
@@ -234,9 +284,16 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   // Selective: without flash attention the attention core (Megatron 2022); with it the norms,
   // activation functions and MLA up-projections (Megatron-Core's cheap recompute modules).
   cost.recompute_selective_s =
+      (context.software.flash_attention
+           ? memory_seconds(device, norm_bytes + activation_bytes) + attention.up_projection_s + 4 * device.kernel_overhead_s
+           : core_forward) +
+      context.software.selective_gemm_share * gemms.seconds;
+  // The MLP block again from its input (its share of the forward), with selective's attention side.
+  const double attention_side_selective =
       context.software.flash_attention
-          ? memory_seconds(device, norm_bytes + activation_bytes) + attention.up_projection_s + 4 * device.kernel_overhead_s
+          ? memory_seconds(device, norm_bytes / 2) + attention.up_projection_s + 2 * device.kernel_overhead_s
           : core_forward;
+  cost.recompute_mlp_s = attention_side_selective + std::max(0.0, cost.forward_s - cost.attention_forward_s);
   // FLOPs counted as Megatron does (the full score matrix), so HFU ≥ MFU with causal kernels too.
   cost.forward_flops = gemms.flops + core_flops;
 

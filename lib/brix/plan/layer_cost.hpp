@@ -15,7 +15,8 @@ struct LayerCost {
   double backward_s = 0;  ///< compute of the backward pass (input and weight gradients)
   double weight_grad_s = 0; ///< the weight-gradient share of backward (zero-bubble schedules)
   double recompute_full_s = 0;      ///< extra forward when the layer is fully recomputed
-  double recompute_selective_s = 0; ///< extra time when only the attention core is recomputed
+  double recompute_selective_s = 0; ///< extra time of selective recomputation (Recompute::selective)
+  double recompute_mlp_s = 0;       ///< extra time of selective_mlp: selective's attention side + the MLP block's forward
   double attention_core_s = 0;      ///< forward attention-core compute (hides CP exchange)
   double tp_comm_s = 0;   ///< TP (+SP) collectives of one pass, after overlap
   double ep_comm_s = 0;   ///< expert all-to-all (dispatch + combine) of one pass
@@ -41,6 +42,14 @@ struct CostContext {
   SoftwareProfile software;
   std::int64_t seq_len = 0;
 };
+
+/// Extra compute backward spends recomputing under `recompute` (collectives not included).
+[[nodiscard]] double recompute_seconds(const LayerCost& cost, Recompute recompute);
+/// Passes of a layer's TP and of its expert collectives per micro-batch: forward and backward,
+/// and once more where the recomputed forward repeats them (full: both; selective_mlp: the
+/// MoE block's dispatch and combine).
+[[nodiscard]] double tp_comm_passes(Recompute recompute);
+[[nodiscard]] double ep_comm_passes(Recompute recompute);
 
 /// Cost of decoder layer `layer` (dense or MoE per the model) under `layout`.
 [[nodiscard]] LayerCost layer_cost(const CostContext& context, const Layout& layout,

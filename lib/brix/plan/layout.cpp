@@ -26,6 +26,8 @@ std::string to_string(Recompute recompute) {
     return "selective";
   case Recompute::full:
     return "full";
+  case Recompute::selective_mlp:
+    return "selective+mlp";
   }
   return "?";
 }

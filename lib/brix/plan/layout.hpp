@@ -7,7 +7,12 @@
 namespace brix::plan {
 
 enum class Schedule { one_f_one_b, interleaved, zb_h1, dualpipe };
-enum class Recompute { none, selective, full };
+/// What backward recomputes instead of keeping. selective: the cheap parts (without flash
+/// attention the attention scores; with it norms, activation functions, MLA up-projections);
+/// selective_mlp: those and the whole MLP block, dense MLP or MoE layer, from its input
+/// (Megatron-Core's --recompute-modules layernorm mlp/moe; MaxText's save_dot_except_mlp);
+/// full: the whole layer from its input.
+enum class Recompute { none, selective, full, selective_mlp };
 enum class Precision { bf16, fp8 };
 enum class GradCompression { none, fp8 };
 

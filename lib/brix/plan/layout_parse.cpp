@@ -52,8 +52,11 @@ Schedule parse_schedule(std::string_view text, std::string_view what) {
 }
 
 Recompute parse_recompute(std::string_view text, std::string_view what) {
-  static constexpr std::array<std::pair<std::string_view, Recompute>, 3> k_options{
-      {{"none", Recompute::none}, {"selective", Recompute::selective}, {"full", Recompute::full}}};
+  static constexpr std::array<std::pair<std::string_view, Recompute>, 4> k_options{
+      {{"none", Recompute::none},
+       {"selective", Recompute::selective},
+       {"selective+mlp", Recompute::selective_mlp},
+       {"full", Recompute::full}}};
   return parse_choice(text, what, "recompute", k_options);
 }
 

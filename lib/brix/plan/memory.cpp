@@ -35,8 +35,10 @@ Shard shard_of(const ModelSpec& model, const Layout& layout, const TrainingShape
 /// Bytes of the saved tensors of an MLP of intermediate size `ffn` per token, sharded over t:
 /// GeLU: activation input 2f + fc2 input (linear) f; gated: fc1 output (gate and up) 4f + fc2
 /// input. The MLP input and dropout mask are counted by the caller.
-double mlp_hidden_bytes(const ModelSpec& model, double ffn, double linear) {
-  return (model.mlp == model::MlpKind::gated ? 4.0 : 2.0) * ffn + linear * ffn;
+/// `cached` is the bytes per element of the kept activation-function input (2, or 1 where the
+/// framework caches it in FP8).
+double mlp_hidden_bytes(const ModelSpec& model, double ffn, double linear, double cached = 2.0) {
+  return (model.mlp == model::MlpKind::gated ? 2.0 : 1.0) * cached * ffn + linear * ffn;
 }
 
 /// Activations of the language-model head for one micro-batch: final norm input, head GEMM
@@ -53,19 +55,26 @@ struct StageParams {
   double replicated = 0; ///< replicated over TP (norms, router, position table)
   double experts = 0;    ///< routed experts, split over EP·ETP
   double largest_matrix = 0;
-  double largest_layer = 0; ///< parameters of the largest decoder layer (FSDP gathers a layer)
+  /// Parameters of the largest decoder layer one GPU gathers (FSDP gathers a layer): its dense
+  /// part over TP, and only the routed experts this GPU's EP·ETP rank holds; FSDP shards each
+  /// expert over the expert-DP group and all-gathers it there, never across EP.
+  double largest_layer = 0;
 };
 
 /// Adds `count` layers like `layer`.
-void add_layers(StageParams& params, const model::LayerParams& layer, double count) {
+void add_layers(StageParams& params, const model::LayerParams& layer, double count, const Layout& layout) {
   if (count <= 0) {
     return;
   }
+  const double t = std::max(1, layout.tp);
   params.tp_split += count * static_cast<double>(layer.attention + layer.mlp_dense);
   params.replicated += count * static_cast<double>(layer.norms + layer.router);
   params.experts += count * static_cast<double>(layer.experts);
   params.largest_matrix = std::max(params.largest_matrix, static_cast<double>(layer.largest_matrix));
-  params.largest_layer = std::max(params.largest_layer, static_cast<double>(layer.total()));
+  const double gathered = static_cast<double>(layer.attention + layer.mlp_dense) / t +
+                          static_cast<double>(layer.norms + layer.router) +
+                          static_cast<double>(layer.experts) / std::max(1, layout.ep * layout.etp);
+  params.largest_layer = std::max(params.largest_layer, gathered);
 }
 
 /// Dense and MoE layers of a span: all layers of one kind are alike, so the span costs O(1).
@@ -84,8 +93,8 @@ LayerMix layer_mix(const ModelSpec& model, const StageSpan& span) {
 StageParams stage_params(const ModelSpec& model, const Layout& layout, const StageSpan& span) {
   StageParams params;
   const LayerMix mix = layer_mix(model, span);
-  add_layers(params, model::layer_parameters_of_kind(model, false), mix.dense);
-  add_layers(params, model::layer_parameters_of_kind(model, true), mix.moe);
+  add_layers(params, model::layer_parameters_of_kind(model, false), mix.dense, layout);
+  add_layers(params, model::layer_parameters_of_kind(model, true), mix.moe, layout);
   const double h = static_cast<double>(model.hidden);
   const double width =
       static_cast<double>(model.embedding_projection > 0 ? model.embedding_projection : model.hidden);
@@ -110,7 +119,7 @@ StageParams stage_params(const ModelSpec& model, const Layout& layout, const Sta
     params.replicated += norm;
     if (model.mtp_layers > 0) {
       const double modules = static_cast<double>(model.mtp_layers);
-      add_layers(params, model::layer_parameters(model, model.layers - 1), modules);
+      add_layers(params, model::layer_parameters(model, model.layers - 1), modules, layout);
       params.tp_split += modules * 2.0 * h * h; // eh_proj
       params.replicated += modules * 3.0 * norm;
     }
@@ -161,7 +170,8 @@ LayerActivations layer_activation_bytes(const ModelSpec& model, const Layout& la
 }
 
 LayerActivations layer_activation_bytes_of_kind(const ModelSpec& model, const Layout& layout,
-                                                const TrainingShape& shape, bool moe_layer) {
+                                                const TrainingShape& shape, bool moe_layer,
+                                                const SoftwareProfile& software) {
   const Shard shard = shard_of(model, layout, shape);
   const double sb = shard.tokens();
   const double t = shard.t;
@@ -199,29 +209,35 @@ LayerActivations layer_activation_bytes_of_kind(const ModelSpec& model, const La
   }
 
   double activation_outputs = 0; // activation-function outputs (fc2 inputs), recomputable from fc1's
+  double mlp_block = 0;          // the MLP block's activations: act.mlp + act.experts
   if (moe_layer && model.moe) {
     const auto& moe = *model.moe;
     const double experts = static_cast<double>(moe.routed_experts);
     const double k = static_cast<double>(moe.experts_per_token);
     const double expert_ffn = static_cast<double>(moe.expert_ffn);
+    const double cached = software.fp8_moe_activation_cache && layout.precision == Precision::fp8 ? 1.0 : 2.0;
     // Input to router, shared experts and dispatcher; fp32 router logits; dropout mask.
     act.mlp = lin * sb * h / rep + 4.0 * sb * experts / rep + dropout_mask;
     if (moe.shared_ffn > 0) {
       const double shared = static_cast<double>(moe.shared_ffn);
-      act.mlp += sb * mlp_hidden_bytes(model, shared, lin) / t;
+      act.mlp += sb * mlp_hidden_bytes(model, shared, lin, cached) / t;
       activation_outputs += lin * sb * shared / t;
     }
     // Balanced routing spreads the k·tokens copies evenly over the stage's GPUs: per GPU the
-    // expert intermediates are k·s·b·(…)·f/(t·cp); token-sized inputs (linear) and outputs
-    // (2 B, kept for the combine's backward) are replicated over the ETP group.
-    act.experts = k * sb * mlp_hidden_bytes(model, expert_ffn, lin) / t +
-                  k * sb * std::max(1, layout.etp) * (lin + 2.0) * h / t;
+    // expert intermediates are k·s·b·(…)·f/(t·cp), and the dispatched token copies (fc1's saved
+    // input) are replicated over the ETP group. The experts' outputs are not kept: the routing
+    // weights are applied inside the activation function (Megatron-Core's experts.py,
+    // weighted_bias_swiglu), so the combine's backward needs nothing but the indices, and the
+    // permute, all-to-all and unpermute buffers are transient (each exists once, while it runs).
+    act.experts = k * sb * mlp_hidden_bytes(model, expert_ffn, lin, cached) / t +
+                  k * sb * std::max(1, layout.etp) * lin * h / t;
     activation_outputs += k * sb * lin * expert_ffn / t;
   } else {
     const double ffn = static_cast<double>(model.ffn);
     act.mlp = lin * sb * h / rep + sb * mlp_hidden_bytes(model, ffn, lin) / t + dropout_mask;
     activation_outputs += lin * sb * ffn / t;
   }
+  mlp_block = act.mlp + act.experts;
   if (!layout.flash_attention) {
     act.selective_recomputed = act.attention_scores;
   } else {
@@ -229,6 +245,10 @@ LayerActivations layer_activation_bytes_of_kind(const ModelSpec& model, const La
     const double mla_heads = model.mla ? act.attention_core - 4.0 * sb * a / t : 0.0;
     act.selective_recomputed = act.norms + mla_heads + activation_outputs;
   }
+  // Recomputing the block from its input keeps that input (the pre-MLP norm's output, bf16,
+  // sharded by SP): what the checkpoint holds in Megatron-Core's --recompute-modules mlp/moe.
+  const double mlp_in_selective = layout.flash_attention ? activation_outputs : 0.0;
+  act.mlp_block_recomputed = std::max(0.0, mlp_block - mlp_in_selective - 2.0 * sb * h / rep);
   return act;
 }
 
@@ -238,6 +258,8 @@ double stored_activation_bytes(const LayerActivations& layer, Recompute recomput
     return layer.total();
   case Recompute::selective:
     return layer.total() - layer.selective_recomputed;
+  case Recompute::selective_mlp:
+    return layer.total() - layer.selective_recomputed - layer.mlp_block_recomputed;
   case Recompute::full:
     return layer.layer_input;
   }
@@ -285,7 +307,7 @@ StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, co
   if (fsdp) {
     // FSDP: the fp32 shard is the master copy; a transformer block is gathered in bf16 just
     // before use, the next one prefetched, and its bf16 gradients live until reduce-scattered.
-    memory.weights = copies * 4.0 * sharded(3) + 3.0 * 2.0 * params.largest_layer / t;
+    memory.weights = copies * 4.0 * sharded(3) + 3.0 * 2.0 * params.largest_layer;
     memory.grads = copies * 4.0 * sharded(2);
     memory.optimizer = copies * moments * sharded(1);
   } else {
@@ -311,7 +333,7 @@ StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, co
     if (count <= 0) {
       return;
     }
-    const auto act = layer_activation_bytes_of_kind(model, layout, shape, moe_layer);
+    const auto act = layer_activation_bytes_of_kind(model, layout, shape, moe_layer, software);
     const double stored = stored_activation_bytes(act, layout.recompute);
     per_micro_batch += count * stored;
     transient = std::max(transient, act.total() - stored);

@@ -71,6 +71,9 @@ struct LayerActivations {
   /// (Megatron 2022); with it, what Megatron-Core's selective modules recompute cheaply — norm
   /// outputs, MLA's up-projected q/k/v (from the kept latents) and activation-function outputs.
   double selective_recomputed = 0;
+  /// What recomputing the whole MLP block (dense MLP or MoE layer) drops beyond
+  /// selective_recomputed: the block keeps only its bf16 input.
+  double mlp_block_recomputed = 0;
   [[nodiscard]] double total() const {
     return layer_input + norms + attention_projections + attention_core + attention_scores + mlp +
            experts;
@@ -83,13 +86,16 @@ struct LayerActivations {
                                                       std::int64_t layer);
 
 /// The same for any dense (moe_layer false) or MoE layer: all layers of one kind are alike.
+/// `software` says how the framework stores what it keeps (DeepSeek's FP8 SwiGLU-input cache).
 [[nodiscard]] LayerActivations layer_activation_bytes_of_kind(const model::ModelSpec& model,
                                                               const Layout& layout,
                                                               const TrainingShape& shape,
-                                                              bool moe_layer);
+                                                              bool moe_layer,
+                                                              const SoftwareProfile& software = SoftwareProfile{});
 
 /// Bytes kept between forward and backward under a uniform recompute policy: none keeps all,
-/// selective drops attention_scores (Megatron recomputes core attention), full keeps layer_input.
+/// selective drops selective_recomputed, selective_mlp also mlp_block_recomputed, full keeps
+/// layer_input.
 [[nodiscard]] double stored_activation_bytes(const LayerActivations& layer, Recompute recompute);
 
 

@@ -50,6 +50,10 @@ double large_gemm_fraction(const cluster::GpuSpec& gpu) {
   return 0.72; // Hopper and Blackwell SXM parts
 }
 
+/// FlashAttention-2 on Hopper: "only 35% utilization on H100" (FlashAttention-3 paper, Shah et
+/// al. 2024, Sec. 1).
+constexpr double k_fa2_hopper_fraction = 0.35;
+
 /// Fused (flash) attention fraction of peak, forward and backward together: FlashAttention-2
 /// reaches ~50-60% of peak on A100, FlashAttention-3 ~55-65% on H100.
 double attention_fraction(const cluster::GpuSpec& gpu) {
@@ -129,14 +133,19 @@ SoftwareProfile software_fsdp_2023() {
   profile.hierarchical_all_to_all = false;
   profile.overlap_all_to_all = false;
   profile.fsdp_fp32_shards = true;
+  profile.hopper_attention_kernels = false; // FlashAttention-2 / torch SDPA of 2023-early 2024
   return profile;
 }
 
 /// FSDP2 of 2024–25 (torchtitan, NeMo AutoModel): per-parameter sharding, compiled blocks,
-/// torch's pipelining schedules (ZB/DualPipeV included).
+/// torch's pipelining schedules (ZB/DualPipeV included), and for MoE DeepEP's node-aware
+/// dispatch (NeMo AutoModel's "TE + DeepEP" kernels, torchtitan's DeepEP backend of 2025).
 SoftwareProfile software_fsdp2_2025() {
   SoftwareProfile profile = software_fsdp_2023();
   profile.zero_bubble_schedules = true;
+  profile.hierarchical_all_to_all = true;
+  profile.hopper_attention_kernels = true; // TransformerEngine's cuDNN attention (NeMo AutoModel)
+  profile.selective_gemm_share = 0.5; // torchtitan's selective AC, op policy
   return profile;
 }
 
@@ -145,6 +154,7 @@ SoftwareProfile software_fsdp2_2025() {
 SoftwareProfile software_deepseek_2024() {
   SoftwareProfile profile;
   profile.zero_bubble_schedules = true;
+  profile.fp8_moe_activation_cache = true;
   return profile;
 }
 
@@ -207,7 +217,13 @@ DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, cluster::Net
   // FP8 GEMMs lose more to scaling, casts and smaller tiles than bf16 (TransformerEngine
   // measurements: ~1.3-1.5x over bf16 end to end, not 2x).
   device.gemm_fraction = large_gemm_fraction(gpu) * (fp8 && has_fp8 ? 0.75 : 1.0);
-  device.attention_fraction = attention_fraction(gpu);
+  // Attention stays bf16 under FP8 training (TransformerEngine's recipe keeps dot-product
+  // attention in bf16 unless asked; torchao's float8 converts nn.Linear only): its fraction is
+  // of the bf16 peak, expressed against the peak chosen above.
+  const double bf16_share = fp8 && has_fp8 ? gpu.bf16_flops / gpu.fp8_flops : 1.0;
+  device.attention_fraction = attention_fraction(gpu) * bf16_share;
+  const bool hopper_or_later = gpu.id.starts_with("h") || gpu.id.starts_with("b") || gpu.id.starts_with("gb");
+  device.attention_fraction_fa2 = (hopper_or_later ? k_fa2_hopper_fraction : attention_fraction(gpu)) * bf16_share;
   device.hbm_bytes_per_s = gpu.hbm_bytes_per_s * k_hbm_fraction;
   device.kernel_overhead_s = k_kernel_overhead_s;
 

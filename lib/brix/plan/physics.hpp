@@ -47,6 +47,19 @@ struct SoftwareProfile {
   /// FSDP keeps one fp32 shard of each parameter (it is the master copy) and gathers bf16 for
   /// compute; Megatron's distributed optimizer and ZeRO keep bf16 weights beside fp32 masters.
   bool fsdp_fp32_shards = false;
+  /// FP8 training caches the MoE SwiGLU inputs (fc1's gate and up outputs) in FP8, 1 B per
+  /// element instead of 2, and recomputes the SwiGLU output in backward (DeepSeek-V3 report,
+  /// Sec. 3.3.3 "Low-Precision Storage and Communication"). Transformer Engine keeps them bf16.
+  bool fp8_moe_activation_cache = false;
+  /// Attention kernels written for Hopper and later (FlashAttention-3, July 2024; cuDNN fused
+  /// attention in TransformerEngine). Without them (FlashAttention-2 of 2023 frameworks) a
+  /// Hopper or Blackwell GPU runs attention at DeviceModel::attention_fraction_fa2.
+  bool hopper_attention_kernels = true;
+  /// Share of a layer's forward GEMMs that selective recomputation runs again. Megatron's
+  /// selective modules recompute no GEMM but MLA's up-projections (0); torchtitan's per-op
+  /// selective AC saves the output of every compute op "except every second mm"
+  /// (torchtitan/models/llama3/infra/parallelize.py, _custom_policy), so half of them (0.5).
+  double selective_gemm_share = 0.0;
   /// Host time per operator (Python dispatch, autograd, kernel launch) of an eager PyTorch
   /// framework: a layer takes at least its operators' host time, whatever its GPU work. Small
   /// models and small MoE experts are host-bound; large layers never notice. 0: a compiled or
@@ -109,7 +122,11 @@ inline constexpr double k_sync_noise = 0.006;
 struct DeviceModel {
   double peak_flops = 0;        ///< dense tensor-core peak at the chosen precision
   double gemm_fraction = 0.8;   ///< achievable fraction of peak on large GEMMs
-  double attention_fraction = 0.5; ///< achievable fraction for fused attention kernels
+  double attention_fraction = 0.5; ///< achievable fraction of peak_flops for fused (bf16) attention kernels
+  /// The same for FlashAttention-2, which does not use Hopper's TMA and warpgroup MMA: 35% of
+  /// an H100's peak (FlashAttention-3 paper, Shah et al. 2024, Sec. 1); on A100 it is the kernel
+  /// attention_fraction describes.
+  double attention_fraction_fa2 = 0.5;
   double hbm_bytes_per_s = 0;   ///< achievable HBM bandwidth (already × fraction)
   double kernel_overhead_s = 0; ///< launch + tail per kernel
   double intra_busbw = 0;       ///< achievable bus bandwidth inside the NVLink domain, bytes/s

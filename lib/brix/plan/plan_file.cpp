@@ -129,7 +129,13 @@ PlanStage read_stage(const DocNode& node, std::size_t index) {
   node.require_known_keys(k_stage_keys, name);
   PlanStage stage;
   stage.first_layer = node.at("first_layer").as_non_negative_int(name + ".first_layer");
-  stage.last_layer = node.at("last_layer").as_non_negative_int(name + ".last_layer");
+  // -1 on a first stage that holds only the embedding (validate_plan checks where that may be).
+  const auto& last = node.at("last_layer");
+  stage.last_layer = last.as_int();
+  if (stage.last_layer < -1) {
+    last.fail(fmt::format("{}.last_layer must be >= 0 (got {})", name, stage.last_layer),
+              "a layer index, or first_layer - 1 for a stage of the embedding or loss alone");
+  }
   stage.node_group = node.string_or("node_group", "");
   return stage;
 }
@@ -224,7 +230,11 @@ void validate(const PlanFile& plan, const Lines& lines) {
               fmt::format("stages[{}].first_layer must be {} (got {})", i, next, stage.first_layer),
               "stages are contiguous and start at layer 0");
     }
-    if (stage.last_layer < stage.first_layer) {
+    // Interleaved with the embedding (loss) counted, the first (last) virtual stage may hold it
+    // alone: no decoder layer, last_layer = first_layer − 1 (validate.cpp's pipeline split rule).
+    const bool may_be_empty = layout.schedule == Schedule::interleaved &&
+                              ((i == 0 && layout.pp_embedding) || (i + 1 == plan.stages.size() && layout.pp_loss));
+    if (stage.last_layer < stage.first_layer && !(may_be_empty && stage.last_layer == stage.first_layer - 1)) {
       fail_at(plan, line,
               fmt::format("stages[{}].last_layer {} is before first_layer {}", i, stage.last_layer,
                           stage.first_layer));
@@ -361,10 +371,11 @@ std::vector<PlanStage> resolve_stages(const PlanFile& plan, std::int64_t decoder
     }
     return plan.stages;
   }
-  if (decoder_layers < count) {
+  const std::int64_t slots = decoder_layers + (plan.layout.pp_embedding ? 1 : 0) + (plan.layout.pp_loss ? 1 : 0);
+  if (slots < count) {
     fail_at(plan, 0,
             fmt::format("{} decoder layers cannot fill pp × vpp = {} stages", decoder_layers, count),
-            "at least one layer per stage");
+            "at least one layer per stage, the embedding and loss counted where the layout says so");
   }
   // The planner's split (pipeline_split.hpp) over the virtual stages, in model order.
   const PipelineSplit split{static_cast<int>(count), plan.layout.pp_embedding, plan.layout.pp_loss};

@@ -38,7 +38,11 @@ public:
     m_tp = only_or(fixed.tp, powers_of_two_up_to(std::min(64, gpus)));
     m_cp = only_or(fixed.cp, powers_of_two_up_to(std::min(16, gpus)));
     m_mbs = only_or(fixed.micro_batch, std::vector<int>{1, 2, 4, 8, 16});
-    m_recompute = only_or(fixed.recompute, std::vector<Recompute>{Recompute::none, Recompute::selective, Recompute::full});
+    // Recomputing the MLP block matters where it holds most of a layer's activations: MoE.
+    m_recompute = only_or(fixed.recompute,
+                          model.moe ? std::vector<Recompute>{Recompute::none, Recompute::selective,
+                                                             Recompute::selective_mlp, Recompute::full}
+                                    : std::vector<Recompute>{Recompute::none, Recompute::selective, Recompute::full});
     m_zero = only_or(fixed.zero, std::vector<int>{0, 1, 2, 3});
     // Evaluated from the most sharded down (see evaluate_leaf).
     m_zero_order = m_zero;

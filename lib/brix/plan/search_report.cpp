@@ -39,7 +39,9 @@ std::string short_layout(const Layout& layout) {
     text += layout.pp_loss ? "+loss" : "";
   }
   if (layout.recompute != Recompute::none) {
-    text += layout.recompute == Recompute::full ? " rc=full" : " rc=sel";
+    text += " rc=" + std::string(layout.recompute == Recompute::full            ? "full"
+                                 : layout.recompute == Recompute::selective_mlp ? "sel+mlp"
+                                                                                : "sel");
   }
   if (layout.zero > 0) {
     text += fmt::format(" zero{}", layout.zero);

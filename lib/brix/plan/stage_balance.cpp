@@ -5,10 +5,8 @@
 namespace brix::plan::detail {
 
 double chain_seconds(const LayerCost& cost, Recompute recompute) {
-  const double extra = recompute == Recompute::full ? cost.recompute_full_s
-                                                    : (recompute == Recompute::selective ? cost.recompute_selective_s : 0.0);
-  const double comm_passes = recompute == Recompute::full ? 3.0 : 2.0;
-  return cost.forward_s + cost.backward_s + extra + comm_passes * (cost.tp_comm_s + cost.ep_comm_s);
+  return cost.forward_s + cost.backward_s + recompute_seconds(cost, recompute) +
+         tp_comm_passes(recompute) * cost.tp_comm_s + ep_comm_passes(recompute) * cost.ep_comm_s;
 }
 
 StepEstimate step_for_split(const Evaluator& eval, const Layout& layout, std::span<const StageSpan> spans,

@@ -19,18 +19,6 @@ struct StagePass {
   double flops = 0;       ///< executed FLOPs per micro-batch
 };
 
-double recompute_time(const LayerCost& cost, Recompute recompute) {
-  switch (recompute) {
-  case Recompute::full:
-    return cost.recompute_full_s;
-  case Recompute::selective:
-    return cost.recompute_selective_s;
-  case Recompute::none:
-    break;
-  }
-  return 0.0;
-}
-
 /// What overlapped expert traffic costs the compute beside it: DualPipe's dispatch and combine
 /// (DeepEP kernels on their own 20 SMs, scheduled against the other direction's chunk) only their
 /// SM share; Megatron-Core's combined-1F1B overlap contends like any collective (the fit set's
@@ -45,11 +33,10 @@ void add_layers(StagePass& pass, const LayerCost& cost, int count, const Layout&
     return;
   }
   const double n = count;
-  const double recompute = recompute_time(cost, layout.recompute);
-  const bool full = layout.recompute == Recompute::full;
-  // Full recomputation repeats the forward collectives inside backward.
-  const double tp_passes = full ? 3.0 : 2.0;
-  const double ep_passes = full ? 3.0 : 2.0;
+  const double recompute = recompute_seconds(cost, layout.recompute);
+  // Recomputation repeats the forward collectives it spans inside backward.
+  const double tp_passes = tp_comm_passes(layout.recompute);
+  const double ep_passes = ep_comm_passes(layout.recompute);
   // CP's K/V ring overlaps the attention-core chunks; only the excess is exposed.
   const double cp_exposed = std::max(0.0, cost.cp_comm_s - cost.attention_core_s);
   // Expert all-to-all: dispatch + combine in forward, again for the input gradients (and the

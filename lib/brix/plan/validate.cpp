@@ -140,8 +140,11 @@ std::optional<Problem> check_pipeline_split(const model::ModelSpec& model, const
   const std::int64_t slots = model.layers + extras;
   const std::int64_t chunks = static_cast<std::int64_t>(layout.pp) * (layout.schedule == Schedule::interleaved ? layout.vpp : 1);
   // Every (virtual) stage gets slots/chunks, one of which is the embedding (first) or the loss
-  // (last): at least 2, so that it keeps a decoder layer.
-  if (layout.pp < 2 || slots % chunks != 0 || slots / chunks < 2) {
+  // (last). A physical stage needs a decoder layer: at least 2 slots per stage. Interleaved, a
+  // virtual stage of one slot may hold the embedding or the loss alone (Megatron builds it with
+  // no transformer layer); the physical stage still runs its other VPP − 1 chunks' layers.
+  const bool interleaved = layout.schedule == Schedule::interleaved && layout.vpp > 1;
+  if (layout.pp < 2 || slots % chunks != 0 || slots / layout.pp < 2 || (!interleaved && slots / chunks < 2)) {
     return problem(ProblemKind::pp_split, slots, layout.pp < 2 ? 1 : chunks);
   }
   return std::nullopt;
@@ -268,7 +271,8 @@ std::string describe_family(const Problem& problem, const ProblemContext& contex
       return "pp_embedding/pp_loss without pipeline parallelism (they count the embedding and loss as pipeline layers)";
     }
     return fmt::format("pp_embedding/pp_loss: the {} layers with the embedding and loss counted ({}) do not split into "
-                       "{} (PP×VPP) equal stages of at least 2 (Megatron's --account-for-embedding/loss-in-pipeline-split)",
+                       "{} (PP×VPP) equal stages, each pipeline stage with a decoder layer (Megatron's "
+                       "--account-for-embedding/loss-in-pipeline-split)",
                        model.layers, problem.a, problem.b);
   case ProblemKind::vpp_needs_interleaved:
     return fmt::format("VPP={} without the interleaved schedule (virtual stages need schedule=interleaved)", problem.a);

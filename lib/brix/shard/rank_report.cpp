@@ -17,7 +17,8 @@ Json text_or_null(const std::string& value) { return value.empty() ? Json(nullpt
 std::string layers_text(const RankPlacement& rank) {
   std::vector<std::string> parts;
   for (const auto& stage : rank.stages) {
-    parts.push_back(stage.first_layer == stage.last_layer
+    parts.push_back(stage.last_layer < stage.first_layer ? std::string("none") // the embedding or loss alone
+                    : stage.first_layer == stage.last_layer
                         ? fmt::format("{}", stage.first_layer)
                         : fmt::format("{}-{}", stage.first_layer, stage.last_layer));
   }
