@@ -7,7 +7,11 @@
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
+#include <optional>
+#include <sstream>
 #include <unordered_set>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 
 namespace brix::util {
 
@@ -62,6 +66,64 @@ void reject_control_bytes(std::string_view text, const std::string& name) {
   }
 }
 
+/// Records where a document starts and whether it holds anything, without building nodes.
+class DocumentShape final : public YAML::EventHandler {
+public:
+  YAML::Mark start;
+  std::optional<YAML::Mark> content; ///< where its first value is
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    start = mark;
+    content.reset();
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { found(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+    found(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    found(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    found(mark);
+  }
+  void OnMapEnd() override {}
+
+private:
+  void found(const YAML::Mark& mark) {
+    if (!content) {
+      content = mark;
+    }
+  }
+};
+
+/// Walks every document of the stream (YAML::Load reads only the first and would silently drop
+/// whatever follows it: `{...} garbage`, a second `---` document). Not YAML::LoadAll: yaml-cpp
+/// 0.7 loops forever, allocating, when a token can start no node (`{}, "x`, a line starting
+/// with ','): its parser reports an empty document there without consuming the token, again and
+/// again (fixed upstream after 0.7, jbeder/yaml-cpp#1319). Such a document starts where the one
+/// before it did; that is where the text is malformed.
+void check_one_document(const std::string& text, const std::string& name) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentShape shape;
+  std::optional<int> previous_start;
+  for (int index = 0; parser.HandleNextDocument(shape); ++index) {
+    if (previous_start == shape.start.pos) {
+      fail_input(name, std::max(1, shape.start.line + 1),
+                 fmt::format("malformed YAML/JSON: no value can start at column {}", shape.start.column + 1),
+                 "expected well-formed YAML or JSON: balanced brackets and quotes, 'key: value' pairs");
+    }
+    if (index > 0 && shape.content) {
+      fail_input(name, std::max(1, shape.content->line + 1), "more than one YAML document",
+                 "expected one mapping; nothing after it but comments");
+    }
+    previous_start = shape.start.pos;
+  }
+}
+
 DocNode parse(const std::string& text, const std::string& name) {
   // YAML and JSON are Unicode text: a stray byte would reach messages and output files as is.
   if (const auto bad = first_invalid_utf8(text)) {
@@ -74,18 +136,8 @@ DocNode parse(const std::string& text, const std::string& name) {
   reject_control_bytes(text, name);
   YAML::Node root;
   try {
-    // Every document, not just the first: YAML::Load stops after one and would silently drop
-    // whatever follows it (`{...} garbage`, a second `---` document).
-    const auto documents = YAML::LoadAll(text);
-    for (std::size_t i = 1; i < documents.size(); ++i) {
-      if (!documents[i].IsNull()) {
-        fail_input(name, std::max(1, documents[i].Mark().line + 1), "more than one YAML document",
-                   "expected one mapping; nothing after it but comments");
-      }
-    }
-    if (!documents.empty()) {
-      root = documents.front();
-    }
+    check_one_document(text, name);
+    root = YAML::Load(text);
   } catch (const YAML::Exception& error) {
     fail_input(name, std::max(1, error.mark.line + 1), fmt::format("malformed YAML/JSON: {}", error.msg),
                "expected well-formed YAML or JSON: balanced brackets and quotes, 'key: value' pairs");
