@@ -122,3 +122,14 @@ TEST_CASE("util::to_yaml and Table") {
   table.add_row({"b", "100"});
   CHECK(table.render() == "name     n\nalpha    1\nb      100\n");
 }
+
+// Regression (fuzz.model_config): a key that is a list reached readers of keys as yaml-cpp's
+// TypedBadConversion, which the CLI reports as `internal:`.
+TEST_CASE("util::DocNode refuses a key that is not a scalar, at its line") {
+  const std::string expected = "(expected each key to be a name, as in 'hidden_size: 4096')";
+  CHECK(input_error_of([] { (void)DocNode::load_string("{[a]: 1, \"model_type\": \"llama\"}\n", "config.json"); }) ==
+        "config.json:1: a key that is a list, a mapping or empty " + expected);
+  CHECK(input_error_of([] { (void)DocNode::load_string("a:\n  {x: 1}: 2\n", "m.yaml"); }) ==
+        "m.yaml:2: a key that is a list, a mapping or empty " + expected);
+  CHECK(input_error_of([] { (void)DocNode::load_string("a: 1\n? \n: 2\n", "m.yaml"); }).rfind("m.yaml:3: a key that is", 0) == 0);
+}

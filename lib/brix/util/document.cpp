@@ -19,11 +19,13 @@ DocNode::DocNode(YAML::Node node, std::shared_ptr<const std::string> file)
     : m_node(std::move(node)), m_file(std::move(file)) {}
 
 namespace {
-/// yaml-cpp keeps every pair of a mapping but lookups find the first: a key given twice would
+/// Every key of every mapping is a scalar (YAML allows a list, a mapping or nothing as a key, and
+/// every reader of keys would fail on one with yaml-cpp's own exception), and appears once:
+/// yaml-cpp keeps every pair of a mapping but lookups find the first, so a key given twice would
 /// silently lose its second value, so it is an error at the second one. `budget` counts the nodes
 /// visited: an alias is visited again wherever it is used, so a few lines of aliases to aliases
 /// (a "billion laughs") expand to billions of nodes, and every reader after this would walk them.
-void reject_duplicate_keys(const YAML::Node& node, const std::string& name, std::size_t& budget) {
+void check_keys(const YAML::Node& node, const std::string& name, std::size_t& budget) {
   if (budget == 0) {
     fail_input(name, node.Mark().line + 1,
                fmt::format("the document has more than {} nodes once its aliases are expanded",
@@ -35,18 +37,22 @@ void reject_duplicate_keys(const YAML::Node& node, const std::string& name, std:
   if (node.IsMap()) {
     std::unordered_set<std::string> seen; // a set: a mapping of many keys stays linear
     for (const auto& item : node) {
-      if (item.first.IsScalar()) {
-        const auto& key = item.first.Scalar();
-        if (!seen.insert(key).second) {
-          fail_input(name, item.first.Mark().line + 1, fmt::format("key '{}' given twice in one mapping", key),
-                     "expected each key at most once");
-        }
+      if (!item.first.IsScalar()) {
+        const auto line = item.first.Mark().line >= 0 ? item.first.Mark().line : node.Mark().line;
+        fail_input(name, std::max(1, line + 1),
+                   "a key that is a list, a mapping or empty",
+                   "expected each key to be a name, as in 'hidden_size: 4096'");
       }
-      reject_duplicate_keys(item.second, name, budget);
+      const auto& key = item.first.Scalar();
+      if (!seen.insert(key).second) {
+        fail_input(name, item.first.Mark().line + 1, fmt::format("key '{}' given twice in one mapping", key),
+                   "expected each key at most once");
+      }
+      check_keys(item.second, name, budget);
     }
   } else if (node.IsSequence()) {
     for (const auto& item : node) {
-      reject_duplicate_keys(item, name, budget);
+      check_keys(item, name, budget);
     }
   }
 }
@@ -146,7 +152,7 @@ DocNode parse(const std::string& text, const std::string& name) {
     fail_input(name, 1, "the file is empty", "expected a YAML or JSON mapping");
   }
   std::size_t budget = k_max_document_nodes;
-  reject_duplicate_keys(root, name, budget);
+  check_keys(root, name, budget);
   return DocNode(root, file);
 }
 
