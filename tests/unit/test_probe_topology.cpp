@@ -193,6 +193,12 @@ TEST_CASE("probe::topology file errors are one-line input errors") {
                        doctest::Contains("t.xml:9: byte \\xff is not UTF-8"), brix::InputError);
   CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(edited("pci_busid=\"0000:1b:00.0\"", "pci_busid=\"zzzz:1b:00.0\"")),
                        doctest::Contains("PCI device 'zzzz:1b:00.0' cannot be loaded"), brix::InputError);
+  // Regression (fuzz.hwloc_xml, SEGV inside libhwloc 2.9): an object with a cpuset but no
+  // complete_cpuset is refused before hwloc loads it.
+  CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(edited("\" complete_cpuset=\"", "\" compldte_cpuset=\"")),
+                       doctest::Contains("t.xml:4: an object with a cpuset but no complete_cpuset"), brix::InputError);
+  CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(edited("\" complete_nodeset=\"", "\" x=\"")),
+                       doctest::Contains("t.xml:4: an object with a nodeset but no complete_nodeset"), brix::InputError);
 }
 
 TEST_CASE("probe::adapters far from every GPU are all compute adapters") {
