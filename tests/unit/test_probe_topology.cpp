@@ -199,6 +199,9 @@ TEST_CASE("probe::topology file errors are one-line input errors") {
                        doctest::Contains("t.xml:4: an object with a cpuset but no complete_cpuset"), brix::InputError);
   CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(edited("\" complete_nodeset=\"", "\" x=\"")),
                        doctest::Contains("t.xml:4: an object with a nodeset but no complete_nodeset"), brix::InputError);
+  // Regression (fuzz.hwloc_xml, SEGV inside libhwloc 2.9's XML parser): a NUL in the text.
+  CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(edited("value=\"dgx-h100\"", std::string("value=\"dgx\0h100\"", 15))),
+                       doctest::Contains("t.xml:9: control byte 0x00 in the XML"), brix::InputError);
 }
 
 TEST_CASE("probe::adapters far from every GPU are all compute adapters") {

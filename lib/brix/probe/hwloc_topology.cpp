@@ -1,18 +1,18 @@
 #include <brix/probe/hwloc_topology.hpp>
 
+#include <brix/probe/hwloc_xml_check.hpp>
+
 #include <brix/util/error.hpp>
 #include <brix/util/input_file.hpp>
 #include <brix/util/strings.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fmt/format.h>
 #include <optional>
 #include <regex>
 #include <set>
-#include <string_view>
 #include <utility>
 
 namespace brix::probe {
@@ -51,47 +51,6 @@ std::optional<DroppedDevice> dropped_pci_device(const std::string& xml, hwloc_to
     if (text.find("PCIDev") != std::string::npos && std::regex_search(text, match, k_device) &&
         !loaded.contains(match[1].str())) {
       return DroppedDevice{line, match[1].str()};
-    }
-  }
-  return std::nullopt;
-}
-
-struct IncompleteObject {
-  int line = 0;
-  std::string has;
-  std::string lacks;
-};
-
-/// Whether an XML start tag's text has the attribute `name` (whitespace before it, '=' after).
-bool has_attribute(std::string_view tag, std::string_view name) {
-  for (auto at = tag.find(name); at != std::string_view::npos; at = tag.find(name, at + 1)) {
-    auto after = at + name.size();
-    while (after < tag.size() && std::isspace(static_cast<unsigned char>(tag[after]))) {
-      ++after;
-    }
-    if (at > 0 && std::isspace(static_cast<unsigned char>(tag[at - 1])) && after < tag.size() && tag[after] == '=') {
-      return true;
-    }
-  }
-  return false;
-}
-
-/// The first <object> tag that gives a cpuset without complete_cpuset, or a nodeset without
-/// complete_nodeset. libhwloc 2.9 dereferences the missing set while it loads such an object and
-/// crashes (found by fuzz.hwloc_xml; hwloc checks it itself since open-mpi/hwloc#783). hwloc's
-/// exporter always writes the four sets together, so no file from `lstopo` is refused.
-std::optional<IncompleteObject> incomplete_object(std::string_view xml) {
-  for (auto at = xml.find("<object"); at != std::string_view::npos; at = xml.find("<object", at + 1)) {
-    const auto end = xml.find('>', at);
-    const auto tag = xml.substr(at, end - at); // to the end when no '>' follows
-    for (const auto& [has, lacks] : {std::pair{"cpuset", "complete_cpuset"}, std::pair{"nodeset", "complete_nodeset"}}) {
-      if (has_attribute(tag, has) && !has_attribute(tag, lacks)) {
-        const auto line = 1 + std::count(xml.begin(), xml.begin() + static_cast<std::ptrdiff_t>(at), '\n');
-        return IncompleteObject{static_cast<int>(line), has, lacks};
-      }
-    }
-    if (end == std::string_view::npos) {
-      break; // an unclosed tag: hwloc refuses the file; scanning each later "<object" would be quadratic
     }
   }
   return std::nullopt;
@@ -146,19 +105,8 @@ HwlocTopology HwlocTopology::load_xml(const std::string& path) {
   if (first == std::string::npos || (*xml)[first] != '<') {
     throw InputError(located(path, 1, "not an XML file", "an hwloc XML file from `lstopo --of xml`"));
   }
-  // XML is UTF-8 text: a stray byte (in a HostName, say) would reach reports, file names and JSON.
-  if (const auto bad = util::first_invalid_utf8(*xml)) {
-    const auto line = 1 + std::count(xml->begin(), xml->begin() + static_cast<std::ptrdiff_t>(*bad), '\n');
-    throw InputError(located(path, static_cast<int>(line),
-                             fmt::format("byte \\x{:02x} is not UTF-8", static_cast<unsigned char>((*xml)[*bad])),
-                             "an hwloc XML file from `lstopo --of xml`, UTF-8 text"));
-  }
-  if (const auto incomplete = incomplete_object(*xml)) {
-    throw InputError(located(path, incomplete->line,
-                             fmt::format("an object with a {} but no {}", incomplete->has, incomplete->lacks),
-                             "an hwloc XML file from `lstopo --of xml`: cpuset, complete_cpuset, nodeset and "
-                             "complete_nodeset together"));
-  }
+  // What libhwloc's XML import assumes but does not check: it would crash instead.
+  check_hwloc_xml(*xml, path);
   hwloc_topology_t topology = init_with_io();
   if (hwloc_topology_set_xmlbuffer(topology, xml->data(), static_cast<int>(xml->size() + 1)) != 0 ||
       hwloc_topology_load(topology) != 0) {

@@ -60,15 +60,10 @@ void check_keys(const YAML::Node& node, const std::string& name, std::size_t& bu
 /// YAML streams hold printable characters only (YAML 1.2, c-printable): a NUL or another C0
 /// control byte is a damaged or binary file, not text to read around.
 void reject_control_bytes(std::string_view text, const std::string& name) {
-  int line = 1;
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '\n') {
-      ++line;
-    } else if ((byte < 0x20 && c != '\t' && c != '\r') || byte == 0x7f) {
-      fail_input(name, line, fmt::format("control byte 0x{:02x} in the text", byte),
-                 "expected a text file: YAML or JSON");
-    }
+  if (const auto at = first_control_byte(text)) {
+    const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(*at), '\n');
+    fail_input(name, static_cast<int>(line), fmt::format("control byte 0x{:02x} in the text", static_cast<unsigned char>(text[*at])),
+               "expected a text file: YAML or JSON");
   }
 }
 

@@ -1,0 +1,177 @@
+// A small, strict reader of XML tags (no entities, no nesting rules beyond balance): enough to
+// refuse what libhwloc's permissive parser would misread into a half-built object.
+#include <brix/probe/hwloc_xml_check.hpp>
+
+#include <brix/util/error.hpp>
+#include <brix/util/strings.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <fmt/format.h>
+#include <set>
+#include <vector>
+
+namespace brix::probe {
+
+namespace {
+
+constexpr std::string_view k_expected = "an hwloc XML file from `lstopo --of xml`";
+
+class TagReader {
+public:
+  TagReader(std::string_view xml, const std::string& path) : m_xml(xml), m_path(path) {}
+
+  void check() {
+    std::vector<std::string> open;
+    for (m_at = m_xml.find('<'); m_at != std::string_view::npos; m_at = m_xml.find('<', m_at)) {
+      if (starts("<?")) {
+        skip_past("?>");
+      } else if (starts("<!--")) {
+        skip_past("-->");
+      } else if (starts("<!")) {
+        skip_past(">");
+      } else if (starts("</")) {
+        m_at += 2;
+        const auto name = read_name("a closing tag");
+        skip_space();
+        expect('>', "'>' after a closing tag's name");
+        if (open.empty() || open.back() != name) {
+          fail(open.empty() ? fmt::format("closing tag </{}> with no tag open", name)
+                            : fmt::format("closing tag </{}> while <{}> is open", name, open.back()));
+        }
+        open.pop_back();
+      } else {
+        const auto tag_line = line();
+        ++m_at;
+        const auto name = read_name("a tag");
+        std::set<std::string, std::less<>> attributes;
+        for (;;) {
+          const bool spaced = skip_space();
+          if (starts("/>") || starts(">")) {
+            break;
+          }
+          if (!spaced) {
+            fail(fmt::format("<{}>: attributes must be separated by spaces", name));
+          }
+          const auto attribute = read_name(fmt::format("an attribute of <{}>", name));
+          skip_space();
+          expect('=', fmt::format("'=' after attribute {} of <{}>", attribute, name));
+          skip_space();
+          read_value(attribute);
+          if (!attributes.insert(attribute).second) {
+            fail(fmt::format("<{}> gives attribute {} twice", name, attribute));
+          }
+        }
+        if (name == "object") {
+          for (const auto& [has, lacks] : {std::pair{"cpuset", "complete_cpuset"}, std::pair{"nodeset", "complete_nodeset"}}) {
+            if (attributes.contains(has) && !attributes.contains(lacks)) {
+              fail_at(tag_line, fmt::format("an object with a {} but no {}", has, lacks),
+                      "cpuset, complete_cpuset, nodeset and complete_nodeset together");
+            }
+          }
+        }
+        if (starts("/>")) {
+          m_at += 2;
+        } else {
+          ++m_at;
+          open.push_back(name);
+        }
+      }
+    }
+    if (!open.empty()) {
+      m_at = m_xml.size();
+      fail(fmt::format("the file ends inside <{}>", open.back()));
+    }
+  }
+
+private:
+  [[nodiscard]] bool starts(std::string_view text) const { return m_xml.substr(m_at, text.size()) == text; }
+
+  [[nodiscard]] int line() const {
+    return 1 + static_cast<int>(std::count(m_xml.begin(), m_xml.begin() + static_cast<std::ptrdiff_t>(std::min(m_at, m_xml.size())), '\n'));
+  }
+
+  [[noreturn]] void fail_at(int line, const std::string& what, std::string_view expected = {}) const {
+    throw InputError(located(m_path, line, what, expected.empty() ? std::string(k_expected)
+                                                                  : fmt::format("{}: {}", k_expected, expected)));
+  }
+  [[noreturn]] void fail(const std::string& what) const { fail_at(line(), what); }
+
+  void skip_past(std::string_view end) {
+    const auto found = m_xml.find(end, m_at);
+    if (found == std::string_view::npos) {
+      fail(fmt::format("the file ends before '{}'", end));
+    }
+    m_at = found + end.size();
+  }
+
+  bool skip_space() {
+    const auto from = m_at;
+    while (m_at < m_xml.size() && std::isspace(static_cast<unsigned char>(m_xml[m_at]))) {
+      ++m_at;
+    }
+    return m_at > from;
+  }
+
+  void expect(char c, const std::string& what) {
+    if (m_at >= m_xml.size() || m_xml[m_at] != c) {
+      fail(fmt::format("expected {}", what));
+    }
+    ++m_at;
+  }
+
+  /// An XML name as hwloc writes them: a letter or '_', then letters, digits, '_', '-', '.', ':'.
+  std::string read_name(const std::string& of) {
+    const auto from = m_at;
+    while (m_at < m_xml.size()) {
+      const auto c = static_cast<unsigned char>(m_xml[m_at]);
+      const bool first = m_at == from;
+      if (!(std::isalpha(c) || c == '_' || (!first && (std::isdigit(c) || c == '-' || c == '.' || c == ':')))) {
+        break;
+      }
+      ++m_at;
+    }
+    if (m_at == from) {
+      fail(fmt::format("malformed name in {}", of));
+    }
+    return std::string(m_xml.substr(from, m_at - from));
+  }
+
+  void read_value(const std::string& attribute) {
+    if (m_at >= m_xml.size() || (m_xml[m_at] != '"' && m_xml[m_at] != '\'')) {
+      fail(fmt::format("attribute {} has no quoted value", attribute));
+    }
+    const char quote = m_xml[m_at++];
+    const auto end = m_xml.find(quote, m_at);
+    const auto bracket = m_xml.find('<', m_at);
+    if (end == std::string_view::npos || bracket < end) {
+      fail(fmt::format("attribute {}'s value has no closing quote", attribute));
+    }
+    m_at = end + 1;
+  }
+
+  std::string_view m_xml;
+  const std::string& m_path;
+  std::size_t m_at = 0;
+};
+
+} // namespace
+
+void check_hwloc_xml(std::string_view xml, const std::string& path) {
+  if (const auto bad = util::first_invalid_utf8(xml)) {
+    const auto line = 1 + std::count(xml.begin(), xml.begin() + static_cast<std::ptrdiff_t>(*bad), '\n');
+    throw InputError(located(path, static_cast<int>(line),
+                             fmt::format("byte \\x{:02x} is not UTF-8", static_cast<unsigned char>(xml[*bad])),
+                             fmt::format("{}, UTF-8 text", k_expected)));
+  }
+  // A NUL stops libhwloc's parser mid-tag; XML 1.0 allows no control character but tab, LF, CR.
+  if (const auto control = util::first_control_byte(xml)) {
+    const auto line = 1 + std::count(xml.begin(), xml.begin() + static_cast<std::ptrdiff_t>(*control), '\n');
+    throw InputError(located(path, static_cast<int>(line),
+                             fmt::format("control byte 0x{:02x} in the XML", static_cast<unsigned char>(xml[*control])),
+                             fmt::format("{}, text without control characters", k_expected)));
+  }
+  TagReader(xml, path).check();
+}
+
+} // namespace brix::probe
