@@ -47,6 +47,9 @@ public:
         std::set<std::string, std::less<>> attributes;
         for (;;) {
           const bool spaced = skip_space();
+          if (m_at >= m_xml.size()) {
+            fail(fmt::format("the file ends inside the tag <{}>", name));
+          }
           if (starts("/>") || starts(">")) {
             break;
           }
