@@ -41,16 +41,23 @@ void InProcessGroup::abort() {
   m_changed.notify_all();
 }
 
+bool InProcessGroup::arrive_last() {
+  if (++m_arrived < m_ranks) {
+    return false;
+  }
+  m_arrived = 0;
+  ++m_generation;
+  m_changed.notify_all();
+  return true;
+}
+
 void InProcessGroup::arrive_and_wait(int rank) {
   std::unique_lock lock(m_mutex);
   if (m_aborted) {
     throw PeerFailed();
   }
   const std::uint64_t generation = m_generation;
-  if (++m_arrived == m_ranks) {
-    m_arrived = 0;
-    ++m_generation;
-    m_changed.notify_all();
+  if (arrive_last()) {
     return;
   }
   if (!m_changed.wait_for(lock, m_timeout, [&] { return m_generation != generation || m_aborted; })) {
@@ -69,10 +76,7 @@ void InProcessGroup::arrive_and_wait(int rank) {
 void InProcessGroup::wait_for_copies() {
   std::unique_lock lock(m_mutex);
   const std::uint64_t generation = m_generation;
-  if (++m_arrived == m_ranks) {
-    m_arrived = 0;
-    ++m_generation;
-    m_changed.notify_all();
+  if (arrive_last()) {
     return;
   }
   // No timeout and no abort: every rank got past the first barrier, so each is copying (a

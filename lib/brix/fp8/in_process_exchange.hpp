@@ -28,6 +28,9 @@ private:
   /// Publishes this rank's send buffer, waits for all, runs `copy`, waits for all again (so no
   /// buffer is freed while a peer still reads it).
   void exchange(int rank, std::span<const std::byte> send, const std::function<void()>& copy);
+  /// Counts the calling rank in (m_mutex held); true when it was the last, which opens the
+  /// barrier: the next generation, every waiting rank woken.
+  bool arrive_last();
   /// The barrier before the copies: bounded by the timeout; a timeout or abort ends the group.
   void arrive_and_wait(int rank);
   /// The barrier after the copies: unbounded, since every rank that passed the first barrier
