@@ -7,6 +7,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fmt/format.h>
 #include <map>
 
@@ -32,8 +33,18 @@ bool is_io(hwloc_obj_t object) {
          object->type == HWLOC_OBJ_OS_DEVICE;
 }
 
+/// A bridge side's type, read as the integer hwloc stored: its XML import stores whatever number
+/// `bridge_type="A-B"` gives, and loading a number outside the enum as the enum is undefined
+/// behaviour (fuzz.hwloc_xml, UBSan). Such a side is neither host nor PCI.
+int bridge_side(const hwloc_obj_bridge_type_t& side) {
+  static_assert(sizeof(hwloc_obj_bridge_type_t) == sizeof(int));
+  int value = 0;
+  std::memcpy(&value, &side, sizeof value);
+  return value;
+}
+
 bool is_host_bridge(hwloc_obj_t object) {
-  return object->type == HWLOC_OBJ_BRIDGE && object->attr->bridge.upstream_type == HWLOC_OBJ_BRIDGE_HOST;
+  return object->type == HWLOC_OBJ_BRIDGE && bridge_side(object->attr->bridge.upstream_type) == HWLOC_OBJ_BRIDGE_HOST;
 }
 
 /// The pcidev attributes of a PCI device or of a PCI-to-PCI bridge's upstream side.
@@ -41,7 +52,7 @@ const hwloc_obj_attr_u::hwloc_pcidev_attr_s* pci_attr(hwloc_obj_t object) {
   if (object->type == HWLOC_OBJ_PCI_DEVICE) {
     return &object->attr->pcidev;
   }
-  if (object->type == HWLOC_OBJ_BRIDGE && object->attr->bridge.upstream_type == HWLOC_OBJ_BRIDGE_PCI) {
+  if (object->type == HWLOC_OBJ_BRIDGE && bridge_side(object->attr->bridge.upstream_type) == HWLOC_OBJ_BRIDGE_PCI) {
     return &object->attr->bridge.upstream.pci;
   }
   return nullptr;
@@ -100,6 +111,8 @@ HwlocDevice describe(hwloc_obj_t object) {
   return device;
 }
 
+const hwloc_obj_attr_u::hwloc_pcidev_attr_s k_no_pci_attributes{};
+
 PciNode pci_node(hwloc_obj_t object) {
   PciNode node;
   if (is_host_bridge(object)) {
@@ -109,6 +122,11 @@ PciNode pci_node(hwloc_obj_t object) {
   } else {
     node.kind = object->type == HWLOC_OBJ_BRIDGE ? "bridge" : "device";
     const auto* attr = pci_attr(object);
+    if (attr == nullptr) {
+      // A bridge whose upstream side is neither host nor PCI (a damaged bridge_type): nothing
+      // PCI to show for it; its children still are.
+      attr = &k_no_pci_attributes;
+    }
     node.bus_id = pci_bus_id(object);
     node.class_id = attr->class_id;
     node.vendor_id = attr->vendor_id;
@@ -313,7 +331,7 @@ std::vector<std::string> check_pci_tree(hwloc_topology_t topo) {
                                      attr->linkspeed));
     }
     const hwloc_obj_t parent = object->parent;
-    if (parent != nullptr && parent->type == HWLOC_OBJ_BRIDGE && parent->attr->bridge.downstream_type == HWLOC_OBJ_BRIDGE_PCI) {
+    if (parent != nullptr && parent->type == HWLOC_OBJ_BRIDGE && bridge_side(parent->attr->bridge.downstream_type) == HWLOC_OBJ_BRIDGE_PCI) {
       const auto& down = parent->attr->bridge.downstream.pci;
       if (attr->domain != down.domain || attr->bus < down.secondary_bus || attr->bus > down.subordinate_bus) {
         problems.push_back(fmt::format("PCI {} sits under a bridge to buses {:04x}:[{:02x}-{:02x}] (a corrupted "

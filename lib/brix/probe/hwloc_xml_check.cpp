@@ -6,9 +6,10 @@
 #include <brix/util/strings.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <fmt/format.h>
-#include <set>
+#include <map>
 #include <vector>
 
 namespace brix::probe {
@@ -44,7 +45,7 @@ public:
         const auto tag_line = line();
         ++m_at;
         const auto name = read_name("a tag");
-        std::set<std::string, std::less<>> attributes;
+        std::map<std::string, std::string, std::less<>> attributes;
         for (;;) {
           const bool spaced = skip_space();
           if (m_at >= m_xml.size()) {
@@ -60,18 +61,12 @@ public:
           skip_space();
           expect('=', fmt::format("'=' after attribute {} of <{}>", attribute, name));
           skip_space();
-          read_value(attribute);
-          if (!attributes.insert(attribute).second) {
+          if (!attributes.emplace(attribute, read_value(attribute)).second) {
             fail(fmt::format("<{}> gives attribute {} twice", name, attribute));
           }
         }
         if (name == "object") {
-          for (const auto& [has, lacks] : {std::pair{"cpuset", "complete_cpuset"}, std::pair{"nodeset", "complete_nodeset"}}) {
-            if (attributes.contains(has) && !attributes.contains(lacks)) {
-              fail_at(tag_line, fmt::format("an object with a {} but no {}", has, lacks),
-                      "cpuset, complete_cpuset, nodeset and complete_nodeset together");
-            }
-          }
+          check_sets(attributes, tag_line);
         }
         if (starts("/>")) {
           m_at += 2;
@@ -88,6 +83,24 @@ public:
   }
 
 private:
+  /// An object gives the four sets together, and every object but I/O and Misc ones gives them
+  /// (hwloc's exporters, 1.x and 2.x, write them so; hwloc 2.9 dereferences a missing one).
+  void check_sets(const std::map<std::string, std::string, std::less<>>& attributes, int tag_line) const {
+    static constexpr std::array<std::string_view, 4> k_sets{"cpuset", "complete_cpuset", "nodeset", "complete_nodeset"};
+    static constexpr std::array<std::string_view, 4> k_without_sets{"Bridge", "PCIDev", "OSDev", "Misc"};
+    const auto type = attributes.find("type");
+    const bool needs = type == attributes.end() ||
+                       std::find(k_without_sets.begin(), k_without_sets.end(), type->second) == k_without_sets.end();
+    const bool has_any = std::any_of(k_sets.begin(), k_sets.end(), [&](std::string_view set) { return attributes.contains(set); });
+    for (const auto set : k_sets) {
+      if ((needs || has_any) && !attributes.contains(set)) {
+        fail_at(tag_line,
+                fmt::format("an object{} without {}", type == attributes.end() ? "" : " of type " + util::printable(type->second), set),
+                "cpuset, complete_cpuset, nodeset and complete_nodeset together, on every object but I/O and Misc ones");
+      }
+    }
+  }
+
   [[nodiscard]] bool starts(std::string_view text) const { return m_xml.substr(m_at, text.size()) == text; }
 
   [[nodiscard]] int line() const {
@@ -140,7 +153,7 @@ private:
     return std::string(m_xml.substr(from, m_at - from));
   }
 
-  void read_value(const std::string& attribute) {
+  std::string read_value(const std::string& attribute) {
     if (m_at >= m_xml.size() || (m_xml[m_at] != '"' && m_xml[m_at] != '\'')) {
       fail(fmt::format("attribute {} has no quoted value", attribute));
     }
@@ -150,7 +163,9 @@ private:
     if (end == std::string_view::npos || bracket < end) {
       fail(fmt::format("attribute {}'s value has no closing quote", attribute));
     }
+    const auto value = m_xml.substr(m_at, end - m_at);
     m_at = end + 1;
+    return std::string(value);
   }
 
   std::string_view m_xml;

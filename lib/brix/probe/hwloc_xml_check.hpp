@@ -2,9 +2,9 @@
 // What libhwloc 2.9's XML import takes for granted and crashes on when it does not hold, checked
 // before brix hands a file to it (`brix probe --topology FILE`; each found by fuzz.hwloc_xml):
 // UTF-8 text without control bytes, well-formed tags (balanced, strict `name="value"`
-// attributes, each once) and every object with a cpuset or nodeset also giving its complete_
-// counterpart (hwloc dereferences the missing set; it checks this itself since
-// open-mpi/hwloc#783). hwloc's exporter (`lstopo --of xml`) writes files that pass.
+// attributes, each once) and the four sets (cpuset, complete_cpuset, nodeset, complete_nodeset)
+// on every object but I/O and Misc ones (hwloc dereferences a missing one; since
+// open-mpi/hwloc#783 it checks part of this itself). hwloc's exporters write files that pass.
 
 #include <string>
 #include <string_view>
