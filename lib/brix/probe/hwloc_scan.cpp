@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fmt/format.h>
 #include <map>
+#include <type_traits>
 
 namespace brix::probe {
 
@@ -33,15 +34,19 @@ bool is_io(hwloc_obj_t object) {
          object->type == HWLOC_OBJ_OS_DEVICE;
 }
 
-/// A bridge side's type, read as the integer hwloc stored: its XML import stores whatever number
-/// `bridge_type="A-B"` gives, and loading a number outside the enum as the enum is undefined
-/// behaviour (fuzz.hwloc_xml, UBSan). Such a side is neither host nor PCI.
-int bridge_side(const hwloc_obj_bridge_type_t& side) {
-  static_assert(sizeof(hwloc_obj_bridge_type_t) == sizeof(int));
+/// An enum field of an hwloc object, read as the integer hwloc stored: its XML import stores
+/// whatever number `bridge_type="A-B"` or `osdev_type="N"` gives, and loading a number outside
+/// the enum as the enum is undefined behaviour (fuzz.hwloc_xml, UBSan). Such a bridge side is
+/// neither host nor PCI; such an OS device is of no type brix reads.
+template <typename Enum>
+int stored(const Enum& field) {
+  static_assert(std::is_enum_v<Enum> && sizeof(Enum) == sizeof(int));
   int value = 0;
-  std::memcpy(&value, &side, sizeof value);
+  std::memcpy(&value, &field, sizeof value);
   return value;
 }
+int bridge_side(const hwloc_obj_bridge_type_t& side) { return stored(side); }
+int osdev_type(hwloc_obj_t object) { return stored(object->attr->osdev.type); }
 
 bool is_host_bridge(hwloc_obj_t object) {
   return object->type == HWLOC_OBJ_BRIDGE && bridge_side(object->attr->bridge.upstream_type) == HWLOC_OBJ_BRIDGE_HOST;
@@ -381,7 +386,7 @@ HwlocScan scan_topology(const HwlocTopology& topology) {
       if (child->type != HWLOC_OBJ_OS_DEVICE) {
         continue;
       }
-      const auto type = child->attr->osdev.type;
+      const auto type = osdev_type(child);
       if (type == HWLOC_OBJ_OSDEV_COPROC || type == HWLOC_OBJ_OSDEV_GPU) {
         add_infos(gpu.infos, child);
         if (gpu.os_device.empty() && child->name != nullptr) {
@@ -398,21 +403,21 @@ HwlocScan scan_topology(const HwlocTopology& topology) {
   for (hwloc_obj_t osdev = hwloc_get_next_osdev(topo, nullptr); osdev != nullptr;
        osdev = hwloc_get_next_osdev(topo, osdev)) {
     const std::string name = osdev->name != nullptr ? osdev->name : "";
-    if (osdev->attr->osdev.type == HWLOC_OBJ_OSDEV_OPENFABRICS) {
+    if (osdev_type(osdev) == HWLOC_OBJ_OSDEV_OPENFABRICS) {
       hwloc_obj_t pci = pci_parent(osdev);
       auto nic = describe(pci != nullptr ? pci : osdev);
       nic.os_device = name;
       add_infos(nic.infos, osdev);
       for (hwloc_obj_t sibling = pci != nullptr ? pci->io_first_child : nullptr; sibling != nullptr;
            sibling = sibling->next_sibling) {
-        if (sibling->type == HWLOC_OBJ_OS_DEVICE && sibling->attr->osdev.type == HWLOC_OBJ_OSDEV_NETWORK &&
+        if (sibling->type == HWLOC_OBJ_OS_DEVICE && osdev_type(sibling) == HWLOC_OBJ_OSDEV_NETWORK &&
             sibling->name != nullptr) {
           nic.netdevs.emplace_back(sibling->name);
         }
       }
       check_locality(nic, "RDMA adapter", scan.problems);
       scan.nics.push_back(std::move(nic));
-    } else if (osdev->attr->osdev.type == HWLOC_OBJ_OSDEV_BLOCK) {
+    } else if (osdev_type(osdev) == HWLOC_OBJ_OSDEV_BLOCK) {
       Disk disk;
       disk.name = name;
       disk.model = info(osdev, "Model");
