@@ -204,6 +204,10 @@ TEST_CASE("probe::topology file errors are one-line input errors") {
   const auto odd_bridge = HwlocTopology::load_xml(edited("bridge_type=\"1-1\"", "bridge_type=\"2-1\""));
   const auto odd_scan = scan_topology(odd_bridge);
   CHECK(odd_scan.gpus.size() == 8);
+  // Regression (fuzz.hwloc_xml, an assertion inside libhwloc 2.9 aborted brix): a bitmap with an
+  // empty word.
+  CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(edited(" cpuset=\"0xffffffff,", " cpuset=\",xffffffff,")),
+                       doctest::Contains("t.xml:4: cpuset ',xffffffff,"), brix::InputError);
   // Regression (fuzz.hwloc_xml, SEGV inside libhwloc 2.9's XML parser): a NUL in the text.
   CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(edited("value=\"dgx-h100\"", std::string("value=\"dgx\0h100\"", 15))),
                        doctest::Contains("t.xml:9: control byte 0x00 in the XML"), brix::InputError);
