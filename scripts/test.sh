@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Installs, builds and runs every test (unit tests, CLI tests, real-process and Slurm tests); with
-# BRIX_SANITIZE=1 then the sanitizer build's tests and fuzz targets (scripts/sanitize.sh: a clang
-# ASan + UBSan build, ~20 min more on 2 cores; not yet clean, so not part of the default run).
+# Installs, builds and runs every test (unit tests, CLI tests, real-process and Slurm tests), then
+# the sanitizer build's tests and fuzz targets (scripts/sanitize.sh: a clang ASan + UBSan build).
 # Tests that need a GPU skip with a visible reason when there is none.
+#   BRIX_SANITIZE=0   skip the sanitizer and fuzz step (it says so at the end)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+sanitize=${BRIX_SANITIZE:-1}
+if [ "$sanitize" != 1 ] && [ "$sanitize" != 0 ]; then
+  echo "scripts/test.sh: error: BRIX_SANITIZE='$sanitize' (expected 1, the default, or 0 to skip the sanitizer step)" >&2
+  exit 2
+fi
 scripts/setup.sh
 cd "${BRIX_BUILD_DIR:-build}"
 rc=0
@@ -23,10 +28,10 @@ if [ -n "$empty" ]; then
 fi
 # The same library again under ASan + UBSan (clang): unit tests, the CLI tests that fit and every
 # fuzz target for a bounded time (scripts/sanitize.sh).
-if [ "${BRIX_SANITIZE:-0}" = 1 ]; then
+if [ "$sanitize" = 1 ]; then
   cd "$root"
   scripts/sanitize.sh || rc=1 # BRIX_TEST_JOBS, when set, reaches it too
 else
-  echo "skipped: sanitizer and fuzz step (scripts/sanitize.sh): set BRIX_SANITIZE=1 to run it"
+  echo "skipped: sanitizer and fuzz step (scripts/sanitize.sh): BRIX_SANITIZE=0"
 fi
 exit "$rc"

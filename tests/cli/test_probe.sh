@@ -137,7 +137,11 @@ run "$BRIX" probe --topology "$work/missing.xml"
 expect_rc 2 "missing topology"; expect_err 'missing.xml: cannot open topology file'; expect_one_line_err
 printf '<?xml version="1.0"?>\n<topology version="2.0">\n  <object type="Machine"\n' >"$work/broken.xml"
 run "$BRIX" probe --topology "$work/broken.xml"
-expect_rc 2 "malformed topology"; expect_err 'broken.xml: hwloc cannot load this topology'; expect_one_line_err
+expect_rc 2 "malformed topology"; expect_err 'broken.xml:4: the file ends inside the tag <object>'; expect_one_line_err
+# Well-formed, but not what hwloc reads: hwloc's own refusal.
+printf '<?xml version="1.0"?>\n<html><body/></html>\n' >"$work/not-hwloc.xml"
+run "$BRIX" probe --topology "$work/not-hwloc.xml"
+expect_rc 2 "topology hwloc refuses"; expect_err 'not-hwloc.xml: hwloc cannot load this topology'; expect_one_line_err
 run env HWLOC_XMLFILE="$work/missing.xml" "$BRIX" probe
 expect_rc 2 "HWLOC_XMLFILE missing"; expect_err '^brix: error: HWLOC_XMLFILE: .*missing.xml: cannot open'; expect_one_line_err
 run "$BRIX" probe merge "$work/no-such-dir"

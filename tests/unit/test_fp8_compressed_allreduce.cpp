@@ -6,12 +6,14 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <mutex>
 #include <random>
+#include <thread>
 #include <vector>
 
 using namespace brix::fp8;
@@ -199,4 +201,37 @@ TEST_CASE("fp8::run_in_process turns a failing rank into an error, not a hang") 
                                  std::chrono::seconds(5)),
                   brix::JobError);
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(5));
+}
+
+// Regression (ASan, heap-use-after-free in all_to_all): a rank that timed out has left with its
+// buffer freed; a rank arriving after it must not complete the barrier and read that buffer.
+TEST_CASE("fp8::InProcessExchange: a rank arriving after a peer timed out gets an error, not its freed buffer") {
+  std::atomic<bool> first_left{false};
+  bool late_threw = false;
+  CHECK_THROWS_AS(run_in_process(2,
+                                 [&](InProcessExchange& exchange) {
+                                   std::vector<std::byte> recv(2 * 16);
+                                   if (exchange.rank() == 0) {
+                                     try {
+                                       std::vector<std::byte> send(2 * 16, std::byte{1});
+                                       exchange.all_to_all(send, recv, 16);
+                                     } catch (const brix::JobError&) {
+                                       first_left = true; // `send` is freed by now
+                                       throw;
+                                     }
+                                     return;
+                                   }
+                                   while (!first_left) {
+                                     std::this_thread::yield();
+                                   }
+                                   std::vector<std::byte> send(2 * 16, std::byte{2});
+                                   try {
+                                     exchange.all_to_all(send, recv, 16);
+                                   } catch (const brix::JobError&) {
+                                     late_threw = true;
+                                   }
+                                 },
+                                 std::chrono::milliseconds(50)),
+                  brix::JobError);
+  CHECK(late_threw);
 }

@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <deque>
+#include <limits>
 
 using namespace brix::net;
 using namespace std::chrono_literals;
@@ -219,6 +220,32 @@ TEST_CASE("net::StoreCore") {
   }
   SUBCASE("a malformed frame closes the connection") {
     core.receive(1, std::string("\x05\x00\x00\x00\x01", 5), {});
+    CHECK(core.closing(1));
+  }
+  // Regression (fuzz.store_frame, UBSan): a peer's WAIT of INT64_MAX ms overflowed the deadline.
+  SUBCASE("a wait longer than k_max_wait_ms or negative is refused before it becomes a deadline") {
+    for (const std::int64_t ms : {std::numeric_limits<std::int64_t>::max(), k_max_wait_ms + 1, std::int64_t{-1}}) {
+      CAPTURE(ms);
+      core.open(2, "peer");
+      Session peer{core, 2};
+      peer.send(request(Op::hello, {"secret", "p"}));
+      (void)peer.next();
+      peer.send(request(Op::wait, {"never"}, ms));
+      auto reply = peer.next();
+      REQUIRE(reply);
+      CHECK(reply->code == static_cast<std::uint8_t>(Status::bad_request));
+      CHECK(core.closing(2));
+      CHECK_FALSE(core.next_deadline());
+      core.close(2);
+    }
+  }
+  SUBCASE("an add that overflows 64 bits is refused and leaves the counter") {
+    client.send(request(Op::hello, {"secret", "t"}));
+    (void)client.next();
+    client.send(request(Op::add, {"n"}, std::numeric_limits<std::int64_t>::max()));
+    CHECK(client.next()->number == std::numeric_limits<std::int64_t>::max());
+    client.send(request(Op::add, {"n"}, 1));
+    CHECK(client.next()->code == static_cast<std::uint8_t>(Status::bad_request));
     CHECK(core.closing(1));
   }
 }

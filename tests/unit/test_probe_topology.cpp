@@ -193,6 +193,24 @@ TEST_CASE("probe::topology file errors are one-line input errors") {
                        doctest::Contains("t.xml:9: byte \\xff is not UTF-8"), brix::InputError);
   CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(edited("pci_busid=\"0000:1b:00.0\"", "pci_busid=\"zzzz:1b:00.0\"")),
                        doctest::Contains("PCI device 'zzzz:1b:00.0' cannot be loaded"), brix::InputError);
+  // Regression (fuzz.hwloc_xml, SEGV inside libhwloc 2.9): an object without one of its four
+  // sets is refused before hwloc loads it.
+  CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(edited("\" complete_cpuset=\"", "\" compldte_cpuset=\"")),
+                       doctest::Contains("t.xml:4: an object of type Machine without complete_cpuset"), brix::InputError);
+  CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(edited("\" complete_nodeset=\"", "\" x=\"")),
+                       doctest::Contains("t.xml:4: an object of type Machine without complete_nodeset"), brix::InputError);
+  // Regression (fuzz.hwloc_xml: UBSan, then SIGSEGV in brix): a bridge whose upstream type is no
+  // hwloc bridge type (2) is scanned as a bridge without PCI attributes.
+  const auto odd_bridge = HwlocTopology::load_xml(edited("bridge_type=\"1-1\"", "bridge_type=\"2-1\""));
+  const auto odd_scan = scan_topology(odd_bridge);
+  CHECK(odd_scan.gpus.size() == 8);
+  // Regression (fuzz.hwloc_xml, an assertion inside libhwloc 2.9 aborted brix): a bitmap with an
+  // empty word.
+  CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(edited(" cpuset=\"0xffffffff,", " cpuset=\",xffffffff,")),
+                       doctest::Contains("t.xml:4: cpuset ',xffffffff,"), brix::InputError);
+  // Regression (fuzz.hwloc_xml, SEGV inside libhwloc 2.9's XML parser): a NUL in the text.
+  CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(edited("value=\"dgx-h100\"", std::string("value=\"dgx\0h100\"", 15))),
+                       doctest::Contains("t.xml:9: control byte 0x00 in the XML"), brix::InputError);
 }
 
 TEST_CASE("probe::adapters far from every GPU are all compute adapters") {

@@ -75,6 +75,10 @@ TEST_CASE("safetensors::SafetensorsFile rejects bad files with one line") {
   CHECK(two_lines.starts_with("2: malformed header JSON: syntax error"));
   CHECK(two_lines.ends_with(R"( ({"tensor": {"dtype": "BF16", "shape": [r, c], "data_offsets": [b, e]}, ...}))"));
   CHECK(two_lines.find("line 2") == std::string::npos);
+  // Regression (fuzz.safetensors_header): a number beyond every JSON number type was nlohmann's
+  // out_of_range, which the CLI reported as `internal:`.
+  CHECK(error_of(write_raw(p, R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,1E999999]}})", 4))
+            .starts_with("a number in the JSON is out of range: number overflow parsing '1E999999'"));
   CHECK(error_of(write_raw(p, R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,8]}})", 4)) ==
         "tensor 'a': data_offsets [0, 8] run past the end of the data (4 bytes) (truncated file or corrupt header)");
   CHECK(error_of(write_raw(p,

@@ -90,6 +90,18 @@ TEST_CASE("util::DocNode reads one document and nothing after it") {
   CHECK(DocNode::load_string("{\"a\": 1}\n# a comment\n", "config.json").at("a").as_int() == 1);
 }
 
+// Regression (fuzz.model_config, cluster_file, plan_file, monitor_rules timeouts): yaml-cpp 0.7's
+// LoadAll looped forever, allocating, on a token that can start no value.
+TEST_CASE("util::DocNode refuses text where no value can start instead of looping") {
+  const std::string expected = "(expected well-formed YAML or JSON: balanced brackets and quotes, 'key: value' pairs)";
+  CHECK(input_error_of([] { (void)DocNode::load_string("{\"a\": 1}, \"b\n", "config.json"); }) ==
+        "config.json:1: malformed YAML/JSON: no value can start at column 9 " + expected);
+  CHECK(input_error_of([] { (void)DocNode::load_string(",nodes=4,gpus_per_node=8\n", "cluster.yaml"); }) ==
+        "cluster.yaml:1: malformed YAML/JSON: no value can start at column 1 " + expected);
+  CHECK(input_error_of([] { (void)DocNode::load_string("# plan\n, tp: 1\n", "plan.yaml"); }).rfind("plan.yaml:2: malformed", 0) ==
+        0);
+}
+
 TEST_CASE("util::DocNode refuses control bytes") {
   CHECK(input_error_of([] { (void)DocNode::load_string(std::string("a: 1\nb: x\0y\n", 12), "nul.yaml"); }) ==
         "nul.yaml:2: control byte 0x00 in the text (expected a text file: YAML or JSON)");
@@ -109,4 +121,15 @@ TEST_CASE("util::to_yaml and Table") {
   table.add_row({"alpha", "1"});
   table.add_row({"b", "100"});
   CHECK(table.render() == "name     n\nalpha    1\nb      100\n");
+}
+
+// Regression (fuzz.model_config): a key that is a list reached readers of keys as yaml-cpp's
+// TypedBadConversion, which the CLI reports as `internal:`.
+TEST_CASE("util::DocNode refuses a key that is not a scalar, at its line") {
+  const std::string expected = "(expected each key to be a name, as in 'hidden_size: 4096')";
+  CHECK(input_error_of([] { (void)DocNode::load_string("{[a]: 1, \"model_type\": \"llama\"}\n", "config.json"); }) ==
+        "config.json:1: a key that is a list, a mapping or empty " + expected);
+  CHECK(input_error_of([] { (void)DocNode::load_string("a:\n  {x: 1}: 2\n", "m.yaml"); }) ==
+        "m.yaml:2: a key that is a list, a mapping or empty " + expected);
+  CHECK(input_error_of([] { (void)DocNode::load_string("a: 1\n? \n: 2\n", "m.yaml"); }).rfind("m.yaml:3: a key that is", 0) == 0);
 }

@@ -10,6 +10,7 @@
 #include <limits>
 #include <set>
 #include <type_traits>
+#include <utility>
 
 namespace brix::checkpoint {
 
@@ -53,6 +54,19 @@ T field(const Json& json, const char* key, std::string_view source) {
     // nlohmann would read -1 as 2^64 - 1: sizes and counts are whole numbers >= 0 as written.
     if (json.at(key).is_number() && !json.at(key).is_number_unsigned()) {
       bad(source, fmt::format("manifest field \"{}\" must be a whole number >= 0 (got {})", key, json.at(key).dump()));
+    }
+  }
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // A float (2.2e52) or an integer beyond T would be converted by nlohmann with undefined
+    // behaviour (fuzz.checkpoint_manifest, UBSan): whole numbers in range only.
+    const auto& value = json.at(key);
+    if (value.is_number()) {
+      const bool fits = value.is_number_unsigned() ? std::in_range<T>(value.get<std::uint64_t>())
+                        : value.is_number_integer() ? std::in_range<T>(value.get<std::int64_t>())
+                                                    : false;
+      if (!fits) {
+        bad(source, fmt::format("manifest field \"{}\" must be a whole number in range (got {})", key, value.dump()));
+      }
     }
   }
   try {

@@ -28,8 +28,10 @@ PieceLayout piece_layout(const Sharding& sharding, int rank) {
 void write_piece(std::byte* piece, std::int64_t piece_bytes, PieceLayout layout, const float* scales,
                  const std::uint8_t* codes) {
   const auto scale_bytes = static_cast<std::size_t>(4 * layout.blocks);
-  std::memcpy(piece, scales, scale_bytes);
-  std::memcpy(piece + scale_bytes, codes, static_cast<std::size_t>(layout.elements));
+  if (layout.elements > 0) { // a rank with no elements has null spans: memcpy must not see them
+    std::memcpy(piece, scales, scale_bytes);
+    std::memcpy(piece + scale_bytes, codes, static_cast<std::size_t>(layout.elements));
+  }
   const auto used = scale_bytes + static_cast<std::size_t>(layout.elements);
   std::memset(piece + used, 0, static_cast<std::size_t>(piece_bytes) - used);
 }
@@ -37,7 +39,9 @@ void write_piece(std::byte* piece, std::int64_t piece_bytes, PieceLayout layout,
 /// Dequantises (or dequantise-accumulates) a piece into `out` (layout.elements values).
 void read_piece(const std::byte* piece, PieceLayout layout, Format format, std::span<float> out, bool accumulate) {
   std::vector<float> scales(static_cast<std::size_t>(layout.blocks));
-  std::memcpy(scales.data(), piece, scales.size() * sizeof(float));
+  if (!scales.empty()) { // an empty piece: memcpy's pointers must not be null even for 0 bytes
+    std::memcpy(scales.data(), piece, scales.size() * sizeof(float));
+  }
   const std::span codes(reinterpret_cast<const std::uint8_t*>(piece) + scales.size() * sizeof(float),
                         static_cast<std::size_t>(layout.elements));
   const QuantizeSpec spec{{1, layout.elements}, BlockShape::row_1x128, format};

@@ -41,19 +41,30 @@ void InProcessGroup::abort() {
   m_changed.notify_all();
 }
 
+bool InProcessGroup::arrive_last() {
+  if (++m_arrived < m_ranks) {
+    return false;
+  }
+  m_arrived = 0;
+  ++m_generation;
+  m_changed.notify_all();
+  return true;
+}
+
 void InProcessGroup::arrive_and_wait(int rank) {
   std::unique_lock lock(m_mutex);
   if (m_aborted) {
     throw PeerFailed();
   }
   const std::uint64_t generation = m_generation;
-  if (++m_arrived == m_ranks) {
-    m_arrived = 0;
-    ++m_generation;
-    m_changed.notify_all();
+  if (arrive_last()) {
     return;
   }
   if (!m_changed.wait_for(lock, m_timeout, [&] { return m_generation != generation || m_aborted; })) {
+    // This rank leaves and its posted buffer dies with it: the group is dead, so a rank that
+    // arrives later gets PeerFailed instead of completing the barrier and reading that buffer.
+    m_aborted = true;
+    m_changed.notify_all();
     throw JobError("in-process exchange: rank " + std::to_string(rank) + " waited more than " +
                    std::to_string(m_timeout.count()) + " ms for the other ranks");
   }
@@ -62,14 +73,35 @@ void InProcessGroup::arrive_and_wait(int rank) {
   }
 }
 
+void InProcessGroup::wait_for_copies() {
+  std::unique_lock lock(m_mutex);
+  const std::uint64_t generation = m_generation;
+  if (arrive_last()) {
+    return;
+  }
+  // No timeout and no abort: every rank got past the first barrier, so each is copying (a
+  // bounded memcpy) and will arrive here, and none may leave while a peer still reads its buffer.
+  m_changed.wait(lock, [&] { return m_generation != generation; });
+}
+
 void InProcessGroup::exchange(int rank, std::span<const std::byte> send, const std::function<void()>& copy) {
   {
     const std::lock_guard lock(m_mutex);
     m_posted[static_cast<std::size_t>(rank)] = send;
   }
   arrive_and_wait(rank);
-  copy();
-  arrive_and_wait(rank);
+  // A copy that fails (a peer posted another size) still waits for the others' copies before
+  // its error unwinds the caller and frees `send`.
+  std::exception_ptr failed;
+  try {
+    copy();
+  } catch (...) {
+    failed = std::current_exception();
+  }
+  wait_for_copies();
+  if (failed) {
+    std::rethrow_exception(failed);
+  }
 }
 
 InProcessExchange::InProcessExchange(InProcessGroup& group, int rank) : m_group(group), m_rank(rank) {

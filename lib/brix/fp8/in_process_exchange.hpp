@@ -1,7 +1,9 @@
 #pragma once
 // A ByteExchange between threads of one process: N ranks as N threads sharing a group. The fake
-// transport for unit tests and CPU benchmarks of the compressed all-reduce. Every wait is
-// bounded: a rank that fails or never arrives turns into a JobError on the others.
+// transport for unit tests and CPU benchmarks of the compressed all-reduce. Every wait for a
+// peer to arrive is bounded: a rank that fails or never arrives turns into a JobError on the
+// others. No rank returns from a collective (normally or by an error) while a peer may still
+// read its send buffer.
 
 #include <brix/fp8/exchange.hpp>
 
@@ -26,7 +28,14 @@ private:
   /// Publishes this rank's send buffer, waits for all, runs `copy`, waits for all again (so no
   /// buffer is freed while a peer still reads it).
   void exchange(int rank, std::span<const std::byte> send, const std::function<void()>& copy);
+  /// Counts the calling rank in (m_mutex held); true when it was the last, which opens the
+  /// barrier: the next generation, every waiting rank woken.
+  bool arrive_last();
+  /// The barrier before the copies: bounded by the timeout; a timeout or abort ends the group.
   void arrive_and_wait(int rank);
+  /// The barrier after the copies: unbounded, since every rank that passed the first barrier
+  /// only copies before it gets here.
+  void wait_for_copies();
 
   int m_ranks;
   std::chrono::milliseconds m_timeout;

@@ -45,6 +45,9 @@ inline constexpr std::size_t k_max_frame_bytes = 64u << 20;
 /// from a client that has not shown the job token, so unauthenticated peers cannot make node 0
 /// buffer large frames.
 inline constexpr std::size_t k_max_hello_bytes = 4096;
+/// Longest WAIT a client may ask for (30 days, in ms): node 0 adds it to its clock, so a larger
+/// number from a peer would overflow the deadline; every brix client waits minutes at most.
+inline constexpr std::int64_t k_max_wait_ms = 30LL * 24 * 3600 * 1000;
 
 /// The body length a frame's header announces; nullopt until 4 bytes are there.
 [[nodiscard]] std::optional<std::uint32_t> frame_length(std::string_view buffer);

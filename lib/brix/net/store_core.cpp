@@ -209,11 +209,17 @@ void StoreCore::handle(ConnectionId id, Connection& connection, Message request,
       std::int64_t value = request.number;
       const auto current = m_data.find(fields[0]);
       if (current != m_data.end()) {
+        std::int64_t held = 0;
         try {
-          value += parse_counter(current->second);
+          held = parse_counter(current->second);
         } catch (const std::exception&) {
           refuse(connection, Status::bad_request,
                  fmt::format("add on key '{}' that holds no integer", fields[0]));
+          return;
+        }
+        if (__builtin_add_overflow(value, held, &value)) {
+          refuse(connection, Status::bad_request,
+                 fmt::format("add of {} to key '{}' ({}) overflows 64 bits", request.number, fields[0], held));
           return;
         }
       }
@@ -240,7 +246,13 @@ void StoreCore::handle(ConnectionId id, Connection& connection, Message request,
       reply(connection, Status::ok);
       return;
     }
-    const auto timeout = std::chrono::milliseconds(std::max<std::int64_t>(request.number, 0));
+    // The peer's number becomes a deadline on this node's clock: bounded before any arithmetic.
+    if (request.number < 0 || request.number > k_max_wait_ms) {
+      refuse(connection, Status::bad_request,
+             fmt::format("wait of {} ms (expected 0..{})", request.number, k_max_wait_ms));
+      return;
+    }
+    const auto timeout = std::chrono::milliseconds(request.number);
     m_waiters[*missing].push_back(id);
     connection.wait = Wait{std::move(fields), m_deadlines.emplace(now + timeout, id)};
     return;

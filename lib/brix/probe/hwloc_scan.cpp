@@ -7,8 +7,10 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fmt/format.h>
 #include <map>
+#include <type_traits>
 
 namespace brix::probe {
 
@@ -32,8 +34,22 @@ bool is_io(hwloc_obj_t object) {
          object->type == HWLOC_OBJ_OS_DEVICE;
 }
 
+/// An enum field of an hwloc object, read as the integer hwloc stored: its XML import stores
+/// whatever number `bridge_type="A-B"` or `osdev_type="N"` gives, and loading a number outside
+/// the enum as the enum is undefined behaviour (fuzz.hwloc_xml, UBSan). Such a bridge side is
+/// neither host nor PCI; such an OS device is of no type brix reads.
+template <typename Enum>
+int stored(const Enum& field) {
+  static_assert(std::is_enum_v<Enum> && sizeof(Enum) == sizeof(int));
+  int value = 0;
+  std::memcpy(&value, &field, sizeof value);
+  return value;
+}
+int bridge_side(const hwloc_obj_bridge_type_t& side) { return stored(side); }
+int osdev_type(hwloc_obj_t object) { return stored(object->attr->osdev.type); }
+
 bool is_host_bridge(hwloc_obj_t object) {
-  return object->type == HWLOC_OBJ_BRIDGE && object->attr->bridge.upstream_type == HWLOC_OBJ_BRIDGE_HOST;
+  return object->type == HWLOC_OBJ_BRIDGE && bridge_side(object->attr->bridge.upstream_type) == HWLOC_OBJ_BRIDGE_HOST;
 }
 
 /// The pcidev attributes of a PCI device or of a PCI-to-PCI bridge's upstream side.
@@ -41,7 +57,7 @@ const hwloc_obj_attr_u::hwloc_pcidev_attr_s* pci_attr(hwloc_obj_t object) {
   if (object->type == HWLOC_OBJ_PCI_DEVICE) {
     return &object->attr->pcidev;
   }
-  if (object->type == HWLOC_OBJ_BRIDGE && object->attr->bridge.upstream_type == HWLOC_OBJ_BRIDGE_PCI) {
+  if (object->type == HWLOC_OBJ_BRIDGE && bridge_side(object->attr->bridge.upstream_type) == HWLOC_OBJ_BRIDGE_PCI) {
     return &object->attr->bridge.upstream.pci;
   }
   return nullptr;
@@ -100,6 +116,8 @@ HwlocDevice describe(hwloc_obj_t object) {
   return device;
 }
 
+const hwloc_obj_attr_u::hwloc_pcidev_attr_s k_no_pci_attributes{};
+
 PciNode pci_node(hwloc_obj_t object) {
   PciNode node;
   if (is_host_bridge(object)) {
@@ -109,6 +127,11 @@ PciNode pci_node(hwloc_obj_t object) {
   } else {
     node.kind = object->type == HWLOC_OBJ_BRIDGE ? "bridge" : "device";
     const auto* attr = pci_attr(object);
+    if (attr == nullptr) {
+      // A bridge whose upstream side is neither host nor PCI (a damaged bridge_type): nothing
+      // PCI to show for it; its children still are.
+      attr = &k_no_pci_attributes;
+    }
     node.bus_id = pci_bus_id(object);
     node.class_id = attr->class_id;
     node.vendor_id = attr->vendor_id;
@@ -313,7 +336,7 @@ std::vector<std::string> check_pci_tree(hwloc_topology_t topo) {
                                      attr->linkspeed));
     }
     const hwloc_obj_t parent = object->parent;
-    if (parent != nullptr && parent->type == HWLOC_OBJ_BRIDGE && parent->attr->bridge.downstream_type == HWLOC_OBJ_BRIDGE_PCI) {
+    if (parent != nullptr && parent->type == HWLOC_OBJ_BRIDGE && bridge_side(parent->attr->bridge.downstream_type) == HWLOC_OBJ_BRIDGE_PCI) {
       const auto& down = parent->attr->bridge.downstream.pci;
       if (attr->domain != down.domain || attr->bus < down.secondary_bus || attr->bus > down.subordinate_bus) {
         problems.push_back(fmt::format("PCI {} sits under a bridge to buses {:04x}:[{:02x}-{:02x}] (a corrupted "
@@ -363,7 +386,7 @@ HwlocScan scan_topology(const HwlocTopology& topology) {
       if (child->type != HWLOC_OBJ_OS_DEVICE) {
         continue;
       }
-      const auto type = child->attr->osdev.type;
+      const auto type = osdev_type(child);
       if (type == HWLOC_OBJ_OSDEV_COPROC || type == HWLOC_OBJ_OSDEV_GPU) {
         add_infos(gpu.infos, child);
         if (gpu.os_device.empty() && child->name != nullptr) {
@@ -380,21 +403,21 @@ HwlocScan scan_topology(const HwlocTopology& topology) {
   for (hwloc_obj_t osdev = hwloc_get_next_osdev(topo, nullptr); osdev != nullptr;
        osdev = hwloc_get_next_osdev(topo, osdev)) {
     const std::string name = osdev->name != nullptr ? osdev->name : "";
-    if (osdev->attr->osdev.type == HWLOC_OBJ_OSDEV_OPENFABRICS) {
+    if (osdev_type(osdev) == HWLOC_OBJ_OSDEV_OPENFABRICS) {
       hwloc_obj_t pci = pci_parent(osdev);
       auto nic = describe(pci != nullptr ? pci : osdev);
       nic.os_device = name;
       add_infos(nic.infos, osdev);
       for (hwloc_obj_t sibling = pci != nullptr ? pci->io_first_child : nullptr; sibling != nullptr;
            sibling = sibling->next_sibling) {
-        if (sibling->type == HWLOC_OBJ_OS_DEVICE && sibling->attr->osdev.type == HWLOC_OBJ_OSDEV_NETWORK &&
+        if (sibling->type == HWLOC_OBJ_OS_DEVICE && osdev_type(sibling) == HWLOC_OBJ_OSDEV_NETWORK &&
             sibling->name != nullptr) {
           nic.netdevs.emplace_back(sibling->name);
         }
       }
       check_locality(nic, "RDMA adapter", scan.problems);
       scan.nics.push_back(std::move(nic));
-    } else if (osdev->attr->osdev.type == HWLOC_OBJ_OSDEV_BLOCK) {
+    } else if (osdev_type(osdev) == HWLOC_OBJ_OSDEV_BLOCK) {
       Disk disk;
       disk.name = name;
       disk.model = info(osdev, "Model");

@@ -1,5 +1,7 @@
 #include <brix/probe/hwloc_topology.hpp>
 
+#include <brix/probe/hwloc_xml_check.hpp>
+
 #include <brix/util/error.hpp>
 #include <brix/util/input_file.hpp>
 #include <brix/util/strings.hpp>
@@ -103,13 +105,8 @@ HwlocTopology HwlocTopology::load_xml(const std::string& path) {
   if (first == std::string::npos || (*xml)[first] != '<') {
     throw InputError(located(path, 1, "not an XML file", "an hwloc XML file from `lstopo --of xml`"));
   }
-  // XML is UTF-8 text: a stray byte (in a HostName, say) would reach reports, file names and JSON.
-  if (const auto bad = util::first_invalid_utf8(*xml)) {
-    const auto line = 1 + std::count(xml->begin(), xml->begin() + static_cast<std::ptrdiff_t>(*bad), '\n');
-    throw InputError(located(path, static_cast<int>(line),
-                             fmt::format("byte \\x{:02x} is not UTF-8", static_cast<unsigned char>((*xml)[*bad])),
-                             "an hwloc XML file from `lstopo --of xml`, UTF-8 text"));
-  }
+  // What libhwloc's XML import assumes but does not check: it would crash instead.
+  check_hwloc_xml(*xml, path);
   hwloc_topology_t topology = init_with_io();
   if (hwloc_topology_set_xmlbuffer(topology, xml->data(), static_cast<int>(xml->size() + 1)) != 0 ||
       hwloc_topology_load(topology) != 0) {

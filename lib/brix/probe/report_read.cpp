@@ -150,8 +150,9 @@ Nic read_nic(const DocNode& node) {
                          str(port, "speed"), rate(port, "rate_gbps"), str(port, "lid")});
   }
   const double summary_rate = rate(node, "rate_gbps"); // checked even when ports give the rate
-  if (nic.ports.empty() && node.has("port_state")) {
-    // A hand-written report may give only the summary keys.
+  if (nic.ports.empty() && node.find("port_state")) {
+    // A hand-written report may give only the summary keys. A null port_state is what the writer
+    // puts for an adapter without ports: no port to invent (fuzz.probe_report's round trip).
     nic.ports.push_back({1, str(node, "port_state"), str(node, "link_layer"), "", "", summary_rate, ""});
   }
   if (const auto nearest = node.find("nearest_gpu")) {

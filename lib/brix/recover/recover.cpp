@@ -38,10 +38,13 @@ std::string resolve_dir(const std::string& dir, const std::optional<SlurmJob>& j
   return (fs::path(job->work_dir) / dir).lexically_normal().string();
 }
 
-RecoveryReport refuse(RecoveryReport report, std::string why) {
+/// Takes the report by reference: callers build `why` from the report's own fields, and a
+/// by-value parameter moved from `std::move(report)` may be built first (clang evaluates
+/// arguments left to right), leaving those fields empty ("0 usable" nodes).
+RecoveryReport refuse(RecoveryReport& report, std::string why) {
   report.can_recover = false;
   report.verdict = "cannot recover: " + std::move(why);
-  return report;
+  return std::move(report);
 }
 
 /// Re-plans, fills the report's plan fields; false (with the verdict) when nothing fits.
@@ -193,9 +196,9 @@ RecoveryReport recover_job(const RecoverOptions& options, const RecoverEnv& env)
   report.kept_notes = kept_nodes_notes(job.failures);
   report.restarts_used = static_cast<int>(read_restarts(options.job_dir).size());
   if (job.completed()) {
-    return refuse(std::move(report), fmt::format("the job completed (attempt {} ended with every "
-                                                 "worker exiting 0): nothing to relaunch",
-                                                 job.stops.back().attempt));
+    return refuse(report, fmt::format("the job completed (attempt {} ended with every "
+                                      "worker exiting 0): nothing to relaunch",
+                                      job.stops.back().attempt));
   }
 
   std::optional<std::vector<SlurmNode>> slurm_nodes;
@@ -219,7 +222,7 @@ RecoveryReport recover_job(const RecoverOptions& options, const RecoverEnv& env)
     }
   }
   if (report.failures.empty()) {
-    return refuse(std::move(report), "no failure recorded in the job directory or by Slurm (still running?)");
+    return refuse(report, "no failure recorded in the job directory or by Slurm (still running?)");
   }
   report.exclusions = decide_exclusions(report.failures, job.suspects,
                                         slurm_nodes.value_or(std::vector<SlurmNode>{}));
@@ -237,7 +240,7 @@ RecoveryReport recover_job(const RecoverOptions& options, const RecoverEnv& env)
                                                      : std::string();
   if (!plan_path.empty()) {
     if (!replan_job(report, plan_path, restart)) {
-      return refuse(std::move(report), report.replan->why);
+      return refuse(report, report.replan->why);
     }
   } else {
     report.nodes_needed = slurm_job && slurm_job->num_nodes > 0 ? slurm_job->num_nodes
@@ -249,7 +252,7 @@ RecoveryReport recover_job(const RecoverOptions& options, const RecoverEnv& env)
     }
   }
   if (static_cast<int>(report.usable_nodes.size()) < report.nodes_needed) {
-    return refuse(std::move(report),
+    return refuse(report,
                   fmt::format("not enough nodes left: {} usable, {} needed{}",
                               report.usable_nodes.size(), report.nodes_needed,
                               plan_path.empty() ? " (without a plan the node count is fixed)" : ""));
@@ -261,10 +264,10 @@ RecoveryReport recover_job(const RecoverOptions& options, const RecoverEnv& env)
                                       : std::string(),
       slurm_job);
   if (const auto why_not = prepare_checkpoint(report, options, env, restart)) {
-    return refuse(std::move(report), *why_not);
+    return refuse(report, *why_not);
   }
   if (report.restarts_used >= options.max_restarts) {
-    return refuse(std::move(report),
+    return refuse(report,
                   fmt::format("restart budget spent: {} of {} relaunches used (see {}; raise "
                               "--max-restarts)",
                               report.restarts_used, options.max_restarts,
@@ -288,7 +291,7 @@ RecoveryReport recover_job(const RecoverOptions& options, const RecoverEnv& env)
   try {
     report.relaunch = plan_relaunch(request);
   } catch (const JobError& e) {
-    return refuse(std::move(report), e.what());
+    return refuse(report, e.what());
   }
 
   report.can_recover = true;

@@ -60,6 +60,8 @@ Checkpoint open_checkpoint(const std::string& dir) {
     } catch (const nlohmann::json::parse_error& e) {
       util::fail_json_syntax(index_path, checkpoint.index_text, e,
                              "{\"metadata\": {...}, \"weight_map\": {tensor: file}}");
+    } catch (const nlohmann::json::out_of_range& e) {
+      util::fail_json_number(index_path, e, "{\"metadata\": {...}, \"weight_map\": {tensor: file}}");
     }
     if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
       fail_input(index_path, 0, "no weight_map object", "{\"metadata\": {...}, \"weight_map\": {tensor: file}}");

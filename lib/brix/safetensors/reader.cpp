@@ -98,6 +98,8 @@ void SafetensorsFile::parse() {
     // The line is the header's own: the JSON after the 8-byte length.
     fail_input(file, util::json_error_line(header_bytes(), error),
                fmt::format("malformed header JSON: {}", util::json_error_reason(error)), k_header_expected);
+  } catch (const nlohmann::json::out_of_range& error) {
+    util::fail_json_number(file, error, k_header_expected); // fuzz.safetensors_header
   }
   if (!duplicate.empty()) {
     fail(fmt::format("header names tensor '{}' twice", duplicate), "each tensor name once");

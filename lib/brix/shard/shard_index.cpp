@@ -80,6 +80,8 @@ ShardIndex read_shard_index(const std::string& path) {
     root = Json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     util::fail_json_syntax(path, text, e, "an index written by brix shard weights");
+  } catch (const nlohmann::json::out_of_range& e) {
+    util::fail_json_number(path, e, "an index written by brix shard weights");
   }
   ShardIndex index;
   try {

@@ -7,7 +7,11 @@
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
+#include <optional>
+#include <sstream>
 #include <unordered_set>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 
 namespace brix::util {
 
@@ -15,11 +19,13 @@ DocNode::DocNode(YAML::Node node, std::shared_ptr<const std::string> file)
     : m_node(std::move(node)), m_file(std::move(file)) {}
 
 namespace {
-/// yaml-cpp keeps every pair of a mapping but lookups find the first: a key given twice would
+/// Every key of every mapping is a scalar (YAML allows a list, a mapping or nothing as a key, and
+/// every reader of keys would fail on one with yaml-cpp's own exception), and appears once:
+/// yaml-cpp keeps every pair of a mapping but lookups find the first, so a key given twice would
 /// silently lose its second value, so it is an error at the second one. `budget` counts the nodes
 /// visited: an alias is visited again wherever it is used, so a few lines of aliases to aliases
 /// (a "billion laughs") expand to billions of nodes, and every reader after this would walk them.
-void reject_duplicate_keys(const YAML::Node& node, const std::string& name, std::size_t& budget) {
+void check_keys(const YAML::Node& node, const std::string& name, std::size_t& budget) {
   if (budget == 0) {
     fail_input(name, node.Mark().line + 1,
                fmt::format("the document has more than {} nodes once its aliases are expanded",
@@ -31,18 +37,22 @@ void reject_duplicate_keys(const YAML::Node& node, const std::string& name, std:
   if (node.IsMap()) {
     std::unordered_set<std::string> seen; // a set: a mapping of many keys stays linear
     for (const auto& item : node) {
-      if (item.first.IsScalar()) {
-        const auto& key = item.first.Scalar();
-        if (!seen.insert(key).second) {
-          fail_input(name, item.first.Mark().line + 1, fmt::format("key '{}' given twice in one mapping", key),
-                     "expected each key at most once");
-        }
+      if (!item.first.IsScalar()) {
+        const auto line = item.first.Mark().line >= 0 ? item.first.Mark().line : node.Mark().line;
+        fail_input(name, std::max(1, line + 1),
+                   "a key that is a list, a mapping or empty",
+                   "expected each key to be a name, as in 'hidden_size: 4096'");
       }
-      reject_duplicate_keys(item.second, name, budget);
+      const auto& key = item.first.Scalar();
+      if (!seen.insert(key).second) {
+        fail_input(name, item.first.Mark().line + 1, fmt::format("key '{}' given twice in one mapping", key),
+                   "expected each key at most once");
+      }
+      check_keys(item.second, name, budget);
     }
   } else if (node.IsSequence()) {
     for (const auto& item : node) {
-      reject_duplicate_keys(item, name, budget);
+      check_keys(item, name, budget);
     }
   }
 }
@@ -50,15 +60,68 @@ void reject_duplicate_keys(const YAML::Node& node, const std::string& name, std:
 /// YAML streams hold printable characters only (YAML 1.2, c-printable): a NUL or another C0
 /// control byte is a damaged or binary file, not text to read around.
 void reject_control_bytes(std::string_view text, const std::string& name) {
-  int line = 1;
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '\n') {
-      ++line;
-    } else if ((byte < 0x20 && c != '\t' && c != '\r') || byte == 0x7f) {
-      fail_input(name, line, fmt::format("control byte 0x{:02x} in the text", byte),
-                 "expected a text file: YAML or JSON");
+  if (const auto at = first_control_byte(text)) {
+    const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(*at), '\n');
+    fail_input(name, static_cast<int>(line), fmt::format("control byte 0x{:02x} in the text", static_cast<unsigned char>(text[*at])),
+               "expected a text file: YAML or JSON");
+  }
+}
+
+/// Records where a document starts and whether it holds anything, without building nodes.
+class DocumentShape final : public YAML::EventHandler {
+public:
+  YAML::Mark start;
+  std::optional<YAML::Mark> content; ///< where its first value is
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    start = mark;
+    content.reset();
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { found(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+    found(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    found(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    found(mark);
+  }
+  void OnMapEnd() override {}
+
+private:
+  void found(const YAML::Mark& mark) {
+    if (!content) {
+      content = mark;
     }
+  }
+};
+
+/// Walks every document of the stream (YAML::Load reads only the first and would silently drop
+/// whatever follows it: `{...} garbage`, a second `---` document). Not YAML::LoadAll: yaml-cpp
+/// 0.7 loops forever, allocating, when a token can start no node (`{}, "x`, a line starting
+/// with ','): its parser reports an empty document there without consuming the token, again and
+/// again (fixed upstream after 0.7, jbeder/yaml-cpp#1319). Such a document starts where the one
+/// before it did; that is where the text is malformed.
+void check_one_document(const std::string& text, const std::string& name) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentShape shape;
+  std::optional<int> previous_start;
+  for (int index = 0; parser.HandleNextDocument(shape); ++index) {
+    if (previous_start == shape.start.pos) {
+      fail_input(name, std::max(1, shape.start.line + 1),
+                 fmt::format("malformed YAML/JSON: no value can start at column {}", shape.start.column + 1),
+                 "expected well-formed YAML or JSON: balanced brackets and quotes, 'key: value' pairs");
+    }
+    if (index > 0 && shape.content) {
+      fail_input(name, std::max(1, shape.content->line + 1), "more than one YAML document",
+                 "expected one mapping; nothing after it but comments");
+    }
+    previous_start = shape.start.pos;
   }
 }
 
@@ -74,18 +137,8 @@ DocNode parse(const std::string& text, const std::string& name) {
   reject_control_bytes(text, name);
   YAML::Node root;
   try {
-    // Every document, not just the first: YAML::Load stops after one and would silently drop
-    // whatever follows it (`{...} garbage`, a second `---` document).
-    const auto documents = YAML::LoadAll(text);
-    for (std::size_t i = 1; i < documents.size(); ++i) {
-      if (!documents[i].IsNull()) {
-        fail_input(name, std::max(1, documents[i].Mark().line + 1), "more than one YAML document",
-                   "expected one mapping; nothing after it but comments");
-      }
-    }
-    if (!documents.empty()) {
-      root = documents.front();
-    }
+    check_one_document(text, name);
+    root = YAML::Load(text);
   } catch (const YAML::Exception& error) {
     fail_input(name, std::max(1, error.mark.line + 1), fmt::format("malformed YAML/JSON: {}", error.msg),
                "expected well-formed YAML or JSON: balanced brackets and quotes, 'key: value' pairs");
@@ -94,7 +147,7 @@ DocNode parse(const std::string& text, const std::string& name) {
     fail_input(name, 1, "the file is empty", "expected a YAML or JSON mapping");
   }
   std::size_t budget = k_max_document_nodes;
-  reject_duplicate_keys(root, name, budget);
+  check_keys(root, name, budget);
   return DocNode(root, file);
 }
 

@@ -78,6 +78,16 @@ std::size_t utf8_sequence_length(std::string_view text, std::size_t i) {
 
 bool is_valid_utf8(std::string_view text) { return !first_invalid_utf8(text); }
 
+std::optional<std::size_t> first_control_byte(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if ((byte < 0x20 && byte != '\t' && byte != '\n' && byte != '\r') || byte == 0x7f) {
+      return i;
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<std::size_t> first_invalid_utf8(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
     const auto length = utf8_sequence_length(text, i);

@@ -44,6 +44,9 @@ parse_key_values(std::string_view text, std::string_view what);
 [[nodiscard]] bool is_valid_utf8(std::string_view text);
 /// Offset of the first byte that does not start a valid UTF-8 sequence; nullopt when all do.
 [[nodiscard]] std::optional<std::size_t> first_invalid_utf8(std::string_view text);
+/// Offset of the first control byte a text file cannot hold (C0 but tab, LF and CR; DEL):
+/// YAML's c-printable and XML's Char both exclude them, and a NUL cuts C parsers short.
+[[nodiscard]] std::optional<std::size_t> first_control_byte(std::string_view text);
 /// `text` with every byte that is not printable ASCII or part of valid UTF-8 written as \xNN
 /// (control characters too), so outside input can be quoted in messages, logs and JSON.
 [[nodiscard]] std::string printable(std::string_view text);
