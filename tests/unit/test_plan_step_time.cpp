@@ -35,16 +35,9 @@ struct Fixture {
       work.dense_layers = layers_per_stage;
       stages.push_back(work);
     }
-    StepInputs in;
-    in.context = &context;
-    in.layout = &layout;
-    in.placement = &placement;
-    in.dense = &layer;
-    in.moe = &layer;
-    in.embedding = &none;
-    in.head = &none;
-    in.global_batch = micro_batches * layout.dp * layout.micro_batch;
-    return estimate_step(in, stages);
+    return estimate_step(step_inputs_of(context, layout, placement, layer, layer, none, none,
+                                        micro_batches * layout.dp * layout.micro_batch, 4.0),
+                         stages);
   }
 };
 } // namespace

@@ -362,7 +362,7 @@ private:
           }
           for (const auto compression : compressions) {
             layout.grad_compression = compression;
-            const auto inputs = detail::step_inputs_of(context, layout, placement, dense, moe, embedding, head,
+            const auto inputs = step_inputs_of(context, layout, placement, dense, moe, embedding, head,
                                                        options.shape.global_batch, m_eval.grad_wire_bytes(compression));
             const auto step = estimate_step(inputs, stages.work);
             ++partial.evaluated;

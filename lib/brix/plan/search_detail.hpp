@@ -17,23 +17,6 @@ namespace brix::plan::detail {
 
 inline constexpr double k_gib = 1024.0 * 1024.0 * 1024.0;
 
-/// Step inputs pointing at one layout's placement and layer costs (valid while those live).
-inline StepInputs step_inputs_of(const CostContext& context, const Layout& layout, const Placement& placement,
-                                 const LayerCost& dense, const LayerCost& moe, const LayerCost& embedding,
-                                 const LayerCost& head, std::int64_t global_batch, double grad_wire_bytes) {
-  StepInputs inputs;
-  inputs.context = &context;
-  inputs.layout = &layout;
-  inputs.placement = &placement;
-  inputs.dense = &dense;
-  inputs.moe = &moe;
-  inputs.embedding = &embedding;
-  inputs.head = &head;
-  inputs.global_batch = global_batch;
-  inputs.grad_wire_bytes = grad_wire_bytes;
-  return inputs;
-}
-
 /// The layer costs of one layout on one placement, and step inputs that point at them: the
 /// inputs are valid while this lives (it cannot be copied or moved, so they cannot dangle).
 struct CostedLayout {

@@ -56,6 +56,23 @@ struct StepInputs {
   double grad_wire_bytes = 4.0; ///< bytes per gradient element on the wire (fp32 = 4)
 };
 
+/// Step inputs pointing at one layout's placement and layer costs (valid while those live).
+inline StepInputs step_inputs_of(const CostContext& context, const Layout& layout, const Placement& placement,
+                                 const LayerCost& dense, const LayerCost& moe, const LayerCost& embedding,
+                                 const LayerCost& head, std::int64_t global_batch, double grad_wire_bytes) {
+  StepInputs inputs;
+  inputs.context = &context;
+  inputs.layout = &layout;
+  inputs.placement = &placement;
+  inputs.dense = &dense;
+  inputs.moe = &moe;
+  inputs.embedding = &embedding;
+  inputs.head = &head;
+  inputs.global_batch = global_batch;
+  inputs.grad_wire_bytes = grad_wire_bytes;
+  return inputs;
+}
+
 /// Data-parallel traffic and the optimizer step of one pipeline stage holding `dense_params`
 /// (split by TP) and `expert_params` (split by EP·ETP).
 struct DataParallelCost {
