@@ -208,6 +208,12 @@ TEST_CASE("probe::topology file errors are one-line input errors") {
   // empty word.
   CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(edited(" cpuset=\"0xffffffff,", " cpuset=\",xffffffff,")),
                        doctest::Contains("t.xml:4: cpuset ',xffffffff,"), brix::InputError);
+  // Regression (fuzz.hwloc_xml timeout: libhwloc 2.9 sized every bitmap by index 2^32 - 1, 512 MiB
+  // each): a PU without os_index, and an OS index far beyond any machine's.
+  CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(edited("<object type=\"PU\" os_index=", "<object type=\"PU\" typeos_index=")),
+                       doctest::Contains("an object of type PU without os_index"), brix::InputError);
+  CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(edited("<object type=\"PU\" os_index=\"0\"", "<object type=\"PU\" os_index=\"4294967295\"")),
+                       doctest::Contains("os_index '4294967295' is not an OS index"), brix::InputError);
   // Regression (fuzz.hwloc_xml, SEGV inside libhwloc 2.9's XML parser): a NUL in the text.
   CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(edited("value=\"dgx-h100\"", std::string("value=\"dgx\0h100\"", 15))),
                        doctest::Contains("t.xml:9: control byte 0x00 in the XML"), brix::InputError);

@@ -84,6 +84,7 @@ public:
         }
         if (name == "object") {
           check_sets(attributes, tag_line);
+          check_os_index(attributes, tag_line);
         }
         if (starts("/>")) {
           m_at += 2;
@@ -125,6 +126,32 @@ private:
       }
     }
   }
+
+  /// A PU or NUMA node gives its OS index, and every OS index is a small whole number: libhwloc
+  /// 2.9 sizes bitmaps by it, so a PU without one (index 2^32 - 1) or with a huge one costs
+  /// 512 MiB and seconds per bitmap copy (fuzz.hwloc_xml timeout). hwloc's exporters always write
+  /// it for these two types; the largest machines have thousands of PUs, far below the bound.
+  void check_os_index(const std::map<std::string, std::string, std::less<>>& attributes, int tag_line) const {
+    const auto type = attributes.find("type");
+    const auto index = attributes.find("os_index");
+    const bool needs = type != attributes.end() && (type->second == "PU" || type->second == "NUMANode");
+    if (index == attributes.end()) {
+      if (needs) {
+        fail_at(tag_line, fmt::format("an object of type {} without os_index", type->second),
+                "os_index on every PU and NUMANode");
+      }
+      return;
+    }
+    const auto& text = index->second;
+    const bool digits = !text.empty() && text.size() <= 7 &&
+                        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits || std::stoul(text) >= k_max_os_index) {
+      fail_at(tag_line, fmt::format("os_index '{}' is not an OS index", util::printable(text)),
+              fmt::format("os_index a whole number below {}", k_max_os_index));
+    }
+  }
+
+  static constexpr unsigned long k_max_os_index = 1UL << 20;
 
   [[nodiscard]] bool starts(std::string_view text) const { return m_xml.substr(m_at, text.size()) == text; }
 
