@@ -208,6 +208,10 @@ TEST_CASE("probe::topology file errors are one-line input errors") {
   // empty word.
   CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(edited(" cpuset=\"0xffffffff,", " cpuset=\",xffffffff,")),
                        doctest::Contains("t.xml:4: cpuset ',xffffffff,"), brix::InputError);
+  // Regression (fuzz.hwloc_xml, SEGV inside libhwloc 2.9): a word of a bitmap that is not hex
+  // made hwloc drop the machine's complete_nodeset and then write into it.
+  CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(edited(" complete_nodeset=\"0x", " complete_nodeset=\"0x&")),
+                       doctest::Contains("t.xml:4: complete_nodeset '0x&"), brix::InputError);
   // Regression (fuzz.hwloc_xml timeout: libhwloc 2.9 sized every bitmap by index 2^32 - 1, 512 MiB
   // each): a PU without os_index, and an OS index far beyond any machine's.
   CHECK_THROWS_WITH_AS(HwlocTopology::load_xml(edited("<object type=\"PU\" os_index=", "<object type=\"PU\" typeos_index=")),
