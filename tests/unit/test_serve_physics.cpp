@@ -71,3 +71,28 @@ TEST_CASE("serve::prefill_step: the gated activation and the top-k sum are kerne
   const double moe_layers = 58;
   CHECK(cost.weights_s >= moe_layers * copies * bytes_per_copy / device.hbm_bytes_per_s);
 }
+
+TEST_CASE("serve::decode_step: without CUDA graphs the host launching kernels bounds the step") {
+  // The figure the eager launch cost is taken from: SGLang PR #1401 ran Llama-3-8B decode at
+  // batch 1 on H100 in 7.35 ms per step with CUDA graphs and 8.23 ms without.
+  const auto llama = model::load_model("llama-3.1-8b");
+  const auto h100 = device_of("h100-sxm");
+  const StepContext graphs{&llama, &h100, {1, 1, 1, 1, 1}, WeightPrecision::bf16, KvPrecision::bf16, false};
+  StepContext eager = graphs;
+  eager.cuda_graphs = false;
+  const auto replayed = decode_step(graphs, 1, 136, 0);
+  const auto launched = decode_step(eager, 1, 136, 0);
+  MESSAGE("llama-3.1-8b batch-1 decode: ", replayed.kernels, " kernels, ", replayed.seconds * 1e3, " ms replayed, ",
+          launched.seconds * 1e3, " ms launched");
+  CHECK(launched.kernels == replayed.kernels);
+  CHECK(launched.seconds == doctest::Approx(8.23e-3).epsilon(0.02));
+  CHECK(replayed.seconds < launched.seconds);
+  CHECK(launched.floors_s - replayed.floors_s == doctest::Approx(launched.seconds - replayed.seconds));
+  // A step whose kernels run longer than their launches is not slowed: DeepSeek-R1 prefill.
+  const auto deepseek = model::load_model("deepseek-r1");
+  const auto h200 = device_of("h200-sxm");
+  StepContext prefill{&deepseek, &h200, {8, 1, 1, 4, 2}, WeightPrecision::fp8, KvPrecision::bf16, false};
+  const double replayed_prefill = prefill_step(prefill, 16384, 3200).seconds;
+  prefill.cuda_graphs = false;
+  CHECK(prefill_step(prefill, 16384, 3200).seconds == doctest::Approx(replayed_prefill));
+}

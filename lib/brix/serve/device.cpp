@@ -40,6 +40,13 @@ constexpr double k_mla_blackwell_factor = (350.0 / 2250.0) / (410.0 / 989.0);
 // The shortest kernel in a CUDA-graph replay: ~1 µs launch gap plus ramp-up and tail of a
 // kernel that does almost nothing; decode traces of small-batch serving show 3–5 µs per kernel.
 constexpr double k_kernel_floor_s = 4e-6;
+// Host time to launch one kernel from eager PyTorch (Python module code, the dispatcher,
+// cudaLaunchKernel), for engines that run decode without CUDA graphs. SGLang PR #1401 (H100,
+// 2024-09) measured Llama-3-8B decode at batch 1: 8.23 ms per step without CUDA graphs against
+// 7.35 ms with them (FlashInfer attention): eager decode is host-bound, so 8.23 ms is the host
+// time of the step's launches, which brix counts as 292 kernels (9 per layer over 32 layers, 4
+// for the head): 28 µs each (tests/unit/test_serve_physics.cpp recomputes the count).
+constexpr double k_eager_launch_s = 28e-6;
 // Small all-reduce inside an NVLink domain with the engines' one-shot custom kernels (vLLM
 // custom_all_reduce, TensorRT-LLM's allreduce fusion): 5–10 µs for decode-sized messages.
 constexpr double k_intra_latency_s = 8e-6;
@@ -85,6 +92,7 @@ ServeDevice serve_device(const cluster::NodeGroup& group, cluster::NetworkShape 
   device.mla_decode_fraction = k_attention_fraction * (blackwell(group.gpu) ? k_mla_blackwell_factor : 1.0);
   device.mla_decode_fp8_kv_fraction = device.mla_decode_fraction * k_mla_fp8_kv_factor;
   device.kernel_floor_s = k_kernel_floor_s;
+  device.eager_launch_s = k_eager_launch_s;
   device.gpus_per_node = group.gpus_per_node;
   device.nvlink_domain = std::max(1, group.nvlink_domain);
   device.intra_busbw = base.intra_busbw;

@@ -34,6 +34,7 @@ struct ServeDevice {
   double mla_decode_fraction = 0;
   double mla_decode_fp8_kv_fraction = 0;
   double kernel_floor_s = 0;    ///< the shortest a kernel takes in a CUDA-graph replay
+  double eager_launch_s = 0;    ///< host time to launch one kernel from eager PyTorch (no CUDA graph)
   int gpus_per_node = 0;
   int nvlink_domain = 0;        ///< GPUs on one NVLink/NVSwitch domain
   double intra_busbw = 0;       ///< all-reduce bus bandwidth inside the domain, bytes/s

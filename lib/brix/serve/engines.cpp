@@ -15,7 +15,7 @@ namespace {
 
 // One row per version, every field the version's documentation gives written out (no row is
 // derived from another: what changed between versions is read by comparing the rows).
-constexpr std::array<EngineVersion, 6> k_rows{{
+constexpr std::array<EngineVersion, 7> k_rows{{
     {.engine = Engine::vllm, .version = "0.9", .released = "2025-05",
      .source = "docs.vllm.ai v0.9: data_parallel_deployment.md (--data-parallel-size-local, --data-parallel-address, "
                  "--data-parallel-rpc-port, --data-parallel-start-rank, --headless), distributed_serving.md (Ray)",
@@ -44,6 +44,15 @@ constexpr std::array<EngineVersion, 6> k_rows{{
      .image = "lmsysorg/sglang:v0.5.5.post2", .port = 30000, .ep_flag = "--ep-size",
      .deepep_flag = "--moe-a2a-backend deepep", .overlap_flag = "--enable-two-batch-overlap",
      .router = "python3 -m sglang_router.launch_router --pd-disaggregation"},
+    // Kept to cost published runs of it (dstack's DeepSeek-R1 benchmark, 2025-03): its PyTorch
+    // backend needed --backend pytorch, a flag brix's emitters do not know, so it is not plannable.
+    {.engine = Engine::trtllm, .version = "0.17", .released = "2025-02",
+     .source = "TensorRT-LLM 0.17 PyTorch backend: PyTorchConfig.use_cuda_graph defaulted to False until NVIDIA/"
+                 "TensorRT-LLM PR #5480 (\"Breaking change: Enable cuda graph by default\", merged 2025-07, the 1.0 "
+                 "line); trtllm-serve --backend pytorch --tp_size --ep_size --max_num_tokens "
+                 "--kv_cache_free_gpu_memory_fraction (0.9 default); EP 4 inside TP 8 as dstack's command runs it",
+     .plannable = false, .ep_partial = true, .cuda_graphs = false,
+     .pool = PoolRule::free_fraction, .default_fraction = 0.9, .image = "nvcr.io/nvidia/tensorrt-llm/release:0.17.0"},
     {.engine = Engine::trtllm, .version = "1.0", .released = "2025-09",
      .source = "TensorRT-LLM 1.0 docs: commands/trtllm-serve (--tp_size, --pp_size, --ep_size, --max_batch_size, "
                  "--max_num_tokens, --kv_cache_free_gpu_memory_fraction, --extra_llm_api_options), DeepSeek-R1 "
@@ -59,7 +68,7 @@ constexpr std::array<EngineVersion, 6> k_rows{{
      .config_flag = "--config", .kv_fraction_in_config = true},
 }};
 
-const std::array<EngineVersion, 6>& table() { return k_rows; }
+const std::array<EngineVersion, 7>& table() { return k_rows; }
 
 } // namespace
 
@@ -93,19 +102,38 @@ bool runs_overlap(const EngineVersion& engine, const InstanceShape& shape, bool 
          (!engine.overlap_needs_dp || shape.dp > 1);
 }
 
-const EngineVersion& find_engine_version(Engine engine, std::string_view version) {
+namespace {
+
+const EngineVersion& find_row(Engine engine, std::string_view version, bool to_cost) {
   std::vector<std::string> known;
   for (const auto& row : table()) {
-    if (row.engine != engine) {
+    if (row.engine == engine && (row.plannable || to_cost)) {
+      known.emplace_back(row.version);
+    }
+  }
+  for (const auto& row : table()) {
+    if (row.engine != engine || !((version.empty() && row.current) || row.version == version)) {
       continue;
     }
-    if ((version.empty() && row.current) || row.version == version) {
-      return row;
+    if (!row.plannable && !to_cost) {
+      throw InputError(fmt::format("--engine-version: {} {} is in brix's engine table only to cost published runs of "
+                                   "it; brix does not emit its commands (expected {})",
+                                   to_string(engine), version, util::join_or(known)));
     }
-    known.emplace_back(row.version);
+    return row;
   }
   throw InputError(fmt::format("--engine-version: {} {} is not in brix's engine table{} (expected {})", to_string(engine),
                                version, util::did_you_mean(version, known), util::join_or(known)));
+}
+
+} // namespace
+
+const EngineVersion& find_engine_version(Engine engine, std::string_view version) {
+  return find_row(engine, version, false);
+}
+
+const EngineVersion& find_engine_version_to_cost(Engine engine, std::string_view version) {
+  return find_row(engine, version, true);
 }
 
 } // namespace brix::serve

@@ -32,6 +32,7 @@ void add_group(StepCost& cost, const ServeDevice& device, int kernels, double by
   const double compute = achievable_flops > 0 ? flops / achievable_flops : 0.0;
   const double seconds = std::max({floor, memory, compute});
   cost.seconds += seconds;
+  cost.kernels += kernels;
   if (floor >= memory && floor >= compute) {
     cost.floors_s += seconds;
   } else if (memory >= compute) {
@@ -144,6 +145,7 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
   auto add_comm = [&](double seconds) {
     comm.seconds += seconds;
     comm.collectives_s += seconds;
+    comm.kernels += 1;
   };
   const auto tp_group = placement(device, shape.tp);
   if (shape.tp > 1) {
@@ -227,6 +229,8 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
     const double floors = compute.floors_s;
     layer.seconds += floors;
     layer.floors_s += floors;
+    // Each micro-batch launches its own kernels and collectives.
+    layer.kernels += compute.kernels + 2.0 * comm.kernels;
     // Prefill's high-throughput all-to-all kernels hold SMs while they run (DeepEP's normal
     // kernels take 20 by default, of Hopper's 132): the compute beside them runs on the rest.
     // Decode's low-latency kernels receive through a hook and hold none.
@@ -255,6 +259,7 @@ StepCost head_cost(const StepContext& context, double rows) {
     const double seconds = all_reduce_seconds(device, rows * vocab * 4.0 / 2.0, placement(device, context.shape.tp));
     cost.seconds += seconds;
     cost.collectives_s += seconds;
+    cost.kernels += 1;
   }
   return cost;
 }
@@ -282,11 +287,24 @@ std::vector<StepCost> stage_costs(const StepContext& context, const Batch& batch
                                           context.shape.gpus() > context.device->nvlink_domain);
       cost.seconds += seconds;
       cost.collectives_s += seconds;
+      cost.kernels += 1;
     }
     costs.push_back(cost);
     first += count;
   }
   return costs;
+}
+
+/// A stage's step as the engine launches it. From CUDA graphs the replay keeps the GPU fed; from
+/// eager PyTorch the host launches kernel after kernel, asynchronously, so the GPU waits for it
+/// whenever launching the step's kernels takes longer than running them (booked as floors).
+StepCost launched(const StepContext& context, StepCost stage) {
+  const double host = stage.kernels * context.device->eager_launch_s;
+  if (!context.cuda_graphs && host > stage.seconds) {
+    stage.floors_s += host - stage.seconds;
+    stage.seconds = host;
+  }
+  return stage;
 }
 
 const StepCost& slowest(const std::vector<StepCost>& costs) {
@@ -304,6 +322,7 @@ StepCost& StepCost::operator+=(const StepCost& other) {
   attention_s += other.attention_s;
   collectives_s += other.collectives_s;
   floors_s += other.floors_s;
+  kernels += other.kernels;
   return *this;
 }
 
@@ -316,6 +335,7 @@ StepCost operator*(const StepCost& cost, double times) {
   out.attention_s = cost.attention_s * times;
   out.collectives_s = cost.collectives_s * times;
   out.floors_s = cost.floors_s * times;
+  out.kernels = cost.kernels * times;
   return out;
 }
 
@@ -340,21 +360,25 @@ StepCost decode_step(const StepContext& context, double batch, double context_to
               MemoryKind::weights, ComputeKind::gemm);
     stage += one * static_cast<double>(mtp);
   }
-  return stage * static_cast<double>(stages);
+  return launched(context, stage) * static_cast<double>(stages);
 }
 
 StepCost prefill_step(const StepContext& context, double tokens, double prompt) {
   const Batch batch{tokens, std::max(1.0, tokens / std::max(1.0, prompt)), 0, prompt};
   StepCost total;
   for (const auto& stage : stage_costs(context, batch, false, batch.sequences)) {
-    total += stage;
+    total += launched(context, stage);
   }
   return total;
 }
 
 double prefill_stage_seconds(const StepContext& context, double tokens, double prompt) {
   const Batch batch{tokens, std::max(1.0, tokens / std::max(1.0, prompt)), 0, prompt};
-  return slowest(stage_costs(context, batch, false, batch.sequences)).seconds;
+  auto stages = stage_costs(context, batch, false, batch.sequences);
+  for (auto& stage : stages) {
+    stage = launched(context, stage);
+  }
+  return slowest(stages).seconds;
 }
 
 double tokens_per_step(int mtp, double acceptance) {
