@@ -96,3 +96,19 @@ TEST_CASE("serve::decode_step: without CUDA graphs the host launching kernels bo
   prefill.cuda_graphs = false;
   CHECK(prefill_step(prefill, 16384, 3200).seconds == doctest::Approx(replayed_prefill));
 }
+
+TEST_CASE("serve::prefill_step: early Triton block-FP8 GEMMs at SGLang PR #3893's rate") {
+  const auto model = model::load_model("deepseek-r1");
+  const auto device = device_of("h200-sxm");
+  StepContext deepgemm{&model, &device, {8, 1, 1, 1, 8}, WeightPrecision::fp8, KvPrecision::bf16, false};
+  StepContext triton = deepgemm;
+  triton.triton_block_fp8 = true;
+  const auto fast = prefill_step(deepgemm, 16384, 3200);
+  const auto slow = prefill_step(triton, 16384, 3200);
+  // The compute-bound FP8 GEMMs take 2.4x as long (the kernels' measured ratio at m = 2,048-4,096).
+  REQUIRE(fast.gemm_s > 0);
+  CHECK(slow.gemm_s >= 2.0 * fast.gemm_s);
+  CHECK(slow.gemm_s <= 2.4 * fast.gemm_s * 1.001);
+  // Decode is weight-streaming-bound either way: unchanged.
+  CHECK(decode_step(triton, 16, 4000, 0).seconds == doctest::Approx(decode_step(deepgemm, 16, 4000, 0).seconds));
+}

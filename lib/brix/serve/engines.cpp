@@ -15,7 +15,17 @@ namespace {
 
 // One row per version, every field the version's documentation gives written out (no row is
 // derived from another: what changed between versions is read by comparing the rows).
-constexpr std::array<EngineVersion, 7> k_rows{{
+constexpr std::array<EngineVersion, 9> k_rows{{
+    // Kept to cost published runs of it (dstack's DeepSeek-R1 benchmark, 2025-03); brix's
+    // emitters were written against 0.9 and later, so it is not plannable.
+    {.engine = Engine::vllm, .version = "0.7", .released = "2025-02",
+     .source = "vLLM 0.7.3 / 0.7.4 nightly (V0 engine): FlashMLA backend (VLLM_ATTENTION_BACKEND=FLASHMLA), CUDA "
+                 "graphs captured for decode unless --enforce-eager; MoE through the Triton fused_moe kernel with "
+                 "block-FP8 weights, dense block-FP8 linears through vLLM's first CUTLASS kernel, within 13% of the "
+                 "Triton one at prefill sizes (vLLM PR #23280); DeepGEMM only after PR #13996 (2025-02-27, not merged "
+                 "then)",
+     .plannable = false, .triton_block_fp8 = true, .pool = PoolRule::utilization, .default_fraction = 0.9,
+     .image = "vllm/vllm-openai:v0.7.3"},
     {.engine = Engine::vllm, .version = "0.9", .released = "2025-05",
      .source = "docs.vllm.ai v0.9: data_parallel_deployment.md (--data-parallel-size-local, --data-parallel-address, "
                  "--data-parallel-rpc-port, --data-parallel-start-rank, --headless), distributed_serving.md (Ray)",
@@ -29,6 +39,14 @@ constexpr std::array<EngineVersion, 7> k_rows{{
      .disaggregation = true, .overlap = true, .overlap_needs_dp = true, .mtp = true, .pool = PoolRule::utilization,
      .default_fraction = 0.9, .image = "vllm/vllm-openai:v0.11.0", .overlap_flag = "--enable-dbo",
      .router = "vllm-router --vllm-pd-disaggregation"},
+    // Kept to cost published runs of it (dstack's DeepSeek-R1 benchmark, 2025-03); brix's
+    // emitters were checked against 0.4.6 and later, so it is not plannable.
+    {.engine = Engine::sglang, .version = "0.4.3", .released = "2025-02",
+     .source = "sglang 0.4.3.post2 (sgl_kernel 0.0.3.post6, triton 3.1.0 as dstack lists them): block-FP8 linears "
+                 "and fused MoE on Triton kernels (w8a8_block_fp8_matmul, fused_moe); DeepGEMM came after SGLang PR "
+                 "#3893 (2025-02-26), which benchmarked the two; --enable-dp-attention with CUDA graphs (PR #2061)",
+     .plannable = false, .dp_attention = true, .triton_block_fp8 = true, .pool = PoolRule::static_fraction,
+     .image = "lmsysorg/sglang:v0.4.3.post2", .port = 30000},
     {.engine = Engine::sglang, .version = "0.4", .released = "2025-04",
      .source = "sglang 0.4.6 docs: server_arguments.md (--enable-ep-moe, --enable-deepep-moe, --enable-dp-attention, "
                  "--dist-init-addr, --enable-two-batch-overlap); P/D not emitted for 0.4 (its mini_lb arguments "
@@ -68,7 +86,7 @@ constexpr std::array<EngineVersion, 7> k_rows{{
      .config_flag = "--config", .kv_fraction_in_config = true},
 }};
 
-const std::array<EngineVersion, 7>& table() { return k_rows; }
+const std::array<EngineVersion, 9>& table() { return k_rows; }
 
 } // namespace
 

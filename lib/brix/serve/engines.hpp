@@ -58,6 +58,9 @@ struct EngineVersion {
   /// Decode replays captured CUDA graphs. false: PyTorch launches every kernel from the host each
   /// step, and a step takes at least its launches' host time (step_time.hpp).
   bool cuda_graphs = true;
+  /// Block-scaled FP8 GEMMs (dense and fused-MoE) run on the Triton kernels of early 2025, not
+  /// on DeepGEMM/CUTLASS-class kernels the device model's GEMM figures come from (device.hpp).
+  bool triton_block_fp8 = false;
 
   // Memory.
   PoolRule pool = PoolRule::utilization;

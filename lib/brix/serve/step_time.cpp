@@ -61,23 +61,33 @@ double attention_flops_per_key(const model::ModelSpec& model, bool decode) {
 }
 
 /// Achievable FLOP/s of an m × n × k GEMM in `precision`; block-scaled FP8/FP4 GEMMs also pay
-/// their per-tile fixed work over a short reduction.
-double gemm_rate(const ServeDevice& device, ComputePrecision precision, double m, double n, double k) {
-  const double block_scaled = precision == ComputePrecision::bf16 ? 1.0 : k / (k + device.block_scaled_k_knee);
+/// their per-tile fixed work over a short reduction, and run at the Triton kernels' share of that
+/// where the engine version runs those.
+double gemm_rate(const StepContext& context, ComputePrecision precision, double m, double n, double k) {
+  const auto& device = *context.device;
+  const double block_scaled =
+      precision == ComputePrecision::bf16
+          ? 1.0
+          : k / (k + device.block_scaled_k_knee) * (context.triton_block_fp8 ? device.triton_block_scaled_fraction : 1.0);
   return device.peak(precision) * device.gemm_fraction * plan::gemm_shape_efficiency(std::max(1.0, m), n, k) *
          block_scaled;
 }
 
 /// Achievable FLOP/s of a gated MLP slice (gate/up: m × 2·ffn × h, two thirds of the
 /// arithmetic; down: m × h × ffn, one third), so a thin slice's short down-projection counts.
-double mlp_rate(const ServeDevice& device, ComputePrecision precision, double m, double ffn, double h) {
-  const double gate_up = gemm_rate(device, precision, m, 2.0 * ffn, h);
-  const double down = gemm_rate(device, precision, m, h, ffn);
+double mlp_rate(const StepContext& context, ComputePrecision precision, double m, double ffn, double h) {
+  const double gate_up = gemm_rate(context, precision, m, 2.0 * ffn, h);
+  const double down = gemm_rate(context, precision, m, h, ffn);
   return 1.0 / (2.0 / 3.0 / gate_up + 1.0 / 3.0 / down);
 }
 
 /// One decoder layer on one GPU: compute groups and collectives.
-StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& batch, bool decode) {
+StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch, bool decode) {
+  // The Triton block-FP8 figure was measured at prefill sizes (m = 2,048-4,096); at decode sizes
+  // the same harness put those kernels within 1.0-1.5x of DeepGEMM, where weight streaming bounds
+  // both, so decode keeps the streaming model.
+  StepContext context = step;
+  context.triton_block_fp8 = step.triton_block_fp8 && !decode;
   const auto& model = *context.model;
   const auto& device = *context.device;
   const auto& shape = context.shape;
@@ -100,7 +110,7 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
   const double attention_params = attention_params_per_gpu(model, shape.tp);
   add_group(compute, device, (model.mla ? 5 : 2) + attention_quant,
             attention_params * weight_bytes(attention_weights) + tokens * h * k_bf16 * 2,
-            2.0 * tokens * attention_params, gemm_rate(device, attention_precision, tokens, h, h), MemoryKind::weights,
+            2.0 * tokens * attention_params, gemm_rate(context, attention_precision, tokens, h, h), MemoryKind::weights,
             ComputeKind::gemm);
   // Attention core.
   const double heads = static_cast<double>(model.heads) / shape.tp;
@@ -137,7 +147,7 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
   auto add_mlp = [&](double mlp_params, double ffn) {
     const double local = mlp_params / shape.tp;
     add_group(compute, device, 2 + (mlp_quant > 0 ? 1 : 0), local * mlp_bytes + tokens * ffn / shape.tp * k_bf16 * 3,
-              2.0 * tokens * local, mlp_rate(device, mlp_precision, tokens, ffn / shape.tp, h), MemoryKind::weights,
+              2.0 * tokens * local, mlp_rate(context, mlp_precision, tokens, ffn / shape.tp, h), MemoryKind::weights,
               ComputeKind::gemm);
     add_activation(tokens, ffn / shape.tp, mlp_quant);
   };
@@ -165,7 +175,7 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
     const double top_k = static_cast<double>(moe.experts_per_token);
     // Router, top-k, permute and unpermute.
     add_group(compute, device, 4, tokens * h * k_bf16 * 2 + static_cast<double>(params.router) * k_bf16,
-              2.0 * tokens * static_cast<double>(params.router), gemm_rate(device, ComputePrecision::bf16, tokens, experts, h),
+              2.0 * tokens * static_cast<double>(params.router), gemm_rate(context, ComputePrecision::bf16, tokens, experts, h),
               MemoryKind::weights, ComputeKind::gemm);
     // Routed experts: every token of the stage picks top_k experts; this GPU holds experts/ep of
     // them, each split over etp. An expert is idle with probability (1 − top_k/experts)^tokens.
@@ -184,7 +194,7 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
     const double expert_ffn = static_cast<double>(moe.expert_ffn) / shape.etp;
     add_group(compute, device, 2, active * expert_params * mlp_bytes + busiest * h * k_bf16 * 2,
               2.0 * busiest * expert_params,
-              mlp_rate(device, mlp_precision, busiest / std::max(1.0, active), expert_ffn, h), MemoryKind::weights,
+              mlp_rate(context, mlp_precision, busiest / std::max(1.0, active), expert_ffn, h), MemoryKind::weights,
               ComputeKind::gemm);
     add_activation(busiest, expert_ffn, 1 + expert_quant);
     // Sum each token's top-k expert outputs (read every copy, write the token); with EP the
@@ -254,7 +264,7 @@ StepCost head_cost(const StepContext& context, double rows) {
   const double vocab = static_cast<double>(model.vocab) / context.shape.tp;
   StepCost cost;
   add_group(cost, device, 4, vocab * h * k_bf16 + rows * vocab * 4.0, 2.0 * rows * h * vocab,
-            gemm_rate(device, ComputePrecision::bf16, rows, vocab, h), MemoryKind::weights, ComputeKind::gemm);
+            gemm_rate(context, ComputePrecision::bf16, rows, vocab, h), MemoryKind::weights, ComputeKind::gemm);
   if (context.shape.tp > 1) {
     const double seconds = all_reduce_seconds(device, rows * vocab * 4.0 / 2.0, placement(device, context.shape.tp));
     cost.seconds += seconds;
@@ -356,7 +366,7 @@ StepCost decode_step(const StepContext& context, double batch, double context_to
     const double h = static_cast<double>(model.hidden);
     add_group(one, *context.device, 1, 2.0 * h * h / context.shape.tp * weight_bytes(context.weights),
               2.0 * micro * 2.0 * h * h / context.shape.tp,
-              gemm_rate(*context.device, compute_precision(context.weights, *context.device), micro, h, 2.0 * h),
+              gemm_rate(context, compute_precision(context.weights, *context.device), micro, h, 2.0 * h),
               MemoryKind::weights, ComputeKind::gemm);
     stage += one * static_cast<double>(mtp);
   }

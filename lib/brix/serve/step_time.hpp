@@ -40,6 +40,9 @@ struct StepContext {
   /// Kernels replayed from CUDA graphs; false: launched one by one from eager PyTorch, so a
   /// stage's step takes at least kernels × ServeDevice::eager_launch_s of host time.
   bool cuda_graphs = true;
+  /// Block-scaled FP8/FP4 GEMMs on early Triton kernels, at ServeDevice::triton_block_scaled_fraction
+  /// of the rate the device model gives DeepGEMM-class kernels.
+  bool triton_block_fp8 = false;
 };
 
 /// One decode step of a whole instance: `batch` sequences per attention-DP rank, each with
