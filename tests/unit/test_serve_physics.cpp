@@ -112,3 +112,19 @@ TEST_CASE("serve::prefill_step: early Triton block-FP8 GEMMs at SGLang PR #3893'
   // Decode is weight-streaming-bound either way: unchanged.
   CHECK(decode_step(triton, 16, 4000, 0).seconds == doctest::Approx(decode_step(deepgemm, 16, 4000, 0).seconds));
 }
+
+TEST_CASE("serve::decode_step: gpt-oss's sliding-window layers read only their window of the KV cache") {
+  const auto model = model::load_model("gpt-oss-120b");
+  REQUIRE(model.attention_window(0) == 128);
+  REQUIRE(model.attention_window(1) == 0);
+  const auto device = device_of("h200-sxm");
+  const StepContext context{&model, &device, {8, 1, 1, 1, 8}, WeightPrecision::fp8, KvPrecision::bf16, false};
+  // 256 sequences of 8,192 tokens: each of the 18 full-attention layers reads every cached token
+  // (8 KV heads x 64 x K and V in bf16 = 2,048 B, one head per GPU: 256 B); each of the 18
+  // windowed layers reads 128 of them, too little to leave its kernel's floor.
+  const auto step = decode_step(context, 256, 8192, 0);
+  CHECK(step.kv_s == doctest::Approx(18.0 * 256 * 8192 * 256 / device.hbm_bytes_per_s));
+  // Prefill: a windowed layer's band holds w − w²/(2p) keys per query on average, a full one p/2.
+  const auto llama_like = prefill_step(context, 8192, 8192);
+  CHECK(llama_like.attention_s < 18.0 * 8192 * 8 * (8192 / 2.0 + 128) * 2 * 128 / (device.bf16_flops * 0.6) * 1.01);
+}

@@ -82,7 +82,18 @@ double mlp_rate(const StepContext& context, ComputePrecision precision, double m
 }
 
 /// One decoder layer on one GPU: compute groups and collectives.
-StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch, bool decode) {
+/// Keys a query attends to in a layer of `window` keys (0: full attention). Decode reads the
+/// last min(window, context) of each sequence. A prompt's causal attention averages p/2 keys per
+/// query; with a window w < p the band holds min(i, w) keys at position i: w − w²/(2p) on average.
+double attended_keys(double window, double tokens, bool decode) {
+  if (decode) {
+    return window > 0 ? std::min(window, tokens) : tokens;
+  }
+  return window > 0 && window < tokens ? window - window * window / (2.0 * tokens) : tokens / 2.0;
+}
+
+/// One decoder layer on one GPU, attending to a window of `window` keys (0: the whole sequence).
+StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch, bool decode, double window) {
   // The Triton block-FP8 figure was measured at prefill sizes (m = 2,048-4,096); at decode sizes
   // the same harness put those kernels within 1.0-1.5x of DeepGEMM, where weight streaming bounds
   // both, so decode keeps the streaming model.
@@ -114,22 +125,24 @@ StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch,
             ComputeKind::gemm);
   // Attention core.
   const double heads = static_cast<double>(model.heads) / shape.tp;
-  const double kv_per_layer = kv_bytes_per_token_per_gpu(model, {shape.tp, 1, 1, 1, 1}, context.kv) /
-                              static_cast<double>(model.layers);
+  const double kv_per_layer = kv_bytes_per_token_per_layer(model, shape.tp, context.kv);
   const double attention_rate = device.bf16_flops * device.attention_fraction;
   if (decode) {
     const double decode_rate =
         model.mla ? device.bf16_flops * (context.kv == KvPrecision::bf16 ? device.mla_decode_fraction
                                                                          : device.mla_decode_fp8_kv_fraction)
                   : attention_rate;
-    add_group(compute, device, 1, batch.sequences * batch.context * kv_per_layer,
-              tokens * heads * batch.context * attention_flops_per_key(model, true), decode_rate, MemoryKind::kv,
+    const double keys = attended_keys(window, batch.context, true);
+    add_group(compute, device, 1, batch.sequences * keys * kv_per_layer,
+              tokens * heads * keys * attention_flops_per_key(model, true), decode_rate, MemoryKind::kv,
               ComputeKind::attention);
   } else {
-    // Causal: a query at position p attends to p keys, p/2 on average over the prompt.
+    // Every prompt token's KV is written, in windowed layers too (the engine frees what leaves
+    // the window later). Attention sinks (gpt-oss) add one learned logit per head and query to
+    // the softmax: no KV and no arithmetic worth a term.
     add_group(compute, device, 1, tokens * kv_per_layer,
-              tokens * heads * batch.prompt / 2.0 * attention_flops_per_key(model, false), attention_rate,
-              MemoryKind::kv, ComputeKind::attention);
+              tokens * heads * attended_keys(window, batch.prompt, false) * attention_flops_per_key(model, false),
+              attention_rate, MemoryKind::kv, ComputeKind::attention);
   }
   // Norms, rotary embedding, cache writes, residual adds.
   add_group(compute, device, model.mla ? 5 : 3, tokens * h * k_bf16 * 6, 0, 0, MemoryKind::activations,
@@ -274,21 +287,47 @@ StepCost head_cost(const StepContext& context, double rows) {
   return cost;
 }
 
+/// The window of a model's sliding-window layers (one size, as the catalog's models have), 0 if none.
+double sliding_window(const model::ModelSpec& model) {
+  for (std::int64_t layer = 0; layer < model.layers; ++layer) {
+    if (model.attention_window(layer) > 0) {
+      return static_cast<double>(model.attention_window(layer));
+    }
+  }
+  return 0.0;
+}
+
 /// The stages of an instance, each costed with its own layers; the head on the last stage.
 std::vector<StepCost> stage_costs(const StepContext& context, const Batch& batch, bool decode, double head_rows) {
   const auto& model = *context.model;
   const int stages = context.shape.pp;
-  const StepCost dense = layer_cost(context, false, batch, decode);
-  const StepCost moe = model.moe ? layer_cost(context, true, batch, decode) : dense;
+  const StepCost dense = layer_cost(context, false, batch, decode, 0.0);
+  const StepCost moe = model.moe ? layer_cost(context, true, batch, decode, 0.0) : dense;
+  // Sliding-window layers (gpt-oss: every other one) are costed with their window.
+  const double window = sliding_window(model);
+  const StepCost dense_windowed = window > 0 ? layer_cost(context, false, batch, decode, window) : dense;
+  const StepCost moe_windowed = window > 0 && model.moe ? layer_cost(context, true, batch, decode, window) : moe;
   std::vector<StepCost> costs;
   const i64 base = model.layers / stages;
   const i64 extra = model.layers % stages;
   i64 first = 0;
   for (int stage = 0; stage < stages; ++stage) {
     const i64 count = base + (stage < extra ? 1 : 0);
-    const i64 moe_layers = model::moe_layers_in(model, first, first + count - 1);
-    StepCost cost = moe * static_cast<double>(moe_layers);
-    cost += dense * static_cast<double>(count - moe_layers);
+    const i64 last = first + count - 1;
+    const i64 moe_layers = model::moe_layers_in(model, first, last);
+    i64 moe_sliding = 0;
+    i64 dense_sliding = 0;
+    if (window > 0) {
+      for (i64 layer = first; layer <= last; ++layer) {
+        if (model.attention_window(layer) > 0) {
+          ++(model.is_moe_layer(layer) ? moe_sliding : dense_sliding);
+        }
+      }
+    }
+    StepCost cost = moe * static_cast<double>(moe_layers - moe_sliding);
+    cost += moe_windowed * static_cast<double>(moe_sliding);
+    cost += dense * static_cast<double>(count - moe_layers - dense_sliding);
+    cost += dense_windowed * static_cast<double>(dense_sliding);
     if (stage == stages - 1) {
       cost += head_cost(context, head_rows);
     }
@@ -361,7 +400,8 @@ StepCost decode_step(const StepContext& context, double batch, double context_to
     // Each draft runs the MTP module (eh_proj and one decoder layer like the last) and the head
     // on the last stage, one token per sequence at a time.
     const Batch draft{micro, micro, context_tokens, 0};
-    StepCost one = layer_cost(context, model.is_moe_layer(model.layers - 1), draft, true);
+    StepCost one = layer_cost(context, model.is_moe_layer(model.layers - 1), draft, true,
+                              static_cast<double>(model.attention_window(model.layers - 1)));
     one += head_cost(context, micro);
     const double h = static_cast<double>(model.hidden);
     add_group(one, *context.device, 1, 2.0 * h * h / context.shape.tp * weight_bytes(context.weights),
