@@ -289,7 +289,7 @@ StepCost head_cost(const StepContext& context, double rows) {
 
 /// The window of a model's sliding-window layers (one size, as the catalog's models have), 0 if none.
 double sliding_window(const model::ModelSpec& model) {
-  for (std::int64_t layer = 0; layer < model.layers; ++layer) {
+  for (std::int64_t layer = 0; layer < static_cast<std::int64_t>(model.layer_window.size()); ++layer) {
     if (model.attention_window(layer) > 0) {
       return static_cast<double>(model.attention_window(layer));
     }
