@@ -74,7 +74,8 @@ TEST_CASE("serve::prefill_step: the gated activation and the top-k sum are kerne
 
 TEST_CASE("serve::decode_step: without CUDA graphs the host launching kernels bounds the step") {
   // The figure the eager launch cost is taken from: SGLang PR #1401 ran Llama-3-8B decode at
-  // batch 1 on H100 in 7.35 ms per step with CUDA graphs and 8.23 ms without.
+  // batch 1 in 7.35 ms per step with CUDA graphs and 8.23 ms without (GPU not stated; costed
+  // here on H100, where brix's graph replay comes out at 7.75 ms).
   const auto llama = model::load_model("llama-3.1-8b");
   const auto h100 = device_of("h100-sxm");
   const StepContext graphs{&llama, &h100, {1, 1, 1, 1, 1}, WeightPrecision::bf16, KvPrecision::bf16, false};
