@@ -22,8 +22,8 @@ constexpr std::array<EngineVersion, 9> k_rows{{
      .source = "vLLM 0.7.3 / 0.7.4 nightly (V0 engine): FlashMLA backend (VLLM_ATTENTION_BACKEND=FLASHMLA), CUDA "
                  "graphs captured for decode unless --enforce-eager; MoE through the Triton fused_moe kernel with "
                  "block-FP8 weights, dense block-FP8 linears through vLLM's first CUTLASS kernel, within 13% of the "
-                 "Triton one at prefill sizes (vLLM PR #23280); DeepGEMM only after PR #13996 (2025-02-27, not merged "
-                 "then)",
+                 "Triton one at prefill sizes (vLLM PR #23280); no DeepGEMM (PR #13996 of 2025-02-27 tried it and was "
+                 "closed)",
      .plannable = false, .triton_block_fp8 = true, .pool = PoolRule::utilization, .default_fraction = 0.9,
      .image = "vllm/vllm-openai:v0.7.3"},
     {.engine = Engine::vllm, .version = "0.9", .released = "2025-05",
