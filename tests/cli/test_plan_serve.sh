@@ -62,6 +62,7 @@ bad "training option" "--seq-len: a training option, not with --serve" "$BRIX" p
 bad "serving option" "--isl: a serving option" "$BRIX" plan --isl 100
 bad "unknown engine" "--engine: unknown engine 'vllmm'.*did you mean 'vllm'" "$BRIX" plan --serve --engine vllmm
 bad "unknown version" "--engine-version: sglang 0.3 is not in brix's engine table" "$BRIX" plan --serve --engine sglang --engine-version 0.3
+bad "costing-only version" "--engine-version: trtllm 0.17 is in brix's engine table only to cost published runs of it" "$BRIX" plan --serve --engine trtllm --engine-version 0.17
 bad "no tiling" "a 12-GPU instance .* is neither a divisor of a 8-GPU node nor whole nodes" "$BRIX" plan --serve --nodes 2 --gpu h100-sxm --layout tp=4,dp=3,ep=12
 bad "heads" "tp=3 does not divide deepseek-r1's 128 attention heads" "$BRIX" plan --serve --layout tp=3
 bad "mixed keys" "mixes aggregated fields" "$BRIX" plan --serve --layout tp=8,d.tp=8

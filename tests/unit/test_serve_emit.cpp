@@ -2,6 +2,7 @@
 // sbatch script under brix launch, and the LeaderWorkerSet / RayClusterFleet manifests parsed as
 // YAML and checked against the fields of their APIs.
 #include <brix/serve/emit_targets.hpp>
+#include <brix/serve/engines.hpp>
 #include <brix/serve/serve_run.hpp>
 #include <brix/util/error.hpp>
 
@@ -455,4 +456,15 @@ TEST_CASE("serve emit: LeaderWorkerSet pods take the node count and rank from LW
   const auto worker = templates["workerTemplate"]["spec"]["containers"][0]["args"][0].as<std::string>();
   CHECK(worker.find("--nnodes \"$LWS_GROUP_SIZE\" --node-rank \"$LWS_WORKER_INDEX\"") != std::string::npos);
   CHECK(worker.find("--dist-init-addr \"$LWS_LEADER_ADDRESS:5000\"") != std::string::npos);
+}
+
+TEST_CASE("serve emit: a version kept only to cost published runs is refused for planning") {
+  // TensorRT-LLM 0.17 needed --backend pytorch, which no emitter spells: calibration costs its
+  // runs, planning names the versions it can emit.
+  CHECK_FALSE(find_engine_version_to_cost(Engine::trtllm, "0.17").cuda_graphs);
+  CHECK_THROWS_WITH_AS(find_engine_version(Engine::trtllm, "0.17"),
+                       doctest::Contains("only to cost published runs of it; brix does not emit its commands (expected "
+                                         "1.0 or 1.3)"),
+                       InputError);
+  CHECK_THROWS_AS(plan("trtllm", "0.17", 1, "h200-sxm", "tp=8,ep=4,etp=2,instances=1"), InputError);
 }

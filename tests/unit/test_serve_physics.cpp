@@ -71,3 +71,61 @@ TEST_CASE("serve::prefill_step: the gated activation and the top-k sum are kerne
   const double moe_layers = 58;
   CHECK(cost.weights_s >= moe_layers * copies * bytes_per_copy / device.hbm_bytes_per_s);
 }
+
+TEST_CASE("serve::decode_step: without CUDA graphs the host launching kernels bounds the step") {
+  // The figure the eager launch cost is taken from: SGLang PR #1401 ran Llama-3-8B decode at
+  // batch 1 in 7.35 ms per step with CUDA graphs and 8.23 ms without (GPU not stated; costed
+  // here on H100, where brix's graph replay comes out at 7.75 ms).
+  const auto llama = model::load_model("llama-3.1-8b");
+  const auto h100 = device_of("h100-sxm");
+  const StepContext graphs{&llama, &h100, {1, 1, 1, 1, 1}, WeightPrecision::bf16, KvPrecision::bf16, false};
+  StepContext eager = graphs;
+  eager.cuda_graphs = false;
+  const auto replayed = decode_step(graphs, 1, 136, 0);
+  const auto launched = decode_step(eager, 1, 136, 0);
+  MESSAGE("llama-3.1-8b batch-1 decode: ", replayed.kernels, " kernels, ", replayed.seconds * 1e3, " ms replayed, ",
+          launched.seconds * 1e3, " ms launched");
+  CHECK(launched.kernels == replayed.kernels);
+  CHECK(launched.seconds == doctest::Approx(8.23e-3).epsilon(0.02));
+  CHECK(replayed.seconds < launched.seconds);
+  CHECK(launched.floors_s - replayed.floors_s == doctest::Approx(launched.seconds - replayed.seconds));
+  // A step whose kernels run longer than their launches is not slowed: DeepSeek-R1 prefill.
+  const auto deepseek = model::load_model("deepseek-r1");
+  const auto h200 = device_of("h200-sxm");
+  StepContext prefill{&deepseek, &h200, {8, 1, 1, 4, 2}, WeightPrecision::fp8, KvPrecision::bf16, false};
+  const double replayed_prefill = prefill_step(prefill, 16384, 3200).seconds;
+  prefill.cuda_graphs = false;
+  CHECK(prefill_step(prefill, 16384, 3200).seconds == doctest::Approx(replayed_prefill));
+}
+
+TEST_CASE("serve::prefill_step: early Triton block-FP8 GEMMs at SGLang PR #3893's rate") {
+  const auto model = model::load_model("deepseek-r1");
+  const auto device = device_of("h200-sxm");
+  StepContext deepgemm{&model, &device, {8, 1, 1, 1, 8}, WeightPrecision::fp8, KvPrecision::bf16, false};
+  StepContext triton = deepgemm;
+  triton.triton_block_fp8 = true;
+  const auto fast = prefill_step(deepgemm, 16384, 3200);
+  const auto slow = prefill_step(triton, 16384, 3200);
+  // The compute-bound FP8 GEMMs take 2.4x as long (the kernels' measured ratio at m = 2,048-4,096).
+  REQUIRE(fast.gemm_s > 0);
+  CHECK(slow.gemm_s >= 2.0 * fast.gemm_s);
+  CHECK(slow.gemm_s <= 2.4 * fast.gemm_s * 1.001);
+  // Decode is weight-streaming-bound either way: unchanged.
+  CHECK(decode_step(triton, 16, 4000, 0).seconds == doctest::Approx(decode_step(deepgemm, 16, 4000, 0).seconds));
+}
+
+TEST_CASE("serve::decode_step: gpt-oss's sliding-window layers read only their window of the KV cache") {
+  const auto model = model::load_model("gpt-oss-120b");
+  REQUIRE(model.attention_window(0) == 128);
+  REQUIRE(model.attention_window(1) == 0);
+  const auto device = device_of("h200-sxm");
+  const StepContext context{&model, &device, {8, 1, 1, 1, 8}, WeightPrecision::fp8, KvPrecision::bf16, false};
+  // 256 sequences of 8,192 tokens: each of the 18 full-attention layers reads every cached token
+  // (8 KV heads x 64 x K and V in bf16 = 2,048 B, one head per GPU: 256 B); each of the 18
+  // windowed layers reads 128 of them, too little to leave its kernel's floor.
+  const auto step = decode_step(context, 256, 8192, 0);
+  CHECK(step.kv_s == doctest::Approx(18.0 * 256 * 8192 * 256 / device.hbm_bytes_per_s));
+  // Prefill: a windowed layer's band holds w − w²/(2p) keys per query on average, a full one p/2.
+  const auto llama_like = prefill_step(context, 8192, 8192);
+  CHECK(llama_like.attention_s < 18.0 * 8192 * 8 * (8192 / 2.0 + 128) * 2 * 128 / (device.bf16_flops * 0.6) * 1.01);
+}

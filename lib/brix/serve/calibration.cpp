@@ -132,7 +132,7 @@ Evaluated evaluate_run(const DocNode& run) {
       engine_node.fail(error.what());
     }
   }();
-  const auto& engine = find_engine_version(engine_kind, run.string_or("engine_version", ""));
+  const auto& engine = find_engine_version_to_cost(engine_kind, run.string_or("engine_version", ""));
   const auto layout_node = run.at("layout");
   LayoutQuery query;
   try {

@@ -22,6 +22,12 @@ constexpr double k_stream_hbm_fraction = 0.75;
 // follows that table within a few points (0.27, 0.49, 0.52, 0.64, 0.68 of peak against 0.30,
 // 0.50, 0.52, 0.53-0.66, 0.69). The same per-tile structure holds for block-scaled FP4.
 constexpr double k_block_scaled_k_knee = 700.0;
+// The Triton block-FP8 GEMM of early-2025 vLLM and SGLang against DeepGEMM on the same H200 and
+// harness (SGLang PR #3893, DeepSeek-V3 shapes, m = 2,048 and 4,096): 2.95x and 3.0x the time at
+// N x K = 24,576 x 7,168, 1.8x and 1.9x at 32,768 x 512, 2.4x and 2.45x at 2,304 x 7,168, 2.2x and
+// 2.5x at 1,536 x 7,168: 2.4x on average, so 1 / 2.4 of the rate. (vLLM PR #23280, H100, puts
+// vLLM's first CUTLASS block-FP8 kernel 13% above that Triton kernel at M = 4,096.)
+constexpr double k_triton_block_scaled_fraction = 1.0 / 2.4;
 // GEMMs at decode sizes stream their weights more slowly than a copy: DeepGEMM's README (H800,
 // 3,350 GB/s) lists 1,688-2,455 GB/s at M = 64 (N x K = 2,112 x 7,168, 24,576 x 1,536,
 // 32,768 x 512): 0.50-0.73, 0.63 on average.
@@ -40,6 +46,14 @@ constexpr double k_mla_blackwell_factor = (350.0 / 2250.0) / (410.0 / 989.0);
 // The shortest kernel in a CUDA-graph replay: ~1 µs launch gap plus ramp-up and tail of a
 // kernel that does almost nothing; decode traces of small-batch serving show 3–5 µs per kernel.
 constexpr double k_kernel_floor_s = 4e-6;
+// Host time to launch one kernel from eager PyTorch (Python module code, the dispatcher,
+// cudaLaunchKernel), for engines that run decode without CUDA graphs. SGLang PR #1401 (2024-09,
+// GPU not stated; brix's H100 model gives its graph time within 6%) measured Llama-3-8B decode at
+// batch 1 (sglang.bench_latency, 128 in, 8 out): 8.23 ms per step without CUDA graphs against
+// 7.35 ms with them (FlashInfer attention). Eager decode is host-bound, so 8.23 ms is the host
+// time of the step's launches, which brix counts as 292 kernels (9 per layer over 32 layers, 4
+// for the head): 28 µs each (tests/unit/test_serve_physics.cpp recomputes the count).
+constexpr double k_eager_launch_s = 28e-6;
 // Small all-reduce inside an NVLink domain with the engines' one-shot custom kernels (vLLM
 // custom_all_reduce, TensorRT-LLM's allreduce fusion): 5–10 µs for decode-sized messages.
 constexpr double k_intra_latency_s = 8e-6;
@@ -81,10 +95,12 @@ ServeDevice serve_device(const cluster::NodeGroup& group, cluster::NetworkShape 
   device.fp4_flops = group.gpu.fp4_flops;
   device.gemm_fraction = base.gemm_fraction;
   device.block_scaled_k_knee = k_block_scaled_k_knee;
+  device.triton_block_scaled_fraction = k_triton_block_scaled_fraction;
   device.attention_fraction = k_attention_fraction;
   device.mla_decode_fraction = k_attention_fraction * (blackwell(group.gpu) ? k_mla_blackwell_factor : 1.0);
   device.mla_decode_fp8_kv_fraction = device.mla_decode_fraction * k_mla_fp8_kv_factor;
   device.kernel_floor_s = k_kernel_floor_s;
+  device.eager_launch_s = k_eager_launch_s;
   device.gpus_per_node = group.gpus_per_node;
   device.nvlink_domain = std::max(1, group.nvlink_domain);
   device.intra_busbw = base.intra_busbw;

@@ -28,12 +28,16 @@ struct ServeDevice {
   /// per-tile fixed work (pipeline fill, scale promotion, the epilogue's output write) is
   /// amortized; they reach k / (k + this) of their long-K rate.
   double block_scaled_k_knee = 0;
+  /// Of that rate, what the early-2025 Triton block-FP8 kernels (vLLM/SGLang w8a8_block_fp8_matmul,
+  /// fused_moe) reach.
+  double triton_block_scaled_fraction = 1;
   double attention_fraction = 0;///< of bf16 peak, fused attention forward (FlashAttention-3, FlashMLA)
   /// Of bf16 peak, absorbed MLA decode attention (the latent read once for all heads) over a
   /// bf16 and over an FP8 KV cache (dequantized before the bf16 MMA).
   double mla_decode_fraction = 0;
   double mla_decode_fp8_kv_fraction = 0;
   double kernel_floor_s = 0;    ///< the shortest a kernel takes in a CUDA-graph replay
+  double eager_launch_s = 0;    ///< host time to launch one kernel from eager PyTorch (no CUDA graph)
   int gpus_per_node = 0;
   int nvlink_domain = 0;        ///< GPUs on one NVLink/NVSwitch domain
   double intra_busbw = 0;       ///< all-reduce bus bandwidth inside the domain, bytes/s

@@ -15,7 +15,17 @@ namespace {
 
 // One row per version, every field the version's documentation gives written out (no row is
 // derived from another: what changed between versions is read by comparing the rows).
-constexpr std::array<EngineVersion, 6> k_rows{{
+constexpr std::array<EngineVersion, 9> k_rows{{
+    // Kept to cost published runs of it (dstack's DeepSeek-R1 benchmark, 2025-03); brix's
+    // emitters were written against 0.9 and later, so it is not plannable.
+    {.engine = Engine::vllm, .version = "0.7", .released = "2025-02",
+     .source = "vLLM 0.7.3 / 0.7.4 nightly (V0 engine): FlashMLA backend (VLLM_ATTENTION_BACKEND=FLASHMLA), CUDA "
+                 "graphs captured for decode unless --enforce-eager; MoE through the Triton fused_moe kernel with "
+                 "block-FP8 weights, dense block-FP8 linears through vLLM's first CUTLASS kernel, within 13% of the "
+                 "Triton one at prefill sizes (vLLM PR #23280); no DeepGEMM (PR #13996 of 2025-02-27 tried it and was "
+                 "closed)",
+     .plannable = false, .triton_block_fp8 = true, .pool = PoolRule::utilization, .default_fraction = 0.9,
+     .image = "vllm/vllm-openai:v0.7.3"},
     {.engine = Engine::vllm, .version = "0.9", .released = "2025-05",
      .source = "docs.vllm.ai v0.9: data_parallel_deployment.md (--data-parallel-size-local, --data-parallel-address, "
                  "--data-parallel-rpc-port, --data-parallel-start-rank, --headless), distributed_serving.md (Ray)",
@@ -29,6 +39,14 @@ constexpr std::array<EngineVersion, 6> k_rows{{
      .disaggregation = true, .overlap = true, .overlap_needs_dp = true, .mtp = true, .pool = PoolRule::utilization,
      .default_fraction = 0.9, .image = "vllm/vllm-openai:v0.11.0", .overlap_flag = "--enable-dbo",
      .router = "vllm-router --vllm-pd-disaggregation"},
+    // Kept to cost published runs of it (dstack's DeepSeek-R1 benchmark, 2025-03); brix's
+    // emitters were checked against 0.4.6 and later, so it is not plannable.
+    {.engine = Engine::sglang, .version = "0.4.3", .released = "2025-02",
+     .source = "sglang 0.4.3.post2 (sgl_kernel 0.0.3.post6, triton 3.1.0 as dstack lists them): block-FP8 linears "
+                 "and fused MoE on Triton kernels (w8a8_block_fp8_matmul, fused_moe); DeepGEMM came after SGLang PR "
+                 "#3893 (2025-02-26), which benchmarked the two; --enable-dp-attention with CUDA graphs (PR #2061)",
+     .plannable = false, .dp_attention = true, .triton_block_fp8 = true, .pool = PoolRule::static_fraction,
+     .image = "lmsysorg/sglang:v0.4.3.post2", .port = 30000},
     {.engine = Engine::sglang, .version = "0.4", .released = "2025-04",
      .source = "sglang 0.4.6 docs: server_arguments.md (--enable-ep-moe, --enable-deepep-moe, --enable-dp-attention, "
                  "--dist-init-addr, --enable-two-batch-overlap); P/D not emitted for 0.4 (its mini_lb arguments "
@@ -44,6 +62,15 @@ constexpr std::array<EngineVersion, 6> k_rows{{
      .image = "lmsysorg/sglang:v0.5.5.post2", .port = 30000, .ep_flag = "--ep-size",
      .deepep_flag = "--moe-a2a-backend deepep", .overlap_flag = "--enable-two-batch-overlap",
      .router = "python3 -m sglang_router.launch_router --pd-disaggregation"},
+    // Kept to cost published runs of it (dstack's DeepSeek-R1 benchmark, 2025-03): its PyTorch
+    // backend needed --backend pytorch, a flag brix's emitters do not know, so it is not plannable.
+    {.engine = Engine::trtllm, .version = "0.17", .released = "2025-02",
+     .source = "TensorRT-LLM 0.17 PyTorch backend: PyTorchConfig.use_cuda_graph defaulted to False until NVIDIA/"
+                 "TensorRT-LLM PR #5480 (\"Breaking change: Enable cuda graph by default\", merged 2025-07, the 1.0 "
+                 "line); trtllm-serve --backend pytorch --tp_size --ep_size --max_num_tokens "
+                 "--kv_cache_free_gpu_memory_fraction (0.9 default); EP 4 inside TP 8 as dstack's command runs it",
+     .plannable = false, .ep_partial = true, .cuda_graphs = false,
+     .pool = PoolRule::free_fraction, .default_fraction = 0.9, .image = "nvcr.io/nvidia/tensorrt-llm/release:0.17.0"},
     {.engine = Engine::trtllm, .version = "1.0", .released = "2025-09",
      .source = "TensorRT-LLM 1.0 docs: commands/trtllm-serve (--tp_size, --pp_size, --ep_size, --max_batch_size, "
                  "--max_num_tokens, --kv_cache_free_gpu_memory_fraction, --extra_llm_api_options), DeepSeek-R1 "
@@ -59,7 +86,7 @@ constexpr std::array<EngineVersion, 6> k_rows{{
      .config_flag = "--config", .kv_fraction_in_config = true},
 }};
 
-const std::array<EngineVersion, 6>& table() { return k_rows; }
+const std::array<EngineVersion, 9>& table() { return k_rows; }
 
 } // namespace
 
@@ -93,19 +120,38 @@ bool runs_overlap(const EngineVersion& engine, const InstanceShape& shape, bool 
          (!engine.overlap_needs_dp || shape.dp > 1);
 }
 
-const EngineVersion& find_engine_version(Engine engine, std::string_view version) {
+namespace {
+
+const EngineVersion& find_row(Engine engine, std::string_view version, bool to_cost) {
   std::vector<std::string> known;
   for (const auto& row : table()) {
-    if (row.engine != engine) {
+    if (row.engine == engine && (row.plannable || to_cost)) {
+      known.emplace_back(row.version);
+    }
+  }
+  for (const auto& row : table()) {
+    if (row.engine != engine || !((version.empty() && row.current) || row.version == version)) {
       continue;
     }
-    if ((version.empty() && row.current) || row.version == version) {
-      return row;
+    if (!row.plannable && !to_cost) {
+      throw InputError(fmt::format("--engine-version: {} {} is in brix's engine table only to cost published runs of "
+                                   "it; brix does not emit its commands (expected {})",
+                                   to_string(engine), version, util::join_or(known)));
     }
-    known.emplace_back(row.version);
+    return row;
   }
   throw InputError(fmt::format("--engine-version: {} {} is not in brix's engine table{} (expected {})", to_string(engine),
                                version, util::did_you_mean(version, known), util::join_or(known)));
+}
+
+} // namespace
+
+const EngineVersion& find_engine_version(Engine engine, std::string_view version) {
+  return find_row(engine, version, false);
+}
+
+const EngineVersion& find_engine_version_to_cost(Engine engine, std::string_view version) {
+  return find_row(engine, version, true);
 }
 
 } // namespace brix::serve

@@ -41,6 +41,9 @@ struct EngineVersion {
   std::string_view released;  ///< e.g. "2025-10"
   std::string_view source;    ///< the documentation the row was read from
   bool current = false;       ///< the default --engine-version of its engine
+  /// false: a version kept only to cost published runs of it — its flags are not in the table,
+  /// so `brix plan --serve --engine-version` refuses it and nothing is emitted for it.
+  bool plannable = true;
 
   // What the version runs.
   bool dp_attention = false;      ///< attention data parallelism beside expert parallelism
@@ -52,6 +55,12 @@ struct EngineVersion {
   bool overlap = false;           ///< two-batch overlap of MoE all-to-all with compute
   bool overlap_needs_dp = false;  ///< vLLM: DBO targets DP+EP deployments only
   bool mtp = false;               ///< MTP speculative decoding (DeepSeek NextN)
+  /// Decode replays captured CUDA graphs. false: PyTorch launches every kernel from the host each
+  /// step, and a step takes at least its launches' host time (step_time.hpp).
+  bool cuda_graphs = true;
+  /// Block-scaled FP8 GEMMs (dense and fused-MoE) run on the Triton kernels of early 2025, not
+  /// on DeepGEMM/CUTLASS-class kernels the device model's GEMM figures come from (device.hpp).
+  bool triton_block_fp8 = false;
 
   // Memory.
   PoolRule pool = PoolRule::utilization;
@@ -79,8 +88,10 @@ struct EngineVersion {
 
 /// Every row, engines in order, oldest version first.
 [[nodiscard]] std::span<const EngineVersion> engine_versions();
-/// The row for `engine` at `version` ("" = the current one); unknown versions are InputErrors
-/// naming --engine-version and listing the known ones.
+/// The row for `engine` at `version` ("" = the current one) to plan with; unknown versions and
+/// rows kept only for costing are InputErrors naming --engine-version and listing the plannable ones.
 [[nodiscard]] const EngineVersion& find_engine_version(Engine engine, std::string_view version);
+/// As find_engine_version, also accepting the rows kept only to cost published runs (calibration).
+[[nodiscard]] const EngineVersion& find_engine_version_to_cost(Engine engine, std::string_view version);
 
 } // namespace brix::serve

@@ -106,6 +106,14 @@ double kv_bytes_per_token_per_gpu(const model::ModelSpec& model, const InstanceS
   return per_layer * layers / static_cast<double>(std::min<i64>(shape.tp, model.kv_heads));
 }
 
+double kv_bytes_per_token_per_layer(const model::ModelSpec& model, int tp, KvPrecision precision) {
+  if (model.mla) {
+    return static_cast<double>(model.mla->kv_lora_rank + model.mla->qk_rope_head_dim) * kv_bytes(precision);
+  }
+  return 2.0 * static_cast<double>(model.kv_heads * model.head_dim) * kv_bytes(precision) /
+         static_cast<double>(std::min<i64>(tp, model.kv_heads));
+}
+
 double kv_bytes_per_token_model(const model::ModelSpec& model, KvPrecision precision) {
   return static_cast<double>(model::kv_cache_bytes_per_token(model, 1, k_kv_context_tokens)) * kv_bytes(precision);
 }

@@ -32,6 +32,11 @@ namespace brix::serve {
 [[nodiscard]] double kv_bytes_per_token_per_gpu(const model::ModelSpec& model, const InstanceShape& shape,
                                                 KvPrecision precision);
 
+/// KV-cache bytes one token adds to one full-attention layer's cache on one GPU of a TP group:
+/// what an attention kernel reads per cached token and layer (a sliding-window layer reads at
+/// most its window of them).
+[[nodiscard]] double kv_bytes_per_token_per_layer(const model::ModelSpec& model, int tp, KvPrecision precision);
+
 /// KV-cache bytes of one token over the whole model (all layers, every head once): what a
 /// disaggregated plan moves from prefill to decode.
 [[nodiscard]] double kv_bytes_per_token_model(const model::ModelSpec& model, KvPrecision precision);

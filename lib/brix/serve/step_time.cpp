@@ -32,6 +32,7 @@ void add_group(StepCost& cost, const ServeDevice& device, int kernels, double by
   const double compute = achievable_flops > 0 ? flops / achievable_flops : 0.0;
   const double seconds = std::max({floor, memory, compute});
   cost.seconds += seconds;
+  cost.kernels += kernels;
   if (floor >= memory && floor >= compute) {
     cost.floors_s += seconds;
   } else if (memory >= compute) {
@@ -60,23 +61,44 @@ double attention_flops_per_key(const model::ModelSpec& model, bool decode) {
 }
 
 /// Achievable FLOP/s of an m × n × k GEMM in `precision`; block-scaled FP8/FP4 GEMMs also pay
-/// their per-tile fixed work over a short reduction.
-double gemm_rate(const ServeDevice& device, ComputePrecision precision, double m, double n, double k) {
-  const double block_scaled = precision == ComputePrecision::bf16 ? 1.0 : k / (k + device.block_scaled_k_knee);
+/// their per-tile fixed work over a short reduction, and run at the Triton kernels' share of that
+/// where the engine version runs those.
+double gemm_rate(const StepContext& context, ComputePrecision precision, double m, double n, double k) {
+  const auto& device = *context.device;
+  const double block_scaled =
+      precision == ComputePrecision::bf16
+          ? 1.0
+          : k / (k + device.block_scaled_k_knee) * (context.triton_block_fp8 ? device.triton_block_scaled_fraction : 1.0);
   return device.peak(precision) * device.gemm_fraction * plan::gemm_shape_efficiency(std::max(1.0, m), n, k) *
          block_scaled;
 }
 
 /// Achievable FLOP/s of a gated MLP slice (gate/up: m × 2·ffn × h, two thirds of the
 /// arithmetic; down: m × h × ffn, one third), so a thin slice's short down-projection counts.
-double mlp_rate(const ServeDevice& device, ComputePrecision precision, double m, double ffn, double h) {
-  const double gate_up = gemm_rate(device, precision, m, 2.0 * ffn, h);
-  const double down = gemm_rate(device, precision, m, h, ffn);
+double mlp_rate(const StepContext& context, ComputePrecision precision, double m, double ffn, double h) {
+  const double gate_up = gemm_rate(context, precision, m, 2.0 * ffn, h);
+  const double down = gemm_rate(context, precision, m, h, ffn);
   return 1.0 / (2.0 / 3.0 / gate_up + 1.0 / 3.0 / down);
 }
 
 /// One decoder layer on one GPU: compute groups and collectives.
-StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& batch, bool decode) {
+/// Keys a query attends to in a layer of `window` keys (0: full attention). Decode reads the
+/// last min(window, context) of each sequence. A prompt's causal attention averages p/2 keys per
+/// query; with a window w < p the band holds min(i, w) keys at position i: w − w²/(2p) on average.
+double attended_keys(double window, double tokens, bool decode) {
+  if (decode) {
+    return window > 0 ? std::min(window, tokens) : tokens;
+  }
+  return window > 0 && window < tokens ? window - window * window / (2.0 * tokens) : tokens / 2.0;
+}
+
+/// One decoder layer on one GPU, attending to a window of `window` keys (0: the whole sequence).
+StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch, bool decode, double window) {
+  // The Triton block-FP8 figure was measured at prefill sizes (m = 2,048-4,096); at decode sizes
+  // the same harness put those kernels within 1.0-1.5x of DeepGEMM, where weight streaming bounds
+  // both, so decode keeps the streaming model.
+  StepContext context = step;
+  context.triton_block_fp8 = step.triton_block_fp8 && !decode;
   const auto& model = *context.model;
   const auto& device = *context.device;
   const auto& shape = context.shape;
@@ -99,26 +121,28 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
   const double attention_params = attention_params_per_gpu(model, shape.tp);
   add_group(compute, device, (model.mla ? 5 : 2) + attention_quant,
             attention_params * weight_bytes(attention_weights) + tokens * h * k_bf16 * 2,
-            2.0 * tokens * attention_params, gemm_rate(device, attention_precision, tokens, h, h), MemoryKind::weights,
+            2.0 * tokens * attention_params, gemm_rate(context, attention_precision, tokens, h, h), MemoryKind::weights,
             ComputeKind::gemm);
   // Attention core.
   const double heads = static_cast<double>(model.heads) / shape.tp;
-  const double kv_per_layer = kv_bytes_per_token_per_gpu(model, {shape.tp, 1, 1, 1, 1}, context.kv) /
-                              static_cast<double>(model.layers);
+  const double kv_per_layer = kv_bytes_per_token_per_layer(model, shape.tp, context.kv);
   const double attention_rate = device.bf16_flops * device.attention_fraction;
   if (decode) {
     const double decode_rate =
         model.mla ? device.bf16_flops * (context.kv == KvPrecision::bf16 ? device.mla_decode_fraction
                                                                          : device.mla_decode_fp8_kv_fraction)
                   : attention_rate;
-    add_group(compute, device, 1, batch.sequences * batch.context * kv_per_layer,
-              tokens * heads * batch.context * attention_flops_per_key(model, true), decode_rate, MemoryKind::kv,
+    const double keys = attended_keys(window, batch.context, true);
+    add_group(compute, device, 1, batch.sequences * keys * kv_per_layer,
+              tokens * heads * keys * attention_flops_per_key(model, true), decode_rate, MemoryKind::kv,
               ComputeKind::attention);
   } else {
-    // Causal: a query at position p attends to p keys, p/2 on average over the prompt.
+    // Every prompt token's KV is written, in windowed layers too (the engine frees what leaves
+    // the window later). Attention sinks (gpt-oss) add one learned logit per head and query to
+    // the softmax: no KV and no arithmetic worth a term.
     add_group(compute, device, 1, tokens * kv_per_layer,
-              tokens * heads * batch.prompt / 2.0 * attention_flops_per_key(model, false), attention_rate,
-              MemoryKind::kv, ComputeKind::attention);
+              tokens * heads * attended_keys(window, batch.prompt, false) * attention_flops_per_key(model, false),
+              attention_rate, MemoryKind::kv, ComputeKind::attention);
   }
   // Norms, rotary embedding, cache writes, residual adds.
   add_group(compute, device, model.mla ? 5 : 3, tokens * h * k_bf16 * 6, 0, 0, MemoryKind::activations,
@@ -136,7 +160,7 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
   auto add_mlp = [&](double mlp_params, double ffn) {
     const double local = mlp_params / shape.tp;
     add_group(compute, device, 2 + (mlp_quant > 0 ? 1 : 0), local * mlp_bytes + tokens * ffn / shape.tp * k_bf16 * 3,
-              2.0 * tokens * local, mlp_rate(device, mlp_precision, tokens, ffn / shape.tp, h), MemoryKind::weights,
+              2.0 * tokens * local, mlp_rate(context, mlp_precision, tokens, ffn / shape.tp, h), MemoryKind::weights,
               ComputeKind::gemm);
     add_activation(tokens, ffn / shape.tp, mlp_quant);
   };
@@ -144,6 +168,7 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
   auto add_comm = [&](double seconds) {
     comm.seconds += seconds;
     comm.collectives_s += seconds;
+    comm.kernels += 1;
   };
   const auto tp_group = placement(device, shape.tp);
   if (shape.tp > 1) {
@@ -163,7 +188,7 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
     const double top_k = static_cast<double>(moe.experts_per_token);
     // Router, top-k, permute and unpermute.
     add_group(compute, device, 4, tokens * h * k_bf16 * 2 + static_cast<double>(params.router) * k_bf16,
-              2.0 * tokens * static_cast<double>(params.router), gemm_rate(device, ComputePrecision::bf16, tokens, experts, h),
+              2.0 * tokens * static_cast<double>(params.router), gemm_rate(context, ComputePrecision::bf16, tokens, experts, h),
               MemoryKind::weights, ComputeKind::gemm);
     // Routed experts: every token of the stage picks top_k experts; this GPU holds experts/ep of
     // them, each split over etp. An expert is idle with probability (1 − top_k/experts)^tokens.
@@ -182,7 +207,7 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
     const double expert_ffn = static_cast<double>(moe.expert_ffn) / shape.etp;
     add_group(compute, device, 2, active * expert_params * mlp_bytes + busiest * h * k_bf16 * 2,
               2.0 * busiest * expert_params,
-              mlp_rate(device, mlp_precision, busiest / std::max(1.0, active), expert_ffn, h), MemoryKind::weights,
+              mlp_rate(context, mlp_precision, busiest / std::max(1.0, active), expert_ffn, h), MemoryKind::weights,
               ComputeKind::gemm);
     add_activation(busiest, expert_ffn, 1 + expert_quant);
     // Sum each token's top-k expert outputs (read every copy, write the token); with EP the
@@ -227,6 +252,8 @@ StepCost layer_cost(const StepContext& context, bool moe_layer, const Batch& bat
     const double floors = compute.floors_s;
     layer.seconds += floors;
     layer.floors_s += floors;
+    // Each micro-batch launches its own kernels and collectives.
+    layer.kernels += compute.kernels + 2.0 * comm.kernels;
     // Prefill's high-throughput all-to-all kernels hold SMs while they run (DeepEP's normal
     // kernels take 20 by default, of Hopper's 132): the compute beside them runs on the rest.
     // Decode's low-latency kernels receive through a hook and hold none.
@@ -250,30 +277,57 @@ StepCost head_cost(const StepContext& context, double rows) {
   const double vocab = static_cast<double>(model.vocab) / context.shape.tp;
   StepCost cost;
   add_group(cost, device, 4, vocab * h * k_bf16 + rows * vocab * 4.0, 2.0 * rows * h * vocab,
-            gemm_rate(device, ComputePrecision::bf16, rows, vocab, h), MemoryKind::weights, ComputeKind::gemm);
+            gemm_rate(context, ComputePrecision::bf16, rows, vocab, h), MemoryKind::weights, ComputeKind::gemm);
   if (context.shape.tp > 1) {
     const double seconds = all_reduce_seconds(device, rows * vocab * 4.0 / 2.0, placement(device, context.shape.tp));
     cost.seconds += seconds;
     cost.collectives_s += seconds;
+    cost.kernels += 1;
   }
   return cost;
+}
+
+/// The window of a model's sliding-window layers (one size, as the catalog's models have), 0 if none.
+double sliding_window(const model::ModelSpec& model) {
+  for (std::int64_t layer = 0; layer < static_cast<std::int64_t>(model.layer_window.size()); ++layer) {
+    if (model.attention_window(layer) > 0) {
+      return static_cast<double>(model.attention_window(layer));
+    }
+  }
+  return 0.0;
 }
 
 /// The stages of an instance, each costed with its own layers; the head on the last stage.
 std::vector<StepCost> stage_costs(const StepContext& context, const Batch& batch, bool decode, double head_rows) {
   const auto& model = *context.model;
   const int stages = context.shape.pp;
-  const StepCost dense = layer_cost(context, false, batch, decode);
-  const StepCost moe = model.moe ? layer_cost(context, true, batch, decode) : dense;
+  const StepCost dense = layer_cost(context, false, batch, decode, 0.0);
+  const StepCost moe = model.moe ? layer_cost(context, true, batch, decode, 0.0) : dense;
+  // Sliding-window layers (gpt-oss: every other one) are costed with their window.
+  const double window = sliding_window(model);
+  const StepCost dense_windowed = window > 0 ? layer_cost(context, false, batch, decode, window) : dense;
+  const StepCost moe_windowed = window > 0 && model.moe ? layer_cost(context, true, batch, decode, window) : moe;
   std::vector<StepCost> costs;
   const i64 base = model.layers / stages;
   const i64 extra = model.layers % stages;
   i64 first = 0;
   for (int stage = 0; stage < stages; ++stage) {
     const i64 count = base + (stage < extra ? 1 : 0);
-    const i64 moe_layers = model::moe_layers_in(model, first, first + count - 1);
-    StepCost cost = moe * static_cast<double>(moe_layers);
-    cost += dense * static_cast<double>(count - moe_layers);
+    const i64 last = first + count - 1;
+    const i64 moe_layers = model::moe_layers_in(model, first, last);
+    i64 moe_sliding = 0;
+    i64 dense_sliding = 0;
+    if (window > 0) {
+      for (i64 layer = first; layer <= last; ++layer) {
+        if (model.attention_window(layer) > 0) {
+          ++(model.is_moe_layer(layer) ? moe_sliding : dense_sliding);
+        }
+      }
+    }
+    StepCost cost = moe * static_cast<double>(moe_layers - moe_sliding);
+    cost += moe_windowed * static_cast<double>(moe_sliding);
+    cost += dense * static_cast<double>(count - moe_layers - dense_sliding);
+    cost += dense_windowed * static_cast<double>(dense_sliding);
     if (stage == stages - 1) {
       cost += head_cost(context, head_rows);
     }
@@ -282,11 +336,24 @@ std::vector<StepCost> stage_costs(const StepContext& context, const Batch& batch
                                           context.shape.gpus() > context.device->nvlink_domain);
       cost.seconds += seconds;
       cost.collectives_s += seconds;
+      cost.kernels += 1;
     }
     costs.push_back(cost);
     first += count;
   }
   return costs;
+}
+
+/// A stage's step as the engine launches it. From CUDA graphs the replay keeps the GPU fed; from
+/// eager PyTorch the host launches kernel after kernel, asynchronously, so the GPU waits for it
+/// whenever launching the step's kernels takes longer than running them (booked as floors).
+StepCost launched(const StepContext& context, StepCost stage) {
+  const double host = stage.kernels * context.device->eager_launch_s;
+  if (!context.cuda_graphs && host > stage.seconds) {
+    stage.floors_s += host - stage.seconds;
+    stage.seconds = host;
+  }
+  return stage;
 }
 
 const StepCost& slowest(const std::vector<StepCost>& costs) {
@@ -304,6 +371,7 @@ StepCost& StepCost::operator+=(const StepCost& other) {
   attention_s += other.attention_s;
   collectives_s += other.collectives_s;
   floors_s += other.floors_s;
+  kernels += other.kernels;
   return *this;
 }
 
@@ -316,6 +384,7 @@ StepCost operator*(const StepCost& cost, double times) {
   out.attention_s = cost.attention_s * times;
   out.collectives_s = cost.collectives_s * times;
   out.floors_s = cost.floors_s * times;
+  out.kernels = cost.kernels * times;
   return out;
 }
 
@@ -331,30 +400,35 @@ StepCost decode_step(const StepContext& context, double batch, double context_to
     // Each draft runs the MTP module (eh_proj and one decoder layer like the last) and the head
     // on the last stage, one token per sequence at a time.
     const Batch draft{micro, micro, context_tokens, 0};
-    StepCost one = layer_cost(context, model.is_moe_layer(model.layers - 1), draft, true);
+    StepCost one = layer_cost(context, model.is_moe_layer(model.layers - 1), draft, true,
+                              static_cast<double>(model.attention_window(model.layers - 1)));
     one += head_cost(context, micro);
     const double h = static_cast<double>(model.hidden);
     add_group(one, *context.device, 1, 2.0 * h * h / context.shape.tp * weight_bytes(context.weights),
               2.0 * micro * 2.0 * h * h / context.shape.tp,
-              gemm_rate(*context.device, compute_precision(context.weights, *context.device), micro, h, 2.0 * h),
+              gemm_rate(context, compute_precision(context.weights, *context.device), micro, h, 2.0 * h),
               MemoryKind::weights, ComputeKind::gemm);
     stage += one * static_cast<double>(mtp);
   }
-  return stage * static_cast<double>(stages);
+  return launched(context, stage) * static_cast<double>(stages);
 }
 
 StepCost prefill_step(const StepContext& context, double tokens, double prompt) {
   const Batch batch{tokens, std::max(1.0, tokens / std::max(1.0, prompt)), 0, prompt};
   StepCost total;
   for (const auto& stage : stage_costs(context, batch, false, batch.sequences)) {
-    total += stage;
+    total += launched(context, stage);
   }
   return total;
 }
 
 double prefill_stage_seconds(const StepContext& context, double tokens, double prompt) {
   const Batch batch{tokens, std::max(1.0, tokens / std::max(1.0, prompt)), 0, prompt};
-  return slowest(stage_costs(context, batch, false, batch.sequences)).seconds;
+  auto stages = stage_costs(context, batch, false, batch.sequences);
+  for (auto& stage : stages) {
+    stage = launched(context, stage);
+  }
+  return slowest(stages).seconds;
 }
 
 double tokens_per_step(int mtp, double acceptance) {

@@ -23,7 +23,8 @@ struct StepCost {
   double gemm_s = 0;        ///< compute-bound GEMMs (projections, MLPs, experts)
   double attention_s = 0;   ///< attention arithmetic
   double collectives_s = 0; ///< TP all-reduce, EP all-to-all, pipeline sends
-  double floors_s = 0;      ///< kernels at their minimum duration (launch-bound)
+  double floors_s = 0;      ///< kernels at their minimum duration (launch-bound), or the host launching them
+  double kernels = 0;       ///< kernel launches (with collectives), what an eager step's host time counts
   StepCost& operator+=(const StepCost& other);
 };
 [[nodiscard]] StepCost operator*(const StepCost& cost, double times);
@@ -36,6 +37,12 @@ struct StepContext {
   WeightPrecision weights = WeightPrecision::bf16;
   KvPrecision kv = KvPrecision::bf16;
   bool overlap = false; ///< MoE all-to-all overlapped with the other micro-batch's compute
+  /// Kernels replayed from CUDA graphs; false: launched one by one from eager PyTorch, so a
+  /// stage's step takes at least kernels × ServeDevice::eager_launch_s of host time.
+  bool cuda_graphs = true;
+  /// Block-scaled FP8/FP4 GEMMs on early Triton kernels, at ServeDevice::triton_block_scaled_fraction
+  /// of the rate the device model gives DeepGEMM-class kernels.
+  bool triton_block_fp8 = false;
 };
 
 /// One decode step of a whole instance: `batch` sequences per attention-DP rank, each with
