@@ -9,7 +9,7 @@
 // judged per byte written, a median of at least 0.9 over the rounds (min / median / max printed).
 // Then the small checkpoint end to end through the CLI: `brix shard weights` against `cp -r`
 // followed by `sync` of every copied file (fixed costs included; the same ceiling applies).
-// Usage: bench-reshard [--rounds 5] [--large-only | --small-only]
+// Usage: bench-reshard [--rounds 5] [--large-only | --small-only] [--keep DIR]
 #include "../support/synthetic_checkpoint.hpp"
 #include "child_process.hpp"
 
@@ -38,10 +38,21 @@ double seconds_since(Steady::time_point start) {
   return std::chrono::duration<double>(Steady::now() - start).count();
 }
 
+/// Where the checkpoints are written: a folder under /tmp removed at the end, or one given with
+/// --keep DIR that stays (to profile `brix shard weights` on the same checkpoint afterwards).
 struct Workspace {
-  fs::path path = fs::temp_directory_path() / fmt::format("brix-bench-reshard-{}", ::getpid());
-  Workspace() { fs::create_directories(path); }
-  ~Workspace() { fs::remove_all(path); }
+  fs::path path;
+  bool keep = false;
+  explicit Workspace(const std::string& kept)
+      : path(kept.empty() ? fs::temp_directory_path() / fmt::format("brix-bench-reshard-{}", ::getpid()) : fs::path(kept)),
+        keep(!kept.empty()) {
+    fs::create_directories(path);
+  }
+  ~Workspace() {
+    if (!keep) {
+      fs::remove_all(path);
+    }
+  }
 };
 
 /// The baseline: every file of `from` copied to `to`, in 8 MiB chunks on all threads, fsynced.
@@ -191,20 +202,23 @@ int main(int argc, char** argv) {
   int rounds = 5;
   bool large = true;
   bool small = true;
+  std::string keep;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--rounds" && i + 1 < argc) {
       rounds = std::max(1, std::atoi(argv[++i]));
+    } else if (arg == "--keep" && i + 1 < argc) {
+      keep = argv[++i];
     } else if (arg == "--large-only") {
       small = false;
     } else if (arg == "--small-only") {
       large = false;
     } else {
-      std::fprintf(stderr, "usage: bench-reshard [--rounds 5] [--large-only | --small-only]\n");
+      std::fprintf(stderr, "usage: bench-reshard [--rounds 5] [--large-only | --small-only] [--keep DIR]\n");
       return 2;
     }
   }
-  Workspace workspace;
+  const Workspace workspace(keep);
   bool ok = true;
   if (large) {
     auto shape = bench_shape(64, 2048, 16, 4096, 1024, 32768);
