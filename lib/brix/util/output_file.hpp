@@ -10,7 +10,8 @@ namespace brix::util {
 
 class OutputFile {
 public:
-  /// Creates `path` (it must not exist) and sizes it to `size` bytes. Failures are JobErrors.
+  /// Creates `path` (it must not exist) and allocates `size` bytes (fallocate; ftruncate where the
+  /// file system has no fallocate). Failures are JobErrors: no space is one at creation.
   /// With `writeback_every` > 0, each time that many bytes more were written the file's dirty
   /// pages start going to disk (sync_file_range, SYNC_FILE_RANGE_WRITE: submitted, not waited
   /// for), so the disk writes while the caller still copies and finish() waits only for the tail.
