@@ -55,10 +55,13 @@ struct Workspace {
   }
 };
 
-/// The baseline: every file of `from` copied to `to`, in 8 MiB chunks on all threads, fsynced.
-double plain_copy(const fs::path& from, const fs::path& to, unsigned threads, std::uint64_t& bytes) {
+/// Every file of `from` copied into the folder `to`, in 8 MiB chunks on all threads, with the
+/// reshard's durable work: a staged folder, every file fsynced, the folder and its parent fsynced
+/// around the rename. `writeback_every` > 0 also starts writeback early, as the reshard does.
+double copy_folder(const fs::path& from, const fs::path& to, unsigned threads, std::uint64_t writeback_every,
+                   std::uint64_t& bytes) {
   const auto start = Steady::now();
-  fs::create_directory(to);
+  util::StagedDirectory staged(to.string(), "copy");
   std::vector<util::MappedFile> inputs;
   std::vector<util::OutputFile> outputs;
   struct Chunk {
@@ -69,7 +72,8 @@ double plain_copy(const fs::path& from, const fs::path& to, unsigned threads, st
   bytes = 0;
   for (const auto& entry : fs::directory_iterator(from)) {
     inputs.emplace_back(entry.path().string());
-    outputs.emplace_back((to / entry.path().filename()).string(), inputs.back().size());
+    outputs.emplace_back((fs::path(staged.path()) / entry.path().filename()).string(), inputs.back().size(),
+                         writeback_every);
     for (std::uint64_t offset = 0; offset < inputs.back().size(); offset += 8u << 20) {
       chunks.push_back({inputs.size() - 1, offset});
     }
@@ -83,6 +87,7 @@ double plain_copy(const fs::path& from, const fs::path& to, unsigned threads, st
     inputs[chunk.file].advise_done(chunk.offset, length); // as the reshard does
   });
   util::finish_all(outputs); // flushed as the reshard flushes its files
+  staged.commit();
   return seconds_since(start);
 }
 
@@ -99,9 +104,11 @@ std::string plan_text(const fs::path& hf) {
                      (hf / "config.json").string());
 }
 
-std::string spread(std::vector<double> values) {
+/// "min / median / max" of `values`, with `digits` decimals.
+std::string spread(std::vector<double> values, int digits = 2) {
   std::sort(values.begin(), values.end());
-  return fmt::format("{:.2f} / {:.2f} / {:.2f}", values.front(), bench::quantile(values, 0.5), values.back());
+  return fmt::format("{:.{}f} / {:.{}f} / {:.{}f}", values.front(), digits, bench::quantile(values, 0.5), digits,
+                     values.back(), digits);
 }
 
 /// A DeepSeek-V3-shaped model of 4 layers (1 dense, no MTP) with the given widths.
@@ -132,68 +139,117 @@ bool run_checkpoint(const std::string& name, const Workspace& workspace, const t
               job.checkpoint.tensors.size(), threads);
   std::vector<double> by_written;
   std::vector<double> by_source;
+  std::vector<double> against_own_output;
+  std::vector<double> copy_times;
+  std::vector<double> reshard_times;
   double ceiling = 1;
-  for (int round = 0; round < rounds; ++round) {
+  // Round 0 warms the page cache and the code paths on both sides and is not counted.
+  for (int round = 0; round <= rounds; ++round) {
     std::uint64_t copy_bytes = 0;
     const auto copy_dir = workspace.path / fmt::format("{}-copy{}", name, round);
-    const double copy_seconds = plain_copy(hf, copy_dir, threads, copy_bytes);
+    const double copy_seconds = copy_folder(hf, copy_dir, threads, 0, copy_bytes);
     fs::remove_all(copy_dir);
     const auto out = workspace.path / fmt::format("{}-out{}", name, round);
     const auto stats = shard::write_reshard(job.checkpoint, job.plan, plan, job.model, out.string(), threads);
+    // The same bytes and files as the reshard wrote, copied the way the reshard writes them.
+    std::uint64_t shard_bytes = 0;
+    const auto shard_copy_dir = workspace.path / fmt::format("{}-out-copy{}", name, round);
+    const double shard_copy_seconds =
+        copy_folder(out, shard_copy_dir, threads, shard::k_shard_writeback_every, shard_bytes);
     fs::remove_all(out);
+    fs::remove_all(shard_copy_dir);
+    if (round == 0) {
+      continue;
+    }
     const double copy_rate = static_cast<double>(copy_bytes) / copy_seconds;
     by_written.push_back(static_cast<double>(stats.bytes_written) / stats.seconds / copy_rate);
     by_source.push_back(static_cast<double>(stats.bytes_read) / stats.seconds / copy_rate);
+    against_own_output.push_back(shard_copy_seconds / stats.seconds);
+    copy_times.push_back(copy_seconds);
+    reshard_times.push_back(stats.seconds);
     ceiling = static_cast<double>(stats.bytes_read) / static_cast<double>(stats.bytes_written);
-    std::printf("  round %d: copy %.3f s (%.2f GiB/s); reshard %.3f s, wrote %.3f GiB\n", round + 1, copy_seconds,
-                copy_rate / (1u << 30), stats.seconds, static_cast<double>(stats.bytes_written) / (1u << 30));
+    std::printf("  round %d: copy %.3f s (%.2f GiB/s); reshard %.3f s, wrote %.3f GiB in %zu files; copy of the "
+                "shards %.3f s\n",
+                round, copy_seconds, copy_rate / (1u << 30), stats.seconds,
+                static_cast<double>(stats.bytes_written) / (1u << 30), stats.files, shard_copy_seconds);
   }
   const bool ok = bench::quantile(by_written, 0.5) >= 0.9;
-  std::printf("  reshard / copy throughput over %d rounds, min / median / max: %s by bytes written (target: median "
-              ">= 0.90) %s; %s by source bytes (ceiling %.2f: read / written)\n",
-              rounds, spread(by_written).c_str(), ok ? "ok" : "BELOW TARGET", spread(by_source).c_str(), ceiling);
+  std::printf("  seconds over %d rounds, min / median / max: copy %s, reshard %s\n", rounds,
+              spread(copy_times, 3).c_str(), spread(reshard_times, 3).c_str());
+  std::printf("  reshard / copy throughput, min / median / max: %s by bytes written (target: median >= 0.90) %s; "
+              "%s by source bytes (ceiling %.2f: read / written)\n",
+              spread(by_written).c_str(), ok ? "ok" : "BELOW TARGET", spread(by_source).c_str(), ceiling);
+  std::printf("  copy of the shards time / reshard time (same bytes and files): %s\n",
+              spread(against_own_output).c_str());
   return ok;
 }
 
-/// The small checkpoint through the CLI: `brix shard weights` against `cp -r` + `sync FILES`.
+/// `cp -r from to` then `sync` of every copied file, the folder and its parent (what brix shard
+/// weights makes durable); seconds, or a negative number when a command failed.
+double cp_and_sync(const fs::path& from, const fs::path& to) {
+  const auto start = Steady::now();
+  const auto cp = util::run_command({"cp", "-r", from.string(), to.string()}, std::chrono::seconds(120));
+  if (cp.exit_code != 0) {
+    return -1;
+  }
+  std::vector<std::string> sync{"sync"};
+  for (const auto& entry : fs::directory_iterator(to)) {
+    sync.push_back(entry.path().string());
+  }
+  sync.push_back(to.string());
+  sync.push_back(to.parent_path().string());
+  const auto synced = util::run_command(sync, std::chrono::seconds(120));
+  return synced.exit_code == 0 ? seconds_since(start) : -1;
+}
+
+/// The small checkpoint through the CLI, interleaved: `cp -r` + `sync` of the checkpoint, `brix
+/// shard weights`, and `cp -r` + `sync` of the shards it wrote (the same bytes and files).
 void run_cli(const Workspace& workspace, const std::string& brix, int rounds) {
   const auto hf = workspace.path / "small-hf";
   const auto plan_path = workspace.path / "plan.yaml";
   std::ofstream(plan_path) << plan_text(hf);
   std::vector<double> brix_seconds;
   std::vector<double> copy_seconds;
-  for (int round = 0; round < rounds; ++round) {
+  std::vector<double> shard_copy_seconds;
+  // Round 0 warms the page cache and the binaries and is not counted.
+  for (int round = 0; round <= rounds; ++round) {
     const auto copy = workspace.path / fmt::format("cli-copy{}", round);
-    auto start = Steady::now();
-    const auto cp = util::run_command({"cp", "-r", hf.string(), copy.string()}, std::chrono::seconds(120));
-    std::vector<std::string> sync{"sync"};
-    for (const auto& entry : fs::directory_iterator(copy)) {
-      sync.push_back(entry.path().string());
-    }
-    sync.push_back(copy.string());
-    const auto synced = util::run_command(sync, std::chrono::seconds(120));
-    copy_seconds.push_back(seconds_since(start));
+    const double copied = cp_and_sync(hf, copy);
     fs::remove_all(copy);
     const auto out = workspace.path / fmt::format("cli-out{}", round);
-    start = Steady::now();
+    const auto start = Steady::now();
     const auto shard = util::run_command({brix, "shard", "weights", "--plan", plan_path.string(), "--in", hf.string(),
                                           "--out", out.string()},
                                          std::chrono::seconds(120));
-    brix_seconds.push_back(seconds_since(start));
+    const double sharded = seconds_since(start);
+    const auto shard_copy = workspace.path / fmt::format("cli-out-copy{}", round);
+    const double shards_copied = shard.exit_code == 0 ? cp_and_sync(out, shard_copy) : -1;
     fs::remove_all(out);
-    if (cp.exit_code != 0 || synced.exit_code != 0 || shard.exit_code != 0) {
-      std::printf("  CLI round %d FAILED (cp %d, sync %d, brix %d)\n", round + 1, cp.exit_code, synced.exit_code,
+    fs::remove_all(shard_copy);
+    if (copied < 0 || shard.exit_code != 0 || shards_copied < 0) {
+      std::printf("  CLI round %d FAILED (cp + sync %s, brix exit %d)\n", round, copied < 0 ? "failed" : "ok",
                   shard.exit_code);
       return;
     }
+    if (round > 0) {
+      copy_seconds.push_back(copied);
+      brix_seconds.push_back(sharded);
+      shard_copy_seconds.push_back(shards_copied);
+    }
   }
   std::vector<double> ratios;
+  std::vector<double> own_output;
   for (std::size_t i = 0; i < brix_seconds.size(); ++i) {
     ratios.push_back(copy_seconds[i] / brix_seconds[i]);
+    own_output.push_back(shard_copy_seconds[i] / brix_seconds[i]);
   }
-  std::printf("small checkpoint end to end (CLI), median of %d: cp -r + sync %.3f s, brix shard weights %.3f s; "
-              "copy time / brix time min / median / max: %s (ceiling: the small checkpoint's above)\n",
-              rounds, bench::quantile(copy_seconds, 0.5), bench::quantile(brix_seconds, 0.5), spread(ratios).c_str());
+  std::printf("small checkpoint end to end (CLI), %d rounds, seconds min / median / max: cp -r + sync %s, brix shard "
+              "weights %s, cp -r + sync of the shards %s\n",
+              rounds, spread(copy_seconds, 3).c_str(), spread(brix_seconds, 3).c_str(),
+              spread(shard_copy_seconds, 3).c_str());
+  std::printf("  copy time / brix time: %s (ceiling: the small checkpoint's above); copy of the shards time / brix "
+              "time: %s\n",
+              spread(ratios).c_str(), spread(own_output).c_str());
 }
 
 } // namespace

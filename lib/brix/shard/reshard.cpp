@@ -25,10 +25,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// Shard files start going to disk every 4 MiB written (util::OutputFile), so the disk writes
-/// while the threads still copy: 0.088 → 0.062 s median for `brix shard weights` on the bench's
-/// 38 MiB checkpoint (tests/bench/bench_reshard.cpp; 1, 4 MiB measured alike).
-constexpr std::uint64_t k_writeback_every = 4u << 20;
 /// Input pages are dropped behind the reading in windows of this size (shard/release_behind.hpp).
 constexpr std::uint64_t k_release_window = 64u << 20;
 
@@ -90,7 +86,7 @@ ReshardStats write_reshard(const safetensors::Checkpoint& checkpoint, const Resh
     nlohmann::ordered_json metadata{{"format", "pt"}, {"brix_shard", shard_file_name(plan.files[f].at)}};
     layouts.push_back(safetensors::layout_file(entries, metadata));
     outputs.emplace_back((fs::path(staged.path()) / plan.files[f].name).string(), layouts.back().size,
-                         k_writeback_every);
+                         k_shard_writeback_every);
     outputs.back().write_at(0, as_bytes(layouts.back().header));
     stats.bytes_written += layouts.back().size;
     for (std::size_t t = 0; t < entries.size(); ++t) {
@@ -223,7 +219,7 @@ ReshardStats merge_shards(const std::string& shard_dir, const std::string& out_d
   }
   std::vector<util::OutputFile> outputs;
   for (const auto& file : index.files) {
-    outputs.emplace_back((fs::path(staged.path()) / file.name).string(), file.size, k_writeback_every);
+    outputs.emplace_back((fs::path(staged.path()) / file.name).string(), file.size, k_shard_writeback_every);
     outputs.back().write_at(0, as_bytes(safetensors::length_prefix(file.header.size())));
     outputs.back().write_at(8, as_bytes(file.header));
     stats.bytes_written += file.size;
