@@ -13,8 +13,9 @@
 // of at least 0.9 over the rounds (min / median / max printed); the copy of the shards over the
 // reshard shows what is left when the bytes are the same. Then the small checkpoint end to end
 // through the CLI: `brix shard weights` against `cp -r` followed by `sync` of every copied file,
-// the folder and its parent, and against `cp -r` + `sync` of its shards.
-// Usage: bench-reshard [--rounds 5] [--settle 1] [--large-only | --small-only] [--keep DIR]
+// the folder and its parent, and against `cp -r` + `sync` of its shards (--brix PATH: another
+// build's brix, e.g. an older one to compare).
+// Usage: bench-reshard [--rounds 5] [--settle 1] [--large-only | --small-only] [--brix PATH] [--keep DIR]
 #include "../support/synthetic_checkpoint.hpp"
 #include "child_process.hpp"
 
@@ -225,7 +226,7 @@ bool run_checkpoint(const std::string& name, const Workspace& workspace, const t
   std::printf("  seconds over %d rounds, min / median / max: copy %s, reshard %s, copy of the shards %s\n", rounds,
               spread(copy, 3).c_str(), spread(reshard, 3).c_str(), spread(shard_copy, 3).c_str());
   std::printf("  reshard / copy throughput, min / median / max: %s by bytes written (target: median >= 0.90) %s; "
-              "%s by source bytes (ceiling %.2f: read / written)\n",
+              "%s by source bytes (read / written = %.2f: a reshard at the copy's speed per byte)\n",
               spread(by_written).c_str(), ok ? "ok" : "BELOW TARGET", spread(by_source).c_str(),
               static_cast<double>(written.bytes_read) / static_cast<double>(written.bytes_written));
   std::printf("  copy of the shards time / reshard time (same bytes and files): %s\n",
@@ -303,8 +304,7 @@ void run_cli(const Workspace& workspace, const std::string& brix, int rounds, do
   std::printf("small checkpoint end to end (CLI), %d rounds, seconds min / median / max: cp -r + sync %s, brix shard "
               "weights %s, cp -r + sync of the shards %s\n",
               rounds, spread(copy, 3).c_str(), spread(brix_seconds, 3).c_str(), spread(shard_copy, 3).c_str());
-  std::printf("  copy time / brix time: %s (ceiling: the small checkpoint's above); copy of the shards time / brix "
-              "time: %s\n",
+  std::printf("  copy time / brix time: %s (read / written as above); copy of the shards time / brix time: %s\n",
               spread(ratios).c_str(), spread(own_output).c_str());
 }
 
@@ -316,12 +316,15 @@ int main(int argc, char** argv) {
   bool small = true;
   std::string keep;
   double settle_seconds = 1;
+  std::string brix;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--rounds" && i + 1 < argc) {
       rounds = std::max(1, std::atoi(argv[++i]));
     } else if (arg == "--settle" && i + 1 < argc) {
       settle_seconds = std::max(0.0, std::atof(argv[++i]));
+    } else if (arg == "--brix" && i + 1 < argc) {
+      brix = argv[++i];
     } else if (arg == "--keep" && i + 1 < argc) {
       keep = argv[++i];
     } else if (arg == "--large-only") {
@@ -329,7 +332,7 @@ int main(int argc, char** argv) {
     } else if (arg == "--small-only") {
       large = false;
     } else {
-      std::fprintf(stderr, "usage: bench-reshard [--rounds 5] [--settle 1] [--large-only | --small-only] [--keep DIR]\n");
+      std::fprintf(stderr, "usage: bench-reshard [--rounds 5] [--settle 1] [--large-only | --small-only] [--brix PATH] [--keep DIR]\n");
       return 2;
     }
   }
@@ -344,7 +347,8 @@ int main(int argc, char** argv) {
   if (small) {
     ok &= run_checkpoint("small", workspace, bench_shape(16, 512, 8, 1024, 256, 8192), 4, rounds, settle_seconds);
     const auto self = fs::canonical("/proc/self/exe");
-    run_cli(workspace, (self.parent_path().parent_path() / "brix").string(), rounds, settle_seconds);
+    run_cli(workspace, brix.empty() ? (self.parent_path().parent_path() / "brix").string() : brix, rounds,
+            settle_seconds);
   }
   std::printf("max resident set: %.0f MiB\n", max_resident_mib());
   return ok ? 0 : 1;
