@@ -1,6 +1,7 @@
 #pragma once
 // A file written at known offsets from many threads (pwrite), then flushed to disk.
 
+#include <atomic>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -9,8 +10,13 @@ namespace brix::util {
 
 class OutputFile {
 public:
-  /// Creates `path` (it must not exist) and sizes it to `size` bytes. Failures are JobErrors.
-  OutputFile(const std::string& path, std::uint64_t size);
+  /// Creates `path` (it must not exist) and allocates `size` bytes (fallocate; ftruncate where the
+  /// file system has no fallocate). Failures are JobErrors: no space is one at creation.
+  /// With `writeback_every` > 0, each time that many bytes more were written the file's dirty
+  /// pages start going to disk (sync_file_range, SYNC_FILE_RANGE_WRITE: submitted, not waited
+  /// for), so the disk writes while the caller still copies and finish() waits only for the tail.
+  /// It changes when the bytes reach the disk, not what is durable: finish() still fsyncs.
+  OutputFile(const std::string& path, std::uint64_t size, std::uint64_t writeback_every = 0);
   ~OutputFile();
   OutputFile(OutputFile&& other) noexcept;
   OutputFile(const OutputFile&) = delete;
@@ -22,10 +28,16 @@ public:
   /// fsync and close; errors are JobErrors.
   void finish();
   [[nodiscard]] const std::string& path() const { return m_path; }
+  /// How many writes started writeback early: one per multiple of `writeback_every` crossed
+  /// (fewer when one write crosses several), 0 without it.
+  [[nodiscard]] std::uint64_t writebacks_started() const { return m_writebacks.load(); }
 
 private:
   std::string m_path;
   int m_fd = -1;
+  std::uint64_t m_writeback_every = 0;
+  mutable std::atomic<std::uint64_t> m_written{0};
+  mutable std::atomic<std::uint64_t> m_writebacks{0};
 };
 
 /// finish() on every file at once: fsync waits on the disk, not the CPU, so each file gets its
