@@ -3,6 +3,8 @@
 #include <brix/cluster/loader.hpp>
 #include <brix/model/loader.hpp>
 #include <brix/serve/device.hpp>
+#include <brix/serve/engines.hpp>
+#include <brix/serve/performance.hpp>
 #include <brix/serve/serve_run.hpp>
 #include <brix/serve/step_time.hpp>
 #include <brix/util/error.hpp>
@@ -195,6 +197,31 @@ TEST_CASE("serve search: disaggregated plans size prefill to decode") {
     CHECK(capacity >= plan.performance.request_rate * 0.97);
     CHECK(plan.performance.kv_transfer_s > 0);
   }
+}
+
+TEST_CASE("serve::disaggregated_performance: a prefill-bound loop decodes only the requests past prefill") {
+  // dstack's 1p3d shape: one TP 2 prefill server of gpt-oss-120b feeding three TP 2 decode servers.
+  const auto model = model::load_model("gpt-oss-120b");
+  const auto cluster = cluster::shorthand_cluster(1, 8, "h200-sxm", std::nullopt, std::nullopt);
+  const auto device = serve_device(cluster.groups.front(), cluster.network, cluster.oversubscription);
+  const RoleContext context{&model, &device, &find_engine_version(Engine::sglang, ""), WeightPrecision::fp4,
+                            KvPrecision::bf16};
+  Workload workload;
+  workload.isl = 32768;
+  workload.osl = 1024;
+  workload.concurrency = 128;
+  Workload prompts = workload;
+  prompts.osl = 1;
+  auto prefill = cost_role(context, {{2, 1, 1, 1, 2}, 1}, prompts, k_prefill_chunk_tokens);
+  auto decode = cost_role(context, {{2, 1, 1, 1, 2}, 3}, workload, k_chunk_tokens);
+  const auto performance = disaggregated_performance(context, prefill, decode, workload);
+  REQUIRE(performance.limit == Limit::prefill);
+  // Little's law on the decode stage: rate x (OSL - 1) x TPOT requests decode, a few of the 128
+  // in flight; the rest wait in front of the one prefill server, and the step is costed at that batch.
+  const double decoding = performance.request_rate * 1023.0 * performance.tpot_s;
+  CHECK(decode.batch * 3 == doctest::Approx(decoding).epsilon(0.05));
+  CHECK(decoding < 0.25 * 128);
+  CHECK(performance.tpot_s == doctest::Approx(decode.decode.seconds));
 }
 
 TEST_CASE("serve run: bad input is one located error") {

@@ -215,7 +215,10 @@ Performance disaggregated_performance(const RoleContext& context, RoleEstimate& 
   };
   if (workload.request_rate <= 0) {
     // Closed loop (see aggregated_performance): groups of one prefill chunk, queueing in front
-    // of the prefill instances when they are busy, the KV transfer, then decode.
+    // of the prefill instances when they are busy, the KV transfer, then decode. Only the
+    // requests past their first token decode: by Little's law, rate x (OSL - 1) x TPOT of them
+    // per decode instance; the rest wait at or pass through prefill (nearly all of them when
+    // prefill is the bottleneck), so the decode batch is that, not the requests in flight.
     const double wanted = workload.concurrency / decode_instances;
     const double running = std::min(wanted, cap);
     out.tpot_s = decode_at(std::max(running / dp, 1.0 / dp)) / tau;
@@ -227,6 +230,8 @@ Performance disaggregated_performance(const RoleContext& context, RoleEstimate& 
       out.ttft_s = group + out.queue_s + out.kv_transfer_s;
       const double next = decode_instances * running / (out.ttft_s + (osl - 1.0) * out.tpot_s);
       rate = std::min(0.5 * rate + 0.5 * next, k_saturated * capacity);
+      const double decoding = std::min(running, rate / decode_instances * (osl - 1.0) * out.tpot_s);
+      out.tpot_s = decode_at(std::max(decoding / dp, 1.0 / dp)) / tau;
     }
     out.limit = Limit::decode;
     if (rate >= k_saturated * capacity * 0.999) {
