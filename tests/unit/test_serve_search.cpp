@@ -224,6 +224,28 @@ TEST_CASE("serve::disaggregated_performance: a prefill-bound loop decodes only t
   CHECK(performance.tpot_s == doctest::Approx(decode.decode.seconds));
 }
 
+TEST_CASE("serve::disaggregated_performance: the first token leaves with the decode instance's first step") {
+  const auto model = model::load_model("gpt-oss-120b");
+  const auto cluster = cluster::shorthand_cluster(1, 8, "h200-sxm", std::nullopt, std::nullopt);
+  const auto device = serve_device(cluster.groups.front(), cluster.network, cluster.oversubscription);
+  const RoleContext context{&model, &device, &find_engine_version(Engine::sglang, ""), WeightPrecision::fp4,
+                            KvPrecision::bf16};
+  Workload workload;
+  workload.isl = 2048;
+  workload.osl = 512;
+  workload.concurrency = 1;
+  Workload prompts = workload;
+  prompts.osl = 1;
+  const InstanceShape tp2{2, 1, 1, 1, 2};
+  auto prefill = cost_role(context, {tp2, 1}, prompts, k_prefill_chunk_tokens);
+  auto decode = cost_role(context, {tp2, 1}, workload, k_chunk_tokens);
+  const auto performance = disaggregated_performance(context, prefill, decode, workload);
+  // One request in flight: its prompt alone, no queue to speak of, the KV transfer, one decode step.
+  const double prompt = prefill_step(step_context(context, tp2), 2048, 2048).seconds;
+  CHECK(performance.ttft_s ==
+        doctest::Approx(prompt + performance.queue_s + performance.kv_transfer_s + performance.tpot_s));
+}
+
 TEST_CASE("serve run: bad input is one located error") {
   auto request = request_on(2, "h100-sxm");
   request.layout = "tp=3";
