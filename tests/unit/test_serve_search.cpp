@@ -229,11 +229,7 @@ struct GptOssPd {
 };
 
 Workload closed_loop(std::int64_t isl, std::int64_t osl, double concurrency) {
-  Workload workload;
-  workload.isl = isl;
-  workload.osl = osl;
-  workload.concurrency = concurrency;
-  return workload;
+  return {.isl = isl, .osl = osl, .concurrency = concurrency};
 }
 
 } // namespace
