@@ -129,3 +129,19 @@ TEST_CASE("serve::decode_step: gpt-oss's sliding-window layers read only their w
   const auto llama_like = prefill_step(context, 8192, 8192);
   CHECK(llama_like.attention_s < 18.0 * 8192 * 8 * (8192 / 2.0 + 128) * 2 * 128 / (device.bf16_flops * 0.6) * 1.01);
 }
+
+TEST_CASE("serve::step: FP4 weights without FP4 tensor cores run weight-only (4-bit bytes, bf16 MMA)") {
+  const auto model = model::load_model("gpt-oss-120b");
+  const auto h200 = device_of("h200-sxm");
+  const auto b200 = device_of("b200");
+  CHECK(compute_precision(WeightPrecision::fp4, h200) == ComputePrecision::bf16);
+  CHECK(compute_precision(WeightPrecision::fp4, b200) == ComputePrecision::fp4);
+  CHECK(compute_precision(WeightPrecision::fp8, h200) == ComputePrecision::fp8);
+  // TP 2 (MoE TP 2), as the dstack P/D runs: decode streams the experts at 4.5 bits instead of
+  // 8 (MXFP4 on Hopper), prefill's expert GEMMs run on bf16 tensor cores (half FP8's peak).
+  const InstanceShape shape{2, 1, 1, 1, 2};
+  const StepContext fp4{&model, &h200, shape, WeightPrecision::fp4, KvPrecision::bf16, false};
+  const StepContext fp8{&model, &h200, shape, WeightPrecision::fp8, KvPrecision::bf16, false};
+  CHECK(decode_step(fp4, 16, 2048, 0).weights_s < 0.7 * decode_step(fp8, 16, 2048, 0).weights_s);
+  CHECK(prefill_step(fp4, 16384, 2048).gemm_s > 1.3 * prefill_step(fp8, 16384, 2048).gemm_s);
+}

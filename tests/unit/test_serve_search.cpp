@@ -3,6 +3,8 @@
 #include <brix/cluster/loader.hpp>
 #include <brix/model/loader.hpp>
 #include <brix/serve/device.hpp>
+#include <brix/serve/engines.hpp>
+#include <brix/serve/performance.hpp>
 #include <brix/serve/serve_run.hpp>
 #include <brix/serve/step_time.hpp>
 #include <brix/util/error.hpp>
@@ -195,6 +197,63 @@ TEST_CASE("serve search: disaggregated plans size prefill to decode") {
     CHECK(capacity >= plan.performance.request_rate * 0.97);
     CHECK(plan.performance.kv_transfer_s > 0);
   }
+}
+
+namespace {
+
+/// gpt-oss-120b on one 8 x H200 node with SGLang and TP 2 prefill and decode servers, as dstack's
+/// P/D runs: the roles costed and the closed loop's operating point. Not copyable: the context
+/// points at the model and device it holds.
+struct GptOssPd {
+  model::ModelSpec model = model::load_model("gpt-oss-120b");
+  ServeDevice device = [] {
+    const auto cluster = cluster::shorthand_cluster(1, 8, "h200-sxm", std::nullopt, std::nullopt);
+    return serve_device(cluster.groups.front(), cluster.network, cluster.oversubscription);
+  }();
+  RoleContext context{&model, &device, &find_engine_version(Engine::sglang, ""), WeightPrecision::fp4,
+                      KvPrecision::bf16};
+  RoleEstimate prefill;
+  RoleEstimate decode;
+  GptOssPd() = default;
+  GptOssPd(const GptOssPd&) = delete;
+  GptOssPd& operator=(const GptOssPd&) = delete;
+
+  Performance run(const Workload& workload, int prefill_instances, int decode_instances) {
+    Workload prompts = workload;
+    prompts.osl = 1;
+    prefill = cost_role(context, {tp2, prefill_instances}, prompts, k_prefill_chunk_tokens);
+    decode = cost_role(context, {tp2, decode_instances}, workload, k_chunk_tokens);
+    return disaggregated_performance(context, prefill, decode, workload);
+  }
+  static constexpr InstanceShape tp2{2, 1, 1, 1, 2};
+};
+
+Workload closed_loop(std::int64_t isl, std::int64_t osl, double concurrency) {
+  return {.isl = isl, .osl = osl, .concurrency = concurrency};
+}
+
+} // namespace
+
+TEST_CASE("serve::disaggregated_performance: a prefill-bound loop decodes only the requests past prefill") {
+  // dstack's 1p3d shape: one prefill server feeding three decode servers.
+  GptOssPd pd;
+  const auto performance = pd.run(closed_loop(32768, 1024, 128), 1, 3);
+  REQUIRE(performance.limit == Limit::prefill);
+  // Little's law on the decode stage: rate x (OSL - 1) x TPOT requests decode, a few of the 128
+  // in flight; the rest wait in front of the one prefill server, and the step is costed at that batch.
+  const double decoding = performance.request_rate * 1023.0 * performance.tpot_s;
+  CHECK(pd.decode.batch * 3 == doctest::Approx(decoding).epsilon(0.05));
+  CHECK(decoding < 0.25 * 128);
+  CHECK(performance.tpot_s == doctest::Approx(pd.decode.decode.seconds));
+}
+
+TEST_CASE("serve::disaggregated_performance: the first token leaves with the decode instance's first step") {
+  GptOssPd pd;
+  const auto performance = pd.run(closed_loop(2048, 512, 1), 1, 1);
+  // One request in flight: its prompt alone, no queue to speak of, the KV transfer, one decode step.
+  const double prompt = prefill_step(step_context(pd.context, GptOssPd::tp2), 2048, 2048).seconds;
+  CHECK(performance.ttft_s ==
+        doctest::Approx(prompt + performance.queue_s + performance.kv_transfer_s + performance.tpot_s));
 }
 
 TEST_CASE("serve run: bad input is one located error") {

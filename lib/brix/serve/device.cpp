@@ -114,8 +114,12 @@ ServeDevice serve_device(const cluster::NodeGroup& group, cluster::NetworkShape 
 }
 
 ComputePrecision compute_precision(WeightPrecision weights, const ServeDevice& device) {
-  if (weights == WeightPrecision::fp4 && device.fp4_flops > 0) {
-    return ComputePrecision::fp4;
+  if (weights == WeightPrecision::fp4) {
+    // Without FP4 tensor cores an FP4 checkpoint runs weight-only (W4A16): the kernels stream
+    // the 4-bit weights and dequantize them to bf16 in registers before a bf16 MMA. Hopper has
+    // no FP4 and no mixed FP4 x FP8 MMA; gpt-oss's MXFP4 MoE on H100/H200 runs this way
+    // (triton_kernels matmul_ogs with an MXFP4 weight layout, bf16 activations).
+    return device.fp4_flops > 0 ? ComputePrecision::fp4 : ComputePrecision::bf16;
   }
   if (weights != WeightPrecision::bf16 && device.fp8_flops > 0) {
     return ComputePrecision::fp8;

@@ -56,7 +56,8 @@ struct ServeDevice {
                                        double oversubscription);
 
 /// The arithmetic of a GEMM whose weights are stored at `weights`: FP8 and FP4 weights run in
-/// their own precision where the GPU has it, else the GEMM dequantizes to the widest it has.
+/// their own precision where the GPU has it; else FP8 dequantizes to bf16, and FP4 runs
+/// weight-only in bf16 (4-bit weights streamed, bf16 MMA).
 [[nodiscard]] ComputePrecision compute_precision(WeightPrecision weights, const ServeDevice& device);
 
 /// How a collective's ranks sit on NVLink domains.

@@ -215,7 +215,11 @@ Performance disaggregated_performance(const RoleContext& context, RoleEstimate& 
   };
   if (workload.request_rate <= 0) {
     // Closed loop (see aggregated_performance): groups of one prefill chunk, queueing in front
-    // of the prefill instances when they are busy, the KV transfer, then decode.
+    // of the prefill instances when they are busy, the KV transfer, then the decode instance's
+    // step that emits the first token (as an aggregated iteration's does). Only the
+    // requests past their first token decode: by Little's law, rate x (OSL - 1) x TPOT of them
+    // per decode instance; the rest wait at or pass through prefill (nearly all of them when
+    // prefill is the bottleneck), so the decode batch is that, not the requests in flight.
     const double wanted = workload.concurrency / decode_instances;
     const double running = std::min(wanted, cap);
     out.tpot_s = decode_at(std::max(running / dp, 1.0 / dp)) / tau;
@@ -224,16 +228,18 @@ Performance disaggregated_performance(const RoleContext& context, RoleEstimate& 
     for (int i = 0; i < k_iterations; ++i) {
       const double busy = std::min(k_saturated, rate / capacity);
       out.queue_s = queue_wait(busy, service);
-      out.ttft_s = group + out.queue_s + out.kv_transfer_s;
+      out.ttft_s = group + out.queue_s + out.kv_transfer_s + out.tpot_s * tau;
       const double next = decode_instances * running / (out.ttft_s + (osl - 1.0) * out.tpot_s);
       rate = std::min(0.5 * rate + 0.5 * next, k_saturated * capacity);
+      const double decoding = std::min(running, rate / decode_instances * (osl - 1.0) * out.tpot_s);
+      out.tpot_s = decode_at(std::max(decoding / dp, 1.0 / dp)) / tau;
     }
     out.limit = Limit::decode;
     if (rate >= k_saturated * capacity * 0.999) {
       // Prefill-bound: the requests not decoding wait in front of prefill (Little's law).
       out.limit = Limit::prefill;
       out.ttft_s = std::max(out.ttft_s, decode_instances * running / rate - (osl - 1.0) * out.tpot_s);
-      out.queue_s = out.ttft_s - group - out.kv_transfer_s;
+      out.queue_s = out.ttft_s - group - out.kv_transfer_s - out.tpot_s * tau;
     }
     if (wanted > running) {
       const double wait = (wanted - running) * decode_instances / rate;
@@ -254,12 +260,13 @@ Performance disaggregated_performance(const RoleContext& context, RoleEstimate& 
     return out;
   }
   out.queue_s = queue_wait(busy, service);
-  out.ttft_s = prompt + out.queue_s + out.kv_transfer_s;
   double running = rate / decode_instances * osl * decode_at(1.0 / dp) / tau;
   for (int i = 0; i < k_iterations; ++i) {
     out.tpot_s = decode_at(std::max(running, 1.0) / dp) / tau;
     running = 0.5 * running + 0.5 * rate / decode_instances * (osl - 1.0) * out.tpot_s;
   }
+  // The first token reaches the client with the decode instance's next step.
+  out.ttft_s = prompt + out.queue_s + out.kv_transfer_s + out.tpot_s * tau;
   out.limit = busy > 0.5 ? Limit::prefill : Limit::decode;
   if (running > cap) {
     out.stable = false;
