@@ -96,6 +96,10 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   case Recompute::none:
     break;
   }
+  if (layout.offload > 0) {
+    flags.emplace_back("--cpu-offloading");
+    flags.emplace_back(fmt::format("--cpu-offloading-num-layers {}", layout.offload));
+  }
   if (layout.zero == 1 || layout.zero == 2) {
     flags.emplace_back("--use-distributed-optimizer");
   } else if (layout.zero == 3) {

@@ -1,5 +1,7 @@
 #include <brix/plan/layer_cost.hpp>
 
+#include <brix/plan/memory.hpp>
+
 #include <algorithm>
 #include <cmath>
 
@@ -315,6 +317,13 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     // Ring exchange: each rank's K/V chunk visits the other cp−1 ranks.
     const double chunk = tokens * attention.kv_exchange * 2.0;
     cost.cp_comm_s = collective_seconds(device, Collective::all_gather, chunk * layout.cp, placement.cp);
+  }
+  if (layout.offload > 0 && device.host_link_bytes_per_s > 0) {
+    const auto stored = stored_activation_bytes(
+        layer_activation_bytes_of_kind(model, layout, TrainingShape{layout.micro_batch, context.seq_len}, moe_layer,
+                                       context.software),
+        layout.recompute);
+    cost.offload_transfer_s = stored / device.host_link_bytes_per_s;
   }
   return cost;
 }

@@ -29,6 +29,9 @@ constexpr double k_kernel_overhead_s = 6e-6;
 // (Meta's RoCE training fabric, SIGCOMM 2024; Alibaba HPN, SIGCOMM 2024, report it as the
 // reason for rail and dual-plane designs). Fraction of the line rate left, before any taper.
 constexpr double k_spine_fraction = 0.85;
+// - Host copies: pinned cudaMemcpy (CUDA's bandwidthTest, nvbandwidth) reaches ~80% of the
+//   host link per direction (PCIe Gen5 x16: ~50-55 of 64 GB/s).
+constexpr double k_host_link_fraction = 0.80;
 // - Shape efficiency: a dimension d keeps d/(d + knee) of the tensor-core throughput, the
 //   combined effect of tile padding, wave quantisation and pipeline ramp-up.
 constexpr double k_gemm_knee = 48.0;
@@ -225,6 +228,7 @@ DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, cluster::Net
   const bool hopper_or_later = gpu.id.starts_with("h") || gpu.id.starts_with("b") || gpu.id.starts_with("gb");
   device.attention_fraction_fa2 = (hopper_or_later ? k_fa2_hopper_fraction : attention_fraction(gpu)) * bf16_share;
   device.hbm_bytes_per_s = gpu.hbm_bytes_per_s * k_hbm_fraction;
+  device.host_link_bytes_per_s = gpu.pcie_bytes_per_s / 2.0 * k_host_link_fraction; // the field is bidirectional
   device.kernel_overhead_s = k_kernel_overhead_s;
 
   const double nvlink_per_direction = group.nvlink_bytes_per_s / 2.0;

@@ -128,6 +128,9 @@ struct DeviceModel {
   /// attention_fraction describes.
   double attention_fraction_fa2 = 0.5;
   double hbm_bytes_per_s = 0;   ///< achievable HBM bandwidth (already × fraction)
+  /// Achievable copy bandwidth between GPU and host memory, one direction (PCIe, or a GB200's
+  /// NVLink-C2C to its Grace): what offloaded activations move at.
+  double host_link_bytes_per_s = 0;
   double kernel_overhead_s = 0; ///< launch + tail per kernel
   double intra_busbw = 0;       ///< achievable bus bandwidth inside the NVLink domain, bytes/s
   double inter_busbw_per_gpu = 0; ///< achievable inter-node bus bandwidth per GPU, bytes/s
