@@ -315,3 +315,28 @@ TEST_CASE("plan::layer_cost torchtitan's selective AC recomputes every second GE
   // weight_grad_s is the forward GEMM time (the weight gradients repeat each GEMM once).
   CHECK(tt.recompute_selective_s - mc.recompute_selective_s == doctest::Approx(0.5 * mc.weight_grad_s).epsilon(0.01));
 }
+
+TEST_CASE("plan::layer_cost eager elementwise operators move torchtitan's unfused bytes") {
+  // Llama-3.1-8B, one micro-batch of 8192 tokens on one H100: the eager block moves, per token,
+  // 2 norms × 4096 × (36 − 4) B more, 14336 × (10 − 6) B more for SwiGLU, (4096 + 1024) × (20 − 4) B
+  // more for the rotary embedding of q and k, and 2 × 2 B × (1024 + 4096) expanding K and V.
+  using namespace brix::plan::detail;
+  const auto model = brix::model::load_model("llama-3.1-8b");
+  const auto cluster = brix::cluster::shorthand_cluster(1, 8, "h100-sxm", std::nullopt, std::nullopt);
+  const Evaluator eval(model, cluster, options_for(64, 8192));
+  Layout layout;
+  layout.dp = 8;
+  layout.recompute = Recompute::none;
+  const auto placement = place_groups(layout, 8);
+  auto compiled = eval.context();
+  compiled.software = software_by_name("fsdp2-2025");
+  auto eager = eval.context();
+  eager.software = software_by_name("fsdp2-2025-eager");
+  const auto fused = layer_cost(compiled, layout, placement, false);
+  const auto unfused = layer_cost(eager, layout, placement, false);
+  const double per_token = 2 * 4096 * 32.0 + 14336 * 4.0 + (4096 + 1024) * 16.0 + 2 * 2.0 * (1024 + 4096);
+  const double extra_s = 8192 * per_token / eval.context().device.hbm_bytes_per_s;
+  CHECK(unfused.forward_s - fused.forward_s == doctest::Approx(extra_s).epsilon(0.01));
+  CHECK(unfused.backward_s - fused.backward_s == doctest::Approx(2 * extra_s).epsilon(0.01));
+  CHECK(unfused.weight_grad_s == doctest::Approx(fused.weight_grad_s)); // the GEMMs do not change
+}

@@ -152,6 +152,14 @@ SoftwareProfile software_fsdp2_2025() {
   return profile;
 }
 
+/// The same without torch.compile (torchtitan's "FSDP" rows, its train configs' `compile = false`
+/// of 2024): the Llama block's elementwise operators run unfused.
+SoftwareProfile software_fsdp2_2025_eager() {
+  SoftwareProfile profile = software_fsdp2_2025();
+  profile.eager_elementwise = true;
+  return profile;
+}
+
 /// DeepSeek's HAI-LLM (DeepSeek-V3 report, 2024): DualPipe, DeepEP with node-limited routing,
 /// ZeRO-1.
 SoftwareProfile software_deepseek_2024() {
@@ -184,6 +192,7 @@ constexpr NamedProfile k_profiles[] = {
     {"megatron-core-2025", software_megatron_core_2025},
     {"fsdp-2023", software_fsdp_2023},
     {"fsdp2-2025", software_fsdp2_2025},
+    {"fsdp2-2025-eager", software_fsdp2_2025_eager},
     {"deepseek-2024", software_deepseek_2024},
     {"brix", software_brix},
 };

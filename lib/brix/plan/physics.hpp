@@ -60,6 +60,10 @@ struct SoftwareProfile {
   /// selective AC saves the output of every compute op "except every second mm"
   /// (torchtitan/models/llama3/infra/parallelize.py, _custom_policy), so half of them (0.5).
   double selective_gemm_share = 0.0;
+  /// The layer's norms, rotary embedding, gated activation and GQA key/value expansion run as
+  /// separate PyTorch operators, each reading and writing its tensor (eager torchtitan without
+  /// torch.compile), instead of one fused kernel each (TransformerEngine, torch.compile).
+  bool eager_elementwise = false;
   /// Host time per operator (Python dispatch, autograd, kernel launch) of an eager PyTorch
   /// framework: a layer takes at least its operators' host time, whatever its GPU work. Small
   /// models and small MoE experts are host-bound; large layers never notice. 0: a compiled or
