@@ -340,3 +340,26 @@ TEST_CASE("plan::layer_cost eager elementwise operators move torchtitan's unfuse
   CHECK(unfused.backward_s - fused.backward_s == doctest::Approx(2 * extra_s).epsilon(0.01));
   CHECK(unfused.weight_grad_s == doctest::Approx(fused.weight_grad_s)); // the GEMMs do not change
 }
+
+TEST_CASE("plan::layer_cost TP overlap hides a collective behind the GEMMs beside it, at the contention's price") {
+  // Llama-3.1-70B at TP 4 with SP on H100s, 8192 tokens: each collective is shorter than the
+  // projections beside it, so overlapped it costs k_overlap_contention of itself.
+  using namespace brix::plan::detail;
+  const auto model = brix::model::load_model("llama-3.1-70b");
+  const auto cluster = brix::cluster::shorthand_cluster(1, 8, "h100-sxm", std::nullopt, std::nullopt);
+  const Evaluator eval(model, cluster, options_for(64, 8192));
+  Layout layout;
+  layout.tp = 4;
+  layout.sp = true;
+  layout.dp = 2;
+  const auto placement = place_groups(layout, 8);
+  auto exposed = eval.context();
+  exposed.software = software_by_name("megatron-core-2024");
+  auto overlapped = eval.context();
+  overlapped.software = software_by_name("megatron-core-2025");
+  const auto plain = layer_cost(exposed, layout, placement, false);
+  const auto hidden = layer_cost(overlapped, layout, placement, false);
+  REQUIRE(plain.tp_comm_s > 0);
+  CHECK(hidden.tp_comm_s == doctest::Approx(k_overlap_contention * plain.tp_comm_s));
+  CHECK(hidden.forward_s == doctest::Approx(plain.forward_s)); // the compute itself is unchanged
+}

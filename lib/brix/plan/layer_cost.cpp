@@ -329,7 +329,16 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
                            ? collective_seconds(device, Collective::reduce_scatter, activation, placement.tp) +
                                  collective_seconds(device, Collective::all_gather, activation, placement.tp)
                            : collective_seconds(device, Collective::all_reduce, activation, placement.tp);
-    cost.tp_comm_s = 2.0 * one * (1.0 - context.software.tp_comm_overlap);
+    double attention_side = one;
+    double mlp_side = one;
+    if (context.software.tp_comm_overlap) {
+      attention_side = overlapped_seconds(attention_gemm_s, one) - attention_gemm_s;
+      if (!moe_layer) { // userbuffers overlap TransformerEngine's linear layers, not expert dispatch
+        const double mlp_gemm_s = gemms.seconds - attention_gemm_s;
+        mlp_side = overlapped_seconds(mlp_gemm_s, one) - mlp_gemm_s;
+      }
+    }
+    cost.tp_comm_s = attention_side + mlp_side;
   }
   if (ep_bytes > 0 && layout.etp > 1) {
     const double gathered = tokens * h * 2.0 * static_cast<double>(model.moe->experts_per_token) / t;

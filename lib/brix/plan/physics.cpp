@@ -74,7 +74,7 @@ SoftwareProfile software_megatron_2021() {
   profile.flash_attention = false;
   profile.overlap_grad_reduce = false;
   profile.overlap_param_gather = false;
-  profile.tp_comm_overlap = 0.0;
+  profile.tp_comm_overlap = false;
   profile.causal_skip = false;
   profile.batched_p2p = false;
   profile.sequence_parallel = false;
@@ -123,6 +123,10 @@ SoftwareProfile software_megatron_core_2024() {
 /// dispatchers, the combined-1F1B overlap of expert all-to-all and free pipeline layouts.
 SoftwareProfile software_megatron_core_2025() {
   SoftwareProfile profile = software_megatron_core_2024();
+  // Megatron-Bridge's performance recipes run TP with userbuffers overlap
+  // (`comm_overlap_config=CommOverlapConfig(tp_comm_overlap=True)`, tp_comm_overlap_cfg
+  // userbuffers_fp8_h100_h8192_tp4_mbs1_seqlen8192 and the like, scripts/performance/configs).
+  profile.tp_comm_overlap = true;
   profile.hierarchical_all_to_all = true;
   profile.overlap_all_to_all = true;
   profile.uneven_virtual_stages = true;

@@ -20,7 +20,10 @@ struct SoftwareProfile {
   bool flash_attention = true;     ///< fused attention: s² scores never stored nor written
   bool overlap_grad_reduce = true; ///< DP gradient reduction overlapped with backward (buckets)
   bool overlap_param_gather = true;///< distributed-optimizer all-gather overlapped with forward
-  double tp_comm_overlap = 0.0;    ///< fraction of TP collective time hidden behind GEMMs
+  /// TP collectives run beside the GEMMs next to them (TransformerEngine's userbuffers, Megatron's
+  /// --tp-comm-overlap): the attention block's behind its projections, a dense MLP's behind its
+  /// two GEMMs, each costing the overlap's contention and whatever the GEMMs do not cover.
+  bool tp_comm_overlap = false;
   bool causal_skip = true;         ///< attention kernels skip the masked half of the scores
   bool zero_bubble_schedules = false; ///< ZB-H1 and DualPipe exist (DeepSeek's, torch's pipelining)
   /// Collectives of a group with several ranks per node drive all the node's adapters
