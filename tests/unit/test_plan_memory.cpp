@@ -1,6 +1,7 @@
 #include <brix/cluster/gpu_catalog.hpp>
 #include <brix/model/loader.hpp>
 #include <brix/model/params.hpp>
+#include <brix/plan/layout_parse.hpp>
 #include <brix/plan/memory.hpp>
 #include <brix/plan/validate.hpp>
 
@@ -188,12 +189,7 @@ TEST_CASE("plan::stage_memory CPU offloading keeps one offloaded layer's activat
   // 80 layers offloaded): 39 layers' stored activations leave the GPU, the one being copied stays.
   const auto model = bundled("llama-3.1-70b.json");
   const auto& gpu = cluster::find_gpu("gb200");
-  Layout layout;
-  layout.dp = 64;
-  layout.zero = 3;
-  layout.micro_batch = 2;
-  layout.recompute = Recompute::none;
-  layout.precision = Precision::fp8;
+  auto layout = parse_layout("dp=64,zero=3,mbs=2,recompute=none,precision=fp8");
   const TrainingShape shape{256, 8192};
   const auto span = uniform_stage(model, 1, 0);
   const auto kept = stage_memory(model, gpu, layout, shape, 0, span);
