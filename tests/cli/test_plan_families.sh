@@ -47,6 +47,13 @@ expect_out '^--cpu-offloading \\$'; expect_out '^--cpu-offloading-num-layers 40 
 run "$BRIX" plan --model llama-3.1-70b --nodes 16 --gpu gb200 --global-batch 256 --seq-len 8192 --precision fp8 \
   --layout tp=1,pp=1,dp=64,mbs=2,zero=3,recompute=none --top 1
 expect_rc 1 "no fit without offloading"; expect_out 'out of memory'
+# A plan costed with TP overlapped (megatron-core-2025) asks Megatron for it; the default does not.
+run "$BRIX" plan --model llama-3.1-70b --nodes 8 --gpu h100-sxm --global-batch 128 --seq-len 8192 \
+  --layout tp=4,pp=8,dp=2,vpp=5 --software megatron-core-2025 --emit megatron
+expect_rc 0 "tp overlap emit megatron"; expect_out '^--tp-comm-overlap '
+run "$BRIX" plan --model llama-3.1-70b --nodes 8 --gpu h100-sxm --global-batch 128 --seq-len 8192 \
+  --layout tp=4,pp=8,dp=2,vpp=5 --emit megatron
+expect_rc 0 "modern emit megatron"; checks=$((checks + 1)); ! grep -q -- '--tp-comm-overlap' <<<"$out" || fail "modern plan asks for --tp-comm-overlap"
 run "$BRIX" plan --model llama-3.1-70b --nodes 16 --gpu gb200 --layout pp=2,offload=4 --top 1
 expect_rc 1 "offload with a pipeline"; expect_out 'offload=4 with PP=2'
 

@@ -51,6 +51,9 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   }
   if (layout.sp && layout.tp > 1) {
     flags.emplace_back("--sequence-parallel");
+    if (context.tp_comm_overlap) {
+      flags.emplace_back("--tp-comm-overlap");
+    }
   }
   flags.push_back(fmt::format("--micro-batch-size {}", layout.micro_batch));
   flags.push_back(fmt::format("--global-batch-size {}", context.shape.global_batch));
