@@ -37,4 +37,24 @@ run "$BRIX" plan --model llama-3.1-405b --nodes 64 --gpu h100-sxm --global-batch
   --layout tp=8,pp=8,vpp=2,pp_embedding=0,pp_loss=0 --software megatron-core-2024
 expect_rc 1 "refused without the accounting"; expect_out 'not divisible by PP×VPP = 16'
 
+# CPU offloading (Megatron-Bridge's Llama-3.1-70B on 64 GB200s): 40 of 80 layers' activations in
+# Grace memory let it run without recomputation; --emit megatron carries the flags; a pipeline
+# with offloading is refused by name.
+run "$BRIX" plan --model llama-3.1-70b --nodes 16 --gpu gb200 --global-batch 256 --seq-len 8192 --precision fp8 \
+  --layout tp=1,pp=1,dp=64,mbs=2,zero=3,recompute=none,offload=40 --emit megatron
+expect_rc 0 "offload emit megatron"
+expect_out '^--cpu-offloading \\$'; expect_out '^--cpu-offloading-num-layers 40 '
+run "$BRIX" plan --model llama-3.1-70b --nodes 16 --gpu gb200 --global-batch 256 --seq-len 8192 --precision fp8 \
+  --layout tp=1,pp=1,dp=64,mbs=2,zero=3,recompute=none --top 1
+expect_rc 1 "no fit without offloading"; expect_out 'out of memory'
+# A plan costed with TP overlapped (megatron-core-2025) asks Megatron for it; the default does not.
+run "$BRIX" plan --model llama-3.1-70b --nodes 8 --gpu h100-sxm --global-batch 128 --seq-len 8192 \
+  --layout tp=4,pp=8,dp=2,vpp=5 --software megatron-core-2025 --emit megatron
+expect_rc 0 "tp overlap emit megatron"; expect_out '^--tp-comm-overlap '
+run "$BRIX" plan --model llama-3.1-70b --nodes 8 --gpu h100-sxm --global-batch 128 --seq-len 8192 \
+  --layout tp=4,pp=8,dp=2,vpp=5 --emit megatron
+expect_rc 0 "modern emit megatron"; checks=$((checks + 1)); ! grep -q -- '--tp-comm-overlap' <<<"$out" || fail "modern plan asks for --tp-comm-overlap"
+run "$BRIX" plan --model llama-3.1-70b --nodes 16 --gpu gb200 --layout pp=2,offload=4 --top 1
+expect_rc 1 "offload with a pipeline"; expect_out 'offload=4 with PP=2'
+
 finish

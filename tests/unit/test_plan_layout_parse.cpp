@@ -27,6 +27,12 @@ TEST_CASE("plan::parse_layout") {
   CHECK(parse_layout(to_string(mlp)).recompute == Recompute::selective_mlp);
   CHECK(parse_layout("pp=4,vpp=2").schedule == Schedule::interleaved);
   CHECK(parse_layout("tp=2,sp=0,flash=0,schedule=zb-h1").schedule == Schedule::zb_h1);
+  // CPU offloading: written only when set, read back.
+  const auto offload = parse_layout("dp=64,zero=3,offload=40");
+  CHECK(offload.offload == 40);
+  CHECK(to_string(offload).ends_with(",offload=40"));
+  CHECK(parse_layout(to_string(offload)).offload == 40);
+  CHECK(to_string(parse_layout("dp=64")).find("offload") == std::string::npos);
   // to_string output reads back.
   const auto again = parse_layout(to_string(layout));
   CHECK(to_string(again) == to_string(layout));

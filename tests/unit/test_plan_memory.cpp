@@ -1,6 +1,7 @@
 #include <brix/cluster/gpu_catalog.hpp>
 #include <brix/model/loader.hpp>
 #include <brix/model/params.hpp>
+#include <brix/plan/layout_parse.hpp>
 #include <brix/plan/memory.hpp>
 #include <brix/plan/validate.hpp>
 
@@ -181,6 +182,45 @@ TEST_CASE("plan::stage_memory FSDP gathers a layer's dense part and only this ra
   const double shards = memory.params - memory.expert_params; // dense, over dp·cp = 64
   CHECK(memory.weights == doctest::Approx(4.0 * (shards / 64 + memory.expert_params / 1) + 6.0 * gathered).epsilon(0.02));
   CHECK(memory.weights < 20.0 * (1 << 30));
+}
+
+TEST_CASE("plan::stage_memory CPU offloading keeps one offloaded layer's activations on the GPU") {
+  // Llama-3.1-70B as Megatron-Bridge runs it on 64 GB200s (FSDP, MBS 2, no recomputation, 40 of
+  // 80 layers offloaded): 39 layers' stored activations leave the GPU, the one being copied stays.
+  const auto model = bundled("llama-3.1-70b.json");
+  const auto& gpu = cluster::find_gpu("gb200");
+  auto layout = parse_layout("dp=64,zero=3,mbs=2,recompute=none,precision=fp8");
+  const TrainingShape shape{256, 8192};
+  const auto span = uniform_stage(model, 1, 0);
+  const auto kept = stage_memory(model, gpu, layout, shape, 0, span);
+  layout.offload = 40;
+  const auto offloaded = stage_memory(model, gpu, layout, shape, 0, span);
+  const double per_layer = stored_activation_bytes(layer_activation_bytes_of_kind(model, layout, shape, false),
+                                                   Recompute::none);
+  CHECK(kept.activations_per_micro_batch == doctest::Approx(80 * per_layer));
+  CHECK(offloaded.activations_per_micro_batch == doctest::Approx(41 * per_layer));
+  CHECK(offloaded.total < gpu.memory_bytes);
+  CHECK(kept.total > gpu.memory_bytes);
+}
+
+TEST_CASE("plan::validate refuses CPU offloading with a pipeline or of every layer") {
+  const auto model = bundled("llama-3.1-70b.json");
+  const ValidationTarget target{64, 8, true, software_modern()};
+  const TrainingShape shape{256, 8192};
+  Layout layout;
+  layout.dp = 64;
+  layout.offload = 40;
+  CHECK(validate(model, target, layout, shape).empty());
+  layout.offload = 80;
+  const auto all = validate(model, target, layout, shape);
+  REQUIRE(all.size() == 1);
+  CHECK(all.front() == Problem{ProblemKind::cpu_offload, 80, 1});
+  layout.offload = 10;
+  layout.pp = 2;
+  layout.dp = 32;
+  const auto piped = validate(model, target, layout, shape);
+  REQUIRE(piped.size() == 1);
+  CHECK(piped.front() == Problem{ProblemKind::cpu_offload, 10, 2});
 }
 
 TEST_CASE("plan::stored_activation_bytes selective+mlp keeps only the MLP block's input") {

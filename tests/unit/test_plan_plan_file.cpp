@@ -97,6 +97,19 @@ TEST_CASE("plan::save_plan_file round trip") {
   CHECK(load_plan_file(path).batch.global == 1024);
 }
 
+TEST_CASE("plan::parse_plan_file reads CPU offloading, and refuses it with a pipeline") {
+  const auto flat = replaced(replaced(replaced(k_plan, "pp: 4, dp: 2", "pp: 1, dp: 8"), "accumulation: 512",
+                                     "accumulation: 128"),
+                             "grad_compression: none}", "grad_compression: none, offload: 20}");
+  const auto one_stage = flat.substr(0, flat.find("stages:")) + "stages:\n  - {first_layer: 0, last_layer: 60, node_group: dgx-h100}\n";
+  const auto plan = parse_plan_file(one_stage, "plan.yaml");
+  CHECK(plan.layout.offload == 20);
+  CHECK(to_json(plan)["layout"]["offload"] == 20);
+  CHECK(parse_plan_file(to_yaml_text(plan), "again.yaml").layout.offload == 20);
+  CHECK(error_of(replaced(k_plan, "grad_compression: none}", "grad_compression: none, offload: 20}"))
+            .find("layout.offload = 20 with pp = 4") != std::string::npos);
+}
+
 TEST_CASE("plan::load_plan_file errors name file, line and what was expected") {
   CHECK(error_of(replaced(k_plan, "seq_len: 4096", "seq_lne: 4096")) ==
         "plan.yaml:4: unknown key 'seq_lne' in the plan (did you mean 'seq_len'?)");

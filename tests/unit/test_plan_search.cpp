@@ -297,21 +297,68 @@ TEST_CASE("plan::evaluate_run counts FLOPs as the source does: megatron-causal h
   CHECK(causal.predicted < 0.6 * counted_whole.predicted); // at 128K the attention core dominates
 }
 
-TEST_CASE("plan::layer_cost torchtitan's selective AC recomputes every second GEMM") {
+namespace {
+
+/// One dense decoder layer of `model_name` costed on 8 H100s at 8192 tokens under two software
+/// profiles, the same layout.
+struct LayerCostPair {
+  LayerCost first, second;
+  double hbm_bytes_per_s = 0;
+};
+
+LayerCostPair dense_layer_costs(const char* model_name, const Layout& layout, const char* first,
+                                const char* second) {
   using namespace brix::plan::detail;
-  const auto model = brix::model::load_model("llama-3.1-8b");
+  const auto model = brix::model::load_model(model_name);
   const auto cluster = brix::cluster::shorthand_cluster(1, 8, "h100-sxm", std::nullopt, std::nullopt);
   const Evaluator eval(model, cluster, options_for(64, 8192));
+  const auto placement = place_groups(layout, 8);
+  auto context = eval.context();
+  LayerCostPair costs;
+  context.software = software_by_name(first);
+  costs.first = layer_cost(context, layout, placement, false);
+  context.software = software_by_name(second);
+  costs.second = layer_cost(context, layout, placement, false);
+  costs.hbm_bytes_per_s = context.device.hbm_bytes_per_s;
+  return costs;
+}
+
+} // namespace
+
+TEST_CASE("plan::layer_cost torchtitan's selective AC recomputes every second GEMM") {
   Layout layout;
   layout.dp = 8;
   layout.recompute = Recompute::selective;
-  const auto placement = place_groups(layout, 8);
-  auto megatron = eval.context();
-  megatron.software = software_by_name("megatron-core-2025");
-  auto torchtitan = eval.context();
-  torchtitan.software = software_by_name("fsdp2-2025");
-  const auto mc = layer_cost(megatron, layout, placement, false);
-  const auto tt = layer_cost(torchtitan, layout, placement, false);
+  const auto [mc, tt, hbm] = dense_layer_costs("llama-3.1-8b", layout, "megatron-core-2025", "fsdp2-2025");
   // weight_grad_s is the forward GEMM time (the weight gradients repeat each GEMM once).
   CHECK(tt.recompute_selective_s - mc.recompute_selective_s == doctest::Approx(0.5 * mc.weight_grad_s).epsilon(0.01));
+}
+
+TEST_CASE("plan::layer_cost eager elementwise operators move torchtitan's unfused bytes") {
+  // Llama-3.1-8B, one micro-batch of 8192 tokens on one H100: the eager block moves, per token,
+  // 2 norms × 4096 × (36 − 4) B more, 14336 × (10 − 6) B more for SwiGLU, (4096 + 1024) × (20 − 4) B
+  // more for the rotary embedding of q and k, and 2 × 2 B × (1024 + 4096) expanding K and V.
+  Layout layout;
+  layout.dp = 8;
+  layout.recompute = Recompute::none;
+  const auto [fused, unfused, hbm] = dense_layer_costs("llama-3.1-8b", layout, "fsdp2-2025", "fsdp2-2025-eager");
+  const double per_token = 2 * 4096 * 32.0 + 14336 * 4.0 + (4096 + 1024) * 16.0 + 2 * 2.0 * (1024 + 4096);
+  const double extra_s = 8192 * per_token / hbm;
+  CHECK(unfused.forward_s - fused.forward_s == doctest::Approx(extra_s).epsilon(0.01));
+  CHECK(unfused.backward_s - fused.backward_s == doctest::Approx(2 * extra_s).epsilon(0.01));
+  CHECK(unfused.weight_grad_s == doctest::Approx(fused.weight_grad_s)); // the GEMMs do not change
+}
+
+TEST_CASE("plan::layer_cost TP overlap hides a collective behind the GEMMs beside it, at the contention's price") {
+  // Llama-3.1-70B at TP 4 with SP on H100s, 8192 tokens: each collective is shorter than the
+  // projections beside it, so overlapped it costs k_overlap_contention of itself.
+  Layout layout;
+  layout.tp = 4;
+  layout.sp = true;
+  layout.dp = 2;
+  const auto [plain, hidden, hbm] =
+      dense_layer_costs("llama-3.1-70b", layout, "megatron-core-2024", "megatron-core-2025");
+  REQUIRE(plain.tp_comm_s > 0);
+  CHECK(hidden.tp_comm_s == doctest::Approx(k_overlap_contention * plain.tp_comm_s));
+  CHECK(hidden.forward_s == doctest::Approx(plain.forward_s)); // the compute itself is unchanged
 }

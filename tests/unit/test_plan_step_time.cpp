@@ -82,3 +82,20 @@ TEST_CASE("plan::estimate_step full recomputation adds a forward") {
   const auto slower = recompute.run(1, 4, 8);
   CHECK(slower.pipeline_s == doctest::Approx(base.pipeline_s * 4.0 / 3.0).epsilon(0.01));
 }
+
+TEST_CASE("plan::estimate_step CPU offloading costs only the copies longer than the compute beside them") {
+  // Each layer's forward is 1 s and its backward 2 s. Offloading 3 of 4 layers: a copy of 0.5 s
+  // hides entirely; one of 1.5 s shows 0.5 s per offloaded layer in forward and none in backward.
+  Fixture plain;
+  const auto base = plain.run(1, 4, 8);
+  Fixture hidden;
+  hidden.layout.offload = 3;
+  hidden.layer.offload_transfer_s = 0.5;
+  CHECK(hidden.run(1, 4, 8).pipeline_s == doctest::Approx(base.pipeline_s));
+  Fixture exposed;
+  exposed.layout.offload = 3;
+  exposed.layer.offload_transfer_s = 1.5;
+  CHECK(exposed.run(1, 4, 8).pipeline_s == doctest::Approx(base.pipeline_s + 8 * 3 * 0.5));
+  exposed.layer.offload_transfer_s = 2.5; // now backward's 2 s leave 0.5 s too
+  CHECK(exposed.run(1, 4, 8).pipeline_s == doctest::Approx(base.pipeline_s + 8 * 3 * (1.5 + 0.5)));
+}

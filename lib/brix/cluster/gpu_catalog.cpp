@@ -51,9 +51,11 @@ std::array<GpuSpec, 11> with_fp4(std::array<GpuSpec, 11> specs) {
 }
 
 /// GB200: two B200-class GPUs per Grace CPU, four per compute tray (the "node"), 72 on one NVLink
-/// domain (NVL72; the cluster's nvlink.domain says how many share it).
+/// domain (NVL72; the cluster's nvlink.domain says how many share it). The host link is the
+/// superchip's NVLink-C2C to its Grace, "900 gigabytes per second (GB/s) of bidirectional
+/// bandwidth" (NVIDIA GB200 NVL72 product page), taken as shared by its two GPUs: 450 each.
 GpuSpec gb200() {
-  auto spec = gpu("gb200", "GB200 (NVL72) 186GB", 189471, 8.0, 2500, 5000, 1800, 1.0, 400, 128);
+  auto spec = gpu("gb200", "GB200 (NVL72) 186GB", 189471, 8.0, 2500, 5000, 1800, 1.0, 400, 450);
   spec.fp4_flops = 10000 * k_tflops; // the datasheet's 1,440 PFLOP/s sparse FP4 for 72, halved
   spec.default_gpus_per_node = 4;
   spec.default_nics_per_node = 4;

@@ -51,6 +51,9 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   }
   if (layout.sp && layout.tp > 1) {
     flags.emplace_back("--sequence-parallel");
+    if (context.tp_comm_overlap) {
+      flags.emplace_back("--tp-comm-overlap");
+    }
   }
   flags.push_back(fmt::format("--micro-batch-size {}", layout.micro_batch));
   flags.push_back(fmt::format("--global-batch-size {}", context.shape.global_batch));
@@ -95,6 +98,10 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
     break;
   case Recompute::none:
     break;
+  }
+  if (layout.offload > 0) {
+    flags.emplace_back("--cpu-offloading");
+    flags.emplace_back(fmt::format("--cpu-offloading-num-layers {}", layout.offload));
   }
   if (layout.zero == 1 || layout.zero == 2) {
     flags.emplace_back("--use-distributed-optimizer");

@@ -18,6 +18,9 @@ struct EmitContext {
   std::vector<std::string> split_flags;
   /// Decoder layers of each pipeline stage as planned (empty: an even split of the layers).
   std::vector<std::int64_t> stage_layers;
+  /// The plan was costed with TP collectives overlapped (SoftwareProfile::tp_comm_overlap):
+  /// Megatron runs it with --tp-comm-overlap (TransformerEngine userbuffers, sequence parallel).
+  bool tp_comm_overlap = false;
 };
 
 /// What of `layout` Megatron-LM cannot run ("schedule dualpipe", "grad_compression fp8"): it runs

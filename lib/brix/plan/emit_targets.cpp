@@ -17,7 +17,10 @@ namespace {
 
 EmitContext emit_context(const PlanReport& report) {
   const auto& first = report.cluster.groups.front();
-  return {&report.model, report.options.shape, report.cluster.total_gpus() / first.gpus_per_node, first.gpus_per_node};
+  EmitContext context{&report.model, report.options.shape, report.cluster.total_gpus() / first.gpus_per_node,
+                      first.gpus_per_node};
+  context.tp_comm_overlap = report.options.software.tp_comm_overlap;
+  return context;
 }
 
 /// Megatron's flags, alone or on a torchrun line: both carry the stage-split flags. They are

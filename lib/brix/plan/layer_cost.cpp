@@ -1,5 +1,7 @@
 #include <brix/plan/layer_cost.hpp>
 
+#include <brix/plan/memory.hpp>
+
 #include <algorithm>
 #include <cmath>
 
@@ -20,6 +22,18 @@ double act_bytes(const Layout& layout) { return layout.precision == Precision::f
 /// copy for this GEMM and the column-wise one its weight gradient needs), and so is every
 /// incoming gradient in backward. Bytes moved per element cast. Weights are cast once per step.
 constexpr double k_fp8_cast_bytes_per_element = 6.0;
+
+/// Bytes per element an eager PyTorch Llama block moves where a fused kernel moves fewer
+/// (torchtitan's models/norms.py RMSNorm and models/llama/model.py, Dec 2024), forward:
+/// - RMSNorm `(x.float() * rsqrt(x.pow(2).mean(-1) + eps)).type_as(x) * weight`: float() reads 2
+///   writes 4, pow 4+4, mean reads 4, the product 4+4, type_as 4+2, the weight product 2+2 = 36,
+///   against 4 (read and write bf16) fused;
+/// - SwiGLU `silu(w1(x)) * w3(x)`: silu 2+2, product 2+2+2 = 10 per FFN element, 6 fused;
+/// - rotary embedding on q and k: float() 2+4, the complex product 4+4, type_as 4+2 = 20, 4 fused;
+/// - repeat_kv: K and V expanded to every query head, read kv_heads·d, written heads·d, in bf16.
+constexpr double k_eager_norm_bytes = 36.0;
+constexpr double k_eager_gated_activation_bytes = 10.0;
+constexpr double k_eager_rotary_bytes = 20.0;
 
 /// Sums a GEMM's forward time and FLOPs (and, in FP8, the casts of its inputs).
 struct Gemms {
@@ -255,11 +269,21 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   }
 
   // Memory-bound kernels, bytes per forward pass.
-  const double norm_bytes = 2.0 * h_rows * h * 4.0;              // two norms, read + write
+  const bool eager = context.software.eager_elementwise;
+  const double norm_bytes = 2.0 * h_rows * h * (eager ? k_eager_norm_bytes : 4.0); // two norms
   const double residual_bytes = 2.0 * h_rows * h * (model.dropout ? 9.0 : 6.0);
-  const double activation_bytes = act_elements * (mlp_gate > 1.0 ? 6.0 : 4.0);
+  const double activation_bytes =
+      act_elements * (mlp_gate > 1.0 ? (eager ? k_eager_gated_activation_bytes : 6.0) : 4.0);
   const double qkv_dims = attention.q_heads * (attention.qk_dim + attention.v_dim) + attention.kv_exchange;
-  const double rope_copy_bytes = tokens * qkv_dims * 4.0;
+  double rope_copy_bytes = tokens * qkv_dims * 4.0;
+  if (eager && !model.mla) {
+    const double q = attention.q_heads * attention.qk_dim;
+    const double kv = attention.kv_exchange / 2.0; // this rank's K (or V) elements per token
+    rope_copy_bytes += tokens * (q + kv) * (k_eager_rotary_bytes - 4.0);
+    if (kv < q) {
+      rope_copy_bytes += tokens * 2.0 * 2.0 * (kv + q); // repeat_kv of K and V
+    }
+  }
   const double elementwise = norm_bytes + residual_bytes + activation_bytes + rope_copy_bytes + permute_bytes;
   const double elementwise_s = memory_seconds(device, elementwise) + 10 * device.kernel_overhead_s;
 
@@ -305,7 +329,16 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
                            ? collective_seconds(device, Collective::reduce_scatter, activation, placement.tp) +
                                  collective_seconds(device, Collective::all_gather, activation, placement.tp)
                            : collective_seconds(device, Collective::all_reduce, activation, placement.tp);
-    cost.tp_comm_s = 2.0 * one * (1.0 - context.software.tp_comm_overlap);
+    double attention_side = one;
+    double mlp_side = one;
+    if (context.software.tp_comm_overlap) {
+      attention_side = overlapped_seconds(attention_gemm_s, one) - attention_gemm_s;
+      if (!moe_layer) { // userbuffers overlap TransformerEngine's linear layers, not expert dispatch
+        const double mlp_gemm_s = gemms.seconds - attention_gemm_s;
+        mlp_side = overlapped_seconds(mlp_gemm_s, one) - mlp_gemm_s;
+      }
+    }
+    cost.tp_comm_s = attention_side + mlp_side;
   }
   if (ep_bytes > 0 && layout.etp > 1) {
     const double gathered = tokens * h * 2.0 * static_cast<double>(model.moe->experts_per_token) / t;
@@ -315,6 +348,13 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     // Ring exchange: each rank's K/V chunk visits the other cp−1 ranks.
     const double chunk = tokens * attention.kv_exchange * 2.0;
     cost.cp_comm_s = collective_seconds(device, Collective::all_gather, chunk * layout.cp, placement.cp);
+  }
+  if (layout.offload > 0 && device.host_link_bytes_per_s > 0) {
+    const auto stored = stored_activation_bytes(
+        layer_activation_bytes_of_kind(model, layout, TrainingShape{layout.micro_batch, context.seq_len}, moe_layer,
+                                       context.software),
+        layout.recompute);
+    cost.offload_transfer_s = stored / device.host_link_bytes_per_s;
   }
   return cost;
 }

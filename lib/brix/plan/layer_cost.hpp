@@ -25,6 +25,9 @@ struct LayerCost {
   double attention_forward_s = 0;  ///< the attention block's share of forward_s (rest: MLP block)
   double attention_backward_s = 0; ///< the attention block's share of backward_s
   double attention_core_backward_s = 0; ///< the attention core's share of attention_backward_s
+  /// Moving this layer's stored activations to host memory (after its forward) or back (before
+  /// its backward), one way; 0 unless the layout offloads (Layout::offload).
+  double offload_transfer_s = 0;
 };
 
 /// Where each process group sits: from the rank order (Megatron's tp-cp-ep-dp-pp) and the

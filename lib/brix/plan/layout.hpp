@@ -42,6 +42,10 @@ struct Layout {
   /// Adam's two moments in bf16 instead of fp32 (DeepSeek-V3; Megatron-Core's
   /// --use-precision-aware-optimizer --exp-avg-dtype bf16 --exp-avg-sq-dtype bf16).
   bool bf16_moments = false;
+  /// Decoder layers whose stored activations go to host memory after their forward and come
+  /// back for their backward (Megatron-Core's --cpu-offloading --cpu-offloading-num-layers N,
+  /// which needs pp = 1 and fewer than all the layers). Never searched: a run states it.
+  int offload = 0;
 
   [[nodiscard]] int world() const { return tp * pp * dp * cp; }
   /// Data-parallel size of the expert weights: world / (ep · etp · pp).

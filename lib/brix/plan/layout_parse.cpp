@@ -38,7 +38,7 @@ bool parse_flag(std::string_view key, std::string_view value, std::string_view w
 const std::vector<std::string> k_layout_keys{
     "tp",  "pp",       "dp",        "ep",   "etp",       "cp",       "sp",
     "mbs", "micro_batch", "vpp",    "schedule", "recompute", "zero", "precision",
-    "grad_compression", "flash", "pp_embedding", "pp_loss", "moments"};
+    "grad_compression", "flash", "pp_embedding", "pp_loss", "moments", "offload"};
 
 } // namespace
 
@@ -117,6 +117,8 @@ LayoutQuery parse_layout_query(std::string_view text, std::string_view what) {
         throw InputError(fmt::format("{}: moments={} is not valid (expected fp32 or bf16)", what, value));
       }
       query.bf16_moments = value == "bf16";
+    } else if (key == "offload") {
+      query.offload = parse_degree(key, value, what, 0);
     } else {
       throw InputError(fmt::format("{}: unknown key '{}'{} (expected keys {})", what, key,
                                    util::did_you_mean(key, k_layout_keys),
@@ -166,6 +168,7 @@ Layout complete_layout(const LayoutQuery& query, Recompute default_recompute) {
   layout.pp_embedding = query.pp_embedding.value_or(false);
   layout.pp_loss = query.pp_loss.value_or(false);
   layout.bf16_moments = query.bf16_moments.value_or(false);
+  layout.offload = query.offload.value_or(0);
   return layout;
 }
 

@@ -18,6 +18,7 @@ struct LayoutQuery {
   std::optional<Precision> precision;
   std::optional<GradCompression> grad_compression;
   std::optional<bool> bf16_moments; ///< moments=bf16|fp32
+  std::optional<int> offload;       ///< offload=N layers' activations in host memory
   [[nodiscard]] bool complete() const;
 };
 
@@ -30,7 +31,7 @@ struct LayoutQuery {
 [[nodiscard]] Layout complete_layout(const LayoutQuery& query, Recompute default_recompute = Recompute::full);
 
 /// Keys: tp pp dp ep etp cp sp mbs|micro_batch vpp schedule recompute zero precision
-/// grad_compression flash pp_embedding pp_loss. Unset keys keep the defaults of Layout{} except that sp defaults to
+/// grad_compression flash pp_embedding pp_loss moments offload. Unset keys keep the defaults of Layout{} except that sp defaults to
 /// tp > 1 and recompute to selective. Unknown keys and bad values are InputErrors naming `what`.
 [[nodiscard]] Layout parse_layout(std::string_view text, std::string_view what = "--layout");
 

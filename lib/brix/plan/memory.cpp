@@ -341,6 +341,13 @@ StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, co
   const LayerMix mix = layer_mix(model, span);
   add_layer_activations(false, mix.dense);
   add_layer_activations(true, mix.moe);
+  if (layout.offload > 0 && mix.dense + mix.moe > 0) {
+    // Offloaded layers keep nothing on the GPU but the one whose copy to the host is under way
+    // (Megatron-Core's CPU offloading; pp = 1, so this span is every layer).
+    const double layers = mix.dense + mix.moe;
+    const double offloaded = std::min(static_cast<double>(layout.offload), layers);
+    per_micro_batch -= std::max(0.0, offloaded - 1.0) * per_micro_batch / layers;
+  }
   const double h = static_cast<double>(model.hidden);
   if (span.embedding && model.dropout) {
     per_micro_batch += shard.tokens() * h / shard.rep; // embedding dropout mask

@@ -29,6 +29,9 @@ constexpr double k_kernel_overhead_s = 6e-6;
 // (Meta's RoCE training fabric, SIGCOMM 2024; Alibaba HPN, SIGCOMM 2024, report it as the
 // reason for rail and dual-plane designs). Fraction of the line rate left, before any taper.
 constexpr double k_spine_fraction = 0.85;
+// - Host copies: pinned cudaMemcpy (CUDA's bandwidthTest, nvbandwidth) reaches ~80% of the
+//   host link per direction (PCIe Gen5 x16: ~50-55 of 64 GB/s).
+constexpr double k_host_link_fraction = 0.80;
 // - Shape efficiency: a dimension d keeps d/(d + knee) of the tensor-core throughput, the
 //   combined effect of tile padding, wave quantisation and pipeline ramp-up.
 constexpr double k_gemm_knee = 48.0;
@@ -71,7 +74,7 @@ SoftwareProfile software_megatron_2021() {
   profile.flash_attention = false;
   profile.overlap_grad_reduce = false;
   profile.overlap_param_gather = false;
-  profile.tp_comm_overlap = 0.0;
+  profile.tp_comm_overlap = false;
   profile.causal_skip = false;
   profile.batched_p2p = false;
   profile.sequence_parallel = false;
@@ -120,6 +123,10 @@ SoftwareProfile software_megatron_core_2024() {
 /// dispatchers, the combined-1F1B overlap of expert all-to-all and free pipeline layouts.
 SoftwareProfile software_megatron_core_2025() {
   SoftwareProfile profile = software_megatron_core_2024();
+  // Megatron-Bridge's performance recipes run TP with userbuffers overlap
+  // (`comm_overlap_config=CommOverlapConfig(tp_comm_overlap=True)`, tp_comm_overlap_cfg
+  // userbuffers_fp8_h100_h8192_tp4_mbs1_seqlen8192 and the like, scripts/performance/configs).
+  profile.tp_comm_overlap = true;
   profile.hierarchical_all_to_all = true;
   profile.overlap_all_to_all = true;
   profile.uneven_virtual_stages = true;
@@ -146,6 +153,14 @@ SoftwareProfile software_fsdp2_2025() {
   profile.hierarchical_all_to_all = true;
   profile.hopper_attention_kernels = true; // TransformerEngine's cuDNN attention (NeMo AutoModel)
   profile.selective_gemm_share = 0.5; // torchtitan's selective AC, op policy
+  return profile;
+}
+
+/// The same without torch.compile (torchtitan's "FSDP" rows, its train configs' `compile = false`
+/// of 2024): the Llama block's elementwise operators run unfused.
+SoftwareProfile software_fsdp2_2025_eager() {
+  SoftwareProfile profile = software_fsdp2_2025();
+  profile.eager_elementwise = true;
   return profile;
 }
 
@@ -181,6 +196,7 @@ constexpr NamedProfile k_profiles[] = {
     {"megatron-core-2025", software_megatron_core_2025},
     {"fsdp-2023", software_fsdp_2023},
     {"fsdp2-2025", software_fsdp2_2025},
+    {"fsdp2-2025-eager", software_fsdp2_2025_eager},
     {"deepseek-2024", software_deepseek_2024},
     {"brix", software_brix},
 };
@@ -225,6 +241,7 @@ DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, cluster::Net
   const bool hopper_or_later = gpu.id.starts_with("h") || gpu.id.starts_with("b") || gpu.id.starts_with("gb");
   device.attention_fraction_fa2 = (hopper_or_later ? k_fa2_hopper_fraction : attention_fraction(gpu)) * bf16_share;
   device.hbm_bytes_per_s = gpu.hbm_bytes_per_s * k_hbm_fraction;
+  device.host_link_bytes_per_s = gpu.pcie_bytes_per_s / 2.0 * k_host_link_fraction; // the field is bidirectional
   device.kernel_overhead_s = k_kernel_overhead_s;
 
   const double nvlink_per_direction = group.nvlink_bytes_per_s / 2.0;

@@ -20,7 +20,10 @@ struct SoftwareProfile {
   bool flash_attention = true;     ///< fused attention: s² scores never stored nor written
   bool overlap_grad_reduce = true; ///< DP gradient reduction overlapped with backward (buckets)
   bool overlap_param_gather = true;///< distributed-optimizer all-gather overlapped with forward
-  double tp_comm_overlap = 0.0;    ///< fraction of TP collective time hidden behind GEMMs
+  /// TP collectives run beside the GEMMs next to them (TransformerEngine's userbuffers, Megatron's
+  /// --tp-comm-overlap): the attention block's behind its projections, a dense MLP's behind its
+  /// two GEMMs, each costing the overlap's contention and whatever the GEMMs do not cover.
+  bool tp_comm_overlap = false;
   bool causal_skip = true;         ///< attention kernels skip the masked half of the scores
   bool zero_bubble_schedules = false; ///< ZB-H1 and DualPipe exist (DeepSeek's, torch's pipelining)
   /// Collectives of a group with several ranks per node drive all the node's adapters
@@ -60,6 +63,10 @@ struct SoftwareProfile {
   /// selective AC saves the output of every compute op "except every second mm"
   /// (torchtitan/models/llama3/infra/parallelize.py, _custom_policy), so half of them (0.5).
   double selective_gemm_share = 0.0;
+  /// The layer's norms, rotary embedding, gated activation and GQA key/value expansion run as
+  /// separate PyTorch operators, each reading and writing its tensor (eager torchtitan without
+  /// torch.compile), instead of one fused kernel each (TransformerEngine, torch.compile).
+  bool eager_elementwise = false;
   /// Host time per operator (Python dispatch, autograd, kernel launch) of an eager PyTorch
   /// framework: a layer takes at least its operators' host time, whatever its GPU work. Small
   /// models and small MoE experts are host-bound; large layers never notice. 0: a compiled or
@@ -128,6 +135,9 @@ struct DeviceModel {
   /// attention_fraction describes.
   double attention_fraction_fa2 = 0.5;
   double hbm_bytes_per_s = 0;   ///< achievable HBM bandwidth (already × fraction)
+  /// Achievable copy bandwidth between GPU and host memory, one direction (PCIe, or a GB200's
+  /// NVLink-C2C to its Grace): what offloaded activations move at.
+  double host_link_bytes_per_s = 0;
   double kernel_overhead_s = 0; ///< launch + tail per kernel
   double intra_busbw = 0;       ///< achievable bus bandwidth inside the NVLink domain, bytes/s
   double inter_busbw_per_gpu = 0; ///< achievable inter-node bus bandwidth per GPU, bytes/s

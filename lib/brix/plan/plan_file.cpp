@@ -36,7 +36,8 @@ const std::vector<std::string> k_source_keys{"name", "source"};
 const std::vector<std::string> k_batch_keys{"global", "micro", "accumulation"};
 const std::vector<std::string> k_layout_keys{
     "tp",  "pp",       "dp",        "ep",   "etp",       "cp",              "sp",   "micro_batch",
-    "vpp", "schedule", "recompute", "zero", "precision", "grad_compression", "flash", "pp_embedding", "pp_loss", "moments"};
+    "vpp", "schedule", "recompute", "zero", "precision", "grad_compression", "flash", "pp_embedding", "pp_loss", "moments",
+    "offload"};
 const std::vector<std::string> k_stage_keys{"first_layer", "last_layer", "node_group"};
 
 int degree(const DocNode& node, std::string_view key) {
@@ -118,6 +119,9 @@ Layout read_layout(const DocNode& node) {
     }
     layout.bf16_moments = text == "bf16";
   }
+  if (node.find("offload")) {
+    layout.offload = static_cast<int>(node.at("offload").as_positive_int("layout.offload"));
+  }
   return layout;
 }
 
@@ -182,6 +186,12 @@ void validate(const PlanFile& plan, const Lines& lines) {
             fmt::format("layout.ep × layout.etp = {} does not divide tp × cp × dp = {}",
                         layout.ep * layout.etp, layout.tp * layout.cp * layout.dp),
             "expert parallelism is carved out of the tp·cp·dp ranks of a stage");
+  }
+  if (layout.offload > 0 && layout.pp > 1) {
+    fail_at(plan, lines.layout,
+            fmt::format("layout.offload = {} with pp = {} (Megatron-Core offloads activations only without pipeline "
+                        "parallelism)", layout.offload, layout.pp),
+            "offload only with pp: 1");
   }
   if (layout.vpp > 1 && layout.schedule != Schedule::interleaved) {
     fail_at(plan, lines.layout,
@@ -324,6 +334,9 @@ nlohmann::ordered_json layout_to_json(const Layout& layout) {
   }
   if (layout.bf16_moments) {
     json["moments"] = "bf16";
+  }
+  if (layout.offload > 0) {
+    json["offload"] = layout.offload;
   }
   return json;
 }

@@ -73,6 +73,18 @@ StagePass stage_pass(const StepInputs& in, const StageWork& work, double p2p) {
   StagePass pass;
   add_layers(pass, *in.dense, work.dense_layers, layout, overlap_ep, contention);
   add_layers(pass, *in.moe, work.moe_layers, layout, overlap_ep, contention);
+  if (layout.offload > 0) {
+    // The first `offload` layers (dense ones first) copy their activations out on a side stream
+    // while the next layer's forward runs, and back while the previous layer's backward runs:
+    // only a copy longer than that compute is exposed (Megatron-Core's CPU offloading).
+    const int dense = std::min(layout.offload, work.dense_layers);
+    const int moe = std::min(layout.offload - dense, work.moe_layers);
+    for (const auto& [cost, count] : {std::pair{in.dense, dense}, std::pair{in.moe, moe}}) {
+      const double recompute = recompute_seconds(*cost, layout.recompute);
+      pass.forward += count * std::max(0.0, cost->offload_transfer_s - cost->forward_s);
+      pass.backward += count * std::max(0.0, cost->offload_transfer_s - cost->backward_s - recompute);
+    }
+  }
   if (work.has_embedding) {
     add_layers(pass, *in.embedding, 1, layout, overlap_ep, contention);
   }

@@ -164,6 +164,15 @@ std::optional<Problem> check_software(const ValidationTarget& target, const Layo
   return std::nullopt;
 }
 
+std::optional<Problem> check_offload(const model::ModelSpec& model, const Layout& layout) {
+  // TransformerConfig refuses "pipeline parallelism with CPU offloading" and an offload count
+  // outside 0 to num_layers − 1.
+  if (layout.offload > 0 && (layout.pp > 1 || layout.offload >= model.layers)) {
+    return problem(ProblemKind::cpu_offload, layout.offload, layout.pp);
+  }
+  return std::nullopt;
+}
+
 std::vector<Problem> validate(const model::ModelSpec& model, const ValidationTarget& target, const Layout& layout,
                               const TrainingShape& shape) {
   if (const auto sizes = check_sizes(layout)) {
@@ -190,6 +199,7 @@ std::vector<Problem> validate(const model::ModelSpec& model, const ValidationTar
   }
   add(check_precision(target, layout.precision));
   add(check_software(target, layout));
+  add(check_offload(model, layout));
   return problems;
 }
 
@@ -219,6 +229,7 @@ std::string_view name(ProblemKind kind) {
   case ProblemKind::dualpipe: return "dualpipe";
   case ProblemKind::fp8_unsupported: return "fp8_unsupported";
   case ProblemKind::software_lacks: return "software_lacks";
+  case ProblemKind::cpu_offload: return "cpu_offload";
   case ProblemKind::out_of_memory: return "out_of_memory";
   case ProblemKind::bound: return "bound";
   }
@@ -290,6 +301,10 @@ std::string describe_family(const Problem& problem, const ProblemContext& contex
                            : "zero-bubble schedules (ZB-H1, DualPipe: --software brix, deepseek-2024 or fsdp2-2025)";
     return fmt::format("--software {} cannot run {}", context.target.software.name, what);
   }
+  case ProblemKind::cpu_offload:
+    return problem.b > 1 ? fmt::format("offload={} with PP={} (Megatron-Core offloads activations only without "
+                                       "pipeline parallelism)", problem.a, problem.b)
+                         : fmt::format("offload={}: not fewer than the {} layers", problem.a, model.layers);
   case ProblemKind::bad_size:
     return "a parallel degree, the micro-batch or vpp below 1, or zero outside 0–3";
   case ProblemKind::out_of_memory:

@@ -39,6 +39,7 @@ enum class ProblemKind {
   dualpipe,                ///< DualPipe: odd pp, or fewer than 2·pp micro-batches (a = pp)
   fp8_unsupported,         ///< fp8 on GPUs without FP8 tensor cores
   software_lacks,          ///< the framework generation cannot run this (a = SoftwareFeature)
+  cpu_offload,             ///< offload > 0 with pp > 1, or not fewer than the layers (a = offload, b = pp)
   // Found by costing, never by validate(): the search counts layouts under these too.
   out_of_memory, ///< a = excess GiB bucket (0, 4, 16, 64, 256)
   bound,         ///< cannot beat the top K (a = K)
@@ -90,6 +91,8 @@ struct ValidationTarget {
 [[nodiscard]] std::optional<Problem> check_pipeline_split(const model::ModelSpec& model, const Layout& layout);
 /// Sequence parallelism, FP8 gradient compression and zero-bubble schedules where the framework has them.
 [[nodiscard]] std::optional<Problem> check_software(const ValidationTarget& target, const Layout& layout);
+/// Megatron-Core's CPU offloading: no pipeline parallelism, fewer offloaded layers than layers.
+[[nodiscard]] std::optional<Problem> check_offload(const model::ModelSpec& model, const Layout& layout);
 
 /// Every problem of `layout`, in the order of the rules above; empty when it can run (memory
 /// aside). With a size below 1 nothing else is checked; the schedule is not checked when there
