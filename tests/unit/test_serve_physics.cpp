@@ -141,13 +141,12 @@ TEST_CASE("serve::prefill_step: 64-wide attention heads run at FlashAttention-3'
   wide.head_dim = 128;
   wide.heads = narrow.heads / 2;
   const auto device = device_of("h200-sxm");
-  const InstanceShape shape{8, 1, 1, 1, 8};
-  const StepContext narrow_context{&narrow, &device, shape, WeightPrecision::fp8, KvPrecision::bf16, false};
-  const StepContext wide_context{&wide, &device, shape, WeightPrecision::fp8, KvPrecision::bf16, false};
-  const auto slow = prefill_step(narrow_context, 16384, 16384);
-  const auto fast = prefill_step(wide_context, 16384, 16384);
-  REQUIRE(fast.attention_s > 0);
-  CHECK(slow.attention_s / fast.attention_s == doctest::Approx(648.0 / 497.0).epsilon(0.02));
+  const auto attention_s = [&](const model::ModelSpec& model) {
+    const StepContext context{&model, &device, {8, 1, 1, 1, 8}, WeightPrecision::fp8, KvPrecision::bf16, false};
+    return prefill_step(context, 16384, 16384).attention_s;
+  };
+  REQUIRE(attention_s(wide) > 0);
+  CHECK(attention_s(narrow) / attention_s(wide) == doctest::Approx(648.0 / 497.0).epsilon(0.02));
 }
 
 TEST_CASE("serve::step: FP4 weights without FP4 tensor cores run weight-only (4-bit bytes, bf16 MMA)") {
