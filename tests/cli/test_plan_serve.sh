@@ -68,6 +68,8 @@ bad "heads" "tp=3 does not divide deepseek-r1's 128 attention heads" "$BRIX" pla
 bad "mixed keys" "mixes aggregated fields" "$BRIX" plan --serve --layout tp=8,d.tp=8
 bad "both loops" "--concurrency and --request-rate: give one" "$BRIX" plan --serve --concurrency 8 --request-rate 1
 bad "fp8 on A100" "weights=fp8 needs FP8 tensor cores" "$BRIX" plan --serve --nodes 2 --gpu a100-sxm-80gb --precision fp8
+bad "MXFP4 without the engine path" "--engine: trtllm 1.0 does not run gpt-oss-120b's MXFP4 checkpoint on H100 SXM 80GB, which has no FP4 tensor cores \\(expected --engine vllm --engine-version 0.11 or --engine sglang" "$BRIX" plan --serve --model gpt-oss-120b --nodes 1 --gpu h100-sxm --engine trtllm
+bad "NVFP4 on Hopper" "weights=fp4 \\(NVFP4\\) needs FP4 tensor cores \\(Blackwell\\); H100 SXM 80GB has none" "$BRIX" plan --serve --nodes 1 --gpu h100-sxm --precision fp4
 bad "emit engine" "--emit sglang: plans are costed for --engine vllm" "$BRIX" plan --serve --emit sglang
 bad "emit target" "--emit: unknown serving target 'k8' .*did you mean 'k8s'" "$BRIX" plan --serve --emit k8
 bad "emit format" "--format: not with --emit" "$BRIX" plan --serve --emit slurm --format json
@@ -121,6 +123,21 @@ expect_rc 0 "sglang node 0 runs both instances"
 expect_out 'CUDA_VISIBLE_DEVICES=0,1,2,3$'
 expect_out 'CUDA_VISIBLE_DEVICES=4,5,6,7$'
 expect_out '^started: python3 -m sglang.launch_server --model-path meta-llama/Llama-3.1-70B.* .*--tp-size 4 '
+# gpt-oss's MXFP4 checkpoint on Hopper plans weight-only FP4, as vLLM and SGLang run it; the script
+# starts the engine on OpenAI's checkpoint with no quantization flag (both read it from its config).
+for engine in vllm sglang; do
+  run "$BRIX" plan --serve --model gpt-oss-120b --nodes 1 --gpu h100-sxm --engine "$engine"
+  expect_rc 0 "gpt-oss on H100 with $engine"
+  expect_out "weights fp4 \\(the checkpoint.s MXFP4; weight-only on H100 SXM 80GB, which has no FP4 tensor cores: 4-bit weights read, bf16 maths, as $engine"
+done
+run "$BRIX" plan --serve --model gpt-oss-120b --nodes 1 --gpu h100-sxm --engine sglang --layout tp=2,instances=1 --emit sglang
+expect_rc 0 "emit sglang gpt-oss on H100"
+expect_out 'weights=fp4'
+printf '%s\n' "$out" > "$work/sglang-gptoss.sh"
+run_node 1 "$work/sglang-gptoss.sh" NODE_RANK=0
+expect_rc 0 "sglang gpt-oss runs"
+expect_out '^started: python3 -m sglang.launch_server --model-path openai/gpt-oss-120b .*--tp-size 2 '
+checks=$((checks + 1)); ! grep -q -- '--quantization' <<<"$out" || fail "gpt-oss command names a quantization: $out"
 run "$BRIX" plan --serve --nodes 3 --gpu h200-sxm --layout p.tp=8,p.ep=8,p.instances=1,d.dp=16,d.ep=16,d.instances=1 --emit vllm
 expect_rc 0 "emit vllm P/D"
 printf '%s\n' "$out" > "$work/vllm-pd.sh"

@@ -134,9 +134,13 @@ TEST_CASE("model::model_from_document reads the checkpoint's weight format") {
   CHECK(load_model("llama-3.1-8b").checkpoint_weights == "bf16");
   const std::string head = R"({"model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
     "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 100, )";
-  CHECK(parse(head + R"("quantization_config": {"quant_method": "mxfp4"}})").checkpoint_weights == "fp4");
-  CHECK(parse(head + R"("quantization_config": {"quant_method": "modelopt", "quant_algo": "NVFP4"}})")
-            .checkpoint_weights == "fp4");
+  const auto mxfp4 = parse(head + R"("quantization_config": {"quant_method": "mxfp4"}})");
+  CHECK(mxfp4.checkpoint_weights == "fp4");
+  CHECK(mxfp4.checkpoint_mxfp4);
+  const auto nvfp4 = parse(head + R"("quantization_config": {"quant_method": "modelopt", "quant_algo": "NVFP4"}})");
+  CHECK(nvfp4.checkpoint_weights == "fp4");
+  CHECK_FALSE(nvfp4.checkpoint_mxfp4);
+  CHECK(load_model("gpt-oss-120b").checkpoint_mxfp4);
   CHECK(parse(head + R"("quantization_config": {"quant_method": "modelopt", "quant_algo": "FP8"}})")
             .checkpoint_weights == "fp8");
   CHECK(input_error_of([&] { (void)parse(head + R"("quantization_config": {"quant_method": "awq"}})"); })

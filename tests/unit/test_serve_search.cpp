@@ -284,6 +284,39 @@ TEST_CASE("serve run: bad input is one located error") {
   CHECK_THROWS_WITH_AS(run_serve(request), doctest::Contains("give one"), InputError);
 }
 
+TEST_CASE("serve run: an MXFP4 checkpoint on Hopper plans weight-only FP4 where the engine runs it") {
+  auto request = request_on(1, "h100-sxm");
+  request.model = "gpt-oss-120b";
+  for (const std::string engine : {"vllm", "sglang"}) {
+    CAPTURE(engine);
+    request.engine = engine;
+    const auto report = run_serve(request);
+    REQUIRE(report.groups.size() == 1);
+    CHECK(report.groups[0].weights == WeightPrecision::fp4);
+    CHECK(report.groups[0].weights_reason.find("MXFP4; weight-only on H100") != std::string::npos);
+    REQUIRE_FALSE(ranked_plans(report).empty());
+    CHECK(ranked_plans(report).front().plan->layout.weights == WeightPrecision::fp4);
+  }
+  SUBCASE("an engine without weight-only MXFP4 is refused, naming the ones that have it") {
+    request.engine = "trtllm";
+    CHECK_THROWS_WITH_AS(run_serve(request),
+                         doctest::Contains("trtllm 1.0 does not run gpt-oss-120b's MXFP4 checkpoint on H100"), InputError);
+    request.engine = "vllm";
+    request.engine_version = "0.9";
+    request.precision = "fp4";
+    CHECK_THROWS_WITH_AS(run_serve(request), doctest::Contains("--engine vllm --engine-version 0.11 or --engine sglang"),
+                         InputError);
+  }
+  SUBCASE("an NVFP4 checkpoint still needs FP4 tensor cores") {
+    request.model = "deepseek-r1";
+    request.precision = "fp4";
+    CHECK_THROWS_WITH_AS(run_serve(request), doctest::Contains("deepseek-r1's checkpoint is not MXFP4"), InputError);
+    request = request_on(1, "b200");
+    request.precision = "fp4";
+    CHECK(run_serve(request).groups[0].weights == WeightPrecision::fp4);
+  }
+}
+
 TEST_CASE("serve run: the default job plans DeepSeek-R1 on the mixed example deployment, per node group") {
   ServeRequest request;
   const auto report = run_serve(request);

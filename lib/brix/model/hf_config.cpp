@@ -348,6 +348,8 @@ ModelSpec model_from_hf_config(const DocNode& root, const std::string& name) {
     model.assumption = nearest.description;
   }
   model.checkpoint_weights = checkpoint_weights(root);
+  const auto quantization = root.find("quantization_config");
+  model.checkpoint_mxfp4 = quantization && util::to_lower(quantization->string_or("quant_method", "")) == "mxfp4";
   model.family = type;
   model.name = name;
   model.source = root.file();

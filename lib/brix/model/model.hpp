@@ -94,6 +94,9 @@ struct ModelSpec {
   /// "fp8" (quantization_config quant_method fp8, e.g. DeepSeek-V3/R1's 128×128 blocks) or "fp4"
   /// (NVFP4/MXFP4 checkpoints). Serving plans default to it.
   std::string checkpoint_weights = "bf16";
+  /// The FP4 checkpoint is OCP MXFP4 (quant_method mxfp4, e.g. gpt-oss's experts), not NVFP4:
+  /// vLLM and SGLang also run MXFP4 weight-only on GPUs without FP4 tensor cores (Hopper).
+  bool checkpoint_mxfp4 = false;
 
   /// Sliding window of decoder layer `layer` (0-based), 0 for full attention.
   [[nodiscard]] std::int64_t attention_window(std::int64_t layer) const {

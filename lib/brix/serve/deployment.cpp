@@ -19,8 +19,10 @@ struct Checkpoint {
   WeightPrecision weights;
   std::string_view id;
 };
-constexpr std::array<Checkpoint, 10> k_checkpoints{{
+constexpr std::array<Checkpoint, 12> k_checkpoints{{
     {"deepseek-r1", WeightPrecision::fp8, "deepseek-ai/DeepSeek-R1"},
+    {"gpt-oss-120b", WeightPrecision::fp4, "openai/gpt-oss-120b"},
+    {"gpt-oss-20b", WeightPrecision::fp4, "openai/gpt-oss-20b"},
     {"deepseek-r1", WeightPrecision::fp4, "nvidia/DeepSeek-R1-FP4"},
     {"llama-3.1-405b", WeightPrecision::bf16, "meta-llama/Llama-3.1-405B-Instruct"},
     {"llama-3.1-405b", WeightPrecision::fp8, "meta-llama/Llama-3.1-405B-Instruct-FP8"},

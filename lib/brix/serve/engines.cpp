@@ -34,9 +34,12 @@ constexpr std::array<EngineVersion, 9> k_rows{{
     {.engine = Engine::vllm, .version = "0.11", .released = "2025-10",
      .source = "vllm PR #23691 (multi-node mp executor: --nnodes, --node-rank, --master-addr, --headless), "
                  "docs/serving/expert_parallel_deployment.md (NixlConnector, --enable-dbo), vllm-project/router "
-                 "(vllm-router --vllm-pd-disaggregation)",
+                 "(vllm-router --vllm-pd-disaggregation); gpt-oss since 0.10.1: \"vLLM Now Supports gpt-oss\" "
+                 "(blog.vllm.ai, 2025-08-05: MXFP4 MoE on Hopper through OpenAI's Triton matmul_ogs kernel) and "
+                 "vllm-project/recipes OpenAI/GPT-OSS.md (H100 & H200, default parameters, TP 2 recommended)",
      .current = true, .dp_attention = true, .multi_node = MultiNode::native, .pipeline = true,
-     .disaggregation = true, .overlap = true, .overlap_needs_dp = true, .mtp = true, .pool = PoolRule::utilization,
+     .disaggregation = true, .overlap = true, .overlap_needs_dp = true, .mtp = true, .mxfp4_weight_only = true,
+     .pool = PoolRule::utilization,
      .default_fraction = 0.9, .image = "vllm/vllm-openai:v0.11.0", .overlap_flag = "--enable-dbo",
      .router = "vllm-router --vllm-pd-disaggregation"},
     // Kept to cost published runs of it (dstack's DeepSeek-R1 benchmark, 2025-03); brix's
@@ -56,9 +59,11 @@ constexpr std::array<EngineVersion, 9> k_rows{{
      .ep_flag = "--enable-ep-moe", .deepep_flag = "--enable-deepep-moe", .overlap_flag = "--enable-two-batch-overlap"},
     {.engine = Engine::sglang, .version = "0.5", .released = "2025-08",
      .source = "sglang docs: server_arguments.md (--ep-size, --moe-a2a-backend, --pp-size; deprecated "
-                 "--enable-ep-moe/--enable-deepep-moe), pd_disaggregation.md (sglang_router.launch_router)",
+                 "--enable-ep-moe/--enable-deepep-moe), pd_disaggregation.md (sglang_router.launch_router); gpt-oss: \"SGLang for gpt-oss\" (lmsys.org/blog, "
+                 "2025-08-27: sglang >= 0.5.1.post3, MXFP4 on H100, launch_server --model-path openai/gpt-oss-120b "
+                 "--tp 4 with no quantization flag) and the SGLang cookbook's GPT-OSS page (H100/H200, MXFP4 default)",
      .current = true, .dp_attention = true, .ep_partial = true, .multi_node = MultiNode::dist_init, .pipeline = true,
-     .disaggregation = true, .overlap = true, .mtp = true, .pool = PoolRule::static_fraction,
+     .disaggregation = true, .overlap = true, .mtp = true, .mxfp4_weight_only = true, .pool = PoolRule::static_fraction,
      .image = "lmsysorg/sglang:v0.5.5.post2", .port = 30000, .ep_flag = "--ep-size",
      .deepep_flag = "--moe-a2a-backend deepep", .overlap_flag = "--enable-two-batch-overlap",
      .router = "python3 -m sglang_router.launch_router --pd-disaggregation"},

@@ -61,6 +61,9 @@ struct EngineVersion {
   /// Block-scaled FP8 GEMMs (dense and fused-MoE) run on the Triton kernels of early 2025, not
   /// on DeepGEMM/CUTLASS-class kernels the device model's GEMM figures come from (device.hpp).
   bool triton_block_fp8 = false;
+  /// Serves MXFP4 checkpoints on GPUs without FP4 tensor cores weight-only: the MoE kernels read
+  /// the 4-bit weights and multiply in bf16 (gpt-oss on Hopper). NVFP4 is not covered.
+  bool mxfp4_weight_only = false;
 
   // Memory.
   PoolRule pool = PoolRule::utilization;

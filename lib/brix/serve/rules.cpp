@@ -1,6 +1,8 @@
 // The constraints on a serving layout, one function each.
 #include <brix/serve/rules.hpp>
 
+#include <brix/util/strings.hpp>
+
 #include <fmt/format.h>
 
 namespace brix::serve {
@@ -163,13 +165,39 @@ std::vector<Problem> setting_problems(const model::ModelSpec& model, const clust
       return fmt::format("weights=fp8 needs FP8 tensor cores; {} has none (expected weights=bf16)", group.gpu.display);
     });
   }
-  if (weights == WeightPrecision::fp4 && group.gpu.fp4_flops <= 0) {
-    add("no FP4 tensor cores", [&] {
-      return fmt::format("weights=fp4 (NVFP4/MXFP4) needs FP4 tensor cores (Blackwell); {} has none",
-                         group.gpu.display);
-    });
+  if (weights == WeightPrecision::fp4) {
+    if (auto problem = fp4_weights_problem(model, group.gpu, engine)) {
+      problems.push_back(std::move(*problem));
+    }
   }
   return problems;
+}
+
+std::optional<Problem> fp4_weights_problem(const model::ModelSpec& model, const cluster::GpuSpec& gpu,
+                                           const EngineVersion& engine) {
+  if (gpu.fp4_flops > 0) {
+    return std::nullopt;
+  }
+  if (!model.checkpoint_mxfp4) {
+    return Problem{"no FP4 tensor cores",
+                   fmt::format("weights=fp4 (NVFP4) needs FP4 tensor cores (Blackwell); {} has none, and {}'s checkpoint "
+                               "is not MXFP4, the FP4 that engines run weight-only without them (expected weights=fp8)",
+                               gpu.display, model.name)};
+  }
+  if (engine.mxfp4_weight_only) {
+    return std::nullopt;
+  }
+  std::vector<std::string> engines;
+  for (const auto& row : engine_versions()) {
+    if (row.plannable && row.mxfp4_weight_only) {
+      engines.push_back(fmt::format("--engine {} --engine-version {}", to_string(row.engine), row.version));
+    }
+  }
+  return Problem{"engine has no weight-only MXFP4",
+                 fmt::format("{} {} does not run {}'s MXFP4 checkpoint on {}, which has no FP4 tensor cores (expected {}, "
+                             "which run it weight-only)",
+                             to_string(engine.engine), engine.version, model.name, gpu.display,
+                             util::join_or(engines))};
 }
 
 } // namespace brix::serve

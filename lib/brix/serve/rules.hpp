@@ -8,6 +8,7 @@
 #include <brix/serve/engines.hpp>
 #include <brix/serve/layout.hpp>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,12 @@ struct Problem {
 [[nodiscard]] std::vector<Problem> shape_problems(const model::ModelSpec& model, const cluster::NodeGroup& group,
                                                   const EngineVersion& engine, const InstanceShape& shape,
                                                   bool details = true);
+
+/// Why weights=fp4 cannot be served on `gpu` under `engine`, if it cannot. FP4 tensor cores run
+/// any FP4 checkpoint; without them (Hopper) an MXFP4 checkpoint still runs weight-only where the
+/// engine's table row says so, while NVFP4 does not. `model`'s own checkpoint tells which FP4 it is.
+[[nodiscard]] std::optional<Problem> fp4_weights_problem(const model::ModelSpec& model, const cluster::GpuSpec& gpu,
+                                                         const EngineVersion& engine);
 
 /// Problems of the layout-wide settings (MTP, overlap, precisions on this GPU, P/D support).
 [[nodiscard]] std::vector<Problem> setting_problems(const model::ModelSpec& model, const cluster::NodeGroup& group,

@@ -4,6 +4,7 @@
 
 #include <brix/model/loader.hpp>
 #include <brix/plan/plan_run.hpp>
+#include <brix/serve/rules.hpp>
 #include <brix/util/error.hpp>
 
 #include <cmath>
@@ -42,9 +43,18 @@ void check_request(const ServeRequest& request) {
   }
 }
 
-/// The checkpoint's format where the GPU computes in it, else the widest step down it has.
-std::pair<WeightPrecision, std::string> default_weights(const model::ModelSpec& model, const cluster::GpuSpec& gpu) {
+/// The checkpoint's format where the GPU computes in it, else the widest step down it has. An
+/// MXFP4 checkpoint stays MXFP4 without FP4 tensor cores (weight-only) where the engine runs it so,
+/// and is refused where it does not: its publisher released no FP8 copy to step down to.
+std::pair<WeightPrecision, std::string> default_weights(const model::ModelSpec& model, const cluster::GpuSpec& gpu,
+                                                        const EngineVersion& engine) {
   auto weights = parse_weight_precision(model.checkpoint_weights, "the checkpoint's weights");
+  if (weights == WeightPrecision::fp4 && model.checkpoint_mxfp4) {
+    if (const auto problem = fp4_weights_problem(model, gpu, engine)) {
+      throw InputError(fmt::format("--engine: {}", problem->detail));
+    }
+    return {weights, "the checkpoint's MXFP4"};
+  }
   if (weights == WeightPrecision::fp4 && gpu.fp4_flops <= 0) {
     return {gpu.fp8_flops > 0 ? WeightPrecision::fp8 : WeightPrecision::bf16,
             fmt::format("the checkpoint is FP4 but {} has no FP4 tensor cores", gpu.display)};
@@ -102,7 +112,12 @@ ServeReport run_serve(const ServeRequest& request) {
       plans.weights = *requested;
       plans.weights_reason = request.precision.empty() ? "--layout weights=" : "--precision";
     } else {
-      std::tie(plans.weights, plans.weights_reason) = default_weights(report.model, group.gpu);
+      std::tie(plans.weights, plans.weights_reason) = default_weights(report.model, group.gpu, *report.engine);
+    }
+    if (plans.weights == WeightPrecision::fp4 && group.gpu.fp4_flops <= 0) {
+      plans.weights_reason += fmt::format("; weight-only on {}, which has no FP4 tensor cores: 4-bit weights read, bf16 "
+                                          "maths, as {} {} runs MXFP4 there",
+                                          group.gpu.display, to_string(report.engine->engine), report.engine->version);
     }
     SearchRequest search;
     search.model = &report.model;

@@ -60,6 +60,15 @@ double attention_flops_per_key(const model::ModelSpec& model, bool decode) {
   return 2.0 * static_cast<double>(model::qk_head_dim(model) + model::v_head_dim(model));
 }
 
+/// The prefill attention rate of `model`'s heads against the head-dim-128 kernels the device's
+/// attention_fraction comes from. FlashAttention-3's forward on H100 SXM5 (Shah et al. 2024,
+/// Fig. 5, FP16, 16K tokens, no mask) reaches 648 TFLOP/s at head dim 128 and 497 at head dim 64
+/// (causal: 473 at 64): a 64-wide head does half the MMA work per softmax element and per K/V
+/// tile. No narrower or in-between head was measured there, so only heads of 64 or less slow down.
+double prefill_head_dim_factor(const model::ModelSpec& model) {
+  return model::qk_head_dim(model) <= 64 ? 497.0 / 648.0 : 1.0;
+}
+
 /// Achievable FLOP/s of an m × n × k GEMM in `precision`; block-scaled FP8/FP4 GEMMs also pay
 /// their per-tile fixed work over a short reduction, and run at the Triton kernels' share of that
 /// where the engine version runs those.
@@ -142,7 +151,7 @@ StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch,
     // the softmax: no KV and no arithmetic worth a term.
     add_group(compute, device, 1, tokens * kv_per_layer,
               tokens * heads * attended_keys(window, batch.prompt, false) * attention_flops_per_key(model, false),
-              attention_rate, MemoryKind::kv, ComputeKind::attention);
+              attention_rate * prefill_head_dim_factor(model), MemoryKind::kv, ComputeKind::attention);
   }
   // Norms, rotary embedding, cache writes, residual adds.
   add_group(compute, device, model.mla ? 5 : 3, tokens * h * k_bf16 * 6, 0, 0, MemoryKind::activations,
