@@ -141,3 +141,26 @@ TEST_CASE("serve::kv_pool follows each engine's rule") {
   CHECK_FALSE(tight.weights_fit);
   CHECK(tight.tokens == 0);
 }
+
+TEST_CASE("serve::attention_weight_precision: FP4 checkpoints keep attention as they store it") {
+  const auto gpt_oss = bundled("gpt-oss-120b.json");
+  const auto deepseek = bundled("deepseek-r1.json");
+  REQUIRE(gpt_oss.checkpoint_mxfp4);
+  // gpt-oss's quantization_config leaves self_attn unconverted: only its experts are MXFP4.
+  CHECK(attention_weight_precision(gpt_oss, WeightPrecision::fp4) == WeightPrecision::bf16);
+  // NVFP4 recipes for DeepSeek-R1 (ModelOpt) keep attention in FP8.
+  CHECK(attention_weight_precision(deepseek, WeightPrecision::fp4) == WeightPrecision::fp8);
+  CHECK(attention_weight_precision(gpt_oss, WeightPrecision::fp8) == WeightPrecision::fp8);
+  CHECK(attention_weight_precision(deepseek, WeightPrecision::bf16) == WeightPrecision::bf16);
+  // At TP 2 the bf16 attention of every layer is what separates the MXFP4 checkpoint from an
+  // NVFP4-style one of the same shape.
+  auto nvfp4_like = gpt_oss;
+  nvfp4_like.checkpoint_mxfp4 = false;
+  const InstanceShape tp2{2, 1, 1, 2, 1};
+  const double difference = weight_bytes_per_gpu(gpt_oss, tp2, WeightPrecision::fp4, false) -
+                            weight_bytes_per_gpu(nvfp4_like, tp2, WeightPrecision::fp4, false);
+  CHECK(difference == doctest::Approx(static_cast<double>(gpt_oss.layers) * attention_params_per_gpu(gpt_oss, 2) *
+                                      (k_bf16 - weight_bytes(WeightPrecision::fp8)))
+                          .epsilon(1e-9));
+  CHECK(difference / 1e9 == doctest::Approx(0.5).epsilon(0.3));
+}

@@ -48,10 +48,17 @@ double attention_params_per_gpu(const model::ModelSpec& model, int tp) {
   return (total - kv) / tp + kv / kv_share;
 }
 
+WeightPrecision attention_weight_precision(const model::ModelSpec& model, WeightPrecision precision) {
+  if (precision != WeightPrecision::fp4) {
+    return precision;
+  }
+  return model.checkpoint_mxfp4 ? WeightPrecision::bf16 : WeightPrecision::fp8;
+}
+
 double weight_bytes_per_gpu(const model::ModelSpec& model, const InstanceShape& shape, WeightPrecision precision,
                             bool mtp_module) {
   const double linear = weight_bytes(precision);
-  const double attention_bytes = precision == WeightPrecision::fp4 ? weight_bytes(WeightPrecision::fp8) : linear;
+  const double attention_bytes = weight_bytes(attention_weight_precision(model, precision));
   const auto dense = model::layer_parameters_of_kind(model, false);
   const auto moe = model::layer_parameters_of_kind(model, true);
   const double attention = attention_params_per_gpu(model, shape.tp) * attention_bytes;

@@ -16,10 +16,16 @@ namespace brix::serve {
 /// SGLang hold them), routed experts over EP (each split over ETP), shared experts and dense
 /// MLPs over TP, embedding and head split over TP on the first and last stage, routers, norms,
 /// embedding and head in bf16. With `mtp_module`, the MTP layer sits on the last stage.
-/// weights=fp4 stores MLP and expert weights in 4 bits and keeps attention in FP8 (ModelOpt's
-/// NVFP4 recipes for DeepSeek-R1).
+/// weights=fp4 stores MLP and expert weights in 4 bits and attention as
+/// attention_weight_precision says.
 [[nodiscard]] double weight_bytes_per_gpu(const model::ModelSpec& model, const InstanceShape& shape,
                                           WeightPrecision precision, bool mtp_module);
+
+/// The format of the attention projections when the layout's weights are `precision`: weights=fp4
+/// keeps them in FP8 for NVFP4 (ModelOpt's recipes for DeepSeek-R1) and in bf16 for an MXFP4
+/// checkpoint (gpt-oss's quantization_config lists self_attn in modules_to_not_convert: only the
+/// MoE experts are MXFP4, attention and the rest stay bf16, as vLLM's gpt-oss post says).
+[[nodiscard]] WeightPrecision attention_weight_precision(const model::ModelSpec& model, WeightPrecision precision);
 
 /// Attention projection parameters one TP rank holds: MLA's down-projections (q_a, kv_a) whole,
 /// its up- and output projections split; GQA's query and output projections split, its K/V

@@ -113,8 +113,7 @@ StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch,
   const auto& shape = context.shape;
   const double h = static_cast<double>(model.hidden);
   const double tokens = batch.tokens;
-  const WeightPrecision attention_weights =
-      context.weights == WeightPrecision::fp4 ? WeightPrecision::fp8 : context.weights;
+  const WeightPrecision attention_weights = attention_weight_precision(model, context.weights);
   const auto attention_precision = compute_precision(attention_weights, device);
   const auto mlp_precision = compute_precision(context.weights, device);
   const double mlp_bytes = weight_bytes(context.weights);
