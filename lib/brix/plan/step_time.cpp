@@ -92,11 +92,15 @@ StagePass stage_pass(const StepInputs& in, const StageWork& work, double p2p) {
     add_layers(pass, *in.head, 1, layout, overlap_ep, contention);
   }
   const int last = work.first_stage + work.count - 1;
-  const double sends = (s > 0 || last > 0 ? 1.0 : 0.0) + (last + 1 < pp || s + 1 < pp ? 1.0 : 0.0);
+  // DualPipe's two chunks per device mirror each other (its ends hold the model's first and
+  // last stage), so only the interleaved schedule deals chunks round-robin.
+  const bool round_robin = layout.schedule == Schedule::interleaved;
+  const double boundaries = round_robin ? pipeline_boundaries_per_device(pp, layout.vpp, s, last)
+                                        : layout.vpp * pipeline_boundaries_per_device(pp, 1, s, last);
   // Batched: the send to one neighbour and the receive from the other share one wait.
   // Unbatched (2021): each receive and each send of forward and backward waits in turn.
-  const double transfers = in.context->software.batched_p2p ? sends : 2.0 * sends;
-  pass.pp = transfers * p2p * layout.vpp;
+  const double transfers = in.context->software.batched_p2p ? boundaries : 2.0 * boundaries;
+  pass.pp = transfers * p2p;
   pass.forward += 0.5 * pass.pp;
   pass.backward += 0.5 * pass.pp;
   return pass;
@@ -116,6 +120,21 @@ StageTimes stage_times(const StepInputs& inputs, const StageWork& work) {
   times.backward.compute_s = pass.backward - pass.recompute - times.backward.comm_s();
   times.weight_grad_s = pass.weight_grad;
   return times;
+}
+
+double pipeline_boundaries_per_device(int pp, int vpp, int first_stage, int last_stage) {
+  if (pp <= 1) {
+    return 0.0;
+  }
+  // Virtual stage c·pp + d sits on device d (Narayanan et al. SC21 §2.2.2, Fig. 4: chunks are
+  // dealt round-robin). Each virtual stage has a boundary before it unless it is the model's
+  // first and after it unless it is the model's last, so with vpp > 1 the end devices sit on
+  // 2·vpp − 1 boundaries (the last device sends its first chunk's output on to device 0).
+  // A range of devices is charged like its busiest member.
+  const double v = std::max(1, vpp);
+  const double before = last_stage > 0 ? v : v - 1.0;
+  const double after = first_stage + 1 < pp ? v : v - 1.0;
+  return before + after;
 }
 
 bool overlaps_expert_traffic(const CostContext& context, const Layout& layout) {

@@ -125,6 +125,11 @@ struct LayerPassTotals {
 void add_layer_totals(LayerPassTotals& totals, const CostContext& context, const LayerCost& cost, int count,
                       const Layout& layout);
 
+/// Pipeline stage boundaries one device of stages [first_stage, last_stage] sends or receives
+/// across per micro-batch and pass, under the interleaved schedule with `vpp` chunks per device
+/// (vpp = 1: 1F1B): 2·vpp for a middle device, one fewer at each end of the pipeline.
+[[nodiscard]] double pipeline_boundaries_per_device(int pp, int vpp, int first_stage, int last_stage);
+
 /// Whether the expert all-to-all of a micro-batch runs beside another micro-batch's compute:
 /// under DualPipe, or where the framework overlaps it (SoftwareProfile::overlap_all_to_all).
 [[nodiscard]] bool overlaps_expert_traffic(const CostContext& context, const Layout& layout);
