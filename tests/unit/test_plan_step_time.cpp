@@ -133,3 +133,24 @@ TEST_CASE("plan::estimate_step charges the last device the send back to the firs
                                  last);
   CHECK(times.forward.p2p_s + times.backward.p2p_s == doctest::Approx(2.0 * 3.0 * p2p));
 }
+
+TEST_CASE("plan::tied_embedding_sync_seconds all-reduces the embedding gradient between the pipeline's ends") {
+  Fixture f;
+  f.model.vocab = 50000;
+  f.layout.tp = 2;
+  f.layout.pp = 4;
+  f.placement = place_groups(f.layout, 8);
+  // Untied embeddings, or a single stage, have nothing to synchronise.
+  CHECK(tied_embedding_sync_seconds(f.context, f.layout, f.placement, 4.0) == 0.0);
+  f.model.tied_embeddings = true;
+  const double bytes = 50000.0 * 1024 / 2 * 4.0;
+  // tp 2 × pp 4 fits one 8-GPU node: two ranks over NVLink (bus factor 1).
+  CHECK(tied_embedding_sync_seconds(f.context, f.layout, f.placement, 4.0) ==
+        doctest::Approx(bytes / 1e11 + f.context.device.intra_latency_s));
+  // Over two-GPU nodes the ends sit on different nodes: the adapters carry it.
+  f.placement = place_groups(f.layout, 2);
+  CHECK(tied_embedding_sync_seconds(f.context, f.layout, f.placement, 4.0) ==
+        doctest::Approx(bytes / 1e10 + 2.0 * f.context.device.inter_latency_s));
+  f.layout.pp = 1;
+  CHECK(tied_embedding_sync_seconds(f.context, f.layout, f.placement, 4.0) == 0.0);
+}

@@ -152,6 +152,19 @@ double pipeline_transfer_seconds(const CostContext& context, const Layout& layou
   return p2p;
 }
 
+double tied_embedding_sync_seconds(const CostContext& context, const Layout& layout, const Placement& placement,
+                                   double grad_wire_bytes) {
+  const auto& model = *context.model;
+  if (layout.pp <= 1 || !model.tied_embeddings) {
+    return 0.0;
+  }
+  const double grad_bytes = static_cast<double>(model.vocab) * static_cast<double>(model.hidden) / layout.tp *
+                            grad_wire_bytes;
+  // The two ends share a node only when the whole pipeline group does.
+  const GroupPlacement ends{2, placement.pp.crosses_nodes() ? 1 : 2};
+  return collective_seconds(context.device, Collective::all_reduce, grad_bytes, ends);
+}
+
 void add_layer_totals(LayerPassTotals& totals, const CostContext& context, const LayerCost& cost, int count,
                       const Layout& layout) {
   StagePass pass;
@@ -289,7 +302,9 @@ StepEstimate estimate_step(const StepInputs& in, std::span<const StageWork> stag
   estimate.comm.dp = data_parallel.pipeline_extra_s + data_parallel.exposed_s;
   estimate.optimizer_s = data_parallel.optimizer_s;
   const double dp_exposed = data_parallel.exposed_s;
-  estimate.step_s = estimate.pipeline_s + dp_exposed + estimate.optimizer_s;
+  const double embedding_sync = tied_embedding_sync_seconds(context, layout, placement, in.grad_wire_bytes);
+  estimate.comm.pp = embedding_sync;
+  estimate.step_s = estimate.pipeline_s + dp_exposed + embedding_sync + estimate.optimizer_s;
   // Every step waits for its slowest GPU.
   estimate.sync_s = estimate.step_s * (sync_slowdown(layout.world()) - 1.0);
   estimate.step_s += estimate.sync_s;
@@ -297,7 +312,7 @@ StepEstimate estimate_step(const StepInputs& in, std::span<const StageWork> stag
   estimate.comm.tp = micro_batches * critical.tp;
   estimate.comm.ep = micro_batches * critical.ep;
   estimate.comm.cp = micro_batches * critical.cp;
-  estimate.comm.pp = micro_batches * critical.pp;
+  estimate.comm.pp += micro_batches * critical.pp;
   // Executed FLOPs: every stage's work on every micro-batch of every data-parallel replica.
   estimate.hardware_flops = flops_per_micro_batch * micro_batches * layout.dp * layout.cp * layout.tp;
   return estimate;

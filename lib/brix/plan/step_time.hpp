@@ -110,6 +110,13 @@ struct StageTimes {
 };
 [[nodiscard]] StageTimes stage_times(const StepInputs& inputs, const StageWork& work);
 
+/// Once per step, after the backward: the first and the last pipeline stage each hold a copy of
+/// a tied word embedding and all-reduce its gradient between them (Megatron-LM's
+/// `_allreduce_embedding_grads` of 2021, Megatron-Core's `_allreduce_word_embedding_grads`):
+/// vocab·hidden/tp gradients at `grad_wire_bytes`. Zero without pipeline or tied embeddings.
+[[nodiscard]] double tied_embedding_sync_seconds(const CostContext& context, const Layout& layout,
+                                                 const Placement& placement, double grad_wire_bytes);
+
 /// One pipeline transfer of a micro-batch's activation between neighbouring stages (one way),
 /// with the TP all-gather the receiver needs without sequence parallelism.
 [[nodiscard]] double pipeline_transfer_seconds(const CostContext& context, const Layout& layout,
