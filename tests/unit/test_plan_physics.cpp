@@ -57,6 +57,19 @@ TEST_CASE("plan::collective_seconds uses NVLink inside a node and adapters acros
   CHECK(collective_seconds(device, Collective::all_reduce, bytes, {1, 1}) == 0.0);
 }
 
+TEST_CASE("plan::collective_seconds charges a point-to-point send one latency") {
+  // A send to the next pipeline stage is one message, however many stages the group has;
+  // a ring all-gather over the same nodes pays a latency per step.
+  const auto device = device_model(dgx_a100(), false, NetworkShape::rail_optimized, 1.0);
+  const double bytes = 1e6;
+  const double near = collective_seconds(device, Collective::send_recv, bytes, {2, 1});
+  const double far = collective_seconds(device, Collective::send_recv, bytes, {64, 1});
+  CHECK(far == doctest::Approx(near));
+  CHECK(near == doctest::Approx(bytes / 20e9 + device.inter_latency_s).epsilon(0.01));
+  CHECK(collective_seconds(device, Collective::send_recv, bytes, {8, 8}) ==
+        doctest::Approx(bytes / (300e9 * 0.8) + device.intra_latency_s));
+}
+
 TEST_CASE("plan::collective_seconds follows the network shape") {
   const double bytes = 1e9;
   const auto time = [&](NetworkShape shape, double oversubscription, Collective op) {

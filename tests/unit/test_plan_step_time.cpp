@@ -99,3 +99,58 @@ TEST_CASE("plan::estimate_step CPU offloading costs only the copies longer than 
   exposed.layer.offload_transfer_s = 2.5; // now backward's 2 s leave 0.5 s too
   CHECK(exposed.run(1, 4, 8).pipeline_s == doctest::Approx(base.pipeline_s + 8 * 3 * (1.5 + 0.5)));
 }
+
+TEST_CASE("plan::pipeline_boundaries_per_device counts the interleaved schedule's wrap-around") {
+  // 1F1B: a middle stage has two neighbours, each end one; a lone stage none.
+  CHECK(pipeline_boundaries_per_device(4, 1, 1, 1) == 2.0);
+  CHECK(pipeline_boundaries_per_device(4, 1, 0, 0) == 1.0);
+  CHECK(pipeline_boundaries_per_device(4, 1, 3, 3) == 1.0);
+  CHECK(pipeline_boundaries_per_device(1, 3, 0, 0) == 0.0);
+  // Interleaved, 4 devices × 3 chunks: virtual stages 0..11, device d holds d, d+4, d+8.
+  // Device 0 has no boundary before virtual stage 0: 5 of 6; device 3 none after stage 11.
+  CHECK(pipeline_boundaries_per_device(4, 3, 1, 1) == 6.0);
+  CHECK(pipeline_boundaries_per_device(4, 3, 0, 0) == 5.0);
+  CHECK(pipeline_boundaries_per_device(4, 3, 3, 3) == 5.0);
+  // A range of devices is charged like its busiest member.
+  CHECK(pipeline_boundaries_per_device(4, 3, 0, 3) == 6.0);
+}
+
+TEST_CASE("plan::estimate_step charges the last device the send back to the first under interleaving") {
+  // Two stages, no sends batched (2021): with vpp 2 each device sits on 3 of 4 virtual-stage
+  // boundaries, each crossed by a receive and a send in forward and again in backward.
+  Fixture f;
+  f.context.software = software_megatron_2021();
+  f.layout.schedule = Schedule::interleaved;
+  f.layout.vpp = 2;
+  f.run(2, 2, 8);
+  const double p2p = pipeline_transfer_seconds(f.context, f.layout, f.placement);
+  REQUIRE(p2p > 0);
+  StageWork last;
+  last.first_stage = 1;
+  last.dense_layers = 2;
+  const auto times = stage_times(step_inputs_of(f.context, f.layout, f.placement, f.layer, f.layer, f.none, f.none,
+                                                8 * f.layout.micro_batch, 4.0),
+                                 last);
+  CHECK(times.forward.p2p_s + times.backward.p2p_s == doctest::Approx(2.0 * 3.0 * p2p));
+}
+
+TEST_CASE("plan::tied_embedding_sync_seconds all-reduces the embedding gradient between the pipeline's ends") {
+  Fixture f;
+  f.model.vocab = 50000;
+  f.layout.tp = 2;
+  f.layout.pp = 4;
+  f.placement = place_groups(f.layout, 8);
+  // Untied embeddings, or a single stage, have nothing to synchronise.
+  CHECK(tied_embedding_sync_seconds(f.context, f.layout, f.placement, 4.0) == 0.0);
+  f.model.tied_embeddings = true;
+  const double bytes = 50000.0 * 1024 / 2 * 4.0;
+  // tp 2 × pp 4 fits one 8-GPU node: two ranks over NVLink (bus factor 1).
+  CHECK(tied_embedding_sync_seconds(f.context, f.layout, f.placement, 4.0) ==
+        doctest::Approx(bytes / 1e11 + f.context.device.intra_latency_s));
+  // Over two-GPU nodes the ends sit on different nodes: the adapters carry it.
+  f.placement = place_groups(f.layout, 2);
+  CHECK(tied_embedding_sync_seconds(f.context, f.layout, f.placement, 4.0) ==
+        doctest::Approx(bytes / 1e10 + 2.0 * f.context.device.inter_latency_s));
+  f.layout.pp = 1;
+  CHECK(tied_embedding_sync_seconds(f.context, f.layout, f.placement, 4.0) == 0.0);
+}

@@ -173,8 +173,11 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
                   // Each stage sends and receives one activation per micro-batch and pass.
                   const double transfer = 2.0 * pipeline_transfer_seconds(context, layout, placement);
                   const double m = static_cast<double>(micro_batches);
+                  const double embedding_sync =
+                      tied_embedding_sync_seconds(context, layout, placement, options.software.grad_reduce_bytes);
                   const double step = (m - 1.0) * (split->slowest_s + transfer) + sum + pp * transfer +
-                                      data_parallel.pipeline_extra_s + data_parallel.exposed_s + data_parallel.optimizer_s;
+                                      data_parallel.pipeline_extra_s + data_parallel.exposed_s + embedding_sync +
+                                      data_parallel.optimizer_s;
                   if (result.best && step >= result.best->step_s) {
                     continue;
                   }

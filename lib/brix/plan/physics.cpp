@@ -341,8 +341,13 @@ double collective_seconds(const DeviceModel& device, Collective op, double bytes
     return 0.0;
   }
   const double factor = bus_factor(op, placement.ranks);
+  // A point-to-point send is one message to one neighbour: one latency, however large the
+  // group it belongs to (NCCL's sendrecv, nccl-tests sendrecv_perf), where rings pay per step.
+  const bool point_to_point = op == Collective::send_recv;
   if (!placement.crosses_nodes()) {
-    const double steps = op == Collective::all_reduce ? 2.0 * (placement.ranks - 1) : placement.ranks - 1;
+    const double steps = point_to_point                  ? 1.0
+                         : op == Collective::all_reduce ? 2.0 * (placement.ranks - 1)
+                                                        : placement.ranks - 1;
     return bytes * factor / device.intra_busbw + device.intra_latency_s * std::min(steps, 8.0);
   }
   // Across nodes the node's adapters carry the traffic of its ranks in the group; rings use
@@ -361,7 +366,9 @@ double collective_seconds(const DeviceModel& device, Collective op, double bytes
   }
   const double nodes = static_cast<double>(placement.ranks) / placement.ranks_per_node;
   // Ring latency grows with the nodes on the ring; NCCL's trees make it logarithmic.
-  const double hops = op == Collective::all_to_all ? nodes : 2.0 * std::log2(std::max(2.0, nodes));
+  const double hops = point_to_point                 ? 1.0
+                      : op == Collective::all_to_all ? nodes
+                                                     : 2.0 * std::log2(std::max(2.0, nodes));
   return seconds + device.inter_latency_s * hops;
 }
 

@@ -92,11 +92,15 @@ StagePass stage_pass(const StepInputs& in, const StageWork& work, double p2p) {
     add_layers(pass, *in.head, 1, layout, overlap_ep, contention);
   }
   const int last = work.first_stage + work.count - 1;
-  const double sends = (s > 0 || last > 0 ? 1.0 : 0.0) + (last + 1 < pp || s + 1 < pp ? 1.0 : 0.0);
+  // DualPipe's two chunks per device mirror each other (its ends hold the model's first and
+  // last stage), so only the interleaved schedule deals chunks round-robin.
+  const bool round_robin = layout.schedule == Schedule::interleaved;
+  const double boundaries = round_robin ? pipeline_boundaries_per_device(pp, layout.vpp, s, last)
+                                        : layout.vpp * pipeline_boundaries_per_device(pp, 1, s, last);
   // Batched: the send to one neighbour and the receive from the other share one wait.
   // Unbatched (2021): each receive and each send of forward and backward waits in turn.
-  const double transfers = in.context->software.batched_p2p ? sends : 2.0 * sends;
-  pass.pp = transfers * p2p * layout.vpp;
+  const double transfers = in.context->software.batched_p2p ? boundaries : 2.0 * boundaries;
+  pass.pp = transfers * p2p;
   pass.forward += 0.5 * pass.pp;
   pass.backward += 0.5 * pass.pp;
   return pass;
@@ -118,6 +122,21 @@ StageTimes stage_times(const StepInputs& inputs, const StageWork& work) {
   return times;
 }
 
+double pipeline_boundaries_per_device(int pp, int vpp, int first_stage, int last_stage) {
+  if (pp <= 1) {
+    return 0.0;
+  }
+  // Virtual stage c·pp + d sits on device d (Narayanan et al. SC21 §2.2.2, Fig. 4: chunks are
+  // dealt round-robin). Each virtual stage has a boundary before it unless it is the model's
+  // first and after it unless it is the model's last, so with vpp > 1 the end devices sit on
+  // 2·vpp − 1 boundaries (the last device sends its first chunk's output on to device 0).
+  // A range of devices is charged like its busiest member.
+  const double v = std::max(1, vpp);
+  const double before = last_stage > 0 ? v : v - 1.0;
+  const double after = first_stage + 1 < pp ? v : v - 1.0;
+  return before + after;
+}
+
 bool overlaps_expert_traffic(const CostContext& context, const Layout& layout) {
   return layout.schedule == Schedule::dualpipe || context.software.overlap_all_to_all;
 }
@@ -131,6 +150,19 @@ double pipeline_transfer_seconds(const CostContext& context, const Layout& layou
     p2p += collective_seconds(context.device, Collective::all_gather, p2p_bytes * layout.tp, placement.tp);
   }
   return p2p;
+}
+
+double tied_embedding_sync_seconds(const CostContext& context, const Layout& layout, const Placement& placement,
+                                   double grad_wire_bytes) {
+  const auto& model = *context.model;
+  if (layout.pp <= 1 || !model.tied_embeddings) {
+    return 0.0;
+  }
+  const double grad_bytes = static_cast<double>(model.vocab) * static_cast<double>(model.hidden) / layout.tp *
+                            grad_wire_bytes;
+  // The two ends share a node only when the whole pipeline group does.
+  const GroupPlacement ends{2, placement.pp.crosses_nodes() ? 1 : 2};
+  return collective_seconds(context.device, Collective::all_reduce, grad_bytes, ends);
 }
 
 void add_layer_totals(LayerPassTotals& totals, const CostContext& context, const LayerCost& cost, int count,
@@ -270,7 +302,9 @@ StepEstimate estimate_step(const StepInputs& in, std::span<const StageWork> stag
   estimate.comm.dp = data_parallel.pipeline_extra_s + data_parallel.exposed_s;
   estimate.optimizer_s = data_parallel.optimizer_s;
   const double dp_exposed = data_parallel.exposed_s;
-  estimate.step_s = estimate.pipeline_s + dp_exposed + estimate.optimizer_s;
+  const double embedding_sync = tied_embedding_sync_seconds(context, layout, placement, in.grad_wire_bytes);
+  estimate.comm.pp = embedding_sync;
+  estimate.step_s = estimate.pipeline_s + dp_exposed + embedding_sync + estimate.optimizer_s;
   // Every step waits for its slowest GPU.
   estimate.sync_s = estimate.step_s * (sync_slowdown(layout.world()) - 1.0);
   estimate.step_s += estimate.sync_s;
@@ -278,7 +312,7 @@ StepEstimate estimate_step(const StepInputs& in, std::span<const StageWork> stag
   estimate.comm.tp = micro_batches * critical.tp;
   estimate.comm.ep = micro_batches * critical.ep;
   estimate.comm.cp = micro_batches * critical.cp;
-  estimate.comm.pp = micro_batches * critical.pp;
+  estimate.comm.pp += micro_batches * critical.pp;
   // Executed FLOPs: every stage's work on every micro-batch of every data-parallel replica.
   estimate.hardware_flops = flops_per_micro_batch * micro_batches * layout.dp * layout.cp * layout.tp;
   return estimate;

@@ -110,6 +110,13 @@ struct StageTimes {
 };
 [[nodiscard]] StageTimes stage_times(const StepInputs& inputs, const StageWork& work);
 
+/// Once per step, after the backward: the first and the last pipeline stage each hold a copy of
+/// a tied word embedding and all-reduce its gradient between them (Megatron-LM's
+/// `_allreduce_embedding_grads` of 2021, Megatron-Core's `_allreduce_word_embedding_grads`):
+/// vocab·hidden/tp gradients at `grad_wire_bytes`. Zero without pipeline or tied embeddings.
+[[nodiscard]] double tied_embedding_sync_seconds(const CostContext& context, const Layout& layout,
+                                                 const Placement& placement, double grad_wire_bytes);
+
 /// One pipeline transfer of a micro-batch's activation between neighbouring stages (one way),
 /// with the TP all-gather the receiver needs without sequence parallelism.
 [[nodiscard]] double pipeline_transfer_seconds(const CostContext& context, const Layout& layout,
@@ -124,6 +131,11 @@ struct LayerPassTotals {
 };
 void add_layer_totals(LayerPassTotals& totals, const CostContext& context, const LayerCost& cost, int count,
                       const Layout& layout);
+
+/// Pipeline stage boundaries one device of stages [first_stage, last_stage] sends or receives
+/// across per micro-batch and pass, under the interleaved schedule with `vpp` chunks per device
+/// (vpp = 1: 1F1B): 2·vpp for a middle device, one fewer at each end of the pipeline.
+[[nodiscard]] double pipeline_boundaries_per_device(int pp, int vpp, int first_stage, int last_stage);
 
 /// Whether the expert all-to-all of a micro-batch runs beside another micro-batch's compute:
 /// under DualPipe, or where the framework overlaps it (SoftwareProfile::overlap_all_to_all).
