@@ -231,7 +231,16 @@ DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, cluster::Net
   const bool has_fp8 = gpu.fp8_flops > 0;
   device.peak_flops = fp8 && has_fp8 ? gpu.fp8_flops : gpu.bf16_flops;
   // FP8 GEMMs lose more to scaling, casts and smaller tiles than bf16 (TransformerEngine
-  // measurements: ~1.3-1.5x over bf16 end to end, not 2x).
+  // measurements: ~1.3-1.5x over bf16 end to end, not 2x; torchao.float8's README: "up to
+  // 1.25x at 8 GPU / 8B", "up to 1.5x at 512 GPU / 405B"). The GEMM kernels alone reach about
+  // the bf16 fraction of the FP8 peak, i.e. ~2x bf16: tilelang's H800 FP8 matmul benchmark
+  // (8192², K 8192-16384) 1,461-1,541 of 1,979 TFLOP/s (0.74-0.78), DeepGEMM up to 1,550 on
+  // H800; XLA's sm_100 matmul table (matmul_interpolator_data.h, 2 × 4096³) e4m3 3,124 of 4,500
+  // (0.69) against bf16 1,467 of 2,250 (0.65). Taking those kernel figures per generation
+  // (Hopper 0.75, Blackwell 0.69 of FP8 peak) was tried and dropped (issue 13, fid5): fit
+  // 15.3% -> 17.1%, held-out 15.8% -> 14.7%; torchtitan's Float8 rows (8B H100/H200 +13 ->
+  // +33%) and Megatron-Bridge's Blackwell FP8 rows (+15 pt) say the recipes lose the rest
+  // outside the GEMM kernel, beyond the casts costed in layer_cost.cpp.
   device.gemm_fraction = large_gemm_fraction(gpu) * (fp8 && has_fp8 ? 0.75 : 1.0);
   // Attention stays bf16 under FP8 training (TransformerEngine's recipe keeps dot-product
   // attention in bf16 unless asked; torchao's float8 converts nn.Linear only): its fraction is
