@@ -1,5 +1,6 @@
 // serve: the --layout syntax, the step-time model's monotonicity, the search's ranking, Pareto
-// front, SLOs, rejections and P/D sizing, and the default job on the mixed example deployment.
+// front, SLOs, rejections, P/D sizing, attention-DP prefill stalls, and the default job on the
+// mixed example deployment.
 #include <brix/cluster/loader.hpp>
 #include <brix/model/loader.hpp>
 #include <brix/serve/device.hpp>
@@ -11,6 +12,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <set>
 #include <string>
 
@@ -254,6 +256,25 @@ TEST_CASE("serve::disaggregated_performance: the first token leaves with the dec
   const double prompt = prefill_step(step_context(pd.context, GptOssPd::tp2), 2048, 2048).seconds;
   CHECK(performance.ttft_s ==
         doctest::Approx(prompt + performance.queue_s + performance.kv_transfer_s + performance.tpot_s));
+}
+
+TEST_CASE("serve::aggregated_performance: a prefill on any attention-DP rank stretches every rank's step") {
+  // TensorRT-LLM's H200 max-throughput run: DeepSeek-R1 FP8, attention DP 8 + EP 8, 128 per rank,
+  // 1,024-token prompts, one prompt per rank per step (--max_num_tokens 1151).
+  const auto model = model::load_model("deepseek-r1");
+  const auto cluster = cluster::shorthand_cluster(1, 8, "h200-sxm", std::nullopt, std::nullopt);
+  const auto device = serve_device(cluster.groups.front(), cluster.network, cluster.oversubscription);
+  const RoleContext context{&model, &device, &find_engine_version(Engine::trtllm, ""), WeightPrecision::fp8,
+                            KvPrecision::bf16};
+  const Workload workload{.isl = 1024, .osl = 2048, .concurrency = 1024};
+  auto role = cost_role(context, {InstanceShape{1, 1, 8, 8, 1}, 1}, workload, 1151);
+  const auto performance = aggregated_performance(context, role, workload);
+  // Each rank prefills `busy` of the time on its own; a step waits for whichever rank does.
+  const double busy = performance.request_rate * 1024.0 / role.prefill_tokens_per_s;
+  const double stretched = 1.0 - std::pow(1.0 - busy, 8.0);
+  REQUIRE(busy > 0.01);
+  CHECK(performance.tpot_s == doctest::Approx(role.decode.seconds / (1.0 - stretched)).epsilon(0.01));
+  CHECK(performance.tpot_s > 1.5 * role.decode.seconds / (1.0 - busy));
 }
 
 TEST_CASE("serve run: bad input is one located error") {

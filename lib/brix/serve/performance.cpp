@@ -41,6 +41,19 @@ double group_seconds(const RoleContext& context, const RoleEstimate& role, doubl
   return prefill_step(step_context(context, role.plan.shape), tokens, isl).seconds * chunks;
 }
 
+/// Share of decode steps stretched by prefill when the instance's prefill is busy for `busy` of
+/// the time (busy = rate × prompt work / the instance's prefill rate). Attention-DP ranks admit
+/// prompts on their own, and every MoE layer is collective over all of them, so a step in which
+/// any one rank prefills lasts a prefill step for every rank: "a single compute-bound prefill
+/// request can delay the forward pass of the entire EP group" (vLLM blog, 2025-12-17, "Large
+/// Scale Serving", Disaggregated Serving). Each rank prefills `busy` of the time, independently:
+/// some rank does for 1 − (1 − busy)^dp. Bound: brix costs that step as every rank's chunk,
+/// which overstates the experts' share where one rank alone prefills.
+double stretched_share(double busy, int dp) {
+  const double rank = std::min(k_saturated, busy);
+  return std::min(k_saturated, 1.0 - std::pow(1.0 - rank, static_cast<double>(std::max(1, dp))));
+}
+
 /// M/D/1 waiting time at utilisation `rho` for service `service`.
 double queue_wait(double rho, double service) { return rho <= 0 ? 0.0 : rho * service / (2.0 * (1.0 - rho)); }
 
@@ -129,7 +142,7 @@ Performance aggregated_performance(const RoleContext& context, RoleEstimate& rol
     // Closed loop with fixed lengths, as benchmark clients run it: requests admitted in the same
     // iteration prefill in one chunk and then finish together, so they stay a group; groups
     // keep their offsets. A request's TTFT is its group's chunk plus the decode step sharing the
-    // iteration; prefill chunks of the other groups stretch every decode step (busy share).
+    // iteration; prefill chunks of the other groups stretch the decode steps (stretched_share).
     // Requests beyond what the KV cache holds wait.
     const double wanted = workload.concurrency / instances;
     const double running = std::min(wanted, cap);
@@ -137,7 +150,7 @@ Performance aggregated_performance(const RoleContext& context, RoleEstimate& rol
     const double group = group_seconds(context, role, running, workload);
     double rate = running / (group + step_s + (osl - 1.0) * step_s / tau);
     for (int i = 0; i < k_iterations; ++i) {
-      const double busy = std::min(k_saturated, rate * service);
+      const double busy = stretched_share(rate * service, role.plan.shape.dp);
       out.tpot_s = step_s / tau / (1.0 - busy);
       out.ttft_s = group + step_s;
       // The instance cannot finish prompts faster than its prefill does them back to back.
@@ -166,7 +179,7 @@ Performance aggregated_performance(const RoleContext& context, RoleEstimate& rol
   double running = rate * (prompt + osl * decode_at(1.0 / dp) / tau);
   for (int i = 0; i < k_iterations; ++i) {
     const double step_s = decode_at(std::max(running, 1.0) / dp);
-    out.tpot_s = step_s / tau / (1.0 - busy);
+    out.tpot_s = step_s / tau / (1.0 - stretched_share(busy, role.plan.shape.dp));
     out.queue_s = queue_wait(busy, service);
     out.ttft_s = prompt + step_s + out.queue_s;
     running = 0.5 * running + 0.5 * rate * (out.ttft_s + (osl - 1.0) * out.tpot_s);
