@@ -167,7 +167,7 @@ inline StageWork stage_work(const model::ModelSpec& model, const StageSpan& span
 class Evaluator {
 public:
   Evaluator(const model::ModelSpec& model, const cluster::ClusterSpec& cluster, const SearchOptions& options)
-      : m_model(model), m_cluster(cluster), m_options(options), m_target(pick_target(cluster)) {
+      : m_model(model), m_options(options), m_target(pick_target(cluster)) {
     if (options.shape.global_batch <= 0 || options.shape.seq_len <= 0) {
       throw InputError("plan: global batch and sequence length must be > 0");
     }
@@ -285,7 +285,6 @@ public:
 
 private:
   const model::ModelSpec& m_model;
-  const cluster::ClusterSpec& m_cluster;
   const SearchOptions& m_options;
   Target m_target;
   CostContext m_context;
