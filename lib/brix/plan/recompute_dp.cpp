@@ -23,7 +23,7 @@ public:
   /// chain was grouped), so recomputed_steps counts the caller's steps.
   Rotor(std::span<const ChainStep> chain, std::vector<int> input, std::vector<int> saved, int slots,
         const std::vector<int>& steps_per)
-      : m_chain(chain), m_input(std::move(input)), m_saved(std::move(saved)), m_slots(slots),
+      : m_chain(chain), m_input(std::move(input)), m_saved(std::move(saved)),
         m_n(static_cast<int>(chain.size())),
         m_table(static_cast<std::size_t>(m_n * m_n * (slots + 1)), -1.0),
         m_choice(static_cast<std::size_t>(m_n * m_n * (slots + 1)), -2) {
@@ -99,7 +99,6 @@ private:
 
   std::span<const ChainStep> m_chain;
   std::vector<int> m_input, m_saved;
-  int m_slots;
   int m_n;
   std::vector<double> m_table;
   std::vector<int> m_choice;
