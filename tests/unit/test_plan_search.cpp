@@ -1,3 +1,5 @@
+#include <support/temp_dir.hpp>
+
 #include <brix/cluster/loader.hpp>
 #include <brix/model/loader.hpp>
 #include <brix/model/params.hpp>
@@ -415,3 +417,31 @@ TEST_CASE("plan::layer_cost charges each FP8 recipe's quantisation of the GEMM i
   CHECK(tensorwise.weight_grad_s == doctest::Approx(delayed.weight_grad_s));
 }
 
+TEST_CASE("plan::load_calibration_runs reads a run's fp8_recipe and refuses a bad one") {
+  const brix::test::TempDir dir;
+  const std::string run = "brix_calibration: 2\nsource: t\nset: fit\nruns:\n"
+                          "  - id: r\n    model: llama-3.1-8b\n    gpu: h100-sxm\n    gpus: 8\n"
+                          "    seq_len: 8192\n    global_batch: 128\n    precision: PRECISION\n"
+                          "    fp8_recipe: RECIPE\n    layout: \"tp=1\"\n    metric: step_s\n    published: 1\n";
+  const auto with = [&](const std::string& precision, const std::string& recipe) {
+    auto text = run;
+    text.replace(text.find("PRECISION"), 9, precision);
+    text.replace(text.find("RECIPE"), 6, recipe);
+    return dir.write("runs.yaml", text);
+  };
+  const auto runs = load_calibration_runs(with("fp8", "mxfp8"));
+  REQUIRE(runs.size() == 1);
+  CHECK(runs.front().fp8_recipe == Fp8Recipe::mxfp8);
+  const auto error_of = [](const std::string& path) -> std::string {
+    try {
+      (void)load_calibration_runs(path);
+    } catch (const brix::InputError& error) {
+      return error.what();
+    }
+    return "";
+  };
+  CHECK(error_of(with("fp8", "fp7")).find("runs.yaml:12: unknown FP8 recipe 'fp7' (delayed, tensorwise, blockwise "
+                                          "or mxfp8)") != std::string::npos);
+  CHECK(error_of(with("bf16", "delayed")).find("runs.yaml:12: fp8_recipe on a bf16 run (precision: fp8)") !=
+        std::string::npos);
+}
