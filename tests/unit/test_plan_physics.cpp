@@ -2,6 +2,7 @@
 #include <brix/model/loader.hpp>
 #include <brix/plan/physics.hpp>
 #include <brix/plan/search.hpp>
+#include <brix/util/error.hpp>
 
 #include <doctest/doctest.h>
 
@@ -145,4 +146,34 @@ TEST_CASE("plan::device_model keeps attention at the bf16 rate under FP8 trainin
   CHECK(a100.attention_fraction_fa2 == doctest::Approx(a100.attention_fraction));
   CHECK_FALSE(software_by_name("fsdp-2023").hopper_attention_kernels);
   CHECK(software_by_name("megatron-core-2024").hopper_attention_kernels);
+}
+
+TEST_CASE("plan::fp8_quantisation_cost counts each recipe's bytes and launches per operand") {
+  // Every recipe reads the bf16 operand (2 B) and writes an FP8 row-wise and column-wise copy
+  // (1 + 1 B) in one kernel; the rest is what the recipe adds.
+  const auto delayed = fp8_quantisation_cost(Fp8Recipe::delayed);
+  CHECK(delayed.bytes_per_element == doctest::Approx(4.0));
+  CHECK(delayed.kernels == 1.0);
+  // Current scaling reads the tensor once more for its amax, then turns it into a scale.
+  const auto tensorwise = fp8_quantisation_cost(Fp8Recipe::tensorwise);
+  CHECK(tensorwise.bytes_per_element == doctest::Approx(6.0));
+  CHECK(tensorwise.kernels == 3.0);
+  // Block scales: an fp32 per 128 elements per copy.
+  const auto blockwise = fp8_quantisation_cost(Fp8Recipe::blockwise);
+  CHECK(blockwise.bytes_per_element == doctest::Approx(4.0 + 8.0 / 128.0));
+  CHECK(blockwise.kernels == 1.0);
+  // MXFP8: an E8M0 per 32 elements per copy, then each copy's scales read and written again by
+  // the swizzle kernels.
+  const auto mxfp8 = fp8_quantisation_cost(Fp8Recipe::mxfp8);
+  CHECK(mxfp8.bytes_per_element == doctest::Approx(4.0 + 2.0 / 32.0 + 4.0 / 32.0));
+  CHECK(mxfp8.kernels == 3.0);
+}
+
+TEST_CASE("plan::fp8_recipe_by_name takes Megatron-Core's --fp8-recipe names") {
+  for (const auto recipe : {Fp8Recipe::delayed, Fp8Recipe::tensorwise, Fp8Recipe::blockwise, Fp8Recipe::mxfp8}) {
+    CHECK(fp8_recipe_by_name(fp8_recipe_name(recipe)) == recipe);
+  }
+  CHECK(fp8_recipe_name(Fp8Recipe::mxfp8) == "mxfp8");
+  CHECK_THROWS_AS((void)fp8_recipe_by_name("current"), brix::InputError);
+  CHECK(software_modern().fp8_recipe == Fp8Recipe::tensorwise);
 }

@@ -1,3 +1,5 @@
+#include <support/temp_dir.hpp>
+
 #include <brix/cluster/loader.hpp>
 #include <brix/model/loader.hpp>
 #include <brix/model/params.hpp>
@@ -361,4 +363,85 @@ TEST_CASE("plan::layer_cost TP overlap hides a collective behind the GEMMs besid
   REQUIRE(plain.tp_comm_s > 0);
   CHECK(hidden.tp_comm_s == doctest::Approx(k_overlap_contention * plain.tp_comm_s));
   CHECK(hidden.forward_s == doctest::Approx(plain.forward_s)); // the compute itself is unchanged
+}
+
+namespace {
+
+/// One dense Llama-3.1-8B layer in FP8 on one H100 of 8 (8192 tokens), under `recipe`.
+LayerCost fp8_layer_cost(Fp8Recipe recipe, double* kernel_overhead_s = nullptr, double* hbm = nullptr) {
+  using namespace brix::plan::detail;
+  const auto model = brix::model::load_model("llama-3.1-8b");
+  const auto cluster = brix::cluster::shorthand_cluster(1, 8, "h100-sxm", std::nullopt, std::nullopt);
+  auto options = options_for(64, 8192);
+  options.precision = Precision::fp8;
+  const Evaluator eval(model, cluster, options);
+  Layout layout;
+  layout.dp = 8;
+  layout.recompute = Recompute::none;
+  layout.precision = Precision::fp8;
+  const auto placement = place_groups(layout, 8);
+  auto context = eval.context();
+  context.software.fp8_recipe = recipe;
+  if (kernel_overhead_s != nullptr) {
+    *kernel_overhead_s = context.device.kernel_overhead_s;
+  }
+  if (hbm != nullptr) {
+    *hbm = context.device.hbm_bytes_per_s;
+  }
+  return layer_cost(context, layout, placement, false);
+}
+
+} // namespace
+
+TEST_CASE("plan::layer_cost charges each FP8 recipe's quantisation of the GEMM inputs") {
+  double overhead = 0;
+  double hbm = 0;
+  const auto delayed = fp8_layer_cost(Fp8Recipe::delayed, &overhead, &hbm);
+  const auto tensorwise = fp8_layer_cost(Fp8Recipe::tensorwise);
+  const auto mxfp8 = fp8_layer_cost(Fp8Recipe::mxfp8);
+  // Llama-3.1-8B's four GEMMs (QKV, output, gate+up, down) quantise, per token, their inputs in
+  // forward (4096 + 4096 + 4096 + 14336 elements) and their output gradients in backward
+  // (6144 + 4096 + 28672 + 4096). Current scaling moves 2 B more per element than delayed
+  // scaling and launches 2 more kernels per GEMM and direction.
+  const double tokens = 8192;
+  const double forward_elements = tokens * (4096 + 4096 + 4096 + 14336);
+  const double backward_elements = tokens * (6144 + 4096 + 28672 + 4096);
+  CHECK(tensorwise.forward_s - delayed.forward_s ==
+        doctest::Approx(2.0 * forward_elements / hbm + 4 * 2 * overhead).epsilon(1e-6));
+  CHECK(tensorwise.backward_s - delayed.backward_s ==
+        doctest::Approx(2.0 * backward_elements / hbm + 4 * 2 * overhead).epsilon(1e-6));
+  // MXFP8: 3/16 B more per element (scales and their swizzle), 2 more launches.
+  CHECK(mxfp8.forward_s - delayed.forward_s ==
+        doctest::Approx(3.0 / 16.0 * forward_elements / hbm + 4 * 2 * overhead).epsilon(1e-6));
+  // The GEMMs themselves do not depend on the recipe.
+  CHECK(tensorwise.weight_grad_s == doctest::Approx(delayed.weight_grad_s));
+}
+
+TEST_CASE("plan::load_calibration_runs reads a run's fp8_recipe and refuses a bad one") {
+  const brix::test::TempDir dir;
+  const std::string run = "brix_calibration: 2\nsource: t\nset: fit\nruns:\n"
+                          "  - id: r\n    model: llama-3.1-8b\n    gpu: h100-sxm\n    gpus: 8\n"
+                          "    seq_len: 8192\n    global_batch: 128\n    precision: PRECISION\n"
+                          "    fp8_recipe: RECIPE\n    layout: \"tp=1\"\n    metric: step_s\n    published: 1\n";
+  const auto with = [&](const std::string& precision, const std::string& recipe) {
+    auto text = run;
+    text.replace(text.find("PRECISION"), 9, precision);
+    text.replace(text.find("RECIPE"), 6, recipe);
+    return dir.write("runs.yaml", text);
+  };
+  const auto runs = load_calibration_runs(with("fp8", "mxfp8"));
+  REQUIRE(runs.size() == 1);
+  CHECK(runs.front().fp8_recipe == Fp8Recipe::mxfp8);
+  const auto error_of = [](const std::string& path) -> std::string {
+    try {
+      (void)load_calibration_runs(path);
+    } catch (const brix::InputError& error) {
+      return error.what();
+    }
+    return "";
+  };
+  CHECK(error_of(with("fp8", "fp7")).find("runs.yaml:12: unknown FP8 recipe 'fp7' (delayed, tensorwise, blockwise "
+                                          "or mxfp8)") != std::string::npos);
+  CHECK(error_of(with("bf16", "delayed")).find("runs.yaml:12: fp8_recipe on a bf16 run (precision: fp8)") !=
+        std::string::npos);
 }

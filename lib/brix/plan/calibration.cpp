@@ -24,7 +24,7 @@ namespace {
 const std::vector<std::string> k_file_keys{"brix_calibration", "source", "set", "urls", "flops", "runs"};
 const std::vector<std::string> k_run_keys{"id",         "model",   "gpu",      "gpus",   "gpus_per_node",
                                           "nvlink_domain", "nics", "seq_len",  "global_batch", "precision",
-                                          "layout",     "software", "metric",  "published", "quote", "note"};
+                                          "layout",     "software", "fp8_recipe", "metric",  "published", "quote", "note"};
 const std::vector<std::string> k_metrics{"step_s", "tokens_per_s_per_gpu", "tflops_per_gpu", "mfu"};
 
 void load_file(const std::string& path, std::vector<CalibrationRun>& out) {
@@ -78,6 +78,17 @@ void load_file(const std::string& path, std::vector<CalibrationRun>& out) {
     (void)parse_layout_query(run.layout);
     run.software = node.string_or("software", "modern");
     (void)software_by_name(run.software);
+    if (const auto recipe = node.find("fp8_recipe")) {
+      const auto name = recipe->as_string();
+      if (run.precision != Precision::fp8) {
+        recipe->fail("fp8_recipe on a bf16 run", "precision: fp8");
+      }
+      try {
+        run.fp8_recipe = fp8_recipe_by_name(name);
+      } catch (const InputError&) {
+        recipe->fail(fmt::format("unknown FP8 recipe '{}'", name), "delayed, tensorwise, blockwise or mxfp8");
+      }
+    }
     run.metric = node.at("metric").as_string();
     if (std::find(k_metrics.begin(), k_metrics.end(), run.metric) == k_metrics.end()) {
       node.at("metric").fail(fmt::format("unknown metric '{}'", run.metric),
@@ -157,6 +168,9 @@ CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> hos
     options.top_k = 1;
     options.fixed = parse_layout_query(run.layout);
     options.software = software_by_name(run.software);
+    if (run.fp8_recipe) {
+      options.software.fp8_recipe = *run.fp8_recipe;
+    }
     if (host_seconds_per_op) {
       options.software.host_seconds_per_op = *host_seconds_per_op;
     }

@@ -44,6 +44,8 @@ struct CalibrationRun {
   Precision precision = Precision::bf16;
   std::string layout; ///< the published fields; the others are searched
   std::string software;
+  /// The FP8 recipe the source says the run used (the software profile's when absent).
+  std::optional<Fp8Recipe> fp8_recipe;
   std::string metric; ///< step_s | tokens_per_s_per_gpu | tflops_per_gpu | mfu
   double published = 0;
   std::string quote;

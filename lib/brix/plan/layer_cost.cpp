@@ -17,11 +17,10 @@ GroupPlacement make_group(int ranks, int stride, int gpus_per_node) {
 
 double act_bytes(const Layout& layout) { return layout.precision == Precision::fp8 ? 1.0 : 2.0; }
 
-/// FP8 GEMMs take FP8 inputs: every bf16 activation entering one is cast (TransformerEngine
-/// with current scaling: an amax pass and a cast pass over the bf16 input, writing the row-wise
-/// copy for this GEMM and the column-wise one its weight gradient needs), and so is every
-/// incoming gradient in backward. Bytes moved per element cast. Weights are cast once per step.
-constexpr double k_fp8_cast_bytes_per_element = 6.0;
+// FP8 GEMMs take FP8 inputs: every bf16 activation entering one is quantised in forward, and
+// so is every incoming gradient in backward, each into the row-wise copy its GEMM reads and the
+// column-wise copy the weight-gradient GEMM reads; the recipe's work per element and its kernel
+// launches are fp8_quantisation_cost() (physics.hpp). Weights are quantised once per step.
 
 /// Bytes per element an eager PyTorch Llama block moves where a fused kernel moves fewer
 /// (torchtitan's models/norms.py RMSNorm and models/llama/model.py, Dec 2024), forward:
@@ -35,14 +34,16 @@ constexpr double k_eager_norm_bytes = 36.0;
 constexpr double k_eager_gated_activation_bytes = 10.0;
 constexpr double k_eager_rotary_bytes = 20.0;
 
-/// Sums a GEMM's forward time and FLOPs (and, in FP8, the casts of its inputs).
+/// Sums a GEMM's forward time and FLOPs (and, in FP8, the quantisation of its inputs).
 struct Gemms {
   const DeviceModel& device;
   double bytes;
+  Fp8QuantisationCost quantisation;
   double seconds = 0;
   double flops = 0;
   double cast_forward_bytes = 0;  ///< FP8 casts of activations entering the GEMMs
   double cast_backward_bytes = 0; ///< FP8 casts of the gradients entering their backward GEMMs
+  double cast_kernels = 0; ///< quantisation launches per direction (forward, and again backward)
   void add(double m, double n, double k, double count = 1.0) {
     if (m <= 0 || n <= 0 || k <= 0 || count <= 0) {
       return;
@@ -50,8 +51,11 @@ struct Gemms {
     seconds += count * gemm_seconds(device, m, n, k, bytes);
     flops += count * 2.0 * m * n * k;
     if (bytes < 2.0) {
-      cast_forward_bytes += count * m * k * k_fp8_cast_bytes_per_element;
-      cast_backward_bytes += count * m * n * k_fp8_cast_bytes_per_element;
+      cast_forward_bytes += count * m * k * quantisation.bytes_per_element;
+      cast_backward_bytes += count * m * n * quantisation.bytes_per_element;
+      // A grouped GEMM's operands are quantised together (TE's split/multi-tensor quantize):
+      // the launches are per call, not per expert.
+      cast_kernels += quantisation.kernels;
     }
   }
 };
@@ -179,7 +183,8 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   const double h_rows = layout.sp ? tokens / t : tokens;
 
   LayerCost cost;
-  Gemms gemms{device, bytes};
+  const auto quantisation = fp8_quantisation_cost(context.software.fp8_recipe);
+  Gemms gemms{device, bytes, quantisation};
   const auto attention = attention_gemms(model, layout, tokens, gemms);
   const double attention_gemm_s = gemms.seconds;
 
@@ -232,7 +237,7 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     const double fe = f / layout.etp;
     // The busiest EP rank sets the pace: its experts get `imbalance` times the mean rows.
     const double imbalance = expert_load_imbalance(layout.ep, local_experts);
-    Gemms grouped{device, bytes};
+    Gemms grouped{device, bytes, quantisation};
     grouped.add(rows * imbalance, mlp_gate * fe, h, local_experts);
     grouped.add(rows * imbalance, h, fe, local_experts);
     // A grouped GEMM is one launch, not one per expert.
@@ -241,6 +246,7 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     gemms.flops += grouped.flops / imbalance; // useful FLOPs: the mean rank's
     gemms.cast_forward_bytes += grouped.cast_forward_bytes;
     gemms.cast_backward_bytes += grouped.cast_backward_bytes;
+    gemms.cast_kernels += grouped.cast_kernels;
     act_elements += rows * imbalance * local_experts * fe;
     permute_bytes = 8.0 * pairs * imbalance * h; // permute + unpermute, read and write bf16
     // Dispatch (fp8 under fp8 training, as DeepSeek-V3 does) and combine (bf16).
@@ -287,8 +293,9 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   const double elementwise = norm_bytes + residual_bytes + activation_bytes + rope_copy_bytes + permute_bytes;
   const double elementwise_s = memory_seconds(device, elementwise) + 10 * device.kernel_overhead_s;
 
-  const double cast_forward_s = memory_seconds(device, gemms.cast_forward_bytes);
-  const double cast_backward_s = memory_seconds(device, gemms.cast_backward_bytes);
+  const double cast_launches_s = gemms.cast_kernels * device.kernel_overhead_s;
+  const double cast_forward_s = memory_seconds(device, gemms.cast_forward_bytes) + cast_launches_s;
+  const double cast_backward_s = memory_seconds(device, gemms.cast_backward_bytes) + cast_launches_s;
   cost.forward_s = gemms.seconds + core_forward + elementwise_s + cast_forward_s;
   // Split for sub-block recomputation: the attention block takes its projections, its core,
   // the first norm and residual and its rotary/copies; the MLP block the rest.
@@ -378,7 +385,7 @@ LayerCost head_cost(const CostContext& context, const Layout& layout, const Plac
   const double tokens = static_cast<double>(layout.micro_batch) * context.seq_len / layout.cp;
   const double h = static_cast<double>(model.hidden);
   const double vocab = static_cast<double>(model.vocab) / layout.tp;
-  Gemms gemms{device, act_bytes(layout)};
+  Gemms gemms{device, act_bytes(layout), fp8_quantisation_cost(context.software.fp8_recipe)};
   gemms.add(tokens, vocab, h);
   // Cross-entropy in fp32 over the vocabulary shard: logits read/written a few times.
   const double softmax_bytes = tokens * vocab * 4.0 * 3.0;
@@ -391,7 +398,7 @@ LayerCost head_cost(const CostContext& context, const Layout& layout, const Plac
     // Each MTP module: a projection of [h; h] → h, one decoder layer and the shared head.
     const Placement& p = placement;
     const auto layer = layer_cost(context, layout, p, model.moe.has_value());
-    Gemms extra{device, act_bytes(layout)};
+    Gemms extra{device, act_bytes(layout), fp8_quantisation_cost(context.software.fp8_recipe)};
     extra.add(tokens, h, 2.0 * h);
     const double modules = static_cast<double>(model.mtp_layers);
     cost.forward_s += modules * (layer.forward_s + extra.seconds + gemms.seconds);

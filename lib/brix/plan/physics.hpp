@@ -15,6 +15,30 @@ namespace brix::plan {
 /// The software a run uses: what the framework overlaps and which kernels it has. A property
 /// of the framework version, not of the model: "modern" (Megatron-core 2024+, TransformerEngine,
 /// flash attention) is the default; "megatron-2021" describes the calibration runs' software.
+/// How FP8 training scales the tensors entering its GEMMs (Megatron-Core's --fp8-recipe).
+enum class Fp8Recipe {
+  delayed,    ///< per-tensor scale from the amax history of earlier steps (TE DelayedScaling)
+  tensorwise, ///< per-tensor scale from this tensor's amax (TE Float8CurrentScaling, torchao tensorwise)
+  blockwise,  ///< 1x128 activation / 128x128 weight blocks, fp32 scales (DeepSeek-V3, TE Float8BlockScaling)
+  mxfp8,      ///< 32-element blocks, E8M0 scales, Blackwell's block-scaled MMA (TE MXFP8BlockScaling)
+};
+
+/// The quantisation work one GEMM operand costs per recipe: a bf16 tensor becomes the FP8
+/// row-wise copy its GEMM reads and the column-wise (transposed) copy the other backward GEMM
+/// reads. Costed as memory-bound kernels: bytes per element through HBM plus kernel launches.
+struct Fp8QuantisationCost {
+  double bytes_per_element = 0; ///< HBM bytes moved per element of the bf16 operand
+  double kernels = 0;           ///< kernel launches per operand
+};
+
+/// Counted from TransformerEngine's quantizers (transformer_engine/pytorch/tensor/*, common/cast,
+/// common/transpose; see physics.cpp for each recipe's count).
+[[nodiscard]] Fp8QuantisationCost fp8_quantisation_cost(Fp8Recipe recipe);
+/// "delayed", "tensorwise", "blockwise", "mxfp8" (Megatron-Core's --fp8-recipe names); anything
+/// else is an InputError.
+[[nodiscard]] Fp8Recipe fp8_recipe_by_name(std::string_view name);
+[[nodiscard]] std::string_view fp8_recipe_name(Fp8Recipe recipe);
+
 struct SoftwareProfile {
   std::string name = "modern"; ///< as --software spells it
   bool flash_attention = true;     ///< fused attention: s² scores never stored nor written
@@ -75,6 +99,10 @@ struct SoftwareProfile {
   /// what one Python-dispatched TransformerEngine/autograd operator costs, the waits of the
   /// dropless router's token counts included.
   double host_seconds_per_op = 50e-6;
+  /// The FP8 recipe under --precision fp8. Per-tensor current scaling by default: TE's
+  /// Float8CurrentScaling (Megatron-Bridge's "FP8-CS") and torchao.float8's default tensorwise
+  /// dynamic scaling both compute the amax of the tensor about to be cast.
+  Fp8Recipe fp8_recipe = Fp8Recipe::tensorwise;
 };
 
 /// Operators a transformer layer issues (forward; backward issues about twice as many): norms,
