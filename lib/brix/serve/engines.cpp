@@ -61,9 +61,12 @@ constexpr std::array<EngineVersion, 9> k_rows{{
      .source = "sglang docs: server_arguments.md (--ep-size, --moe-a2a-backend, --pp-size; deprecated "
                  "--enable-ep-moe/--enable-deepep-moe), pd_disaggregation.md (sglang_router.launch_router); gpt-oss: \"SGLang for gpt-oss\" (lmsys.org/blog, "
                  "2025-08-27: sglang >= 0.5.1.post3, MXFP4 on H100, launch_server --model-path openai/gpt-oss-120b "
-                 "--tp 4 with no quantization flag) and the SGLang cookbook's GPT-OSS page (H100/H200, MXFP4 default)",
+                 "--tp 4 with no quantization flag) and the SGLang cookbook's GPT-OSS page (H100/H200, MXFP4 default); "
+                 "FP8 attention on GB200: the FP8 KV cache \"allows faster Tensor Core instructions, resulting in a "
+                 "speedup for decode attention kernels\" (lmsys.org/blog 2025-09-25, GB200 Part II)",
      .current = true, .dp_attention = true, .ep_partial = true, .multi_node = MultiNode::dist_init, .pipeline = true,
-     .disaggregation = true, .overlap = true, .mtp = true, .mxfp4_weight_only = true, .pool = PoolRule::static_fraction,
+     .disaggregation = true, .overlap = true, .mtp = true, .mxfp4_weight_only = true, .fp8_mla_mma = true,
+     .pool = PoolRule::static_fraction,
      .image = "lmsysorg/sglang:v0.5.5.post2", .port = 30000, .ep_flag = "--ep-size",
      .deepep_flag = "--moe-a2a-backend deepep", .overlap_flag = "--enable-two-batch-overlap",
      .router = "python3 -m sglang_router.launch_router --pd-disaggregation"},
