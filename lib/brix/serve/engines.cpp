@@ -36,10 +36,13 @@ constexpr std::array<EngineVersion, 9> k_rows{{
                  "docs/serving/expert_parallel_deployment.md (NixlConnector, --enable-dbo), vllm-project/router "
                  "(vllm-router --vllm-pd-disaggregation); gpt-oss since 0.10.1: \"vLLM Now Supports gpt-oss\" "
                  "(blog.vllm.ai, 2025-08-05: MXFP4 MoE on Hopper through OpenAI's Triton matmul_ogs kernel) and "
-                 "vllm-project/recipes OpenAI/GPT-OSS.md (H100 & H200, default parameters, TP 2 recommended)",
+                 "vllm-project/recipes OpenAI/GPT-OSS.md (H100 & H200, default parameters, TP 2 recommended); "
+                 "FLASHINFER_MLA (Blackwell only, supports_compute_capability: major == 10) scales its first BMM by "
+                 "q_scale x k_scale over an FP8 KV cache: query and keys multiply in FP8 (vllm/v1/attention/backends/mla/"
+                 "flashinfer_mla.py)",
      .current = true, .dp_attention = true, .multi_node = MultiNode::native, .pipeline = true,
      .disaggregation = true, .overlap = true, .overlap_needs_dp = true, .mtp = true, .mxfp4_weight_only = true,
-     .pool = PoolRule::utilization,
+     .fp8_mla_mma = true, .pool = PoolRule::utilization,
      .default_fraction = 0.9, .image = "vllm/vllm-openai:v0.11.0", .overlap_flag = "--enable-dbo",
      .router = "vllm-router --vllm-pd-disaggregation"},
     // Kept to cost published runs of it (dstack's DeepSeek-R1 benchmark, 2025-03); brix's
