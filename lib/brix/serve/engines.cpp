@@ -38,7 +38,7 @@ constexpr std::array<EngineVersion, 9> k_rows{{
                  "(blog.vllm.ai, 2025-08-05: MXFP4 MoE on Hopper through OpenAI's Triton matmul_ogs kernel) and "
                  "vllm-project/recipes OpenAI/GPT-OSS.md (H100 & H200, default parameters, TP 2 recommended); "
                  "FLASHINFER_MLA (Blackwell only, supports_compute_capability: major == 10) scales its first BMM by "
-                 "q_scale x k_scale over an FP8 KV cache: query and keys multiply in FP8 (vllm/v1/attention/backends/mla/"
+                 "q_scale x k_scale over an FP8 KV cache: query and keys multiply in FP8 (read at a later commit than 0.11: vllm/v1/attention/backends/mla/"
                  "flashinfer_mla.py)",
      .current = true, .dp_attention = true, .multi_node = MultiNode::native, .pipeline = true,
      .disaggregation = true, .overlap = true, .overlap_needs_dp = true, .mtp = true, .mxfp4_weight_only = true,
