@@ -55,6 +55,18 @@ TEST_CASE("serve::decode_step: MLA decode attention at FlashMLA's measured rates
   // (350 of 2,250 TFLOPS against 410 of 989): the same attention takes longer there.
   const StepContext blackwell{&model, &b200, shape, WeightPrecision::fp8, KvPrecision::fp8, false};
   CHECK(decode_step(blackwell, 512, 4096, 0).attention_s > quantized.attention_s);
+  // An engine whose FP8 attention multiplies in FP8 on Blackwell (SGLang, LMSYS GB200 Part II):
+  // twice the bf16 kernel's rate, where the dequantizing kernel is 410 / 660 of it.
+  const StepContext blackwell_bf16{&model, &b200, shape, WeightPrecision::fp8, KvPrecision::bf16, false};
+  StepContext blackwell_mma = blackwell;
+  blackwell_mma.fp8_mla_mma = true;
+  const double bf16_s = decode_step(blackwell_bf16, 512, 4096, 0).attention_s;
+  CHECK(decode_step(blackwell_mma, 512, 4096, 0).attention_s == doctest::Approx(bf16_s / 2.0).epsilon(0.02));
+  CHECK(decode_step(blackwell, 512, 4096, 0).attention_s == doctest::Approx(bf16_s * 660.0 / 410.0).epsilon(0.02));
+  // Hopper has no such kernel in brix's sources (FlashMLA dequantizes): the flag changes nothing.
+  StepContext hopper_mma = fp8_kv;
+  hopper_mma.fp8_mla_mma = true;
+  CHECK(decode_step(hopper_mma, 512, 4096, 0).attention_s == doctest::Approx(quantized.attention_s));
 }
 
 TEST_CASE("serve::prefill_step: the gated activation and the top-k sum are kernels of their own") {

@@ -99,6 +99,10 @@ ServeDevice serve_device(const cluster::NodeGroup& group, cluster::NetworkShape 
   device.attention_fraction = k_attention_fraction;
   device.mla_decode_fraction = k_attention_fraction * (blackwell(group.gpu) ? k_mla_blackwell_factor : 1.0);
   device.mla_decode_fp8_kv_fraction = device.mla_decode_fraction * k_mla_fp8_kv_factor;
+  // SGLang's FP8 attention on GB200 "allows faster Tensor Core instructions" (LMSYS blog
+  // 2025-09-25, Part II): the FP8 MMA at FP8 peak, not a dequantization to bf16.
+  device.mla_decode_fp8_mma_fraction =
+      blackwell(group.gpu) && group.gpu.bf16_flops > 0 ? device.mla_decode_fraction * group.gpu.fp8_flops / group.gpu.bf16_flops : 0.0;
   device.kernel_floor_s = k_kernel_floor_s;
   device.eager_launch_s = k_eager_launch_s;
   device.gpus_per_node = group.gpus_per_node;

@@ -36,6 +36,9 @@ struct ServeDevice {
   /// bf16 and over an FP8 KV cache (dequantized before the bf16 MMA).
   double mla_decode_fraction = 0;
   double mla_decode_fp8_kv_fraction = 0;
+  /// Of bf16 peak, MLA decode over an FP8 KV cache by kernels that multiply in FP8 (Blackwell:
+  /// twice the bf16 rate at the bf16 kernel's share of peak); 0 where no such kernel is known.
+  double mla_decode_fp8_mma_fraction = 0;
   double kernel_floor_s = 0;    ///< the shortest a kernel takes in a CUDA-graph replay
   double eager_launch_s = 0;    ///< host time to launch one kernel from eager PyTorch (no CUDA graph)
   int gpus_per_node = 0;

@@ -36,10 +36,13 @@ constexpr std::array<EngineVersion, 9> k_rows{{
                  "docs/serving/expert_parallel_deployment.md (NixlConnector, --enable-dbo), vllm-project/router "
                  "(vllm-router --vllm-pd-disaggregation); gpt-oss since 0.10.1: \"vLLM Now Supports gpt-oss\" "
                  "(blog.vllm.ai, 2025-08-05: MXFP4 MoE on Hopper through OpenAI's Triton matmul_ogs kernel) and "
-                 "vllm-project/recipes OpenAI/GPT-OSS.md (H100 & H200, default parameters, TP 2 recommended)",
+                 "vllm-project/recipes OpenAI/GPT-OSS.md (H100 & H200, default parameters, TP 2 recommended); "
+                 "FLASHINFER_MLA (Blackwell only, supports_compute_capability: major == 10) scales its first BMM by "
+                 "q_scale x k_scale over an FP8 KV cache: query and keys multiply in FP8 (read at a later commit than 0.11: vllm/v1/attention/backends/mla/"
+                 "flashinfer_mla.py)",
      .current = true, .dp_attention = true, .multi_node = MultiNode::native, .pipeline = true,
      .disaggregation = true, .overlap = true, .overlap_needs_dp = true, .mtp = true, .mxfp4_weight_only = true,
-     .pool = PoolRule::utilization,
+     .fp8_mla_mma = true, .pool = PoolRule::utilization,
      .default_fraction = 0.9, .image = "vllm/vllm-openai:v0.11.0", .overlap_flag = "--enable-dbo",
      .router = "vllm-router --vllm-pd-disaggregation"},
     // Kept to cost published runs of it (dstack's DeepSeek-R1 benchmark, 2025-03); brix's
@@ -61,9 +64,12 @@ constexpr std::array<EngineVersion, 9> k_rows{{
      .source = "sglang docs: server_arguments.md (--ep-size, --moe-a2a-backend, --pp-size; deprecated "
                  "--enable-ep-moe/--enable-deepep-moe), pd_disaggregation.md (sglang_router.launch_router); gpt-oss: \"SGLang for gpt-oss\" (lmsys.org/blog, "
                  "2025-08-27: sglang >= 0.5.1.post3, MXFP4 on H100, launch_server --model-path openai/gpt-oss-120b "
-                 "--tp 4 with no quantization flag) and the SGLang cookbook's GPT-OSS page (H100/H200, MXFP4 default)",
+                 "--tp 4 with no quantization flag) and the SGLang cookbook's GPT-OSS page (H100/H200, MXFP4 default); "
+                 "FP8 attention on GB200: the FP8 KV cache \"allows faster Tensor Core instructions, resulting in a "
+                 "speedup for decode attention kernels\" (lmsys.org/blog 2025-09-25, GB200 Part II)",
      .current = true, .dp_attention = true, .ep_partial = true, .multi_node = MultiNode::dist_init, .pipeline = true,
-     .disaggregation = true, .overlap = true, .mtp = true, .mxfp4_weight_only = true, .pool = PoolRule::static_fraction,
+     .disaggregation = true, .overlap = true, .mtp = true, .mxfp4_weight_only = true, .fp8_mla_mma = true,
+     .pool = PoolRule::static_fraction,
      .image = "lmsysorg/sglang:v0.5.5.post2", .port = 30000, .ep_flag = "--ep-size",
      .deepep_flag = "--moe-a2a-backend deepep", .overlap_flag = "--enable-two-batch-overlap",
      .router = "python3 -m sglang_router.launch_router --pd-disaggregation"},

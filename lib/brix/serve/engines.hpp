@@ -64,6 +64,9 @@ struct EngineVersion {
   /// Serves MXFP4 checkpoints on GPUs without FP4 tensor cores weight-only: the MoE kernels read
   /// the 4-bit weights and multiply in bf16 (gpt-oss on Hopper). NVFP4 is not covered.
   bool mxfp4_weight_only = false;
+  /// MLA decode over an FP8 KV cache in FP8 MMA on GPUs with such a kernel (Blackwell), not
+  /// dequantized to bf16 first.
+  bool fp8_mla_mma = false;
 
   // Memory.
   PoolRule pool = PoolRule::utilization;

@@ -83,7 +83,8 @@ StepContext step_context(const RoleContext& context, const InstanceShape& shape)
   const bool overlap = context.engine != nullptr ? runs_overlap(*context.engine, shape, context.overlap) : context.overlap;
   const bool cuda_graphs = context.engine == nullptr || context.engine->cuda_graphs;
   const bool triton = context.engine != nullptr && context.engine->triton_block_fp8;
-  return {context.model, context.device, shape, context.weights, context.kv, overlap, cuda_graphs, triton};
+  const bool fp8_mla = context.engine != nullptr && context.engine->fp8_mla_mma;
+  return {context.model, context.device, shape, context.weights, context.kv, overlap, cuda_graphs, triton, fp8_mla};
 }
 
 RoleEstimate cost_role(const RoleContext& context, const RolePlan& plan, const Workload& workload,

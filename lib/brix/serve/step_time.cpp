@@ -138,7 +138,9 @@ StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch,
   if (decode) {
     const double decode_rate =
         model.mla ? device.bf16_flops * (context.kv == KvPrecision::bf16 ? device.mla_decode_fraction
-                                                                         : device.mla_decode_fp8_kv_fraction)
+                                         : context.fp8_mla_mma && device.mla_decode_fp8_mma_fraction > 0
+                                             ? device.mla_decode_fp8_mma_fraction
+                                             : device.mla_decode_fp8_kv_fraction)
                   : attention_rate;
     const double keys = attended_keys(window, batch.context, true);
     add_group(compute, device, 1, batch.sequences * keys * kv_per_layer,

@@ -43,6 +43,9 @@ struct StepContext {
   /// Block-scaled FP8/FP4 GEMMs on early Triton kernels, at ServeDevice::triton_block_scaled_fraction
   /// of the rate the device model gives DeepGEMM-class kernels.
   bool triton_block_fp8 = false;
+  /// MLA decode over an FP8 KV cache multiplies in FP8 where the device has such a kernel
+  /// (ServeDevice::mla_decode_fp8_mma_fraction); false: dequantized to bf16.
+  bool fp8_mla_mma = false;
 };
 
 /// One decode step of a whole instance: `batch` sequences per attention-DP rank, each with
