@@ -45,6 +45,11 @@ TEST_CASE("monitor::parse_report") {
   CHECK_FALSE(torn.report);
   CHECK(torn.error == "byte 0xc3 is not printable ASCII");
   CHECK_FALSE(parse_report("rank=0 lo\x01ss=1").report);
+  // Regression (fuzz.report_line): a rank or stage beyond an int wrapped to another rank.
+  CHECK(parse_report("rank=11125644947").error.find("beyond any job") != std::string::npos);
+  CHECK(parse_report("rank=1 stage=4294967296").error.find("beyond any job") != std::string::npos);
+  CHECK(parse_report("rank=2147483647").report->rank == 2147483647);
+  CHECK(parse_report("rank=1 step=11125644947").report->step == 11125644947);
 }
 
 TEST_CASE("monitor::Reporter sends to the collector socket - the kernel tells the pid") {

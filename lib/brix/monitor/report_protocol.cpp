@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <fmt/format.h>
+#include <limits>
 
 namespace brix::monitor {
 
@@ -89,6 +90,11 @@ ParsedReport parse_report(std::string_view line) {
       const auto value = util::parse_int(text);
       if (!value || *value < 0) {
         return rejected(fmt::format("{}='{}' is not a non-negative integer", key, text));
+      }
+      // rank and stage are ints; a larger value would wrap to another rank (fuzz.report_line:
+      // rank=11125644947 came back from format_report as a different, negative rank).
+      if (key != "step" && *value > std::numeric_limits<int>::max()) {
+        return rejected(fmt::format("{}={} is beyond any job (at most {})", key, *value, std::numeric_limits<int>::max()));
       }
       if (key == "rank") {
         report.rank = static_cast<int>(*value);
