@@ -185,6 +185,11 @@ TEST_CASE("model families: sliding windows reduce attention FLOPs and the KV cac
   CHECK(attended_keys(model, 0, 4096) == 128);
   CHECK(attended_keys(model, 0, 100) == 100);
   CHECK(attended_keys(model, 1, 4096) == 4096);
+  // A causal query at position i sees min(i, w) keys: w(1 - w/(2s)) on average, s/2 without a window.
+  CHECK(causal_attended_keys(128, 4096) == doctest::Approx(128.0 * (1.0 - 128.0 / 8192.0)));
+  CHECK(causal_attended_keys(0, 4096) == doctest::Approx(2048.0));
+  CHECK(causal_attended_keys(8192, 4096) == doctest::Approx(2048.0));
+  CHECK(causal_attended_keys(128, 0) == 0.0);
   const auto flops = flops_per_token(model, 4096);
   // 18 full layers over 4096 keys, 18 sliding layers over 128: 2·s·a·(64 + 64) per full layer.
   const double full = 2.0 * 4096 * 64 * 128;

@@ -221,6 +221,14 @@ std::int64_t attended_keys(const ModelSpec& model, std::int64_t layer, std::int6
   return window > 0 ? std::min(window, seq_len) : seq_len;
 }
 
+double causal_attended_keys(double window, double seq) {
+  if (seq <= 0) {
+    return 0.0;
+  }
+  const double keys = window > 0 ? std::min(window, seq) : seq;
+  return keys * (1.0 - keys / (2.0 * seq));
+}
+
 double attention_core_flops(const ModelSpec& model, std::int64_t seq_len, std::int64_t layer) {
   return attention_core_flops(model, attended_keys(model, layer, seq_len));
 }

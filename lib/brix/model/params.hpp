@@ -83,6 +83,10 @@ struct FlopsPerToken {
 /// above: no causal halving) or, in a sliding-window layer, min(window, s) — that band is
 /// already causal, so a cost model that halves full layers for causal masking must not halve it.
 [[nodiscard]] std::int64_t attended_keys(const ModelSpec& model, std::int64_t layer, std::int64_t seq_len);
+/// Keys a causal query attends to on average over a sequence of `seq` tokens, in a layer with a
+/// window of `window` keys (0: full attention): a query at position i sees min(i, w), so with
+/// k = min(w, s) the mean is k·(1 − k/(2s)), s/2 for full attention; 0 for an empty sequence.
+[[nodiscard]] double causal_attended_keys(double window, double seq);
 /// Attention core forward FLOPs per token of decoder layer `layer` (its window applied).
 [[nodiscard]] double attention_core_flops(const ModelSpec& model, std::int64_t seq_len, std::int64_t layer);
 /// Sliding-window layers among decoder layers [first, last] (inclusive).

@@ -1,5 +1,6 @@
 #include <brix/plan/layer_cost.hpp>
 
+#include <brix/model/params.hpp>
 #include <brix/plan/memory.hpp>
 
 #include <algorithm>
@@ -127,7 +128,7 @@ AttendedKeys attended_keys(const model::ModelSpec& model, double seq) {
     const auto window = static_cast<double>(model.attention_window(layer));
     const double k = window > 0 ? std::min(window, seq) : seq;
     keys.counted += k;
-    keys.causal += k * (1.0 - k / (2.0 * seq));
+    keys.causal += model::causal_attended_keys(window, seq);
   }
   keys.counted /= static_cast<double>(model.layers);
   keys.causal /= static_cast<double>(model.layers);

@@ -12,9 +12,6 @@
 
 namespace brix::plan {
 
-/// The software a run uses: what the framework overlaps and which kernels it has. A property
-/// of the framework version, not of the model: "modern" (Megatron-core 2024+, TransformerEngine,
-/// flash attention) is the default; "megatron-2021" describes the calibration runs' software.
 /// How FP8 training scales the tensors entering its GEMMs (Megatron-Core's --fp8-recipe).
 enum class Fp8Recipe {
   delayed,    ///< per-tensor scale from the amax history of earlier steps (TE DelayedScaling)
@@ -39,6 +36,9 @@ struct Fp8QuantisationCost {
 [[nodiscard]] Fp8Recipe fp8_recipe_by_name(std::string_view name);
 [[nodiscard]] std::string_view fp8_recipe_name(Fp8Recipe recipe);
 
+/// The software a run uses: what the framework overlaps and which kernels it has. A property
+/// of the framework version, not of the model: "modern" (Megatron-core 2024+, TransformerEngine,
+/// flash attention) is the default; "megatron-2021" describes the calibration runs' software.
 struct SoftwareProfile {
   std::string name = "modern"; ///< as --software spells it
   bool flash_attention = true;     ///< fused attention: s² scores never stored nor written

@@ -98,7 +98,7 @@ double attended_keys(double window, double tokens, bool decode) {
   if (decode) {
     return window > 0 ? std::min(window, tokens) : tokens;
   }
-  return window > 0 && window < tokens ? window - window * window / (2.0 * tokens) : tokens / 2.0;
+  return model::causal_attended_keys(window, tokens);
 }
 
 /// One decoder layer on one GPU, attending to a window of `window` keys (0: the whole sequence).
