@@ -445,3 +445,59 @@ TEST_CASE("plan::load_calibration_runs reads a run's fp8_recipe and refuses a ba
   CHECK(error_of(with("bf16", "delayed")).find("runs.yaml:12: fp8_recipe on a bf16 run (precision: fp8)") !=
         std::string::npos);
 }
+
+TEST_CASE("plan::load_calibration_runs reads the recipe's switches and each changes the run's cost") {
+  const brix::test::TempDir dir;
+  // Qwen3-30B-A3B-like MoE on 2 H100 nodes, EP across them: dispatch crosses the network.
+  const std::string head = "brix_calibration: 2\nsource: t\nset: fit\nruns:\n"
+                           "  - id: r\n    model: deepseek-r1\n    gpu: h100-sxm\n    gpus: 256\n"
+                           "    seq_len: 4096\n    global_batch: 512\n    software: megatron-core-2025\n"
+                           "    layout: \"tp=1,pp=8,ep=32,dp=32,mbs=1,recompute=full\"\n"
+                           "    metric: step_s\n    published: 1\n";
+  const auto run_with = [&](const std::string& extra) {
+    return load_calibration_runs(dir.write("runs.yaml", head + extra)).front();
+  };
+  const auto plain = run_with("");
+  CHECK_FALSE(plain.hierarchical_all_to_all);
+  CHECK_FALSE(plain.balanced_routing);
+  const auto set = run_with("    dispatcher: alltoall\n    ep_overlap: false\n    tp_comm_overlap: false\n"
+                            "    routing: balanced\n    mtp_layers: 0\n");
+  CHECK(set.hierarchical_all_to_all == false);
+  CHECK(set.overlap_all_to_all == false);
+  CHECK(set.tp_comm_overlap == false);
+  CHECK(set.balanced_routing);
+  CHECK(set.mtp_layers == 0);
+
+  const auto step = [](const CalibrationRun& run) {
+    const auto row = evaluate_run(run);
+    REQUIRE(row.evaluated);
+    return row.predicted;
+  };
+  const double base = step(plain);
+  // NCCL all-to-all sends every token-expert pair over the network; DeepEP once per node.
+  CHECK(step(run_with("    dispatcher: alltoall\n")) > base);
+  CHECK(step(run_with("    dispatcher: deepep\n")) == doctest::Approx(base));
+  // Without the 1F1B overlap the dispatch is exposed.
+  CHECK(step(run_with("    ep_overlap: false\n")) > base);
+  // An even expert load: the busiest rank has the mean rows.
+  CHECK(step(run_with("    routing: balanced\n")) < base);
+  CHECK(step(run_with("    routing: learned\n")) == doctest::Approx(base));
+  // DeepSeek-V3's config trains one MTP module; without it the last stage has less work.
+  CHECK(step(run_with("    mtp_layers: 0\n")) < base);
+
+  const auto error_of = [&](const std::string& extra) -> std::string {
+    try {
+      (void)run_with(extra);
+    } catch (const brix::InputError& error) {
+      return error.what();
+    }
+    return "";
+  };
+  CHECK(error_of("    dispatcher: nccl\n").find("runs.yaml:15: unknown token dispatcher 'nccl' (alltoall, deepep or "
+                                               "hybridep)") != std::string::npos);
+  CHECK(error_of("    routing: even\n").find("runs.yaml:15: unknown routing 'even' (learned or balanced)") !=
+        std::string::npos);
+  CHECK(error_of("    mtp_layers: 65\n").find("runs.yaml:15: mtp_layers 65 is more than brix plans (at most 64)") !=
+        std::string::npos);
+  CHECK(error_of("    dispatch: alltoall\n").find("runs.yaml:15: ") != std::string::npos);
+}

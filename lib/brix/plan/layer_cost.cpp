@@ -237,7 +237,8 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     const double rows = pairs * layout.etp / local_experts;
     const double fe = f / layout.etp;
     // The busiest EP rank sets the pace: its experts get `imbalance` times the mean rows.
-    const double imbalance = expert_load_imbalance(layout.ep, local_experts);
+    const double imbalance =
+        context.software.balanced_routing ? 1.0 : expert_load_imbalance(layout.ep, local_experts);
     Gemms grouped{device, bytes, quantisation};
     grouped.add(rows * imbalance, mlp_gate * fe, h, local_experts);
     grouped.add(rows * imbalance, h, fe, local_experts);

@@ -99,6 +99,10 @@ struct SoftwareProfile {
   /// what one Python-dispatched TransformerEngine/autograd operator costs, the waits of the
   /// dropless router's token counts included.
   double host_seconds_per_op = 50e-6;
+  /// The router's choice is replaced by an even assignment, every expert getting the mean
+  /// tokens: a benchmark setting (Megatron's --moe-router-force-load-balancing, NeMo AutoModel's
+  /// `fake_balanced_gate`), not a framework property; no expert-load imbalance is costed.
+  bool balanced_routing = false;
   /// The FP8 recipe under --precision fp8. Per-tensor current scaling by default: TE's
   /// Float8CurrentScaling (Megatron-Bridge's "FP8-CS") and torchao.float8's default tensorwise
   /// dynamic scaling both compute the amax of the tensor about to be cast.
