@@ -258,6 +258,22 @@ TEST_CASE("serve::disaggregated_performance: the first token leaves with the dec
         doctest::Approx(prompt + performance.queue_s + performance.kv_transfer_s + performance.tpot_s));
 }
 
+TEST_CASE("serve::disaggregated_performance: a finite run's first wave queues at the prefill servers") {
+  // dstack's 1p1d 2K/2K run at 128 in flight, 500 prompts: 128 prompts reach the one prefill
+  // server at t = 0, 2,048 tokens each, in 16,384-token chunks.
+  GptOssPd pd;
+  auto workload = closed_loop(2048, 2048, 128);
+  const auto steady = pd.run(workload, 1, 1);
+  workload.num_prompts = 500;
+  const auto finite = pd.run(workload, 1, 1);
+  const double chunk = prefill_step(step_context(pd.context, GptOssPd::tp2), 16384, 2048).seconds;
+  // 16 chunks for the wave; the k-th prompt is done after ceil(k / 8) of them, on average 8.5:
+  // 128 of 500 requests wait 7.5 chunks more than alone (steady TTFT is about one chunk).
+  MESSAGE("steady TTFT ", steady.ttft_s, " s, finite ", finite.ttft_s, " s, chunk ", chunk, " s");
+  CHECK(finite.ttft_s == doctest::Approx(steady.ttft_s + 128.0 / 500.0 * 7.5 * chunk).epsilon(0.1));
+  CHECK(finite.output_tokens_per_s < steady.output_tokens_per_s);
+}
+
 TEST_CASE("serve::aggregated_performance: a prefill on any attention-DP rank stretches every rank's step") {
   // TensorRT-LLM's H200 max-throughput run: DeepSeek-R1 FP8, attention DP 8 + EP 8, 128 per rank,
   // 1,024-token prompts, one prompt per rank per step (--max_num_tokens 1151).

@@ -1,6 +1,7 @@
 // Operating points: the steady state of a deployment under a closed or open loop of requests.
 #include <brix/serve/performance.hpp>
 
+#include <brix/serve/finite_loop.hpp>
 #include <brix/util/strings.hpp>
 
 #include <algorithm>
@@ -56,6 +57,17 @@ double stretched_share(double busy, int dp) {
 
 /// M/D/1 waiting time at utilisation `rho` for service `service`.
 double queue_wait(double rho, double service) { return rho <= 0 ? 0.0 : rho * service / (2.0 * (1.0 - rho)); }
+
+/// The client's finite run over the steady state in `out` (finite_loop.hpp), for `slots` requests
+/// in flight and `prompts` in all: TTFT becomes the run's mean (the first wave's wait counted as
+/// queueing); returns the run's request rate, prompts / makespan.
+double finite_run(Performance& out, FirstWave wave, double slots, double prompts, double decode_s, double drain_s) {
+  wave.prompts = std::min(slots, prompts);
+  const auto run = finite_closed_loop(first_wave_ttfts(wave), out.ttft_s, decode_s, drain_s, prompts);
+  out.queue_s += run.mean_ttft_s - out.ttft_s;
+  out.ttft_s = run.mean_ttft_s;
+  return prompts / run.makespan_s;
+}
 
 void finish(Performance& performance, const Workload& workload, double rate, double concurrency) {
   performance.request_rate = rate;
@@ -163,6 +175,13 @@ Performance aggregated_performance(const RoleContext& context, RoleEstimate& rol
       out.ttft_s += out.queue_s;
       out.limit = Limit::kv_cache;
     }
+    if (workload.num_prompts > 0) {
+      const double isl = static_cast<double>(workload.isl);
+      const FirstWave wave{0, role.plan.shape.dp, isl, static_cast<double>(role.chunk_tokens), step_s,
+                           [&](double tokens) { return prefill_step(step, tokens, isl).seconds; }};
+      rate = finite_run(out, wave, wanted, workload.num_prompts / instances, (osl - 1.0) * out.tpot_s,
+                        (osl - 1.0) * step_s / tau);
+    }
     finish(out, workload, rate * instances, wanted * instances);
     return out;
   }
@@ -260,6 +279,15 @@ Performance disaggregated_performance(const RoleContext& context, RoleEstimate& 
       out.queue_s += wait;
       out.ttft_s += wait;
       out.limit = Limit::kv_cache;
+    }
+    if (workload.num_prompts > 0) {
+      const double isl = static_cast<double>(workload.isl);
+      const auto prefill_context = step_context(context, prefill.plan.shape);
+      const FirstWave wave{0, static_cast<int>(prefill_instances) * prefill.plan.shape.dp, isl,
+                           static_cast<double>(prefill.chunk_tokens), out.kv_transfer_s + out.tpot_s * tau,
+                           [&](double tokens) { return prefill_step(prefill_context, tokens, isl).seconds; }};
+      rate = finite_run(out, wave, wanted * decode_instances, workload.num_prompts, (osl - 1.0) * out.tpot_s,
+                        (osl - 1.0) * out.tpot_s);
     }
     finish(out, workload, rate, wanted * decode_instances);
     return out;
