@@ -23,9 +23,14 @@ constexpr std::array<EngineVersion, 9> k_rows{{
                  "graphs captured for decode unless --enforce-eager; MoE through the Triton fused_moe kernel with "
                  "block-FP8 weights, dense block-FP8 linears through vLLM's first CUTLASS kernel, within 13% of the "
                  "Triton one at prefill sizes (vLLM PR #23280); no DeepGEMM (PR #13996 of 2025-02-27 tried it and was "
-                 "closed)",
-     .plannable = false, .triton_block_fp8 = true, .pool = PoolRule::utilization, .default_fraction = 0.9,
-     .image = "vllm/vllm-openai:v0.7.3"},
+                 "closed); the V0 engine scheduled, built the next step's inputs and ran the sampler's host side "
+                 "between GPU steps: \"GPU is often idle, waiting for CPU operations (5-13ms of GPU bubble)\", \"about "
+                 "4ms of GPU bubble\" per decode step (vllm issue #6854, Multi-Step Scheduling RFC, 2024-07) and \"When "
+                 "BS is 200, all this together can be 20ms\" (issue #6801, Performance Roadmap, 2024-08-08): 4 ms per "
+                 "step and (20 - 4) / 200 = 0.08 ms per running sequence (an upper bound: 0.6.0's async output "
+                 "processing later hid part of that 20 ms); V1 (2025-01) was built to overlap it",
+     .plannable = false, .triton_block_fp8 = true, .serial_host_step_s = 4e-3, .serial_host_per_sequence_s = 0.08e-3,
+     .pool = PoolRule::utilization, .default_fraction = 0.9, .image = "vllm/vllm-openai:v0.7.3"},
     {.engine = Engine::vllm, .version = "0.9", .released = "2025-05",
      .source = "docs.vllm.ai v0.9: data_parallel_deployment.md (--data-parallel-size-local, --data-parallel-address, "
                  "--data-parallel-rpc-port, --data-parallel-start-rank, --headless), distributed_serving.md (Ray)",

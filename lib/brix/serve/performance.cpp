@@ -96,7 +96,12 @@ StepContext step_context(const RoleContext& context, const InstanceShape& shape)
   const bool cuda_graphs = context.engine == nullptr || context.engine->cuda_graphs;
   const bool triton = context.engine != nullptr && context.engine->triton_block_fp8;
   const bool fp8_mla = context.engine != nullptr && context.engine->fp8_mla_mma;
-  return {context.model, context.device, shape, context.weights, context.kv, overlap, cuda_graphs, triton, fp8_mla};
+  StepContext step{context.model, context.device, shape, context.weights, context.kv, overlap, cuda_graphs, triton, fp8_mla};
+  if (context.engine != nullptr && (!context.engine->serial_host_needs_dp || shape.dp > 1)) {
+    step.host_step_s = context.engine->serial_host_step_s;
+    step.host_per_sequence_s = context.engine->serial_host_per_sequence_s;
+  }
+  return step;
 }
 
 RoleEstimate cost_role(const RoleContext& context, const RolePlan& plan, const Workload& workload,
