@@ -55,9 +55,15 @@ constexpr std::array<EngineVersion, 9> k_rows{{
     {.engine = Engine::sglang, .version = "0.4.3", .released = "2025-02",
      .source = "sglang 0.4.3.post2 (sgl_kernel 0.0.3.post6, triton 3.1.0 as dstack lists them): block-FP8 linears "
                  "and fused MoE on Triton kernels (w8a8_block_fp8_matmul, fused_moe); DeepGEMM came after SGLang PR "
-                 "#3893 (2025-02-26), which benchmarked the two; --enable-dp-attention with CUDA graphs (PR #2061)",
-     .plannable = false, .dp_attention = true, .triton_block_fp8 = true, .pool = PoolRule::static_fraction,
-     .image = "lmsysorg/sglang:v0.4.3.post2", .port = 30000},
+                 "#3893 (2025-02-26), which benchmarked the two; --enable-dp-attention with CUDA graphs (PR #2061); "
+                 "server_args of that line under --enable-dp-attention: chunked_prefill_size // 2, cuda_graph_max_bs "
+                 "96, disable_overlap_schedule = True (\"Overlap scheduler is disabled.\"), so the scheduler's host "
+                 "work runs between GPU steps, which the overlap scheduler of SGLang 0.4 was built to hide (lmsys.org "
+                 "blog 2024-12-04, Zero-Overhead Batch Scheduler: 1.1x throughput). No source times it: the 15 ms "
+                 "per decode step is chosen on the fit set (dstack's three SGLang 0.4.3 runs' TPOT, 5-ms grid)",
+     .plannable = false, .dp_attention = true, .triton_block_fp8 = true, .serial_host_step_s = 15e-3,
+     .serial_host_needs_dp = true, .pool = PoolRule::static_fraction, .image = "lmsysorg/sglang:v0.4.3.post2",
+     .port = 30000},
     {.engine = Engine::sglang, .version = "0.4", .released = "2025-04",
      .source = "sglang 0.4.6 docs: server_arguments.md (--enable-ep-moe, --enable-deepep-moe, --enable-dp-attention, "
                  "--dist-init-addr, --enable-two-batch-overlap); P/D not emitted for 0.4 (its mini_lb arguments "
