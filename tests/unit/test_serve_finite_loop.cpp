@@ -76,6 +76,10 @@ TEST_CASE("serve::aggregated_performance: a finite run counts the first wave's q
                                       799 * role.decode.seconds, 500);
   CHECK(finite.request_rate == doctest::Approx(500 / run.makespan_s));
   CHECK(finite.output_tokens_per_s == doctest::Approx(800 * 500 / run.makespan_s));
+  // What the client prints as its mean concurrency (dstack's CSV: 62.581 of 64 for this run).
+  CHECK(finite.concurrency == doctest::Approx(run.concurrency));
+  CHECK(finite.concurrency < 64);
+  CHECK(finite.concurrency > 60);
   const auto flat = finite_closed_loop(std::vector<double>(64, steady.ttft_s), steady.ttft_s, 799 * steady.tpot_s,
                                        799 * role.decode.seconds, 500);
   CHECK(run.makespan_s > flat.makespan_s);

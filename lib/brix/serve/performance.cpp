@@ -60,12 +60,15 @@ double queue_wait(double rho, double service) { return rho <= 0 ? 0.0 : rho * se
 
 /// The client's finite run over the steady state in `out` (finite_loop.hpp), for `slots` requests
 /// in flight and `prompts` in all: TTFT becomes the run's mean (the first wave's wait counted as
-/// queueing); returns the run's request rate, prompts / makespan.
-double finite_run(Performance& out, FirstWave wave, double slots, double prompts, double decode_s, double drain_s) {
+/// queueing) and `concurrency` the run's mean in flight (bench_serving's "Concurrency"); returns
+/// the run's request rate, prompts / makespan.
+double finite_run(Performance& out, FirstWave wave, double slots, double prompts, double decode_s, double drain_s,
+                  double& concurrency) {
   wave.prompts = std::min(slots, prompts);
   const auto run = finite_closed_loop(first_wave_ttfts(wave), out.ttft_s, decode_s, drain_s, prompts);
   out.queue_s += run.mean_ttft_s - out.ttft_s;
   out.ttft_s = run.mean_ttft_s;
+  concurrency = run.concurrency;
   return prompts / run.makespan_s;
 }
 
@@ -180,14 +183,15 @@ Performance aggregated_performance(const RoleContext& context, RoleEstimate& rol
       out.ttft_s += out.queue_s;
       out.limit = Limit::kv_cache;
     }
+    double in_flight = wanted;
     if (workload.num_prompts > 0) {
       const double isl = static_cast<double>(workload.isl);
       const FirstWave wave{0, role.plan.shape.dp, isl, static_cast<double>(role.chunk_tokens), step_s,
                            [&](double tokens) { return prefill_step(step, tokens, isl).seconds; }};
       rate = finite_run(out, wave, wanted, workload.num_prompts / instances, (osl - 1.0) * out.tpot_s,
-                        (osl - 1.0) * step_s / tau);
+                        (osl - 1.0) * step_s / tau, in_flight);
     }
-    finish(out, workload, rate * instances, wanted * instances);
+    finish(out, workload, rate * instances, in_flight * instances);
     return out;
   }
   // Open loop: requests arrive at the rate; the prefill work queues (M/D/1), decode batches what
@@ -285,6 +289,7 @@ Performance disaggregated_performance(const RoleContext& context, RoleEstimate& 
       out.ttft_s += wait;
       out.limit = Limit::kv_cache;
     }
+    double in_flight = wanted * decode_instances;
     if (workload.num_prompts > 0) {
       const double isl = static_cast<double>(workload.isl);
       const auto prefill_context = step_context(context, prefill.plan.shape);
@@ -292,9 +297,9 @@ Performance disaggregated_performance(const RoleContext& context, RoleEstimate& 
                            static_cast<double>(prefill.chunk_tokens), out.kv_transfer_s + out.tpot_s * tau,
                            [&](double tokens) { return prefill_step(prefill_context, tokens, isl).seconds; }};
       rate = finite_run(out, wave, wanted * decode_instances, workload.num_prompts, (osl - 1.0) * out.tpot_s,
-                        (osl - 1.0) * out.tpot_s);
+                        (osl - 1.0) * out.tpot_s, in_flight);
     }
-    finish(out, workload, rate, wanted * decode_instances);
+    finish(out, workload, rate, in_flight);
     return out;
   }
   const double rate = workload.request_rate;
