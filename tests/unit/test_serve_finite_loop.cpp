@@ -1,12 +1,11 @@
 // serve: a benchmark client's finite closed loop — the first wave queued in front of prefill, the
 // slots that run one request more, the drain — and what it does to an operating point.
-#include <brix/cluster/loader.hpp>
 #include <brix/model/loader.hpp>
-#include <brix/serve/device.hpp>
 #include <brix/serve/finite_loop.hpp>
 #include <brix/serve/performance.hpp>
 
 #include <doctest/doctest.h>
+#include <support/serve_device.hpp>
 
 using namespace brix;
 using namespace brix::serve;
@@ -50,8 +49,7 @@ TEST_CASE("serve::aggregated_performance: a finite run counts the first wave's q
   // dstack's SGLang run: DeepSeek-R1 on 8 x H200, attention DP 8, 3,200-token prompts, 64 in
   // flight, 500 prompts in all (bench_serving.py --num-prompts 500 --max-concurrency 64).
   const auto model = model::load_model("deepseek-r1");
-  const auto cluster = cluster::shorthand_cluster(1, 8, "h200-sxm", std::nullopt, std::nullopt);
-  const auto device = serve_device(cluster.groups.front(), cluster.network, cluster.oversubscription);
+  const auto device = test::serve_device_on("h200-sxm");
   const RoleContext context{&model, &device, &find_engine_version(Engine::sglang, ""), WeightPrecision::fp8,
                             KvPrecision::bf16};
   Workload workload{.isl = 3200, .osl = 800, .concurrency = 64};

@@ -9,6 +9,7 @@
 #include <brix/serve/step_time.hpp>
 
 #include <doctest/doctest.h>
+#include <support/serve_device.hpp>
 
 #include <string>
 
@@ -17,10 +18,7 @@ using namespace brix::serve;
 
 namespace {
 
-ServeDevice device_of(const std::string& gpu) {
-  const auto cluster = cluster::shorthand_cluster(1, 8, gpu, std::nullopt, std::nullopt);
-  return serve_device(cluster.groups.front(), cluster.network, cluster.oversubscription);
-}
+ServeDevice device_of(const std::string& gpu) { return test::serve_device_on(gpu); }
 
 } // namespace
 

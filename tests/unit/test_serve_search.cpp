@@ -11,6 +11,7 @@
 #include <brix/util/error.hpp>
 
 #include <doctest/doctest.h>
+#include <support/serve_device.hpp>
 
 #include <cmath>
 #include <set>
@@ -73,8 +74,7 @@ TEST_CASE("serve::parse_layout_query") {
 
 TEST_CASE("serve::decode_step and prefill_step follow the physics") {
   const auto model = model::load_model("deepseek-r1");
-  const auto cluster = cluster::shorthand_cluster(2, 8, "h200-sxm", std::nullopt, std::nullopt);
-  const auto device = serve_device(cluster.groups.front(), cluster.network, cluster.oversubscription);
+  const auto device = test::serve_device_on("h200-sxm", 2);
   const StepContext context{&model, &device, {8, 1, 1, 8, 1}, WeightPrecision::fp8, KvPrecision::bf16, false};
   // Decode: more sequences or longer contexts never make a step shorter; a larger batch gives more
   // tokens per second (weights are read once per step).
@@ -208,10 +208,7 @@ namespace {
 /// points at the model and device it holds.
 struct GptOssPd {
   model::ModelSpec model = model::load_model("gpt-oss-120b");
-  ServeDevice device = [] {
-    const auto cluster = cluster::shorthand_cluster(1, 8, "h200-sxm", std::nullopt, std::nullopt);
-    return serve_device(cluster.groups.front(), cluster.network, cluster.oversubscription);
-  }();
+  ServeDevice device = test::serve_device_on("h200-sxm");
   RoleContext context{&model, &device, &find_engine_version(Engine::sglang, ""), WeightPrecision::fp4,
                       KvPrecision::bf16};
   RoleEstimate prefill;
@@ -278,8 +275,7 @@ TEST_CASE("serve::aggregated_performance: a prefill on any attention-DP rank str
   // TensorRT-LLM's H200 max-throughput run: DeepSeek-R1 FP8, attention DP 8 + EP 8, 128 per rank,
   // 1,024-token prompts, one prompt per rank per step (--max_num_tokens 1151).
   const auto model = model::load_model("deepseek-r1");
-  const auto cluster = cluster::shorthand_cluster(1, 8, "h200-sxm", std::nullopt, std::nullopt);
-  const auto device = serve_device(cluster.groups.front(), cluster.network, cluster.oversubscription);
+  const auto device = test::serve_device_on("h200-sxm");
   const RoleContext context{&model, &device, &find_engine_version(Engine::trtllm, ""), WeightPrecision::fp8,
                             KvPrecision::bf16};
   const Workload workload{.isl = 1024, .osl = 2048, .concurrency = 1024};
