@@ -25,7 +25,7 @@ using util::DocNode;
 const std::vector<std::string> k_run_keys{
     "id",     "set",    "source", "url",     "quote",       "model",       "cluster", "gpu",
     "nodes",  "engine", "engine_version",    "phase",       "layout",      "isl",     "osl",
-    "chunk",  "batch",  "context", "concurrency", "mtp_acceptance_length", "metric", "published",
+    "chunk",  "batch",  "context", "concurrency", "num_prompts", "mtp_acceptance_length", "metric", "published",
     "also",   "assumptions"};
 
 const std::map<std::string, MetricKind, std::less<>> k_metrics{
@@ -150,6 +150,9 @@ Evaluated evaluate_run(const DocNode& run) {
   workload.osl = run.int_or("osl", 1024);
   if (const auto length = run.find("mtp_acceptance_length")) {
     workload.mtp_acceptance = acceptance_for_length(layout.mtp, length->as_positive_double("mtp_acceptance_length"));
+  }
+  if (const auto prompts = run.find("num_prompts")) {
+    workload.num_prompts = prompts->as_positive_double("num_prompts");
   }
   const auto phase_node = run.at("phase");
   const auto phase = phase_node.as_string();

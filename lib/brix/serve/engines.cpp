@@ -23,9 +23,14 @@ constexpr std::array<EngineVersion, 9> k_rows{{
                  "graphs captured for decode unless --enforce-eager; MoE through the Triton fused_moe kernel with "
                  "block-FP8 weights, dense block-FP8 linears through vLLM's first CUTLASS kernel, within 13% of the "
                  "Triton one at prefill sizes (vLLM PR #23280); no DeepGEMM (PR #13996 of 2025-02-27 tried it and was "
-                 "closed)",
-     .plannable = false, .triton_block_fp8 = true, .pool = PoolRule::utilization, .default_fraction = 0.9,
-     .image = "vllm/vllm-openai:v0.7.3"},
+                 "closed); the V0 engine scheduled, built the next step's inputs and ran the sampler's host side "
+                 "between GPU steps: \"GPU is often idle, waiting for CPU operations (5-13ms of GPU bubble)\", \"about "
+                 "4ms of GPU bubble\" per decode step (vllm issue #6854, Multi-Step Scheduling RFC, 2024-07) and \"When "
+                 "BS is 200, all this together can be 20ms\" (issue #6801, Performance Roadmap, 2024-08-08): 4 ms per "
+                 "step and (20 - 4) / 200 = 0.08 ms per running sequence (an upper bound: 0.6.0's async output "
+                 "processing later hid part of that 20 ms); V1 (2025-01) was built to overlap it",
+     .plannable = false, .triton_block_fp8 = true, .serial_host_step_s = 4e-3, .serial_host_per_sequence_s = 0.08e-3,
+     .pool = PoolRule::utilization, .default_fraction = 0.9, .image = "vllm/vllm-openai:v0.7.3"},
     {.engine = Engine::vllm, .version = "0.9", .released = "2025-05",
      .source = "docs.vllm.ai v0.9: data_parallel_deployment.md (--data-parallel-size-local, --data-parallel-address, "
                  "--data-parallel-rpc-port, --data-parallel-start-rank, --headless), distributed_serving.md (Ray)",
@@ -50,9 +55,15 @@ constexpr std::array<EngineVersion, 9> k_rows{{
     {.engine = Engine::sglang, .version = "0.4.3", .released = "2025-02",
      .source = "sglang 0.4.3.post2 (sgl_kernel 0.0.3.post6, triton 3.1.0 as dstack lists them): block-FP8 linears "
                  "and fused MoE on Triton kernels (w8a8_block_fp8_matmul, fused_moe); DeepGEMM came after SGLang PR "
-                 "#3893 (2025-02-26), which benchmarked the two; --enable-dp-attention with CUDA graphs (PR #2061)",
-     .plannable = false, .dp_attention = true, .triton_block_fp8 = true, .pool = PoolRule::static_fraction,
-     .image = "lmsysorg/sglang:v0.4.3.post2", .port = 30000},
+                 "#3893 (2025-02-26), which benchmarked the two; --enable-dp-attention with CUDA graphs (PR #2061); "
+                 "server_args of that line under --enable-dp-attention: chunked_prefill_size // 2, cuda_graph_max_bs "
+                 "96, disable_overlap_schedule = True (\"Overlap scheduler is disabled.\"), so the scheduler's host "
+                 "work runs between GPU steps, which the overlap scheduler of SGLang 0.4 was built to hide (lmsys.org "
+                 "blog 2024-12-04, Zero-Overhead Batch Scheduler: 1.1x throughput). No source times it: the 15 ms "
+                 "per decode step is chosen on the fit set (dstack's three SGLang 0.4.3 runs' TPOT, 5-ms grid)",
+     .plannable = false, .dp_attention = true, .triton_block_fp8 = true, .serial_host_step_s = 15e-3,
+     .serial_host_needs_dp = true, .pool = PoolRule::static_fraction, .image = "lmsysorg/sglang:v0.4.3.post2",
+     .port = 30000},
     {.engine = Engine::sglang, .version = "0.4", .released = "2025-04",
      .source = "sglang 0.4.6 docs: server_arguments.md (--enable-ep-moe, --enable-deepep-moe, --enable-dp-attention, "
                  "--dist-init-addr, --enable-two-batch-overlap); P/D not emitted for 0.4 (its mini_lb arguments "

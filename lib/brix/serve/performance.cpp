@@ -1,6 +1,7 @@
 // Operating points: the steady state of a deployment under a closed or open loop of requests.
 #include <brix/serve/performance.hpp>
 
+#include <brix/serve/finite_loop.hpp>
 #include <brix/util/strings.hpp>
 
 #include <algorithm>
@@ -57,6 +58,20 @@ double stretched_share(double busy, int dp) {
 /// M/D/1 waiting time at utilisation `rho` for service `service`.
 double queue_wait(double rho, double service) { return rho <= 0 ? 0.0 : rho * service / (2.0 * (1.0 - rho)); }
 
+/// The client's finite run over the steady state in `out` (finite_loop.hpp), for `slots` requests
+/// in flight and `prompts` in all: TTFT becomes the run's mean (the first wave's wait counted as
+/// queueing) and `concurrency` the run's mean in flight (bench_serving's "Concurrency"); returns
+/// the run's request rate, prompts / makespan.
+double finite_run(Performance& out, FirstWave wave, double slots, double prompts, double decode_s, double drain_s,
+                  double& concurrency) {
+  wave.prompts = std::min(slots, prompts);
+  const auto run = finite_closed_loop(first_wave_ttfts(wave), out.ttft_s, decode_s, drain_s, prompts);
+  out.queue_s += run.mean_ttft_s - out.ttft_s;
+  out.ttft_s = run.mean_ttft_s;
+  concurrency = run.concurrency;
+  return prompts / run.makespan_s;
+}
+
 void finish(Performance& performance, const Workload& workload, double rate, double concurrency) {
   performance.request_rate = rate;
   performance.concurrency = concurrency;
@@ -84,7 +99,12 @@ StepContext step_context(const RoleContext& context, const InstanceShape& shape)
   const bool cuda_graphs = context.engine == nullptr || context.engine->cuda_graphs;
   const bool triton = context.engine != nullptr && context.engine->triton_block_fp8;
   const bool fp8_mla = context.engine != nullptr && context.engine->fp8_mla_mma;
-  return {context.model, context.device, shape, context.weights, context.kv, overlap, cuda_graphs, triton, fp8_mla};
+  StepContext step{context.model, context.device, shape, context.weights, context.kv, overlap, cuda_graphs, triton, fp8_mla};
+  if (context.engine != nullptr && (!context.engine->serial_host_needs_dp || shape.dp > 1)) {
+    step.host_step_s = context.engine->serial_host_step_s;
+    step.host_per_sequence_s = context.engine->serial_host_per_sequence_s;
+  }
+  return step;
 }
 
 RoleEstimate cost_role(const RoleContext& context, const RolePlan& plan, const Workload& workload,
@@ -163,7 +183,15 @@ Performance aggregated_performance(const RoleContext& context, RoleEstimate& rol
       out.ttft_s += out.queue_s;
       out.limit = Limit::kv_cache;
     }
-    finish(out, workload, rate * instances, wanted * instances);
+    double in_flight = wanted;
+    if (workload.num_prompts > 0) {
+      const double isl = static_cast<double>(workload.isl);
+      const FirstWave wave{0, role.plan.shape.dp, isl, static_cast<double>(role.chunk_tokens), step_s,
+                           [&](double tokens) { return prefill_step(step, tokens, isl).seconds; }};
+      rate = finite_run(out, wave, wanted, workload.num_prompts / instances, (osl - 1.0) * out.tpot_s,
+                        (osl - 1.0) * step_s / tau, in_flight);
+    }
+    finish(out, workload, rate * instances, in_flight * instances);
     return out;
   }
   // Open loop: requests arrive at the rate; the prefill work queues (M/D/1), decode batches what
@@ -261,7 +289,17 @@ Performance disaggregated_performance(const RoleContext& context, RoleEstimate& 
       out.ttft_s += wait;
       out.limit = Limit::kv_cache;
     }
-    finish(out, workload, rate, wanted * decode_instances);
+    double in_flight = wanted * decode_instances;
+    if (workload.num_prompts > 0) {
+      const double isl = static_cast<double>(workload.isl);
+      const auto prefill_context = step_context(context, prefill.plan.shape);
+      const FirstWave wave{0, static_cast<int>(prefill_instances) * prefill.plan.shape.dp, isl,
+                           static_cast<double>(prefill.chunk_tokens), out.kv_transfer_s + out.tpot_s * tau,
+                           [&](double tokens) { return prefill_step(prefill_context, tokens, isl).seconds; }};
+      rate = finite_run(out, wave, wanted * decode_instances, workload.num_prompts, (osl - 1.0) * out.tpot_s,
+                        (osl - 1.0) * out.tpot_s, in_flight);
+    }
+    finish(out, workload, rate, in_flight);
     return out;
   }
   const double rate = workload.request_rate;

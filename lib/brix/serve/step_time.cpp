@@ -420,7 +420,12 @@ StepCost decode_step(const StepContext& context, double batch, double context_to
               MemoryKind::weights, ComputeKind::gemm);
     stage += one * static_cast<double>(mtp);
   }
-  return launched(context, stage) * static_cast<double>(stages);
+  auto step = launched(context, stage) * static_cast<double>(stages);
+  // Each rank's scheduler walks its own sequences between steps; the GPU waits for it.
+  const double host = context.host_step_s + context.host_per_sequence_s * batch;
+  step.seconds += host;
+  step.floors_s += host;
+  return step;
 }
 
 StepCost prefill_step(const StepContext& context, double tokens, double prompt) {
