@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 using namespace brix::plan;
@@ -500,4 +501,62 @@ TEST_CASE("plan::load_calibration_runs reads the recipe's switches and each chan
   CHECK(error_of("    mtp_layers: 65\n").find("runs.yaml:15: mtp_layers 65 is more than brix plans (at most 64)") !=
         std::string::npos);
   CHECK(error_of("    dispatch: alltoall\n").find("runs.yaml:15: ") != std::string::npos);
+}
+
+TEST_CASE("plan::a calibration run's cuda_graph_scope takes the captured operators off the host") {
+  const brix::test::TempDir dir;
+  // Qwen3-30B-A3B on 8 GB200 at micro-batch 1: its small experts leave each MoE layer waiting
+  // for the host to issue its operators.
+  const std::string head = "brix_calibration: 2\nsource: t\nset: fit\nruns:\n"
+                           "  - id: r\n    model: qwen3-30b-a3b\n    gpu: gb200\n    gpus: 8\n"
+                           "    gpus_per_node: 4\n    nvlink_domain: 72\n"
+                           "    seq_len: 4096\n    global_batch: 512\n    software: megatron-core-2025\n"
+                           "    layout: \"tp=1,pp=1,ep=8,dp=8,mbs=1,recompute=none\"\n"
+                           "    metric: step_s\n    published: 1\n";
+  const auto run_with = [&](const std::string& extra) {
+    return load_calibration_runs(dir.write("runs.yaml", head + extra)).front();
+  };
+  const auto step = [](const CalibrationRun& run, std::optional<double> host = std::nullopt) {
+    const auto row = evaluate_run(run, host);
+    REQUIRE(row.evaluated);
+    return row.predicted;
+  };
+  const auto plain = run_with("");
+  CHECK_FALSE(plain.cuda_graphs.has_value());
+  const double eager = step(plain);
+  const double gpu_only = step(plain, 0.0);
+  REQUIRE(gpu_only < eager); // host-bound: the case CUDA graphs are for
+
+  const auto router = run_with("    cuda_graph_scope: [moe_router, moe_preprocess]\n");
+  REQUIRE(router.cuda_graphs.has_value());
+  CHECK(router.cuda_graphs->moe_router);
+  CHECK(router.cuda_graphs->moe_preprocess);
+  CHECK_FALSE(router.cuda_graphs->attn);
+  const double router_step = step(router);
+  CHECK(router_step < eager);
+  const double attn_router_step = step(run_with("    cuda_graph_scope: [attn, moe_router, moe_preprocess]\n"));
+  CHECK(attn_router_step < router_step);
+  CHECK(attn_router_step >= gpu_only);
+  // A dense-MLP graph captures nothing in an all-MoE model.
+  CHECK(step(run_with("    cuda_graph_scope: [mlp]\n")) == doctest::Approx(eager));
+  // The whole step as one graph: no host time at all.
+  CHECK(step(run_with("    cuda_graph_scope: [full_iteration]\n")) == doctest::Approx(gpu_only));
+
+  const auto error_of = [&](const std::string& extra) -> std::string {
+    try {
+      (void)run_with(extra);
+    } catch (const brix::InputError& error) {
+      return error.what();
+    }
+    return "";
+  };
+  CHECK(error_of("    cuda_graph_scope: [router]\n").find("runs.yaml:17: unknown CUDA graph scope 'router' (a list of "
+                                                         "attn, mlp, moe, moe_router, moe_preprocess, layer, "
+                                                         "full_iteration)") != std::string::npos);
+  CHECK(error_of("    cuda_graph_scope: attn\n").find("runs.yaml:17: cuda_graph_scope is not a list of scopes") !=
+        std::string::npos);
+  CHECK(error_of("    cuda_graph_scope: []\n").find("runs.yaml:17: cuda_graph_scope is not a list of scopes") !=
+        std::string::npos);
+  CHECK(error_of("    cuda_graph_scope: [moe_preprocess]\n")
+            .find("runs.yaml:17: cuda_graph_scope: moe_preprocess without moe_router") != std::string::npos);
 }

@@ -307,10 +307,10 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   cost.attention_backward_s = 2.0 * attention_gemm_s + core_backward + 2.0 * attention_elementwise;
   cost.weight_grad_s = gemms.seconds;
   cost.backward_s = 2.0 * gemms.seconds + core_backward + 2.0 * elementwise_s + cast_backward_s;
-  // An eager framework's host issues every operator: a layer whose GPU work is shorter than
-  // that waits for the host (small models, small experts).
+  // An eager framework's host issues every operator outside the CUDA-graph-captured scopes: a
+  // layer whose GPU work is shorter than that waits for the host (small models, small experts).
   const double host_op = context.software.host_seconds_per_op;
-  const double ops = k_ops_per_dense_layer + (moe_layer && model.moe ? k_ops_per_moe_block : 0.0);
+  const double ops = host_launches_per_layer(context.software.cuda_graphs, moe_layer && model.moe);
   cost.forward_s = std::max(cost.forward_s, ops * host_op);
   cost.backward_s = std::max(cost.backward_s, 2.0 * ops * host_op);
   cost.recompute_full_s = cost.forward_s;
