@@ -184,7 +184,7 @@ TEST_CASE("plan::host_launches_per_layer leaves out the operators CUDA graphs ca
     for (const auto name : names) {
       REQUIRE(add_cuda_graph_scope(scopes, name));
     }
-    return host_launches_per_layer(scopes, moe_layer);
+    return host_launches_per_layer(scopes, moe_layer).total();
   };
   // Eager: every operator (attention 15 + MLP side 10; a MoE layer adds router 12, preprocess 8
   // and the 20 of dispatch, experts and combine).
@@ -201,6 +201,15 @@ TEST_CASE("plan::host_launches_per_layer leaves out the operators CUDA graphs ca
   CHECK(launches({"attn", "moe"}, true) == 1);
   CHECK(launches({"layer"}, true) == 1);
   CHECK(launches({"full_iteration"}, true) == 0);
+  // A dropless MoE layer's host waits for its token counts after the router and preprocess.
+  const auto eager = host_launches_per_layer({}, true);
+  CHECK(eager.before_wait == 35);
+  CHECK(eager.after_wait == 30);
+  CudaGraphScopes router;
+  router.attn = router.moe_router = router.moe_preprocess = true;
+  CHECK(host_launches_per_layer(router, true).before_wait == 1);
+  CHECK(host_launches_per_layer(router, true).after_wait == 30);
+  CHECK(host_launches_per_layer({}, false).after_wait == 0); // dense: no wait
 
   CudaGraphScopes scopes;
   CHECK_FALSE(add_cuda_graph_scope(scopes, "router"));

@@ -560,3 +560,32 @@ TEST_CASE("plan::a calibration run's cuda_graph_scope takes the captured operato
   CHECK(error_of("    cuda_graph_scope: [moe_preprocess]\n")
             .find("runs.yaml:17: cuda_graph_scope: moe_preprocess without moe_router") != std::string::npos);
 }
+
+TEST_CASE("plan::layer_cost: a dropless MoE layer's host waits for its token counts") {
+  using namespace brix::plan::detail;
+  // Qwen3-30B-A3B, EP 8 on one H100 node: the attention block and router captured in CUDA graphs,
+  // the 30 operators after the wait issued eagerly at 100 µs each.
+  const auto model = brix::model::load_model("qwen3-30b-a3b");
+  const auto cluster = brix::cluster::shorthand_cluster(1, 8, "h100-sxm", std::nullopt, std::nullopt);
+  const Evaluator eval(model, cluster, options_for(64, 4096));
+  Layout layout;
+  layout.tp = 1, layout.pp = 1, layout.dp = 8, layout.ep = 8;
+  const auto placement = place_groups(layout, 8);
+  auto context = eval.context();
+  context.software = software_by_name("megatron-core-2025");
+  context.software.host_seconds_per_op = 0;
+  const auto gpu = layer_cost(context, layout, placement, true);
+  const double host = 100e-6;
+  context.software.host_seconds_per_op = host;
+  context.software.cuda_graphs.attn = context.software.cuda_graphs.moe_router =
+      context.software.cuda_graphs.moe_preprocess = true;
+  const auto graphed = layer_cost(context, layout, placement, true);
+  const double after_wait = 30 * host + gpu.attention_forward_s;
+  REQUIRE(after_wait > std::max(gpu.forward_s, 31 * host)); // the wait binds here
+  CHECK(graphed.forward_s == doctest::Approx(after_wait));
+  CHECK(graphed.backward_s == doctest::Approx(std::max(gpu.backward_s, 2 * 31 * host))); // no wait backward
+  // The whole layer in one graph (drop-and-pad shapes): no wait, one launch.
+  context.software.cuda_graphs = CudaGraphScopes{};
+  context.software.cuda_graphs.layer = true;
+  CHECK(layer_cost(context, layout, placement, true).forward_s == doctest::Approx(std::max(gpu.forward_s, host)));
+}

@@ -402,27 +402,29 @@ std::string cuda_graph_scopes_problem(const CudaGraphScopes& scopes) {
   return {};
 }
 
-double host_launches_per_layer(const CudaGraphScopes& scopes, bool moe_layer) {
+HostLaunches host_launches_per_layer(const CudaGraphScopes& scopes, bool moe_layer) {
   if (scopes.full_iteration) {
-    return 0.0;
+    return {};
   }
   if (scopes.layer) {
-    return 1.0;
+    return {1.0, 0.0};
   }
-  double issued = scopes.attn ? 0.0 : k_ops_attention_block;
+  HostLaunches launches;
+  launches.before_wait = scopes.attn ? 0.0 : k_ops_attention_block;
   bool captured = scopes.attn;
   if (!moe_layer) {
-    issued += scopes.mlp ? 0.0 : k_ops_mlp_block;
+    launches.before_wait += scopes.mlp ? 0.0 : k_ops_mlp_block;
     captured = captured || scopes.mlp;
   } else if (scopes.moe) {
-    captured = true; // the whole MLP side, router to combine
+    captured = true; // the whole MLP side, router to combine, with static shapes
   } else {
-    issued += k_ops_mlp_block + k_ops_moe_dispatch_and_experts;
-    issued += scopes.moe_router ? 0.0 : k_ops_moe_router;
-    issued += scopes.moe_router && scopes.moe_preprocess ? 0.0 : k_ops_moe_preprocess;
+    launches.before_wait += scopes.moe_router ? 0.0 : k_ops_moe_router;
+    launches.before_wait += scopes.moe_router && scopes.moe_preprocess ? 0.0 : k_ops_moe_preprocess;
+    launches.after_wait = k_ops_mlp_block + k_ops_moe_dispatch_and_experts;
     captured = captured || scopes.moe_router;
   }
-  return issued + (captured ? 1.0 : 0.0);
+  launches.before_wait += captured ? 1.0 : 0.0;
+  return launches;
 }
 
 double memory_seconds(const DeviceModel& device, double bytes) {

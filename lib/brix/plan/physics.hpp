@@ -162,11 +162,22 @@ inline constexpr double k_ops_moe_preprocess = 8;
 inline constexpr double k_ops_moe_dispatch_and_experts = 20;
 inline constexpr double k_ops_per_moe_block = k_ops_moe_router + k_ops_moe_preprocess + k_ops_moe_dispatch_and_experts;
 
-/// Host-issued launches of one layer's forward under `scopes`: the operators outside the
-/// captured scopes, plus one graph replay where the layer has a captured part (the captured
-/// parts of a layer are one graph: TE's make_graphed_callables per layer). 0 under
-/// full_iteration (the whole step is one graph).
-[[nodiscard]] double host_launches_per_layer(const CudaGraphScopes& scopes, bool moe_layer);
+/// Host-issued launches of one layer's forward, split at the dropless dispatcher's wait: the
+/// host copies the token counts and blocks on them (Megatron-Core token_dispatcher.py
+/// _maybe_dtoh_and_synchronize) before the all-to-all, so the GPU drains there and the host
+/// cannot run ahead of it across the wait.
+struct HostLaunches {
+  double before_wait = 0; ///< attention, router and preprocess; all of a layer without a wait
+  double after_wait = 0;  ///< MLP side, dispatch, experts and combine; 0 without a wait
+  [[nodiscard]] double total() const { return before_wait + after_wait; }
+};
+
+/// The operators outside the captured scopes, plus one graph replay where the layer has a
+/// captured part (a layer's captured parts are one graph: TE's make_graphed_callables per
+/// layer). `layer` is one replay and no wait; full_iteration none (the whole step is one graph,
+/// which Megatron-Core allows only with static shapes); `moe` captures the MoE side whole
+/// (drop-and-pad: no token counts to wait for).
+[[nodiscard]] HostLaunches host_launches_per_layer(const CudaGraphScopes& scopes, bool moe_layer);
 
 /// Routing skew: the relative spread of tokens across experts that load balancing leaves (an
 /// auxiliary loss or DeepSeek's bias correction). A GPU holding E experts sees the spread shrink
