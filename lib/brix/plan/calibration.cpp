@@ -26,7 +26,8 @@ const std::vector<std::string> k_file_keys{"brix_calibration", "source", "set", 
 const std::vector<std::string> k_run_keys{"id",         "model",   "gpu",      "gpus",   "gpus_per_node",
                                           "nvlink_domain", "nics", "seq_len",  "global_batch", "precision",
                                           "layout",     "software", "fp8_recipe", "dispatcher", "ep_overlap",
-                                          "tp_comm_overlap", "routing", "mtp_layers", "metric", "published",
+                                          "tp_comm_overlap", "routing", "mtp_layers", "cuda_graph_scope", "metric",
+                                          "published",
                                           "quote",      "note"};
 const std::vector<std::string> k_metrics{"step_s", "tokens_per_s_per_gpu", "tflops_per_gpu", "mfu"};
 
@@ -51,6 +52,23 @@ void read_recipe_settings(const util::DocNode& node, CalibrationRun& run) {
       routing->fail(fmt::format("unknown routing '{}'", name), "learned or balanced");
     }
     run.balanced_routing = name == "balanced";
+  }
+  if (const auto graphs = node.find("cuda_graph_scope")) {
+    const auto expected = "a list of attn, mlp, moe, moe_router, moe_preprocess, layer, full_iteration";
+    if (!graphs->is_sequence() || graphs->elements().empty()) {
+      graphs->fail("cuda_graph_scope is not a list of scopes", expected);
+    }
+    CudaGraphScopes scopes;
+    for (const auto& element : graphs->elements()) {
+      const auto name = element.as_string();
+      if (!add_cuda_graph_scope(scopes, name)) {
+        element.fail(fmt::format("unknown CUDA graph scope '{}'", name), expected);
+      }
+    }
+    if (const auto problem = cuda_graph_scopes_problem(scopes); !problem.empty()) {
+      graphs->fail(fmt::format("cuda_graph_scope: {}", problem), "Megatron-Core's rules: moe_preprocess with moe_router, not moe with moe_router");
+    }
+    run.cuda_graphs = scopes;
   }
   if (const auto mtp = node.find("mtp_layers")) {
     run.mtp_layers = mtp->as_non_negative_int("mtp_layers");
@@ -217,6 +235,7 @@ CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> hos
     options.software.overlap_all_to_all = run.overlap_all_to_all.value_or(options.software.overlap_all_to_all);
     options.software.tp_comm_overlap = run.tp_comm_overlap.value_or(options.software.tp_comm_overlap);
     options.software.balanced_routing = run.balanced_routing;
+    options.software.cuda_graphs = run.cuda_graphs.value_or(options.software.cuda_graphs);
     const auto result = search_layouts(model, cluster, options);
     std::optional<PlanEstimate> chosen;
     if (!result.plans.empty()) {
