@@ -70,6 +70,13 @@ TEST_CASE("serve::parse_layout_query") {
   const auto again = parse_layout_query(text);
   CHECK(matches(again.prefill, layout.prefill.shape, 2));
   CHECK(matches(again.decode, layout.decode.shape, 1));
+  // Weight offloading: printed only where set, read back; one layer in 1 would offload them all.
+  CHECK_FALSE(again.offload.has_value());
+  layout.offload = 4;
+  CHECK(to_string(layout).ends_with(",overlap=0,offload=4"));
+  CHECK(*parse_layout_query(to_string(layout)).offload == 4);
+  CHECK_THROWS_WITH_AS((void)parse_layout_query("offload=1"), doctest::Contains("offload=1 is not valid (expected an integer >= 2)"),
+                       InputError);
 }
 
 TEST_CASE("serve::decode_step and prefill_step follow the physics") {

@@ -77,9 +77,13 @@ constexpr std::array<EngineVersion, 9> k_rows{{
                  "2025-08-27: sglang >= 0.5.1.post3, MXFP4 on H100, launch_server --model-path openai/gpt-oss-120b "
                  "--tp 4 with no quantization flag) and the SGLang cookbook's GPT-OSS page (H100/H200, MXFP4 default); "
                  "FP8 attention on GB200: the FP8 KV cache \"allows faster Tensor Core instructions, resulting in a "
-                 "speedup for decode attention kernels\" (lmsys.org/blog 2025-09-25, GB200 Part II)",
+                 "speedup for decode attention kernels\" (lmsys.org/blog 2025-09-25, GB200 Part II); weight offloading "
+                 "\"to the host memory with prefetching\" (same post) by server_args' --offload-group-size, "
+                 "--offload-num-in-group, --offload-prefetch-step, which deepseek_v2.py's offloader_kwargs apply to "
+                 "each MoE layer's mlp.experts (w13_weight, w2_weight and the NVFP4 block scales)",
      .current = true, .dp_attention = true, .ep_partial = true, .multi_node = MultiNode::dist_init, .pipeline = true,
      .disaggregation = true, .overlap = true, .mtp = true, .mxfp4_weight_only = true, .fp8_mla_mma = true,
+     .weight_offload = true,
      .pool = PoolRule::static_fraction,
      .image = "lmsysorg/sglang:v0.5.5.post2", .port = 30000, .ep_flag = "--ep-size",
      .deepep_flag = "--moe-a2a-backend deepep", .overlap_flag = "--enable-two-batch-overlap",

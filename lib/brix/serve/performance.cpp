@@ -104,6 +104,7 @@ StepContext step_context(const RoleContext& context, const InstanceShape& shape)
     step.host_step_s = context.engine->serial_host_step_s;
     step.host_per_sequence_s = context.engine->serial_host_per_sequence_s;
   }
+  step.offload = context.offload;
   return step;
 }
 
@@ -113,7 +114,7 @@ RoleEstimate cost_role(const RoleContext& context, const RolePlan& plan, const W
   role.plan = plan;
   role.chunk_tokens = chunk_tokens;
   role.pool = kv_pool(*context.model, plan.shape, context.weights, context.kv, context.mtp > 0,
-                      context.device->memory_bytes, *context.engine, chunk_tokens, k_max_sequences);
+                      context.device->memory_bytes, *context.engine, chunk_tokens, k_max_sequences, context.offload);
   const std::int64_t request = workload.isl + workload.osl;
   role.max_sequences = std::min(k_max_sequences, role.pool.tokens / plan.shape.dp / request);
   role.max_concurrency = role.max_sequences * plan.shape.dp;
