@@ -63,6 +63,8 @@ expect_out '"ttft_s": null'; expect_out '"max_request_rate": [0-9.]+'
 # Weight offloading: SGLang's layer-group offloader, its flags in the command, the layout printed back.
 run "$BRIX" plan --serve --nodes 1 --gpu b200 --engine sglang --layout tp=1,dp=8,ep=8,weights=fp4,offload=4 --emit sglang
 expect_rc 0 "offload emit"; expect_out '--offload-group-size 4 --offload-num-in-group 1 --offload-prefetch-step 1 --offload-mode cpu'
+run "$BRIX" plan --serve --nodes 1 --gpu b200 --engine sglang --layout tp=1,dp=8,ep=8,weights=fp4,offload=4 --format json
+expect_rc 0 "offload json"; expect_out '"offload": 4'; expect_out '"layout": "[^"]*,offload=4"'
 
 # Bad input: one located line, exit 2.
 bad() {
