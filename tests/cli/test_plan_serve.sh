@@ -60,6 +60,12 @@ expect_out '^  overloaded: prefill keeps up with [0-9.]+ requests/s of the 1000 
 run "$BRIX" plan --serve --nodes 1 --gpu h100-sxm --model llama-3.1-8b --request-rate 1000 --format json
 expect_out '"ttft_s": null'; expect_out '"max_request_rate": [0-9.]+'
 
+# Weight offloading: SGLang's layer-group offloader, its flags in the command, the layout printed back.
+run "$BRIX" plan --serve --nodes 1 --gpu b200 --engine sglang --layout tp=1,dp=8,ep=8,weights=fp4,offload=4 --emit sglang
+expect_rc 0 "offload emit"; expect_out '--offload-group-size 4 --offload-num-in-group 1 --offload-prefetch-step 1 --offload-mode cpu'
+run "$BRIX" plan --serve --nodes 1 --gpu b200 --engine sglang --layout tp=1,dp=8,ep=8,weights=fp4,offload=4 --format json
+expect_rc 0 "offload json"; expect_out '"offload": 4'; expect_out '"layout": "[^"]*,offload=4"'
+
 # Bad input: one located line, exit 2.
 bad() {
   local what=$1 pattern=$2
@@ -78,6 +84,8 @@ bad "mixed keys" "mixes aggregated fields" "$BRIX" plan --serve --layout tp=8,d.
 bad "both loops" "--concurrency and --request-rate: give one" "$BRIX" plan --serve --concurrency 8 --request-rate 1
 bad "prompts without a cap" "--num-prompts: only with --concurrency" "$BRIX" plan --serve --num-prompts 500
 bad "prompts not whole" "--num-prompts: 2.5 is not a whole number" "$BRIX" plan --serve --concurrency 4 --num-prompts 2.5
+bad "offload every layer" "--layout: offload=1 is not valid \\(expected an integer >= 2\\)" "$BRIX" plan --serve --layout tp=8,offload=1
+bad "offload without the offloader" "offload=2 needs the layer-group weight offloader; vllm 0.11 has none" "$BRIX" plan --serve --engine vllm --layout tp=8,ep=8,offload=2
 bad "fp8 on A100" "weights=fp8 needs FP8 tensor cores" "$BRIX" plan --serve --nodes 2 --gpu a100-sxm-80gb --precision fp8
 bad "MXFP4 without the engine path" "--engine: trtllm 1.0 does not run gpt-oss-120b's MXFP4 checkpoint on H100 SXM 80GB, which has no FP4 tensor cores \\(expected --engine vllm --engine-version 0.11 or --engine sglang" "$BRIX" plan --serve --model gpt-oss-120b --nodes 1 --gpu h100-sxm --engine trtllm
 bad "NVFP4 on Hopper" "weights=fp4 \\(NVFP4\\) needs FP4 tensor cores \\(Blackwell\\); H100 SXM 80GB has none" "$BRIX" plan --serve --nodes 1 --gpu h100-sxm --precision fp4

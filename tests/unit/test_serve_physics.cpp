@@ -5,6 +5,7 @@
 #include <brix/model/loader.hpp>
 #include <brix/serve/device.hpp>
 #include <brix/serve/engines.hpp>
+#include <brix/serve/memory.hpp>
 #include <brix/serve/performance.hpp>
 #include <brix/serve/step_time.hpp>
 
@@ -201,4 +202,32 @@ TEST_CASE("serve::decode_step: early engines wait for their host work between st
   // Current engines overlap it.
   const RoleContext v1{&model, &device, &find_engine_version(Engine::vllm, ""), WeightPrecision::fp8, KvPrecision::bf16};
   CHECK(step_context(v1, {8, 1, 1, 1, 8}).host_step_s == 0);
+}
+
+TEST_CASE("serve::prefill_step: offloaded experts stall the step by what the layers between do not hide") {
+  const auto model = model::load_model("deepseek-r1");
+  const auto device = device_of("gb200"); // NVLink-C2C: 450 GB/s both ways, 225 each
+  CHECK(device.host_to_device_bytes_per_s == doctest::Approx(225e9));
+  const InstanceShape shape{1, 1, 2, 2, 1};
+  StepContext context{&model, &device, shape, WeightPrecision::fp4, KvPrecision::fp8, false};
+  const double copy = expert_bytes_per_gpu(model, shape, WeightPrecision::fp4) / 225e9; // ~14 ms a layer
+  const auto resident = prefill_step(context, 16384, 2000);
+  const double layer = resident.seconds / 61; // an upper bound: the head is in the step too
+  REQUIRE(copy > layer);                      // one layer between does not hide a copy at 16K tokens ...
+  REQUIRE(copy < 3 * layer * 0.95);           // ... three do
+  context.offload = 4;
+  CHECK(prefill_step(context, 16384, 2000).seconds == doctest::Approx(resident.seconds));
+  context.offload = 2;
+  const auto stalled = prefill_step(context, 16384, 2000);
+  const double stall = stalled.seconds - resident.seconds;
+  // 29 offloaded layers (3, 5, ..., 59), each waiting copy − (its one resident layer).
+  CHECK(stall > 0);
+  CHECK(stall / 29 > copy - layer);
+  CHECK(stall / 29 < copy - 0.9 * layer);
+  CHECK(stalled.weights_s - resident.weights_s == doctest::Approx(stall));
+  // At the vLLM run's 65,536 tokens per step one layer hides the copy ("completely hidden").
+  context.offload = 0;
+  const double big = prefill_step(context, 65536, 2000).seconds;
+  context.offload = 2;
+  CHECK(prefill_step(context, 65536, 2000).seconds == doctest::Approx(big));
 }

@@ -70,6 +70,13 @@ TEST_CASE("serve::parse_layout_query") {
   const auto again = parse_layout_query(text);
   CHECK(matches(again.prefill, layout.prefill.shape, 2));
   CHECK(matches(again.decode, layout.decode.shape, 1));
+  // Weight offloading: printed only where set, read back; one layer in 1 would offload them all.
+  CHECK_FALSE(again.offload.has_value());
+  layout.offload = 4;
+  CHECK(to_string(layout).ends_with(",overlap=0,offload=4"));
+  CHECK(*parse_layout_query(to_string(layout)).offload == 4);
+  CHECK_THROWS_WITH_AS((void)parse_layout_query("offload=1"), doctest::Contains("offload=1 is not valid (expected an integer >= 2)"),
+                       InputError);
 }
 
 TEST_CASE("serve::decode_step and prefill_step follow the physics") {
@@ -382,4 +389,32 @@ TEST_CASE("serve search: no plan is listed twice") {
     }
   }
   CHECK(seen.size() >= 2);
+}
+
+TEST_CASE("serve::aggregated_performance: vLLM's budget holds the decode tokens, so a chunk-long prompt takes two steps") {
+  // aiconfigurator's gpt-oss-120b H200 run: TP 8, 8,192-token prompts, 16 in flight, vLLM's
+  // 8,192-token budget. Running requests are scheduled first: the 15 decoding beside a prompt
+  // leave it 8,177 tokens, and its last 15 go in a second step.
+  const auto model = model::load_model("gpt-oss-120b");
+  const auto device = test::serve_device_on("h200-sxm");
+  const auto& vllm = find_engine_version(Engine::vllm, "0.11");
+  REQUIRE(vllm.decode_in_chunk);
+  auto separate = vllm;
+  separate.decode_in_chunk = false;
+  const RoleContext shared_budget{&model, &device, &vllm, WeightPrecision::fp4, KvPrecision::bf16};
+  const RoleContext own_budget{&model, &device, &separate, WeightPrecision::fp4, KvPrecision::bf16};
+  const Workload workload{.isl = 8192, .osl = 1024, .concurrency = 16};
+  const RolePlan plan{InstanceShape{8, 1, 1, 1, 8}, 1};
+  auto role = cost_role(shared_budget, plan, workload, 8192);
+  auto own_role = cost_role(own_budget, plan, workload, 8192);
+  const double two_steps = aggregated_performance(shared_budget, role, workload).ttft_s;
+  const double one_step = aggregated_performance(own_budget, own_role, workload).ttft_s;
+  const auto step = step_context(shared_budget, plan.shape);
+  CHECK(two_steps - one_step == doctest::Approx(prefill_step(step, 15, 8192).seconds).epsilon(1e-9));
+  // 1,024-token prompts fit the budget left beside the decoders: one step either way.
+  const Workload short_prompts{.isl = 1024, .osl = 1024, .concurrency = 16};
+  auto short_role = cost_role(shared_budget, plan, short_prompts, 8192);
+  auto short_own = cost_role(own_budget, plan, short_prompts, 8192);
+  CHECK(aggregated_performance(shared_budget, short_role, short_prompts).ttft_s ==
+        doctest::Approx(aggregated_performance(own_budget, short_own, short_prompts).ttft_s));
 }

@@ -60,6 +60,7 @@ ServeLayout complete(const LayoutQuery& query, const model::ModelSpec& model) {
   layout.kv = query.kv.value_or(KvPrecision::bf16);
   layout.mtp = query.mtp.value_or(0);
   layout.overlap = query.overlap.value_or(false);
+  layout.offload = query.offload.value_or(0);
   return layout;
 }
 
@@ -144,7 +145,8 @@ Evaluated evaluate_run(const DocNode& run) {
   cluster::ClusterSpec spec;
   const auto group = row_group(run, layout, spec);
   const auto device = serve_device(group, spec.network, spec.oversubscription);
-  const RoleContext context{&model, &device, &engine, layout.weights, layout.kv, layout.mtp, layout.overlap};
+  const RoleContext context{&model,     &device,         &engine,        layout.weights,
+                            layout.kv,  layout.mtp,      layout.overlap, layout.offload};
   Workload workload;
   workload.isl = run.int_or("isl", 1024);
   workload.osl = run.int_or("osl", 1024);
@@ -180,7 +182,7 @@ Evaluated evaluate_run(const DocNode& run) {
     double batch = 0;
     const auto batch_node = run.at("batch");
     const auto pool = kv_pool(model, role.shape, layout.weights, layout.kv, layout.mtp > 0, device.memory_bytes, engine,
-                              k_chunk_tokens, k_max_sequences);
+                              k_chunk_tokens, k_max_sequences, layout.offload);
     if (batch_node.as_string() == "kv-full") {
       batch = std::floor(static_cast<double>(pool.tokens / role.shape.dp) / context_tokens);
       out.note = fmt::format("brix: the KV pool holds {} sequences per rank", batch);

@@ -28,13 +28,15 @@ constexpr std::array<EngineVersion, 9> k_rows{{
                  "4ms of GPU bubble\" per decode step (vllm issue #6854, Multi-Step Scheduling RFC, 2024-07) and \"When "
                  "BS is 200, all this together can be 20ms\" (issue #6801, Performance Roadmap, 2024-08-08): 4 ms per "
                  "step and (20 - 4) / 200 = 0.08 ms per running sequence (an upper bound: 0.6.0's async output "
-                 "processing later hid part of that 20 ms); V1 (2025-01) was built to overlap it",
-     .plannable = false, .triton_block_fp8 = true, .serial_host_step_s = 4e-3, .serial_host_per_sequence_s = 0.08e-3,
+                 "processing later hid part of that 20 ms); V1 (2025-01) was built to overlap it; V0's chunked-prefill scheduler also \"prioritizes decode requests\" and schedules prefills with what is left of max_num_batched_tokens (docs.vllm.ai, Optimization and Tuning, Chunked Prefill)",
+     .plannable = false, .triton_block_fp8 = true, .decode_in_chunk = true, .serial_host_step_s = 4e-3,
+     .serial_host_per_sequence_s = 0.08e-3,
      .pool = PoolRule::utilization, .default_fraction = 0.9, .image = "vllm/vllm-openai:v0.7.3"},
     {.engine = Engine::vllm, .version = "0.9", .released = "2025-05",
      .source = "docs.vllm.ai v0.9: data_parallel_deployment.md (--data-parallel-size-local, --data-parallel-address, "
-                 "--data-parallel-rpc-port, --data-parallel-start-rank, --headless), distributed_serving.md (Ray)",
-     .dp_attention = true, .multi_node = MultiNode::ray_or_dp, .pipeline = true, .mtp = true,
+                 "--data-parallel-rpc-port, --data-parallel-start-rank, --headless), distributed_serving.md (Ray); V1 "
+                 "scheduler: running requests first out of max_num_batched_tokens, as 0.11",
+     .dp_attention = true, .multi_node = MultiNode::ray_or_dp, .pipeline = true, .mtp = true, .decode_in_chunk = true,
      .pool = PoolRule::utilization, .default_fraction = 0.9, .image = "vllm/vllm-openai:v0.9.0"},
     {.engine = Engine::vllm, .version = "0.11", .released = "2025-10",
      .source = "vllm PR #23691 (multi-node mp executor: --nnodes, --node-rank, --master-addr, --headless), "
@@ -44,10 +46,12 @@ constexpr std::array<EngineVersion, 9> k_rows{{
                  "vllm-project/recipes OpenAI/GPT-OSS.md (H100 & H200, default parameters, TP 2 recommended); "
                  "FLASHINFER_MLA (Blackwell only, supports_compute_capability: major == 10) scales its first BMM by "
                  "q_scale x k_scale over an FP8 KV cache: query and keys multiply in FP8 (read at a later commit than 0.11: vllm/v1/attention/backends/mla/"
-                 "flashinfer_mla.py)",
+                 "flashinfer_mla.py); the V1 scheduler (vllm/v1/core/sched/scheduler.py) schedules the RUNNING "
+                 "requests first and the WAITING ones from what is left of one token_budget "
+                 "(max_num_batched_tokens), so decode tokens take their share of the chunk",
      .current = true, .dp_attention = true, .multi_node = MultiNode::native, .pipeline = true,
      .disaggregation = true, .overlap = true, .overlap_needs_dp = true, .mtp = true, .mxfp4_weight_only = true,
-     .fp8_mla_mma = true, .pool = PoolRule::utilization,
+     .fp8_mla_mma = true, .decode_in_chunk = true, .pool = PoolRule::utilization,
      .default_fraction = 0.9, .image = "vllm/vllm-openai:v0.11.0", .overlap_flag = "--enable-dbo",
      .router = "vllm-router --vllm-pd-disaggregation"},
     // Kept to cost published runs of it (dstack's DeepSeek-R1 benchmark, 2025-03); brix's
@@ -77,9 +81,13 @@ constexpr std::array<EngineVersion, 9> k_rows{{
                  "2025-08-27: sglang >= 0.5.1.post3, MXFP4 on H100, launch_server --model-path openai/gpt-oss-120b "
                  "--tp 4 with no quantization flag) and the SGLang cookbook's GPT-OSS page (H100/H200, MXFP4 default); "
                  "FP8 attention on GB200: the FP8 KV cache \"allows faster Tensor Core instructions, resulting in a "
-                 "speedup for decode attention kernels\" (lmsys.org/blog 2025-09-25, GB200 Part II)",
+                 "speedup for decode attention kernels\" (lmsys.org/blog 2025-09-25, GB200 Part II); weight offloading "
+                 "\"to the host memory with prefetching\" (same post) by server_args' --offload-group-size, "
+                 "--offload-num-in-group, --offload-prefetch-step, which deepseek_v2.py's offloader_kwargs apply to "
+                 "each MoE layer's mlp.experts (w13_weight, w2_weight and the NVFP4 block scales)",
      .current = true, .dp_attention = true, .ep_partial = true, .multi_node = MultiNode::dist_init, .pipeline = true,
      .disaggregation = true, .overlap = true, .mtp = true, .mxfp4_weight_only = true, .fp8_mla_mma = true,
+     .weight_offload = true,
      .pool = PoolRule::static_fraction,
      .image = "lmsysorg/sglang:v0.5.5.post2", .port = 30000, .ep_flag = "--ep-size",
      .deepep_flag = "--moe-a2a-backend deepep", .overlap_flag = "--enable-two-batch-overlap",

@@ -67,6 +67,12 @@ struct EngineVersion {
   /// MLA decode over an FP8 KV cache in FP8 MMA on GPUs with such a kernel (Blackwell), not
   /// dequantized to bf16 first.
   bool fp8_mla_mma = false;
+  /// The layer-group weight offloader (--offload-group-size, --offload-num-in-group,
+  /// --offload-prefetch-step): routed experts of some layers in host memory, copied in ahead.
+  bool weight_offload = false;
+  /// The chunked-prefill budget holds the step's decode tokens too: running requests are
+  /// scheduled first and prompts take what is left of max_num_batched_tokens.
+  bool decode_in_chunk = false;
   /// Host work between decode steps that the version runs serially with the GPU (scheduling,
   /// building the next step's inputs, sampling bookkeeping), not overlapped with the step before:
   /// a fixed time per step and a time per running sequence of the rank's batch. 0: hidden behind

@@ -33,13 +33,26 @@ double prompt_seconds(const RoleContext& context, const RoleEstimate& role, std:
 }
 
 /// The prefill chunk of one group of a closed loop: the prompts of `running` requests of an
-/// instance that fit one chunk per DP rank.
-double group_seconds(const RoleContext& context, const RoleEstimate& role, double running, const Workload& workload) {
+/// instance that fit one chunk per DP rank. Where the engine's budget also holds the step's
+/// decode tokens (EngineVersion::decode_in_chunk), the `decoding` sequences per rank leave
+/// chunk − decoding for prompts, so a prompt may need more steps: each one more carries what
+/// is left of the prompt (an 8,192-token prompt beside 15 decoding requests: 8,177 then 15).
+double group_seconds(const RoleContext& context, const RoleEstimate& role, double running, const Workload& workload,
+                     double decoding = 0) {
   const double isl = static_cast<double>(workload.isl);
+  const double chunk = static_cast<double>(role.chunk_tokens);
   const double per_rank = std::max(1.0, running / role.plan.shape.dp) * isl;
-  const double tokens = std::max(std::min(per_rank, static_cast<double>(role.chunk_tokens)), std::min(isl, per_rank));
-  const double chunks = std::ceil(isl / static_cast<double>(role.chunk_tokens));
-  return prefill_step(step_context(context, role.plan.shape), tokens, isl).seconds * chunks;
+  const double tokens = std::max(std::min(per_rank, chunk), std::min(isl, per_rank));
+  const double chunks = std::ceil(isl / chunk);
+  const auto step = step_context(context, role.plan.shape);
+  double seconds = prefill_step(step, tokens, isl).seconds * chunks;
+  const double room = std::max(1.0, chunk - decoding);
+  const double steps = std::ceil(isl / room);
+  if (steps > chunks) {
+    const double rest = isl - (steps - 1.0) * room;
+    seconds += (steps - chunks) * prefill_step(step, rest, isl).seconds;
+  }
+  return seconds;
 }
 
 /// Share of decode steps stretched by prefill when the instance's prefill is busy for `busy` of
@@ -104,6 +117,7 @@ StepContext step_context(const RoleContext& context, const InstanceShape& shape)
     step.host_step_s = context.engine->serial_host_step_s;
     step.host_per_sequence_s = context.engine->serial_host_per_sequence_s;
   }
+  step.offload = context.offload;
   return step;
 }
 
@@ -113,7 +127,7 @@ RoleEstimate cost_role(const RoleContext& context, const RolePlan& plan, const W
   role.plan = plan;
   role.chunk_tokens = chunk_tokens;
   role.pool = kv_pool(*context.model, plan.shape, context.weights, context.kv, context.mtp > 0,
-                      context.device->memory_bytes, *context.engine, chunk_tokens, k_max_sequences);
+                      context.device->memory_bytes, *context.engine, chunk_tokens, k_max_sequences, context.offload);
   const std::int64_t request = workload.isl + workload.osl;
   role.max_sequences = std::min(k_max_sequences, role.pool.tokens / plan.shape.dp / request);
   role.max_concurrency = role.max_sequences * plan.shape.dp;
@@ -168,7 +182,12 @@ Performance aggregated_performance(const RoleContext& context, RoleEstimate& rol
     const double wanted = workload.concurrency / instances;
     const double running = std::min(wanted, cap);
     const double step_s = decode_at(std::max(running / dp, 1.0 / dp));
-    const double group = group_seconds(context, role, running, workload);
+    // The other requests of the rank decode beside a group's prompts.
+    const double isl = static_cast<double>(workload.isl);
+    const double group_prompts = std::max(1.0, std::floor(static_cast<double>(role.chunk_tokens) / isl));
+    const double decoding =
+        context.engine != nullptr && context.engine->decode_in_chunk ? std::max(0.0, running / dp - group_prompts) : 0.0;
+    const double group = group_seconds(context, role, running, workload, decoding);
     double rate = running / (group + step_s + (osl - 1.0) * step_s / tau);
     for (int i = 0; i < k_iterations; ++i) {
       const double busy = stretched_share(rate * service, role.plan.shape.dp);
@@ -185,7 +204,6 @@ Performance aggregated_performance(const RoleContext& context, RoleEstimate& rol
     }
     double in_flight = wanted;
     if (workload.num_prompts > 0) {
-      const double isl = static_cast<double>(workload.isl);
       const FirstWave wave{0, role.plan.shape.dp, isl, static_cast<double>(role.chunk_tokens), step_s,
                            [&](double tokens) { return prefill_step(step, tokens, isl).seconds; }};
       rate = finite_run(out, wave, wanted, workload.num_prompts / instances, (osl - 1.0) * out.tpot_s,

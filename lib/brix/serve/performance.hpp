@@ -85,6 +85,7 @@ struct RoleContext {
   KvPrecision kv = KvPrecision::bf16;
   int mtp = 0;
   bool overlap = false;
+  int offload = 0; ///< ServeLayout::offload
 };
 
 /// Memory, capacity and the prefill chunk of a role's instances, whether or not they fit (what

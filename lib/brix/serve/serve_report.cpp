@@ -148,6 +148,7 @@ Json plan_to_json(const RankedPlan& ranked) {
   json["weights"] = to_string(plan.layout.weights);
   json["kv_cache"] = to_string(plan.layout.kv);
   json["mtp"] = plan.layout.mtp;
+  json["offload"] = plan.layout.offload; // one MoE layer in this many keeps its experts in host memory; 0: none
   if (plan.layout.mode == Mode::aggregated) {
     json["instances"] = role_json(plan.both);
   } else {

@@ -50,6 +50,9 @@ struct StepContext {
   /// serial_host_per_sequence_s where the engine runs it serially; 0 where it overlaps).
   double host_step_s = 0;
   double host_per_sequence_s = 0;
+  /// ServeLayout::offload: an offloaded layer's experts are copied in from host memory while the
+  /// offload − 1 layers before it run; what they do not hide stalls the step (booked as weights).
+  int offload = 0;
 };
 
 /// One decode step of a whole instance: `batch` sequences per attention-DP rank, each with
