@@ -1,14 +1,9 @@
 // The all-to-all cost model against published microbenchmarks: nccl-tests' alltoall_perf on
-// H800 nodes with one 400 Gb/s adapter per GPU, and DeepEP's dispatch/combine tables (physics.cpp
-// quotes each figure and its source).
+// H800 nodes with one 400 Gb/s adapter per GPU (physics.cpp quotes each figure and its source).
 
 #include <brix/plan/physics.hpp>
 
 #include <doctest/doctest.h>
-
-#include <algorithm>
-#include <cmath>
-#include <utility>
 
 using namespace brix::plan;
 using brix::cluster::NetworkShape;
@@ -81,87 +76,4 @@ TEST_CASE("plan::expert_all_to_all_seconds: Megatron's NCCL dispatch is one all-
   // Inside one node it is NVLink only, the GPU's own share staying where it is.
   CHECK(expert_all_to_all_seconds(device, traffic, {8, 8}) ==
         doctest::Approx(copies * 7.0 / 8.0 / (200e9 * 0.8) + device.intra_latency_s));
-}
-
-namespace {
-/// DeepEP's benchmark setting (docs/legacy.md): 4096 tokens, 7168 hidden, top-8 experts within
-/// the top-4 groups (one group per node), FP8 dispatch (7168 B + a 4 B scale per 128) and
-/// BF16 combine.
-ExpertTraffic deepep_benchmark(double bytes_per_token) {
-  ExpertTraffic traffic;
-  traffic.tokens = 4096;
-  traffic.experts_per_token = 8;
-  traffic.bytes_per_token = bytes_per_token;
-  traffic.max_nodes_per_token = 4;
-  traffic.hierarchical = true;
-  return traffic;
-}
-
-/// DeepEP's "bottleneck bandwidth" of an internode run: tokens × distinct nodes reached (this
-/// one included: "logical bandwidth") × bytes, over the time (tests/test_internode.py).
-double deepep_rdma_bandwidth(const ExpertTraffic& traffic, int nodes, double seconds) {
-  const double reached = expected_distinct(std::min<double>(nodes, traffic.max_nodes_per_token), traffic.experts_per_token);
-  return traffic.tokens * reached * traffic.bytes_per_token / seconds;
-}
-} // namespace
-
-TEST_CASE("plan::expert_all_to_all_seconds reproduces DeepEP's normal kernels on H800 + CX7") {
-  const double dispatch_bytes = 7168.0 * (1.0 + 4.0 / 128.0);
-  const double combine_bytes = 7168.0 * 2.0;
-  const auto run = [&](int nodes, double bytes) {
-    const auto device = device_model(hgx_h800(nodes), true, NetworkShape::rail_optimized, 1.0);
-    const auto traffic = deepep_benchmark(bytes);
-    return deepep_rdma_bandwidth(traffic, nodes, expert_all_to_all_seconds(device, traffic, {nodes * 8, 8}));
-  };
-  // EP 32 and 64: the adapters bound it (0.88 of line rate carries the remote share), within 10%.
-  CHECK(run(4, dispatch_bytes) == doctest::Approx(58e9).epsilon(0.10));
-  CHECK(run(4, combine_bytes) == doctest::Approx(57e9).epsilon(0.10));
-  CHECK(run(8, dispatch_bytes) == doctest::Approx(51e9).epsilon(0.10));
-  CHECK(run(8, combine_bytes) == doctest::Approx(50e9).epsilon(0.10));
-  // EP 16: one remote node, so the NVLink fan-out to 6.5 GPUs per token bounds it in the
-  // model; published 43 GB/s both ways, the model 11-13% above (within 15%).
-  CHECK(run(2, dispatch_bytes) == doctest::Approx(43e9).epsilon(0.15));
-  CHECK(run(2, combine_bytes) == doctest::Approx(43e9).epsilon(0.15));
-  // Intranode EP 8: NVLink, each token once per GPU holding one of its experts (5.25 of 8),
-  // its own share included; published 153 / 158 GB/s, within 5%.
-  const auto device = device_model(hgx_h800(1), true, NetworkShape::rail_optimized, 1.0);
-  for (const auto& [bytes, published] : {std::pair{dispatch_bytes, 153e9}, std::pair{combine_bytes, 158e9}}) {
-    auto traffic = deepep_benchmark(bytes);
-    const double seconds = expert_all_to_all_seconds(device, traffic, {8, 8});
-    CHECK(traffic.tokens * expected_distinct(8, 8) * bytes / seconds == doctest::Approx(published).epsilon(0.05));
-  }
-}
-
-TEST_CASE("plan::expert_all_to_all_seconds reproduces DeepEP on 4 DGX-B200 (Megatron-Bridge's guide)") {
-  // "when using 4 nodes of DGX-B200 (i.e., EP32), the achieved throughput for cross-EP is about
-  // 50 GB/s with IBRC", "roughly 55 GB/s" with IBGDA (test_internode.py's default setting).
-  auto group = hgx_h800(4);
-  group.gpu.id = "b200";
-  group.gpu.bf16_flops = 2250e12;
-  group.gpu.fp8_flops = 4500e12;
-  group.nvlink_bytes_per_s = 1800e9;
-  const auto device = device_model(group, true, NetworkShape::rail_optimized, 1.0);
-  const auto traffic = deepep_benchmark(7168.0 * (1.0 + 4.0 / 128.0));
-  const double bandwidth = deepep_rdma_bandwidth(traffic, 4, expert_all_to_all_seconds(device, traffic, {32, 8}));
-  CHECK(bandwidth == doctest::Approx(55e9).epsilon(0.10));
-  CHECK(bandwidth == doctest::Approx(50e9).epsilon(0.16));
-}
-
-TEST_CASE("plan::DeepEP's network rate follows the fabric: rails untouched, a fat tree's taper slows it") {
-  const auto rails = device_model(hgx_h800(8), false, NetworkShape::rail_optimized, 2.0);
-  const auto fat_tree = device_model(hgx_h800(8), false, NetworkShape::fat_tree, 2.0);
-  CHECK(rails.dispatch_network_bytes_per_s == doctest::Approx(0.88 * 50e9));
-  CHECK(fat_tree.dispatch_network_bytes_per_s == doctest::Approx(0.88 * 50e9 / 2.0));
-}
-
-TEST_CASE("plan::expected_distinct counts the nodes a token's experts land on") {
-  CHECK(expected_distinct(1, 8) == 1.0);
-  CHECK(expected_distinct(4, 8) == doctest::Approx(4.0 * (1.0 - std::pow(0.75, 8))));
-  CHECK(expected_distinct(1000, 8) == doctest::Approx(8.0).epsilon(0.01));
-  // Group-limited routing: 8 experts among the 4 chosen of 8 nodes reach 3.6 nodes, not 5.25.
-  ExpertTraffic limited = deepep_benchmark(7168);
-  ExpertTraffic free = limited;
-  free.max_nodes_per_token = 1e9;
-  const auto device = device_model(hgx_h800(8), false, NetworkShape::rail_optimized, 1.0);
-  CHECK(expert_all_to_all_seconds(device, limited, {64, 8}) < 0.75 * expert_all_to_all_seconds(device, free, {64, 8}));
 }

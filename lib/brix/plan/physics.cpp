@@ -22,29 +22,6 @@ constexpr double k_nvlink_fraction = 0.80;
 // - InfiniBand/RoCE: multi-node nccl-tests bus bandwidth reaches ~85% of the adapters' line
 //   rate for large messages.
 constexpr double k_nic_fraction = 0.85;
-// - Expert dispatch and combine, from DeepEP's published benchmarks (github.com/deepseek-ai/
-//   DeepEP, docs/legacy.md "Normal kernels with NVLink and RDMA forwarding": H800, "each
-//   connected to a CX7 InfiniBand 400 Gb/s RDMA network card (~50 GB/s maximum bandwidth)",
-//   4096 tokens, 7168 hidden, top-4 groups, top-8 experts, FP8 dispatch, BF16 combine):
-//
-//     EP   dispatch  combine   (GB/s, "bottleneck bandwidth", RDMA; EP 8: NVLink)
-//      8   153       158       intranode
-//     16    43        43
-//     32    58        57
-//     64    51        50
-//   and README.md (EPv2, 8192 tokens): "EP 8 x 2  90 GB/s (RDMA) 81 GB/s", "EP 8 x 4  61 GB/s
-//   61 GB/s", with "the results are logical bandwidth ... 90 GB/s actually contains local rank
-//   traffic". The bytes counted are tokens x distinct nodes (the local one included) x bytes
-//   (tests/test_internode.py, num_rdma_token_sent), so the adapter carries the remote share:
-//   EP 32: 58 x 2.70/3.60 = 43.5 GB/s, EP 64: 51 x 3.15/3.60 = 44.6, EP 8x2: 90 x 1/2 = 45,
-//   EP 8x4: 61 x 3/4 = 46: 0.87-0.92 of the 50 GB/s line rate. (V1's EP 16 figure, 21.5 GB/s on
-//   the adapter, is the one outlier; V2 measures 45 on the same shape.) The RDMA peer is the GPU
-//   of the same local index on the other node (internode.cu, translate_dst_rdma_rank), so the
-//   traffic stays on its rail; DeepSeek's fabric is a multi-plane fat tree, so the figure is
-//   through a spine with adaptive routing. On DGX-B200 over RoCE, Megatron-Bridge's performance
-//   guide (docs/performance-guide.md at 067f987) reports the same test_internode.py "when using
-//   4 nodes of DGX-B200 (i.e., EP32) ... about 50 GB/s with IBRC", "roughly 55 GB/s" with IBGDA.
-constexpr double k_dispatch_rdma_fraction = 0.88;
 // - NCCL all-to-all: "Alltoall cannot aggregate the bandwidth of multiple NICs, so the
 //   performance you should see is the performance of a single NIC" (S. Jeaugey, NVIDIA,
 //   nccl-tests issue 267); its busbw is algbw x (n-1)/n and tends to N/(N-1) x the adapter's
@@ -329,13 +306,6 @@ DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, cluster::Net
   }
   device.intra_latency_s = 8e-6;
   device.inter_latency_s = 20e-6;
-  // DeepEP's RDMA stays on its rail: only a fat tree's taper above the leaves slows it (its
-  // measured fraction already went through a spine). A measured all-reduce gives the adapter's
-  // achievable rate, k_nic_fraction of its line rate.
-  const double line_per_gpu = group.measured_inter_busbw > 0 ? group.measured_inter_busbw / k_nic_fraction
-                                                             : group.nic_bytes_per_s_per_gpu();
-  const double taper = shape == cluster::NetworkShape::fat_tree ? std::max(1.0, oversubscription) : 1.0;
-  device.dispatch_network_bytes_per_s = line_per_gpu * k_dispatch_rdma_fraction / taper;
   device.all_to_all_peer_s = k_all_to_all_peer_s;
   return device;
 }
@@ -478,45 +448,29 @@ double collective_seconds(const DeviceModel& device, Collective op, double bytes
   return bytes * factor / inter + device.inter_latency_s * hops;
 }
 
-double expected_distinct(double bins, double draws) {
-  if (bins <= 1.0) {
-    return bins > 0 ? 1.0 : 0.0;
-  }
-  return bins * (1.0 - std::pow(1.0 - 1.0 / bins, draws));
-}
-
 double expert_all_to_all_seconds(const DeviceModel& device, const ExpertTraffic& traffic, const GroupPlacement& ep) {
   if (ep.ranks <= 1 || traffic.tokens <= 0) {
     return 0.0;
   }
   const double k = traffic.experts_per_token;
   const double copies = traffic.tokens * k * traffic.bytes_per_token; // every token-expert copy
+  if (!ep.crosses_nodes()) {
+    return copies * (1.0 - 1.0 / ep.ranks) / device.intra_busbw + device.intra_latency_s;
+  }
   if (!traffic.hierarchical) {
     // The permuted tokens, one copy per expert, in one NCCL all-to-all (Megatron's alltoall
-    // dispatcher); the share for this GPU itself never moves.
-    if (!ep.crosses_nodes()) {
-      return copies * (1.0 - 1.0 / ep.ranks) / device.intra_busbw + device.intra_latency_s;
-    }
+    // dispatcher).
     return flat_all_to_all_seconds(device, copies, ep);
   }
-  // DeepEP: a token goes once to each GPU holding one of its experts, and DeepEP's kernels
-  // move this GPU's own share through the same buffers (its "logical bandwidth" counts it).
   const double nodes = static_cast<double>(ep.ranks) / ep.ranks_per_node;
-  const double reachable_nodes = std::min(nodes, traffic.max_nodes_per_token);
-  const double ranks_reached = expected_distinct(reachable_nodes * ep.ranks_per_node, k);
-  const double over_nvlink = traffic.tokens * ranks_reached * traffic.bytes_per_token / device.intra_busbw;
-  if (!ep.crosses_nodes()) {
-    return over_nvlink + device.intra_latency_s;
-  }
-  // Over the network once per remote node among those its experts land on; the local node is
-  // one of the reachable ones with probability reachable/nodes, so 1/nodes of the distinct
-  // nodes are local on average.
-  const double nodes_reached = expected_distinct(reachable_nodes, k);
-  const double network = traffic.tokens * nodes_reached * (1.0 - 1.0 / nodes) * traffic.bytes_per_token;
-  const double over_network = network / device.dispatch_network_bytes_per_s;
-  // One exchange of counts, then the data: two network latencies, not one per node (the
-  // low-latency kernels send 128 tokens to 256 GPUs in 194 us, all of it bandwidth).
-  return std::max(over_network, over_nvlink) + 2.0 * device.inter_latency_s;
+  const double local_share = 1.0 / nodes;
+  // Expected distinct nodes among k experts drawn evenly over the nodes, capped by routing;
+  // the share on this node stays on NVLink.
+  const double distinct = std::min(nodes * (1.0 - std::pow(1.0 - local_share, k)), traffic.max_nodes_per_token);
+  const double network = traffic.tokens * distinct * (1.0 - local_share) * traffic.bytes_per_token;
+  const double over_network = network / (device.inter_busbw_per_gpu * device.all_to_all_fraction);
+  const double over_nvlink = copies / device.intra_busbw; // fan-out on NVLink
+  return std::max(over_network, over_nvlink) + device.inter_latency_s * nodes;
 }
 
 } // namespace brix::plan

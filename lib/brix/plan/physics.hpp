@@ -179,10 +179,6 @@ struct DeviceModel {
   double all_to_all_fraction = 1.0;
   double intra_latency_s = 0;
   double inter_latency_s = 0;
-  /// Achievable network bandwidth per GPU of DeepEP-style dispatch and combine: RDMA writes
-  /// from the GPU to the GPU of the same local index on each destination node (its rail),
-  /// measured through a fabric's spine (physics.cpp, DeepEP's published figures).
-  double dispatch_network_bytes_per_s = 0;
   /// What each remote peer's message adds to an NCCL all-to-all beyond its bytes (proxy work
   /// requests, per-peer chunking): many ranks with small messages run far below the adapter.
   double all_to_all_peer_s = 0;
@@ -224,9 +220,8 @@ struct GroupPlacement {
 /// `bytes_per_token` each. Flat (NCCL all-to-all of the permuted tokens): every token-expert
 /// copy bound off the node crosses the network, and every remote peer's message costs
 /// DeviceModel::all_to_all_peer_s. Hierarchical (DeepEP-style): a token crosses the network
-/// once per remote node it goes to (its experts drawn among at most `max_nodes_per_token`
-/// nodes, group-limited routing), at DeviceModel::dispatch_network_bytes_per_s, and reaches
-/// each GPU holding one of its experts once over NVLink.
+/// once per remote node it goes to (at most `max_nodes_per_token` nodes, group-limited
+/// routing) and is fanned out over NVLink.
 struct ExpertTraffic {
   double tokens = 0;
   double experts_per_token = 1;
@@ -236,8 +231,5 @@ struct ExpertTraffic {
 };
 [[nodiscard]] double expert_all_to_all_seconds(const DeviceModel& device, const ExpertTraffic& traffic,
                                                const GroupPlacement& ep);
-/// Expected distinct bins among `bins` equally likely ones that `draws` independent draws hit:
-/// bins·(1 − (1 − 1/bins)^draws). The nodes (or GPUs) one token's experts land on.
-[[nodiscard]] double expected_distinct(double bins, double draws);
 
 } // namespace brix::plan
