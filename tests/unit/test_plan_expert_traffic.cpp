@@ -1,29 +1,21 @@
 // The all-to-all cost model against published microbenchmarks: nccl-tests' alltoall_perf on
 // H800 nodes with one 400 Gb/s adapter per GPU (physics.cpp quotes each figure and its source).
 
+#include <brix/cluster/loader.hpp>
 #include <brix/plan/physics.hpp>
 
 #include <doctest/doctest.h>
+
+#include <optional>
 
 using namespace brix::plan;
 using brix::cluster::NetworkShape;
 
 namespace {
-/// An HGX H800 node group: 8 GPUs on NVLink (400 GB/s both directions), 8 CX7 at 400 Gb/s.
+/// `nodes` of the catalog's usual 8-GPU H800 node: NVLink 400 GB/s both directions, one
+/// 400 Gb/s CX7 per GPU (the nodes of the published figures below).
 brix::cluster::NodeGroup hgx_h800(int nodes) {
-  brix::cluster::NodeGroup group;
-  group.nodes = nodes;
-  group.gpus_per_node = 8;
-  group.gpu.id = "h800-sxm";
-  group.gpu.bf16_flops = 989e12;
-  group.gpu.fp8_flops = 1979e12;
-  group.gpu.hbm_bytes_per_s = 3.35e12;
-  group.gpu.memory_bytes = 80e9;
-  group.nvlink_domain = 8;
-  group.nvlink_bytes_per_s = 400e9;
-  group.nics_per_node = 8;
-  group.nic_gbps = 400;
-  return group;
+  return brix::cluster::shorthand_cluster(nodes, 8, "h800-sxm", std::nullopt, std::nullopt).groups.front();
 }
 
 /// nccl-tests' alltoall bus bandwidth: algbw × (n−1)/n (nccl-tests issue 130).
