@@ -242,6 +242,9 @@ struct DeviceModel {
   double all_to_all_fraction = 1.0;
   double intra_latency_s = 0;
   double inter_latency_s = 0;
+  /// What each remote peer's message adds to an NCCL all-to-all beyond its bytes (proxy work
+  /// requests, per-peer chunking): many ranks with small messages run far below the adapter.
+  double all_to_all_peer_s = 0;
   bool multi_rail = true; ///< see SoftwareProfile::multi_rail
 };
 
@@ -277,9 +280,11 @@ struct GroupPlacement {
 
 /// One expert dispatch (or combine) from one GPU of an expert-parallel group placed as `ep`:
 /// `tokens` tokens, each sent to `experts_per_token` experts spread evenly over the group, of
-/// `bytes_per_token` each. Flat: every token-expert copy bound off the node crosses the network.
-/// Hierarchical (DeepEP-style): a token crosses the network once per remote node it goes to
-/// (at most `max_nodes_per_token` nodes, group-limited routing) and is fanned out over NVLink.
+/// `bytes_per_token` each. Flat (NCCL all-to-all of the permuted tokens): every token-expert
+/// copy bound off the node crosses the network, and every remote peer's message costs
+/// DeviceModel::all_to_all_peer_s. Hierarchical (DeepEP-style): a token crosses the network
+/// once per remote node it goes to (at most `max_nodes_per_token` nodes, group-limited
+/// routing) and is fanned out over NVLink.
 struct ExpertTraffic {
   double tokens = 0;
   double experts_per_token = 1;
