@@ -75,7 +75,7 @@ void load_file(const std::string& path, std::vector<CalibrationRun>& out) {
     }
     run.precision = precision == "fp8" ? Precision::fp8 : Precision::bf16;
     run.layout = node.at("layout").as_string();
-    (void)parse_layout_query(run.layout);
+    (void)parse_layout_query(run.layout, fmt::format("{}:{}", node.file(), node.at("layout").line()));
     run.software = node.string_or("software", "modern");
     (void)software_by_name(run.software);
     if (const auto recipe = node.find("fp8_recipe")) {

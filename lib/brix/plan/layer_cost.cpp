@@ -137,6 +137,23 @@ AttendedKeys attended_keys(const model::ModelSpec& model, double seq) {
 
 } // namespace
 
+ExpertRows expert_rows_per_gpu(const Layout& layout, double pairs, double experts) {
+  // Each of the EP·ETP ranks that feed a local expert sends it pairs/experts copies on average;
+  // padded, exactly the capacity ceil(C·pairs/experts) each (Megatron-Core moe_utils.py
+  // get_capacity over routing_map.size(0)·topk tokens; token_dispatcher.py
+  // num_tokens_per_local_expert = capacity · tp_size · ep_size).
+  const double per_source = pairs / experts;
+  const double sources = static_cast<double>(layout.ep) * layout.etp;
+  ExpertRows out;
+  out.rows = per_source * sources;
+  if (layout.capacity > 0 && per_source > 0) {
+    const double capacity = std::ceil(layout.capacity * per_source);
+    out.padding = capacity / per_source;
+    out.rows = capacity * sources;
+  }
+  return out;
+}
+
 double recompute_seconds(const LayerCost& cost, Recompute recompute) {
   switch (recompute) {
   case Recompute::full:
@@ -219,6 +236,7 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   double act_elements = 0; // activation-function inputs per token on this GPU
   double permute_bytes = 0;
   double ep_bytes = 0;
+  double expert_padding = 1.0; // token copies sent over those routed (capacity padding)
   if (moe_layer && model.moe) {
     const auto& moe = *model.moe;
     const double experts = static_cast<double>(moe.routed_experts);
@@ -234,10 +252,13 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     // experts/ep local experts, each sliced f/etp wide.
     const double pairs = tokens * static_cast<double>(moe.experts_per_token) / t;
     const double local_experts = experts / layout.ep;
-    const double rows = pairs * layout.etp / local_experts;
     const double fe = f / layout.etp;
-    // The busiest EP rank sets the pace: its experts get `imbalance` times the mean rows.
-    const double imbalance = expert_load_imbalance(layout.ep, local_experts);
+    const ExpertRows expert_rows = expert_rows_per_gpu(layout, pairs, experts);
+    const double rows = expert_rows.rows;
+    expert_padding = expert_rows.padding;
+    // The busiest EP rank sets the pace: its experts get `imbalance` times the mean rows
+    // (dropless), or every expert its capacity (token dropping, padded: no busiest rank).
+    const double imbalance = layout.capacity > 0 ? 1.0 : expert_load_imbalance(layout.ep, local_experts);
     Gemms grouped{device, bytes, quantisation};
     grouped.add(rows * imbalance, mlp_gate * fe, h, local_experts);
     grouped.add(rows * imbalance, h, fe, local_experts);
@@ -249,14 +270,19 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     gemms.cast_backward_bytes += grouped.cast_backward_bytes;
     gemms.cast_kernels += grouped.cast_kernels;
     act_elements += rows * imbalance * local_experts * fe;
-    permute_bytes = 8.0 * pairs * imbalance * h; // permute + unpermute, read and write bf16
+    // Permute + unpermute, read and write bf16, of the token copies this GPU sends (padded to
+    // the capacity under token dropping).
+    permute_bytes = 8.0 * pairs * imbalance * expert_rows.padding * h;
     // Dispatch (fp8 under fp8 training, as DeepSeek-V3 does) and combine (bf16).
-    ep_bytes = pairs * h * (bytes + 2.0);
+    ep_bytes = pairs * expert_rows.padding * h * (bytes + 2.0);
     if (layout.ep > 1) {
       ExpertTraffic traffic;
       traffic.tokens = tokens / t;
-      traffic.experts_per_token = static_cast<double>(moe.experts_per_token);
-      traffic.hierarchical = context.software.hierarchical_all_to_all;
+      traffic.experts_per_token = static_cast<double>(moe.experts_per_token) * expert_rows.padding;
+      // Capacity padding runs only on Megatron-Core's plain alltoall dispatcher
+      // (Megatron-Bridge's apply_moe_token_drop: "moe_expert_capacity_factor only works with
+      // alltoall token dispatcher"): every token copy crosses the network on its own.
+      traffic.hierarchical = context.software.hierarchical_all_to_all && layout.capacity <= 0;
       // Group-limited routing bounds the nodes a token reaches when the groups map onto nodes.
       const double nodes = static_cast<double>(placement.ep.ranks) / placement.ep.ranks_per_node;
       if (moe.routing_groups > 1) {
@@ -309,7 +335,10 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   // An eager framework's host issues every operator: a layer whose GPU work is shorter than
   // that waits for the host (small models, small experts).
   const double host_op = context.software.host_seconds_per_op;
-  const double ops = k_ops_per_dense_layer + (moe_layer && model.moe ? k_ops_per_moe_block : 0.0);
+  // Padded to capacity the dispatcher copies no token counts to the host and does not wait for
+  // them (Megatron-Core token_dispatcher.py: drop_and_pad keeps cuda_sync_point "no_sync").
+  const double moe_ops = k_ops_per_moe_block - (layout.capacity > 0 ? k_ops_token_count_wait : 0.0);
+  const double ops = k_ops_per_dense_layer + (moe_layer && model.moe ? moe_ops : 0.0);
   cost.forward_s = std::max(cost.forward_s, ops * host_op);
   cost.backward_s = std::max(cost.backward_s, 2.0 * ops * host_op);
   cost.recompute_full_s = cost.forward_s;
@@ -349,7 +378,8 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     cost.tp_comm_s = attention_side + mlp_side;
   }
   if (ep_bytes > 0 && layout.etp > 1) {
-    const double gathered = tokens * h * 2.0 * static_cast<double>(model.moe->experts_per_token) / t;
+    const double gathered =
+        tokens * h * 2.0 * static_cast<double>(model.moe->experts_per_token) * expert_padding / t;
     cost.ep_comm_s += 2.0 * collective_seconds(device, Collective::all_gather, gathered, placement.etp);
   }
   if (layout.cp > 1) {

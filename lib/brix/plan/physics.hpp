@@ -111,6 +111,10 @@ struct SoftwareProfile {
 /// unpermute. Counted from Megatron-Core's TransformerLayer and MoELayer forward code paths.
 inline constexpr double k_ops_per_dense_layer = 25;
 inline constexpr double k_ops_per_moe_block = 40;
+/// Of those, the dropless dispatcher's copy of the token counts to the host, its event and the
+/// host's wait on it (Megatron-Core token_dispatcher.py _maybe_dtoh_and_synchronize), which a
+/// dispatcher padding to capacity does not issue.
+inline constexpr double k_ops_token_count_wait = 3;
 
 /// Routing skew: the relative spread of tokens across experts that load balancing leaves (an
 /// auxiliary loss or DeepSeek's bias correction). A GPU holding E experts sees the spread shrink

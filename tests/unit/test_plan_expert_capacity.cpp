@@ -1,0 +1,180 @@
+// Token-dropping MoE padded to capacity (Layout::capacity, Megatron-Core's
+// --moe-expert-capacity-factor with --moe-pad-expert-input-to-capacity): the rows each expert
+// computes, what that changes in a layer's cost and memory, the layout text, validation, the
+// Megatron flags and the calibration file's error line.
+
+#include <support/temp_dir.hpp>
+
+#include <brix/cluster/loader.hpp>
+#include <brix/model/loader.hpp>
+#include <brix/plan/calibration.hpp>
+#include <brix/plan/emit.hpp>
+#include <brix/plan/layout_parse.hpp>
+#include <brix/plan/memory.hpp>
+#include <brix/plan/search.hpp>
+#include <brix/plan/search_detail.hpp>
+#include <brix/plan/validate.hpp>
+#include <brix/util/error.hpp>
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+using namespace brix::plan;
+
+namespace {
+
+/// Qwen3-30B-A3B (128 experts, top-8, expert FFN 768, hidden 2048) at EP `ep` over `ep` H100s,
+/// one micro-batch of 4096 tokens, no recomputation, dropless or padded to `capacity`.
+Layout qwen3_layout(int ep, double capacity) {
+  Layout layout;
+  layout.dp = ep;
+  layout.ep = ep;
+  layout.recompute = Recompute::none;
+  layout.capacity = capacity;
+  return layout;
+}
+
+struct MoeLayer {
+  LayerCost cost;
+  CostContext context;
+};
+
+MoeLayer qwen3_moe_layer(const Layout& layout, const SoftwareProfile& software) {
+  using namespace brix::plan::detail;
+  static const auto model = brix::model::load_model("qwen3-30b-a3b");
+  const auto cluster = brix::cluster::shorthand_cluster(std::max(1, layout.dp / 8), std::min(8, layout.dp),
+                                                        "h100-sxm", std::nullopt, std::nullopt);
+  SearchOptions options;
+  options.shape = {64, 4096};
+  options.software = software;
+  const Evaluator eval(model, cluster, options);
+  auto context = eval.context();
+  context.software = software;
+  const auto placement = place_groups(layout, 8);
+  return {layer_cost(context, layout, placement, true), context};
+}
+
+SoftwareProfile megatron_core_2025() { return software_by_name("megatron-core-2025"); }
+
+std::string load_error(const std::string& path) {
+  try {
+    (void)load_calibration_runs(path);
+  } catch (const brix::InputError& error) {
+    return error.what();
+  }
+  return "";
+}
+
+} // namespace
+
+TEST_CASE("plan::expert_rows_per_gpu pads every expert to its capacity") {
+  // 4096 tokens × top-8 = 32768 token copies per GPU over 128 experts: 256 per expert from each
+  // of the 8 EP ranks, 2048 rows per local expert.
+  const auto dropless = expert_rows_per_gpu(qwen3_layout(8, 0), 32768, 128);
+  CHECK(dropless.rows == doctest::Approx(2048));
+  CHECK(dropless.padding == 1.0);
+  const auto exact = expert_rows_per_gpu(qwen3_layout(8, 1.0), 32768, 128);
+  CHECK(exact.rows == doctest::Approx(2048));
+  CHECK(exact.padding == doctest::Approx(1.0));
+  // Capacity 1.3: ceil(1.3 × 256) = 333 rows from each rank (Megatron-Core's get_capacity).
+  const auto wider = expert_rows_per_gpu(qwen3_layout(8, 1.3), 32768, 128);
+  CHECK(wider.rows == doctest::Approx(333 * 8));
+  CHECK(wider.padding == doctest::Approx(333.0 / 256.0));
+  // 1000 copies over 128 experts is 7.8125 each: the capacity rounds up to 8.
+  CHECK(expert_rows_per_gpu(qwen3_layout(8, 1.0), 1000, 128).padding == doctest::Approx(8 / 7.8125));
+}
+
+TEST_CASE("plan::layer_cost padded to capacity computes the capacity, without imbalance or token-count wait") {
+  const auto software = megatron_core_2025();
+  const auto dropless = qwen3_moe_layer(qwen3_layout(8, 0), software);
+  const auto exact = qwen3_moe_layer(qwen3_layout(8, 1.0), software);
+  const auto doubled = qwen3_moe_layer(qwen3_layout(8, 2.0), software);
+  // Capacity 1.0 computes the balanced rows: the dropless layer's useful FLOPs, in the time of
+  // 2048 rows per local expert where dropless takes its busiest rank's 2048 × imbalance.
+  CHECK(exact.cost.forward_flops == doctest::Approx(dropless.cost.forward_flops));
+  const auto& device = exact.context.device;
+  const auto grouped = [&](double rows) {
+    return 16 * (gemm_seconds(device, rows, 2 * 768, 2048, 2.0) + gemm_seconds(device, rows, 2048, 768, 2.0));
+  };
+  const double busiest = 2048 * expert_load_imbalance(8, 16);
+  REQUIRE(busiest > 2048);
+  CHECK(dropless.cost.weight_grad_s - exact.cost.weight_grad_s ==
+        doctest::Approx(grouped(busiest) - grouped(2048)).epsilon(1e-9));
+  // Capacity 2.0 computes twice the experts' rows: 2·32768 copies × (2·768·2048 + 768·2048) × 2 more FLOPs.
+  const double expert_flops = 2.0 * 32768 * (2.0 * 768 * 2048 + 768.0 * 2048);
+  CHECK(doubled.cost.forward_flops - exact.cost.forward_flops == doctest::Approx(expert_flops).epsilon(1e-9));
+
+  // The host issues 3 operators fewer per MoE block: no copy of the token counts, no wait on it.
+  auto slow_host = software;
+  slow_host.host_seconds_per_op = 1.0;
+  CHECK(qwen3_moe_layer(qwen3_layout(8, 0), slow_host).cost.forward_s ==
+        doctest::Approx(k_ops_per_dense_layer + k_ops_per_moe_block));
+  CHECK(qwen3_moe_layer(qwen3_layout(8, 1.0), slow_host).cost.forward_s ==
+        doctest::Approx(k_ops_per_dense_layer + k_ops_per_moe_block - k_ops_token_count_wait));
+}
+
+TEST_CASE("plan::layer_cost padded to capacity dispatches over the plain all-to-all") {
+  // EP 16 over two nodes: the hierarchical (DeepEP-style) dispatch of the dropless layer is not
+  // what Megatron-Core runs with capacity padding, which needs the alltoall dispatcher.
+  auto flat = megatron_core_2025();
+  flat.hierarchical_all_to_all = false;
+  const auto hierarchical = qwen3_moe_layer(qwen3_layout(16, 0), megatron_core_2025());
+  const auto plain = qwen3_moe_layer(qwen3_layout(16, 0), flat);
+  const auto padded = qwen3_moe_layer(qwen3_layout(16, 1.0), megatron_core_2025());
+  REQUIRE(plain.cost.ep_comm_s > hierarchical.cost.ep_comm_s);
+  CHECK(padded.cost.ep_comm_s == doctest::Approx(plain.cost.ep_comm_s));
+}
+
+TEST_CASE("plan::layer_activation_bytes keeps every expert's capacity") {
+  const auto model = brix::model::load_model("qwen3-30b-a3b");
+  const TrainingShape shape{64, 4096};
+  const auto software = megatron_core_2025();
+  const auto dropless = layer_activation_bytes_of_kind(model, qwen3_layout(8, 0), shape, true, software);
+  const auto exact = layer_activation_bytes_of_kind(model, qwen3_layout(8, 1.0), shape, true, software);
+  const auto doubled = layer_activation_bytes_of_kind(model, qwen3_layout(8, 2.0), shape, true, software);
+  CHECK(exact.experts == doctest::Approx(dropless.experts));
+  CHECK(doubled.experts == doctest::Approx(2.0 * dropless.experts));
+  CHECK(doubled.mlp == doctest::Approx(dropless.mlp)); // router and dispatch input: per token, not per copy
+}
+
+TEST_CASE("plan: capacity= in layout text, validation and --emit megatron") {
+  const auto layout = parse_layout("dp=8,ep=8,capacity=1.0");
+  CHECK(layout.capacity == 1.0);
+  CHECK(to_string(layout).ends_with(",capacity=1"));
+  CHECK(parse_layout(to_string(layout)).capacity == 1.0);
+  CHECK(to_string(parse_layout("dp=8")).find("capacity") == std::string::npos);
+  for (const char* bad : {"capacity=0", "capacity=-1", "capacity=one", "capacity=2000"}) {
+    CAPTURE(bad);
+    const std::string value = std::string(bad).substr(9);
+    CHECK_THROWS_WITH_AS((void)parse_layout(bad),
+                         ("--layout: capacity=" + value +
+                          " is not valid (expected an expert capacity factor > 0, e.g. 1.0)")
+                             .c_str(),
+                         brix::InputError);
+  }
+
+  const auto dense = brix::model::load_model("llama-3.1-8b");
+  CHECK(check_capacity(dense, parse_layout("dp=8,capacity=1")) == Problem{ProblemKind::expert_capacity});
+  const auto moe = brix::model::load_model("qwen3-30b-a3b");
+  CHECK_FALSE(check_capacity(moe, parse_layout("dp=8,ep=8,capacity=1")));
+
+  EmitContext context;
+  context.model = &moe;
+  context.shape = {512, 4096};
+  const auto flags = emit_megatron(parse_layout("dp=8,ep=8,capacity=1.5"), context);
+  CHECK(flags.find("--moe-token-dispatcher-type alltoall \\\n--moe-expert-capacity-factor 1.5 \\\n"
+                   "--moe-pad-expert-input-to-capacity \\\n") != std::string::npos);
+  CHECK(emit_megatron(parse_layout("dp=8,ep=8"), context).find("capacity") == std::string::npos);
+}
+
+TEST_CASE("plan::load_calibration_runs names the file and line of a bad capacity") {
+  const brix::test::TempDir dir;
+  const auto path = dir.write("runs.yaml", "brix_calibration: 2\nsource: t\nset: fit\nruns:\n"
+                                           "  - id: r\n    model: qwen3-30b-a3b\n    gpu: b200\n    gpus: 8\n"
+                                           "    seq_len: 4096\n    global_batch: 512\n    precision: bf16\n"
+                                           "    layout: \"ep=8,dp=8,capacity=0\"\n    metric: step_s\n"
+                                           "    published: 1\n");
+  CHECK(load_error(path).find("runs.yaml:12: capacity=0 is not valid (expected an expert capacity factor > 0, "
+                              "e.g. 1.0)") != std::string::npos);
+}
