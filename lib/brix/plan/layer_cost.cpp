@@ -35,6 +35,42 @@ constexpr double k_eager_norm_bytes = 36.0;
 constexpr double k_eager_gated_activation_bytes = 10.0;
 constexpr double k_eager_rotary_bytes = 20.0;
 
+/// What Megatron-Core's grouped experts (TEGroupedMLP; experts.py and fused_bias_geglu.py of
+/// core 0.15-0.17, Megatron-Bridge 25.11-26.04) run outside fused kernels, per forward pass on
+/// one GPU, for `copies` token copies through `local_experts` experts of `ffn` (per GPU) wide:
+/// - a bias on the second expert GEMM (gpt-oss's down_proj_bias) is added per local expert in a
+///   Python loop, `_apply_bias`: torch.cat([t + b * p for each expert's rows]).to(dtype): b·p
+///   writes the rows' h elements (2 B), the sum reads both and writes (6 B), the concatenation
+///   reads and writes (4 B) = 12 B per element with bf16 routing weights; two launches and two
+///   host operators per local expert, and the split, concatenation and cast;
+/// - a clamped GLU (gpt-oss, activation_func_clamp_value 7) has its two input halves clamped
+///   and concatenated again before the fused activation (weighted_bias_quick_geglu_impl): each
+///   fc1 output element read and written by its clamp (2 + 2 B) and by the concatenation (2 + 2 B)
+///   = 8 B, 3 launches, 4 host operators (chunk, two clamps, cat); selective recomputation of the
+///   activation ("moe_act") repeats it.
+struct ExpertEpilogue {
+  double bytes = 0;            ///< the bias loop's traffic
+  double activation_bytes = 0; ///< the clamp's traffic (part of the activation function)
+  double kernels = 0;
+  double ops = 0;
+};
+
+ExpertEpilogue expert_epilogue(const model::ModelSpec& model, double copies, double local_experts, double ffn,
+                               double mlp_gate) {
+  ExpertEpilogue out;
+  if (model.linear_bias) {
+    out.bytes = copies * static_cast<double>(model.hidden) * 12.0;
+    out.kernels += 2.0 * local_experts + 1.0;
+    out.ops += 2.0 * local_experts + 3.0;
+  }
+  if (model.moe && model.moe->activation_clamp > 0 && mlp_gate > 1.0) {
+    out.activation_bytes = copies * mlp_gate * ffn * 8.0;
+    out.kernels += 3.0;
+    out.ops += 4.0;
+  }
+  return out;
+}
+
 /// Sums a GEMM's forward time and FLOPs (and, in FP8, the quantisation of its inputs).
 struct Gemms {
   const DeviceModel& device;
@@ -237,6 +273,7 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   double permute_bytes = 0;
   double ep_bytes = 0;
   double expert_padding = 1.0; // token copies sent over those routed (capacity padding)
+  ExpertEpilogue epilogue;
   if (moe_layer && model.moe) {
     const auto& moe = *model.moe;
     const double experts = static_cast<double>(moe.routed_experts);
@@ -270,6 +307,9 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     gemms.cast_backward_bytes += grouped.cast_backward_bytes;
     gemms.cast_kernels += grouped.cast_kernels;
     act_elements += rows * imbalance * local_experts * fe;
+    if (context.software.unfused_expert_epilogues) {
+      epilogue = expert_epilogue(model, rows * imbalance * local_experts, local_experts, fe, mlp_gate);
+    }
     // Permute + unpermute, read and write bf16, of the token copies this GPU sends (padded to
     // the capacity under token dropping).
     permute_bytes = 8.0 * pairs * imbalance * expert_rows.padding * h;
@@ -306,7 +346,8 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   const double norm_bytes = 2.0 * h_rows * h * (eager ? k_eager_norm_bytes : 4.0); // two norms
   const double residual_bytes = 2.0 * h_rows * h * (model.dropout ? 9.0 : 6.0);
   const double activation_bytes =
-      act_elements * (mlp_gate > 1.0 ? (eager ? k_eager_gated_activation_bytes : 6.0) : 4.0);
+      act_elements * (mlp_gate > 1.0 ? (eager ? k_eager_gated_activation_bytes : 6.0) : 4.0) +
+      epilogue.activation_bytes;
   const double qkv_dims = attention.q_heads * (attention.qk_dim + attention.v_dim) + attention.kv_exchange;
   double rope_copy_bytes = tokens * qkv_dims * 4.0;
   if (eager && !model.mla) {
@@ -317,8 +358,9 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
       rope_copy_bytes += tokens * 2.0 * 2.0 * (kv + q); // repeat_kv of K and V
     }
   }
-  const double elementwise = norm_bytes + residual_bytes + activation_bytes + rope_copy_bytes + permute_bytes;
-  const double elementwise_s = memory_seconds(device, elementwise) + 10 * device.kernel_overhead_s;
+  const double elementwise =
+      norm_bytes + residual_bytes + activation_bytes + rope_copy_bytes + permute_bytes + epilogue.bytes;
+  const double elementwise_s = memory_seconds(device, elementwise) + (10 + epilogue.kernels) * device.kernel_overhead_s;
 
   const double cast_launches_s = gemms.cast_kernels * device.kernel_overhead_s;
   const double cast_forward_s = memory_seconds(device, gemms.cast_forward_bytes) + cast_launches_s;
@@ -338,7 +380,7 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   // Padded to capacity the dispatcher copies no token counts to the host and does not wait for
   // them (Megatron-Core token_dispatcher.py: drop_and_pad keeps cuda_sync_point "no_sync").
   const double moe_ops = k_ops_per_moe_block - (layout.capacity > 0 ? k_ops_token_count_wait : 0.0);
-  const double ops = k_ops_per_dense_layer + (moe_layer && model.moe ? moe_ops : 0.0);
+  const double ops = k_ops_per_dense_layer + (moe_layer && model.moe ? moe_ops + epilogue.ops : 0.0);
   cost.forward_s = std::max(cost.forward_s, ops * host_op);
   cost.backward_s = std::max(cost.backward_s, 2.0 * ops * host_op);
   cost.recompute_full_s = cost.forward_s;

@@ -78,6 +78,11 @@ struct SoftwareProfile {
   /// element instead of 2, and recomputes the SwiGLU output in backward (DeepSeek-V3 report,
   /// Sec. 3.3.3 "Low-Precision Storage and Communication"). Transformer Engine keeps them bf16.
   bool fp8_moe_activation_cache = false;
+  /// Megatron-Core's grouped experts (TEGroupedMLP, core 0.15-0.17) add the second expert
+  /// GEMM's bias in a Python loop over the local experts and clamp a clamped GLU's inputs
+  /// with separate PyTorch operators before the fused activation (layer_cost.cpp
+  /// expert_epilogue); other frameworks are not known to, and are costed fused.
+  bool unfused_expert_epilogues = false;
   /// Attention kernels written for Hopper and later (FlashAttention-3, July 2024; cuDNN fused
   /// attention in TransformerEngine). Without them (FlashAttention-2 of 2023 frameworks) a
   /// Hopper or Blackwell GPU runs attention at DeviceModel::attention_fraction_fa2.

@@ -1,7 +1,8 @@
-// Token-dropping MoE padded to capacity (Layout::capacity, Megatron-Core's
-// --moe-expert-capacity-factor with --moe-pad-expert-input-to-capacity): the rows each expert
+// MoE layers as Megatron-Core runs them: token dropping padded to capacity (Layout::capacity,
+// --moe-expert-capacity-factor with --moe-pad-expert-input-to-capacity) — the rows each expert
 // computes, what that changes in a layer's cost and memory, the layout text, validation, the
-// Megatron flags and the calibration file's error line.
+// Megatron flags and the calibration file's error line — and the grouped experts' unfused bias
+// loop and GLU clamp (gpt-oss).
 
 #include <support/temp_dir.hpp>
 
@@ -40,9 +41,9 @@ struct MoeLayer {
   CostContext context;
 };
 
-MoeLayer qwen3_moe_layer(const Layout& layout, const SoftwareProfile& software) {
+MoeLayer moe_layer(const char* model_name, const Layout& layout, const SoftwareProfile& software) {
   using namespace brix::plan::detail;
-  static const auto model = brix::model::load_model("qwen3-30b-a3b");
+  const auto model = brix::model::load_model(model_name);
   const auto cluster = brix::cluster::shorthand_cluster(std::max(1, layout.dp / 8), std::min(8, layout.dp),
                                                         "h100-sxm", std::nullopt, std::nullopt);
   SearchOptions options;
@@ -53,6 +54,10 @@ MoeLayer qwen3_moe_layer(const Layout& layout, const SoftwareProfile& software) 
   context.software = software;
   const auto placement = place_groups(layout, 8);
   return {layer_cost(context, layout, placement, true), context};
+}
+
+MoeLayer qwen3_moe_layer(const Layout& layout, const SoftwareProfile& software) {
+  return moe_layer("qwen3-30b-a3b", layout, software);
 }
 
 SoftwareProfile megatron_core_2025() { return software_by_name("megatron-core-2025"); }
@@ -177,4 +182,40 @@ TEST_CASE("plan::load_calibration_runs names the file and line of a bad capacity
                                            "    published: 1\n");
   CHECK(load_error(path).find("runs.yaml:12: capacity=0 is not valid (expected an expert capacity factor > 0, "
                               "e.g. 1.0)") != std::string::npos);
+}
+
+TEST_CASE("plan::layer_cost charges Megatron-Core's expert bias loop and GLU clamp on gpt-oss") {
+  // gpt-oss-120b at EP 8 on 8 H100s, 4096 tokens: 4096 × top-4 token copies, times the busiest
+  // rank's imbalance, through 16 local experts of 2880; hidden 2880.
+  auto fused = software_by_name("megatron-core-2025");
+  fused.unfused_expert_epilogues = false;
+  fused.host_seconds_per_op = 0;
+  auto unfused = fused;
+  unfused.unfused_expert_epilogues = true;
+  Layout layout = qwen3_layout(8, 0);
+  layout.recompute = Recompute::selective;
+  const auto with = moe_layer("gpt-oss-120b", layout, unfused);
+  const auto without = moe_layer("gpt-oss-120b", layout, fused);
+  const auto& device = with.context.device;
+  const double copies = 4096 * 4 * expert_load_imbalance(8, 16);
+  const double bias_bytes = copies * 2880 * 12.0;        // b·p, t + b·p, the concatenation
+  const double clamp_bytes = copies * 2 * 2880 * 8.0;    // two clamps and a concatenation
+  const double launches = 2 * 16 + 1 + 3;
+  CHECK(with.cost.forward_s - without.cost.forward_s ==
+        doctest::Approx((bias_bytes + clamp_bytes) / device.hbm_bytes_per_s + launches * device.kernel_overhead_s)
+            .epsilon(1e-9));
+  CHECK(with.cost.backward_s - without.cost.backward_s ==
+        doctest::Approx(2.0 * (with.cost.forward_s - without.cost.forward_s)).epsilon(1e-9));
+  // Recomputing the activation ("moe_act") clamps again; the bias loop is not part of it.
+  CHECK(with.cost.recompute_selective_s - without.cost.recompute_selective_s ==
+        doctest::Approx(clamp_bytes / device.hbm_bytes_per_s).epsilon(1e-9));
+  CHECK(with.cost.weight_grad_s == doctest::Approx(without.cost.weight_grad_s)); // GEMMs unchanged
+
+  // The host issues two operators per local expert and 3 around the loop, and 4 for the clamp.
+  unfused.host_seconds_per_op = 1.0;
+  CHECK(moe_layer("gpt-oss-120b", layout, unfused).cost.forward_s ==
+        doctest::Approx(k_ops_per_dense_layer + k_ops_per_moe_block + 2 * 16 + 3 + 4));
+  // A model without expert biases or a clamp (Qwen3) costs the same either way.
+  CHECK(qwen3_moe_layer(qwen3_layout(8, 0), unfused).cost.forward_s ==
+        doctest::Approx(k_ops_per_dense_layer + k_ops_per_moe_block));
 }
