@@ -14,6 +14,7 @@
 #include <brix/plan/memory.hpp>
 #include <brix/plan/search.hpp>
 #include <brix/plan/search_detail.hpp>
+#include <brix/plan/search_report.hpp>
 #include <brix/plan/validate.hpp>
 #include <brix/util/error.hpp>
 
@@ -149,6 +150,7 @@ TEST_CASE("plan: capacity= in layout text, validation and --emit megatron") {
   CHECK(to_string(layout).ends_with(",capacity=1"));
   CHECK(parse_layout(to_string(layout)).capacity == 1.0);
   CHECK(to_string(parse_layout("dp=8")).find("capacity") == std::string::npos);
+  CHECK(short_layout(layout) == "tp1 pp1 dp8 ep8 cap1 mbs1 rc=sel");
   for (const char* bad : {"capacity=0", "capacity=-1", "capacity=one", "capacity=2000"}) {
     CAPTURE(bad);
     const std::string value = std::string(bad).substr(9);
