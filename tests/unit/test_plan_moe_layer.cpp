@@ -21,6 +21,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <vector>
 
 using namespace brix::plan;
 
@@ -173,6 +174,8 @@ TEST_CASE("plan: capacity= in layout text, validation and --emit megatron") {
   CHECK(flags.find("--moe-token-dispatcher-type alltoall \\\n--moe-expert-capacity-factor 1.5 \\\n"
                    "--moe-pad-expert-input-to-capacity \\\n") != std::string::npos);
   CHECK(emit_megatron(parse_layout("dp=8,ep=8"), context).find("capacity") == std::string::npos);
+  // A DeepSpeed config has no field for it: said, not dropped.
+  CHECK(deepspeed_unexpressed(parse_layout("dp=8,ep=8,capacity=1.5")) == std::vector<std::string>{"ep=8", "capacity=1.5"});
 }
 
 TEST_CASE("plan::load_calibration_runs names the file and line of a bad capacity") {

@@ -195,6 +195,9 @@ std::vector<std::string> deepspeed_unexpressed(const Layout& layout) {
   if (layout.precision == Precision::fp8) {
     out.emplace_back("precision=fp8");
   }
+  if (layout.capacity > 0) {
+    out.push_back(fmt::format("capacity={:g}", layout.capacity));
+  }
   return out;
 }
 
