@@ -10,6 +10,7 @@
 #include <brix/model/loader.hpp>
 #include <brix/plan/calibration.hpp>
 #include <brix/plan/emit.hpp>
+#include <brix/plan/expert_work.hpp>
 #include <brix/plan/layout_parse.hpp>
 #include <brix/plan/memory.hpp>
 #include <brix/plan/search.hpp>

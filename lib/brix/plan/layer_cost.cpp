@@ -1,6 +1,7 @@
 #include <brix/plan/layer_cost.hpp>
 
 #include <brix/model/params.hpp>
+#include <brix/plan/expert_work.hpp>
 #include <brix/plan/memory.hpp>
 
 #include <algorithm>
@@ -34,42 +35,6 @@ double act_bytes(const Layout& layout) { return layout.precision == Precision::f
 constexpr double k_eager_norm_bytes = 36.0;
 constexpr double k_eager_gated_activation_bytes = 10.0;
 constexpr double k_eager_rotary_bytes = 20.0;
-
-/// What Megatron-Core's grouped experts (TEGroupedMLP; experts.py and fused_bias_geglu.py of
-/// core 0.15-0.17, Megatron-Bridge 25.11-26.04) run outside fused kernels, per forward pass on
-/// one GPU, for `copies` token copies through `local_experts` experts of `ffn` (per GPU) wide:
-/// - a bias on the second expert GEMM (gpt-oss's down_proj_bias) is added per local expert in a
-///   Python loop, `_apply_bias`: torch.cat([t + b * p for each expert's rows]).to(dtype): b·p
-///   writes the rows' h elements (2 B), the sum reads both and writes (6 B), the concatenation
-///   reads and writes (4 B) = 12 B per element with bf16 routing weights; two launches and two
-///   host operators per local expert, and the split, concatenation and cast;
-/// - a clamped GLU (gpt-oss, activation_func_clamp_value 7) has its two input halves clamped
-///   and concatenated again before the fused activation (weighted_bias_quick_geglu_impl): each
-///   fc1 output element read and written by its clamp (2 + 2 B) and by the concatenation (2 + 2 B)
-///   = 8 B, 3 launches, 4 host operators (chunk, two clamps, cat); selective recomputation of the
-///   activation ("moe_act") repeats it.
-struct ExpertEpilogue {
-  double bytes = 0;            ///< the bias loop's traffic
-  double activation_bytes = 0; ///< the clamp's traffic (part of the activation function)
-  double kernels = 0;
-  double ops = 0;
-};
-
-ExpertEpilogue expert_epilogue(const model::ModelSpec& model, double copies, double local_experts, double ffn,
-                               double mlp_gate) {
-  ExpertEpilogue out;
-  if (model.linear_bias) {
-    out.bytes = copies * static_cast<double>(model.hidden) * 12.0;
-    out.kernels += 2.0 * local_experts + 1.0;
-    out.ops += 2.0 * local_experts + 3.0;
-  }
-  if (model.moe && model.moe->activation_clamp > 0 && mlp_gate > 1.0) {
-    out.activation_bytes = copies * mlp_gate * ffn * 8.0;
-    out.kernels += 3.0;
-    out.ops += 4.0;
-  }
-  return out;
-}
 
 /// Sums a GEMM's forward time and FLOPs (and, in FP8, the quantisation of its inputs).
 struct Gemms {
@@ -172,23 +137,6 @@ AttendedKeys attended_keys(const model::ModelSpec& model, double seq) {
 }
 
 } // namespace
-
-ExpertRows expert_rows_per_gpu(const Layout& layout, double pairs, double experts) {
-  // Each of the EP·ETP ranks that feed a local expert sends it pairs/experts copies on average;
-  // padded, exactly the capacity ceil(C·pairs/experts) each (Megatron-Core moe_utils.py
-  // get_capacity over routing_map.size(0)·topk tokens; token_dispatcher.py
-  // num_tokens_per_local_expert = capacity · tp_size · ep_size).
-  const double per_source = pairs / experts;
-  const double sources = static_cast<double>(layout.ep) * layout.etp;
-  ExpertRows out;
-  out.rows = per_source * sources;
-  if (layout.capacity > 0 && per_source > 0) {
-    const double capacity = std::ceil(layout.capacity * per_source);
-    out.padding = capacity / per_source;
-    out.rows = capacity * sources;
-  }
-  return out;
-}
 
 double recompute_seconds(const LayerCost& cost, Recompute recompute) {
   switch (recompute) {

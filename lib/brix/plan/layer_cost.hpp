@@ -46,16 +46,6 @@ struct CostContext {
   std::int64_t seq_len = 0;
 };
 
-/// Rows each local expert's grouped GEMM takes on one GPU, for `pairs` token-expert pairs this
-/// GPU routes per micro-batch over `experts` routed experts: the balanced mean (dropless), or
-/// the capacity Megatron-Core pads every expert to (Layout::capacity). `padding`: the token
-/// copies sent and computed over the routed ones (1 dropless; C up to rounding when padded).
-struct ExpertRows {
-  double rows = 0;
-  double padding = 1.0;
-};
-[[nodiscard]] ExpertRows expert_rows_per_gpu(const Layout& layout, double pairs, double experts);
-
 /// Extra compute backward spends recomputing under `recompute` (collectives not included).
 [[nodiscard]] double recompute_seconds(const LayerCost& cost, Recompute recompute);
 /// Passes of a layer's TP and of its expert collectives per micro-batch: forward and backward,

@@ -1,7 +1,7 @@
 #include <brix/plan/memory.hpp>
 
 #include <brix/model/params.hpp>
-#include <brix/plan/layer_cost.hpp>
+#include <brix/plan/expert_work.hpp>
 
 #include <algorithm>
 
