@@ -38,6 +38,15 @@ expect_out '"kv_bytes_per_token": 70272'
 run "$BRIX" plan --serve --nodes 2 --gpu h200-sxm --request-rate 2 --format yaml
 expect_rc 0 "yaml, open loop"; expect_out '^plans:'; expect_out 'request_rate: 2'
 
+# A benchmark client's finite run: the first wave's queue raises the mean TTFT of the same layout.
+ttft_of() { "$BRIX" plan --serve --nodes 1 --gpu h200-sxm --isl 3200 --osl 800 --concurrency 64 --layout tp=8 "$@" \
+  --format json | grep -m1 '"ttft_s"' | grep -oE '[0-9.]+'; }
+steady=$(ttft_of); finite=$(ttft_of --num-prompts 500)
+checks=$((checks + 1))
+awk -v s="$steady" -v f="$finite" 'BEGIN { exit !(f > s) }' || fail "--num-prompts 500 should raise the mean TTFT ($steady -> $finite)"
+run "$BRIX" plan --serve --nodes 1 --gpu h200-sxm --concurrency 64 --num-prompts 500
+expect_rc 0 "num-prompts text"; expect_out '64 requests in flight, 500 in all \(a benchmark client.s finite run'
+
 run "$BRIX" plan --serve --nodes 4 --gpu h200-sxm --engine sglang --layout p.tp=8,p.ep=8,d.dp=16,d.ep=16 --top 3
 expect_rc 0 "disaggregated layout"; expect_out 'P/D'; expect_out 'KV transfer'
 
@@ -50,6 +59,12 @@ expect_out '^no plan keeps up with 1000 requests/s: prefill saturates; the best 
 expect_out '^  overloaded: prefill keeps up with [0-9.]+ requests/s of the 1000 arriving'
 run "$BRIX" plan --serve --nodes 1 --gpu h100-sxm --model llama-3.1-8b --request-rate 1000 --format json
 expect_out '"ttft_s": null'; expect_out '"max_request_rate": [0-9.]+'
+
+# Weight offloading: SGLang's layer-group offloader, its flags in the command, the layout printed back.
+run "$BRIX" plan --serve --nodes 1 --gpu b200 --engine sglang --layout tp=1,dp=8,ep=8,weights=fp4,offload=4 --emit sglang
+expect_rc 0 "offload emit"; expect_out '--offload-group-size 4 --offload-num-in-group 1 --offload-prefetch-step 1 --offload-mode cpu'
+run "$BRIX" plan --serve --nodes 1 --gpu b200 --engine sglang --layout tp=1,dp=8,ep=8,weights=fp4,offload=4 --format json
+expect_rc 0 "offload json"; expect_out '"offload": 4'; expect_out '"layout": "[^"]*,offload=4"'
 
 # Bad input: one located line, exit 2.
 bad() {
@@ -67,6 +82,10 @@ bad "no tiling" "a 12-GPU instance .* is neither a divisor of a 8-GPU node nor w
 bad "heads" "tp=3 does not divide deepseek-r1's 128 attention heads" "$BRIX" plan --serve --layout tp=3
 bad "mixed keys" "mixes aggregated fields" "$BRIX" plan --serve --layout tp=8,d.tp=8
 bad "both loops" "--concurrency and --request-rate: give one" "$BRIX" plan --serve --concurrency 8 --request-rate 1
+bad "prompts without a cap" "--num-prompts: only with --concurrency" "$BRIX" plan --serve --num-prompts 500
+bad "prompts not whole" "--num-prompts: 2.5 is not a whole number" "$BRIX" plan --serve --concurrency 4 --num-prompts 2.5
+bad "offload every layer" "--layout: offload=1 is not valid \\(expected an integer >= 2\\)" "$BRIX" plan --serve --layout tp=8,offload=1
+bad "offload without the offloader" "offload=2 needs the layer-group weight offloader; vllm 0.11 has none" "$BRIX" plan --serve --engine vllm --layout tp=8,ep=8,offload=2
 bad "fp8 on A100" "weights=fp8 needs FP8 tensor cores" "$BRIX" plan --serve --nodes 2 --gpu a100-sxm-80gb --precision fp8
 bad "MXFP4 without the engine path" "--engine: trtllm 1.0 does not run gpt-oss-120b's MXFP4 checkpoint on H100 SXM 80GB, which has no FP4 tensor cores \\(expected --engine vllm --engine-version 0.11 or --engine sglang" "$BRIX" plan --serve --model gpt-oss-120b --nodes 1 --gpu h100-sxm --engine trtllm
 bad "NVFP4 on Hopper" "weights=fp4 \\(NVFP4\\) needs FP4 tensor cores \\(Blackwell\\); H100 SXM 80GB has none" "$BRIX" plan --serve --nodes 1 --gpu h100-sxm --precision fp4

@@ -177,3 +177,47 @@ TEST_CASE("plan::fp8_recipe_by_name takes Megatron-Core's --fp8-recipe names") {
   CHECK_THROWS_AS((void)fp8_recipe_by_name("current"), brix::InputError);
   CHECK(software_modern().fp8_recipe == Fp8Recipe::tensorwise);
 }
+
+TEST_CASE("plan::host_launches_per_layer leaves out the operators CUDA graphs capture") {
+  const auto launches = [](std::initializer_list<std::string_view> names, bool moe_layer) {
+    CudaGraphScopes scopes;
+    for (const auto name : names) {
+      REQUIRE(add_cuda_graph_scope(scopes, name));
+    }
+    return host_launches_per_layer(scopes, moe_layer).total();
+  };
+  // Eager: every operator (attention 15 + MLP side 10; a MoE layer adds router 12, preprocess 8
+  // and the 20 of dispatch, experts and combine).
+  CHECK(launches({}, false) == 25);
+  CHECK(launches({}, true) == 65);
+  // A captured scope is one replay in place of its operators.
+  CHECK(launches({"attn"}, false) == 11);
+  CHECK(launches({"mlp"}, false) == 16);
+  CHECK(launches({"attn", "mlp"}, false) == 1);
+  CHECK(launches({"mlp"}, true) == 65); // Megatron's mlp scope is the dense layers' MLP only
+  CHECK(launches({"moe_router"}, true) == 54);
+  CHECK(launches({"moe_router", "moe_preprocess"}, true) == 46);
+  CHECK(launches({"attn", "moe_router", "moe_preprocess"}, true) == 31);
+  CHECK(launches({"attn", "moe"}, true) == 1);
+  CHECK(launches({"layer"}, true) == 1);
+  CHECK(launches({"full_iteration"}, true) == 0);
+  // A dropless MoE layer's host waits for its token counts after the router and preprocess.
+  const auto eager = host_launches_per_layer({}, true);
+  CHECK(eager.before_wait == 35);
+  CHECK(eager.after_wait == 30);
+  CudaGraphScopes router;
+  router.attn = router.moe_router = router.moe_preprocess = true;
+  CHECK(host_launches_per_layer(router, true).before_wait == 1);
+  CHECK(host_launches_per_layer(router, true).after_wait == 30);
+  CHECK(host_launches_per_layer({}, false).after_wait == 0); // dense: no wait
+
+  CudaGraphScopes scopes;
+  CHECK_FALSE(add_cuda_graph_scope(scopes, "router"));
+  CHECK(cuda_graph_scopes_problem(scopes).empty());
+  scopes.moe_preprocess = true;
+  CHECK(cuda_graph_scopes_problem(scopes) == "moe_preprocess without moe_router");
+  scopes.moe_router = true;
+  CHECK(cuda_graph_scopes_problem(scopes).empty());
+  scopes.moe = true;
+  CHECK(cuda_graph_scopes_problem(scopes) == "moe and moe_router both named");
+}

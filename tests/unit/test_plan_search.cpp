@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 using namespace brix::plan;
@@ -444,4 +445,152 @@ TEST_CASE("plan::load_calibration_runs reads a run's fp8_recipe and refuses a ba
                                           "or mxfp8)") != std::string::npos);
   CHECK(error_of(with("bf16", "delayed")).find("runs.yaml:12: fp8_recipe on a bf16 run (precision: fp8)") !=
         std::string::npos);
+}
+
+namespace {
+
+/// A calibration file of one run: `head` with `extra` lines appended, loaded, or the error it raises.
+struct OneRunFile {
+  const brix::test::TempDir& dir;
+  std::string head;
+  [[nodiscard]] CalibrationRun load(const std::string& extra) const {
+    return load_calibration_runs(dir.write("runs.yaml", head + extra)).front();
+  }
+  [[nodiscard]] std::string error(const std::string& extra) const {
+    try {
+      (void)load(extra);
+    } catch (const brix::InputError& error) {
+      return error.what();
+    }
+    return "";
+  }
+};
+
+/// A step_s run of `model` on `gpus` `gpu`s under megatron-core-2025 at 4096 tokens, batch 512;
+/// `cluster` adds lines after `gpus:` (gpus_per_node, nvlink_domain).
+std::string one_run_head(const std::string& model, const std::string& gpu, int gpus, const std::string& cluster,
+                         const std::string& layout) {
+  return "brix_calibration: 2\nsource: t\nset: fit\nruns:\n  - id: r\n    model: " + model + "\n    gpu: " + gpu +
+         "\n    gpus: " + std::to_string(gpus) + "\n" + cluster +
+         "    seq_len: 4096\n    global_batch: 512\n    software: megatron-core-2025\n    layout: \"" + layout +
+         "\"\n    metric: step_s\n    published: 1\n";
+}
+
+} // namespace
+
+TEST_CASE("plan::load_calibration_runs reads the recipe's switches and each changes the run's cost") {
+  const brix::test::TempDir dir;
+  // Qwen3-30B-A3B-like MoE on 2 H100 nodes, EP across them: dispatch crosses the network.
+  const OneRunFile file{dir, one_run_head("deepseek-r1", "h100-sxm", 256, "", "tp=1,pp=8,ep=32,dp=32,mbs=1,recompute=full")};
+  const auto run_with = [&](const std::string& extra) { return file.load(extra); };
+  const auto plain = run_with("");
+  CHECK_FALSE(plain.hierarchical_all_to_all);
+  CHECK_FALSE(plain.balanced_routing);
+  const auto set = run_with("    dispatcher: alltoall\n    ep_overlap: false\n    tp_comm_overlap: false\n"
+                            "    routing: balanced\n    mtp_layers: 0\n");
+  CHECK(set.hierarchical_all_to_all == false);
+  CHECK(set.overlap_all_to_all == false);
+  CHECK(set.tp_comm_overlap == false);
+  CHECK(set.balanced_routing);
+  CHECK(set.mtp_layers == 0);
+
+  const auto step = [](const CalibrationRun& run) {
+    const auto row = evaluate_run(run);
+    REQUIRE(row.evaluated);
+    return row.predicted;
+  };
+  const double base = step(plain);
+  // NCCL all-to-all sends every token-expert pair over the network; DeepEP once per node.
+  CHECK(step(run_with("    dispatcher: alltoall\n")) > base);
+  CHECK(step(run_with("    dispatcher: deepep\n")) == doctest::Approx(base));
+  // Without the 1F1B overlap the dispatch is exposed.
+  CHECK(step(run_with("    ep_overlap: false\n")) > base);
+  // An even expert load: the busiest rank has the mean rows.
+  CHECK(step(run_with("    routing: balanced\n")) < base);
+  CHECK(step(run_with("    routing: learned\n")) == doctest::Approx(base));
+  // DeepSeek-V3's config trains one MTP module; without it the last stage has less work.
+  CHECK(step(run_with("    mtp_layers: 0\n")) < base);
+
+  const auto error_of = [&](const std::string& extra) { return file.error(extra); };
+  CHECK(error_of("    dispatcher: nccl\n").find("runs.yaml:15: unknown token dispatcher 'nccl' (alltoall, deepep or "
+                                               "hybridep)") != std::string::npos);
+  CHECK(error_of("    routing: even\n").find("runs.yaml:15: unknown routing 'even' (learned or balanced)") !=
+        std::string::npos);
+  CHECK(error_of("    mtp_layers: 65\n").find("runs.yaml:15: mtp_layers 65 is more than brix plans (at most 64)") !=
+        std::string::npos);
+  CHECK(error_of("    dispatch: alltoall\n").find("runs.yaml:15: ") != std::string::npos);
+}
+
+TEST_CASE("plan::a calibration run's cuda_graph_scope takes the captured operators off the host") {
+  const brix::test::TempDir dir;
+  // Qwen3-30B-A3B on 8 GB200 at micro-batch 1: its small experts leave each MoE layer waiting
+  // for the host to issue its operators.
+  const OneRunFile file{dir, one_run_head("qwen3-30b-a3b", "gb200", 8, "    gpus_per_node: 4\n    nvlink_domain: 72\n",
+                                          "tp=1,pp=1,ep=8,dp=8,mbs=1,recompute=none")};
+  const auto run_with = [&](const std::string& extra) { return file.load(extra); };
+  const auto step = [](const CalibrationRun& run, std::optional<double> host = std::nullopt) {
+    const auto row = evaluate_run(run, host);
+    REQUIRE(row.evaluated);
+    return row.predicted;
+  };
+  const auto plain = run_with("");
+  CHECK_FALSE(plain.cuda_graphs.has_value());
+  const double eager = step(plain);
+  const double gpu_only = step(plain, 0.0);
+  REQUIRE(gpu_only < eager); // host-bound: the case CUDA graphs are for
+
+  const auto router = run_with("    cuda_graph_scope: [moe_router, moe_preprocess]\n");
+  REQUIRE(router.cuda_graphs.has_value());
+  CHECK(router.cuda_graphs->moe_router);
+  CHECK(router.cuda_graphs->moe_preprocess);
+  CHECK_FALSE(router.cuda_graphs->attn);
+  const double router_step = step(router);
+  CHECK(router_step < eager);
+  const double attn_router_step = step(run_with("    cuda_graph_scope: [attn, moe_router, moe_preprocess]\n"));
+  CHECK(attn_router_step < router_step);
+  CHECK(attn_router_step >= gpu_only);
+  // A dense-MLP graph captures nothing in an all-MoE model.
+  CHECK(step(run_with("    cuda_graph_scope: [mlp]\n")) == doctest::Approx(eager));
+  // The whole step as one graph: no host time at all.
+  CHECK(step(run_with("    cuda_graph_scope: [full_iteration]\n")) == doctest::Approx(gpu_only));
+
+  const auto error_of = [&](const std::string& extra) { return file.error(extra); };
+  CHECK(error_of("    cuda_graph_scope: [router]\n").find("runs.yaml:17: unknown CUDA graph scope 'router' (a list of "
+                                                         "attn, mlp, moe, moe_router, moe_preprocess, layer, "
+                                                         "full_iteration)") != std::string::npos);
+  CHECK(error_of("    cuda_graph_scope: attn\n").find("runs.yaml:17: cuda_graph_scope is not a list of scopes") !=
+        std::string::npos);
+  CHECK(error_of("    cuda_graph_scope: []\n").find("runs.yaml:17: cuda_graph_scope is not a list of scopes") !=
+        std::string::npos);
+  CHECK(error_of("    cuda_graph_scope: [moe_preprocess]\n")
+            .find("runs.yaml:17: cuda_graph_scope: moe_preprocess without moe_router") != std::string::npos);
+}
+
+TEST_CASE("plan::layer_cost: a dropless MoE layer's host waits for its token counts") {
+  using namespace brix::plan::detail;
+  // Qwen3-30B-A3B, EP 8 on one H100 node: the attention block and router captured in CUDA graphs,
+  // the 30 operators after the wait issued eagerly at 100 µs each.
+  const auto model = brix::model::load_model("qwen3-30b-a3b");
+  const auto cluster = brix::cluster::shorthand_cluster(1, 8, "h100-sxm", std::nullopt, std::nullopt);
+  const Evaluator eval(model, cluster, options_for(64, 4096));
+  Layout layout;
+  layout.tp = 1, layout.pp = 1, layout.dp = 8, layout.ep = 8;
+  const auto placement = place_groups(layout, 8);
+  auto context = eval.context();
+  context.software = software_by_name("megatron-core-2025");
+  context.software.host_seconds_per_op = 0;
+  const auto gpu = layer_cost(context, layout, placement, true);
+  const double host = 100e-6;
+  context.software.host_seconds_per_op = host;
+  context.software.cuda_graphs.attn = context.software.cuda_graphs.moe_router =
+      context.software.cuda_graphs.moe_preprocess = true;
+  const auto graphed = layer_cost(context, layout, placement, true);
+  const double after_wait = 30 * host + gpu.attention_forward_s;
+  REQUIRE(after_wait > std::max(gpu.forward_s, 31 * host)); // the wait binds here
+  CHECK(graphed.forward_s == doctest::Approx(after_wait));
+  CHECK(graphed.backward_s == doctest::Approx(std::max(gpu.backward_s, 2 * 31 * host))); // no wait backward
+  // The whole layer in one graph (drop-and-pad shapes): no wait, one launch.
+  context.software.cuda_graphs = CudaGraphScopes{};
+  context.software.cuda_graphs.layer = true;
+  CHECK(layer_cost(context, layout, placement, true).forward_s == doctest::Approx(std::max(gpu.forward_s, host)));
 }

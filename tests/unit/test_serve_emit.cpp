@@ -428,6 +428,25 @@ TEST_CASE("serve emit: two-batch overlap only where the engine runs it, with Dee
   }
 }
 
+TEST_CASE("serve emit: weight offloading is SGLang's layer-group offloader, refused where an engine has none") {
+  const auto offloaded = plan("sglang", "0.5", 1, "b200", "tp=1,dp=8,ep=8,instances=1,weights=fp4,offload=4");
+  const auto& best = *best_plan(offloaded, "test").plan;
+  CHECK(best.layout.offload == 4);
+  const auto resident = plan("sglang", "0.5", 1, "b200", "tp=1,dp=8,ep=8,instances=1,weights=fp4");
+  CHECK(best.both.pool.memory.weights < best_plan(resident, "test").plan->both.pool.memory.weights);
+  const auto nodes = node_processes(emit(offloaded, "sglang"));
+  const auto& server = nodes.at(0).front();
+  CHECK(server.value("--offload-group-size") == "4");
+  CHECK(server.value("--offload-num-in-group") == "1");
+  CHECK(server.value("--offload-prefetch-step") == "1");
+  CHECK(server.value("--offload-mode") == "cpu");
+  CHECK_FALSE(node_processes(emit(resident, "sglang")).at(0).front().has("--offload-group-size"));
+  CHECK_THROWS_WITH_AS(plan("vllm", "0.11", 1, "b200", "tp=1,dp=8,ep=8,instances=1,weights=fp4,offload=4"),
+                       doctest::Contains("vllm 0.11 has none"), InputError);
+  CHECK_THROWS_WITH_AS(plan("sglang", "0.5", 1, "h200-sxm", "tp=8,instances=1,offload=2", "llama-3.1-70b"),
+                       doctest::Contains("has none"), InputError);
+}
+
 TEST_CASE("serve emit: vLLM P/D tells NIXL the address other nodes reach each node at") {
   const auto report = plan("vllm", "0.11", 3, "h200-sxm", "p.tp=8,p.ep=8,p.instances=1,d.dp=16,d.ep=16,d.instances=1");
   const auto nodes = node_processes(emit(report, "vllm"));

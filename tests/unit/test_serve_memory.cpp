@@ -114,6 +114,29 @@ TEST_CASE("serve::weight_bytes_per_gpu for four layouts") {
   }
 }
 
+TEST_CASE("serve::weight_bytes_per_gpu: offloaded experts leave HBM but for one staging copy") {
+  const auto deepseek = bundled("deepseek-r1.json");
+  using D = DeepSeek;
+  const InstanceShape shape{1, 1, 2, 2, 1}; // GB200 prefill: DP 2, EP 2, 128 experts per GPU
+  constexpr double k_fp4 = 0.5 + 1.0 / 16.0;
+  const double experts = 128 * D::expert * k_fp4;
+  CHECK(expert_bytes_per_gpu(deepseek, shape, WeightPrecision::fp4) == doctest::Approx(experts).epsilon(1e-12));
+  const double whole = weight_bytes_per_gpu(deepseek, shape, WeightPrecision::fp4, false);
+  // offload=4: layers 3, 7, ..., 59 are the last of their groups of 4 and all MoE (layers 0-2
+  // are dense): 15 offloaded, one staging buffer on the GPU.
+  CHECK(offloaded_layer(deepseek, 3, 4));
+  CHECK_FALSE(offloaded_layer(deepseek, 4, 4));
+  CHECK_FALSE(offloaded_layer(deepseek, 1, 2)); // dense: nothing to offload
+  CHECK(whole - weight_bytes_per_gpu(deepseek, shape, WeightPrecision::fp4, false, 4) ==
+        doctest::Approx(14 * experts).epsilon(1e-12));
+  // offload=2: layers 3, 5, ..., 59 (29 MoE layers).
+  CHECK(whole - weight_bytes_per_gpu(deepseek, shape, WeightPrecision::fp4, false, 2) ==
+        doctest::Approx(28 * experts).epsilon(1e-12));
+  // What made the GB200 prefill runs fit: 187.5 GiB without offloading, over the 185.0 GiB a GB200 reports.
+  CHECK(whole / (1 << 30) > 185.0);
+  CHECK(weight_bytes_per_gpu(deepseek, shape, WeightPrecision::fp4, false, 4) / (1 << 30) < 150.0);
+}
+
 TEST_CASE("serve::kv_pool follows each engine's rule") {
   const auto model = bundled("llama-3.1-70b.json");
   const InstanceShape shape{4, 1, 1, 1, 1};

@@ -1,12 +1,16 @@
 // serve: the kernel and scheduling figures the serving cost model takes from public
 // microbenchmarks (DeepGEMM's reduction-length table, FlashMLA's decode rates) and the kernels
-// whose traffic no GEMM hides.
+// whose traffic no GEMM hides; the host work early engines ran between steps.
 #include <brix/cluster/loader.hpp>
 #include <brix/model/loader.hpp>
 #include <brix/serve/device.hpp>
+#include <brix/serve/engines.hpp>
+#include <brix/serve/memory.hpp>
+#include <brix/serve/performance.hpp>
 #include <brix/serve/step_time.hpp>
 
 #include <doctest/doctest.h>
+#include <support/serve_device.hpp>
 
 #include <string>
 
@@ -15,10 +19,7 @@ using namespace brix::serve;
 
 namespace {
 
-ServeDevice device_of(const std::string& gpu) {
-  const auto cluster = cluster::shorthand_cluster(1, 8, gpu, std::nullopt, std::nullopt);
-  return serve_device(cluster.groups.front(), cluster.network, cluster.oversubscription);
-}
+ServeDevice device_of(const std::string& gpu) { return test::serve_device_on(gpu); }
 
 } // namespace
 
@@ -175,4 +176,58 @@ TEST_CASE("serve::step: FP4 weights without FP4 tensor cores run weight-only (4-
   const StepContext fp8{&model, &h200, shape, WeightPrecision::fp8, KvPrecision::bf16, false};
   CHECK(decode_step(fp4, 16, 2048, 0).weights_s < 0.7 * decode_step(fp8, 16, 2048, 0).weights_s);
   CHECK(prefill_step(fp4, 16384, 2048).gemm_s > 1.3 * prefill_step(fp8, 16384, 2048).gemm_s);
+}
+
+TEST_CASE("serve::decode_step: early engines wait for their host work between steps") {
+  // vLLM 0.7's V0 engine: 4 ms per step and 0.08 ms per running sequence (vllm issues #6854 and
+  // #6801); SGLang 0.4.3 only under attention DP, which turned its overlap scheduler off.
+  const auto model = model::load_model("deepseek-r1");
+  const auto device = device_of("h200-sxm");
+  const RoleContext v0{&model, &device, &find_engine_version_to_cost(Engine::vllm, "0.7"), WeightPrecision::fp8,
+                       KvPrecision::bf16};
+  const auto tp8 = step_context(v0, {8, 1, 1, 1, 8});
+  CHECK(tp8.host_step_s == doctest::Approx(4e-3));
+  CHECK(tp8.host_per_sequence_s == doctest::Approx(0.08e-3));
+  StepContext overlapped = tp8;
+  overlapped.host_step_s = 0;
+  overlapped.host_per_sequence_s = 0;
+  const auto serial = decode_step(tp8, 16, 3600, 0);
+  const auto hidden = decode_step(overlapped, 16, 3600, 0);
+  CHECK(serial.seconds - hidden.seconds == doctest::Approx(4e-3 + 16 * 0.08e-3));
+  CHECK(serial.floors_s - hidden.floors_s == doctest::Approx(serial.seconds - hidden.seconds));
+  const RoleContext sglang{&model, &device, &find_engine_version_to_cost(Engine::sglang, "0.4.3"), WeightPrecision::fp8,
+                           KvPrecision::bf16};
+  CHECK(step_context(sglang, {1, 1, 8, 1, 8}).host_step_s > 0);
+  CHECK(step_context(sglang, {8, 1, 1, 1, 8}).host_step_s == 0);
+  // Current engines overlap it.
+  const RoleContext v1{&model, &device, &find_engine_version(Engine::vllm, ""), WeightPrecision::fp8, KvPrecision::bf16};
+  CHECK(step_context(v1, {8, 1, 1, 1, 8}).host_step_s == 0);
+}
+
+TEST_CASE("serve::prefill_step: offloaded experts stall the step by what the layers between do not hide") {
+  const auto model = model::load_model("deepseek-r1");
+  const auto device = device_of("gb200"); // NVLink-C2C: 450 GB/s both ways, 225 each
+  CHECK(device.host_to_device_bytes_per_s == doctest::Approx(225e9));
+  const InstanceShape shape{1, 1, 2, 2, 1};
+  StepContext context{&model, &device, shape, WeightPrecision::fp4, KvPrecision::fp8, false};
+  const double copy = expert_bytes_per_gpu(model, shape, WeightPrecision::fp4) / 225e9; // ~14 ms a layer
+  const auto resident = prefill_step(context, 16384, 2000);
+  const double layer = resident.seconds / 61; // an upper bound: the head is in the step too
+  REQUIRE(copy > layer);                      // one layer between does not hide a copy at 16K tokens ...
+  REQUIRE(copy < 3 * layer * 0.95);           // ... three do
+  context.offload = 4;
+  CHECK(prefill_step(context, 16384, 2000).seconds == doctest::Approx(resident.seconds));
+  context.offload = 2;
+  const auto stalled = prefill_step(context, 16384, 2000);
+  const double stall = stalled.seconds - resident.seconds;
+  // 29 offloaded layers (3, 5, ..., 59), each waiting copy − (its one resident layer).
+  CHECK(stall > 0);
+  CHECK(stall / 29 > copy - layer);
+  CHECK(stall / 29 < copy - 0.9 * layer);
+  CHECK(stalled.weights_s - resident.weights_s == doctest::Approx(stall));
+  // At the vLLM run's 65,536 tokens per step one layer hides the copy ("completely hidden").
+  context.offload = 0;
+  const double big = prefill_step(context, 65536, 2000).seconds;
+  context.offload = 2;
+  CHECK(prefill_step(context, 65536, 2000).seconds == doctest::Approx(big));
 }

@@ -11,6 +11,7 @@
 #include <brix/util/error.hpp>
 
 #include <doctest/doctest.h>
+#include <support/serve_device.hpp>
 
 #include <cmath>
 #include <set>
@@ -69,12 +70,18 @@ TEST_CASE("serve::parse_layout_query") {
   const auto again = parse_layout_query(text);
   CHECK(matches(again.prefill, layout.prefill.shape, 2));
   CHECK(matches(again.decode, layout.decode.shape, 1));
+  // Weight offloading: printed only where set, read back; one layer in 1 would offload them all.
+  CHECK_FALSE(again.offload.has_value());
+  layout.offload = 4;
+  CHECK(to_string(layout).ends_with(",overlap=0,offload=4"));
+  CHECK(*parse_layout_query(to_string(layout)).offload == 4);
+  CHECK_THROWS_WITH_AS((void)parse_layout_query("offload=1"), doctest::Contains("offload=1 is not valid (expected an integer >= 2)"),
+                       InputError);
 }
 
 TEST_CASE("serve::decode_step and prefill_step follow the physics") {
   const auto model = model::load_model("deepseek-r1");
-  const auto cluster = cluster::shorthand_cluster(2, 8, "h200-sxm", std::nullopt, std::nullopt);
-  const auto device = serve_device(cluster.groups.front(), cluster.network, cluster.oversubscription);
+  const auto device = test::serve_device_on("h200-sxm", 2);
   const StepContext context{&model, &device, {8, 1, 1, 8, 1}, WeightPrecision::fp8, KvPrecision::bf16, false};
   // Decode: more sequences or longer contexts never make a step shorter; a larger batch gives more
   // tokens per second (weights are read once per step).
@@ -208,10 +215,7 @@ namespace {
 /// points at the model and device it holds.
 struct GptOssPd {
   model::ModelSpec model = model::load_model("gpt-oss-120b");
-  ServeDevice device = [] {
-    const auto cluster = cluster::shorthand_cluster(1, 8, "h200-sxm", std::nullopt, std::nullopt);
-    return serve_device(cluster.groups.front(), cluster.network, cluster.oversubscription);
-  }();
+  ServeDevice device = test::serve_device_on("h200-sxm");
   RoleContext context{&model, &device, &find_engine_version(Engine::sglang, ""), WeightPrecision::fp4,
                       KvPrecision::bf16};
   RoleEstimate prefill;
@@ -258,12 +262,27 @@ TEST_CASE("serve::disaggregated_performance: the first token leaves with the dec
         doctest::Approx(prompt + performance.queue_s + performance.kv_transfer_s + performance.tpot_s));
 }
 
+TEST_CASE("serve::disaggregated_performance: a finite run's first wave queues at the prefill servers") {
+  // dstack's 1p1d 2K/2K run at 128 in flight, 500 prompts: 128 prompts reach the one prefill
+  // server at t = 0, 2,048 tokens each, in 16,384-token chunks.
+  GptOssPd pd;
+  auto workload = closed_loop(2048, 2048, 128);
+  const auto steady = pd.run(workload, 1, 1);
+  workload.num_prompts = 500;
+  const auto finite = pd.run(workload, 1, 1);
+  const double chunk = prefill_step(step_context(pd.context, GptOssPd::tp2), 16384, 2048).seconds;
+  // 16 chunks for the wave; the k-th prompt is done after ceil(k / 8) of them, on average 8.5:
+  // 128 of 500 requests wait 7.5 chunks more than alone (steady TTFT is about one chunk).
+  MESSAGE("steady TTFT ", steady.ttft_s, " s, finite ", finite.ttft_s, " s, chunk ", chunk, " s");
+  CHECK(finite.ttft_s == doctest::Approx(steady.ttft_s + 128.0 / 500.0 * 7.5 * chunk).epsilon(0.1));
+  CHECK(finite.output_tokens_per_s < steady.output_tokens_per_s);
+}
+
 TEST_CASE("serve::aggregated_performance: a prefill on any attention-DP rank stretches every rank's step") {
   // TensorRT-LLM's H200 max-throughput run: DeepSeek-R1 FP8, attention DP 8 + EP 8, 128 per rank,
   // 1,024-token prompts, one prompt per rank per step (--max_num_tokens 1151).
   const auto model = model::load_model("deepseek-r1");
-  const auto cluster = cluster::shorthand_cluster(1, 8, "h200-sxm", std::nullopt, std::nullopt);
-  const auto device = serve_device(cluster.groups.front(), cluster.network, cluster.oversubscription);
+  const auto device = test::serve_device_on("h200-sxm");
   const RoleContext context{&model, &device, &find_engine_version(Engine::trtllm, ""), WeightPrecision::fp8,
                             KvPrecision::bf16};
   const Workload workload{.isl = 1024, .osl = 2048, .concurrency = 1024};
@@ -370,4 +389,32 @@ TEST_CASE("serve search: no plan is listed twice") {
     }
   }
   CHECK(seen.size() >= 2);
+}
+
+TEST_CASE("serve::aggregated_performance: vLLM's budget holds the decode tokens, so a chunk-long prompt takes two steps") {
+  // aiconfigurator's gpt-oss-120b H200 run: TP 8, 8,192-token prompts, 16 in flight, vLLM's
+  // 8,192-token budget. Running requests are scheduled first: the 15 decoding beside a prompt
+  // leave it 8,177 tokens, and its last 15 go in a second step.
+  const auto model = model::load_model("gpt-oss-120b");
+  const auto device = test::serve_device_on("h200-sxm");
+  const auto& vllm = find_engine_version(Engine::vllm, "0.11");
+  REQUIRE(vllm.decode_in_chunk);
+  auto separate = vllm;
+  separate.decode_in_chunk = false;
+  const RoleContext shared_budget{&model, &device, &vllm, WeightPrecision::fp4, KvPrecision::bf16};
+  const RoleContext own_budget{&model, &device, &separate, WeightPrecision::fp4, KvPrecision::bf16};
+  const Workload workload{.isl = 8192, .osl = 1024, .concurrency = 16};
+  const RolePlan plan{InstanceShape{8, 1, 1, 1, 8}, 1};
+  auto role = cost_role(shared_budget, plan, workload, 8192);
+  auto own_role = cost_role(own_budget, plan, workload, 8192);
+  const double two_steps = aggregated_performance(shared_budget, role, workload).ttft_s;
+  const double one_step = aggregated_performance(own_budget, own_role, workload).ttft_s;
+  const auto step = step_context(shared_budget, plan.shape);
+  CHECK(two_steps - one_step == doctest::Approx(prefill_step(step, 15, 8192).seconds).epsilon(1e-9));
+  // 1,024-token prompts fit the budget left beside the decoders: one step either way.
+  const Workload short_prompts{.isl = 1024, .osl = 1024, .concurrency = 16};
+  auto short_role = cost_role(shared_budget, plan, short_prompts, 8192);
+  auto short_own = cost_role(own_budget, plan, short_prompts, 8192);
+  CHECK(aggregated_performance(shared_budget, short_role, short_prompts).ttft_s ==
+        doctest::Approx(aggregated_performance(own_budget, short_own, short_prompts).ttft_s));
 }

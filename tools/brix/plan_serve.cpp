@@ -24,6 +24,9 @@ void add_serve_options(CLI::App& plan, ServeCli& cli) {
       plan.add_option("--concurrency", request.concurrency,
                       "With --serve: requests in flight (closed loop; default 64 when no --request-rate)"),
       plan.add_option("--request-rate", request.request_rate, "With --serve: requests per second arriving (open loop)"),
+      plan.add_option("--num-prompts", request.num_prompts,
+                      "With --serve and --concurrency: requests a benchmark client sends in all (its finite run: "
+                      "first wave, steady state, drain)"),
       plan.add_option("--ttft-ms", request.ttft_ms, "With --serve: time-to-first-token SLO, ms"),
       plan.add_option("--tpot-ms", request.tpot_ms, "With --serve: time-per-output-token SLO, ms"),
       plan.add_option("--engine", request.engine, "With --serve: vllm, sglang or trtllm")->default_str("vllm"),

@@ -2,6 +2,7 @@
 
 #include <brix/cluster/gpu_catalog.hpp>
 #include <brix/cluster/loader.hpp>
+#include <brix/model/bounds.hpp>
 #include <brix/model/loader.hpp>
 #include <brix/model/params.hpp>
 #include <brix/plan/layout_parse.hpp>
@@ -24,8 +25,59 @@ namespace {
 const std::vector<std::string> k_file_keys{"brix_calibration", "source", "set", "urls", "flops", "runs"};
 const std::vector<std::string> k_run_keys{"id",         "model",   "gpu",      "gpus",   "gpus_per_node",
                                           "nvlink_domain", "nics", "seq_len",  "global_batch", "precision",
-                                          "layout",     "software", "fp8_recipe", "metric",  "published", "quote", "note"};
+                                          "layout",     "software", "fp8_recipe", "dispatcher", "ep_overlap",
+                                          "tp_comm_overlap", "routing", "mtp_layers", "cuda_graph_scope", "metric",
+                                          "published",
+                                          "quote",      "note"};
 const std::vector<std::string> k_metrics{"step_s", "tokens_per_s_per_gpu", "tflops_per_gpu", "mfu"};
+
+/// The switches a run's recipe set against its software profile's defaults.
+void read_recipe_settings(const util::DocNode& node, CalibrationRun& run) {
+  if (const auto dispatcher = node.find("dispatcher")) {
+    const auto name = dispatcher->as_string();
+    if (name != "alltoall" && name != "deepep" && name != "hybridep") {
+      dispatcher->fail(fmt::format("unknown token dispatcher '{}'", name), "alltoall, deepep or hybridep");
+    }
+    run.hierarchical_all_to_all = name != "alltoall";
+  }
+  if (const auto overlap = node.find("ep_overlap")) {
+    run.overlap_all_to_all = overlap->as_bool();
+  }
+  if (const auto overlap = node.find("tp_comm_overlap")) {
+    run.tp_comm_overlap = overlap->as_bool();
+  }
+  if (const auto routing = node.find("routing")) {
+    const auto name = routing->as_string();
+    if (name != "learned" && name != "balanced") {
+      routing->fail(fmt::format("unknown routing '{}'", name), "learned or balanced");
+    }
+    run.balanced_routing = name == "balanced";
+  }
+  if (const auto graphs = node.find("cuda_graph_scope")) {
+    const auto expected = "a list of attn, mlp, moe, moe_router, moe_preprocess, layer, full_iteration";
+    if (!graphs->is_sequence() || graphs->elements().empty()) {
+      graphs->fail("cuda_graph_scope is not a list of scopes", expected);
+    }
+    CudaGraphScopes scopes;
+    for (const auto& element : graphs->elements()) {
+      const auto name = element.as_string();
+      if (!add_cuda_graph_scope(scopes, name)) {
+        element.fail(fmt::format("unknown CUDA graph scope '{}'", name), expected);
+      }
+    }
+    if (const auto problem = cuda_graph_scopes_problem(scopes); !problem.empty()) {
+      graphs->fail(fmt::format("cuda_graph_scope: {}", problem), "Megatron-Core's rules: moe_preprocess with moe_router, not moe with moe_router");
+    }
+    run.cuda_graphs = scopes;
+  }
+  if (const auto mtp = node.find("mtp_layers")) {
+    run.mtp_layers = mtp->as_non_negative_int("mtp_layers");
+    if (*run.mtp_layers > model::k_max_mtp_layers) {
+      mtp->fail(fmt::format("mtp_layers {} is more than brix plans", *run.mtp_layers),
+                fmt::format("at most {}", model::k_max_mtp_layers));
+    }
+  }
+}
 
 void load_file(const std::string& path, std::vector<CalibrationRun>& out) {
   const auto doc = util::DocNode::load_file(path);
@@ -89,6 +141,7 @@ void load_file(const std::string& path, std::vector<CalibrationRun>& out) {
         recipe->fail(fmt::format("unknown FP8 recipe '{}'", name), "delayed, tensorwise, blockwise or mxfp8");
       }
     }
+    read_recipe_settings(node, run);
     run.metric = node.at("metric").as_string();
     if (std::find(k_metrics.begin(), k_metrics.end(), run.metric) == k_metrics.end()) {
       node.at("metric").fail(fmt::format("unknown metric '{}'", run.metric),
@@ -158,7 +211,10 @@ CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> hos
   CalibrationRow row;
   row.run = run;
   try {
-    const auto model = model::load_model(run.model);
+    auto model = model::load_model(run.model);
+    if (run.mtp_layers) {
+      model.mtp_layers = *run.mtp_layers;
+    }
     row.moe = model.moe.has_value();
     const auto cluster = calibration_cluster(run);
     SearchOptions options;
@@ -174,6 +230,12 @@ CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> hos
     if (host_seconds_per_op) {
       options.software.host_seconds_per_op = *host_seconds_per_op;
     }
+    options.software.hierarchical_all_to_all =
+        run.hierarchical_all_to_all.value_or(options.software.hierarchical_all_to_all);
+    options.software.overlap_all_to_all = run.overlap_all_to_all.value_or(options.software.overlap_all_to_all);
+    options.software.tp_comm_overlap = run.tp_comm_overlap.value_or(options.software.tp_comm_overlap);
+    options.software.balanced_routing = run.balanced_routing;
+    options.software.cuda_graphs = run.cuda_graphs.value_or(options.software.cuda_graphs);
     const auto result = search_layouts(model, cluster, options);
     std::optional<PlanEstimate> chosen;
     if (!result.plans.empty()) {

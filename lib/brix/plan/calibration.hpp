@@ -46,6 +46,13 @@ struct CalibrationRun {
   std::string software;
   /// The FP8 recipe the source says the run used (the software profile's when absent).
   std::optional<Fp8Recipe> fp8_recipe;
+  // What the run's recipe set where it differs from its software profile (absent: the profile's).
+  std::optional<bool> hierarchical_all_to_all; ///< `dispatcher:` alltoall (NCCL) or deepep/hybridep
+  std::optional<bool> overlap_all_to_all;      ///< `ep_overlap:` expert all-to-all beside compute
+  std::optional<bool> tp_comm_overlap;         ///< `tp_comm_overlap:` TP collectives beside GEMMs
+  bool balanced_routing = false;               ///< `routing: balanced` (forced even expert load)
+  std::optional<std::int64_t> mtp_layers;      ///< `mtp_layers:` the MTP modules trained (the model's)
+  std::optional<CudaGraphScopes> cuda_graphs;  ///< `cuda_graph_scope:` the scopes CUDA graphs capture
   std::string metric; ///< step_s | tokens_per_s_per_gpu | tflops_per_gpu | mfu
   double published = 0;
   std::string quote;

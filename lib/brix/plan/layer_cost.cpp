@@ -242,8 +242,11 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     const double rows = expert_rows.rows;
     expert_padding = expert_rows.padding;
     // The busiest EP rank sets the pace: its experts get `imbalance` times the mean rows
-    // (dropless), or every expert its capacity (token dropping, padded: no busiest rank).
-    const double imbalance = layout.capacity > 0 ? 1.0 : expert_load_imbalance(layout.ep, local_experts);
+    // (dropless), or every expert its capacity (token dropping, padded: no busiest rank), or the
+    // mean (forced balance).
+    const double imbalance = layout.capacity > 0 || context.software.balanced_routing
+                                 ? 1.0
+                                 : expert_load_imbalance(layout.ep, local_experts);
     Gemms grouped{device, bytes, quantisation};
     grouped.add(rows * imbalance, mlp_gate * fe, h, local_experts);
     grouped.add(rows * imbalance, h, fe, local_experts);
@@ -322,15 +325,30 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   cost.attention_backward_s = 2.0 * attention_gemm_s + core_backward + 2.0 * attention_elementwise;
   cost.weight_grad_s = gemms.seconds;
   cost.backward_s = 2.0 * gemms.seconds + core_backward + 2.0 * elementwise_s + cast_backward_s;
-  // An eager framework's host issues every operator: a layer whose GPU work is shorter than
-  // that waits for the host (small models, small experts).
+  // An eager framework's host issues every operator outside the CUDA-graph-captured scopes: a
+  // layer whose GPU work is shorter than that waits for the host (small models, small experts).
   const double host_op = context.software.host_seconds_per_op;
-  // Padded to capacity the dispatcher copies no token counts to the host and does not wait for
-  // them (Megatron-Core token_dispatcher.py: drop_and_pad keeps cuda_sync_point "no_sync").
-  const double moe_ops = k_ops_per_moe_block - (layout.capacity > 0 ? k_ops_token_count_wait : 0.0);
-  const double ops = k_ops_per_dense_layer + (moe_layer && model.moe ? moe_ops + epilogue.ops : 0.0);
-  cost.forward_s = std::max(cost.forward_s, ops * host_op);
-  cost.backward_s = std::max(cost.backward_s, 2.0 * ops * host_op);
+  auto launches = host_launches_per_layer(context.software.cuda_graphs, moe_layer && model.moe);
+  if (launches.after_wait > 0) {
+    // The experts are host-issued (no graph captures them), their unfused epilogues with them.
+    launches.after_wait += epilogue.ops;
+    if (layout.capacity > 0) {
+      // Padded to capacity the dispatcher copies no token counts to the host and does not wait
+      // for them (Megatron-Core token_dispatcher.py: drop_and_pad keeps cuda_sync_point
+      // "no_sync"): the host runs ahead across the whole layer.
+      launches.before_wait += launches.after_wait - k_ops_token_count_wait;
+      launches.after_wait = 0;
+    }
+  }
+  // The host blocks on the token counts until the GPU has drained the work before the wait;
+  // then the GPU idles until the host issues the operators after it. The host runs ahead again
+  // into the next layer's attention while the GPU runs the experts, so a period between two
+  // waits is the longer of the GPU work, the launches after the wait followed by the attention
+  // block's GPU work, and all the launches (router and preprocess GPU work counted after: small).
+  cost.forward_s = std::max({cost.forward_s, launches.total() * host_op,
+                             launches.after_wait * host_op + cost.attention_forward_s});
+  // Backward knows its splits from the forward: no wait, the host runs ahead.
+  cost.backward_s = std::max(cost.backward_s, 2.0 * launches.total() * host_op);
   cost.recompute_full_s = cost.forward_s;
   // Selective: without flash attention the attention core (Megatron 2022); with it the norms,
   // activation functions and MLA up-projections (Megatron-Core's cheap recompute modules).

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace brix::plan {
 
@@ -22,6 +23,15 @@ constexpr double k_nvlink_fraction = 0.80;
 // - InfiniBand/RoCE: multi-node nccl-tests bus bandwidth reaches ~85% of the adapters' line
 //   rate for large messages.
 constexpr double k_nic_fraction = 0.85;
+// - NCCL all-to-all: "Alltoall cannot aggregate the bandwidth of multiple NICs, so the
+//   performance you should see is the performance of a single NIC" (S. Jeaugey, NVIDIA,
+//   nccl-tests issue 267); its busbw is algbw x (n-1)/n and tends to N/(N-1) x the adapter's
+//   bandwidth on N nodes (nccl-tests issue 130). Each remote peer is a separate message:
+//   alltoall_perf on 8 nodes x 8 H800 with 400 Gb/s adapters (NVIDIA/nccl issue 1531, out of
+//   place: "8388608 ... 337.8 24.83 24.44") takes 337.8 us at 8 MiB (128 KiB per peer), where
+//   the adapter's 0.85 x 50 GB/s alone would take 172.7 us and one network latency 20 us:
+//   the 145 us left over 56 remote peers is 2.6 us each. (One published point sets it.)
+constexpr double k_all_to_all_peer_s = 2.6e-6;
 // - Kernel launch plus tail effects per kernel (CUDA graphs not assumed).
 constexpr double k_kernel_overhead_s = 6e-6;
 // Traffic between leaf switches of an Ethernet/InfiniBand fat tree is spread by ECMP/adaptive
@@ -298,6 +308,7 @@ DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, cluster::Net
   }
   device.intra_latency_s = 8e-6;
   device.inter_latency_s = 20e-6;
+  device.all_to_all_peer_s = k_all_to_all_peer_s;
   return device;
 }
 
@@ -375,6 +386,58 @@ std::string_view fp8_recipe_name(Fp8Recipe recipe) {
   return "tensorwise";
 }
 
+bool add_cuda_graph_scope(CudaGraphScopes& scopes, std::string_view name) {
+  const std::pair<std::string_view, bool CudaGraphScopes::*> names[] = {
+      {"attn", &CudaGraphScopes::attn},           {"mlp", &CudaGraphScopes::mlp},
+      {"moe", &CudaGraphScopes::moe},             {"moe_router", &CudaGraphScopes::moe_router},
+      {"moe_preprocess", &CudaGraphScopes::moe_preprocess}, {"layer", &CudaGraphScopes::layer},
+      {"full_iteration", &CudaGraphScopes::full_iteration}};
+  for (const auto& [scope_name, member] : names) {
+    if (name == scope_name) {
+      scopes.*member = true;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string cuda_graph_scopes_problem(const CudaGraphScopes& scopes) {
+  // Megatron-Core 2edffadb transformer_config.py: 'cuda_graph_scope must not contain both moe and
+  // moe_router.', 'moe_preprocess cuda graph is only supported with moe_router cuda graph.'
+  if (scopes.moe && scopes.moe_router) {
+    return "moe and moe_router both named";
+  }
+  if (scopes.moe_preprocess && !scopes.moe_router) {
+    return "moe_preprocess without moe_router";
+  }
+  return {};
+}
+
+HostLaunches host_launches_per_layer(const CudaGraphScopes& scopes, bool moe_layer) {
+  if (scopes.full_iteration) {
+    return {};
+  }
+  if (scopes.layer) {
+    return {1.0, 0.0};
+  }
+  HostLaunches launches;
+  launches.before_wait = scopes.attn ? 0.0 : k_ops_attention_block;
+  bool captured = scopes.attn;
+  if (!moe_layer) {
+    launches.before_wait += scopes.mlp ? 0.0 : k_ops_mlp_block;
+    captured = captured || scopes.mlp;
+  } else if (scopes.moe) {
+    captured = true; // the whole MLP side, router to combine, with static shapes
+  } else {
+    launches.before_wait += scopes.moe_router ? 0.0 : k_ops_moe_router;
+    launches.before_wait += scopes.moe_router && scopes.moe_preprocess ? 0.0 : k_ops_moe_preprocess;
+    launches.after_wait = k_ops_mlp_block + k_ops_moe_dispatch_and_experts;
+    captured = captured || scopes.moe_router;
+  }
+  launches.before_wait += captured ? 1.0 : 0.0;
+  return launches;
+}
+
 double memory_seconds(const DeviceModel& device, double bytes) {
   return bytes / device.hbm_bytes_per_s;
 }
@@ -397,6 +460,19 @@ double bus_factor(Collective op, int ranks) {
   return 1.0;
 }
 
+namespace {
+/// NCCL's all-to-all of `bytes` per rank across nodes: the off-node share through the GPU's
+/// one adapter (k_nic_fraction of it, less what the fabric's shape leaves), the on-node share
+/// over NVLink beside it, and a cost per remote peer's message.
+double flat_all_to_all_seconds(const DeviceModel& device, double bytes, const GroupPlacement& placement) {
+  const double on_node = static_cast<double>(placement.ranks_per_node) / placement.ranks;
+  const double seconds = std::max(bytes * (1.0 - on_node) / (device.inter_busbw_per_gpu * device.all_to_all_fraction),
+                                  bytes * on_node / device.intra_busbw);
+  const double remote_peers = placement.ranks - placement.ranks_per_node;
+  return seconds + remote_peers * device.all_to_all_peer_s + device.inter_latency_s;
+}
+} // namespace
+
 double collective_seconds(const DeviceModel& device, Collective op, double bytes,
                           const GroupPlacement& placement) {
   if (placement.ranks <= 1 || bytes <= 0) {
@@ -412,26 +488,18 @@ double collective_seconds(const DeviceModel& device, Collective op, double bytes
                                                         : placement.ranks - 1;
     return bytes * factor / device.intra_busbw + device.intra_latency_s * std::min(steps, 8.0);
   }
+  if (op == Collective::all_to_all) {
+    return flat_all_to_all_seconds(device, bytes, placement);
+  }
   // Across nodes the node's adapters carry the traffic of its ranks in the group; rings use
   // every adapter of the node, so the group's bus bandwidth is ranks_per_node adapters' worth,
-  // capped by NVLink. All-to-all sends only the off-node share through the adapters.
+  // capped by NVLink.
   const double rails = device.multi_rail ? placement.ranks_per_node : 1.0;
   const double inter = std::min(device.intra_busbw, device.inter_busbw_per_gpu * device.ring_fraction * rails);
-  double seconds = 0.0;
-  if (op == Collective::all_to_all) {
-    const double off_node = 1.0 - static_cast<double>(placement.ranks_per_node) / placement.ranks;
-    const double on_node = 1.0 - off_node;
-    seconds = std::max(bytes * off_node / (device.inter_busbw_per_gpu * device.all_to_all_fraction),
-                       bytes * on_node / device.intra_busbw);
-  } else {
-    seconds = bytes * factor / inter;
-  }
   const double nodes = static_cast<double>(placement.ranks) / placement.ranks_per_node;
   // Ring latency grows with the nodes on the ring; NCCL's trees make it logarithmic.
-  const double hops = point_to_point                 ? 1.0
-                      : op == Collective::all_to_all ? nodes
-                                                     : 2.0 * std::log2(std::max(2.0, nodes));
-  return seconds + device.inter_latency_s * hops;
+  const double hops = point_to_point ? 1.0 : 2.0 * std::log2(std::max(2.0, nodes));
+  return bytes * factor / inter + device.inter_latency_s * hops;
 }
 
 double expert_all_to_all_seconds(const DeviceModel& device, const ExpertTraffic& traffic, const GroupPlacement& ep) {
@@ -440,22 +508,22 @@ double expert_all_to_all_seconds(const DeviceModel& device, const ExpertTraffic&
   }
   const double k = traffic.experts_per_token;
   const double copies = traffic.tokens * k * traffic.bytes_per_token; // every token-expert copy
-  const double nodes = static_cast<double>(ep.ranks) / ep.ranks_per_node;
-  const double local_share = 1.0 / nodes;
   if (!ep.crosses_nodes()) {
     return copies * (1.0 - 1.0 / ep.ranks) / device.intra_busbw + device.intra_latency_s;
   }
-  double network = 0;
-  if (traffic.hierarchical) {
-    // Expected distinct nodes among k experts drawn evenly over the nodes, capped by routing;
-    // the share on this node stays on NVLink.
-    const double distinct = std::min(nodes * (1.0 - std::pow(1.0 - local_share, k)), traffic.max_nodes_per_token);
-    network = traffic.tokens * distinct * (1.0 - local_share) * traffic.bytes_per_token;
-  } else {
-    network = copies * (1.0 - local_share);
+  if (!traffic.hierarchical) {
+    // The permuted tokens, one copy per expert, in one NCCL all-to-all (Megatron's alltoall
+    // dispatcher).
+    return flat_all_to_all_seconds(device, copies, ep);
   }
+  const double nodes = static_cast<double>(ep.ranks) / ep.ranks_per_node;
+  const double local_share = 1.0 / nodes;
+  // Expected distinct nodes among k experts drawn evenly over the nodes, capped by routing;
+  // the share on this node stays on NVLink.
+  const double distinct = std::min(nodes * (1.0 - std::pow(1.0 - local_share, k)), traffic.max_nodes_per_token);
+  const double network = traffic.tokens * distinct * (1.0 - local_share) * traffic.bytes_per_token;
   const double over_network = network / (device.inter_busbw_per_gpu * device.all_to_all_fraction);
-  const double over_nvlink = copies / device.intra_busbw; // fan-out (or the on-node share) on NVLink
+  const double over_nvlink = copies / device.intra_busbw; // fan-out on NVLink
   return std::max(over_network, over_nvlink) + device.inter_latency_s * nodes;
 }
 

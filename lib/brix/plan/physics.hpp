@@ -36,6 +36,31 @@ struct Fp8QuantisationCost {
 [[nodiscard]] Fp8Recipe fp8_recipe_by_name(std::string_view name);
 [[nodiscard]] std::string_view fp8_recipe_name(Fp8Recipe recipe);
 
+/// The parts of a training step that CUDA graphs capture (Megatron-Core's --cuda-graph-scope with
+/// --cuda-graph-impl transformer_engine, or local for full_iteration): a captured part is
+/// replayed with one launch, its operators cost no host time each. Megatron-Core 2edffadb
+/// (megatron/core/transformer/enums.py CudaGraphScope, transformer_layer.py
+/// _te_cuda_graph_capture/_replay): `attn` the attention block, `mlp` a dense layer's MLP,
+/// `moe` a MoE layer's whole MLP side (drop-and-pad only), `moe_router` the router,
+/// `moe_preprocess` the dispatcher's preprocessing (with moe_router), `layer` the whole layer
+/// (Megatron's "full" or empty list), `full_iteration` the whole step.
+struct CudaGraphScopes {
+  bool attn = false;
+  bool mlp = false;
+  bool moe = false;
+  bool moe_router = false;
+  bool moe_preprocess = false;
+  bool layer = false;
+  bool full_iteration = false;
+  [[nodiscard]] bool operator==(const CudaGraphScopes&) const = default;
+};
+
+/// Adds the scope `name` (a CudaGraphScopes member's name) to `scopes`; false for an unknown name.
+[[nodiscard]] bool add_cuda_graph_scope(CudaGraphScopes& scopes, std::string_view name);
+/// Megatron-Core's own checks on a scope list (transformer_config.py __post_init__): the reason a
+/// set is refused, empty when it is valid.
+[[nodiscard]] std::string cuda_graph_scopes_problem(const CudaGraphScopes& scopes);
+
 /// The software a run uses: what the framework overlaps and which kernels it has. A property
 /// of the framework version, not of the model: "modern" (Megatron-core 2024+, TransformerEngine,
 /// flash attention) is the default; "megatron-2021" describes the calibration runs' software.
@@ -104,22 +129,64 @@ struct SoftwareProfile {
   /// what one Python-dispatched TransformerEngine/autograd operator costs, the waits of the
   /// dropless router's token counts included.
   double host_seconds_per_op = 50e-6;
+  /// The router's choice is replaced by an even assignment, every expert getting the mean
+  /// tokens: a benchmark setting (Megatron's --moe-router-force-load-balancing, NeMo AutoModel's
+  /// `fake_balanced_gate`), not a framework property; no expert-load imbalance is costed.
+  bool balanced_routing = false;
+  /// What CUDA graphs capture: those operators are replayed without host time each (none by
+  /// default; Megatron-Bridge sets it per recipe and GPU, a calibration run's `cuda_graph_scope`).
+  CudaGraphScopes cuda_graphs;
   /// The FP8 recipe under --precision fp8. Per-tensor current scaling by default: TE's
   /// Float8CurrentScaling (Megatron-Bridge's "FP8-CS") and torchao.float8's default tensorwise
   /// dynamic scaling both compute the amax of the tensor about to be cast.
   Fp8Recipe fp8_recipe = Fp8Recipe::tensorwise;
 };
 
-/// Operators a transformer layer issues (forward; backward issues about twice as many): norms,
-/// projections, rotary, attention, residuals, activation. A MoE layer adds the router, top-k,
-/// the token counts it waits for (dropless), permute, dispatch, grouped GEMMs, combine and
-/// unpermute. Counted from Megatron-Core's TransformerLayer and MoELayer forward code paths.
-inline constexpr double k_ops_per_dense_layer = 25;
-inline constexpr double k_ops_per_moe_block = 40;
+/// Operators a transformer layer issues (forward; backward issues about twice as many), counted
+/// from Megatron-Core's TransformerLayer and MoELayer forward code paths and split by the CUDA
+/// graph scope that holds them (Megatron-Core 2edffadb, the Megatron-Bridge 25.11 pin).
+/// Attention block (_forward_attention): input norm, QKV projection and its FP8 casts, the
+/// q/k/v split and copies, two rotary kernels, the attention kernel, output projection and its
+/// casts, bias-dropout-add.
+inline constexpr double k_ops_attention_block = 15;
+/// MLP side of a layer (_forward_mlp, _forward_post_mlp): pre-MLP norm, FC1 and its casts,
+/// activation, FC2 and its casts, bias-dropout-add.
+inline constexpr double k_ops_mlp_block = 10;
+inline constexpr double k_ops_per_dense_layer = k_ops_attention_block + k_ops_mlp_block;
+/// A MoE layer adds, in TopKRouter.forward: the gating GEMM, the forced-balance random logits or
+/// z-loss, the fused top-k, the auxiliary-loss scores, sums, all-reduce and scaler, the expert
+/// bias update.
+inline constexpr double k_ops_moe_router = 12;
+/// MoEAlltoAllTokenDispatcher.preprocess: the per-expert token counts, their all-gather over the
+/// TP×EP group, the per-rank and per-local-expert sums and splits.
+inline constexpr double k_ops_moe_preprocess = 8;
+/// The rest (dispatch_preprocess .. combine_postprocess): the token counts copied to the host
+/// and waited for (dropless), permute, dispatch all-to-alls of tokens and probabilities, the
+/// sort by local expert, the grouped FC1/activation/FC2 and their casts, the sort back, the
+/// combine all-to-all, unpermute and the shared expert's sum.
+inline constexpr double k_ops_moe_dispatch_and_experts = 20;
+inline constexpr double k_ops_per_moe_block = k_ops_moe_router + k_ops_moe_preprocess + k_ops_moe_dispatch_and_experts;
 /// Of those, the dropless dispatcher's copy of the token counts to the host, its event and the
 /// host's wait on it (Megatron-Core token_dispatcher.py _maybe_dtoh_and_synchronize), which a
 /// dispatcher padding to capacity does not issue.
 inline constexpr double k_ops_token_count_wait = 3;
+
+/// Host-issued launches of one layer's forward, split at the dropless dispatcher's wait: the
+/// host copies the token counts and blocks on them (Megatron-Core token_dispatcher.py
+/// _maybe_dtoh_and_synchronize) before the all-to-all, so the GPU drains there and the host
+/// cannot run ahead of it across the wait.
+struct HostLaunches {
+  double before_wait = 0; ///< attention, router and preprocess; all of a layer without a wait
+  double after_wait = 0;  ///< MLP side, dispatch, experts and combine; 0 without a wait
+  [[nodiscard]] double total() const { return before_wait + after_wait; }
+};
+
+/// The operators outside the captured scopes, plus one graph replay where the layer has a
+/// captured part (a layer's captured parts are one graph: TE's make_graphed_callables per
+/// layer). `layer` is one replay and no wait; full_iteration none (the whole step is one graph,
+/// which Megatron-Core allows only with static shapes); `moe` captures the MoE side whole
+/// (drop-and-pad: no token counts to wait for).
+[[nodiscard]] HostLaunches host_launches_per_layer(const CudaGraphScopes& scopes, bool moe_layer);
 
 /// Routing skew: the relative spread of tokens across experts that load balancing leaves (an
 /// auxiliary loss or DeepSeek's bias correction). A GPU holding E experts sees the spread shrink
@@ -184,6 +251,9 @@ struct DeviceModel {
   double all_to_all_fraction = 1.0;
   double intra_latency_s = 0;
   double inter_latency_s = 0;
+  /// What each remote peer's message adds to an NCCL all-to-all beyond its bytes (proxy work
+  /// requests, per-peer chunking): many ranks with small messages run far below the adapter.
+  double all_to_all_peer_s = 0;
   bool multi_rail = true; ///< see SoftwareProfile::multi_rail
 };
 
@@ -219,9 +289,11 @@ struct GroupPlacement {
 
 /// One expert dispatch (or combine) from one GPU of an expert-parallel group placed as `ep`:
 /// `tokens` tokens, each sent to `experts_per_token` experts spread evenly over the group, of
-/// `bytes_per_token` each. Flat: every token-expert copy bound off the node crosses the network.
-/// Hierarchical (DeepEP-style): a token crosses the network once per remote node it goes to
-/// (at most `max_nodes_per_token` nodes, group-limited routing) and is fanned out over NVLink.
+/// `bytes_per_token` each. Flat (NCCL all-to-all of the permuted tokens): every token-expert
+/// copy bound off the node crosses the network, and every remote peer's message costs
+/// DeviceModel::all_to_all_peer_s. Hierarchical (DeepEP-style): a token crosses the network
+/// once per remote node it goes to (at most `max_nodes_per_token` nodes, group-limited
+/// routing) and is fanned out over NVLink.
 struct ExpertTraffic {
   double tokens = 0;
   double experts_per_token = 1;

@@ -25,7 +25,7 @@ using util::DocNode;
 const std::vector<std::string> k_run_keys{
     "id",     "set",    "source", "url",     "quote",       "model",       "cluster", "gpu",
     "nodes",  "engine", "engine_version",    "phase",       "layout",      "isl",     "osl",
-    "chunk",  "batch",  "context", "concurrency", "mtp_acceptance_length", "metric", "published",
+    "chunk",  "batch",  "context", "concurrency", "num_prompts", "mtp_acceptance_length", "metric", "published",
     "also",   "assumptions"};
 
 const std::map<std::string, MetricKind, std::less<>> k_metrics{
@@ -60,6 +60,7 @@ ServeLayout complete(const LayoutQuery& query, const model::ModelSpec& model) {
   layout.kv = query.kv.value_or(KvPrecision::bf16);
   layout.mtp = query.mtp.value_or(0);
   layout.overlap = query.overlap.value_or(false);
+  layout.offload = query.offload.value_or(0);
   return layout;
 }
 
@@ -144,12 +145,16 @@ Evaluated evaluate_run(const DocNode& run) {
   cluster::ClusterSpec spec;
   const auto group = row_group(run, layout, spec);
   const auto device = serve_device(group, spec.network, spec.oversubscription);
-  const RoleContext context{&model, &device, &engine, layout.weights, layout.kv, layout.mtp, layout.overlap};
+  const RoleContext context{&model,     &device,         &engine,        layout.weights,
+                            layout.kv,  layout.mtp,      layout.overlap, layout.offload};
   Workload workload;
   workload.isl = run.int_or("isl", 1024);
   workload.osl = run.int_or("osl", 1024);
   if (const auto length = run.find("mtp_acceptance_length")) {
     workload.mtp_acceptance = acceptance_for_length(layout.mtp, length->as_positive_double("mtp_acceptance_length"));
+  }
+  if (const auto prompts = run.find("num_prompts")) {
+    workload.num_prompts = prompts->as_positive_double("num_prompts");
   }
   const auto phase_node = run.at("phase");
   const auto phase = phase_node.as_string();
@@ -177,7 +182,7 @@ Evaluated evaluate_run(const DocNode& run) {
     double batch = 0;
     const auto batch_node = run.at("batch");
     const auto pool = kv_pool(model, role.shape, layout.weights, layout.kv, layout.mtp > 0, device.memory_bytes, engine,
-                              k_chunk_tokens, k_max_sequences);
+                              k_chunk_tokens, k_max_sequences, layout.offload);
     if (batch_node.as_string() == "kv-full") {
       batch = std::floor(static_cast<double>(pool.tokens / role.shape.dp) / context_tokens);
       out.note = fmt::format("brix: the KV pool holds {} sequences per rank", batch);

@@ -191,6 +191,10 @@ Command sglang_command(const Deployment& deployment, const InstancePlacement& in
     args.add("--speculative-algorithm", "EAGLE").add("--speculative-num-steps", layout.mtp);
     args.add("--speculative-eagle-topk", 1).add("--speculative-num-draft-tokens", layout.mtp + 1);
   }
+  if (layout.offload > 0) {
+    args.add("--offload-group-size", layout.offload).add("--offload-num-in-group", 1);
+    args.add("--offload-prefetch-step", 1).add("--offload-mode", "cpu");
+  }
   if (instance.role != Role::both) {
     args.add("--disaggregation-mode", std::string(to_string(instance.role)));
     if (deployment.fabric.rdma()) {

@@ -23,13 +23,20 @@ constexpr std::array<EngineVersion, 9> k_rows{{
                  "graphs captured for decode unless --enforce-eager; MoE through the Triton fused_moe kernel with "
                  "block-FP8 weights, dense block-FP8 linears through vLLM's first CUTLASS kernel, within 13% of the "
                  "Triton one at prefill sizes (vLLM PR #23280); no DeepGEMM (PR #13996 of 2025-02-27 tried it and was "
-                 "closed)",
-     .plannable = false, .triton_block_fp8 = true, .pool = PoolRule::utilization, .default_fraction = 0.9,
-     .image = "vllm/vllm-openai:v0.7.3"},
+                 "closed); the V0 engine scheduled, built the next step's inputs and ran the sampler's host side "
+                 "between GPU steps: \"GPU is often idle, waiting for CPU operations (5-13ms of GPU bubble)\", \"about "
+                 "4ms of GPU bubble\" per decode step (vllm issue #6854, Multi-Step Scheduling RFC, 2024-07) and \"When "
+                 "BS is 200, all this together can be 20ms\" (issue #6801, Performance Roadmap, 2024-08-08): 4 ms per "
+                 "step and (20 - 4) / 200 = 0.08 ms per running sequence (an upper bound: 0.6.0's async output "
+                 "processing later hid part of that 20 ms); V1 (2025-01) was built to overlap it; V0's chunked-prefill scheduler also \"prioritizes decode requests\" and schedules prefills with what is left of max_num_batched_tokens (docs.vllm.ai, Optimization and Tuning, Chunked Prefill)",
+     .plannable = false, .triton_block_fp8 = true, .decode_in_chunk = true, .serial_host_step_s = 4e-3,
+     .serial_host_per_sequence_s = 0.08e-3,
+     .pool = PoolRule::utilization, .default_fraction = 0.9, .image = "vllm/vllm-openai:v0.7.3"},
     {.engine = Engine::vllm, .version = "0.9", .released = "2025-05",
      .source = "docs.vllm.ai v0.9: data_parallel_deployment.md (--data-parallel-size-local, --data-parallel-address, "
-                 "--data-parallel-rpc-port, --data-parallel-start-rank, --headless), distributed_serving.md (Ray)",
-     .dp_attention = true, .multi_node = MultiNode::ray_or_dp, .pipeline = true, .mtp = true,
+                 "--data-parallel-rpc-port, --data-parallel-start-rank, --headless), distributed_serving.md (Ray); V1 "
+                 "scheduler: running requests first out of max_num_batched_tokens, as 0.11",
+     .dp_attention = true, .multi_node = MultiNode::ray_or_dp, .pipeline = true, .mtp = true, .decode_in_chunk = true,
      .pool = PoolRule::utilization, .default_fraction = 0.9, .image = "vllm/vllm-openai:v0.9.0"},
     {.engine = Engine::vllm, .version = "0.11", .released = "2025-10",
      .source = "vllm PR #23691 (multi-node mp executor: --nnodes, --node-rank, --master-addr, --headless), "
@@ -39,10 +46,12 @@ constexpr std::array<EngineVersion, 9> k_rows{{
                  "vllm-project/recipes OpenAI/GPT-OSS.md (H100 & H200, default parameters, TP 2 recommended); "
                  "FLASHINFER_MLA (Blackwell only, supports_compute_capability: major == 10) scales its first BMM by "
                  "q_scale x k_scale over an FP8 KV cache: query and keys multiply in FP8 (read at a later commit than 0.11: vllm/v1/attention/backends/mla/"
-                 "flashinfer_mla.py)",
+                 "flashinfer_mla.py); the V1 scheduler (vllm/v1/core/sched/scheduler.py) schedules the RUNNING "
+                 "requests first and the WAITING ones from what is left of one token_budget "
+                 "(max_num_batched_tokens), so decode tokens take their share of the chunk",
      .current = true, .dp_attention = true, .multi_node = MultiNode::native, .pipeline = true,
      .disaggregation = true, .overlap = true, .overlap_needs_dp = true, .mtp = true, .mxfp4_weight_only = true,
-     .fp8_mla_mma = true, .pool = PoolRule::utilization,
+     .fp8_mla_mma = true, .decode_in_chunk = true, .pool = PoolRule::utilization,
      .default_fraction = 0.9, .image = "vllm/vllm-openai:v0.11.0", .overlap_flag = "--enable-dbo",
      .router = "vllm-router --vllm-pd-disaggregation"},
     // Kept to cost published runs of it (dstack's DeepSeek-R1 benchmark, 2025-03); brix's
@@ -50,9 +59,15 @@ constexpr std::array<EngineVersion, 9> k_rows{{
     {.engine = Engine::sglang, .version = "0.4.3", .released = "2025-02",
      .source = "sglang 0.4.3.post2 (sgl_kernel 0.0.3.post6, triton 3.1.0 as dstack lists them): block-FP8 linears "
                  "and fused MoE on Triton kernels (w8a8_block_fp8_matmul, fused_moe); DeepGEMM came after SGLang PR "
-                 "#3893 (2025-02-26), which benchmarked the two; --enable-dp-attention with CUDA graphs (PR #2061)",
-     .plannable = false, .dp_attention = true, .triton_block_fp8 = true, .pool = PoolRule::static_fraction,
-     .image = "lmsysorg/sglang:v0.4.3.post2", .port = 30000},
+                 "#3893 (2025-02-26), which benchmarked the two; --enable-dp-attention with CUDA graphs (PR #2061); "
+                 "server_args of that line under --enable-dp-attention: chunked_prefill_size // 2, cuda_graph_max_bs "
+                 "96, disable_overlap_schedule = True (\"Overlap scheduler is disabled.\"), so the scheduler's host "
+                 "work runs between GPU steps, which the overlap scheduler of SGLang 0.4 was built to hide (lmsys.org "
+                 "blog 2024-12-04, Zero-Overhead Batch Scheduler: 1.1x throughput). No source times it: the 15 ms "
+                 "per decode step is chosen on the fit set (dstack's three SGLang 0.4.3 runs' TPOT, 5-ms grid)",
+     .plannable = false, .dp_attention = true, .triton_block_fp8 = true, .serial_host_step_s = 15e-3,
+     .serial_host_needs_dp = true, .pool = PoolRule::static_fraction, .image = "lmsysorg/sglang:v0.4.3.post2",
+     .port = 30000},
     {.engine = Engine::sglang, .version = "0.4", .released = "2025-04",
      .source = "sglang 0.4.6 docs: server_arguments.md (--enable-ep-moe, --enable-deepep-moe, --enable-dp-attention, "
                  "--dist-init-addr, --enable-two-batch-overlap); P/D not emitted for 0.4 (its mini_lb arguments "
@@ -66,9 +81,13 @@ constexpr std::array<EngineVersion, 9> k_rows{{
                  "2025-08-27: sglang >= 0.5.1.post3, MXFP4 on H100, launch_server --model-path openai/gpt-oss-120b "
                  "--tp 4 with no quantization flag) and the SGLang cookbook's GPT-OSS page (H100/H200, MXFP4 default); "
                  "FP8 attention on GB200: the FP8 KV cache \"allows faster Tensor Core instructions, resulting in a "
-                 "speedup for decode attention kernels\" (lmsys.org/blog 2025-09-25, GB200 Part II)",
+                 "speedup for decode attention kernels\" (lmsys.org/blog 2025-09-25, GB200 Part II); weight offloading "
+                 "\"to the host memory with prefetching\" (same post) by server_args' --offload-group-size, "
+                 "--offload-num-in-group, --offload-prefetch-step, which deepseek_v2.py's offloader_kwargs apply to "
+                 "each MoE layer's mlp.experts (w13_weight, w2_weight and the NVFP4 block scales)",
      .current = true, .dp_attention = true, .ep_partial = true, .multi_node = MultiNode::dist_init, .pipeline = true,
      .disaggregation = true, .overlap = true, .mtp = true, .mxfp4_weight_only = true, .fp8_mla_mma = true,
+     .weight_offload = true,
      .pool = PoolRule::static_fraction,
      .image = "lmsysorg/sglang:v0.5.5.post2", .port = 30000, .ep_flag = "--ep-size",
      .deepep_flag = "--moe-a2a-backend deepep", .overlap_flag = "--enable-two-batch-overlap",

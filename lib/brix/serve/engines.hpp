@@ -67,6 +67,21 @@ struct EngineVersion {
   /// MLA decode over an FP8 KV cache in FP8 MMA on GPUs with such a kernel (Blackwell), not
   /// dequantized to bf16 first.
   bool fp8_mla_mma = false;
+  /// The layer-group weight offloader (--offload-group-size, --offload-num-in-group,
+  /// --offload-prefetch-step): routed experts of some layers in host memory, copied in ahead.
+  bool weight_offload = false;
+  /// The chunked-prefill budget holds the step's decode tokens too: running requests are
+  /// scheduled first and prompts take what is left of max_num_batched_tokens.
+  bool decode_in_chunk = false;
+  /// Host work between decode steps that the version runs serially with the GPU (scheduling,
+  /// building the next step's inputs, sampling bookkeeping), not overlapped with the step before:
+  /// a fixed time per step and a time per running sequence of the rank's batch. 0: hidden behind
+  /// the GPU (vLLM V1's engine core, SGLang's overlap scheduler, TensorRT-LLM's PyExecutor).
+  double serial_host_step_s = 0;
+  double serial_host_per_sequence_s = 0;
+  /// The host work is serial only under attention DP (SGLang 0.4.3: --enable-dp-attention turned
+  /// the overlap scheduler off); else only where the version never overlaps.
+  bool serial_host_needs_dp = false;
 
   // Memory.
   PoolRule pool = PoolRule::utilization;

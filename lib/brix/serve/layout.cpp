@@ -30,7 +30,7 @@ int parse_count(std::string_view key, std::string_view value, int minimum) {
 }
 
 const std::vector<std::string> k_role_fields{"tp", "pp", "dp", "ep", "etp", "instances"};
-const std::vector<std::string> k_global_fields{"weights", "kv", "mtp", "overlap"};
+const std::vector<std::string> k_global_fields{"weights", "kv", "mtp", "overlap", "offload"};
 
 std::vector<std::string> all_keys() {
   std::vector<std::string> keys = k_role_fields;
@@ -123,8 +123,12 @@ std::string to_string(const ServeLayout& layout) {
                           ? to_string(layout.both.shape, layout.both.instances)
                           : to_string(layout.prefill.shape, layout.prefill.instances, "p.") + "," +
                                 to_string(layout.decode.shape, layout.decode.instances, "d.");
-  return fmt::format("{},weights={},kv={},mtp={},overlap={}", roles, to_string(layout.weights), to_string(layout.kv),
-                     layout.mtp, layout.overlap ? 1 : 0);
+  auto text = fmt::format("{},weights={},kv={},mtp={},overlap={}", roles, to_string(layout.weights),
+                          to_string(layout.kv), layout.mtp, layout.overlap ? 1 : 0);
+  if (layout.offload > 0) {
+    text += fmt::format(",offload={}", layout.offload);
+  }
+  return text;
 }
 
 LayoutQuery parse_layout_query(std::string_view text) {
@@ -162,9 +166,13 @@ LayoutQuery parse_layout_query(std::string_view text) {
       }
       query.overlap = value == "1";
       continue;
+    } else if (key == "offload") {
+      // One layer in `offload` offloaded: 1 would offload every layer, leaving nothing to hide the copies under.
+      query.offload = parse_count(key, value, 2);
+      continue;
     }
     throw InputError(fmt::format("{}: unknown field '{}'{} (expected tp, pp, dp, ep, etp, instances, the same with "
-                                 "p./d. for disaggregated plans, weights, kv, mtp or overlap)",
+                                 "p./d. for disaggregated plans, weights, kv, mtp, overlap or offload)",
                                  k_what, key, util::did_you_mean(key, keys)));
   }
   if (plain && prefixed) {

@@ -55,13 +55,17 @@ struct ServeLayout {
   KvPrecision kv = KvPrecision::bf16;
   int mtp = 0;          ///< speculative (MTP) tokens drafted per decode step
   bool overlap = false; ///< two micro-batches overlap MoE all-to-all with compute (SGLang TBO, vLLM DBO)
+  /// Weight offloading to host memory, the engines' layer-group offloader: of every `offload`
+  /// layers the last one's routed experts live in host memory and are copied in one layer ahead
+  /// (--offload-group-size offload --offload-num-in-group 1 --offload-prefetch-step 1); 0: none.
+  int offload = 0;
   [[nodiscard]] int gpus() const;
 };
 
 /// "tp=8,pp=1,dp=2,ep=16,etp=1,instances=1", one role's fields.
 [[nodiscard]] std::string to_string(const InstanceShape& shape, int instances, std::string_view prefix = "");
 /// The whole layout in --layout syntax: role fields (p./d. for disaggregated), then
-/// weights, kv, mtp and overlap.
+/// weights, kv, mtp and overlap, and offload where weights are offloaded.
 [[nodiscard]] std::string to_string(const ServeLayout& layout);
 
 /// A --layout query: every field optional; the search fills in what is not given.
@@ -76,6 +80,7 @@ struct LayoutQuery {
   std::optional<KvPrecision> kv;
   std::optional<int> mtp;
   std::optional<bool> overlap;
+  std::optional<int> offload;
 };
 
 /// Parses "tp=8,dp=2,ep=16,instances=2,kv=fp8" or "p.tp=8,p.ep=8,p.instances=2,d.dp=16,...".

@@ -55,8 +55,21 @@ WeightPrecision attention_weight_precision(const model::ModelSpec& model, Weight
   return model.checkpoint_mxfp4 ? WeightPrecision::bf16 : WeightPrecision::fp8;
 }
 
+double expert_bytes_per_gpu(const model::ModelSpec& model, const InstanceShape& shape, WeightPrecision precision) {
+  if (!model.moe) {
+    return 0.0;
+  }
+  const auto moe = model::layer_parameters_of_kind(model, true);
+  const double local_experts = std::ceil(static_cast<double>(model.moe->routed_experts) / shape.ep);
+  return local_experts * static_cast<double>(moe.expert_one) / shape.etp * weight_bytes(precision);
+}
+
+bool offloaded_layer(const model::ModelSpec& model, std::int64_t layer, int offload) {
+  return offload > 0 && model.is_moe_layer(layer) && layer % offload == offload - 1;
+}
+
 double weight_bytes_per_gpu(const model::ModelSpec& model, const InstanceShape& shape, WeightPrecision precision,
-                            bool mtp_module) {
+                            bool mtp_module, int offload) {
   const double linear = weight_bytes(precision);
   const double attention_bytes = weight_bytes(attention_weight_precision(model, precision));
   const auto dense = model::layer_parameters_of_kind(model, false);
@@ -64,11 +77,11 @@ double weight_bytes_per_gpu(const model::ModelSpec& model, const InstanceShape& 
   const double attention = attention_params_per_gpu(model, shape.tp) * attention_bytes;
   const double norms = static_cast<double>(dense.norms) * k_bf16;
   const double dense_layer = attention + norms + static_cast<double>(dense.mlp_dense) / shape.tp * linear;
+  const double experts = expert_bytes_per_gpu(model, shape, precision);
   double moe_layer = 0.0;
   if (model.moe) {
-    const double local_experts = std::ceil(static_cast<double>(model.moe->routed_experts) / shape.ep);
-    moe_layer = attention + norms + local_experts * static_cast<double>(moe.expert_one) / shape.etp * linear +
-                static_cast<double>(moe.mlp_dense) / shape.tp * linear + static_cast<double>(moe.router) * k_bf16;
+    moe_layer = attention + norms + experts + static_cast<double>(moe.mlp_dense) / shape.tp * linear +
+                static_cast<double>(moe.router) * k_bf16;
   }
   const auto counts = model::count_parameters(model);
   const double embedding = static_cast<double>(counts.embedding + counts.position_embedding) / shape.tp * k_bf16;
@@ -80,6 +93,15 @@ double weight_bytes_per_gpu(const model::ModelSpec& model, const InstanceShape& 
     const i64 moe_layers = model::moe_layers_in(model, first, last);
     const i64 dense_layers = last - first + 1 - moe_layers;
     double bytes = static_cast<double>(moe_layers) * moe_layer + static_cast<double>(dense_layers) * dense_layer;
+    // Offloaded experts leave the GPU but for one staging copy: with prefetch step 1 the next
+    // offloaded layer is copied in after the previous one has run, into the buffer it freed.
+    i64 offloaded = 0;
+    for (i64 layer = first; layer <= last; ++layer) {
+      offloaded += offloaded_layer(model, layer, offload) ? 1 : 0;
+    }
+    if (offloaded > 0) {
+      bytes -= static_cast<double>(offloaded - 1) * experts;
+    }
     if (stage == 0) {
       bytes += embedding;
     }
@@ -148,11 +170,11 @@ double activation_bytes(const model::ModelSpec& model, const InstanceShape& shap
 
 KvPool kv_pool(const model::ModelSpec& model, const InstanceShape& shape, WeightPrecision weights, KvPrecision kv,
                bool mtp_module, double gpu_memory_bytes, const EngineVersion& engine, std::int64_t batched_tokens,
-               std::int64_t max_sequences) {
+               std::int64_t max_sequences, int offload) {
   KvPool pool;
   auto& memory = pool.memory;
   memory.total = gpu_memory_bytes;
-  memory.weights = weight_bytes_per_gpu(model, shape, weights, mtp_module);
+  memory.weights = weight_bytes_per_gpu(model, shape, weights, mtp_module, offload);
   memory.activations = activation_bytes(model, shape, batched_tokens, max_sequences);
   const bool parallel = shape.tp > 1 || shape.ep > 1 || shape.etp > 1 || shape.pp > 1;
   const double nccl = parallel ? k_nccl_bytes : 0.0;

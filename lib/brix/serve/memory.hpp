@@ -17,9 +17,20 @@ namespace brix::serve {
 /// MLPs over TP, embedding and head split over TP on the first and last stage, routers, norms,
 /// embedding and head in bf16. With `mtp_module`, the MTP layer sits on the last stage.
 /// weights=fp4 stores MLP and expert weights in 4 bits and attention as
-/// attention_weight_precision says.
+/// attention_weight_precision says. With `offload` (ServeLayout::offload), the routed experts of
+/// the offloaded MoE layers are in host memory: not counted.
 [[nodiscard]] double weight_bytes_per_gpu(const model::ModelSpec& model, const InstanceShape& shape,
-                                          WeightPrecision precision, bool mtp_module);
+                                          WeightPrecision precision, bool mtp_module, int offload = 0);
+
+/// Routed-expert weights of one MoE layer on one GPU: its ceil(experts / EP) experts, each split
+/// over ETP. What an offloaded layer copies in from host memory per forward.
+[[nodiscard]] double expert_bytes_per_gpu(const model::ModelSpec& model, const InstanceShape& shape,
+                                          WeightPrecision precision);
+
+/// Whether layer `layer` (0-based) has its routed experts in host memory under offload = `offload`:
+/// a MoE layer that is the last of its group of `offload` (the offloader's groups count every
+/// layer, its whitelist moves only the experts' weights).
+[[nodiscard]] bool offloaded_layer(const model::ModelSpec& model, std::int64_t layer, int offload);
 
 /// The format of the attention projections when the layout's weights are `precision`: weights=fp4
 /// keeps them in FP8 for NVFP4 (ModelOpt's recipes for DeepSeek-R1) and in bf16 for an MXFP4
@@ -74,6 +85,6 @@ struct KvPool {
 };
 [[nodiscard]] KvPool kv_pool(const model::ModelSpec& model, const InstanceShape& shape, WeightPrecision weights,
                              KvPrecision kv, bool mtp_module, double gpu_memory_bytes, const EngineVersion& engine,
-                             std::int64_t batched_tokens, std::int64_t max_sequences);
+                             std::int64_t batched_tokens, std::int64_t max_sequences, int offload = 0);
 
 } // namespace brix::serve

@@ -1,6 +1,7 @@
 // Operating points: the steady state of a deployment under a closed or open loop of requests.
 #include <brix/serve/performance.hpp>
 
+#include <brix/serve/finite_loop.hpp>
 #include <brix/util/strings.hpp>
 
 #include <algorithm>
@@ -32,13 +33,26 @@ double prompt_seconds(const RoleContext& context, const RoleEstimate& role, std:
 }
 
 /// The prefill chunk of one group of a closed loop: the prompts of `running` requests of an
-/// instance that fit one chunk per DP rank.
-double group_seconds(const RoleContext& context, const RoleEstimate& role, double running, const Workload& workload) {
+/// instance that fit one chunk per DP rank. Where the engine's budget also holds the step's
+/// decode tokens (EngineVersion::decode_in_chunk), the `decoding` sequences per rank leave
+/// chunk − decoding for prompts, so a prompt may need more steps: each one more carries what
+/// is left of the prompt (an 8,192-token prompt beside 15 decoding requests: 8,177 then 15).
+double group_seconds(const RoleContext& context, const RoleEstimate& role, double running, const Workload& workload,
+                     double decoding = 0) {
   const double isl = static_cast<double>(workload.isl);
+  const double chunk = static_cast<double>(role.chunk_tokens);
   const double per_rank = std::max(1.0, running / role.plan.shape.dp) * isl;
-  const double tokens = std::max(std::min(per_rank, static_cast<double>(role.chunk_tokens)), std::min(isl, per_rank));
-  const double chunks = std::ceil(isl / static_cast<double>(role.chunk_tokens));
-  return prefill_step(step_context(context, role.plan.shape), tokens, isl).seconds * chunks;
+  const double tokens = std::max(std::min(per_rank, chunk), std::min(isl, per_rank));
+  const double chunks = std::ceil(isl / chunk);
+  const auto step = step_context(context, role.plan.shape);
+  double seconds = prefill_step(step, tokens, isl).seconds * chunks;
+  const double room = std::max(1.0, chunk - decoding);
+  const double steps = std::ceil(isl / room);
+  if (steps > chunks) {
+    const double rest = isl - (steps - 1.0) * room;
+    seconds += (steps - chunks) * prefill_step(step, rest, isl).seconds;
+  }
+  return seconds;
 }
 
 /// Share of decode steps stretched by prefill when the instance's prefill is busy for `busy` of
@@ -56,6 +70,20 @@ double stretched_share(double busy, int dp) {
 
 /// M/D/1 waiting time at utilisation `rho` for service `service`.
 double queue_wait(double rho, double service) { return rho <= 0 ? 0.0 : rho * service / (2.0 * (1.0 - rho)); }
+
+/// The client's finite run over the steady state in `out` (finite_loop.hpp), for `slots` requests
+/// in flight and `prompts` in all: TTFT becomes the run's mean (the first wave's wait counted as
+/// queueing) and `concurrency` the run's mean in flight (bench_serving's "Concurrency"); returns
+/// the run's request rate, prompts / makespan.
+double finite_run(Performance& out, FirstWave wave, double slots, double prompts, double decode_s, double drain_s,
+                  double& concurrency) {
+  wave.prompts = std::min(slots, prompts);
+  const auto run = finite_closed_loop(first_wave_ttfts(wave), out.ttft_s, decode_s, drain_s, prompts);
+  out.queue_s += run.mean_ttft_s - out.ttft_s;
+  out.ttft_s = run.mean_ttft_s;
+  concurrency = run.concurrency;
+  return prompts / run.makespan_s;
+}
 
 void finish(Performance& performance, const Workload& workload, double rate, double concurrency) {
   performance.request_rate = rate;
@@ -84,7 +112,13 @@ StepContext step_context(const RoleContext& context, const InstanceShape& shape)
   const bool cuda_graphs = context.engine == nullptr || context.engine->cuda_graphs;
   const bool triton = context.engine != nullptr && context.engine->triton_block_fp8;
   const bool fp8_mla = context.engine != nullptr && context.engine->fp8_mla_mma;
-  return {context.model, context.device, shape, context.weights, context.kv, overlap, cuda_graphs, triton, fp8_mla};
+  StepContext step{context.model, context.device, shape, context.weights, context.kv, overlap, cuda_graphs, triton, fp8_mla};
+  if (context.engine != nullptr && (!context.engine->serial_host_needs_dp || shape.dp > 1)) {
+    step.host_step_s = context.engine->serial_host_step_s;
+    step.host_per_sequence_s = context.engine->serial_host_per_sequence_s;
+  }
+  step.offload = context.offload;
+  return step;
 }
 
 RoleEstimate cost_role(const RoleContext& context, const RolePlan& plan, const Workload& workload,
@@ -93,7 +127,7 @@ RoleEstimate cost_role(const RoleContext& context, const RolePlan& plan, const W
   role.plan = plan;
   role.chunk_tokens = chunk_tokens;
   role.pool = kv_pool(*context.model, plan.shape, context.weights, context.kv, context.mtp > 0,
-                      context.device->memory_bytes, *context.engine, chunk_tokens, k_max_sequences);
+                      context.device->memory_bytes, *context.engine, chunk_tokens, k_max_sequences, context.offload);
   const std::int64_t request = workload.isl + workload.osl;
   role.max_sequences = std::min(k_max_sequences, role.pool.tokens / plan.shape.dp / request);
   role.max_concurrency = role.max_sequences * plan.shape.dp;
@@ -148,7 +182,12 @@ Performance aggregated_performance(const RoleContext& context, RoleEstimate& rol
     const double wanted = workload.concurrency / instances;
     const double running = std::min(wanted, cap);
     const double step_s = decode_at(std::max(running / dp, 1.0 / dp));
-    const double group = group_seconds(context, role, running, workload);
+    // The other requests of the rank decode beside a group's prompts.
+    const double isl = static_cast<double>(workload.isl);
+    const double group_prompts = std::max(1.0, std::floor(static_cast<double>(role.chunk_tokens) / isl));
+    const double decoding =
+        context.engine != nullptr && context.engine->decode_in_chunk ? std::max(0.0, running / dp - group_prompts) : 0.0;
+    const double group = group_seconds(context, role, running, workload, decoding);
     double rate = running / (group + step_s + (osl - 1.0) * step_s / tau);
     for (int i = 0; i < k_iterations; ++i) {
       const double busy = stretched_share(rate * service, role.plan.shape.dp);
@@ -163,7 +202,14 @@ Performance aggregated_performance(const RoleContext& context, RoleEstimate& rol
       out.ttft_s += out.queue_s;
       out.limit = Limit::kv_cache;
     }
-    finish(out, workload, rate * instances, wanted * instances);
+    double in_flight = wanted;
+    if (workload.num_prompts > 0) {
+      const FirstWave wave{0, role.plan.shape.dp, isl, static_cast<double>(role.chunk_tokens), step_s,
+                           [&](double tokens) { return prefill_step(step, tokens, isl).seconds; }};
+      rate = finite_run(out, wave, wanted, workload.num_prompts / instances, (osl - 1.0) * out.tpot_s,
+                        (osl - 1.0) * step_s / tau, in_flight);
+    }
+    finish(out, workload, rate * instances, in_flight * instances);
     return out;
   }
   // Open loop: requests arrive at the rate; the prefill work queues (M/D/1), decode batches what
@@ -261,7 +307,17 @@ Performance disaggregated_performance(const RoleContext& context, RoleEstimate& 
       out.ttft_s += wait;
       out.limit = Limit::kv_cache;
     }
-    finish(out, workload, rate, wanted * decode_instances);
+    double in_flight = wanted * decode_instances;
+    if (workload.num_prompts > 0) {
+      const double isl = static_cast<double>(workload.isl);
+      const auto prefill_context = step_context(context, prefill.plan.shape);
+      const FirstWave wave{0, static_cast<int>(prefill_instances) * prefill.plan.shape.dp, isl,
+                           static_cast<double>(prefill.chunk_tokens), out.kv_transfer_s + out.tpot_s * tau,
+                           [&](double tokens) { return prefill_step(prefill_context, tokens, isl).seconds; }};
+      rate = finite_run(out, wave, wanted * decode_instances, workload.num_prompts, (osl - 1.0) * out.tpot_s,
+                        (osl - 1.0) * out.tpot_s, in_flight);
+    }
+    finish(out, workload, rate, in_flight);
     return out;
   }
   const double rate = workload.request_rate;

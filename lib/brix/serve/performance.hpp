@@ -3,7 +3,8 @@
 // instances (chunked prefill interleaved with decode) and for disaggregated ones (prefill and
 // decode instances, KV moved over the fabric), at a fixed concurrency (closed loop: a client
 // keeps that many requests in flight) or a request rate (open loop, Poisson arrivals, with
-// queueing in front of prefill).
+// queueing in front of prefill); a closed loop with a stated number of requests is costed as the
+// benchmark client's finite run (first wave, steady state, drain).
 
 #include <brix/model/model.hpp>
 #include <brix/serve/device.hpp>
@@ -26,6 +27,9 @@ struct Workload {
   double ttft_slo_s = 0;     ///< 0: none
   double tpot_slo_s = 0;     ///< 0: none
   double mtp_acceptance = 0.7; ///< per drafted token, given the previous one was accepted
+  /// Requests a benchmark client sends in all behind its concurrency cap (closed loop only): the
+  /// run's first wave and drain are costed (finite_loop.hpp); 0: the steady state alone.
+  double num_prompts = 0;
 };
 
 /// Tokens per chunk of chunked prefill, per attention-DP rank: the engines' default budget
@@ -81,6 +85,7 @@ struct RoleContext {
   KvPrecision kv = KvPrecision::bf16;
   int mtp = 0;
   bool overlap = false;
+  int offload = 0; ///< ServeLayout::offload
 };
 
 /// Memory, capacity and the prefill chunk of a role's instances, whether or not they fit (what

@@ -142,7 +142,7 @@ std::vector<Problem> shape_problems(const model::ModelSpec& model, const cluster
 
 std::vector<Problem> setting_problems(const model::ModelSpec& model, const cluster::NodeGroup& group,
                                       const EngineVersion& engine, Mode mode, WeightPrecision weights, int mtp,
-                                      bool overlap) {
+                                      bool overlap, int offload) {
   Problems problems;
   Collect add{problems, true};
   const auto name = fmt::format("{} {}", to_string(engine.engine), engine.version);
@@ -159,6 +159,16 @@ std::vector<Problem> setting_problems(const model::ModelSpec& model, const clust
   }
   if (overlap && !engine.overlap) {
     add("engine has no two-batch overlap", [&] { return fmt::format("{} has no two-batch overlap", name); });
+  }
+  if (offload > 0 && !engine.weight_offload) {
+    add("engine has no weight offloading", [&] {
+      return fmt::format("offload={} needs the layer-group weight offloader; {} has none", offload, name);
+    });
+  }
+  if (offload > 0 && !model.moe) {
+    add("no experts to offload", [&] {
+      return fmt::format("offload={} moves MoE layers' routed experts; {} has none", offload, model.name);
+    });
   }
   if (weights == WeightPrecision::fp8 && group.gpu.fp8_flops <= 0) {
     add("no FP8 tensor cores", [&] {

@@ -33,9 +33,10 @@ struct Problem {
 [[nodiscard]] std::optional<Problem> fp4_weights_problem(const model::ModelSpec& model, const cluster::GpuSpec& gpu,
                                                          const EngineVersion& engine);
 
-/// Problems of the layout-wide settings (MTP, overlap, precisions on this GPU, P/D support).
+/// Problems of the layout-wide settings (MTP, overlap, weight offloading, precisions on this GPU,
+/// P/D support).
 [[nodiscard]] std::vector<Problem> setting_problems(const model::ModelSpec& model, const cluster::NodeGroup& group,
                                                     const EngineVersion& engine, Mode mode, WeightPrecision weights,
-                                                    int mtp, bool overlap);
+                                                    int mtp, bool overlap, int offload = 0);
 
 } // namespace brix::serve

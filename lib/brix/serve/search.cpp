@@ -161,7 +161,8 @@ private:
 };
 
 RoleContext role_context(const SearchRequest& request, const ServeDevice& device, bool overlap) {
-  return {request.model, &device, request.engine, request.weights, request.kv, request.mtp, overlap};
+  return {request.model, &device,  request.engine, request.weights,
+          request.kv,    request.mtp, overlap,      request.fixed.offload.value_or(0)};
 }
 
 void score(ServePlan& plan, const Workload& workload) {
@@ -235,6 +236,7 @@ void search_aggregated(const SearchRequest& request, const RoleContext& context,
       plan.layout.weights = request.weights;
       plan.layout.kv = request.kv;
       plan.layout.mtp = request.mtp;
+      plan.layout.offload = context.offload;
       plan.layout.overlap = runs_overlap(*request.engine, sized.shape, context.overlap);
       plan.both = sized.role;
       plan.both.plan.instances = instances;
@@ -379,6 +381,7 @@ void search_disaggregated(const SearchRequest& request, const RoleContext& conte
         plan.layout.weights = request.weights;
         plan.layout.kv = request.kv;
         plan.layout.mtp = request.mtp;
+        plan.layout.offload = context.offload;
         plan.layout.overlap = runs_overlap(*request.engine, prefill->shape, context.overlap) ||
                               runs_overlap(*request.engine, option.sized->shape, context.overlap);
         plan.prefill = prefill->role;
@@ -397,7 +400,7 @@ void search_disaggregated(const SearchRequest& request, const RoleContext& conte
 
 void require_settings(const SearchRequest& request, Mode mode, bool overlap) {
   const auto problems = setting_problems(*request.model, request.group, *request.engine, mode, request.weights,
-                                         request.mtp, overlap);
+                                         request.mtp, overlap, request.fixed.offload.value_or(0));
   if (!problems.empty()) {
     throw InputError(fmt::format("--layout: {}", problems.front().detail));
   }
@@ -485,8 +488,9 @@ Evaluation evaluate_layout(const SearchRequest& request, const ServeLayout& layo
   context.weights = layout.weights;
   context.kv = layout.kv;
   context.mtp = layout.mtp;
+  context.offload = layout.offload;
   for (const auto& problem : setting_problems(*request.model, request.group, *request.engine, layout.mode,
-                                              layout.weights, layout.mtp, layout.overlap)) {
+                                              layout.weights, layout.mtp, layout.overlap, layout.offload)) {
     out.problems.push_back(problem.detail);
   }
   const auto& workload = request.workload;

@@ -148,6 +148,7 @@ Json plan_to_json(const RankedPlan& ranked) {
   json["weights"] = to_string(plan.layout.weights);
   json["kv_cache"] = to_string(plan.layout.kv);
   json["mtp"] = plan.layout.mtp;
+  json["offload"] = plan.layout.offload; // one MoE layer in this many keeps its experts in host memory; 0: none
   if (plan.layout.mode == Mode::aggregated) {
     json["instances"] = role_json(plan.both);
   } else {
@@ -173,6 +174,7 @@ Json to_json(const ServeReport& report) {
                      {"osl", workload.osl},
                      {"concurrency", workload.concurrency > 0 ? Json(workload.concurrency) : Json(nullptr)},
                      {"request_rate", workload.request_rate > 0 ? Json(workload.request_rate) : Json(nullptr)},
+                     {"num_prompts", workload.num_prompts > 0 ? Json(workload.num_prompts) : Json(nullptr)},
                      {"ttft_slo_s", workload.ttft_slo_s > 0 ? Json(workload.ttft_slo_s) : Json(nullptr)},
                      {"tpot_slo_s", workload.tpot_slo_s > 0 ? Json(workload.tpot_slo_s) : Json(nullptr)},
                      {"mtp_acceptance", workload.mtp_acceptance},

@@ -126,6 +126,10 @@ std::string to_text(const ServeReport& report, const util::Style& style) {
   const auto& workload = report.workload;
   std::string load = workload.request_rate > 0 ? fmt::format("{} requests/s arriving", workload.request_rate)
                                                : fmt::format("{} requests in flight", workload.concurrency);
+  if (workload.num_prompts > 0) {
+    load += fmt::format(", {} in all (a benchmark client's finite run: TTFT its mean, throughput over the whole run)",
+                        workload.num_prompts);
+  }
   std::string slo;
   if (workload.ttft_slo_s > 0 || workload.tpot_slo_s > 0) {
     std::vector<std::string> parts;

@@ -29,6 +29,16 @@ void check_request(const ServeRequest& request) {
   require_positive(request.request_rate, "--request-rate", "requests per second, e.g. 5");
   require_positive(request.ttft_ms, "--ttft-ms", "a time-to-first-token target in milliseconds, e.g. 2000");
   require_positive(request.tpot_ms, "--tpot-ms", "a time-per-output-token target in milliseconds, e.g. 50");
+  require_positive(request.num_prompts, "--num-prompts", "the requests a benchmark client sends in all, e.g. 500");
+  if (request.num_prompts && !request.concurrency) {
+    throw InputError("--num-prompts: only with --concurrency (expected the client's --num-prompts beside its "
+                     "--max-concurrency, e.g. --concurrency 64 --num-prompts 500)");
+  }
+  if (request.num_prompts && *request.num_prompts != std::floor(*request.num_prompts)) {
+    throw InputError(fmt::format("--num-prompts: {} is not a whole number (expected the requests a benchmark client "
+                                 "sends in all, e.g. 500)",
+                                 *request.num_prompts));
+  }
   if (request.concurrency && request.request_rate) {
     throw InputError("--concurrency and --request-rate: give one (expected a closed loop of N requests in flight, or "
                      "an open loop of arrivals per second)");
@@ -91,6 +101,7 @@ ServeReport run_serve(const ServeRequest& request) {
   workload.osl = request.osl;
   workload.request_rate = request.request_rate.value_or(0.0);
   workload.concurrency = request.concurrency.value_or(request.request_rate ? 0.0 : k_default_concurrency);
+  workload.num_prompts = request.num_prompts.value_or(0.0);
   report.default_workload = !request.concurrency && !request.request_rate;
   workload.ttft_slo_s = request.ttft_ms.value_or(0.0) / 1e3;
   workload.tpot_slo_s = request.tpot_ms.value_or(0.0) / 1e3;

@@ -22,6 +22,7 @@ struct ServeRequest {
   std::int64_t osl = 1024;
   std::optional<double> concurrency;
   std::optional<double> request_rate;
+  std::optional<double> num_prompts;  ///< --num-prompts: the benchmark client's finite run behind --concurrency
   std::optional<double> ttft_ms;
   std::optional<double> tpot_ms;
   std::optional<double> mtp_acceptance;

@@ -307,6 +307,26 @@ double sliding_window(const model::ModelSpec& model) {
   return 0.0;
 }
 
+/// The copies of a stage's offloaded experts (layers first..last, `cost` their compute): each
+/// starts when the previous offloaded layer has run and must land before its own layer starts,
+/// so it hides under the offload − 1 layers between (at the stage's mean layer time).
+void add_offload_stall(StepCost& cost, const StepContext& context, i64 first, i64 last) {
+  const auto& model = *context.model;
+  const auto& device = *context.device;
+  i64 offloaded = 0;
+  for (i64 layer = first; layer <= last; ++layer) {
+    offloaded += offloaded_layer(model, layer, context.offload) ? 1 : 0;
+  }
+  if (offloaded == 0 || device.host_to_device_bytes_per_s <= 0) {
+    return;
+  }
+  const double copy = expert_bytes_per_gpu(model, context.shape, context.weights) / device.host_to_device_bytes_per_s;
+  const double hidden = (context.offload - 1) * cost.seconds / static_cast<double>(last - first + 1);
+  const double stall = static_cast<double>(offloaded) * std::max(0.0, copy - hidden);
+  cost.seconds += stall;
+  cost.weights_s += stall;
+}
+
 /// The stages of an instance, each costed with its own layers; the head on the last stage.
 std::vector<StepCost> stage_costs(const StepContext& context, const Batch& batch, bool decode, double head_rows) {
   const auto& model = *context.model;
@@ -338,6 +358,7 @@ std::vector<StepCost> stage_costs(const StepContext& context, const Batch& batch
     cost += moe_windowed * static_cast<double>(moe_sliding);
     cost += dense * static_cast<double>(count - moe_layers - dense_sliding);
     cost += dense_windowed * static_cast<double>(dense_sliding);
+    add_offload_stall(cost, context, first, last);
     if (stage == stages - 1) {
       cost += head_cost(context, head_rows);
     }
@@ -420,7 +441,12 @@ StepCost decode_step(const StepContext& context, double batch, double context_to
               MemoryKind::weights, ComputeKind::gemm);
     stage += one * static_cast<double>(mtp);
   }
-  return launched(context, stage) * static_cast<double>(stages);
+  auto step = launched(context, stage) * static_cast<double>(stages);
+  // Each rank's scheduler walks its own sequences between steps; the GPU waits for it.
+  const double host = context.host_step_s + context.host_per_sequence_s * batch;
+  step.seconds += host;
+  step.floors_s += host;
+  return step;
 }
 
 StepCost prefill_step(const StepContext& context, double tokens, double prompt) {

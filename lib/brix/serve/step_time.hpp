@@ -46,12 +46,20 @@ struct StepContext {
   /// MLA decode over an FP8 KV cache multiplies in FP8 where the device has such a kernel
   /// (ServeDevice::mla_decode_fp8_mma_fraction); false: dequantized to bf16.
   bool fp8_mla_mma = false;
+  /// Host work each decode step waits for (EngineVersion::serial_host_step_s and
+  /// serial_host_per_sequence_s where the engine runs it serially; 0 where it overlaps).
+  double host_step_s = 0;
+  double host_per_sequence_s = 0;
+  /// ServeLayout::offload: an offloaded layer's experts are copied in from host memory while the
+  /// offload − 1 layers before it run; what they do not hide stalls the step (booked as weights).
+  int offload = 0;
 };
 
 /// One decode step of a whole instance: `batch` sequences per attention-DP rank, each with
 /// `context` tokens in the KV cache, verifying 1 + `mtp` tokens each and then drafting `mtp`
 /// tokens with the model's MTP module. With PP the batch is split into one micro-batch per
-/// stage, so a step is PP stage-steps at batch / PP.
+/// stage, so a step is PP stage-steps at batch / PP. Host work the engine runs serially adds
+/// host_step_s + host_per_sequence_s × batch to the step (booked as floors).
 [[nodiscard]] StepCost decode_step(const StepContext& context, double batch, double context_tokens, int mtp);
 
 /// One prefill step of a whole instance: `tokens` new tokens per attention-DP rank (the chunk),

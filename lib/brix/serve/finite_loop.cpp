@@ -1,0 +1,67 @@
+// The first wave and the makespan of a benchmark client's finite closed loop (see finite_loop.hpp).
+#include <brix/serve/finite_loop.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+namespace brix::serve {
+
+std::vector<double> first_wave_ttfts(const FirstWave& wave) {
+  std::vector<double> ttfts;
+  const auto prompts = static_cast<int>(std::llround(wave.prompts));
+  const int ranks = std::max(1, wave.ranks);
+  if (prompts <= 0 || wave.isl <= 0 || wave.chunk <= 0) {
+    return ttfts;
+  }
+  ttfts.reserve(static_cast<std::size_t>(prompts));
+  for (int rank = 0; rank < ranks && rank < prompts; ++rank) {
+    const int mine = prompts / ranks + (rank < prompts % ranks ? 1 : 0);
+    const double tokens = mine * wave.isl;
+    // The rank's chunks back to back: full ones, and the last one with what is left.
+    double done_s = 0;
+    double done_tokens = 0;
+    for (int k = 1; k <= mine; ++k) {
+      const double needed = std::ceil(k * wave.isl / wave.chunk - 1e-9) * wave.chunk;
+      while (done_tokens < std::min(needed, tokens) - 1e-9) {
+        const double step = std::min(wave.chunk, tokens - done_tokens);
+        done_s += wave.step_seconds(step);
+        done_tokens += step;
+      }
+      ttfts.push_back(done_s + wave.after_s);
+    }
+  }
+  std::sort(ttfts.begin(), ttfts.end());
+  return ttfts;
+}
+
+FiniteRun finite_closed_loop(const std::vector<double>& wave_ttft, double steady_ttft_s, double decode_s,
+                             double drain_s, double num_prompts) {
+  FiniteRun run;
+  const auto slots = static_cast<long long>(wave_ttft.size());
+  const auto total = std::max<long long>(slots, std::llround(num_prompts));
+  if (slots == 0) {
+    return run;
+  }
+  const long long rounds = total / slots;
+  const long long extra = total % slots;
+  const double steady = steady_ttft_s + decode_s;
+  double ttft_sum = 0;
+  double latency_sum = 0;
+  for (long long i = 0; i < slots; ++i) {
+    // wave_ttft is ascending: the first slots free first and take the extra requests.
+    const long long requests = rounds + (i < extra ? 1 : 0);
+    const double first = wave_ttft[static_cast<std::size_t>(i)];
+    const double later = static_cast<double>(requests - 1);
+    ttft_sum += first + later * steady_ttft_s;
+    // A slot is busy from t = 0 to its last request's end: every request but its last decodes in
+    // the steady state, and the sum of its requests' latencies is that span.
+    const double done = first + later * steady + drain_s;
+    latency_sum += done;
+    run.makespan_s = std::max(run.makespan_s, done);
+  }
+  run.mean_ttft_s = ttft_sum / static_cast<double>(total);
+  run.concurrency = run.makespan_s > 0 ? latency_sum / run.makespan_s : 0.0;
+  return run;
+}
+
+} // namespace brix::serve

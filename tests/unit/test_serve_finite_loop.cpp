@@ -1,0 +1,85 @@
+// serve: a benchmark client's finite closed loop — the first wave queued in front of prefill, the
+// slots that run one request more, the drain — and what it does to an operating point.
+#include <brix/model/loader.hpp>
+#include <brix/serve/finite_loop.hpp>
+#include <brix/serve/performance.hpp>
+
+#include <doctest/doctest.h>
+#include <support/serve_device.hpp>
+
+using namespace brix;
+using namespace brix::serve;
+
+TEST_CASE("serve::first_wave_ttfts: prompts arriving together wait for the chunks before theirs") {
+  // A chunk of t tokens takes t ms; 3,000-token prompts, 8,192-token chunks, one rank: 12,000
+  // tokens in a full chunk (8.192 s) and the rest (3.808 s). Prompts 1-2 end in the first chunk,
+  // 3-4 in the second; the first token leaves 0.5 s after.
+  FirstWave wave{4, 1, 3000, 8192, 0.5, [](double tokens) { return tokens / 1000.0; }};
+  const auto ttfts = first_wave_ttfts(wave);
+  REQUIRE(ttfts.size() == 4);
+  CHECK(ttfts[0] == doctest::Approx(8.692));
+  CHECK(ttfts[1] == doctest::Approx(8.692));
+  CHECK(ttfts[2] == doctest::Approx(12.5));
+  CHECK(ttfts[3] == doctest::Approx(12.5));
+  // Dealt round-robin over two ranks: 2 and 1 prompts, each rank its own chunks.
+  wave.prompts = 3;
+  wave.ranks = 2;
+  const auto dealt = first_wave_ttfts(wave);
+  REQUIRE(dealt.size() == 3);
+  CHECK(dealt[0] == doctest::Approx(3.5));  // the lone prompt: one 3,000-token chunk
+  CHECK(dealt[1] == doctest::Approx(6.5));  // rank 0's 6,000 tokens in one chunk
+  CHECK(dealt[2] == doctest::Approx(6.5));
+}
+
+TEST_CASE("serve::finite_closed_loop: mean TTFT over all requests, makespan to the last slot's end") {
+  // Two slots, five requests: the slot whose first request ends first runs three.
+  const auto run = finite_closed_loop({1.0, 2.0}, 1.0, 10.0, 5.0, 5);
+  // TTFTs: slot 0 1 + 1 + 1, slot 1 2 + 1; mean 6 / 5.
+  CHECK(run.mean_ttft_s == doctest::Approx(1.2));
+  // Slot 0: 1 + 2 × (1 + 10) + 5 = 28; slot 1: 2 + 11 + 5 = 18.
+  CHECK(run.makespan_s == doctest::Approx(28.0));
+  CHECK(run.concurrency == doctest::Approx(46.0 / 28.0));
+  // Every request sent at once (N = c): the run is its first wave and the drain.
+  const auto burst = finite_closed_loop({1.0, 2.0}, 1.0, 10.0, 5.0, 2);
+  CHECK(burst.mean_ttft_s == doctest::Approx(1.5));
+  CHECK(burst.makespan_s == doctest::Approx(7.0));
+}
+
+TEST_CASE("serve::aggregated_performance: a finite run counts the first wave's queue and the drain") {
+  // dstack's SGLang run: DeepSeek-R1 on 8 x H200, attention DP 8, 3,200-token prompts, 64 in
+  // flight, 500 prompts in all (bench_serving.py --num-prompts 500 --max-concurrency 64).
+  const auto model = model::load_model("deepseek-r1");
+  const auto device = test::serve_device_on("h200-sxm");
+  const RoleContext context{&model, &device, &find_engine_version(Engine::sglang, ""), WeightPrecision::fp8,
+                            KvPrecision::bf16};
+  Workload workload{.isl = 3200, .osl = 800, .concurrency = 64};
+  auto role = cost_role(context, {InstanceShape{1, 1, 8, 1, 8}, 1}, workload, 4096);
+  const auto steady = aggregated_performance(context, role, workload);
+  workload.num_prompts = 500;
+  const auto finite = aggregated_performance(context, role, workload);
+  // The wave: 8 prompts per rank, 25,600 tokens in 4,096-token chunks: the k-th is done after
+  // ceil(k × 3,200 / 4,096) of them. 64 of the 500 requests carry that wait.
+  const double chunk = prefill_step(step_context(context, role.plan.shape), 4096, 3200).seconds;
+  const double waves = (1 + 2 + 3 + 4 + 4 + 5 + 6 + 7) / 8.0; // chunks before each of a rank's 8
+  const double wave_wait = (waves - 1.0) * chunk;
+  MESSAGE("steady TTFT ", steady.ttft_s, " s, finite ", finite.ttft_s, " s; chunk ", chunk, " s");
+  CHECK(finite.ttft_s > steady.ttft_s + 0.5 * 64.0 / 500.0 * wave_wait);
+  CHECK(finite.ttft_s - finite.queue_s == doctest::Approx(steady.ttft_s - steady.queue_s));
+  // Throughput is total output over the whole run: the wave's slots start late, and the last
+  // requests decode at the bare step once no prompt is left to prefill.
+  const auto step = step_context(context, role.plan.shape);
+  const FirstWave wave{64, 8, 3200, 4096, role.decode.seconds,
+                       [&](double tokens) { return prefill_step(step, tokens, 3200).seconds; }};
+  const auto run = finite_closed_loop(first_wave_ttfts(wave), steady.ttft_s, 799 * steady.tpot_s,
+                                      799 * role.decode.seconds, 500);
+  CHECK(finite.request_rate == doctest::Approx(500 / run.makespan_s));
+  CHECK(finite.output_tokens_per_s == doctest::Approx(800 * 500 / run.makespan_s));
+  // What the client prints as its mean concurrency (dstack's CSV: 62.581 of 64 for this run).
+  CHECK(finite.concurrency == doctest::Approx(run.concurrency));
+  CHECK(finite.concurrency < 64);
+  CHECK(finite.concurrency > 60);
+  const auto flat = finite_closed_loop(std::vector<double>(64, steady.ttft_s), steady.ttft_s, 799 * steady.tpot_s,
+                                       799 * role.decode.seconds, 500);
+  CHECK(run.makespan_s > flat.makespan_s);
+  CHECK(finite.tpot_s == doctest::Approx(steady.tpot_s));
+}
