@@ -225,3 +225,21 @@ TEST_CASE("plan::layer_cost charges Megatron-Core's expert bias loop and GLU cla
   CHECK(qwen3_moe_layer(qwen3_layout(8, 0), unfused).cost.forward_s ==
         doctest::Approx(k_ops_per_dense_layer + k_ops_per_moe_block));
 }
+
+TEST_CASE("plan::load_calibration_runs captures a MoE side in a CUDA graph only padded to capacity") {
+  const brix::test::TempDir dir;
+  const auto file = [&](const std::string& layout) {
+    return dir.write("runs.yaml", "brix_calibration: 2\nsource: t\nset: fit\nruns:\n"
+                                  "  - id: r\n    model: qwen3-30b-a3b\n    gpu: b200\n    gpus: 8\n"
+                                  "    seq_len: 4096\n    global_batch: 512\n    precision: bf16\n"
+                                  "    layout: \"" + layout + "\"\n    cuda_graph_scope: [attn, moe]\n"
+                                  "    metric: step_s\n    published: 1\n");
+  };
+  CHECK(load_error(file("ep=8,dp=8")).find("runs.yaml:13: cuda_graph_scope: moe without an expert capacity "
+                                           "(Megatron-Core captures the MoE side only padded to capacity: "
+                                           "capacity=C in the layout)") != std::string::npos);
+  const auto runs = load_calibration_runs(file("ep=8,dp=8,capacity=1.0"));
+  REQUIRE(runs.size() == 1);
+  REQUIRE(runs.front().cuda_graphs);
+  CHECK(runs.front().cuda_graphs->moe);
+}
