@@ -56,5 +56,14 @@ run "$BRIX" plan --model llama-3.1-70b --nodes 8 --gpu h100-sxm --global-batch 1
 expect_rc 0 "modern emit megatron"; checks=$((checks + 1)); ! grep -q -- '--tp-comm-overlap' <<<"$out" || fail "modern plan asks for --tp-comm-overlap"
 run "$BRIX" plan --model llama-3.1-70b --nodes 16 --gpu gb200 --layout pp=2,offload=4 --top 1
 expect_rc 1 "offload with a pipeline"; expect_out 'offload=4 with PP=2'
+# Token dropping padded to capacity (Megatron-Bridge 25.09's Qwen3-30B-A3B on 8 B200s): --emit
+# megatron asks for the alltoall dispatcher, the factor and the padding; a dense model refuses it.
+run "$BRIX" plan --model qwen3-30b-a3b --nodes 1 --gpu b200 --global-batch 512 --seq-len 4096 \
+  --software megatron-core-2025 --layout tp=1,pp=1,dp=8,ep=8,mbs=1,capacity=1.0 --emit megatron
+expect_rc 0 "capacity emit megatron"
+expect_out '^--moe-token-dispatcher-type alltoall \\$'; expect_out '^--moe-expert-capacity-factor 1 \\$'
+expect_out '^--moe-pad-expert-input-to-capacity \\$'
+run "$BRIX" plan --model llama-3.1-8b --nodes 1 --gpu h100-sxm --layout dp=8,capacity=1 --top 1
+expect_rc 1 "capacity on a dense model"; expect_out 'expert capacity factor on a dense model'
 
 finish

@@ -55,6 +55,7 @@ TEST_CASE("model families: published totals and active counts") {
     CHECK(near(counts.active - counts.embedding, 5.13));
     CHECK(model.attention_sinks);
     CHECK(model.moe->router_bias);
+    CHECK(model.moe->activation_clamp == 7.0); // swiglu_limit
     CHECK(model.expert_weight_bits == 4.25);
   }
   SUBCASE("gpt-oss-20b: 20.91B total, 3.61B active") {
@@ -270,6 +271,11 @@ TEST_CASE("model families: what brix cannot count is refused at its line") {
                       "\"num_local_experts\": 4, \"num_experts_per_tok\": 2, \"sliding_window\": 8,\n"
                       "\"layer_types\": [\"sliding_attention\"]}");
         }) == "config.json:4: layer_types lists 1 layers, the model has 2 (one entry per decoder layer)");
+  CHECK(input_error_of([] {
+          (void)parse("{\"model_type\": \"gpt_oss\", \"hidden_size\": 64, \"num_hidden_layers\": 2,\n"
+                      "\"num_attention_heads\": 4, \"intermediate_size\": 64, \"vocab_size\": 100,\n"
+                      "\"num_local_experts\": 4, \"num_experts_per_tok\": 2, \"swiglu_limit\": 0}");
+        }) == "config.json:3: swiglu_limit must be > 0 (got 0)");
   CHECK(input_error_of([] {
           (void)parse(R"({"model_type": "grok-1", "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
                           "vocab_size": 100, "intermediate_size": 128, "num_experts": 4, "num_experts_per_tok": 8})");

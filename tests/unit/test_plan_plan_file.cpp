@@ -110,6 +110,17 @@ TEST_CASE("plan::parse_plan_file reads CPU offloading, and refuses it with a pip
             .find("layout.offload = 20 with pp = 4") != std::string::npos);
 }
 
+TEST_CASE("plan::parse_plan_file reads an expert capacity factor and writes it back") {
+  const auto plan = parse_plan_file(replaced(k_plan, "grad_compression: none}", "grad_compression: none, capacity: 1.25}"),
+                                    "plan.yaml");
+  CHECK(plan.layout.capacity == 1.25);
+  CHECK(to_json(plan)["layout"]["capacity"] == 1.25);
+  CHECK(parse_plan_file(to_yaml_text(plan), "again.yaml").layout.capacity == 1.25);
+  CHECK_FALSE(to_json(parse_plan_file(k_plan, "plan.yaml"))["layout"].contains("capacity"));
+  CHECK(error_of(replaced(k_plan, "grad_compression: none}", "grad_compression: none, capacity: 0}"))
+            .find("layout.capacity must be > 0 (got 0)") != std::string::npos);
+}
+
 TEST_CASE("plan::load_plan_file errors name file, line and what was expected") {
   CHECK(error_of(replaced(k_plan, "seq_len: 4096", "seq_lne: 4096")) ==
         "plan.yaml:4: unknown key 'seq_lne' in the plan (did you mean 'seq_len'?)");

@@ -81,6 +81,9 @@ ModelSpec read_gpt_oss(const DocNode& root) {
   model.ffn = positive(root, "intermediate_size");
   model.moe = read_experts(root, {"num_local_experts"}, {"num_experts_per_tok", "experts_per_token"}, model.ffn);
   model.moe->router_bias = true;
+  // GptOssConfig's default limit when the file leaves it out.
+  model.moe->activation_clamp =
+      root.find("swiglu_limit") ? root.at("swiglu_limit").as_positive_double("swiglu_limit") : 7.0;
   return model;
 }
 

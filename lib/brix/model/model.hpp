@@ -43,6 +43,9 @@ struct MoeSpec {
   std::int64_t routing_groups = 1;
   std::int64_t groups_per_token = 1;
   bool shared_expert_gate = false;   ///< Qwen2-MoE's sigmoid gate on the shared expert (h params)
+  /// gpt-oss's clamped SwiGLU (config.json swiglu_limit 7.0): the gate half clamped to at most
+  /// the limit and the linear half to ±limit before the activation. 0: no clamp.
+  double activation_clamp = 0;
 };
 
 struct ModelSpec {

@@ -68,6 +68,12 @@ void read_recipe_settings(const util::DocNode& node, CalibrationRun& run) {
     if (const auto problem = cuda_graph_scopes_problem(scopes); !problem.empty()) {
       graphs->fail(fmt::format("cuda_graph_scope: {}", problem), "Megatron-Core's rules: moe_preprocess with moe_router, not moe with moe_router");
     }
+    // Megatron-Core captures a MoE layer's whole MLP side only with static shapes
+    // (transformer_config.py: 'moe cuda graph is only supported with drop-padding MoE.').
+    if (scopes.moe && !parse_layout_query(run.layout).capacity) {
+      graphs->fail("cuda_graph_scope: moe without an expert capacity",
+                   "Megatron-Core captures the MoE side only padded to capacity: capacity=C in the layout");
+    }
     run.cuda_graphs = scopes;
   }
   if (const auto mtp = node.find("mtp_layers")) {
@@ -127,7 +133,7 @@ void load_file(const std::string& path, std::vector<CalibrationRun>& out) {
     }
     run.precision = precision == "fp8" ? Precision::fp8 : Precision::bf16;
     run.layout = node.at("layout").as_string();
-    (void)parse_layout_query(run.layout);
+    (void)parse_layout_query(run.layout, fmt::format("{}:{}", node.file(), node.at("layout").line()));
     run.software = node.string_or("software", "modern");
     (void)software_by_name(run.software);
     if (const auto recipe = node.find("fp8_recipe")) {

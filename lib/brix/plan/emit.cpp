@@ -99,6 +99,14 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   case Recompute::none:
     break;
   }
+  if (layout.capacity > 0 && context.model->moe) {
+    // Token dropping with every expert padded to its capacity, on the alltoall dispatcher
+    // (Megatron-Core's TransformerConfig refuses the padding with the flex dispatcher;
+    // Megatron-Bridge's apply_moe_token_drop asserts alltoall).
+    flags.emplace_back("--moe-token-dispatcher-type alltoall");
+    flags.push_back(fmt::format("--moe-expert-capacity-factor {:g}", layout.capacity));
+    flags.emplace_back("--moe-pad-expert-input-to-capacity");
+  }
   if (layout.offload > 0) {
     flags.emplace_back("--cpu-offloading");
     flags.emplace_back(fmt::format("--cpu-offloading-num-layers {}", layout.offload));
@@ -186,6 +194,9 @@ std::vector<std::string> deepspeed_unexpressed(const Layout& layout) {
   }
   if (layout.precision == Precision::fp8) {
     out.emplace_back("precision=fp8");
+  }
+  if (layout.capacity > 0) {
+    out.push_back(fmt::format("capacity={:g}", layout.capacity));
   }
   return out;
 }

@@ -1,6 +1,7 @@
 #include <brix/plan/layer_cost.hpp>
 
 #include <brix/model/params.hpp>
+#include <brix/plan/expert_work.hpp>
 #include <brix/plan/memory.hpp>
 
 #include <algorithm>
@@ -219,6 +220,8 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   double act_elements = 0; // activation-function inputs per token on this GPU
   double permute_bytes = 0;
   double ep_bytes = 0;
+  double expert_padding = 1.0; // token copies sent over those routed (capacity padding)
+  ExpertEpilogue epilogue;
   if (moe_layer && model.moe) {
     const auto& moe = *model.moe;
     const double experts = static_cast<double>(moe.routed_experts);
@@ -234,11 +237,16 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     // experts/ep local experts, each sliced f/etp wide.
     const double pairs = tokens * static_cast<double>(moe.experts_per_token) / t;
     const double local_experts = experts / layout.ep;
-    const double rows = pairs * layout.etp / local_experts;
     const double fe = f / layout.etp;
-    // The busiest EP rank sets the pace: its experts get `imbalance` times the mean rows.
-    const double imbalance =
-        context.software.balanced_routing ? 1.0 : expert_load_imbalance(layout.ep, local_experts);
+    const ExpertRows expert_rows = expert_rows_per_gpu(layout, pairs, experts);
+    const double rows = expert_rows.rows;
+    expert_padding = expert_rows.padding;
+    // The busiest EP rank sets the pace: its experts get `imbalance` times the mean rows
+    // (dropless), or every expert its capacity (token dropping, padded: no busiest rank), or the
+    // mean (forced balance).
+    const double imbalance = layout.capacity > 0 || context.software.balanced_routing
+                                 ? 1.0
+                                 : expert_load_imbalance(layout.ep, local_experts);
     Gemms grouped{device, bytes, quantisation};
     grouped.add(rows * imbalance, mlp_gate * fe, h, local_experts);
     grouped.add(rows * imbalance, h, fe, local_experts);
@@ -250,14 +258,22 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     gemms.cast_backward_bytes += grouped.cast_backward_bytes;
     gemms.cast_kernels += grouped.cast_kernels;
     act_elements += rows * imbalance * local_experts * fe;
-    permute_bytes = 8.0 * pairs * imbalance * h; // permute + unpermute, read and write bf16
+    if (context.software.unfused_expert_epilogues) {
+      epilogue = expert_epilogue(model, rows * imbalance * local_experts, local_experts, fe, mlp_gate);
+    }
+    // Permute + unpermute, read and write bf16, of the token copies this GPU sends (padded to
+    // the capacity under token dropping).
+    permute_bytes = 8.0 * pairs * imbalance * expert_rows.padding * h;
     // Dispatch (fp8 under fp8 training, as DeepSeek-V3 does) and combine (bf16).
-    ep_bytes = pairs * h * (bytes + 2.0);
+    ep_bytes = pairs * expert_rows.padding * h * (bytes + 2.0);
     if (layout.ep > 1) {
       ExpertTraffic traffic;
       traffic.tokens = tokens / t;
-      traffic.experts_per_token = static_cast<double>(moe.experts_per_token);
-      traffic.hierarchical = context.software.hierarchical_all_to_all;
+      traffic.experts_per_token = static_cast<double>(moe.experts_per_token) * expert_rows.padding;
+      // Capacity padding runs only on Megatron-Core's plain alltoall dispatcher
+      // (Megatron-Bridge's apply_moe_token_drop: "moe_expert_capacity_factor only works with
+      // alltoall token dispatcher"): every token copy crosses the network on its own.
+      traffic.hierarchical = context.software.hierarchical_all_to_all && layout.capacity <= 0;
       // Group-limited routing bounds the nodes a token reaches when the groups map onto nodes.
       const double nodes = static_cast<double>(placement.ep.ranks) / placement.ep.ranks_per_node;
       if (moe.routing_groups > 1) {
@@ -281,7 +297,8 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   const double norm_bytes = 2.0 * h_rows * h * (eager ? k_eager_norm_bytes : 4.0); // two norms
   const double residual_bytes = 2.0 * h_rows * h * (model.dropout ? 9.0 : 6.0);
   const double activation_bytes =
-      act_elements * (mlp_gate > 1.0 ? (eager ? k_eager_gated_activation_bytes : 6.0) : 4.0);
+      act_elements * (mlp_gate > 1.0 ? (eager ? k_eager_gated_activation_bytes : 6.0) : 4.0) +
+      epilogue.activation_bytes;
   const double qkv_dims = attention.q_heads * (attention.qk_dim + attention.v_dim) + attention.kv_exchange;
   double rope_copy_bytes = tokens * qkv_dims * 4.0;
   if (eager && !model.mla) {
@@ -292,8 +309,9 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
       rope_copy_bytes += tokens * 2.0 * 2.0 * (kv + q); // repeat_kv of K and V
     }
   }
-  const double elementwise = norm_bytes + residual_bytes + activation_bytes + rope_copy_bytes + permute_bytes;
-  const double elementwise_s = memory_seconds(device, elementwise) + 10 * device.kernel_overhead_s;
+  const double elementwise =
+      norm_bytes + residual_bytes + activation_bytes + rope_copy_bytes + permute_bytes + epilogue.bytes;
+  const double elementwise_s = memory_seconds(device, elementwise) + (10 + epilogue.kernels) * device.kernel_overhead_s;
 
   const double cast_launches_s = gemms.cast_kernels * device.kernel_overhead_s;
   const double cast_forward_s = memory_seconds(device, gemms.cast_forward_bytes) + cast_launches_s;
@@ -310,7 +328,18 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   // An eager framework's host issues every operator outside the CUDA-graph-captured scopes: a
   // layer whose GPU work is shorter than that waits for the host (small models, small experts).
   const double host_op = context.software.host_seconds_per_op;
-  const auto launches = host_launches_per_layer(context.software.cuda_graphs, moe_layer && model.moe);
+  auto launches = host_launches_per_layer(context.software.cuda_graphs, moe_layer && model.moe);
+  if (launches.after_wait > 0) {
+    // The experts are host-issued (no graph captures them), their unfused epilogues with them.
+    launches.after_wait += epilogue.ops;
+    if (layout.capacity > 0) {
+      // Padded to capacity the dispatcher copies no token counts to the host and does not wait
+      // for them (Megatron-Core token_dispatcher.py: drop_and_pad keeps cuda_sync_point
+      // "no_sync"): the host runs ahead across the whole layer.
+      launches.before_wait += launches.after_wait - k_ops_token_count_wait;
+      launches.after_wait = 0;
+    }
+  }
   // The host blocks on the token counts until the GPU has drained the work before the wait;
   // then the GPU idles until the host issues the operators after it. The host runs ahead again
   // into the next layer's attention while the GPU runs the experts, so a period between two
@@ -357,7 +386,8 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     cost.tp_comm_s = attention_side + mlp_side;
   }
   if (ep_bytes > 0 && layout.etp > 1) {
-    const double gathered = tokens * h * 2.0 * static_cast<double>(model.moe->experts_per_token) / t;
+    const double gathered =
+        tokens * h * 2.0 * static_cast<double>(model.moe->experts_per_token) * expert_padding / t;
     cost.ep_comm_s += 2.0 * collective_seconds(device, Collective::all_gather, gathered, placement.etp);
   }
   if (layout.cp > 1) {

@@ -47,7 +47,8 @@ std::string to_string(const Layout& layout) {
                      to_string(layout.grad_compression), layout.pp_embedding ? ",pp_embedding=1" : "",
                      layout.pp_loss ? ",pp_loss=1" : "") +
          (layout.bf16_moments ? ",moments=bf16" : "") +
-         (layout.offload > 0 ? fmt::format(",offload={}", layout.offload) : "");
+         (layout.offload > 0 ? fmt::format(",offload={}", layout.offload) : "") +
+         (layout.capacity > 0 ? fmt::format(",capacity={:g}", layout.capacity) : "");
 }
 
 } // namespace brix::plan

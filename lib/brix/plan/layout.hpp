@@ -46,6 +46,12 @@ struct Layout {
   /// back for their backward (Megatron-Core's --cpu-offloading --cpu-offloading-num-layers N,
   /// which needs pp = 1 and fewer than all the layers). Never searched: a run states it.
   int offload = 0;
+  /// Token-dropping MoE with static shapes (Megatron-Core's --moe-expert-capacity-factor C
+  /// --moe-pad-expert-input-to-capacity): every expert takes exactly ceil(C·tokens·top-k/experts)
+  /// rows, tokens beyond that dropped and the rest padded (moe_utils.py get_capacity), so no
+  /// expert outweighs another and no token counts are copied to the host (the alltoall
+  /// dispatcher's cuda_sync_point stays "no_sync"). 0: dropless routing. Never searched.
+  double capacity = 0;
 
   [[nodiscard]] int world() const { return tp * pp * dp * cp; }
   /// Data-parallel size of the expert weights: world / (ep · etp · pp).

@@ -35,10 +35,21 @@ bool parse_flag(std::string_view key, std::string_view value, std::string_view w
   throw InputError(fmt::format("{}: {}={} is not valid (expected 1 or 0)", what, key, value));
 }
 
+/// Megatron-Core's --moe-expert-capacity-factor: a positive number (1.0 = each expert's balanced
+/// share of the token copies). Above 1000 it is no longer a factor anyone means.
+double parse_capacity_factor(std::string_view value, std::string_view what) {
+  const auto factor = util::parse_double(value);
+  if (!factor || *factor <= 0 || *factor > 1000) {
+    throw InputError(fmt::format("{}: capacity={} is not valid (expected an expert capacity factor > 0, e.g. 1.0)",
+                                 what, value));
+  }
+  return *factor;
+}
+
 const std::vector<std::string> k_layout_keys{
     "tp",  "pp",       "dp",        "ep",   "etp",       "cp",       "sp",
     "mbs", "micro_batch", "vpp",    "schedule", "recompute", "zero", "precision",
-    "grad_compression", "flash", "pp_embedding", "pp_loss", "moments", "offload"};
+    "grad_compression", "flash", "pp_embedding", "pp_loss", "moments", "offload", "capacity"};
 
 } // namespace
 
@@ -119,6 +130,8 @@ LayoutQuery parse_layout_query(std::string_view text, std::string_view what) {
       query.bf16_moments = value == "bf16";
     } else if (key == "offload") {
       query.offload = parse_degree(key, value, what, 0);
+    } else if (key == "capacity") {
+      query.capacity = parse_capacity_factor(value, what);
     } else {
       throw InputError(fmt::format("{}: unknown key '{}'{} (expected keys {})", what, key,
                                    util::did_you_mean(key, k_layout_keys),
@@ -169,6 +182,7 @@ Layout complete_layout(const LayoutQuery& query, Recompute default_recompute) {
   layout.pp_loss = query.pp_loss.value_or(false);
   layout.bf16_moments = query.bf16_moments.value_or(false);
   layout.offload = query.offload.value_or(0);
+  layout.capacity = query.capacity.value_or(0.0);
   return layout;
 }
 

@@ -19,6 +19,7 @@ struct LayoutQuery {
   std::optional<GradCompression> grad_compression;
   std::optional<bool> bf16_moments; ///< moments=bf16|fp32
   std::optional<int> offload;       ///< offload=N layers' activations in host memory
+  std::optional<double> capacity;   ///< capacity=C: experts padded to C × their balanced share
   [[nodiscard]] bool complete() const;
 };
 
@@ -31,7 +32,7 @@ struct LayoutQuery {
 [[nodiscard]] Layout complete_layout(const LayoutQuery& query, Recompute default_recompute = Recompute::full);
 
 /// Keys: tp pp dp ep etp cp sp mbs|micro_batch vpp schedule recompute zero precision
-/// grad_compression flash pp_embedding pp_loss moments offload. Unset keys keep the defaults of Layout{} except that sp defaults to
+/// grad_compression flash pp_embedding pp_loss moments offload capacity. Unset keys keep the defaults of Layout{} except that sp defaults to
 /// tp > 1 and recompute to selective. Unknown keys and bad values are InputErrors naming `what`.
 [[nodiscard]] Layout parse_layout(std::string_view text, std::string_view what = "--layout");
 

@@ -1,6 +1,7 @@
 #include <brix/plan/memory.hpp>
 
 #include <brix/model/params.hpp>
+#include <brix/plan/expert_work.hpp>
 
 #include <algorithm>
 
@@ -229,9 +230,11 @@ LayerActivations layer_activation_bytes_of_kind(const ModelSpec& model, const La
     // weights are applied inside the activation function (Megatron-Core's experts.py,
     // weighted_bias_swiglu), so the combine's backward needs nothing but the indices, and the
     // permute, all-to-all and unpermute buffers are transient (each exists once, while it runs).
-    act.experts = k * sb * mlp_hidden_bytes(model, expert_ffn, lin, cached) / t +
-                  k * sb * std::max(1, layout.etp) * lin * h / t;
-    activation_outputs += k * sb * lin * expert_ffn / t;
+    // Padded to capacity every expert keeps its capacity's rows, dropped or padding included.
+    const double padding = expert_rows_per_gpu(layout, k * sb / t, experts).padding;
+    act.experts = padding * (k * sb * mlp_hidden_bytes(model, expert_ffn, lin, cached) / t +
+                             k * sb * std::max(1, layout.etp) * lin * h / t);
+    activation_outputs += padding * k * sb * lin * expert_ffn / t;
   } else {
     const double ffn = static_cast<double>(model.ffn);
     act.mlp = lin * sb * h / rep + sb * mlp_hidden_bytes(model, ffn, lin) / t + dropout_mask;
@@ -380,7 +383,10 @@ StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, co
   }
   if (model.moe && layout.ep > 1) {
     const double k = static_cast<double>(model.moe->experts_per_token);
-    memory.comm_buffers += 2.0 * k * shard.tokens() * h * 2.0 / shard.rep;
+    const double padding = expert_rows_per_gpu(layout, k * shard.tokens() / shard.t,
+                                               static_cast<double>(model.moe->routed_experts))
+                               .padding;
+    memory.comm_buffers += 2.0 * k * padding * shard.tokens() * h * 2.0 / shard.rep;
   }
   memory.cuda_context = k_cuda_context_bytes;
   const double live = memory.weights + memory.grads + memory.optimizer + memory.activations +

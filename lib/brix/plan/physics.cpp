@@ -140,6 +140,7 @@ SoftwareProfile software_megatron_core_2025() {
   profile.hierarchical_all_to_all = true;
   profile.overlap_all_to_all = true;
   profile.uneven_virtual_stages = true;
+  profile.unfused_expert_epilogues = true;
   return profile;
 }
 

@@ -103,6 +103,11 @@ struct SoftwareProfile {
   /// element instead of 2, and recomputes the SwiGLU output in backward (DeepSeek-V3 report,
   /// Sec. 3.3.3 "Low-Precision Storage and Communication"). Transformer Engine keeps them bf16.
   bool fp8_moe_activation_cache = false;
+  /// Megatron-Core's grouped experts (TEGroupedMLP, core 0.15-0.17) add the second expert
+  /// GEMM's bias in a Python loop over the local experts and clamp a clamped GLU's inputs
+  /// with separate PyTorch operators before the fused activation (layer_cost.cpp
+  /// expert_epilogue); other frameworks are not known to, and are costed fused.
+  bool unfused_expert_epilogues = false;
   /// Attention kernels written for Hopper and later (FlashAttention-3, July 2024; cuDNN fused
   /// attention in TransformerEngine). Without them (FlashAttention-2 of 2023 frameworks) a
   /// Hopper or Blackwell GPU runs attention at DeviceModel::attention_fraction_fa2.
@@ -161,6 +166,10 @@ inline constexpr double k_ops_moe_preprocess = 8;
 /// combine all-to-all, unpermute and the shared expert's sum.
 inline constexpr double k_ops_moe_dispatch_and_experts = 20;
 inline constexpr double k_ops_per_moe_block = k_ops_moe_router + k_ops_moe_preprocess + k_ops_moe_dispatch_and_experts;
+/// Of those, the dropless dispatcher's copy of the token counts to the host, its event and the
+/// host's wait on it (Megatron-Core token_dispatcher.py _maybe_dtoh_and_synchronize), which a
+/// dispatcher padding to capacity does not issue.
+inline constexpr double k_ops_token_count_wait = 3;
 
 /// Host-issued launches of one layer's forward, split at the dropless dispatcher's wait: the
 /// host copies the token counts and blocks on them (Megatron-Core token_dispatcher.py

@@ -37,7 +37,7 @@ const std::vector<std::string> k_batch_keys{"global", "micro", "accumulation"};
 const std::vector<std::string> k_layout_keys{
     "tp",  "pp",       "dp",        "ep",   "etp",       "cp",              "sp",   "micro_batch",
     "vpp", "schedule", "recompute", "zero", "precision", "grad_compression", "flash", "pp_embedding", "pp_loss", "moments",
-    "offload"};
+    "offload", "capacity"};
 const std::vector<std::string> k_stage_keys{"first_layer", "last_layer", "node_group"};
 
 int degree(const DocNode& node, std::string_view key) {
@@ -121,6 +121,9 @@ Layout read_layout(const DocNode& node) {
   }
   if (node.find("offload")) {
     layout.offload = static_cast<int>(node.at("offload").as_positive_int("layout.offload"));
+  }
+  if (node.find("capacity")) {
+    layout.capacity = node.at("capacity").as_positive_double("layout.capacity");
   }
   return layout;
 }
@@ -337,6 +340,9 @@ nlohmann::ordered_json layout_to_json(const Layout& layout) {
   }
   if (layout.offload > 0) {
     json["offload"] = layout.offload;
+  }
+  if (layout.capacity > 0) {
+    json["capacity"] = layout.capacity;
   }
   return json;
 }

@@ -25,6 +25,9 @@ std::string short_layout(const Layout& layout) {
       text += fmt::format(" etp{}", layout.etp);
     }
   }
+  if (layout.capacity > 0) {
+    text += fmt::format(" cap{:g}", layout.capacity); // experts padded to capacity (token dropping)
+  }
   if (layout.sp) {
     text += " sp";
   }

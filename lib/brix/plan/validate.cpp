@@ -173,6 +173,13 @@ std::optional<Problem> check_offload(const model::ModelSpec& model, const Layout
   return std::nullopt;
 }
 
+std::optional<Problem> check_capacity(const model::ModelSpec& model, const Layout& layout) {
+  if (layout.capacity > 0 && !model.moe) {
+    return problem(ProblemKind::expert_capacity);
+  }
+  return std::nullopt;
+}
+
 std::vector<Problem> validate(const model::ModelSpec& model, const ValidationTarget& target, const Layout& layout,
                               const TrainingShape& shape) {
   if (const auto sizes = check_sizes(layout)) {
@@ -200,6 +207,7 @@ std::vector<Problem> validate(const model::ModelSpec& model, const ValidationTar
   add(check_precision(target, layout.precision));
   add(check_software(target, layout));
   add(check_offload(model, layout));
+  add(check_capacity(model, layout));
   return problems;
 }
 
@@ -230,6 +238,7 @@ std::string_view name(ProblemKind kind) {
   case ProblemKind::fp8_unsupported: return "fp8_unsupported";
   case ProblemKind::software_lacks: return "software_lacks";
   case ProblemKind::cpu_offload: return "cpu_offload";
+  case ProblemKind::expert_capacity: return "expert_capacity";
   case ProblemKind::out_of_memory: return "out_of_memory";
   case ProblemKind::bound: return "bound";
   }
@@ -305,6 +314,8 @@ std::string describe_family(const Problem& problem, const ProblemContext& contex
     return problem.b > 1 ? fmt::format("offload={} with PP={} (Megatron-Core offloads activations only without "
                                        "pipeline parallelism)", problem.a, problem.b)
                          : fmt::format("offload={}: not fewer than the {} layers", problem.a, model.layers);
+  case ProblemKind::expert_capacity:
+    return "an expert capacity factor on a dense model (capacity= sizes the routed experts' inputs; drop it)";
   case ProblemKind::bad_size:
     return "a parallel degree, the micro-batch or vpp below 1, or zero outside 0–3";
   case ProblemKind::out_of_memory:

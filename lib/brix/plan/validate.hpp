@@ -40,6 +40,7 @@ enum class ProblemKind {
   fp8_unsupported,         ///< fp8 on GPUs without FP8 tensor cores
   software_lacks,          ///< the framework generation cannot run this (a = SoftwareFeature)
   cpu_offload,             ///< offload > 0 with pp > 1, or not fewer than the layers (a = offload, b = pp)
+  expert_capacity,         ///< capacity= on a model without routed experts
   // Found by costing, never by validate(): the search counts layouts under these too.
   out_of_memory, ///< a = excess GiB bucket (0, 4, 16, 64, 256)
   bound,         ///< cannot beat the top K (a = K)
@@ -93,6 +94,8 @@ struct ValidationTarget {
 [[nodiscard]] std::optional<Problem> check_software(const ValidationTarget& target, const Layout& layout);
 /// Megatron-Core's CPU offloading: no pipeline parallelism, fewer offloaded layers than layers.
 [[nodiscard]] std::optional<Problem> check_offload(const model::ModelSpec& model, const Layout& layout);
+/// An expert capacity factor only on a MoE model (Megatron-Core sizes routed experts' inputs with it).
+[[nodiscard]] std::optional<Problem> check_capacity(const model::ModelSpec& model, const Layout& layout);
 
 /// Every problem of `layout`, in the order of the rules above; empty when it can run (memory
 /// aside). With a size below 1 nothing else is checked; the schedule is not checked when there

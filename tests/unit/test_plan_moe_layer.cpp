@@ -1,0 +1,245 @@
+// MoE layers as Megatron-Core runs them: token dropping padded to capacity (Layout::capacity,
+// --moe-expert-capacity-factor with --moe-pad-expert-input-to-capacity) — the rows each expert
+// computes, what that changes in a layer's cost and memory, the layout text, validation, the
+// Megatron flags and the calibration file's error line — and the grouped experts' unfused bias
+// loop and GLU clamp (gpt-oss).
+
+#include <support/temp_dir.hpp>
+
+#include <brix/cluster/loader.hpp>
+#include <brix/model/loader.hpp>
+#include <brix/plan/calibration.hpp>
+#include <brix/plan/emit.hpp>
+#include <brix/plan/expert_work.hpp>
+#include <brix/plan/layout_parse.hpp>
+#include <brix/plan/memory.hpp>
+#include <brix/plan/search.hpp>
+#include <brix/plan/search_detail.hpp>
+#include <brix/plan/search_report.hpp>
+#include <brix/plan/validate.hpp>
+#include <brix/util/error.hpp>
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+using namespace brix::plan;
+
+namespace {
+
+/// Qwen3-30B-A3B (128 experts, top-8, expert FFN 768, hidden 2048) at EP `ep` over `ep` H100s,
+/// one micro-batch of 4096 tokens, no recomputation, dropless or padded to `capacity`.
+Layout qwen3_layout(int ep, double capacity) {
+  Layout layout;
+  layout.dp = ep;
+  layout.ep = ep;
+  layout.recompute = Recompute::none;
+  layout.capacity = capacity;
+  return layout;
+}
+
+struct MoeLayer {
+  LayerCost cost;
+  CostContext context;
+};
+
+MoeLayer moe_layer(const char* model_name, const Layout& layout, const SoftwareProfile& software) {
+  using namespace brix::plan::detail;
+  const auto model = brix::model::load_model(model_name);
+  const auto cluster = brix::cluster::shorthand_cluster(std::max(1, layout.dp / 8), std::min(8, layout.dp),
+                                                        "h100-sxm", std::nullopt, std::nullopt);
+  SearchOptions options;
+  options.shape = {64, 4096};
+  options.software = software;
+  const Evaluator eval(model, cluster, options);
+  auto context = eval.context();
+  context.software = software;
+  const auto placement = place_groups(layout, 8);
+  return {layer_cost(context, layout, placement, true), context};
+}
+
+MoeLayer qwen3_moe_layer(const Layout& layout, const SoftwareProfile& software) {
+  return moe_layer("qwen3-30b-a3b", layout, software);
+}
+
+SoftwareProfile megatron_core_2025() { return software_by_name("megatron-core-2025"); }
+
+std::string load_error(const std::string& path) {
+  try {
+    (void)load_calibration_runs(path);
+  } catch (const brix::InputError& error) {
+    return error.what();
+  }
+  return "";
+}
+
+} // namespace
+
+TEST_CASE("plan::expert_rows_per_gpu pads every expert to its capacity") {
+  // 4096 tokens × top-8 = 32768 token copies per GPU over 128 experts: 256 per expert from each
+  // of the 8 EP ranks, 2048 rows per local expert.
+  const auto dropless = expert_rows_per_gpu(qwen3_layout(8, 0), 32768, 128);
+  CHECK(dropless.rows == doctest::Approx(2048));
+  CHECK(dropless.padding == 1.0);
+  const auto exact = expert_rows_per_gpu(qwen3_layout(8, 1.0), 32768, 128);
+  CHECK(exact.rows == doctest::Approx(2048));
+  CHECK(exact.padding == doctest::Approx(1.0));
+  // Capacity 1.3: ceil(1.3 × 256) = 333 rows from each rank (Megatron-Core's get_capacity).
+  const auto wider = expert_rows_per_gpu(qwen3_layout(8, 1.3), 32768, 128);
+  CHECK(wider.rows == doctest::Approx(333 * 8));
+  CHECK(wider.padding == doctest::Approx(333.0 / 256.0));
+  // 1000 copies over 128 experts is 7.8125 each: the capacity rounds up to 8.
+  CHECK(expert_rows_per_gpu(qwen3_layout(8, 1.0), 1000, 128).padding == doctest::Approx(8 / 7.8125));
+}
+
+TEST_CASE("plan::layer_cost padded to capacity computes the capacity, without imbalance or token-count wait") {
+  const auto software = megatron_core_2025();
+  const auto dropless = qwen3_moe_layer(qwen3_layout(8, 0), software);
+  const auto exact = qwen3_moe_layer(qwen3_layout(8, 1.0), software);
+  const auto doubled = qwen3_moe_layer(qwen3_layout(8, 2.0), software);
+  // Capacity 1.0 computes the balanced rows: the dropless layer's useful FLOPs, in the time of
+  // 2048 rows per local expert where dropless takes its busiest rank's 2048 × imbalance.
+  CHECK(exact.cost.forward_flops == doctest::Approx(dropless.cost.forward_flops));
+  const auto& device = exact.context.device;
+  const auto grouped = [&](double rows) {
+    return 16 * (gemm_seconds(device, rows, 2 * 768, 2048, 2.0) + gemm_seconds(device, rows, 2048, 768, 2.0));
+  };
+  const double busiest = 2048 * expert_load_imbalance(8, 16);
+  REQUIRE(busiest > 2048);
+  CHECK(dropless.cost.weight_grad_s - exact.cost.weight_grad_s ==
+        doctest::Approx(grouped(busiest) - grouped(2048)).epsilon(1e-9));
+  // Capacity 2.0 computes twice the experts' rows: 2·32768 copies × (2·768·2048 + 768·2048) × 2 more FLOPs.
+  const double expert_flops = 2.0 * 32768 * (2.0 * 768 * 2048 + 768.0 * 2048);
+  CHECK(doubled.cost.forward_flops - exact.cost.forward_flops == doctest::Approx(expert_flops).epsilon(1e-9));
+
+  // The host issues 3 operators fewer per MoE block: no copy of the token counts, no wait on it.
+  auto slow_host = software;
+  slow_host.host_seconds_per_op = 1.0;
+  CHECK(qwen3_moe_layer(qwen3_layout(8, 0), slow_host).cost.forward_s ==
+        doctest::Approx(k_ops_per_dense_layer + k_ops_per_moe_block));
+  CHECK(qwen3_moe_layer(qwen3_layout(8, 1.0), slow_host).cost.forward_s ==
+        doctest::Approx(k_ops_per_dense_layer + k_ops_per_moe_block - k_ops_token_count_wait));
+}
+
+TEST_CASE("plan::layer_cost padded to capacity dispatches over the plain all-to-all") {
+  // EP 16 over two nodes: the hierarchical (DeepEP-style) dispatch of the dropless layer is not
+  // what Megatron-Core runs with capacity padding, which needs the alltoall dispatcher.
+  auto flat = megatron_core_2025();
+  flat.hierarchical_all_to_all = false;
+  const auto hierarchical = qwen3_moe_layer(qwen3_layout(16, 0), megatron_core_2025());
+  const auto plain = qwen3_moe_layer(qwen3_layout(16, 0), flat);
+  const auto padded = qwen3_moe_layer(qwen3_layout(16, 1.0), megatron_core_2025());
+  REQUIRE(plain.cost.ep_comm_s > hierarchical.cost.ep_comm_s);
+  CHECK(padded.cost.ep_comm_s == doctest::Approx(plain.cost.ep_comm_s));
+}
+
+TEST_CASE("plan::layer_activation_bytes keeps every expert's capacity") {
+  const auto model = brix::model::load_model("qwen3-30b-a3b");
+  const TrainingShape shape{64, 4096};
+  const auto software = megatron_core_2025();
+  const auto dropless = layer_activation_bytes_of_kind(model, qwen3_layout(8, 0), shape, true, software);
+  const auto exact = layer_activation_bytes_of_kind(model, qwen3_layout(8, 1.0), shape, true, software);
+  const auto doubled = layer_activation_bytes_of_kind(model, qwen3_layout(8, 2.0), shape, true, software);
+  CHECK(exact.experts == doctest::Approx(dropless.experts));
+  CHECK(doubled.experts == doctest::Approx(2.0 * dropless.experts));
+  CHECK(doubled.mlp == doctest::Approx(dropless.mlp)); // router and dispatch input: per token, not per copy
+}
+
+TEST_CASE("plan: capacity= in layout text, validation and --emit megatron") {
+  const auto layout = parse_layout("dp=8,ep=8,capacity=1.0");
+  CHECK(layout.capacity == 1.0);
+  CHECK(to_string(layout).ends_with(",capacity=1"));
+  CHECK(parse_layout(to_string(layout)).capacity == 1.0);
+  CHECK(to_string(parse_layout("dp=8")).find("capacity") == std::string::npos);
+  CHECK(short_layout(layout) == "tp1 pp1 dp8 ep8 cap1 mbs1 rc=sel");
+  for (const char* bad : {"capacity=0", "capacity=-1", "capacity=one", "capacity=2000"}) {
+    CAPTURE(bad);
+    const std::string value = std::string(bad).substr(9);
+    CHECK_THROWS_WITH_AS((void)parse_layout(bad),
+                         ("--layout: capacity=" + value +
+                          " is not valid (expected an expert capacity factor > 0, e.g. 1.0)")
+                             .c_str(),
+                         brix::InputError);
+  }
+
+  const auto dense = brix::model::load_model("llama-3.1-8b");
+  CHECK(check_capacity(dense, parse_layout("dp=8,capacity=1")) == Problem{ProblemKind::expert_capacity});
+  const auto moe = brix::model::load_model("qwen3-30b-a3b");
+  CHECK_FALSE(check_capacity(moe, parse_layout("dp=8,ep=8,capacity=1")));
+
+  EmitContext context;
+  context.model = &moe;
+  context.shape = {512, 4096};
+  const auto flags = emit_megatron(parse_layout("dp=8,ep=8,capacity=1.5"), context);
+  CHECK(flags.find("--moe-token-dispatcher-type alltoall \\\n--moe-expert-capacity-factor 1.5 \\\n"
+                   "--moe-pad-expert-input-to-capacity \\\n") != std::string::npos);
+  CHECK(emit_megatron(parse_layout("dp=8,ep=8"), context).find("capacity") == std::string::npos);
+  // A DeepSpeed config has no field for it: said, not dropped.
+  CHECK(deepspeed_unexpressed(parse_layout("dp=8,ep=8,capacity=1.5")) == std::vector<std::string>{"ep=8", "capacity=1.5"});
+}
+
+TEST_CASE("plan::load_calibration_runs names the file and line of a bad capacity") {
+  const brix::test::TempDir dir;
+  const auto path = dir.write("runs.yaml", "brix_calibration: 2\nsource: t\nset: fit\nruns:\n"
+                                           "  - id: r\n    model: qwen3-30b-a3b\n    gpu: b200\n    gpus: 8\n"
+                                           "    seq_len: 4096\n    global_batch: 512\n    precision: bf16\n"
+                                           "    layout: \"ep=8,dp=8,capacity=0\"\n    metric: step_s\n"
+                                           "    published: 1\n");
+  CHECK(load_error(path).find("runs.yaml:12: capacity=0 is not valid (expected an expert capacity factor > 0, "
+                              "e.g. 1.0)") != std::string::npos);
+}
+
+TEST_CASE("plan::layer_cost charges Megatron-Core's expert bias loop and GLU clamp on gpt-oss") {
+  // gpt-oss-120b at EP 8 on 8 H100s, 4096 tokens: 4096 × top-4 token copies, times the busiest
+  // rank's imbalance, through 16 local experts of 2880; hidden 2880.
+  auto fused = software_by_name("megatron-core-2025");
+  fused.unfused_expert_epilogues = false;
+  fused.host_seconds_per_op = 0;
+  auto unfused = fused;
+  unfused.unfused_expert_epilogues = true;
+  Layout layout = qwen3_layout(8, 0);
+  layout.recompute = Recompute::selective;
+  const auto with = moe_layer("gpt-oss-120b", layout, unfused);
+  const auto without = moe_layer("gpt-oss-120b", layout, fused);
+  const auto& device = with.context.device;
+  const double copies = 4096 * 4 * expert_load_imbalance(8, 16);
+  const double bias_bytes = copies * 2880 * 12.0;        // b·p, t + b·p, the concatenation
+  const double clamp_bytes = copies * 2 * 2880 * 8.0;    // two clamps and a concatenation
+  const double launches = 2 * 16 + 1 + 3;
+  CHECK(with.cost.forward_s - without.cost.forward_s ==
+        doctest::Approx((bias_bytes + clamp_bytes) / device.hbm_bytes_per_s + launches * device.kernel_overhead_s)
+            .epsilon(1e-9));
+  CHECK(with.cost.backward_s - without.cost.backward_s ==
+        doctest::Approx(2.0 * (with.cost.forward_s - without.cost.forward_s)).epsilon(1e-9));
+  // Recomputing the activation ("moe_act") clamps again; the bias loop is not part of it.
+  CHECK(with.cost.recompute_selective_s - without.cost.recompute_selective_s ==
+        doctest::Approx(clamp_bytes / device.hbm_bytes_per_s).epsilon(1e-9));
+  CHECK(with.cost.weight_grad_s == doctest::Approx(without.cost.weight_grad_s)); // GEMMs unchanged
+
+  // The host issues two operators per local expert and 3 around the loop, and 4 for the clamp.
+  unfused.host_seconds_per_op = 1.0;
+  CHECK(moe_layer("gpt-oss-120b", layout, unfused).cost.forward_s ==
+        doctest::Approx(k_ops_per_dense_layer + k_ops_per_moe_block + 2 * 16 + 3 + 4));
+  // A model without expert biases or a clamp (Qwen3) costs the same either way.
+  CHECK(qwen3_moe_layer(qwen3_layout(8, 0), unfused).cost.forward_s ==
+        doctest::Approx(k_ops_per_dense_layer + k_ops_per_moe_block));
+}
+
+TEST_CASE("plan::load_calibration_runs captures a MoE side in a CUDA graph only padded to capacity") {
+  const brix::test::TempDir dir;
+  const auto file = [&](const std::string& layout) {
+    return dir.write("runs.yaml", "brix_calibration: 2\nsource: t\nset: fit\nruns:\n"
+                                  "  - id: r\n    model: qwen3-30b-a3b\n    gpu: b200\n    gpus: 8\n"
+                                  "    seq_len: 4096\n    global_batch: 512\n    precision: bf16\n"
+                                  "    layout: \"" + layout + "\"\n    cuda_graph_scope: [attn, moe]\n"
+                                  "    metric: step_s\n    published: 1\n");
+  };
+  CHECK(load_error(file("ep=8,dp=8")).find("runs.yaml:13: cuda_graph_scope: moe without an expert capacity "
+                                           "(Megatron-Core captures the MoE side only padded to capacity: "
+                                           "capacity=C in the layout)") != std::string::npos);
+  const auto runs = load_calibration_runs(file("ep=8,dp=8,capacity=1.0"));
+  REQUIRE(runs.size() == 1);
+  REQUIRE(runs.front().cuda_graphs);
+  CHECK(runs.front().cuda_graphs->moe);
+}
