@@ -47,23 +47,6 @@ TEST_CASE("plan::gemm efficiency grows with shape and is bounded") {
   CHECK(skinny > 8192.0 * 8192 * 2 / 2.04e12);
 }
 
-TEST_CASE("plan::weight_grad_gemm_seconds reads and writes the fp32 accumulator of the weight") {
-  const auto device = device_model(dgx_a100(), false, NetworkShape::rail_optimized, 1.0);
-  // Many tokens: tensor-core bound, the forward GEMM's time.
-  CHECK(weight_grad_gemm_seconds(device, 16384, 4096, 4096, 2) ==
-        doctest::Approx(gemm_seconds(device, 16384, 4096, 4096, 2)));
-  // 64 rows against a 7168 x 2048 expert weight: bound by 8 B per weight element (read + write
-  // fp32) plus the two bf16 operands, where the forward reads the weight's 2 B once.
-  const double m = 64;
-  const double n = 2048;
-  const double k = 7168;
-  const double bytes = (m * k + m * n) * 2 + k * n * 8;
-  CHECK(weight_grad_gemm_seconds(device, m, n, k, 2) ==
-        doctest::Approx(bytes / device.hbm_bytes_per_s + device.kernel_overhead_s));
-  CHECK(weight_grad_gemm_seconds(device, m, n, k, 2) > 3.0 * gemm_seconds(device, m, n, k, 2));
-  CHECK(weight_grad_gemm_seconds(device, 0, n, k, 2) == 0.0);
-}
-
 TEST_CASE("plan::collective_seconds uses NVLink inside a node and adapters across") {
   const auto device = device_model(dgx_a100(), false, NetworkShape::rail_optimized, 1.0);
   const double bytes = 1e9;

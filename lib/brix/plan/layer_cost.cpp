@@ -46,16 +46,11 @@ struct Gemms {
   double cast_forward_bytes = 0;  ///< FP8 casts of activations entering the GEMMs
   double cast_backward_bytes = 0; ///< FP8 casts of the gradients entering their backward GEMMs
   double cast_kernels = 0; ///< quantisation launches per direction (forward, and again backward)
-  /// What the weight-gradient GEMMs take beyond their forward's time (their fp32 accumulator):
-  /// backward = data-gradient (= forward) + weight-gradient time.
-  double weight_grad_extra = 0;
   void add(double m, double n, double k, double count = 1.0) {
     if (m <= 0 || n <= 0 || k <= 0 || count <= 0) {
       return;
     }
-    const double forward = gemm_seconds(device, m, n, k, bytes);
-    seconds += count * forward;
-    weight_grad_extra += count * (weight_grad_gemm_seconds(device, m, n, k, bytes) - forward);
+    seconds += count * gemm_seconds(device, m, n, k, bytes);
     flops += count * 2.0 * m * n * k;
     if (bytes < 2.0) {
       cast_forward_bytes += count * m * k * quantisation.bytes_per_element;
@@ -262,7 +257,6 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     gemms.cast_forward_bytes += grouped.cast_forward_bytes;
     gemms.cast_backward_bytes += grouped.cast_backward_bytes;
     gemms.cast_kernels += grouped.cast_kernels;
-    gemms.weight_grad_extra += grouped.weight_grad_extra;
     act_elements += rows * imbalance * local_experts * fe;
     if (context.software.unfused_expert_epilogues) {
       epilogue = expert_epilogue(model, rows * imbalance * local_experts, local_experts, fe, mlp_gate);
@@ -329,8 +323,8 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
       memory_seconds(device, norm_bytes / 2 + residual_bytes / 2 + rope_copy_bytes) + 5 * device.kernel_overhead_s;
   cost.attention_forward_s = attention_gemm_s + core_forward + attention_elementwise;
   cost.attention_backward_s = 2.0 * attention_gemm_s + core_backward + 2.0 * attention_elementwise;
-  cost.weight_grad_s = gemms.seconds + gemms.weight_grad_extra;
-  cost.backward_s = 2.0 * gemms.seconds + gemms.weight_grad_extra + core_backward + 2.0 * elementwise_s + cast_backward_s;
+  cost.weight_grad_s = gemms.seconds;
+  cost.backward_s = 2.0 * gemms.seconds + core_backward + 2.0 * elementwise_s + cast_backward_s;
   // An eager framework's host issues every operator outside the CUDA-graph-captured scopes: a
   // layer whose GPU work is shorter than that waits for the host (small models, small experts).
   const double host_op = context.software.host_seconds_per_op;
@@ -436,8 +430,8 @@ LayerCost head_cost(const CostContext& context, const Layout& layout, const Plac
   const double softmax_bytes = tokens * vocab * 4.0 * 3.0;
   LayerCost cost;
   cost.forward_s = gemms.seconds + memory_seconds(device, softmax_bytes) + 4 * device.kernel_overhead_s;
-  cost.backward_s = 2.0 * gemms.seconds + gemms.weight_grad_extra + memory_seconds(device, softmax_bytes);
-  cost.weight_grad_s = gemms.seconds + gemms.weight_grad_extra;
+  cost.backward_s = 2.0 * gemms.seconds + memory_seconds(device, softmax_bytes);
+  cost.weight_grad_s = gemms.seconds;
   cost.forward_flops = gemms.flops;
   if (model.mtp_layers > 0) {
     // Each MTP module: a projection of [h; h] → h, one decoder layer and the shared head.

@@ -329,19 +329,6 @@ double gemm_seconds(const DeviceModel& device, double m, double n, double k,
   return std::max(compute, memory) + device.kernel_overhead_s;
 }
 
-double weight_grad_gemm_seconds(const DeviceModel& device, double m, double n, double k,
-                                double bytes_per_element) {
-  if (m <= 0 || n <= 0 || k <= 0) {
-    return 0.0;
-  }
-  const double flops = 2.0 * m * n * k;
-  const double compute =
-      flops / (device.peak_flops * device.gemm_fraction * gemm_shape_efficiency(m, n, k));
-  constexpr double fp32_accumulator_read_write = 8.0;
-  const double bytes = (m * k + m * n) * bytes_per_element + k * n * fp32_accumulator_read_write;
-  return std::max(compute, bytes / device.hbm_bytes_per_s) + device.kernel_overhead_s;
-}
-
 double expert_load_imbalance(int ep, double experts_per_rank) {
   if (ep <= 1 || experts_per_rank <= 0) {
     return 1.0;

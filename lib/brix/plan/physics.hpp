@@ -266,13 +266,6 @@ struct DeviceModel {
 /// shape-dependent efficiency and HBM time, plus the kernel overhead.
 [[nodiscard]] double gemm_seconds(const DeviceModel& device, double m, double n, double k,
                                   double bytes_per_element);
-/// The weight-gradient GEMM of that forward GEMM, dW[k×n] = X[m×k]ᵀ·dY[m×n]: the same tensor-core
-/// time, but it reads and writes the fp32 accumulator of the k×n gradient (8 B per weight) where
-/// the forward read the weight once: Megatron-Core's gradient_accumulation_fusion has the GEMM
-/// add into `main_grad` (TransformerEngine's fuse_wgrad_accumulation, accumulate=True in fp32).
-/// Memory-bound when m (tokens) is small against the weight: many local experts with few rows.
-[[nodiscard]] double weight_grad_gemm_seconds(const DeviceModel& device, double m, double n, double k,
-                                              double bytes_per_element);
 /// Shape efficiency in (0, 1]: small dimensions waste tiles and waves.
 [[nodiscard]] double gemm_shape_efficiency(double m, double n, double k);
 /// A memory-bound kernel moving `bytes` through HBM.
