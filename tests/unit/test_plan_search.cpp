@@ -519,6 +519,31 @@ TEST_CASE("plan::load_calibration_runs reads the recipe's switches and each chan
   CHECK(error_of("    mtp_layers: 65\n").find("runs.yaml:15: mtp_layers 65 is more than brix plans (at most 64)") !=
         std::string::npos);
   CHECK(error_of("    dispatch: alltoall\n").find("runs.yaml:15: ") != std::string::npos);
+  CHECK(error_of("    attention_kernel: fa3\n").find("runs.yaml:15: unknown attention kernel 'fa3' (hopper, flash2 or "
+                                                     "flash1)") != std::string::npos);
+}
+
+TEST_CASE("plan::a calibration run's attention_kernel sets the attention core's rate") {
+  const brix::test::TempDir dir;
+  // Llama 3.1 8B on 8 H100s at 32K tokens: the attention core is a large share of the layer.
+  auto head = one_run_head("llama-3.1-8b", "h100-sxm", 8, "", "tp=1,pp=1,cp=1,dp=8,mbs=1,zero=3,recompute=full");
+  head.replace(head.find("seq_len: 4096"), 13, "seq_len: 32768");
+  head.replace(head.find("global_batch: 512"), 17, "global_batch: 8");
+  const OneRunFile file{dir, head};
+  const auto run_with = [&](const std::string& extra) { return file.load(extra); };
+  CHECK_FALSE(run_with("").attention_kernels);
+  CHECK(run_with("    attention_kernel: flash1\n").attention_kernels == AttentionKernels::flash1);
+  const auto step = [](const CalibrationRun& run) {
+    const auto row = evaluate_run(run);
+    REQUIRE(row.evaluated);
+    return row.predicted;
+  };
+  const double hopper = step(run_with(""));
+  CHECK(step(run_with("    attention_kernel: hopper\n")) == doctest::Approx(hopper));
+  const double flash2 = step(run_with("    attention_kernel: flash2\n"));
+  const double flash1 = step(run_with("    attention_kernel: flash1\n"));
+  CHECK(flash2 > hopper);
+  CHECK(flash1 > flash2);
 }
 
 TEST_CASE("plan::a calibration run's cuda_graph_scope takes the captured operators off the host") {

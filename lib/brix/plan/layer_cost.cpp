@@ -199,8 +199,12 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   double core_forward = 0;
   double core_backward = 0;
   if (context.software.flash_attention) {
-    const double fraction =
-        context.software.hopper_attention_kernels ? device.attention_fraction : device.attention_fraction_fa2;
+    double fraction = device.attention_fraction;
+    if (context.software.attention_kernels == AttentionKernels::flash2) {
+      fraction = device.attention_fraction_fa2;
+    } else if (context.software.attention_kernels == AttentionKernels::flash1) {
+      fraction = device.attention_fraction_fa1;
+    }
     core_forward = executed / (device.peak_flops * fraction) + device.kernel_overhead_s;
     core_backward = 2.5 * core_forward; // FlashAttention backward: 5 matmuls vs 2 forward
   } else {
