@@ -121,6 +121,12 @@ struct SoftwareProfile {
   /// SDPA's flash backend, flash-attn 2.x) at attention_fraction_fa2, or FlashAttention-1-class
   /// kernels (flash-attn 1.x, the Triton kernel llm-foundry copied from it) at attention_fraction_fa1.
   AttentionKernels attention_kernels = AttentionKernels::hopper;
+  /// Context parallelism is torch's experimental context_parallel with its default all-gather
+  /// rotation (torch.distributed.tensor.experimental._attention, torchtitan 2024-25): K/V gathered
+  /// once beside the first of cp sub-SDPA calls, the outputs merged by log-sum-exp in fp32 after
+  /// each, gradients accumulated in fp32 and dK/dV passed on by all-to-all, the last one waited
+  /// for. Otherwise Megatron/TransformerEngine's ring, whose K/V sends run beside every chunk.
+  bool torch_context_parallel = false;
   /// Share of a layer's forward GEMMs that selective recomputation runs again. Megatron's
   /// selective modules recompute no GEMM but MLA's up-projections (0); torchtitan's per-op
   /// selective AC saves the output of every compute op "except every second mm"
