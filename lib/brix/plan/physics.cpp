@@ -222,14 +222,12 @@ constexpr NamedProfile k_profiles[] = {
 } // namespace
 
 std::optional<AttentionKernels> attention_kernels_by_name(std::string_view name) {
-  if (name == "hopper") {
-    return AttentionKernels::hopper;
-  }
-  if (name == "flash2") {
-    return AttentionKernels::flash2;
-  }
-  if (name == "flash1") {
-    return AttentionKernels::flash1;
+  constexpr std::pair<std::string_view, AttentionKernels> k_names[] = {
+      {"hopper", AttentionKernels::hopper}, {"flash2", AttentionKernels::flash2}, {"flash1", AttentionKernels::flash1}};
+  for (const auto& [spelled, kernels] : k_names) {
+    if (name == spelled) {
+      return kernels;
+    }
   }
   return std::nullopt;
 }
