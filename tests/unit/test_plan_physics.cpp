@@ -144,8 +144,16 @@ TEST_CASE("plan::device_model keeps attention at the bf16 rate under FP8 trainin
   CHECK(fp8.peak_flops * fp8.attention_fraction_fa2 == doctest::Approx(0.35 * 989e12));
   const auto a100 = device_model(dgx_a100(), false, NetworkShape::rail_optimized, 1.0);
   CHECK(a100.attention_fraction_fa2 == doctest::Approx(a100.attention_fraction));
-  CHECK_FALSE(software_by_name("fsdp-2023").hopper_attention_kernels);
-  CHECK(software_by_name("megatron-core-2024").hopper_attention_kernels);
+  CHECK(software_by_name("fsdp-2023").attention_kernels == AttentionKernels::flash2);
+  CHECK(software_by_name("megatron-core-2024").attention_kernels == AttentionKernels::hopper);
+  // FlashAttention-1-class kernels: half of FlashAttention-2 on the same GPU (FlashAttention-2
+  // paper: "around 2x speedup compared to FlashAttention").
+  CHECK(bf16.attention_fraction_fa1 == doctest::Approx(0.175));
+  CHECK(a100.attention_fraction_fa1 == doctest::Approx(0.5 * a100.attention_fraction));
+  CHECK(attention_kernels_by_name("flash1") == AttentionKernels::flash1);
+  CHECK(attention_kernels_by_name("flash2") == AttentionKernels::flash2);
+  CHECK(attention_kernels_by_name("hopper") == AttentionKernels::hopper);
+  CHECK_FALSE(attention_kernels_by_name("fa3"));
 }
 
 TEST_CASE("plan::fp8_quantisation_cost counts each recipe's bytes and launches per operand") {

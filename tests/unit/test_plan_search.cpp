@@ -352,6 +352,51 @@ TEST_CASE("plan::layer_cost eager elementwise operators move torchtitan's unfuse
   CHECK(unfused.weight_grad_s == doctest::Approx(fused.weight_grad_s)); // the GEMMs do not change
 }
 
+TEST_CASE("plan::layer_cost torch's all-gather context parallelism hides behind the first sub-SDPA and merges in fp32") {
+  // Llama-3.1-8B at CP 4 over 8192 tokens (2048 per rank) on H100s. torch's ring all-gathers the
+  // K/V torchtitan expanded to 32 heads, beside 1/4 of the core; Megatron's ring sends the 8
+  // K/V heads beside the whole core. Merges per layer on the last rank (torch_ring_merge_bytes):
+  // forward (6 + 3 × 38 + 6) B per output element, backward 4 (q + kv) + 4 × 10 (q + kv) + 4 × 8 kv
+  // + 3 × 8 kv + 6 (q + kv) B, with q = 2048 × 4096 and kv = 2 q elements.
+  Layout layout;
+  layout.dp = 2;
+  layout.cp = 4;
+  layout.recompute = Recompute::full;
+  using namespace brix::plan::detail;
+  const auto model = brix::model::load_model("llama-3.1-8b");
+  const auto cluster = brix::cluster::shorthand_cluster(1, 8, "h100-sxm", std::nullopt, std::nullopt);
+  const Evaluator eval(model, cluster, options_for(64, 8192));
+  const auto placement = place_groups(layout, 8);
+  auto context = eval.context();
+  context.software = software_by_name("fsdp2-2025");
+  const auto ring = layer_cost(context, layout, placement, false);
+  context.software.torch_context_parallel = true;
+  const auto torch = layer_cost(context, layout, placement, false);
+  const double hbm = context.device.hbm_bytes_per_s;
+  const double q = 2048.0 * 4096.0;
+  const double kv = 2.0 * q;
+  const double overhead = context.device.kernel_overhead_s;
+  CHECK(torch.attention_core_s - ring.attention_core_s ==
+        doctest::Approx(q * (6.0 + 3 * 38.0 + 6.0) / hbm + 14 * overhead).epsilon(1e-6));
+  const double backward_bytes = 4.0 * (q + kv) + 40.0 * (q + kv) + 32.0 * kv + 24.0 * kv + 6.0 * (q + kv);
+  CHECK(torch.attention_core_backward_s - ring.attention_core_backward_s ==
+        doctest::Approx(backward_bytes / hbm + 31 * overhead).epsilon(1e-6));
+  CHECK(ring.cp_hidden_by_s == doctest::Approx(ring.attention_core_s));
+  CHECK(torch.cp_hidden_by_s == doctest::Approx(ring.attention_core_s / 4).epsilon(1e-6));
+  // The 32 expanded heads gathered against Megatron's 8 K/V heads.
+  CHECK(torch.cp_comm_s > 3.0 * ring.cp_comm_s);
+  CHECK(ring.cp_backward_tail_s == 0.0);
+  CHECK(torch.cp_backward_tail_s > 0.0);
+  // Without CP nothing changes.
+  layout.cp = 1;
+  layout.dp = 8;
+  const auto plain = layer_cost(context, layout, place_groups(layout, 8), false);
+  context.software.torch_context_parallel = false;
+  const auto plain_ring = layer_cost(context, layout, place_groups(layout, 8), false);
+  CHECK(plain.attention_core_s == doctest::Approx(plain_ring.attention_core_s));
+  CHECK(plain.cp_comm_s == 0.0);
+}
+
 TEST_CASE("plan::layer_cost TP overlap hides a collective behind the GEMMs beside it, at the contention's price") {
   // Llama-3.1-70B at TP 4 with SP on H100s, 8192 tokens: each collective is shorter than the
   // projections beside it, so overlapped it costs k_overlap_contention of itself.
@@ -519,6 +564,35 @@ TEST_CASE("plan::load_calibration_runs reads the recipe's switches and each chan
   CHECK(error_of("    mtp_layers: 65\n").find("runs.yaml:15: mtp_layers 65 is more than brix plans (at most 64)") !=
         std::string::npos);
   CHECK(error_of("    dispatch: alltoall\n").find("runs.yaml:15: ") != std::string::npos);
+  CHECK(error_of("    context_parallel: ulysses\n").find("runs.yaml:15: unknown context parallelism 'ulysses' (ring or "
+                                                        "torch-allgather)") != std::string::npos);
+  CHECK(run_with("    context_parallel: torch-allgather\n").torch_context_parallel == true);
+  CHECK(run_with("    context_parallel: ring\n").torch_context_parallel == false);
+  CHECK(error_of("    attention_kernel: fa3\n").find("runs.yaml:15: unknown attention kernel 'fa3' (hopper, flash2 or "
+                                                     "flash1)") != std::string::npos);
+}
+
+TEST_CASE("plan::a calibration run's attention_kernel sets the attention core's rate") {
+  const brix::test::TempDir dir;
+  // Llama 3.1 8B on 8 H100s at 32K tokens: the attention core is a large share of the layer.
+  auto head = one_run_head("llama-3.1-8b", "h100-sxm", 8, "", "tp=1,pp=1,cp=1,dp=8,mbs=1,zero=3,recompute=full");
+  head.replace(head.find("seq_len: 4096"), 13, "seq_len: 32768");
+  head.replace(head.find("global_batch: 512"), 17, "global_batch: 8");
+  const OneRunFile file{dir, head};
+  const auto run_with = [&](const std::string& extra) { return file.load(extra); };
+  CHECK_FALSE(run_with("").attention_kernels);
+  CHECK(run_with("    attention_kernel: flash1\n").attention_kernels == AttentionKernels::flash1);
+  const auto step = [](const CalibrationRun& run) {
+    const auto row = evaluate_run(run);
+    REQUIRE(row.evaluated);
+    return row.predicted;
+  };
+  const double hopper = step(run_with(""));
+  CHECK(step(run_with("    attention_kernel: hopper\n")) == doctest::Approx(hopper));
+  const double flash2 = step(run_with("    attention_kernel: flash2\n"));
+  const double flash1 = step(run_with("    attention_kernel: flash1\n"));
+  CHECK(flash2 > hopper);
+  CHECK(flash1 > flash2);
 }
 
 TEST_CASE("plan::a calibration run's cuda_graph_scope takes the captured operators off the host") {

@@ -26,7 +26,8 @@ const std::vector<std::string> k_file_keys{"brix_calibration", "source", "set", 
 const std::vector<std::string> k_run_keys{"id",         "model",   "gpu",      "gpus",   "gpus_per_node",
                                           "nvlink_domain", "nics", "seq_len",  "global_batch", "precision",
                                           "layout",     "software", "fp8_recipe", "dispatcher", "ep_overlap",
-                                          "tp_comm_overlap", "routing", "mtp_layers", "cuda_graph_scope", "metric",
+                                          "tp_comm_overlap", "routing", "mtp_layers", "cuda_graph_scope", "attention_kernel", "context_parallel",
+                                          "metric",
                                           "published",
                                           "quote",      "note"};
 const std::vector<std::string> k_metrics{"step_s", "tokens_per_s_per_gpu", "tflops_per_gpu", "mfu"};
@@ -75,6 +76,19 @@ void read_recipe_settings(const util::DocNode& node, CalibrationRun& run) {
                    "Megatron-Core captures the MoE side only padded to capacity: capacity=C in the layout");
     }
     run.cuda_graphs = scopes;
+  }
+  if (const auto kernel = node.find("attention_kernel")) {
+    run.attention_kernels = attention_kernels_by_name(kernel->as_string());
+    if (!run.attention_kernels) {
+      kernel->fail(fmt::format("unknown attention kernel '{}'", kernel->as_string()), "hopper, flash2 or flash1");
+    }
+  }
+  if (const auto cp = node.find("context_parallel")) {
+    const auto name = cp->as_string();
+    if (name != "ring" && name != "torch-allgather") {
+      cp->fail(fmt::format("unknown context parallelism '{}'", name), "ring or torch-allgather");
+    }
+    run.torch_context_parallel = name == "torch-allgather";
   }
   if (const auto mtp = node.find("mtp_layers")) {
     run.mtp_layers = mtp->as_non_negative_int("mtp_layers");
@@ -242,6 +256,9 @@ CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> hos
     options.software.tp_comm_overlap = run.tp_comm_overlap.value_or(options.software.tp_comm_overlap);
     options.software.balanced_routing = run.balanced_routing;
     options.software.cuda_graphs = run.cuda_graphs.value_or(options.software.cuda_graphs);
+    options.software.attention_kernels = run.attention_kernels.value_or(options.software.attention_kernels);
+    options.software.torch_context_parallel =
+        run.torch_context_parallel.value_or(options.software.torch_context_parallel);
     const auto result = search_layouts(model, cluster, options);
     std::optional<PlanEstimate> chosen;
     if (!result.plans.empty()) {

@@ -53,6 +53,8 @@ struct CalibrationRun {
   bool balanced_routing = false;               ///< `routing: balanced` (forced even expert load)
   std::optional<std::int64_t> mtp_layers;      ///< `mtp_layers:` the MTP modules trained (the model's)
   std::optional<CudaGraphScopes> cuda_graphs;  ///< `cuda_graph_scope:` the scopes CUDA graphs capture
+  std::optional<AttentionKernels> attention_kernels; ///< `attention_kernel:` hopper, flash2 or flash1
+  std::optional<bool> torch_context_parallel; ///< `context_parallel:` torch-allgather or ring
   std::string metric; ///< step_s | tokens_per_s_per_gpu | tflops_per_gpu | mfu
   double published = 0;
   std::string quote;

@@ -136,6 +136,33 @@ AttendedKeys attended_keys(const model::ModelSpec& model, double seq) {
   return keys;
 }
 
+/// HBM bytes and kernels of torch's ring attention around its sub-SDPA calls on the busiest rank
+/// (the last, whose every later step uses the whole local query), per layer pass.
+struct TorchRingMerges {
+  double forward = 0;
+  double backward = 0;
+  double forward_kernels = 0;
+  double backward_kernels = 0;
+};
+
+/// `out` output elements, `query` query elements and `kv` K plus V elements on this rank.
+/// Forward (_SDPAMerger, convert_to_f32): each step's output cast to fp32 (2 B read, 4 written);
+/// from the second step `out - sigmoid(lse_b - lse) * (out - out_b)`: three fp32 elementwise
+/// operators, 12 + 8 + 12 B; the result cast back once (4 + 2). Backward: fp32 gradient buffers
+/// zeroed (4 B), each step's bf16 gradients added into them (2 + 4 + 4 B), the fp32 dK/dV
+/// concatenated for the all-to-all (4 + 4 B) and, from the second step, re-split with a
+/// chunk/cat update (4 + 4 B); the results cast to bf16 once (4 + 2 B).
+TorchRingMerges torch_ring_merge_bytes(double out, double query, double kv, int cp) {
+  const double later_steps = cp - 1.0;
+  TorchRingMerges merges;
+  merges.forward = out * (6.0 + later_steps * (6.0 + 32.0) + 6.0);
+  merges.forward_kernels = 2.0 + later_steps * 4.0;
+  merges.backward = 4.0 * (query + kv) + cp * 10.0 * (query + kv) + cp * 8.0 * kv + later_steps * 8.0 * kv +
+                    6.0 * (query + kv);
+  merges.backward_kernels = 3.0 + cp * 5.0 + later_steps * 2.0 + 2.0;
+  return merges;
+}
+
 } // namespace
 
 double recompute_seconds(const LayerCost& cost, Recompute recompute) {
@@ -199,8 +226,12 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   double core_forward = 0;
   double core_backward = 0;
   if (context.software.flash_attention) {
-    const double fraction =
-        context.software.hopper_attention_kernels ? device.attention_fraction : device.attention_fraction_fa2;
+    double fraction = device.attention_fraction;
+    if (context.software.attention_kernels == AttentionKernels::flash2) {
+      fraction = device.attention_fraction_fa2;
+    } else if (context.software.attention_kernels == AttentionKernels::flash1) {
+      fraction = device.attention_fraction_fa1;
+    }
     core_forward = executed / (device.peak_flops * fraction) + device.kernel_overhead_s;
     core_backward = 2.5 * core_forward; // FlashAttention backward: 5 matmuls vs 2 forward
   } else {
@@ -211,6 +242,18 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     const double score_bytes = scores * (model.dropout ? 9.0 : 4.0);
     core_forward = gemm_time + memory_seconds(device, score_bytes) + 4 * device.kernel_overhead_s;
     core_backward = 2.0 * gemm_time + memory_seconds(device, 2.0 * score_bytes) + 6 * device.kernel_overhead_s;
+  }
+  const double core_kernel_forward = core_forward;
+  const bool torch_ring = layout.cp > 1 && context.software.torch_context_parallel;
+  // torch's context_parallel runs SDPA on the K/V the model hands it: torchtitan's Llama repeats
+  // GQA's K/V heads before SDPA (repeat_kv), so what it gathers and differentiates is q-heads wide.
+  const double torch_kv_elements = tokens * attention.q_heads * (attention.qk_dim + attention.v_dim);
+  if (torch_ring) {
+    const auto merges = torch_ring_merge_bytes(tokens * attention.q_heads * attention.v_dim,
+                                               tokens * attention.q_heads * attention.qk_dim, torch_kv_elements,
+                                               layout.cp);
+    core_forward += memory_seconds(device, merges.forward) + merges.forward_kernels * device.kernel_overhead_s;
+    core_backward += memory_seconds(device, merges.backward) + merges.backward_kernels * device.kernel_overhead_s;
   }
   cost.attention_core_s = core_forward;
   cost.attention_core_backward_s = core_backward;
@@ -390,10 +433,19 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
         tokens * h * 2.0 * static_cast<double>(model.moe->experts_per_token) * expert_padding / t;
     cost.ep_comm_s += 2.0 * collective_seconds(device, Collective::all_gather, gathered, placement.etp);
   }
-  if (layout.cp > 1) {
-    // Ring exchange: each rank's K/V chunk visits the other cp−1 ranks.
+  if (torch_ring) {
+    // One all-gather of the bf16 K/V, issued before the first (local) sub-SDPA and waited for
+    // before the second: it hides behind 1/cp of the core. Backward waits after its loop for
+    // the last fp32 dK/dV sent on by all-to-all.
+    cost.cp_comm_s =
+        collective_seconds(device, Collective::all_gather, torch_kv_elements * 2.0 * layout.cp, placement.cp);
+    cost.cp_hidden_by_s = core_kernel_forward / layout.cp;
+    cost.cp_backward_tail_s = collective_seconds(device, Collective::send_recv, torch_kv_elements * 4.0, placement.cp);
+  } else if (layout.cp > 1) {
+    // Ring exchange: each rank's K/V chunk visits the other cp−1 ranks beside the core's chunks.
     const double chunk = tokens * attention.kv_exchange * 2.0;
     cost.cp_comm_s = collective_seconds(device, Collective::all_gather, chunk * layout.cp, placement.cp);
+    cost.cp_hidden_by_s = cost.attention_core_s;
   }
   if (layout.offload > 0 && device.host_link_bytes_per_s > 0) {
     const auto stored = stored_activation_bytes(

@@ -21,6 +21,8 @@ struct LayerCost {
   double tp_comm_s = 0;   ///< TP (+SP) collectives of one pass, after overlap
   double ep_comm_s = 0;   ///< expert all-to-all (dispatch + combine) of one pass
   double cp_comm_s = 0;   ///< context-parallel K/V exchange of one pass, before overlap
+  double cp_hidden_by_s = 0; ///< the attention-core compute the K/V exchange runs beside
+  double cp_backward_tail_s = 0; ///< exchange backward waits for after its last chunk (torch's last dK/dV)
   double forward_flops = 0; ///< FLOPs this GPU executes in one forward pass
   double attention_forward_s = 0;  ///< the attention block's share of forward_s (rest: MLP block)
   double attention_backward_s = 0; ///< the attention block's share of backward_s

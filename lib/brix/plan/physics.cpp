@@ -67,6 +67,13 @@ double large_gemm_fraction(const cluster::GpuSpec& gpu) {
 /// al. 2024, Sec. 1).
 constexpr double k_fa2_hopper_fraction = 0.35;
 
+/// FlashAttention-1-class kernels against FlashAttention-2 on the same GPU: "around 2× speedup
+/// compared to FlashAttention" (FlashAttention-2 paper, Dao 2023, abstract: FlashAttention
+/// reaches 25-40% of A100 peak, FlashAttention-2 50-73%). llm-foundry's Triton kernel is a copy
+/// of flash-attn's Triton version, "slightly slower than CUDA forward + backward" of flash-attn 1
+/// (llmfoundry/models/layers/flash_attn_triton.py), and has no Hopper code path.
+constexpr double k_flash1_share_of_fa2 = 0.5;
+
 /// Fused (flash) attention fraction of peak, forward and backward together: FlashAttention-2
 /// reaches ~50-60% of peak on A100, FlashAttention-3 ~55-65% on H100.
 double attention_fraction(const cluster::GpuSpec& gpu) {
@@ -151,7 +158,7 @@ SoftwareProfile software_fsdp_2023() {
   profile.hierarchical_all_to_all = false;
   profile.overlap_all_to_all = false;
   profile.fsdp_fp32_shards = true;
-  profile.hopper_attention_kernels = false; // FlashAttention-2 / torch SDPA of 2023-early 2024
+  profile.attention_kernels = AttentionKernels::flash2; // FlashAttention-2 / torch SDPA of 2023-early 2024
   return profile;
 }
 
@@ -162,7 +169,7 @@ SoftwareProfile software_fsdp2_2025() {
   SoftwareProfile profile = software_fsdp_2023();
   profile.zero_bubble_schedules = true;
   profile.hierarchical_all_to_all = true;
-  profile.hopper_attention_kernels = true; // TransformerEngine's cuDNN attention (NeMo AutoModel)
+  profile.attention_kernels = AttentionKernels::hopper; // TransformerEngine's cuDNN attention (NeMo AutoModel)
   profile.selective_gemm_share = 0.5; // torchtitan's selective AC, op policy
   return profile;
 }
@@ -214,6 +221,17 @@ constexpr NamedProfile k_profiles[] = {
 
 } // namespace
 
+std::optional<AttentionKernels> attention_kernels_by_name(std::string_view name) {
+  constexpr std::pair<std::string_view, AttentionKernels> k_names[] = {
+      {"hopper", AttentionKernels::hopper}, {"flash2", AttentionKernels::flash2}, {"flash1", AttentionKernels::flash1}};
+  for (const auto& [spelled, kernels] : k_names) {
+    if (name == spelled) {
+      return kernels;
+    }
+  }
+  return std::nullopt;
+}
+
 std::vector<std::string> software_names() {
   std::vector<std::string> names;
   for (const auto& profile : k_profiles) {
@@ -263,6 +281,7 @@ DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, cluster::Net
   device.attention_fraction = attention_fraction(gpu) * bf16_share;
   const bool hopper_or_later = gpu.id.starts_with("h") || gpu.id.starts_with("b") || gpu.id.starts_with("gb");
   device.attention_fraction_fa2 = (hopper_or_later ? k_fa2_hopper_fraction : attention_fraction(gpu)) * bf16_share;
+  device.attention_fraction_fa1 = device.attention_fraction_fa2 * k_flash1_share_of_fa2;
   device.hbm_bytes_per_s = gpu.hbm_bytes_per_s * k_hbm_fraction;
   device.host_link_bytes_per_s = gpu.pcie_bytes_per_s / 2.0 * k_host_link_fraction; // the field is bidirectional
   device.kernel_overhead_s = k_kernel_overhead_s;

@@ -6,6 +6,8 @@
 
 #include <brix/cluster/cluster.hpp>
 
+#include <optional>
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,6 +63,12 @@ struct CudaGraphScopes {
 /// set is refused, empty when it is valid.
 [[nodiscard]] std::string cuda_graph_scopes_problem(const CudaGraphScopes& scopes);
 
+/// Generations of fused attention kernels a framework runs (SoftwareProfile::attention_kernels).
+enum class AttentionKernels { hopper, flash2, flash1 };
+
+/// Parses a calibration run's `attention_kernel:` (hopper, flash2, flash1); nullopt if unknown.
+[[nodiscard]] std::optional<AttentionKernels> attention_kernels_by_name(std::string_view name);
+
 /// The software a run uses: what the framework overlaps and which kernels it has. A property
 /// of the framework version, not of the model: "modern" (Megatron-core 2024+, TransformerEngine,
 /// flash attention) is the default; "megatron-2021" describes the calibration runs' software.
@@ -108,10 +116,17 @@ struct SoftwareProfile {
   /// with separate PyTorch operators before the fused activation (layer_cost.cpp
   /// expert_epilogue); other frameworks are not known to, and are costed fused.
   bool unfused_expert_epilogues = false;
-  /// Attention kernels written for Hopper and later (FlashAttention-3, July 2024; cuDNN fused
-  /// attention in TransformerEngine). Without them (FlashAttention-2 of 2023 frameworks) a
-  /// Hopper or Blackwell GPU runs attention at DeviceModel::attention_fraction_fa2.
-  bool hopper_attention_kernels = true;
+  /// Which fused attention kernels run: Hopper-era ones (FlashAttention-3, cuDNN's fused
+  /// attention in TransformerEngine) at DeviceModel::attention_fraction, FlashAttention-2 (torch
+  /// SDPA's flash backend, flash-attn 2.x) at attention_fraction_fa2, or FlashAttention-1-class
+  /// kernels (flash-attn 1.x, the Triton kernel llm-foundry copied from it) at attention_fraction_fa1.
+  AttentionKernels attention_kernels = AttentionKernels::hopper;
+  /// Context parallelism is torch's experimental context_parallel with its default all-gather
+  /// rotation (torch.distributed.tensor.experimental._attention, torchtitan 2024-25): K/V gathered
+  /// once beside the first of cp sub-SDPA calls, the outputs merged by log-sum-exp in fp32 after
+  /// each, gradients accumulated in fp32 and dK/dV passed on by all-to-all, the last one waited
+  /// for. Otherwise Megatron/TransformerEngine's ring, whose K/V sends run beside every chunk.
+  bool torch_context_parallel = false;
   /// Share of a layer's forward GEMMs that selective recomputation runs again. Megatron's
   /// selective modules recompute no GEMM but MLA's up-projections (0); torchtitan's per-op
   /// selective AC saves the output of every compute op "except every second mm"
@@ -238,6 +253,8 @@ struct DeviceModel {
   /// an H100's peak (FlashAttention-3 paper, Shah et al. 2024, Sec. 1); on A100 it is the kernel
   /// attention_fraction describes.
   double attention_fraction_fa2 = 0.5;
+  /// Fraction for FlashAttention-1-class kernels (SoftwareProfile::attention_kernels flash1).
+  double attention_fraction_fa1 = 0.25;
   double hbm_bytes_per_s = 0;   ///< achievable HBM bandwidth (already × fraction)
   /// Achievable copy bandwidth between GPU and host memory, one direction (PCIe, or a GB200's
   /// NVLink-C2C to its Grace): what offloaded activations move at.

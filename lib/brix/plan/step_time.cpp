@@ -37,8 +37,8 @@ void add_layers(StagePass& pass, const LayerCost& cost, int count, const Layout&
   // Recomputation repeats the forward collectives it spans inside backward.
   const double tp_passes = tp_comm_passes(layout.recompute);
   const double ep_passes = ep_comm_passes(layout.recompute);
-  // CP's K/V ring overlaps the attention-core chunks; only the excess is exposed.
-  const double cp_exposed = std::max(0.0, cost.cp_comm_s - cost.attention_core_s);
+  // CP's K/V exchange overlaps attention-core chunks; only the excess is exposed.
+  const double cp_exposed = std::max(0.0, cost.cp_comm_s - cost.cp_hidden_by_s);
   // Expert all-to-all: dispatch + combine in forward, again for the input gradients (and the
   // recomputed forward). Overlapped (DualPipe, combined 1F1B) it runs beside another
   // micro-batch's compute of this layer, which it slows (contention); otherwise it waits.
@@ -49,7 +49,7 @@ void add_layers(StagePass& pass, const LayerCost& cost, int count, const Layout&
   const double ep_forward = ep_exposed_total / ep_passes;
   pass.forward += n * (cost.forward_s + cost.tp_comm_s + ep_forward + cp_exposed);
   pass.backward += n * (cost.backward_s + recompute + (tp_passes - 1.0) * cost.tp_comm_s +
-                        (ep_exposed_total - ep_forward) + 2.0 * cp_exposed);
+                        (ep_exposed_total - ep_forward) + 2.0 * cp_exposed + cost.cp_backward_tail_s);
   pass.weight_grad += n * cost.weight_grad_s;
   pass.recompute += n * recompute;
   pass.forward_tp += n * cost.tp_comm_s;
@@ -57,7 +57,7 @@ void add_layers(StagePass& pass, const LayerCost& cost, int count, const Layout&
   pass.forward_cp += n * cp_exposed;
   pass.tp += n * tp_passes * cost.tp_comm_s;
   pass.ep += n * ep_exposed_total;
-  pass.cp += n * 3.0 * cp_exposed;
+  pass.cp += n * (3.0 * cp_exposed + cost.cp_backward_tail_s);
   const double recompute_flops = layout.recompute == Recompute::full ? cost.forward_flops : 0.0;
   pass.flops += n * (3.0 * cost.forward_flops + recompute_flops);
 }
