@@ -33,6 +33,14 @@ run "$BRIX" plan --model llama-3.1-405b --nodes 64 --gpu h100-sxm --global-batch
 expect_rc 0 "emit megatron"
 expect_out '^--account-for-embedding-in-pipeline-split'; expect_out '^--account-for-loss-in-pipeline-split'
 expect_out '^--num-layers-per-virtual-pipeline-stage 8'
+# Gradients: fp32 main_grad by default (Megatron-LM's own with --bf16); megatron-core-2025, costed
+# with bf16 gradients as Megatron-Bridge's perf scripts run, writes the flag that keeps them bf16.
+checks=$((checks + 1)); grep -q -- '--grad-reduce-in-bf16' <<<"$out" && fail "fp32 gradients emitted --grad-reduce-in-bf16"
+run "$BRIX" plan --model llama-3.1-405b --nodes 64 --gpu h100-sxm --global-batch 512 --seq-len 8192 \
+  --layout tp=8,pp=8,vpp=2 --software megatron-core-2025 --emit megatron
+expect_rc 0 "emit megatron, bf16 gradients"; expect_out '^--bf16 \\$'; expect_out '^--grad-reduce-in-bf16 \\$'
+run "$BRIX" plan --model deepseek-r1 --nodes 2 --gpu h100-sxm --global-batch 64 --seq-len 4096 --software megatron-core-2025
+expect_rc 1 "DeepSeek-R1 on 16 GPUs"; expect_out 'model states alone \(16 B/param, 9.9 TiB\) need at least 142 GPUs'
 run "$BRIX" plan --model llama-3.1-405b --nodes 64 --gpu h100-sxm --global-batch 512 --seq-len 8192 \
   --layout tp=8,pp=8,vpp=2,pp_embedding=0,pp_loss=0 --software megatron-core-2024
 expect_rc 1 "refused without the accounting"; expect_out 'not divisible by PP×VPP = 16'

@@ -510,11 +510,18 @@ TEST_CASE("plan::load_calibration_runs reads the recipe's switches and each chan
   CHECK(step(run_with("    routing: learned\n")) == doctest::Approx(base));
   // DeepSeek-V3's config trains one MTP module; without it the last stage has less work.
   CHECK(step(run_with("    mtp_layers: 0\n")) < base);
+  // megatron-core-2025 reduces bf16 gradients; an fp32 buffer moves twice the DP bytes.
+  CHECK(run_with("    grad_reduce: bf16\n").grad_reduce_bytes == 2.0);
+  CHECK(run_with("    grad_reduce: fp32\n").grad_reduce_bytes == 4.0);
+  CHECK(step(run_with("    grad_reduce: bf16\n")) == doctest::Approx(base));
+  CHECK(step(run_with("    grad_reduce: fp32\n")) > base);
 
   const auto error_of = [&](const std::string& extra) { return file.error(extra); };
   CHECK(error_of("    dispatcher: nccl\n").find("runs.yaml:15: unknown token dispatcher 'nccl' (alltoall, deepep or "
                                                "hybridep)") != std::string::npos);
   CHECK(error_of("    routing: even\n").find("runs.yaml:15: unknown routing 'even' (learned or balanced)") !=
+        std::string::npos);
+  CHECK(error_of("    grad_reduce: fp16\n").find("runs.yaml:15: unknown gradient precision 'fp16' (bf16 or fp32)") !=
         std::string::npos);
   CHECK(error_of("    mtp_layers: 65\n").find("runs.yaml:15: mtp_layers 65 is more than brix plans (at most 64)") !=
         std::string::npos);

@@ -51,6 +51,7 @@ struct CalibrationRun {
   std::optional<bool> overlap_all_to_all;      ///< `ep_overlap:` expert all-to-all beside compute
   std::optional<bool> tp_comm_overlap;         ///< `tp_comm_overlap:` TP collectives beside GEMMs
   bool balanced_routing = false;               ///< `routing: balanced` (forced even expert load)
+  std::optional<double> grad_reduce_bytes;     ///< `grad_reduce:` bf16 (2) or fp32 (4) gradient buffer
   std::optional<std::int64_t> mtp_layers;      ///< `mtp_layers:` the MTP modules trained (the model's)
   std::optional<CudaGraphScopes> cuda_graphs;  ///< `cuda_graph_scope:` the scopes CUDA graphs capture
   std::string metric; ///< step_s | tokens_per_s_per_gpu | tflops_per_gpu | mfu
