@@ -38,6 +38,15 @@ TEST_CASE("plan::parse_layout_query") {
   CHECK_THROWS_AS((void)parse_layout_query("tp=0"), brix::InputError);
   CHECK_THROWS_AS((void)parse_layout_query("zero=4"), brix::InputError);
   CHECK_THROWS_AS((void)parse_layout_query("recompute=some"), brix::InputError);
+  CHECK_FALSE(query.grad_bytes.has_value());
+  CHECK(parse_layout_query("dp=8,grads=bf16").grad_bytes == 2.0);
+  CHECK(parse_layout_query("dp=8,grads=fp32").grad_bytes == 4.0);
+  try {
+    (void)parse_layout_query("grads=fp16");
+    FAIL("grads=fp16 accepted");
+  } catch (const brix::InputError& error) {
+    CHECK(std::string(error.what()) == "--layout: grads=fp16 is not valid (expected fp32 or bf16)");
+  }
 }
 
 TEST_CASE("plan::search_layouts finds valid, ranked plans for a dense model") {

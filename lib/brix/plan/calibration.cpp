@@ -248,7 +248,8 @@ CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> hos
     options.software.overlap_all_to_all = run.overlap_all_to_all.value_or(options.software.overlap_all_to_all);
     options.software.tp_comm_overlap = run.tp_comm_overlap.value_or(options.software.tp_comm_overlap);
     options.software.balanced_routing = run.balanced_routing;
-    options.software.grad_reduce_bytes = run.grad_reduce_bytes.value_or(options.software.grad_reduce_bytes);
+    options.software.grad_reduce_bytes =
+        run.grad_reduce_bytes.value_or(options.fixed.grad_bytes.value_or(options.software.grad_reduce_bytes));
     options.software.cuda_graphs = run.cuda_graphs.value_or(options.software.cuda_graphs);
     const auto result = search_layouts(model, cluster, options);
     std::optional<PlanEstimate> chosen;
