@@ -154,13 +154,7 @@ TEST_CASE("plan::stage_memory charges the gradient buffer in the precision it is
 
   // MoE: the dense gradients shard over DP·CP, the experts' over expert-DP, both at 2 B.
   const auto moe = bundled("deepseek-r1.json");
-  Layout expert;
-  expert.tp = 8;
-  expert.sp = true;
-  expert.pp = 4;
-  expert.dp = 2;
-  expert.ep = 8;
-  expert.zero = 2;
+  const auto expert = parse_layout("tp=8,sp=1,pp=4,dp=2,ep=8,zero=2"); // expert-DP 8·2/8 = 2
   const TrainingShape moe_shape{1024, 4096};
   const auto span = uniform_stage(moe, 4, 1);
   const auto fp32 = stage_memory(moe, cluster::find_gpu("h100-sxm"), expert, moe_shape, 1, span);
