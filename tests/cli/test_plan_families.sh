@@ -33,6 +33,29 @@ run "$BRIX" plan --model llama-3.1-405b --nodes 64 --gpu h100-sxm --global-batch
 expect_rc 0 "emit megatron"
 expect_out '^--account-for-embedding-in-pipeline-split'; expect_out '^--account-for-loss-in-pipeline-split'
 expect_out '^--num-layers-per-virtual-pipeline-stage 8'
+# Gradients: fp32 main_grad by default (Megatron-LM's own with --bf16); megatron-core-2025, costed
+# with bf16 gradients as Megatron-Bridge's perf scripts run, writes the flag that keeps them bf16.
+checks=$((checks + 1)); grep -q -- '--grad-reduce-in-bf16' <<<"$out" && fail "fp32 gradients emitted --grad-reduce-in-bf16"
+run "$BRIX" plan --model llama-3.1-405b --nodes 64 --gpu h100-sxm --global-batch 512 --seq-len 8192 \
+  --layout tp=8,pp=8,vpp=2 --software megatron-core-2025 --emit megatron
+expect_rc 0 "emit megatron, bf16 gradients"; expect_out '^--bf16 \\$'; expect_out '^--grad-reduce-in-bf16 \\$'
+run "$BRIX" plan --model llama-3.1-405b --nodes 64 --gpu h100-sxm --global-batch 512 --seq-len 8192 \
+  --layout tp=8,pp=8,vpp=2,grads=bf16 --emit megatron
+expect_rc 0 "emit megatron, grads=bf16"; expect_out '^--grad-reduce-in-bf16 \\$'
+# --memory: the gradient term at 4 B (Megatron-Core's accounting) or, with grads=bf16, 2 B/param.
+run "$BRIX" plan --model llama-3.1-8b --nodes 1 --gpu h100-sxm --layout tp=1,pp=1,dp=8,zero=1 --memory --format json
+expect_rc 0 "--memory fp32 grads"; expect_out '"grads": "fp32"'
+fp32_grads=$(grep -oE '"grads": [0-9.e+]+' <<<"$out" | head -1)
+run "$BRIX" plan --model llama-3.1-8b --nodes 1 --gpu h100-sxm --layout tp=1,pp=1,dp=8,zero=1,grads=bf16 --memory --format json
+expect_rc 0 "--memory bf16 grads"; expect_out '"grads": "bf16"'
+bf16_grads=$(grep -oE '"grads": [0-9.e+]+' <<<"$out" | head -1)
+checks=$((checks + 1))
+python3 -c "import sys; a=float(sys.argv[1].split()[-1]); b=float(sys.argv[2].split()[-1]); sys.exit(0 if abs(a - 2 * b) < 1e-6 * a else 1)" \
+  "$fp32_grads" "$bf16_grads" || fail "grads=bf16 does not halve the gradient term: $fp32_grads vs $bf16_grads"
+run "$BRIX" plan --model llama-3.1-8b --nodes 1 --gpu h100-sxm --layout tp=1,grads=fp16 --memory
+expect_rc 2 "grads=fp16"; expect_one_line_err; expect_err '^brix: error: --layout: grads=fp16 is not valid \(expected fp32 or bf16\)$'
+run "$BRIX" plan --model deepseek-r1 --nodes 2 --gpu h100-sxm --global-batch 64 --seq-len 4096 --software megatron-core-2025
+expect_rc 1 "DeepSeek-R1 on 16 GPUs"; expect_out 'model states alone \(16 B/param, 9.9 TiB\) need at least 142 GPUs'
 run "$BRIX" plan --model llama-3.1-405b --nodes 64 --gpu h100-sxm --global-batch 512 --seq-len 8192 \
   --layout tp=8,pp=8,vpp=2,pp_embedding=0,pp_loss=0 --software megatron-core-2024
 expect_rc 1 "refused without the accounting"; expect_out 'not divisible by PP×VPP = 16'

@@ -131,6 +131,40 @@ TEST_CASE("plan::stage_memory model states: 18 B/param, 6 + 12/d with the distri
   CHECK(whole.fits());
 }
 
+TEST_CASE("plan::stage_memory charges the gradient buffer in the precision it is reduced in") {
+  // Megatron-Core's main_grad is fp32 by default (18 B/param); with --grad-reduce-in-bf16
+  // (Megatron-Bridge's `cfg.ddp.grad_reduce_in_fp32 = False`) it is the parameters' bf16: 16 B.
+  const auto model = bundled("gpt-1.7b.yaml");
+  const auto& gpu = cluster::find_gpu("a100-sxm-80gb");
+  const double params = static_cast<double>(model::count_parameters(model).total);
+  SoftwareProfile bf16_grads;
+  bf16_grads.grad_reduce_bytes = 2.0;
+  Layout layout;
+  const TrainingShape shape{8, 2048};
+  const auto states = [&](const Layout& at) {
+    const auto m = stage_memory(model, gpu, at, shape, 0, uniform_stage(model, 1, 0), bf16_grads);
+    return m.weights + m.grads + m.optimizer;
+  };
+  CHECK(states(layout) == doctest::Approx(16 * params));
+  layout.dp = 8;
+  layout.zero = 1;
+  CHECK(states(layout) == doctest::Approx((4 + 12.0 / 8) * params));
+  layout.zero = 2;
+  CHECK(states(layout) == doctest::Approx((2 + 14.0 / 8) * params));
+
+  // MoE: the dense gradients shard over DP·CP, the experts' over expert-DP, both at 2 B.
+  const auto moe = bundled("deepseek-r1.json");
+  const auto expert = parse_layout("tp=8,sp=1,pp=4,dp=2,ep=8,zero=2"); // expert-DP 8·2/8 = 2
+  const TrainingShape moe_shape{1024, 4096};
+  const auto span = uniform_stage(moe, 4, 1);
+  const auto fp32 = stage_memory(moe, cluster::find_gpu("h100-sxm"), expert, moe_shape, 1, span);
+  const auto bf16 = stage_memory(moe, cluster::find_gpu("h100-sxm"), expert, moe_shape, 1, span, bf16_grads);
+  const double dense = bf16.params - bf16.expert_params;
+  CHECK(fp32.grads == doctest::Approx(4.0 * (dense / 2 + bf16.expert_params / 2)));
+  CHECK(bf16.grads == doctest::Approx(2.0 * (dense / 2 + bf16.expert_params / 2)));
+  CHECK(bf16.optimizer == doctest::Approx(fp32.optimizer));
+}
+
 TEST_CASE("plan::stage_memory experts shard over EP and expert-DP") {
   const auto model = bundled("deepseek-r1.json");
   const auto& gpu = cluster::find_gpu("h100-sxm");

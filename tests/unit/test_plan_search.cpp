@@ -38,6 +38,15 @@ TEST_CASE("plan::parse_layout_query") {
   CHECK_THROWS_AS((void)parse_layout_query("tp=0"), brix::InputError);
   CHECK_THROWS_AS((void)parse_layout_query("zero=4"), brix::InputError);
   CHECK_THROWS_AS((void)parse_layout_query("recompute=some"), brix::InputError);
+  CHECK_FALSE(query.grad_bytes.has_value());
+  CHECK(parse_layout_query("dp=8,grads=bf16").grad_bytes == 2.0);
+  CHECK(parse_layout_query("dp=8,grads=fp32").grad_bytes == 4.0);
+  try {
+    (void)parse_layout_query("grads=fp16");
+    FAIL("grads=fp16 accepted");
+  } catch (const brix::InputError& error) {
+    CHECK(std::string(error.what()) == "--layout: grads=fp16 is not valid (expected fp32 or bf16)");
+  }
 }
 
 TEST_CASE("plan::search_layouts finds valid, ranked plans for a dense model") {
@@ -555,11 +564,18 @@ TEST_CASE("plan::load_calibration_runs reads the recipe's switches and each chan
   CHECK(step(run_with("    routing: learned\n")) == doctest::Approx(base));
   // DeepSeek-V3's config trains one MTP module; without it the last stage has less work.
   CHECK(step(run_with("    mtp_layers: 0\n")) < base);
+  // megatron-core-2025 reduces bf16 gradients; an fp32 buffer moves twice the DP bytes.
+  CHECK(run_with("    grad_reduce: bf16\n").grad_reduce_bytes == 2.0);
+  CHECK(run_with("    grad_reduce: fp32\n").grad_reduce_bytes == 4.0);
+  CHECK(step(run_with("    grad_reduce: bf16\n")) == doctest::Approx(base));
+  CHECK(step(run_with("    grad_reduce: fp32\n")) > base);
 
   const auto error_of = [&](const std::string& extra) { return file.error(extra); };
   CHECK(error_of("    dispatcher: nccl\n").find("runs.yaml:15: unknown token dispatcher 'nccl' (alltoall, deepep or "
                                                "hybridep)") != std::string::npos);
   CHECK(error_of("    routing: even\n").find("runs.yaml:15: unknown routing 'even' (learned or balanced)") !=
+        std::string::npos);
+  CHECK(error_of("    grad_reduce: fp16\n").find("runs.yaml:15: unknown gradient precision 'fp16' (bf16 or fp32)") !=
         std::string::npos);
   CHECK(error_of("    mtp_layers: 65\n").find("runs.yaml:15: mtp_layers 65 is more than brix plans (at most 64)") !=
         std::string::npos);

@@ -26,8 +26,8 @@ const std::vector<std::string> k_file_keys{"brix_calibration", "source", "set", 
 const std::vector<std::string> k_run_keys{"id",         "model",   "gpu",      "gpus",   "gpus_per_node",
                                           "nvlink_domain", "nics", "seq_len",  "global_batch", "precision",
                                           "layout",     "software", "fp8_recipe", "dispatcher", "ep_overlap",
-                                          "tp_comm_overlap", "routing", "mtp_layers", "cuda_graph_scope", "attention_kernel", "context_parallel",
-                                          "metric",
+                                          "tp_comm_overlap", "routing", "grad_reduce", "mtp_layers", "cuda_graph_scope",
+                                          "attention_kernel", "context_parallel", "metric",
                                           "published",
                                           "quote",      "note"};
 const std::vector<std::string> k_metrics{"step_s", "tokens_per_s_per_gpu", "tflops_per_gpu", "mfu"};
@@ -53,6 +53,13 @@ void read_recipe_settings(const util::DocNode& node, CalibrationRun& run) {
       routing->fail(fmt::format("unknown routing '{}'", name), "learned or balanced");
     }
     run.balanced_routing = name == "balanced";
+  }
+  if (const auto grads = node.find("grad_reduce")) {
+    const auto name = grads->as_string();
+    if (name != "bf16" && name != "fp32") {
+      grads->fail(fmt::format("unknown gradient precision '{}'", name), "bf16 or fp32");
+    }
+    run.grad_reduce_bytes = name == "bf16" ? 2.0 : 4.0;
   }
   if (const auto graphs = node.find("cuda_graph_scope")) {
     const auto expected = "a list of attn, mlp, moe, moe_router, moe_preprocess, layer, full_iteration";
@@ -255,6 +262,8 @@ CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> hos
     options.software.overlap_all_to_all = run.overlap_all_to_all.value_or(options.software.overlap_all_to_all);
     options.software.tp_comm_overlap = run.tp_comm_overlap.value_or(options.software.tp_comm_overlap);
     options.software.balanced_routing = run.balanced_routing;
+    options.software.grad_reduce_bytes =
+        run.grad_reduce_bytes.value_or(options.fixed.grad_bytes.value_or(options.software.grad_reduce_bytes));
     options.software.cuda_graphs = run.cuda_graphs.value_or(options.software.cuda_graphs);
     options.software.attention_kernels = run.attention_kernels.value_or(options.software.attention_kernels);
     options.software.torch_context_parallel =

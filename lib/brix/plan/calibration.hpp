@@ -51,6 +51,7 @@ struct CalibrationRun {
   std::optional<bool> overlap_all_to_all;      ///< `ep_overlap:` expert all-to-all beside compute
   std::optional<bool> tp_comm_overlap;         ///< `tp_comm_overlap:` TP collectives beside GEMMs
   bool balanced_routing = false;               ///< `routing: balanced` (forced even expert load)
+  std::optional<double> grad_reduce_bytes;     ///< `grad_reduce:` bf16 (2) or fp32 (4) gradient buffer
   std::optional<std::int64_t> mtp_layers;      ///< `mtp_layers:` the MTP modules trained (the model's)
   std::optional<CudaGraphScopes> cuda_graphs;  ///< `cuda_graph_scope:` the scopes CUDA graphs capture
   std::optional<AttentionKernels> attention_kernels; ///< `attention_kernel:` hopper, flash2 or flash1

@@ -118,6 +118,9 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
     flags.emplace_back("--data-parallel-sharding-strategy optim_grads_params");
   }
   flags.emplace_back("--bf16");
+  if (context.grad_reduce_in_bf16) {
+    flags.emplace_back("--grad-reduce-in-bf16");
+  }
   if (layout.precision == Precision::fp8) {
     flags.emplace_back("--fp8-format hybrid");
   }

@@ -21,6 +21,10 @@ struct EmitContext {
   /// The plan was costed with TP collectives overlapped (SoftwareProfile::tp_comm_overlap):
   /// Megatron runs it with --tp-comm-overlap (TransformerEngine userbuffers, sequence parallel).
   bool tp_comm_overlap = false;
+  /// The plan was costed with a bf16 gradient buffer (SoftwareProfile::grad_reduce_bytes 2):
+  /// Megatron-LM keeps and reduces bf16 gradients only with --grad-reduce-in-bf16 (with --bf16
+  /// it otherwise accumulates and all-reduces them in fp32).
+  bool grad_reduce_in_bf16 = false;
 };
 
 /// What of `layout` Megatron-LM cannot run ("schedule dualpipe", "grad_compression fp8"): it runs

@@ -20,6 +20,7 @@ EmitContext emit_context(const PlanReport& report) {
   EmitContext context{&report.model, report.options.shape, report.cluster.total_gpus() / first.gpus_per_node,
                       first.gpus_per_node};
   context.tp_comm_overlap = report.options.software.tp_comm_overlap;
+  context.grad_reduce_in_bf16 = report.options.software.grad_reduce_bytes == 2.0;
   return context;
 }
 

@@ -49,7 +49,7 @@ double parse_capacity_factor(std::string_view value, std::string_view what) {
 const std::vector<std::string> k_layout_keys{
     "tp",  "pp",       "dp",        "ep",   "etp",       "cp",       "sp",
     "mbs", "micro_batch", "vpp",    "schedule", "recompute", "zero", "precision",
-    "grad_compression", "flash", "pp_embedding", "pp_loss", "moments", "offload", "capacity"};
+    "grad_compression", "flash", "pp_embedding", "pp_loss", "moments", "grads", "offload", "capacity"};
 
 } // namespace
 
@@ -128,6 +128,11 @@ LayoutQuery parse_layout_query(std::string_view text, std::string_view what) {
         throw InputError(fmt::format("{}: moments={} is not valid (expected fp32 or bf16)", what, value));
       }
       query.bf16_moments = value == "bf16";
+    } else if (key == "grads") {
+      if (value != "fp32" && value != "bf16") {
+        throw InputError(fmt::format("{}: grads={} is not valid (expected fp32 or bf16)", what, value));
+      }
+      query.grad_bytes = value == "bf16" ? 2.0 : 4.0;
     } else if (key == "offload") {
       query.offload = parse_degree(key, value, what, 0);
     } else if (key == "capacity") {

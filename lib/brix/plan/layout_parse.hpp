@@ -18,6 +18,9 @@ struct LayoutQuery {
   std::optional<Precision> precision;
   std::optional<GradCompression> grad_compression;
   std::optional<bool> bf16_moments; ///< moments=bf16|fp32
+  /// grads=bf16|fp32: the gradient buffer's bytes (2 or 4), SoftwareProfile::grad_reduce_bytes
+  /// for this plan (Megatron-LM --grad-reduce-in-bf16); not a Layout field.
+  std::optional<double> grad_bytes;
   std::optional<int> offload;       ///< offload=N layers' activations in host memory
   std::optional<double> capacity;   ///< capacity=C: experts padded to C × their balanced share
   [[nodiscard]] bool complete() const;
@@ -32,7 +35,8 @@ struct LayoutQuery {
 [[nodiscard]] Layout complete_layout(const LayoutQuery& query, Recompute default_recompute = Recompute::full);
 
 /// Keys: tp pp dp ep etp cp sp mbs|micro_batch vpp schedule recompute zero precision
-/// grad_compression flash pp_embedding pp_loss moments offload capacity. Unset keys keep the defaults of Layout{} except that sp defaults to
+/// grad_compression flash pp_embedding pp_loss moments grads offload capacity (grads is read by
+/// parse_layout_query only). Unset keys keep the defaults of Layout{} except that sp defaults to
 /// tp > 1 and recompute to selective. Unknown keys and bad values are InputErrors naming `what`.
 [[nodiscard]] Layout parse_layout(std::string_view text, std::string_view what = "--layout");
 

@@ -306,12 +306,15 @@ StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, co
   memory.expert_params = experts;
   const double copies = layout.schedule == Schedule::dualpipe ? 2.0 : 1.0; // DualPipe: 2 stages
   const double moments = 2.0 * (layout.bf16_moments ? 2.0 : 4.0); // Adam's two, fp32 or bf16
+  // The gradient buffer is the tensor the DP group reduces, in the dtype it is reduced in
+  // (Megatron-Core's main_grad: fp32 with grad_reduce_in_fp32, the parameters' bf16 without).
+  const double grad_bytes = software.grad_reduce_bytes;
   const bool fsdp = layout.zero >= 3 && software.fsdp_fp32_shards;
   if (fsdp) {
     // FSDP: the fp32 shard is the master copy; a transformer block is gathered in bf16 just
     // before use, the next one prefetched, and its bf16 gradients live until reduce-scattered.
     memory.weights = copies * 4.0 * sharded(3) + 3.0 * 2.0 * params.largest_layer;
-    memory.grads = copies * 4.0 * sharded(2);
+    memory.grads = copies * grad_bytes * sharded(2);
     memory.optimizer = copies * moments * sharded(1);
   } else {
     memory.weights = copies * 2.0 * sharded(3);
@@ -320,7 +323,7 @@ StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, co
       // prefetches the next: two of the largest matrices in bf16 are live at once.
       memory.weights += 2.0 * 2.0 * params.largest_matrix / t;
     }
-    memory.grads = copies * 4.0 * sharded(2);
+    memory.grads = copies * grad_bytes * sharded(2);
     memory.optimizer = copies * (4.0 + moments) * sharded(1); // fp32 master weights and moments
   }
   if (layout.precision == Precision::fp8) {

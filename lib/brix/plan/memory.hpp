@@ -6,7 +6,10 @@
 // planner's search calls these millions of times.
 //
 // Model states (Megatron mixed precision with Adam): bf16 weights 2 B/param, fp32 gradients
-// 4 B/param, fp32 master weights + Adam m and v 12 B/param = 18 B/param. ZeRO-1 (Megatron's
+// 4 B/param, fp32 master weights + Adam m and v 12 B/param = 18 B/param. The gradient bytes are
+// SoftwareProfile::grad_reduce_bytes: the buffer the DP group reduces, fp32 by default (Megatron-
+// Core's grad_reduce_in_fp32), 2 B where the run reduces bf16 (--grad-reduce-in-bf16, 16 B/param
+// in all). ZeRO-1 (Megatron's
 // distributed optimizer) shards the 12 B over the data-parallel group (6 + 12/d), ZeRO-2 also
 // the gradients, ZeRO-3 also the weights. Dense parameters are split over TP and sharded over
 // d = dp·cp; routed experts are split over EP·ETP and sharded over expert-DP = tp·dp·cp/(ep·etp).

@@ -140,6 +140,9 @@ SoftwareProfile software_megatron_core_2024() {
 /// dispatchers, the combined-1F1B overlap of expert all-to-all and free pipeline layouts.
 SoftwareProfile software_megatron_core_2025() {
   SoftwareProfile profile = software_megatron_core_2024();
+  // bf16 gradient buffer (grad_reduce_bytes 2, from 2024): every Megatron-Bridge performance
+  // script sets 'cfg.ddp.grad_reduce_in_fp32 = False' (v0.2.0 7af9601c and v0.4.2 c8101293,
+  // scripts/performance/configs/{llama3,llama31,deepseek,gpt_oss,qwen3,...}/*_llm_pretrain.py).
   // Megatron-Bridge's performance recipes run TP with userbuffers overlap
   // (`comm_overlap_config=CommOverlapConfig(tp_comm_overlap=True)`, tp_comm_overlap_cfg
   // userbuffers_fp8_h100_h8192_tp4_mbs1_seqlen8192 and the like, scripts/performance/configs).

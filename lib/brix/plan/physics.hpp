@@ -87,7 +87,12 @@ struct SoftwareProfile {
   /// (NCCL rings/trees over every rail). DeepSpeed's ZeRO-3 of 2021 gathered parameters
   /// rank by rank, each rank's traffic on its own adapter.
   bool multi_rail = true;
-  double grad_reduce_bytes = 4.0; ///< bytes per gradient element reduced (Megatron: fp32)
+  /// Bytes per element of the gradient buffer, which is what the DP group reduces: fp32 (4) is
+  /// Megatron-Core's default (DistributedDataParallelConfig grad_reduce_in_fp32, Megatron-LM's
+  /// bf16 runs force accumulate_allreduce_grads_in_fp32), bf16 (2) with --grad-reduce-in-bf16 or
+  /// Megatron-Bridge's `cfg.ddp.grad_reduce_in_fp32 = False`. Memory charges it per gradient, the
+  /// DP reduce-scatter/all-reduce moves it.
+  double grad_reduce_bytes = 4.0;
   /// Pipeline sends and receives batched and run beside compute; the 2021 code waited for
   /// each receive and each send in turn.
   bool batched_p2p = true;

@@ -18,18 +18,20 @@ namespace {
 using detail::k_gib;
 using Json = nlohmann::ordered_json;
 
-/// Lower bound on GPUs for model states alone (18 B/param fully sharded).
-std::string capacity_hint(const model::ModelSpec& model, const cluster::ClusterSpec& cluster) {
+/// Lower bound on GPUs for model states alone (bf16 weights, fp32 master weights and Adam moments
+/// = 14 B/param, + the gradient buffer's bytes: 18 B/param at fp32, 16 at bf16; fully sharded).
+std::string capacity_hint(const model::ModelSpec& model, const cluster::ClusterSpec& cluster, double grad_bytes) {
   const auto counts = model::count_parameters(model);
-  const double states = 18.0 * static_cast<double>(counts.total + counts.mtp);
+  const double per_param = 14.0 + grad_bytes;
+  const double states = per_param * static_cast<double>(counts.total + counts.mtp);
   double smallest = INFINITY;
   for (const auto& group : cluster.groups) {
     smallest = std::min(smallest, group.gpu.memory_bytes);
   }
   const double usable = smallest * 0.9;
-  return fmt::format("model states alone (18 B/param, {:.1f} TiB) need at least {:.0f} GPUs of {:.0f} GiB even fully sharded; "
+  return fmt::format("model states alone ({:g} B/param, {:.1f} TiB) need at least {:.0f} GPUs of {:.0f} GiB even fully sharded; "
                      "the cluster has {}",
-                     states / (k_gib * 1024), std::ceil(states / usable), smallest / k_gib, cluster.total_gpus());
+                     per_param, states / (k_gib * 1024), std::ceil(states / usable), smallest / k_gib, cluster.total_gpus());
 }
 
 Json mixed_to_json(const PlanReport& report) {
@@ -229,7 +231,7 @@ Json to_json(const PlanReport& report) {
     }
   }
   if (report.search.plans.empty()) {
-    json["capacity"] = capacity_hint(report.model, report.cluster);
+    json["capacity"] = capacity_hint(report.model, report.cluster, report.options.software.grad_reduce_bytes);
   }
   if (report.no_fit) {
     json["no_fit"] = {{"why", report.no_fit->why}, {"fitting_global_batches", report.no_fit->fitting_batches}};
@@ -250,7 +252,7 @@ std::string to_text(const PlanReport& report, const util::Style& style) {
   if (!report.search.plans.empty()) {
     out += details_to_text(report.details.front(), report.model.layers);
   } else {
-    out += "\n" + capacity_hint(report.model, report.cluster) + "\n";
+    out += "\n" + capacity_hint(report.model, report.cluster, report.options.software.grad_reduce_bytes) + "\n";
   }
   if (report.explanation) {
     out += explanation_to_text(*report.explanation);

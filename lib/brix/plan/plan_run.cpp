@@ -37,6 +37,7 @@ SearchOptions search_options(const PlanRequest& request, const model::ModelSpec&
     if (options.fixed.flash_attention) {
       options.software.flash_attention = *options.fixed.flash_attention;
     }
+    options.software.grad_reduce_bytes = options.fixed.grad_bytes.value_or(options.software.grad_reduce_bytes);
   }
   options.top_k = std::max(1, request.top);
   options.threads = std::max(1, request.threads);

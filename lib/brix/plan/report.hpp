@@ -64,7 +64,8 @@ struct LayoutMemoryReport {
   std::vector<std::string> messages; ///< describe() of each problem
   std::vector<PlacedStage> stages;
   std::int64_t micro_batches = 0;
-  double model_state_bytes_total = 0; ///< 18 B/param (incl. MTP) over the whole model
+  double grad_bytes = 4.0;             ///< the gradient buffer's bytes per parameter (grads=)
+  double model_state_bytes_total = 0; ///< (14 + grad_bytes) B/param (incl. MTP) over the whole model
   double cluster_memory_bytes = 0;
   [[nodiscard]] bool valid() const { return problems.empty(); }
   [[nodiscard]] bool fits() const;
@@ -75,7 +76,8 @@ struct LayoutMemoryReport {
 [[nodiscard]] LayoutMemoryReport layout_memory_report(const model::ModelSpec& model,
                                                       const cluster::ClusterSpec& cluster,
                                                       const Layout& layout,
-                                                      const TrainingShape& shape);
+                                                      const TrainingShape& shape,
+                                                      const SoftwareProfile& software = {});
 [[nodiscard]] nlohmann::ordered_json layout_memory_json(const LayoutMemoryReport& report);
 [[nodiscard]] std::string layout_memory_text(const LayoutMemoryReport& report,
                                              const util::Style& style);

@@ -55,7 +55,7 @@ const PlacedStage* LayoutMemoryReport::tightest() const {
 
 LayoutMemoryReport layout_memory_report(const model::ModelSpec& model,
                                         const cluster::ClusterSpec& cluster, const Layout& layout,
-                                        const TrainingShape& shape) {
+                                        const TrainingShape& shape, const SoftwareProfile& software) {
   LayoutMemoryReport report;
   report.layout = layout;
   report.shape = shape;
@@ -65,7 +65,8 @@ LayoutMemoryReport layout_memory_report(const model::ModelSpec& model,
     report.cluster_memory_bytes += group.gpus() * group.gpu.memory_bytes;
   }
   const auto counts = model::count_parameters(model);
-  report.model_state_bytes_total = 18.0 * static_cast<double>(counts.total + counts.mtp);
+  report.grad_bytes = software.grad_reduce_bytes;
+  report.model_state_bytes_total = (14.0 + report.grad_bytes) * static_cast<double>(counts.total + counts.mtp);
   report.micro_batches = micro_batches_per_step(layout, shape);
 
   // A layout may use fewer GPUs than the cluster has, never more.
@@ -90,7 +91,7 @@ LayoutMemoryReport layout_memory_report(const model::ModelSpec& model,
     PlacedStage placed = place(cluster, stage * per_stage, per_stage);
     placed.stage = stage;
     placed.span = uniform_stage(model, pipeline_split(layout), stage);
-    placed.memory = stage_memory(model, placed.gpu, layout, shape, stage, placed.span);
+    placed.memory = stage_memory(model, placed.gpu, layout, shape, stage, placed.span, software);
     report.stages.push_back(std::move(placed));
   }
   return report;
@@ -106,7 +107,8 @@ nlohmann::ordered_json layout_memory_json(const LayoutMemoryReport& report) {
                    {"recompute", to_string(layout.recompute)}, {"zero", layout.zero},
                    {"precision", to_string(layout.precision)},
                    {"grad_compression", to_string(layout.grad_compression)},
-                   {"flash_attention", layout.flash_attention}};
+                   {"flash_attention", layout.flash_attention},
+                   {"grads", report.grad_bytes == 2.0 ? "bf16" : "fp32"}};
   doc["seq_len"] = report.shape.seq_len;
   doc["global_batch"] = report.shape.global_batch;
   doc["micro_batches_per_step"] = report.micro_batches;
@@ -196,9 +198,9 @@ std::string layout_memory_text(const LayoutMemoryReport& report, const util::Sty
                        util::gib(worst->memory.capacity));
   }
   constexpr double k_tib = 1024.0 * 1024.0 * 1024.0 * 1024.0;
-  out += fmt::format("  model states (18 B/param, MTP included) total {:.1f} TiB before any "
+  out += fmt::format("  model states ({:g} B/param, MTP included) total {:.1f} TiB before any "
                      "sharding; the cluster has {:.1f} TiB of GPU memory\n",
-                     report.model_state_bytes_total / k_tib, report.cluster_memory_bytes / k_tib);
+                     14.0 + report.grad_bytes, report.model_state_bytes_total / k_tib, report.cluster_memory_bytes / k_tib);
   return out;
 }
 

@@ -24,7 +24,9 @@ MemoryReport memory_report(const MemoryRequest& request) {
   const auto layout = parse_layout(text);
   const std::int64_t batch =
       request.global_batch.value_or(propose_global_batch(summary.seq_len, cluster.total_gpus()));
-  auto memory = layout_memory_report(summary.model, cluster, layout, TrainingShape{batch, summary.seq_len});
+  SoftwareProfile software; // --memory is the modern profile's; grads= sets the gradient buffer
+  software.grad_reduce_bytes = parse_layout_query(text).grad_bytes.value_or(software.grad_reduce_bytes);
+  auto memory = layout_memory_report(summary.model, cluster, layout, TrainingShape{batch, summary.seq_len}, software);
   if (!memory.valid()) {
     throw InputError(fmt::format("--layout {}: invalid on {} ({} GPUs): {}", text, cluster.name, cluster.total_gpus(),
                                  fmt::join(memory.messages, "; ")));
