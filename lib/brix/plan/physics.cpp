@@ -125,11 +125,13 @@ double overlapped_seconds(double compute, double comm, double contention) {
 namespace {
 
 /// Megatron-Core of 2024 (r0.8, NeMo 24.x): distributed optimizer with overlapped gradient
-/// reduction and parameter all-gather, bf16 gradient reduction, 1F1B/interleaved schedules with
-/// Megatron's even virtual stages, NCCL all-to-all for experts without overlap.
+/// reduction and parameter all-gather, fp32 gradient buffer and reduction (the default: Megatron-LM's
+/// arguments.py sets accumulate_allreduce_grads_in_fp32 under --bf16, "bfloat16 requires gradient
+/// accumulation and all-reduce to be done in fp32"), 1F1B/interleaved schedules with Megatron's
+/// even virtual stages, NCCL all-to-all for experts without overlap.
 SoftwareProfile software_megatron_core_2024() {
   SoftwareProfile profile;
-  profile.grad_reduce_bytes = 2.0;
+  profile.grad_reduce_bytes = 4.0;
   profile.hierarchical_all_to_all = false;
   profile.overlap_all_to_all = false;
   profile.uneven_virtual_stages = false;
@@ -140,9 +142,10 @@ SoftwareProfile software_megatron_core_2024() {
 /// dispatchers, the combined-1F1B overlap of expert all-to-all and free pipeline layouts.
 SoftwareProfile software_megatron_core_2025() {
   SoftwareProfile profile = software_megatron_core_2024();
-  // bf16 gradient buffer (grad_reduce_bytes 2, from 2024): every Megatron-Bridge performance
-  // script sets 'cfg.ddp.grad_reduce_in_fp32 = False' (v0.2.0 7af9601c and v0.4.2 c8101293,
+  // bf16 gradient buffer: every Megatron-Bridge performance script sets
+  // 'cfg.ddp.grad_reduce_in_fp32 = False' (v0.2.0 7af9601c and v0.4.2 c8101293,
   // scripts/performance/configs/{llama3,llama31,deepseek,gpt_oss,qwen3,...}/*_llm_pretrain.py).
+  profile.grad_reduce_bytes = 2.0;
   // Megatron-Bridge's performance recipes run TP with userbuffers overlap
   // (`comm_overlap_config=CommOverlapConfig(tp_comm_overlap=True)`, tp_comm_overlap_cfg
   // userbuffers_fp8_h100_h8192_tp4_mbs1_seqlen8192 and the like, scripts/performance/configs).
