@@ -127,6 +127,8 @@ TEST_CASE("serve::weight_bytes_per_gpu: offloaded experts leave HBM but for one 
   CHECK(offloaded_layer(deepseek, 3, 4));
   CHECK_FALSE(offloaded_layer(deepseek, 4, 4));
   CHECK_FALSE(offloaded_layer(deepseek, 1, 2)); // dense: nothing to offload
+  CHECK(offloaded_layers_in(deepseek, 0, 60, 4) == 15);
+  CHECK(offloaded_layers_in(deepseek, 0, 2, 2) == 0);
   CHECK(whole - weight_bytes_per_gpu(deepseek, shape, WeightPrecision::fp4, false, 4) ==
         doctest::Approx(14 * experts).epsilon(1e-12));
   // offload=2: layers 3, 5, ..., 59 (29 MoE layers).

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <initializer_list>
 #include <fmt/format.h>
 #include <map>
 
@@ -32,14 +33,23 @@ const std::vector<std::string> k_run_keys{"id",         "model",   "gpu",      "
                                           "quote",      "note"};
 const std::vector<std::string> k_metrics{"step_s", "tokens_per_s_per_gpu", "tflops_per_gpu", "mfu"};
 
+/// The value of a setting that names one of `names`; else the house error at its line: "unknown
+/// <what> '<value>' (<expected>)".
+std::string one_of(const util::DocNode& node, std::string_view what, std::initializer_list<std::string_view> names,
+                   std::string_view expected) {
+  auto name = node.as_string();
+  if (std::find(names.begin(), names.end(), name) == names.end()) {
+    node.fail(fmt::format("unknown {} '{}'", what, name), expected);
+  }
+  return name;
+}
+
 /// The switches a run's recipe set against its software profile's defaults.
 void read_recipe_settings(const util::DocNode& node, CalibrationRun& run) {
   if (const auto dispatcher = node.find("dispatcher")) {
-    const auto name = dispatcher->as_string();
-    if (name != "alltoall" && name != "deepep" && name != "hybridep") {
-      dispatcher->fail(fmt::format("unknown token dispatcher '{}'", name), "alltoall, deepep or hybridep");
-    }
-    run.hierarchical_all_to_all = name != "alltoall";
+    run.hierarchical_all_to_all =
+        one_of(*dispatcher, "token dispatcher", {"alltoall", "deepep", "hybridep"}, "alltoall, deepep or hybridep") !=
+        "alltoall";
   }
   if (const auto overlap = node.find("ep_overlap")) {
     run.overlap_all_to_all = overlap->as_bool();
@@ -48,18 +58,10 @@ void read_recipe_settings(const util::DocNode& node, CalibrationRun& run) {
     run.tp_comm_overlap = overlap->as_bool();
   }
   if (const auto routing = node.find("routing")) {
-    const auto name = routing->as_string();
-    if (name != "learned" && name != "balanced") {
-      routing->fail(fmt::format("unknown routing '{}'", name), "learned or balanced");
-    }
-    run.balanced_routing = name == "balanced";
+    run.balanced_routing = one_of(*routing, "routing", {"learned", "balanced"}, "learned or balanced") == "balanced";
   }
   if (const auto grads = node.find("grad_reduce")) {
-    const auto name = grads->as_string();
-    if (name != "bf16" && name != "fp32") {
-      grads->fail(fmt::format("unknown gradient precision '{}'", name), "bf16 or fp32");
-    }
-    run.grad_reduce_bytes = name == "bf16" ? 2.0 : 4.0;
+    run.grad_reduce_bytes = one_of(*grads, "gradient precision", {"bf16", "fp32"}, "bf16 or fp32") == "bf16" ? 2.0 : 4.0;
   }
   if (const auto graphs = node.find("cuda_graph_scope")) {
     const auto expected = "a list of attn, mlp, moe, moe_router, moe_preprocess, layer, full_iteration";
@@ -91,11 +93,8 @@ void read_recipe_settings(const util::DocNode& node, CalibrationRun& run) {
     }
   }
   if (const auto cp = node.find("context_parallel")) {
-    const auto name = cp->as_string();
-    if (name != "ring" && name != "torch-allgather") {
-      cp->fail(fmt::format("unknown context parallelism '{}'", name), "ring or torch-allgather");
-    }
-    run.torch_context_parallel = name == "torch-allgather";
+    run.torch_context_parallel =
+        one_of(*cp, "context parallelism", {"ring", "torch-allgather"}, "ring or torch-allgather") == "torch-allgather";
   }
   if (const auto mtp = node.find("mtp_layers")) {
     run.mtp_layers = mtp->as_non_negative_int("mtp_layers");

@@ -4,6 +4,7 @@
 
 #include <brix/model/loader.hpp>
 #include <brix/model/params.hpp>
+#include <brix/plan/memory.hpp>
 #include <brix/plan/search_detail.hpp>
 #include <brix/util/strings.hpp>
 
@@ -22,7 +23,7 @@ using Json = nlohmann::ordered_json;
 /// = 14 B/param, + the gradient buffer's bytes: 18 B/param at fp32, 16 at bf16; fully sharded).
 std::string capacity_hint(const model::ModelSpec& model, const cluster::ClusterSpec& cluster, double grad_bytes) {
   const auto counts = model::count_parameters(model);
-  const double per_param = 14.0 + grad_bytes;
+  const double per_param = model_state_bytes_per_param(grad_bytes);
   const double states = per_param * static_cast<double>(counts.total + counts.mtp);
   double smallest = INFINITY;
   for (const auto& group : cluster.groups) {

@@ -66,7 +66,8 @@ LayoutMemoryReport layout_memory_report(const model::ModelSpec& model,
   }
   const auto counts = model::count_parameters(model);
   report.grad_bytes = software.grad_reduce_bytes;
-  report.model_state_bytes_total = (14.0 + report.grad_bytes) * static_cast<double>(counts.total + counts.mtp);
+  report.model_state_bytes_total =
+      model_state_bytes_per_param(report.grad_bytes) * static_cast<double>(counts.total + counts.mtp);
   report.micro_batches = micro_batches_per_step(layout, shape);
 
   // A layout may use fewer GPUs than the cluster has, never more.
@@ -200,7 +201,7 @@ std::string layout_memory_text(const LayoutMemoryReport& report, const util::Sty
   constexpr double k_tib = 1024.0 * 1024.0 * 1024.0 * 1024.0;
   out += fmt::format("  model states ({:g} B/param, MTP included) total {:.1f} TiB before any "
                      "sharding; the cluster has {:.1f} TiB of GPU memory\n",
-                     14.0 + report.grad_bytes, report.model_state_bytes_total / k_tib, report.cluster_memory_bytes / k_tib);
+                     model_state_bytes_per_param(report.grad_bytes), report.model_state_bytes_total / k_tib, report.cluster_memory_bytes / k_tib);
   return out;
 }
 

@@ -68,6 +68,14 @@ bool offloaded_layer(const model::ModelSpec& model, std::int64_t layer, int offl
   return offload > 0 && model.is_moe_layer(layer) && layer % offload == offload - 1;
 }
 
+std::int64_t offloaded_layers_in(const model::ModelSpec& model, std::int64_t first, std::int64_t last, int offload) {
+  std::int64_t offloaded = 0;
+  for (std::int64_t layer = first; layer <= last; ++layer) {
+    offloaded += offloaded_layer(model, layer, offload) ? 1 : 0;
+  }
+  return offloaded;
+}
+
 double weight_bytes_per_gpu(const model::ModelSpec& model, const InstanceShape& shape, WeightPrecision precision,
                             bool mtp_module, int offload) {
   const double linear = weight_bytes(precision);
@@ -95,10 +103,7 @@ double weight_bytes_per_gpu(const model::ModelSpec& model, const InstanceShape& 
     double bytes = static_cast<double>(moe_layers) * moe_layer + static_cast<double>(dense_layers) * dense_layer;
     // Offloaded experts leave the GPU but for one staging copy: with prefetch step 1 the next
     // offloaded layer is copied in after the previous one has run, into the buffer it freed.
-    i64 offloaded = 0;
-    for (i64 layer = first; layer <= last; ++layer) {
-      offloaded += offloaded_layer(model, layer, offload) ? 1 : 0;
-    }
+    const i64 offloaded = offloaded_layers_in(model, first, last, offload);
     if (offloaded > 0) {
       bytes -= static_cast<double>(offloaded - 1) * experts;
     }

@@ -31,6 +31,9 @@ namespace brix::serve {
 /// a MoE layer that is the last of its group of `offload` (the offloader's groups count every
 /// layer, its whitelist moves only the experts' weights).
 [[nodiscard]] bool offloaded_layer(const model::ModelSpec& model, std::int64_t layer, int offload);
+/// How many of layers first..last (0-based, inclusive) are offloaded_layer.
+[[nodiscard]] std::int64_t offloaded_layers_in(const model::ModelSpec& model, std::int64_t first, std::int64_t last,
+                                               int offload);
 
 /// The format of the attention projections when the layout's weights are `precision`: weights=fp4
 /// keeps them in FP8 for NVFP4 (ModelOpt's recipes for DeepSeek-R1) and in bf16 for an MXFP4

@@ -313,10 +313,7 @@ double sliding_window(const model::ModelSpec& model) {
 void add_offload_stall(StepCost& cost, const StepContext& context, i64 first, i64 last) {
   const auto& model = *context.model;
   const auto& device = *context.device;
-  i64 offloaded = 0;
-  for (i64 layer = first; layer <= last; ++layer) {
-    offloaded += offloaded_layer(model, layer, context.offload) ? 1 : 0;
-  }
+  const i64 offloaded = offloaded_layers_in(model, first, last, context.offload);
   if (offloaded == 0 || device.host_to_device_bytes_per_s <= 0) {
     return;
   }
