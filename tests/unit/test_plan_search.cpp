@@ -569,6 +569,10 @@ TEST_CASE("plan::load_calibration_runs reads the recipe's switches and each chan
   CHECK(run_with("    grad_reduce: fp32\n").grad_reduce_bytes == 4.0);
   CHECK(step(run_with("    grad_reduce: bf16\n")) == doctest::Approx(base));
   CHECK(step(run_with("    grad_reduce: fp32\n")) > base);
+  // Gradient buckets reduced after the backward pass instead of beside it.
+  CHECK(run_with("    overlap_grad_reduce: false\n").overlap_grad_reduce == false);
+  CHECK(step(run_with("    overlap_grad_reduce: true\n")) == doctest::Approx(base));
+  CHECK(step(run_with("    overlap_grad_reduce: false\n")) > base);
 
   const auto error_of = [&](const std::string& extra) { return file.error(extra); };
   CHECK(error_of("    dispatcher: nccl\n").find("runs.yaml:15: unknown token dispatcher 'nccl' (alltoall, deepep or "

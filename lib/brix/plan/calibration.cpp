@@ -27,7 +27,8 @@ const std::vector<std::string> k_file_keys{"brix_calibration", "source", "set", 
 const std::vector<std::string> k_run_keys{"id",         "model",   "gpu",      "gpus",   "gpus_per_node",
                                           "nvlink_domain", "nics", "seq_len",  "global_batch", "precision",
                                           "layout",     "software", "fp8_recipe", "dispatcher", "ep_overlap",
-                                          "tp_comm_overlap", "routing", "grad_reduce", "mtp_layers", "cuda_graph_scope",
+                                          "tp_comm_overlap", "overlap_grad_reduce", "routing", "grad_reduce",
+                                          "mtp_layers", "cuda_graph_scope",
                                           "attention_kernel", "context_parallel", "metric",
                                           "published",
                                           "quote",      "note"};
@@ -56,6 +57,12 @@ void read_recipe_settings(const util::DocNode& node, CalibrationRun& run) {
   }
   if (const auto overlap = node.find("tp_comm_overlap")) {
     run.tp_comm_overlap = overlap->as_bool();
+  }
+  // Megatron's --overlap-grad-reduce, NeMo's optim.overlap_grad_sync. Under the distributed
+  // optimizer brix costs the parameter all-gather in the same window (step_time.cpp), so
+  // --overlap-param-gather has no switch of its own at ZeRO-1/2.
+  if (const auto overlap = node.find("overlap_grad_reduce")) {
+    run.overlap_grad_reduce = overlap->as_bool();
   }
   if (const auto routing = node.find("routing")) {
     run.balanced_routing = one_of(*routing, "routing", {"learned", "balanced"}, "learned or balanced") == "balanced";
@@ -260,6 +267,7 @@ CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> hos
         run.hierarchical_all_to_all.value_or(options.software.hierarchical_all_to_all);
     options.software.overlap_all_to_all = run.overlap_all_to_all.value_or(options.software.overlap_all_to_all);
     options.software.tp_comm_overlap = run.tp_comm_overlap.value_or(options.software.tp_comm_overlap);
+    options.software.overlap_grad_reduce = run.overlap_grad_reduce.value_or(options.software.overlap_grad_reduce);
     options.software.balanced_routing = run.balanced_routing;
     options.software.grad_reduce_bytes =
         run.grad_reduce_bytes.value_or(options.fixed.grad_bytes.value_or(options.software.grad_reduce_bytes));
