@@ -1,9 +1,13 @@
 // serve::admission: each engine's admission rule as KV tokens held per request and the running
-// batch a pool admits.
+// batch a pool admits; a closed loop beyond that batch waits in the engine's queue (TTFT grows by
+// the wait, TPOT and throughput stay the capped batch's).
+#include <brix/model/loader.hpp>
 #include <brix/serve/admission.hpp>
 #include <brix/serve/engines.hpp>
+#include <brix/serve/performance.hpp>
 
 #include <doctest/doctest.h>
+#include <support/serve_device.hpp>
 
 using namespace brix;
 using namespace brix::serve;
@@ -27,4 +31,37 @@ TEST_CASE("serve::held_tokens_per_request: each engine's admission rule, in whol
   CHECK(admitted_sequences(vllm, 472271, 5000, 500, 1024) == 89);
   CHECK(admitted_sequences(vllm, 472271, 5000, 500, 64) == 64);
   CHECK(admitted_sequences(trtllm, 5000, 5000, 500, 1024) == 0);
+}
+
+TEST_CASE("serve::aggregated_performance: requests beyond the KV pool's batch wait for a running one to finish") {
+  // NIM's deployment: Llama-3.3-70B FP8 with an FP8 KV cache on 2 H100s (TP 2), 5,000/500 tokens.
+  const auto model = model::load_model("llama-3.1-70b");
+  const auto device = test::serve_device_on("h100-sxm");
+  const RoleContext context{&model, &device, &find_engine_version(Engine::trtllm, "1.0"), WeightPrecision::fp8,
+                            KvPrecision::fp8};
+  const RolePlan plan{InstanceShape{2, 1, 1, 1, 1}, 1};
+  auto at = [&](double concurrency, RoleEstimate& role) {
+    const Workload workload{.isl = 5000, .osl = 500, .concurrency = concurrency};
+    role = cost_role(context, plan, workload, k_chunk_tokens);
+    return aggregated_performance(context, role, workload);
+  };
+  RoleEstimate role;
+  const auto capped = at(100, role);
+  const double cap = static_cast<double>(role.max_concurrency);
+  REQUIRE(cap > 50);
+  REQUIRE(cap < 100);
+  RoleEstimate full_role;
+  const auto full = at(cap, full_role);
+  CHECK(full.kv_waiting == 0);
+  CHECK(full.limit != Limit::kv_cache);
+  // The running batch is the pool's: same decode step, TPOT and throughput as at the cap.
+  CHECK(role.batch == doctest::Approx(cap));
+  CHECK(capped.tpot_s == doctest::Approx(full.tpot_s));
+  CHECK(capped.output_tokens_per_s == doctest::Approx(full.output_tokens_per_s));
+  // The 100 − cap others wait: a new request has them ahead of it, and requests finish at the rate.
+  CHECK(capped.limit == Limit::kv_cache);
+  CHECK(capped.kv_waiting == doctest::Approx(100.0 - cap));
+  CHECK(capped.kv_wait_s == doctest::Approx((100.0 - cap) / full.request_rate));
+  CHECK(capped.ttft_s == doctest::Approx(full.ttft_s + capped.kv_wait_s));
+  CHECK(capped.kv_wait_s > 5.0 * full.ttft_s);
 }

@@ -198,7 +198,11 @@ Performance aggregated_performance(const RoleContext& context, RoleEstimate& rol
     }
     out.limit = rate * service >= k_saturated - 1e-3 ? Limit::prefill : Limit::decode;
     if (wanted > running) {
-      out.queue_s = (wanted - running) / rate;
+      // The client's next request joins the engine's queue behind the others waiting and is
+      // admitted when that many running requests have finished.
+      out.kv_waiting = (wanted - running) * instances;
+      out.kv_wait_s = (wanted - running) / rate;
+      out.queue_s = out.kv_wait_s;
       out.ttft_s += out.queue_s;
       out.limit = Limit::kv_cache;
     }
@@ -302,9 +306,10 @@ Performance disaggregated_performance(const RoleContext& context, RoleEstimate& 
       out.queue_s = out.ttft_s - group - out.kv_transfer_s - out.tpot_s * tau;
     }
     if (wanted > running) {
-      const double wait = (wanted - running) * decode_instances / rate;
-      out.queue_s += wait;
-      out.ttft_s += wait;
+      out.kv_waiting = (wanted - running) * decode_instances;
+      out.kv_wait_s = out.kv_waiting / rate;
+      out.queue_s += out.kv_wait_s;
+      out.ttft_s += out.kv_wait_s;
       out.limit = Limit::kv_cache;
     }
     double in_flight = wanted * decode_instances;
