@@ -1,13 +1,18 @@
 // serve::admission: each engine's admission rule as KV tokens held per request and the running
 // batch a pool admits; a closed loop beyond that batch waits in the engine's queue (TTFT grows by
-// the wait, TPOT and throughput stay the capped batch's).
+// the wait, TPOT and throughput stay the capped batch's); calibration costs published runs with
+// the engine's default rule.
 #include <brix/model/loader.hpp>
 #include <brix/serve/admission.hpp>
+#include <brix/serve/calibration.hpp>
 #include <brix/serve/engines.hpp>
 #include <brix/serve/performance.hpp>
 
 #include <doctest/doctest.h>
 #include <support/serve_device.hpp>
+#include <support/temp_dir.hpp>
+
+#include <string>
 
 using namespace brix;
 using namespace brix::serve;
@@ -64,4 +69,27 @@ TEST_CASE("serve::aggregated_performance: requests beyond the KV pool's batch wa
   CHECK(capped.kv_wait_s == doctest::Approx((100.0 - cap) / full.request_rate));
   CHECK(capped.ttft_s == doctest::Approx(full.ttft_s + capped.kv_wait_s));
   CHECK(capped.kv_wait_s > 5.0 * full.ttft_s);
+}
+
+TEST_CASE("serve calibration: a published run beyond the pool's batch is costed with the engine's queue") {
+  // NIM's c50 and c100 rows: TensorRT-LLM admits 85 of 5,504 reserved tokens each; at 100 in
+  // flight 15 wait (published TTFT 8.0 s against 0.83 s at 50).
+  const test::TempDir dir;
+  std::string rows = "runs:\n";
+  for (const int concurrency : {50, 100}) {
+    rows += "  - id: nim-c" + std::to_string(concurrency) +
+            "\n    set: heldout\n    source: NIM benchmarking guide\n    url: https://docs.nvidia.com/nim/benchmarking/"
+            "llm/1.0.0/performance\n    quote: table\n    model: llama-3.1-70b\n    gpu: h100-sxm\n    nodes: 1\n"
+            "    engine: trtllm\n    engine_version: \"1.0\"\n    phase: serve\n"
+            "    layout: \"tp=2,pp=1,instances=1,weights=fp8,kv=fp8\"\n    isl: 5000\n    osl: 500\n"
+            "    concurrency: " +
+            std::to_string(concurrency) + "\n    metric: ttft_s\n    published: 1\n    assumptions: none\n";
+  }
+  const auto report = run_serving_calibration(dir.write("serving.yaml", rows));
+  REQUIRE(report.rows.size() == 2);
+  const auto& half = report.rows[0];
+  const auto& full = report.rows[1];
+  CHECK(half.note == "decode-bound");
+  CHECK(full.note == "KV cache-bound");
+  CHECK(full.predicted > 5.0 * half.predicted);
 }
