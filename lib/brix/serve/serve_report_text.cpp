@@ -230,7 +230,7 @@ std::string to_text(const ServeReport& report, const util::Style& style) {
       if (performance.kv_waiting > 0) {
         const auto& decoding = best.layout.mode == Mode::aggregated ? best.both : best.decode;
         out += fmt::format("  the KV pool runs {} of the {:.0f} requests in flight at once; the other {:.0f} wait in the "
-                           "engine's queue for one to finish: {} of the TTFT\n",
+                           "engine's queue for one to finish, {} each in the steady state\n",
                            util::with_thousands(decoding.max_concurrency * decoding.plan.instances),
                            workload.concurrency, performance.kv_waiting, time_text(performance.kv_wait_s));
       }
