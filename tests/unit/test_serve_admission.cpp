@@ -2,14 +2,13 @@
 // batch a pool admits; a closed loop beyond that batch waits in the engine's queue (TTFT grows by
 // the wait, TPOT and throughput stay the capped batch's); calibration costs published runs with
 // the engine's default rule.
-#include <brix/model/loader.hpp>
 #include <brix/serve/admission.hpp>
 #include <brix/serve/calibration.hpp>
 #include <brix/serve/engines.hpp>
 #include <brix/serve/performance.hpp>
 
 #include <doctest/doctest.h>
-#include <support/serve_device.hpp>
+#include <support/serve_nim.hpp>
 #include <support/temp_dir.hpp>
 
 #include <string>
@@ -40,15 +39,11 @@ TEST_CASE("serve::held_tokens_per_request: each engine's admission rule, in whol
 
 TEST_CASE("serve::aggregated_performance: requests beyond the KV pool's batch wait for a running one to finish") {
   // NIM's deployment: Llama-3.3-70B FP8 with an FP8 KV cache on 2 H100s (TP 2), 5,000/500 tokens.
-  const auto model = model::load_model("llama-3.1-70b");
-  const auto device = test::serve_device_on("h100-sxm");
-  const RoleContext context{&model, &device, &find_engine_version(Engine::trtllm, "1.0"), WeightPrecision::fp8,
-                            KvPrecision::fp8};
-  const RolePlan plan{InstanceShape{2, 1, 1, 1, 1}, 1};
+  const test::NimLlama70b nim;
   auto at = [&](double concurrency, RoleEstimate& role) {
-    const Workload workload{.isl = 5000, .osl = 500, .concurrency = concurrency};
-    role = cost_role(context, plan, workload, k_chunk_tokens);
-    return aggregated_performance(context, role, workload);
+    const auto workload = test::NimLlama70b::at(concurrency);
+    role = nim.role_for(workload);
+    return aggregated_performance(nim.context, role, workload);
   };
   RoleEstimate role;
   const auto capped = at(100, role);

@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 #include <support/serve_device.hpp>
+#include <support/serve_nim.hpp>
 
 using namespace brix;
 using namespace brix::serve;
@@ -100,12 +101,10 @@ TEST_CASE("serve::queued_first_wave: first sends beyond the engine's batch wait 
 TEST_CASE("serve::aggregated_performance: a finite run beyond the KV pool's batch prefills only what runs") {
   // NIM's Llama-3.3-70B FP8 on 2 H100s (TensorRT-LLM), 5,000/500 tokens, 100 sent at once and
   // 100 in all: the engine runs its pool's batch, the others wait for those to finish.
-  const auto model = model::load_model("llama-3.1-70b");
-  const auto device = test::serve_device_on("h100-sxm");
-  const RoleContext context{&model, &device, &find_engine_version(Engine::trtllm, "1.0"), WeightPrecision::fp8,
-                            KvPrecision::fp8};
-  Workload workload{.isl = 5000, .osl = 500, .concurrency = 100};
-  auto role = cost_role(context, {InstanceShape{2, 1, 1, 1, 1}, 1}, workload, k_chunk_tokens);
+  const test::NimLlama70b nim;
+  const auto& context = nim.context;
+  auto workload = test::NimLlama70b::at(100);
+  auto role = nim.role_for(workload);
   const auto steady = aggregated_performance(context, role, workload);
   const double running = static_cast<double>(role.max_concurrency);
   REQUIRE(running < 100);
