@@ -47,6 +47,17 @@ awk -v s="$steady" -v f="$finite" 'BEGIN { exit !(f > s) }' || fail "--num-promp
 run "$BRIX" plan --serve --nodes 1 --gpu h200-sxm --concurrency 64 --num-prompts 500
 expect_rc 0 "num-prompts text"; expect_out '64 requests in flight, 500 in all \(a benchmark client.s finite run'
 
+# More requests in flight than the KV pool holds: the excess waits in the engine's queue, and the
+# plan says how many and for how long (NIM's Llama-3.3-70B FP8 on 2 H100s, 5,000/500 at 100).
+nim=(plan --serve --model llama-3.1-70b --gpu h100-sxm --nodes 1 --gpus-per-node 2 --engine trtllm
+  --layout tp=2,weights=fp8,kv=fp8 --isl 5000 --osl 500 --concurrency 100)
+run "$BRIX" "${nim[@]}"
+expect_rc 0 "kv-capped text"
+expect_out 'the KV pool runs 85 of the 100 requests in flight at once; the other 15 wait in the engine.s queue'
+expect_out 'bound by KV cache'
+run "$BRIX" "${nim[@]}" --format json
+expect_rc 0 "kv-capped json"; expect_out '"max_concurrency": 85'; expect_out '"kv_waiting_requests": 15'
+
 run "$BRIX" plan --serve --nodes 4 --gpu h200-sxm --engine sglang --layout p.tp=8,p.ep=8,d.dp=16,d.ep=16 --top 3
 expect_rc 0 "disaggregated layout"; expect_out 'P/D'; expect_out 'KV transfer'
 

@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 #include <support/serve_device.hpp>
+#include <support/serve_nim.hpp>
 
 using namespace brix;
 using namespace brix::serve;
@@ -82,4 +83,42 @@ TEST_CASE("serve::aggregated_performance: a finite run counts the first wave's q
                                        799 * role.decode.seconds, 500);
   CHECK(run.makespan_s > flat.makespan_s);
   CHECK(finite.tpot_s == doctest::Approx(steady.tpot_s));
+}
+
+TEST_CASE("serve::queued_first_wave: first sends beyond the engine's batch wait for running ones to finish") {
+  // Two admitted (first tokens at 1 s and 2 s), three queued, 10 s from first token to last,
+  // 0.5 s TTFT once admitted: the third queued one waits for the first queued one to finish.
+  const auto ttfts = queued_first_wave({1.0, 2.0}, 3, 10.0, 0.5);
+  REQUIRE(ttfts.size() == 5);
+  CHECK(ttfts[0] == 1.0);
+  CHECK(ttfts[1] == 2.0);
+  CHECK(ttfts[2] == doctest::Approx(11.5));
+  CHECK(ttfts[3] == doctest::Approx(12.5));
+  CHECK(ttfts[4] == doctest::Approx(22.0));
+  CHECK(queued_first_wave({1.0, 2.0}, 0, 10.0, 0.5).size() == 2);
+}
+
+TEST_CASE("serve::aggregated_performance: a finite run beyond the KV pool's batch prefills only what runs") {
+  // NIM's Llama-3.3-70B FP8 on 2 H100s (TensorRT-LLM), 5,000/500 tokens, 100 sent at once and
+  // 100 in all: the engine runs its pool's batch, the others wait for those to finish.
+  const test::NimLlama70b nim;
+  const auto& context = nim.context;
+  auto workload = test::NimLlama70b::at(100);
+  auto role = nim.role_for(workload);
+  const auto steady = aggregated_performance(context, role, workload);
+  const double running = static_cast<double>(role.max_concurrency);
+  REQUIRE(running < 100);
+  workload.num_prompts = 100;
+  const auto finite = aggregated_performance(context, role, workload);
+  const auto step = step_context(context, role.plan.shape);
+  const FirstWave wave{running, 1, 5000, static_cast<double>(k_chunk_tokens), role.decode.seconds,
+                       [&](double tokens) { return prefill_step(step, tokens, 5000).seconds; }};
+  const auto admitted = first_wave_ttfts(wave);
+  const double decode_s = 499 * steady.tpot_s;
+  const auto first = queued_first_wave(admitted, 100 - running, decode_s, steady.ttft_s - steady.kv_wait_s);
+  const auto run = finite_closed_loop(first, steady.ttft_s, decode_s, 499 * role.decode.seconds, 100);
+  CHECK(finite.ttft_s == doctest::Approx(run.mean_ttft_s));
+  CHECK(finite.request_rate == doctest::Approx(100 / run.makespan_s));
+  // The waiting ones' first token comes after a whole request of the admitted ones.
+  CHECK(first.back() > decode_s);
 }

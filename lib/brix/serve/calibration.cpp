@@ -7,6 +7,7 @@
 #include <brix/cluster/gpu_catalog.hpp>
 #include <brix/cluster/loader.hpp>
 #include <brix/model/loader.hpp>
+#include <brix/serve/admission.hpp>
 #include <brix/serve/device.hpp>
 #include <brix/serve/performance.hpp>
 #include <brix/util/document.hpp>
@@ -210,31 +211,34 @@ Evaluated evaluate_run(const DocNode& run) {
   }
   const auto concurrency_node = run.at("concurrency");
   const bool fill = concurrency_node.as_string() == "kv-full";
-  // The deployment ran: cost it even where brix's memory model disagrees, and say so.
-  auto cost = [&](const RolePlan& plan, const Workload& load, std::int64_t chunk, double wanted) {
+  // The deployment ran: cost it even where brix's memory model disagrees, and say so. It ran
+  // with the engine's default limits, not brix's flags: the running batch is what the engine's
+  // admission rule lets into the KV pool, and the client's requests beyond it wait in the
+  // engine's queue (at least one request per DP rank runs where brix's pool holds none).
+  auto cost = [&](const RolePlan& plan, const Workload& load, std::int64_t chunk) {
     auto role = cost_role(context, plan, load, chunk);
     std::string why;
     if (!size_role(context, plan, load, chunk, why)) {
       out.note = "brix: " + why;
     }
-    if (role.max_concurrency * plan.instances < static_cast<std::int64_t>(std::ceil(wanted))) {
-      role.max_concurrency = static_cast<std::int64_t>(std::ceil(wanted / plan.instances));
-      role.max_sequences = (role.max_concurrency + plan.shape.dp - 1) / plan.shape.dp;
-    }
+    role.max_sequences = std::max<std::int64_t>(
+        1, admitted_sequences(default_admission(engine.engine), role.pool.tokens / plan.shape.dp, load.isl, load.osl,
+                              k_max_sequences));
+    role.max_concurrency = role.max_sequences * plan.shape.dp;
     return role;
   };
   const double wanted = fill ? 0.0 : concurrency_node.as_positive_double("concurrency");
   Performance performance;
   if (layout.mode == Mode::aggregated) {
-    auto both = cost(layout.both, workload, run.int_or("chunk", k_chunk_tokens), wanted);
+    auto both = cost(layout.both, workload, run.int_or("chunk", k_chunk_tokens));
     workload.concurrency = fill ? static_cast<double>(both.max_concurrency * layout.both.instances) : wanted;
     performance = aggregated_performance(context, both, workload);
     out.step = step_shares(fmt::format("decode at {:.0f}/rank", both.batch), both.decode);
   } else {
     Workload prompts = workload;
     prompts.osl = 1;
-    auto prefill = cost(layout.prefill, prompts, k_prefill_chunk_tokens, 0.0);
-    auto decode = cost(layout.decode, workload, k_chunk_tokens, wanted);
+    auto prefill = cost(layout.prefill, prompts, k_prefill_chunk_tokens);
+    auto decode = cost(layout.decode, workload, k_chunk_tokens);
     workload.concurrency = fill ? static_cast<double>(decode.max_concurrency * layout.decode.instances) : wanted;
     performance = disaggregated_performance(context, prefill, decode, workload);
     out.step = step_shares(fmt::format("decode at {:.0f}/rank", decode.batch), decode.decode);

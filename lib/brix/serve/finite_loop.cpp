@@ -34,6 +34,25 @@ std::vector<double> first_wave_ttfts(const FirstWave& wave) {
   return ttfts;
 }
 
+std::vector<double> queued_first_wave(std::vector<double> admitted, double waiting, double decode_s,
+                                      double admitted_ttft_s) {
+  const auto queued = static_cast<std::size_t>(std::max(0LL, std::llround(waiting)));
+  const std::size_t running = admitted.size();
+  if (running == 0) {
+    return admitted;
+  }
+  // The queue is served as running requests finish; past the first round of them, the earlier
+  // queued ones finish in turn (each slot's later requests are the steady state's business).
+  std::vector<double> done(admitted);
+  for (std::size_t j = 0; j < queued; ++j) {
+    const double freed = done[j] + decode_s;
+    done.push_back(freed + admitted_ttft_s);
+    admitted.push_back(freed + admitted_ttft_s);
+  }
+  std::sort(admitted.begin(), admitted.end());
+  return admitted;
+}
+
 FiniteRun finite_closed_loop(const std::vector<double>& wave_ttft, double steady_ttft_s, double decode_s,
                              double drain_s, double num_prompts) {
   FiniteRun run;

@@ -32,6 +32,14 @@ struct FirstWave {
 /// with the chunk that holds its last token, ceil(k × isl / chunk), every chunk before it full.
 [[nodiscard]] std::vector<double> first_wave_ttfts(const FirstWave& wave);
 
+/// The first wave when the client sends more requests at once than the engine runs (its KV pool's
+/// batch): `admitted` are the TTFTs of the requests the engine took at t = 0 (first_wave_ttfts of
+/// them, ascending); the `waiting` others queue in the engine, and the j-th is admitted when the
+/// j-th admitted request finishes (its TTFT + `decode_s`), its own TTFT then `admitted_ttft_s`
+/// (the steady state's, without a KV wait). Returns every first request's TTFT, ascending.
+[[nodiscard]] std::vector<double> queued_first_wave(std::vector<double> admitted, double waiting, double decode_s,
+                                                    double admitted_ttft_s);
+
 /// What the client prints for the whole run.
 struct FiniteRun {
   double mean_ttft_s = 0;  ///< over all N requests

@@ -72,13 +72,17 @@ double stretched_share(double busy, int dp) {
 double queue_wait(double rho, double service) { return rho <= 0 ? 0.0 : rho * service / (2.0 * (1.0 - rho)); }
 
 /// The client's finite run over the steady state in `out` (finite_loop.hpp), for `slots` requests
-/// in flight and `prompts` in all: TTFT becomes the run's mean (the first wave's wait counted as
-/// queueing) and `concurrency` the run's mean in flight (bench_serving's "Concurrency"); returns
-/// the run's request rate, prompts / makespan.
-double finite_run(Performance& out, FirstWave wave, double slots, double prompts, double decode_s, double drain_s,
-                  double& concurrency) {
-  wave.prompts = std::min(slots, prompts);
-  const auto run = finite_closed_loop(first_wave_ttfts(wave), out.ttft_s, decode_s, drain_s, prompts);
+/// in flight of which the engine runs `running` (its KV pool's batch), and `prompts` in all: the
+/// first wave is the running ones' prompts, the rest of the first sends wait for them to finish
+/// (queued_first_wave). TTFT becomes the run's mean (the first wave's wait counted as queueing)
+/// and `concurrency` the run's mean in flight (bench_serving's "Concurrency"); returns the run's
+/// request rate, prompts / makespan.
+double finite_run(Performance& out, FirstWave wave, double slots, double running, double prompts, double decode_s,
+                  double drain_s, double& concurrency) {
+  const double sent = std::min(slots, prompts);
+  wave.prompts = std::min(running, sent);
+  const auto first = queued_first_wave(first_wave_ttfts(wave), sent - wave.prompts, decode_s, out.ttft_s - out.kv_wait_s);
+  const auto run = finite_closed_loop(first, out.ttft_s, decode_s, drain_s, prompts);
   out.queue_s += run.mean_ttft_s - out.ttft_s;
   out.ttft_s = run.mean_ttft_s;
   concurrency = run.concurrency;
@@ -198,7 +202,11 @@ Performance aggregated_performance(const RoleContext& context, RoleEstimate& rol
     }
     out.limit = rate * service >= k_saturated - 1e-3 ? Limit::prefill : Limit::decode;
     if (wanted > running) {
-      out.queue_s = (wanted - running) / rate;
+      // The client's next request joins the engine's queue behind the others waiting and is
+      // admitted when that many running requests have finished.
+      out.kv_waiting = (wanted - running) * instances;
+      out.kv_wait_s = (wanted - running) / rate;
+      out.queue_s = out.kv_wait_s;
       out.ttft_s += out.queue_s;
       out.limit = Limit::kv_cache;
     }
@@ -206,7 +214,7 @@ Performance aggregated_performance(const RoleContext& context, RoleEstimate& rol
     if (workload.num_prompts > 0) {
       const FirstWave wave{0, role.plan.shape.dp, isl, static_cast<double>(role.chunk_tokens), step_s,
                            [&](double tokens) { return prefill_step(step, tokens, isl).seconds; }};
-      rate = finite_run(out, wave, wanted, workload.num_prompts / instances, (osl - 1.0) * out.tpot_s,
+      rate = finite_run(out, wave, wanted, running, workload.num_prompts / instances, (osl - 1.0) * out.tpot_s,
                         (osl - 1.0) * step_s / tau, in_flight);
     }
     finish(out, workload, rate * instances, in_flight * instances);
@@ -302,9 +310,10 @@ Performance disaggregated_performance(const RoleContext& context, RoleEstimate& 
       out.queue_s = out.ttft_s - group - out.kv_transfer_s - out.tpot_s * tau;
     }
     if (wanted > running) {
-      const double wait = (wanted - running) * decode_instances / rate;
-      out.queue_s += wait;
-      out.ttft_s += wait;
+      out.kv_waiting = (wanted - running) * decode_instances;
+      out.kv_wait_s = out.kv_waiting / rate;
+      out.queue_s += out.kv_wait_s;
+      out.ttft_s += out.kv_wait_s;
       out.limit = Limit::kv_cache;
     }
     double in_flight = wanted * decode_instances;
@@ -314,8 +323,8 @@ Performance disaggregated_performance(const RoleContext& context, RoleEstimate& 
       const FirstWave wave{0, static_cast<int>(prefill_instances) * prefill.plan.shape.dp, isl,
                            static_cast<double>(prefill.chunk_tokens), out.kv_transfer_s + out.tpot_s * tau,
                            [&](double tokens) { return prefill_step(prefill_context, tokens, isl).seconds; }};
-      rate = finite_run(out, wave, wanted * decode_instances, workload.num_prompts, (osl - 1.0) * out.tpot_s,
-                        (osl - 1.0) * out.tpot_s, in_flight);
+      rate = finite_run(out, wave, wanted * decode_instances, running * decode_instances, workload.num_prompts,
+                        (osl - 1.0) * out.tpot_s, (osl - 1.0) * out.tpot_s, in_flight);
     }
     finish(out, workload, rate, in_flight);
     return out;

@@ -73,6 +73,11 @@ struct Performance {
   double concurrency = 0;    ///< requests in flight
   double request_rate = 0;   ///< requests/s completed
   double queue_s = 0;        ///< part of TTFT spent waiting
+  /// Closed loop: requests in flight beyond what the KV pool runs at once (RoleEstimate::
+  /// max_concurrency per instance), waiting in the engines' queues for a running one to finish,
+  /// and the part of queue_s that wait is: (requests ahead) / (the rate requests finish).
+  double kv_waiting = 0;
+  double kv_wait_s = 0;
   double kv_transfer_s = 0;  ///< part of TTFT moving the KV cache (disaggregated)
 };
 

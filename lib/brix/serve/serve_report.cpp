@@ -144,6 +144,8 @@ Json plan_to_json(const RankedPlan& ranked) {
   json["concurrency"] = performance.concurrency;
   json["request_rate"] = performance.request_rate;
   json["queue_s"] = performance.queue_s;
+  json["kv_waiting_requests"] = performance.kv_waiting; // in flight beyond max_concurrency, queued in the engine
+  json["kv_wait_s"] = performance.kv_wait_s;            // their wait, part of queue_s and TTFT
   json["kv_transfer_s"] = performance.kv_transfer_s;
   json["weights"] = to_string(plan.layout.weights);
   json["kv_cache"] = to_string(plan.layout.kv);

@@ -227,6 +227,13 @@ std::string to_text(const ServeReport& report, const util::Style& style) {
                              ? fmt::format(", KV transfer {}", time_text(performance.kv_transfer_s))
                              : std::string(),
                          time_text(performance.tpot_s), to_string(performance.limit));
+      if (performance.kv_waiting > 0) {
+        const auto& decoding = best.layout.mode == Mode::aggregated ? best.both : best.decode;
+        out += fmt::format("  the KV pool runs {} of the {:.0f} requests in flight at once; the other {:.0f} wait in the "
+                           "engine's queue for one to finish, {} each in the steady state\n",
+                           util::with_thousands(decoding.max_concurrency * decoding.plan.instances),
+                           workload.concurrency, performance.kv_waiting, time_text(performance.kv_wait_s));
+      }
     }
     const int used = best.layout.gpus();
     const int available = ranked.front().group->group.gpus();
