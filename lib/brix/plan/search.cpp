@@ -145,6 +145,8 @@ public:
             base.bf16_moments = fixed.bf16_moments.value_or(false);
             base.offload = fixed.offload.value_or(0);
             base.capacity = fixed.capacity.value_or(0.0);
+            base.shard = fixed.shard.value_or(0);
+            base.reshard = fixed.reshard.value_or(true);
             evaluate_leaf(base, stages, micro_batches, partial, threshold);
           }
         }
@@ -405,7 +407,8 @@ private:
   bool schedule_fits(const Layout& layout, std::int64_t micro_batches, Partial& partial, std::int64_t count) const {
     for (const auto& problem : {check_schedule(m_eval.model(), m_target, layout, micro_batches),
                                 check_pipeline_split(m_eval.model(), layout), check_software(m_target, layout),
-                                check_offload(m_eval.model(), layout), check_capacity(m_eval.model(), layout)}) {
+                                check_offload(m_eval.model(), layout), check_capacity(m_eval.model(), layout),
+                                check_sharding(layout)}) {
       if (problem) {
         partial.reject(*problem, count);
         return false;
