@@ -218,41 +218,47 @@ TEST_CASE("plan::stage_memory FSDP gathers a layer's dense part and only this ra
   CHECK(memory.weights < 20.0 * (1 << 30));
 }
 
+namespace {
+/// GPT 1.7B on one A100 stage at 64 × 2048 tokens: the model states of a data-parallel layout.
+struct ShardingCase {
+  model::ModelSpec model = bundled("gpt-1.7b.yaml");
+  double params = static_cast<double>(model::count_parameters(model).total);
+  StageMemory of(const std::string& layout, const SoftwareProfile& software = SoftwareProfile{}) const {
+    return stage_memory(model, cluster::find_gpu("a100-sxm-80gb"), parse_layout(layout), TrainingShape{64, 2048}, 0,
+                        uniform_stage(model, 1, 0), software);
+  }
+};
+} // namespace
+
 TEST_CASE("plan::stage_memory hybrid sharding shards the model states over the shard group only") {
   // 32 data-parallel ranks as 4 replicas of 8-GPU shard groups (FSDP HYBRID_SHARD): each GPU
   // holds 1/8 of the states instead of 1/32; with cp = 2 the shard group is 8 · 2 ranks.
-  const auto model = bundled("gpt-1.7b.yaml");
-  const auto& gpu = cluster::find_gpu("a100-sxm-80gb");
-  const double params = static_cast<double>(model::count_parameters(model).total);
-  const TrainingShape shape{64, 2048};
-  const auto span = uniform_stage(model, 1, 0);
-  const auto full = stage_memory(model, gpu, parse_layout("dp=32,zero=3"), shape, 0, span);
-  const auto hybrid = stage_memory(model, gpu, parse_layout("dp=32,zero=3,shard=8"), shape, 0, span);
+  const ShardingCase at;
+  const double params = at.params;
+  const auto full = at.of("dp=32,zero=3");
+  const auto hybrid = at.of("dp=32,zero=3,shard=8");
   CHECK(full.grads == doctest::Approx(4 * params / 32));
   CHECK(hybrid.grads == doctest::Approx(4 * params / 8));
   CHECK(hybrid.optimizer == doctest::Approx(12 * params / 8));
   CHECK(hybrid.weights - full.weights == doctest::Approx(2 * params / 8 - 2 * params / 32));
-  const auto zero2 = stage_memory(model, gpu, parse_layout("dp=32,zero=2,shard=8"), shape, 0, span);
+  const auto zero2 = at.of("dp=32,zero=2,shard=8");
   CHECK(zero2.weights == doctest::Approx(2 * params));
   CHECK(zero2.grads == doctest::Approx(4 * params / 8));
-  const auto context = stage_memory(model, gpu, parse_layout("dp=16,cp=2,zero=3,shard=8"), shape, 0, span);
+  const auto context = at.of("dp=16,cp=2,zero=3,shard=8");
   CHECK(context.grads == doctest::Approx(4 * params / 16));
 }
 
 TEST_CASE("plan::stage_memory reshard=0 holds the stage's gathered weights until backward") {
-  const auto model = bundled("gpt-1.7b.yaml");
-  const auto& gpu = cluster::find_gpu("a100-sxm-80gb");
-  const double params = static_cast<double>(model::count_parameters(model).total);
-  const TrainingShape shape{64, 2048};
-  const auto span = uniform_stage(model, 1, 0);
+  const ShardingCase at;
+  const double params = at.params;
   // DeepSpeed-style ZeRO-3: the bf16 shard, and instead of two gathered matrices the whole model.
-  const auto kept = stage_memory(model, gpu, parse_layout("dp=32,zero=3,reshard=0"), shape, 0, span);
+  const auto kept = at.of("dp=32,zero=3,reshard=0");
   CHECK(kept.weights == doctest::Approx(2 * params / 32 + 2 * params));
   // FSDP: the fp32 shard, every layer gathered in bf16, one layer's bf16 gradient.
   SoftwareProfile fsdp;
   fsdp.fsdp_fp32_shards = true;
-  const auto resharded = stage_memory(model, gpu, parse_layout("dp=32,zero=3"), shape, 0, span, fsdp);
-  const auto held = stage_memory(model, gpu, parse_layout("dp=32,zero=3,reshard=0"), shape, 0, span, fsdp);
+  const auto resharded = at.of("dp=32,zero=3", fsdp);
+  const auto held = at.of("dp=32,zero=3,reshard=0", fsdp);
   const double layer = (resharded.weights - 4 * params / 32) / 6; // 3 gathered layers' bf16 bytes / 2
   CHECK(held.weights == doctest::Approx(4 * params / 32 + 2 * params + 2 * layer));
   CHECK(held.grads == doctest::Approx(resharded.grads));
