@@ -71,6 +71,14 @@ bad "empty layout field" "--layout: empty field in 'tp=8,,' \(expected" --layout
 bad "price not a number" "--price: 'abc' is not a number \(expected" --price abc
 bad "top not an integer" "--top: 'x' is not an integer \(expected" --top x
 bad "misspelt option" "--modle: unknown option of brix plan \(did you mean '--model'\?\)" --modle x
+bad "hybrid shard of zero ranks" "--layout: shard=0 is not valid \(expected an integer >= 1\)" --nodes 2 --gpu h100-sxm --layout shard=0
+bad "reshard not a flag" "--layout: reshard=2 is not valid \(expected 1 or 0\)" --nodes 2 --gpu h100-sxm --layout reshard=2
+# A layout that parses but cannot run is explained, not refused: the problem names the rule.
+run "$BRIX" plan --model llama-2-7b --nodes 2 --gpu h100-sxm --layout tp=1,pp=1,dp=16,zero=3,shard=6 --top 1
+expect_rc 1 "shard not dividing dp"; expect_out "shard=6 does not divide DP=16"
+run "$BRIX" plan --model llama-2-7b --nodes 2 --gpu h100-sxm --global-batch 64 --seq-len 4096 --layout tp=1,pp=1,dp=16,zero=3,shard=8,reshard=0 --top 1
+expect_rc 0 "hybrid sharding without reshard"; expect_out "zero3 shard8 noreshard"
+
 bad "unknown option far from any" "--zzzzzzzz: unknown option of brix plan \(expected one of .*--model" --zzzzzzzz
 
 # Files: duplicate keys, unknown families, numbers as strings, unknown keys listed, empty files.

@@ -33,6 +33,18 @@ TEST_CASE("plan::parse_layout") {
   CHECK(to_string(offload).ends_with(",offload=40"));
   CHECK(parse_layout(to_string(offload)).offload == 40);
   CHECK(to_string(parse_layout("dp=64")).find("offload") == std::string::npos);
+  // Hybrid sharding and reshard: written only when set, read back.
+  const auto hybrid = parse_layout("dp=32,zero=3,shard=8,reshard=0");
+  CHECK(hybrid.shard == 8);
+  CHECK_FALSE(hybrid.reshard);
+  CHECK(hybrid.replicas() == 4);
+  CHECK(to_string(hybrid).ends_with(",shard=8,reshard=0"));
+  CHECK(to_string(parse_layout(to_string(hybrid))) == to_string(hybrid));
+  CHECK(to_string(parse_layout("dp=32,zero=3")).find("shard") == std::string::npos);
+  CHECK(input_error_of([] { (void)parse_layout("shard=0"); }) ==
+        "--layout: shard=0 is not valid (expected an integer >= 1)");
+  CHECK(input_error_of([] { (void)parse_layout("reshard=2"); }) ==
+        "--layout: reshard=2 is not valid (expected 1 or 0)");
   // to_string output reads back.
   const auto again = parse_layout(to_string(layout));
   CHECK(to_string(again) == to_string(layout));

@@ -218,6 +218,65 @@ TEST_CASE("plan::stage_memory FSDP gathers a layer's dense part and only this ra
   CHECK(memory.weights < 20.0 * (1 << 30));
 }
 
+namespace {
+/// GPT 1.7B on one A100 stage at 64 × 2048 tokens: the model states of a data-parallel layout.
+struct ShardingCase {
+  model::ModelSpec model = bundled("gpt-1.7b.yaml");
+  double params = static_cast<double>(model::count_parameters(model).total);
+  StageMemory of(const std::string& layout, const SoftwareProfile& software = SoftwareProfile{}) const {
+    return stage_memory(model, cluster::find_gpu("a100-sxm-80gb"), parse_layout(layout), TrainingShape{64, 2048}, 0,
+                        uniform_stage(model, 1, 0), software);
+  }
+};
+} // namespace
+
+TEST_CASE("plan::stage_memory hybrid sharding shards the model states over the shard group only") {
+  // 32 data-parallel ranks as 4 replicas of 8-GPU shard groups (FSDP HYBRID_SHARD): each GPU
+  // holds 1/8 of the states instead of 1/32; with cp = 2 the shard group is 8 · 2 ranks.
+  const ShardingCase at;
+  const double params = at.params;
+  const auto full = at.of("dp=32,zero=3");
+  const auto hybrid = at.of("dp=32,zero=3,shard=8");
+  CHECK(full.grads == doctest::Approx(4 * params / 32));
+  CHECK(hybrid.grads == doctest::Approx(4 * params / 8));
+  CHECK(hybrid.optimizer == doctest::Approx(12 * params / 8));
+  CHECK(hybrid.weights - full.weights == doctest::Approx(2 * params / 8 - 2 * params / 32));
+  const auto zero2 = at.of("dp=32,zero=2,shard=8");
+  CHECK(zero2.weights == doctest::Approx(2 * params));
+  CHECK(zero2.grads == doctest::Approx(4 * params / 8));
+  const auto context = at.of("dp=16,cp=2,zero=3,shard=8");
+  CHECK(context.grads == doctest::Approx(4 * params / 16));
+}
+
+TEST_CASE("plan::stage_memory reshard=0 holds the stage's gathered weights until backward") {
+  const ShardingCase at;
+  const double params = at.params;
+  // DeepSpeed-style ZeRO-3: the bf16 shard, and instead of two gathered matrices the whole model.
+  const auto kept = at.of("dp=32,zero=3,reshard=0");
+  CHECK(kept.weights == doctest::Approx(2 * params / 32 + 2 * params));
+  // FSDP: the fp32 shard, every layer gathered in bf16, one layer's bf16 gradient.
+  SoftwareProfile fsdp;
+  fsdp.fsdp_fp32_shards = true;
+  const auto resharded = at.of("dp=32,zero=3", fsdp);
+  const auto held = at.of("dp=32,zero=3,reshard=0", fsdp);
+  const double layer = (resharded.weights - 4 * params / 32) / 6; // 3 gathered layers' bf16 bytes / 2
+  CHECK(held.weights == doctest::Approx(4 * params / 32 + 2 * params + 2 * layer));
+  CHECK(held.grads == doctest::Approx(resharded.grads));
+}
+
+TEST_CASE("plan::validate hybrid sharding needs zero 2 or 3 and whole replicas; reshard=0 needs zero 3") {
+  const auto model = bundled("gpt-1.7b.yaml");
+  CHECK_FALSE(check_sharding(parse_layout("dp=32,zero=3,shard=8,reshard=0")));
+  CHECK_FALSE(check_sharding(parse_layout("dp=32,zero=2,shard=8")));
+  CHECK(check_sharding(parse_layout("dp=32,zero=1,shard=8")) == Problem{ProblemKind::shard_zero, 2, 1});
+  CHECK(check_sharding(parse_layout("dp=32,zero=2,reshard=0")) == Problem{ProblemKind::shard_zero, 3, 2});
+  CHECK(check_sharding(parse_layout("dp=32,zero=3,shard=6")) == Problem{ProblemKind::shard_group, 6, 32});
+  const ValidationTarget target{32, 8, true, software_modern()};
+  const auto problems = validate(model, target, parse_layout("dp=32,zero=3,shard=6"), TrainingShape{64, 2048});
+  REQUIRE(problems.size() == 1);
+  CHECK(describe_sharding(problems.front()).starts_with("shard=6 does not divide DP=32"));
+}
+
 TEST_CASE("plan::stage_memory CPU offloading keeps one offloaded layer's activations on the GPU") {
   // Llama-3.1-70B as Megatron-Bridge runs it on 64 GB200s (FSDP, MBS 2, no recomputation, 40 of
   // 80 layers offloaded): 39 layers' stored activations leave the GPU, the one being copied stays.

@@ -121,6 +121,22 @@ TEST_CASE("plan::parse_plan_file reads an expert capacity factor and writes it b
             .find("layout.capacity must be > 0 (got 0)") != std::string::npos);
 }
 
+TEST_CASE("plan::parse_plan_file reads hybrid sharding and reshard, and refuses them below their ZeRO stage") {
+  const auto text = replaced(replaced(k_plan, "zero: 1", "zero: 3"), "grad_compression: none}",
+                             "grad_compression: none, shard: 2, reshard: false}");
+  const auto plan = parse_plan_file(text, "plan.yaml");
+  CHECK(plan.layout.shard == 2);
+  CHECK_FALSE(plan.layout.reshard);
+  CHECK(to_json(plan)["layout"]["shard"] == 2);
+  const auto again = parse_plan_file(to_yaml_text(plan), "again.yaml").layout;
+  CHECK(again.shard == 2);
+  CHECK_FALSE(again.reshard);
+  CHECK_FALSE(to_json(parse_plan_file(k_plan, "plan.yaml"))["layout"].contains("shard"));
+  CHECK(error_of(replaced(k_plan, "grad_compression: none}", "grad_compression: none, shard: 2}"))
+            .find("shard= with zero=1") != std::string::npos);
+  CHECK(error_of(replaced(text, "shard: 2", "shard: 3")).find("shard=3 does not divide DP=2") != std::string::npos);
+}
+
 TEST_CASE("plan::load_plan_file errors name file, line and what was expected") {
   CHECK(error_of(replaced(k_plan, "seq_len: 4096", "seq_lne: 4096")) ==
         "plan.yaml:4: unknown key 'seq_lne' in the plan (did you mean 'seq_len'?)");

@@ -688,3 +688,27 @@ TEST_CASE("plan::layer_cost: a dropless MoE layer's host waits for its token cou
   context.software.cuda_graphs.layer = true;
   CHECK(layer_cost(context, layout, placement, true).forward_s == doctest::Approx(std::max(gpu.forward_s, host)));
 }
+
+TEST_CASE("plan::search_layouts tries ZeRO-3 sharded within the node beside full sharding") {
+  // Llama-2-7B on 16 nodes of 8 A100s with one 400 Gb/s adapter each (fms-fsdp's cluster), the
+  // data-parallel layout fixed: full ZeRO-3 over 128 ranks and its hybrid-sharded twin over the
+  // 8 GPUs of a node are both costed, counted, and ranked by step time.
+  const auto model = brix::model::load_model("llama-2-7b");
+  const auto cluster = brix::cluster::shorthand_cluster(16, 8, "a100-sxm-80gb", 1, 400.0);
+  auto options = options_for(256, 4096);
+  options.top_k = 10;
+  options.fixed = parse_layout_query("tp=1,pp=1,cp=1,dp=128,mbs=2,zero=3,recompute=none,grads=bf16");
+  options.software.grad_reduce_bytes = 2.0;
+  const auto result = search_layouts(model, cluster, options);
+  REQUIRE(result.plans.size() == 2);
+  CHECK(result.valid == 2);
+  const auto hybrid = std::find_if(result.plans.begin(), result.plans.end(),
+                                   [](const PlanEstimate& plan) { return plan.layout.shard == 8; });
+  REQUIRE(hybrid != result.plans.end());
+  CHECK(hybrid->memory.total > result.plans[hybrid == result.plans.begin() ? 1 : 0].memory.total);
+  // A shard the layout states is the only one searched.
+  options.fixed = parse_layout_query("tp=1,pp=1,cp=1,dp=128,mbs=2,zero=3,recompute=none,shard=128");
+  const auto stated = search_layouts(model, cluster, options);
+  REQUIRE(stated.plans.size() == 1);
+  CHECK(stated.plans.front().layout.shard == 128);
+}

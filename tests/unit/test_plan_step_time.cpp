@@ -1,3 +1,4 @@
+#include <brix/plan/layout_parse.hpp>
 #include <brix/plan/step_time.hpp>
 
 #include <doctest/doctest.h>
@@ -153,4 +154,49 @@ TEST_CASE("plan::tied_embedding_sync_seconds all-reduces the embedding gradient 
         doctest::Approx(bytes / 1e10 + 2.0 * f.context.device.inter_latency_s));
   f.layout.pp = 1;
   CHECK(tied_embedding_sync_seconds(f.context, f.layout, f.placement, 4.0) == 0.0);
+}
+
+TEST_CASE("plan::data_parallel_cost hybrid sharding gathers inside the shard group and all-reduces across replicas") {
+  Fixture f;
+  f.context.software.overlap_param_gather = false; // every collective exposed: the sums below
+  f.context.software.overlap_grad_reduce = false;
+  const double params = 1e9;
+  auto extra = [&](const std::string& text) {
+    const auto layout = parse_layout(text);
+    const auto placement = place_groups(layout, 8);
+    return data_parallel_cost(f.context, layout, placement, params, 0, 4.0, 1, 0, 0);
+  };
+  const auto& device = f.context.device;
+  const GroupPlacement all{32, 8}, node{8, 8}, replicas{4, 1};
+  const double gather = collective_seconds(device, Collective::all_gather, 2 * params, all);
+  const double scatter = collective_seconds(device, Collective::reduce_scatter, 4 * params, all);
+  CHECK(extra("dp=32,zero=3").pipeline_extra_s == doctest::Approx(2 * gather + scatter));
+  const double hybrid = 2 * collective_seconds(device, Collective::all_gather, 2 * params, node) +
+                        collective_seconds(device, Collective::reduce_scatter, 4 * params, node) +
+                        collective_seconds(device, Collective::all_reduce, 4 * params / 8, replicas);
+  CHECK(extra("dp=32,zero=3,shard=8").pipeline_extra_s == doctest::Approx(hybrid));
+  // ZeRO-2: once per step, the same three collectives (one gather of the updated weights).
+  CHECK(extra("dp=32,zero=2,shard=8").exposed_s ==
+        doctest::Approx(hybrid - collective_seconds(device, Collective::all_gather, 2 * params, node)));
+  // The optimizer updates the shard group's share.
+  CHECK(extra("dp=32,zero=3,shard=8").optimizer_s > 3 * extra("dp=32,zero=3").optimizer_s);
+}
+
+TEST_CASE("plan::data_parallel_cost reshard=0 gathers the parameters once per micro-batch") {
+  Fixture f;
+  f.context.software.overlap_param_gather = false;
+  const double params = 1e9;
+  auto extra = [&](const std::string& text) {
+    const auto layout = parse_layout(text);
+    const auto placement = place_groups(layout, 8);
+    return data_parallel_cost(f.context, layout, placement, params, 0, 4.0, 4, 0, 0).pipeline_extra_s;
+  };
+  const auto& device = f.context.device;
+  const GroupPlacement all{32, 8};
+  const double gather = collective_seconds(device, Collective::all_gather, 2 * params, all);
+  const double scatter = collective_seconds(device, Collective::reduce_scatter, 4 * params, all);
+  CHECK(extra("dp=32,zero=3,recompute=none") == doctest::Approx(4 * (2 * gather + scatter)));
+  CHECK(extra("dp=32,zero=3,recompute=full") == doctest::Approx(4 * (3 * gather + scatter)));
+  CHECK(extra("dp=32,zero=3,recompute=none,reshard=0") == doctest::Approx(4 * (gather + scatter)));
+  CHECK(extra("dp=32,zero=3,recompute=full,reshard=0") == doctest::Approx(4 * (gather + scatter)));
 }

@@ -166,7 +166,7 @@ void add_plan_command(CLI::App& app, CommandContext& context) {
                                     "Sequences per step (default: proposed, ~4M tokens)");
   auto* layout = command->add_option("--layout", request.layout,
                                      "Fix layout fields, search the rest: tp=,pp=,dp=,ep=,etp=,cp=,sp=,mbs=,vpp=,"
-                                     "schedule=,recompute=,zero=,grad_compression=,precision=,flash=,pp_embedding=,pp_loss=,moments=,offload=,capacity=");
+                                     "schedule=,recompute=,zero=,grad_compression=,precision=,flash=,pp_embedding=,pp_loss=,moments=,offload=,capacity=,shard=,reshard=");
   auto* precision =
       complete_with(command->add_option("--precision", request.precision, "bf16 or fp8")->default_str("bf16"), {"bf16", "fp8"});
   auto* top = command->add_option("--top", request.top, "Plans to show")->default_str("5");

@@ -117,6 +117,11 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
     flags.emplace_back("--use-custom-fsdp");
     flags.emplace_back("--data-parallel-sharding-strategy optim_grads_params");
   }
+  if (layout.shard > 0 && layout.replicas() > 1) {
+    // Megatron-LM's partial data-parallel sharding: the optimizer (and with its FSDP the
+    // gradients and parameters) sharded within each of N instances, replicated across them.
+    flags.push_back(fmt::format("--num-distributed-optimizer-instances {}", layout.replicas()));
+  }
   flags.emplace_back("--bf16");
   if (context.grad_reduce_in_bf16) {
     flags.emplace_back("--grad-reduce-in-bf16");
@@ -137,6 +142,10 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   }
   // What Megatron-LM has no flag for is said, not dropped (--emit chooses a plan without it; a
   // layout given whole may still carry it).
+  if (!layout.reshard) {
+    out += "# reshard=0 has no Megatron-LM flag: FSDP's reshard_after_forward=False is set where the script wraps the "
+           "model\n";
+  }
   for (const auto& missing : megatron_unsupported(layout)) {
     out += fmt::format("# {} has no Megatron-LM flag: {}\n", missing,
                        missing.starts_with("schedule") ? "run it with a framework that implements it"
@@ -164,6 +173,10 @@ std::string emit_deepspeed(const Layout& layout, const EmitContext& context) {
   config["zero_optimization"] = {{"stage", layout.zero},
                                  {"overlap_comm", true},
                                  {"contiguous_gradients", true}};
+  if (layout.zero == 3 && layout.shard > 0) {
+    // MiCS: ZeRO-3's partitions within groups of mics_shard_size ranks, replicated across them.
+    config["zero_optimization"]["mics_shard_size"] = layout.shard;
+  }
   config["bf16"] = {{"enabled", true}};
   config["gradient_clipping"] = 1.0;
   if (layout.recompute != Recompute::none) {
@@ -200,6 +213,12 @@ std::vector<std::string> deepspeed_unexpressed(const Layout& layout) {
   }
   if (layout.capacity > 0) {
     out.push_back(fmt::format("capacity={:g}", layout.capacity));
+  }
+  if (layout.shard > 0 && layout.zero < 3) {
+    out.push_back(fmt::format("shard={} (MiCS shards only under stage 3)", layout.shard));
+  }
+  if (!layout.reshard) {
+    out.emplace_back("reshard=0");
   }
   return out;
 }

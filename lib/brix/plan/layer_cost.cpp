@@ -194,6 +194,13 @@ Placement place_groups(const Layout& layout, int gpus_per_node) {
   p.etp = make_group(layout.etp, 1, gpus_per_node);
   p.ep = make_group(layout.ep, layout.etp, gpus_per_node);
   p.expert_dp = make_group(layout.expert_dp(), layout.etp * layout.ep, gpus_per_node);
+  // Hybrid sharding splits each data-parallel group into shard groups (inner, consecutive) and
+  // the replicas of one shard across them (outer): PyTorch's 2-D (replicate, shard) mesh.
+  p.dp_shard = make_group(layout.shard_group(), layout.tp, gpus_per_node);
+  p.dp_replicate = make_group(layout.replicas(), layout.tp * layout.shard_group(), gpus_per_node);
+  p.expert_shard = make_group(layout.expert_shard_group(), layout.etp * layout.ep, gpus_per_node);
+  p.expert_replicate =
+      make_group(layout.replicas(), layout.etp * layout.ep * layout.expert_shard_group(), gpus_per_node);
   const int stage_size = layout.tp * layout.cp * layout.dp;
   p.pp = GroupPlacement{layout.pp, stage_size >= gpus_per_node ? 1 : std::min(layout.pp, gpus_per_node / stage_size)};
   return p;

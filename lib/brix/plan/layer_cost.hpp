@@ -37,6 +37,9 @@ struct LayerCost {
 /// "ranks_per_node" below counts the ranks of a group inside one such domain.
 struct Placement {
   GroupPlacement tp, cp, ep, etp, dp, expert_dp, pp;
+  /// ZeRO shard groups and their replicas (Layout::shard): the inner shard_group() ranks of the
+  /// DP·CP group and the dp/shard groups across them; without hybrid sharding dp and one rank.
+  GroupPlacement dp_shard, dp_replicate, expert_shard, expert_replicate;
 };
 
 [[nodiscard]] Placement place_groups(const Layout& layout, int nvlink_reach);

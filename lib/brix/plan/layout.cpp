@@ -48,7 +48,8 @@ std::string to_string(const Layout& layout) {
                      layout.pp_loss ? ",pp_loss=1" : "") +
          (layout.bf16_moments ? ",moments=bf16" : "") +
          (layout.offload > 0 ? fmt::format(",offload={}", layout.offload) : "") +
-         (layout.capacity > 0 ? fmt::format(",capacity={:g}", layout.capacity) : "");
+         (layout.capacity > 0 ? fmt::format(",capacity={:g}", layout.capacity) : "") +
+         (layout.shard > 0 ? fmt::format(",shard={}", layout.shard) : "") + (layout.reshard ? "" : ",reshard=0");
 }
 
 } // namespace brix::plan

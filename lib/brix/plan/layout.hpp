@@ -1,6 +1,7 @@
 #pragma once
 // One parallel layout: how a training job is split over GPUs. Megatron-LM terms throughout.
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 
@@ -52,8 +53,27 @@ struct Layout {
   /// expert outweighs another and no token counts are copied to the host (the alltoall
   /// dispatcher's cuda_sync_point stays "no_sync"). 0: dropless routing. Never searched.
   double capacity = 0;
+  /// Hybrid sharding (PyTorch FSDP's HYBRID_SHARD, FSDP2 on a 2-D mesh, torchtitan's
+  /// data_parallel_shard_degree × data_parallel_replicate_degree, DeepSpeed's MiCS): under
+  /// zero = 2 or 3 the ZeRO shards are taken over `shard` data-parallel ranks (times cp, whose
+  /// ranks share the weights, as torchtitan's dp_shard_cp mesh) and dp/shard replicas of that
+  /// group all-reduce the sharded gradients. 0: over the whole data-parallel group. Unless a layout
+  /// states it, the search also costs ZeRO-3 sharded over one NVLink domain's data-parallel ranks.
+  int shard = 0;
+  /// FSDP's reshard_after_forward under zero = 3: false keeps each layer's gathered parameters
+  /// from its forward through its backward (one all-gather per micro-batch instead of two; the
+  /// Llama 3 paper's FSDP). Never searched.
+  bool reshard = true;
 
   [[nodiscard]] int world() const { return tp * pp * dp * cp; }
+  /// Data-parallel ranks of one ZeRO shard group: dp without hybrid sharding.
+  [[nodiscard]] int shard_dp() const { return shard > 0 ? shard : dp; }
+  /// Copies of each shard group: dp / shard (1 without hybrid sharding).
+  [[nodiscard]] int replicas() const { return dp / std::max(1, shard_dp()); }
+  /// Ranks one dense ZeRO shard is split over: shard_dp · cp.
+  [[nodiscard]] int shard_group() const { return shard_dp() * cp; }
+  /// Ranks one expert ZeRO shard is split over: the expert-DP group over the replicas.
+  [[nodiscard]] int expert_shard_group() const { return std::max(1, expert_dp() / std::max(1, replicas())); }
   /// Data-parallel size of the expert weights: world / (ep · etp · pp).
   [[nodiscard]] int expert_dp() const { return (tp * dp * cp) / (ep * etp); }
 };
@@ -69,7 +89,8 @@ struct TrainingShape {
 [[nodiscard]] std::string to_string(Precision precision);
 [[nodiscard]] std::string to_string(GradCompression compression);
 /// "tp=8,pp=4,dp=2,ep=1,etp=1,cp=1,sp=1,mbs=1,vpp=1,schedule=1f1b,recompute=selective,zero=1,...",
-/// ending in ",pp_embedding=1" / ",pp_loss=1" when those are set.
+/// ending in ",pp_embedding=1" / ",pp_loss=1" (and the other optional keys: moments, offload,
+/// capacity, shard, reshard) when those are set.
 [[nodiscard]] std::string to_string(const Layout& layout);
 
 } // namespace brix::plan

@@ -49,7 +49,8 @@ double parse_capacity_factor(std::string_view value, std::string_view what) {
 const std::vector<std::string> k_layout_keys{
     "tp",  "pp",       "dp",        "ep",   "etp",       "cp",       "sp",
     "mbs", "micro_batch", "vpp",    "schedule", "recompute", "zero", "precision",
-    "grad_compression", "flash", "pp_embedding", "pp_loss", "moments", "grads", "offload", "capacity"};
+    "grad_compression", "flash", "pp_embedding", "pp_loss", "moments", "grads", "offload", "capacity",
+    "shard", "reshard"};
 
 } // namespace
 
@@ -137,6 +138,10 @@ LayoutQuery parse_layout_query(std::string_view text, std::string_view what) {
       query.offload = parse_degree(key, value, what, 0);
     } else if (key == "capacity") {
       query.capacity = parse_capacity_factor(value, what);
+    } else if (key == "shard") {
+      query.shard = parse_degree(key, value, what, 1);
+    } else if (key == "reshard") {
+      query.reshard = parse_flag(key, value, what);
     } else {
       throw InputError(fmt::format("{}: unknown key '{}'{} (expected keys {})", what, key,
                                    util::did_you_mean(key, k_layout_keys),
@@ -188,6 +193,8 @@ Layout complete_layout(const LayoutQuery& query, Recompute default_recompute) {
   layout.bf16_moments = query.bf16_moments.value_or(false);
   layout.offload = query.offload.value_or(0);
   layout.capacity = query.capacity.value_or(0.0);
+  layout.shard = query.shard.value_or(0);
+  layout.reshard = query.reshard.value_or(true);
   return layout;
 }
 

@@ -23,6 +23,8 @@ struct LayoutQuery {
   std::optional<double> grad_bytes;
   std::optional<int> offload;       ///< offload=N layers' activations in host memory
   std::optional<double> capacity;   ///< capacity=C: experts padded to C × their balanced share
+  std::optional<int> shard;         ///< shard=N: ZeRO shards over N data-parallel ranks, dp/N replicas
+  std::optional<bool> reshard;      ///< reshard=0: FSDP keeps gathered parameters from forward to backward
   [[nodiscard]] bool complete() const;
 };
 
@@ -35,7 +37,7 @@ struct LayoutQuery {
 [[nodiscard]] Layout complete_layout(const LayoutQuery& query, Recompute default_recompute = Recompute::full);
 
 /// Keys: tp pp dp ep etp cp sp mbs|micro_batch vpp schedule recompute zero precision
-/// grad_compression flash pp_embedding pp_loss moments grads offload capacity (grads is read by
+/// grad_compression flash pp_embedding pp_loss moments grads offload capacity shard reshard (grads is read by
 /// parse_layout_query only). Unset keys keep the defaults of Layout{} except that sp defaults to
 /// tp > 1 and recompute to selective. Unknown keys and bad values are InputErrors naming `what`.
 [[nodiscard]] Layout parse_layout(std::string_view text, std::string_view what = "--layout");

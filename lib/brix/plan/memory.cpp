@@ -298,8 +298,9 @@ StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, co
   const double t = std::max(1, layout.tp);
   const double dense = params.tp_split / t + params.replicated;
   const double experts = params.experts / std::max(1, layout.ep * layout.etp);
-  const double d = std::max(1, layout.dp * layout.cp);
-  const double de = std::max(1, layout.expert_dp());
+  // ZeRO shards over the shard group: the whole DP·CP group, or its hybrid-sharding slice.
+  const double d = std::max(1, layout.shard_group());
+  const double de = std::max(1, layout.expert_shard_group());
   auto sharded = [&](int stage) { return dense / (layout.zero >= stage ? d : 1.0) +
                                          experts / (layout.zero >= stage ? de : 1.0); };
   memory.params = dense + experts;
@@ -314,6 +315,12 @@ StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, co
     // FSDP: the fp32 shard is the master copy; a transformer block is gathered in bf16 just
     // before use, the next one prefetched, and its bf16 gradients live until reduce-scattered.
     memory.weights = copies * 4.0 * sharded(3) + 3.0 * 2.0 * params.largest_layer;
+    if (!layout.reshard) {
+      // Not resharded after forward: every layer's gathered bf16 weights stay from its forward
+      // to its backward, so at the end of the stage's forward the whole stage is gathered; the
+      // bf16 gradient of the layer being reduce-scattered stays on top.
+      memory.weights = copies * (4.0 * sharded(3) + 2.0 * (dense + experts)) + 2.0 * params.largest_layer;
+    }
     memory.grads = copies * grad_bytes * sharded(2);
     memory.optimizer = copies * moments * sharded(1);
   } else {
@@ -321,7 +328,8 @@ StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, co
     if (layout.zero >= 3) {
       // ZeRO-3 gathers each module's weights just before use (DeepSpeed: per sub-module) and
       // prefetches the next: two of the largest matrices in bf16 are live at once.
-      memory.weights += 2.0 * 2.0 * params.largest_matrix / t;
+      // Not resharded after forward, the whole stage's gathered weights stay until backward.
+      memory.weights += layout.reshard ? 2.0 * 2.0 * params.largest_matrix / t : copies * 2.0 * (dense + experts);
     }
     memory.grads = copies * grad_bytes * sharded(2);
     memory.optimizer = copies * (4.0 + moments) * sharded(1); // fp32 master weights and moments

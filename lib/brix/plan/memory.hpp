@@ -13,6 +13,8 @@
 // distributed optimizer) shards the 12 B over the data-parallel group (6 + 12/d), ZeRO-2 also
 // the gradients, ZeRO-3 also the weights. Dense parameters are split over TP and sharded over
 // d = dp·cp; routed experts are split over EP·ETP and sharded over expert-DP = tp·dp·cp/(ep·etp).
+// Hybrid sharding (shard=N) shards over N·cp and expert-DP/(dp/N) instead; reshard=0 (FSDP's
+// reshard_after_forward=False) holds the stage's gathered bf16 weights from forward to backward.
 //
 // fp8 (Transformer Engine recipe): the saved inputs of linear layers are kept in FP8 (1 B instead
 // of 2), norm inputs, softmax/activation-function tensors stay 16-bit; the weights gain a cached

@@ -4,6 +4,7 @@
 #include <brix/cluster/loader.hpp>
 #include <brix/plan/layout_parse.hpp>
 #include <brix/plan/pipeline_split.hpp>
+#include <brix/plan/validate.hpp>
 #include <brix/util/atomic_file.hpp>
 #include <brix/util/document.hpp>
 #include <brix/util/error.hpp>
@@ -37,7 +38,7 @@ const std::vector<std::string> k_batch_keys{"global", "micro", "accumulation"};
 const std::vector<std::string> k_layout_keys{
     "tp",  "pp",       "dp",        "ep",   "etp",       "cp",              "sp",   "micro_batch",
     "vpp", "schedule", "recompute", "zero", "precision", "grad_compression", "flash", "pp_embedding", "pp_loss", "moments",
-    "offload", "capacity"};
+    "offload", "capacity", "shard", "reshard"};
 const std::vector<std::string> k_stage_keys{"first_layer", "last_layer", "node_group"};
 
 int degree(const DocNode& node, std::string_view key) {
@@ -125,6 +126,10 @@ Layout read_layout(const DocNode& node) {
   if (node.find("capacity")) {
     layout.capacity = node.at("capacity").as_positive_double("layout.capacity");
   }
+  if (node.find("shard")) {
+    layout.shard = static_cast<int>(node.at("shard").as_positive_int("layout.shard"));
+  }
+  layout.reshard = node.bool_or("reshard", true);
   return layout;
 }
 
@@ -189,6 +194,9 @@ void validate(const PlanFile& plan, const Lines& lines) {
             fmt::format("layout.ep × layout.etp = {} does not divide tp × cp × dp = {}",
                         layout.ep * layout.etp, layout.tp * layout.cp * layout.dp),
             "expert parallelism is carved out of the tp·cp·dp ranks of a stage");
+  }
+  if (const auto problem = check_sharding(layout)) {
+    fail_at(plan, lines.layout, fmt::format("layout {}", describe_sharding(*problem)));
   }
   if (layout.offload > 0 && layout.pp > 1) {
     fail_at(plan, lines.layout,
@@ -343,6 +351,12 @@ nlohmann::ordered_json layout_to_json(const Layout& layout) {
   }
   if (layout.capacity > 0) {
     json["capacity"] = layout.capacity;
+  }
+  if (layout.shard > 0) {
+    json["shard"] = layout.shard;
+  }
+  if (!layout.reshard) {
+    json["reshard"] = false;
   }
   return json;
 }

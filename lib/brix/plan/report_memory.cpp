@@ -110,6 +110,12 @@ nlohmann::ordered_json layout_memory_json(const LayoutMemoryReport& report) {
                    {"grad_compression", to_string(layout.grad_compression)},
                    {"flash_attention", layout.flash_attention},
                    {"grads", report.grad_bytes == 2.0 ? "bf16" : "fp32"}};
+  if (layout.shard > 0) {
+    doc["layout"]["shard"] = layout.shard;
+  }
+  if (!layout.reshard) {
+    doc["layout"]["reshard"] = false;
+  }
   doc["seq_len"] = report.shape.seq_len;
   doc["global_batch"] = report.shape.global_batch;
   doc["micro_batches_per_step"] = report.micro_batches;

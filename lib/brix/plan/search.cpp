@@ -47,6 +47,7 @@ public:
     // Evaluated from the most sharded down (see evaluate_leaf).
     m_zero_order = m_zero;
     std::sort(m_zero_order.rbegin(), m_zero_order.rend());
+    m_has_zero3 = std::find(m_zero.begin(), m_zero.end(), 3) != m_zero.end();
     if (model.moe) {
       const int experts = static_cast<int>(model.moe->routed_experts);
       m_ep = only_or(fixed.ep, divisors(experts, std::min(experts, gpus)));
@@ -145,6 +146,8 @@ public:
             base.bf16_moments = fixed.bf16_moments.value_or(false);
             base.offload = fixed.offload.value_or(0);
             base.capacity = fixed.capacity.value_or(0.0);
+            base.shard = fixed.shard.value_or(0);
+            base.reshard = fixed.reshard.value_or(true);
             evaluate_leaf(base, stages, micro_batches, partial, threshold);
           }
         }
@@ -263,8 +266,29 @@ private:
     const int expert_dp = std::max(1, (tp * dp * cp) / std::max(1, ep * etp));
     return static_cast<std::int64_t>(m_mbs.size()) * static_cast<std::int64_t>(sp_options(tp).size()) *
            static_cast<std::int64_t>(schedule_options(pp).size()) *
-           static_cast<std::int64_t>(m_recompute.size()) * static_cast<std::int64_t>(m_zero.size()) *
+           static_cast<std::int64_t>(m_recompute.size()) * sharding_count(tp, dp, cp, expert_dp) *
            static_cast<std::int64_t>(compression_options(dp, cp, expert_dp).size());
+  }
+
+  /// The hybrid-sharding group tried beside full sharding under ZeRO-3 when the layout leaves
+  /// sharding to the search: the data-parallel ranks of one NVLink domain (FSDP's HYBRID_SHARD,
+  /// fms-fsdp's "shard within node"), when they split DP into several whole replicas; 0 if none.
+  [[nodiscard]] int domain_shard(int tp, int dp, int cp, int expert_dp) const {
+    const auto& fixed = m_eval.options().fixed;
+    if (fixed.shard || !m_has_zero3) {
+      return 0;
+    }
+    const int reach = m_eval.target().group.nvlink_reach();
+    const int per_domain = reach % (tp * cp) == 0 ? reach / (tp * cp) : 0;
+    if (per_domain < 2 || per_domain >= dp || dp % per_domain != 0 || expert_dp % (dp / per_domain) != 0) {
+      return 0;
+    }
+    return per_domain;
+  }
+
+  /// ZeRO stages searched, with the hybrid-sharded ZeRO-3 where domain_shard() has one.
+  [[nodiscard]] std::int64_t sharding_count(int tp, int dp, int cp, int expert_dp) const {
+    return static_cast<std::int64_t>(m_zero.size()) + (domain_shard(tp, dp, cp, expert_dp) > 0 ? 1 : 0);
   }
 
   void evaluate_leaf(const Layout& base, const StageVariants& variants, std::int64_t micro_batches,
@@ -280,8 +304,22 @@ private:
     const LayoutCosts costs{&placement, &dense, &moe, &embedding, &head};
     const auto schedules = schedule_options(base.pp);
     const auto compressions = compression_options(base.dp, base.cp, base.expert_dp());
+    // ZeRO stages from the most sharded down; the hybrid-sharded ZeRO-3 right after the full one.
+    // Only the data-parallel groups move with it: the layer costs stay, the placement changes.
+    const int hybrid = domain_shard(base.tp, base.dp, base.cp, base.expert_dp());
+    Layout hybrid_base = base;
+    hybrid_base.shard = hybrid;
+    const auto hybrid_placement = place_groups(hybrid_base, m_eval.target().group.nvlink_reach());
+    const LayoutCosts hybrid_costs{&hybrid_placement, &dense, &moe, &embedding, &head};
+    std::vector<std::pair<int, int>> shardings; // (zero, shard)
+    for (const int zero : m_zero_order) {
+      shardings.emplace_back(zero, base.shard);
+      if (zero == 3 && hybrid > 0) {
+        shardings.emplace_back(3, hybrid);
+      }
+    }
     const std::int64_t leaves = static_cast<std::int64_t>(schedules.size() * m_recompute.size() *
-                                                          m_zero.size() * compressions.size());
+                                                          shardings.size() * compressions.size());
 
     // Bound: no schedule, recomputation or overlap makes a step faster than the slowest
     // stage's forward + backward compute for every micro-batch.
@@ -322,8 +360,12 @@ private:
         // stage does not fit, the lower ones do not either, by at least as much (ZeRO-3 adds
         // gather buffers and is checked on its own).
         std::optional<std::int64_t> oom_from_higher;
-        for (const int zero : m_zero_order) {
+        for (const auto& [zero, shard] : shardings) {
           Layout layout = base;
+          layout.shard = shard;
+          const bool hybrid_sharded = shard != base.shard;
+          const auto& placement_here = hybrid_sharded ? hybrid_placement : placement;
+          const auto& costs_here = hybrid_sharded ? hybrid_costs : costs;
           layout.schedule = choice.schedule;
           layout.vpp = choice.vpp;
           layout.pp_embedding = choice.pp_embedding;
@@ -364,7 +406,7 @@ private:
           }
           for (const auto compression : compressions) {
             layout.grad_compression = compression;
-            const auto inputs = step_inputs_of(context, layout, placement, dense, moe, embedding, head,
+            const auto inputs = step_inputs_of(context, layout, placement_here, dense, moe, embedding, head,
                                                        options.shape.global_batch, m_eval.grad_wire_bytes(compression));
             const auto step = estimate_step(inputs, stages.work);
             ++partial.evaluated;
@@ -382,7 +424,7 @@ private:
             auto plan = m_eval.finish(layout, step, memory);
             plan.uniform_step_s = step.step_s;
             if (options.balance_stages && lower < step.step_s) {
-              if (auto balanced = balance_stages(m_eval, layout, costs, stages.spans, step.step_s)) {
+              if (auto balanced = balance_stages(m_eval, layout, costs_here, stages.spans, step.step_s)) {
                 plan = m_eval.finish(layout, balanced->step, balanced->memory);
                 plan.uniform_step_s = step.step_s;
                 plan.split = std::move(balanced->first);
@@ -405,7 +447,8 @@ private:
   bool schedule_fits(const Layout& layout, std::int64_t micro_batches, Partial& partial, std::int64_t count) const {
     for (const auto& problem : {check_schedule(m_eval.model(), m_target, layout, micro_batches),
                                 check_pipeline_split(m_eval.model(), layout), check_software(m_target, layout),
-                                check_offload(m_eval.model(), layout), check_capacity(m_eval.model(), layout)}) {
+                                check_offload(m_eval.model(), layout), check_capacity(m_eval.model(), layout),
+                                check_sharding(layout)}) {
       if (problem) {
         partial.reject(*problem, count);
         return false;
@@ -417,6 +460,7 @@ private:
   const Evaluator& m_eval;
   ValidationTarget m_target;
   std::vector<int> m_tp, m_cp, m_ep, m_mbs, m_zero, m_zero_order;
+  bool m_has_zero3 = false;
   std::vector<Recompute> m_recompute;
 };
 

@@ -49,6 +49,12 @@ std::string short_layout(const Layout& layout) {
   if (layout.zero > 0) {
     text += fmt::format(" zero{}", layout.zero);
   }
+  if (layout.shard > 0) {
+    text += fmt::format(" shard{}", layout.shard); // hybrid sharding: dp/shard replicas
+  }
+  if (!layout.reshard) {
+    text += " noreshard";
+  }
   if (layout.grad_compression == GradCompression::fp8) {
     text += " gc=fp8";
   }

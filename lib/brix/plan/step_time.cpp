@@ -181,10 +181,17 @@ DataParallelCost data_parallel_cost(const CostContext& context, const Layout& la
   const auto& device = context.device;
   DataParallelCost cost;
   // Gradients reduced (and parameters gathered under the distributed optimizer): dense weights
-  // over DP·CP, experts over expert-DP.
+  // over DP·CP, experts over expert-DP; with hybrid sharding over their shard groups, then
+  // all-reduced across the replicas.
   const double dense_local = dense_params / layout.tp;
   const double expert_local = expert_params / (layout.ep * layout.etp);
-  auto reduce = [&](double params, const GroupPlacement& group) {
+  // Hybrid sharding: the replicas of a shard group all-reduce the gradient shard each of them
+  // reduce-scattered (FSDP's HYBRID_SHARD; zero without replicas: nothing).
+  auto across_replicas = [&](double params, const GroupPlacement& shard, const GroupPlacement& replicas) {
+    return collective_seconds(device, Collective::all_reduce, params / shard.ranks * grad_wire_bytes, replicas);
+  };
+  auto reduce = [&](double params, const GroupPlacement& group, const GroupPlacement& shard,
+                    const GroupPlacement& replicas) {
     if (group.ranks <= 1 || params <= 0) {
       return 0.0;
     }
@@ -193,27 +200,33 @@ DataParallelCost data_parallel_cost(const CostContext& context, const Layout& la
       return collective_seconds(device, Collective::all_reduce, grad_bytes, group);
     }
     // Distributed optimizer: reduce-scatter gradients, all-gather updated bf16 parameters.
-    return collective_seconds(device, Collective::reduce_scatter, grad_bytes, group) +
-           collective_seconds(device, Collective::all_gather, params * 2.0, group);
+    return collective_seconds(device, Collective::reduce_scatter, grad_bytes, shard) +
+           collective_seconds(device, Collective::all_gather, params * 2.0, shard) +
+           across_replicas(params, shard, replicas);
   };
   if (layout.zero == 3) {
     // ZeRO-3: parameters gathered for every forward, backward (and recompute) of every
     // micro-batch, gradients reduce-scattered each micro-batch; prefetching overlaps them
-    // with compute, so only their excess over the stage's compute is exposed.
-    const double gathers = layout.recompute == Recompute::full ? 3.0 : 2.0;
-    auto per_micro = [&](double params, const GroupPlacement& group) {
+    // with compute, so only their excess over the stage's compute is exposed. Not resharded
+    // after forward (reshard=0), the forward's gather serves the backward and the recompute.
+    const double gathers = !layout.reshard ? 1.0 : layout.recompute == Recompute::full ? 3.0 : 2.0;
+    auto per_micro = [&](double params, const GroupPlacement& group, const GroupPlacement& shard,
+                         const GroupPlacement& replicas) {
       if (group.ranks <= 1 || params <= 0) {
         return 0.0;
       }
-      return gathers * collective_seconds(device, Collective::all_gather, params * 2.0, group) +
-             collective_seconds(device, Collective::reduce_scatter, params * grad_wire_bytes, group);
+      return gathers * collective_seconds(device, Collective::all_gather, params * 2.0, shard) +
+             collective_seconds(device, Collective::reduce_scatter, params * grad_wire_bytes, shard) +
+             across_replicas(params, shard, replicas);
     };
-    const double per_mb = per_micro(dense_local, placement.dp) + per_micro(expert_local, placement.expert_dp);
+    const double per_mb = per_micro(dense_local, placement.dp, placement.dp_shard, placement.dp_replicate) +
+                          per_micro(expert_local, placement.expert_dp, placement.expert_shard, placement.expert_replicate);
     const double exposed_per_mb =
         context.software.overlap_param_gather ? overlapped_seconds(stage_s, per_mb) - stage_s : per_mb;
     cost.pipeline_extra_s = micro_batches * exposed_per_mb;
   } else {
-    const double total = reduce(dense_local, placement.dp) + reduce(expert_local, placement.expert_dp);
+    const double total = reduce(dense_local, placement.dp, placement.dp_shard, placement.dp_replicate) +
+                         reduce(expert_local, placement.expert_dp, placement.expert_shard, placement.expert_replicate);
     if (context.software.overlap_grad_reduce) {
       // Buckets reduce while backward of the last micro-batch runs; the last bucket cannot.
       const double bucket_share = std::min(1.0, 40e6 / std::max(1.0, dense_local + expert_local));
@@ -224,8 +237,8 @@ DataParallelCost data_parallel_cost(const CostContext& context, const Layout& la
   }
   // Optimizer: Adam reads gradient, master, m, v (4 B each), writes master, m, v and the bf16
   // weight: 30 bytes per locally owned parameter.
-  const double shard_dense = layout.zero >= 1 ? dense_local / (layout.dp * layout.cp) : dense_local;
-  const double shard_expert = layout.zero >= 1 ? expert_local / std::max(1, layout.expert_dp()) : expert_local;
+  const double shard_dense = layout.zero >= 1 ? dense_local / layout.shard_group() : dense_local;
+  const double shard_expert = layout.zero >= 1 ? expert_local / layout.expert_shard_group() : expert_local;
   cost.optimizer_s = memory_seconds(device, 30.0 * (shard_dense + shard_expert)) + 50 * device.kernel_overhead_s;
   return cost;
 }

@@ -180,6 +180,33 @@ std::optional<Problem> check_capacity(const model::ModelSpec& model, const Layou
   return std::nullopt;
 }
 
+std::optional<Problem> check_sharding(const Layout& layout) {
+  if (layout.shard > 0 && layout.zero < 2) {
+    return problem(ProblemKind::shard_zero, 2, layout.zero);
+  }
+  if (!layout.reshard && layout.zero < 3) {
+    return problem(ProblemKind::shard_zero, 3, layout.zero);
+  }
+  if (layout.shard > 0 && (layout.dp % layout.shard != 0 || layout.expert_dp() % layout.replicas() != 0)) {
+    return problem(ProblemKind::shard_group, layout.shard, layout.dp);
+  }
+  return std::nullopt;
+}
+
+std::string describe_sharding(const Problem& problem) {
+  if (problem.kind == ProblemKind::shard_zero) {
+    return problem.a == 2 ? fmt::format("shard= with zero={} (hybrid sharding splits the ZeRO-2/3 shards over a "
+                                        "smaller group: it needs zero=2 or 3)",
+                                        problem.b)
+                          : fmt::format("reshard=0 with zero={} (only ZeRO-3 gathers parameters to keep: it needs "
+                                        "zero=3)",
+                                        problem.b);
+  }
+  return fmt::format("shard={} does not divide DP={} into whole replicas, or the replicas do not divide the expert-DP "
+                     "group (tp·dp·cp/(ep·etp))",
+                     problem.a, problem.b);
+}
+
 std::vector<Problem> validate(const model::ModelSpec& model, const ValidationTarget& target, const Layout& layout,
                               const TrainingShape& shape) {
   if (const auto sizes = check_sizes(layout)) {
@@ -208,6 +235,7 @@ std::vector<Problem> validate(const model::ModelSpec& model, const ValidationTar
   add(check_software(target, layout));
   add(check_offload(model, layout));
   add(check_capacity(model, layout));
+  add(check_sharding(layout));
   return problems;
 }
 
@@ -239,6 +267,8 @@ std::string_view name(ProblemKind kind) {
   case ProblemKind::software_lacks: return "software_lacks";
   case ProblemKind::cpu_offload: return "cpu_offload";
   case ProblemKind::expert_capacity: return "expert_capacity";
+  case ProblemKind::shard_group: return "shard_group";
+  case ProblemKind::shard_zero: return "shard_zero";
   case ProblemKind::out_of_memory: return "out_of_memory";
   case ProblemKind::bound: return "bound";
   }
@@ -316,6 +346,9 @@ std::string describe_family(const Problem& problem, const ProblemContext& contex
                          : fmt::format("offload={}: not fewer than the {} layers", problem.a, model.layers);
   case ProblemKind::expert_capacity:
     return "an expert capacity factor on a dense model (capacity= sizes the routed experts' inputs; drop it)";
+  case ProblemKind::shard_group:
+  case ProblemKind::shard_zero:
+    return describe_sharding(problem);
   case ProblemKind::bad_size:
     return "a parallel degree, the micro-batch or vpp below 1, or zero outside 0–3";
   case ProblemKind::out_of_memory:

@@ -41,6 +41,8 @@ enum class ProblemKind {
   software_lacks,          ///< the framework generation cannot run this (a = SoftwareFeature)
   cpu_offload,             ///< offload > 0 with pp > 1, or not fewer than the layers (a = offload, b = pp)
   expert_capacity,         ///< capacity= on a model without routed experts
+  shard_group,             ///< shard= does not divide dp, or the expert-DP group over the replicas (a = shard, b = dp)
+  shard_zero,              ///< shard= below zero 2 or reshard=0 below zero 3 (a = the zero needed, b = zero)
   // Found by costing, never by validate(): the search counts layouts under these too.
   out_of_memory, ///< a = excess GiB bucket (0, 4, 16, 64, 256)
   bound,         ///< cannot beat the top K (a = K)
@@ -96,6 +98,13 @@ struct ValidationTarget {
 [[nodiscard]] std::optional<Problem> check_offload(const model::ModelSpec& model, const Layout& layout);
 /// An expert capacity factor only on a MoE model (Megatron-Core sizes routed experts' inputs with it).
 [[nodiscard]] std::optional<Problem> check_capacity(const model::ModelSpec& model, const Layout& layout);
+
+/// Hybrid sharding and FSDP's reshard_after_forward: shard divides dp (and the replicas divide
+/// the expert-DP group), shard only where ZeRO shards gradients (zero >= 2), reshard=0 only
+/// where it shards parameters (zero = 3).
+[[nodiscard]] std::optional<Problem> check_sharding(const Layout& layout);
+/// What a shard_group or shard_zero problem means, in words (needs no model).
+[[nodiscard]] std::string describe_sharding(const Problem& problem);
 
 /// Every problem of `layout`, in the order of the rules above; empty when it can run (memory
 /// aside). With a size below 1 nothing else is checked; the schedule is not checked when there
