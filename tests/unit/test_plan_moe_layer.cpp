@@ -102,13 +102,16 @@ TEST_CASE("plan::layer_cost padded to capacity computes the capacity, without im
   // 2048 rows per local expert where dropless takes its busiest rank's 2048 × imbalance.
   CHECK(exact.cost.forward_flops == doctest::Approx(dropless.cost.forward_flops));
   const auto& device = exact.context.device;
-  const auto grouped = [&](double rows) {
-    return 16 * (gemm_seconds(device, rows, 2 * 768, 2048, 2.0) + gemm_seconds(device, rows, 2048, 768, 2.0));
+  // One grouped kernel over the 16 local experts; dropless rows vary between experts (ragged),
+  // capacity rows do not.
+  const auto grouped = [&](double rows, bool ragged) {
+    return gemm_seconds(device, GemmShape{rows, 2 * 768, 2048, 16, ragged}, 2.0) +
+           gemm_seconds(device, GemmShape{rows, 2048, 768, 16, ragged}, 2.0);
   };
   const double busiest = 2048 * expert_load_imbalance(8, 16);
   REQUIRE(busiest > 2048);
   CHECK(dropless.cost.weight_grad_s - exact.cost.weight_grad_s ==
-        doctest::Approx(grouped(busiest) - grouped(2048)).epsilon(1e-9));
+        doctest::Approx(grouped(busiest, true) - grouped(2048, false)).epsilon(1e-9));
   // Capacity 2.0 computes twice the experts' rows: 2·32768 copies × (2·768·2048 + 768·2048) × 2 more FLOPs.
   const double expert_flops = 2.0 * 32768 * (2.0 * 768 * 2048 + 768.0 * 2048);
   CHECK(doubled.cost.forward_flops - exact.cost.forward_flops == doctest::Approx(expert_flops).epsilon(1e-9));

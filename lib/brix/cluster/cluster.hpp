@@ -25,6 +25,9 @@ struct GpuSpec {
   double default_nics_per_gpu = 1.0;
   int default_gpus_per_node = 8;
   double pcie_bytes_per_s = 0;   ///< host link per GPU, bidirectional (the path without NVLink)
+  /// Streaming multiprocessors (AMD: compute units): how many GEMM output tiles run at once,
+  /// which sets a small GEMM's wave quantisation (plan::gemm_shape_efficiency).
+  int sms = 0;
 };
 
 /// Size limits, checked where clusters are read (files, the shorthand, partial selections) with

@@ -46,11 +46,16 @@ struct Gemms {
   double cast_forward_bytes = 0;  ///< FP8 casts of activations entering the GEMMs
   double cast_backward_bytes = 0; ///< FP8 casts of the gradients entering their backward GEMMs
   double cast_kernels = 0; ///< quantisation launches per direction (forward, and again backward)
+  /// Each add() is one grouped kernel over `count` experts whose rows vary around m (ragged
+  /// unless every expert is padded to its capacity); else `count` separate GEMMs.
+  bool grouped = false;
+  bool ragged = false;
   void add(double m, double n, double k, double count = 1.0) {
     if (m <= 0 || n <= 0 || k <= 0 || count <= 0) {
       return;
     }
-    seconds += count * gemm_seconds(device, m, n, k, bytes);
+    seconds += grouped ? gemm_seconds(device, GemmShape{m, n, k, count, ragged}, bytes)
+                       : count * gemm_seconds(device, m, n, k, bytes);
     flops += count * 2.0 * m * n * k;
     if (bytes < 2.0) {
       cast_forward_bytes += count * m * k * quantisation.bytes_per_element;
@@ -242,7 +247,10 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     core_forward = executed / (device.peak_flops * fraction) + device.kernel_overhead_s;
     core_backward = 2.5 * core_forward; // FlashAttention backward: 5 matmuls vs 2 forward
   } else {
-    const double per_head_eff = gemm_shape_efficiency(seq / layout.cp, keys.counted, attention.qk_dim);
+    // One batched GEMM over every head of every sequence of the micro-batch.
+    const double per_head_eff = gemm_shape_efficiency(
+        device.sms, GemmShape{seq / layout.cp, keys.counted, attention.qk_dim,
+                              attention.q_heads * static_cast<double>(layout.micro_batch)});
     const double gemm_time = executed / (device.peak_flops * device.gemm_fraction * per_head_eff);
     // Scale-mask-softmax (read + write bf16 scores), plus dropout (mask + output) when used.
     const double scores = tokens * keys.counted * attention.q_heads;
@@ -298,10 +306,10 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
                                  ? 1.0
                                  : expert_load_imbalance(layout.ep, local_experts);
     Gemms grouped{device, bytes, quantisation};
+    grouped.grouped = true;
+    grouped.ragged = layout.capacity <= 0;
     grouped.add(rows * imbalance, mlp_gate * fe, h, local_experts);
     grouped.add(rows * imbalance, h, fe, local_experts);
-    // A grouped GEMM is one launch, not one per expert.
-    grouped.seconds -= (2.0 * local_experts - 2.0) * device.kernel_overhead_s;
     gemms.seconds += grouped.seconds;
     gemms.flops += grouped.flops / imbalance; // useful FLOPs: the mean rank's
     gemms.cast_forward_bytes += grouped.cast_forward_bytes;

@@ -253,6 +253,7 @@ inline constexpr double k_sync_noise = 0.006;
 struct DeviceModel {
   double peak_flops = 0;        ///< dense tensor-core peak at the chosen precision
   double gemm_fraction = 0.8;   ///< achievable fraction of peak on large GEMMs
+  int sms = 132;                ///< streaming multiprocessors: GEMM tiles that run at once
   double attention_fraction = 0.5; ///< achievable fraction of peak_flops for fused (bf16) attention kernels
   /// The same for FlashAttention-2, which does not use Hopper's TMA and warpgroup MMA: 35% of
   /// an H100's peak (FlashAttention-3 paper, Shah et al. 2024, Sec. 1); on A100 it is the kernel
@@ -284,12 +285,26 @@ struct DeviceModel {
 [[nodiscard]] DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, cluster::NetworkShape shape,
                                        double oversubscription);
 
+/// One GEMM kernel's shape: `groups` products of [m×k]·[k×n] launched together (a grouped or
+/// batched GEMM: MoE experts, attention heads), their output tiles scheduled over the GPU as one
+/// pool. `ragged`: m differs between groups around the given mean (tokens routed per expert).
+struct GemmShape {
+  double m = 0;
+  double n = 0;
+  double k = 0;
+  double groups = 1;
+  bool ragged = false;
+};
+
 /// GEMM of [m×k]·[k×n] in `bytes_per_element`: the slower of tensor-core time at a
 /// shape-dependent efficiency and HBM time, plus the kernel overhead.
 [[nodiscard]] double gemm_seconds(const DeviceModel& device, double m, double n, double k,
                                   double bytes_per_element);
-/// Shape efficiency in (0, 1]: small dimensions waste tiles and waves.
-[[nodiscard]] double gemm_shape_efficiency(double m, double n, double k);
+/// The same for a grouped kernel: all groups' FLOPs and bytes, one launch.
+[[nodiscard]] double gemm_seconds(const DeviceModel& device, const GemmShape& shape, double bytes_per_element);
+/// Shape efficiency in (0, 1] on a GPU of `sms` SMs: what output-tile padding, wave quantisation
+/// and each tile's K-loop prologue/epilogue leave of the large-GEMM rate (physics.cpp).
+[[nodiscard]] double gemm_shape_efficiency(int sms, const GemmShape& shape);
 /// A memory-bound kernel moving `bytes` through HBM.
 [[nodiscard]] double memory_seconds(const DeviceModel& device, double bytes);
 

@@ -94,6 +94,7 @@ ServeDevice serve_device(const cluster::NodeGroup& group, cluster::NetworkShape 
   device.fp8_flops = group.gpu.fp8_flops;
   device.fp4_flops = group.gpu.fp4_flops;
   device.gemm_fraction = base.gemm_fraction;
+  device.sms = base.sms;
   device.block_scaled_k_knee = k_block_scaled_k_knee;
   device.triton_block_scaled_fraction = k_triton_block_scaled_fraction;
   device.attention_fraction = k_attention_fraction;

@@ -24,6 +24,7 @@ struct ServeDevice {
   double fp8_flops = 0;         ///< 0: no FP8 tensor cores
   double fp4_flops = 0;         ///< 0: no FP4 tensor cores
   double gemm_fraction = 0;     ///< of peak, large GEMMs (cuBLAS, DeepGEMM, CUTLASS)
+  int sms = 0;                  ///< streaming multiprocessors (plan::gemm_shape_efficiency's waves)
   /// FP8/FP4 GEMMs with fine-grained (per-block) scales: the reduction length at which half the
   /// per-tile fixed work (pipeline fill, scale promotion, the epilogue's output write) is
   /// amortized; they reach k / (k + this) of their long-K rate.

@@ -69,24 +69,27 @@ double prefill_head_dim_factor(const model::ModelSpec& model) {
   return model::qk_head_dim(model) <= 64 ? 497.0 / 648.0 : 1.0;
 }
 
-/// Achievable FLOP/s of an m × n × k GEMM in `precision`; block-scaled FP8/FP4 GEMMs also pay
+/// Achievable FLOP/s of an m × n × k GEMM in `precision` (one grouped kernel over `experts`
+/// whose rows vary around m, where experts > 1); block-scaled FP8/FP4 GEMMs also pay
 /// their per-tile fixed work over a short reduction, and run at the Triton kernels' share of that
 /// where the engine version runs those.
-double gemm_rate(const StepContext& context, ComputePrecision precision, double m, double n, double k) {
+double gemm_rate(const StepContext& context, ComputePrecision precision, double m, double n, double k,
+                 double experts = 1) {
   const auto& device = *context.device;
   const double block_scaled =
       precision == ComputePrecision::bf16
           ? 1.0
           : k / (k + device.block_scaled_k_knee) * (context.triton_block_fp8 ? device.triton_block_scaled_fraction : 1.0);
-  return device.peak(precision) * device.gemm_fraction * plan::gemm_shape_efficiency(std::max(1.0, m), n, k) *
-         block_scaled;
+  const plan::GemmShape shape{std::max(1.0, m), n, k, experts, experts > 1};
+  return device.peak(precision) * device.gemm_fraction * plan::gemm_shape_efficiency(device.sms, shape) * block_scaled;
 }
 
 /// Achievable FLOP/s of a gated MLP slice (gate/up: m × 2·ffn × h, two thirds of the
 /// arithmetic; down: m × h × ffn, one third), so a thin slice's short down-projection counts.
-double mlp_rate(const StepContext& context, ComputePrecision precision, double m, double ffn, double h) {
-  const double gate_up = gemm_rate(context, precision, m, 2.0 * ffn, h);
-  const double down = gemm_rate(context, precision, m, h, ffn);
+double mlp_rate(const StepContext& context, ComputePrecision precision, double m, double ffn, double h,
+                double experts = 1) {
+  const double gate_up = gemm_rate(context, precision, m, 2.0 * ffn, h, experts);
+  const double down = gemm_rate(context, precision, m, h, ffn, experts);
   return 1.0 / (2.0 / 3.0 / gate_up + 1.0 / 3.0 / down);
 }
 
@@ -217,7 +220,8 @@ StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch,
     const double expert_ffn = static_cast<double>(moe.expert_ffn) / shape.etp;
     add_group(compute, device, 2, active * expert_params * mlp_bytes + busiest * h * k_bf16 * 2,
               2.0 * busiest * expert_params,
-              mlp_rate(context, mlp_precision, busiest / std::max(1.0, active), expert_ffn, h), MemoryKind::weights,
+              mlp_rate(context, mlp_precision, busiest / std::max(1.0, active), expert_ffn, h, std::max(1.0, active)),
+              MemoryKind::weights,
               ComputeKind::gemm);
     add_activation(busiest, expert_ffn, 1 + expert_quant);
     // Sum each token's top-k expert outputs (read every copy, write the token); with EP the
