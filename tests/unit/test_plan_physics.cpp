@@ -229,3 +229,18 @@ TEST_CASE("plan::host_launches_per_layer leaves out the operators CUDA graphs ca
   scopes.moe = true;
   CHECK(cuda_graph_scopes_problem(scopes) == "moe and moe_router both named");
 }
+
+TEST_CASE("plan::tp_all_gather_bytes and parameter_gather_bytes move FP8 where the framework gathers FP8") {
+  const auto megatron = software_by_name("megatron-core-2025");
+  CHECK(tp_all_gather_bytes(true, megatron) == 1.0);
+  CHECK(tp_all_gather_bytes(false, megatron) == 2.0);
+  CHECK(tp_all_gather_bytes(true, software_by_name("fsdp2-2025")) == 2.0);
+  CHECK(parameter_gather_bytes(true, megatron) == 1.0);
+  CHECK(parameter_gather_bytes(false, megatron) == 2.0);
+  // Megatron-Bridge's blockwise recipe keeps bf16 weights (fp8_param_gather False).
+  auto blockwise = megatron;
+  blockwise.fp8_recipe = Fp8Recipe::blockwise;
+  CHECK(parameter_gather_bytes(true, blockwise) == 2.0);
+  // NeMo 24.07's profile is not known to set --fp8-param-gather.
+  CHECK(parameter_gather_bytes(true, software_by_name("megatron-core-2024")) == 2.0);
+}

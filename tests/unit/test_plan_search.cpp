@@ -684,3 +684,34 @@ TEST_CASE("plan::layer_cost: a dropless MoE layer's host waits for its token cou
   context.software.cuda_graphs.layer = true;
   CHECK(layer_cost(context, layout, placement, true).forward_s == doctest::Approx(std::max(gpu.forward_s, host)));
 }
+
+TEST_CASE("plan::layer_cost gathers the FP8 copy over TP under FP8 with sequence parallelism") {
+  // Llama-3.1-70B at TP 4 with SP on H100s: the all-gather half of each TP collective moves 1 B
+  // per element instead of 2; the reduce-scatter half stays bf16.
+  Layout layout;
+  layout.tp = 4;
+  layout.dp = 2;
+  layout.sp = true;
+  layout.precision = Precision::fp8;
+  using namespace brix::plan::detail;
+  const auto model = brix::model::load_model("llama-3.1-70b");
+  const auto cluster = brix::cluster::shorthand_cluster(1, 8, "h100-sxm", std::nullopt, std::nullopt);
+  const Evaluator eval(model, cluster, options_for(64, 8192));
+  const auto placement = place_groups(layout, 8);
+  auto context = eval.context();
+  context.software = software_by_name("megatron-core-2024"); // no TP overlap: the collectives show whole
+  const auto fp8_gather = layer_cost(context, layout, placement, false);
+  context.software.fp8_tp_all_gather = false;
+  const auto bf16_gather = layer_cost(context, layout, placement, false);
+  const double elements = 8192.0 * 8192.0;
+  const double all_gather_saved = collective_seconds(context.device, Collective::all_gather, 2.0 * elements, placement.tp) -
+                                  collective_seconds(context.device, Collective::all_gather, elements, placement.tp);
+  CHECK(all_gather_saved > 0.0);
+  CHECK(bf16_gather.tp_comm_s - fp8_gather.tp_comm_s == doctest::Approx(2.0 * all_gather_saved));
+  // Without SP the all-reduce stays bf16.
+  layout.sp = false;
+  context.software.fp8_tp_all_gather = true;
+  const auto all_reduce_fp8 = layer_cost(context, layout, placement, false);
+  context.software.fp8_tp_all_gather = false;
+  CHECK(layer_cost(context, layout, placement, false).tp_comm_s == doctest::Approx(all_reduce_fp8.tp_comm_s));
+}

@@ -410,13 +410,15 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   cost.forward_flops = gemms.flops + core_flops;
 
   // TP: two collectives per pass on the full activation (all-reduce, or reduce-scatter +
-  // all-gather with SP: the same bytes on the wire).
+  // all-gather with SP: the same bytes on the wire, less where the all-gather moves the FP8
+  // copy its GEMM reads).
   if (layout.tp > 1) {
-    const double activation = tokens * h * 2.0;
+    const double elements = tokens * h;
+    const double gathered = elements * tp_all_gather_bytes(layout.precision == Precision::fp8, context.software);
     const double one = layout.sp
-                           ? collective_seconds(device, Collective::reduce_scatter, activation, placement.tp) +
-                                 collective_seconds(device, Collective::all_gather, activation, placement.tp)
-                           : collective_seconds(device, Collective::all_reduce, activation, placement.tp);
+                           ? collective_seconds(device, Collective::reduce_scatter, elements * 2.0, placement.tp) +
+                                 collective_seconds(device, Collective::all_gather, gathered, placement.tp)
+                           : collective_seconds(device, Collective::all_reduce, elements * 2.0, placement.tp);
     double attention_side = one;
     double mlp_side = one;
     if (context.software.tp_comm_overlap) {

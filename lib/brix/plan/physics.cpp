@@ -150,6 +150,11 @@ SoftwareProfile software_megatron_core_2025() {
   // (`comm_overlap_config=CommOverlapConfig(tp_comm_overlap=True)`, tp_comm_overlap_cfg
   // userbuffers_fp8_h100_h8192_tp4_mbs1_seqlen8192 and the like, scripts/performance/configs).
   profile.tp_comm_overlap = true;
+  // FP8 weights gathered in FP8: Megatron-Bridge's bf16_with_fp8_current_scaling_mixed,
+  // bf16_with_fp8_delayed_scaling_mixed and bf16_with_mxfp8_mixed set 'cfg.fp8_param_gather =
+  // True' (src/megatron/bridge/training/mixed_precision.py at 7af9601c, the 25.11 release), and
+  // the performance scripts keep it (scripts/performance/utils/helpers.py get_precision_config).
+  profile.fp8_param_gather = true;
   profile.hierarchical_all_to_all = true;
   profile.overlap_all_to_all = true;
   profile.uneven_virtual_stages = true;
@@ -164,6 +169,7 @@ SoftwareProfile software_fsdp_2023() {
   profile.hierarchical_all_to_all = false;
   profile.overlap_all_to_all = false;
   profile.fsdp_fp32_shards = true;
+  profile.fp8_tp_all_gather = false; // not shown for torchao's float8 TP of 2024-25
   profile.attention_kernels = AttentionKernels::flash2; // FlashAttention-2 / torch SDPA of 2023-early 2024
   return profile;
 }
@@ -335,6 +341,14 @@ DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, cluster::Net
   device.inter_latency_s = 20e-6;
   device.all_to_all_peer_s = k_all_to_all_peer_s;
   return device;
+}
+
+double tp_all_gather_bytes(bool fp8, const SoftwareProfile& software) {
+  return fp8 && software.fp8_tp_all_gather ? 1.0 : 2.0;
+}
+
+double parameter_gather_bytes(bool fp8, const SoftwareProfile& software) {
+  return fp8 && software.fp8_param_gather && software.fp8_recipe != Fp8Recipe::blockwise ? 1.0 : 2.0;
 }
 
 double gemm_shape_efficiency(double m, double n, double k) {
