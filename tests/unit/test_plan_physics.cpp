@@ -230,6 +230,29 @@ TEST_CASE("plan::host_launches_per_layer leaves out the operators CUDA graphs ca
   CHECK(cuda_graph_scopes_problem(scopes) == "moe and moe_router both named");
 }
 
+TEST_CASE("plan::fp8_gemm_share keeps Hopper's FP8 GEMMs nearer their kernel figure than Blackwell's") {
+  auto group = dgx_a100();
+  group.gpu.id = "h100-sxm";
+  group.gpu.bf16_flops = 989e12;
+  group.gpu.fp8_flops = 1979e12;
+  CHECK(fp8_gemm_share(group.gpu) == doctest::Approx(0.85));
+  const auto hopper_bf16 = device_model(group, false, NetworkShape::rail_optimized, 1.0);
+  const auto hopper_fp8 = device_model(group, true, NetworkShape::rail_optimized, 1.0);
+  CHECK(hopper_fp8.peak_flops == doctest::Approx(1979e12));
+  CHECK(hopper_fp8.gemm_fraction == doctest::Approx(0.85 * hopper_bf16.gemm_fraction));
+  group.gpu.id = "b200";
+  group.gpu.bf16_flops = 2250e12;
+  group.gpu.fp8_flops = 4500e12;
+  CHECK(fp8_gemm_share(group.gpu) == doctest::Approx(0.75));
+  const auto blackwell_bf16 = device_model(group, false, NetworkShape::rail_optimized, 1.0);
+  const auto blackwell_fp8 = device_model(group, true, NetworkShape::rail_optimized, 1.0);
+  CHECK(blackwell_fp8.gemm_fraction == doctest::Approx(0.75 * blackwell_bf16.gemm_fraction));
+  // A GPU without FP8 tensor cores runs bf16 at its bf16 fraction whatever is asked.
+  const auto a100 = dgx_a100();
+  CHECK(device_model(a100, true, NetworkShape::rail_optimized, 1.0).gemm_fraction ==
+        doctest::Approx(device_model(a100, false, NetworkShape::rail_optimized, 1.0).gemm_fraction));
+}
+
 TEST_CASE("plan::tp_all_gather_bytes and parameter_gather_bytes move FP8 where the framework gathers FP8") {
   const auto megatron = software_by_name("megatron-core-2025");
   CHECK(tp_all_gather_bytes(true, megatron) == 1.0);

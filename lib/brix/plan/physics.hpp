@@ -178,6 +178,9 @@ struct SoftwareProfile {
 /// Bytes per parameter the distributed optimizer's (or FSDP's) parameter all-gather moves:
 /// 1 under FP8 with fp8_param_gather (blockwise recipes excepted: their weights stay bf16), else 2.
 [[nodiscard]] double parameter_gather_bytes(bool fp8, const SoftwareProfile& software);
+/// Share of the bf16 large-GEMM fraction that FP8 training's GEMMs keep, against the FP8 peak,
+/// by GPU generation (physics.cpp says what each value rests on).
+[[nodiscard]] double fp8_gemm_share(const cluster::GpuSpec& gpu);
 
 /// Operators a transformer layer issues (forward; backward issues about twice as many), counted
 /// from Megatron-Core's TransformerLayer and MoELayer forward code paths and split by the CUDA
