@@ -4,6 +4,7 @@
 #include <brix/model/loader.hpp>
 #include <brix/model/params.hpp>
 #include <brix/plan/calibration.hpp>
+#include <brix/plan/layout_parse.hpp>
 #include <brix/plan/plan_run.hpp>
 #include <brix/plan/search.hpp>
 #include <brix/plan/stage_balance.hpp>
@@ -335,6 +336,25 @@ LayerCostPair dense_layer_costs(const char* model_name, const Layout& layout, co
   return costs;
 }
 
+/// One decoder layer of `model_name` on 8 H100s at 8192 tokens under `software`, its context
+/// left open for a test to change one setting and cost it again.
+struct H100Layer {
+  brix::model::ModelSpec model;
+  brix::cluster::ClusterSpec cluster;
+  detail::Evaluator eval;
+  Placement placement;
+  CostContext context;
+  H100Layer(const char* model_name, const Layout& layout, const char* software)
+      : model(brix::model::load_model(model_name)),
+        cluster(brix::cluster::shorthand_cluster(1, 8, "h100-sxm", std::nullopt, std::nullopt)),
+        eval(model, cluster, options_for(64, 8192)), placement(place_groups(layout, 8)), context(eval.context()) {
+    context.software = software_by_name(software);
+  }
+  H100Layer(const H100Layer&) = delete; // eval refers to model and cluster
+  H100Layer& operator=(const H100Layer&) = delete;
+  [[nodiscard]] LayerCost cost(const Layout& layout) const { return layer_cost(context, layout, placement, false); }
+};
+
 } // namespace
 
 TEST_CASE("plan::layer_cost torchtitan's selective AC recomputes every second GEMM") {
@@ -371,16 +391,11 @@ TEST_CASE("plan::layer_cost torch's all-gather context parallelism hides behind 
   layout.dp = 2;
   layout.cp = 4;
   layout.recompute = Recompute::full;
-  using namespace brix::plan::detail;
-  const auto model = brix::model::load_model("llama-3.1-8b");
-  const auto cluster = brix::cluster::shorthand_cluster(1, 8, "h100-sxm", std::nullopt, std::nullopt);
-  const Evaluator eval(model, cluster, options_for(64, 8192));
-  const auto placement = place_groups(layout, 8);
-  auto context = eval.context();
-  context.software = software_by_name("fsdp2-2025");
-  const auto ring = layer_cost(context, layout, placement, false);
+  H100Layer layer("llama-3.1-8b", layout, "fsdp2-2025");
+  auto& context = layer.context;
+  const auto ring = layer.cost(layout);
   context.software.torch_context_parallel = true;
-  const auto torch = layer_cost(context, layout, placement, false);
+  const auto torch = layer.cost(layout);
   const double hbm = context.device.hbm_bytes_per_s;
   const double q = 2048.0 * 4096.0;
   const double kv = 2.0 * q;
@@ -688,30 +703,22 @@ TEST_CASE("plan::layer_cost: a dropless MoE layer's host waits for its token cou
 TEST_CASE("plan::layer_cost gathers the FP8 copy over TP under FP8 with sequence parallelism") {
   // Llama-3.1-70B at TP 4 with SP on H100s: the all-gather half of each TP collective moves 1 B
   // per element instead of 2; the reduce-scatter half stays bf16.
-  Layout layout;
-  layout.tp = 4;
-  layout.dp = 2;
-  layout.sp = true;
-  layout.precision = Precision::fp8;
-  using namespace brix::plan::detail;
-  const auto model = brix::model::load_model("llama-3.1-70b");
-  const auto cluster = brix::cluster::shorthand_cluster(1, 8, "h100-sxm", std::nullopt, std::nullopt);
-  const Evaluator eval(model, cluster, options_for(64, 8192));
-  const auto placement = place_groups(layout, 8);
-  auto context = eval.context();
-  context.software = software_by_name("megatron-core-2024"); // no TP overlap: the collectives show whole
-  const auto fp8_gather = layer_cost(context, layout, placement, false);
+  auto layout = parse_layout("tp=4,dp=2,sp=1,precision=fp8");
+  // megatron-core-2024 runs no TP overlap: the collectives show whole.
+  H100Layer layer("llama-3.1-70b", layout, "megatron-core-2024");
+  auto& context = layer.context;
+  const auto fp8_gather = layer.cost(layout);
   context.software.fp8_tp_all_gather = false;
-  const auto bf16_gather = layer_cost(context, layout, placement, false);
+  const auto bf16_gather = layer.cost(layout);
   const double elements = 8192.0 * 8192.0;
-  const double all_gather_saved = collective_seconds(context.device, Collective::all_gather, 2.0 * elements, placement.tp) -
-                                  collective_seconds(context.device, Collective::all_gather, elements, placement.tp);
+  const auto& tp = layer.placement.tp;
+  const double all_gather_saved = collective_seconds(context.device, Collective::all_gather, 2.0 * elements, tp) -
+                                  collective_seconds(context.device, Collective::all_gather, elements, tp);
   CHECK(all_gather_saved > 0.0);
   CHECK(bf16_gather.tp_comm_s - fp8_gather.tp_comm_s == doctest::Approx(2.0 * all_gather_saved));
   // Without SP the all-reduce stays bf16.
   layout.sp = false;
+  const auto all_reduce_bf16_flag = layer.cost(layout);
   context.software.fp8_tp_all_gather = true;
-  const auto all_reduce_fp8 = layer_cost(context, layout, placement, false);
-  context.software.fp8_tp_all_gather = false;
-  CHECK(layer_cost(context, layout, placement, false).tp_comm_s == doctest::Approx(all_reduce_fp8.tp_comm_s));
+  CHECK(layer.cost(layout).tp_comm_s == doctest::Approx(all_reduce_bf16_flag.tp_comm_s));
 }
