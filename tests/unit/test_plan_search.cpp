@@ -471,18 +471,22 @@ TEST_CASE("plan::layer_cost charges each FP8 recipe's quantisation of the GEMM i
   const auto mxfp8 = fp8_layer_cost(Fp8Recipe::mxfp8);
   // Llama-3.1-8B's four GEMMs (QKV, output, gate+up, down) quantise, per token, their inputs in
   // forward (4096 + 4096 + 4096 + 14336 elements) and their output gradients in backward
-  // (6144 + 4096 + 28672 + 4096). Current scaling moves 2 B more per element than delayed
-  // scaling and launches 2 more kernels per GEMM and direction.
+  // (6144 + 4096 + 28672 + 4096). Current scaling moves 6 B per element and launches 3 kernels
+  // per GEMM and direction, delayed scaling 4 B and 1; under delayed scaling the norm kernel
+  // writes QKV's and FC1's inputs in FP8 itself, so its forward casts only the output
+  // projection's and the down projection's inputs (4096 + 14336).
   const double tokens = 8192;
   const double forward_elements = tokens * (4096 + 4096 + 4096 + 14336);
+  const double delayed_forward = 4.0 * tokens * (4096 + 14336) / hbm + 2 * overhead;
   const double backward_elements = tokens * (6144 + 4096 + 28672 + 4096);
   CHECK(tensorwise.forward_s - delayed.forward_s ==
-        doctest::Approx(2.0 * forward_elements / hbm + 4 * 2 * overhead).epsilon(1e-6));
+        doctest::Approx(6.0 * forward_elements / hbm + 4 * 3 * overhead - delayed_forward).epsilon(1e-6));
   CHECK(tensorwise.backward_s - delayed.backward_s ==
         doctest::Approx(2.0 * backward_elements / hbm + 4 * 2 * overhead).epsilon(1e-6));
-  // MXFP8: 3/16 B more per element (scales and their swizzle), 2 more launches.
+  // MXFP8: 4 + 3/16 B per element (scales and their swizzle) and 3 launches, its norm unfused.
   CHECK(mxfp8.forward_s - delayed.forward_s ==
-        doctest::Approx(3.0 / 16.0 * forward_elements / hbm + 4 * 2 * overhead).epsilon(1e-6));
+        doctest::Approx((4.0 + 3.0 / 16.0) * forward_elements / hbm + 4 * 3 * overhead - delayed_forward)
+            .epsilon(1e-6));
   // The GEMMs themselves do not depend on the recipe.
   CHECK(tensorwise.weight_grad_s == doctest::Approx(delayed.weight_grad_s));
 }

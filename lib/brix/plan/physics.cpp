@@ -402,8 +402,14 @@ Fp8QuantisationCost fp8_quantisation_cost(Fp8Recipe recipe) {
   case Fp8Recipe::delayed:
     // The scale comes from earlier steps' amax history, so the amax of this tensor is taken
     // inside the cast-transpose kernel (TE fp8 cast_transpose with amax output): one pass.
-    // The history update and the amax all-reduce run once per step, not per GEMM.
-    return {cast_transpose, 1.0};
+    // The history update and the amax all-reduce run once per step, not per GEMM. With the scale
+    // known in advance, TE's LayerNorm/RMSNorm kernel writes FP8 itself ("Always used fused
+    // kernel for FP8 delayed scaling", transformer_engine/pytorch/csrc/extensions/
+    // normalization.cpp layernorm_fwd/rmsnorm_fwd): the GEMMs after a norm need no cast pass.
+    // The other recipes run the norm unfused (current scaling: norm, amax, scale, cast; MXFP8
+    // unless NVTE_NORM_FWD_USE_CUDNN). Megatron's activation writes bf16 (its own
+    // bias_swiglu_impl, not TE's quantising activation), so FC2's input is cast under every recipe.
+    return {cast_transpose, 1.0, true};
   case Fp8Recipe::tensorwise:
     // The scale needs this tensor's amax before any element is cast: an amax kernel reads the
     // bf16 tensor (2 B) and a small kernel turns it into a scale, then the cast-transpose runs

@@ -28,6 +28,9 @@ enum class Fp8Recipe {
 struct Fp8QuantisationCost {
   double bytes_per_element = 0; ///< HBM bytes moved per element of the bf16 operand
   double kernels = 0;           ///< kernel launches per operand
+  /// The norm before a GEMM (QKV, FC1) writes its output already quantised, so that input costs
+  /// no cast pass in forward.
+  bool fused_into_norm = false;
 };
 
 /// Counted from TransformerEngine's quantizers (transformer_engine/pytorch/tensor/*, common/cast,
