@@ -167,7 +167,8 @@ struct SoftwareProfile {
   /// (1 B per element): TransformerEngine quantises the norm output (forward) and the incoming
   /// gradient (backward) before gathering them, its userbuffers overlap into FP8 buffers
   /// (Megatron-Bridge's userbuffers_fp8_h100_h8192_tp4_mbs1_seqlen8192 and the like). The
-  /// reduce-scatters stay bf16. Off for the frameworks not shown to (torchtitan's FSDP2 profiles).
+  /// reduce-scatters stay bf16. Off for the FSDP profiles (fsdp-2023, fsdp2-2025*: llm-foundry,
+  /// torchtitan), whose FP8 TP is not shown to gather FP8.
   bool fp8_tp_all_gather = true;
   /// FP8 training keeps the weights as FP8 tensors and the distributed optimizer (or FSDP) gathers
   /// them in FP8, 1 B per parameter instead of 2 (Megatron-Core --fp8-param-gather; set by
