@@ -42,6 +42,15 @@ expect_rc 0 "emit megatron, bf16 gradients"; expect_out '^--bf16 \\$'; expect_ou
 run "$BRIX" plan --model llama-3.1-405b --nodes 64 --gpu h100-sxm --global-batch 512 --seq-len 8192 \
   --layout tp=8,pp=8,vpp=2,grads=bf16 --emit megatron
 expect_rc 0 "emit megatron, grads=bf16"; expect_out '^--grad-reduce-in-bf16 \\$'
+# FP8 parameters: megatron-core-2025 was costed gathering FP8 weights (Megatron-Bridge's recipes set
+# fp8_param_gather) and writes the flag that does it; the default profile gathers bf16 and does not.
+run "$BRIX" plan --model llama-3.1-70b --nodes 8 --gpu h100-sxm --global-batch 128 --seq-len 8192 \
+  --layout tp=4,pp=8,vpp=5,zero=1 --precision fp8 --software megatron-core-2025 --emit megatron
+expect_rc 0 "emit megatron, fp8 parameter gather"; expect_out '^--fp8-format hybrid \\$'; expect_out '^--fp8-param-gather \\$'
+run "$BRIX" plan --model llama-3.1-70b --nodes 8 --gpu h100-sxm --global-batch 128 --seq-len 8192 \
+  --layout tp=4,pp=8,vpp=5,zero=1 --precision fp8 --emit megatron
+expect_rc 0 "emit megatron, fp8, default profile"; expect_out '^--fp8-format hybrid \\$'
+checks=$((checks + 1)); grep -q -- '--fp8-param-gather' <<<"$out" && fail "the default profile emitted --fp8-param-gather"
 # --memory: the gradient term at 4 B (Megatron-Core's accounting) or, with grads=bf16, 2 B/param.
 run "$BRIX" plan --model llama-3.1-8b --nodes 1 --gpu h100-sxm --layout tp=1,pp=1,dp=8,zero=1 --memory --format json
 expect_rc 0 "--memory fp32 grads"; expect_out '"grads": "fp32"'

@@ -229,3 +229,39 @@ TEST_CASE("plan::host_launches_per_layer leaves out the operators CUDA graphs ca
   scopes.moe = true;
   CHECK(cuda_graph_scopes_problem(scopes) == "moe and moe_router both named");
 }
+
+TEST_CASE("plan::fp8_gemm_share keeps Hopper's FP8 GEMMs nearer their kernel figure than Blackwell's") {
+  // The FP8 GEMM fraction (against the FP8 peak) over the bf16 one, for a GPU of these peaks.
+  const auto fp8_over_bf16 = [](const char* id, double bf16_flops, double fp8_flops) {
+    auto group = dgx_a100();
+    group.gpu.id = id;
+    group.gpu.bf16_flops = bf16_flops;
+    group.gpu.fp8_flops = fp8_flops;
+    const auto fp8 = device_model(group, true, NetworkShape::rail_optimized, 1.0);
+    CHECK(fp8.peak_flops == doctest::Approx(fp8_flops > 0 ? fp8_flops : bf16_flops));
+    return fp8.gemm_fraction / device_model(group, false, NetworkShape::rail_optimized, 1.0).gemm_fraction;
+  };
+  CHECK(fp8_over_bf16("h100-sxm", 989e12, 1979e12) == doctest::Approx(0.85));
+  CHECK(fp8_over_bf16("h800-sxm", 989e12, 1979e12) == doctest::Approx(0.85));
+  CHECK(fp8_over_bf16("b200", 2250e12, 4500e12) == doctest::Approx(0.75));
+  // A GPU without FP8 tensor cores runs bf16 at its bf16 fraction whatever is asked.
+  CHECK(fp8_over_bf16("a100-sxm-80gb", 312e12, 0.0) == doctest::Approx(1.0));
+  auto hopper = dgx_a100().gpu;
+  hopper.id = "h200-sxm";
+  CHECK(fp8_gemm_share(hopper) == doctest::Approx(0.85));
+}
+
+TEST_CASE("plan::tp_all_gather_bytes and parameter_gather_bytes move FP8 where the framework gathers FP8") {
+  const auto megatron = software_by_name("megatron-core-2025");
+  CHECK(tp_all_gather_bytes(true, megatron) == 1.0);
+  CHECK(tp_all_gather_bytes(false, megatron) == 2.0);
+  CHECK(tp_all_gather_bytes(true, software_by_name("fsdp2-2025")) == 2.0);
+  CHECK(parameter_gather_bytes(true, megatron) == 1.0);
+  CHECK(parameter_gather_bytes(false, megatron) == 2.0);
+  // Megatron-Bridge's blockwise recipe keeps bf16 weights (fp8_param_gather False).
+  auto blockwise = megatron;
+  blockwise.fp8_recipe = Fp8Recipe::blockwise;
+  CHECK(parameter_gather_bytes(true, blockwise) == 2.0);
+  // NeMo 24.07's profile is not known to set --fp8-param-gather.
+  CHECK(parameter_gather_bytes(true, software_by_name("megatron-core-2024")) == 2.0);
+}

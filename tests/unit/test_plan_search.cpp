@@ -4,6 +4,7 @@
 #include <brix/model/loader.hpp>
 #include <brix/model/params.hpp>
 #include <brix/plan/calibration.hpp>
+#include <brix/plan/layout_parse.hpp>
 #include <brix/plan/plan_run.hpp>
 #include <brix/plan/search.hpp>
 #include <brix/plan/stage_balance.hpp>
@@ -335,6 +336,25 @@ LayerCostPair dense_layer_costs(const char* model_name, const Layout& layout, co
   return costs;
 }
 
+/// One decoder layer of `model_name` on 8 H100s at 8192 tokens under `software`, its context
+/// left open for a test to change one setting and cost it again.
+struct H100Layer {
+  brix::model::ModelSpec model;
+  brix::cluster::ClusterSpec cluster;
+  detail::Evaluator eval;
+  Placement placement;
+  CostContext context;
+  H100Layer(const char* model_name, const Layout& layout, const char* software)
+      : model(brix::model::load_model(model_name)),
+        cluster(brix::cluster::shorthand_cluster(1, 8, "h100-sxm", std::nullopt, std::nullopt)),
+        eval(model, cluster, options_for(64, 8192)), placement(place_groups(layout, 8)), context(eval.context()) {
+    context.software = software_by_name(software);
+  }
+  H100Layer(const H100Layer&) = delete; // eval refers to model and cluster
+  H100Layer& operator=(const H100Layer&) = delete;
+  [[nodiscard]] LayerCost cost(const Layout& layout) const { return layer_cost(context, layout, placement, false); }
+};
+
 } // namespace
 
 TEST_CASE("plan::layer_cost torchtitan's selective AC recomputes every second GEMM") {
@@ -371,16 +391,11 @@ TEST_CASE("plan::layer_cost torch's all-gather context parallelism hides behind 
   layout.dp = 2;
   layout.cp = 4;
   layout.recompute = Recompute::full;
-  using namespace brix::plan::detail;
-  const auto model = brix::model::load_model("llama-3.1-8b");
-  const auto cluster = brix::cluster::shorthand_cluster(1, 8, "h100-sxm", std::nullopt, std::nullopt);
-  const Evaluator eval(model, cluster, options_for(64, 8192));
-  const auto placement = place_groups(layout, 8);
-  auto context = eval.context();
-  context.software = software_by_name("fsdp2-2025");
-  const auto ring = layer_cost(context, layout, placement, false);
+  H100Layer layer("llama-3.1-8b", layout, "fsdp2-2025");
+  auto& context = layer.context;
+  const auto ring = layer.cost(layout);
   context.software.torch_context_parallel = true;
-  const auto torch = layer_cost(context, layout, placement, false);
+  const auto torch = layer.cost(layout);
   const double hbm = context.device.hbm_bytes_per_s;
   const double q = 2048.0 * 4096.0;
   const double kv = 2.0 * q;
@@ -456,18 +471,22 @@ TEST_CASE("plan::layer_cost charges each FP8 recipe's quantisation of the GEMM i
   const auto mxfp8 = fp8_layer_cost(Fp8Recipe::mxfp8);
   // Llama-3.1-8B's four GEMMs (QKV, output, gate+up, down) quantise, per token, their inputs in
   // forward (4096 + 4096 + 4096 + 14336 elements) and their output gradients in backward
-  // (6144 + 4096 + 28672 + 4096). Current scaling moves 2 B more per element than delayed
-  // scaling and launches 2 more kernels per GEMM and direction.
+  // (6144 + 4096 + 28672 + 4096). Current scaling moves 6 B per element and launches 3 kernels
+  // per GEMM and direction, delayed scaling 4 B and 1; under delayed scaling the norm kernel
+  // writes QKV's and FC1's inputs in FP8 itself, so its forward casts only the output
+  // projection's and the down projection's inputs (4096 + 14336).
   const double tokens = 8192;
   const double forward_elements = tokens * (4096 + 4096 + 4096 + 14336);
+  const double delayed_forward = 4.0 * tokens * (4096 + 14336) / hbm + 2 * overhead;
   const double backward_elements = tokens * (6144 + 4096 + 28672 + 4096);
   CHECK(tensorwise.forward_s - delayed.forward_s ==
-        doctest::Approx(2.0 * forward_elements / hbm + 4 * 2 * overhead).epsilon(1e-6));
+        doctest::Approx(6.0 * forward_elements / hbm + 4 * 3 * overhead - delayed_forward).epsilon(1e-6));
   CHECK(tensorwise.backward_s - delayed.backward_s ==
         doctest::Approx(2.0 * backward_elements / hbm + 4 * 2 * overhead).epsilon(1e-6));
-  // MXFP8: 3/16 B more per element (scales and their swizzle), 2 more launches.
+  // MXFP8: 4 + 3/16 B per element (scales and their swizzle) and 3 launches, its norm unfused.
   CHECK(mxfp8.forward_s - delayed.forward_s ==
-        doctest::Approx(3.0 / 16.0 * forward_elements / hbm + 4 * 2 * overhead).epsilon(1e-6));
+        doctest::Approx((4.0 + 3.0 / 16.0) * forward_elements / hbm + 4 * 3 * overhead - delayed_forward)
+            .epsilon(1e-6));
   // The GEMMs themselves do not depend on the recipe.
   CHECK(tensorwise.weight_grad_s == doctest::Approx(delayed.weight_grad_s));
 }
@@ -711,4 +730,27 @@ TEST_CASE("plan::search_layouts tries ZeRO-3 sharded within the node beside full
   const auto stated = search_layouts(model, cluster, options);
   REQUIRE(stated.plans.size() == 1);
   CHECK(stated.plans.front().layout.shard == 128);
+}
+
+TEST_CASE("plan::layer_cost gathers the FP8 copy over TP under FP8 with sequence parallelism") {
+  // Llama-3.1-70B at TP 4 with SP on H100s: the all-gather half of each TP collective moves 1 B
+  // per element instead of 2; the reduce-scatter half stays bf16.
+  auto layout = parse_layout("tp=4,dp=2,sp=1,precision=fp8");
+  // megatron-core-2024 runs no TP overlap: the collectives show whole.
+  H100Layer layer("llama-3.1-70b", layout, "megatron-core-2024");
+  auto& context = layer.context;
+  const auto fp8_gather = layer.cost(layout);
+  context.software.fp8_tp_all_gather = false;
+  const auto bf16_gather = layer.cost(layout);
+  const double elements = 8192.0 * 8192.0;
+  const auto& tp = layer.placement.tp;
+  const double all_gather_saved = collective_seconds(context.device, Collective::all_gather, 2.0 * elements, tp) -
+                                  collective_seconds(context.device, Collective::all_gather, elements, tp);
+  CHECK(all_gather_saved > 0.0);
+  CHECK(bf16_gather.tp_comm_s - fp8_gather.tp_comm_s == doctest::Approx(2.0 * all_gather_saved));
+  // Without SP the all-reduce stays bf16.
+  layout.sp = false;
+  const auto all_reduce_bf16_flag = layer.cost(layout);
+  context.software.fp8_tp_all_gather = true;
+  CHECK(layer.cost(layout).tp_comm_s == doctest::Approx(all_reduce_bf16_flag.tp_comm_s));
 }

@@ -200,3 +200,31 @@ TEST_CASE("plan::data_parallel_cost reshard=0 gathers the parameters once per mi
   CHECK(extra("dp=32,zero=3,recompute=none,reshard=0") == doctest::Approx(4 * (gather + scatter)));
   CHECK(extra("dp=32,zero=3,recompute=full,reshard=0") == doctest::Approx(4 * (gather + scatter)));
 }
+
+TEST_CASE("plan::data_parallel_cost gathers FP8 parameters at 1 B when the framework keeps FP8 weights") {
+  Fixture f;
+  f.layout.dp = 8;
+  f.layout.zero = 3;
+  f.layout.precision = Precision::fp8;
+  f.placement = place_groups(f.layout, 8);
+  f.context.software = software_by_name("megatron-core-2025");
+  // 1e9 parameters: two gathers (forward, backward) and one reduce-scatter per micro-batch, far
+  // longer than the 1 ms stage: the exposed part is the collectives' excess over the compute.
+  const auto cost = [&] {
+    return data_parallel_cost(f.context, f.layout, f.placement, 1e9, 0.0, 2.0, 4.0, 1e-3, 1e-3).pipeline_extra_s;
+  };
+  const double fp8 = cost();
+  f.context.software.fp8_param_gather = false;
+  const double bf16 = cost();
+  const double gather = [&](double bytes) {
+    return collective_seconds(f.context.device, Collective::all_gather, 1e9 * bytes, f.placement.dp);
+  }(2.0) - collective_seconds(f.context.device, Collective::all_gather, 1e9, f.placement.dp);
+  CHECK(gather > 0.0);
+  CHECK(bf16 - fp8 == doctest::Approx(4.0 * 2.0 * gather));
+  // The distributed optimizer's one gather per step shrinks the same way.
+  f.layout.zero = 1;
+  const double zero1_bf16 = data_parallel_cost(f.context, f.layout, f.placement, 1e9, 0.0, 2.0, 4.0, 0.0, 0.0).exposed_s;
+  f.context.software.fp8_param_gather = true;
+  const double zero1_fp8 = data_parallel_cost(f.context, f.layout, f.placement, 1e9, 0.0, 2.0, 4.0, 0.0, 0.0).exposed_s;
+  CHECK(zero1_bf16 - zero1_fp8 == doctest::Approx(gather));
+}

@@ -128,6 +128,9 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   }
   if (layout.precision == Precision::fp8) {
     flags.emplace_back("--fp8-format hybrid");
+    if (context.fp8_param_gather && layout.zero >= 1) {
+      flags.emplace_back("--fp8-param-gather");
+    }
   }
   flags.emplace_back("--overlap-grad-reduce");
   if (layout.zero >= 1) {

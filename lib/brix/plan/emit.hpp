@@ -25,6 +25,10 @@ struct EmitContext {
   /// Megatron-LM keeps and reduces bf16 gradients only with --grad-reduce-in-bf16 (with --bf16
   /// it otherwise accumulates and all-reduces them in fp32).
   bool grad_reduce_in_bf16 = false;
+  /// The plan was costed with FP8 parameter gathers (SoftwareProfile::fp8_param_gather, not for
+  /// blockwise recipes): under FP8 with a distributed optimizer or FSDP, Megatron-LM gathers FP8
+  /// weights only with --fp8-param-gather.
+  bool fp8_param_gather = false;
 };
 
 /// What of `layout` Megatron-LM cannot run ("schedule dualpipe", "grad_compression fp8"): it runs

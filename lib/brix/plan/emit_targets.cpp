@@ -3,6 +3,7 @@
 #include <brix/plan/emit_targets.hpp>
 
 #include <brix/plan/emit.hpp>
+#include <brix/plan/physics.hpp>
 #include <brix/plan/plan_file.hpp>
 #include <brix/plan/render_html.hpp>
 #include <brix/util/error.hpp>
@@ -21,6 +22,7 @@ EmitContext emit_context(const PlanReport& report) {
                       first.gpus_per_node};
   context.tp_comm_overlap = report.options.software.tp_comm_overlap;
   context.grad_reduce_in_bf16 = report.options.software.grad_reduce_bytes == 2.0;
+  context.fp8_param_gather = parameter_gather_bytes(true, report.options.software) == 1.0;
   return context;
 }
 

@@ -45,12 +45,20 @@ struct Gemms {
   double flops = 0;
   double cast_forward_bytes = 0;  ///< FP8 casts of activations entering the GEMMs
   double cast_backward_bytes = 0; ///< FP8 casts of the gradients entering their backward GEMMs
-  double cast_kernels = 0; ///< quantisation launches per direction (forward, and again backward)
+  double cast_forward_kernels = 0;  ///< quantisation launches in forward
+  double cast_backward_kernels = 0; ///< and in backward
   /// Each add() is one grouped kernel over `count` experts whose rows vary around m (ragged
   /// unless every expert is padded to its capacity); else `count` separate GEMMs.
   bool grouped = false;
   bool ragged = false;
-  void add(double m, double n, double k, double count = 1.0) {
+  void add(double m, double n, double k, double count = 1.0) { add_gemm(m, n, k, count, false); }
+  /// A GEMM whose input is a norm's output (QKV, FC1, MLA's up-projections after their q/kv
+  /// norms: Megatron-Core's TELayerNormColumnParallelLinear): the norm kernel writes it quantised where the recipe lets it
+  /// (Fp8QuantisationCost::fused_into_norm), and no forward cast pass runs.
+  void add_after_norm(double m, double n, double k) { add_gemm(m, n, k, 1.0, true); }
+
+private:
+  void add_gemm(double m, double n, double k, double count, bool after_norm) {
     if (m <= 0 || n <= 0 || k <= 0 || count <= 0) {
       return;
     }
@@ -58,11 +66,14 @@ struct Gemms {
                        : count * gemm_seconds(device, m, n, k, bytes);
     flops += count * 2.0 * m * n * k;
     if (bytes < 2.0) {
-      cast_forward_bytes += count * m * k * quantisation.bytes_per_element;
+      if (!(after_norm && quantisation.fused_into_norm)) {
+        cast_forward_bytes += count * m * k * quantisation.bytes_per_element;
+        cast_forward_kernels += quantisation.kernels;
+      }
       cast_backward_bytes += count * m * n * quantisation.bytes_per_element;
       // A grouped GEMM's operands are quantised together (TE's split/multi-tensor quantize):
       // the launches are per call, not per expert.
-      cast_kernels += quantisation.kernels;
+      cast_backward_kernels += quantisation.kernels;
     }
   }
 };
@@ -91,15 +102,15 @@ AttentionShape attention_gemms(const model::ModelSpec& model, const Layout& layo
     if (mla.q_lora_rank > 0) {
       gemms.add(tokens, static_cast<double>(mla.q_lora_rank), h);        // q down (replicated)
       before = gemms.seconds;
-      gemms.add(tokens, shape.q_heads * qk, static_cast<double>(mla.q_lora_rank)); // q up
+      gemms.add_after_norm(tokens, shape.q_heads * qk, static_cast<double>(mla.q_lora_rank)); // q up, after q norm
       shape.up_projection_s += gemms.seconds - before;
     } else {
       gemms.add(tokens, shape.q_heads * qk, h);
     }
     gemms.add(tokens, static_cast<double>(mla.kv_lora_rank + mla.qk_rope_head_dim), h); // kv down
     before = gemms.seconds;
-    gemms.add(tokens, shape.q_heads * (mla.qk_nope_head_dim + mla.v_head_dim),
-              static_cast<double>(mla.kv_lora_rank)); // kv up
+    gemms.add_after_norm(tokens, shape.q_heads * (mla.qk_nope_head_dim + mla.v_head_dim),
+                         static_cast<double>(mla.kv_lora_rank)); // kv up, after kv norm
     shape.up_projection_s += gemms.seconds - before;
     gemms.add(tokens, h, shape.q_heads * shape.v_dim); // output projection
     shape.kv_exchange = shape.q_heads * (qk + shape.v_dim);
@@ -109,7 +120,7 @@ AttentionShape attention_gemms(const model::ModelSpec& model, const Layout& layo
   const double kv_heads = std::max(1.0, static_cast<double>(model.kv_heads) / t);
   shape.qk_dim = d;
   shape.v_dim = d;
-  gemms.add(tokens, (shape.q_heads + 2.0 * kv_heads) * d, h);
+  gemms.add_after_norm(tokens, (shape.q_heads + 2.0 * kv_heads) * d, h);
   gemms.add(tokens, h, shape.q_heads * d);
   shape.kv_exchange = 2.0 * kv_heads * d;
   return shape;
@@ -314,7 +325,8 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     gemms.flops += grouped.flops / imbalance; // useful FLOPs: the mean rank's
     gemms.cast_forward_bytes += grouped.cast_forward_bytes;
     gemms.cast_backward_bytes += grouped.cast_backward_bytes;
-    gemms.cast_kernels += grouped.cast_kernels;
+    gemms.cast_forward_kernels += grouped.cast_forward_kernels;
+    gemms.cast_backward_kernels += grouped.cast_backward_kernels;
     act_elements += rows * imbalance * local_experts * fe;
     if (context.software.unfused_expert_epilogues) {
       epilogue = expert_epilogue(model, rows * imbalance * local_experts, local_experts, fe, mlp_gate);
@@ -345,8 +357,8 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     }
   } else {
     const double f = static_cast<double>(model.ffn) / t;
-    gemms.add(tokens, mlp_gate * f, h);
-    gemms.add(tokens, h, f);
+    gemms.add_after_norm(tokens, mlp_gate * f, h);
+    gemms.add(tokens, h, f); // Megatron's own activation writes bf16: TERowParallelLinear casts it
     act_elements += tokens * f;
   }
 
@@ -371,9 +383,10 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
       norm_bytes + residual_bytes + activation_bytes + rope_copy_bytes + permute_bytes + epilogue.bytes;
   const double elementwise_s = memory_seconds(device, elementwise) + (10 + epilogue.kernels) * device.kernel_overhead_s;
 
-  const double cast_launches_s = gemms.cast_kernels * device.kernel_overhead_s;
-  const double cast_forward_s = memory_seconds(device, gemms.cast_forward_bytes) + cast_launches_s;
-  const double cast_backward_s = memory_seconds(device, gemms.cast_backward_bytes) + cast_launches_s;
+  const double cast_forward_s =
+      memory_seconds(device, gemms.cast_forward_bytes) + gemms.cast_forward_kernels * device.kernel_overhead_s;
+  const double cast_backward_s =
+      memory_seconds(device, gemms.cast_backward_bytes) + gemms.cast_backward_kernels * device.kernel_overhead_s;
   cost.forward_s = gemms.seconds + core_forward + elementwise_s + cast_forward_s;
   // Split for sub-block recomputation: the attention block takes its projections, its core,
   // the first norm and residual and its rotary/copies; the MLP block the rest.
@@ -425,13 +438,15 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   cost.forward_flops = gemms.flops + core_flops;
 
   // TP: two collectives per pass on the full activation (all-reduce, or reduce-scatter +
-  // all-gather with SP: the same bytes on the wire).
+  // all-gather with SP: the same bytes on the wire, less where the all-gather moves the FP8
+  // copy its GEMM reads).
   if (layout.tp > 1) {
-    const double activation = tokens * h * 2.0;
+    const double elements = tokens * h;
+    const double gathered = elements * tp_all_gather_bytes(layout.precision == Precision::fp8, context.software);
     const double one = layout.sp
-                           ? collective_seconds(device, Collective::reduce_scatter, activation, placement.tp) +
-                                 collective_seconds(device, Collective::all_gather, activation, placement.tp)
-                           : collective_seconds(device, Collective::all_reduce, activation, placement.tp);
+                           ? collective_seconds(device, Collective::reduce_scatter, elements * 2.0, placement.tp) +
+                                 collective_seconds(device, Collective::all_gather, gathered, placement.tp)
+                           : collective_seconds(device, Collective::all_reduce, elements * 2.0, placement.tp);
     double attention_side = one;
     double mlp_side = one;
     if (context.software.tp_comm_overlap) {

@@ -28,6 +28,9 @@ enum class Fp8Recipe {
 struct Fp8QuantisationCost {
   double bytes_per_element = 0; ///< HBM bytes moved per element of the bf16 operand
   double kernels = 0;           ///< kernel launches per operand
+  /// The norm before a GEMM (QKV, FC1) writes its output already quantised, so that input costs
+  /// no cast pass in forward.
+  bool fused_into_norm = false;
 };
 
 /// Counted from TransformerEngine's quantizers (transformer_engine/pytorch/tensor/*, common/cast,
@@ -160,7 +163,28 @@ struct SoftwareProfile {
   /// Float8CurrentScaling (Megatron-Bridge's "FP8-CS") and torchao.float8's default tensorwise
   /// dynamic scaling both compute the amax of the tensor about to be cast.
   Fp8Recipe fp8_recipe = Fp8Recipe::tensorwise;
+  /// Under FP8 with sequence parallelism, the TP all-gathers feeding FP8 GEMMs move the FP8 copy
+  /// (1 B per element): TransformerEngine quantises the norm output (forward) and the incoming
+  /// gradient (backward) before gathering them, its userbuffers overlap into FP8 buffers
+  /// (Megatron-Bridge's userbuffers_fp8_h100_h8192_tp4_mbs1_seqlen8192 and the like). The
+  /// reduce-scatters stay bf16. Off for the FSDP profiles (fsdp-2023, fsdp2-2025*: llm-foundry,
+  /// torchtitan), whose FP8 TP is not shown to gather FP8.
+  bool fp8_tp_all_gather = true;
+  /// FP8 training keeps the weights as FP8 tensors and the distributed optimizer (or FSDP) gathers
+  /// them in FP8, 1 B per parameter instead of 2 (Megatron-Core --fp8-param-gather; set by
+  /// Megatron-Bridge's current-scaling, delayed and MXFP8 mixed-precision recipes, not by its
+  /// blockwise one: src/megatron/bridge/training/mixed_precision.py at 7af9601c).
+  bool fp8_param_gather = false;
 };
+
+/// Bytes per element a TP all-gather moves: FP8 when FP8 training gathers quantised inputs.
+[[nodiscard]] double tp_all_gather_bytes(bool fp8, const SoftwareProfile& software);
+/// Bytes per parameter the distributed optimizer's (or FSDP's) parameter all-gather moves:
+/// 1 under FP8 with fp8_param_gather (blockwise recipes excepted: their weights stay bf16), else 2.
+[[nodiscard]] double parameter_gather_bytes(bool fp8, const SoftwareProfile& software);
+/// Share of the bf16 large-GEMM fraction that FP8 training's GEMMs keep, against the FP8 peak,
+/// by GPU generation (physics.cpp says what each value rests on).
+[[nodiscard]] double fp8_gemm_share(const cluster::GpuSpec& gpu);
 
 /// Operators a transformer layer issues (forward; backward issues about twice as many), counted
 /// from Megatron-Core's TransformerLayer and MoELayer forward code paths and split by the CUDA
