@@ -161,7 +161,8 @@ TEST_CASE("plan::load_plan_file errors name file, line and what was expected") {
   CHECK(error_of(replaced(k_plan, "pp: 4", "pp: 0")) == "plan.yaml:6: layout.pp must be > 0 (got 0)");
   CHECK(error_of(replaced(k_plan, "zero: 1", "zero: 4")) ==
         "plan.yaml:7: layout.zero must be 0, 1, 2 or 3 (got 4)");
-  CHECK(error_of(replaced(k_plan, "sp: true", "sp: maybe")) == "plan.yaml:6: expected true or false");
+  CHECK(error_of(replaced(k_plan, "sp: true", "sp: maybe")) ==
+        "plan.yaml:6: 'maybe' is not a boolean (expected true or false)");
   CHECK(error_of(replaced(k_plan, "global: 1024", "global: 1000")) ==
         "plan.yaml:5: batch.global = 1000 is not micro × accumulation × dp = 1 × 512 × 2 = 1024");
   CHECK(error_of(replaced(k_plan, "ep: 8", "ep: 3")).starts_with(
