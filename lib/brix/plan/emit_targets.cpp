@@ -89,6 +89,11 @@ Emitted write_deepspeed(const PlanReport& report) {
                                        "the training script (model-parallel groups, MoE layers, pipeline module)",
                                        fmt::join(missing, ", ")));
   }
+  if (deepspeed_uses_mics(*best.layout)) {
+    out.warnings.emplace_back("brix: warning: --emit deepspeed: mics_shard_size needs the model built under "
+                              "deepspeed.zero.MiCS_Init, not deepspeed.zero.Init (DeepSpeed's MiCS optimizer asserts "
+                              "it)");
+  }
   return out;
 }
 
