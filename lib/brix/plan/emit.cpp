@@ -121,7 +121,7 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   if (layout.zero >= 1) {
     flags.emplace_back("--use-distributed-optimizer");
   }
-  if (layout.zero >= 2) {
+  if (megatron_uses_fsdp(layout)) {
     flags.emplace_back("--use-custom-fsdp");
     flags.push_back(fmt::format("--data-parallel-sharding-strategy {}",
                                 layout.zero == 3 ? "optim_grads_params" : "optim_grads"));
@@ -153,10 +153,6 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   }
   // What Megatron-LM has no flag for is said, not dropped (--emit chooses a plan without it; a
   // layout given whole may still carry it).
-  if (layout.zero >= 2) {
-    out += "# Megatron-LM's FSDP asserts CUDA_DEVICE_MAX_CONNECTIONS is not 1: unset it where the launch script exports "
-           "it\n";
-  }
   if (!layout.reshard) {
     out += "# reshard=0 has no Megatron-LM flag: its FSDP frees every layer's gathered parameters after the forward "
            "and gathers them again for the backward (and a recomputed forward): less memory, more all-gathers per "
@@ -169,6 +165,8 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   }
   return out;
 }
+
+bool megatron_uses_fsdp(const Layout& layout) { return layout.zero >= 2; }
 
 std::vector<std::string> megatron_unsupported(const Layout& layout) {
   std::vector<std::string> missing;

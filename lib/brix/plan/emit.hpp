@@ -31,8 +31,11 @@ struct EmitContext {
 /// 1F1B and interleaved 1F1B, and all-reduces gradients uncompressed. Empty when it runs all.
 [[nodiscard]] std::vector<std::string> megatron_unsupported(const Layout& layout);
 
+/// Whether emit_megatron runs `layout` on Megatron-Core's FSDP (--use-custom-fsdp: ZeRO-2 and 3),
+/// which asserts CUDA_DEVICE_MAX_CONNECTIONS is not 1 (Megatron's example scripts export 1).
+[[nodiscard]] bool megatron_uses_fsdp(const Layout& layout);
 /// Megatron-LM command-line flags (one per line, shell-continued), then `#` lines for what they
-/// cannot say (reshard=0, the schedules and compression of megatron_unsupported) or need around them.
+/// cannot say (reshard=0, the schedules and compression of megatron_unsupported).
 [[nodiscard]] std::string emit_megatron(const Layout& layout, const EmitContext& context);
 /// A DeepSpeed JSON config (batch, micro-batch, accumulation, ZeRO stage, bf16, activation
 /// checkpointing).

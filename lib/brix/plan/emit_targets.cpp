@@ -73,6 +73,11 @@ Emitted megatron_flags(const PlanReport& report, std::string_view target, bool t
                                        util::human_seconds(details.uniform_step_s),
                                        util::human_seconds(details.balanced_step_s)));
   }
+  if (megatron_uses_fsdp(layout)) {
+    out.warnings.push_back(fmt::format("brix: warning: --emit {}: Megatron-LM's FSDP (zero={}) asserts "
+                                       "CUDA_DEVICE_MAX_CONNECTIONS is not 1: unset it where the job exports it",
+                                       target, layout.zero));
+  }
   out.text = torchrun ? emit_torchrun(layout, context) : emit_megatron(layout, context);
   return out;
 }
