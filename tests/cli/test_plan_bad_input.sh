@@ -78,6 +78,13 @@ run "$BRIX" plan --model llama-2-7b --nodes 2 --gpu h100-sxm --layout tp=1,pp=1,
 expect_rc 1 "shard not dividing dp"; expect_out "shard=6 does not divide DP=16"
 run "$BRIX" plan --model llama-2-7b --nodes 2 --gpu h100-sxm --global-batch 64 --seq-len 4096 --layout tp=1,pp=1,dp=16,zero=3,shard=8,reshard=0 --top 1
 expect_rc 0 "hybrid sharding without reshard"; expect_out "zero3 shard8 noreshard"
+# Emitted, it is flags Megatron-Core 0.13 takes together, and what they need around them is said.
+run "$BRIX" plan --model llama-2-7b --nodes 2 --gpu h100-sxm --global-batch 64 --seq-len 4096 --layout tp=1,pp=1,dp=16,zero=3,shard=8 --emit megatron
+expect_rc 0 "hybrid sharding emitted"
+expect_out '^--use-distributed-optimizer \\$'; expect_out '^--num-distributed-optimizer-instances 2 \\$'
+expect_err "CUDA_DEVICE_MAX_CONNECTIONS is not 1"
+run "$BRIX" plan --model llama-2-7b --nodes 2 --gpu h100-sxm --global-batch 64 --seq-len 4096 --layout tp=1,pp=1,dp=16,zero=3,shard=8 --emit deepspeed
+expect_rc 0 "MiCS emitted"; expect_out '"mics_shard_size": 8'; expect_err "deepspeed.zero.MiCS_Init"
 
 bad "unknown option far from any" "--zzzzzzzz: unknown option of brix plan \(expected one of .*--model" --zzzzzzzz
 

@@ -56,7 +56,7 @@ expect_rc 0 "kv-capped text"
 expect_out 'the KV pool runs 85 of the 100 requests in flight at once; the other 15 wait in the engine.s queue'
 expect_out 'bound by KV cache'
 run "$BRIX" "${nim[@]}" --format json
-expect_rc 0 "kv-capped json"; expect_out '"max_concurrency": 85'; expect_out '"kv_waiting_requests": 15'
+expect_rc 0 "kv-capped json"; expect_out '"max_concurrency": 85'; expect_out '"kv_waiting_requests": 15,'
 
 run "$BRIX" plan --serve --nodes 4 --gpu h200-sxm --engine sglang --layout p.tp=8,p.ep=8,d.dp=16,d.ep=16 --top 3
 expect_rc 0 "disaggregated layout"; expect_out 'P/D'; expect_out 'KV transfer'

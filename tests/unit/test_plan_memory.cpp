@@ -246,6 +246,11 @@ TEST_CASE("plan::stage_memory hybrid sharding shards the model states over the s
   CHECK(zero2.grads == doctest::Approx(4 * params / 8));
   const auto context = at.of("dp=16,cp=2,zero=3,shard=8");
   CHECK(context.grads == doctest::Approx(4 * params / 16));
+  // Megatron-Core's partial distributed optimizer: master weights and moments over 8, the
+  // gradient buffer whole.
+  const auto zero1 = at.of("dp=32,zero=1,shard=8");
+  CHECK(zero1.optimizer == doctest::Approx(12 * params / 8));
+  CHECK(zero1.grads == doctest::Approx(4 * params));
 }
 
 TEST_CASE("plan::stage_memory reshard=0 holds the stage's gathered weights until backward") {
@@ -264,11 +269,13 @@ TEST_CASE("plan::stage_memory reshard=0 holds the stage's gathered weights until
   CHECK(held.grads == doctest::Approx(resharded.grads));
 }
 
-TEST_CASE("plan::validate hybrid sharding needs zero 2 or 3 and whole replicas; reshard=0 needs zero 3") {
+TEST_CASE("plan::validate hybrid sharding needs a ZeRO stage and whole replicas; reshard=0 needs zero 3") {
   const auto model = bundled("gpt-1.7b.yaml");
   CHECK_FALSE(check_sharding(parse_layout("dp=32,zero=3,shard=8,reshard=0")));
   CHECK_FALSE(check_sharding(parse_layout("dp=32,zero=2,shard=8")));
-  CHECK(check_sharding(parse_layout("dp=32,zero=1,shard=8")) == Problem{ProblemKind::shard_zero, 2, 1});
+  // ZeRO-1 over 8 ranks, 4 copies: Megatron-Core's --num-distributed-optimizer-instances 4.
+  CHECK_FALSE(check_sharding(parse_layout("dp=32,zero=1,shard=8")));
+  CHECK(check_sharding(parse_layout("dp=32,zero=0,shard=8")) == Problem{ProblemKind::shard_zero, 1, 0});
   CHECK(check_sharding(parse_layout("dp=32,zero=2,reshard=0")) == Problem{ProblemKind::shard_zero, 3, 2});
   CHECK(check_sharding(parse_layout("dp=32,zero=3,shard=6")) == Problem{ProblemKind::shard_group, 6, 32});
   const ValidationTarget target{32, 8, true, software_modern()};

@@ -1,3 +1,5 @@
+// Megatron-LM flags, a DeepSpeed config and a torchrun line for one layout (emit.hpp); the
+// flags are those of Megatron-Core 0.13, the DeepSpeed keys those of its ZeRO config.
 #include <brix/plan/emit.hpp>
 
 #include <brix/plan/batch_split.hpp>
@@ -111,15 +113,24 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
     flags.emplace_back("--cpu-offloading");
     flags.emplace_back(fmt::format("--cpu-offloading-num-layers {}", layout.offload));
   }
-  if (layout.zero == 1 || layout.zero == 2) {
+  // Megatron-Core 0.13's ZeRO stages: the distributed optimizer shards the optimizer state and
+  // master weights (ZeRO-1; its gradient buffer stays whole); its FSDP also the gradients
+  // (optim_grads) and the parameters (optim_grads_params). arguments.py asserts that
+  // --use-custom-fsdp and --overlap-param-gather come with --use-distributed-optimizer, and that
+  // FSDP sharding gradients runs without gradient-accumulation fusion (on by default).
+  if (layout.zero >= 1) {
     flags.emplace_back("--use-distributed-optimizer");
-  } else if (layout.zero == 3) {
+  }
+  if (megatron_uses_fsdp(layout)) {
     flags.emplace_back("--use-custom-fsdp");
-    flags.emplace_back("--data-parallel-sharding-strategy optim_grads_params");
+    flags.push_back(fmt::format("--data-parallel-sharding-strategy {}",
+                                layout.zero == 3 ? "optim_grads_params" : "optim_grads"));
+    flags.emplace_back("--no-gradient-accumulation-fusion");
   }
   if (layout.shard > 0 && layout.replicas() > 1) {
-    // Megatron-LM's partial data-parallel sharding: the optimizer (and with its FSDP the
-    // gradients and parameters) sharded within each of N instances, replicated across them.
+    // Megatron-Core's partial distributed optimizer: each of N instances (dp·cp/N consecutive
+    // data-parallel ranks) holds one sharded copy, the instances all-reduce the gradient shards;
+    // under its FSDP the gradients and parameters are sharded the same way (hybrid FSDP).
     flags.push_back(fmt::format("--num-distributed-optimizer-instances {}", layout.replicas()));
   }
   flags.emplace_back("--bf16");
@@ -146,8 +157,9 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   // What Megatron-LM has no flag for is said, not dropped (--emit chooses a plan without it; a
   // layout given whole may still carry it).
   if (!layout.reshard) {
-    out += "# reshard=0 has no Megatron-LM flag: FSDP's reshard_after_forward=False is set where the script wraps the "
-           "model\n";
+    out += "# reshard=0 has no Megatron-LM flag: its FSDP frees every layer's gathered parameters after the forward "
+           "and gathers them again for the backward (and a recomputed forward): less memory, more all-gathers per "
+           "micro-batch than this plan\n";
   }
   for (const auto& missing : megatron_unsupported(layout)) {
     out += fmt::format("# {} has no Megatron-LM flag: {}\n", missing,
@@ -156,6 +168,8 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   }
   return out;
 }
+
+bool megatron_uses_fsdp(const Layout& layout) { return layout.zero >= 2; }
 
 std::vector<std::string> megatron_unsupported(const Layout& layout) {
   std::vector<std::string> missing;
@@ -176,8 +190,9 @@ std::string emit_deepspeed(const Layout& layout, const EmitContext& context) {
   config["zero_optimization"] = {{"stage", layout.zero},
                                  {"overlap_comm", true},
                                  {"contiguous_gradients", true}};
-  if (layout.zero == 3 && layout.shard > 0) {
-    // MiCS: ZeRO-3's partitions within groups of mics_shard_size ranks, replicated across them.
+  if (deepspeed_uses_mics(layout)) {
+    // MiCS: ZeRO-3's partitions within groups of mics_shard_size consecutive ranks, replicated
+    // across them, the replicas all-reducing the gradient shards (HYBRID_SHARD's semantics).
     config["zero_optimization"]["mics_shard_size"] = layout.shard;
   }
   config["bf16"] = {{"enabled", true}};
@@ -188,6 +203,8 @@ std::string emit_deepspeed(const Layout& layout, const EmitContext& context) {
   }
   return config.dump(2) + "\n";
 }
+
+bool deepspeed_uses_mics(const Layout& layout) { return layout.zero == 3 && layout.shard > 0 && layout.replicas() > 1; }
 
 std::vector<std::string> deepspeed_unexpressed(const Layout& layout) {
   std::vector<std::string> out;

@@ -35,11 +35,18 @@ struct EmitContext {
 /// 1F1B and interleaved 1F1B, and all-reduces gradients uncompressed. Empty when it runs all.
 [[nodiscard]] std::vector<std::string> megatron_unsupported(const Layout& layout);
 
-/// Megatron-LM command-line flags (one per line, shell-continued).
+/// Whether emit_megatron runs `layout` on Megatron-Core's FSDP (--use-custom-fsdp: ZeRO-2 and 3),
+/// which asserts CUDA_DEVICE_MAX_CONNECTIONS is not 1 (Megatron's example scripts export 1).
+[[nodiscard]] bool megatron_uses_fsdp(const Layout& layout);
+/// Megatron-LM command-line flags (one per line, shell-continued), then `#` lines for what they
+/// cannot say (reshard=0, the schedules and compression of megatron_unsupported).
 [[nodiscard]] std::string emit_megatron(const Layout& layout, const EmitContext& context);
 /// A DeepSpeed JSON config (batch, micro-batch, accumulation, ZeRO stage, bf16, activation
 /// checkpointing).
 [[nodiscard]] std::string emit_deepspeed(const Layout& layout, const EmitContext& context);
+/// Whether emit_deepspeed writes `mics_shard_size` (ZeRO-3 hybrid-sharded over several replicas):
+/// DeepSpeed's MiCS optimizer then asserts the model was built under deepspeed.zero.MiCS_Init.
+[[nodiscard]] bool deepspeed_uses_mics(const Layout& layout);
 /// The settings of `layout` a DeepSpeed config cannot express ("tp=8", "precision=fp8", …): they
 /// belong in the training script (model parallel groups, MoE layers, pipeline module).
 [[nodiscard]] std::vector<std::string> deepspeed_unexpressed(const Layout& layout);

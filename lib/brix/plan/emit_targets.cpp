@@ -75,6 +75,11 @@ Emitted megatron_flags(const PlanReport& report, std::string_view target, bool t
                                        util::human_seconds(details.uniform_step_s),
                                        util::human_seconds(details.balanced_step_s)));
   }
+  if (megatron_uses_fsdp(layout)) {
+    out.warnings.push_back(fmt::format("brix: warning: --emit {}: Megatron-LM's FSDP (zero={}) asserts "
+                                       "CUDA_DEVICE_MAX_CONNECTIONS is not 1: unset it where the job exports it",
+                                       target, layout.zero));
+  }
   out.text = torchrun ? emit_torchrun(layout, context) : emit_megatron(layout, context);
   return out;
 }
@@ -90,6 +95,11 @@ Emitted write_deepspeed(const PlanReport& report) {
     out.warnings.push_back(fmt::format("brix: warning: --emit deepspeed: a DeepSpeed config cannot express {}; set them in "
                                        "the training script (model-parallel groups, MoE layers, pipeline module)",
                                        fmt::join(missing, ", ")));
+  }
+  if (deepspeed_uses_mics(*best.layout)) {
+    out.warnings.emplace_back("brix: warning: --emit deepspeed: mics_shard_size needs the model built under "
+                              "deepspeed.zero.MiCS_Init, not deepspeed.zero.Init (DeepSpeed's MiCS optimizer asserts "
+                              "it)");
   }
   return out;
 }

@@ -54,10 +54,11 @@ struct Layout {
   /// dispatcher's cuda_sync_point stays "no_sync"). 0: dropless routing. Never searched.
   double capacity = 0;
   /// Hybrid sharding (PyTorch FSDP's HYBRID_SHARD, FSDP2 on a 2-D mesh, torchtitan's
-  /// data_parallel_shard_degree × data_parallel_replicate_degree, DeepSpeed's MiCS): under
-  /// zero = 2 or 3 the ZeRO shards are taken over `shard` data-parallel ranks (times cp, whose
-  /// ranks share the weights, as torchtitan's dp_shard_cp mesh) and dp/shard replicas of that
-  /// group all-reduce the sharded gradients. 0: over the whole data-parallel group. Unless a layout
+  /// data_parallel_shard_degree × data_parallel_replicate_degree, DeepSpeed's MiCS; at zero = 1
+  /// Megatron-Core's partial distributed optimizer): the ZeRO shards (zero >= 1) are taken over
+  /// `shard` data-parallel ranks (times cp, whose ranks share the weights, as torchtitan's
+  /// dp_shard_cp mesh) and dp/shard replicas of that group all-reduce the sharded gradients.
+  /// 0: over the whole data-parallel group. Unless a layout
   /// states it, the search also costs ZeRO-3 sharded over one NVLink domain's data-parallel ranks.
   int shard = 0;
   /// FSDP's reshard_after_forward under zero = 3: false keeps each layer's gathered parameters

@@ -181,8 +181,8 @@ std::optional<Problem> check_capacity(const model::ModelSpec& model, const Layou
 }
 
 std::optional<Problem> check_sharding(const Layout& layout) {
-  if (layout.shard > 0 && layout.zero < 2) {
-    return problem(ProblemKind::shard_zero, 2, layout.zero);
+  if (layout.shard > 0 && layout.zero < 1) {
+    return problem(ProblemKind::shard_zero, 1, layout.zero);
   }
   if (!layout.reshard && layout.zero < 3) {
     return problem(ProblemKind::shard_zero, 3, layout.zero);
@@ -195,8 +195,8 @@ std::optional<Problem> check_sharding(const Layout& layout) {
 
 std::string describe_sharding(const Problem& problem) {
   if (problem.kind == ProblemKind::shard_zero) {
-    return problem.a == 2 ? fmt::format("shard= with zero={} (hybrid sharding splits the ZeRO-2/3 shards over a "
-                                        "smaller group: it needs zero=2 or 3)",
+    return problem.a == 1 ? fmt::format("shard= with zero={} (hybrid sharding splits the ZeRO shards over a smaller "
+                                        "group: it needs zero=1, 2 or 3)",
                                         problem.b)
                           : fmt::format("reshard=0 with zero={} (only ZeRO-3 gathers parameters to keep: it needs "
                                         "zero=3)",

@@ -42,7 +42,7 @@ enum class ProblemKind {
   cpu_offload,             ///< offload > 0 with pp > 1, or not fewer than the layers (a = offload, b = pp)
   expert_capacity,         ///< capacity= on a model without routed experts
   shard_group,             ///< shard= does not divide dp, or the expert-DP group over the replicas (a = shard, b = dp)
-  shard_zero,              ///< shard= below zero 2 or reshard=0 below zero 3 (a = the zero needed, b = zero)
+  shard_zero,              ///< shard= below zero 1 or reshard=0 below zero 3 (a = the zero needed, b = zero)
   // Found by costing, never by validate(): the search counts layouts under these too.
   out_of_memory, ///< a = excess GiB bucket (0, 4, 16, 64, 256)
   bound,         ///< cannot beat the top K (a = K)
@@ -100,7 +100,8 @@ struct ValidationTarget {
 [[nodiscard]] std::optional<Problem> check_capacity(const model::ModelSpec& model, const Layout& layout);
 
 /// Hybrid sharding and FSDP's reshard_after_forward: shard divides dp (and the replicas divide
-/// the expert-DP group), shard only where ZeRO shards gradients (zero >= 2), reshard=0 only
+/// the expert-DP group), shard only where ZeRO shards something (zero >= 1: Megatron-Core's
+/// partial distributed optimizer is hybrid-sharded ZeRO-1), reshard=0 only
 /// where it shards parameters (zero = 3).
 [[nodiscard]] std::optional<Problem> check_sharding(const Layout& layout);
 /// What a shard_group or shard_zero problem means, in words (needs no model).

@@ -5,6 +5,7 @@
 #include <brix/util/error.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <fmt/format.h>
 
 namespace brix::serve {
@@ -144,7 +145,9 @@ Json plan_to_json(const RankedPlan& ranked) {
   json["concurrency"] = performance.concurrency;
   json["request_rate"] = performance.request_rate;
   json["queue_s"] = performance.queue_s;
-  json["kv_waiting_requests"] = performance.kv_waiting; // in flight beyond max_concurrency, queued in the engine
+  // Requests in flight beyond max_concurrency, queued in the engine: a count, (wanted − running)
+  // per instance times the instances.
+  json["kv_waiting_requests"] = std::llround(performance.kv_waiting);
   json["kv_wait_s"] = performance.kv_wait_s;            // their wait, part of queue_s and TTFT
   json["kv_transfer_s"] = performance.kv_transfer_s;
   json["weights"] = to_string(plan.layout.weights);

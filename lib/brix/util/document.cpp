@@ -282,7 +282,8 @@ bool DocNode::as_bool() const {
       return false;
     }
   }
-  fail("expected true or false");
+  fail(m_node.IsScalar() ? fmt::format("'{}' is not a boolean", m_node.Scalar()) : std::string("not a boolean"),
+       "expected true or false");
 }
 
 std::int64_t DocNode::as_positive_int(std::string_view name) const {
