@@ -47,6 +47,8 @@ expect_rc 0 "emit megatron, grads=bf16"; expect_out '^--grad-reduce-in-bf16 \\$'
 run "$BRIX" plan --model llama-3.1-70b --nodes 8 --gpu h100-sxm --global-batch 128 --seq-len 8192 \
   --layout tp=4,pp=8,vpp=5,zero=1 --precision fp8 --software megatron-core-2025 --emit megatron
 expect_rc 0 "emit megatron, fp8 parameter gather"; expect_out '^--fp8-format hybrid \\$'; expect_out '^--fp8-param-gather \\$'
+# The recipe the plan was costed with (per-tensor current scaling), not Megatron-LM's default (delayed).
+expect_out '^--fp8-recipe tensorwise \\$'
 run "$BRIX" plan --model llama-3.1-70b --nodes 8 --gpu h100-sxm --global-batch 128 --seq-len 8192 \
   --layout tp=4,pp=8,vpp=5,zero=1 --precision fp8 --emit megatron
 expect_rc 0 "emit megatron, fp8, default profile"; expect_out '^--fp8-format hybrid \\$'

@@ -139,6 +139,7 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   }
   if (layout.precision == Precision::fp8) {
     flags.emplace_back("--fp8-format hybrid");
+    flags.push_back(fmt::format("--fp8-recipe {}", context.fp8_recipe));
     if (context.fp8_param_gather && layout.zero >= 1) {
       flags.emplace_back("--fp8-param-gather");
     }

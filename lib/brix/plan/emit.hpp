@@ -29,6 +29,10 @@ struct EmitContext {
   /// blockwise recipes): under FP8 with a distributed optimizer or FSDP, Megatron-LM gathers FP8
   /// weights only with --fp8-param-gather.
   bool fp8_param_gather = false;
+  /// The FP8 recipe the plan was costed with (SoftwareProfile::fp8_recipe, by Megatron-Core's
+  /// --fp8-recipe name: delayed, tensorwise, blockwise, mxfp8). Megatron-LM's default is delayed,
+  /// so the flag is always written under FP8.
+  std::string fp8_recipe = "delayed";
 };
 
 /// What of `layout` Megatron-LM cannot run ("schedule dualpipe", "grad_compression fp8"): it runs

@@ -23,6 +23,7 @@ EmitContext emit_context(const PlanReport& report) {
   context.tp_comm_overlap = report.options.software.tp_comm_overlap;
   context.grad_reduce_in_bf16 = report.options.software.grad_reduce_bytes == 2.0;
   context.fp8_param_gather = parameter_gather_bytes(true, report.options.software) == 1.0;
+  context.fp8_recipe = std::string(fp8_recipe_name(report.options.software.fp8_recipe));
   return context;
 }
 
