@@ -379,6 +379,45 @@ TEST_CASE("plan::in_flight_micro_batches") {
   CHECK(in_flight_micro_batches(layout, shape, 0) == doctest::Approx(8 * (1 + 7.0 / 32)));
 }
 
+TEST_CASE("plan::in_flight_micro_batches counts the embedding and loss chunks chunk by chunk") {
+  // Llama 3 405B as its paper lays it out (Sec. 3.3.2): PP 16, the first chunk of the first
+  // stage only the embedding, the last chunk of the last stage only the loss: 126 + 2 places
+  // over 16·8 chunks of one layer. 32 micro-batches per step.
+  const auto model = bundled("llama-3.1-405b.json");
+  Layout layout;
+  layout.tp = 8;
+  layout.sp = true;
+  layout.pp = 16;
+  layout.vpp = 8;
+  layout.schedule = Schedule::interleaved;
+  layout.pp_embedding = true;
+  layout.pp_loss = true;
+  const TrainingShape shape{32, 8192};
+  const auto first = uniform_stage(model, pipeline_split(layout), 0);
+  const auto middle = uniform_stage(model, pipeline_split(layout), 1);
+  const auto last = uniform_stage(model, pipeline_split(layout), 15);
+  REQUIRE(first.layers() == 7);
+  REQUIRE(last.layers() == 7);
+  // Stage 0 warms up with 2·15 + 7·16 + 1 = 143 chunk forwards: chunk 0 (no layer) for
+  // micro-batches 0–15, chunks 1–7 (one layer each) for 0–15, chunk 0 again for 16–30:
+  // 7·16 = 112 layers' activations, 16 of its 7-layer spans (the uniform count says 143/8).
+  CHECK(in_flight_micro_batches(layout, shape, 0) == doctest::Approx(143.0 / 8));
+  CHECK(in_flight_micro_batches(layout, shape, 0, first) == doctest::Approx(112.0 / 7));
+  // Stage 15: 7·16 + 1 = 113 forwards, the last one the loss-only chunk: 112 layers, not 7·113/8.
+  CHECK(in_flight_micro_batches(layout, shape, 15, last) == doctest::Approx(112.0 / 7));
+  // A middle stage has no such chunk: 2·14 + 7·16 + 1 = 141 chunks of one layer.
+  CHECK(in_flight_micro_batches(layout, shape, 1, middle) == doctest::Approx(141.0 / 8));
+  // stage_memory holds that many spans' activations (DP 64: 2,048 sequences, 32 per rank).
+  const auto gpu = cluster::find_gpu("h100-sxm");
+  layout.dp = 64;
+  layout.zero = 3;
+  const auto memory = stage_memory(model, gpu, layout, TrainingShape{2048, 8192}, 15, last);
+  CHECK(memory.in_flight == doctest::Approx(16.0));
+  // Without the embedding and loss places the uniform count stands.
+  layout.pp_embedding = false;
+  CHECK(in_flight_micro_batches(layout, shape, 0, first) == in_flight_micro_batches(layout, shape, 0));
+}
+
 TEST_CASE("plan::validate names every constraint a layout breaks") {
   const auto model = bundled("deepseek-r1.json");
   const TrainingShape shape{1024, 4096};
