@@ -108,6 +108,36 @@ TEST_CASE("plan::layer_activation_bytes MoE and GQA") {
   CHECK(act.attention_core == doctest::Approx(2.0 * (16384 + 1024 + 1024) + 4.0 * 128));
 }
 
+TEST_CASE("plan::layer_activation_bytes of a Llama block: no dropout, SwiGLU, GQA") {
+  // Llama 3.1 405B at TP 8 with sequence parallelism, flash attention, seq 8192, micro-batch 1,
+  // what Megatron-Core with TransformerEngine keeps per layer (× s·b·h/t, 2-byte tensors):
+  // attention block: norm input 2, norm output = QKV input 2, q 2 and k, v 2·(8·128)/h each,
+  // flash output = projection input 2, fp32 softmax statistics; MLP block: norm input 2, norm
+  // output = fc1 input 2, fc1 output (gate and up) 4f/h, SwiGLU output = fc2 input 2f/h.
+  // No dropout masks: Llama trains with dropout 0, and PyTorch's dropout at p = 0 returns its
+  // input without a mask. Korthikanti's 34 counts two masks, GeLU's 4f/h and 6 for MHA's q, k, v.
+  // Megatron's report_theoretical_memory (theoretical_memory_usage.py) uses 18 + 4f/h = 31.0
+  // for any model: it models neither gating, GQA nor a model without dropout.
+  const auto llama = bundled("llama-3.1-405b.json");
+  CHECK_FALSE(llama.dropout);
+  Layout layout;
+  layout.tp = 8;
+  layout.sp = true;
+  const TrainingShape shape{2048, 8192};
+  const double s = 8192, h = 16384, f = 53248, a = 128, t = 8;
+  const double sbh_t = s * h / t;
+  const auto act = layer_activation_bytes(llama, layout, shape, 0);
+  CHECK(act.layer_input == doctest::Approx(2 * sbh_t));
+  CHECK(act.norms == doctest::Approx(2 * sbh_t));
+  CHECK(act.attention_projections == doctest::Approx(4 * sbh_t));
+  CHECK(act.attention_core == doctest::Approx((2 + 4 * 1024 / h) * sbh_t + 4 * s * a / t));
+  CHECK(act.attention_scores == 0);
+  CHECK(act.mlp == doctest::Approx((2 + 6 * f / h) * sbh_t));
+  CHECK(act.total() == doctest::Approx((12.25 + 6 * f / h) * sbh_t + 4 * s * a / t));
+  // 31.75 against Megatron's 31.0: within 2.5%.
+  CHECK(act.total() / sbh_t == doctest::Approx(18 + 4 * f / h).epsilon(0.025));
+}
+
 TEST_CASE("plan::stage_memory model states: 18 B/param, 6 + 12/d with the distributed optimizer") {
   const auto model = bundled("gpt-1.7b.yaml");
   const auto& gpu = cluster::find_gpu("a100-sxm-80gb");
