@@ -108,6 +108,36 @@ TEST_CASE("plan::layer_activation_bytes MoE and GQA") {
   CHECK(act.attention_core == doctest::Approx(2.0 * (16384 + 1024 + 1024) + 4.0 * 128));
 }
 
+TEST_CASE("plan::layer_activation_bytes of a Llama block: no dropout, SwiGLU, GQA") {
+  // Llama 3.1 405B at TP 8 with sequence parallelism, flash attention, seq 8192, micro-batch 1,
+  // what Megatron-Core with TransformerEngine keeps per layer (× s·b·h/t, 2-byte tensors):
+  // attention block: norm input 2, norm output = QKV input 2, q 2 and k, v 2·(8·128)/h each,
+  // flash output = projection input 2, fp32 softmax statistics; MLP block: norm input 2, norm
+  // output = fc1 input 2, fc1 output (gate and up) 4f/h, SwiGLU output = fc2 input 2f/h.
+  // No dropout masks: Llama trains with dropout 0, and PyTorch's dropout at p = 0 returns its
+  // input without a mask. Korthikanti's 34 counts two masks, GeLU's 4f/h and 6 for MHA's q, k, v.
+  // Megatron's report_theoretical_memory (theoretical_memory_usage.py) uses 18 + 4f/h = 31.0
+  // for any model: it models neither gating, GQA nor a model without dropout.
+  const auto llama = bundled("llama-3.1-405b.json");
+  CHECK_FALSE(llama.dropout);
+  Layout layout;
+  layout.tp = 8;
+  layout.sp = true;
+  const TrainingShape shape{2048, 8192};
+  const double s = 8192, h = 16384, f = 53248, a = 128, t = 8;
+  const double sbh_t = s * h / t;
+  const auto act = layer_activation_bytes(llama, layout, shape, 0);
+  CHECK(act.layer_input == doctest::Approx(2 * sbh_t));
+  CHECK(act.norms == doctest::Approx(2 * sbh_t));
+  CHECK(act.attention_projections == doctest::Approx(4 * sbh_t));
+  CHECK(act.attention_core == doctest::Approx((2 + 4 * 1024 / h) * sbh_t + 4 * s * a / t));
+  CHECK(act.attention_scores == 0);
+  CHECK(act.mlp == doctest::Approx((2 + 6 * f / h) * sbh_t));
+  CHECK(act.total() == doctest::Approx((12.25 + 6 * f / h) * sbh_t + 4 * s * a / t));
+  // 31.75 against Megatron's 31.0: within 2.5%.
+  CHECK(act.total() / sbh_t == doctest::Approx(18 + 4 * f / h).epsilon(0.025));
+}
+
 TEST_CASE("plan::stage_memory model states: 18 B/param, 6 + 12/d with the distributed optimizer") {
   const auto model = bundled("gpt-1.7b.yaml");
   const auto& gpu = cluster::find_gpu("a100-sxm-80gb");
@@ -377,6 +407,45 @@ TEST_CASE("plan::in_flight_micro_batches") {
   layout.vpp = 4;
   // Korthikanti: the first stage holds p·(1 + (p−1)/(p·v)) micro-batches' worth.
   CHECK(in_flight_micro_batches(layout, shape, 0) == doctest::Approx(8 * (1 + 7.0 / 32)));
+}
+
+TEST_CASE("plan::in_flight_micro_batches counts the embedding and loss chunks chunk by chunk") {
+  // Llama 3 405B as its paper lays it out (Sec. 3.3.2): PP 16, the first chunk of the first
+  // stage only the embedding, the last chunk of the last stage only the loss: 126 + 2 places
+  // over 16·8 chunks of one layer. 32 micro-batches per step.
+  const auto model = bundled("llama-3.1-405b.json");
+  Layout layout;
+  layout.tp = 8;
+  layout.sp = true;
+  layout.pp = 16;
+  layout.vpp = 8;
+  layout.schedule = Schedule::interleaved;
+  layout.pp_embedding = true;
+  layout.pp_loss = true;
+  const TrainingShape shape{32, 8192};
+  const auto first = uniform_stage(model, pipeline_split(layout), 0);
+  const auto middle = uniform_stage(model, pipeline_split(layout), 1);
+  const auto last = uniform_stage(model, pipeline_split(layout), 15);
+  REQUIRE(first.layers() == 7);
+  REQUIRE(last.layers() == 7);
+  // Stage 0 warms up with 2·15 + 7·16 + 1 = 143 chunk forwards: chunk 0 (no layer) for
+  // micro-batches 0–15, chunks 1–7 (one layer each) for 0–15, chunk 0 again for 16–30:
+  // 7·16 = 112 layers' activations, 16 of its 7-layer spans (the uniform count says 143/8).
+  CHECK(in_flight_micro_batches(layout, shape, 0) == doctest::Approx(143.0 / 8));
+  CHECK(in_flight_micro_batches(layout, shape, 0, first) == doctest::Approx(112.0 / 7));
+  // Stage 15: 7·16 + 1 = 113 forwards, the last one the loss-only chunk: 112 layers, not 7·113/8.
+  CHECK(in_flight_micro_batches(layout, shape, 15, last) == doctest::Approx(112.0 / 7));
+  // A middle stage has no such chunk: 2·14 + 7·16 + 1 = 141 chunks of one layer.
+  CHECK(in_flight_micro_batches(layout, shape, 1, middle) == doctest::Approx(141.0 / 8));
+  // stage_memory holds that many spans' activations (DP 64: 2,048 sequences, 32 per rank).
+  const auto gpu = cluster::find_gpu("h100-sxm");
+  layout.dp = 64;
+  layout.zero = 3;
+  const auto memory = stage_memory(model, gpu, layout, TrainingShape{2048, 8192}, 15, last);
+  CHECK(memory.in_flight == doctest::Approx(16.0));
+  // Without the embedding and loss places the uniform count stands.
+  layout.pp_embedding = false;
+  CHECK(in_flight_micro_batches(layout, shape, 0, first) == in_flight_micro_batches(layout, shape, 0));
 }
 
 TEST_CASE("plan::validate names every constraint a layout breaks") {

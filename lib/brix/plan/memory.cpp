@@ -287,6 +287,33 @@ double in_flight_micro_batches(const Layout& layout, const TrainingShape& shape,
   return std::min(m, static_cast<double>(pp - stage_index));
 }
 
+double in_flight_micro_batches(const Layout& layout, const TrainingShape& shape, int stage_index,
+                               const StageSpan& span) {
+  const double uniform = in_flight_micro_batches(layout, shape, stage_index);
+  const int v = std::max(1, layout.vpp);
+  const double embedding = layout.pp_embedding && span.embedding ? 1.0 : 0.0;
+  const double loss = layout.pp_loss && span.head ? 1.0 : 0.0;
+  if (layout.schedule != Schedule::interleaved || v < 2 || embedding + loss == 0 || span.layers() <= 0) {
+    return uniform;
+  }
+  // Megatron runs each chunk for a group of pp micro-batches before the next chunk, so forward
+  // k of the warm-up is chunk (k / pp) mod v. The embedding takes a layer's place in this
+  // stage's first chunk and the loss in its last (Megatron's account_for_*_in_pipeline_split):
+  // those chunks hold one layer fewer than the others, and which chunks are in flight matters.
+  const int pp = std::max(1, layout.pp);
+  const double forwards = uniform * v;
+  const double slots = (span.layers() + embedding + loss) / v; // layer places per chunk
+  const auto forwards_of_chunk = [&](int chunk) {
+    double count = 0;
+    for (int round = 0; static_cast<double>(round * v + chunk) * pp < forwards; ++round) {
+      count += std::clamp(forwards - static_cast<double>(round * v + chunk) * pp, 0.0, static_cast<double>(pp));
+    }
+    return count;
+  };
+  const double layers_held = forwards * slots - embedding * forwards_of_chunk(0) - loss * forwards_of_chunk(v - 1);
+  return layers_held / span.layers();
+}
+
 StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, const Layout& layout,
                          const TrainingShape& shape, int stage_index, const StageSpan& span,
                          const SoftwareProfile& software) {
@@ -377,7 +404,7 @@ StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, co
     }
   }
   memory.activations_per_micro_batch = per_micro_batch;
-  memory.in_flight = in_flight_micro_batches(layout, shape, stage_index);
+  memory.in_flight = in_flight_micro_batches(layout, shape, stage_index, span);
   memory.activations = memory.in_flight * per_micro_batch + transient + head;
 
   // Communication buffers: NCCL per process group, pipeline send/recv, MoE dispatch/combine.

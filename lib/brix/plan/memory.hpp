@@ -110,6 +110,12 @@ struct LayerActivations {
 /// pp·(1 + (pp−1)/(pp·v)), Korthikanti's figure); DualPipe pp + 1.
 [[nodiscard]] double in_flight_micro_batches(const Layout& layout, const TrainingShape& shape,
                                              int stage_index);
+/// The same for the stage holding `span`, counted chunk by chunk: under the interleaved
+/// schedule the chunk where the embedding or the loss takes a layer's place (pp_embedding,
+/// pp_loss) holds one layer fewer, so the first stage holds fewer layers' activations than the
+/// uniform count says and the last stage more (its head-only chunk is the one barely in flight).
+[[nodiscard]] double in_flight_micro_batches(const Layout& layout, const TrainingShape& shape,
+                                             int stage_index, const StageSpan& span);
 
 /// Bytes of one GPU of one pipeline stage.
 struct StageMemory {
