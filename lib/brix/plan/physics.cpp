@@ -123,6 +123,7 @@ SoftwareProfile software_megatron_2021() {
   profile.batched_p2p = false;
   profile.sequence_parallel = false;
   profile.uneven_virtual_stages = false;
+  profile.zero2_reduce_every_micro_batch = false; // no ZeRO-2 of its own: costed as before, once per step
   return profile;
 }
 
@@ -162,6 +163,9 @@ SoftwareProfile software_megatron_core_2024() {
   profile.hierarchical_all_to_all = false;
   profile.overlap_all_to_all = false;
   profile.uneven_virtual_stages = false;
+  // Its ZeRO-2 is NeMo's apex DistributedFusedAdam (no FSDP in Megatron-Core r0.8): gradients
+  // accumulate whole under no_sync and are reduce-scattered on the last micro-batch.
+  profile.zero2_reduce_every_micro_batch = false;
   return profile;
 }
 
@@ -186,6 +190,8 @@ SoftwareProfile software_megatron_core_2025() {
   profile.overlap_all_to_all = true;
   profile.uneven_virtual_stages = true;
   profile.unfused_expert_epilogues = true;
+  // ZeRO-2 is Megatron-Core's FSDP at optim_grads, which reduce-scatters every micro-batch.
+  profile.zero2_reduce_every_micro_batch = true;
   return profile;
 }
 
@@ -198,6 +204,11 @@ SoftwareProfile software_fsdp_2023() {
   profile.fsdp_fp32_shards = true;
   profile.fp8_tp_all_gather = false; // not shown for torchao's float8 TP of 2024-25
   profile.attention_kernels = AttentionKernels::flash2; // FlashAttention-2 / torch SDPA of 2023-early 2024
+  // PyTorch FSDP synchronises every backward unless the trainer asks not to (no_sync,
+  // set_requires_gradient_sync / set_requires_all_reduce); torchtitan never asks. NeMo
+  // AutoModel does (set_requires_gradient_sync(is_optim_step)): not modelled, its rows are fully sharded.
+  profile.replica_all_reduce_every_micro_batch = true;
+  profile.zero2_reduce_every_micro_batch = true;
   return profile;
 }
 

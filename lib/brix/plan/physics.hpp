@@ -175,6 +175,18 @@ struct SoftwareProfile {
   /// Megatron-Bridge's current-scaling, delayed and MXFP8 mixed-precision recipes, not by its
   /// blockwise one: src/megatron/bridge/training/mixed_precision.py at 7af9601c).
   bool fp8_param_gather = false;
+  /// Under hybrid sharding (shard < DP), the replicas all-reduce the gradient shard they
+  /// reduce-scattered after every micro-batch's backward: PyTorch FSDP's HYBRID_SHARD without
+  /// no_sync, and FSDP2 on a 2-D mesh, whose requires_all_reduce stays on unless the trainer calls
+  /// set_requires_all_reduce(False) (torchtitan never does). Off: once per step, on the last
+  /// micro-batch (Megatron-Core 0.13's FSDP: custom_fsdp/fully_sharded_data_parallel.py passes
+  /// inter_fsdp_group_grad_reduce only with is_last_microbatch).
+  bool replica_all_reduce_every_micro_batch = false;
+  /// ZeRO-2 reduce-scatters the gradients after every micro-batch's backward and accumulates the
+  /// shard (Megatron-Core 0.13's FSDP at optim_grads: grad_reduce_every_bprop; PyTorch FSDP
+  /// without no_sync). Off: the gradients accumulate whole and are reduced once per step (NeMo
+  /// 24.x's apex DistributedFusedAdam, which Megatron's schedule runs under its no_sync).
+  bool zero2_reduce_every_micro_batch = true;
 };
 
 /// Bytes per element a TP all-gather moves: FP8 when FP8 training gathers quantised inputs.
