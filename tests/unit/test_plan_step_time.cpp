@@ -284,3 +284,31 @@ TEST_CASE("plan::data_parallel_cost ZeRO-2 reduce-scatters every micro-batch whe
   CHECK(nemo.pipeline_extra_s == 0.0);
   CHECK(nemo.exposed_s == doctest::Approx(scatter + gather));
 }
+
+TEST_CASE("plan::head_cost runs the output layer in bf16 under FP8") {
+  // Megatron-Core's output_layer is a ColumnParallelLinear (no TransformerEngine FP8), torchtitan's
+  // Float8 skips the module named "output", DeepSeek-V3 keeps the output head in bf16.
+  Fixture f;
+  f.model.hidden = 4096;
+  f.model.vocab = 128256;
+  auto& device = f.context.device;
+  device.peak_flops = 2e15; // the FP8 peak the context was built for
+  device.gemm_fraction = 0.6;
+  device.bf16_peak_flops = 1e15;
+  device.bf16_gemm_fraction = 0.8;
+  auto layout = parse_layout("dp=8,precision=fp8");
+  const auto placement = place_groups(layout, 8);
+  const double tokens = 1024;
+  const double bf16_gemm = gemm_seconds(bf16_gemm_device(device), tokens, 128256, 4096, 2.0);
+  const double fp8_gemm = gemm_seconds(device, tokens, 128256, 4096, 1.0);
+  REQUIRE(bf16_gemm > 1.4 * fp8_gemm); // compute-bound: 1.2e15 against 0.8e15 FLOP/s
+  const auto fp8 = head_cost(f.context, layout, placement);
+  CHECK(fp8.weight_grad_s == doctest::Approx(bf16_gemm));
+  CHECK(fp8.forward_flops == doctest::Approx(2.0 * tokens * 128256 * 4096));
+  // The same GEMM as a bf16 layout's on this device.
+  layout.precision = Precision::bf16;
+  CHECK(head_cost(f.context, layout, placement).forward_s == doctest::Approx(fp8.forward_s));
+  // A device built for bf16 only (no separate bf16 figures) keeps its own peak.
+  device.bf16_peak_flops = 0;
+  CHECK(bf16_gemm_device(device).peak_flops == 2e15);
+}

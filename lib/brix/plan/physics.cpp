@@ -303,6 +303,15 @@ SoftwareProfile software_by_name(std::string_view name) {
                                util::did_you_mean(name, names), fmt::join(names, ", ")));
 }
 
+DeviceModel bf16_gemm_device(const DeviceModel& device) {
+  DeviceModel bf16 = device;
+  if (device.bf16_peak_flops > 0) {
+    bf16.peak_flops = device.bf16_peak_flops;
+    bf16.gemm_fraction = device.bf16_gemm_fraction;
+  }
+  return bf16;
+}
+
 DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, cluster::NetworkShape shape,
                          double oversubscription) {
   DeviceModel device;
@@ -310,6 +319,8 @@ DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, cluster::Net
   const bool has_fp8 = gpu.fp8_flops > 0;
   device.peak_flops = fp8 && has_fp8 ? gpu.fp8_flops : gpu.bf16_flops;
   device.gemm_fraction = large_gemm_fraction(gpu) * (fp8 && has_fp8 ? fp8_gemm_share(gpu) : 1.0);
+  device.bf16_peak_flops = gpu.bf16_flops;
+  device.bf16_gemm_fraction = large_gemm_fraction(gpu);
   // Attention stays bf16 under FP8 training (TransformerEngine's recipe keeps dot-product
   // attention in bf16 unless asked; torchao's float8 converts nn.Linear only): its fraction is
   // of the bf16 peak, expressed against the peak chosen above.

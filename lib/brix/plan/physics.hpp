@@ -289,6 +289,10 @@ inline constexpr double k_sync_noise = 0.006;
 struct DeviceModel {
   double peak_flops = 0;        ///< dense tensor-core peak at the chosen precision
   double gemm_fraction = 0.8;   ///< achievable fraction of peak on large GEMMs
+  /// The bf16 peak and large-GEMM fraction, for the GEMMs FP8 training leaves in bf16 (the
+  /// output layer); 0: peak_flops and gemm_fraction are already bf16's.
+  double bf16_peak_flops = 0;
+  double bf16_gemm_fraction = 0;
   int sms = 132;                ///< streaming multiprocessors: GEMM tiles that run at once
   double attention_fraction = 0.5; ///< achievable fraction of peak_flops for fused (bf16) attention kernels
   /// The same for FlashAttention-2, which does not use Hopper's TMA and warpgroup MMA: 35% of
@@ -320,6 +324,9 @@ struct DeviceModel {
 /// of `shape` tapered `oversubscription`:1 above the leaf switches.
 [[nodiscard]] DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, cluster::NetworkShape shape,
                                        double oversubscription);
+
+/// The device as the GEMMs that stay bf16 under FP8 training see it (bf16 peak and fraction).
+[[nodiscard]] DeviceModel bf16_gemm_device(const DeviceModel& device);
 
 /// One GEMM kernel's shape: `groups` products of [m×k]·[k×n] launched together (a grouped or
 /// batched GEMM: MoE experts, attention heads), their output tiles scheduled over the GPU as one
