@@ -398,7 +398,9 @@ double fp8_gemm_share(const cluster::GpuSpec& gpu) {
   // fid16). Only Megatron-Bridge's rows ask for it: chosen without them the grid gives 0.75,
   // without torchtitan's (torchao Float8, 8B rows +5% -> +12% too fast here) 0.95; the
   // constant's own leave-one-source-out is 12.4% against 11.9% at a fixed 0.75. 1.0 (the kernel
-  // figure) was measured and dropped (fit 12.07%, LOSO 17.5% -> 18.3%).
+  // figure) was measured and dropped (fit 12.07%, LOSO 17.5% -> 18.3%). With the output layer's
+  // GEMM costed bf16 (fid18) those H100 rows are -13% ... +2% and the grid still picks 0.85
+  // (fit 11.27% at 0.80, 11.25% at 0.85, 11.30% at 0.90, 11.38% at 0.95).
   // Blackwell and the rest 0.75: the kernel figures per generation (Hopper 0.75, Blackwell 0.69
   // of FP8 peak) were tried twice and dropped (issue 13, fid5: fit 15.3% -> 17.1%, Megatron-
   // Bridge's Blackwell FP8 rows +15 pt; fid6, with each recipe's casts costed: fit 15.4% ->
