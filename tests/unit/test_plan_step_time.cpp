@@ -171,13 +171,16 @@ TEST_CASE("plan::data_parallel_cost hybrid sharding gathers inside the shard gro
   const double gather = collective_seconds(device, Collective::all_gather, 2 * params, all);
   const double scatter = collective_seconds(device, Collective::reduce_scatter, 4 * params, all);
   CHECK(extra("dp=32,zero=3").pipeline_extra_s == doctest::Approx(2 * gather + scatter));
-  const double hybrid = 2 * collective_seconds(device, Collective::all_gather, 2 * params, node) +
-                        collective_seconds(device, Collective::reduce_scatter, 4 * params, node) +
-                        collective_seconds(device, Collective::all_reduce, 4 * params / 8, replicas);
-  CHECK(extra("dp=32,zero=3,shard=8").pipeline_extra_s == doctest::Approx(hybrid));
+  const double inside = 2 * collective_seconds(device, Collective::all_gather, 2 * params, node) +
+                        collective_seconds(device, Collective::reduce_scatter, 4 * params, node);
+  const double across = collective_seconds(device, Collective::all_reduce, 4 * params / 8, replicas);
+  // Megatron's FSDP (the modern profile): gathers and reduce-scatter per micro-batch, the
+  // replicas' all-reduce after the step's last backward.
+  CHECK(extra("dp=32,zero=3,shard=8").pipeline_extra_s == doctest::Approx(inside));
+  CHECK(extra("dp=32,zero=3,shard=8").exposed_s == doctest::Approx(across));
   // ZeRO-2: once per step, the same three collectives (one gather of the updated weights).
   CHECK(extra("dp=32,zero=2,shard=8").exposed_s ==
-        doctest::Approx(hybrid - collective_seconds(device, Collective::all_gather, 2 * params, node)));
+        doctest::Approx(inside + across - collective_seconds(device, Collective::all_gather, 2 * params, node)));
   // The optimizer updates the shard group's share.
   CHECK(extra("dp=32,zero=3,shard=8").optimizer_s > 3 * extra("dp=32,zero=3").optimizer_s);
 }
@@ -227,4 +230,85 @@ TEST_CASE("plan::data_parallel_cost gathers FP8 parameters at 1 B when the frame
   f.context.software.fp8_param_gather = true;
   const double zero1_fp8 = data_parallel_cost(f.context, f.layout, f.placement, 1e9, 0.0, 2.0, 4.0, 0.0, 0.0).exposed_s;
   CHECK(zero1_bf16 - zero1_fp8 == doctest::Approx(gather));
+}
+
+TEST_CASE("plan::data_parallel_cost all-reduces across replicas per micro-batch only where the framework does") {
+  // Megatron-Core 0.13's FSDP all-reduces the replicas' shards on the last micro-batch
+  // (inter_fsdp_group_grad_reduce and is_last_microbatch); PyTorch FSDP2's HSDP after every
+  // backward unless set_requires_all_reduce(False), which torchtitan never calls.
+  Fixture f;
+  const double params = 1e9;
+  const double micro_batches = 4;
+  auto cost = [&](const std::string& software) {
+    f.context.software = software_by_name(software);
+    f.context.software.overlap_param_gather = false; // every collective exposed: the sums below
+    f.context.software.overlap_grad_reduce = false;
+    const auto layout = parse_layout("dp=32,zero=3,shard=8,recompute=none");
+    return data_parallel_cost(f.context, layout, place_groups(layout, 8), params, 0, 4.0, micro_batches, 0, 0);
+  };
+  const auto& device = f.context.device;
+  const GroupPlacement node{8, 8}, replicas{4, 1};
+  const double inside = 2 * collective_seconds(device, Collective::all_gather, 2 * params, node) +
+                        collective_seconds(device, Collective::reduce_scatter, 4 * params, node);
+  const double across = collective_seconds(device, Collective::all_reduce, 4 * params / 8, replicas);
+  REQUIRE(across > 0.0);
+  const auto megatron = cost("megatron-core-2025");
+  CHECK(megatron.pipeline_extra_s == doctest::Approx(micro_batches * inside));
+  CHECK(megatron.exposed_s == doctest::Approx(across));
+  const auto torch = cost("fsdp2-2025");
+  CHECK(torch.pipeline_extra_s == doctest::Approx(micro_batches * (inside + across)));
+  CHECK(torch.exposed_s == 0.0);
+}
+
+TEST_CASE("plan::data_parallel_cost ZeRO-2 reduce-scatters every micro-batch where the framework does") {
+  // Megatron-Core 0.13's FSDP at optim_grads reduces after every backward (grad_reduce_every_bprop);
+  // NeMo 24.x's apex DistributedFusedAdam accumulates whole gradients under no_sync and reduces once.
+  Fixture f;
+  const double params = 1e9;
+  auto cost = [&](const std::string& software, double micro_batches) {
+    f.context.software = software_by_name(software);
+    f.context.software.overlap_param_gather = false;
+    f.context.software.overlap_grad_reduce = false;
+    const auto layout = parse_layout("dp=8,zero=2");
+    return data_parallel_cost(f.context, layout, place_groups(layout, 8), params, 0, 2.0, micro_batches, 0, 0);
+  };
+  const auto& device = f.context.device;
+  const GroupPlacement node{8, 8};
+  const double scatter = collective_seconds(device, Collective::reduce_scatter, 2 * params, node);
+  const double gather = collective_seconds(device, Collective::all_gather, 2 * params, node);
+  const auto megatron = cost("megatron-core-2025", 4);
+  CHECK(megatron.pipeline_extra_s == doctest::Approx(3 * scatter));
+  CHECK(megatron.exposed_s == doctest::Approx(scatter + gather));
+  CHECK(cost("megatron-core-2025", 1).pipeline_extra_s == 0.0);
+  const auto nemo = cost("megatron-core-2024", 4);
+  CHECK(nemo.pipeline_extra_s == 0.0);
+  CHECK(nemo.exposed_s == doctest::Approx(scatter + gather));
+}
+
+TEST_CASE("plan::head_cost runs the output layer in bf16 under FP8") {
+  // Megatron-Core's output_layer is a ColumnParallelLinear (no TransformerEngine FP8), torchtitan's
+  // Float8 skips the module named "output", DeepSeek-V3 keeps the output head in bf16.
+  Fixture f;
+  f.model.hidden = 4096;
+  f.model.vocab = 128256;
+  auto& device = f.context.device;
+  device.peak_flops = 2e15; // the FP8 peak the context was built for
+  device.gemm_fraction = 0.6;
+  device.bf16_peak_flops = 1e15;
+  device.bf16_gemm_fraction = 0.8;
+  auto layout = parse_layout("dp=8,precision=fp8");
+  const auto placement = place_groups(layout, 8);
+  const double tokens = 1024;
+  const double bf16_gemm = gemm_seconds(bf16_gemm_device(device), tokens, 128256, 4096, 2.0);
+  const double fp8_gemm = gemm_seconds(device, tokens, 128256, 4096, 1.0);
+  REQUIRE(bf16_gemm > 1.4 * fp8_gemm); // compute-bound: 1.2e15 against 0.8e15 FLOP/s
+  const auto fp8 = head_cost(f.context, layout, placement);
+  CHECK(fp8.weight_grad_s == doctest::Approx(bf16_gemm));
+  CHECK(fp8.forward_flops == doctest::Approx(2.0 * tokens * 128256 * 4096));
+  // The same GEMM as a bf16 layout's on this device.
+  layout.precision = Precision::bf16;
+  CHECK(head_cost(f.context, layout, placement).forward_s == doctest::Approx(fp8.forward_s));
+  // A device built for bf16 only (no separate bf16 figures) keeps its own peak.
+  device.bf16_peak_flops = 0;
+  CHECK(bf16_gemm_device(device).peak_flops == 2e15);
 }

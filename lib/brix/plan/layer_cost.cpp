@@ -506,7 +506,14 @@ LayerCost head_cost(const CostContext& context, const Layout& layout, const Plac
   const double tokens = static_cast<double>(layout.micro_batch) * context.seq_len / layout.cp;
   const double h = static_cast<double>(model.hidden);
   const double vocab = static_cast<double>(model.vocab) / layout.tp;
-  Gemms gemms{device, act_bytes(layout), fp8_quantisation_cost(context.software.fp8_recipe)};
+  // The output layer runs bf16 under FP8 in every framework brix profiles: Megatron-Core's
+  // output_layer is a tensor_parallel.ColumnParallelLinear, not a TransformerEngine module
+  // (core_v0.13.0 gpt_model.py), so fp8_autocast never reaches it; torchtitan's Float8 converts
+  // every nn.Linear but the one named "output" (torchtitan/float8.py, 2024-12: module_filter_fn
+  // fqn != "output"; later configs' filter_fqns); DeepSeek-V3 keeps "the output head" in its
+  // original precision (report, Sec. 3.3.1); MPT ties it to the embedding (llm-foundry).
+  const DeviceModel bf16_device = bf16_gemm_device(device);
+  Gemms gemms{bf16_device, 2.0, fp8_quantisation_cost(context.software.fp8_recipe)};
   gemms.add(tokens, vocab, h);
   // Cross-entropy in fp32 over the vocabulary shard: logits read/written a few times.
   const double softmax_bytes = tokens * vocab * 4.0 * 3.0;

@@ -123,6 +123,7 @@ SoftwareProfile software_megatron_2021() {
   profile.batched_p2p = false;
   profile.sequence_parallel = false;
   profile.uneven_virtual_stages = false;
+  profile.zero2_reduce_every_micro_batch = false; // no ZeRO-2 of its own: costed as before, once per step
   return profile;
 }
 
@@ -162,6 +163,9 @@ SoftwareProfile software_megatron_core_2024() {
   profile.hierarchical_all_to_all = false;
   profile.overlap_all_to_all = false;
   profile.uneven_virtual_stages = false;
+  // Its ZeRO-2 is NeMo's apex DistributedFusedAdam (no FSDP in Megatron-Core r0.8): gradients
+  // accumulate whole under no_sync and are reduce-scattered on the last micro-batch.
+  profile.zero2_reduce_every_micro_batch = false;
   return profile;
 }
 
@@ -186,6 +190,8 @@ SoftwareProfile software_megatron_core_2025() {
   profile.overlap_all_to_all = true;
   profile.uneven_virtual_stages = true;
   profile.unfused_expert_epilogues = true;
+  // ZeRO-2 is Megatron-Core's FSDP at optim_grads, which reduce-scatters every micro-batch.
+  profile.zero2_reduce_every_micro_batch = true;
   return profile;
 }
 
@@ -198,6 +204,11 @@ SoftwareProfile software_fsdp_2023() {
   profile.fsdp_fp32_shards = true;
   profile.fp8_tp_all_gather = false; // not shown for torchao's float8 TP of 2024-25
   profile.attention_kernels = AttentionKernels::flash2; // FlashAttention-2 / torch SDPA of 2023-early 2024
+  // PyTorch FSDP synchronises every backward unless the trainer asks not to (no_sync,
+  // set_requires_gradient_sync / set_requires_all_reduce); torchtitan never asks. NeMo
+  // AutoModel does (set_requires_gradient_sync(is_optim_step)): not modelled, its rows are fully sharded.
+  profile.replica_all_reduce_every_micro_batch = true;
+  profile.zero2_reduce_every_micro_batch = true;
   return profile;
 }
 
@@ -292,6 +303,15 @@ SoftwareProfile software_by_name(std::string_view name) {
                                util::did_you_mean(name, names), fmt::join(names, ", ")));
 }
 
+DeviceModel bf16_gemm_device(const DeviceModel& device) {
+  DeviceModel bf16 = device;
+  if (device.bf16_peak_flops > 0) {
+    bf16.peak_flops = device.bf16_peak_flops;
+    bf16.gemm_fraction = device.bf16_gemm_fraction;
+  }
+  return bf16;
+}
+
 DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, cluster::NetworkShape shape,
                          double oversubscription) {
   DeviceModel device;
@@ -299,6 +319,8 @@ DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, cluster::Net
   const bool has_fp8 = gpu.fp8_flops > 0;
   device.peak_flops = fp8 && has_fp8 ? gpu.fp8_flops : gpu.bf16_flops;
   device.gemm_fraction = large_gemm_fraction(gpu) * (fp8 && has_fp8 ? fp8_gemm_share(gpu) : 1.0);
+  device.bf16_peak_flops = gpu.bf16_flops;
+  device.bf16_gemm_fraction = large_gemm_fraction(gpu);
   // Attention stays bf16 under FP8 training (TransformerEngine's recipe keeps dot-product
   // attention in bf16 unless asked; torchao's float8 converts nn.Linear only): its fraction is
   // of the bf16 peak, expressed against the peak chosen above.
@@ -376,7 +398,9 @@ double fp8_gemm_share(const cluster::GpuSpec& gpu) {
   // fid16). Only Megatron-Bridge's rows ask for it: chosen without them the grid gives 0.75,
   // without torchtitan's (torchao Float8, 8B rows +5% -> +12% too fast here) 0.95; the
   // constant's own leave-one-source-out is 12.4% against 11.9% at a fixed 0.75. 1.0 (the kernel
-  // figure) was measured and dropped (fit 12.07%, LOSO 17.5% -> 18.3%).
+  // figure) was measured and dropped (fit 12.07%, LOSO 17.5% -> 18.3%). With the output layer's
+  // GEMM costed bf16 (fid18) those H100 rows are -13% ... +2% and the grid still picks 0.85
+  // (fit 11.27% at 0.80, 11.25% at 0.85, 11.30% at 0.90, 11.38% at 0.95).
   // Blackwell and the rest 0.75: the kernel figures per generation (Hopper 0.75, Blackwell 0.69
   // of FP8 peak) were tried twice and dropped (issue 13, fid5: fit 15.3% -> 17.1%, Megatron-
   // Bridge's Blackwell FP8 rows +15 pt; fid6, with each recipe's casts costed: fit 15.4% ->

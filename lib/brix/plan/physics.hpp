@@ -175,6 +175,18 @@ struct SoftwareProfile {
   /// Megatron-Bridge's current-scaling, delayed and MXFP8 mixed-precision recipes, not by its
   /// blockwise one: src/megatron/bridge/training/mixed_precision.py at 7af9601c).
   bool fp8_param_gather = false;
+  /// Under hybrid sharding (shard < DP), the replicas all-reduce the gradient shard they
+  /// reduce-scattered after every micro-batch's backward: PyTorch FSDP's HYBRID_SHARD without
+  /// no_sync, and FSDP2 on a 2-D mesh, whose requires_all_reduce stays on unless the trainer calls
+  /// set_requires_all_reduce(False) (torchtitan never does). Off: once per step, on the last
+  /// micro-batch (Megatron-Core 0.13's FSDP: custom_fsdp/fully_sharded_data_parallel.py passes
+  /// inter_fsdp_group_grad_reduce only with is_last_microbatch).
+  bool replica_all_reduce_every_micro_batch = false;
+  /// ZeRO-2 reduce-scatters the gradients after every micro-batch's backward and accumulates the
+  /// shard (Megatron-Core 0.13's FSDP at optim_grads: grad_reduce_every_bprop; PyTorch FSDP
+  /// without no_sync). Off: the gradients accumulate whole and are reduced once per step (NeMo
+  /// 24.x's apex DistributedFusedAdam, which Megatron's schedule runs under its no_sync).
+  bool zero2_reduce_every_micro_batch = true;
 };
 
 /// Bytes per element a TP all-gather moves: FP8 when FP8 training gathers quantised inputs.
@@ -277,6 +289,10 @@ inline constexpr double k_sync_noise = 0.006;
 struct DeviceModel {
   double peak_flops = 0;        ///< dense tensor-core peak at the chosen precision
   double gemm_fraction = 0.8;   ///< achievable fraction of peak on large GEMMs
+  /// The bf16 peak and large-GEMM fraction, for the GEMMs FP8 training leaves in bf16 (the
+  /// output layer); 0: peak_flops and gemm_fraction are already bf16's.
+  double bf16_peak_flops = 0;
+  double bf16_gemm_fraction = 0;
   int sms = 132;                ///< streaming multiprocessors: GEMM tiles that run at once
   double attention_fraction = 0.5; ///< achievable fraction of peak_flops for fused (bf16) attention kernels
   /// The same for FlashAttention-2, which does not use Hopper's TMA and warpgroup MMA: 35% of
@@ -308,6 +324,9 @@ struct DeviceModel {
 /// of `shape` tapered `oversubscription`:1 above the leaf switches.
 [[nodiscard]] DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, cluster::NetworkShape shape,
                                        double oversubscription);
+
+/// The device as the GEMMs that stay bf16 under FP8 training see it (bf16 peak and fraction).
+[[nodiscard]] DeviceModel bf16_gemm_device(const DeviceModel& device);
 
 /// One GEMM kernel's shape: `groups` products of [m×k]·[k×n] launched together (a grouped or
 /// batched GEMM: MoE experts, attention heads), their output tiles scheduled over the GPU as one

@@ -191,7 +191,34 @@ DataParallelCost data_parallel_cost(const CostContext& context, const Layout& la
   // Hybrid sharding: the replicas of a shard group all-reduce the gradient shard each of them
   // reduce-scattered (FSDP's HYBRID_SHARD; zero without replicas: nothing).
   auto across_replicas = [&](double params, const GroupPlacement& shard, const GroupPlacement& replicas) {
+    if (replicas.ranks <= 1 || params <= 0) {
+      return 0.0;
+    }
     return collective_seconds(device, Collective::all_reduce, params / shard.ranks * grad_wire_bytes, replicas);
+  };
+  auto both_groups = [&](auto&& collective) {
+    return collective(dense_local, placement.dp, placement.dp_shard, placement.dp_replicate) +
+           collective(expert_local, placement.expert_dp, placement.expert_shard, placement.expert_replicate);
+  };
+  const bool replicas_every_micro_batch = context.software.replica_all_reduce_every_micro_batch;
+  // What a micro-batch's backward reduces when the framework reduces per micro-batch: the
+  // reduce-scatter, and the replicas' all-reduce where the framework runs it every time.
+  auto scatter_per_micro = [&](double params, const GroupPlacement& group, const GroupPlacement& shard,
+                               const GroupPlacement& replicas) {
+    if (group.ranks <= 1 || params <= 0) {
+      return 0.0;
+    }
+    return collective_seconds(device, Collective::reduce_scatter, params * grad_wire_bytes, shard) +
+           (replicas_every_micro_batch ? across_replicas(params, shard, replicas) : 0.0);
+  };
+  // Collectives after the last micro-batch's backward: buckets reduce while it runs, the last
+  // bucket cannot.
+  auto exposed_after_backward = [&](double total) {
+    if (!context.software.overlap_grad_reduce) {
+      return total;
+    }
+    const double bucket_share = std::min(1.0, 40e6 / std::max(1.0, dense_local + expert_local));
+    return std::max(total * bucket_share, overlapped_seconds(backward_window_s, total) - backward_window_s);
   };
   auto reduce = [&](double params, const GroupPlacement& group, const GroupPlacement& shard,
                     const GroupPlacement& replicas) {
@@ -219,23 +246,29 @@ DataParallelCost data_parallel_cost(const CostContext& context, const Layout& la
         return 0.0;
       }
       return gathers * collective_seconds(device, Collective::all_gather, params * gather_bytes, shard) +
-             collective_seconds(device, Collective::reduce_scatter, params * grad_wire_bytes, shard) +
-             across_replicas(params, shard, replicas);
+             scatter_per_micro(params, group, shard, replicas);
     };
-    const double per_mb = per_micro(dense_local, placement.dp, placement.dp_shard, placement.dp_replicate) +
-                          per_micro(expert_local, placement.expert_dp, placement.expert_shard, placement.expert_replicate);
+    const double per_mb = both_groups(per_micro);
     const double exposed_per_mb =
         context.software.overlap_param_gather ? overlapped_seconds(stage_s, per_mb) - stage_s : per_mb;
     cost.pipeline_extra_s = micro_batches * exposed_per_mb;
+    // Megatron's FSDP all-reduces across the replicas once, on the last micro-batch.
+    if (!replicas_every_micro_batch) {
+      cost.exposed_s = exposed_after_backward(both_groups(
+          [&](double params, const GroupPlacement& group, const GroupPlacement& shard, const GroupPlacement& replicas) {
+            return group.ranks <= 1 ? 0.0 : across_replicas(params, shard, replicas);
+          }));
+    }
   } else {
-    const double total = reduce(dense_local, placement.dp, placement.dp_shard, placement.dp_replicate) +
-                         reduce(expert_local, placement.expert_dp, placement.expert_shard, placement.expert_replicate);
-    if (context.software.overlap_grad_reduce) {
-      // Buckets reduce while backward of the last micro-batch runs; the last bucket cannot.
-      const double bucket_share = std::min(1.0, 40e6 / std::max(1.0, dense_local + expert_local));
-      cost.exposed_s = std::max(total * bucket_share, overlapped_seconds(backward_window_s, total) - backward_window_s);
-    } else {
-      cost.exposed_s = total;
+    cost.exposed_s = exposed_after_backward(both_groups(reduce));
+    if (layout.zero == 2 && context.software.zero2_reduce_every_micro_batch && micro_batches > 1) {
+      // ZeRO-2 reduce-scatters every micro-batch, each beside that micro-batch's backward; the
+      // last one's is the once-per-step reduction above.
+      const double per_mb = both_groups(scatter_per_micro);
+      const double exposed_per_mb = context.software.overlap_grad_reduce
+                                        ? overlapped_seconds(backward_window_s, per_mb) - backward_window_s
+                                        : per_mb;
+      cost.pipeline_extra_s = (micro_batches - 1.0) * exposed_per_mb;
     }
   }
   // Optimizer: Adam reads gradient, master, m, v (4 B each), writes master, m, v and the bf16
