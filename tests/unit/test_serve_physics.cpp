@@ -231,3 +231,26 @@ TEST_CASE("serve::prefill_step: offloaded experts stall the step by what the lay
   context.offload = 2;
   CHECK(prefill_step(context, 65536, 2000).seconds == doctest::Approx(big));
 }
+
+TEST_CASE("serve::prefill_step: vLLM's DBO runs prefill GEMMs on the SMs DeepEP's normal kernels leave") {
+  const auto model = model::load_model("deepseek-r1");
+  const auto device = device_of("h200-sxm");
+  // Wide EP over two nodes: DP attention 16 + EP 16, two micro-batches overlapped.
+  const InstanceShape shape{1, 1, 16, 16, 1};
+  StepContext shared{&model, &device, shape, WeightPrecision::fp8, KvPrecision::bf16, true};
+  StepContext capped = shared;
+  capped.overlap_reserves_comm_sms = true;
+  const auto beside = prefill_step(shared, 8192, 2000);
+  const auto whole = prefill_step(capped, 8192, 2000);
+  // Every GEMM of the micro-batched forward runs on 112 of Hopper's 132 SMs (vLLM UBatchWrapper:
+  // deep_gemm.set_num_sms(132 - 20)), not only the stretch beside the all-to-all.
+  REQUIRE(beside.gemm_s > 0);
+  CHECK(whole.gemm_s == doctest::Approx(beside.gemm_s * 132.0 / 112.0).epsilon(0.05));
+  CHECK(whole.seconds > beside.seconds);
+  // Decode's low-latency kernels hold no SMs: the cap is not set and the step does not move.
+  CHECK(decode_step(capped, 256, 3000, 0).seconds == doctest::Approx(decode_step(shared, 256, 3000, 0).seconds));
+  // Without overlap there is nothing to cap.
+  shared.overlap = false;
+  capped.overlap = false;
+  CHECK(prefill_step(capped, 8192, 2000).seconds == doctest::Approx(prefill_step(shared, 8192, 2000).seconds));
+}

@@ -121,6 +121,7 @@ StepContext step_context(const RoleContext& context, const InstanceShape& shape)
     step.host_step_s = context.engine->serial_host_step_s;
     step.host_per_sequence_s = context.engine->serial_host_per_sequence_s;
   }
+  step.overlap_reserves_comm_sms = context.engine != nullptr && context.engine->overlap_reserves_comm_sms;
   step.offload = context.offload;
   return step;
 }
