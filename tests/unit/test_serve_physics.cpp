@@ -254,3 +254,21 @@ TEST_CASE("serve::prefill_step: vLLM's DBO runs prefill GEMMs on the SMs DeepEP'
   capped.overlap = false;
   CHECK(prefill_step(capped, 8192, 2000).seconds == doctest::Approx(prefill_step(shared, 8192, 2000).seconds));
 }
+
+TEST_CASE("serve::decode_step: vLLM's DBO splits a step only above its token thresholds") {
+  const auto model = model::load_model("deepseek-r1");
+  const auto device = device_of("h200-sxm");
+  const InstanceShape shape{1, 1, 16, 16, 1};
+  StepContext single{&model, &device, shape, WeightPrecision::fp8, KvPrecision::bf16, false};
+  StepContext dbo = single;
+  dbo.overlap = true;
+  dbo.overlap_min_decode_tokens = 32;   // --dbo-decode-token-threshold's default
+  dbo.overlap_min_prefill_tokens = 512; // --dbo-prefill-token-threshold's default
+  // 32 decode tokens per rank is not above the threshold: one batch, the all-to-all exposed.
+  CHECK(decode_step(dbo, 32, 3000, 0).seconds == doctest::Approx(decode_step(single, 32, 3000, 0).seconds));
+  // 64 is: two micro-batches, part of the all-to-all hidden.
+  CHECK(decode_step(dbo, 64, 3000, 0).seconds < decode_step(single, 64, 3000, 0).seconds);
+  // Two 2,000-token prompts are above the prefill threshold; a 400-token chunk is not.
+  CHECK(prefill_step(dbo, 400, 200).seconds == doctest::Approx(prefill_step(single, 400, 200).seconds));
+  CHECK(prefill_step(dbo, 4000, 2000).seconds < prefill_step(single, 4000, 2000).seconds);
+}

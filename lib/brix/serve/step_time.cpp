@@ -94,10 +94,12 @@ double mlp_rate(const StepContext& context, ComputePrecision precision, double m
   return 1.0 / (2.0 / 3.0 / gate_up + 1.0 / 3.0 / down);
 }
 
-/// Whether a step runs as two overlapped micro-batches: MoE all-to-all over several GPUs, and
-/// at least one sequence for each.
-bool micro_batched(const StepContext& context, const Batch& batch) {
-  return context.overlap && context.model->moe && context.shape.ep > 1 && batch.sequences >= 2;
+/// Whether a step runs as two overlapped micro-batches: MoE all-to-all over several GPUs, at
+/// least one sequence for each, and more tokens per rank than the engine's threshold.
+bool micro_batched(const StepContext& context, const Batch& batch, bool decode) {
+  const double threshold = decode ? context.overlap_min_decode_tokens : context.overlap_min_prefill_tokens;
+  return context.overlap && context.model->moe && context.shape.ep > 1 && batch.sequences >= 2 &&
+         batch.tokens > threshold;
 }
 
 /// Keys a query attends to in a layer of `window` keys (0: full attention). Decode reads the
@@ -120,7 +122,7 @@ StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch,
   // vLLM's DBO runs the whole micro-batched forward, dense layers included, inside its SM
   // control: deep_gemm.set_num_sms(total − 20) while DeepEP's high-throughput kernels hold 20
   // (prefill); the low-latency kernels hold none (decode).
-  const bool capped = step.overlap_reserves_comm_sms && !decode && micro_batched(step, batch);
+  const bool capped = step.overlap_reserves_comm_sms && !decode && micro_batched(step, batch, decode);
   context.gemm_sm_share = capped ? 1.0 - k_a2a_sm_share : 1.0;
   const auto& model = *context.model;
   const auto& device = *context.device;
@@ -269,7 +271,7 @@ StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch,
   }
 
   StepCost layer = compute;
-  const bool overlapped = moe_layer && micro_batched(context, batch);
+  const bool overlapped = moe_layer && micro_batched(context, batch, decode);
   if (overlapped) {
     // Two micro-batches: one's all-to-all runs while the other computes, except the first
     // micro-batch's compute and the last one's communication: max(C, M) + min(C, M) / 2.

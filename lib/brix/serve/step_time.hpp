@@ -49,6 +49,10 @@ struct StepContext {
   /// EngineVersion::overlap_reserves_comm_sms: under overlap, prefill's GEMMs run on the SMs the
   /// high-throughput all-to-all leaves, for the whole micro-batched forward.
   bool overlap_reserves_comm_sms = false;
+  /// EngineVersion::overlap_min_decode_tokens / overlap_min_prefill_tokens: a step at or below
+  /// them per rank runs as one batch, its all-to-all not overlapped.
+  double overlap_min_decode_tokens = 0;
+  double overlap_min_prefill_tokens = 0;
   /// Share of the SMs the GEMMs run on: 1, except where the step model costs a layer under the
   /// cap above.
   double gemm_sm_share = 1.0;
