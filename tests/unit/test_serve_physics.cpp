@@ -232,12 +232,19 @@ TEST_CASE("serve::prefill_step: offloaded experts stall the step by what the lay
   CHECK(prefill_step(context, 65536, 2000).seconds == doctest::Approx(big));
 }
 
+namespace {
+
+/// DeepSeek-R1 as wide EP over two H200 nodes: DP attention 16 + EP 16, FP8 weights.
+StepContext wide_ep(const model::ModelSpec& model, const ServeDevice& device, bool overlap) {
+  return {&model, &device, InstanceShape{1, 1, 16, 16, 1}, WeightPrecision::fp8, KvPrecision::bf16, overlap};
+}
+
+} // namespace
+
 TEST_CASE("serve::prefill_step: vLLM's DBO runs prefill GEMMs on the SMs DeepEP's normal kernels leave") {
   const auto model = model::load_model("deepseek-r1");
   const auto device = device_of("h200-sxm");
-  // Wide EP over two nodes: DP attention 16 + EP 16, two micro-batches overlapped.
-  const InstanceShape shape{1, 1, 16, 16, 1};
-  StepContext shared{&model, &device, shape, WeightPrecision::fp8, KvPrecision::bf16, true};
+  StepContext shared = wide_ep(model, device, true);
   StepContext capped = shared;
   capped.overlap_reserves_comm_sms = true;
   const auto beside = prefill_step(shared, 8192, 2000);
@@ -258,10 +265,8 @@ TEST_CASE("serve::prefill_step: vLLM's DBO runs prefill GEMMs on the SMs DeepEP'
 TEST_CASE("serve::decode_step: vLLM's DBO splits a step only above its token thresholds") {
   const auto model = model::load_model("deepseek-r1");
   const auto device = device_of("h200-sxm");
-  const InstanceShape shape{1, 1, 16, 16, 1};
-  StepContext single{&model, &device, shape, WeightPrecision::fp8, KvPrecision::bf16, false};
-  StepContext dbo = single;
-  dbo.overlap = true;
+  const StepContext single = wide_ep(model, device, false);
+  StepContext dbo = wide_ep(model, device, true);
   dbo.overlap_min_decode_tokens = 32;   // --dbo-decode-token-threshold's default
   dbo.overlap_min_prefill_tokens = 512; // --dbo-prefill-token-threshold's default
   // 32 decode tokens per rank is not above the threshold: one batch, the all-to-all exposed.
