@@ -231,3 +231,49 @@ TEST_CASE("serve::prefill_step: offloaded experts stall the step by what the lay
   context.offload = 2;
   CHECK(prefill_step(context, 65536, 2000).seconds == doctest::Approx(big));
 }
+
+namespace {
+
+/// DeepSeek-R1 as wide EP over two H200 nodes: DP attention 16 + EP 16, FP8 weights.
+StepContext wide_ep(const model::ModelSpec& model, const ServeDevice& device, bool overlap) {
+  return {&model, &device, InstanceShape{1, 1, 16, 16, 1}, WeightPrecision::fp8, KvPrecision::bf16, overlap};
+}
+
+} // namespace
+
+TEST_CASE("serve::prefill_step: vLLM's DBO runs prefill GEMMs on the SMs DeepEP's normal kernels leave") {
+  const auto model = model::load_model("deepseek-r1");
+  const auto device = device_of("h200-sxm");
+  StepContext shared = wide_ep(model, device, true);
+  StepContext capped = shared;
+  capped.overlap_reserves_comm_sms = true;
+  const auto beside = prefill_step(shared, 8192, 2000);
+  const auto whole = prefill_step(capped, 8192, 2000);
+  // Every GEMM of the micro-batched forward runs on 112 of Hopper's 132 SMs (vLLM UBatchWrapper:
+  // deep_gemm.set_num_sms(132 - 20)), not only the stretch beside the all-to-all.
+  REQUIRE(beside.gemm_s > 0);
+  CHECK(whole.gemm_s == doctest::Approx(beside.gemm_s * 132.0 / 112.0).epsilon(0.05));
+  CHECK(whole.seconds > beside.seconds);
+  // Decode's low-latency kernels hold no SMs: the cap is not set and the step does not move.
+  CHECK(decode_step(capped, 256, 3000, 0).seconds == doctest::Approx(decode_step(shared, 256, 3000, 0).seconds));
+  // Without overlap there is nothing to cap.
+  shared.overlap = false;
+  capped.overlap = false;
+  CHECK(prefill_step(capped, 8192, 2000).seconds == doctest::Approx(prefill_step(shared, 8192, 2000).seconds));
+}
+
+TEST_CASE("serve::decode_step: vLLM's DBO splits a step only above its token thresholds") {
+  const auto model = model::load_model("deepseek-r1");
+  const auto device = device_of("h200-sxm");
+  const StepContext single = wide_ep(model, device, false);
+  StepContext dbo = wide_ep(model, device, true);
+  dbo.overlap_min_decode_tokens = 32;   // --dbo-decode-token-threshold's default
+  dbo.overlap_min_prefill_tokens = 512; // --dbo-prefill-token-threshold's default
+  // 32 decode tokens per rank is not above the threshold: one batch, the all-to-all exposed.
+  CHECK(decode_step(dbo, 32, 3000, 0).seconds == doctest::Approx(decode_step(single, 32, 3000, 0).seconds));
+  // 64 is: two micro-batches, part of the all-to-all hidden.
+  CHECK(decode_step(dbo, 64, 3000, 0).seconds < decode_step(single, 64, 3000, 0).seconds);
+  // Two 2,000-token prompts are above the prefill threshold; a 400-token chunk is not.
+  CHECK(prefill_step(dbo, 400, 200).seconds == doctest::Approx(prefill_step(single, 400, 200).seconds));
+  CHECK(prefill_step(dbo, 4000, 2000).seconds < prefill_step(single, 4000, 2000).seconds);
+}

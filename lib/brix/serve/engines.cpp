@@ -48,10 +48,18 @@ constexpr std::array<EngineVersion, 9> k_rows{{
                  "q_scale x k_scale over an FP8 KV cache: query and keys multiply in FP8 (read at a later commit than 0.11: vllm/v1/attention/backends/mla/"
                  "flashinfer_mla.py); the V1 scheduler (vllm/v1/core/sched/scheduler.py) schedules the RUNNING "
                  "requests first and the WAITING ones from what is left of one token_budget "
-                 "(max_num_batched_tokens), so decode tokens take their share of the chunk",
+                 "(max_num_batched_tokens), so decode tokens take their share of the chunk; under --enable-dbo "
+                 "UBatchWrapper runs the micro-batched forward inside its sm_control, deep_gemm.set_num_sms(total "
+                 "- VLLM_DBO_COMM_SMS, default 20) when the all-to-all holds SMs (DeepEP high-throughput, "
+                 "max_sms_used 20; low-latency 0: 'DeepEP LL uses RDMA so no SMs are used for communication'), "
+                 "vllm/v1/worker/gpu_ubatch_wrapper.py and distributed/device_communicators/all2all.py; DBO micro-batches "
+                 "a step only when its tokens exceed --dbo-decode-token-threshold (default 32) for decode-only "
+                 "batches, --dbo-prefill-token-threshold (default 512) for batches with a prefill (docs.vllm.ai "
+                 "engine arguments; docs/design/dbo.md)",
      .current = true, .dp_attention = true, .multi_node = MultiNode::native, .pipeline = true,
      .disaggregation = true, .overlap = true, .overlap_needs_dp = true, .mtp = true, .mxfp4_weight_only = true,
-     .fp8_mla_mma = true, .decode_in_chunk = true, .pool = PoolRule::utilization,
+     .fp8_mla_mma = true, .overlap_reserves_comm_sms = true,
+     .overlap_min_decode_tokens = 32, .overlap_min_prefill_tokens = 512, .decode_in_chunk = true, .pool = PoolRule::utilization,
      .default_fraction = 0.9, .image = "vllm/vllm-openai:v0.11.0", .overlap_flag = "--enable-dbo",
      .router = "vllm-router --vllm-pd-disaggregation"},
     // Kept to cost published runs of it (dstack's DeepSeek-R1 benchmark, 2025-03); brix's

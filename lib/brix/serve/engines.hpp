@@ -67,6 +67,13 @@ struct EngineVersion {
   /// MLA decode over an FP8 KV cache in FP8 MMA on GPUs with such a kernel (Blackwell), not
   /// dequantized to bf16 first.
   bool fp8_mla_mma = false;
+  /// Under two-batch overlap with prefill's high-throughput all-to-all kernels, the GEMMs run on
+  /// the SMs those kernels leave for the whole micro-batched forward, not only while they run.
+  bool overlap_reserves_comm_sms = false;
+  /// Two-batch overlap splits a step only above this many tokens per rank (0: any step of two
+  /// sequences or more), for decode-only steps and for steps with a prompt.
+  int overlap_min_decode_tokens = 0;
+  int overlap_min_prefill_tokens = 0;
   /// The layer-group weight offloader (--offload-group-size, --offload-num-in-group,
   /// --offload-prefetch-step): routed experts of some layers in host memory, copied in ahead.
   bool weight_offload = false;

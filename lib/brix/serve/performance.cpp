@@ -121,6 +121,11 @@ StepContext step_context(const RoleContext& context, const InstanceShape& shape)
     step.host_step_s = context.engine->serial_host_step_s;
     step.host_per_sequence_s = context.engine->serial_host_per_sequence_s;
   }
+  if (context.engine != nullptr) {
+    step.overlap_reserves_comm_sms = context.engine->overlap_reserves_comm_sms;
+    step.overlap_min_decode_tokens = context.engine->overlap_min_decode_tokens;
+    step.overlap_min_prefill_tokens = context.engine->overlap_min_prefill_tokens;
+  }
   step.offload = context.offload;
   return step;
 }

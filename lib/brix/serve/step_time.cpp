@@ -81,7 +81,8 @@ double gemm_rate(const StepContext& context, ComputePrecision precision, double 
           ? 1.0
           : k / (k + device.block_scaled_k_knee) * (context.triton_block_fp8 ? device.triton_block_scaled_fraction : 1.0);
   const plan::GemmShape shape{std::max(1.0, m), n, k, experts, experts > 1};
-  return device.peak(precision) * device.gemm_fraction * plan::gemm_shape_efficiency(device.sms, shape) * block_scaled;
+  return device.peak(precision) * device.gemm_fraction * plan::gemm_shape_efficiency(device.sms, shape) * block_scaled *
+         context.gemm_sm_share;
 }
 
 /// Achievable FLOP/s of a gated MLP slice (gate/up: m × 2·ffn × h, two thirds of the
@@ -93,7 +94,14 @@ double mlp_rate(const StepContext& context, ComputePrecision precision, double m
   return 1.0 / (2.0 / 3.0 / gate_up + 1.0 / 3.0 / down);
 }
 
-/// One decoder layer on one GPU: compute groups and collectives.
+/// Whether a step runs as two overlapped micro-batches: MoE all-to-all over several GPUs, at
+/// least one sequence for each, and more tokens per rank than the engine's threshold.
+bool micro_batched(const StepContext& context, const Batch& batch, bool decode) {
+  const double threshold = decode ? context.overlap_min_decode_tokens : context.overlap_min_prefill_tokens;
+  return context.overlap && context.model->moe && context.shape.ep > 1 && batch.sequences >= 2 &&
+         batch.tokens > threshold;
+}
+
 /// Keys a query attends to in a layer of `window` keys (0: full attention). Decode reads the
 /// last min(window, context) of each sequence. A prompt's causal attention averages p/2 keys per
 /// query; with a window w < p the band holds min(i, w) keys at position i: w − w²/(2p) on average.
@@ -111,6 +119,11 @@ StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch,
   // both, so decode keeps the streaming model.
   StepContext context = step;
   context.triton_block_fp8 = step.triton_block_fp8 && !decode;
+  // vLLM's DBO runs the whole micro-batched forward, dense layers included, inside its SM
+  // control: deep_gemm.set_num_sms(total − 20) while DeepEP's high-throughput kernels hold 20
+  // (prefill); the low-latency kernels hold none (decode).
+  const bool capped = step.overlap_reserves_comm_sms && !decode && micro_batched(step, batch, decode);
+  context.gemm_sm_share = capped ? 1.0 - k_a2a_sm_share : 1.0;
   const auto& model = *context.model;
   const auto& device = *context.device;
   const auto& shape = context.shape;
@@ -258,7 +271,7 @@ StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch,
   }
 
   StepCost layer = compute;
-  const bool overlapped = context.overlap && moe_layer && model.moe && shape.ep > 1 && batch.sequences >= 2;
+  const bool overlapped = moe_layer && micro_batched(context, batch, decode);
   if (overlapped) {
     // Two micro-batches: one's all-to-all runs while the other computes, except the first
     // micro-batch's compute and the last one's communication: max(C, M) + min(C, M) / 2.
@@ -271,8 +284,11 @@ StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch,
     // Prefill's high-throughput all-to-all kernels hold SMs while they run (DeepEP's normal
     // kernels take 20 by default, of Hopper's 132): the compute beside them runs on the rest.
     // Decode's low-latency kernels receive through a hook and hold none.
-    const double stretched =
-        decode ? 0.0 : std::min(comm.seconds, layer.seconds) * k_a2a_sm_share / (1.0 - k_a2a_sm_share);
+    // Where the engine already runs every GEMM on the SMs left (`capped`), only the few other
+    // kernels beside it (attention, norms) would be stretched: not counted.
+    const double stretched = decode || capped
+                                 ? 0.0
+                                 : std::min(comm.seconds, layer.seconds) * k_a2a_sm_share / (1.0 - k_a2a_sm_share);
     const double busy = layer.seconds + stretched;
     const double exposed = std::max(comm.seconds, busy) + std::min(comm.seconds, busy) / 2.0 - layer.seconds;
     layer.seconds += exposed;

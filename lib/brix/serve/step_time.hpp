@@ -46,6 +46,16 @@ struct StepContext {
   /// MLA decode over an FP8 KV cache multiplies in FP8 where the device has such a kernel
   /// (ServeDevice::mla_decode_fp8_mma_fraction); false: dequantized to bf16.
   bool fp8_mla_mma = false;
+  /// EngineVersion::overlap_reserves_comm_sms: under overlap, prefill's GEMMs run on the SMs the
+  /// high-throughput all-to-all leaves, for the whole micro-batched forward.
+  bool overlap_reserves_comm_sms = false;
+  /// EngineVersion::overlap_min_decode_tokens / overlap_min_prefill_tokens: a step at or below
+  /// them per rank runs as one batch, its all-to-all not overlapped.
+  double overlap_min_decode_tokens = 0;
+  double overlap_min_prefill_tokens = 0;
+  /// Share of the SMs the GEMMs run on: 1, except where the step model costs a layer under the
+  /// cap above.
+  double gemm_sm_share = 1.0;
   /// Host work each decode step waits for (EngineVersion::serial_host_step_s and
   /// serial_host_per_sequence_s where the engine runs it serially; 0 where it overlaps).
   double host_step_s = 0;
