@@ -299,7 +299,7 @@ TEST_CASE("plan::stage_memory reshard=0 holds the stage's gathered weights until
   CHECK(held.grads == doctest::Approx(resharded.grads));
 }
 
-TEST_CASE("plan::validate hybrid sharding needs a ZeRO stage and whole replicas; reshard=0 needs zero 3") {
+TEST_CASE("plan::validate hybrid sharding needs a ZeRO stage and whole replicas, and reshard=0 needs zero 3") {
   const auto model = bundled("gpt-1.7b.yaml");
   CHECK_FALSE(check_sharding(parse_layout("dp=32,zero=3,shard=8,reshard=0")));
   CHECK_FALSE(check_sharding(parse_layout("dp=32,zero=2,shard=8")));
