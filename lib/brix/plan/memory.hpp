@@ -145,12 +145,12 @@ inline constexpr double k_nccl_bytes_per_group = 200.0 * 1024 * 1024;
 inline constexpr double k_cuda_context_bytes = 0.75 * 1024 * 1024 * 1024;
 inline constexpr double k_allocator_reserve_fraction = 0.05;
 
-/// Memory of stage `stage_index` (0-based) holding `span`. Expects a layout validate() accepts.
-/// `software` says how the framework keeps model states (FSDP's fp32 shards).
 /// Model-state bytes per parameter before any sharding: bf16 weights (2), fp32 master weights
 /// and Adam's two moments (12), and the gradient buffer in `grad_bytes` (4 at fp32: 18 B/param).
 [[nodiscard]] constexpr double model_state_bytes_per_param(double grad_bytes) { return 14.0 + grad_bytes; }
 
+/// Memory of stage `stage_index` (0-based) holding `span`. Expects a layout validate() accepts.
+/// `software` says how the framework keeps model states (FSDP's fp32 shards).
 [[nodiscard]] StageMemory stage_memory(const model::ModelSpec& model, const cluster::GpuSpec& gpu,
                                        const Layout& layout, const TrainingShape& shape,
                                        int stage_index, const StageSpan& span,

@@ -37,16 +37,14 @@ std::vector<double> first_wave_ttfts(const FirstWave& wave) {
 std::vector<double> queued_first_wave(std::vector<double> admitted, double waiting, double decode_s,
                                       double admitted_ttft_s) {
   const auto queued = static_cast<std::size_t>(std::max(0LL, std::llround(waiting)));
-  const std::size_t running = admitted.size();
-  if (running == 0) {
+  if (admitted.empty()) {
     return admitted;
   }
-  // The queue is served as running requests finish; past the first round of them, the earlier
-  // queued ones finish in turn (each slot's later requests are the steady state's business).
-  std::vector<double> done(admitted);
+  // The queue is served as running requests finish, in the order they got their first token;
+  // past the first round of them, the earlier queued ones finish in turn (each slot's later
+  // requests are the steady state's business).
   for (std::size_t j = 0; j < queued; ++j) {
-    const double freed = done[j] + decode_s;
-    done.push_back(freed + admitted_ttft_s);
+    const double freed = admitted[j] + decode_s;
     admitted.push_back(freed + admitted_ttft_s);
   }
   std::sort(admitted.begin(), admitted.end());
