@@ -229,6 +229,32 @@ TEST_CASE("plan::layer_cost charges Megatron-Core's expert bias loop and GLU cla
         doctest::Approx(k_ops_per_dense_layer + k_ops_per_moe_block));
 }
 
+TEST_CASE("plan::layer_cost launches Megatron-Core's expert GEMMs one kernel per local expert") {
+  // TransformerEngine's GroupedLinear runs one cuBLAS GEMM per local expert: Qwen3-30B-A3B at
+  // EP 8 has 16 local experts, so each of the two expert GEMMs adds 15 kernels' launch and tail
+  // in forward, and backward (dgrad and wgrad) twice that.
+  auto grouped = software_by_name("megatron-core-2025");
+  grouped.host_seconds_per_op = 0;
+  CHECK(grouped.per_expert_gemm_kernels);
+  grouped.per_expert_gemm_kernels = false;
+  auto per_expert = grouped;
+  per_expert.per_expert_gemm_kernels = true;
+  const Layout layout = qwen3_layout(8, 0);
+  const auto with = moe_layer("qwen3-30b-a3b", layout, per_expert);
+  const auto without = moe_layer("qwen3-30b-a3b", layout, grouped);
+  const double extra = 2.0 * 15.0 * with.context.device.kernel_overhead_s;
+  CHECK(extra > 0);
+  CHECK(with.cost.forward_s - without.cost.forward_s == doctest::Approx(extra).epsilon(1e-9));
+  CHECK(with.cost.backward_s - without.cost.backward_s == doctest::Approx(2.0 * extra).epsilon(1e-9));
+  // One local expert (EP = the expert count) launches one kernel per GEMM either way.
+  const Layout all_ep = qwen3_layout(128, 0);
+  CHECK(moe_layer("qwen3-30b-a3b", all_ep, per_expert).cost.forward_s ==
+        doctest::Approx(moe_layer("qwen3-30b-a3b", all_ep, grouped).cost.forward_s).epsilon(1e-12));
+  // Frameworks that run one grouped kernel (DeepSeek's DeepGEMM, torch._grouped_mm) are not charged.
+  CHECK_FALSE(software_by_name("deepseek-2024").per_expert_gemm_kernels);
+  CHECK_FALSE(software_by_name("fsdp2-2025").per_expert_gemm_kernels);
+}
+
 TEST_CASE("plan::load_calibration_runs captures a MoE side in a CUDA graph only padded to capacity") {
   const brix::test::TempDir dir;
   const auto file = [&](const std::string& layout) {

@@ -322,6 +322,12 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     grouped.add(rows * imbalance, mlp_gate * fe, h, local_experts);
     grouped.add(rows * imbalance, h, fe, local_experts);
     gemms.seconds += grouped.seconds;
+    if (context.software.per_expert_gemm_kernels && local_experts > 1) {
+      // One kernel per local expert for each of the two GEMMs (physics.hpp
+      // per_expert_gemm_kernels): the waves are shared as in a grouped kernel, every kernel after
+      // the first adds its launch and tail. Backward's dgrad and wgrad scale with the forward.
+      gemms.seconds += 2.0 * (local_experts - 1.0) * device.kernel_overhead_s;
+    }
     gemms.flops += grouped.flops / imbalance; // useful FLOPs: the mean rank's
     gemms.cast_forward_bytes += grouped.cast_forward_bytes;
     gemms.cast_backward_bytes += grouped.cast_backward_bytes;

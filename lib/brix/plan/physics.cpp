@@ -190,6 +190,8 @@ SoftwareProfile software_megatron_core_2025() {
   profile.overlap_all_to_all = true;
   profile.uneven_virtual_stages = true;
   profile.unfused_expert_epilogues = true;
+  // TEGroupedMLP's experts: one cuBLAS GEMM per local expert (TransformerEngine's default path).
+  profile.per_expert_gemm_kernels = true;
   // ZeRO-2 is Megatron-Core's FSDP at optim_grads, which reduce-scatters every micro-batch.
   profile.zero2_reduce_every_micro_batch = true;
   return profile;

@@ -124,6 +124,16 @@ struct SoftwareProfile {
   /// with separate PyTorch operators before the fused activation (layer_cost.cpp
   /// expert_epilogue); other frameworks are not known to, and are costed fused.
   bool unfused_expert_epilogues = false;
+  /// The routed experts' GEMMs run as one cuBLAS kernel per local expert, launched over a pool of
+  /// CUDA streams, not as one grouped kernel: TransformerEngine's GroupedLinear (Megatron-Core's
+  /// TEGroupedMLP) "launches one cuBLAS GEMM per expert on a pool of CUDA streams" unless
+  /// NVTE_USE_CUTLASS_GROUPED_GEMM or the cuBLAS 13.3+ single grouped GEMM path is selected
+  /// (TransformerEngine docs, features/moe "Grouped linear"); an eager B200 profile of
+  /// Qwen3-30B-A3B at EP 8 on Megatron-Core (Megatron-MoE-ModelZoo issue 7) counts ~105
+  /// nvte_cublas_gemm calls per layer and micro-batch, one per local expert and pass. The streams
+  /// share the SMs' waves as a grouped kernel does; each kernel beyond the first adds its
+  /// launch and tail (layer_cost.cpp).
+  bool per_expert_gemm_kernels = false;
   /// Which fused attention kernels run: Hopper-era ones (FlashAttention-3, cuDNN's fused
   /// attention in TransformerEngine) at DeviceModel::attention_fraction, FlashAttention-2 (torch
   /// SDPA's flash backend, flash-attn 2.x) at attention_fraction_fa2, or FlashAttention-1-class
