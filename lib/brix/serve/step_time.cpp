@@ -79,7 +79,8 @@ double gemm_rate(const StepContext& context, ComputePrecision precision, double 
   const double block_scaled =
       precision == ComputePrecision::bf16
           ? 1.0
-          : k / (k + device.block_scaled_k_knee) * (context.triton_block_fp8 ? device.triton_block_scaled_fraction : 1.0);
+          : device.low_precision_gemm_share * k / (k + device.block_scaled_k_knee) *
+                (context.triton_block_fp8 ? device.triton_block_scaled_fraction : 1.0);
   const plan::GemmShape shape{std::max(1.0, m), n, k, experts, experts > 1};
   return device.peak(precision) * device.gemm_fraction * plan::gemm_shape_efficiency(device.sms, shape) * block_scaled *
          context.gemm_sm_share;
