@@ -3,6 +3,7 @@
 // whose traffic no GEMM hides; the host work early engines ran between steps.
 #include <brix/cluster/loader.hpp>
 #include <brix/model/loader.hpp>
+#include <brix/plan/layer_cost.hpp>
 #include <brix/plan/physics.hpp>
 #include <brix/serve/device.hpp>
 #include <brix/serve/engines.hpp>
@@ -310,4 +311,40 @@ TEST_CASE("serve::decode_step: vLLM's DBO splits a step only above its token thr
   // Two 2,000-token prompts are above the prefill threshold; a 400-token chunk is not.
   CHECK(prefill_step(dbo, 400, 200).seconds == doctest::Approx(prefill_step(single, 400, 200).seconds));
   CHECK(prefill_step(dbo, 4000, 2000).seconds < prefill_step(single, 4000, 2000).seconds);
+}
+
+TEST_CASE("plan::attention_projections: the GEMMs training and serving cost the attention block with") {
+  const auto deepseek = model::load_model("deepseek-r1");
+  // MLA on 8 ranks (16 heads each): q down 1,536 x 7,168 and kv down 576 x 7,168 (replicated),
+  // q up 16·192 x 1,536, kv up 16·256 x 512, output 7,168 x 16·128.
+  const auto mla = plan::attention_projections(deepseek, 8);
+  REQUIRE(mla.size() == 5);
+  CHECK(mla[0].n == 1536);
+  CHECK(mla[0].k == 7168);
+  CHECK(mla[1].n == 16 * 192);
+  CHECK(mla[1].k == 1536);
+  CHECK(mla[1].up_projection);
+  CHECK(mla[2].n == 576);
+  CHECK(mla[3].n == 16 * 256);
+  CHECK(mla[3].k == 512);
+  CHECK(mla[3].up_projection);
+  CHECK(mla[4].n == 7168);
+  CHECK(mla[4].k == 16 * 128);
+  const auto llama = model::load_model("llama-3.1-70b");
+  // GQA on 8 ranks: 8 query heads and one K and one V head of 128, output 8,192 x 1,024.
+  const auto gqa = plan::attention_projections(llama, 8);
+  REQUIRE(gqa.size() == 2);
+  CHECK(gqa[0].n == (8 + 2) * 128);
+  CHECK(gqa[0].after_norm);
+  CHECK(gqa[1].k == 1024);
+  // The list holds the weights serving streams for the block, GEMM by GEMM.
+  for (const auto* model : {&deepseek, &llama}) {
+    for (const int tp : {1, 8}) {
+      double weights = 0;
+      for (const auto& projection : plan::attention_projections(*model, tp)) {
+        weights += projection.n * projection.k;
+      }
+      CHECK(weights == doctest::Approx(attention_params_per_gpu(*model, tp)).epsilon(0.01));
+    }
+  }
 }

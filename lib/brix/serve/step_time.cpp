@@ -2,6 +2,7 @@
 #include <brix/serve/step_time.hpp>
 
 #include <brix/model/params.hpp>
+#include <brix/plan/layer_cost.hpp>
 #include <brix/plan/physics.hpp>
 #include <brix/serve/memory.hpp>
 
@@ -95,6 +96,20 @@ double mlp_rate(const StepContext& context, ComputePrecision precision, double m
   return 1.0 / (2.0 / 3.0 / gate_up + 1.0 / 3.0 / down);
 }
 
+/// Achievable FLOP/s of the attention block's projections together: each GEMM at its own
+/// shape (plan::attention_projections, the list training costs), so MLA's short-K
+/// up-projections (kv up reduces over 512) pay their block-scaled reduction and tile ramp.
+double attention_projection_rate(const StepContext& context, ComputePrecision precision, double tokens) {
+  double flops = 0;
+  double seconds = 0;
+  for (const auto& projection : plan::attention_projections(*context.model, context.shape.tp)) {
+    const double gemm_flops = 2.0 * tokens * projection.n * projection.k;
+    flops += gemm_flops;
+    seconds += gemm_flops / gemm_rate(context, precision, tokens, projection.n, projection.k);
+  }
+  return seconds > 0 ? flops / seconds : 0.0;
+}
+
 /// Whether a step runs as two overlapped micro-batches: MoE all-to-all over several GPUs, at
 /// least one sequence for each, and more tokens per rank than the engine's threshold.
 bool micro_batched(const StepContext& context, const Batch& batch, bool decode) {
@@ -146,7 +161,8 @@ StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch,
   const double attention_params = attention_params_per_gpu(model, shape.tp);
   add_group(compute, device, (model.mla ? 5 : 2) + attention_quant,
             attention_params * weight_bytes(attention_weights) + tokens * h * k_bf16 * 2,
-            2.0 * tokens * attention_params, gemm_rate(context, attention_precision, tokens, h, h), MemoryKind::weights,
+            2.0 * tokens * attention_params, attention_projection_rate(context, attention_precision, tokens),
+            MemoryKind::weights,
             ComputeKind::gemm);
   // Attention core.
   const double heads = static_cast<double>(model.heads) / shape.tp;
