@@ -90,29 +90,24 @@ struct AttentionShape {
 AttentionShape attention_gemms(const model::ModelSpec& model, const Layout& layout, double tokens,
                                Gemms& gemms) {
   const double t = layout.tp;
-  const double h = static_cast<double>(model.hidden);
   AttentionShape shape;
   shape.q_heads = static_cast<double>(model.heads) / t;
+  for (const auto& projection : attention_projections(model, layout.tp)) {
+    const double before = gemms.seconds;
+    if (projection.after_norm) {
+      gemms.add_after_norm(tokens, projection.n, projection.k);
+    } else {
+      gemms.add(tokens, projection.n, projection.k);
+    }
+    if (projection.up_projection) {
+      shape.up_projection_s += gemms.seconds - before;
+    }
+  }
   if (model.mla) {
     const auto& mla = *model.mla;
     const double qk = static_cast<double>(mla.qk_nope_head_dim + mla.qk_rope_head_dim);
     shape.qk_dim = qk;
     shape.v_dim = static_cast<double>(mla.v_head_dim);
-    double before = 0;
-    if (mla.q_lora_rank > 0) {
-      gemms.add(tokens, static_cast<double>(mla.q_lora_rank), h);        // q down (replicated)
-      before = gemms.seconds;
-      gemms.add_after_norm(tokens, shape.q_heads * qk, static_cast<double>(mla.q_lora_rank)); // q up, after q norm
-      shape.up_projection_s += gemms.seconds - before;
-    } else {
-      gemms.add(tokens, shape.q_heads * qk, h);
-    }
-    gemms.add(tokens, static_cast<double>(mla.kv_lora_rank + mla.qk_rope_head_dim), h); // kv down
-    before = gemms.seconds;
-    gemms.add_after_norm(tokens, shape.q_heads * (mla.qk_nope_head_dim + mla.v_head_dim),
-                         static_cast<double>(mla.kv_lora_rank)); // kv up, after kv norm
-    shape.up_projection_s += gemms.seconds - before;
-    gemms.add(tokens, h, shape.q_heads * shape.v_dim); // output projection
     shape.kv_exchange = shape.q_heads * (qk + shape.v_dim);
     return shape;
   }
@@ -120,8 +115,6 @@ AttentionShape attention_gemms(const model::ModelSpec& model, const Layout& layo
   const double kv_heads = std::max(1.0, static_cast<double>(model.kv_heads) / t);
   shape.qk_dim = d;
   shape.v_dim = d;
-  gemms.add_after_norm(tokens, (shape.q_heads + 2.0 * kv_heads) * d, h);
-  gemms.add(tokens, h, shape.q_heads * d);
   shape.kv_exchange = 2.0 * kv_heads * d;
   return shape;
 }
@@ -180,6 +173,33 @@ TorchRingMerges torch_ring_merge_bytes(double out, double query, double kv, int 
 }
 
 } // namespace
+
+std::vector<ProjectionGemm> attention_projections(const model::ModelSpec& model, int tp) {
+  const double t = tp;
+  const double h = static_cast<double>(model.hidden);
+  const double q_heads = static_cast<double>(model.heads) / t;
+  std::vector<ProjectionGemm> projections;
+  if (model.mla) {
+    const auto& mla = *model.mla;
+    const double qk = static_cast<double>(mla.qk_nope_head_dim + mla.qk_rope_head_dim);
+    if (mla.q_lora_rank > 0) {
+      projections.push_back({static_cast<double>(mla.q_lora_rank), h});                      // q down
+      projections.push_back({q_heads * qk, static_cast<double>(mla.q_lora_rank), true, true}); // q up, after q norm
+    } else {
+      projections.push_back({q_heads * qk, h});
+    }
+    projections.push_back({static_cast<double>(mla.kv_lora_rank + mla.qk_rope_head_dim), h}); // kv down
+    projections.push_back({q_heads * static_cast<double>(mla.qk_nope_head_dim + mla.v_head_dim),
+                           static_cast<double>(mla.kv_lora_rank), true, true}); // kv up, after kv norm
+    projections.push_back({h, q_heads * static_cast<double>(mla.v_head_dim)});  // output
+    return projections;
+  }
+  const double d = static_cast<double>(model.head_dim);
+  const double kv_heads = std::max(1.0, static_cast<double>(model.kv_heads) / t);
+  projections.push_back({(q_heads + 2.0 * kv_heads) * d, h, true});
+  projections.push_back({h, q_heads * d});
+  return projections;
+}
 
 double recompute_seconds(const LayerCost& cost, Recompute recompute) {
   switch (recompute) {

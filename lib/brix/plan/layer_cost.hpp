@@ -7,6 +7,8 @@
 #include <brix/plan/layout.hpp>
 #include <brix/plan/physics.hpp>
 
+#include <vector>
+
 namespace brix::plan {
 
 /// Seconds for one micro-batch through one layer on one GPU.
@@ -31,6 +33,20 @@ struct LayerCost {
   /// its backward), one way; 0 unless the layout offloads (Layout::offload).
   double offload_transfer_s = 0;
 };
+
+/// One attention projection GEMM of a layer on one tensor-parallel rank: [tokens × k]·[k × n].
+struct ProjectionGemm {
+  double n = 0;
+  double k = 0;
+  bool after_norm = false;    ///< its input is a norm's output (MLA's up-projections, GQA's QKV)
+  bool up_projection = false; ///< MLA's q or kv up-projection (what selective recomputation repeats)
+};
+
+/// The attention block's projection GEMMs on one of `tp` ranks, in launch order. MLA: q down
+/// (replicated) and q up, or one q projection without a q LoRA; kv down (replicated); kv up;
+/// output. GQA/MHA: fused QKV (K/V heads split until each rank holds one), output. Training's
+/// layer cost and serving's step time cost the same list.
+[[nodiscard]] std::vector<ProjectionGemm> attention_projections(const model::ModelSpec& model, int tp);
 
 /// Where each process group sits: from the rank order (Megatron's tp-cp-ep-dp-pp) and the
 /// the GPUs one NVLink domain reaches (NodeGroup::nvlink_reach: a node, or a GB200 NVL72 rack):

@@ -25,6 +25,10 @@ struct ServeDevice {
   double fp4_flops = 0;         ///< 0: no FP4 tensor cores
   double gemm_fraction = 0;     ///< of peak, large GEMMs (cuBLAS, DeepGEMM, CUTLASS)
   int sms = 0;                  ///< streaming multiprocessors (plan::gemm_shape_efficiency's waves)
+  /// Share of gemm_fraction that FP8/FP4 GEMMs keep against their own peak inside a whole
+  /// model's step: the training planner's plan::fp8_gemm_share (Hopper 0.85, Blackwell 0.75),
+  /// the one figure brix has for the same GEMMs run end to end.
+  double low_precision_gemm_share = 1;
   /// FP8/FP4 GEMMs with fine-grained (per-block) scales: the reduction length at which half the
   /// per-tile fixed work (pipeline fill, scale promotion, the epilogue's output write) is
   /// amortized; they reach k / (k + this) of their long-K rate.

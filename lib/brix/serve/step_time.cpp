@@ -2,6 +2,7 @@
 #include <brix/serve/step_time.hpp>
 
 #include <brix/model/params.hpp>
+#include <brix/plan/layer_cost.hpp>
 #include <brix/plan/physics.hpp>
 #include <brix/serve/memory.hpp>
 
@@ -79,7 +80,8 @@ double gemm_rate(const StepContext& context, ComputePrecision precision, double 
   const double block_scaled =
       precision == ComputePrecision::bf16
           ? 1.0
-          : k / (k + device.block_scaled_k_knee) * (context.triton_block_fp8 ? device.triton_block_scaled_fraction : 1.0);
+          : device.low_precision_gemm_share * k / (k + device.block_scaled_k_knee) *
+                (context.triton_block_fp8 ? device.triton_block_scaled_fraction : 1.0);
   const plan::GemmShape shape{std::max(1.0, m), n, k, experts, experts > 1};
   return device.peak(precision) * device.gemm_fraction * plan::gemm_shape_efficiency(device.sms, shape) * block_scaled *
          context.gemm_sm_share;
@@ -92,6 +94,20 @@ double mlp_rate(const StepContext& context, ComputePrecision precision, double m
   const double gate_up = gemm_rate(context, precision, m, 2.0 * ffn, h, experts);
   const double down = gemm_rate(context, precision, m, h, ffn, experts);
   return 1.0 / (2.0 / 3.0 / gate_up + 1.0 / 3.0 / down);
+}
+
+/// Achievable FLOP/s of the attention block's projections together: each GEMM at its own
+/// shape (plan::attention_projections, the list training costs), so MLA's short-K
+/// up-projections (kv up reduces over 512) pay their block-scaled reduction and tile ramp.
+double attention_projection_rate(const StepContext& context, ComputePrecision precision, double tokens) {
+  double flops = 0;
+  double seconds = 0;
+  for (const auto& projection : plan::attention_projections(*context.model, context.shape.tp)) {
+    const double gemm_flops = 2.0 * tokens * projection.n * projection.k;
+    flops += gemm_flops;
+    seconds += gemm_flops / gemm_rate(context, precision, tokens, projection.n, projection.k);
+  }
+  return seconds > 0 ? flops / seconds : 0.0;
 }
 
 /// Whether a step runs as two overlapped micro-batches: MoE all-to-all over several GPUs, at
@@ -145,7 +161,8 @@ StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch,
   const double attention_params = attention_params_per_gpu(model, shape.tp);
   add_group(compute, device, (model.mla ? 5 : 2) + attention_quant,
             attention_params * weight_bytes(attention_weights) + tokens * h * k_bf16 * 2,
-            2.0 * tokens * attention_params, gemm_rate(context, attention_precision, tokens, h, h), MemoryKind::weights,
+            2.0 * tokens * attention_params, attention_projection_rate(context, attention_precision, tokens),
+            MemoryKind::weights,
             ComputeKind::gemm);
   // Attention core.
   const double heads = static_cast<double>(model.heads) / shape.tp;
