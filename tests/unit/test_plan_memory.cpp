@@ -552,3 +552,19 @@ TEST_CASE("plan::micro_batches_per_step costs uneven and missing batches") {
   layout.vpp = 2;
   CHECK(micro_batches_per_step(layout, {0, 4096}) == 8);    // no batch: enough to fill the pipeline
 }
+
+TEST_CASE("plan::stage_memory FSDP2 without gradient sync accumulates unsharded gradients") {
+  // NeMo AutoModel's set_requires_gradient_sync(is_optim_step): until the last micro-batch FSDP2
+  // keeps every parameter's unsharded gradient, upcast to the fp32 reduce dtype.
+  const ShardingCase at;
+  const double params = at.params;
+  const auto torchtitan = software_by_name("fsdp2-2025");
+  const auto automodel = software_by_name("automodel-2025");
+  // 64 sequences over 32 ranks, one each: 2 micro-batches.
+  CHECK(at.of("dp=32,zero=3", torchtitan).grads == doctest::Approx(4 * params / 32));
+  CHECK(at.of("dp=32,zero=3", automodel).grads == doctest::Approx(4 * params));
+  // One micro-batch: the last one syncs, nothing accumulates unsharded.
+  CHECK(at.of("dp=32,zero=3,mbs=2", automodel).grads == doctest::Approx(4 * params / 32));
+  // With a pipeline, torch's PipelineStage decides, not the trainer's switch.
+  CHECK(at.of("dp=16,pp=2,zero=3", automodel).grads == doctest::Approx(at.of("dp=16,pp=2,zero=3", torchtitan).grads));
+}

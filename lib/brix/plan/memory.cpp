@@ -349,6 +349,11 @@ StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, co
       memory.weights = copies * (4.0 * sharded(3) + 2.0 * (dense + experts)) + 2.0 * params.largest_layer;
     }
     memory.grads = copies * grad_bytes * sharded(2);
+    if (software.grad_sync_last_micro_batch && layout.pp == 1 && micro_batches_per_step(layout, shape) > 1) {
+      // No gradient sync before the last micro-batch: FSDP2 accumulates every parameter's
+      // unsharded gradient, upcast to the reduce dtype, until then (physics.hpp).
+      memory.grads = grad_bytes * (dense + experts);
+    }
     memory.optimizer = copies * moments * sharded(1);
   } else {
     memory.weights = copies * 2.0 * sharded(3);

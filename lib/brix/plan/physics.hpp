@@ -187,6 +187,14 @@ struct SoftwareProfile {
   /// without no_sync). Off: the gradients accumulate whole and are reduced once per step (NeMo
   /// 24.x's apex DistributedFusedAdam, which Megatron's schedule runs under its no_sync).
   bool zero2_reduce_every_micro_batch = true;
+  /// FSDP2 without pipeline parallelism: the trainer turns gradient sync off for every
+  /// micro-batch but the last (set_requires_gradient_sync(is_optim_step)), so the reduce-scatter
+  /// and the replicas' all-reduce run once per step after the last backward, and the unsharded
+  /// gradients (in the reduce dtype) accumulate until then. Parameter gathers are unchanged:
+  /// resharding after backward stays on. NeMo AutoModel's train_ft.py at 89e3a9fdd
+  /// (nemo_automodel/components/distributed/utils.py get_sync_ctx). With pipeline parallelism
+  /// torch's PipelineStage decides instead, for every FSDP2 trainer alike: not this switch.
+  bool grad_sync_last_micro_batch = false;
 };
 
 /// Bytes per element a TP all-gather moves: FP8 when FP8 training gathers quantised inputs.
