@@ -236,10 +236,14 @@ SoftwareProfile software_fsdp2_2025_eager() {
 /// the optimizer step's micro-batch. nemo_automodel/recipes/llm/train_ft.py at 89e3a9fdd:
 /// `sync_ctx = get_sync_ctx(model, idx == num_batches - 1)`, and get_sync_ctx calls
 /// `model.set_requires_gradient_sync(is_optim_step)` (later commits put it behind
-/// defer_fsdp_grad_sync, default True).
+/// defer_fsdp_grad_sync, default True). Its MoE models are cast to bf16 before FSDP2 shards
+/// them and trained with torch.optim.Adam: bf16 shards, gradients and moments; the experts'
+/// FSDP units have no mixed-precision policy (physics.hpp).
 SoftwareProfile software_automodel_2025() {
   SoftwareProfile profile = software_fsdp2_2025();
   profile.grad_sync_last_micro_batch = true;
+  profile.bf16_parameters = true;
+  profile.expert_grads_in_param_dtype = true;
   return profile;
 }
 
