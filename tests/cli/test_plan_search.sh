@@ -227,5 +227,8 @@ expect_rc 0 "calibrate json"
 checks=$((checks + 1))
 python3 -c 'import json,sys; d=json.load(sys.stdin)["leave_one_source_out"]; assert d["runs"] == sum(s["runs"] for s in d["sources"]) > 0, d' <<<"$out" ||
   fail "calibrate json: leave_one_source_out runs do not add up"
+checks=$((checks + 1))
+python3 -c 'import json,sys; r=[x for x in json.load(sys.stdin)["runs"] if x["evaluated"]]; assert r and all(x["memory_gib"] > 1 for x in r), r[:1]' <<<"$out" ||
+  fail "calibrate json: an evaluated run without the memory of its layout"
 
 finish

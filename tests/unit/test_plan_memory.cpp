@@ -552,3 +552,57 @@ TEST_CASE("plan::micro_batches_per_step costs uneven and missing batches") {
   layout.vpp = 2;
   CHECK(micro_batches_per_step(layout, {0, 4096}) == 8);    // no batch: enough to fill the pipeline
 }
+
+TEST_CASE("plan::stage_memory FSDP2 without gradient sync accumulates unsharded gradients") {
+  // NeMo AutoModel's set_requires_gradient_sync(is_optim_step): until the last micro-batch FSDP2
+  // keeps every parameter's unsharded gradient, upcast to the fp32 reduce dtype.
+  const ShardingCase at;
+  const double params = at.params;
+  const auto torchtitan = software_by_name("fsdp2-2025");
+  const auto automodel = software_by_name("automodel-2025");
+  // 64 sequences over 32 ranks, one each: 2 micro-batches.
+  CHECK(at.of("dp=32,zero=3", torchtitan).grads == doctest::Approx(4 * params / 32));
+  CHECK(at.of("dp=32,zero=3", automodel).grads == doctest::Approx(4 * params));
+  // One micro-batch: the last one syncs, nothing accumulates unsharded; the sharded gradient
+  // is kept in the parameters' bf16 (automodel-2025 casts the model to bf16).
+  CHECK(at.of("dp=32,zero=3,mbs=2", automodel).grads == doctest::Approx(2 * params / 32));
+  // With a pipeline, torch's PipelineStage decides, not the trainer's switch: sharded bf16
+  // gradients where torchtitan's are fp32.
+  CHECK(at.of("dp=16,pp=2,zero=3", automodel).grads ==
+        doctest::Approx(at.of("dp=16,pp=2,zero=3", torchtitan).grads / 2));
+}
+
+TEST_CASE("plan::stage_memory FSDP2 over a model cast to bf16 keeps bf16 shards and moments") {
+  // NeMo AutoModel's initialize_weights(dtype=torch.bfloat16) ends in self.to(dtype) before
+  // FSDP2 shards the model, and torch.optim.Adam's moments take the parameters' dtype: 2 B
+  // shards (no fp32 master), 2 B sharded gradients, 2 + 2 B moments, where fsdp2-2025 holds
+  // 4 + 4 + 8 B. The gathered bf16 blocks are the same.
+  const ShardingCase at;
+  const double params = at.params;
+  const auto fp32 = at.of("dp=32,zero=3,mbs=2", software_by_name("fsdp2-2025"));
+  const auto bf16 = at.of("dp=32,zero=3,mbs=2", software_by_name("automodel-2025"));
+  CHECK(fp32.weights - bf16.weights == doctest::Approx(2 * params / 32));
+  CHECK(fp32.grads == doctest::Approx(4 * params / 32));
+  CHECK(bf16.grads == doctest::Approx(2 * params / 32));
+  CHECK(fp32.optimizer == doctest::Approx(8 * params / 32));
+  CHECK(bf16.optimizer == doctest::Approx(4 * params / 32));
+}
+
+TEST_CASE("plan::stage_memory experts wrapped without a reduce dtype accumulate bf16 gradients") {
+  // AutoModel's apply_fsdp gives the experts' fully_shard no mp_policy: while gradient sync is
+  // off their unsharded gradients stay bf16, the rest of the block's are upcast to fp32.
+  const auto model = bundled("qwen3-30b-a3b.json");
+  const auto gpu = cluster::find_gpu("h100-sxm");
+  const auto automodel = software_by_name("automodel-2025");
+  // 16 sequences over 8 ranks, one each: 2 micro-batches, experts over EP 8.
+  const auto memory = stage_memory(model, gpu, parse_layout("dp=8,ep=8,zero=3"), TrainingShape{16, 4096}, 0,
+                                   uniform_stage(model, 1, 0), automodel);
+  REQUIRE(memory.expert_params > 0);
+  const double dense = memory.params - memory.expert_params;
+  CHECK(memory.grads == doctest::Approx(4 * dense + 2 * memory.expert_params));
+  auto upcast = automodel;
+  upcast.expert_grads_in_param_dtype = false;
+  const auto all_fp32 = stage_memory(model, gpu, parse_layout("dp=8,ep=8,zero=3"), TrainingShape{16, 4096}, 0,
+                                     uniform_stage(model, 1, 0), upcast);
+  CHECK(all_fp32.grads == doctest::Approx(4 * memory.params));
+}

@@ -121,6 +121,9 @@ TEST_CASE("plan::calibration against published Megatron-LM runs") {
                   row.error * 100, row.note.c_str());
       CHECK_MESSAGE(row.evaluated, row.run.id);
       CHECK_MESSAGE(std::abs(row.error) <= 0.15, row.run.id, " ", row.run.layout);
+      // The memory of the layout that was costed: these runs fit on their 80 GB A100s.
+      CHECK_MESSAGE(row.memory_bytes > 10e9, row.run.id);
+      CHECK_MESSAGE(row.memory_bytes < 80e9, row.run.id);
     }
     CHECK(report.fit.mean_abs_error < 0.10);
   }

@@ -260,6 +260,39 @@ TEST_CASE("plan::data_parallel_cost all-reduces across replicas per micro-batch 
   CHECK(torch.exposed_s == 0.0);
 }
 
+TEST_CASE("plan::data_parallel_cost syncs gradients once per step where the trainer defers it") {
+  // NeMo AutoModel's get_sync_ctx: set_requires_gradient_sync(is_optim_step), so FSDP2 gathers
+  // parameters every micro-batch but reduce-scatters (and all-reduces across replicas) only after
+  // the last backward; torchtitan syncs every backward.
+  Fixture f;
+  const double params = 1e9;
+  const double micro_batches = 4;
+  auto cost = [&](const std::string& software, const std::string& layout_text) {
+    f.context.software = software_by_name(software);
+    f.context.software.overlap_param_gather = false; // every collective exposed: the sums below
+    f.context.software.overlap_grad_reduce = false;
+    const auto layout = parse_layout(layout_text);
+    return data_parallel_cost(f.context, layout, place_groups(layout, 8), params, 0, 4.0, micro_batches, 0, 0);
+  };
+  const auto& device = f.context.device;
+  const GroupPlacement node{8, 8}, replicas{4, 1};
+  const double gathers = 2 * collective_seconds(device, Collective::all_gather, 2 * params, node);
+  const double scatter = collective_seconds(device, Collective::reduce_scatter, 4 * params, node);
+  const double across = collective_seconds(device, Collective::all_reduce, 4 * params / 8, replicas);
+  REQUIRE(across > 0.0);
+  const auto automodel = cost("automodel-2025", "dp=32,zero=3,shard=8,recompute=none");
+  CHECK(automodel.pipeline_extra_s == doctest::Approx(micro_batches * gathers));
+  CHECK(automodel.exposed_s == doctest::Approx(scatter + across));
+  const auto torchtitan = cost("fsdp2-2025", "dp=32,zero=3,shard=8,recompute=none");
+  CHECK(torchtitan.pipeline_extra_s == doctest::Approx(micro_batches * (gathers + scatter + across)));
+  CHECK(torchtitan.exposed_s == 0.0);
+  // With a pipeline torch's PipelineStage decides for every FSDP2 trainer: the same as torchtitan.
+  const auto piped = cost("automodel-2025", "dp=32,pp=2,zero=3,shard=8,recompute=none");
+  const auto piped_torchtitan = cost("fsdp2-2025", "dp=32,pp=2,zero=3,shard=8,recompute=none");
+  CHECK(piped.pipeline_extra_s == doctest::Approx(piped_torchtitan.pipeline_extra_s));
+  CHECK(piped.exposed_s == doctest::Approx(piped_torchtitan.exposed_s));
+}
+
 TEST_CASE("plan::data_parallel_cost ZeRO-2 reduce-scatters every micro-batch where the framework does") {
   // Megatron-Core 0.13's FSDP at optim_grads reduces after every backward (grad_reduce_every_bprop);
   // NeMo 24.x's apex DistributedFusedAdam accumulates whole gradients under no_sync and reduces once.

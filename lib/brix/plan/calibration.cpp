@@ -292,6 +292,7 @@ CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> hos
     }
     const auto& plan = *chosen;
     row.chosen = to_string(plan.layout);
+    row.memory_bytes = plan.memory.total;
     const double tokens = static_cast<double>(run.global_batch) * static_cast<double>(run.seq_len);
     const auto flops = model::flops_per_token(model, run.seq_len);
     double counted = 0; // the FLOPs per step the source divides by time

@@ -77,6 +77,7 @@ struct CalibrationRow {
   double error = 0;   ///< (predicted − published) / published
   std::string chosen; ///< the full layout evaluated
   std::string note;   ///< e.g. brix's memory model says the published layout does not fit
+  double memory_bytes = 0; ///< per-GPU memory of the evaluated layout's fullest stage
   bool evaluated = false;
 };
 

@@ -61,6 +61,7 @@ nlohmann::ordered_json to_json(const CalibrationReport& report) {
       item["predicted"] = row.predicted;
       item["error"] = row.error;
       item["layout"] = row.chosen;
+      item["memory_gib"] = row.memory_bytes / (1024.0 * 1024.0 * 1024.0);
     }
     item["note"] = row.note;
     doc["runs"].push_back(std::move(item));

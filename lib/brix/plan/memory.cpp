@@ -341,15 +341,26 @@ StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, co
   if (fsdp) {
     // FSDP: the fp32 shard is the master copy; a transformer block is gathered in bf16 just
     // before use, the next one prefetched, and its bf16 gradients live until reduce-scattered.
-    memory.weights = copies * 4.0 * sharded(3) + 3.0 * 2.0 * params.largest_layer;
+    // A model cast to bf16 before sharding has bf16 shards, sharded gradients and (Adam's
+    // zeros_like) moments instead, and no master copy anywhere (physics.hpp bf16_parameters).
+    const double shard_bytes = software.bf16_parameters ? 2.0 : 4.0;
+    memory.weights = copies * shard_bytes * sharded(3) + 3.0 * 2.0 * params.largest_layer;
     if (!layout.reshard) {
       // Not resharded after forward: every layer's gathered bf16 weights stay from its forward
       // to its backward, so at the end of the stage's forward the whole stage is gathered; the
       // bf16 gradient of the layer being reduce-scattered stays on top.
-      memory.weights = copies * (4.0 * sharded(3) + 2.0 * (dense + experts)) + 2.0 * params.largest_layer;
+      memory.weights = copies * (shard_bytes * sharded(3) + 2.0 * (dense + experts)) + 2.0 * params.largest_layer;
     }
-    memory.grads = copies * grad_bytes * sharded(2);
-    memory.optimizer = copies * moments * sharded(1);
+    memory.grads = copies * (software.bf16_parameters ? 2.0 : grad_bytes) * sharded(2);
+    if (software.grad_sync_last_micro_batch && layout.pp == 1 && micro_batches_per_step(layout, shape) > 1) {
+      // No gradient sync before the last micro-batch: FSDP2 accumulates every parameter's
+      // unsharded gradient, upcast to the reduce dtype, until then (physics.hpp); experts
+      // wrapped without a reduce dtype keep theirs in the parameters' dtype.
+      const double expert_grad_bytes =
+          software.expert_grads_in_param_dtype ? (software.bf16_parameters ? 2.0 : 4.0) : grad_bytes;
+      memory.grads = grad_bytes * dense + expert_grad_bytes * experts;
+    }
+    memory.optimizer = copies * (software.bf16_parameters ? 2.0 * 2.0 : moments) * sharded(1);
   } else {
     memory.weights = copies * 2.0 * sharded(3);
     if (layout.zero >= 3) {

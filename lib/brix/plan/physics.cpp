@@ -208,7 +208,7 @@ SoftwareProfile software_fsdp_2023() {
   profile.attention_kernels = AttentionKernels::flash2; // FlashAttention-2 / torch SDPA of 2023-early 2024
   // PyTorch FSDP synchronises every backward unless the trainer asks not to (no_sync,
   // set_requires_gradient_sync / set_requires_all_reduce); torchtitan never asks. NeMo
-  // AutoModel does (set_requires_gradient_sync(is_optim_step)): not modelled, its rows are fully sharded.
+  // AutoModel does: automodel-2025.
   profile.replica_all_reduce_every_micro_batch = true;
   profile.zero2_reduce_every_micro_batch = true;
   return profile;
@@ -231,6 +231,21 @@ SoftwareProfile software_fsdp2_2025() {
 SoftwareProfile software_fsdp2_2025_eager() {
   SoftwareProfile profile = software_fsdp2_2025();
   profile.eager_elementwise = true;
+  return profile;
+}
+
+/// NeMo AutoModel's FSDP2 trainer (2025): fsdp2-2025 whose train loop syncs gradients only on
+/// the optimizer step's micro-batch. nemo_automodel/recipes/llm/train_ft.py at 89e3a9fdd:
+/// `sync_ctx = get_sync_ctx(model, idx == num_batches - 1)`, and get_sync_ctx calls
+/// `model.set_requires_gradient_sync(is_optim_step)` (later commits put it behind
+/// defer_fsdp_grad_sync, default True). Its MoE models are cast to bf16 before FSDP2 shards
+/// them and trained with torch.optim.Adam: bf16 shards, gradients and moments; the experts'
+/// FSDP units have no mixed-precision policy (physics.hpp).
+SoftwareProfile software_automodel_2025() {
+  SoftwareProfile profile = software_fsdp2_2025();
+  profile.grad_sync_last_micro_batch = true;
+  profile.bf16_parameters = true;
+  profile.expert_grads_in_param_dtype = true;
   return profile;
 }
 
@@ -267,6 +282,7 @@ constexpr NamedProfile k_profiles[] = {
     {"fsdp-2023", software_fsdp_2023},
     {"fsdp2-2025", software_fsdp2_2025},
     {"fsdp2-2025-eager", software_fsdp2_2025_eager},
+    {"automodel-2025", software_automodel_2025},
     {"deepseek-2024", software_deepseek_2024},
     {"brix", software_brix},
 };

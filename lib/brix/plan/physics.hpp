@@ -197,6 +197,30 @@ struct SoftwareProfile {
   /// without no_sync). Off: the gradients accumulate whole and are reduced once per step (NeMo
   /// 24.x's apex DistributedFusedAdam, which Megatron's schedule runs under its no_sync).
   bool zero2_reduce_every_micro_batch = true;
+  /// FSDP2 without pipeline parallelism: the trainer turns gradient sync off for every
+  /// micro-batch but the last (set_requires_gradient_sync(is_optim_step)), so the reduce-scatter
+  /// and the replicas' all-reduce run once per step after the last backward, and the unsharded
+  /// gradients (in the reduce dtype) accumulate until then. Parameter gathers are unchanged:
+  /// resharding after backward stays on. NeMo AutoModel's train_ft.py at 89e3a9fdd
+  /// (nemo_automodel/components/distributed/utils.py get_sync_ctx). With pipeline parallelism
+  /// torch's PipelineStage decides instead, for every FSDP2 trainer alike: not this switch.
+  bool grad_sync_last_micro_batch = false;
+  /// The trainer casts the whole model to bf16 before sharding and steps a plain optimizer on
+  /// it: FSDP2's shards are bf16 (no fp32 master copy), their reduced gradients are cast back
+  /// to bf16 (FSDP2 keeps the sharded gradient in the parameter's dtype), and
+  /// torch.optim.Adam's moments take the parameter's dtype (zeros_like). NeMo AutoModel's MoE
+  /// models at 89e3a9fdd: `initialize_weights(..., dtype=torch.bfloat16)` ends in
+  /// `self.to(dtype)` (components/models/{qwen3_moe,gpt_oss,deepseek_v3}/model.py), and the
+  /// benchmark configs use `torch.optim.Adam`.
+  bool bf16_parameters = false;
+  /// FSDP wraps the routed experts without the model's MixedPrecisionPolicy, so their
+  /// gradients are reduced, and accumulated while gradient sync is off, in the parameters' own
+  /// dtype rather than the reduce dtype. NeMo AutoModel at 89e3a9fdd,
+  /// components/moe/parallelizer.py apply_fsdp: `fully_shard(block.mlp.experts,
+  /// mesh=ep_shard_mesh, shard_placement_fn=..., reshard_after_forward=...)` passes no
+  /// mp_policy (the blocks get reduce_dtype=torch.float32), and where the expert-shard group
+  /// is 1 the experts are `ignored_params` of their block: plain gradients, never reduced.
+  bool expert_grads_in_param_dtype = false;
 };
 
 /// Bytes per element a TP all-gather moves: FP8 when FP8 training gathers quantised inputs.

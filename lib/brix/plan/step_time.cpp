@@ -201,6 +201,9 @@ DataParallelCost data_parallel_cost(const CostContext& context, const Layout& la
            collective(expert_local, placement.expert_dp, placement.expert_shard, placement.expert_replicate);
   };
   const bool replicas_every_micro_batch = context.software.replica_all_reduce_every_micro_batch;
+  // NeMo AutoModel's FSDP2 without pipeline parallelism: no gradient sync before the last
+  // micro-batch's backward (physics.hpp grad_sync_last_micro_batch).
+  const bool sync_last_micro_batch_only = context.software.grad_sync_last_micro_batch && layout.pp == 1;
   // What a micro-batch's backward reduces when the framework reduces per micro-batch: the
   // reduce-scatter, and the replicas' all-reduce where the framework runs it every time.
   auto scatter_per_micro = [&](double params, const GroupPlacement& group, const GroupPlacement& shard,
@@ -245,15 +248,24 @@ DataParallelCost data_parallel_cost(const CostContext& context, const Layout& la
       if (group.ranks <= 1 || params <= 0) {
         return 0.0;
       }
-      return gathers * collective_seconds(device, Collective::all_gather, params * gather_bytes, shard) +
-             scatter_per_micro(params, group, shard, replicas);
+      const double gathered = gathers * collective_seconds(device, Collective::all_gather, params * gather_bytes, shard);
+      return sync_last_micro_batch_only ? gathered : gathered + scatter_per_micro(params, group, shard, replicas);
     };
     const double per_mb = both_groups(per_micro);
     const double exposed_per_mb =
         context.software.overlap_param_gather ? overlapped_seconds(stage_s, per_mb) - stage_s : per_mb;
     cost.pipeline_extra_s = micro_batches * exposed_per_mb;
-    // Megatron's FSDP all-reduces across the replicas once, on the last micro-batch.
-    if (!replicas_every_micro_batch) {
+    if (sync_last_micro_batch_only) {
+      // One reduce-scatter (and replicas' all-reduce) after the last backward, as ZeRO-1/2's.
+      cost.exposed_s = exposed_after_backward(both_groups(
+          [&](double params, const GroupPlacement& group, const GroupPlacement& shard, const GroupPlacement& replicas) {
+            return group.ranks <= 1 || params <= 0
+                       ? 0.0
+                       : collective_seconds(device, Collective::reduce_scatter, params * grad_wire_bytes, shard) +
+                             across_replicas(params, shard, replicas);
+          }));
+    } else if (!replicas_every_micro_batch) {
+      // Megatron's FSDP all-reduces across the replicas once, on the last micro-batch.
       cost.exposed_s = exposed_after_backward(both_groups(
           [&](double params, const GroupPlacement& group, const GroupPlacement& shard, const GroupPlacement& replicas) {
             return group.ranks <= 1 ? 0.0 : across_replicas(params, shard, replicas);
@@ -261,7 +273,8 @@ DataParallelCost data_parallel_cost(const CostContext& context, const Layout& la
     }
   } else {
     cost.exposed_s = exposed_after_backward(both_groups(reduce));
-    if (layout.zero == 2 && context.software.zero2_reduce_every_micro_batch && micro_batches > 1) {
+    if (layout.zero == 2 && context.software.zero2_reduce_every_micro_batch && !sync_last_micro_batch_only &&
+        micro_batches > 1) {
       // ZeRO-2 reduce-scatters every micro-batch, each beside that micro-batch's backward; the
       // last one's is the once-per-step reduction above.
       const double per_mb = both_groups(scatter_per_micro);
