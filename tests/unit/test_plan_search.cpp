@@ -637,6 +637,40 @@ TEST_CASE("plan::a calibration run's attention_kernel sets the attention core's 
   CHECK(flash1 > flash2);
 }
 
+TEST_CASE("plan::a calibration run's attention_unpad costs the host syncs of every layer's unpadding") {
+  const brix::test::TempDir dir;
+  // MPT-7B on 16 H100s, no recomputation: every layer's forward waits once for its unpadding.
+  auto head = one_run_head("mpt-7b", "h100-sxm", 16, "", "tp=1,pp=1,cp=1,dp=16,mbs=4,zero=3,recompute=none");
+  // One micro-batch per GPU, under llm-foundry's FSDP profile.
+  const std::pair<std::string_view, std::string_view> edits[] = {{"global_batch: 512", "global_batch: 64"},
+                                                                 {"megatron-core-2025", "fsdp-2023"}};
+  for (const auto& [from, to] : edits) {
+    head.replace(head.find(from), from.size(), to);
+  }
+  const OneRunFile file{dir, head};
+  CHECK_FALSE(file.load("").attention_unpad_per_layer);
+  const auto run_with = [&](const std::string& extra) { return file.load(extra); };
+  CHECK_FALSE(run_with("    attention_unpad: none\n").attention_unpad_per_layer);
+  CHECK(run_with("    attention_unpad: per-layer\n").attention_unpad_per_layer);
+  CHECK(file.error("    attention_unpad: once\n")
+            .find("runs.yaml:15: unknown attention unpadding 'once' (none or per-layer)") != std::string::npos);
+  const auto plain = run_with("");
+  const auto unpadded = run_with("    attention_unpad: per-layer\n");
+  // What brix predicts for a run, with the host time per operator given or the profile's.
+  const auto step = [](const CalibrationRun& run, std::optional<double> host = std::nullopt) {
+    const auto row = evaluate_run(run, host);
+    REQUIRE(row.evaluated);
+    return row.predicted;
+  };
+  // The GPU idles for the host time of the operators after the first sync, once per layer and
+  // forward: 32 layers, one micro-batch each, slowed like the rest of the step by the wait for
+  // the slowest of 16 GPUs.
+  const double drained = 32 * k_ops_unpad_after_sync * 50e-6 * sync_slowdown(16);
+  CHECK(step(unpadded) - step(plain) == doctest::Approx(drained).epsilon(0.01));
+  // A host that costs nothing issues them without the GPU noticing.
+  CHECK(step(unpadded, 0.0) == doctest::Approx(step(plain, 0.0)));
+}
+
 TEST_CASE("plan::a calibration run's cuda_graph_scope takes the captured operators off the host") {
   const brix::test::TempDir dir;
   // Qwen3-30B-A3B on 8 GB200 at micro-batch 1: its small experts leave each MoE layer waiting

@@ -29,7 +29,7 @@ const std::vector<std::string> k_run_keys{"id",         "model",   "gpu",      "
                                           "layout",     "software", "fp8_recipe", "dispatcher", "ep_overlap",
                                           "tp_comm_overlap", "overlap_grad_reduce", "routing", "grad_reduce",
                                           "mtp_layers", "cuda_graph_scope",
-                                          "attention_kernel", "context_parallel", "metric",
+                                          "attention_kernel", "context_parallel", "attention_unpad", "metric",
                                           "published",
                                           "quote",      "note"};
 const std::vector<std::string> k_metrics{"step_s", "tokens_per_s_per_gpu", "tflops_per_gpu", "mfu"};
@@ -102,6 +102,10 @@ void read_recipe_settings(const util::DocNode& node, CalibrationRun& run) {
   if (const auto cp = node.find("context_parallel")) {
     run.torch_context_parallel =
         one_of(*cp, "context parallelism", {"ring", "torch-allgather"}, "ring or torch-allgather") == "torch-allgather";
+  }
+  if (const auto unpad = node.find("attention_unpad")) {
+    run.attention_unpad_per_layer = one_of(*unpad, "attention unpadding", {"none", "per-layer"}, "none or per-layer") ==
+                                    "per-layer";
   }
   if (const auto mtp = node.find("mtp_layers")) {
     run.mtp_layers = mtp->as_non_negative_int("mtp_layers");
@@ -275,6 +279,9 @@ CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> hos
     options.software.attention_kernels = run.attention_kernels.value_or(options.software.attention_kernels);
     options.software.torch_context_parallel =
         run.torch_context_parallel.value_or(options.software.torch_context_parallel);
+    if (run.attention_unpad_per_layer) {
+      options.software.drained_ops_per_layer = k_ops_unpad_after_sync;
+    }
     const auto result = search_layouts(model, cluster, options);
     std::optional<PlanEstimate> chosen;
     if (!result.plans.empty()) {

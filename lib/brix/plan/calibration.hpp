@@ -57,6 +57,7 @@ struct CalibrationRun {
   std::optional<CudaGraphScopes> cuda_graphs;  ///< `cuda_graph_scope:` the scopes CUDA graphs capture
   std::optional<AttentionKernels> attention_kernels; ///< `attention_kernel:` hopper, flash2 or flash1
   std::optional<bool> torch_context_parallel; ///< `context_parallel:` torch-allgather or ring
+  bool attention_unpad_per_layer = false;     ///< `attention_unpad:` per-layer (host syncs in every layer) or none
   std::string metric; ///< step_s | tokens_per_s_per_gpu | tflops_per_gpu | mfu
   double published = 0;
   std::string quote;

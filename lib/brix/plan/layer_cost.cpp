@@ -446,6 +446,11 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
                              launches.after_wait * host_op + cost.attention_forward_s});
   // Backward knows its splits from the forward: no wait, the host runs ahead.
   cost.backward_s = std::max(cost.backward_s, 2.0 * launches.total() * host_op);
+  // A sync inside the layer's attention drains the GPU; what the host issues after it, up to the
+  // attention kernel, is GPU idle time in every forward (and recomputed forward).
+  const double drained_s = context.software.drained_ops_per_layer * host_op;
+  cost.forward_s += drained_s;
+  cost.attention_forward_s += drained_s;
   cost.recompute_full_s = cost.forward_s;
   // Selective: without flash attention the attention core (Megatron 2022); with it the norms,
   // activation functions and MLA up-projections (Megatron-Core's cheap recompute modules).

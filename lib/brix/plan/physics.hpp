@@ -162,6 +162,12 @@ struct SoftwareProfile {
   /// what one Python-dispatched TransformerEngine/autograd operator costs, the waits of the
   /// dropless router's token counts included.
   double host_seconds_per_op = 50e-6;
+  /// Operators the host issues in each layer's forward after a device-to-host sync has drained
+  /// the GPU and before the next kernel that keeps it busy: the GPU idles for their host time,
+  /// however far ahead the host ran before the sync. 0: no sync inside a layer (the default);
+  /// k_ops_unpad_after_sync for llm-foundry's per-layer unpadding (a calibration run's
+  /// `attention_unpad: per-layer`).
+  double drained_ops_per_layer = 0;
   /// The router's choice is replaced by an even assignment, every expert getting the mean
   /// tokens: a benchmark setting (Megatron's --moe-router-force-load-balancing, NeMo AutoModel's
   /// `fake_balanced_gate`), not a framework property; no expert-load imbalance is costed.
@@ -260,6 +266,14 @@ inline constexpr double k_ops_per_moe_block = k_ops_moe_router + k_ops_moe_prepr
 /// host's wait on it (Megatron-Core token_dispatcher.py _maybe_dtoh_and_synchronize), which a
 /// dispatcher padding to capacity does not issue.
 inline constexpr double k_ops_token_count_wait = 3;
+
+/// llm-foundry's flash path before its PR #880 (2024-01-17; flash_attn_fn at 5e85bd6, the January
+/// 2024 benchmark tables) unpads q, k and v in every layer with flash-attn's
+/// bert_padding.unpad_input (2.4.2), whose torch.nonzero and .item() each wait for the GPU. After
+/// the first wait (q's nonzero) the host issues, with the GPU drained: q's max, item, cumsum, pad
+/// and gather (5), then k's and v's sum, nonzero, max, item, cumsum, pad and gather (7 each),
+/// before the varlen attention kernel.
+inline constexpr double k_ops_unpad_after_sync = 5 + 7 + 7;
 
 /// Host-issued launches of one layer's forward, split at the dropless dispatcher's wait: the
 /// host copies the token counts and blocks on them (Megatron-Core token_dispatcher.py
