@@ -24,6 +24,12 @@ namespace {
 
 ServeDevice device_of(const std::string& gpu) { return test::serve_device_on(gpu); }
 
+/// `context` with every step replaying a graph, whatever its size.
+StepContext without_graph_limit(StepContext context) {
+  context.cuda_graph_max_tokens = 0;
+  return context;
+}
+
 } // namespace
 
 TEST_CASE("serve::prefill_step: block-scaled GEMMs pay for a short reduction") {
@@ -154,11 +160,7 @@ TEST_CASE("serve::decode_step: a step above the engine's largest CUDA graph is l
   const auto b200 = device_of("b200");
   StepContext limited{&llama, &b200, {8, 1, 1, 1, 8}, WeightPrecision::bf16, KvPrecision::bf16, false};
   limited.cuda_graph_max_tokens = 512;
-  const StepContext unlimited = [&] {
-    StepContext context = limited;
-    context.cuda_graph_max_tokens = 0;
-    return context;
-  }();
+  const StepContext unlimited = without_graph_limit(limited);
   StepContext eager = unlimited;
   eager.cuda_graphs = false;
   // At the limit the graph is replayed: no host time.
@@ -180,11 +182,7 @@ TEST_CASE("serve::decode_step: a step above the engine's largest CUDA graph is l
   const auto h200 = device_of("h200-sxm");
   StepContext wide{&deepseek, &h200, {8, 1, 1, 1, 8}, WeightPrecision::fp8, KvPrecision::bf16, false};
   wide.cuda_graph_max_tokens = 512;
-  const auto graphed = [&] {
-    StepContext context = wide;
-    context.cuda_graph_max_tokens = 0;
-    return decode_step(context, 1000, 130, 0);
-  }();
+  const auto graphed = decode_step(without_graph_limit(wide), 1000, 130, 0);
   MESSAGE("deepseek-r1 TP 8 H200 decode at 1000: ", graphed.kernels, " kernels, ", graphed.seconds * 1e3,
           " ms on the GPU, ", graphed.kernels * h200.eager_launch_s * 1e3, " ms to launch");
   CHECK(graphed.kernels * h200.eager_launch_s < graphed.seconds);
