@@ -24,6 +24,12 @@ namespace {
 
 ServeDevice device_of(const std::string& gpu) { return test::serve_device_on(gpu); }
 
+/// `context` with every step replaying a graph, whatever its size.
+StepContext without_graph_limit(StepContext context) {
+  context.cuda_graph_max_tokens = 0;
+  return context;
+}
+
 } // namespace
 
 TEST_CASE("serve::prefill_step: block-scaled GEMMs pay for a short reduction") {
@@ -143,6 +149,44 @@ TEST_CASE("serve::decode_step: without CUDA graphs the host launching kernels bo
   const double replayed_prefill = prefill_step(prefill, 16384, 3200).seconds;
   prefill.cuda_graphs = false;
   CHECK(prefill_step(prefill, 16384, 3200).seconds == doctest::Approx(replayed_prefill));
+}
+
+TEST_CASE("serve::decode_step: a step above the engine's largest CUDA graph is launched from the host") {
+  // vLLM 0.11 captures decode and mixed steps of up to min(2 x max_num_seqs, 512) tokens
+  // (VllmConfig._set_cudagraph_sizes); larger steps run without a graph.
+  CHECK(find_engine_version_to_cost(Engine::vllm, "0.11").cuda_graph_max_tokens == 512);
+  // Llama-3.1-8B at TP 8 on B200: the GPU's share of a step is short, the launches are not.
+  const auto llama = model::load_model("llama-3.1-8b");
+  const auto b200 = device_of("b200");
+  StepContext limited{&llama, &b200, {8, 1, 1, 1, 8}, WeightPrecision::bf16, KvPrecision::bf16, false};
+  limited.cuda_graph_max_tokens = 512;
+  const StepContext unlimited = without_graph_limit(limited);
+  StepContext eager = unlimited;
+  eager.cuda_graphs = false;
+  // At the limit the graph is replayed: no host time.
+  CHECK(decode_step(limited, 512, 1024, 0).seconds == doctest::Approx(decode_step(unlimited, 512, 1024, 0).seconds));
+  // One token above it the step costs what an eager step costs: its kernels' launches.
+  const auto replayed = decode_step(unlimited, 513, 1024, 0);
+  const auto above = decode_step(limited, 513, 1024, 0);
+  MESSAGE("llama-3.1-8b TP 8 B200 decode at 513: ", replayed.kernels, " kernels, ", replayed.seconds * 1e3,
+          " ms replayed, ", above.seconds * 1e3, " ms launched");
+  CHECK(above.seconds == doctest::Approx(decode_step(eager, 513, 1024, 0).seconds));
+  CHECK(above.seconds == doctest::Approx(replayed.kernels * b200.eager_launch_s));
+  CHECK(above.seconds > replayed.seconds);
+  // Prefill chunks are steps of their tokens too: above the limit they launch from the host.
+  CHECK(prefill_step(limited, 2048, 2048).seconds == doctest::Approx(prefill_step(eager, 2048, 2048).seconds));
+  CHECK(prefill_step(limited, 256, 256).seconds == doctest::Approx(prefill_step(unlimited, 256, 256).seconds));
+  // DeepSeek-R1 at TP 8 on H200 (GPUStack's vLLM 0.11 runs): at 1,000 running requests the
+  // step's kernels run longer than the host takes to launch them, so the limit costs nothing.
+  const auto deepseek = model::load_model("deepseek-r1");
+  const auto h200 = device_of("h200-sxm");
+  StepContext wide{&deepseek, &h200, {8, 1, 1, 1, 8}, WeightPrecision::fp8, KvPrecision::bf16, false};
+  wide.cuda_graph_max_tokens = 512;
+  const auto graphed = decode_step(without_graph_limit(wide), 1000, 130, 0);
+  MESSAGE("deepseek-r1 TP 8 H200 decode at 1000: ", graphed.kernels, " kernels, ", graphed.seconds * 1e3,
+          " ms on the GPU, ", graphed.kernels * h200.eager_launch_s * 1e3, " ms to launch");
+  CHECK(graphed.kernels * h200.eager_launch_s < graphed.seconds);
+  CHECK(decode_step(wide, 1000, 130, 0).seconds == doctest::Approx(graphed.seconds));
 }
 
 TEST_CASE("serve::prefill_step: early Triton block-FP8 GEMMs at SGLang PR #3893's rate") {

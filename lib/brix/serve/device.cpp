@@ -47,7 +47,10 @@ constexpr double k_mla_blackwell_factor = (350.0 / 2250.0) / (410.0 / 989.0);
 // kernel that does almost nothing; decode traces of small-batch serving show 3–5 µs per kernel.
 constexpr double k_kernel_floor_s = 4e-6;
 // Host time to launch one kernel from eager PyTorch (Python module code, the dispatcher,
-// cudaLaunchKernel), for engines that run decode without CUDA graphs. SGLang PR #1401 (2024-09,
+// cudaLaunchKernel), for engines that run decode without CUDA graphs and for steps larger than
+// an engine's largest captured graph (EngineVersion::cuda_graph_max_tokens; vLLM 0.11 runs those
+// through Inductor-compiled code, whose host time per kernel no source gives: this eager figure
+// is an upper bound for it). SGLang PR #1401 (2024-09,
 // GPU not stated; brix's H100 model gives its graph time within 6%) measured Llama-3-8B decode at
 // batch 1 (sglang.bench_latency, 128 in, 8 out): 8.23 ms per step without CUDA graphs against
 // 7.35 ms with them (FlashInfer attention). Eager decode is host-bound, so 8.23 ms is the host

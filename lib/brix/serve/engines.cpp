@@ -35,9 +35,10 @@ constexpr std::array<EngineVersion, 9> k_rows{{
     {.engine = Engine::vllm, .version = "0.9", .released = "2025-05",
      .source = "docs.vllm.ai v0.9: data_parallel_deployment.md (--data-parallel-size-local, --data-parallel-address, "
                  "--data-parallel-rpc-port, --data-parallel-start-rank, --headless), distributed_serving.md (Ray); V1 "
-                 "scheduler: running requests first out of max_num_batched_tokens, as 0.11",
-     .dp_attention = true, .multi_node = MultiNode::ray_or_dp, .pipeline = true, .mtp = true, .decode_in_chunk = true,
-     .pool = PoolRule::utilization, .default_fraction = 0.9, .image = "vllm/vllm-openai:v0.9.0"},
+                 "scheduler: running requests first out of max_num_batched_tokens, as 0.11; CUDA graphs up to 512 "
+                 "tokens per step, as 0.11",
+     .dp_attention = true, .multi_node = MultiNode::ray_or_dp, .pipeline = true, .mtp = true,
+     .cuda_graph_max_tokens = 512, .decode_in_chunk = true, .pool = PoolRule::utilization, .default_fraction = 0.9, .image = "vllm/vllm-openai:v0.9.0"},
     {.engine = Engine::vllm, .version = "0.11", .released = "2025-10",
      .source = "vllm PR #23691 (multi-node mp executor: --nnodes, --node-rank, --master-addr, --headless), "
                  "docs/serving/expert_parallel_deployment.md (NixlConnector, --enable-dbo), vllm-project/router "
@@ -55,11 +56,19 @@ constexpr std::array<EngineVersion, 9> k_rows{{
                  "vllm/v1/worker/gpu_ubatch_wrapper.py and distributed/device_communicators/all2all.py; DBO micro-batches "
                  "a step only when its tokens exceed --dbo-decode-token-threshold (default 32) for decode-only "
                  "batches, --dbo-prefill-token-threshold (default 512) for batches with a prefill (docs.vllm.ai "
-                 "engine arguments; docs/design/dbo.md)",
+                 "engine arguments; docs/design/dbo.md); CUDA graphs: VllmConfig._set_cudagraph_sizes (read at a "
+                 "0.11-line commit of vllm/config/vllm.py, not at the v0.11.0 tag) sets max_cudagraph_capture_size = "
+                 "min(max_num_seqs * 2, 512), then min(max_num_batched_tokens, that), and \"If batch size > largest "
+                 "cudagraph_capture_sizes, cudagraph will not be used\"; the batch is the step's scheduled tokens, "
+                 "decode and prefill together; EngineArgs' defaults on GPUs of 70 GiB or more but A100 give the "
+                 "OpenAI server max_num_seqs 1024 and max_num_batched_tokens 8192, so the largest graph holds 512 "
+                 "tokens (brix's admission takes the same 1024 and 8192: k_max_sequences, k_chunk_tokens)",
      .current = true, .dp_attention = true, .multi_node = MultiNode::native, .pipeline = true,
-     .disaggregation = true, .overlap = true, .overlap_needs_dp = true, .mtp = true, .mxfp4_weight_only = true,
+     .disaggregation = true, .overlap = true, .overlap_needs_dp = true, .mtp = true, .cuda_graph_max_tokens = 512,
+     .mxfp4_weight_only = true,
      .fp8_mla_mma = true, .overlap_reserves_comm_sms = true,
-     .overlap_min_decode_tokens = 32, .overlap_min_prefill_tokens = 512, .decode_in_chunk = true, .pool = PoolRule::utilization,
+     .overlap_min_decode_tokens = 32, .overlap_min_prefill_tokens = 512,
+     .decode_in_chunk = true, .pool = PoolRule::utilization,
      .default_fraction = 0.9, .image = "vllm/vllm-openai:v0.11.0", .overlap_flag = "--enable-dbo",
      .router = "vllm-router --vllm-pd-disaggregation"},
     // Kept to cost published runs of it (dstack's DeepSeek-R1 benchmark, 2025-03); brix's

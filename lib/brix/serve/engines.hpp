@@ -58,6 +58,9 @@ struct EngineVersion {
   /// Decode replays captured CUDA graphs. false: PyTorch launches every kernel from the host each
   /// step, and a step takes at least its launches' host time (step_time.hpp).
   bool cuda_graphs = true;
+  /// The most tokens per rank a step may hold and still replay a captured CUDA graph; larger
+  /// decode and mixed steps run without one, launched from the host (0: no limit brix knows).
+  int cuda_graph_max_tokens = 0;
   /// Block-scaled FP8 GEMMs (dense and fused-MoE) run on the Triton kernels of early 2025, not
   /// on DeepGEMM/CUTLASS-class kernels the device model's GEMM figures come from (device.hpp).
   bool triton_block_fp8 = false;

@@ -125,6 +125,7 @@ StepContext step_context(const RoleContext& context, const InstanceShape& shape)
     step.overlap_reserves_comm_sms = context.engine->overlap_reserves_comm_sms;
     step.overlap_min_decode_tokens = context.engine->overlap_min_decode_tokens;
     step.overlap_min_prefill_tokens = context.engine->overlap_min_prefill_tokens;
+    step.cuda_graph_max_tokens = context.engine->cuda_graph_max_tokens;
   }
   step.offload = context.offload;
   return step;

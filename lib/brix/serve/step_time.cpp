@@ -409,12 +409,15 @@ std::vector<StepCost> stage_costs(const StepContext& context, const Batch& batch
   return costs;
 }
 
-/// A stage's step as the engine launches it. From CUDA graphs the replay keeps the GPU fed; from
-/// eager PyTorch the host launches kernel after kernel, asynchronously, so the GPU waits for it
+/// A stage's step of `tokens` per rank as the engine launches it. From CUDA graphs the replay
+/// keeps the GPU fed; from eager PyTorch (no graphs, or a step larger than the largest graph the
+/// engine captured) the host launches kernel after kernel, asynchronously, so the GPU waits for it
 /// whenever launching the step's kernels takes longer than running them (booked as floors).
-StepCost launched(const StepContext& context, StepCost stage) {
+StepCost launched(const StepContext& context, StepCost stage, double tokens) {
+  const bool replayed = context.cuda_graphs &&
+                        (context.cuda_graph_max_tokens <= 0 || tokens <= context.cuda_graph_max_tokens);
   const double host = stage.kernels * context.device->eager_launch_s;
-  if (!context.cuda_graphs && host > stage.seconds) {
+  if (!replayed && host > stage.seconds) {
     stage.floors_s += host - stage.seconds;
     stage.seconds = host;
   }
@@ -475,7 +478,7 @@ StepCost decode_step(const StepContext& context, double batch, double context_to
               MemoryKind::weights, ComputeKind::gemm);
     stage += one * static_cast<double>(mtp);
   }
-  auto step = launched(context, stage) * static_cast<double>(stages);
+  auto step = launched(context, stage, verified) * static_cast<double>(stages);
   // Each rank's scheduler walks its own sequences between steps; the GPU waits for it.
   const double host = context.host_step_s + context.host_per_sequence_s * batch;
   step.seconds += host;
@@ -487,7 +490,7 @@ StepCost prefill_step(const StepContext& context, double tokens, double prompt) 
   const Batch batch{tokens, std::max(1.0, tokens / std::max(1.0, prompt)), 0, prompt};
   StepCost total;
   for (const auto& stage : stage_costs(context, batch, false, batch.sequences)) {
-    total += launched(context, stage);
+    total += launched(context, stage, batch.tokens);
   }
   return total;
 }
@@ -496,7 +499,7 @@ double prefill_stage_seconds(const StepContext& context, double tokens, double p
   const Batch batch{tokens, std::max(1.0, tokens / std::max(1.0, prompt)), 0, prompt};
   auto stages = stage_costs(context, batch, false, batch.sequences);
   for (auto& stage : stages) {
-    stage = launched(context, stage);
+    stage = launched(context, stage, batch.tokens);
   }
   return slowest(stages).seconds;
 }
