@@ -358,6 +358,15 @@ struct H100Layer {
   [[nodiscard]] LayerCost cost(const Layout& layout) const { return layer_cost(context, layout, placement, false); }
 };
 
+/// torchtitan's long-context layout on 8 GPUs: CP 4 × FSDP 2, full activation checkpointing.
+Layout torchtitan_cp4_layout() {
+  Layout layout;
+  layout.dp = 2;
+  layout.cp = 4;
+  layout.recompute = Recompute::full;
+  return layout;
+}
+
 } // namespace
 
 TEST_CASE("plan::layer_cost torchtitan's selective AC recomputes every second GEMM") {
@@ -390,10 +399,7 @@ TEST_CASE("plan::layer_cost torch's all-gather context parallelism hides behind 
   // K/V heads beside the whole core. Merges per layer on the last rank (torch_ring_merge_bytes):
   // forward (6 + 3 × 38 + 6) B per output element, backward 4 (q + kv) + 4 × 10 (q + kv) + 4 × 8 kv
   // + 3 × 8 kv + 6 (q + kv) B, with q = 2048 × 4096 and kv = 2 q elements.
-  Layout layout;
-  layout.dp = 2;
-  layout.cp = 4;
-  layout.recompute = Recompute::full;
+  Layout layout = torchtitan_cp4_layout();
   H100Layer layer("llama-3.1-8b", layout, "fsdp2-2025");
   auto& context = layer.context;
   const auto ring = layer.cost(layout);
@@ -430,10 +436,7 @@ TEST_CASE("plan::layer_cost torch's load-balanced causal CP gives each rank a qu
   // K/V, or half the query against all of it (_templated_ring_attention). The busiest rank thus
   // executes a 1/cp share of the sequence's causal work: Llama-3.1-8B at 131072 tokens over CP 4
   // costs each rank 4 times the core of 32768 tokens without CP (the same local tokens).
-  Layout layout;
-  layout.dp = 2;
-  layout.cp = 4;
-  layout.recompute = Recompute::full;
+  Layout layout = torchtitan_cp4_layout();
   H100Layer layer("llama-3.1-8b", layout, "fsdp2-2025");
   auto& context = layer.context;
   context.software.attention_kernels = AttentionKernels::flash2;
