@@ -358,6 +358,15 @@ struct H100Layer {
   [[nodiscard]] LayerCost cost(const Layout& layout) const { return layer_cost(context, layout, placement, false); }
 };
 
+/// torchtitan's long-context layout on 8 GPUs: CP 4 × FSDP 2, full activation checkpointing.
+Layout torchtitan_cp4_layout() {
+  Layout layout;
+  layout.dp = 2;
+  layout.cp = 4;
+  layout.recompute = Recompute::full;
+  return layout;
+}
+
 } // namespace
 
 TEST_CASE("plan::layer_cost torchtitan's selective AC recomputes every second GEMM") {
@@ -390,10 +399,7 @@ TEST_CASE("plan::layer_cost torch's all-gather context parallelism hides behind 
   // K/V heads beside the whole core. Merges per layer on the last rank (torch_ring_merge_bytes):
   // forward (6 + 3 × 38 + 6) B per output element, backward 4 (q + kv) + 4 × 10 (q + kv) + 4 × 8 kv
   // + 3 × 8 kv + 6 (q + kv) B, with q = 2048 × 4096 and kv = 2 q elements.
-  Layout layout;
-  layout.dp = 2;
-  layout.cp = 4;
-  layout.recompute = Recompute::full;
+  Layout layout = torchtitan_cp4_layout();
   H100Layer layer("llama-3.1-8b", layout, "fsdp2-2025");
   auto& context = layer.context;
   const auto ring = layer.cost(layout);
@@ -422,6 +428,31 @@ TEST_CASE("plan::layer_cost torch's all-gather context parallelism hides behind 
   const auto plain_ring = layer_cost(context, layout, place_groups(layout, 8), false);
   CHECK(plain.attention_core_s == doctest::Approx(plain_ring.attention_core_s));
   CHECK(plain.cp_comm_s == 0.0);
+}
+
+TEST_CASE("plan::layer_cost torch's load-balanced causal CP gives each rank a quarter of the causal attention") {
+  // torch's ring with enable_load_balance (its default, what torchtitan runs) never skips a step:
+  // after the causal first sub-SDPA each later step takes the full local query against half the
+  // K/V, or half the query against all of it (_templated_ring_attention). The busiest rank thus
+  // executes a 1/cp share of the sequence's causal work: Llama-3.1-8B at 131072 tokens over CP 4
+  // costs each rank 4 times the core of 32768 tokens without CP (the same local tokens).
+  Layout layout = torchtitan_cp4_layout();
+  H100Layer layer("llama-3.1-8b", layout, "fsdp2-2025");
+  auto& context = layer.context;
+  context.software.attention_kernels = AttentionKernels::flash2;
+  const double overhead = context.device.kernel_overhead_s;
+  context.seq_len = 131072;
+  const double cp4 = layer.cost(layout).attention_core_s - overhead;
+  Layout plain = layout;
+  plain.cp = 1;
+  plain.dp = 8;
+  context.seq_len = 32768;
+  const double cp1 = layer_cost(context, plain, place_groups(plain, 8), false).attention_core_s - overhead;
+  CHECK(cp4 == doctest::Approx(4.0 * cp1).epsilon(1e-9));
+  // QK^T and AV over half the keys: 4 s^2 h / 2 FLOPs for the sequence, a quarter per rank.
+  const double causal_flops = 2.0 * 131072.0 * 131072.0 * 4096.0;
+  CHECK(cp4 == doctest::Approx(causal_flops / 4.0 / (context.device.peak_flops * context.device.attention_fraction_fa2))
+                   .epsilon(1e-9));
 }
 
 TEST_CASE("plan::layer_cost TP overlap hides a collective behind the GEMMs beside it, at the contention's price") {
