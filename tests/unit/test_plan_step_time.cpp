@@ -202,6 +202,13 @@ TEST_CASE("plan::data_parallel_cost reshard=0 gathers the parameters once per mi
   CHECK(extra("dp=32,zero=3,recompute=full") == doctest::Approx(4 * (3 * gather + scatter)));
   CHECK(extra("dp=32,zero=3,recompute=none,reshard=0") == doctest::Approx(4 * (gather + scatter)));
   CHECK(extra("dp=32,zero=3,recompute=full,reshard=0") == doctest::Approx(4 * (gather + scatter)));
+  // Megatron-Core's FSDP recomputes on the parameters its backward gathers: two gathers.
+  f.context.software.recompute_reuses_backward_gather = true;
+  CHECK(extra("dp=32,zero=3,recompute=full") == doctest::Approx(4 * (2 * gather + scatter)));
+  CHECK(extra("dp=32,zero=3,recompute=none") == doctest::Approx(4 * (2 * gather + scatter)));
+  CHECK(extra("dp=32,zero=3,recompute=full,reshard=0") == doctest::Approx(4 * (gather + scatter)));
+  CHECK(software_by_name("megatron-core-2025").recompute_reuses_backward_gather);
+  CHECK_FALSE(software_by_name("fsdp2-2025").recompute_reuses_backward_gather);
 }
 
 TEST_CASE("plan::data_parallel_cost gathers FP8 parameters at 1 B when the framework keeps FP8 weights") {

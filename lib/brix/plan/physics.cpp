@@ -194,6 +194,8 @@ SoftwareProfile software_megatron_core_2025() {
   profile.per_expert_gemm_kernels = true;
   // ZeRO-2 is Megatron-Core's FSDP at optim_grads, which reduce-scatters every micro-batch.
   profile.zero2_reduce_every_micro_batch = true;
+  // ZeRO-3 is Megatron-Core's FSDP at optim_grads_params: its recompute uses the backward's gather.
+  profile.recompute_reuses_backward_gather = true;
   return profile;
 }
 

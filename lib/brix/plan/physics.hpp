@@ -203,6 +203,14 @@ struct SoftwareProfile {
   /// without no_sync). Off: the gradients accumulate whole and are reduced once per step (NeMo
   /// 24.x's apex DistributedFusedAdam, which Megatron's schedule runs under its no_sync).
   bool zero2_reduce_every_micro_batch = true;
+  /// Under ZeRO-3 with full recomputation, the recomputed forward runs on the parameters the
+  /// backward gathers, two gathers per micro-batch instead of three. Megatron-Core's FSDP
+  /// (custom_fsdp at Megatron-LM 1e057005, fully_sharded_data_parallel.py): _root_pre_backward
+  /// marks every FSDP unit PRE_BACKWARD, the recompute's _pre_forward_param_unshard gathers, and
+  /// _post_forward keeps them ("When composing with module-hook-based activation checkpointing,
+  /// the post-backward hook is responsible for the reshard"). Off: a gather for the forward, the
+  /// recompute and the backward each (what the fit set's FSDP rows are costed with).
+  bool recompute_reuses_backward_gather = false;
   /// FSDP2 without pipeline parallelism: the trainer turns gradient sync off for every
   /// micro-batch but the last (set_requires_gradient_sync(is_optim_step)), so the reduce-scatter
   /// and the replicas' all-reduce run once per step after the last backward, and the unsharded

@@ -242,7 +242,9 @@ DataParallelCost data_parallel_cost(const CostContext& context, const Layout& la
     // micro-batch, gradients reduce-scattered each micro-batch; prefetching overlaps them
     // with compute, so only their excess over the stage's compute is exposed. Not resharded
     // after forward (reshard=0), the forward's gather serves the backward and the recompute.
-    const double gathers = !layout.reshard ? 1.0 : layout.recompute == Recompute::full ? 3.0 : 2.0;
+    const bool recompute_gathers =
+        layout.recompute == Recompute::full && !context.software.recompute_reuses_backward_gather;
+    const double gathers = !layout.reshard ? 1.0 : recompute_gathers ? 3.0 : 2.0;
     auto per_micro = [&](double params, const GroupPlacement& group, const GroupPlacement& shard,
                          const GroupPlacement& replicas) {
       if (group.ranks <= 1 || params <= 0) {
