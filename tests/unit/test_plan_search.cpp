@@ -129,6 +129,27 @@ TEST_CASE("plan::calibration against published Megatron-LM runs") {
   }
 }
 
+TEST_CASE("plan::load_calibration_runs reads the local batch of a pipeline schedule run") {
+  const brix::test::TempDir dir;
+  const auto file = [&](const std::string& local_batch) {
+    return dir.write("runs.yaml", "brix_calibration: 2\nsource: t\nset: fit\nruns:\n"
+                                  "  - id: r\n    model: llama-3.1-8b\n    gpu: h100-sxm\n    gpus: 8\n"
+                                  "    seq_len: 4096\n    global_batch: 64\n    local_batch: " + local_batch + "\n"
+                                  "    precision: bf16\n    layout: \"tp=1,pp=2,dp=4,mbs=1\"\n"
+                                  "    metric: step_s\n    published: 1\n");
+  };
+  const auto runs = load_calibration_runs(file("8"));
+  REQUIRE(runs.size() == 1);
+  CHECK(runs.front().local_batch == 8);
+  std::string error;
+  try {
+    (void)load_calibration_runs(file("24"));
+  } catch (const brix::InputError& e) {
+    error = e.what();
+  }
+  CHECK(error.find("runs.yaml:11: local_batch 24 does not divide global_batch 64") != std::string::npos);
+}
+
 TEST_CASE("plan::split_lower_bound is below the step of every stage split") {
   using namespace brix::plan::detail;
   const auto model = brix::model::load_model("llama-3.1-70b");

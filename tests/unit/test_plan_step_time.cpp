@@ -60,6 +60,24 @@ TEST_CASE("plan::estimate_step interleaving divides the bubble by vpp") {
   CHECK(step.bubble_s == doctest::Approx(3 * 6.0 / 2).epsilon(0.02));
 }
 
+TEST_CASE("plan::estimate_step fills and drains the pipeline once per schedule run") {
+  // torch's schedule.step runs once per gradient-accumulation step (NeMo AutoModel's train loop):
+  // 16 micro-batches in runs of 4 pay the bubble four times, the steady state the same.
+  Fixture f;
+  f.layout.schedule = Schedule::interleaved;
+  f.layout.vpp = 2;
+  const auto whole = f.run(4, 2, 16);
+  f.context.local_batch = 4;
+  const auto runs = f.run(4, 2, 16);
+  CHECK(pipeline_schedule_runs(f.context, f.layout, 16) == 4.0);
+  CHECK(runs.bubble_s == doctest::Approx(4 * whole.bubble_s));
+  CHECK(runs.pipeline_s - runs.bubble_s == doctest::Approx(whole.pipeline_s - whole.bubble_s));
+  // A local batch of the whole share (or more) is one run.
+  f.context.local_batch = 16;
+  CHECK(pipeline_schedule_runs(f.context, f.layout, 16) == 1.0);
+  CHECK(f.run(4, 2, 16).bubble_s == doctest::Approx(whole.bubble_s));
+}
+
 TEST_CASE("plan::estimate_step zero-bubble and DualPipe beat 1F1B") {
   Fixture base;
   const auto one_f_one_b = base.run(8, 2, 32);

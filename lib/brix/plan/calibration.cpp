@@ -25,7 +25,7 @@ namespace {
 
 const std::vector<std::string> k_file_keys{"brix_calibration", "source", "set", "urls", "flops", "runs"};
 const std::vector<std::string> k_run_keys{"id",         "model",   "gpu",      "gpus",   "gpus_per_node",
-                                          "nvlink_domain", "nics", "seq_len",  "global_batch", "precision",
+                                          "nvlink_domain", "nics", "seq_len",  "global_batch", "local_batch", "precision",
                                           "layout",     "software", "fp8_recipe", "dispatcher", "ep_overlap",
                                           "tp_comm_overlap", "overlap_grad_reduce", "routing", "grad_reduce",
                                           "mtp_layers", "cuda_graph_scope",
@@ -158,6 +158,13 @@ void load_file(const std::string& path, std::vector<CalibrationRun>& out) {
     }
     run.seq_len = node.at("seq_len").as_positive_int("seq_len");
     run.global_batch = node.at("global_batch").as_positive_int("global_batch");
+    if (const auto local = node.find("local_batch")) {
+      run.local_batch = local->as_positive_int("local_batch");
+      if (run.global_batch % run.local_batch != 0) {
+        local->fail(fmt::format("local_batch {} does not divide global_batch {}", run.local_batch, run.global_batch),
+                    "a divisor of global_batch: sequences per data-parallel rank in one pipeline schedule run");
+      }
+    }
     const auto precision = node.string_or("precision", "bf16");
     if (precision != "bf16" && precision != "fp8") {
       node.at("precision").fail(fmt::format("unknown precision '{}'", precision), "bf16 or fp8");
@@ -256,6 +263,7 @@ CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> hos
     const auto cluster = calibration_cluster(run);
     SearchOptions options;
     options.shape.global_batch = run.global_batch;
+    options.shape.local_batch = run.local_batch;
     options.shape.seq_len = run.seq_len;
     options.precision = run.precision;
     options.top_k = 1;

@@ -41,6 +41,7 @@ struct CalibrationRun {
   std::optional<double> nic_gbps;
   std::int64_t seq_len = 0;
   std::int64_t global_batch = 0;
+  std::int64_t local_batch = 0; ///< `local_batch:` sequences per DP rank per schedule run (0: the whole share)
   Precision precision = Precision::bf16;
   std::string layout; ///< the published fields; the others are searched
   std::string software;

@@ -34,6 +34,7 @@ CostContext group_cost_context(const model::ModelSpec& model, const cluster::Clu
   context.device = device_model(group, options.precision == Precision::fp8, cluster.network, cluster.oversubscription);
   context.software = options.software;
   context.seq_len = options.shape.seq_len;
+  context.local_batch = options.shape.local_batch;
   return context;
 }
 

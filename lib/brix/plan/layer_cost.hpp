@@ -65,6 +65,7 @@ struct CostContext {
   DeviceModel device;
   SoftwareProfile software;
   std::int64_t seq_len = 0;
+  std::int64_t local_batch = 0; ///< TrainingShape::local_batch
 };
 
 /// Extra compute backward spends recomputing under `recompute` (collectives not included).

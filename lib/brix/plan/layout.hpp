@@ -83,6 +83,10 @@ struct Layout {
 struct TrainingShape {
   std::int64_t global_batch = 0; ///< sequences per step
   std::int64_t seq_len = 0;
+  /// Sequences per data-parallel rank in one run of the pipeline schedule; a step runs the
+  /// schedule once per local batch, each run filling and draining the pipeline (torch's
+  /// `schedule.step` once per gradient-accumulation step). 0: one run takes the rank's whole share.
+  std::int64_t local_batch = 0;
 };
 
 [[nodiscard]] std::string to_string(Schedule schedule);

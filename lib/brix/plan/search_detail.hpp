@@ -177,6 +177,7 @@ public:
     m_context.software = options.software;
     m_context.device.multi_rail = options.software.multi_rail;
     m_context.seq_len = options.shape.seq_len;
+    m_context.local_batch = options.shape.local_batch;
     m_peak_bf16 = m_target.group.gpu.bf16_flops;
     const auto flops = model::flops_per_token(m_model, options.shape.seq_len);
     m_model_flops_per_step = flops.training * static_cast<double>(options.shape.global_batch) *

@@ -294,6 +294,14 @@ DataParallelCost data_parallel_cost(const CostContext& context, const Layout& la
   return cost;
 }
 
+double pipeline_schedule_runs(const CostContext& context, const Layout& layout, double micro_batches) {
+  if (context.local_batch <= 0) {
+    return 1.0;
+  }
+  const double sequences = micro_batches * layout.micro_batch;
+  return std::max(1.0, std::ceil(sequences / static_cast<double>(context.local_batch)));
+}
+
 StepEstimate estimate_step(const StepInputs& in, std::span<const StageWork> stages) {
   const auto& layout = *in.layout;
   const auto& context = *in.context;
@@ -354,6 +362,8 @@ StepEstimate estimate_step(const StepInputs& in, std::span<const StageWork> stag
     break;
   }
   }
+  // Every run of the schedule fills and drains the pipeline again.
+  bubble *= pipeline_schedule_runs(context, layout, micro_batches);
   estimate.pipeline_s = micro_batches * max_stage + bubble;
   estimate.bubble_s = bubble;
 

@@ -85,6 +85,10 @@ struct DataParallelCost {
                                                   double expert_params, double grad_wire_bytes,
                                                   double micro_batches, double stage_s, double backward_window_s);
 
+/// Runs of the pipeline schedule in a step of `micro_batches` micro-batches per data-parallel
+/// rank: one per CostContext::local_batch sequences (at least 1), or 1 without a local batch.
+[[nodiscard]] double pipeline_schedule_runs(const CostContext& context, const Layout& layout, double micro_batches);
+
 [[nodiscard]] StepEstimate estimate_step(const StepInputs& inputs, std::span<const StageWork> stages);
 
 /// One pass of one micro-batch through a stage: compute and the exposed communication in it.
