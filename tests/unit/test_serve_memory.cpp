@@ -167,6 +167,31 @@ TEST_CASE("serve::kv_pool follows each engine's rule") {
   CHECK(tight.tokens == 0);
 }
 
+TEST_CASE("serve::kv_pool: SGLang 0.5 pools gpt-oss's sliding-window layers at full length") {
+  // gpt-oss-120b (config.json): 36 layers alternating sliding (128 keys) and full attention,
+  // 8 KV heads of 64; bf16 K and V, TP 2 holds 4 heads per GPU: 2 x 4 x 64 x 2 B = 1,024 B a layer.
+  const auto gpt_oss = bundled("gpt-oss-120b.json");
+  REQUIRE(gpt_oss.layers == 36);
+  const InstanceShape tp2{2, 1, 1, 2, 1};
+  constexpr double k_full = 36.0 * 2 * 4 * 64 * 2;
+  CHECK(kv_bytes_per_token_per_gpu(gpt_oss, tp2, KvPrecision::bf16, true) == k_full);
+  // A pool that keeps only each window counts the 18 full layers and 18 x 128/131,072 of the rest.
+  const double windowed = kv_bytes_per_token_per_gpu(gpt_oss, tp2, KvPrecision::bf16);
+  CHECK(windowed == doctest::Approx(k_full / 2.0 * (1.0 + 128.0 / 131072.0)));
+  // SGLang 0.5's server_args sets disable_hybrid_swa_memory for GptOssForCausalLM, so its pool
+  // holds half the tokens a window-only pool of the same bytes would.
+  const auto& sglang = find_engine_version(Engine::sglang, "0.5");
+  REQUIRE(sglang.windows_pooled_full);
+  const auto pool = kv_pool(gpt_oss, tp2, WeightPrecision::fp4, KvPrecision::bf16, false, 141e9, sglang, 8192, 1024);
+  CHECK(pool.kv_bytes_per_token == k_full);
+  CHECK(pool.tokens == static_cast<std::int64_t>(pool.memory.kv_cache / k_full));
+  // Engines without the rule keep the window-only pool; models without windows do not change.
+  CHECK_FALSE(find_engine_version(Engine::vllm, "").windows_pooled_full);
+  const auto llama = bundled("llama-3.1-70b.json");
+  CHECK(kv_bytes_per_token_per_gpu(llama, {4, 1, 1, 1, 1}, KvPrecision::bf16, true) ==
+        kv_bytes_per_token_per_gpu(llama, {4, 1, 1, 1, 1}, KvPrecision::bf16));
+}
+
 TEST_CASE("serve::attention_weight_precision: FP4 checkpoints keep attention as they store it") {
   const auto gpt_oss = bundled("gpt-oss-120b.json");
   const auto deepseek = bundled("deepseek-r1.json");

@@ -101,11 +101,16 @@ constexpr std::array<EngineVersion, 9> k_rows{{
                  "speedup for decode attention kernels\" (lmsys.org/blog 2025-09-25, GB200 Part II); weight offloading "
                  "\"to the host memory with prefetching\" (same post) by server_args' --offload-group-size, "
                  "--offload-num-in-group, --offload-prefetch-step, which deepseek_v2.py's offloader_kwargs apply to "
-                 "each MoE layer's mlp.experts (w13_weight, w2_weight and the NVFP4 block scales)",
+                 "each MoE layer's mlp.experts (w13_weight, w2_weight and the NVFP4 block scales); gpt-oss's KV pool: "
+                 "server_args' model-specific adjustments for GptOssForCausalLM end with "
+                 "`self.disable_hybrid_swa_memory = True` (0.5-line commits of the code index, not a pinned tag), so "
+                 "model_runner sizes one pool for every layer at full length, the 128-token sliding-window layers "
+                 "included (with hybrid memory on, SWATokenToKVPoolAllocator would still take a prompt's every token "
+                 "in both pools: alloc() draws need_size from the full and the SWA allocator)",
      .current = true, .dp_attention = true, .ep_partial = true, .multi_node = MultiNode::dist_init, .pipeline = true,
      .disaggregation = true, .overlap = true, .mtp = true, .mxfp4_weight_only = true, .fp8_mla_mma = true,
      .weight_offload = true,
-     .pool = PoolRule::static_fraction,
+     .pool = PoolRule::static_fraction, .windows_pooled_full = true,
      .image = "lmsysorg/sglang:v0.5.5.post2", .port = 30000, .ep_flag = "--ep-size",
      .deepep_flag = "--moe-a2a-backend deepep", .overlap_flag = "--enable-two-batch-overlap",
      .router = "python3 -m sglang_router.launch_router --pd-disaggregation"},

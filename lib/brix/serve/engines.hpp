@@ -95,6 +95,10 @@ struct EngineVersion {
 
   // Memory.
   PoolRule pool = PoolRule::utilization;
+  /// The KV pool gives a sliding-window layer a slot for every token of a sequence, as a
+  /// full-attention layer (SGLang 0.5 serves gpt-oss with hybrid SWA memory disabled); false:
+  /// such a layer holds only its window, and the pool is sized per token at a 128K context.
+  bool windows_pooled_full = false;
   double default_fraction = 0.9;  ///< --gpu-memory-utilization / kv_cache free fraction default
 
   // Serving.

@@ -129,9 +129,13 @@ double weight_bytes_per_gpu(const model::ModelSpec& model, const InstanceShape& 
 /// Models without windows do not depend on it.
 constexpr std::int64_t k_kv_context_tokens = 131072;
 
-double kv_bytes_per_token_per_gpu(const model::ModelSpec& model, const InstanceShape& shape, KvPrecision precision) {
+double kv_bytes_per_token_per_gpu(const model::ModelSpec& model, const InstanceShape& shape, KvPrecision precision,
+                                  bool windows_pooled_full) {
   const auto [first, last] = stage_layers(model.layers, shape.pp, 0); // stage 0 has the most layers
   const double layers = static_cast<double>(last - first + 1);
+  if (windows_pooled_full) {
+    return kv_bytes_per_token_per_layer(model, shape.tp, precision) * layers;
+  }
   const double per_layer = static_cast<double>(model::kv_cache_bytes_per_token(model, 1, k_kv_context_tokens)) /
                            static_cast<double>(model.layers) * kv_bytes(precision);
   if (model.mla) {
@@ -215,7 +219,7 @@ KvPool kv_pool(const model::ModelSpec& model, const InstanceShape& shape, Weight
   }
   pool.weights_fit = kv_bytes_free > 0.0;
   memory.kv_cache = std::max(0.0, kv_bytes_free);
-  pool.kv_bytes_per_token = kv_bytes_per_token_per_gpu(model, shape, kv);
+  pool.kv_bytes_per_token = kv_bytes_per_token_per_gpu(model, shape, kv, engine.windows_pooled_full);
   pool.tokens = static_cast<std::int64_t>(std::floor(memory.kv_cache / pool.kv_bytes_per_token)) * shape.dp;
   return pool;
 }

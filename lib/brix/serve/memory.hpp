@@ -48,9 +48,10 @@ namespace brix::serve {
 
 /// KV-cache bytes per token on one GPU of an instance: the layers of its stage, MLA's latent
 /// (kv_lora_rank + qk_rope_head_dim) whole on every TP rank, GQA's KV heads split over TP (one
-/// head per GPU when TP exceeds them).
+/// head per GPU when TP exceeds them). Sliding-window layers count at what they hold per token of
+/// a 128K context, or at a full layer's bytes when `windows_pooled_full` (the engine pools them so).
 [[nodiscard]] double kv_bytes_per_token_per_gpu(const model::ModelSpec& model, const InstanceShape& shape,
-                                                KvPrecision precision);
+                                                KvPrecision precision, bool windows_pooled_full = false);
 
 /// KV-cache bytes one token adds to one full-attention layer's cache on one GPU of a TP group:
 /// what an attention kernel reads per cached token and layer (a sliding-window layer reads at
