@@ -2,7 +2,7 @@
 // --moe-expert-capacity-factor with --moe-pad-expert-input-to-capacity) — the rows each expert
 // computes, what that changes in a layer's cost and memory, the layout text, validation, the
 // Megatron flags and the calibration file's error line — and the grouped experts' unfused bias
-// loop and GLU clamp (gpt-oss).
+// loop and GLU clamp (gpt-oss), and their FP8 operands quantised per expert slice.
 
 #include <support/temp_dir.hpp>
 
@@ -253,6 +253,44 @@ TEST_CASE("plan::layer_cost launches Megatron-Core's expert GEMMs one kernel per
   // Frameworks that run one grouped kernel (DeepSeek's DeepGEMM, torch._grouped_mm) are not charged.
   CHECK_FALSE(software_by_name("deepseek-2024").per_expert_gemm_kernels);
   CHECK_FALSE(software_by_name("fsdp2-2025").per_expert_gemm_kernels);
+}
+
+TEST_CASE("plan::layer_cost quantises GroupedLinear's FP8 operands per expert slice as TransformerEngine does") {
+  // TE 2.9 GroupedLinear quantises its input (forward) and grad_output (backward) with
+  // tex.split_quantize; multi_tensor_quantize_impl has a fused kernel only for delayed scaling
+  // ("Note: Currently only have fused kernel for FP8 delayed scaling", nvte_multi_cast_transpose),
+  // else "Quantize kernels individually": Float8CurrentScalingQuantizer::quantize_impl per expert
+  // runs nvte_compute_amax (zero_amax_kernel + amax_kernel), nvte_compute_scale_from_amax and
+  // nvte_quantize_v2; MXFP8 and blockwise one nvte_quantize_v2 per expert, MXFP8's grouped GEMM
+  // two multi_tensor_swizzle_scaling_factors per call.
+  CHECK(fp8_quantisation_cost(Fp8Recipe::tensorwise).split_kernels_per_expert == 4.0);
+  CHECK(fp8_quantisation_cost(Fp8Recipe::delayed).split_kernels_per_call == 1.0);
+  CHECK(fp8_quantisation_cost(Fp8Recipe::delayed).split_kernels_per_expert == 0.0);
+
+  auto software = software_by_name("megatron-core-2025");
+  software.host_seconds_per_op = 0;
+  auto one_grouped_kernel = software;
+  one_grouped_kernel.per_expert_gemm_kernels = false;
+  Layout layout = qwen3_layout(8, 0); // 16 local experts, two grouped GEMMs per pass
+  layout.precision = Precision::fp8;
+  const auto extra_kernels = [&](Fp8Recipe recipe) {
+    software.fp8_recipe = recipe;
+    one_grouped_kernel.fp8_recipe = recipe;
+    const auto split = moe_layer("qwen3-30b-a3b", layout, software);
+    const auto whole = moe_layer("qwen3-30b-a3b", layout, one_grouped_kernel);
+    const double kernel = split.context.device.kernel_overhead_s;
+    const double gemm_launches = 2.0 * 15.0; // per_expert_gemm_kernels, forward
+    // The backward quantises one grad_output per GEMM, as the forward one input per GEMM.
+    CHECK((split.cost.backward_s - whole.cost.backward_s) / kernel -
+              (split.cost.forward_s - whole.cost.forward_s) / kernel ==
+          doctest::Approx(gemm_launches));
+    return (split.cost.forward_s - whole.cost.forward_s) / kernel - gemm_launches;
+  };
+  // Per GEMM: the recipe's split launches replace its per-tensor launches (3, 1, 1, 3).
+  CHECK(extra_kernels(Fp8Recipe::tensorwise) == doctest::Approx(2.0 * (16 * 4 - 3)));
+  CHECK(extra_kernels(Fp8Recipe::delayed) == doctest::Approx(0.0));
+  CHECK(extra_kernels(Fp8Recipe::blockwise) == doctest::Approx(2.0 * (16 - 1)));
+  CHECK(extra_kernels(Fp8Recipe::mxfp8) == doctest::Approx(2.0 * (2 + 16 - 3)));
 }
 
 TEST_CASE("plan::load_calibration_runs captures a MoE side in a CUDA graph only padded to capacity") {

@@ -51,6 +51,9 @@ struct Gemms {
   /// unless every expert is padded to its capacity); else `count` separate GEMMs.
   bool grouped = false;
   bool ragged = false;
+  /// A grouped operand is quantised by TransformerEngine's split_quantize, per expert slice as the
+  /// recipe launches it (Fp8QuantisationCost::split_kernels_per_*); else as one tensor.
+  bool split_quantize = false;
   void add(double m, double n, double k, double count = 1.0) { add_gemm(m, n, k, count, false); }
   /// A GEMM whose input is a norm's output (QKV, FC1, MLA's up-projections after their q/kv
   /// norms: Megatron-Core's TELayerNormColumnParallelLinear): the norm kernel writes it quantised where the recipe lets it
@@ -66,14 +69,15 @@ private:
                        : count * gemm_seconds(device, m, n, k, bytes);
     flops += count * 2.0 * m * n * k;
     if (bytes < 2.0) {
+      const double kernels = grouped && split_quantize ? quantisation.split_kernels_per_call +
+                                                             count * quantisation.split_kernels_per_expert
+                                                       : quantisation.kernels;
       if (!(after_norm && quantisation.fused_into_norm)) {
         cast_forward_bytes += count * m * k * quantisation.bytes_per_element;
-        cast_forward_kernels += quantisation.kernels;
+        cast_forward_kernels += kernels;
       }
       cast_backward_bytes += count * m * n * quantisation.bytes_per_element;
-      // A grouped GEMM's operands are quantised together (TE's split/multi-tensor quantize):
-      // the launches are per call, not per expert.
-      cast_backward_kernels += quantisation.kernels;
+      cast_backward_kernels += kernels;
     }
   }
 };
@@ -339,6 +343,8 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     Gemms grouped{device, bytes, quantisation};
     grouped.grouped = true;
     grouped.ragged = layout.capacity <= 0;
+    // TEGroupedMLP's GroupedLinear quantises its input and grad_output with split_quantize.
+    grouped.split_quantize = context.software.per_expert_gemm_kernels;
     grouped.add(rows * imbalance, mlp_gate * fe, h, local_experts);
     grouped.add(rows * imbalance, h, fe, local_experts);
     gemms.seconds += grouped.seconds;

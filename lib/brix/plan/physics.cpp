@@ -534,22 +534,33 @@ Fp8QuantisationCost fp8_quantisation_cost(Fp8Recipe recipe) {
     // The other recipes run the norm unfused (current scaling: norm, amax, scale, cast; MXFP8
     // unless NVTE_NORM_FWD_USE_CUDNN). Megatron's activation writes bf16 (its own
     // bias_swiglu_impl, not TE's quantising activation), so FC2's input is cast under every recipe.
-    return {cast_transpose, 1.0, true};
+    // A GroupedLinear operand: one nvte_multi_cast_transpose over every expert's slice (TE 2.9
+    // multi_tensor_quantize_impl's "fused kernel for FP8 delayed scaling").
+    return {cast_transpose, 1.0, true, 1.0, 0.0};
   case Fp8Recipe::tensorwise:
     // The scale needs this tensor's amax before any element is cast: an amax kernel reads the
     // bf16 tensor (2 B) and a small kernel turns it into a scale, then the cast-transpose runs
     // (TE Float8CurrentScalingQuantizer: compute_amax, compute_scale_from_amax, cast).
-    return {cast_transpose + 2.0, 3.0};
+    // A GroupedLinear operand has no fused multi-tensor path: split_quantize runs
+    // Float8CurrentScalingQuantizer::quantize_impl once per expert slice (TE 2.9
+    // pytorch/csrc/quantizer.cpp), each nvte_compute_amax (zero_amax_kernel, then amax_kernel,
+    // common/recipe/current_scaling.cu launch_amax_kernel), nvte_compute_scale_from_amax
+    // (compute_scale_from_amax_kernel) and nvte_quantize_v2: four launches per local expert.
+    return {cast_transpose + 2.0, 3.0, false, 0.0, 4.0};
   case Fp8Recipe::blockwise:
     // Each 1x128 (row-wise) and 128x1 (column-wise) block computes its own scale inside the
     // quantize kernel; the fp32 scales add 4 B per 128 elements per copy.
-    return {cast_transpose + 2.0 * 4.0 / 128.0, 1.0};
+    // A GroupedLinear operand: Float8BlockQuantizer::quantize (one nvte_quantize_v2) per expert.
+    return {cast_transpose + 2.0 * 4.0 / 128.0, 1.0, false, 0.0, 1.0};
   case Fp8Recipe::mxfp8:
     // One kernel writes both copies with an E8M0 scale per 32 elements each (TE
     // quantize_mxfp8_kernel, output_rowwise and output_colwise); each GEMM then swizzles the
     // scales it reads into the tensor-core layout (swizzle_scaling_factors): two more launches
     // moving the scales (read + write 1 B per 32 elements per copy).
-    return {cast_transpose + 2.0 / 32.0 + 2.0 * 2.0 / 32.0, 3.0};
+    // A GroupedLinear operand: MXFP8Quantizer::quantize (one nvte_quantize_v2) per expert; the
+    // grouped GEMM swizzles all experts' scales at once (te_general_grouped_gemm's two
+    // multi_tensor_swizzle_scaling_factors calls), two launches per call.
+    return {cast_transpose + 2.0 / 32.0 + 2.0 * 2.0 / 32.0, 3.0, false, 2.0, 1.0};
   }
   return {cast_transpose, 1.0};
 }

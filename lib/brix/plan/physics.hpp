@@ -31,6 +31,12 @@ struct Fp8QuantisationCost {
   /// The norm before a GEMM (QKV, FC1) writes its output already quantised, so that input costs
   /// no cast pass in forward.
   bool fused_into_norm = false;
+  /// A grouped GEMM's operand quantised by TransformerEngine's split_quantize (GroupedLinear's
+  /// input in forward, its grad_output in backward; TE 2.9 pytorch/csrc/extensions/cast.cpp
+  /// multi_tensor_quantize_impl): one fused multi-tensor kernel per call for delayed scaling,
+  /// otherwise each expert's slice quantised on its own. Launches per call and per local expert.
+  double split_kernels_per_call = 0;
+  double split_kernels_per_expert = 0;
 };
 
 /// Counted from TransformerEngine's quantizers (transformer_engine/pytorch/tensor/*, common/cast,
