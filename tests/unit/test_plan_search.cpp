@@ -723,6 +723,15 @@ TEST_CASE("plan::a calibration run's attention_unpad costs the host syncs of eve
   CHECK(step(unpadded, 0.0) == doctest::Approx(step(plain, 0.0)));
 }
 
+TEST_CASE("plan::load_calibration_runs names the file and line of an unknown software profile") {
+  const brix::test::TempDir dir;
+  auto head = one_run_head("mpt-7b", "h100-sxm", 16, "", "tp=1");
+  const std::string_view profile = "megatron-core-2025";
+  const OneRunFile file{dir, head.replace(head.find(profile), profile.size(), "automodel-2026")};
+  CHECK(file.error("").find("runs.yaml:11: unknown software profile 'automodel-2026' (did you mean "
+                           "'automodel-2025'?) (one of modern, ") != std::string::npos);
+}
+
 TEST_CASE("plan::a calibration run's cuda_graph_scope takes the captured operators off the host") {
   const brix::test::TempDir dir;
   // Qwen3-30B-A3B on 8 GB200 at micro-batch 1: its small experts leave each MoE layer waiting

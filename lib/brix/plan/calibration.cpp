@@ -9,12 +9,14 @@
 #include <brix/util/document.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/paths.hpp>
+#include <brix/util/strings.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <initializer_list>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <map>
 
 namespace brix::plan {
@@ -173,7 +175,15 @@ void load_file(const std::string& path, std::vector<CalibrationRun>& out) {
     run.layout = node.at("layout").as_string();
     (void)parse_layout_query(run.layout, fmt::format("{}:{}", node.file(), node.at("layout").line()));
     run.software = node.string_or("software", "modern");
-    (void)software_by_name(run.software);
+    if (const auto software = node.find("software")) {
+      // Checked here, not by software_by_name at evaluation, so the error names the file and line.
+      const auto names = software_names();
+      if (std::find(names.begin(), names.end(), run.software) == names.end()) {
+        software->fail(fmt::format("unknown software profile '{}'{}", run.software,
+                                   util::did_you_mean(run.software, names)),
+                       fmt::format("one of {}", fmt::join(names, ", ")));
+      }
+    }
     if (const auto recipe = node.find("fp8_recipe")) {
       const auto name = recipe->as_string();
       if (run.precision != Precision::fp8) {
