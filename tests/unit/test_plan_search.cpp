@@ -131,23 +131,35 @@ TEST_CASE("plan::calibration against published Megatron-LM runs") {
 
 TEST_CASE("plan::load_calibration_runs reads the local batch of a pipeline schedule run") {
   const brix::test::TempDir dir;
-  const auto file = [&](const std::string& local_batch) {
+  const auto file = [&](const std::string& local_batch, const std::string& layout = "tp=1,pp=2,dp=4,mbs=1") {
     return dir.write("runs.yaml", "brix_calibration: 2\nsource: t\nset: fit\nruns:\n"
                                   "  - id: r\n    model: llama-3.1-8b\n    gpu: h100-sxm\n    gpus: 8\n"
                                   "    seq_len: 4096\n    global_batch: 64\n    local_batch: " + local_batch + "\n"
-                                  "    precision: bf16\n    layout: \"tp=1,pp=2,dp=4,mbs=1\"\n"
+                                  "    precision: bf16\n    layout: \"" + layout + "\"\n"
                                   "    metric: step_s\n    published: 1\n");
   };
   const auto runs = load_calibration_runs(file("8"));
   REQUIRE(runs.size() == 1);
   CHECK(runs.front().local_batch == 8);
-  std::string error;
-  try {
-    (void)load_calibration_runs(file("24"));
-  } catch (const brix::InputError& e) {
-    error = e.what();
-  }
-  CHECK(error.find("runs.yaml:11: local_batch 24 does not divide global_batch 64") != std::string::npos);
+  const auto error_of = [](const std::string& path) -> std::string {
+    try {
+      (void)load_calibration_runs(path);
+    } catch (const brix::InputError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  CHECK(error_of(file("24")).find("runs.yaml:11: local_batch 24 does not divide global_batch 64") !=
+        std::string::npos);
+  // A published dp gives each rank 64 / 4 = 16 sequences: 32 divides 64 but not 16.
+  CHECK(error_of(file("32")).find("runs.yaml:11: local_batch 32 does not divide the 16 sequences each of dp=4 "
+                                  "ranks takes of global_batch 64 (a divisor of global_batch / dp)") !=
+        std::string::npos);
+  // Without a published dp the search picks it; a published micro-batch must still fit whole.
+  CHECK(error_of(file("8", "tp=1,pp=2,mbs=2")).empty());
+  CHECK(error_of(file("2", "tp=1,pp=2,mbs=4")).find("runs.yaml:11: local_batch 2 is not a whole number of "
+                                                    "micro-batches of mbs=4 (a multiple of mbs)") !=
+        std::string::npos);
 }
 
 TEST_CASE("plan::split_lower_bound is below the step of every stage split") {
