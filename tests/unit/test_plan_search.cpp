@@ -1,3 +1,6 @@
+// The layout search (plan::search_layouts, explain, completion) and the calibration runs: how
+// a calibration file is read and refused, and how each recipe switch it states changes a run's cost.
+#include <support/input_error.hpp>
 #include <support/temp_dir.hpp>
 
 #include <brix/cluster/loader.hpp>
@@ -27,6 +30,12 @@ SearchOptions options_for(std::int64_t batch, std::int64_t seq) {
   options.top_k = 5;
   return options;
 }
+
+/// The InputError loading the calibration file at `path` raises, or "" when it loads.
+std::string calibration_error(const std::string& path) {
+  return brix::test::input_error_of([&] { (void)load_calibration_runs(path); });
+}
+
 } // namespace
 
 TEST_CASE("plan::parse_layout_query") {
@@ -131,23 +140,27 @@ TEST_CASE("plan::calibration against published Megatron-LM runs") {
 
 TEST_CASE("plan::load_calibration_runs reads the local batch of a pipeline schedule run") {
   const brix::test::TempDir dir;
-  const auto file = [&](const std::string& local_batch) {
+  const auto file = [&](const std::string& local_batch, const std::string& layout = "tp=1,pp=2,dp=4,mbs=1") {
     return dir.write("runs.yaml", "brix_calibration: 2\nsource: t\nset: fit\nruns:\n"
                                   "  - id: r\n    model: llama-3.1-8b\n    gpu: h100-sxm\n    gpus: 8\n"
                                   "    seq_len: 4096\n    global_batch: 64\n    local_batch: " + local_batch + "\n"
-                                  "    precision: bf16\n    layout: \"tp=1,pp=2,dp=4,mbs=1\"\n"
+                                  "    precision: bf16\n    layout: \"" + layout + "\"\n"
                                   "    metric: step_s\n    published: 1\n");
   };
   const auto runs = load_calibration_runs(file("8"));
   REQUIRE(runs.size() == 1);
   CHECK(runs.front().local_batch == 8);
-  std::string error;
-  try {
-    (void)load_calibration_runs(file("24"));
-  } catch (const brix::InputError& e) {
-    error = e.what();
-  }
-  CHECK(error.find("runs.yaml:11: local_batch 24 does not divide global_batch 64") != std::string::npos);
+  CHECK(calibration_error(file("24")).find("runs.yaml:11: local_batch 24 does not divide global_batch 64") !=
+        std::string::npos);
+  // A published dp gives each rank 64 / 4 = 16 sequences: 32 divides 64 but not 16.
+  CHECK(calibration_error(file("32")).find("runs.yaml:11: local_batch 32 does not divide the 16 sequences each of dp=4 "
+                                  "ranks takes of global_batch 64 (a divisor of global_batch / dp)") !=
+        std::string::npos);
+  // Without a published dp the search picks it; a published micro-batch must still fit whole.
+  CHECK(calibration_error(file("8", "tp=1,pp=2,mbs=2")).empty());
+  CHECK(calibration_error(file("2", "tp=1,pp=2,mbs=4")).find("runs.yaml:11: local_batch 2 is not a whole number of "
+                                                    "micro-batches of mbs=4 (a multiple of mbs)") !=
+        std::string::npos);
 }
 
 TEST_CASE("plan::split_lower_bound is below the step of every stage split") {
@@ -561,17 +574,9 @@ TEST_CASE("plan::load_calibration_runs reads a run's fp8_recipe and refuses a ba
   const auto runs = load_calibration_runs(with("fp8", "mxfp8"));
   REQUIRE(runs.size() == 1);
   CHECK(runs.front().fp8_recipe == Fp8Recipe::mxfp8);
-  const auto error_of = [](const std::string& path) -> std::string {
-    try {
-      (void)load_calibration_runs(path);
-    } catch (const brix::InputError& error) {
-      return error.what();
-    }
-    return "";
-  };
-  CHECK(error_of(with("fp8", "fp7")).find("runs.yaml:12: unknown FP8 recipe 'fp7' (delayed, tensorwise, blockwise "
+  CHECK(calibration_error(with("fp8", "fp7")).find("runs.yaml:12: unknown FP8 recipe 'fp7' (delayed, tensorwise, blockwise "
                                           "or mxfp8)") != std::string::npos);
-  CHECK(error_of(with("bf16", "delayed")).find("runs.yaml:12: fp8_recipe on a bf16 run (precision: fp8)") !=
+  CHECK(calibration_error(with("bf16", "delayed")).find("runs.yaml:12: fp8_recipe on a bf16 run (precision: fp8)") !=
         std::string::npos);
 }
 
@@ -721,6 +726,15 @@ TEST_CASE("plan::a calibration run's attention_unpad costs the host syncs of eve
   CHECK(step(unpadded) - step(plain) == doctest::Approx(drained).epsilon(0.01));
   // A host that costs nothing issues them without the GPU noticing.
   CHECK(step(unpadded, 0.0) == doctest::Approx(step(plain, 0.0)));
+}
+
+TEST_CASE("plan::load_calibration_runs names the file and line of an unknown software profile") {
+  const brix::test::TempDir dir;
+  auto head = one_run_head("mpt-7b", "h100-sxm", 16, "", "tp=1");
+  const std::string_view profile = "megatron-core-2025";
+  const OneRunFile file{dir, head.replace(head.find(profile), profile.size(), "automodel-2026")};
+  CHECK(file.error("").find("runs.yaml:11: unknown software profile 'automodel-2026' (did you mean "
+                           "'automodel-2025'?) (one of modern, ") != std::string::npos);
 }
 
 TEST_CASE("plan::a calibration run's cuda_graph_scope takes the captured operators off the host") {

@@ -9,12 +9,14 @@
 #include <brix/util/document.hpp>
 #include <brix/util/error.hpp>
 #include <brix/util/paths.hpp>
+#include <brix/util/strings.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <initializer_list>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <map>
 
 namespace brix::plan {
@@ -171,9 +173,34 @@ void load_file(const std::string& path, std::vector<CalibrationRun>& out) {
     }
     run.precision = precision == "fp8" ? Precision::fp8 : Precision::bf16;
     run.layout = node.at("layout").as_string();
-    (void)parse_layout_query(run.layout, fmt::format("{}:{}", node.file(), node.at("layout").line()));
+    const auto published = parse_layout_query(run.layout, fmt::format("{}:{}", node.file(), node.at("layout").line()));
+    if (const auto local = node.find("local_batch")) {
+      // A local batch is what one data-parallel rank takes in a run of the schedule: where the
+      // row publishes dp or the micro-batch, the runs must divide the rank's share into whole
+      // micro-batches, or the row contradicts itself (pipeline_schedule_runs would round).
+      if (published.dp && run.global_batch % *published.dp == 0 &&
+          (run.global_batch / *published.dp) % run.local_batch != 0) {
+        local->fail(fmt::format("local_batch {} does not divide the {} sequences each of dp={} ranks takes of "
+                                "global_batch {}",
+                                run.local_batch, run.global_batch / *published.dp, *published.dp, run.global_batch),
+                    "a divisor of global_batch / dp");
+      }
+      if (published.micro_batch && run.local_batch % *published.micro_batch != 0) {
+        local->fail(fmt::format("local_batch {} is not a whole number of micro-batches of mbs={}", run.local_batch,
+                                *published.micro_batch),
+                    "a multiple of mbs");
+      }
+    }
     run.software = node.string_or("software", "modern");
-    (void)software_by_name(run.software);
+    if (const auto software = node.find("software")) {
+      // Checked here, not by software_by_name at evaluation, so the error names the file and line.
+      const auto names = software_names();
+      if (std::find(names.begin(), names.end(), run.software) == names.end()) {
+        software->fail(fmt::format("unknown software profile '{}'{}", run.software,
+                                   util::did_you_mean(run.software, names)),
+                       fmt::format("one of {}", fmt::join(names, ", ")));
+      }
+    }
     if (const auto recipe = node.find("fp8_recipe")) {
       const auto name = recipe->as_string();
       if (run.precision != Precision::fp8) {
