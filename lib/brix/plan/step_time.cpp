@@ -204,15 +204,21 @@ DataParallelCost data_parallel_cost(const CostContext& context, const Layout& la
   // NeMo AutoModel's FSDP2 without pipeline parallelism: no gradient sync before the last
   // micro-batch's backward (physics.hpp grad_sync_last_micro_batch).
   const bool sync_last_micro_batch_only = context.software.grad_sync_last_micro_batch && layout.pp == 1;
-  // What a micro-batch's backward reduces when the framework reduces per micro-batch: the
-  // reduce-scatter, and the replicas' all-reduce where the framework runs it every time.
-  auto scatter_per_micro = [&](double params, const GroupPlacement& group, const GroupPlacement& shard,
-                               const GroupPlacement& replicas) {
+  // A gradient sync: the reduce-scatter over the shard group, then, where `with_replicas`, the
+  // replicas' all-reduce of the shard.
+  auto gradient_sync = [&](double params, const GroupPlacement& group, const GroupPlacement& shard,
+                           const GroupPlacement& replicas, bool with_replicas) {
     if (group.ranks <= 1 || params <= 0) {
       return 0.0;
     }
     return collective_seconds(device, Collective::reduce_scatter, params * grad_wire_bytes, shard) +
-           (replicas_every_micro_batch ? across_replicas(params, shard, replicas) : 0.0);
+           (with_replicas ? across_replicas(params, shard, replicas) : 0.0);
+  };
+  // What a micro-batch's backward reduces when the framework reduces per micro-batch: the
+  // reduce-scatter, and the replicas' all-reduce where the framework runs it every time.
+  auto scatter_per_micro = [&](double params, const GroupPlacement& group, const GroupPlacement& shard,
+                               const GroupPlacement& replicas) {
+    return gradient_sync(params, group, shard, replicas, replicas_every_micro_batch);
   };
   // Collectives after the last micro-batch's backward: buckets reduce while it runs, the last
   // bucket cannot.
@@ -261,10 +267,7 @@ DataParallelCost data_parallel_cost(const CostContext& context, const Layout& la
       // One reduce-scatter (and replicas' all-reduce) after the last backward, as ZeRO-1/2's.
       cost.exposed_s = exposed_after_backward(both_groups(
           [&](double params, const GroupPlacement& group, const GroupPlacement& shard, const GroupPlacement& replicas) {
-            return group.ranks <= 1 || params <= 0
-                       ? 0.0
-                       : collective_seconds(device, Collective::reduce_scatter, params * grad_wire_bytes, shard) +
-                             across_replicas(params, shard, replicas);
+            return gradient_sync(params, group, shard, replicas, true);
           }));
     } else if (!replicas_every_micro_batch) {
       // Megatron's FSDP all-reduces across the replicas once, on the last micro-batch.
