@@ -694,6 +694,21 @@ TEST_CASE("plan::a calibration run's attention_kernel sets the attention core's 
   CHECK(flash1 > flash2);
 }
 
+TEST_CASE("plan::a calibration run's flash= in its layout is costed as brix plan --layout costs it") {
+  const brix::test::TempDir dir;
+  // Llama 3.1 8B on 8 H100s at 8K tokens: the unfused core writes and reads every score matrix.
+  const auto step = [&](const std::string& flash) {
+    auto head = one_run_head("llama-3.1-8b", "h100-sxm", 8, "", "tp=1,pp=1,cp=1,dp=8,mbs=1,zero=3,recompute=full" + flash);
+    head.replace(head.find("seq_len: 4096"), 13, "seq_len: 8192");
+    const auto row = evaluate_run(OneRunFile{dir, head}.load(""));
+    REQUIRE(row.evaluated);
+    return row.predicted;
+  };
+  const double fused = step("");
+  CHECK(step(",flash=1") == doctest::Approx(fused));
+  CHECK(step(",flash=0") > 1.05 * fused);
+}
+
 TEST_CASE("plan::a calibration run's attention_unpad costs the host syncs of every layer's unpadding") {
   const brix::test::TempDir dir;
   // MPT-7B on 16 H100s, no recomputation: every layer's forward waits once for its unpadding.

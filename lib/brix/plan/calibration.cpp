@@ -299,6 +299,11 @@ CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> hos
     if (run.fp8_recipe) {
       options.software.fp8_recipe = *run.fp8_recipe;
     }
+    // A row's `flash=` states the attention kernel as `brix plan --layout` takes it (plan_run.cpp
+    // search_options): flash=0 costs the unfused core, its score matrices stored or recomputed.
+    if (options.fixed.flash_attention) {
+      options.software.flash_attention = *options.fixed.flash_attention;
+    }
     if (host_seconds_per_op) {
       options.software.host_seconds_per_op = *host_seconds_per_op;
     }
