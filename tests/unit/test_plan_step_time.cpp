@@ -119,6 +119,24 @@ TEST_CASE("plan::estimate_step CPU offloading costs only the copies longer than 
   CHECK(exposed.run(1, 4, 8).pipeline_s == doctest::Approx(base.pipeline_s + 8 * 3 * (1.5 + 0.5)));
 }
 
+TEST_CASE("plan::estimate_step runs a host-bound layer's collectives in the GPU's idle time") {
+  // Each layer's forward is 1 s and its backward 2 s, of which the host floor made 0.4 s and
+  // 0.8 s GPU idle time; TP costs 0.3 s per pass. The collectives fill the idle time first: a
+  // 0.3 s one adds nothing to either pass, a 0.6 s one 0.2 s to forward and none to backward.
+  Fixture plain;
+  const auto base = plain.run(1, 4, 8);
+  Fixture host_bound;
+  host_bound.layer.host_idle_forward_s = 0.4;
+  host_bound.layer.host_idle_backward_s = 0.8;
+  host_bound.layer.tp_comm_s = 0.3;
+  CHECK(host_bound.run(1, 4, 8).pipeline_s == doctest::Approx(base.pipeline_s).epsilon(0.001));
+  host_bound.layer.tp_comm_s = 0.6;
+  CHECK(host_bound.run(1, 4, 8).pipeline_s == doctest::Approx(base.pipeline_s + 8 * 4 * 0.2).epsilon(0.001));
+  Fixture gpu_bound; // no idle time: every collective lengthens its pass
+  gpu_bound.layer.tp_comm_s = 0.3;
+  CHECK(gpu_bound.run(1, 4, 8).pipeline_s == doctest::Approx(base.pipeline_s + 8 * 4 * 0.6).epsilon(0.001));
+}
+
 TEST_CASE("plan::pipeline_boundaries_per_device counts the interleaved schedule's wrap-around") {
   // 1F1B: a middle stage has two neighbours, each end one; a lone stage none.
   CHECK(pipeline_boundaries_per_device(4, 1, 1, 1) == 2.0);

@@ -448,10 +448,14 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   // into the next layer's attention while the GPU runs the experts, so a period between two
   // waits is the longer of the GPU work, the launches after the wait followed by the attention
   // block's GPU work, and all the launches (router and preprocess GPU work counted after: small).
+  const double gpu_forward_s = cost.forward_s;
+  const double gpu_backward_s = cost.backward_s;
   cost.forward_s = std::max({cost.forward_s, launches.total() * host_op,
                              launches.after_wait * host_op + cost.attention_forward_s});
   // Backward knows its splits from the forward: no wait, the host runs ahead.
   cost.backward_s = std::max(cost.backward_s, 2.0 * launches.total() * host_op);
+  cost.host_idle_forward_s = cost.forward_s - gpu_forward_s;
+  cost.host_idle_backward_s = cost.backward_s - gpu_backward_s;
   // A sync inside the layer's attention drains the GPU; what the host issues after it, up to the
   // attention kernel, is GPU idle time in every forward (and recomputed forward).
   const double drained_s = context.software.drained_ops_per_layer * host_op;

@@ -32,6 +32,11 @@ struct LayerCost {
   /// Moving this layer's stored activations to host memory (after its forward) or back (before
   /// its backward), one way; 0 unless the layout offloads (Layout::offload).
   double offload_transfer_s = 0;
+  /// Of forward_s and backward_s, the time the GPU waits for the host to issue this layer's
+  /// operators (the eager host floor in layer_cost.cpp): collectives the same stream runs
+  /// (TP, the expert all-to-all or what EP overlap leaves of it) take that idle time first (step_time.cpp).
+  double host_idle_forward_s = 0;
+  double host_idle_backward_s = 0;
 };
 
 /// One attention projection GEMM of a layer on one tensor-parallel rank: [tokens × k]·[k × n].

@@ -47,9 +47,15 @@ void add_layers(StagePass& pass, const LayerCost& cost, int count, const Layout&
   const double ep_exposed_total =
       overlap_ep ? overlapped_seconds(window, ep_total, ep_contention) - window : ep_total;
   const double ep_forward = ep_exposed_total / ep_passes;
-  pass.forward += n * (cost.forward_s + cost.tp_comm_s + ep_forward + cp_exposed);
-  pass.backward += n * (cost.backward_s + recompute + (tp_passes - 1.0) * cost.tp_comm_s +
-                        (ep_exposed_total - ep_forward) + 2.0 * cp_exposed + cost.cp_backward_tail_s);
+  // A host-bound layer's GPU idles between launches; the collectives its stream runs (TP, the
+  // expert all-to-all or what overlap leaves of it) fill that idle time before they lengthen the
+  // pass: CUDA's launch queue lets the host issue the next operators while a collective runs, so
+  // a pass takes the longer of its host time and its GPU work, collectives included.
+  const double forward_comm = cost.tp_comm_s + ep_forward;
+  const double backward_comm = (tp_passes - 1.0) * cost.tp_comm_s + (ep_exposed_total - ep_forward);
+  pass.forward += n * (cost.forward_s + std::max(0.0, forward_comm - cost.host_idle_forward_s) + cp_exposed);
+  pass.backward += n * (cost.backward_s + std::max(0.0, backward_comm - cost.host_idle_backward_s) + recompute +
+                        2.0 * cp_exposed + cost.cp_backward_tail_s);
   pass.weight_grad += n * cost.weight_grad_s;
   pass.recompute += n * recompute;
   pass.forward_tp += n * cost.tp_comm_s;
