@@ -388,3 +388,31 @@ TEST_CASE("plan::head_cost runs the output layer in bf16 under FP8") {
   device.bf16_peak_flops = 0;
   CHECK(bf16_gemm_device(device).peak_flops == 2e15);
 }
+
+TEST_CASE("plan::combined_1f1b_unpaired_share counts combined 1F1B's lone passes") {
+  Layout layout;
+  // No pipeline: the first forward and the last backward of M run alone.
+  CHECK(combined_1f1b_unpaired_share(layout, 5, 0) == doctest::Approx(1.0 / 5));
+  CHECK(combined_1f1b_unpaired_share(layout, 1, 0) == 1.0);
+  // Interleaved PP 2 × VPP 12: rank 0's warm-up 2 + 11·2 + 1 = 25 of 32·12 virtual micro-batches.
+  layout.pp = 2;
+  layout.vpp = 12;
+  layout.schedule = Schedule::interleaved;
+  CHECK(combined_1f1b_unpaired_share(layout, 32, 0) == doctest::Approx(25.0 / 384));
+  CHECK(combined_1f1b_unpaired_share(layout, 32, 1) == doctest::Approx(23.0 / 384));
+  // A warm-up longer than the step: every pass alone.
+  CHECK(combined_1f1b_unpaired_share(layout, 1, 0) == 1.0);
+}
+
+TEST_CASE("plan::estimate_step leaves combined 1F1B's lone passes' all-to-all exposed") {
+  Fixture hidden;
+  hidden.context.software.overlap_all_to_all = true;
+  hidden.layer.ep_comm_s = 0.5; // 1 s per micro-batch and layer: hidden behind 3 s of compute
+  Fixture plain = hidden;
+  plain.layer.ep_comm_s = 0;
+  const auto base = plain.run(1, 2, 4).pipeline_s;
+  // Of 4 micro-batches one forward and one backward run alone: 1/4 of the 1 s per layer shows,
+  // and the paired rest costs its contention (0.6 of the 1 s beside compute).
+  const double per_layer = 0.25 * 1.0 + 0.75 * k_overlap_contention * 1.0;
+  CHECK(hidden.run(1, 2, 4).pipeline_s == doctest::Approx(base + 4 * 2 * per_layer));
+}

@@ -28,7 +28,7 @@ double expert_contention(const Layout& layout) {
 }
 
 void add_layers(StagePass& pass, const LayerCost& cost, int count, const Layout& layout,
-                bool overlap_ep, double ep_contention) {
+                bool overlap_ep, double ep_contention, double unpaired_share = 0.0) {
   if (count <= 0) {
     return;
   }
@@ -44,8 +44,12 @@ void add_layers(StagePass& pass, const LayerCost& cost, int count, const Layout&
   // micro-batch's compute of this layer, which it slows (contention); otherwise it waits.
   const double ep_total = ep_passes * cost.ep_comm_s;
   const double window = cost.forward_s + cost.backward_s + recompute;
+  // Passes with no partner (combined 1F1B's lone first forwards and last backwards,
+  // `unpaired_share` of them) wait for theirs.
   const double ep_exposed_total =
-      overlap_ep ? overlapped_seconds(window, ep_total, ep_contention) - window : ep_total;
+      overlap_ep ? (1.0 - unpaired_share) * (overlapped_seconds(window, ep_total, ep_contention) - window) +
+                       unpaired_share * ep_total
+                 : ep_total;
   const double ep_forward = ep_exposed_total / ep_passes;
   // A host-bound layer's GPU idles between launches; the collectives its stream runs (TP, the
   // expert all-to-all or what overlap leaves of it) fill that idle time before they lengthen the
@@ -76,9 +80,16 @@ StagePass stage_pass(const StepInputs& in, const StageWork& work, double p2p) {
   const double contention = expert_contention(layout);
   const int pp = layout.pp;
   const int s = work.first_stage;
+  const double unpaired =
+      overlap_ep && layout.schedule != Schedule::dualpipe
+          ? combined_1f1b_unpaired_share(
+                layout, static_cast<double>(micro_batches_per_step(layout, TrainingShape{in.global_batch,
+                                                                                         in.context->seq_len})),
+                s)
+          : 0.0;
   StagePass pass;
-  add_layers(pass, *in.dense, work.dense_layers, layout, overlap_ep, contention);
-  add_layers(pass, *in.moe, work.moe_layers, layout, overlap_ep, contention);
+  add_layers(pass, *in.dense, work.dense_layers, layout, overlap_ep, contention, unpaired);
+  add_layers(pass, *in.moe, work.moe_layers, layout, overlap_ep, contention, unpaired);
   if (layout.offload > 0) {
     // The first `offload` layers (dense ones first) copy their activations out on a side stream
     // while the next layer's forward runs, and back while the previous layer's backward runs:
@@ -92,10 +103,10 @@ StagePass stage_pass(const StepInputs& in, const StageWork& work, double p2p) {
     }
   }
   if (work.has_embedding) {
-    add_layers(pass, *in.embedding, 1, layout, overlap_ep, contention);
+    add_layers(pass, *in.embedding, 1, layout, overlap_ep, contention, unpaired);
   }
   if (work.has_head) {
-    add_layers(pass, *in.head, 1, layout, overlap_ep, contention);
+    add_layers(pass, *in.head, 1, layout, overlap_ep, contention, unpaired);
   }
   const int last = work.first_stage + work.count - 1;
   // DualPipe's two chunks per device mirror each other (its ends hold the model's first and
@@ -141,6 +152,31 @@ double pipeline_boundaries_per_device(int pp, int vpp, int first_stage, int last
   const double before = last_stage > 0 ? v : v - 1.0;
   const double after = first_stage + 1 < pp ? v : v - 1.0;
   return before + after;
+}
+
+double combined_1f1b_unpaired_share(const Layout& layout, double micro_batches, int rank) {
+  if (micro_batches < 1.0) {
+    return 1.0;
+  }
+  // Megatron-Core's combined 1F1B (core 0.15/0.16 pipeline_parallel/combined_1f1b.py) hides one
+  // micro-batch's expert all-to-all behind another's compute only in its paired steps. Without
+  // a pipeline: "The forward step for the first microbatch is executed alone, no a2a
+  // overlapping" and "The backward step for the last microbatch is executed alone", so 1 of M
+  // forwards and 1 of M backwards. Interleaved (schedules.py, the one schedule with pp > 1 that
+  // takes the overlap: "virtual_pipeline_model_parallel_size must be specified when
+  // pipeline_model_parallel_size > 1"): the warm-up's forwards and the cool-down's backwards,
+  // (pp − rank − 1)·2 + (vpp − 1)·pp virtual micro-batches ("num_warmup_microbatches +=
+  // (num_model_chunks - 1) * config.microbatch_group_size_per_vp_stage", whose default is pp)
+  // plus the one the overlap adds ("num_warmup_microbatches += 1"), of M·vpp.
+  // Plain 1F1B with pp > 1 (which Megatron-Core refuses) is given its own warm-up, pp − rank − 1,
+  // plus one.
+  const int pp = std::max(1, layout.pp);
+  const int vpp = layout.schedule == Schedule::interleaved ? std::max(1, layout.vpp) : 1;
+  const double rank_from_end = std::max(0, pp - std::clamp(rank, 0, pp - 1) - 1);
+  const double warmup = pp == 1 ? 1.0
+                        : vpp > 1 ? 2.0 * rank_from_end + (vpp - 1.0) * pp + 1.0
+                                  : rank_from_end + 1.0;
+  return std::min(1.0, warmup / (micro_batches * vpp));
 }
 
 bool overlaps_expert_traffic(const CostContext& context, const Layout& layout) {

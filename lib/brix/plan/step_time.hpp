@@ -141,6 +141,12 @@ void add_layer_totals(LayerPassTotals& totals, const CostContext& context, const
 /// (vpp = 1: 1F1B): 2·vpp for a middle device, one fewer at each end of the pipeline.
 [[nodiscard]] double pipeline_boundaries_per_device(int pp, int vpp, int first_stage, int last_stage);
 
+/// Share of device `rank`'s forward (and as many backward) passes per step that Megatron-Core's
+/// combined 1F1B runs with no other micro-batch's pass beside them, so their expert all-to-all
+/// is not hidden: 1/M without a pipeline, the interleaved warm-up (plus the one extra the overlap
+/// adds) over the M·vpp virtual micro-batches with one. M = `micro_batches` per step; at most 1.
+[[nodiscard]] double combined_1f1b_unpaired_share(const Layout& layout, double micro_batches, int rank);
+
 /// Whether the expert all-to-all of a micro-batch runs beside another micro-batch's compute:
 /// under DualPipe, or where the framework overlaps it (SoftwareProfile::overlap_all_to_all).
 [[nodiscard]] bool overlaps_expert_traffic(const CostContext& context, const Layout& layout);
