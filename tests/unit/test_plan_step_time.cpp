@@ -1,3 +1,4 @@
+#include <brix/plan/layer_cost.hpp>
 #include <brix/plan/layout_parse.hpp>
 #include <brix/plan/step_time.hpp>
 
@@ -135,6 +136,23 @@ TEST_CASE("plan::estimate_step runs a host-bound layer's collectives in the GPU'
   Fixture gpu_bound; // no idle time: every collective lengthens its pass
   gpu_bound.layer.tp_comm_s = 0.3;
   CHECK(gpu_bound.run(1, 4, 8).pipeline_s == doctest::Approx(base.pipeline_s + 8 * 4 * 0.6).epsilon(0.001));
+}
+
+TEST_CASE("plan::layer_chain_seconds weighs a layer for stage splits as the step time runs it") {
+  // Forward 1 s, backward 2 s, TP 0.3 s and the expert all-to-all 0.2 s per pass, no recomputation:
+  // forward's 0.5 s of collectives and backward's 0.5 s lengthen the passes unless the host floor
+  // left the GPU idle, which they fill first (0.4 s idle forward: 0.1 s shows; 0.8 s backward: none).
+  LayerCost cost;
+  cost.forward_s = 1.0;
+  cost.backward_s = 2.0;
+  cost.tp_comm_s = 0.3;
+  cost.ep_comm_s = 0.2;
+  CHECK(layer_chain_seconds(cost, Recompute::none) == doctest::Approx(4.0));
+  cost.host_idle_forward_s = 0.4;
+  cost.host_idle_backward_s = 0.8;
+  CHECK(layer_chain_seconds(cost, Recompute::none) == doctest::Approx(3.1));
+  // Full recomputation repeats both collectives in backward (1.0 s there, 0.2 s past the idle time).
+  CHECK(layer_chain_seconds(cost, Recompute::full) == doctest::Approx(3.3 + recompute_seconds(cost, Recompute::full)));
 }
 
 TEST_CASE("plan::pipeline_boundaries_per_device counts the interleaved schedule's wrap-around") {

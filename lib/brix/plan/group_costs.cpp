@@ -6,11 +6,6 @@ namespace brix::plan {
 
 namespace {
 
-double layer_seconds(const LayerCost& cost, Recompute recompute) {
-  return cost.forward_s + cost.backward_s + recompute_seconds(cost, recompute) +
-         tp_comm_passes(recompute) * cost.tp_comm_s + ep_comm_passes(recompute) * cost.ep_comm_s;
-}
-
 /// Static (model-state) and per-micro-batch activation bytes of a one-layer span, and the
 /// transient working set of recomputing it.
 void layer_memory(const model::ModelSpec& model, const cluster::GpuSpec& gpu, const Layout& layout,
@@ -45,10 +40,10 @@ GroupCosts group_costs(const model::ModelSpec& model, const cluster::ClusterSpec
   const auto context = group_cost_context(model, cluster, group, options);
   const auto placement = place_groups(layout, group.nvlink_reach());
   const auto recompute = layout.recompute;
-  g.dense_s = layer_seconds(layer_cost(context, layout, placement, false), recompute);
-  g.moe_s = model.moe ? layer_seconds(layer_cost(context, layout, placement, true), recompute) : g.dense_s;
-  g.embedding_s = layer_seconds(embedding_cost(context, layout, placement), recompute);
-  g.head_s = layer_seconds(head_cost(context, layout, placement), recompute);
+  g.dense_s = layer_chain_seconds(layer_cost(context, layout, placement, false), recompute);
+  g.moe_s = model.moe ? layer_chain_seconds(layer_cost(context, layout, placement, true), recompute) : g.dense_s;
+  g.embedding_s = layer_chain_seconds(embedding_cost(context, layout, placement), recompute);
+  g.head_s = layer_chain_seconds(head_cost(context, layout, placement), recompute);
   layer_memory(model, group.gpu, layout, options.shape, options.software, 0, g.dense_static, g.dense_act, g.transient);
   if (model.moe) {
     layer_memory(model, group.gpu, layout, options.shape, options.software, model.layers - 1, g.moe_static, g.moe_act, g.transient);

@@ -225,6 +225,14 @@ double ep_comm_passes(Recompute recompute) {
   return recompute == Recompute::full || recompute == Recompute::selective_mlp ? 3.0 : 2.0;
 }
 
+double layer_chain_seconds(const LayerCost& cost, Recompute recompute) {
+  const double forward_comm = cost.tp_comm_s + cost.ep_comm_s;
+  const double backward_comm =
+      (tp_comm_passes(recompute) - 1.0) * cost.tp_comm_s + (ep_comm_passes(recompute) - 1.0) * cost.ep_comm_s;
+  return cost.forward_s + std::max(0.0, forward_comm - cost.host_idle_forward_s) + cost.backward_s +
+         std::max(0.0, backward_comm - cost.host_idle_backward_s) + recompute_seconds(cost, recompute);
+}
+
 Placement place_groups(const Layout& layout, int gpus_per_node) {
   // Megatron-LM order tp-cp-ep-dp-pp for the dense part; experts use etp-ep-edp-pp.
   Placement p;

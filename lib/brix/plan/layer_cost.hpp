@@ -80,6 +80,11 @@ struct CostContext {
 /// MoE block's dispatch and combine).
 [[nodiscard]] double tp_comm_passes(Recompute recompute);
 [[nodiscard]] double ep_comm_passes(Recompute recompute);
+/// One micro-batch of a layer, forward, backward and recompute, with its TP and expert collectives
+/// (none overlapped) as the step time takes them: a pass's collectives first fill the time its
+/// GPU idles under the host floor (LayerCost::host_idle_forward_s); used to weigh layers for
+/// stage splits and mixed node groups.
+[[nodiscard]] double layer_chain_seconds(const LayerCost& cost, Recompute recompute);
 
 /// Cost of decoder layer `layer` (dense or MoE per the model) under `layout`.
 [[nodiscard]] LayerCost layer_cost(const CostContext& context, const Layout& layout,

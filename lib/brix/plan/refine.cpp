@@ -32,13 +32,13 @@ PlanDetails refine_plan(const model::ModelSpec& model, const cluster::ClusterSpe
     const auto memory = stage_memory(model, gpu, layout, options.shape, s, span, options.software);
     double time = 0;
     for (int layer = span.first_layer; layer <= span.last_layer; ++layer) {
-      time += chain_seconds(model.is_moe_layer(layer) ? costs.moe : costs.dense, layout.recompute);
+      time += layer_chain_seconds(model.is_moe_layer(layer) ? costs.moe : costs.dense, layout.recompute);
     }
     if (s == 0) {
-      time += chain_seconds(costs.embedding, layout.recompute);
+      time += layer_chain_seconds(costs.embedding, layout.recompute);
     }
     if (s + 1 == layout.pp) {
-      time += chain_seconds(costs.head, layout.recompute);
+      time += layer_chain_seconds(costs.head, layout.recompute);
     }
     details.stages.push_back({span.first_layer, span.last_layer, eval.target().group.name, time, memory.total,
                               memory_estimate(memory, s), gpu.memory_bytes,

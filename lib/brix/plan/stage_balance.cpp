@@ -4,11 +4,6 @@
 
 namespace brix::plan::detail {
 
-double chain_seconds(const LayerCost& cost, Recompute recompute) {
-  return cost.forward_s + cost.backward_s + recompute_seconds(cost, recompute) +
-         tp_comm_passes(recompute) * cost.tp_comm_s + ep_comm_passes(recompute) * cost.ep_comm_s;
-}
-
 StepEstimate step_for_split(const Evaluator& eval, const Layout& layout, std::span<const StageSpan> spans,
                             const LayoutCosts& costs) {
   std::vector<StageWork> work;
@@ -106,14 +101,14 @@ std::optional<BalancedSplit> balance_stages(const Evaluator& eval, const Layout&
       one.first_layer = static_cast<int>(layer);
       one.last_layer = static_cast<int>(layer);
       const auto memory = stage_memory(model, gpu, layout, shape, 0, one, eval.options().software);
-      kind = ChainItem{chain_seconds(is_moe ? *costs.moe : *costs.dense, layout.recompute),
+      kind = ChainItem{layer_chain_seconds(is_moe ? *costs.moe : *costs.dense, layout.recompute),
                        memory.weights + memory.grads + memory.optimizer,
                        memory.activations / std::max(1.0, memory.in_flight)};
     }
     items.push_back(*kind);
   }
-  items.front().time += chain_seconds(*costs.embedding, layout.recompute);
-  items.back().time += chain_seconds(*costs.head, layout.recompute);
+  items.front().time += layer_chain_seconds(*costs.embedding, layout.recompute);
+  items.back().time += layer_chain_seconds(*costs.head, layout.recompute);
 
   // Each stage's budget for layers: capacity less its fixed costs and the embedding/head states
   // (the same for every middle stage).

@@ -20,10 +20,6 @@ struct LayoutCosts {
   const LayerCost* head = nullptr;
 };
 
-/// Forward + backward of one micro-batch through a layer (or the embedding / head), as the
-/// partition DP weighs stages.
-[[nodiscard]] double chain_seconds(const LayerCost& cost, Recompute recompute);
-
 /// Step estimate of `layout` with pipeline stages `spans` (one per stage).
 [[nodiscard]] StepEstimate step_for_split(const Evaluator& eval, const Layout& layout, std::span<const StageSpan> spans,
                                           const LayoutCosts& costs);
