@@ -283,6 +283,28 @@ TEST_CASE("serve::decode_step: early engines wait for their host work between st
   CHECK(step_context(v1, {8, 1, 1, 1, 8}).host_step_s == 0);
 }
 
+TEST_CASE("serve::role_step_context: vLLM 0.11's largest CUDA graph follows the --max-num-seqs brix emits") {
+  // min(max_num_seqs * 2, 512), then min(max_num_batched_tokens, that) (vLLM 0.11 SchedulerConfig);
+  // vLLM 0.9's default capture list ends at 512 whatever the limit.
+  const auto model = model::load_model("deepseek-r1");
+  const auto device = device_of("h200-sxm");
+  const RoleContext v11{&model, &device, &find_engine_version_to_cost(Engine::vllm, "0.11"), WeightPrecision::fp8,
+                        KvPrecision::bf16};
+  RoleEstimate role;
+  role.plan.shape = {8, 1, 1, 1, 8};
+  role.chunk_tokens = 8192;
+  role.engine_max_sequences = 1024; // the engine's default
+  CHECK(role_step_context(v11, role).cuda_graph_max_tokens == doctest::Approx(512));
+  role.engine_max_sequences = 100; // a plan whose KV pool holds 100 sequences per rank
+  CHECK(role_step_context(v11, role).cuda_graph_max_tokens == doctest::Approx(200));
+  role.chunk_tokens = 128;
+  CHECK(role_step_context(v11, role).cuda_graph_max_tokens == doctest::Approx(128));
+  const RoleContext v09{&model, &device, &find_engine_version_to_cost(Engine::vllm, "0.9"), WeightPrecision::fp8,
+                        KvPrecision::bf16};
+  role.chunk_tokens = 8192;
+  CHECK(role_step_context(v09, role).cuda_graph_max_tokens == doctest::Approx(512));
+}
+
 TEST_CASE("serve::prefill_step: offloaded experts stall the step by what the layers between do not hide") {
   const auto model = model::load_model("deepseek-r1");
   const auto device = device_of("gb200"); // NVLink-C2C: 450 GB/s both ways, 225 each

@@ -225,6 +225,7 @@ Evaluated evaluate_run(const DocNode& run) {
         1, admitted_sequences(default_admission(engine.engine), role.pool.tokens / plan.shape.dp, load.isl, load.osl,
                               k_max_sequences));
     role.max_concurrency = role.max_sequences * plan.shape.dp;
+    role.engine_max_sequences = k_max_sequences; // started with the engine's default limits
     return role;
   };
   const double wanted = fill ? 0.0 : concurrency_node.as_positive_double("concurrency");

@@ -36,7 +36,9 @@ constexpr std::array<EngineVersion, 9> k_rows{{
      .source = "docs.vllm.ai v0.9: data_parallel_deployment.md (--data-parallel-size-local, --data-parallel-address, "
                  "--data-parallel-rpc-port, --data-parallel-start-rank, --headless), distributed_serving.md (Ray); V1 "
                  "scheduler: running requests first out of max_num_batched_tokens, as 0.11; CUDA graphs up to 512 "
-                 "tokens per step, as 0.11",
+                 "tokens per step whatever max_num_seqs (SchedulerConfig of that line: cuda_graph_sizes "
+                 "default_factory=lambda: [512], \"Cuda graph capture sizes, default is 512\"; 0.11 ties it to "
+                 "max_num_seqs)",
      .dp_attention = true, .multi_node = MultiNode::ray_or_dp, .pipeline = true, .mtp = true,
      .cuda_graph_max_tokens = 512, .decode_in_chunk = true, .pool = PoolRule::utilization, .default_fraction = 0.9, .image = "vllm/vllm-openai:v0.9.0"},
     {.engine = Engine::vllm, .version = "0.11", .released = "2025-10",
@@ -65,7 +67,7 @@ constexpr std::array<EngineVersion, 9> k_rows{{
                  "tokens (brix's admission takes the same 1024 and 8192: k_max_sequences, k_chunk_tokens)",
      .current = true, .dp_attention = true, .multi_node = MultiNode::native, .pipeline = true,
      .disaggregation = true, .overlap = true, .overlap_needs_dp = true, .mtp = true, .cuda_graph_max_tokens = 512,
-     .mxfp4_weight_only = true,
+     .cuda_graph_tokens_per_sequence = 2, .mxfp4_weight_only = true,
      .fp8_mla_mma = true, .overlap_reserves_comm_sms = true,
      .overlap_min_decode_tokens = 32, .overlap_min_prefill_tokens = 512,
      .decode_in_chunk = true, .pool = PoolRule::utilization,

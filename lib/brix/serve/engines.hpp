@@ -61,6 +61,10 @@ struct EngineVersion {
   /// The most tokens per rank a step may hold and still replay a captured CUDA graph; larger
   /// decode and mixed steps run without one, launched from the host (0: no limit brix knows).
   int cuda_graph_max_tokens = 0;
+  /// Where > 0, the largest captured graph also holds at most this many tokens per sequence the
+  /// engine is started with (--max-num-seqs) and at most its step budget: vLLM 0.11's default
+  /// capture list ends at min(max_num_seqs * 2, 512), then min(max_num_batched_tokens, that).
+  int cuda_graph_tokens_per_sequence = 0;
   /// Block-scaled FP8 GEMMs (dense and fused-MoE) run on the Triton kernels of early 2025, not
   /// on DeepGEMM/CUTLASS-class kernels the device model's GEMM figures come from (device.hpp).
   bool triton_block_fp8 = false;

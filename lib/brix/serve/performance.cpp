@@ -26,7 +26,7 @@ double context_tokens(const Workload& workload) {
 
 /// One prompt alone through a role's instance: its chunks one after another.
 double prompt_seconds(const RoleContext& context, const RoleEstimate& role, std::int64_t isl) {
-  const auto step = step_context(context, role.plan.shape);
+  const auto step = role_step_context(context, role);
   const double chunk = static_cast<double>(std::min(isl, role.chunk_tokens));
   const double chunks = std::ceil(static_cast<double>(isl) / static_cast<double>(role.chunk_tokens));
   return prefill_step(step, chunk, static_cast<double>(isl)).seconds * chunks;
@@ -44,7 +44,7 @@ double group_seconds(const RoleContext& context, const RoleEstimate& role, doubl
   const double per_rank = std::max(1.0, running / role.plan.shape.dp) * isl;
   const double tokens = std::max(std::min(per_rank, chunk), std::min(isl, per_rank));
   const double chunks = std::ceil(isl / chunk);
-  const auto step = step_context(context, role.plan.shape);
+  const auto step = role_step_context(context, role);
   double seconds = prefill_step(step, tokens, isl).seconds * chunks;
   const double room = std::max(1.0, chunk - decoding);
   const double steps = std::ceil(isl / room);
@@ -131,6 +131,17 @@ StepContext step_context(const RoleContext& context, const InstanceShape& shape)
   return step;
 }
 
+StepContext role_step_context(const RoleContext& context, const RoleEstimate& role) {
+  auto step = step_context(context, role.plan.shape);
+  if (context.engine != nullptr && context.engine->cuda_graph_tokens_per_sequence > 0 && step.cuda_graph_max_tokens > 0) {
+    step.cuda_graph_max_tokens =
+        std::min({step.cuda_graph_max_tokens,
+                  static_cast<double>(context.engine->cuda_graph_tokens_per_sequence * role.engine_max_sequences),
+                  static_cast<double>(role.chunk_tokens)});
+  }
+  return step;
+}
+
 RoleEstimate cost_role(const RoleContext& context, const RolePlan& plan, const Workload& workload,
                        std::int64_t chunk_tokens) {
   RoleEstimate role;
@@ -140,8 +151,9 @@ RoleEstimate cost_role(const RoleContext& context, const RolePlan& plan, const W
                       context.device->memory_bytes, *context.engine, chunk_tokens, k_max_sequences, context.offload);
   const std::int64_t request = workload.isl + workload.osl;
   role.max_sequences = std::min(k_max_sequences, role.pool.tokens / plan.shape.dp / request);
+  role.engine_max_sequences = std::max<std::int64_t>(1, role.max_sequences);
   role.max_concurrency = role.max_sequences * plan.shape.dp;
-  const auto step = step_context(context, plan.shape);
+  const auto step = role_step_context(context, role);
   const double chunk = static_cast<double>(chunk_tokens);
   role.prefill = prefill_step(step, chunk, static_cast<double>(workload.isl));
   role.prefill_tokens_per_s =
@@ -170,7 +182,7 @@ std::optional<RoleEstimate> size_role(const RoleContext& context, const RolePlan
 
 Performance aggregated_performance(const RoleContext& context, RoleEstimate& role, const Workload& workload) {
   Performance out;
-  const auto step = step_context(context, role.plan.shape);
+  const auto step = role_step_context(context, role);
   const double instances = role.plan.instances;
   const double dp = role.plan.shape.dp;
   const double osl = static_cast<double>(workload.osl);
@@ -270,7 +282,7 @@ double kv_transfer_seconds(const RoleContext& context, const InstanceShape& pref
 Performance disaggregated_performance(const RoleContext& context, RoleEstimate& prefill, RoleEstimate& decode,
                                       const Workload& workload) {
   Performance out;
-  const auto decode_context = step_context(context, decode.plan.shape);
+  const auto decode_context = role_step_context(context, decode);
   const double prefill_instances = prefill.plan.instances;
   const double decode_instances = decode.plan.instances;
   const double dp = decode.plan.shape.dp;
@@ -325,7 +337,7 @@ Performance disaggregated_performance(const RoleContext& context, RoleEstimate& 
     double in_flight = wanted * decode_instances;
     if (workload.num_prompts > 0) {
       const double isl = static_cast<double>(workload.isl);
-      const auto prefill_context = step_context(context, prefill.plan.shape);
+      const auto prefill_context = role_step_context(context, prefill);
       const FirstWave wave{0, static_cast<int>(prefill_instances) * prefill.plan.shape.dp, isl,
                            static_cast<double>(prefill.chunk_tokens), out.kv_transfer_s + out.tpot_s * tau,
                            [&](double tokens) { return prefill_step(prefill_context, tokens, isl).seconds; }};

@@ -48,6 +48,10 @@ struct RoleEstimate {
   KvPool pool;
   std::int64_t chunk_tokens = 0;    ///< prefill chunk per DP rank
   std::int64_t max_sequences = 0;   ///< per DP rank: what the KV pool holds at full length, at most k_max_sequences
+  /// The running-sequence limit the engine is started with, per DP rank: the plan's max_sequences,
+  /// which brix emits (--max-num-seqs, --max-running-requests, --max_batch_size); a published run
+  /// started with the engine's default, k_max_sequences.
+  std::int64_t engine_max_sequences = k_max_sequences;
   std::int64_t max_concurrency = 0; ///< per instance: KV tokens / (ISL + OSL), at most max_sequences × dp
   double batch = 0;                 ///< decode sequences per DP rank at the operating point
   StepCost decode;                  ///< one decode step at `batch`
@@ -119,5 +123,8 @@ struct RoleContext {
                                          const InstanceShape& decode, double tokens);
 
 [[nodiscard]] StepContext step_context(const RoleContext& context, const InstanceShape& shape);
+/// The same for a sized role: its CUDA-graph limit also follows the running-sequence limit and
+/// the step budget the engine is started with (EngineVersion::cuda_graph_tokens_per_sequence).
+[[nodiscard]] StepContext role_step_context(const RoleContext& context, const RoleEstimate& role);
 
 } // namespace brix::serve

@@ -208,7 +208,7 @@ std::vector<Sized> sized_shapes(const SearchRequest& request, const RoleContext&
       continue;
     }
     Sized entry{shape, *sized, 0};
-    const auto step = step_context(context, shape);
+    const auto step = role_step_context(context, *sized);
     const double prompt_chunk = static_cast<double>(std::min(workload.isl, chunk));
     entry.prompt_s = prefill_step(step, prompt_chunk, static_cast<double>(workload.isl)).seconds *
                      std::ceil(static_cast<double>(workload.isl) / static_cast<double>(chunk));
@@ -269,7 +269,7 @@ std::vector<DecodeOption> decode_options(const SearchRequest& request, const Rol
     if (workload.request_rate <= 0) {
       largest = std::min(largest, std::max(1, static_cast<int>(std::ceil(workload.concurrency))));
     }
-    const auto step = step_context(context, sized.shape);
+    const auto step = role_step_context(context, sized.role);
     for (const int instances : instance_counts(largest)) {
       if (request.fixed.decode.instances && *request.fixed.decode.instances != instances) {
         continue;
