@@ -131,8 +131,10 @@ TEST_CASE("plan::estimate_step runs a host-bound layer's collectives in the GPU'
   host_bound.layer.host_idle_backward_s = 0.8;
   host_bound.layer.tp_comm_s = 0.3;
   CHECK(host_bound.run(1, 4, 8).pipeline_s == doctest::Approx(base.pipeline_s).epsilon(0.001));
+  CHECK(host_bound.run(1, 4, 8).comm.tp == doctest::Approx(0.0)); // reported: what stays exposed
   host_bound.layer.tp_comm_s = 0.6;
   CHECK(host_bound.run(1, 4, 8).pipeline_s == doctest::Approx(base.pipeline_s + 8 * 4 * 0.2).epsilon(0.001));
+  CHECK(host_bound.run(1, 4, 8).comm.tp == doctest::Approx(8 * 4 * 0.2));
   Fixture gpu_bound; // no idle time: every collective lengthens its pass
   gpu_bound.layer.tp_comm_s = 0.3;
   CHECK(gpu_bound.run(1, 4, 8).pipeline_s == doctest::Approx(base.pipeline_s + 8 * 4 * 0.6).epsilon(0.001));

@@ -55,18 +55,23 @@ void add_layers(StagePass& pass, const LayerCost& cost, int count, const Layout&
   // expert all-to-all or what overlap leaves of it) fill that idle time before they lengthen the
   // pass: CUDA's launch queue lets the host issue the next operators while a collective runs, so
   // a pass takes the longer of its host time and its GPU work, collectives included.
+  // What stays exposed of each pass's collectives is reported as TP and EP time in the share
+  // each has of them; the part under the host floor is in the pass's (host-bound) compute.
   const double forward_comm = cost.tp_comm_s + ep_forward;
   const double backward_comm = (tp_passes - 1.0) * cost.tp_comm_s + (ep_exposed_total - ep_forward);
-  pass.forward += n * (cost.forward_s + std::max(0.0, forward_comm - cost.host_idle_forward_s) + cp_exposed);
-  pass.backward += n * (cost.backward_s + std::max(0.0, backward_comm - cost.host_idle_backward_s) + recompute +
-                        2.0 * cp_exposed + cost.cp_backward_tail_s);
+  const double forward_exposed = std::max(0.0, forward_comm - cost.host_idle_forward_s);
+  const double backward_exposed = std::max(0.0, backward_comm - cost.host_idle_backward_s);
+  const double forward_shown = forward_comm > 0 ? forward_exposed / forward_comm : 0.0;
+  const double backward_shown = backward_comm > 0 ? backward_exposed / backward_comm : 0.0;
+  pass.forward += n * (cost.forward_s + forward_exposed + cp_exposed);
+  pass.backward += n * (cost.backward_s + backward_exposed + recompute + 2.0 * cp_exposed + cost.cp_backward_tail_s);
   pass.weight_grad += n * cost.weight_grad_s;
   pass.recompute += n * recompute;
-  pass.forward_tp += n * cost.tp_comm_s;
-  pass.forward_ep += n * ep_forward;
+  pass.forward_tp += n * cost.tp_comm_s * forward_shown;
+  pass.forward_ep += n * ep_forward * forward_shown;
   pass.forward_cp += n * cp_exposed;
-  pass.tp += n * tp_passes * cost.tp_comm_s;
-  pass.ep += n * ep_exposed_total;
+  pass.tp += n * (cost.tp_comm_s * forward_shown + (tp_passes - 1.0) * cost.tp_comm_s * backward_shown);
+  pass.ep += n * (ep_forward * forward_shown + (ep_exposed_total - ep_forward) * backward_shown);
   pass.cp += n * (3.0 * cp_exposed + cost.cp_backward_tail_s);
   const double recompute_flops = layout.recompute == Recompute::full ? cost.forward_flops : 0.0;
   pass.flops += n * (3.0 * cost.forward_flops + recompute_flops);
