@@ -160,13 +160,6 @@ void load_file(const std::string& path, std::vector<CalibrationRun>& out) {
     }
     run.seq_len = node.at("seq_len").as_positive_int("seq_len");
     run.global_batch = node.at("global_batch").as_positive_int("global_batch");
-    if (const auto local = node.find("local_batch")) {
-      run.local_batch = local->as_positive_int("local_batch");
-      if (run.global_batch % run.local_batch != 0) {
-        local->fail(fmt::format("local_batch {} does not divide global_batch {}", run.local_batch, run.global_batch),
-                    "a divisor of global_batch: sequences per data-parallel rank in one pipeline schedule run");
-      }
-    }
     const auto precision = node.string_or("precision", "bf16");
     if (precision != "bf16" && precision != "fp8") {
       node.at("precision").fail(fmt::format("unknown precision '{}'", precision), "bf16 or fp8");
@@ -175,6 +168,11 @@ void load_file(const std::string& path, std::vector<CalibrationRun>& out) {
     run.layout = node.at("layout").as_string();
     const auto published = parse_layout_query(run.layout, fmt::format("{}:{}", node.file(), node.at("layout").line()));
     if (const auto local = node.find("local_batch")) {
+      run.local_batch = local->as_positive_int("local_batch");
+      if (run.global_batch % run.local_batch != 0) {
+        local->fail(fmt::format("local_batch {} does not divide global_batch {}", run.local_batch, run.global_batch),
+                    "a divisor of global_batch: sequences per data-parallel rank in one pipeline schedule run");
+      }
       // A local batch is what one data-parallel rank takes in a run of the schedule: where the
       // row publishes dp or the micro-batch, the runs must divide the rank's share into whole
       // micro-batches, or the row contradicts itself (pipeline_schedule_runs would round).
@@ -299,11 +297,9 @@ CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> hos
     if (run.fp8_recipe) {
       options.software.fp8_recipe = *run.fp8_recipe;
     }
-    // A row's `flash=` states the attention kernel as `brix plan --layout` takes it (plan_run.cpp
-    // search_options): flash=0 costs the unfused core, its score matrices stored or recomputed.
-    if (options.fixed.flash_attention) {
-      options.software.flash_attention = *options.fixed.flash_attention;
-    }
+    // A row's `flash=` and `grads=` as `brix plan --layout` takes them; its `grad_reduce:` below
+    // states the gradient precision in the row's own words and wins.
+    apply_layout_software(options);
     if (host_seconds_per_op) {
       options.software.host_seconds_per_op = *host_seconds_per_op;
     }
@@ -313,8 +309,7 @@ CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> hos
     options.software.tp_comm_overlap = run.tp_comm_overlap.value_or(options.software.tp_comm_overlap);
     options.software.overlap_grad_reduce = run.overlap_grad_reduce.value_or(options.software.overlap_grad_reduce);
     options.software.balanced_routing = run.balanced_routing;
-    options.software.grad_reduce_bytes =
-        run.grad_reduce_bytes.value_or(options.fixed.grad_bytes.value_or(options.software.grad_reduce_bytes));
+    options.software.grad_reduce_bytes = run.grad_reduce_bytes.value_or(options.software.grad_reduce_bytes);
     options.software.cuda_graphs = run.cuda_graphs.value_or(options.software.cuda_graphs);
     options.software.attention_kernels = run.attention_kernels.value_or(options.software.attention_kernels);
     options.software.torch_context_parallel =

@@ -34,10 +34,7 @@ SearchOptions search_options(const PlanRequest& request, const model::ModelSpec&
     if (options.fixed.precision) {
       options.precision = *options.fixed.precision;
     }
-    if (options.fixed.flash_attention) {
-      options.software.flash_attention = *options.fixed.flash_attention;
-    }
-    options.software.grad_reduce_bytes = options.fixed.grad_bytes.value_or(options.software.grad_reduce_bytes);
+    apply_layout_software(options);
   }
   options.top_k = std::max(1, request.top);
   options.threads = std::max(1, request.threads);

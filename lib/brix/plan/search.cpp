@@ -515,6 +515,13 @@ SearchResult collect(const Evaluator& eval, std::vector<Partial>& partials, doub
 
 } // namespace
 
+void apply_layout_software(SearchOptions& options) {
+  if (options.fixed.flash_attention) {
+    options.software.flash_attention = *options.fixed.flash_attention;
+  }
+  options.software.grad_reduce_bytes = options.fixed.grad_bytes.value_or(options.software.grad_reduce_bytes);
+}
+
 SearchResult search_layouts(const model::ModelSpec& model, const cluster::ClusterSpec& cluster,
                             const SearchOptions& options) {
   const auto start = std::chrono::steady_clock::now();

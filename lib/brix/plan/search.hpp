@@ -37,6 +37,10 @@ struct SearchOptions {
   std::function<void(double)> progress;
 };
 
+/// Puts what `options.fixed` states about the software (flash=, grads=) into `options.software`:
+/// `brix plan --layout` and a calibration row's layout cost those fields the same way.
+void apply_layout_software(SearchOptions& options);
+
 /// Memory of the worst pipeline stage, bytes per GPU.
 struct MemoryEstimate {
   double weights = 0, grads = 0, optimizer = 0, activations = 0, other = 0, total = 0;
