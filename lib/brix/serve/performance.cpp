@@ -27,9 +27,11 @@ double context_tokens(const Workload& workload) {
 /// One prompt alone through a role's instance: its chunks one after another.
 double prompt_seconds(const RoleContext& context, const RoleEstimate& role, std::int64_t isl) {
   const auto step = role_step_context(context, role);
+  const double prompt = static_cast<double>(isl);
   const double chunk = static_cast<double>(std::min(isl, role.chunk_tokens));
-  const double chunks = std::ceil(static_cast<double>(isl) / static_cast<double>(role.chunk_tokens));
-  return prefill_step(step, chunk, static_cast<double>(isl)).seconds * chunks;
+  const double full = std::floor(prompt / chunk);
+  const double rest = prompt - full * chunk;
+  return prefill_step(step, chunk, prompt).seconds * full + (rest > 0 ? prefill_step(step, rest, prompt).seconds : 0.0);
 }
 
 /// The prefill chunk of one group of a closed loop: the prompts of `running` requests of an
@@ -42,15 +44,22 @@ double group_seconds(const RoleContext& context, const RoleEstimate& role, doubl
   const double isl = static_cast<double>(workload.isl);
   const double chunk = static_cast<double>(role.chunk_tokens);
   const double per_rank = std::max(1.0, running / role.plan.shape.dp) * isl;
-  const double tokens = std::max(std::min(per_rank, chunk), std::min(isl, per_rank));
-  const double chunks = std::ceil(isl / chunk);
   const auto step = role_step_context(context, role);
-  double seconds = prefill_step(step, tokens, isl).seconds * chunks;
   const double room = std::max(1.0, chunk - decoding);
+  if (isl > chunk) {
+    // A prompt longer than the budget: full steps of its own tokens, then its remainder beside
+    // the start of the rank's next waiting prompts (the scheduler fills the budget).
+    const double full = std::floor(isl / room);
+    const double rest = isl - full * room;
+    const double others = std::max(0.0, per_rank - isl);
+    return full * prefill_step(step, room, isl).seconds +
+           (rest > 0 ? prefill_step(step, std::min(room, rest + others), isl).seconds : 0.0);
+  }
+  double seconds = prefill_step(step, std::min(per_rank, chunk), isl).seconds;
   const double steps = std::ceil(isl / room);
-  if (steps > chunks) {
+  if (steps > 1.0) {
     const double rest = isl - (steps - 1.0) * room;
-    seconds += (steps - chunks) * prefill_step(step, rest, isl).seconds;
+    seconds += (steps - 1.0) * prefill_step(step, rest, isl).seconds;
   }
   return seconds;
 }
@@ -66,6 +75,53 @@ double group_seconds(const RoleContext& context, const RoleEstimate& role, doubl
 double stretched_share(double busy, int dp) {
   const double rank = std::min(k_saturated, busy);
   return std::min(k_saturated, 1.0 - std::pow(1.0 - rank, static_cast<double>(std::max(1, dp))));
+}
+
+/// A closed loop's request rate, and a decode batch at one rate, are found to this share of
+/// the bracket they start from, in at most so many evaluations.
+constexpr double k_root_tolerance = 1e-10;
+constexpr int k_root_steps = 100;
+
+/// A root of `f` between `low` and `high`, where f(low) > 0 > f(high): regula falsi with the
+/// Illinois halving, which closes in within a handful of evaluations and, unlike damped
+/// iteration, cannot cycle where the map is steep (a 2K-prompt DeepSeek-R1 loop on vLLM
+/// alternated between 8.0 and 14.8 requests/s near prefill saturation).
+template <typename F>
+double bracketed_root(F&& f, double low, double high, double f_low, double f_high) {
+  const double width = high - low;
+  int kept = 0; // +1: low was kept by the last step, −1: high was
+  double x = high;
+  for (int i = 0; i < k_root_steps && high - low > k_root_tolerance * width; ++i) {
+    x = (low * f_high - high * f_low) / (f_high - f_low);
+    const double value = f(x);
+    if (value == 0) {
+      return x;
+    }
+    if (value > 0) {
+      low = x;
+      f_low = value;
+      f_high *= kept == -1 ? 0.5 : 1.0;
+      kept = -1;
+    } else {
+      high = x;
+      f_high = value;
+      f_low *= kept == 1 ? 0.5 : 1.0;
+      kept = 1;
+    }
+  }
+  return x;
+}
+
+/// The request rate r = next(r) of a closed loop, where `next` (the rate at which requests
+/// finish when they arrive at r) does not increase with r: a higher rate lengthens the prefill
+/// queue or stretches the decode steps. high where the loop finishes requests at least that fast.
+template <typename Next>
+double closed_loop_rate(Next&& next, double high) {
+  const double f_high = next(high) - high;
+  if (f_high >= 0) {
+    return high;
+  }
+  return bracketed_root([&](double rate) { return next(rate) - rate; }, 0.0, high, next(0.0), f_high);
 }
 
 /// M/D/1 waiting time at utilisation `rho` for service `service`.
@@ -210,14 +266,15 @@ Performance aggregated_performance(const RoleContext& context, RoleEstimate& rol
     const double decoding =
         context.engine != nullptr && context.engine->decode_in_chunk ? std::max(0.0, running / dp - group_prompts) : 0.0;
     const double group = group_seconds(context, role, running, workload, decoding);
-    double rate = running / (group + step_s + (osl - 1.0) * step_s / tau);
-    for (int i = 0; i < k_iterations; ++i) {
+    auto finishing = [&](double rate) {
       const double busy = stretched_share(rate * service, role.plan.shape.dp);
       out.tpot_s = step_s / tau / (1.0 - busy);
       out.ttft_s = group + step_s;
-      // The instance cannot finish prompts faster than its prefill does them back to back.
-      rate = std::min(0.5 * rate + 0.5 * running / (out.ttft_s + (osl - 1.0) * out.tpot_s), k_saturated / service);
-    }
+      return running / (out.ttft_s + (osl - 1.0) * out.tpot_s);
+    };
+    // The instance cannot finish prompts faster than its prefill does them back to back.
+    double rate = closed_loop_rate(finishing, k_saturated / service);
+    finishing(rate);
     out.limit = rate * service >= k_saturated - 1e-3 ? Limit::prefill : Limit::decode;
     if (wanted > running) {
       // The client's next request joins the engine's queue behind the others waiting and is
@@ -310,16 +367,25 @@ Performance disaggregated_performance(const RoleContext& context, RoleEstimate& 
     const double running = std::min(wanted, cap);
     out.tpot_s = decode_at(std::max(running / dp, 1.0 / dp)) / tau;
     const double group = group_seconds(context, prefill, running * decode_instances / prefill_instances, workload);
-    double rate = decode_instances * running / (group + out.kv_transfer_s + (osl - 1.0) * out.tpot_s);
-    for (int i = 0; i < k_iterations; ++i) {
+    const double least_tpot_s = decode_at(1.0 / dp) / tau;
+    auto finishing = [&](double rate) {
       const double busy = std::min(k_saturated, rate / capacity);
       out.queue_s = queue_wait(busy, service);
+      // The decode batch at this rate: d = rate × (OSL − 1) × TPOT(d) per decode instance.
+      auto excess = [&](double decoding) {
+        out.tpot_s = decode_at(std::max(decoding / dp, 1.0 / dp)) / tau;
+        return std::min(running, rate / decode_instances * (osl - 1.0) * out.tpot_s) - decoding;
+      };
+      const double excess_at_none = std::min(running, rate / decode_instances * (osl - 1.0) * least_tpot_s);
+      const double at_running = excess(running);
+      if (at_running < 0) {
+        excess(excess_at_none > 0 ? bracketed_root(excess, 0.0, running, excess_at_none, at_running) : 0.0);
+      }
       out.ttft_s = group + out.queue_s + out.kv_transfer_s + out.tpot_s * tau;
-      const double next = decode_instances * running / (out.ttft_s + (osl - 1.0) * out.tpot_s);
-      rate = std::min(0.5 * rate + 0.5 * next, k_saturated * capacity);
-      const double decoding = std::min(running, rate / decode_instances * (osl - 1.0) * out.tpot_s);
-      out.tpot_s = decode_at(std::max(decoding / dp, 1.0 / dp)) / tau;
-    }
+      return decode_instances * running / (out.ttft_s + (osl - 1.0) * out.tpot_s);
+    };
+    double rate = closed_loop_rate(finishing, k_saturated * capacity);
+    finishing(rate);
     out.limit = Limit::decode;
     if (rate >= k_saturated * capacity * 0.999) {
       // Prefill-bound: the requests not decoding wait in front of prefill (Little's law).
