@@ -872,3 +872,29 @@ TEST_CASE("plan::layer_cost gathers the FP8 copy over TP under FP8 with sequence
   context.software.fp8_tp_all_gather = true;
   CHECK(layer.cost(layout).tp_comm_s == doctest::Approx(all_reduce_bf16_flag.tp_comm_s));
 }
+
+TEST_CASE("plan::calibration: torchtitan's async-TP rows state tp_comm_overlap and run faster for it") {
+  // torchtitan's performance tables name the runs with async TP ('2D + AsyncTP', 'Float8 + Async
+  // TP'); each such row states the switch, so it is costed apart from its plain-TP neighbour.
+  const std::string file = std::string(BRIX_TEST_SOURCE_DIR) + "/configs/calibration/fit/torchtitan.yaml";
+  const auto runs = load_calibration_runs(file);
+  int async_rows = 0;
+  for (const auto& run : runs) {
+    if (run.quote.find("AsyncTP") != std::string::npos || run.quote.find("Async TP") != std::string::npos) {
+      ++async_rows;
+      CAPTURE(run.id);
+      CHECK(run.tp_comm_overlap == std::optional<bool>(true));
+    }
+  }
+  CHECK(async_rows >= 2);
+  const auto find = [&](const std::string& id) {
+    const auto it = std::find_if(runs.begin(), runs.end(), [&](const CalibrationRun& run) { return run.id == id; });
+    REQUIRE(it != runs.end());
+    return *it;
+  };
+  const auto plain = evaluate_run(find("torchtitan-2412-llama31-70b-h100x-256-2d"));
+  const auto async_tp = evaluate_run(find("torchtitan-2412-llama31-70b-h100x-256-2d-asynctp"));
+  REQUIRE(plain.evaluated);
+  REQUIRE(async_tp.evaluated);
+  CHECK(async_tp.predicted > 1.03 * plain.predicted); // tokens/s: the overlapped TP collectives cost less
+}
