@@ -898,3 +898,22 @@ TEST_CASE("plan::calibration: torchtitan's async-TP rows state tp_comm_overlap a
   REQUIRE(async_tp.evaluated);
   CHECK(async_tp.predicted > 1.03 * plain.predicted); // tokens/s: the overlapped TP collectives cost less
 }
+
+TEST_CASE("plan::calibration: a row's fp8_param_gather gathers its FSDP shards in FP8") {
+  // torchtitan's 405B preset of August 2024 gathers Float8 weights (enable_fsdp_float8_all_gather);
+  // the row states it, and the same row without it gathers bf16 and runs slower.
+  const std::string file = std::string(BRIX_TEST_SOURCE_DIR) + "/configs/calibration/fit/torchtitan.yaml";
+  const auto runs = load_calibration_runs(file);
+  const auto it = std::find_if(runs.begin(), runs.end(), [](const CalibrationRun& run) {
+    return run.id == "torchtitan-2408-llama31-405b-h100x-128-2d-fp8-asynctp";
+  });
+  REQUIRE(it != runs.end());
+  CHECK(it->fp8_param_gather == std::optional<bool>(true));
+  auto bf16_gather = *it;
+  bf16_gather.fp8_param_gather = false;
+  const auto stated = evaluate_run(*it);
+  const auto unstated = evaluate_run(bf16_gather);
+  REQUIRE(stated.evaluated);
+  REQUIRE(unstated.evaluated);
+  CHECK(stated.predicted > 1.02 * unstated.predicted); // tokens/s: half the ZeRO-3 gather bytes
+}

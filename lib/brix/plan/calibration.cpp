@@ -29,7 +29,7 @@ const std::vector<std::string> k_file_keys{"brix_calibration", "source", "set", 
 const std::vector<std::string> k_run_keys{"id",         "model",   "gpu",      "gpus",   "gpus_per_node",
                                           "nvlink_domain", "nics", "seq_len",  "global_batch", "local_batch", "precision",
                                           "layout",     "software", "fp8_recipe", "dispatcher", "ep_overlap",
-                                          "tp_comm_overlap", "overlap_grad_reduce", "routing", "grad_reduce",
+                                          "tp_comm_overlap", "fp8_param_gather", "overlap_grad_reduce", "routing", "grad_reduce",
                                           "mtp_layers", "cuda_graph_scope",
                                           "attention_kernel", "context_parallel", "attention_unpad", "metric",
                                           "published",
@@ -59,6 +59,11 @@ void read_recipe_settings(const util::DocNode& node, CalibrationRun& run) {
   }
   if (const auto overlap = node.find("tp_comm_overlap")) {
     run.tp_comm_overlap = overlap->as_bool();
+  }
+  // Megatron-Core's --fp8-param-gather, torchao's enable_fsdp_float8_all_gather: sharded
+  // weights gathered as FP8 (1 B per parameter).
+  if (const auto gather = node.find("fp8_param_gather")) {
+    run.fp8_param_gather = gather->as_bool();
   }
   // Megatron's --overlap-grad-reduce, NeMo's optim.overlap_grad_sync. Under the distributed
   // optimizer brix costs the parameter all-gather in the same window (step_time.cpp), so
@@ -307,6 +312,7 @@ CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> hos
         run.hierarchical_all_to_all.value_or(options.software.hierarchical_all_to_all);
     options.software.overlap_all_to_all = run.overlap_all_to_all.value_or(options.software.overlap_all_to_all);
     options.software.tp_comm_overlap = run.tp_comm_overlap.value_or(options.software.tp_comm_overlap);
+    options.software.fp8_param_gather = run.fp8_param_gather.value_or(options.software.fp8_param_gather);
     options.software.overlap_grad_reduce = run.overlap_grad_reduce.value_or(options.software.overlap_grad_reduce);
     options.software.balanced_routing = run.balanced_routing;
     options.software.grad_reduce_bytes = run.grad_reduce_bytes.value_or(options.software.grad_reduce_bytes);

@@ -51,6 +51,7 @@ struct CalibrationRun {
   std::optional<bool> hierarchical_all_to_all; ///< `dispatcher:` alltoall (NCCL) or deepep/hybridep
   std::optional<bool> overlap_all_to_all;      ///< `ep_overlap:` expert all-to-all beside compute
   std::optional<bool> tp_comm_overlap;         ///< `tp_comm_overlap:` TP collectives beside GEMMs
+  std::optional<bool> fp8_param_gather;        ///< `fp8_param_gather:` sharded weights gathered in FP8
   std::optional<bool> overlap_grad_reduce;     ///< `overlap_grad_reduce:` DP reduction beside backward
   bool balanced_routing = false;               ///< `routing: balanced` (forced even expert load)
   std::optional<double> grad_reduce_bytes;     ///< `grad_reduce:` bf16 (2) or fp32 (4) gradient buffer
