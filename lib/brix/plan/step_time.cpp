@@ -120,7 +120,8 @@ StagePass stage_pass(const StepInputs& in, const StageWork& work, double p2p) {
   const double boundaries = round_robin ? pipeline_boundaries_per_device(pp, layout.vpp, s, last)
                                         : layout.vpp * pipeline_boundaries_per_device(pp, 1, s, last);
   // Batched: the send to one neighbour and the receive from the other share one wait.
-  // Unbatched (2021): each receive and each send of forward and backward waits in turn.
+  // Unbatched (megatron-2021/2022 profiles): each receive and each send of forward and
+  // backward waits in turn (physics.hpp batched_p2p: the 2021 code itself batches them).
   const double transfers = in.context->software.batched_p2p ? boundaries : 2.0 * boundaries;
   pass.pp = transfers * p2p;
   pass.forward += 0.5 * pass.pp;
