@@ -429,10 +429,15 @@ StepEstimate estimate_step(const StepInputs& in, std::span<const StageWork> stag
   const double dp_exposed = data_parallel.exposed_s;
   const double embedding_sync = tied_embedding_sync_seconds(context, layout, placement, in.grad_wire_bytes);
   estimate.comm.pp = embedding_sync;
-  estimate.step_s = estimate.pipeline_s + dp_exposed + embedding_sync + estimate.optimizer_s;
+  // A framework that all-reduces each micro-batch's loss over DP makes the replicas wait for
+  // the slowest of them once per micro-batch (physics.hpp loss_all_reduce_per_micro_batch).
+  const double micro_batch_sync =
+      context.software.loss_all_reduce_per_micro_batch ? micro_batch_sync_seconds(micro_batches, max_stage, layout.dp)
+                                                       : 0.0;
+  estimate.step_s = estimate.pipeline_s + micro_batch_sync + dp_exposed + embedding_sync + estimate.optimizer_s;
   // Every step waits for its slowest GPU.
-  estimate.sync_s = estimate.step_s * (sync_slowdown(layout.world()) - 1.0);
-  estimate.step_s += estimate.sync_s;
+  estimate.sync_s = estimate.step_s * (sync_slowdown(layout.world()) - 1.0) + micro_batch_sync;
+  estimate.step_s += estimate.sync_s - micro_batch_sync;
   estimate.bubble_fraction = estimate.step_s > 0 ? bubble / estimate.step_s : 0.0;
   estimate.comm.tp = micro_batches * critical.tp;
   estimate.comm.ep = micro_batches * critical.ep;
