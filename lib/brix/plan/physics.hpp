@@ -216,8 +216,10 @@ struct SoftwareProfile {
   /// step's gradient reduction: Megatron-LM pretrain_gpt.py loss_func,
   /// average_losses_across_data_parallel_group([loss]) at cbad126a84 (2021-03-03) and
   /// torch.distributed.all_reduce(reporting_loss, group=mpu.get_data_parallel_group()) at
-  /// core_r0.8.0; NeMo's megatron_gpt_model.py loss_func at 6f9f731e70 (2024-07-19). Off where the
-  /// loss is returned unreduced (Megatron-LM 1e057005 of 2025-05-24: `'lm loss': reporting_loss`).
+  /// core_r0.8.0; NeMo's megatron_gpt_model.py loss_func at 6f9f731e70 (2024-07-19), and NeMo 2's
+  /// MaskedTokenLossReduction (nemo/lightning/megatron_parallel.py, d2b2155 to v2.3.0; gone at
+  /// v2.4.0), which a calibration row states as `loss_all_reduce: true`. Off where the loss is
+  /// returned unreduced (Megatron-LM 1e057005 of 2025-05-24: `'lm loss': reporting_loss`).
   bool loss_all_reduce_per_micro_batch = false;
   /// ZeRO-2 reduce-scatters the gradients after every micro-batch's backward and accumulates the
   /// shard (Megatron-Core 0.13's FSDP at optim_grads: grad_reduce_every_bprop; PyTorch FSDP
