@@ -125,6 +125,15 @@ TEST_CASE("plan::software profiles") {
   CHECK_FALSE(software_by_name("megatron-2021").flash_attention);
   CHECK(software_by_name("deepspeed-2021").overlap_param_gather);
   CHECK_THROWS((void)software_by_name("megatron-2020"));
+  // The loss all-reduced over DP every micro-batch: Megatron-LM 2021 through core_r0.8 and NeMo 24.x,
+  // not Megatron-LM 2025, Megatron-Bridge, nor (unverified) DeepSpeed's loop.
+  CHECK(software_by_name("megatron-2021").loss_all_reduce_per_micro_batch);
+  CHECK(software_by_name("megatron-2022").loss_all_reduce_per_micro_batch);
+  CHECK(software_by_name("megatron-core-2024").loss_all_reduce_per_micro_batch);
+  CHECK_FALSE(software_by_name("megatron-core-2025").loss_all_reduce_per_micro_batch);
+  CHECK_FALSE(software_by_name("deepspeed-2021").loss_all_reduce_per_micro_batch);
+  CHECK_FALSE(software_by_name("modern").loss_all_reduce_per_micro_batch);
+  CHECK(micro_batch_sync_seconds(10, 1.0, 1) == 0.0);
 }
 
 TEST_CASE("plan::device_model keeps attention at the bf16 rate under FP8 training") {

@@ -652,6 +652,12 @@ TEST_CASE("plan::load_calibration_runs reads the recipe's switches and each chan
   CHECK(run_with("    overlap_grad_reduce: false\n").overlap_grad_reduce == false);
   CHECK(step(run_with("    overlap_grad_reduce: true\n")) == doctest::Approx(base));
   CHECK(step(run_with("    overlap_grad_reduce: false\n")) > base);
+  // NeMo 2's trainer all-reduces each micro-batch's loss over DP: the replicas wait for each
+  // other every micro-batch (megatron-core-2025 itself returns the loss unreduced).
+  CHECK_FALSE(plain.loss_all_reduce.has_value());
+  CHECK(run_with("    loss_all_reduce: true\n").loss_all_reduce == true);
+  CHECK(step(run_with("    loss_all_reduce: false\n")) == doctest::Approx(base));
+  CHECK(step(run_with("    loss_all_reduce: true\n")) > base);
 
   const auto error_of = [&](const std::string& extra) { return file.error(extra); };
   CHECK(error_of("    dispatcher: nccl\n").find("runs.yaml:15: unknown token dispatcher 'nccl' (alltoall, deepep or "

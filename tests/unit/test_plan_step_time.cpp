@@ -4,6 +4,8 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 using namespace brix::plan;
 
 namespace {
@@ -435,4 +437,24 @@ TEST_CASE("plan::estimate_step leaves combined 1F1B's lone passes' all-to-all ex
   // and the paired rest costs its contention (0.6 of the 1 s beside compute).
   const double per_layer = 0.25 * 1.0 + 0.75 * k_overlap_contention * 1.0;
   CHECK(hidden.run(1, 2, 4).pipeline_s == doctest::Approx(base + 4 * 2 * per_layer));
+}
+
+TEST_CASE("plan::estimate_step waits for the slowest DP replica every micro-batch where the loss is all-reduced") {
+  Fixture f;
+  f.layout.dp = 8;
+  const auto once = f.run(4, 2, 16);
+  f.context.software.loss_all_reduce_per_micro_batch = true;
+  const auto every = f.run(4, 2, 16);
+  // 16 micro-batches of the slowest stage's pass (two layers of F+B and its sends), each
+  // k·√(2 ln 8) of it.
+  CHECK(once.critical_stage_s == doctest::Approx(2 * 3.0).epsilon(0.01));
+  const double expected = micro_batch_sync_seconds(16, once.critical_stage_s, 8);
+  CHECK(expected == doctest::Approx(16 * once.critical_stage_s * k_micro_batch_noise * std::sqrt(2.0 * std::log(8.0))));
+  CHECK(every.step_s - once.step_s == doctest::Approx(expected * sync_slowdown(f.layout.world())).epsilon(1e-6));
+  CHECK(every.sync_s > once.sync_s);
+  // One replica waits for nobody.
+  f.layout.dp = 1;
+  const auto alone = f.run(4, 2, 16);
+  f.context.software.loss_all_reduce_per_micro_batch = false;
+  CHECK(f.run(4, 2, 16).step_s == doctest::Approx(alone.step_s));
 }

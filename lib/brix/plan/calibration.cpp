@@ -29,7 +29,8 @@ const std::vector<std::string> k_file_keys{"brix_calibration", "source", "set", 
 const std::vector<std::string> k_run_keys{"id",         "model",   "gpu",      "gpus",   "gpus_per_node",
                                           "nvlink_domain", "nics", "seq_len",  "global_batch", "local_batch", "precision",
                                           "layout",     "software", "fp8_recipe", "dispatcher", "ep_overlap",
-                                          "tp_comm_overlap", "fp8_param_gather", "overlap_grad_reduce", "routing", "grad_reduce",
+                                          "tp_comm_overlap", "fp8_param_gather", "overlap_grad_reduce", "loss_all_reduce",
+                                          "routing", "grad_reduce",
                                           "mtp_layers", "cuda_graph_scope",
                                           "attention_kernel", "context_parallel", "attention_unpad", "metric",
                                           "published",
@@ -70,6 +71,11 @@ void read_recipe_settings(const util::DocNode& node, CalibrationRun& run) {
   // --overlap-param-gather has no switch of its own at ZeRO-1/2.
   if (const auto overlap = node.find("overlap_grad_reduce")) {
     run.overlap_grad_reduce = overlap->as_bool();
+  }
+  // The trainer's loss function all-reduces every micro-batch's loss over DP (NeMo 2's
+  // MaskedTokenLossReduction) where the software profile's framework does not, or the reverse.
+  if (const auto loss = node.find("loss_all_reduce")) {
+    run.loss_all_reduce = loss->as_bool();
   }
   if (const auto routing = node.find("routing")) {
     run.balanced_routing = one_of(*routing, "routing", {"learned", "balanced"}, "learned or balanced") == "balanced";
@@ -314,6 +320,8 @@ CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> hos
     options.software.tp_comm_overlap = run.tp_comm_overlap.value_or(options.software.tp_comm_overlap);
     options.software.fp8_param_gather = run.fp8_param_gather.value_or(options.software.fp8_param_gather);
     options.software.overlap_grad_reduce = run.overlap_grad_reduce.value_or(options.software.overlap_grad_reduce);
+    options.software.loss_all_reduce_per_micro_batch =
+        run.loss_all_reduce.value_or(options.software.loss_all_reduce_per_micro_batch);
     options.software.balanced_routing = run.balanced_routing;
     options.software.grad_reduce_bytes = run.grad_reduce_bytes.value_or(options.software.grad_reduce_bytes);
     options.software.cuda_graphs = run.cuda_graphs.value_or(options.software.cuda_graphs);

@@ -53,6 +53,7 @@ struct CalibrationRun {
   std::optional<bool> tp_comm_overlap;         ///< `tp_comm_overlap:` TP collectives beside GEMMs
   std::optional<bool> fp8_param_gather;        ///< `fp8_param_gather:` sharded weights gathered in FP8
   std::optional<bool> overlap_grad_reduce;     ///< `overlap_grad_reduce:` DP reduction beside backward
+  std::optional<bool> loss_all_reduce;         ///< `loss_all_reduce:` each micro-batch's loss all-reduced over DP
   bool balanced_routing = false;               ///< `routing: balanced` (forced even expert load)
   std::optional<double> grad_reduce_bytes;     ///< `grad_reduce:` bf16 (2) or fp32 (4) gradient buffer
   std::optional<std::int64_t> mtp_layers;      ///< `mtp_layers:` the MTP modules trained (the model's)

@@ -124,6 +124,7 @@ SoftwareProfile software_megatron_2021() {
   profile.sequence_parallel = false;
   profile.uneven_virtual_stages = false;
   profile.zero2_reduce_every_micro_batch = false; // no ZeRO-2 of its own: costed as before, once per step
+  profile.loss_all_reduce_per_micro_batch = true;  // pretrain_gpt.py loss_func (physics.hpp)
   return profile;
 }
 
@@ -139,11 +140,20 @@ SoftwareProfile software_deepspeed_2021() {
   profile.overlap_grad_reduce = true;
   profile.multi_rail = false;
   profile.grad_reduce_bytes = 2.0; // fp16/bf16 gradients reduce-scattered as they are
+  // Its loss reduction is DeepSpeed's training loop, not Megatron-LM's pretrain_gpt.py: not costed.
+  profile.loss_all_reduce_per_micro_batch = false;
   return profile;
 }
 
 double sync_slowdown(int gpus) {
   return gpus > 1 ? 1.0 + k_sync_noise * std::sqrt(2.0 * std::log(static_cast<double>(gpus))) : 1.0;
+}
+
+double micro_batch_sync_seconds(double micro_batches, double stage_s, int ranks) {
+  if (ranks <= 1) {
+    return 0.0;
+  }
+  return micro_batches * stage_s * k_micro_batch_noise * std::sqrt(2.0 * std::log(static_cast<double>(ranks)));
 }
 
 double overlapped_seconds(double compute, double comm, double contention) {
@@ -166,6 +176,8 @@ SoftwareProfile software_megatron_core_2024() {
   // Its ZeRO-2 is NeMo's apex DistributedFusedAdam (no FSDP in Megatron-Core r0.8): gradients
   // accumulate whole under no_sync and are reduce-scattered on the last micro-batch.
   profile.zero2_reduce_every_micro_batch = false;
+  // Megatron-LM core_r0.8.0 and NeMo 24.x all-reduce each micro-batch's loss (physics.hpp).
+  profile.loss_all_reduce_per_micro_batch = true;
   return profile;
 }
 
@@ -196,6 +208,9 @@ SoftwareProfile software_megatron_core_2025() {
   profile.zero2_reduce_every_micro_batch = true;
   // ZeRO-3 is Megatron-Core's FSDP at optim_grads_params: its recompute uses the backward's gather.
   profile.recompute_reuses_backward_gather = true;
+  // The loss is returned unreduced: Megatron-LM 1e057005 pretrain_gpt.py loss_func, Megatron-Bridge
+  // src/megatron/bridge/training/losses.py masked_next_token_loss ('lm loss': reporting_loss).
+  profile.loss_all_reduce_per_micro_batch = false;
   return profile;
 }
 

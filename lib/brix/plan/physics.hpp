@@ -102,8 +102,15 @@ struct SoftwareProfile {
   /// Megatron-Bridge's `cfg.ddp.grad_reduce_in_fp32 = False`. Memory charges it per gradient, the
   /// DP reduce-scatter/all-reduce moves it.
   double grad_reduce_bytes = 4.0;
-  /// Pipeline sends and receives batched and run beside compute; the 2021 code waited for
-  /// each receive and each send in turn.
+  /// Pipeline sends and receives batched and run beside compute; false charges each receive
+  /// and each send of a pass in turn (megatron-2021/2022). That is not what Megatron-LM of
+  /// 2021 does: its _communicate (megatron/p2p_communication.py at cbad126a84, 2021-03-03)
+  /// posts one exchange's sends and receives in one torch.distributed.batch_isend_irecv, waits
+  /// for all of them, then calls torch.cuda.synchronize(), and its 1F1B steady state pairs
+  /// send_forward_recv_backward / send_backward_recv_forward (megatron/schedules.py). Charged
+  /// batched, the fit set's mean |error| went 9.9% -> 10.1% at 727a707 (Narayanan et al.'s
+  /// pipelined rows 0.6-3.0 points further too fast), so the 2021 charge stays an unexplained
+  /// stand-in for a cost of that code brix has not identified (README "Known biases").
   bool batched_p2p = true;
   /// Expert dispatch sends a token once per destination node over the network and fans it out
   /// over NVLink there (DeepEP, Megatron-Core's flex/HybridEP dispatchers); without it every
@@ -204,6 +211,16 @@ struct SoftwareProfile {
   /// micro-batch (Megatron-Core 0.13's FSDP: custom_fsdp/fully_sharded_data_parallel.py passes
   /// inter_fsdp_group_grad_reduce only with is_last_microbatch).
   bool replica_all_reduce_every_micro_batch = false;
+  /// The last pipeline stage all-reduces every micro-batch's loss over the data-parallel group
+  /// (for logging), so the DP replicas wait for each other once per micro-batch, not only at the
+  /// step's gradient reduction: Megatron-LM pretrain_gpt.py loss_func,
+  /// average_losses_across_data_parallel_group([loss]) at cbad126a84 (2021-03-03) and
+  /// torch.distributed.all_reduce(reporting_loss, group=mpu.get_data_parallel_group()) at
+  /// core_r0.8.0; NeMo's megatron_gpt_model.py loss_func at 6f9f731e70 (2024-07-19), and NeMo 2's
+  /// MaskedTokenLossReduction (nemo/lightning/megatron_parallel.py, d2b2155 to v2.3.0; gone at
+  /// v2.4.0), which a calibration row states as `loss_all_reduce: true`. Off where the loss is
+  /// returned unreduced (Megatron-LM 1e057005 of 2025-05-24: `'lm loss': reporting_loss`).
+  bool loss_all_reduce_per_micro_batch = false;
   /// ZeRO-2 reduce-scatters the gradients after every micro-batch's backward and accumulates the
   /// shard (Megatron-Core 0.13's FSDP at optim_grads: grad_reduce_every_bprop; PyTorch FSDP
   /// without no_sync). Off: the gradients accumulate whole and are reduced once per step (NeMo
@@ -331,8 +348,21 @@ inline constexpr double k_dispatch_sm_share = 20.0 / 132.0;
 /// scaling runs (configs/calibration/fit), one constant for every GPU and model.
 inline constexpr double k_sync_noise = 0.006;
 
+/// Noise of one pipeline stage's pass over one micro-batch (forward and backward), relative:
+/// where the DP replicas synchronise every micro-batch (SoftwareProfile::
+/// loss_all_reduce_per_micro_batch) each micro-batch waits for the slowest of DP, about
+/// σ·√(2·ln DP) of a stage pass above the mean. Chosen by a grid on the fit set
+/// (configs/calibration/fit; 0.5-3%, least mean error at 1.75%); only Narayanan et al.'s DP > 1
+/// rows bear on it there (Korthikanti et al.'s run at DP 1).
+inline constexpr double k_micro_batch_noise = 0.0175;
+
 /// The slowdown factor of a step synchronising `gpus` GPUs: 1 + σ·√(2·ln N).
 [[nodiscard]] double sync_slowdown(int gpus);
+
+/// Seconds a step loses when `ranks` DP replicas synchronise on each of `micro_batches`
+/// micro-batches of `stage_s` each (the stage pass of the slowest pipeline stage): the slowest
+/// replica's excess, k_micro_batch_noise·√(2·ln N) of a pass, every micro-batch.
+[[nodiscard]] double micro_batch_sync_seconds(double micro_batches, double stage_s, int ranks);
 
 /// Time of `compute` seconds overlapped with `comm` seconds of communication.
 [[nodiscard]] double overlapped_seconds(double compute, double comm, double contention = k_overlap_contention);

@@ -120,7 +120,8 @@ StagePass stage_pass(const StepInputs& in, const StageWork& work, double p2p) {
   const double boundaries = round_robin ? pipeline_boundaries_per_device(pp, layout.vpp, s, last)
                                         : layout.vpp * pipeline_boundaries_per_device(pp, 1, s, last);
   // Batched: the send to one neighbour and the receive from the other share one wait.
-  // Unbatched (2021): each receive and each send of forward and backward waits in turn.
+  // Unbatched (megatron-2021/2022 profiles): each receive and each send of forward and
+  // backward waits in turn (physics.hpp batched_p2p: the 2021 code itself batches them).
   const double transfers = in.context->software.batched_p2p ? boundaries : 2.0 * boundaries;
   pass.pp = transfers * p2p;
   pass.forward += 0.5 * pass.pp;
@@ -428,10 +429,15 @@ StepEstimate estimate_step(const StepInputs& in, std::span<const StageWork> stag
   const double dp_exposed = data_parallel.exposed_s;
   const double embedding_sync = tied_embedding_sync_seconds(context, layout, placement, in.grad_wire_bytes);
   estimate.comm.pp = embedding_sync;
-  estimate.step_s = estimate.pipeline_s + dp_exposed + embedding_sync + estimate.optimizer_s;
+  // A framework that all-reduces each micro-batch's loss over DP makes the replicas wait for
+  // the slowest of them once per micro-batch (physics.hpp loss_all_reduce_per_micro_batch).
+  const double micro_batch_sync =
+      context.software.loss_all_reduce_per_micro_batch ? micro_batch_sync_seconds(micro_batches, max_stage, layout.dp)
+                                                       : 0.0;
+  estimate.step_s = estimate.pipeline_s + micro_batch_sync + dp_exposed + embedding_sync + estimate.optimizer_s;
   // Every step waits for its slowest GPU.
-  estimate.sync_s = estimate.step_s * (sync_slowdown(layout.world()) - 1.0);
-  estimate.step_s += estimate.sync_s;
+  estimate.sync_s = estimate.step_s * (sync_slowdown(layout.world()) - 1.0) + micro_batch_sync;
+  estimate.step_s += estimate.sync_s - micro_batch_sync;
   estimate.bubble_fraction = estimate.step_s > 0 ? bubble / estimate.step_s : 0.0;
   estimate.comm.tp = micro_batches * critical.tp;
   estimate.comm.ep = micro_batches * critical.ep;
