@@ -11,6 +11,19 @@
 using namespace brix;
 using namespace brix::serve;
 
+namespace {
+
+/// DeepSeek-R1's FP8 checkpoint with a bf16 KV cache on one 8 x H200 node, served by `engine`.
+struct DeepSeekOnH200 {
+  model::ModelSpec model = model::load_model("deepseek-r1");
+  ServeDevice device = test::serve_device_on("h200-sxm");
+  RoleContext context;
+  explicit DeepSeekOnH200(Engine engine)
+      : context{&model, &device, &find_engine_version(engine, ""), WeightPrecision::fp8, KvPrecision::bf16} {}
+};
+
+} // namespace
+
 TEST_CASE("serve::first_wave_ttfts: prompts arriving together wait for the chunks before theirs") {
   // A chunk of t tokens takes t ms; 3,000-token prompts, 8,192-token chunks, one rank: 12,000
   // tokens in a full chunk (8.192 s) and the rest (3.808 s). Prompts 1-2 end in the first chunk,
@@ -49,10 +62,8 @@ TEST_CASE("serve::finite_closed_loop: mean TTFT over all requests, makespan to t
 TEST_CASE("serve::aggregated_performance: a finite run counts the first wave's queue and the drain") {
   // dstack's SGLang run: DeepSeek-R1 on 8 x H200, attention DP 8, 3,200-token prompts, 64 in
   // flight, 500 prompts in all (bench_serving.py --num-prompts 500 --max-concurrency 64).
-  const auto model = model::load_model("deepseek-r1");
-  const auto device = test::serve_device_on("h200-sxm");
-  const RoleContext context{&model, &device, &find_engine_version(Engine::sglang, ""), WeightPrecision::fp8,
-                            KvPrecision::bf16};
+  const DeepSeekOnH200 deployment{Engine::sglang};
+  const auto& context = deployment.context;
   Workload workload{.isl = 3200, .osl = 800, .concurrency = 64};
   auto role = cost_role(context, {InstanceShape{1, 1, 8, 1, 8}, 1}, workload, 4096);
   const auto steady = aggregated_performance(context, role, workload);
@@ -127,10 +138,8 @@ TEST_CASE("serve::aggregated_performance: the closed loop's request rate is its 
   // GPUStack's vLLM run: DeepSeek-R1 TP 8 on 8 x H200, 2,000-token prompts, 100 out, as many in
   // flight as the KV pool runs. Prefill is busy most of the time, so a faster rate stretches the
   // decode steps sharply: damped iteration alternated between 8.0 and 14.8 requests/s here.
-  const auto model = model::load_model("deepseek-r1");
-  const auto device = test::serve_device_on("h200-sxm");
-  const RoleContext context{&model, &device, &find_engine_version(Engine::vllm, ""), WeightPrecision::fp8,
-                            KvPrecision::bf16};
+  const DeepSeekOnH200 deployment{Engine::vllm};
+  const auto& context = deployment.context;
   Workload workload{.isl = 2000, .osl = 100, .concurrency = 1};
   auto role = cost_role(context, {InstanceShape{8, 1, 1, 1, 8}, 1}, workload, 8192);
   REQUIRE(role.max_concurrency > 100);
