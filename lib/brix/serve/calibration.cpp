@@ -216,7 +216,8 @@ Evaluated evaluate_run(const DocNode& run) {
   // admission rule lets into the KV pool, and the client's requests beyond it wait in the
   // engine's queue (at least one request per DP rank runs where brix's pool holds none).
   auto cost = [&](const RolePlan& plan, const Workload& load, std::int64_t chunk) {
-    auto role = cost_role(context, plan, load, chunk);
+    // Started with the engine's default limits: its steps and prefill rate costed with them.
+    auto role = cost_role(context, plan, load, chunk, k_max_sequences);
     std::string why;
     if (!size_role(context, plan, load, chunk, why)) {
       out.note = "brix: " + why;
@@ -225,7 +226,6 @@ Evaluated evaluate_run(const DocNode& run) {
         1, admitted_sequences(default_admission(engine.engine), role.pool.tokens / plan.shape.dp, load.isl, load.osl,
                               k_max_sequences));
     role.max_concurrency = role.max_sequences * plan.shape.dp;
-    role.engine_max_sequences = k_max_sequences; // started with the engine's default limits
     return role;
   };
   const double wanted = fill ? 0.0 : concurrency_node.as_positive_double("concurrency");

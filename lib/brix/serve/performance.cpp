@@ -24,14 +24,20 @@ double context_tokens(const Workload& workload) {
   return static_cast<double>(workload.isl) + static_cast<double>(workload.osl) / 2.0;
 }
 
+/// A prompt of `isl` tokens through steps of `room` prompt tokens: the full ones, then its
+/// remainder beside `others` tokens of the prompts waiting after it (the scheduler fills the
+/// budget).
+double chunked_prompt_seconds(const StepContext& step, double isl, double room, double others) {
+  const double full = std::floor(isl / room);
+  const double rest = isl - full * room;
+  return full * prefill_step(step, room, isl).seconds +
+         (rest > 0 ? prefill_step(step, std::min(room, rest + others), isl).seconds : 0.0);
+}
+
 /// One prompt alone through a role's instance: its chunks one after another.
 double prompt_seconds(const RoleContext& context, const RoleEstimate& role, std::int64_t isl) {
-  const auto step = role_step_context(context, role);
-  const double prompt = static_cast<double>(isl);
-  const double chunk = static_cast<double>(std::min(isl, role.chunk_tokens));
-  const double full = std::floor(prompt / chunk);
-  const double rest = prompt - full * chunk;
-  return prefill_step(step, chunk, prompt).seconds * full + (rest > 0 ? prefill_step(step, rest, prompt).seconds : 0.0);
+  return chunked_prompt_seconds(role_step_context(context, role), static_cast<double>(isl),
+                                static_cast<double>(std::min(isl, role.chunk_tokens)), 0.0);
 }
 
 /// The prefill chunk of one group of a closed loop: the prompts of `running` requests of an
@@ -47,13 +53,8 @@ double group_seconds(const RoleContext& context, const RoleEstimate& role, doubl
   const auto step = role_step_context(context, role);
   const double room = std::max(1.0, chunk - decoding);
   if (isl > chunk) {
-    // A prompt longer than the budget: full steps of its own tokens, then its remainder beside
-    // the start of the rank's next waiting prompts (the scheduler fills the budget).
-    const double full = std::floor(isl / room);
-    const double rest = isl - full * room;
-    const double others = std::max(0.0, per_rank - isl);
-    return full * prefill_step(step, room, isl).seconds +
-           (rest > 0 ? prefill_step(step, std::min(room, rest + others), isl).seconds : 0.0);
+    // A prompt longer than the budget, its last piece beside the rank's next waiting prompts.
+    return chunked_prompt_seconds(step, isl, room, std::max(0.0, per_rank - isl));
   }
   double seconds = prefill_step(step, std::min(per_rank, chunk), isl).seconds;
   const double steps = std::ceil(isl / room);
@@ -199,7 +200,7 @@ StepContext role_step_context(const RoleContext& context, const RoleEstimate& ro
 }
 
 RoleEstimate cost_role(const RoleContext& context, const RolePlan& plan, const Workload& workload,
-                       std::int64_t chunk_tokens) {
+                       std::int64_t chunk_tokens, std::int64_t engine_max_sequences) {
   RoleEstimate role;
   role.plan = plan;
   role.chunk_tokens = chunk_tokens;
@@ -207,7 +208,8 @@ RoleEstimate cost_role(const RoleContext& context, const RolePlan& plan, const W
                       context.device->memory_bytes, *context.engine, chunk_tokens, k_max_sequences, context.offload);
   const std::int64_t request = workload.isl + workload.osl;
   role.max_sequences = std::min(k_max_sequences, role.pool.tokens / plan.shape.dp / request);
-  role.engine_max_sequences = std::max<std::int64_t>(1, role.max_sequences);
+  role.engine_max_sequences =
+      engine_max_sequences > 0 ? engine_max_sequences : std::max<std::int64_t>(1, role.max_sequences);
   role.max_concurrency = role.max_sequences * plan.shape.dp;
   const auto step = role_step_context(context, role);
   const double chunk = static_cast<double>(chunk_tokens);

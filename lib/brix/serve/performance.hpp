@@ -99,8 +99,10 @@ struct RoleContext {
 
 /// Memory, capacity and the prefill chunk of a role's instances, whether or not they fit (what
 /// calibration needs for deployments that ran with weights offloaded to host memory).
+/// `engine_max_sequences`: the running-sequence limit the engine was started with, per DP rank
+/// (RoleEstimate::engine_max_sequences); 0 for the plan's own, which brix emits.
 [[nodiscard]] RoleEstimate cost_role(const RoleContext& context, const RolePlan& plan, const Workload& workload,
-                                     std::int64_t chunk_tokens);
+                                     std::int64_t chunk_tokens, std::int64_t engine_max_sequences = 0);
 
 /// cost_role, or nullopt with `why` set when the weights do not fit or the KV cache cannot hold
 /// one request.
