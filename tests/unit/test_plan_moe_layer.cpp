@@ -310,3 +310,48 @@ TEST_CASE("plan::load_calibration_runs captures a MoE side in a CUDA graph only 
   REQUIRE(runs.front().cuda_graphs);
   CHECK(runs.front().cuda_graphs->moe);
 }
+
+TEST_CASE("plan::layer_cost copies the plain all-to-all dispatcher's rows into expert order and back") {
+  // Megatron-Core's MoEAlltoAllTokenDispatcher sorts the received rows by local expert after the
+  // dispatch and back before the combine (sort_chunks_by_idxs): Qwen3-30B-A3B at EP 8, 4096
+  // tokens x top-8 = 32,768 rows per GPU, each sort reading and writing 2 B x 2048, in forward
+  // and again in backward. The DeepEP/HybridEP dispatchers hand the experts their rows directly.
+  auto plain = software_by_name("megatron-core-2025");
+  plain.host_seconds_per_op = 0;
+  plain.hierarchical_all_to_all = false;
+  plain.balanced_routing = true; // the mean rank's rows (no busiest-rank skew)
+  CHECK(plain.sort_expert_chunks);
+  auto unsorted = plain;
+  unsorted.sort_expert_chunks = false;
+  const Layout layout = qwen3_layout(8, 0);
+  const auto with = moe_layer("qwen3-30b-a3b", layout, plain);
+  const auto without = moe_layer("qwen3-30b-a3b", layout, unsorted);
+  const auto& device = with.context.device;
+  const double sort_s = 8.0 * 4096.0 * 8.0 * 2048.0 / device.hbm_bytes_per_s + 2.0 * device.kernel_overhead_s;
+  CHECK(with.cost.forward_s - without.cost.forward_s == doctest::Approx(sort_s).epsilon(1e-9));
+  CHECK(with.cost.backward_s - without.cost.backward_s == doctest::Approx(sort_s).epsilon(1e-9));
+  // The flex dispatchers do not sort; nor does one local expert per GPU, nor EP 1.
+  auto flex = plain;
+  flex.hierarchical_all_to_all = true;
+  CHECK(moe_layer("qwen3-30b-a3b", layout, flex).cost.forward_s ==
+        doctest::Approx(moe_layer("qwen3-30b-a3b", layout, [&] {
+                          auto s = flex;
+                          s.sort_expert_chunks = false;
+                          return s;
+                        }()).cost.forward_s)
+            .epsilon(1e-12));
+  const Layout all_ep = qwen3_layout(128, 0);
+  CHECK(moe_layer("qwen3-30b-a3b", all_ep, plain).cost.forward_s ==
+        doctest::Approx(moe_layer("qwen3-30b-a3b", all_ep, unsorted).cost.forward_s).epsilon(1e-12));
+  // Token dropping runs only on the plain dispatcher: its padded rows are sorted whatever the profile.
+  auto dropping = flex;
+  const Layout padded = qwen3_layout(8, 1.0);
+  auto dropping_unsorted = dropping;
+  dropping_unsorted.sort_expert_chunks = false;
+  CHECK(moe_layer("qwen3-30b-a3b", padded, dropping).cost.forward_s >
+        moe_layer("qwen3-30b-a3b", padded, dropping_unsorted).cost.forward_s);
+  // Profiles: Megatron-Core's sort; DeepSeek's and torch's MoE are not this dispatcher.
+  CHECK(software_by_name("megatron-core-2024").sort_expert_chunks);
+  CHECK_FALSE(software_by_name("deepseek-2024").sort_expert_chunks);
+  CHECK_FALSE(software_by_name("fsdp2-2025").sort_expert_chunks);
+}

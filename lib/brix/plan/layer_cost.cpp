@@ -320,6 +320,7 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   const double mlp_gate = model.mlp == model::MlpKind::gated ? 2.0 : 1.0;
   double act_elements = 0; // activation-function inputs per token on this GPU
   double permute_bytes = 0;
+  double sort_bytes = 0; // expert-order copies of the plain all-to-all dispatcher, each pass
   double ep_bytes = 0;
   double expert_padding = 1.0; // token copies sent over those routed (capacity padding)
   ExpertEpilogue epilogue;
@@ -374,6 +375,12 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     // Permute + unpermute, read and write bf16, of the token copies this GPU sends (padded to
     // the capacity under token dropping).
     permute_bytes = 8.0 * pairs * imbalance * expert_rows.padding * h;
+    if (context.software.sort_expert_chunks && layout.ep > 1 && local_experts > 1 &&
+        (!context.software.hierarchical_all_to_all || layout.capacity > 0)) {
+      // The received rows copied into expert order and back, read and write bf16 each
+      // (physics.hpp sort_expert_chunks); backward sorts the gradients the same two ways.
+      sort_bytes = 8.0 * rows * imbalance * local_experts * h;
+    }
     // Dispatch (fp8 under fp8 training, as DeepSeek-V3 does) and combine (bf16).
     ep_bytes = pairs * expert_rows.padding * h * (bytes + 2.0);
     if (layout.ep > 1) {
@@ -427,7 +434,8 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
       memory_seconds(device, gemms.cast_forward_bytes) + gemms.cast_forward_kernels * device.kernel_overhead_s;
   const double cast_backward_s =
       memory_seconds(device, gemms.cast_backward_bytes) + gemms.cast_backward_kernels * device.kernel_overhead_s;
-  cost.forward_s = gemms.seconds + core_forward + elementwise_s + cast_forward_s;
+  const double sort_s = sort_bytes > 0 ? memory_seconds(device, sort_bytes) + 2 * device.kernel_overhead_s : 0.0;
+  cost.forward_s = gemms.seconds + core_forward + elementwise_s + cast_forward_s + sort_s;
   // Split for sub-block recomputation: the attention block takes its projections, its core,
   // the first norm and residual and its rotary/copies; the MLP block the rest.
   const double attention_elementwise =
@@ -435,7 +443,7 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   cost.attention_forward_s = attention_gemm_s + core_forward + attention_elementwise;
   cost.attention_backward_s = 2.0 * attention_gemm_s + core_backward + 2.0 * attention_elementwise;
   cost.weight_grad_s = gemms.seconds;
-  cost.backward_s = 2.0 * gemms.seconds + core_backward + 2.0 * elementwise_s + cast_backward_s;
+  cost.backward_s = 2.0 * gemms.seconds + core_backward + 2.0 * elementwise_s + cast_backward_s + sort_s;
   // An eager framework's host issues every operator outside the CUDA-graph-captured scopes: a
   // layer whose GPU work is shorter than that waits for the host (small models, small experts).
   const double host_op = context.software.host_seconds_per_op;

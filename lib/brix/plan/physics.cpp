@@ -178,6 +178,7 @@ SoftwareProfile software_megatron_core_2024() {
   profile.zero2_reduce_every_micro_batch = false;
   // Megatron-LM core_r0.8.0 and NeMo 24.x all-reduce each micro-batch's loss (physics.hpp).
   profile.loss_all_reduce_per_micro_batch = true;
+  profile.sort_expert_chunks = true; // MoEAlltoAllTokenDispatcher permutation 2 (physics.hpp)
   return profile;
 }
 

@@ -147,6 +147,16 @@ struct SoftwareProfile {
   /// share the SMs' waves as a grouped kernel does; each kernel beyond the first adds its
   /// launch and tail (layer_cost.cpp).
   bool per_expert_gemm_kernels = false;
+  /// Megatron-Core's NCCL all-to-all token dispatcher (MoEAlltoAllTokenDispatcher) receives
+  /// its tokens grouped by source rank and, with more than one local expert, copies them into
+  /// expert order after the dispatch ("Permutation 2: Sort tokens by local expert",
+  /// sort_chunks_by_idxs, a torch.cat of the chunks or TE's fused moe_sort_chunks_by_index;
+  /// under drop-and-pad a transpose(...).contiguous()) and back before the combine
+  /// ("Unpermutation 2"); megatron/core/transformer/moe/token_dispatcher.py, core_r0.12 through
+  /// core 0.16. The flex (DeepEP/HybridEP) dispatchers hand the experts their rows directly.
+  /// Costed where the dispatch is the plain all-to-all (hierarchical_all_to_all off, or token
+  /// dropping, which runs only on it) and ep > 1 (layer_cost.cpp).
+  bool sort_expert_chunks = false;
   /// Which fused attention kernels run: Hopper-era ones (FlashAttention-3, cuDNN's fused
   /// attention in TransformerEngine) at DeviceModel::attention_fraction, FlashAttention-2 (torch
   /// SDPA's flash backend, flash-attn 2.x) at attention_fraction_fa2, or FlashAttention-1-class
