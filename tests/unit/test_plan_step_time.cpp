@@ -269,6 +269,39 @@ TEST_CASE("plan::data_parallel_cost reshard=0 gathers the parameters once per mi
   CHECK_FALSE(software_by_name("fsdp2-2025").recompute_reuses_backward_gather);
 }
 
+TEST_CASE("plan::data_parallel_cost gathers what lies outside the FSDP units once per step where the framework keeps it") {
+  Fixture f;
+  f.context.software.overlap_param_gather = false; // every collective exposed: the sums below
+  const double params = 1e9, outside = 0.25e9;     // the embedding and head of `params`
+  auto extra = [&](const std::string& text) {
+    const auto layout = parse_layout(text);
+    const auto placement = place_groups(layout, 8);
+    return data_parallel_cost(f.context, layout, placement, params, 0, 4.0, 4, 0, 0, outside).pipeline_extra_s;
+  };
+  const auto& device = f.context.device;
+  const GroupPlacement all{32, 8};
+  auto gather = [&](double p) { return collective_seconds(device, Collective::all_gather, 2 * p, all); };
+  const double scatter = collective_seconds(device, Collective::reduce_scatter, 4 * params, all);
+  // Without it (PyTorch FSDP's profiles) every parameter is gathered for each forward and backward.
+  CHECK(extra("dp=32,zero=3,recompute=none") == doctest::Approx(4 * (2 * gather(params) + scatter)));
+  // Megatron-Core's FSDP: the layers' parameters twice per micro-batch, the embedding and head
+  // once per step; every gradient still reduce-scattered per micro-batch.
+  f.context.software.outside_layers_gathered_once = true;
+  CHECK(extra("dp=32,zero=3,recompute=none") ==
+        doctest::Approx(4 * (2 * gather(params - outside) + scatter) + gather(outside)));
+  CHECK(extra("dp=32,zero=3,recompute=none") < 4 * (2 * gather(params) + scatter));
+  // A tensor-parallel rank holds 1/tp of them, the outside share included.
+  const auto tp2 = parse_layout("tp=2,dp=16,zero=3,recompute=none");
+  const GroupPlacement dp16{16, 4};
+  CHECK(data_parallel_cost(f.context, tp2, place_groups(tp2, 8), params, 0, 4.0, 4, 0, 0, outside).pipeline_extra_s ==
+        doctest::Approx(4 * (2 * collective_seconds(device, Collective::all_gather, params - outside, dp16) +
+                             collective_seconds(device, Collective::reduce_scatter, 2 * params, dp16)) +
+                        collective_seconds(device, Collective::all_gather, outside, dp16)));
+  CHECK(software_by_name("megatron-core-2025").outside_layers_gathered_once);
+  CHECK_FALSE(software_by_name("fsdp2-2025").outside_layers_gathered_once);
+  CHECK_FALSE(software_by_name("automodel-2025").outside_layers_gathered_once);
+}
+
 TEST_CASE("plan::data_parallel_cost gathers FP8 parameters at 1 B when the framework keeps FP8 weights") {
   Fixture f;
   f.layout.dp = 8;

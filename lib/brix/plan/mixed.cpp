@@ -169,7 +169,8 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
                   const auto placement = place_groups(layout, owner[critical]->group->nvlink_reach());
                   const auto data_parallel = data_parallel_cost(
                       context, layout, placement, work.dense_params, work.expert_params, options.software.grad_reduce_bytes,
-                      static_cast<double>(micro_batches), split->slowest_s, 2.0 / 3.0 * split->slowest_s);
+                      static_cast<double>(micro_batches), split->slowest_s, 2.0 / 3.0 * split->slowest_s,
+                      work.outside_layer_params);
                   // Each stage sends and receives one activation per micro-batch and pass.
                   const double transfer = 2.0 * pipeline_transfer_seconds(context, layout, placement);
                   const double m = static_cast<double>(micro_batches);

@@ -209,6 +209,8 @@ SoftwareProfile software_megatron_core_2025() {
   profile.zero2_reduce_every_micro_batch = true;
   // ZeRO-3 is Megatron-Core's FSDP at optim_grads_params: its recompute uses the backward's gather.
   profile.recompute_reuses_backward_gather = true;
+  // Its embedding and output layer stay gathered from the step's first forward (physics.hpp).
+  profile.outside_layers_gathered_once = true;
   // The loss is returned unreduced: Megatron-LM 1e057005 pretrain_gpt.py loss_func, Megatron-Bridge
   // src/megatron/bridge/training/losses.py masked_next_token_loss ('lm loss': reporting_loss).
   profile.loss_all_reduce_per_micro_batch = false;

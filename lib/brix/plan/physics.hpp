@@ -244,6 +244,18 @@ struct SoftwareProfile {
   /// the post-backward hook is responsible for the reshard"). Off: a gather for the forward, the
   /// recompute and the backward each (what the fit set's FSDP rows are costed with).
   bool recompute_reuses_backward_gather = false;
+  /// Under ZeRO-3, the parameters outside the FSDP units (the embeddings and the output head)
+  /// are gathered by the step's first forward and stay gathered until the step's gradient sync
+  /// finishes, not gathered again for each micro-batch's forward and backward; their gradients
+  /// are still reduce-scattered every micro-batch. Megatron-Core's FSDP (custom_fsdp at
+  /// Megatron-LM 1e057005): the units are the TransformerLayers (fully_sharded_data_parallel.py,
+  /// `fsdp_unit_modules = [TransformerLayer]` for optim_grads_params); only units get the
+  /// post-forward and post-backward release (`release_module_parameters`), _root_pre_backward
+  /// releases units only, AllGatherPipeline.all_gather_params gathers only buckets whose status
+  /// is EMPTY (param_and_grad_buffer.py), and finish_grad_sync's all_gather_pipeline.reset()
+  /// releases the rest. Off: gathered as the layers' parameters are (PyTorch FSDP's root unit,
+  /// which holds them, is gathered again for every micro-batch).
+  bool outside_layers_gathered_once = false;
   /// FSDP2 without pipeline parallelism: the trainer turns gradient sync off for every
   /// micro-batch but the last (set_requires_gradient_sync(is_optim_step)), so the reduce-scatter
   /// and the replicas' all-reduce run once per step after the last backward, and the unsharded

@@ -156,9 +156,12 @@ inline StageWork stage_work(const model::ModelSpec& model, const StageSpan& span
   const auto counts = model::count_parameters(model);
   if (work.has_embedding) {
     work.dense_params += static_cast<double>(counts.embedding + counts.position_embedding);
+    work.outside_layer_params += static_cast<double>(counts.embedding + counts.position_embedding);
   }
   if (work.has_head) {
     work.dense_params += static_cast<double>(counts.output_head + counts.mtp);
+    // MTP modules hold transformer layers of their own: counted with the layers.
+    work.outside_layer_params += static_cast<double>(counts.output_head);
   }
   return work;
 }

@@ -225,7 +225,8 @@ void add_layer_totals(LayerPassTotals& totals, const CostContext& context, const
 
 DataParallelCost data_parallel_cost(const CostContext& context, const Layout& layout, const Placement& placement,
                                     double dense_params, double expert_params, double grad_wire_bytes,
-                                    double micro_batches, double stage_s, double backward_window_s) {
+                                    double micro_batches, double stage_s, double backward_window_s,
+                                    double outside_layer_params) {
   const auto& device = context.device;
   DataParallelCost cost;
   // Gradients reduced (and parameters gathered under the distributed optimizer): dense weights
@@ -299,15 +300,26 @@ DataParallelCost data_parallel_cost(const CostContext& context, const Layout& la
     const bool recompute_gathers =
         layout.recompute == Recompute::full && !context.software.recompute_reuses_backward_gather;
     const double gathers = !layout.reshard ? 1.0 : recompute_gathers ? 3.0 : 2.0;
-    auto per_micro = [&](double params, const GroupPlacement& group, const GroupPlacement& shard,
-                         const GroupPlacement& replicas) {
+    // Where the framework keeps what lies outside its FSDP units gathered for the whole step
+    // (physics.hpp outside_layers_gathered_once), those parameters are gathered once per step:
+    // a 1/micro_batches share of a gather per micro-batch.
+    const double once_local = context.software.outside_layers_gathered_once
+                                  ? std::clamp(outside_layer_params / layout.tp, 0.0, dense_local)
+                                  : 0.0;
+    auto per_micro = [&](double params, double once_params, const GroupPlacement& group,
+                         const GroupPlacement& shard, const GroupPlacement& replicas) {
       if (group.ranks <= 1 || params <= 0) {
         return 0.0;
       }
-      const double gathered = gathers * collective_seconds(device, Collective::all_gather, params * gather_bytes, shard);
+      const double gathered =
+          gathers * collective_seconds(device, Collective::all_gather, (params - once_params) * gather_bytes, shard) +
+          collective_seconds(device, Collective::all_gather, once_params * gather_bytes, shard) /
+              std::max(1.0, micro_batches);
       return sync_last_micro_batch_only ? gathered : gathered + scatter_per_micro(params, group, shard, replicas);
     };
-    const double per_mb = both_groups(per_micro);
+    const double per_mb =
+        per_micro(dense_local, once_local, placement.dp, placement.dp_shard, placement.dp_replicate) +
+        per_micro(expert_local, 0.0, placement.expert_dp, placement.expert_shard, placement.expert_replicate);
     const double exposed_per_mb =
         context.software.overlap_param_gather ? overlapped_seconds(stage_s, per_mb) - stage_s : per_mb;
     cost.pipeline_extra_s = micro_batches * exposed_per_mb;
@@ -422,7 +434,8 @@ StepEstimate estimate_step(const StepInputs& in, std::span<const StageWork> stag
   estimate.critical_stage_s = max_stage;
   estimate.stage_sum_s = sum_stage;
   const auto data_parallel = data_parallel_cost(context, layout, placement, work.dense_params, work.expert_params,
-                                                in.grad_wire_bytes, micro_batches, max_stage, critical.backward);
+                                                in.grad_wire_bytes, micro_batches, max_stage, critical.backward,
+                                                work.outside_layer_params);
   estimate.pipeline_s += data_parallel.pipeline_extra_s;
   estimate.comm.dp = data_parallel.pipeline_extra_s + data_parallel.exposed_s;
   estimate.optimizer_s = data_parallel.optimizer_s;

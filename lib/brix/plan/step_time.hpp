@@ -20,6 +20,8 @@ struct StageWork {
   bool has_head = false; ///< final norm, output head, MTP modules
   double dense_params = 0;  ///< parameters split by TP (and replicated norms)
   double expert_params = 0; ///< routed-expert parameters, split by EP·ETP
+  /// Of dense_params, those outside the transformer layers: the embeddings and the output head.
+  double outside_layer_params = 0;
 };
 
 /// Stages are given compressed: runs of identical stages as one entry with a count, in order.
@@ -74,7 +76,8 @@ inline StepInputs step_inputs_of(const CostContext& context, const Layout& layou
 }
 
 /// Data-parallel traffic and the optimizer step of one pipeline stage holding `dense_params`
-/// (split by TP) and `expert_params` (split by EP·ETP).
+/// (split by TP, `outside_layer_params` of them outside the transformer layers) and
+/// `expert_params` (split by EP·ETP).
 struct DataParallelCost {
   double pipeline_extra_s = 0; ///< ZeRO-3: exposed per-micro-batch gathers, inside the pipeline
   double exposed_s = 0;        ///< gradient reduction not hidden behind backward
@@ -83,7 +86,8 @@ struct DataParallelCost {
 [[nodiscard]] DataParallelCost data_parallel_cost(const CostContext& context, const Layout& layout,
                                                   const Placement& placement, double dense_params,
                                                   double expert_params, double grad_wire_bytes,
-                                                  double micro_batches, double stage_s, double backward_window_s);
+                                                  double micro_batches, double stage_s, double backward_window_s,
+                                                  double outside_layer_params = 0);
 
 /// Runs of the pipeline schedule in a step of `micro_batches` micro-batches per data-parallel
 /// rank: one per CostContext::local_batch sequences (at least 1), or 1 without a local batch.
