@@ -28,8 +28,9 @@ constexpr std::array<EngineVersion, 9> k_rows{{
                  "4ms of GPU bubble\" per decode step (vllm issue #6854, Multi-Step Scheduling RFC, 2024-07) and \"When "
                  "BS is 200, all this together can be 20ms\" (issue #6801, Performance Roadmap, 2024-08-08): 4 ms per "
                  "step and (20 - 4) / 200 = 0.08 ms per running sequence (an upper bound: 0.6.0's async output "
-                 "processing later hid part of that 20 ms); V1 (2025-01) was built to overlap it; V0's chunked-prefill scheduler also \"prioritizes decode requests\" and schedules prefills with what is left of max_num_batched_tokens (docs.vllm.ai, Optimization and Tuning, Chunked Prefill)",
-     .plannable = false, .triton_block_fp8 = true, .decode_in_chunk = true, .serial_host_step_s = 4e-3,
+                 "processing later hid part of that 20 ms); V1 (2025-01) was built to overlap it; MLA decode through absorbed matrices materialized at load time, W_Q_UK and W_UV_O requantized to FP8 blocks (\"Currently fp8 requires matrix absorption\", MLACommonImpl.process_weights_after_loading in vllm/attention/backends/mla/utils.py of the 0.7 line; dstack's nightly 0.7.4.dev181+gf35f8e22 was built 2025-03-03, before PR #14770 \"MLA get rid of materialization\" of 2025-03-13); V0's chunked-prefill scheduler also \"prioritizes decode requests\" and schedules prefills with what is left of max_num_batched_tokens (docs.vllm.ai, Optimization and Tuning, Chunked Prefill)",
+     .plannable = false, .triton_block_fp8 = true, .mla_absorbed_weights = true, .decode_in_chunk = true,
+     .serial_host_step_s = 4e-3,
      .serial_host_per_sequence_s = 0.08e-3,
      .pool = PoolRule::utilization, .default_fraction = 0.9, .image = "vllm/vllm-openai:v0.7.3"},
     {.engine = Engine::vllm, .version = "0.9", .released = "2025-05",
