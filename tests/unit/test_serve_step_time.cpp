@@ -1,9 +1,10 @@
 // serve: step_time's engine-specific kernel paths — MLA decode through the absorbed matrices an
 // engine materialized at load time (vLLM 0.7's W_Q_UK and W_UV_O) instead of the checkpoint's
-// up- and output projections.
+// up- and output projections, and the memory they take beside those.
 #include <brix/model/loader.hpp>
 #include <brix/serve/device.hpp>
 #include <brix/serve/engines.hpp>
+#include <brix/serve/memory.hpp>
 #include <brix/serve/step_time.hpp>
 
 #include <doctest/doctest.h>
@@ -59,4 +60,24 @@ TEST_CASE("serve::engines: only vLLM 0.7 decodes MLA through materialized absorb
     CAPTURE(row.version);
     CHECK(row.mla_absorbed_weights == (row.engine == Engine::vllm && row.version == "0.7"));
   }
+}
+
+TEST_CASE("serve::kv_pool: vLLM 0.7 keeps the absorbed MLA matrices beside the checkpoint's") {
+  const auto model = model::load_model("deepseek-r1");
+  const InstanceShape shape{8, 1, 1, 1, 8};
+  // Per GPU and layer: W_Q_UK (1,536 x 16 x 512) and W_UV_O (16 x 512 x 7,168) in FP8, W_QR
+  // (1,536 x 16 x 64) and the dequantized W_UK / W_UV (512 x 16 x 256) in bf16; 61 layers. FP8
+  // blocks carry their scales (weight_bytes).
+  const double per_layer = (1536.0 * 16 * 512 + 16.0 * 512 * 7168) * weight_bytes(WeightPrecision::fp8) +
+                           2.0 * (1536.0 * 16 * 64 + 512.0 * 16 * 256);
+  CHECK(absorbed_mla_bytes_per_gpu(model, shape, WeightPrecision::fp8) == doctest::Approx(61 * per_layer));
+  const auto& v07 = find_engine_version_to_cost(Engine::vllm, "0.7");
+  auto without = v07;
+  without.mla_absorbed_weights = false;
+  const auto with_pool = kv_pool(model, shape, WeightPrecision::fp8, KvPrecision::bf16, false, 141e9, v07, 8192, 256);
+  const auto without_pool = kv_pool(model, shape, WeightPrecision::fp8, KvPrecision::bf16, false, 141e9, without, 8192, 256);
+  CHECK(with_pool.memory.weights - without_pool.memory.weights == doctest::Approx(61 * per_layer));
+  CHECK(without_pool.memory.kv_cache - with_pool.memory.kv_cache == doctest::Approx(61 * per_layer));
+  // A model without MLA has none.
+  CHECK(absorbed_mla_bytes_per_gpu(model::load_model("llama-3.1-70b"), shape, WeightPrecision::fp8) == 0.0);
 }
