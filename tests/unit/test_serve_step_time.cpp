@@ -81,3 +81,29 @@ TEST_CASE("serve::kv_pool: vLLM 0.7 keeps the absorbed MLA matrices beside the c
   // A model without MLA has none.
   CHECK(absorbed_mla_bytes_per_gpu(model::load_model("llama-3.1-70b"), shape, WeightPrecision::fp8) == 0.0);
 }
+
+TEST_CASE("serve::decode_step: MLA glue run as separate PyTorch ops adds kernels at their floor") {
+  const auto model = model::load_model("deepseek-r1");
+  const auto device = test::serve_device_on("h200-sxm");
+  const InstanceShape shape{8, 1, 1, 1, 8};
+  const StepContext plain{&model, &device, shape, WeightPrecision::fp8, KvPrecision::bf16, false};
+  StepContext glue = plain;
+  glue.mla_glue_kernels = 16;
+  // At 4 sequences the norms/rope group moves a few hundred KB: its kernels sit at their floor,
+  // so each MLA layer (61) takes 16 more floors.
+  const double added = decode_step(glue, 4, 3600, 0).seconds - decode_step(plain, 4, 3600, 0).seconds;
+  CHECK(added == doctest::Approx(61 * 16 * device.kernel_floor_s));
+  CHECK(decode_step(glue, 4, 3600, 0).kernels - decode_step(plain, 4, 3600, 0).kernels == doctest::Approx(61 * 16));
+  // A model without MLA has no such glue.
+  const auto llama = model::load_model("llama-3.1-70b");
+  const StepContext gqa{&llama, &device, shape, WeightPrecision::fp8, KvPrecision::bf16, false};
+  StepContext gqa_glue = gqa;
+  gqa_glue.mla_glue_kernels = 16;
+  CHECK(decode_step(gqa_glue, 4, 3600, 0).seconds == doctest::Approx(decode_step(gqa, 4, 3600, 0).seconds));
+  // Only vLLM 0.7 runs it so among the engine rows (V1 compiles the model; SGLang 0.4.3's
+  // rotary path is not read here).
+  for (const auto& row : engine_versions()) {
+    CAPTURE(row.version);
+    CHECK((row.mla_glue_kernels > 0) == (row.engine == Engine::vllm && row.version == "0.7"));
+  }
+}

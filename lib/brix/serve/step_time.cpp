@@ -246,8 +246,10 @@ StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch,
               tokens * heads * attended_keys(window, batch.prompt, false) * attention_flops_per_key(model, false),
               attention_rate * prefill_head_dim_factor(model), MemoryKind::kv, ComputeKind::attention);
   }
-  // Norms, rotary embedding, cache writes, residual adds.
-  add_group(compute, device, model.mla ? 5 : 3, tokens * h * k_bf16 * 6, 0, 0, MemoryKind::activations,
+  // Norms, rotary embedding, cache writes, residual adds; and where the engine runs MLA's glue
+  // as separate PyTorch ops, those kernels (EngineVersion::mla_glue_kernels).
+  add_group(compute, device, model.mla ? 5 + context.mla_glue_kernels : 3, tokens * h * k_bf16 * 6, 0, 0,
+            MemoryKind::activations,
             ComputeKind::gemm);
 
   const auto params = model::layer_parameters_of_kind(model, moe_layer);
