@@ -28,8 +28,26 @@ constexpr std::array<EngineVersion, 9> k_rows{{
                  "4ms of GPU bubble\" per decode step (vllm issue #6854, Multi-Step Scheduling RFC, 2024-07) and \"When "
                  "BS is 200, all this together can be 20ms\" (issue #6801, Performance Roadmap, 2024-08-08): 4 ms per "
                  "step and (20 - 4) / 200 = 0.08 ms per running sequence (an upper bound: 0.6.0's async output "
-                 "processing later hid part of that 20 ms); V1 (2025-01) was built to overlap it; V0's chunked-prefill scheduler also \"prioritizes decode requests\" and schedules prefills with what is left of max_num_batched_tokens (docs.vllm.ai, Optimization and Tuning, Chunked Prefill)",
-     .plannable = false, .triton_block_fp8 = true, .decode_in_chunk = true, .serial_host_step_s = 4e-3,
+                 "processing later hid part of that 20 ms); V1 (2025-01) was built to overlap it; MLA decode through "
+                 "absorbed matrices materialized at load time, W_Q_UK and W_UV_O requantized to FP8 blocks "
+                 "(\"Currently fp8 requires matrix absorption\", MLACommonImpl.process_weights_after_loading in "
+                 "vllm/attention/backends/mla/utils.py of the 0.7 line; dstack's nightly 0.7.4.dev181+gf35f8e22, a "
+                 "commit another build log stamps .d20250303, predates PR #14770 \"MLA get rid of materialization\" of "
+                 "2025-03-13); MLA's glue as separate PyTorch ops, each a kernel of the captured graph (\"In vLLM's V1 "
+                 "architecture, torch.compile is enabled by default\", docs.vllm.ai v0.8.3 design/v1/torch_compile.md; "
+                 "V0 ran the model uncompiled): MLACommonImpl.forward (same file) runs decode_q_pe[...], "
+                 "decode_k_pe[...] = self.rotary_emb(...) (two copies back into place), torch.cat([q_nope, q_pe]) for "
+                 "FlashMLA and output[num_prefill_tokens:] = self._forward_decode(...) (a copy), and "
+                 "DeepseekScalingRotaryEmbedding.forward is \"PyTorch-native\" "
+                 "(vllm/model_executor/layers/rotary_embedding.py, read at a later commit, 0042be2): an index into "
+                 "cos_sin_cache, the cos and sin expansion (one op each), then per tensor q and k a multiply, the "
+                 "rotation (a negation and a stack) another multiply and an add, 13 kernels where brix counts 1, so 16 "
+                 "more per MLA layer; V0's chunked-prefill scheduler also \"prioritizes decode requests\" and "
+                 "schedules prefills with what is left of max_num_batched_tokens (docs.vllm.ai, Optimization and "
+                 "Tuning, Chunked Prefill)",
+     .plannable = false, .triton_block_fp8 = true, .mla_absorbed_weights = true, .mla_glue_kernels = 16,
+     .decode_in_chunk = true,
+     .serial_host_step_s = 4e-3,
      .serial_host_per_sequence_s = 0.08e-3,
      .pool = PoolRule::utilization, .default_fraction = 0.9, .image = "vllm/vllm-openai:v0.7.3"},
     {.engine = Engine::vllm, .version = "0.9", .released = "2025-05",

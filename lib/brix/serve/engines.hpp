@@ -74,6 +74,16 @@ struct EngineVersion {
   /// MLA decode over an FP8 KV cache in FP8 MMA on GPUs with such a kernel (Blackwell), not
   /// dequantized to bf16 first.
   bool fp8_mla_mma = false;
+  /// MLA decode multiplies by absorbed matrices materialized at load time, not by the
+  /// checkpoint's q/kv up- and output projections: W_Q_UK (q LoRA rank x heads * kv LoRA rank)
+  /// and W_UV_O (heads * kv LoRA rank x hidden), requantized to the checkpoint's FP8 blocks, and
+  /// the rope part of q's up-projection in bf16 (step_time.cpp, absorbed_decode_projections).
+  bool mla_absorbed_weights = false;
+  /// Kernels per MLA layer and step beyond the five brix counts for norms, rotary embedding and
+  /// the cache write, where the version runs its attention's glue as separate PyTorch ops:
+  /// DeepSeek's YaRN rotary embedding in native PyTorch and the copies around the attention
+  /// kernel (vLLM 0.7, engines.cpp). Each is a kernel at its floor in a decode step.
+  int mla_glue_kernels = 0;
   /// Under two-batch overlap with prefill's high-throughput all-to-all kernels, the GEMMs run on
   /// the SMs those kernels leave for the whole micro-batched forward, not only while they run.
   bool overlap_reserves_comm_sms = false;

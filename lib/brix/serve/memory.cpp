@@ -177,13 +177,35 @@ double activation_bytes(const model::ModelSpec& model, const InstanceShape& shap
   return hidden + std::max({attention, dense_mlp, experts}) + logits;
 }
 
+double absorbed_mla_bytes_per_gpu(const model::ModelSpec& model, const InstanceShape& shape, WeightPrecision precision) {
+  if (!model.mla) {
+    return 0.0;
+  }
+  // What MLACommonImpl.process_weights_after_loading of vLLM's 0.7 line (vllm/attention/
+  // backends/mla/utils.py, read at 04644e3) keeps beside the checkpoint's matrices, which prefill
+  // still uses: W_Q_UK and W_UV_O in the attention weights' format, W_QR in bf16, and W_UK / W_UV
+  // as views of the dequantized (bf16) kv_b_proj weight.
+  const auto& mla = *model.mla;
+  const double h = static_cast<double>(model.hidden);
+  const double heads = static_cast<double>(model.heads) / shape.tp;
+  const double latent = static_cast<double>(mla.kv_lora_rank);
+  const double q_in = mla.q_lora_rank > 0 ? static_cast<double>(mla.q_lora_rank) : h;
+  const double absorbed = (q_in * heads * latent + heads * latent * h) * weight_bytes(attention_weight_precision(model, precision));
+  const double bf16 = (q_in * heads * static_cast<double>(mla.qk_rope_head_dim) +
+                       latent * heads * static_cast<double>(mla.qk_nope_head_dim + mla.v_head_dim)) *
+                      k_bf16;
+  const auto [first, last] = stage_layers(model.layers, shape.pp, 0); // stage 0 has the most layers
+  return static_cast<double>(last - first + 1) * (absorbed + bf16);
+}
+
 KvPool kv_pool(const model::ModelSpec& model, const InstanceShape& shape, WeightPrecision weights, KvPrecision kv,
                bool mtp_module, double gpu_memory_bytes, const EngineVersion& engine, std::int64_t batched_tokens,
                std::int64_t max_sequences, int offload) {
   KvPool pool;
   auto& memory = pool.memory;
   memory.total = gpu_memory_bytes;
-  memory.weights = weight_bytes_per_gpu(model, shape, weights, mtp_module, offload);
+  memory.weights = weight_bytes_per_gpu(model, shape, weights, mtp_module, offload) +
+                   (engine.mla_absorbed_weights ? absorbed_mla_bytes_per_gpu(model, shape, weights) : 0.0);
   memory.activations = activation_bytes(model, shape, batched_tokens, max_sequences);
   const bool parallel = shape.tp > 1 || shape.ep > 1 || shape.etp > 1 || shape.pp > 1;
   const double nccl = parallel ? k_nccl_bytes : 0.0;

@@ -77,6 +77,11 @@ struct GpuMemory {
   double memory_fraction = 0; ///< the engine flag's value (--gpu-memory-utilization, --mem-fraction-static, ...)
 };
 
+/// Bytes per GPU (fullest stage) of the absorbed MLA matrices an engine materializes beside the
+/// checkpoint's (EngineVersion::mla_absorbed_weights, vLLM 0.7); kv_pool counts them as weights.
+[[nodiscard]] double absorbed_mla_bytes_per_gpu(const model::ModelSpec& model, const InstanceShape& shape,
+                                                WeightPrecision precision);
+
 /// The KV pool of one instance as `engine` sizes it: GPU memory, the tokens the instance holds
 /// (every attention-DP rank holds its own sequences), and whether the weights fit at all.
 /// `batched_tokens` is the chunked-prefill budget and `max_sequences` the running sequences per

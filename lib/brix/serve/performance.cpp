@@ -183,6 +183,8 @@ StepContext step_context(const RoleContext& context, const InstanceShape& shape)
     step.overlap_min_decode_tokens = context.engine->overlap_min_decode_tokens;
     step.overlap_min_prefill_tokens = context.engine->overlap_min_prefill_tokens;
     step.cuda_graph_max_tokens = context.engine->cuda_graph_max_tokens;
+    step.mla_absorbed_weights = context.engine->mla_absorbed_weights;
+    step.mla_glue_kernels = context.engine->mla_glue_kernels;
   }
   step.offload = context.offload;
   return step;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace brix::serve {
 
@@ -110,6 +111,44 @@ double attention_projection_rate(const StepContext& context, ComputePrecision pr
   return seconds > 0 ? flops / seconds : 0.0;
 }
 
+/// One projection GEMM of a rank: n x k weights read at `weight_bytes` per parameter and
+/// multiplied in `precision`.
+struct WeightGemm {
+  double n = 0;
+  double k = 0;
+  ComputePrecision precision = ComputePrecision::bf16;
+  double weight_bytes = k_bf16;
+};
+
+/// MLA decode's projections on one of `tp` ranks where the engine multiplies by absorbed
+/// matrices it materialized at load time (EngineVersion::mla_absorbed_weights). vLLM's
+/// MLACommonImpl.process_weights_after_loading of the 0.7 line (vllm/attention/backends/mla/
+/// utils.py, read at 04644e3) forms W_Q_UK = einsum("qnd,lnd -> qnl", W_Q, W_UK), a q-LoRA-rank
+/// x (heads x kv LoRA rank) matrix, and W_UV_O = einsum("lnd,hnd -> nlh", W_UV, W_O), a (heads x
+/// kv LoRA rank) x hidden one, requantized with the checkpoint's FP8 block shape ("Currently fp8
+/// requires matrix absorption"); "W_QR is small so for simplicity we dont bother requantizing
+/// it": the rope part of q's up-projection is cast to the activation dtype. Decode then runs
+/// the replicated down-projections, W_Q_UK, W_QR and W_UV_O; prefill keeps the checkpoint's
+/// matrices. vLLM PR #14770 ("MLA get rid of materialization", 2025-03-13) dropped this.
+std::vector<WeightGemm> absorbed_decode_projections(const model::ModelSpec& model, int tp,
+                                                    WeightPrecision weights, ComputePrecision precision) {
+  const auto& mla = *model.mla;
+  const double h = static_cast<double>(model.hidden);
+  const double heads = static_cast<double>(model.heads) / tp;
+  const double latent = static_cast<double>(mla.kv_lora_rank);
+  const double q_in = mla.q_lora_rank > 0 ? static_cast<double>(mla.q_lora_rank) : h;
+  const double bytes = weight_bytes(weights);
+  std::vector<WeightGemm> gemms;
+  if (mla.q_lora_rank > 0) {
+    gemms.push_back({q_in, h, precision, bytes}); // q down
+  }
+  gemms.push_back({latent + static_cast<double>(mla.qk_rope_head_dim), h, precision, bytes}); // kv down
+  gemms.push_back({heads * latent, q_in, precision, bytes});                                    // W_Q_UK
+  gemms.push_back({heads * static_cast<double>(mla.qk_rope_head_dim), q_in, ComputePrecision::bf16, k_bf16}); // W_QR
+  gemms.push_back({h, heads * latent, precision, bytes});                                       // W_UV_O
+  return gemms;
+}
+
 /// Whether a step runs as two overlapped micro-batches: MoE all-to-all over several GPUs, at
 /// least one sequence for each, and more tokens per rank than the engine's threshold.
 bool micro_batched(const StepContext& context, const Batch& batch, bool decode) {
@@ -158,12 +197,32 @@ StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch,
 
   StepCost compute;
   // Attention projections (MLA: q_a+kv_a, q_b, the absorbed k/v up-projections, o; GQA: qkv, o).
-  const double attention_params = attention_params_per_gpu(model, shape.tp);
-  add_group(compute, device, (model.mla ? 5 : 2) + attention_quant,
-            attention_params * weight_bytes(attention_weights) + tokens * h * k_bf16 * 2,
-            2.0 * tokens * attention_params, attention_projection_rate(context, attention_precision, tokens),
-            MemoryKind::weights,
-            ComputeKind::gemm);
+  if (decode && model.mla && context.mla_absorbed_weights) {
+    // Two groups on either side of the attention kernel: the q/kv projections (with two of the
+    // input quantizations), then W_UV_O alone (with its own), whose read outlasts its floors.
+    const auto gemms = absorbed_decode_projections(model, shape.tp, attention_weights, attention_precision);
+    auto add_gemms = [&](std::size_t first, std::size_t last, int quant) {
+      double bytes = tokens * h * k_bf16;
+      double flops = 0;
+      double seconds = 0;
+      for (std::size_t i = first; i < last; ++i) {
+        const auto& gemm = gemms[i];
+        bytes += gemm.n * gemm.k * gemm.weight_bytes;
+        flops += 2.0 * tokens * gemm.n * gemm.k;
+        seconds += 2.0 * tokens * gemm.n * gemm.k / gemm_rate(context, gemm.precision, tokens, gemm.n, gemm.k);
+      }
+      add_group(compute, device, static_cast<int>(last - first) + quant, bytes, flops, flops / seconds,
+                MemoryKind::weights, ComputeKind::gemm);
+    };
+    add_gemms(0, gemms.size() - 1, attention_quant - attention_quant / 3);
+    add_gemms(gemms.size() - 1, gemms.size(), attention_quant / 3);
+  } else {
+    const double attention_params = attention_params_per_gpu(model, shape.tp);
+    add_group(compute, device, (model.mla ? 5 : 2) + attention_quant,
+              attention_params * weight_bytes(attention_weights) + tokens * h * k_bf16 * 2,
+              2.0 * tokens * attention_params, attention_projection_rate(context, attention_precision, tokens),
+              MemoryKind::weights, ComputeKind::gemm);
+  }
   // Attention core.
   const double heads = static_cast<double>(model.heads) / shape.tp;
   const double kv_per_layer = kv_bytes_per_token_per_layer(model, shape.tp, context.kv);
@@ -187,8 +246,10 @@ StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch,
               tokens * heads * attended_keys(window, batch.prompt, false) * attention_flops_per_key(model, false),
               attention_rate * prefill_head_dim_factor(model), MemoryKind::kv, ComputeKind::attention);
   }
-  // Norms, rotary embedding, cache writes, residual adds.
-  add_group(compute, device, model.mla ? 5 : 3, tokens * h * k_bf16 * 6, 0, 0, MemoryKind::activations,
+  // Norms, rotary embedding, cache writes, residual adds; and where the engine runs MLA's glue
+  // as separate PyTorch ops, those kernels (EngineVersion::mla_glue_kernels).
+  add_group(compute, device, model.mla ? 5 + context.mla_glue_kernels : 3, tokens * h * k_bf16 * 6, 0, 0,
+            MemoryKind::activations,
             ComputeKind::gemm);
 
   const auto params = model::layer_parameters_of_kind(model, moe_layer);

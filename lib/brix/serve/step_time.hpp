@@ -46,6 +46,11 @@ struct StepContext {
   /// MLA decode over an FP8 KV cache multiplies in FP8 where the device has such a kernel
   /// (ServeDevice::mla_decode_fp8_mma_fraction); false: dequantized to bf16.
   bool fp8_mla_mma = false;
+  /// EngineVersion::mla_absorbed_weights: MLA decode reads the materialized absorbed matrices
+  /// (W_Q_UK, W_UV_O) instead of the q up-, kv up- and output projections.
+  bool mla_absorbed_weights = false;
+  /// EngineVersion::mla_glue_kernels: more kernels per MLA layer beside the norms.
+  int mla_glue_kernels = 0;
   /// EngineVersion::cuda_graph_max_tokens: a step of more tokens per rank than this is launched
   /// from the host as if cuda_graphs were false (0: every step replays a graph).
   double cuda_graph_max_tokens = 0;
