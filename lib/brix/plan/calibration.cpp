@@ -30,7 +30,7 @@ const std::vector<std::string> k_run_keys{"id",         "model",   "gpu",      "
                                           "nvlink_domain", "nics", "seq_len",  "global_batch", "local_batch", "precision",
                                           "layout",     "software", "fp8_recipe", "dispatcher", "ep_overlap",
                                           "tp_comm_overlap", "fp8_param_gather", "overlap_grad_reduce", "loss_all_reduce",
-                                          "routing", "grad_reduce",
+                                          "routing", "grad_reduce", "router_padding_for_fp8",
                                           "mtp_layers", "cuda_graph_scope",
                                           "attention_kernel", "context_parallel", "attention_unpad", "metric",
                                           "published",
@@ -79,6 +79,12 @@ void read_recipe_settings(const util::DocNode& node, CalibrationRun& run) {
   }
   if (const auto routing = node.find("routing")) {
     run.balanced_routing = one_of(*routing, "routing", {"learned", "balanced"}, "learned or balanced") == "balanced";
+  }
+  // Megatron-Core's --moe-router-padding-for-fp8 (--moe-router-padding-for-quantization in
+  // core 0.16): the routing map is padded so every expert's rows are FP8-aligned, and
+  // TEGroupedMLP's Fp8Padding copies nothing (physics.hpp fp8_expert_row_padding).
+  if (const auto padding = node.find("router_padding_for_fp8")) {
+    run.router_padding_for_fp8 = padding->as_bool();
   }
   if (const auto grads = node.find("grad_reduce")) {
     run.grad_reduce_bytes = one_of(*grads, "gradient precision", {"bf16", "fp32"}, "bf16 or fp32") == "bf16" ? 2.0 : 4.0;
@@ -323,6 +329,9 @@ CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> hos
     options.software.loss_all_reduce_per_micro_batch =
         run.loss_all_reduce.value_or(options.software.loss_all_reduce_per_micro_batch);
     options.software.balanced_routing = run.balanced_routing;
+    if (run.router_padding_for_fp8) {
+      options.software.fp8_expert_row_padding = options.software.fp8_expert_row_padding && !*run.router_padding_for_fp8;
+    }
     options.software.grad_reduce_bytes = run.grad_reduce_bytes.value_or(options.software.grad_reduce_bytes);
     options.software.cuda_graphs = run.cuda_graphs.value_or(options.software.cuda_graphs);
     options.software.attention_kernels = run.attention_kernels.value_or(options.software.attention_kernels);
