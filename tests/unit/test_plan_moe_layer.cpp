@@ -389,14 +389,20 @@ TEST_CASE("plan::layer_cost copies FP8 expert rows into TransformerEngine's alig
   CHECK(fp8_row_alignment(Fp8Recipe::mxfp8) == 32.0);
   CHECK(fp8_row_alignment(Fp8Recipe::tensorwise) == 16.0);
   CHECK_FALSE(software_by_name("deepseek-2024").fp8_expert_row_padding);
-  // A row whose recipe pads in the router says so.
+  // A row whose recipe pads in the router says so; HybridEP pads while it permutes.
   const brix::test::TempDir dir;
-  const auto runs = load_calibration_runs(
-      dir.write("runs.yaml", "brix_calibration: 2\nsource: t\nset: fit\nruns:\n"
-                             "  - id: r\n    model: qwen3-30b-a3b\n    gpu: b200\n    gpus: 8\n"
-                             "    seq_len: 4096\n    global_batch: 512\n    precision: fp8\n"
-                             "    layout: \"ep=8,dp=8\"\n    router_padding_for_fp8: true\n"
-                             "    metric: step_s\n    published: 1\n"));
-  REQUIRE(runs.size() == 1);
-  CHECK(runs.front().router_padding_for_fp8 == true);
+  const auto row = [&](const std::string& setting) {
+    return load_calibration_runs(
+        dir.write("runs.yaml", "brix_calibration: 2\nsource: t\nset: fit\nruns:\n"
+                               "  - id: r\n    model: qwen3-30b-a3b\n    gpu: b200\n    gpus: 8\n"
+                               "    seq_len: 4096\n    global_batch: 512\n    precision: fp8\n"
+                               "    layout: \"ep=8,dp=8\"\n    " + setting + "\n"
+                               "    metric: step_s\n    published: 1\n"));
+  };
+  const auto padded = row("router_padding_for_fp8: true");
+  REQUIRE(padded.size() == 1);
+  CHECK(padded.front().router_padding_for_fp8 == true);
+  CHECK_FALSE(padded.front().hybridep);
+  CHECK(row("dispatcher: hybridep").front().hybridep);
+  CHECK_FALSE(row("dispatcher: deepep").front().hybridep);
 }

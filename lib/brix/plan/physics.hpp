@@ -167,8 +167,9 @@ struct SoftwareProfile {
   /// TEGroupedMLP.forward 'if self.config.fp8', core_r0.12.0 through core_v0.16.0;
   /// transformer_engine/pytorch/module/fp8_padding.py). TE skips the copy only when every
   /// expert's row count is already aligned: with the router padding its routing map
-  /// (--moe-router-padding-for-fp8, off by default in TransformerConfig), or with capacity
-  /// padding to an aligned size. Costed in layer_cost.cpp.
+  /// (--moe-router-padding-for-fp8, off by default in TransformerConfig), with HybridEP padding
+  /// each expert's rows as it permutes them (calibration.cpp), or with capacity padding to an
+  /// aligned size. Costed in layer_cost.cpp.
   bool fp8_expert_row_padding = false;
   /// Which fused attention kernels run: Hopper-era ones (FlashAttention-3, cuDNN's fused
   /// attention in TransformerEngine) at DeviceModel::attention_fraction, FlashAttention-2 (torch
