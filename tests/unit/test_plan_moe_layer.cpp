@@ -355,3 +355,54 @@ TEST_CASE("plan::layer_cost copies the plain all-to-all dispatcher's rows into e
   CHECK_FALSE(software_by_name("deepseek-2024").sort_expert_chunks);
   CHECK_FALSE(software_by_name("fsdp2-2025").sort_expert_chunks);
 }
+
+TEST_CASE("plan::layer_cost copies FP8 expert rows into TransformerEngine's aligned buffer and out") {
+  // TEGroupedMLP under FP8: Fp8Padding copies the experts' input rows into a buffer padded per
+  // expert to 16 rows (32 under MXFP8) and Fp8Unpadding copies FC2's output out, read and write
+  // bf16 each; backward copies the two gradients back. Qwen3-30B-A3B at EP 8: 32,768 rows x 2048.
+  auto software = megatron_core_2025();
+  software.host_seconds_per_op = 0;
+  software.balanced_routing = true;
+  CHECK(software.fp8_expert_row_padding);
+  auto router_pads = software;
+  router_pads.fp8_expert_row_padding = false; // --moe-router-padding-for-fp8
+  Layout layout = qwen3_layout(8, 0);
+  layout.precision = Precision::fp8;
+  const auto with = qwen3_moe_layer(layout, software);
+  const auto without = qwen3_moe_layer(layout, router_pads);
+  const auto& device = with.context.device;
+  const double copies_s = 8.0 * 32768.0 * 2048.0 / device.hbm_bytes_per_s + 3.0 * device.kernel_overhead_s;
+  CHECK(with.cost.forward_s - without.cost.forward_s == doctest::Approx(copies_s).epsilon(1e-9));
+  CHECK(with.cost.backward_s - without.cost.backward_s == doctest::Approx(copies_s).epsilon(1e-9));
+  // BF16 experts are not padded.
+  layout.precision = Precision::bf16;
+  CHECK(qwen3_moe_layer(layout, software).cost.forward_s ==
+        doctest::Approx(qwen3_moe_layer(layout, router_pads).cost.forward_s).epsilon(1e-12));
+  // Padded to capacity: 256 rows from each of 8 sources, 2048 per expert, already aligned; at
+  // capacity factor 1.01 each source sends ceil(258.56) = 259, 2072 rows, not a multiple of 16.
+  layout.precision = Precision::fp8;
+  layout.capacity = 1.0;
+  CHECK(qwen3_moe_layer(layout, software).cost.forward_s ==
+        doctest::Approx(qwen3_moe_layer(layout, router_pads).cost.forward_s).epsilon(1e-12));
+  layout.capacity = 1.01;
+  CHECK(qwen3_moe_layer(layout, software).cost.forward_s > qwen3_moe_layer(layout, router_pads).cost.forward_s);
+  CHECK(fp8_row_alignment(Fp8Recipe::mxfp8) == 32.0);
+  CHECK(fp8_row_alignment(Fp8Recipe::tensorwise) == 16.0);
+  CHECK_FALSE(software_by_name("deepseek-2024").fp8_expert_row_padding);
+  // A row whose recipe pads in the router says so; HybridEP pads while it permutes.
+  const brix::test::TempDir dir;
+  const auto row = [&](const std::string& setting) {
+    return load_calibration_runs(
+        dir.write("runs.yaml", "brix_calibration: 2\nsource: t\nset: fit\nruns:\n"
+                               "  - id: r\n    model: qwen3-30b-a3b\n    gpu: b200\n    gpus: 8\n"
+                               "    seq_len: 4096\n    global_batch: 512\n    precision: fp8\n"
+                               "    layout: \"ep=8,dp=8\"\n    " + setting + "\n"
+                               "    metric: step_s\n    published: 1\n"));
+  };
+  const auto padded = row("router_padding_for_fp8: true");
+  REQUIRE(padded.size() == 1);
+  CHECK(padded.front().router_padding_for_fp8 == true);
+  CHECK_FALSE(padded.front().hybridep);
+  CHECK(row("dispatcher: hybridep").front().hybridep);
+  CHECK_FALSE(row("dispatcher: deepep").front().hybridep);
+}

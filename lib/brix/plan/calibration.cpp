@@ -30,7 +30,7 @@ const std::vector<std::string> k_run_keys{"id",         "model",   "gpu",      "
                                           "nvlink_domain", "nics", "seq_len",  "global_batch", "local_batch", "precision",
                                           "layout",     "software", "fp8_recipe", "dispatcher", "ep_overlap",
                                           "tp_comm_overlap", "fp8_param_gather", "overlap_grad_reduce", "loss_all_reduce",
-                                          "routing", "grad_reduce",
+                                          "routing", "grad_reduce", "router_padding_for_fp8",
                                           "mtp_layers", "cuda_graph_scope",
                                           "attention_kernel", "context_parallel", "attention_unpad", "metric",
                                           "published",
@@ -51,9 +51,10 @@ std::string one_of(const util::DocNode& node, std::string_view what, std::initia
 /// The switches a run's recipe set against its software profile's defaults.
 void read_recipe_settings(const util::DocNode& node, CalibrationRun& run) {
   if (const auto dispatcher = node.find("dispatcher")) {
-    run.hierarchical_all_to_all =
-        one_of(*dispatcher, "token dispatcher", {"alltoall", "deepep", "hybridep"}, "alltoall, deepep or hybridep") !=
-        "alltoall";
+    const auto name =
+        one_of(*dispatcher, "token dispatcher", {"alltoall", "deepep", "hybridep"}, "alltoall, deepep or hybridep");
+    run.hierarchical_all_to_all = name != "alltoall";
+    run.hybridep = name == "hybridep";
   }
   if (const auto overlap = node.find("ep_overlap")) {
     run.overlap_all_to_all = overlap->as_bool();
@@ -79,6 +80,12 @@ void read_recipe_settings(const util::DocNode& node, CalibrationRun& run) {
   }
   if (const auto routing = node.find("routing")) {
     run.balanced_routing = one_of(*routing, "routing", {"learned", "balanced"}, "learned or balanced") == "balanced";
+  }
+  // Megatron-Core's --moe-router-padding-for-fp8 (--moe-router-padding-for-quantization in
+  // core 0.16): the routing map is padded so every expert's rows are FP8-aligned, and
+  // TEGroupedMLP's Fp8Padding copies nothing (physics.hpp fp8_expert_row_padding).
+  if (const auto padding = node.find("router_padding_for_fp8")) {
+    run.router_padding_for_fp8 = padding->as_bool();
   }
   if (const auto grads = node.find("grad_reduce")) {
     run.grad_reduce_bytes = one_of(*grads, "gradient precision", {"bf16", "fp32"}, "bf16 or fp32") == "bf16" ? 2.0 : 4.0;
@@ -323,6 +330,14 @@ CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> hos
     options.software.loss_all_reduce_per_micro_batch =
         run.loss_all_reduce.value_or(options.software.loss_all_reduce_per_micro_batch);
     options.software.balanced_routing = run.balanced_routing;
+    // FP8 expert rows arrive aligned, and TEGroupedMLP's Fp8Padding copies nothing, where the router
+    // pads its routing map or where HybridEP pads each expert's rows as it permutes them: the
+    // Megatron-LM of every hybridep row here (0d8e0714, Megatron-Bridge 25.11's pin; 2edffadb,
+    // 26.04.01's; core_v0.16.0) has _HybridEPManager.dispatch set 'self.pad_multiple' under FP8
+    // and pass it to hybrid_ep_dispatch (dispatch_with_permute).
+    if (run.router_padding_for_fp8.value_or(false) || run.hybridep) {
+      options.software.fp8_expert_row_padding = false;
+    }
     options.software.grad_reduce_bytes = run.grad_reduce_bytes.value_or(options.software.grad_reduce_bytes);
     options.software.cuda_graphs = run.cuda_graphs.value_or(options.software.cuda_graphs);
     options.software.attention_kernels = run.attention_kernels.value_or(options.software.attention_kernels);

@@ -55,6 +55,8 @@ struct CalibrationRun {
   std::optional<bool> overlap_grad_reduce;     ///< `overlap_grad_reduce:` DP reduction beside backward
   std::optional<bool> loss_all_reduce;         ///< `loss_all_reduce:` each micro-batch's loss all-reduced over DP
   bool balanced_routing = false;               ///< `routing: balanced` (forced even expert load)
+  std::optional<bool> router_padding_for_fp8;  ///< `router_padding_for_fp8:` the router pads expert rows for FP8
+  bool hybridep = false;                       ///< `dispatcher: hybridep` (pads expert rows for FP8 while permuting)
   std::optional<double> grad_reduce_bytes;     ///< `grad_reduce:` bf16 (2) or fp32 (4) gradient buffer
   std::optional<std::int64_t> mtp_layers;      ///< `mtp_layers:` the MTP modules trained (the model's)
   std::optional<CudaGraphScopes> cuda_graphs;  ///< `cuda_graph_scope:` the scopes CUDA graphs capture

@@ -321,6 +321,7 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   double act_elements = 0; // activation-function inputs per token on this GPU
   double permute_bytes = 0;
   double sort_bytes = 0; // expert-order copies of the plain all-to-all dispatcher, each pass
+  double fp8_pad_bytes = 0; // FP8 row padding and unpadding around the grouped experts, each pass
   double ep_bytes = 0;
   double expert_padding = 1.0; // token copies sent over those routed (capacity padding)
   ExpertEpilogue epilogue;
@@ -381,6 +382,14 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
       // (physics.hpp sort_expert_chunks); backward sorts the gradients the same two ways.
       sort_bytes = 8.0 * rows * imbalance * local_experts * h;
     }
+    // FP8: TEGroupedMLP's Fp8Padding copies the experts' bf16 input rows into an aligned buffer
+    // and Fp8Unpadding copies FC2's output out of it, read and write each; backward copies the
+    // two gradients back (physics.hpp fp8_expert_row_padding). Ragged (dropless) counts are
+    // almost never all aligned; padded to capacity every expert has `rows`, aligned or not.
+    if (bytes < 2.0 && context.software.fp8_expert_row_padding &&
+        (layout.capacity <= 0 || std::fmod(rows, fp8_row_alignment(context.software.fp8_recipe)) != 0.0)) {
+      fp8_pad_bytes = 8.0 * rows * imbalance * local_experts * h;
+    }
     // Dispatch (fp8 under fp8 training, as DeepSeek-V3 does) and combine (bf16).
     ep_bytes = pairs * expert_rows.padding * h * (bytes + 2.0);
     if (layout.ep > 1) {
@@ -434,8 +443,11 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
       memory_seconds(device, gemms.cast_forward_bytes) + gemms.cast_forward_kernels * device.kernel_overhead_s;
   const double cast_backward_s =
       memory_seconds(device, gemms.cast_backward_bytes) + gemms.cast_backward_kernels * device.kernel_overhead_s;
-  const double sort_s = sort_bytes > 0 ? memory_seconds(device, sort_bytes) + 2 * device.kernel_overhead_s : 0.0;
-  cost.forward_s = gemms.seconds + core_forward + elementwise_s + cast_forward_s + sort_s;
+  // Padding moves the hidden states, the router probabilities and FC2's output: three kernels.
+  const double expert_copies_s =
+      (sort_bytes > 0 ? memory_seconds(device, sort_bytes) + 2 * device.kernel_overhead_s : 0.0) +
+      (fp8_pad_bytes > 0 ? memory_seconds(device, fp8_pad_bytes) + 3 * device.kernel_overhead_s : 0.0);
+  cost.forward_s = gemms.seconds + core_forward + elementwise_s + cast_forward_s + expert_copies_s;
   // Split for sub-block recomputation: the attention block takes its projections, its core,
   // the first norm and residual and its rotary/copies; the MLP block the rest.
   const double attention_elementwise =
@@ -443,7 +455,7 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   cost.attention_forward_s = attention_gemm_s + core_forward + attention_elementwise;
   cost.attention_backward_s = 2.0 * attention_gemm_s + core_backward + 2.0 * attention_elementwise;
   cost.weight_grad_s = gemms.seconds;
-  cost.backward_s = 2.0 * gemms.seconds + core_backward + 2.0 * elementwise_s + cast_backward_s + sort_s;
+  cost.backward_s = 2.0 * gemms.seconds + core_backward + 2.0 * elementwise_s + cast_backward_s + expert_copies_s;
   // An eager framework's host issues every operator outside the CUDA-graph-captured scopes: a
   // layer whose GPU work is shorter than that waits for the host (small models, small experts).
   const double host_op = context.software.host_seconds_per_op;

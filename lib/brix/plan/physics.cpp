@@ -205,6 +205,9 @@ SoftwareProfile software_megatron_core_2025() {
   profile.unfused_expert_epilogues = true;
   // TEGroupedMLP's experts: one cuBLAS GEMM per local expert (TransformerEngine's default path).
   profile.per_expert_gemm_kernels = true;
+  // TEGroupedMLP's FP8 row padding (physics.hpp): Megatron-Core 0.14-0.16 default
+  // moe_router_padding_for_fp8 = False (transformer_config.py); a row whose recipe sets it says so.
+  profile.fp8_expert_row_padding = true;
   // ZeRO-2 is Megatron-Core's FSDP at optim_grads, which reduce-scatters every micro-batch.
   profile.zero2_reduce_every_micro_batch = true;
   // ZeRO-3 is Megatron-Core's FSDP at optim_grads_params: its recompute uses the backward's gather.
@@ -601,6 +604,8 @@ std::string_view fp8_recipe_name(Fp8Recipe recipe) {
   }
   return "tensorwise";
 }
+
+double fp8_row_alignment(Fp8Recipe recipe) { return recipe == Fp8Recipe::mxfp8 ? 32.0 : 16.0; }
 
 bool add_cuda_graph_scope(CudaGraphScopes& scopes, std::string_view name) {
   const std::pair<std::string_view, bool CudaGraphScopes::*> names[] = {

@@ -46,6 +46,9 @@ struct Fp8QuantisationCost {
 /// else is an InputError.
 [[nodiscard]] Fp8Recipe fp8_recipe_by_name(std::string_view name);
 [[nodiscard]] std::string_view fp8_recipe_name(Fp8Recipe recipe);
+/// Rows per expert a grouped FP8 GEMM needs: 32 under MXFP8, 16 otherwise (TransformerEngine's
+/// Fp8Padding: "32 for MXFP8 and 16 for others", transformer_engine/pytorch/module/fp8_padding.py).
+[[nodiscard]] double fp8_row_alignment(Fp8Recipe recipe);
 
 /// The parts of a training step that CUDA graphs capture (Megatron-Core's --cuda-graph-scope with
 /// --cuda-graph-impl transformer_engine, or local for full_iteration): a captured part is
@@ -157,6 +160,17 @@ struct SoftwareProfile {
   /// Costed where the dispatch is the plain all-to-all (hierarchical_all_to_all off, or token
   /// dropping, which runs only on it) and ep > 1 (layer_cost.cpp).
   bool sort_expert_chunks = false;
+  /// Under FP8 Megatron-Core's TEGroupedMLP pads every local expert's rows to the FP8 GEMM
+  /// alignment before FC1 (TransformerEngine's Fp8Padding, tex.fused_multi_row_padding: the
+  /// whole input copied) and strips the padding from FC2's output (Fp8Unpadding); backward
+  /// copies the gradients the other way (megatron/core/transformer/moe/experts.py
+  /// TEGroupedMLP.forward 'if self.config.fp8', core_r0.12.0 through core_v0.16.0;
+  /// transformer_engine/pytorch/module/fp8_padding.py). TE skips the copy only when every
+  /// expert's row count is already aligned: with the router padding its routing map
+  /// (--moe-router-padding-for-fp8, off by default in TransformerConfig), with HybridEP padding
+  /// each expert's rows as it permutes them (calibration.cpp), or with capacity padding to an
+  /// aligned size. Costed in layer_cost.cpp.
+  bool fp8_expert_row_padding = false;
   /// Which fused attention kernels run: Hopper-era ones (FlashAttention-3, cuDNN's fused
   /// attention in TransformerEngine) at DeviceModel::attention_fraction, FlashAttention-2 (torch
   /// SDPA's flash backend, flash-attn 2.x) at attention_fraction_fa2, or FlashAttention-1-class
