@@ -406,3 +406,24 @@ TEST_CASE("plan::layer_cost copies FP8 expert rows into TransformerEngine's alig
   CHECK(row("dispatcher: hybridep").front().hybridep);
   CHECK_FALSE(row("dispatcher: deepep").front().hybridep);
 }
+
+TEST_CASE("plan::layer_cost runs the router GEMM in bf16 under FP8") {
+  // Megatron-Core's router weight is not a TransformerEngine module and its gating GEMM
+  // multiplies bf16 operands; the FP8 layer's router costs what a bf16 GEMM of its shape costs.
+  auto software = software_by_name("megatron-core-2025");
+  software.host_seconds_per_op = 0;
+  Layout layout = qwen3_layout(8, 0);
+  layout.precision = Precision::fp8;
+  const auto layer = moe_layer("qwen3-30b-a3b", layout, software);
+  // An FP8 device model as device_model builds it: the FP8 peak, the bf16 one beside it.
+  DeviceModel device = layer.context.device;
+  device.bf16_peak_flops = device.peak_flops;
+  device.bf16_gemm_fraction = device.gemm_fraction;
+  device.peak_flops *= 2.0;
+  const double tokens = 4096, experts = 128, hidden = 2048;
+  const double router = router_gemm_seconds(device, tokens, experts, hidden);
+  CHECK(router == doctest::Approx(gemm_seconds(bf16_gemm_device(device), tokens, experts, hidden, 2.0)));
+  CHECK(router > gemm_seconds(device, tokens, experts, hidden, 1.0));
+  // The router's FLOPs stay counted in the layer's forward FLOPs, once.
+  CHECK(layer.cost.forward_flops > 2.0 * tokens * experts * hidden);
+}

@@ -254,6 +254,10 @@ Placement place_groups(const Layout& layout, int gpus_per_node) {
   return p;
 }
 
+double router_gemm_seconds(const DeviceModel& device, double tokens, double experts, double hidden) {
+  return gemm_seconds(bf16_gemm_device(device), tokens, experts, hidden, 2.0);
+}
+
 LayerCost layer_cost(const CostContext& context, const Layout& layout, const Placement& placement,
                      bool moe_layer) {
   const auto& model = *context.model;
@@ -329,7 +333,9 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     const auto& moe = *model.moe;
     const double experts = static_cast<double>(moe.routed_experts);
     const double f = static_cast<double>(moe.expert_ffn);
-    gemms.add(tokens, experts, h); // router, replicated across TP
+    // The router (gating) GEMM, replicated across TP, bf16 under FP8 with no cast of its input.
+    gemms.seconds += router_gemm_seconds(device, tokens, experts, h);
+    gemms.flops += 2.0 * tokens * experts * h;
     if (moe.shared_experts > 0) {
       const double fs = static_cast<double>(moe.shared_ffn) / t;
       gemms.add(tokens, mlp_gate * fs, h);

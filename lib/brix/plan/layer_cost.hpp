@@ -86,6 +86,12 @@ struct CostContext {
 /// stage splits and mixed node groups.
 [[nodiscard]] double layer_chain_seconds(const LayerCost& cost, Recompute recompute);
 
+/// One pass of an MoE layer's router (gating) GEMM, [tokens x hidden]·[hidden x experts], in
+/// bf16 whatever the layer's precision: no framework brix profiles runs it in FP8
+/// (Megatron-Core's RouterGatingLinearFunction multiplies bf16 operands, core 0.14-0.16
+/// moe_utils.py; DeepSeek-V3 keeps "MoE gating modules" in original precision, report Sec. 3.3.1).
+[[nodiscard]] double router_gemm_seconds(const DeviceModel& device, double tokens, double experts, double hidden);
+
 /// Cost of decoder layer `layer` (dense or MoE per the model) under `layout`.
 [[nodiscard]] LayerCost layer_cost(const CostContext& context, const Layout& layout,
                                    const Placement& placement, bool moe_layer);
