@@ -481,6 +481,12 @@ TEST_CASE("serve emit: a version kept only to cost published runs is refused for
   // TensorRT-LLM 0.17 needed --backend pytorch, which no emitter spells: calibration costs its
   // runs, planning names the versions it can emit.
   CHECK_FALSE(find_engine_version_to_cost(Engine::trtllm, "0.17").cuda_graphs);
+  // Its PyExecutor ran without the overlap scheduler: host work per running sequence between
+  // steps (TensorRT-LLM PR #10273's 45.11 ms at 1,536 sequences); the later rows overlap it.
+  CHECK(find_engine_version_to_cost(Engine::trtllm, "0.17").serial_host_per_sequence_s ==
+        doctest::Approx(29.4e-6).epsilon(0.01));
+  CHECK(find_engine_version(Engine::trtllm, "1.0").serial_host_per_sequence_s == 0.0);
+  CHECK(find_engine_version(Engine::trtllm, "1.3").serial_host_per_sequence_s == 0.0);
   CHECK_THROWS_WITH_AS((void)find_engine_version(Engine::trtllm, "0.17"),
                        doctest::Contains("only to cost published runs of it; brix does not emit its commands (expected "
                                          "1.0 or 1.3)"),

@@ -59,6 +59,26 @@ TEST_CASE("serve::finite_closed_loop: mean TTFT over all requests, makespan to t
   CHECK(burst.makespan_s == doctest::Approx(7.0));
 }
 
+TEST_CASE("serve::finite_closed_loop: later prefill groups wait behind the group before them") {
+  // Four slots in two groups (first tokens at 1 s and 3 s: the second group's prompts took a 2 s
+  // prefill iteration after the first's), eight requests, 10 s decode, 5 s drain, 0.5 s TTFT.
+  const std::vector<double> wave{1.0, 1.0, 3.0, 3.0};
+  const auto plain = finite_closed_loop(wave, 0.5, 10.0, 5.0, 8);
+  const auto chained = finite_closed_loop(wave, 0.5, 10.0, 5.0, 8, 4.0);
+  // The first group's second requests find a decode step; the second group's find the first
+  // group's prefill (3 − 1 = 2 s) running and wait for it.
+  CHECK(plain.mean_ttft_s == doctest::Approx((2 * 1.0 + 2 * 3.0 + 4 * 0.5) / 8));
+  CHECK(chained.mean_ttft_s == doctest::Approx((2 * 1.0 + 2 * 3.0 + 2 * 0.5 + 2 * 2.5) / 8));
+  CHECK(chained.makespan_s == doctest::Approx(3.0 + 2.5 + 10.0 + 5.0));
+  // A group whose prompts took several chunks came back during the previous group's last chunk:
+  // the wait is at most one chunk.
+  const auto capped = finite_closed_loop(wave, 0.5, 10.0, 5.0, 8, 0.75);
+  CHECK(capped.mean_ttft_s == doctest::Approx((2 * 1.0 + 2 * 3.0 + 2 * 0.5 + 2 * 1.25) / 8));
+  // One group (every first-wave prompt in one iteration): nothing to wait behind.
+  const auto one = finite_closed_loop({1.0, 1.0}, 0.5, 10.0, 5.0, 4, 4.0);
+  CHECK(one.mean_ttft_s == doctest::Approx((2 * 1.0 + 2 * 0.5) / 4));
+}
+
 TEST_CASE("serve::aggregated_performance: a finite run counts the first wave's queue and the drain") {
   // dstack's SGLang run: DeepSeek-R1 on 8 x H200, attention DP 8, 3,200-token prompts, 64 in
   // flight, 500 prompts in all (bench_serving.py --num-prompts 500 --max-concurrency 64).
@@ -82,8 +102,9 @@ TEST_CASE("serve::aggregated_performance: a finite run counts the first wave's q
   const auto step = step_context(context, role.plan.shape);
   const FirstWave wave{64, 8, 3200, 4096, role.decode.seconds,
                        [&](double tokens) { return prefill_step(step, tokens, 3200).seconds; }};
+  // The wave's later groups wait behind the group before them each time they come back.
   const auto run = finite_closed_loop(first_wave_ttfts(wave), steady.ttft_s, 799 * steady.tpot_s,
-                                      799 * role.decode.seconds, 500);
+                                      799 * role.decode.seconds, 500, chunk);
   CHECK(finite.request_rate == doctest::Approx(500 / run.makespan_s));
   CHECK(finite.output_tokens_per_s == doctest::Approx(800 * 500 / run.makespan_s));
   // What the client prints as its mean concurrency (dstack's CSV: 62.581 of 64 for this run).

@@ -140,8 +140,15 @@ constexpr std::array<EngineVersion, 9> k_rows{{
      .source = "TensorRT-LLM 0.17 PyTorch backend: PyTorchConfig.use_cuda_graph defaulted to False until NVIDIA/"
                  "TensorRT-LLM PR #5480 (\"Breaking change: Enable cuda graph by default\", merged 2025-07, the 1.0 "
                  "line); trtllm-serve --backend pytorch --tp_size --ep_size --max_num_tokens "
-                 "--kv_cache_free_gpu_memory_fraction (0.9 default); EP 4 inside TP 8 as dstack's command runs it",
-     .plannable = false, .ep_partial = true, .cuda_graphs = false,
+                 "--kv_cache_free_gpu_memory_fraction (0.9 default); EP 4 inside TP 8 as dstack's command runs it; "
+                 "PyExecutor's host work (scheduling, request updates, responses) serial with the GPU: the overlap "
+                 "scheduler was off unless enable_overlap_scheduler was set (PyTorchConfig; NVIDIA/TensorRT-LLM PR "
+                 "#4174, 2025-05-09, renamed it disable_overlap_scheduler and turned it on by default). Its size: "
+                 "PR #10273 (2025-12) measured PyExecutor's host_step_time at 45.11 ms per iteration with 1,536 "
+                 "sequences per rank (gpt-oss-120b on GB200, attention DP 2, C++ scheduler), 29.4 us per running "
+                 "sequence, taken whole per sequence (no fixed part stated); the only public timing of that host "
+                 "step, of a later executor",
+     .plannable = false, .ep_partial = true, .cuda_graphs = false, .serial_host_per_sequence_s = 45.11e-3 / 1536,
      .pool = PoolRule::free_fraction, .default_fraction = 0.9, .image = "nvcr.io/nvidia/tensorrt-llm/release:0.17.0"},
     {.engine = Engine::trtllm, .version = "1.0", .released = "2025-09",
      .source = "TensorRT-LLM 1.0 docs: commands/trtllm-serve (--tp_size, --pp_size, --ep_size, --max_batch_size, "

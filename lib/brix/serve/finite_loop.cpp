@@ -52,7 +52,7 @@ std::vector<double> queued_first_wave(std::vector<double> admitted, double waiti
 }
 
 FiniteRun finite_closed_loop(const std::vector<double>& wave_ttft, double steady_ttft_s, double decode_s,
-                             double drain_s, double num_prompts) {
+                             double drain_s, double num_prompts, double chain_cap_s) {
   FiniteRun run;
   const auto slots = static_cast<long long>(wave_ttft.size());
   const auto total = std::max<long long>(slots, std::llround(num_prompts));
@@ -61,18 +61,25 @@ FiniteRun finite_closed_loop(const std::vector<double>& wave_ttft, double steady
   }
   const long long rounds = total / slots;
   const long long extra = total % slots;
-  const double steady = steady_ttft_s + decode_s;
   double ttft_sum = 0;
   double latency_sum = 0;
+  double group_start = wave_ttft.front(); // first-wave TTFT of the slot's group
+  double previous_group = group_start;    // and of the group before it
   for (long long i = 0; i < slots; ++i) {
     // wave_ttft is ascending: the first slots free first and take the extra requests.
     const long long requests = rounds + (i < extra ? 1 : 0);
     const double first = wave_ttft[static_cast<std::size_t>(i)];
+    if (first > group_start) {
+      previous_group = group_start;
+      group_start = first;
+    }
+    const double chained = chain_cap_s > 0 ? std::min(group_start - previous_group, chain_cap_s) : 0.0;
+    const double ttft = steady_ttft_s + chained;
     const double later = static_cast<double>(requests - 1);
-    ttft_sum += first + later * steady_ttft_s;
+    ttft_sum += first + later * ttft;
     // A slot is busy from t = 0 to its last request's end: every request but its last decodes in
     // the steady state, and the sum of its requests' latencies is that span.
-    const double done = first + later * steady + drain_s;
+    const double done = first + later * (ttft + decode_s) + drain_s;
     latency_sum += done;
     run.makespan_s = std::max(run.makespan_s, done);
   }

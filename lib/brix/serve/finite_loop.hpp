@@ -55,7 +55,18 @@ struct FiniteRun {
 /// last prompts are sent no prefill stretches decode steps any more (the decode step at the
 /// steady batch; the drain's smaller batches run no faster here, a bound). The run ends when the
 /// last slot does.
+///
+/// `chain_cap_s` > 0 (an aggregated instance, where prompts and decode steps share iterations):
+/// the first wave's prompts were done in consecutive prefill iterations, so its groups finish
+/// their last tokens in consecutive iterations and stay that way. A group's next requests reach
+/// the engine while the iteration after its last token runs, and are scheduled at the next one:
+/// the first group finds a decode step running (in `steady_ttft_s`), every later group finds the
+/// previous group's prefill running and waits for it as well: the gap between the two groups'
+/// first-wave TTFTs, at most `chain_cap_s` (one full chunk: a group whose prompts took several
+/// chunks arrives during the previous group's last one). Every later request of such a slot
+/// carries that wait.
 [[nodiscard]] FiniteRun finite_closed_loop(const std::vector<double>& wave_ttft, double steady_ttft_s,
-                                           double decode_s, double drain_s, double num_prompts);
+                                           double decode_s, double drain_s, double num_prompts,
+                                           double chain_cap_s = 0);
 
 } // namespace brix::serve

@@ -135,11 +135,15 @@ double queue_wait(double rho, double service) { return rho <= 0 ? 0.0 : rho * se
 /// and `concurrency` the run's mean in flight (bench_serving's "Concurrency"); returns the run's
 /// request rate, prompts / makespan.
 double finite_run(Performance& out, FirstWave wave, double slots, double running, double prompts, double decode_s,
-                  double drain_s, double& concurrency) {
+                  double drain_s, double& concurrency, bool chained = false) {
   const double sent = std::min(slots, prompts);
   wave.prompts = std::min(running, sent);
   const auto first = queued_first_wave(first_wave_ttfts(wave), sent - wave.prompts, decode_s, out.ttft_s - out.kv_wait_s);
-  const auto run = finite_closed_loop(first, out.ttft_s, decode_s, drain_s, prompts);
+  // Groups chain behind each other's prefill where they share the iterations with decode
+  // (finite_loop.hpp); not where first sends queue for the KV pool (their slots free at
+  // other times).
+  const double chain_cap = chained && sent <= wave.prompts ? wave.step_seconds(wave.chunk) : 0.0;
+  const auto run = finite_closed_loop(first, out.ttft_s, decode_s, drain_s, prompts, chain_cap);
   out.queue_s += run.mean_ttft_s - out.ttft_s;
   out.ttft_s = run.mean_ttft_s;
   concurrency = run.concurrency;
@@ -294,7 +298,7 @@ Performance aggregated_performance(const RoleContext& context, RoleEstimate& rol
       const FirstWave wave{0, role.plan.shape.dp, isl, static_cast<double>(role.chunk_tokens), step_s,
                            [&](double tokens) { return prefill_step(step, tokens, isl).seconds; }};
       rate = finite_run(out, wave, wanted, running, workload.num_prompts / instances, (osl - 1.0) * out.tpot_s,
-                        (osl - 1.0) * step_s / tau, in_flight);
+                        (osl - 1.0) * step_s / tau, in_flight, true);
     }
     finish(out, workload, rate * instances, in_flight * instances);
     return out;
