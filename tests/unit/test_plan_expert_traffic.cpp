@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <optional>
 
 using namespace brix::plan;
@@ -68,4 +69,39 @@ TEST_CASE("plan::expert_all_to_all_seconds: Megatron's NCCL dispatch is one all-
   // Inside one node it is NVLink only, the GPU's own share staying where it is.
   CHECK(expert_all_to_all_seconds(device, traffic, {8, 8}) ==
         doctest::Approx(copies * 7.0 / 8.0 / (200e9 * 0.8) + device.intra_latency_s));
+}
+
+TEST_CASE("plan::consecutive_expert_nodes counts the nodes a fake-balanced token's consecutive experts span") {
+  // DeepSeek-V3 (256 experts, top-8) over 8 nodes, 32 experts each: every token's 8 experts start
+  // at a multiple of 8 and sit on one node.
+  CHECK(consecutive_expert_nodes(256, 8, 8) == doctest::Approx(1.0));
+  // gpt-oss-120b (128 experts, top-4) over 8 nodes: one node.
+  CHECK(consecutive_expert_nodes(128, 4, 8) == doctest::Approx(1.0));
+  // 12 experts, top-4, 6 per node: starts 0, 4, 8 span 1, 2, 1 nodes.
+  CHECK(consecutive_expert_nodes(12, 4, 2) == doctest::Approx(4.0 / 3.0));
+  // Top-3 of 8 experts over 4 nodes (2 each): any 3 consecutive experts, wrapping past the last
+  // (6, 7, 0), span 2 nodes.
+  CHECK(consecutive_expert_nodes(8, 3, 4) == doctest::Approx(2.0));
+  CHECK(consecutive_expert_nodes(256, 8, 1) == doctest::Approx(1.0));
+}
+
+TEST_CASE("plan::expert_all_to_all_seconds: DeepEP sends a consecutive-expert token to one node, not ~5") {
+  const auto device = device_model(hgx_h800(8), false, NetworkShape::rail_optimized, 1.0);
+  ExpertTraffic traffic;
+  traffic.tokens = 4096;
+  traffic.experts_per_token = 8;
+  traffic.bytes_per_token = 7168 * 2.0;
+  traffic.hierarchical = true;
+  const GroupPlacement ep{64, 8};
+  const double spread = expert_all_to_all_seconds(device, traffic, ep);
+  traffic.consecutive_of_experts = 256;
+  const double consecutive = expert_all_to_all_seconds(device, traffic, ep);
+  // Random top-8 over 8 nodes reaches 8·(1 − (7/8)^8) ≈ 5.25 nodes; consecutive experts reach 1,
+  // this node 1/8 of the time. The NVLink fan-out of the 8 copies is unchanged and now the bound.
+  const double one_node = 4096 * 1.0 * (7.0 / 8.0) * 7168 * 2.0;
+  const double copies = 4096 * 8 * 7168 * 2.0;
+  CHECK(consecutive == doctest::Approx(std::max(one_node / (device.inter_busbw_per_gpu * device.all_to_all_fraction),
+                                                copies / device.intra_busbw) +
+                                       8 * device.inter_latency_s));
+  CHECK(consecutive < spread / 2.0);
 }

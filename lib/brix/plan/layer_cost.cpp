@@ -412,6 +412,10 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
         traffic.max_nodes_per_token = static_cast<double>(moe.groups_per_token) *
                                       std::max(1.0, nodes / static_cast<double>(moe.routing_groups));
       }
+      if (context.software.balanced_routing && context.software.consecutive_balanced_experts &&
+          expert_rows.padding == 1.0) {
+        traffic.consecutive_of_experts = static_cast<int>(std::lround(experts));
+      }
       traffic.bytes_per_token = h * bytes; // dispatch
       cost.ep_comm_s = expert_all_to_all_seconds(device, traffic, placement.ep);
       traffic.bytes_per_token = h * 2.0; // combine, bf16

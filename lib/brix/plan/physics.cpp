@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <numeric>
+#include <vector>
 #include <utility>
 
 namespace brix::plan {
@@ -269,6 +271,8 @@ SoftwareProfile software_automodel_2025() {
   profile.grad_sync_last_micro_batch = true;
   profile.bf16_parameters = true;
   profile.expert_grads_in_param_dtype = true;
+  // FakeBalancedGate's consecutive experts (physics.hpp consecutive_balanced_experts).
+  profile.consecutive_balanced_experts = true;
   return profile;
 }
 
@@ -726,6 +730,31 @@ double collective_seconds(const DeviceModel& device, Collective op, double bytes
   return bytes * factor / inter + device.inter_latency_s * hops;
 }
 
+double consecutive_expert_nodes(int experts, int experts_per_token, int nodes) {
+  if (experts <= 0 || experts_per_token <= 0 || nodes <= 1) {
+    return 1.0;
+  }
+  const int per_node = std::max(1, experts / nodes);
+  // Token t starts at (t·k) mod experts: the starts repeat after experts / gcd(k, experts) tokens.
+  const int period = experts / std::gcd(experts_per_token, experts);
+  double sum = 0;
+  std::vector<char> seen(static_cast<std::size_t>(nodes));
+  for (int t = 0; t < period; ++t) {
+    std::fill(seen.begin(), seen.end(), 0);
+    int distinct = 0;
+    for (int j = 0; j < experts_per_token; ++j) {
+      const long long expert = (static_cast<long long>(t) * experts_per_token + j) % experts;
+      const auto node = static_cast<std::size_t>(std::min<long long>(expert / per_node, nodes - 1));
+      if (seen[node] == 0) {
+        seen[node] = 1;
+        ++distinct;
+      }
+    }
+    sum += distinct;
+  }
+  return sum / period;
+}
+
 double expert_all_to_all_seconds(const DeviceModel& device, const ExpertTraffic& traffic, const GroupPlacement& ep) {
   if (ep.ranks <= 1 || traffic.tokens <= 0) {
     return 0.0;
@@ -744,7 +773,14 @@ double expert_all_to_all_seconds(const DeviceModel& device, const ExpertTraffic&
   const double local_share = 1.0 / nodes;
   // Expected distinct nodes among k experts drawn evenly over the nodes, capped by routing;
   // the share on this node stays on NVLink.
-  const double distinct = std::min(nodes * (1.0 - std::pow(1.0 - local_share, k)), traffic.max_nodes_per_token);
+  // Expected distinct nodes among k experts drawn evenly over the nodes (or the consecutive
+  // experts' nodes, SoftwareProfile::consecutive_balanced_experts), capped by routing; every
+  // node is the token's own as often as any other, so the share on this node stays on NVLink.
+  const double spread = traffic.consecutive_of_experts > 0
+                            ? consecutive_expert_nodes(traffic.consecutive_of_experts, static_cast<int>(std::lround(k)),
+                                                       static_cast<int>(std::lround(nodes)))
+                            : nodes * (1.0 - std::pow(1.0 - local_share, k));
+  const double distinct = std::min(spread, traffic.max_nodes_per_token);
   const double network = traffic.tokens * distinct * (1.0 - local_share) * traffic.bytes_per_token;
   const double over_network = network / (device.inter_busbw_per_gpu * device.all_to_all_fraction);
   const double over_nvlink = copies / device.intra_busbw; // fan-out on NVLink

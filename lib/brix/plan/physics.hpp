@@ -209,6 +209,13 @@ struct SoftwareProfile {
   /// tokens: a benchmark setting (Megatron's --moe-router-force-load-balancing, NeMo AutoModel's
   /// `fake_balanced_gate`), not a framework property; no expert-load imbalance is costed.
   bool balanced_routing = false;
+  /// How that even assignment picks a token's experts. NeMo AutoModel's FakeBalancedGate
+  /// (nemo_automodel/components/moe/layers.py at 89e3a9fdd, 8d9bfb90e and 2c236e081) gives token
+  /// t the k consecutive experts `arange(T*k).view(-1, k) % n_experts`, and its ExpertParallel
+  /// shards the experts contiguously over the EP ranks (parallelizer.py, `Shard(0)`): a token's
+  /// experts sit on one or two neighbouring ranks of one node, not spread over the EP group as
+  /// random router logits spread them (Megatron's --moe-router-force-load-balancing).
+  bool consecutive_balanced_experts = false;
   /// What CUDA graphs capture: those operators are replayed without host time each (none by
   /// default; Megatron-Bridge sets it per recipe and GPU, a calibration run's `cuda_graph_scope`).
   CudaGraphScopes cuda_graphs;
@@ -508,7 +515,15 @@ struct ExpertTraffic {
   double bytes_per_token = 2;
   double max_nodes_per_token = 1e9;
   bool hierarchical = false;
+  /// When > 0: the token's experts are `experts_per_token` consecutive ones of this many experts
+  /// placed contiguously over the group (SoftwareProfile::consecutive_balanced_experts).
+  int consecutive_of_experts = 0;
 };
+/// The mean number of nodes a token reaches when token t takes experts (t·k + j) mod `experts`,
+/// j < k, and the experts sit contiguously on `nodes` nodes (experts/nodes each): the mean over
+/// the pattern's period. NeMo AutoModel's FakeBalancedGate (SoftwareProfile::
+/// consecutive_balanced_experts).
+[[nodiscard]] double consecutive_expert_nodes(int experts, int experts_per_token, int nodes);
 [[nodiscard]] double expert_all_to_all_seconds(const DeviceModel& device, const ExpertTraffic& traffic,
                                                const GroupPlacement& ep);
 
