@@ -13,12 +13,26 @@
 using namespace brix;
 using namespace brix::serve;
 
+namespace {
+/// dstack's vLLM 0.7 deployment: TP 8, experts split over the 8 GPUs, FP8 checkpoint.
+const InstanceShape k_dstack_shape{8, 1, 1, 1, 8};
+
+/// DeepSeek-R1 on one H200 at that shape, with neither of vLLM 0.7's MLA paths switched on.
+struct DstackDecode {
+  model::ModelSpec model = model::load_model("deepseek-r1");
+  ServeDevice device = test::serve_device_on("h200-sxm");
+  [[nodiscard]] StepContext plain() const {
+    return {&model, &device, k_dstack_shape, WeightPrecision::fp8, KvPrecision::bf16, false};
+  }
+};
+} // namespace
+
 TEST_CASE("serve::decode_step: materialized absorbed MLA matrices are read every decode step") {
-  const auto model = model::load_model("deepseek-r1");
-  const auto device = test::serve_device_on("h200-sxm");
-  // dstack's vLLM 0.7 deployment: TP 8, experts split over the 8 GPUs, FP8 checkpoint.
-  const InstanceShape shape{8, 1, 1, 1, 8};
-  const StepContext plain{&model, &device, shape, WeightPrecision::fp8, KvPrecision::bf16, false};
+  const DstackDecode dstack;
+  const auto& model = dstack.model;
+  const auto& device = dstack.device;
+  const auto& shape = k_dstack_shape;
+  const StepContext plain = dstack.plain();
   StepContext absorbed = plain;
   absorbed.mla_absorbed_weights = true;
 
@@ -64,7 +78,7 @@ TEST_CASE("serve::engines: only vLLM 0.7 decodes MLA through materialized absorb
 
 TEST_CASE("serve::kv_pool: vLLM 0.7 keeps the absorbed MLA matrices beside the checkpoint's") {
   const auto model = model::load_model("deepseek-r1");
-  const InstanceShape shape{8, 1, 1, 1, 8};
+  const auto& shape = k_dstack_shape;
   // Per GPU and layer: W_Q_UK (1,536 x 16 x 512) and W_UV_O (16 x 512 x 7,168) in FP8, W_QR
   // (1,536 x 16 x 64) and the dequantized W_UK / W_UV (512 x 16 x 256) in bf16; 61 layers. FP8
   // blocks carry their scales (weight_bytes).
@@ -83,10 +97,10 @@ TEST_CASE("serve::kv_pool: vLLM 0.7 keeps the absorbed MLA matrices beside the c
 }
 
 TEST_CASE("serve::decode_step: MLA glue run as separate PyTorch ops adds kernels at their floor") {
-  const auto model = model::load_model("deepseek-r1");
-  const auto device = test::serve_device_on("h200-sxm");
-  const InstanceShape shape{8, 1, 1, 1, 8};
-  const StepContext plain{&model, &device, shape, WeightPrecision::fp8, KvPrecision::bf16, false};
+  const DstackDecode dstack;
+  const auto& device = dstack.device;
+  const auto& shape = k_dstack_shape;
+  const StepContext plain = dstack.plain();
   StepContext glue = plain;
   glue.mla_glue_kernels = 16;
   // At 4 sequences the norms/rope group moves a few hundred KB: its kernels sit at their floor,

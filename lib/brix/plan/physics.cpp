@@ -771,8 +771,6 @@ double expert_all_to_all_seconds(const DeviceModel& device, const ExpertTraffic&
   }
   const double nodes = static_cast<double>(ep.ranks) / ep.ranks_per_node;
   const double local_share = 1.0 / nodes;
-  // Expected distinct nodes among k experts drawn evenly over the nodes, capped by routing;
-  // the share on this node stays on NVLink.
   // Expected distinct nodes among k experts drawn evenly over the nodes (or the consecutive
   // experts' nodes, SoftwareProfile::consecutive_balanced_experts), capped by routing; every
   // node is the token's own as often as any other, so the share on this node stays on NVLink.
