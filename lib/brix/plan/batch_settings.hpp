@@ -11,7 +11,8 @@ namespace brix::plan {
 /// (Malladi et al. 2022), linear for SGD (Goyal et al. 2017).
 [[nodiscard]] double scale_learning_rate(double base_lr, std::int64_t base_batch, std::int64_t new_batch, bool adam);
 
-/// A proposed heuristic (not from the LAMB paper): β_N = β_base·(1 + 0.05·ln N) for N nodes. Adam/LAMB need β in (0, 1):
+/// A rule of thumb with no published source (not from the LAMB paper, You et al. 2020), computed only on
+/// request: β_N = β_base·(1 + 0.05·ln N) for N nodes. Adam/LAMB need β in (0, 1):
 /// when the scaled value leaves that interval the scaling is refused (β_base kept, warning set).
 struct BetaScaling {
   double requested = 0; ///< β_base·(1 + 0.05·ln N)

@@ -65,7 +65,9 @@ std::string optimizer_text(const OptimizerAdvice& advice) {
   for (const auto& lamb : advice.lamb) {
     out += lamb.refused ? fmt::format("LAMB beta {}: scaling refused for {} nodes, keeping {} (see the warning)\n", lamb.beta,
                                       lamb.nodes, lamb.used)
-                        : fmt::format("LAMB beta {} for {} nodes: {:.6f}\n", lamb.beta, lamb.nodes, lamb.used);
+                        : fmt::format("LAMB beta {} for {} nodes: {:.6f} (β·(1 + 0.05·ln nodes): a rule of thumb with no published "
+                                      "source, not from the LAMB paper)\n",
+                                      lamb.beta, lamb.nodes, lamb.used);
   }
   return out;
 }

@@ -94,8 +94,8 @@ RecomputeReport recompute_report(const model::ModelSpec& model, const cluster::G
       }
     }
   }
-  const auto claim = plan_recompute(chain, all.peak_bytes * (1.0 - report.claim_saving));
-  report.claim_time_added = claim ? claim->time_s / all.time_s - 1.0 : -1.0;
+  const auto fifth = plan_recompute(chain, all.peak_bytes * (1.0 - report.reference_saving));
+  report.reference_time_added = fifth ? fifth->time_s / all.time_s - 1.0 : -1.0;
   return report;
 }
 

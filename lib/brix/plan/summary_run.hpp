@@ -12,7 +12,7 @@
 namespace brix::plan {
 
 /// The layout --memory shows when --layout is not given: TP 8 × PP 4 × DP 2, the layout the
-/// example deployment was proposed with (configs/clusters/example-deployment.yaml).
+/// example deployment comes with (configs/clusters/example-deployment.yaml).
 inline constexpr const char* k_default_memory_layout = "tp=8,pp=4,dp=2";
 
 /// The model (bundled name or file) at `seq_len`, by default its own.
