@@ -177,6 +177,17 @@ double activation_bytes(const model::ModelSpec& model, const InstanceShape& shap
   return hidden + std::max({attention, dense_mlp, experts}) + logits;
 }
 
+AbsorbedMla absorbed_mla(const model::ModelSpec& model, int tp) {
+  const auto& mla = *model.mla;
+  const double hidden = static_cast<double>(model.hidden);
+  return {hidden,
+          static_cast<double>(model.heads) / tp,
+          static_cast<double>(mla.kv_lora_rank),
+          mla.q_lora_rank > 0 ? static_cast<double>(mla.q_lora_rank) : hidden,
+          static_cast<double>(mla.qk_rope_head_dim),
+          static_cast<double>(mla.qk_nope_head_dim + mla.v_head_dim)};
+}
+
 double absorbed_mla_bytes_per_gpu(const model::ModelSpec& model, const InstanceShape& shape, WeightPrecision precision) {
   if (!model.mla) {
     return 0.0;
@@ -185,15 +196,10 @@ double absorbed_mla_bytes_per_gpu(const model::ModelSpec& model, const InstanceS
   // backends/mla/utils.py, read at 04644e3) keeps beside the checkpoint's matrices, which prefill
   // still uses: W_Q_UK and W_UV_O in the attention weights' format, W_QR in bf16, and W_UK / W_UV
   // as views of the dequantized (bf16) kv_b_proj weight.
-  const auto& mla = *model.mla;
-  const double h = static_cast<double>(model.hidden);
-  const double heads = static_cast<double>(model.heads) / shape.tp;
-  const double latent = static_cast<double>(mla.kv_lora_rank);
-  const double q_in = mla.q_lora_rank > 0 ? static_cast<double>(mla.q_lora_rank) : h;
-  const double absorbed = (q_in * heads * latent + heads * latent * h) * weight_bytes(attention_weight_precision(model, precision));
-  const double bf16 = (q_in * heads * static_cast<double>(mla.qk_rope_head_dim) +
-                       latent * heads * static_cast<double>(mla.qk_nope_head_dim + mla.v_head_dim)) *
-                      k_bf16;
+  const auto m = absorbed_mla(model, shape.tp);
+  const double absorbed =
+      (m.q_in * m.heads * m.latent + m.heads * m.latent * m.hidden) * weight_bytes(attention_weight_precision(model, precision));
+  const double bf16 = (m.q_in * m.heads * m.rope + m.latent * m.heads * m.nope_and_v) * k_bf16;
   const auto [first, last] = stage_layers(model.layers, shape.pp, 0); // stage 0 has the most layers
   return static_cast<double>(last - first + 1) * (absorbed + bf16);
 }

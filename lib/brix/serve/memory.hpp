@@ -77,6 +77,20 @@ struct GpuMemory {
   double memory_fraction = 0; ///< the engine flag's value (--gpu-memory-utilization, --mem-fraction-static, ...)
 };
 
+/// The dimensions of the MLA matrices an engine absorbs at load time on one of `tp` ranks
+/// (EngineVersion::mla_absorbed_weights, vLLM 0.7): W_Q_UK is q_in x (heads x latent), W_UV_O
+/// (heads x latent) x hidden, W_QR q_in x (heads x rope); W_UK and W_UV together latent x heads x
+/// nope_and_v. One source for the memory they take and the decode GEMMs that read them.
+struct AbsorbedMla {
+  double hidden = 0;
+  double heads = 0;      ///< heads on this rank
+  double latent = 0;     ///< kv LoRA rank
+  double q_in = 0;       ///< q LoRA rank, or hidden without q compression
+  double rope = 0;       ///< rope part of a query/key head
+  double nope_and_v = 0; ///< non-rope query/key part plus the value head
+};
+[[nodiscard]] AbsorbedMla absorbed_mla(const model::ModelSpec& model, int tp);
+
 /// Bytes per GPU (fullest stage) of the absorbed MLA matrices an engine materializes beside the
 /// checkpoint's (EngineVersion::mla_absorbed_weights, vLLM 0.7); kv_pool counts them as weights.
 [[nodiscard]] double absorbed_mla_bytes_per_gpu(const model::ModelSpec& model, const InstanceShape& shape,

@@ -132,20 +132,16 @@ struct WeightGemm {
 /// matrices. vLLM PR #14770 ("MLA get rid of materialization", 2025-03-13) dropped this.
 std::vector<WeightGemm> absorbed_decode_projections(const model::ModelSpec& model, int tp,
                                                     WeightPrecision weights, ComputePrecision precision) {
-  const auto& mla = *model.mla;
-  const double h = static_cast<double>(model.hidden);
-  const double heads = static_cast<double>(model.heads) / tp;
-  const double latent = static_cast<double>(mla.kv_lora_rank);
-  const double q_in = mla.q_lora_rank > 0 ? static_cast<double>(mla.q_lora_rank) : h;
+  const auto m = absorbed_mla(model, tp);
   const double bytes = weight_bytes(weights);
   std::vector<WeightGemm> gemms;
-  if (mla.q_lora_rank > 0) {
-    gemms.push_back({q_in, h, precision, bytes}); // q down
+  if (model.mla->q_lora_rank > 0) {
+    gemms.push_back({m.q_in, m.hidden, precision, bytes}); // q down
   }
-  gemms.push_back({latent + static_cast<double>(mla.qk_rope_head_dim), h, precision, bytes}); // kv down
-  gemms.push_back({heads * latent, q_in, precision, bytes});                                    // W_Q_UK
-  gemms.push_back({heads * static_cast<double>(mla.qk_rope_head_dim), q_in, ComputePrecision::bf16, k_bf16}); // W_QR
-  gemms.push_back({h, heads * latent, precision, bytes});                                       // W_UV_O
+  gemms.push_back({m.latent + m.rope, m.hidden, precision, bytes});                  // kv down
+  gemms.push_back({m.heads * m.latent, m.q_in, precision, bytes});                   // W_Q_UK
+  gemms.push_back({m.heads * m.rope, m.q_in, ComputePrecision::bf16, k_bf16});       // W_QR
+  gemms.push_back({m.hidden, m.heads * m.latent, precision, bytes});                 // W_UV_O
   return gemms;
 }
 
