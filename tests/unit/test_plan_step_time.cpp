@@ -260,13 +260,18 @@ TEST_CASE("plan::data_parallel_cost reshard=0 gathers the parameters once per mi
   CHECK(extra("dp=32,zero=3,recompute=full") == doctest::Approx(4 * (3 * gather + scatter)));
   CHECK(extra("dp=32,zero=3,recompute=none,reshard=0") == doctest::Approx(4 * (gather + scatter)));
   CHECK(extra("dp=32,zero=3,recompute=full,reshard=0") == doctest::Approx(4 * (gather + scatter)));
-  // Megatron-Core's FSDP recomputes on the parameters its backward gathers: two gathers.
+  // Megatron-Core's FSDP and PyTorch's FSDP2 recompute on the parameters their backward gathers:
+  // two gathers.
   f.context.software.recompute_reuses_backward_gather = true;
   CHECK(extra("dp=32,zero=3,recompute=full") == doctest::Approx(4 * (2 * gather + scatter)));
   CHECK(extra("dp=32,zero=3,recompute=none") == doctest::Approx(4 * (2 * gather + scatter)));
   CHECK(extra("dp=32,zero=3,recompute=full,reshard=0") == doctest::Approx(4 * (gather + scatter)));
   CHECK(software_by_name("megatron-core-2025").recompute_reuses_backward_gather);
-  CHECK_FALSE(software_by_name("fsdp2-2025").recompute_reuses_backward_gather);
+  // FSDP2's _pre_forward returns in PRE_BACKWARD (torch _fsdp_state.py): every FSDP2 profile.
+  CHECK(software_by_name("fsdp2-2025").recompute_reuses_backward_gather);
+  CHECK(software_by_name("fsdp2-2025-eager").recompute_reuses_backward_gather);
+  CHECK(software_by_name("automodel-2025").recompute_reuses_backward_gather);
+  CHECK_FALSE(software_by_name("fsdp-2023").recompute_reuses_backward_gather);
 }
 
 TEST_CASE("plan::data_parallel_cost gathers what lies outside the FSDP units once per step where the framework keeps it") {

@@ -248,6 +248,14 @@ SoftwareProfile software_fsdp2_2025() {
   profile.hierarchical_all_to_all = true;
   profile.attention_kernels = AttentionKernels::hopper; // TransformerEngine's cuDNN attention (NeMo AutoModel)
   profile.selective_gemm_share = 0.5; // torchtitan's selective AC, op policy
+  // Full recomputation runs on the parameters the backward gathered: FSDP2's pre-backward hook
+  // (registered on each unit's forward outputs) unshards the unit and sets PRE_BACKWARD, and
+  // `_pre_forward` then returns at once ("When composing with module-hook-based activation
+  // checkpointing, the pre-backward hook is responsible for the unshard",
+  // torch/distributed/_composable/fsdp/_fsdp_state.py at pytorch 005da465). torchtitan wraps each
+  // block for AC before fully_shard wraps it (parallelize_llama.py at 9dec370: apply_ac, then
+  // apply_fsdp), so the recomputed forward passes no FSDP hook at all: two gathers per micro-batch.
+  profile.recompute_reuses_backward_gather = true;
   return profile;
 }
 
