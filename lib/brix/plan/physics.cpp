@@ -282,6 +282,7 @@ SoftwareProfile software_deepseek_2024() {
   SoftwareProfile profile;
   profile.zero_bubble_schedules = true;
   profile.fp8_moe_activation_cache = true;
+  profile.fp8_dispatch = true;
   return profile;
 }
 
