@@ -6,6 +6,8 @@
 
 #include <doctest/doctest.h>
 
+#include <utility>
+
 using namespace brix::plan;
 using brix::cluster::NetworkShape;
 
@@ -252,12 +254,41 @@ TEST_CASE("plan::fp8_gemm_share keeps Hopper's FP8 GEMMs nearer their kernel fig
   };
   CHECK(fp8_over_bf16("h100-sxm", 989e12, 1979e12) == doctest::Approx(0.85));
   CHECK(fp8_over_bf16("h800-sxm", 989e12, 1979e12) == doctest::Approx(0.85));
-  CHECK(fp8_over_bf16("b200", 2250e12, 4500e12) == doctest::Approx(0.75));
+  // Blackwell: bf16 at the kernels' 0.65, FP8 at 0.75 x 0.72 = 0.54 of its peak (the fraction
+  // Megatron-Core's MXFP8 grouped GEMM reaches on GB200), a share of 0.54 / 0.65.
+  CHECK(fp8_over_bf16("b200", 2250e12, 4500e12) == doctest::Approx(0.75 * 0.72 / 0.65));
+  CHECK(fp8_over_bf16("gb200", 2500e12, 5000e12) == doctest::Approx(0.75 * 0.72 / 0.65));
   // A GPU without FP8 tensor cores runs bf16 at its bf16 fraction whatever is asked.
   CHECK(fp8_over_bf16("a100-sxm-80gb", 312e12, 0.0) == doctest::Approx(1.0));
   auto hopper = dgx_a100().gpu;
   hopper.id = "h200-sxm";
   CHECK(fp8_gemm_share(hopper) == doctest::Approx(0.85));
+}
+
+TEST_CASE("plan::device_model: Blackwell's large bf16 GEMMs keep 0.65 of peak, Hopper's 0.72, FP8 on Blackwell 0.54") {
+  // XLA's sm_100 matmul table: 1,467 of 2,250 TFLOP/s at 2 x 4096^3 (physics.cpp).
+  const auto fractions = [](const char* id) {
+    auto group = dgx_a100();
+    group.gpu.id = id;
+    group.gpu.bf16_flops = 2250e12;
+    group.gpu.fp8_flops = 4500e12;
+    return std::pair{device_model(group, false, NetworkShape::rail_optimized, 1.0).gemm_fraction,
+                     device_model(group, true, NetworkShape::rail_optimized, 1.0).gemm_fraction};
+  };
+  CHECK(fractions("b200").first == doctest::Approx(0.65));
+  CHECK(fractions("gb200").first == doctest::Approx(0.65));
+  CHECK(fractions("h100-sxm").first == doctest::Approx(0.72));
+  // Blackwell's FP8 GEMMs at 0.54 of the FP8 peak: 2,700 TFLOP/s on a GB200's 5,000, against the
+  // 2,672 Megatron-Core's multi-stream cuBLAS MXFP8 grouped GEMM reaches at K 7,168, N 2,048.
+  CHECK(fractions("b200").second == doctest::Approx(0.54));
+  CHECK(fractions("gb200").second * 5000.0 == doctest::Approx(2672.0).epsilon(0.02));
+  // The bf16 device an FP8 run keeps for its router and output head runs at the bf16 fraction.
+  auto group = dgx_a100();
+  group.gpu.id = "b200";
+  group.gpu.bf16_flops = 2250e12;
+  group.gpu.fp8_flops = 4500e12;
+  CHECK(bf16_gemm_device(device_model(group, true, NetworkShape::rail_optimized, 1.0)).gemm_fraction ==
+        doctest::Approx(0.65));
 }
 
 TEST_CASE("plan::tp_all_gather_bytes and parameter_gather_bytes move FP8 where the framework gathers FP8") {

@@ -396,8 +396,10 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
         (layout.capacity <= 0 || std::fmod(rows, fp8_row_alignment(context.software.fp8_recipe)) != 0.0)) {
       fp8_pad_bytes = 8.0 * rows * imbalance * local_experts * h;
     }
-    // Dispatch (fp8 under fp8 training, as DeepSeek-V3 does) and combine (bf16).
-    ep_bytes = pairs * expert_rows.padding * h * (bytes + 2.0);
+    // Dispatch (FP8 under FP8 training where the framework sends it so, SoftwareProfile::
+    // fp8_dispatch; else bf16) and combine (bf16).
+    const double dispatch_bytes = context.software.fp8_dispatch ? bytes : 2.0;
+    ep_bytes = pairs * expert_rows.padding * h * (dispatch_bytes + 2.0);
     if (layout.ep > 1) {
       ExpertTraffic traffic;
       traffic.tokens = tokens / t;
@@ -416,7 +418,7 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
           expert_rows.padding == 1.0) {
         traffic.consecutive_of_experts = static_cast<int>(std::lround(experts));
       }
-      traffic.bytes_per_token = h * bytes; // dispatch
+      traffic.bytes_per_token = h * dispatch_bytes; // dispatch
       cost.ep_comm_s = expert_all_to_all_seconds(device, traffic, placement.ep);
       traffic.bytes_per_token = h * 2.0; // combine, bf16
       cost.ep_comm_s += expert_all_to_all_seconds(device, traffic, placement.ep);

@@ -77,7 +77,7 @@ constexpr int k_gemm_max_split = 16;
 
 /// Large-GEMM fraction of dense peak by GPU generation (cuBLAS bf16 microbenchmarks:
 /// A100 ~ 250-270 of 312 TFLOP/s; H100/H200/H800 ~ 650-750 of 989, clock-limited under load;
-/// MI300X ~ 55-65% with hipBLASLt).
+/// MI300X ~ 55-65% with hipBLASLt; Blackwell below).
 double large_gemm_fraction(const cluster::GpuSpec& gpu) {
   const auto& id = gpu.id;
   if (id.rfind("a100", 0) == 0) {
@@ -89,8 +89,23 @@ double large_gemm_fraction(const cluster::GpuSpec& gpu) {
   if (id.rfind("l40", 0) == 0) {
     return 0.70;
   }
-  return 0.72; // Hopper and Blackwell SXM parts
+  if (id.rfind("b", 0) == 0 || id.rfind("gb", 0) == 0) {
+    // Blackwell (B200, GB200) bf16 keeps less of its doubled peak than Hopper: XLA's sm_100
+    // matmul table (matmul_interpolator_data.h, 2 x 4096^3) 1,467 of 2,250 TFLOP/s (0.65);
+    // torchao's bench_matmul on a B200 (pytorch/ao PR 2427) 1.41 and 1.42 PFLOP/s at 4096^3 and
+    // 8192^3 (0.63). Costed at 0.72 until fid40: fit 9.15% -> 8.87%, held-out 10.51% -> 10.18%,
+    // leave-one-source-out 10.38% -> 10.34% (the Blackwell FP8 fraction held, fp8_gemm_share).
+    return 0.65;
+  }
+  return 0.72; // Hopper SXM parts
 }
+
+/// FP8 GEMMs on Blackwell run at this fraction of the FP8 peak. The fit set chose it (0.75 of
+/// the 0.72 bf16 fraction Blackwell had until fid40: issue 13, fid5/fid6, fp8_gemm_share), and
+/// it is what Megatron-Core's multi-stream cuBLAS MXFP8 grouped GEMM reaches on a GB200:
+/// "2,672 TFLOP/s (flush L2) on the shape K=7,168, N=2,048", 0.534 of 5,000 (Megatron-LM
+/// docs/discussions/deepseek-v3-gb200-optimization at eb0783b6, "MXFP8 Grouped GEMM").
+constexpr double k_blackwell_fp8_gemm_fraction = 0.75 * 0.72;
 
 /// FlashAttention-2 on Hopper: "only 35% utilization on H100" (FlashAttention-3 paper, Shah et
 /// al. 2024, Sec. 1).
@@ -290,6 +305,7 @@ SoftwareProfile software_deepseek_2024() {
   SoftwareProfile profile;
   profile.zero_bubble_schedules = true;
   profile.fp8_moe_activation_cache = true;
+  profile.fp8_dispatch = true;
   return profile;
 }
 
@@ -458,9 +474,15 @@ double fp8_gemm_share(const cluster::GpuSpec& gpu) {
   // of FP8 peak) were tried twice and dropped (issue 13, fid5: fit 15.3% -> 17.1%, Megatron-
   // Bridge's Blackwell FP8 rows +15 pt; fid6, with each recipe's casts costed: fit 15.4% ->
   // 16.9%, leave-one-source-out 20.9% -> 24.1%): on Blackwell the recipes lose about a quarter
-  // outside the kernel, which this model does not yet name.
+  // outside the kernel, which this model does not yet name. Blackwell's FP8 GEMMs keep that
+  // 0.75 x 0.72 of their peak now that its bf16 fraction is the kernels' 0.65
+  // (k_blackwell_fp8_gemm_fraction, which Megatron-Core's MXFP8 grouped GEMM on GB200 matches):
+  // a share of about 0.83.
   if (gpu.id.starts_with("h")) {
     return 0.85;
+  }
+  if (gpu.id.starts_with("b") || gpu.id.starts_with("gb")) {
+    return k_blackwell_fp8_gemm_fraction / large_gemm_fraction(gpu);
   }
   return 0.75;
 }

@@ -135,6 +135,16 @@ struct SoftwareProfile {
   /// element instead of 2, and recomputes the SwiGLU output in backward (DeepSeek-V3 report,
   /// Sec. 3.3.3 "Low-Precision Storage and Communication"). Transformer Engine keeps them bf16.
   bool fp8_moe_activation_cache = false;
+  /// Under FP8 training the expert dispatch sends the tokens in FP8 (1 B per element) and the
+  /// combine in bf16: DeepSeek-V3 quantises "the activation before MoE up-projections into FP8
+  /// and then appl[ies] dispatch components" while keeping the combine in bf16 (report, Sec.
+  /// 3.3.3). Megatron-Core's dispatchers send the bf16 hidden states whatever the recipe: the
+  /// alltoall dispatcher all-to-alls the permuted bf16 tokens, the flex dispatcher hands them
+  /// to DeepEP's Buffer.dispatch as they are, and its HybridEP path has 'fp8_dispatch = False
+  /// # Currently, we do not support fp8 dispatch' ('HybridEP dispatcher does not support fp8
+  /// dispatch now'; megatron/core/transformer/moe/fused_a2a.py and token_dispatcher.py at
+  /// 0d8e0714 and 2edffadb, the Megatron-Bridge 25.11 and 26.04.01 pins). Costed in layer_cost.cpp.
+  bool fp8_dispatch = false;
   /// Megatron-Core's grouped experts (TEGroupedMLP, core 0.15-0.17) add the second expert
   /// GEMM's bias in a Python loop over the local experts and clamp a clamped GLU's inputs
   /// with separate PyTorch operators before the fused activation (layer_cost.cpp

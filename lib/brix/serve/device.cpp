@@ -85,8 +85,8 @@ double ServeDevice::peak(ComputePrecision precision) const {
 ServeDevice serve_device(const cluster::NodeGroup& group, cluster::NetworkShape shape, double oversubscription) {
   // bf16 device model: its gemm_fraction is the large-GEMM fraction of the GPU generation
   // (cuBLAS microbenchmarks). FP8/FP4 GEMMs run at that fraction of their own peak times the
-  // share training's FP8 GEMMs keep (plan::fp8_gemm_share: Hopper 0.85, Blackwell 0.75, chosen
-  // on the training fit set): an isolated kernel reaches more (DeepGEMM 1,550 of 1,979 TFLOP/s
+  // share training's FP8 GEMMs keep (plan::fp8_gemm_share: Hopper 0.85, chosen on the training
+  // fit set; Blackwell 0.54 of the FP8 peak, about 0.83 of its 0.65 bf16 fraction): an isolated kernel reaches more (DeepGEMM 1,550 of 1,979 TFLOP/s
   // on H800), but that share is what the same GEMMs keep inside whole steps, and serving had
   // taken the isolated figure (1.0) with no end-to-end measurement behind it.
   const auto base = plan::device_model(group, false, shape, oversubscription);
