@@ -223,6 +223,17 @@ void add_layer_totals(LayerPassTotals& totals, const CostContext& context, const
   totals.flops += pass.flops;
 }
 
+double gather_copy_out_seconds(const CostContext& context, const Layout& layout, const Placement& placement,
+                               double dense_params, double expert_params, double gathers) {
+  if (!context.software.gather_copy_out || layout.zero != 3) {
+    return 0.0;
+  }
+  const double gathered = (placement.dp.ranks > 1 ? std::max(0.0, dense_params) : 0.0) +
+                          (placement.expert_dp.ranks > 1 ? std::max(0.0, expert_params) : 0.0);
+  const double width = parameter_gather_bytes(layout.precision == Precision::fp8, context.software);
+  return memory_seconds(context.device, 2.0 * width * gathers * gathered); // read the buffer, write the tensors
+}
+
 DataParallelCost data_parallel_cost(const CostContext& context, const Layout& layout, const Placement& placement,
                                     double dense_params, double expert_params, double grad_wire_bytes,
                                     double micro_batches, double stage_s, double backward_window_s,
@@ -322,7 +333,9 @@ DataParallelCost data_parallel_cost(const CostContext& context, const Layout& la
         per_micro(expert_local, 0.0, placement.expert_dp, placement.expert_shard, placement.expert_replicate);
     const double exposed_per_mb =
         context.software.overlap_param_gather ? overlapped_seconds(stage_s, per_mb) - stage_s : per_mb;
-    cost.pipeline_extra_s = micro_batches * exposed_per_mb;
+    cost.pipeline_extra_s = micro_batches * (exposed_per_mb + gather_copy_out_seconds(context, layout, placement,
+                                                                                        dense_local - once_local,
+                                                                                        expert_local, gathers));
     if (sync_last_micro_batch_only) {
       // One reduce-scatter (and replicas' all-reduce) after the last backward, as ZeRO-1/2's.
       cost.exposed_s = exposed_after_backward(both_groups(
