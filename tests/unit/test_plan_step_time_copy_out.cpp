@@ -1,5 +1,5 @@
-// FSDP2's copy of each ZeRO-3 gather out of its flat all-gather buffer (SoftwareProfile::
-// gather_copy_out): what data_parallel_cost charges per micro-batch on the compute stream.
+// FSDP2's flat-buffer copies around its ZeRO-3 collectives (SoftwareProfile::gather_copy_out and
+// reduce_scatter_copy_in): what data_parallel_cost charges on the compute stream.
 #include <brix/plan/layer_cost.hpp>
 #include <brix/plan/layout_parse.hpp>
 #include <brix/plan/step_time.hpp>
@@ -61,4 +61,29 @@ TEST_CASE("plan::data_parallel_cost FSDP2 copies every gather out of its flat bu
   CHECK(software_by_name("automodel-2025").gather_copy_out);
   CHECK_FALSE(software_by_name("fsdp-2023").gather_copy_out);
   CHECK_FALSE(software_by_name("megatron-core-2025").gather_copy_out);
+}
+
+TEST_CASE("plan::data_parallel_cost FSDP2 concatenates each micro-batch's gradients into the reduce-scatter buffer") {
+  CopyOutFixture f;
+  const double params = 1e9;
+  const double without = f.extra("dp=32,zero=3,recompute=none");
+  f.context.software.reduce_scatter_copy_in = true;
+  // bf16 gradients read (2 B) and written at the reduce width (4 B here) per micro-batch: 4 of them.
+  const double copy_in = 6.0 * params / 1e12;
+  CHECK(f.extra("dp=32,zero=3,recompute=none") == doctest::Approx(without + 4 * copy_in));
+  const auto layout = parse_layout("dp=32,zero=3");
+  CHECK(reduce_scatter_copy_in_seconds(f.context, layout, place_groups(layout, 8), params, 0, 2.0) ==
+        doctest::Approx(4.0 * params / 1e12));
+  // A trainer that syncs only the last micro-batch copies its accumulated gradients in once.
+  f.context.software.grad_sync_last_micro_batch = true;
+  const double deferred_without = [&] {
+    auto quiet = f;
+    quiet.context.software.reduce_scatter_copy_in = false;
+    return quiet.extra("dp=32,zero=3,recompute=none");
+  }();
+  CHECK(f.extra("dp=32,zero=3,recompute=none") == doctest::Approx(deferred_without + copy_in));
+  CHECK(software_by_name("fsdp2-2025").reduce_scatter_copy_in);
+  CHECK(software_by_name("automodel-2025").reduce_scatter_copy_in);
+  CHECK_FALSE(software_by_name("fsdp-2023").reduce_scatter_copy_in);
+  CHECK_FALSE(software_by_name("megatron-core-2025").reduce_scatter_copy_in);
 }

@@ -288,6 +288,16 @@ struct SoftwareProfile {
   /// FlatParameter is gathered straight into its padded unsharded storage, Megatron-Core's FSDP
   /// into its parameter buffers.
   bool gather_copy_out = false;
+  /// Before each ZeRO-3 reduce-scatter the unit's unsharded gradients (parameter dtype, bf16) are
+  /// concatenated into one flat buffer of the reduce dtype, and the compute stream waits for that
+  /// copy: FSDP2's foreach_reduce runs torch._chunk_cat on the reduce-scatter stream and then
+  /// `current_stream.wait_stream(reduce_scatter_stream)` ("Only after the copy-in finishes can we
+  /// free the gradients", torch/distributed/_composable/fsdp/_fsdp_collectives.py at pytorch
+  /// 415cc262, 2024); in 2025 the copy-in runs on the current stream itself (_fully_shard/
+  /// _fsdp_collectives.py at 010ae4a8). NCCL's ReduceOp.AVG divides for bf16/fp32 reductions, so no
+  /// divide kernel. Off: FSDP1 reduces its FlatParameter's gradient in place (its casts and divides
+  /// run on the post-backward stream), Megatron-Core reduces its gradient buffers.
+  bool reduce_scatter_copy_in = false;
   /// FSDP2 without pipeline parallelism: the trainer turns gradient sync off for every
   /// micro-batch but the last (set_requires_gradient_sync(is_optim_step)), so the reduce-scatter
   /// and the replicas' all-reduce run once per step after the last backward, and the unsharded

@@ -97,6 +97,13 @@ struct DataParallelCost {
                                              const Placement& placement, double dense_params,
                                              double expert_params, double gathers);
 
+/// Compute-stream seconds of one ZeRO-3 gradient copy-in (SoftwareProfile::reduce_scatter_copy_in):
+/// the bf16 gradients of the stage's `dense_params` and `expert_params` read and written into the
+/// reduce-scatter buffer at `grad_wire_bytes`; 0 without it or where a group has one rank.
+[[nodiscard]] double reduce_scatter_copy_in_seconds(const CostContext& context, const Layout& layout,
+                                                    const Placement& placement, double dense_params,
+                                                    double expert_params, double grad_wire_bytes);
+
 /// Runs of the pipeline schedule in a step of `micro_batches` micro-batches per data-parallel
 /// rank: one per CostContext::local_batch sequences (at least 1), or 1 without a local batch.
 [[nodiscard]] double pipeline_schedule_runs(const CostContext& context, const Layout& layout, double micro_batches);
