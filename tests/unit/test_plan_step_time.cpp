@@ -346,6 +346,8 @@ TEST_CASE("plan::data_parallel_cost all-reduces across replicas per micro-batch 
     f.context.software = software_by_name(software);
     f.context.software.overlap_param_gather = false; // every collective exposed: the sums below
     f.context.software.overlap_grad_reduce = false;
+    f.context.software.gather_copy_out = false; // collectives only (copies: test_plan_step_time_copy_out.cpp)
+    f.context.software.reduce_scatter_copy_in = false;
     const auto layout = parse_layout("dp=32,zero=3,shard=8,recompute=none");
     return data_parallel_cost(f.context, layout, place_groups(layout, 8), params, 0, 4.0, micro_batches, 0, 0);
   };
@@ -374,6 +376,8 @@ TEST_CASE("plan::data_parallel_cost syncs gradients once per step where the trai
     f.context.software = software_by_name(software);
     f.context.software.overlap_param_gather = false; // every collective exposed: the sums below
     f.context.software.overlap_grad_reduce = false;
+    f.context.software.gather_copy_out = false; // collectives only (copies: test_plan_step_time_copy_out.cpp)
+    f.context.software.reduce_scatter_copy_in = false;
     const auto layout = parse_layout(layout_text);
     return data_parallel_cost(f.context, layout, place_groups(layout, 8), params, 0, 4.0, micro_batches, 0, 0);
   };
@@ -405,6 +409,8 @@ TEST_CASE("plan::data_parallel_cost ZeRO-2 reduce-scatters every micro-batch whe
     f.context.software = software_by_name(software);
     f.context.software.overlap_param_gather = false;
     f.context.software.overlap_grad_reduce = false;
+    f.context.software.gather_copy_out = false; // collectives only (copies: test_plan_step_time_copy_out.cpp)
+    f.context.software.reduce_scatter_copy_in = false;
     const auto layout = parse_layout("dp=8,zero=2");
     return data_parallel_cost(f.context, layout, place_groups(layout, 8), params, 0, 2.0, micro_batches, 0, 0);
   };

@@ -289,6 +289,25 @@ struct SoftwareProfile {
   /// releases the rest. Off: gathered as the layers' parameters are (PyTorch FSDP's root unit,
   /// which holds them, is gathered again for every micro-batch).
   bool outside_layers_gathered_once = false;
+  /// Under ZeRO-3, each all-gather lands in one flat buffer that the compute stream then copies
+  /// out into the parameters' own unsharded tensors before the unit runs: a read and a write of
+  /// the gathered bytes per gather, serial with the unit's compute. FSDP2: wait_for_unshard runs
+  /// foreach_all_gather_copy_out, torch.split_with_sizes_copy on the current stream
+  /// (torch/distributed/_composable/fsdp/_fsdp_collectives.py at pytorch 01d66d21, 2024; still so
+  /// in torch/distributed/fsdp/_fully_shard/_fsdp_collectives.py at 010ae4a8, 2025). Off: FSDP1's
+  /// FlatParameter is gathered straight into its padded unsharded storage, Megatron-Core's FSDP
+  /// into its parameter buffers.
+  bool gather_copy_out = false;
+  /// Before each ZeRO-3 reduce-scatter the unit's unsharded gradients (parameter dtype, bf16) are
+  /// concatenated into one flat buffer of the reduce dtype, and the compute stream waits for that
+  /// copy: FSDP2's foreach_reduce runs torch._chunk_cat on the reduce-scatter stream and then
+  /// `current_stream.wait_stream(reduce_scatter_stream)` ("Only after the copy-in finishes can we
+  /// free the gradients", torch/distributed/_composable/fsdp/_fsdp_collectives.py at pytorch
+  /// 415cc262, 2024); in 2025 the copy-in runs on the current stream itself (_fully_shard/
+  /// _fsdp_collectives.py at 010ae4a8). NCCL's ReduceOp.AVG divides for bf16/fp32 reductions, so no
+  /// divide kernel. Off: FSDP1 reduces its FlatParameter's gradient in place (its casts and divides
+  /// run on the post-backward stream), Megatron-Core reduces its gradient buffers.
+  bool reduce_scatter_copy_in = false;
   /// FSDP2 without pipeline parallelism: the trainer turns gradient sync off for every
   /// micro-batch but the last (set_requires_gradient_sync(is_optim_step)), so the reduce-scatter
   /// and the replicas' all-reduce run once per step after the last backward, and the unsharded

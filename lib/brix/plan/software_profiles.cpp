@@ -145,6 +145,10 @@ SoftwareProfile software_fsdp2_2025() {
   // block for AC before fully_shard wraps it (parallelize_llama.py at 9dec370: apply_ac, then
   // apply_fsdp), so the recomputed forward passes no FSDP hook at all: two gathers per micro-batch.
   profile.recompute_reuses_backward_gather = true;
+  // Each gather is copied out of FSDP2's flat all-gather buffer on the compute stream (physics.hpp).
+  profile.gather_copy_out = true;
+  // ... and concatenates each unit's gradients into the reduce-scatter buffer, the compute stream waiting.
+  profile.reduce_scatter_copy_in = true;
   return profile;
 }
 

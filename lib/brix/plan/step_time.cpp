@@ -223,6 +223,28 @@ void add_layer_totals(LayerPassTotals& totals, const CostContext& context, const
   totals.flops += pass.flops;
 }
 
+double gather_copy_out_seconds(const CostContext& context, const Layout& layout, const Placement& placement,
+                               double dense_params, double expert_params, double gathers) {
+  if (!context.software.gather_copy_out || layout.zero != 3) {
+    return 0.0;
+  }
+  const double gathered = (placement.dp.ranks > 1 ? std::max(0.0, dense_params) : 0.0) +
+                          (placement.expert_dp.ranks > 1 ? std::max(0.0, expert_params) : 0.0);
+  const double width = parameter_gather_bytes(layout.precision == Precision::fp8, context.software);
+  return memory_seconds(context.device, 2.0 * width * gathers * gathered); // read the buffer, write the tensors
+}
+
+double reduce_scatter_copy_in_seconds(const CostContext& context, const Layout& layout, const Placement& placement,
+                                      double dense_params, double expert_params, double grad_wire_bytes) {
+  if (!context.software.reduce_scatter_copy_in || layout.zero != 3) {
+    return 0.0;
+  }
+  const double reduced = (placement.dp.ranks > 1 ? std::max(0.0, dense_params) : 0.0) +
+                         (placement.expert_dp.ranks > 1 ? std::max(0.0, expert_params) : 0.0);
+  // Autograd's gradients carry the parameters' bf16 (FSDP2's param_dtype): read 2 B, write the reduce dtype.
+  return memory_seconds(context.device, (2.0 + grad_wire_bytes) * reduced);
+}
+
 DataParallelCost data_parallel_cost(const CostContext& context, const Layout& layout, const Placement& placement,
                                     double dense_params, double expert_params, double grad_wire_bytes,
                                     double micro_batches, double stage_s, double backward_window_s,
@@ -322,7 +344,14 @@ DataParallelCost data_parallel_cost(const CostContext& context, const Layout& la
         per_micro(expert_local, 0.0, placement.expert_dp, placement.expert_shard, placement.expert_replicate);
     const double exposed_per_mb =
         context.software.overlap_param_gather ? overlapped_seconds(stage_s, per_mb) - stage_s : per_mb;
-    cost.pipeline_extra_s = micro_batches * exposed_per_mb;
+    // Copy-in before each reduce-scatter: every micro-batch, or once where the trainer syncs only the last.
+    const double copy_in =
+        reduce_scatter_copy_in_seconds(context, layout, placement, dense_local, expert_local, grad_wire_bytes);
+    cost.pipeline_extra_s =
+        micro_batches * (exposed_per_mb + (sync_last_micro_batch_only ? 0.0 : copy_in) +
+                         gather_copy_out_seconds(context, layout, placement, dense_local - once_local, expert_local,
+                                                 gathers)) +
+        (sync_last_micro_batch_only ? copy_in : 0.0);
     if (sync_last_micro_batch_only) {
       // One reduce-scatter (and replicas' all-reduce) after the last backward, as ZeRO-1/2's.
       cost.exposed_s = exposed_after_backward(both_groups(

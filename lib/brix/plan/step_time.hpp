@@ -89,6 +89,21 @@ struct DataParallelCost {
                                                   double micro_batches, double stage_s, double backward_window_s,
                                                   double outside_layer_params = 0);
 
+/// Compute-stream seconds one micro-batch spends copying ZeRO-3 gathers out of the flat all-gather
+/// buffer (SoftwareProfile::gather_copy_out): `gathers` gathers of the stage's `dense_params` (per
+/// TP rank) and `expert_params` (per EP·ETP rank), each read and written once at the gather's width;
+/// 0 without the profile's copy-out or where a group has one rank (nothing gathered).
+[[nodiscard]] double gather_copy_out_seconds(const CostContext& context, const Layout& layout,
+                                             const Placement& placement, double dense_params,
+                                             double expert_params, double gathers);
+
+/// Compute-stream seconds of one ZeRO-3 gradient copy-in (SoftwareProfile::reduce_scatter_copy_in):
+/// the bf16 gradients of the stage's `dense_params` and `expert_params` read and written into the
+/// reduce-scatter buffer at `grad_wire_bytes`; 0 without it or where a group has one rank.
+[[nodiscard]] double reduce_scatter_copy_in_seconds(const CostContext& context, const Layout& layout,
+                                                    const Placement& placement, double dense_params,
+                                                    double expert_params, double grad_wire_bytes);
+
 /// Runs of the pipeline schedule in a step of `micro_batches` micro-batches per data-parallel
 /// rank: one per CostContext::local_batch sequences (at least 1), or 1 without a local batch.
 [[nodiscard]] double pipeline_schedule_runs(const CostContext& context, const Layout& layout, double micro_batches);
