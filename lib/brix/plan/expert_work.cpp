@@ -1,5 +1,5 @@
-// The rows of a MoE layer's local experts and Megatron-Core's unfused expert epilogues
-// (expert_work.hpp).
+// The rows of a MoE layer's local experts and Megatron-Core's and NeMo AutoModel's unfused expert
+// epilogues (expert_work.hpp).
 
 #include <brix/plan/expert_work.hpp>
 
@@ -37,6 +37,25 @@ ExpertEpilogue expert_epilogue(const model::ModelSpec& model, double copies, dou
     out.kernels += 3.0;
     out.ops += 4.0;
   }
+  // Backward is charged as twice the forward's loop, as for the layer's other elementwise work.
+  out.backward_bytes = 2.0 * out.bytes;
+  out.backward_kernels = 2.0 * out.kernels;
+  return out;
+}
+
+ExpertEpilogue expert_bias_loops(const model::ModelSpec& model, double copies, double local_experts, double ffn,
+                                 double mlp_gate) {
+  ExpertEpilogue out;
+  if (!model.linear_bias || !model.moe) {
+    return out;
+  }
+  const double fc1 = copies * mlp_gate * ffn;
+  const double fc2 = copies * static_cast<double>(model.hidden);
+  out.bytes = fc1 * 8.0 + fc2 * 28.0;
+  out.backward_bytes = fc1 * 6.0 + fc2 * 28.0;
+  out.kernels = 3.0 * local_experts + 3.0;
+  out.backward_kernels = 4.0 * local_experts + 3.0;
+  out.ops = 3.0 * local_experts + 7.0;
   return out;
 }
 

@@ -378,6 +378,8 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
     act_elements += rows * imbalance * local_experts * fe;
     if (context.software.unfused_expert_epilogues) {
       epilogue = expert_epilogue(model, rows * imbalance * local_experts, local_experts, fe, mlp_gate);
+    } else if (context.software.expert_bias_loops) {
+      epilogue = expert_bias_loops(model, rows * imbalance * local_experts, local_experts, fe, mlp_gate);
     }
     // Permute + unpermute, read and write bf16, of the token copies this GPU sends (padded to
     // the capacity under token dropping).
@@ -447,9 +449,12 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
       rope_copy_bytes += tokens * 2.0 * 2.0 * (kv + q); // repeat_kv of K and V
     }
   }
-  const double elementwise =
-      norm_bytes + residual_bytes + activation_bytes + rope_copy_bytes + permute_bytes + epilogue.bytes;
-  const double elementwise_s = memory_seconds(device, elementwise) + (10 + epilogue.kernels) * device.kernel_overhead_s;
+  const double elementwise = norm_bytes + residual_bytes + activation_bytes + rope_copy_bytes + permute_bytes;
+  const double elementwise_s = memory_seconds(device, elementwise) + 10 * device.kernel_overhead_s;
+  // The experts' unfused bias loops, each pass's own traffic (expert_work.hpp).
+  const double epilogue_forward_s = memory_seconds(device, epilogue.bytes) + epilogue.kernels * device.kernel_overhead_s;
+  const double epilogue_backward_s =
+      memory_seconds(device, epilogue.backward_bytes) + epilogue.backward_kernels * device.kernel_overhead_s;
 
   const double cast_forward_s =
       memory_seconds(device, gemms.cast_forward_bytes) + gemms.cast_forward_kernels * device.kernel_overhead_s;
@@ -459,7 +464,7 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   const double expert_copies_s =
       (sort_bytes > 0 ? memory_seconds(device, sort_bytes) + 2 * device.kernel_overhead_s : 0.0) +
       (fp8_pad_bytes > 0 ? memory_seconds(device, fp8_pad_bytes) + 3 * device.kernel_overhead_s : 0.0);
-  cost.forward_s = gemms.seconds + core_forward + elementwise_s + cast_forward_s + expert_copies_s;
+  cost.forward_s = gemms.seconds + core_forward + elementwise_s + epilogue_forward_s + cast_forward_s + expert_copies_s;
   // Split for sub-block recomputation: the attention block takes its projections, its core,
   // the first norm and residual and its rotary/copies; the MLP block the rest.
   const double attention_elementwise =
@@ -467,7 +472,8 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   cost.attention_forward_s = attention_gemm_s + core_forward + attention_elementwise;
   cost.attention_backward_s = 2.0 * attention_gemm_s + core_backward + 2.0 * attention_elementwise;
   cost.weight_grad_s = gemms.seconds;
-  cost.backward_s = 2.0 * gemms.seconds + core_backward + 2.0 * elementwise_s + cast_backward_s + expert_copies_s;
+  cost.backward_s = 2.0 * gemms.seconds + core_backward + 2.0 * elementwise_s + epilogue_backward_s + cast_backward_s +
+                    expert_copies_s;
   // An eager framework's host issues every operator outside the CUDA-graph-captured scopes: a
   // layer whose GPU work is shorter than that waits for the host (small models, small experts).
   const double host_op = context.software.host_seconds_per_op;

@@ -150,6 +150,13 @@ struct SoftwareProfile {
   /// with separate PyTorch operators before the fused activation (layer_cost.cpp
   /// expert_epilogue); other frameworks are not known to, and are costed fused.
   bool unfused_expert_epilogues = false;
+  /// NeMo AutoModel's DeepEP experts (GroupedExpertsDeepEP.forward, nemo_automodel/components/
+  /// moe/layers.py at 89e3a9fdd and 2c236e081) add *both* expert GEMMs' biases per local expert
+  /// in `_apply_bias`, a Python loop over torch.split(...) whose pieces are torch.cat'ed again,
+  /// the second one weighted by DeepEP's float32 routing probabilities; the clamped GLU between
+  /// them runs compiled (`@torch.compile def quick_geglu_deepep`). Costed in layer_cost.cpp
+  /// (expert_work.hpp expert_bias_loops); models without expert biases are unaffected.
+  bool expert_bias_loops = false;
   /// The routed experts' GEMMs run as one cuBLAS kernel per local expert, launched over a pool of
   /// CUDA streams, not as one grouped kernel: TransformerEngine's GroupedLinear (Megatron-Core's
   /// TEGroupedMLP) "launches one cuBLAS GEMM per expert on a pool of CUDA streams" unless

@@ -174,6 +174,8 @@ SoftwareProfile software_automodel_2025() {
   profile.expert_grads_in_param_dtype = true;
   // FakeBalancedGate's consecutive experts (physics.hpp consecutive_balanced_experts).
   profile.consecutive_balanced_experts = true;
+  // GroupedExpertsDeepEP's per-expert bias loops (physics.hpp expert_bias_loops).
+  profile.expert_bias_loops = true;
   return profile;
 }
 
