@@ -16,6 +16,9 @@ struct StagePass {
   double recompute = 0;   ///< part of backward that recomputes the forward
   double forward_tp = 0, forward_ep = 0, forward_cp = 0; ///< the forward's share of tp, ep, cp
   double tp = 0, ep = 0, cp = 0, pp = 0;
+  /// The expert all-to-all's wire time over the network adapters, exposed or overlapped, where
+  /// the EP group spans nodes (data_parallel_cost's `ep_network_s`).
+  double ep_network = 0;
   double flops = 0;       ///< executed FLOPs per micro-batch
 };
 
@@ -28,7 +31,7 @@ double expert_contention(const Layout& layout) {
 }
 
 void add_layers(StagePass& pass, const LayerCost& cost, int count, const Layout& layout,
-                bool overlap_ep, double ep_contention, double unpaired_share = 0.0) {
+                bool overlap_ep, double ep_contention, double unpaired_share = 0.0, bool ep_on_network = false) {
   if (count <= 0) {
     return;
   }
@@ -73,6 +76,7 @@ void add_layers(StagePass& pass, const LayerCost& cost, int count, const Layout&
   pass.tp += n * (cost.tp_comm_s * forward_shown + (tp_passes - 1.0) * cost.tp_comm_s * backward_shown);
   pass.ep += n * (ep_forward * forward_shown + (ep_exposed_total - ep_forward) * backward_shown);
   pass.cp += n * (3.0 * cp_exposed + cost.cp_backward_tail_s);
+  pass.ep_network += ep_on_network ? n * ep_total : 0.0;
   const double recompute_flops = layout.recompute == Recompute::full ? cost.forward_flops : 0.0;
   pass.flops += n * (3.0 * cost.forward_flops + recompute_flops);
 }
@@ -94,7 +98,8 @@ StagePass stage_pass(const StepInputs& in, const StageWork& work, double p2p) {
           : 0.0;
   StagePass pass;
   add_layers(pass, *in.dense, work.dense_layers, layout, overlap_ep, contention, unpaired);
-  add_layers(pass, *in.moe, work.moe_layers, layout, overlap_ep, contention, unpaired);
+  add_layers(pass, *in.moe, work.moe_layers, layout, overlap_ep, contention, unpaired,
+             in.placement->ep.crosses_nodes());
   if (layout.offload > 0) {
     // The first `offload` layers (dense ones first) copy their activations out on a side stream
     // while the next layer's forward runs, and back while the previous layer's backward runs:
@@ -248,7 +253,7 @@ double reduce_scatter_copy_in_seconds(const CostContext& context, const Layout& 
 DataParallelCost data_parallel_cost(const CostContext& context, const Layout& layout, const Placement& placement,
                                     double dense_params, double expert_params, double grad_wire_bytes,
                                     double micro_batches, double stage_s, double backward_window_s,
-                                    double outside_layer_params) {
+                                    double outside_layer_params, double ep_network_s) {
   const auto& device = context.device;
   DataParallelCost cost;
   // Gradients reduced (and parameters gathered under the distributed optimizer): dense weights
@@ -342,8 +347,34 @@ DataParallelCost data_parallel_cost(const CostContext& context, const Layout& la
     const double per_mb =
         per_micro(dense_local, once_local, placement.dp, placement.dp_shard, placement.dp_replicate) +
         per_micro(expert_local, 0.0, placement.expert_dp, placement.expert_shard, placement.expert_replicate);
+    // The expert all-to-all over an EP group that spans nodes (DeepEP's internode kernels: RDMA
+    // through NVSHMEM/IBGDA on the node's InfiniBand HCAs; NCCL's all-to-all: its IB transport)
+    // and the ZeRO-3 gathers and reduce-scatters over a shard group that spans nodes (NCCL's IB
+    // transport) go through the same adapters; DeepEP's README ("Network configurations",
+    // "Traffic isolation") recommends putting expert-parallel and other workloads on separate
+    // InfiniBand virtual lanes "to prevent interference between different types of traffic",
+    // lanes that still share each link's bandwidth. The ZeRO-3 collectives run on their own stream,
+    // spread over the micro-batch, so the share `ep_network_s / stage_s` of their internode wire
+    // time falls while the all-to-all holds the adapters; there the adapters carry the sum of
+    // both byte streams, and the all-to-all, which the stage waits on, finishes that much later.
+    const auto network_micro = [&](double params, double once_params, const GroupPlacement& group,
+                                   const GroupPlacement& shard, const GroupPlacement& replicas) {
+      return shard.crosses_nodes() ? per_micro(params, once_params, group, shard, replicas) : 0.0;
+    };
+    const double on_network =
+        ep_network_s > 0 && stage_s > 0
+            ? network_micro(dense_local, once_local, placement.dp, placement.dp_shard, placement.dp_replicate) +
+                  network_micro(expert_local, 0.0, placement.expert_dp, placement.expert_shard,
+                                placement.expert_replicate)
+            : 0.0;
+    // The delay is at most the all-to-all's own wire time (fair shares: it gets at least half the
+    // adapters), and once the ZeRO-3 traffic outlasts the stage it is its excess that the micro-batch
+    // waits for, with the all-to-all's wire time on top: the adapters carry both.
+    const double shared_adapters =
+        on_network > 0 ? std::min({on_network * ep_network_s / stage_s, on_network, ep_network_s}) : 0.0;
     const double exposed_per_mb =
-        context.software.overlap_param_gather ? overlapped_seconds(stage_s, per_mb) - stage_s : per_mb;
+        context.software.overlap_param_gather ? overlapped_seconds(stage_s, per_mb) - stage_s + shared_adapters
+                                              : per_mb;
     // Copy-in before each reduce-scatter: every micro-batch, or once where the trainer syncs only the last.
     const double copy_in =
         reduce_scatter_copy_in_seconds(context, layout, placement, dense_local, expert_local, grad_wire_bytes);
@@ -464,7 +495,7 @@ StepEstimate estimate_step(const StepInputs& in, std::span<const StageWork> stag
   estimate.stage_sum_s = sum_stage;
   const auto data_parallel = data_parallel_cost(context, layout, placement, work.dense_params, work.expert_params,
                                                 in.grad_wire_bytes, micro_batches, max_stage, critical.backward,
-                                                work.outside_layer_params);
+                                                work.outside_layer_params, critical.ep_network);
   estimate.pipeline_s += data_parallel.pipeline_extra_s;
   estimate.comm.dp = data_parallel.pipeline_extra_s + data_parallel.exposed_s;
   estimate.optimizer_s = data_parallel.optimizer_s;

@@ -77,7 +77,9 @@ inline StepInputs step_inputs_of(const CostContext& context, const Layout& layou
 
 /// Data-parallel traffic and the optimizer step of one pipeline stage holding `dense_params`
 /// (split by TP, `outside_layer_params` of them outside the transformer layers) and
-/// `expert_params` (split by EP·ETP).
+/// `expert_params` (split by EP·ETP). `ep_network_s`: seconds per micro-batch the stage's expert
+/// all-to-all holds the node's network adapters (its passes over an EP group that spans nodes;
+/// 0 otherwise): ZeRO-3 traffic that crosses nodes shares those adapters (see step_time.cpp).
 struct DataParallelCost {
   double pipeline_extra_s = 0; ///< ZeRO-3: exposed per-micro-batch gathers, inside the pipeline
   double exposed_s = 0;        ///< gradient reduction not hidden behind backward
@@ -87,7 +89,7 @@ struct DataParallelCost {
                                                   const Placement& placement, double dense_params,
                                                   double expert_params, double grad_wire_bytes,
                                                   double micro_batches, double stage_s, double backward_window_s,
-                                                  double outside_layer_params = 0);
+                                                  double outside_layer_params = 0, double ep_network_s = 0);
 
 /// Compute-stream seconds one micro-batch spends copying ZeRO-3 gathers out of the flat all-gather
 /// buffer (SoftwareProfile::gather_copy_out): `gathers` gathers of the stage's `dense_params` (per
