@@ -281,7 +281,7 @@ struct SoftwareProfile {
   /// _post_forward keeps them ("When composing with module-hook-based activation checkpointing,
   /// the post-backward hook is responsible for the reshard"). PyTorch FSDP2 (fsdp2-2025 and the
   /// profiles built on it) the same way: its pre-backward hook unshards and `_pre_forward` skips
-  /// the recompute (physics.cpp). Off: a gather for the forward, the recompute and the backward
+  /// the recompute (software_profiles.cpp). Off: a gather for the forward, the recompute and the backward
   /// each (FSDP1's profile, fsdp-2023, and the frameworks without ZeRO-3 of their own).
   bool recompute_reuses_backward_gather = false;
   /// Under ZeRO-3, the parameters outside the FSDP units (the embeddings and the output head)
