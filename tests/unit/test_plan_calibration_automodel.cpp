@@ -1,21 +1,16 @@
 // NeMo AutoModel's calibration rows (configs/calibration/heldout/nemo-automodel.yaml): what each
 // row states from the AutoModel config and code at the commit that added its figure.
-#include <brix/plan/calibration.hpp>
+#include <support/calibration_run.hpp>
 
 #include <doctest/doctest.h>
 
-#include <algorithm>
 #include <string>
 
 using namespace brix::plan;
 
 namespace {
 CalibrationRun automodel_run(const std::string& id) {
-  const std::string file = std::string(BRIX_TEST_SOURCE_DIR) + "/configs/calibration/heldout/nemo-automodel.yaml";
-  const auto runs = load_calibration_runs(file);
-  const auto it = std::find_if(runs.begin(), runs.end(), [&](const CalibrationRun& run) { return run.id == id; });
-  REQUIRE(it != runs.end());
-  return *it;
+  return brix::test::bundled_calibration_run("heldout/nemo-automodel.yaml", id);
 }
 } // namespace
 

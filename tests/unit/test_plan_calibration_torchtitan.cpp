@@ -1,11 +1,11 @@
 // torchtitan's calibration rows (configs/calibration/fit/torchtitan.yaml): what each row states
 // from the torchtitan code at the commit its source names, where the published table is silent.
-#include <brix/plan/calibration.hpp>
+#include <support/calibration_run.hpp>
+
 #include <brix/plan/layout_parse.hpp>
 
 #include <doctest/doctest.h>
 
-#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -13,11 +13,7 @@ using namespace brix::plan;
 
 namespace {
 CalibrationRun torchtitan_run(const std::string& id) {
-  const std::string file = std::string(BRIX_TEST_SOURCE_DIR) + "/configs/calibration/fit/torchtitan.yaml";
-  const auto runs = load_calibration_runs(file);
-  const auto it = std::find_if(runs.begin(), runs.end(), [&](const CalibrationRun& run) { return run.id == id; });
-  REQUIRE(it != runs.end());
-  return *it;
+  return brix::test::bundled_calibration_run("fit/torchtitan.yaml", id);
 }
 } // namespace
 

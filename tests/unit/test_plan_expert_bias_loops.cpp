@@ -2,43 +2,20 @@
 // GroupedExpertsDeepEP adds both expert GEMMs' biases expert by expert and concatenates the
 // pieces again, the second weighted by float32 routing probabilities (expert_work.hpp).
 
-#include <brix/cluster/loader.hpp>
+#include <support/moe_layer.hpp>
+
 #include <brix/model/loader.hpp>
 #include <brix/plan/expert_work.hpp>
-#include <brix/plan/search.hpp>
-#include <brix/plan/search_detail.hpp>
 
 #include <doctest/doctest.h>
-
-#include <algorithm>
-#include <optional>
 
 using namespace brix::plan;
 
 namespace {
 
-struct MoeLayer {
-  LayerCost cost;
-  CostContext context;
-};
-
 /// One MoE layer of `model_name` at EP `ep` over `ep` H100s, 4096 tokens a micro-batch.
-MoeLayer moe_layer(const char* model_name, int ep, const SoftwareProfile& software) {
-  using namespace brix::plan::detail;
-  Layout layout;
-  layout.dp = ep;
-  layout.ep = ep;
-  layout.recompute = Recompute::none;
-  const auto model = brix::model::load_model(model_name);
-  const auto cluster = brix::cluster::shorthand_cluster(std::max(1, ep / 8), std::min(8, ep), "h100-sxm",
-                                                        std::nullopt, std::nullopt);
-  SearchOptions options;
-  options.shape = {64, 4096};
-  options.software = software;
-  const Evaluator eval(model, cluster, options);
-  auto context = eval.context();
-  context.software = software;
-  return {layer_cost(context, layout, place_groups(layout, 8), true), context};
+brix::test::MoeLayer moe_layer(const char* model_name, int ep, const SoftwareProfile& software) {
+  return brix::test::moe_layer(model_name, brix::test::expert_parallel_layout(ep), software);
 }
 
 } // namespace

@@ -2,9 +2,7 @@
 // alltoall, DeepEP and HybridEP dispatchers send the hidden states as they are), FP8 where the
 // framework quantises before the dispatch (DeepSeek-V3's); the combine is bf16 in both.
 
-#include <brix/cluster/loader.hpp>
-#include <brix/model/loader.hpp>
-#include <brix/plan/search_detail.hpp>
+#include <support/moe_layer.hpp>
 
 #include <doctest/doctest.h>
 
@@ -15,21 +13,9 @@ namespace {
 /// One Qwen3-30B-A3B MoE layer (hidden 2048, top-8) at EP 8 inside one 8-GPU H100 node: 4096
 /// tokens per micro-batch, in `precision`.
 LayerCost qwen3_layer(const SoftwareProfile& software, Precision precision) {
-  using namespace brix::plan::detail;
-  const auto model = brix::model::load_model("qwen3-30b-a3b");
-  const auto cluster = brix::cluster::shorthand_cluster(1, 8, "h100-sxm", std::nullopt, std::nullopt);
-  SearchOptions options;
-  options.shape = {64, 4096};
-  options.software = software;
-  const Evaluator eval(model, cluster, options);
-  auto context = eval.context();
-  context.software = software;
-  Layout layout;
-  layout.dp = 8;
-  layout.ep = 8;
-  layout.recompute = Recompute::none;
+  auto layout = brix::test::expert_parallel_layout(8);
   layout.precision = precision;
-  return layer_cost(context, layout, place_groups(layout, 8), true);
+  return brix::test::moe_layer("qwen3-30b-a3b", layout, software).cost;
 }
 
 } // namespace

@@ -4,6 +4,7 @@
 // Megatron flags and the calibration file's error line — and the grouped experts' unfused bias
 // loop and GLU clamp (gpt-oss), and their FP8 operands quantised per expert slice.
 
+#include <support/moe_layer.hpp>
 #include <support/temp_dir.hpp>
 
 #include <brix/cluster/loader.hpp>
@@ -31,33 +32,13 @@ namespace {
 /// Qwen3-30B-A3B (128 experts, top-8, expert FFN 768, hidden 2048) at EP `ep` over `ep` H100s,
 /// one micro-batch of 4096 tokens, no recomputation, dropless or padded to `capacity`.
 Layout qwen3_layout(int ep, double capacity) {
-  Layout layout;
-  layout.dp = ep;
-  layout.ep = ep;
-  layout.recompute = Recompute::none;
+  auto layout = brix::test::expert_parallel_layout(ep);
   layout.capacity = capacity;
   return layout;
 }
 
-struct MoeLayer {
-  LayerCost cost;
-  CostContext context;
-};
-
-MoeLayer moe_layer(const char* model_name, const Layout& layout, const SoftwareProfile& software) {
-  using namespace brix::plan::detail;
-  const auto model = brix::model::load_model(model_name);
-  const auto cluster = brix::cluster::shorthand_cluster(std::max(1, layout.dp / 8), std::min(8, layout.dp),
-                                                        "h100-sxm", std::nullopt, std::nullopt);
-  SearchOptions options;
-  options.shape = {64, 4096};
-  options.software = software;
-  const Evaluator eval(model, cluster, options);
-  auto context = eval.context();
-  context.software = software;
-  const auto placement = place_groups(layout, 8);
-  return {layer_cost(context, layout, placement, true), context};
-}
+using brix::test::moe_layer;
+using brix::test::MoeLayer;
 
 MoeLayer qwen3_moe_layer(const Layout& layout, const SoftwareProfile& software) {
   return moe_layer("qwen3-30b-a3b", layout, software);

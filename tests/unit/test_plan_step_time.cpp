@@ -1,3 +1,5 @@
+#include <support/toy_cost_context.hpp>
+
 #include <brix/plan/layer_cost.hpp>
 #include <brix/plan/layout_parse.hpp>
 #include <brix/plan/step_time.hpp>
@@ -16,13 +18,7 @@ struct Fixture {
   Placement placement;
   LayerCost layer, none;
   Fixture() {
-    model.hidden = 1024;
-    context.model = &model;
-    context.seq_len = 1024;
-    context.device.peak_flops = 1e15;
-    context.device.hbm_bytes_per_s = 1e12;
-    context.device.intra_busbw = 1e11;
-    context.device.inter_busbw_per_gpu = 1e10;
+    brix::test::use_toy_device(model, context);
     context.software = software_modern();
     layer.forward_s = 1.0;
     layer.backward_s = 2.0;

@@ -1,5 +1,7 @@
 // FSDP2's flat-buffer copies around its ZeRO-3 collectives (SoftwareProfile::gather_copy_out and
 // reduce_scatter_copy_in): what data_parallel_cost charges on the compute stream.
+#include <support/toy_cost_context.hpp>
+
 #include <brix/plan/layer_cost.hpp>
 #include <brix/plan/layout_parse.hpp>
 #include <brix/plan/step_time.hpp>
@@ -15,13 +17,7 @@ struct CopyOutFixture {
   brix::model::ModelSpec model;
   CostContext context;
   CopyOutFixture() {
-    model.hidden = 1024;
-    context.model = &model;
-    context.seq_len = 1024;
-    context.device.peak_flops = 1e15;
-    context.device.hbm_bytes_per_s = 1e12;
-    context.device.intra_busbw = 1e11;
-    context.device.inter_busbw_per_gpu = 1e10;
+    brix::test::use_toy_device(model, context);
     context.software = software_by_name("fsdp-2023");
     context.software.overlap_param_gather = false; // every collective exposed: the sums below
   }

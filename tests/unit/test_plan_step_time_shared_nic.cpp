@@ -1,5 +1,7 @@
 // The node's network adapters shared by the expert all-to-all and the ZeRO-3 collectives when
 // both cross nodes (data_parallel_cost's `ep_network_s`, StagePass::ep_network in step_time.cpp).
+#include <support/toy_cost_context.hpp>
+
 #include <brix/plan/layer_cost.hpp>
 #include <brix/plan/layout_parse.hpp>
 #include <brix/plan/step_time.hpp>
@@ -16,13 +18,7 @@ struct SharedNicFixture {
   brix::model::ModelSpec model;
   CostContext context;
   SharedNicFixture() {
-    model.hidden = 1024;
-    context.model = &model;
-    context.seq_len = 1024;
-    context.device.peak_flops = 1e15;
-    context.device.hbm_bytes_per_s = 1e12;
-    context.device.intra_busbw = 1e11;
-    context.device.inter_busbw_per_gpu = 1e10;
+    brix::test::use_toy_device(model, context);
     context.software = software_modern();
     context.software.overlap_param_gather = true;
     context.software.gather_copy_out = false;
