@@ -228,24 +228,36 @@ void add_layer_totals(LayerPassTotals& totals, const CostContext& context, const
   totals.flops += pass.flops;
 }
 
-double gather_copy_out_seconds(const CostContext& context, const Layout& layout, const Placement& placement,
-                               double dense_params, double expert_params, double gathers) {
-  if (!context.software.gather_copy_out || layout.zero != 3) {
+namespace {
+
+/// The parameters ZeRO-3 shards over more than one rank: what its gathers and reduce-scatters move.
+double zero3_sharded_params(const Layout& layout, const Placement& placement, double dense_params,
+                            double expert_params) {
+  if (layout.zero != 3) {
     return 0.0;
   }
-  const double gathered = (placement.dp.ranks > 1 ? std::max(0.0, dense_params) : 0.0) +
-                          (placement.expert_dp.ranks > 1 ? std::max(0.0, expert_params) : 0.0);
+  return (placement.dp.ranks > 1 ? std::max(0.0, dense_params) : 0.0) +
+         (placement.expert_dp.ranks > 1 ? std::max(0.0, expert_params) : 0.0);
+}
+
+} // namespace
+
+double gather_copy_out_seconds(const CostContext& context, const Layout& layout, const Placement& placement,
+                               double dense_params, double expert_params, double gathers) {
+  if (!context.software.gather_copy_out) {
+    return 0.0;
+  }
+  const double gathered = zero3_sharded_params(layout, placement, dense_params, expert_params);
   const double width = parameter_gather_bytes(layout.precision == Precision::fp8, context.software);
   return memory_seconds(context.device, 2.0 * width * gathers * gathered); // read the buffer, write the tensors
 }
 
 double reduce_scatter_copy_in_seconds(const CostContext& context, const Layout& layout, const Placement& placement,
                                       double dense_params, double expert_params, double grad_wire_bytes) {
-  if (!context.software.reduce_scatter_copy_in || layout.zero != 3) {
+  if (!context.software.reduce_scatter_copy_in) {
     return 0.0;
   }
-  const double reduced = (placement.dp.ranks > 1 ? std::max(0.0, dense_params) : 0.0) +
-                         (placement.expert_dp.ranks > 1 ? std::max(0.0, expert_params) : 0.0);
+  const double reduced = zero3_sharded_params(layout, placement, dense_params, expert_params);
   // Autograd's gradients carry the parameters' bf16 (FSDP2's param_dtype): read 2 B, write the reduce dtype.
   return memory_seconds(context.device, (2.0 + grad_wire_bytes) * reduced);
 }
@@ -344,9 +356,10 @@ DataParallelCost data_parallel_cost(const CostContext& context, const Layout& la
               std::max(1.0, micro_batches);
       return sync_last_micro_batch_only ? gathered : gathered + scatter_per_micro(params, group, shard, replicas);
     };
-    const double per_mb =
-        per_micro(dense_local, once_local, placement.dp, placement.dp_shard, placement.dp_replicate) +
+    const double dense_mb = per_micro(dense_local, once_local, placement.dp, placement.dp_shard, placement.dp_replicate);
+    const double expert_mb =
         per_micro(expert_local, 0.0, placement.expert_dp, placement.expert_shard, placement.expert_replicate);
+    const double per_mb = dense_mb + expert_mb;
     // The expert all-to-all over an EP group that spans nodes (DeepEP's internode kernels: RDMA
     // through NVSHMEM/IBGDA on the node's InfiniBand HCAs; NCCL's all-to-all: its IB transport)
     // and the ZeRO-3 gathers and reduce-scatters over a shard group that spans nodes (NCCL's IB
@@ -357,16 +370,10 @@ DataParallelCost data_parallel_cost(const CostContext& context, const Layout& la
     // spread over the micro-batch, so the share `ep_network_s / stage_s` of their internode wire
     // time falls while the all-to-all holds the adapters; there the adapters carry the sum of
     // both byte streams, and the all-to-all, which the stage waits on, finishes that much later.
-    const auto network_micro = [&](double params, double once_params, const GroupPlacement& group,
-                                   const GroupPlacement& shard, const GroupPlacement& replicas) {
-      return shard.crosses_nodes() ? per_micro(params, once_params, group, shard, replicas) : 0.0;
-    };
-    const double on_network =
-        ep_network_s > 0 && stage_s > 0
-            ? network_micro(dense_local, once_local, placement.dp, placement.dp_shard, placement.dp_replicate) +
-                  network_micro(expert_local, 0.0, placement.expert_dp, placement.expert_shard,
-                                placement.expert_replicate)
-            : 0.0;
+    const double on_network = ep_network_s > 0 && stage_s > 0
+                                  ? (placement.dp_shard.crosses_nodes() ? dense_mb : 0.0) +
+                                        (placement.expert_shard.crosses_nodes() ? expert_mb : 0.0)
+                                  : 0.0;
     // The delay is at most the all-to-all's own wire time (fair shares: it gets at least half the
     // adapters), and once the ZeRO-3 traffic outlasts the stage it is its excess that the micro-batch
     // waits for, with the all-to-all's wire time on top: the adapters carry both.
