@@ -1,8 +1,12 @@
 #include <brix/cluster/loader.hpp>
 #include <brix/model/loader.hpp>
+#include <brix/plan/group_costs.hpp>
+#include <brix/plan/layer_cost.hpp>
 #include <brix/plan/layout_parse.hpp>
 #include <brix/plan/memory.hpp>
 #include <brix/plan/mixed.hpp>
+#include <brix/plan/search_detail.hpp>
+#include <brix/plan/step_time.hpp>
 
 #include <doctest/doctest.h>
 
@@ -170,4 +174,49 @@ TEST_CASE("plan::plan_mixed evaluates a fixed field outside its lists as given")
   if (result.best) {
     CHECK(result.best->layout.zero == 2);
   }
+}
+
+TEST_CASE("plan::plan_mixed: ZeRO-3 traffic shares the adapters with an all-to-all that leaves the node") {
+  // Qwen3-30B-A3B, EP 16 over 8-GPU nodes and ZeRO-3 over 16 ranks: both cross nodes, so the
+  // critical stage's data-parallel cost carries the shared-adapter delay, as homogeneous plans do
+  // (data_parallel_cost's ep_network_s: the stage's MoE layers' all-to-all wire time).
+  DefaultJob job;
+  job.model = brix::model::load_model("qwen3-30b-a3b");
+  job.options.fixed = parse_layout_query("tp=1,dp=16,ep=16,zero=3,mbs=1");
+  const auto& [model, cluster, options] = job;
+  const auto result = plan_mixed(model, cluster, options);
+  REQUIRE(result.best.has_value());
+  const auto& plan = *result.best;
+  const auto critical = static_cast<std::size_t>(plan.critical_stage);
+  const auto& stage = plan.stages[critical];
+  const auto& group = group_named(cluster, stage.node_group);
+  const auto costs = group_costs(model, cluster, group, plan.layout, options, plan.layout.pp);
+  const auto placement = place_groups(plan.layout, group.nvlink_reach());
+  REQUIRE(placement.ep.crosses_nodes());
+  const auto moe = layer_cost(group_cost_context(model, cluster, group, options), plan.layout, placement, true);
+  CHECK(costs.moe_ep_network_s == doctest::Approx(ep_comm_passes(plan.layout.recompute) * moe.ep_comm_s));
+  CHECK(costs.moe_ep_network_s > 0);
+
+  StageSpan span;
+  span.first_layer = stage.first_layer;
+  span.last_layer = stage.last_layer;
+  const auto work = detail::stage_work(model, span, plan.critical_stage, plan.layout.pp);
+  REQUIRE(work.moe_layers > 0);
+  const auto context = group_cost_context(model, cluster, group, options);
+  const double slowest = std::max_element(plan.stages.begin(), plan.stages.end(), [](const auto& a, const auto& b) {
+                           return a.time_s < b.time_s;
+                         })->time_s;
+  auto cost = [&](double ep_network_s) {
+    return data_parallel_cost(context, plan.layout, placement, work.dense_params, work.expert_params,
+                              options.software.grad_reduce_bytes, static_cast<double>(plan.micro_batches), slowest,
+                              2.0 / 3.0 * slowest, work.outside_layer_params, ep_network_s);
+  };
+  const auto shared = cost(work.moe_layers * costs.moe_ep_network_s);
+  CHECK(plan.data_parallel.pipeline_extra_s == doctest::Approx(shared.pipeline_extra_s));
+  CHECK(plan.data_parallel.pipeline_extra_s > cost(0.0).pipeline_extra_s);
+
+  // Inside one node the all-to-all keeps off the adapters: nothing to share.
+  Layout layout = plan.layout;
+  layout.ep = 8;
+  CHECK(group_costs(model, cluster, group, layout, options, layout.pp).moe_ep_network_s == 0);
 }

@@ -41,7 +41,15 @@ GroupCosts group_costs(const model::ModelSpec& model, const cluster::ClusterSpec
   const auto placement = place_groups(layout, group.nvlink_reach());
   const auto recompute = layout.recompute;
   g.dense_s = layer_chain_seconds(layer_cost(context, layout, placement, false), recompute);
-  g.moe_s = model.moe ? layer_chain_seconds(layer_cost(context, layout, placement, true), recompute) : g.dense_s;
+  if (model.moe) {
+    const auto moe = layer_cost(context, layout, placement, true);
+    g.moe_s = layer_chain_seconds(moe, recompute);
+    // As estimate_step's stage pass counts it: dispatch and combine of every pass the recompute
+    // policy runs, on the adapters only where the EP group leaves the node.
+    g.moe_ep_network_s = placement.ep.crosses_nodes() ? ep_comm_passes(recompute) * moe.ep_comm_s : 0.0;
+  } else {
+    g.moe_s = g.dense_s;
+  }
   g.embedding_s = layer_chain_seconds(embedding_cost(context, layout, placement), recompute);
   g.head_s = layer_chain_seconds(head_cost(context, layout, placement), recompute);
   layer_memory(model, group.gpu, layout, options.shape, options.software, 0, g.dense_static, g.dense_act, g.transient);

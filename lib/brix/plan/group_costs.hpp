@@ -18,6 +18,10 @@ struct GroupCosts {
   double embedding_static = 0, head_static = 0;
   double transient = 0; ///< one layer's recomputed working set (the widest)
   double fixed = 0;     ///< communication buffers (the CUDA context is taken off the capacity)
+  /// Per MoE layer and micro-batch, the expert all-to-all's wire time over the network adapters
+  /// (exposed or overlapped), where the EP group spans nodes: 0 otherwise. data_parallel_cost's
+  /// `ep_network_s` is a stage's sum of it (the adapters the ZeRO-3 traffic shares).
+  double moe_ep_network_s = 0;
 };
 
 /// The cost context of `group`'s GPUs and links on `cluster`'s network, at the search's precision,

@@ -170,7 +170,7 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
                   const auto data_parallel = data_parallel_cost(
                       context, layout, placement, work.dense_params, work.expert_params, options.software.grad_reduce_bytes,
                       static_cast<double>(micro_batches), split->slowest_s, 2.0 / 3.0 * split->slowest_s,
-                      work.outside_layer_params);
+                      work.outside_layer_params, work.moe_layers * owner[critical]->moe_ep_network_s);
                   // Each stage sends and receives one activation per micro-batch and pass.
                   const double transfer = 2.0 * pipeline_transfer_seconds(context, layout, placement);
                   const double m = static_cast<double>(micro_batches);
