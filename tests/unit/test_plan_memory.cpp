@@ -606,3 +606,43 @@ TEST_CASE("plan::stage_memory experts wrapped without a reduce dtype accumulate 
                                      uniform_stage(model, 1, 0), upcast);
   CHECK(all_fp32.grads == doctest::Approx(4 * memory.params));
 }
+
+TEST_CASE("plan::overlap_warmup_chunks: combined 1F1B holds one more virtual micro-batch in flight") {
+  // Megatron-Core's get_pp_rank_microbatches adds one warm-up forward under
+  // overlap_moe_expert_parallel_comm with an interleaved pipeline; nothing else gets it.
+  const auto moe = bundled("qwen3-235b-a22b.json");
+  const auto dense = bundled("llama-3.1-70b.json");
+  SoftwareProfile overlap;
+  overlap.overlap_all_to_all = true;
+  SoftwareProfile serial = overlap;
+  serial.overlap_all_to_all = false;
+  auto layout = parse_layout("tp=1,pp=4,dp=64,ep=64,mbs=1,vpp=6,schedule=interleaved,recompute=selective");
+  CHECK(overlap_warmup_chunks(moe, layout, overlap) == 1);
+  CHECK(overlap_warmup_chunks(moe, layout, serial) == 0);
+  CHECK(overlap_warmup_chunks(dense, layout, overlap) == 0);
+  auto no_ep = layout;
+  no_ep.ep = 1;
+  CHECK(overlap_warmup_chunks(moe, no_ep, overlap) == 0);
+  auto one_f_one_b = parse_layout("tp=1,pp=4,dp=64,ep=64,mbs=1,recompute=selective");
+  CHECK(overlap_warmup_chunks(moe, one_f_one_b, overlap) == 0);
+
+  // Stage 0 of PP 4 × VP 6 with 48 micro-batches: Megatron's 2·3 + 5·4 = 26 warm-up chunks and
+  // the steady step's one make 27 chunks of 1/6 of the stage; the extra warm-up forward one more.
+  const TrainingShape shape{3072, 4096};
+  CHECK(in_flight_micro_batches(layout, shape, 0) == doctest::Approx(27.0 / 6));
+  CHECK(in_flight_micro_batches(layout, shape, 0, 1) == doctest::Approx(28.0 / 6));
+  // The last stage: 5·4 + 1 chunks, and one more.
+  CHECK(in_flight_micro_batches(layout, shape, 3, 1) == doctest::Approx(22.0 / 6));
+  // Never more chunks than the step has.
+  CHECK(in_flight_micro_batches(layout, TrainingShape{256, 4096}, 0, 1) == doctest::Approx(4.0));
+
+  // stage_memory charges exactly that chunk's activations.
+  const auto& gpu = cluster::find_gpu("gb200");
+  StageSpan span;
+  span.first_layer = 0;
+  span.last_layer = 23;
+  const auto with = stage_memory(moe, gpu, layout, shape, 0, span, overlap);
+  const auto without = stage_memory(moe, gpu, layout, shape, 0, span, serial);
+  CHECK(with.in_flight - without.in_flight == doctest::Approx(1.0 / 6));
+  CHECK(with.activations - without.activations == doctest::Approx(with.activations_per_micro_batch / 6));
+}

@@ -269,7 +269,14 @@ double stored_activation_bytes(const LayerActivations& layer, Recompute recomput
   return layer.total();
 }
 
-double in_flight_micro_batches(const Layout& layout, const TrainingShape& shape, int stage_index) {
+int overlap_warmup_chunks(const ModelSpec& model, const Layout& layout, const SoftwareProfile& software) {
+  return software.overlap_all_to_all && model.moe && layout.ep > 1 && layout.schedule == Schedule::interleaved &&
+                 layout.pp > 1 && layout.vpp > 1
+             ? 1
+             : 0;
+}
+
+double in_flight_micro_batches(const Layout& layout, const TrainingShape& shape, int stage_index, int extra_chunks) {
   const auto m = static_cast<double>(micro_batches_per_step(layout, shape));
   const int pp = std::max(1, layout.pp);
   const int v = std::max(1, layout.vpp);
@@ -278,7 +285,7 @@ double in_flight_micro_batches(const Layout& layout, const TrainingShape& shape,
   case Schedule::zb_h1:
     return std::min(m, static_cast<double>(pp - stage_index));
   case Schedule::interleaved: {
-    const double chunks = std::min(m * v, 2.0 * (pp - stage_index - 1) + (v - 1.0) * pp + 1.0);
+    const double chunks = std::min(m * v, 2.0 * (pp - stage_index - 1) + (v - 1.0) * pp + 1.0 + extra_chunks);
     return chunks / v;
   }
   case Schedule::dualpipe:
@@ -288,8 +295,8 @@ double in_flight_micro_batches(const Layout& layout, const TrainingShape& shape,
 }
 
 double in_flight_micro_batches(const Layout& layout, const TrainingShape& shape, int stage_index,
-                               const StageSpan& span) {
-  const double uniform = in_flight_micro_batches(layout, shape, stage_index);
+                               const StageSpan& span, int extra_chunks) {
+  const double uniform = in_flight_micro_batches(layout, shape, stage_index, extra_chunks);
   const int v = std::max(1, layout.vpp);
   const double embedding = layout.pp_embedding && span.embedding ? 1.0 : 0.0;
   const double loss = layout.pp_loss && span.head ? 1.0 : 0.0;
@@ -415,7 +422,8 @@ StageMemory stage_memory(const ModelSpec& model, const cluster::GpuSpec& gpu, co
     }
   }
   memory.activations_per_micro_batch = per_micro_batch;
-  memory.in_flight = in_flight_micro_batches(layout, shape, stage_index, span);
+  memory.in_flight =
+      in_flight_micro_batches(layout, shape, stage_index, span, overlap_warmup_chunks(model, layout, software));
   memory.activations = memory.in_flight * per_micro_batch + transient + head;
 
   // Communication buffers: NCCL per process group, pipeline send/recv, MoE dispatch/combine.

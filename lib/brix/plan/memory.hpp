@@ -108,14 +108,25 @@ struct LayerActivations {
 /// stage's whole layer span: 1F1B and ZB-H1 min(m, pp − stage); interleaved (Megatron warm-up)
 /// min(m·v, 2·(pp − stage − 1) + (v − 1)·pp + 1) chunks of 1/v of the span (stage 0:
 /// pp·(1 + (pp−1)/(pp·v)), Korthikanti's figure); DualPipe pp + 1.
+/// `extra_chunks` more in the interleaved warm-up (overlap_warmup_chunks).
 [[nodiscard]] double in_flight_micro_batches(const Layout& layout, const TrainingShape& shape,
-                                             int stage_index);
+                                             int stage_index, int extra_chunks = 0);
 /// The same for the stage holding `span`, counted chunk by chunk: under the interleaved
 /// schedule the chunk where the embedding or the loss takes a layer's place (pp_embedding,
 /// pp_loss) holds one layer fewer, so the first stage holds fewer layers' activations than the
 /// uniform count says and the last stage more (its head-only chunk is the one barely in flight).
 [[nodiscard]] double in_flight_micro_batches(const Layout& layout, const TrainingShape& shape,
-                                             int stage_index, const StageSpan& span);
+                                             int stage_index, const StageSpan& span, int extra_chunks = 0);
+
+/// Virtual micro-batches the interleaved warm-up runs beyond Megatron's count: 1 where the
+/// expert all-to-all overlaps compute in Megatron-Core's combined 1F1B (an MoE model, EP > 1,
+/// SoftwareProfile::overlap_all_to_all, interleaved schedule). Megatron-LM
+/// megatron/core/pipeline_parallel/schedules.py get_pp_rank_microbatches (00611e6e): "When
+/// enabling overlap_moe_expert_parallel_comm, we schedule one extra micro-batch forward step
+/// before the 1f1b stages", `num_warmup_microbatches + 1`, so every 1F1B step pairs a forward
+/// and a backward of different micro-batches and one more chunk's activations stay in flight.
+[[nodiscard]] int overlap_warmup_chunks(const model::ModelSpec& model, const Layout& layout,
+                                        const SoftwareProfile& software);
 
 /// Bytes of one GPU of one pipeline stage.
 struct StageMemory {

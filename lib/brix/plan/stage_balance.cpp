@@ -127,7 +127,8 @@ std::optional<BalancedSplit> balance_stages(const Evaluator& eval, const Layout&
   devices.reserve(static_cast<std::size_t>(pp));
   for (int s = 0; s < pp; ++s) {
     const double fixed = s == 0 ? fixed_first : (s == pp - 1 ? fixed_last : fixed_middle);
-    devices.push_back({1.0, gpu.memory_bytes - fixed, std::max(1.0, in_flight_micro_batches(layout, shape, s))});
+    const int extra = overlap_warmup_chunks(model, layout, eval.options().software);
+    devices.push_back({1.0, gpu.memory_bytes - fixed, std::max(1.0, in_flight_micro_batches(layout, shape, s, extra))});
   }
 
   const auto split = partition_stages(items, devices);
