@@ -68,7 +68,7 @@ void read_recipe_settings(const util::DocNode& node, CalibrationRun& run) {
     run.fp8_param_gather = gather->as_bool();
   }
   // Megatron's --overlap-grad-reduce, NeMo's optim.overlap_grad_sync. Under the distributed
-  // optimizer brix costs the parameter all-gather in the same window (step_time.cpp), so
+  // optimizer brix costs the parameter all-gather in the same window (data_parallel_cost.cpp), so
   // --overlap-param-gather has no switch of its own at ZeRO-1/2.
   if (const auto overlap = node.find("overlap_grad_reduce")) {
     run.overlap_grad_reduce = overlap->as_bool();

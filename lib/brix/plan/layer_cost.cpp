@@ -1,6 +1,11 @@
-#include <brix/plan/layer_cost.hpp>
+// Time of one decoder layer for one micro-batch on one GPU (layer_cost.hpp): GEMMs, attention
+// core, expert work and dispatch, memory-bound kernels, the eager host floor, recomputation, and
+// the TP, expert and CP collectives; the MoE router's GEMM; and how a layer's recomputation and
+// collective passes add up over one micro-batch (layer_chain_seconds).
 
-#include <brix/model/params.hpp>
+#include <brix/plan/layer_cost.hpp>
+#include <brix/plan/layer_cost_detail.hpp>
+
 #include <brix/plan/expert_work.hpp>
 #include <brix/plan/memory.hpp>
 
@@ -9,20 +14,9 @@
 
 namespace brix::plan {
 
+using namespace detail;
+
 namespace {
-
-GroupPlacement make_group(int ranks, int stride, int gpus_per_node) {
-  // Consecutive blocks of `stride` ranks share a node when stride < node size.
-  const int per_node = std::clamp(gpus_per_node / std::max(1, stride), 1, ranks);
-  return GroupPlacement{ranks, per_node};
-}
-
-double act_bytes(const Layout& layout) { return layout.precision == Precision::fp8 ? 1.0 : 2.0; }
-
-// FP8 GEMMs take FP8 inputs: every bf16 activation entering one is quantised in forward, and
-// so is every incoming gradient in backward, each into the row-wise copy its GEMM reads and the
-// column-wise copy the weight-gradient GEMM reads; the recipe's work per element and its kernel
-// launches are fp8_quantisation_cost() (physics.hpp). Weights are quantised once per step.
 
 /// Bytes per element an eager PyTorch Llama block moves where a fused kernel moves fewer
 /// (torchtitan's models/norms.py RMSNorm and models/llama/model.py, Dec 2024), forward:
@@ -36,174 +30,7 @@ constexpr double k_eager_norm_bytes = 36.0;
 constexpr double k_eager_gated_activation_bytes = 10.0;
 constexpr double k_eager_rotary_bytes = 20.0;
 
-/// Sums a GEMM's forward time and FLOPs (and, in FP8, the quantisation of its inputs).
-struct Gemms {
-  const DeviceModel& device;
-  double bytes;
-  Fp8QuantisationCost quantisation;
-  double seconds = 0;
-  double flops = 0;
-  double cast_forward_bytes = 0;  ///< FP8 casts of activations entering the GEMMs
-  double cast_backward_bytes = 0; ///< FP8 casts of the gradients entering their backward GEMMs
-  double cast_forward_kernels = 0;  ///< quantisation launches in forward
-  double cast_backward_kernels = 0; ///< and in backward
-  /// Each add() is one grouped kernel over `count` experts whose rows vary around m (ragged
-  /// unless every expert is padded to its capacity); else `count` separate GEMMs.
-  bool grouped = false;
-  bool ragged = false;
-  /// A grouped operand is quantised by TransformerEngine's split_quantize, per expert slice as the
-  /// recipe launches it (Fp8QuantisationCost::split_kernels_per_*); else as one tensor.
-  bool split_quantize = false;
-  void add(double m, double n, double k, double count = 1.0) { add_gemm(m, n, k, count, false); }
-  /// A GEMM whose input is a norm's output (QKV, FC1, MLA's up-projections after their q/kv
-  /// norms: Megatron-Core's TELayerNormColumnParallelLinear): the norm kernel writes it quantised where the recipe lets it
-  /// (Fp8QuantisationCost::fused_into_norm), and no forward cast pass runs.
-  void add_after_norm(double m, double n, double k) { add_gemm(m, n, k, 1.0, true); }
-
-private:
-  void add_gemm(double m, double n, double k, double count, bool after_norm) {
-    if (m <= 0 || n <= 0 || k <= 0 || count <= 0) {
-      return;
-    }
-    seconds += grouped ? gemm_seconds(device, GemmShape{m, n, k, count, ragged}, bytes)
-                       : count * gemm_seconds(device, m, n, k, bytes);
-    flops += count * 2.0 * m * n * k;
-    if (bytes < 2.0) {
-      const double kernels = grouped && split_quantize ? quantisation.split_kernels_per_call +
-                                                             count * quantisation.split_kernels_per_expert
-                                                       : quantisation.kernels;
-      if (!(after_norm && quantisation.fused_into_norm)) {
-        cast_forward_bytes += count * m * k * quantisation.bytes_per_element;
-        cast_forward_kernels += kernels;
-      }
-      cast_backward_bytes += count * m * n * quantisation.bytes_per_element;
-      cast_backward_kernels += kernels;
-    }
-  }
-};
-
-struct AttentionShape {
-  double q_heads = 0;  ///< heads on this TP rank
-  double qk_dim = 0;   ///< per-head q/k size
-  double v_dim = 0;    ///< per-head v size
-  double kv_exchange = 0; ///< K+V elements per token this rank exchanges under CP
-  double up_projection_s = 0; ///< MLA's q and kv up-projections (what selective recomputation repeats)
-};
-
-/// Attention projections (GEMMs) for `tokens` rows; returns the core's shape.
-AttentionShape attention_gemms(const model::ModelSpec& model, const Layout& layout, double tokens,
-                               Gemms& gemms) {
-  const double t = layout.tp;
-  AttentionShape shape;
-  shape.q_heads = static_cast<double>(model.heads) / t;
-  for (const auto& projection : attention_projections(model, layout.tp)) {
-    const double before = gemms.seconds;
-    if (projection.after_norm) {
-      gemms.add_after_norm(tokens, projection.n, projection.k);
-    } else {
-      gemms.add(tokens, projection.n, projection.k);
-    }
-    if (projection.up_projection) {
-      shape.up_projection_s += gemms.seconds - before;
-    }
-  }
-  if (model.mla) {
-    const auto& mla = *model.mla;
-    const double qk = static_cast<double>(mla.qk_nope_head_dim + mla.qk_rope_head_dim);
-    shape.qk_dim = qk;
-    shape.v_dim = static_cast<double>(mla.v_head_dim);
-    shape.kv_exchange = shape.q_heads * (qk + shape.v_dim);
-    return shape;
-  }
-  const double d = static_cast<double>(model.head_dim);
-  const double kv_heads = std::max(1.0, static_cast<double>(model.kv_heads) / t);
-  shape.qk_dim = d;
-  shape.v_dim = d;
-  shape.kv_exchange = 2.0 * kv_heads * d;
-  return shape;
-}
-
-/// Keys a query attends to, averaged over the decoder layers: the whole sequence, or a sliding
-/// window of w keys (gpt-oss alternates 128-key windows with full layers). `counted` is what the
-/// FLOP count uses (s, or w: the score matrix a kernel would compute without the causal skip);
-/// `causal` what a causal kernel executes: a query at position i attends min(i, w) keys, on
-/// average w·(1 − w/(2s)), s/2 for full attention.
-struct AttendedKeys {
-  double counted = 0;
-  double causal = 0;
-};
-
-AttendedKeys attended_keys(const model::ModelSpec& model, double seq) {
-  if (model.layer_window.empty() || model.layers <= 0) {
-    return {seq, 0.5 * seq};
-  }
-  AttendedKeys keys;
-  for (std::int64_t layer = 0; layer < model.layers; ++layer) {
-    const auto window = static_cast<double>(model.attention_window(layer));
-    const double k = window > 0 ? std::min(window, seq) : seq;
-    keys.counted += k;
-    keys.causal += model::causal_attended_keys(window, seq);
-  }
-  keys.counted /= static_cast<double>(model.layers);
-  keys.causal /= static_cast<double>(model.layers);
-  return keys;
-}
-
-/// HBM bytes and kernels of torch's ring attention around its sub-SDPA calls on the busiest rank
-/// (the last, whose every later step uses the whole local query), per layer pass.
-struct TorchRingMerges {
-  double forward = 0;
-  double backward = 0;
-  double forward_kernels = 0;
-  double backward_kernels = 0;
-};
-
-/// `out` output elements, `query` query elements and `kv` K plus V elements on this rank.
-/// Forward (_SDPAMerger, convert_to_f32): each step's output cast to fp32 (2 B read, 4 written);
-/// from the second step `out - sigmoid(lse_b - lse) * (out - out_b)`: three fp32 elementwise
-/// operators, 12 + 8 + 12 B; the result cast back once (4 + 2). Backward: fp32 gradient buffers
-/// zeroed (4 B), each step's bf16 gradients added into them (2 + 4 + 4 B), the fp32 dK/dV
-/// concatenated for the all-to-all (4 + 4 B) and, from the second step, re-split with a
-/// chunk/cat update (4 + 4 B); the results cast to bf16 once (4 + 2 B).
-TorchRingMerges torch_ring_merge_bytes(double out, double query, double kv, int cp) {
-  const double later_steps = cp - 1.0;
-  TorchRingMerges merges;
-  merges.forward = out * (6.0 + later_steps * (6.0 + 32.0) + 6.0);
-  merges.forward_kernels = 2.0 + later_steps * 4.0;
-  merges.backward = 4.0 * (query + kv) + cp * 10.0 * (query + kv) + cp * 8.0 * kv + later_steps * 8.0 * kv +
-                    6.0 * (query + kv);
-  merges.backward_kernels = 3.0 + cp * 5.0 + later_steps * 2.0 + 2.0;
-  return merges;
-}
-
 } // namespace
-
-std::vector<ProjectionGemm> attention_projections(const model::ModelSpec& model, int tp) {
-  const double t = tp;
-  const double h = static_cast<double>(model.hidden);
-  const double q_heads = static_cast<double>(model.heads) / t;
-  std::vector<ProjectionGemm> projections;
-  if (model.mla) {
-    const auto& mla = *model.mla;
-    const double qk = static_cast<double>(mla.qk_nope_head_dim + mla.qk_rope_head_dim);
-    if (mla.q_lora_rank > 0) {
-      projections.push_back({static_cast<double>(mla.q_lora_rank), h});                      // q down
-      projections.push_back({q_heads * qk, static_cast<double>(mla.q_lora_rank), true, true}); // q up, after q norm
-    } else {
-      projections.push_back({q_heads * qk, h});
-    }
-    projections.push_back({static_cast<double>(mla.kv_lora_rank + mla.qk_rope_head_dim), h}); // kv down
-    projections.push_back({q_heads * static_cast<double>(mla.qk_nope_head_dim + mla.v_head_dim),
-                           static_cast<double>(mla.kv_lora_rank), true, true}); // kv up, after kv norm
-    projections.push_back({h, q_heads * static_cast<double>(mla.v_head_dim)});  // output
-    return projections;
-  }
-  const double d = static_cast<double>(model.head_dim);
-  const double kv_heads = std::max(1.0, static_cast<double>(model.kv_heads) / t);
-  projections.push_back({(q_heads + 2.0 * kv_heads) * d, h, true});
-  projections.push_back({h, q_heads * d});
-  return projections;
-}
 
 double recompute_seconds(const LayerCost& cost, Recompute recompute) {
   switch (recompute) {
@@ -231,27 +58,6 @@ double layer_chain_seconds(const LayerCost& cost, Recompute recompute) {
       (tp_comm_passes(recompute) - 1.0) * cost.tp_comm_s + (ep_comm_passes(recompute) - 1.0) * cost.ep_comm_s;
   return cost.forward_s + std::max(0.0, forward_comm - cost.host_idle_forward_s) + cost.backward_s +
          std::max(0.0, backward_comm - cost.host_idle_backward_s) + recompute_seconds(cost, recompute);
-}
-
-Placement place_groups(const Layout& layout, int gpus_per_node) {
-  // Megatron-LM order tp-cp-ep-dp-pp for the dense part; experts use etp-ep-edp-pp.
-  Placement p;
-  p.tp = make_group(layout.tp, 1, gpus_per_node);
-  p.cp = make_group(layout.cp, layout.tp, gpus_per_node);
-  p.dp = make_group(layout.dp * layout.cp, layout.tp, gpus_per_node);
-  p.etp = make_group(layout.etp, 1, gpus_per_node);
-  p.ep = make_group(layout.ep, layout.etp, gpus_per_node);
-  p.expert_dp = make_group(layout.expert_dp(), layout.etp * layout.ep, gpus_per_node);
-  // Hybrid sharding splits each data-parallel group into shard groups (inner, consecutive) and
-  // the replicas of one shard across them (outer): PyTorch's 2-D (replicate, shard) mesh.
-  p.dp_shard = make_group(layout.shard_group(), layout.tp, gpus_per_node);
-  p.dp_replicate = make_group(layout.replicas(), layout.tp * layout.shard_group(), gpus_per_node);
-  p.expert_shard = make_group(layout.expert_shard_group(), layout.etp * layout.ep, gpus_per_node);
-  p.expert_replicate =
-      make_group(layout.replicas(), layout.etp * layout.ep * layout.expert_shard_group(), gpus_per_node);
-  const int stage_size = layout.tp * layout.cp * layout.dp;
-  p.pp = GroupPlacement{layout.pp, stage_size >= gpus_per_node ? 1 : std::min(layout.pp, gpus_per_node / stage_size)};
-  return p;
 }
 
 double router_gemm_seconds(const DeviceModel& device, double tokens, double experts, double hidden) {
@@ -570,58 +376,6 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
                                        context.software),
         layout.recompute);
     cost.offload_transfer_s = stored / device.host_link_bytes_per_s;
-  }
-  return cost;
-}
-
-LayerCost embedding_cost(const CostContext& context, const Layout& layout, const Placement& placement) {
-  const auto& model = *context.model;
-  const double tokens = static_cast<double>(layout.micro_batch) * context.seq_len / layout.cp;
-  const double h = static_cast<double>(model.hidden);
-  LayerCost cost;
-  cost.forward_s = memory_seconds(context.device, tokens * h * 4.0) + context.device.kernel_overhead_s;
-  cost.backward_s = 2.0 * cost.forward_s;
-  if (layout.tp > 1) { // vocabulary-parallel embedding: one all-reduce of the output
-    cost.tp_comm_s = collective_seconds(context.device, Collective::all_reduce, tokens * h * 2.0, placement.tp);
-  }
-  return cost;
-}
-
-LayerCost head_cost(const CostContext& context, const Layout& layout, const Placement& placement) {
-  const auto& model = *context.model;
-  const auto& device = context.device;
-  const double tokens = static_cast<double>(layout.micro_batch) * context.seq_len / layout.cp;
-  const double h = static_cast<double>(model.hidden);
-  const double vocab = static_cast<double>(model.vocab) / layout.tp;
-  // The output layer runs bf16 under FP8 in every framework brix profiles: Megatron-Core's
-  // output_layer is a tensor_parallel.ColumnParallelLinear, not a TransformerEngine module
-  // (core_v0.13.0 gpt_model.py), so fp8_autocast never reaches it; torchtitan's Float8 converts
-  // every nn.Linear but the one named "output" (torchtitan/float8.py, 2024-12: module_filter_fn
-  // fqn != "output"; later configs' filter_fqns); DeepSeek-V3 keeps "the output head" in its
-  // original precision (report, Sec. 3.3.1); MPT ties it to the embedding (llm-foundry).
-  const DeviceModel bf16_device = bf16_gemm_device(device);
-  Gemms gemms{bf16_device, 2.0, fp8_quantisation_cost(context.software.fp8_recipe)};
-  gemms.add(tokens, vocab, h);
-  // Cross-entropy in fp32 over the vocabulary shard: logits read/written a few times.
-  const double softmax_bytes = tokens * vocab * 4.0 * 3.0;
-  LayerCost cost;
-  cost.forward_s = gemms.seconds + memory_seconds(device, softmax_bytes) + 4 * device.kernel_overhead_s;
-  cost.backward_s = 2.0 * gemms.seconds + memory_seconds(device, softmax_bytes);
-  cost.weight_grad_s = gemms.seconds;
-  cost.forward_flops = gemms.flops;
-  if (model.mtp_layers > 0) {
-    // Each MTP module: a projection of [h; h] → h, one decoder layer and the shared head.
-    const Placement& p = placement;
-    const auto layer = layer_cost(context, layout, p, model.moe.has_value());
-    Gemms extra{device, act_bytes(layout), fp8_quantisation_cost(context.software.fp8_recipe)};
-    extra.add(tokens, h, 2.0 * h);
-    const double modules = static_cast<double>(model.mtp_layers);
-    cost.forward_s += modules * (layer.forward_s + extra.seconds + gemms.seconds);
-    cost.backward_s += modules * (layer.backward_s + 2.0 * (extra.seconds + gemms.seconds));
-    cost.weight_grad_s += modules * (layer.weight_grad_s + extra.seconds + gemms.seconds);
-    cost.forward_flops += modules * (layer.forward_flops + extra.flops + gemms.flops);
-    cost.tp_comm_s += modules * layer.tp_comm_s;
-    cost.ep_comm_s += modules * layer.ep_comm_s;
   }
   return cost;
 }

@@ -79,7 +79,7 @@ inline StepInputs step_inputs_of(const CostContext& context, const Layout& layou
 /// (split by TP, `outside_layer_params` of them outside the transformer layers) and
 /// `expert_params` (split by EP·ETP). `ep_network_s`: seconds per micro-batch the stage's expert
 /// all-to-all holds the node's network adapters (its passes over an EP group that spans nodes;
-/// 0 otherwise): ZeRO-3 traffic that crosses nodes shares those adapters (see step_time.cpp).
+/// 0 otherwise): ZeRO-3 traffic that crosses nodes shares those adapters (see data_parallel_cost.cpp).
 struct DataParallelCost {
   double pipeline_extra_s = 0; ///< ZeRO-3: exposed per-micro-batch gathers, inside the pipeline
   double exposed_s = 0;        ///< gradient reduction not hidden behind backward
