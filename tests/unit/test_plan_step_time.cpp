@@ -498,3 +498,30 @@ TEST_CASE("plan::estimate_step waits for the slowest DP replica every micro-batc
   f.context.software.loss_all_reduce_per_micro_batch = false;
   CHECK(f.run(4, 2, 16).step_s == doctest::Approx(alone.step_s));
 }
+
+TEST_CASE("plan::add_layer_totals reports the exposed communication layer_chain_seconds charges") {
+  // The mixed search times a layer with layer_chain_seconds, which waits for the expert
+  // all-to-all in every pass; its report (mixed_details) must say the same, whatever overlap the
+  // software profile would give a homogeneous plan.
+  LayerCost cost;
+  cost.forward_s = 10e-3;
+  cost.backward_s = 20e-3;
+  cost.tp_comm_s = 1e-3;
+  cost.ep_comm_s = 3e-3;
+  cost.host_idle_forward_s = 0.5e-3;
+  for (const auto recompute : {Recompute::none, Recompute::full}) {
+    Layout layout = parse_layout("tp=2,ep=8,sp=1");
+    layout.recompute = recompute;
+    LayerPassTotals totals;
+    add_layer_totals(totals, cost, 4, layout);
+    LayerCost without = cost;
+    without.tp_comm_s = 0;
+    without.ep_comm_s = 0;
+    const double charged = layer_chain_seconds(cost, recompute) - layer_chain_seconds(without, recompute);
+    CHECK(totals.tp + totals.ep == doctest::Approx(4 * charged));
+    // The all-to-all of every pass (dispatch and combine, and again when recomputed), less the
+    // forward's host idle it fills in its share of the forward's collectives.
+    const double forward_shown = (1e-3 + 3e-3 - 0.5e-3) / (1e-3 + 3e-3);
+    CHECK(totals.ep == doctest::Approx(4 * (3e-3 * forward_shown + (ep_comm_passes(recompute) - 1.0) * 3e-3)));
+  }
+}

@@ -84,15 +84,15 @@ PlanEstimate mixed_estimate(const model::ModelSpec& model, const cluster::Cluste
     const auto span = span_of(plan, s);
     const auto work = detail::stage_work(model, span, static_cast<int>(s), layout.pp);
     LayerPassTotals totals;
-    add_layer_totals(totals, context, layer_cost(context, layout, placement, false), work.dense_layers, layout);
+    add_layer_totals(totals, layer_cost(context, layout, placement, false), work.dense_layers, layout);
     if (work.moe_layers > 0) {
-      add_layer_totals(totals, context, layer_cost(context, layout, placement, true), work.moe_layers, layout);
+      add_layer_totals(totals, layer_cost(context, layout, placement, true), work.moe_layers, layout);
     }
     if (span.embedding) {
-      add_layer_totals(totals, context, embedding_cost(context, layout, placement), 1, layout);
+      add_layer_totals(totals, embedding_cost(context, layout, placement), 1, layout);
     }
     if (span.head) {
-      add_layer_totals(totals, context, head_cost(context, layout, placement), 1, layout);
+      add_layer_totals(totals, head_cost(context, layout, placement), 1, layout);
     }
     flops_per_micro_batch += totals.flops;
     if (static_cast<int>(s) == plan.critical_stage) {

@@ -157,10 +157,9 @@ bool overlaps_expert_traffic(const CostContext& context, const Layout& layout) {
   return layout.schedule == Schedule::dualpipe || context.software.overlap_all_to_all;
 }
 
-void add_layer_totals(LayerPassTotals& totals, const CostContext& context, const LayerCost& cost, int count,
-                      const Layout& layout) {
+void add_layer_totals(LayerPassTotals& totals, const LayerCost& cost, int count, const Layout& layout) {
   StagePass pass;
-  add_layers(pass, cost, count, layout, overlaps_expert_traffic(context, layout), expert_contention(layout));
+  add_layers(pass, cost, count, layout, false, expert_contention(layout));
   totals.tp += pass.tp;
   totals.ep += pass.ep;
   totals.cp += pass.cp;

@@ -148,14 +148,15 @@ struct StageTimes {
                                                const Placement& placement);
 
 /// Exposed TP, EP and CP communication and executed FLOPs of one micro-batch (forward and
-/// backward, recomputation included) through `count` layers of `cost`: what estimate_step
-/// charges a stage for them.
+/// backward, recomputation included) through `count` layers of `cost`, with the expert
+/// all-to-all waited for in every pass: what layer_chain_seconds, the mixed search's per-layer
+/// time, charges for them (that search does not overlap the all-to-all with another
+/// micro-batch's compute, so its report must not either).
 struct LayerPassTotals {
   double tp = 0, ep = 0, cp = 0;
   double flops = 0;
 };
-void add_layer_totals(LayerPassTotals& totals, const CostContext& context, const LayerCost& cost, int count,
-                      const Layout& layout);
+void add_layer_totals(LayerPassTotals& totals, const LayerCost& cost, int count, const Layout& layout);
 
 /// Pipeline stage boundaries one device of stages [first_stage, last_stage] sends or receives
 /// across per micro-batch and pass, under the interleaved schedule with `vpp` chunks per device
