@@ -40,7 +40,7 @@ struct Fp8QuantisationCost {
 };
 
 /// Counted from TransformerEngine's quantizers (transformer_engine/pytorch/tensor/*, common/cast,
-/// common/transpose; see physics.cpp for each recipe's count).
+/// common/transpose; see physics_fp8.cpp for each recipe's count).
 [[nodiscard]] Fp8QuantisationCost fp8_quantisation_cost(Fp8Recipe recipe);
 /// "delayed", "tensorwise", "blockwise", "mxfp8" (Megatron-Core's --fp8-recipe names); anything
 /// else is an InputError.
@@ -519,7 +519,7 @@ struct GemmShape {
 /// The same for a grouped kernel: all groups' FLOPs and bytes, one launch.
 [[nodiscard]] double gemm_seconds(const DeviceModel& device, const GemmShape& shape, double bytes_per_element);
 /// Shape efficiency in (0, 1] on a GPU of `sms` SMs: what output-tile padding, wave quantisation
-/// and each tile's K-loop prologue/epilogue leave of the large-GEMM rate (physics.cpp).
+/// and each tile's K-loop prologue/epilogue leave of the large-GEMM rate (physics_gemm.cpp).
 [[nodiscard]] double gemm_shape_efficiency(int sms, const GemmShape& shape);
 /// A memory-bound kernel moving `bytes` through HBM.
 [[nodiscard]] double memory_seconds(const DeviceModel& device, double bytes);

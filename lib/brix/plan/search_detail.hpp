@@ -1,6 +1,7 @@
 #pragma once
-// Internals shared by the layout search (search.cpp) and the single-layout explanation
-// (explain.cpp): the evaluator that costs one layout, reasons for rejection, partial results.
+// Internals shared by the layout search (search.cpp, search_space.cpp, search_leaf.cpp) and the
+// single-layout explanation (explain.cpp): the evaluator that costs one layout, reasons for
+// rejection, partial results.
 
 #include <brix/model/params.hpp>
 #include <brix/plan/memory.hpp>
