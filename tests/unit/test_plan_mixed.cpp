@@ -1,5 +1,6 @@
 #include <brix/cluster/loader.hpp>
 #include <brix/model/loader.hpp>
+#include <brix/model/params.hpp>
 #include <brix/plan/group_costs.hpp>
 #include <brix/plan/layer_cost.hpp>
 #include <brix/plan/layout_parse.hpp>
@@ -203,20 +204,66 @@ TEST_CASE("plan::plan_mixed: ZeRO-3 traffic shares the adapters with an all-to-a
   const auto work = detail::stage_work(model, span, plan.critical_stage, plan.layout.pp);
   REQUIRE(work.moe_layers > 0);
   const auto context = group_cost_context(model, cluster, group, options);
-  const double slowest = std::max_element(plan.stages.begin(), plan.stages.end(), [](const auto& a, const auto& b) {
-                           return a.time_s < b.time_s;
-                         })->time_s;
+  // The critical stage is the one longest with its own exposed ZeRO traffic, costed at its own time.
+  for (const auto& other : plan.stages) {
+    CHECK(other.time_s + other.data_parallel_s <= stage.time_s + stage.data_parallel_s);
+  }
   auto cost = [&](double ep_network_s) {
     return data_parallel_cost(context, plan.layout, placement, work.dense_params, work.expert_params,
-                              options.software.grad_reduce_bytes, static_cast<double>(plan.micro_batches), slowest,
-                              2.0 / 3.0 * slowest, work.outside_layer_params, ep_network_s);
+                              options.software.grad_reduce_bytes, static_cast<double>(plan.micro_batches), stage.time_s,
+                              2.0 / 3.0 * stage.time_s, work.outside_layer_params, ep_network_s);
   };
   const auto shared = cost(work.moe_layers * costs.moe_ep_network_s);
   CHECK(plan.data_parallel.pipeline_extra_s == doctest::Approx(shared.pipeline_extra_s));
+  CHECK(stage.data_parallel_s == doctest::Approx(shared.pipeline_extra_s / static_cast<double>(plan.micro_batches)));
   CHECK(plan.data_parallel.pipeline_extra_s > cost(0.0).pipeline_extra_s);
+  // The 1F1B steady state runs at the longest stage, its ZeRO traffic included.
+  CHECK(plan.step_s >= static_cast<double>(plan.micro_batches) * (stage.time_s + stage.data_parallel_s));
 
   // Inside one node the all-to-all keeps off the adapters: nothing to share.
   Layout layout = plan.layout;
   layout.ep = 8;
   CHECK(group_costs(model, cluster, group, layout, options, layout.pp).moe_ep_network_s == 0);
+}
+
+TEST_CASE("plan::mixed_details: each stage's passes are the time the mixed search charged it") {
+  // Qwen3-30B-A3B (every layer MoE) with its all-to-all over the network: the timeline's passes
+  // (StageDetail::pass) add up to the stage's time in the step plus its pipeline transfers, with
+  // the all-to-all waited for as the layer chain waits for it, and the last stage's head at its own
+  // GPUs' cost, not at the MoE layers' speed ratio.
+  DefaultJob job;
+  job.model = brix::model::load_model("qwen3-30b-a3b");
+  job.options.fixed = parse_layout_query("tp=1,dp=16,ep=16,zero=3,mbs=1");
+  const auto& [model, cluster, options] = job;
+  const auto result = plan_mixed(model, cluster, options);
+  REQUIRE(result.best.has_value());
+  const auto details = mixed_details(model, cluster, options, CheckpointOptions{}, *result.best);
+  REQUIRE(details.stages.size() == result.best->stages.size());
+  double exposed_ep = 0;
+  for (const auto& stage : details.stages) {
+    const auto& pass = stage.pass;
+    const double transfers = pass.forward.p2p_s + pass.backward.p2p_s;
+    CHECK(pass.forward_s() + pass.backward_s() - transfers == doctest::Approx(stage.time_s).epsilon(1e-9));
+    exposed_ep += pass.forward.ep_s + pass.backward.ep_s;
+  }
+  // The A100 stages' all-to-all over EDR outlasts their host floor (the H100 stages' hides in it).
+  CHECK(exposed_ep > 0);
+}
+
+TEST_CASE("detail::stage_work: an MTP module's routed experts are expert parameters") {
+  // DeepSeek-R1's MTP module holds one MoE decoder layer: its 256 routed experts split over EP
+  // and reduce over the expert-DP group, as stage_memory counts them, not with the dense states.
+  const auto model = brix::model::load_model("deepseek-r1");
+  REQUIRE(model.mtp_layers == 1);
+  StageSpan span;
+  span.first_layer = 50;
+  span.last_layer = 60;
+  const auto with_head = detail::stage_work(model, span, 4, 5);
+  const auto without = detail::stage_work(model, span, 3, 5);
+  const auto layer = brix::model::layer_parameters(model, model.layers - 1);
+  const auto counts = brix::model::count_parameters(model);
+  CHECK(with_head.expert_params - without.expert_params == doctest::Approx(static_cast<double>(layer.experts)));
+  CHECK(with_head.dense_params - without.dense_params ==
+        doctest::Approx(static_cast<double>(counts.output_head + counts.mtp - layer.experts)));
+  CHECK(with_head.outside_layer_params == doctest::Approx(static_cast<double>(counts.output_head)));
 }

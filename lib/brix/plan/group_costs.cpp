@@ -2,6 +2,8 @@
 
 #include <brix/plan/search_detail.hpp>
 
+#include <algorithm>
+
 namespace brix::plan {
 
 namespace {
@@ -88,6 +90,26 @@ std::vector<ChainItem> layer_chain(const model::ModelSpec& model, const GroupCos
   items.back().time += reference.head_s;
   items.back().static_bytes += reference.head_static;
   return items;
+}
+
+double stage_seconds(const model::ModelSpec& model, const GroupCosts& group, int first_layer, int last_layer,
+                     bool embedding, bool head) {
+  double seconds = (embedding ? group.embedding_s : 0.0) + (head ? group.head_s : 0.0);
+  for (int layer = first_layer; layer <= last_layer; ++layer) {
+    seconds += model.is_moe_layer(layer) ? group.moe_s : group.dense_s;
+  }
+  return seconds;
+}
+
+void retime_partition(const model::ModelSpec& model, std::span<const GroupCosts* const> owners,
+                      StagePartition& partition) {
+  const auto stages = partition.first.size();
+  partition.slowest_s = 0;
+  for (std::size_t s = 0; s < stages; ++s) {
+    const int last = (s + 1 < stages ? partition.first[s + 1] : static_cast<int>(model.layers)) - 1;
+    partition.stage_s[s] = stage_seconds(model, *owners[s], partition.first[s], last, s == 0, s + 1 == stages);
+    partition.slowest_s = std::max(partition.slowest_s, partition.stage_s[s]);
+  }
 }
 
 StageDevice stage_device(const model::ModelSpec& model, const GroupCosts& group, const GroupCosts& reference,

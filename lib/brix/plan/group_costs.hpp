@@ -6,6 +6,7 @@
 #include <brix/plan/search.hpp>
 #include <brix/plan/stage_partition.hpp>
 
+#include <span>
 #include <vector>
 
 namespace brix::plan {
@@ -37,6 +38,19 @@ struct GroupCosts {
 /// The decoder layers as a chain in `reference`'s seconds and bytes; the embedding rides on the
 /// first layer, the head (and MTP) on the last.
 [[nodiscard]] std::vector<ChainItem> layer_chain(const model::ModelSpec& model, const GroupCosts& reference);
+
+/// Forward and backward seconds per micro-batch of the stage holding layers
+/// [first_layer, last_layer] on `group`'s own GPUs and links: each layer at its kind's cost there,
+/// the embedding on the first stage and the head (and MTP) on the last.
+[[nodiscard]] double stage_seconds(const model::ModelSpec& model, const GroupCosts& group, int first_layer,
+                                   int last_layer, bool embedding, bool head);
+
+/// `partition`'s stage times and slowest stage by stage_seconds on each stage's own group
+/// (`owners`, one per stage). partition_stages balances the chain at one speed ratio per group,
+/// a MoE layer's, which misstates what does not scale with it: dense layers, and the embedding
+/// and head, whose GEMMs run at the GPU's rate while a MoE layer may wait on its all-to-all.
+void retime_partition(const model::ModelSpec& model, std::span<const GroupCosts* const> owners,
+                      StagePartition& partition);
 
 /// A stage on `group`: its speed relative to `reference` and its layers' memory budget.
 [[nodiscard]] StageDevice stage_device(const model::ModelSpec& model, const GroupCosts& group,

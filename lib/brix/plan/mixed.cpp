@@ -9,6 +9,66 @@ namespace brix::plan {
 
 using namespace detail;
 
+namespace {
+
+/// A stage split's step on a mixed cluster.
+struct SplitCost {
+  double step_s = 0;
+  std::size_t critical = 0;          ///< the stage whose time, ZeRO traffic included, is longest
+  DataParallelCost data_parallel;    ///< that stage's
+  double transfer_s = 0;             ///< pipeline sends and receives per stage and micro-batch
+  std::vector<double> data_parallel_s; ///< each stage's exposed data-parallel time per micro-batch
+};
+
+/// Every stage's data parallelism on its own group's GPUs and network (its states over its DP
+/// group, its share of the adapters with its all-to-all): the ZeRO traffic a micro-batch exposes
+/// lengthens that stage in the pipeline, as estimate_step charges it for the critical stage of a
+/// homogeneous plan, and the gradient sync after the last backward and the optimizer step end
+/// when the slowest stage's do. 1F1B over the lengthened stages: the slowest of them m − 1 times,
+/// the others once (fill and drain).
+SplitCost cost_split(const model::ModelSpec& model, const cluster::ClusterSpec& cluster, const SearchOptions& options,
+                     const Layout& layout, std::span<const GroupCosts* const> owner, const StagePartition& split,
+                     std::int64_t micro_batches) {
+  SplitCost cost;
+  const auto stages = split.stage_s.size();
+  const double m = static_cast<double>(micro_batches);
+  std::vector<DataParallelCost> per_stage;
+  double sum = 0, slowest = 0, tail = 0;
+  for (std::size_t s = 0; s < stages; ++s) {
+    StageSpan span;
+    span.first_layer = split.first[s];
+    span.last_layer = (s + 1 < stages ? split.first[s + 1] : static_cast<int>(model.layers)) - 1;
+    const auto work = stage_work(model, span, static_cast<int>(s), layout.pp);
+    const auto context = group_cost_context(model, cluster, *owner[s]->group, options);
+    const auto placement = place_groups(layout, owner[s]->group->nvlink_reach());
+    const double stage_s = split.stage_s[s];
+    per_stage.push_back(data_parallel_cost(context, layout, placement, work.dense_params, work.expert_params,
+                                           options.software.grad_reduce_bytes, m, stage_s, 2.0 / 3.0 * stage_s,
+                                           work.outside_layer_params, work.moe_layers * owner[s]->moe_ep_network_s));
+    const double exposed = per_stage.back().pipeline_extra_s / m;
+    cost.data_parallel_s.push_back(exposed);
+    sum += stage_s + exposed;
+    if (stage_s + exposed > slowest) {
+      slowest = stage_s + exposed;
+      cost.critical = s;
+    }
+    tail = std::max(tail, per_stage.back().exposed_s + per_stage.back().optimizer_s);
+  }
+  cost.data_parallel = per_stage[cost.critical];
+  const auto& group = *owner[cost.critical]->group;
+  const auto context = group_cost_context(model, cluster, group, options);
+  const auto placement = place_groups(layout, group.nvlink_reach());
+  // Each stage sends and receives one activation per micro-batch and pass.
+  cost.transfer_s = 2.0 * pipeline_transfer_seconds(context, layout, placement);
+  const double embedding_sync =
+      tied_embedding_sync_seconds(context, layout, placement, options.software.grad_reduce_bytes);
+  cost.step_s = (m - 1.0) * (slowest + cost.transfer_s) + sum + static_cast<double>(stages) * cost.transfer_s + tail +
+                embedding_sync;
+  return cost;
+}
+
+} // namespace
+
 MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec& cluster, const SearchOptions& options) {
   MixedResult result;
   // The largest homogeneous subset, planned by the regular search, to compare against.
@@ -130,10 +190,11 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
                       owner.push_back(&g);
                     }
                   }
-                  const auto split = partition_stages(items, devices);
+                  auto split = partition_stages(items, devices);
                   if (!split) {
                     continue;
                   }
+                  retime_partition(model, owner, *split);
                   // The DP's additive memory model, checked stage by stage with the full one.
                   std::vector<double> stage_bytes;
                   for (std::size_t s = 0; s < devices.size(); ++s) {
@@ -152,33 +213,8 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
                     continue;
                   }
                   ++result.fitting;
-                  double sum = 0;
-                  for (const double t : split->stage_s) {
-                    sum += t;
-                  }
-                  // Data parallel and optimizer: the critical stage's states over its DP group.
-                  std::size_t critical = 0;
-                  for (std::size_t s = 0; s < split->stage_s.size(); ++s) {
-                    critical = split->stage_s[s] > split->stage_s[critical] ? s : critical;
-                  }
-                  StageSpan span;
-                  span.first_layer = split->first[critical];
-                  span.last_layer = (critical + 1 < devices.size() ? split->first[critical + 1] : static_cast<int>(items.size())) - 1;
-                  const auto work = stage_work(model, span, static_cast<int>(critical), pp);
-                  const auto context = group_cost_context(model, cluster, *owner[critical]->group, options);
-                  const auto placement = place_groups(layout, owner[critical]->group->nvlink_reach());
-                  const auto data_parallel = data_parallel_cost(
-                      context, layout, placement, work.dense_params, work.expert_params, options.software.grad_reduce_bytes,
-                      static_cast<double>(micro_batches), split->slowest_s, 2.0 / 3.0 * split->slowest_s,
-                      work.outside_layer_params, work.moe_layers * owner[critical]->moe_ep_network_s);
-                  // Each stage sends and receives one activation per micro-batch and pass.
-                  const double transfer = 2.0 * pipeline_transfer_seconds(context, layout, placement);
-                  const double m = static_cast<double>(micro_batches);
-                  const double embedding_sync =
-                      tied_embedding_sync_seconds(context, layout, placement, options.software.grad_reduce_bytes);
-                  const double step = (m - 1.0) * (split->slowest_s + transfer) + sum + pp * transfer +
-                                      data_parallel.pipeline_extra_s + data_parallel.exposed_s + embedding_sync +
-                                      data_parallel.optimizer_s;
+                  const auto cost = cost_split(model, cluster, options, layout, owner, *split, micro_batches);
+                  const double step = cost.step_s;
                   if (result.best && step >= result.best->step_s) {
                     continue;
                   }
@@ -186,9 +222,9 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
                   plan.layout = layout;
                   plan.step_s = step;
                   plan.micro_batches = micro_batches;
-                  plan.transfer_s = transfer;
-                  plan.critical_stage = static_cast<int>(critical);
-                  plan.data_parallel = data_parallel;
+                  plan.transfer_s = cost.transfer_s;
+                  plan.critical_stage = static_cast<int>(cost.critical);
+                  plan.data_parallel = cost.data_parallel;
                   plan.tokens_per_s = static_cast<double>(batch) * options.shape.seq_len / step;
                   plan.mfu = model_flops / step / peak_flops;
                   for (std::size_t s = 0; s < devices.size(); ++s) {
@@ -197,17 +233,14 @@ MixedResult plan_mixed(const model::ModelSpec& model, const cluster::ClusterSpec
                     stage.last_layer = (s + 1 < devices.size() ? split->first[s + 1] : static_cast<int>(items.size())) - 1;
                     stage.node_group = owner[s]->group->name;
                     stage.time_s = split->stage_s[s];
+                    stage.data_parallel_s = cost.data_parallel_s[s];
                     stage.memory_bytes = stage_bytes[s];
                     plan.stages.push_back(stage);
                   }
                   const auto first = uniform_partition(static_cast<int>(items.size()), pp);
-                  if (const auto uniform = evaluate_partition(items, devices, first)) {
-                    double uniform_sum = 0;
-                    for (const double t : uniform->stage_s) {
-                      uniform_sum += t;
-                    }
-                    plan.uniform_step_s = (m - 1.0) * (uniform->slowest_s + transfer) + uniform_sum + pp * transfer +
-                                          data_parallel.pipeline_extra_s + data_parallel.exposed_s + data_parallel.optimizer_s;
+                  if (auto uniform = evaluate_partition(items, devices, first)) {
+                    retime_partition(model, owner, *uniform);
+                    plan.uniform_step_s = cost_split(model, cluster, options, layout, owner, *uniform, micro_batches).step_s;
                   }
                   result.best = std::move(plan);
                 }

@@ -22,6 +22,9 @@ struct MixedStage {
   std::string node_group;
   double time_s = 0;       ///< per micro-batch, forward + backward (+ recompute, comm)
   double memory_bytes = 0; ///< per GPU at the stage's peak
+  /// Per micro-batch, the data-parallel (ZeRO) traffic exposed beside the stage's compute, on
+  /// its own group's network: the stage takes time_s + data_parallel_s in the pipeline.
+  double data_parallel_s = 0;
 };
 
 struct MixedPlan {

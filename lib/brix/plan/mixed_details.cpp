@@ -34,7 +34,11 @@ StageDetail stage_detail(const model::ModelSpec& model, const cluster::ClusterSp
   const auto& stage = plan.stages[s];
   const auto& layout = plan.layout;
   const auto& group = group_named(cluster, stage.node_group);
-  const auto context = group_cost_context(model, cluster, group, options);
+  auto context = group_cost_context(model, cluster, group, options);
+  // The passes as the mixed search's layer chain charges them (layer_chain_seconds): its 1F1B
+  // with PP > 1 waits for the expert all-to-all, which Megatron-Core overlaps only under the
+  // interleaved schedule (pipeline_costs.cpp combined_1f1b_unpaired_share).
+  context.software.overlap_all_to_all = false;
   const auto placement = place_groups(layout, group.gpus_per_node);
   const detail::CostedLayout costs(model, context, layout, placement);
   const auto inputs = costs.step_inputs(options.shape.global_batch, options.software.grad_reduce_bytes);
@@ -43,7 +47,8 @@ StageDetail stage_detail(const model::ModelSpec& model, const cluster::ClusterSp
   const auto memory = stage_memory(model, group.gpu, layout, options.shape, index, span);
   return {stage.first_layer, stage.last_layer,          stage.node_group,
           stage.time_s,      stage.memory_bytes,        detail::memory_estimate(memory, index),
-          group.gpu.memory_bytes, stage_times(inputs, detail::stage_work(model, span, index, layout.pp))};
+          group.gpu.memory_bytes, stage_times(inputs, detail::stage_work(model, span, index, layout.pp)),
+          stage.data_parallel_s};
 }
 
 } // namespace
@@ -55,14 +60,15 @@ PlanEstimate mixed_estimate(const model::ModelSpec& model, const cluster::Cluste
   PlanEstimate estimate;
   estimate.layout = layout;
   auto& step = estimate.step;
+  // Each stage in the pipeline with the ZeRO traffic its micro-batches expose (plan_mixed).
   double sum = 0, slowest = 0;
   for (const auto& stage : plan.stages) {
-    sum += stage.time_s + plan.transfer_s;
-    slowest = std::max(slowest, stage.time_s + plan.transfer_s);
+    sum += stage.time_s + stage.data_parallel_s + plan.transfer_s;
+    slowest = std::max(slowest, stage.time_s + stage.data_parallel_s + plan.transfer_s);
   }
   step.step_s = plan.step_s;
   step.bubble_s = sum - slowest; // 1F1B over unequal stages: fill and drain cost the others once
-  step.pipeline_s = (m - 1.0) * slowest + sum + plan.data_parallel.pipeline_extra_s;
+  step.pipeline_s = (m - 1.0) * slowest + sum;
   step.optimizer_s = plan.data_parallel.optimizer_s;
   step.bubble_fraction = plan.step_s > 0 ? step.bubble_s / plan.step_s : 0.0;
   step.critical_stage = plan.critical_stage;

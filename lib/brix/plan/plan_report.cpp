@@ -133,6 +133,7 @@ Json details_to_json(const PlanDetails& details) {
                               {"last_layer", stage.last_layer},
                               {"node_group", stage.node_group},
                               {"time_s", stage.time_s},
+                              {"data_parallel_s", stage.data_parallel_s},
                               {"memory_gib", stage.memory_bytes / k_gib}});
   }
   // The uniform split may not fit at all: null, not a made-up gain.
@@ -167,12 +168,25 @@ Json details_to_json(const PlanDetails& details) {
 std::string details_to_text(const PlanDetails& details, std::int64_t layers) {
   std::string out;
   out += "\nstage split:\n";
-  util::Table table({"stage", "layers", "node group", "time/micro-batch", "memory/GPU"},
-                    {util::Align::right, util::Align::left, util::Align::left, util::Align::right, util::Align::right});
+  // Mixed-cluster stages pay their own groups' ZeRO traffic each micro-batch: shown where any do.
+  const bool zero_traffic = std::any_of(details.stages.begin(), details.stages.end(),
+                                        [](const StageDetail& stage) { return stage.data_parallel_s > 0; });
+  std::vector<std::string> header{"stage", "layers", "node group", "time/micro-batch", "memory/GPU"};
+  std::vector<util::Align> align{util::Align::right, util::Align::left, util::Align::left, util::Align::right,
+                                 util::Align::right};
+  if (zero_traffic) {
+    header.insert(header.begin() + 4, "+ exposed DP");
+    align.insert(align.begin() + 4, util::Align::right);
+  }
+  util::Table table(header, align);
   for (std::size_t s = 0; s < details.stages.size(); ++s) {
     const auto& stage = details.stages[s];
-    table.add_row({std::to_string(s), fmt::format("{}–{}", stage.first_layer, stage.last_layer), stage.node_group,
-                   util::human_seconds(stage.time_s), util::gib(stage.memory_bytes)});
+    std::vector<std::string> row{std::to_string(s), fmt::format("{}–{}", stage.first_layer, stage.last_layer),
+                                 stage.node_group, util::human_seconds(stage.time_s), util::gib(stage.memory_bytes)};
+    if (zero_traffic) {
+      row.insert(row.begin() + 4, util::human_seconds(stage.data_parallel_s));
+    }
+    table.add_row(row);
   }
   out += table.render(2);
   if (details.split_is_uniform) {

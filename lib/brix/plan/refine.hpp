@@ -26,6 +26,9 @@ struct StageDetail {
   /// One micro-batch's forward and backward as the step estimate charges this stage (compute,
   /// recomputation, exposed TP/EP/CP and pipeline transfers): what the pipeline timeline draws.
   StageTimes pass;
+  /// Per micro-batch, data-parallel (ZeRO) traffic exposed beside the stage's compute on its own
+  /// group's network (mixed-cluster plans; 0 where the step charges it once for all stages).
+  double data_parallel_s = 0;
 };
 
 struct CheckpointOptions {

@@ -160,9 +160,15 @@ inline StageWork stage_work(const model::ModelSpec& model, const StageSpan& span
     work.outside_layer_params += static_cast<double>(counts.embedding + counts.position_embedding);
   }
   if (work.has_head) {
-    work.dense_params += static_cast<double>(counts.output_head + counts.mtp);
-    // MTP modules hold transformer layers of their own: counted with the layers.
+    work.dense_params += static_cast<double>(counts.output_head);
     work.outside_layer_params += static_cast<double>(counts.output_head);
+    // MTP modules hold a transformer layer of their own each, of the last layer's kind
+    // (model::mtp_module_parameters): its routed experts split over EP·ETP like the layers'
+    // (stage_params in memory.cpp counts them so), the rest with the dense parameters.
+    const auto mtp_experts =
+        static_cast<double>(model.mtp_layers) * static_cast<double>(model::layer_parameters(model, model.layers - 1).experts);
+    work.dense_params += static_cast<double>(counts.mtp) - mtp_experts;
+    work.expert_params += mtp_experts;
   }
   return work;
 }
