@@ -37,6 +37,15 @@ struct DefaultJob {
   }();
 };
 
+/// Qwen3-30B-A3B (every layer MoE) on the example deployment with EP 16 over its 8-GPU nodes and
+/// ZeRO-3 over 16 ranks: the all-to-all and the ZeRO traffic both go over the network.
+DefaultJob qwen3_moe_over_nodes() {
+  DefaultJob job;
+  job.model = brix::model::load_model("qwen3-30b-a3b");
+  job.options.fixed = parse_layout_query("tp=1,dp=16,ep=16,zero=3,mbs=1");
+  return job;
+}
+
 } // namespace
 
 TEST_CASE("plan::plan_mixed: every stage fits by the full memory model on its own GPUs") {
@@ -181,9 +190,7 @@ TEST_CASE("plan::plan_mixed: ZeRO-3 traffic shares the adapters with an all-to-a
   // Qwen3-30B-A3B, EP 16 over 8-GPU nodes and ZeRO-3 over 16 ranks: both cross nodes, so the
   // critical stage's data-parallel cost carries the shared-adapter delay, as homogeneous plans do
   // (data_parallel_cost's ep_network_s: the stage's MoE layers' all-to-all wire time).
-  DefaultJob job;
-  job.model = brix::model::load_model("qwen3-30b-a3b");
-  job.options.fixed = parse_layout_query("tp=1,dp=16,ep=16,zero=3,mbs=1");
+  const auto job = qwen3_moe_over_nodes();
   const auto& [model, cluster, options] = job;
   const auto result = plan_mixed(model, cluster, options);
   REQUIRE(result.best.has_value());
@@ -231,9 +238,7 @@ TEST_CASE("plan::mixed_details: each stage's passes are the time the mixed searc
   // (StageDetail::pass) add up to the stage's time in the step plus its pipeline transfers, with
   // the all-to-all waited for as the layer chain waits for it, and the last stage's head at its own
   // GPUs' cost, not at the MoE layers' speed ratio.
-  DefaultJob job;
-  job.model = brix::model::load_model("qwen3-30b-a3b");
-  job.options.fixed = parse_layout_query("tp=1,dp=16,ep=16,zero=3,mbs=1");
+  const auto job = qwen3_moe_over_nodes();
   const auto& [model, cluster, options] = job;
   const auto result = plan_mixed(model, cluster, options);
   REQUIRE(result.best.has_value());
