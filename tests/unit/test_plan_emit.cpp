@@ -71,3 +71,36 @@ TEST_CASE("plan::emit_deepspeed writes MiCS only for ZeRO-3 over several replica
   CHECK(deepspeed_unexpressed(parse_layout("tp=1,pp=1,dp=32,zero=2,shard=8")) ==
         std::vector<std::string>{"shard=8 (MiCS shards only under stage 3)"});
 }
+
+TEST_CASE("plan::emit_megatron runs the MoE communication the plan was costed with") {
+  // Qwen3-30B-A3B: the dispatcher brix costed (DeepEP's node-level dispatch, or NCCL's
+  // all-to-all), grouped expert GEMMs, and combined 1F1B's EP overlap only where Megatron-Core
+  // takes it (transformer_config.py: EP > 1, no full recomputation, virtual stages with PP > 1).
+  EmitCase at;
+  at.model = brix::model::load_model("qwen3-30b-a3b");
+  auto context = at.context();
+  context.ep_overlap = true;
+  const auto flags = [&](const std::string& layout) { return emit_megatron(parse_layout(layout), context); };
+  const auto overlapped = flags("tp=1,pp=1,dp=32,ep=8,recompute=selective");
+  CHECK(has(overlapped, "--moe-token-dispatcher-type flex"));
+  CHECK(has(overlapped, "--moe-flex-dispatcher-backend deepep"));
+  CHECK(has(overlapped, "--moe-grouped-gemm"));
+  CHECK(has(overlapped, "--overlap-moe-expert-parallel-comm"));
+  CHECK_FALSE(has(flags("tp=1,pp=1,dp=32,ep=8,recompute=full"), "--overlap-moe-expert-parallel-comm"));
+  CHECK_FALSE(has(flags("tp=1,pp=4,dp=8,ep=8,recompute=none"), "--overlap-moe-expert-parallel-comm"));
+  CHECK(has(flags("tp=1,pp=4,vpp=2,schedule=interleaved,dp=8,ep=8,recompute=none"),
+            "--overlap-moe-expert-parallel-comm"));
+  // No expert parallelism: nothing to dispatch or overlap.
+  const auto local = flags("tp=1,pp=1,dp=32,ep=1,recompute=selective");
+  CHECK_FALSE(has(local, "--moe-token-dispatcher-type"));
+  CHECK_FALSE(has(local, "--overlap-moe-expert-parallel-comm"));
+  // Costed without the overlap, or with NCCL's all-to-all.
+  context.ep_overlap = false;
+  context.hierarchical_dispatch = false;
+  const auto plain = flags("tp=1,pp=1,dp=32,ep=8,recompute=selective");
+  CHECK(has(plain, "--moe-token-dispatcher-type alltoall"));
+  CHECK_FALSE(has(plain, "--overlap-moe-expert-parallel-comm"));
+  // A dense model gets none of it.
+  const EmitCase dense;
+  CHECK_FALSE(has(dense.megatron("tp=1,pp=1,dp=32"), "--moe-"));
+}

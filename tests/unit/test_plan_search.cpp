@@ -613,8 +613,10 @@ std::string one_run_head(const std::string& model, const std::string& gpu, int g
 
 TEST_CASE("plan::load_calibration_runs reads the recipe's switches and each changes the run's cost") {
   const brix::test::TempDir dir;
-  // Qwen3-30B-A3B-like MoE on 2 H100 nodes, EP across them: dispatch crosses the network.
-  const OneRunFile file{dir, one_run_head("deepseek-r1", "h100-sxm", 256, "", "tp=1,pp=8,ep=32,dp=32,mbs=1,recompute=full")};
+  // DeepSeek-R1 on 128 H100 nodes, EP 64 across 8 of them: dispatch crosses the network; a layout
+  // Megatron-Core's combined 1F1B takes (virtual stages, no full recomputation).
+  const OneRunFile file{dir, one_run_head("deepseek-r1", "h100-sxm", 1024, "",
+                                          "tp=2,pp=8,vpp=4,schedule=interleaved,ep=64,dp=64,mbs=1,recompute=selective")};
   const auto run_with = [&](const std::string& extra) { return file.load(extra); };
   const auto plain = run_with("");
   CHECK_FALSE(plain.hierarchical_all_to_all);

@@ -469,6 +469,7 @@ TEST_CASE("plan::combined_1f1b_unpaired_share counts combined 1F1B's lone passes
 TEST_CASE("plan::estimate_step leaves combined 1F1B's lone passes' all-to-all exposed") {
   Fixture hidden;
   hidden.context.software.overlap_all_to_all = true;
+  hidden.layout.ep = 8; // combined 1F1B needs expert parallelism (combined_1f1b_runs)
   hidden.layer.ep_comm_s = 0.5; // 1 s per micro-batch and layer: hidden behind 3 s of compute
   Fixture plain = hidden;
   plain.layer.ep_comm_s = 0;
@@ -524,4 +525,26 @@ TEST_CASE("plan::add_layer_totals reports the exposed communication layer_chain_
     const double forward_shown = (1e-3 + 3e-3 - 0.5e-3) / (1e-3 + 3e-3);
     CHECK(totals.ep == doctest::Approx(4 * (3e-3 * forward_shown + (ep_comm_passes(recompute) - 1.0) * 3e-3)));
   }
+}
+
+TEST_CASE("plan::combined_1f1b_runs: where Megatron-Core takes the EP overlap") {
+  // transformer_config.py refuses it without EP, with full recomputation, and with a pipeline
+  // of plain 1F1B (no virtual stages); DualPipe overlaps on its own.
+  Layout layout = parse_layout("tp=1,pp=1,ep=8,recompute=selective");
+  CHECK(combined_1f1b_runs(layout));
+  layout.recompute = Recompute::full;
+  CHECK_FALSE(combined_1f1b_runs(layout));
+  layout = parse_layout("tp=1,pp=4,ep=8,recompute=none");
+  CHECK_FALSE(combined_1f1b_runs(layout));
+  layout = parse_layout("tp=1,pp=4,vpp=2,schedule=interleaved,ep=8,recompute=none");
+  CHECK(combined_1f1b_runs(layout));
+  layout.ep = 1;
+  CHECK_FALSE(combined_1f1b_runs(layout));
+
+  CostContext context;
+  context.software.overlap_all_to_all = true;
+  CHECK_FALSE(overlaps_expert_traffic(context, parse_layout("tp=1,pp=4,ep=8,recompute=none")));
+  CHECK(overlaps_expert_traffic(context, parse_layout("tp=1,pp=4,ep=8,schedule=dualpipe,recompute=none")));
+  context.software.overlap_all_to_all = false;
+  CHECK_FALSE(overlaps_expert_traffic(context, parse_layout("tp=1,pp=1,ep=8,recompute=none")));
 }

@@ -3,6 +3,7 @@
 #include <brix/plan/emit.hpp>
 
 #include <brix/plan/batch_split.hpp>
+#include <brix/plan/step_time.hpp>
 #include <brix/util/error.hpp>
 
 #include <fmt/format.h>
@@ -101,6 +102,22 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
   case Recompute::none:
     break;
   }
+  if (context.model->moe && layout.ep > 1 && layout.capacity <= 0) {
+    // The dispatcher and expert GEMMs the plan was costed with (Megatron-LM's defaults are the
+    // allgather dispatcher and one GEMM per local expert).
+    if (context.hierarchical_dispatch) {
+      flags.emplace_back("--moe-token-dispatcher-type flex");
+      flags.emplace_back("--moe-flex-dispatcher-backend deepep");
+    } else {
+      flags.emplace_back("--moe-token-dispatcher-type alltoall");
+    }
+  }
+  if (context.model->moe) {
+    flags.emplace_back("--moe-grouped-gemm");
+  }
+  if (megatron_overlaps_experts(layout, context)) {
+    flags.emplace_back("--overlap-moe-expert-parallel-comm");
+  }
   if (layout.capacity > 0 && context.model->moe) {
     // Token dropping with every expert padded to its capacity, on the alltoall dispatcher
     // (Megatron-Core's TransformerConfig refuses the padding with the flex dispatcher;
@@ -171,6 +188,10 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
 }
 
 bool megatron_uses_fsdp(const Layout& layout) { return layout.zero >= 2; }
+
+bool megatron_overlaps_experts(const Layout& layout, const EmitContext& context) {
+  return context.ep_overlap && context.model->moe && layout.schedule != Schedule::dualpipe && combined_1f1b_runs(layout);
+}
 
 std::vector<std::string> megatron_unsupported(const Layout& layout) {
   std::vector<std::string> missing;

@@ -33,6 +33,14 @@ struct EmitContext {
   /// --fp8-recipe name: delayed, tensorwise, blockwise, mxfp8). Megatron-LM's default is delayed,
   /// so the flag is always written under FP8.
   std::string fp8_recipe = "delayed";
+  /// The plan was costed with the expert dispatch sent once per node and fanned out over NVLink
+  /// (SoftwareProfile::hierarchical_all_to_all): Megatron-Core's flex dispatcher with the DeepEP
+  /// backend; without it the NCCL all-to-all dispatcher.
+  bool hierarchical_dispatch = true;
+  /// The plan was costed with the expert all-to-all beside another micro-batch's compute where
+  /// Megatron-Core's combined 1F1B takes the layout (SoftwareProfile::overlap_all_to_all,
+  /// combined_1f1b_runs): Megatron-LM runs it with --overlap-moe-expert-parallel-comm.
+  bool ep_overlap = false;
 };
 
 /// What of `layout` Megatron-LM cannot run ("schedule dualpipe", "grad_compression fp8"): it runs
@@ -42,6 +50,11 @@ struct EmitContext {
 /// Whether emit_megatron runs `layout` on Megatron-Core's FSDP (--use-custom-fsdp: ZeRO-2 and 3),
 /// which asserts CUDA_DEVICE_MAX_CONNECTIONS is not 1 (Megatron's example scripts export 1).
 [[nodiscard]] bool megatron_uses_fsdp(const Layout& layout);
+/// Whether emit_megatron turns on Megatron-Core's combined-1F1B EP overlap for `layout`: the
+/// plan was costed with it (EmitContext::ep_overlap) and Megatron-Core takes the layout. It runs
+/// the all-to-all on a stream of its own, which a single hardware queue
+/// (CUDA_DEVICE_MAX_CONNECTIONS=1, as Megatron's example scripts export) serialises.
+[[nodiscard]] bool megatron_overlaps_experts(const Layout& layout, const EmitContext& context);
 /// Megatron-LM command-line flags (one per line, shell-continued), then `#` lines for what they
 /// cannot say (reshard=0, the schedules and compression of megatron_unsupported).
 [[nodiscard]] std::string emit_megatron(const Layout& layout, const EmitContext& context);

@@ -24,6 +24,8 @@ EmitContext emit_context(const PlanReport& report) {
   context.grad_reduce_in_bf16 = report.options.software.grad_reduce_bytes == 2.0;
   context.fp8_param_gather = parameter_gather_bytes(true, report.options.software) == 1.0;
   context.fp8_recipe = std::string(fp8_recipe_name(report.options.software.fp8_recipe));
+  context.hierarchical_dispatch = report.options.software.hierarchical_all_to_all;
+  context.ep_overlap = report.options.software.overlap_all_to_all;
   return context;
 }
 
@@ -80,6 +82,12 @@ Emitted megatron_flags(const PlanReport& report, std::string_view target, bool t
     out.warnings.push_back(fmt::format("brix: warning: --emit {}: Megatron-LM's FSDP (zero={}) asserts "
                                        "CUDA_DEVICE_MAX_CONNECTIONS is not 1: unset it where the job exports it",
                                        target, layout.zero));
+  }
+  if (megatron_overlaps_experts(layout, context)) {
+    out.warnings.push_back(fmt::format("brix: warning: --emit {}: --overlap-moe-expert-parallel-comm runs the expert "
+                                       "all-to-all on its own stream: set CUDA_DEVICE_MAX_CONNECTIONS above 1 where "
+                                       "the job exports 1",
+                                       target));
   }
   out.text = torchrun ? emit_torchrun(layout, context) : emit_megatron(layout, context);
   return out;

@@ -38,8 +38,8 @@ double combined_1f1b_unpaired_share(const Layout& layout, double micro_batches, 
   // (pp − rank − 1)·2 + (vpp − 1)·pp virtual micro-batches ("num_warmup_microbatches +=
   // (num_model_chunks - 1) * config.microbatch_group_size_per_vp_stage", whose default is pp)
   // plus the one the overlap adds ("num_warmup_microbatches += 1"), of M·vpp.
-  // Plain 1F1B with pp > 1 (which Megatron-Core refuses) is given its own warm-up, pp − rank − 1,
-  // plus one.
+  // Plain 1F1B with pp > 1, which Megatron-Core refuses (combined_1f1b_runs: estimate_step does
+  // not overlap it), would have its own warm-up, pp − rank − 1, plus one.
   const int pp = std::max(1, layout.pp);
   const int vpp = layout.schedule == Schedule::interleaved ? std::max(1, layout.vpp) : 1;
   const double rank_from_end = std::max(0, pp - std::clamp(rank, 0, pp - 1) - 1);

@@ -154,7 +154,17 @@ StageTimes stage_times(const StepInputs& inputs, const StageWork& work) {
 }
 
 bool overlaps_expert_traffic(const CostContext& context, const Layout& layout) {
-  return layout.schedule == Schedule::dualpipe || context.software.overlap_all_to_all;
+  return layout.schedule == Schedule::dualpipe || (context.software.overlap_all_to_all && combined_1f1b_runs(layout));
+}
+
+bool combined_1f1b_runs(const Layout& layout) {
+  // Megatron-Core's TransformerConfig refuses overlap_moe_expert_parallel_comm without expert
+  // parallelism, with full recomputation ("disable full recomputation when enabling
+  // overlap_moe_expert_parallel_comm") and, with a pipeline, without virtual stages ("If enabling
+  // EP A2A overlap, virtual_pipeline_model_parallel_size must be specified when
+  // pipeline_model_parallel_size > 1"): megatron/core/transformer/transformer_config.py.
+  return layout.ep > 1 && layout.recompute != Recompute::full &&
+         (layout.pp == 1 || (layout.schedule == Schedule::interleaved && layout.vpp > 1));
 }
 
 void add_layer_totals(LayerPassTotals& totals, const LayerCost& cost, int count, const Layout& layout) {

@@ -170,7 +170,12 @@ void add_layer_totals(LayerPassTotals& totals, const LayerCost& cost, int count,
 [[nodiscard]] double combined_1f1b_unpaired_share(const Layout& layout, double micro_batches, int rank);
 
 /// Whether the expert all-to-all of a micro-batch runs beside another micro-batch's compute:
-/// under DualPipe, or where the framework overlaps it (SoftwareProfile::overlap_all_to_all).
+/// under DualPipe, or where the framework overlaps it (SoftwareProfile::overlap_all_to_all) and
+/// Megatron-Core's combined 1F1B takes the layout (combined_1f1b_runs).
 [[nodiscard]] bool overlaps_expert_traffic(const CostContext& context, const Layout& layout);
+
+/// Whether Megatron-Core's combined-1F1B EP overlap can run `layout` at all: expert parallelism,
+/// no full recomputation, and virtual pipeline stages where there is a pipeline.
+[[nodiscard]] bool combined_1f1b_runs(const Layout& layout);
 
 } // namespace brix::plan
