@@ -625,6 +625,9 @@ TEST_CASE("plan::overlap_warmup_chunks: combined 1F1B holds one more virtual mic
   CHECK(overlap_warmup_chunks(moe, no_ep, overlap) == 0);
   auto one_f_one_b = parse_layout("tp=1,pp=4,dp=64,ep=64,mbs=1,recompute=selective");
   CHECK(overlap_warmup_chunks(moe, one_f_one_b, overlap) == 0);
+  auto full = layout;
+  full.recompute = Recompute::full; // Megatron-Core refuses the overlap with full recomputation
+  CHECK(overlap_warmup_chunks(moe, full, overlap) == 0);
 
   // Stage 0 of PP 4 × VP 6 with 48 micro-batches: Megatron's 2·3 + 5·4 = 26 warm-up chunks and
   // the steady step's one make 27 chunks of 1/6 of the stage; the extra warm-up forward one more.

@@ -1,5 +1,7 @@
 #include <brix/plan/memory.hpp>
 
+#include <brix/plan/step_time.hpp>
+
 #include <brix/model/params.hpp>
 #include <brix/plan/expert_work.hpp>
 
@@ -270,8 +272,8 @@ double stored_activation_bytes(const LayerActivations& layer, Recompute recomput
 }
 
 int overlap_warmup_chunks(const ModelSpec& model, const Layout& layout, const SoftwareProfile& software) {
-  return software.overlap_all_to_all && model.moe && layout.ep > 1 && layout.schedule == Schedule::interleaved &&
-                 layout.pp > 1 && layout.vpp > 1
+  return software.overlap_all_to_all && model.moe && combined_1f1b_runs(layout) &&
+                 layout.schedule == Schedule::interleaved && layout.pp > 1
              ? 1
              : 0;
 }

@@ -119,8 +119,8 @@ struct LayerActivations {
                                              int stage_index, const StageSpan& span, int extra_chunks = 0);
 
 /// Virtual micro-batches the interleaved warm-up runs beyond Megatron's count: 1 where the
-/// expert all-to-all overlaps compute in Megatron-Core's combined 1F1B (an MoE model, EP > 1,
-/// SoftwareProfile::overlap_all_to_all, interleaved schedule). Megatron-LM
+/// expert all-to-all overlaps compute in Megatron-Core's combined 1F1B (an MoE model,
+/// SoftwareProfile::overlap_all_to_all, a layout combined_1f1b_runs takes, interleaved schedule). Megatron-LM
 /// megatron/core/pipeline_parallel/schedules.py get_pp_rank_microbatches (00611e6e): "When
 /// enabling overlap_moe_expert_parallel_comm, we schedule one extra micro-batch forward step
 /// before the 1f1b stages", `num_warmup_microbatches + 1`, so every 1F1B step pairs a forward

@@ -36,8 +36,10 @@ struct MixedPlan {
   double mfu = 0;            ///< against the cluster's summed bf16 peak
   std::int64_t micro_batches = 0;
   double transfer_s = 0;     ///< pipeline sends and receives per stage and micro-batch
-  int critical_stage = 0;    ///< the slowest stage (data parallelism is costed on it)
-  DataParallelCost data_parallel;
+  /// The slowest stage, its exposed ZeRO traffic included (every stage's data parallelism is
+  /// costed on its own group: MixedStage::data_parallel_s).
+  int critical_stage = 0;
+  DataParallelCost data_parallel; ///< the critical stage's
   /// The homogeneous plans' fields (mixed_estimate): step breakdown, bubble, exposed
   /// communication, memory of the stage tightest in its GPUs' memory, HFU.
   PlanEstimate estimate;

@@ -34,11 +34,9 @@ StageDetail stage_detail(const model::ModelSpec& model, const cluster::ClusterSp
   const auto& stage = plan.stages[s];
   const auto& layout = plan.layout;
   const auto& group = group_named(cluster, stage.node_group);
-  auto context = group_cost_context(model, cluster, group, options);
   // The passes as the mixed search's layer chain charges them (layer_chain_seconds): its 1F1B
-  // with PP > 1 waits for the expert all-to-all, which Megatron-Core overlaps only under the
-  // interleaved schedule (pipeline_costs.cpp combined_1f1b_unpaired_share).
-  context.software.overlap_all_to_all = false;
+  // with PP > 1 waits for the expert all-to-all, as Megatron-Core does (combined_1f1b_runs).
+  const auto context = group_cost_context(model, cluster, group, options);
   const auto placement = place_groups(layout, group.gpus_per_node);
   const detail::CostedLayout costs(model, context, layout, placement);
   const auto inputs = costs.step_inputs(options.shape.global_batch, options.software.grad_reduce_bytes);
