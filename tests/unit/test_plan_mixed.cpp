@@ -215,9 +215,10 @@ TEST_CASE("plan::plan_mixed: ZeRO-3 traffic shares the adapters with an all-to-a
   for (const auto& other : plan.stages) {
     CHECK(other.time_s + other.data_parallel_s <= stage.time_s + stage.data_parallel_s);
   }
+  const double grad_reduce_bytes = options.software.grad_reduce_bytes; // (a lambda cannot capture a binding)
   auto cost = [&](double ep_network_s) {
     return data_parallel_cost(context, plan.layout, placement, work.dense_params, work.expert_params,
-                              options.software.grad_reduce_bytes, static_cast<double>(plan.micro_batches), stage.time_s,
+                              grad_reduce_bytes, static_cast<double>(plan.micro_batches), stage.time_s,
                               2.0 / 3.0 * stage.time_s, work.outside_layer_params, ep_network_s);
   };
   const auto shared = cost(work.moe_layers * costs.moe_ep_network_s);
