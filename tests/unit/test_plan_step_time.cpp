@@ -215,11 +215,7 @@ TEST_CASE("plan::data_parallel_cost hybrid sharding gathers inside the shard gro
   f.context.software.overlap_param_gather = false; // every collective exposed: the sums below
   f.context.software.overlap_grad_reduce = false;
   const double params = 1e9;
-  auto extra = [&](const std::string& text) {
-    const auto layout = parse_layout(text);
-    const auto placement = place_groups(layout, 8);
-    return data_parallel_cost(f.context, layout, placement, params, 0, 4.0, 1, 0, 0);
-  };
+  auto extra = [&](const std::string& text) { return brix::test::dense_data_parallel(f.context, text, params, 4.0, 1); };
   const auto& device = f.context.device;
   const GroupPlacement all{32, 8}, node{8, 8}, replicas{4, 1};
   const double gather = collective_seconds(device, Collective::all_gather, 2 * params, all);
@@ -244,9 +240,7 @@ TEST_CASE("plan::data_parallel_cost reshard=0 gathers the parameters once per mi
   f.context.software.overlap_param_gather = false;
   const double params = 1e9;
   auto extra = [&](const std::string& text) {
-    const auto layout = parse_layout(text);
-    const auto placement = place_groups(layout, 8);
-    return data_parallel_cost(f.context, layout, placement, params, 0, 4.0, 4, 0, 0).pipeline_extra_s;
+    return brix::test::dense_data_parallel(f.context, text, params, 4.0, 4).pipeline_extra_s;
   };
   const auto& device = f.context.device;
   const GroupPlacement all{32, 8};
@@ -275,9 +269,7 @@ TEST_CASE("plan::data_parallel_cost gathers what lies outside the FSDP units onc
   f.context.software.overlap_param_gather = false; // every collective exposed: the sums below
   const double params = 1e9, outside = 0.25e9;     // the embedding and head of `params`
   auto extra = [&](const std::string& text) {
-    const auto layout = parse_layout(text);
-    const auto placement = place_groups(layout, 8);
-    return data_parallel_cost(f.context, layout, placement, params, 0, 4.0, 4, 0, 0, outside).pipeline_extra_s;
+    return brix::test::dense_data_parallel(f.context, text, params, 4.0, 4, 0, 0, outside).pipeline_extra_s;
   };
   const auto& device = f.context.device;
   const GroupPlacement all{32, 8};
@@ -292,9 +284,8 @@ TEST_CASE("plan::data_parallel_cost gathers what lies outside the FSDP units onc
         doctest::Approx(4 * (2 * gather(params - outside) + scatter) + gather(outside)));
   CHECK(extra("dp=32,zero=3,recompute=none") < 4 * (2 * gather(params) + scatter));
   // A tensor-parallel rank holds 1/tp of them, the outside share included.
-  const auto tp2 = parse_layout("tp=2,dp=16,zero=3,recompute=none");
   const GroupPlacement dp16{16, 4};
-  CHECK(data_parallel_cost(f.context, tp2, place_groups(tp2, 8), params, 0, 4.0, 4, 0, 0, outside).pipeline_extra_s ==
+  CHECK(extra("tp=2,dp=16,zero=3,recompute=none") ==
         doctest::Approx(4 * (2 * collective_seconds(device, Collective::all_gather, params - outside, dp16) +
                              collective_seconds(device, Collective::reduce_scatter, 2 * params, dp16)) +
                         collective_seconds(device, Collective::all_gather, outside, dp16)));
@@ -339,13 +330,8 @@ TEST_CASE("plan::data_parallel_cost all-reduces across replicas per micro-batch 
   const double params = 1e9;
   const double micro_batches = 4;
   auto cost = [&](const std::string& software) {
-    f.context.software = software_by_name(software);
-    f.context.software.overlap_param_gather = false; // every collective exposed: the sums below
-    f.context.software.overlap_grad_reduce = false;
-    f.context.software.gather_copy_out = false; // collectives only (copies: test_plan_step_time_copy_out.cpp)
-    f.context.software.reduce_scatter_copy_in = false;
-    const auto layout = parse_layout("dp=32,zero=3,shard=8,recompute=none");
-    return data_parallel_cost(f.context, layout, place_groups(layout, 8), params, 0, 4.0, micro_batches, 0, 0);
+    f.context.software = brix::test::collectives_only(software); // every collective exposed: the sums below
+    return brix::test::dense_data_parallel(f.context, "dp=32,zero=3,shard=8,recompute=none", params, 4.0, micro_batches);
   };
   const auto& device = f.context.device;
   const GroupPlacement node{8, 8}, replicas{4, 1};
@@ -369,13 +355,8 @@ TEST_CASE("plan::data_parallel_cost syncs gradients once per step where the trai
   const double params = 1e9;
   const double micro_batches = 4;
   auto cost = [&](const std::string& software, const std::string& layout_text) {
-    f.context.software = software_by_name(software);
-    f.context.software.overlap_param_gather = false; // every collective exposed: the sums below
-    f.context.software.overlap_grad_reduce = false;
-    f.context.software.gather_copy_out = false; // collectives only (copies: test_plan_step_time_copy_out.cpp)
-    f.context.software.reduce_scatter_copy_in = false;
-    const auto layout = parse_layout(layout_text);
-    return data_parallel_cost(f.context, layout, place_groups(layout, 8), params, 0, 4.0, micro_batches, 0, 0);
+    f.context.software = brix::test::collectives_only(software); // every collective exposed: the sums below
+    return brix::test::dense_data_parallel(f.context, layout_text, params, 4.0, micro_batches);
   };
   const auto& device = f.context.device;
   const GroupPlacement node{8, 8}, replicas{4, 1};
@@ -402,13 +383,8 @@ TEST_CASE("plan::data_parallel_cost ZeRO-2 reduce-scatters every micro-batch whe
   Fixture f;
   const double params = 1e9;
   auto cost = [&](const std::string& software, double micro_batches) {
-    f.context.software = software_by_name(software);
-    f.context.software.overlap_param_gather = false;
-    f.context.software.overlap_grad_reduce = false;
-    f.context.software.gather_copy_out = false; // collectives only (copies: test_plan_step_time_copy_out.cpp)
-    f.context.software.reduce_scatter_copy_in = false;
-    const auto layout = parse_layout("dp=8,zero=2");
-    return data_parallel_cost(f.context, layout, place_groups(layout, 8), params, 0, 2.0, micro_batches, 0, 0);
+    f.context.software = brix::test::collectives_only(software);
+    return brix::test::dense_data_parallel(f.context, "dp=8,zero=2", params, 2.0, micro_batches);
   };
   const auto& device = f.context.device;
   const GroupPlacement node{8, 8};

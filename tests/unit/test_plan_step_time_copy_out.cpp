@@ -13,18 +13,13 @@
 using namespace brix::plan;
 
 namespace {
-struct CopyOutFixture {
-  brix::model::ModelSpec model;
-  CostContext context;
+struct CopyOutFixture : brix::test::ToyCost {
   CopyOutFixture() {
-    brix::test::use_toy_device(model, context);
     context.software = software_by_name("fsdp-2023");
     context.software.overlap_param_gather = false; // every collective exposed: the sums below
   }
   double extra(const std::string& text, double params = 1e9, double micro_batches = 4) const {
-    const auto layout = parse_layout(text);
-    const auto placement = place_groups(layout, 8);
-    return data_parallel_cost(context, layout, placement, params, 0, 4.0, micro_batches, 0, 0).pipeline_extra_s;
+    return brix::test::dense_data_parallel(context, text, params, 4.0, micro_batches).pipeline_extra_s;
   }
 };
 } // namespace

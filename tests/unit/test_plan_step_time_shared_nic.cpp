@@ -14,11 +14,8 @@
 using namespace brix::plan;
 
 namespace {
-struct SharedNicFixture {
-  brix::model::ModelSpec model;
-  CostContext context;
+struct SharedNicFixture : brix::test::ToyCost {
   SharedNicFixture() {
-    brix::test::use_toy_device(model, context);
     context.software = software_modern();
     context.software.overlap_param_gather = true;
     context.software.gather_copy_out = false;
@@ -26,10 +23,7 @@ struct SharedNicFixture {
   }
   /// Four micro-batches of a 1 s stage; the all-to-all holds the adapters `ep_network_s` of each.
   double extra(const std::string& text, double ep_network_s, double params = 1e9) const {
-    const auto layout = parse_layout(text);
-    const auto placement = place_groups(layout, 8);
-    return data_parallel_cost(context, layout, placement, params, 0, 4.0, 4, 1.0, 0.5, 0, ep_network_s)
-        .pipeline_extra_s;
+    return brix::test::dense_data_parallel(context, text, params, 4.0, 4, 1.0, 0.5, 0, ep_network_s).pipeline_extra_s;
   }
 };
 } // namespace
