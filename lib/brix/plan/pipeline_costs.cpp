@@ -37,15 +37,12 @@ double combined_1f1b_unpaired_share(const Layout& layout, double micro_batches, 
   // pipeline_model_parallel_size > 1"): the warm-up's forwards and the cool-down's backwards,
   // (pp − rank − 1)·2 + (vpp − 1)·pp virtual micro-batches ("num_warmup_microbatches +=
   // (num_model_chunks - 1) * config.microbatch_group_size_per_vp_stage", whose default is pp)
-  // plus the one the overlap adds ("num_warmup_microbatches += 1"), of M·vpp.
-  // Plain 1F1B with pp > 1, which Megatron-Core refuses (combined_1f1b_runs: estimate_step does
-  // not overlap it), would have its own warm-up, pp − rank − 1, plus one.
+  // plus the one the overlap adds ("num_warmup_microbatches += 1"), of M·vpp. Those are the
+  // layouts combined_1f1b_runs takes, the only ones estimate_step asks about.
   const int pp = std::max(1, layout.pp);
   const int vpp = layout.schedule == Schedule::interleaved ? std::max(1, layout.vpp) : 1;
   const double rank_from_end = std::max(0, pp - std::clamp(rank, 0, pp - 1) - 1);
-  const double warmup = pp == 1 ? 1.0
-                        : vpp > 1 ? 2.0 * rank_from_end + (vpp - 1.0) * pp + 1.0
-                                  : rank_from_end + 1.0;
+  const double warmup = pp == 1 ? 1.0 : 2.0 * rank_from_end + (vpp - 1.0) * pp + 1.0;
   return std::min(1.0, warmup / (micro_batches * vpp));
 }
 

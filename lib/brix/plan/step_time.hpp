@@ -167,6 +167,7 @@ void add_layer_totals(LayerPassTotals& totals, const LayerCost& cost, int count,
 /// combined 1F1B runs with no other micro-batch's pass beside them, so their expert all-to-all
 /// is not hidden: 1/M without a pipeline, the interleaved warm-up (plus the one extra the overlap
 /// adds) over the M·vpp virtual micro-batches with one. M = `micro_batches` per step; at most 1.
+/// For the layouts combined_1f1b_runs takes.
 [[nodiscard]] double combined_1f1b_unpaired_share(const Layout& layout, double micro_batches, int rank);
 
 /// Whether the expert all-to-all of a micro-batch runs beside another micro-batch's compute:
