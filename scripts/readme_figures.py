@@ -62,6 +62,14 @@ def short_layout(layout):
     return " ".join(parts)
 
 
+def dispatch(plan):
+    """How the plan's expert all-to-all runs, in the README's words."""
+    if plan.get('expert_dispatch') == 'node-level':
+        return "dispatch (DeepEP's node-level all-to-all)"
+    return ("all-to-all, each token copy on its own over NCCL (DeepEP's internode kernels need compute capability "
+            "9.0; the A100s have 8.0)")
+
+
 def odd_part(n):
     while n % 2 == 0:
         n //= 2
@@ -95,7 +103,7 @@ def paragraph(brix):
         f"fit. The best homogeneous plan, costed on the A100s ({short_layout(layout)}, ZeRO-{layout['zero']}, "
         f"{layout['recompute']} recomputation, {gradients}), takes {duration(best['step_time_s'])} per step at "
         f"{best['mfu'] * 100:.1f}% MFU, {duration(best['comm_exposed_s']['dp'])} of it exposed data-parallel traffic "
-        f"over EDR; the stage-assignment planner's best ({short_layout(mixed['layout'])}, {sum(h100)} layers on the "
+        f"over EDR and {duration(best['comm_exposed_s']['ep'])} exposed expert {dispatch(best)}; the stage-assignment planner's best ({short_layout(mixed['layout'])}, {sum(h100)} layers on the "
         f"H100 stage and {a100_layers} on each A100 stage) takes {duration(mixed['step_time_s'])}: the cluster can "
         f"serve the model, not train it. The recomputation report shows that 5× less activation memory costs "
         f"{recompute * 100:.1f}% more time on the tightest stage by recomputation alone (Korthikanti et al. 2022, "

@@ -428,6 +428,28 @@ TEST_CASE("serve emit: two-batch overlap only where the engine runs it, with Dee
   }
 }
 
+TEST_CASE("serve emit: no DeepEP below compute capability 9.0, so no DeepEP backend and no two-batch overlap") {
+  // Four A100 nodes (DeepSeek-R1 in bf16): EP 32 spans them, which on H100 brings DeepEP's
+  // high-throughput backend.
+  const auto vllm = node_processes(emit(plan("vllm", "0.11", 4, "a100-sxm-80gb", "tp=8,dp=4,ep=32"), "vllm"));
+  CHECK(vllm.size() == 4);
+  for (const auto& node : vllm) {
+    const auto& server = node.second.front();
+    CHECK_MESSAGE(server.env.count("VLLM_ALL2ALL_BACKEND") == 0, "node " << node.first);
+    CHECK_FALSE(server.has("--enable-dbo"));
+    CHECK(server.has("--enable-expert-parallel"));
+  }
+  const auto hopper = node_processes(emit(plan("vllm", "0.11", 2, "h100-sxm", "tp=8,dp=2,ep=16,overlap=0"), "vllm"));
+  CHECK(hopper.at(0).front().env.at("VLLM_ALL2ALL_BACKEND") == "deepep_high_throughput");
+  const auto sglang = node_processes(emit(plan("sglang", "0.5", 4, "a100-sxm-80gb", "tp=8,dp=4,ep=32"), "sglang"));
+  CHECK(sglang.at(0).front().value("--ep-size") == "32");
+  CHECK_FALSE(sglang.at(0).front().has("--moe-a2a-backend"));
+  CHECK_FALSE(sglang.at(0).front().has("--enable-two-batch-overlap"));
+  // Asked for by name, the overlap is bad input, not dropped.
+  CHECK_THROWS_WITH_AS(plan("sglang", "0.5", 4, "a100-sxm-80gb", "tp=8,dp=4,ep=32,overlap=1"),
+                       doctest::Contains("compute capability 8.0; expected overlap=0"), InputError);
+}
+
 TEST_CASE("serve emit: weight offloading is SGLang's layer-group offloader, refused where an engine has none") {
   const auto offloaded = plan("sglang", "0.5", 1, "b200", "tp=1,dp=8,ep=8,instances=1,weights=fp4,offload=4");
   const auto& best = *best_plan(offloaded, "test").plan;

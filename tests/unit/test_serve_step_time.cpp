@@ -121,3 +121,29 @@ TEST_CASE("serve::decode_step: MLA glue run as separate PyTorch ops adds kernels
     CHECK((row.mla_glue_kernels > 0) == (row.engine == Engine::vllm && row.version == "0.7"));
   }
 }
+
+TEST_CASE("serve::decode_step: without DeepEP (A100) expert parallelism gathers tokens and reduce-scatters outputs") {
+  // DeepSeek-R1 in bf16 on four A100 nodes, attention TP 8 × DP 4. Without DeepEP's kernels the
+  // engines exchange every DP rank's tokens as they do for experts split by ETP over the stage,
+  // so EP 32 moves what ETP 32 does; with them (the same device, were they to run) EP 32 sends
+  // each token copy to its expert's GPU instead.
+  const auto model = model::load_model("deepseek-r1");
+  const auto a100 = test::serve_device_on("a100-sxm-80gb", 4);
+  REQUIRE_FALSE(a100.deepep);
+  auto with_deepep = a100;
+  with_deepep.deepep = true;
+  const InstanceShape ep{8, 1, 4, 32, 1};
+  const InstanceShape etp{8, 1, 4, 1, 32};
+  const auto at = [&](const ServeDevice& device, const InstanceShape& shape) {
+    return StepContext{&model, &device, shape, WeightPrecision::bf16, KvPrecision::bf16, false};
+  };
+  for (const double batch : {8.0, 128.0}) {
+    CAPTURE(batch);
+    const auto gathered = decode_step(at(a100, ep), batch, 2048, 0);
+    CHECK(gathered.collectives_s == doctest::Approx(decode_step(at(a100, etp), batch, 2048, 0).collectives_s));
+    CHECK(gathered.collectives_s != doctest::Approx(decode_step(at(with_deepep, ep), batch, 2048, 0).collectives_s));
+  }
+  const auto prefill = prefill_step(at(a100, ep), 8192, 1024);
+  CHECK(prefill.collectives_s == doctest::Approx(prefill_step(at(a100, etp), 8192, 1024).collectives_s));
+  CHECK(test::serve_device_on("h100-sxm", 4).deepep);
+}

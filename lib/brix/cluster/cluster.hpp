@@ -28,6 +28,9 @@ struct GpuSpec {
   /// Streaming multiprocessors (AMD: compute units): how many GEMM output tiles run at once,
   /// which sets a small GEMM's wave quantisation (plan::gemm_shape_efficiency).
   int sms = 0;
+  /// NVIDIA compute capability × 10 (80 Ampere, 89 Ada, 90 Hopper, 100 Blackwell); 0 for GPUs
+  /// that are not NVIDIA's. Sets which kernels exist at all (e.g. DeepEP's internode dispatch).
+  int compute_capability = 0;
 };
 
 /// Size limits, checked where clusters are read (files, the shorthand, partial selections) with

@@ -55,6 +55,10 @@ void read_recipe_settings(const util::DocNode& node, CalibrationRun& run) {
         one_of(*dispatcher, "token dispatcher", {"alltoall", "deepep", "hybridep"}, "alltoall, deepep or hybridep");
     run.hierarchical_all_to_all = name != "alltoall";
     run.hybridep = name == "hybridep";
+    if (const auto& gpu = cluster::find_gpu(run.gpu); *run.hierarchical_all_to_all && !runs_node_level_dispatch(gpu)) {
+      dispatcher->fail(fmt::format("dispatcher: {} has no internode kernels on {}", name, compute_capability_text(gpu)),
+                       "alltoall below compute capability 9.0");
+    }
   }
   if (const auto overlap = node.find("ep_overlap")) {
     run.overlap_all_to_all = overlap->as_bool();
@@ -322,7 +326,7 @@ CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> hos
       options.software.host_seconds_per_op = *host_seconds_per_op;
     }
     options.software.hierarchical_all_to_all =
-        run.hierarchical_all_to_all.value_or(options.software.hierarchical_all_to_all);
+        run.hierarchical_all_to_all.value_or(software_on(options.software, cluster).hierarchical_all_to_all);
     options.software.overlap_all_to_all = run.overlap_all_to_all.value_or(options.software.overlap_all_to_all);
     options.software.tp_comm_overlap = run.tp_comm_overlap.value_or(options.software.tp_comm_overlap);
     options.software.fp8_param_gather = run.fp8_param_gather.value_or(options.software.fp8_param_gather);

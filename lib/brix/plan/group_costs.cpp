@@ -29,7 +29,8 @@ CostContext group_cost_context(const model::ModelSpec& model, const cluster::Clu
   CostContext context;
   context.model = &model;
   context.device = device_model(group, options.precision == Precision::fp8, cluster.network, cluster.oversubscription);
-  context.software = options.software;
+  // Whatever built the options: no node-level dispatch on GPUs without its kernels.
+  context.software = software_on(options.software, cluster);
   context.seq_len = options.shape.seq_len;
   context.local_batch = options.shape.local_batch;
   return context;

@@ -458,6 +458,22 @@ inline constexpr double k_micro_batch_noise = 0.0175;
 /// "modern", "megatron-2021", "deepspeed-2021", "megatron-core-2024", ...
 [[nodiscard]] std::vector<std::string> software_names();
 
+/// Whether `gpu` has node-level expert-dispatch kernels (SoftwareProfile::hierarchical_all_to_all):
+/// DeepEP's internode and low-latency kernels need compute capability 9.0 (its README,
+/// "Hopper (SM90) GPUs, or other architectures with SM90 PTX ISA support"; v1.2.1 built SM 8.0
+/// only without NVSHMEM, "Disable internode and low-latency kernels", and today's setup.py stops
+/// an SM 8.0 build, "Not implemented"), and Megatron-Core's flex dispatcher has no other backend
+/// than DeepEP and HybridEP, both NVIDIA CUDA.
+[[nodiscard]] bool runs_node_level_dispatch(const cluster::GpuSpec& gpu);
+/// "A100 SXM 80GB, compute capability 8.0" (or ", not an NVIDIA GPU"): why it does not.
+[[nodiscard]] std::string compute_capability_text(const cluster::GpuSpec& gpu);
+/// The node groups of `cluster` whose GPUs lack those kernels, as one phrase ("" when none do).
+[[nodiscard]] std::string node_level_dispatch_problem(const cluster::ClusterSpec& cluster);
+/// `software` as it runs on `cluster`: node-level dispatch only where every GPU has its kernels
+/// (a job has one dispatcher, Megatron-Core's --moe-token-dispatcher-type), else NCCL's
+/// all-to-all for every token copy.
+[[nodiscard]] SoftwareProfile software_on(SoftwareProfile software, const cluster::ClusterSpec& cluster);
+
 /// Achievable fractions and latencies of one GPU model and its links.
 struct DeviceModel {
   double peak_flops = 0;        ///< dense tensor-core peak at the chosen precision

@@ -36,6 +36,7 @@ SearchOptions search_options(const PlanRequest& request, const model::ModelSpec&
     }
     apply_layout_software(options);
   }
+  options.software = software_on(options.software, cluster);
   options.top_k = std::max(1, request.top);
   options.threads = std::max(1, request.threads);
   if (options.precision == Precision::fp8) {

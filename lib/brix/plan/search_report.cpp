@@ -61,6 +61,41 @@ std::string short_layout(const Layout& layout) {
   return text;
 }
 
+namespace {
+
+/// How a plan's expert all-to-all runs, as layer_cost costs it: "node-level" (each token crosses
+/// the network once per node it reaches, DeepEP/HybridEP) or "all-to-all" (NCCL, every token
+/// copy on its own); "" for a plan without one.
+std::string expert_dispatch_kind(const Layout& layout, const ReportContext& context) {
+  if (!context.model->moe || layout.ep <= 1) {
+    return {};
+  }
+  const bool node_level = software_on(context.options->software, *context.cluster).hierarchical_all_to_all;
+  return node_level && layout.capacity <= 0 ? "node-level" : "all-to-all";
+}
+
+/// The text report's line on it, with the reason where the plan runs the plain all-to-all.
+std::string expert_dispatch_line(const Layout& layout, const ReportContext& context) {
+  const auto kind = expert_dispatch_kind(layout, context);
+  if (kind.empty()) {
+    return {};
+  }
+  if (kind == "node-level") {
+    return "  expert dispatch: node-level, each token sent over the network once per node it reaches (DeepEP)\n";
+  }
+  std::string why;
+  if (layout.capacity > 0) {
+    why = "token dropping pads the experts on Megatron-Core's alltoall dispatcher";
+  } else if (const auto problem = node_level_dispatch_problem(*context.cluster); !problem.empty()) {
+    why = problem;
+  } else {
+    why = "the --software profile's dispatcher";
+  }
+  return fmt::format("  expert dispatch: NCCL all-to-all, every token copy sent on its own: {}\n", why);
+}
+
+} // namespace
+
 double cost_per_trillion_tokens(const PlanEstimate& plan, int gpus, double price_per_gpu_hour) {
   const double hours = 1e12 / plan.tokens_per_s / 3600.0;
   return hours * gpus * price_per_gpu_hour;
@@ -87,6 +122,9 @@ nlohmann::ordered_json plan_to_json(const PlanEstimate& plan, const ReportContex
   const auto& c = plan.step.comm;
   json["comm_exposed_s"] = {{"tp", c.tp}, {"pp", c.pp}, {"dp", c.dp}, {"ep", c.ep}, {"cp", c.cp}};
   json["optimizer_s"] = plan.step.optimizer_s;
+  if (const auto dispatch = expert_dispatch_kind(layout, context); !dispatch.empty()) {
+    json["expert_dispatch"] = dispatch;
+  }
   json["critical_stage"] = plan.step.critical_stage;
   if (context.price_per_gpu_hour) {
     json["cost_per_1t_tokens"] =
@@ -168,6 +206,7 @@ std::string search_to_text(const SearchResult& result, const ReportContext& cont
                        util::human_seconds(c.tp), util::human_seconds(c.pp), util::human_seconds(c.dp),
                        util::human_seconds(c.ep), util::human_seconds(c.cp),
                        util::human_seconds(best.step.optimizer_s));
+    out += expert_dispatch_line(best.layout, context);
     out += fmt::format("  MFU {:.1f}%, HFU {:.1f}%, bubble {:.1f}%\n", best.mfu * 100, best.hfu * 100,
                        best.step.bubble_fraction * 100);
   }

@@ -252,4 +252,34 @@ SoftwareProfile software_by_name(std::string_view name) {
                                util::did_you_mean(name, names), fmt::join(names, ", ")));
 }
 
+bool runs_node_level_dispatch(const cluster::GpuSpec& gpu) { return gpu.compute_capability >= 90; }
+
+std::string compute_capability_text(const cluster::GpuSpec& gpu) {
+  return gpu.compute_capability > 0 ? fmt::format("{}, compute capability {}.{}", gpu.display,
+                                                  gpu.compute_capability / 10, gpu.compute_capability % 10)
+                                    : fmt::format("{}, not an NVIDIA GPU", gpu.display);
+}
+
+std::string node_level_dispatch_problem(const cluster::ClusterSpec& cluster) {
+  std::vector<std::string> lacking;
+  for (const auto& group : cluster.groups) {
+    if (!runs_node_level_dispatch(group.gpu)) {
+      lacking.push_back(fmt::format("'{}' ({})", group.name, compute_capability_text(group.gpu)));
+    }
+  }
+  if (lacking.empty()) {
+    return {};
+  }
+  return fmt::format("node group{} {} {} no DeepEP/HybridEP internode kernels (they need compute capability 9.0 or "
+                     "newer)",
+                     lacking.size() > 1 ? "s" : "", fmt::join(lacking, ", "), lacking.size() > 1 ? "have" : "has");
+}
+
+SoftwareProfile software_on(SoftwareProfile software, const cluster::ClusterSpec& cluster) {
+  for (const auto& group : cluster.groups) {
+    software.hierarchical_all_to_all = software.hierarchical_all_to_all && runs_node_level_dispatch(group.gpu);
+  }
+  return software;
+}
+
 } // namespace brix::plan

@@ -121,6 +121,7 @@ ServeDevice serve_device(const cluster::NodeGroup& group, cluster::NetworkShape 
   device.intra_latency_s = k_intra_latency_s;
   device.inter_latency_s = k_inter_latency_s;
   device.a2a_latency_s = k_a2a_latency_s;
+  device.deepep = plan::runs_node_level_dispatch(group.gpu);
   // The catalog's host link is bidirectional (PCIe x16, GB200's NVLink-C2C share): half each way.
   device.host_to_device_bytes_per_s = group.gpu.pcie_bytes_per_s / 2.0;
   return device;

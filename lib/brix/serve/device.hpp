@@ -55,6 +55,10 @@ struct ServeDevice {
   double intra_latency_s = 0;   ///< small all-reduce inside the domain (custom one-shot kernels)
   double inter_latency_s = 0;   ///< small collective step across domains (NCCL over RDMA)
   double a2a_latency_s = 0;     ///< one low-latency dispatch or combine (DeepEP-style)
+  /// DeepEP's kernels run here (plan::runs_node_level_dispatch): expert parallelism exchanges
+  /// tokens through them; without them the engines gather every DP rank's tokens and
+  /// reduce-scatter the outputs (vLLM's default allgather_reducescatter, SGLang's without DeepEP).
+  bool deepep = true;
   double host_to_device_bytes_per_s = 0; ///< host memory to this GPU, one direction (offloaded weights)
 
   /// Peak of `precision`, falling back to the nearest wider one the GPU has.

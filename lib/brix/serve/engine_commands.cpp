@@ -1,6 +1,8 @@
 // Engine and router command lines, by engine and version.
 #include <brix/serve/engine_commands.hpp>
 
+#include <brix/plan/physics.hpp>
+
 #include <brix/util/strings.hpp>
 
 #include <fmt/format.h>
@@ -79,7 +81,7 @@ Command vllm_command(const Deployment& deployment, const InstancePlacement& inst
   auto command = on_instance_gpus(deployment, instance);
   const bool spans = instance.nodes > 1;
   const bool overlap = runs_overlap(engine, shape, layout.overlap);
-  if (shape.ep > 1 && (spans || overlap)) {
+  if (shape.ep > 1 && (spans || overlap) && plan::runs_node_level_dispatch(deployment.group->group.gpu)) {
     // DeepEP all-to-all across nodes (and under DBO, which yields inside its kernels):
     // low-latency kernels for decode, high-throughput otherwise.
     command.env.emplace_back("VLLM_ALL2ALL_BACKEND",
@@ -173,7 +175,8 @@ Command sglang_command(const Deployment& deployment, const InstancePlacement& in
       args.words(engine.ep_flag); // EP over every GPU of the stage
     }
     // DeepEP across nodes, and always under two-batch overlap (SGLang refuses TBO without it).
-    if (shape.ep == shape.stage_gpus() && (instance.nodes > 1 || overlap)) {
+    if (shape.ep == shape.stage_gpus() && (instance.nodes > 1 || overlap) &&
+        plan::runs_node_level_dispatch(deployment.group->group.gpu)) {
       args.words(engine.deepep_flag);
     }
   }

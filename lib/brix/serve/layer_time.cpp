@@ -308,11 +308,11 @@ StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch,
     // Sum each token's top-k expert outputs (read every copy, write the token); with EP the
     // copies received from other GPUs are also permuted into expert-contiguous order first (a
     // read and a write each), where a fused MoE over local tokens gathers them inside its GEMM.
-    const double permute = shape.ep > 1 ? 2.0 * activation_out : 0.0;
+    const double permute = shape.ep > 1 && device.deepep ? 2.0 * activation_out : 0.0;
     add_group(compute, device, 0, busiest * h * (2.0 * k_bf16 + permute), 0, 0, MemoryKind::activations,
               ComputeKind::gemm);
     const auto stage_group = placement(device, shape.stage_gpus());
-    if (shape.ep > 1) {
+    if (shape.ep > 1 && device.deepep) {
       // Dispatch (FP8 with scales when the experts compute in FP8/FP4) and combine (bf16) of
       // this GPU's share of the tokens to the GPUs holding their experts: decode's low-latency
       // kernels send every copy directly; prefill's high-throughput kernels send a token once
@@ -333,7 +333,8 @@ StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch,
         add_comm(all_reduce_seconds(device, busiest * h * k_bf16, placement(device, shape.etp)));
       }
     } else {
-      // Experts split over every GPU of the stage: gather the DP ranks' tokens, reduce-scatter back.
+      // Experts split over every GPU of the stage (or, without DeepEP, spread by EP over them):
+      // gather the DP ranks' tokens, reduce-scatter back.
       add_comm(all_reduce_seconds(device, stage_tokens * h * k_bf16, stage_group));
     }
   }

@@ -1,6 +1,8 @@
 // The constraints on a serving layout, one function each.
 #include <brix/serve/rules.hpp>
 
+#include <brix/plan/physics.hpp>
+
 #include <brix/util/strings.hpp>
 
 #include <fmt/format.h>
@@ -159,6 +161,12 @@ std::vector<Problem> setting_problems(const model::ModelSpec& model, const clust
   }
   if (overlap && !engine.overlap) {
     add("engine has no two-batch overlap", [&] { return fmt::format("{} has no two-batch overlap", name); });
+  } else if (overlap && !plan::runs_node_level_dispatch(group.gpu)) {
+    add("no DeepEP kernels", [&] {
+      return fmt::format("overlap=1 runs the two batches' expert exchange inside DeepEP's kernels, which need compute "
+                         "capability 9.0 or newer ({}; expected overlap=0)",
+                         plan::compute_capability_text(group.gpu));
+    });
   }
   if (offload > 0 && !engine.weight_offload) {
     add("engine has no weight offloading", [&] {

@@ -3,6 +3,8 @@
 // search_modes.cpp.
 #include <brix/serve/search_detail.hpp>
 
+#include <brix/plan/physics.hpp>
+
 #include <brix/util/error.hpp>
 
 #include <algorithm>
@@ -94,7 +96,10 @@ SearchResult search_serving(const SearchRequest& request) {
   const auto started = std::chrono::steady_clock::now();
   SearchResult result;
   const auto device = serve_device(request.group, request.network, request.oversubscription);
-  const bool overlap = request.fixed.overlap.value_or(request.engine->overlap);
+  // Two-batch overlap yields inside DeepEP's kernels (SGLang refuses TBO without them): off by
+  // default where they do not run, an error where asked for (setting_problems).
+  const bool overlap =
+      request.fixed.overlap.value_or(request.engine->overlap && plan::runs_node_level_dispatch(request.group.gpu));
   const auto context = role_context(request, device, overlap);
   Collector collector(static_cast<std::size_t>(std::max(1, request.top)), result);
   Rejections structural;

@@ -3,6 +3,7 @@
 #include <brix/serve/serve_report.hpp>
 
 #include <brix/model/params.hpp>
+#include <brix/plan/physics.hpp>
 #include <brix/util/strings.hpp>
 
 #include <fmt/format.h>
@@ -155,6 +156,11 @@ std::string to_text(const ServeReport& report, const util::Style& style) {
   for (const auto& group : report.groups) {
     out += fmt::format("  {}: {} GPUs of {}, weights {} ({})\n", group.group.name, group.group.gpus(),
                        group.group.gpu.display, to_string(group.weights), group.weights_reason);
+    if (report.model.moe && !plan::runs_node_level_dispatch(group.group.gpu)) {
+      out += fmt::format("    expert parallelism there without DeepEP, whose kernels need compute capability 9.0 ({}): "
+                         "every DP rank's tokens all-gathered and the outputs reduce-scattered, no two-batch overlap\n",
+                         plan::compute_capability_text(group.group.gpu));
+    }
   }
   for (const auto& note : report.notes) {
     out += "note: " + note + "\n";
