@@ -90,6 +90,17 @@ TEST_CASE("plan::emit_megatron runs the MoE communication the plan was costed wi
   CHECK_FALSE(has(flags("tp=1,pp=4,dp=8,ep=8,recompute=none"), "--overlap-moe-expert-parallel-comm"));
   CHECK(has(flags("tp=1,pp=4,vpp=2,schedule=interleaved,dp=8,ep=8,recompute=none"),
             "--overlap-moe-expert-parallel-comm"));
+  // On one NVLink domain of 72 GPUs in 4-GPU nodes (GB200 NVL72) the node-level dispatch is
+  // HybridEP's: DeepEP's NVLink path stops at the node's 8 peers.
+  auto nvl72 = context;
+  nvl72.gpus_per_node = 4;
+  nvl72.nvlink_domain = 72;
+  const auto mnnvl = emit_megatron(parse_layout("tp=1,pp=1,dp=32,ep=8,recompute=selective"), nvl72);
+  CHECK(has(mnnvl, "--moe-flex-dispatcher-backend hybridep"));
+  CHECK_FALSE(has(mnnvl, "deepep"));
+  nvl72.nvlink_domain = 4;
+  CHECK(has(emit_megatron(parse_layout("tp=1,pp=1,dp=32,ep=8,recompute=selective"), nvl72),
+            "--moe-flex-dispatcher-backend deepep"));
   // No expert parallelism: nothing to dispatch or overlap.
   const auto local = flags("tp=1,pp=1,dp=32,ep=1,recompute=selective");
   CHECK_FALSE(has(local, "--moe-token-dispatcher-type"));

@@ -107,7 +107,8 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
     // allgather dispatcher and one GEMM per local expert).
     if (context.hierarchical_dispatch) {
       flags.emplace_back("--moe-token-dispatcher-type flex");
-      flags.emplace_back("--moe-flex-dispatcher-backend deepep");
+      flags.emplace_back(context.nvlink_domain > context.gpus_per_node ? "--moe-flex-dispatcher-backend hybridep"
+                                                                       : "--moe-flex-dispatcher-backend deepep");
     } else {
       flags.emplace_back("--moe-token-dispatcher-type alltoall");
     }

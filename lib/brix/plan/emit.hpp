@@ -37,6 +37,12 @@ struct EmitContext {
   /// (SoftwareProfile::hierarchical_all_to_all): Megatron-Core's flex dispatcher with the DeepEP
   /// backend; without it the NCCL all-to-all dispatcher.
   bool hierarchical_dispatch = true;
+  /// GPUs on one NVLink domain (0: the node). Past the node (GB200 NVL72's multi-node NVLink)
+  /// the node-level dispatch is HybridEP's: DeepEP reaches at most 8 NVLink peers, those of its
+  /// node (NUM_MAX_NVL_PEERS, csrc/kernels/configs.cuh), and sends the rest over RDMA, where
+  /// HybridEP runs "intra-node communication and MNNVL" (DeepEP hybrid-ep branch,
+  /// docs/README_Hybrid-EP.md; Megatron-Core 0.15 --moe-flex-dispatcher-backend hybridep).
+  int nvlink_domain = 0;
   /// The plan was costed with the expert all-to-all beside another micro-batch's compute where
   /// Megatron-Core's combined 1F1B takes the layout (SoftwareProfile::overlap_all_to_all,
   /// combined_1f1b_runs): Megatron-LM runs it with --overlap-moe-expert-parallel-comm.

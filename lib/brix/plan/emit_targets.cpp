@@ -25,6 +25,7 @@ EmitContext emit_context(const PlanReport& report) {
   context.fp8_param_gather = parameter_gather_bytes(true, report.options.software) == 1.0;
   context.fp8_recipe = std::string(fp8_recipe_name(report.options.software.fp8_recipe));
   context.hierarchical_dispatch = report.options.software.hierarchical_all_to_all;
+  context.nvlink_domain = first.nvlink_reach();
   context.ep_overlap = report.options.software.overlap_all_to_all;
   return context;
 }

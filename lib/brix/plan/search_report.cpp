@@ -81,7 +81,11 @@ std::string expert_dispatch_line(const Layout& layout, const ReportContext& cont
     return {};
   }
   if (kind == "node-level") {
-    return "  expert dispatch: node-level, each token sent over the network once per node it reaches (DeepEP)\n";
+    const auto& first = context.cluster->groups.front();
+    return first.nvlink_reach() > first.gpus_per_node
+               ? "  expert dispatch: node-level over the NVLink domain, each token sent once per domain it reaches "
+                 "(HybridEP)\n"
+               : "  expert dispatch: node-level, each token sent over the network once per node it reaches (DeepEP)\n";
   }
   std::string why;
   if (layout.capacity > 0) {
