@@ -104,6 +104,12 @@ TEST_CASE("serve::decode_step: MLA decode attention at FlashMLA's measured rates
   const double bf16_s = decode_step(blackwell_bf16, 512, 4096, 0).attention_s;
   CHECK(decode_step(blackwell_mma, 512, 4096, 0).attention_s == doctest::Approx(bf16_s / 2.0).epsilon(0.02));
   CHECK(decode_step(blackwell, 512, 4096, 0).attention_s == doctest::Approx(bf16_s * 660.0 / 410.0).epsilon(0.02));
+  // TensorRT-LLM from 1.0 is such an engine ("In the generation phase, both Q and KV are
+  // quantized to FP8, and FP8 Multi-Query Attention (MQA) is used", its tech blog 3); 0.17 is not
+  // in brix's sources.
+  CHECK(find_engine_version(Engine::trtllm, "1.0").fp8_mla_mma);
+  CHECK(find_engine_version(Engine::trtllm, "1.3").fp8_mla_mma);
+  CHECK_FALSE(find_engine_version_to_cost(Engine::trtllm, "0.17").fp8_mla_mma);
   // Hopper has no such kernel in brix's sources (FlashMLA dequantizes): the flag changes nothing.
   StepContext hopper_mma = fp8_kv;
   hopper_mma.fp8_mla_mma = true;

@@ -153,14 +153,18 @@ constexpr std::array<EngineVersion, 9> k_rows{{
     {.engine = Engine::trtllm, .version = "1.0", .released = "2025-09",
      .source = "TensorRT-LLM 1.0 docs: commands/trtllm-serve (--tp_size, --pp_size, --ep_size, --max_batch_size, "
                  "--max_num_tokens, --kv_cache_free_gpu_memory_fraction, --extra_llm_api_options), DeepSeek-R1 "
-                 "quick-start recipe (enable_attention_dp, kv_cache_config, speculative_config)",
+                 "quick-start recipe (enable_attention_dp, kv_cache_config, speculative_config); FP8 MLA decode "
+                 "on Blackwell: \"In the generation phase, both Q and KV are quantized to FP8, and FP8 Multi-Query "
+                 "Attention (MQA) is used\" (tech blog 3, Optimizing DeepSeek R1 Throughput on NVIDIA Blackwell GPUs)",
      .current = true, .dp_attention = true, .dp_attention_tp1 = true, .ep_partial = true, .pipeline = true, .mtp = true,
+     .fp8_mla_mma = true,
      .pool = PoolRule::free_fraction, .default_fraction = 0.9, .image = "nvcr.io/nvidia/tensorrt-llm/release:1.0.0rc6",
      .config_flag = "--extra_llm_api_options"},
     {.engine = Engine::trtllm, .version = "1.3", .released = "2026-03",
      .source = "TensorRT-LLM 1.3.0rc11 docs: examples/serve (trtllm-serve --config FILE with "
                  "kv_cache_config.free_gpu_memory_fraction)",
      .dp_attention = true, .dp_attention_tp1 = true, .ep_partial = true, .pipeline = true, .mtp = true,
+     .fp8_mla_mma = true,
      .pool = PoolRule::free_fraction, .default_fraction = 0.9, .image = "nvcr.io/nvidia/tensorrt-llm/release:1.3.0rc11",
      .config_flag = "--config", .kv_fraction_in_config = true},
 }};
