@@ -4,6 +4,7 @@
 #include <brix/model/loader.hpp>
 #include <brix/plan/emit.hpp>
 #include <brix/plan/layout_parse.hpp>
+#include <brix/plan/step_time.hpp>
 
 #include <doctest/doctest.h>
 
@@ -87,6 +88,12 @@ TEST_CASE("plan::emit_megatron runs the MoE communication the plan was costed wi
   CHECK(has(overlapped, "--moe-grouped-gemm"));
   CHECK(has(overlapped, "--overlap-moe-expert-parallel-comm"));
   CHECK_FALSE(has(flags("tp=1,pp=1,dp=32,ep=8,recompute=full"), "--overlap-moe-expert-parallel-comm"));
+  // Selective with the MLP recomputes the MoE layer, which Megatron-Core refuses beside the
+  // overlap ("disable moe in recompute_modules when enabling overlap_moe_expert_parallel_comm").
+  const auto moe_recomputed = flags("tp=1,pp=1,dp=32,ep=8,recompute=selective+mlp");
+  CHECK(has(moe_recomputed, "--recompute-modules layernorm mlp moe"));
+  CHECK_FALSE(has(moe_recomputed, "--overlap-moe-expert-parallel-comm"));
+  CHECK_FALSE(combined_1f1b_runs(parse_layout("tp=1,pp=1,dp=32,ep=8,recompute=selective+mlp")));
   CHECK_FALSE(has(flags("tp=1,pp=4,dp=8,ep=8,recompute=none"), "--overlap-moe-expert-parallel-comm"));
   CHECK(has(flags("tp=1,pp=4,vpp=2,schedule=interleaved,dp=8,ep=8,recompute=none"),
             "--overlap-moe-expert-parallel-comm"));

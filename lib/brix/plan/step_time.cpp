@@ -162,8 +162,10 @@ bool combined_1f1b_runs(const Layout& layout) {
   // parallelism, with full recomputation ("disable full recomputation when enabling
   // overlap_moe_expert_parallel_comm") and, with a pipeline, without virtual stages ("If enabling
   // EP A2A overlap, virtual_pipeline_model_parallel_size must be specified when
-  // pipeline_model_parallel_size > 1"): megatron/core/transformer/transformer_config.py.
-  return layout.ep > 1 && layout.recompute != Recompute::full &&
+  // pipeline_model_parallel_size > 1"): megatron/core/transformer/transformer_config.py. Nor with
+  // the MoE layer among the recomputed modules ("disable moe in recompute_modules when enabling
+  // overlap_moe_expert_parallel_comm", 2edffadb on), which selective_mlp recomputes (emit.cpp).
+  return layout.ep > 1 && layout.recompute != Recompute::full && layout.recompute != Recompute::selective_mlp &&
          (layout.pp == 1 || (layout.schedule == Schedule::interleaved && layout.vpp > 1));
 }
 

@@ -176,7 +176,8 @@ void add_layer_totals(LayerPassTotals& totals, const LayerCost& cost, int count,
 [[nodiscard]] bool overlaps_expert_traffic(const CostContext& context, const Layout& layout);
 
 /// Whether Megatron-Core's combined-1F1B EP overlap can run `layout` at all: expert parallelism,
-/// no full recomputation, and virtual pipeline stages where there is a pipeline.
+/// no full recomputation and no recomputed MoE layer (selective_mlp), and virtual pipeline
+/// stages where there is a pipeline.
 [[nodiscard]] bool combined_1f1b_runs(const Layout& layout);
 
 } // namespace brix::plan
