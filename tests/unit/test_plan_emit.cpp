@@ -88,6 +88,15 @@ TEST_CASE("plan::emit_megatron runs the MoE communication the plan was costed wi
   CHECK(has(overlapped, "--moe-grouped-gemm"));
   CHECK(has(overlapped, "--overlap-moe-expert-parallel-comm"));
   CHECK_FALSE(has(flags("tp=1,pp=1,dp=32,ep=8,recompute=full"), "--overlap-moe-expert-parallel-comm"));
+  // Selective names the modules brix freed (Megatron-Core's default, core_attn, frees nothing
+  // under fused attention): the norms and the experts' activation; MLA's up-projections too.
+  CHECK(has(overlapped, "--recompute-modules layernorm moe_act \\"));
+  const EmitCase dense_case;
+  CHECK(has(dense_case.megatron("tp=1,pp=1,dp=32,recompute=selective"), "--recompute-modules layernorm \\"));
+  CHECK_FALSE(has(dense_case.megatron("tp=1,pp=1,dp=32,recompute=selective,flash=0"), "--recompute-modules"));
+  EmitCase mla;
+  mla.model = brix::model::load_model("deepseek-r1");
+  CHECK(has(mla.megatron("tp=1,pp=1,dp=32,ep=8,recompute=selective"), "--recompute-modules layernorm moe_act mla_up_proj"));
   // Selective with the MLP recomputes the MoE layer, which Megatron-Core refuses beside the
   // overlap ("disable moe in recompute_modules when enabling overlap_moe_expert_parallel_comm").
   const auto moe_recomputed = flags("tp=1,pp=1,dp=32,ep=8,recompute=selective+mlp");

@@ -92,7 +92,16 @@ std::string emit_megatron(const Layout& layout, const EmitContext& context) {
     flags.emplace_back("--recompute-num-layers 1");
     break;
   case Recompute::selective:
+    // brix's selective under flash attention: the norms, the MLA up-projections and the routed
+    // experts' activation function ("layernorm", "mla_up_proj", "moe_act": output-discarding
+    // checkpoints). Megatron-Core's default module, core_attn, recomputes only the fused
+    // attention kernel ("For fused attention, you have no need to set 'core_attn' to
+    // recompute", transformer_config.py), which keeps every activation brix counted as freed.
     flags.emplace_back("--recompute-granularity selective");
+    if (layout.flash_attention) {
+      flags.emplace_back(fmt::format("--recompute-modules layernorm{}{}", context.model->moe ? " moe_act" : "",
+                                     context.model->mla ? " mla_up_proj" : ""));
+    }
     break;
   case Recompute::selective_mlp:
     flags.emplace_back("--recompute-granularity selective");
