@@ -6,6 +6,7 @@
 #include <brix/plan/group_costs.hpp>
 #include <brix/plan/layout_parse.hpp>
 #include <brix/plan/physics.hpp>
+#include <brix/plan/search.hpp>
 #include <brix/plan/plan_run.hpp>
 #include <brix/plan/emit_targets.hpp>
 #include <brix/plan/calibration.hpp>
@@ -104,6 +105,29 @@ TEST_CASE("plan::group_cost_context costs NCCL's all-to-all on A100 whatever the
   const auto node_level = group_costs(model, h100, h100.groups.front(), layout, options, 1);
   const auto h100_flat = group_costs(model, h100, h100.groups.front(), layout, flat, 1);
   CHECK(node_level.moe_ep_network_s < h100_flat.moe_ep_network_s);
+}
+
+TEST_CASE("plan::search_layouts costs NCCL's all-to-all on A100 with bare options too (the recover planner's)") {
+  const auto model = model::load_model("qwen3-30b-a3b");
+  const auto a100 = nodes_of("a100-sxm-80gb", 2);
+  SearchOptions bare;
+  bare.shape = {64, 4096};
+  bare.top_k = 1;
+  bare.fixed = parse_layout_query("tp=1,pp=1,dp=16,ep=16,recompute=selective");
+  REQUIRE(bare.software.hierarchical_all_to_all);
+  auto flat = bare;
+  flat.software.hierarchical_all_to_all = false;
+  const auto asked = search_layouts(model, a100, bare);
+  const auto plain = search_layouts(model, a100, flat);
+  REQUIRE_FALSE(asked.plans.empty());
+  REQUIRE_FALSE(plain.plans.empty());
+  CHECK(asked.plans.front().step.step_s == plain.plans.front().step.step_s);
+  // On H100 the bare options keep DeepEP's dispatch, and it is costed.
+  const auto h100 = nodes_of("h100-sxm", 2);
+  const auto node_level = search_layouts(model, h100, bare);
+  const auto h100_flat = search_layouts(model, h100, flat);
+  REQUIRE_FALSE(node_level.plans.empty());
+  CHECK(node_level.plans.front().step.step_s != h100_flat.plans.front().step.step_s);
 }
 
 TEST_CASE("plan: an A100 MoE plan says and emits the all-to-all it was costed with") {

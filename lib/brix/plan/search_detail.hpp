@@ -184,7 +184,9 @@ public:
     m_context.model = &m_model;
     m_context.device = device_model(m_target.group, options.precision == Precision::fp8, cluster.network,
                                     cluster.oversubscription);
-    m_context.software = options.software;
+    // Whatever built the options (the recover planner's are bare): no node-level dispatch on
+    // GPUs without its kernels.
+    m_context.software = software_on(options.software, cluster);
     m_context.device.multi_rail = options.software.multi_rail;
     m_context.seq_len = options.shape.seq_len;
     m_context.local_batch = options.shape.local_batch;
