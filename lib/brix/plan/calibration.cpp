@@ -326,7 +326,7 @@ CalibrationRow evaluate_run(const CalibrationRun& run, std::optional<double> hos
       options.software.host_seconds_per_op = *host_seconds_per_op;
     }
     options.software.hierarchical_all_to_all =
-        run.hierarchical_all_to_all.value_or(software_on(options.software, cluster).hierarchical_all_to_all);
+        run.hierarchical_all_to_all.value_or(options.software.hierarchical_all_to_all);
     options.software.overlap_all_to_all = run.overlap_all_to_all.value_or(options.software.overlap_all_to_all);
     options.software.tp_comm_overlap = run.tp_comm_overlap.value_or(options.software.tp_comm_overlap);
     options.software.fp8_param_gather = run.fp8_param_gather.value_or(options.software.fp8_param_gather);

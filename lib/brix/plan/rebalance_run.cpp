@@ -46,7 +46,7 @@ RebalanceReport run_rebalance(const RebalanceRequest& request) {
   SearchOptions options;
   options.shape = {plan.batch.global, plan.seq_len};
   options.precision = plan.layout.precision;
-  options.software = software_on(software_by_name(request.software), cluster);
+  options.software = software_by_name(request.software);
   options.software.flash_attention = plan.layout.flash_attention;
   report.rebalance = rebalance_stages(model, cluster, plan, options, times);
   return report;
