@@ -47,6 +47,19 @@ awk -v s="$steady" -v f="$finite" 'BEGIN { exit !(f > s) }' || fail "--num-promp
 run "$BRIX" plan --serve --nodes 1 --gpu h200-sxm --concurrency 64 --num-prompts 500
 expect_rc 0 "num-prompts text"; expect_out '64 requests in flight, 500 in all \(a benchmark client.s finite run'
 
+# A prefix cache: a 7,000-token shared system prompt before 1,000 new tokens shortens a lone
+# request's TTFT; the report and JSON say how many tokens were cached.
+ttft_one() { "$BRIX" plan --serve --nodes 1 --gpu h200-sxm --isl 8000 --osl 200 --concurrency 1 --layout tp=8 "$@" \
+  --format json | grep -m1 '"ttft_s"' | grep -oE '[0-9.]+'; }
+cold=$(ttft_one); warm=$(ttft_one --cached-tokens 7000)
+checks=$((checks + 1))
+awk -v c="$cold" -v w="$warm" 'BEGIN { exit !(w < 0.5 * c) }' || fail "--cached-tokens 7000 should cut a lone prompt's TTFT ($cold -> $warm)"
+run "$BRIX" plan --serve --nodes 1 --gpu h200-sxm --isl 8000 --concurrency 8 --cached-tokens 7000
+expect_rc 0 "cached tokens text"; expect_out "7,000 of each prompt's tokens in the prefix cache"
+expect_out "prompt tokens/s per instance \(computed; each prompt's first 7,000 tokens from the prefix cache\)"
+run "$BRIX" plan --serve --nodes 1 --gpu h200-sxm --isl 8000 --concurrency 8 --cached-tokens 7000 --format json
+expect_rc 0 "cached tokens json"; expect_out '"cached_tokens": 7000'
+
 # More requests in flight than the KV pool holds: the excess waits in the engine's queue, and the
 # plan says how many and for how long (NIM's Llama-3.3-70B FP8 on 2 H100s, 5,000/500 at 100).
 nim=(plan --serve --model llama-3.1-70b --gpu h100-sxm --nodes 1 --gpus-per-node 2 --engine trtllm
@@ -94,6 +107,7 @@ bad "heads" "tp=3 does not divide deepseek-r1's 128 attention heads" "$BRIX" pla
 bad "mixed keys" "mixes aggregated fields" "$BRIX" plan --serve --layout tp=8,d.tp=8
 bad "both loops" "--concurrency and --request-rate: give one" "$BRIX" plan --serve --concurrency 8 --request-rate 1
 bad "prompts without a cap" "--num-prompts: only with --concurrency" "$BRIX" plan --serve --num-prompts 500
+bad "cache holds the whole prompt" "--cached-tokens: 1024 is outside \\[0, --isl 1024\\)" "$BRIX" plan --serve --cached-tokens 1024
 bad "prompts not whole" "--num-prompts: 2.5 is not a whole number" "$BRIX" plan --serve --concurrency 4 --num-prompts 2.5
 bad "offload every layer" "--layout: offload=1 is not valid \\(expected an integer >= 2\\)" "$BRIX" plan --serve --layout tp=8,offload=1
 bad "offload without the offloader" "offload=2 needs the layer-group weight offloader; vllm 0.11 has none" "$BRIX" plan --serve --engine vllm --layout tp=8,ep=8,offload=2

@@ -27,6 +27,9 @@ void add_serve_options(CLI::App& plan, ServeCli& cli) {
       plan.add_option("--num-prompts", request.num_prompts,
                       "With --serve and --concurrency: requests a benchmark client sends in all (its finite run: "
                       "first wave, steady state, drain)"),
+      plan.add_option("--cached-tokens", request.cached_tokens,
+                      "With --serve: prompt tokens per request the engine's prefix cache already holds (a shared "
+                      "system prompt; prefill computes the rest)"),
       plan.add_option("--ttft-ms", request.ttft_ms, "With --serve: time-to-first-token SLO, ms"),
       plan.add_option("--tpot-ms", request.tpot_ms, "With --serve: time-per-output-token SLO, ms"),
       plan.add_option("--engine", request.engine, "With --serve: vllm, sglang or trtllm")->default_str("vllm"),

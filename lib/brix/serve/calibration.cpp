@@ -26,7 +26,7 @@ using util::DocNode;
 const std::vector<std::string> k_run_keys{
     "id",     "set",    "source", "url",     "quote",       "model",       "cluster", "gpu",
     "nodes",  "engine", "engine_version",    "phase",       "layout",      "isl",     "osl",
-    "chunk",  "batch",  "context", "concurrency", "num_prompts", "mtp_acceptance_length", "metric", "published",
+    "chunk",  "batch",  "context", "concurrency", "num_prompts", "cached_tokens", "mtp_acceptance_length", "metric", "published",
     "also",   "assumptions"};
 
 const std::map<std::string, MetricKind, std::less<>> k_metrics{
@@ -156,6 +156,14 @@ Evaluated evaluate_run(const DocNode& run) {
   }
   if (const auto prompts = run.find("num_prompts")) {
     workload.num_prompts = prompts->as_positive_double("num_prompts");
+  }
+  if (const auto cached = run.find("cached_tokens")) {
+    workload.cached_tokens = cached->as_positive_int("cached_tokens");
+    if (workload.cached_tokens >= workload.isl) {
+      cached->fail(fmt::format("{} cached tokens leave nothing of the {}-token prompt to compute", workload.cached_tokens,
+                               workload.isl),
+                   "fewer than isl");
+    }
   }
   const auto phase_node = run.at("phase");
   const auto phase = phase_node.as_string();

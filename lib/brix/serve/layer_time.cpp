@@ -156,6 +156,18 @@ double attended_keys(double window, double tokens, bool decode) {
   return model::causal_attended_keys(window, tokens);
 }
 
+/// The same for a prompt's `tokens` computed after `cached` tokens whose KV the cache holds: the
+/// query at position i attends min(i, window) keys, so the mean over positions cached..cached +
+/// tokens is the difference of the two prefixes' sums.
+double attended_keys_after(double window, double cached, double tokens) {
+  if (cached <= 0) {
+    return attended_keys(window, tokens, false);
+  }
+  const double whole = cached + tokens;
+  return (whole * model::causal_attended_keys(window, whole) - cached * model::causal_attended_keys(window, cached)) /
+         std::max(1.0, tokens);
+}
+
 } // namespace
 
 StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch, bool decode, double window) {
@@ -229,11 +241,14 @@ StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch,
               tokens * heads * keys * attention_flops_per_key(model, true), decode_rate, MemoryKind::kv,
               ComputeKind::attention);
   } else {
-    // Every prompt token's KV is written, in windowed layers too (the engine frees what leaves
-    // the window later). Attention sinks (gpt-oss) add one learned logit per head and query to
-    // the softmax: no KV and no arithmetic worth a term.
-    add_group(compute, device, 1, tokens * kv_per_layer,
-              tokens * heads * attended_keys(window, batch.prompt, false) * attention_flops_per_key(model, false),
+    // Every computed prompt token's KV is written, in windowed layers too (the engine frees what
+    // leaves the window later); a cached prefix's KV (what the window keeps of it) is read once
+    // per sequence. Attention sinks (gpt-oss) add one learned logit per head and query to the
+    // softmax: no KV and no arithmetic worth a term.
+    const double cached_read = window > 0 ? std::min(window, context.cached_prefix) : context.cached_prefix;
+    add_group(compute, device, 1, (tokens + batch.sequences * cached_read) * kv_per_layer,
+              tokens * heads * attended_keys_after(window, context.cached_prefix, batch.prompt) *
+                  attention_flops_per_key(model, false),
               attention_rate * prefill_head_dim_factor(model), MemoryKind::kv, ComputeKind::attention);
   }
   // Norms, rotary embedding, cache writes, residual adds; and where the engine runs MLA's glue

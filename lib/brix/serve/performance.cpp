@@ -34,7 +34,8 @@ double chunked_prompt_seconds(const StepContext& step, double isl, double room, 
          (rest > 0 ? prefill_step(step, std::min(room, rest + others), isl).seconds : 0.0);
 }
 
-/// One prompt alone through a role's instance: its chunks one after another.
+/// One prompt alone through a role's instance: its chunks one after another (`isl` computed
+/// tokens).
 double prompt_seconds(const RoleContext& context, const RoleEstimate& role, std::int64_t isl) {
   return chunked_prompt_seconds(role_step_context(context, role), static_cast<double>(isl),
                                 static_cast<double>(std::min(isl, role.chunk_tokens)), 0.0);
@@ -47,7 +48,7 @@ double prompt_seconds(const RoleContext& context, const RoleEstimate& role, std:
 /// is left of the prompt (an 8,192-token prompt beside 15 decoding requests: 8,177 then 15).
 double group_seconds(const RoleContext& context, const RoleEstimate& role, double running, const Workload& workload,
                      double decoding = 0) {
-  const double isl = static_cast<double>(workload.isl);
+  const double isl = static_cast<double>(computed_prompt_tokens(workload));
   const double chunk = static_cast<double>(role.chunk_tokens);
   const double per_rank = std::max(1.0, running / role.plan.shape.dp) * isl;
   const auto step = role_step_context(context, role);
@@ -196,6 +197,7 @@ StepContext step_context(const RoleContext& context, const InstanceShape& shape)
 
 StepContext role_step_context(const RoleContext& context, const RoleEstimate& role) {
   auto step = step_context(context, role.plan.shape);
+  step.cached_prefix = role.cached_prefix;
   if (context.engine != nullptr && context.engine->cuda_graph_tokens_per_sequence > 0 && step.cuda_graph_max_tokens > 0) {
     step.cuda_graph_max_tokens =
         std::min({step.cuda_graph_max_tokens,
@@ -217,11 +219,12 @@ RoleEstimate cost_role(const RoleContext& context, const RolePlan& plan, const W
   role.engine_max_sequences =
       engine_max_sequences > 0 ? engine_max_sequences : std::max<std::int64_t>(1, role.max_sequences);
   role.max_concurrency = role.max_sequences * plan.shape.dp;
+  role.cached_prefix = static_cast<double>(workload.cached_tokens);
   const auto step = role_step_context(context, role);
   const double chunk = static_cast<double>(chunk_tokens);
-  role.prefill = prefill_step(step, chunk, static_cast<double>(workload.isl));
-  role.prefill_tokens_per_s =
-      plan.shape.dp * chunk / prefill_stage_seconds(step, chunk, static_cast<double>(workload.isl));
+  const double computed = static_cast<double>(computed_prompt_tokens(workload));
+  role.prefill = prefill_step(step, chunk, computed);
+  role.prefill_tokens_per_s = plan.shape.dp * chunk / prefill_stage_seconds(step, chunk, computed);
   return role;
 }
 
@@ -251,8 +254,9 @@ Performance aggregated_performance(const RoleContext& context, RoleEstimate& rol
   const double dp = role.plan.shape.dp;
   const double osl = static_cast<double>(workload.osl);
   const double tau = tokens_per_step(context.mtp, workload.mtp_acceptance);
-  const double service = static_cast<double>(workload.isl) / role.prefill_tokens_per_s; // instance-seconds per prompt
-  const double prompt = prompt_seconds(context, role, workload.isl);
+  const double service =
+      static_cast<double>(computed_prompt_tokens(workload)) / role.prefill_tokens_per_s; // instance-seconds per prompt
+  const double prompt = prompt_seconds(context, role, computed_prompt_tokens(workload));
   const double cap = static_cast<double>(role.max_concurrency);
   auto decode_at = [&](double batch) {
     role.batch = batch;
@@ -269,7 +273,7 @@ Performance aggregated_performance(const RoleContext& context, RoleEstimate& rol
     const double running = std::min(wanted, cap);
     const double step_s = decode_at(std::max(running / dp, 1.0 / dp));
     // The other requests of the rank decode beside a group's prompts.
-    const double isl = static_cast<double>(workload.isl);
+    const double isl = static_cast<double>(computed_prompt_tokens(workload));
     const double group_prompts = std::max(1.0, std::floor(static_cast<double>(role.chunk_tokens) / isl));
     const double decoding =
         context.engine != nullptr && context.engine->decode_in_chunk ? std::max(0.0, running / dp - group_prompts) : 0.0;
@@ -353,9 +357,9 @@ Performance disaggregated_performance(const RoleContext& context, RoleEstimate& 
   const double dp = decode.plan.shape.dp;
   const double osl = static_cast<double>(workload.osl);
   const double tau = tokens_per_step(context.mtp, workload.mtp_acceptance);
-  const double service = static_cast<double>(workload.isl) / prefill.prefill_tokens_per_s;
+  const double service = static_cast<double>(computed_prompt_tokens(workload)) / prefill.prefill_tokens_per_s;
   const double capacity = prefill_instances / service; // prompts/s all prefill instances finish
-  const double prompt = prompt_seconds(context, prefill, workload.isl);
+  const double prompt = prompt_seconds(context, prefill, computed_prompt_tokens(workload));
   out.kv_transfer_s = kv_transfer_seconds(context, prefill.plan.shape, decode.plan.shape, static_cast<double>(workload.isl));
   const double cap = static_cast<double>(decode.max_concurrency);
   auto decode_at = [&](double batch) {
@@ -410,7 +414,7 @@ Performance disaggregated_performance(const RoleContext& context, RoleEstimate& 
     }
     double in_flight = wanted * decode_instances;
     if (workload.num_prompts > 0) {
-      const double isl = static_cast<double>(workload.isl);
+      const double isl = static_cast<double>(computed_prompt_tokens(workload));
       const auto prefill_context = role_step_context(context, prefill);
       const FirstWave wave{0, static_cast<int>(prefill_instances) * prefill.plan.shape.dp, isl,
                            static_cast<double>(prefill.chunk_tokens), out.kv_transfer_s + out.tpot_s * tau,

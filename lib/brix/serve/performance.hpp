@@ -30,7 +30,19 @@ struct Workload {
   /// Requests a benchmark client sends in all behind its concurrency cap (closed loop only): the
   /// run's first wave and drain are costed (finite_loop.hpp); 0: the steady state alone.
   double num_prompts = 0;
+  /// Prompt tokens of each request found in the engine's prefix cache (vLLM automatic prefix
+  /// caching, SGLang's radix cache): a shared system prompt, or prompts the server has seen
+  /// before. Prefill computes the other isl − cached_tokens; they attend to the cached ones, whose
+  /// KV is read, not written. The whole prompt's KV still occupies the pool and, disaggregated,
+  /// crosses to the decode instance. MLA engines' up-projection of a cached latent for prefill
+  /// attention is not costed.
+  std::int64_t cached_tokens = 0;
 };
+
+/// The prompt tokens prefill computes per request: isl less what the prefix cache holds.
+[[nodiscard]] inline std::int64_t computed_prompt_tokens(const Workload& workload) {
+  return workload.isl - workload.cached_tokens;
+}
 
 /// Tokens per chunk of chunked prefill, per attention-DP rank: the engines' default budget
 /// (vLLM max_num_batched_tokens and SGLang chunked_prefill_size 8,192 on large GPUs), and for
@@ -56,7 +68,8 @@ struct RoleEstimate {
   double batch = 0;                 ///< decode sequences per DP rank at the operating point
   StepCost decode;                  ///< one decode step at `batch`
   StepCost prefill;                 ///< one prefill chunk (latency through every stage)
-  double prefill_tokens_per_s = 0;  ///< per instance, chunks back to back
+  double prefill_tokens_per_s = 0;  ///< computed prompt tokens per instance, chunks back to back
+  double cached_prefix = 0;         ///< Workload::cached_tokens, what role_step_context costs prefill after
 };
 
 /// What bounds an operating point.

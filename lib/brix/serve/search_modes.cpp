@@ -165,7 +165,7 @@ void search_disaggregated(const SearchRequest& request, const RoleContext& conte
   for (const auto& option : decode_options(request, context, decodes, total - smallest_prefill, fastest_prompt)) {
     const int decode_gpus = option.instances * option.sized->shape.gpus();
     for (const auto* prefill : chosen) {
-      const double service = static_cast<double>(workload.isl) / prefill->role.prefill_tokens_per_s;
+      const double service = static_cast<double>(computed_prompt_tokens(workload)) / prefill->role.prefill_tokens_per_s;
       const int needed = std::max(1, static_cast<int>(std::ceil(option.rate * service)));
       for (int instances = std::max(1, needed - 1); instances <= needed + 2; ++instances) {
         if (request.fixed.prefill.instances && *request.fixed.prefill.instances != instances) {

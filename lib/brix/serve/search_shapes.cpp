@@ -116,9 +116,10 @@ std::vector<Sized> sized_shapes(const SearchRequest& request, const RoleContext&
     }
     Sized entry{shape, *sized, 0};
     const auto step = role_step_context(context, *sized);
-    const double prompt_chunk = static_cast<double>(std::min(workload.isl, chunk));
-    entry.prompt_s = prefill_step(step, prompt_chunk, static_cast<double>(workload.isl)).seconds *
-                     std::ceil(static_cast<double>(workload.isl) / static_cast<double>(chunk));
+    const auto computed = computed_prompt_tokens(workload);
+    const double prompt_chunk = static_cast<double>(std::min(computed, chunk));
+    entry.prompt_s = prefill_step(step, prompt_chunk, static_cast<double>(computed)).seconds *
+                     std::ceil(static_cast<double>(computed) / static_cast<double>(chunk));
     out.push_back(std::move(entry));
   }
   return out;

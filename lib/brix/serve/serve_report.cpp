@@ -180,6 +180,7 @@ Json to_json(const ServeReport& report) {
                      {"concurrency", workload.concurrency > 0 ? Json(workload.concurrency) : Json(nullptr)},
                      {"request_rate", workload.request_rate > 0 ? Json(workload.request_rate) : Json(nullptr)},
                      {"num_prompts", workload.num_prompts > 0 ? Json(workload.num_prompts) : Json(nullptr)},
+                     {"cached_tokens", workload.cached_tokens},
                      {"ttft_slo_s", workload.ttft_slo_s > 0 ? Json(workload.ttft_slo_s) : Json(nullptr)},
                      {"tpot_slo_s", workload.tpot_slo_s > 0 ? Json(workload.tpot_slo_s) : Json(nullptr)},
                      {"mtp_acceptance", workload.mtp_acceptance},

@@ -100,9 +100,14 @@ std::string role_details(const std::string& name, const RoleEstimate& role, cons
                        util::with_thousands(workload.isl + workload.osl / 2), breakdown(role.decode));
   }
   if (prefills) {
-    out += fmt::format("  {}prefill chunk of {} tokens per DP rank: {} ({}); {} prompt tokens/s per instance\n", name,
+    const std::string cached =
+        workload.cached_tokens > 0
+            ? fmt::format(" (computed; each prompt's first {} tokens from the prefix cache)",
+                          util::with_thousands(workload.cached_tokens))
+            : std::string();
+    out += fmt::format("  {}prefill chunk of {} tokens per DP rank: {} ({}); {} prompt tokens/s per instance{}\n", name,
                        util::with_thousands(role.chunk_tokens), time_text(role.prefill.seconds), breakdown(role.prefill),
-                       rate_text(role.prefill_tokens_per_s));
+                       rate_text(role.prefill_tokens_per_s), cached);
   }
   out += fmt::format("  {}memory per GPU: {}\n", name, memory_line(role, engine));
   return out;
@@ -130,6 +135,9 @@ std::string to_text(const ServeReport& report, const util::Style& style) {
   if (workload.num_prompts > 0) {
     load += fmt::format(", {} in all (a benchmark client's finite run: TTFT its mean, throughput over the whole run)",
                         workload.num_prompts);
+  }
+  if (workload.cached_tokens > 0) {
+    load += fmt::format("; {} of each prompt's tokens in the prefix cache", util::with_thousands(workload.cached_tokens));
   }
   std::string slo;
   if (workload.ttft_slo_s > 0 || workload.tpot_slo_s > 0) {

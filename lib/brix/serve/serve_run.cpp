@@ -39,6 +39,12 @@ void check_request(const ServeRequest& request) {
                                  "sends in all, e.g. 500)",
                                  *request.num_prompts));
   }
+  if (request.cached_tokens && (*request.cached_tokens < 0 || *request.cached_tokens >= request.isl)) {
+    throw InputError(fmt::format("--cached-tokens: {} is outside [0, --isl {}) (expected the prompt tokens per request "
+                                 "the engine's prefix cache already holds, e.g. a 1000-token shared system prompt; "
+                                 "prefill computes at least one)",
+                                 *request.cached_tokens, request.isl));
+  }
   if (request.concurrency && request.request_rate) {
     throw InputError("--concurrency and --request-rate: give one (expected a closed loop of N requests in flight, or "
                      "an open loop of arrivals per second)");
@@ -102,6 +108,7 @@ ServeReport run_serve(const ServeRequest& request) {
   workload.request_rate = request.request_rate.value_or(0.0);
   workload.concurrency = request.concurrency.value_or(request.request_rate ? 0.0 : k_default_concurrency);
   workload.num_prompts = request.num_prompts.value_or(0.0);
+  workload.cached_tokens = request.cached_tokens.value_or(0);
   report.default_workload = !request.concurrency && !request.request_rate;
   workload.ttft_slo_s = request.ttft_ms.value_or(0.0) / 1e3;
   workload.tpot_slo_s = request.tpot_ms.value_or(0.0) / 1e3;

@@ -23,6 +23,7 @@ struct ServeRequest {
   std::optional<double> concurrency;
   std::optional<double> request_rate;
   std::optional<double> num_prompts;  ///< --num-prompts: the benchmark client's finite run behind --concurrency
+  std::optional<std::int64_t> cached_tokens; ///< --cached-tokens: prompt tokens per request in the prefix cache
   std::optional<double> ttft_ms;
   std::optional<double> tpot_ms;
   std::optional<double> mtp_acceptance;

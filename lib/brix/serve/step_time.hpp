@@ -71,6 +71,10 @@ struct StepContext {
   /// ServeLayout::offload: an offloaded layer's experts are copied in from host memory while the
   /// offload − 1 layers before it run; what they do not hide stalls the step (booked as weights).
   int offload = 0;
+  /// Prefill: tokens before each prompt's computed part that its KV cache already holds (prefix
+  /// cache hits, Workload::cached_tokens). The computed tokens attend to them; nothing else of
+  /// theirs is computed or written.
+  double cached_prefix = 0;
 };
 
 /// One decode step of a whole instance: `batch` sequences per attention-DP rank, each with
@@ -81,7 +85,7 @@ struct StepContext {
 [[nodiscard]] StepCost decode_step(const StepContext& context, double batch, double context_tokens, int mtp);
 
 /// One prefill step of a whole instance: `tokens` new tokens per attention-DP rank (the chunk),
-/// from prompts of `prompt` tokens. Returns the latency of the chunk through every stage; with
+/// from prompts of `prompt` computed tokens (each after context.cached_prefix cached ones). Returns the latency of the chunk through every stage; with
 /// PP, chunks follow each other one stage apart, so the rate is `tokens` × dp per stage time
 /// (prefill_stage_seconds).
 [[nodiscard]] StepCost prefill_step(const StepContext& context, double tokens, double prompt);

@@ -1,0 +1,142 @@
+// serve: prompts whose first tokens the engine's prefix cache already holds (Workload::
+// cached_tokens) — prefill computes the rest, which attend to the cached keys; the served prompt
+// rate, the KV pool and the P/D transfer still count whole prompts.
+#include <brix/model/loader.hpp>
+#include <brix/model/params.hpp>
+#include <brix/serve/device.hpp>
+#include <brix/serve/engines.hpp>
+#include <brix/serve/performance.hpp>
+#include <brix/serve/serve_run.hpp>
+#include <brix/serve/step_time.hpp>
+#include <brix/util/error.hpp>
+
+#include <doctest/doctest.h>
+#include <support/serve_device.hpp>
+
+using namespace brix;
+using namespace brix::serve;
+
+namespace {
+
+/// Llama-3.1-8B (dense, full attention) on one H100 at TP 1, vLLM.
+struct Dense {
+  model::ModelSpec model = model::load_model("llama-3.1-8b");
+  ServeDevice device = test::serve_device_on("h100-sxm");
+  RoleContext context{&model, &device, &find_engine_version(Engine::vllm, ""), WeightPrecision::bf16,
+                      KvPrecision::bf16};
+  static constexpr InstanceShape tp1{1, 1, 1, 1, 1};
+  Dense() = default;
+  Dense(const Dense&) = delete;
+  Dense& operator=(const Dense&) = delete;
+  [[nodiscard]] StepContext step(double cached) const {
+    auto step = step_context(context, tp1);
+    step.cached_prefix = cached;
+    return step;
+  }
+};
+
+Workload closed_loop(std::int64_t isl, std::int64_t cached, double concurrency, std::int64_t osl = 256) {
+  Workload workload{.isl = isl, .osl = osl, .concurrency = concurrency};
+  workload.cached_tokens = cached;
+  return workload;
+}
+
+} // namespace
+
+TEST_CASE("serve::prefill_step: computed tokens attend to a cached prefix they do not recompute") {
+  const Dense dense;
+  // 1,024 new tokens after 7,168 cached: the GEMMs see 1,024 tokens, the attention of each new
+  // token spans ~7,680 keys on average, so the step sits between a 1,024-token prompt alone and
+  // the whole 8,192-token prompt.
+  const double alone = prefill_step(dense.step(0), 1024, 1024).seconds;
+  const double after_cache = prefill_step(dense.step(7168), 1024, 1024).seconds;
+  const double whole = prefill_step(dense.step(0), 8192, 8192).seconds;
+  CHECK(after_cache > alone);
+  CHECK(after_cache < whole / 4.0);
+  // The attention arithmetic grows by the keys: (7,168 + 512) / 512 = 15 times the lone
+  // prompt's causal average.
+  const auto lone = prefill_step(dense.step(0), 1024, 1024);
+  const auto cached = prefill_step(dense.step(7168), 1024, 1024);
+  CHECK(cached.attention_s == doctest::Approx(lone.attention_s * 15.0).epsilon(0.02));
+  // No prefix: exactly the old step.
+  CHECK(prefill_step(dense.step(0), 2048, 2048).seconds == prefill_step(step_context(dense.context, Dense::tp1), 2048, 2048).seconds);
+}
+
+TEST_CASE("model::causal_attended_keys: the sums behind a cached prefix's mean keys") {
+  // With a window of 128 and a prefix of 4,096 cached tokens, every new query attends 128 keys.
+  const double window = 128;
+  const double cached = 4096;
+  const double fresh = 1024;
+  const double whole = cached + fresh;
+  const double mean = (whole * model::causal_attended_keys(window, whole) - cached * model::causal_attended_keys(window, cached)) / fresh;
+  CHECK(mean == doctest::Approx(128.0));
+  // Full attention: the mean position of the new queries.
+  const double full = (whole * model::causal_attended_keys(0, whole) - cached * model::causal_attended_keys(0, cached)) / fresh;
+  CHECK(full == doctest::Approx(cached + fresh / 2.0));
+}
+
+TEST_CASE("serve::aggregated_performance: a prefix cache lifts prefill-heavy throughput and shortens a lone prompt's TTFT") {
+  Dense dense;
+  // 8,192-token prompts, 32 out, 40 in flight on one H100: prefill-heavy without a cache.
+  const auto cold_load = closed_loop(8192, 0, 40, 32);
+  const auto warm_load = closed_loop(8192, 7168, 40, 32);
+  auto cold_role = cost_role(dense.context, {Dense::tp1, 1}, cold_load, k_chunk_tokens);
+  auto warm_role = cost_role(dense.context, {Dense::tp1, 1}, warm_load, k_chunk_tokens);
+  // The pool is sized for whole requests either way.
+  CHECK(warm_role.max_sequences == cold_role.max_sequences);
+  // Computed prompt tokens per second: a 1,024-token tail attends ~7,680 keys per token where a
+  // whole 8,192-token prompt averages 4,096, so the tail is slower per token, yet its prompt
+  // takes a fraction of the whole one's time.
+  CHECK(warm_role.prefill_tokens_per_s < cold_role.prefill_tokens_per_s);
+  CHECK(1024.0 / warm_role.prefill_tokens_per_s < 0.25 * 8192.0 / cold_role.prefill_tokens_per_s);
+  const auto cold = aggregated_performance(dense.context, cold_role, cold_load);
+  const auto warm = aggregated_performance(dense.context, warm_role, warm_load);
+  // Cold, prefill is busy most of the time (its chunks also stretch the decode steps).
+  REQUIRE(cold.request_rate * 8192.0 / cold_role.prefill_tokens_per_s > 0.8);
+  CHECK(warm.request_rate > 2.0 * cold.request_rate);
+  // At 40 in flight a TTFT is a full chunk either way (eight 1,024-token tails share one); one
+  // request alone computes only its tail.
+  const auto lone_cold = aggregated_performance(dense.context, cold_role, closed_loop(8192, 0, 1, 32));
+  const auto lone_warm = aggregated_performance(dense.context, warm_role, closed_loop(8192, 7168, 1, 32));
+  CHECK(lone_warm.ttft_s < 0.5 * lone_cold.ttft_s);
+  // Prompt tokens served still count whole prompts.
+  CHECK(warm.input_tokens_per_s == doctest::Approx(warm.request_rate * 8192.0));
+  // A closed loop finishes prompts no faster than the computed part runs back to back.
+  CHECK(warm.request_rate <= warm_role.prefill_tokens_per_s / 1024.0 * 1.0001);
+}
+
+TEST_CASE("serve::disaggregated_performance: the whole prompt's KV crosses to decode, cached or not") {
+  Dense dense;
+  // One request in flight: the decode batch is that one request either way.
+  const auto cold_load = closed_loop(4096, 0, 1);
+  const auto warm_load = closed_loop(4096, 4000, 1);
+  Workload cold_prompts = cold_load;
+  cold_prompts.osl = 1;
+  Workload warm_prompts = warm_load;
+  warm_prompts.osl = 1;
+  auto cold_prefill = cost_role(dense.context, {Dense::tp1, 1}, cold_prompts, k_prefill_chunk_tokens);
+  auto warm_prefill = cost_role(dense.context, {Dense::tp1, 1}, warm_prompts, k_prefill_chunk_tokens);
+  auto cold_decode = cost_role(dense.context, {Dense::tp1, 1}, cold_load, k_chunk_tokens);
+  auto warm_decode = cost_role(dense.context, {Dense::tp1, 1}, warm_load, k_chunk_tokens);
+  const auto cold = disaggregated_performance(dense.context, cold_prefill, cold_decode, cold_load);
+  const auto warm = disaggregated_performance(dense.context, warm_prefill, warm_decode, warm_load);
+  CHECK(warm.kv_transfer_s == doctest::Approx(cold.kv_transfer_s));
+  CHECK(warm.ttft_s < cold.ttft_s);
+  CHECK(warm.tpot_s == doctest::Approx(cold.tpot_s));
+}
+
+TEST_CASE("serve: --cached-tokens must leave a token to compute") {
+  ServeRequest request;
+  request.cluster.nodes = 1;
+  request.cluster.gpu = "h100-sxm";
+  request.model = "llama-3.1-8b";
+  request.isl = 2048;
+  request.cached_tokens = 2048;
+  CHECK_THROWS_AS((void)run_serve(request), InputError);
+  request.cached_tokens = -1;
+  CHECK_THROWS_AS((void)run_serve(request), InputError);
+  request.cached_tokens = 2047;
+  const auto report = run_serve(request);
+  CHECK(report.workload.cached_tokens == 2047);
+  REQUIRE_FALSE(report.groups.front().result.plans.empty());
+}
