@@ -104,6 +104,12 @@ std::string workload_text(const ServeReport& report) {
   std::string out = fmt::format("ISL {}, OSL {}, ", util::with_thousands(workload.isl), util::with_thousands(workload.osl));
   out += workload.request_rate > 0 ? fmt::format("{} requests/s arriving", workload.request_rate)
                                    : fmt::format("{} requests in flight", workload.concurrency);
+  if (workload.num_prompts > 0) {
+    out += fmt::format(", {} in all", workload.num_prompts);
+  }
+  if (workload.cached_tokens > 0) {
+    out += fmt::format(", {} prompt tokens each in the prefix cache", util::with_thousands(workload.cached_tokens));
+  }
   if (workload.ttft_slo_s > 0) {
     out += fmt::format(", TTFT ≤ {}", time_text(workload.ttft_slo_s));
   }
