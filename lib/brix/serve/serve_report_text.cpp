@@ -102,8 +102,10 @@ std::string role_details(const std::string& name, const RoleEstimate& role, cons
   if (prefills) {
     const std::string cached =
         workload.cached_tokens > 0
-            ? fmt::format(" (computed; each prompt's first {} tokens from the prefix cache)",
-                          util::with_thousands(workload.cached_tokens))
+            ? fmt::format(" (computed; each prompt's first {} from the prefix cache)",
+                          workload.cached_tokens == 1
+                              ? std::string("token")
+                              : fmt::format("{} tokens", util::with_thousands(workload.cached_tokens)))
             : std::string();
     out += fmt::format("  {}prefill chunk of {} tokens per DP rank: {} ({}); {} prompt tokens/s per instance{}\n", name,
                        util::with_thousands(role.chunk_tokens), time_text(role.prefill.seconds), breakdown(role.prefill),
