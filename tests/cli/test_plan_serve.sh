@@ -59,6 +59,8 @@ expect_rc 0 "cached tokens text"; expect_out "7,000 of each prompt's tokens in t
 expect_out "prompt tokens/s per instance \(computed; each prompt's first 7,000 tokens from the prefix cache\)"
 run "$BRIX" plan --serve --nodes 1 --gpu h200-sxm --isl 8000 --concurrency 8 --cached-tokens 7000 --format json
 expect_rc 0 "cached tokens json"; expect_out '"cached_tokens": 7000'
+run "$BRIX" plan --serve --nodes 1 --gpu h200-sxm --isl 8000 --concurrency 8 --cached-tokens 7000 --emit vllm
+expect_rc 0 "cached tokens emit"; expect_out '^# Predicted at ISL 8000 \(7000 of them in the prefix cache: keep it on\) / OSL 1024'
 
 # More requests in flight than the KV pool holds: the excess waits in the engine's queue, and the
 # plan says how many and for how long (NIM's Llama-3.3-70B FP8 on 2 H100s, 5,000/500 at 100).

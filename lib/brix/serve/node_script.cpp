@@ -59,10 +59,14 @@ std::string plan_comment(const Deployment& deployment) {
   return fmt::format(
       "# {} on {} nodes of {} ({} × {}), {} {}.\n"
       "# brix plan --serve layout: {}\n"
-      "# Predicted at ISL {} / OSL {}, {}: TTFT {:.0f} ms, TPOT {:.1f} ms, {:.0f} output tokens/s ({:.0f} per GPU).\n",
+      "# Predicted at ISL {}{} / OSL {}, {}: TTFT {:.0f} ms, TPOT {:.1f} ms, {:.0f} output tokens/s ({:.0f} per GPU).\n",
       report.model.name, deployment.nodes, deployment.group->group.name, deployment.group->group.gpus_per_node,
       deployment.group->group.gpu.display, to_string(deployment.engine->engine), deployment.engine->version,
-      to_string(plan.layout), workload.isl, workload.osl,
+      to_string(plan.layout), workload.isl,
+      workload.cached_tokens > 0
+          ? fmt::format(" ({} of them in the prefix cache: keep it on)", workload.cached_tokens)
+          : std::string(),
+      workload.osl,
       workload.request_rate > 0 ? fmt::format("{} requests/s", workload.request_rate)
                                 : fmt::format("{} requests in flight", workload.concurrency),
       performance.ttft_s * 1e3, performance.tpot_s * 1e3, performance.output_tokens_per_s,
