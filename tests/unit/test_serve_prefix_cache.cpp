@@ -3,6 +3,7 @@
 // rate, the KV pool and the P/D transfer still count whole prompts.
 #include <brix/model/loader.hpp>
 #include <brix/model/params.hpp>
+#include <brix/serve/calibration.hpp>
 #include <brix/serve/device.hpp>
 #include <brix/serve/engines.hpp>
 #include <brix/serve/performance.hpp>
@@ -12,6 +13,9 @@
 
 #include <doctest/doctest.h>
 #include <support/serve_device.hpp>
+#include <support/temp_dir.hpp>
+
+#include <string>
 
 using namespace brix;
 using namespace brix::serve;
@@ -139,4 +143,35 @@ TEST_CASE("serve: --cached-tokens must leave a token to compute") {
   const auto report = run_serve(request);
   CHECK(report.workload.cached_tokens == 2047);
   REQUIRE_FALSE(report.groups.front().result.plans.empty());
+}
+
+namespace {
+/// A calibration file of one Llama-3.1-8B serve row at 1 in flight, 8,192-token prompts, with
+/// `extra` lines added to the row.
+std::string one_row(const std::string& extra) {
+  return "runs:\n  - id: warm\n    set: fit\n    source: test\n    url: https://example.org\n    quote: q\n"
+         "    model: llama-3.1-8b\n    gpu: h100-sxm\n    nodes: 1\n    engine: vllm\n    engine_version: \"0.11\"\n"
+         "    phase: serve\n    layout: \"tp=1,pp=1,instances=1\"\n    isl: 8192\n    osl: 64\n    concurrency: 1\n" +
+         extra + "    metric: ttft_s\n    published: 1\n    assumptions: none\n";
+}
+} // namespace
+
+TEST_CASE("serve calibration: a row's cached_tokens costs its prompts warm, and must leave one to compute") {
+  const test::TempDir dir;
+  const auto cold = run_serving_calibration(dir.write("cold.yaml", one_row("")));
+  const auto warm = run_serving_calibration(dir.write("warm.yaml", one_row("    cached_tokens: 8000\n")));
+  REQUIRE(cold.rows.size() == 1);
+  REQUIRE(warm.rows.size() == 1);
+  CHECK(warm.rows[0].predicted < 0.5 * cold.rows[0].predicted);
+  // The whole prompt cached: refused at the key's line.
+  const auto bad = dir.write("bad.yaml", one_row("    cached_tokens: 8192\n"));
+  try {
+    (void)run_serving_calibration(bad);
+    FAIL("cached_tokens = isl accepted");
+  } catch (const InputError& error) {
+    const std::string what = error.what();
+    CHECK(what.find("bad.yaml:17") != std::string::npos);
+    CHECK(what.find("cached_tokens") != std::string::npos);
+    CHECK(what.find("fewer than isl") != std::string::npos);
+  }
 }

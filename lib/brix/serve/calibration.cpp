@@ -160,7 +160,7 @@ Evaluated evaluate_run(const DocNode& run) {
   if (const auto cached = run.find("cached_tokens")) {
     workload.cached_tokens = cached->as_positive_int("cached_tokens");
     if (workload.cached_tokens >= workload.isl) {
-      cached->fail(fmt::format("{} cached tokens leave nothing of the {}-token prompt to compute", workload.cached_tokens,
+      cached->fail(fmt::format("cached_tokens {} leaves nothing of the {}-token prompt to compute", workload.cached_tokens,
                                workload.isl),
                    "fewer than isl");
     }
