@@ -175,3 +175,24 @@ TEST_CASE("serve calibration: a row's cached_tokens costs its prompts warm, and 
     CHECK(what.find("fewer than isl") != std::string::npos);
   }
 }
+
+TEST_CASE("serve::prefill_step: MLA up-projects a cached prefix's latents for prefill attention") {
+  const auto model = model::load_model("deepseek-r1");
+  const auto device = test::serve_device_on("h200-sxm");
+  // TP 8: 16 of the 128 heads per rank. 8 sequences of 96 new tokens after 4,000 cached each.
+  StepContext step{&model, &device, InstanceShape{8, 1, 1, 1, 8}, WeightPrecision::fp8, KvPrecision::bf16, false};
+  const auto cold = prefill_step(step, 768, 96);
+  step.cached_prefix = 4000;
+  const auto warm = prefill_step(step, 768, 96);
+  // kv_b_proj again over every cached latent: 2 x (8 x 4,000 rows) x 512 x 16 x (128 + 128) per
+  // layer, 61 layers, at no more than the bf16 peak.
+  const double flops = 61.0 * 2.0 * 8.0 * 4000.0 * 512.0 * 16.0 * 256.0;
+  CHECK(warm.gemm_s - cold.gemm_s >= flops / device.bf16_flops);
+  CHECK(warm.gemm_s - cold.gemm_s <= 4.0 * flops / device.bf16_flops);
+  // A dense GQA model pays no such term: its cached keys are read as they are.
+  const auto llama = model::load_model("llama-3.1-8b");
+  StepContext dense{&llama, &device, InstanceShape{1, 1, 1, 1, 1}, WeightPrecision::bf16, KvPrecision::bf16, false};
+  const auto dense_cold = prefill_step(dense, 768, 96);
+  dense.cached_prefix = 4000;
+  CHECK(prefill_step(dense, 768, 96).gemm_s == doctest::Approx(dense_cold.gemm_s));
+}

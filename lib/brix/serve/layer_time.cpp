@@ -250,6 +250,21 @@ StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch,
               tokens * heads * attended_keys_after(window, context.cached_prefix, batch.prompt) *
                   attention_flops_per_key(model, false),
               attention_rate * prefill_head_dim_factor(model), MemoryKind::kv, ComputeKind::attention);
+    if (model.mla && cached_read > 0) {
+      // MLA prefill attends to a cached prefix in the full heads: the cached latents are
+      // up-projected through kv_b_proj again, this rank's heads, per sequence (vLLM's
+      // MLACommonImpl _compute_prefill_context; SGLang's chunked-prefix-cache MHA path). The
+      // latents' read is the group above.
+      const auto& mla = *model.mla;
+      const double up = static_cast<double>(mla.kv_lora_rank) * heads *
+                        static_cast<double>(mla.qk_nope_head_dim + mla.v_head_dim);
+      const double rows = batch.sequences * cached_read;
+      add_group(compute, device, 1, rows * heads * static_cast<double>(mla.qk_nope_head_dim + mla.v_head_dim) * k_bf16,
+                2.0 * rows * up,
+                gemm_rate(context, ComputePrecision::bf16, rows, heads * static_cast<double>(mla.qk_nope_head_dim + mla.v_head_dim),
+                          static_cast<double>(mla.kv_lora_rank)),
+                MemoryKind::activations, ComputeKind::gemm);
+    }
   }
   // Norms, rotary embedding, cache writes, residual adds; and where the engine runs MLA's glue
   // as separate PyTorch ops, those kernels (EngineVersion::mla_glue_kernels).

@@ -34,8 +34,8 @@ struct Workload {
   /// caching, SGLang's radix cache): a shared system prompt, or prompts the server has seen
   /// before. Prefill computes the other isl − cached_tokens; they attend to the cached ones, whose
   /// KV is read, not written. The whole prompt's KV still occupies the pool and, disaggregated,
-  /// crosses to the decode instance. MLA engines' up-projection of a cached latent for prefill
-  /// attention is not costed.
+  /// crosses to the decode instance. MLA models pay one more GEMM per prompt: the cached latents
+  /// up-projected for the new tokens' attention (layer_time.cpp).
   std::int64_t cached_tokens = 0;
 };
 

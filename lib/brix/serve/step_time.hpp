@@ -73,7 +73,7 @@ struct StepContext {
   int offload = 0;
   /// Prefill: tokens before each prompt's computed part that its KV cache already holds (prefix
   /// cache hits, Workload::cached_tokens). The computed tokens attend to them; nothing else of
-  /// theirs is computed or written.
+  /// theirs is computed or written, except MLA's latents, up-projected again for that attention.
   double cached_prefix = 0;
 };
 
