@@ -63,7 +63,8 @@ TEST_CASE("serve::prefill_step: computed tokens attend to a cached prefix they d
   const auto cached = prefill_step(dense.step(7168), 1024, 1024);
   CHECK(cached.attention_s == doctest::Approx(lone.attention_s * 15.0).epsilon(0.02));
   // No prefix: exactly the old step.
-  CHECK(prefill_step(dense.step(0), 2048, 2048).seconds == prefill_step(step_context(dense.context, Dense::tp1), 2048, 2048).seconds);
+  CHECK(prefill_step(dense.step(0), 2048, 2048).seconds ==
+        prefill_step(step_context(dense.context, Dense::tp1), 2048, 2048).seconds);
 }
 
 TEST_CASE("model::causal_attended_keys: the sums behind a cached prefix's mean keys") {
@@ -72,14 +73,15 @@ TEST_CASE("model::causal_attended_keys: the sums behind a cached prefix's mean k
   const double cached = 4096;
   const double fresh = 1024;
   const double whole = cached + fresh;
-  const double mean = (whole * model::causal_attended_keys(window, whole) - cached * model::causal_attended_keys(window, cached)) / fresh;
+  auto sum = [](double w, double n) { return n * model::causal_attended_keys(w, n); };
+  const double mean = (sum(window, whole) - sum(window, cached)) / fresh;
   CHECK(mean == doctest::Approx(128.0));
   // Full attention: the mean position of the new queries.
-  const double full = (whole * model::causal_attended_keys(0, whole) - cached * model::causal_attended_keys(0, cached)) / fresh;
+  const double full = (sum(0, whole) - sum(0, cached)) / fresh;
   CHECK(full == doctest::Approx(cached + fresh / 2.0));
 }
 
-TEST_CASE("serve::aggregated_performance: a prefix cache lifts prefill-heavy throughput and shortens a lone prompt's TTFT") {
+TEST_CASE("serve::aggregated_performance: a prefix cache lifts prefill-heavy throughput, cuts a lone prompt's TTFT") {
   Dense dense;
   // 8,192-token prompts, 32 out, 40 in flight on one H100: prefill-heavy without a cache.
   const auto cold_load = closed_loop(8192, 0, 40, 32);

@@ -26,8 +26,8 @@ using util::DocNode;
 const std::vector<std::string> k_run_keys{
     "id",     "set",    "source", "url",     "quote",       "model",       "cluster", "gpu",
     "nodes",  "engine", "engine_version",    "phase",       "layout",      "isl",     "osl",
-    "chunk",  "batch",  "context", "concurrency", "num_prompts", "cached_tokens", "mtp_acceptance_length", "metric", "published",
-    "also",   "assumptions"};
+    "chunk",  "batch",  "context", "concurrency", "num_prompts", "cached_tokens", "mtp_acceptance_length", "metric",
+    "published", "also", "assumptions"};
 
 const std::map<std::string, MetricKind, std::less<>> k_metrics{
     {"input_tokens_per_s_per_node", MetricKind::throughput},
@@ -160,8 +160,8 @@ Evaluated evaluate_run(const DocNode& run) {
   if (const auto cached = run.find("cached_tokens")) {
     workload.cached_tokens = cached->as_positive_int("cached_tokens");
     if (workload.cached_tokens >= workload.isl) {
-      cached->fail(fmt::format("cached_tokens {} leaves nothing of the {}-token prompt to compute", workload.cached_tokens,
-                               workload.isl),
+      cached->fail(fmt::format("cached_tokens {} leaves nothing of the {}-token prompt to compute",
+                               workload.cached_tokens, workload.isl),
                    "fewer than isl");
     }
   }

@@ -256,14 +256,12 @@ StepCost layer_cost(const StepContext& step, bool moe_layer, const Batch& batch,
       // MLACommonImpl _compute_prefill_context; SGLang's chunked-prefix-cache MHA path). The
       // latents' read is the group above.
       const auto& mla = *model.mla;
-      const double up = static_cast<double>(mla.kv_lora_rank) * heads *
-                        static_cast<double>(mla.qk_nope_head_dim + mla.v_head_dim);
+      const double out = heads * static_cast<double>(mla.qk_nope_head_dim + mla.v_head_dim); // K nope and V
+      const double latent = static_cast<double>(mla.kv_lora_rank);
       const double rows = batch.sequences * cached_read;
-      add_group(compute, device, 1, rows * heads * static_cast<double>(mla.qk_nope_head_dim + mla.v_head_dim) * k_bf16,
-                2.0 * rows * up,
-                gemm_rate(context, ComputePrecision::bf16, rows, heads * static_cast<double>(mla.qk_nope_head_dim + mla.v_head_dim),
-                          static_cast<double>(mla.kv_lora_rank)),
-                MemoryKind::activations, ComputeKind::gemm);
+      add_group(compute, device, 1, rows * out * k_bf16, 2.0 * rows * latent * out,
+                gemm_rate(context, ComputePrecision::bf16, rows, out, latent), MemoryKind::activations,
+                ComputeKind::gemm);
     }
   }
   // Norms, rotary embedding, cache writes, residual adds; and where the engine runs MLA's glue

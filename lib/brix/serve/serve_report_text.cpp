@@ -139,7 +139,8 @@ std::string to_text(const ServeReport& report, const util::Style& style) {
                         workload.num_prompts);
   }
   if (workload.cached_tokens > 0) {
-    load += fmt::format("; {} of each prompt's tokens in the prefix cache", util::with_thousands(workload.cached_tokens));
+    load += fmt::format("; {} of each prompt's tokens in the prefix cache",
+                        util::with_thousands(workload.cached_tokens));
   }
   std::string slo;
   if (workload.ttft_slo_s > 0 || workload.tpot_slo_s > 0) {

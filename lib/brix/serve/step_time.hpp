@@ -85,9 +85,9 @@ struct StepContext {
 [[nodiscard]] StepCost decode_step(const StepContext& context, double batch, double context_tokens, int mtp);
 
 /// One prefill step of a whole instance: `tokens` new tokens per attention-DP rank (the chunk),
-/// from prompts of `prompt` computed tokens (each after context.cached_prefix cached ones). Returns the latency of the chunk through every stage; with
-/// PP, chunks follow each other one stage apart, so the rate is `tokens` × dp per stage time
-/// (prefill_stage_seconds).
+/// from prompts of `prompt` computed tokens (each after context.cached_prefix cached ones).
+/// Returns the latency of the chunk through every stage; with PP, chunks follow each other one
+/// stage apart, so the rate is `tokens` × dp per stage time (prefill_stage_seconds).
 [[nodiscard]] StepCost prefill_step(const StepContext& context, double tokens, double prompt);
 [[nodiscard]] double prefill_stage_seconds(const StepContext& context, double tokens, double prompt);
 
