@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 #include <support/serve_device.hpp>
 #include <support/serve_nim.hpp>
+#include <support/served_model.hpp>
 
 using namespace brix;
 using namespace brix::serve;
@@ -14,12 +15,8 @@ using namespace brix::serve;
 namespace {
 
 /// DeepSeek-R1's FP8 checkpoint with a bf16 KV cache on one 8 x H200 node, served by `engine`.
-struct DeepSeekOnH200 {
-  model::ModelSpec model = model::load_model("deepseek-r1");
-  ServeDevice device = test::serve_device_on("h200-sxm");
-  RoleContext context;
-  explicit DeepSeekOnH200(Engine engine)
-      : context{&model, &device, &find_engine_version(engine, ""), WeightPrecision::fp8, KvPrecision::bf16} {}
+struct DeepSeekOnH200 : test::ServedModel {
+  explicit DeepSeekOnH200(Engine engine) : ServedModel("deepseek-r1", "h200-sxm", engine, WeightPrecision::fp8) {}
 };
 
 } // namespace

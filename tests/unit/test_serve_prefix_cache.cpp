@@ -13,6 +13,7 @@
 
 #include <doctest/doctest.h>
 #include <support/serve_device.hpp>
+#include <support/served_model.hpp>
 #include <support/temp_dir.hpp>
 
 #include <string>
@@ -23,15 +24,9 @@ using namespace brix::serve;
 namespace {
 
 /// Llama-3.1-8B (dense, full attention) on one H100 at TP 1, vLLM.
-struct Dense {
-  model::ModelSpec model = model::load_model("llama-3.1-8b");
-  ServeDevice device = test::serve_device_on("h100-sxm");
-  RoleContext context{&model, &device, &find_engine_version(Engine::vllm, ""), WeightPrecision::bf16,
-                      KvPrecision::bf16};
+struct Dense : test::ServedModel {
   static constexpr InstanceShape tp1{1, 1, 1, 1, 1};
-  Dense() = default;
-  Dense(const Dense&) = delete;
-  Dense& operator=(const Dense&) = delete;
+  Dense() : ServedModel("llama-3.1-8b", "h100-sxm", Engine::vllm, WeightPrecision::bf16) {}
   [[nodiscard]] StepContext step(double cached) const {
     auto step = step_context(context, tp1);
     step.cached_prefix = cached;

@@ -12,6 +12,7 @@
 
 #include <doctest/doctest.h>
 #include <support/serve_device.hpp>
+#include <support/served_model.hpp>
 
 #include <cmath>
 #include <set>
@@ -211,18 +212,11 @@ TEST_CASE("serve search: disaggregated plans size prefill to decode") {
 namespace {
 
 /// gpt-oss-120b on one 8 x H200 node with SGLang and TP 2 prefill and decode servers, as dstack's
-/// P/D runs: the roles costed and the closed loop's operating point. Not copyable: the context
-/// points at the model and device it holds.
-struct GptOssPd {
-  model::ModelSpec model = model::load_model("gpt-oss-120b");
-  ServeDevice device = test::serve_device_on("h200-sxm");
-  RoleContext context{&model, &device, &find_engine_version(Engine::sglang, ""), WeightPrecision::fp4,
-                      KvPrecision::bf16};
+/// P/D runs: the roles costed and the closed loop's operating point.
+struct GptOssPd : test::ServedModel {
   RoleEstimate prefill;
   RoleEstimate decode;
-  GptOssPd() = default;
-  GptOssPd(const GptOssPd&) = delete;
-  GptOssPd& operator=(const GptOssPd&) = delete;
+  GptOssPd() : ServedModel("gpt-oss-120b", "h200-sxm", Engine::sglang, WeightPrecision::fp4) {}
 
   Performance run(const Workload& workload, int prefill_instances, int decode_instances) {
     Workload prompts = workload;
