@@ -4,6 +4,10 @@
 
 #include <brix/plan/physics.hpp>
 
+#include <cmath>
+#include <iterator>
+#include <random>
+
 using brix::plan::gemm_shape_efficiency;
 using brix::plan::GemmShape;
 
@@ -60,4 +64,35 @@ TEST_CASE("plan::gemm_shape_efficiency: grouped kernels quantise waves over all 
   CHECK(gemm_shape_efficiency(132, {8192, 8192, 8192}) == doctest::Approx(1.0));
   CHECK(gemm_shape_efficiency(132, {1e6, 1e6, 1e6}) <= 1.0);
   CHECK(gemm_shape_efficiency(132, {1, 1, 1}) > 0.0);
+}
+
+TEST_CASE("plan::gemm_shape_efficiency: the deepest one-wave split-K is the one every split would pick") {
+  // gemm_shape_efficiency tries only the deepest split that fits one wave; the exhaustive search
+  // over every allowed split must give the same value, bit for bit, on the shapes searches ask
+  // for: decode's few rows, thin outputs (routers, MLA's latent), long K, grouped and ragged
+  // experts, and SM counts of A100, H100/H200, B200 and odd ones.
+  std::mt19937_64 random(20261207);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  auto log_uniform = [&](double low, double high) { return low * std::pow(high / low, unit(random)); };
+  const int sm_counts[] = {1, 7, 78, 108, 132, 148, 160, 264};
+  int differing = 0;
+  for (int i = 0; i < 20000; ++i) {
+    brix::plan::GemmShape shape;
+    shape.m = i % 3 == 0 ? std::floor(log_uniform(1, 65536)) : log_uniform(0.5, 65536);
+    shape.n = i % 4 == 0 ? std::floor(log_uniform(16, 131072)) : log_uniform(1, 131072);
+    shape.k = i % 5 == 0 ? 256.0 * std::floor(log_uniform(1, 128)) : log_uniform(1, 65536);
+    shape.groups = i % 7 == 0 ? std::floor(log_uniform(1, 257)) : 1.0;
+    shape.ragged = shape.groups > 1 && i % 2 == 0;
+    const int sms = sm_counts[static_cast<std::size_t>(i) % std::size(sm_counts)];
+    const double fast = gemm_shape_efficiency(sms, shape);
+    const double every = brix::plan::detail::gemm_shape_efficiency_every_split(sms, shape);
+    if (fast != every && ++differing <= 5) {
+      FAIL_CHECK("shape m=" << shape.m << " n=" << shape.n << " k=" << shape.k << " groups=" << shape.groups
+                            << " sms=" << sms << ": " << fast << " against " << every);
+    }
+  }
+  CHECK(differing == 0);
+  // Split-K is taken where it pays: 64 x 576 fills 5 of 132 SMs; at K = 7,168 sixteen slices of
+  // 448 fill 80 of them, at K = 300 a slice would be under 256 deep, so there is no split.
+  CHECK(gemm_shape_efficiency(132, {64, 576, 7168}) > 5.0 * gemm_shape_efficiency(132, {64, 576, 300}));
 }

@@ -537,6 +537,11 @@ struct GemmShape {
 /// Shape efficiency in (0, 1] on a GPU of `sms` SMs: what output-tile padding, wave quantisation
 /// and each tile's K-loop prologue/epilogue leave of the large-GEMM rate (physics_gemm.cpp).
 [[nodiscard]] double gemm_shape_efficiency(int sms, const GemmShape& shape);
+namespace detail {
+/// gemm_shape_efficiency trying every split-K depth it allows, where gemm_shape_efficiency tries
+/// only the one that can be best; for the test that the two agree.
+[[nodiscard]] double gemm_shape_efficiency_every_split(int sms, const GemmShape& shape);
+} // namespace detail
 /// A memory-bound kernel moving `bytes` through HBM.
 [[nodiscard]] double memory_seconds(const DeviceModel& device, double bytes);
 

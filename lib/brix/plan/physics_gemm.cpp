@@ -40,8 +40,9 @@ constexpr GemmShape k_gemm_reference{8192.0, 8192.0, 8192.0};
 constexpr double k_gemm_min_split_k = 256.0;
 constexpr int k_gemm_max_split = 16;
 
-/// gemm_shape_efficiency before it is taken relative to the reference shape.
-double raw_shape_efficiency(int sms, const GemmShape& shape) {
+/// gemm_shape_efficiency before it is taken relative to the reference shape. `every_split` tries
+/// each allowed split instead of the one that can be best (the test of that shortcut).
+double raw_shape_efficiency(int sms, const GemmShape& shape, bool every_split = false) {
   const double slots = std::max(1, sms);
   const double m = std::max(1.0, shape.m);
   const double k = std::max(1.0, shape.k);
@@ -56,25 +57,41 @@ double raw_shape_efficiency(int sms, const GemmShape& shape) {
     const double tiles = groups * (padded_m / tile_m) * (padded_n / tile_n);
     const double padding = m / padded_m * (std::max(1.0, shape.n) / padded_n);
     const double reuse = std::min(1.0, tile_m * tile_n / (tile_m + tile_n) / k_gemm_full_reuse);
-    const int max_split = groups > 1 ? 1 : k_gemm_max_split;
-    for (int split = 1; split <= max_split; ++split) {
+    auto efficiency = [&](int split) {
       const double depth = k / split;
-      if (split > 1 && (depth < k_gemm_min_split_k || tiles * (split - 1) >= slots)) {
-        break;
-      }
       const double slices = tiles * split;
       const double waves = std::ceil(slices / slots - 1e-9);
-      const double efficiency =
-          reuse * padding * (slices / (waves * slots)) * (depth / (depth + k_gemm_tile_ramp_k));
-      best = std::max(best, efficiency);
+      return reuse * padding * (slices / (waves * slots)) * (depth / (depth + k_gemm_tile_ramp_k));
+    };
+    // Splits 1..last are allowed: each slice keeps k_gemm_min_split_k of depth, and a further
+    // split is tried only while the tiles of the one before it leave an SM idle.
+    const int max_split = groups > 1 ? 1 : k_gemm_max_split;
+    int last = 1;
+    while (last < max_split && k / (last + 1) >= k_gemm_min_split_k && tiles * last < slots) {
+      ++last;
     }
+    if (every_split) {
+      for (int split = 1; split <= last; ++split) {
+        best = std::max(best, efficiency(split));
+      }
+      continue;
+    }
+    // While all slices fit one wave (tiles · split ≤ SMs) a deeper split only gains, the
+    // efficiency being (tiles / SMs) · K / (K / split + ramp). The one split past them that is
+    // allowed, s + 1, needs two waves (tiles are whole numbers here: only single GEMMs split), so
+    // its share of them, (s + 1) / 2s of s's, is no more, and its slices are shallower: it loses.
+    // So the deepest split of one wave is the best. (Trying every split made a serving search on
+    // 64 nodes 1.4× slower: a search spends most of its time here.)
+    int one_wave = 1;
+    while (one_wave < last && tiles * (one_wave + 1) <= slots) {
+      ++one_wave;
+    }
+    best = std::max(best, efficiency(one_wave));
   }
   return best;
 }
 
-} // namespace
-
-double gemm_shape_efficiency(int sms, const GemmShape& shape) {
+double reference_efficiency(int slots) {
   // The reference shape's efficiency per SM count, computed once.
   constexpr int k_cached_sms = 512;
   static const auto reference = [] {
@@ -84,11 +101,23 @@ double gemm_shape_efficiency(int sms, const GemmShape& shape) {
     }
     return table;
   }();
-  const int slots = std::max(1, sms);
-  const double at_reference =
-      slots <= k_cached_sms ? reference[static_cast<std::size_t>(slots)] : raw_shape_efficiency(slots, k_gemm_reference);
-  return std::min(1.0, raw_shape_efficiency(slots, shape) / at_reference);
+  return slots <= k_cached_sms ? reference[static_cast<std::size_t>(slots)]
+                               : raw_shape_efficiency(slots, k_gemm_reference);
 }
+
+} // namespace
+
+double gemm_shape_efficiency(int sms, const GemmShape& shape) {
+  const int slots = std::max(1, sms);
+  return std::min(1.0, raw_shape_efficiency(slots, shape) / reference_efficiency(slots));
+}
+
+namespace detail {
+double gemm_shape_efficiency_every_split(int sms, const GemmShape& shape) {
+  const int slots = std::max(1, sms);
+  return std::min(1.0, raw_shape_efficiency(slots, shape, true) / reference_efficiency(slots));
+}
+} // namespace detail
 
 double gemm_seconds(const DeviceModel& device, const GemmShape& shape, double bytes_per_element) {
   if (shape.m <= 0 || shape.n <= 0 || shape.k <= 0 || shape.groups <= 0) {
