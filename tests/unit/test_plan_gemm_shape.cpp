@@ -75,6 +75,7 @@ TEST_CASE("plan::gemm_shape_efficiency: the deepest one-wave split-K is the one 
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   auto log_uniform = [&](double low, double high) { return low * std::pow(high / low, unit(random)); };
   const int sm_counts[] = {1, 7, 78, 108, 132, 148, 160, 264};
+  const double ramps[] = {49.0, 128.0, 260.0, 288.0}; // A100, Hopper, B200, GB200 (gemm_tile_ramp_k)
   int differing = 0;
   for (int i = 0; i < 20000; ++i) {
     brix::plan::GemmShape shape;
@@ -84,15 +85,33 @@ TEST_CASE("plan::gemm_shape_efficiency: the deepest one-wave split-K is the one 
     shape.groups = i % 7 == 0 ? std::floor(log_uniform(1, 257)) : 1.0;
     shape.ragged = shape.groups > 1 && i % 2 == 0;
     const int sms = sm_counts[static_cast<std::size_t>(i) % std::size(sm_counts)];
-    const double fast = gemm_shape_efficiency(sms, shape);
-    const double every = brix::plan::detail::gemm_shape_efficiency_every_split(sms, shape);
+    const double ramp = ramps[static_cast<std::size_t>(i / 8) % std::size(ramps)];
+    const double fast = gemm_shape_efficiency(sms, shape, ramp);
+    const double every = brix::plan::detail::gemm_shape_efficiency_every_split(sms, shape, ramp);
     if (fast != every && ++differing <= 5) {
       FAIL_CHECK("shape m=" << shape.m << " n=" << shape.n << " k=" << shape.k << " groups=" << shape.groups
-                            << " sms=" << sms << ": " << fast << " against " << every);
+                            << " sms=" << sms << " ramp=" << ramp << ": " << fast << " against " << every);
     }
   }
   CHECK(differing == 0);
   // Split-K is taken where it pays: 64 x 576 fills 5 of 132 SMs; at K = 7,168 sixteen slices of
   // 448 fill 80 of them, at K = 300 a slice would be under 256 deep, so there is no split.
   CHECK(gemm_shape_efficiency(132, {64, 576, 7168}) > 5.0 * gemm_shape_efficiency(132, {64, 576, 300}));
+}
+
+TEST_CASE("plan::gemm_tile_ramp_k: the tile's fixed prologue and epilogue, in K-depth, grow with the SM's MMA rate") {
+  using brix::plan::gemm_tile_ramp_k;
+  // Hopper (H100, H800, H200: 989 TFLOP/s bf16 over 132 SMs) is the reference, two 64-deep k-blocks.
+  CHECK(gemm_tile_ramp_k(989e12, 132) == 128.0);
+  // B200: 2,250 TFLOP/s over 148 SMs, 2.03 times Hopper's rate per SM; GB200's 2,500, 2.25 times.
+  CHECK(gemm_tile_ramp_k(2250e12, 148) == doctest::Approx(128.0 * 2250.0 / 148.0 / (989.0 / 132.0)));
+  CHECK(gemm_tile_ramp_k(2500e12, 148) > 280.0);
+  // A100: 312 over 108, 0.39 of Hopper's.
+  CHECK(gemm_tile_ramp_k(312e12, 108) == doctest::Approx(49.3).epsilon(0.01));
+  // Unknown rates keep Hopper's.
+  CHECK(gemm_tile_ramp_k(0, 132) == 128.0);
+  // A longer ramp costs short reductions more than long ones (both against the 8192³ reference).
+  const GemmShape short_k{4096, 4096, 512};
+  CHECK(gemm_shape_efficiency(148, short_k, 260.0) < gemm_shape_efficiency(148, short_k, 128.0));
+  CHECK(gemm_shape_efficiency(148, {8192, 8192, 8192}, 260.0) == doctest::Approx(1.0));
 }

@@ -59,7 +59,10 @@ TEST_CASE("serve::prefill_step: FP8 and FP4 GEMMs keep the training planner's FP
     auto kernel_only = device;
     kernel_only.low_precision_gemm_share = 1.0;
     for (const auto weights : {WeightPrecision::fp8, WeightPrecision::fp4}) {
-      const StepContext step{&model, &device, {8, 1, 1, 1, 8}, weights, KvPrecision::bf16, false};
+      // Experts whole on 8 GPUs (EP 8): every GEMM stays compute-bound with and without the share,
+      // so gemm_s compares like with like (under MoE TP 8 B200's FP4 down-projections reduce over
+      // 256 only, and without the share their weights' read, not their arithmetic, bounds them).
+      const StepContext step{&model, &device, {8, 1, 1, 8, 1}, weights, KvPrecision::bf16, false};
       StepContext isolated = step;
       isolated.device = &kernel_only;
       const auto whole = prefill_step(step, 16384, 3200);

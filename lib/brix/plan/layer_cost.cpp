@@ -102,8 +102,10 @@ LayerCost layer_cost(const CostContext& context, const Layout& layout, const Pla
   } else {
     // One batched GEMM over every head of every sequence of the micro-batch.
     const double per_head_eff = gemm_shape_efficiency(
-        device.sms, GemmShape{seq / layout.cp, keys.counted, attention.qk_dim,
-                              attention.q_heads * static_cast<double>(layout.micro_batch)});
+        device.sms,
+        GemmShape{seq / layout.cp, keys.counted, attention.qk_dim,
+                  attention.q_heads * static_cast<double>(layout.micro_batch)},
+        device.tile_ramp_k);
     const double gemm_time = executed / (device.peak_flops * device.gemm_fraction * per_head_eff);
     // Scale-mask-softmax (read + write bf16 scores), plus dropout (mask + output) when used.
     const double scores = tokens * keys.counted * attention.q_heads;

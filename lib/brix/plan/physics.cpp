@@ -120,6 +120,7 @@ DeviceModel device_model(const cluster::NodeGroup& group, bool fp8, cluster::Net
   device.host_link_bytes_per_s = gpu.pcie_bytes_per_s / 2.0 * k_host_link_fraction; // the field is bidirectional
   device.kernel_overhead_s = k_kernel_overhead_s;
   device.sms = gpu.sms;
+  device.tile_ramp_k = gemm_tile_ramp_k(gpu.bf16_flops, gpu.sms);
 
   const double nvlink_per_direction = group.nvlink_bytes_per_s / 2.0;
   if (group.measured_intra_busbw > 0) {

@@ -483,6 +483,7 @@ struct DeviceModel {
   double bf16_peak_flops = 0;
   double bf16_gemm_fraction = 0;
   int sms = 132;                ///< streaming multiprocessors: GEMM tiles that run at once
+  double tile_ramp_k = 128;     ///< a GEMM tile's prologue and epilogue in K-depth (gemm_tile_ramp_k)
   double attention_fraction = 0.5; ///< achievable fraction of peak_flops for fused (bf16) attention kernels
   /// The same for FlashAttention-2, which does not use Hopper's TMA and warpgroup MMA: 35% of
   /// an H100's peak (FlashAttention-3 paper, Shah et al. 2024, Sec. 1); on A100 it is the kernel
@@ -536,11 +537,17 @@ struct GemmShape {
 [[nodiscard]] double gemm_seconds(const DeviceModel& device, const GemmShape& shape, double bytes_per_element);
 /// Shape efficiency in (0, 1] on a GPU of `sms` SMs: what output-tile padding, wave quantisation
 /// and each tile's K-loop prologue/epilogue leave of the large-GEMM rate (physics_gemm.cpp).
+/// `ramp_k`: each tile's prologue and epilogue in K-depth (gemm_tile_ramp_k; without it, a
+/// Hopper SM's).
+[[nodiscard]] double gemm_shape_efficiency(int sms, const GemmShape& shape, double ramp_k);
 [[nodiscard]] double gemm_shape_efficiency(int sms, const GemmShape& shape);
+/// A tile's prologue and epilogue in K-depth on a GPU of `sms` SMs and `bf16_flops` dense bf16
+/// peak: 128 on Hopper, scaled by the SM's MMA rate.
+[[nodiscard]] double gemm_tile_ramp_k(double bf16_flops, int sms);
 namespace detail {
 /// gemm_shape_efficiency trying every split-K depth it allows, where gemm_shape_efficiency tries
 /// only the one that can be best; for the test that the two agree.
-[[nodiscard]] double gemm_shape_efficiency_every_split(int sms, const GemmShape& shape);
+[[nodiscard]] double gemm_shape_efficiency_every_split(int sms, const GemmShape& shape, double ramp_k);
 } // namespace detail
 /// A memory-bound kernel moving `bytes` through HBM.
 [[nodiscard]] double memory_seconds(const DeviceModel& device, double bytes);

@@ -24,8 +24,11 @@ namespace {
 constexpr std::array<std::array<double, 2>, 6> k_gemm_tiles{
     {{128.0, 128.0}, {128.0, 256.0}, {256.0, 128.0}, {64.0, 128.0}, {32.0, 128.0}, {16.0, 128.0}}};
 constexpr double k_gemm_full_reuse = 128.0 * 128.0 / (128.0 + 128.0);
-//   A tile's prologue and unhidden epilogue cost about two 64-deep k-blocks of its K loop.
+//   A tile's prologue and unhidden epilogue cost about two 64-deep k-blocks of its K loop on a
+//   Hopper SM (gemm_tile_ramp_k scales it to other GPUs).
 constexpr double k_gemm_tile_ramp_k = 128.0;
+//   ... whose dense bf16 MMA rate is the H100 SXM's 989 TFLOP/s over its 132 SMs.
+constexpr double k_ramp_reference_flops_per_sm = 989e12 / 132.0;
 //   (Fit set, issue 13 fid17: 64 -> 12.1%, 128 -> 12.0%, 256 -> 12.0%; the set cannot tell 128
 //   from 256, so the two-block estimate stands.)
 //   Efficiencies are relative to an 8192³ GEMM, the large square the cuBLAS figures behind
@@ -42,7 +45,7 @@ constexpr int k_gemm_max_split = 16;
 
 /// gemm_shape_efficiency before it is taken relative to the reference shape. `every_split` tries
 /// each allowed split instead of the one that can be best (the test of that shortcut).
-double raw_shape_efficiency(int sms, const GemmShape& shape, bool every_split = false) {
+double raw_shape_efficiency(int sms, const GemmShape& shape, double ramp_k, bool every_split = false) {
   const double slots = std::max(1, sms);
   const double m = std::max(1.0, shape.m);
   const double k = std::max(1.0, shape.k);
@@ -61,7 +64,7 @@ double raw_shape_efficiency(int sms, const GemmShape& shape, bool every_split = 
       const double depth = k / split;
       const double slices = tiles * split;
       const double waves = std::ceil(slices / slots - 1e-9);
-      return reuse * padding * (slices / (waves * slots)) * (depth / (depth + k_gemm_tile_ramp_k));
+      return reuse * padding * (slices / (waves * slots)) * (depth / (depth + ramp_k));
     };
     // Splits 1..last are allowed: each slice keeps k_gemm_min_split_k of depth, and a further
     // split is tried only while the tiles of the one before it leave an SM idle.
@@ -91,31 +94,62 @@ double raw_shape_efficiency(int sms, const GemmShape& shape, bool every_split = 
   return best;
 }
 
-double reference_efficiency(int slots) {
-  // The reference shape's efficiency per SM count, computed once.
+double reference_efficiency(int slots, double ramp_k) {
+  if (ramp_k != k_gemm_tile_ramp_k) {
+    // Another GPU's ramp: a search asks for one GPU's at a time, so remember the last.
+    thread_local int last_slots = 0;
+    thread_local double last_ramp = 0;
+    thread_local double last_efficiency = 0;
+    if (slots != last_slots || ramp_k != last_ramp) {
+      last_efficiency = raw_shape_efficiency(slots, k_gemm_reference, ramp_k);
+      last_slots = slots;
+      last_ramp = ramp_k;
+    }
+    return last_efficiency;
+  }
+  // The reference shape's efficiency per SM count at Hopper's ramp, computed once.
   constexpr int k_cached_sms = 512;
   static const auto reference = [] {
     std::array<double, k_cached_sms + 1> table{};
     for (int count = 1; count <= k_cached_sms; ++count) {
-      table[count] = raw_shape_efficiency(count, k_gemm_reference);
+      table[count] = raw_shape_efficiency(count, k_gemm_reference, k_gemm_tile_ramp_k);
     }
     return table;
   }();
   return slots <= k_cached_sms ? reference[static_cast<std::size_t>(slots)]
-                               : raw_shape_efficiency(slots, k_gemm_reference);
+                               : raw_shape_efficiency(slots, k_gemm_reference, ramp_k);
 }
 
 } // namespace
 
-double gemm_shape_efficiency(int sms, const GemmShape& shape) {
+double gemm_tile_ramp_k(double bf16_flops, int sms) {
+  // The prologue and epilogue take about the same time on any SM (filling the operand pipeline
+  // from memory, draining the accumulators), so the K-depth they are worth grows with the SM's
+  // MMA rate: Blackwell's SM multiplies about twice as fast as Hopper's, A100's 0.39 as fast. The
+  // bf16 rate sets it for every precision: the FP8 GEMM efficiencies (fp8_gemm_share, serving's
+  // block-scaled knee) are measured against it, what FP8's faster K loop loses to the ramp included.
+  // (Issue 13 fid45: training fit 8.23% -> 8.07%, held-out 9.78% -> 9.73%; serving held-out
+  // throughput and latency 0.04-0.05 points better, fit throughput 0.02 worse. At the FP8 rate
+  // instead, serving's held-out latency 31.8% -> 32.4%: README.)
+  if (bf16_flops <= 0 || sms <= 0) {
+    return k_gemm_tile_ramp_k;
+  }
+  return k_gemm_tile_ramp_k * (bf16_flops / sms / k_ramp_reference_flops_per_sm); // Hopper: 128 exactly
+}
+
+double gemm_shape_efficiency(int sms, const GemmShape& shape, double ramp_k) {
   const int slots = std::max(1, sms);
-  return std::min(1.0, raw_shape_efficiency(slots, shape) / reference_efficiency(slots));
+  return std::min(1.0, raw_shape_efficiency(slots, shape, ramp_k) / reference_efficiency(slots, ramp_k));
+}
+
+double gemm_shape_efficiency(int sms, const GemmShape& shape) {
+  return gemm_shape_efficiency(sms, shape, k_gemm_tile_ramp_k);
 }
 
 namespace detail {
-double gemm_shape_efficiency_every_split(int sms, const GemmShape& shape) {
+double gemm_shape_efficiency_every_split(int sms, const GemmShape& shape, double ramp_k) {
   const int slots = std::max(1, sms);
-  return std::min(1.0, raw_shape_efficiency(slots, shape, true) / reference_efficiency(slots));
+  return std::min(1.0, raw_shape_efficiency(slots, shape, ramp_k, true) / reference_efficiency(slots, ramp_k));
 }
 } // namespace detail
 
@@ -125,7 +159,7 @@ double gemm_seconds(const DeviceModel& device, const GemmShape& shape, double by
   }
   const double flops = shape.groups * 2.0 * shape.m * shape.n * shape.k;
   const double compute =
-      flops / (device.peak_flops * device.gemm_fraction * gemm_shape_efficiency(device.sms, shape));
+      flops / (device.peak_flops * device.gemm_fraction * gemm_shape_efficiency(device.sms, shape, device.tile_ramp_k));
   const double bytes =
       shape.groups * (shape.m * shape.k + shape.k * shape.n + shape.m * shape.n) * bytes_per_element;
   const double memory = bytes / device.hbm_bytes_per_s;

@@ -100,6 +100,7 @@ ServeDevice serve_device(const cluster::NodeGroup& group, cluster::NetworkShape 
   device.fp4_flops = group.gpu.fp4_flops;
   device.gemm_fraction = base.gemm_fraction;
   device.sms = base.sms;
+  device.tile_ramp_k = base.tile_ramp_k;
   device.low_precision_gemm_share = group.gpu.fp8_flops > 0 ? plan::fp8_gemm_share(group.gpu) : 1.0;
   device.block_scaled_k_knee = k_block_scaled_k_knee;
   device.triton_block_scaled_fraction = k_triton_block_scaled_fraction;

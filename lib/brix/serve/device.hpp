@@ -25,6 +25,7 @@ struct ServeDevice {
   double fp4_flops = 0;         ///< 0: no FP4 tensor cores
   double gemm_fraction = 0;     ///< of peak, large GEMMs (cuBLAS, DeepGEMM, CUTLASS)
   int sms = 0;                  ///< streaming multiprocessors (plan::gemm_shape_efficiency's waves)
+  double tile_ramp_k = 128;     ///< a GEMM tile's prologue and epilogue in K-depth (plan::gemm_tile_ramp_k)
   /// Share of gemm_fraction that FP8/FP4 GEMMs keep against their own peak inside a whole
   /// model's step: the training planner's plan::fp8_gemm_share (Hopper 0.85, Blackwell 0.75),
   /// the one figure brix has for the same GEMMs run end to end.

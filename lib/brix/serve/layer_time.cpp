@@ -77,8 +77,8 @@ double gemm_rate(const StepContext& context, ComputePrecision precision, double 
           : device.low_precision_gemm_share * k / (k + device.block_scaled_k_knee) *
                 (context.triton_block_fp8 ? device.triton_block_scaled_fraction : 1.0);
   const plan::GemmShape shape{std::max(1.0, m), n, k, experts, experts > 1};
-  return device.peak(precision) * device.gemm_fraction * plan::gemm_shape_efficiency(device.sms, shape) * block_scaled *
-         context.gemm_sm_share;
+  const double shape_efficiency = plan::gemm_shape_efficiency(device.sms, shape, device.tile_ramp_k);
+  return device.peak(precision) * device.gemm_fraction * shape_efficiency * block_scaled * context.gemm_sm_share;
 }
 
 /// Achievable FLOP/s of a gated MLP slice (gate/up: m × 2·ffn × h, two thirds of the
