@@ -110,6 +110,8 @@ bad "mixed keys" "mixes aggregated fields" "$BRIX" plan --serve --layout tp=8,d.
 bad "both loops" "--concurrency and --request-rate: give one" "$BRIX" plan --serve --concurrency 8 --request-rate 1
 bad "prompts without a cap" "--num-prompts: only with --concurrency" "$BRIX" plan --serve --num-prompts 500
 bad "cache holds the whole prompt" "--cached-tokens: 1024 is outside \\[0, --isl 1024\\)" "$BRIX" plan --serve --cached-tokens 1024
+bad "longer than the context" "--isl/--osl: 162817 \\+ 1024 = 163841 tokens per request exceed deepseek-r1's context of 163840 positions .*expected ISL \\+ OSL <= 163840" "$BRIX" plan --serve --isl 162817 --osl 1024
+bad "longer than gpt-oss's context" "exceed gpt-oss-120b's context of 131072 positions" "$BRIX" plan --serve --model gpt-oss-120b --nodes 1 --gpu h200-sxm --isl 131072 --osl 1
 bad "prompts not whole" "--num-prompts: 2.5 is not a whole number" "$BRIX" plan --serve --concurrency 4 --num-prompts 2.5
 bad "offload every layer" "--layout: offload=1 is not valid \\(expected an integer >= 2\\)" "$BRIX" plan --serve --layout tp=8,offload=1
 bad "offload without the offloader" "offload=2 needs the layer-group weight offloader; vllm 0.11 has none" "$BRIX" plan --serve --engine vllm --layout tp=8,ep=8,offload=2

@@ -7,6 +7,7 @@
 #include <brix/serve/rules.hpp>
 #include <brix/util/error.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
 
@@ -59,6 +60,26 @@ void check_request(const ServeRequest& request) {
   }
 }
 
+/// The positions the checkpoint serves: its config's max_position_embeddings (n_positions,
+/// seq_length where a family names it so), what vLLM derives its max_model_len from and SGLang
+/// its context length, less OPT's two offset rows. 0 where the model file states none.
+std::int64_t served_context(const model::ModelSpec& model) {
+  return model.family == "opt" ? std::max<std::int64_t>(0, model.max_positions - 2) : model.max_positions;
+}
+
+/// brix emits ISL + OSL as the engines' --max-model-len / --context-length / --max_seq_len
+/// (deployment.cpp); above the checkpoint's context vLLM and SGLang refuse to start (vLLM: "User-specified
+/// max_model_len ... is greater than the derived max_model_len" unless VLLM_ALLOW_LONG_MAX_MODEL_LEN).
+void check_context(const model::ModelSpec& model, std::int64_t isl, std::int64_t osl) {
+  const auto context = served_context(model);
+  if (context > 0 && isl + osl > context) {
+    throw InputError(fmt::format("--isl/--osl: {} + {} = {} tokens per request exceed {}'s context of {} positions "
+                                 "(max_position_embeddings in {}; the engines refuse a longer --max-model-len) "
+                                 "(expected ISL + OSL <= {})",
+                                 isl, osl, isl + osl, model.name, context, model.source, context));
+  }
+}
+
 /// The checkpoint's format where the GPU computes in it, else the widest step down it has. An
 /// MXFP4 checkpoint stays MXFP4 without FP4 tensor cores (weight-only) where the engine runs it so,
 /// and is refused where it does not: its publisher released no FP8 copy to step down to.
@@ -99,6 +120,7 @@ ServeReport run_serve(const ServeRequest& request) {
     requested = precision;
   }
   report.model = model::load_model(request.model);
+  check_context(report.model, request.isl, request.osl);
   report.cluster = cluster::select_cluster(request.cluster, plan::k_default_cluster);
   report.top = request.top;
   report.layout_query = request.layout;
