@@ -159,7 +159,8 @@ def accuracy(brix):
                f"(MoE {100 * fit['moe_mean_abs_error']:.2f}%). Held-out set: {heldout['runs']} runs, mean "
                f"{100 * heldout['mean_abs_error']:.2f}% (MoE {100 * heldout['moe_mean_abs_error']:.2f}%). "
                f"Leave-one-source-out over the fit set (the host time per operator chosen again without each "
-               f"source, the other fitted constants kept, the source then predicted): {100 * loso['mean_abs_error']:.2f}%.**")
+               f"source, the other fitted constants kept, the source then predicted): "
+               f"{100 * loso['mean_abs_error']:.2f}%.**")
     return "\n".join(lines) + "\n\n" + wrap(summary)
 
 

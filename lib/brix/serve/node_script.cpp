@@ -61,7 +61,8 @@ std::string plan_comment(const Deployment& deployment) {
       "# brix plan --serve layout: {}\n"
       "# Predicted at ISL {}{} / OSL {}, {}: TTFT {:.0f} ms, TPOT {:.1f} ms, {:.0f} output tokens/s "
       "({:.0f} per GPU).\n",
-      report.model.name, deployment.nodes, deployment.nodes == 1 ? "" : "s", deployment.group->group.name, deployment.group->group.gpus_per_node,
+      report.model.name, deployment.nodes, deployment.nodes == 1 ? "" : "s", deployment.group->group.name,
+      deployment.group->group.gpus_per_node,
       deployment.group->group.gpu.display, to_string(deployment.engine->engine), deployment.engine->version,
       to_string(plan.layout), workload.isl,
       workload.cached_tokens > 0

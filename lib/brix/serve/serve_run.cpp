@@ -68,14 +68,15 @@ std::int64_t served_context(const model::ModelSpec& model) {
 }
 
 /// brix emits ISL + OSL as the engines' --max-model-len / --context-length / --max_seq_len
-/// (deployment.cpp); above the checkpoint's context vLLM and SGLang refuse to start (vLLM: "User-specified
-/// max_model_len ... is greater than the derived max_model_len" unless VLLM_ALLOW_LONG_MAX_MODEL_LEN).
+/// (deployment.cpp); above the checkpoint's context vLLM and SGLang refuse to start (vLLM:
+/// "User-specified max_model_len ... is greater than the derived max_model_len" unless
+/// VLLM_ALLOW_LONG_MAX_MODEL_LEN; SGLang likewise unless SGLANG_ALLOW_OVERWRITE_LONGER_CONTEXT_LEN).
 void check_context(const model::ModelSpec& model, std::int64_t isl, std::int64_t osl) {
   const auto context = served_context(model);
   if (context > 0 && isl + osl > context) {
     throw InputError(fmt::format("--isl/--osl: {} + {} = {} tokens per request exceed {}'s context of {} positions "
-                                 "(max_position_embeddings in {}; the engines refuse a longer --max-model-len) "
-                                 "(expected ISL + OSL <= {})",
+                                 "(max_position_embeddings in {}; vLLM and SGLang refuse a longer --max-model-len / "
+                                 "--context-length) (expected ISL + OSL <= {})",
                                  isl, osl, isl + osl, model.name, context, model.source, context));
   }
 }
