@@ -23,7 +23,8 @@ nlohmann::ordered_json summary_json(const CalibrationSummary& summary) {
 }
 
 std::string summary_text(const char* name, const CalibrationSummary& summary) {
-  return fmt::format("{}: {} runs ({} MoE): mean |error| {:.1f}%, max {:.1f}%, MoE mean {:.1f}%{}\n", name,
+  // Means to two decimals: issue 13's targets are whole percents, and 8.03% must not print as 8.0%.
+  return fmt::format("{}: {} runs ({} MoE): mean |error| {:.2f}%, max {:.1f}%, MoE mean {:.2f}%{}\n", name,
                      summary.runs, summary.moe_runs, summary.mean_abs_error * 100, summary.max_abs_error * 100,
                      summary.moe_mean_abs_error * 100,
                      summary.failed > 0 ? fmt::format("; {} not evaluated", summary.failed) : std::string());
@@ -97,7 +98,7 @@ std::string to_text(const CalibrationReport& report) {
                                   source.host_seconds_per_op * 1e6));
   }
   out += fmt::format("leave-one-source-out (fit set; the host time per operator chosen again without each source): "
-                     "{} runs, mean |error| {:.1f}% ({})\n",
+                     "{} runs, mean |error| {:.2f}% ({})\n",
                      loso.runs, loso.mean_abs_error * 100, fmt::join(sources, "; "));
   return out;
 }
