@@ -110,8 +110,28 @@ bad "mixed keys" "mixes aggregated fields" "$BRIX" plan --serve --layout tp=8,d.
 bad "both loops" "--concurrency and --request-rate: give one" "$BRIX" plan --serve --concurrency 8 --request-rate 1
 bad "prompts without a cap" "--num-prompts: only with --concurrency" "$BRIX" plan --serve --num-prompts 500
 bad "cache holds the whole prompt" "--cached-tokens: 1024 is outside \\[0, --isl 1024\\)" "$BRIX" plan --serve --cached-tokens 1024
-bad "longer than the context" "--isl/--osl: 162817 \\+ 1024 = 163841 tokens per request exceed deepseek-r1's context of 163840 positions .*expected ISL \\+ OSL <= 163840" "$BRIX" plan --serve --isl 162817 --osl 1024
+bad "longer than the context" "--isl/--osl: 162817 \\+ 1024 = 163841 tokens per request exceed deepseek-r1's context of 163840 positions, as vLLM derives it .*expected ISL \\+ OSL <= 163840" "$BRIX" plan --serve --isl 162817 --osl 1024
 bad "longer than gpt-oss's context" "exceed gpt-oss-120b's context of 131072 positions" "$BRIX" plan --serve --model gpt-oss-120b --nodes 1 --gpu h200-sxm --isl 131072 --osl 1
+# rope_scaling extends the served context as each engine derives it: a linear factor 4 over 4,096
+# positions serves 16,384 in both; yarn from an original 2,048 by 4 is 8,192 in vLLM (original ×
+# factor) and 4,096 in SGLang (the factor ignored where the config names the original length).
+python3 - "$BRIX_SOURCE_DIR/configs/models/llama-2-7b.json" "$work" <<'PY'
+import json, sys
+config = json.load(open(sys.argv[1]))
+config["rope_scaling"] = {"type": "linear", "factor": 4.0}
+json.dump(config, open(sys.argv[2] + "/linear4.json", "w"))
+config["rope_scaling"] = {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 2048}
+json.dump(config, open(sys.argv[2] + "/yarn.json", "w"))
+PY
+for engine in vllm sglang; do
+  run "$BRIX" plan --serve --model "$work/linear4.json" --nodes 1 --gpu h100-sxm --engine "$engine" --isl 15384 --osl 1000 --top 1
+  expect_rc 0 "linear rope scaling, $engine"
+  bad "past linear rope scaling, $engine" "exceed linear4's context of 16384 positions, as .* derives it \\(max_position_embeddings and rope_scaling in" "$BRIX" plan --serve --model "$work/linear4.json" --nodes 1 --gpu h100-sxm --engine "$engine" --isl 15385 --osl 1000
+done
+run "$BRIX" plan --serve --model "$work/yarn.json" --nodes 1 --gpu h100-sxm --engine vllm --isl 7192 --osl 1000 --top 1
+expect_rc 0 "yarn in vLLM"
+bad "past yarn in vLLM" "context of 8192 positions, as vLLM derives it" "$BRIX" plan --serve --model "$work/yarn.json" --nodes 1 --gpu h100-sxm --engine vllm --isl 7193 --osl 1000
+bad "yarn in SGLang" "context of 4096 positions, as SGLang derives it \\(max_position_embeddings in" "$BRIX" plan --serve --model "$work/yarn.json" --nodes 1 --gpu h100-sxm --engine sglang --isl 3097 --osl 1000
 bad "prompts not whole" "--num-prompts: 2.5 is not a whole number" "$BRIX" plan --serve --concurrency 4 --num-prompts 2.5
 bad "offload every layer" "--layout: offload=1 is not valid \\(expected an integer >= 2\\)" "$BRIX" plan --serve --layout tp=8,offload=1
 bad "offload without the offloader" "offload=2 needs the layer-group weight offloader; vllm 0.11 has none" "$BRIX" plan --serve --engine vllm --layout tp=8,ep=8,offload=2

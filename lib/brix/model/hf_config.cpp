@@ -350,6 +350,15 @@ ModelSpec model_from_hf_config(const DocNode& root, const std::string& name) {
   model.checkpoint_weights = checkpoint_weights(root);
   const auto quantization = root.find("quantization_config");
   model.checkpoint_mxfp4 = quantization && util::to_lower(quantization->string_or("quant_method", "")) == "mxfp4";
+  if (const auto rope = root.find("rope_scaling"); rope && rope->is_map()) {
+    model.rope_scaling.type = util::to_lower(rope->string_or("rope_type", rope->string_or("type", "")));
+    if (const auto factor = rope->find("factor")) {
+      model.rope_scaling.factor = factor->as_positive_double("rope_scaling.factor");
+    }
+    if (const auto original = rope->find("original_max_position_embeddings")) {
+      model.rope_scaling.original = original->as_positive_int("original_max_position_embeddings");
+    }
+  }
   model.family = type;
   model.name = name;
   model.source = root.file();

@@ -62,6 +62,15 @@ struct ModelSpec {
   std::int64_t vocab = 0;
   std::int64_t max_positions = 0;
   std::int64_t default_seq_len = 4096;
+  /// The config's rope_scaling as the serving engines read it to derive the context they serve
+  /// (serve_run.cpp served_context): its rope_type (or type), factor and
+  /// original_max_position_embeddings; an empty type where the config has none.
+  struct RopeScaling {
+    std::string type;
+    double factor = 1.0;
+    std::int64_t original = 0;
+  };
+  RopeScaling rope_scaling;
 
   bool tied_embeddings = false;
   NormKind norm = NormKind::rmsnorm;

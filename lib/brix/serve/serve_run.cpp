@@ -60,24 +60,53 @@ void check_request(const ServeRequest& request) {
   }
 }
 
-/// The positions the checkpoint serves: its config's max_position_embeddings (n_positions,
-/// seq_length where a family names it so), what vLLM derives its max_model_len from and SGLang
-/// its context length, less OPT's two offset rows. 0 where the model file states none.
-std::int64_t served_context(const model::ModelSpec& model) {
+/// The positions an engine serves the checkpoint at, derived from its config as the engine
+/// derives it. The base is max_position_embeddings (n_positions, seq_length where a family names
+/// it so), less OPT's two offset rows; 0 where the model file states none (no check). A
+/// rope_scaling that states the extended length already (llama3, longrope, su) leaves it; other
+/// types scale it by their factor: vLLM (_get_and_verify_max_len) from
+/// original_max_position_embeddings for yarn, else from the base; SGLang (get_context_length) the
+/// base, and only where the config names no original length. TensorRT-LLM's rule is not checked
+/// here: brix takes the larger of the two, refusing only what neither reading allows.
+std::int64_t position_base(const model::ModelSpec& model) {
   return model.family == "opt" ? std::max<std::int64_t>(0, model.max_positions - 2) : model.max_positions;
 }
 
+std::int64_t served_context(const model::ModelSpec& model, Engine engine) {
+  const std::int64_t base = position_base(model);
+  const auto& rope = model.rope_scaling;
+  if (base <= 0 || rope.type.empty() || rope.type == "llama3" || rope.type == "longrope" || rope.type == "su") {
+    return base;
+  }
+  const double from = rope.type == "yarn" && rope.original > 0 ? static_cast<double>(rope.original)
+                                                                 : static_cast<double>(base);
+  const auto vllm = static_cast<std::int64_t>(from * rope.factor);
+  const auto sglang = rope.original > 0 ? base : static_cast<std::int64_t>(static_cast<double>(base) * rope.factor);
+  switch (engine) {
+  case Engine::vllm: return vllm;
+  case Engine::sglang: return sglang;
+  case Engine::trtllm: return std::max(vllm, sglang);
+  }
+  return std::max(vllm, sglang);
+}
+
 /// brix emits ISL + OSL as the engines' --max-model-len / --context-length / --max_seq_len
-/// (deployment.cpp); above the checkpoint's context vLLM and SGLang refuse to start (vLLM:
+/// (deployment.cpp); above the served context vLLM and SGLang refuse to start (vLLM:
 /// "User-specified max_model_len ... is greater than the derived max_model_len" unless
 /// VLLM_ALLOW_LONG_MAX_MODEL_LEN; SGLang likewise unless SGLANG_ALLOW_OVERWRITE_LONGER_CONTEXT_LEN).
-void check_context(const model::ModelSpec& model, std::int64_t isl, std::int64_t osl) {
-  const auto context = served_context(model);
+void check_context(const model::ModelSpec& model, const EngineVersion& engine, std::int64_t isl, std::int64_t osl) {
+  const auto context = served_context(model, engine.engine);
   if (context > 0 && isl + osl > context) {
-    throw InputError(fmt::format("--isl/--osl: {} + {} = {} tokens per request exceed {}'s context of {} positions "
-                                 "(max_position_embeddings in {}; vLLM and SGLang refuse a longer --max-model-len / "
+    const bool scaled = context != position_base(model);
+    const char* how = engine.engine == Engine::vllm     ? "as vLLM derives it"
+                      : engine.engine == Engine::sglang ? "as SGLang derives it"
+                                                        : "the larger of vLLM's and SGLang's readings";
+    throw InputError(fmt::format("--isl/--osl: {} + {} = {} tokens per request exceed {}'s context of {} positions, "
+                                 "{} ({}in {}; vLLM and SGLang refuse a longer --max-model-len / "
                                  "--context-length) (expected ISL + OSL <= {})",
-                                 isl, osl, isl + osl, model.name, context, model.source, context));
+                                 isl, osl, isl + osl, model.name, context, how,
+                                 scaled ? "max_position_embeddings and rope_scaling " : "max_position_embeddings ",
+                                 model.source, context));
   }
 }
 
@@ -121,7 +150,7 @@ ServeReport run_serve(const ServeRequest& request) {
     requested = precision;
   }
   report.model = model::load_model(request.model);
-  check_context(report.model, request.isl, request.osl);
+  check_context(report.model, *report.engine, request.isl, request.osl);
   report.cluster = cluster::select_cluster(request.cluster, plan::k_default_cluster);
   report.top = request.top;
   report.layout_query = request.layout;
