@@ -60,18 +60,19 @@ void check_request(const ServeRequest& request) {
   }
 }
 
-/// The positions an engine serves the checkpoint at, derived from its config as the engine
-/// derives it. The base is max_position_embeddings (n_positions, seq_length where a family names
-/// it so), less OPT's two offset rows; 0 where the model file states none (no check). A
-/// rope_scaling that states the extended length already (llama3, longrope, su) leaves it; other
-/// types scale it by their factor: vLLM (_get_and_verify_max_len) from
-/// original_max_position_embeddings for yarn, else from the base; SGLang (get_context_length) the
-/// base, and only where the config names no original length. TensorRT-LLM's rule is not checked
-/// here: brix takes the larger of the two, refusing only what neither reading allows.
+/// max_position_embeddings (n_positions, seq_length where a family names it so), less OPT's two
+/// offset rows; 0 where the model file states none (no check).
 std::int64_t position_base(const model::ModelSpec& model) {
   return model.family == "opt" ? std::max<std::int64_t>(0, model.max_positions - 2) : model.max_positions;
 }
 
+/// The positions an engine serves the checkpoint at, derived from its config as the engine
+/// derives it. A rope_scaling that states the extended length already (llama3, longrope, su)
+/// leaves the base; other types scale it by their factor: vLLM (_get_and_verify_max_len) from
+/// original_max_position_embeddings for yarn, else from the base, and not at all for Gemma 3;
+/// SGLang (get_context_length) the base, and only where the config names no original length.
+/// TensorRT-LLM's rule is not checked here: brix takes the larger of the two, refusing only what
+/// neither reading allows.
 std::int64_t served_context(const model::ModelSpec& model, Engine engine) {
   const std::int64_t base = position_base(model);
   const auto& rope = model.rope_scaling;
@@ -80,7 +81,9 @@ std::int64_t served_context(const model::ModelSpec& model, Engine engine) {
   }
   const double from = rope.type == "yarn" && rope.original > 0 ? static_cast<double>(rope.original)
                                                                  : static_cast<double>(base);
-  const auto vllm = static_cast<std::int64_t>(from * rope.factor);
+  // vLLM skips the factor for Gemma 3, whose max_position_embeddings is already the scaled length.
+  const bool gemma3 = model.family.find("gemma3") != std::string::npos;
+  const auto vllm = gemma3 ? base : static_cast<std::int64_t>(from * rope.factor);
   const auto sglang = rope.original > 0 ? base : static_cast<std::int64_t>(static_cast<double>(base) * rope.factor);
   switch (engine) {
   case Engine::vllm: return vllm;
