@@ -434,7 +434,8 @@ TEST_CASE("serve::prefill_step: each attention projection runs at its own shape'
   const StepContext context{&model, &device, {8, 1, 1, 1, 8}, WeightPrecision::bf16, KvPrecision::bf16, false};
   const double m = 16384;
   const auto rate = [&](double n, double k) {
-    return device.bf16_flops * device.gemm_fraction * plan::gemm_shape_efficiency(device.sms, {m, n, k});
+    return device.bf16_flops * device.gemm_fraction *
+           plan::gemm_shape_efficiency(device.sms, {m, n, k}, device.tile_ramp_k);
   };
   double projections = 0;
   for (const auto& projection : plan::attention_projections(model, 8)) {
